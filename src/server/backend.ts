@@ -1,0 +1,129 @@
+// What the client API needs from a node. The API layer (Connect/gRPC/JSON handlers) calls this;
+// the node (server/node.ts) implements it; tests use an in-memory fake.
+
+export type Consistency = 'linearizable' | 'stale';
+export type Role = 'leader' | 'follower' | 'candidate';
+export type ReadMode = 'lease' | 'readindex' | 'stale';
+
+/** Exactly-once writes (Raft thesis §6.3): a retried (clientId, seq) is applied once. */
+export interface SessionRef {
+  readonly clientId: string;
+  readonly seq: number;
+}
+
+export interface PutRequest {
+  readonly key: string;
+  readonly value: string;
+  readonly session?: SessionRef;
+}
+export interface PutResult {
+  readonly index: number;
+}
+
+export interface GetRequest {
+  readonly key: string;
+  readonly consistency: Consistency;
+}
+export interface GetResult {
+  readonly found: boolean;
+  readonly value: string;
+  /** The applied index the answer reflects. */
+  readonly index: number;
+  readonly readMode: ReadMode;
+  /** For stale reads: how far behind the leader this node may be, in ms since it last heard from one (0 on the leader). */
+  readonly staleByMs: number;
+}
+
+export interface DeleteRequest {
+  readonly key: string;
+  readonly session?: SessionRef;
+}
+export interface DeleteResult {
+  readonly deleted: boolean;
+  readonly index: number;
+}
+
+export interface CasRequest {
+  readonly key: string;
+  /** null: succeed only if the key is absent. */
+  readonly expected: string | null;
+  readonly value: string;
+  readonly session?: SessionRef;
+}
+export interface CasResult {
+  readonly swapped: boolean;
+  /** The value found when the swap failed (absent: the key did not exist). */
+  readonly current?: string;
+  readonly index: number;
+}
+
+export interface RangeRequest {
+  readonly prefix: string;
+  readonly limit: number;
+  readonly consistency: Consistency;
+}
+export interface RangeResult {
+  readonly kvs: readonly { readonly key: string; readonly value: string }[];
+  readonly more: boolean;
+  readonly index: number;
+}
+
+export interface MemberInfo {
+  readonly id: string;
+  readonly peerAddr: string;
+  /** The member's client address, when known (for leader hints). */
+  readonly clientAddr: string;
+}
+
+export interface StatusResult {
+  readonly id: string;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: string;
+  readonly leaderClientAddr: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly leaseHeld: boolean;
+  readonly leaseRemainingMs: number;
+  /** A new leader's remaining wait for the old leader's lease, or a follower's view of the leader's lease. */
+  readonly oldLeaseRemainingMs: number;
+  readonly members: readonly MemberInfo[];
+  readonly keys: number;
+  readonly version: string;
+}
+
+export interface KvBackend {
+  put(req: PutRequest, signal: AbortSignal): Promise<PutResult>;
+  get(req: GetRequest, signal: AbortSignal): Promise<GetResult>;
+  delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult>;
+  compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
+  range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;
+  status(): Promise<StatusResult>;
+}
+
+/** Operating errors a backend raises; the API maps each to one status code. */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+  constructor(
+    readonly leaderId: string,
+    readonly leaderClientAddr: string,
+  ) {
+    super(leaderId === '' ? 'not leader; no leader known' : `not leader; leader is ${leaderId}${leaderClientAddr === '' ? '' : ` at ${leaderClientAddr}`}`);
+  }
+}
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
+}
+export class OverloadedError extends Error {
+  override readonly name = 'OverloadedError';
+}
+export class InvalidArgumentError extends Error {
+  override readonly name = 'InvalidArgumentError';
+}
+export class SessionExpiredError extends Error {
+  override readonly name = 'SessionExpiredError';
+}
+/** The request's outcome is unknown (e.g. leadership lost after proposing): it may or may not apply. */
+export class OutcomeUnknownError extends Error {
+  override readonly name = 'OutcomeUnknownError';
+}
