@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildNodeConfig, NodeConfigError, parseHostPort, rawFromArgs } from './config.ts';
+
+const base = ['--id', 'n1', '--data-dir', '/tmp/x', '--listen-peer', '0.0.0.0:7101', '--listen-client', '0.0.0.0:7001',
+  '--peers', 'n1=10.0.0.1:7101,n2=10.0.0.2:7101,n3=host-3.example:7101'];
+
+test('flags build a config with production-like defaults; nothing assumes localhost', () => {
+  const c = buildNodeConfig(rawFromArgs(base, {}));
+  assert.equal(c.id, 'n1');
+  assert.deepEqual(c.peers.get('n3'), { host: 'host-3.example', port: 7101 });
+  assert.equal(c.heartbeatIntervalMs, 100);
+  assert.equal(c.electionTimeoutMinMs, 1000);
+  assert.ok(c.leaseDurationMs < c.electionTimeoutMinMs);
+});
+
+test('flags win over environment; the far profile widens timings', () => {
+  const c = buildNodeConfig(rawFromArgs([...base, '--heartbeat-ms', '50'], { LEASEKV_HEARTBEAT_MS: '70', LEASEKV_PROFILE: 'far' }));
+  assert.equal(c.heartbeatIntervalMs, 50);
+  assert.equal(c.electionTimeoutMinMs, 3000);
+});
+
+test('bad input gets a clear error naming the setting', () => {
+  const cases: [string[], RegExp][] = [
+    [['--id', 'n9', ...base.slice(2)], /must include this member 'n9'/],
+    [[...base, '--heartbeat-ms', 'abc'], /--heartbeat-ms/],
+    [[...base, '--bogus', '1'], /unknown option '--bogus'/],
+    [[...base.slice(0, -1), 'n1=nohost'], /not HOST:PORT/],
+    [[...base, '--profile', 'mars'], /--profile/],
+    [base.slice(2), /--id is required/],
+  ];
+  for (const [argv, re] of cases) {
+    assert.throws(() => buildNodeConfig(rawFromArgs(argv, {})), (e: unknown) => e instanceof NodeConfigError && re.test(e.message));
+  }
+});
+
+test('host:port parsing accepts names, IPv4 and bracketed IPv6', () => {
+  assert.deepEqual(parseHostPort('[::1]:80', 'x'), { host: '::1', port: 80 });
+  assert.deepEqual(parseHostPort('a.b-c:1', 'x'), { host: 'a.b-c', port: 1 });
+  assert.throws(() => parseHostPort('a:70000', 'x'), NodeConfigError);
+});

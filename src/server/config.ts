@@ -1,0 +1,224 @@
+// A node's configuration: from flags, LEASEKV_* environment variables and an optional JSON file
+// (flags win over environment, environment over file, file over defaults). Validated once, here;
+// everything downstream trusts it.
+
+import { readFileSync } from 'node:fs';
+
+export class NodeConfigError extends Error {
+  override readonly name = 'NodeConfigError';
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly listenPeer: HostPort;
+  readonly listenClient: HostPort;
+  /** For every member (self included): the peer address the OTHERS dial. */
+  readonly peers: ReadonlyMap<string, HostPort>;
+  /** Client addresses of members, for leader hints (optional per member). */
+  readonly clientAddrs: ReadonlyMap<string, HostPort>;
+  readonly clusterToken: string;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMinMs: number;
+  readonly electionTimeoutMaxMs: number;
+  readonly leaseDurationMs: number;
+  readonly maxClockDriftRate: number;
+  readonly snapshotThresholdEntries: number;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly maxPendingRequests: number;
+  readonly requestTimeoutMs: number;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/** Timing profiles. `far` is for members in different regions (round trips of 100–300 ms). */
+export const PROFILES = {
+  local: { heartbeatIntervalMs: 100, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000, leaseDurationMs: 900 },
+  far: { heartbeatIntervalMs: 300, electionTimeoutMinMs: 3000, electionTimeoutMaxMs: 6000, leaseDurationMs: 2700 },
+} as const;
+
+interface FlagSpec {
+  readonly key: keyof RawConfig;
+  readonly env: string;
+  readonly help: string;
+}
+
+type RawConfig = Record<
+  | 'id' | 'dataDir' | 'listenPeer' | 'listenClient' | 'peers' | 'clientAddrs' | 'clusterToken' | 'profile'
+  | 'heartbeatMs' | 'electionTimeoutMs' | 'leaseMs' | 'maxDriftRate' | 'snapshotThreshold'
+  | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'logLevel' | 'config',
+  string | undefined
+>;
+
+export const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  '--id': { key: 'id', env: 'LEASEKV_ID', help: 'this member\'s id (must appear in --peers)' },
+  '--data-dir': { key: 'dataDir', env: 'LEASEKV_DATA_DIR', help: 'folder for the WAL and snapshots' },
+  '--listen-peer': { key: 'listenPeer', env: 'LEASEKV_LISTEN_PEER', help: 'HOST:PORT to listen on for peers' },
+  '--listen-client': { key: 'listenClient', env: 'LEASEKV_LISTEN_CLIENT', help: 'HOST:PORT to serve the client API on' },
+  '--peers': { key: 'peers', env: 'LEASEKV_PEERS', help: 'id=HOST:PORT,... every member\'s peer address as the others dial it' },
+  '--client-addrs': { key: 'clientAddrs', env: 'LEASEKV_CLIENT_ADDRS', help: 'id=HOST:PORT,... members\' client addresses, for leader hints' },
+  '--cluster-token': { key: 'clusterToken', env: 'LEASEKV_CLUSTER_TOKEN', help: 'cluster id; peers with another token are refused (default leasekv)' },
+  '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
+  '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },
+  '--election-timeout-ms': { key: 'electionTimeoutMs', env: 'LEASEKV_ELECTION_TIMEOUT_MS', help: 'minimum election timeout (max is twice this)' },
+  '--lease-ms': { key: 'leaseMs', env: 'LEASEKV_LEASE_MS', help: 'leader lease duration' },
+  '--max-drift-rate': { key: 'maxDriftRate', env: 'LEASEKV_MAX_DRIFT_RATE', help: 'bound on clock-rate drift between members (default 0.01)' },
+  '--snapshot-threshold': { key: 'snapshotThreshold', env: 'LEASEKV_SNAPSHOT_THRESHOLD', help: 'applied entries between snapshots (default 10000)' },
+  '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
+  '--max-value-bytes': { key: 'maxValueBytes', env: 'LEASEKV_MAX_VALUE_BYTES', help: 'largest value (default 1048576)' },
+  '--max-pending-requests': { key: 'maxPendingRequests', env: 'LEASEKV_MAX_PENDING_REQUESTS', help: 'in-flight client requests before back-pressure (default 10000)' },
+  '--request-timeout-ms': { key: 'requestTimeoutMs', env: 'LEASEKV_REQUEST_TIMEOUT_MS', help: 'server-side deadline of one request (default 5000)' },
+  '--log-level': { key: 'logLevel', env: 'LEASEKV_LOG_LEVEL', help: 'trace|debug|info|warn|error|silent (default info)' },
+  '--config': { key: 'config', env: 'LEASEKV_CONFIG', help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)' },
+};
+
+export function flagHelp(): string {
+  return Object.entries(FLAGS)
+    .map(([flag, spec]) => `  ${flag.padEnd(24)} ${spec.help} [${spec.env}]`)
+    .join('\n');
+}
+
+export function parseHostPort(text: string, what: string): HostPort {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  if (m === null || m[1] === undefined || m[2] === undefined) {
+    throw new NodeConfigError(`${what}: '${text}' is not HOST:PORT`);
+  }
+  const port = Number(m[2]);
+  if (port < 0 || port > 65535) throw new NodeConfigError(`${what}: port ${port} is out of range`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port };
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+function parseMemberList(text: string, what: string): Map<string, HostPort> {
+  const out = new Map<string, HostPort>();
+  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new NodeConfigError(`${what}: '${part}' is not id=HOST:PORT`);
+    const id = part.slice(0, eq);
+    validateId(id, what);
+    if (out.has(id)) throw new NodeConfigError(`${what}: member '${id}' is listed twice`);
+    out.set(id, parseHostPort(part.slice(eq + 1), `${what} (${id})`));
+  }
+  return out;
+}
+
+function validateId(id: string, what: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+    throw new NodeConfigError(`${what}: member id '${id}' must be 1–64 characters of A-Z a-z 0-9 _ . -`);
+  }
+}
+
+function intSetting(raw: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new NodeConfigError(`${name}: '${raw}' must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function kebabToCamel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function readConfigFile(path: string): Partial<RawConfig> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new NodeConfigError(`--config ${path}: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new NodeConfigError(`--config ${path}: must be a JSON object`);
+  }
+  const known = new Set(Object.values(FLAGS).map((f) => f.key as string));
+  const out: Partial<RawConfig> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    const key = kebabToCamel(k);
+    if (!known.has(key) || key === 'config') throw new NodeConfigError(`--config ${path}: unknown setting '${k}'`);
+    (out as Record<string, string>)[key] = typeof v === 'object' && v !== null ? Object.entries(v).map(([a, b]) => `${a}=${String(b)}`).join(',') : String(v);
+  }
+  return out;
+}
+
+/** Parses argv (after `serve`) and env into raw strings; flags win. */
+export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Partial<RawConfig> {
+  const fromFlags: Partial<RawConfig> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const spec = FLAGS[flag];
+    if (spec === undefined) throw new NodeConfigError(`unknown option '${arg}' (see leasekv serve --help)`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
+    fromFlags[spec.key] = value;
+  }
+  const fromEnv: Partial<RawConfig> = {};
+  for (const spec of Object.values(FLAGS)) {
+    const v = env[spec.env];
+    if (v !== undefined && v !== '') fromEnv[spec.key] = v;
+  }
+  const file = fromFlags.config ?? fromEnv.config;
+  const fromFile = file === undefined ? {} : readConfigFile(file);
+  return { ...fromFile, ...fromEnv, ...fromFlags };
+}
+
+export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
+  const need = (k: keyof RawConfig, flag: string): string => {
+    const v = raw[k];
+    if (v === undefined || v === '') throw new NodeConfigError(`${flag} is required`);
+    return v;
+  };
+  const id = need('id', '--id');
+  validateId(id, '--id');
+  const peers = parseMemberList(need('peers', '--peers'), '--peers');
+  if (!peers.has(id)) throw new NodeConfigError(`--peers must include this member '${id}' (got ${[...peers.keys()].join(', ')})`);
+  if (peers.size > 7) throw new NodeConfigError(`--peers lists ${peers.size} members; at most 7 are supported`);
+  const clientAddrs = raw.clientAddrs === undefined ? new Map<string, HostPort>() : parseMemberList(raw.clientAddrs, '--client-addrs');
+  for (const m of clientAddrs.keys()) {
+    if (!peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
+  }
+  const profileName = raw.profile ?? 'local';
+  if (profileName !== 'local' && profileName !== 'far') throw new NodeConfigError(`--profile must be local or far, not '${profileName}'`);
+  const profile = PROFILES[profileName];
+  const heartbeatIntervalMs = intSetting(raw.heartbeatMs, '--heartbeat-ms', profile.heartbeatIntervalMs, 5, 60_000);
+  const electionTimeoutMinMs = intSetting(raw.electionTimeoutMs, '--election-timeout-ms', profile.electionTimeoutMinMs, 20, 600_000);
+  const leaseDefault = raw.electionTimeoutMs === undefined ? profile.leaseDurationMs : Math.floor(electionTimeoutMinMs * 0.9);
+  const leaseDurationMs = intSetting(raw.leaseMs, '--lease-ms', leaseDefault, 10, 600_000);
+  const maxClockDriftRate = raw.maxDriftRate === undefined ? 0.01 : Number(raw.maxDriftRate);
+  if (!Number.isFinite(maxClockDriftRate) || maxClockDriftRate < 0 || maxClockDriftRate >= 0.2) {
+    throw new NodeConfigError(`--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, 0.2)`);
+  }
+  const logLevel = raw.logLevel ?? 'info';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    throw new NodeConfigError(`--log-level must be one of trace, debug, info, warn, error, silent`);
+  }
+  return {
+    id,
+    dataDir: need('dataDir', '--data-dir'),
+    listenPeer: parseHostPort(need('listenPeer', '--listen-peer'), '--listen-peer'),
+    listenClient: parseHostPort(need('listenClient', '--listen-client'), '--listen-client'),
+    peers,
+    clientAddrs,
+    clusterToken: raw.clusterToken ?? 'leasekv',
+    heartbeatIntervalMs,
+    electionTimeoutMinMs,
+    electionTimeoutMaxMs: electionTimeoutMinMs * 2,
+    leaseDurationMs,
+    maxClockDriftRate,
+    snapshotThresholdEntries: intSetting(raw.snapshotThreshold, '--snapshot-threshold', 10_000, 10, 10_000_000),
+    maxKeyBytes: intSetting(raw.maxKeyBytes, '--max-key-bytes', 4096, 1, 65_536),
+    maxValueBytes: intSetting(raw.maxValueBytes, '--max-value-bytes', 1 << 20, 0, 64 << 20),
+    maxPendingRequests: intSetting(raw.maxPendingRequests, '--max-pending-requests', 10_000, 1, 1_000_000),
+    requestTimeoutMs: intSetting(raw.requestTimeoutMs, '--request-timeout-ms', 5000, 10, 600_000),
+    logLevel: logLevel as NodeConfig['logLevel'],
+  };
+}
