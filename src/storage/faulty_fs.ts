@@ -1,0 +1,220 @@
+// An in-memory FileSystem that models what a crash does to a real disk (issue 4), seeded so a seed
+// replays a failure exactly:
+// - file contents are durable only up to the last fsync(fd); crash() loses the rest, except that the
+//   last writes may survive as a torn partial tail (a prefix, possibly followed by zero-filled sectors
+//   whose data never reached the platter);
+// - creations, renames and unlinks are durable only after fsyncDir of the folder;
+// - flipBit(file, bitOffset) damages stored bytes (media corruption), synced or not.
+// Plug into the simulator as: one FaultyFs per node (or one folder per node), `new Wal.open(fs, dir)`
+// on start, `fs.crash()` then Wal.open again on a simulated power loss.
+import { posix } from 'node:path';
+import type { Fd, FileSystem } from './fs.ts';
+
+export interface FaultyFsOptions {
+  /** Seed for the fault choices; ignored when `random` is given. */
+  readonly seed?: number;
+  /** Uniform [0, 1) source, e.g. the simulator's seeded stream. */
+  readonly random?: () => number;
+  /** Chance that a file's unsynced appended bytes leave a torn partial tail on crash. */
+  readonly tornWriteProbability?: number;
+  readonly sectorBytes?: number;
+}
+
+interface Inode {
+  buf: Uint8Array;
+  size: number;
+  /** Bytes [0, syncedSize) of buf are durable, unless syncedCopy is set (non-append change since sync). */
+  syncedSize: number;
+  syncedCopy: Uint8Array | null;
+}
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultyFs implements FileSystem {
+  private readonly random: () => number;
+  private readonly tornP: number;
+  private readonly sectorBytes: number;
+  private names = new Map<string, Inode>();
+  private durableNames = new Map<string, Inode>();
+  private readonly dirs = new Set<string>(['/', '.']);
+  private fds = new Map<Fd, Inode>();
+  private nextFd = 3;
+  /** Counters for tests and metrics. */
+  fsyncCount = 0;
+  crashCount = 0;
+
+  constructor(opts: FaultyFsOptions = {}) {
+    this.random = opts.random ?? mulberry32(opts.seed ?? 1);
+    this.tornP = opts.tornWriteProbability ?? 0.5;
+    this.sectorBytes = opts.sectorBytes ?? 512;
+  }
+
+  mkdirp(dir: string): void {
+    let d = posix.normalize(dir);
+    while (!this.dirs.has(d)) {
+      this.dirs.add(d);
+      d = posix.dirname(d);
+    }
+  }
+  list(dir: string): string[] {
+    const d = posix.normalize(dir);
+    if (!this.dirs.has(d)) throw enoent(dir);
+    return [...this.names.keys()].filter((p) => posix.dirname(p) === d).map((p) => posix.basename(p)).sort();
+  }
+  exists(path: string): boolean {
+    const p = posix.normalize(path);
+    return this.names.has(p) || this.dirs.has(p);
+  }
+  size(path: string): number {
+    return this.inode(path).size;
+  }
+  readFile(path: string): Uint8Array {
+    const ino = this.inode(path);
+    return ino.buf.slice(0, ino.size);
+  }
+  open(path: string, opts: { readonly create: boolean }): Fd {
+    const p = posix.normalize(path);
+    let ino = this.names.get(p);
+    if (ino === undefined) {
+      if (!opts.create) throw enoent(path);
+      if (!this.dirs.has(posix.dirname(p))) throw enoent(posix.dirname(p));
+      ino = { buf: new Uint8Array(256), size: 0, syncedSize: 0, syncedCopy: null };
+      this.names.set(p, ino);
+    }
+    const fd = this.nextFd++;
+    this.fds.set(fd, ino);
+    return fd;
+  }
+  append(fd: Fd, data: Uint8Array): void {
+    const ino = this.fd(fd);
+    this.put(ino, ino.size, data);
+  }
+  writeAt(fd: Fd, offset: number, data: Uint8Array): void {
+    const ino = this.fd(fd);
+    if (offset < ino.syncedSize) this.keepSynced(ino);
+    this.put(ino, offset, data);
+  }
+  read(fd: Fd, offset: number, length: number): Uint8Array {
+    const ino = this.fd(fd);
+    const end = Math.min(ino.size, offset + length);
+    return ino.buf.slice(Math.min(offset, end), end);
+  }
+  fsync(fd: Fd): void {
+    const ino = this.fd(fd);
+    ino.syncedSize = ino.size;
+    ino.syncedCopy = null;
+    this.fsyncCount++;
+  }
+  close(fd: Fd): void {
+    this.fd(fd);
+    this.fds.delete(fd);
+  }
+  rename(from: string, to: string): void {
+    const ino = this.inode(from);
+    this.names.delete(posix.normalize(from));
+    this.names.set(posix.normalize(to), ino);
+  }
+  fsyncDir(dir: string): void {
+    const d = posix.normalize(dir);
+    for (const p of [...this.durableNames.keys()]) if (posix.dirname(p) === d) this.durableNames.delete(p);
+    for (const [p, ino] of this.names) if (posix.dirname(p) === d) this.durableNames.set(p, ino);
+    this.fsyncCount++;
+  }
+  unlink(path: string): void {
+    this.inode(path);
+    this.names.delete(posix.normalize(path));
+  }
+  truncate(path: string, sizeBytes: number): void {
+    const ino = this.inode(path);
+    if (sizeBytes < ino.syncedSize) this.keepSynced(ino);
+    if (sizeBytes > ino.size) this.put(ino, ino.size, new Uint8Array(sizeBytes - ino.size));
+    ino.size = sizeBytes;
+  }
+
+  /**
+   * Power loss: every open fd becomes invalid; each durable name gets back its durable content, and
+   * a file whose unsynced change was a pure append may keep a torn prefix of it.
+   */
+  crash(): void {
+    this.crashCount++;
+    this.fds = new Map();
+    const next = new Map<string, Inode>();
+    for (const [p, ino] of this.durableNames) next.set(p, this.afterCrash(ino));
+    this.names = next;
+    this.durableNames = new Map(next);
+  }
+
+  /** Flips one stored bit (media corruption) in the file's current and durable content. */
+  flipBit(path: string, bitOffset: number): void {
+    const ino = this.inode(path);
+    const byte = Math.floor(bitOffset / 8);
+    if (byte >= ino.size) throw new Error(`FaultyFs.flipBit: offset ${byte} beyond ${path} size ${ino.size}`);
+    const mask = 1 << bitOffset % 8;
+    ino.buf[byte] = ino.buf[byte]! ^ mask;
+    if (ino.syncedCopy !== null && byte < ino.syncedCopy.length) ino.syncedCopy[byte] = ino.syncedCopy[byte]! ^ mask;
+  }
+
+  private afterCrash(ino: Inode): Inode {
+    let content: Uint8Array;
+    if (ino.syncedCopy !== null) {
+      content = ino.syncedCopy.slice();
+    } else {
+      content = ino.buf.slice(0, ino.syncedSize);
+      const extra = ino.size - ino.syncedSize;
+      if (extra > 0 && this.random() < this.tornP) content = this.tornTail(ino, extra);
+    }
+    const buf = new Uint8Array(Math.max(256, content.length));
+    buf.set(content);
+    return { buf, size: content.length, syncedSize: content.length, syncedCopy: null };
+  }
+
+  /** Keeps a random prefix of the unsynced bytes; half the time the rest of the size survives as zeros. */
+  private tornTail(ino: Inode, extra: number): Uint8Array {
+    const keep = Math.floor(this.random() * (extra + 1));
+    const cut = ino.syncedSize + keep;
+    if (this.random() < 0.5) return ino.buf.slice(0, cut);
+    // Size grew but whole sectors after `cut` never reached the disk: zero from the next sector boundary.
+    const sectorEnd = Math.min(ino.size, Math.ceil(cut / this.sectorBytes) * this.sectorBytes);
+    const out = new Uint8Array(ino.size);
+    out.set(ino.buf.subarray(0, sectorEnd));
+    return out;
+  }
+
+  private keepSynced(ino: Inode): void {
+    if (ino.syncedCopy === null) ino.syncedCopy = ino.buf.slice(0, ino.syncedSize);
+  }
+  private put(ino: Inode, offset: number, data: Uint8Array): void {
+    const end = offset + data.length;
+    if (end > ino.buf.length) {
+      const grown = new Uint8Array(Math.max(end, ino.buf.length * 2));
+      grown.set(ino.buf.subarray(0, ino.size));
+      ino.buf = grown;
+    }
+    if (offset > ino.size) ino.buf.fill(0, ino.size, offset);
+    ino.buf.set(data, offset);
+    if (end > ino.size) ino.size = end;
+  }
+  private inode(path: string): Inode {
+    const ino = this.names.get(posix.normalize(path));
+    if (ino === undefined) throw enoent(path);
+    return ino;
+  }
+  private fd(fd: Fd): Inode {
+    const ino = this.fds.get(fd);
+    if (ino === undefined) throw new Error(`FaultyFs: fd ${fd} is not open (closed, or lost in a crash)`);
+    return ino;
+  }
+}
+
+function enoent(path: string): Error {
+  return Object.assign(new Error(`ENOENT: no such file or directory, '${path}'`), { code: 'ENOENT' });
+}

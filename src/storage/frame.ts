@@ -1,0 +1,99 @@
+// Record framing. Every WAL record on disk is
+//
+//   offset 0  u32 LE  payload length in bytes
+//   offset 4  u8      record type
+//   offset 5  u32 LE  CRC32C of the payload
+//   offset 9  u32 LE  CRC32C of bytes [0, 9) — the header checksum
+//   offset 13 payload
+//
+// Why two checksums: with only a payload checksum, a flipped bit in a length field of a record in the
+// middle of the last segment can make it claim bytes past the end of the file, which looks exactly
+// like a torn write and would be "repaired" by dropping acknowledged records. A checked header makes
+// the length trustworthy, so "extends past the end of the file" can only mean an incomplete write.
+import { crc32c } from './crc32c.ts';
+
+export const HEADER_BYTES = 13;
+/** Upper bound on one record (an entry's command bytes plus framing); larger is a programmer error. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const SECTOR_BYTES = 512;
+
+export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
+  if (!(Number.isInteger(type) && type >= 0 && type <= 255)) throw new Error(`frame: bad type ${type}`);
+  if (payload.length > MAX_RECORD_BYTES) throw new Error(`frame: payload ${payload.length} bytes > ${MAX_RECORD_BYTES}`);
+  const out = new Uint8Array(HEADER_BYTES + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, payload.length, true);
+  view.setUint8(4, type);
+  view.setUint32(5, crc32c(payload), true);
+  view.setUint32(9, crc32c(out, 0, 9), true);
+  out.set(payload, HEADER_BYTES);
+  return out;
+}
+
+export interface Frame {
+  readonly type: number;
+  readonly offset: number;
+  /** Offset just past this record. */
+  readonly end: number;
+  readonly payload: Uint8Array;
+}
+
+/** How a scan ended: cleanly at the end, at a torn (incomplete) tail, or at a damaged record. */
+export type ScanEnd =
+  | { readonly kind: 'clean' }
+  | { readonly kind: 'torn'; readonly offset: number; readonly why: string }
+  | { readonly kind: 'corrupt'; readonly offset: number; readonly why: string };
+
+export interface ScanResult {
+  readonly frames: Frame[];
+  readonly end: ScanEnd;
+}
+
+/**
+ * Reads frames from the start of `buf` until the end or the first bad frame.
+ * Torn: the file ends inside a record (incomplete header, or a valid header whose payload runs past
+ * the end), or the rest of the file is zeros, or the LAST record's payload fails its checksum and
+ * ends in zero-filled sectors (size grew, data never written — etcd's torn-entry rule). Anything
+ * else that fails a checksum is corrupt. Whether torn is acceptable is the caller's decision (only
+ * in the last segment).
+ */
+export function scanFrames(buf: Uint8Array): ScanResult {
+  const frames: Frame[] = [];
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  while (off < buf.length) {
+    const remaining = buf.length - off;
+    if (remaining < HEADER_BYTES) return { frames, end: { kind: 'torn', offset: off, why: `incomplete header (${remaining} bytes)` } };
+    if (view.getUint32(off + 9, true) !== crc32c(buf, off, off + 9)) {
+      if (allZero(buf, off, buf.length)) return { frames, end: { kind: 'torn', offset: off, why: 'zero-filled tail' } };
+      return { frames, end: { kind: 'corrupt', offset: off, why: 'record header checksum mismatch' } };
+    }
+    const length = view.getUint32(off, true);
+    const type = view.getUint8(off + 4);
+    if (length > MAX_RECORD_BYTES) return { frames, end: { kind: 'corrupt', offset: off, why: `record length ${length} over limit` } };
+    const end = off + HEADER_BYTES + length;
+    if (end > buf.length) return { frames, end: { kind: 'torn', offset: off, why: `record of ${length} bytes runs past end of file` } };
+    if (view.getUint32(off + 5, true) !== crc32c(buf, off + HEADER_BYTES, end)) {
+      if (end === buf.length && zeroSectorTail(buf, off, end)) {
+        return { frames, end: { kind: 'torn', offset: off, why: 'last record ends in unwritten (zero) sectors' } };
+      }
+      return { frames, end: { kind: 'corrupt', offset: off, why: 'record payload checksum mismatch' } };
+    }
+    frames.push({ type, offset: off, end, payload: buf.subarray(off + HEADER_BYTES, end) });
+    off = end;
+  }
+  return { frames, end: { kind: 'clean' } };
+}
+
+function allZero(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+/** True when the record's bytes from some sector boundary inside it to its end are all zero. */
+function zeroSectorTail(buf: Uint8Array, start: number, end: number): boolean {
+  let lastNonZero = end - 1;
+  while (lastNonZero >= start && buf[lastNonZero] === 0) lastNonZero--;
+  const boundary = Math.ceil((lastNonZero + 1) / SECTOR_BYTES) * SECTOR_BYTES;
+  return boundary > start && boundary < end;
+}

@@ -1,0 +1,128 @@
+// The small synchronous file-system interface the WAL is written against, so that the same WAL runs
+// on real files (RealFs) and in the simulator over an in-memory disk with injected faults (FaultyFs).
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+
+export type Fd = number;
+
+export interface FileSystem {
+  mkdirp(dir: string): void;
+  /** File names (not paths) directly inside `dir`. */
+  list(dir: string): string[];
+  exists(path: string): boolean;
+  size(path: string): number;
+  readFile(path: string): Uint8Array;
+  /** Opens for reading and writing; creates the file (empty) when `create` and it is missing. */
+  open(path: string, opts: { readonly create: boolean }): Fd;
+  /** Writes at the end of the file. Not durable until fsync(fd). */
+  append(fd: Fd, data: Uint8Array): void;
+  writeAt(fd: Fd, offset: number, data: Uint8Array): void;
+  read(fd: Fd, offset: number, length: number): Uint8Array;
+  /** Makes the file's contents (and size) durable. */
+  fsync(fd: Fd): void;
+  close(fd: Fd): void;
+  /** Atomic replace; durable only after fsyncDir of the folder. */
+  rename(from: string, to: string): void;
+  /** Makes creations, renames and unlinks of names in `dir` durable. */
+  fsyncDir(dir: string): void;
+  unlink(path: string): void;
+  truncate(path: string, sizeBytes: number): void;
+}
+
+/** node:fs synchronous calls. fsync uses fdatasync: it flushes the data and the size (what a WAL needs). */
+export class RealFs implements FileSystem {
+  /** Write position of each open fd: appends go to the end we know, not to a shared file offset. */
+  private readonly ends = new Map<Fd, number>();
+
+  mkdirp(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+  }
+  list(dir: string): string[] {
+    return readdirSync(dir).sort();
+  }
+  exists(path: string): boolean {
+    return existsSync(path);
+  }
+  size(path: string): number {
+    return statSync(path).size;
+  }
+  readFile(path: string): Uint8Array {
+    return new Uint8Array(readFileSync(path));
+  }
+  open(path: string, opts: { readonly create: boolean }): Fd {
+    const flags = constants.O_RDWR | (opts.create ? constants.O_CREAT : 0);
+    const fd = openSync(path, flags, 0o644);
+    this.ends.set(fd, fstatSync(fd).size);
+    return fd;
+  }
+  append(fd: Fd, data: Uint8Array): void {
+    const end = this.ends.get(fd);
+    if (end === undefined) throw new Error(`RealFs: fd ${fd} is not open`);
+    this.writeAll(fd, end, data);
+    this.ends.set(fd, end + data.length);
+  }
+  writeAt(fd: Fd, offset: number, data: Uint8Array): void {
+    this.writeAll(fd, offset, data);
+    const end = this.ends.get(fd) ?? 0;
+    if (offset + data.length > end) this.ends.set(fd, offset + data.length);
+  }
+  private writeAll(fd: Fd, offset: number, data: Uint8Array): void {
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
+  }
+  read(fd: Fd, offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, out, done, length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return out.subarray(0, done);
+  }
+  fsync(fd: Fd): void {
+    fdatasyncSync(fd);
+  }
+  close(fd: Fd): void {
+    this.ends.delete(fd);
+    closeSync(fd);
+  }
+  rename(from: string, to: string): void {
+    renameSync(from, to);
+  }
+  fsyncDir(dir: string): void {
+    const fd = openSync(dir, constants.O_RDONLY);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  unlink(path: string): void {
+    unlinkSync(path);
+  }
+  truncate(path: string, sizeBytes: number): void {
+    truncateSync(path, sizeBytes);
+    // Keep open fds' append position in step (the WAL truncates its own open tail on repair).
+    for (const [fd, end] of this.ends) if (end > sizeBytes && fstatSync(fd).size === sizeBytes) this.ends.set(fd, sizeBytes);
+  }
+}
+
+export { FaultyFs } from './faulty_fs.ts';
+export type { FaultyFsOptions } from './faulty_fs.ts';

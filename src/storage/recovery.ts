@@ -1,0 +1,184 @@
+// Reading a data folder back (read-only): replays every segment in order, checks every checksum and
+// every continuity invariant, and says what a torn tail would cost. Wal.open applies the repair;
+// `leasekv wal inspect` only reports. Recovery rules: docs/storage.md.
+import { posix } from 'node:path';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
+import { StorageCorruptError } from './errors.ts';
+import type { FileSystem } from './fs.ts';
+import { scanFrames, type Frame } from './frame.ts';
+import { LogWindow } from './log_window.ts';
+import * as rec from './records.ts';
+import { readSnapshotFile, SNAPSHOT_FILE } from './snapshot_file.ts';
+
+export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commit: 0 };
+const SEGMENT_RE = /^([0-9a-f]{16})\.wal$/;
+
+export function segmentName(seq: number): string {
+  return `${seq.toString(16).padStart(16, '0')}.wal`;
+}
+
+export interface SegmentInfo {
+  readonly name: string;
+  readonly seq: number;
+  /** Bytes of valid records (a torn tail is not counted). */
+  readonly sizeBytes: number;
+  /** The log's last index/term when this segment was started; 0/0 if it has no header yet. */
+  readonly lastIndexBefore: number;
+  readonly lastTermBefore: number;
+  readonly firstEntryIndex: number | null;
+  readonly lastEntryIndex: number | null;
+  readonly records: number;
+}
+
+export interface TailRepair {
+  readonly file: string;
+  readonly offset: number;
+  readonly bytesDropped: number;
+  readonly why: string;
+}
+
+export interface Recovered {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta | null;
+  readonly log: LogWindow<Entry>;
+  readonly segments: SegmentInfo[];
+  /** Set when the last segment ends in a torn record that Wal.open will truncate away. */
+  readonly repair: TailRepair | null;
+}
+
+class Replay {
+  hardState: HardState = EMPTY_HARD_STATE;
+  marker: SnapshotMeta | null = null;
+  log: LogWindow<Entry> | null = null;
+
+  apply(path: string, seq: number, f: Frame, isFirstInFile: boolean): void {
+    const bad = (why: string): StorageCorruptError => new StorageCorruptError(path, f.offset, why);
+    if (isFirstInFile !== (f.type === rec.RecordType.SegmentStart)) throw bad('segment does not begin with a segment-start record');
+    try {
+      this.applyRecord(f, seq, bad);
+    } catch (e) {
+      if (e instanceof rec.PayloadError) throw bad(`unreadable record of type ${f.type}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  private applyRecord(f: Frame, seq: number, bad: (why: string) => StorageCorruptError): void {
+    switch (f.type) {
+      case rec.RecordType.SegmentStart: {
+        const s = rec.decodeSegmentStart(f.payload);
+        if (s.seq !== seq) throw bad(`segment-start says segment ${s.seq}, file name says ${seq}`);
+        if (this.log === null) {
+          if (s.seq === 0 && s.lastIndexBefore !== 0) throw bad('first segment does not start at index 0');
+          this.log = new LogWindow<Entry>((e) => e.term, s.lastIndexBefore, s.lastTermBefore);
+        } else if (s.lastIndexBefore !== this.log.lastIndex() || s.lastTermBefore !== this.log.lastTerm()) {
+          throw bad(`segment starts after ${s.lastIndexBefore}/${s.lastTermBefore} but the log so far ends at ${this.log.lastIndex()}/${this.log.lastTerm()}`);
+        }
+        return;
+      }
+      case rec.RecordType.HardState:
+        this.hardState = rec.decodeHardState(f.payload);
+        return;
+      case rec.RecordType.Entry: {
+        const e = rec.decodeEntry(f.payload);
+        const log = this.log!;
+        if (e.index !== log.lastIndex() + 1) throw bad(`entry ${e.index} does not follow ${log.lastIndex()} (gap or overlap)`);
+        if (e.term < log.lastTerm()) throw bad(`entry ${e.index} has term ${e.term} below the previous ${log.lastTerm()}`);
+        log.push(e);
+        return;
+      }
+      case rec.RecordType.Truncate: {
+        const from = rec.decodeTruncate(f.payload);
+        const log = this.log!;
+        if (from <= log.baseIndex || from > log.lastIndex()) throw bad(`truncation from ${from} outside the log (${log.baseIndex}, ${log.lastIndex()}]`);
+        log.truncateFrom(from);
+        return;
+      }
+      case rec.RecordType.Snapshot: {
+        const m = rec.decodeSnapshotMeta(f.payload);
+        if (this.marker !== null && m.index < this.marker.index) throw bad(`snapshot marker ${m.index} older than ${this.marker.index}`);
+        this.marker = m;
+        this.log!.applySnapshot(m.index, m.term);
+        return;
+      }
+      default:
+        throw bad(`unknown record type ${f.type}`);
+    }
+  }
+}
+
+/** Lists the segment files of `dir` in sequence order; throws on a gap in the sequence. */
+export function listSegments(fs: FileSystem, dir: string): { seq: number; name: string }[] {
+  const segs = fs
+    .list(dir)
+    .map((name) => ({ name, m: SEGMENT_RE.exec(name) }))
+    .filter((x) => x.m !== null)
+    .map((x) => ({ name: x.name, seq: parseInt(x.m![1]!, 16) }))
+    .sort((a, b) => a.seq - b.seq);
+  for (let i = 1; i < segs.length; i++) {
+    const prev = segs[i - 1]!;
+    const cur = segs[i]!;
+    if (cur.seq !== prev.seq + 1) throw new StorageCorruptError(posix.join(dir, cur.name), 0, `missing segment: ${segmentName(prev.seq + 1)} between ${prev.name} and ${cur.name}`);
+  }
+  return segs;
+}
+
+/** Reads and checks the whole folder without changing it. Throws StorageCorruptError. */
+export function recoverDir(fs: FileSystem, dir: string): Recovered {
+  const segs = listSegments(fs, dir);
+  const replay = new Replay();
+  const infos: SegmentInfo[] = [];
+  let repair: TailRepair | null = null;
+  segs.forEach((seg, i) => {
+    const path = posix.join(dir, seg.name);
+    const isLast = i === segs.length - 1;
+    const bytes = fs.readFile(path);
+    const { frames, end } = scanFrames(bytes);
+    if (end.kind === 'corrupt') throw new StorageCorruptError(path, end.offset, end.why);
+    if (end.kind === 'torn') {
+      if (!isLast) throw new StorageCorruptError(path, end.offset, `${end.why} in a segment that is not the last (it was fsynced before the next one was created)`);
+      repair = { file: path, offset: end.offset, bytesDropped: bytes.length - end.offset, why: end.why };
+    }
+    if (frames.length === 0 && !isLast) throw new StorageCorruptError(path, 0, 'segment has no records');
+    let first: number | null = null;
+    let last: number | null = null;
+    frames.forEach((f, k) => {
+      replay.apply(path, seg.seq, f, k === 0);
+      if (f.type === rec.RecordType.Entry) {
+        last = replay.log!.lastIndex();
+        first ??= last;
+      }
+    });
+    const start = frames.length > 0 ? rec.decodeSegmentStart(frames[0]!.payload) : null;
+    infos.push({
+      name: seg.name,
+      seq: seg.seq,
+      sizeBytes: end.kind === 'torn' ? end.offset : bytes.length,
+      lastIndexBefore: start?.lastIndexBefore ?? 0,
+      lastTermBefore: start?.lastTermBefore ?? 0,
+      firstEntryIndex: first,
+      lastEntryIndex: last,
+      records: frames.length,
+    });
+  });
+  return finish(fs, dir, replay, infos, repair);
+}
+
+function finish(fs: FileSystem, dir: string, replay: Replay, infos: SegmentInfo[], repair: TailRepair | null): Recovered {
+  const snapPath = posix.join(dir, SNAPSHOT_FILE);
+  const snap = readSnapshotFile(fs, dir);
+  const log = replay.log ?? new LogWindow<Entry>((e) => e.term);
+  const marker = replay.marker;
+  if (marker !== null && snap === null) throw new StorageCorruptError(snapPath, 0, `snapshot file missing but the log records a snapshot at index ${marker.index}`);
+  if (marker !== null && snap !== null && snap.meta.index < marker.index) {
+    throw new StorageCorruptError(snapPath, 0, `snapshot file is at index ${snap.meta.index}, older than the log's snapshot marker at ${marker.index}`);
+  }
+  const first = infos[0];
+  if (first === undefined && snap !== null) throw new StorageCorruptError(posix.join(dir, segmentName(0)), 0, 'missing segment: a snapshot exists but no log segments');
+  if (first !== undefined && first.seq !== 0 && (snap === null || snap.meta.index < first.lastIndexBefore)) {
+    throw new StorageCorruptError(posix.join(dir, first.name), 0, `missing segment(s) before ${first.name}: entries up to ${first.lastIndexBefore} are neither in a segment nor in the snapshot`);
+  }
+  // The snapshot file may be newer than the last marker (crash after the rename, before the marker
+  // was durable); Raft's install rule applied again is idempotent.
+  if (snap !== null) log.applySnapshot(snap.meta.index, snap.meta.term);
+  return { hardState: replay.hardState, snapshot: snap?.meta ?? null, log, segments: infos, repair };
+}

@@ -1,0 +1,282 @@
+// The segmented write-ahead log (issue 4). Write path: append() frames records into a memory buffer,
+// sync() writes the buffer with one write and fsyncs it — only after sync() returns may anything that
+// depends on those records be acknowledged (the Ready contract in src/raft/types.ts). Segments
+// rotate at `segmentSizeBytes`; each starts with a segment-start record and re-records the current
+// snapshot marker and hard state, so the folder can be replayed from its first remaining segment
+// once older ones are deleted by compact(). Format and rules: docs/storage.md.
+import { posix } from 'node:path';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
+import type { Fd, FileSystem } from './fs.ts';
+import { encodeFrame } from './frame.ts';
+import { LogWindow } from './log_window.ts';
+import * as rec from './records.ts';
+import { recoverDir, segmentName, type SegmentInfo, type TailRepair } from './recovery.ts';
+import { readSnapshotFile, SNAPSHOT_TEMP_FILE, writeSnapshotFile, type Snapshot } from './snapshot_file.ts';
+
+export interface WalOptions {
+  /** A new segment starts once the current one reaches this size. */
+  readonly segmentSizeBytes?: number;
+}
+
+export interface WalState {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta | null;
+  /** The log after the snapshot, in index order (first index = snapshot index + 1, or 1). */
+  readonly entries: Entry[];
+}
+
+export interface WalOpenResult {
+  readonly wal: Wal;
+  readonly state: WalState;
+  /** The torn tail that was truncated away, if any; the node should log it. */
+  readonly repaired: { readonly file: string; readonly offset: number; readonly bytesDropped: number } | null;
+}
+
+export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_SIZE_BYTES = 1024;
+const MAX_SEGMENT_SIZE_BYTES = 1024 * 1024 * 1024;
+
+interface LiveSegment {
+  readonly seq: number;
+  readonly name: string;
+  readonly lastIndexBefore: number;
+}
+
+export class Wal {
+  private fd: Fd;
+  /** Bytes written to the current segment (excluding `pending`). */
+  private writtenBytes: number;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Written (but not fsynced) bytes exist in the current segment. */
+  private unsynced = false;
+  private closed = false;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    private readonly segmentSizeBytes: number,
+    private readonly segments: LiveSegment[],
+    private readonly log: LogWindow<number>,
+    private hardState: HardState,
+    private snapshot: SnapshotMeta | null,
+    current: { fd: Fd; writtenBytes: number },
+  ) {
+    this.fd = current.fd;
+    this.writtenBytes = current.writtenBytes;
+  }
+
+  /** Recovers `dir` (creating it if needed). Throws StorageCorruptError if the node must not start. */
+  static open(fs: FileSystem, dir: string, opts: WalOptions = {}): WalOpenResult {
+    const segmentSizeBytes = opts.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
+    if (!(Number.isInteger(segmentSizeBytes) && segmentSizeBytes >= MIN_SEGMENT_SIZE_BYTES && segmentSizeBytes <= MAX_SEGMENT_SIZE_BYTES)) {
+      throw new RangeError(`segmentSizeBytes must be an integer in [${MIN_SEGMENT_SIZE_BYTES}, ${MAX_SEGMENT_SIZE_BYTES}], got ${segmentSizeBytes}`);
+    }
+    fs.mkdirp(dir);
+    const r = recoverDir(fs, dir);
+    const tmp = posix.join(dir, SNAPSHOT_TEMP_FILE);
+    if (fs.exists(tmp)) fs.unlink(tmp); // a snapshot write that never reached its rename
+    const log = new LogWindow<number>((t) => t, r.log.baseIndex, r.log.baseTerm);
+    for (const e of r.log.all()) log.push(e.term);
+    const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
+    const last = r.segments[r.segments.length - 1];
+    const state: WalState = { hardState: r.hardState, snapshot: r.snapshot, entries: [...r.log.all()] };
+    const repaired = r.repair === null ? null : { file: r.repair.file, offset: r.repair.offset, bytesDropped: r.repair.bytesDropped };
+    const wal = Wal.resume(fs, dir, segmentSizeBytes, segments, log, r, last);
+    return { wal, state, repaired };
+  }
+
+  private static resume(
+    fs: FileSystem,
+    dir: string,
+    segmentSizeBytes: number,
+    segments: LiveSegment[],
+    log: LogWindow<number>,
+    r: { hardState: HardState; snapshot: SnapshotMeta | null; repair: TailRepair | null },
+    last: SegmentInfo | undefined,
+  ): Wal {
+    if (last === undefined || last.records === 0) {
+      // Fresh folder, or a last segment whose header never became durable: (re)start it.
+      const seq = last?.seq ?? 0;
+      const path = posix.join(dir, segmentName(seq));
+      const fd = fs.open(path, { create: true });
+      fs.truncate(path, 0);
+      const wal = new Wal(fs, dir, segmentSizeBytes, segments.slice(0, last === undefined ? 0 : -1), log, r.hardState, r.snapshot, { fd, writtenBytes: 0 });
+      wal.startSegment(seq, fd);
+      fs.fsyncDir(dir);
+      wal.sync();
+      return wal;
+    }
+    const path = posix.join(dir, last.name);
+    if (r.repair !== null) {
+      fs.truncate(path, r.repair.offset);
+    }
+    const fd = fs.open(path, { create: false });
+    if (r.repair !== null) fs.fsync(fd); // the repair itself must be durable before new records follow
+    return new Wal(fs, dir, segmentSizeBytes, segments, log, r.hardState, r.snapshot, { fd, writtenBytes: last.sizeBytes });
+  }
+
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+  firstIndex(): number {
+    return this.log.baseIndex + 1;
+  }
+  /** Live segments, oldest first (for metrics and tests). */
+  segmentNames(): string[] {
+    return this.segments.map((s) => s.name);
+  }
+
+  /**
+   * Buffers entries (an entry at an index that exists replaces it and everything after it) and then
+   * the hard state. Not durable until sync(). Entries must be contiguous and start at most one past
+   * the last index, above the snapshot.
+   */
+  append(entries: readonly Entry[], hardState: HardState | null): void {
+    this.assertOpen();
+    const first = entries[0];
+    if (first !== undefined) {
+      if (!(first.index > this.log.baseIndex && first.index <= this.log.lastIndex() + 1)) {
+        throw new Error(`Wal.append: entry ${first.index} outside (${this.log.baseIndex}, ${this.log.lastIndex() + 1}]`);
+      }
+      // record() before changing this.log: a rotation inside record() must see the log as it is on disk.
+      if (first.index <= this.log.lastIndex()) {
+        this.record(rec.RecordType.Truncate, rec.encodeTruncate(first.index));
+        this.log.truncateFrom(first.index);
+      }
+      for (const e of entries) {
+        if (e.index !== this.log.lastIndex() + 1) throw new Error(`Wal.append: entries not contiguous at ${e.index}`);
+        if (e.term < this.log.lastTerm()) throw new Error(`Wal.append: entry ${e.index} term ${e.term} < ${this.log.lastTerm()}`);
+        this.record(rec.RecordType.Entry, rec.encodeEntry(e));
+        this.log.push(e.term);
+      }
+    }
+    if (hardState !== null) {
+      this.record(rec.RecordType.HardState, rec.encodeHardState(hardState));
+      this.hardState = hardState;
+    }
+  }
+
+  /** Writes buffered records and fsyncs. Returns true if an fsync was issued. */
+  sync(): boolean {
+    this.assertOpen();
+    this.flush();
+    if (!this.unsynced) return false;
+    this.fs.fsync(this.fd);
+    this.unsynced = false;
+    return true;
+  }
+
+  /**
+   * Saves a snapshot atomically, then records a durable snapshot marker (Raft's install rule: the
+   * log keeps what follows (index, term) if it has that entry, else is discarded).
+   */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    this.assertOpen();
+    if (this.snapshot !== null && meta.index < this.snapshot.index) {
+      throw new Error(`Wal.saveSnapshot: index ${meta.index} older than current snapshot ${this.snapshot.index}`);
+    }
+    writeSnapshotFile(this.fs, this.dir, meta, data);
+    this.record(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(meta));
+    this.snapshot = meta;
+    this.log.applySnapshot(meta.index, meta.term);
+    this.sync();
+  }
+
+  /** The saved snapshot, or null. Throws StorageCorruptError if it fails its checksum. */
+  loadSnapshot(): Snapshot | null {
+    return readSnapshotFile(this.fs, this.dir);
+  }
+
+  /**
+   * Deletes segments holding only entries at or below `index`, which must be covered by the saved
+   * snapshot. Syncs first so the next segment's start (which re-records hard state and snapshot
+   * marker) is durable before anything it replaces disappears.
+   */
+  compact(index: number): number {
+    this.assertOpen();
+    if (this.snapshot === null || index > this.snapshot.index) {
+      throw new Error(`Wal.compact: ${index} is past the snapshot (${this.snapshot?.index ?? 'none'})`);
+    }
+    this.sync();
+    let deleted = 0;
+    // segments[k] may go when segments[k+1] began at or below `index`: all of k's entries are <= index.
+    while (this.segments.length > 1 && this.segments[1]!.lastIndexBefore <= index) {
+      const seg = this.segments.shift()!;
+      this.fs.unlink(posix.join(this.dir, seg.name));
+      // One folder sync per unlink keeps deletions in order: never a gap in the sequence.
+      this.fs.fsyncDir(this.dir);
+      deleted++;
+    }
+    this.log.compactTo(Math.min(index, this.log.lastIndex()));
+    return deleted;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.sync();
+    this.fs.close(this.fd);
+    this.closed = true;
+  }
+
+  private record(type: number, payload: Uint8Array): void {
+    const frame = encodeFrame(type, payload);
+    if (this.writtenBytes + this.pendingBytes + frame.length > this.segmentSizeBytes && this.currentHasRecordsBeyondHeader()) {
+      this.rotate();
+    }
+    this.pending.push(frame);
+    this.pendingBytes += frame.length;
+  }
+
+  private currentHasRecordsBeyondHeader(): boolean {
+    return this.writtenBytes + this.pendingBytes > this.headerBytes;
+  }
+  private headerBytes = 0;
+
+  /** Closes the current segment durably and starts the next (fsynced and visible in the folder). */
+  private rotate(): void {
+    this.sync();
+    this.fs.close(this.fd);
+    const seq = this.segments[this.segments.length - 1]!.seq + 1;
+    const fd = this.fs.open(posix.join(this.dir, segmentName(seq)), { create: true });
+    this.fd = fd;
+    this.writtenBytes = 0;
+    this.startSegment(seq, fd);
+    this.fs.fsyncDir(this.dir);
+  }
+
+  /** Buffers the header records of a new segment: start, snapshot marker, hard state. */
+  private startSegment(seq: number, fd: Fd): void {
+    this.fd = fd;
+    const start = { seq, lastIndexBefore: this.log.lastIndex(), lastTermBefore: this.log.lastTerm() };
+    this.segments.push({ seq, name: segmentName(seq), lastIndexBefore: start.lastIndexBefore });
+    const frames = [encodeFrame(rec.RecordType.SegmentStart, rec.encodeSegmentStart(start))];
+    if (this.snapshot !== null) frames.push(encodeFrame(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(this.snapshot)));
+    const h = this.hardState;
+    if (h.term !== 0 || h.commit !== 0 || h.votedFor !== null) frames.push(encodeFrame(rec.RecordType.HardState, rec.encodeHardState(this.hardState)));
+    for (const f of frames) {
+      this.pending.push(f);
+      this.pendingBytes += f.length;
+    }
+    this.headerBytes = this.pendingBytes;
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const buf = new Uint8Array(this.pendingBytes);
+    let off = 0;
+    for (const f of this.pending) {
+      buf.set(f, off);
+      off += f.length;
+    }
+    this.fs.append(this.fd, buf);
+    this.writtenBytes += buf.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.unsynced = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('Wal: used after close()');
+  }
+}
