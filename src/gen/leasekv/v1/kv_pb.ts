@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file leasekv/v1/kv.proto.
  */
 export const file_leasekv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkwKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIPCgNzZXEYBCABKARCAjACIiAKC1B1dFJlc3BvbnNlEhEKBWluZGV4GAEgASgEQgIwAiJHCgpHZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIsCgtjb25zaXN0ZW5jeRgCIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kifAoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAkSEQoFaW5kZXgYAyABKARCAjACEicKCXJlYWRfbW9kZRgEIAEoDjIULmxlYXNla3YudjEuUmVhZE1vZGUSEwoLc3RhbGVfYnlfbXMYBSABKA0iQAoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEg8KA3NlcRgDIAEoBEICMAIiNAoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIRCgVpbmRleBgCIAEoBEICMAIiewoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRIPCgNzZXEYBSABKARCAjACQgsKCV9leHBlY3RlZCJeChZDb21wYXJlQW5kU3dhcFJlc3BvbnNlEg8KB3N3YXBwZWQYASABKAgSFAoHY3VycmVudBgCIAEoCUgAiAEBEhEKBWluZGV4GAMgASgEQgIwAkIKCghfY3VycmVudCJbCgxSYW5nZVJlcXVlc3QSDgoGcHJlZml4GAEgASgJEg0KBWxpbWl0GAIgASgNEiwKC2NvbnNpc3RlbmN5GAMgASgOMhcubGVhc2Vrdi52MS5Db25zaXN0ZW5jeSImCghLZXlWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkiUwoNUmFuZ2VSZXNwb25zZRIhCgNrdnMYASADKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEgwKBG1vcmUYAiABKAgSEQoFaW5kZXgYAyABKARCAjACIg8KDVN0YXR1c1JlcXVlc3QiPAoGTWVtYmVyEgoKAmlkGAEgASgJEhEKCXBlZXJfYWRkchgCIAEoCRITCgtjbGllbnRfYWRkchgDIAEoCSLHAgoOU3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHgoEcm9sZRgCIAEoDjIQLmxlYXNla3YudjEuUm9sZRIQCgR0ZXJtGAMgASgEQgIwAhIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhgKDGNvbW1pdF9pbmRleBgGIAEoBEICMAISGQoNYXBwbGllZF9pbmRleBgHIAEoBEICMAISEgoKbGVhc2VfaGVsZBgIIAEoCBIaChJsZWFzZV9yZW1haW5pbmdfbXMYCSABKA0SHgoWb2xkX2xlYXNlX3JlbWFpbmluZ19tcxgKIAEoDRIjCgdtZW1iZXJzGAsgAygLMhIubGVhc2Vrdi52MS5NZW1iZXISEAoEa2V5cxgMIAEoBEICMAISDwoHdmVyc2lvbhgNIAEoCSoqCgtDb25zaXN0ZW5jeRIQCgxMSU5FQVJJWkFCTEUQABIJCgVTVEFMRRABKmkKCFJlYWRNb2RlEhkKFVJFQURfTU9ERV9VTlNQRUNJRklFRBAAEhMKD1JFQURfTU9ERV9MRUFTRRABEhgKFFJFQURfTU9ERV9SRUFEX0lOREVYEAISEwoPUkVBRF9NT0RFX1NUQUxFEAMqRQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASCgoGTEVBREVSEAESDAoIRk9MTE9XRVIQAhINCglDQU5ESURBVEUQAzKNAwoCS1YSNgoDUHV0EhYubGVhc2Vrdi52MS5QdXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5QdXRSZXNwb25zZRI2CgNHZXQSFi5sZWFzZWt2LnYxLkdldFJlcXVlc3QaFy5sZWFzZWt2LnYxLkdldFJlc3BvbnNlEj8KBkRlbGV0ZRIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdBoaLmxlYXNla3YudjEuRGVsZXRlUmVzcG9uc2USVwoOQ29tcGFyZUFuZFN3YXASIS5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVxdWVzdBoiLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXNwb25zZRI8CgVSYW5nZRIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0GhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlEj8KBlN0YXR1cxIZLmxlYXNla3YudjEuU3RhdHVzUmVxdWVzdBoaLmxlYXNla3YudjEuU3RhdHVzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiHAoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IngKC0dldFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgJEg0KBWluZGV4GAMgASgEEicKCXJlYWRfbW9kZRgEIAEoDjIULmxlYXNla3YudjEuUmVhZE1vZGUSEwoLc3RhbGVfYnlfbXMYBSABKA0iPAoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCIwCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIEg0KBWluZGV4GAIgASgEIncKFUNvbXBhcmVBbmRTd2FwUmVxdWVzdBILCgNrZXkYASABKAkSFQoIZXhwZWN0ZWQYAiABKAlIAIgBARINCgV2YWx1ZRgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEQgsKCV9leHBlY3RlZCJaChZDb21wYXJlQW5kU3dhcFJlc3BvbnNlEg8KB3N3YXBwZWQYASABKAgSFAoHY3VycmVudBgCIAEoCUgAiAEBEg0KBWluZGV4GAMgASgEQgoKCF9jdXJyZW50IlsKDFJhbmdlUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKA0SLAoLY29uc2lzdGVuY3kYAyABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IiYKCEtleVZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJPCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBCIPCg1TdGF0dXNSZXF1ZXN0IjwKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkitwIKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCSoqCgtDb25zaXN0ZW5jeRIQCgxMSU5FQVJJWkFCTEUQABIJCgVTVEFMRRABKmkKCFJlYWRNb2RlEhkKFVJFQURfTU9ERV9VTlNQRUNJRklFRBAAEhMKD1JFQURfTU9ERV9MRUFTRRABEhgKFFJFQURfTU9ERV9SRUFEX0lOREVYEAISEwoPUkVBRF9NT0RFX1NUQUxFEAMqRQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASCgoGTEVBREVSEAESDAoIRk9MTE9XRVIQAhINCglDQU5ESURBVEUQAzKNAwoCS1YSNgoDUHV0EhYubGVhc2Vrdi52MS5QdXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5QdXRSZXNwb25zZRI2CgNHZXQSFi5sZWFzZWt2LnYxLkdldFJlcXVlc3QaFy5sZWFzZWt2LnYxLkdldFJlc3BvbnNlEj8KBkRlbGV0ZRIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdBoaLmxlYXNla3YudjEuRGVsZXRlUmVzcG9uc2USVwoOQ29tcGFyZUFuZFN3YXASIS5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVxdWVzdBoiLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXNwb25zZRI8CgVSYW5nZRIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0GhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlEj8KBlN0YXR1cxIZLmxlYXNla3YudjEuU3RhdHVzUmVxdWVzdBoaLmxlYXNla3YudjEuU3RhdHVzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * Writes may carry a session (Raft thesis §6.3): a retried (client_id, seq) is applied once and
@@ -39,7 +39,7 @@ export type PutRequest = Message<"leasekv.v1.PutRequest"> & {
   clientId: string;
 
   /**
-   * @generated from field: uint64 seq = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 seq = 4;
    */
   seq: bigint;
 };
@@ -58,7 +58,7 @@ export type PutResponse = Message<"leasekv.v1.PutResponse"> & {
   /**
    * The log index the write was committed at.
    *
-   * @generated from field: uint64 index = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint64 index = 1;
    */
   index: bigint;
 };
@@ -109,7 +109,7 @@ export type GetResponse = Message<"leasekv.v1.GetResponse"> & {
   /**
    * The applied index the answer reflects.
    *
-   * @generated from field: uint64 index = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 index = 3;
    */
   index: bigint;
 
@@ -148,7 +148,7 @@ export type DeleteRequest = Message<"leasekv.v1.DeleteRequest"> & {
   clientId: string;
 
   /**
-   * @generated from field: uint64 seq = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 seq = 3;
    */
   seq: bigint;
 };
@@ -170,7 +170,7 @@ export type DeleteResponse = Message<"leasekv.v1.DeleteResponse"> & {
   deleted: boolean;
 
   /**
-   * @generated from field: uint64 index = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint64 index = 2;
    */
   index: bigint;
 };
@@ -209,7 +209,7 @@ export type CompareAndSwapRequest = Message<"leasekv.v1.CompareAndSwapRequest"> 
   clientId: string;
 
   /**
-   * @generated from field: uint64 seq = 5 [jstype = JS_NUMBER];
+   * @generated from field: uint64 seq = 5;
    */
   seq: bigint;
 };
@@ -238,7 +238,7 @@ export type CompareAndSwapResponse = Message<"leasekv.v1.CompareAndSwapResponse"
   current?: string | undefined;
 
   /**
-   * @generated from field: uint64 index = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 index = 3;
    */
   index: bigint;
 };
@@ -320,7 +320,7 @@ export type RangeResponse = Message<"leasekv.v1.RangeResponse"> & {
   more: boolean;
 
   /**
-   * @generated from field: uint64 index = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 index = 3;
    */
   index: bigint;
 };
@@ -387,7 +387,7 @@ export type StatusResponse = Message<"leasekv.v1.StatusResponse"> & {
   role: Role;
 
   /**
-   * @generated from field: uint64 term = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 term = 3;
    */
   term: bigint;
 
@@ -404,12 +404,12 @@ export type StatusResponse = Message<"leasekv.v1.StatusResponse"> & {
   leaderClientAddr: string;
 
   /**
-   * @generated from field: uint64 commit_index = 6 [jstype = JS_NUMBER];
+   * @generated from field: uint64 commit_index = 6;
    */
   commitIndex: bigint;
 
   /**
-   * @generated from field: uint64 applied_index = 7 [jstype = JS_NUMBER];
+   * @generated from field: uint64 applied_index = 7;
    */
   appliedIndex: bigint;
 
@@ -436,7 +436,7 @@ export type StatusResponse = Message<"leasekv.v1.StatusResponse"> & {
   members: Member[];
 
   /**
-   * @generated from field: uint64 keys = 12 [jstype = JS_NUMBER];
+   * @generated from field: uint64 keys = 12;
    */
   keys: bigint;
 

@@ -1,0 +1,59 @@
+// The part of every request that is not wire format: admission (a bound on requests in flight),
+// the deadline, the backend call and the error mapping. Used by the Connect handlers and the fast path.
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { KvBackend } from '../backend.ts';
+import { toConnectError } from './errors.ts';
+import type { ApiLimits } from './limits.ts';
+
+export class ApiCore {
+  #inFlight = 0;
+  /** Requests refused because maxInFlight was reached (for metrics). */
+  rejectedOverload = 0;
+
+  constructor(
+    readonly backend: KvBackend,
+    readonly limits: ApiLimits,
+  ) {}
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Runs `fn` under admission control and a deadline: min(client deadline, limits.requestDeadlineMs).
+   * Invariant: #inFlight counts calls between admission and their answer, so it never exceeds
+   * limits.maxInFlight — excess requests are refused at once, never queued (issue 5: back-pressure).
+   * Always throws ConnectError.
+   */
+  async call<T>(clientSignal: AbortSignal, clientTimeoutMs: number | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.limits.maxInFlight) {
+      this.rejectedOverload++;
+      throw new ConnectError(`server busy: ${this.limits.maxInFlight} requests in flight; retry with backoff`, Code.ResourceExhausted);
+    }
+    if (clientSignal.aborted) throw abortReason(clientSignal.reason);
+    this.#inFlight++;
+    const ctrl = new AbortController();
+    const deadlineMs = clientTimeoutMs === undefined ? this.limits.requestDeadlineMs : Math.min(clientTimeoutMs, this.limits.requestDeadlineMs);
+    const onClientAbort = (): void => ctrl.abort(abortReason(clientSignal.reason));
+    clientSignal.addEventListener('abort', onClientAbort, { once: true });
+    const timer = setTimeout(() => ctrl.abort(new ConnectError(`deadline of ${deadlineMs} ms exceeded`, Code.DeadlineExceeded)), deadlineMs);
+    // A backend that ignores its signal still cannot hold the answer past the deadline.
+    const aborted = new Promise<never>((_, reject) => {
+      ctrl.signal.addEventListener('abort', () => reject(abortReason(ctrl.signal.reason)), { once: true });
+    });
+    try {
+      return await Promise.race([fn(ctrl.signal), aborted]);
+    } catch (err) {
+      throw toConnectError(err);
+    } finally {
+      clearTimeout(timer);
+      clientSignal.removeEventListener('abort', onClientAbort);
+      this.#inFlight--;
+    }
+  }
+}
+
+function abortReason(reason: unknown): ConnectError {
+  if (reason instanceof ConnectError) return reason;
+  return new ConnectError('request canceled by the client', Code.Canceled);
+}

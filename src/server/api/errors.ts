@@ -1,0 +1,46 @@
+// Backend errors → Connect/gRPC status codes (docs/api.md "Errors"). One mapping, used by the Connect
+// handlers and by the HTTP/1.1 JSON fast path, so both answer alike.
+import { Code, ConnectError } from '@connectrpc/connect';
+import {
+  InvalidArgumentError,
+  NotLeaderError,
+  OutcomeUnknownError,
+  OverloadedError,
+  SessionExpiredError,
+  UnavailableError,
+} from '../backend.ts';
+
+/** Response header (Connect, gRPC-Web) / trailer (gRPC) naming the leader on a not-leader error. */
+export const LEADER_HEADER = 'leasekv-leader';
+export const LEADER_ADDR_HEADER = 'leasekv-leader-addr';
+/** Set to "unknown" when a write may or may not have been applied (OutcomeUnknownError). */
+export const OUTCOME_HEADER = 'leasekv-outcome';
+
+export function invalidArgument(message: string): ConnectError {
+  return new ConnectError(message, Code.InvalidArgument);
+}
+
+/**
+ * NotLeader → failed_precondition (+ leader headers); Unavailable → unavailable; Overloaded →
+ * resource_exhausted; SessionExpired → aborted (the session table forgot this client: the caller
+ * cannot tell whether its write applied and must start a new session); OutcomeUnknown →
+ * unavailable with `leasekv-outcome: unknown` (retrying with the same session seq is safe; retrying
+ * without a session may apply twice). Anything else is a bug: internal.
+ */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof NotLeaderError) {
+    const meta: Record<string, string> = {};
+    if (err.leaderId !== '') meta[LEADER_HEADER] = err.leaderId;
+    if (err.leaderClientAddr !== '') meta[LEADER_ADDR_HEADER] = err.leaderClientAddr;
+    return new ConnectError(err.message, Code.FailedPrecondition, meta);
+  }
+  if (err instanceof UnavailableError) return new ConnectError(err.message, Code.Unavailable);
+  if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
+  if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
+  if (err instanceof SessionExpiredError) return new ConnectError(`session expired: ${err.message}`, Code.Aborted);
+  if (err instanceof OutcomeUnknownError) {
+    return new ConnectError(`outcome unknown: ${err.message}`, Code.Unavailable, { [OUTCOME_HEADER]: 'unknown' });
+  }
+  return new ConnectError(err instanceof Error ? `internal error: ${err.message}` : 'internal error', Code.Internal);
+}

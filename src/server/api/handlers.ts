@@ -1,0 +1,80 @@
+// Connect service implementation of leasekv.v1.KV over a KvBackend. Serves gRPC, gRPC-Web and
+// Connect (binary and JSON) through @connectrpc/connect.
+import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { KV } from '../../gen/leasekv/v1/kv_pb.ts';
+import type { ApiCore } from './core.ts';
+import { consistencyFromApi, readModeToApi, roleToApi, u32Ms } from './convert.ts';
+import { toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
+
+function consistency(c: number): 'linearizable' | 'stale' {
+  try {
+    return consistencyFromApi(c);
+  } catch {
+    throw new ConnectError(`consistency ${c} is not LINEARIZABLE or STALE`, Code.InvalidArgument);
+  }
+}
+
+/** uint64 on the wire; anything above 2^53 is not a sequence number a client could have counted to. */
+function u64(v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConnectError(`seq ${v} is too large`, Code.InvalidArgument);
+  return Number(v);
+}
+
+export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
+  const { backend, limits } = core;
+  const run = <T>(ctx: HandlerContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
+    core.call(ctx.signal, ctx.timeoutMs(), fn);
+  return {
+    async put(req, ctx) {
+      const r = toPut({ key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      const res = await run(ctx, (s) => backend.put(r, s));
+      return { index: BigInt(res.index) };
+    },
+    async get(req, ctx) {
+      const r = toGet({ key: req.key, consistency: consistency(req.consistency) }, limits);
+      const res = await run(ctx, (s) => backend.get(r, s));
+      return { found: res.found, value: res.value, index: BigInt(res.index), readMode: readModeToApi(res.readMode), staleByMs: u32Ms(res.staleByMs) };
+    },
+    async delete(req, ctx) {
+      const r = toDelete({ key: req.key, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      const res = await run(ctx, (s) => backend.delete(r, s));
+      return { deleted: res.deleted, index: BigInt(res.index) };
+    },
+    async compareAndSwap(req, ctx) {
+      const r = toCas({ key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      const res = await run(ctx, (s) => backend.compareAndSwap(r, s));
+      return res.current === undefined
+        ? { swapped: res.swapped, index: BigInt(res.index) }
+        : { swapped: res.swapped, current: res.current, index: BigInt(res.index) };
+    },
+    async range(req, ctx) {
+      const r = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
+      const res = await run(ctx, (s) => backend.range(r, s));
+      return { kvs: res.kvs.map((kv) => ({ key: kv.key, value: kv.value })), more: res.more, index: BigInt(res.index) };
+    },
+    async status(_req, ctx) {
+      const st = await run(ctx, () => backend.status());
+      return {
+        id: st.id,
+        role: roleToApi(st.role),
+        term: BigInt(st.term),
+        leader: st.leader,
+        leaderClientAddr: st.leaderClientAddr,
+        commitIndex: BigInt(st.commitIndex),
+        appliedIndex: BigInt(st.appliedIndex),
+        leaseHeld: st.leaseHeld,
+        leaseRemainingMs: u32Ms(st.leaseRemainingMs),
+        oldLeaseRemainingMs: u32Ms(st.oldLeaseRemainingMs),
+        members: st.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr })),
+        keys: BigInt(st.keys),
+        version: st.version,
+      };
+    },
+  };
+}
+
+export function kvRoutes(core: ApiCore): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(KV, kvService(core));
+  };
+}

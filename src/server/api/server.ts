@@ -1,0 +1,123 @@
+// startApiServer: the client API of one node on one port (issue 5). gRPC and Connect over HTTP/2,
+// Connect JSON/binary over HTTP/1.1, a hand-rolled fast path for the hottest JSON routes, and
+// extra HTTP/1.1 routes added by others (dashboard, /metrics).
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { KvBackend } from '../backend.ts';
+import { ApiCore } from './core.ts';
+import { FastPath } from './fast-path.ts';
+import { createFrontEnd } from './front.ts';
+import { kvRoutes } from './handlers.ts';
+import { resolveLimits, type ApiLimits } from './limits.ts';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export interface ExtraRoute {
+  readonly method: string;
+  readonly path: string;
+  readonly handler: RouteHandler;
+}
+
+/** The subset of a pino logger the API uses. */
+export interface ApiLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ApiServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly backend: KvBackend;
+  readonly limits?: Partial<ApiLimits>;
+  readonly logger?: ApiLogger;
+  readonly extraRoutes?: readonly ExtraRoute[];
+  /** Serve POST /leasekv.v1.KV/Get and /Put JSON on HTTP/1.1 without Connect (default true). */
+  readonly fastPath?: boolean;
+}
+
+export interface ApiServer {
+  readonly port: number;
+  readonly core: ApiCore;
+  /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
+  addRoute(method: string, path: string, handler: RouteHandler): void;
+  close(): Promise<void>;
+}
+
+/** Unknown paths: 404 (Connect's code for unimplemented; gRPC clients map HTTP 404 to UNIMPLEMENTED) with a JSON body. */
+function notFound(req: IncomingMessage | import('node:http2').Http2ServerRequest, res: ServerResponse | import('node:http2').Http2ServerResponse): void {
+  const body = JSON.stringify({ code: 'unimplemented', message: `no such method: ${req.method ?? ''} ${req.url ?? ''}` });
+  res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Connections open at once, per node. */
+const MAX_CONNECTIONS = 10_000;
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const limits = resolveLimits(opts.limits);
+  const core = new ApiCore(opts.backend, limits);
+  const connectOptions = {
+    routes: kvRoutes(core),
+    // A misspelled field or enum must be invalid_argument, not silently the zero value (toolchain-notes.md).
+    // Answers always carry every field (found:false, value:"") so that JSON users need no defaults table.
+    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
+    readMaxBytes: limits.maxRequestBytes,
+    // Answers are never compressed: a LAN key-value store spends less on bytes than on gzip, and
+    // the fast path can then answer byte-for-byte like Connect. Compressed requests are accepted.
+    compressMinBytes: Number.MAX_SAFE_INTEGER,
+  } as const;
+  const connectHandler = connectNodeAdapter({ ...connectOptions, fallback: notFound });
+  const fast = opts.fastPath === false ? undefined : new FastPath(core, connectOptions);
+  const routes = new Map<string, RouteHandler>();
+  const addRoute = (method: string, path: string, handler: RouteHandler): void => {
+    routes.set(`${method.toUpperCase()} ${path}`, handler);
+  };
+  for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
+
+  const http1 = createHttp1Server((req, res) => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const route = routes.get(`${req.method ?? ''} ${path}`);
+    if (route !== undefined) return route(req, res);
+    if (fast !== undefined && fast.accepts(req, path)) return fast.serve(req, res, path);
+    connectHandler(req, res);
+  });
+  http1.keepAliveTimeout = limits.idleTimeoutMs;
+  http1.headersTimeout = Math.min(60_000, limits.idleTimeoutMs + 1000);
+  http1.requestTimeout = limits.requestDeadlineMs + 60_000;
+  const http2 = createHttp2Server({}, connectHandler);
+  http2.setTimeout(limits.idleTimeoutMs, () => {});
+  const front = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: MAX_CONNECTIONS });
+  front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
+
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(opts.port, opts.host, () => {
+      front.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (front.address() as AddressInfo).port;
+  opts.logger?.info({ host: opts.host, port }, 'client API listening (gRPC, Connect, HTTP/JSON)');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= new Promise<void>((resolve) => {
+      front.close(() => resolve());
+      http1.closeAllConnections();
+      http1.close();
+      http2.close();
+      // HTTP/2 sessions do not all end on close(): destroy what is left.
+      for (const s of openSessions) s.destroy();
+    }));
+  const openSessions = new Set<import('node:http2').Http2Session>();
+  http2.on('session', (s) => {
+    openSessions.add(s);
+    s.on('close', () => openSessions.delete(s));
+  });
+  return { port, core, addRoute, close };
+}
