@@ -1,0 +1,372 @@
+// One simulated run: 3, 5 or 7 consensus cores on virtual time, driven from one seed.
+// Phases: faults (the seed's swarm mix) until faultPhaseMs, then everything is healed, restarted and
+// resumed, and the liveness phase must see a leader and every client complete a request within
+// livenessBoundMs. Oracles run after every event; the run stops at the first violation.
+import type { HistoryOp } from '../check/history.ts';
+import type { Entry, Mutant, NodeId, RaftEvent, Role } from '../raft/types.ts';
+import { NodeClock } from './clock.ts';
+import type { Core, Restored } from './core.ts';
+import { SimClient } from './clients.ts';
+import type { ClientRequest, ClientResponse, Envelope, FaultAction, SimEvent } from './events.ts';
+import { FaultInjector } from './faults.ts';
+import { SimNode } from './host.ts';
+import type { HostWorld } from './host.ts';
+import { Network, NO_NETWORK_FAULTS } from './network.ts';
+import { Oracles, fmtUs } from './oracles.ts';
+import { Prng } from './prng.ts';
+import { EventQueue } from './queue.ts';
+import { describeScenario, makeScenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+import { MemStorage } from './storage.ts';
+import { Trace, traceLine } from './trace.ts';
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly mutant: Mutant | null;
+  /** Builds a core; the simulator passes the seed's timing and the node's own random stream. */
+  readonly makeCore: (args: CoreArgs) => Core;
+  readonly traceLimit?: number;
+  readonly verbose?: (line: string) => void;
+}
+
+export interface CoreArgs {
+  readonly id: NodeId;
+  readonly members: readonly NodeId[];
+  readonly scenario: Scenario;
+  readonly random: () => number;
+  readonly nowMs: number;
+  readonly restored: Restored | null;
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly violations: readonly string[];
+  readonly trace: readonly string[];
+  readonly history: readonly HistoryOp[];
+  readonly scenario: string;
+  readonly events: number;
+  readonly endUs: number;
+}
+
+/** A run that does not finish within this many events is a bug in the simulator or a livelock. */
+const MAX_EVENTS = 2_000_000;
+
+export function runSeed(opts: RunOptions): SeedResult {
+  return new Cluster(opts).run();
+}
+
+class Cluster implements HostWorld {
+  nowUs = 0;
+  private readonly s: Scenario;
+  private readonly q = new EventQueue<SimEvent>();
+  private readonly rng: Prng;
+  private readonly netRng: Prng;
+  private readonly net: Network;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly roles = new Map<NodeId, { role: Role | 'down'; term: number }>();
+  private readonly oracles: Oracles;
+  private readonly trace: Trace;
+  private readonly clients: SimClient[] = [];
+  private readonly history: HistoryOp[] = [];
+  private readonly faults: FaultInjector;
+  private readonly coreRngs = new Map<NodeId, Prng>();
+  private faultsStopped = false;
+  private healUs = -1;
+  private done = false;
+  private events = 0;
+
+  constructor(private readonly opts: RunOptions) {
+    this.s = makeScenario(opts.seed, opts.nodes, opts.mutant);
+    const root = new Prng(opts.seed);
+    this.rng = root.fork();
+    this.netRng = root.fork();
+    const faultRng = root.fork();
+    const clientRng = root.fork();
+    this.net = new Network(this.netRng, this.s.latency);
+    this.net.faults = this.s.net;
+    const storages = new Map<NodeId, MemStorage>();
+    this.s.nodes.forEach((id, i) => {
+      const storage = new MemStorage(this.s.nodes);
+      storages.set(id, storage);
+      this.coreRngs.set(id, root.fork());
+      this.nodes.set(id, new SimNode(id, new NodeClock(this.s.clockRates[i]!, this.s.clockOffsetsMs[i]!), storage, this));
+      this.roles.set(id, { role: 'follower', term: 0 });
+    });
+    this.oracles = new Oracles(storages);
+    this.trace = new Trace(opts.traceLimit ?? 200, opts.verbose ?? null);
+    this.faults = new FaultInjector(this.s, faultRng, this.faultWorld());
+    for (let c = 0; c < this.s.clients; c++) {
+      this.clients.push(new SimClient(c, this.s, clientRng.fork(), this.clientWorld(), this.oracles, this.history));
+    }
+  }
+
+  private faultWorld(): import('./faults.ts').FaultWorld {
+    const self = this;
+    return {
+      get nowUs() {
+        return self.nowUs;
+      },
+      schedule: (at, ev) => this.schedule(at, ev),
+      currentLeader: () => this.currentLeader(),
+      isUp: (n) => this.nodes.get(n)!.up,
+      isPaused: (n) => this.nodes.get(n)!.paused,
+    };
+  }
+
+  private clientWorld(): import('./clients.ts').ClientWorld {
+    const self = this;
+    return {
+      get nowUs() {
+        return self.nowUs;
+      },
+      schedule: (at, ev) => this.schedule(at, ev),
+      request: (node, req) => this.schedule(this.nowUs + this.rng.int(100, 2000), { k: 'clientReq', node, req }),
+      trace: (what) => this.trace.add(traceLine(this.nowUs, 'cli', '-', '', null, what)),
+    };
+  }
+
+  run(): SeedResult {
+    this.trace.add(traceLine(0, 'sim', '-', '', null, `seed ${this.opts.seed} ${describeScenario(this.s)}${this.s.mutant ? ' mutant=' + this.s.mutant : ''}`));
+    for (const n of this.nodes.values()) n.start();
+    this.faults.start();
+    this.schedule(this.s.faultPhaseMs * 1000, { k: 'fault', action: { kind: 'stop-faults' } });
+    this.schedule((this.s.faultPhaseMs + this.s.livenessBoundMs) * 1000, { k: 'end' });
+    for (const c of this.clients) this.schedule(this.rng.int(1, 1000), { k: 'clientNext', client: c.id });
+    while (!this.done && !this.oracles.failed) {
+      const item = this.q.pop();
+      if (item === undefined) break;
+      this.nowUs = item.atUs;
+      if (++this.events > MAX_EVENTS) {
+        this.oracles.violation(`simulator: more than ${MAX_EVENTS} events`);
+        break;
+      }
+      this.dispatch(item.event);
+      this.checkLeases();
+    }
+    for (const v of this.oracles.violations) this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `VIOLATION ${v}`));
+    return {
+      seed: this.opts.seed,
+      violations: this.oracles.violations,
+      trace: this.trace.dump(),
+      history: this.history,
+      scenario: describeScenario(this.s),
+      events: this.events,
+      endUs: this.nowUs,
+    };
+  }
+
+  private dispatch(ev: SimEvent): void {
+    switch (ev.k) {
+      case 'deliver':
+        this.nodes.get(ev.to)!.deliver({ kind: 'msg', env: ev.env });
+        return;
+      case 'tick':
+        this.nodes.get(ev.node)!.onTick(ev.gen);
+        return;
+      case 'fsync':
+        this.nodes.get(ev.node)!.onFsync(ev.epoch);
+        return;
+      case 'clientReq':
+        this.nodes.get(ev.node)!.deliver({ kind: 'client', req: ev.req });
+        return;
+      case 'clientResp':
+        this.clients[ev.resp.client]!.onResponse(ev.resp);
+        this.checkLiveness(false);
+        return;
+      case 'clientTimeout':
+        this.clients[ev.client]!.onTimeout(ev.opId);
+        return;
+      case 'clientNext':
+        this.clients[ev.client]!.onNext();
+        return;
+      case 'fault':
+        this.applyFault(ev.action);
+        return;
+      case 'end':
+        this.checkLiveness(true);
+        this.done = true;
+        return;
+    }
+  }
+
+  private applyFault(a: FaultAction): void {
+    if (a.kind === 'next-fault') {
+      if (!this.faultsStopped) for (const f of this.faults.next()) this.applyFault(f);
+      return;
+    }
+    const node = 'node' in a ? this.nodes.get(a.node)! : null;
+    switch (a.kind) {
+      case 'crash':
+        node!.crash();
+        this.roles.set(a.node, { role: 'down', term: this.roles.get(a.node)!.term });
+        break;
+      case 'restart':
+        if (node!.up) return;
+        this.roles.set(a.node, { role: 'follower', term: this.roles.get(a.node)!.term });
+        this.traceFault(`restart ${a.node}`);
+        node!.start();
+        return;
+      case 'pause':
+        node!.pause();
+        break;
+      case 'resume':
+        if (!node!.paused) return;
+        this.traceFault(`resume ${a.node}`);
+        node!.resume();
+        return;
+      case 'partition':
+        this.net.clearBlocks();
+        for (const [from, to] of a.links) this.net.block(from, to);
+        this.traceFault(`partition: ${a.label} [${this.net.describePartitions()}]`);
+        return;
+      case 'heal':
+        this.net.clearBlocks();
+        this.faults.healed();
+        break;
+      case 'slow-link':
+        this.net.setExtraDelay(a.from, a.to, a.extraUs);
+        this.traceFault(`link ${a.from}→${a.to} extra delay ${(a.extraUs / 1000).toFixed(1)}ms`);
+        return;
+      case 'transfer': {
+        const leader = this.currentLeader();
+        if (leader === null) return;
+        const target = this.rng.pick(this.s.nodes.filter((n) => n !== leader && this.nodes.get(n)!.up));
+        this.traceFault(`transfer leadership ${leader} → ${target}`);
+        this.nodes.get(leader)!.deliver({ kind: 'transfer', target });
+        return;
+      }
+      case 'stop-faults':
+        this.stopFaults();
+        return;
+    }
+    this.traceFault(a.kind + ('node' in a ? ' ' + a.node : ''));
+  }
+
+  /** Liveness phase: heal everything, restart and resume every node. */
+  private stopFaults(): void {
+    this.faultsStopped = true;
+    this.healUs = this.nowUs;
+    this.net.healAll();
+    this.net.faults = NO_NETWORK_FAULTS;
+    this.traceFault('faults stop: network healed, all nodes restarted/resumed (liveness phase)');
+    for (const [id, n] of this.nodes) {
+      if (!n.up) {
+        this.roles.set(id, { role: 'follower', term: this.roles.get(id)!.term });
+        n.start();
+      } else if (n.paused) n.resume();
+    }
+  }
+
+  private checkLiveness(final: boolean): void {
+    if (this.healUs < 0 || this.done) return;
+    const leader = this.currentLeader();
+    const lagging = this.clients.filter((c) => c.lastOkCallUs < this.healUs);
+    if (leader !== null && lagging.length === 0) {
+      this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `liveness ok: leader ${leader}, every client completed a request ${fmtUs(this.nowUs - this.healUs)} after faults stopped`));
+      this.done = true;
+      return;
+    }
+    if (final) {
+      this.oracles.violation(
+        `liveness: ${this.s.livenessBoundMs}ms after faults stopped, ` +
+          (leader === null ? 'no leader' : `leader ${leader} but client(s) ${lagging.map((c) => c.id).join(',')} completed nothing`),
+      );
+    }
+  }
+
+  private currentLeader(): NodeId | null {
+    let best: NodeId | null = null;
+    let bestTerm = -1;
+    for (const [id, r] of this.roles) if (r.role === 'leader' && r.term > bestTerm && this.nodes.get(id)!.up) [best, bestTerm] = [id, r.term];
+    return best;
+  }
+
+  private checkLeases(): void {
+    let holders: NodeId[] | null = null;
+    for (const n of this.nodes.values()) {
+      if (n.core !== null && n.core.isLeaseValid(n.nowMs())) (holders ??= []).push(n.id);
+    }
+    if (holders !== null && holders.length > 1) this.oracles.checkLeases(holders, this.nowUs);
+  }
+
+  private traceFault(what: string): void {
+    this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `FAULT ${what}`));
+  }
+
+  // ---- HostWorld ----
+  schedule(atUs: number, ev: SimEvent): void {
+    this.q.push(atUs, ev);
+  }
+
+  sendPeer(env: Envelope): void {
+    for (const at of this.net.plan(env.msg.from, env.msg.to, this.nowUs)) this.schedule(at, { k: 'deliver', to: env.msg.to, env });
+  }
+
+  reply(_node: NodeId, resp: ClientResponse): void {
+    this.schedule(this.nowUs + this.rng.int(100, 2000), { k: 'clientResp', resp });
+  }
+
+  fsyncLatencyUs(): number {
+    return this.rng.int(this.s.fsyncMinUs, this.s.fsyncMaxUs);
+  }
+
+  makeCore(id: NodeId, restored: Restored | null): Core {
+    const node = this.nodes.get(id)!;
+    const rng = this.coreRngs.get(id)!;
+    return this.opts.makeCore({ id, members: this.s.nodes, scenario: this.s, random: () => rng.next(), nowMs: node.nowMs(), restored });
+  }
+
+  observeWrite(node: NodeId, entries: readonly Entry[]): void {
+    this.oracles.onWrite(node, entries);
+  }
+
+  observeApply(node: NodeId, entry: Entry): void {
+    this.oracles.onApply(node, entry);
+  }
+
+  observeEvents(id: NodeId, events: readonly RaftEvent[]): void {
+    const node = this.nodes.get(id)!;
+    for (const e of events) {
+      if (e.kind === 'role') {
+        this.roles.set(id, { role: e.role, term: e.term });
+        if (e.role === 'leader') this.oracles.onLeader(id, e.term);
+      }
+      if ((e.kind === 'lease-renewed' || e.kind === 'commit') && this.opts.verbose === undefined) continue;
+      const r = this.roles.get(id)!;
+      const lease = node.core !== null ? node.core.isLeaseValid(node.nowMs()) : null;
+      this.trace.add(traceLine(this.nowUs, id, r.term, r.role, lease, describeEvent(e)));
+    }
+  }
+
+  fail(node: NodeId, what: string): void {
+    this.oracles.violation(`host contract at ${node}: ${what}`);
+  }
+}
+
+function describeEvent(e: RaftEvent): string {
+  switch (e.kind) {
+    case 'role':
+      return `became ${e.role} (leader ${e.leader ?? '-'})`;
+    case 'election-timeout':
+      return `election timeout${e.preVote ? ' (pre-vote)' : ''}`;
+    case 'vote':
+      return `${e.granted ? 'granted' : 'refused'} vote to ${e.candidate} for term ${e.term}: ${e.reason}`;
+    case 'lease-acquired':
+      return `lease acquired until local ${e.untilMs.toFixed(1)}`;
+    case 'lease-renewed':
+      return `lease renewed until local ${e.untilMs.toFixed(1)}`;
+    case 'lease-lost':
+      return `lease lost: ${e.reason}`;
+    case 'waiting-old-lease':
+      return `new leader waiting for old leader lease to time out (until local ${e.untilMs.toFixed(1)})`;
+    case 'old-lease-seen':
+      return `old leader ${e.leader} lease known until local ${e.untilMs.toFixed(1)}`;
+    case 'step-down':
+      return `step down: ${e.reason}`;
+    case 'append-rejected':
+      return `append from ${e.from} rejected at index ${e.index}`;
+    case 'commit':
+      return `commit ${e.index} (term ${e.term})`;
+  }
+}

@@ -1,0 +1,130 @@
+// Safety oracles, checked as the run goes (issue 2 §4): election safety, log matching, leader
+// completeness, state machine safety, lease exclusivity in true time, and no stale read.
+// Each check records a human-readable violation; the cluster stops the run at the first one.
+import type { Entry, NodeId } from '../raft/types.ts';
+import { EntryType } from '../raft/types.ts';
+import { decodePut } from './kvsm.ts';
+import type { MemStorage } from './storage.ts';
+
+interface AppliedRecord {
+  readonly term: number;
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly node: NodeId;
+}
+
+export class Oracles {
+  readonly violations: string[] = [];
+  private leaderOfTerm = new Map<number, NodeId>();
+  /** Every index applied anywhere (= committed), with what was applied there first. */
+  private applied = new Map<number, AppliedRecord>();
+  /** key → acknowledged writes, in acknowledgement order: (index, true µs of the acknowledgement). */
+  private acked = new Map<string, { index: number; atUs: number }[]>();
+  private produced = new Set<string>();
+
+  constructor(private readonly storages: ReadonlyMap<NodeId, MemStorage>) {}
+
+  get failed(): boolean {
+    return this.violations.length > 0;
+  }
+
+  violation(what: string): void {
+    if (this.violations.length < 20) this.violations.push(what);
+  }
+
+  /** Election safety (Raft Fig. 3) and leader completeness (§5.4) when `node` becomes leader. */
+  onLeader(node: NodeId, term: number): void {
+    const prev = this.leaderOfTerm.get(term);
+    if (prev !== undefined && prev !== node) this.violation(`election safety: ${prev} and ${node} both leader in term ${term}`);
+    this.leaderOfTerm.set(term, node);
+    const log = this.storages.get(node)!;
+    const from = log.snapshotIndex() + 1;
+    for (const [index, rec] of this.applied) {
+      if (index < from || rec.term >= term) continue;
+      const t = log.termAt(index);
+      if (t !== rec.term) {
+        this.violation(`leader completeness: ${node} leader of term ${term} has term ${t ?? 'none'} at committed index ${index} (term ${rec.term})`);
+        return;
+      }
+    }
+  }
+
+  /** Log matching (§5.3), checked incrementally for every entry a node writes. */
+  onWrite(node: NodeId, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      for (const [other, log] of this.storages) {
+        if (other === node) continue;
+        const o = log.entry(e.index);
+        if (o === undefined || o.term !== e.term) continue;
+        if (!sameData(o, e)) {
+          this.violation(`log matching: ${node} and ${other} hold different entries with index ${e.index} term ${e.term}`);
+          return;
+        }
+        const mine = this.storages.get(node)!.termAt(e.index - 1);
+        const theirs = log.termAt(e.index - 1);
+        if (mine !== undefined && theirs !== undefined && mine !== theirs) {
+          this.violation(`log matching: ${node} and ${other} agree at ${e.index}/${e.term} but differ at ${e.index - 1} (${mine} vs ${theirs})`);
+          return;
+        }
+      }
+    }
+  }
+
+  /** State machine safety (§5.4.3): no two nodes apply different entries at one index. */
+  onApply(node: NodeId, e: Entry): void {
+    const cmd = e.type === EntryType.Normal ? decodePut(e.data) : null;
+    const prev = this.applied.get(e.index);
+    if (prev === undefined) {
+      this.applied.set(e.index, { term: e.term, key: cmd?.key ?? null, value: cmd?.value ?? null, node });
+      return;
+    }
+    if (prev.term !== e.term || prev.key !== (cmd?.key ?? null) || prev.value !== (cmd?.value ?? null)) {
+      this.violation(`state machine safety: at index ${e.index} ${prev.node} applied term ${prev.term} but ${node} applied term ${e.term}`);
+    }
+  }
+
+  /** Lease exclusivity in true time: `holders` are the nodes whose lease is valid right now. */
+  checkLeases(holders: readonly NodeId[], nowUs: number): void {
+    if (holders.length > 1) this.violation(`lease exclusivity: ${holders.join(' and ')} hold valid leases at true time ${fmtUs(nowUs)}`);
+  }
+
+  onProposed(value: string): void {
+    this.produced.add(value);
+  }
+
+  onWriteAcked(key: string, index: number, atUs: number): void {
+    let list = this.acked.get(key);
+    if (list === undefined) this.acked.set(key, (list = []));
+    list.push({ index, atUs });
+  }
+
+  /**
+   * No stale read: the version read (its log index; 0 = absent) is at least as new as every write
+   * to `key` acknowledged before the read was issued, and was produced by a write.
+   */
+  checkRead(client: number, key: string, callUs: number, index: number, value: string | null, via: string): void {
+    let need = 0;
+    for (const w of this.acked.get(key) ?? []) if (w.atUs < callUs && w.index > need) need = w.index;
+    if (index < need) {
+      this.violation(`stale read: client ${client} read ${key}=${value ?? '(absent)'} (index ${index}) via ${via}, issued at ${fmtUs(callUs)}, but the write at index ${need} was acknowledged before`);
+      return;
+    }
+    if (value !== null && !this.produced.has(value)) this.violation(`read of a value no write produced: ${key}=${value}`);
+    if (index > 0) {
+      const rec = this.applied.get(index);
+      if (rec !== undefined && (rec.key !== key || rec.value !== value)) {
+        this.violation(`read ${key}=${value ?? '(absent)'} claims index ${index}, which holds ${rec.key}=${rec.value}`);
+      }
+    }
+  }
+}
+
+function sameData(a: Entry, b: Entry): boolean {
+  if (a.type !== b.type || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+export function fmtUs(us: number): string {
+  return `${(us / 1000).toFixed(3)}ms`;
+}

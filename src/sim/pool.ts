@@ -1,0 +1,60 @@
+// Runs many seeds, on worker threads when asked (seeds are independent; each is deterministic, so
+// the split across workers changes nothing but the wall-clock time).
+import { Worker } from 'node:worker_threads';
+import type { Mutant } from '../raft/types.ts';
+import { nodesForSeed } from './args.ts';
+import { simulateSeed } from './run.ts';
+
+/** What a runner reports per seed (the trace only when the seed failed). */
+export interface SeedSummary {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly violations: readonly string[];
+  readonly trace: readonly string[];
+  readonly scenario: string;
+  readonly events: number;
+  readonly linearizability: string;
+}
+
+export interface BatchJob {
+  readonly seeds: readonly number[];
+  readonly nodes: 3 | 5 | 7 | null;
+  readonly mutant: Mutant | null;
+}
+
+export function summarize(job: BatchJob, seed: number): SeedSummary {
+  const nodes = nodesForSeed(job, seed);
+  const r = simulateSeed({ seed, nodes, mutant: job.mutant });
+  const failed = r.violations.length > 0;
+  return {
+    seed,
+    nodes,
+    violations: r.violations,
+    trace: failed ? r.trace : [],
+    scenario: r.scenario,
+    events: r.events,
+    linearizability: r.linearizability,
+  };
+}
+
+/** Runs the seeds on `workers` threads (1 = this thread); calls onResult as each seed finishes. */
+export async function runSeeds(job: BatchJob, workers: number, onResult: (s: SeedSummary) => void): Promise<void> {
+  if (workers <= 1 || job.seeds.length < 2) {
+    for (const seed of job.seeds) onResult(summarize(job, seed));
+    return;
+  }
+  const count = Math.min(workers, job.seeds.length);
+  const shares: number[][] = Array.from({ length: count }, () => []);
+  job.seeds.forEach((s, i) => shares[i % count]!.push(s));
+  await Promise.all(
+    shares.map(
+      (seeds) =>
+        new Promise<void>((resolve, reject) => {
+          const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { ...job, seeds } satisfies BatchJob });
+          w.on('message', (m: SeedSummary) => onResult(m));
+          w.on('error', reject);
+          w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker exited with code ${code}`))));
+        }),
+    ),
+  );
+}

@@ -1,0 +1,54 @@
+// simulateSeed: one seed of the simulator with the real consensus core, plus the linearizability
+// checker over the seed's client history as a final oracle.
+import { checkHistorySync } from '../check/checker.ts';
+import { validateRaftConfig } from '../raft/config.ts';
+import { RaftNode } from '../raft/node.ts';
+import type { Mutant } from '../raft/types.ts';
+import { runSeed } from './cluster.ts';
+import type { CoreArgs, SeedResult } from './cluster.ts';
+import type { Core } from './core.ts';
+
+export interface SimulateOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly mutant: Mutant | null;
+  readonly verbose?: ((line: string) => void) | undefined;
+  /** Wall-clock budget for the linearizability check of this seed's history. */
+  readonly linCheckBudgetMs?: number;
+}
+
+export interface SimulateResult extends SeedResult {
+  /** The checker's verdict: linearizable / not-linearizable / unknown (budget) / skipped. */
+  readonly linearizability: string;
+}
+
+export function makeRaftCore(a: CoreArgs): Core {
+  const t = a.scenario.timing;
+  const config = validateRaftConfig({
+    id: a.id,
+    members: a.members,
+    heartbeatIntervalMs: t.heartbeatIntervalMs,
+    electionTimeoutMinMs: t.electionTimeoutMinMs,
+    electionTimeoutMaxMs: t.electionTimeoutMaxMs,
+    leaseDurationMs: t.leaseDurationMs,
+    maxClockDriftRate: t.maxClockDriftRate,
+    ...(a.scenario.mutant !== null ? { mutant: a.scenario.mutant } : {}),
+  });
+  return new RaftNode({ config, random: a.random, nowMs: a.nowMs, ...(a.restored !== null ? { restored: a.restored } : {}) });
+}
+
+export function simulateSeed(o: SimulateOptions): SimulateResult {
+  const r = runSeed({
+    seed: o.seed,
+    nodes: o.nodes,
+    mutant: o.mutant,
+    makeCore: makeRaftCore,
+    ...(o.verbose !== undefined ? { verbose: o.verbose } : {}),
+  });
+  if (r.violations.length > 0) return { ...r, linearizability: 'skipped' };
+  const check = checkHistorySync(r.history, { timeoutMs: o.linCheckBudgetMs ?? 2000, maxCachedStates: 200_000 });
+  if (check.verdict !== 'not-linearizable') return { ...r, linearizability: check.verdict };
+  const v = check.violation;
+  const what = v !== undefined ? `key ${v.key}: ${v.reason ?? 'no linearization'} (${v.ops.length} ops)` : '';
+  return { ...r, violations: [`linearizability: client history not linearizable ${what}`], linearizability: check.verdict };
+}
