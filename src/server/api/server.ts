@@ -4,7 +4,7 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from '@connectrpc/connect-node';
 import type { KvBackend } from '../backend.ts';
 import { ApiCore } from './core.ts';
 import { FastPath } from './fast-path.ts';
@@ -47,11 +47,11 @@ export interface ApiServer {
 }
 
 /** Unknown paths: 404 (Connect's code for unimplemented; gRPC clients map HTTP 404 to UNIMPLEMENTED) with a JSON body. */
-function notFound(req: IncomingMessage | import('node:http2').Http2ServerRequest, res: ServerResponse | import('node:http2').Http2ServerResponse): void {
+const notFound: NonNullable<ConnectNodeAdapterOptions['fallback']> = (req, res) => {
   const body = JSON.stringify({ code: 'unimplemented', message: `no such method: ${req.method ?? ''} ${req.url ?? ''}` });
-  res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  (res as ServerResponse).writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
-}
+};
 
 /** Connections open at once, per node. */
 const MAX_CONNECTIONS = 10_000;

@@ -1,0 +1,243 @@
+// LeasekvClient: finds the leader, follows not-leader hints, retries with exponential backoff and
+// jitter within a deadline, and makes writes exactly-once with sessions (docs/api.md).
+import { randomUUID } from 'node:crypto';
+import { KV } from '../gen/leasekv/v1/kv_pb.ts';
+import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus } from './decode.ts';
+import { DeadlineExceededError, LeasekvError, NotLeaderError, ResourceExhaustedError, UnavailableError, errorFromAnswer } from './errors.ts';
+import { SessionPool, type SessionSlot } from './sessions.ts';
+import { JsonTransport, splitHostPort } from './transport.ts';
+import type { CallOptions, CasResult, Consistency, DeleteResult, EndpointStatus, GetResult, NodeStatus, PutResult, RangeResult } from './types.ts';
+
+export interface BackoffOptions {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly multiplier: number;
+}
+
+export interface LeasekvClientOptions {
+  /** host:port of the nodes' client API. At least one. */
+  readonly endpoints: readonly string[];
+  /** Total time for one call, retries included (default 5000). */
+  readonly deadlineMs?: number;
+  /** Longest single attempt (default 2000): a silent node is given up on and another tried. */
+  readonly attemptTimeoutMs?: number;
+  readonly backoff?: Partial<BackoffOptions>;
+  /** Session id base for exactly-once writes (default: a random UUID). */
+  readonly clientId?: string;
+  /** false: writes carry no session (a retried write may apply twice). Default true. */
+  readonly sessions?: boolean;
+  /** Concurrent writes (one session slot each); also the connections kept per node. Default 64. */
+  readonly maxConcurrency?: number;
+}
+
+const PATHS = {
+  put: `/${KV.typeName}/${KV.method.put.name}`,
+  get: `/${KV.typeName}/${KV.method.get.name}`,
+  delete: `/${KV.typeName}/${KV.method.delete.name}`,
+  cas: `/${KV.typeName}/${KV.method.compareAndSwap.name}`,
+  range: `/${KV.typeName}/${KV.method.range.name}`,
+  status: `/${KV.typeName}/${KV.method.status.name}`,
+} as const;
+
+const CONSISTENCY_JSON: Readonly<Record<Consistency, string>> = { linearizable: 'LINEARIZABLE', stale: 'STALE' };
+
+export class LeasekvClient {
+  readonly #endpoints: string[];
+  readonly #deadlineMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #backoff: BackoffOptions;
+  readonly #transport: JsonTransport;
+  readonly #sessions: SessionPool | undefined;
+  /** The endpoint believed to be the leader; undefined until found. */
+  #leader: string | undefined;
+  /** Round-robin position when no leader is known. */
+  #next = 0;
+  #closed = false;
+  readonly clientId: string;
+
+  constructor(opts: LeasekvClientOptions) {
+    if (opts.endpoints.length === 0) throw new RangeError('LeasekvClient: endpoints must not be empty');
+    for (const e of opts.endpoints) splitHostPort(e);
+    this.#endpoints = [...opts.endpoints];
+    this.#deadlineMs = positive('deadlineMs', opts.deadlineMs ?? 5000);
+    this.#attemptTimeoutMs = positive('attemptTimeoutMs', opts.attemptTimeoutMs ?? 2000);
+    this.#backoff = { initialMs: 20, maxMs: 1000, multiplier: 2, ...opts.backoff };
+    positive('backoff.initialMs', this.#backoff.initialMs);
+    positive('backoff.maxMs', this.#backoff.maxMs);
+    if (!(this.#backoff.multiplier >= 1)) throw new RangeError('LeasekvClient: backoff.multiplier must be >= 1');
+    const conc = positive('maxConcurrency', opts.maxConcurrency ?? 64);
+    this.clientId = opts.clientId ?? randomUUID();
+    this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
+    this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc });
+  }
+
+  /** The endpoint currently believed to lead (undefined: not known yet). */
+  get leaderEndpoint(): string | undefined {
+    return this.#leader;
+  }
+
+  put(key: string, value: string, opts: CallOptions = {}): Promise<PutResult> {
+    return this.#write(PATHS.put, { key, value }, decodePut, opts);
+  }
+
+  get(key: string, opts: CallOptions & { consistency?: Consistency } = {}): Promise<GetResult> {
+    const body: Record<string, unknown> = { key };
+    if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
+    return this.#call(PATHS.get, JSON.stringify(body), decodeGet, opts, opts.consistency !== 'stale');
+  }
+
+  delete(key: string, opts: CallOptions = {}): Promise<DeleteResult> {
+    return this.#write(PATHS.delete, { key }, decodeDelete, opts);
+  }
+
+  /** expected null: succeed only if the key is absent. */
+  compareAndSwap(key: string, expected: string | null, value: string, opts: CallOptions = {}): Promise<CasResult> {
+    const body: Record<string, unknown> = expected === null ? { key, value } : { key, expected, value };
+    return this.#write(PATHS.cas, body, decodeCas, opts);
+  }
+
+  range(prefix: string, opts: CallOptions & { limit?: number; consistency?: Consistency } = {}): Promise<RangeResult> {
+    const body: Record<string, unknown> = { prefix };
+    if (opts.limit !== undefined) body['limit'] = opts.limit;
+    if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
+    return this.#call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
+  }
+
+  /** One node's status (default: the first endpoint); no retries on other nodes. */
+  async status(endpoint?: string, opts: CallOptions = {}): Promise<NodeStatus> {
+    const ep = endpoint ?? this.#endpoints[0]!;
+    const ans = await this.#transport.post(ep, PATHS.status, '{}', opts.deadlineMs ?? this.#attemptTimeoutMs, opts.signal);
+    if (ans.status !== 200) throw errorFromAnswer(ep, ans.status, ans.body, ans.header);
+    return decodeStatus(JSON.parse(ans.body));
+  }
+
+  /** Every endpoint's status, in order, asked in parallel; a node that fails has `error` set. */
+  statusAll(opts: CallOptions = {}): Promise<EndpointStatus[]> {
+    return Promise.all(
+      this.#endpoints.map((endpoint) =>
+        this.status(endpoint, opts).then(
+          (status) => ({ endpoint, status }),
+          (err: unknown) => ({ endpoint, error: err instanceof Error ? err.message : String(err) }),
+        ),
+      ),
+    );
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#transport.close();
+  }
+
+  async #write<T>(path: string, body: Record<string, unknown>, decode: (j: unknown) => T, opts: CallOptions): Promise<T> {
+    if (this.#sessions === undefined) return this.#call(path, JSON.stringify(body), decode, opts, true);
+    const slot: SessionSlot = await this.#sessions.acquire();
+    try {
+      // The same bytes, hence the same (clientId, seq), on every retry of this write.
+      return await this.#call(path, JSON.stringify({ ...body, clientId: slot.clientId, seq: slot.seq }), decode, opts, true);
+    } finally {
+      this.#sessions.release(slot);
+    }
+  }
+
+  /**
+   * One call: attempts until success, a non-retryable error, or the deadline. `provesLeader`: a
+   * success shows the endpoint leads (writes, linearizable reads), so later calls go straight there.
+   */
+  async #call<T>(path: string, json: string, decode: (j: unknown) => T, opts: CallOptions, provesLeader: boolean): Promise<T> {
+    if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
+    const deadlineMs = opts.deadlineMs ?? this.#deadlineMs;
+    const deadline = performance.now() + deadlineMs;
+    let delayMs = this.#backoff.initialMs;
+    let last: LeasekvError | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) {
+        throw new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} attempt(s)${last === undefined ? '' : `; last error: ${last.message}`}`, last?.endpoint ?? '');
+      }
+      const ep = this.#pick();
+      try {
+        const ans = await this.#transport.post(ep, path, json, Math.min(remaining, this.#attemptTimeoutMs), opts.signal);
+        if (ans.status === 200) {
+          if (provesLeader) this.#leader = ep;
+          return decode(JSON.parse(ans.body));
+        }
+        last = errorFromAnswer(ep, ans.status, ans.body, ans.header);
+      } catch (err) {
+        if (!(err instanceof LeasekvError)) throw err;
+        last = err;
+      }
+      if (opts.signal?.aborted === true) throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
+      const hinted = await this.#afterFailure(ep, last);
+      if (hinted === 'fatal') throw last;
+      // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
+      if (hinted !== 'followed') {
+        await sleep(Math.min(Math.random() * delayMs, Math.max(0, deadline - performance.now())));
+        delayMs = Math.min(this.#backoff.maxMs, delayMs * this.#backoff.multiplier);
+      }
+    }
+  }
+
+  /** Updates the leader guess after a failed attempt; says whether to retry and how. */
+  async #afterFailure(ep: string, err: LeasekvError): Promise<'followed' | 'backoff' | 'fatal'> {
+    if (err instanceof NotLeaderError) {
+      if (err.leaderAddr !== '' && err.leaderAddr !== ep) {
+        this.#setLeader(err.leaderAddr);
+        return 'followed';
+      }
+      if (err.leaderId !== '') {
+        const addr = await this.#addrOfLeader(err.leaderId);
+        if (addr !== undefined && addr !== ep) {
+          this.#setLeader(addr);
+          return 'followed';
+        }
+      }
+      this.#forgetLeader(ep);
+      return 'backoff';
+    }
+    if (err instanceof UnavailableError || err instanceof DeadlineExceededError) {
+      this.#forgetLeader(ep);
+      return 'backoff';
+    }
+    if (err instanceof ResourceExhaustedError) return 'backoff';
+    return 'fatal';
+  }
+
+  /** The client address of node `id`, from the status of any endpoint that knows the members. */
+  async #addrOfLeader(id: string): Promise<string | undefined> {
+    for (const s of await this.statusAll({ deadlineMs: Math.min(500, this.#attemptTimeoutMs) })) {
+      if (s.status === undefined) continue;
+      if (s.status.id === id) return s.endpoint;
+      const m = s.status.members.find((x) => x.id === id && x.clientAddr !== '');
+      if (m !== undefined) return m.clientAddr;
+    }
+    return undefined;
+  }
+
+  #pick(): string {
+    if (this.#leader !== undefined) return this.#leader;
+    const ep = this.#endpoints[this.#next % this.#endpoints.length]!;
+    this.#next++;
+    return ep;
+  }
+
+  #setLeader(addr: string): void {
+    if (!this.#endpoints.includes(addr)) this.#endpoints.push(addr);
+    this.#leader = addr;
+  }
+
+  #forgetLeader(ep: string): void {
+    if (this.#leader === ep) this.#leader = undefined;
+    // Next attempt goes to the endpoint after the one that failed.
+    const i = this.#endpoints.indexOf(ep);
+    if (i >= 0) this.#next = i + 1;
+  }
+}
+
+function positive(name: string, v: number): number {
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`LeasekvClient: ${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,88 @@
+// Wire JSON (protobuf JSON of leasekv.v1) → client result types, checking every field's type:
+// a node of another version must not turn into undefined values deep inside a caller.
+import type { CasResult, DeleteResult, GetResult, Member, NodeStatus, PutResult, RangeResult, ReadMode, Role } from './types.ts';
+
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DecodeError(`${what}: expected an object`);
+  return v as Obj;
+}
+function str(o: Obj, k: string): string {
+  const v = o[k];
+  if (v === undefined) return '';
+  if (typeof v !== 'string') throw new DecodeError(`field ${k}: expected a string`);
+  return v;
+}
+function bool(o: Obj, k: string): boolean {
+  const v = o[k];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new DecodeError(`field ${k}: expected a boolean`);
+  return v;
+}
+/** uint64 arrive as decimal strings, uint32 as numbers; both accepted. */
+function num(o: Obj, k: string): number {
+  const v = o[k];
+  if (v === undefined) return 0;
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new DecodeError(`field ${k}: expected a number`);
+  return n;
+}
+
+const READ_MODES: Readonly<Record<string, ReadMode>> = { READ_MODE_LEASE: 'lease', READ_MODE_READ_INDEX: 'readindex', READ_MODE_STALE: 'stale' };
+const ROLES: Readonly<Record<string, Role>> = { LEADER: 'leader', FOLLOWER: 'follower', CANDIDATE: 'candidate' };
+
+export function decodePut(j: unknown): PutResult {
+  return { index: num(obj(j, 'PutResponse'), 'index') };
+}
+export function decodeGet(j: unknown): GetResult {
+  const o = obj(j, 'GetResponse');
+  return { found: bool(o, 'found'), value: str(o, 'value'), index: num(o, 'index'), readMode: READ_MODES[str(o, 'readMode')] ?? 'unknown', staleByMs: num(o, 'staleByMs') };
+}
+export function decodeDelete(j: unknown): DeleteResult {
+  const o = obj(j, 'DeleteResponse');
+  return { deleted: bool(o, 'deleted'), index: num(o, 'index') };
+}
+export function decodeCas(j: unknown): CasResult {
+  const o = obj(j, 'CompareAndSwapResponse');
+  const base = { swapped: bool(o, 'swapped'), index: num(o, 'index') };
+  return o['current'] === undefined ? base : { ...base, current: str(o, 'current') };
+}
+export function decodeRange(j: unknown): RangeResult {
+  const o = obj(j, 'RangeResponse');
+  const raw = o['kvs'] ?? [];
+  if (!Array.isArray(raw)) throw new DecodeError('field kvs: expected an array');
+  const kvs = raw.map((e: unknown) => {
+    const kv = obj(e, 'KeyValue');
+    return { key: str(kv, 'key'), value: str(kv, 'value') };
+  });
+  return { kvs, more: bool(o, 'more'), index: num(o, 'index') };
+}
+export function decodeStatus(j: unknown): NodeStatus {
+  const o = obj(j, 'StatusResponse');
+  const rawMembers = o['members'] ?? [];
+  if (!Array.isArray(rawMembers)) throw new DecodeError('field members: expected an array');
+  const members: Member[] = rawMembers.map((e: unknown) => {
+    const m = obj(e, 'Member');
+    return { id: str(m, 'id'), peerAddr: str(m, 'peerAddr'), clientAddr: str(m, 'clientAddr') };
+  });
+  return {
+    id: str(o, 'id'),
+    role: ROLES[str(o, 'role')] ?? 'unknown',
+    term: num(o, 'term'),
+    leader: str(o, 'leader'),
+    leaderClientAddr: str(o, 'leaderClientAddr'),
+    commitIndex: num(o, 'commitIndex'),
+    appliedIndex: num(o, 'appliedIndex'),
+    leaseHeld: bool(o, 'leaseHeld'),
+    leaseRemainingMs: num(o, 'leaseRemainingMs'),
+    oldLeaseRemainingMs: num(o, 'oldLeaseRemainingMs'),
+    members,
+    keys: num(o, 'keys'),
+    version: str(o, 'version'),
+  };
+}

@@ -1,0 +1,114 @@
+// Typed errors of the leasekv client. Each maps one Connect/gRPC code (docs/api.md "Errors").
+
+export type ErrorCode =
+  | 'not_leader'
+  | 'unavailable'
+  | 'deadline_exceeded'
+  | 'invalid_argument'
+  | 'resource_exhausted'
+  | 'session_expired'
+  | 'unimplemented'
+  | 'canceled'
+  | 'internal';
+
+export class LeasekvError extends Error {
+  override name = 'LeasekvError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The endpoint that answered (or failed to), when known. */
+    readonly endpoint = '',
+  ) {
+    super(message);
+  }
+}
+
+/** A follower was asked for a linearizable operation. The hint may be empty (no leader known). */
+export class NotLeaderError extends LeasekvError {
+  override name = 'NotLeaderError';
+  constructor(
+    message: string,
+    readonly leaderId: string,
+    readonly leaderAddr: string,
+    endpoint = '',
+  ) {
+    super('not_leader', message, endpoint);
+  }
+}
+export class UnavailableError extends LeasekvError {
+  override name = 'UnavailableError';
+  constructor(
+    message: string,
+    endpoint = '',
+    /** The write may or may not have been applied (server said `leasekv-outcome: unknown`). */
+    readonly outcomeUnknown = false,
+  ) {
+    super('unavailable', message, endpoint);
+  }
+}
+export class DeadlineExceededError extends LeasekvError {
+  override name = 'DeadlineExceededError';
+  constructor(message: string, endpoint = '') {
+    super('deadline_exceeded', message, endpoint);
+  }
+}
+export class InvalidArgumentError extends LeasekvError {
+  override name = 'InvalidArgumentError';
+  constructor(message: string, endpoint = '') {
+    super('invalid_argument', message, endpoint);
+  }
+}
+export class ResourceExhaustedError extends LeasekvError {
+  override name = 'ResourceExhaustedError';
+  constructor(message: string, endpoint = '') {
+    super('resource_exhausted', message, endpoint);
+  }
+}
+/** The cluster forgot this client's session; whether the write applied is unknown. */
+export class SessionExpiredError extends LeasekvError {
+  override name = 'SessionExpiredError';
+  constructor(message: string, endpoint = '') {
+    super('session_expired', message, endpoint);
+  }
+}
+
+/** Builds the typed error for a non-200 answer: Connect error JSON + leasekv headers. */
+export function errorFromAnswer(
+  endpoint: string,
+  httpStatus: number,
+  body: string,
+  header: (name: string) => string | undefined,
+): LeasekvError {
+  let code = '';
+  let message = '';
+  try {
+    const j = JSON.parse(body) as { code?: unknown; message?: unknown };
+    if (typeof j.code === 'string') code = j.code;
+    if (typeof j.message === 'string') message = j.message;
+  } catch {
+    message = `HTTP ${httpStatus}: ${body.slice(0, 200)}`;
+  }
+  const at = `${endpoint}: ${message || code || `HTTP ${httpStatus}`}`;
+  switch (code) {
+    case 'failed_precondition':
+      return new NotLeaderError(at, header('leasekv-leader') ?? '', header('leasekv-leader-addr') ?? '', endpoint);
+    case 'unavailable':
+      return new UnavailableError(at, endpoint, header('leasekv-outcome') === 'unknown');
+    case 'deadline_exceeded':
+      return new DeadlineExceededError(at, endpoint);
+    case 'invalid_argument':
+    case 'out_of_range':
+      return new InvalidArgumentError(at, endpoint);
+    case 'resource_exhausted':
+      return new ResourceExhaustedError(at, endpoint);
+    case 'aborted':
+      return new SessionExpiredError(at, endpoint);
+    case 'unimplemented':
+      return new LeasekvError('unimplemented', at, endpoint);
+    case 'canceled':
+      return new LeasekvError('canceled', at, endpoint);
+    default:
+      if (httpStatus === 502 || httpStatus === 503 || httpStatus === 504) return new UnavailableError(at, endpoint);
+      return new LeasekvError('internal', at, endpoint);
+  }
+}

@@ -1,0 +1,13 @@
+// leasekv/client — the TypeScript client library (package export "leasekv/client").
+export { LeasekvClient, type LeasekvClientOptions, type BackoffOptions } from './client.ts';
+export {
+  LeasekvError,
+  NotLeaderError,
+  UnavailableError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  SessionExpiredError,
+  type ErrorCode,
+} from './errors.ts';
+export type * from './types.ts';
