@@ -90,7 +90,10 @@ export interface AppendRequest extends MessageBase {
 export interface AppendResponse extends MessageBase {
   readonly type: 'appResp';
   readonly success: boolean;
-  /** On success: the index of the last entry known to match the leader's log. */
+  /**
+   * On success: the index of the last entry known to match the leader's log.
+   * On rejection: the prevLogIndex that was rejected (lets the leader ignore stale rejections).
+   */
   readonly matchIndex: number;
   /** On rejection: fast backtracking hint — the follower's conflicting term and its first index. */
   readonly rejectHint: { readonly index: number; readonly term: number } | null;
@@ -127,7 +130,8 @@ export interface ReadState {
 /** A read that cannot be served (not leader, stepped down, term changed). */
 export interface ReadFailure {
   readonly requestId: number;
-  readonly reason: 'not-leader' | 'stepped-down';
+  /** 'overloaded': more than maxPendingReads ReadIndex requests were already waiting. */
+  readonly reason: 'not-leader' | 'stepped-down' | 'overloaded';
   readonly leaderHint: NodeId | null;
 }
 

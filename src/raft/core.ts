@@ -1,0 +1,207 @@
+// The state every role shares, the outbox, and the Ready/advance bookkeeping.
+// Role modules (election.ts, replication.ts, leader.ts, reads.ts) mutate it; RaftNode exposes it.
+import type { RaftConfig } from './config.ts';
+import { LeaderLease, observerSpan } from './lease.ts';
+import { RaftLog, assert } from './log.ts';
+import type { Progress } from './progress.ts';
+import type {
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  Outgoing,
+  RaftEvent,
+  Random,
+  ReadFailure,
+  ReadState,
+  Ready,
+  Role,
+  SnapshotMeta,
+} from './types.ts';
+
+export interface PendingRead {
+  readonly requestId: number;
+  /** Commit index when the read arrived. */
+  readonly index: number;
+  /** The first heartbeat round sent after the read arrived; a majority must acknowledge it. */
+  readonly minRound: number;
+}
+
+export type StepFn = (c: Core, m: Message, nowMs: number) => void;
+export type TickFn = (c: Core, nowMs: number) => void;
+
+export class Core {
+  readonly peers: readonly NodeId[];
+  /** Votes or acknowledgements (self included) that make a majority. */
+  readonly quorum: number;
+  readonly log: RaftLog;
+
+  // Persistent state (Raft Figure 2). Changes reach the host through Ready.hardState.
+  term = 0;
+  votedFor: NodeId | null = null;
+
+  role: Role = 'follower';
+  leader: NodeId | null = null;
+  stepRole: StepFn = () => {};
+  tickRole: TickFn = () => {};
+  private lastNowMs: number;
+
+  // Follower/candidate timers.
+  electionDeadlineMs = Number.POSITIVE_INFINITY;
+
+  // What this node believes about other leaders' leases (on its own clock, already lengthened).
+  oldLeaseUntilMs = Number.NEGATIVE_INFINITY;
+  oldLeaseLeader: NodeId | null = null;
+  oldLeaseTerm = 0;
+  /**
+   * A restarted node forgot every lease it knew. It casts no vote (and does not campaign) until
+   * any lease it could have acknowledged before the crash has certainly expired:
+   * construction time + leaseDurationMs·(1+ρ). See docs/lease-safety.md §"Restarts".
+   */
+  readonly restartHoldUntilMs: number;
+
+  // Candidate state.
+  readonly votes = new Map<NodeId, boolean>();
+  /** Own clock: when every lease reported by granting voters (and our own belief) has expired. */
+  candidateWaitUntilMs = Number.NEGATIVE_INFINITY;
+
+  // Leader state.
+  readonly progress = new Map<NodeId, Progress>();
+  lease: LeaderLease | null = null;
+  noopIndex = 0;
+  heartbeatDeadlineMs = Number.POSITIVE_INFINITY;
+  checkQuorumDeadlineMs = Number.POSITIVE_INFINITY;
+  transferTarget: NodeId | null = null;
+  transferDeadlineMs = Number.POSITIVE_INFINITY;
+  transferSent = false;
+  pendingReads: PendingRead[] = [];
+  /** Round started for reads and not yet acknowledged by a majority (0 = none). */
+  readRoundInFlight = 0;
+  lastReportedLeaseUntilMs = Number.NEGATIVE_INFINITY;
+
+  // Outbox, drained by ready().
+  msgs: Outgoing[] = [];
+  events: RaftEvent[] = [];
+  readStates: ReadState[] = [];
+  readFailures: ReadFailure[] = [];
+  pendingSnapshot: SnapshotMeta | null = null;
+  private persisted: HardState;
+  private readyOutstanding = false;
+
+  constructor(
+    readonly cfg: RaftConfig,
+    readonly random: Random,
+    nowMs: number,
+    restored: { hardState: HardState; snapshot: SnapshotMeta | null; entries: readonly Entry[] } | null,
+  ) {
+    assert(Number.isFinite(nowMs), 'nowMs must be finite');
+    this.lastNowMs = nowMs;
+    this.peers = cfg.members.filter((m) => m !== cfg.id);
+    this.quorum = Math.floor(cfg.members.length / 2) + 1;
+    if (restored === null) {
+      this.log = new RaftLog();
+      this.persisted = { term: 0, votedFor: null, commit: 0 };
+      this.restartHoldUntilMs = Number.NEGATIVE_INFINITY;
+    } else {
+      this.log = RaftLog.restore(restored.snapshot, restored.entries, restored.hardState.commit);
+      this.term = restored.hardState.term;
+      this.votedFor = restored.hardState.votedFor;
+      this.persisted = restored.hardState;
+      this.restartHoldUntilMs = nowMs + observerSpan(cfg, cfg.leaseDurationMs);
+    }
+  }
+
+  /** Hosts pass monotonic time; going backwards is a host bug (and would break every lease). */
+  observe(nowMs: number): void {
+    assert(Number.isFinite(nowMs) && nowMs >= this.lastNowMs, `time went backwards: ${nowMs} < ${this.lastNowMs}`);
+    this.lastNowMs = nowMs;
+  }
+
+  send(msg: Message, afterPersist: boolean): void {
+    this.msgs.push({ msg, afterPersist });
+  }
+
+  event(e: RaftEvent): void {
+    this.events.push(e);
+  }
+
+  inRestartHold(nowMs: number): boolean {
+    return nowMs < this.restartHoldUntilMs;
+  }
+
+  resetElectionTimer(nowMs: number): void {
+    const { electionTimeoutMinMs: lo, electionTimeoutMaxMs: hi } = this.cfg;
+    const r = this.random();
+    assert(r >= 0 && r < 1, `random() returned ${r}, expected [0, 1)`);
+    this.electionDeadlineMs = nowMs + lo + Math.floor(r * (hi - lo));
+  }
+
+  /** The lease this node claims in outgoing AppendRequests: none once given up for a transfer. */
+  claimedLeaseMs(): number {
+    return this.lease !== null && this.lease.givenUp ? 0 : this.cfg.leaseDurationMs;
+  }
+
+  nextTickAtMs(): number {
+    if (this.role !== 'leader') return this.electionDeadlineMs;
+    let t = Math.min(this.heartbeatDeadlineMs, this.checkQuorumDeadlineMs, this.transferDeadlineMs);
+    const l = this.lease;
+    if (l !== null && !l.givenUp) {
+      if (l.acquired) t = Math.min(t, l.untilMs);
+      else if (l.untilMs > l.waitUntilMs) t = Math.min(t, l.waitUntilMs);
+    }
+    return t;
+  }
+
+  ready(): Ready | null {
+    assert(!this.readyOutstanding, 'ready() called again before advance()');
+    const hs: HardState = { term: this.term, votedFor: this.votedFor, commit: this.log.committed };
+    const p = this.persisted;
+    const voteChanged = hs.term !== p.term || hs.votedFor !== p.votedFor;
+    const hardState = voteChanged || hs.commit !== p.commit ? hs : null;
+    const entries = this.log.unstableEntries();
+    const snapshot = this.pendingSnapshot;
+    const committedEntries = this.log.nextCommitted();
+    if (
+      hardState === null && entries.length === 0 && snapshot === null && committedEntries.length === 0 &&
+      this.msgs.length === 0 && this.events.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0
+    ) {
+      return null;
+    }
+    const rd: Ready = {
+      hardState,
+      entries,
+      snapshot,
+      // A commit-index-only change need not be fsynced: commit is recoverable from the leader.
+      mustSync: voteChanged || entries.length > 0 || snapshot !== null,
+      messages: this.msgs,
+      committedEntries,
+      readStates: this.readStates,
+      readFailures: this.readFailures,
+      events: this.events,
+    };
+    this.msgs = [];
+    this.events = [];
+    this.readStates = [];
+    this.readFailures = [];
+    this.pendingSnapshot = null;
+    const lastApplied = committedEntries[committedEntries.length - 1];
+    if (lastApplied !== undefined) this.log.applied = lastApplied.index;
+    this.readyOutstanding = true;
+    return rd;
+  }
+
+  /** The host persisted `rd` (and fsynced if asked). Returns true if the stable index moved. */
+  advance(rd: Ready, _nowMs: number): boolean {
+    assert(this.readyOutstanding, 'advance() without a ready()');
+    this.readyOutstanding = false;
+    if (rd.hardState !== null) this.persisted = rd.hardState;
+    const before = this.log.stabled;
+    if (rd.snapshot !== null) this.log.stabled = Math.max(this.log.stabled, rd.snapshot.index);
+    const last = rd.entries[rd.entries.length - 1];
+    // If the log was rewritten at `last` since ready() (a host that broke the loop), keep stabled.
+    if (last !== undefined && this.log.term(last.index) === last.term) {
+      this.log.stabled = Math.max(this.log.stabled, last.index);
+    }
+    return this.log.stabled > before;
+  }
+}

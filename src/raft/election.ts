@@ -1,0 +1,230 @@
+// Terms, votes, PreVote, campaigns, and the follower's role. Raft §5.2, thesis §9.6 (PreVote),
+// plus the lease rules: a node that believes a leader's lease may still run votes for nobody else.
+import { transferSpan, observerSpan } from './lease.ts';
+import type { Core } from './core.ts';
+import { becomeLeader, leaveLeadership } from './leader.ts';
+import { handleAppend, handleSnapshot } from './replication.ts';
+import { isValidMessage } from './validate.ts';
+import type { AppendRequest, Message, NodeId, SnapshotRequest, VoteRequest, VoteResponse } from './types.ts';
+
+/** Entry point for every message: term rules first (Figure 2 "all servers"), then the role. */
+export function stepMessage(c: Core, m: Message, nowMs: number): void {
+  if (!isValidMessage(m, c.cfg.id, c.cfg.members)) return;
+  if (m.term > c.term) {
+    if (m.type === 'vote') {
+      const blocked = voteBlocker(c, m, nowMs);
+      // A vote we must refuse does not move our term either: a node outside the lease quorum
+      // cannot disrupt a leader whose lease voters still honour (cf. etcd's "in lease" check).
+      if (blocked !== null) return replyVote(c, m, false, blocked, nowMs);
+      if (!m.preVote) becomeFollower(c, m.term, null, nowMs);
+    } else if (m.type === 'voteResp' && m.preVote && m.term === c.term + 1) {
+      // A pre-vote answer for the term we would campaign in: not a newer term.
+    } else {
+      const fromLeader = m.type === 'app' || m.type === 'snap' || m.type === 'timeoutNow';
+      becomeFollower(c, m.term, fromLeader ? m.from : null, nowMs);
+    }
+  } else if (m.term < c.term) {
+    // Tell a stale leader or pre-candidate about the newer term; drop everything else.
+    if (m.type === 'app' || m.type === 'snap') {
+      c.send({ type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: false, matchIndex: 0, rejectHint: null, round: 0 }, false);
+    } else if (m.type === 'vote' && m.preVote) {
+      replyVote(c, m, false, `stale term ${m.term} < ${c.term}`, nowMs);
+    }
+    return;
+  }
+  c.stepRole(c, m, nowMs);
+}
+
+/**
+ * Why this node must refuse `m` whatever the logs say, or null.
+ * - Restart hold: it may have acknowledged a lease it no longer remembers.
+ * - Lease: it believes some leader's lease may still be valid; electing anyone else now could let
+ *   that leader serve a lease read that misses the new leader's writes. A transfer request is the
+ *   exception: the leader gave its lease up before sending TimeoutNow.
+ */
+export function voteBlocker(c: Core, m: VoteRequest, nowMs: number): string | null {
+  if (c.inRestartHold(nowMs)) return 'restarted recently: holding votes until any forgotten lease has expired';
+  if (m.transfer) return null;
+  // MUTANT vote-inside-lease: vote even while believing a lease is valid.
+  if (c.cfg.mutant === 'vote-inside-lease') return null;
+  if (c.role === 'leader' && c.lease !== null && !c.lease.givenUp) return 'this node is the leader and holds or is acquiring a lease';
+  if (nowMs < c.oldLeaseUntilMs) return `lease of leader ${c.oldLeaseLeader ?? '?'} (term ${c.oldLeaseTerm}) may still be valid`;
+  return null;
+}
+
+export function handleVote(c: Core, m: VoteRequest, nowMs: number): void {
+  let reason = voteBlocker(c, m, nowMs);
+  if (reason === null) {
+    // One vote per term; and no vote at all in a term whose leader we know (etcd's rule, which
+    // keeps a node that missed the election from electing a second leader... of the same term).
+    const canVote = c.votedFor === m.from || (c.votedFor === null && c.leader === null) || (m.preVote && m.term > c.term);
+    if (!canVote) reason = c.votedFor !== null ? `already voted for ${c.votedFor} in term ${c.term}` : `knows leader ${c.leader ?? '?'} of term ${c.term}`;
+    else if (!c.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) reason = 'candidate log is not up to date';
+  }
+  const granted = reason === null;
+  if (granted && !m.preVote) {
+    c.votedFor = m.from;
+    c.resetElectionTimer(nowMs);
+  }
+  replyVote(c, m, granted, reason ?? 'granted', nowMs);
+}
+
+function replyVote(c: Core, m: VoteRequest, granted: boolean, reason: string, nowMs: number): void {
+  c.event({ kind: 'vote', candidate: m.from, term: m.term, granted, reason: m.preVote ? `pre-vote: ${reason}` : reason });
+  const resp: VoteResponse = {
+    type: 'voteResp',
+    from: c.cfg.id,
+    to: m.from,
+    term: Math.max(c.term, m.term),
+    preVote: m.preVote,
+    granted,
+    oldLeaseRemainingMs: Math.max(0, c.oldLeaseUntilMs - nowMs),
+  };
+  // A granted real vote must be durable before it leaves (votedFor).
+  c.send(resp, !m.preVote);
+}
+
+export function becomeFollower(c: Core, term: number, leader: NodeId | null, nowMs: number): void {
+  if (c.role === 'leader') leaveLeadership(c, nowMs);
+  if (term !== c.term) {
+    c.term = term;
+    c.votedFor = null;
+  }
+  c.role = 'follower';
+  c.leader = leader;
+  c.stepRole = stepFollower;
+  c.tickRole = tickElection;
+  c.votes.clear();
+  c.resetElectionTimer(nowMs);
+  c.event({ kind: 'role', role: 'follower', term: c.term, leader });
+}
+
+/** Follower and candidates: the election timer. A restarted node does not campaign in its hold. */
+function tickElection(c: Core, nowMs: number): void {
+  if (nowMs < c.electionDeadlineMs) return;
+  if (c.inRestartHold(nowMs)) {
+    c.electionDeadlineMs = c.restartHoldUntilMs;
+    return;
+  }
+  campaign(c, false, nowMs);
+}
+
+/** PreVote first (thesis §9.6) unless this is a leadership transfer, which campaigns at once. */
+export function campaign(c: Core, transfer: boolean, nowMs: number): void {
+  c.event({ kind: 'election-timeout', term: c.term, preVote: !transfer });
+  if (transfer) return becomeCandidate(c, true, nowMs);
+  c.role = 'pre-candidate';
+  c.leader = null;
+  c.stepRole = stepCandidate;
+  c.tickRole = tickElection;
+  c.votes.clear();
+  c.votes.set(c.cfg.id, true);
+  c.resetElectionTimer(nowMs);
+  c.event({ kind: 'role', role: 'pre-candidate', term: c.term, leader: null });
+  if (c.votes.size >= c.quorum) return becomeCandidate(c, false, nowMs);
+  requestVotes(c, true, false);
+}
+
+function becomeCandidate(c: Core, transfer: boolean, nowMs: number): void {
+  c.term += 1;
+  c.votedFor = c.cfg.id;
+  c.role = 'candidate';
+  c.leader = null;
+  c.stepRole = stepCandidate;
+  c.tickRole = tickElection;
+  c.votes.clear();
+  c.votes.set(c.cfg.id, true);
+  // Our own vote counts towards the majority, so our own belief about an old lease counts too.
+  c.candidateWaitUntilMs = c.oldLeaseUntilMs;
+  c.resetElectionTimer(nowMs);
+  c.event({ kind: 'role', role: 'candidate', term: c.term, leader: null });
+  if (c.votes.size >= c.quorum) return becomeLeader(c, nowMs);
+  requestVotes(c, false, transfer);
+}
+
+function requestVotes(c: Core, preVote: boolean, transfer: boolean): void {
+  const term = preVote ? c.term + 1 : c.term;
+  for (const to of c.peers) {
+    const req: VoteRequest = {
+      type: 'vote', from: c.cfg.id, to, term, preVote, transfer,
+      lastLogIndex: c.log.lastIndex(), lastLogTerm: c.log.lastTerm(),
+    };
+    // A real request depends on our persisted term and self-vote.
+    c.send(req, !preVote);
+  }
+}
+
+function stepCandidate(c: Core, m: Message, nowMs: number): void {
+  switch (m.type) {
+    case 'app':
+    case 'snap':
+      // A leader of our term exists (Raft §5.2): follow it.
+      becomeFollower(c, c.term, m.from, nowMs);
+      return stepFollower(c, m, nowMs);
+    case 'vote':
+      return handleVote(c, m, nowMs);
+    case 'voteResp':
+      return handleVoteResponse(c, m, nowMs);
+    default:
+      return;
+  }
+}
+
+function handleVoteResponse(c: Core, m: VoteResponse, nowMs: number): void {
+  const pre = c.role === 'pre-candidate';
+  if (m.preVote !== pre || m.term !== (pre ? c.term + 1 : c.term) || c.votes.has(m.from)) return;
+  c.votes.set(m.from, m.granted);
+  if (m.granted && !pre) {
+    // The voter may know a lease that is still running; wait until it has certainly expired on
+    // our clock before acquiring our own (docs/lease-safety.md §"The candidate's wait").
+    c.candidateWaitUntilMs = Math.max(c.candidateWaitUntilMs, nowMs + transferSpan(c.cfg, m.oldLeaseRemainingMs));
+  }
+  let granted = 0;
+  for (const v of c.votes.values()) if (v) granted++;
+  const rejected = c.votes.size - granted;
+  if (granted >= c.quorum) {
+    if (pre) becomeCandidate(c, false, nowMs);
+    else becomeLeader(c, nowMs);
+  } else if (rejected >= c.quorum) {
+    becomeFollower(c, c.term, null, nowMs);
+  }
+}
+
+export function stepFollower(c: Core, m: Message, nowMs: number): void {
+  switch (m.type) {
+    case 'app':
+    case 'snap':
+      acceptLeader(c, m, nowMs);
+      if (m.type === 'app') handleAppend(c, m);
+      else handleSnapshot(c, m);
+      return;
+    case 'vote':
+      return handleVote(c, m, nowMs);
+    case 'timeoutNow':
+      // Only our leader may hand over; a restarted node in its hold stays out of it.
+      if (m.from === c.leader && !c.inRestartHold(nowMs)) campaign(c, true, nowMs);
+      return;
+    default:
+      return;
+  }
+}
+
+/** A message from the current leader: reset the election timer and remember the lease it claims. */
+function acceptLeader(c: Core, m: AppendRequest | SnapshotRequest, nowMs: number): void {
+  if (c.leader !== m.from) {
+    c.leader = m.from;
+    c.event({ kind: 'role', role: 'follower', term: c.term, leader: m.from });
+  }
+  c.resetElectionTimer(nowMs);
+  if (m.leaseDurationMs <= 0) return;
+  // Lengthened by the drift bound: our belief must not end before the leader's lease in true time.
+  const untilMs = nowMs + observerSpan(c.cfg, m.leaseDurationMs);
+  const isNew = c.oldLeaseLeader !== m.from || c.oldLeaseTerm !== m.term;
+  if (untilMs > c.oldLeaseUntilMs || isNew) {
+    c.oldLeaseUntilMs = Math.max(c.oldLeaseUntilMs, untilMs);
+    c.oldLeaseLeader = m.from;
+    c.oldLeaseTerm = m.term;
+  }
+  if (isNew) c.event({ kind: 'old-lease-seen', leader: m.from, term: m.term, untilMs: c.oldLeaseUntilMs });
+}
+

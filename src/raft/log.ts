@@ -1,0 +1,193 @@
+// The in-memory Raft log: a snapshot point followed by entries, plus the markers that drive Ready.
+//
+// Invariants (asserted where they could break):
+//   snapIndex <= applied <= committed <= lastIndex      (applied = handed out in committedEntries)
+//   entries[i].index === snapIndex + 1 + i, terms never decrease
+//   stabled <= lastIndex: every entry at or below `stabled` has been persisted by the host.
+import type { Entry, SnapshotMeta } from './types.ts';
+
+export class AssertionError extends Error {
+  override readonly name = 'AssertionError';
+}
+
+export function assert(cond: boolean, msg: string): asserts cond {
+  if (!cond) throw new AssertionError(msg);
+}
+
+export class RaftLog {
+  private snapIndex = 0;
+  private snapTerm = 0;
+  private entries: Entry[] = [];
+  /** Latest snapshot this node holds (taken locally via compact or installed from the leader). */
+  snapshot: SnapshotMeta | null = null;
+  committed = 0;
+  /** Highest index handed to the host in Ready.committedEntries (or covered by a snapshot). */
+  applied = 0;
+  /** Highest index the host has persisted (advance() moves it). */
+  stabled = 0;
+
+  static restore(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: number): RaftLog {
+    const log = new RaftLog();
+    if (snapshot !== null) {
+      log.snapIndex = snapshot.index;
+      log.snapTerm = snapshot.term;
+      log.snapshot = snapshot;
+    }
+    let expect = log.snapIndex + 1;
+    let term = log.snapTerm;
+    for (const e of entries) {
+      assert(e.index === expect && e.term >= term, `restored entries not contiguous at ${e.index}`);
+      expect++;
+      term = e.term;
+    }
+    log.entries = entries.slice();
+    log.stabled = log.lastIndex();
+    log.applied = log.snapIndex;
+    log.committed = Math.max(log.snapIndex, Math.min(commit, log.lastIndex()));
+    assert(commit <= log.lastIndex(), `restored commit ${commit} beyond last index ${log.lastIndex()}`);
+    return log;
+  }
+
+  firstIndex(): number {
+    return this.snapIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.snapIndex + this.entries.length;
+  }
+
+  lastTerm(): number {
+    const last = this.entries[this.entries.length - 1];
+    return last === undefined ? this.snapTerm : last.term;
+  }
+
+  /** Term of the entry at `index`, or null when compacted away or beyond the end. */
+  term(index: number): number | null {
+    if (index === this.snapIndex) return this.snapTerm;
+    if (index < this.snapIndex || index > this.lastIndex()) return null;
+    return this.entryAt(index).term;
+  }
+
+  entryAt(index: number): Entry {
+    const e = this.entries[index - this.snapIndex - 1];
+    assert(e !== undefined && e.index === index, `no entry at ${index}`);
+    return e;
+  }
+
+  matchTerm(index: number, term: number): boolean {
+    return this.term(index) === term;
+  }
+
+  /** Raft §5.4.1: is a log ending at (lastIndex, lastTerm) at least as up to date as ours? */
+  isUpToDate(lastIndex: number, lastTerm: number): boolean {
+    return lastTerm > this.lastTerm() || (lastTerm === this.lastTerm() && lastIndex >= this.lastIndex());
+  }
+
+  /** Leader append. */
+  append(e: Entry): void {
+    assert(e.index === this.lastIndex() + 1 && e.term >= this.lastTerm(), `append out of order at ${e.index}`);
+    this.entries.push(e);
+  }
+
+  /**
+   * Follower: entries that follow (prev, prevTerm) in the leader's log. Returns the last index now
+   * known to match, or null when prev does not match (the leader must back up).
+   * Entries at or below `committed` are never rewritten (Leader Completeness makes them identical).
+   */
+  maybeAppend(prev: number, prevTerm: number, ents: readonly Entry[]): number | null {
+    if (prev < this.committed) {
+      const skip = this.committed - prev;
+      if (skip >= ents.length) return this.committed;
+      ents = ents.slice(skip);
+      prev = this.committed;
+      prevTerm = this.term(prev) ?? -1;
+    }
+    if (!this.matchTerm(prev, prevTerm)) return null;
+    for (let i = 0; i < ents.length; i++) {
+      const e = ents[i] as Entry;
+      const have = this.term(e.index);
+      if (have === e.term) continue;
+      if (have !== null) this.truncateFrom(e.index);
+      for (let j = i; j < ents.length; j++) this.entries.push(ents[j] as Entry);
+      break;
+    }
+    return prev + ents.length;
+  }
+
+  private truncateFrom(index: number): void {
+    assert(index > this.committed, `truncating committed entry ${index} (commit ${this.committed})`);
+    this.entries.length = index - this.snapIndex - 1;
+    this.stabled = Math.min(this.stabled, index - 1);
+  }
+
+  /** Fast backtracking hint for a rejected (prev, prevTerm) (Raft §5.3, the paper's optimization). */
+  conflictHint(prev: number): { index: number; term: number } {
+    if (prev > this.lastIndex()) return { index: this.lastIndex() + 1, term: 0 };
+    const t = this.term(prev) ?? 0;
+    let i = prev;
+    while (i - 1 > this.snapIndex && this.term(i - 1) === t) i--;
+    return { index: i, term: t };
+  }
+
+  /** Leader: last index holding `term`, or 0 when the log has none (for the backtracking hint). */
+  lastIndexOfTerm(term: number): number {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i] as Entry;
+      if (e.term === term) return e.index;
+      if (e.term < term) return 0;
+    }
+    return 0;
+  }
+
+  /** Entries in [lo, last], at most maxEntries and maxBytes (but always at least one). */
+  slice(lo: number, maxEntries: number, maxBytes: number): Entry[] {
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i <= this.lastIndex() && out.length < maxEntries; i++) {
+      const e = this.entryAt(i);
+      bytes += e.data.length;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  unstableEntries(): Entry[] {
+    return this.entries.slice(this.stabled - this.snapIndex);
+  }
+
+  /** Committed entries not yet handed to the host. */
+  nextCommitted(): Entry[] {
+    if (this.committed <= this.applied) return [];
+    return this.entries.slice(this.applied - this.snapIndex, this.committed - this.snapIndex);
+  }
+
+  commitTo(index: number): void {
+    assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
+    if (index > this.committed) this.committed = index;
+  }
+
+  /** The host took a snapshot at `index` (<= applied): drop the prefix. */
+  compact(index: number, members: readonly string[]): void {
+    assert(index <= this.applied && index <= this.stabled, `compact(${index}) beyond applied ${this.applied}`);
+    if (index <= this.snapIndex) return;
+    const term = this.term(index);
+    assert(term !== null, `compact(${index}): no such entry`);
+    this.entries = this.entries.slice(index - this.snapIndex);
+    this.snapIndex = index;
+    this.snapTerm = term;
+    this.snapshot = { index, term, members: members.slice() };
+  }
+
+  /** Follower installs the leader's snapshot: the whole log is replaced. */
+  installSnapshot(meta: SnapshotMeta): void {
+    assert(meta.index > this.committed, 'installing a snapshot behind commit');
+    this.entries = [];
+    this.snapIndex = meta.index;
+    this.snapTerm = meta.term;
+    this.snapshot = meta;
+    this.committed = meta.index;
+    this.applied = meta.index;
+    this.stabled = meta.index;
+  }
+}

@@ -1,0 +1,164 @@
+// RaftNode: the consensus core's public face. A pure state machine (see types.ts for the host loop).
+//
+// Role behaviour lives in per-role step and tick functions swapped on transitions, as in
+// etcd-io/raft: becomeLeader sets `stepRole = stepLeader` and `tickRole = tickLeader`. The role
+// logic is split along its real seams:
+//   election.ts     votes, PreVote, campaigns, the candidate's old-lease wait, restart hold
+//   replication.ts  the leader's AppendRequests, flow control, commit, follower append handling
+//   reads.ts        lease reads and ReadIndex
+//   leader.ts       becoming leader, heartbeat rounds, lease upkeep, CheckQuorum, transfer
+// All of them operate on the shared state in core.ts.
+import { validateRaftConfig } from './config.ts';
+import type { RaftConfig } from './config.ts';
+import { Core } from './core.ts';
+import { assert } from './log.ts';
+import { becomeFollower, stepMessage } from './election.ts';
+import { maybeCommit, proposeEntries } from './replication.ts';
+import { leaseRead, readIndex } from './reads.ts';
+import { transferLeadership } from './leader.ts';
+import type { Entry, HardState, Message, NodeId, Random, Ready, Role, SnapshotMeta } from './types.ts';
+
+export interface RaftNodeOptions {
+  readonly config: RaftConfig;
+  readonly random: Random;
+  readonly nowMs: number;
+  /** What the host recovered from disk. Present means "this is a restart": see the restart hold. */
+  readonly restored?: {
+    readonly hardState: HardState;
+    readonly snapshot: SnapshotMeta | null;
+    readonly entries: readonly Entry[];
+  };
+}
+
+export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; leaderHint: NodeId | null };
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly votedFor: NodeId | null;
+  readonly commit: number;
+  readonly lastIndex: number;
+  readonly leaseHeld: boolean;
+  /** This leader's lease, ms left on its own clock (0 when not held). */
+  readonly leaseRemainingMs: number;
+  /** The longest lease of some (other) leader this node believes may still run, ms on its clock. */
+  readonly oldLeaseRemainingMs: number;
+  /** Leader only: still waiting for the previous leader's lease to expire. */
+  readonly waitingForOldLease: boolean;
+  /** Restarted node: votes are held for this much longer. */
+  readonly restartHoldRemainingMs: number;
+  readonly transferTarget: NodeId | null;
+  readonly progress: Readonly<Record<NodeId, { readonly match: number; readonly next: number; readonly state: string }>>;
+}
+
+export class RaftNode {
+  private readonly c: Core;
+
+  constructor(opts: RaftNodeOptions) {
+    const cfg = validateRaftConfig(opts.config);
+    this.c = new Core(cfg, opts.random, opts.nowMs, opts.restored ?? null);
+    becomeFollower(this.c, this.c.term, null, opts.nowMs);
+  }
+
+  get id(): NodeId {
+    return this.c.cfg.id;
+  }
+
+  /** Election timers, heartbeats, CheckQuorum, lease expiry. May be called at any rate. */
+  tick(nowMs: number): void {
+    this.c.observe(nowMs);
+    this.c.tickRole(this.c, nowMs);
+  }
+
+  /** The earliest time at which tick() would do something. */
+  nextTickAtMs(): number {
+    return this.c.nextTickAtMs();
+  }
+
+  /** Feeds a message from a peer. Malformed input and unknown senders are dropped, never thrown. */
+  step(msg: Message, nowMs: number): void {
+    this.c.observe(nowMs);
+    stepMessage(this.c, msg, nowMs);
+  }
+
+  propose(data: Uint8Array, nowMs: number): ProposeResult {
+    this.c.observe(nowMs);
+    return proposeEntries(this.c, [data], nowMs);
+  }
+
+  /** Appends several commands as consecutive entries; `index` is the first one's. */
+  proposeBatch(data: readonly Uint8Array[], nowMs: number): ProposeResult {
+    this.c.observe(nowMs);
+    assert(data.length > 0, 'proposeBatch of nothing');
+    return proposeEntries(this.c, data, nowMs);
+  }
+
+  /**
+   * The fast path: the commit index to serve a read at if this node is leader, holds a valid lease
+   * at `nowMs` (the time of serving — a stalled process notices here, not at its next tick) and has
+   * committed an entry of its term; else null. The host answers once applied >= the index.
+   * Allocates nothing.
+   */
+  leaseRead(nowMs: number): number | null {
+    return leaseRead(this.c, nowMs);
+  }
+
+  /** ReadIndex (thesis §6.4); the answer arrives in Ready.readStates or Ready.readFailures. */
+  readIndex(requestId: number, nowMs: number): void {
+    this.c.observe(nowMs);
+    readIndex(this.c, requestId, nowMs);
+  }
+
+  /** Gives up the lease, brings `target` up to date, sends it TimeoutNow. False if not possible. */
+  transferLeadership(target: NodeId, nowMs: number): boolean {
+    this.c.observe(nowMs);
+    return transferLeadership(this.c, target, nowMs);
+  }
+
+  /** The host took a snapshot at `index` (<= applied): the log prefix up to it is dropped. */
+  compact(index: number): void {
+    this.c.log.compact(index, this.c.cfg.members);
+  }
+
+  ready(nowMs: number): Ready | null {
+    this.c.observe(nowMs);
+    return this.c.ready();
+  }
+
+  advance(rd: Ready, nowMs: number): void {
+    this.c.observe(nowMs);
+    // The leader counts its own copy only once stable, so commit may move now.
+    if (this.c.advance(rd, nowMs) && this.c.role === 'leader') maybeCommit(this.c, nowMs);
+  }
+
+  isLeaseValid(nowMs: number): boolean {
+    const c = this.c;
+    return c.role === 'leader' && c.lease !== null && c.lease.isValid(nowMs);
+  }
+
+  status(nowMs: number): RaftStatus {
+    const c = this.c;
+    const progress: Record<NodeId, { match: number; next: number; state: string }> = {};
+    for (const [id, pr] of c.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state };
+    const lease = c.role === 'leader' ? c.lease : null;
+    const held = lease !== null && lease.isValid(nowMs);
+    return {
+      id: c.cfg.id,
+      role: c.role,
+      term: c.term,
+      leader: c.leader,
+      votedFor: c.votedFor,
+      commit: c.log.committed,
+      lastIndex: c.log.lastIndex(),
+      leaseHeld: held,
+      leaseRemainingMs: held ? lease.untilMs - nowMs : 0,
+      oldLeaseRemainingMs: Math.max(0, c.oldLeaseUntilMs - nowMs),
+      waitingForOldLease: lease !== null && nowMs < lease.waitUntilMs,
+      restartHoldRemainingMs: Math.max(0, c.restartHoldUntilMs - nowMs),
+      transferTarget: c.transferTarget,
+      progress,
+    };
+  }
+}

@@ -1,0 +1,66 @@
+// The leader's view of one follower (etcd-io/raft's Progress, simplified).
+//   probe:     one AppendRequest at a time until the follower's log position is found
+//   replicate: pipelined AppendRequests, at most maxInflightAppends in flight
+//   snapshot:  a SnapshotRequest is out; wait for its acknowledgement
+// Invariant: match < next; entries <= match are known to be identical on the follower.
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+export class Progress {
+  match = 0;
+  next: number;
+  state: ProgressState = 'probe';
+  /** probe: an AppendRequest is out and unanswered (resumed by any answer or the next heartbeat). */
+  probeSent = false;
+  /** replicate: last index of each AppendRequest in flight, oldest first. */
+  readonly inflight: number[] = [];
+  /** snapshot: the index of the SnapshotRequest in flight. */
+  pendingSnapshot = 0;
+  /** Heard from since the last CheckQuorum. */
+  recentActive = false;
+  /** When `match` last moved (or the follower was last caught up); drives retransmission. */
+  lastProgressMs: number;
+
+  constructor(next: number, nowMs: number) {
+    this.next = next;
+    this.lastProgressMs = nowMs;
+  }
+
+  becomeProbe(next: number): void {
+    this.state = 'probe';
+    this.next = Math.max(this.match + 1, next);
+    this.probeSent = false;
+    this.inflight.length = 0;
+    this.pendingSnapshot = 0;
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.next = this.match + 1;
+    this.probeSent = false;
+    this.inflight.length = 0;
+  }
+
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot';
+    this.pendingSnapshot = index;
+    this.inflight.length = 0;
+  }
+
+  /** Whether another AppendRequest may go out now. */
+  canSend(maxInflight: number): boolean {
+    if (this.state === 'snapshot') return false;
+    if (this.state === 'probe') return !this.probeSent;
+    return this.inflight.length < maxInflight;
+  }
+
+  /** A success acknowledgement up to `index`. Returns true if match advanced. */
+  onAck(index: number, nowMs: number): boolean {
+    while (this.inflight.length > 0 && (this.inflight[0] as number) <= index) this.inflight.shift();
+    if (this.state === 'probe') this.probeSent = false;
+    if (index <= this.match) return false;
+    this.match = index;
+    this.next = Math.max(this.next, index + 1);
+    this.lastProgressMs = nowMs;
+    return true;
+  }
+}

@@ -1,0 +1,167 @@
+// Log replication: the leader's AppendRequests under flow control, the follower's side of them,
+// and the commit rule (Raft §5.3, §5.4.2: only entries of the current term commit by counting).
+import type { Core } from './core.ts';
+import { releaseReads } from './reads.ts';
+import { EntryType } from './types.ts';
+import type { AppendRequest, AppendResponse, Entry, NodeId, SnapshotRequest } from './types.ts';
+import type { Progress } from './progress.ts';
+import type { ProposeResult } from './node.ts';
+
+export function proposeEntries(c: Core, data: readonly Uint8Array[], nowMs: number): ProposeResult {
+  // No proposals while handing leadership over: the target must catch up to a fixed point.
+  if (c.role !== 'leader' || c.transferTarget !== null) {
+    return { ok: false, leaderHint: c.role === 'leader' ? c.transferTarget : c.leader };
+  }
+  const first = c.log.lastIndex() + 1;
+  for (const d of data) c.log.append({ index: c.log.lastIndex() + 1, term: c.term, type: EntryType.Normal, data: d });
+  for (const [id, pr] of c.progress) sendAppends(c, id, pr, nowMs);
+  return { ok: true, index: first, term: c.term };
+}
+
+/** Sends as many AppendRequests (or a SnapshotRequest) as flow control allows. */
+export function sendAppends(c: Core, to: NodeId, pr: Progress, nowMs: number): void {
+  while (pr.canSend(c.cfg.maxInflightAppends) && pr.next <= c.log.lastIndex()) {
+    if (!sendOneAppend(c, to, pr, nowMs)) return;
+  }
+}
+
+function sendOneAppend(c: Core, to: NodeId, pr: Progress, _nowMs: number): boolean {
+  const lease = c.lease;
+  const round = lease === null ? 0 : lease.round;
+  const prev = pr.next - 1;
+  const prevTerm = c.log.term(prev);
+  if (prevTerm === null) {
+    // The entry the follower needs next was compacted away: it needs the snapshot.
+    const snap = c.log.snapshot;
+    if (snap === null) return false;
+    pr.becomeSnapshot(snap.index);
+    const m: SnapshotRequest = { type: 'snap', from: c.cfg.id, to, term: c.term, snapshot: snap, leaseDurationMs: c.claimedLeaseMs(), round };
+    c.send(m, false);
+    return false;
+  }
+  const entries = c.log.slice(pr.next, c.cfg.maxEntriesPerAppend, c.cfg.maxBytesPerAppend);
+  const m: AppendRequest = {
+    type: 'app', from: c.cfg.id, to, term: c.term, prevLogIndex: prev, prevLogTerm: prevTerm, entries,
+    commit: c.log.committed, leaseDurationMs: c.claimedLeaseMs(), round,
+  };
+  // The leader's own disk write may run in parallel (it counts itself only once stable).
+  c.send(m, false);
+  const lastSent = prev + entries.length;
+  if (pr.state === 'replicate') {
+    pr.inflight.push(lastSent);
+    pr.next = lastSent + 1;
+  } else {
+    pr.probeSent = true;
+  }
+  return true;
+}
+
+/** A heartbeat: an empty AppendRequest at the follower's known match point, for the lease round. */
+export function sendHeartbeat(c: Core, to: NodeId, pr: Progress): void {
+  const lease = c.lease;
+  let prev = pr.match;
+  let prevTerm = c.log.term(prev);
+  if (prevTerm === null) {
+    // Match point compacted away: index 0 always matches (see RaftLog.maybeAppend's commit rule).
+    prev = 0;
+    prevTerm = 0;
+  }
+  const m: AppendRequest = {
+    type: 'app', from: c.cfg.id, to, term: c.term, prevLogIndex: prev, prevLogTerm: prevTerm, entries: [],
+    commit: Math.min(c.log.committed, prev), leaseDurationMs: c.claimedLeaseMs(), round: lease === null ? 0 : lease.round,
+  };
+  c.send(m, false);
+}
+
+/** Follower: AppendRequest from the current leader (already accepted as leader). */
+export function handleAppend(c: Core, m: AppendRequest): void {
+  const lastNew = c.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.entries);
+  if (lastNew === null) {
+    const resp: AppendResponse = {
+      type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: false,
+      matchIndex: m.prevLogIndex, rejectHint: c.log.conflictHint(m.prevLogIndex), round: m.round,
+    };
+    c.send(resp, false);
+    return;
+  }
+  const newCommit = Math.min(m.commit, lastNew);
+  if (newCommit > c.log.committed) c.log.commitTo(newCommit);
+  const resp: AppendResponse = {
+    type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true, matchIndex: lastNew, rejectHint: null, round: m.round,
+  };
+  // An acknowledgement that claims nothing new about our disk (a heartbeat) goes out at once, so
+  // lease renewal never queues behind a slow fsync (lease-notes case 10). Everything else waits.
+  c.send(resp, !(m.entries.length === 0 && lastNew <= c.log.stabled));
+}
+
+/** Follower: SnapshotRequest. The host attaches and restores the data (Ready.snapshot). */
+export function handleSnapshot(c: Core, m: SnapshotRequest): void {
+  const s = m.snapshot;
+  let match: number;
+  if (s.index <= c.log.committed) {
+    match = c.log.committed;
+  } else if (c.log.matchTerm(s.index, s.term)) {
+    c.log.commitTo(s.index);
+    match = s.index;
+  } else {
+    c.log.installSnapshot(s);
+    c.pendingSnapshot = s;
+    match = s.index;
+  }
+  const resp: AppendResponse = {
+    type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true, matchIndex: match, rejectHint: null, round: m.round,
+  };
+  c.send(resp, true);
+}
+
+/** Leader: the replication half of an AppendResponse (the lease half is in leader.ts). */
+export function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, nowMs: number): void {
+  if (m.success) {
+    if (pr.onAck(m.matchIndex, nowMs)) {
+      if (pr.state === 'probe') pr.becomeReplicate();
+      else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
+      maybeCommit(c, nowMs);
+      if (c.role !== 'leader') return;
+    }
+    if (pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
+  } else {
+    // A rejection for a point at or below what we know matches is stale (reordered): ignore it.
+    if (m.matchIndex <= pr.match || m.matchIndex >= pr.next) return;
+    c.event({ kind: 'append-rejected', from: m.from, term: c.term, index: m.matchIndex });
+    pr.becomeProbe(nextAfterReject(c, m));
+  }
+  sendAppends(c, m.from, pr, nowMs);
+}
+
+/** Fast backtracking (Raft §5.3 optimization): skip a whole conflicting term per round trip. */
+function nextAfterReject(c: Core, m: AppendResponse): number {
+  const rejected = m.matchIndex;
+  const h = m.rejectHint;
+  let next: number;
+  if (h === null) next = rejected;
+  else if (h.term === 0) next = h.index;
+  else {
+    const li = c.log.lastIndexOfTerm(h.term);
+    next = li > 0 ? li + 1 : h.index;
+  }
+  return Math.max(1, Math.min(next, rejected));
+}
+
+/**
+ * The commit rule: the highest index stored on a majority (the leader counting only what its own
+ * disk holds), and only if that entry is of the current term (Raft §5.4.2, Figure 8).
+ */
+export function maybeCommit(c: Core, nowMs: number): void {
+  const matches = [Math.min(c.log.stabled, c.log.lastIndex())];
+  for (const pr of c.progress.values()) matches.push(pr.match);
+  matches.sort((a, b) => b - a);
+  const n = matches[c.quorum - 1] ?? 0;
+  if (n <= c.log.committed || c.log.term(n) !== c.term) return;
+  c.log.commitTo(n);
+  c.event({ kind: 'commit', index: n, term: c.term });
+  releaseReads(c, nowMs);
+}
+
+export function noopEntry(index: number, term: number): Entry {
+  return { index, term, type: EntryType.Noop, data: new Uint8Array(0) };
+}

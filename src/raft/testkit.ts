@@ -1,0 +1,186 @@
+// A tiny in-memory cluster for the core's unit tests: messages are delivered by hand, time moves
+// only when a test moves it, every node may run its own clock rate. (The full fault-injecting
+// simulator lives in src/sim/.) Pure like the core: no clock, no timers, no randomness.
+import type { RaftConfigInput } from './config.ts';
+import { validateRaftConfig } from './config.ts';
+import { RaftNode } from './node.ts';
+import type { Entry, HardState, Message, NodeId, RaftEvent, ReadFailure, ReadState, SnapshotMeta } from './types.ts';
+
+export interface Disk {
+  hardState: HardState;
+  entries: Entry[];
+  snapshot: SnapshotMeta | null;
+}
+
+export interface TestNode {
+  node: RaftNode;
+  /** Local clock reading. */
+  nowMs: number;
+  /** Local ms per true ms (drift). */
+  rate: number;
+  disk: Disk;
+  applied: Entry[];
+  readStates: ReadState[];
+  readFailures: ReadFailure[];
+  events: RaftEvent[];
+  /** Paused nodes neither tick nor receive (a stalled process); messages to them wait. */
+  paused: boolean;
+}
+
+export type Filter = (m: Message) => boolean;
+
+export class TestCluster {
+  readonly ids: readonly NodeId[];
+  readonly n = new Map<NodeId, TestNode>();
+  /** Messages sent and not yet delivered, in send order. */
+  queue: Message[] = [];
+  /** Returns true to DROP a message (partitions). */
+  drop: Filter = () => false;
+  trueMs = 0;
+
+  constructor(
+    ids: readonly string[],
+    readonly overrides: Partial<RaftConfigInput> = {},
+    /** Per node random value in [0,1): decides its election timeouts. Default: first node fastest. */
+    readonly randomOf: (id: NodeId) => number = (id) => (id === ids[0] ? 0 : 0.9),
+  ) {
+    this.ids = ids;
+    for (const id of ids) this.n.set(id, this.fresh(id, 1000, null));
+  }
+
+  private fresh(id: NodeId, nowMs: number, disk: Disk | null): TestNode {
+    const config = validateRaftConfig({ ...this.overrides, id, members: this.ids });
+    const random = (): number => this.randomOf(id);
+    const restored = disk === null ? undefined : { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
+    const node = new RaftNode(restored === undefined ? { config, random, nowMs } : { config, random, nowMs, restored });
+    const d = disk ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [], snapshot: null };
+    return { node, nowMs, rate: 1, disk: d, applied: [], readStates: [], readFailures: [], events: [], paused: false };
+  }
+
+  get(id: NodeId): TestNode {
+    const t = this.n.get(id);
+    if (t === undefined) throw new Error(`no node ${id}`);
+    return t;
+  }
+
+  node(id: NodeId): RaftNode {
+    return this.get(id).node;
+  }
+
+  /** Crash (losing nothing: the test disk is always synced) and restart from the disk. */
+  restart(id: NodeId): void {
+    const old = this.get(id);
+    this.n.set(id, { ...this.fresh(id, old.nowMs, old.disk), rate: old.rate });
+    this.queue = this.queue.filter((m) => m.to !== id);
+  }
+
+  /** Runs the host loop (types.ts) for one node until it has nothing more to do. */
+  process(id: NodeId): void {
+    const t = this.get(id);
+    for (let i = 0; i < 100; i++) {
+      const rd = t.node.ready(t.nowMs);
+      if (rd === null) return;
+      for (const o of rd.messages) if (!o.afterPersist) this.queue.push(o.msg);
+      if (rd.snapshot !== null) {
+        t.disk.snapshot = rd.snapshot;
+        t.disk.entries = [];
+      }
+      for (const e of rd.entries) {
+        const first = t.disk.entries[0]?.index ?? (t.disk.snapshot?.index ?? 0) + 1;
+        t.disk.entries.length = Math.max(0, e.index - first);
+        t.disk.entries.push(e);
+      }
+      if (rd.hardState !== null) t.disk.hardState = rd.hardState;
+      for (const o of rd.messages) if (o.afterPersist) this.queue.push(o.msg);
+      t.applied.push(...rd.committedEntries);
+      t.readStates.push(...rd.readStates);
+      t.readFailures.push(...rd.readFailures);
+      t.events.push(...rd.events);
+      t.node.advance(rd, t.nowMs);
+    }
+    throw new Error('process: Ready never ran dry');
+  }
+
+  processAll(): void {
+    for (const id of this.ids) this.process(id);
+  }
+
+  /** Delivers one queued message (the first one matching `pick`); returns it or null. */
+  deliverOne(pick: (m: Message) => boolean = () => true): Message | null {
+    const i = this.queue.findIndex((m) => pick(m) && !this.get(m.to).paused);
+    if (i < 0) return null;
+    const [m] = this.queue.splice(i, 1);
+    if (m === undefined) return null;
+    if (this.drop(m)) return m;
+    const t = this.get(m.to);
+    t.node.step(m, t.nowMs);
+    this.process(m.to);
+    return m;
+  }
+
+  /** Delivers until no deliverable message is left (bounded). */
+  deliverAll(limit = 10_000): number {
+    this.processAll();
+    let count = 0;
+    while (this.deliverOne() !== null) if (++count > limit) throw new Error('deliverAll: no quiescence');
+    return count;
+  }
+
+  /** Moves true time by `ms`; every running node's clock moves by ms·rate, ticks and runs. */
+  advance(ms: number): void {
+    this.trueMs += ms;
+    for (const id of this.ids) {
+      const t = this.get(id);
+      if (t.paused) continue;
+      t.nowMs += ms * t.rate;
+      t.node.tick(t.nowMs);
+      this.process(id);
+    }
+  }
+
+  /** Advances in `stepMs` steps, delivering everything after each, for `totalMs`. */
+  run(totalMs: number, stepMs = 10): void {
+    for (let done = 0; done < totalMs; done += stepMs) {
+      this.advance(stepMs);
+      this.deliverAll();
+    }
+  }
+
+  leaders(): NodeId[] {
+    return this.ids.filter((id) => this.node(id).status(this.get(id).nowMs).role === 'leader');
+  }
+
+  /** Elects the first node (the default random makes it time out first) and settles. */
+  electFirst(): NodeId {
+    this.run(1100);
+    const ls = this.leaders();
+    if (ls.length !== 1) throw new Error(`expected one leader, got ${ls.join(',')}`);
+    return ls[0] as NodeId;
+  }
+
+  propose(id: NodeId, text: string): number {
+    const t = this.get(id);
+    const r = t.node.propose(new TextEncoder().encode(text), t.nowMs);
+    if (!r.ok) throw new Error(`propose on ${id} failed`);
+    this.process(id);
+    return r.index;
+  }
+
+  leaseRead(id: NodeId): number | null {
+    const t = this.get(id);
+    return t.node.leaseRead(t.nowMs);
+  }
+
+  eventsOf(id: NodeId, kind: RaftEvent['kind']): RaftEvent[] {
+    return this.get(id).events.filter((e) => e.kind === kind);
+  }
+}
+
+/** Blocks every message between the two groups (both directions). */
+export function partition(a: readonly NodeId[], b: readonly NodeId[]): Filter {
+  return (m) => (a.includes(m.from) && b.includes(m.to)) || (b.includes(m.from) && a.includes(m.to));
+}
+
+export function isolate(id: NodeId): Filter {
+  return (m) => m.from === id || m.to === id;
+}
