@@ -51,6 +51,8 @@ export class FaultyFs implements FileSystem {
   /** Counters for tests and metrics. */
   fsyncCount = 0;
   crashCount = 0;
+  /** Mutating operations left before the armed crash point; -1 when disarmed. */
+  private opsBeforeCrash = -1;
 
   constructor(opts: FaultyFsOptions = {}) {
     this.random = opts.random ?? mulberry32(opts.seed ?? 1);
@@ -86,6 +88,7 @@ export class FaultyFs implements FileSystem {
     let ino = this.names.get(p);
     if (ino === undefined) {
       if (!opts.create) throw enoent(path);
+      this.tick();
       if (!this.dirs.has(posix.dirname(p))) throw enoent(posix.dirname(p));
       ino = { buf: new Uint8Array(256), size: 0, syncedSize: 0, syncedCopy: null };
       this.names.set(p, ino);
@@ -95,10 +98,12 @@ export class FaultyFs implements FileSystem {
     return fd;
   }
   append(fd: Fd, data: Uint8Array): void {
+    this.tick();
     const ino = this.fd(fd);
     this.put(ino, ino.size, data);
   }
   writeAt(fd: Fd, offset: number, data: Uint8Array): void {
+    this.tick();
     const ino = this.fd(fd);
     if (offset < ino.syncedSize) this.keepSynced(ino);
     this.put(ino, offset, data);
@@ -109,6 +114,7 @@ export class FaultyFs implements FileSystem {
     return ino.buf.slice(Math.min(offset, end), end);
   }
   fsync(fd: Fd): void {
+    this.tick();
     const ino = this.fd(fd);
     ino.syncedSize = ino.size;
     ino.syncedCopy = null;
@@ -119,21 +125,25 @@ export class FaultyFs implements FileSystem {
     this.fds.delete(fd);
   }
   rename(from: string, to: string): void {
+    this.tick();
     const ino = this.inode(from);
     this.names.delete(posix.normalize(from));
     this.names.set(posix.normalize(to), ino);
   }
   fsyncDir(dir: string): void {
+    this.tick();
     const d = posix.normalize(dir);
     for (const p of [...this.durableNames.keys()]) if (posix.dirname(p) === d) this.durableNames.delete(p);
     for (const [p, ino] of this.names) if (posix.dirname(p) === d) this.durableNames.set(p, ino);
     this.fsyncCount++;
   }
   unlink(path: string): void {
+    this.tick();
     this.inode(path);
     this.names.delete(posix.normalize(path));
   }
   truncate(path: string, sizeBytes: number): void {
+    this.tick();
     const ino = this.inode(path);
     if (sizeBytes < ino.syncedSize) this.keepSynced(ino);
     if (sizeBytes > ino.size) this.put(ino, ino.size, new Uint8Array(sizeBytes - ino.size));
@@ -146,11 +156,21 @@ export class FaultyFs implements FileSystem {
    */
   crash(): void {
     this.crashCount++;
+    this.opsBeforeCrash = -1;
     this.fds = new Map();
     const next = new Map<string, Inode>();
     for (const [p, ino] of this.durableNames) next.set(p, this.afterCrash(ino));
     this.names = next;
     this.durableNames = new Map(next);
+  }
+
+  /**
+   * Arms a crash inside a later operation: the `ops`-th mutating call from now (append, writeAt,
+   * fsync, rename, fsyncDir, unlink, truncate, create) throws SimulatedCrash without taking effect.
+   * The caller then calls crash(). Lets a test lose power in the middle of a WAL operation.
+   */
+  crashAfter(ops: number): void {
+    this.opsBeforeCrash = ops;
   }
 
   /** Flips one stored bit (media corruption) in the file's current and durable content. */
@@ -189,6 +209,12 @@ export class FaultyFs implements FileSystem {
     return out;
   }
 
+  private tick(): void {
+    if (this.opsBeforeCrash < 0) return;
+    if (this.opsBeforeCrash === 0) throw new SimulatedCrash();
+    this.opsBeforeCrash--;
+  }
+
   private keepSynced(ino: Inode): void {
     if (ino.syncedCopy === null) ino.syncedCopy = ino.buf.slice(0, ino.syncedSize);
   }
@@ -212,6 +238,13 @@ export class FaultyFs implements FileSystem {
     const ino = this.fds.get(fd);
     if (ino === undefined) throw new Error(`FaultyFs: fd ${fd} is not open (closed, or lost in a crash)`);
     return ino;
+  }
+}
+
+/** Thrown by an operation interrupted by a crash armed with crashAfter(). */
+export class SimulatedCrash extends Error {
+  constructor() {
+    super('FaultyFs: simulated power loss');
   }
 }
 

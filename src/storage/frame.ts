@@ -52,8 +52,9 @@ export interface ScanResult {
 /**
  * Reads frames from the start of `buf` until the end or the first bad frame.
  * Torn: the file ends inside a record (incomplete header, or a valid header whose payload runs past
- * the end), or the rest of the file is zeros, or the LAST record's payload fails its checksum and
- * ends in zero-filled sectors (size grew, data never written — etcd's torn-entry rule). Anything
+ * the end), or a record fails its checksum and
+ * is followed, from a sector boundary inside it to the end of the file, by zeros (size grew, data
+ * never written — after etcd's torn-entry rule). Anything
  * else that fails a checksum is corrupt. Whether torn is acceptable is the caller's decision (only
  * in the last segment).
  */
@@ -65,7 +66,7 @@ export function scanFrames(buf: Uint8Array): ScanResult {
     const remaining = buf.length - off;
     if (remaining < HEADER_BYTES) return { frames, end: { kind: 'torn', offset: off, why: `incomplete header (${remaining} bytes)` } };
     if (view.getUint32(off + 9, true) !== crc32c(buf, off, off + 9)) {
-      if (allZero(buf, off, buf.length)) return { frames, end: { kind: 'torn', offset: off, why: 'zero-filled tail' } };
+      if (unwrittenFrom(buf, off, off + HEADER_BYTES)) return { frames, end: { kind: 'torn', offset: off, why: 'zero-filled tail' } };
       return { frames, end: { kind: 'corrupt', offset: off, why: 'record header checksum mismatch' } };
     }
     const length = view.getUint32(off, true);
@@ -74,7 +75,7 @@ export function scanFrames(buf: Uint8Array): ScanResult {
     const end = off + HEADER_BYTES + length;
     if (end > buf.length) return { frames, end: { kind: 'torn', offset: off, why: `record of ${length} bytes runs past end of file` } };
     if (view.getUint32(off + 5, true) !== crc32c(buf, off + HEADER_BYTES, end)) {
-      if (end === buf.length && zeroSectorTail(buf, off, end)) {
+      if (unwrittenFrom(buf, off, end)) {
         return { frames, end: { kind: 'torn', offset: off, why: 'last record ends in unwritten (zero) sectors' } };
       }
       return { frames, end: { kind: 'corrupt', offset: off, why: 'record payload checksum mismatch' } };
@@ -85,15 +86,14 @@ export function scanFrames(buf: Uint8Array): ScanResult {
   return { frames, end: { kind: 'clean' } };
 }
 
-function allZero(buf: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
-  return true;
-}
-
-/** True when the record's bytes from some sector boundary inside it to its end are all zero. */
-function zeroSectorTail(buf: Uint8Array, start: number, end: number): boolean {
-  let lastNonZero = end - 1;
+/**
+ * True when the file's bytes from some sector boundary inside [start, end) — or from `start` itself —
+ * to the end of the file are all zero: the file's size grew but those sectors were never written.
+ */
+function unwrittenFrom(buf: Uint8Array, start: number, end: number): boolean {
+  let lastNonZero = buf.length - 1;
   while (lastNonZero >= start && buf[lastNonZero] === 0) lastNonZero--;
+  if (lastNonZero < start) return true;
   const boundary = Math.ceil((lastNonZero + 1) / SECTOR_BYTES) * SECTOR_BYTES;
   return boundary > start && boundary < end;
 }

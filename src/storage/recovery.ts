@@ -50,6 +50,14 @@ class Replay {
   hardState: HardState = EMPTY_HARD_STATE;
   marker: SnapshotMeta | null = null;
   log: LogWindow<Entry> | null = null;
+  /**
+   * The first remaining segment (older ones deleted by compaction) begins at a base we cannot look
+   * below. A truncation in it may reach into that deleted history (written before the snapshot that
+   * allowed the deletion); it then restarts the log at from-1 with that entry's term unknown until a
+   * later segment start or the snapshot names it.
+   */
+  private historyDeleted = false;
+  baseTermUnknown = false;
 
   apply(path: string, seq: number, f: Frame, isFirstInFile: boolean): void {
     const bad = (why: string): StorageCorruptError => new StorageCorruptError(path, f.offset, why);
@@ -70,6 +78,10 @@ class Replay {
         if (this.log === null) {
           if (s.seq === 0 && s.lastIndexBefore !== 0) throw bad('first segment does not start at index 0');
           this.log = new LogWindow<Entry>((e) => e.term, s.lastIndexBefore, s.lastTermBefore);
+          this.historyDeleted = s.seq !== 0;
+        } else if (this.baseTermUnknown && this.log.all().length === 0 && s.lastIndexBefore === this.log.baseIndex) {
+          this.log.baseTerm = s.lastTermBefore;
+          this.baseTermUnknown = false;
         } else if (s.lastIndexBefore !== this.log.lastIndex() || s.lastTermBefore !== this.log.lastTerm()) {
           throw bad(`segment starts after ${s.lastIndexBefore}/${s.lastTermBefore} but the log so far ends at ${this.log.lastIndex()}/${this.log.lastTerm()}`);
         }
@@ -89,6 +101,11 @@ class Replay {
       case rec.RecordType.Truncate: {
         const from = rec.decodeTruncate(f.payload);
         const log = this.log!;
+        if (from <= log.baseIndex && this.historyDeleted && from >= 1) {
+          this.log = new LogWindow<Entry>((e) => e.term, from - 1, 0);
+          this.baseTermUnknown = true;
+          return;
+        }
         if (from <= log.baseIndex || from > log.lastIndex()) throw bad(`truncation from ${from} outside the log (${log.baseIndex}, ${log.lastIndex()}]`);
         log.truncateFrom(from);
         return;
@@ -97,12 +114,22 @@ class Replay {
         const m = rec.decodeSnapshotMeta(f.payload);
         if (this.marker !== null && m.index < this.marker.index) throw bad(`snapshot marker ${m.index} older than ${this.marker.index}`);
         this.marker = m;
-        this.log!.applySnapshot(m.index, m.term);
+        this.installSnapshot(m);
         return;
       }
       default:
         throw bad(`unknown record type ${f.type}`);
     }
+  }
+
+  installSnapshot(m: SnapshotMeta): void {
+    const log = this.log!;
+    if (m.index === log.baseIndex && this.baseTermUnknown) log.baseTerm = m.term;
+    if (m.index >= log.baseIndex) {
+      this.baseTermUnknown = false;
+      this.historyDeleted = false;
+    }
+    log.applySnapshot(m.index, m.term);
   }
 }
 
@@ -179,6 +206,9 @@ function finish(fs: FileSystem, dir: string, replay: Replay, infos: SegmentInfo[
   }
   // The snapshot file may be newer than the last marker (crash after the rename, before the marker
   // was durable); Raft's install rule applied again is idempotent.
-  if (snap !== null) log.applySnapshot(snap.meta.index, snap.meta.term);
+  if (snap !== null) {
+    replay.log ??= log;
+    replay.installSnapshot(snap.meta);
+  }
   return { hardState: replay.hardState, snapshot: snap?.meta ?? null, log, segments: infos, repair };
 }

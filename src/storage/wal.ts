@@ -176,6 +176,9 @@ export class Wal {
     if (this.snapshot !== null && meta.index < this.snapshot.index) {
       throw new Error(`Wal.saveSnapshot: index ${meta.index} older than current snapshot ${this.snapshot.index}`);
     }
+    // Earlier records become durable first, so after a crash the folder holds either everything
+    // before the snapshot, or that plus the snapshot — never a snapshot over a partial prefix.
+    this.sync();
     writeSnapshotFile(this.fs, this.dir, meta, data);
     this.record(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(meta));
     this.snapshot = meta;

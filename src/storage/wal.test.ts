@@ -1,0 +1,174 @@
+// Behaviour of the WAL over the in-memory FaultyFs: replay, truncation, rotation, snapshots,
+// compaction, and the recovery rules (torn tail repaired; damage elsewhere refuses to start).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Entry } from '../raft/types.ts';
+import { StorageCorruptError } from './errors.ts';
+import { FaultyFs } from './faulty_fs.ts';
+import { SNAPSHOT_FILE, SNAPSHOT_TEMP_FILE } from './snapshot_file.ts';
+import { Wal } from './wal.ts';
+
+const DIR = '/data/n1';
+const ent = (index: number, term: number, text = `cmd${index}`): Entry => ({ index, term, type: 0, data: new TextEncoder().encode(text) });
+const range = (from: number, to: number, term: number): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => ent(from + i, term));
+const idx = (es: readonly Entry[]): string => es.map((e) => `${e.index}/${e.term}`).join(' ');
+
+test('fresh folder opens empty; entries and hard state replay after reopen', () => {
+  const fs = new FaultyFs({ seed: 1 });
+  const { wal, state, repaired } = Wal.open(fs, DIR);
+  assert.deepEqual(state, { hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: null, entries: [] });
+  assert.equal(repaired, null);
+  wal.append(range(1, 3, 1), { term: 1, votedFor: 'n2', commit: 2 });
+  wal.sync();
+  wal.close();
+  const again = Wal.open(fs, DIR);
+  assert.equal(idx(again.state.entries), '1/1 2/1 3/1');
+  assert.deepEqual(again.state.entries[1]!.data, new TextEncoder().encode('cmd2'));
+  assert.deepEqual(again.state.hardState, { term: 1, votedFor: 'n2', commit: 2 });
+});
+
+test('an append at an existing index replaces it and everything after', () => {
+  const fs = new FaultyFs({ seed: 2 });
+  const { wal } = Wal.open(fs, DIR);
+  wal.append(range(1, 5, 1), null);
+  wal.append([ent(3, 2), ent(4, 2)], { term: 2, votedFor: null, commit: 2 });
+  wal.sync();
+  assert.equal(wal.lastIndex(), 4);
+  assert.equal(idx(Wal.open(fs, DIR).state.entries), '1/1 2/1 3/2 4/2');
+  assert.throws(() => wal.append([ent(9, 2)], null), /outside/);
+});
+
+test('segments rotate at the size limit and replay across segments', () => {
+  const fs = new FaultyFs({ seed: 3 });
+  const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+  for (let i = 1; i <= 100; i++) wal.append([ent(i, 1 + Math.floor(i / 40))], { term: 1 + Math.floor(i / 40), votedFor: 'n1', commit: i - 1 });
+  wal.append([ent(50, 9)], { term: 9, votedFor: null, commit: 49 }); // truncation across segments
+  wal.sync();
+  assert.ok(wal.segmentNames().length > 5, `${wal.segmentNames().length} segments`);
+  const { state } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+  assert.equal(state.entries.length, 50);
+  assert.equal(idx(state.entries.slice(-2)), '49/2 50/9');
+  assert.deepEqual(state.hardState, { term: 9, votedFor: null, commit: 49 });
+});
+
+test('snapshot, compaction past it, and replay from the first remaining segment', () => {
+  const fs = new FaultyFs({ seed: 4 });
+  const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+  for (let i = 1; i <= 120; i++) wal.append([ent(i, 3)], { term: 3, votedFor: 'n1', commit: i });
+  wal.sync();
+  const before = wal.segmentNames().length;
+  wal.saveSnapshot({ index: 80, term: 3, members: ['n1', 'n2', 'n3'] }, new Uint8Array([1, 2, 3]));
+  const deleted = wal.compact(80);
+  assert.ok(deleted > 0 && wal.segmentNames().length === before - deleted);
+  assert.ok(!wal.segmentNames().includes('0000000000000000.wal'));
+  assert.throws(() => wal.compact(81), /past the snapshot/);
+  const { state, wal: w2 } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+  assert.deepEqual(state.snapshot, { index: 80, term: 3, members: ['n1', 'n2', 'n3'] });
+  assert.equal(state.entries[0]!.index, 81);
+  assert.equal(state.entries.length, 40);
+  assert.deepEqual(state.hardState, { term: 3, votedFor: 'n1', commit: 120 });
+  assert.deepEqual(w2.loadSnapshot()?.data, new Uint8Array([1, 2, 3]));
+});
+
+test('a snapshot whose (index, term) is not in the log discards the log (install from leader)', () => {
+  const fs = new FaultyFs({ seed: 5 });
+  const { wal } = Wal.open(fs, DIR);
+  wal.append(range(1, 10, 1), null);
+  wal.saveSnapshot({ index: 20, term: 4, members: ['n1'] }, new Uint8Array([9]));
+  wal.append([ent(21, 4)], { term: 4, votedFor: null, commit: 21 });
+  wal.sync();
+  const { state } = Wal.open(fs, DIR);
+  assert.equal(idx(state.entries), '21/4');
+  assert.equal(state.snapshot?.index, 20);
+});
+
+test('torn tail of the last segment is truncated and reported; the log continues after it', () => {
+  const fs = new FaultyFs({ seed: 6 });
+  const { wal } = Wal.open(fs, DIR);
+  wal.append(range(1, 3, 1), null);
+  wal.sync();
+  const path = `${DIR}/0000000000000000.wal`;
+  const goodSize = fs.size(path);
+  wal.append([ent(4, 1, 'x'.repeat(100))], null);
+  wal.sync();
+  fs.truncate(path, goodSize + 30);
+  const { wal: w2, state, repaired } = Wal.open(fs, DIR);
+  assert.deepEqual(repaired, { file: path, offset: goodSize, bytesDropped: 30 });
+  assert.equal(idx(state.entries), '1/1 2/1 3/1');
+  w2.append([ent(4, 2)], null);
+  w2.sync();
+  assert.equal(idx(Wal.open(fs, DIR).state.entries), '1/1 2/1 3/1 4/2');
+});
+
+test('a flipped bit outside the tail, a missing segment, or a corrupt snapshot refuses to start', () => {
+  const build = (): FaultyFs => {
+    const fs = new FaultyFs({ seed: 7 });
+    const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+    for (let i = 1; i <= 150; i++) wal.append([ent(i, 1)], null);
+    wal.saveSnapshot({ index: 5, term: 1, members: ['n1'] }, new Uint8Array(100));
+    wal.sync();
+    return fs;
+  };
+  const expectCorrupt = (fs: FaultyFs, file: RegExp): void => {
+    assert.throws(
+      () => Wal.open(fs, DIR, { segmentSizeBytes: 1024 }),
+      (e: unknown) => e instanceof StorageCorruptError && file.test(e.file) && /wipe this node's data dir/.test(e.message),
+    );
+  };
+  const a = build();
+  a.flipBit(`${DIR}/0000000000000001.wal`, 8 * 40 + 3);
+  expectCorrupt(a, /0000000000000001\.wal$/);
+  const b = build();
+  b.flipBit(`${DIR}/0000000000000000.wal`, 8 * 20); // last record of a non-last segment: still corrupt
+  expectCorrupt(b, /0000000000000000\.wal$/);
+  const c = build();
+  c.unlink(`${DIR}/0000000000000001.wal`);
+  expectCorrupt(c, /0000000000000002\.wal$/);
+  const d = build();
+  d.flipBit(`${DIR}/${SNAPSHOT_FILE}`, 8 * 30);
+  expectCorrupt(d, /snapshot\.snap$/);
+});
+
+test('crash between snapshot temp write and rename leaves the old snapshot valid', () => {
+  const fs = new FaultyFs({ seed: 8 });
+  const { wal } = Wal.open(fs, DIR);
+  wal.append(range(1, 10, 1), null);
+  wal.saveSnapshot({ index: 4, term: 1, members: ['n1'] }, new Uint8Array([4]));
+  // Interrupt the next snapshot after its temp file is written and fsynced, before the rename.
+  const realRename = fs.rename.bind(fs);
+  fs.rename = () => {
+    throw new Error('power lost');
+  };
+  assert.throws(() => wal.saveSnapshot({ index: 8, term: 1, members: ['n1'] }, new Uint8Array([8])), /power lost/);
+  fs.rename = realRename;
+  fs.crash();
+  const { wal: w2, state } = Wal.open(fs, DIR);
+  assert.equal(state.snapshot?.index, 4);
+  assert.deepEqual(w2.loadSnapshot()?.data, new Uint8Array([4]));
+  assert.equal(idx(state.entries), range(5, 10, 1).map((e) => `${e.index}/1`).join(' '));
+  assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_TEMP_FILE}`));
+});
+
+test('a snapshot renamed into place but whose marker was lost still governs the log', () => {
+  const fs = new FaultyFs({ seed: 9, tornWriteProbability: 0 });
+  const { wal } = Wal.open(fs, DIR);
+  wal.append(range(1, 10, 1), null);
+  wal.sync();
+  wal.saveSnapshot({ index: 6, term: 1, members: ['n1'] }, new Uint8Array([6]));
+  // Simulate losing the marker: crash right after the rename+dir fsync, before the WAL sync.
+  const fs2 = new FaultyFs({ seed: 9, tornWriteProbability: 0 });
+  const { wal: v } = Wal.open(fs2, DIR);
+  v.append(range(1, 10, 1), null);
+  v.sync();
+  const realSync = fs2.fsync.bind(fs2);
+  let calls = 0;
+  fs2.fsync = (fd) => {
+    calls++;
+    if (calls === 1) realSync(fd); // the snapshot temp file
+    else throw new Error('power lost');
+  };
+  assert.throws(() => v.saveSnapshot({ index: 6, term: 1, members: ['n1'] }, new Uint8Array([6])), /power lost/);
+  fs2.fsync = realSync;
+  fs2.crash();
+  assert.deepEqual(Wal.open(fs2, DIR).state, Wal.open(fs, DIR).state);
+});
