@@ -75,7 +75,7 @@ export class TestCluster {
   }
 
   /** Runs the host loop (types.ts) for one node until it has nothing more to do. */
-  process(id: NodeId): void {
+  pump(id: NodeId): void {
     const t = this.get(id);
     for (let i = 0; i < 100; i++) {
       const rd = t.node.ready(t.nowMs);
@@ -101,8 +101,8 @@ export class TestCluster {
     throw new Error('process: Ready never ran dry');
   }
 
-  processAll(): void {
-    for (const id of this.ids) this.process(id);
+  pumpAll(): void {
+    for (const id of this.ids) this.pump(id);
   }
 
   /** Delivers one queued message (the first one matching `pick`); returns it or null. */
@@ -114,13 +114,13 @@ export class TestCluster {
     if (this.drop(m)) return m;
     const t = this.get(m.to);
     t.node.step(m, t.nowMs);
-    this.process(m.to);
+    this.pump(m.to);
     return m;
   }
 
   /** Delivers until no deliverable message is left (bounded). */
   deliverAll(limit = 10_000): number {
-    this.processAll();
+    this.pumpAll();
     let count = 0;
     while (this.deliverOne() !== null) if (++count > limit) throw new Error('deliverAll: no quiescence');
     return count;
@@ -134,7 +134,7 @@ export class TestCluster {
       if (t.paused) continue;
       t.nowMs += ms * t.rate;
       t.node.tick(t.nowMs);
-      this.process(id);
+      this.pump(id);
     }
   }
 
@@ -162,7 +162,7 @@ export class TestCluster {
     const t = this.get(id);
     const r = t.node.propose(new TextEncoder().encode(text), t.nowMs);
     if (!r.ok) throw new Error(`propose on ${id} failed`);
-    this.process(id);
+    this.pump(id);
     return r.index;
   }
 
