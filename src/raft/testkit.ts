@@ -98,7 +98,7 @@ export class TestCluster {
       t.events.push(...rd.events);
       t.node.advance(rd, t.nowMs);
     }
-    throw new Error('process: Ready never ran dry');
+    throw new Error('pump: Ready never ran dry');
   }
 
   pumpAll(): void {
