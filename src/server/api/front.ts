@@ -18,10 +18,26 @@ export interface FrontEndOptions {
   readonly maxConnections: number;
 }
 
-export function createFrontEnd(opts: FrontEndOptions): Server {
-  const server = createServer({ noDelay: true }, (socket) => peek(socket, opts));
+export interface FrontEnd {
+  readonly server: Server;
+  /** Stops listening and destroys every open connection (the http servers never listened, so they do not track them). */
+  close(): Promise<void>;
+}
+
+export function createFrontEnd(opts: FrontEndOptions): FrontEnd {
+  const sockets = new Set<Socket>();
+  const server = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    peek(socket, opts);
+  });
   server.maxConnections = opts.maxConnections;
-  return server;
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+  return { server, close };
 }
 
 function peek(socket: Socket, opts: FrontEndOptions): void {

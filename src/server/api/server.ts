@@ -91,7 +91,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   http1.requestTimeout = limits.requestDeadlineMs + 60_000;
   const http2 = createHttp2Server({}, connectHandler);
   http2.setTimeout(limits.idleTimeoutMs, () => {});
-  const front = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: MAX_CONNECTIONS });
+  const { server: front, close: closeFront } = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: MAX_CONNECTIONS });
   front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
 
   await new Promise<void>((resolve, reject) => {
@@ -106,18 +106,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
-    (closing ??= new Promise<void>((resolve) => {
-      front.close(() => resolve());
-      http1.closeAllConnections();
+    (closing ??= (async () => {
       http1.close();
       http2.close();
-      // HTTP/2 sessions do not all end on close(): destroy what is left.
-      for (const s of openSessions) s.destroy();
-    }));
-  const openSessions = new Set<import('node:http2').Http2Session>();
-  http2.on('session', (s) => {
-    openSessions.add(s);
-    s.on('close', () => openSessions.delete(s));
-  });
+      await closeFront();
+    })());
   return { port, core, addRoute, close };
 }

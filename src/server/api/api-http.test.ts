@@ -1,0 +1,164 @@
+// The client API as curl sees it: plain HTTP/1.1 JSON requests, good and bad.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { NotLeaderError } from '../backend.ts';
+import type { FakeBackend } from './fake-backend.ts';
+import type { ApiServer } from './server.ts';
+import { fakeServer, post } from './test-util.ts';
+
+const KV = '/leasekv.v1.KV';
+
+describe('HTTP/JSON API over a fake backend', () => {
+  let server: ApiServer;
+  let backend: FakeBackend;
+  let port: number;
+  before(async () => {
+    ({ server, backend, port } = await fakeServer({ limits: { maxKeyBytes: 16, maxValueBytes: 64, maxRequestBytes: 4096, maxRangeLimit: 5, defaultRangeLimit: 2 } }));
+  });
+  after(() => server.close());
+
+  const call = async (method: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const r = await post(port, `${KV}/${method}`, typeof body === 'string' ? body : JSON.stringify(body));
+    return { status: r.status, json: JSON.parse(r.body) as Record<string, unknown> };
+  };
+  const expectError = async (method: string, body: unknown, code: string, status: number, msg?: RegExp): Promise<void> => {
+    const r = await call(method, body);
+    assert.equal(r.json['code'], code, JSON.stringify(r.json));
+    assert.equal(r.status, status);
+    if (msg !== undefined) assert.match(String(r.json['message']), msg);
+  };
+
+  test('put, get, delete, cas, range, status', async () => {
+    assert.deepEqual((await call('Put', { key: 'a', value: 'x' })).json, { index: '1' });
+    assert.deepEqual((await call('Get', { key: 'a' })).json, { found: true, value: 'x', index: '1', readMode: 'READ_MODE_LEASE', staleByMs: 0 });
+    assert.deepEqual((await call('Get', { key: 'zz', consistency: 'STALE' })).json, { found: false, value: '', index: '1', readMode: 'READ_MODE_STALE', staleByMs: 0 });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'nope', value: 'y' })).json, { swapped: false, current: 'x', index: '2' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'x', value: 'y' })).json, { swapped: true, index: '3' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'new' })).json, { swapped: true, index: '4' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'again' })).json, { swapped: false, current: 'new', index: '5' });
+    await call('Put', { key: 'ab', value: '1' });
+    const range = await call('Range', { prefix: 'a' });
+    assert.deepEqual(range.json, { kvs: [{ key: 'a', value: 'y' }, { key: 'ab', value: '1' }], more: false, index: '6' });
+    assert.deepEqual((await call('Range', { prefix: '', limit: 1 })).json['more'], true);
+    assert.deepEqual((await call('Delete', { key: 'ab' })).json, { deleted: true, index: '7' });
+    assert.deepEqual((await call('Delete', { key: 'ab' })).json, { deleted: false, index: '8' });
+    const st = await call('Status', {});
+    assert.equal(st.json['role'], 'LEADER');
+    assert.equal(st.json['id'], 'n1');
+    assert.equal(st.json['leaseHeld'], true);
+  });
+
+  test('bad input: invalid_argument with a clear message, and the node keeps serving', async () => {
+    await expectError('Get', '{"key":', 'invalid_argument', 400, /cannot decode/);
+    await expectError('Get', '[1,2]', 'invalid_argument', 400);
+    await expectError('Get', { key: 'a', bogus: 1 }, 'invalid_argument', 400, /bogus.*unknown/);
+    await expectError('Get', { key: 'a', consistency: 'LINEARISABLE' }, 'invalid_argument', 400, /Consistency/);
+    await expectError('Range', { prefix: 'a', consistency: 'stale' }, 'invalid_argument', 400);
+    await expectError('Get', { key: '' }, 'invalid_argument', 400, /key must not be empty/);
+    await expectError('Put', { value: 'v' }, 'invalid_argument', 400, /key must not be empty/);
+    await expectError('Put', { key: 'k'.repeat(17), value: 'v' }, 'invalid_argument', 400, /key is 17 bytes; the limit is 16 bytes/);
+    await expectError('Put', { key: 'é'.repeat(9), value: 'v' }, 'invalid_argument', 400, /key is 18 bytes/);
+    await expectError('Put', { key: 'k', value: 'v'.repeat(65) }, 'invalid_argument', 400, /value is 65 bytes; the limit is 64/);
+    await expectError('CompareAndSwap', { key: 'k', expected: 'v'.repeat(65), value: '' }, 'invalid_argument', 400, /expected is 65 bytes/);
+    await expectError('Range', { prefix: 'a', limit: 6 }, 'invalid_argument', 400, /limit 6 is above the maximum of 5/);
+    await expectError('Put', { key: 'k', value: 'v', seq: 3 }, 'invalid_argument', 400, /seq given without client_id/);
+    await expectError('Put', { key: 'k', value: 'v', clientId: 'c' }, 'invalid_argument', 400, /without seq/);
+    await expectError('Put', { key: 'k', value: 'v', seq: -1 }, 'invalid_argument', 400);
+    await expectError('Put', { key: 'k', value: 'x'.repeat(5000) }, 'resource_exhausted', 429);
+    assert.equal((await call('Get', { key: 'a' })).json['found'], true);
+  });
+
+  test('unknown method → 404 unimplemented; wrong content-type → 415; GET not allowed', async () => {
+    const r = await post(port, `${KV}/Nope`, '{}');
+    assert.equal(r.status, 404);
+    assert.equal((JSON.parse(r.body) as { code: string }).code, 'unimplemented');
+    assert.equal((await post(port, `${KV}/Get`, '{"key":"a"}', { 'content-type': 'text/plain' })).status, 415);
+    assert.equal((await post(port, `${KV}/Put`, '', {}, 'GET')).status, 405);
+  });
+
+  test('not leader → failed_precondition with the hint in the message and headers', async () => {
+    backend.followerOf = { leaderId: 'n2', leaderClientAddr: '127.0.0.1:7002' };
+    try {
+      for (const method of ['Get', 'Put']) {
+        const r = await post(port, `${KV}/${method}`, JSON.stringify(method === 'Put' ? { key: 'a', value: 'v' } : { key: 'a' }));
+        assert.equal(r.status, 400);
+        assert.deepEqual(JSON.parse(r.body), { code: 'failed_precondition', message: 'not leader; leader is n2 at 127.0.0.1:7002' });
+        assert.equal(r.headers['leasekv-leader'], 'n2');
+        assert.equal(r.headers['leasekv-leader-addr'], '127.0.0.1:7002');
+      }
+      // A stale read is answered by a follower.
+      const stale = await call('Get', { key: 'a', consistency: 'STALE' });
+      assert.equal(stale.json['readMode'], 'READ_MODE_STALE');
+      assert.equal(stale.json['staleByMs'], 42);
+    } finally {
+      backend.followerOf = undefined;
+    }
+  });
+
+  test('deadline from connect-timeout-ms → deadline_exceeded; a bad header → invalid_argument', async () => {
+    backend.delayMs = 300;
+    try {
+      const r = await post(port, `${KV}/Get`, '{"key":"a"}', { 'content-type': 'application/json', 'connect-timeout-ms': '30' });
+      assert.equal((JSON.parse(r.body) as { code: string }).code, 'deadline_exceeded');
+      const bad = await post(port, `${KV}/Get`, '{"key":"a"}', { 'content-type': 'application/json', 'connect-timeout-ms': 'soon' });
+      assert.equal((JSON.parse(bad.body) as { code: string }).code, 'invalid_argument');
+    } finally {
+      backend.delayMs = 0;
+    }
+  });
+});
+
+describe('back-pressure and backend errors', () => {
+  test('beyond maxInFlight requests are refused with resource_exhausted, not queued', async () => {
+    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 2 }, backend: { delayMs: 200 } });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => post(port, `${KV}/${i % 2 === 0 ? 'Get' : 'Range'}`, i % 2 === 0 ? '{"key":"a"}' : '{}')),
+      );
+      const codes = answers.map((a) => (a.status === 200 ? 'ok' : (JSON.parse(a.body) as { code: string }).code));
+      assert.equal(codes.filter((c) => c === 'ok').length, 2, codes.join());
+      assert.equal(codes.filter((c) => c === 'resource_exhausted').length, 4, codes.join());
+      assert.ok(answers.filter((a) => a.status !== 200).every((a) => a.status === 429));
+      assert.equal(server.core.inFlight, 0);
+      backend.delayMs = 0;
+      assert.equal((await post(port, `${KV}/Get`, '{"key":"a"}')).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('typed backend errors map to codes', async () => {
+    const { server, backend, port } = await fakeServer();
+    const { UnavailableError, OverloadedError, SessionExpiredError, OutcomeUnknownError } = await import('../backend.ts');
+    try {
+      const cases: [Error, string, number][] = [
+        [new UnavailableError('no quorum'), 'unavailable', 503],
+        [new OverloadedError('proposal queue full'), 'resource_exhausted', 429],
+        [new SessionExpiredError('client c'), 'aborted', 409],
+        [new OutcomeUnknownError('lost leadership'), 'unavailable', 503],
+        [new NotLeaderError('', ''), 'failed_precondition', 400],
+        [new Error('boom'), 'internal', 500],
+      ];
+      for (const [err, code, status] of cases) {
+        backend.failNext.push(err);
+        const r = await post(port, `${KV}/Put`, '{"key":"a","value":"b"}');
+        assert.equal((JSON.parse(r.body) as { code: string }).code, code, err.name);
+        assert.equal(r.status, status, err.name);
+        if (err instanceof OutcomeUnknownError) assert.equal(r.headers['leasekv-outcome'], 'unknown');
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('extra routes are served on HTTP/1.1', async () => {
+    const { server, port } = await fakeServer();
+    try {
+      server.addRoute('GET', '/metrics', (_req, res) => res.end('up 1\n'));
+      const r = await post(port, '/metrics?x=1', '', {}, 'GET');
+      assert.equal(r.body, 'up 1\n');
+    } finally {
+      await server.close();
+    }
+  });
+});
