@@ -41,6 +41,8 @@ export interface ApiServerOptions {
 export interface ApiServer {
   readonly port: number;
   readonly core: ApiCore;
+  /** The HTTP/1.1 JSON fast path (undefined when disabled); its counters say how often it answered. */
+  readonly fastPath: FastPath | undefined;
   /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
   addRoute(method: string, path: string, handler: RouteHandler): void;
   close(): Promise<void>;
@@ -111,5 +113,5 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       http2.close();
       await closeFront();
     })());
-  return { port, core, addRoute, close };
+  return { port, core, fastPath: fast, addRoute, close };
 }
