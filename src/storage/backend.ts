@@ -1,0 +1,146 @@
+// Where the persister's WAL work runs: in a worker thread over real files (so a slow fsync never
+// blocks the main event loop — heartbeats and lease renewal, lease-notes case 10), or inline over any
+// FileSystem (tests, the simulator). Both run one batch at a time: apply every request in order, then
+// one write + one fsync for the whole batch.
+import { Worker } from 'node:worker_threads';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
+import { StorageCorruptError } from './errors.ts';
+import type { FileSystem } from './fs.ts';
+import type { Snapshot } from './snapshot_file.ts';
+import { Wal, type WalOpenResult, type WalOptions } from './wal.ts';
+
+export interface PersistRequest {
+  readonly entries: readonly Entry[];
+  readonly hardState: HardState | null;
+  /** Installed before the entries (Ready ordering); saved atomically and fsynced on its own. */
+  readonly snapshot?: Snapshot;
+}
+
+export interface BatchResult {
+  /** Wall time of the write + fsync of the batch, in ms (0 if nothing needed syncing). */
+  readonly fsyncMs: number;
+  readonly fsynced: boolean;
+}
+
+export type OpenedState = Omit<WalOpenResult, 'wal'>;
+
+export interface Backend {
+  open(): Promise<OpenedState>;
+  writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult>;
+  compact(index: number): Promise<void>;
+  loadSnapshot(): Promise<Snapshot | null>;
+  close(): Promise<void>;
+}
+
+/** Applies a batch to an open WAL: requests in order, then one sync. Shared by both backends. */
+export function applyBatch(wal: Wal, reqs: readonly PersistRequest[], nowMs: () => number): BatchResult {
+  for (const r of reqs) {
+    if (r.snapshot !== undefined) wal.saveSnapshot(r.snapshot.meta, r.snapshot.data);
+    wal.append(r.entries, r.hardState);
+  }
+  const start = nowMs();
+  const fsynced = wal.sync();
+  return { fsyncMs: nowMs() - start, fsynced };
+}
+
+/** Runs the WAL on the calling thread; each call completes on a later macrotask so callers batch. */
+export class InlineBackend implements Backend {
+  private wal: Wal | null = null;
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    private readonly opts: WalOptions = {},
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {}
+  private later<T>(fn: () => T): Promise<T> {
+    return new Promise((resolve, reject) => setImmediate(() => {
+      try {
+        resolve(fn());
+      } catch (e) {
+        reject(e);
+      }
+    }));
+  }
+  private open_(): Wal {
+    if (this.wal === null) throw new Error('InlineBackend: not open');
+    return this.wal;
+  }
+  open(): Promise<OpenedState> {
+    return this.later(() => {
+      const { wal, state, repaired } = Wal.open(this.fs, this.dir, this.opts);
+      this.wal = wal;
+      return { state, repaired };
+    });
+  }
+  writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult> {
+    return this.later(() => applyBatch(this.open_(), reqs, this.nowMs));
+  }
+  compact(index: number): Promise<void> {
+    return this.later(() => void this.open_().compact(index));
+  }
+  loadSnapshot(): Promise<Snapshot | null> {
+    return this.later(() => this.open_().loadSnapshot());
+  }
+  close(): Promise<void> {
+    return this.later(() => this.wal?.close());
+  }
+}
+
+type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string; file?: string; offset?: number; reason?: string } };
+
+/** Runs the WAL over real files in a worker thread (persist_worker.ts). */
+export class WorkerBackend implements Backend {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private dead: Error | null = null;
+
+  constructor(dir: string, opts: WalOptions = {}) {
+    // tsx's loader is not inherited by workers on Node 20: register it, then load the worker module.
+    const api = import.meta.resolve('tsx/esm/api');
+    const target = new URL('./persist_worker.ts', import.meta.url).href;
+    const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); })`;
+    this.worker = new Worker(boot, { eval: true, workerData: { dir, opts } });
+    this.worker.on('message', (m: WorkerReply) => this.settle(m));
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => this.fail(new Error(`persist worker exited with code ${code}`)));
+  }
+  private settle(m: WorkerReply): void {
+    const w = this.waiting.get(m.id);
+    if (w === undefined) return;
+    this.waiting.delete(m.id);
+    if (m.ok) w.resolve(m.result);
+    else if (m.error.name === 'StorageCorruptError') w.reject(new StorageCorruptError(m.error.file ?? '?', m.error.offset ?? 0, m.error.reason ?? m.error.message));
+    else w.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
+  }
+  private fail(e: Error): void {
+    this.dead ??= e;
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+  private call<T>(op: string, arg?: unknown): Promise<T> {
+    if (this.dead !== null) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, op, arg });
+    });
+  }
+  open(): Promise<OpenedState> {
+    return this.call('open');
+  }
+  writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult> {
+    return this.call('write', reqs);
+  }
+  compact(index: number): Promise<void> {
+    return this.call('compact', index);
+  }
+  loadSnapshot(): Promise<Snapshot | null> {
+    return this.call('loadSnapshot');
+  }
+  async close(): Promise<void> {
+    if (this.dead === null) await this.call('close');
+    this.dead ??= new Error('persister closed');
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,43 @@
+// The persister's worker thread: owns the WAL over real files; one message at a time, in order.
+// Protocol: { id, op, arg } → { id, ok: true, result } | { id, ok: false, error }.
+import { parentPort, workerData } from 'node:worker_threads';
+import { applyBatch, type PersistRequest } from './backend.ts';
+import { StorageCorruptError } from './errors.ts';
+import { RealFs } from './fs.ts';
+import { Wal, type WalOptions } from './wal.ts';
+
+const { dir, opts } = workerData as { dir: string; opts: WalOptions };
+let wal: Wal | null = null;
+
+function handle(op: string, arg: unknown): unknown {
+  switch (op) {
+    case 'open': {
+      const r = Wal.open(new RealFs(), dir, opts);
+      wal = r.wal;
+      return { state: r.state, repaired: r.repaired };
+    }
+    case 'write':
+      return applyBatch(wal!, arg as PersistRequest[], () => performance.now());
+    case 'compact':
+      wal!.compact(arg as number);
+      return undefined;
+    case 'loadSnapshot':
+      return wal!.loadSnapshot();
+    case 'close':
+      wal?.close();
+      wal = null;
+      return undefined;
+    default:
+      throw new Error(`persist worker: unknown op ${op}`);
+  }
+}
+
+parentPort!.on('message', (m: { id: number; op: string; arg: unknown }) => {
+  try {
+    parentPort!.postMessage({ id: m.id, ok: true, result: handle(m.op, m.arg) });
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const extra = e instanceof StorageCorruptError ? { file: e.file, offset: e.offset, reason: e.reason } : {};
+    parentPort!.postMessage({ id: m.id, ok: false, error: { name: err.name, message: err.message, ...extra } });
+  }
+});
