@@ -1,0 +1,205 @@
+// Inbound connections: the handshake check (cluster id, protocol version, known sender, right
+// target), delivery of raft messages, and the receiving half of snapshot transfers.
+//
+// At most one inbound connection per peer is live: a new handshake from the same peer replaces the
+// old connection, so chunks of one transfer never arrive from two sockets at once. Partial snapshot
+// data is kept per sender across reconnects (that is what makes a transfer resumable).
+import { Buffer } from 'node:buffer';
+import type { Socket } from 'node:net';
+import { crc32 } from 'node:zlib';
+import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
+import { DecodeError, encodeFrame, type Frame, type TransferId } from './codec.ts';
+import { FrameDecoder } from './frame-decoder.ts';
+import { sameTransfer } from './outbound.ts';
+import type { PeerStats, ResolvedOptions } from './options.ts';
+
+export type MessageHandler = (msg: Message) => void;
+export type SnapshotHandler = (from: NodeId, msg: SnapshotRequest, data: Uint8Array) => void;
+
+interface IncomingSnapshot {
+  readonly id: TransferId;
+  msg: SnapshotRequest;
+  readonly buf: Buffer;
+  received: number;
+}
+
+export interface InboundCallbacks {
+  statsFor(peer: NodeId): PeerStats | undefined;
+  onMessage: MessageHandler;
+  onSnapshot: SnapshotHandler;
+  /** Handshakes refused (wrong cluster, unknown sender, wrong target, bad protocol). */
+  onRefused(): void;
+}
+
+export class InboundHub {
+  private readonly sockets = new Set<Socket>();
+  private readonly activeByPeer = new Map<NodeId, Socket>();
+  private readonly incoming = new Map<NodeId, IncomingSnapshot>();
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly cb: InboundCallbacks,
+  ) {}
+
+  accept(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.setNoDelay(true);
+    const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
+    let peer: NodeId | null = null;
+    const handshakeTimer = setTimeout(() => this.refuse(sock, remote, 'no handshake in time'), this.opts.handshakeTimeoutMs);
+    const decoder = new FrameDecoder(this.opts.maxFrameBytes);
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk, (f, size) => {
+          if (sock.destroyed || sock.writableEnded) return; // closing or refused: ignore the rest
+          if (peer === null) {
+            clearTimeout(handshakeTimer);
+            peer = this.handshake(sock, remote, f);
+            return;
+          }
+          const stats = this.cb.statsFor(peer);
+          if (stats !== undefined) stats.bytesReceived += size;
+          this.onFrame(sock, peer, f);
+        });
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e; // a bug in a handler: crash loudly
+        if (peer === null) return this.refuse(sock, remote, e.message);
+        this.bump(peer);
+        this.opts.logger.warn({ peer, remote, reason: e.message }, `bad frame from node ${peer}; closing`);
+        sock.destroy();
+      }
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => {
+      clearTimeout(handshakeTimer);
+      this.sockets.delete(sock);
+      if (peer !== null && this.activeByPeer.get(peer) === sock) this.activeByPeer.delete(peer);
+    });
+  }
+
+  stop(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.activeByPeer.clear();
+    this.incoming.clear();
+  }
+
+  /** Checks the first frame; returns the peer id, or null after refusing. */
+  private handshake(sock: Socket, remote: string, f: Frame): NodeId | null {
+    if (f.kind !== 'hello') return this.refuse(sock, remote, `expected hello, got ${f.kind}`);
+    if (f.clusterId !== this.opts.clusterId) {
+      return this.refuse(sock, remote, `cluster id mismatch: theirs ${JSON.stringify(f.clusterId)}, ours ${JSON.stringify(this.opts.clusterId)}`);
+    }
+    if (f.to !== this.opts.selfId) return this.refuse(sock, remote, `dialled node ${f.to} but this is ${this.opts.selfId}`);
+    if (f.from === this.opts.selfId || this.cb.statsFor(f.from) === undefined) {
+      return this.refuse(sock, remote, `unknown sender ${f.from}`);
+    }
+    const previous = this.activeByPeer.get(f.from);
+    if (previous !== undefined && previous !== sock) previous.destroy();
+    this.activeByPeer.set(f.from, sock);
+    sock.write(encodeFrame({ kind: 'hello-ok' }));
+    this.opts.logger.debug({ peer: f.from, remote }, `accepted connection from node ${f.from}`);
+    return f.from;
+  }
+
+  private refuse(sock: Socket, remote: string, reason: string): null {
+    if (sock.destroyed) return null;
+    this.cb.onRefused();
+    this.opts.logger.warn({ remote, reason }, 'refused peer connection');
+    sock.end(encodeFrame({ kind: 'refuse', reason }));
+    // end() waits for the peer; do not let a silent peer keep the socket.
+    setTimeout(() => sock.destroy(), 1000).unref();
+    return null;
+  }
+
+  private bump(peer: NodeId): void {
+    const s = this.cb.statsFor(peer);
+    if (s !== undefined) s.errors++;
+  }
+
+  private onFrame(sock: Socket, peer: NodeId, f: Frame): void {
+    switch (f.kind) {
+      case 'msg':
+        if (f.msg.from !== peer || f.msg.to !== this.opts.selfId) {
+          // A message must come from the node that completed the handshake and be meant for us.
+          this.bump(peer);
+          this.opts.logger.warn({ peer, from: f.msg.from, to: f.msg.to }, 'dropping misaddressed message');
+          return;
+        }
+        {
+          const s = this.cb.statsFor(peer);
+          if (s !== undefined) s.msgsReceived++;
+        }
+        this.cb.onMessage(f.msg);
+        return;
+      case 'snap-offer':
+        return this.onOffer(sock, peer, f.id, f.msg);
+      case 'snap-chunk':
+        return this.onChunk(sock, peer, f.id, f.offset, f.data);
+      default:
+        this.bump(peer);
+        this.opts.logger.warn({ peer, kind: f.kind }, 'unexpected frame on an inbound connection; closing');
+        sock.destroy();
+    }
+  }
+
+  private ack(sock: Socket, id: TransferId, offset: number, rejected = false): void {
+    sock.write(encodeFrame({ kind: 'snap-ack', id, offset, rejected }));
+  }
+
+  private onOffer(sock: Socket, peer: NodeId, id: TransferId, msg: SnapshotRequest): void {
+    if (msg.from !== peer || msg.to !== this.opts.selfId) {
+      this.bump(peer);
+      return this.ack(sock, id, 0, true);
+    }
+    if (id.totalBytes > this.opts.maxSnapshotBytes) {
+      this.bump(peer);
+      this.opts.logger.warn({ peer, bytes: id.totalBytes, max: this.opts.maxSnapshotBytes }, 'rejecting snapshot over maxSnapshotBytes');
+      return this.ack(sock, id, 0, true);
+    }
+    let cur = this.incoming.get(peer);
+    if (cur === undefined || !sameTransfer(cur.id, id)) {
+      // A new transfer replaces any partial one from this sender (the leader only sends its newest).
+      cur = { id, msg, buf: Buffer.allocUnsafe(id.totalBytes), received: 0 };
+      this.incoming.set(peer, cur);
+      this.opts.logger.info({ peer, index: id.index, bytes: id.totalBytes }, 'receiving snapshot');
+    } else {
+      cur.msg = msg; // a resumed transfer: keep the newest lease/round information
+      this.opts.logger.info({ peer, index: id.index, offset: cur.received }, 'resuming snapshot');
+    }
+    if (cur.received === id.totalBytes) return this.complete(sock, peer, cur);
+    this.ack(sock, id, cur.received);
+  }
+
+  private onChunk(sock: Socket, peer: NodeId, id: TransferId, offset: number, data: Uint8Array): void {
+    const cur = this.incoming.get(peer);
+    if (cur === undefined || !sameTransfer(cur.id, id)) return; // a chunk of a replaced transfer
+    if (offset !== cur.received) {
+      // Impossible on one ordered connection unless the sender is broken: resync through a reconnect.
+      this.bump(peer);
+      this.opts.logger.warn({ peer, offset, expected: cur.received }, 'snapshot chunk out of order; closing');
+      sock.destroy();
+      return;
+    }
+    cur.buf.set(data, offset);
+    cur.received += data.length;
+    const s = this.cb.statsFor(peer);
+    if (s !== undefined) s.snapshotBytesReceived += data.length;
+    if (cur.received === id.totalBytes) return this.complete(sock, peer, cur);
+    this.ack(sock, id, cur.received);
+  }
+
+  private complete(sock: Socket, peer: NodeId, cur: IncomingSnapshot): void {
+    this.incoming.delete(peer);
+    if (crc32(cur.buf) !== cur.id.crc32) {
+      this.bump(peer);
+      this.opts.logger.error({ peer, index: cur.id.index }, 'snapshot data CRC mismatch; rejecting');
+      return this.ack(sock, cur.id, 0, true);
+    }
+    this.ack(sock, cur.id, cur.id.totalBytes);
+    const s = this.cb.statsFor(peer);
+    if (s !== undefined) s.snapshotsReceived++;
+    this.opts.logger.info({ peer, index: cur.id.index, bytes: cur.id.totalBytes }, 'snapshot received');
+    this.cb.onSnapshot(peer, cur.msg, cur.buf);
+  }
+}

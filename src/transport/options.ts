@@ -1,0 +1,116 @@
+// PeerTransport configuration (validated once, with every limit explicit), stats and logger shape.
+import type { NodeId } from '../raft/types.ts';
+import { FRAME_OVERHEAD_BYTES } from './codec.ts';
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A pino-compatible subset: (fields, message). */
+export interface TransportLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export const silentLogger: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface PeerTransportOptions {
+  readonly selfId: NodeId;
+  readonly clusterId: string;
+  readonly listenHost: string;
+  /** 0 = an ephemeral port (see PeerTransport.port). */
+  readonly listenPort: number;
+  /** The address each other member is dialled at; an entry for selfId is ignored. */
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  readonly maxFrameBytes: number;
+  /** Raft messages queued for one peer beyond this are dropped, oldest first (raft retries). */
+  readonly maxQueuedBytesPerPeer: number;
+  readonly reconnectBackoffMinMs: number;
+  readonly reconnectBackoffMaxMs: number;
+  readonly connectTimeoutMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Snapshot data is sent in chunks of this size... */
+  readonly snapshotChunkBytes?: number;
+  /** ...with at most this many unacknowledged chunks in flight. */
+  readonly snapshotWindowChunks?: number;
+  /** Incoming snapshots larger than this are rejected (the receiver buffers one per sender). */
+  readonly maxSnapshotBytes?: number;
+  readonly logger?: TransportLogger;
+  /** Jitter source for reconnect backoff; injectable for tests. */
+  readonly random?: () => number;
+}
+
+export type ResolvedOptions = Required<PeerTransportOptions>;
+
+/** A configuration value is out of range; thrown by the constructor. */
+export class TransportConfigError extends Error {
+  override readonly name = 'TransportConfigError';
+}
+
+const MIB = 1024 * 1024;
+
+export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
+  const r: ResolvedOptions = {
+    connectTimeoutMs: 3000,
+    handshakeTimeoutMs: 3000,
+    snapshotChunkBytes: MIB,
+    snapshotWindowChunks: 4,
+    maxSnapshotBytes: 2048 * MIB,
+    logger: silentLogger,
+    random: Math.random,
+    ...o,
+  };
+  const int = (name: keyof ResolvedOptions, min: number, max: number): void => {
+    const v = r[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw new TransportConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+    }
+  };
+  if (r.selfId.length === 0 || r.clusterId.length === 0) throw new TransportConfigError('selfId and clusterId must be non-empty');
+  int('listenPort', 0, 65535);
+  int('maxFrameBytes', 4096, 1024 * MIB);
+  int('maxQueuedBytesPerPeer', 4096, 4096 * MIB);
+  int('reconnectBackoffMinMs', 1, 600_000);
+  int('reconnectBackoffMaxMs', r.reconnectBackoffMinMs, 600_000);
+  int('connectTimeoutMs', 1, 600_000);
+  int('handshakeTimeoutMs', 1, 600_000);
+  int('snapshotChunkBytes', 1, r.maxFrameBytes - FRAME_OVERHEAD_BYTES - 1024);
+  int('snapshotWindowChunks', 1, 1024);
+  int('maxSnapshotBytes', 1, 4096 * MIB);
+  for (const [id, a] of r.peers) {
+    if (id.length === 0) throw new TransportConfigError('peer id must be non-empty');
+    if (a.host.length === 0 || !Number.isSafeInteger(a.port) || a.port < 1 || a.port > 65535) {
+      throw new TransportConfigError(`peer ${id}: bad address ${a.host}:${a.port}`);
+    }
+  }
+  return r;
+}
+
+/** Counters per peer, for metrics. Monotonic except queuedBytes and connected. */
+export interface PeerStats {
+  msgsSent: number;
+  bytesSent: number;
+  msgsReceived: number;
+  bytesReceived: number;
+  /** Messages dropped: queue over its bound, or too large for a frame. */
+  drops: number;
+  /** Connection failures, decode errors, refused handshakes, invalid messages. */
+  errors: number;
+  connects: number;
+  snapshotsSent: number;
+  snapshotsReceived: number;
+  snapshotBytesSent: number;
+  snapshotBytesReceived: number;
+  queuedBytes: number;
+  connected: boolean;
+}
+
+export function emptyStats(): PeerStats {
+  return {
+    msgsSent: 0, bytesSent: 0, msgsReceived: 0, bytesReceived: 0, drops: 0, errors: 0, connects: 0,
+    snapshotsSent: 0, snapshotsReceived: 0, snapshotBytesSent: 0, snapshotBytesReceived: 0, queuedBytes: 0, connected: false,
+  };
+}

@@ -1,0 +1,282 @@
+// One outbound connection to one peer: dial, handshake, batched writes, bounded queue, reconnect with
+// exponential backoff + jitter, and the sending half of snapshot transfers.
+//
+// Messages flow only on the sender's outbound connection; the peer answers on the same socket with
+// hello-ok / refuse and snapshot acks only. The queue survives reconnects (raft tolerates late or
+// lost messages; the bound keeps memory fixed), snapshot frames are flow-controlled by acks instead.
+import { Socket, createConnection } from 'node:net';
+import { crc32 } from 'node:zlib';
+import type { NodeId, SnapshotRequest } from '../raft/types.ts';
+import { encodeFrame, type Frame, type TransferId } from './codec.ts';
+import { FrameDecoder } from './frame-decoder.ts';
+import type { PeerAddress, PeerStats, ResolvedOptions } from './options.ts';
+
+type LinkState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
+
+interface OutgoingSnapshot {
+  readonly id: TransferId;
+  readonly msg: SnapshotRequest;
+  readonly data: Uint8Array;
+  /** Bytes the receiver confirmed; chunks go out while sent - acked < window. */
+  acked: number;
+  sent: number;
+  /** After (re)connecting we offer the transfer and wait to learn where the receiver stands. */
+  awaitingOfferAck: boolean;
+}
+
+export class OutboundLink {
+  private state: LinkState = 'idle';
+  private socket: Socket | null = null;
+  /** Raft message frames; queue[head..] are pending. Invariant: queuedBytes = their total size. */
+  private queue: Uint8Array[] = [];
+  private head = 0;
+  /** Snapshot frames: never dropped, bounded by the snapshot window. Cleared on disconnect. */
+  private ctl: Uint8Array[] = [];
+  private flushScheduled = false;
+  private attempts = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private snap: OutgoingSnapshot | null = null;
+  /** Whether the current run of failures was already logged at warn level (avoid log floods). */
+  private failureLogged = false;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly peerId: NodeId,
+    private addr: PeerAddress,
+    private readonly stats: PeerStats,
+  ) {}
+
+  start(): void {
+    if (this.state === 'idle') this.connect();
+  }
+
+  /** Redirects the link (e.g. the peer moved, or a proxy was put in front of it): reconnects now. */
+  setAddress(addr: PeerAddress): void {
+    this.addr = addr;
+    if (this.state === 'stopped') return;
+    this.attempts = 0;
+    this.clearTimer();
+    if (this.socket !== null) this.socket.destroy(); // the close handler reconnects
+    else this.connect();
+  }
+
+  /** Queues one encoded message frame; drops the oldest beyond maxQueuedBytesPerPeer. */
+  enqueue(frame: Uint8Array): void {
+    if (this.state === 'stopped') return;
+    this.queue.push(frame);
+    this.stats.queuedBytes += frame.length;
+    while (this.stats.queuedBytes > this.opts.maxQueuedBytesPerPeer && this.head < this.queue.length - 1) {
+      const dropped = this.queue[this.head] as Uint8Array;
+      this.queue[this.head++] = EMPTY;
+      this.stats.queuedBytes -= dropped.length;
+      this.stats.drops++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      // Compact, so a long disconnection cannot grow the array with dropped slots.
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.scheduleFlush();
+  }
+
+  /** Starts (or replaces) the snapshot transfer to this peer. */
+  sendSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
+    const id: TransferId = { index: msg.snapshot.index, term: msg.snapshot.term, totalBytes: data.length, crc32: crc32(data) };
+    this.snap = { id, msg, data, acked: 0, sent: 0, awaitingOfferAck: true };
+    this.ctl = [];
+    this.opts.logger.info({ peer: this.peerId, index: id.index, bytes: id.totalBytes }, 'sending snapshot');
+    if (this.state === 'ready') this.offerSnapshot();
+  }
+
+  get snapshotInProgress(): boolean {
+    return this.snap !== null;
+  }
+
+  stop(): void {
+    this.state = 'stopped';
+    this.clearTimer();
+    this.socket?.destroy();
+    this.socket = null;
+    this.queue = [];
+    this.head = 0;
+    this.ctl = [];
+    this.snap = null;
+    this.stats.queuedBytes = 0;
+    this.stats.connected = false;
+  }
+
+  // ------------------------------------------------------------------ connection lifecycle
+
+  private connect(): void {
+    this.state = 'connecting';
+    const sock = createConnection({ host: this.addr.host, port: this.addr.port });
+    this.socket = sock;
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 1000);
+    this.timer = setTimeout(() => this.fail(sock, 'connect timeout'), this.opts.connectTimeoutMs);
+    sock.once('connect', () => {
+      this.clearTimer();
+      this.state = 'handshaking';
+      sock.write(encodeFrame({ kind: 'hello', clusterId: this.opts.clusterId, from: this.opts.selfId, to: this.peerId }));
+      this.timer = setTimeout(() => this.fail(sock, 'handshake timeout'), this.opts.handshakeTimeoutMs);
+    });
+    const decoder = new FrameDecoder(this.opts.maxFrameBytes);
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk, (f) => this.onFrame(sock, f));
+      } catch (e) {
+        this.fail(sock, `bad frame from peer: ${(e as Error).message}`);
+      }
+    });
+    sock.on('drain', () => this.flush());
+    sock.on('error', (e) => this.fail(sock, e.message));
+    sock.on('close', () => this.onClose(sock));
+  }
+
+  private fail(sock: Socket, reason: string): void {
+    if (sock !== this.socket || sock.destroyed) return;
+    this.stats.errors++;
+    const fields = { peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}`, reason };
+    if (!this.failureLogged) this.opts.logger.warn(fields, `error sending to node ${this.peerId}`);
+    else this.opts.logger.debug(fields, `still cannot reach node ${this.peerId}`);
+    this.failureLogged = true;
+    sock.destroy();
+  }
+
+  private onClose(sock: Socket): void {
+    if (sock !== this.socket) return;
+    this.socket = null;
+    this.clearTimer();
+    if (this.stats.connected) this.opts.logger.warn({ peer: this.peerId }, `connection to node ${this.peerId} lost`);
+    this.stats.connected = false;
+    this.ctl = [];
+    if (this.snap !== null) this.snap.awaitingOfferAck = true;
+    if (this.state === 'stopped') return;
+    const baseMs = Math.min(this.opts.reconnectBackoffMaxMs, this.opts.reconnectBackoffMinMs * 2 ** Math.min(this.attempts, 30));
+    const delayMs = Math.max(1, Math.round(baseMs / 2 + (this.opts.random() * baseMs) / 2));
+    this.attempts++;
+    this.state = 'backoff';
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delayMs);
+  }
+
+  private onFrame(sock: Socket, f: Frame): void {
+    switch (f.kind) {
+      case 'hello-ok':
+        if (this.state !== 'handshaking') return this.fail(sock, 'unexpected hello-ok');
+        this.clearTimer();
+        this.state = 'ready';
+        this.attempts = 0;
+        this.failureLogged = false;
+        this.stats.connects++;
+        this.stats.connected = true;
+        this.opts.logger.info({ peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` }, `connected to node ${this.peerId}`);
+        if (this.snap !== null) this.offerSnapshot();
+        this.scheduleFlush();
+        return;
+      case 'refuse':
+        this.opts.logger.warn({ peer: this.peerId, reason: f.reason }, `node ${this.peerId} refused the connection`);
+        this.failureLogged = true;
+        this.stats.errors++;
+        sock.destroy();
+        return;
+      case 'snap-ack':
+        return this.onSnapshotAck(f.id, f.offset, f.rejected);
+      default:
+        return this.fail(sock, `unexpected ${f.kind} frame on an outbound connection`);
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Everything queued in this turn of the event loop leaves in one write (one writev syscall).
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const sock = this.socket;
+    if (this.state !== 'ready' || sock === null || sock.writableNeedDrain) return;
+    if (this.ctl.length === 0 && this.head === this.queue.length) return;
+    sock.cork();
+    for (const frame of this.ctl) {
+      sock.write(frame);
+      this.stats.bytesSent += frame.length;
+    }
+    this.ctl = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const frame = this.queue[i] as Uint8Array;
+      sock.write(frame);
+      this.stats.bytesSent += frame.length;
+      this.stats.msgsSent++;
+    }
+    this.queue = [];
+    this.head = 0;
+    this.stats.queuedBytes = 0;
+    sock.uncork();
+  }
+
+  // ------------------------------------------------------------------ snapshot sending
+
+  private offerSnapshot(): void {
+    const s = this.snap;
+    if (s === null) return;
+    s.awaitingOfferAck = true;
+    this.ctl.push(encodeFrame({ kind: 'snap-offer', id: s.id, msg: s.msg }));
+    this.scheduleFlush();
+  }
+
+  private onSnapshotAck(id: TransferId, offset: number, rejected: boolean): void {
+    const s = this.snap;
+    if (s === null || !sameTransfer(s.id, id)) return; // an ack for a replaced transfer
+    if (rejected) {
+      this.opts.logger.warn({ peer: this.peerId, index: id.index }, 'peer rejected the snapshot');
+      this.stats.errors++;
+      this.snap = null;
+      return;
+    }
+    if (s.awaitingOfferAck) {
+      // Resume where the receiver stands (0 if it had nothing of this transfer).
+      s.awaitingOfferAck = false;
+      s.acked = offset;
+      s.sent = offset;
+    } else {
+      s.acked = Math.max(s.acked, offset);
+    }
+    if (s.acked === s.id.totalBytes) {
+      this.stats.snapshotsSent++;
+      this.opts.logger.info({ peer: this.peerId, index: id.index, bytes: id.totalBytes }, 'snapshot delivered');
+      this.snap = null;
+      return;
+    }
+    this.pumpSnapshot(s);
+  }
+
+  private pumpSnapshot(s: OutgoingSnapshot): void {
+    const chunk = this.opts.snapshotChunkBytes;
+    const window = chunk * this.opts.snapshotWindowChunks;
+    while (s.sent < s.id.totalBytes && s.sent - s.acked < window) {
+      const end = Math.min(s.id.totalBytes, s.sent + chunk);
+      this.ctl.push(encodeFrame({ kind: 'snap-chunk', id: s.id, offset: s.sent, data: s.data.subarray(s.sent, end) }));
+      this.stats.snapshotBytesSent += end - s.sent;
+      s.sent = end;
+    }
+    this.scheduleFlush();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function sameTransfer(a: TransferId, b: TransferId): boolean {
+  return a.index === b.index && a.term === b.term && a.totalBytes === b.totalBytes && a.crc32 === b.crc32;
+}
