@@ -8,6 +8,7 @@ interface Command {
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   // Subcommands register here, one line each.
+  serve: { summary: 'run one cluster member', load: () => import('./commands/serve.ts') },
 };
 
 function usage(): string {

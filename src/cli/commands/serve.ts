@@ -1,0 +1,54 @@
+// `leasekv serve`: run one member of a cluster until SIGTERM/SIGINT.
+import { buildNodeConfig, flagHelp, NodeConfigError, rawFromArgs } from '../../server/config.ts';
+import { ConfigError } from '../../raft/config.ts';
+import { startNode } from '../../server/start.ts';
+import type { RunningNode } from '../../server/start.ts';
+
+const USAGE = `usage: leasekv serve --id ID --data-dir DIR --listen-peer HOST:PORT --listen-client HOST:PORT
+                     --peers id=HOST:PORT,... [--client-addrs id=HOST:PORT,...] [options]
+
+Every option may also come from the environment variable in brackets, or from --config FILE.
+
+${flagHelp()}`;
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  let running: RunningNode;
+  try {
+    const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
+    running = await startNode(cfg);
+  } catch (e) {
+    if (e instanceof NodeConfigError || e instanceof ConfigError) {
+      console.error(`leasekv serve: ${e.message}`);
+      return 2;
+    }
+    console.error(`leasekv serve: could not start: ${(e as Error).message}`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: string): void => {
+      signals++;
+      if (signals > 1) {
+        running.log.warn(`second ${sig}: exiting now`);
+        process.exit(130);
+      }
+      running.log.info(`${sig} received: stopping gracefully`);
+      running.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          running.log.error({ err }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    running.node.events.on('fatal', () => {
+      void running.stop().finally(() => resolve(1));
+    });
+  });
+}

@@ -1,0 +1,466 @@
+// A leasekv node: drives the pure consensus core with a monotonic clock, durable storage and the peer
+// transport, applies committed commands to the key-value state machine, and answers the client API.
+//
+// The drive loop (see raft/types.ts, Ready): inputs (messages, proposals, reads, timer ticks) go into
+// the core as they arrive; one drive per event-loop turn takes the core's Ready, sends what may leave
+// at once, hands entries/hard state to the group-committing persister, and only after that is durable
+// sends acknowledgements and votes, applies committed entries and answers reads. Many proposals that
+// arrive in one turn share one Ready and hence one fsync.
+
+import { performance } from 'node:perf_hooks';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { RaftNode } from '../raft/node.ts';
+import { validateRaftConfig } from '../raft/config.ts';
+import type { RaftConfig } from '../raft/config.ts';
+import type { Entry, Message, RaftEvent, Ready, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import { KvStateMachine } from '../kv/machine.ts';
+import type { ApplyResult } from '../kv/machine.ts';
+import { encodeCommand } from '../kv/command.ts';
+import type { Command } from '../kv/command.ts';
+import { formatHostPort } from './config.ts';
+import type { NodeConfig } from './config.ts';
+import {
+  InvalidArgumentError,
+  NotLeaderError,
+  OutcomeUnknownError,
+  OverloadedError,
+  SessionExpiredError,
+  UnavailableError,
+} from './backend.ts';
+import type {
+  CasRequest, CasResult, DeleteRequest, DeleteResult, GetRequest, GetResult, KvBackend, PutRequest, PutResult,
+  RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult,
+} from './backend.ts';
+import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
+import type { NodeStorage } from './storage-adapter.ts';
+import type { NodeTransport } from './transport-adapter.ts';
+import { logRaftEvent } from './event-log.ts';
+import { withDeadline } from './deadline.ts';
+
+export const VERSION = '0.1.0';
+
+/** What the dashboard and metrics observe: every core event with the node's clock, and requests. */
+export interface NodeObserver {
+  on(event: 'raft', listener: (e: RaftEvent, atMs: number) => void): unknown;
+  on(event: 'request', listener: (method: string, mode: string, ms: number, ok: boolean) => void): unknown;
+}
+
+export class LeaseKvNode implements KvBackend {
+  readonly events = new EventEmitter();
+  private readonly core: RaftNode;
+  private readonly proposals = new ProposalTable();
+  private readonly applyWaiters = new ApplyQueue();
+  private readonly reads = new ReadTable();
+  private readonly raftConfig: RaftConfig;
+  private scheduled = false;
+  private persisting = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private wasLeader = false;
+  private lastHeardFromLeaderMs = Number.NEGATIVE_INFINITY;
+  private lastSnapshotIndex: number;
+  private snapshotting = false;
+  /** Snapshot data received from the leader, waiting for the core to accept it (by index). */
+  private incomingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null;
+  private inFlight = 0;
+
+  constructor(
+    private readonly cfg: NodeConfig,
+    private readonly kv: KvStateMachine,
+    private readonly storage: NodeStorage,
+    private readonly transport: NodeTransport,
+    private readonly log: Logger,
+    restored: RestoredState,
+  ) {
+    this.raftConfig = validateRaftConfig({
+      id: cfg.id,
+      members: [...cfg.peers.keys()],
+      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      electionTimeoutMinMs: cfg.electionTimeoutMinMs,
+      electionTimeoutMaxMs: cfg.electionTimeoutMaxMs,
+      leaseDurationMs: cfg.leaseDurationMs,
+      maxClockDriftRate: cfg.maxClockDriftRate,
+      maxPendingReads: Math.min(cfg.maxPendingRequests, 1 << 20),
+    });
+    this.lastSnapshotIndex = restored.snapshot?.index ?? 0;
+    this.core = new RaftNode({
+      config: this.raftConfig,
+      random: Math.random,
+      nowMs: this.now(),
+      ...(restored.fresh ? {} : { restored: { hardState: restored.hardState, snapshot: restored.snapshot, entries: restored.entries } }),
+    });
+    transport.onMessage((msg) => this.onPeerMessage(msg));
+    transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
+  }
+
+  /** Monotonic milliseconds (lease-notes case 3): never Date.now(). */
+  now(): number {
+    return performance.now();
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  // ---- the drive loop -------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => this.drive());
+  }
+
+  private armTimer(): void {
+    if (this.stopped) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const waitMs = Math.max(1, Math.min(this.core.nextTickAtMs() - this.now(), this.cfg.heartbeatIntervalMs));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.schedule();
+    }, Math.ceil(waitMs));
+  }
+
+  private drive(): void {
+    this.scheduled = false;
+    if (this.stopped) return;
+    const now = this.now();
+    this.core.tick(now);
+    if (!this.persisting) {
+      const rd = this.core.ready(now);
+      if (rd !== null) this.handleReady(rd);
+    }
+    this.armTimer();
+  }
+
+  private handleReady(rd: Ready): void {
+    const later: Message[] = [];
+    const now: Message[] = [];
+    for (const o of rd.messages) (o.afterPersist ? later : now).push(o.msg);
+    this.send(now);
+    const snapshot = rd.snapshot !== null && this.incomingSnapshot?.meta.index === rd.snapshot.index ? this.incomingSnapshot : null;
+    if (rd.snapshot !== null && snapshot === null) {
+      throw new Error(`assertion: core installed snapshot ${rd.snapshot.index} that the host never received`);
+    }
+    if (rd.entries.length === 0 && rd.hardState === null && snapshot === null) {
+      this.finishReady(rd, later, null);
+      return;
+    }
+    this.persisting = true;
+    this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync }).then(
+      () => {
+        this.persisting = false;
+        if (this.stopped) return;
+        this.finishReady(rd, later, snapshot);
+        this.schedule();
+      },
+      (err: unknown) => this.fatal('persisting to the write-ahead log failed', err),
+    );
+  }
+
+  private finishReady(rd: Ready, later: Message[], snapshot: { meta: SnapshotMeta; data: Uint8Array } | null): void {
+    this.send(later);
+    if (snapshot !== null) {
+      this.kv.restore(snapshot.data);
+      this.lastSnapshotIndex = snapshot.meta.index;
+      this.incomingSnapshot = null;
+      this.log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, 'installed snapshot from leader');
+    }
+    for (const e of rd.committedEntries) {
+      if (e.index <= this.kv.appliedIndex) continue;
+      const result = this.kv.apply(e);
+      this.proposals.applied(e.index, e.term, result, () => new UnavailableError('leadership changed before the write committed; retry'));
+    }
+    this.applyWaiters.release(this.kv.appliedIndex);
+    for (const rs of rd.readStates) this.reads.resolve(rs.requestId, rs.index);
+    for (const rf of rd.readFailures) this.reads.reject(rf.requestId, this.notLeader(rf.leaderHint));
+    const atMs = this.now();
+    for (const e of rd.events) {
+      logRaftEvent(this.log, e);
+      this.events.emit('raft', e, atMs);
+    }
+    this.core.advance(rd, atMs);
+    this.noticeRoleChange();
+    this.maybeSnapshot();
+  }
+
+  private noticeRoleChange(): void {
+    const isLeader = this.core.status(this.now()).role === 'leader';
+    if (this.wasLeader && !isLeader) {
+      // Proposals in flight may still commit under the next leader: their outcome is unknown.
+      // Clients retry with the same session, which makes that safe (exactly-once).
+      this.proposals.failAll(() => new OutcomeUnknownError('leadership lost while the write was in flight; it may or may not have been applied'));
+      this.reads.failAll(() => this.notLeader(null));
+    }
+    this.wasLeader = isLeader;
+  }
+
+  private send(msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    const plain: Message[] = [];
+    for (const m of msgs) {
+      if (m.type === 'snap') this.sendSnapshot(m);
+      else plain.push(m);
+    }
+    if (plain.length > 0) this.transport.send(plain);
+  }
+
+  private sendSnapshot(msg: SnapshotRequest): void {
+    this.storage.loadSnapshot().then(
+      (snap) => {
+        if (snap === null || snap.meta.index !== msg.snapshot.index) {
+          this.log.warn({ to: msg.to, index: msg.snapshot.index }, 'snapshot to send is gone; the core will ask again');
+          return;
+        }
+        this.transport.sendSnapshot(msg, snap.data);
+      },
+      (err: unknown) => this.log.error({ err, to: msg.to }, 'reading snapshot to send failed'),
+    );
+  }
+
+  private onPeerMessage(msg: Message): void {
+    if (this.stopped) return;
+    const now = this.now();
+    if ((msg.type === 'app' || msg.type === 'snap') && msg.term >= this.core.status(now).term) this.lastHeardFromLeaderMs = now;
+    this.core.step(msg, now);
+    this.schedule();
+  }
+
+  private onPeerSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
+    this.incomingSnapshot = { meta: msg.snapshot, data };
+    this.onPeerMessage(msg);
+  }
+
+  /** Take a snapshot every snapshotThresholdEntries applied entries, then compact the log. */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.kv.appliedIndex - this.lastSnapshotIndex < this.cfg.snapshotThresholdEntries) return;
+    this.snapshotting = true;
+    const meta: SnapshotMeta = { index: this.kv.appliedIndex, term: this.kv.appliedTerm, members: this.raftConfig.members };
+    const startedMs = this.now();
+    const data = this.kv.snapshot();
+    this.storage.saveSnapshot(meta, data).then(
+      () => {
+        this.snapshotting = false;
+        this.lastSnapshotIndex = meta.index;
+        this.core.compact(meta.index);
+        this.log.info({ index: meta.index, bytes: data.length, ms: Math.round(this.now() - startedMs) }, 'snapshot written, log compacted');
+      },
+      (err: unknown) => this.fatal('writing a snapshot failed', err),
+    );
+  }
+
+  private fatal(what: string, err: unknown): void {
+    this.log.fatal({ err }, `${what}; stopping this node so that nothing unsafe is acknowledged`);
+    this.stopped = true;
+    this.events.emit('fatal', err);
+  }
+
+  // ---- the client API (KvBackend) ---------------------------------------------------------------
+
+  private admit(): void {
+    if (this.stopped) throw new UnavailableError('node is stopping');
+    if (this.inFlight >= this.cfg.maxPendingRequests) {
+      throw new OverloadedError(`too many pending requests (${this.cfg.maxPendingRequests}); retry later`);
+    }
+  }
+
+  private async track<T>(method: string, mode: string, work: () => Promise<T>): Promise<T> {
+    this.admit();
+    this.inFlight++;
+    const t0 = this.now();
+    let ok = false;
+    try {
+      const r = await work();
+      ok = true;
+      return r;
+    } finally {
+      this.inFlight--;
+      this.events.emit('request', method, mode, this.now() - t0, ok);
+    }
+  }
+
+  private notLeader(hint: string | null): NotLeaderError {
+    const leader = hint ?? this.core.status(this.now()).leader ?? '';
+    const addr = leader === '' ? undefined : this.cfg.clientAddrs.get(leader);
+    return new NotLeaderError(leader, addr === undefined ? '' : formatHostPort(addr));
+  }
+
+  private propose(cmd: Command, signal: AbortSignal): Promise<{ result: ApplyResult; index: number }> {
+    const res = this.core.propose(encodeCommand(cmd), this.now());
+    if (!res.ok) throw this.notLeader(res.leaderHint);
+    const done = new Promise<{ result: ApplyResult; index: number }>((resolve, reject) => {
+      this.proposals.add(res.index, { term: res.term, resolve: (result, index) => resolve({ result, index }), reject });
+    });
+    this.schedule();
+    return withDeadline(done, this.cfg.requestTimeoutMs, signal, () => new OutcomeUnknownError('the write timed out before it was known to commit; it may or may not have been applied'));
+  }
+
+  private checkResult(r: ApplyResult): void {
+    if (r.op === 'session-stale') throw new SessionExpiredError(`session ${r.clientId}: seq ${r.seq} is older than the last applied seq ${r.lastSeq}`);
+    if (r.op === 'session-expired') throw new SessionExpiredError(`session ${r.clientId} expired; start a new session`);
+    if (r.op === 'invalid') throw new InvalidArgumentError(r.reason);
+  }
+
+  private session(s: SessionRef | undefined): { session?: SessionRef } {
+    return s === undefined ? {} : { session: s };
+  }
+
+  put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
+    return this.track('Put', 'write', async () => {
+      const { result, index } = await this.propose({ op: 'put', key: req.key, value: req.value, ...this.session(req.session) }, signal);
+      this.checkResult(result);
+      return { index };
+    });
+  }
+
+  delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult> {
+    return this.track('Delete', 'write', async () => {
+      const { result, index } = await this.propose({ op: 'delete', key: req.key, ...this.session(req.session) }, signal);
+      this.checkResult(result);
+      return { deleted: result.op === 'delete' && result.deleted, index };
+    });
+  }
+
+  compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult> {
+    return this.track('CompareAndSwap', 'write', async () => {
+      const cmd: Command = { op: 'cas', key: req.key, expected: req.expected, value: req.value, ...this.session(req.session) };
+      const { result, index } = await this.propose(cmd, signal);
+      this.checkResult(result);
+      if (result.op !== 'cas') throw new Error(`assertion: cas applied as ${result.op}`);
+      return { swapped: result.swapped, index, ...(result.current === undefined ? {} : { current: result.current }) };
+    });
+  }
+
+  /**
+   * Waits until this node may answer a read consistently and returns how: a lease read (leader with
+   * a valid lease at the time of serving, current-term entry committed), a ReadIndex round, or a
+   * stale read from local state.
+   */
+  private async readBarrier(consistency: 'linearizable' | 'stale', signal: AbortSignal): Promise<ReadMode> {
+    if (consistency === 'stale') return 'stale';
+    const leaseIndex = this.core.leaseRead(this.now());
+    if (leaseIndex !== null) {
+      if (this.kv.appliedIndex < leaseIndex) await this.waitApplied(leaseIndex, signal);
+      return 'lease';
+    }
+    if (this.core.status(this.now()).role !== 'leader') throw this.notLeader(null);
+    const index = await withDeadline(
+      new Promise<number>((resolve, reject) => {
+        const id = this.reads.add({ resolve, reject });
+        this.core.readIndex(id, this.now());
+        this.schedule();
+      }),
+      this.cfg.requestTimeoutMs,
+      signal,
+      () => new UnavailableError('read timed out waiting for a majority to confirm leadership'),
+    );
+    if (this.kv.appliedIndex < index) await this.waitApplied(index, signal);
+    return 'readindex';
+  }
+
+  private waitApplied(index: number, signal: AbortSignal): Promise<void> {
+    return withDeadline(
+      new Promise<void>((resolve, reject) => this.applyWaiters.add({ index, resolve, reject })),
+      this.cfg.requestTimeoutMs,
+      signal,
+      () => new UnavailableError(`timed out waiting for index ${index} to be applied`),
+    );
+  }
+
+  private staleByMs(mode: ReadMode): number {
+    if (mode !== 'stale') return 0;
+    const st = this.core.status(this.now());
+    if (st.role === 'leader' && st.leaseHeld) return 0;
+    const since = this.now() - this.lastHeardFromLeaderMs;
+    return Number.isFinite(since) ? Math.round(since) : -1;
+  }
+
+  get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {
+    return this.track('Get', req.consistency, async () => {
+      const readMode = await this.readBarrier(req.consistency, signal);
+      const value = this.kv.get(req.key);
+      return { found: value !== undefined, value: value ?? '', index: this.kv.appliedIndex, readMode, staleByMs: this.staleByMs(readMode) };
+    });
+  }
+
+  range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
+    return this.track('Range', req.consistency, async () => {
+      await this.readBarrier(req.consistency, signal);
+      const rows = this.kv.range(req.prefix, req.limit + 1);
+      return { kvs: rows.slice(0, req.limit), more: rows.length > req.limit, index: this.kv.appliedIndex };
+    });
+  }
+
+  status(): Promise<StatusResult> {
+    const st = this.core.status(this.now());
+    const leader = st.leader ?? '';
+    const leaderAddr = leader === '' ? undefined : this.cfg.clientAddrs.get(leader);
+    return Promise.resolve({
+      id: this.cfg.id,
+      role: st.role === 'leader' ? 'leader' : st.role === 'follower' ? 'follower' : 'candidate',
+      term: st.term,
+      leader,
+      leaderClientAddr: leaderAddr === undefined ? '' : formatHostPort(leaderAddr),
+      commitIndex: st.commit,
+      appliedIndex: this.kv.appliedIndex,
+      leaseHeld: st.leaseHeld,
+      leaseRemainingMs: Math.round(st.leaseRemainingMs),
+      oldLeaseRemainingMs: Math.round(st.oldLeaseRemainingMs),
+      members: [...this.cfg.peers.entries()].map(([id, hp]) => {
+        const ca = this.cfg.clientAddrs.get(id);
+        return { id, peerAddr: formatHostPort(hp), clientAddr: ca === undefined ? '' : formatHostPort(ca) };
+      }),
+      keys: this.kv.size,
+      version: VERSION,
+    });
+  }
+
+  /** The core's full status, for the dashboard and metrics. */
+  raftStatus(): ReturnType<RaftNode['status']> & { applied: number; nowMs: number } {
+    const nowMs = this.now();
+    return { ...this.core.status(nowMs), applied: this.kv.appliedIndex, nowMs };
+  }
+
+  // ---- stopping ---------------------------------------------------------------------------------
+
+  /**
+   * Graceful stop (lease-notes case 7): a leader hands leadership to its most caught-up follower,
+   * giving up its lease first, then waits (bounded) for the handover before the host closes things.
+   */
+  async handOver(maxWaitMs: number): Promise<void> {
+    const st = this.core.status(this.now());
+    if (st.role !== 'leader') return;
+    let best: string | null = null;
+    let bestMatch = -1;
+    for (const [id, pr] of Object.entries(st.progress)) {
+      if (id !== this.cfg.id && pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    if (best === null) return;
+    this.log.info({ target: best }, 'stopping: giving up the lease and transferring leadership');
+    this.core.transferLeadership(best, this.now());
+    this.schedule();
+    const deadline = this.now() + maxWaitMs;
+    while (this.now() < deadline && this.core.status(this.now()).role === 'leader') {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const err = (): Error => new UnavailableError('node stopped');
+    this.proposals.failAll(err);
+    this.reads.failAll(err);
+    this.applyWaiters.failAll(err);
+  }
+}
+
+export interface RestoredState {
+  readonly fresh: boolean;
+  readonly hardState: { readonly term: number; readonly votedFor: string | null; readonly commit: number };
+  readonly snapshot: SnapshotMeta | null;
+  readonly entries: readonly Entry[];
+}

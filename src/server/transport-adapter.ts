@@ -1,0 +1,11 @@
+// The node's view of the peer network.
+import type { Message, SnapshotRequest } from '../raft/types.ts';
+
+export interface NodeTransport {
+  /** Non-blocking; messages to one peer in one call are batched. Undeliverable messages are dropped (Raft retries). */
+  send(msgs: readonly Message[]): void;
+  /** Streams snapshot data to msg.to in chunks; delivered there as onSnapshot once complete. */
+  sendSnapshot(msg: SnapshotRequest, data: Uint8Array): void;
+  onMessage(handler: (msg: Message) => void): void;
+  onSnapshot(handler: (msg: SnapshotRequest, data: Uint8Array) => void): void;
+}
