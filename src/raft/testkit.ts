@@ -4,7 +4,7 @@
 import type { RaftConfigInput } from './config.ts';
 import { validateRaftConfig } from './config.ts';
 import { RaftNode } from './node.ts';
-import type { Entry, HardState, Message, NodeId, RaftEvent, ReadFailure, ReadState, SnapshotMeta } from './types.ts';
+import type { Entry, HardState, Message, NodeId, RaftEvent, ReadFailure, ReadState, Ready, SnapshotMeta } from './types.ts';
 
 export interface Disk {
   hardState: HardState;
@@ -37,12 +37,17 @@ export class TestCluster {
   /** Returns true to DROP a message (partitions). */
   drop: Filter = () => false;
   trueMs = 0;
+  /** Nodes whose disk is slow: their Ready is sent (non-afterPersist part) but held until flushDisk. */
+  readonly slowDisk = new Set<NodeId>();
+  private readonly held = new Map<NodeId, Ready>();
+  /** Per-node override of the random source (election timeouts). */
+  readonly rand = new Map<NodeId, number>();
 
   constructor(
     ids: readonly string[],
     readonly overrides: Partial<RaftConfigInput> = {},
-    /** Per node random value in [0,1): decides its election timeouts. Default: first node fastest. */
-    readonly randomOf: (id: NodeId) => number = (id) => (id === ids[0] ? 0 : 0.9),
+    /** Per node random value in [0,1): decides its election timeouts. Default: in order of ids. */
+    readonly randomOf: (id: NodeId) => number = (id) => (ids.indexOf(id) === 0 ? 0 : 0.3 + 0.1 * ids.indexOf(id)),
   ) {
     this.ids = ids;
     for (const id of ids) this.n.set(id, this.fresh(id, 1000, null));
@@ -50,7 +55,7 @@ export class TestCluster {
 
   private fresh(id: NodeId, nowMs: number, disk: Disk | null): TestNode {
     const config = validateRaftConfig({ ...this.overrides, id, members: this.ids });
-    const random = (): number => this.randomOf(id);
+    const random = (): number => this.rand.get(id) ?? this.randomOf(id);
     const restored = disk === null ? undefined : { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
     const node = new RaftNode(restored === undefined ? { config, random, nowMs } : { config, random, nowMs, restored });
     const d = disk ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [], snapshot: null };
@@ -72,33 +77,69 @@ export class TestCluster {
     const old = this.get(id);
     this.n.set(id, { ...this.fresh(id, old.nowMs, old.disk), rate: old.rate });
     this.queue = this.queue.filter((m) => m.to !== id);
+    this.held.delete(id);
+    this.slowDisk.delete(id);
   }
 
   /** Runs the host loop (types.ts) for one node until it has nothing more to do. */
   pump(id: NodeId): void {
     const t = this.get(id);
+    if (this.held.has(id)) return;
     for (let i = 0; i < 100; i++) {
       const rd = t.node.ready(t.nowMs);
       if (rd === null) return;
       for (const o of rd.messages) if (!o.afterPersist) this.queue.push(o.msg);
-      if (rd.snapshot !== null) {
-        t.disk.snapshot = rd.snapshot;
-        t.disk.entries = [];
-      }
-      for (const e of rd.entries) {
-        const first = t.disk.entries[0]?.index ?? (t.disk.snapshot?.index ?? 0) + 1;
-        t.disk.entries.length = Math.max(0, e.index - first);
-        t.disk.entries.push(e);
-      }
-      if (rd.hardState !== null) t.disk.hardState = rd.hardState;
-      for (const o of rd.messages) if (o.afterPersist) this.queue.push(o.msg);
-      t.applied.push(...rd.committedEntries);
       t.readStates.push(...rd.readStates);
       t.readFailures.push(...rd.readFailures);
       t.events.push(...rd.events);
-      t.node.advance(rd, t.nowMs);
+      if (this.slowDisk.has(id)) {
+        this.held.set(id, rd);
+        return;
+      }
+      this.persist(t, rd);
     }
     throw new Error('pump: Ready never ran dry');
+  }
+
+  /** Completes the held Ready of a slow-disk node and lets it run normally. */
+  flushDisk(id: NodeId): void {
+    this.slowDisk.delete(id);
+    const rd = this.held.get(id);
+    this.held.delete(id);
+    if (rd !== undefined) this.persist(this.get(id), rd);
+    this.pump(id);
+  }
+
+  private persist(t: TestNode, rd: Ready): void {
+    if (rd.snapshot !== null) {
+      t.disk.snapshot = rd.snapshot;
+      t.disk.entries = [];
+    }
+    for (const e of rd.entries) {
+      const first = t.disk.entries[0]?.index ?? (t.disk.snapshot?.index ?? 0) + 1;
+      t.disk.entries.length = Math.max(0, e.index - first);
+      t.disk.entries.push(e);
+    }
+    if (rd.hardState !== null) t.disk.hardState = rd.hardState;
+    for (const o of rd.messages) if (o.afterPersist) this.queue.push(o.msg);
+    t.applied.push(...rd.committedEntries);
+    t.node.advance(rd, t.nowMs);
+  }
+
+  /** Moves one node's clock to its next timer and ticks it (others' clocks stay). */
+  fire(id: NodeId): void {
+    const t = this.get(id);
+    t.nowMs = Math.max(t.nowMs, t.node.nextTickAtMs());
+    t.node.tick(t.nowMs);
+    this.pump(id);
+  }
+
+  /** Moves one node's clock by `ms` (a node whose clock runs ahead, or time it alone observed). */
+  advanceNode(id: NodeId, ms: number): void {
+    const t = this.get(id);
+    t.nowMs += ms;
+    t.node.tick(t.nowMs);
+    this.pump(id);
   }
 
   pumpAll(): void {
@@ -183,4 +224,64 @@ export function partition(a: readonly NodeId[], b: readonly NodeId[]): Filter {
 
 export function isolate(id: NodeId): Filter {
   return (m) => m.from === id || m.to === id;
+}
+
+/** One node driven by hand: feed it messages, collect what it sends. */
+export class Solo {
+  readonly node: RaftNode;
+  nowMs: number;
+  readonly events: RaftEvent[] = [];
+  readonly readStates: ReadState[] = [];
+
+  constructor(
+    id: NodeId,
+    members: readonly NodeId[],
+    opts: { term?: number; votedFor?: NodeId | null; logTerms?: readonly number[]; nowMs?: number; overrides?: Partial<RaftConfigInput>; random?: number } = {},
+  ) {
+    this.nowMs = opts.nowMs ?? 1000;
+    const config = validateRaftConfig({ ...opts.overrides, id, members });
+    const random = (): number => opts.random ?? 0;
+    const restore = opts.term !== undefined || opts.logTerms !== undefined;
+    const entries: Entry[] = (opts.logTerms ?? []).map((term, i) => ({ index: i + 1, term, type: 0, data: new Uint8Array(0) }));
+    this.node = restore
+      ? new RaftNode({ config, random, nowMs: this.nowMs, restored: { hardState: { term: opts.term ?? 0, votedFor: opts.votedFor ?? null, commit: 0 }, snapshot: null, entries } })
+      : new RaftNode({ config, random, nowMs: this.nowMs });
+    this.drain();
+  }
+
+  /** Steps `m` at the current time (after moving the clock by `afterMs`) and returns what it sent. */
+  step(m: Message, afterMs = 0): Message[] {
+    this.nowMs += afterMs;
+    this.node.step(m, this.nowMs);
+    return this.drain();
+  }
+
+  tick(afterMs: number): Message[] {
+    this.nowMs += afterMs;
+    this.node.tick(this.nowMs);
+    return this.drain();
+  }
+
+  drain(): Message[] {
+    const out: Message[] = [];
+    for (;;) {
+      const rd = this.node.ready(this.nowMs);
+      if (rd === null) return out;
+      for (const o of rd.messages) out.push(o.msg);
+      this.events.push(...rd.events);
+      this.readStates.push(...rd.readStates);
+      this.node.advance(rd, this.nowMs);
+    }
+  }
+}
+
+export function voteReq(from: NodeId, to: NodeId, term: number, lastLogIndex: number, lastLogTerm: number, extra: { preVote?: boolean; transfer?: boolean } = {}): Message {
+  return { type: 'vote', from, to, term, lastLogIndex, lastLogTerm, preVote: extra.preVote ?? false, transfer: extra.transfer ?? false };
+}
+
+export function heartbeat(from: NodeId, to: NodeId, term: number, extra: Partial<{ leaseDurationMs: number; round: number; commit: number; prevLogIndex: number; prevLogTerm: number }> = {}): Message {
+  return {
+    type: 'app', from, to, term, prevLogIndex: extra.prevLogIndex ?? 0, prevLogTerm: extra.prevLogTerm ?? 0, entries: [],
+    commit: extra.commit ?? 0, leaseDurationMs: extra.leaseDurationMs ?? 900, round: extra.round ?? 1,
+  };
 }
