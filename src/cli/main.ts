@@ -9,6 +9,7 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   // Subcommands register here, one line each.
   serve: { summary: 'run one cluster member', load: () => import('./commands/serve.ts') },
+  wal: { summary: 'inspect a data folder (hard state, segments, entries, snapshot)', load: () => import('./commands/wal.ts') },
 };
 
 function usage(): string {
