@@ -13,7 +13,7 @@ export interface ClientWorld {
   schedule(atUs: number, ev: SimEvent): void;
   /** Sends a request to a node (client links are reliable; a down node never answers). */
   request(node: NodeId, req: ClientRequest): void;
-  trace(what: string): void;
+  trace(what: () => string): void;
 }
 
 interface InFlight {
@@ -77,7 +77,7 @@ export class SimClient {
       this.lastOkCallUs = callUs;
     }
     this.world.trace(
-      `client ${this.id} ${req.op} ${req.key}${req.value !== undefined ? '=' + req.value : ''} → ` +
+      () => `client ${this.id} ${req.op} ${req.key}${req.value !== undefined ? '=' + req.value : ''} → ` +
         (resp.ok ? `ok index ${resp.index}${req.op === 'get' ? ` value ${resp.value ?? '(absent)'} via ${resp.viaLease ? 'lease' : 'ReadIndex'}` : ''}` : `fail (hint ${resp.leaderHint ?? '-'})`) +
         ` from ${resp.from}`,
     );
@@ -88,9 +88,17 @@ export class SimClient {
     const cur = this.current;
     if (cur === null || cur.req.opId !== opId) return;
     this.record({ ...this.base(cur.req, cur.callUs), return: null, outcome: 'unknown' });
-    this.world.trace(`client ${this.id} ${cur.req.op} ${cur.req.key} timed out at ${cur.node} (unknown)`);
+    this.world.trace(() => `client ${this.id} ${cur.req.op} ${cur.req.key} timed out at ${cur.node} (unknown)`);
     this.guess = this.rng.pick(this.s.nodes);
     this.finish();
+  }
+
+  /** The run ends: an operation still in flight may or may not take effect (outcome unknown). */
+  abandon(): void {
+    const cur = this.current;
+    if (cur === null) return;
+    this.record({ ...this.base(cur.req, cur.callUs), return: null, outcome: 'unknown' });
+    this.current = null;
   }
 
   private finish(): void {

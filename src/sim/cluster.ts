@@ -122,7 +122,10 @@ class Cluster implements HostWorld {
       },
       schedule: (at, ev) => this.schedule(at, ev),
       request: (node, req) => this.schedule(this.nowUs + this.rng.int(100, 2000), { k: 'clientReq', node, req }),
-      trace: (what) => this.trace.add(traceLine(this.nowUs, 'cli', '-', '', null, what)),
+      trace: (what) => {
+        const now = this.nowUs;
+        this.trace.add(() => traceLine(now, 'cli', '-', '', null, what()));
+      },
     };
   }
 
@@ -144,6 +147,7 @@ class Cluster implements HostWorld {
       this.dispatch(item.event);
       this.checkLeases();
     }
+    for (const c of this.clients) c.abandon();
     for (const v of this.oracles.violations) this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `VIOLATION ${v}`));
     return {
       seed: this.opts.seed,
@@ -333,9 +337,11 @@ class Cluster implements HostWorld {
         if (e.role === 'leader') this.oracles.onLeader(id, e.term);
       }
       if ((e.kind === 'lease-renewed' || e.kind === 'commit') && this.opts.verbose === undefined) continue;
-      const r = this.roles.get(id)!;
-      const lease = node.core !== null ? node.core.isLeaseValid(node.nowMs()) : null;
-      this.trace.add(traceLine(this.nowUs, id, r.term, r.role, lease, describeEvent(e)));
+      const { role, term } = this.roles.get(id)!;
+      const nowMs = node.nowMs();
+      const lease = node.core !== null ? node.core.isLeaseValid(nowMs) : null;
+      const now = this.nowUs;
+      this.trace.add(() => traceLine(now, id, term, role, lease, describeEvent(e, nowMs)));
     }
   }
 
@@ -344,7 +350,8 @@ class Cluster implements HostWorld {
   }
 }
 
-function describeEvent(e: RaftEvent): string {
+function describeEvent(e: RaftEvent, nowMs: number): string {
+  const left = (untilMs: number): string => `${(untilMs - nowMs).toFixed(1)}ms left`;
   switch (e.kind) {
     case 'role':
       return `became ${e.role} (leader ${e.leader ?? '-'})`;
@@ -353,15 +360,15 @@ function describeEvent(e: RaftEvent): string {
     case 'vote':
       return `${e.granted ? 'granted' : 'refused'} vote to ${e.candidate} for term ${e.term}: ${e.reason}`;
     case 'lease-acquired':
-      return `lease acquired until local ${e.untilMs.toFixed(1)}`;
+      return `lease acquired, ${left(e.untilMs)}`;
     case 'lease-renewed':
-      return `lease renewed until local ${e.untilMs.toFixed(1)}`;
+      return `lease renewed, ${left(e.untilMs)}`;
     case 'lease-lost':
       return `lease lost: ${e.reason}`;
     case 'waiting-old-lease':
-      return `new leader waiting for old leader lease to time out (until local ${e.untilMs.toFixed(1)})`;
+      return `new leader waiting for old leader lease to time out (${left(e.untilMs)})`;
     case 'old-lease-seen':
-      return `old leader ${e.leader} lease known until local ${e.untilMs.toFixed(1)}`;
+      return `old leader ${e.leader} lease may run: ${left(e.untilMs)}`;
     case 'step-down':
       return `step down: ${e.reason}`;
     case 'append-rejected':

@@ -18,8 +18,11 @@ export class Oracles {
   private leaderOfTerm = new Map<number, NodeId>();
   /** Every index applied anywhere (= committed), with what was applied there first. */
   private applied = new Map<number, AppliedRecord>();
-  /** key → acknowledged writes, in acknowledgement order: (index, true µs of the acknowledgement). */
-  private acked = new Map<string, { index: number; atUs: number }[]>();
+  /**
+   * key → acknowledged writes in acknowledgement order (true time never goes back), with the
+   * running maximum of their indexes, so "newest write acked before t" is a binary search.
+   */
+  private acked = new Map<string, { maxIndex: number; atUs: number }[]>();
   private produced = new Set<string>();
 
   constructor(private readonly storages: ReadonlyMap<NodeId, MemStorage>) {}
@@ -95,7 +98,9 @@ export class Oracles {
   onWriteAcked(key: string, index: number, atUs: number): void {
     let list = this.acked.get(key);
     if (list === undefined) this.acked.set(key, (list = []));
-    list.push({ index, atUs });
+    const prev = list[list.length - 1];
+    if (prev !== undefined && prev.atUs > atUs) throw new Error('sim oracle: acknowledgements out of time order');
+    list.push({ maxIndex: Math.max(index, prev?.maxIndex ?? 0), atUs });
   }
 
   /**
@@ -103,8 +108,16 @@ export class Oracles {
    * to `key` acknowledged before the read was issued, and was produced by a write.
    */
   checkRead(client: number, key: string, callUs: number, index: number, value: string | null, via: string): void {
-    let need = 0;
-    for (const w of this.acked.get(key) ?? []) if (w.atUs < callUs && w.index > need) need = w.index;
+    const list = this.acked.get(key) ?? [];
+    // The last acknowledgement strictly before callUs.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.atUs < callUs) lo = mid + 1;
+      else hi = mid;
+    }
+    const need = lo === 0 ? 0 : list[lo - 1]!.maxIndex;
     if (index < need) {
       this.violation(`stale read: client ${client} read ${key}=${value ?? '(absent)'} (index ${index}) via ${via}, issued at ${fmtUs(callUs)}, but the write at index ${need} was acknowledged before`);
       return;

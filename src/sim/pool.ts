@@ -5,6 +5,12 @@ import type { Mutant } from '../raft/types.ts';
 import { nodesForSeed } from './args.ts';
 import { simulateSeed } from './run.ts';
 
+/**
+ * Worker bootstrap: a worker thread does not inherit the tsx loader that `node --import tsx` put on
+ * the main thread (Node 20), so it registers tsx itself before loading the .ts entry.
+ */
+const WORKER_BOOT = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`;
+
 /** What a runner reports per seed (the trace only when the seed failed). */
 export interface SeedSummary {
   readonly seed: number;
@@ -50,7 +56,7 @@ export async function runSeeds(job: BatchJob, workers: number, onResult: (s: See
     shares.map(
       (seeds) =>
         new Promise<void>((resolve, reject) => {
-          const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { ...job, seeds } satisfies BatchJob });
+          const w = new Worker(WORKER_BOOT, { eval: true, workerData: { ...job, seeds } satisfies BatchJob });
           w.on('message', (m: SeedSummary) => onResult(m));
           w.on('error', reject);
           w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker exited with code ${code}`))));

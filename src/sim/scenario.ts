@@ -95,14 +95,14 @@ export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | n
     regions,
     net,
     faults,
-    faultPhaseMs: Math.round(rng.range(6, 12) * timing.electionTimeoutMaxMs),
+    faultPhaseMs: Math.round(rng.range(3, 6) * timing.electionTimeoutMaxMs),
     livenessBoundMs: Math.round(12 * timing.electionTimeoutMaxMs + 4 * lease),
     fsyncMinUs: 50,
     fsyncMaxUs: rng.int(200, Math.max(300, Math.round(hb * 200))),
     clients: rng.int(2, 4),
     keys: rng.int(1, 3),
     clientTimeoutMs: Math.round(2 * timing.electionTimeoutMaxMs + lease),
-    thinkMaxMs: rng.range(1, 0.5 * hb),
+    thinkMaxMs: rng.range(0.2, 1) * hb,
   };
 }
 

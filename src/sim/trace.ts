@@ -2,7 +2,7 @@
 // what). Kept for every run and printed only when a seed fails, or streamed with --verbose.
 
 export class Trace {
-  private lines: string[] = [];
+  private lines: (string | (() => string))[] = [];
   private start = 0;
 
   constructor(
@@ -10,8 +10,9 @@ export class Trace {
     private readonly stream: ((line: string) => void) | null,
   ) {}
 
-  add(line: string): void {
-    if (this.stream !== null) this.stream(line);
+  /** A line, or a function that makes it (formatting is deferred until the trace is printed). */
+  add(line: string | (() => string)): void {
+    if (this.stream !== null) this.stream(typeof line === 'string' ? line : line());
     if (this.lines.length < this.limit) this.lines.push(line);
     else {
       this.lines[this.start] = line;
@@ -21,7 +22,7 @@ export class Trace {
 
   /** Oldest first. */
   dump(): string[] {
-    return [...this.lines.slice(this.start), ...this.lines.slice(0, this.start)];
+    return [...this.lines.slice(this.start), ...this.lines.slice(0, this.start)].map((l) => (typeof l === 'string' ? l : l()));
   }
 }
 
