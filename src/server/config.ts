@@ -33,6 +33,8 @@ export interface NodeConfig {
   readonly maxValueBytes: number;
   readonly maxPendingRequests: number;
   readonly requestTimeoutMs: number;
+  /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
+  readonly leaseReads: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -51,7 +53,7 @@ interface FlagSpec {
 type RawConfig = Record<
   | 'id' | 'dataDir' | 'listenPeer' | 'listenClient' | 'peers' | 'clientAddrs' | 'clusterToken' | 'profile'
   | 'heartbeatMs' | 'electionTimeoutMs' | 'leaseMs' | 'maxDriftRate' | 'snapshotThreshold'
-  | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'logLevel' | 'config',
+  | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'leaseReads' | 'logLevel' | 'config',
   string | undefined
 >;
 
@@ -73,6 +75,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   '--max-value-bytes': { key: 'maxValueBytes', env: 'LEASEKV_MAX_VALUE_BYTES', help: 'largest value (default 1048576)' },
   '--max-pending-requests': { key: 'maxPendingRequests', env: 'LEASEKV_MAX_PENDING_REQUESTS', help: 'in-flight client requests before back-pressure (default 10000)' },
   '--request-timeout-ms': { key: 'requestTimeoutMs', env: 'LEASEKV_REQUEST_TIMEOUT_MS', help: 'server-side deadline of one request (default 5000)' },
+  '--lease-reads': { key: 'leaseReads', env: 'LEASEKV_LEASE_READS', help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each' },
   '--log-level': { key: 'logLevel', env: 'LEASEKV_LOG_LEVEL', help: 'trace|debug|info|warn|error|silent (default info)' },
   '--config': { key: 'config', env: 'LEASEKV_CONFIG', help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)' },
 };
@@ -197,6 +200,8 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   if (!Number.isFinite(maxClockDriftRate) || maxClockDriftRate < 0 || maxClockDriftRate >= 0.2) {
     throw new NodeConfigError(`--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, 0.2)`);
   }
+  const leaseReads = raw.leaseReads ?? 'on';
+  if (leaseReads !== 'on' && leaseReads !== 'off') throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
   const logLevel = raw.logLevel ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new NodeConfigError(`--log-level must be one of trace, debug, info, warn, error, silent`);
@@ -219,6 +224,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     maxValueBytes: intSetting(raw.maxValueBytes, '--max-value-bytes', 1 << 20, 0, 64 << 20),
     maxPendingRequests: intSetting(raw.maxPendingRequests, '--max-pending-requests', 10_000, 1, 1_000_000),
     requestTimeoutMs: intSetting(raw.requestTimeoutMs, '--request-timeout-ms', 5000, 10, 600_000),
+    leaseReads: leaseReads === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],
   };
 }

@@ -338,7 +338,7 @@ export class LeaseKvNode implements KvBackend {
    */
   private async readBarrier(consistency: 'linearizable' | 'stale', signal: AbortSignal): Promise<ReadMode> {
     if (consistency === 'stale') return 'stale';
-    const leaseIndex = this.core.leaseRead(this.now());
+    const leaseIndex = this.cfg.leaseReads ? this.core.leaseRead(this.now()) : null;
     if (leaseIndex !== null) {
       if (this.kv.appliedIndex < leaseIndex) await this.waitApplied(leaseIndex, signal);
       return 'lease';
