@@ -1,0 +1,174 @@
+// leasekv up: a local cluster in one command (issue 5). Spawns N `leasekv serve` processes on
+// loopback with data in DATA_DIR/nK (so a second run resumes the same data), prefixes their output
+// with their id, prints how to use the cluster, and stops them cleanly on Ctrl-C / SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LeasekvClient } from '../../client/index.ts';
+
+const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 7001]
+
+Starts a local cluster of N nodes on 127.0.0.1 and keeps it running until Ctrl-C.
+Node K (n1..nN) serves clients on BASE+K-1 and peers on BASE+100+K-1 and keeps its data in
+DATA_DIR/nK; run the same command again to resume the same data.
+  --nodes N        3 (default) or 5
+  --data-dir DIR   default ./data
+  --base-port P    first client port (default 7001; peer ports start at P+100)
+  -h, --help       this help`;
+
+/** How long stopping nodes may take before they are killed. */
+const STOP_TIMEOUT_MS = 10_000;
+/** How long to wait for a leader before printing the banner anyway. */
+const LEADER_WAIT_MS = 15_000;
+
+export interface NodePlan {
+  readonly id: string;
+  readonly clientAddr: string;
+  readonly peerAddr: string;
+  readonly dataDir: string;
+}
+
+export function plan(nodes: number, dataDir: string, basePort: number): NodePlan[] {
+  return Array.from({ length: nodes }, (_, i) => ({
+    id: `n${i + 1}`,
+    clientAddr: `127.0.0.1:${basePort + i}`,
+    peerAddr: `127.0.0.1:${basePort + 100 + i}`,
+    dataDir: resolve(dataDir, `n${i + 1}`),
+  }));
+}
+
+export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
+  return [
+    'serve',
+    '--id', p.id,
+    '--data-dir', p.dataDir,
+    '--listen-peer', p.peerAddr,
+    '--listen-client', p.clientAddr,
+    '--peers', all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
+    '--client-addrs', all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
+  ];
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+function parse(argv: string[]): { nodes: number; dataDir: string; basePort: number } | string {
+  let v;
+  try {
+    v = parseArgs({ args: argv, options: { nodes: { type: 'string' }, 'data-dir': { type: 'string' }, 'base-port': { type: 'string' } }, strict: true }).values;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const nodes = Number(v.nodes ?? '3');
+  if (nodes !== 3 && nodes !== 5) return `--nodes must be 3 or 5, got '${v.nodes}'`;
+  const basePort = Number(v['base-port'] ?? '7001');
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + 100 + nodes > 65535) return `--base-port must be an integer in 1024..${65535 - 100 - nodes}`;
+  return { nodes, dataDir: v['data-dir'] ?? './data', basePort };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const opts = parse(argv);
+  if (typeof opts === 'string') {
+    console.error(`leasekv up: ${opts}\n\n${USAGE}`);
+    return 2;
+  }
+  const nodes = plan(opts.nodes, opts.dataDir, opts.basePort);
+  for (const n of nodes) {
+    for (const addr of [n.clientAddr, n.peerAddr]) {
+      const port = Number(addr.split(':')[1]);
+      if (!(await portFree(port))) {
+        console.error(`leasekv up: port ${port} (${n.id}) is already in use — is another cluster running? Stop it, or pick other ports with --base-port.`);
+        return 1;
+      }
+    }
+  }
+  for (const n of nodes) mkdirSync(n.dataDir, { recursive: true });
+  // The command to start a node; a test may substitute a stand-in (LEASEKV_UP_SERVE=script.ts).
+  const bin = process.env['LEASEKV_UP_SERVE'] ?? fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
+  const binArgs = process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx'];
+  const children = new Map<string, ChildProcess>();
+  for (const n of nodes) {
+    // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
+    const child = spawn(process.execPath, [...binArgs, bin, ...serveArgs(n, nodes)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.set(n.id, child);
+    prefix(child, n.id);
+    child.on('exit', (code, sig) => {
+      children.delete(n.id);
+      console.log(`[up] ${n.id} exited (${sig ?? `code ${code}`})`);
+    });
+  }
+  // Last resort if we die without stopping them (e.g. an exception): do not leave nodes behind.
+  process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (sig: string): void => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`[up] ${sig}: stopping ${children.size} node(s) (SIGTERM, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s)`);
+      children.forEach((c) => c.kill('SIGTERM'));
+      const killer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), STOP_TIMEOUT_MS);
+      const check = setInterval(() => {
+        if (children.size > 0) return;
+        clearInterval(check);
+        clearTimeout(killer);
+        console.log(`[up] stopped; data kept in ${resolve(opts.dataDir)} (run the same command to resume)`);
+        resolveExit(0);
+      }, 50);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    void banner(nodes, opts.dataDir).catch(() => {});
+  });
+}
+
+function prefix(child: ChildProcess, id: string): void {
+  const tag = `[${id}] `;
+  for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+    if (stream === null) continue;
+    createInterface({ input: stream }).on('line', (line) => out.write(`${tag}${line}\n`));
+  }
+}
+
+async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void> {
+  const endpoints = nodes.map((n) => n.clientAddr);
+  const client = new LeasekvClient({ endpoints, deadlineMs: 2000 });
+  let leader = '';
+  const until = Date.now() + LEADER_WAIT_MS;
+  try {
+    while (leader === '' && Date.now() < until) {
+      const all = await client.statusAll({ deadlineMs: 500 });
+      leader = all.find((s) => s.status?.role === 'leader')?.status?.id ?? '';
+      if (leader === '') await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    client.close();
+  }
+  const first = endpoints[0]!;
+  console.log(
+    [
+      '',
+      `leasekv: ${nodes.length} nodes up${leader === '' ? ' (no leader yet)' : `, leader ${leader}`}; data in ${resolve(dataDir)}`,
+      `  endpoints: ${endpoints.join(',')}`,
+      `  try:       npx leasekv put greeting hello`,
+      `             npx leasekv get greeting`,
+      `             npx leasekv status`,
+      `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${first}/leasekv.v1.KV/Get`,
+      `  dashboard: http://${first}/`,
+      '  Ctrl-C stops the cluster; run the same command again to resume it.',
+      '',
+    ].join('\n'),
+  );
+}
