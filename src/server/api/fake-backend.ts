@@ -34,8 +34,10 @@ export class FakeBackend implements KvBackend {
   applied = 0;
   /** Every call, for assertions: method name and the request. */
   readonly calls: { method: string; req: unknown }[] = [];
-  /** Thrown (once each, in order) by the next operations. */
+  /** Thrown (once each, in order) by the next operations, before they do anything. */
   readonly failNext: Error[] = [];
+  /** Thrown (once each) by the next writes *after* they applied: a lost answer, as after a leader change. */
+  readonly failAfterApply: Error[] = [];
   id: string;
   followerOf: FakeBackendOptions['followerOf'];
   delayMs: number;
@@ -67,6 +69,8 @@ export class FakeBackend implements KvBackend {
     this.#index++;
     const answer = apply();
     if (session !== undefined) this.#sessions.set(session.clientId, { seq: session.seq, answer });
+    const lost = this.failAfterApply.shift();
+    if (lost !== undefined) throw lost;
     return answer;
   }
 
