@@ -17,8 +17,8 @@ export function stepMessage(c: Core, m: Message, nowMs: number): void {
       // cannot disrupt a leader whose lease voters still honour (cf. etcd's "in lease" check).
       if (blocked !== null) return replyVote(c, m, false, blocked, nowMs);
       if (!m.preVote) becomeFollower(c, m.term, null, nowMs);
-    } else if (m.type === 'voteResp' && m.preVote && m.term === c.term + 1) {
-      // A pre-vote answer for the term we would campaign in: not a newer term.
+    } else if (m.type === 'voteResp' && m.preVote && m.granted && m.term === c.term + 1) {
+      // A granted pre-vote for the term we would campaign in: not a newer term (yet).
     } else {
       const fromLeader = m.type === 'app' || m.type === 'snap' || m.type === 'timeoutNow';
       becomeFollower(c, m.term, fromLeader ? m.from : null, nowMs);
@@ -75,7 +75,9 @@ function replyVote(c: Core, m: VoteRequest, granted: boolean, reason: string, no
     type: 'voteResp',
     from: c.cfg.id,
     to: m.from,
-    term: Math.max(c.term, m.term),
+    // A grant speaks for the requested term; a refusal tells our real term, so that a candidate
+    // behind us learns it, while one refused only for a lease is not pushed to a newer term.
+    term: granted ? m.term : c.term,
     preVote: m.preVote,
     granted,
     oldLeaseRemainingMs: Math.max(0, c.oldLeaseUntilMs - nowMs),
