@@ -14,6 +14,12 @@ export interface PersistRequest {
   readonly hardState: HardState | null;
   /** Installed before the entries (Ready ordering); saved atomically and fsynced on its own. */
   readonly snapshot?: Snapshot;
+  /**
+   * Ready.mustSync: false when nothing in the request needs to be durable before messages leave
+   * (e.g. only the commit index moved). A batch in which no request needs it skips the fsync; its
+   * records stay buffered until the next synced batch. Default true.
+   */
+  readonly sync?: boolean;
 }
 
 export interface BatchResult {
@@ -38,6 +44,7 @@ export function applyBatch(wal: Wal, reqs: readonly PersistRequest[], nowMs: () 
     if (r.snapshot !== undefined) wal.saveSnapshot(r.snapshot.meta, r.snapshot.data);
     wal.append(r.entries, r.hardState);
   }
+  if (reqs.every((r) => r.sync === false)) return { fsyncMs: 0, fsynced: false };
   const start = nowMs();
   const fsynced = wal.sync();
   return { fsyncMs: nowMs() - start, fsynced };

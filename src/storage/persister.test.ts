@@ -52,9 +52,13 @@ test('inline over FaultyFs: fsyncs < persists, and everything resolved survives 
   const before = fs.fsyncCount;
   await persistConcurrently(persister);
   assert.ok(fs.fsyncCount - before < N / 4, `${fs.fsyncCount - before} fsyncs for ${N} persists`);
+  const synced = fs.fsyncCount;
+  await persister.persist({ entries: [], hardState: { term: 1, votedFor: 'n1', commit: N }, sync: false });
+  assert.equal(fs.fsyncCount, synced, 'sync: false skips the fsync');
   fs.crash();
   const { state } = Wal.open(fs, '/d');
   assert.equal(state.entries.length, N);
+  assert.equal(state.hardState.commit, N - 1, 'the unsynced hard state was not durable');
 });
 
 test('a corrupt folder makes Persister.open reject with StorageCorruptError from the worker', async (t) => {
