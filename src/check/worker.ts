@@ -1,0 +1,20 @@
+// Worker-thread entry: checks a group of parts, interleaved, and posts the outcomes back.
+// The parent (parallel.ts) terminates the worker when another group found a violation or the
+// budget is over, so this code needs no cancellation of its own beyond its deadline.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { HistoryOp } from './history.ts';
+import { runInterleaved } from './checker.ts';
+import { modelByName, type ModelName } from './models.ts';
+
+export interface WorkerInput {
+  readonly model: ModelName;
+  readonly parts: readonly (readonly [string, readonly HistoryOp[]])[];
+  /** Remaining budget when the worker was started (clocks differ between threads). */
+  readonly timeoutMs: number;
+  readonly maxCachedStates: number;
+}
+
+const input = workerData as WorkerInput;
+const deadlineMs = performance.now() + input.timeoutMs;
+const outcomes = runInterleaved(modelByName(input.model), input.parts, deadlineMs, input.maxCachedStates);
+parentPort?.postMessage(outcomes);
