@@ -124,6 +124,9 @@ test('a flipped bit outside the tail, a missing segment, or a corrupt snapshot r
   const c = build();
   c.unlink(`${DIR}/0000000000000001.wal`);
   expectCorrupt(c, /0000000000000002\.wal$/);
+  const e = build(); // a torn record is only acceptable at the end of the LAST segment
+  e.truncate(`${DIR}/0000000000000000.wal`, e.size(`${DIR}/0000000000000000.wal`) - 4);
+  expectCorrupt(e, /0000000000000000\.wal$/);
   const d = build();
   d.flipBit(`${DIR}/${SNAPSHOT_FILE}`, 8 * 30);
   expectCorrupt(d, /snapshot\.snap$/);

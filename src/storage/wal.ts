@@ -51,6 +51,8 @@ export class Wal {
   /** Written (but not fsynced) bytes exist in the current segment. */
   private unsynced = false;
   private closed = false;
+  /** Size of the current segment's header records (0 when reopened: then it has more anyway). */
+  private headerBytes = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -231,10 +233,10 @@ export class Wal {
     this.pendingBytes += frame.length;
   }
 
+  /** Never rotate a segment holding only its header (a record bigger than a segment gets its own). */
   private currentHasRecordsBeyondHeader(): boolean {
     return this.writtenBytes + this.pendingBytes > this.headerBytes;
   }
-  private headerBytes = 0;
 
   /** Closes the current segment durably and starts the next (fsynced and visible in the folder). */
   private rotate(): void {
