@@ -1,0 +1,29 @@
+// A stand-in for `leasekv serve` in up.test.ts: serves the client API over a fake backend on
+// --listen-client, records its start in --data-dir, and stops on SIGTERM. Not a node.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FakeBackend } from '../../server/api/fake-backend.ts';
+import { startApiServer } from '../../server/api/server.ts';
+
+const { values } = parseArgs({
+  args: process.argv.slice(3), // argv[2] is "serve"
+  options: {
+    id: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'listen-peer': { type: 'string' },
+    'listen-client': { type: 'string' },
+    peers: { type: 'string' },
+    'client-addrs': { type: 'string' },
+  },
+  strict: true,
+});
+const id = values.id ?? '?';
+const [host, port] = (values['listen-client'] ?? '').split(':');
+appendFileSync(join(values['data-dir'] ?? '.', 'starts'), `${id}\n`);
+const server = await startApiServer({ host: host ?? '127.0.0.1', port: Number(port), backend: new FakeBackend({ id }) });
+console.log(`fake node ${id} serving on ${values['listen-client']} peers ${values.peers}`);
+process.on('SIGTERM', () => {
+  console.log(`fake node ${id} stopping`);
+  void server.close().then(() => process.exit(0));
+});

@@ -1,0 +1,89 @@
+// `leasekv up` with a stand-in for `serve` (up-fake-serve.ts): spawns the nodes with the agreed
+// flags, prefixes their output, prints the banner, stops them on SIGTERM, resumes the same data
+// folders, and refuses a busy port.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { plan, serveArgs } from './up.ts';
+
+const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
+const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
+
+function up(args: string[], until: RegExp): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
+  const child = spawn(process.execPath, [BIN, 'up', ...args], { env: { ...process.env, LEASEKV_UP_SERVE: FAKE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timeout; output so far:\n${out}`));
+    }, 30_000);
+    const stop = async (): Promise<{ out: string; code: number | null }> => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      return { out, code };
+    };
+    const check = (): void => {
+      if (until.test(out)) {
+        clearTimeout(timer);
+        resolve({ out, code: null, stop });
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      resolve({ out, code, stop });
+    });
+  });
+}
+
+describe('leasekv up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-up-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // Ports unlikely to collide with a running cluster or another test.
+  const base = 21000 + (process.pid % 4000);
+
+  test('plans the agreed serve flags', () => {
+    const p = plan(3, '/d', 7001);
+    assert.deepEqual(serveArgs(p[1]!, p), [
+      'serve', '--id', 'n2', '--data-dir', '/d/n2', '--listen-peer', '127.0.0.1:7102', '--listen-client', '127.0.0.1:7002',
+      '--peers', 'n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103',
+      '--client-addrs', 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003',
+    ]);
+  });
+
+  test('starts, prints, stops on SIGTERM, and resumes the same data', async () => {
+    for (let run = 1; run <= 2; run++) {
+      const r = await up(['--base-port', String(base), '--data-dir', dir], /3 nodes up/);
+      assert.equal(r.code, null, r.out);
+      assert.match(r.out, /\[n1\] fake node n1 serving on 127\.0\.0\.1:\d+/);
+      assert.match(r.out, new RegExp(`endpoints: 127\\.0\\.0\\.1:${base},127\\.0\\.0\\.1:${base + 1},127\\.0\\.0\\.1:${base + 2}`));
+      assert.match(r.out, /curl -H 'content-type: application\/json'/);
+      const stopped = await r.stop();
+      assert.equal(stopped.code, 0, stopped.out);
+      assert.match(stopped.out, /\[n3\] fake node n3 stopping/);
+      assert.match(stopped.out, /\[up\] stopped; data kept in/);
+      for (const id of ['n1', 'n2', 'n3']) assert.equal(readFileSync(join(dir, id, 'starts'), 'utf8'), `${id}\n`.repeat(run));
+    }
+  });
+
+  test('refuses a busy port', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(base + 1, '127.0.0.1', r));
+    try {
+      const r = await up(['--base-port', String(base), '--data-dir', dir], /$^/);
+      assert.equal(r.code, 1);
+      assert.match(r.out, new RegExp(`port ${base + 1} \\(n2\\) is already in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+});
