@@ -57,11 +57,13 @@ export function checkFile(path: string, text: string): Violation[] {
   const allowed = ALLOWED[layer];
   lines.forEach((lineText, i) => {
     const m =
-      /^\s*(?:import|export)\b[^'"]*?(?:from\s*)?['"](\.[^'"]*)['"]/.exec(lineText) ??
+      /^\s*(?:import|export)\b[^'"]*\bfrom\s*['"](\.[^'"]*)['"]/.exec(lineText) ??
+      /^\s*import\s*['"](\.[^'"]*)['"]/.exec(lineText) ??
+      /^\s*\}\s*from\s*['"](\.[^'"]*)['"]/.exec(lineText) ??
       /\bimport\(\s*['"](\.[^'"]*)['"]/.exec(lineText);
     if (m && m[1] !== undefined && allowed !== undefined) {
       const target = resolveLayer(path, m[1]);
-      if (target !== undefined && target !== layer && !allowed.includes(target) && !(isTest && target === 'check')) {
+      if (target !== undefined && target in ALLOWED && target !== layer && !allowed.includes(target) && !(isTest && target === 'check')) {
         out.push({ file: path, line: i + 1, message: `${layer}/ may not import ${target}/ (${m[1]})` });
       }
     }
