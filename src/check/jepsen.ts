@@ -79,7 +79,7 @@ function registerOp(proc: number, p: Pending, type: 'ok' | 'fail' | 'info', ret:
   if (p.f === 'write') return { ...base, op: 'put', value: scalar(p.value), ...timing };
   const pair = p.value;
   if (!Array.isArray(pair) || pair.length !== 2) throw new HistoryParseError(p.line, 'cas needs [old new]');
-  const cas = { ...base, op: 'cas' as const, expected: scalar(pair[0] as JepsenValue), value: scalar(pair[1] as JepsenValue), ...timing };
+  const cas = { ...base, op: 'cas' as const, expected: pair[0] === null ? null : scalar(pair[0] as JepsenValue), value: scalar(pair[1] as JepsenValue), ...timing };
   return outcome === 'ok' ? { ...cas, output: { swapped: type === 'ok' } } : cas;
 }
 
