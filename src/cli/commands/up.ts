@@ -100,6 +100,8 @@ export async function run(argv: string[]): Promise<number> {
   const bin = process.env['LEASEKV_UP_SERVE'] ?? fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
   const binArgs = process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx'];
   const children = new Map<string, ChildProcess>();
+  // Set below: ends `up` when every node has exited on its own.
+  let allGone = (): void => {};
   for (const n of nodes) {
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
     const child = spawn(process.execPath, [...binArgs, bin, ...serveArgs(n, nodes)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -108,6 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     child.on('exit', (code, sig) => {
       children.delete(n.id);
       console.log(`[up] ${n.id} exited (${sig ?? `code ${code}`})`);
+      allGone();
     });
   }
   // Last resort if we die without stopping them (e.g. an exception): do not leave nodes behind.
@@ -127,6 +130,11 @@ export async function run(argv: string[]): Promise<number> {
         console.log(`[up] stopped; data kept in ${resolve(opts.dataDir)} (run the same command to resume)`);
         resolveExit(0);
       }, 50);
+    };
+    allGone = () => {
+      if (stopping || children.size > 0) return;
+      console.error('[up] every node has exited; stopping (see their output above)');
+      resolveExit(1);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
