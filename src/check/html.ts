@@ -63,9 +63,11 @@ function timelineSvg(p: PartReport): string {
     const op = ops[i] as HistoryOp;
     const px = Math.max(x(op.call), lastX + 2);
     lastX = px;
-    const py = TOP_PX + (row.get(op.client) ?? 0) * ROW_HEIGHT_PX + BAR_HEIGHT_PX / 2;
+    // Just under the bar, so that the point and its number do not hide the bar's label.
+    const py = TOP_PX + (row.get(op.client) ?? 0) * ROW_HEIGHT_PX + BAR_HEIGHT_PX + 4;
     points.push(`${px},${py}`);
-    out.push(`<circle class="lp" cx="${px}" cy="${py}" r="4"><title>#${k + 1}: ${esc(describeOp(op))}</title></circle>`);
+    out.push(`<circle class="lp" cx="${px}" cy="${py}" r="3.5"><title>#${k + 1}: ${esc(describeOp(op))}</title></circle>`);
+    out.push(`<text class="lpn" x="${px + 5}" y="${py + 4}">${k + 1}</text>`);
   });
   if (points.length > 1) out.push(`<polyline class="lin" points="${points.join(' ')}"/>`);
   const remaining = ops.map((_, i) => i).filter((i) => !position.has(i));
@@ -94,6 +96,7 @@ svg .client{font-weight:bold}
 .op:hover rect{stroke:#000;stroke-width:2}
 .op{pointer-events:all;cursor:pointer}
 .lp{fill:#1a7f1a}
+svg text.lpn{fill:#1a7f1a;font-size:9px;font-weight:bold}
 .lin{fill:none;stroke:#1a7f1a;stroke-width:1.5;opacity:.7}
 .break{stroke:#c00;stroke-width:2;stroke-dasharray:6 4}
 .breaklabel{fill:#c00;font-weight:bold}
