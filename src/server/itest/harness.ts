@@ -1,0 +1,336 @@
+// A cluster of real `leasekv serve` processes on 127.0.0.1 for the integration tests (issue 5,
+// "Tests with real processes"). Free ports, a temp folder with one data dir and one log per node,
+// optionally one fault-injecting proxy per directed peer link, fast test timings, and bounded waits
+// everywhere. `close()` kills every child; `withCluster` calls it whatever happens.
+//
+// Proxies: node i reaches node j at proxy(i→j), which forwards to j's --listen-peer. Messages only
+// travel on the sender's outbound connection (transport/outbound.ts), so blocking proxy(i→j) drops
+// exactly the i→j direction; isolate(i) blocks both directions of every link of i. Each node gets
+// its own --peers list, which is the point of --peers: the address others dial is not the address a
+// node listens on.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { startProxy, type ProxyHandle } from '../../transport/proxy.ts';
+import { call, showResult, type CallResult, type Endpoint } from './http.ts';
+import { acquireClusterLock, type ClusterLock } from './lock.ts';
+import { LEASEKV_BIN, NodeProcess, freePorts, tailFile, waitFor } from './proc.ts';
+
+/** Test timings: must pass the core's config check (lease·(1+ρ)/(1−ρ) < election, heartbeat ≤ lease/3). */
+export const FAST_TIMING = { heartbeatMs: 50, electionTimeoutMs: 500, leaseMs: 450, requestTimeoutMs: 2000 } as const;
+
+export interface ClusterOptions {
+  readonly size?: number;
+  /** One proxy per directed peer link (partitions, latency). */
+  readonly proxies?: boolean;
+  readonly timing?: Partial<typeof FAST_TIMING>;
+  readonly logLevel?: 'debug' | 'info' | 'warn';
+  readonly name?: string;
+}
+
+export interface StatusView {
+  readonly id: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string;
+  readonly leaseHeld: boolean;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+}
+
+const HOST = '127.0.0.1';
+const MAX_NODES = 7;
+/** How long a node may take to exit after SIGTERM (graceful stop hands over leadership first). */
+const GRACEFUL_EXIT_MS = 10_000;
+
+interface Member {
+  readonly id: string;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  readonly dataDir: string;
+  readonly logPath: string;
+  proc: NodeProcess | null;
+  starts: number;
+  /** Set when the harness itself stops the process (kill, terminate): its exit is expected. */
+  stoppedByTest: boolean;
+}
+
+export class Cluster {
+  readonly ids: readonly string[];
+  private readonly members = new Map<string, Member>();
+  /** key `${from}>${to}` */
+  private readonly links = new Map<string, ProxyHandle>();
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly opts: ClusterOptions,
+    ids: string[],
+  ) {
+    this.ids = ids;
+  }
+
+  static async start(opts: ClusterOptions = {}): Promise<Cluster> {
+    const size = opts.size ?? 3;
+    if (!(Number.isInteger(size) && size >= 1 && size <= MAX_NODES)) throw new RangeError(`cluster size must be 1..${MAX_NODES}`);
+    const dir = mkdtempSync(join(tmpdir(), `leasekv-itest-${opts.name ?? 'cluster'}-`));
+    const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    const c = new Cluster(dir, opts, ids);
+    try {
+      const ports = await freePorts(HOST, 2 * size);
+      ids.forEach((id, i) => {
+        c.members.set(id, {
+          id,
+          peerPort: ports[2 * i] as number,
+          clientPort: ports[2 * i + 1] as number,
+          dataDir: join(dir, id),
+          logPath: join(dir, `${id}.log`),
+          proc: null,
+          starts: 0,
+          stoppedByTest: false,
+        });
+      });
+      if (opts.proxies === true) {
+        for (const from of ids) {
+          for (const to of ids) {
+            if (from === to) continue;
+            const target = c.member(to);
+            c.links.set(`${from}>${to}`, await startProxy({ listenHost: HOST, listenPort: 0, targetHost: HOST, targetPort: target.peerPort }));
+          }
+        }
+      }
+      for (const id of ids) c.startNode(id);
+      return c;
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+  }
+
+  private member(id: string): Member {
+    const m = this.members.get(id);
+    if (m === undefined) throw new Error(`assertion: no member ${id}`);
+    return m;
+  }
+
+  /** The --peers list as `from` must dial: through the proxies when there are any. */
+  private peersFor(from: string): string {
+    return this.ids
+      .map((to) => {
+        const link = this.links.get(`${from}>${to}`);
+        return `${to}=${HOST}:${link === undefined ? this.member(to).peerPort : link.port}`;
+      })
+      .join(',');
+  }
+
+  private argsFor(id: string): string[] {
+    const m = this.member(id);
+    const t = { ...FAST_TIMING, ...this.opts.timing };
+    return [
+      LEASEKV_BIN, 'serve',
+      '--id', id,
+      '--data-dir', m.dataDir,
+      '--listen-peer', `${HOST}:${m.peerPort}`,
+      '--listen-client', `${HOST}:${m.clientPort}`,
+      '--peers', this.peersFor(id),
+      '--client-addrs', this.ids.map((o) => `${o}=${HOST}:${this.member(o).clientPort}`).join(','),
+      '--cluster-token', 'itest',
+      '--heartbeat-ms', String(t.heartbeatMs),
+      '--election-timeout-ms', String(t.electionTimeoutMs),
+      '--lease-ms', String(t.leaseMs),
+      '--request-timeout-ms', String(t.requestTimeoutMs),
+      '--log-level', this.opts.logLevel ?? 'info',
+    ];
+  }
+
+  /** Starts (or restarts, same ports and data dir) a node that is not running. */
+  startNode(id: string): void {
+    const m = this.member(id);
+    if (this.closed) throw new Error('cluster is closed');
+    if (m.proc?.alive === true) throw new Error(`assertion: ${id} is already running`);
+    m.starts++;
+    m.stoppedByTest = false;
+    m.proc = NodeProcess.spawn({ args: this.argsFor(id), logPath: m.logPath });
+  }
+
+  endpoint(id: string): Endpoint {
+    return { host: HOST, port: this.member(id).clientPort };
+  }
+
+  alive(id: string): boolean {
+    return this.member(id).proc?.alive === true;
+  }
+
+  liveIds(): string[] {
+    return this.ids.filter((id) => this.alive(id));
+  }
+
+  pid(id: string): number {
+    return this.member(id).proc?.pid ?? -1;
+  }
+
+  /** kill -9. Resolves once the process is gone. */
+  async kill(id: string): Promise<void> {
+    this.member(id).stoppedByTest = true;
+    await this.member(id).proc?.kill();
+  }
+
+  /** SIGTERM and wait for the graceful exit; SIGKILL and throw if it does not come in time. */
+  async terminate(id: string): Promise<void> {
+    const m = this.member(id);
+    const p = m.proc;
+    if (p === null || !p.alive) return;
+    m.stoppedByTest = true;
+    p.signal('SIGCONT');
+    p.signal('SIGTERM');
+    const exit = await p.waitExit(GRACEFUL_EXIT_MS);
+    if (exit === null) {
+      await p.kill();
+      throw new Error(`${id} did not exit within ${GRACEFUL_EXIT_MS} ms of SIGTERM`);
+    }
+    if (exit.code !== 0) throw new Error(`${id} exited with code ${exit.code} signal ${exit.signal} after SIGTERM`);
+  }
+
+  pause(id: string): void {
+    this.member(id).proc?.signal('SIGSTOP');
+  }
+
+  resume(id: string): void {
+    this.member(id).proc?.signal('SIGCONT');
+  }
+
+  // ---- faults through the proxies -------------------------------------------------------------
+
+  link(from: string, to: string): ProxyHandle {
+    const l = this.links.get(`${from}>${to}`);
+    if (l === undefined) throw new Error(`no proxy ${from}→${to} (start the cluster with proxies: true)`);
+    return l;
+  }
+
+  /** Cuts every link to and from `id`, both directions. */
+  isolate(id: string): void {
+    for (const other of this.ids) {
+      if (other === id) continue;
+      this.link(id, other).setBlocked(true);
+      this.link(other, id).setBlocked(true);
+    }
+  }
+
+  /** Unblocks every link. */
+  heal(): void {
+    for (const l of this.links.values()) l.setBlocked(false);
+  }
+
+  /** One-way delay on every link (round trip = 2×). */
+  setDelayMs(ms: number): void {
+    for (const l of this.links.values()) l.setDelayMs(ms);
+  }
+
+  // ---- observing ------------------------------------------------------------------------------
+
+  /** A node that exited although the test did not stop it (crash, bad flags, port clash), if any. */
+  crashed(): string | undefined {
+    for (const m of this.members.values()) {
+      const exit = m.proc?.exit ?? null;
+      if (exit !== null && !m.stoppedByTest) {
+        return `${m.id} exited unexpectedly (${JSON.stringify(exit)}); its log ends:\n${tailFile(m.logPath, 15)}`;
+      }
+    }
+    return undefined;
+  }
+
+  async status(id: string, timeoutMs = 1000): Promise<StatusView | CallResult> {
+    const r = await call(this.endpoint(id), 'Status', {}, timeoutMs);
+    if (r.kind !== 'ok') return r;
+    const b = r.body;
+    return {
+      id: String(b['id']),
+      role: String(b['role']),
+      term: Number(b['term'] ?? 0),
+      leader: String(b['leader'] ?? ''),
+      leaseHeld: b['leaseHeld'] === true,
+      commitIndex: Number(b['commitIndex'] ?? 0),
+      appliedIndex: Number(b['appliedIndex'] ?? 0),
+    };
+  }
+
+  /**
+   * Waits until exactly one of `among` (default: the running nodes) says LEADER and every one of
+   * them names it as leader. Returns its id.
+   */
+  async waitForLeader(timeoutMs = 60_000, among?: readonly string[]): Promise<string> {
+    return waitFor(`one leader among ${(among ?? this.liveIds()).join(',')}`, timeoutMs, async () => {
+      const ids = among ?? this.liveIds();
+      const views = await Promise.all(ids.map((id) => this.status(id)));
+      const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
+      if (leaders.length !== 1) return undefined;
+      const leader = (leaders[0] as StatusView).id;
+      return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
+    }, 50, () => this.crashed());
+  }
+
+  /** Waits until every node in `ids` has applied at least `index`. */
+  async waitApplied(index: number, ids: readonly string[], timeoutMs = 10_000): Promise<void> {
+    await waitFor(`applied index ${index} on ${ids.join(',')}`, timeoutMs, async () => {
+      const views = await Promise.all(ids.map((id) => this.status(id)));
+      return views.every((v) => 'appliedIndex' in v && v.appliedIndex >= index) ? true : undefined;
+    }, 50, () => this.crashed());
+  }
+
+  logPath(id: string): string {
+    return this.member(id).logPath;
+  }
+
+  /** Log tails and process states, for a failing test's message. */
+  diagnostics(lines = 25): string {
+    const parts = [`cluster folder: ${this.dir}`];
+    for (const m of this.members.values()) {
+      const state = m.proc === null ? 'never started' : m.proc.alive ? `running pid ${m.proc.pid}` : `exited ${JSON.stringify(m.proc.exit)}`;
+      parts.push(`--- ${m.id} (${state}, started ${m.starts}×) ${m.logPath}`, tailFile(m.logPath, lines));
+    }
+    return parts.join('\n');
+  }
+
+  /** Kills every node, closes the proxies, removes the folder unless `keep`. Safe to call twice. */
+  async close(keep = false): Promise<void> {
+    this.closed = true;
+    for (const m of this.members.values()) m.stoppedByTest = true;
+    await Promise.allSettled([...this.members.values()].map((m) => m.proc?.kill()));
+    await Promise.allSettled([...this.links.values()].map((l) => l.close()));
+    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Holds the cluster lock for the whole test file (one cluster at a time on this machine). */
+export function holdClusterLock(hooks: { before: (fn: () => Promise<void>) => void; after: (fn: () => void) => void }): void {
+  let lock: ClusterLock | null = null;
+  hooks.before(async () => {
+    lock = await acquireClusterLock(15 * 60_000);
+  });
+  hooks.after(() => lock?.release());
+}
+
+/**
+ * Runs `body` against a fresh cluster and always closes it. On failure the folder (data dirs and
+ * logs) is kept and the log tails are printed, so the failure can be read after the fact.
+ */
+export async function withCluster(t: TestContext, opts: ClusterOptions, body: (c: Cluster) => Promise<void>): Promise<void> {
+  const c = await Cluster.start(opts);
+  t.after(() => c.close(true)); // belt and braces: the finally below normally did it already
+  let failed = true;
+  try {
+    await body(c);
+    const crash = c.crashed();
+    if (crash !== undefined) throw new Error(crash);
+    failed = false;
+  } catch (e) {
+    t.diagnostic(`cluster diagnostics:\n${c.diagnostics()}`);
+    console.error(c.diagnostics());
+    throw e;
+  } finally {
+    await c.close(failed || process.env['LEASEKV_ITEST_KEEP'] === '1');
+  }
+}
+
+export { showResult };
