@@ -8,6 +8,7 @@ import type { NodeConfig } from './config.ts';
 import { LeaseKvNode } from './node.ts';
 import { openNodeStorage } from './storage-adapter.ts';
 import type { NodeTransport } from './transport-adapter.ts';
+import type { TransportStats } from '../transport/peer-transport.ts';
 import { startApiServer } from './api/server.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
 
@@ -22,13 +23,20 @@ export interface RunningNode {
 export interface StartOptions {
   readonly logger?: Logger;
   /** Extra HTTP routes (dashboard, metrics) built once the node exists. */
-  readonly routes?: (node: LeaseKvNode) => readonly ExtraRoute[];
+  readonly routes?: (node: LeaseKvNode, parts: NodeParts) => readonly ExtraRoute[];
+}
+
+/** What metrics need beyond the node itself: the transport's counters and the disk's fsync latencies. */
+export interface NodeParts {
+  peerStats(): TransportStats;
+  /** fsync latencies (ms) since the last call; the caller must drain regularly (the list grows until then). */
+  drainFsyncLatenciesMs(): number[];
 }
 
 export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.logger ?? pino({ level: cfg.logLevel, base: { node: cfg.id } });
   mkdirSync(cfg.dataDir, { recursive: true });
-  const opened = openNodeStorage(cfg.dataDir);
+  const opened = await openNodeStorage(cfg.dataDir);
   if (opened.repaired !== null) {
     log.warn(opened.repaired, `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`);
   }
@@ -70,7 +78,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     backend: node,
     limits: { maxKeyBytes: cfg.maxKeyBytes, maxValueBytes: cfg.maxValueBytes, maxInFlight: cfg.maxPendingRequests, requestDeadlineMs: cfg.requestTimeoutMs },
     logger: log.child({ component: 'api' }),
-    extraRoutes: opts.routes?.(node) ?? [],
+    extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }) ?? [],
   });
   node.start();
   log.info({ client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` }, 'serving');

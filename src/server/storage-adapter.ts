@@ -1,7 +1,6 @@
 // The node's view of durable storage: what the drive loop persists, and what it recovers on start.
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
-import { RealFs } from '../storage/fs.ts';
-import { Wal } from '../storage/wal.ts';
+import { Persister } from '../storage/persister.ts';
 
 export interface SnapshotData {
   readonly meta: SnapshotMeta;
@@ -36,34 +35,39 @@ export interface OpenedStorage {
   readonly repaired: { readonly file: string; readonly offset: number; readonly bytesDropped: number } | null;
 }
 
-/** The WAL driven from the main thread: write + fsync per persist call. */
-class InlineWalStorage implements NodeStorage {
+/** The WAL in a worker thread behind the group-committing Persister (docs/storage.md). */
+class PersisterStorage implements NodeStorage {
   private latencies: number[] = [];
-  constructor(private readonly wal: Wal) {}
+  constructor(private persister: Persister | null) {}
 
-  persist(req: PersistRequest): Promise<void> {
-    if (req.snapshot !== null) this.wal.saveSnapshot(req.snapshot.meta, req.snapshot.data);
-    this.wal.append(req.entries, req.hardState);
-    const t0 = performance.now();
-    if (req.sync) {
-      if (this.wal.sync()) this.latencies.push(performance.now() - t0);
-    }
-    return Promise.resolve();
+  attach(p: Persister): void {
+    this.persister = p;
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    this.wal.saveSnapshot(meta, data);
-    this.wal.compact(meta.index);
-    return Promise.resolve();
+  onSync(fsyncMs: number): void {
+    if (this.latencies.length < 10_000) this.latencies.push(fsyncMs);
+  }
+
+  private get p(): Persister {
+    if (this.persister === null) throw new Error('assertion: storage used before it was opened');
+    return this.persister;
+  }
+
+  persist(req: PersistRequest): Promise<void> {
+    return this.p.persist({ entries: req.entries, hardState: req.hardState, sync: req.sync, ...(req.snapshot === null ? {} : { snapshot: req.snapshot }) });
+  }
+
+  async saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    await this.p.persist({ entries: [], hardState: null, snapshot: { meta, data }, sync: true });
+    await this.p.compact(meta.index);
   }
 
   loadSnapshot(): Promise<SnapshotData | null> {
-    return Promise.resolve(this.wal.loadSnapshot());
+    return this.p.loadSnapshot();
   }
 
   close(): Promise<void> {
-    this.wal.close();
-    return Promise.resolve();
+    return this.p.close();
   }
 
   drainFsyncLatenciesMs(): number[] {
@@ -73,13 +77,15 @@ class InlineWalStorage implements NodeStorage {
   }
 }
 
-export function openNodeStorage(dir: string): OpenedStorage {
-  const fs = new RealFs();
-  const { wal, state, repaired } = Wal.open(fs, dir);
-  const snapshot = state.snapshot === null ? null : wal.loadSnapshot();
+export async function openNodeStorage(dir: string): Promise<OpenedStorage> {
+  const storage = new PersisterStorage(null);
+  const { persister, state, repaired } = await Persister.open(dir, { onSync: (info) => storage.onSync(info.fsyncMs) });
+  storage.attach(persister);
+  const snapshot = state.snapshot === null ? null : await persister.loadSnapshot();
   if (state.snapshot !== null && (snapshot === null || snapshot.meta.index !== state.snapshot.index)) {
+    await persister.close();
     throw new Error(`data dir ${dir}: the log refers to snapshot ${state.snapshot.index} but it is missing; wipe this node's data dir and let it rejoin from its peers`);
   }
   const fresh = state.hardState.term === 0 && state.entries.length === 0 && snapshot === null;
-  return { storage: new InlineWalStorage(wal), fresh, hardState: state.hardState, snapshot, entries: state.entries, repaired };
+  return { storage, fresh, hardState: state.hardState, snapshot, entries: state.entries, repaired };
 }
