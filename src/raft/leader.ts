@@ -171,7 +171,10 @@ export function transferLeadership(c: Core, target: NodeId, nowMs: number): bool
   c.transferSent = false;
   c.transferDeadlineMs = nowMs + c.cfg.electionTimeoutMinMs;
   const pr = c.progress.get(target);
-  if (pr !== undefined) sendAppends(c, target, pr, nowMs);
+  if (pr !== undefined && pr.match < c.log.lastIndex()) {
+    sendAppends(c, target, pr, nowMs);
+    sendHeartbeat(c, target, pr); // finds out at once whether appends to it were lost
+  }
   maybeSendTimeoutNow(c, nowMs);
   return true;
 }

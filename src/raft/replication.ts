@@ -56,10 +56,15 @@ function sendOneAppend(c: Core, to: NodeId, pr: Progress, _nowMs: number): boole
   return true;
 }
 
-/** A heartbeat: an empty AppendRequest at the follower's known match point, for the lease round. */
+/**
+ * A heartbeat: an empty AppendRequest for the lease round. It checks the log at `next − 1`, the
+ * point the leader assumes the follower has reached: success confirms the pipelined appends
+ * arrived (and acknowledges them), a rejection reveals lost ones at once (no transport feedback
+ * needed). A follower waiting for a snapshot is checked at its known match point.
+ */
 export function sendHeartbeat(c: Core, to: NodeId, pr: Progress): void {
   const lease = c.lease;
-  let prev = pr.match;
+  let prev = pr.state === 'snapshot' ? pr.match : pr.next - 1;
   let prevTerm = c.log.term(prev);
   if (prevTerm === null) {
     // Match point compacted away: index 0 always matches (see RaftLog.maybeAppend's commit rule).
@@ -86,12 +91,15 @@ export function handleAppend(c: Core, m: AppendRequest): void {
   }
   const newCommit = Math.min(m.commit, lastNew);
   if (newCommit > c.log.committed) c.log.commitTo(newCommit);
+  // A heartbeat's acknowledgement goes out at once, so lease renewal never queues behind a slow
+  // fsync (lease-notes case 10); it therefore claims only what is already on our disk. An
+  // acknowledgement of entries waits until they are durable.
+  const heartbeatOnly = m.entries.length === 0;
   const resp: AppendResponse = {
-    type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true, matchIndex: lastNew, rejectHint: null, round: m.round,
+    type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true,
+    matchIndex: heartbeatOnly ? Math.min(lastNew, c.log.stabled) : lastNew, rejectHint: null, round: m.round,
   };
-  // An acknowledgement that claims nothing new about our disk (a heartbeat) goes out at once, so
-  // lease renewal never queues behind a slow fsync (lease-notes case 10). Everything else waits.
-  c.send(resp, !(m.entries.length === 0 && lastNew <= c.log.stabled));
+  c.send(resp, !heartbeatOnly);
 }
 
 /** Follower: SnapshotRequest. The host attaches and restores the data (Ready.snapshot). */

@@ -172,8 +172,8 @@ export class TestCluster {
     this.trueMs += ms;
     for (const id of this.ids) {
       const t = this.get(id);
+      t.nowMs += ms * t.rate; // a paused process's clock runs on; it just does not notice
       if (t.paused) continue;
-      t.nowMs += ms * t.rate;
       t.node.tick(t.nowMs);
       this.pump(id);
     }
