@@ -54,6 +54,14 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
     timeoutMs: opts.timeoutMs,
     maxCachedStates: opts.maxCachedStates ?? DEFAULT_MAX_CACHED_STATES,
   });
+  // Parts a worker never reported (it failed, or the parent's deadline hit first) are undecided.
+  const reported = new Set(outcomes.map((o) => o.key));
+  const violated = outcomes.some((o) => o.result.kind === 'violation');
+  if (!violated) {
+    for (const [key, partOps] of parts) {
+      if (!reported.has(key)) outcomes.push({ key, ops: partOps, result: { kind: 'unknown', reason: 'worker did not report (failed or past the budget)', longestPrefix: [] } });
+    }
+  }
   const order = new Map(parts.map(([k], i) => [k, i]));
   outcomes.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0));
   return combine(model, outcomes, { parts: parts.length, opsChecked: normalized.length, startMs });

@@ -116,6 +116,7 @@ export class PartitionSearch {
 
   /** Gives up (time budget): the result becomes 'unknown' and the cache is freed. */
   stop(reason: string): SearchResult {
+    if (this.result !== undefined) return this.result;
     this.noteLongest();
     return this.finish({ kind: 'unknown', reason, longestPrefix: this.longest });
   }
