@@ -56,7 +56,8 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   const r: ResolvedOptions = {
     connectTimeoutMs: 3000,
     handshakeTimeoutMs: 3000,
-    snapshotChunkBytes: MIB,
+    // Default: 1 MiB, or less when frames are smaller.
+    snapshotChunkBytes: Math.min(MIB, Math.floor(o.maxFrameBytes / 2)),
     snapshotWindowChunks: 4,
     maxSnapshotBytes: 2048 * MIB,
     logger: silentLogger,
@@ -100,6 +101,8 @@ export interface PeerStats {
   /** Connection failures, decode errors, refused handshakes, invalid messages. */
   errors: number;
   connects: number;
+  /** Socket writes; each carries every frame queued in one event-loop turn. */
+  writeBatches: number;
   snapshotsSent: number;
   snapshotsReceived: number;
   snapshotBytesSent: number;
@@ -110,7 +113,7 @@ export interface PeerStats {
 
 export function emptyStats(): PeerStats {
   return {
-    msgsSent: 0, bytesSent: 0, msgsReceived: 0, bytesReceived: 0, drops: 0, errors: 0, connects: 0,
+    msgsSent: 0, bytesSent: 0, msgsReceived: 0, bytesReceived: 0, drops: 0, errors: 0, connects: 0, writeBatches: 0,
     snapshotsSent: 0, snapshotsReceived: 0, snapshotBytesSent: 0, snapshotBytesReceived: 0, queuedBytes: 0, connected: false,
   };
 }

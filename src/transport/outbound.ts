@@ -38,6 +38,7 @@ export class OutboundLink {
   private snap: OutgoingSnapshot | null = null;
   /** Whether the current run of failures was already logged at warn level (avoid log floods). */
   private failureLogged = false;
+  private failedSocket: Socket | null = null;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -134,7 +135,9 @@ export class OutboundLink {
   }
 
   private fail(sock: Socket, reason: string): void {
-    if (sock !== this.socket || sock.destroyed) return;
+    // Count each connection's failure once ('error' arrives with the socket already destroyed).
+    if (sock !== this.socket || this.failedSocket === sock) return;
+    this.failedSocket = sock;
     this.stats.errors++;
     const fields = { peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}`, reason };
     if (!this.failureLogged) this.opts.logger.warn(fields, `error sending to node ${this.peerId}`);
@@ -208,6 +211,7 @@ export class OutboundLink {
     const sock = this.socket;
     if (this.state !== 'ready' || sock === null || sock.writableNeedDrain) return;
     if (this.ctl.length === 0 && this.head === this.queue.length) return;
+    this.stats.writeBatches++;
     sock.cork();
     for (const frame of this.ctl) {
       sock.write(frame);
