@@ -3,6 +3,7 @@ import { buildNodeConfig, flagHelp, NodeConfigError, rawFromArgs } from '../../s
 import { ConfigError } from '../../raft/config.ts';
 import { startNode } from '../../server/start.ts';
 import type { RunningNode } from '../../server/start.ts';
+import { observabilityRoutes } from '../../server/dashboard/index.ts';
 
 const USAGE = `usage: leasekv serve --id ID --data-dir DIR --listen-peer HOST:PORT --listen-client HOST:PORT
                      --peers id=HOST:PORT,... [--client-addrs id=HOST:PORT,...] [options]
@@ -19,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   let running: RunningNode;
   try {
     const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
-    running = await startNode(cfg);
+    running = await startNode(cfg, { routes: (node, parts) => observabilityRoutes(node, parts, cfg, process.env['LEASEKV_CONTROL_URL'] ?? '') });
   } catch (e) {
     if (e instanceof NodeConfigError || e instanceof ConfigError) {
       console.error(`leasekv serve: ${e.message}`);

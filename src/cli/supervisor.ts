@@ -1,0 +1,245 @@
+// The local cluster's supervisor (issue 6): owns the node processes that `leasekv up` starts and
+// lets the dashboard kill, restart, pause and isolate them through a small control HTTP server on
+// loopback.
+//
+// Isolation is real network isolation, not a flag inside the node: every directed pair of members
+// (i dials j) goes through its own fault proxy (transport/proxy.ts), because node i is given a
+// --peers list in which j's address is the i→j proxy. Isolating k blocks every proxy into and out of
+// k — a symmetric partition, as a pulled cable would make. One proxy per pair (not per node) is
+// needed because a node's outbound links carry its own messages: with one proxy per node, an
+// "isolated" leader could still send heartbeats to the others and keep them from electing.
+//
+// The control API (JSON answers):
+//   GET  /nodes                                   → { nodes: NodeControlState[] }
+//   POST /nodes/ID/{kill|restart|pause|resume|isolate|heal}
+// POSTs need the header `x-leasekv-control: 1`, which makes a browser send a CORS preflight; the
+// preflight and every answer allow only the nodes' own origins (the dashboard pages), so another web
+// page open in the same browser cannot drive the cluster.
+import type { ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
+
+export interface SupervisedNode {
+  readonly id: string;
+  /** HOST:PORT of the node's client API (its dashboard origin). */
+  readonly clientAddr: string;
+  /** HOST:PORT the node itself listens on for peers; the others reach it only through proxies. */
+  readonly peerAddr: string;
+}
+
+export interface SupervisorOptions {
+  readonly nodes: readonly SupervisedNode[];
+  /** Control server port on 127.0.0.1; 0 picks a free one. */
+  readonly controlPort: number;
+  /**
+   * Starts node `id` as a child process. `peers` is the value its --peers flag must have (its own
+   * listen address, and a proxy for every other member); `env` must be added to its environment
+   * (LEASEKV_CONTROL_URL, which makes its dashboard show the controls).
+   */
+  spawn(id: string, peers: string, env: Readonly<Record<string, string>>): ChildProcess;
+  /** Called when a child exits (after the supervisor's own bookkeeping). */
+  onExit?(id: string, code: number | null, signal: NodeJS.Signals | null): void;
+  /** How long a graceful stop (SIGTERM) may take before SIGKILL. Default 10 s. */
+  readonly stopTimeoutMs?: number;
+}
+
+export type ProcessState = 'running' | 'paused' | 'stopped';
+export interface NodeControlState {
+  readonly id: string;
+  readonly state: ProcessState;
+  readonly isolated: boolean;
+  readonly pid: number | null;
+  /** How the last process ended ('SIGKILL', 'code 0'), '' while none has. */
+  readonly lastExit: string;
+}
+
+export type ControlAction = 'kill' | 'restart' | 'pause' | 'resume' | 'isolate' | 'heal';
+export const CONTROL_ACTIONS: readonly ControlAction[] = ['kill', 'restart', 'pause', 'resume', 'isolate', 'heal'];
+
+/** A request the node's current state does not allow (pausing a stopped node). */
+export class ControlConflictError extends Error {
+  override readonly name = 'ControlConflictError';
+}
+
+export interface Supervisor {
+  readonly controlUrl: string;
+  /** Origins allowed to drive the control API. */
+  readonly allowedOrigins: ReadonlySet<string>;
+  states(): NodeControlState[];
+  act(id: string, action: ControlAction): Promise<NodeControlState>;
+  /** Graceful stop of every node (SIGTERM, SIGKILL after stopTimeoutMs), then proxies and server. */
+  close(): Promise<void>;
+}
+
+interface Member {
+  readonly node: SupervisedNode;
+  child: ChildProcess | null;
+  paused: boolean;
+  isolated: boolean;
+  lastExit: string;
+  exited: Promise<void>;
+}
+
+function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port)) throw new Error(`assertion: '${addr}' is not HOST:PORT`);
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+/** The browser origins a node's dashboard may have: its client address, and localhost for 127.0.0.1. */
+export function dashboardOrigins(clientAddr: string): string[] {
+  const { host, port } = splitHostPort(clientAddr);
+  const out = [`http://${clientAddr}`];
+  if (host === '127.0.0.1') out.push(`http://localhost:${port}`);
+  return out;
+}
+
+export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const members = new Map<string, Member>();
+  for (const n of opts.nodes) members.set(n.id, { node: n, child: null, paused: false, isolated: false, lastExit: '', exited: Promise.resolve() });
+  // pair key `${from}>${to}`: the proxy node `from` dials to reach `to`.
+  const proxies = new Map<string, ProxyHandle>();
+  const server = createServer();
+  try {
+    for (const from of opts.nodes) {
+      for (const to of opts.nodes) {
+        if (from.id === to.id) continue;
+        const target = splitHostPort(to.peerAddr);
+        proxies.set(`${from.id}>${to.id}`, await startProxy({ listenHost: '127.0.0.1', listenPort: 0, targetHost: target.host, targetPort: target.port }));
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.controlPort, '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    for (const p of proxies.values()) await p.close();
+    server.close();
+    throw e;
+  }
+  const controlUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const allowedOrigins = new Set(opts.nodes.flatMap((n) => dashboardOrigins(n.clientAddr)));
+
+  const peersFor = (id: string): string =>
+    opts.nodes.map((n) => (n.id === id ? `${n.id}=${n.peerAddr}` : `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as ProxyHandle).port}`)).join(',');
+
+  const state = (m: Member): NodeControlState => ({
+    id: m.node.id,
+    state: m.child === null ? 'stopped' : m.paused ? 'paused' : 'running',
+    isolated: m.isolated,
+    pid: m.child?.pid ?? null,
+    lastExit: m.lastExit,
+  });
+
+  const launch = (m: Member): void => {
+    const child = opts.spawn(m.node.id, peersFor(m.node.id), { LEASEKV_CONTROL_URL: controlUrl });
+    m.child = child;
+    m.paused = false;
+    m.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        if (m.child === child) m.child = null;
+        m.paused = false;
+        m.lastExit = signal ?? `code ${code ?? '?'}`;
+        opts.onExit?.(m.node.id, code, signal);
+        resolve();
+      });
+    });
+  };
+
+  const signal = (m: Member, sig: NodeJS.Signals): void => {
+    if (m.child?.pid === undefined) throw new ControlConflictError(`${m.node.id} is not running`);
+    process.kill(m.child.pid, sig);
+  };
+
+  /** Stops a member's process: SIGTERM (graceful, hands the lease over), SIGKILL if it lingers. */
+  const stopMember = async (m: Member, sig: NodeJS.Signals): Promise<void> => {
+    if (m.child === null) return;
+    if (m.paused) signal(m, 'SIGCONT'); // a stopped process cannot handle SIGTERM
+    signal(m, sig);
+    const timer = setTimeout(() => m.child?.kill('SIGKILL'), stopTimeoutMs);
+    await m.exited;
+    clearTimeout(timer);
+  };
+
+  const setIsolated = (m: Member, isolated: boolean): void => {
+    m.isolated = isolated;
+    for (const [key, p] of proxies) {
+      const [from, to] = key.split('>') as [string, string];
+      p.setBlocked((members.get(from)?.isolated ?? false) || (members.get(to)?.isolated ?? false));
+    }
+  };
+
+  const act = async (id: string, action: ControlAction): Promise<NodeControlState> => {
+    const m = members.get(id);
+    if (m === undefined) throw new RangeError(`no node '${id}'`);
+    switch (action) {
+      case 'kill': await stopMember(m, 'SIGKILL'); break;
+      case 'restart':
+        await stopMember(m, 'SIGTERM');
+        launch(m);
+        break;
+      case 'pause': signal(m, 'SIGSTOP'); m.paused = true; break;
+      case 'resume': signal(m, 'SIGCONT'); m.paused = false; break;
+      case 'isolate': setIsolated(m, true); break;
+      case 'heal': setIsolated(m, false); break;
+    }
+    return state(m);
+  };
+
+  server.on('request', (req, res) => handleControl(req, res, { allowedOrigins, states: () => [...members.values()].map(state), act }));
+  for (const m of members.values()) launch(m);
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await Promise.all([...members.values()].map((m) => stopMember(m, 'SIGTERM').catch(() => {})));
+      for (const p of proxies.values()) await p.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    })());
+  return { controlUrl, allowedOrigins, states: () => [...members.values()].map(state), act, close };
+}
+
+interface ControlApi {
+  readonly allowedOrigins: ReadonlySet<string>;
+  states(): NodeControlState[];
+  act(id: string, action: ControlAction): Promise<NodeControlState>;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function handleControl(req: IncomingMessage, res: ServerResponse, api: ControlApi): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    if (!api.allowedOrigins.has(origin)) return reply(res, 403, { error: `origin ${origin} may not control this cluster` });
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'origin');
+  }
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'x-leasekv-control', 'access-control-max-age': '600' });
+    res.end();
+    return;
+  }
+  if (req.method === 'GET' && path === '/nodes') return reply(res, 200, { nodes: api.states() });
+  const m = /^\/nodes\/([A-Za-z0-9_.-]{1,64})\/([a-z]+)$/.exec(path);
+  if (req.method !== 'POST' || m === null) return reply(res, 404, { error: `no such control: ${req.method ?? ''} ${path}` });
+  if (req.headers['x-leasekv-control'] !== '1') return reply(res, 400, { error: 'control requests need the header x-leasekv-control: 1' });
+  const action = m[2] as ControlAction;
+  if (!CONTROL_ACTIONS.includes(action)) return reply(res, 404, { error: `unknown action '${m[2] ?? ''}'` });
+  req.resume();
+  api.act(m[1] as string, action).then(
+    (st) => reply(res, 200, st),
+    (err: unknown) => {
+      const status = err instanceof RangeError ? 404 : err instanceof ControlConflictError ? 409 : 500;
+      reply(res, status, { error: err instanceof Error ? err.message : String(err) });
+    },
+  );
+}

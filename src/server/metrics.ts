@@ -1,0 +1,172 @@
+// GET /metrics in Prometheus text format (issue 6). One prom-client Registry per node — never the
+// global one — so that several nodes in one process (tests) keep their numbers apart.
+//
+// Sources: the node's 'raft' and 'request' events (counted as they happen), the core status (read at
+// scrape time), the transport's cumulative counters (turned into counter increments at scrape time)
+// and the disk's fsync latencies (drained into a histogram every second, which also bounds the list
+// the storage keeps until someone drains it).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RaftEvent, Role } from '../raft/types.ts';
+import type { ExtraRoute } from './api/server.ts';
+import type { LeaseKvNode } from './node.ts';
+import type { NodeParts } from './start.ts';
+
+const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
+/** Latency buckets in seconds: 50 µs .. 10 s (lease reads are tens of µs, fsyncs ms, timeouts s). */
+const LATENCY_BUCKETS_S = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const FSYNC_DRAIN_INTERVAL_MS = 1000;
+
+export interface NodeMetrics {
+  readonly registry: Registry;
+  readonly route: ExtraRoute;
+  /** Stops the fsync drain timer and detaches from the node's events. */
+  close(): void;
+}
+
+type PeerCounterName = 'msgsSent' | 'msgsReceived' | 'bytesSent' | 'bytesReceived' | 'errors' | 'drops';
+
+export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'leasekv_role', help: 'Raft role of this node (1 for the current role, 0 for the others)', labelNames: ['role'], registers,
+    collect() {
+      const role = node.raftStatus().role;
+      for (const r of ROLES) this.set({ role: r }, r === role ? 1 : 0);
+    },
+  });
+  const statusGauge = (name: string, help: string, read: (st: ReturnType<LeaseKvNode['raftStatus']>) => number): void => {
+    new Gauge({ name, help, registers, collect() { this.set(read(node.raftStatus())); } });
+  };
+  statusGauge('leasekv_term', 'Current Raft term', (st) => st.term);
+  statusGauge('leasekv_lease_held', '1 while this node is leader with a valid lease', (st) => (st.leaseHeld ? 1 : 0));
+  statusGauge('leasekv_lease_remaining_seconds', "This leader's lease left, on its own clock (0 when not held)", (st) => st.leaseRemainingMs / 1000);
+  statusGauge('leasekv_old_lease_remaining_seconds', 'Longest lease of another leader this node believes may still run', (st) => st.oldLeaseRemainingMs / 1000);
+  statusGauge('leasekv_waiting_for_old_lease', '1 while this new leader waits for the old leader\'s lease to expire', (st) => (st.waitingForOldLease ? 1 : 0));
+  statusGauge('leasekv_commit_index', 'Highest log index known committed', (st) => st.commit);
+  statusGauge('leasekv_applied_index', 'Highest log index applied to the key-value state machine', (st) => st.applied);
+  statusGauge('leasekv_last_log_index', 'Index of the last entry in the local log', (st) => st.lastIndex);
+  statusGauge('leasekv_apply_lag_entries', 'Committed entries not yet applied (commit - applied)', (st) => Math.max(0, st.commit - st.applied));
+  new Gauge({
+    name: 'leasekv_follower_match_index', help: 'Leader only: highest index known replicated on each follower', labelNames: ['peer'], registers,
+    collect() {
+      this.reset();
+      const st = node.raftStatus();
+      if (st.role !== 'leader') return;
+      for (const [peer, pr] of Object.entries(st.progress)) this.set({ peer }, pr.match);
+    },
+  });
+
+  const leaderChanges = new Counter({ name: 'leasekv_leader_changes_total', help: 'Times the known leader changed (including to none)', registers });
+  const elections = new Counter({ name: 'leasekv_election_timeouts_total', help: 'Election timeouts that started a (pre-)campaign', labelNames: ['pre_vote'], registers });
+  const votes = new Counter({ name: 'leasekv_votes_total', help: 'Vote requests answered by this node', labelNames: ['pre_vote', 'granted'], registers });
+  const leaseEvents = new Counter({ name: 'leasekv_lease_events_total', help: 'Lease acquisitions, renewals and losses of this node', labelNames: ['event'], registers });
+  const stepDowns = new Counter({ name: 'leasekv_step_downs_total', help: 'Times this leader stepped down', registers });
+  let knownLeader: string | null = null;
+  const onRaft = (e: RaftEvent): void => {
+    switch (e.kind) {
+      case 'role':
+        if (e.leader !== knownLeader) {
+          knownLeader = e.leader;
+          leaderChanges.inc();
+        }
+        break;
+      case 'election-timeout': elections.inc({ pre_vote: String(e.preVote) }); break;
+      case 'vote': votes.inc({ pre_vote: String(e.reason.startsWith('pre-vote')), granted: String(e.granted) }); break;
+      case 'lease-acquired': leaseEvents.inc({ event: 'acquired' }); break;
+      case 'lease-renewed': leaseEvents.inc({ event: 'renewed' }); break;
+      case 'lease-lost': leaseEvents.inc({ event: 'lost' }); break;
+      case 'step-down': stepDowns.inc(); break;
+      default: break;
+    }
+  };
+
+  const requests = new Counter({ name: 'leasekv_requests_total', help: 'Client requests by method, read mode and outcome', labelNames: ['method', 'mode', 'outcome'], registers });
+  const latency = new Histogram({
+    name: 'leasekv_request_duration_seconds', help: 'Client request latency by method and read mode (write, linearizable, stale)',
+    labelNames: ['method', 'mode'], buckets: LATENCY_BUCKETS_S, registers,
+  });
+  const onRequest = (method: string, mode: string, ms: number, ok: boolean): void => {
+    requests.inc({ method, mode, outcome: ok ? 'ok' : 'error' });
+    latency.observe({ method, mode }, ms / 1000);
+  };
+
+  const drainFsync = (): void => {
+    for (const ms of parts.drainFsyncLatenciesMs()) fsync.observe(ms / 1000);
+  };
+  const fsync: Histogram = new Histogram({
+    name: 'leasekv_fsync_duration_seconds', help: 'Write-ahead log fsync latency', buckets: LATENCY_BUCKETS_S, registers,
+    collect: drainFsync, // fresh at every scrape too, not only every second
+  });
+  const drainTimer = setInterval(drainFsync, FSYNC_DRAIN_INTERVAL_MS);
+  drainTimer.unref();
+
+  registerPeerMetrics(registers, parts);
+
+  node.events.on('raft', onRaft);
+  node.events.on('request', onRequest);
+  const handler = (_req: IncomingMessage, res: ServerResponse): void => {
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+      },
+      (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`collecting metrics failed: ${String(err)}`);
+      },
+    );
+  };
+  return {
+    registry,
+    route: { method: 'GET', path: '/metrics', handler },
+    close() {
+      clearInterval(drainTimer);
+      node.events.off('raft', onRaft);
+      node.events.off('request', onRequest);
+    },
+  };
+}
+
+/** Transport counters are cumulative per peer; each scrape adds what grew since the last one. */
+function registerPeerMetrics(registers: Registry[], parts: NodeParts): void {
+  const seen = new Map<string, number>();
+  const counter = (name: string, help: string, field: PeerCounterName): void => {
+    new Counter({
+      name, help, labelNames: ['peer'], registers,
+      collect() {
+        for (const [peer, s] of Object.entries(parts.peerStats().peers)) {
+          const key = `${field}/${peer}`;
+          const before = seen.get(key) ?? 0;
+          const now = s[field];
+          // A smaller value means the stats restarted: count it all as new.
+          const delta = now >= before ? now - before : now;
+          seen.set(key, now);
+          if (delta > 0) this.inc({ peer }, delta);
+          else this.inc({ peer }, 0); // make the series visible from the first scrape
+        }
+      },
+    });
+  };
+  counter('leasekv_peer_messages_sent_total', 'Raft messages sent to each peer', 'msgsSent');
+  counter('leasekv_peer_messages_received_total', 'Raft messages received from each peer', 'msgsReceived');
+  counter('leasekv_peer_bytes_sent_total', 'Bytes sent to each peer', 'bytesSent');
+  counter('leasekv_peer_bytes_received_total', 'Bytes received from each peer', 'bytesReceived');
+  counter('leasekv_peer_errors_total', 'Connection failures, decode errors and refused handshakes per peer', 'errors');
+  counter('leasekv_peer_drops_total', 'Messages dropped per peer (queue full or too large)', 'drops');
+  new Gauge({
+    name: 'leasekv_peer_connected', help: '1 while the outbound connection to the peer is up', labelNames: ['peer'], registers,
+    collect() {
+      for (const [peer, s] of Object.entries(parts.peerStats().peers)) this.set({ peer }, s.connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'leasekv_peer_queued_bytes', help: 'Bytes waiting to be sent to each peer', labelNames: ['peer'], registers,
+    collect() {
+      for (const [peer, s] of Object.entries(parts.peerStats().peers)) this.set({ peer }, s.queuedBytes);
+    },
+  });
+}
