@@ -92,7 +92,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   http1.headersTimeout = Math.min(60_000, limits.idleTimeoutMs + 1000);
   http1.requestTimeout = limits.requestDeadlineMs + 60_000;
   const http2 = createHttp2Server({}, connectHandler);
-  http2.setTimeout(limits.idleTimeoutMs, () => {});
+  // An HTTP/2 connection idle this long is closed gracefully (GOAWAY); clients reconnect.
+  http2.on('session', (session) => session.setTimeout(limits.idleTimeoutMs, () => session.close()));
   const { server: front, close: closeFront } = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: MAX_CONNECTIONS });
   front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
 
