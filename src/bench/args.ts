@@ -1,0 +1,86 @@
+// `npm run bench` options, validated once.
+export type Scenario = 'load' | 'failover' | 'scale';
+
+export interface BenchArgs {
+  readonly nodes: number;
+  readonly clients: number;
+  readonly durationS: number;
+  readonly valueBytes: number;
+  readonly readFraction: number;
+  readonly readModes: readonly ('lease' | 'readindex' | 'stale')[];
+  readonly peerDelayMs: number;
+  readonly againstEtcd: boolean;
+  readonly floor: boolean;
+  readonly keys: number;
+  readonly scenarios: readonly Scenario[];
+  readonly scaleKeys: number;
+  readonly outDir: string;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --nodes 3|5                  cluster size (default 3)
+  --clients N                  closed-loop clients (default 16)
+  --duration S                 seconds per measured run (default 10)
+  --value-bytes B              value size (default 100)
+  --mix R:W                    read:write ratio (default 100:0; e.g. 0:100 for writes only)
+  --read-mode M[,M]            lease, readindex, stale (default all three)
+  --peer-delay-ms D            one-way delay on every peer link, via proxies (default 0)
+  --against etcd               run the same workload against a 3-member etcd in the same run
+  --no-floor                   skip the bare node:http floor
+  --keys N                     key space (default 1000)
+  --scenario S[,S]             load (default), failover, scale
+  --scale-keys N               keys to load for the scale scenario (default 1000000)
+  --out DIR                    where results (JSON, SVG) go (default bench-results)`;
+
+export class BenchArgsError extends Error {}
+
+function int(v: string | undefined, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min || n > max) throw new BenchArgsError(`${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const a = {
+    nodes: 3, clients: 16, durationS: 10, valueBytes: 100, readFraction: 1,
+    readModes: ['lease', 'readindex', 'stale'] as BenchArgs['readModes'], peerDelayMs: 0, againstEtcd: false, floor: true,
+    keys: 1000, scenarios: ['load'] as readonly Scenario[], scaleKeys: 1_000_000, outDir: 'bench-results',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const val = (): string | undefined => argv[++i];
+    switch (flag) {
+      case '--nodes': a.nodes = int(val(), '--nodes', 3, 5); if (a.nodes !== 3 && a.nodes !== 5) throw new BenchArgsError('--nodes must be 3 or 5'); break;
+      case '--clients': a.clients = int(val(), '--clients', 1, 1024); break;
+      case '--duration': a.durationS = int(val(), '--duration', 1, 3600); break;
+      case '--value-bytes': a.valueBytes = int(val(), '--value-bytes', 1, 1 << 20); break;
+      case '--keys': a.keys = int(val(), '--keys', 1, 10_000_000); break;
+      case '--scale-keys': a.scaleKeys = int(val(), '--scale-keys', 1000, 10_000_000); break;
+      case '--peer-delay-ms': a.peerDelayMs = int(val(), '--peer-delay-ms', 0, 10_000); break;
+      case '--out': a.outDir = val() ?? a.outDir; break;
+      case '--no-floor': a.floor = false; break;
+      case '--against': { const v = val(); if (v !== 'etcd') throw new BenchArgsError('--against takes etcd'); a.againstEtcd = true; break; }
+      case '--mix': {
+        const m = /^(\d+):(\d+)$/.exec(val() ?? '');
+        if (m === null || Number(m[1]) + Number(m[2]) === 0) throw new BenchArgsError('--mix takes R:W, e.g. 90:10');
+        a.readFraction = Number(m[1]) / (Number(m[1]) + Number(m[2]));
+        break;
+      }
+      case '--read-mode': {
+        const modes = (val() ?? '').split(',');
+        for (const m of modes) if (m !== 'lease' && m !== 'readindex' && m !== 'stale') throw new BenchArgsError(`--read-mode: unknown mode '${m}'`);
+        a.readModes = modes as BenchArgs['readModes'];
+        break;
+      }
+      case '--scenario': {
+        const s = (val() ?? '').split(',');
+        for (const x of s) if (x !== 'load' && x !== 'failover' && x !== 'scale') throw new BenchArgsError(`--scenario: unknown '${x}'`);
+        a.scenarios = s as Scenario[];
+        break;
+      }
+      default:
+        throw new BenchArgsError(`unknown option '${flag ?? ''}'`);
+    }
+  }
+  return a;
+}

@@ -1,0 +1,115 @@
+// Closed-loop load: C clients, each sending its next request as soon as the last one answers, over
+// keep-alive HTTP/1.1 connections. Latencies go into HdrHistograms (µs), one per operation.
+import { Agent, request } from 'node:http';
+import hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export interface RequestShape {
+  readonly path: string;
+  readonly body: string;
+}
+
+export interface Workload {
+  readonly port: number;
+  readonly host?: string;
+  readonly clients: number;
+  readonly durationMs: number;
+  /** Fraction of operations that are reads, 0..1. */
+  readonly readFraction: number;
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly get: (key: string) => RequestShape;
+  readonly put: (key: string, value: string) => RequestShape;
+  /** Called about every 250 ms with the fraction done, for a progress bar. */
+  readonly onProgress?: (fraction: number) => void;
+}
+
+export interface LoadResult {
+  readonly get: Histogram;
+  readonly put: Histogram;
+  readonly errors: number;
+  readonly firstError: string;
+  readonly elapsedMs: number;
+}
+
+export function newHistogram(): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+export function keyName(i: number): string {
+  return `bench-${i.toString().padStart(8, '0')}`;
+}
+
+function send(agent: Agent, host: string, port: number, shape: RequestShape): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host, port, path: shape.path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(shape.body) } },
+      (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(shape.body);
+  });
+}
+
+export async function runLoad(w: Workload): Promise<LoadResult> {
+  const host = w.host ?? '127.0.0.1';
+  const agent = new Agent({ keepAlive: true, maxSockets: w.clients });
+  const get = newHistogram();
+  const put = newHistogram();
+  const value = 'v'.repeat(w.valueBytes);
+  let errors = 0;
+  let firstError = '';
+  const start = performance.now();
+  const end = start + w.durationMs;
+  const progress = w.onProgress === undefined ? null : setInterval(() => w.onProgress?.(Math.min(1, (performance.now() - start) / w.durationMs)), 250);
+  let seed = 12345;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const client = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const isRead = rnd() < w.readFraction;
+      const key = keyName(Math.floor(rnd() * w.keys));
+      const shape = isRead ? w.get(key) : w.put(key, value);
+      const t0 = performance.now();
+      try {
+        const status = await send(agent, host, w.port, shape);
+        if (status !== 200) throw new Error(`HTTP ${status}`);
+        (isRead ? get : put).recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      } catch (e) {
+        errors++;
+        if (firstError === '') firstError = (e as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: w.clients }, client));
+  if (progress !== null) clearInterval(progress);
+  w.onProgress?.(1);
+  agent.destroy();
+  return { get, put, errors, firstError, elapsedMs: performance.now() - start };
+}
+
+/** Writes every key once (so reads find values), with `concurrency` requests in flight. */
+export async function preload(port: number, keys: number, valueBytes: number, put: Workload['put'], concurrency = 32): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const value = 'v'.repeat(valueBytes);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < keys) {
+      const i = next++;
+      for (let attempt = 0; ; attempt++) {
+        const status = await send(agent, '127.0.0.1', port, put(keyName(i), value)).catch(() => 0);
+        if (status === 200) break;
+        if (attempt > 50) throw new Error(`preload: put ${keyName(i)} keeps failing (HTTP ${status})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  agent.destroy();
+}

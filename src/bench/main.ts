@@ -1,0 +1,98 @@
+// `npm run bench`: starts fresh clusters, runs closed-loop clients, prints one table with every
+// system side by side (leasekv per read mode, etcd, the bare node:http floor), ratios, and writes
+// JSON and an SVG chart. Numbers, never assertions: see docs/benchmarks.md.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { BenchArgsError, parseArgs, USAGE } from './args.ts';
+import type { BenchArgs } from './args.ts';
+import { chartSvg, table, type Row } from './report.ts';
+import { failoverScenario, loadScenario, scaleScenario, type FailoverResult, type ScaleResult } from './scenarios.ts';
+import { etcdAvailable } from './systems.ts';
+
+function progressBar(label: string): (fraction: number) => void {
+  if (!process.stderr.isTTY) return () => {};
+  return (fr) => {
+    const n = Math.round(fr * 30);
+    process.stderr.write(`\r${label.padEnd(24)} [${'#'.repeat(n)}${'.'.repeat(30 - n)}] ${(fr * 100).toFixed(0).padStart(3)}%${fr >= 1 ? '\n' : ''}`);
+  };
+}
+
+function machine(): string {
+  const c = cpus();
+  return `${c.length} × ${c[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM (${(freemem() / 2 ** 30).toFixed(0)} free), Node ${process.version}`;
+}
+
+function ratios(rows: readonly Row[]): string[] {
+  const find = (system: string, mode: string, op: 'get' | 'put'): Row | undefined => rows.find((r) => r.system === system && r.mode === mode && r.op === op);
+  const out: string[] = [];
+  const lease = find('leasekv', 'lease', 'get');
+  const cmp = (name: string, a: Row | undefined, b: Row | undefined, what: 'p50' | 'ops'): void => {
+    if (a === undefined || b === undefined) return;
+    const v = what === 'p50' ? a.p50Ms / b.p50Ms : a.opsPerSec / b.opsPerSec;
+    out.push(`${name}: ${v.toFixed(2)}×`);
+  };
+  cmp('leasekv lease-read p50 / leasekv stale-read p50', lease, find('leasekv', 'stale', 'get'), 'p50');
+  cmp('leasekv lease-read p50 / floor p50', lease, find('floor', 'map', 'get'), 'p50');
+  cmp('leasekv lease-read p50 / etcd linearizable p50', lease, find('etcd', 'linearizable', 'get'), 'p50');
+  cmp('leasekv lease-read p50 / leasekv readindex p50', lease, find('leasekv', 'readindex', 'get'), 'p50');
+  cmp('leasekv stale-read p50 / etcd serializable p50', find('leasekv', 'stale', 'get'), find('etcd', 'serializable', 'get'), 'p50');
+  cmp('leasekv write ops/s / etcd write ops/s', find('leasekv', 'write', 'put'), find('etcd', 'write', 'put'), 'ops');
+  return out;
+}
+
+async function main(args: BenchArgs): Promise<void> {
+  if (args.againstEtcd && !etcdAvailable()) {
+    throw new BenchArgsError("--against etcd needs the etcd binary: apt-get install etcd-server");
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-bench-'));
+  mkdirSync(args.outDir, { recursive: true });
+  const say = (l: string): void => console.log(l);
+  const ctx = { args, dir, say, progress: progressBar };
+  say(`machine: ${machine()}`);
+  say(`workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}`);
+  const result: { machine: string; args: BenchArgs; rows?: Row[]; failover?: FailoverResult[]; scale?: ScaleResult } = { machine: machine(), args };
+  if (args.scenarios.includes('load')) {
+    const rows = await loadScenario(ctx);
+    result.rows = rows;
+    say('');
+    say(table(rows));
+    for (const r of ratios(rows)) say(`  ${r}`);
+    const svg = chartSvg(rows, `latency, ${args.clients} clients, peer delay ${args.peerDelayMs} ms`);
+    const svgPath = join(args.outDir, `latency-d${args.peerDelayMs}-c${args.clients}-r${Math.round(args.readFraction * 100)}.svg`);
+    writeFileSync(svgPath, svg);
+    say(`chart: ${svgPath}`);
+  }
+  if (args.scenarios.includes('failover')) {
+    say('failover: kill -9 the leader under a trickle of writes and reads');
+    const f = await failoverScenario(ctx);
+    result.failover = f;
+    for (const system of new Set(f.map((x) => x.system))) {
+      const xs = f.filter((x) => x.system === system);
+      const med = (v: number[]): number => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
+      say(`  ${system}: median writes resume ${med(xs.map((x) => x.writesResumeMs)).toFixed(0)} ms, linearizable reads ${med(xs.map((x) => x.readsResumeMs)).toFixed(0)} ms (of ${xs.length})`);
+    }
+  }
+  if (args.scenarios.includes('scale')) {
+    say(`scale: ${args.scaleKeys} keys`);
+    const s = await scaleScenario(ctx);
+    result.scale = s;
+    const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
+    say(`  loaded in ${s.loadSeconds.toFixed(0)} s; raw data ${mb(s.rawBytes)} MiB; RSS per node ${Object.entries(s.rssBytesPerNode).map(([k, v]) => `${k} ${mb(v)} MiB (${(v / s.rawBytes).toFixed(2)}× raw)`).join(', ')}`);
+    say(`  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; wiped follower caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`);
+  }
+  const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
+  writeFileSync(jsonPath, JSON.stringify(result, null, 2));
+  say(`results: ${jsonPath}`);
+}
+
+try {
+  const args = parseArgs(process.argv.slice(2));
+  await main(args);
+} catch (e) {
+  if (e instanceof BenchArgsError) {
+    console.error(`bench: ${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  throw e;
+}

@@ -1,0 +1,202 @@
+// The benchmark scenarios: latency/throughput per system and read mode, failover, scale and memory.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchArgs } from './args.ts';
+import { preload, runLoad } from './load.ts';
+import { rowFrom, type Row } from './report.ts';
+import { killAndWait, postJson, rssBytes, sleep, waitFor } from './procs.ts';
+import type { Cluster, Member, ReadMode } from './systems.ts';
+import { startEtcd, startFloor, startLeasekv } from './systems.ts';
+
+export type Say = (line: string) => void;
+export type Progress = (label: string) => (fraction: number) => void;
+
+interface Ctx {
+  readonly args: BenchArgs;
+  readonly dir: string;
+  readonly say: Say;
+  readonly progress: Progress;
+}
+
+async function measure(ctx: Ctx, system: string, mode: string, port: number, get: (k: string) => { path: string; body: string }, put: Cluster['put']): Promise<Row[]> {
+  const { args } = ctx;
+  // Warm up (JIT, connections) without recording.
+  await runLoad({ port, clients: args.clients, durationMs: 1500, readFraction: args.readFraction, keys: args.keys, valueBytes: args.valueBytes, get, put });
+  const r = await runLoad({
+    port, clients: args.clients, durationMs: args.durationS * 1000, readFraction: args.readFraction, keys: args.keys, valueBytes: args.valueBytes,
+    get, put, onProgress: ctx.progress(`${system} ${mode}`),
+  });
+  if (r.errors > 0) ctx.say(`  ${system} ${mode}: ${r.errors} errors (first: ${r.firstError})`);
+  const rows: Row[] = [];
+  if (r.get.totalCount > 0) rows.push(rowFrom(system, mode, 'get', r.get, r.elapsedMs, r.errors));
+  if (r.put.totalCount > 0) rows.push(rowFrom(system, mode === 'stale' && args.readFraction === 0 ? 'write' : args.readFraction === 0 ? 'write' : mode, 'put', r.put, r.elapsedMs, r.errors));
+  return rows;
+}
+
+/** Reads (and/or writes) against leasekv in each read mode, etcd and the floor, in one run. */
+export async function loadScenario(ctx: Ctx): Promise<Row[]> {
+  const { args } = ctx;
+  const rows: Row[] = [];
+  const writesOnly = args.readFraction === 0;
+  const modes: ReadMode[] = writesOnly ? ['lease'] : [...args.readModes];
+  const byLease = new Map<boolean, ReadMode[]>([[true, modes.filter((m) => m !== 'readindex')], [false, modes.filter((m) => m === 'readindex')]]);
+  for (const [leaseReads, ms] of byLease) {
+    if (ms.length === 0) continue;
+    ctx.say(`starting leasekv (${args.nodes} nodes, peer delay ${args.peerDelayMs} ms, lease reads ${leaseReads ? 'on' : 'off'})`);
+    const c = await startLeasekv({ nodes: args.nodes, peerDelayMs: args.peerDelayMs, dir: join(ctx.dir, `leasekv-${leaseReads ? 'lease' : 'ri'}`), log: ctx.say, leaseReads });
+    try {
+      const leader = await c.leader();
+      await preload(leader.clientPort, args.keys, args.valueBytes, c.put);
+      for (const mode of ms) rows.push(...(await measure(ctx, 'leasekv', writesOnly ? 'write' : mode, (await c.leader()).clientPort, c.get(mode), c.put)));
+    } finally {
+      await c.stop();
+    }
+  }
+  if (args.againstEtcd) {
+    ctx.say(`starting etcd (3 members, peer delay ${args.peerDelayMs} ms)`);
+    const e = await startEtcd({ nodes: 3, peerDelayMs: args.peerDelayMs, dir: join(ctx.dir, 'etcd'), log: ctx.say });
+    try {
+      const leader = await e.leader();
+      await preload(leader.clientPort, args.keys, args.valueBytes, e.put);
+      const etcdModes: [string, ReadMode][] = writesOnly ? [['write', 'lease']] : [];
+      if (!writesOnly && modes.some((m) => m !== 'stale')) etcdModes.push(['linearizable', 'lease']);
+      if (!writesOnly && modes.includes('stale')) etcdModes.push(['serializable', 'stale']);
+      for (const [label, mode] of etcdModes) rows.push(...(await measure(ctx, 'etcd', label, (await e.leader()).clientPort, e.get(mode), e.put)));
+    } finally {
+      await e.stop();
+    }
+  }
+  if (args.floor) {
+    const f = await startFloor(ctx.dir);
+    try {
+      const put = (key: string, value: string): { path: string; body: string } => ({ path: '/leasekv.v1.KV/Put', body: `{"key":"${key}","value":"${value}"}` });
+      await preload(f.port, args.keys, args.valueBytes, put);
+      rows.push(...(await measure(ctx, 'floor', writesOnly ? 'write' : 'map', f.port, (key) => ({ path: '/leasekv.v1.KV/Get', body: `{"key":"${key}"}` }), put)));
+    } finally {
+      await f.stop();
+    }
+  }
+  return rows;
+}
+
+export interface FailoverResult {
+  readonly system: string;
+  readonly writesResumeMs: number;
+  readonly readsResumeMs: number;
+}
+
+/** kill -9 the leader under a trickle of probes; how long until writes and linearizable reads succeed. */
+async function failoverOnce(c: Cluster, say: Say): Promise<FailoverResult> {
+  const old = await c.leader();
+  // A steady trickle before the kill, so the cluster is warm and the leader's lease is live.
+  for (let i = 0; i < 20; i++) {
+    await c.probeWrite(old, 1000);
+    await sleep(10);
+  }
+  const survivors = c.members.filter((m) => m !== old);
+  const t0 = performance.now();
+  if (old.proc !== null) await killAndWait(old.proc, 'SIGKILL');
+  old.proc = null;
+  let writeMs = NaN;
+  let readMs = NaN;
+  const deadline = t0 + 30_000;
+  let turn = 0;
+  while ((Number.isNaN(writeMs) || Number.isNaN(readMs)) && performance.now() < deadline) {
+    const m = survivors[turn++ % survivors.length] as Member;
+    if (Number.isNaN(writeMs) && (await c.probeWrite(m, 300).catch(() => false))) writeMs = performance.now() - t0;
+    if (Number.isNaN(readMs) && (await c.probeRead(m, 300).catch(() => false))) readMs = performance.now() - t0;
+    await sleep(5);
+  }
+  say(`  ${c.name}: writes resumed after ${writeMs.toFixed(0)} ms, linearizable reads after ${readMs.toFixed(0)} ms`);
+  await c.restart(old);
+  return { system: c.name, writesResumeMs: writeMs, readsResumeMs: readMs };
+}
+
+export async function failoverScenario(ctx: Ctx, rounds = 3): Promise<FailoverResult[]> {
+  const out: FailoverResult[] = [];
+  const c = await startLeasekv({ nodes: ctx.args.nodes, peerDelayMs: ctx.args.peerDelayMs, dir: join(ctx.dir, 'leasekv-failover'), log: ctx.say, leaseReads: true });
+  try {
+    for (let i = 0; i < rounds; i++) {
+      out.push(await failoverOnce(c, ctx.say));
+      await sleep(3000);
+    }
+  } finally {
+    await c.stop();
+  }
+  if (ctx.args.againstEtcd) {
+    const e = await startEtcd({ nodes: 3, peerDelayMs: ctx.args.peerDelayMs, dir: join(ctx.dir, 'etcd-failover'), log: ctx.say });
+    try {
+      for (let i = 0; i < rounds; i++) {
+        out.push(await failoverOnce(e, ctx.say));
+        await sleep(3000);
+      }
+    } finally {
+      await e.stop();
+    }
+  }
+  return out;
+}
+
+export interface ScaleResult {
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly rawBytes: number;
+  readonly loadSeconds: number;
+  readonly rssBytesPerNode: Record<string, number>;
+  readonly snapshotBytes: number;
+  readonly snapshotWriteMs: number;
+  readonly restartToServeMs: number;
+  readonly wipedCatchUpMs: number;
+}
+
+function snapshotInfo(dir: string): { bytes: number } {
+  let bytes = 0;
+  for (const f of readdirSync(dir)) if (f.endsWith('.snap')) bytes = Math.max(bytes, statSync(join(dir, f)).size);
+  return { bytes };
+}
+
+async function appliedIndex(m: Member): Promise<number> {
+  const b = (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000)).body as { appliedIndex?: string; commitIndex?: string };
+  return Number(b.appliedIndex ?? 0);
+}
+
+export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
+  const { args } = ctx;
+  const dir = join(ctx.dir, 'leasekv-scale');
+  const c = await startLeasekv({ nodes: 3, peerDelayMs: 0, dir, log: ctx.say, leaseReads: true, extraArgs: ['--snapshot-threshold', String(Math.max(100_000, Math.floor(args.scaleKeys / 4))), '--log-level', 'info'] });
+  try {
+    const leader = await c.leader();
+    ctx.say(`  loading ${args.scaleKeys} keys of ${args.valueBytes} bytes`);
+    const t0 = performance.now();
+    await preload(leader.clientPort, args.scaleKeys, args.valueBytes, c.put, 64);
+    const loadSeconds = (performance.now() - t0) / 1000;
+    await sleep(2000);
+    const rssBytesPerNode: Record<string, number> = {};
+    for (const m of c.members) rssBytesPerNode[m.id] = rssBytes(m.proc?.pid);
+    const follower = c.members.find((m) => m !== leader) as Member;
+    // Snapshot size and time: the node logs 'snapshot written' with bytes and ms.
+    const snap = snapshotInfo(follower.dataDir);
+    const logText = (await import('node:fs')).readFileSync(join(dir, `${follower.id}.log`), 'utf8');
+    const snapMs = [...logText.matchAll(/"ms":(\d+)[^\n]*snapshot written/g)].map((m) => Number(m[1]));
+    // Restart: kill -9 a follower, start it again, time until it answers with all data applied.
+    const target = await appliedIndex(leader);
+    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
+    const t1 = performance.now();
+    await c.restart(follower);
+    await waitFor('restarted follower to catch up', 120_000, async () => (await appliedIndex(follower)) >= target);
+    const restartToServeMs = performance.now() - t1;
+    // Wiped follower: lose the data dir entirely, rejoin from the leader's snapshot.
+    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
+    (await import('node:fs')).rmSync(follower.dataDir, { recursive: true, force: true });
+    const t2 = performance.now();
+    await c.restart(follower);
+    await waitFor('wiped follower to catch up', 300_000, async () => (await appliedIndex(follower)) >= target);
+    const wipedCatchUpMs = performance.now() - t2;
+    return {
+      keys: args.scaleKeys, valueBytes: args.valueBytes, rawBytes: args.scaleKeys * (args.valueBytes + 14), loadSeconds, rssBytesPerNode,
+      snapshotBytes: snap.bytes, snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN, restartToServeMs, wipedCatchUpMs,
+    };
+  } finally {
+    await c.stop();
+  }
+}
