@@ -18,7 +18,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   scan: { summary: 'scan PREFIX [--limit N]: keys and values by prefix', load: () => import('./commands/scan.ts') },
   status: { summary: 'status of every node, as a table', load: () => import('./commands/status.ts') },
   check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
-  check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
 };
 
 function usage(): string {
