@@ -240,19 +240,8 @@ export class Cluster {
     return undefined;
   }
 
-  async status(id: string, timeoutMs = 1000): Promise<StatusView | CallResult> {
-    const r = await call(this.endpoint(id), 'Status', {}, timeoutMs);
-    if (r.kind !== 'ok') return r;
-    const b = r.body;
-    return {
-      id: String(b['id']),
-      role: String(b['role']),
-      term: Number(b['term'] ?? 0),
-      leader: String(b['leader'] ?? ''),
-      leaseHeld: b['leaseHeld'] === true,
-      commitIndex: Number(b['commitIndex'] ?? 0),
-      appliedIndex: Number(b['appliedIndex'] ?? 0),
-    };
+  status(id: string, timeoutMs = 1000): Promise<StatusView | CallResult> {
+    return statusAt(this.endpoint(id), timeoutMs);
   }
 
   /**
@@ -260,14 +249,8 @@ export class Cluster {
    * them names it as leader. Returns its id.
    */
   async waitForLeader(timeoutMs = 60_000, among?: readonly string[]): Promise<string> {
-    return waitFor(`one leader among ${(among ?? this.liveIds()).join(',')}`, timeoutMs, async () => {
-      const ids = among ?? this.liveIds();
-      const views = await Promise.all(ids.map((id) => this.status(id)));
-      const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
-      if (leaders.length !== 1) return undefined;
-      const leader = (leaders[0] as StatusView).id;
-      return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
-    }, 50, () => this.crashed());
+    const ids = among ?? this.liveIds();
+    return waitForOneLeader(new Map(ids.map((id) => [id, this.endpoint(id)])), timeoutMs, () => this.crashed());
   }
 
   /** Waits until every node in `ids` has applied at least `index`. */
@@ -300,6 +283,33 @@ export class Cluster {
     await Promise.allSettled([...this.links.values()].map((l) => l.close()));
     if (!keep) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A node's Status, or the failed call. */
+export async function statusAt(ep: Endpoint, timeoutMs = 1000): Promise<StatusView | CallResult> {
+  const r = await call(ep, 'Status', {}, timeoutMs);
+  if (r.kind !== 'ok') return r;
+  const b = r.body;
+  return {
+    id: String(b['id']),
+    role: String(b['role']),
+    term: Number(b['term'] ?? 0),
+    leader: String(b['leader'] ?? ''),
+    leaseHeld: b['leaseHeld'] === true,
+    commitIndex: Number(b['commitIndex'] ?? 0),
+    appliedIndex: Number(b['appliedIndex'] ?? 0),
+  };
+}
+
+/** Waits until exactly one of the nodes says LEADER and all of them name it. Returns its id. */
+export function waitForOneLeader(endpoints: ReadonlyMap<string, Endpoint>, timeoutMs: number, hopeless: () => string | undefined = () => undefined): Promise<string> {
+  return waitFor(`one leader among ${[...endpoints.keys()].join(',')}`, timeoutMs, async () => {
+    const views = await Promise.all([...endpoints.values()].map((ep) => statusAt(ep)));
+    const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
+    if (leaders.length !== 1) return undefined;
+    const leader = (leaders[0] as StatusView).id;
+    return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
+  }, 50, hopeless);
 }
 
 /** Holds the cluster lock for the whole test file (one cluster at a time on this machine). */
