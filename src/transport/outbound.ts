@@ -57,8 +57,17 @@ export class OutboundLink {
     if (this.state === 'stopped') return;
     this.attempts = 0;
     this.clearTimer();
-    if (this.socket !== null) this.socket.destroy(); // the close handler reconnects
-    else this.connect();
+    const old = this.socket;
+    if (old !== null) {
+      // Detach first: nothing more may be written to the old socket, and its close handler must
+      // not schedule a second reconnect.
+      this.socket = null;
+      this.stats.connected = false;
+      this.ctl = [];
+      if (this.snap !== null) this.snap.awaitingOfferAck = true;
+      old.destroy();
+    }
+    this.connect();
   }
 
   /** Queues one encoded message frame; drops the oldest beyond maxQueuedBytesPerPeer. */
@@ -209,7 +218,7 @@ export class OutboundLink {
   private flush(): void {
     this.flushScheduled = false;
     const sock = this.socket;
-    if (this.state !== 'ready' || sock === null || sock.writableNeedDrain) return;
+    if (this.state !== 'ready' || sock === null || sock.destroyed || sock.writableNeedDrain) return;
     if (this.ctl.length === 0 && this.head === this.queue.length) return;
     this.stats.writeBatches++;
     sock.cork();

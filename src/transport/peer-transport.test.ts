@@ -46,6 +46,22 @@ test('messages queued in one tick leave in one write batch, in order', async () 
   }
 });
 
+test('redirecting a connected peer loses nothing sent right after the switch', async () => {
+  const nodes = await startMesh(['a', 'b']);
+  try {
+    const a = get(nodes, 'a');
+    const b = get(nodes, 'b');
+    await waitFor(() => a.t.stats().peers['b']?.connected === true, 'connection');
+    // Same address, new connection: the old socket must not swallow what is queued next.
+    a.t.setPeerAddress('b', { host: '127.0.0.1', port: b.t.port });
+    a.t.send([heartbeat('a', 'b', 1), heartbeat('a', 'b', 2)]);
+    await waitFor(() => b.got.length === 2, 'both messages after the switch');
+    assert.ok((a.t.stats().peers['b']?.connects ?? 0) >= 2);
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
+});
+
 test('messages sent while the peer is down are delivered after it restarts on the same address', async () => {
   const nodes = await startMesh(['a', 'b']);
   const a = get(nodes, 'a');
