@@ -13,6 +13,8 @@ export class ApiCore {
   constructor(
     readonly backend: KvBackend,
     readonly limits: ApiLimits,
+    /** Told about errors that are bugs (answered as `internal`), for the node's log. */
+    private readonly onInternalError: (err: unknown) => void = () => {},
   ) {}
 
   get inFlight(): number {
@@ -44,7 +46,9 @@ export class ApiCore {
     try {
       return await Promise.race([fn(ctrl.signal), aborted]);
     } catch (err) {
-      throw toConnectError(err);
+      const ce = toConnectError(err);
+      if (ce.code === Code.Internal) this.onInternalError(err);
+      throw ce;
     } finally {
       clearTimeout(timer);
       clientSignal.removeEventListener('abort', onClientAbort);

@@ -60,7 +60,7 @@ const MAX_CONNECTIONS = 10_000;
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const limits = resolveLimits(opts.limits);
-  const core = new ApiCore(opts.backend, limits);
+  const core = new ApiCore(opts.backend, limits, (err) => opts.logger?.error({ err }, 'client API request failed with an internal error'));
   const connectOptions = {
     routes: kvRoutes(core),
     // A misspelled field or enum must be invalid_argument, not silently the zero value (toolchain-notes.md).
