@@ -3,7 +3,7 @@
 // A chained hash table: heads[h & mask] → entry → nextInChain → ... ; bitsets live in one pool.
 
 const EMPTY = -1;
-const INITIAL_ENTRIES = 1024;
+const INITIAL_ENTRIES = 64;
 
 export class VisitedSet {
   private readonly words: number;

@@ -1,21 +1,23 @@
-// The asynchronous checker: like checkHistorySync, but large histories are split over worker
-// threads (groups of parts, balanced by size). The first worker to report a violation decides
-// the verdict and the others are terminated; the time budget is enforced here too, so a stuck
-// worker can never hang the caller.
+// The asynchronous checker: like checkHistorySync, but hard histories are spread over worker
+// threads (groups of parts, balanced by size). Workers cost ~0.3-1 s each to start (tsx compiles
+// the sources per thread), so by default the check first runs on this thread for
+// SOLO_FIRST_MS; only parts still undecided then (if two or more) go to workers. The first worker
+// to report a violation decides the verdict and the others are terminated; the time budget is
+// enforced here too, so a stuck worker can never hang the caller.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { HistoryOp } from './history.ts';
-import { combine, checkHistorySync, normalize, partitionHistory, validateOptions, DEFAULT_MAX_CACHED_STATES, type CheckOptions, type CheckResult, type PartOutcome } from './checker.ts';
+import { combine, normalize, partitionHistory, runInterleaved, validateOptions, DEFAULT_MAX_CACHED_STATES, type CheckOptions, type CheckResult, type PartOutcome } from './checker.ts';
 import { modelByName } from './models.ts';
 import type { WorkerInput } from './worker.ts';
 
 export interface AsyncCheckOptions extends CheckOptions {
-  /** Worker threads to use; 1 = check on this thread. Default: automatic (see PARALLEL_MIN_OPS). */
+  /** Worker threads for all parts; 1 = this thread only. Default: automatic (see SOLO_FIRST_MS). */
   readonly workers?: number;
 }
 
-/** Below this many operations, starting workers (~0.3 s each with tsx) costs more than it saves. */
-export const PARALLEL_MIN_OPS = 5_000;
+/** Automatic mode: how long this thread works alone before undecided parts go to workers. */
+export const SOLO_FIRST_MS = 2_000;
 export const MAX_WORKERS = 16;
 /** Grace beyond the budget for workers to report before they are terminated. */
 const WORKER_GRACE_MS = 1_000;
@@ -33,11 +35,6 @@ export function groupParts<T>(parts: readonly (readonly [string, readonly T[]])[
   return groups.map((g) => g.parts).filter((g) => g.length > 0);
 }
 
-function autoWorkers(opsCount: number, partCount: number): number {
-  if (opsCount < PARALLEL_MIN_OPS || partCount < 2) return 1;
-  return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS, partCount));
-}
-
 export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOptions): Promise<CheckResult> {
   validateOptions(opts);
   const w = opts.workers;
@@ -46,14 +43,30 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
   const model = modelByName(opts.model ?? 'kv');
   const normalized = normalize(ops);
   const parts = partitionHistory(model, normalized);
-  const workers = Math.min(w ?? autoWorkers(normalized.length, parts.length), parts.length);
-  if (workers <= 1) return checkHistorySync(ops, opts);
-  const groups = groupParts(parts, workers);
-  const outcomes = await runWorkers(groups, {
-    model: model.name,
-    timeoutMs: opts.timeoutMs,
-    maxCachedStates: opts.maxCachedStates ?? DEFAULT_MAX_CACHED_STATES,
-  });
+  const maxCachedStates = opts.maxCachedStates ?? DEFAULT_MAX_CACHED_STATES;
+  const deadlineMs = startMs + opts.timeoutMs;
+  let outcomes: PartOutcome[];
+  let toWorkers: (readonly [string, readonly HistoryOp[]])[];
+  if (w === undefined) {
+    // Automatic: this thread first; hand over what is still open when the solo time is up.
+    outcomes = runInterleaved(model, parts, Math.min(deadlineMs, startMs + SOLO_FIRST_MS), maxCachedStates);
+    const open = new Set(outcomes.filter((o) => o.result.kind === 'unknown' && o.result.reason === 'time budget exhausted').map((o) => o.key));
+    const canSpread = open.size >= 2 && availableParallelism() >= 2 && performance.now() < deadlineMs && !outcomes.some((o) => o.result.kind === 'violation');
+    toWorkers = canSpread ? parts.filter(([k]) => open.has(k)) : [];
+    if (canSpread) outcomes = outcomes.filter((o) => !open.has(o.key));
+  } else if (w === 1) {
+    outcomes = runInterleaved(model, parts, deadlineMs, maxCachedStates);
+    toWorkers = [];
+  } else {
+    outcomes = [];
+    toWorkers = parts;
+  }
+  if (toWorkers.length > 0) {
+    const count = Math.min(w ?? availableParallelism(), MAX_WORKERS, toWorkers.length);
+    const remainingMs = Math.max(1, deadlineMs - performance.now());
+    const input = { model: model.name, deadlineEpochMs: Date.now() + remainingMs, maxCachedStates };
+    outcomes.push(...(await runWorkers(groupParts(toWorkers, count), input, remainingMs)));
+  }
   // Parts a worker never reported (it failed, or the parent's deadline hit first) are undecided.
   const reported = new Set(outcomes.map((o) => o.key));
   const violated = outcomes.some((o) => o.result.kind === 'violation');
@@ -67,7 +80,7 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
   return combine(model, outcomes, { parts: parts.length, opsChecked: normalized.length, startMs });
 }
 
-function runWorkers(groups: readonly (readonly (readonly [string, readonly HistoryOp[]])[])[], base: Omit<WorkerInput, 'parts'>): Promise<PartOutcome[]> {
+function runWorkers(groups: readonly (readonly (readonly [string, readonly HistoryOp[]])[])[], base: Omit<WorkerInput, 'parts'>, timeoutMs: number): Promise<PartOutcome[]> {
   const url = new URL('./worker-boot.mjs', import.meta.url);
   return new Promise((resolve) => {
     const outcomes: PartOutcome[] = [];
@@ -80,7 +93,7 @@ function runWorkers(groups: readonly (readonly (readonly [string, readonly Histo
       for (const wk of running) void wk.terminate();
       resolve(outcomes);
     };
-    const timer = setTimeout(finish, base.timeoutMs + WORKER_GRACE_MS);
+    const timer = setTimeout(finish, timeoutMs + WORKER_GRACE_MS);
     for (const parts of groups) {
       const input: WorkerInput = { ...base, parts };
       const wk = new Worker(url, { workerData: input });

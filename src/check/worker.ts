@@ -9,12 +9,15 @@ import { modelByName, type ModelName } from './models.ts';
 export interface WorkerInput {
   readonly model: ModelName;
   readonly parts: readonly (readonly [string, readonly HistoryOp[]])[];
-  /** Remaining budget when the worker was started (clocks differ between threads). */
-  readonly timeoutMs: number;
+  /**
+   * The deadline as wall-clock epoch ms: performance.now() has a per-thread origin, and a worker
+   * may take a second to start, which must come out of the budget, not be added to it.
+   */
+  readonly deadlineEpochMs: number;
   readonly maxCachedStates: number;
 }
 
 const input = workerData as WorkerInput;
-const deadlineMs = performance.now() + input.timeoutMs;
+const deadlineMs = performance.now() + (input.deadlineEpochMs - Date.now());
 const outcomes = runInterleaved(modelByName(input.model), input.parts, deadlineMs, input.maxCachedStates);
 parentPort?.postMessage(outcomes);
