@@ -27,6 +27,22 @@ export class ByteWriter {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
+  /** Starts over, keeping the capacity (for a reused scratch writer). */
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
+  /**
+   * A copy of the written bytes in a fresh Buffer (small ones come from Node's shared pool, which
+   * is cheap). Only for short-lived data: a pooled slice keeps its whole 8 KiB pool slab alive.
+   */
+  copyOut(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
+
   private reserve(extraBytes: number): void {
     const need = this.pos + extraBytes;
     if (need <= this.buf.length) return;
@@ -120,7 +136,7 @@ export class ByteReader {
     /** true: reject invalid UTF-8 (untrusted input); false: faster, for CRC-checked input. */
     private readonly strictUtf8 = true,
   ) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   get offset(): number {

@@ -47,7 +47,10 @@ const fail = (m: string): Error => new DecodeError(m);
 
 /** Encodes one frame, length prefix included. The caller checks the length against maxFrameBytes. */
 export function encodeFrame(f: Frame): Uint8Array {
-  const w = new ByteWriter(f.kind === 'snap-chunk' ? f.data.length + 64 : 128);
+  // One reusable scratch buffer (encoding is synchronous), then one right-sized copy: no per-frame
+  // growth and no unpooled allocation for the many small frames. Frames are short-lived (queued,
+  // written, dropped), so pooled slices are fine here.
+  const w = scratch.reset();
   w.u32(0); // patched below
   w.u8(PROTOCOL_VERSION);
   w.u8(KIND[f.kind]);
@@ -83,8 +86,10 @@ export function encodeFrame(f: Frame): Uint8Array {
   const body = w.view().subarray(4);
   w.u32(crc32(body));
   w.patchU32(0, w.length - 4);
-  return w.finish();
+  return w.copyOut();
 }
+
+const scratch = new ByteWriter(64 * 1024);
 
 function writeTransferId(w: ByteWriter, id: TransferId): void {
   w.varint(id.index);

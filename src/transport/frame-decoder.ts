@@ -19,7 +19,7 @@ export class FrameDecoder {
   /** Feeds bytes; calls onFrame for each complete frame. Throws DecodeError on a bad stream. */
   push(chunk: Uint8Array, onFrame: (f: Frame, frameBytes: number) => void): void {
     if (chunk.length === 0) return;
-    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.buffered += chunk.length;
     for (;;) {
       if (this.frameBytes === 0) {
