@@ -81,7 +81,8 @@ export function describePart(model: Model, key: string, ops: readonly HistoryOp[
   for (const i of r.longestPrefix) state = model.step(state, ops[i] as HistoryOp) ?? state;
   const placed = new Set(r.longestPrefix);
   const remaining = ops.map((_, i) => i).filter((i) => !placed.has(i));
-  const due = Math.min(...remaining.map((i) => effectiveReturn(ops[i] as HistoryOp)));
+  // A loop, not Math.min(...spread): parts can hold more operations than the call stack allows.
+  const due = remaining.reduce((m, i) => Math.min(m, effectiveReturn(ops[i] as HistoryOp)), Infinity);
   const unplaced: Unplaced[] = remaining
     .filter((i) => (ops[i] as HistoryOp).call <= due)
     .map((i) => {

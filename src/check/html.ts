@@ -31,11 +31,43 @@ function rankScale(ops: readonly HistoryOp[]): { x: (t: number) => number; width
   return { x, width: LEFT_PX + times.length * STEP_PX + 40 };
 }
 
+/** Earliest return among the operations the prefix did not place: where the linearization breaks. */
+function breakTime(p: PartReport): number {
+  const placed = new Set(p.longestPrefix);
+  let due = Infinity;
+  p.ops.forEach((op, i) => {
+    if (!placed.has(i)) due = Math.min(due, returnOf(op));
+  });
+  return due;
+}
+
+/** Above this many operations only a window ending just after the break is drawn. */
+export const MAX_DRAWN_OPS = 1_500;
+
+/**
+ * The operations to draw: all of them, or for a big part the MAX_DRAWN_OPS called last before
+ * the break (plus a few after it), so that the page stays usable. Indices are into p.ops.
+ */
+function drawnOps(p: PartReport): number[] {
+  const all = p.ops.map((_, i) => i);
+  if (all.length <= MAX_DRAWN_OPS) return all;
+  const due = breakTime(p);
+  const byCall = all.sort((a, b) => (p.ops[a] as HistoryOp).call - (p.ops[b] as HistoryOp).call);
+  let end = byCall.findIndex((i) => (p.ops[i] as HistoryOp).call > due);
+  if (end < 0) end = byCall.length;
+  end = Math.min(byCall.length, end + Math.floor(MAX_DRAWN_OPS / 10));
+  return byCall.slice(Math.max(0, end - MAX_DRAWN_OPS), end);
+}
+
 function timelineSvg(p: PartReport): string {
   const ops = p.ops;
-  const clients = [...new Set(ops.map((o) => o.client))].sort((a, b) => a - b);
+  const shown = drawnOps(p);
+  const shownSet = new Set(shown);
+  const shownOps = shown.map((i) => ops[i] as HistoryOp);
+  const clients = [...new Set(shownOps.map((o) => o.client))].sort((a, b) => a - b);
   const row = new Map(clients.map((c, i) => [c, i]));
-  const { x, width } = rankScale(ops);
+  const due = breakTime(p);
+  const { x, width } = rankScale([...shownOps, { client: -1, op: 'get', key: '', call: due, return: due, outcome: 'ok' }]);
   const height = TOP_PX + clients.length * ROW_HEIGHT_PX + 20;
   const position = new Map(p.longestPrefix.map((i, k) => [i, k + 1]));
   const unplaced = new Map(p.unplaced.map((u) => [u.index, u.why]));
@@ -45,7 +77,8 @@ function timelineSvg(p: PartReport): string {
     out.push(`<text class="client" x="4" y="${y + BAR_HEIGHT_PX - 5}">client ${c}</text>`);
     out.push(`<line class="lane" x1="${LEFT_PX}" x2="${width}" y1="${y + BAR_HEIGHT_PX / 2}" y2="${y + BAR_HEIGHT_PX / 2}"/>`);
   });
-  ops.forEach((op, i) => {
+  shown.forEach((i) => {
+    const op = ops[i] as HistoryOp;
     const y = TOP_PX + (row.get(op.client) ?? 0) * ROW_HEIGHT_PX;
     const x1 = x(op.call) - STEP_PX / 2 + 1;
     const x2 = returnOf(op) === Infinity ? width - 4 : x(returnOf(op)) + STEP_PX / 2 - 1;
@@ -60,6 +93,7 @@ function timelineSvg(p: PartReport): string {
   let lastX = 0;
   const points: string[] = [];
   p.longestPrefix.forEach((i, k) => {
+    if (!shownSet.has(i)) return;
     const op = ops[i] as HistoryOp;
     const px = Math.max(x(op.call), lastX + 2);
     lastX = px;
@@ -70,8 +104,6 @@ function timelineSvg(p: PartReport): string {
     out.push(`<text class="lpn" x="${px + 5}" y="${py + 4}">${k + 1}</text>`);
   });
   if (points.length > 1) out.push(`<polyline class="lin" points="${points.join(' ')}"/>`);
-  const remaining = ops.map((_, i) => i).filter((i) => !position.has(i));
-  const due = Math.min(...remaining.map((i) => returnOf(ops[i] as HistoryOp)));
   if (Number.isFinite(due)) {
     const bx = x(due) + STEP_PX / 2;
     out.push(`<line class="break" x1="${bx}" x2="${bx}" y1="12" y2="${height - 4}"/>`);
@@ -119,6 +151,7 @@ export function renderHtml(r: CheckResult, title: string): string {
     return [
       `<h2>key ${esc(JSON.stringify(p.key))}: ${p.verdict === 'not-linearizable' ? 'cannot be linearized' : 'undecided'}</h2>`,
       `<p class="legend"><span style="background:#bfe5bf">in the longest linearization (numbered points)</span><span style="background:#f3b3b3">could not be placed next</span><span style="background:#e4e4e4">not reached</span><span style="border-style:dashed">unknown outcome</span> — x axis: order of events, not time to scale. Click an operation for details.</p>`,
+      p.ops.length > MAX_DRAWN_OPS ? `<p>${p.ops.length} operations: the timeline shows the ${MAX_DRAWN_OPS} called last before the break.</p>` : '',
       `<div class="scroll">${timelineSvg(p)}</div>`,
       `<h3>Longest linearizable prefix (${p.longestPrefix.length} of ${p.ops.length}), then the value is ${esc(showValue(p.stateAfterPrefix))}</h3>`,
       `<pre>${esc(prefix.join('\n'))}</pre>`,
