@@ -108,6 +108,12 @@ function tickElection(c: Core, nowMs: number): void {
     c.electionDeadlineMs = c.restartHoldUntilMs;
     return;
   }
+  // Our own vote counts like any other: no campaign while we believe a lease may still run. With
+  // the config inequality this only matters for a leader that claims a longer lease than ours.
+  if (nowMs < c.oldLeaseUntilMs && c.cfg.mutant !== 'vote-inside-lease') {
+    c.electionDeadlineMs = c.oldLeaseUntilMs;
+    return;
+  }
   campaign(c, false, nowMs);
 }
 

@@ -236,3 +236,14 @@ test('a restarted single node does not elect itself before its hold ends', () =>
   s.tick(2000);
   assert.equal(s.node.status(s.nowMs).role, 'leader');
 });
+
+test('a node that believes a lease does not campaign either (its own vote counts like any other)', () => {
+  const b = new Solo('b', ['a', 'b', 'c']);
+  b.step(heartbeat('a', 'b', 1, { leaseDurationMs: 3000 })); // a leader claiming a longer lease
+  const out = b.tick(1000); // the election timer fires
+  assert.equal(out.length, 0);
+  assert.equal(b.node.status(b.nowMs).role, 'follower');
+  assert.equal(b.node.nextTickAtMs(), b.nowMs - 1000 + 3000 * (1 + RHO));
+  b.tick(3000 * (1 + RHO) - 1000);
+  assert.equal(b.node.status(b.nowMs).role, 'pre-candidate');
+});
