@@ -87,7 +87,7 @@ export function describePart(model: Model, key: string, ops: readonly HistoryOp[
     .filter((i) => (ops[i] as HistoryOp).call <= due)
     .map((i) => {
       const op = ops[i] as HistoryOp;
-      const why = model.explain(state, op) ?? (effectiveReturn(op) === due ? 'returned before it could be placed' : 'possible here, but nothing consistent follows it');
+      const why = model.explain(state, op) ?? 'allowed here, but no linearization of the rest follows';
       return { index: i, why };
     });
   const base = { key, ops, longestPrefix: r.longestPrefix, stateAfterPrefix: state, unplaced };
