@@ -58,7 +58,8 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     handshakeTimeoutMs: 3000,
     // Default: 1 MiB, or less when frames are smaller.
     snapshotChunkBytes: Math.min(MIB, Math.floor(o.maxFrameBytes / 2)),
-    snapshotWindowChunks: 4,
+    // Few chunks in flight: heartbeats queue behind them, so keep the head-of-line delay small.
+    snapshotWindowChunks: 2,
     maxSnapshotBytes: 2048 * MIB,
     logger: silentLogger,
     random: Math.random,

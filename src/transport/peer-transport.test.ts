@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createConnection } from 'node:net';
 import type { Message } from '../raft/types.ts';
+import { encodeFrame } from './codec.ts';
 import { PeerTransport, TransportConfigError } from './peer-transport.ts';
 import { captureLogger, get, heartbeat, startMesh, waitFor, type LogLine } from './test-helpers.ts';
 
@@ -155,4 +157,38 @@ test('configuration limits are validated once, with clear errors', () => {
   assert.throws(() => new PeerTransport({ ...ok, reconnectBackoffMaxMs: 5 }), /reconnectBackoffMaxMs/);
   assert.throws(() => new PeerTransport({ ...ok, snapshotChunkBytes: 1 << 20 }), /snapshotChunkBytes/);
   assert.throws(() => new PeerTransport({ ...ok, peers: new Map([['b', { host: '', port: 80 }]]) }), TransportConfigError);
+});
+
+test('garbage from the network closes that connection only; the node keeps serving its peers', async () => {
+  // A short handshake timeout: partial frames that never complete are cut quickly too.
+  const nodes = await startMesh(['a', 'b'], { handshakeTimeoutMs: 200 });
+  try {
+    const a = get(nodes, 'a');
+    const b = get(nodes, 'b');
+    const hello = encodeFrame({ kind: 'hello', clusterId: 'test-cluster', from: 'b', to: 'a' });
+    const inputs: Uint8Array[] = [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Uint8Array.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), // a 4 GiB length prefix
+      Buffer.concat([hello, Buffer.from([0, 0, 0, 20, 1, 4, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9])]), // valid hello, then a corrupt frame
+    ];
+    for (let i = 0; i < 20; i++) inputs.push(Uint8Array.from({ length: 64 }, (_, j) => (i * 131 + j * 17) % 256));
+    for (const bytes of inputs) {
+      const s = createConnection({ host: '127.0.0.1', port: a.t.port });
+      s.on('error', () => {});
+      s.on('data', () => {});
+      s.write(bytes);
+      await new Promise<void>((r) => {
+        s.once('close', () => r());
+        setTimeout(() => {
+          s.destroy();
+          r();
+        }, 2000);
+      });
+    }
+    assert.ok(a.t.stats().refusedConnections >= 2);
+    b.t.send([heartbeat('b', 'a', 5)]);
+    await waitFor(() => a.got.some((m) => m.type === 'app' && m.round === 5), 'real peer still served');
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
 });
