@@ -201,3 +201,30 @@ test('corrupt snapshots are rejected with SnapshotDecodeError and leave the mach
     }),
   );
 });
+
+test('snapshotAsync/restoreAsync: same bytes as the sync forms, and the event loop keeps turning', async () => {
+  const m = new KvStateMachine();
+  for (let i = 0; i < 40_000; i++) m.apply(entry(i + 1, { op: 'put', key: `k${i}`, value: `v${i}` }));
+  feed(m, [{ op: 'put', key: 'k1', value: 'x', session: { clientId: 'c', seq: 1 } }]);
+  const sync = m.snapshot();
+  let turns = 0;
+  const ticker = setInterval(() => turns++, 0);
+  try {
+    const pending = m.snapshotAsync();
+    // Applying while the async snapshot encodes does not change what it captured.
+    feed(m, [{ op: 'put', key: 'late', value: 'later' }]);
+    const asyncBytes = await pending;
+    assert.deepEqual(asyncBytes, sync);
+    const target = new KvStateMachine();
+    const restoring = target.restoreAsync(asyncBytes);
+    assert.throws(() => target.apply(entry(1, 'noop')), /during restoreAsync/);
+    assert.equal(target.size, 0, 'old state visible until the swap');
+    await restoring;
+    assert.deepEqual(target.snapshot(), sync);
+    assert.ok(turns > 0, 'timers ran while the snapshot was encoded/decoded');
+    await assert.rejects(target.restoreAsync(sync.subarray(0, 100)), SnapshotDecodeError);
+    assert.equal(target.size, 40_000);
+  } finally {
+    clearInterval(ticker);
+  }
+});

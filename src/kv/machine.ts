@@ -8,18 +8,13 @@
 // Memory: values are plain JS strings in one Map, plus one pointer per key in the sorted index
 // (sorted-keys.ts). Nothing else per key.
 //
-// Snapshot layout (version 1):
-//   "LKVS" u8 version | varint appliedIndex | varint appliedTerm | varint keyCount
-//   | keyCount × (str key, str value) in strictly ascending key order
-//   | sessions (sessions.ts) | u32 CRC32 (zlib) of everything before it
-// Keys are written sorted, so equal states give equal bytes whatever history produced them.
-import { Buffer } from 'node:buffer';
-import { crc32 } from 'node:zlib';
+// Snapshots: snapshot.ts (binary, sorted keys, sessions included, CRC32).
 import { EntryType, type Entry } from '../raft/types.ts';
-import { ByteReader, ByteWriter, varintSize } from './bytes.ts';
+import { ByteWriter } from './bytes.ts';
 import { CommandDecodeError, decodeCommand, type Command } from './command.ts';
 import type { ApplyResult } from './result.ts';
 import { DEFAULT_SESSION_CONFIG, SessionTable, validateSessionConfig, type SessionConfig } from './sessions.ts';
+import { decodeSnapshot, encodeSnapshot, runAsync, runSync, type DecodedState, type FrozenState } from './snapshot.ts';
 import { SortedKeys } from './sorted-keys.ts';
 
 export type { ApplyResult } from './result.ts';
@@ -30,14 +25,7 @@ export interface KvConfig {
 
 export const DEFAULT_KV_CONFIG: KvConfig = { sessions: DEFAULT_SESSION_CONFIG };
 
-/** The snapshot bytes are corrupt, truncated or of an unknown version. */
-export class SnapshotDecodeError extends Error {
-  override readonly name = 'SnapshotDecodeError';
-}
-
-const MAGIC = Buffer.from('LKVS', 'latin1');
-const SNAPSHOT_VERSION = 1;
-const snapFail = (m: string): Error => new SnapshotDecodeError(m);
+export { SnapshotDecodeError } from './snapshot.ts';
 
 export class KvStateMachine {
   private data = new Map<string, string>();
@@ -47,6 +35,7 @@ export class KvStateMachine {
   private appliedTermValue = 0;
   /** Sum of key.length + value.length over all keys (UTF-16 code units; ≈ bytes for ASCII). */
   private dataChars = 0;
+  private restoring = false;
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
     validateSessionConfig(config.sessions);
@@ -76,6 +65,7 @@ export class KvStateMachine {
   /** Applies the next committed entry. Returns null for Noop entries. */
   apply(entry: Entry): ApplyResult | null {
     // Programmer error if the host skips or repeats an index: the state would silently diverge.
+    if (this.restoring) throw new Error('apply during restoreAsync');
     if (entry.index !== this.applied + 1) {
       throw new Error(`apply out of order: got index ${entry.index}, applied ${this.applied}`);
     }
@@ -146,73 +136,58 @@ export class KvStateMachine {
     return out;
   }
 
-  /** The whole state (data, sessions, applied index/term) as compact bytes; see the layout above. */
+  /** The whole state (data, sessions, applied index/term) as compact bytes (layout: snapshot.ts). */
   snapshot(): Uint8Array {
-    // Size exactly first, so a large state is written once into one buffer (no doubling copies).
-    let dataBytes = 0;
-    for (const key of this.index.from('')) {
-      const kb = Buffer.byteLength(key, 'utf8');
-      const vb = Buffer.byteLength(this.data.get(key) as string, 'utf8');
-      dataBytes += varintSize(kb) + kb + varintSize(vb) + vb;
-    }
-    const sessionWriter = new ByteWriter(1024);
-    this.sessions.write(sessionWriter);
-    const sessionBytes = sessionWriter.finish();
-    const header = MAGIC.length + 1 + 3 * 9;
-    const w = new ByteWriter(header + dataBytes + sessionBytes.length + 4);
-    for (const b of MAGIC) w.u8(b);
-    w.u8(SNAPSHOT_VERSION);
-    w.varint(this.applied);
-    w.varint(this.appliedTermValue);
-    w.varint(this.data.size);
-    for (const key of this.index.from('')) {
-      w.str(key);
-      w.str(this.data.get(key) as string);
-    }
-    w.rawBytes(sessionBytes);
-    const body = w.view();
-    w.u32(crc32(body));
-    return w.finish();
+    return runSync(encodeSnapshot(this.freeze()));
   }
 
-  /** Replaces this machine's whole state with a snapshot's. Throws SnapshotDecodeError on bad bytes (state unchanged). */
+  /**
+   * Same bytes as snapshot(), but yields to the event loop between slices of keys. The state is
+   * captured synchronously first (one pass copying key/value references), so apply() may go on
+   * while the encoding runs.
+   */
+  snapshotAsync(): Promise<Uint8Array> {
+    return runAsync(encodeSnapshot(this.freeze()));
+  }
+
+  /** Replaces the whole state with a snapshot's. Throws SnapshotDecodeError on bad bytes (state unchanged). */
   restore(bytes: Uint8Array): void {
-    if (bytes.length < MAGIC.length + 5) throw new SnapshotDecodeError('snapshot too short');
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const bodyLen = buf.length - 4;
-    if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotDecodeError('bad snapshot magic');
-    if (crc32(buf.subarray(0, bodyLen)) !== buf.readUInt32BE(bodyLen)) throw new SnapshotDecodeError('snapshot CRC mismatch');
-    // CRC-checked: decode strings without the strict UTF-8 check (faster for a million keys).
-    const r = new ByteReader(buf.subarray(MAGIC.length, bodyLen), snapFail, false);
-    const version = r.u8('version');
-    if (version !== SNAPSHOT_VERSION) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
-    const applied = r.varint('appliedIndex');
-    const appliedTerm = r.varint('appliedTerm');
-    const count = r.varint('key count');
-    if (count > r.remaining / 2) throw new SnapshotDecodeError(`key count ${count} exceeds snapshot size`);
-    const data = new Map<string, string>();
-    const keys = new Array<string>(count);
-    let chars = 0;
-    let prev: string | undefined;
-    for (let i = 0; i < count; i++) {
-      const key = r.str('key');
-      const value = r.str('value');
-      if (prev !== undefined && !(prev < key)) throw new SnapshotDecodeError('snapshot keys not strictly ascending');
-      prev = key;
-      keys[i] = key;
-      data.set(key, value);
-      chars += key.length + value.length;
+    this.install(runSync(decodeSnapshot(bytes, this.config.sessions)));
+  }
+
+  /**
+   * restore() that yields to the event loop between slices. The old state stays readable until the
+   * new one is swapped in at the end; apply() must not be called meanwhile (asserted).
+   */
+  async restoreAsync(bytes: Uint8Array): Promise<void> {
+    if (this.restoring) throw new Error('restoreAsync already in progress');
+    this.restoring = true;
+    try {
+      this.install(await runAsync(decodeSnapshot(bytes, this.config.sessions)));
+    } finally {
+      this.restoring = false;
     }
-    const sessions = new SessionTable(this.config.sessions);
-    sessions.read(r, snapFail);
-    r.expectEnd('snapshot');
-    // Commit only after everything decoded: a bad snapshot leaves the machine as it was.
-    this.data = data;
-    this.index = SortedKeys.fromSorted(keys);
-    this.sessions = sessions;
-    this.applied = applied;
-    this.appliedTermValue = appliedTerm;
-    this.dataChars = chars;
+  }
+
+  private freeze(): FrozenState {
+    const keys: string[] = [];
+    const values: string[] = [];
+    for (const key of this.index.from('')) {
+      keys.push(key);
+      values.push(this.data.get(key) as string);
+    }
+    const w = new ByteWriter(1024);
+    this.sessions.write(w);
+    return { applied: this.applied, appliedTerm: this.appliedTermValue, keys, values, sessionBytes: w.finish() };
+  }
+
+  private install(d: DecodedState): void {
+    this.data = d.data;
+    this.index = SortedKeys.fromSorted(d.keys);
+    this.sessions = d.sessions;
+    this.applied = d.applied;
+    this.appliedTermValue = d.appliedTerm;
+    this.dataChars = d.chars;
   }
 
   static restore(bytes: Uint8Array, config: KvConfig = DEFAULT_KV_CONFIG): KvStateMachine {

@@ -1,0 +1,124 @@
+// The kv snapshot format, encoded and decoded in steps so a large state (a million keys) can be
+// processed without blocking the host's event loop for seconds: the async variants yield between
+// slices, so heartbeats and lease renewals keep flowing while a snapshot is taken or installed.
+//
+// Layout (version 1):
+//   "LKVS" u8 version | varint appliedIndex | varint appliedTerm | varint keyCount
+//   | keyCount × (str key, str value) in strictly ascending key order
+//   | sessions (sessions.ts) | u32 CRC32 (zlib) of everything before it
+// Keys are written sorted, so equal states give equal bytes whatever history produced them.
+import { Buffer } from 'node:buffer';
+import { crc32 } from 'node:zlib';
+import { ByteReader, ByteWriter, varintSize } from './bytes.ts';
+import { SessionTable, type SessionConfig } from './sessions.ts';
+
+/** The snapshot bytes are corrupt, truncated or of an unknown version. */
+export class SnapshotDecodeError extends Error {
+  override readonly name = 'SnapshotDecodeError';
+}
+
+const MAGIC = Buffer.from('LKVS', 'latin1');
+const SNAPSHOT_VERSION = 1;
+/** Keys handled per step: a few milliseconds of work between yields. */
+const KEYS_PER_STEP = 16_384;
+const snapFail = (m: string): Error => new SnapshotDecodeError(m);
+
+/** A consistent copy of the state to encode (values are shared strings: the copy is cheap). */
+export interface FrozenState {
+  readonly applied: number;
+  readonly appliedTerm: number;
+  /** Strictly ascending. */
+  readonly keys: readonly string[];
+  readonly values: readonly string[];
+  readonly sessionBytes: Uint8Array;
+}
+
+export interface DecodedState {
+  readonly applied: number;
+  readonly appliedTerm: number;
+  readonly data: Map<string, string>;
+  /** Strictly ascending (checked). */
+  readonly keys: string[];
+  readonly sessions: SessionTable;
+  readonly chars: number;
+}
+
+export type Steps<T> = Generator<void, T, void>;
+
+export function runSync<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+export async function runAsync<T>(steps: Steps<T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
+  // Size exactly first, so a large state is written once into one buffer (no doubling copies).
+  let dataBytes = 0;
+  for (let i = 0; i < s.keys.length; i++) {
+    const kb = Buffer.byteLength(s.keys[i] as string, 'utf8');
+    const vb = Buffer.byteLength(s.values[i] as string, 'utf8');
+    dataBytes += varintSize(kb) + kb + varintSize(vb) + vb;
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  }
+  const header = MAGIC.length + 1 + 3 * 9;
+  const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 4);
+  w.rawBytes(MAGIC);
+  w.u8(SNAPSHOT_VERSION);
+  w.varint(s.applied);
+  w.varint(s.appliedTerm);
+  w.varint(s.keys.length);
+  for (let i = 0; i < s.keys.length; i++) {
+    w.str(s.keys[i] as string);
+    w.str(s.values[i] as string);
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  }
+  w.rawBytes(s.sessionBytes);
+  w.u32(crc32(w.view()));
+  return w.finish();
+}
+
+/** Decodes and validates; throws SnapshotDecodeError (and nothing else) on bad bytes. */
+export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig): Steps<DecodedState> {
+  if (bytes.length < MAGIC.length + 5) throw new SnapshotDecodeError('snapshot too short');
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bodyLen = buf.length - 4;
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotDecodeError('bad snapshot magic');
+  if (crc32(buf.subarray(0, bodyLen)) !== buf.readUInt32BE(bodyLen)) throw new SnapshotDecodeError('snapshot CRC mismatch');
+  yield;
+  // CRC-checked: decode strings without the strict UTF-8 check (faster for a million keys).
+  const r = new ByteReader(buf.subarray(MAGIC.length, bodyLen), snapFail, false);
+  const version = r.u8('version');
+  if (version !== SNAPSHOT_VERSION) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
+  const applied = r.varint('appliedIndex');
+  const appliedTerm = r.varint('appliedTerm');
+  const count = r.varint('key count');
+  // Each key/value pair takes at least 2 bytes: a hostile count cannot make us allocate much.
+  if (count > r.remaining / 2) throw new SnapshotDecodeError(`key count ${count} exceeds snapshot size`);
+  const data = new Map<string, string>();
+  const keys = new Array<string>(count);
+  let chars = 0;
+  let prev: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const key = r.str('key');
+    const value = r.str('value');
+    if (prev !== undefined && !(prev < key)) throw new SnapshotDecodeError('snapshot keys not strictly ascending');
+    prev = key;
+    keys[i] = key;
+    data.set(key, value);
+    chars += key.length + value.length;
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  }
+  const sessions = new SessionTable(sessionConfig);
+  sessions.read(r, snapFail);
+  r.expectEnd('snapshot');
+  return { applied, appliedTerm, data, keys, sessions, chars };
+}
