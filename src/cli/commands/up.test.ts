@@ -14,7 +14,7 @@ import { plan, serveArgs } from './up.ts';
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
 
-function up(args: string[], until: RegExp): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
+function up(args: string[], until: (out: string) => boolean): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
   const child = spawn(process.execPath, [BIN, 'up', ...args], { env: { ...process.env, LEASEKV_UP_SERVE: FAKE }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -31,7 +31,7 @@ function up(args: string[], until: RegExp): Promise<{ out: string; code: number 
       return { out, code };
     };
     const check = (): void => {
-      if (until.test(out)) {
+      if (until(out)) {
         clearTimeout(timer);
         resolve({ out, code: null, stop });
       }
@@ -62,7 +62,8 @@ describe('leasekv up', () => {
 
   test('starts, prints, stops on SIGTERM, and resumes the same data', async () => {
     for (let run = 1; run <= 2; run++) {
-      const r = await up(['--base-port', String(base), '--data-dir', dir], /3 nodes up/);
+      // Wait for every node to serve (not just the banner) so each has its SIGTERM handler when stopped.
+      const r = await up(['--base-port', String(base), '--data-dir', dir], (out) => /3 nodes up/.test(out) && ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)));
       assert.equal(r.code, null, r.out);
       assert.match(r.out, /\[n1\] fake node n1 serving on 127\.0\.0\.1:\d+/);
       assert.match(r.out, new RegExp(`endpoints: 127\\.0\\.0\\.1:${base},127\\.0\\.0\\.1:${base + 1},127\\.0\\.0\\.1:${base + 2}`));
@@ -79,7 +80,7 @@ describe('leasekv up', () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(base + 1, '127.0.0.1', r));
     try {
-      const r = await up(['--base-port', String(base), '--data-dir', dir], /$^/);
+      const r = await up(['--base-port', String(base), '--data-dir', dir], () => false);
       assert.equal(r.code, 1);
       assert.match(r.out, new RegExp(`port ${base + 1} \\(n2\\) is already in use`));
     } finally {

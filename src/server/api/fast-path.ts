@@ -62,6 +62,7 @@ export class FastPath {
       if (size > this.core.limits.maxRequestBytes && !handedOver) {
         handedOver = true;
         req.off('data', onData).off('end', onEnd);
+        req.pause();
         this.#decline(req, res, path, chunks, true);
       }
     };
