@@ -37,7 +37,7 @@ before(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1440, height: 1000 },
   });
-});
+}, { timeout: 45_000 });
 
 after(async () => {
   await load?.stop().catch(() => {});

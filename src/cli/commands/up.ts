@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LeasekvClient } from '../../client/index.ts';
+import { startSupervisor, type Supervisor } from '../supervisor.ts';
 
 const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 7001]
 
@@ -102,16 +103,32 @@ export async function run(argv: string[]): Promise<number> {
   const children = new Map<string, ChildProcess>();
   // Set below: ends `up` when every node has exited on its own.
   let allGone = (): void => {};
-  for (const n of nodes) {
-    // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
-    const child = spawn(process.execPath, [...binArgs, bin, ...serveArgs(n, nodes)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.set(n.id, child);
-    prefix(child, n.id);
-    child.on('exit', (code, sig) => {
-      children.delete(n.id);
-      console.log(`[up] ${n.id} exited (${sig ?? `code ${code}`})`);
-      allGone();
+  // The supervisor (issue 6) starts the nodes, puts a fault proxy on every peer link, and serves
+  // the dashboard's kill/restart/pause/isolate controls on 127.0.0.1:BASE-1.
+  let supervisor: Supervisor;
+  try {
+    supervisor = await startSupervisor({
+      nodes,
+      controlPort: opts.basePort - 1,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      spawn(id, peers, env) {
+        const n = nodes.find((m) => m.id === id) as NodePlan;
+        const args = serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a));
+        // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
+        const child = spawn(process.execPath, [...binArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
+        children.set(id, child);
+        prefix(child, id);
+        child.on('exit', (code, sig) => {
+          if (children.get(id) === child) children.delete(id);
+          console.log(`[up] ${id} exited (${sig ?? `code ${code}`})`);
+          allGone();
+        });
+        return child;
+      },
     });
+  } catch (err) {
+    console.error(`leasekv up: could not start the supervisor on 127.0.0.1:${opts.basePort - 1}: ${(err as Error).message}`);
+    return 1;
   }
   // Last resort if we die without stopping them (e.g. an exception): do not leave nodes behind.
   process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -121,20 +138,23 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       console.log(`[up] ${sig}: stopping ${children.size} node(s) (SIGTERM, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s)`);
-      children.forEach((c) => c.kill('SIGTERM'));
+      children.forEach((c) => {
+        c.kill('SIGCONT'); // a paused node cannot handle SIGTERM
+        c.kill('SIGTERM');
+      });
       const killer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), STOP_TIMEOUT_MS);
       const check = setInterval(() => {
         if (children.size > 0) return;
         clearInterval(check);
         clearTimeout(killer);
         console.log(`[up] stopped; data kept in ${resolve(opts.dataDir)} (run the same command to resume)`);
-        resolveExit(0);
+        void supervisor.close().finally(() => resolveExit(0));
       }, 50);
     };
     allGone = () => {
       if (stopping || children.size > 0) return;
       console.error('[up] every node has exited; stopping (see their output above)');
-      resolveExit(1);
+      void supervisor.close().finally(() => resolveExit(1));
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
