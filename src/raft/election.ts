@@ -45,9 +45,9 @@ export function stepMessage(c: Core, m: Message, nowMs: number): void {
 export function voteBlocker(c: Core, m: VoteRequest, nowMs: number): string | null {
   if (c.inRestartHold(nowMs)) return 'restarted recently: holding votes until any forgotten lease has expired';
   if (m.transfer) return null;
-  // MUTANT vote-inside-lease: vote even while believing a lease is valid.
-  if (c.cfg.mutant === 'vote-inside-lease') return null;
   if (c.role === 'leader' && c.lease !== null && !c.lease.givenUp) return 'this node is the leader and holds or is acquiring a lease';
+  // MUTANT vote-inside-lease: followers vote even while believing a lease is valid.
+  if (c.cfg.mutant === 'vote-inside-lease') return null;
   if (nowMs < c.oldLeaseUntilMs) return `lease of leader ${c.oldLeaseLeader ?? '?'} (term ${c.oldLeaseTerm}) may still be valid`;
   return null;
 }
