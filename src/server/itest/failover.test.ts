@@ -15,9 +15,7 @@ holdClusterLock({ before, after });
 
 test(`kill -9 the leader: a new leader serves writes and linearizable reads within ${FAILOVER_BOUND_MS / 1000} s`, async (t) => {
   await withCluster(t, { name: 'failover' }, async (c) => {
-    const old = await c.waitForLeader();
-    const before = await call(c.endpoint(old), 'Put', { key: 'x', value: 'before' }, 3000);
-    assert.equal(before.kind, 'ok', showResult(before));
+    const old = await c.writeViaLeader('x', 'before');
 
     await c.kill(old);
     const killedAt = performance.now();

@@ -253,6 +253,20 @@ export class Cluster {
     return waitForOneLeader(new Map(ids.map((id) => [id, this.endpoint(id)])), timeoutMs, () => this.crashed());
   }
 
+  /**
+   * Finds the leader and writes key=value through it, retrying (bounded) if leadership moves in
+   * between — on a loaded machine a new leader can lose its lease again right after an election.
+   * The write carries a session, so a retry cannot apply it twice. Returns the leader that took it.
+   */
+  async writeViaLeader(key: string, value: string, timeoutMs = 60_000): Promise<string> {
+    const session = { clientId: `harness-${key}-${value}`.slice(0, 100), seq: 1 };
+    return waitFor(`a leader to accept ${key}=${value}`, timeoutMs, async () => {
+      const leader = await this.waitForLeader(Math.min(timeoutMs, 30_000));
+      const r = await call(this.endpoint(leader), 'Put', { key, value, ...session }, 3000);
+      return r.kind === 'ok' ? leader : undefined;
+    }, 100, () => this.crashed());
+  }
+
   /** Waits until every node in `ids` has applied at least `index`. */
   async waitApplied(index: number, ids: readonly string[], timeoutMs = 10_000): Promise<void> {
     await waitFor(`applied index ${index} on ${ids.join(',')}`, timeoutMs, async () => {
@@ -301,12 +315,15 @@ export async function statusAt(ep: Endpoint, timeoutMs = 1000): Promise<StatusVi
   };
 }
 
-/** Waits until exactly one of the nodes says LEADER and all of them name it. Returns its id. */
+/**
+ * Waits until exactly one of the nodes says LEADER, holds its lease (so a majority has been
+ * acknowledging it lately), and all of them name it. Returns its id.
+ */
 export function waitForOneLeader(endpoints: ReadonlyMap<string, Endpoint>, timeoutMs: number, hopeless: () => string | undefined = () => undefined): Promise<string> {
   return waitFor(`one leader among ${[...endpoints.keys()].join(',')}`, timeoutMs, async () => {
     const views = await Promise.all([...endpoints.values()].map((ep) => statusAt(ep)));
     const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
-    if (leaders.length !== 1) return undefined;
+    if (leaders.length !== 1 || !(leaders[0] as StatusView).leaseHeld) return undefined;
     const leader = (leaders[0] as StatusView).id;
     return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
   }, 50, hopeless);

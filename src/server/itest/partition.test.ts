@@ -21,9 +21,7 @@ interface Probe {
 
 test('isolated leader serves no stale linearizable read; majority elects; heal converges; 30 ms latency works', async (t) => {
   await withCluster(t, { name: 'partition', proxies: true }, async (c) => {
-    const old = await c.waitForLeader();
-    const first = await call(c.endpoint(old), 'Put', { key: 'x', value: 'old' }, 3000);
-    assert.equal(first.kind, 'ok', showResult(first));
+    const old = await c.writeViaLeader('x', 'old');
 
     // Probers read x linearizably from the old leader throughout the partition.
     const probes: Probe[] = [];
