@@ -2,7 +2,7 @@
 // flags, prefixes their output, prints the banner, stops them on SIGTERM, resumes the same data
 // folders, and refuses a busy port.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,9 +13,12 @@ import { plan, serveArgs } from './up.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
+/** Every `up` started here; killed (with its process group of nodes) if a test fails midway. */
+const started: ChildProcess[] = [];
 
 function up(args: string[], until: (out: string) => boolean): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
   const child = spawn(process.execPath, [BIN, 'up', ...args], { env: { ...process.env, LEASEKV_UP_SERVE: FAKE }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -47,7 +50,10 @@ function up(args: string[], until: (out: string) => boolean): Promise<{ out: str
 
 describe('leasekv up', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-up-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
   // Ports unlikely to collide with a running cluster or another test.
   const base = 21000 + (process.pid % 4000);
 
