@@ -53,6 +53,24 @@ describe('LeasekvClient', () => {
     }
   });
 
+  test('two nodes naming each other as leader: backs off instead of spinning', async () => {
+    const a = await fakeServer({ backend: { id: 'a' } });
+    const b = await fakeServer({ backend: { id: 'b' } });
+    a.backend.followerOf = { leaderId: 'b', leaderClientAddr: `127.0.0.1:${b.port}` };
+    b.backend.followerOf = { leaderId: 'a', leaderClientAddr: `127.0.0.1:${a.port}` };
+    const client = new LeasekvClient({ endpoints: [`127.0.0.1:${a.port}`], deadlineMs: 400, backoff: { initialMs: 20 } });
+    try {
+      await assert.rejects(client.put('k', 'v'), DeadlineExceededError);
+      const attempts = a.backend.calls.length + b.backend.calls.length;
+      // Without the bound on hint-following this is hundreds of attempts in 400 ms.
+      assert.ok(attempts < 60, `attempts ${attempts}`);
+    } finally {
+      client.close();
+      await a.server.close();
+      await b.server.close();
+    }
+  });
+
   test('retries past a dead endpoint and an unavailable node', async () => {
     const leader = await fakeServer();
     leader.backend.failNext.push(new UnavailableError('no quorum'));

@@ -149,6 +149,8 @@ export class LeasekvClient {
     const deadline = performance.now() + deadlineMs;
     let delayMs = this.#backoff.initialMs;
     let last: LeasekvError | undefined;
+    // Hints followed without a pause; bounded so that two nodes naming each other cannot spin us.
+    let followsInRow = 0;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
@@ -170,7 +172,8 @@ export class LeasekvClient {
       const hinted = await this.#afterFailure(ep, last);
       if (hinted === 'fatal') throw last;
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
-      if (hinted !== 'followed') {
+      followsInRow = hinted === 'followed' ? followsInRow + 1 : 0;
+      if (hinted !== 'followed' || followsInRow > 2) {
         await sleep(Math.min(Math.random() * delayMs, Math.max(0, deadline - performance.now())));
         delayMs = Math.min(this.#backoff.maxMs, delayMs * this.#backoff.multiplier);
       }
