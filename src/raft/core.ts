@@ -191,7 +191,7 @@ export class Core {
   }
 
   /** The host persisted `rd` (and fsynced if asked). Returns true if the stable index moved. */
-  advance(rd: Ready, _nowMs: number): boolean {
+  advance(rd: Ready): boolean {
     assert(this.readyOutstanding, 'advance() without a ready()');
     this.readyOutstanding = false;
     if (rd.hardState !== null) this.persisted = rd.hardState;

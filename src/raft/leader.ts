@@ -145,7 +145,7 @@ export function stepLeader(c: Core, m: Message, nowMs: number): void {
     if (c.role !== 'leader') return;
   }
   handleAppendResponse(c, m, pr, nowMs);
-  if (c.role === 'leader') maybeSendTimeoutNow(c, nowMs);
+  if (c.role === 'leader') maybeSendTimeoutNow(c);
 }
 
 /**
@@ -175,11 +175,11 @@ export function transferLeadership(c: Core, target: NodeId, nowMs: number): bool
     sendAppends(c, target, pr, nowMs);
     sendHeartbeat(c, target, pr); // finds out at once whether appends to it were lost
   }
-  maybeSendTimeoutNow(c, nowMs);
+  maybeSendTimeoutNow(c);
   return true;
 }
 
-function maybeSendTimeoutNow(c: Core, _nowMs: number): void {
+function maybeSendTimeoutNow(c: Core): void {
   const t = c.transferTarget;
   if (t === null || c.transferSent) return;
   const pr = c.progress.get(t);

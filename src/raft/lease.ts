@@ -82,10 +82,6 @@ export class LeaderLease {
     return this.recompute(nowMs);
   }
 
-  ackedRound(peer: NodeId): number {
-    return this.acked.get(peer) ?? 0;
-  }
-
   private recompute(nowMs: number): boolean {
     // The leader itself has "acknowledged" every round it sent.
     const rounds = [this.round];

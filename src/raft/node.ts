@@ -130,7 +130,7 @@ export class RaftNode {
   advance(rd: Ready, nowMs: number): void {
     this.c.observe(nowMs);
     // The leader counts its own copy only once stable, so commit may move now.
-    if (this.c.advance(rd, nowMs) && this.c.role === 'leader') maybeCommit(this.c, nowMs);
+    if (this.c.advance(rd) && this.c.role === 'leader') maybeCommit(this.c, nowMs);
   }
 
   isLeaseValid(nowMs: number): boolean {

@@ -21,11 +21,11 @@ export function proposeEntries(c: Core, data: readonly Uint8Array[], nowMs: numb
 /** Sends as many AppendRequests (or a SnapshotRequest) as flow control allows. */
 export function sendAppends(c: Core, to: NodeId, pr: Progress, nowMs: number): void {
   while (pr.canSend(c.cfg.maxInflightAppends) && pr.next <= c.log.lastIndex()) {
-    if (!sendOneAppend(c, to, pr, nowMs)) return;
+    if (!sendOneAppend(c, to, pr)) return;
   }
 }
 
-function sendOneAppend(c: Core, to: NodeId, pr: Progress, _nowMs: number): boolean {
+function sendOneAppend(c: Core, to: NodeId, pr: Progress): boolean {
   const lease = c.lease;
   const round = lease === null ? 0 : lease.round;
   const prev = pr.next - 1;
