@@ -26,6 +26,8 @@ export interface LeasekvClientOptions {
   readonly clientId?: string;
   /** false: writes carry no session (a retried write may apply twice). Default true. */
   readonly sessions?: boolean;
+  /** Source of backoff jitter in [0, 1) (default Math.random); tests inject a fixed one. */
+  readonly random?: () => number;
   /** Concurrent writes (one session slot each); also the connections kept per node. Default 64. */
   readonly maxConcurrency?: number;
 }
@@ -53,6 +55,7 @@ export class LeasekvClient {
   /** Round-robin position when no leader is known. */
   #next = 0;
   #closed = false;
+  readonly #random: () => number;
   readonly clientId: string;
 
   constructor(opts: LeasekvClientOptions) {
@@ -67,6 +70,7 @@ export class LeasekvClient {
     if (!(this.#backoff.multiplier >= 1)) throw new RangeError('LeasekvClient: backoff.multiplier must be >= 1');
     const conc = positive('maxConcurrency', opts.maxConcurrency ?? 64);
     this.clientId = opts.clientId ?? randomUUID();
+    this.#random = opts.random ?? Math.random;
     this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
     this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc });
   }
@@ -174,7 +178,7 @@ export class LeasekvClient {
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
       followsInRow = hinted === 'followed' ? followsInRow + 1 : 0;
       if (hinted !== 'followed' || followsInRow > 2) {
-        await sleep(Math.min(Math.random() * delayMs, Math.max(0, deadline - performance.now())));
+        await sleep(Math.min(this.#random() * delayMs, Math.max(0, deadline - performance.now())));
         delayMs = Math.min(this.#backoff.maxMs, delayMs * this.#backoff.multiplier);
       }
     }
