@@ -5,7 +5,9 @@ import { command, makeClient, parse, printJson, want } from './common.ts';
 const USAGE = `usage: leasekv status [options]
 
 Asks every endpoint for its status and prints one row per node: endpoint, id, role, term, leader,
-commit and applied index, whether it holds the leader lease and how long it has left.
+commit and applied index, and the lease: "held Nms" on a leader holding its lease, "waiting Nms"
+on a new leader waiting out the old leader's lease, "leader's Nms" on a follower (its view of the
+leader's lease).
 Exit code 1 when any endpoint did not answer.`;
 
 export function run(argv: string[]): Promise<number> {
@@ -29,7 +31,15 @@ export function table(all: readonly EndpointStatus[]): string {
   const rows = all.map((e) => {
     const s = e.status;
     if (s === undefined) return [e.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', '-', e.error ?? ''];
-    const lease = s.leaseHeld ? `held ${s.leaseRemainingMs}ms` : s.oldLeaseRemainingMs > 0 ? `wait ${s.oldLeaseRemainingMs}ms` : '-';
+    // Leader: its own lease, or (new leader) the old leader's lease it still waits out.
+    // Follower: its view of the leader's lease.
+    const lease = s.leaseHeld
+      ? `held ${s.leaseRemainingMs}ms`
+      : s.oldLeaseRemainingMs <= 0
+        ? '-'
+        : s.role === 'leader'
+          ? `waiting ${s.oldLeaseRemainingMs}ms`
+          : `leader's ${s.oldLeaseRemainingMs}ms`;
     return [e.endpoint, s.id, s.role, String(s.term), s.leader || '-', String(s.commitIndex), String(s.appliedIndex), lease, String(s.keys), s.version];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === head.length - 1 ? 0 : (r[i] ?? '').length))));
