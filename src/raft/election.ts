@@ -55,8 +55,8 @@ export function voteBlocker(c: Core, m: VoteRequest, nowMs: number): string | nu
 export function handleVote(c: Core, m: VoteRequest, nowMs: number): void {
   let reason = voteBlocker(c, m, nowMs);
   if (reason === null) {
-    // One vote per term; and no vote at all in a term whose leader we know (etcd's rule, which
-    // keeps a node that missed the election from electing a second leader... of the same term).
+    // One vote per term (§5.2); and, as in etcd, no vote in a term whose leader we already follow.
+    // A pre-vote is for a future term, so only the log check applies to it.
     const canVote = c.votedFor === m.from || (c.votedFor === null && c.leader === null) || (m.preVote && m.term > c.term);
     if (!canVote) reason = c.votedFor !== null ? `already voted for ${c.votedFor} in term ${c.term}` : `knows leader ${c.leader ?? '?'} of term ${c.term}`;
     else if (!c.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) reason = 'candidate log is not up to date';
