@@ -211,8 +211,17 @@ test('snapshotAsync/restoreAsync: same bytes as the sync forms, and the event lo
   const ticker = setInterval(() => turns++, 0);
   try {
     const pending = m.snapshotAsync();
-    // Applying while the async snapshot encodes does not change what it captured.
-    feed(m, [{ op: 'put', key: 'late', value: 'later' }]);
+    // Applying while the async snapshot encodes does not change what it captured (copy-on-write):
+    // overwrites early and late in key order, a delete, an insert, a re-insert after delete.
+    feed(m, [
+      { op: 'put', key: 'late', value: 'later' },
+      { op: 'put', key: 'k10', value: 'changed' },
+      { op: 'put', key: 'k9999', value: 'changed' },
+      { op: 'delete', key: 'k20000' },
+      { op: 'delete', key: 'k30000' },
+      { op: 'put', key: 'k30000', value: 'back' },
+      { op: 'put', key: 'k10', value: 'changed again' },
+    ]);
     const asyncBytes = await pending;
     assert.deepEqual(asyncBytes, sync);
     const target = new KvStateMachine();

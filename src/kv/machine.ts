@@ -36,6 +36,8 @@ export class KvStateMachine {
   /** Sum of key.length + value.length over all keys (UTF-16 code units; ≈ bytes for ASCII). */
   private dataChars = 0;
   private restoring = false;
+  /** While snapshotAsync runs: the value each key had at its start, saved before the first change. */
+  private cow: Map<string, string> | null = null;
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
     validateSessionConfig(config.sessions);
@@ -96,6 +98,7 @@ export class KvStateMachine {
         return prev === undefined ? { op: 'put' } : { op: 'put', prev };
       case 'delete':
         if (prev === undefined) return { op: 'delete', deleted: false };
+        this.saveForSnapshot(cmd.key, prev);
         this.data.delete(cmd.key);
         this.index.delete(cmd.key);
         this.dataChars -= cmd.key.length + prev.length;
@@ -109,7 +112,13 @@ export class KvStateMachine {
     }
   }
 
+  /** Copy-on-write for a running snapshotAsync (keys absent at its start are not in its view). */
+  private saveForSnapshot(key: string, prev: string): void {
+    if (this.cow !== null && !this.cow.has(key)) this.cow.set(key, prev);
+  }
+
   private set(key: string, prev: string | undefined, value: string): void {
+    if (prev !== undefined) this.saveForSnapshot(key, prev);
     if (prev === undefined) {
       this.index.insert(key);
       this.dataChars += key.length + value.length;
@@ -138,16 +147,24 @@ export class KvStateMachine {
 
   /** The whole state (data, sessions, applied index/term) as compact bytes (layout: snapshot.ts). */
   snapshot(): Uint8Array {
-    return runSync(encodeSnapshot(this.freeze()));
+    return runSync(encodeSnapshot(this.freeze(this.index.blocksView(), null)));
   }
 
   /**
-   * Same bytes as snapshot(), but yields to the event loop between slices of keys. The state is
-   * captured synchronously first (one pass copying key/value references), so apply() may go on
-   * while the encoding runs.
+   * Same bytes as snapshot(), but yields to the event loop between slices of keys, and apply() may
+   * go on meanwhile: the key order is copied up front (one pointer per key) and every value changed
+   * during the encoding is saved first (copy-on-write), so the result is the state at the call.
    */
-  snapshotAsync(): Promise<Uint8Array> {
-    return runAsync(encodeSnapshot(this.freeze()));
+  async snapshotAsync(): Promise<Uint8Array> {
+    if (this.cow !== null) throw new Error('snapshotAsync already in progress');
+    const cow = new Map<string, string>();
+    const frozen = this.freeze(this.index.copyBlocks(), cow);
+    this.cow = cow;
+    try {
+      return await runAsync(encodeSnapshot(frozen));
+    } finally {
+      this.cow = null;
+    }
   }
 
   /** Replaces the whole state with a snapshot's. Throws SnapshotDecodeError on bad bytes (state unchanged). */
@@ -169,16 +186,12 @@ export class KvStateMachine {
     }
   }
 
-  private freeze(): FrozenState {
-    const keys: string[] = [];
-    const values: string[] = [];
-    for (const key of this.index.from('')) {
-      keys.push(key);
-      values.push(this.data.get(key) as string);
-    }
+  private freeze(blocks: readonly (readonly string[])[], cow: Map<string, string> | null): FrozenState {
+    const data = this.data; // restore() swaps in a new Map and never mutates this one
+    const valueOf = cow === null ? (k: string) => data.get(k) as string : (k: string) => cow.get(k) ?? (data.get(k) as string);
     const w = new ByteWriter(1024);
     this.sessions.write(w);
-    return { applied: this.applied, appliedTerm: this.appliedTermValue, keys, values, sessionBytes: w.finish() };
+    return { applied: this.applied, appliedTerm: this.appliedTermValue, keyCount: data.size, blocks, valueOf, sessionBytes: w.finish() };
   }
 
   private install(d: DecodedState): void {

@@ -23,13 +23,15 @@ const SNAPSHOT_VERSION = 1;
 const KEYS_PER_STEP = 16_384;
 const snapFail = (m: string): Error => new SnapshotDecodeError(m);
 
-/** A consistent copy of the state to encode (values are shared strings: the copy is cheap). */
+/** A consistent view of the state to encode. */
 export interface FrozenState {
   readonly applied: number;
   readonly appliedTerm: number;
-  /** Strictly ascending. */
-  readonly keys: readonly string[];
-  readonly values: readonly string[];
+  readonly keyCount: number;
+  /** Concatenated, the keys in strictly ascending order. */
+  readonly blocks: readonly (readonly string[])[];
+  /** The value each key had when the view was taken. */
+  readonly valueOf: (key: string) => string;
   readonly sessionBytes: Uint8Array;
 }
 
@@ -63,11 +65,18 @@ export async function runAsync<T>(steps: Steps<T>): Promise<T> {
 export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
   // Size exactly first, so a large state is written once into one buffer (no doubling copies).
   let dataBytes = 0;
-  for (let i = 0; i < s.keys.length; i++) {
-    const kb = Buffer.byteLength(s.keys[i] as string, 'utf8');
-    const vb = Buffer.byteLength(s.values[i] as string, 'utf8');
-    dataBytes += varintSize(kb) + kb + varintSize(vb) + vb;
-    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  let done = 0;
+  for (const block of s.blocks) {
+    for (const key of block) {
+      const kb = Buffer.byteLength(key, 'utf8');
+      const vb = Buffer.byteLength(s.valueOf(key), 'utf8');
+      dataBytes += varintSize(kb) + kb + varintSize(vb) + vb;
+    }
+    done += block.length;
+    if (done >= KEYS_PER_STEP) {
+      done = 0;
+      yield;
+    }
   }
   const header = MAGIC.length + 1 + 3 * 9;
   const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 4);
@@ -75,11 +84,17 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
   w.u8(SNAPSHOT_VERSION);
   w.varint(s.applied);
   w.varint(s.appliedTerm);
-  w.varint(s.keys.length);
-  for (let i = 0; i < s.keys.length; i++) {
-    w.str(s.keys[i] as string);
-    w.str(s.values[i] as string);
-    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  w.varint(s.keyCount);
+  for (const block of s.blocks) {
+    for (const key of block) {
+      w.str(key);
+      w.str(s.valueOf(key));
+    }
+    done += block.length;
+    if (done >= KEYS_PER_STEP) {
+      done = 0;
+      yield;
+    }
   }
   w.rawBytes(s.sessionBytes);
   w.u32(crc32(w.view()));

@@ -87,6 +87,16 @@ export class SortedKeys {
     }
   }
 
+  /** The blocks, in order (read-only view; valid until the next insert/delete). */
+  blocksView(): readonly (readonly string[])[] {
+    return this.blocks;
+  }
+
+  /** A copy of the blocks (one pointer per key), unaffected by later inserts/deletes. */
+  copyBlocks(): string[][] {
+    return this.blocks.map((b) => b.slice());
+  }
+
   /** Keys >= start, ascending. */
   *from(start: string): Generator<string> {
     let bi = this.blockFor(start);
