@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
-import { DeadlineExceededError, InvalidArgumentError, LeasekvClient, NotLeaderError } from '../client/index.ts';
+import { DeadlineExceededError, InvalidArgumentError, LeasekvClient, NotLeaderError, UnavailableError as UnavailableErrorC } from '../client/index.ts';
 import { OutcomeUnknownError, UnavailableError } from '../server/backend.ts';
 import { fakeServer } from '../server/api/test-util.ts';
 
@@ -102,6 +102,23 @@ describe('LeasekvClient', () => {
       // Concurrent writes never share a session slot.
       await Promise.all(Array.from({ length: 8 }, (_, i) => client.put(`c${i}`, 'x')));
       assert.equal(leader.backend.applied, 10);
+    } finally {
+      client.close();
+      await leader.server.close();
+    }
+  });
+
+  test('without sessions, a write whose outcome is unknown is not retried', async () => {
+    const leader = await fakeServer();
+    leader.backend.failAfterApply.push(new OutcomeUnknownError('lost leadership'));
+    const client = new LeasekvClient({ endpoints: [`127.0.0.1:${leader.port}`], sessions: false, backoff: { initialMs: 5 } });
+    try {
+      await assert.rejects(client.put('k', 'v'), (e: unknown) => e instanceof UnavailableErrorC && e.outcomeUnknown);
+      assert.equal(leader.backend.applied, 1);
+      assert.equal(leader.backend.calls.length, 1);
+      // Reads are retried as before.
+      leader.backend.failNext.push(new UnavailableError('no quorum'));
+      assert.equal((await client.get('k')).value, 'v');
     } finally {
       client.close();
       await leader.server.close();

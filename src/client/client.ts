@@ -133,7 +133,7 @@ export class LeasekvClient {
   }
 
   async #write<T>(path: string, body: Record<string, unknown>, decode: (j: unknown) => T, opts: CallOptions): Promise<T> {
-    if (this.#sessions === undefined) return this.#call(path, JSON.stringify(body), decode, opts, true);
+    if (this.#sessions === undefined) return this.#call(path, JSON.stringify(body), decode, opts, true, false);
     const slot: SessionSlot = await this.#sessions.acquire();
     try {
       // The same bytes, hence the same (clientId, seq), on every retry of this write.
@@ -146,8 +146,9 @@ export class LeasekvClient {
   /**
    * One call: attempts until success, a non-retryable error, or the deadline. `provesLeader`: a
    * success shows the endpoint leads (writes, linearizable reads), so later calls go straight there.
+   * `idempotent` false (a write without a session): never retried once it may have been applied.
    */
-  async #call<T>(path: string, json: string, decode: (j: unknown) => T, opts: CallOptions, provesLeader: boolean): Promise<T> {
+  async #call<T>(path: string, json: string, decode: (j: unknown) => T, opts: CallOptions, provesLeader: boolean, idempotent = true): Promise<T> {
     if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
     const deadlineMs = opts.deadlineMs ?? this.#deadlineMs;
     const deadline = performance.now() + deadlineMs;
@@ -173,6 +174,8 @@ export class LeasekvClient {
         last = err;
       }
       if (opts.signal?.aborted === true) throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
+      const mayHaveApplied = (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
+      if (!idempotent && mayHaveApplied) throw last;
       const hinted = await this.#afterFailure(ep, last);
       if (hinted === 'fatal') throw last;
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).

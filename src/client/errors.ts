@@ -40,7 +40,7 @@ export class UnavailableError extends LeasekvError {
   constructor(
     message: string,
     endpoint = '',
-    /** The write may or may not have been applied (server said `leasekv-outcome: unknown`). */
+    /** The write may or may not have been applied (server said `leasekv-outcome: unknown`, or the connection failed mid-request). */
     readonly outcomeUnknown = false,
   ) {
     super('unavailable', message, endpoint);

@@ -28,12 +28,13 @@ export class JsonTransport {
     const body = Buffer.from(json, 'utf8');
     return new Promise<Answer>((resolve, reject) => {
       let done = false;
-      const fail = (msg: string): void => {
+      /** `maybeSent`: the request may have reached the node, so a write's outcome is unknown. */
+      const fail = (msg: string, maybeSent: boolean): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         req.destroy();
-        reject(new UnavailableError(`${endpoint}: ${msg}`, endpoint));
+        reject(new UnavailableError(`${endpoint}: ${msg}`, endpoint, maybeSent));
       };
       const req = request(
         {
@@ -52,7 +53,7 @@ export class JsonTransport {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => fail(e.message));
+          res.on('error', (e) => fail(e.message, true));
           res.on('end', () => {
             if (done) return;
             done = true;
@@ -71,9 +72,9 @@ export class JsonTransport {
         },
       );
       // Give the server a moment past its own deadline to answer deadline_exceeded itself.
-      const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`), timeoutMs + 50);
-      req.on('error', (e) => fail(e.message));
-      signal?.addEventListener('abort', () => fail('canceled'), { once: true });
+      const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`, true), timeoutMs + 50);
+      req.on('error', (e: NodeJS.ErrnoException) => fail(e.message, !NOT_SENT.has(e.code ?? '')));
+      signal?.addEventListener('abort', () => fail('canceled', true), { once: true });
       req.end(body);
     });
   }
@@ -82,6 +83,9 @@ export class JsonTransport {
     this.#agent.destroy();
   }
 }
+
+/** Connection errors that mean the request never left this machine. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 export function splitHostPort(endpoint: string): { host: string; port: number } {
   const i = endpoint.lastIndexOf(':');
