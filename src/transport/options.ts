@@ -28,6 +28,8 @@ export interface PeerTransportOptions {
   readonly maxFrameBytes: number;
   /** Raft messages queued for one peer beyond this are dropped, oldest first (raft retries). */
   readonly maxQueuedBytesPerPeer: number;
+  /** Messages queued longer than this (peer unreachable) are dropped instead of sent late. */
+  readonly maxQueuedMessageAgeMs?: number;
   readonly reconnectBackoffMinMs: number;
   readonly reconnectBackoffMaxMs: number;
   readonly connectTimeoutMs?: number;
@@ -54,6 +56,7 @@ const MIB = 1024 * 1024;
 
 export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   const r: ResolvedOptions = {
+    maxQueuedMessageAgeMs: 2000,
     connectTimeoutMs: 3000,
     handshakeTimeoutMs: 3000,
     // Default: 1 MiB, or less when frames are smaller.
@@ -78,6 +81,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   int('reconnectBackoffMinMs', 1, 600_000);
   int('reconnectBackoffMaxMs', r.reconnectBackoffMinMs, 600_000);
   int('connectTimeoutMs', 1, 600_000);
+  int('maxQueuedMessageAgeMs', 1, 600_000);
   int('handshakeTimeoutMs', 1, 600_000);
   int('snapshotChunkBytes', 1, r.maxFrameBytes - FRAME_OVERHEAD_BYTES - 1024);
   int('snapshotWindowChunks', 1, 1024);
@@ -97,7 +101,7 @@ export interface PeerStats {
   bytesSent: number;
   msgsReceived: number;
   bytesReceived: number;
-  /** Messages dropped: queue over its bound, or too large for a frame. */
+  /** Messages dropped: queue over its bound, queued too long, or too large for a frame. */
   drops: number;
   /** Connection failures, decode errors, refused handshakes, invalid messages. */
   errors: number;

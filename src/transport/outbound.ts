@@ -2,7 +2,7 @@
 // exponential backoff + jitter, and the sending half of snapshot transfers.
 //
 // Messages flow only on the sender's outbound connection; the peer answers on the same socket with
-// hello-ok / refuse and snapshot acks only. The queue survives reconnects (raft tolerates late or
+// hello-ok / refuse and snapshot acks only. The queue survives short disconnections (raft tolerates late or
 // lost messages; the bound keeps memory fixed), snapshot frames are flow-controlled by acks instead.
 import { Socket, createConnection } from 'node:net';
 import { crc32 } from 'node:zlib';
@@ -29,6 +29,8 @@ export class OutboundLink {
   private socket: Socket | null = null;
   /** Raft message frames; queue[head..] are pending. Invariant: queuedBytes = their total size. */
   private queue: Uint8Array[] = [];
+  /** queuedAtMs[i]: when queue[i] was queued (monotonic), to drop stale messages at flush. */
+  private queuedAtMs: number[] = [];
   private head = 0;
   /** Snapshot frames: never dropped, bounded by the snapshot window. Cleared on disconnect. */
   private ctl: Uint8Array[] = [];
@@ -74,6 +76,7 @@ export class OutboundLink {
   enqueue(frame: Uint8Array): void {
     if (this.state === 'stopped') return;
     this.queue.push(frame);
+    this.queuedAtMs.push(performance.now());
     this.stats.queuedBytes += frame.length;
     while (this.stats.queuedBytes > this.opts.maxQueuedBytesPerPeer && this.head < this.queue.length - 1) {
       const dropped = this.queue[this.head] as Uint8Array;
@@ -84,6 +87,7 @@ export class OutboundLink {
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       // Compact, so a long disconnection cannot grow the array with dropped slots.
       this.queue = this.queue.slice(this.head);
+      this.queuedAtMs = this.queuedAtMs.slice(this.head);
       this.head = 0;
     }
     this.scheduleFlush();
@@ -108,6 +112,7 @@ export class OutboundLink {
     this.socket?.destroy();
     this.socket = null;
     this.queue = [];
+    this.queuedAtMs = [];
     this.head = 0;
     this.ctl = [];
     this.snap = null;
@@ -227,13 +232,21 @@ export class OutboundLink {
       this.stats.bytesSent += frame.length;
     }
     this.ctl = [];
+    // Messages that waited too long (peer unreachable) are dropped, not delivered late: a burst of
+    // stale heartbeats would only make the peer believe in a lease that is long gone.
+    const staleBeforeMs = performance.now() - this.opts.maxQueuedMessageAgeMs;
     for (let i = this.head; i < this.queue.length; i++) {
       const frame = this.queue[i] as Uint8Array;
+      if ((this.queuedAtMs[i] as number) < staleBeforeMs) {
+        this.stats.drops++;
+        continue;
+      }
       sock.write(frame);
       this.stats.bytesSent += frame.length;
       this.stats.msgsSent++;
     }
     this.queue = [];
+    this.queuedAtMs = [];
     this.head = 0;
     this.stats.queuedBytes = 0;
     sock.uncork();

@@ -147,6 +147,25 @@ test('the queue to an unreachable peer is bounded: oldest dropped and counted', 
   }
 });
 
+test('messages that waited longer than maxQueuedMessageAgeMs are dropped, not delivered late', async () => {
+  const nodes = await startMesh(['a', 'b'], { maxQueuedMessageAgeMs: 50 });
+  try {
+    const a = get(nodes, 'a');
+    const b = get(nodes, 'b');
+    a.t.setPeerAddress('b', { host: '127.0.0.1', port: 1 }); // unreachable for now
+    a.t.send([heartbeat('a', 'b', 1)]);
+    await new Promise((r) => setTimeout(r, 120));
+    a.t.setPeerAddress('b', { host: '127.0.0.1', port: b.t.port });
+    a.t.send([heartbeat('a', 'b', 2)]);
+    await waitFor(() => b.got.length >= 1, 'fresh message');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(b.got.map((m) => (m.type === 'app' ? m.round : -1)), [2]);
+    assert.ok((a.t.stats().peers['b']?.drops ?? 0) >= 1);
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
+});
+
 test('configuration limits are validated once, with clear errors', () => {
   const ok = {
     selfId: 'a', clusterId: 'c', listenHost: '127.0.0.1', listenPort: 0, peers: new Map(),
