@@ -147,7 +147,10 @@ export class LeaseKvNode implements KvBackend {
       return;
     }
     this.persisting = true;
-    this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync }).then(
+    // A snapshot from the leader is decoded in slices (heartbeats keep flowing) while it is saved;
+    // no apply happens meanwhile because no new Ready is taken until this one is finished.
+    const restored = snapshot === null ? Promise.resolve() : this.kv.restoreAsync(snapshot.data);
+    Promise.all([restored, this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync })]).then(
       () => {
         this.persisting = false;
         if (this.stopped) return;
@@ -161,7 +164,6 @@ export class LeaseKvNode implements KvBackend {
   private finishReady(rd: Ready, later: Message[], snapshot: { meta: SnapshotMeta; data: Uint8Array } | null): void {
     this.send(later);
     if (snapshot !== null) {
-      this.kv.restore(snapshot.data);
       this.lastSnapshotIndex = snapshot.meta.index;
       this.incomingSnapshot = null;
       this.log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, 'installed snapshot from leader');
@@ -237,13 +239,21 @@ export class LeaseKvNode implements KvBackend {
     this.snapshotting = true;
     const meta: SnapshotMeta = { index: this.kv.appliedIndex, term: this.kv.appliedTerm, members: this.raftConfig.members };
     const startedMs = this.now();
-    const data = this.kv.snapshot();
-    this.storage.saveSnapshot(meta, data).then(
-      () => {
+    let bytes = 0;
+    // snapshotAsync encodes in slices, copy-on-write, so applying and heartbeats go on meanwhile.
+    this.kv.snapshotAsync().then(
+      (data) => {
+        bytes = data.length;
+        // A snapshot installed from the leader meanwhile may already cover this one.
+        return meta.index > this.lastSnapshotIndex ? this.storage.saveSnapshot(meta, data).then(() => true) : false;
+      },
+    ).then(
+      (saved) => {
         this.snapshotting = false;
+        if (!saved) return;
         this.lastSnapshotIndex = meta.index;
         this.core.compact(meta.index);
-        this.log.info({ index: meta.index, bytes: data.length, ms: Math.round(this.now() - startedMs) }, 'snapshot written, log compacted');
+        this.log.info({ index: meta.index, bytes, ms: Math.round(this.now() - startedMs) }, 'snapshot written, log compacted');
       },
       (err: unknown) => this.fatal('writing a snapshot failed', err),
     );
