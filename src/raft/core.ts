@@ -2,7 +2,7 @@
 // Role modules (election.ts, replication.ts, leader.ts, reads.ts) mutate it; RaftNode exposes it.
 import type { RaftConfig } from './config.ts';
 import { LeaderLease, observerSpan } from './lease.ts';
-import { RaftLog, assert } from './log.ts';
+import { AssertionError, RaftLog, assert } from './log.ts';
 import type { Progress } from './progress.ts';
 import type {
   Entry,
@@ -113,7 +113,8 @@ export class Core {
 
   /** Hosts pass monotonic time; going backwards is a host bug (and would break every lease). */
   observe(nowMs: number): void {
-    assert(Number.isFinite(nowMs) && nowMs >= this.lastNowMs, `time went backwards: ${nowMs} < ${this.lastNowMs}`);
+    // (An explicit branch, not assert(): this runs on every call and must not build a message.)
+    if (!(nowMs >= this.lastNowMs) || !Number.isFinite(nowMs)) throw new AssertionError(`time went backwards: ${nowMs} < ${this.lastNowMs}`);
     this.lastNowMs = nowMs;
   }
 
@@ -132,7 +133,7 @@ export class Core {
   resetElectionTimer(nowMs: number): void {
     const { electionTimeoutMinMs: lo, electionTimeoutMaxMs: hi } = this.cfg;
     const r = this.random();
-    assert(r >= 0 && r < 1, `random() returned ${r}, expected [0, 1)`);
+    if (!(r >= 0 && r < 1)) throw new AssertionError(`random() returned ${r}, expected [0, 1)`);
     this.electionDeadlineMs = nowMs + lo + Math.floor(r * (hi - lo));
   }
 

@@ -10,8 +10,9 @@ export class AssertionError extends Error {
   override readonly name = 'AssertionError';
 }
 
-export function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new AssertionError(msg);
+/** Crashes loudly on a programmer error. Pass a function for messages that cost to build (hot paths). */
+export function assert(cond: boolean, msg: string | (() => string)): asserts cond {
+  if (!cond) throw new AssertionError(typeof msg === 'string' ? msg : msg());
 }
 
 export class RaftLog {
@@ -36,7 +37,7 @@ export class RaftLog {
     let expect = log.snapIndex + 1;
     let term = log.snapTerm;
     for (const e of entries) {
-      assert(e.index === expect && e.term >= term, `restored entries not contiguous at ${e.index}`);
+      assert(e.index === expect && e.term >= term, () => `restored entries not contiguous at ${e.index}`);
       expect++;
       term = e.term;
     }
@@ -44,7 +45,7 @@ export class RaftLog {
     log.stabled = log.lastIndex();
     log.applied = log.snapIndex;
     log.committed = Math.max(log.snapIndex, Math.min(commit, log.lastIndex()));
-    assert(commit <= log.lastIndex(), `restored commit ${commit} beyond last index ${log.lastIndex()}`);
+    assert(commit <= log.lastIndex(), () => `restored commit ${commit} beyond last index ${log.lastIndex()}`);
     return log;
   }
 
@@ -70,7 +71,7 @@ export class RaftLog {
 
   entryAt(index: number): Entry {
     const e = this.entries[index - this.snapIndex - 1];
-    assert(e !== undefined && e.index === index, `no entry at ${index}`);
+    if (e === undefined || e.index !== index) throw new AssertionError(`no entry at ${index}`);
     return e;
   }
 
@@ -85,7 +86,7 @@ export class RaftLog {
 
   /** Leader append. */
   append(e: Entry): void {
-    assert(e.index === this.lastIndex() + 1 && e.term >= this.lastTerm(), `append out of order at ${e.index}`);
+    assert(e.index === this.lastIndex() + 1 && e.term >= this.lastTerm(), () => `append out of order at ${e.index}`);
     this.entries.push(e);
   }
 
@@ -115,7 +116,7 @@ export class RaftLog {
   }
 
   private truncateFrom(index: number): void {
-    assert(index > this.committed, `truncating committed entry ${index} (commit ${this.committed})`);
+    assert(index > this.committed, () => `truncating committed entry ${index} (commit ${this.committed})`);
     this.entries.length = index - this.snapIndex - 1;
     this.stabled = Math.min(this.stabled, index - 1);
   }
@@ -163,16 +164,16 @@ export class RaftLog {
   }
 
   commitTo(index: number): void {
-    assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), () => `commit ${index} beyond last index ${this.lastIndex()}`);
     if (index > this.committed) this.committed = index;
   }
 
   /** The host took a snapshot at `index` (<= applied): drop the prefix. */
   compact(index: number, members: readonly string[]): void {
-    assert(index <= this.applied && index <= this.stabled, `compact(${index}) beyond applied ${this.applied}`);
+    assert(index <= this.applied && index <= this.stabled, () => `compact(${index}) beyond applied ${this.applied}`);
     if (index <= this.snapIndex) return;
     const term = this.term(index);
-    assert(term !== null, `compact(${index}): no such entry`);
+    assert(term !== null, () => `compact(${index}): no such entry`);
     this.entries = this.entries.slice(index - this.snapIndex);
     this.snapIndex = index;
     this.snapTerm = term;
