@@ -14,6 +14,8 @@ export interface ClientWorld {
   /** Sends a request to a node (client links are reliable; a down node never answers). */
   request(node: NodeId, req: ClientRequest): void;
   trace(what: () => string): void;
+  /** A fault script asked clients to only read for a while. */
+  readonly writesPaused: boolean;
 }
 
 interface InFlight {
@@ -48,13 +50,15 @@ export class SimClient {
     if (this.current !== null) return;
     const key = `k${this.rng.int(0, this.s.keys - 1)}`;
     const opId = ++this.seq;
-    const req: ClientRequest = this.rng.chance(0.5)
+    const req: ClientRequest = this.rng.chance(this.s.writeRatio) && !this.world.writesPaused
       ? { client: this.id, opId, op: 'put', key, value: `c${this.id}-${opId}` }
       : { client: this.id, opId, op: 'get', key };
     if (req.value !== undefined) this.oracles.onProposed(req.value);
     const now = this.world.nowUs;
-    this.current = { req, callUs: now, node: this.guess };
-    this.world.request(this.guess, req);
+    // Now and then ask somebody else: a client's view of the leader is never authoritative.
+    const node = this.rng.chance(0.1) ? this.rng.pick(this.s.nodes) : this.guess;
+    this.current = { req, callUs: now, node };
+    this.world.request(node, req);
     this.world.schedule(now + this.s.clientTimeoutMs * 1000, { k: 'clientTimeout', client: this.id, opId });
   }
 

@@ -8,10 +8,18 @@ export class NodeClock {
    * @param offsetMs local time when true time is 0 (arbitrary: only differences are meaningful)
    */
   constructor(
-    readonly rate: number,
-    readonly offsetMs: number,
+    public rate: number,
+    public offsetMs: number,
   ) {
     if (!(rate > 0)) throw new Error(`NodeClock: rate must be > 0, got ${rate}`);
+  }
+
+  /** From true time `trueUs` on, run at `rate` (continuous, so still monotonic). */
+  setRate(trueUs: number, rate: number): void {
+    if (!(rate > 0)) throw new Error(`NodeClock: rate must be > 0, got ${rate}`);
+    const local = this.localMs(trueUs);
+    this.rate = rate;
+    this.offsetMs = local - (trueUs / 1000) * rate;
   }
 
   /** The node's local monotonic time at true time `trueUs`. */
@@ -19,7 +27,7 @@ export class NodeClock {
     return this.offsetMs + (trueUs / 1000) * this.rate;
   }
 
-  /** The earliest true time (µs, integer) at which the local clock reads at least `localMs`. */
+  /** The earliest true time (valid for times after the last rate change) (µs, integer) at which the local clock reads at least `localMs`. */
   trueUsAt(localMs: number): number {
     const us = Math.ceil(((localMs - this.offsetMs) / this.rate) * 1000);
     // Guard against floating-point rounding leaving the local clock a hair short.

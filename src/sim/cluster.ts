@@ -71,7 +71,14 @@ class Cluster implements HostWorld {
   private readonly history: HistoryOp[] = [];
   private readonly faults: FaultInjector;
   private readonly coreRngs = new Map<NodeId, Prng>();
+  /**
+   * True time at which the latest lease each node CLAIMED (lease-acquired/renewed events) ends,
+   * whether or not it later gave it up: followers were promised it, so no other node may hold a
+   * lease before it ends (a stricter form of exclusivity, which the old-lease wait provides).
+   */
+  private readonly claimEndUs = new Map<NodeId, number>();
   private faultsStopped = false;
+  private writesPaused = false;
   private healUs = -1;
   private done = false;
   private events = 0;
@@ -122,6 +129,9 @@ class Cluster implements HostWorld {
       },
       schedule: (at, ev) => this.schedule(at, ev),
       request: (node, req) => this.schedule(this.nowUs + this.rng.int(100, 2000), { k: 'clientReq', node, req }),
+      get writesPaused() {
+        return self.writesPaused;
+      },
       trace: (what) => {
         const now = this.nowUs;
         this.trace.add(() => traceLine(now, 'cli', '-', '', null, what()));
@@ -200,8 +210,16 @@ class Cluster implements HostWorld {
       return;
     }
     const node = 'node' in a ? this.nodes.get(a.node)! : null;
+    // Steps of a fault script still pending when the liveness phase starts are void.
+    const harmful = ['crash', 'pause', 'partition', 'transfer', 'clock-rate'].includes(a.kind) || (a.kind === 'slow-link' && a.extraUs > 0);
+    if (this.faultsStopped && harmful) return;
     switch (a.kind) {
+      case 'quiet':
+        this.writesPaused = a.on && !this.faultsStopped;
+        this.traceFault(a.on ? 'clients only read for a while' : 'clients write again');
+        return;
       case 'crash':
+        if (!node!.up) return;
         node!.crash();
         this.roles.set(a.node, { role: 'down', term: this.roles.get(a.node)!.term });
         break;
@@ -226,16 +244,25 @@ class Cluster implements HostWorld {
         return;
       case 'heal':
         this.net.clearBlocks();
-        this.faults.healed();
         break;
       case 'slow-link':
         this.net.setExtraDelay(a.from, a.to, a.extraUs);
         this.traceFault(`link ${a.from}→${a.to} extra delay ${(a.extraUs / 1000).toFixed(1)}ms`);
         return;
+      case 'clock-rate':
+        node!.clock.setRate(this.nowUs, a.rate);
+        node!.rescheduleTick();
+        this.traceFault(`clock of ${a.node} now runs at rate ${a.rate}`);
+        return;
+      case 'clear-delays':
+        this.net.clearDelays();
+        break;
       case 'transfer': {
         const leader = this.currentLeader();
         if (leader === null) return;
-        const target = this.rng.pick(this.s.nodes.filter((n) => n !== leader && this.nodes.get(n)!.up));
+        const candidates = this.s.nodes.filter((n) => n !== leader && this.nodes.get(n)!.up);
+        if (candidates.length === 0) return;
+        const target = a.target !== undefined && a.target !== leader ? a.target : this.rng.pick(candidates);
         this.traceFault(`transfer leadership ${leader} → ${target}`);
         this.nodes.get(leader)!.deliver({ kind: 'transfer', target });
         return;
@@ -250,6 +277,7 @@ class Cluster implements HostWorld {
   /** Liveness phase: heal everything, restart and resume every node. */
   private stopFaults(): void {
     this.faultsStopped = true;
+    this.writesPaused = false;
     this.healUs = this.nowUs;
     this.net.healAll();
     this.net.faults = NO_NETWORK_FAULTS;
@@ -291,7 +319,15 @@ class Cluster implements HostWorld {
     for (const n of this.nodes.values()) {
       if (n.core !== null && n.core.isLeaseValid(n.nowMs())) (holders ??= []).push(n.id);
     }
-    if (holders !== null && holders.length > 1) this.oracles.checkLeases(holders, this.nowUs);
+    if (holders === null) return;
+    if (holders.length > 1) return this.oracles.checkLeases(holders, this.nowUs);
+    const h = holders[0]!;
+    for (const [other, endUs] of this.claimEndUs) {
+      if (other !== h && endUs > this.nowUs) {
+        this.oracles.violation(`lease exclusivity: ${h} holds a lease while the lease ${other} claimed runs until true time ${fmtUs(endUs)} (now ${fmtUs(this.nowUs)})`);
+        return;
+      }
+    }
   }
 
   private traceFault(what: string): void {
@@ -332,6 +368,9 @@ class Cluster implements HostWorld {
   observeEvents(id: NodeId, events: readonly RaftEvent[]): void {
     const node = this.nodes.get(id)!;
     for (const e of events) {
+      if (e.kind === 'lease-acquired' || e.kind === 'lease-renewed') {
+        this.claimEndUs.set(id, Math.max(this.claimEndUs.get(id) ?? 0, node.clock.trueUsAt(e.untilMs)));
+      }
       if (e.kind === 'role') {
         this.roles.set(id, { role: e.role, term: e.term });
         if (e.role === 'leader') this.oracles.onLeader(id, e.term);

@@ -37,7 +37,10 @@ export type FaultAction =
   | { readonly kind: 'partition'; readonly links: readonly (readonly [NodeId, NodeId])[]; readonly label: string }
   | { readonly kind: 'heal' }
   | { readonly kind: 'slow-link'; readonly from: NodeId; readonly to: NodeId; readonly extraUs: number }
-  | { readonly kind: 'transfer' }
+  | { readonly kind: 'transfer'; readonly target?: NodeId }
+  | { readonly kind: 'clear-delays' }
+  | { readonly kind: 'quiet'; readonly on: boolean }
+  | { readonly kind: 'clock-rate'; readonly node: NodeId; readonly rate: number }
   | { readonly kind: 'next-fault' }
   | { readonly kind: 'stop-faults' };
 

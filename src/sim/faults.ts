@@ -15,11 +15,9 @@ export interface FaultWorld {
   isPaused(node: NodeId): boolean;
 }
 
-type FaultKind = 'partition' | 'crash' | 'pause' | 'transfer' | 'slow-link';
+type FaultKind = 'partition' | 'crash' | 'pause' | 'transfer' | 'slow-link' | 'attack';
 
 export class FaultInjector {
-  private partitionActive = false;
-
   constructor(
     private readonly s: Scenario,
     private readonly rng: Prng,
@@ -34,6 +32,7 @@ export class FaultInjector {
     if (f.pauses) out.push('pause');
     if (f.transfers) out.push('transfer');
     if (f.slowLinks) out.push('slow-link');
+    if (f.attacks) out.push('attack');
     return out;
   }
 
@@ -57,8 +56,8 @@ export class FaultInjector {
     const later = (ms: number, action: FaultAction): void => this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
     switch (kind) {
       case 'partition': {
-        if (this.partitionActive) return [];
-        this.partitionActive = true;
+        // A new partition replaces the current one (so topologies can change under a running
+        // election: cut a follower off the leader first, then isolate the leader, ...).
         later(this.rng.range(0.3, 3) * t.electionTimeoutMaxMs, { kind: 'heal' });
         return [this.partition(target)];
       }
@@ -75,6 +74,8 @@ export class FaultInjector {
       }
       case 'transfer':
         return [{ kind: 'transfer' }];
+      case 'attack':
+        return this.attack();
       case 'slow-link': {
         const other = this.rng.pick(this.s.nodes.filter((n) => n !== target));
         const [from, to] = this.rng.chance(0.5) ? [target, other] : [other, target];
@@ -85,8 +86,75 @@ export class FaultInjector {
     }
   }
 
-  healed(): void {
-    this.partitionActive = false;
+  /**
+   * Compound faults aimed at the lease races of docs/lease-safety.md, each a short script against
+   * the current leader L. The real core must survive all of them; each broken variant should not.
+   */
+  private attack(): FaultAction[] {
+    const L = this.world.currentLeader();
+    if (L === null) return [];
+    const t = this.s.timing;
+    const now = this.world.nowUs;
+    const at = (ms: number, action: FaultAction): void => this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
+    const others = this.s.nodes.filter((n) => n !== L);
+    const X = this.rng.pick(others);
+    const isolateL: FaultAction = { kind: 'partition', links: others.flatMap((o) => [[L, o] as const, [o, L] as const]), label: `isolate ${L}` };
+    const em = t.electionTimeoutMaxMs;
+    switch (this.rng.int(0, 3)) {
+      case 0: {
+        // X stops hearing L and campaigns while L's lease is backed by the others; then L is cut
+        // off entirely, so the others' belief in the lease and L's own expire close together.
+        const t1 = this.rng.range(0.3, 1.6) * em;
+        at(t1, isolateL);
+        at(t1 + this.rng.range(1, 2.5) * em, { kind: 'heal' });
+        const out: FaultAction[] = [{ kind: 'partition', links: [[L, X], [X, L]], label: `attack: cut ${L}-${X}, then isolate ${L}` }];
+        if (this.rng.chance(0.5)) {
+          // Worst-case drift within the bound: L's clock slow (its lease lasts longest in true
+          // time), everybody else's fast (their belief in it ends soonest).
+          const rho = t.maxClockDriftRate;
+          out.push({ kind: 'clock-rate', node: L, rate: 1 - rho }, ...others.map((o): FaultAction => ({ kind: 'clock-rate', node: o, rate: 1 + rho })));
+        }
+        if (this.rng.chance(0.5)) {
+          // No writes for a while: X's log stays as up to date as anybody's, so only the lease
+          // stands between X and the votes it asks for.
+          out.push({ kind: 'quiet', on: true });
+          at(this.rng.range(1, 2.5) * em, { kind: 'quiet', on: false });
+        }
+        if (this.rng.chance(0.5)) {
+          // L hears the others late, so it learns late that they moved on to a newer term.
+          for (const o of others) out.push({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.1, 0.8) * t.leaseDurationMs * 1000) });
+          at(t1 + this.rng.range(1, 2.5) * em, { kind: 'clear-delays' });
+        }
+        return out;
+      }
+      case 1: {
+        // Acknowledgements to L crawl; then L is isolated while they are still in flight.
+        const out: FaultAction[] = others.map((o) => ({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.3, 1.2) * t.leaseDurationMs * 1000) }));
+        const t1 = this.rng.range(20, 250);
+        at(t1, { ...isolateL, label: `attack: slow acks to ${L}, then isolate it` });
+        at(t1 + this.rng.range(1.5, 3) * em, { kind: 'heal' });
+        at(t1 + this.rng.range(1.5, 3) * em, { kind: 'clear-delays' });
+        return out;
+      }
+      case 2: {
+        // Leadership transfer to X while X cannot reach L and L hears the others late.
+        const out: FaultAction[] = others.map((o) => ({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.1, 0.6) * t.leaseDurationMs * 1000) }));
+        out.push({ kind: 'partition', links: [[X, L]], label: `attack: transfer ${L} → ${X}, ${X} cannot send to ${L}` });
+        out.push({ kind: 'transfer', target: X });
+        at(this.rng.range(1, 2.5) * em, { kind: 'heal' });
+        at(this.rng.range(1, 2.5) * em, { kind: 'clear-delays' });
+        return out;
+      }
+      default: {
+        // X falls behind, comes back just as L crashes: the new leader's commit index lags what
+        // L acknowledged, and X's first answers to it are rejections.
+        const t1 = this.rng.range(0.2, 1) * em;
+        at(t1, { kind: 'heal' });
+        at(t1, { kind: 'crash', node: L });
+        at(t1 + this.rng.range(1, 2) * em, { kind: 'restart', node: L });
+        return [{ kind: 'partition', links: others.filter((o) => o !== X).flatMap((o) => [[X, o] as const, [o, X] as const]).concat([[X, L], [L, X]]), label: `attack: ${X} falls behind, then ${L} crashes` }];
+      }
+    }
   }
 
   /** Mostly the leader (that is where leases live), otherwise anybody. */
@@ -102,7 +170,14 @@ export class FaultInjector {
     const links: [NodeId, NodeId][] = [];
     const asym = this.s.faults.asymmetric && (!this.s.faults.partitions || this.rng.chance(0.5));
     if (!asym) {
-      if (this.rng.chance(0.6)) {
+      const shape = this.rng.next();
+      if (shape < 0.3) {
+        // A non-transitive partition: one link cut, everybody else still connected (a "bridge").
+        const other = this.rng.pick(others);
+        links.push([target, other], [other, target]);
+        return { kind: 'partition', links, label: `cut ${target}-${other}` };
+      }
+      if (shape < 0.7) {
         for (const o of others) links.push([target, o], [o, target]);
         return { kind: 'partition', links, label: `isolate ${target}` };
       }
@@ -113,7 +188,12 @@ export class FaultInjector {
       for (const a of side) for (const b of nodes) if (!side.has(b)) links.push([a, b], [b, a]);
       return { kind: 'partition', links, label: `split {${[...side].join(',')}}` };
     }
-    const mode = this.rng.int(0, 2);
+    const mode = this.rng.int(0, 3);
+    if (mode === 3) {
+      const other = this.rng.pick(others);
+      links.push([target, other]);
+      return { kind: 'partition', links, label: `${target} cannot send to ${other}` };
+    }
     if (mode === 0) {
       for (const o of others) links.push([target, o]);
       return { kind: 'partition', links, label: `${target} cannot send` };

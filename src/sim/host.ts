@@ -277,6 +277,13 @@ export class SimNode {
     this.world.reply(this.id, { client: req.client, opId: req.opId, from: this.id, ok, index, value, leaderHint: hint, viaLease });
   }
 
+  /** The clock's rate changed: the next tick falls at a different true time. */
+  rescheduleTick(): void {
+    this.tickAtUs = -1;
+    this.tickGen++;
+    this.scheduleTick();
+  }
+
   private scheduleTick(): void {
     if (this.core === null || this.paused || this.blockedOn !== null) return;
     const atUs = Math.max(this.clock.trueUsAt(this.core.nextTickAtMs()), this.world.nowUs + 1);

@@ -48,6 +48,10 @@ export class Network {
     else this.extraDelayUs.set(linkKey(from, to), us);
   }
 
+  clearDelays(): void {
+    this.extraDelayUs.clear();
+  }
+
   clearBlocks(): void {
     this.blocked.clear();
   }

@@ -20,6 +20,8 @@ export interface FaultMix {
   readonly pauses: boolean;
   readonly transfers: boolean;
   readonly slowLinks: boolean;
+  /** Compound faults aimed at lease races (see FaultInjector.attack). */
+  readonly attacks: boolean;
   /** Mean gap between fault injections, ms of true time. */
   readonly meanGapMs: number;
 }
@@ -42,6 +44,8 @@ export interface Scenario {
   readonly fsyncMinUs: number;
   readonly fsyncMaxUs: number;
   readonly clients: number;
+  /** Share of operations that are writes (read-heavy seeds leave quiet spells in the log). */
+  readonly writeRatio: number;
   readonly keys: number;
   readonly clientTimeoutMs: number;
   readonly thinkMaxMs: number;
@@ -81,6 +85,7 @@ export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | n
     pauses: rng.chance(0.5),
     transfers: rng.chance(0.5),
     slowLinks: rng.chance(0.5),
+    attacks: rng.chance(0.5),
     meanGapMs: rng.range(0.5, 2) * timing.electionTimeoutMaxMs,
   };
   const lease = timing.leaseDurationMs;
@@ -99,9 +104,10 @@ export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | n
     livenessBoundMs: Math.round(12 * timing.electionTimeoutMaxMs + 4 * lease),
     fsyncMinUs: 50,
     fsyncMaxUs: rng.int(200, Math.max(300, Math.round(hb * 200))),
-    clients: rng.int(2, 4),
-    keys: rng.int(1, 3),
-    clientTimeoutMs: Math.round(2 * timing.electionTimeoutMaxMs + lease),
+    clients: rng.int(2, 5),
+    writeRatio: rng.pick([0.5, 0.5, 0.2, 0.05]),
+    keys: rng.int(1, 2),
+    clientTimeoutMs: Math.round(rng.range(0.3, 2.5) * timing.electionTimeoutMaxMs),
     thinkMaxMs: rng.range(0.2, 1) * hb,
   };
 }
