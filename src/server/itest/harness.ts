@@ -8,6 +8,10 @@
 // exactly the i→j direction; isolate(i) blocks both directions of every link of i. Each node gets
 // its own --peers list, which is the point of --peers: the address others dial is not the address a
 // node listens on.
+//
+// Run: `node scripts/test.mjs src/server/itest` (files take turns: see lock.ts). A failing test keeps
+// its folder (data dirs, node logs, history.jsonl) and prints the log tails; LEASEKV_ITEST_KEEP=1
+// keeps it on success too.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
