@@ -44,8 +44,9 @@ export class RaftLog {
     log.entries = entries.slice();
     log.stabled = log.lastIndex();
     log.applied = log.snapIndex;
+    // The commit index is only a lower bound of what is committed (volatile in Raft Figure 2), and
+    // a commit-only hardState write is not fsynced: clamp it rather than trust it past the log.
     log.committed = Math.max(log.snapIndex, Math.min(commit, log.lastIndex()));
-    assert(commit <= log.lastIndex(), () => `restored commit ${commit} beyond last index ${log.lastIndex()}`);
     return log;
   }
 
