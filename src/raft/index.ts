@@ -1,0 +1,7 @@
+// The consensus core's export surface. Hosts (server, simulator) need nothing else.
+export { RaftNode } from './node.ts';
+export type { ProposeResult, RaftNodeOptions, RaftStatus } from './node.ts';
+export { ConfigError, defaultRaftConfig, validateRaftConfig } from './config.ts';
+export type { RaftConfig, RaftConfigInput } from './config.ts';
+export { AssertionError } from './log.ts';
+export * from './types.ts';
