@@ -95,6 +95,12 @@ export interface StatusResult {
 export interface KvBackend {
   put(req: PutRequest, signal: AbortSignal): Promise<PutResult>;
   get(req: GetRequest, signal: AbortSignal): Promise<GetResult>;
+  /**
+   * The lean path for the hottest request: the answer if it can be given right now without waiting
+   * (a lease read on the leader with the state machine caught up, or a stale read), else null and
+   * the caller uses get(). Never throws for operating conditions.
+   */
+  getNow?(req: GetRequest): GetResult | null;
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult>;
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;

@@ -393,6 +393,20 @@ export class LeaseKvNode implements KvBackend {
     });
   }
 
+  getNow(req: GetRequest): GetResult | null {
+    if (this.stopped) return null;
+    let readMode: ReadMode = 'stale';
+    if (req.consistency === 'linearizable') {
+      // Lease checked at the time of serving (lease-notes case 2), not at the last tick.
+      const leaseIndex = this.cfg.leaseReads ? this.core.leaseRead(this.now()) : null;
+      if (leaseIndex === null || this.kv.appliedIndex < leaseIndex) return null;
+      readMode = 'lease';
+    }
+    const value = this.kv.get(req.key);
+    this.events.emit('request', 'Get', req.consistency, 0, true);
+    return { found: value !== undefined, value: value ?? '', index: this.kv.appliedIndex, readMode, staleByMs: this.staleByMs(readMode) };
+  }
+
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
       await this.readBarrier(req.consistency, signal);

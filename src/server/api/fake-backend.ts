@@ -89,6 +89,15 @@ export class FakeBackend implements KvBackend {
     return { found: value !== undefined, value: value ?? '', index: this.#index, readMode: stale ? 'stale' : 'lease', staleByMs: stale && this.followerOf !== undefined ? 42 : 0 };
   }
 
+  /** Like the node: answers at once when nothing would make get() wait or fail. */
+  getNow(req: GetRequest): GetResult | null {
+    if (this.delayMs > 0 || this.failNext.length > 0 || (req.consistency === 'linearizable' && this.followerOf !== undefined)) return null;
+    this.calls.push({ method: 'get', req });
+    const value = this.data.get(req.key);
+    const stale = req.consistency === 'stale';
+    return { found: value !== undefined, value: value ?? '', index: this.#index, readMode: stale ? 'stale' : 'lease', staleByMs: stale && this.followerOf !== undefined ? 42 : 0 };
+  }
+
   async delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult> {
     await this.#enter('delete', req, signal, true);
     return this.#write(req.session, () => ({ deleted: this.data.delete(req.key), index: this.#index }));

@@ -14,7 +14,7 @@ import { Code, ConnectError, createConnectRouter, type ConnectRouterOptions, typ
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
-import type { Consistency } from '../backend.ts';
+import type { Consistency, GetResult } from '../backend.ts';
 import { READ_MODE_JSON, u32Ms } from './convert.ts';
 import type { ApiCore } from './core.ts';
 import { toGet, toPut } from './validate.ts';
@@ -83,6 +83,17 @@ export class FastPath {
     } catch {
       return this.#decline(req, res, path, [body], false);
     }
+    if (path === GET_PATH) {
+      // A read answerable at once (lease or stale) skips deadlines, abort signals and promises.
+      const now = this.#getNow(parsed);
+      if (now !== null) {
+        this.served++;
+        const out = Buffer.from(now, 'utf8');
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
+        res.end(out);
+        return;
+      }
+    }
     const ctrl = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) ctrl.abort();
@@ -110,6 +121,24 @@ export class FastPath {
     );
   }
 
+  /** The answer JSON if the backend can answer at once; null otherwise (including any doubt about the input). */
+  #getNow(body: unknown): string | null {
+    const backend = this.core.backend;
+    if (backend.getNow === undefined || !isPlainObject(body)) return null;
+    let key: string | undefined;
+    let consistency: Consistency = 'linearizable';
+    for (const k in body) {
+      const v = body[k];
+      if (k === 'key' && typeof v === 'string') key = v;
+      else if (k === 'consistency' && v === 'STALE') consistency = 'stale';
+      else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
+      else return null;
+    }
+    if (key === undefined || key === '' || Buffer.byteLength(key) > this.core.limits.maxKeyBytes) return null;
+    const g = backend.getNow({ key, consistency });
+    return g === null ? null : getJson(g);
+  }
+
   /** undefined: not the plain shape, decline. Throws ConnectError for invalid input (same check as Connect's path). */
   #get(body: unknown, signal: AbortSignal, timeoutMs: number | undefined): Promise<string> | undefined {
     if (!isPlainObject(body)) return undefined;
@@ -124,10 +153,7 @@ export class FastPath {
     }
     const r = toGet({ key: key ?? '', consistency }, this.core.limits);
     const backend = this.core.backend;
-    return this.core.call(signal, timeoutMs, (s) => backend.get(r, s)).then(
-      (g) =>
-        `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)}}`,
-    );
+    return this.core.call(signal, timeoutMs, (s) => backend.get(r, s)).then(getJson);
   }
 
   #put(body: unknown, signal: AbortSignal, timeoutMs: number | undefined): Promise<string> | undefined {
@@ -163,6 +189,10 @@ export class FastPath {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch(() => res.destroy());
   }
+}
+
+function getJson(g: GetResult): string {
+  return `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)}}`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
