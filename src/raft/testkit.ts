@@ -37,6 +37,8 @@ export class TestCluster {
   /** Returns true to DROP a message (partitions). */
   drop: Filter = () => false;
   trueMs = 0;
+  /** Every event of every node, in order, one readable line each (see formatEvent). */
+  readonly trace: string[] = [];
   /** Nodes whose disk is slow: their Ready is sent (non-afterPersist part) but held until flushDisk. */
   readonly slowDisk = new Set<NodeId>();
   private readonly held = new Map<NodeId, Ready>();
@@ -92,6 +94,7 @@ export class TestCluster {
       t.readStates.push(...rd.readStates);
       t.readFailures.push(...rd.readFailures);
       t.events.push(...rd.events);
+      for (const e of rd.events) this.trace.push(formatEvent(this.trueMs, id, e));
       if (this.slowDisk.has(id)) {
         this.held.set(id, rd);
         return;
@@ -284,4 +287,10 @@ export function heartbeat(from: NodeId, to: NodeId, term: number, extra: Partial
     type: 'app', from, to, term, prevLogIndex: extra.prevLogIndex ?? 0, prevLogTerm: extra.prevLogTerm ?? 0, entries: [],
     commit: extra.commit ?? 0, leaseDurationMs: extra.leaseDurationMs ?? 900, round: extra.round ?? 1,
   };
+}
+
+/** `<true ms> <node> <kind> k=v ...`, the transcript format of the core's tests. */
+export function formatEvent(trueMs: number, id: NodeId, e: RaftEvent): string {
+  const parts = Object.entries(e).filter(([k]) => k !== 'kind').map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 1000) / 1000 : String(v)}`);
+  return `${trueMs} ${id} ${e.kind} ${parts.join(' ')}`.trimEnd();
 }
