@@ -476,7 +476,8 @@ export class LeaseKvNode implements KvBackend {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     const err = (): Error => new UnavailableError('node stopped');
-    this.proposals.failAll(err);
+    // A write handed to the log may still commit under the next leader.
+    this.proposals.failAll(() => new OutcomeUnknownError('node stopped while the write was in flight; it may or may not have been applied'));
     this.reads.failAll(err);
     this.applyWaiters.failAll(err);
   }
