@@ -191,6 +191,22 @@ export class Core {
     return rd;
   }
 
+  /**
+   * Messages that need no persistence (afterPersist = false: heartbeats and their acks, the leader's
+   * appends, pre-votes), taken out of the outbox while a Ready is still being persisted, so that a
+   * slow disk never holds up lease renewal (lease-notes case 10). Everything else stays queued, in
+   * order, for the next Ready. Safe because such a message never claims what is not yet durable
+   * (a heartbeat ack reports at most `stabled`).
+   */
+  takeUrgentMessages(): Outgoing[] {
+    if (this.msgs.length === 0) return [];
+    const urgent: Outgoing[] = [];
+    const rest: Outgoing[] = [];
+    for (const o of this.msgs) (o.afterPersist ? rest : urgent).push(o);
+    this.msgs = rest;
+    return urgent;
+  }
+
   /** The host persisted `rd` (and fsynced if asked). Returns true if the stable index moved. */
   advance(rd: Ready): boolean {
     assert(this.readyOutstanding, 'advance() without a ready()');

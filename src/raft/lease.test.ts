@@ -53,6 +53,25 @@ test('lease renewal: every acknowledged heartbeat round extends the lease, which
   for (let i = 1; i < renewals.length; i++) assert.ok((renewals[i]?.untilMs ?? 0) > (renewals[i - 1]?.untilMs ?? 0));
 });
 
+test('lease renewal never queues behind a slow disk: heartbeats leave while a Ready is being persisted', () => {
+  const c = cluster();
+  const idx = c.propose('a', 'x');
+  c.slowDisk.add('a');
+  c.slowDisk.add('b');
+  c.slowDisk.add('c');
+  c.pumpAll();
+  const before = leaseUntil(c, 'a');
+  // Three lease lengths pass while every disk is stuck on a Ready.
+  for (let i = 0; i < 300; i++) c.run(10, 10);
+  assert.equal(c.node('a').status(0).role, 'leader', 'the leader kept its lease through heartbeat rounds');
+  assert.ok(leaseUntil(c, 'a') > before + 2000);
+  assert.ok(c.node('a').leaseRead(c.get('a').nowMs) !== null);
+  assert.ok(c.node('a').status(0).commit < idx, 'nothing that needs the disk was claimed meanwhile');
+  for (const id of ['a', 'b', 'c']) c.flushDisk(id);
+  c.run(300, 10);
+  assert.ok(c.node('a').status(0).commit >= idx);
+});
+
 test('a leader whose lease runs out unrenewed steps down, exactly then', () => {
   const c = cluster();
   c.drop = isolate('a');

@@ -16,7 +16,7 @@ import { becomeFollower, stepMessage } from './election.ts';
 import { maybeCommit, proposeEntries } from './replication.ts';
 import { leaseRead, readIndex } from './reads.ts';
 import { transferLeadership } from './leader.ts';
-import type { Entry, HardState, Message, NodeId, Random, Ready, Role, SnapshotMeta } from './types.ts';
+import type { Entry, HardState, Message, NodeId, Outgoing, Random, Ready, Role, SnapshotMeta } from './types.ts';
 
 export interface RaftNodeOptions {
   readonly config: RaftConfig;
@@ -125,6 +125,15 @@ export class RaftNode {
   ready(nowMs: number): Ready | null {
     this.c.observe(nowMs);
     return this.c.ready();
+  }
+
+  /**
+   * While the host is persisting a Ready: the queued messages that may leave at once (see
+   * Core.takeUrgentMessages). Optional for hosts; the simulator and tests may ignore it.
+   */
+  takeUrgentMessages(nowMs: number): Outgoing[] {
+    this.c.observe(nowMs);
+    return this.c.takeUrgentMessages();
   }
 
   advance(rd: Ready, nowMs: number): void {

@@ -129,6 +129,10 @@ export class LeaseKvNode implements KvBackend {
     if (!this.persisting) {
       const rd = this.core.ready(now);
       if (rd !== null) this.handleReady(rd);
+    } else {
+      // The disk is busy with the last Ready: heartbeats and their acks still leave now.
+      const urgent = this.core.takeUrgentMessages(now);
+      if (urgent.length > 0) this.send(urgent.map((o) => o.msg));
     }
     this.armTimer();
   }
