@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LeasekvClient } from '../../client/index.ts';
 import { startSupervisor, type Supervisor } from '../supervisor.ts';
+import { DEFAULT_ENDPOINTS } from './common.ts';
 
 const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 7001]
 
@@ -166,8 +167,29 @@ function prefix(child: ChildProcess, id: string): void {
   const tag = `[${id}] `;
   for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
     if (stream === null) continue;
-    createInterface({ input: stream }).on('line', (line) => out.write(`${tag}${line}\n`));
+    createInterface({ input: stream }).on('line', (line) => out.write(`${tag}${humanLine(line)}\n`));
   }
+}
+
+const LEVELS: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+const QUIET_FIELDS = new Set(['level', 'time', 'node', 'msg', 'pid', 'hostname']);
+
+/** A node's JSON log line as a person reads it: time, level, message, then the other fields. */
+export function humanLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof rec['msg'] !== 'string') return line;
+  const t = typeof rec['time'] === 'number' ? new Date(rec['time']).toISOString().slice(11, 23) : '';
+  const extra = Object.entries(rec)
+    .filter(([k]) => !QUIET_FIELDS.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+  return `${t} ${LEVELS[rec['level'] as number] ?? 'INFO '} ${rec['msg']}${extra === '' ? '' : `  (${extra})`}`;
 }
 
 async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void> {
@@ -185,14 +207,17 @@ async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void
     client.close();
   }
   const first = endpoints[0]!;
+  // The CLI's default endpoints reach the first three nodes, and hints lead on from there.
+  const isDefault = endpoints.slice(0, 3).join(',') === DEFAULT_ENDPOINTS;
+  const ep = isDefault ? '' : ` --endpoints ${endpoints.join(',')}`;
   console.log(
     [
       '',
       `leasekv: ${nodes.length} nodes up${leader === '' ? ' (no leader yet)' : `, leader ${leader}`}; data in ${resolve(dataDir)}`,
       `  endpoints: ${endpoints.join(',')}`,
-      `  try:       npx leasekv put greeting hello`,
-      `             npx leasekv get greeting`,
-      `             npx leasekv status`,
+      `  try:       npx leasekv put greeting hello${ep}`,
+      `             npx leasekv get greeting${ep}`,
+      `             npx leasekv status${ep}`,
       `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${first}/leasekv.v1.KV/Get`,
       `  dashboard: http://${first}/`,
       '  Ctrl-C stops the cluster; run the same command again to resume it.',
