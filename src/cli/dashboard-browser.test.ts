@@ -70,7 +70,7 @@ const leaderOf = (page: Page): Promise<string[]> =>
   page.$$eval('.card[data-role="leader"]', (els) => els.map((e) => (e as HTMLElement).dataset['nodeId'] ?? ''));
 
 test('dashboard: 3 members, one leader; killing the leader from the page shows the new leader and the lease handover', { skip, timeout: 60_000 }, async () => {
-  assert.ok(cluster !== null && context !== null);
+  assert.ok(cluster !== null && context !== null, 'set up by before()');
   const c = cluster;
   const page = await context.newPage();
   const errors: string[] = [];
@@ -83,7 +83,7 @@ test('dashboard: 3 members, one leader; killing the leader from the page shows t
   }
   assert.equal(await page.locator('.card').count(), 3);
   const [oldLeader] = await leaderOf(page);
-  assert.ok(oldLeader !== undefined && oldLeader !== '');
+  assert.ok(oldLeader !== undefined && oldLeader !== '', 'a leader card has a node id');
   load = startLoad(c.nodes.map((n) => n.clientAddr));
   // The controls are shown because the nodes run under the supervisor.
   const kill = page.locator(`.card[data-node-id="${oldLeader}"] button[data-action="kill"]`);

@@ -1,0 +1,182 @@
+// /metrics and the dashboard routes on a real one-member node (in process): scraped and parsed, and
+// the numbers follow what the node did.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildNodeConfig } from './config.ts';
+import { observabilityRoutes } from './dashboard/index.ts';
+import { startNode, type RunningNode } from './start.ts';
+import { post } from './api/test-util.ts';
+
+let running: RunningNode | null = null;
+let dir = '';
+let port = 0;
+
+/** A free port now (the node's client address must be known up front: it is the page's origin). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'leasekv-metrics-'));
+  const cfg = buildNodeConfig({
+    id: 'n1', dataDir: dir, listenPeer: '127.0.0.1:0', listenClient: `127.0.0.1:${await freePort()}`, peers: 'n1=127.0.0.1:1',
+    heartbeatMs: '100', electionTimeoutMs: '600', leaseMs: '500', logLevel: 'silent',
+  });
+  running = await startNode(cfg, { logger: pino({ level: 'silent' }), routes: (node, parts) => observabilityRoutes(node, parts, cfg, '') });
+  port = running.api.port;
+});
+
+after(async () => {
+  await running?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Prometheus text → series ('name{labels}') → value. */
+function parseProm(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    // 'series value': the value never contains a space; label values may.
+    const cut = line.lastIndexOf(' ');
+    const raw = line.slice(cut + 1);
+    const value = Number(raw);
+    // prom-client writes 'Nan' for a gauge with no data yet (the event-loop lag before its first sample).
+    assert.ok(cut > 0 && (!Number.isNaN(value) || /^nan$/i.test(raw)), `not a Prometheus sample line: ${line}`);
+    out.set(line.slice(0, cut), value);
+  }
+  return out;
+}
+
+async function scrape(): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  return parseProm(await res.text());
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const get = (m: Map<string, number>, series: string): number => {
+  const v = m.get(series);
+  assert.ok(v !== undefined, `missing series ${series}`);
+  return v;
+};
+
+test('/metrics: role, term, lease, indexes, requests, latency, fsync and process metrics follow the node', async () => {
+  const m0 = await until('leadership with a lease and the no-op applied', async () => {
+    const m = await scrape();
+    // applied >= 1 (the leader's no-op): the host has emitted the events of the Readys before it.
+    // Status comes straight from the core and may run ahead of the events still being persisted.
+    return m.get('leasekv_role{role="leader"}') === 1 && m.get('leasekv_lease_held') === 1 && (m.get('leasekv_applied_index') ?? 0) >= 1 ? m : undefined;
+  });
+  assert.equal(get(m0, 'leasekv_role{role="follower"}'), 0);
+  assert.ok(get(m0, 'leasekv_term') >= 1, 'term >= 1');
+  assert.ok(get(m0, 'leasekv_leader_changes_total') >= 1, `a leader change was counted: ${[...m0].filter(([k]) => k.startsWith('leasekv_')).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  const left = get(m0, 'leasekv_lease_remaining_seconds');
+  assert.ok(left > 0 && left <= 0.5, `lease remaining ${left} s within (0, 0.5]`);
+  assert.ok(get(m0, 'leasekv_lease_events_total{event="acquired"}') >= 1, 'lease acquisition counted');
+  assert.ok(m0.has('process_cpu_user_seconds_total') && m0.has('nodejs_heap_size_used_bytes'), 'default process metrics');
+  assert.equal(m0.get('leasekv_requests_total{method="Put",mode="write",outcome="ok"}') ?? 0, 0);
+  const commit0 = get(m0, 'leasekv_commit_index');
+
+  for (let i = 0; i < 3; i++) {
+    const put = await post(port, '/leasekv.v1.KV/Put', JSON.stringify({ key: `k${i}`, value: 'v' }));
+    assert.equal(put.status, 200, put.body.toString());
+  }
+  const got = await post(port, '/leasekv.v1.KV/Get', JSON.stringify({ key: 'k1' }));
+  assert.equal(got.status, 200, got.body.toString());
+
+  const m1 = await scrape();
+  assert.equal(get(m1, 'leasekv_requests_total{method="Put",mode="write",outcome="ok"}'), 3);
+  assert.equal(get(m1, 'leasekv_request_duration_seconds_count{method="Put",mode="write"}'), 3);
+  assert.equal(get(m1, 'leasekv_requests_total{method="Get",mode="linearizable",outcome="ok"}'), 1);
+  assert.equal(get(m1, 'leasekv_request_duration_seconds_bucket{le="+Inf",method="Get",mode="linearizable"}'), 1);
+  assert.ok(get(m1, 'leasekv_request_duration_seconds_sum{method="Put",mode="write"}') > 0, 'Put latency summed');
+  assert.ok(get(m1, 'leasekv_commit_index') >= commit0 + 3, `commit index ${get(m1, 'leasekv_commit_index')} grew by 3 from ${commit0}`);
+  assert.equal(get(m1, 'leasekv_applied_index'), get(m1, 'leasekv_commit_index'));
+  assert.equal(get(m1, 'leasekv_apply_lag_entries'), 0);
+  assert.ok(get(m1, 'leasekv_fsync_duration_seconds_count') >= 3, 'every acknowledged write was fsynced');
+});
+
+/** Reads an SSE stream until `statusFrames` status events arrived; returns headers and all events. */
+function readEvents(path: string, origin: string, statusFrames: number): Promise<{ headers: Record<string, unknown>; events: { event: string; data: unknown }[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { origin }, agent: false }, (res) => {
+      let buf = '';
+      const events: { event: string; data: unknown }[] = [];
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = /^data: (.*)$/m.exec(frame)?.[1];
+          if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data) });
+        }
+        if (events.filter((e) => e.event === 'status').length >= statusFrames) {
+          req.destroy();
+          resolve({ headers: res.headers, events });
+        }
+      });
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('feed timed out')));
+    req.end();
+  });
+}
+
+test('/events: hello then status frames on the node clock; CORS only for the members\' origins', async () => {
+  const own = `http://127.0.0.1:${port}`;
+  const { headers, events } = await readEvents('/events', own, 3);
+  assert.equal(headers['content-type'], 'text/event-stream');
+  assert.equal(headers['access-control-allow-origin'], own);
+  assert.equal(events[0]?.event, 'hello');
+  const hello = events[0]?.data as { id: string; nowMs: number; leaseDurationMs: number; controlUrl: string };
+  assert.equal(hello.id, 'n1');
+  assert.equal(hello.leaseDurationMs, 500);
+  assert.equal(hello.controlUrl, '');
+  const statuses = events.filter((e) => e.event === 'status').map((e) => e.data as { nowMs: number; role: string });
+  assert.ok(statuses.length >= 2, 'two status frames');
+  assert.ok((statuses[0]?.nowMs ?? 0) >= hello.nowMs, 'status times are on the same monotonic clock, after hello');
+  assert.ok((statuses[1]?.nowMs ?? 0) > (statuses[0]?.nowMs ?? 0), 'status times increase');
+
+  const other = await readEvents('/events', 'http://evil.example', 1);
+  assert.equal(other.headers['access-control-allow-origin'], undefined);
+});
+
+test('GET / serves the page with a CSP that allows only the members and no inline script', async () => {
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(res.status, 200);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, new RegExp(`connect-src 'self' http://127\\.0\\.0\\.1:${port}`));
+  const html = await res.text();
+  assert.match(html, /<script type="module" src="\/dashboard\/app\.js">/);
+  assert.doesNotMatch(html, /https?:\/\/(?!127\.0\.0\.1)[a-z]/i, 'nothing loaded from elsewhere');
+  const js = await fetch(`http://127.0.0.1:${port}/dashboard/app.js`);
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  assert.match(await js.text(), /EventSource/);
+});
