@@ -361,6 +361,10 @@ class Cluster implements HostWorld {
     this.oracles.onWrite(node, entries);
   }
 
+  observeLeaseRead(node: NodeId, commitIndex: number): void {
+    this.oracles.checkLeaseRead(node, commitIndex, this.nowUs);
+  }
+
   observeApply(node: NodeId, entry: Entry): void {
     this.oracles.onApply(node, entry);
   }

@@ -21,6 +21,7 @@ export interface HostWorld {
   observeWrite(node: NodeId, entries: readonly Entry[]): void;
   observeApply(node: NodeId, entry: Entry): void;
   observeEvents(node: NodeId, events: readonly RaftEvent[]): void;
+  observeLeaseRead(node: NodeId, commitIndex: number): void;
   /** Hard errors in the host contract (e.g. a snapshot without data): reported as violations. */
   fail(node: NodeId, what: string): void;
 }
@@ -168,6 +169,7 @@ export class SimNode {
     }
     const idx = core.leaseRead(now);
     if (idx !== null) {
+      this.world.observeLeaseRead(this.id, idx);
       this.pendingReads.push({ req, index: idx, viaLease: true });
       this.answerReads();
       return;

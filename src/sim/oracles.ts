@@ -24,6 +24,7 @@ export class Oracles {
    */
   private acked = new Map<string, { maxIndex: number; atUs: number }[]>();
   private produced = new Set<string>();
+  private maxApplied: { index: number; node: NodeId } = { index: 0, node: '' };
 
   constructor(private readonly storages: ReadonlyMap<NodeId, MemStorage>) {}
 
@@ -76,6 +77,7 @@ export class Oracles {
   /** State machine safety (§5.4.3): no two nodes apply different entries at one index. */
   onApply(node: NodeId, e: Entry): void {
     const cmd = e.type === EntryType.Normal ? decodePut(e.data) : null;
+    if (e.index > this.maxApplied.index) this.maxApplied = { index: e.index, node };
     const prev = this.applied.get(e.index);
     if (prev === undefined) {
       this.applied.set(e.index, { term: e.term, key: cmd?.key ?? null, value: cmd?.value ?? null, node });
@@ -89,6 +91,19 @@ export class Oracles {
   /** Lease exclusivity in true time: `holders` are the nodes whose lease is valid right now. */
   checkLeases(holders: readonly NodeId[], nowUs: number): void {
     if (holders.length > 1) this.violation(`lease exclusivity: ${holders.join(' and ')} hold valid leases at true time ${fmtUs(nowUs)}`);
+  }
+
+  /**
+   * Lease read freshness: a lease read is linearized at the instant it is served, and a node with a
+   * valid lease is the only one that can have committed anything in a newer term... so the commit
+   * index it serves at covers every entry committed (applied anywhere) before that instant. Stricter
+   * than the client-visible stale-read check: it needs no acknowledged write to expose an old leader.
+   */
+  checkLeaseRead(node: NodeId, commitIndex: number, nowUs: number): void {
+    const m = this.maxApplied;
+    if (m.index > commitIndex) {
+      this.violation(`stale lease read: ${node} served a lease read at commit index ${commitIndex} at true time ${fmtUs(nowUs)}, but index ${m.index} was already applied at ${m.node}`);
+    }
   }
 
   onProposed(value: string): void {
