@@ -84,8 +84,8 @@ test('supervisor: pause, resume, kill and restart act on the real processes', as
   const paused = (await (await act('a', 'pause')).json()) as { state: string };
   assert.equal(paused.state, 'paused');
   assert.equal((await act('a', 'resume')).status, 200);
-  const killed = (await (await act('a', 'kill')).json()) as { state: string; lastExit: string };
-  assert.deepEqual([killed.state, killed.lastExit], ['stopped', 'SIGKILL']);
+  const killed = (await (await act('a', 'kill')).json()) as { state: string; lastExit: string; stoppedByControl: boolean };
+  assert.deepEqual([killed.state, killed.lastExit, killed.stoppedByControl], ['stopped', 'SIGKILL', true]);
   assert.throws(() => process.kill(pid0, 0), 'the process is gone');
   assert.equal((await act('a', 'pause')).status, 409, 'cannot pause a stopped node');
   const restarted = (await (await act('a', 'restart')).json()) as { state: string; pid: number };

@@ -52,6 +52,8 @@ export interface NodeControlState {
   readonly pid: number | null;
   /** How the last process ended ('SIGKILL', 'code 0'), '' while none has. */
   readonly lastExit: string;
+  /** Stopped through the control API (kill), not on its own: `up` keeps running for a restart. */
+  readonly stoppedByControl: boolean;
 }
 
 export type ControlAction = 'kill' | 'restart' | 'pause' | 'resume' | 'isolate' | 'heal';
@@ -78,6 +80,7 @@ interface Member {
   paused: boolean;
   isolated: boolean;
   lastExit: string;
+  stoppedByControl: boolean;
   exited: Promise<void>;
 }
 
@@ -99,7 +102,7 @@ export function dashboardOrigins(clientAddr: string): string[] {
 export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const members = new Map<string, Member>();
-  for (const n of opts.nodes) members.set(n.id, { node: n, child: null, paused: false, isolated: false, lastExit: '', exited: Promise.resolve() });
+  for (const n of opts.nodes) members.set(n.id, { node: n, child: null, paused: false, isolated: false, lastExit: '', stoppedByControl: false, exited: Promise.resolve() });
   // pair key `${from}>${to}`: the proxy node `from` dials to reach `to`.
   const proxies = new Map<string, ProxyHandle>();
   const server = createServer();
@@ -132,12 +135,14 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     isolated: m.isolated,
     pid: m.child?.pid ?? null,
     lastExit: m.lastExit,
+    stoppedByControl: m.child === null && m.stoppedByControl,
   });
 
   const launch = (m: Member): void => {
     const child = opts.spawn(m.node.id, peersFor(m.node.id), { LEASEKV_CONTROL_URL: controlUrl });
     m.child = child;
     m.paused = false;
+    m.stoppedByControl = false;
     m.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         if (m.child === child) m.child = null;
@@ -176,7 +181,10 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     const m = members.get(id);
     if (m === undefined) throw new RangeError(`no node '${id}'`);
     switch (action) {
-      case 'kill': await stopMember(m, 'SIGKILL'); break;
+      case 'kill':
+        m.stoppedByControl = true; // before the exit handlers run
+        await stopMember(m, 'SIGKILL');
+        break;
       case 'restart':
         await stopMember(m, 'SIGTERM');
         launch(m);

@@ -153,7 +153,8 @@ export async function run(argv: string[]): Promise<number> {
       }, 50);
     };
     allGone = () => {
-      if (stopping || children.size > 0) return;
+      // Nodes killed from the dashboard may be restarted from it: keep running for them.
+      if (stopping || children.size > 0 || supervisor.states().some((st) => st.stoppedByControl)) return;
       console.error('[up] every node has exited; stopping (see their output above)');
       void supervisor.close().finally(() => resolveExit(1));
     };
