@@ -59,7 +59,11 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
     }
   };
 
+  /** Whether the lease is held, kept from events and status ticks: reading the core per request costs too much. */
+  let leaseHeld = false;
   const onRaft = (e: RaftEvent, atMs: number): void => {
+    if (e.kind === 'lease-acquired' || e.kind === 'lease-renewed') leaseHeld = true;
+    else if (e.kind === 'lease-lost' || e.kind === 'step-down') leaseHeld = false;
     if (subs.size === 0 || HIDDEN_KINDS.has(e.kind)) return;
     broadcast('raft', { atMs, e });
   };
@@ -72,7 +76,7 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
     reads.record(ms, ok);
     // 'linearizable' is the requested consistency; the served mode is not in the event, so count
     // the request under the mode the node would use now (lease while the lease is held).
-    const served = mode === 'stale' ? 'stale' : node.raftStatus().leaseHeld ? 'lease' : 'readindex';
+    const served = mode === 'stale' ? 'stale' : leaseHeld ? 'lease' : 'readindex';
     readModes[served] = (readModes[served] ?? 0) + 1;
     void method;
   };
@@ -81,6 +85,7 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
   /** take: summarise and clear the request windows (the periodic broadcast); else report none. */
   const statusPayload = (take: boolean): object => {
     const st = node.raftStatus();
+    leaseHeld = st.leaseHeld;
     const modes = Object.fromEntries(READ_MODES.map((m) => [m, take ? (readModes[m] ?? 0) : 0]));
     if (take) for (const m of READ_MODES) readModes[m] = 0;
     return {

@@ -284,7 +284,11 @@ function updateCard(el, n) {
   el.dataset.role = role;
   const badge = el.querySelector('.badge.role');
   badge.className = `badge role ${role}`;
-  badge.textContent = down ? (n.connected ? 'no updates' : 'unreachable') : role === 'leader' ? '★ leader' : role;
+  const proc = state.control?.states.get(n.id);
+  badge.textContent = !down ? (role === 'leader' ? '★ leader' : role)
+    : proc?.state === 'paused' ? 'paused'
+    : proc?.state === 'running' && !n.connected ? 'no feed (starting?)'
+    : n.connected ? 'no updates' : 'unreachable';
   const t = now();
   el.querySelector('.f-term').textContent = st === null ? '–' : `${st.term}${down ? ' (last seen)' : ''}`;
   el.querySelector('.f-index').textContent = st === null ? '–' : `${st.commit} / ${st.applied}`;
