@@ -278,18 +278,24 @@ export class LeaseKvNode implements KvBackend {
     }
   }
 
-  private async track<T>(method: string, mode: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Admission, in-flight accounting and the 'request' event (metrics, dashboard). The event's mode is
+   * how a read was served (lease, readindex, stale) when it succeeded, else what was asked for.
+   */
+  private async track<T>(method: string, mode: string, work: () => Promise<T>, served?: (r: T) => string): Promise<T> {
     this.admit();
     this.inFlight++;
     const t0 = this.now();
     let ok = false;
+    let label = mode;
     try {
       const r = await work();
       ok = true;
+      if (served !== undefined) label = served(r);
       return r;
     } finally {
       this.inFlight--;
-      this.events.emit('request', method, mode, this.now() - t0, ok);
+      this.events.emit('request', method, label, this.now() - t0, ok);
     }
   }
 
@@ -394,7 +400,7 @@ export class LeaseKvNode implements KvBackend {
       const readMode = await this.readBarrier(req.consistency, signal);
       const value = this.kv.get(req.key);
       return { found: value !== undefined, value: value ?? '', index: this.kv.appliedIndex, readMode, staleByMs: this.staleByMs(readMode) };
-    });
+    }, (g) => g.readMode);
   }
 
   getNow(req: GetRequest): GetResult | null {
@@ -407,7 +413,7 @@ export class LeaseKvNode implements KvBackend {
       readMode = 'lease';
     }
     const value = this.kv.get(req.key);
-    this.events.emit('request', 'Get', req.consistency, 0, true);
+    this.events.emit('request', 'Get', readMode, 0, true);
     return { found: value !== undefined, value: value ?? '', index: this.kv.appliedIndex, readMode, staleByMs: this.staleByMs(readMode) };
   }
 

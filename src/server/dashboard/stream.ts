@@ -74,9 +74,8 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
       return;
     }
     reads.record(ms, ok);
-    // 'linearizable' is the requested consistency; the served mode is not in the event, so count
-    // the request under the mode the node would use now (lease while the lease is held).
-    const served = mode === 'stale' ? 'stale' : leaseHeld ? 'lease' : 'readindex';
+    // A successful read's event names how it was served; a failed one names what was asked for.
+    const served = mode === 'lease' || mode === 'readindex' || mode === 'stale' ? mode : leaseHeld ? 'lease' : 'readindex';
     readModes[served] = (readModes[served] ?? 0) + 1;
     void method;
   };
