@@ -2,7 +2,8 @@
 //   probe:     one AppendRequest at a time until the follower's log position is found
 //   replicate: pipelined AppendRequests, at most maxInflightAppends in flight
 //   snapshot:  a SnapshotRequest is out; wait for its acknowledgement
-// Invariant: match < next; entries <= match are known to be identical on the follower.
+// Invariant: match < next; entries <= match are known to be identical on the follower (unless the
+// follower lost its data folder: see forgetMatch).
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
@@ -17,6 +18,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum. */
   recentActive = false;
+  /** Latest heartbeat round of a success acknowledgement (rounds never decrease in send order). */
+  ackRound = 0;
   /** When `match` last moved (or the follower was last caught up); drives retransmission. */
   lastProgressMs: number;
 
@@ -51,6 +54,16 @@ export class Progress {
     if (this.state === 'snapshot') return false;
     if (this.state === 'probe') return !this.probeSent;
     return this.inflight.length < maxInflight;
+  }
+
+  /**
+   * The follower rejected a point at or below `match` in a request sent after everything it had
+   * acknowledged: it lost acknowledged entries, which only a wiped data folder does (docs/storage.md,
+   * "How to recover"). What we knew of it is void; a lower match is always safe (commit only counts).
+   */
+  forgetMatch(): void {
+    this.match = 0;
+    this.ackRound = 0;
   }
 
   /** A success acknowledgement up to `index`. Returns true if match advanced. */

@@ -187,3 +187,23 @@ test('snapshots: a follower that needs a compacted entry gets a SnapshotRequest 
   assert.equal(c.node('c').status(0).commit, last);
   assert.equal(c.get('c').applied.at(-1)?.index, last, 'c applies entries after the snapshot');
 });
+
+test('a follower whose data folder was wiped (same id, empty log) is caught up by the same leader', () => {
+  // docs/storage.md "How to recover a corrupt node": wipe the folder and restart with the same id.
+  // The leader still believes the follower matches its log; the follower's rejections of heartbeats
+  // at that point must not be dismissed as stale forever.
+  const c = new TestCluster(['a', 'b', 'c']);
+  c.electFirst();
+  for (let i = 0; i < 5; i++) c.propose('a', `v${i}`);
+  c.run(500, 20);
+  const last = c.node('a').status(c.get('a').nowMs).commit;
+  assert.equal(c.get('c').disk.entries.at(-1)?.index, last, 'c caught up before the wipe');
+  c.get('c').disk = { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [], snapshot: null };
+  c.restart('c');
+  c.run(3000, 20);
+  assert.equal(c.leaders().join(), 'a', 'the same leader throughout');
+  assert.equal(c.get('c').disk.entries.at(-1)?.index, last, 'the wiped follower got the log back without any new write');
+  const idx = c.propose('a', 'after');
+  c.run(500, 20);
+  assert.equal(c.get('c').disk.entries.at(-1)?.index, idx);
+});

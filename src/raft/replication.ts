@@ -125,6 +125,7 @@ export function handleSnapshot(c: Core, m: SnapshotRequest): void {
 /** Leader: the replication half of an AppendResponse (the lease half is in leader.ts). */
 export function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, nowMs: number): void {
   if (m.success) {
+    if (m.round > pr.ackRound) pr.ackRound = m.round;
     if (pr.onAck(m.matchIndex, nowMs)) {
       if (pr.state === 'probe') pr.becomeReplicate();
       else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
@@ -133,8 +134,14 @@ export function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, n
     }
     if (pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
   } else {
-    // A rejection for a point at or below what we know matches is stale (reordered): ignore it.
-    if (m.matchIndex <= pr.match || m.matchIndex >= pr.next) return;
+    if (m.matchIndex >= pr.next) return;
+    if (m.matchIndex <= pr.match) {
+      // A rejection for a point at or below what we know matches is stale (reordered): ignore it —
+      // unless it answers a request of a later round than any acknowledged, which means the follower
+      // lost its log (wiped and rejoined under the same id); ignoring that would starve it forever.
+      if (m.round <= pr.ackRound) return;
+      pr.forgetMatch();
+    }
     c.event({ kind: 'append-rejected', from: m.from, term: c.term, index: m.matchIndex });
     pr.becomeProbe(nextAfterReject(c, m));
   }
