@@ -46,6 +46,20 @@ export interface NodeObserver {
   on(event: 'request', listener: (method: string, mode: string, ms: number, ok: boolean) => void): unknown;
 }
 
+/** The core's configuration for a node; throws ConfigError (startNode checks it before opening anything). */
+export function raftConfigFor(cfg: NodeConfig): RaftConfig {
+  return validateRaftConfig({
+    id: cfg.id,
+    members: [...cfg.peers.keys()],
+    heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+    electionTimeoutMinMs: cfg.electionTimeoutMinMs,
+    electionTimeoutMaxMs: cfg.electionTimeoutMaxMs,
+    leaseDurationMs: cfg.leaseDurationMs,
+    maxClockDriftRate: cfg.maxClockDriftRate,
+    maxPendingReads: Math.min(cfg.maxPendingRequests, 1 << 20),
+  });
+}
+
 export class LeaseKvNode implements KvBackend {
   readonly events = new EventEmitter();
   private readonly core: RaftNode;
@@ -73,16 +87,7 @@ export class LeaseKvNode implements KvBackend {
     private readonly log: Logger,
     restored: RestoredState,
   ) {
-    this.raftConfig = validateRaftConfig({
-      id: cfg.id,
-      members: [...cfg.peers.keys()],
-      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
-      electionTimeoutMinMs: cfg.electionTimeoutMinMs,
-      electionTimeoutMaxMs: cfg.electionTimeoutMaxMs,
-      leaseDurationMs: cfg.leaseDurationMs,
-      maxClockDriftRate: cfg.maxClockDriftRate,
-      maxPendingReads: Math.min(cfg.maxPendingRequests, 1 << 20),
-    });
+    this.raftConfig = raftConfigFor(cfg);
     this.lastSnapshotIndex = restored.snapshot?.index ?? 0;
     this.core = new RaftNode({
       config: this.raftConfig,

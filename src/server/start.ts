@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
 import type { NodeConfig } from './config.ts';
-import { LeaseKvNode } from './node.ts';
+import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage } from './storage-adapter.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
@@ -35,8 +35,22 @@ export interface NodeParts {
 
 export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.logger ?? pino({ level: cfg.logLevel, base: { node: cfg.id } });
+  // Timing rules (lease vs election timeout, heartbeat vs lease) are refused before anything is
+  // created or opened: a bad configuration leaves no data folder and no open handle behind.
+  raftConfigFor(cfg);
   mkdirSync(cfg.dataDir, { recursive: true });
   const opened = await openNodeStorage(cfg.dataDir);
+  try {
+    return await startOnStorage(cfg, opts, log, opened);
+  } catch (e) {
+    // Without this the storage worker (and a listening transport) would keep the process alive
+    // after "could not start" (a port in use, say): the node would hang instead of exiting.
+    await opened.storage.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: Awaited<ReturnType<typeof openNodeStorage>>): Promise<RunningNode> {
   if (opened.repaired !== null) {
     log.warn(opened.repaired, `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`);
   }
@@ -71,15 +85,21 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     snapshot: opened.snapshot?.meta ?? null,
     entries: opened.entries,
   });
-  await transport.start();
-  const api = await startApiServer({
-    host: cfg.listenClient.host,
-    port: cfg.listenClient.port,
-    backend: node,
-    limits: { maxKeyBytes: cfg.maxKeyBytes, maxValueBytes: cfg.maxValueBytes, maxInFlight: cfg.maxPendingRequests, requestDeadlineMs: cfg.requestTimeoutMs },
-    logger: log.child({ component: 'api' }),
-    extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }) ?? [],
-  });
+  let api: ApiServer;
+  try {
+    await transport.start();
+    api = await startApiServer({
+      host: cfg.listenClient.host,
+      port: cfg.listenClient.port,
+      backend: node,
+      limits: { maxKeyBytes: cfg.maxKeyBytes, maxValueBytes: cfg.maxValueBytes, maxInFlight: cfg.maxPendingRequests, requestDeadlineMs: cfg.requestTimeoutMs },
+      logger: log.child({ component: 'api' }),
+      extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }) ?? [],
+    });
+  } catch (e) {
+    await transport.stop().catch(() => undefined);
+    throw e;
+  }
   node.start();
   log.info({ client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` }, 'serving');
   let stopping: Promise<void> | null = null;
