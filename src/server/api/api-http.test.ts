@@ -65,6 +65,14 @@ describe('HTTP/JSON API over a fake backend', () => {
     await expectError('Put', { key: 'k', value: 'v', clientId: 'c' }, 'invalid_argument', 400, /without seq/);
     await expectError('Put', { key: 'k', value: 'v', seq: -1 }, 'invalid_argument', 400);
     await expectError('Put', { key: 'k', value: 'x'.repeat(5000) }, 'resource_exhausted', 429);
+    // Lone surrogates have no UTF-8 form: stored they would silently become U+FFFD.
+    await expectError('Put', { key: 'k\ud800', value: 'v' }, 'invalid_argument', 400, /key is not valid Unicode/);
+    await expectError('Get', { key: '\udc00' }, 'invalid_argument', 400, /key is not valid Unicode/);
+    await expectError('Put', { key: 'k', value: 'v\ud800' }, 'invalid_argument', 400, /value is not valid Unicode/);
+    await expectError('CompareAndSwap', { key: 'k', expected: '\ud800', value: 'v' }, 'invalid_argument', 400, /expected is not valid Unicode|expected.*invalid UTF8/);
+    await expectError('Range', { prefix: '\ud800' }, 'invalid_argument', 400, /prefix.*invalid UTF8/);
+    await expectError('Put', { key: 'k', value: 'v', clientId: '\ud800', seq: 1 }, 'invalid_argument', 400, /client_id is not valid Unicode/);
+    assert.equal((await call('Put', { key: 'k😀', value: 'é😀' })).status, 200, 'surrogate pairs are fine');
     assert.equal((await call('Get', { key: 'a' })).json['found'], true);
   });
 

@@ -17,7 +17,7 @@ import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from
 import type { Consistency, GetResult } from '../backend.ts';
 import { READ_MODE_JSON, u32Ms } from './convert.ts';
 import type { ApiCore } from './core.ts';
-import { toGet, toPut } from './validate.ts';
+import { isWellFormed, toGet, toPut } from './validate.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
 export const PUT_PATH = '/leasekv.v1.KV/Put';
@@ -134,7 +134,7 @@ export class FastPath {
       else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
       else return null;
     }
-    if (key === undefined || key === '' || Buffer.byteLength(key) > this.core.limits.maxKeyBytes) return null;
+    if (key === undefined || key === '' || Buffer.byteLength(key) > this.core.limits.maxKeyBytes || !isWellFormed(key)) return null;
     const g = backend.getNow({ key, consistency });
     return g === null ? null : getJson(g);
   }

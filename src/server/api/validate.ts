@@ -11,9 +11,22 @@ function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
+// String.prototype.isWellFormed (Node 20; absent from the ES2022 lib this project compiles with).
+export const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * JSON can carry a lone UTF-16 surrogate ("\ud800"), which has no UTF-8 form: stored, it would
+ * become U+FFFD, so a Put of a key followed by a Get of the same key would find nothing. Connect's
+ * JSON decoding refuses such strings ("invalid UTF8"); the fast path (Get, Put) relies on this.
+ */
+function checkUnicode(s: string, what: string): void {
+  if (!isWellFormed(s)) throw invalidArgument(`${what} is not valid Unicode (it holds a lone UTF-16 surrogate, \ud800-\udfff)`);
+}
+
 // A UTF-16 code unit is at most 3 UTF-8 bytes, so `length * 3 <= limit` skips the byte count.
 export function checkKey(key: string, limits: ApiLimits, what = 'key'): void {
   if (key === '') throw invalidArgument(`${what} must not be empty`);
+  checkUnicode(key, what);
   if (key.length * 3 > limits.maxKeyBytes) {
     const n = utf8Bytes(key);
     if (n > limits.maxKeyBytes) throw invalidArgument(`${what} is ${n} bytes; the limit is ${limits.maxKeyBytes} bytes`);
@@ -21,6 +34,7 @@ export function checkKey(key: string, limits: ApiLimits, what = 'key'): void {
 }
 
 export function checkValue(value: string, limits: ApiLimits, what = 'value'): void {
+  checkUnicode(value, what);
   if (value.length * 3 > limits.maxValueBytes) {
     const n = utf8Bytes(value);
     if (n > limits.maxValueBytes) throw invalidArgument(`${what} is ${n} bytes; the limit is ${limits.maxValueBytes} bytes`);
@@ -34,6 +48,7 @@ export function checkSession(clientId: string, seq: number): SessionRef | undefi
   if (seq === 0) throw invalidArgument('client_id given without seq (seq starts at 1)');
   if (!Number.isSafeInteger(seq) || seq < 0) throw invalidArgument(`seq must be a positive integer, got ${seq}`);
   if (utf8Bytes(clientId) > MAX_CLIENT_ID_BYTES) throw invalidArgument(`client_id is longer than ${MAX_CLIENT_ID_BYTES} bytes`);
+  checkUnicode(clientId, 'client_id');
   return { clientId, seq };
 }
 
