@@ -187,6 +187,9 @@ export class LeaseKvNode implements KvBackend {
     for (const rf of rd.readFailures) this.reads.reject(rf.requestId, this.notLeader(rf.leaderHint));
     const atMs = this.now();
     for (const e of rd.events) {
+      // A leader renewing its lease is the leader this node last heard from: after it steps down,
+      // its stale reads are as old as its last renewal (not "never heard", not 0).
+      if (e.kind === 'lease-acquired' || e.kind === 'lease-renewed') this.lastHeardFromLeaderMs = atMs;
       logRaftEvent(this.log, e);
       this.events.emit('raft', e, atMs);
     }
@@ -396,8 +399,9 @@ export class LeaseKvNode implements KvBackend {
     if (mode !== 'stale') return 0;
     const st = this.core.status(this.now());
     if (st.role === 'leader' && st.leaseHeld) return 0;
-    const since = this.now() - this.lastHeardFromLeaderMs;
-    return Number.isFinite(since) ? Math.round(since) : -1;
+    // Never heard from a leader: unknown staleness, Infinity (the API clamps it to the u32 maximum;
+    // it used to be -1, which the API clamped to 0, i.e. "perfectly fresh").
+    return Math.round(this.now() - this.lastHeardFromLeaderMs);
   }
 
   get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {

@@ -1,0 +1,87 @@
+// staleByMs of STALE reads on real nodes (in process): a node that never heard from a leader, and a
+// leader that stepped down, must not claim to be fresh (staleByMs 0 reads as "up to date").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildNodeConfig } from './config.ts';
+import { startNode, type RunningNode } from './start.ts';
+import { post } from './api/test-util.ts';
+
+const U32_MAX = 0xffffffff;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+}
+
+async function staleGet(node: RunningNode): Promise<{ readMode: string; staleByMs: number }> {
+  const r = await post(node.api.port, '/leasekv.v1.KV/Get', JSON.stringify({ key: 'k', consistency: 'STALE' }));
+  assert.equal(r.status, 200, r.body);
+  return JSON.parse(r.body) as { readMode: string; staleByMs: number };
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const timing = { heartbeatMs: '50', electionTimeoutMs: '400', leaseMs: '300', logLevel: 'silent' } as const;
+
+test('a node that never heard from a leader reports its staleness as unknown (u32 max), not 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-stale-'));
+  const [peer, client] = [await freePort(), await freePort()];
+  const cfg = buildNodeConfig({ id: 'n1', dataDir: dir, listenPeer: `127.0.0.1:${peer}`, listenClient: `127.0.0.1:${client}`, peers: `n1=127.0.0.1:${peer},n2=127.0.0.1:1,n3=127.0.0.1:2`, ...timing });
+  const node = await startNode(cfg, { logger: pino({ level: 'silent' }) });
+  try {
+    const g = await staleGet(node);
+    assert.equal(g.readMode, 'READ_MODE_STALE');
+    assert.equal(g.staleByMs, U32_MAX);
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a leader that lost its quorum and stepped down reports the time since its last lease renewal', async () => {
+  const dirs = [mkdtempSync(join(tmpdir(), 'leasekv-stale-')), mkdtempSync(join(tmpdir(), 'leasekv-stale-'))];
+  const peers = [await freePort(), await freePort()];
+  const clients = [await freePort(), await freePort()];
+  const nodes: RunningNode[] = [];
+  try {
+    for (const i of [0, 1]) {
+      const cfg = buildNodeConfig({
+        id: `n${i + 1}`, dataDir: dirs[i] as string, listenPeer: `127.0.0.1:${peers[i]}`, listenClient: `127.0.0.1:${clients[i]}`,
+        peers: `n1=127.0.0.1:${peers[0]},n2=127.0.0.1:${peers[1]}`, ...timing,
+      });
+      nodes.push(await startNode(cfg, { logger: pino({ level: 'silent' }) }));
+    }
+    const leaderOf = (): RunningNode | undefined => nodes.find((n) => n.node.raftStatus().role === 'leader' && n.node.raftStatus().leaseHeld);
+    await until('a leader with a lease', () => leaderOf() !== undefined, 10_000);
+    const leader = leaderOf() as RunningNode;
+    const follower = nodes.find((n) => n !== leader) as RunningNode;
+    assert.equal((await staleGet(leader)).staleByMs, 0, 'a leader holding its lease is fresh');
+    await follower.stop();
+    nodes.splice(nodes.indexOf(follower), 1);
+    const stoppedAt = Date.now();
+    await until('the leader to step down', () => leader.node.raftStatus().role !== 'leader', 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const g = await staleGet(leader);
+    assert.ok(g.staleByMs >= 200 && g.staleByMs <= Date.now() - stoppedAt + 500, `staleByMs ${g.staleByMs}: since its last renewal, not 0 and not unknown`);
+  } finally {
+    for (const n of nodes) await n.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
