@@ -55,3 +55,16 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
   assert.match(bad.err, /storage corrupt: .*\.wal at byte \d+: .*wipe this node's data dir/);
   assert.equal((await capture(t, ['bogus'])).code, 2);
 });
+
+test('wal inspect on a file or a missing folder: one line and exit 1, no stack trace', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-inspect-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'not-a-folder');
+  writeFileSync(file, 'x');
+  const r = await capture(t, ['inspect', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /not a folder/);
+  const missing = await capture(t, ['inspect', join(dir, 'missing')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /no such folder/);
+});

@@ -1,5 +1,6 @@
 // `leasekv wal inspect DIR`: prints what a node's data folder holds — hard state, snapshot metadata,
 // segments and log entries — without changing it (a torn tail is reported, not repaired).
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Entry } from '../../raft/types.ts';
 import { StorageCorruptError } from '../../storage/errors.ts';
@@ -57,6 +58,10 @@ export async function run(argv: string[]): Promise<number> {
   const fs = new RealFs();
   if (!fs.exists(dir)) {
     console.error(`leasekv wal: ${dir}: no such folder`);
+    return 1;
+  }
+  if (!statSync(dir).isDirectory()) {
+    console.error(`leasekv wal: ${dir}: not a folder (give a node's --data-dir)`);
     return 1;
   }
   let r;
