@@ -106,9 +106,13 @@ export class RaftNode {
   }
 
   /** ReadIndex (thesis §6.4); the answer arrives in Ready.readStates or Ready.readFailures. */
-  readIndex(requestId: number, nowMs: number): void {
+  /**
+   * ReadIndex (thesis §6.4). Answered at once when a lease read would be valid, unless `useLease`
+   * is false: then always after a heartbeat round a majority acknowledged.
+   */
+  readIndex(requestId: number, nowMs: number, useLease = true): void {
     this.c.observe(nowMs);
-    readIndex(this.c, requestId, nowMs);
+    readIndex(this.c, requestId, nowMs, useLease);
   }
 
   /** Gives up the lease, brings `target` up to date, sends it TimeoutNow. False if not possible. */

@@ -36,6 +36,19 @@ test('ReadIndex without a lease waits for a heartbeat round sent after the read 
   assert.deepEqual(a.readStates.map((r) => r.requestId), [2]);
 });
 
+test('ReadIndex with useLease = false confirms leadership with a round even while the lease is valid', () => {
+  const c = cluster();
+  const a = c.get('a');
+  assert.ok(a.node.leaseRead(a.nowMs) !== null, 'the lease is valid');
+  a.node.readIndex(5, a.nowMs, false);
+  c.pump('a');
+  assert.equal(a.readStates.length, 0, 'not answered from the lease');
+  assert.ok(c.queue.some((m) => m.from === 'a' && m.type === 'app'), 'the read started a round');
+  c.deliverOne((m) => m.to === 'b');
+  c.deliverOne((m) => m.to === 'a');
+  assert.deepEqual(a.readStates.map((r) => r.requestId), [5]);
+});
+
 test('ReadIndex on a follower fails with not-leader and the leader hint', () => {
   const c = cluster();
   const b = c.get('b');

@@ -15,12 +15,13 @@ export function leaseRead(c: Core, nowMs: number): number | null {
   return c.log.committed;
 }
 
-export function readIndex(c: Core, requestId: number, nowMs: number): void {
+/** `useLease` false: always confirm leadership with a round (hosts that run with lease reads off). */
+export function readIndex(c: Core, requestId: number, nowMs: number, useLease = true): void {
   if (c.role !== 'leader' || c.lease === null) {
     c.readFailures.push({ requestId, reason: 'not-leader', leaderHint: c.leader });
     return;
   }
-  const fast = leaseRead(c, nowMs);
+  const fast = useLease ? leaseRead(c, nowMs) : null;
   if (fast !== null) {
     c.readStates.push({ requestId, index: fast });
     return;

@@ -375,7 +375,7 @@ export class LeaseKvNode implements KvBackend {
     const index = await withDeadline(
       new Promise<number>((resolve, reject) => {
         const id = this.reads.add({ resolve, reject });
-        this.core.readIndex(id, this.now());
+        this.core.readIndex(id, this.now(), this.cfg.leaseReads);
         this.schedule();
       }),
       this.cfg.requestTimeoutMs,
