@@ -157,6 +157,8 @@ export type RaftEvent =
  *   (votes, append acknowledgements). Messages with afterPersist = false may leave at once: the
  *   leader's AppendEntries and heartbeats never wait for its own disk (lease-notes case 10).
  * - `committedEntries` are applied in order, after `snapshot` is restored into the state machine.
+ *   They may be applied before this Ready's own entries are durable: a committed entry is already
+ *   durable on a majority (the leader counts its own copy only once its disk has it).
  */
 export interface Ready {
   readonly hardState: HardState | null;

@@ -151,8 +151,13 @@ export class LeaseKvNode implements KvBackend {
     if (rd.snapshot !== null && snapshot === null) {
       throw new Error(`assertion: core installed snapshot ${rd.snapshot.index} that the host never received`);
     }
+    // Committed entries are durable on a majority already (the leader counts its own copy only once
+    // it is on its disk), so they are applied — and their clients answered — now, without waiting
+    // for this Ready's new entries to be fsynced. Only a snapshot from the leader must be restored
+    // before anything after it is applied.
+    if (snapshot === null) this.applyReady(rd);
     if (rd.entries.length === 0 && rd.hardState === null && snapshot === null) {
-      this.finishReady(rd, later, null);
+      this.completeReady(rd, later, null);
       return;
     }
     this.persisting = true;
@@ -163,20 +168,16 @@ export class LeaseKvNode implements KvBackend {
       () => {
         this.persisting = false;
         if (this.stopped) return;
-        this.finishReady(rd, later, snapshot);
+        if (snapshot !== null) this.applyReady(rd);
+        this.completeReady(rd, later, snapshot);
         this.schedule();
       },
       (err: unknown) => this.fatal('persisting to the write-ahead log failed', err),
     );
   }
 
-  private finishReady(rd: Ready, later: Message[], snapshot: { meta: SnapshotMeta; data: Uint8Array } | null): void {
-    this.send(later);
-    if (snapshot !== null) {
-      this.lastSnapshotIndex = snapshot.meta.index;
-      this.incomingSnapshot = null;
-      this.log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, 'installed snapshot from leader');
-    }
+  /** Applies committed entries, answers what they and the read states unblock, reports events. */
+  private applyReady(rd: Ready): void {
     for (const e of rd.committedEntries) {
       if (e.index <= this.kv.appliedIndex) continue;
       const result = this.kv.apply(e);
@@ -193,7 +194,17 @@ export class LeaseKvNode implements KvBackend {
       logRaftEvent(this.log, e);
       this.events.emit('raft', e, atMs);
     }
-    this.core.advance(rd, atMs);
+  }
+
+  /** After the Ready's persistence: acknowledgements and votes leave, the core moves on. */
+  private completeReady(rd: Ready, later: Message[], snapshot: { meta: SnapshotMeta; data: Uint8Array } | null): void {
+    this.send(later);
+    if (snapshot !== null) {
+      this.lastSnapshotIndex = snapshot.meta.index;
+      this.incomingSnapshot = null;
+      this.log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, 'installed snapshot from leader');
+    }
+    this.core.advance(rd, this.now());
     this.noticeRoleChange();
     this.maybeSnapshot();
   }
