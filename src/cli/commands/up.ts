@@ -208,6 +208,7 @@ async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void
     client.close();
   }
   const first = endpoints[0]!;
+  const leaderAddr = nodes.find((n) => n.id === leader)?.clientAddr ?? first;
   // The CLI's default endpoints reach the first three nodes, and hints lead on from there.
   const isDefault = endpoints.slice(0, 3).join(',') === DEFAULT_ENDPOINTS;
   const ep = isDefault ? '' : ` --endpoints ${endpoints.join(',')}`;
@@ -219,7 +220,7 @@ async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void
       `  try:       npx leasekv put greeting hello${ep}`,
       `             npx leasekv get greeting${ep}`,
       `             npx leasekv status${ep}`,
-      `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${first}/leasekv.v1.KV/Get`,
+      `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
       `  dashboard: http://${first}/`,
       '  Ctrl-C stops the cluster; run the same command again to resume it.',
       '',
