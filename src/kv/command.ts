@@ -8,7 +8,7 @@
 // Strings are varint length + UTF-8. Decoding rejects anything else with CommandDecodeError, which
 // the state machine turns into a deterministic error result (a bad entry never stops the apply loop).
 
-import { ByteReader, ByteWriter } from './bytes.ts';
+import { ByteReader, ByteWriter } from '../util/bytes.ts';
 
 export const COMMAND_VERSION = 1;
 

@@ -10,7 +10,7 @@
 //
 // Snapshots: snapshot.ts (binary, sorted keys, sessions included, CRC32).
 import { EntryType, type Entry } from '../raft/types.ts';
-import { ByteWriter } from './bytes.ts';
+import { ByteWriter } from '../util/bytes.ts';
 import { CommandDecodeError, decodeCommand, type Command } from './command.ts';
 import type { ApplyResult } from './result.ts';
 import { DEFAULT_SESSION_CONFIG, SessionTable, validateSessionConfig, type SessionConfig } from './sessions.ts';

@@ -1,5 +1,5 @@
 // What applying a command returns, and its binary form (session caches travel in snapshots).
-import type { ByteReader, ByteWriter } from './bytes.ts';
+import type { ByteReader, ByteWriter } from '../util/bytes.ts';
 
 export type ApplyResult =
   /** prev: the value the key had before, if it existed. */

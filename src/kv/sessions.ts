@@ -13,7 +13,7 @@
 // Residual risk (as in the thesis): if a client's seq-1 command is applied, its session is then
 // evicted, and the client retries seq 1, it is applied twice. Keep maxIdleEntries far above what a
 // client's retry deadline can span.
-import type { ByteReader, ByteWriter } from './bytes.ts';
+import type { ByteReader, ByteWriter } from '../util/bytes.ts';
 import type { Session } from './command.ts';
 import { readResult, writeResult, type ApplyResult } from './result.ts';
 

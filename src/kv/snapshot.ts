@@ -9,7 +9,7 @@
 // Keys are written sorted, so equal states give equal bytes whatever history produced them.
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
-import { ByteReader, ByteWriter, varintSize } from './bytes.ts';
+import { ByteReader, ByteWriter, varintSize } from '../util/bytes.ts';
 import { SessionTable, type SessionConfig } from './sessions.ts';
 
 /** The snapshot bytes are corrupt, truncated or of an unknown version. */

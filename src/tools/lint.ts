@@ -8,17 +8,18 @@ import { fileURLToPath } from 'node:url';
 /** Which top-level folders under src/ each folder may import from (besides itself). */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   raft: [],
+  util: [],
   check: [],
   gen: [],
   tools: [],
-  storage: ['raft'],
-  transport: ['raft'],
-  kv: ['raft'],
-  sim: ['raft', 'storage', 'kv', 'check'],
-  server: ['raft', 'storage', 'transport', 'kv', 'gen', 'check'],
-  client: ['gen'],
-  cli: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'server', 'client', 'sim'],
-  bench: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'server', 'client'],
+  storage: ['raft', 'util'],
+  transport: ['raft', 'util'],
+  kv: ['raft', 'util'],
+  sim: ['raft', 'storage', 'kv', 'check', 'util'],
+  server: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'util'],
+  client: ['gen', 'util'],
+  cli: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'server', 'client', 'sim', 'util'],
+  bench: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'server', 'client', 'util'],
 };
 
 /** Banned in non-test files of src/raft: every way the core could reach the outside world. */

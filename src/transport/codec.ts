@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import type { Entry, Message, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
-import { ByteReader, ByteWriter } from './bytes.ts';
+import { ByteReader, ByteWriter } from '../util/bytes.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Length prefix + version + kind + CRC. */

@@ -1,5 +1,5 @@
-// Minimal bounds-checked binary writer/reader for the kv layer's command and snapshot formats.
-// (transport/ has its own copy: the layering rules let kv/ and transport/ share nothing but raft/.)
+// Minimal bounds-checked binary writer/reader, shared by the kv layer (commands, snapshots) and the
+// peer wire format. A leaf: it imports nothing of the project, and every layer may use it.
 //
 // Integers are unsigned LEB128 varints limited to Number.MAX_SAFE_INTEGER; strings and byte strings
 // are a varint length followed by the bytes. Every read checks bounds and throws the error class the
@@ -25,6 +25,22 @@ export class ByteWriter {
 
   constructor(initialBytes = 256) {
     this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Starts over, keeping the capacity (for a reused scratch writer). */
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
+  /**
+   * A copy of the written bytes in a fresh Buffer (small ones come from Node's shared pool, which
+   * is cheap). Only for short-lived data: a pooled slice keeps its whole 8 KiB pool slab alive.
+   */
+  copyOut(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
   }
 
   private reserve(extraBytes: number): void {
@@ -78,6 +94,17 @@ export class ByteWriter {
     return this.buf.subarray(0, this.pos);
   }
 
+  f64(v: number): void {
+    this.reserve(8);
+    this.buf.writeDoubleBE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** Overwrites 4 bytes at `at` (for length prefixes known only at the end). */
+  patchU32(at: number, v: number): void {
+    this.buf.writeUInt32BE(v >>> 0, at);
+  }
+
   u32(v: number): void {
     this.reserve(4);
     this.buf.writeUInt32BE(v >>> 0, this.pos);
@@ -109,7 +136,7 @@ export class ByteReader {
     /** true: reject invalid UTF-8 (untrusted input); false: faster, for CRC-checked input. */
     private readonly strictUtf8 = true,
   ) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   get offset(): number {
@@ -144,6 +171,21 @@ export class ByteReader {
     throw this.fail(`${what} varint too long at offset ${this.pos}`);
   }
 
+  f64(what = 'f64'): number {
+    this.need(8, what);
+    const v = this.buf.readDoubleBE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A view into the input (no copy): only for data copied onward at once. */
+  view(len: number, what = 'bytes'): Uint8Array {
+    this.need(len, what);
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+
   u32(what = 'u32'): number {
     this.need(4, what);
     const v = this.buf.readUInt32BE(this.pos);
@@ -168,7 +210,7 @@ export class ByteReader {
   bytes(what = 'bytes'): Uint8Array {
     const len = this.varint(`${what} length`);
     this.need(len, what);
-    const out = Uint8Array.prototype.slice.call(this.buf, this.pos, this.pos + len);
+    const out = new Uint8Array(this.buf.subarray(this.pos, this.pos + len));
     this.pos += len;
     return out;
   }
