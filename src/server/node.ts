@@ -78,6 +78,9 @@ export class LeaseKvNode implements KvBackend {
   /** Snapshot data received from the leader, waiting for the core to accept it (by index). */
   private incomingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null;
   private inFlight = 0;
+  /** The last snapshot read from disk to send to followers (dropped when a newer one is taken). */
+  private outgoingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null;
+  private readonly snapshotLoading = new Set<string>();
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -230,16 +233,34 @@ export class LeaseKvNode implements KvBackend {
     if (plain.length > 0) this.transport.send(plain);
   }
 
+  /**
+   * The core re-offers a snapshot on every heartbeat round until the follower has it. One transfer
+   * per follower at a time: a re-offer while one is streaming is dropped, and the bytes read from
+   * disk are kept (one snapshot, by index) for the next follower or a restarted transfer.
+   */
   private sendSnapshot(msg: SnapshotRequest): void {
+    if (this.transport.snapshotInProgress(msg.to) || this.snapshotLoading.has(msg.to)) return;
+    const cached = this.outgoingSnapshot;
+    if (cached !== null && cached.meta.index === msg.snapshot.index) {
+      this.transport.sendSnapshot(msg, cached.data);
+      return;
+    }
+    this.snapshotLoading.add(msg.to);
     this.storage.loadSnapshot().then(
       (snap) => {
+        this.snapshotLoading.delete(msg.to);
         if (snap === null || snap.meta.index !== msg.snapshot.index) {
           this.log.warn({ to: msg.to, index: msg.snapshot.index }, 'snapshot to send is gone; the core will ask again');
           return;
         }
+        this.outgoingSnapshot = snap;
+        this.log.info({ to: msg.to, index: snap.meta.index, bytes: snap.data.length }, 'sending snapshot');
         this.transport.sendSnapshot(msg, snap.data);
       },
-      (err: unknown) => this.log.error({ err, to: msg.to }, 'reading snapshot to send failed'),
+      (err: unknown) => {
+        this.snapshotLoading.delete(msg.to);
+        this.log.error({ err, to: msg.to }, 'reading snapshot to send failed');
+      },
     );
   }
 
@@ -275,6 +296,7 @@ export class LeaseKvNode implements KvBackend {
         this.snapshotting = false;
         if (!saved) return;
         this.lastSnapshotIndex = meta.index;
+        this.outgoingSnapshot = null;
         this.core.compact(meta.index);
         this.log.info({ index: meta.index, bytes, ms: Math.round(this.now() - startedMs) }, 'snapshot written, log compacted');
       },

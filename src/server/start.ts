@@ -76,6 +76,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
   const nodeTransport: NodeTransport = {
     send: (msgs) => transport.send(msgs),
     sendSnapshot: (msg, data) => transport.sendSnapshot(msg.to, msg, data),
+    snapshotInProgress: (to) => transport.snapshotInProgress(to),
     onMessage: (h) => transport.onMessage(h),
     onSnapshot: (h) => transport.onSnapshot((_from, msg, data) => h(msg, data)),
   };

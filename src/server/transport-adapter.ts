@@ -6,6 +6,8 @@ export interface NodeTransport {
   send(msgs: readonly Message[]): void;
   /** Streams snapshot data to msg.to in chunks; delivered there as onSnapshot once complete. */
   sendSnapshot(msg: SnapshotRequest, data: Uint8Array): void;
+  /** Whether a snapshot transfer to `to` is still unacknowledged (the core re-offers snapshots). */
+  snapshotInProgress(to: string): boolean;
   onMessage(handler: (msg: Message) => void): void;
   onSnapshot(handler: (msg: SnapshotRequest, data: Uint8Array) => void): void;
 }

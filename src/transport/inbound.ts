@@ -174,8 +174,14 @@ export class InboundHub {
   private onChunk(sock: Socket, peer: NodeId, id: TransferId, offset: number, data: Uint8Array): void {
     const cur = this.incoming.get(peer);
     if (cur === undefined || !sameTransfer(cur.id, id)) return; // a chunk of a replaced transfer
+    if (offset < cur.received && offset + data.length <= cur.received) {
+      // A chunk we already have: the sender restarted from an older acknowledgement while this one
+      // was in flight (a resumed or re-offered transfer). Harmless; tell it where we are.
+      this.ack(sock, id, cur.received);
+      return;
+    }
     if (offset !== cur.received) {
-      // Impossible on one ordered connection unless the sender is broken: resync through a reconnect.
+      // A gap: impossible on one ordered connection unless the sender is broken: resync through a reconnect.
       this.bump(peer);
       this.opts.logger.warn({ peer, offset, expected: cur.received }, 'snapshot chunk out of order; closing');
       sock.destroy();

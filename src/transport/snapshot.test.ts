@@ -37,6 +37,27 @@ test('a multi-MB snapshot arrives whole, in chunks, with its SnapshotRequest', a
   }
 });
 
+test('re-offering the same snapshot mid-transfer does not break the connection; it arrives once', async () => {
+  const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024, snapshotWindowChunks: 2 });
+  try {
+    const a = get(nodes, 'a');
+    const b = get(nodes, 'b');
+    const got: Received[] = [];
+    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data }));
+    const data = randomBytes(4 * 1024 * 1024);
+    // The core re-offers a snapshot every heartbeat round until the follower has it.
+    for (let i = 0; i < 5; i++) {
+      a.t.sendSnapshot('b', snapMsg('a', 'b', 42), data);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await waitFor(() => got.length >= 1, 'snapshot delivery', 15_000);
+    assert.ok(Buffer.from(got[0]?.data ?? []).equals(data), 'data intact');
+    assert.equal(b.t.stats().peers['a']?.errors ?? 0, 0, 'no chunk was refused as out of order');
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
+});
+
 test('a snapshot transfer resumes where it stopped after the connection is cut mid-transfer', async () => {
   const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024, snapshotWindowChunks: 2 });
   const a = get(nodes, 'a');
