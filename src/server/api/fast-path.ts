@@ -83,14 +83,13 @@ export class FastPath {
     } catch {
       return this.#decline(req, res, path, [body], false);
     }
-    if (path === GET_PATH) {
+    const plain = path === GET_PATH ? plainGet(parsed) : undefined;
+    if (plain !== undefined) {
       // A read answerable at once (lease or stale) skips deadlines, abort signals and promises.
-      const now = this.#getNow(parsed);
+      const now = this.#getNow(plain);
       if (now !== null) {
         this.served++;
-        const out = Buffer.from(now, 'utf8');
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
-        res.end(out);
+        writeJson(res, now);
         return;
       }
     }
@@ -101,7 +100,8 @@ export class FastPath {
     res.once('close', onClose);
     let work: Promise<string> | undefined;
     try {
-      work = path === GET_PATH ? this.#get(parsed, ctrl.signal, timeoutMs) : this.#put(parsed, ctrl.signal, timeoutMs);
+      if (path === GET_PATH) work = plain === undefined ? undefined : this.#get(plain, ctrl.signal, timeoutMs);
+      else work = this.#put(parsed, ctrl.signal, timeoutMs);
     } catch (err) {
       writeError(res, err);
       return;
@@ -112,46 +112,24 @@ export class FastPath {
     }
     this.served++;
     work.then(
-      (json) => {
-        const out = Buffer.from(json, 'utf8');
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
-        res.end(out);
-      },
+      (json) => writeJson(res, json),
       (err: unknown) => writeError(res, err),
     );
   }
 
   /** The answer JSON if the backend can answer at once; null otherwise (including any doubt about the input). */
-  #getNow(body: unknown): string | null {
+  #getNow(g: PlainGet): string | null {
     const backend = this.core.backend;
-    if (backend.getNow === undefined || !isPlainObject(body)) return null;
-    let key: string | undefined;
-    let consistency: Consistency = 'linearizable';
-    for (const k in body) {
-      const v = body[k];
-      if (k === 'key' && typeof v === 'string') key = v;
-      else if (k === 'consistency' && v === 'STALE') consistency = 'stale';
-      else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
-      else return null;
-    }
-    if (key === undefined || key === '' || Buffer.byteLength(key) > this.core.limits.maxKeyBytes || !isWellFormed(key)) return null;
-    const g = backend.getNow({ key, consistency });
-    return g === null ? null : getJson(g);
+    const key = g.key;
+    if (backend.getNow === undefined || key === undefined || key === '') return null;
+    if (Buffer.byteLength(key) > this.core.limits.maxKeyBytes || !isWellFormed(key)) return null;
+    const r = backend.getNow({ key, consistency: g.consistency });
+    return r === null ? null : getJson(r);
   }
 
-  /** undefined: not the plain shape, decline. Throws ConnectError for invalid input (same check as Connect's path). */
-  #get(body: unknown, signal: AbortSignal, timeoutMs: number | undefined): Promise<string> | undefined {
-    if (!isPlainObject(body)) return undefined;
-    let key: string | undefined;
-    let consistency: Consistency = 'linearizable';
-    for (const k in body) {
-      const v = body[k];
-      if (k === 'key' && typeof v === 'string') key = v;
-      else if (k === 'consistency' && v === 'STALE') consistency = 'stale';
-      else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
-      else return undefined;
-    }
-    const r = toGet({ key: key ?? '', consistency }, this.core.limits);
+  /** Throws ConnectError for invalid input (same check as Connect's path). */
+  #get(g: PlainGet, signal: AbortSignal, timeoutMs: number | undefined): Promise<string> {
+    const r = toGet({ key: g.key ?? '', consistency: g.consistency }, this.core.limits);
     const backend = this.core.backend;
     return this.core.call(signal, timeoutMs, (s) => backend.get(r, s)).then(getJson);
   }
@@ -191,12 +169,38 @@ export class FastPath {
   }
 }
 
+interface PlainGet {
+  readonly key: string | undefined;
+  readonly consistency: Consistency;
+}
+
+/** A Get body of exactly the plain shape, or undefined (then Connect answers it). */
+function plainGet(body: unknown): PlainGet | undefined {
+  if (!isPlainObject(body)) return undefined;
+  let key: string | undefined;
+  let consistency: Consistency = 'linearizable';
+  for (const k in body) {
+    const v = body[k];
+    if (k === 'key' && typeof v === 'string') key = v;
+    else if (k === 'consistency' && v === 'STALE') consistency = 'stale';
+    else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
+    else return undefined;
+  }
+  return { key, consistency };
+}
+
 function getJson(g: GetResult): string {
   return `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)}}`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function writeJson(res: ServerResponse, json: string): void {
+  const out = Buffer.from(json, 'utf8');
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
+  res.end(out);
 }
 
 function writeError(res: ServerResponse, err: unknown): void {
