@@ -1,11 +1,12 @@
 // A leasekv node: drives the pure consensus core with a monotonic clock, durable storage and the peer
 // transport, applies committed commands to the key-value state machine, and answers the client API.
 //
-// The drive loop (see raft/types.ts, Ready): inputs (messages, proposals, reads, timer ticks) go into
-// the core as they arrive; one drive per event-loop turn takes the core's Ready, sends what may leave
-// at once, hands entries/hard state to the group-committing persister, and only after that is durable
-// sends acknowledgements and votes, applies committed entries and answers reads. Many proposals that
-// arrive in one turn share one Ready and hence one fsync.
+// The drive loop (see raft/types.ts, Ready, and docs/design.md): inputs (messages, proposals, reads,
+// timer ticks) go into the core as they arrive; one drive per event-loop turn takes the core's
+// Ready, sends what may leave at once, applies the committed entries (already durable on a majority)
+// and answers what they unblock, and hands new entries/hard state to the group-committing persister;
+// only after that is durable do acknowledgements and votes leave. While a Ready is being persisted,
+// heartbeats and their acks still leave. Proposals that arrive meanwhile share the next fsync.
 
 import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
@@ -40,12 +41,6 @@ import { withDeadline } from './deadline.ts';
 
 export const VERSION = '0.1.0';
 
-/** What the dashboard and metrics observe: every core event with the node's clock, and requests. */
-export interface NodeObserver {
-  on(event: 'raft', listener: (e: RaftEvent, atMs: number) => void): unknown;
-  on(event: 'request', listener: (method: string, mode: string, ms: number, ok: boolean) => void): unknown;
-}
-
 /** The core's configuration for a node; throws ConfigError (startNode checks it before opening anything). */
 export function raftConfigFor(cfg: NodeConfig): RaftConfig {
   return validateRaftConfig({
@@ -61,6 +56,10 @@ export function raftConfigFor(cfg: NodeConfig): RaftConfig {
 }
 
 export class LeaseKvNode implements KvBackend {
+  /**
+   * What the dashboard and metrics observe: 'raft' (e: RaftEvent, atMs) for every core event on the
+   * node's clock, 'request' (method, mode, ms, ok) for every client request, 'fatal' (err).
+   */
   readonly events = new EventEmitter();
   private readonly core: RaftNode;
   private readonly proposals = new ProposalTable();
