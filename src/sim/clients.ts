@@ -71,7 +71,7 @@ export class SimClient {
       this.record({ ...this.base(req, callUs), return: now, outcome: 'fail' });
       this.guess = resp.leaderHint ?? this.rng.pick(this.s.nodes.filter((n) => n !== resp.from));
     } else if (req.op === 'put') {
-      this.oracles.onWriteAcked(req.key, resp.index, now);
+      this.oracles.onWriteAcked(req.key, resp.index, now, req.value ?? '');
       this.record({ ...this.base(req, callUs), return: now, outcome: 'ok' });
       this.lastOkCallUs = callUs;
     } else {

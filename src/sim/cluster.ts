@@ -18,6 +18,8 @@ import { EventQueue } from './queue.ts';
 import { describeScenario, makeScenario } from './scenario.ts';
 import type { Scenario } from './scenario.ts';
 import { MemStorage } from './storage.ts';
+import { WalStorage } from './wal-storage.ts';
+import type { WalStats } from './wal-storage.ts';
 import { Trace, traceLine } from './trace.ts';
 
 export interface RunOptions {
@@ -47,6 +49,8 @@ export interface SeedResult {
   readonly scenario: string;
   readonly events: number;
   readonly endUs: number;
+  /** Summed over the nodes when the seed ran on the real WAL (scenario.walStorage), else null. */
+  readonly wal: WalStats | null;
 }
 
 /** A run that does not finish within this many events is a bug in the simulator or a livelock. */
@@ -71,6 +75,8 @@ class Cluster implements HostWorld {
   private readonly history: HistoryOp[] = [];
   private readonly faults: FaultInjector;
   private readonly coreRngs = new Map<NodeId, Prng>();
+  /** Drives bit flips; forked after every other stream so MemStorage seeds replay as before. */
+  private readonly storageRng: Prng;
   /**
    * True time at which the latest lease each node CLAIMED (lease-acquired/renewed events) ends,
    * whether or not it later gave it up: followers were promised it, so no other node may hold a
@@ -94,12 +100,13 @@ class Cluster implements HostWorld {
     this.net.faults = this.s.net;
     const storages = new Map<NodeId, MemStorage>();
     this.s.nodes.forEach((id, i) => {
-      const storage = new MemStorage(this.s.nodes);
-      storages.set(id, storage);
       this.coreRngs.set(id, root.fork());
+      const storage = this.s.walStorage ? new WalStorage(this.s.nodes, forkFn(root)) : new MemStorage(this.s.nodes);
+      storages.set(id, storage);
       this.nodes.set(id, new SimNode(id, new NodeClock(this.s.clockRates[i]!, this.s.clockOffsetsMs[i]!), storage, this));
       this.roles.set(id, { role: 'follower', term: 0 });
     });
+    this.storageRng = root.fork();
     this.oracles = new Oracles(storages);
     this.trace = new Trace(opts.traceLimit ?? 200, opts.verbose ?? null);
     this.faults = new FaultInjector(this.s, faultRng, this.faultWorld());
@@ -141,7 +148,7 @@ class Cluster implements HostWorld {
 
   run(): SeedResult {
     this.trace.add(traceLine(0, 'sim', '-', '', null, `seed ${this.opts.seed} ${describeScenario(this.s)}${this.s.mutant ? ' mutant=' + this.s.mutant : ''}`));
-    for (const n of this.nodes.values()) n.start();
+    for (const id of this.nodes.keys()) this.startNode(id);
     this.faults.start();
     this.schedule(this.s.faultPhaseMs * 1000, { k: 'fault', action: { kind: 'stop-faults' } });
     this.schedule((this.s.faultPhaseMs + this.s.livenessBoundMs) * 1000, { k: 'end' });
@@ -167,6 +174,7 @@ class Cluster implements HostWorld {
       scenario: describeScenario(this.s),
       events: this.events,
       endUs: this.nowUs,
+      wal: this.walStats(),
     };
   }
 
@@ -222,12 +230,13 @@ class Cluster implements HostWorld {
         if (!node!.up) return;
         node!.crash();
         this.roles.set(a.node, { role: 'down', term: this.roles.get(a.node)!.term });
-        break;
+        this.traceFault(`crash ${a.node}`);
+        this.maybeFlipBit();
+        return;
       case 'restart':
         if (node!.up) return;
-        this.roles.set(a.node, { role: 'follower', term: this.roles.get(a.node)!.term });
         this.traceFault(`restart ${a.node}`);
-        node!.start();
+        this.startNode(a.node);
         return;
       case 'pause':
         node!.pause();
@@ -283,11 +292,55 @@ class Cluster implements HostWorld {
     this.net.faults = NO_NETWORK_FAULTS;
     this.traceFault('faults stop: network healed, all nodes restarted/resumed (liveness phase)');
     for (const [id, n] of this.nodes) {
-      if (!n.up) {
-        this.roles.set(id, { role: 'follower', term: this.roles.get(id)!.term });
-        n.start();
-      } else if (n.paused) n.resume();
+      if (!n.up) this.startNode(id);
+      else if (n.paused) n.resume();
     }
+  }
+
+  /**
+   * Starts (or restarts) a node. On the WAL storage the node's folder is recovered first: a
+   * StorageCorruptError means the node refuses to start and stays down for the rest of the seed
+   * (an operator would have to wipe it; see docs/simulator.md for why the simulator does not).
+   */
+  private startNode(id: NodeId): void {
+    const n = this.nodes.get(id)!;
+    const st = n.storage;
+    if (st instanceof WalStorage && st.needsOpen) {
+      const wasRefused = st.refused !== null;
+      const out = st.open();
+      if (out.kind === 'refused') {
+        if (!wasRefused) this.traceFault(`${id} refuses to start: ${out.error.message}`);
+        return;
+      }
+      if (out.silentCorruption !== null) this.oracles.violation(`silent corruption: ${id} started from a damaged file: ${out.silentCorruption}`);
+      if (out.repaired !== null) this.traceFault(`${id} repaired its WAL tail: ${out.repaired}`);
+    }
+    this.roles.set(id, { role: 'follower', term: this.roles.get(id)!.term });
+    n.start();
+  }
+
+  /**
+   * Bit flips hit only the seed's corruptible nodes (a minority), and only while they are down:
+   * at each crash, one of them that is down (maybe the one just crashed) may get a flipped bit.
+   */
+  private maybeFlipBit(): void {
+    const down = this.s.corruptible.filter((id) => !this.nodes.get(id)!.up);
+    if (down.length === 0 || !this.storageRng.chance(0.8)) return;
+    const id = this.storageRng.pick(down);
+    const st = this.nodes.get(id)!.storage;
+    if (!(st instanceof WalStorage) || st.refused !== null) return;
+    const where = st.flipRandomBit();
+    if (where !== null) this.traceFault(`bit flip in ${id}'s ${where}`);
+  }
+
+  private walStats(): WalStats | null {
+    if (!this.s.walStorage) return null;
+    const sum: WalStats = { opens: 0, tornTails: 0, repairs: 0, bitFlips: 0, refusals: 0 };
+    for (const n of this.nodes.values()) {
+      const st = n.storage as WalStorage;
+      for (const k of Object.keys(sum) as (keyof WalStats)[]) sum[k] += st.stats[k];
+    }
+    return sum;
   }
 
   private checkLiveness(final: boolean): void {
@@ -295,6 +348,7 @@ class Cluster implements HostWorld {
     const leader = this.currentLeader();
     const lagging = this.clients.filter((c) => c.lastOkCallUs < this.healUs);
     if (leader !== null && lagging.length === 0) {
+      this.oracles.checkAckedWritesKept(leader);
       this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `liveness ok: leader ${leader}, every client completed a request ${fmtUs(this.nowUs - this.healUs)} after faults stopped`));
       this.done = true;
       return;
@@ -391,6 +445,11 @@ class Cluster implements HostWorld {
   fail(node: NodeId, what: string): void {
     this.oracles.violation(`host contract at ${node}: ${what}`);
   }
+}
+
+function forkFn(root: Prng): () => number {
+  const rng = root.fork();
+  return () => rng.next();
 }
 
 function describeEvent(e: RaftEvent, nowMs: number): string {

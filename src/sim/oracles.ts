@@ -24,6 +24,8 @@ export class Oracles {
    */
   private acked = new Map<string, { maxIndex: number; atUs: number }[]>();
   private produced = new Set<string>();
+  /** Every write acknowledged to a client: the no-lost-write check at the end of the run. */
+  private ackedWrites: { key: string; value: string; index: number }[] = [];
   private maxApplied: { index: number; node: NodeId } = { index: 0, node: '' };
 
   constructor(private readonly storages: ReadonlyMap<NodeId, MemStorage>) {}
@@ -110,12 +112,34 @@ export class Oracles {
     this.produced.add(value);
   }
 
-  onWriteAcked(key: string, index: number, atUs: number): void {
+  onWriteAcked(key: string, index: number, atUs: number, value: string): void {
+    this.ackedWrites.push({ key, value, index });
     let list = this.acked.get(key);
     if (list === undefined) this.acked.set(key, (list = []));
     const prev = list[list.length - 1];
     if (prev !== undefined && prev.atUs > atUs) throw new Error('sim oracle: acknowledgements out of time order');
     list.push({ maxIndex: Math.max(index, prev?.maxIndex ?? 0), atUs });
+  }
+
+  /**
+   * No acknowledged write lost (issue 4), checked once the liveness phase has a leader, i.e. after
+   * every crash, torn tail and restart: the leader's log still holds every acknowledged write at
+   * its index (or its snapshot covers that index, and then what was applied there is the write).
+   */
+  checkAckedWritesKept(leader: NodeId): void {
+    const log = this.storages.get(leader)!;
+    for (const w of this.ackedWrites) {
+      const lost = (why: string): void => this.violation(`lost write: ${w.key}=${w.value} acknowledged at index ${w.index}, but leader ${leader} ${why}`);
+      if (w.index > log.lastIndex()) return lost(`has only ${log.lastIndex()} entries`);
+      if (w.index <= log.snapshotIndex()) {
+        const rec = this.applied.get(w.index);
+        if (rec?.key !== w.key || rec.value !== w.value) return lost(`has a snapshot over index ${w.index}, where ${rec?.key ?? '?'}=${rec?.value ?? '?'} was applied`);
+        continue;
+      }
+      const e = log.entry(w.index);
+      const cmd = e !== undefined && e.type === EntryType.Normal ? decodePut(e.data) : null;
+      if (cmd?.key !== w.key || cmd.value !== w.value) return lost(`holds ${cmd === null ? 'no put' : `${cmd.key}=${cmd.value}`} at that index`);
+    }
   }
 
   /**

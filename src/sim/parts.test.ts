@@ -75,7 +75,7 @@ test('oracle: stale read and invented values are caught', () => {
   const o = new Oracles(new Map());
   o.onProposed('v1');
   o.onApply('n1', put(3, 1, 'k', 'v1'));
-  o.onWriteAcked('k', 3, 1000);
+  o.onWriteAcked('k', 3, 1000, 'v1');
   o.checkRead(0, 'k', 999, 0, null, 'lease'); // issued before the ack: absent is fine
   assert.equal(o.failed, false);
   o.checkRead(0, 'k', 1001, 0, null, 'lease');

@@ -49,6 +49,10 @@ export interface Scenario {
   readonly keys: number;
   readonly clientTimeoutMs: number;
   readonly thinkMaxMs: number;
+  /** Nodes persist through the real WAL over FaultyFs (torn tails on crash) instead of MemStorage. */
+  readonly walStorage: boolean;
+  /** WAL seeds only: the nodes (a minority, maybe none) whose files may get bit flips while down. */
+  readonly corruptible: readonly NodeId[];
 }
 
 export function nodeIds(count: number): NodeId[] {
@@ -89,7 +93,7 @@ export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | n
     meanGapMs: rng.range(0.5, 2) * timing.electionTimeoutMaxMs,
   };
   const lease = timing.leaseDurationMs;
-  return {
+  const base = {
     seed,
     nodes,
     mutant,
@@ -110,6 +114,18 @@ export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | n
     clientTimeoutMs: Math.round(rng.range(0.3, 2.5) * timing.electionTimeoutMaxMs),
     thinkMaxMs: rng.range(0.2, 1) * hb,
   };
+  // Drawn after everything else, so that the seeds on MemStorage keep the scenario they always had.
+  const walStorage = rng.chance(1 / 3);
+  const corruptible: NodeId[] = [];
+  if (walStorage && rng.chance(0.5)) {
+    // A minority: the others stay a quorum even if every corrupted node refuses to start for good.
+    const count = rng.int(1, Math.floor((nodes.length - 1) / 2));
+    const pool = nodes.slice();
+    while (corruptible.length < count) corruptible.push(pool.splice(rng.int(0, pool.length - 1), 1)[0]!);
+  }
+  // Bit flips land while a node is down, so seeds with corruptible nodes always crash nodes.
+  const faults2: FaultMix = corruptible.length > 0 ? { ...faults, crashes: true } : faults;
+  return { ...base, faults: faults2, walStorage, corruptible };
 }
 
 /**
@@ -130,6 +146,7 @@ export function describeScenario(s: Scenario): string {
   return (
     `nodes=${s.nodes.length} rho=${s.timing.maxClockDriftRate} lease=${s.timing.leaseDurationMs}ms regions=${s.regions.join('')} drift=[${s.clockRates.map((r) => r.toFixed(4)).join(' ')}] ` +
     `drop=${s.net.dropRate.toFixed(3)} dup=${s.net.duplicateRate.toFixed(3)} reorder=${s.net.reorder} ` +
-    `faults=${on || 'none'} gap=${f.meanGapMs.toFixed(0)}ms phase=${s.faultPhaseMs}ms clients=${s.clients} keys=${s.keys}`
+    `faults=${on || 'none'} gap=${f.meanGapMs.toFixed(0)}ms phase=${s.faultPhaseMs}ms clients=${s.clients} keys=${s.keys}` +
+    (s.walStorage ? ` storage=wal corruptible=${s.corruptible.join(',') || 'none'}` : '')
   );
 }

@@ -16,17 +16,17 @@ export interface StoredState {
   entries: Entry[];
 }
 
-function emptyState(): StoredState {
+export function emptyState(): StoredState {
   return { hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: null, entries: [] };
 }
 
-function cloneState(s: StoredState): StoredState {
+export function cloneState(s: StoredState): StoredState {
   return { hardState: s.hardState, snapshot: s.snapshot, entries: s.entries.slice() };
 }
 
 export class MemStorage {
-  private volatile: StoredState = emptyState();
-  private durable: StoredState = emptyState();
+  protected volatile: StoredState = emptyState();
+  protected durable: StoredState = emptyState();
   /** True when volatile holds writes that a crash would lose. */
   dirty = false;
 
