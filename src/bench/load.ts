@@ -94,18 +94,25 @@ export async function runLoad(w: Workload): Promise<LoadResult> {
   return { get, put, errors, firstError, elapsedMs: performance.now() - start };
 }
 
-/** Writes every key once (so reads find values), with `concurrency` requests in flight. */
-export async function preload(port: number, keys: number, valueBytes: number, put: Workload['put'], concurrency = 32): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+/**
+ * Writes every key once (so reads find values), with `concurrency` requests in flight. Given several
+ * ports, a failed write moves on to the next one (leadership may change during a long load).
+ */
+export async function preload(ports: number | readonly number[], keys: number, valueBytes: number, put: Workload['put'], concurrency = 32): Promise<void> {
+  const candidates = typeof ports === 'number' ? [ports] : ports;
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency * candidates.length });
   const value = 'v'.repeat(valueBytes);
   let next = 0;
+  let current = 0;
   const worker = async (): Promise<void> => {
     while (next < keys) {
       const i = next++;
       for (let attempt = 0; ; attempt++) {
+        const port = candidates[current % candidates.length] as number;
         const status = await send(agent, '127.0.0.1', port, put(keyName(i), value)).catch(() => 0);
         if (status === 200) break;
-        if (attempt > 50) throw new Error(`preload: put ${keyName(i)} keeps failing (HTTP ${status})`);
+        if (attempt > 200) throw new Error(`preload: put ${keyName(i)} keeps failing (HTTP ${status})`);
+        if (candidates[current % candidates.length] === port) current++;
         await new Promise((r) => setTimeout(r, 20));
       }
     }

@@ -168,18 +168,19 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const leader = await c.leader();
     ctx.say(`  loading ${args.scaleKeys} keys of ${args.valueBytes} bytes`);
     const t0 = performance.now();
-    await preload(leader.clientPort, args.scaleKeys, args.valueBytes, c.put, 64);
+    await preload([leader.clientPort, ...c.members.filter((m) => m !== leader).map((m) => m.clientPort)], args.scaleKeys, args.valueBytes, c.put, 64);
     const loadSeconds = (performance.now() - t0) / 1000;
     await sleep(2000);
     const rssBytesPerNode: Record<string, number> = {};
     for (const m of c.members) rssBytesPerNode[m.id] = rssBytes(m.proc?.pid);
-    const follower = c.members.find((m) => m !== leader) as Member;
+    const leaderNow = await c.leader();
+    const follower = c.members.find((m) => m !== leaderNow) as Member;
     // Snapshot size and time: the node logs 'snapshot written' with bytes and ms.
     const snap = snapshotInfo(follower.dataDir);
     const logText = (await import('node:fs')).readFileSync(join(dir, `${follower.id}.log`), 'utf8');
     const snapMs = [...logText.matchAll(/"ms":(\d+)[^\n]*snapshot written/g)].map((m) => Number(m[1]));
     // Restart: kill -9 a follower, start it again, time until it answers with all data applied.
-    const target = await appliedIndex(leader);
+    const target = await appliedIndex(leaderNow);
     if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
     const t1 = performance.now();
     await c.restart(follower);

@@ -18,7 +18,7 @@ export interface PersistRequest {
 export interface NodeStorage {
   /** Durable (fsynced when `sync`) when the promise resolves. Concurrent calls share fsyncs. */
   persist(req: PersistRequest): Promise<void>;
-  /** Saves a snapshot of the state machine atomically and compacts the log up to it. */
+  /** Saves a snapshot of the state machine atomically and compacts the log up to it. Takes `data` over: the caller must not use it again. */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
   loadSnapshot(): Promise<SnapshotData | null>;
   close(): Promise<void>;
@@ -58,7 +58,7 @@ class PersisterStorage implements NodeStorage {
   }
 
   async saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    await this.p.persist({ entries: [], hardState: null, snapshot: { meta, data }, sync: true });
+    await this.p.persist({ entries: [], hardState: null, snapshot: { meta, data }, sync: true, giveSnapshotBytes: true });
     await this.p.compact(meta.index);
   }
 

@@ -20,6 +20,12 @@ export interface PersistRequest {
    * records stay buffered until the next synced batch. Default true.
    */
   readonly sync?: boolean;
+  /**
+   * The caller hands the snapshot's bytes over (it will not touch them again): a worker backend
+   * moves the buffer to its thread instead of copying it — a large snapshot copy would stall the
+   * event loop that renews the lease.
+   */
+  readonly giveSnapshotBytes?: boolean;
 }
 
 export interface BatchResult {
@@ -125,19 +131,26 @@ export class WorkerBackend implements Backend {
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
   }
-  private call<T>(op: string, arg?: unknown): Promise<T> {
+  private call<T>(op: string, arg?: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.dead !== null) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, op, arg });
+      this.worker.postMessage({ id, op, arg }, transfer);
     });
   }
   open(): Promise<OpenedState> {
     return this.call('open');
   }
   writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult> {
-    return this.call('write', reqs);
+    const transfer: ArrayBuffer[] = [];
+    for (const r of reqs) {
+      const buf = r.snapshot?.data.buffer;
+      // Only large buffers: small ones may live in Node's shared Buffer pool, which must not move.
+      const big = (r.snapshot?.data.byteLength ?? 0) >= 1 << 20;
+      if (r.giveSnapshotBytes === true && big && buf instanceof ArrayBuffer && !transfer.includes(buf)) transfer.push(buf);
+    }
+    return this.call('write', reqs, transfer);
   }
   compact(index: number): Promise<void> {
     return this.call('compact', index);

@@ -32,9 +32,17 @@ function handle(op: string, arg: unknown): unknown {
   }
 }
 
+/** Buffers at least this large own their ArrayBuffer (Node pools only allocations under 4 KiB). */
+const TRANSFER_MIN_BYTES = 1 << 20;
+
 parentPort!.on('message', (m: { id: number; op: string; arg: unknown }) => {
   try {
-    parentPort!.postMessage({ id: m.id, ok: true, result: handle(m.op, m.arg) });
+    const result = handle(m.op, m.arg);
+    // A loaded snapshot's bytes move to the main thread rather than being copied there.
+    const data = (result as { data?: unknown } | null | undefined)?.data;
+    // Only large buffers: small ones may live in Node's shared Buffer pool, which must not move.
+    const transfer = data instanceof Uint8Array && data.buffer instanceof ArrayBuffer && data.byteLength >= TRANSFER_MIN_BYTES ? [data.buffer] : [];
+    parentPort!.postMessage({ id: m.id, ok: true, result }, transfer);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const extra = e instanceof StorageCorruptError ? { file: e.file, offset: e.offset, reason: e.reason } : {};

@@ -73,3 +73,18 @@ test('a corrupt folder makes Persister.open reject with StorageCorruptError from
   writeFileSync(seg, b);
   await assert.rejects(Persister.open(dir), (e: unknown) => e instanceof StorageCorruptError && e.file === seg);
 });
+
+test('worker thread: a large snapshot handed over moves to the worker instead of being copied, and loads back whole', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-persist-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { persister } = await Persister.open(dir);
+  const bytes = new Uint8Array(3 << 20).map((_, i) => i % 251);
+  const expected = Uint8Array.from(bytes);
+  const meta = { index: 1, term: 1, members: ['n1'] };
+  await persister.persist({ entries: [], hardState: null, snapshot: { meta, data: bytes }, giveSnapshotBytes: true });
+  assert.equal(bytes.byteLength, 0, 'the buffer was transferred (detached here), not copied');
+  const loaded = await persister.loadSnapshot();
+  assert.deepEqual(loaded?.meta, meta);
+  assert.ok(loaded !== null && Buffer.from(loaded.data).equals(Buffer.from(expected)), 'the bytes arrive intact');
+  await persister.close();
+});
