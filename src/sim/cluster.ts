@@ -335,7 +335,7 @@ class Cluster implements HostWorld {
 
   private walStats(): WalStats | null {
     if (!this.s.walStorage) return null;
-    const sum: WalStats = { opens: 0, tornTails: 0, repairs: 0, bitFlips: 0, refusals: 0 };
+    const sum: WalStats = { opens: 0, crashesMidWrite: 0, repairs: 0, bitFlips: 0, refusals: 0 };
     for (const n of this.nodes.values()) {
       const st = n.storage as WalStorage;
       for (const k of Object.keys(sum) as (keyof WalStats)[]) sum[k] += st.stats[k];

@@ -25,7 +25,8 @@ export type OpenOutcome =
 /** Counters that tests and the trace use to show the fault paths ran. */
 export interface WalStats {
   opens: number;
-  tornTails: number;
+  /** Crashes that hit buffered records (written, fsync never returned): torn-tail candidates. */
+  crashesMidWrite: number;
   repairs: number;
   bitFlips: number;
   refusals: number;
@@ -38,7 +39,7 @@ export class WalStorage extends MemStorage {
   private flips: { file: string; byte: number }[] = [];
   /** Set once Wal.open refused: the node never starts again (see docs/simulator.md). */
   refused: StorageCorruptError | null = null;
-  readonly stats: WalStats = { opens: 0, tornTails: 0, repairs: 0, bitFlips: 0, refusals: 0 };
+  readonly stats: WalStats = { opens: 0, crashesMidWrite: 0, repairs: 0, bitFlips: 0, refusals: 0 };
 
   constructor(
     members: readonly NodeId[],
@@ -88,7 +89,7 @@ export class WalStorage extends MemStorage {
         this.wal.sync();
       } catch (e) {
         if (!(e instanceof SimulatedCrash)) throw e;
-        this.stats.tornTails++;
+        this.stats.crashesMidWrite++;
       }
     }
     this.fs.crash();
