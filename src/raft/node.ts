@@ -66,6 +66,15 @@ export class RaftNode {
     return this.c.cfg.id;
   }
 
+  /** Cheap accessors for hosts' hot paths (status() builds a whole report). */
+  get role(): Role {
+    return this.c.role;
+  }
+
+  get term(): number {
+    return this.c.term;
+  }
+
   /** Election timers, heartbeats, CheckQuorum, lease expiry. May be called at any rate. */
   tick(nowMs: number): void {
     this.c.observe(nowMs);

@@ -212,7 +212,7 @@ export class LeaseKvNode implements KvBackend {
   }
 
   private noticeRoleChange(): void {
-    const isLeader = this.core.status(this.now()).role === 'leader';
+    const isLeader = this.core.role === 'leader';
     if (this.wasLeader && !isLeader) {
       // Proposals in flight may still commit under the next leader: their outcome is unknown.
       // Clients retry with the same session, which makes that safe (exactly-once).
@@ -266,7 +266,7 @@ export class LeaseKvNode implements KvBackend {
   private onPeerMessage(msg: Message): void {
     if (this.stopped) return;
     const now = this.now();
-    if ((msg.type === 'app' || msg.type === 'snap') && msg.term >= this.core.status(now).term) this.lastHeardFromLeaderMs = now;
+    if ((msg.type === 'app' || msg.type === 'snap') && msg.term >= this.core.term) this.lastHeardFromLeaderMs = now;
     this.core.step(msg, now);
     this.schedule();
   }
@@ -403,7 +403,7 @@ export class LeaseKvNode implements KvBackend {
       if (this.kv.appliedIndex < leaseIndex) await this.waitApplied(leaseIndex, signal);
       return 'lease';
     }
-    if (this.core.status(this.now()).role !== 'leader') throw this.notLeader(null);
+    if (this.core.role !== 'leader') throw this.notLeader(null);
     const index = await withDeadline(
       new Promise<number>((resolve, reject) => {
         const id = this.reads.add({ resolve, reject });
@@ -518,7 +518,7 @@ export class LeaseKvNode implements KvBackend {
     this.core.transferLeadership(best, this.now());
     this.schedule();
     const deadline = this.now() + maxWaitMs;
-    while (this.now() < deadline && this.core.status(this.now()).role === 'leader') {
+    while (this.now() < deadline && this.core.role === 'leader') {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
