@@ -112,27 +112,29 @@ async function failoverOnce(c: Cluster, say: Say): Promise<FailoverResult> {
   return { system: c.name, writesResumeMs: writeMs, readsResumeMs: readMs };
 }
 
-export async function failoverScenario(ctx: Ctx, rounds = 3): Promise<FailoverResult[]> {
+/** Kills the leader of a freshly started cluster `rounds` times, restarting it in between; stops the cluster. */
+async function failoverRounds(c: Cluster, rounds: number, say: Say): Promise<FailoverResult[]> {
   const out: FailoverResult[] = [];
-  const c = await startLeasekv({ nodes: ctx.args.nodes, peerDelayMs: ctx.args.peerDelayMs, dir: join(ctx.dir, 'leasekv-failover'), log: ctx.say, leaseReads: true });
   try {
     for (let i = 0; i < rounds; i++) {
-      out.push(await failoverOnce(c, ctx.say));
+      out.push(await failoverOnce(c, say));
       await sleep(3000);
     }
   } finally {
     await c.stop();
   }
-  if (ctx.args.againstEtcd) {
-    const e = await startEtcd({ nodes: 3, peerDelayMs: ctx.args.peerDelayMs, dir: join(ctx.dir, 'etcd-failover'), log: ctx.say });
-    try {
-      for (let i = 0; i < rounds; i++) {
-        out.push(await failoverOnce(e, ctx.say));
-        await sleep(3000);
-      }
-    } finally {
-      await e.stop();
-    }
+  return out;
+}
+
+export async function failoverScenario(ctx: Ctx, rounds = 3): Promise<FailoverResult[]> {
+  const { args, dir, say } = ctx;
+  const out = await failoverRounds(
+    await startLeasekv({ nodes: args.nodes, peerDelayMs: args.peerDelayMs, dir: join(dir, 'leasekv-failover'), log: say, leaseReads: true }),
+    rounds,
+    say,
+  );
+  if (args.againstEtcd) {
+    out.push(...(await failoverRounds(await startEtcd({ nodes: 3, peerDelayMs: args.peerDelayMs, dir: join(dir, 'etcd-failover'), log: say }), rounds, say)));
   }
   return out;
 }
