@@ -1,4 +1,4 @@
-// Test support: the shared conformance histories (shared/conformance/linearizability, SOURCE.md).
+// Test support: the conformance histories (testdata/conformance/linearizability, README.md there).
 // Used by the conformance tests and benchmarks only.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { checkHistorySync, type CheckResult } from './checker.ts';
 import { parseJepsenKv, parseJepsenRegister } from './jepsen.ts';
 
-// The repo root is two levels above src/check; the shared folder sits beside the repo.
-export const CONFORMANCE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'conformance', 'linearizability');
+// The repo root is two levels above src/check; the corpus is kept inside the repo.
+export const CONFORMANCE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata', 'conformance', 'linearizability');
 
 export interface ConformanceRow {
   readonly file: string;

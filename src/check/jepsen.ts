@@ -1,4 +1,4 @@
-// Parsers for Jepsen histories (the conformance data, see shared/conformance/linearizability/SOURCE.md).
+// Parsers for Jepsen histories (the conformance data, see testdata/conformance/linearizability/README.md).
 // Both turn invoke/complete event pairs into HistoryOps whose times are event (line) numbers:
 // only the order of events matters to the checker.
 import { HistoryParseError, type HistoryOp, type OpKind, type Outcome } from './history.ts';
