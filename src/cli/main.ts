@@ -1,5 +1,6 @@
 // The `leasekv` command: a thin dispatcher. Each subcommand lives in commands/<name>.ts and exports
 // `run(argv: string[]): Promise<number>` returning the process exit code.
+import { nearest } from '../util/suggest.ts';
 
 interface Command {
   readonly summary: string;
@@ -33,7 +34,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = COMMANDS[name];
   if (cmd === undefined) {
-    console.error(`leasekv: unknown command '${name}'\n\n${usage()}`);
+    const guess = nearest(name, Object.keys(COMMANDS));
+    const hint = guess === undefined ? '' : `; did you mean '${guess}'?`;
+    console.error(`leasekv: unknown command '${name}'${hint}\n\n${usage()}`);
     return 2;
   }
   const mod = await cmd.load();

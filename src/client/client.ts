@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { KV } from '../gen/leasekv/v1/kv_pb.ts';
 import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus } from './decode.ts';
 import { DeadlineExceededError, LeasekvError, NotLeaderError, ResourceExhaustedError, UnavailableError, errorFromAnswer } from './errors.ts';
+import { normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
-import { JsonTransport, splitHostPort } from './transport.ts';
+import { JsonTransport } from './transport.ts';
 import type { CallOptions, CasResult, Consistency, DeleteResult, EndpointStatus, GetResult, NodeStatus, PutResult, RangeResult } from './types.ts';
 
 export interface BackoffOptions {
@@ -15,7 +16,7 @@ export interface BackoffOptions {
 }
 
 export interface LeasekvClientOptions {
-  /** host:port of the nodes' client API. At least one. */
+  /** The nodes' client API: `host:port`, `[v6]:port` or `http://host:port`. At least one. */
   readonly endpoints: readonly string[];
   /** Total time for one call, retries included (default 5000). */
   readonly deadlineMs?: number;
@@ -60,8 +61,7 @@ export class LeasekvClient {
 
   constructor(opts: LeasekvClientOptions) {
     if (opts.endpoints.length === 0) throw new RangeError('LeasekvClient: endpoints must not be empty');
-    for (const e of opts.endpoints) splitHostPort(e);
-    this.#endpoints = [...opts.endpoints];
+    this.#endpoints = [...new Set(opts.endpoints.map(normalizeEndpoint))];
     this.#deadlineMs = positive('deadlineMs', opts.deadlineMs ?? 5000);
     this.#attemptTimeoutMs = positive('attemptTimeoutMs', opts.attemptTimeoutMs ?? 2000);
     this.#backoff = { initialMs: 20, maxMs: 1000, multiplier: 2, ...opts.backoff };

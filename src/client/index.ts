@@ -1,5 +1,6 @@
 // leasekv/client — the TypeScript client library (package export "leasekv/client").
 export { LeasekvClient, type LeasekvClientOptions, type BackoffOptions } from './client.ts';
+export { EndpointError, normalizeEndpoint } from './endpoint.ts';
 export {
   LeasekvError,
   NotLeaderError,

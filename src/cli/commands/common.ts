@@ -1,63 +1,83 @@
-// Shared by the client subcommands (put, get, del, cas, scan, status): flags, the client, output and
-// exit codes. Exit codes: 0 ok, 1 the operation failed (error, not found, compare failed), 2 usage.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { LeasekvClient, LeasekvError } from '../../client/index.ts';
+// Shared by the client subcommands (put, get, del, cas, scan, status, and the ones added later):
+// flags, the client, output and exit codes. Exit codes: 0 ok, 1 the operation failed (error, not
+// found, compare failed), 2 usage.
+//
+// A new command gets the common flags (--endpoints, -w, --deadline-ms, --help), typo suggestions and
+// output formats by calling parse() and emit() inside command().
+import { EndpointError, LeasekvClient, LeasekvError, normalizeEndpoint } from '../../client/index.ts';
+import { parseFlags, UsageError, type FlagOptions } from './flags.ts';
+import { FORMATS, parseFormat, type Format } from './output.ts';
+import { ValueInputError } from './value-input.ts';
+
+export { UsageError, parseFlags, unknownFlagMessage, type FlagOptions } from './flags.ts';
+export { MAX_INPUT_BYTES, ValueInputError, readValue } from './value-input.ts';
+export { FORMATS, emit, field, parseFormat, printJson, renderTable, type Format, type Renderers } from './output.ts';
 
 export const DEFAULT_ENDPOINTS = '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003';
 
-export const COMMON_HELP = `
+/** The help text of the common options; `formats` lists the -w values the command offers. */
+export function commonHelp(formats: readonly Format[] = FORMATS, defaultFormat: Format = 'simple'): string {
+  const list = formats.map((f) => (f === defaultFormat ? `${f} (default)` : f)).join(', ');
+  return `
 common options:
-  --endpoints h:p,h:p   client addresses of the nodes (env LEASEKV_ENDPOINTS; default ${DEFAULT_ENDPOINTS})
-  -w, --write-out F     output format: simple (default) or json
+  --endpoints E,E       the nodes' client addresses: host:port, [v6]:port or http://host:port
+                        (env LEASEKV_ENDPOINTS; default ${DEFAULT_ENDPOINTS}); https:// is not supported yet
+  -w, --write-out F     output format: ${list}
   --deadline-ms N       give up after N ms, retries included (default 5000)
   -h, --help            this help`;
+}
 
-const COMMON_OPTIONS = {
+/** The common options' help for the default formats (kept for commands that print it themselves). */
+export const COMMON_HELP = commonHelp();
+
+export const COMMON_OPTIONS = {
   endpoints: { type: 'string' },
   'write-out': { type: 'string', short: 'w' },
   'deadline-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+} as const satisfies FlagOptions;
 
 export interface Common {
   readonly endpoints: string[];
+  readonly format: Format;
+  /** format === 'json' */
   readonly json: boolean;
   readonly deadlineMs: number;
 }
 
-export interface Parsed<V> {
-  readonly common: Common;
-  readonly values: V;
-  readonly positionals: string[];
-  readonly help: boolean;
+export interface OutputOptions {
+  /** The -w values this command offers (default all). */
+  readonly formats?: readonly Format[];
+  /** The format without -w (default simple). */
+  readonly defaultFormat?: Format;
+}
+
+/** Splits and normalises an endpoint list (flag or LEASEKV_ENDPOINTS); throws UsageError. */
+export function parseEndpoints(text: string, source = '--endpoints'): string[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new UsageError(`${source} is empty`);
+  try {
+    return [...new Set(parts.map(normalizeEndpoint))];
+  } catch (err) {
+    if (err instanceof EndpointError) throw new UsageError(`${source}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Parses the common flags plus `extra`; throws UsageError with a readable message. */
-export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], extra: O) {
-  let res;
-  try {
-    res = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...extra }, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+export function parse<O extends FlagOptions>(argv: string[], extra: O, out: OutputOptions = {}) {
+  const res = parseFlags(argv, { ...COMMON_OPTIONS, ...extra });
   const v = res.values as Record<string, unknown>;
-  const endpointsText = (v['endpoints'] as string | undefined) ?? process.env['LEASEKV_ENDPOINTS'] ?? DEFAULT_ENDPOINTS;
-  const endpoints = endpointsText.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const e of endpoints) {
-    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(e)) throw new UsageError(`endpoint '${e}' is not host:port`);
-  }
-  if (endpoints.length === 0) throw new UsageError('--endpoints is empty');
-  const w = (v['write-out'] as string | undefined) ?? 'simple';
-  if (w !== 'simple' && w !== 'json') throw new UsageError(`-w must be simple or json, got '${w}'`);
+  const flag = v['endpoints'] as string | undefined;
+  const env = process.env['LEASEKV_ENDPOINTS'];
+  const endpoints =
+    flag !== undefined ? parseEndpoints(flag) : env !== undefined && env.trim() !== '' ? parseEndpoints(env, 'LEASEKV_ENDPOINTS') : parseEndpoints(DEFAULT_ENDPOINTS);
+  const format = parseFormat((v['write-out'] as string | undefined) ?? out.defaultFormat ?? 'simple', out.formats ?? FORMATS);
   const deadlineText = (v['deadline-ms'] as string | undefined) ?? '5000';
   const deadlineMs = Number(deadlineText);
   if (!Number.isInteger(deadlineMs) || deadlineMs < 1) throw new UsageError(`--deadline-ms must be a positive integer, got '${deadlineText}'`);
   return {
-    common: { endpoints, json: w === 'json', deadlineMs },
+    common: { endpoints, format, json: format === 'json', deadlineMs } satisfies Common,
     values: res.values,
     positionals: res.positionals,
     help: v['help'] === true,
@@ -68,17 +88,20 @@ export function makeClient(c: Common): LeasekvClient {
   return new LeasekvClient({ endpoints: c.endpoints, deadlineMs: c.deadlineMs });
 }
 
-export function printJson(v: unknown): void {
-  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+/** True when argv asks for help (before any `--`, which ends the flags). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const flags = end < 0 ? argv : argv.slice(0, end);
+  return flags.includes('--help') || flags.includes('-h');
 }
 
 /**
- * Runs a subcommand body with uniform help, usage errors (exit 2) and operation errors (exit 1).
- * `body` returns the exit code.
+ * Runs a subcommand body with uniform help (exit 0), usage errors (exit 2) and operation errors
+ * (exit 1). `body` returns the exit code. `out` names the -w formats shown in the help.
  */
-export async function command(name: string, usage: string, argv: string[], body: (argv: string[]) => Promise<number>): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${usage}\n${COMMON_HELP}\n`);
+export async function command(name: string, usage: string, argv: string[], body: (argv: string[]) => Promise<number>, out: OutputOptions = {}): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(`${usage}\n${commonHelp(out.formats, out.defaultFormat)}\n`);
     return 0;
   }
   try {
@@ -87,6 +110,10 @@ export async function command(name: string, usage: string, argv: string[], body:
     if (err instanceof UsageError) {
       process.stderr.write(`leasekv ${name}: ${err.message}\n\n${usage}\n`);
       return 2;
+    }
+    if (err instanceof ValueInputError) {
+      process.stderr.write(`leasekv ${name}: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof LeasekvError) {
       process.stderr.write(`leasekv ${name}: ${err.code}: ${err.message}\n`);

@@ -1,10 +1,22 @@
 // leasekv scan PREFIX [--limit N]
-import { command, makeClient, parse, printJson, UsageError } from './common.ts';
+import type { RangeResult } from '../../client/index.ts';
+import { command, emit, field, makeClient, parse, renderTable, UsageError } from './common.ts';
 
 const USAGE = `usage: leasekv scan [PREFIX] [--limit N] [--consistency linearizable|stale] [options]
 
-Prints every key starting with PREFIX (all keys when omitted) and its value, one "key<TAB>value"
-per line, in key order. Says so on stderr when more keys matched than --limit (default: server's, 1000).`;
+Prints every key starting with PREFIX (all keys when omitted) and its value, in key order. Says so
+on stderr when more keys matched than --limit (default: server's, 1000).
+output (-w):
+  simple  (default) one "KEY<TAB>VALUE" line per key. A key or value holding a tab, newline or
+          other control character, starting with a double quote, or empty is printed as a JSON
+          string ("a\\tb"), so every line is one key and a field starting with " is always quoted.
+  table   aligned KEY and VALUE columns, quoted the same way
+  json    {kvs: [{key, value}], more, index}`;
+
+/** The simple output: one line per key, fields quoted when a line-oriented reader needs it. */
+export function scanLines(res: RangeResult): string {
+  return res.kvs.map((kv) => `${field(kv.key)}\t${field(kv.value)}\n`).join('');
+}
 
 export function run(argv: string[]): Promise<number> {
   return command('scan', USAGE, argv, async () => {
@@ -22,12 +34,12 @@ export function run(argv: string[]): Promise<number> {
     const client = makeClient(common);
     try {
       const res = await client.range(positionals[0] ?? '', limit === undefined ? { consistency } : { limit, consistency });
-      if (common.json) {
-        printJson(res);
-        return 0;
-      }
-      process.stdout.write(res.kvs.map((kv) => `${kv.key}\t${kv.value}\n`).join(''));
-      if (res.more) process.stderr.write(`(more keys match; raise --limit)\n`);
+      emit(common.format, {
+        simple: () => scanLines(res),
+        table: () => renderTable(['KEY', 'VALUE'], res.kvs.map((kv) => [kv.key, kv.value])),
+        json: () => res,
+      });
+      if (res.more && !common.json) process.stderr.write(`(more keys match; raise --limit)\n`);
       return 0;
     } finally {
       client.close();

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EndpointError, normalizeEndpoint } from './endpoint.ts';
+import { LeasekvClient } from './client.ts';
+
+test('normalizeEndpoint takes host:port, [v6]:port and http:// URLs', () => {
+  assert.equal(normalizeEndpoint('127.0.0.1:7001'), '127.0.0.1:7001');
+  assert.equal(normalizeEndpoint('http://127.0.0.1:7001'), '127.0.0.1:7001');
+  assert.equal(normalizeEndpoint('HTTP://node-1.example:7001/'), 'node-1.example:7001');
+  assert.equal(normalizeEndpoint(' localhost:7001 '), 'localhost:7001');
+  assert.equal(normalizeEndpoint('[::1]:7001'), '[::1]:7001');
+  assert.equal(normalizeEndpoint('http://[::1]:7001'), '[::1]:7001');
+  assert.equal(normalizeEndpoint('[fe80::1%eth0]:7001'), '[fe80::1%eth0]:7001');
+});
+
+test('normalizeEndpoint refuses https, other schemes, paths, missing ports and bare IPv6 clearly', () => {
+  const bad: [string, RegExp][] = [
+    ['https://127.0.0.1:7001', /TLS not supported yet/],
+    ['grpc://127.0.0.1:7001', /unsupported scheme 'grpc:\/\/'/],
+    ['http://127.0.0.1:7001/v3', /no path/],
+    ['http://127.0.0.1', /not host:port/],
+    ['nohost', /not host:port/],
+    ['::1:7001', /IPv6 address in brackets/],
+    ['127.0.0.1:0', /port 0 is not in 1\.\.65535/],
+    ['127.0.0.1:70000', /port 70000/],
+  ];
+  for (const [text, why] of bad) assert.throws(() => normalizeEndpoint(text), (e: unknown) => e instanceof EndpointError && why.test(e.message), text);
+});
+
+test('LeasekvClient accepts URL endpoints and refuses https', () => {
+  new LeasekvClient({ endpoints: ['http://127.0.0.1:7001', '[::1]:7002'] }).close();
+  assert.throws(() => new LeasekvClient({ endpoints: ['https://127.0.0.1:7001'] }), /TLS not supported yet/);
+});
