@@ -2,8 +2,8 @@
 // anything is created, and a failure after the storage was opened (a port in use) releases it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,71 @@ test('serve: a client port already in use makes the node exit 1 (storage and tra
     assert.match(r.stderr, /could not start: .*EADDRINUSE/);
   } finally {
     taken.server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** Starts `leasekv serve` in the background on `dir` (one-member cluster, any free ports); resolves once it serves. */
+async function serveInBackground(dir: string, started: ChildProcess[]): Promise<ChildProcess & { startLog: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--id', 'n1', '--data-dir', dir, '--listen-peer', '127.0.0.1:0', '--listen-client', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  started.push(child);
+  let out = '';
+  const serving = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), EXIT_WAIT_MS);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"msg":"serving"')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once('exit', () => resolve(false));
+  });
+  assert.ok(serving, `serve did not start: ${out}`);
+  child.stdout.resume();
+  return Object.assign(child, { startLog: out });
+}
+
+function lockPid(dir: string): number {
+  return (JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8')) as { pid: number }).pid;
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+test('serve: a second process on the same data dir exits at once naming the holder; kill -9 leaves a lock the next start takes over', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
+  const dir = join(root, 'data');
+  const started: ChildProcess[] = [];
+  try {
+    const first = await serveInBackground(dir, started);
+    assert.equal(lockPid(dir), first.pid);
+    const second = await serve(['--id', 'n1', '--data-dir', dir, '--listen-peer', '127.0.0.1:0', '--listen-client', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:1']);
+    assert.ok(second !== null, 'the second process exited');
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`^leasekv serve: data dir .* is in use: locked by pid ${first.pid} on host \\S+ since \\d{4}-\\d\\d-\\d\\dT.*stop that process first\\n$`));
+    assert.equal(first.exitCode, null, 'the first process still runs');
+    // Read-only tools still work on a locked dir.
+    const inspect = spawnSync(process.execPath, [BIN, 'wal', 'inspect', dir], { encoding: 'utf8' });
+    assert.equal(inspect.status, 0, inspect.stderr);
+
+    first.kill('SIGTERM');
+    assert.equal(await exited(first), 0);
+    assert.equal(existsSync(join(dir, 'LOCK')), false, 'released on a clean stop');
+
+    const third = await serveInBackground(dir, started);
+    third.kill('SIGKILL');
+    await exited(third);
+    assert.equal(existsSync(join(dir, 'LOCK')), true, 'kill -9 leaves the lock behind');
+    assert.equal(lockPid(dir), third.pid);
+    const fourth = await serveInBackground(dir, started);
+    assert.equal(lockPid(dir), fourth.pid, 'the stale lock was taken over');
+    assert.match(fourth.startLog, new RegExp(`took over a stale data-dir lock of pid ${third.pid}`));
+    fourth.kill('SIGTERM');
+    assert.equal(await exited(fourth), 0);
+  } finally {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });
   }
 });

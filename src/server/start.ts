@@ -6,7 +6,8 @@ import { KvStateMachine } from '../kv/machine.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
-import { openNodeStorage } from './storage-adapter.ts';
+import { openNodeStorage, type OpenedStorage } from './storage-adapter.ts';
+import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { startApiServer } from './api/server.ts';
@@ -39,18 +40,30 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   // created or opened: a bad configuration leaves no data folder and no open handle behind.
   raftConfigFor(cfg);
   mkdirSync(cfg.dataDir, { recursive: true });
-  const opened = await openNodeStorage(cfg.dataDir);
+  // One process per data dir (docs/storage.md): taken before anything in it is read or written.
+  const lock = acquireDirLock(cfg.dataDir);
+  if (lock.tookOverFrom !== null) {
+    log.warn({ lock: lock.path, stale: lock.tookOverFrom }, `took over a stale data-dir lock of ${describeHolder(lock.tookOverFrom)}`);
+  }
+  let opened: OpenedStorage;
   try {
-    return await startOnStorage(cfg, opts, log, opened);
+    opened = await openNodeStorage(cfg.dataDir);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  try {
+    return await startOnStorage(cfg, opts, log, opened, lock);
   } catch (e) {
     // Without this the storage worker (and a listening transport) would keep the process alive
     // after "could not start" (a port in use, say): the node would hang instead of exiting.
     await opened.storage.close().catch(() => undefined);
+    lock.release();
     throw e;
   }
 }
 
-async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: Awaited<ReturnType<typeof openNodeStorage>>): Promise<RunningNode> {
+async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: OpenedStorage, lock: DirLock): Promise<RunningNode> {
   if (opened.repaired !== null) {
     log.warn(opened.repaired, `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`);
   }
@@ -111,6 +124,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
       node.stop();
       await transport.stop();
       await opened.storage.close();
+      lock.release();
       log.info('stopped');
     })();
     return stopping;

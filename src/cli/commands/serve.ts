@@ -1,6 +1,7 @@
 // `leasekv serve`: run one member of a cluster until SIGTERM/SIGINT.
 import { buildNodeConfig, flagHelp, NodeConfigError, rawFromArgs } from '../../server/config.ts';
 import { ConfigError } from '../../raft/config.ts';
+import { DataDirLockedError } from '../../storage/dir_lock.ts';
 import { startNode } from '../../server/start.ts';
 import type { RunningNode } from '../../server/start.ts';
 import { observabilityRoutes } from '../../server/dashboard/index.ts';
@@ -25,6 +26,10 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof NodeConfigError || e instanceof ConfigError) {
       console.error(`leasekv serve: ${e.message}`);
       return 2;
+    }
+    if (e instanceof DataDirLockedError) {
+      console.error(`leasekv serve: ${e.message}`);
+      return 1;
     }
     console.error(`leasekv serve: could not start: ${(e as Error).message}`);
     return 1;
