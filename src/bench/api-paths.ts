@@ -89,8 +89,8 @@ const rows: [string, (mode: 'fast' | 'connect') => Op][] = [
 for (const [name, op] of rows) {
   for (const mode of ['fast', 'connect'] as const) await run(`${mode}: ${name}`, op(mode), servers[mode].child);
 }
-clients.fast.close();
-clients.connect.close();
+await clients.fast.close();
+await clients.connect.close();
 agent.destroy();
 servers.fast.child.kill('SIGTERM');
 servers.connect.child.kill('SIGTERM');

@@ -32,7 +32,7 @@ describe('LeasekvClient', () => {
       const stale = await new LeasekvClient({ endpoints: [`127.0.0.1:${follower.port}`] }).get('k', { consistency: 'stale' });
       assert.equal(stale.readMode, 'stale');
     } finally {
-      client.close();
+      await client.close();
       await leader.server.close();
       await follower.server.close();
     }
@@ -47,7 +47,7 @@ describe('LeasekvClient', () => {
       assert.equal(client.leaderEndpoint, `127.0.0.1:${leader.port}`);
       assert.equal(leader.backend.applied, 1);
     } finally {
-      client.close();
+      await client.close();
       await leader.server.close();
       await follower.server.close();
     }
@@ -66,7 +66,7 @@ describe('LeasekvClient', () => {
       // Unbounded it is 400 ms / round trip: 40 or more even on a loaded machine.
       assert.ok(attempts <= 20, `attempts ${attempts}`);
     } finally {
-      client.close();
+      await client.close();
       await a.server.close();
       await b.server.close();
     }
@@ -80,7 +80,7 @@ describe('LeasekvClient', () => {
       assert.equal((await client.put('k', 'v')).index, 1);
       assert.equal(leader.backend.calls.length, 2);
     } finally {
-      client.close();
+      await client.close();
       await leader.server.close();
     }
   });
@@ -103,7 +103,7 @@ describe('LeasekvClient', () => {
       await Promise.all(Array.from({ length: 8 }, (_, i) => client.put(`c${i}`, 'x')));
       assert.equal(leader.backend.applied, 10);
     } finally {
-      client.close();
+      await client.close();
       await leader.server.close();
     }
   });
@@ -120,7 +120,7 @@ describe('LeasekvClient', () => {
       leader.backend.failNext.push(new UnavailableError('no quorum'));
       assert.equal((await client.get('k')).value, 'v');
     } finally {
-      client.close();
+      await client.close();
       await leader.server.close();
     }
   });
@@ -140,8 +140,8 @@ describe('LeasekvClient', () => {
       const direct = await client.status().catch((e: unknown) => e);
       assert.ok(!(direct instanceof NotLeaderError));
     } finally {
-      client.close();
-      dead.close();
+      await client.close();
+      await dead.close();
       await leader.server.close();
     }
   });

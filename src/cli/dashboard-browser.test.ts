@@ -61,7 +61,7 @@ function startLoad(endpoints: string[]): { stop: () => Promise<void> } {
     async stop() {
       running = false;
       await loop;
-      client.close();
+      await client.close();
     },
   };
 }

@@ -127,9 +127,13 @@ export class LeasekvClient {
     );
   }
 
-  close(): void {
+  /**
+   * Stops the client: later calls reject with code 'canceled', calls in flight fail, and every
+   * connection is destroyed. Resolves once the connections have closed; calling it again is harmless.
+   */
+  close(): Promise<void> {
     this.#closed = true;
-    this.#transport.close();
+    return this.#transport.close();
   }
 
   async #write<T>(path: string, body: Record<string, unknown>, decode: (j: unknown) => T, opts: CallOptions): Promise<T> {

@@ -79,8 +79,11 @@ export class JsonTransport {
     });
   }
 
-  close(): void {
+  /** Destroys every connection (in-flight requests fail); resolves once each socket has closed. */
+  async close(): Promise<void> {
+    const sockets = [...Object.values(this.#agent.sockets), ...Object.values(this.#agent.freeSockets)].flatMap((list) => list ?? []);
     this.#agent.destroy();
+    await Promise.all(sockets.map((s) => (s.closed ? undefined : new Promise<void>((resolve) => s.once('close', () => resolve())))));
   }
 }
 

@@ -86,7 +86,7 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
 
   const requests = new Counter({ name: 'leasekv_requests_total', help: 'Client requests by method, read mode and outcome', labelNames: ['method', 'mode', 'outcome'], registers });
   const latency = new Histogram({
-    name: 'leasekv_request_duration_seconds', help: 'Client request latency by method and read mode (write, linearizable, stale)',
+    name: 'leasekv_request_duration_seconds', help: 'Client request latency by method and mode (write; lease, readindex or stale as served; linearizable or stale if failed)',
     labelNames: ['method', 'mode'], buckets: LATENCY_BUCKETS_S, registers,
   });
   const onRequest = (method: string, mode: string, ms: number, ok: boolean): void => {

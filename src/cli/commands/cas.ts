@@ -40,7 +40,7 @@ export function run(argv: string[]): Promise<number> {
       }
       return res.swapped ? 0 : 1;
     } finally {
-      client.close();
+      await client.close();
     }
   });
 }

@@ -21,7 +21,7 @@ export function run(argv: string[]): Promise<number> {
       });
       return 0;
     } finally {
-      client.close();
+      await client.close();
     }
   });
 }

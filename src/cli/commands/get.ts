@@ -32,7 +32,7 @@ export function run(argv: string[]): Promise<number> {
       });
       return res.found ? 0 : 1;
     } finally {
-      client.close();
+      await client.close();
     }
   });
 }

@@ -30,7 +30,7 @@ export function run(argv: string[]): Promise<number> {
       });
       return 0;
     } finally {
-      client.close();
+      await client.close();
     }
   });
 }

@@ -42,7 +42,7 @@ export function run(argv: string[]): Promise<number> {
       if (res.more && !common.json) process.stderr.write(`(more keys match; raise --limit)\n`);
       return 0;
     } finally {
-      client.close();
+      await client.close();
     }
   });
 }

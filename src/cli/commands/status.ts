@@ -28,7 +28,7 @@ export function run(argv: string[]): Promise<number> {
       });
       return all.every((s) => s.status !== undefined) ? 0 : 1;
     } finally {
-      client.close();
+      await client.close();
     }
   }, { formats: FORMATS, defaultFormat: 'table' });
 }

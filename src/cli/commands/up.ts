@@ -205,7 +205,7 @@ async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void
       if (leader === '') await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
-    client.close();
+    await client.close();
   }
   const first = endpoints[0]!;
   const leaderAddr = nodes.find((n) => n.id === leader)?.clientAddr ?? first;
