@@ -74,7 +74,8 @@ export class KvStateMachine {
     this.applied = entry.index;
     this.appliedTermValue = entry.term;
     this.sessions.expire(entry.index);
-    if (entry.type === EntryType.Noop) return null;
+    // Noop and ConfChange entries change nothing here (membership is the host's business).
+    if (entry.type !== EntryType.Normal) return null;
     let cmd: Command;
     try {
       cmd = decodeCommand(entry.data);

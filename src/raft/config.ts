@@ -11,8 +11,13 @@ export class ConfigError extends Error {
 
 export interface RaftConfig {
   readonly id: NodeId;
-  /** Every voting member, this node included. Static (no membership changes yet). */
+  /**
+   * The bootstrap configuration's voters (and `learners`): used only while the log and snapshot
+   * hold no configuration (a brand-new cluster, or a joining node that was told the current one).
+   * From then on the configuration comes from the log (ConfChange entries) and snapshots.
+   */
   readonly members: readonly NodeId[];
+  readonly learners: readonly NodeId[];
   /** How often the leader starts a heartbeat round (which renews the lease). */
   readonly heartbeatIntervalMs: number;
   /** Election timeouts are drawn uniformly from [min, max) on each reset. */
@@ -36,6 +41,7 @@ export interface RaftConfig {
 export type RaftConfigInput = Partial<RaftConfig> & { readonly id: NodeId; readonly members: readonly NodeId[] };
 
 const DEFAULTS = {
+  learners: [] as readonly NodeId[],
   heartbeatIntervalMs: 100,
   electionTimeoutMinMs: 1000,
   electionTimeoutMaxMs: 2000,
@@ -72,7 +78,13 @@ export function validateRaftConfig(partial: RaftConfigInput): RaftConfig {
   }
   if (new Set(c.members).size !== c.members.length) throw new ConfigError(`members must be unique: ${c.members.join(',')}`);
   if (c.members.some((m) => typeof m !== 'string' || m.length === 0)) throw new ConfigError('member ids must be non-empty strings');
-  if (!c.members.includes(c.id)) throw new ConfigError(`id ${c.id} is not in members ${c.members.join(',')}`);
+  if (!Array.isArray(c.learners) || c.learners.some((m) => typeof m !== 'string' || m.length === 0 || c.members.includes(m))) {
+    throw new ConfigError(`learners must be non-empty ids that are not also in members: ${String(c.learners)}`);
+  }
+  if (c.members.length + c.learners.length > MAX_MEMBERS) throw new ConfigError(`at most ${MAX_MEMBERS} members and learners`);
+  if (!c.members.includes(c.id) && !c.learners.includes(c.id)) {
+    throw new ConfigError(`id ${c.id} is not in members ${c.members.join(',')} (nor in learners)`);
+  }
   positiveInt('heartbeatIntervalMs', c.heartbeatIntervalMs, MAX_TIMEOUT_MS);
   positiveInt('electionTimeoutMinMs', c.electionTimeoutMinMs, MAX_TIMEOUT_MS);
   positiveInt('electionTimeoutMaxMs', c.electionTimeoutMaxMs, MAX_TIMEOUT_MS);

@@ -1,10 +1,12 @@
 // The state every role shares, the outbox, and the Ready/advance bookkeeping.
 // Role modules (election.ts, replication.ts, leader.ts, reads.ts) mutate it; RaftNode exposes it.
 import type { RaftConfig } from './config.ts';
+import { majority } from './confchange.ts';
 import { LeaderLease, observerSpan } from './lease.ts';
 import { AssertionError, RaftLog, assert } from './log.ts';
 import type { Progress } from './progress.ts';
 import type {
+  ConfState,
   Entry,
   HardState,
   Message,
@@ -31,10 +33,9 @@ export type StepFn = (c: Core, m: Message, nowMs: number) => void;
 export type TickFn = (c: Core, nowMs: number) => void;
 
 export class Core {
-  readonly peers: readonly NodeId[];
-  /** Votes or acknowledgements (self included) that make a majority. */
-  readonly quorum: number;
   readonly log: RaftLog;
+  /** ConfHistory version last reported in a 'config' event. */
+  private seenConfVersion = -1;
 
   // Persistent state (Raft Figure 2). Changes reach the host through Ready.hardState.
   term = 0;
@@ -75,6 +76,11 @@ export class Core {
   transferDeadlineMs = Number.POSITIVE_INFINITY;
   transferSent = false;
   pendingReads: PendingRead[] = [];
+  /**
+   * The first heartbeat round sent after this leader's latest configuration change: a majority of
+   * the new configuration must acknowledge it (re-confirming the lease there) before the next change.
+   */
+  confRound = 0;
   /** Round started for reads and not yet acknowledged by a majority (0 = none). */
   readRoundInFlight = 0;
   lastReportedLeaseUntilMs = Number.NEGATIVE_INFINITY;
@@ -96,19 +102,53 @@ export class Core {
   ) {
     assert(Number.isFinite(nowMs), 'nowMs must be finite');
     this.lastNowMs = nowMs;
-    this.peers = cfg.members.filter((m) => m !== cfg.id);
-    this.quorum = Math.floor(cfg.members.length / 2) + 1;
+    const bootstrap: ConfState = { voters: cfg.members, learners: cfg.learners };
     if (restored === null) {
-      this.log = new RaftLog();
+      this.log = new RaftLog(bootstrap);
       this.persisted = { term: 0, votedFor: null, commit: 0 };
       this.restartHoldUntilMs = Number.NEGATIVE_INFINITY;
     } else {
-      this.log = RaftLog.restore(restored.snapshot, restored.entries, restored.hardState.commit);
+      // The configuration comes from the snapshot and the log; `bootstrap` only if they hold none.
+      this.log = RaftLog.restore(restored.snapshot, restored.entries, restored.hardState.commit, bootstrap);
       this.term = restored.hardState.term;
       this.votedFor = restored.hardState.votedFor;
       this.persisted = restored.hardState;
       this.restartHoldUntilMs = nowMs + observerSpan(cfg, cfg.leaseDurationMs);
     }
+    this.seenConfVersion = this.log.conf.version;
+  }
+
+  /** The configuration in force: the latest in the log, committed or not (single-server changes). */
+  conf(): ConfState {
+    return this.log.conf.current();
+  }
+
+  voters(): readonly NodeId[] {
+    return this.log.conf.current().voters;
+  }
+
+  isVoter(id: NodeId = this.cfg.id): boolean {
+    return this.log.conf.current().voters.includes(id);
+  }
+
+  isMember(id: NodeId = this.cfg.id): boolean {
+    const cs = this.log.conf.current();
+    return cs.voters.includes(id) || cs.learners.includes(id);
+  }
+
+  /** Votes (self included) that make a majority of the voters in force. */
+  quorum(): number {
+    return majority(this.voters());
+  }
+
+  /** Reports a configuration change (event 'config') once; true if there was one. */
+  noteConf(): boolean {
+    const h = this.log.conf;
+    if (h.version === this.seenConfVersion) return false;
+    this.seenConfVersion = h.version;
+    const cs = h.current();
+    this.event({ kind: 'config', index: h.lastChangeIndex(), voters: cs.voters.join(','), learners: cs.learners.join(',') });
+    return true;
   }
 
   /** Hosts pass monotonic time; going backwards is a host bug (and would break every lease). */

@@ -9,7 +9,9 @@ import type { AppendRequest, Message, NodeId, SnapshotRequest, VoteRequest, Vote
 
 /** Entry point for every message: term rules first (Figure 2 "all servers"), then the role. */
 export function stepMessage(c: Core, m: Message, nowMs: number): void {
-  if (!isValidMessage(m, c.cfg.id, c.cfg.members)) return;
+  // Any sender: a leader may have added us (or a voter) that our log does not show yet. Membership
+  // decides what counts (votes from voters only, acknowledgements from tracked followers only).
+  if (!isValidMessage(m, c.cfg.id)) return;
   if (m.term > c.term) {
     if (m.type === 'vote') {
       const blocked = voteBlocker(c, m, nowMs);
@@ -104,6 +106,11 @@ export function becomeFollower(c: Core, term: number, leader: NodeId | null, now
 /** Follower and candidates: the election timer. A restarted node does not campaign in its hold. */
 function tickElection(c: Core, nowMs: number): void {
   if (nowMs < c.electionDeadlineMs) return;
+  // Learners, removed nodes and nodes not yet told their configuration never campaign.
+  if (!c.isVoter()) {
+    c.resetElectionTimer(nowMs);
+    return;
+  }
   if (c.inRestartHold(nowMs)) {
     c.electionDeadlineMs = c.restartHoldUntilMs;
     return;
@@ -129,7 +136,7 @@ export function campaign(c: Core, transfer: boolean, nowMs: number): void {
   c.votes.set(c.cfg.id, true);
   c.resetElectionTimer(nowMs);
   c.event({ kind: 'role', role: 'pre-candidate', term: c.term, leader: null });
-  if (c.votes.size >= c.quorum) return becomeCandidate(c, false, nowMs);
+  if (c.votes.size >= c.quorum()) return becomeCandidate(c, false, nowMs);
   requestVotes(c, true, false);
 }
 
@@ -146,13 +153,14 @@ function becomeCandidate(c: Core, transfer: boolean, nowMs: number): void {
   c.candidateWaitUntilMs = c.oldLeaseUntilMs;
   c.resetElectionTimer(nowMs);
   c.event({ kind: 'role', role: 'candidate', term: c.term, leader: null });
-  if (c.votes.size >= c.quorum) return becomeLeader(c, nowMs);
+  if (c.votes.size >= c.quorum()) return becomeLeader(c, nowMs);
   requestVotes(c, false, transfer);
 }
 
 function requestVotes(c: Core, preVote: boolean, transfer: boolean): void {
   const term = preVote ? c.term + 1 : c.term;
-  for (const to of c.peers) {
+  for (const to of c.voters()) {
+    if (to === c.cfg.id) continue;
     const req: VoteRequest = {
       type: 'vote', from: c.cfg.id, to, term, preVote, transfer,
       lastLogIndex: c.log.lastIndex(), lastLogTerm: c.log.lastTerm(),
@@ -181,6 +189,8 @@ function stepCandidate(c: Core, m: Message, nowMs: number): void {
 function handleVoteResponse(c: Core, m: VoteResponse, nowMs: number): void {
   const pre = c.role === 'pre-candidate';
   if (m.preVote !== pre || m.term !== (pre ? c.term + 1 : c.term) || c.votes.has(m.from)) return;
+  // Only the votes of voters in our configuration count (a learner's never does).
+  if (!c.isVoter(m.from)) return;
   c.votes.set(m.from, m.granted);
   if (m.granted && !pre) {
     // The voter may know a lease that is still running; wait until it has certainly expired on
@@ -190,10 +200,10 @@ function handleVoteResponse(c: Core, m: VoteResponse, nowMs: number): void {
   let granted = 0;
   for (const v of c.votes.values()) if (v) granted++;
   const rejected = c.votes.size - granted;
-  if (granted >= c.quorum) {
+  if (granted >= c.quorum()) {
     if (pre) becomeCandidate(c, false, nowMs);
     else becomeLeader(c, nowMs);
-  } else if (rejected >= c.quorum) {
+  } else if (rejected >= c.quorum()) {
     becomeFollower(c, c.term, null, nowMs);
   }
 }
@@ -209,8 +219,8 @@ export function stepFollower(c: Core, m: Message, nowMs: number): void {
     case 'vote':
       return handleVote(c, m, nowMs);
     case 'timeoutNow':
-      // Only our leader may hand over; a restarted node in its hold stays out of it.
-      if (m.from === c.leader && !c.inRestartHold(nowMs)) campaign(c, true, nowMs);
+      // Only our leader may hand over, only to a voter; a restarted node in its hold stays out of it.
+      if (m.from === c.leader && c.isVoter() && !c.inRestartHold(nowMs)) campaign(c, true, nowMs);
       return;
     default:
       return;

@@ -3,6 +3,7 @@
 import type { Core } from './core.ts';
 import { becomeFollower, handleVote } from './election.ts';
 import { LeaderLease } from './lease.ts';
+import { caughtUp } from './membership.ts';
 import { Progress } from './progress.ts';
 import { failPendingReads, releaseReads } from './reads.ts';
 import { handleAppendResponse, noopEntry, sendAppends, sendHeartbeat } from './replication.ts';
@@ -16,10 +17,15 @@ export function becomeLeader(c: Core, nowMs: number): void {
   c.votes.clear();
   // MUTANT no-old-lease-wait: acquire the lease without waiting for the old leader's to expire.
   const waitUntilMs = c.cfg.mutant === 'no-old-lease-wait' ? Number.NEGATIVE_INFINITY : c.candidateWaitUntilMs;
-  c.lease = new LeaderLease(c.cfg, c.peers, waitUntilMs);
+  // MUTANT lease-one-config: the lease keeps counting the voters this leader was elected with.
+  const frozen = c.voters().slice();
+  const voters = c.cfg.mutant === 'lease-one-config' ? (): readonly NodeId[] => frozen : (): readonly NodeId[] => c.voters();
+  c.lease = new LeaderLease(c.cfg, c.cfg.id, voters, waitUntilMs);
   c.lastReportedLeaseUntilMs = Number.NEGATIVE_INFINITY;
   c.progress.clear();
-  for (const p of c.peers) c.progress.set(p, new Progress(c.log.lastIndex() + 1, nowMs));
+  const cs = c.conf();
+  for (const p of [...cs.voters, ...cs.learners]) if (p !== c.cfg.id) c.progress.set(p, new Progress(c.log.lastIndex() + 1, nowMs));
+  c.confRound = 0;
   c.transferTarget = null;
   c.transferDeadlineMs = Number.POSITIVE_INFINITY;
   c.transferSent = false;
@@ -44,6 +50,10 @@ export function leaveLeadership(c: Core, nowMs: number): void {
       c.oldLeaseLeader = c.cfg.id;
       c.oldLeaseTerm = c.term;
     }
+    // So is the previous leader's lease that we were still waiting out: a leader that steps down
+    // quickly must pass on what its voters told it, as they do (docs/lease-safety.md, "Two leader
+    // changes back to back").
+    if (lease.waitUntilMs > c.oldLeaseUntilMs) c.oldLeaseUntilMs = lease.waitUntilMs;
     if (lease.isValid(nowMs)) c.event({ kind: 'lease-lost', term: c.term, reason: 'no longer leader' });
   }
   failPendingReads(c, 'stepped-down');
@@ -116,17 +126,24 @@ function tickLeader(c: Core, nowMs: number): void {
   checkLease(c, nowMs);
   if (c.role !== 'leader') return;
   if (nowMs >= c.transferDeadlineMs) {
+    // MUTANT transfer-resumes-lease (etcd-io/raft#99): lead on with the lease as if never given up.
+    if (c.cfg.mutant === 'transfer-resumes-lease' && c.lease !== null && c.isVoter()) {
+      c.lease.givenUp = false;
+      c.transferTarget = null;
+      c.transferDeadlineMs = Number.POSITIVE_INFINITY;
+      return;
+    }
     // The target did not take over. Our lease is given up for this term; a fresh election (which
     // we may well win) restores one. See docs/lease-safety.md §"Leadership transfer".
     return stepDown(c, `leadership transfer to ${c.transferTarget ?? '?'} timed out, stepping down`, nowMs);
   }
   if (nowMs >= c.checkQuorumDeadlineMs) {
-    let active = 1;
-    for (const pr of c.progress.values()) {
-      if (pr.recentActive) active++;
+    let active = c.isVoter() ? 1 : 0;
+    for (const [id, pr] of c.progress) {
+      if (pr.recentActive && c.isVoter(id)) active++;
       pr.recentActive = false;
     }
-    if (active < c.quorum) return stepDown(c, `check quorum failed: heard from ${active} of ${c.cfg.members.length}`, nowMs);
+    if (active < c.quorum()) return stepDown(c, `check quorum failed: heard from ${active} of ${c.voters().length} voters`, nowMs);
     c.checkQuorumDeadlineMs = nowMs + c.cfg.electionTimeoutMinMs;
   }
   if (nowMs >= c.heartbeatDeadlineMs) broadcastRound(c, nowMs);
@@ -139,6 +156,7 @@ export function stepLeader(c: Core, m: Message, nowMs: number): void {
   const lease = c.lease;
   if (pr === undefined || lease === null) return;
   pr.recentActive = true;
+  pr.lastHeardMs = nowMs;
   // Any answer in our term (success or log mismatch) shows the follower accepted the round.
   if (lease.onAck(m.from, m.round, nowMs)) {
     onQuorumRound(c, nowMs);
@@ -150,14 +168,52 @@ export function stepLeader(c: Core, m: Message, nowMs: number): void {
 
 /**
  * Leadership transfer (thesis §3.10) with the lease rule of lease-notes case 7: the lease is given
- * up FIRST, so no lease read is served while the target may already be winning votes.
+ * up FIRST, so no lease read is served while the target may already be winning votes. The target
+ * must be a caught-up voter (membership.ts, caughtUp); null picks the most caught-up one.
  */
-export function transferLeadership(c: Core, target: NodeId, nowMs: number): boolean {
+export function transferLeadership(c: Core, target: NodeId | null, nowMs: number): boolean {
+  if (c.role !== 'leader' || c.lease === null) return false;
+  const t = target ?? bestTransferTarget(c, nowMs);
+  if (t === null) return false;
+  if (c.transferTarget !== null) return c.transferTarget === t;
+  const pr = c.progress.get(t);
+  if (pr === undefined || !c.isVoter(t) || !caughtUp(c, pr, nowMs, c.cfg.maxEntriesPerAppend)) return false;
+  startTransfer(c, t, nowMs, c.cfg.mutant === 'transfer-keeps-lease');
+  return true;
+}
+
+/** The caught-up voter with the highest match index, or null. */
+export function bestTransferTarget(c: Core, nowMs: number): NodeId | null {
+  let best: NodeId | null = null;
+  let bestMatch = -1;
+  for (const [id, pr] of c.progress) {
+    if (c.isVoter(id) && caughtUp(c, pr, nowMs, c.cfg.maxEntriesPerAppend) && pr.match > bestMatch) [best, bestMatch] = [id, pr.match];
+  }
+  return best;
+}
+
+/**
+ * This leader's own removal is committed: it hands leadership to a voter (giving its lease up
+ * first, as in any transfer), or steps down at once when there is nobody to hand over to. Either
+ * way its lease ends here; as a non-voter it never campaigns again.
+ */
+export function leaveAfterRemoval(c: Core, nowMs: number): void {
+  if (c.role !== 'leader' || c.transferTarget !== null) return;
+  let target: NodeId | null = null;
+  let bestMatch = -1;
+  for (const [id, pr] of c.progress) {
+    if (c.isVoter(id) && nowMs - pr.lastHeardMs < c.cfg.electionTimeoutMinMs && pr.match > bestMatch) [target, bestMatch] = [id, pr.match];
+  }
+  if (target === null) return stepDown(c, 'removed from the configuration', nowMs);
+  // MUTANT removed-leader-keeps-lease: the removed leader keeps serving lease reads while it hands over.
+  startTransfer(c, target, nowMs, c.cfg.mutant === 'removed-leader-keeps-lease');
+}
+
+function startTransfer(c: Core, target: NodeId, nowMs: number, keepLease: boolean): void {
   const lease = c.lease;
-  if (c.role !== 'leader' || lease === null || !c.progress.has(target)) return false;
-  if (c.transferTarget !== null) return c.transferTarget === target;
-  // MUTANT transfer-keeps-lease: hand over while still serving lease reads.
-  if (c.cfg.mutant !== 'transfer-keeps-lease') {
+  if (lease === null) return;
+  // MUTANT transfer-keeps-lease / removed-leader-keeps-lease: hand over while still serving lease reads.
+  if (!keepLease) {
     if (lease.isValid(nowMs)) c.event({ kind: 'lease-lost', term: c.term, reason: `given up for transfer to ${target}` });
     lease.givenUp = true;
     // We vote for the target too: report our own lease to it like any other old lease.
@@ -176,7 +232,6 @@ export function transferLeadership(c: Core, target: NodeId, nowMs: number): bool
     sendHeartbeat(c, target, pr); // finds out at once whether appends to it were lost
   }
   maybeSendTimeoutNow(c);
-  return true;
 }
 
 function maybeSendTimeoutNow(c: Core): void {

@@ -5,6 +5,7 @@
 //     the duration it claimed;
 //   - an observer LENGTHENS what it believes others hold by (1+ρ), so its belief ends no earlier.
 import type { RaftConfig } from './config.ts';
+import { quorumValue } from './confchange.ts';
 import type { NodeId } from './types.ts';
 
 /** The drift bound as the core uses it; the `no-drift-margin` mutant ignores ρ on both sides. */
@@ -38,6 +39,8 @@ export function transferSpan(cfg: RaftConfig, remainingMs: number): number {
  * The leader's lease. Rounds are numbered from 1 within one leadership term; every AppendRequest
  * carries the latest round, acknowledgements echo it. Invariant: `untilMs` never decreases within a
  * term, and the lease is valid at t iff !givenUp && waitUntilMs <= t < untilMs.
+ * The quorum is a majority of the voters in force when the quorum is counted (`voters()`), the
+ * leader counting itself only while it is a voter (a leader removing itself does not).
  */
 export class LeaderLease {
   round = 0;
@@ -53,16 +56,36 @@ export class LeaderLease {
   /** Whether 'lease-acquired' was reported (so expiry means renewal failed). */
   acquired = false;
 
+  /** MUTANT new-voter-counts-before-ack: promoted voters counted as acknowledging every round. */
+  private readonly assumed = new Set<NodeId>();
+
   constructor(
     private readonly cfg: RaftConfig,
-    private readonly peers: readonly NodeId[],
+    private readonly self: NodeId,
+    private readonly voters: () => readonly NodeId[],
     waitUntilMs: number,
   ) {
     this.waitUntilMs = waitUntilMs;
   }
 
+  /**
+   * `id` just became a voter: it counts toward the lease only once it has acknowledged a round as
+   * one (docs/lease-safety.md, "Leases across configurations").
+   */
+  onPromoted(id: NodeId, nowMs: number): void {
+    this.acked.delete(id);
+    // MUTANT new-voter-counts-before-ack: counted as if it had acknowledged the latest round.
+    if (this.cfg.mutant === 'new-voter-counts-before-ack') this.assumed.add(id);
+    this.recompute(nowMs);
+  }
+
   isValid(nowMs: number): boolean {
     return !this.givenUp && nowMs >= this.waitUntilMs && nowMs < this.untilMs;
+  }
+
+  /** Recounts after the voters changed (the quorum round never moves back). */
+  recount(nowMs: number): void {
+    this.recompute(nowMs);
   }
 
   /** Starts a new round sent at nowMs; returns its number. */
@@ -76,6 +99,7 @@ export class LeaderLease {
   /** A peer acknowledged `round` (or a later one). Returns true if the quorum round advanced. */
   onAck(peer: NodeId, round: number, nowMs: number): boolean {
     if (!Number.isInteger(round) || round < 1 || round > this.round) return false;
+    this.assumed.delete(peer);
     const prev = this.acked.get(peer) ?? 0;
     if (round <= prev) return false;
     this.acked.set(peer, round);
@@ -84,11 +108,7 @@ export class LeaderLease {
 
   private recompute(nowMs: number): boolean {
     // The leader itself has "acknowledged" every round it sent.
-    const rounds = [this.round];
-    for (const p of this.peers) rounds.push(this.acked.get(p) ?? 0);
-    rounds.sort((a, b) => b - a);
-    const majority = Math.floor((this.peers.length + 1) / 2) + 1;
-    const q = rounds[majority - 1] ?? 0;
+    const q = quorumValue(this.voters(), (p) => (p === this.self || this.assumed.has(p) ? this.round : (this.acked.get(p) ?? 0)));
     if (q <= this.quorumRound) return false;
     this.quorumRound = q;
     const sentMs = this.sendTimes.get(q);

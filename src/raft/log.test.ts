@@ -6,7 +6,7 @@ import type { Entry } from './types.ts';
 import { Solo, heartbeat } from './testkit.ts';
 
 const ent = (index: number, term: number): Entry => ({ index, term, type: 0, data: new Uint8Array(0) });
-const log = (...terms: number[]): RaftLog => RaftLog.restore(null, terms.map((t, i) => ent(i + 1, t)), 0);
+const log = (...terms: number[]): RaftLog => RaftLog.restore(null, terms.map((t, i) => ent(i + 1, t)), 0, { voters: ['a'], learners: [] });
 const terms = (l: RaftLog): number[] => Array.from({ length: l.lastIndex() }, (_, i) => l.term(i + 1) ?? -1);
 
 test('maybeAppend: rejects when prev does not match, appends when it does', () => {
@@ -42,12 +42,12 @@ test('compact drops the prefix but keeps the term at the snapshot point', () => 
   const l = log(1, 1, 2, 3);
   l.commitTo(4);
   l.applied = 3;
-  l.compact(3, ['a']);
+  l.compact(3);
   assert.equal(l.firstIndex(), 4);
   assert.equal(l.term(3), 2);
   assert.equal(l.term(2), null);
-  assert.deepEqual(l.snapshot, { index: 3, term: 2, members: ['a'] });
-  assert.throws(() => l.compact(4, ['a']), /beyond applied/);
+  assert.deepEqual(l.snapshot, { index: 3, term: 2, confState: { voters: ['a'], learners: [] } });
+  assert.throws(() => l.compact(4), /beyond applied/);
 });
 
 test('Ready contract: entry acknowledgements wait for the disk, heartbeat acknowledgements do not', () => {

@@ -4,7 +4,9 @@
 //   snapIndex <= applied <= committed <= lastIndex      (applied = handed out in committedEntries)
 //   entries[i].index === snapIndex + 1 + i, terms never decrease
 //   stabled <= lastIndex: every entry at or below `stabled` has been persisted by the host.
-import type { Entry, SnapshotMeta } from './types.ts';
+import { ConfHistory } from './confchange.ts';
+import { EntryType } from './types.ts';
+import type { ConfState, Entry, SnapshotMeta } from './types.ts';
 
 export class AssertionError extends Error {
   override readonly name = 'AssertionError';
@@ -26,13 +28,21 @@ export class RaftLog {
   applied = 0;
   /** Highest index the host has persisted (advance() moves it). */
   stabled = 0;
+  /** The configurations in this log (the last one is in force: single-server changes). */
+  readonly conf: ConfHistory;
 
-  static restore(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: number): RaftLog {
-    const log = new RaftLog();
+  /** `bootstrap`: the configuration before any ConfChange entry, when no snapshot gives one. */
+  constructor(bootstrap: ConfState) {
+    this.conf = new ConfHistory(0, bootstrap);
+  }
+
+  static restore(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: number, bootstrap: ConfState): RaftLog {
+    const log = new RaftLog(bootstrap);
     if (snapshot !== null) {
       log.snapIndex = snapshot.index;
       log.snapTerm = snapshot.term;
       log.snapshot = snapshot;
+      log.conf.reset(snapshot.index, snapshot.confState);
     }
     let expect = log.snapIndex + 1;
     let term = log.snapTerm;
@@ -40,6 +50,7 @@ export class RaftLog {
       assert(e.index === expect && e.term >= term, () => `restored entries not contiguous at ${e.index}`);
       expect++;
       term = e.term;
+      if (e.type === EntryType.ConfChange) log.conf.onAppend(e.index, e.data);
     }
     log.entries = entries.slice();
     log.stabled = log.lastIndex();
@@ -89,6 +100,7 @@ export class RaftLog {
   append(e: Entry): void {
     assert(e.index === this.lastIndex() + 1 && e.term >= this.lastTerm(), () => `append out of order at ${e.index}`);
     this.entries.push(e);
+    if (e.type === EntryType.ConfChange) this.conf.onAppend(e.index, e.data);
   }
 
   /**
@@ -110,7 +122,11 @@ export class RaftLog {
       const have = this.term(e.index);
       if (have === e.term) continue;
       if (have !== null) this.truncateFrom(e.index);
-      for (let j = i; j < ents.length; j++) this.entries.push(ents[j] as Entry);
+      for (let j = i; j < ents.length; j++) {
+        const n = ents[j] as Entry;
+        this.entries.push(n);
+        if (n.type === EntryType.ConfChange) this.conf.onAppend(n.index, n.data);
+      }
       break;
     }
     return prev + ents.length;
@@ -120,6 +136,8 @@ export class RaftLog {
     assert(index > this.committed, () => `truncating committed entry ${index} (commit ${this.committed})`);
     this.entries.length = index - this.snapIndex - 1;
     this.stabled = Math.min(this.stabled, index - 1);
+    // An uncommitted configuration change that is cut off is no longer in force (thesis §4.1).
+    this.conf.truncateFrom(index);
   }
 
   /** Fast backtracking hint for a rejected (prev, prevTerm) (Raft §5.3, the paper's optimization). */
@@ -170,15 +188,17 @@ export class RaftLog {
   }
 
   /** The host took a snapshot at `index` (<= applied): drop the prefix. */
-  compact(index: number, members: readonly string[]): void {
+  compact(index: number): void {
     assert(index <= this.applied && index <= this.stabled, () => `compact(${index}) beyond applied ${this.applied}`);
     if (index <= this.snapIndex) return;
     const term = this.term(index);
     assert(term !== null, () => `compact(${index}): no such entry`);
+    const confState = this.conf.at(index);
     this.entries = this.entries.slice(index - this.snapIndex);
     this.snapIndex = index;
     this.snapTerm = term;
-    this.snapshot = { index, term, members: members.slice() };
+    this.snapshot = { index, term, confState };
+    this.conf.compact(index);
   }
 
   /** Follower installs the leader's snapshot: the whole log is replaced. */
@@ -191,5 +211,6 @@ export class RaftLog {
     this.committed = meta.index;
     this.applied = meta.index;
     this.stabled = meta.index;
+    this.conf.reset(meta.index, meta.confState);
   }
 }

@@ -16,7 +16,9 @@ import { becomeFollower, stepMessage } from './election.ts';
 import { maybeCommit, proposeEntries } from './replication.ts';
 import { leaseRead, readIndex } from './reads.ts';
 import { transferLeadership } from './leader.ts';
-import type { Entry, HardState, Message, NodeId, Outgoing, Random, Ready, Role, SnapshotMeta } from './types.ts';
+import { proposeConfChange } from './membership.ts';
+import type { ConfChangeResult } from './membership.ts';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Outgoing, Random, Ready, Role, SnapshotMeta } from './types.ts';
 
 export interface RaftNodeOptions {
   readonly config: RaftConfig;
@@ -50,6 +52,11 @@ export interface RaftStatus {
   /** Restarted node: votes are held for this much longer. */
   readonly restartHoldRemainingMs: number;
   readonly transferTarget: NodeId | null;
+  /** The configuration in force (the latest in this node's log, committed or not). */
+  readonly confState: ConfState;
+  /** Index of the latest ConfChange entry in the log, and whether it is committed. */
+  readonly confIndex: number;
+  readonly confCommitted: boolean;
   readonly progress: Readonly<Record<NodeId, { readonly match: number; readonly next: number; readonly state: string }>>;
 }
 
@@ -90,6 +97,28 @@ export class RaftNode {
   step(msg: Message, nowMs: number): void {
     this.c.observe(nowMs);
     stepMessage(this.c, msg, nowMs);
+    this.c.noteConf();
+  }
+
+  /**
+   * Proposes one membership change (single-server; see membership.ts for the rules and the
+   * refusals). On success the change is in force at once and commits like any entry; the host sees
+   * it in Ready.committedEntries (EntryType.ConfChange, decodeConfChange). `force` overrides only
+   * 'would-lose-quorum'.
+   */
+  proposeConfChange(cc: ConfChange, nowMs: number, opts: { readonly force?: boolean } = {}): ConfChangeResult {
+    this.c.observe(nowMs);
+    return proposeConfChange(this.c, cc, nowMs, opts.force === true);
+  }
+
+  /** The configuration in force now. */
+  confState(): ConfState {
+    return this.c.conf();
+  }
+
+  /** The configuration in force at `index` (>= the snapshot index), for a snapshot taken there. */
+  confStateAt(index: number): ConfState {
+    return this.c.log.conf.at(index);
   }
 
   propose(data: Uint8Array, nowMs: number): ProposeResult {
@@ -124,15 +153,18 @@ export class RaftNode {
     readIndex(this.c, requestId, nowMs, useLease);
   }
 
-  /** Gives up the lease, brings `target` up to date, sends it TimeoutNow. False if not possible. */
-  transferLeadership(target: NodeId, nowMs: number): boolean {
+  /**
+   * Gives up the lease, brings `target` up to date, sends it TimeoutNow. False if not possible:
+   * not leader, or the target is not a caught-up voter (null: the most caught-up voter).
+   */
+  transferLeadership(target: NodeId | null, nowMs: number): boolean {
     this.c.observe(nowMs);
     return transferLeadership(this.c, target, nowMs);
   }
 
   /** The host took a snapshot at `index` (<= applied): the log prefix up to it is dropped. */
   compact(index: number): void {
-    this.c.log.compact(index, this.c.cfg.members);
+    this.c.log.compact(index);
   }
 
   ready(nowMs: number): Ready | null {
@@ -180,6 +212,9 @@ export class RaftNode {
       waitingForOldLease: lease !== null && nowMs < lease.waitUntilMs,
       restartHoldRemainingMs: Math.max(0, c.restartHoldUntilMs - nowMs),
       transferTarget: c.transferTarget,
+      confState: c.conf(),
+      confIndex: c.log.conf.lastChangeIndex(),
+      confCommitted: c.log.conf.lastChangeIndex() <= c.log.committed,
       progress,
     };
   }

@@ -18,6 +18,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum. */
   recentActive = false;
+  /** When the leader last heard from this follower (any answer in its term); -∞ if never. */
+  lastHeardMs = Number.NEGATIVE_INFINITY;
   /** Latest heartbeat round of a success acknowledgement (rounds never decrease in send order). */
   ackRound = 0;
   /** When `match` last moved (or the follower was last caught up); drives retransmission. */

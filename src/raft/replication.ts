@@ -1,6 +1,8 @@
 // Log replication: the leader's AppendRequests under flow control, the follower's side of them,
 // and the commit rule (Raft §5.3, §5.4.2: only entries of the current term commit by counting).
 import type { Core } from './core.ts';
+import { quorumValue } from './confchange.ts';
+import { leaveAfterRemoval } from './leader.ts';
 import { releaseReads } from './reads.ts';
 import { EntryType } from './types.ts';
 import type { AppendRequest, AppendResponse, Entry, NodeId, SnapshotRequest } from './types.ts';
@@ -167,14 +169,15 @@ function nextAfterReject(c: Core, m: AppendResponse): number {
  * disk holds), and only if that entry is of the current term (Raft §5.4.2, Figure 8).
  */
 export function maybeCommit(c: Core, nowMs: number): void {
-  const matches = [Math.min(c.log.stabled, c.log.lastIndex())];
-  for (const pr of c.progress.values()) matches.push(pr.match);
-  matches.sort((a, b) => b - a);
-  const n = matches[c.quorum - 1] ?? 0;
+  // Counted over the voters in force (learners never count; a leader removing itself does not).
+  const own = Math.min(c.log.stabled, c.log.lastIndex());
+  const n = quorumValue(c.voters(), (id) => (id === c.cfg.id ? own : (c.progress.get(id)?.match ?? 0)));
   if (n <= c.log.committed || c.log.term(n) !== c.term) return;
   c.log.commitTo(n);
   c.event({ kind: 'commit', index: n, term: c.term });
   releaseReads(c, nowMs);
+  // Our own removal is committed: hand over and leave (thesis §4.2.2).
+  if (c.role === 'leader' && !c.isVoter() && c.log.committed >= c.log.conf.lastChangeIndex()) leaveAfterRemoval(c, nowMs);
 }
 
 export function noopEntry(index: number, term: number): Entry {

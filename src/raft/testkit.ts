@@ -30,7 +30,8 @@ export interface TestNode {
 export type Filter = (m: Message) => boolean;
 
 export class TestCluster {
-  readonly ids: readonly NodeId[];
+  /** The nodes that exist (bootstrap members, then any added with addNode). */
+  ids: readonly NodeId[];
   readonly n = new Map<NodeId, TestNode>();
   /** Messages sent and not yet delivered, in send order. */
   queue: Message[] = [];
@@ -52,11 +53,27 @@ export class TestCluster {
     readonly randomOf: (id: NodeId) => number = (id) => (ids.indexOf(id) === 0 ? 0 : 0.3 + 0.1 * ids.indexOf(id)),
   ) {
     this.ids = ids;
+    this.bootstrap = ids;
     for (const id of ids) this.n.set(id, this.fresh(id, 1000, null));
   }
 
+  private readonly bootstrap: readonly NodeId[];
+  /** Bootstrap configuration of nodes added later (what a joining node is told). */
+  private readonly joinConf = new Map<NodeId, { voters: readonly NodeId[]; learners: readonly NodeId[] }>();
+
+  /** A brand-new node with an empty disk that starts knowing `conf` (it joins as a learner). */
+  addNode(id: NodeId, conf: { voters: readonly NodeId[]; learners: readonly NodeId[] }, nowMs = 1000): TestNode {
+    this.joinConf.set(id, conf);
+    this.ids = [...this.ids, id];
+    const t = this.fresh(id, nowMs, null);
+    this.n.set(id, t);
+    return t;
+  }
+
   private fresh(id: NodeId, nowMs: number, disk: Disk | null): TestNode {
-    const config = validateRaftConfig({ ...this.overrides, id, members: this.ids });
+    const jc = this.joinConf.get(id);
+    const members = jc === undefined ? { members: this.bootstrap } : { members: jc.voters, learners: jc.learners };
+    const config = validateRaftConfig({ ...this.overrides, id, ...members });
     const random = (): number => this.rand.get(id) ?? this.randomOf(id);
     const restored = disk === null ? undefined : { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
     const node = new RaftNode(restored === undefined ? { config, random, nowMs } : { config, random, nowMs, restored });
@@ -155,11 +172,11 @@ export class TestCluster {
 
   /** Delivers one queued message (the first one matching `pick`); returns it or null. */
   deliverOne(pick: (m: Message) => boolean = () => true): Message | null {
-    const i = this.queue.findIndex((m) => pick(m) && !this.get(m.to).paused);
+    const i = this.queue.findIndex((m) => pick(m) && !(this.n.get(m.to)?.paused ?? false));
     if (i < 0) return null;
     const [m] = this.queue.splice(i, 1);
     if (m === undefined) return null;
-    if (this.drop(m)) return m;
+    if (this.drop(m) || !this.n.has(m.to)) return m; // nobody at that address: lost
     const t = this.get(m.to);
     t.node.step(m, t.nowMs);
     this.pump(m.to);

@@ -70,3 +70,54 @@ test('transcript: leadership transfer gives the lease up first; the target waits
     2010 b lease-acquired term=2 untilMs=3801
   `));
 });
+
+test('transcript: add a learner, promote it, remove the leader (it hands over after the removal commits)', () => {
+  const c = new TestCluster(['a', 'b', 'c']);
+  c.run(1100, 10);
+  const from = c.trace.length;
+  const change = (kind: 'add-learner' | 'promote' | 'remove', id: string): void => {
+    const t = c.get('a');
+    assert.equal(t.node.proposeConfChange({ kind, id, context: new Uint8Array(0) }, t.nowMs).ok, true);
+    c.pump('a');
+  };
+  change('add-learner', 'd');
+  c.addNode('d', { voters: ['a', 'b', 'c'], learners: ['d'] }, c.get('a').nowMs);
+  c.run(300, 10);
+  change('promote', 'd');
+  c.run(300, 10);
+  change('remove', 'a');
+  c.run(1500, 10);
+  // Each configuration is in force on a node as soon as the entry is in its log. The removed
+  // leader gives its lease up before TimeoutNow; b waits out that lease (as after any transfer).
+  // a learns of term 2 from a follower's answer to its last heartbeat and, a non-voter, stays out.
+  assert.deepEqual(c.trace.slice(from).filter(quiet), text(`
+    1100 a config index=2 voters=a,b,c learners=d
+    1110 d role role=follower term=0 leader=null
+    1110 b config index=2 voters=a,b,c learners=d
+    1110 c config index=2 voters=a,b,c learners=d
+    1110 d role role=follower term=1 leader=a
+    1110 a append-rejected from=d term=1 index=1
+    1110 d config index=2 voters=a,b,c learners=d
+    1400 a config index=3 voters=a,b,c,d learners=
+    1410 b config index=3 voters=a,b,c,d learners=
+    1410 c config index=3 voters=a,b,c,d learners=
+    1410 d config index=3 voters=a,b,c,d learners=
+    1700 a config index=4 voters=b,c,d learners=
+    1710 b config index=4 voters=b,c,d learners=
+    1710 c config index=4 voters=b,c,d learners=
+    1710 d config index=4 voters=b,c,d learners=
+    1710 a lease-lost term=1 reason=given up for transfer to b
+    1710 b election-timeout term=1 preVote=false
+    1710 b role role=candidate term=2 leader=null
+    1710 c role role=follower term=2 leader=null
+    1710 c vote candidate=b term=2 granted=true reason=granted
+    1710 d role role=follower term=2 leader=null
+    1710 d vote candidate=b term=2 granted=true reason=granted
+    1710 b role role=leader term=2 leader=b
+    1710 b waiting-old-lease term=2 untilMs=3637.364
+    1710 c role role=follower term=2 leader=b
+    1710 d role role=follower term=2 leader=b
+    1800 a role role=follower term=2 leader=null
+    2640 b lease-acquired term=2 untilMs=4501
+  `));
+});

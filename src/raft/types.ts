@@ -16,8 +16,12 @@
 
 export type NodeId = string;
 
-/** Kinds of log entries. Noop is appended by every new leader (Raft §8); Normal carries a command. */
-export const EntryType = { Normal: 0, Noop: 1 } as const;
+/**
+ * Kinds of log entries. Noop is appended by every new leader (Raft §8); Normal carries a command;
+ * ConfChange carries a membership change (encodeConfChange), in force from the moment it is
+ * appended to a log (single-server changes, Raft thesis §4.1; see docs/lease-safety.md).
+ */
+export const EntryType = { Normal: 0, Noop: 1, ConfChange: 2 } as const;
 export type EntryType = (typeof EntryType)[keyof typeof EntryType];
 
 /** A log entry. Invariant: index >= 1, and term never decreases along the log. */
@@ -36,12 +40,33 @@ export interface HardState {
   readonly commit: number;
 }
 
+/**
+ * A cluster configuration. Voters elect and count toward commit and leases; learners receive the
+ * log and snapshots only. `removed` lists ids that were members once and may never come back.
+ * Invariant: the three lists are disjoint; voters is never empty in a running cluster.
+ */
+export interface ConfState {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly removed?: readonly NodeId[];
+}
+
+/**
+ * One membership change (single-server: one member changes role per entry). Adding a voter is
+ * add-learner then promote. `context` is opaque to the core (the host's addresses, incarnation).
+ */
+export interface ConfChange {
+  readonly kind: 'add-learner' | 'promote' | 'remove';
+  readonly id: NodeId;
+  readonly context: Uint8Array;
+}
+
 /** Describes the state machine snapshot that replaces the log prefix up to `index`. */
 export interface SnapshotMeta {
   readonly index: number;
   readonly term: number;
-  /** The members at `index`. */
-  readonly members: readonly NodeId[];
+  /** The configuration in force at `index`. */
+  readonly confState: ConfState;
 }
 
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
@@ -147,7 +172,9 @@ export type RaftEvent =
   | { readonly kind: 'old-lease-seen'; readonly leader: NodeId; readonly term: number; readonly untilMs: number }
   | { readonly kind: 'step-down'; readonly term: number; readonly reason: string }
   | { readonly kind: 'append-rejected'; readonly from: NodeId; readonly term: number; readonly index: number }
-  | { readonly kind: 'commit'; readonly index: number; readonly term: number };
+  | { readonly kind: 'commit'; readonly index: number; readonly term: number }
+  /** The configuration in force changed (a ConfChange appended, truncated away, or a snapshot). */
+  | { readonly kind: 'config'; readonly index: number; readonly voters: string; readonly learners: string };
 
 /**
  * What the core asks the host to do. Ordering contract:
@@ -179,7 +206,13 @@ export type Mutant =
   | 'no-drift-margin'
   | 'read-before-noop'
   | 'vote-inside-lease'
-  | 'transfer-keeps-lease';
+  | 'transfer-keeps-lease'
+  | 'lease-one-config'
+  | 'change-before-term-commit'
+  | 'new-voter-counts-before-ack'
+  | 'transfer-resumes-lease'
+  | 'removed-leader-keeps-lease'
+  | 'rejoin-with-empty-disk';
 
 export const MUTANTS: readonly Mutant[] = [
   'no-old-lease-wait',
@@ -188,6 +221,12 @@ export const MUTANTS: readonly Mutant[] = [
   'read-before-noop',
   'vote-inside-lease',
   'transfer-keeps-lease',
+  'lease-one-config',
+  'change-before-term-commit',
+  'new-voter-counts-before-ack',
+  'transfer-resumes-lease',
+  'removed-leader-keeps-lease',
+  'rejoin-with-empty-disk',
 ];
 
 /** Seeded random source in [0, 1), injected by the host. */

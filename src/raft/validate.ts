@@ -14,18 +14,20 @@ function validEntries(ents: unknown, prev: number, prevTerm: number, term: numbe
     if (typeof e !== 'object' || e === null) return false;
     const x = e as Entry;
     if (!isIdx(x.index) || !isIdx(x.term) || x.index !== idx + 1 || x.term < t || x.term > term) return false;
-    if ((x.type !== 0 && x.type !== 1) || !(x.data instanceof Uint8Array)) return false;
+    if ((x.type !== 0 && x.type !== 1 && x.type !== 2) || !(x.data instanceof Uint8Array)) return false;
     idx = x.index;
     t = x.term;
   }
   return true;
 }
 
-/** True if `m` is a well-formed message from a known peer to `self`. */
-export function isValidMessage(m: unknown, self: NodeId, members: readonly NodeId[]): m is Message {
+const isIdList = (v: unknown): boolean => Array.isArray(v) && v.every((id) => typeof id === 'string' && id.length > 0);
+
+/** True if `m` is a well-formed message from another node to `self` (membership is checked by the roles). */
+export function isValidMessage(m: unknown, self: NodeId): m is Message {
   if (typeof m !== 'object' || m === null) return false;
   const x = m as Message;
-  if (x.to !== self || x.from === self || !members.includes(x.from) || !isIdx(x.term)) return false;
+  if (x.to !== self || x.from === self || typeof x.from !== 'string' || x.from.length === 0 || !isIdx(x.term)) return false;
   switch (x.type) {
     case 'vote':
       return isBool(x.preVote) && isBool(x.transfer) && isIdx(x.lastLogIndex) && isIdx(x.lastLogTerm) && x.term >= 1;
@@ -44,7 +46,9 @@ export function isValidMessage(m: unknown, self: NodeId, members: readonly NodeI
     case 'snap':
       return (
         typeof x.snapshot === 'object' && x.snapshot !== null && isIdx(x.snapshot.index) && x.snapshot.index >= 1 &&
-        isIdx(x.snapshot.term) && x.snapshot.term <= x.term && Array.isArray(x.snapshot.members) &&
+        isIdx(x.snapshot.term) && x.snapshot.term <= x.term && typeof x.snapshot.confState === 'object' &&
+        x.snapshot.confState !== null && isIdList(x.snapshot.confState.voters) && x.snapshot.confState.voters.length > 0 &&
+        isIdList(x.snapshot.confState.learners) && (x.snapshot.confState.removed === undefined || isIdList(x.snapshot.confState.removed)) &&
         isDur(x.leaseDurationMs) && isIdx(x.round)
       );
     case 'timeoutNow':

@@ -280,7 +280,7 @@ export class LeaseKvNode implements KvBackend {
   private maybeSnapshot(): void {
     if (this.snapshotting || this.kv.appliedIndex - this.lastSnapshotIndex < this.cfg.snapshotThresholdEntries) return;
     this.snapshotting = true;
-    const meta: SnapshotMeta = { index: this.kv.appliedIndex, term: this.kv.appliedTerm, members: this.raftConfig.members };
+    const meta: SnapshotMeta = { index: this.kv.appliedIndex, term: this.kv.appliedTerm, confState: this.core.confStateAt(this.kv.appliedIndex) };
     const startedMs = this.now();
     let bytes = 0;
     // snapshotAsync encodes in slices, copy-on-write, so applying and heartbeats go on meanwhile.

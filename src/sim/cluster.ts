@@ -477,5 +477,7 @@ function describeEvent(e: RaftEvent, nowMs: number): string {
       return `append from ${e.from} rejected at index ${e.index}`;
     case 'commit':
       return `commit ${e.index} (term ${e.term})`;
+    case 'config':
+      return `configuration at ${e.index}: voters ${e.voters}${e.learners === '' ? '' : `, learners ${e.learners}`}`;
   }
 }

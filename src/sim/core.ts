@@ -13,6 +13,7 @@ export interface Core {
   readIndex(requestId: number, nowMs: number): void;
   transferLeadership(target: NodeId, nowMs: number): unknown;
   compact(index: number): unknown;
+  confStateAt(index: number): import('../raft/types.ts').ConfState;
   ready(nowMs: number): Ready | null;
   advance(rd: Ready, nowMs: number): void;
   isLeaseValid(nowMs: number): boolean;

@@ -267,7 +267,7 @@ export class SimNode {
     const term = this.storage.termAt(applied);
     if (term === undefined) return;
     this.core!.compact(applied);
-    this.storage.compact({ meta: { index: applied, term, members: this.storage.members }, kv: this.kv.snapshot() });
+    this.storage.compact({ meta: { index: applied, term, confState: this.core!.confStateAt(applied) }, kv: this.kv.snapshot() });
   }
 
   private send(msg: Envelope['msg']): void {

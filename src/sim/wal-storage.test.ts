@@ -43,7 +43,7 @@ test('wal storage: a snapshot (local compaction) is restored with its state mach
   const entries = Array.from({ length: 200 }, (_, i) => put(i + 1, 1, `v${i + 1}`));
   s.append(entries);
   s.sync();
-  s.compact({ meta: { index: 150, term: 1, members: ['n1', 'n2', 'n3'] }, kv: { appliedIndex: 150, data: new Map([['k', { value: 'v150', index: 150 }]]) } });
+  s.compact({ meta: { index: 150, term: 1, confState: { voters: ['n1', 'n2', 'n3'], learners: [] } }, kv: { appliedIndex: 150, data: new Map([['k', { value: 'v150', index: 150 }]]) } });
   s.crash();
   assert.equal(s.open().kind, 'ok');
   assert.equal(s.durableState.snapshot?.meta.index, 150);

@@ -52,7 +52,7 @@ function view(m: Model): string {
   const es = m.entries.map((e) => `${e.index}/${e.term}/${Buffer.from(e.data).toString('hex')}`).join(',');
   const h = m.hardState;
   const s = m.snapshot;
-  return JSON.stringify([h.term, h.votedFor, h.commit, s === null ? null : [s.index, s.term, s.members], es]);
+  return JSON.stringify([h.term, h.votedFor, h.commit, s === null ? null : [s.index, s.term, s.confState.voters], es]);
 }
 function fromState(s: WalState): Model {
   const base = s.snapshot?.index ?? 0;
@@ -100,7 +100,7 @@ function runSeed(seed: number, t: Tally): void {
       } else if (r < 0.9 && last(cur) > cur.base) {
         const install = rnd() < 0.2;
         const index = install ? last(cur) + pick(3) : cur.base + 1 + pick(last(cur) - cur.base);
-        const m: SnapshotMeta = { index, term: install ? term : termAt(cur, index)!, members: ['n0', 'n1', 'n2'] };
+        const m: SnapshotMeta = { index, term: install ? term : termAt(cur, index)!, confState: { voters: ['n0', 'n1', 'n2'], learners: [] } };
         doOp({ k: 'snap', m });
         wal.saveSnapshot(m, Uint8Array.of(seed & 0xff, index & 0xff));
         ({ acked, pending } = { acked: cur, pending: [] });

@@ -34,7 +34,7 @@ test('worker thread, real files: concurrent persists share fsyncs, resolve in or
   assert.ok(persister.stats.fsyncs < persister.stats.persists / 4, JSON.stringify(persister.stats));
   assert.equal(syncs.reduce((n, s) => n + s.requests, 0), N);
   assert.ok(syncs.every((s) => s.fsyncMs >= 0));
-  const snap = { meta: { index: 150, term: 1, members: ['n1'] }, data: new Uint8Array([7]) };
+  const snap = { meta: { index: 150, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, data: new Uint8Array([7]) };
   await persister.persist({ entries: [], hardState: null, snapshot: snap });
   await persister.compact(150);
   assert.deepEqual(await persister.loadSnapshot(), snap);
@@ -80,7 +80,7 @@ test('worker thread: a large snapshot handed over moves to the worker instead of
   const { persister } = await Persister.open(dir);
   const bytes = new Uint8Array(3 << 20).map((_, i) => i % 251);
   const expected = Uint8Array.from(bytes);
-  const meta = { index: 1, term: 1, members: ['n1'] };
+  const meta = { index: 1, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } };
   await persister.persist({ entries: [], hardState: null, snapshot: { meta, data: bytes }, giveSnapshotBytes: true });
   assert.equal(bytes.byteLength, 0, 'the buffer was transferred (detached here), not copied');
   const loaded = await persister.loadSnapshot();

@@ -114,6 +114,9 @@ class Reader {
     this.off = this.b.length;
     return r;
   }
+  remaining(): number {
+    return this.b.length - this.off;
+  }
   end(): void {
     if (this.off !== this.b.length) throw new PayloadError('trailing bytes in payload');
   }
@@ -147,7 +150,7 @@ export function decodeEntry(p: Uint8Array): Entry {
   const index = r.u64();
   const term = r.u64();
   const type = r.u8();
-  if (type !== 0 && type !== 1) throw new PayloadError(`unknown entry type ${type}`);
+  if (type !== 0 && type !== 1 && type !== 2) throw new PayloadError(`unknown entry type ${type}`);
   return { index, term, type: type as EntryType, data: r.rest() };
 }
 
@@ -161,22 +164,34 @@ export function decodeTruncate(p: Uint8Array): number {
   return v;
 }
 
+// Voters, then (since membership changes) learners and removed ids; a record that ends after the
+// voters is one written before them (no learners, nothing removed).
 export function encodeSnapshotMeta(m: SnapshotMeta): Uint8Array {
-  const w = new Writer().u64(m.index).u64(m.term).u16(m.members.length);
-  for (const id of m.members) w.str(id);
+  const w = new Writer().u64(m.index).u64(m.term);
+  for (const list of [m.confState.voters, m.confState.learners, m.confState.removed ?? []]) {
+    w.u16(list.length);
+    for (const id of list) w.str(id);
+  }
   return w.done();
 }
 export function decodeSnapshotMeta(p: Uint8Array): SnapshotMeta {
   const r = new Reader(p);
   const index = r.u64();
   const term = r.u64();
-  const n = r.u16();
-  const members: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = r.str();
-    if (id === null) throw new PayloadError('null member id');
-    members.push(id);
-  }
+  const list = (): string[] => {
+    const n = r.u16();
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = r.str();
+      if (id === null) throw new PayloadError('null member id');
+      ids.push(id);
+    }
+    return ids;
+  };
+  const voters = list();
+  const old = r.remaining() === 0;
+  const learners = old ? [] : list();
+  const removed = old ? [] : list();
   r.end();
-  return { index, term, members };
+  return { index, term, confState: { voters, learners, removed } };
 }

@@ -57,13 +57,13 @@ test('snapshot, compaction past it, and replay from the first remaining segment'
   for (let i = 1; i <= 120; i++) wal.append([ent(i, 3)], { term: 3, votedFor: 'n1', commit: i });
   wal.sync();
   const before = wal.segmentNames().length;
-  wal.saveSnapshot({ index: 80, term: 3, members: ['n1', 'n2', 'n3'] }, new Uint8Array([1, 2, 3]));
+  wal.saveSnapshot({ index: 80, term: 3, confState: { voters: ['n1', 'n2', 'n3'], learners: [], removed: [] } }, new Uint8Array([1, 2, 3]));
   const deleted = wal.compact(80);
   assert.ok(deleted > 0 && wal.segmentNames().length === before - deleted);
   assert.ok(!wal.segmentNames().includes('0000000000000000.wal'));
   assert.throws(() => wal.compact(81), /past the snapshot/);
   const { state, wal: w2 } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
-  assert.deepEqual(state.snapshot, { index: 80, term: 3, members: ['n1', 'n2', 'n3'] });
+  assert.deepEqual(state.snapshot, { index: 80, term: 3, confState: { voters: ['n1', 'n2', 'n3'], learners: [], removed: [] } });
   assert.equal(state.entries[0]!.index, 81);
   assert.equal(state.entries.length, 40);
   assert.deepEqual(state.hardState, { term: 3, votedFor: 'n1', commit: 120 });
@@ -74,7 +74,7 @@ test('a snapshot whose (index, term) is not in the log discards the log (install
   const fs = new FaultyFs({ seed: 5 });
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 10, 1), null);
-  wal.saveSnapshot({ index: 20, term: 4, members: ['n1'] }, new Uint8Array([9]));
+  wal.saveSnapshot({ index: 20, term: 4, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([9]));
   wal.append([ent(21, 4)], { term: 4, votedFor: null, commit: 21 });
   wal.sync();
   const { state } = Wal.open(fs, DIR);
@@ -105,7 +105,7 @@ test('a flipped bit outside the tail, a missing segment, or a corrupt snapshot r
     const fs = new FaultyFs({ seed: 7 });
     const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
     for (let i = 1; i <= 150; i++) wal.append([ent(i, 1)], null);
-    wal.saveSnapshot({ index: 5, term: 1, members: ['n1'] }, new Uint8Array(100));
+    wal.saveSnapshot({ index: 5, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array(100));
     wal.sync();
     return fs;
   };
@@ -136,13 +136,13 @@ test('crash between snapshot temp write and rename leaves the old snapshot valid
   const fs = new FaultyFs({ seed: 8 });
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 10, 1), null);
-  wal.saveSnapshot({ index: 4, term: 1, members: ['n1'] }, new Uint8Array([4]));
+  wal.saveSnapshot({ index: 4, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([4]));
   // Interrupt the next snapshot after its temp file is written and fsynced, before the rename.
   const realRename = fs.rename.bind(fs);
   fs.rename = () => {
     throw new Error('power lost');
   };
-  assert.throws(() => wal.saveSnapshot({ index: 8, term: 1, members: ['n1'] }, new Uint8Array([8])), /power lost/);
+  assert.throws(() => wal.saveSnapshot({ index: 8, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([8])), /power lost/);
   fs.rename = realRename;
   fs.crash();
   const { wal: w2, state } = Wal.open(fs, DIR);
@@ -157,7 +157,7 @@ test('a snapshot renamed into place but whose marker was lost still governs the 
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 10, 1), null);
   wal.sync();
-  wal.saveSnapshot({ index: 6, term: 1, members: ['n1'] }, new Uint8Array([6]));
+  wal.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([6]));
   // Simulate losing the marker: crash right after the rename+dir fsync, before the WAL sync.
   const fs2 = new FaultyFs({ seed: 9, tornWriteProbability: 0 });
   const { wal: v } = Wal.open(fs2, DIR);
@@ -170,7 +170,7 @@ test('a snapshot renamed into place but whose marker was lost still governs the 
     if (calls === 1) realSync(fd); // the snapshot temp file
     else throw new Error('power lost');
   };
-  assert.throws(() => v.saveSnapshot({ index: 6, term: 1, members: ['n1'] }, new Uint8Array([6])), /power lost/);
+  assert.throws(() => v.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([6])), /power lost/);
   fs2.fsync = realSync;
   fs2.crash();
   assert.deepEqual(Wal.open(fs2, DIR).state, Wal.open(fs, DIR).state);

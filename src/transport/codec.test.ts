@@ -29,7 +29,7 @@ export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   }),
   fc.record({
     type: fc.constant('snap' as const), ...base,
-    snapshot: fc.record({ index: n, term: n, members: fc.array(id, { maxLength: 5 }) }), leaseDurationMs: dur, round: small,
+    snapshot: fc.record({ index: n, term: n, confState: fc.record({ voters: fc.array(id, { minLength: 1, maxLength: 5 }), learners: fc.array(id, { maxLength: 3 }), removed: fc.array(id, { maxLength: 3 }) }) }), leaseDurationMs: dur, round: small,
   }),
   fc.record({ type: fc.constant('timeoutNow' as const), ...base }),
 ).map((m) => structuredClone(m) as Message); // plain prototypes, as the decoder builds
@@ -52,7 +52,7 @@ test('every raft message type round-trips (property)', () => {
 
 test('handshake and snapshot frames round-trip', () => {
   const tid = { index: 10, term: 2, totalBytes: 100, crc32: 0xdeadbeef };
-  const snapMsg: Message = { type: 'snap', from: 'a', to: 'b', term: 2, snapshot: { index: 10, term: 2, members: ['a', 'b'] }, leaseDurationMs: 900, round: 3 };
+  const snapMsg: Message = { type: 'snap', from: 'a', to: 'b', term: 2, snapshot: { index: 10, term: 2, confState: { voters: ['a', 'b'], learners: [], removed: [] } }, leaseDurationMs: 900, round: 3 };
   const frames: Frame[] = [
     { kind: 'hello', clusterId: 'c-1', from: 'n1', to: 'n2' },
     { kind: 'hello-ok' },

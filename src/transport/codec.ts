@@ -139,8 +139,10 @@ function writeMessage(w: ByteWriter, m: Message): void {
     case 'snap':
       w.varint(m.snapshot.index);
       w.varint(m.snapshot.term);
-      w.varint(m.snapshot.members.length);
-      for (const id of m.snapshot.members) w.str(id);
+      for (const list of [m.snapshot.confState.voters, m.snapshot.confState.learners, m.snapshot.confState.removed ?? []]) {
+        w.varint(list.length);
+        for (const id of list) w.str(id);
+      }
       w.f64(m.leaseDurationMs);
       w.varint(m.round);
       return;
@@ -290,7 +292,7 @@ function readEntries(r: ByteReader): Entry[] {
     const index = r.varint('entry index');
     const term = r.varint('entry term');
     const type = r.u8('entry type');
-    if (type !== 0 && type !== 1) throw new DecodeError(`unknown entry type ${type}`);
+    if (type !== 0 && type !== 1 && type !== 2) throw new DecodeError(`unknown entry type ${type}`);
     if (index < 1) throw new DecodeError('entry index must be >= 1');
     // bytes() copies: an entry kept in the log must not pin the whole network frame in memory.
     entries.push({ index, term, type, data: r.bytes('entry data') });
@@ -301,9 +303,14 @@ function readEntries(r: ByteReader): Entry[] {
 function readSnapshotMeta(r: ByteReader): SnapshotMeta {
   const index = r.varint('snapshot index');
   const term = r.varint('snapshot term');
-  const n = r.varint('member count');
-  if (n > r.remaining / 2) throw new DecodeError(`member count ${n} exceeds frame`);
-  const members: string[] = [];
-  for (let i = 0; i < n; i++) members.push(nodeId(r));
-  return { index, term, members };
+  const lists: string[][] = [];
+  for (let l = 0; l < 3; l++) {
+    const n = r.varint('member count');
+    if (n > r.remaining / 2) throw new DecodeError(`member count ${n} exceeds frame`);
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(nodeId(r));
+    lists.push(ids);
+  }
+  const [voters = [], learners = [], removed = []] = lists;
+  return { index, term, confState: { voters, learners, removed } };
 }

@@ -6,7 +6,7 @@ import { startProxy } from './proxy.ts';
 import { get, startMesh, waitFor } from './test-helpers.ts';
 
 function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
-  return { type: 'snap', from, to, term: 3, snapshot: { index, term: 3, members: ['a', 'b'] }, leaseDurationMs: 900, round: 7 };
+  return { type: 'snap', from, to, term: 3, snapshot: { index, term: 3, confState: { voters: ['a', 'b'], learners: [], removed: [] } }, leaseDurationMs: 900, round: 7 };
 }
 
 interface Received {

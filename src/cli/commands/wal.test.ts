@@ -22,7 +22,7 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { wal } = Wal.open(new RealFs(), dir, { segmentSizeBytes: 2048 });
   for (let i = 1; i <= 100; i++) wal.append([{ index: i, term: 2, type: i === 1 ? 1 : 0, data: new TextEncoder().encode(`put k${i}`) }], { term: 2, votedFor: 'n3', commit: i });
-  wal.saveSnapshot({ index: 40, term: 2, members: ['n1', 'n2', 'n3'] }, new Uint8Array(8));
+  wal.saveSnapshot({ index: 40, term: 2, confState: { voters: ['n1', 'n2', 'n3'], learners: [] } }, new Uint8Array(8));
   wal.close();
 
   const json = await capture(t, ['inspect', dir, '-w', 'json', '--limit', '3']);
@@ -36,7 +36,7 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
 
   const text = await capture(t, ['inspect', dir, '--from', '41', '--limit', '2']);
   assert.match(text.out, /term 2, voted for n3, commit 100/);
-  assert.match(text.out, /index 40, term 2, members n1,n2,n3/);
+  assert.match(text.out, /index 40, term 2, voters n1,n2,n3/);
   assert.match(text.out, /\n\s+41\s+2 normal\s+7 {2}put k41\n\s+42 /);
 
   const segs = readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();

@@ -94,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   const h = r.hardState;
   console.log(`data folder   ${dir}`);
   console.log(`hard state    term ${h.term}, voted for ${h.votedFor ?? '-'}, commit ${h.commit}`);
-  console.log(`snapshot      ${r.snapshot === null ? 'none' : `index ${r.snapshot.index}, term ${r.snapshot.term}, members ${r.snapshot.members.join(',')}`}`);
+  console.log(`snapshot      ${r.snapshot === null ? 'none' : `index ${r.snapshot.index}, term ${r.snapshot.term}, voters ${r.snapshot.confState.voters.join(',')}${r.snapshot.confState.learners.length > 0 ? `, learners ${r.snapshot.confState.learners.join(',')}` : ''}`}`);
   console.log(`log           entries ${r.log.baseIndex + 1}..${r.log.lastIndex()} (${entries.length})`);
   if (r.repair !== null) console.log(`torn tail     ${r.repair.file} at byte ${r.repair.offset}: ${r.repair.bytesDropped} bytes (${r.repair.why}); truncated on next start`);
   console.log('\nsegments');
