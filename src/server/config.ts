@@ -18,10 +18,15 @@ export interface NodeConfig {
   readonly dataDir: string;
   readonly listenPeer: HostPort;
   readonly listenClient: HostPort;
-  /** For every member (self included): the peer address the OTHERS dial. */
+  /**
+   * For every member (self included): the peer address the OTHERS dial. From --peers (empty when not
+   * given) until startNode replaces it by the configuration recorded in the data dir.
+   */
   readonly peers: ReadonlyMap<string, HostPort>;
-  /** Client addresses of members, for leader hints (optional per member). */
+  /** Client addresses of members, for leader hints (optional per member); like `peers`. */
   readonly clientAddrs: ReadonlyMap<string, HostPort>;
+  /** Whether --peers was given (it bootstraps a brand-new cluster; with data it must agree). */
+  readonly peersGiven: boolean;
   readonly clusterToken: string;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMinMs: number;
@@ -58,11 +63,11 @@ type RawConfig = Record<
 >;
 
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  '--id': { key: 'id', env: 'LEASEKV_ID', help: 'this member\'s id (must appear in --peers)' },
+  '--id': { key: 'id', env: 'LEASEKV_ID', help: 'this member\'s id' },
   '--data-dir': { key: 'dataDir', env: 'LEASEKV_DATA_DIR', help: 'folder for the WAL and snapshots' },
   '--listen-peer': { key: 'listenPeer', env: 'LEASEKV_LISTEN_PEER', help: 'HOST:PORT to listen on for peers' },
   '--listen-client': { key: 'listenClient', env: 'LEASEKV_LISTEN_CLIENT', help: 'HOST:PORT to serve the client API on' },
-  '--peers': { key: 'peers', env: 'LEASEKV_PEERS', help: 'id=HOST:PORT,... every member\'s peer address as the others dial it' },
+  '--peers': { key: 'peers', env: 'LEASEKV_PEERS', help: 'id=HOST:PORT,... bootstraps a brand-new cluster: every member\'s peer address as the others dial it (a node with data takes its members from its data; a different list is refused)' },
   '--client-addrs': { key: 'clientAddrs', env: 'LEASEKV_CLIENT_ADDRS', help: 'id=HOST:PORT,... members\' client addresses, for leader hints' },
   '--cluster-token': { key: 'clusterToken', env: 'LEASEKV_CLUSTER_TOKEN', help: 'cluster id; peers with another token are refused (default leasekv)' },
   '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
@@ -182,12 +187,13 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   };
   const id = need('id', '--id');
   validateId(id, '--id');
-  const peers = parseMemberList(need('peers', '--peers'), '--peers');
-  if (!peers.has(id)) throw new NodeConfigError(`--peers must include this member '${id}' (got ${[...peers.keys()].join(', ')})`);
+  const peersGiven = raw.peers !== undefined && raw.peers !== '';
+  const peers = peersGiven ? parseMemberList(raw.peers ?? '', '--peers') : new Map<string, HostPort>();
+  if (peersGiven && !peers.has(id)) throw new NodeConfigError(`--peers must include this member '${id}' (got ${[...peers.keys()].join(', ')})`);
   if (peers.size > 7) throw new NodeConfigError(`--peers lists ${peers.size} members; at most 7 are supported`);
   const clientAddrs = raw.clientAddrs === undefined ? new Map<string, HostPort>() : parseMemberList(raw.clientAddrs, '--client-addrs');
   for (const m of clientAddrs.keys()) {
-    if (!peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
+    if (peersGiven && !peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
   }
   const profileName = raw.profile ?? 'local';
   if (profileName !== 'local' && profileName !== 'far') throw new NodeConfigError(`--profile must be local or far, not '${profileName}'`);
@@ -213,6 +219,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     listenClient: parseHostPort(need('listenClient', '--listen-client'), '--listen-client'),
     peers,
     clientAddrs,
+    peersGiven,
     clusterToken: raw.clusterToken ?? 'leasekv',
     heartbeatIntervalMs,
     electionTimeoutMinMs,

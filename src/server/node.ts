@@ -45,7 +45,9 @@ export const VERSION = '0.1.0';
 export function raftConfigFor(cfg: NodeConfig): RaftConfig {
   return validateRaftConfig({
     id: cfg.id,
-    members: [...cfg.peers.keys()],
+    // Before startNode resolves the configuration (no --peers on a node with data) only the
+    // timings are checked: this member alone stands in for the members.
+    members: cfg.peers.size === 0 ? [cfg.id] : [...cfg.peers.keys()],
     heartbeatIntervalMs: cfg.heartbeatIntervalMs,
     electionTimeoutMinMs: cfg.electionTimeoutMinMs,
     electionTimeoutMaxMs: cfg.electionTimeoutMaxMs,

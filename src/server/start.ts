@@ -11,6 +11,7 @@ import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_loc
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { startApiServer } from './api/server.ts';
+import { IdentityBook, resolveIdentity, StartRefusedError } from './identity.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
 
 export interface RunningNode {
@@ -24,7 +25,7 @@ export interface RunningNode {
 export interface StartOptions {
   readonly logger?: Logger;
   /** Extra HTTP routes (dashboard, metrics) built once the node exists. */
-  readonly routes?: (node: LeaseKvNode, parts: NodeParts) => readonly ExtraRoute[];
+  readonly routes?: (node: LeaseKvNode, parts: NodeParts, cfg: NodeConfig) => readonly ExtraRoute[];
 }
 
 /** What metrics need beyond the node itself: the transport's counters and the disk's fsync latencies. */
@@ -53,7 +54,11 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     throw e;
   }
   try {
-    return await startOnStorage(cfg, opts, log, opened, lock);
+    // The members come from the data dir once it has an identity; flags that disagree are refused.
+    const { book, members } = resolveIdentity(cfg, opened.fresh);
+    const effective: NodeConfig = { ...cfg, peers: members.peers, clientAddrs: members.clientAddrs };
+    log.info({ cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...members.peers.keys()] }, book.createdNow ? 'recorded a new cluster identity' : 'cluster identity');
+    return await startOnStorage(effective, opts, log, opened, lock, book);
   } catch (e) {
     // Without this the storage worker (and a listening transport) would keep the process alive
     // after "could not start" (a port in use, say): the node would hang instead of exiting.
@@ -63,7 +68,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   }
 }
 
-async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: OpenedStorage, lock: DirLock): Promise<RunningNode> {
+async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: OpenedStorage, lock: DirLock, book: IdentityBook): Promise<RunningNode> {
   if (opened.repaired !== null) {
     log.warn(opened.repaired, `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`);
   }
@@ -85,6 +90,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
     reconnectBackoffMinMs: Math.max(10, Math.floor(cfg.heartbeatIntervalMs / 2)),
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),
     logger: log.child({ component: 'transport' }),
+    identity: book.peerIdentity(),
   });
   const nodeTransport: NodeTransport = {
     send: (msgs) => transport.send(msgs),
@@ -108,12 +114,25 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
       backend: node,
       limits: { maxKeyBytes: cfg.maxKeyBytes, maxValueBytes: cfg.maxValueBytes, maxInFlight: cfg.maxPendingRequests, requestDeadlineMs: cfg.requestTimeoutMs },
       logger: log.child({ component: 'api' }),
-      extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }) ?? [],
+      extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }, cfg) ?? [],
     });
   } catch (e) {
     await transport.stop().catch(() => undefined);
     throw e;
   }
+  let refusedFatal = false;
+  book.setRefusedHandler((reason) => {
+    if (refusedFatal) return;
+    // A member that has seen entries committed belongs to a working cluster: the refusing peer is
+    // the stranger. One that never has is the stranger itself (wiped disk, other cluster): it stops.
+    if (node.raftStatus().commit > 0) {
+      log.error({ reason }, 'a peer refused this member for its identity');
+      return;
+    }
+    refusedFatal = true;
+    log.error({ reason }, 'a peer refused this member, which has never seen an entry committed: stopping');
+    node.events.emit('fatal', new StartRefusedError(reason));
+  });
   node.start();
   log.info({ client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` }, 'serving');
   let stopping: Promise<void> | null = null;

@@ -1,6 +1,7 @@
 // The node's view of durable storage: what the drive loop persists, and what it recovers on start.
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { Persister } from '../storage/persister.ts';
+import { RECOVERY_HINT } from '../storage/errors.ts';
 
 export interface SnapshotData {
   readonly meta: SnapshotMeta;
@@ -84,7 +85,7 @@ export async function openNodeStorage(dir: string): Promise<OpenedStorage> {
   const snapshot = state.snapshot === null ? null : await persister.loadSnapshot();
   if (state.snapshot !== null && (snapshot === null || snapshot.meta.index !== state.snapshot.index)) {
     await persister.close();
-    throw new Error(`data dir ${dir}: the log refers to snapshot ${state.snapshot.index} but it is missing; wipe this node's data dir and let it rejoin from its peers`);
+    throw new Error(`data dir ${dir}: the log refers to snapshot ${state.snapshot.index} but it is missing; ${RECOVERY_HINT}`);
   }
   const fresh = state.hardState.term === 0 && state.entries.length === 0 && snapshot === null;
   return { storage, fresh, hardState: state.hardState, snapshot, entries: state.entries, repaired };

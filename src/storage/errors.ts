@@ -1,7 +1,11 @@
 // Operating errors of the storage layer (typed so the server can catch them and refuse to start).
 
-/** How an operator recovers a node whose data cannot be trusted (issue 4; docs/storage.md). */
-export const RECOVERY_HINT = "wipe this node's data dir and let it rejoin from its peers";
+/**
+ * How an operator recovers a node whose data cannot be trusted (docs/storage.md "How to recover a
+ * corrupt node"). Not "wipe and rejoin": an empty data dir has forgotten its vote (issue 12).
+ */
+export const RECOVERY_HINT =
+  'replace this member: keep its data dir aside for a post-mortem, run `leasekv member remove ID`, then `leasekv member add` a new member (another id, empty data dir) and start it with --join; never restart it under the same id with an emptied data dir (docs/storage.md "How to recover a corrupt node")';
 
 /**
  * The data directory holds damaged or inconsistent data that may include acknowledged records:

@@ -99,7 +99,7 @@ test('a flipped byte in the middle of a real segment refuses to start, naming fi
   writeFileSync(first, bytes);
   assert.throws(
     () => Wal.open(new RealFs(), dir, OPTS),
-    (e: unknown) => e instanceof StorageCorruptError && e.file === first && e.offset <= 5000 && e.offset > 4800 && /wipe this node's data dir/.test(e.message),
+    (e: unknown) => e instanceof StorageCorruptError && e.file === first && e.offset <= 5000 && e.offset > 4800 && /replace this member/.test(e.message),
   );
   // Flipped inside the last segment but not in its last record: still refused.
   const dir2 = tempDir(t);

@@ -112,7 +112,7 @@ test('a flipped bit outside the tail, a missing segment, or a corrupt snapshot r
   const expectCorrupt = (fs: FaultyFs, file: RegExp): void => {
     assert.throws(
       () => Wal.open(fs, DIR, { segmentSizeBytes: 1024 }),
-      (e: unknown) => e instanceof StorageCorruptError && file.test(e.file) && /wipe this node's data dir/.test(e.message),
+      (e: unknown) => e instanceof StorageCorruptError && file.test(e.file) && /replace this member/.test(e.message),
     );
   };
   const a = build();

@@ -54,9 +54,9 @@ test('handshake and snapshot frames round-trip', () => {
   const tid = { index: 10, term: 2, totalBytes: 100, crc32: 0xdeadbeef };
   const snapMsg: Message = { type: 'snap', from: 'a', to: 'b', term: 2, snapshot: { index: 10, term: 2, confState: { voters: ['a', 'b'], learners: [], removed: [] } }, leaseDurationMs: 900, round: 3 };
   const frames: Frame[] = [
-    { kind: 'hello', clusterId: 'c-1', from: 'n1', to: 'n2' },
+    { kind: 'hello', clusterId: 'c-1', from: 'n1', to: 'n2', clusterUid: 'ab12', incarnation: 'cd34' },
     { kind: 'hello-ok' },
-    { kind: 'refuse', reason: 'cluster id mismatch' },
+    { kind: 'refuse', reason: 'cluster id mismatch', code: 'identity' },
     { kind: 'snap-offer', id: tid, msg: snapMsg },
     { kind: 'snap-ack', id: tid, offset: 50, rejected: false },
     { kind: 'snap-ack', id: tid, offset: 0, rejected: true },
@@ -131,7 +131,7 @@ test('FrameDecoder rejects a length over maxFrameBytes before buffering the body
   tiny.writeUInt32BE(2);
   assert.throws(() => new FrameDecoder(4096).push(tiny, () => {}), DecodeError);
   // A real frame just over the limit is refused too.
-  const big = encodeFrame({ kind: 'refuse', reason: 'x'.repeat(5000) });
+  const big = encodeFrame({ kind: 'refuse', reason: 'x'.repeat(5000), code: '' });
   assert.throws(() => new FrameDecoder(4096).push(big, () => {}), DecodeError);
 });
 

@@ -10,7 +10,8 @@ import { crc32 } from 'node:zlib';
 import type { Entry, Message, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
 import { ByteReader, ByteWriter } from '../util/bytes.ts';
 
-export const PROTOCOL_VERSION = 1;
+// 2: hello carries the cluster id and the sender's incarnation; refuse carries a code.
+export const PROTOCOL_VERSION = 2;
 /** Length prefix + version + kind + CRC. */
 export const FRAME_OVERHEAD_BYTES = 4 + 1 + 1 + 4;
 const MAX_NODE_ID_BYTES = 255;
@@ -30,9 +31,11 @@ export interface TransferId {
 }
 
 export type Frame =
-  | { readonly kind: 'hello'; readonly clusterId: string; readonly from: string; readonly to: string }
+  /** clusterId is the cluster token; clusterUid and incarnation the identity ('' when not used). */
+  | { readonly kind: 'hello'; readonly clusterId: string; readonly from: string; readonly to: string; readonly clusterUid: string; readonly incarnation: string }
   | { readonly kind: 'hello-ok' }
-  | { readonly kind: 'refuse'; readonly reason: string }
+  /** code 'identity': the sender is not this cluster's member with this incarnation (fatal for a new member). */
+  | { readonly kind: 'refuse'; readonly reason: string; readonly code: string }
   | { readonly kind: 'msg'; readonly msg: Message }
   | { readonly kind: 'snap-offer'; readonly id: TransferId; readonly msg: SnapshotRequest }
   | { readonly kind: 'snap-chunk'; readonly id: TransferId; readonly offset: number; readonly data: Uint8Array }
@@ -59,11 +62,14 @@ export function encodeFrame(f: Frame): Uint8Array {
       w.str(f.clusterId);
       w.str(f.from);
       w.str(f.to);
+      w.str(f.clusterUid);
+      w.str(f.incarnation);
       break;
     case 'hello-ok':
       break;
     case 'refuse':
       w.str(f.reason);
+      w.str(f.code);
       break;
     case 'msg':
       writeMessage(w, f.msg);
@@ -183,13 +189,13 @@ function decodeFrameBodyUnsafe(body: Uint8Array): Frame {
   let f: Frame;
   switch (kind) {
     case KIND.hello:
-      f = { kind: 'hello', clusterId: r.str('clusterId'), from: nodeId(r), to: nodeId(r) };
+      f = { kind: 'hello', clusterId: r.str('clusterId'), from: nodeId(r), to: nodeId(r), clusterUid: r.str('clusterUid'), incarnation: r.str('incarnation') };
       break;
     case KIND['hello-ok']:
       f = { kind: 'hello-ok' };
       break;
     case KIND.refuse:
-      f = { kind: 'refuse', reason: r.str('reason') };
+      f = { kind: 'refuse', reason: r.str('reason'), code: r.str('code') };
       break;
     case KIND.msg:
       f = { kind: 'msg', msg: readMessage(r) };

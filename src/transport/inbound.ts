@@ -29,6 +29,8 @@ export interface InboundCallbacks {
   onSnapshot: SnapshotHandler;
   /** Handshakes refused (wrong cluster, unknown sender, wrong target, bad protocol). */
   onRefused(): void;
+  /** The members connections are accepted from (for refusal messages). */
+  members(): readonly NodeId[];
 }
 
 export class InboundHub {
@@ -88,12 +90,18 @@ export class InboundHub {
   private handshake(sock: Socket, remote: string, f: Frame): NodeId | null {
     if (f.kind !== 'hello') return this.refuse(sock, remote, `expected hello, got ${f.kind}`);
     if (f.clusterId !== this.opts.clusterId) {
-      return this.refuse(sock, remote, `cluster id mismatch: theirs ${JSON.stringify(f.clusterId)}, ours ${JSON.stringify(this.opts.clusterId)}`);
+      return this.refuse(sock, remote, `cluster token mismatch: theirs ${JSON.stringify(f.clusterId)}, ours ${JSON.stringify(this.opts.clusterId)}`);
     }
     if (f.to !== this.opts.selfId) return this.refuse(sock, remote, `dialled node ${f.to} but this is ${this.opts.selfId}`);
-    if (f.from === this.opts.selfId || this.cb.statsFor(f.from) === undefined) {
-      return this.refuse(sock, remote, `unknown sender ${f.from}`);
+    const identity = this.opts.identity;
+    if (f.clusterUid !== identity.clusterUid) {
+      return this.refuse(sock, remote, `cluster id mismatch: node ${f.from} belongs to cluster ${f.clusterUid || '(none)'}, this is cluster ${identity.clusterUid || '(none)'}`, 'identity');
     }
+    if (f.from === this.opts.selfId || this.cb.statsFor(f.from) === undefined) {
+      return this.refuse(sock, remote, `node ${f.from} is not a member of this cluster (${this.cb.members().join(', ')})`, 'identity');
+    }
+    const why = identity.verify(f.from, f.clusterUid, f.incarnation);
+    if (why !== null) return this.refuse(sock, remote, why, 'identity');
     const previous = this.activeByPeer.get(f.from);
     if (previous !== undefined && previous !== sock) previous.destroy();
     this.activeByPeer.set(f.from, sock);
@@ -102,11 +110,11 @@ export class InboundHub {
     return f.from;
   }
 
-  private refuse(sock: Socket, remote: string, reason: string): null {
+  private refuse(sock: Socket, remote: string, reason: string, code = ''): null {
     if (sock.destroyed) return null;
     this.cb.onRefused();
     this.opts.logger.warn({ remote, reason }, 'refused peer connection');
-    sock.end(encodeFrame({ kind: 'refuse', reason }));
+    sock.end(encodeFrame({ kind: 'refuse', reason, code }));
     // end() waits for the peer; do not let a silent peer keep the socket.
     setTimeout(() => sock.destroy(), 1000).unref();
     return null;

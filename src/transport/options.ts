@@ -17,6 +17,21 @@ export interface TransportLogger {
 
 export const silentLogger: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * Who this member is (docs/storage.md "Cluster identity"), checked in every handshake. Without it
+ * (tests of the transport alone) only the cluster token is compared.
+ */
+export interface PeerIdentity {
+  readonly clusterUid: string;
+  readonly incarnation: string;
+  /** Checks a connecting member; a returned reason refuses it with code 'identity'. */
+  verify(from: NodeId, clusterUid: string, incarnation: string): string | null;
+  /** A peer refused us for our identity (wrong cluster, not a member, other incarnation). */
+  onRefused(peer: NodeId, reason: string): void;
+}
+
+export const NO_IDENTITY: PeerIdentity = { clusterUid: '', incarnation: '', verify: () => null, onRefused() {} };
+
 export interface PeerTransportOptions {
   readonly selfId: NodeId;
   readonly clusterId: string;
@@ -43,6 +58,7 @@ export interface PeerTransportOptions {
   readonly logger?: TransportLogger;
   /** Jitter source for reconnect backoff; injectable for tests. */
   readonly random?: () => number;
+  readonly identity?: PeerIdentity;
 }
 
 export type ResolvedOptions = Required<PeerTransportOptions>;
@@ -66,6 +82,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     maxSnapshotBytes: 2048 * MIB,
     logger: silentLogger,
     random: Math.random,
+    identity: NO_IDENTITY,
     ...o,
   };
   const int = (name: keyof ResolvedOptions, min: number, max: number): void => {

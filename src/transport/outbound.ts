@@ -132,7 +132,8 @@ export class OutboundLink {
     sock.once('connect', () => {
       this.clearTimer();
       this.state = 'handshaking';
-      sock.write(encodeFrame({ kind: 'hello', clusterId: this.opts.clusterId, from: this.opts.selfId, to: this.peerId }));
+      const { clusterUid, incarnation } = this.opts.identity;
+      sock.write(encodeFrame({ kind: 'hello', clusterId: this.opts.clusterId, from: this.opts.selfId, to: this.peerId, clusterUid, incarnation }));
       this.timer = setTimeout(() => this.fail(sock, 'handshake timeout'), this.opts.handshakeTimeoutMs);
     });
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
@@ -198,6 +199,7 @@ export class OutboundLink {
         this.failureLogged = true;
         this.stats.errors++;
         sock.destroy();
+        if (f.code === 'identity') this.opts.identity.onRefused(this.peerId, f.reason);
         return;
       case 'snap-ack':
         return this.onSnapshotAck(f.id, f.offset, f.rejected);

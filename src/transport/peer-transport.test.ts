@@ -110,7 +110,7 @@ test('a peer with another cluster id is refused, logged and disconnected', async
     await waitFor(() => a.t.stats().refusedConnections >= 1, 'refusal');
     await waitFor(() => intruderLogs.some((l) => /refused the connection/.test(l.msg)), 'intruder sees the refusal');
     const refusal = a.logs.find((l) => l.msg === 'refused peer connection');
-    assert.match(JSON.stringify(refusal?.fields), /cluster id mismatch/);
+    assert.match(JSON.stringify(refusal?.fields), /cluster token mismatch/);
     assert.equal(intruder.stats().peers['a']?.connected, false);
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(!a.got.some((m) => m.type === 'app' && m.round === 99), 'no message from the other cluster delivered');
@@ -184,7 +184,7 @@ test('garbage from the network closes that connection only; the node keeps servi
   try {
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
-    const hello = encodeFrame({ kind: 'hello', clusterId: 'test-cluster', from: 'b', to: 'a' });
+    const hello = encodeFrame({ kind: 'hello', clusterId: 'test-cluster', from: 'b', to: 'a', clusterUid: '', incarnation: '' });
     const inputs: Uint8Array[] = [
       Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
       Uint8Array.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), // a 4 GiB length prefix

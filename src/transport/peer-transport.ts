@@ -54,6 +54,7 @@ export class PeerTransport {
       onMessage: (msg) => this.messageHandler(msg),
       onSnapshot: (from, msg, data) => this.snapshotHandler(from, msg, data),
       onRefused: () => this.refused++,
+      members: () => [this.opts.selfId, ...this.links.keys()].sort(),
     });
   }
 

@@ -3,11 +3,16 @@ import { buildNodeConfig, flagHelp, NodeConfigError, rawFromArgs } from '../../s
 import { ConfigError } from '../../raft/config.ts';
 import { DataDirLockedError } from '../../storage/dir_lock.ts';
 import { startNode } from '../../server/start.ts';
+import { StartRefusedError } from '../../server/identity.ts';
 import type { RunningNode } from '../../server/start.ts';
 import { observabilityRoutes } from '../../server/dashboard/index.ts';
 
 const USAGE = `usage: leasekv serve --id ID --data-dir DIR --listen-peer HOST:PORT --listen-client HOST:PORT
-                     --peers id=HOST:PORT,... [--client-addrs id=HOST:PORT,...] [options]
+                     [--peers id=HOST:PORT,... [--client-addrs id=HOST:PORT,...]] [options]
+
+--peers bootstraps a brand-new cluster (every member's data dir empty); the cluster's identity and
+members are then recorded in each data dir, and a node with data starts from them (--peers may be
+left out; if given it must agree).
 
 Every option may also come from the environment variable in brackets, or from --config FILE.
 
@@ -21,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   let running: RunningNode;
   try {
     const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
-    running = await startNode(cfg, { routes: (node, parts) => observabilityRoutes(node, parts, cfg, process.env['LEASEKV_CONTROL_URL'] ?? '') });
+    running = await startNode(cfg, { routes: (node, parts, effective) => observabilityRoutes(node, parts, effective, process.env['LEASEKV_CONTROL_URL'] ?? '') });
   } catch (e) {
     if (e instanceof NodeConfigError || e instanceof ConfigError) {
       console.error(`leasekv serve: ${e.message}`);
@@ -30,6 +35,10 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof DataDirLockedError) {
       console.error(`leasekv serve: ${e.message}`);
       return 1;
+    }
+    if (e instanceof StartRefusedError) {
+      console.error(`leasekv serve: refusing to start: ${e.message}`);
+      return 2;
     }
     console.error(`leasekv serve: could not start: ${(e as Error).message}`);
     return 1;
@@ -53,8 +62,10 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
-    running.node.events.on('fatal', () => {
-      void running.stop().finally(() => resolve(1));
+    running.node.events.on('fatal', (err: unknown) => {
+      const refused = err instanceof StartRefusedError;
+      if (refused) console.error(`leasekv serve: refusing to run: ${err.message}`);
+      void running.stop().finally(() => resolve(refused ? 2 : 1));
     });
   });
 }

@@ -3,13 +3,14 @@
 // folders, and refuses a busy port.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { plan, serveArgs } from './up.ts';
+import { writeIdentity } from '../../storage/identity.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
@@ -92,5 +93,17 @@ describe('leasekv up', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  test('refuses a folder that holds a cluster of another size', async () => {
+    const three = plan(3, join(dir, 'sized'), base);
+    mkdirSync(three[0]!.dataDir, { recursive: true });
+    writeIdentity(three[0]!.dataDir, {
+      clusterId: 'c'.repeat(32), clusterToken: 'leasekv', memberId: 'n1', incarnation: 'a'.repeat(16), how: 'bootstrap', createdAt: '',
+      initialMembers: three.map((n) => ({ id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr })), peerIncarnations: {},
+    });
+    const r = await up(['--nodes', '5', '--base-port', String(base), '--data-dir', join(dir, 'sized')], () => false);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /holds a 3-node cluster \(n1, n2, n3\), not 5 nodes: run `leasekv up --nodes 3 --data-dir /);
   });
 });

@@ -11,12 +11,14 @@ import { parseArgs } from 'node:util';
 import { LeasekvClient } from '../../client/index.ts';
 import { startSupervisor, type Supervisor } from '../supervisor.ts';
 import { DEFAULT_ENDPOINTS } from './common.ts';
+import { readIdentity } from '../../storage/identity.ts';
 
 const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 7001]
 
 Starts a local cluster of N nodes on 127.0.0.1 and keeps it running until Ctrl-C.
 Node K (n1..nN) serves clients on BASE+K-1 and peers on BASE+100+K-1 and keeps its data in
-DATA_DIR/nK; run the same command again to resume the same data.
+DATA_DIR/nK; run the same command again to resume the same data. A folder that holds a cluster of
+another size is refused (its members are recorded in the data dirs).
   --nodes N        3 (default) or 5
   --data-dir DIR   default ./data
   --base-port P    first client port (default 7001; peer ports start at P+100)
@@ -53,6 +55,26 @@ export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
     '--peers', all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
     '--client-addrs', all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
   ];
+}
+
+/**
+ * Why `up --nodes N` must not run on this folder: it holds a cluster of another size (its members
+ * are recorded in each data dir, docs/storage.md "Cluster identity"), or null.
+ */
+export function recordedSizeProblem(nodes: readonly NodePlan[], dataDir: string): string | null {
+  for (const n of nodes) {
+    let rec;
+    try {
+      rec = readIdentity(n.dataDir);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    if (rec === null) continue;
+    const ids = rec.initialMembers.map((m) => m.id);
+    if (ids.length === nodes.length) continue;
+    return `${resolve(dataDir)} holds a ${ids.length}-node cluster (${ids.join(', ')}), not ${nodes.length} nodes: run \`leasekv up --nodes ${ids.length}${dataDir === './data' ? '' : ` --data-dir ${dataDir}`}\` to resume it, or use another --data-dir for a new ${nodes.length}-node cluster. (Starting it with another size would make the nodes refuse their data; a running cluster changes size with \`leasekv member add\` and \`leasekv member remove\`.)`;
+  }
+  return null;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -96,6 +118,11 @@ export async function run(argv: string[]): Promise<number> {
         return 1;
       }
     }
+  }
+  const sizeProblem = recordedSizeProblem(nodes, opts.dataDir);
+  if (sizeProblem !== null) {
+    console.error(`leasekv up: ${sizeProblem}`);
+    return 1;
   }
   for (const n of nodes) mkdirSync(n.dataDir, { recursive: true });
   // The command to start a node; a test may substitute a stand-in (LEASEKV_UP_SERVE=script.ts).

@@ -52,7 +52,7 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
   writeFileSync(last, b);
   const bad = await capture(t, ['inspect', dir]);
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /storage corrupt: .*\.wal at byte \d+: .*wipe this node's data dir/);
+  assert.match(bad.err, /storage corrupt: .*\.wal at byte \d+: .*replace this member/);
   assert.equal((await capture(t, ['bogus'])).code, 2);
 });
 

@@ -31,6 +31,21 @@ export interface ClusterOptions {
   readonly timing?: Partial<typeof FAST_TIMING>;
   readonly logLevel?: 'debug' | 'info' | 'warn';
   readonly name?: string;
+  /** Members beyond `size` with ports and data dirs but not started (n4, n5, … for member changes). */
+  readonly spare?: number;
+}
+
+/**
+ * How startNode starts a member. Default: its first start bootstraps with --peers (the initial
+ * members), later starts take the members from the data dir (no --peers).
+ */
+export interface StartHow {
+  /** --peers/--client-addrs listing these members (a bootstrap, or a restart that must agree). */
+  readonly peers?: readonly string[];
+  /** --join with these members' client endpoints (a member just added). */
+  readonly join?: readonly string[];
+  /** The test expects this start to end by itself (a refusal): its exit is not a crash. */
+  readonly expectExit?: boolean;
 }
 
 export interface StatusView {
@@ -77,13 +92,15 @@ export class Cluster {
 
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
     const size = opts.size ?? 3;
-    if (!(Number.isInteger(size) && size >= 1 && size <= MAX_NODES)) throw new RangeError(`cluster size must be 1..${MAX_NODES}`);
+    const total = size + (opts.spare ?? 0);
+    if (!(Number.isInteger(size) && size >= 1 && total <= MAX_NODES)) throw new RangeError(`cluster size (with spares) must be 1..${MAX_NODES}`);
     const dir = mkdtempSync(join(tmpdir(), `leasekv-itest-${opts.name ?? 'cluster'}-`));
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    const all = Array.from({ length: total }, (_, i) => `n${i + 1}`);
     const c = new Cluster(dir, opts, ids);
     try {
-      const ports = await freePorts(HOST, 2 * size);
-      ids.forEach((id, i) => {
+      const ports = await freePorts(HOST, 2 * total);
+      all.forEach((id, i) => {
         c.members.set(id, {
           id,
           peerPort: ports[2 * i] as number,
@@ -104,7 +121,7 @@ export class Cluster {
           }
         }
       }
-      for (const id of ids) c.startNode(id);
+      for (const id of ids) c.startNode(id, { peers: ids });
       return c;
     } catch (e) {
       await c.close();
@@ -119,8 +136,8 @@ export class Cluster {
   }
 
   /** The --peers list as `from` must dial: through the proxies when there are any. */
-  private peersFor(from: string): string {
-    return this.ids
+  private peersFor(from: string, ids: readonly string[]): string {
+    return ids
       .map((to) => {
         const link = this.links.get(`${from}>${to}`);
         return `${to}=${HOST}:${link === undefined ? this.member(to).peerPort : link.port}`;
@@ -128,17 +145,31 @@ export class Cluster {
       .join(',');
   }
 
-  private argsFor(id: string): string[] {
+  /** The address `id`'s clients use. */
+  clientAddr(id: string): string {
+    return `${HOST}:${this.member(id).clientPort}`;
+  }
+
+  /** The address the other members dial `id` at (no proxies for members added later). */
+  peerAddr(id: string): string {
+    return `${HOST}:${this.member(id).peerPort}`;
+  }
+
+  private argsFor(id: string, how: StartHow): string[] {
     const m = this.member(id);
     const t = { ...FAST_TIMING, ...this.opts.timing };
+    const members: string[] = [];
+    if (how.peers !== undefined) {
+      members.push('--peers', this.peersFor(id, how.peers), '--client-addrs', how.peers.map((o) => `${o}=${this.clientAddr(o)}`).join(','));
+    }
+    if (how.join !== undefined) members.push('--join', how.join.map((o) => this.clientAddr(o)).join(','));
     return [
       LEASEKV_BIN, 'serve',
       '--id', id,
       '--data-dir', m.dataDir,
       '--listen-peer', `${HOST}:${m.peerPort}`,
       '--listen-client', `${HOST}:${m.clientPort}`,
-      '--peers', this.peersFor(id),
-      '--client-addrs', this.ids.map((o) => `${o}=${HOST}:${this.member(o).clientPort}`).join(','),
+      ...members,
       '--cluster-token', 'itest',
       '--heartbeat-ms', String(t.heartbeatMs),
       '--election-timeout-ms', String(t.electionTimeoutMs),
@@ -148,14 +179,28 @@ export class Cluster {
     ];
   }
 
-  /** Starts (or restarts, same ports and data dir) a node that is not running. */
-  startNode(id: string): void {
+  /** Starts (or restarts, same ports and data dir) a node that is not running. See StartHow. */
+  startNode(id: string, how: StartHow = {}): void {
     const m = this.member(id);
     if (this.closed) throw new Error('cluster is closed');
     if (m.proc?.alive === true) throw new Error(`assertion: ${id} is already running`);
     m.starts++;
-    m.stoppedByTest = false;
-    m.proc = NodeProcess.spawn({ args: this.argsFor(id), logPath: m.logPath });
+    m.stoppedByTest = how.expectExit === true;
+    m.proc = NodeProcess.spawn({ args: this.argsFor(id, how), logPath: m.logPath });
+  }
+
+  /** The exit of a start made with expectExit (null if it has not exited within timeoutMs). */
+  async waitExit(id: string, timeoutMs: number): Promise<{ code: number | null; log: string } | null> {
+    const m = this.member(id);
+    const exit = (await m.proc?.waitExit(timeoutMs)) ?? null;
+    return exit === null ? null : { code: exit.code, log: tailFile(m.logPath, 40) };
+  }
+
+  /** Deletes a stopped member's data dir (a host whose disk is gone). */
+  wipe(id: string): void {
+    const m = this.member(id);
+    if (m.proc?.alive === true) throw new Error(`assertion: ${id} is running`);
+    rmSync(m.dataDir, { recursive: true, force: true });
   }
 
   endpoint(id: string): Endpoint {
@@ -167,7 +212,7 @@ export class Cluster {
   }
 
   liveIds(): string[] {
-    return this.ids.filter((id) => this.alive(id));
+    return [...this.members.keys()].filter((id) => this.alive(id));
   }
 
   pid(id: string): number {

@@ -1,0 +1,204 @@
+// Which cluster a data dir belongs to and which member it is (docs/storage.md "Cluster identity").
+//
+// - A brand-new cluster (empty data dir, --peers given) records its identity at the first start:
+//   the cluster id, this member's id and a random incarnation, and the configuration from --peers.
+// - A node with data takes its configuration from its data; --peers/--client-addrs, when given,
+//   must agree, or the node refuses to start and says which `leasekv member …` command does what
+//   the operator meant.
+// - Every peer handshake carries the cluster id and the sender's incarnation. A member records each
+//   peer's incarnation the first time it connects (before any of its messages is delivered) and
+//   refuses any other later: a member whose data dir was wiped comes back with a new incarnation
+//   and cannot vote a second time in a term under its old id.
+// - A member that has never seen an entry committed and that a peer refuses for its identity
+//   stops: it is not the member the cluster knows (a wiped disk, another cluster, not a member at
+//   all). A member of a working cluster only logs the refusal (the refused one is the stranger).
+import { createHash, randomBytes } from 'node:crypto';
+import { readIdentity, writeIdentity } from '../storage/identity.ts';
+import type { IdentityRecord, MemberRecord } from '../storage/identity.ts';
+import type { PeerIdentity } from '../transport/options.ts';
+import { formatHostPort, parseHostPort } from './config.ts';
+import type { HostPort, NodeConfig } from './config.ts';
+
+/** The node must not start (or must stop at once): its flags or its peers contradict its data. */
+export class StartRefusedError extends Error {
+  override readonly name = 'StartRefusedError';
+}
+
+/**
+ * The cluster id: derived from the cluster token and the bootstrap members' ids, so that the first
+ * members, each starting alone on an empty data dir, agree on it without talking. It separates
+ * clusters (a node started with another member list or token is refused by every peer); the random
+ * incarnations separate a member from a wiped copy of itself.
+ */
+export function clusterIdFor(token: string, ids: readonly string[]): string {
+  return createHash('sha256').update(`leasekv-cluster\n${token}\n${[...ids].sort().join(',')}`).digest('hex').slice(0, 32);
+}
+
+export function newIncarnation(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export interface Members {
+  readonly peers: ReadonlyMap<string, HostPort>;
+  readonly clientAddrs: ReadonlyMap<string, HostPort>;
+}
+
+export function membersOf(records: readonly MemberRecord[]): Members {
+  const peers = new Map<string, HostPort>();
+  const clientAddrs = new Map<string, HostPort>();
+  for (const m of records) {
+    peers.set(m.id, parseHostPort(m.peerAddr, `member ${m.id}`));
+    if (m.clientAddr !== '') clientAddrs.set(m.id, parseHostPort(m.clientAddr, `member ${m.id}`));
+  }
+  return { peers, clientAddrs };
+}
+
+function recordsOf(cfg: NodeConfig): MemberRecord[] {
+  return [...cfg.peers].map(([id, hp]) => {
+    const ca = cfg.clientAddrs.get(id);
+    return { id, peerAddr: formatHostPort(hp), clientAddr: ca === undefined ? '' : formatHostPort(ca) };
+  });
+}
+
+/** `--endpoints` for the hints: the members' client addresses. */
+function endpointsOf(m: Members): string {
+  const eps = [...m.clientAddrs.values()].map(formatHostPort);
+  return eps.length === 0 ? 'CLIENT-ADDR,…' : eps.join(',');
+}
+
+/**
+ * What --peers/--client-addrs say that the configuration in force does not, as one message naming
+ * the `leasekv member` command that does what the operator meant; null when they agree.
+ */
+export function describeDisagreement(cfg: NodeConfig, inForce: Members, clusterId: string): string | null {
+  const problems: string[] = [];
+  const ids = [...inForce.peers.keys()];
+  const ep = endpointsOf(inForce);
+  if (cfg.peersGiven) {
+    const added = [...cfg.peers.keys()].filter((id) => !inForce.peers.has(id));
+    const missing = ids.filter((id) => !cfg.peers.has(id));
+    if (added.length > 0) {
+      const cmds = added.map((id) => `\`leasekv member add ${id} --peer-addr ${formatHostPort(cfg.peers.get(id) as HostPort)} --client-addr ${fmtOr(cfg.clientAddrs.get(id), 'HOST:PORT')} --endpoints ${ep}\``);
+      problems.push(`--peers adds ${added.join(', ')}, which ${added.length === 1 ? 'is not a member' : 'are not members'}; to add a member run ${cmds.join(' and ')} on the running cluster, then start it with \`leasekv serve --id ID … --join ${ep}\``);
+    }
+    if (missing.length > 0) {
+      problems.push(`--peers leaves out ${missing.join(', ')}, which ${missing.length === 1 ? 'is a member' : 'are members'}; to remove a member run ${missing.map((id) => `\`leasekv member remove ${id} --endpoints ${ep}\``).join(' and ')}`);
+    }
+    for (const [id, hp] of cfg.peers) {
+      const known = inForce.peers.get(id);
+      if (known !== undefined && formatHostPort(known) !== formatHostPort(hp)) {
+        problems.push(`--peers gives ${id} the peer address ${formatHostPort(hp)}, but the cluster knows it at ${formatHostPort(known)}; a member's address does not change: replace the member (\`leasekv member add\` a new one on the new address, then \`leasekv member remove ${id}\`)`);
+      }
+    }
+  }
+  for (const [id, hp] of cfg.clientAddrs) {
+    if (!inForce.peers.has(id)) {
+      if (!cfg.peersGiven) problems.push(`--client-addrs names ${id}, which is not a member`);
+      continue;
+    }
+    const known = inForce.clientAddrs.get(id);
+    if (known !== undefined && formatHostPort(known) !== formatHostPort(hp)) {
+      problems.push(`--client-addrs gives ${id} the client address ${formatHostPort(hp)}, but the cluster knows it at ${formatHostPort(known)}`);
+    }
+  }
+  if (problems.length === 0) return null;
+  return `this data dir belongs to member ${cfg.id} of cluster ${clusterId} with members ${ids.join(', ')}, and the flags disagree:\n  - ${problems.join('\n  - ')}\n(leave --peers and --client-addrs out to start with the members recorded in the data dir)`;
+}
+
+function fmtOr(hp: HostPort | undefined, dflt: string): string {
+  return hp === undefined ? dflt : formatHostPort(hp);
+}
+
+/** The recorded identity, kept up to date on disk as peers are first seen. */
+export class IdentityBook {
+  private onRefused: (reason: string) => void = () => {};
+
+  constructor(
+    private readonly dir: string,
+    private rec: IdentityRecord,
+    /** Created by this start (a new member of a new cluster). */
+    readonly createdNow: boolean,
+  ) {}
+
+  get record(): IdentityRecord {
+    return this.rec;
+  }
+
+  /** Called when a peer refuses this member for its identity. */
+  setRefusedHandler(h: (reason: string) => void): void {
+    this.onRefused = h;
+  }
+
+  private save(next: IdentityRecord): void {
+    // Synchronous and rare (once per peer for life): the record must be durable before the peer's
+    // first message is delivered, and a handshake is answered synchronously.
+    writeIdentity(this.dir, next);
+    this.rec = next;
+  }
+
+  /** The transport's view: handshake fields and checks. */
+  peerIdentity(): PeerIdentity {
+    return {
+      clusterUid: this.rec.clusterId,
+      incarnation: this.rec.incarnation,
+      verify: (from, _uid, incarnation) => this.verify(from, incarnation),
+      onRefused: (peer, reason) => this.onRefused(`node ${peer} refused this member: ${reason}`),
+    };
+  }
+
+  private verify(from: string, incarnation: string): string | null {
+    if (incarnation === '') return `node ${from} sent no incarnation`;
+    const known = this.rec.peerIncarnations[from];
+    if (known === undefined) {
+      this.save({ ...this.rec, peerIncarnations: { ...this.rec.peerIncarnations, [from]: incarnation } });
+      return null;
+    }
+    if (known === incarnation) return null;
+    return (
+      `member ${from} of cluster ${this.rec.clusterId} has incarnation ${known}, but this node ${from} has incarnation ${incarnation}: ` +
+      `its data dir is not the one the cluster knows (a lost or wiped disk?) and its old vote is lost, so it may not rejoin under this id. ` +
+      `Replace it instead: \`leasekv member remove ${from}\`, then \`leasekv member add\` a new member (another id) and start it with --join (README "Running nodes on several hosts")`
+    );
+  }
+}
+
+/**
+ * Reads or creates the identity of `cfg.dataDir`, checks the flags against it, and returns the
+ * configuration in force. `walFresh`: the WAL holds nothing (no term, no entry, no snapshot).
+ */
+export function resolveIdentity(cfg: NodeConfig, walFresh: boolean): { book: IdentityBook; members: Members } {
+  const rec = readIdentity(cfg.dataDir);
+  if (rec !== null) {
+    if (rec.memberId !== cfg.id) {
+      throw new StartRefusedError(`the data dir ${cfg.dataDir} belongs to member ${rec.memberId} of cluster ${rec.clusterId}, not to ${cfg.id}: start it with --id ${rec.memberId}, or give ${cfg.id} its own data dir`);
+    }
+    if (rec.clusterToken !== cfg.clusterToken) {
+      throw new StartRefusedError(`the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`);
+    }
+    const members = membersOf(rec.initialMembers);
+    const why = describeDisagreement(cfg, members, rec.clusterId);
+    if (why !== null) throw new StartRefusedError(why);
+    return { book: new IdentityBook(cfg.dataDir, rec, false), members };
+  }
+  if (!cfg.peersGiven) {
+    throw new StartRefusedError(
+      walFresh
+        ? `the data dir ${cfg.dataDir} is empty: give --peers to bootstrap a brand-new cluster (every member's data dir empty), or --join to start a member added with \`leasekv member add\``
+        : `the data dir ${cfg.dataDir} has data but no identity record (written by an older leasekv): start it once with the --peers it ran with`,
+    );
+  }
+  // A brand-new member of a brand-new cluster (or, walFresh false, data from before identity
+  // records, adopted with the members it was started with).
+  const created: IdentityRecord = {
+    clusterId: clusterIdFor(cfg.clusterToken, [...cfg.peers.keys()]),
+    clusterToken: cfg.clusterToken,
+    memberId: cfg.id,
+    incarnation: newIncarnation(),
+    how: 'bootstrap',
+    createdAt: new Date().toISOString(),
+    initialMembers: recordsOf(cfg),
+    peerIncarnations: {},
+  };
+  writeIdentity(cfg.dataDir, created);
+  return { book: new IdentityBook(cfg.dataDir, created, true), members: membersOf(created.initialMembers) };
+}
