@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Every step is bounded: a stuck npm fails the test instead of hanging it. */
-const STEP_TIMEOUT_MS = 90_000;
+/** Every step is bounded: a stuck npm fails the test instead of hanging it (generous: a loaded machine is slow). */
+const STEP_TIMEOUT_MS = 180_000;
 
 interface Run {
   readonly code: number;
