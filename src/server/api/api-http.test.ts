@@ -64,7 +64,7 @@ describe('HTTP/JSON API over a fake backend', () => {
     await expectError('Put', { key: 'k', value: 'v', seq: 3 }, 'invalid_argument', 400, /seq given without client_id/);
     await expectError('Put', { key: 'k', value: 'v', clientId: 'c' }, 'invalid_argument', 400, /without seq/);
     await expectError('Put', { key: 'k', value: 'v', seq: -1 }, 'invalid_argument', 400);
-    await expectError('Put', { key: 'k', value: 'x'.repeat(5000) }, 'resource_exhausted', 429);
+    await expectError('Put', { key: 'k', value: 'x'.repeat(5000) }, 'resource_exhausted', 413);
     // Lone surrogates have no UTF-8 form: stored they would silently become U+FFFD.
     await expectError('Put', { key: 'k\ud800', value: 'v' }, 'invalid_argument', 400, /key is not valid Unicode/);
     await expectError('Get', { key: '\udc00' }, 'invalid_argument', 400, /key is not valid Unicode/);

@@ -1,9 +1,17 @@
 // The part of every request that is not wire format: admission (a bound on requests in flight),
 // the deadline, the backend call and the error mapping. Used by the Connect handlers and the fast path.
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey } from '@connectrpc/connect';
 import type { KvBackend } from '../backend.ts';
 import { toConnectError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
+
+/** One client connection's requests in flight (HTTP/1.1 pipelining, HTTP/2 streams). */
+export interface ConnShare {
+  inFlight: number;
+}
+
+/** The request's connection share, as a Connect context value (set by rpc.ts, read by the handlers). */
+export const CONN_SHARE = createContextKey<ConnShare | undefined>(undefined, { description: 'leasekv connection share' });
 
 export class ApiCore {
   #inFlight = 0;
@@ -25,15 +33,25 @@ export class ApiCore {
    * Runs `fn` under admission control and a deadline: min(client deadline, limits.requestDeadlineMs).
    * Invariant: #inFlight counts calls between admission and their answer, so it never exceeds
    * limits.maxInFlight — excess requests are refused at once, never queued (issue 5: back-pressure).
+   * Likewise `conn.inFlight` never exceeds limits.maxInFlightPerConnection, so one pipelining or
+   * multiplexing connection cannot take the whole budget from the others (issue 13).
    * Always throws ConnectError.
    */
-  async call<T>(clientSignal: AbortSignal, clientTimeoutMs: number | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async call<T>(clientSignal: AbortSignal, clientTimeoutMs: number | undefined, fn: (signal: AbortSignal) => Promise<T>, conn?: ConnShare): Promise<T> {
     if (this.#inFlight >= this.limits.maxInFlight) {
       this.rejectedOverload++;
       throw new ConnectError(`server busy: ${this.limits.maxInFlight} requests in flight; retry with backoff`, Code.ResourceExhausted);
     }
+    if (conn !== undefined && conn.inFlight >= this.limits.maxInFlightPerConnection) {
+      this.rejectedOverload++;
+      throw new ConnectError(
+        `this connection has ${this.limits.maxInFlightPerConnection} requests in flight (the per-connection share); retry with backoff or use more connections`,
+        Code.ResourceExhausted,
+      );
+    }
     if (clientSignal.aborted) throw abortReason(clientSignal.reason);
     this.#inFlight++;
+    if (conn !== undefined) conn.inFlight++;
     const ctrl = new AbortController();
     const deadlineMs = clientTimeoutMs === undefined ? this.limits.requestDeadlineMs : Math.min(clientTimeoutMs, this.limits.requestDeadlineMs);
     const onClientAbort = (): void => ctrl.abort(abortReason(clientSignal.reason));
@@ -53,6 +71,7 @@ export class ApiCore {
       clearTimeout(timer);
       clientSignal.removeEventListener('abort', onClientAbort);
       this.#inFlight--;
+      if (conn !== undefined) conn.inFlight--;
     }
   }
 }

@@ -4,23 +4,30 @@
 //
 // Wire compatibility with Connect is by construction: the fast path only answers requests whose
 // JSON has exactly the plain shape (known fields, plain types, no compression, a valid timeout
-// header); anything else — malformed JSON, unknown fields, numeric enums, null, proto field names
-// mixed with JSON names — is handed, with the bytes already read, to the Connect handler for the same
-// method, which answers it exactly as it would have. Errors are serialized by Connect's own
+// header); anything else — unknown fields, numeric enums, null, proto field names mixed with JSON
+// names — is handed, already parsed (the body is parsed once, issue 13), to the Connect handler for
+// the same method, which answers it exactly as it would have. Bodies that do not parse are refused
+// here with the message Connect (protobuf-es) gives. Errors are serialized by Connect's own
 // errorToJsonBytes/codeToHttpStatus, and answers use the field order and spellings of protobuf JSON
 // with alwaysEmitImplicit. fast-path.test.ts checks byte equality against the Connect path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Code, ConnectError, createConnectRouter, type ConnectRouterOptions, type ConnectRouter } from '@connectrpc/connect';
+import type { JsonValue } from '@bufbuild/protobuf';
+import { Code, ConnectError, createConnectRouter, type ConnectRouterOptions, type ConnectRouter, type ContextValues } from '@connectrpc/connect';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import { GetRequestSchema, PutRequestSchema } from '../../gen/leasekv/v1/kv_pb.ts';
 import type { Consistency, GetResult } from '../backend.ts';
 import { READ_MODE_JSON, u32Ms } from './convert.ts';
-import type { ApiCore } from './core.ts';
+import { readBodyBounded } from './body-guard.ts';
+import { CONN_SHARE, type ApiCore, type ConnShare } from './core.ts';
+import { JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
 import { isWellFormed, toGet, toPut } from './validate.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
 export const PUT_PATH = '/leasekv.v1.KV/Put';
+const GET_TYPE = GetRequestSchema.typeName;
+const PUT_TYPE = PutRequestSchema.typeName;
 const JSON_CONTENT_TYPE = /^application\/json(?:; ?charset=utf-?8)?$/i;
 const TIMEOUT_RE = /^\d{1,10}$/;
 
@@ -51,41 +58,42 @@ export class FastPath {
     return ct !== undefined && JSON_CONTENT_TYPE.test(ct) && (enc === undefined || enc === 'identity');
   }
 
-  serve(req: IncomingMessage, res: ServerResponse, path: string): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let handedOver = false;
-    const onData = (c: Buffer): void => {
-      chunks.push(c);
-      size += c.length;
-      // Too large for us: let Connect read (and refuse) the rest, from the bytes already read.
-      if (size > this.core.limits.maxRequestBytes && !handedOver) {
-        handedOver = true;
-        req.off('data', onData).off('end', onEnd);
-        req.pause();
-        this.#decline(req, res, path, chunks, true);
-      }
-    };
-    const onEnd = (): void => {
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      this.#answer(req, res, path, body);
-    };
-    req.on('data', onData).on('end', onEnd);
+  /** Takes the request (accepts() said yes): reads the body once, bounded, and answers it. */
+  serve(req: IncomingMessage, res: ServerResponse, path: string, values: ContextValues): void {
+    const max = this.core.limits.maxRequestBytes;
+    readBodyBounded(req, max).then(
+      (body) => {
+        if (body !== null) return this.#answer(req, res, path, body, values);
+        // Too large (no Content-Length said so up front): refused, and the rest is not read.
+        res.setHeader('connection', 'close');
+        writeError(res, new ConnectError(`request body is larger than the limit of ${max} bytes`, Code.ResourceExhausted));
+      },
+      () => res.destroy(),
+    );
   }
 
-  #answer(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): void {
+  #answer(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, values: ContextValues): void {
     const timeoutHeader = req.headers['connect-timeout-ms'] as string | undefined;
-    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader)) return this.#decline(req, res, path, [body], false);
+    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader)) return this.#decline(req, res, path, body, undefined, values);
     const timeoutMs = timeoutHeader === undefined ? undefined : Number(timeoutHeader);
+    const typeName = path === GET_PATH ? GET_TYPE : PUT_TYPE;
+    // The body is parsed once, here, on every path: a body that is not plain goes to Connect already
+    // parsed. Before parsing, the same checks as Connect's JSON decoder (json-guard.ts), and the
+    // duplicate-key check protobuf-es would make on the text.
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return this.#decline(req, res, path, [body], false);
+      scanJsonBody(body, { maxDepth: this.core.limits.maxJsonDepth, duplicateKeysOf: typeName });
+      parsed = JSON.parse(utf8Text(body));
+    } catch (e) {
+      const message = e instanceof JsonBodyError ? e.message : `cannot decode message ${typeName} from JSON: ${(e as Error).message}`;
+      writeError(res, new ConnectError(message, Code.InvalidArgument));
+      return;
     }
+    const conn = values.get(CONN_SHARE);
     const plain = path === GET_PATH ? plainGet(parsed) : undefined;
     if (plain !== undefined) {
-      // A read answerable at once (lease or stale) skips deadlines, abort signals and promises.
+      // A read answerable at once (lease or stale) skips deadlines, abort signals and promises
+      // (and the connection share: it is answered before this connection can send anything else).
       const now = this.#getNow(plain);
       if (now !== null) {
         this.served++;
@@ -100,15 +108,15 @@ export class FastPath {
     res.once('close', onClose);
     let work: Promise<string> | undefined;
     try {
-      if (path === GET_PATH) work = plain === undefined ? undefined : this.#get(plain, ctrl.signal, timeoutMs);
-      else work = this.#put(parsed, ctrl.signal, timeoutMs);
+      if (path === GET_PATH) work = plain === undefined ? undefined : this.#get(plain, ctrl.signal, timeoutMs, conn);
+      else work = this.#put(parsed, ctrl.signal, timeoutMs, conn);
     } catch (err) {
       writeError(res, err);
       return;
     }
     if (work === undefined) {
       res.off('close', onClose);
-      return this.#decline(req, res, path, [body], false);
+      return this.#decline(req, res, path, undefined, parsed, values);
     }
     this.served++;
     work.then(
@@ -128,13 +136,13 @@ export class FastPath {
   }
 
   /** Throws ConnectError for invalid input (same check as Connect's path). */
-  #get(g: PlainGet, signal: AbortSignal, timeoutMs: number | undefined): Promise<string> {
+  #get(g: PlainGet, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare | undefined): Promise<string> {
     const r = toGet({ key: g.key ?? '', consistency: g.consistency }, this.core.limits);
     const backend = this.core.backend;
-    return this.core.call(signal, timeoutMs, (s) => backend.get(r, s)).then(getJson);
+    return this.core.call(signal, timeoutMs, (s) => backend.get(r, s), conn).then(getJson);
   }
 
-  #put(body: unknown, signal: AbortSignal, timeoutMs: number | undefined): Promise<string> | undefined {
+  #put(body: unknown, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare | undefined): Promise<string> | undefined {
     if (!isPlainObject(body)) return undefined;
     let key = '';
     let value = '';
@@ -151,19 +159,25 @@ export class FastPath {
     }
     const r = toPut({ key, value, clientId, seq }, this.core.limits);
     const backend = this.core.backend;
-    return this.core.call(signal, timeoutMs, (s) => backend.put(r, s)).then((p) => `{"index":"${p.index}"}`);
+    return this.core.call(signal, timeoutMs, (s) => backend.put(r, s), conn).then((p) => `{"index":"${p.index}"}`);
   }
 
-  #decline(req: IncomingMessage, res: ServerResponse, path: string, already: Buffer[], moreToRead: boolean): void {
+  /** Hands the request to Connect's handler for the same method: with the raw body, or already parsed. */
+  #decline(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer | undefined, parsed: unknown, values: ContextValues): void {
     this.declined++;
     const handler = this.#fallback.get(path);
     if (handler === undefined) throw new Error(`fast path: no Connect handler for ${path}`);
-    const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
-    const body = (async function* () {
-      for (const c of already) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
-      if (moreToRead) for await (const c of req) yield c as Uint8Array;
-    })();
-    handler({ ...uReq, body })
+    const uReq = universalRequestFromNodeRequest(req, res, body === undefined ? (parsed as JsonValue) : undefined, values);
+    const req2 =
+      body === undefined
+        ? uReq
+        : {
+            ...uReq,
+            body: (async function* () {
+              yield new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+            })(),
+          };
+    handler(req2)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch(() => res.destroy());
   }

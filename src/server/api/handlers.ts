@@ -2,11 +2,11 @@
 // Connect (binary and JSON) through @connectrpc/connect.
 import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { KV } from '../../gen/leasekv/v1/kv_pb.ts';
-import type { ApiCore } from './core.ts';
+import { CONN_SHARE, type ApiCore } from './core.ts';
 import { consistencyFromApi, readModeToApi, roleToApi, u32Ms } from './convert.ts';
 import { toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
 
-function consistency(c: number): 'linearizable' | 'stale' {
+export function consistency(c: number): 'linearizable' | 'stale' {
   try {
     return consistencyFromApi(c);
   } catch {
@@ -15,7 +15,7 @@ function consistency(c: number): 'linearizable' | 'stale' {
 }
 
 /** uint64 on the wire; anything above 2^53 is not a sequence number a client could have counted to. */
-function u64(v: bigint): number {
+export function u64(v: bigint): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConnectError(`seq ${v} is too large`, Code.InvalidArgument);
   return Number(v);
 }
@@ -23,7 +23,7 @@ function u64(v: bigint): number {
 export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
   const { backend, limits } = core;
   const run = <T>(ctx: HandlerContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
-    core.call(ctx.signal, ctx.timeoutMs(), fn);
+    core.call(ctx.signal, ctx.timeoutMs(), fn, ctx.values.get(CONN_SHARE));
   return {
     async put(req, ctx) {
       const r = toPut({ key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);

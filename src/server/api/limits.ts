@@ -1,4 +1,5 @@
-// Limits of the client API (issue 5: "bad input gets a clear error code and the node keeps serving").
+// Limits of the client API (issue 5: "bad input gets a clear error code and the node keeps serving";
+// issue 13: limits before work, so that no client can take the node's time from lease keeping).
 // Every limit is validated once, here, when the server starts.
 
 export interface ApiLimits {
@@ -8,27 +9,61 @@ export interface ApiLimits {
   readonly maxValueBytes: number;
   /** Largest request body accepted at all (JSON escaping can make a body several times the value). */
   readonly maxRequestBytes: number;
+  /** Deepest nesting of JSON arrays/objects in a request body, checked before parsing (requests need 1). */
+  readonly maxJsonDepth: number;
   /** Range: the limit used when a request says 0, and the largest limit a request may ask for. */
   readonly defaultRangeLimit: number;
   readonly maxRangeLimit: number;
   /** Requests being answered at once; beyond it new requests get resource_exhausted (back-pressure). */
   readonly maxInFlight: number;
+  /**
+   * Requests being answered at once on ONE connection (HTTP/1.1 pipelining, HTTP/2 streams): one
+   * connection cannot take the whole maxInFlight budget from the others. Default max(8, maxInFlight/8).
+   */
+  readonly maxInFlightPerConnection: number;
   /** Deadline for a request whose client sent none (or a longer one). */
   readonly requestDeadlineMs: number;
   /** A client connection with no traffic for this long is closed. */
   readonly idleTimeoutMs: number;
+  /** HTTP/1.1: a request's headers must arrive within this long of its first byte, else the connection is closed. */
+  readonly headersTimeoutMs: number;
+  /** HTTP/1.1: a whole request (headers and body) must arrive within this long, else the connection is closed. */
+  readonly requestReceiveTimeoutMs: number;
+  /** Client connections open at once on this node; more are closed at once. */
+  readonly maxConnections: number;
+  /** Client connections open at once from one source IP address. */
+  readonly maxConnectionsPerSource: number;
+  /** New client connections accepted per second from one source IP address (the rest are closed at once). */
+  readonly maxNewConnectionsPerSourcePerSec: number;
+  /** New client connections accepted per second on this node. */
+  readonly maxNewConnectionsPerSec: number;
+  /** HTTP/2: streams a connection may reset (RST_STREAM) per second before it is closed ("rapid reset"). */
+  readonly maxStreamResetsPerSec: number;
 }
 
-export const DEFAULT_LIMITS: ApiLimits = {
+export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection'> = {
   maxKeyBytes: 4 * 1024,
   maxValueBytes: 1024 * 1024,
   maxRequestBytes: 8 * 1024 * 1024,
+  maxJsonDepth: 64,
   defaultRangeLimit: 1000,
   maxRangeLimit: 10_000,
   maxInFlight: 1024,
   requestDeadlineMs: 10_000,
   idleTimeoutMs: 120_000,
+  headersTimeoutMs: 10_000,
+  requestReceiveTimeoutMs: 60_000,
+  maxConnections: 10_000,
+  maxConnectionsPerSource: 2_000,
+  maxNewConnectionsPerSourcePerSec: 1_000,
+  maxNewConnectionsPerSec: 2_000,
+  maxStreamResetsPerSec: 200,
 };
+
+/** The default per-connection share of the in-flight budget. */
+export function defaultInFlightPerConnection(maxInFlight: number): number {
+  return Math.min(maxInFlight, Math.max(8, Math.floor(maxInFlight / 8)));
+}
 
 export class ApiLimitsError extends Error {
   override readonly name = 'ApiLimitsError';
@@ -36,26 +71,46 @@ export class ApiLimitsError extends Error {
 
 /** Fills defaults and checks every limit; throws ApiLimitsError naming the bad one. */
 export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
-  const l: ApiLimits = { ...DEFAULT_LIMITS, ...partial };
-  const positive = (name: keyof ApiLimits, max: number): void => {
+  const base = { ...DEFAULT_LIMITS, ...partial };
+  const l: ApiLimits = { ...base, maxInFlightPerConnection: partial.maxInFlightPerConnection ?? defaultInFlightPerConnection(base.maxInFlight) };
+  const positive = (name: keyof ApiLimits, max: number, min = 1): void => {
     const v = l[name];
-    if (!Number.isSafeInteger(v) || v < 1 || v > max) {
-      throw new ApiLimitsError(`api limit ${name} must be an integer in 1..${max}, got ${String(v)}`);
+    if (!Number.isSafeInteger(v) || v < min || v > max) {
+      throw new ApiLimitsError(`api limit ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
     }
   };
+  const DAY_MS = 24 * 3600 * 1000;
   positive('maxKeyBytes', 64 * 1024);
   positive('maxValueBytes', 64 * 1024 * 1024);
   positive('maxRequestBytes', 512 * 1024 * 1024);
+  positive('maxJsonDepth', 1000, 2);
   positive('defaultRangeLimit', 1_000_000);
   positive('maxRangeLimit', 1_000_000);
   positive('maxInFlight', 1_000_000);
-  positive('requestDeadlineMs', 24 * 3600 * 1000);
-  positive('idleTimeoutMs', 24 * 3600 * 1000);
+  positive('maxInFlightPerConnection', 1_000_000);
+  positive('requestDeadlineMs', DAY_MS);
+  positive('idleTimeoutMs', DAY_MS);
+  positive('headersTimeoutMs', DAY_MS, 10);
+  positive('requestReceiveTimeoutMs', DAY_MS, 10);
+  positive('maxConnections', 1_000_000);
+  positive('maxConnectionsPerSource', 1_000_000);
+  positive('maxNewConnectionsPerSourcePerSec', 1_000_000);
+  positive('maxNewConnectionsPerSec', 1_000_000);
+  positive('maxStreamResetsPerSec', 1_000_000);
   if (l.defaultRangeLimit > l.maxRangeLimit) {
     throw new ApiLimitsError(`api limit defaultRangeLimit (${l.defaultRangeLimit}) exceeds maxRangeLimit (${l.maxRangeLimit})`);
   }
   if (l.maxRequestBytes < l.maxKeyBytes + l.maxValueBytes) {
     throw new ApiLimitsError(`api limit maxRequestBytes (${l.maxRequestBytes}) must be at least maxKeyBytes + maxValueBytes`);
+  }
+  if (l.maxInFlightPerConnection > l.maxInFlight) {
+    throw new ApiLimitsError(`api limit maxInFlightPerConnection (${l.maxInFlightPerConnection}) exceeds maxInFlight (${l.maxInFlight})`);
+  }
+  if (l.headersTimeoutMs > l.requestReceiveTimeoutMs) {
+    throw new ApiLimitsError(`api limit headersTimeoutMs (${l.headersTimeoutMs}) exceeds requestReceiveTimeoutMs (${l.requestReceiveTimeoutMs})`);
+  }
+  if (l.maxConnectionsPerSource > l.maxConnections) {
+    throw new ApiLimitsError(`api limit maxConnectionsPerSource (${l.maxConnectionsPerSource}) exceeds maxConnections (${l.maxConnections})`);
   }
   return l;
 }

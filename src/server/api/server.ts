@@ -4,12 +4,14 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { connectNodeAdapter, type ConnectNodeAdapterOptions } from '@connectrpc/connect-node';
+import type { ContextValues } from '@connectrpc/connect';
 import type { KvBackend } from '../backend.ts';
 import { ApiCore } from './core.ts';
 import { FastPath } from './fast-path.ts';
 import { createFrontEnd } from './front.ts';
 import { kvRoutes } from './handlers.ts';
+import { guardedJsonDecoder } from './json-guard.ts';
+import { createRpcDispatch } from './rpc.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -48,15 +50,8 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Unknown paths: 404 (Connect's code for unimplemented; gRPC clients map HTTP 404 to UNIMPLEMENTED) with a JSON body. */
-const notFound: NonNullable<ConnectNodeAdapterOptions['fallback']> = (req, res) => {
-  const body = JSON.stringify({ code: 'unimplemented', message: `no such method: ${req.method ?? ''} ${req.url ?? ''}` });
-  (res as ServerResponse).writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-};
-
-/** Connections open at once, per node. */
-const MAX_CONNECTIONS = 10_000;
+/** Connect's JSON options; its JSON serialization also takes the text decoder, which the public type omits. */
+type JsonOptions = { ignoreUnknownFields: boolean; alwaysEmitImplicit: boolean };
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const limits = resolveLimits(opts.limits);
@@ -65,14 +60,27 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     routes: kvRoutes(core),
     // A misspelled field or enum must be invalid_argument, not silently the zero value (toolchain-notes.md).
     // Answers always carry every field (found:false, value:"") so that JSON users need no defaults table.
-    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
+    // The text decoder refuses bodies that are not UTF-8 or nest too deep before JSON.parse (json-guard.ts).
+    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true, textDecoder: guardedJsonDecoder(limits.maxJsonDepth) } as JsonOptions,
     readMaxBytes: limits.maxRequestBytes,
     // Answers are never compressed: a LAN key-value store spends less on bytes than on gzip, and
     // the fast path can then answer byte-for-byte like Connect. Compressed requests are accepted.
     compressMinBytes: Number.MAX_SAFE_INTEGER,
   } as const;
-  const connectHandler = connectNodeAdapter({ ...connectOptions, fallback: notFound });
   const fast = opts.fastPath === false ? undefined : new FastPath(core, connectOptions);
+  const rpc = createRpcDispatch({
+    limits,
+    connectOptions,
+    ...(fast === undefined
+      ? {}
+      : {
+          fast: (req: IncomingMessage, res: ServerResponse, path: string, values: ContextValues): boolean => {
+            if (!fast.accepts(req, path)) return false;
+            fast.serve(req, res, path, values);
+            return true;
+          },
+        }),
+  });
   const routes = new Map<string, RouteHandler>();
   const addRoute = (method: string, path: string, handler: RouteHandler): void => {
     routes.set(`${method.toUpperCase()} ${path}`, handler);
@@ -85,16 +93,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const path = q < 0 ? url : url.slice(0, q);
     const route = routes.get(`${req.method ?? ''} ${path}`);
     if (route !== undefined) return route(req, res);
-    if (fast !== undefined && fast.accepts(req, path)) return fast.serve(req, res, path);
-    connectHandler(req, res);
+    rpc(req, res);
   });
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   http1.headersTimeout = Math.min(60_000, limits.idleTimeoutMs + 1000);
   http1.requestTimeout = limits.requestDeadlineMs + 60_000;
-  const http2 = createHttp2Server({}, connectHandler);
+  const http2 = createHttp2Server({}, rpc);
   // An HTTP/2 connection idle this long is closed gracefully (GOAWAY); clients reconnect.
   http2.on('session', (session) => session.setTimeout(limits.idleTimeoutMs, () => session.close()));
-  const { server: front, close: closeFront } = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: MAX_CONNECTIONS });
+  const { server: front, close: closeFront } = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: limits.maxConnections });
   front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
 
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,139 @@
+// Dispatch of RPC requests (HTTP/1.1 and HTTP/2) to Connect's handlers, with the checks that must
+// come before any work (issue 13): method (405 with Allow) and content type (415), each with a JSON
+// error body like every other error; a declared Content-Length over the limit (refused before the
+// body is read, and an HTTP/1.1 connection is closed); the body checks of body-guard.ts; and the
+// per-connection share of the in-flight budget, passed to the handlers as a context value.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues, type Interceptor } from '@connectrpc/connect';
+import type { UniversalHandler } from '@connectrpc/connect/protocol';
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import { checkBody, emptyRequest, needsGuard, readBodyBounded, wireOf } from './body-guard.ts';
+import { CONN_SHARE, type ConnShare } from './core.ts';
+import type { ApiLimits } from './limits.ts';
+
+type NodeReq = IncomingMessage | Http2ServerRequest;
+type NodeRes = ServerResponse | Http2ServerResponse;
+
+/** A request refused by the body checks; thrown by guardInterceptor once Connect has parsed the stand-in body. */
+const GUARD_ERROR = createContextKey<ConnectError | undefined>(undefined, { description: 'leasekv refused body' });
+
+export const guardInterceptor: Interceptor = (next) => async (req) => {
+  const err = req.contextValues.get(GUARD_ERROR);
+  if (err !== undefined) throw err;
+  return next(req);
+};
+
+/** Envelope headers a gRPC body adds to the message (a unary request has one). */
+const ENVELOPE_SLACK_BYTES = 64;
+
+export interface RpcDispatchOptions {
+  readonly limits: ApiLimits;
+  readonly connectOptions: ConnectRouterOptions & { readonly routes: (router: ConnectRouter) => void };
+  /** Tried first for each request (the HTTP/1.1 JSON fast path); true if it took the request. */
+  readonly fast?: (req: IncomingMessage, res: ServerResponse, path: string, values: ContextValues) => boolean;
+}
+
+export type RpcDispatch = (req: NodeReq, res: NodeRes) => void;
+
+export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
+  const router = createConnectRouter({ ...opts.connectOptions, interceptors: [guardInterceptor, ...(opts.connectOptions.interceptors ?? [])] });
+  opts.connectOptions.routes(router);
+  const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const shares = new WeakMap<object, ConnShare>();
+  const { limits } = opts;
+  return (req, res) => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const handler = handlers.get(path);
+    if (handler === undefined) {
+      return writeJsonError(res, 404, 'unimplemented', `no such method: ${req.method ?? ''} ${url}`);
+    }
+    const method = req.method ?? '';
+    if (!handler.allowedMethods.includes(method)) {
+      return writeJsonError(res, 405, 'unimplemented', `method ${method} is not allowed on ${path}; use ${handler.allowedMethods.join(' or ')}`, {
+        allow: handler.allowedMethods.join(', '),
+      });
+    }
+    const ct = req.headers['content-type'];
+    const wire = wireOf(ct);
+    if (wire === undefined || !handler.supportedContentType(ct ?? null)) {
+      return writeJsonError(res, 415, 'invalid_argument', `content-type ${JSON.stringify(ct ?? '')} is not supported on ${path}; use application/json, application/proto, application/grpc, application/grpc-web or application/connect+json`);
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = declared > limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0);
+    const http1 = !('stream' in req);
+    if (tooLarge && http1) {
+      // Refused before the body arrives; the connection is closed rather than drained.
+      res.setHeader('connection', 'close');
+      return writeJsonError(res, 413, 'resource_exhausted', `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`);
+    }
+    const connKey = http1 ? req.socket : req.stream.session ?? req.stream;
+    let share = shares.get(connKey);
+    if (share === undefined) shares.set(connKey, (share = { inFlight: 0 }));
+    const values = createContextValues().set(CONN_SHARE, share);
+    if (http1 && opts.fast?.(req, res as ServerResponse, path, values) === true) return;
+    if (tooLarge) {
+      values.set(GUARD_ERROR, new ConnectError(`request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`, Code.ResourceExhausted));
+      return run(handler, req, res, values, emptyRequest(wire), true);
+    }
+    if (!needsGuard(wire)) return run(handler, req, res, values, undefined, false);
+    readBodyBounded(req, limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0)).then(
+      async (body) => {
+        const encoding = headerOf(req, wire.enveloped ? (ct?.startsWith('application/connect') === true ? 'connect-content-encoding' : 'grpc-encoding') : 'content-encoding');
+        const err =
+          body === null
+            ? new ConnectError(`request body is larger than the limit of ${limits.maxRequestBytes} bytes`, Code.ResourceExhausted)
+            : await checkBody({ wire, body, encoding, input: handler.method.input, maxRequestBytes: limits.maxRequestBytes });
+        if (err !== null) {
+          values.set(GUARD_ERROR, err);
+          if (http1 && body === null) res.setHeader('connection', 'close');
+          return run(handler, req, res, values, emptyRequest(wire), true);
+        }
+        run(handler, req, res, values, body!, false);
+      },
+      () => destroy(res),
+    );
+  };
+}
+
+function headerOf(req: NodeReq, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v.trim().toLowerCase() : undefined;
+}
+
+/** Hands the request to Connect, with `body` instead of the stream when given (`standIn`: a refused body's stand-in). */
+function run(handler: UniversalHandler, req: NodeReq, res: NodeRes, values: ContextValues, body: Buffer | undefined, standIn: boolean): void {
+  const uReq = universalRequestFromNodeRequest(req as IncomingMessage, res as ServerResponse, undefined, values);
+  if (standIn) {
+    uReq.header.delete('content-encoding');
+    uReq.header.delete('content-length');
+  }
+  const withBody =
+    body === undefined
+      ? uReq
+      : {
+          ...uReq,
+          body: (async function* () {
+            yield new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+          })(),
+        };
+  handler(withBody)
+    .then((uRes) => universalResponseToNodeResponse(uRes, res as ServerResponse))
+    .catch(() => destroy(res));
+}
+
+function destroy(res: NodeRes): void {
+  if ('stream' in res) res.stream.close();
+  else res.destroy();
+}
+
+/** An error answered without Connect (404, 405, 413, 415): JSON `{code, message}` like Connect's. */
+export function writeJsonError(res: NodeRes, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ code, message });
+  const r = res as ServerResponse;
+  if (r.headersSent) return;
+  r.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  r.end(body);
+}
