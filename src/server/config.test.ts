@@ -39,3 +39,26 @@ test('host:port parsing accepts names, IPv4 and bracketed IPv6', () => {
   assert.deepEqual(parseHostPort('a.b-c:1', 'x'), { host: 'a.b-c', port: 1 });
   assert.throws(() => parseHostPort('a:70000', 'x'), NodeConfigError);
 });
+
+test('client API limits: defaults, flags, and bad combinations refused with the setting named (issue 13)', () => {
+  const c = buildNodeConfig(rawFromArgs(base, {}));
+  assert.equal(c.clientLimits.maxJsonDepth, 64);
+  assert.equal(c.clientLimits.maxInFlightPerConnection, 128);
+  assert.equal(c.maxPeerConnections, 10);
+  const d = buildNodeConfig(rawFromArgs([...base, '--max-pending-requests', '40', '--max-json-depth', '8', '--max-connections', '100', '--headers-timeout-ms', '500'], {}));
+  assert.equal(d.clientLimits.maxInFlightPerConnection, 8);
+  assert.equal(d.clientLimits.maxJsonDepth, 8);
+  assert.equal(d.clientLimits.maxConnectionsPerSource, 100);
+  assert.equal(d.clientLimits.headersTimeoutMs, 500);
+  const cases: [string[], RegExp][] = [
+    [['--max-json-depth', '1'], /--max-json-depth/],
+    [['--headers-timeout-ms', '9000', '--request-receive-timeout-ms', '5000'], /headersTimeoutMs .* exceeds requestReceiveTimeoutMs/],
+    [['--max-pending-per-connection', '2000'], /maxInFlightPerConnection .* exceeds maxInFlight/],
+    [['--max-connections', '10', '--max-connections-per-source', '20'], /maxConnectionsPerSource/],
+    [['--max-stream-resets-per-sec', '0'], /--max-stream-resets-per-sec/],
+    [['--max-peer-connections', '1'], /--max-peer-connections/],
+  ];
+  for (const [extra, re] of cases) {
+    assert.throws(() => buildNodeConfig(rawFromArgs([...base, ...extra], {})), (e: unknown) => e instanceof NodeConfigError && re.test(e.message), extra.join(' '));
+  }
+});

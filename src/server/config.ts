@@ -3,6 +3,7 @@
 // everything downstream trusts it.
 
 import { readFileSync } from 'node:fs';
+import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
 
 export class NodeConfigError extends Error {
   override readonly name = 'NodeConfigError';
@@ -38,6 +39,10 @@ export interface NodeConfig {
   readonly maxValueBytes: number;
   readonly maxPendingRequests: number;
   readonly requestTimeoutMs: number;
+  /** Every limit of the client API (src/server/api/limits.ts), the ones above included, validated. */
+  readonly clientLimits: ApiLimits;
+  /** Peer connections accepted at once (inbound, handshaken or not); more are closed at once. */
+  readonly maxPeerConnections: number;
   /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
   readonly leaseReads: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -58,7 +63,10 @@ interface FlagSpec {
 type RawConfig = Record<
   | 'id' | 'dataDir' | 'listenPeer' | 'listenClient' | 'peers' | 'clientAddrs' | 'clusterToken' | 'profile'
   | 'heartbeatMs' | 'electionTimeoutMs' | 'leaseMs' | 'maxDriftRate' | 'snapshotThreshold'
-  | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'leaseReads' | 'logLevel' | 'config',
+  | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'leaseReads' | 'logLevel' | 'config'
+  | 'maxJsonDepth' | 'maxPendingPerConnection' | 'headersTimeoutMs' | 'requestReceiveTimeoutMs' | 'maxConnections'
+  | 'maxConnectionsPerSource' | 'maxNewConnectionsPerSec' | 'maxNewConnectionsPerSourcePerSec' | 'maxStreamResetsPerSec'
+  | 'maxPeerConnections',
   string | undefined
 >;
 
@@ -80,6 +88,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   '--max-value-bytes': { key: 'maxValueBytes', env: 'LEASEKV_MAX_VALUE_BYTES', help: 'largest value (default 1048576)' },
   '--max-pending-requests': { key: 'maxPendingRequests', env: 'LEASEKV_MAX_PENDING_REQUESTS', help: 'in-flight client requests before back-pressure (default 1024)' },
   '--request-timeout-ms': { key: 'requestTimeoutMs', env: 'LEASEKV_REQUEST_TIMEOUT_MS', help: 'server-side deadline of one request (default 5000)' },
+  '--max-json-depth': { key: 'maxJsonDepth', env: 'LEASEKV_MAX_JSON_DEPTH', help: 'deepest JSON nesting in a request body, checked before parsing (default 64)' },
+  '--max-pending-per-connection': { key: 'maxPendingPerConnection', env: 'LEASEKV_MAX_PENDING_PER_CONNECTION', help: 'in-flight requests of one client connection (default max(8, max-pending-requests/8))' },
+  '--headers-timeout-ms': { key: 'headersTimeoutMs', env: 'LEASEKV_HEADERS_TIMEOUT_MS', help: 'HTTP/1.1: time to receive a request\'s headers, else 408 and close (default 10000)' },
+  '--request-receive-timeout-ms': { key: 'requestReceiveTimeoutMs', env: 'LEASEKV_REQUEST_RECEIVE_TIMEOUT_MS', help: 'HTTP/1.1: time to receive a whole request, else 408 and close (default 60000)' },
+  '--max-connections': { key: 'maxConnections', env: 'LEASEKV_MAX_CONNECTIONS', help: 'client connections open at once (default 10000)' },
+  '--max-connections-per-source': { key: 'maxConnectionsPerSource', env: 'LEASEKV_MAX_CONNECTIONS_PER_SOURCE', help: 'client connections open at once from one IP address (default 2000)' },
+  '--max-new-connections-per-sec': { key: 'maxNewConnectionsPerSec', env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SEC', help: 'new client connections accepted per second (default 2000)' },
+  '--max-new-connections-per-source-per-sec': { key: 'maxNewConnectionsPerSourcePerSec', env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SOURCE_PER_SEC', help: 'new client connections per second from one IP address (default 1000)' },
+  '--max-stream-resets-per-sec': { key: 'maxStreamResetsPerSec', env: 'LEASEKV_MAX_STREAM_RESETS_PER_SEC', help: 'HTTP/2 stream resets per second on one connection before it is closed (default 200)' },
+  '--max-peer-connections': { key: 'maxPeerConnections', env: 'LEASEKV_MAX_PEER_CONNECTIONS', help: 'inbound peer connections at once (default 2 per member + 4)' },
   '--lease-reads': { key: 'leaseReads', env: 'LEASEKV_LEASE_READS', help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each' },
   '--log-level': { key: 'logLevel', env: 'LEASEKV_LOG_LEVEL', help: 'trace|debug|info|warn|error|silent (default info)' },
   '--config': { key: 'config', env: 'LEASEKV_CONFIG', help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)' },
@@ -212,6 +230,11 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new NodeConfigError(`--log-level must be one of trace, debug, info, warn, error, silent`);
   }
+  const maxKeyBytes = intSetting(raw.maxKeyBytes, '--max-key-bytes', 4096, 1, 65_536);
+  const maxValueBytes = intSetting(raw.maxValueBytes, '--max-value-bytes', 1 << 20, 0, 64 << 20);
+  const maxPendingRequests = intSetting(raw.maxPendingRequests, '--max-pending-requests', 1024, 1, 1_000_000);
+  const requestTimeoutMs = intSetting(raw.requestTimeoutMs, '--request-timeout-ms', 5000, 10, 600_000);
+  const clientLimits = buildClientLimits(raw, { maxKeyBytes, maxValueBytes, maxInFlight: maxPendingRequests, requestDeadlineMs: requestTimeoutMs });
   return {
     id,
     dataDir: need('dataDir', '--data-dir'),
@@ -227,11 +250,41 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     leaseDurationMs,
     maxClockDriftRate,
     snapshotThresholdEntries: intSetting(raw.snapshotThreshold, '--snapshot-threshold', 10_000, 10, 10_000_000),
-    maxKeyBytes: intSetting(raw.maxKeyBytes, '--max-key-bytes', 4096, 1, 65_536),
-    maxValueBytes: intSetting(raw.maxValueBytes, '--max-value-bytes', 1 << 20, 0, 64 << 20),
-    maxPendingRequests: intSetting(raw.maxPendingRequests, '--max-pending-requests', 1024, 1, 1_000_000),
-    requestTimeoutMs: intSetting(raw.requestTimeoutMs, '--request-timeout-ms', 5000, 10, 600_000),
+    maxKeyBytes,
+    maxValueBytes,
+    maxPendingRequests,
+    requestTimeoutMs,
+    clientLimits,
+    maxPeerConnections: intSetting(raw.maxPeerConnections, '--max-peer-connections', 2 * peers.size + 4, peers.size, 10_000),
     leaseReads: leaseReads === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],
   };
+}
+
+/** The client API's limits from the flags (unset ones default in limits.ts), checked together. */
+function buildClientLimits(raw: Partial<RawConfig>, base: Pick<ApiLimits, 'maxKeyBytes' | 'maxValueBytes' | 'maxInFlight' | 'requestDeadlineMs'>): ApiLimits {
+  const opt = (v: string | undefined, flag: string, min: number, max: number): number | undefined =>
+    v === undefined || v === '' ? undefined : intSetting(v, flag, 0, min, max);
+  const given: Partial<Record<keyof ApiLimits, number | undefined>> = {
+    maxJsonDepth: opt(raw.maxJsonDepth, '--max-json-depth', 2, 1000),
+    maxInFlightPerConnection: opt(raw.maxPendingPerConnection, '--max-pending-per-connection', 1, 1_000_000),
+    headersTimeoutMs: opt(raw.headersTimeoutMs, '--headers-timeout-ms', 10, 3_600_000),
+    requestReceiveTimeoutMs: opt(raw.requestReceiveTimeoutMs, '--request-receive-timeout-ms', 10, 3_600_000),
+    maxConnections: opt(raw.maxConnections, '--max-connections', 1, 1_000_000),
+    maxConnectionsPerSource: opt(raw.maxConnectionsPerSource, '--max-connections-per-source', 1, 1_000_000),
+    maxNewConnectionsPerSec: opt(raw.maxNewConnectionsPerSec, '--max-new-connections-per-sec', 1, 1_000_000),
+    maxNewConnectionsPerSourcePerSec: opt(raw.maxNewConnectionsPerSourcePerSec, '--max-new-connections-per-source-per-sec', 1, 1_000_000),
+    maxStreamResetsPerSec: opt(raw.maxStreamResetsPerSec, '--max-stream-resets-per-sec', 1, 1_000_000),
+  };
+  const partial: Record<string, number> = { ...base };
+  for (const [k, v] of Object.entries(given)) if (v !== undefined) partial[k] = v;
+  // Only the total given: the per-source default is capped by it.
+  const total = given.maxConnections;
+  if (total !== undefined && given.maxConnectionsPerSource === undefined) partial['maxConnectionsPerSource'] = Math.min(total, DEFAULT_LIMITS.maxConnectionsPerSource);
+  try {
+    return resolveLimits(partial as Partial<ApiLimits>);
+  } catch (e) {
+    if (e instanceof ApiLimitsError) throw new NodeConfigError(e.message);
+    throw e;
+  }
 }

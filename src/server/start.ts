@@ -112,7 +112,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
       host: cfg.listenClient.host,
       port: cfg.listenClient.port,
       backend: node,
-      limits: { maxKeyBytes: cfg.maxKeyBytes, maxValueBytes: cfg.maxValueBytes, maxInFlight: cfg.maxPendingRequests, requestDeadlineMs: cfg.requestTimeoutMs },
+      limits: cfg.clientLimits,
       logger: log.child({ component: 'api' }),
       extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }, cfg) ?? [],
     });

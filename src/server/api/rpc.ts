@@ -43,6 +43,8 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
   const shares = new WeakMap<object, ConnShare>();
   const { limits } = opts;
   return (req, res) => {
+    // An HTTP/2 stream the client already reset (rapid reset): nothing to answer, so no work at all.
+    if ('stream' in req && (req.stream.closed || req.stream.destroyed)) return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);

@@ -8,10 +8,11 @@ import type { ContextValues } from '@connectrpc/connect';
 import type { KvBackend } from '../backend.ts';
 import { ApiCore } from './core.ts';
 import { FastPath } from './fast-path.ts';
-import { createFrontEnd } from './front.ts';
+import { createFrontEnd, type FrontEndStats } from './front.ts';
 import { kvRoutes } from './handlers.ts';
 import { guardedJsonDecoder } from './json-guard.ts';
 import { createRpcDispatch } from './rpc.ts';
+import { checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -45,6 +46,8 @@ export interface ApiServer {
   readonly core: ApiCore;
   /** The HTTP/1.1 JSON fast path (undefined when disabled); its counters say how often it answered. */
   readonly fastPath: FastPath | undefined;
+  /** Connections refused by the front end's caps. */
+  readonly connections: FrontEndStats;
   /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
   addRoute(method: string, path: string, handler: RouteHandler): void;
   close(): Promise<void>;
@@ -87,7 +90,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
   for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
 
-  const http1 = createHttp1Server((req, res) => {
+  const http1 = createHttp1Server({ connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs) }, (req, res) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -96,12 +99,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     rpc(req, res);
   });
   http1.keepAliveTimeout = limits.idleTimeoutMs;
-  http1.headersTimeout = Math.min(60_000, limits.idleTimeoutMs + 1000);
-  http1.requestTimeout = limits.requestDeadlineMs + 60_000;
+  enforceHttp1Timeouts(http1, limits.headersTimeoutMs, limits.requestReceiveTimeoutMs);
   const http2 = createHttp2Server({}, rpc);
   // An HTTP/2 connection idle this long is closed gracefully (GOAWAY); clients reconnect.
   http2.on('session', (session) => session.setTimeout(limits.idleTimeoutMs, () => session.close()));
-  const { server: front, close: closeFront } = createFrontEnd({ http1, http2, idleTimeoutMs: limits.idleTimeoutMs, maxConnections: limits.maxConnections });
+  limitStreamResets(http2, limits.maxStreamResetsPerSec);
+  const frontEnd = createFrontEnd({
+    http1,
+    http2,
+    // Every client speaks first (a request, or the HTTP/2 preface), so silence is bounded like headers.
+    firstBytesTimeoutMs: Math.min(limits.idleTimeoutMs, limits.headersTimeoutMs),
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerSource: limits.maxConnectionsPerSource,
+    maxNewConnectionsPerSec: limits.maxNewConnectionsPerSec,
+    maxNewConnectionsPerSourcePerSec: limits.maxNewConnectionsPerSourcePerSec,
+  });
+  const { server: front, close: closeFront } = frontEnd;
   front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
 
   await new Promise<void>((resolve, reject) => {
@@ -121,5 +134,5 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       http2.close();
       await closeFront();
     })());
-  return { port, core, fastPath: fast, addRoute, close };
+  return { port, core, fastPath: fast, connections: frontEnd.stats, addRoute, close };
 }

@@ -1,0 +1,137 @@
+// Hostile connections through real sockets (issue 13): stalled HTTP/1.1 requests, HTTP/2 rapid
+// reset, and connection floods are cut off at the front, and the node keeps serving.
+import assert from 'node:assert/strict';
+import { createServer as createHttp1Server } from 'node:http';
+import { connect as h2connect, constants as h2c, createServer as createHttp2Server } from 'node:http2';
+import { connect as netConnect, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { createFrontEnd } from './front.ts';
+import { fakeServer, post } from './test-util.ts';
+
+/** Resolves with what the server sent once it closes the socket; rejects if it is still open after `boundMs`. */
+function closedWithin(sock: Socket, boundMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    sock.on('data', (c: Buffer) => (text += c.toString()));
+    sock.on('error', () => undefined);
+    const timer = setTimeout(() => reject(new Error(`socket still open after ${boundMs} ms`)), boundMs);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+  });
+}
+
+/** A connected socket; one the server resets may fail to connect (then it is returned closed). */
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', () => resolve(s));
+  });
+}
+
+describe('HTTP/1.1 timeouts on sockets handed over by the front end', () => {
+  test('a half-sent request is closed (408) after the headers or request timeout', async () => {
+    const { server, port } = await fakeServer({ limits: { headersTimeoutMs: 200, requestReceiveTimeoutMs: 400 } });
+    try {
+      const halfHeaders = await open(port);
+      halfHeaders.write('POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\n');
+      const halfBody = await open(port);
+      halfBody.write('POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"ke');
+      // Bounds far above the timeouts (a loaded machine), far below "for ever".
+      const [a, b] = await Promise.all([closedWithin(halfHeaders, 15_000), closedWithin(halfBody, 15_000)]);
+      assert.match(a, /^HTTP\/1\.1 408/);
+      assert.match(b, /^HTTP\/1\.1 408/);
+      assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"a"}')).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('HTTP/2 rapid reset', () => {
+  test('a session resetting streams faster than the limit gets GOAWAY (ENHANCE_YOUR_CALM) and is closed', async () => {
+    const { server, port } = await fakeServer({ limits: { maxStreamResetsPerSec: 50 } });
+    const s = h2connect(`http://127.0.0.1:${port}`);
+    try {
+      s.on('error', () => undefined);
+      const goaway = new Promise<number>((resolve) => s.on('goaway', (code) => resolve(code)));
+      const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+      await new Promise((r) => s.once('connect', r));
+      // 600 resets, in small batches: under nghttp2's own burst allowance (1000), so only our limit
+      // (50 per second) can end the session.
+      for (let i = 0; i < 600 && !s.destroyed && !s.closed; i++) {
+        const r = s.request({ ':method': 'POST', ':path': '/leasekv.v1.KV/Get', 'content-type': 'application/json' });
+        r.on('error', () => undefined);
+        r.close(h2c.NGHTTP2_CANCEL);
+        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+      }
+      const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(-2), 10_000).unref());
+      const code = await Promise.race([goaway, timeout]);
+      assert.equal(code, h2c.NGHTTP2_ENHANCE_YOUR_CALM);
+      await Promise.race([closed, timeout]);
+      assert.ok(s.closed || s.destroyed);
+      // Other clients are served.
+      assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"a"}')).status, 200);
+    } finally {
+      s.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('connection caps at the front end', () => {
+  test('connections beyond the per-source cap are reset at once; the admitted ones are served', async () => {
+    const { server, port } = await fakeServer({ limits: { maxConnectionsPerSource: 3 } });
+    const socks: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) socks.push(await open(port));
+      const extra = await open(port);
+      if (!extra.destroyed) await closedWithin(extra, 15_000);
+      assert.equal(server.connections.refusedConnections, 1);
+      // An admitted connection still works.
+      const ok = socks[0]!;
+      const answer = new Promise<string>((resolve) => ok.once('data', (c: Buffer) => resolve(c.toString())));
+      ok.write('POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"key":"a"}');
+      assert.match(await answer, /^HTTP\/1\.1 200/);
+    } finally {
+      for (const s of socks) s.destroy();
+      await server.close();
+    }
+  });
+
+  test('new connections per second, per source and in all, are capped (fake clock)', async () => {
+    let now = 0;
+    const front = createFrontEnd({
+      http1: createHttp1Server(),
+      http2: createHttp2Server(),
+      firstBytesTimeoutMs: 10_000,
+      maxConnections: 100,
+      maxConnectionsPerSource: 100,
+      maxNewConnectionsPerSec: 100,
+      maxNewConnectionsPerSourcePerSec: 4,
+      nowMs: () => now,
+    });
+    await new Promise<void>((r) => front.server.listen(0, '127.0.0.1', () => r()));
+    const port = (front.server.address() as { port: number }).port;
+    const socks: Socket[] = [];
+    try {
+      const openOne = async (): Promise<Socket> => {
+        const s = await open(port);
+        socks.push(s);
+        await new Promise((r) => setImmediate(r)); // the server has seen it
+        return s;
+      };
+      for (let i = 0; i < 6; i++) await openOne();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(front.stats.refusedConnections, 2);
+      now += 1000; // the next second
+      await openOne();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(front.stats.refusedConnections, 2);
+    } finally {
+      for (const s of socks) s.destroy();
+      await front.close();
+    }
+  });
+});

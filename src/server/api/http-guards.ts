@@ -1,0 +1,50 @@
+// Protocol-level guards of the two HTTP servers behind the front end (issue 13).
+import type { Server as HttpServer } from 'node:http';
+import { constants as h2, type Http2Server, type ServerHttp2Session } from 'node:http2';
+
+/**
+ * HTTP/1.1 header and request timeouts. Node enforces headersTimeout and requestTimeout from a timer
+ * (connectionsCheckingInterval) that it starts only when the server starts listening; this server
+ * never listens (the front end hands it sockets), so the checks never ran and a half-sent request
+ * stayed open for ever. Emitting 'listening' runs Node's own set-up of those checks (the connection
+ * list and the interval): a stalled request gets Node's 408 and its connection is closed.
+ * hostile-front.test.ts checks this through a real socket.
+ */
+export function enforceHttp1Timeouts(http1: HttpServer, headersTimeoutMs: number, requestReceiveTimeoutMs: number): void {
+  http1.headersTimeout = headersTimeoutMs;
+  http1.requestTimeout = requestReceiveTimeoutMs;
+  http1.emit('listening');
+}
+
+/** How often the HTTP/1.1 timeouts are checked: a fraction of the headers timeout. */
+export function checkingIntervalMs(headersTimeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 4)));
+}
+
+/**
+ * HTTP/2 "rapid reset" (CVE-2023-44487): a client opening streams and resetting them at once makes
+ * the server set up each stream for nothing. A session whose streams end abnormally (reset, by
+ * either side) more than maxResetsPerSec times within one second gets GOAWAY (ENHANCE_YOUR_CALM)
+ * and is closed.
+ */
+export function limitStreamResets(http2: Http2Server, maxResetsPerSec: number, nowMs: () => number = () => performance.now()): void {
+  http2.on('session', (session: ServerHttp2Session) => {
+    let windowStartMs = nowMs();
+    let resets = 0;
+    session.on('stream', (stream) => {
+      stream.once('close', () => {
+        if (stream.rstCode === h2.NGHTTP2_NO_ERROR || session.destroyed) return;
+        const now = nowMs();
+        if (now - windowStartMs >= 1000) {
+          windowStartMs = now;
+          resets = 0;
+        }
+        if (++resets > maxResetsPerSec) {
+          // The error is only for the session's 'error' event (ignored); the code goes in the GOAWAY.
+          session.on('error', () => undefined);
+          session.destroy(new Error(`more than ${maxResetsPerSec} stream resets in a second`), h2.NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+      });
+    });
+  });
+}
