@@ -1,4 +1,4 @@
-// Measures the client API's request paths (issue 5; toolchain-notes.md): the JSON fast path against
+// Measures the client API's request paths (issue 5): the JSON fast path against
 // the plain Connect path, node:http keep-alive against fetch (undici), and the LeasekvClient.
 // Closed loop, C concurrent callers, server in its own process over the fake backend.
 // Run: node --import tsx src/bench/api-paths.ts [seconds=3] [concurrency=16]

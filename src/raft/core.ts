@@ -234,7 +234,7 @@ export class Core {
   /**
    * Messages that need no persistence (afterPersist = false: heartbeats and their acks, the leader's
    * appends, pre-votes), taken out of the outbox while a Ready is still being persisted, so that a
-   * slow disk never holds up lease renewal (lease-notes case 10). Everything else stays queued, in
+   * slow disk never holds up lease renewal (docs/lease-notes.md case 10). Everything else stays queued, in
    * order, for the next Ready. Safe because such a message never claims what is not yet durable
    * (a heartbeat ack reports at most `stabled`).
    */

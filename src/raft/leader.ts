@@ -167,7 +167,7 @@ export function stepLeader(c: Core, m: Message, nowMs: number): void {
 }
 
 /**
- * Leadership transfer (thesis §3.10) with the lease rule of lease-notes case 7: the lease is given
+ * Leadership transfer (thesis §3.10) with the lease rule of docs/lease-notes.md case 7: the lease is given
  * up FIRST, so no lease read is served while the target may already be winning votes. The target
  * must be a caught-up voter (membership.ts, caughtUp); null picks the most caught-up one.
  */

@@ -94,7 +94,7 @@ export function handleAppend(c: Core, m: AppendRequest): void {
   const newCommit = Math.min(m.commit, lastNew);
   if (newCommit > c.log.committed) c.log.commitTo(newCommit);
   // A heartbeat's acknowledgement goes out at once, so lease renewal never queues behind a slow
-  // fsync (lease-notes case 10); it therefore claims only what is already on our disk. An
+  // fsync (docs/lease-notes.md case 10); it therefore claims only what is already on our disk. An
   // acknowledgement of entries waits until they are durable.
   const heartbeatOnly = m.entries.length === 0;
   const resp: AppendResponse = {

@@ -182,7 +182,7 @@ export type RaftEvent =
  *   replaces it and everything after it), then `hardState` written; fsynced if `mustSync`.
  * - Outgoing messages with afterPersist = true leave only after that persistence is durable
  *   (votes, append acknowledgements). Messages with afterPersist = false may leave at once: the
- *   leader's AppendEntries and heartbeats never wait for its own disk (lease-notes case 10).
+ *   leader's AppendEntries and heartbeats never wait for its own disk (docs/lease-notes.md case 10).
  * - `committedEntries` are applied in order, after `snapshot` is restored into the state machine.
  *   They may be applied before this Ready's own entries are durable: a committed entry is already
  *   durable on a majority (the leader counts its own copy only once its disk has it).

@@ -103,7 +103,7 @@ export class LeaseKvNode implements KvBackend {
     transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
   }
 
-  /** Monotonic milliseconds (lease-notes case 3): never Date.now(). */
+  /** Monotonic milliseconds (docs/lease-notes.md case 3): never Date.now(). */
   now(): number {
     return performance.now();
   }
@@ -450,7 +450,7 @@ export class LeaseKvNode implements KvBackend {
     if (this.stopped) return null;
     let readMode: ReadMode = 'stale';
     if (req.consistency === 'linearizable') {
-      // Lease checked at the time of serving (lease-notes case 2), not at the last tick.
+      // Lease checked at the time of serving (docs/lease-notes.md case 2), not at the last tick.
       const leaseIndex = this.cfg.leaseReads ? this.core.leaseRead(this.now()) : null;
       if (leaseIndex === null || this.kv.appliedIndex < leaseIndex) return null;
       readMode = 'lease';
@@ -501,7 +501,7 @@ export class LeaseKvNode implements KvBackend {
   // ---- stopping ---------------------------------------------------------------------------------
 
   /**
-   * Graceful stop (lease-notes case 7): a leader hands leadership to its most caught-up follower,
+   * Graceful stop (docs/lease-notes.md case 7): a leader hands leadership to its most caught-up follower,
    * giving up its lease first, then waits (bounded) for the handover before the host closes things.
    */
   async handOver(maxWaitMs: number): Promise<void> {

@@ -1,5 +1,5 @@
 // Where the persister's WAL work runs: in a worker thread over real files (so a slow fsync never
-// blocks the main event loop — heartbeats and lease renewal, lease-notes case 10), or inline over any
+// blocks the main event loop — heartbeats and lease renewal, docs/lease-notes.md case 10), or inline over any
 // FileSystem (tests, the simulator). Both run one batch at a time: apply every request in order, then
 // one write + one fsync for the whole batch.
 import { Worker } from 'node:worker_threads';

@@ -123,6 +123,3 @@ export class RealFs implements FileSystem {
     for (const [fd, end] of this.ends) if (end > sizeBytes && fstatSync(fd).size === sizeBytes) this.ends.set(fd, sizeBytes);
   }
 }
-
-export { FaultyFs } from './faulty_fs.ts';
-export type { FaultyFsOptions } from './faulty_fs.ts';

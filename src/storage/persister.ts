@@ -2,7 +2,7 @@
 // COMMIT — requests arriving while a write+fsync is in flight are gathered into the next batch, so
 // many appends share one fsync (issue 4: an fsync costs ~0.5 ms here). By default the WAL runs in a
 // worker thread so the main event loop (heartbeats, lease renewal) never waits behind a slow fsync
-// (lease-notes case 10). Promises resolve in request order (batches are strictly sequential).
+// (docs/lease-notes.md case 10). Promises resolve in request order (batches are strictly sequential).
 import type { FileSystem } from './fs.ts';
 import { InlineBackend, WorkerBackend, type Backend, type BatchResult, type OpenedState, type PersistRequest } from './backend.ts';
 import type { Snapshot } from './snapshot_file.ts';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkFile } from './lint.ts';
+import { findCycles } from './lint-cycles.ts';
+import { checkFile, checkSources, isTestCode, KNOWN_CYCLES } from './lint.ts';
 
 test('core purity: clocks, timers, randomness and node:* in src/raft are rejected', () => {
   const bad = [
@@ -27,4 +28,78 @@ test('layering: imports must point down the stack', () => {
   assert.deepEqual(checkFile('server/node.ts', "import { RaftNode } from '../raft/node.ts';"), []);
   assert.deepEqual(checkFile('storage/wal.ts', "import type { Entry } from '../raft/types.ts';"), []);
   assert.deepEqual(checkFile('cli/main.ts', "import { Client } from '../client/index.ts';"), []);
+});
+
+test('core purity: packages, fetch and globalThis in src/raft are rejected', () => {
+  assert.deepEqual(
+    checkFile('raft/x.ts', "import fc from 'fast-check';").map((v) => v.message),
+    ['consensus core imports a package (fast-check)'],
+  );
+  assert.equal(checkFile('raft/x.ts', "const m = await import('pino');").length, 1);
+  assert.equal(checkFile('raft/x.ts', "export { a } from 'some-lib';").length, 1);
+  assert.equal(checkFile('raft/x.ts', "void fetch('http://127.0.0.1:1/');").length, 1);
+  assert.equal(checkFile('raft/x.ts', 'const g = globalThis;').length, 1);
+  assert.equal(checkFile('raft/x.ts', "console.log('x');").length, 1);
+  assert.deepEqual(checkFile('raft/x.test.ts', "import fc from 'fast-check';"), []);
+  assert.deepEqual(checkFile('storage/x.ts', "import fc from 'fast-check';"), []);
+  // An import written inside a string is not an import.
+  assert.deepEqual(checkFile('raft/x.ts', `const s = "import fc from 'fast-check';";`), []);
+});
+
+test('test kits: production code may not import them; test code may', () => {
+  assert.equal(isTestCode('raft/testkit.ts'), true);
+  assert.equal(isTestCode('server/api/test-util.ts'), true);
+  assert.equal(isTestCode('server/api/fake-backend.ts'), true);
+  assert.equal(isTestCode('bench/api-serve-fake.ts'), true);
+  assert.equal(isTestCode('server/itest/harness.ts'), true);
+  assert.equal(isTestCode('storage/faulty_fs.ts'), false);
+  assert.equal(isTestCode('server/api/server.ts'), false);
+  const kitImport = "import { FakeBackend } from './api/fake-backend.ts';";
+  assert.deepEqual(
+    checkFile('server/node.ts', kitImport).map((v) => v.message),
+    ['production code imports test code (./api/fake-backend.ts)'],
+  );
+  assert.equal(checkFile('raft/node.ts', "import { Cluster } from './testkit.ts';").length, 1);
+  assert.equal(checkFile('server/api/x.ts', "import { startApi } from './test-util.ts';").length, 1);
+  assert.equal(checkFile('bench/x.ts', "import { startCluster } from '../server/itest/harness.ts';").length, 1);
+  assert.deepEqual(checkFile('server/node.test.ts', kitImport), []);
+  assert.deepEqual(checkFile('server/itest/harness.ts', "import { x } from '../api/fake-backend.ts';"), []);
+  assert.deepEqual(checkFile('server/api/test-util.ts', "import { FakeBackend } from './fake-backend.ts';"), []);
+});
+
+test('import cycles between files are rejected, type-only imports included', () => {
+  const files = new Map([
+    ['raft/a.ts', "import { b } from './b.ts';\nexport const a = 1;"],
+    ['raft/b.ts', "import type { C } from './c.ts';\nexport const b = 1;"],
+    ['raft/c.ts', "import { a } from './a.ts';\nexport type C = number;"],
+    ['raft/d.ts', "import { a } from './a.ts';"],
+  ]);
+  assert.deepEqual(
+    checkSources(files).map((v) => v.message),
+    ['import cycle: raft/a.ts → raft/b.ts → raft/c.ts → raft/a.ts'],
+  );
+  files.set('raft/c.ts', 'export type C = number;');
+  assert.deepEqual(checkSources(files), []);
+  assert.deepEqual(findCycles(new Map([['x', ['x']]])), [{ files: ['x'], cycle: ['x', 'x'] }]);
+  // A known cycle is tolerated only exactly as known: one more file in it fails.
+  const known = new Map(KNOWN_CYCLES[0]?.map((f, i, all) => [f, `import { x } from './${(all[i + 1] ?? all[0] ?? '').slice(5)}';`]));
+  assert.deepEqual(checkSources(known), []);
+  known.set('raft/log.ts', "import { x } from './election.ts';");
+  known.set('raft/node.ts', "import { x } from './log.ts';\nimport { y } from './election.ts';");
+  assert.equal(checkSources(known).length, 1);
+});
+
+test('a comment may cite only documents inside the repository', () => {
+  const repo = new Set(['docs/design.md', 'README.md', 'src/check/README.md']);
+  const opts = { repoFileExists: (p: string) => repo.has(p) };
+  assert.deepEqual(checkFile('raft/x.ts', '// see docs/design.md and README.md\nconst a = 1;', opts), []);
+  assert.deepEqual(checkFile('check/x.ts', '/* the corpus (README.md, ./README.md) */', opts), []);
+  assert.deepEqual(
+    checkFile('server/x.ts', 'const a = 1; // the lease rule (lease-notes.md case 7)', opts).map((v) => v.message),
+    ['comment cites lease-notes.md, which is not in the repository'],
+  );
+  assert.equal(checkFile('server/x.ts', '/**\n * toolchain-notes.md says so\n */', opts)[0]?.line, 2);
+  // A URL points outside on purpose, and a string is not a comment.
+  assert.deepEqual(checkFile('server/x.ts', '// https://github.com/etcd-io/raft/blob/main/README.md', opts), []);
+  assert.deepEqual(checkFile('server/x.ts', "const hint = 'see ops.md';", opts), []);
 });

@@ -1,9 +1,13 @@
-// Layering and purity checks (style.md): dependencies point one way, and the consensus core does no
-// I/O, reads no clock, sets no timer and draws no randomness of its own.
+// The lint that carries the style (docs/design.md): dependencies point one way; the consensus core
+// does no I/O, reads no clock, sets no timer, draws no randomness and imports no package; production
+// code never imports a test kit; no import cycles between files; a comment that names a *.md file
+// names one in the repository.
 // Run: npm run lint. Exit 1 with one line per violation.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findCycles } from './lint-cycles.ts';
+import { importsOf, resolveSpec, splitSource } from './lint-scan.ts';
 
 /** Which top-level folders under src/ each folder may import from (besides itself). */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
@@ -24,8 +28,6 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 
 /** Banned in non-test files of src/raft: every way the core could reach the outside world. */
 const IMPURE: readonly { re: RegExp; what: string }[] = [
-  { re: /from\s+['"]node:/, what: 'imports node:*' },
-  { re: /import\(\s*['"]node:/, what: 'imports node:*' },
   { re: /\brequire\s*\(/, what: 'uses require' },
   { re: /\bDate\b/, what: 'uses Date' },
   { re: /\bsetTimeout\b|\bsetInterval\b|\bsetImmediate\b|\bqueueMicrotask\b/, what: 'sets a timer' },
@@ -33,7 +35,30 @@ const IMPURE: readonly { re: RegExp; what: string }[] = [
   { re: /\bperformance\b/, what: 'uses performance' },
   { re: /\bprocess\b/, what: 'uses process' },
   { re: /\bcrypto\b/, what: 'uses crypto' },
+  { re: /\bfetch\b|\bXMLHttpRequest\b|\bWebSocket\b/, what: 'does network I/O' },
+  { re: /\bglobalThis\b/, what: 'uses globalThis' },
+  { re: /\bconsole\b/, what: 'uses console' },
 ];
+
+/**
+ * Import cycles that exist and are not broken yet, each exactly (sorted): a cycle that grows, or a
+ * new one, fails. The raft role modules call each other's role transitions (a follower campaigns,
+ * a candidate becomes leader, a leader steps down); breaking it is issue 11's core restructure.
+ */
+export const KNOWN_CYCLES: readonly (readonly string[])[] = [
+  ['raft/election.ts', 'raft/leader.ts', 'raft/membership.ts', 'raft/node.ts', 'raft/reads.ts', 'raft/replication.ts'],
+];
+
+/**
+ * Test code: `*.test.ts`, anything under an `itest/` folder, and test kits — files whose name says
+ * so (`testkit`, `test-util`, `fake`). Everything else is production code and may not import these.
+ */
+export function isTestCode(path: string): boolean {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return (
+    path.endsWith('.test.ts') || `/${path}`.includes('/itest/') || /(^|[-_.])(testkit|test-util|fake)([-_.]|$)/.test(base)
+  );
+}
 
 export interface Violation {
   file: string;
@@ -41,49 +66,90 @@ export interface Violation {
   message: string;
 }
 
-function stripComments(src: string): string {
-  // Keep line structure so that line numbers stay right.
-  return src
-    .replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' '))
-    .replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+export interface CheckOptions {
+  /** Whether a path relative to the repository root names a file; default: every path does. */
+  readonly repoFileExists?: (repoPath: string) => boolean;
 }
 
 /** Checks one file's text; `path` is relative to src/ with '/' separators. */
-export function checkFile(path: string, text: string): Violation[] {
+export function checkFile(path: string, text: string, opts: CheckOptions = {}): Violation[] {
   const out: Violation[] = [];
+  const add = (line: number, message: string): void => {
+    out.push({ file: path, line, message });
+  };
   const layer = path.split('/')[0] ?? '';
   const isTest = path.endsWith('.test.ts');
-  const code = stripComments(text);
-  const lines = code.split('\n');
+  const core = layer === 'raft' && !isTest;
+  const src = splitSource(text);
+  const { code, comments } = src;
   const allowed = ALLOWED[layer];
-  lines.forEach((lineText, i) => {
-    const m =
-      /^\s*(?:import|export)\b[^'"]*\bfrom\s*['"](\.[^'"]*)['"]/.exec(lineText) ??
-      /^\s*import\s*['"](\.[^'"]*)['"]/.exec(lineText) ??
-      /^\s*\}\s*from\s*['"](\.[^'"]*)['"]/.exec(lineText) ??
-      /\bimport\(\s*['"](\.[^'"]*)['"]/.exec(lineText);
-    if (m && m[1] !== undefined && allowed !== undefined) {
-      const target = resolveLayer(path, m[1]);
-      if (target !== undefined && target in ALLOWED && target !== layer && !allowed.includes(target) && !(isTest && target === 'check')) {
-        out.push({ file: path, line: i + 1, message: `${layer}/ may not import ${target}/ (${m[1]})` });
-      }
+  for (const { spec, line } of importsOf(src)) {
+    if (!spec.startsWith('.')) {
+      if (core) add(line, `consensus core imports ${spec.startsWith('node:') ? 'node:*' : 'a package'} (${spec})`);
+      continue;
     }
-    if (layer === 'raft' && !isTest) {
-      for (const { re, what } of IMPURE) {
-        if (re.test(lineText)) out.push({ file: path, line: i + 1, message: `consensus core ${what}` });
+    const target = resolveSpec(path, spec);
+    if (target === undefined) continue;
+    const targetLayer = target.includes('/') ? target.split('/')[0] ?? '' : '';
+    if (
+      allowed !== undefined &&
+      targetLayer in ALLOWED &&
+      targetLayer !== layer &&
+      !allowed.includes(targetLayer) &&
+      !(isTest && targetLayer === 'check')
+    ) {
+      add(line, `${layer}/ may not import ${targetLayer}/ (${spec})`);
+    }
+    if (!isTestCode(path) && isTestCode(target)) add(line, `production code imports test code (${spec})`);
+  }
+  const lines = code.split('\n');
+  if (core) {
+    lines.forEach((lineText, i) => {
+      for (const { re, what } of IMPURE) if (re.test(lineText)) add(i + 1, `consensus core ${what}`);
+    });
+  }
+  comments.split('\n').forEach((lineText, i) => {
+    for (const doc of citedDocs(lineText)) {
+      const candidates = [posix.normalize(doc), posix.join('src', posix.dirname(path), doc)];
+      if (!candidates.some((c) => (opts.repoFileExists ?? (() => true))(c))) {
+        add(i + 1, `comment cites ${doc}, which is not in the repository`);
       }
     }
   });
   return out;
 }
 
-function resolveLayer(fromPath: string, spec: string): string | undefined {
-  const parts = fromPath.split('/').slice(0, -1);
-  for (const seg of spec.split('/')) {
-    if (seg === '..') parts.pop();
-    else if (seg !== '.') parts.push(seg);
+/** The *.md paths a comment line names (URLs left out: they point outside on purpose). */
+function citedDocs(commentLine: string): string[] {
+  const out: string[] = [];
+  for (const word of commentLine.split(/\s+/)) {
+    if (word.includes('://')) continue;
+    for (const m of word.matchAll(/[\w.\/-]*[\w-]\.md\b/g)) out.push(m[0]);
   }
-  return parts.length > 1 ? parts[0] : undefined;
+  return out;
+}
+
+/**
+ * Checks a whole tree: every file, and the import cycles between them. `files`: path relative to
+ * src/ → text.
+ */
+export function checkSources(files: ReadonlyMap<string, string>, opts: CheckOptions = {}): Violation[] {
+  const out: Violation[] = [];
+  const graph = new Map<string, string[]>();
+  for (const [path, text] of files) {
+    out.push(...checkFile(path, text, opts));
+    const deps: string[] = [];
+    for (const { spec } of importsOf(splitSource(text))) {
+      const target = spec.startsWith('.') ? resolveSpec(path, spec) : undefined;
+      if (target !== undefined && files.has(target)) deps.push(target);
+    }
+    graph.set(path, deps);
+  }
+  for (const { files: comp, cycle } of findCycles(graph)) {
+    if (KNOWN_CYCLES.some((known) => known.join() === comp.join())) continue;
+    out.push({ file: cycle[0] ?? '', line: 1, message: `import cycle: ${cycle.join(' → ')}` });
+  }
+  return out;
 }
 
 function walk(dir: string, out: string[]): string[] {
@@ -96,13 +162,14 @@ function walk(dir: string, out: string[]): string[] {
 }
 
 export function checkTree(srcDir: string): Violation[] {
-  const out: Violation[] = [];
+  const files = new Map<string, string>();
   for (const file of walk(srcDir, [])) {
     const rel = relative(srcDir, file).split(sep).join('/');
     if (rel.startsWith('gen/')) continue;
-    out.push(...checkFile(rel, readFileSync(file, 'utf8')));
+    files.set(rel, readFileSync(file, 'utf8'));
   }
-  return out;
+  const repoDir = dirname(srcDir);
+  return checkSources(files, { repoFileExists: (p) => existsSync(join(repoDir, p)) });
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -110,5 +177,5 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const violations = checkTree(srcDir);
   for (const v of violations) console.error(`src/${v.file}:${v.line}: ${v.message}`);
   if (violations.length > 0) process.exit(1);
-  console.log('lint: layering and core purity ok');
+  console.log('lint: layering, core purity, test kits, import cycles and cited documents ok');
 }

@@ -1,7 +1,7 @@
 // One client port for every protocol: a net.Server peeks at the first bytes of each connection and
 // hands it to the HTTP/2 server (gRPC, Connect over h2c) when they are the HTTP/2 preface, else to
 // the HTTP/1.1 server (Connect JSON, curl, the dashboard). Node cannot do this by an option without
-// TLS (toolchain-notes.md). The bytes are read with 'readable'/read() and put back with unshift():
+// TLS (http2.createServer's allowHTTP1 needs ALPN, so TLS). The bytes are read with 'readable'/read() and put back with unshift():
 // using 'data' + resume() would lose them.
 //
 // Connections are admitted here, before any parsing (issue 13): at most maxConnections open, at most

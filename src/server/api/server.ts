@@ -61,7 +61,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const core = new ApiCore(opts.backend, limits, (err) => opts.logger?.error({ err }, 'client API request failed with an internal error'));
   const connectOptions = {
     routes: kvRoutes(core),
-    // A misspelled field or enum must be invalid_argument, not silently the zero value (toolchain-notes.md).
+    // A misspelled field or enum must be invalid_argument, not silently the zero value (Connect
+    // ignores unknown JSON fields by default).
     // Answers always carry every field (found:false, value:"") so that JSON users need no defaults table.
     // The text decoder refuses bodies that are not UTF-8 or nest too deep before JSON.parse (json-guard.ts).
     jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true, textDecoder: guardedJsonDecoder(limits.maxJsonDepth) } as JsonOptions,

@@ -1,4 +1,4 @@
-// Runtime validation of what arrives over the wire (style.md), shared by the Connect handlers and
+// Runtime validation of everything that arrives over the wire, shared by the Connect handlers and
 // the JSON fast path so that both reject the same requests with the same messages.
 import type { CasRequest, Consistency, DeleteRequest, GetRequest, PutRequest, RangeRequest, SessionRef } from '../backend.ts';
 import { invalidArgument } from './errors.ts';
