@@ -1,4 +1,6 @@
 // `npm run bench` options, validated once.
+import { nearest } from '../util/suggest.ts';
+
 export type Scenario = 'load' | 'failover' | 'scale';
 
 export interface BenchArgs {
@@ -30,9 +32,17 @@ export const USAGE = `usage: npm run bench -- [options]
   --keys N                     key space (default 1000)
   --scenario S[,S]             load (default), failover, scale
   --scale-keys N               keys to load for the scale scenario (default 1000000)
-  --out DIR                    where results (JSON, SVG) go (default bench-results)`;
+  --out DIR                    where results (JSON, SVG) go (default bench-results)
+  -h, --help                   this help`;
 
 export class BenchArgsError extends Error {}
+
+const FLAGS = ['nodes', 'clients', 'duration', 'value-bytes', 'mix', 'read-mode', 'peer-delay-ms', 'against', 'no-floor', 'keys', 'scenario', 'scale-keys', 'out', 'help'];
+
+/** True when argv asks for the usage (exit 0). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
 
 function int(v: string | undefined, name: string, min: number, max: number): number {
   const n = Number(v);
@@ -78,8 +88,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         a.scenarios = s as Scenario[];
         break;
       }
-      default:
-        throw new BenchArgsError(`unknown option '${flag ?? ''}'`);
+      default: {
+        const guess = flag?.startsWith('-') === true ? nearest(flag.replace(/^-+/, ''), FLAGS) : undefined;
+        throw new BenchArgsError(`unknown option '${flag ?? ''}'${guess === undefined ? '' : `; did you mean --${guess}?`}`);
+      }
     }
   }
   return a;

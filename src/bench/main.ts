@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { BenchArgsError, parseArgs, USAGE } from './args.ts';
+import { BenchArgsError, parseArgs, USAGE, wantsHelp } from './args.ts';
 import type { BenchArgs } from './args.ts';
 import { chartSvg, table, type Row } from './report.ts';
 import { failoverScenario, loadScenario, scaleScenario, type FailoverResult, type ScaleResult } from './scenarios.ts';
@@ -86,6 +86,10 @@ async function main(args: BenchArgs): Promise<void> {
   say(`results: ${jsonPath}`);
 }
 
+if (wantsHelp(process.argv.slice(2))) {
+  console.log(USAGE);
+  process.exit(0);
+}
 try {
   const args = parseArgs(process.argv.slice(2));
   await main(args);

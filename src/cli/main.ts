@@ -23,11 +23,13 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return ['usage: leasekv <command> [options]', '', 'commands:', ...lines, '', 'leasekv <command> --help for its options.'].join('\n');
+  return ['usage: leasekv <command> [options]', '', 'commands:', ...lines, '', 'leasekv <command> --help (or leasekv help <command>) for its options.'].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `leasekv help CMD` is `leasekv CMD --help`.
+  if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined) return (await COMMANDS[rest[0]]!.load()).run(['--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;

@@ -33,6 +33,12 @@ export interface SupervisorOptions {
   /** Control server port on 127.0.0.1; 0 picks a free one. */
   readonly controlPort: number;
   /**
+   * First port of the fault proxies on 127.0.0.1: the proxy node i dials to reach node j (i ≠ j,
+   * both 0-based positions in `nodes`) listens on proxyBasePort + proxyOffset(i, j, n), so the n(n-1)
+   * proxies fill proxyBasePort .. proxyBasePort + n(n-1) - 1. Absent or 0: free ports picked by the OS.
+   */
+  readonly proxyBasePort?: number;
+  /**
    * Starts node `id` as a child process. `peers` is the value its --peers flag must have (its own
    * listen address, and a proxy for every other member); `env` must be added to its environment
    * (LEASEKV_CONTROL_URL, which makes its dashboard show the controls).
@@ -99,6 +105,12 @@ export function dashboardOrigins(clientAddr: string): string[] {
   return out;
 }
 
+/** The proxy for i → j within the block of n(n-1): from-major order, skipping i → i. */
+export function proxyOffset(from: number, to: number, n: number): number {
+  if (!(from >= 0 && to >= 0 && from < n && to < n && from !== to)) throw new Error(`assertion: no proxy ${from}→${to} among ${n}`);
+  return from * (n - 1) + (to < from ? to : to - 1);
+}
+
 export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const members = new Map<string, Member>();
@@ -107,11 +119,13 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const proxies = new Map<string, ProxyHandle>();
   const server = createServer();
   try {
-    for (const from of opts.nodes) {
-      for (const to of opts.nodes) {
-        if (from.id === to.id) continue;
+    const n = opts.nodes.length;
+    for (const [i, from] of opts.nodes.entries()) {
+      for (const [j, to] of opts.nodes.entries()) {
+        if (i === j) continue;
         const target = splitHostPort(to.peerAddr);
-        proxies.set(`${from.id}>${to.id}`, await startProxy({ listenHost: '127.0.0.1', listenPort: 0, targetHost: target.host, targetPort: target.port }));
+        const listenPort = opts.proxyBasePort === undefined || opts.proxyBasePort === 0 ? 0 : opts.proxyBasePort + proxyOffset(i, j, n);
+        proxies.set(`${from.id}>${to.id}`, await startProxy({ listenHost: '127.0.0.1', listenPort, targetHost: target.host, targetPort: target.port }));
       }
     }
     await new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
+import { nearest } from '../util/suggest.ts';
 
 export class NodeConfigError extends Error {
   override readonly name = 'NodeConfigError';
@@ -182,7 +183,10 @@ export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
     const arg = argv[i] ?? '';
     const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const spec = FLAGS[flag];
-    if (spec === undefined) throw new NodeConfigError(`unknown option '${arg}' (see leasekv serve --help)`);
+    if (spec === undefined) {
+      const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), Object.keys(FLAGS).map((f) => f.slice(2))) : undefined;
+      throw new NodeConfigError(`unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`);
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
     fromFlags[spec.key] = value;

@@ -1,6 +1,7 @@
 // Command-line arguments of `npm run sim`, validated once with clear errors.
 import { MUTANTS } from '../raft/types.ts';
 import type { Mutant } from '../raft/types.ts';
+import { nearest } from '../util/suggest.ts';
 
 export interface SimArgs {
   /** How many seeds to run: firstSeed, firstSeed + 1, ... */
@@ -29,6 +30,7 @@ export const USAGE =
   '  --history F   write the client history of the (single) seed to F as JSON lines';
 
 const MAX_SEEDS = 10_000_000;
+const FLAGS = ['seeds', 'seed', 'nodes', 'mutant', 'verbose', 'workers', 'history', 'help'];
 
 function int(flag: string, v: string | undefined, lo: number, hi: number): number {
   if (v === undefined || !/^\d+$/.test(v)) throw new ArgsError(`${flag} needs an integer, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
@@ -85,8 +87,10 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
       case '--help':
       case '-h':
         throw new ArgsError('help');
-      default:
-        throw new ArgsError(`unknown argument ${JSON.stringify(a)}`);
+      default: {
+        const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), FLAGS) : undefined;
+        throw new ArgsError(`unknown argument ${JSON.stringify(a)}${guess === undefined ? '' : `; did you mean --${guess}?`}`);
+      }
     }
   }
   const n = seeds ?? 1;

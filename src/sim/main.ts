@@ -20,9 +20,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     args = parseSimArgs(argv);
   } catch (e) {
     if (!(e instanceof ArgsError)) throw e;
-    if (e.message !== 'help') process.stderr.write(`sim: ${e.message}\n`);
+    if (e.message === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    process.stderr.write(`sim: ${e.message}\n`);
     process.stderr.write(USAGE + '\n');
-    return e.message === 'help' ? 0 : 2;
+    return 2;
   }
   if (args.verbose || args.historyFile !== null) return runVerbose(args);
   const seeds = Array.from({ length: args.seeds }, (_, i) => args.firstSeed + i);

@@ -2,9 +2,9 @@
 // 1 not linearizable, 2 unknown (budget exhausted), 3 the file could not be read or parsed.
 // Usage errors also exit 3 (nothing could be checked).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { checkHistory, formatResult, HistoryParseError, parseHistoryJsonl, parseJepsenKv, parseJepsenRegister, renderHtml } from '../../check/index.ts';
 import type { HistoryOp, ModelName } from '../../check/index.ts';
+import { parseFlags, UsageError } from './flags.ts';
 
 const FORMATS = ['jsonl', 'jepsen-register', 'jepsen-kv'] as const;
 type Format = (typeof FORMATS)[number];
@@ -31,21 +31,22 @@ function usageError(msg: string): number {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', default: 'jsonl' },
-        'timeout-ms': { type: 'string', default: String(DEFAULT_TIMEOUT_MS) },
-        html: { type: 'string' },
-        workers: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    parsed = parseFlags(argv, {
+      format: { type: 'string', default: 'jsonl' },
+      'timeout-ms': { type: 'string', default: String(DEFAULT_TIMEOUT_MS) },
+      html: { type: 'string' },
+      workers: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     });
   } catch (e) {
-    return usageError((e as Error).message);
+    if (!(e instanceof UsageError)) throw e;
+    return usageError(e.message);
   }
   const { values, positionals } = parsed;
   if (values.help === true) {

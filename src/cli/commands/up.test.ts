@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { plan, serveArgs } from './up.ts';
+import { portBlock, plan, serveArgs } from './up.ts';
 import { writeIdentity } from '../../storage/identity.ts';
+import { proxyOffset } from '../supervisor.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
@@ -67,12 +68,41 @@ describe('leasekv up', () => {
     ]);
   });
 
+  test('every port in the documented block: control P-1, clients P.., peers P+100.., proxies P+200..', () => {
+    assert.deepEqual(portBlock(3, 7001), { control: 7000, clients: [7001, 7002, 7003], peers: [7101, 7102, 7103], proxyBase: 7201, first: 7000, last: 7206 });
+    assert.equal(portBlock(5, 7001).last, 7220);
+    // One proxy per directed pair, each at its own offset in 0 .. n(n-1)-1.
+    for (const n of [3, 5]) {
+      const offsets = [];
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) offsets.push(proxyOffset(i, j, n));
+      assert.deepEqual(offsets, Array.from({ length: n * (n - 1) }, (_, k) => k));
+    }
+  });
+
+  test('--base-port must leave room for the whole block; typos are suggested', async () => {
+    const [high, low, typo] = await Promise.all([
+      up(['--base-port', '65400', '--data-dir', dir], () => false),
+      up(['--base-port', '1024', '--data-dir', dir], () => false),
+      up(['--base-prot', '7001'], () => false),
+    ]);
+    assert.equal(high.code, 2);
+    assert.match(high.out, /--base-port must be an integer in 1025\.\.65330 for 3 nodes/);
+    assert.equal(low.code, 2);
+    assert.equal(typo.code, 2);
+    assert.match(typo.out, /unknown flag --base-prot; did you mean --base-port\?/);
+  });
+
   test('starts, prints, stops on SIGTERM, and resumes the same data', async () => {
     for (let run = 1; run <= 2; run++) {
       // Wait for every node to serve (not just the banner) so each has its SIGTERM handler when stopped.
       const r = await up(['--base-port', String(base), '--data-dir', dir], (out) => /3 nodes up/.test(out) && ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)));
       assert.equal(r.code, null, r.out);
       assert.match(r.out, /\[n1\] fake node n1 serving on 127\.0\.0\.1:\d+/);
+      // n2 (position 1) reaches n1 and n3 through the proxies at P+200+2 and P+200+3.
+      assert.match(r.out, new RegExp(`\\[n2\\] fake node n2 serving on 127\\.0\\.0\\.1:${base + 1} peers n1=127\\.0\\.0\\.1:${base + 202},n2=127\\.0\\.0\\.1:${base + 101},n3=127\\.0\\.0\\.1:${base + 203}\n`), r.out);
+      const proxyPorts = [...r.out.matchAll(/peers (\S+)/g)].flatMap((m) => m[1]!.split(',').map((e) => Number(e.split(':')[1])));
+      assert.equal(proxyPorts.length, 9, r.out);
+      for (const port of proxyPorts) assert.ok(port >= base - 1 && port <= base + 205, `port ${port} outside ${base - 1}..${base + 205}`);
       assert.match(r.out, new RegExp(`endpoints: 127\\.0\\.0\\.1:${base},127\\.0\\.0\\.1:${base + 1},127\\.0\\.0\\.1:${base + 2}`));
       assert.match(r.out, /curl -H 'content-type: application\/json'/);
       const stopped = await r.stop();
@@ -80,6 +110,18 @@ describe('leasekv up', () => {
       assert.match(stopped.out, /\[n3\] fake node n3 stopping/);
       assert.match(stopped.out, /\[up\] stopped; data kept in/);
       for (const id of ['n1', 'n2', 'n3']) assert.equal(readFileSync(join(dir, id, 'starts'), 'utf8'), `${id}\n`.repeat(run));
+    }
+  });
+
+  test('refuses a busy proxy port', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(base + 204, '127.0.0.1', r));
+    try {
+      const r = await up(['--base-port', String(base), '--data-dir', dir], () => false);
+      assert.equal(r.code, 1);
+      assert.match(r.out, new RegExp(`port ${base + 204} \\(proxy n3→n1\\) is already in use.*this cluster uses ${base - 1}\\.\\.${base + 205}`));
+    } finally {
+      blocker.close();
     }
   });
 

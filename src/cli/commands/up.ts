@@ -7,27 +7,60 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LeasekvClient } from '../../client/index.ts';
-import { startSupervisor, type Supervisor } from '../supervisor.ts';
-import { DEFAULT_ENDPOINTS } from './common.ts';
+import { proxyOffset, startSupervisor, type Supervisor } from '../supervisor.ts';
+import { DEFAULT_ENDPOINTS, parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
+
+/** Where the peer and proxy ports start, from --base-port (the block layout in USAGE). */
+export const PEER_OFFSET = 100;
+export const PROXY_OFFSET = 200;
 
 const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 7001]
 
 Starts a local cluster of N nodes on 127.0.0.1 and keeps it running until Ctrl-C.
-Node K (n1..nN) serves clients on BASE+K-1 and peers on BASE+100+K-1 and keeps its data in
-DATA_DIR/nK; run the same command again to resume the same data. A folder that holds a cluster of
-another size is refused (its members are recorded in the data dirs).
+Node K (n1..nN) keeps its data in DATA_DIR/nK; run the same command again to resume the same data.
+A folder that holds a cluster of another size is refused (its members are recorded in the data dirs).
+Every port it opens is in the block P-1 .. P+${PROXY_OFFSET}+N(N-1)-1 (P = --base-port), all on 127.0.0.1:
+  P-1                        the supervisor's control API (the dashboard's kill/restart/isolate)
+  P .. P+N-1                 client API and dashboard of n1..nN (node K on P+K-1)
+  P+${PEER_OFFSET} .. P+${PEER_OFFSET}+N-1         peer listeners of n1..nN
+  P+${PROXY_OFFSET} .. P+${PROXY_OFFSET}+N(N-1)-1    fault proxies, one per directed pair: node i (0-based) reaches
+                             node j through P+${PROXY_OFFSET}+i(N-1)+(j<i ? j : j-1)
+With the default P=7001 and 3 nodes: 7000, 7001-7003, 7101-7103, 7201-7206 (5 nodes: up to 7220).
   --nodes N        3 (default) or 5
   --data-dir DIR   default ./data
-  --base-port P    first client port (default 7001; peer ports start at P+100)
+  --base-port P    first client port (default 7001; P-1 >= 1024 and the block must end by 65535)
   -h, --help       this help`;
 
 /** How long stopping nodes may take before they are killed. */
 const STOP_TIMEOUT_MS = 10_000;
 /** How long to wait for a leader before printing the banner anyway. */
 const LEADER_WAIT_MS = 15_000;
+
+/** Every port `up` opens for `nodes` nodes from `basePort`, in the documented block. */
+export interface PortBlock {
+  readonly control: number;
+  readonly clients: readonly number[];
+  readonly peers: readonly number[];
+  /** First proxy port; the proxies fill proxyBase .. proxyBase + n(n-1) - 1. */
+  readonly proxyBase: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+export function portBlock(nodes: number, basePort: number): PortBlock {
+  const ids = Array.from({ length: nodes }, (_, i) => i);
+  const proxyBase = basePort + PROXY_OFFSET;
+  return {
+    control: basePort - 1,
+    clients: ids.map((i) => basePort + i),
+    peers: ids.map((i) => basePort + PEER_OFFSET + i),
+    proxyBase,
+    first: basePort - 1,
+    last: proxyBase + nodes * (nodes - 1) - 1,
+  };
+}
 
 export interface NodePlan {
   readonly id: string;
@@ -37,10 +70,11 @@ export interface NodePlan {
 }
 
 export function plan(nodes: number, dataDir: string, basePort: number): NodePlan[] {
+  const ports = portBlock(nodes, basePort);
   return Array.from({ length: nodes }, (_, i) => ({
     id: `n${i + 1}`,
-    clientAddr: `127.0.0.1:${basePort + i}`,
-    peerAddr: `127.0.0.1:${basePort + 100 + i}`,
+    clientAddr: `127.0.0.1:${ports.clients[i]!}`,
+    peerAddr: `127.0.0.1:${ports.peers[i]!}`,
     dataDir: resolve(dataDir, `n${i + 1}`),
   }));
 }
@@ -85,18 +119,31 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function parse(argv: string[]): { nodes: number; dataDir: string; basePort: number } | string {
-  let v;
-  try {
-    v = parseArgs({ args: argv, options: { nodes: { type: 'string' }, 'data-dir': { type: 'string' }, 'base-port': { type: 'string' } }, strict: true }).values;
-  } catch (err) {
-    return (err as Error).message;
-  }
+function parse(argv: string[]): { nodes: number; dataDir: string; basePort: number } {
+  const { values: v, positionals } = parseFlags(argv, { nodes: { type: 'string' }, 'data-dir': { type: 'string' }, 'base-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]!}'`);
   const nodes = Number(v.nodes ?? '3');
-  if (nodes !== 3 && nodes !== 5) return `--nodes must be 3 or 5, got '${v.nodes}'`;
+  if (nodes !== 3 && nodes !== 5) throw new UsageError(`--nodes must be 3 or 5, got '${v.nodes}'`);
   const basePort = Number(v['base-port'] ?? '7001');
-  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + 100 + nodes > 65535) return `--base-port must be an integer in 1024..${65535 - 100 - nodes}`;
+  const lo = 1025;
+  const hi = 65535 - (portBlock(nodes, 0).last);
+  if (!Number.isInteger(basePort) || basePort < lo || basePort > hi) {
+    throw new UsageError(`--base-port must be an integer in ${lo}..${hi} for ${nodes} nodes: the ports P-1 .. P+${portBlock(nodes, 0).last} must lie in 1024..65535 (leasekv up --help shows the layout)`);
+  }
   return { nodes, dataDir: v['data-dir'] ?? './data', basePort };
+}
+
+/** Every port of the block, with what it is for (for the busy-port message). */
+function blockPorts(ids: readonly string[], b: PortBlock): [number, string][] {
+  const n = ids.length;
+  const proxies: [number, string][] = [];
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) proxies.push([b.proxyBase + proxyOffset(i, j, n), `proxy ${ids[i]!}→${ids[j]!}`]);
+  return [
+    [b.control, 'control API'],
+    ...b.clients.map((p, i): [number, string] => [p, ids[i]!]),
+    ...b.peers.map((p, i): [number, string] => [p, `${ids[i]!} peer`]),
+    ...proxies,
+  ];
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -104,19 +151,20 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const opts = parse(argv);
-  if (typeof opts === 'string') {
-    console.error(`leasekv up: ${opts}\n\n${USAGE}`);
+  let opts: ReturnType<typeof parse>;
+  try {
+    opts = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`leasekv up: ${e.message}\n\n${USAGE}`);
     return 2;
   }
   const nodes = plan(opts.nodes, opts.dataDir, opts.basePort);
-  for (const n of nodes) {
-    for (const addr of [n.clientAddr, n.peerAddr]) {
-      const port = Number(addr.split(':')[1]);
-      if (!(await portFree(port))) {
-        console.error(`leasekv up: port ${port} (${n.id}) is already in use — is another cluster running? Stop it, or pick other ports with --base-port.`);
-        return 1;
-      }
+  const block = portBlock(opts.nodes, opts.basePort);
+  for (const [port, what] of blockPorts(nodes.map((n) => n.id), block)) {
+    if (!(await portFree(port))) {
+      console.error(`leasekv up: port ${port} (${what}) is already in use — is another cluster running? Stop it, or pick other ports with --base-port (this cluster uses ${block.first}..${block.last}).`);
+      return 1;
     }
   }
   const sizeProblem = recordedSizeProblem(nodes, opts.dataDir);
@@ -137,7 +185,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     supervisor = await startSupervisor({
       nodes,
-      controlPort: opts.basePort - 1,
+      controlPort: block.control,
+      proxyBasePort: block.proxyBase,
       stopTimeoutMs: STOP_TIMEOUT_MS,
       spawn(id, peers, env) {
         const n = nodes.find((m) => m.id === id) as NodePlan;

@@ -1,7 +1,7 @@
 // `leasekv wal inspect`: reports a folder's contents, a torn tail (without repairing it) and corruption.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealFs } from '../../storage/fs.ts';
@@ -67,4 +67,47 @@ test('wal inspect on a file or a missing folder: one line and exit 1, no stack t
   const missing = await capture(t, ['inspect', join(dir, 'missing')]);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /no such folder/);
+});
+
+test('wal inspect on a folder that is not a data folder: exit 1, naming the data folders inside it', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'leasekv-inspect-'));
+  t.after(() => rmSync(parent, { recursive: true, force: true }));
+  // What `leasekv up` leaves: PARENT/n1, PARENT/n2 with data, and an unrelated folder.
+  for (const id of ['n2', 'n1']) {
+    const { wal } = Wal.open(new RealFs(), join(parent, id), { segmentSizeBytes: 2048 });
+    wal.append([{ index: 1, term: 1, type: 1, data: new Uint8Array(0) }], { term: 1, votedFor: id, commit: 1 });
+    wal.close();
+  }
+  mkdirSync(join(parent, 'logs'));
+  const r = await capture(t, ['inspect', parent]);
+  assert.equal(r.code, 1);
+  assert.equal(r.out, '');
+  assert.match(r.err, /is not a node's data folder: it holds no WAL segments \(NNNNNNNNNNNNNNNN\.wal\) and no snapshot\.snap, but it holds data folders: .*\/n1, .*\/n2; inspect one of them/);
+  assert.doesNotMatch(r.err, /logs/);
+  const json = await capture(t, ['inspect', parent, '-w', 'json']);
+  assert.equal(json.code, 1);
+  const empty = await capture(t, ['inspect', join(parent, 'logs')]);
+  assert.equal(empty.code, 1);
+  assert.match(empty.err, /logs is not a node's data folder: .*; give a node's --data-dir$/m);
+  // The data folders themselves still inspect fine.
+  assert.equal((await capture(t, ['inspect', join(parent, 'n1'), '--write-out', 'json'])).code, 0);
+});
+
+test('wal: -w table|json, typos suggested, usage errors exit 2, --help exits 0', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-inspect-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const typo = await capture(t, ['inspect', dir, '--limt', '3']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.err, /^leasekv wal: unknown flag --limt; did you mean --limit\?/);
+  const sub = await capture(t, ['inpsect', dir]);
+  assert.equal(sub.code, 2);
+  assert.match(sub.err, /unknown subcommand 'inpsect'; did you mean 'inspect'\?/);
+  const fmt = await capture(t, ['inspect', dir, '-w', 'simple']);
+  assert.equal(fmt.code, 2);
+  assert.match(fmt.err, /-w simple is not offered by this command \(use one of: table, json\)/);
+  for (const argv of [['--help'], ['inspect', '--help'], ['inspect', dir, '-h']]) {
+    const h = await capture(t, argv);
+    assert.equal(h.code, 0, argv.join(' '));
+    assert.match(h.out, /usage: leasekv wal inspect DIR/);
+  }
 });

@@ -1,16 +1,21 @@
 // `leasekv wal inspect DIR`: prints what a node's data folder holds — hard state, snapshot metadata,
 // segments and log entries — without changing it (a torn tail is reported, not repaired).
-import { statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Entry } from '../../raft/types.ts';
 import { StorageCorruptError } from '../../storage/errors.ts';
 import { RealFs } from '../../storage/fs.ts';
 import { recoverDir } from '../../storage/recovery.ts';
+import { SNAPSHOT_FILE } from '../../storage/snapshot_file.ts';
+import { nearest } from '../../util/suggest.ts';
+import { parseFlags, parseFormat, UsageError } from './common.ts';
 
-const USAGE = `usage: leasekv wal inspect DIR [-w json] [--limit N] [--from INDEX]
+const USAGE = `usage: leasekv wal inspect DIR [-w table|json] [--limit N] [--from INDEX]
 
 Prints the hard state, snapshot metadata, segments and entries of a node's data folder (read-only).
-  -w, --output json   machine-readable output
+DIR is one node's --data-dir (with \`leasekv up\`, DATA_DIR/n1 and so on), holding WAL segments
+(NNNNNNNNNNNNNNNN.wal) and perhaps ${SNAPSHOT_FILE}; any other folder is an error (exit 1).
+  -w, --write-out F   table (default: sections of aligned columns) or json (--output is an alias)
   --limit N           entries to print (default 20; 0 for none)
   --from INDEX        first entry to print (default: the last N entries)`;
 
@@ -22,39 +27,72 @@ function preview(e: Entry): string {
   return printable.length > PREVIEW_CHARS ? `${printable.slice(0, PREVIEW_CHARS)}…` : printable;
 }
 
+const SEGMENT_RE = /^[0-9a-f]{16}\.wal$/;
+
+/** A node's data folder holds WAL segments or a snapshot; anything else is not one. */
+export function isDataDir(dir: string): boolean {
+  return readdirSync(dir).some((name) => SEGMENT_RE.test(name) || name === SNAPSHOT_FILE);
+}
+
+/** Why `dir` is not a data folder, naming the data folders inside it when there are any. */
+export function notDataDirMessage(dir: string): string {
+  const inside = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && isDataDir(join(dir, d.name)))
+    .map((d) => join(dir, d.name))
+    .sort();
+  const what = `${dir} is not a node's data folder: it holds no WAL segments (NNNNNNNNNNNNNNNN.wal) and no ${SNAPSHOT_FILE}`;
+  if (inside.length === 0) return `${what}; give a node's --data-dir`;
+  return `${what}, but it holds data folders: ${inside.join(', ')}; inspect one of them, e.g. leasekv wal inspect ${inside[0]}`;
+}
+
+interface InspectArgs {
+  readonly dir: string;
+  readonly json: boolean;
+  readonly limit: number;
+  readonly from: number | null;
+}
+
+function parseInspect(argv: string[]): InspectArgs {
+  const { values, positionals } = parseFlags(argv, {
+    'write-out': { type: 'string', short: 'w' },
+    output: { type: 'string' },
+    limit: { type: 'string' },
+    from: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (positionals.length !== 1) throw new UsageError(`expected one DIR, got ${positionals.length} argument(s)`);
+  const format = parseFormat(values['write-out'] ?? values.output ?? 'table', ['table', 'json']);
+  const limit = Number(values.limit ?? '20');
+  if (!(Number.isInteger(limit) && limit >= 0)) throw new UsageError(`--limit must be a whole number, got '${values.limit}'`);
+  const from = values.from === undefined ? null : Number(values.from);
+  if (from !== null && !(Number.isInteger(from) && from >= 0)) throw new UsageError(`--from must be a log index, got '${values.from}'`);
+  return { dir: positionals[0]!, json: format === 'json', limit, from };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h') {
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     console.log(USAGE);
-    return 0;
+    return sub === undefined ? 2 : 0;
   }
   if (sub !== 'inspect') {
-    console.error(USAGE);
+    const guess = nearest(sub, ['inspect']);
+    console.error(`leasekv wal: unknown subcommand '${sub}'${guess === undefined ? '' : `; did you mean '${guess}'?`}\n\n${USAGE}`);
     return 2;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: { output: { type: 'string', short: 'w' }, limit: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    console.error(`leasekv wal: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
+  if (rest.includes('--help') || rest.includes('-h')) {
     console.log(USAGE);
     return 0;
   }
-  const dir = positionals[0];
-  const limit = Number(values.limit ?? '20');
-  const from = values.from === undefined ? null : Number(values.from);
-  if (dir === undefined || positionals.length > 1 || !(Number.isInteger(limit) && limit >= 0) || (from !== null && !Number.isInteger(from)) || (values.output !== undefined && values.output !== 'json')) {
-    console.error(USAGE);
+  let args: InspectArgs;
+  try {
+    args = parseInspect(rest);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`leasekv wal: ${e.message}\n\n${USAGE}`);
     return 2;
   }
+  const { dir, limit, from } = args;
   const fs = new RealFs();
   if (!fs.exists(dir)) {
     console.error(`leasekv wal: ${dir}: no such folder`);
@@ -64,12 +102,16 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`leasekv wal: ${dir}: not a folder (give a node's --data-dir)`);
     return 1;
   }
+  if (!isDataDir(dir)) {
+    console.error(`leasekv wal: ${notDataDirMessage(dir)}`);
+    return 1;
+  }
   let r;
   try {
     r = recoverDir(fs, dir);
   } catch (e) {
     if (e instanceof StorageCorruptError) {
-      if (values.output === 'json') console.log(JSON.stringify({ corrupt: { file: e.file, offset: e.offset, reason: e.reason } }, null, 2));
+      if (args.json) console.log(JSON.stringify({ corrupt: { file: e.file, offset: e.offset, reason: e.reason } }, null, 2));
       else console.error(`leasekv wal: ${e.message}`);
       return 1;
     }
@@ -78,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
   const entries = r.log.all();
   const start = from === null ? Math.max(0, entries.length - limit) : Math.max(0, from - r.log.baseIndex - 1);
   const shown = entries.slice(start, start + limit);
-  if (values.output === 'json') {
+  if (args.json) {
     const out = {
       hardState: r.hardState,
       snapshot: r.snapshot,
