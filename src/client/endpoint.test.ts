@@ -27,7 +27,7 @@ test('normalizeEndpoint refuses https, other schemes, paths, missing ports and b
   for (const [text, why] of bad) assert.throws(() => normalizeEndpoint(text), (e: unknown) => e instanceof EndpointError && why.test(e.message), text);
 });
 
-test('LeasekvClient accepts URL endpoints and refuses https', () => {
-  new LeasekvClient({ endpoints: ['http://127.0.0.1:7001', '[::1]:7002'] }).close();
+test('LeasekvClient accepts URL endpoints and refuses https', async () => {
+  await new LeasekvClient({ endpoints: ['http://127.0.0.1:7001', '[::1]:7002'] }).close();
   assert.throws(() => new LeasekvClient({ endpoints: ['https://127.0.0.1:7001'] }), /TLS not supported yet/);
 });
