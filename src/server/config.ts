@@ -247,7 +247,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     peers,
     clientAddrs,
     peersGiven,
-    clusterToken: raw.clusterToken ?? 'leasekv',
+    clusterToken: clusterTokenSetting(raw.clusterToken),
     heartbeatIntervalMs,
     electionTimeoutMinMs,
     electionTimeoutMaxMs: electionTimeoutMinMs * 2,
@@ -291,4 +291,11 @@ function buildClientLimits(raw: Partial<RawConfig>, base: Pick<ApiLimits, 'maxKe
     if (e instanceof ApiLimitsError) throw new NodeConfigError(e.message);
     throw e;
   }
+}
+
+/** The cluster token goes in every peer hello, whose size is bounded before the handshake (transport/codec.ts). */
+function clusterTokenSetting(raw: string | undefined): string {
+  const token = raw ?? 'leasekv';
+  if (token.length === 0 || Buffer.byteLength(token) > 256) throw new NodeConfigError(`--cluster-token must be 1 to 256 bytes, got ${Buffer.byteLength(token)}`);
+  return token;
 }

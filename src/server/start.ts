@@ -86,6 +86,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
     peers: new Map([...cfg.peers].filter(([id]) => id !== cfg.id)),
     // A frame carries at most one AppendRequest batch (maxBytesPerAppend, 1 MiB) plus one value.
     maxFrameBytes: 4 * cfg.maxValueBytes + (8 << 20),
+    maxInboundConnections: cfg.maxPeerConnections,
     maxQueuedBytesPerPeer: 64 << 20,
     reconnectBackoffMinMs: Math.max(10, Math.floor(cfg.heartbeatIntervalMs / 2)),
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),

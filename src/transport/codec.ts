@@ -15,6 +15,14 @@ export const PROTOCOL_VERSION = 2;
 /** Length prefix + version + kind + CRC. */
 export const FRAME_OVERHEAD_BYTES = 4 + 1 + 1 + 4;
 const MAX_NODE_ID_BYTES = 255;
+/** Largest cluster id (the cluster token) in bytes: bounds the hello (PeerTransport options check it). */
+export const MAX_CLUSTER_ID_BYTES = 1024;
+/**
+ * Largest frame accepted before a connection's handshake is done: a hello (cluster id, two node ids,
+ * the cluster uid and incarnation, short generated strings) fits many times over. A stranger cannot
+ * make a node buffer a large frame before it has proved it is a member (issue 13).
+ */
+export const MAX_HELLO_FRAME_BYTES = 4096;
 
 /** Bytes from the network that are not a valid frame; the connection must be dropped. */
 export class DecodeError extends Error {

@@ -10,7 +10,12 @@ export class FrameDecoder {
   /** Total bytes (prefix included) of the frame being assembled; 0 while its prefix is unread. */
   private frameBytes = 0;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Changes the bound for the next frames (an inbound connection raises it once the handshake is done). */
+  setMaxFrameBytes(n: number): void {
+    this.maxFrameBytes = n;
+  }
 
   get bufferedBytes(): number {
     return this.buffered;

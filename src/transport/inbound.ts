@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
-import { DecodeError, encodeFrame, type Frame, type TransferId } from './codec.ts';
+import { DecodeError, encodeFrame, MAX_HELLO_FRAME_BYTES, type Frame, type TransferId } from './codec.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { sameTransfer } from './outbound.ts';
 import type { PeerStats, ResolvedOptions } from './options.ts';
@@ -44,12 +44,20 @@ export class InboundHub {
   ) {}
 
   accept(sock: Socket): void {
+    if (this.sockets.size >= this.opts.maxInboundConnections) {
+      // Over the cap (members × 2 + slack): reset at once, before any byte is read or buffered.
+      this.cb.onRefused();
+      sock.on('error', () => undefined);
+      sock.resetAndDestroy();
+      return;
+    }
     this.sockets.add(sock);
     sock.setNoDelay(true);
     const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
     let peer: NodeId | null = null;
     const handshakeTimer = setTimeout(() => this.refuse(sock, remote, 'no handshake in time'), this.opts.handshakeTimeoutMs);
-    const decoder = new FrameDecoder(this.opts.maxFrameBytes);
+    // Until the hello is accepted, only a hello-sized frame is buffered (codec.ts).
+    const decoder = new FrameDecoder(Math.min(MAX_HELLO_FRAME_BYTES, this.opts.maxFrameBytes));
     sock.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk, (f, size) => {
@@ -57,6 +65,7 @@ export class InboundHub {
           if (peer === null) {
             clearTimeout(handshakeTimer);
             peer = this.handshake(sock, remote, f);
+            if (peer !== null) decoder.setMaxFrameBytes(this.opts.maxFrameBytes);
             return;
           }
           const stats = this.cb.statsFor(peer);

@@ -1,6 +1,7 @@
 // PeerTransport configuration (validated once, with every limit explicit), stats and logger shape.
 import type { NodeId } from '../raft/types.ts';
-import { FRAME_OVERHEAD_BYTES } from './codec.ts';
+import { Buffer } from 'node:buffer';
+import { FRAME_OVERHEAD_BYTES, MAX_CLUSTER_ID_BYTES } from './codec.ts';
 
 export interface PeerAddress {
   readonly host: string;
@@ -53,6 +54,8 @@ export interface PeerTransportOptions {
   readonly snapshotChunkBytes?: number;
   /** ...with at most this many unacknowledged chunks in flight. */
   readonly snapshotWindowChunks?: number;
+  /** Inbound connections open at once, handshaken or not; more are reset on arrival. Default 2 per member + 4. */
+  readonly maxInboundConnections?: number;
   /** Incoming snapshots larger than this are rejected (the receiver buffers one per sender). */
   readonly maxSnapshotBytes?: number;
   readonly logger?: TransportLogger;
@@ -80,6 +83,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     // Few chunks in flight: heartbeats queue behind them, so keep the head-of-line delay small.
     snapshotWindowChunks: 2,
     maxSnapshotBytes: 2048 * MIB,
+    maxInboundConnections: 2 * ([...o.peers.keys()].filter((id) => id !== o.selfId).length + 1) + 4,
     logger: silentLogger,
     random: Math.random,
     identity: NO_IDENTITY,
@@ -92,6 +96,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     }
   };
   if (r.selfId.length === 0 || r.clusterId.length === 0) throw new TransportConfigError('selfId and clusterId must be non-empty');
+  if (Buffer.byteLength(r.clusterId) > MAX_CLUSTER_ID_BYTES) throw new TransportConfigError(`clusterId must be at most ${MAX_CLUSTER_ID_BYTES} bytes`);
   int('listenPort', 0, 65535);
   int('maxFrameBytes', 4096, 1024 * MIB);
   int('maxQueuedBytesPerPeer', 4096, 4096 * MIB);
@@ -103,6 +108,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   int('snapshotChunkBytes', 1, r.maxFrameBytes - FRAME_OVERHEAD_BYTES - 1024);
   int('snapshotWindowChunks', 1, 1024);
   int('maxSnapshotBytes', 1, 4096 * MIB);
+  int('maxInboundConnections', 1, 100_000);
   for (const [id, a] of r.peers) {
     if (id.length === 0) throw new TransportConfigError('peer id must be non-empty');
     if (a.host.length === 0 || !Number.isSafeInteger(a.port) || a.port < 1 || a.port > 65535) {
