@@ -5,10 +5,12 @@
 //   put:    str value
 //   delete: (nothing)
 //   cas:    [str expected, if flags & EXPECTED_PRESENT] | str value
+//   txn:    key "" | the transaction body (txn.ts)
 // Strings are varint length + UTF-8. Decoding rejects anything else with CommandDecodeError, which
 // the state machine turns into a deterministic error result (a bad entry never stops the apply loop).
 
 import { ByteReader, ByteWriter } from '../util/bytes.ts';
+import { readTxnBody, writeTxnBody, type TxnBody } from './txn.ts';
 
 export const COMMAND_VERSION = 1;
 
@@ -40,20 +42,26 @@ export interface CasCommand {
   readonly session?: Session;
 }
 
-export type Command = PutCommand | DeleteCommand | CasCommand;
+/** A multi-key transaction (txn.ts): compares, then `success` or `failure`, atomically. */
+export interface TxnCommand extends TxnBody {
+  readonly op: 'txn';
+  readonly session?: Session;
+}
+
+export type Command = PutCommand | DeleteCommand | CasCommand | TxnCommand;
 
 /** The command bytes cannot be decoded (corrupt, foreign or from a newer version). */
 export class CommandDecodeError extends Error {
   override readonly name = 'CommandDecodeError';
 }
 
-const OP_CODE = { put: 1, delete: 2, cas: 3 } as const;
+const OP_CODE = { put: 1, delete: 2, cas: 3, txn: 4 } as const;
 const FLAG_SESSION = 1;
 const FLAG_EXPECTED_PRESENT = 2;
 const KNOWN_FLAGS = FLAG_SESSION | FLAG_EXPECTED_PRESENT;
 
 export function encodeCommand(cmd: Command): Uint8Array {
-  const w = new ByteWriter(32 + cmd.key.length * 3 + (cmd.op === 'delete' ? 0 : cmd.value.length * 3));
+  const w = new ByteWriter(cmd.op === 'txn' ? 256 : 32 + cmd.key.length * 3 + (cmd.op === 'delete' ? 0 : cmd.value.length * 3));
   w.u8(COMMAND_VERSION);
   w.u8(OP_CODE[cmd.op]);
   let flags = 0;
@@ -65,8 +73,9 @@ export function encodeCommand(cmd: Command): Uint8Array {
     w.str(cmd.session.clientId);
     w.varint(cmd.session.seq);
   }
-  w.str(cmd.key);
+  w.str(cmd.op === 'txn' ? '' : cmd.key);
   if (cmd.op === 'put') w.str(cmd.value);
+  else if (cmd.op === 'txn') writeTxnBody(w, cmd);
   else if (cmd.op === 'cas') {
     if (cmd.expected !== null) w.str(cmd.expected);
     w.str(cmd.value);
@@ -113,6 +122,12 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case OP_CODE.cas: {
       const expected = (flags & FLAG_EXPECTED_PRESENT) !== 0 ? r.str('expected') : null;
       cmd = withSession<CasCommand>({ op: 'cas', key, expected, value: r.str('value') });
+      break;
+    }
+    case OP_CODE.txn: {
+      if ((flags & FLAG_EXPECTED_PRESENT) !== 0) throw new CommandDecodeError('txn with expected flag');
+      if (key !== '') throw new CommandDecodeError('txn with a key');
+      cmd = withSession<TxnCommand>({ op: 'txn', ...readTxnBody(r, fail) });
       break;
     }
     default:

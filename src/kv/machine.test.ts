@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { EntryType, type Entry } from '../raft/types.ts';
 import { encodeCommand, type Command } from './command.ts';
+import type { Compare, TxnOp } from './txn.ts';
 import { KvStateMachine, SnapshotDecodeError } from './machine.ts';
 
 /** Feeds commands as consecutive entries starting after the machine's applied index. */
@@ -19,13 +20,13 @@ test('put, get, delete and their results', () => {
   const m = new KvStateMachine();
   assert.deepEqual(feed(m, ['noop', { op: 'put', key: 'a', value: '1' }, { op: 'put', key: 'a', value: '2' }]), [
     null,
-    { op: 'put' },
-    { op: 'put', prev: '1' },
+    { op: 'put', revision: 1 },
+    { op: 'put', prev: '1', revision: 2 },
   ]);
   assert.equal(m.get('a'), '2');
   assert.deepEqual(feed(m, [{ op: 'delete', key: 'a' }, { op: 'delete', key: 'a' }]), [
-    { op: 'delete', deleted: true },
-    { op: 'delete', deleted: false },
+    { op: 'delete', deleted: true, revision: 3 },
+    { op: 'delete', deleted: false, revision: 3 },
   ]);
   assert.equal(m.get('a'), undefined);
   assert.equal(m.appliedIndex, 5);
@@ -43,11 +44,11 @@ test('compare-and-swap: expected value, expected absent, mismatch reports curren
     { op: 'cas', key: 'missing', expected: 'v1', value: 'x' },
   ]);
   assert.deepEqual(r, [
-    { op: 'cas', swapped: true },
-    { op: 'cas', swapped: false, current: 'v1' },
-    { op: 'cas', swapped: false, current: 'v1' },
-    { op: 'cas', swapped: true },
-    { op: 'cas', swapped: false },
+    { op: 'cas', swapped: true, revision: 1 },
+    { op: 'cas', swapped: false, current: 'v1', revision: 1 },
+    { op: 'cas', swapped: false, current: 'v1', revision: 1 },
+    { op: 'cas', swapped: true, revision: 2 },
+    { op: 'cas', swapped: false, revision: 2 },
   ]);
   assert.equal(m.get('k'), 'v2');
   assert.equal(m.get('missing'), undefined);
@@ -57,7 +58,7 @@ test('malformed entry data gives an invalid result and the apply loop continues'
   const m = new KvStateMachine();
   const r = feed(m, [Uint8Array.from([7, 7, 7]), { op: 'put', key: 'a', value: '1' }]);
   assert.equal(r[0]?.op, 'invalid');
-  assert.deepEqual(r[1], { op: 'put' });
+  assert.deepEqual(r[1], { op: 'put', revision: 1 });
   assert.equal(m.appliedIndex, 2);
 });
 
@@ -78,11 +79,12 @@ test('exactly-once: a retried seq returns the original result and is applied onc
     { op: 'cas', key: 'n', expected: 'b', value: 'c', session: s2 }, // retry: original "swapped"
     { op: 'put', key: 'n', value: 'z', session: s1 }, // older than the latest seq
   ]);
-  assert.deepEqual(r[0], { op: 'put' });
-  assert.deepEqual(r[2], { op: 'put' });
+  assert.deepEqual(r[0], { op: 'put', revision: 1 });
+  assert.deepEqual(r[2], { op: 'put', revision: 1 }, 'the original answer, revision included');
   assert.equal(m.get('n'), 'c');
-  assert.deepEqual(r[3], { op: 'cas', swapped: true });
-  assert.deepEqual(r[4], { op: 'cas', swapped: true });
+  assert.deepEqual(r[3], { op: 'cas', swapped: true, revision: 3 });
+  assert.deepEqual(r[4], { op: 'cas', swapped: true, revision: 3 });
+  assert.equal(m.revision, 3);
   assert.deepEqual(r[5], { op: 'session-stale', clientId: 'c1', seq: 1, lastSeq: 2 });
   // An unknown client starting past seq 1 cannot be told from a retry after eviction.
   assert.deepEqual(feed(m, [{ op: 'delete', key: 'n', session: { clientId: 'new', seq: 4 } }]), [
@@ -137,8 +139,33 @@ test('range over 100k keys with a limit stays cheap (no full sort per call)', ()
   assert.deepEqual(m.range('user/1999', 3).map((e) => e.key), ['user/1999', 'user/19990', 'user/19991']);
 });
 
+const arbKey = fc.constantFrom('a', 'b', 'c', 'd', 'é', '日本');
+const arbTxnOp: fc.Arbitrary<TxnOp> = fc.oneof(
+  fc.record({ op: fc.constant('put' as const), key: arbKey, value: fc.string({ maxLength: 3 }) }),
+  fc.record({ op: fc.constant('delete' as const), key: arbKey }),
+  fc.record({ op: fc.constant('get' as const), key: arbKey }),
+  fc.record({ op: fc.constant('range' as const), prefix: fc.constantFrom('', 'a', 'd'), limit: fc.integer({ min: 1, max: 3 }) }),
+);
+const arbCompare: fc.Arbitrary<Compare> = fc.oneof(
+  fc.record({ key: arbKey, target: fc.constant('value' as const), result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const), value: fc.string({ maxLength: 2 }) }),
+  fc.record({ key: arbKey, target: fc.constantFrom('version' as const, 'create' as const, 'mod' as const), result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const), number: fc.nat(6) }),
+);
+const arbTxn: fc.Arbitrary<Command> = fc.record({
+  compares: fc.array(arbCompare, { maxLength: 3 }),
+  success: fc.array(arbTxnOp, { maxLength: 4 }),
+  failure: fc.array(arbTxnOp, { maxLength: 2 }),
+  client: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }),
+  seq: fc.integer({ min: 1, max: 4 }),
+}).map(({ compares, success, failure, client, seq }) => {
+  // fast-check records have a null prototype; the decoder builds plain objects.
+  const plain = <T,>(xs: T[]): T[] => xs.map((x) => ({ ...x }));
+  const base = { op: 'txn' as const, compares: plain(compares), success: plain(success), failure: plain(failure) };
+  return client === null ? base : { ...base, session: { clientId: client, seq } };
+});
+
 const arbOp: fc.Arbitrary<Command | 'noop' | Uint8Array> = fc.oneof(
   fc.constant('noop' as const),
+  arbTxn,
   fc.uint8Array({ maxLength: 6 }),
   fc.record({
     op: fc.constantFrom('put' as const, 'delete' as const, 'cas' as const),
@@ -169,6 +196,8 @@ test('determinism and snapshot round-trip (property): same log → same state an
       assert.deepEqual(restored.snapshot(), snap);
       assert.equal(restored.appliedIndex, a.appliedIndex);
       assert.equal(restored.approxBytes, a.approxBytes);
+      assert.equal(restored.revision, a.revision);
+      assert.deepEqual(restored.rangeKvs('', 1000), a.rangeKvs('', 1000));
       assert.deepEqual(restored.range('', 1000), a.range('', 1000));
       // A machine restored mid-log and fed the rest ends identical to one fed the whole log.
       const cut = ops.length === 0 ? 0 : cutRaw % ops.length;

@@ -5,19 +5,48 @@
 // SessionConfig (which must be the same on every replica). A malformed entry yields an 'invalid'
 // result and changes nothing but appliedIndex — the apply loop never stops on bad bytes.
 //
-// Memory: values are plain JS strings in one Map, plus one pointer per key in the sorted index
-// (sorted-keys.ts). Nothing else per key.
+// Revisions (issue 14): the store has one revision, bumped by one for every applied command that
+// changes at least one key (a put, a delete that deleted, a cas that swapped, a transaction that
+// wrote); every key changed by that command gets it as its mod revision. A command that changes
+// nothing leaves the revision as it is. Like everything here, a pure function of the log.
+//
+// Memory: one immutable KeyRecord (value + create/mod revision + version) per key in one Map, plus
+// one pointer per key in the sorted index (sorted-keys.ts). Nothing else per key.
 //
 // Snapshots: snapshot.ts (binary, sorted keys, sessions included, CRC32).
 import { EntryType, type Entry } from '../raft/types.ts';
 import { ByteWriter } from '../util/bytes.ts';
-import { CommandDecodeError, decodeCommand, type Command } from './command.ts';
-import type { ApplyResult } from './result.ts';
+import { CommandDecodeError, decodeCommand, type Command, type TxnCommand } from './command.ts';
+import type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
 import { DEFAULT_SESSION_CONFIG, SessionTable, validateSessionConfig, type SessionConfig } from './sessions.ts';
-import { decodeSnapshot, encodeSnapshot, runAsync, runSync, type DecodedState, type FrozenState } from './snapshot.ts';
+import { decodeSnapshot, encodeSnapshot, KeyRecord, runAsync, runSync, type DecodedState, type FrozenState } from './snapshot.ts';
 import { SortedKeys } from './sorted-keys.ts';
+import { compareHolds, type TxnOp } from './txn.ts';
 
-export type { ApplyResult } from './result.ts';
+export type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
+
+/**
+ * One key's change, as watchers see it. A delete's `kv` has the key, an empty value, zero create
+ * revision and version, and the deleting revision as mod revision (etcd's tombstone). `prev`: the
+ * key before the change (absent if it did not exist).
+ */
+export interface ChangeEvent {
+  readonly type: 'put' | 'delete';
+  readonly kv: KeyValue;
+  readonly prev?: KeyValue;
+}
+
+/** Told, synchronously inside apply(), of every command that changed keys: all its events, one revision. */
+export type ChangeObserver = (revision: number, events: readonly ChangeEvent[]) => void;
+
+/** A result before its revision is known. */
+type Unrevisioned<T = ApplyResult> = T extends { readonly revision: number } ? Omit<T, 'revision'> : never;
+
+const ABSENT = { value: undefined, version: 0, create: 0, mod: 0 } as const;
+
+function toKv(key: string, r: KeyRecord): KeyValue {
+  return { key, value: r.value, create: r.create, mod: r.mod, version: r.version };
+}
 
 export interface KvConfig {
   readonly sessions: SessionConfig;
@@ -28,7 +57,7 @@ export const DEFAULT_KV_CONFIG: KvConfig = { sessions: DEFAULT_SESSION_CONFIG };
 export { SnapshotDecodeError } from './snapshot.ts';
 
 export class KvStateMachine {
-  private data = new Map<string, string>();
+  private data = new Map<string, KeyRecord>();
   private index = new SortedKeys();
   private sessions: SessionTable;
   private applied = 0;
@@ -37,7 +66,15 @@ export class KvStateMachine {
   private dataChars = 0;
   private restoring = false;
   /** While snapshotAsync runs: the value each key had at its start, saved before the first change. */
-  private cow: Map<string, string> | null = null;
+  private cow: Map<string, KeyRecord> | null = null;
+  private rev = 0;
+  private compactRev = 0;
+  /** The revision the command being applied writes at (rev + 1), and what it changed so far. */
+  private pendingRev = 0;
+  private pendingEvents: ChangeEvent[] | null = null;
+  private wrote = false;
+  /** See ChangeObserver; set by the host (watch). */
+  observer: ChangeObserver | null = null;
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
     validateSessionConfig(config.sessions);
@@ -50,6 +87,16 @@ export class KvStateMachine {
 
   get appliedTerm(): number {
     return this.appliedTermValue;
+  }
+
+  /** The store's revision: that of the last command that changed a key (0: none yet). */
+  get revision(): number {
+    return this.rev;
+  }
+
+  /** History before this revision is gone (watch and past reads start after it). */
+  get compactRevision(): number {
+    return this.compactRev;
   }
 
   get size(): number {
@@ -91,56 +138,120 @@ export class KvStateMachine {
     return result;
   }
 
+  /** Runs one command: its writes share revision rev + 1, which becomes current if any happened. */
   private execute(cmd: Command): ApplyResult {
+    this.pendingRev = this.rev + 1;
+    this.wrote = false;
+    this.pendingEvents = this.observer === null ? null : [];
+    const out = this.run(cmd);
+    if (this.wrote) {
+      this.rev = this.pendingRev;
+      if (this.pendingEvents !== null && this.observer !== null) this.observer(this.rev, this.pendingEvents);
+    }
+    this.pendingEvents = null;
+    return { ...out, revision: this.rev } as ApplyResult;
+  }
+
+  private run(cmd: Command): Unrevisioned {
+    if (cmd.op === 'txn') return this.runTxn(cmd);
     const prev = this.data.get(cmd.key);
     switch (cmd.op) {
       case 'put':
-        this.set(cmd.key, prev, cmd.value);
-        return prev === undefined ? { op: 'put' } : { op: 'put', prev };
+        this.put(cmd.key, prev, cmd.value);
+        return prev === undefined ? { op: 'put' } : { op: 'put', prev: prev.value };
       case 'delete':
-        if (prev === undefined) return { op: 'delete', deleted: false };
-        this.saveForSnapshot(cmd.key, prev);
-        this.data.delete(cmd.key);
-        this.index.delete(cmd.key);
-        this.dataChars -= cmd.key.length + prev.length;
-        return { op: 'delete', deleted: true };
+        return { op: 'delete', deleted: this.remove(cmd.key, prev) };
       case 'cas': {
-        const matches = cmd.expected === null ? prev === undefined : prev === cmd.expected;
-        if (!matches) return prev === undefined ? { op: 'cas', swapped: false } : { op: 'cas', swapped: false, current: prev };
-        this.set(cmd.key, prev, cmd.value);
+        const matches = cmd.expected === null ? prev === undefined : prev?.value === cmd.expected;
+        if (!matches) return prev === undefined ? { op: 'cas', swapped: false } : { op: 'cas', swapped: false, current: prev.value };
+        this.put(cmd.key, prev, cmd.value);
         return { op: 'cas', swapped: true };
       }
     }
   }
 
+  /** Compares see the state before the transaction; its operations run in order, each seeing the ones before. */
+  private runTxn(cmd: TxnCommand): Unrevisioned {
+    const succeeded = cmd.compares.every((c) => compareHolds(c, this.data.get(c.key) ?? ABSENT));
+    const results = (succeeded ? cmd.success : cmd.failure).map((o) => this.runOp(o));
+    return { op: 'txn', succeeded, results };
+  }
+
+  private runOp(o: TxnOp): TxnOpResult {
+    switch (o.op) {
+      case 'put':
+        this.put(o.key, this.data.get(o.key), o.value);
+        return { op: 'put' };
+      case 'delete':
+        return { op: 'delete', deleted: this.remove(o.key, this.data.get(o.key)) };
+      case 'get': {
+        const r = this.data.get(o.key);
+        return r === undefined ? { op: 'get' } : { op: 'get', kv: toKv(o.key, r) };
+      }
+      case 'range': {
+        const rows = this.rangeKvs(o.prefix, o.limit + 1);
+        return { op: 'range', kvs: rows.slice(0, o.limit), more: rows.length > o.limit };
+      }
+    }
+  }
+
   /** Copy-on-write for a running snapshotAsync (keys absent at its start are not in its view). */
-  private saveForSnapshot(key: string, prev: string): void {
+  private saveForSnapshot(key: string, prev: KeyRecord): void {
     if (this.cow !== null && !this.cow.has(key)) this.cow.set(key, prev);
   }
 
-  private set(key: string, prev: string | undefined, value: string): void {
+  private put(key: string, prev: KeyRecord | undefined, value: string): void {
+    const rev = this.pendingRev;
+    const rec = prev === undefined ? new KeyRecord(value, rev, rev, 1) : new KeyRecord(value, prev.create, rev, prev.version + 1);
     if (prev !== undefined) this.saveForSnapshot(key, prev);
     if (prev === undefined) {
       this.index.insert(key);
       this.dataChars += key.length + value.length;
     } else {
-      this.dataChars += value.length - prev.length;
+      this.dataChars += value.length - prev.value.length;
     }
-    this.data.set(key, value);
+    this.data.set(key, rec);
+    this.wrote = true;
+    if (this.pendingEvents !== null) {
+      const kv = toKv(key, rec);
+      this.pendingEvents.push(prev === undefined ? { type: 'put', kv } : { type: 'put', kv, prev: toKv(key, prev) });
+    }
+  }
+
+  private remove(key: string, prev: KeyRecord | undefined): boolean {
+    if (prev === undefined) return false;
+    this.saveForSnapshot(key, prev);
+    this.data.delete(key);
+    this.index.delete(key);
+    this.dataChars -= key.length + prev.value.length;
+    this.wrote = true;
+    this.pendingEvents?.push({ type: 'delete', kv: { key, value: '', create: 0, mod: this.pendingRev, version: 0 }, prev: toKv(key, prev) });
+    return true;
   }
 
   get(key: string): string | undefined {
-    return this.data.get(key);
+    return this.data.get(key)?.value;
+  }
+
+  /** The key with its revisions, or undefined if absent. */
+  getKv(key: string): KeyValue | undefined {
+    const r = this.data.get(key);
+    return r === undefined ? undefined : toKv(key, r);
   }
 
   /** Up to `limit` keys starting with `prefix`, ascending (JS string order). */
   range(prefix: string, limit: number): { key: string; value: string }[] {
+    return this.rangeKvs(prefix, limit).map((kv) => ({ key: kv.key, value: kv.value }));
+  }
+
+  /** range() with each key's revisions. */
+  rangeKvs(prefix: string, limit: number): KeyValue[] {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be an integer >= 0: ${limit}`);
-    const out: { key: string; value: string }[] = [];
+    const out: KeyValue[] = [];
     if (limit === 0) return out;
     for (const key of this.index.from(prefix)) {
       if (!key.startsWith(prefix)) break;
-      out.push({ key, value: this.data.get(key) as string });
+      out.push(toKv(key, this.data.get(key) as KeyRecord));
       if (out.length >= limit) break;
     }
     return out;
@@ -158,7 +269,7 @@ export class KvStateMachine {
    */
   async snapshotAsync(): Promise<Uint8Array> {
     if (this.cow !== null) throw new Error('snapshotAsync already in progress');
-    const cow = new Map<string, string>();
+    const cow = new Map<string, KeyRecord>();
     const frozen = this.freeze(this.index.copyBlocks(), cow);
     this.cow = cow;
     try {
@@ -187,12 +298,21 @@ export class KvStateMachine {
     }
   }
 
-  private freeze(blocks: readonly (readonly string[])[], cow: Map<string, string> | null): FrozenState {
+  private freeze(blocks: readonly (readonly string[])[], cow: Map<string, KeyRecord> | null): FrozenState {
     const data = this.data; // restore() swaps in a new Map and never mutates this one
-    const valueOf = cow === null ? (k: string) => data.get(k) as string : (k: string) => cow.get(k) ?? (data.get(k) as string);
+    const valueOf = cow === null ? (k: string) => data.get(k) as KeyRecord : (k: string) => cow.get(k) ?? (data.get(k) as KeyRecord);
     const w = new ByteWriter(1024);
     this.sessions.write(w);
-    return { applied: this.applied, appliedTerm: this.appliedTermValue, keyCount: data.size, blocks, valueOf, sessionBytes: w.finish() };
+    return {
+      applied: this.applied,
+      appliedTerm: this.appliedTermValue,
+      revision: this.rev,
+      compactRevision: this.compactRev,
+      keyCount: data.size,
+      blocks,
+      valueOf,
+      sessionBytes: w.finish(),
+    };
   }
 
   private install(d: DecodedState): void {
@@ -201,6 +321,8 @@ export class KvStateMachine {
     this.sessions = d.sessions;
     this.applied = d.applied;
     this.appliedTermValue = d.appliedTerm;
+    this.rev = d.revision;
+    this.compactRev = d.compactRevision;
     this.dataChars = d.chars;
   }
 
