@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   del: { summary: 'del KEY', load: () => import('./commands/del.ts') },
   cas: { summary: 'cas KEY OLD NEW | cas --absent KEY NEW (compare-and-swap)', load: () => import('./commands/cas.ts') },
   scan: { summary: 'scan PREFIX [--limit N]: keys and values by prefix', load: () => import('./commands/scan.ts') },
+  txn: { summary: 'txn [FILE|-]: a transaction (compare, success, failure) read as JSON', load: () => import('./commands/txn.ts') },
   status: { summary: 'status of every node, as a table', load: () => import('./commands/status.ts') },
   check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
 };

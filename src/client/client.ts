@@ -2,12 +2,13 @@
 // jitter within a deadline, and makes writes exactly-once with sessions (docs/api.md).
 import { randomUUID } from 'node:crypto';
 import { KV } from '../gen/leasekv/v1/kv_pb.ts';
-import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus } from './decode.ts';
+import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus, decodeTxn } from './decode.ts';
 import { DeadlineExceededError, LeasekvError, NotLeaderError, ResourceExhaustedError, UnavailableError, errorFromAnswer } from './errors.ts';
 import { normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport } from './transport.ts';
-import type { CallOptions, CasResult, Consistency, DeleteResult, EndpointStatus, GetResult, NodeStatus, PutResult, RangeResult } from './types.ts';
+import { txnToWire, withKeys } from './txn.ts';
+import type { CallOptions, CasResult, Consistency, DeleteResult, EndpointStatus, GetResult, NodeStatus, PutResult, RangeResult, TxnRequest, TxnResult } from './types.ts';
 
 export interface BackoffOptions {
   readonly initialMs: number;
@@ -40,6 +41,7 @@ const PATHS = {
   cas: `/${KV.typeName}/${KV.method.compareAndSwap.name}`,
   range: `/${KV.typeName}/${KV.method.range.name}`,
   status: `/${KV.typeName}/${KV.method.status.name}`,
+  txn: `/${KV.typeName}/${KV.method.txn.name}`,
 } as const;
 
 const CONSISTENCY_JSON: Readonly<Record<Consistency, string>> = { linearizable: 'LINEARIZABLE', stale: 'STALE' };
@@ -105,6 +107,15 @@ export class LeasekvClient {
     if (opts.limit !== undefined) body['limit'] = opts.limit;
     if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
     return this.#call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
+  }
+
+  /**
+   * Compares on any number of keys, then runs `success` if all hold, else `failure`, atomically and
+   * (with sessions, the default) exactly once. Reads inside see the writes before them.
+   */
+  async txn(req: TxnRequest, opts: CallOptions = {}): Promise<TxnResult> {
+    const res = await this.#write(PATHS.txn, txnToWire(req), decodeTxn, opts);
+    return withKeys(res, (res.succeeded ? req.success : req.failure) ?? []);
   }
 
   /** One node's status (default: the first endpoint); no retries on other nodes. */

@@ -1,6 +1,6 @@
 // Wire JSON (protobuf JSON of leasekv.v1) → client result types, checking every field's type:
 // a node of another version must not turn into undefined values deep inside a caller.
-import type { CasResult, DeleteResult, GetResult, Member, NodeStatus, PutResult, RangeResult, ReadMode, Role } from './types.ts';
+import type { CasResult, DeleteResult, GetResult, KeyValue, Member, NodeStatus, PutResult, RangeResult, ReadMode, Role, TxnOpResponse, TxnResult } from './types.ts';
 
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
@@ -37,30 +37,66 @@ const READ_MODES: Readonly<Record<string, ReadMode>> = { READ_MODE_LEASE: 'lease
 const ROLES: Readonly<Record<string, Role>> = { LEADER: 'leader', FOLLOWER: 'follower', CANDIDATE: 'candidate' };
 
 export function decodePut(j: unknown): PutResult {
-  return { index: num(obj(j, 'PutResponse'), 'index') };
+  const o = obj(j, 'PutResponse');
+  return { index: num(o, 'index'), revision: num(o, 'revision') };
 }
 export function decodeGet(j: unknown): GetResult {
   const o = obj(j, 'GetResponse');
-  return { found: bool(o, 'found'), value: str(o, 'value'), index: num(o, 'index'), readMode: READ_MODES[str(o, 'readMode')] ?? 'unknown', staleByMs: num(o, 'staleByMs') };
+  return {
+    found: bool(o, 'found'),
+    value: str(o, 'value'),
+    index: num(o, 'index'),
+    readMode: READ_MODES[str(o, 'readMode')] ?? 'unknown',
+    staleByMs: num(o, 'staleByMs'),
+    revision: num(o, 'revision'),
+    createRevision: num(o, 'createRevision'),
+    modRevision: num(o, 'modRevision'),
+    version: num(o, 'version'),
+  };
 }
 export function decodeDelete(j: unknown): DeleteResult {
   const o = obj(j, 'DeleteResponse');
-  return { deleted: bool(o, 'deleted'), index: num(o, 'index') };
+  return { deleted: bool(o, 'deleted'), index: num(o, 'index'), revision: num(o, 'revision') };
 }
 export function decodeCas(j: unknown): CasResult {
   const o = obj(j, 'CompareAndSwapResponse');
-  const base = { swapped: bool(o, 'swapped'), index: num(o, 'index') };
+  const base = { swapped: bool(o, 'swapped'), index: num(o, 'index'), revision: num(o, 'revision') };
   return o['current'] === undefined ? base : { ...base, current: str(o, 'current') };
+}
+export function decodeKeyValue(e: unknown): KeyValue {
+  const kv = obj(e, 'KeyValue');
+  return { key: str(kv, 'key'), value: str(kv, 'value'), createRevision: num(kv, 'createRevision'), modRevision: num(kv, 'modRevision'), version: num(kv, 'version') };
+}
+function kvList(o: Obj): KeyValue[] {
+  const raw = o['kvs'] ?? [];
+  if (!Array.isArray(raw)) throw new DecodeError('field kvs: expected an array');
+  return raw.map(decodeKeyValue);
 }
 export function decodeRange(j: unknown): RangeResult {
   const o = obj(j, 'RangeResponse');
-  const raw = o['kvs'] ?? [];
-  if (!Array.isArray(raw)) throw new DecodeError('field kvs: expected an array');
-  const kvs = raw.map((e: unknown) => {
-    const kv = obj(e, 'KeyValue');
-    return { key: str(kv, 'key'), value: str(kv, 'value') };
-  });
-  return { kvs, more: bool(o, 'more'), index: num(o, 'index') };
+  return { kvs: kvList(o), more: bool(o, 'more'), index: num(o, 'index'), revision: num(o, 'revision') };
+}
+function decodeOpResponse(e: unknown): TxnOpResponse {
+  const o = obj(e, 'ResponseOp');
+  if (o['responsePut'] !== undefined) return { op: 'put' };
+  if (o['responseDelete'] !== undefined) return { op: 'delete', deleted: bool(obj(o['responseDelete'], 'DeleteResponse'), 'deleted') };
+  if (o['responseGet'] !== undefined) {
+    const g = decodeGet(o['responseGet']);
+    if (!g.found) return { op: 'get', found: false };
+    const kv = { key: '', value: g.value, createRevision: g.createRevision, modRevision: g.modRevision, version: g.version };
+    return { op: 'get', found: true, kv };
+  }
+  if (o['responseRange'] !== undefined) {
+    const r = obj(o['responseRange'], 'RangeResponse');
+    return { op: 'range', kvs: kvList(r), more: bool(r, 'more') };
+  }
+  throw new DecodeError('ResponseOp: no known response field');
+}
+export function decodeTxn(j: unknown): TxnResult {
+  const o = obj(j, 'TxnResponse');
+  const raw = o['responses'] ?? [];
+  if (!Array.isArray(raw)) throw new DecodeError('field responses: expected an array');
+  return { succeeded: bool(o, 'succeeded'), responses: raw.map(decodeOpResponse), index: num(o, 'index'), revision: num(o, 'revision') };
 }
 export function decodeStatus(j: unknown): NodeStatus {
   const o = obj(j, 'StatusResponse');
@@ -84,5 +120,6 @@ export function decodeStatus(j: unknown): NodeStatus {
     members,
     keys: num(o, 'keys'),
     version: str(o, 'version'),
+    revision: num(o, 'revision'),
   };
 }

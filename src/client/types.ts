@@ -4,8 +4,11 @@ export type Consistency = 'linearizable' | 'stale';
 export type Role = 'leader' | 'follower' | 'candidate' | 'unknown';
 export type ReadMode = 'lease' | 'readindex' | 'stale' | 'unknown';
 
+// `revision` (issue 14): the store's revision the answer reflects (for a write: the revision it
+// wrote at). Every key has createRevision, modRevision and version (0 when absent).
 export interface PutResult {
   readonly index: number;
+  readonly revision: number;
 }
 export interface GetResult {
   readonly found: boolean;
@@ -13,21 +16,70 @@ export interface GetResult {
   readonly index: number;
   readonly readMode: ReadMode;
   readonly staleByMs: number;
+  readonly revision: number;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
 }
 export interface DeleteResult {
   readonly deleted: boolean;
   readonly index: number;
+  readonly revision: number;
 }
 export interface CasResult {
   readonly swapped: boolean;
   /** When the swap failed: the value found (undefined: the key did not exist). */
   readonly current?: string;
   readonly index: number;
+  readonly revision: number;
+}
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
 }
 export interface RangeResult {
-  readonly kvs: readonly { readonly key: string; readonly value: string }[];
+  readonly kvs: readonly KeyValue[];
   readonly more: boolean;
   readonly index: number;
+  readonly revision: number;
+}
+
+export type CompareResult = '=' | '!=' | '<' | '>';
+/**
+ * A transaction's comparison. An absent key has version, createRevision and modRevision 0 and no
+ * value (a 'value' comparison with an absent key is false): { target: 'version', result: '=', value: 0 }
+ * means "does not exist".
+ */
+export type TxnCompare =
+  | { readonly key: string; readonly target: 'value'; readonly result: CompareResult; readonly value: string }
+  | { readonly key: string; readonly target: 'version' | 'createRevision' | 'modRevision'; readonly result: CompareResult; readonly value: number };
+export type TxnOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'get'; readonly key: string }
+  /** limit: 0 or absent is the server default. */
+  | { readonly op: 'range'; readonly prefix: string; readonly limit?: number };
+export interface TxnRequest {
+  readonly compare?: readonly TxnCompare[];
+  readonly success?: readonly TxnOp[];
+  readonly failure?: readonly TxnOp[];
+}
+export type TxnOpResponse =
+  | { readonly op: 'put' }
+  | { readonly op: 'delete'; readonly deleted: boolean }
+  | { readonly op: 'get'; readonly found: boolean; readonly kv?: KeyValue }
+  | { readonly op: 'range'; readonly kvs: readonly KeyValue[]; readonly more: boolean };
+export interface TxnResult {
+  /** Every comparison held and `success` ran (otherwise `failure` ran). */
+  readonly succeeded: boolean;
+  /** One per operation of the branch that ran, in order. */
+  readonly responses: readonly TxnOpResponse[];
+  readonly index: number;
+  /** The store's revision after the transaction (the one its writes got, if it wrote). */
+  readonly revision: number;
 }
 export interface Member {
   readonly id: string;
@@ -48,6 +100,7 @@ export interface NodeStatus {
   readonly members: readonly Member[];
   readonly keys: number;
   readonly version: string;
+  readonly revision: number;
 }
 /** statusAll(): one entry per endpoint, with the status or why it could not be had. */
 export interface EndpointStatus {

@@ -1,5 +1,10 @@
 // What the client API needs from a node. The API layer (Connect/gRPC/JSON handlers) calls this;
 // the node (server/node.ts) implements it; tests use an in-memory fake.
+import type { KeyValue, TxnOpResult } from '../kv/result.ts';
+import type { Compare, TxnOp } from '../kv/txn.ts';
+
+export type { KeyValue, TxnOpResult } from '../kv/result.ts';
+export type { Compare, CompareResult, TxnOp } from '../kv/txn.ts';
 
 export type Consistency = 'linearizable' | 'stale';
 export type Role = 'leader' | 'follower' | 'candidate';
@@ -18,6 +23,8 @@ export interface PutRequest {
 }
 export interface PutResult {
   readonly index: number;
+  /** The revision the put wrote at (issue 14). */
+  readonly revision: number;
 }
 
 export interface GetRequest {
@@ -32,6 +39,12 @@ export interface GetResult {
   readonly readMode: ReadMode;
   /** For stale reads: how far behind the leader this node may be, in ms since it last heard from one (0 on the leader). */
   readonly staleByMs: number;
+  /** The store's revision at the answer. */
+  readonly revision: number;
+  /** The key's revisions and version (0 when not found). */
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
 }
 
 export interface DeleteRequest {
@@ -41,6 +54,7 @@ export interface DeleteRequest {
 export interface DeleteResult {
   readonly deleted: boolean;
   readonly index: number;
+  readonly revision: number;
 }
 
 export interface CasRequest {
@@ -55,6 +69,7 @@ export interface CasResult {
   /** The value found when the swap failed (absent: the key did not exist). */
   readonly current?: string;
   readonly index: number;
+  readonly revision: number;
 }
 
 export interface RangeRequest {
@@ -63,9 +78,25 @@ export interface RangeRequest {
   readonly consistency: Consistency;
 }
 export interface RangeResult {
-  readonly kvs: readonly { readonly key: string; readonly value: string }[];
+  readonly kvs: readonly KeyValue[];
   readonly more: boolean;
   readonly index: number;
+  readonly revision: number;
+}
+
+/** compares, then success or failure, atomically and (with a session) exactly once. */
+export interface TxnRequest {
+  readonly compares: readonly Compare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+  readonly session?: SessionRef;
+}
+export interface TxnResult {
+  readonly succeeded: boolean;
+  /** One per operation of the branch that ran. */
+  readonly results: readonly TxnOpResult[];
+  readonly index: number;
+  readonly revision: number;
 }
 
 export interface MemberInfo {
@@ -90,6 +121,8 @@ export interface StatusResult {
   readonly members: readonly MemberInfo[];
   readonly keys: number;
   readonly version: string;
+  /** The store's revision in this node's applied state. */
+  readonly revision: number;
 }
 
 export interface KvBackend {
@@ -104,6 +137,7 @@ export interface KvBackend {
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult>;
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;
+  txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult>;
   status(): Promise<StatusResult>;
 }
 

@@ -31,7 +31,7 @@ import {
 } from './backend.ts';
 import type {
   CasRequest, CasResult, DeleteRequest, DeleteResult, GetRequest, GetResult, KvBackend, PutRequest, PutResult,
-  RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult,
+  RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult, TxnRequest, TxnResult,
 } from './backend.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
 import type { NodeStorage } from './storage-adapter.ts';
@@ -371,7 +371,8 @@ export class LeaseKvNode implements KvBackend {
     return this.track('Put', 'write', async () => {
       const { result, index } = await this.propose({ op: 'put', key: req.key, value: req.value, ...this.session(req.session) }, signal);
       this.checkResult(result);
-      return { index };
+      if (result.op !== 'put') throw new Error(`assertion: put applied as ${result.op}`);
+      return { index, revision: result.revision };
     });
   }
 
@@ -379,7 +380,8 @@ export class LeaseKvNode implements KvBackend {
     return this.track('Delete', 'write', async () => {
       const { result, index } = await this.propose({ op: 'delete', key: req.key, ...this.session(req.session) }, signal);
       this.checkResult(result);
-      return { deleted: result.op === 'delete' && result.deleted, index };
+      if (result.op !== 'delete') throw new Error(`assertion: delete applied as ${result.op}`);
+      return { deleted: result.deleted, index, revision: result.revision };
     });
   }
 
@@ -389,7 +391,17 @@ export class LeaseKvNode implements KvBackend {
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
       if (result.op !== 'cas') throw new Error(`assertion: cas applied as ${result.op}`);
-      return { swapped: result.swapped, index, ...(result.current === undefined ? {} : { current: result.current }) };
+      return { swapped: result.swapped, index, revision: result.revision, ...(result.current === undefined ? {} : { current: result.current }) };
+    });
+  }
+
+  txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult> {
+    return this.track('Txn', 'write', async () => {
+      const cmd: Command = { op: 'txn', compares: req.compares, success: req.success, failure: req.failure, ...this.session(req.session) };
+      const { result, index } = await this.propose(cmd, signal);
+      this.checkResult(result);
+      if (result.op !== 'txn') throw new Error(`assertion: txn applied as ${result.op}`);
+      return { succeeded: result.succeeded, results: result.results, index, revision: result.revision };
     });
   }
 
@@ -441,9 +453,23 @@ export class LeaseKvNode implements KvBackend {
   get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {
     return this.track('Get', req.consistency, async () => {
       const readMode = await this.readBarrier(req.consistency, signal);
-      const value = this.kv.get(req.key);
-      return { found: value !== undefined, value: value ?? '', index: this.kv.appliedIndex, readMode, staleByMs: this.staleByMs(readMode) };
+      return this.getResult(req.key, readMode);
     }, (g) => g.readMode);
+  }
+
+  private getResult(key: string, readMode: ReadMode): GetResult {
+    const kv = this.kv.getKv(key);
+    return {
+      found: kv !== undefined,
+      value: kv?.value ?? '',
+      index: this.kv.appliedIndex,
+      readMode,
+      staleByMs: this.staleByMs(readMode),
+      revision: this.kv.revision,
+      createRevision: kv?.create ?? 0,
+      modRevision: kv?.mod ?? 0,
+      version: kv?.version ?? 0,
+    };
   }
 
   getNow(req: GetRequest): GetResult | null {
@@ -455,16 +481,15 @@ export class LeaseKvNode implements KvBackend {
       if (leaseIndex === null || this.kv.appliedIndex < leaseIndex) return null;
       readMode = 'lease';
     }
-    const value = this.kv.get(req.key);
     this.events.emit('request', 'Get', readMode, 0, true);
-    return { found: value !== undefined, value: value ?? '', index: this.kv.appliedIndex, readMode, staleByMs: this.staleByMs(readMode) };
+    return this.getResult(req.key, readMode);
   }
 
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
       await this.readBarrier(req.consistency, signal);
-      const rows = this.kv.range(req.prefix, req.limit + 1);
-      return { kvs: rows.slice(0, req.limit), more: rows.length > req.limit, index: this.kv.appliedIndex };
+      const rows = this.kv.rangeKvs(req.prefix, req.limit + 1);
+      return { kvs: rows.slice(0, req.limit), more: rows.length > req.limit, index: this.kv.appliedIndex, revision: this.kv.revision };
     });
   }
 
@@ -489,6 +514,7 @@ export class LeaseKvNode implements KvBackend {
       }),
       keys: this.kv.size,
       version: VERSION,
+      revision: this.kv.revision,
     });
   }
 

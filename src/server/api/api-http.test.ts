@@ -29,19 +29,31 @@ describe('HTTP/JSON API over a fake backend', () => {
   };
 
   test('put, get, delete, cas, range, status', async () => {
-    assert.deepEqual((await call('Put', { key: 'a', value: 'x' })).json, { index: '1' });
-    assert.deepEqual((await call('Get', { key: 'a' })).json, { found: true, value: 'x', index: '1', readMode: 'READ_MODE_LEASE', staleByMs: 0 });
-    assert.deepEqual((await call('Get', { key: 'zz', consistency: 'STALE' })).json, { found: false, value: '', index: '1', readMode: 'READ_MODE_STALE', staleByMs: 0 });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'nope', value: 'y' })).json, { swapped: false, current: 'x', index: '2' });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'x', value: 'y' })).json, { swapped: true, index: '3' });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'new' })).json, { swapped: true, index: '4' });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'again' })).json, { swapped: false, current: 'new', index: '5' });
+    assert.deepEqual((await call('Put', { key: 'a', value: 'x' })).json, { index: '1', revision: '1' });
+    assert.deepEqual((await call('Get', { key: 'a' })).json, {
+      found: true, value: 'x', index: '1', readMode: 'READ_MODE_LEASE', staleByMs: 0, revision: '1', createRevision: '1', modRevision: '1', version: '1',
+    });
+    assert.deepEqual((await call('Get', { key: 'zz', consistency: 'STALE' })).json, {
+      found: false, value: '', index: '1', readMode: 'READ_MODE_STALE', staleByMs: 0, revision: '1', createRevision: '0', modRevision: '0', version: '0',
+    });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'nope', value: 'y' })).json, { swapped: false, current: 'x', index: '2', revision: '1' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'x', value: 'y' })).json, { swapped: true, index: '3', revision: '2' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'new' })).json, { swapped: true, index: '4', revision: '3' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'again' })).json, { swapped: false, current: 'new', index: '5', revision: '3' });
     await call('Put', { key: 'ab', value: '1' });
     const range = await call('Range', { prefix: 'a' });
-    assert.deepEqual(range.json, { kvs: [{ key: 'a', value: 'y' }, { key: 'ab', value: '1' }], more: false, index: '6' });
+    assert.deepEqual(range.json, {
+      kvs: [
+        { key: 'a', value: 'y', createRevision: '1', modRevision: '2', version: '2' },
+        { key: 'ab', value: '1', createRevision: '4', modRevision: '4', version: '1' },
+      ],
+      more: false,
+      index: '6',
+      revision: '4',
+    });
     assert.deepEqual((await call('Range', { prefix: '', limit: 1 })).json['more'], true);
-    assert.deepEqual((await call('Delete', { key: 'ab' })).json, { deleted: true, index: '7' });
-    assert.deepEqual((await call('Delete', { key: 'ab' })).json, { deleted: false, index: '8' });
+    assert.deepEqual((await call('Delete', { key: 'ab' })).json, { deleted: true, index: '7', revision: '5' });
+    assert.deepEqual((await call('Delete', { key: 'ab' })).json, { deleted: false, index: '8', revision: '5' });
     const st = await call('Status', {});
     assert.equal(st.json['role'], 'LEADER');
     assert.equal(st.json['id'], 'n1');

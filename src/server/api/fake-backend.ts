@@ -16,7 +16,13 @@ import {
   type RangeResult,
   type SessionRef,
   type StatusResult,
+  type TxnOp,
+  type TxnOpResult,
+  type TxnRequest,
+  type TxnResult,
+  type KeyValue,
 } from '../backend.ts';
+import { compareHolds } from '../../kv/txn.ts';
 
 export interface FakeBackendOptions {
   readonly id?: string;
@@ -26,7 +32,13 @@ export interface FakeBackendOptions {
   readonly delayMs?: number;
 }
 
-type Answer = PutResult | DeleteResult | CasResult;
+type Answer = PutResult | DeleteResult | CasResult | TxnResult;
+
+interface Meta {
+  create: number;
+  mod: number;
+  version: number;
+}
 
 export class FakeBackend implements KvBackend {
   readonly data = new Map<string, string>();
@@ -42,6 +54,10 @@ export class FakeBackend implements KvBackend {
   followerOf: FakeBackendOptions['followerOf'];
   delayMs: number;
   #index = 0;
+  /** Revisions as the state machine keeps them (a key set directly in `data` reads as revision 1). */
+  #revision = 0;
+  readonly #meta = new Map<string, Meta>();
+  #wrote = false;
   readonly #sessions = new Map<string, { seq: number; answer: Answer }>();
 
   constructor(opts: FakeBackendOptions = {}) {
@@ -67,40 +83,79 @@ export class FakeBackend implements KvBackend {
     }
     this.applied++;
     this.#index++;
+    this.#wrote = false;
     const answer = apply();
+    if (this.#wrote) this.#revision++;
     if (session !== undefined) this.#sessions.set(session.clientId, { seq: session.seq, answer });
     const lost = this.failAfterApply.shift();
     if (lost !== undefined) throw lost;
     return answer;
   }
 
+  #kv(key: string): KeyValue | undefined {
+    const value = this.data.get(key);
+    if (value === undefined) return undefined;
+    const m = this.#meta.get(key) ?? { create: 1, mod: 1, version: 1 };
+    return { key, value, create: m.create, mod: m.mod, version: m.version };
+  }
+
+  #set(key: string, value: string): void {
+    const rev = this.#revision + 1;
+    const old = this.data.has(key) ? this.#kv(key) : undefined;
+    this.#meta.set(key, old === undefined ? { create: rev, mod: rev, version: 1 } : { create: old.create, mod: rev, version: old.version + 1 });
+    this.data.set(key, value);
+    this.#wrote = true;
+  }
+
+  #delete(key: string): boolean {
+    this.#meta.delete(key);
+    const deleted = this.data.delete(key);
+    if (deleted) this.#wrote = true;
+    return deleted;
+  }
+
   async put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
     await this.#enter('put', req, signal, true);
     return this.#write(req.session, () => {
-      this.data.set(req.key, req.value);
-      return { index: this.#index };
+      this.#set(req.key, req.value);
+      return { index: this.#index, revision: this.#revision + 1 };
     });
+  }
+
+  #getResult(req: GetRequest): GetResult {
+    const kv = this.#kv(req.key);
+    const stale = req.consistency === 'stale';
+    return {
+      found: kv !== undefined,
+      value: kv?.value ?? '',
+      index: this.#index,
+      readMode: stale ? 'stale' : 'lease',
+      staleByMs: stale && this.followerOf !== undefined ? 42 : 0,
+      revision: this.#revision,
+      createRevision: kv?.create ?? 0,
+      modRevision: kv?.mod ?? 0,
+      version: kv?.version ?? 0,
+    };
   }
 
   async get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {
     await this.#enter('get', req, signal, req.consistency === 'linearizable');
-    const value = this.data.get(req.key);
-    const stale = req.consistency === 'stale';
-    return { found: value !== undefined, value: value ?? '', index: this.#index, readMode: stale ? 'stale' : 'lease', staleByMs: stale && this.followerOf !== undefined ? 42 : 0 };
+    return this.#getResult(req);
   }
 
   /** Like the node: answers at once when nothing would make get() wait or fail. */
   getNow(req: GetRequest): GetResult | null {
     if (this.delayMs > 0 || this.failNext.length > 0 || (req.consistency === 'linearizable' && this.followerOf !== undefined)) return null;
     this.calls.push({ method: 'get', req });
-    const value = this.data.get(req.key);
-    const stale = req.consistency === 'stale';
-    return { found: value !== undefined, value: value ?? '', index: this.#index, readMode: stale ? 'stale' : 'lease', staleByMs: stale && this.followerOf !== undefined ? 42 : 0 };
+    return this.#getResult(req);
   }
 
   async delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult> {
     await this.#enter('delete', req, signal, true);
-    return this.#write(req.session, () => ({ deleted: this.data.delete(req.key), index: this.#index }));
+    return this.#write(req.session, () => {
+      const deleted = this.#delete(req.key);
+      return { deleted, index: this.#index, revision: this.#revision + (deleted ? 1 : 0) };
+    });
   }
 
   async compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult> {
@@ -108,16 +163,48 @@ export class FakeBackend implements KvBackend {
     return this.#write(req.session, () => {
       const cur = this.data.get(req.key);
       const ok = req.expected === null ? cur === undefined : cur === req.expected;
-      if (ok) this.data.set(req.key, req.value);
-      return ok || cur === undefined ? { swapped: ok, index: this.#index } : { swapped: false, current: cur, index: this.#index };
+      if (ok) this.#set(req.key, req.value);
+      const revision = this.#revision + (ok ? 1 : 0);
+      return ok || cur === undefined ? { swapped: ok, index: this.#index, revision } : { swapped: false, current: cur, index: this.#index, revision };
     });
+  }
+
+  #rangeKvs(prefix: string, limit: number): { kvs: KeyValue[]; more: boolean } {
+    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return { kvs: keys.slice(0, limit).map((key) => this.#kv(key) as KeyValue), more: keys.length > limit };
   }
 
   async range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     await this.#enter('range', req, signal, req.consistency === 'linearizable');
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(req.prefix)).sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
-    const kvs = keys.slice(0, req.limit).map((key) => ({ key, value: this.data.get(key) ?? '' }));
-    return { kvs, more: keys.length > req.limit, index: this.#index };
+    return { ...this.#rangeKvs(req.prefix, req.limit), index: this.#index, revision: this.#revision };
+  }
+
+  async txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult> {
+    await this.#enter('txn', req, signal, true);
+    return this.#write(req.session, () => {
+      const succeeded = req.compares.every((c) => {
+        const kv = this.#kv(c.key);
+        return compareHolds(c, kv ?? { value: undefined, version: 0, create: 0, mod: 0 });
+      });
+      const results = (succeeded ? req.success : req.failure).map((o) => this.#txnOp(o));
+      return { succeeded, results, index: this.#index, revision: this.#revision + (this.#wrote ? 1 : 0) };
+    });
+  }
+
+  #txnOp(o: TxnOp): TxnOpResult {
+    switch (o.op) {
+      case 'put':
+        this.#set(o.key, o.value);
+        return { op: 'put' };
+      case 'delete':
+        return { op: 'delete', deleted: this.#delete(o.key) };
+      case 'get': {
+        const kv = this.#kv(o.key);
+        return kv === undefined ? { op: 'get' } : { op: 'get', kv };
+      }
+      case 'range':
+        return { op: 'range', ...this.#rangeKvs(o.prefix, o.limit) };
+    }
   }
 
   async status(): Promise<StatusResult> {
@@ -137,6 +224,7 @@ export class FakeBackend implements KvBackend {
       members: [{ id: this.id, peerAddr: '127.0.0.1:7101', clientAddr: '127.0.0.1:7001' }],
       keys: this.data.size,
       version: 'fake',
+      revision: this.#revision,
     };
   }
 }

@@ -159,7 +159,7 @@ export class FastPath {
     }
     const r = toPut({ key, value, clientId, seq }, this.core.limits);
     const backend = this.core.backend;
-    return this.core.call(signal, timeoutMs, (s) => backend.put(r, s), conn).then((p) => `{"index":"${p.index}"}`);
+    return this.core.call(signal, timeoutMs, (s) => backend.put(r, s), conn).then((p) => `{"index":"${p.index}","revision":"${p.revision}"}`);
   }
 
   /** Hands the request to Connect's handler for the same method: with the raw body, or already parsed. */
@@ -204,7 +204,10 @@ function plainGet(body: unknown): PlainGet | undefined {
 }
 
 function getJson(g: GetResult): string {
-  return `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)}}`;
+  return (
+    `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)},` +
+    `"revision":"${g.revision}","createRevision":"${g.createRevision}","modRevision":"${g.modRevision}","version":"${g.version}"}`
+  );
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

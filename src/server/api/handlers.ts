@@ -4,6 +4,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext, type Servi
 import { KV } from '../../gen/leasekv/v1/kv_pb.ts';
 import { CONN_SHARE, type ApiCore } from './core.ts';
 import { consistencyFromApi, readModeToApi, roleToApi, u32Ms } from './convert.ts';
+import { kvToApi, toTxn, txnToApi } from './txn.ts';
 import { toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
 
 export function consistency(c: number): 'linearizable' | 'stale' {
@@ -28,29 +29,42 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     async put(req, ctx) {
       const r = toPut({ key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);
       const res = await run(ctx, (s) => backend.put(r, s));
-      return { index: BigInt(res.index) };
+      return { index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async get(req, ctx) {
       const r = toGet({ key: req.key, consistency: consistency(req.consistency) }, limits);
       const res = await run(ctx, (s) => backend.get(r, s));
-      return { found: res.found, value: res.value, index: BigInt(res.index), readMode: readModeToApi(res.readMode), staleByMs: u32Ms(res.staleByMs) };
+      return {
+        found: res.found,
+        value: res.value,
+        index: BigInt(res.index),
+        readMode: readModeToApi(res.readMode),
+        staleByMs: u32Ms(res.staleByMs),
+        revision: BigInt(res.revision),
+        createRevision: BigInt(res.createRevision),
+        modRevision: BigInt(res.modRevision),
+        version: BigInt(res.version),
+      };
     },
     async delete(req, ctx) {
       const r = toDelete({ key: req.key, clientId: req.clientId, seq: u64(req.seq) }, limits);
       const res = await run(ctx, (s) => backend.delete(r, s));
-      return { deleted: res.deleted, index: BigInt(res.index) };
+      return { deleted: res.deleted, index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async compareAndSwap(req, ctx) {
       const r = toCas({ key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);
       const res = await run(ctx, (s) => backend.compareAndSwap(r, s));
-      return res.current === undefined
-        ? { swapped: res.swapped, index: BigInt(res.index) }
-        : { swapped: res.swapped, current: res.current, index: BigInt(res.index) };
+      const base = { swapped: res.swapped, index: BigInt(res.index), revision: BigInt(res.revision) };
+      return res.current === undefined ? base : { ...base, current: res.current };
     },
     async range(req, ctx) {
       const r = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
       const res = await run(ctx, (s) => backend.range(r, s));
-      return { kvs: res.kvs.map((kv) => ({ key: kv.key, value: kv.value })), more: res.more, index: BigInt(res.index) };
+      return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
+    },
+    async txn(req, ctx) {
+      const r = toTxn(req, u64(req.seq), limits);
+      return txnToApi(await run(ctx, (s) => backend.txn(r, s)));
     },
     async status(_req, ctx) {
       const st = await run(ctx, () => backend.status());
@@ -68,6 +82,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
         members: st.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr })),
         keys: BigInt(st.keys),
         version: st.version,
+        revision: BigInt(st.revision),
       };
     },
   };

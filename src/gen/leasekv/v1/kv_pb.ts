@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file leasekv/v1/kv.proto.
  */
 export const file_leasekv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiHAoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IngKC0dldFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgJEg0KBWluZGV4GAMgASgEEicKCXJlYWRfbW9kZRgEIAEoDjIULmxlYXNla3YudjEuUmVhZE1vZGUSEwoLc3RhbGVfYnlfbXMYBSABKA0iPAoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCIwCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIEg0KBWluZGV4GAIgASgEIncKFUNvbXBhcmVBbmRTd2FwUmVxdWVzdBILCgNrZXkYASABKAkSFQoIZXhwZWN0ZWQYAiABKAlIAIgBARINCgV2YWx1ZRgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEQgsKCV9leHBlY3RlZCJaChZDb21wYXJlQW5kU3dhcFJlc3BvbnNlEg8KB3N3YXBwZWQYASABKAgSFAoHY3VycmVudBgCIAEoCUgAiAEBEg0KBWluZGV4GAMgASgEQgoKCF9jdXJyZW50IlsKDFJhbmdlUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKA0SLAoLY29uc2lzdGVuY3kYAyABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IiYKCEtleVZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJPCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBCIPCg1TdGF0dXNSZXF1ZXN0IjwKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkitwIKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCSoqCgtDb25zaXN0ZW5jeRIQCgxMSU5FQVJJWkFCTEUQABIJCgVTVEFMRRABKmkKCFJlYWRNb2RlEhkKFVJFQURfTU9ERV9VTlNQRUNJRklFRBAAEhMKD1JFQURfTU9ERV9MRUFTRRABEhgKFFJFQURfTU9ERV9SRUFEX0lOREVYEAISEwoPUkVBRF9NT0RFX1NUQUxFEAMqRQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASCgoGTEVBREVSEAESDAoIRk9MTE9XRVIQAhINCglDQU5ESURBVEUQAzKNAwoCS1YSNgoDUHV0EhYubGVhc2Vrdi52MS5QdXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5QdXRSZXNwb25zZRI2CgNHZXQSFi5sZWFzZWt2LnYxLkdldFJlcXVlc3QaFy5sZWFzZWt2LnYxLkdldFJlc3BvbnNlEj8KBkRlbGV0ZRIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdBoaLmxlYXNla3YudjEuRGVsZXRlUmVzcG9uc2USVwoOQ29tcGFyZUFuZFN3YXASIS5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVxdWVzdBoiLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXNwb25zZRI8CgVSYW5nZRIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0GhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlEj8KBlN0YXR1cxIZLmxlYXNla3YudjEuU3RhdHVzUmVxdWVzdBoaLmxlYXNla3YudjEuU3RhdHVzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiLgoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQSEAoIcmV2aXNpb24YAiABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IsoBCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoCRINCgVpbmRleBgDIAEoBBInCglyZWFkX21vZGUYBCABKA4yFC5sZWFzZWt2LnYxLlJlYWRNb2RlEhMKC3N0YWxlX2J5X21zGAUgASgNEhAKCHJldmlzaW9uGAYgASgEEhcKD2NyZWF0ZV9yZXZpc2lvbhgHIAEoBBIUCgxtb2RfcmV2aXNpb24YCCABKAQSDwoHdmVyc2lvbhgJIAEoBCI8Cg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSCwoDc2VxGAMgASgEIkIKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQidwoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKARCCwoJX2V4cGVjdGVkImwKFkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USDwoHc3dhcHBlZBgBIAEoCBIUCgdjdXJyZW50GAIgASgJSACIAQESDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKARCCgoIX2N1cnJlbnQiWwoMUmFuZ2VSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRINCgVsaW1pdBgCIAEoDRIsCgtjb25zaXN0ZW5jeRgDIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kiZgoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhcKD2NyZWF0ZV9yZXZpc2lvbhgDIAEoBBIUCgxtb2RfcmV2aXNpb24YBCABKAQSDwoHdmVyc2lvbhgFIAEoBCJhCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIPCg1TdGF0dXNSZXF1ZXN0IjwKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkiyQIKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBCLjAgoHQ29tcGFyZRIxCgZyZXN1bHQYASABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVJlc3VsdBIxCgZ0YXJnZXQYAiABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVRhcmdldBILCgNrZXkYAyABKAkSEQoHdmVyc2lvbhgEIAEoBEgAEhkKD2NyZWF0ZV9yZXZpc2lvbhgFIAEoBEgAEhYKDG1vZF9yZXZpc2lvbhgGIAEoBEgAEg8KBXZhbHVlGAcgASgJSAAiQAoNQ29tcGFyZVJlc3VsdBIJCgVFUVVBTBAAEgsKB0dSRUFURVIQARIICgRMRVNTEAISDQoJTk9UX0VRVUFMEAMiPAoNQ29tcGFyZVRhcmdldBILCgdWRVJTSU9OEAASCgoGQ1JFQVRFEAESBwoDTU9EEAISCQoFVkFMVUUQA0IOCgx0YXJnZXRfdW5pb24i3AEKCVJlcXVlc3RPcBItCgtyZXF1ZXN0X3B1dBgBIAEoCzIWLmxlYXNla3YudjEuUHV0UmVxdWVzdEgAEjMKDnJlcXVlc3RfZGVsZXRlGAIgASgLMhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0SAASLQoLcmVxdWVzdF9nZXQYAyABKAsyFi5sZWFzZWt2LnYxLkdldFJlcXVlc3RIABIxCg1yZXF1ZXN0X3JhbmdlGAQgASgLMhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3RIAEIJCgdyZXF1ZXN0IuYBCgpSZXNwb25zZU9wEi8KDHJlc3BvbnNlX3B1dBgBIAEoCzIXLmxlYXNla3YudjEuUHV0UmVzcG9uc2VIABI1Cg9yZXNwb25zZV9kZWxldGUYAiABKAsyGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlSAASLwoMcmVzcG9uc2VfZ2V0GAMgASgLMhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZUgAEjMKDnJlc3BvbnNlX3JhbmdlGAQgASgLMhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlSABCCgoIcmVzcG9uc2UiogEKClR4blJlcXVlc3QSJAoHY29tcGFyZRgBIAMoCzITLmxlYXNla3YudjEuQ29tcGFyZRImCgdzdWNjZXNzGAIgAygLMhUubGVhc2Vrdi52MS5SZXF1ZXN0T3ASJgoHZmFpbHVyZRgDIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKAQibAoLVHhuUmVzcG9uc2USEQoJc3VjY2VlZGVkGAEgASgIEikKCXJlc3BvbnNlcxgCIAMoCzIWLmxlYXNla3YudjEuUmVzcG9uc2VPcBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCoqCgtDb25zaXN0ZW5jeRIQCgxMSU5FQVJJWkFCTEUQABIJCgVTVEFMRRABKmkKCFJlYWRNb2RlEhkKFVJFQURfTU9ERV9VTlNQRUNJRklFRBAAEhMKD1JFQURfTU9ERV9MRUFTRRABEhgKFFJFQURfTU9ERV9SRUFEX0lOREVYEAISEwoPUkVBRF9NT0RFX1NUQUxFEAMqRQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASCgoGTEVBREVSEAESDAoIRk9MTE9XRVIQAhINCglDQU5ESURBVEUQAzLFAwoCS1YSNgoDUHV0EhYubGVhc2Vrdi52MS5QdXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5QdXRSZXNwb25zZRI2CgNHZXQSFi5sZWFzZWt2LnYxLkdldFJlcXVlc3QaFy5sZWFzZWt2LnYxLkdldFJlc3BvbnNlEj8KBkRlbGV0ZRIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdBoaLmxlYXNla3YudjEuRGVsZXRlUmVzcG9uc2USVwoOQ29tcGFyZUFuZFN3YXASIS5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVxdWVzdBoiLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXNwb25zZRI8CgVSYW5nZRIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0GhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlEj8KBlN0YXR1cxIZLmxlYXNla3YudjEuU3RhdHVzUmVxdWVzdBoaLmxlYXNla3YudjEuU3RhdHVzUmVzcG9uc2USNgoDVHhuEhYubGVhc2Vrdi52MS5UeG5SZXF1ZXN0GhcubGVhc2Vrdi52MS5UeG5SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * Writes may carry a session (Raft thesis §6.3): a retried (client_id, seq) is applied once and
@@ -61,6 +61,13 @@ export type PutResponse = Message<"leasekv.v1.PutResponse"> & {
    * @generated from field: uint64 index = 1;
    */
   index: bigint;
+
+  /**
+   * The revision the put wrote at.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
 };
 
 /**
@@ -124,6 +131,30 @@ export type GetResponse = Message<"leasekv.v1.GetResponse"> & {
    * @generated from field: uint32 stale_by_ms = 5;
    */
   staleByMs: number;
+
+  /**
+   * The store's revision at the answer.
+   *
+   * @generated from field: uint64 revision = 6;
+   */
+  revision: bigint;
+
+  /**
+   * The key's revisions (0 when not found).
+   *
+   * @generated from field: uint64 create_revision = 7;
+   */
+  createRevision: bigint;
+
+  /**
+   * @generated from field: uint64 mod_revision = 8;
+   */
+  modRevision: bigint;
+
+  /**
+   * @generated from field: uint64 version = 9;
+   */
+  version: bigint;
 };
 
 /**
@@ -173,6 +204,11 @@ export type DeleteResponse = Message<"leasekv.v1.DeleteResponse"> & {
    * @generated from field: uint64 index = 2;
    */
   index: bigint;
+
+  /**
+   * @generated from field: uint64 revision = 3;
+   */
+  revision: bigint;
 };
 
 /**
@@ -241,6 +277,11 @@ export type CompareAndSwapResponse = Message<"leasekv.v1.CompareAndSwapResponse"
    * @generated from field: uint64 index = 3;
    */
   index: bigint;
+
+  /**
+   * @generated from field: uint64 revision = 4;
+   */
+  revision: bigint;
 };
 
 /**
@@ -294,6 +335,24 @@ export type KeyValue = Message<"leasekv.v1.KeyValue"> & {
    * @generated from field: string value = 2;
    */
   value: string;
+
+  /**
+   * The revision that created the key (since it was last absent), that last changed it, and the
+   * number of puts since it was created.
+   *
+   * @generated from field: uint64 create_revision = 3;
+   */
+  createRevision: bigint;
+
+  /**
+   * @generated from field: uint64 mod_revision = 4;
+   */
+  modRevision: bigint;
+
+  /**
+   * @generated from field: uint64 version = 5;
+   */
+  version: bigint;
 };
 
 /**
@@ -323,6 +382,11 @@ export type RangeResponse = Message<"leasekv.v1.RangeResponse"> & {
    * @generated from field: uint64 index = 3;
    */
   index: bigint;
+
+  /**
+   * @generated from field: uint64 revision = 4;
+   */
+  revision: bigint;
 };
 
 /**
@@ -444,6 +508,13 @@ export type StatusResponse = Message<"leasekv.v1.StatusResponse"> & {
    * @generated from field: string version = 13;
    */
   version: string;
+
+  /**
+   * The store's revision on this node (its applied state).
+   *
+   * @generated from field: uint64 revision = 14;
+   */
+  revision: bigint;
 };
 
 /**
@@ -452,6 +523,290 @@ export type StatusResponse = Message<"leasekv.v1.StatusResponse"> & {
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
   messageDesc(file_leasekv_v1_kv, 13);
+
+/**
+ * One comparison against a key's current state. An absent key has version, create_revision and
+ * mod_revision 0 and no value (a VALUE comparison with an absent key is false). So {"key":"k"} —
+ * VERSION EQUAL 0 — holds when k does not exist, and VERSION GREATER 0 when it does.
+ *
+ * @generated from message leasekv.v1.Compare
+ */
+export type Compare = Message<"leasekv.v1.Compare"> & {
+  /**
+   * @generated from field: leasekv.v1.Compare.CompareResult result = 1;
+   */
+  result: Compare_CompareResult;
+
+  /**
+   * @generated from field: leasekv.v1.Compare.CompareTarget target = 2;
+   */
+  target: Compare_CompareTarget;
+
+  /**
+   * @generated from field: string key = 3;
+   */
+  key: string;
+
+  /**
+   * The operand, in the field that matches target (VALUE needs value; numbers default to 0).
+   *
+   * @generated from oneof leasekv.v1.Compare.target_union
+   */
+  targetUnion: {
+    /**
+     * @generated from field: uint64 version = 4;
+     */
+    value: bigint;
+    case: "version";
+  } | {
+    /**
+     * @generated from field: uint64 create_revision = 5;
+     */
+    value: bigint;
+    case: "createRevision";
+  } | {
+    /**
+     * @generated from field: uint64 mod_revision = 6;
+     */
+    value: bigint;
+    case: "modRevision";
+  } | {
+    /**
+     * @generated from field: string value = 7;
+     */
+    value: string;
+    case: "value";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message leasekv.v1.Compare.
+ * Use `create(CompareSchema)` to create a new message.
+ */
+export const CompareSchema: GenMessage<Compare> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 14);
+
+/**
+ * @generated from enum leasekv.v1.Compare.CompareResult
+ */
+export enum Compare_CompareResult {
+  /**
+   * @generated from enum value: EQUAL = 0;
+   */
+  EQUAL = 0,
+
+  /**
+   * @generated from enum value: GREATER = 1;
+   */
+  GREATER = 1,
+
+  /**
+   * @generated from enum value: LESS = 2;
+   */
+  LESS = 2,
+
+  /**
+   * @generated from enum value: NOT_EQUAL = 3;
+   */
+  NOT_EQUAL = 3,
+}
+
+/**
+ * Describes the enum leasekv.v1.Compare.CompareResult.
+ */
+export const Compare_CompareResultSchema: GenEnum<Compare_CompareResult> = /*@__PURE__*/
+  enumDesc(file_leasekv_v1_kv, 14, 0);
+
+/**
+ * @generated from enum leasekv.v1.Compare.CompareTarget
+ */
+export enum Compare_CompareTarget {
+  /**
+   * @generated from enum value: VERSION = 0;
+   */
+  VERSION = 0,
+
+  /**
+   * @generated from enum value: CREATE = 1;
+   */
+  CREATE = 1,
+
+  /**
+   * @generated from enum value: MOD = 2;
+   */
+  MOD = 2,
+
+  /**
+   * @generated from enum value: VALUE = 3;
+   */
+  VALUE = 3,
+}
+
+/**
+ * Describes the enum leasekv.v1.Compare.CompareTarget.
+ */
+export const Compare_CompareTargetSchema: GenEnum<Compare_CompareTarget> = /*@__PURE__*/
+  enumDesc(file_leasekv_v1_kv, 14, 1);
+
+/**
+ * One operation of a transaction. Inside a transaction, requests carry no session (client_id, seq)
+ * and no consistency: the transaction has them.
+ *
+ * @generated from message leasekv.v1.RequestOp
+ */
+export type RequestOp = Message<"leasekv.v1.RequestOp"> & {
+  /**
+   * @generated from oneof leasekv.v1.RequestOp.request
+   */
+  request: {
+    /**
+     * @generated from field: leasekv.v1.PutRequest request_put = 1;
+     */
+    value: PutRequest;
+    case: "requestPut";
+  } | {
+    /**
+     * @generated from field: leasekv.v1.DeleteRequest request_delete = 2;
+     */
+    value: DeleteRequest;
+    case: "requestDelete";
+  } | {
+    /**
+     * @generated from field: leasekv.v1.GetRequest request_get = 3;
+     */
+    value: GetRequest;
+    case: "requestGet";
+  } | {
+    /**
+     * @generated from field: leasekv.v1.RangeRequest request_range = 4;
+     */
+    value: RangeRequest;
+    case: "requestRange";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message leasekv.v1.RequestOp.
+ * Use `create(RequestOpSchema)` to create a new message.
+ */
+export const RequestOpSchema: GenMessage<RequestOp> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 15);
+
+/**
+ * @generated from message leasekv.v1.ResponseOp
+ */
+export type ResponseOp = Message<"leasekv.v1.ResponseOp"> & {
+  /**
+   * @generated from oneof leasekv.v1.ResponseOp.response
+   */
+  response: {
+    /**
+     * @generated from field: leasekv.v1.PutResponse response_put = 1;
+     */
+    value: PutResponse;
+    case: "responsePut";
+  } | {
+    /**
+     * @generated from field: leasekv.v1.DeleteResponse response_delete = 2;
+     */
+    value: DeleteResponse;
+    case: "responseDelete";
+  } | {
+    /**
+     * @generated from field: leasekv.v1.GetResponse response_get = 3;
+     */
+    value: GetResponse;
+    case: "responseGet";
+  } | {
+    /**
+     * @generated from field: leasekv.v1.RangeResponse response_range = 4;
+     */
+    value: RangeResponse;
+    case: "responseRange";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message leasekv.v1.ResponseOp.
+ * Use `create(ResponseOpSchema)` to create a new message.
+ */
+export const ResponseOpSchema: GenMessage<ResponseOp> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 16);
+
+/**
+ * @generated from message leasekv.v1.TxnRequest
+ */
+export type TxnRequest = Message<"leasekv.v1.TxnRequest"> & {
+  /**
+   * Every comparison must hold for `success` to run; otherwise `failure` runs.
+   *
+   * @generated from field: repeated leasekv.v1.Compare compare = 1;
+   */
+  compare: Compare[];
+
+  /**
+   * @generated from field: repeated leasekv.v1.RequestOp success = 2;
+   */
+  success: RequestOp[];
+
+  /**
+   * @generated from field: repeated leasekv.v1.RequestOp failure = 3;
+   */
+  failure: RequestOp[];
+
+  /**
+   * @generated from field: string client_id = 4;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: uint64 seq = 5;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TxnRequest.
+ * Use `create(TxnRequestSchema)` to create a new message.
+ */
+export const TxnRequestSchema: GenMessage<TxnRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 17);
+
+/**
+ * @generated from message leasekv.v1.TxnResponse
+ */
+export type TxnResponse = Message<"leasekv.v1.TxnResponse"> & {
+  /**
+   * @generated from field: bool succeeded = 1;
+   */
+  succeeded: boolean;
+
+  /**
+   * One per operation of the branch that ran, in order.
+   *
+   * @generated from field: repeated leasekv.v1.ResponseOp responses = 2;
+   */
+  responses: ResponseOp[];
+
+  /**
+   * @generated from field: uint64 index = 3;
+   */
+  index: bigint;
+
+  /**
+   * The store's revision after the transaction (the one its writes got, if it wrote).
+   *
+   * @generated from field: uint64 revision = 4;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TxnResponse.
+ * Use `create(TxnResponseSchema)` to create a new message.
+ */
+export const TxnResponseSchema: GenMessage<TxnResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 18);
 
 /**
  * How a read is served. The JSON spellings "LINEARIZABLE" and "STALE" are part of the API, which is
@@ -598,6 +953,16 @@ export const KV: GenService<{
     methodKind: "unary";
     input: typeof StatusRequestSchema;
     output: typeof StatusResponseSchema;
+  },
+  /**
+   * Compare on any number of keys, then run `success` or else `failure`, atomically (issue 14).
+   *
+   * @generated from rpc leasekv.v1.KV.Txn
+   */
+  txn: {
+    methodKind: "unary";
+    input: typeof TxnRequestSchema;
+    output: typeof TxnResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_leasekv_v1_kv, 0);
