@@ -76,7 +76,8 @@ function effectiveReturn(op: HistoryOp): number {
 }
 
 /** Turns a failed or undecided search into a report a person can act on. */
-export function describePart(model: Model, key: string, ops: readonly HistoryOp[], r: Exclude<SearchResult, { kind: 'linearizable' }>): PartReport {
+export function describePart(whole: Model, key: string, ops: readonly HistoryOp[], r: Exclude<SearchResult, { kind: 'linearizable' }>): PartReport {
+  const model = whole.forPart?.(ops) ?? whole;
   let state = model.init;
   for (const i of r.longestPrefix) state = model.step(state, ops[i] as HistoryOp) ?? state;
   const placed = new Set(r.longestPrefix);
@@ -111,7 +112,7 @@ export const SLICE_STEPS = 5_000;
  */
 export function runInterleaved(model: Model, parts: readonly (readonly [string, readonly HistoryOp[]])[], deadlineMs: number, maxCachedStates: number): PartOutcome[] {
   const budget = { remaining: maxCachedStates };
-  const searches = parts.map(([key, ops]) => ({ key, ops, search: new PartitionSearch(model, ops, budget) }));
+  const searches = parts.map(([key, ops]) => ({ key, ops, search: new PartitionSearch(model.forPart?.(ops) ?? model, ops, budget) }));
   let active = searches;
   let violationFound = false;
   while (active.length > 0 && !violationFound) {

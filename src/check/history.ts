@@ -2,8 +2,8 @@
 // One operation per JSON line; the format is documented in docs/history-format.md (issue 3).
 // This module only describes and validates histories; checking lives in checker.ts.
 
-export type OpKind = 'put' | 'get' | 'delete' | 'cas' | 'append';
-export const OP_KINDS: readonly OpKind[] = ['put', 'get', 'delete', 'cas', 'append'];
+export type OpKind = 'put' | 'get' | 'delete' | 'cas' | 'append' | 'txn';
+export const OP_KINDS: readonly OpKind[] = ['put', 'get', 'delete', 'cas', 'append', 'txn'];
 
 /**
  * ok      — the client saw the result; `output` holds it (get, cas).
@@ -23,6 +23,26 @@ export interface CasOutput {
   readonly swapped: boolean;
 }
 
+/**
+ * A multi-key transaction (issue 14): if every compare holds (the key's value equals `value`;
+ * null = the key is absent), `success` runs, else `failure`; atomically.
+ */
+export interface TxnSpec {
+  readonly compare: readonly { readonly key: string; readonly value: string | null }[];
+  readonly success: readonly TxnStep[];
+  readonly failure: readonly TxnStep[];
+}
+export type TxnStep =
+  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'get'; readonly key: string };
+
+/** Which branch ran, and per step of it: a get's output, null for put/delete. */
+export interface TxnOutput {
+  readonly succeeded: boolean;
+  readonly results: readonly (GetOutput | null)[];
+}
+
 export interface HistoryOp {
   /** Client (process) id; a client has at most one operation outstanding at a time. */
   readonly client: number;
@@ -37,8 +57,10 @@ export interface HistoryOp {
   /** Response time, integer µs, >= call; null only when outcome is 'unknown' (= +infinity). */
   readonly return: number | null;
   readonly outcome: Outcome;
-  /** Required for an ok get (GetOutput) and an ok cas (CasOutput); absent otherwise. */
-  readonly output?: GetOutput | CasOutput;
+  /** txn only: the transaction. `key` is then not used (write "" or a label). */
+  readonly txn?: TxnSpec;
+  /** Required for an ok get (GetOutput), an ok cas (CasOutput) and an ok txn (TxnOutput); absent otherwise. */
+  readonly output?: GetOutput | CasOutput | TxnOutput;
 }
 
 /** A history line that cannot be understood. `line` is 1-based. */
@@ -62,7 +84,7 @@ function isSafeNonNegInt(v: unknown): v is number {
 export function validateOp(raw: unknown): HistoryOp | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not a JSON object';
   const o = raw as Json;
-  const known = new Set(['client', 'op', 'key', 'value', 'expected', 'call', 'return', 'outcome', 'output']);
+  const known = new Set(['client', 'op', 'key', 'value', 'expected', 'txn', 'call', 'return', 'outcome', 'output']);
   for (const k of Object.keys(o)) if (!known.has(k)) return `unknown field '${k}'`;
   if (!isSafeNonNegInt(o['client'])) return "'client' must be a non-negative integer";
   const op = o['op'];
@@ -74,6 +96,10 @@ export function validateOp(raw: unknown): HistoryOp | string {
   if (!needsValue && o['value'] !== undefined) return `'value' is not allowed for ${kind}`;
   if (kind === 'cas' && !(typeof o['expected'] === 'string' || o['expected'] === null)) return "'expected' (string or null) is required for cas";
   if (kind !== 'cas' && o['expected'] !== undefined) return `'expected' is not allowed for ${kind}`;
+  if (kind === 'txn') {
+    const e = validateTxn(o['txn']);
+    if (e !== undefined) return e;
+  } else if (o['txn'] !== undefined) return `'txn' is not allowed for ${kind}`;
   if (!isSafeNonNegInt(o['call'])) return "'call' must be a non-negative integer";
   const outcome = o['outcome'];
   if (outcome !== 'ok' && outcome !== 'fail' && outcome !== 'unknown') return "'outcome' must be ok|fail|unknown";
@@ -86,19 +112,61 @@ export function validateOp(raw: unknown): HistoryOp | string {
   return buildOp(o, kind, outcome);
 }
 
+function validateTxn(t: unknown): string | undefined {
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return "'txn' (object with compare, success, failure) is required for txn";
+  const o = t as Json;
+  for (const k of Object.keys(o)) if (k !== 'compare' && k !== 'success' && k !== 'failure') return `unknown field 'txn.${k}'`;
+  const compare = o['compare'];
+  if (!Array.isArray(compare)) return "'txn.compare' must be an array";
+  for (const c of compare) {
+    const cc = c as Json;
+    if (typeof c !== 'object' || c === null || typeof cc['key'] !== 'string' || !(typeof cc['value'] === 'string' || cc['value'] === null) || Object.keys(cc).length !== 2) {
+      return "each of 'txn.compare' must be { key: string, value: string | null }";
+    }
+  }
+  for (const branch of ['success', 'failure']) {
+    const steps = o[branch];
+    if (!Array.isArray(steps)) return `'txn.${branch}' must be an array`;
+    for (const st of steps) {
+      const s = st as Json;
+      if (typeof st !== 'object' || st === null || typeof s['key'] !== 'string') return `each of 'txn.${branch}' must be an object with a string key`;
+      const ok = s['op'] === 'put' ? typeof s['value'] === 'string' && Object.keys(s).length === 3 : (s['op'] === 'get' || s['op'] === 'delete') && Object.keys(s).length === 2;
+      if (!ok) return `each of 'txn.${branch}' must be { op: "put", key, value } or { op: "get" | "delete", key }`;
+    }
+  }
+  return undefined;
+}
+
+function validateTxnOutput(out: unknown): string | undefined {
+  const r = out as Json;
+  if (typeof r['succeeded'] !== 'boolean' || !Array.isArray(r['results']) || Object.keys(r).length !== 2) return "txn 'output' must be { succeeded: boolean, results: [...] }";
+  for (const x of r['results'] as unknown[]) {
+    if (x === null) continue;
+    const e = validateGetOutput(x);
+    if (e !== undefined) return `txn 'output.results': ${e}`;
+  }
+  return undefined;
+}
+
+function validateGetOutput(out: unknown): string | undefined {
+  const r = out as Json;
+  if (typeof out !== 'object' || out === null || typeof r['found'] !== 'boolean') return "get 'output' must be { found: boolean, value?: string }";
+  if (r['found'] && typeof r['value'] !== 'string') return "get 'output.value' (string) is required when found";
+  if (!r['found'] && r['value'] !== undefined) return "get 'output.value' must be absent when not found";
+  return undefined;
+}
+
 function validateOutput(kind: OpKind, outcome: Outcome, out: unknown): string | undefined {
-  const wantsOutput = outcome === 'ok' && (kind === 'get' || kind === 'cas');
-  if (!wantsOutput) return out === undefined ? undefined : `'output' is only allowed for an ok get or cas`;
+  const wantsOutput = outcome === 'ok' && (kind === 'get' || kind === 'cas' || kind === 'txn');
+  if (!wantsOutput) return out === undefined ? undefined : `'output' is only allowed for an ok get, cas or txn`;
   if (typeof out !== 'object' || out === null) return `'output' is required for an ok ${kind}`;
   const r = out as Json;
+  if (kind === 'txn') return validateTxnOutput(out);
   if (kind === 'cas') {
     if (typeof r['swapped'] !== 'boolean' || Object.keys(r).length !== 1) return "cas 'output' must be { swapped: boolean }";
     return undefined;
   }
-  if (typeof r['found'] !== 'boolean') return "get 'output' must be { found: boolean, value?: string }";
-  if (r['found'] && typeof r['value'] !== 'string') return "get 'output.value' (string) is required when found";
-  if (!r['found'] && r['value'] !== undefined) return "get 'output.value' must be absent when not found";
-  return undefined;
+  return validateGetOutput(out);
 }
 
 function buildOp(o: Json, kind: OpKind, outcome: Outcome): HistoryOp {
@@ -115,9 +183,12 @@ function buildOp(o: Json, kind: OpKind, outcome: Outcome): HistoryOp {
   };
   if (typeof o['value'] === 'string') op.value = o['value'];
   if (kind === 'cas') op.expected = o['expected'] as string | null;
+  // Validated: rebuild as plain values (no stray fields can come through).
+  if (kind === 'txn') op.txn = JSON.parse(JSON.stringify(o['txn'])) as TxnSpec;
   if (o['output'] !== undefined) {
     const r = o['output'] as Json;
     if (kind === 'cas') op.output = { swapped: r['swapped'] as boolean };
+    else if (kind === 'txn') op.output = JSON.parse(JSON.stringify(r)) as TxnOutput;
     else op.output = r['found'] ? { found: true, value: r['value'] as string } : { found: false };
   }
   return op;
@@ -151,6 +222,7 @@ export function formatHistoryOp(op: HistoryOp): string {
     key: op.key,
     value: op.value,
     expected: op.expected,
+    txn: op.txn,
     call: op.call,
     return: op.return,
     outcome: op.outcome,

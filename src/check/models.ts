@@ -4,6 +4,7 @@
 // outcome is 'unknown' the output is not known, so every result is acceptable (only its effect on
 // the state matters).
 import type { CasOutput, GetOutput, HistoryOp } from './history.ts';
+import { groupModel, partitionByGroups } from './txn-model.ts';
 
 /** State of one key / one register: its value, or null when absent. */
 export type Value = string | null;
@@ -16,6 +17,8 @@ export interface Model {
   partition(ops: readonly HistoryOp[]): Map<string, HistoryOp[]>;
   /** Why `op` cannot be applied in `state` (for reports), or undefined if it can. */
   explain(state: Value, op: HistoryOp): string | undefined;
+  /** The model one part (from partition) is checked with, when it is not this one. */
+  forPart?(ops: readonly HistoryOp[]): Model;
 }
 
 export type ModelName = 'kv' | 'register';
@@ -48,6 +51,9 @@ function stepKv(state: Value, op: HistoryOp): Value | undefined {
       if (out === undefined || out.swapped !== matches) return undefined;
       return next;
     }
+    case 'txn':
+      // Parts with transactions are checked with the group model (forPart).
+      return undefined;
   }
 }
 
@@ -65,7 +71,9 @@ function explainKv(state: Value, op: HistoryOp): string | undefined {
   return 'impossible';
 }
 
+/** Per key, unless transactions join keys: then per group of keys (txn-model.ts). */
 function byKey(ops: readonly HistoryOp[]): Map<string, HistoryOp[]> {
+  if (ops.some((o) => o.op === 'txn')) return partitionByGroups(ops);
   const parts = new Map<string, HistoryOp[]>();
   for (const op of ops) {
     const part = parts.get(op.key);
@@ -82,9 +90,14 @@ export const kvModel: Model = {
   step: stepKv,
   partition: byKey,
   explain: explainKv,
+  forPart: (ops) => (ops.some((o) => o.op === 'txn') ? kvGroupModel : kvModel),
 };
 
+/** Parts holding a transaction: the map of their keys' values (txn-model.ts). */
+const kvGroupModel: Model = groupModel({ name: 'kv', init: null, step: stepKv, partition: byKey, explain: explainKv });
+
 const REGISTER_OPS = new Set(['get', 'put', 'cas']);
+
 
 /**
  * One compare-and-set register (Jepsen's etcd test): read (= get), write (= put), cas.

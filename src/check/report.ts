@@ -1,6 +1,6 @@
 // Human-readable text for check results: the verdict, and for a violation the key, the longest
 // linearizable prefix found, the state it leaves, and the operations that could not be placed.
-import type { CasOutput, GetOutput, HistoryOp } from './history.ts';
+import type { CasOutput, GetOutput, HistoryOp, TxnOutput, TxnStep } from './history.ts';
 import type { CheckResult, PartReport } from './checker.ts';
 import { showValue } from './models.ts';
 
@@ -35,8 +35,26 @@ export function describeOp(op: HistoryOp): string {
       if (out !== undefined) s += out.swapped ? ' → swapped' : ' → not swapped';
       break;
     }
+    case 'txn':
+      s = describeTxn(op);
+      break;
   }
   if (op.outcome === 'unknown') s += ' (unknown outcome)';
+  return s;
+}
+
+/** e.g. `txn if a="1" then put b "2", get a else get b → succeeded [-, "1"]`. */
+function describeTxn(op: HistoryOp): string {
+  const t = op.txn;
+  if (t === undefined) return 'txn';
+  const step = (s: TxnStep): string => (s.op === 'put' ? `put ${s.key} ${short(s.value)}` : `${s.op} ${s.key}`);
+  const cond = t.compare.map((c) => `${c.key}=${short(c.value)}`).join(' and ') || 'true';
+  let s = `txn if ${cond} then ${t.success.map(step).join(', ') || 'nothing'} else ${t.failure.map(step).join(', ') || 'nothing'}`;
+  const out = op.output as TxnOutput | undefined;
+  if (out !== undefined) {
+    const seen = out.results.map((r) => (r === null ? '-' : r.found ? short(r.value ?? '') : 'absent'));
+    s += ` → ${out.succeeded ? 'succeeded' : 'failed'} [${seen.join(', ')}]`;
+  }
   return s;
 }
 
