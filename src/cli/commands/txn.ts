@@ -1,7 +1,7 @@
 // leasekv txn [FILE|-]: a transaction described in JSON (the client library's TxnRequest).
 import { readFileSync } from 'node:fs';
 import type { TxnOpResponse, TxnRequest } from '../../client/index.ts';
-import { command, makeClient, parse, printJson, UsageError } from './common.ts';
+import { command, emit, field, makeClient, parse, renderTable, UsageError } from './common.ts';
 
 const USAGE = `usage: leasekv txn [FILE | -] [options]
 
@@ -13,7 +13,10 @@ hold for the operations in "success" to run; otherwise those in "failure" run. A
    "failure": [{"op": "range", "prefix": "cfg/", "limit": 10}]}
 targets: value, version, createRevision, modRevision (version 0: the key does not exist);
 results: =, !=, <, >; ops: put (key, value), delete (key), get (key), range (prefix, limit).
-Prints SUCCEEDED or FAILED and each operation's answer; exit code 1 when the comparisons failed.`;
+Exit code 1 when the comparisons failed.
+output (-w): simple "SUCCEEDED (revision N)" or "FAILED (revision N)" then one line per operation
+(a range: one more line per key, KEY<TAB>VALUE); table "OP  KEY  VALUE  MOD_REVISION" per key read or
+written; json the client library's TxnResult {succeeded, responses, index, revision}`;
 
 const TOP_LEVEL = new Set(['compare', 'success', 'failure']);
 
@@ -40,10 +43,23 @@ function describe(r: TxnOpResponse): string {
     case 'delete':
       return `delete ${r.deleted ? 1 : 0}`;
     case 'get':
-      return r.kv === undefined ? 'get (not found)' : `get ${r.kv.key}\t${r.kv.value}`;
+      return r.kv === undefined ? 'get (not found)' : `get ${field(r.kv.key)}\t${field(r.kv.value)}`;
     case 'range':
-      return [`range ${r.kvs.length}${r.more ? ' (more)' : ''}`, ...r.kvs.map((kv) => `${kv.key}\t${kv.value}`)].join('\n');
+      return [`range ${r.kvs.length}${r.more ? ' (more)' : ''}`, ...r.kvs.map((kv) => `${field(kv.key)}\t${field(kv.value)}`)].join('\n');
   }
+}
+
+function tableRows(req: TxnRequest, succeeded: boolean, responses: readonly TxnOpResponse[]): string[][] {
+  const ops = (succeeded ? req.success : req.failure) ?? [];
+  const rows: string[][] = [];
+  responses.forEach((r, i) => {
+    const op = ops[i];
+    if (r.op === 'range') for (const kv of r.kvs) rows.push(['range', kv.key, kv.value, String(kv.modRevision)]);
+    else if (r.op === 'get') rows.push(['get', r.kv?.key ?? (op?.op === 'get' ? op.key : ''), r.kv?.value ?? '(not found)', String(r.kv?.modRevision ?? 0)]);
+    else if (r.op === 'delete') rows.push(['delete', op?.op === 'delete' ? op.key : '', r.deleted ? '(deleted)' : '(absent)', '']);
+    else rows.push(['put', op?.op === 'put' ? op.key : '', op?.op === 'put' ? op.value : '', '']);
+  });
+  return rows;
 }
 
 export function run(argv: string[]): Promise<number> {
@@ -67,11 +83,14 @@ export function run(argv: string[]): Promise<number> {
         if (err instanceof RangeError) throw new UsageError(err.message);
         throw err;
       }
-      if (common.json) printJson(res);
-      else process.stdout.write(`${res.succeeded ? 'SUCCEEDED' : 'FAILED'} (revision ${res.revision})\n${res.responses.map((r) => `${describe(r)}\n`).join('')}`);
+      emit(common.format, {
+        simple: () => `${res.succeeded ? 'SUCCEEDED' : 'FAILED'} (revision ${res.revision})\n${res.responses.map((r) => `${describe(r)}\n`).join('')}`,
+        table: () => renderTable(['OP', 'KEY', 'VALUE', 'MOD_REVISION'], tableRows(req, res.succeeded, res.responses)),
+        json: () => res,
+      });
       return res.succeeded ? 0 : 1;
     } finally {
-      client.close();
+      await client.close();
     }
   });
 }

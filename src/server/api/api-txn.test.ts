@@ -1,4 +1,5 @@
-// Txn through the API (issue 14): plain JSON (curl's view), the client library, and gRPC; bad
+// Txn through the API (issue 14): plain JSON (curl's view) and gRPC (the client library's txn():
+// src/cli/client-txn.test.ts); bad
 // transactions refused with clear messages. The state machine's own semantics are tested in
 // src/kv/revision.test.ts; this is the wire.
 import assert from 'node:assert/strict';
@@ -6,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { Compare_CompareResult, Compare_CompareTarget, KV } from '../../gen/leasekv/v1/kv_pb.ts';
-import { LeasekvClient } from '../../client/index.ts';
 import type { FakeBackend } from './fake-backend.ts';
 import type { ApiServer } from './server.ts';
 import { fakeServer, post } from './test-util.ts';
@@ -52,31 +52,6 @@ describe('Txn over the API', () => {
       { responseDelete: { deleted: false, index: '2', revision: '1' } },
     ]);
     assert.equal(backend.data.get('lock'), 'me');
-  });
-
-  test('the client library: txn() with sessions, keys filled in for gets', async () => {
-    const client = new LeasekvClient({ endpoints: [`127.0.0.1:${port}`] });
-    try {
-      const put = await client.put('cfg/a', '1');
-      const res = await client.txn({
-        compare: [
-          { key: 'cfg/a', target: 'modRevision', result: '=', value: put.revision },
-          { key: 'cfg/a', target: 'value', result: '=', value: '1' },
-        ],
-        success: [{ op: 'put', key: 'cfg/a', value: '2' }, { op: 'put', key: 'cfg/b', value: '2' }, { op: 'get', key: 'cfg/a' }],
-      });
-      assert.equal(res.succeeded, true);
-      assert.equal(res.revision, put.revision + 1);
-      assert.deepEqual(res.responses[2], { op: 'get', found: true, kv: { key: 'cfg/a', value: '2', createRevision: put.revision, modRevision: put.revision + 1, version: 2 } });
-      const again = await client.txn({ compare: [{ key: 'cfg/a', target: 'modRevision', result: '=', value: put.revision }], failure: [{ op: 'range', prefix: 'cfg/' }] });
-      assert.equal(again.succeeded, false);
-      assert.deepEqual(again.responses[0]?.op === 'range' && again.responses[0].kvs.map((kv) => kv.key), ['cfg/a', 'cfg/b']);
-      const last = backend.calls.at(-1)?.req as { session?: { clientId: string } };
-      assert.ok(last.session !== undefined, 'the client sends a session with each txn');
-      await assert.rejects(client.txn({ compare: [{ key: 'k', target: 'version', result: '=', value: -1 }] }), /version must be an integer >= 0/);
-    } finally {
-      client.close();
-    }
   });
 
   test('gRPC: the same method through a standard gRPC transport', async () => {

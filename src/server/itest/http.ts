@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 /** A node's client API: a TCP address, or a unix socket that forwards to one (netns test). */
 export type Endpoint = { readonly host: string; readonly port: number } | { readonly socketPath: string };
 
-export type KvMethod = 'Put' | 'Get' | 'Delete' | 'CompareAndSwap' | 'Range' | 'Status';
+export type KvMethod = 'Put' | 'Get' | 'Delete' | 'CompareAndSwap' | 'Range' | 'Status' | 'Txn';
 
 export type CallResult =
   | { readonly kind: 'ok'; readonly body: Record<string, unknown>; readonly ms: number }
