@@ -6,22 +6,9 @@
 import type { CasOutput, GetOutput, HistoryOp } from './history.ts';
 import { groupModel, partitionByGroups } from './txn-model.ts';
 
-/** State of one key / one register: its value, or null when absent. */
-export type Value = string | null;
+import type { Model, ModelName, Value } from './model-types.ts';
 
-export interface Model {
-  readonly name: ModelName;
-  readonly init: Value;
-  step(state: Value, op: HistoryOp): Value | undefined;
-  /** Splits a history into independently checkable parts (P-compositionality). */
-  partition(ops: readonly HistoryOp[]): Map<string, HistoryOp[]>;
-  /** Why `op` cannot be applied in `state` (for reports), or undefined if it can. */
-  explain(state: Value, op: HistoryOp): string | undefined;
-  /** The model one part (from partition) is checked with, when it is not this one. */
-  forPart?(ops: readonly HistoryOp[]): Model;
-}
-
-export type ModelName = 'kv' | 'register';
+export type { Model, ModelName, Value } from './model-types.ts';
 
 export function showValue(v: Value): string {
   return v === null ? 'absent' : JSON.stringify(v);

@@ -7,7 +7,7 @@
 // State encoding: a Value (string) holding the JSON of the sorted [key, value] pairs of the keys
 // present; equal maps give equal strings, so the search's interning and memo work unchanged.
 import type { GetOutput, HistoryOp, TxnOutput, TxnStep } from './history.ts';
-import type { Model, Value } from './models.ts';
+import type { Model, Value } from './model-types.ts';
 
 type Entries = Map<string, string>;
 
