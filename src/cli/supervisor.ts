@@ -16,7 +16,7 @@
 // preflight and every answer allow only the nodes' own origins (the dashboard pages), so another web
 // page open in the same browser cannot drive the cluster.
 import type { ChildProcess } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
 

@@ -86,7 +86,7 @@ export function broadcastRound(c: Core, nowMs: number): number {
       pr.lastProgressMs = nowMs;
     }
     const sentBefore = c.msgs.length;
-    sendAppends(c, id, pr, nowMs);
+    sendAppends(c, id, pr);
     if (c.msgs.length === sentBefore) sendHeartbeat(c, id, pr);
   }
   if (lease.quorumRound > before) onQuorumRound(c, nowMs); // single-node cluster
@@ -228,7 +228,7 @@ function startTransfer(c: Core, target: NodeId, nowMs: number, keepLease: boolea
   c.transferDeadlineMs = nowMs + c.cfg.electionTimeoutMinMs;
   const pr = c.progress.get(target);
   if (pr !== undefined && pr.match < c.log.lastIndex()) {
-    sendAppends(c, target, pr, nowMs);
+    sendAppends(c, target, pr);
     sendHeartbeat(c, target, pr); // finds out at once whether appends to it were lost
   }
   maybeSendTimeoutNow(c);

@@ -123,14 +123,14 @@ export class RaftNode {
 
   propose(data: Uint8Array, nowMs: number): ProposeResult {
     this.c.observe(nowMs);
-    return proposeEntries(this.c, [data], nowMs);
+    return proposeEntries(this.c, [data]);
   }
 
   /** Appends several commands as consecutive entries; `index` is the first one's. */
   proposeBatch(data: readonly Uint8Array[], nowMs: number): ProposeResult {
     this.c.observe(nowMs);
     assert(data.length > 0, 'proposeBatch of nothing');
-    return proposeEntries(this.c, data, nowMs);
+    return proposeEntries(this.c, data);
   }
 
   /**

@@ -9,19 +9,19 @@ import type { AppendRequest, AppendResponse, Entry, NodeId, SnapshotRequest } fr
 import type { Progress } from './progress.ts';
 import type { ProposeResult } from './node.ts';
 
-export function proposeEntries(c: Core, data: readonly Uint8Array[], nowMs: number): ProposeResult {
+export function proposeEntries(c: Core, data: readonly Uint8Array[]): ProposeResult {
   // No proposals while handing leadership over: the target must catch up to a fixed point.
   if (c.role !== 'leader' || c.transferTarget !== null) {
     return { ok: false, leaderHint: c.role === 'leader' ? c.transferTarget : c.leader };
   }
   const first = c.log.lastIndex() + 1;
   for (const d of data) c.log.append({ index: c.log.lastIndex() + 1, term: c.term, type: EntryType.Normal, data: d });
-  for (const [id, pr] of c.progress) sendAppends(c, id, pr, nowMs);
+  for (const [id, pr] of c.progress) sendAppends(c, id, pr);
   return { ok: true, index: first, term: c.term };
 }
 
 /** Sends as many AppendRequests (or a SnapshotRequest) as flow control allows. */
-export function sendAppends(c: Core, to: NodeId, pr: Progress, nowMs: number): void {
+export function sendAppends(c: Core, to: NodeId, pr: Progress): void {
   while (pr.canSend(c.cfg.maxInflightAppends) && pr.next <= c.log.lastIndex()) {
     if (!sendOneAppend(c, to, pr)) return;
   }
@@ -147,7 +147,7 @@ export function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, n
     c.event({ kind: 'append-rejected', from: m.from, term: c.term, index: m.matchIndex });
     pr.becomeProbe(nextAfterReject(c, m));
   }
-  sendAppends(c, m.from, pr, nowMs);
+  sendAppends(c, m.from, pr);
 }
 
 /** Fast backtracking (Raft §5.3 optimization): skip a whole conflicting term per round trip. */

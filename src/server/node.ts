@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { RaftNode } from '../raft/node.ts';
 import { validateRaftConfig } from '../raft/config.ts';
 import type { RaftConfig } from '../raft/config.ts';
-import type { Entry, Message, RaftEvent, Ready, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import type { Entry, Message, Ready, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
 import { KvStateMachine } from '../kv/machine.ts';
 import type { ApplyResult } from '../kv/machine.ts';
 import { encodeCommand } from '../kv/command.ts';

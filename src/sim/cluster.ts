@@ -7,7 +7,7 @@ import type { Entry, Mutant, NodeId, RaftEvent, Role } from '../raft/types.ts';
 import { NodeClock } from './clock.ts';
 import type { Core, Restored } from './core.ts';
 import { SimClient } from './clients.ts';
-import type { ClientRequest, ClientResponse, Envelope, FaultAction, SimEvent } from './events.ts';
+import type { ClientResponse, Envelope, FaultAction, SimEvent } from './events.ts';
 import { FaultInjector } from './faults.ts';
 import { SimNode } from './host.ts';
 import type { HostWorld } from './host.ts';

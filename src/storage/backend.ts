@@ -3,7 +3,7 @@
 // FileSystem (tests, the simulator). Both run one batch at a time: apply every request in order, then
 // one write + one fsync for the whole batch.
 import { Worker } from 'node:worker_threads';
-import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
+import type { Entry, HardState } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
 import type { Snapshot } from './snapshot_file.ts';

@@ -74,7 +74,10 @@ export class InboundHub {
         });
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e; // a bug in a handler: crash loudly
-        if (peer === null) return this.refuse(sock, remote, e.message);
+        if (peer === null) {
+          this.refuse(sock, remote, e.message);
+          return;
+        }
         this.bump(peer);
         this.opts.logger.warn({ peer, remote, reason: e.message }, `bad frame from node ${peer}; closing`);
         sock.destroy();
