@@ -38,6 +38,22 @@ describe('LeasekvClient', () => {
     }
   });
 
+  test('takes http:// endpoints and knows a hinted leader given as a URL (issue 10)', async () => {
+    const leader = await fakeServer({ backend: { id: 'n2' } });
+    const follower = await fakeServer({ backend: { id: 'n1', followerOf: { leaderId: 'n2', leaderClientAddr: `127.0.0.1:${leader.port}` } } });
+    const client = new LeasekvClient({ endpoints: [`http://127.0.0.1:${follower.port}`, `http://127.0.0.1:${leader.port}/`], deadlineMs: 3000 });
+    try {
+      await client.put('k', 'v');
+      assert.equal(client.leaderEndpoint, `127.0.0.1:${leader.port}`);
+      // The hint matched the second endpoint: no third one was added.
+      assert.deepEqual((await client.statusAll()).map((s) => s.endpoint), [`127.0.0.1:${follower.port}`, `127.0.0.1:${leader.port}`]);
+    } finally {
+      await client.close();
+      await leader.server.close();
+      await follower.server.close();
+    }
+  });
+
   test('follows a hint that names only the id, via the status of the endpoints', async () => {
     const leader = await fakeServer({ backend: { id: 'n2' } });
     const follower = await fakeServer({ backend: { id: 'n1', followerOf: { leaderId: 'n2', leaderClientAddr: '' } } });

@@ -13,6 +13,8 @@ const BIN = fileURLToPath(new URL('../../bin/leasekv.mjs', import.meta.url));
 export interface TestCluster {
   readonly supervisor: Supervisor;
   readonly nodes: readonly SupervisedNode[];
+  /** The folder holding every node's data dir (DIR/n1, DIR/n2, ...). */
+  readonly dir: string;
   /** Every node's stderr so far (for failure messages). */
   readonly output: () => string;
   close(): Promise<void>;
@@ -61,6 +63,7 @@ export async function startTestCluster(size: number, timing: readonly string[] =
   return {
     supervisor,
     nodes,
+    dir,
     output: () => output,
     async close() {
       await supervisor.close();

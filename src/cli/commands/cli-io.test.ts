@@ -2,41 +2,15 @@
 // over a fake backend): URL endpoints, -w table|json|simple, values from stdin or a file, typo
 // suggestions, unambiguous scan output.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FakeBackend } from '../../server/api/fake-backend.ts';
 import type { ApiServer } from '../../server/api/server.ts';
 import { fakeServer } from '../../server/api/test-util.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
-
-export interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI with `input` on stdin (stdin closed when absent); killed after 20 s. */
-export function leasekv(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-  });
-}
+import { leasekv } from './cli-test-util.ts';
 
 describe('leasekv CLI habits (issue 10)', () => {
   let server: ApiServer;
