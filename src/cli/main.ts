@@ -12,13 +12,13 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   serve: { summary: 'run one cluster member', load: () => import('./commands/serve.ts') },
   wal: { summary: 'inspect a data folder (hard state, segments, entries, snapshot)', load: () => import('./commands/wal.ts') },
   up: { summary: 'start a local cluster (3 or 5 nodes) with data in a folder', load: () => import('./commands/up.ts') },
-  put: { summary: 'put KEY VALUE', load: () => import('./commands/put.ts') },
+  put: { summary: 'put KEY VALUE | put KEY - (stdin) | put KEY --value-file PATH', load: () => import('./commands/put.ts') },
   get: { summary: 'get KEY [--consistency linearizable|stale]', load: () => import('./commands/get.ts') },
   del: { summary: 'del KEY', load: () => import('./commands/del.ts') },
   cas: { summary: 'cas KEY OLD NEW | cas --absent KEY NEW (compare-and-swap)', load: () => import('./commands/cas.ts') },
   scan: { summary: 'scan PREFIX [--limit N]: keys and values by prefix', load: () => import('./commands/scan.ts') },
   txn: { summary: 'txn [FILE|-]: a transaction (compare, success, failure) read as JSON', load: () => import('./commands/txn.ts') },
-  status: { summary: 'status of every node, as a table', load: () => import('./commands/status.ts') },
+  status: { summary: 'status of every node, as a table (-w simple|json)', load: () => import('./commands/status.ts') },
   check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
 };
 

@@ -36,3 +36,24 @@ test('leasekv check: exit codes 0/1/2/3, line-numbered parse errors, --html', as
   assert.equal(await run(['--format', 'nope', join(dir, 'ok.jsonl')]), 3);
   assert.equal(existsSync(join(dir, 'none.html')), false);
 });
+
+test('leasekv check -w json: the verdict as JSON (stdout only JSON); typos suggested; -w table refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-check-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out: string[] = [];
+  const err: string[] = [];
+  t.mock.method(console, 'log', (s: string) => out.push(s));
+  t.mock.method(console, 'error', (s: string) => err.push(s));
+  writeFileSync(join(dir, 'bad.jsonl'), `${put}\n${badGet}\n`);
+  assert.equal(await run(['-w', 'json', '--html', join(dir, 'v.html'), join(dir, 'bad.jsonl')]), 1);
+  assert.equal(out.length, 1);
+  const r = JSON.parse(out[0]!) as { verdict: string; violation: { key: string } };
+  assert.equal(r.verdict, 'not-linearizable');
+  assert.equal(r.violation.key, 'k');
+  assert.match(err.join('\n'), /timeline written to/);
+  err.length = 0;
+  assert.equal(await run(['--fromat', 'jsonl', join(dir, 'bad.jsonl')]), 3);
+  assert.match(err.join('\n'), /unknown flag --fromat; did you mean --format\?/);
+  assert.equal(await run(['-w', 'table', join(dir, 'bad.jsonl')]), 3);
+  assert.match(err.join('\n'), /-w table is not offered by this command \(use one of: simple, json\)/);
+});

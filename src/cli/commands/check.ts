@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { checkHistory, formatResult, HistoryParseError, parseHistoryJsonl, parseJepsenKv, parseJepsenRegister, renderHtml } from '../../check/index.ts';
 import type { HistoryOp, ModelName } from '../../check/index.ts';
 import { parseFlags, UsageError } from './flags.ts';
+import { parseFormat } from './output.ts';
 
 const FORMATS = ['jsonl', 'jepsen-register', 'jepsen-kv'] as const;
 type Format = (typeof FORMATS)[number];
@@ -17,6 +18,7 @@ Checks that a recorded client history is linearizable (docs/history-format.md).
   --timeout-ms  time budget (default ${DEFAULT_TIMEOUT_MS}); past it the verdict is unknown
   --html FILE   on a violation (or unknown), write a self-contained page with the timeline
   --workers N   worker threads (default: automatic, by history size)
+  -w, --write-out F   simple (default: the verdict and, on a violation, the explanation) or json
 exit: 0 linearizable, 1 not linearizable, 2 unknown, 3 unreadable or unparsable input`;
 
 const PARSERS: Readonly<Record<Format, { parse: (text: string) => HistoryOp[]; model: ModelName }>> = {
@@ -42,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       'timeout-ms': { type: 'string', default: String(DEFAULT_TIMEOUT_MS) },
       html: { type: 'string' },
       workers: { type: 'string' },
+      'write-out': { type: 'string', short: 'w' },
       help: { type: 'boolean', short: 'h' },
     });
   } catch (e) {
@@ -52,6 +55,12 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help === true) {
     console.log(USAGE);
     return 0;
+  }
+  let json: boolean;
+  try {
+    json = parseFormat(values['write-out'] ?? 'simple', ['simple', 'json']) === 'json';
+  } catch (e) {
+    return usageError((e as Error).message);
   }
   const format = values.format as Format;
   if (!(FORMATS as readonly string[]).includes(format)) return usageError(`unknown --format '${format}'`);
@@ -71,12 +80,22 @@ export async function run(argv: string[]): Promise<number> {
     return 3;
   }
   const result = await checkHistory(ops, { timeoutMs, model: PARSERS[format].model, ...(workers === undefined ? {} : { workers }) });
-  console.log(formatResult(result));
+  // With -w json, stdout holds only the JSON; the notes about --html go to stderr.
+  const note = json ? console.error : console.log;
+  console.log(json ? JSON.stringify(result, jsonSafe, 2) : formatResult(result));
   if (values.html !== undefined && result.verdict !== 'linearizable') {
     writeFileSync(values.html, renderHtml(result, `leasekv check: ${file}`));
-    console.log(`timeline written to ${values.html}`);
+    note(`timeline written to ${values.html}`);
   } else if (values.html !== undefined) {
-    console.log('linearizable: no timeline written');
+    note('linearizable: no timeline written');
   }
   return result.verdict === 'linearizable' ? 0 : result.verdict === 'not-linearizable' ? 1 : 2;
+}
+
+/** Model states may hold Maps and bigints, which JSON.stringify cannot take as they are. */
+function jsonSafe(_key: string, v: unknown): unknown {
+  if (v instanceof Map) return Object.fromEntries(v);
+  if (v instanceof Set) return [...v];
+  if (typeof v === 'bigint') return v.toString();
+  return v;
 }
