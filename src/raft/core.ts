@@ -1,7 +1,7 @@
 // The state every role shares, the outbox, and the Ready/advance bookkeeping.
 // Role modules (election.ts, replication.ts, leader.ts, reads.ts) mutate it; RaftNode exposes it.
 import type { RaftConfig } from './config.ts';
-import { majority } from './confchange.ts';
+import { majority, sameConf } from './confchange.ts';
 import { LeaderLease, observerSpan } from './lease.ts';
 import { AssertionError, RaftLog, assert } from './log.ts';
 import type { Progress } from './progress.ts';
@@ -34,8 +34,9 @@ export type TickFn = (c: Core, nowMs: number) => void;
 
 export class Core {
   readonly log: RaftLog;
-  /** ConfHistory version last reported in a 'config' event. */
+  /** ConfHistory version last looked at, and the configuration last reported in a 'config' event. */
   private seenConfVersion = -1;
+  private reportedConf: ConfState | null = null;
 
   // Persistent state (Raft Figure 2). Changes reach the host through Ready.hardState.
   term = 0;
@@ -116,6 +117,7 @@ export class Core {
       this.restartHoldUntilMs = nowMs + observerSpan(cfg, cfg.leaseDurationMs);
     }
     this.seenConfVersion = this.log.conf.version;
+    this.reportedConf = this.log.conf.current();
   }
 
   /** The configuration in force: the latest in the log, committed or not (single-server changes). */
@@ -147,6 +149,9 @@ export class Core {
     if (h.version === this.seenConfVersion) return false;
     this.seenConfVersion = h.version;
     const cs = h.current();
+    // A snapshot install resets the history without (necessarily) changing the configuration.
+    if (this.reportedConf !== null && sameConf(this.reportedConf, cs)) return false;
+    this.reportedConf = cs;
     this.event({ kind: 'config', index: h.lastChangeIndex(), voters: cs.voters.join(','), learners: cs.learners.join(',') });
     return true;
   }

@@ -258,3 +258,28 @@ test('an uncommitted configuration change that is truncated away is no longer in
   assert.deepEqual(c.node('b').confState().learners, [], 'b reverted to the configuration before the change');
   assert.equal(c.eventsOf('b', 'config').length, 2);
 });
+
+test('a leader that steps down while waiting out an old lease passes that lease on (two leader changes back to back)', () => {
+  const c = new TestCluster(['a', 'b', 'c']);
+  c.electFirst();
+  c.run(300);
+  // b stops hearing a for a while: its own belief in a's lease is old, c's is fresh.
+  c.drop = (m) => m.from === 'a' && m.to === 'b';
+  c.run(400);
+  c.drop = () => false;
+  c.node('a').transferLeadership('b', c.get('a').nowMs);
+  c.pump('a');
+  c.deliverAll();
+  const b = c.get('b');
+  assert.equal(b.node.role, 'leader');
+  const st = b.node.status(b.nowMs);
+  assert.equal(st.waitingForOldLease, true);
+  // A newer term shows up at once: b steps down before its wait is over.
+  b.node.step({ type: 'app', from: 'c', to: 'b', term: st.term + 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0, leaseDurationMs: 0, round: 1 }, b.nowMs);
+  c.pump('b');
+  const after = b.node.status(b.nowMs);
+  assert.equal(after.role, 'follower');
+  // What c reported (a full observer lease, converted by the drift bound: > 900 ms) is what b now
+  // reports to candidates, not its own older belief (≈ 509 ms) nor its own unusable lease (891 ms).
+  assert.ok(after.oldLeaseRemainingMs > 900, `b passes on ${after.oldLeaseRemainingMs} ms`);
+});

@@ -16,6 +16,8 @@ export interface ClientWorld {
   trace(what: () => string): void;
   /** A fault script asked clients to only read for a while. */
   readonly writesPaused: boolean;
+  /** The members clients know of (changes as members are added and removed). */
+  nodes(): readonly NodeId[];
 }
 
 interface InFlight {
@@ -39,7 +41,7 @@ export class SimClient {
     private readonly oracles: Oracles,
     private readonly history: HistoryOp[],
   ) {
-    this.guess = rng.pick(s.nodes);
+    this.guess = rng.pick(world.nodes());
   }
 
   get busy(): boolean {
@@ -56,7 +58,7 @@ export class SimClient {
     if (req.value !== undefined) this.oracles.onProposed(req.value);
     const now = this.world.nowUs;
     // Now and then ask somebody else: a client's view of the leader is never authoritative.
-    const node = this.rng.chance(0.1) ? this.rng.pick(this.s.nodes) : this.guess;
+    const node = this.rng.chance(0.1) ? this.rng.pick(this.world.nodes()) : this.guess;
     this.current = { req, callUs: now, node };
     this.world.request(node, req);
     this.world.schedule(now + this.s.clientTimeoutMs * 1000, { k: 'clientTimeout', client: this.id, opId });
@@ -69,7 +71,7 @@ export class SimClient {
     const now = this.world.nowUs;
     if (!resp.ok) {
       this.record({ ...this.base(req, callUs), return: now, outcome: 'fail' });
-      this.guess = resp.leaderHint ?? this.rng.pick(this.s.nodes.filter((n) => n !== resp.from));
+      this.guess = resp.leaderHint ?? this.rng.pick(this.world.nodes().filter((n) => n !== resp.from));
     } else if (req.op === 'put') {
       this.oracles.onWriteAcked(req.key, resp.index, now, req.value ?? '');
       this.record({ ...this.base(req, callUs), return: now, outcome: 'ok' });
@@ -93,7 +95,7 @@ export class SimClient {
     if (cur === null || cur.req.opId !== opId) return;
     this.record({ ...this.base(cur.req, cur.callUs), return: null, outcome: 'unknown' });
     this.world.trace(() => `client ${this.id} ${cur.req.op} ${cur.req.key} timed out at ${cur.node} (unknown)`);
-    this.guess = this.rng.pick(this.s.nodes);
+    this.guess = this.rng.pick(this.world.nodes());
     this.finish();
   }
 

@@ -3,12 +3,14 @@
 // resumed, and the liveness phase must see a leader and every client complete a request within
 // livenessBoundMs. Oracles run after every event; the run stops at the first violation.
 import type { HistoryOp } from '../check/history.ts';
-import type { Entry, Mutant, NodeId, RaftEvent, Role } from '../raft/types.ts';
+import type { ConfChange, ConfState, Entry, Mutant, NodeId, RaftEvent, Role } from '../raft/types.ts';
 import { NodeClock } from './clock.ts';
 import type { Core, Restored } from './core.ts';
 import { SimClient } from './clients.ts';
 import type { ClientResponse, Envelope, FaultAction, SimEvent } from './events.ts';
 import { FaultInjector } from './faults.ts';
+import { MembershipDriver } from './membership.ts';
+import type { MemberWorld } from './membership.ts';
 import { SimNode } from './host.ts';
 import type { HostWorld } from './host.ts';
 import { Network, NO_NETWORK_FAULTS } from './network.ts';
@@ -34,7 +36,9 @@ export interface RunOptions {
 
 export interface CoreArgs {
   readonly id: NodeId;
+  /** Bootstrap configuration: the initial members, or what a joining node was told. */
   readonly members: readonly NodeId[];
+  readonly learners: readonly NodeId[];
   readonly scenario: Scenario;
   readonly random: () => number;
   readonly nowMs: number;
@@ -75,6 +79,18 @@ class Cluster implements HostWorld {
   private readonly history: HistoryOp[] = [];
   private readonly faults: FaultInjector;
   private readonly coreRngs = new Map<NodeId, Prng>();
+  private readonly storages = new Map<NodeId, MemStorage>();
+  /** Each node's bootstrap configuration (initial members, or what it was told when added). */
+  private readonly bootConf = new Map<NodeId, ConfState>();
+  /** Wiped nodes: never run again (the disk is gone; the member is replaced under a new id). */
+  private readonly wiped = new Set<NodeId>();
+  /** Members whose removal a leader accepted: clients and faults leave them alone. */
+  private readonly removedIds = new Set<NodeId>();
+  /** Nodes that receive no log entries or snapshots (votes and heartbeats still arrive). */
+  private readonly starved = new Set<NodeId>();
+  /** Drives membership plans; forked after every other stream, so seeds without them replay as before. */
+  private readonly memberRng: Prng;
+  private readonly members: MembershipDriver;
   /** Drives bit flips; forked after every other stream so MemStorage seeds replay as before. */
   private readonly storageRng: Prng;
   /**
@@ -98,8 +114,9 @@ class Cluster implements HostWorld {
     const clientRng = root.fork();
     this.net = new Network(this.netRng, this.s.latency);
     this.net.faults = this.s.net;
-    const storages = new Map<NodeId, MemStorage>();
+    const storages = this.storages;
     this.s.nodes.forEach((id, i) => {
+      this.bootConf.set(id, { voters: this.s.nodes, learners: [] });
       this.coreRngs.set(id, root.fork());
       const storage = this.s.walStorage ? new WalStorage(this.s.nodes, forkFn(root)) : new MemStorage(this.s.nodes);
       storages.set(id, storage);
@@ -107,6 +124,8 @@ class Cluster implements HostWorld {
       this.roles.set(id, { role: 'follower', term: 0 });
     });
     this.storageRng = root.fork();
+    this.memberRng = root.fork();
+    this.members = new MembershipDriver(this.s, this.memberRng.fork(), this.memberWorld());
     this.oracles = new Oracles(storages);
     this.trace = new Trace(opts.traceLimit ?? 200, opts.verbose ?? null);
     this.faults = new FaultInjector(this.s, faultRng, this.faultWorld());
@@ -125,7 +144,79 @@ class Cluster implements HostWorld {
       currentLeader: () => this.currentLeader(),
       isUp: (n) => this.nodes.get(n)!.up,
       isPaused: (n) => this.nodes.get(n)!.paused,
+      nodes: () => this.liveIds(),
     };
+  }
+
+  /** Nodes that may run, in creation order (exactly s.nodes until membership changes happen). */
+  private liveIds(): readonly NodeId[] {
+    if (this.wiped.size === 0 && this.removedIds.size === 0 && this.nodes.size === this.s.nodes.length) return this.s.nodes;
+    return [...this.nodes.keys()].filter((id) => !this.wiped.has(id) && !this.removedIds.has(id));
+  }
+
+  private memberWorld(): MemberWorld {
+    const self = this;
+    return {
+      get nowUs() {
+        return self.nowUs;
+      },
+      get faultsStopped() {
+        return self.faultsStopped;
+      },
+      schedule: (at, ev) => this.schedule(at, ev),
+      currentLeader: () => this.currentLeader(),
+      confOf: (leader) => this.nodes.get(leader)!.core!.confState(),
+      propose: (leader, cc) => this.proposeChange(leader, cc),
+      addNode: (id, conf) => this.addNode(id, conf),
+      downForGood: () => [...this.nodes.keys()].filter((id) => this.wiped.has(id) || this.refused(id)),
+      apply: (a) => this.applyFault(a),
+      trace: (what) => this.traceFault(what),
+    };
+  }
+
+  private refused(id: NodeId): boolean {
+    const st = this.nodes.get(id)!.storage;
+    return st instanceof WalStorage && st.refused !== null;
+  }
+
+  private proposeChange(leader: NodeId, cc: ConfChange): boolean {
+    const n = this.nodes.get(leader)!;
+    if (n.core === null || n.paused || n.blocked) return false;
+    const ok = n.proposeConfChange(cc);
+    if (ok && cc.kind === 'remove') this.removedIds.add(cc.id);
+    return ok;
+  }
+
+  /** A brand-new member: its own clock, disk and random stream; it starts knowing `conf`. */
+  private addNode(id: NodeId, conf: ConfState): void {
+    const d = this.s.timing.maxClockDriftRate;
+    const rng = this.memberRng;
+    this.coreRngs.set(id, rng.fork());
+    const storage = this.s.walStorage ? new WalStorage([], forkFn(rng)) : new MemStorage([]);
+    this.storages.set(id, storage);
+    this.bootConf.set(id, conf);
+    this.nodes.set(id, new SimNode(id, new NodeClock(rng.range(1 - d, 1 + d), rng.range(0, 1e6)), storage, this));
+    this.roles.set(id, { role: 'follower', term: 0 });
+    this.startNode(id);
+  }
+
+  /**
+   * The disk of `id` is lost. The real cluster never runs it again (it is replaced under a new
+   * id); MUTANT rejoin-with-empty-disk restarts it at once, same id, empty disk, as --peers says.
+   */
+  private wipe(id: NodeId, rejoin: boolean): void {
+    const n = this.nodes.get(id)!;
+    if (n.up) n.crash();
+    this.roles.set(id, { role: 'down', term: this.roles.get(id)!.term });
+    if (!rejoin) {
+      this.wiped.add(id);
+      return;
+    }
+    const storage = this.s.walStorage ? new WalStorage([], forkFn(this.memberRng)) : new MemStorage([]);
+    this.storages.set(id, storage);
+    n.storage = storage;
+    this.bootConf.set(id, { voters: this.s.nodes, learners: [] });
+    this.startNode(id);
   }
 
   private clientWorld(): import('./clients.ts').ClientWorld {
@@ -139,6 +230,7 @@ class Cluster implements HostWorld {
       get writesPaused() {
         return self.writesPaused;
       },
+      nodes: () => this.liveIds(),
       trace: (what) => {
         const now = this.nowUs;
         this.trace.add(() => traceLine(now, 'cli', '-', '', null, what()));
@@ -150,6 +242,7 @@ class Cluster implements HostWorld {
     this.trace.add(traceLine(0, 'sim', '-', '', null, `seed ${this.opts.seed} ${describeScenario(this.s)}${this.s.mutant ? ' mutant=' + this.s.mutant : ''}`));
     for (const id of this.nodes.keys()) this.startNode(id);
     this.faults.start();
+    this.members.start();
     this.schedule(this.s.faultPhaseMs * 1000, { k: 'fault', action: { kind: 'stop-faults' } });
     this.schedule((this.s.faultPhaseMs + this.s.livenessBoundMs) * 1000, { k: 'end' });
     for (const c of this.clients) this.schedule(this.rng.int(1, 1000), { k: 'clientNext', client: c.id });
@@ -217,9 +310,10 @@ class Cluster implements HostWorld {
       if (!this.faultsStopped) for (const f of this.faults.next()) this.applyFault(f);
       return;
     }
+    if (a.kind === 'member') return this.members.onTick();
     const node = 'node' in a ? this.nodes.get(a.node)! : null;
     // Steps of a fault script still pending when the liveness phase starts are void.
-    const harmful = ['crash', 'pause', 'partition', 'transfer', 'clock-rate'].includes(a.kind) || (a.kind === 'slow-link' && a.extraUs > 0);
+    const harmful = ['crash', 'pause', 'partition', 'transfer', 'clock-rate', 'wipe'].includes(a.kind) || (a.kind === 'slow-link' && a.extraUs > 0) || (a.kind === 'starve' && a.on);
     if (this.faultsStopped && harmful) return;
     switch (a.kind) {
       case 'quiet':
@@ -233,8 +327,25 @@ class Cluster implements HostWorld {
         this.traceFault(`crash ${a.node}`);
         this.maybeFlipBit();
         return;
+      case 'starve':
+        if (a.on) this.starved.add(a.node);
+        else this.starved.delete(a.node);
+        this.traceFault(`${a.node} ${a.on ? 'receives no log entries from now on' : 'receives log entries again'}`);
+        return;
+      case 'change': {
+        const L = this.currentLeader();
+        if (L === null || L === a.change.id) return;
+        const ok = this.proposeChange(L, a.change);
+        this.traceFault(`${a.change.kind} ${a.change.id} at ${L}: ${ok ? 'accepted' : 'refused'}`);
+        return;
+      }
+      case 'wipe':
+        if (this.wiped.has(a.node)) return;
+        this.traceFault(`${a.node}'s disk is lost${a.rejoin ? '; it restarts at once under the same id with an empty disk (mutant)' : ' (it will be replaced)'}`);
+        this.wipe(a.node, a.rejoin);
+        return;
       case 'restart':
-        if (node!.up) return;
+        if (node!.up || this.wiped.has(a.node)) return;
         this.traceFault(`restart ${a.node}`);
         this.startNode(a.node);
         return;
@@ -269,7 +380,7 @@ class Cluster implements HostWorld {
       case 'transfer': {
         const leader = this.currentLeader();
         if (leader === null) return;
-        const candidates = this.s.nodes.filter((n) => n !== leader && this.nodes.get(n)!.up);
+        const candidates = this.liveIds().filter((n) => n !== leader && this.nodes.get(n)!.up);
         if (candidates.length === 0) return;
         const target = a.target !== undefined && a.target !== leader ? a.target : this.rng.pick(candidates);
         this.traceFault(`transfer leadership ${leader} → ${target}`);
@@ -289,9 +400,11 @@ class Cluster implements HostWorld {
     this.writesPaused = false;
     this.healUs = this.nowUs;
     this.net.healAll();
+    this.starved.clear();
     this.net.faults = NO_NETWORK_FAULTS;
     this.traceFault('faults stop: network healed, all nodes restarted/resumed (liveness phase)');
     for (const [id, n] of this.nodes) {
+      if (this.wiped.has(id)) continue;
       if (!n.up) this.startNode(id);
       else if (n.paused) n.resume();
     }
@@ -394,6 +507,8 @@ class Cluster implements HostWorld {
   }
 
   sendPeer(env: Envelope): void {
+    const m = env.msg;
+    if (this.starved.size > 0 && this.starved.has(m.to) && ((m.type === 'app' && m.entries.length > 0) || m.type === 'snap')) return;
     for (const at of this.net.plan(env.msg.from, env.msg.to, this.nowUs)) this.schedule(at, { k: 'deliver', to: env.msg.to, env });
   }
 
@@ -408,7 +523,8 @@ class Cluster implements HostWorld {
   makeCore(id: NodeId, restored: Restored | null): Core {
     const node = this.nodes.get(id)!;
     const rng = this.coreRngs.get(id)!;
-    return this.opts.makeCore({ id, members: this.s.nodes, scenario: this.s, random: () => rng.next(), nowMs: node.nowMs(), restored });
+    const conf = this.bootConf.get(id)!;
+    return this.opts.makeCore({ id, members: conf.voters, learners: conf.learners, scenario: this.s, random: () => rng.next(), nowMs: node.nowMs(), restored });
   }
 
   observeWrite(node: NodeId, entries: readonly Entry[]): void {

@@ -14,6 +14,8 @@ export interface Core {
   transferLeadership(target: NodeId, nowMs: number): unknown;
   compact(index: number): unknown;
   confStateAt(index: number): import('../raft/types.ts').ConfState;
+  confState(): import('../raft/types.ts').ConfState;
+  proposeConfChange(cc: import('../raft/types.ts').ConfChange, nowMs: number): { readonly ok: boolean };
   ready(nowMs: number): Ready | null;
   advance(rd: Ready, nowMs: number): void;
   isLeaseValid(nowMs: number): boolean;

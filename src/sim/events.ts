@@ -1,5 +1,5 @@
 // Everything that can happen in a simulated run, as queued events (all times are true time, µs).
-import type { Message, NodeId } from '../raft/types.ts';
+import type { ConfChange, Message, NodeId } from '../raft/types.ts';
 import type { StoredSnapshot } from './storage.ts';
 
 /** A peer message on the wire; a snapshot message carries the sender's state machine data. */
@@ -42,6 +42,14 @@ export type FaultAction =
   | { readonly kind: 'quiet'; readonly on: boolean }
   | { readonly kind: 'clock-rate'; readonly node: NodeId; readonly rate: number }
   | { readonly kind: 'next-fault' }
+  /** The membership driver's next step (membership.ts). */
+  | { readonly kind: 'member' }
+  /** Log entries and snapshots to the node are lost (votes and heartbeats still arrive). */
+  | { readonly kind: 'starve'; readonly node: NodeId; readonly on: boolean }
+  /** A membership change proposed at whoever leads then (unless that is the member it changes). */
+  | { readonly kind: 'change'; readonly change: ConfChange }
+  /** The node's disk is lost: it crashes; it never runs again, unless `rejoin` (a mutant) restarts it empty. */
+  | { readonly kind: 'wipe'; readonly node: NodeId; readonly rejoin: boolean }
   | { readonly kind: 'stop-faults' };
 
 export type SimEvent =

@@ -13,6 +13,8 @@ export interface FaultWorld {
   currentLeader(): NodeId | null;
   isUp(node: NodeId): boolean;
   isPaused(node: NodeId): boolean;
+  /** The nodes that exist and may run (the initial ones, plus added members, minus wiped ones). */
+  nodes(): readonly NodeId[];
 }
 
 type FaultKind = 'partition' | 'crash' | 'pause' | 'transfer' | 'slow-link' | 'attack';
@@ -77,7 +79,7 @@ export class FaultInjector {
       case 'attack':
         return this.attack();
       case 'slow-link': {
-        const other = this.rng.pick(this.s.nodes.filter((n) => n !== target));
+        const other = this.rng.pick(this.world.nodes().filter((n) => n !== target));
         const [from, to] = this.rng.chance(0.5) ? [target, other] : [other, target];
         const extraUs = Math.round(this.rng.range(0.2, 1.5) * t.leaseDurationMs * 1000);
         later(this.rng.range(0.5, 3) * t.electionTimeoutMaxMs, { kind: 'slow-link', from, to, extraUs: 0 });
@@ -96,7 +98,7 @@ export class FaultInjector {
     const t = this.s.timing;
     const now = this.world.nowUs;
     const at = (ms: number, action: FaultAction): void => this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
-    const others = this.s.nodes.filter((n) => n !== L);
+    const others = this.world.nodes().filter((n) => n !== L);
     const X = this.rng.pick(others);
     const isolateL: FaultAction = { kind: 'partition', links: others.flatMap((o) => [[L, o] as const, [o, L] as const]), label: `isolate ${L}` };
     const em = t.electionTimeoutMaxMs;
@@ -161,11 +163,11 @@ export class FaultInjector {
   private pickTarget(): NodeId {
     const leader = this.world.currentLeader();
     if (leader !== null && this.rng.chance(0.7)) return leader;
-    return this.rng.pick(this.s.nodes);
+    return this.rng.pick(this.world.nodes());
   }
 
   private partition(target: NodeId): FaultAction {
-    const nodes = this.s.nodes;
+    const nodes = this.world.nodes();
     const others = nodes.filter((n) => n !== target);
     const links: [NodeId, NodeId][] = [];
     const asym = this.s.faults.asymmetric && (!this.s.faults.partitions || this.rng.chance(0.5));

@@ -2,7 +2,7 @@
 // src/raft/types.ts), its clock, its in-memory storage and its state machine. A paused or crashed
 // process does nothing; while an fsync is in flight the (single-threaded) process is blocked and
 // inputs wait in its inbox, like a socket buffer.
-import type { Entry, NodeId, RaftEvent, Ready } from '../raft/types.ts';
+import type { ConfChange, Entry, NodeId, RaftEvent, Ready } from '../raft/types.ts';
 import { EntryType } from '../raft/types.ts';
 import type { NodeClock } from './clock.ts';
 import type { Core, Restored } from './core.ts';
@@ -59,12 +59,25 @@ export class SimNode {
   constructor(
     readonly id: NodeId,
     readonly clock: NodeClock,
-    readonly storage: MemStorage,
+    public storage: MemStorage,
     private readonly world: HostWorld,
   ) {}
 
   get up(): boolean {
     return this.core !== null;
+  }
+
+  /** Waiting for an fsync (the single-threaded process does nothing else meanwhile). */
+  get blocked(): boolean {
+    return this.blockedOn !== null;
+  }
+
+  /** The operator's membership command, handled at once by a running, unblocked process. */
+  proposeConfChange(cc: ConfChange): boolean {
+    if (this.core === null || this.paused || this.blockedOn !== null) return false;
+    const ok = this.core.proposeConfChange(cc, this.nowMs()).ok;
+    this.drain();
+    return ok;
   }
 
   nowMs(): number {

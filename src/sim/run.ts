@@ -27,6 +27,7 @@ export function makeRaftCore(a: CoreArgs): Core {
   const config = validateRaftConfig({
     id: a.id,
     members: a.members,
+    learners: a.learners,
     heartbeatIntervalMs: t.heartbeatIntervalMs,
     electionTimeoutMinMs: t.electionTimeoutMinMs,
     electionTimeoutMaxMs: t.electionTimeoutMaxMs,

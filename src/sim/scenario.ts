@@ -53,7 +53,16 @@ export interface Scenario {
   readonly walStorage: boolean;
   /** WAL seeds only: the nodes (a minority, maybe none) whose files may get bit flips while down. */
   readonly corruptible: readonly NodeId[];
+  /** Membership changes join the fault menu (membership.ts), one plan every ~memberGapMs. */
+  readonly membership: boolean;
+  readonly memberGapMs: number;
 }
+
+/** Mutants that only the membership plans (changes, replace, slow transfers) expose: their seeds always have them. */
+const MEMBERSHIP_MUTANTS: readonly (Mutant | null)[] = [
+  'lease-one-config', 'change-before-term-commit', 'new-voter-counts-before-ack', 'removed-leader-keeps-lease', 'rejoin-with-empty-disk',
+  'transfer-resumes-lease',
+];
 
 export function nodeIds(count: number): NodeId[] {
   return Array.from({ length: count }, (_, i) => `n${i + 1}`);
@@ -125,7 +134,11 @@ export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | n
   }
   // Bit flips land while a node is down, so seeds with corruptible nodes always crash nodes.
   const faults2: FaultMix = corruptible.length > 0 ? { ...faults, crashes: true } : faults;
-  return { ...base, faults: faults2, walStorage, corruptible };
+  // Drawn last, for the same reason. Membership plans replace members whose disk is gone, so they
+  // stay off on seeds with corruptible nodes (those stay down for good and are a minority already).
+  const membership = corruptible.length === 0 && (rng.chance(0.5) || MEMBERSHIP_MUTANTS.includes(mutant));
+  const memberGapMs = rng.range(0.2, 1) * timing.electionTimeoutMaxMs;
+  return { ...base, faults: faults2, walStorage, corruptible, membership, memberGapMs };
 }
 
 /**
@@ -147,6 +160,7 @@ export function describeScenario(s: Scenario): string {
     `nodes=${s.nodes.length} rho=${s.timing.maxClockDriftRate} lease=${s.timing.leaseDurationMs}ms regions=${s.regions.join('')} drift=[${s.clockRates.map((r) => r.toFixed(4)).join(' ')}] ` +
     `drop=${s.net.dropRate.toFixed(3)} dup=${s.net.duplicateRate.toFixed(3)} reorder=${s.net.reorder} ` +
     `faults=${on || 'none'} gap=${f.meanGapMs.toFixed(0)}ms phase=${s.faultPhaseMs}ms clients=${s.clients} keys=${s.keys}` +
-    (s.walStorage ? ` storage=wal corruptible=${s.corruptible.join(',') || 'none'}` : '')
+    (s.walStorage ? ` storage=wal corruptible=${s.corruptible.join(',') || 'none'}` : '') +
+    (s.membership ? ` membership gap=${s.memberGapMs.toFixed(0)}ms` : '')
   );
 }
