@@ -19,6 +19,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
+import { assert } from '../util/assert.ts';
 
 export interface SupervisedNode {
   readonly id: string;
@@ -93,7 +94,7 @@ interface Member {
 function splitHostPort(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
   const port = Number(addr.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port)) throw new Error(`assertion: '${addr}' is not HOST:PORT`);
+  assert(i > 0 && Number.isInteger(port), `'${addr}' is not HOST:PORT`);
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port };
 }
 
@@ -107,7 +108,7 @@ export function dashboardOrigins(clientAddr: string): string[] {
 
 /** The proxy for i → j within the block of n(n-1): from-major order, skipping i → i. */
 export function proxyOffset(from: number, to: number, n: number): number {
-  if (!(from >= 0 && to >= 0 && from < n && to < n && from !== to)) throw new Error(`assertion: no proxy ${from}→${to} among ${n}`);
+  assert(from >= 0 && to >= 0 && from < n && to < n && from !== to, `no proxy ${from}→${to} among ${n}`);
   return from * (n - 1) + (to < from ? to : to - 1);
 }
 

@@ -3,7 +3,8 @@
 import type { RaftConfig } from './config.ts';
 import { majority, sameConf } from './confchange.ts';
 import { LeaderLease, observerSpan } from './lease.ts';
-import { AssertionError, RaftLog, assert } from './log.ts';
+import { AssertionError, assert } from '../util/assert.ts';
+import { RaftLog } from './log.ts';
 import type { Progress } from './progress.ts';
 import type {
   ConfState,

@@ -4,18 +4,10 @@
 //   snapIndex <= applied <= committed <= lastIndex      (applied = handed out in committedEntries)
 //   entries[i].index === snapIndex + 1 + i, terms never decrease
 //   stabled <= lastIndex: every entry at or below `stabled` has been persisted by the host.
+import { AssertionError, assert } from '../util/assert.ts';
 import { ConfHistory } from './confchange.ts';
 import { EntryType } from './types.ts';
 import type { ConfState, Entry, SnapshotMeta } from './types.ts';
-
-export class AssertionError extends Error {
-  override readonly name = 'AssertionError';
-}
-
-/** Crashes loudly on a programmer error. Pass a function for messages that cost to build (hot paths). */
-export function assert(cond: boolean, msg: string | (() => string)): asserts cond {
-  if (!cond) throw new AssertionError(typeof msg === 'string' ? msg : msg());
-}
 
 export class RaftLog {
   private snapIndex = 0;

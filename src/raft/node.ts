@@ -11,7 +11,7 @@
 import { validateRaftConfig } from './config.ts';
 import type { RaftConfig } from './config.ts';
 import { Core } from './core.ts';
-import { assert } from './log.ts';
+import { assert } from '../util/assert.ts';
 import { becomeFollower, stepMessage } from './election.ts';
 import { maybeCommit, proposeEntries } from './replication.ts';
 import { leaseRead, readIndex } from './reads.ts';

@@ -1,6 +1,7 @@
 // The lease story in plain words: the core's events as the node's event log (pino) prints them.
 import type { Logger } from 'pino';
 import type { RaftEvent } from '../raft/types.ts';
+import { unreachable } from '../util/assert.ts';
 
 export function logRaftEvent(log: Logger, e: RaftEvent): void {
   switch (e.kind) {
@@ -38,5 +39,14 @@ export function logRaftEvent(log: Logger, e: RaftEvent): void {
     case 'commit':
       log.debug({ index: e.index, term: e.term }, 'entry committed');
       return;
+    case 'config':
+      log.info(
+        { index: e.index, voters: e.voters, learners: e.learners },
+        `configuration in force from index ${e.index}: voters ${e.voters}${e.learners === '' ? '' : `, learners ${e.learners}`}`,
+      );
+      return;
+    default:
+      // Every kind the core reports has its line: a new kind fails to compile here.
+      unreachable(e, 'raft event');
   }
 }

@@ -38,6 +38,7 @@ import type { NodeStorage } from './storage-adapter.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import { logRaftEvent } from './event-log.ts';
 import { withDeadline } from './deadline.ts';
+import { assert } from '../util/assert.ts';
 
 export const VERSION = '0.1.0';
 
@@ -152,9 +153,7 @@ export class LeaseKvNode implements KvBackend {
     for (const o of rd.messages) (o.afterPersist ? later : now).push(o.msg);
     this.send(now);
     const snapshot = rd.snapshot !== null && this.incomingSnapshot?.meta.index === rd.snapshot.index ? this.incomingSnapshot : null;
-    if (rd.snapshot !== null && snapshot === null) {
-      throw new Error(`assertion: core installed snapshot ${rd.snapshot.index} that the host never received`);
-    }
+    assert(rd.snapshot === null || snapshot !== null, () => `core installed snapshot ${rd.snapshot?.index} that the host never received`);
     // Committed entries are durable on a majority already (the leader counts its own copy only once
     // it is on its disk), so they are applied — and their clients answered — now, without waiting
     // for this Ready's new entries to be fsynced. Only a snapshot from the leader must be restored
@@ -371,7 +370,7 @@ export class LeaseKvNode implements KvBackend {
     return this.track('Put', 'write', async () => {
       const { result, index } = await this.propose({ op: 'put', key: req.key, value: req.value, ...this.session(req.session) }, signal);
       this.checkResult(result);
-      if (result.op !== 'put') throw new Error(`assertion: put applied as ${result.op}`);
+      assert(result.op === 'put', () => `put applied as ${result.op}`);
       return { index, revision: result.revision };
     });
   }
@@ -380,7 +379,7 @@ export class LeaseKvNode implements KvBackend {
     return this.track('Delete', 'write', async () => {
       const { result, index } = await this.propose({ op: 'delete', key: req.key, ...this.session(req.session) }, signal);
       this.checkResult(result);
-      if (result.op !== 'delete') throw new Error(`assertion: delete applied as ${result.op}`);
+      assert(result.op === 'delete', () => `delete applied as ${result.op}`);
       return { deleted: result.deleted, index, revision: result.revision };
     });
   }
@@ -390,7 +389,7 @@ export class LeaseKvNode implements KvBackend {
       const cmd: Command = { op: 'cas', key: req.key, expected: req.expected, value: req.value, ...this.session(req.session) };
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
-      if (result.op !== 'cas') throw new Error(`assertion: cas applied as ${result.op}`);
+      assert(result.op === 'cas', () => `cas applied as ${result.op}`);
       return { swapped: result.swapped, index, revision: result.revision, ...(result.current === undefined ? {} : { current: result.current }) };
     });
   }
@@ -400,7 +399,7 @@ export class LeaseKvNode implements KvBackend {
       const cmd: Command = { op: 'txn', compares: req.compares, success: req.success, failure: req.failure, ...this.session(req.session) };
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
-      if (result.op !== 'txn') throw new Error(`assertion: txn applied as ${result.op}`);
+      assert(result.op === 'txn', () => `txn applied as ${result.op}`);
       return { succeeded: result.succeeded, results: result.results, index, revision: result.revision };
     });
   }

@@ -2,6 +2,7 @@
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { Persister } from '../storage/persister.ts';
 import { RECOVERY_HINT } from '../storage/errors.ts';
+import { assert } from '../util/assert.ts';
 
 export interface SnapshotData {
   readonly meta: SnapshotMeta;
@@ -50,7 +51,7 @@ class PersisterStorage implements NodeStorage {
   }
 
   private get p(): Persister {
-    if (this.persister === null) throw new Error('assertion: storage used before it was opened');
+    assert(this.persister !== null, 'storage used before it was opened');
     return this.persister;
   }
 

@@ -3,6 +3,7 @@
 // Every queue here is bounded by the node's maxPendingRequests (checked by the caller on admission).
 
 import type { ApplyResult } from '../kv/machine.ts';
+import { assert } from '../util/assert.ts';
 
 export interface ProposalWaiter {
   readonly term: number;
@@ -25,7 +26,7 @@ export class ProposalTable {
   }
 
   add(index: number, w: ProposalWaiter): void {
-    if (this.byIndex.has(index)) throw new Error(`assertion: two proposals at index ${index}`);
+    assert(!this.byIndex.has(index), `two proposals at index ${index}`);
     this.byIndex.set(index, w);
   }
 

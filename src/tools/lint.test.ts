@@ -19,6 +19,23 @@ test('core purity: clocks, timers, randomness and node:* in src/raft are rejecte
   assert.deepEqual(checkFile('raft/x.test.ts', "import { test } from 'node:test';"), []);
 });
 
+test('the core may import the pure util files, which are held to its rules, and no other', () => {
+  assert.deepEqual(checkFile('raft/log.ts', "import { assert } from '../util/assert.ts';"), []);
+  assert.equal(checkFile('raft/log.ts', "import { BinaryWriter } from '../util/bytes.ts';").length, 1);
+  assert.equal(checkFile('util/assert.ts', 'const t = Date.now();').length, 1);
+  assert.deepEqual(checkFile('util/bytes.ts', "import { Buffer } from 'node:buffer';"), []);
+});
+
+test('one assertion helper: production code neither imports node:assert nor throws ad-hoc assertions', () => {
+  assert.equal(checkFile('server/x.ts', "import assert from 'node:assert/strict';").length, 1);
+  assert.equal(checkFile('kv/x.ts', "import { ok } from 'node:assert';").length, 1);
+  assert.equal(checkFile('server/x.ts', "if (a) throw new Error('assertion: two proposals');").length, 1);
+  assert.equal(checkFile('cli/x.ts', 'if (a) throw new Error(`assert: ${a}`);').length, 1);
+  assert.deepEqual(checkFile('server/x.test.ts', "import assert from 'node:assert/strict';"), []);
+  assert.deepEqual(checkFile('server/itest/proc.ts', "import assert from 'node:assert/strict';"), []);
+  assert.deepEqual(checkFile('server/x.ts', "import { assert } from '../util/assert.ts';"), []);
+});
+
 test('layering: imports must point down the stack', () => {
   assert.equal(checkFile('raft/node.ts', "import type { X } from '../kv/machine.ts';").length, 1);
   assert.equal(checkFile('storage/wal.ts', "import { y } from '../server/node.ts';").length, 1);
@@ -52,7 +69,10 @@ test('test kits: production code may not import them; test code may', () => {
   assert.equal(isTestCode('server/api/fake-backend.ts'), true);
   assert.equal(isTestCode('bench/api-serve-fake.ts'), true);
   assert.equal(isTestCode('server/itest/harness.ts'), true);
+  assert.equal(isTestCode('transport/test-helpers.ts'), true);
+  assert.equal(isTestCode('cli/test-cluster.ts'), true);
   assert.equal(isTestCode('storage/faulty_fs.ts'), false);
+  assert.equal(isTestCode('check/latest.ts'), false);
   assert.equal(isTestCode('server/api/server.ts'), false);
   const kitImport = "import { FakeBackend } from './api/fake-backend.ts';";
   assert.deepEqual(

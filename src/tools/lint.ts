@@ -1,7 +1,7 @@
 // The lint that carries the style (docs/design.md): dependencies point one way; the consensus core
 // does no I/O, reads no clock, sets no timer, draws no randomness and imports no package; production
-// code never imports a test kit; no import cycles between files; a comment that names a *.md file
-// names one in the repository.
+// code never imports a test kit and asserts only with util/assert.ts; no import cycles between files;
+// a comment that names a *.md file names one in the repository.
 // Run: npm run lint. Exit 1 with one line per violation.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
@@ -41,6 +41,11 @@ const IMPURE: readonly { re: RegExp; what: string }[] = [
 ];
 
 /**
+ * Files of src/util that the consensus core may import: they are held to the core's purity rules.
+ */
+export const PURE_UTIL: readonly string[] = ['util/assert.ts'];
+
+/**
  * Import cycles that exist and are not broken yet, each exactly (sorted): a cycle that grows, or a
  * new one, fails. The raft role modules call each other's role transitions (a follower campaigns,
  * a candidate becomes leader, a leader steps down); breaking it is issue 11's core restructure.
@@ -51,12 +56,15 @@ export const KNOWN_CYCLES: readonly (readonly string[])[] = [
 
 /**
  * Test code: `*.test.ts`, anything under an `itest/` folder, and test kits — files whose name says
- * so (`testkit`, `test-util`, `fake`). Everything else is production code and may not import these.
+ * so (`testkit`, `test-*`, `fake`). Everything else is production code and may not import these.
  */
 export function isTestCode(path: string): boolean {
   const base = path.slice(path.lastIndexOf('/') + 1);
   return (
-    path.endsWith('.test.ts') || `/${path}`.includes('/itest/') || /(^|[-_.])(testkit|test-util|fake)([-_.]|$)/.test(base)
+    path.endsWith('.test.ts') ||
+    `/${path}`.includes('/itest/') ||
+    /^test[-_]|testkit/.test(base) ||
+    /(^|[-_.])fake([-_.]|$)/.test(base)
   );
 }
 
@@ -79,11 +87,15 @@ export function checkFile(path: string, text: string, opts: CheckOptions = {}): 
   };
   const layer = path.split('/')[0] ?? '';
   const isTest = path.endsWith('.test.ts');
-  const core = layer === 'raft' && !isTest;
+  const core = (layer === 'raft' || PURE_UTIL.includes(path)) && !isTest;
   const src = splitSource(text);
   const { code, comments } = src;
   const allowed = ALLOWED[layer];
+  const production = !isTestCode(path);
   for (const { spec, line } of importsOf(src)) {
+    if (production && (spec === 'node:assert' || spec.startsWith('node:assert/'))) {
+      add(line, `production code uses ${spec}: assert() from util/assert.ts is the one assertion helper`);
+    }
     if (!spec.startsWith('.')) {
       if (core) add(line, `consensus core imports ${spec.startsWith('node:') ? 'node:*' : 'a package'} (${spec})`);
       continue;
@@ -91,8 +103,10 @@ export function checkFile(path: string, text: string, opts: CheckOptions = {}): 
     const target = resolveSpec(path, spec);
     if (target === undefined) continue;
     const targetLayer = target.includes('/') ? target.split('/')[0] ?? '' : '';
+    const pureUtil = layer === 'raft' && PURE_UTIL.includes(target);
     if (
       allowed !== undefined &&
+      !pureUtil &&
       targetLayer in ALLOWED &&
       targetLayer !== layer &&
       !allowed.includes(targetLayer) &&
@@ -100,9 +114,14 @@ export function checkFile(path: string, text: string, opts: CheckOptions = {}): 
     ) {
       add(line, `${layer}/ may not import ${targetLayer}/ (${spec})`);
     }
-    if (!isTestCode(path) && isTestCode(target)) add(line, `production code imports test code (${spec})`);
+    if (production && isTestCode(target)) add(line, `production code imports test code (${spec})`);
   }
   const lines = code.split('\n');
+  if (production) {
+    lines.forEach((lineText, i) => {
+      if (/\bnew\s+Error\(\s*['"`]assert/.test(lineText)) add(i + 1, 'ad-hoc assertion: use assert() from util/assert.ts');
+    });
+  }
   if (core) {
     lines.forEach((lineText, i) => {
       for (const { re, what } of IMPURE) if (re.test(lineText)) add(i + 1, `consensus core ${what}`);

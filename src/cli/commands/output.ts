@@ -5,6 +5,7 @@
 // Text fields that could break a line-oriented reader (tabs, newlines, other control characters)
 // are printed as JSON strings, so every line of simple or table output is one result.
 import { UsageError } from './flags.ts';
+import { assert } from '../../util/assert.ts';
 
 export const FORMATS = ['simple', 'table', 'json'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -50,6 +51,6 @@ export interface Renderers {
 export function emit(format: Format, r: Renderers): void {
   if (format === 'json') return printJson(r.json());
   const render = format === 'table' ? r.table : r.simple;
-  if (render === undefined) throw new Error(`assertion: no ${format} renderer`);
+  assert(render !== undefined, `no ${format} renderer`);
   process.stdout.write(render());
 }

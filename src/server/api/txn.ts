@@ -10,6 +10,7 @@ import {
   type TxnResponseSchema,
 } from '../../gen/leasekv/v1/kv_pb.ts';
 import type { Compare, CompareResult, KeyValue, TxnOp, TxnOpResult, TxnRequest, TxnResult } from '../backend.ts';
+import { unreachable } from '../../util/assert.ts';
 import { invalidArgument } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 import { checkKey, checkSession, checkValue } from './validate.ts';
@@ -124,6 +125,8 @@ export function txnToApi(t: TxnResult): MessageInitShape<typeof TxnResponseSchem
       }
       case 'range':
         return { response: { case: 'responseRange' as const, value: { kvs: o.kvs.map(kvToApi), more: o.more, index, revision } } };
+      default:
+        return unreachable(o, 'transaction result');
     }
   });
   return { succeeded: t.succeeded, responses, index, revision };

@@ -20,6 +20,7 @@ import { startProxy, type ProxyHandle } from '../../transport/proxy.ts';
 import { call, showResult, type CallResult, type Endpoint } from './http.ts';
 import { acquireClusterLock, type ClusterLock } from './lock.ts';
 import { LEASEKV_BIN, NodeProcess, freePorts, tailFile, waitFor } from './proc.ts';
+import { assert } from '../../util/assert.ts';
 
 /** Test timings: must pass the core's config check (lease·(1+ρ)/(1−ρ) < election, heartbeat ≤ lease/3). */
 export const FAST_TIMING = { heartbeatMs: 50, electionTimeoutMs: 500, leaseMs: 450, requestTimeoutMs: 2000 } as const;
@@ -131,7 +132,7 @@ export class Cluster {
 
   private member(id: string): Member {
     const m = this.members.get(id);
-    if (m === undefined) throw new Error(`assertion: no member ${id}`);
+    assert(m !== undefined, `no member ${id}`);
     return m;
   }
 
@@ -183,7 +184,7 @@ export class Cluster {
   startNode(id: string, how: StartHow = {}): void {
     const m = this.member(id);
     if (this.closed) throw new Error('cluster is closed');
-    if (m.proc?.alive === true) throw new Error(`assertion: ${id} is already running`);
+    assert(m.proc?.alive !== true, `${id} is already running`);
     m.starts++;
     m.stoppedByTest = how.expectExit === true;
     m.proc = NodeProcess.spawn({ args: this.argsFor(id, how), logPath: m.logPath });
@@ -199,7 +200,7 @@ export class Cluster {
   /** Deletes a stopped member's data dir (a host whose disk is gone). */
   wipe(id: string): void {
     const m = this.member(id);
-    if (m.proc?.alive === true) throw new Error(`assertion: ${id} is running`);
+    assert(m.proc?.alive !== true, `${id} is running`);
     rmSync(m.dataDir, { recursive: true, force: true });
   }
 

@@ -3,6 +3,7 @@
 // Deliberately simpler than src/client (which server/ may not import): the tests want to see
 // every attempt's raw answer.
 import { call, type CallResult, type Endpoint, type KvMethod } from './http.ts';
+import { assert } from '../../util/assert.ts';
 
 export interface Attempt {
   readonly node: string;
@@ -17,7 +18,7 @@ export class LeaderClient {
     private readonly endpoints: ReadonlyMap<string, Endpoint>,
     private readonly perCallTimeoutMs = 2500,
   ) {
-    if (endpoints.size === 0) throw new Error('assertion: no endpoints');
+    assert(endpoints.size > 0, 'no endpoints');
   }
 
   private ids(): string[] {
@@ -31,7 +32,7 @@ export class LeaderClient {
   /** Points the client at a node (e.g. after a test learns the leader). */
   use(id: string): void {
     const i = this.ids().indexOf(id);
-    if (i < 0) throw new Error(`assertion: unknown node ${id}`);
+    assert(i >= 0, `unknown node ${id}`);
     this.current = i;
   }
 
@@ -67,6 +68,6 @@ export class LeaderClient {
 
 export function lastResult(attempts: readonly Attempt[]): CallResult {
   const a = attempts[attempts.length - 1];
-  if (a === undefined) throw new Error('assertion: no attempts');
+  assert(a !== undefined, 'no attempts');
   return a.result;
 }

@@ -3,6 +3,7 @@
 // wired to it by a veth pair created directly between the two namespaces, so the root namespace
 // (this machine's real network) gets no interface, address or route. Needs root and `ip netns`.
 import { execFileSync } from 'node:child_process';
+import { assert } from '../../util/assert.ts';
 
 const SUBNET_PREFIX = '10.77.0';
 const IP_TIMEOUT_MS = 10_000;
@@ -79,7 +80,7 @@ export class NetnsLab {
 
   host(id: string): Host {
     const h = this.hosts.find((x) => x.id === id);
-    if (h === undefined) throw new Error(`assertion: no host ${id}`);
+    assert(h !== undefined, `no host ${id}`);
     return h;
   }
 

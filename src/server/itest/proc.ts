@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { assert } from '../../util/assert.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const LEASEKV_BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
@@ -119,7 +120,7 @@ export async function freePorts(host: string, n: number): Promise<number[]> {
     }
     return servers.map((s) => {
       const a = s.address();
-      if (a === null || typeof a === 'string') throw new Error('assertion: TCP server without a port');
+      assert(a !== null && typeof a !== 'string', 'TCP server without a port');
       return a.port;
     });
   } finally {
