@@ -18,6 +18,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cas: { summary: 'cas KEY OLD NEW | cas --absent KEY NEW (compare-and-swap)', load: () => import('./commands/cas.ts') },
   scan: { summary: 'scan PREFIX [--limit N]: keys and values by prefix', load: () => import('./commands/scan.ts') },
   txn: { summary: 'txn [FILE|-]: a transaction (compare, success, failure) read as JSON', load: () => import('./commands/txn.ts') },
+  endpoint: { summary: 'endpoint health: GET /health of every endpoint, as a table', load: () => import('./commands/endpoint.ts') },
+  snapshot: { summary: 'snapshot save FILE | status FILE | restore FILE --data-dir D ...: backup and restore', load: () => import('./commands/snapshot.ts') },
   status: { summary: 'status of every node, as a table (-w simple|json)', load: () => import('./commands/status.ts') },
   check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
 };

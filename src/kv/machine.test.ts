@@ -266,3 +266,17 @@ test('snapshotAsync/restoreAsync: same bytes as the sync forms, and the event lo
     clearInterval(ticker);
   }
 });
+
+test('snapshotAsync: two overlapping snapshots (periodic + backup) each capture the state at their own call', async () => {
+  const m = new KvStateMachine();
+  for (let i = 0; i < 40_000; i++) m.apply(entry(i + 1, { op: 'put', key: `k${i}`, value: `v${i}` }));
+  const atFirst = m.snapshot();
+  const first = m.snapshotAsync();
+  feed(m, [{ op: 'put', key: 'k5', value: 'second' }, { op: 'delete', key: 'k39999' }]);
+  const atSecond = m.snapshot();
+  const second = m.snapshotAsync();
+  feed(m, [{ op: 'put', key: 'k5', value: 'third' }, { op: 'put', key: 'k39999', value: 'back' }, { op: 'put', key: 'k7', value: 'third' }]);
+  assert.deepEqual(await first, atFirst);
+  assert.deepEqual(await second, atSecond);
+  assert.notDeepEqual(atFirst, atSecond);
+});

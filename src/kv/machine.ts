@@ -65,8 +65,11 @@ export class KvStateMachine {
   /** Sum of key.length + value.length over all keys (UTF-16 code units; ≈ bytes for ASCII). */
   private dataChars = 0;
   private restoring = false;
-  /** While snapshotAsync runs: the value each key had at its start, saved before the first change. */
-  private cow: Map<string, KeyRecord> | null = null;
+  /**
+   * One per running snapshotAsync (the periodic snapshot and a backup may overlap): the record each
+   * key had at that snapshot's start, saved before its first change.
+   */
+  private readonly cows = new Set<Map<string, KeyRecord>>();
   private rev = 0;
   private compactRev = 0;
   /** The revision the command being applied writes at (rev + 1), and what it changed so far. */
@@ -197,7 +200,8 @@ export class KvStateMachine {
 
   /** Copy-on-write for a running snapshotAsync (keys absent at its start are not in its view). */
   private saveForSnapshot(key: string, prev: KeyRecord): void {
-    if (this.cow !== null && !this.cow.has(key)) this.cow.set(key, prev);
+    if (this.cows.size === 0) return;
+    for (const cow of this.cows) if (!cow.has(key)) cow.set(key, prev);
   }
 
   private put(key: string, prev: KeyRecord | undefined, value: string): void {
@@ -268,14 +272,13 @@ export class KvStateMachine {
    * during the encoding is saved first (copy-on-write), so the result is the state at the call.
    */
   async snapshotAsync(): Promise<Uint8Array> {
-    if (this.cow !== null) throw new Error('snapshotAsync already in progress');
     const cow = new Map<string, KeyRecord>();
     const frozen = this.freeze(this.index.copyBlocks(), cow);
-    this.cow = cow;
+    this.cows.add(cow);
     try {
       return await runAsync(encodeSnapshot(frozen));
     } finally {
-      this.cow = null;
+      this.cows.delete(cow);
     }
   }
 

@@ -517,6 +517,28 @@ export class LeaseKvNode implements KvBackend {
     });
   }
 
+  /**
+   * The whole state for `leasekv snapshot save`, at a linearizable point: on the leader, after a lease
+   * read or a ReadIndex round, so it holds every write acknowledged before the call. Encoded in
+   * slices, copy-on-write, while the node goes on serving (docs/storage.md, "Backup file").
+   */
+  backup(signal: AbortSignal): Promise<BackupState> {
+    return this.track('Backup', 'linearizable', async () => {
+      await this.readBarrier('linearizable', signal);
+      // Read in the same turn as snapshotAsync freezes the state: the data is at exactly this index.
+      const index = this.kv.appliedIndex;
+      const term = this.kv.appliedTerm;
+      const keys = this.kv.size;
+      const conf = this.core.confStateAt(index);
+      return { index, term, keys, members: [...conf.voters, ...conf.learners], data: await this.kv.snapshotAsync() };
+    });
+  }
+
+  /** False once the node stopped (a graceful stop, or a fatal storage error). */
+  get running(): boolean {
+    return !this.stopped;
+  }
+
   /** The core's full status, for the dashboard and metrics. */
   raftStatus(): ReturnType<RaftNode['status']> & { applied: number; nowMs: number } {
     const nowMs = this.now();
@@ -559,6 +581,16 @@ export class LeaseKvNode implements KvBackend {
     this.reads.failAll(err);
     this.applyWaiters.failAll(err);
   }
+}
+
+export interface BackupState {
+  readonly index: number;
+  readonly term: number;
+  readonly keys: number;
+  /** The members (voters and learners) in force at `index`. */
+  readonly members: readonly string[];
+  /** The state machine's snapshot bytes (src/kv/snapshot.ts). */
+  readonly data: Uint8Array;
 }
 
 export interface RestoredState {

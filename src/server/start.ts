@@ -12,6 +12,8 @@ import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { startApiServer } from './api/server.ts';
 import { IdentityBook, resolveIdentity, StartRefusedError } from './identity.ts';
+import { backupRoute } from './backup-route.ts';
+import { healthRoute } from './health.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
 
 export interface RunningNode {
@@ -115,7 +117,11 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
       backend: node,
       limits: cfg.clientLimits,
       logger: log.child({ component: 'api' }),
-      extraRoutes: opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }, cfg) ?? [],
+      extraRoutes: [
+        healthRoute(node),
+        backupRoute(node, cfg),
+        ...(opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }, cfg) ?? []),
+      ],
     });
   } catch (e) {
     await transport.stop().catch(() => undefined);

@@ -34,6 +34,10 @@ export interface ClusterOptions {
   readonly name?: string;
   /** Members beyond `size` with ports and data dirs but not started (n4, n5, … for member changes). */
   readonly spare?: number;
+  /** --cluster-token of every node (default itest). */
+  readonly clusterToken?: string;
+  /** Runs once ports and data dirs are chosen (dirs not yet created), before any node starts (e.g. a restore). */
+  readonly beforeStart?: (c: Cluster) => Promise<void>;
 }
 
 /**
@@ -122,6 +126,7 @@ export class Cluster {
           }
         }
       }
+      await opts.beforeStart?.(c);
       for (const id of ids) c.startNode(id, { peers: ids });
       return c;
     } catch (e) {
@@ -144,6 +149,11 @@ export class Cluster {
         return `${to}=${HOST}:${link === undefined ? this.member(to).peerPort : link.port}`;
       })
       .join(',');
+  }
+
+  /** `id`'s data dir (created by its first start). */
+  dataDir(id: string): string {
+    return this.member(id).dataDir;
   }
 
   /** The address `id`'s clients use. */
@@ -171,7 +181,7 @@ export class Cluster {
       '--listen-peer', `${HOST}:${m.peerPort}`,
       '--listen-client', `${HOST}:${m.clientPort}`,
       ...members,
-      '--cluster-token', 'itest',
+      '--cluster-token', this.opts.clusterToken ?? 'itest',
       '--heartbeat-ms', String(t.heartbeatMs),
       '--election-timeout-ms', String(t.electionTimeoutMs),
       '--lease-ms', String(t.leaseMs),
