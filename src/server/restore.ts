@@ -12,6 +12,7 @@ import { BackupFileError, decodeBackup, type DecodedBackup } from '../storage/ba
 import { acquireDirLock } from '../storage/dir_lock.ts';
 import { RealFs } from '../storage/fs.ts';
 import { recoverDir } from '../storage/recovery.ts';
+import { assert } from '../util/assert.ts';
 import type { NodeConfig } from './config.ts';
 import { resolveIdentity } from './identity.ts';
 import { openNodeStorage } from './storage-adapter.ts';
@@ -76,9 +77,7 @@ export async function restoreDataDir(cfg: NodeConfig, backup: DecodedBackup): Pr
     }
     // Read back what a starting node will read.
     const rec = recoverDir(new RealFs(), cfg.dataDir);
-    if (rec.snapshot?.index !== header.index || rec.hardState.commit !== header.index) {
-      throw new Error(`assertion: restored data dir reads back at snapshot ${rec.snapshot?.index ?? 'none'}, commit ${rec.hardState.commit}`);
-    }
+    assert(rec.snapshot?.index === header.index && rec.hardState.commit === header.index, () => `restored data dir reads back at snapshot ${rec.snapshot?.index ?? 'none'}, commit ${rec.hardState.commit}`);
   } finally {
     lock.release();
   }
