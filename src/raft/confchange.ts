@@ -6,6 +6,7 @@
 // ConfChange entry also carries the configuration that results from it, so the configuration at
 // any index is "the last ConfChange at or below it, else the snapshot's, else the bootstrap one",
 // whatever base a node started from (a joining node starts from the configuration it was told).
+import { MAX_MEMBERS } from './config.ts';
 import type { ConfChange, ConfState, NodeId } from './types.ts';
 
 /** A malformed ConfChange entry (from a peer or a damaged log): the caller treats it as no change. */
@@ -133,7 +134,7 @@ export function checkConfState(cs: ConfState): string | null {
   return null;
 }
 
-export type ChangeRefusal = 'unknown-member' | 'already-member' | 'removed-id' | 'would-lose-quorum';
+export type ChangeRefusal = 'unknown-member' | 'already-member' | 'removed-id' | 'would-lose-quorum' | 'too-many-members';
 
 /** The configuration after `cc`, or why it cannot apply to `cs`. */
 export function applyChange(cs: ConfState, cc: ConfChange): ConfState | { refused: ChangeRefusal; message: string } {
@@ -146,6 +147,9 @@ export function applyChange(cs: ConfState, cc: ConfChange): ConfState | { refuse
   switch (cc.kind) {
     case 'add-learner':
       if (isVoter || isLearner) return { refused: 'already-member', message: `${cc.id} is already a ${isVoter ? 'voter' : 'learner'}` };
+      if (voters.length + learners.length >= MAX_MEMBERS) {
+        return { refused: 'too-many-members', message: `the cluster has ${voters.length + learners.length} members; at most ${MAX_MEMBERS} are supported` };
+      }
       return { voters, learners: [...learners, cc.id], removed };
     case 'promote':
       if (isVoter) return { refused: 'already-member', message: `${cc.id} is already a voter` };

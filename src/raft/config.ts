@@ -40,6 +40,9 @@ export interface RaftConfig {
 
 export type RaftConfigInput = Partial<RaftConfig> & { readonly id: NodeId; readonly members: readonly NodeId[] };
 
+/** ρ unless configured: 1%. */
+export const DEFAULT_DRIFT_RATE = 0.01;
+
 const DEFAULTS = {
   learners: [] as readonly NodeId[],
   heartbeatIntervalMs: 100,
@@ -47,7 +50,7 @@ const DEFAULTS = {
   electionTimeoutMaxMs: 2000,
   // 900 · 1.01 / 0.99 = 918 < 1000: the largest round number the inequality below allows at ρ = 1%.
   leaseDurationMs: 900,
-  maxClockDriftRate: 0.01,
+  maxClockDriftRate: DEFAULT_DRIFT_RATE,
   maxEntriesPerAppend: 256,
   maxBytesPerAppend: 1 << 20,
   maxInflightAppends: 16,
@@ -56,8 +59,16 @@ const DEFAULTS = {
 
 /** Upper bounds that catch unit mistakes (seconds passed as ms, a percentage passed as a rate). */
 const MAX_TIMEOUT_MS = 10 * 60 * 1000;
-const MAX_DRIFT_RATE = 0.1;
-const MAX_MEMBERS = 7 * 2 + 1;
+/**
+ * The largest clock-drift bound ρ accepted (10%). Declared here once: the server validates its flag
+ * against it.
+ */
+export const MAX_DRIFT_RATE = 0.1;
+/**
+ * The most members (voters and learners together) a configuration may hold, at bootstrap and after
+ * any change (docs/design.md, "Limits"). Declared here once: the server and the simulator use it.
+ */
+export const MAX_MEMBERS = 7;
 
 export function defaultRaftConfig(id: NodeId, members: readonly NodeId[]): RaftConfig {
   return validateRaftConfig({ id, members });

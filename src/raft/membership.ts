@@ -24,7 +24,8 @@ export type ConfChangeRefusal =
   | 'would-lose-quorum'
   | 'unknown-member'
   | 'already-member'
-  | 'removed-id';
+  | 'removed-id'
+  | 'too-many-members';
 
 export type ConfChangeResult =
   | { readonly ok: true; readonly index: number }

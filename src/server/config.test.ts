@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { buildNodeConfig, NodeConfigError, parseHostPort, rawFromArgs } from './config.ts';
 
 const base = ['--id', 'n1', '--data-dir', '/tmp/x', '--listen-peer', '0.0.0.0:7101', '--listen-client', '0.0.0.0:7001',
@@ -61,4 +62,18 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
   for (const [extra, re] of cases) {
     assert.throws(() => buildNodeConfig(rawFromArgs([...base, ...extra], {})), (e: unknown) => e instanceof NodeConfigError && re.test(e.message), extra.join(' '));
   }
+});
+
+test('the drift bound and the member count are the core\'s limits, refused here with the flag named', () => {
+  // Both once disagreed with src/raft/config.ts (drift < 0.2 here, ≤ 0.1 there): 0.15 passed the
+  // flag check and then stopped the node in the core's validation.
+  assert.equal(buildNodeConfig(rawFromArgs([...base, '--max-drift-rate', String(MAX_DRIFT_RATE)], {})).maxClockDriftRate, MAX_DRIFT_RATE);
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--max-drift-rate', '0.15'], {})),
+    (e: unknown) => e instanceof NodeConfigError && /--max-drift-rate: '0.15' must be a number in \[0, 0.1\]/.test(e.message),
+  );
+  const peers = (n: number): string => Array.from({ length: n }, (_, i) => `n${i + 1}=10.0.0.${i + 1}:7101`).join(',');
+  const withPeers = (n: number): string[] => [...base.slice(0, -1), peers(n)];
+  assert.equal(buildNodeConfig(rawFromArgs(withPeers(MAX_MEMBERS), {})).peers.size, MAX_MEMBERS);
+  assert.throws(() => buildNodeConfig(rawFromArgs(withPeers(MAX_MEMBERS + 1), {})), /at most 7 are supported/);
 });

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
+import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { nearest } from '../util/suggest.ts';
 
 export class NodeConfigError extends Error {
@@ -83,7 +84,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },
   '--election-timeout-ms': { key: 'electionTimeoutMs', env: 'LEASEKV_ELECTION_TIMEOUT_MS', help: 'minimum election timeout (max is twice this)' },
   '--lease-ms': { key: 'leaseMs', env: 'LEASEKV_LEASE_MS', help: 'leader lease duration' },
-  '--max-drift-rate': { key: 'maxDriftRate', env: 'LEASEKV_MAX_DRIFT_RATE', help: 'bound on clock-rate drift between members (default 0.01)' },
+  '--max-drift-rate': { key: 'maxDriftRate', env: 'LEASEKV_MAX_DRIFT_RATE', help: `bound on clock-rate drift between members, at most ${MAX_DRIFT_RATE} (default ${DEFAULT_DRIFT_RATE})` },
   '--snapshot-threshold': { key: 'snapshotThreshold', env: 'LEASEKV_SNAPSHOT_THRESHOLD', help: 'applied entries between snapshots (default 10000)' },
   '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
   '--max-value-bytes': { key: 'maxValueBytes', env: 'LEASEKV_MAX_VALUE_BYTES', help: 'largest value (default 1048576)' },
@@ -212,7 +213,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   const peersGiven = raw.peers !== undefined && raw.peers !== '';
   const peers = peersGiven ? parseMemberList(raw.peers ?? '', '--peers') : new Map<string, HostPort>();
   if (peersGiven && !peers.has(id)) throw new NodeConfigError(`--peers must include this member '${id}' (got ${[...peers.keys()].join(', ')})`);
-  if (peers.size > 7) throw new NodeConfigError(`--peers lists ${peers.size} members; at most 7 are supported`);
+  if (peers.size > MAX_MEMBERS) throw new NodeConfigError(`--peers lists ${peers.size} members; at most ${MAX_MEMBERS} are supported`);
   const clientAddrs = raw.clientAddrs === undefined ? new Map<string, HostPort>() : parseMemberList(raw.clientAddrs, '--client-addrs');
   for (const m of clientAddrs.keys()) {
     if (peersGiven && !peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
@@ -224,9 +225,9 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   const electionTimeoutMinMs = intSetting(raw.electionTimeoutMs, '--election-timeout-ms', profile.electionTimeoutMinMs, 20, 600_000);
   const leaseDefault = raw.electionTimeoutMs === undefined ? profile.leaseDurationMs : Math.floor(electionTimeoutMinMs * 0.9);
   const leaseDurationMs = intSetting(raw.leaseMs, '--lease-ms', leaseDefault, 10, 600_000);
-  const maxClockDriftRate = raw.maxDriftRate === undefined ? 0.01 : Number(raw.maxDriftRate);
-  if (!Number.isFinite(maxClockDriftRate) || maxClockDriftRate < 0 || maxClockDriftRate >= 0.2) {
-    throw new NodeConfigError(`--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, 0.2)`);
+  const maxClockDriftRate = raw.maxDriftRate === undefined ? DEFAULT_DRIFT_RATE : Number(raw.maxDriftRate);
+  if (!Number.isFinite(maxClockDriftRate) || maxClockDriftRate < 0 || maxClockDriftRate > MAX_DRIFT_RATE) {
+    throw new NodeConfigError(`--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, ${MAX_DRIFT_RATE}] (0.01 = 1%)`);
   }
   const leaseReads = raw.leaseReads ?? 'on';
   if (leaseReads !== 'on' && leaseReads !== 'off') throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);

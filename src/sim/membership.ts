@@ -7,6 +7,8 @@
 // a lease still counted in the old configuration, then shows as two leases), and a replaced member
 // is wiped while it backs the leader's lease and the other side has been campaigning (the mutant
 // rejoin-with-empty-disk lets it back under its old id, with no memory of its vote or the lease).
+// No plan grows the cluster beyond the core's limit, MAX_MEMBERS (an add past it is refused).
+import { MAX_MEMBERS } from '../raft/config.ts';
 import type { ConfChange, ConfState, NodeId } from '../raft/types.ts';
 import type { FaultAction, SimEvent } from './events.ts';
 import type { Prng } from './prng.ts';
@@ -37,8 +39,6 @@ type Step =
 
 /** Attempts per step before a plan is dropped (the cluster may be partitioned for a while). */
 const MAX_ATTEMPTS = 40;
-/** No plan grows the cluster beyond this many members (the core's limit is higher). */
-const MAX_MEMBERS = 7;
 
 export class MembershipDriver {
   private plan: Step[] = [];
