@@ -8,6 +8,7 @@ import { normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport } from './transport.ts';
 import { txnToWire, withKeys } from './txn.ts';
+import { watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
 import type { CallOptions, CasResult, Consistency, DeleteResult, EndpointStatus, GetResult, NodeStatus, PutResult, RangeResult, TxnRequest, TxnResult } from './types.ts';
 
 export interface BackoffOptions {
@@ -116,6 +117,18 @@ export class LeasekvClient {
   async txn(req: TxnRequest, opts: CallOptions = {}): Promise<TxnResult> {
     const res = await this.#write(PATHS.txn, txnToWire(req), decodeTxn, opts);
     return withKeys(res, (res.succeeded ? req.success : req.failure) ?? []);
+  }
+
+  /**
+   * Changes to `key` (or, with `prefix`, to every key under it) as an async iterator of
+   * WatchResponse, one per revision. Served by any member (the leader first if known); resumed on
+   * another member from the revision after the last one seen if the connection or the member
+   * fails. Stops when `signal` aborts or the loop breaks (docs/api.md, "Watch").
+   */
+  watch(key: string, opts: WatchOptions = {}): AsyncGenerator<WatchResponse> {
+    if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
+    const order = (): string[] => (this.#leader === undefined ? this.#endpoints : [this.#leader, ...this.#endpoints.filter((e) => e !== this.#leader)]);
+    return watchEndpoints(order, key, opts);
   }
 
   /** One node's status (default: the first endpoint); no retries on other nodes. */

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'session_expired'
   | 'unimplemented'
   | 'canceled'
+  | 'compacted'
   | 'internal';
 
 export class LeasekvError extends Error {
@@ -69,6 +70,14 @@ export class SessionExpiredError extends LeasekvError {
   override name = 'SessionExpiredError';
   constructor(message: string, endpoint = '') {
     super('session_expired', message, endpoint);
+  }
+}
+
+/** A watch asked for revisions no member holds any more (docs/api.md, "Watch"): re-read, then watch from the read's revision. */
+export class CompactedError extends LeasekvError {
+  override name = 'CompactedError';
+  constructor(message: string, endpoint = '') {
+    super('compacted', message, endpoint);
   }
 }
 

@@ -9,6 +9,8 @@ export {
   InvalidArgumentError,
   ResourceExhaustedError,
   SessionExpiredError,
+  CompactedError,
   type ErrorCode,
 } from './errors.ts';
 export type * from './types.ts';
+export type { WatchOptions, WatchEvent, WatchResponse } from './watch.ts';

@@ -2,6 +2,7 @@
 // the node (server/node.ts) implements it; tests use an in-memory fake.
 import type { KeyValue, TxnOpResult } from '../kv/result.ts';
 import type { Compare, TxnOp } from '../kv/txn.ts';
+import type { Watcher, WatchRequest } from './watch/hub.ts';
 
 export type { KeyValue, TxnOpResult } from '../kv/result.ts';
 export type { Compare, CompareResult, TxnOp } from '../kv/txn.ts';
@@ -138,6 +139,11 @@ export interface KvBackend {
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;
   txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult>;
+  /**
+   * Opens a watcher on this member's applied state (watch/hub.ts); throws CompactedError or
+   * TooManyWatchersError. The caller iterates it and cancels it when done.
+   */
+  watch(req: WatchRequest): Watcher;
   status(): Promise<StatusResult>;
 }
 

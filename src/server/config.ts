@@ -2,6 +2,7 @@
 // (flags win over environment, environment over file, file over defaults). Validated once, here;
 // everything downstream trusts it.
 
+import { DEFAULT_WATCH_LIMITS, type WatchLimits } from './watch/hub.ts';
 import { readFileSync } from 'node:fs';
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
@@ -45,6 +46,8 @@ export interface NodeConfig {
   readonly clientLimits: ApiLimits;
   /** Peer connections accepted at once (inbound, handshaken or not); more are closed at once. */
   readonly maxPeerConnections: number;
+  /** Watch (issue 14): history kept, bounds per watcher, progress notifications. */
+  readonly watch: WatchLimits;
   /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
   readonly leaseReads: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -68,7 +71,7 @@ type RawConfig = Record<
   | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'leaseReads' | 'logLevel' | 'config'
   | 'maxJsonDepth' | 'maxPendingPerConnection' | 'headersTimeoutMs' | 'requestReceiveTimeoutMs' | 'maxConnections'
   | 'maxConnectionsPerSource' | 'maxNewConnectionsPerSec' | 'maxNewConnectionsPerSourcePerSec' | 'maxStreamResetsPerSec'
-  | 'maxPeerConnections',
+  | 'maxPeerConnections' | 'watchHistory' | 'watchProgressMs',
   string | undefined
 >;
 
@@ -100,6 +103,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   '--max-new-connections-per-source-per-sec': { key: 'maxNewConnectionsPerSourcePerSec', env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SOURCE_PER_SEC', help: 'new client connections per second from one IP address (default 1000)' },
   '--max-stream-resets-per-sec': { key: 'maxStreamResetsPerSec', env: 'LEASEKV_MAX_STREAM_RESETS_PER_SEC', help: 'HTTP/2 stream resets per second on one connection before it is closed (default 200)' },
   '--max-peer-connections': { key: 'maxPeerConnections', env: 'LEASEKV_MAX_PEER_CONNECTIONS', help: 'inbound peer connections at once (default 2 per member + 4)' },
+  '--watch-history': { key: 'watchHistory', env: 'LEASEKV_WATCH_HISTORY', help: 'revisions of change history kept for watchers starting in the past (default 100000)' },
+  '--watch-progress-ms': { key: 'watchProgressMs', env: 'LEASEKV_WATCH_PROGRESS_MS', help: 'an idle watcher gets a progress notification this often (default 5000)' },
   '--lease-reads': { key: 'leaseReads', env: 'LEASEKV_LEASE_READS', help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each' },
   '--log-level': { key: 'logLevel', env: 'LEASEKV_LOG_LEVEL', help: 'trace|debug|info|warn|error|silent (default info)' },
   '--config': { key: 'config', env: 'LEASEKV_CONFIG', help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)' },
@@ -261,6 +266,12 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     requestTimeoutMs,
     clientLimits,
     maxPeerConnections: intSetting(raw.maxPeerConnections, '--max-peer-connections', 2 * peers.size + 4, peers.size, 10_000),
+    watch: {
+      ...DEFAULT_WATCH_LIMITS,
+      maxHistoryRevisions: intSetting(raw.watchHistory, '--watch-history', DEFAULT_WATCH_LIMITS.maxHistoryRevisions, 1, 100_000_000),
+      progressIntervalMs: intSetting(raw.watchProgressMs, '--watch-progress-ms', DEFAULT_WATCH_LIMITS.progressIntervalMs, 10, 3_600_000),
+      maxWatchers: clientLimits.maxConnections,
+    },
     leaseReads: leaseReads === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],
   };

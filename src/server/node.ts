@@ -34,6 +34,7 @@ import type {
   RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult, TxnRequest, TxnResult,
 } from './backend.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
+import { WatchHub, type Watcher, type WatchRequest } from './watch/hub.ts';
 import type { NodeStorage } from './storage-adapter.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import { logRaftEvent } from './event-log.ts';
@@ -83,6 +84,8 @@ export class LeaseKvNode implements KvBackend {
   /** The last snapshot read from disk to send to followers (dropped when a newer one is taken). */
   private outgoingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null;
   private readonly snapshotLoading = new Set<string>();
+  /** Watchers of this member's applied state (issue 14), fed by the state machine as it applies. */
+  readonly watchHub: WatchHub;
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -102,6 +105,13 @@ export class LeaseKvNode implements KvBackend {
     });
     transport.onMessage((msg) => this.onPeerMessage(msg));
     transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
+    this.watchHub = new WatchHub(kv.revision, cfg.watch);
+    kv.observer = (revision, events) => this.watchHub.publish(revision, events);
+  }
+
+  watch(req: WatchRequest): Watcher {
+    if (this.stopped) throw new UnavailableError('node is stopping');
+    return this.watchHub.watch(req);
   }
 
   /** Monotonic milliseconds (docs/lease-notes.md case 3): never Date.now(). */
@@ -171,6 +181,8 @@ export class LeaseKvNode implements KvBackend {
       () => {
         this.persisting = false;
         if (this.stopped) return;
+        // The state jumped: changes between the old and new revision were never applied here.
+        if (snapshot !== null) this.watchHub.reset(this.kv.revision);
         if (snapshot !== null) this.applyReady(rd);
         this.completeReady(rd, later, snapshot);
         this.schedule();
@@ -580,6 +592,7 @@ export class LeaseKvNode implements KvBackend {
     this.proposals.failAll(() => new OutcomeUnknownError('node stopped while the write was in flight; it may or may not have been applied'));
     this.reads.failAll(err);
     this.applyWaiters.failAll(err);
+    this.watchHub.close();
   }
 }
 

@@ -9,12 +9,15 @@ import {
   SessionExpiredError,
   UnavailableError,
 } from '../backend.ts';
+import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
 
 /** Response header (Connect, gRPC-Web) / trailer (gRPC) naming the leader on a not-leader error. */
 export const LEADER_HEADER = 'leasekv-leader';
 export const LEADER_ADDR_HEADER = 'leasekv-leader-addr';
 /** Set to "unknown" when a write may or may not have been applied (OutcomeUnknownError). */
 export const OUTCOME_HEADER = 'leasekv-outcome';
+/** On a watch's out_of_range ("compacted") error: the oldest revision the member still holds. */
+export const COMPACT_REVISION_HEADER = 'leasekv-compact-revision';
 
 export function invalidArgument(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
@@ -39,6 +42,9 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
   if (err instanceof SessionExpiredError) return new ConnectError(`session expired: ${err.message}`, Code.Aborted);
+  if (err instanceof CompactedError) return new ConnectError(`compacted: ${err.message}`, Code.OutOfRange, { [COMPACT_REVISION_HEADER]: String(err.oldest) });
+  if (err instanceof WatcherTooSlowError || err instanceof TooManyWatchersError) return new ConnectError(err.message, Code.ResourceExhausted);
+  if (err instanceof WatcherClosedError) return new ConnectError(err.message, Code.Unavailable);
   if (err instanceof OutcomeUnknownError) {
     return new ConnectError(`outcome unknown: ${err.message}`, Code.Unavailable, { [OUTCOME_HEADER]: 'unknown' });
   }

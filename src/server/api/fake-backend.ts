@@ -23,6 +23,7 @@ import {
   type KeyValue,
 } from '../backend.ts';
 import { compareHolds } from '../../kv/txn.ts';
+import { DEFAULT_WATCH_LIMITS, WatchHub, type ChangeEvent, type Watcher, type WatchLimits, type WatchRequest } from '../watch/hub.ts';
 
 export interface FakeBackendOptions {
   readonly id?: string;
@@ -30,6 +31,7 @@ export interface FakeBackendOptions {
   readonly followerOf?: { readonly leaderId: string; readonly leaderClientAddr: string } | undefined;
   /** Delay before each operation answers (honours the abort signal). */
   readonly delayMs?: number;
+  readonly watch?: Partial<WatchLimits>;
 }
 
 type Answer = PutResult | DeleteResult | CasResult | TxnResult;
@@ -58,12 +60,19 @@ export class FakeBackend implements KvBackend {
   #revision = 0;
   readonly #meta = new Map<string, Meta>();
   #wrote = false;
+  #events: ChangeEvent[] = [];
+  readonly watchHub: WatchHub;
   readonly #sessions = new Map<string, { seq: number; answer: Answer }>();
 
   constructor(opts: FakeBackendOptions = {}) {
     this.id = opts.id ?? 'n1';
     this.followerOf = opts.followerOf;
     this.delayMs = opts.delayMs ?? 0;
+    this.watchHub = new WatchHub(0, { ...DEFAULT_WATCH_LIMITS, ...opts.watch });
+  }
+
+  watch(req: WatchRequest): Watcher {
+    return this.watchHub.watch(req);
   }
 
   async #enter(method: string, req: unknown, signal: AbortSignal | undefined, needsLeader: boolean): Promise<void> {
@@ -84,8 +93,12 @@ export class FakeBackend implements KvBackend {
     this.applied++;
     this.#index++;
     this.#wrote = false;
+    this.#events = [];
     const answer = apply();
-    if (this.#wrote) this.#revision++;
+    if (this.#wrote) {
+      this.#revision++;
+      this.watchHub.publish(this.#revision, this.#events);
+    }
     if (session !== undefined) this.#sessions.set(session.clientId, { seq: session.seq, answer });
     const lost = this.failAfterApply.shift();
     if (lost !== undefined) throw lost;
@@ -105,12 +118,18 @@ export class FakeBackend implements KvBackend {
     this.#meta.set(key, old === undefined ? { create: rev, mod: rev, version: 1 } : { create: old.create, mod: rev, version: old.version + 1 });
     this.data.set(key, value);
     this.#wrote = true;
+    const kv = this.#kv(key) as KeyValue;
+    this.#events.push(old === undefined ? { type: 'put', kv } : { type: 'put', kv, prev: old });
   }
 
   #delete(key: string): boolean {
+    const prev = this.#kv(key);
     this.#meta.delete(key);
     const deleted = this.data.delete(key);
-    if (deleted) this.#wrote = true;
+    if (prev !== undefined) {
+      this.#wrote = true;
+      this.#events.push({ type: 'delete', kv: { key, value: '', create: 0, mod: this.#revision + 1, version: 0 }, prev });
+    }
     return deleted;
   }
 

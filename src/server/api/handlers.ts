@@ -5,6 +5,7 @@ import { KV } from '../../gen/leasekv/v1/kv_pb.ts';
 import { CONN_SHARE, type ApiCore } from './core.ts';
 import { consistencyFromApi, readModeToApi, roleToApi, u32Ms } from './convert.ts';
 import { kvToApi, toTxn, txnToApi } from './txn.ts';
+import { streamWatch, toWatch } from './watch.ts';
 import { toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
 
 export function consistency(c: number): 'linearizable' | 'stale' {
@@ -61,6 +62,9 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       const r = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
       const res = await run(ctx, (s) => backend.range(r, s));
       return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
+    },
+    watch(req, ctx) {
+      return streamWatch(backend, toWatch(req, limits), ctx.signal);
     },
     async txn(req, ctx) {
       const r = toTxn(req, u64(req.seq), limits);

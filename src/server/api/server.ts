@@ -10,6 +10,7 @@ import { ApiCore } from './core.ts';
 import { FastPath } from './fast-path.ts';
 import { createFrontEnd, type FrontEndStats } from './front.ts';
 import { kvRoutes } from './handlers.ts';
+import { SSE_PATH, sseHandler } from './watch.ts';
 import { guardedJsonDecoder } from './json-guard.ts';
 import { createRpcDispatch } from './rpc.ts';
 import { checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
@@ -89,6 +90,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const addRoute = (method: string, path: string, handler: RouteHandler): void => {
     routes.set(`${method.toUpperCase()} ${path}`, handler);
   };
+  addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits));
   for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
 
   const http1 = createHttp1Server({ connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs) }, (req, res) => {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file leasekv/v1/kv.proto.
  */
 export const file_leasekv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiLgoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQSEAoIcmV2aXNpb24YAiABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IsoBCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoCRINCgVpbmRleBgDIAEoBBInCglyZWFkX21vZGUYBCABKA4yFC5sZWFzZWt2LnYxLlJlYWRNb2RlEhMKC3N0YWxlX2J5X21zGAUgASgNEhAKCHJldmlzaW9uGAYgASgEEhcKD2NyZWF0ZV9yZXZpc2lvbhgHIAEoBBIUCgxtb2RfcmV2aXNpb24YCCABKAQSDwoHdmVyc2lvbhgJIAEoBCI8Cg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSCwoDc2VxGAMgASgEIkIKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQidwoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKARCCwoJX2V4cGVjdGVkImwKFkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USDwoHc3dhcHBlZBgBIAEoCBIUCgdjdXJyZW50GAIgASgJSACIAQESDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKARCCgoIX2N1cnJlbnQiWwoMUmFuZ2VSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRINCgVsaW1pdBgCIAEoDRIsCgtjb25zaXN0ZW5jeRgDIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kiZgoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhcKD2NyZWF0ZV9yZXZpc2lvbhgDIAEoBBIUCgxtb2RfcmV2aXNpb24YBCABKAQSDwoHdmVyc2lvbhgFIAEoBCJhCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIPCg1TdGF0dXNSZXF1ZXN0IjwKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkiyQIKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBCLjAgoHQ29tcGFyZRIxCgZyZXN1bHQYASABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVJlc3VsdBIxCgZ0YXJnZXQYAiABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVRhcmdldBILCgNrZXkYAyABKAkSEQoHdmVyc2lvbhgEIAEoBEgAEhkKD2NyZWF0ZV9yZXZpc2lvbhgFIAEoBEgAEhYKDG1vZF9yZXZpc2lvbhgGIAEoBEgAEg8KBXZhbHVlGAcgASgJSAAiQAoNQ29tcGFyZVJlc3VsdBIJCgVFUVVBTBAAEgsKB0dSRUFURVIQARIICgRMRVNTEAISDQoJTk9UX0VRVUFMEAMiPAoNQ29tcGFyZVRhcmdldBILCgdWRVJTSU9OEAASCgoGQ1JFQVRFEAESBwoDTU9EEAISCQoFVkFMVUUQA0IOCgx0YXJnZXRfdW5pb24i3AEKCVJlcXVlc3RPcBItCgtyZXF1ZXN0X3B1dBgBIAEoCzIWLmxlYXNla3YudjEuUHV0UmVxdWVzdEgAEjMKDnJlcXVlc3RfZGVsZXRlGAIgASgLMhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0SAASLQoLcmVxdWVzdF9nZXQYAyABKAsyFi5sZWFzZWt2LnYxLkdldFJlcXVlc3RIABIxCg1yZXF1ZXN0X3JhbmdlGAQgASgLMhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3RIAEIJCgdyZXF1ZXN0IuYBCgpSZXNwb25zZU9wEi8KDHJlc3BvbnNlX3B1dBgBIAEoCzIXLmxlYXNla3YudjEuUHV0UmVzcG9uc2VIABI1Cg9yZXNwb25zZV9kZWxldGUYAiABKAsyGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlSAASLwoMcmVzcG9uc2VfZ2V0GAMgASgLMhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZUgAEjMKDnJlc3BvbnNlX3JhbmdlGAQgASgLMhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlSABCCgoIcmVzcG9uc2UiogEKClR4blJlcXVlc3QSJAoHY29tcGFyZRgBIAMoCzITLmxlYXNla3YudjEuQ29tcGFyZRImCgdzdWNjZXNzGAIgAygLMhUubGVhc2Vrdi52MS5SZXF1ZXN0T3ASJgoHZmFpbHVyZRgDIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKAQibAoLVHhuUmVzcG9uc2USEQoJc3VjY2VlZGVkGAEgASgIEikKCXJlc3BvbnNlcxgCIAMoCzIWLmxlYXNla3YudjEuUmVzcG9uc2VPcBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCoqCgtDb25zaXN0ZW5jeRIQCgxMSU5FQVJJWkFCTEUQABIJCgVTVEFMRRABKmkKCFJlYWRNb2RlEhkKFVJFQURfTU9ERV9VTlNQRUNJRklFRBAAEhMKD1JFQURfTU9ERV9MRUFTRRABEhgKFFJFQURfTU9ERV9SRUFEX0lOREVYEAISEwoPUkVBRF9NT0RFX1NUQUxFEAMqRQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASCgoGTEVBREVSEAESDAoIRk9MTE9XRVIQAhINCglDQU5ESURBVEUQAzLFAwoCS1YSNgoDUHV0EhYubGVhc2Vrdi52MS5QdXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5QdXRSZXNwb25zZRI2CgNHZXQSFi5sZWFzZWt2LnYxLkdldFJlcXVlc3QaFy5sZWFzZWt2LnYxLkdldFJlc3BvbnNlEj8KBkRlbGV0ZRIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdBoaLmxlYXNla3YudjEuRGVsZXRlUmVzcG9uc2USVwoOQ29tcGFyZUFuZFN3YXASIS5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVxdWVzdBoiLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXNwb25zZRI8CgVSYW5nZRIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0GhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlEj8KBlN0YXR1cxIZLmxlYXNla3YudjEuU3RhdHVzUmVxdWVzdBoaLmxlYXNla3YudjEuU3RhdHVzUmVzcG9uc2USNgoDVHhuEhYubGVhc2Vrdi52MS5UeG5SZXF1ZXN0GhcubGVhc2Vrdi52MS5UeG5SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiLgoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQSEAoIcmV2aXNpb24YAiABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IsoBCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoCRINCgVpbmRleBgDIAEoBBInCglyZWFkX21vZGUYBCABKA4yFC5sZWFzZWt2LnYxLlJlYWRNb2RlEhMKC3N0YWxlX2J5X21zGAUgASgNEhAKCHJldmlzaW9uGAYgASgEEhcKD2NyZWF0ZV9yZXZpc2lvbhgHIAEoBBIUCgxtb2RfcmV2aXNpb24YCCABKAQSDwoHdmVyc2lvbhgJIAEoBCI8Cg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSCwoDc2VxGAMgASgEIkIKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQidwoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKARCCwoJX2V4cGVjdGVkImwKFkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USDwoHc3dhcHBlZBgBIAEoCBIUCgdjdXJyZW50GAIgASgJSACIAQESDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKARCCgoIX2N1cnJlbnQiWwoMUmFuZ2VSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRINCgVsaW1pdBgCIAEoDRIsCgtjb25zaXN0ZW5jeRgDIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kiZgoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhcKD2NyZWF0ZV9yZXZpc2lvbhgDIAEoBBIUCgxtb2RfcmV2aXNpb24YBCABKAQSDwoHdmVyc2lvbhgFIAEoBCJhCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIPCg1TdGF0dXNSZXF1ZXN0IjwKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkiyQIKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBCLjAgoHQ29tcGFyZRIxCgZyZXN1bHQYASABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVJlc3VsdBIxCgZ0YXJnZXQYAiABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVRhcmdldBILCgNrZXkYAyABKAkSEQoHdmVyc2lvbhgEIAEoBEgAEhkKD2NyZWF0ZV9yZXZpc2lvbhgFIAEoBEgAEhYKDG1vZF9yZXZpc2lvbhgGIAEoBEgAEg8KBXZhbHVlGAcgASgJSAAiQAoNQ29tcGFyZVJlc3VsdBIJCgVFUVVBTBAAEgsKB0dSRUFURVIQARIICgRMRVNTEAISDQoJTk9UX0VRVUFMEAMiPAoNQ29tcGFyZVRhcmdldBILCgdWRVJTSU9OEAASCgoGQ1JFQVRFEAESBwoDTU9EEAISCQoFVkFMVUUQA0IOCgx0YXJnZXRfdW5pb24i3AEKCVJlcXVlc3RPcBItCgtyZXF1ZXN0X3B1dBgBIAEoCzIWLmxlYXNla3YudjEuUHV0UmVxdWVzdEgAEjMKDnJlcXVlc3RfZGVsZXRlGAIgASgLMhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0SAASLQoLcmVxdWVzdF9nZXQYAyABKAsyFi5sZWFzZWt2LnYxLkdldFJlcXVlc3RIABIxCg1yZXF1ZXN0X3JhbmdlGAQgASgLMhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3RIAEIJCgdyZXF1ZXN0IuYBCgpSZXNwb25zZU9wEi8KDHJlc3BvbnNlX3B1dBgBIAEoCzIXLmxlYXNla3YudjEuUHV0UmVzcG9uc2VIABI1Cg9yZXNwb25zZV9kZWxldGUYAiABKAsyGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlSAASLwoMcmVzcG9uc2VfZ2V0GAMgASgLMhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZUgAEjMKDnJlc3BvbnNlX3JhbmdlGAQgASgLMhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlSABCCgoIcmVzcG9uc2UiogEKClR4blJlcXVlc3QSJAoHY29tcGFyZRgBIAMoCzITLmxlYXNla3YudjEuQ29tcGFyZRImCgdzdWNjZXNzGAIgAygLMhUubGVhc2Vrdi52MS5SZXF1ZXN0T3ASJgoHZmFpbHVyZRgDIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKAQibAoLVHhuUmVzcG9uc2USEQoJc3VjY2VlZGVkGAEgASgIEikKCXJlc3BvbnNlcxgCIAMoCzIWLmxlYXNla3YudjEuUmVzcG9uc2VPcBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCJUCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBIWCg5zdGFydF9yZXZpc2lvbhgDIAEoBBIPCgdwcmV2X2t2GAQgASgIIp0BCgVFdmVudBIpCgR0eXBlGAEgASgOMhsubGVhc2Vrdi52MS5FdmVudC5FdmVudFR5cGUSIAoCa3YYAiABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEiUKB3ByZXZfa3YYAyABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlIiAKCUV2ZW50VHlwZRIHCgNQVVQQABIKCgZERUxFVEUQASJXCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEiEKBmV2ZW50cxgCIAMoCzIRLmxlYXNla3YudjEuRXZlbnQSEQoJbWVtYmVyX2lkGAMgASgJKioKC0NvbnNpc3RlbmN5EhAKDExJTkVBUklaQUJMRRAAEgkKBVNUQUxFEAEqaQoIUmVhZE1vZGUSGQoVUkVBRF9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPUkVBRF9NT0RFX0xFQVNFEAESGAoUUkVBRF9NT0RFX1JFQURfSU5ERVgQAhITCg9SRUFEX01PREVfU1RBTEUQAypFCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIKCgZMRUFERVIQARIMCghGT0xMT1dFUhACEg0KCUNBTkRJREFURRADMoUECgJLVhI2CgNQdXQSFi5sZWFzZWt2LnYxLlB1dFJlcXVlc3QaFy5sZWFzZWt2LnYxLlB1dFJlc3BvbnNlEjYKA0dldBIWLmxlYXNla3YudjEuR2V0UmVxdWVzdBoXLmxlYXNla3YudjEuR2V0UmVzcG9uc2USPwoGRGVsZXRlEhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0GhoubGVhc2Vrdi52MS5EZWxldGVSZXNwb25zZRJXCg5Db21wYXJlQW5kU3dhcBIhLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXF1ZXN0GiIubGVhc2Vrdi52MS5Db21wYXJlQW5kU3dhcFJlc3BvbnNlEjwKBVJhbmdlEhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3QaGS5sZWFzZWt2LnYxLlJhbmdlUmVzcG9uc2USPwoGU3RhdHVzEhkubGVhc2Vrdi52MS5TdGF0dXNSZXF1ZXN0GhoubGVhc2Vrdi52MS5TdGF0dXNSZXNwb25zZRI2CgNUeG4SFi5sZWFzZWt2LnYxLlR4blJlcXVlc3QaFy5sZWFzZWt2LnYxLlR4blJlc3BvbnNlEj4KBVdhdGNoEhgubGVhc2Vrdi52MS5XYXRjaFJlcXVlc3QaGS5sZWFzZWt2LnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z");
 
 /**
  * Writes may carry a session (Raft thesis §6.3): a retried (client_id, seq) is applied once and
@@ -809,6 +809,131 @@ export const TxnResponseSchema: GenMessage<TxnResponse> = /*@__PURE__*/
   messageDesc(file_leasekv_v1_kv, 18);
 
 /**
+ * @generated from message leasekv.v1.WatchRequest
+ */
+export type WatchRequest = Message<"leasekv.v1.WatchRequest"> & {
+  /**
+   * The key, or with prefix, the prefix ("" with prefix: every key).
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: bool prefix = 2;
+   */
+  prefix: boolean;
+
+  /**
+   * The first revision wanted (0: only changes after the member's current revision). A revision
+   * older than the member's history is refused with out_of_range ("compacted").
+   *
+   * @generated from field: uint64 start_revision = 3;
+   */
+  startRevision: bigint;
+
+  /**
+   * Include each event's previous key-value.
+   *
+   * @generated from field: bool prev_kv = 4;
+   */
+  prevKv: boolean;
+};
+
+/**
+ * Describes the message leasekv.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 19);
+
+/**
+ * @generated from message leasekv.v1.Event
+ */
+export type Event = Message<"leasekv.v1.Event"> & {
+  /**
+   * @generated from field: leasekv.v1.Event.EventType type = 1;
+   */
+  type: Event_EventType;
+
+  /**
+   * The key after the change; for a DELETE, the key with an empty value, mod_revision the deleting
+   * revision and create_revision/version 0.
+   *
+   * @generated from field: leasekv.v1.KeyValue kv = 2;
+   */
+  kv?: KeyValue | undefined;
+
+  /**
+   * With prev_kv: the key before the change (absent if it did not exist).
+   *
+   * @generated from field: leasekv.v1.KeyValue prev_kv = 3;
+   */
+  prevKv?: KeyValue | undefined;
+};
+
+/**
+ * Describes the message leasekv.v1.Event.
+ * Use `create(EventSchema)` to create a new message.
+ */
+export const EventSchema: GenMessage<Event> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 20);
+
+/**
+ * @generated from enum leasekv.v1.Event.EventType
+ */
+export enum Event_EventType {
+  /**
+   * @generated from enum value: PUT = 0;
+   */
+  PUT = 0,
+
+  /**
+   * @generated from enum value: DELETE = 1;
+   */
+  DELETE = 1,
+}
+
+/**
+ * Describes the enum leasekv.v1.Event.EventType.
+ */
+export const Event_EventTypeSchema: GenEnum<Event_EventType> = /*@__PURE__*/
+  enumDesc(file_leasekv_v1_kv, 20, 0);
+
+/**
+ * @generated from message leasekv.v1.WatchResponse
+ */
+export type WatchResponse = Message<"leasekv.v1.WatchResponse"> & {
+  /**
+   * The events' revision (all of one revision's matching events come in one response, in the
+   * order the write made them), or for a progress notification (no events) the member's current
+   * revision: every matching change up to it has been sent.
+   *
+   * @generated from field: uint64 revision = 1;
+   */
+  revision: bigint;
+
+  /**
+   * @generated from field: repeated leasekv.v1.Event events = 2;
+   */
+  events: Event[];
+
+  /**
+   * The member answering (a resumed watch may continue on another).
+   *
+   * @generated from field: string member_id = 3;
+   */
+  memberId: string;
+};
+
+/**
+ * Describes the message leasekv.v1.WatchResponse.
+ * Use `create(WatchResponseSchema)` to create a new message.
+ */
+export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 21);
+
+/**
  * How a read is served. The JSON spellings "LINEARIZABLE" and "STALE" are part of the API, which is
  * why the values carry no enum-name prefix (buf lint ENUM_VALUE_PREFIX is excepted in buf.yaml).
  *
@@ -963,6 +1088,18 @@ export const KV: GenService<{
     methodKind: "unary";
     input: typeof TxnRequestSchema;
     output: typeof TxnResponseSchema;
+  },
+  /**
+   * Changes to a key or prefix from a start revision, as they are applied, served by any member
+   * from its own applied state (issue 14; guarantees in docs/api.md, "Watch"). Plain HTTP clients
+   * can use server-sent events instead: GET /v1/watch?key=K&prefix=true&rev=N&prevKv=true.
+   *
+   * @generated from rpc leasekv.v1.KV.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_leasekv_v1_kv, 0);

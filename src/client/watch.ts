@@ -1,0 +1,195 @@
+// Watch in the client library (issue 14): server-sent events from GET /v1/watch on any member,
+// resumed after a disconnect, a member's death or a cut-off from the revision after the last one
+// seen — so the caller sees every matching change once, in order, across failures.
+import { request, type IncomingMessage } from 'node:http';
+import { CompactedError, InvalidArgumentError, LeasekvError } from './errors.ts';
+import { splitHostPort } from './transport.ts';
+import type { KeyValue } from './types.ts';
+
+export interface WatchOptions {
+  /** Watch every key starting with `key`. */
+  readonly prefix?: boolean;
+  /** First revision wanted (default: changes after the current revision of the first member asked). */
+  readonly startRevision?: number;
+  /** Include each event's previous key-value. */
+  readonly prevKv?: boolean;
+  /** Ends the watch (the iterator returns). */
+  readonly signal?: AbortSignal;
+  /** Progress notifications are also yielded (default false: only batches with events). */
+  readonly progress?: boolean;
+  /** No message (events or progress) from a member for this long: it is given up and another asked (default 20000). */
+  readonly idleTimeoutMs?: number;
+}
+
+export interface WatchEvent {
+  readonly type: 'PUT' | 'DELETE';
+  readonly kv: KeyValue;
+  readonly prevKv?: KeyValue;
+}
+
+/** One revision's events (all of a transaction's, together), or a progress notification (no events). */
+export interface WatchResponse {
+  readonly revision: number;
+  readonly events: readonly WatchEvent[];
+  /** The member that sent it. */
+  readonly memberId: string;
+}
+
+type Msg = { kind: 'batch'; res: WatchResponse } | { kind: 'error'; code: string; message: string } | { kind: 'end' };
+
+function kv(o: Record<string, unknown> | undefined): KeyValue | undefined {
+  if (o === undefined) return undefined;
+  return { key: String(o['key'] ?? ''), value: String(o['value'] ?? ''), createRevision: Number(o['createRevision'] ?? 0), modRevision: Number(o['modRevision'] ?? 0), version: Number(o['version'] ?? 0) };
+}
+
+function decode(data: string): WatchResponse {
+  const j = JSON.parse(data) as { revision?: string; memberId?: string; events?: Record<string, unknown>[] };
+  const events = (j.events ?? []).map((e): WatchEvent => {
+    const prev = kv(e['prevKv'] as Record<string, unknown> | undefined);
+    const base = { type: e['type'] === 'DELETE' ? ('DELETE' as const) : ('PUT' as const), kv: kv(e['kv'] as Record<string, unknown>) as KeyValue };
+    return prev === undefined ? base : { ...base, prevKv: prev };
+  });
+  return { revision: Number(j.revision ?? 0), events, memberId: j.memberId ?? '' };
+}
+
+/** One SSE connection as a queue of messages; close() ends it. */
+class Stream {
+  private readonly queue: Msg[] = [];
+  private wake: (() => void) | null = null;
+  private buf = '';
+  private res: IncomingMessage | null = null;
+  private readonly req;
+
+  constructor(endpoint: string, path: string) {
+    const { host, port } = splitHostPort(endpoint);
+    this.req = request({ host, port, path, method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+      this.res = res;
+      res.setEncoding('utf8');
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          let code = 'unavailable';
+          let message = `HTTP ${res.statusCode}`;
+          try {
+            const j = JSON.parse(body) as { code?: string; message?: string };
+            code = j.code ?? code;
+            message = j.message ?? message;
+          } catch {
+            // not JSON: keep the status
+          }
+          this.push({ kind: 'error', code, message });
+        });
+        return;
+      }
+      res.on('data', (c: string) => this.feed(c));
+      res.on('end', () => this.push({ kind: 'end' }));
+      res.on('error', () => this.push({ kind: 'end' }));
+    });
+    this.req.on('error', (e) => this.push({ kind: 'error', code: 'unavailable', message: e.message }));
+    this.req.end();
+  }
+
+  private feed(chunk: string): void {
+    this.buf += chunk;
+    for (let i = this.buf.indexOf('\n\n'); i >= 0; i = this.buf.indexOf('\n\n')) {
+      const block = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 2);
+      let event = 'message';
+      let data = '';
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data += line.slice(6);
+      }
+      if (event === 'error') {
+        const j = JSON.parse(data) as { code?: string; message?: string };
+        this.push({ kind: 'error', code: j.code ?? 'internal', message: j.message ?? '' });
+      } else if (event === 'events' || event === 'progress') this.push({ kind: 'batch', res: decode(data) });
+    }
+  }
+
+  private push(m: Msg): void {
+    this.queue.push(m);
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** The next message, or null when none came within `timeoutMs`. */
+  async next(timeoutMs: number): Promise<Msg | null> {
+    if (this.queue.length === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+    }
+    return this.queue.shift() ?? null;
+  }
+
+  close(): void {
+    this.res?.destroy();
+    this.req.destroy();
+  }
+}
+
+/**
+ * Watches `key` (or the prefix) across members. Resumes from the revision after the last one
+ * seen on a disconnect, an idle member, a cut-off (too slow) or a member that does not hold the
+ * history (compacted there: the others are asked). Throws CompactedError when no member holds
+ * the start revision, InvalidArgumentError for a bad request; returns when `signal` aborts.
+ */
+export async function* watchEndpoints(endpoints: () => readonly string[], key: string, opts: WatchOptions): AsyncGenerator<WatchResponse> {
+  let next = opts.startRevision ?? 0;
+  const idleMs = opts.idleTimeoutMs ?? 20_000;
+  let turn = 0;
+  let compactedBy = new Set<string>();
+  let failuresInRow = 0;
+  const aborted = (): boolean => opts.signal?.aborted === true;
+  while (!aborted()) {
+    const eps = endpoints();
+    const ep = eps[turn % eps.length] as string;
+    const q = new URLSearchParams({ key });
+    if (opts.prefix === true) q.set('prefix', 'true');
+    if (opts.prevKv === true) q.set('prevKv', 'true');
+    if (next > 0) q.set('rev', String(next));
+    const stream = new Stream(ep, `/v1/watch?${q.toString()}`);
+    const onAbort = (): void => stream.close();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let reason: LeasekvError | null = null;
+    try {
+      for (;;) {
+        const m = await stream.next(idleMs);
+        if (aborted()) return;
+        if (m === null || m.kind === 'end') break;
+        if (m.kind === 'error') {
+          if (m.code === 'invalid_argument') throw new InvalidArgumentError(`${ep}: ${m.message}`, ep);
+          if (m.code === 'out_of_range') reason = new CompactedError(`${ep}: ${m.message}`, ep);
+          break;
+        }
+        failuresInRow = 0;
+        compactedBy = new Set();
+        const r = m.res;
+        const isProgress = r.events.length === 0;
+        // A member behind the last one (after a failover) may report progress below what was seen.
+        if (isProgress && next > 0 && r.revision < next - 1) continue;
+        // From now on resume after this revision (a first progress from "now" fixes the start).
+        next = Math.max(next, r.revision + 1);
+        if (!isProgress || opts.progress === true) yield r;
+      }
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      stream.close();
+    }
+    if (reason !== null) {
+      compactedBy.add(ep);
+      if (compactedBy.size >= eps.length) throw reason;
+    } else {
+      failuresInRow++;
+    }
+    turn++;
+    // Back off after a full round of failures; the next member is tried at once otherwise.
+    if (failuresInRow >= eps.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failuresInRow)));
+  }
+}
