@@ -14,6 +14,7 @@
 // per watcher: a watcher that falls that far behind (a slow reader) is cut off with
 // WatcherTooSlowError instead of holding memory or slowing the apply loop.
 import type { ChangeEvent } from '../../kv/machine.ts';
+import { assert } from '../../util/assert.ts';
 
 export type { ChangeEvent } from '../../kv/machine.ts';
 
@@ -122,7 +123,7 @@ export class WatchHub {
 
   /** A command applied at `revision` changed these keys (KvStateMachine.observer). */
   publish(revision: number, events: readonly ChangeEvent[]): void {
-    if (revision <= this.current) throw new Error(`assertion: watch revision ${revision} after ${this.current}`);
+    assert(revision > this.current, () => `watch revision ${revision} after ${this.current}`);
     this.current = revision;
     let bytes = 0;
     for (const e of events) bytes += eventBytes(e);
