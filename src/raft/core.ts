@@ -1,5 +1,6 @@
 // The state every role shares, the outbox, and the Ready/advance bookkeeping.
-// Role modules (election.ts, replication.ts, leader.ts, reads.ts) mutate it; RaftNode exposes it.
+// Role modules (election.ts, leader.ts, membership.ts, reads.ts, votes.ts, roles.ts, replication.ts)
+// mutate it; RaftNode exposes it.
 import type { RaftConfig } from './config.ts';
 import { majority, sameConf } from './confchange.ts';
 import { LeaderLease, observerSpan } from './lease.ts';
@@ -32,6 +33,10 @@ export interface PendingRead {
 
 export type StepFn = (c: Core, m: Message, nowMs: number) => void;
 export type TickFn = (c: Core, nowMs: number) => void;
+export interface RoleFns {
+  readonly step: StepFn;
+  readonly tick: TickFn;
+}
 
 export class Core {
   readonly log: RaftLog;
@@ -47,6 +52,12 @@ export class Core {
   leader: NodeId | null = null;
   stepRole: StepFn = () => {};
   tickRole: TickFn = () => {};
+  /**
+   * The follower's step and tick (election.ts), wired by RaftNode. Every role falls back to
+   * follower (roles.ts), far below the module that defines how a follower behaves — which itself
+   * leads up to candidate and leader; this one late binding keeps the role modules acyclic.
+   */
+  followerRole: RoleFns = { step: () => {}, tick: () => {} };
   private lastNowMs: number;
 
   // Follower/candidate timers.

@@ -1,13 +1,16 @@
-// The leader's role: becoming leader (NO-OP, old-lease wait), heartbeat rounds that renew the lease,
-// CheckQuorum, lease upkeep and step-down, and leadership transfer.
+// The leader's role: becoming leader (NO-OP, old-lease wait), CheckQuorum and lease upkeep, the
+// answers to its AppendRequests and the commit rule (Raft §5.3, §5.4.2: only entries of the current
+// term commit by counting), and leadership transfer. Heartbeat rounds are in reads.ts.
+import { quorumValue } from './confchange.ts';
 import type { Core } from './core.ts';
-import { becomeFollower, handleVote } from './election.ts';
 import { LeaderLease } from './lease.ts';
 import { caughtUp } from './membership.ts';
 import { Progress } from './progress.ts';
-import { failPendingReads, releaseReads } from './reads.ts';
-import { handleAppendResponse, noopEntry, sendAppends, sendHeartbeat } from './replication.ts';
-import type { Message, NodeId } from './types.ts';
+import { broadcastRound, checkLease, onQuorumRound, releaseReads } from './reads.ts';
+import { noopEntry, sendAppends, sendHeartbeat } from './replication.ts';
+import { stepDown } from './roles.ts';
+import type { AppendResponse, Message, NodeId } from './types.ts';
+import { handleVote } from './votes.ts';
 
 export function becomeLeader(c: Core, nowMs: number): void {
   c.role = 'leader';
@@ -38,88 +41,6 @@ export function becomeLeader(c: Core, nowMs: number): void {
   c.log.append(noopEntry(c.noopIndex, c.term));
   c.checkQuorumDeadlineMs = nowMs + c.cfg.electionTimeoutMinMs;
   broadcastRound(c, nowMs);
-}
-
-/** Cleanup when this node stops being leader, for whatever reason. */
-export function leaveLeadership(c: Core, nowMs: number): void {
-  const lease = c.lease;
-  if (lease !== null) {
-    // What is left of our own lease is now an "old lease" we know of: pass it on to candidates.
-    if (lease.untilMs > c.oldLeaseUntilMs) {
-      c.oldLeaseUntilMs = lease.untilMs;
-      c.oldLeaseLeader = c.cfg.id;
-      c.oldLeaseTerm = c.term;
-    }
-    // So is the previous leader's lease that we were still waiting out: a leader that steps down
-    // quickly must pass on what its voters told it, as they do (docs/lease-safety.md, "Two leader
-    // changes back to back").
-    if (lease.waitUntilMs > c.oldLeaseUntilMs) c.oldLeaseUntilMs = lease.waitUntilMs;
-    if (lease.isValid(nowMs)) c.event({ kind: 'lease-lost', term: c.term, reason: 'no longer leader' });
-  }
-  failPendingReads(c, 'stepped-down');
-  c.lease = null;
-  c.progress.clear();
-  c.transferTarget = null;
-  c.transferDeadlineMs = Number.POSITIVE_INFINITY;
-  c.heartbeatDeadlineMs = Number.POSITIVE_INFINITY;
-  c.checkQuorumDeadlineMs = Number.POSITIVE_INFINITY;
-}
-
-export function stepDown(c: Core, reason: string, nowMs: number): void {
-  c.event({ kind: 'step-down', term: c.term, reason });
-  becomeFollower(c, c.term, null, nowMs);
-}
-
-/** Starts heartbeat round `r`: every follower gets an AppendRequest stamped with r. */
-export function broadcastRound(c: Core, nowMs: number): number {
-  const lease = c.lease;
-  if (lease === null) return 0;
-  const before = lease.quorumRound;
-  const round = lease.startRound(nowMs);
-  c.heartbeatDeadlineMs = nowMs + c.cfg.heartbeatIntervalMs;
-  const retransmitMs = c.cfg.electionTimeoutMinMs / 2;
-  for (const [id, pr] of c.progress) {
-    // Retransmission: a follower that made no progress for a while lost something; probe again.
-    const stuckMs = pr.state === 'snapshot' ? c.cfg.electionTimeoutMinMs : retransmitMs;
-    if (pr.match < c.log.lastIndex() && nowMs - pr.lastProgressMs >= stuckMs) {
-      pr.becomeProbe(pr.match + 1);
-      pr.lastProgressMs = nowMs;
-    }
-    const sentBefore = c.msgs.length;
-    sendAppends(c, id, pr);
-    if (c.msgs.length === sentBefore) sendHeartbeat(c, id, pr);
-  }
-  if (lease.quorumRound > before) onQuorumRound(c, nowMs); // single-node cluster
-  return round;
-}
-
-/** A majority acknowledged a newer round: the lease may be acquired or renewed, reads released. */
-function onQuorumRound(c: Core, nowMs: number): void {
-  checkLease(c, nowMs);
-  if (c.role === 'leader') releaseReads(c, nowMs);
-}
-
-/** Reports lease acquisition and renewal; steps down when the lease ran out unrenewed. */
-export function checkLease(c: Core, nowMs: number): void {
-  const lease = c.lease;
-  if (lease === null || lease.givenUp) return;
-  if (!lease.acquired) {
-    if (lease.isValid(nowMs)) {
-      lease.acquired = true;
-      c.lastReportedLeaseUntilMs = lease.untilMs;
-      c.event({ kind: 'lease-acquired', term: c.term, untilMs: lease.untilMs });
-    }
-    return;
-  }
-  if (nowMs >= lease.untilMs) {
-    c.event({ kind: 'lease-lost', term: c.term, reason: 'not renewed in time' });
-    stepDown(c, 'lease renewal failed, stepping down', nowMs);
-    return;
-  }
-  if (lease.untilMs > c.lastReportedLeaseUntilMs) {
-    c.lastReportedLeaseUntilMs = lease.untilMs;
-    c.event({ kind: 'lease-renewed', term: c.term, untilMs: lease.untilMs });
-  }
 }
 
 function tickLeader(c: Core, nowMs: number): void {
@@ -164,6 +85,62 @@ export function stepLeader(c: Core, m: Message, nowMs: number): void {
   }
   handleAppendResponse(c, m, pr, nowMs);
   if (c.role === 'leader') maybeSendTimeoutNow(c);
+}
+
+/** The replication half of an AppendResponse (the lease half is in stepLeader). */
+function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, nowMs: number): void {
+  if (m.success) {
+    if (m.round > pr.ackRound) pr.ackRound = m.round;
+    if (pr.onAck(m.matchIndex, nowMs)) {
+      if (pr.state === 'probe') pr.becomeReplicate();
+      else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
+      maybeCommit(c, nowMs);
+      if (c.role !== 'leader') return;
+    }
+    if (pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
+  } else {
+    if (m.matchIndex >= pr.next) return;
+    if (m.matchIndex <= pr.match) {
+      // A rejection for a point at or below what we know matches is stale (reordered): ignore it —
+      // unless it answers a request of a later round than any acknowledged, which means the follower
+      // lost its log (wiped and rejoined under the same id); ignoring that would starve it forever.
+      if (m.round <= pr.ackRound) return;
+      pr.forgetMatch();
+    }
+    c.event({ kind: 'append-rejected', from: m.from, term: c.term, index: m.matchIndex });
+    pr.becomeProbe(nextAfterReject(c, m));
+  }
+  sendAppends(c, m.from, pr);
+}
+
+/** Fast backtracking (Raft §5.3 optimization): skip a whole conflicting term per round trip. */
+function nextAfterReject(c: Core, m: AppendResponse): number {
+  const rejected = m.matchIndex;
+  const h = m.rejectHint;
+  let next: number;
+  if (h === null) next = rejected;
+  else if (h.term === 0) next = h.index;
+  else {
+    const li = c.log.lastIndexOfTerm(h.term);
+    next = li > 0 ? li + 1 : h.index;
+  }
+  return Math.max(1, Math.min(next, rejected));
+}
+
+/**
+ * The commit rule: the highest index stored on a majority (the leader counting only what its own
+ * disk holds), and only if that entry is of the current term (Raft §5.4.2, Figure 8).
+ */
+export function maybeCommit(c: Core, nowMs: number): void {
+  // Counted over the voters in force (learners never count; a leader removing itself does not).
+  const own = Math.min(c.log.stabled, c.log.lastIndex());
+  const n = quorumValue(c.voters(), (id) => (id === c.cfg.id ? own : (c.progress.get(id)?.match ?? 0)));
+  if (n <= c.log.committed || c.log.term(n) !== c.term) return;
+  c.log.commitTo(n);
+  c.event({ kind: 'commit', index: n, term: c.term });
+  releaseReads(c, nowMs);
+  // Our own removal is committed: hand over and leave (thesis §4.2.2).
+  if (c.role === 'leader' && !c.isVoter() && c.log.committed >= c.log.conf.lastChangeIndex()) leaveAfterRemoval(c, nowMs);
 }
 
 /**

@@ -11,7 +11,7 @@
 //      forced), and no promotion of a learner that is not caught up.
 import { applyChange, encodeConfChange, majority } from './confchange.ts';
 import type { Core } from './core.ts';
-import { broadcastRound } from './leader.ts';
+import { broadcastRound } from './reads.ts';
 import { Progress } from './progress.ts';
 import { EntryType } from './types.ts';
 import type { ConfChange, NodeId } from './types.ts';

@@ -2,23 +2,29 @@
 //
 // Role behaviour lives in per-role step and tick functions swapped on transitions, as in
 // etcd-io/raft: becomeLeader sets `stepRole = stepLeader` and `tickRole = tickLeader`. The role
-// logic is split along its real seams:
-//   election.ts     votes, PreVote, campaigns, the candidate's old-lease wait, restart hold
-//   replication.ts  the leader's AppendRequests, flow control, commit, follower append handling
-//   reads.ts        lease reads and ReadIndex
-//   leader.ts       becoming leader, heartbeat rounds, lease upkeep, CheckQuorum, transfer
-// All of them operate on the shared state in core.ts.
+// logic is split along its real seams, each module importing only those above it in this list
+// (the lint rejects import cycles):
+//   election.ts     campaigns, PreVote, the candidate's old-lease wait, the follower's role
+//   leader.ts       becoming leader, CheckQuorum, lease upkeep, AppendResponses, commit, transfer
+//   membership.ts   configuration changes at the leader
+//   reads.ts        heartbeat rounds, the lease they renew, lease reads and ReadIndex
+//   votes.ts        answering (pre-)vote requests, in every role
+//   roles.ts        the fall back to follower, from any role
+//   replication.ts  the leader's AppendRequests, flow control, follower append handling
+// All of them operate on the shared state in core.ts. The follower's step and tick are wired into
+// the core here (`followerRole`), so that roles.ts need not import election.ts, which imports it.
 import { validateRaftConfig } from './config.ts';
 import type { RaftConfig } from './config.ts';
 import { Core } from './core.ts';
 import { assert } from '../util/assert.ts';
-import { becomeFollower, stepMessage } from './election.ts';
-import { maybeCommit, proposeEntries } from './replication.ts';
+import { stepFollower, stepMessage, tickElection } from './election.ts';
+import { proposeEntries } from './replication.ts';
 import { leaseRead, readIndex } from './reads.ts';
-import { transferLeadership } from './leader.ts';
+import { maybeCommit, transferLeadership } from './leader.ts';
+import { becomeFollower } from './roles.ts';
 import { proposeConfChange } from './membership.ts';
 import type { ConfChangeResult } from './membership.ts';
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Outgoing, Random, Ready, Role, SnapshotMeta } from './types.ts';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Outgoing, ProposeResult, Random, Ready, Role, SnapshotMeta } from './types.ts';
 
 export interface RaftNodeOptions {
   readonly config: RaftConfig;
@@ -32,7 +38,7 @@ export interface RaftNodeOptions {
   };
 }
 
-export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; leaderHint: NodeId | null };
+export type { ProposeResult } from './types.ts';
 
 export interface RaftStatus {
   readonly id: NodeId;
@@ -66,6 +72,7 @@ export class RaftNode {
   constructor(opts: RaftNodeOptions) {
     const cfg = validateRaftConfig(opts.config);
     this.c = new Core(cfg, opts.random, opts.nowMs, opts.restored ?? null);
+    this.c.followerRole = { step: stepFollower, tick: tickElection };
     becomeFollower(this.c, this.c.term, null, opts.nowMs);
   }
 

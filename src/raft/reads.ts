@@ -1,7 +1,9 @@
-// Linearizable reads: the lease fast path and ReadIndex (thesis §6.4).
+// Heartbeat rounds and what a majority acknowledging one releases: the lease (acquired, renewed,
+// or lost: step down) and the reads waiting for it. Linearizable reads: the lease fast path and
+// ReadIndex (thesis §6.4).
 import type { Core } from './core.ts';
-import { broadcastRound } from './leader.ts';
-import type { ReadFailure } from './types.ts';
+import { sendAppends, sendHeartbeat } from './replication.ts';
+import { stepDown } from './roles.ts';
 
 /**
  * Lease read: valid lease at the time of serving, and an entry of this term committed (until then
@@ -64,8 +66,56 @@ export function releaseReads(c: Core, nowMs: number): void {
   }
 }
 
-export function failPendingReads(c: Core, reason: ReadFailure['reason']): void {
-  for (const r of c.pendingReads) c.readFailures.push({ requestId: r.requestId, reason, leaderHint: c.leader === c.cfg.id ? null : c.leader });
-  c.pendingReads = [];
-  c.readRoundInFlight = 0;
+//END
+
+/** Starts heartbeat round `r`: every follower gets an AppendRequest stamped with r. */
+export function broadcastRound(c: Core, nowMs: number): number {
+  const lease = c.lease;
+  if (lease === null) return 0;
+  const before = lease.quorumRound;
+  const round = lease.startRound(nowMs);
+  c.heartbeatDeadlineMs = nowMs + c.cfg.heartbeatIntervalMs;
+  const retransmitMs = c.cfg.electionTimeoutMinMs / 2;
+  for (const [id, pr] of c.progress) {
+    // Retransmission: a follower that made no progress for a while lost something; probe again.
+    const stuckMs = pr.state === 'snapshot' ? c.cfg.electionTimeoutMinMs : retransmitMs;
+    if (pr.match < c.log.lastIndex() && nowMs - pr.lastProgressMs >= stuckMs) {
+      pr.becomeProbe(pr.match + 1);
+      pr.lastProgressMs = nowMs;
+    }
+    const sentBefore = c.msgs.length;
+    sendAppends(c, id, pr);
+    if (c.msgs.length === sentBefore) sendHeartbeat(c, id, pr);
+  }
+  if (lease.quorumRound > before) onQuorumRound(c, nowMs); // single-node cluster
+  return round;
+}
+
+/** A majority acknowledged a newer round: the lease may be acquired or renewed, reads released. */
+export function onQuorumRound(c: Core, nowMs: number): void {
+  checkLease(c, nowMs);
+  if (c.role === 'leader') releaseReads(c, nowMs);
+}
+
+/** Reports lease acquisition and renewal; steps down when the lease ran out unrenewed. */
+export function checkLease(c: Core, nowMs: number): void {
+  const lease = c.lease;
+  if (lease === null || lease.givenUp) return;
+  if (!lease.acquired) {
+    if (lease.isValid(nowMs)) {
+      lease.acquired = true;
+      c.lastReportedLeaseUntilMs = lease.untilMs;
+      c.event({ kind: 'lease-acquired', term: c.term, untilMs: lease.untilMs });
+    }
+    return;
+  }
+  if (nowMs >= lease.untilMs) {
+    c.event({ kind: 'lease-lost', term: c.term, reason: 'not renewed in time' });
+    stepDown(c, 'lease renewal failed, stepping down', nowMs);
+    return;
+  }
+  if (lease.untilMs > c.lastReportedLeaseUntilMs) {
+    c.lastReportedLeaseUntilMs = lease.untilMs;
+    c.event({ kind: 'lease-renewed', term: c.term, untilMs: lease.untilMs });
+  }
 }

@@ -1,13 +1,9 @@
-// Log replication: the leader's AppendRequests under flow control, the follower's side of them,
-// and the commit rule (Raft §5.3, §5.4.2: only entries of the current term commit by counting).
+// Log replication: the leader's AppendRequests under flow control and the follower's side of them
+// (Raft §5.3). The leader's handling of the answers and the commit rule are in leader.ts.
 import type { Core } from './core.ts';
-import { quorumValue } from './confchange.ts';
-import { leaveAfterRemoval } from './leader.ts';
-import { releaseReads } from './reads.ts';
 import { EntryType } from './types.ts';
-import type { AppendRequest, AppendResponse, Entry, NodeId, SnapshotRequest } from './types.ts';
+import type { AppendRequest, AppendResponse, Entry, NodeId, ProposeResult, SnapshotRequest } from './types.ts';
 import type { Progress } from './progress.ts';
-import type { ProposeResult } from './node.ts';
 
 export function proposeEntries(c: Core, data: readonly Uint8Array[]): ProposeResult {
   // No proposals while handing leadership over: the target must catch up to a fixed point.
@@ -122,62 +118,6 @@ export function handleSnapshot(c: Core, m: SnapshotRequest): void {
     type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true, matchIndex: match, rejectHint: null, round: m.round,
   };
   c.send(resp, true);
-}
-
-/** Leader: the replication half of an AppendResponse (the lease half is in leader.ts). */
-export function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, nowMs: number): void {
-  if (m.success) {
-    if (m.round > pr.ackRound) pr.ackRound = m.round;
-    if (pr.onAck(m.matchIndex, nowMs)) {
-      if (pr.state === 'probe') pr.becomeReplicate();
-      else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
-      maybeCommit(c, nowMs);
-      if (c.role !== 'leader') return;
-    }
-    if (pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
-  } else {
-    if (m.matchIndex >= pr.next) return;
-    if (m.matchIndex <= pr.match) {
-      // A rejection for a point at or below what we know matches is stale (reordered): ignore it —
-      // unless it answers a request of a later round than any acknowledged, which means the follower
-      // lost its log (wiped and rejoined under the same id); ignoring that would starve it forever.
-      if (m.round <= pr.ackRound) return;
-      pr.forgetMatch();
-    }
-    c.event({ kind: 'append-rejected', from: m.from, term: c.term, index: m.matchIndex });
-    pr.becomeProbe(nextAfterReject(c, m));
-  }
-  sendAppends(c, m.from, pr);
-}
-
-/** Fast backtracking (Raft §5.3 optimization): skip a whole conflicting term per round trip. */
-function nextAfterReject(c: Core, m: AppendResponse): number {
-  const rejected = m.matchIndex;
-  const h = m.rejectHint;
-  let next: number;
-  if (h === null) next = rejected;
-  else if (h.term === 0) next = h.index;
-  else {
-    const li = c.log.lastIndexOfTerm(h.term);
-    next = li > 0 ? li + 1 : h.index;
-  }
-  return Math.max(1, Math.min(next, rejected));
-}
-
-/**
- * The commit rule: the highest index stored on a majority (the leader counting only what its own
- * disk holds), and only if that entry is of the current term (Raft §5.4.2, Figure 8).
- */
-export function maybeCommit(c: Core, nowMs: number): void {
-  // Counted over the voters in force (learners never count; a leader removing itself does not).
-  const own = Math.min(c.log.stabled, c.log.lastIndex());
-  const n = quorumValue(c.voters(), (id) => (id === c.cfg.id ? own : (c.progress.get(id)?.match ?? 0)));
-  if (n <= c.log.committed || c.log.term(n) !== c.term) return;
-  c.log.commitTo(n);
-  c.event({ kind: 'commit', index: n, term: c.term });
-  releaseReads(c, nowMs);
-  // Our own removal is committed: hand over and leave (thesis §4.2.2).
-  if (c.role === 'leader' && !c.isVoter() && c.log.committed >= c.log.conf.lastChangeIndex()) leaveAfterRemoval(c, nowMs);
 }
 
 export function noopEntry(index: number, term: number): Entry {

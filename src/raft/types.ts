@@ -71,6 +71,8 @@ export interface SnapshotMeta {
 
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
+export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; leaderHint: NodeId | null };
+
 interface MessageBase {
   readonly from: NodeId;
   readonly to: NodeId;

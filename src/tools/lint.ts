@@ -46,15 +46,6 @@ const IMPURE: readonly { re: RegExp; what: string }[] = [
 export const PURE_UTIL: readonly string[] = ['util/assert.ts'];
 
 /**
- * Import cycles that exist and are not broken yet, each exactly (sorted): a cycle that grows, or a
- * new one, fails. The raft role modules call each other's role transitions (a follower campaigns,
- * a candidate becomes leader, a leader steps down); breaking it is issue 11's core restructure.
- */
-export const KNOWN_CYCLES: readonly (readonly string[])[] = [
-  ['raft/election.ts', 'raft/leader.ts', 'raft/membership.ts', 'raft/node.ts', 'raft/reads.ts', 'raft/replication.ts'],
-];
-
-/**
  * Test code: `*.test.ts`, anything under an `itest/` folder, and test kits — files whose name says
  * so (`testkit`, `test-*`, `fake`). Everything else is production code and may not import these.
  */
@@ -164,8 +155,7 @@ export function checkSources(files: ReadonlyMap<string, string>, opts: CheckOpti
     }
     graph.set(path, deps);
   }
-  for (const { files: comp, cycle } of findCycles(graph)) {
-    if (KNOWN_CYCLES.some((known) => known.join() === comp.join())) continue;
+  for (const { cycle } of findCycles(graph)) {
     out.push({ file: cycle[0] ?? '', line: 1, message: `import cycle: ${cycle.join(' → ')}` });
   }
   return out;
