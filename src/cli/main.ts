@@ -22,6 +22,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   endpoint: { summary: 'endpoint health: GET /health of every endpoint, as a table', load: () => import('./commands/endpoint.ts') },
   snapshot: { summary: 'snapshot save FILE | status FILE | restore FILE --data-dir D ...: backup and restore', load: () => import('./commands/snapshot.ts') },
   status: { summary: 'status of every node, as a table (-w simple|json)', load: () => import('./commands/status.ts') },
+  member: { summary: 'member list | add ID --peer-addr … --client-addr … [--learner] | promote ID | remove ID', load: () => import('./commands/member.ts') },
+  leader: { summary: 'leader transfer [--to ID]: hand leadership to a caught-up voter', load: () => import('./commands/leader.ts') },
   check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
 };
 

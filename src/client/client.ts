@@ -45,6 +45,9 @@ const PATHS = {
   txn: `/${KV.typeName}/${KV.method.txn.name}`,
 } as const;
 
+/** The methods of leasekv.v1.Cluster (membership; docs/api.md "Cluster"). */
+export type ClusterMethod = 'MemberList' | 'MemberAdd' | 'MemberPromote' | 'MemberRemove' | 'TransferLeadership';
+
 const CONSISTENCY_JSON: Readonly<Record<Consistency, string>> = { linearizable: 'LINEARIZABLE', stale: 'STALE' };
 
 export class LeasekvClient {
@@ -129,6 +132,16 @@ export class LeasekvClient {
     if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
     const order = (): string[] => (this.#leader === undefined ? this.#endpoints : [this.#leader, ...this.#endpoints.filter((e) => e !== this.#leader)]);
     return watchEndpoints(order, key, opts);
+  }
+
+  /**
+   * A leasekv.v1.Cluster call with its JSON request; resolves with the JSON answer. Changes go to
+   * the leader (hints followed) and are not retried once they may have been applied; MemberList is
+   * answered by any node.
+   */
+  cluster(method: ClusterMethod, body: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    const change = method !== 'MemberList';
+    return this.#call(`/leasekv.v1.Cluster/${method}`, JSON.stringify(body), (j) => j as Record<string, unknown>, opts, change, !change);
   }
 
   /** One node's status (default: the first endpoint); no retries on other nodes. */

@@ -1,5 +1,5 @@
 // leasekv/client — the TypeScript client library (package export "leasekv/client").
-export { LeasekvClient, type LeasekvClientOptions, type BackoffOptions } from './client.ts';
+export { LeasekvClient, type LeasekvClientOptions, type BackoffOptions, type ClusterMethod } from './client.ts';
 export { EndpointError, normalizeEndpoint } from './endpoint.ts';
 export {
   LeasekvError,

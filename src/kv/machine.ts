@@ -19,7 +19,9 @@ import { ByteWriter } from '../util/bytes.ts';
 import { CommandDecodeError, decodeCommand, type Command, type TxnCommand } from './command.ts';
 import type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
 import { DEFAULT_SESSION_CONFIG, SessionTable, validateSessionConfig, type SessionConfig } from './sessions.ts';
-import { decodeSnapshot, encodeSnapshot, KeyRecord, runAsync, runSync, type DecodedState, type FrozenState } from './snapshot.ts';
+import { decodeSnapshot, encodeSnapshot, KeyRecord, runAsync, runSync, SnapshotDecodeError, type DecodedState, type FrozenState } from './snapshot.ts';
+import { MembershipTable } from './members.ts';
+import { ConfDecodeError } from '../raft/confchange.ts';
 import { SortedKeys } from './sorted-keys.ts';
 import { compareHolds, type TxnOp } from './txn.ts';
 
@@ -78,6 +80,8 @@ export class KvStateMachine {
   private wrote = false;
   /** See ChangeObserver; set by the host (watch). */
   observer: ChangeObserver | null = null;
+  /** Where the members added by ConfChange entries are, and the removed ids (members.ts). */
+  private membersTable = new MembershipTable();
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
     validateSessionConfig(config.sessions);
@@ -110,6 +114,10 @@ export class KvStateMachine {
     return this.dataChars;
   }
 
+  get members(): MembershipTable {
+    return this.membersTable;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -124,7 +132,15 @@ export class KvStateMachine {
     this.applied = entry.index;
     this.appliedTermValue = entry.term;
     this.sessions.expire(entry.index);
-    // Noop and ConfChange entries change nothing here (membership is the host's business).
+    if (entry.type === EntryType.ConfChange) {
+      // A malformed change is no change (the core treats it so too).
+      try {
+        this.membersTable.applyEntry(entry.index, entry.data);
+      } catch (e) {
+        if (!(e instanceof ConfDecodeError)) throw e;
+      }
+      return null;
+    }
     if (entry.type !== EntryType.Normal) return null;
     let cmd: Command;
     try {
@@ -315,10 +331,18 @@ export class KvStateMachine {
       blocks,
       valueOf,
       sessionBytes: w.finish(),
+      memberBytes: this.membersTable.encode(),
     };
   }
 
   private install(d: DecodedState): void {
+    const members = new MembershipTable();
+    try {
+      members.restore(d.memberBytes);
+    } catch (e) {
+      throw new SnapshotDecodeError(`snapshot membership section: ${(e as Error).message}`);
+    }
+    this.membersTable = members;
     this.data = d.data;
     this.index = SortedKeys.fromSorted(d.keys);
     this.sessions = d.sessions;

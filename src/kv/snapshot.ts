@@ -2,15 +2,17 @@
 // processed without blocking the host's event loop for seconds: the async variants yield between
 // slices, so heartbeats and lease renewals keep flowing while a snapshot is taken or installed.
 //
-// Layout (version 2, issue 14: revisions):
+// Layout (version 3, issue 12: membership):
 //   "LKVS" u8 version | varint appliedIndex | varint appliedTerm | varint revision
 //   | varint compactRevision | varint keyCount
 //   | keyCount × (str key, str value, varint create, varint mod, varint version) in strictly
 //     ascending key order
-//   | sessions (sessions.ts) | u32 CRC32 (zlib) of everything before it
-// Version 1 (still read): no revision, no compactRevision, keys as (str key, str value). Its keys
-// are read as created and last modified at revision 1, version 1, and the store's revision as 1
-// (0 when empty): every comparison and watch then starts from a consistent state.
+//   | sessions (sessions.ts) | bytes membership table (members.ts)
+//   | u32 CRC32 (zlib) of everything before it
+// Version 2 (still read): no membership table (an empty one). Version 1 (still read): also no
+// revision, no compactRevision, keys as (str key, str value). Its keys are read as created and
+// last modified at revision 1, version 1, and the store's revision as 1 (0 when empty): every
+// comparison and watch then starts from a consistent state.
 // Keys are written sorted, so equal states give equal bytes whatever history produced them.
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
@@ -23,7 +25,7 @@ export class SnapshotDecodeError extends Error {
 }
 
 const MAGIC = Buffer.from('LKVS', 'latin1');
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
 /** Keys handled per step: a few milliseconds of work between yields. */
 const KEYS_PER_STEP = 16_384;
 const snapFail = (m: string): Error => new SnapshotDecodeError(m);
@@ -53,6 +55,7 @@ export interface FrozenState {
   /** The record each key had when the view was taken. */
   readonly valueOf: (key: string) => KeyRecord;
   readonly sessionBytes: Uint8Array;
+  readonly memberBytes: Uint8Array;
 }
 
 export interface DecodedState {
@@ -65,6 +68,7 @@ export interface DecodedState {
   readonly keys: string[];
   readonly sessions: SessionTable;
   readonly chars: number;
+  readonly memberBytes: Uint8Array;
 }
 
 export type Steps<T> = Generator<void, T, void>;
@@ -102,7 +106,7 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
     }
   }
   const header = MAGIC.length + 1 + 5 * 9;
-  const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 4);
+  const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 9 + s.memberBytes.length + 4);
   w.rawBytes(MAGIC);
   w.u8(SNAPSHOT_VERSION);
   w.varint(s.applied);
@@ -126,6 +130,7 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
     }
   }
   w.rawBytes(s.sessionBytes);
+  w.bytes(s.memberBytes);
   w.u32(crc32(w.view()));
   return w.finish();
 }
@@ -141,7 +146,7 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   // CRC-checked: decode strings without the strict UTF-8 check (faster for a million keys).
   const r = new ByteReader(buf.subarray(MAGIC.length, bodyLen), snapFail, false);
   const version = r.u8('version');
-  if (version !== SNAPSHOT_VERSION && version !== 1) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
+  if (version !== SNAPSHOT_VERSION && version !== 2 && version !== 1) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
   const applied = r.varint('appliedIndex');
   const appliedTerm = r.varint('appliedTerm');
   let revision = version === 1 ? 0 : r.varint('revision');
@@ -171,6 +176,7 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   }
   const sessions = new SessionTable(sessionConfig);
   sessions.read(r, snapFail);
+  const memberBytes = version < 3 ? new Uint8Array(0) : r.bytes('membership table');
   r.expectEnd('snapshot');
-  return { applied, appliedTerm, revision, compactRevision, data, keys, sessions, chars };
+  return { applied, appliedTerm, revision, compactRevision, data, keys, sessions, chars, memberBytes };
 }

@@ -105,6 +105,9 @@ export interface MemberInfo {
   readonly peerAddr: string;
   /** The member's client address, when known (for leader hints). */
   readonly clientAddr: string;
+  /** A learner receives the log but does not vote (absent: a voter). */
+  readonly learner?: boolean;
+  readonly incarnation?: string;
 }
 
 export interface StatusResult {
@@ -124,6 +127,9 @@ export interface StatusResult {
   readonly version: string;
   /** The store's revision in this node's applied state. */
   readonly revision: number;
+  /** The latest membership change's log index (0: none) and whether it is committed. */
+  readonly configIndex?: number;
+  readonly configCommitted?: boolean;
 }
 
 export interface KvBackend {

@@ -31,6 +31,10 @@ export interface NodeConfig {
   readonly clientAddrs: ReadonlyMap<string, HostPort>;
   /** Whether --peers was given (it bootstraps a brand-new cluster; with data it must agree). */
   readonly peersGiven: boolean;
+  /** Members of `peers` that are learners (set by startNode for a member that joins; else none). */
+  readonly learners?: readonly string[];
+  /** --join: client endpoints of current members, for a member just added (empty: not joining). */
+  readonly join: readonly HostPort[];
   readonly clusterToken: string;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMinMs: number;
@@ -66,7 +70,7 @@ interface FlagSpec {
 }
 
 type RawConfig = Record<
-  | 'id' | 'dataDir' | 'listenPeer' | 'listenClient' | 'peers' | 'clientAddrs' | 'clusterToken' | 'profile'
+  | 'id' | 'dataDir' | 'listenPeer' | 'listenClient' | 'peers' | 'clientAddrs' | 'join' | 'clusterToken' | 'profile'
   | 'heartbeatMs' | 'electionTimeoutMs' | 'leaseMs' | 'maxDriftRate' | 'snapshotThreshold'
   | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'leaseReads' | 'logLevel' | 'config'
   | 'maxJsonDepth' | 'maxPendingPerConnection' | 'headersTimeoutMs' | 'requestReceiveTimeoutMs' | 'maxConnections'
@@ -82,6 +86,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   '--listen-client': { key: 'listenClient', env: 'LEASEKV_LISTEN_CLIENT', help: 'HOST:PORT to serve the client API on' },
   '--peers': { key: 'peers', env: 'LEASEKV_PEERS', help: 'id=HOST:PORT,... bootstraps a brand-new cluster: every member\'s peer address as the others dial it (a node with data takes its members from its data; a different list is refused)' },
   '--client-addrs': { key: 'clientAddrs', env: 'LEASEKV_CLIENT_ADDRS', help: 'id=HOST:PORT,... members\' client addresses, for leader hints' },
+  '--join': { key: 'join', env: 'LEASEKV_JOIN', help: 'HOST:PORT,... client endpoints of current members: start a member just added with `leasekv member add` (empty data dir)' },
   '--cluster-token': { key: 'clusterToken', env: 'LEASEKV_CLUSTER_TOKEN', help: 'cluster id; peers with another token are refused (default leasekv)' },
   '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
   '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },
@@ -223,6 +228,8 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   for (const m of clientAddrs.keys()) {
     if (peersGiven && !peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
   }
+  const join = raw.join === undefined || raw.join === '' ? [] : raw.join.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => parseHostPort(p.replace(/^https?:\/\//, ''), '--join'));
+  if (join.length > 0 && peersGiven) throw new NodeConfigError('--join and --peers exclude each other: --peers bootstraps a new cluster, --join starts a member added to a running one');
   const profileName = raw.profile ?? 'local';
   if (profileName !== 'local' && profileName !== 'far') throw new NodeConfigError(`--profile must be local or far, not '${profileName}'`);
   const profile = PROFILES[profileName];
@@ -253,6 +260,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     peers,
     clientAddrs,
     peersGiven,
+    join,
     clusterToken: clusterTokenSetting(raw.clusterToken),
     heartbeatIntervalMs,
     electionTimeoutMinMs,

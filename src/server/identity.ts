@@ -18,6 +18,7 @@ import type { IdentityRecord, MemberRecord } from '../storage/identity.ts';
 import type { PeerIdentity } from '../transport/options.ts';
 import { formatHostPort, parseHostPort } from './config.ts';
 import type { HostPort, NodeConfig } from './config.ts';
+import type { JoinInfo } from './join.ts';
 
 /** The node must not start (or must stop at once): its flags or its peers contradict its data. */
 export class StartRefusedError extends Error {
@@ -112,6 +113,7 @@ function fmtOr(hp: HostPort | undefined, dflt: string): string {
 /** The recorded identity, kept up to date on disk as peers are first seen. */
 export class IdentityBook {
   private onRefused: (reason: string) => void = () => {};
+  private addedIncarnation: (id: string) => string | undefined = () => undefined;
 
   constructor(
     private readonly dir: string,
@@ -122,6 +124,11 @@ export class IdentityBook {
 
   get record(): IdentityRecord {
     return this.rec;
+  }
+
+  /** The incarnation a member was added with (`member add`), for members that joined. */
+  setAddedIncarnations(f: (id: string) => string | undefined): void {
+    this.addedIncarnation = f;
   }
 
   /** Called when a peer refuses this member for its identity. */
@@ -148,6 +155,12 @@ export class IdentityBook {
 
   private verify(from: string, incarnation: string): string | null {
     if (incarnation === '') return `node ${from} sent no incarnation`;
+    // A member that joined uses ADDED.RANDOM: ADDED was chosen by \`member add\` (so only the member
+    // that was added can join), RANDOM by the joining data dir (so a wiped copy is told apart).
+    const added = this.addedIncarnation(from);
+    if (added !== undefined && !incarnation.startsWith(`${added}.`)) {
+      return `member ${from} was added with incarnation ${added}, but this node ${from} has incarnation ${incarnation}: it is not the member that was added`;
+    }
     const known = this.rec.peerIncarnations[from];
     if (known === undefined) {
       this.save({ ...this.rec, peerIncarnations: { ...this.rec.peerIncarnations, [from]: incarnation } });
@@ -162,11 +175,20 @@ export class IdentityBook {
   }
 }
 
+/** What resolveIdentity found or created: the record and the members this node starts with. */
+export interface ResolvedIdentity {
+  readonly book: IdentityBook;
+  readonly initial: readonly MemberRecord[];
+  /** The members of `initial` that are learners (a joining member's view; else none). */
+  readonly learners: readonly string[];
+}
+
 /**
- * Reads or creates the identity of `cfg.dataDir`, checks the flags against it, and returns the
- * configuration in force. `walFresh`: the WAL holds nothing (no term, no entry, no snapshot).
+ * Reads or creates the identity of `cfg.dataDir`. `walFresh`: the WAL holds nothing (no term, no
+ * entry, no snapshot). `join`: what a current member answered (serve --join on an empty data dir).
+ * The flags are checked against the configuration in force later (checkFlags), once the log is read.
  */
-export function resolveIdentity(cfg: NodeConfig, walFresh: boolean): { book: IdentityBook; members: Members } {
+export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo | null): ResolvedIdentity {
   const rec = readIdentity(cfg.dataDir);
   if (rec !== null) {
     if (rec.memberId !== cfg.id) {
@@ -175,11 +197,9 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean): { book: Ide
     if (rec.clusterToken !== cfg.clusterToken) {
       throw new StartRefusedError(`the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`);
     }
-    const members = membersOf(rec.initialMembers);
-    const why = describeDisagreement(cfg, members, rec.clusterId);
-    if (why !== null) throw new StartRefusedError(why);
-    return { book: new IdentityBook(cfg.dataDir, rec, false), members };
+    return { book: new IdentityBook(cfg.dataDir, rec, false), initial: rec.initialMembers, learners: [] };
   }
+  if (join !== null) return joinIdentity(cfg, walFresh, join);
   if (!cfg.peersGiven) {
     throw new StartRefusedError(
       walFresh
@@ -200,5 +220,40 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean): { book: Ide
     peerIncarnations: {},
   };
   writeIdentity(cfg.dataDir, created);
-  return { book: new IdentityBook(cfg.dataDir, created, true), members: membersOf(created.initialMembers) };
+  return { book: new IdentityBook(cfg.dataDir, created, true), initial: created.initialMembers, learners: [] };
+}
+
+function joinIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo): ResolvedIdentity {
+  if (!walFresh) throw new StartRefusedError(`--join needs an empty data dir, and ${cfg.dataDir} has data without an identity record`);
+  const ids = join.members.map((m) => m.id);
+  if (join.removed.includes(cfg.id)) {
+    throw new StartRefusedError(`${cfg.id} was removed from cluster ${join.clusterId} (members ${ids.join(', ')}) and an id never comes back: add a member under another id`);
+  }
+  const me = join.members.find((m) => m.id === cfg.id);
+  if (me === undefined) {
+    throw new StartRefusedError(
+      `${cfg.id} is not a member of cluster ${join.clusterId} (members ${ids.join(', ')}, asked ${join.from}): add it first with \`leasekv member add ${cfg.id} --peer-addr ${formatHostPort(cfg.listenPeer)} --client-addr ${formatHostPort(cfg.listenClient)} --endpoints ${join.from}\``,
+    );
+  }
+  if (me.incarnation === '') {
+    throw new StartRefusedError(`${cfg.id} is one of the first members of cluster ${join.clusterId}, not a member just added: it cannot join with an empty data dir (its old vote is lost); replace it (\`leasekv member remove ${cfg.id}\`, then add a member under another id)`);
+  }
+  const created: IdentityRecord = {
+    clusterId: join.clusterId,
+    clusterToken: cfg.clusterToken,
+    memberId: cfg.id,
+    incarnation: `${me.incarnation}.${newIncarnation()}`,
+    how: 'join',
+    createdAt: new Date().toISOString(),
+    initialMembers: join.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr })),
+    peerIncarnations: {},
+  };
+  writeIdentity(cfg.dataDir, created);
+  return { book: new IdentityBook(cfg.dataDir, created, true), initial: created.initialMembers, learners: join.members.filter((m) => m.learner).map((m) => m.id) };
+}
+
+/** Refuses flags that disagree with the configuration in force (from the data dir). */
+export function checkFlags(cfg: NodeConfig, inForce: Members, clusterId: string): void {
+  const why = describeDisagreement(cfg, inForce, clusterId);
+  if (why !== null) throw new StartRefusedError(why);
 }

@@ -14,7 +14,11 @@ import type { Logger } from 'pino';
 import { RaftNode } from '../raft/node.ts';
 import { validateRaftConfig } from '../raft/config.ts';
 import type { RaftConfig } from '../raft/config.ts';
-import type { Entry, Message, Ready, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import { EntryType } from '../raft/types.ts';
+import type { ConfChange, Entry, Message, Ready, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import { ConfDecodeError, decodeConfChange } from '../raft/confchange.ts';
+import type { ConfChangeResult } from '../raft/membership.ts';
+import type { MembershipTable } from '../kv/members.ts';
 import { KvStateMachine } from '../kv/machine.ts';
 import type { ApplyResult } from '../kv/machine.ts';
 import { encodeCommand } from '../kv/command.ts';
@@ -31,7 +35,7 @@ import {
 } from './backend.ts';
 import type {
   CasRequest, CasResult, DeleteRequest, DeleteResult, GetRequest, GetResult, KvBackend, PutRequest, PutResult,
-  RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult, TxnRequest, TxnResult,
+  MemberInfo, RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult, TxnRequest, TxnResult,
 } from './backend.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
 import { WatchHub, type Watcher, type WatchRequest } from './watch/hub.ts';
@@ -49,7 +53,8 @@ export function raftConfigFor(cfg: NodeConfig): RaftConfig {
     id: cfg.id,
     // Before startNode resolves the configuration (no --peers on a node with data) only the
     // timings are checked: this member alone stands in for the members.
-    members: cfg.peers.size === 0 ? [cfg.id] : [...cfg.peers.keys()],
+    members: cfg.peers.size === 0 ? [cfg.id] : [...cfg.peers.keys()].filter((id) => !(cfg.learners ?? []).includes(id)),
+    learners: cfg.peers.size === 0 ? [] : [...(cfg.learners ?? [])],
     heartbeatIntervalMs: cfg.heartbeatIntervalMs,
     electionTimeoutMinMs: cfg.electionTimeoutMinMs,
     electionTimeoutMaxMs: cfg.electionTimeoutMaxMs,
@@ -86,6 +91,11 @@ export class LeaseKvNode implements KvBackend {
   private readonly snapshotLoading = new Set<string>();
   /** Watchers of this member's applied state (issue 14), fed by the state machine as it applies. */
   readonly watchHub: WatchHub;
+  private membersView: () => readonly MemberInfo[] = () =>
+    [...this.cfg.peers.entries()].map(([id, hp]) => {
+      const ca = this.cfg.clientAddrs.get(id);
+      return { id, peerAddr: formatHostPort(hp), clientAddr: ca === undefined ? '' : formatHostPort(ca) };
+    });
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -158,6 +168,9 @@ export class LeaseKvNode implements KvBackend {
   }
 
   private handleReady(rd: Ready): void {
+    // A change is in force once appended: the transport must know a new member before the first
+    // message to it leaves (the membership listener adds its address).
+    for (const e of rd.entries) if (e.type === EntryType.ConfChange) this.noteConfEntry(e);
     const later: Message[] = [];
     const now: Message[] = [];
     for (const o of rd.messages) (o.afterPersist ? later : now).push(o.msg);
@@ -222,6 +235,46 @@ export class LeaseKvNode implements KvBackend {
     this.core.advance(rd, this.now());
     this.noticeRoleChange();
     this.maybeSnapshot();
+  }
+
+  /** Emits 'conf-entry' (ConfChange) for a ConfChange entry in this node's log; a malformed one is no change. */
+  noteConfEntry(e: Entry): void {
+    try {
+      this.events.emit('conf-entry', decodeConfChange(e.data));
+    } catch (err) {
+      if (!(err instanceof ConfDecodeError)) throw err;
+    }
+  }
+
+  // ---- membership (membership.ts drives these) --------------------------------------------------
+
+  proposeConfChange(cc: ConfChange, force: boolean): ConfChangeResult {
+    const r = this.core.proposeConfChange(cc, this.now(), { force });
+    this.schedule();
+    return r;
+  }
+
+  transferTo(target: string | null): boolean {
+    const ok = this.core.transferLeadership(target, this.now());
+    this.schedule();
+    return ok;
+  }
+
+  waitAppliedIndex(index: number, signal: AbortSignal): Promise<void> {
+    return this.kv.appliedIndex >= index ? Promise.resolve() : this.waitApplied(index, signal);
+  }
+
+  get members(): MembershipTable {
+    return this.kv.members;
+  }
+
+  notLeaderError(hint: string | null): NotLeaderError {
+    return this.notLeader(hint);
+  }
+
+  /** Who the members are and where, for Status (set by startNode; default: the flags' view). */
+  setMembersView(view: () => readonly MemberInfo[]): void {
+    this.membersView = view;
   }
 
   private noticeRoleChange(): void {
@@ -519,13 +572,12 @@ export class LeaseKvNode implements KvBackend {
       leaseHeld: st.leaseHeld,
       leaseRemainingMs: Math.round(st.leaseRemainingMs),
       oldLeaseRemainingMs: Math.round(st.oldLeaseRemainingMs),
-      members: [...this.cfg.peers.entries()].map(([id, hp]) => {
-        const ca = this.cfg.clientAddrs.get(id);
-        return { id, peerAddr: formatHostPort(hp), clientAddr: ca === undefined ? '' : formatHostPort(ca) };
-      }),
+      members: this.membersView(),
       keys: this.kv.size,
       version: VERSION,
       revision: this.kv.revision,
+      configIndex: st.confIndex,
+      configCommitted: st.confCommitted,
     });
   }
 

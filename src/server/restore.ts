@@ -65,7 +65,7 @@ export async function restoreDataDir(cfg: NodeConfig, backup: DecodedBackup): Pr
       if (!opened.fresh) throw new RestoreError(`data dir ${cfg.dataDir} already holds a log`);
       // The identity of a member of a brand-new cluster, as serve records it at a bootstrap: the
       // cluster id derives from the new token and members, and the incarnation is new.
-      resolveIdentity(cfg, true);
+      resolveIdentity(cfg, true, null);
       await opened.storage.persist({
         entries: [],
         hardState: { term: header.term, votedFor: null, commit: header.index },

@@ -11,9 +11,18 @@ import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_loc
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { startApiServer } from './api/server.ts';
-import { IdentityBook, resolveIdentity, StartRefusedError } from './identity.ts';
 import { backupRoute } from './backup-route.ts';
 import { healthRoute } from './health.ts';
+import { checkFlags, membersOf, resolveIdentity, StartRefusedError } from './identity.ts';
+import type { ResolvedIdentity } from './identity.ts';
+import { readIdentity } from '../storage/identity.ts';
+import { fetchJoinInfo } from './join.ts';
+import { Membership } from './membership.ts';
+import { parseHostPort } from './config.ts';
+import type { HostPort } from './config.ts';
+import { EntryType } from '../raft/types.ts';
+import type { ConfChange, RaftEvent } from '../raft/types.ts';
+import { decodeConfChange } from '../raft/confchange.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
 
 export interface RunningNode {
@@ -37,6 +46,71 @@ export interface NodeParts {
   drainFsyncLatenciesMs(): number[];
 }
 
+/** How long `serve --join` keeps asking the current members for the configuration. */
+const JOIN_WAIT_MS = 30_000;
+
+/**
+ * Membership on a node: the Cluster service, the transport's peers following the configuration in
+ * force (dialled as soon as a change is appended), incarnations of added members for the
+ * handshake, Status's member list, and the flags checked against the configuration in force.
+ */
+function wireMembership(node: LeaseKvNode, transport: PeerTransport, cfg: NodeConfig, resolved: ResolvedIdentity, opened: OpenedStorage, log: Logger): Membership {
+  const { book } = resolved;
+  const membership = new Membership(
+    {
+      selfId: cfg.id,
+      clusterId: book.record.clusterId,
+      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      raftStatus: () => node.raftStatus(),
+      proposeConfChange: (cc, force) => node.proposeConfChange(cc, force),
+      transferLeadership: (target) => node.transferTo(target),
+      waitApplied: (index, signal) => node.waitAppliedIndex(index, signal),
+      table: () => node.members,
+      notLeader: (hint) => node.notLeaderError(hint),
+    },
+    resolved.initial,
+    new Set(book.record.how === 'bootstrap' ? book.record.initialMembers.map((m) => m.id) : []),
+  );
+  for (const e of opened.entries) {
+    if (e.type !== EntryType.ConfChange) continue;
+    try {
+      membership.noteEntry(decodeConfChange(e.data));
+    } catch {
+      // a malformed change is no change
+    }
+  }
+  book.setAddedIncarnations((id) => membership.addedIncarnation(id));
+  node.setMembersView(() => membership.view(node.raftStatus().confState));
+  let removedLogged = false;
+  const syncPeers = (): void => {
+    const cs = node.raftStatus().confState;
+    const wanted = new Map<string, HostPort>();
+    for (const id of [...cs.voters, ...cs.learners]) {
+      if (id === cfg.id) continue;
+      const a = membership.addressesOf(id);
+      if (a === undefined || a.peerAddr === '') {
+        log.warn({ peer: id }, `no peer address known for member ${id}`);
+        continue;
+      }
+      wanted.set(id, parseHostPort(a.peerAddr, `member ${id}`));
+    }
+    transport.setPeers(wanted);
+    if ((cs.removed ?? []).includes(cfg.id) && !removedLogged) {
+      removedLogged = true;
+      log.warn('this member has been removed from the cluster: it no longer votes nor serves; stop it (its id can never rejoin)');
+    }
+  };
+  node.events.on('conf-entry', (cc: ConfChange) => {
+    membership.noteEntry(cc);
+    syncPeers();
+  });
+  node.events.on('raft', (e: RaftEvent) => {
+    if (e.kind === 'config') syncPeers();
+  });
+  syncPeers();
+  return membership;
+}
+
 export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.logger ?? pino({ level: cfg.logLevel, base: { node: cfg.id } });
   // Timing rules (lease vs election timeout, heartbeat vs lease) are refused before anything is
@@ -56,11 +130,15 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     throw e;
   }
   try {
-    // The members come from the data dir once it has an identity; flags that disagree are refused.
-    const { book, members } = resolveIdentity(cfg, opened.fresh);
-    const effective: NodeConfig = { ...cfg, peers: members.peers, clientAddrs: members.clientAddrs };
-    log.info({ cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...members.peers.keys()] }, book.createdNow ? 'recorded a new cluster identity' : 'cluster identity');
-    return await startOnStorage(effective, opts, log, opened, lock, book);
+    // The members come from the data dir once it has an identity (checkFlags below); a member just
+    // added asks a current member first (--join).
+    const join = cfg.join.length > 0 && opened.fresh && readIdentity(cfg.dataDir) === null ? await fetchJoinInfo(cfg.join, JOIN_WAIT_MS) : null;
+    const resolved = resolveIdentity(cfg, opened.fresh, join);
+    const { book } = resolved;
+    const initial = membersOf(resolved.initial);
+    const effective: NodeConfig = { ...cfg, peers: initial.peers, clientAddrs: initial.clientAddrs, learners: resolved.learners };
+    log.info({ cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...initial.peers.keys()] }, book.createdNow ? `recorded a new cluster identity (${book.record.how})` : 'cluster identity');
+    return await startOnStorage(effective, opts, log, opened, lock, resolved, cfg);
   } catch (e) {
     // Without this the storage worker (and a listening transport) would keep the process alive
     // after "could not start" (a port in use, say): the node would hang instead of exiting.
@@ -70,7 +148,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   }
 }
 
-async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: OpenedStorage, lock: DirLock, book: IdentityBook): Promise<RunningNode> {
+/** `cfg`: with the members this node starts with; `flags`: as given (for checkFlags). */
+async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: OpenedStorage, lock: DirLock, resolved: ResolvedIdentity, flags: NodeConfig): Promise<RunningNode> {
+  const { book } = resolved;
   if (opened.repaired !== null) {
     log.warn(opened.repaired, `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`);
   }
@@ -108,6 +188,11 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
     snapshot: opened.snapshot?.meta ?? null,
     entries: opened.entries,
   });
+  const membership = wireMembership(node, transport, cfg, resolved, opened, log);
+  if (!resolved.book.createdNow && (flags.peersGiven || flags.clientAddrs.size > 0)) {
+    const inForce = membership.view(node.raftStatus().confState).filter((m) => m.peerAddr !== '');
+    checkFlags(flags, membersOf(inForce), resolved.book.record.clusterId);
+  }
   let api: ApiServer;
   try {
     await transport.start();
@@ -115,6 +200,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
       host: cfg.listenClient.host,
       port: cfg.listenClient.port,
       backend: node,
+      cluster: membership,
       limits: cfg.clientLimits,
       logger: log.child({ component: 'api' }),
       extraRoutes: [
@@ -141,12 +227,14 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
     node.events.emit('fatal', new StartRefusedError(reason));
   });
   node.start();
+  membership.start();
   log.info({ client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` }, 'serving');
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
       await api.close();
+      membership.stop();
       node.stop();
       await transport.stop();
       await opened.storage.close();

@@ -110,7 +110,9 @@ export class InboundHub {
       return this.refuse(sock, remote, `cluster id mismatch: node ${f.from} belongs to cluster ${f.clusterUid || '(none)'}, this is cluster ${identity.clusterUid || '(none)'}`, 'identity');
     }
     if (f.from === this.opts.selfId || this.cb.statsFor(f.from) === undefined) {
-      return this.refuse(sock, remote, `node ${f.from} is not a member of this cluster (${this.cb.members().join(', ')})`, 'identity');
+      // Not fatal for the sender: a member just added may dial this node before this node has the
+      // entry that adds it.
+      return this.refuse(sock, remote, `node ${f.from} is not a member of this cluster as this node knows it (${this.cb.members().join(', ')})`, 'unknown-member');
     }
     const why = identity.verify(f.from, f.clusterUid, f.incarnation);
     if (why !== null) return this.refuse(sock, remote, why, 'identity');

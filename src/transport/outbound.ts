@@ -54,6 +54,10 @@ export class OutboundLink {
   }
 
   /** Redirects the link (e.g. the peer moved, or a proxy was put in front of it): reconnects now. */
+  get address(): PeerAddress {
+    return this.addr;
+  }
+
   setAddress(addr: PeerAddress): void {
     this.addr = addr;
     if (this.state === 'stopped') return;

@@ -130,6 +130,36 @@ export class PeerTransport {
     return this.links.get(to)?.snapshotInProgress ?? false;
   }
 
+  /**
+   * Makes the peers exactly `peers` (selfId ignored): new ones get a link (dialled at once when
+   * started), links to ones no longer listed are closed, changed addresses are redialled. Used as
+   * the configuration changes (members added and removed).
+   */
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    if (this.state === 'stopped') return;
+    for (const [id, link] of this.links) {
+      if (peers.has(id)) continue;
+      link.stop();
+      this.links.delete(id);
+      this.peerStats.delete(id);
+      this.opts.logger.info({ peer: id }, `node ${id} is no longer a peer`);
+    }
+    for (const [id, addr] of peers) {
+      if (id === this.opts.selfId) continue;
+      const link = this.links.get(id);
+      if (link !== undefined) {
+        if (link.address.host !== addr.host || link.address.port !== addr.port) link.setAddress(addr);
+        continue;
+      }
+      const stats = emptyStats();
+      const fresh = new OutboundLink(this.opts, id, addr, stats);
+      this.peerStats.set(id, stats);
+      this.links.set(id, fresh);
+      this.opts.logger.info({ peer: id, addr: `${addr.host}:${addr.port}` }, `node ${id} is a new peer`);
+      if (this.state === 'started') fresh.start();
+    }
+  }
+
   /** Changes where a peer is dialled (reconnects at once). */
   setPeerAddress(id: NodeId, addr: PeerAddress): void {
     const link = this.links.get(id);

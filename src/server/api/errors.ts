@@ -10,6 +10,7 @@ import {
   UnavailableError,
 } from '../backend.ts';
 import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
+import { ChangeRefusedError } from '../cluster-backend.ts';
 
 /** Response header (Connect, gRPC-Web) / trailer (gRPC) naming the leader on a not-leader error. */
 export const LEADER_HEADER = 'leasekv-leader';
@@ -38,6 +39,7 @@ export function toConnectError(err: unknown): ConnectError {
     if (err.leaderClientAddr !== '') meta[LEADER_ADDR_HEADER] = err.leaderClientAddr;
     return new ConnectError(err.message, Code.FailedPrecondition, meta);
   }
+  if (err instanceof ChangeRefusedError) return new ConnectError(`membership change refused (${err.reason}): ${err.message}`, Code.FailedPrecondition);
   if (err instanceof UnavailableError) return new ConnectError(err.message, Code.Unavailable);
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);

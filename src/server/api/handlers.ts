@@ -83,10 +83,13 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
         leaseHeld: st.leaseHeld,
         leaseRemainingMs: u32Ms(st.leaseRemainingMs),
         oldLeaseRemainingMs: u32Ms(st.oldLeaseRemainingMs),
-        members: st.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr })),
+        members: st.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr, learner: m.learner ?? false, incarnation: m.incarnation ?? '' })),
         keys: BigInt(st.keys),
         version: st.version,
         revision: BigInt(st.revision),
+        configIndex: BigInt(st.configIndex ?? 0),
+        configCommitted: st.configCommitted ?? true,
+        configJoint: false,
       };
     },
   };

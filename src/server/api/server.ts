@@ -6,6 +6,9 @@ import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { ContextValues } from '@connectrpc/connect';
 import type { KvBackend } from '../backend.ts';
+import type { ClusterBackend } from '../cluster-backend.ts';
+import { Cluster } from '../../gen/leasekv/v1/kv_pb.ts';
+import { clusterService } from './cluster-handlers.ts';
 import { ApiCore } from './core.ts';
 import { FastPath } from './fast-path.ts';
 import { createFrontEnd, type FrontEndStats } from './front.ts';
@@ -35,6 +38,8 @@ export interface ApiServerOptions {
   /** 0 picks a free port (tests). */
   readonly port: number;
   readonly backend: KvBackend;
+  /** Serves leasekv.v1.Cluster too (membership) when given. */
+  readonly cluster?: ClusterBackend;
   readonly limits?: Partial<ApiLimits>;
   readonly logger?: ApiLogger;
   readonly extraRoutes?: readonly ExtraRoute[];
@@ -61,7 +66,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const limits = resolveLimits(opts.limits);
   const core = new ApiCore(opts.backend, limits, (err) => opts.logger?.error({ err }, 'client API request failed with an internal error'));
   const connectOptions = {
-    routes: kvRoutes(core),
+    routes: (router: Parameters<ReturnType<typeof kvRoutes>>[0]) => {
+      kvRoutes(core)(router);
+      if (opts.cluster !== undefined) router.service(Cluster, clusterService(core, opts.cluster));
+    },
     // A misspelled field or enum must be invalid_argument, not silently the zero value (Connect
     // ignores unknown JSON fields by default).
     // Answers always carry every field (found:false, value:"") so that JSON users need no defaults table.

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { startProxy, type ProxyHandle } from '../../transport/proxy.ts';
-import { call, showResult, type CallResult, type Endpoint } from './http.ts';
+import { call, showResult, type CallResult, type ClusterMethod, type Endpoint } from './http.ts';
 import { acquireClusterLock, type ClusterLock } from './lock.ts';
 import { LEASEKV_BIN, NodeProcess, freePorts, tailFile, waitFor } from './proc.ts';
 import { assert } from '../../util/assert.ts';
@@ -324,6 +324,51 @@ export class Cluster {
       const leader = await this.waitForLeader(Math.min(timeoutMs, 30_000));
       const r = await call(this.endpoint(leader), 'Put', { key, value, ...session }, 3000);
       return r.kind === 'ok' ? leader : undefined;
+    }, 100, () => this.crashed());
+  }
+
+  /**
+   * A membership change (leasekv.v1.Cluster) through the leader, retried (bounded) while it is
+   * refused for a passing reason: not leader, a change in flight, the lease not yet re-confirmed in
+   * the new configuration, a learner still catching up. Returns the answer.
+   */
+  async change(method: ClusterMethod, body: object, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    return waitFor(`${method} ${JSON.stringify(body)}`, timeoutMs, async () => {
+      // The node that leads with a lease in the highest term (a removed member that still runs
+      // may not know the leader, so not everyone need agree).
+      const views = await Promise.all(this.liveIds().map((id) => this.status(id)));
+      const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER' && v.leaseHeld).sort((a, b) => b.term - a.term);
+      const leader = leaders[0]?.id;
+      if (leader === undefined) return undefined;
+      const r = await call(this.endpoint(leader), method, body, 10_000);
+      if (r.kind === 'ok') return r.body;
+      const last = showResult(r);
+      // A retry after an answer that was lost: the change had been made.
+      if (r.kind === 'error' && r.code === 'failed_precondition' && /already-member/.test(r.message) && method === 'MemberAdd') return {};
+      if (r.kind === 'error' && r.code === 'failed_precondition' && /removed-id|unknown-member/.test(r.message) && method === 'MemberRemove') return {};
+      if (r.kind === 'network' || r.code === 'unavailable' || r.code === 'deadline_exceeded') return undefined;
+      if (r.kind === 'error' && r.code === 'failed_precondition' && /not leader|change-in-flight|lease-not-confirmed|learner-not-caught-up|not-caught-up/.test(r.message)) return undefined;
+      throw new Error(`${method} ${JSON.stringify(body)} failed: ${last}`);
+    }, 200, () => this.crashed());
+  }
+
+  /** The members as `id`'s MemberList says: id → 'voter' | 'learner'. */
+  async memberRoles(id: string): Promise<Map<string, string>> {
+    const r = await call(this.endpoint(id), 'MemberList', {}, 3000);
+    if (r.kind !== 'ok') throw new Error(`MemberList at ${id}: ${showResult(r)}`);
+    const ms = (r.body['members'] ?? []) as { id: string; learner?: boolean }[];
+    return new Map(ms.map((m) => [m.id, m.learner === true ? 'learner' : 'voter']));
+  }
+
+  /** Waits until every id in `ids` reports exactly `want` (id → role) in its MemberList. */
+  async waitMembers(want: ReadonlyMap<string, string>, ids: readonly string[], timeoutMs = 30_000): Promise<void> {
+    const text = [...want].map(([k, v]) => `${k}:${v}`).sort().join(',');
+    await waitFor(`members ${text} on ${ids.join(',')}`, timeoutMs, async () => {
+      for (const id of ids) {
+        const got = await this.memberRoles(id).catch(() => null);
+        if (got === null || [...got].map(([k, v]) => `${k}:${v}`).sort().join(',') !== text) return undefined;
+      }
+      return true;
     }, 100, () => this.crashed());
   }
 

@@ -8,6 +8,9 @@ import { Agent, request } from 'node:http';
 export type Endpoint = { readonly host: string; readonly port: number } | { readonly socketPath: string };
 
 export type KvMethod = 'Put' | 'Get' | 'Delete' | 'CompareAndSwap' | 'Range' | 'Status' | 'Txn';
+/** leasekv.v1.Cluster methods (membership). */
+export type ClusterMethod = 'MemberList' | 'MemberAdd' | 'MemberPromote' | 'MemberRemove' | 'TransferLeadership';
+const CLUSTER_METHODS: ReadonlySet<string> = new Set(['MemberList', 'MemberAdd', 'MemberPromote', 'MemberRemove', 'TransferLeadership']);
 
 export type CallResult =
   | { readonly kind: 'ok'; readonly body: Record<string, unknown>; readonly ms: number }
@@ -48,7 +51,7 @@ export function describeEndpoint(ep: Endpoint): string {
  * POSTs `body` as JSON. `timeoutMs` bounds the whole exchange (connect, server work, body); the
  * server is also told the deadline (connect-timeout-ms) so it gives up at about the same time.
  */
-export function call(ep: Endpoint, method: KvMethod, body: object, timeoutMs: number, agent: Agent = sharedAgent): Promise<CallResult> {
+export function call(ep: Endpoint, method: KvMethod | ClusterMethod, body: object, timeoutMs: number, agent: Agent = sharedAgent): Promise<CallResult> {
   if (!(timeoutMs > 0 && timeoutMs <= 120_000)) throw new RangeError(`timeoutMs out of range: ${timeoutMs}`);
   const payload = Buffer.from(JSON.stringify(body));
   const t0 = performance.now();
@@ -66,7 +69,7 @@ export function call(ep: Endpoint, method: KvMethod, body: object, timeoutMs: nu
         ...endpointOptions(ep),
         agent,
         method: 'POST',
-        path: `/leasekv.v1.KV/${method}`,
+        path: `/leasekv.v1.${CLUSTER_METHODS.has(method) ? 'Cluster' : 'KV'}/${method}`,
         headers: {
           'content-type': 'application/json',
           'content-length': String(payload.length),

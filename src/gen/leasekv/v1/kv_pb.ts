@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file leasekv/v1/kv.proto.
  */
 export const file_leasekv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiLgoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQSEAoIcmV2aXNpb24YAiABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IsoBCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoCRINCgVpbmRleBgDIAEoBBInCglyZWFkX21vZGUYBCABKA4yFC5sZWFzZWt2LnYxLlJlYWRNb2RlEhMKC3N0YWxlX2J5X21zGAUgASgNEhAKCHJldmlzaW9uGAYgASgEEhcKD2NyZWF0ZV9yZXZpc2lvbhgHIAEoBBIUCgxtb2RfcmV2aXNpb24YCCABKAQSDwoHdmVyc2lvbhgJIAEoBCI8Cg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSCwoDc2VxGAMgASgEIkIKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQidwoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKARCCwoJX2V4cGVjdGVkImwKFkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USDwoHc3dhcHBlZBgBIAEoCBIUCgdjdXJyZW50GAIgASgJSACIAQESDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKARCCgoIX2N1cnJlbnQiWwoMUmFuZ2VSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRINCgVsaW1pdBgCIAEoDRIsCgtjb25zaXN0ZW5jeRgDIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kiZgoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhcKD2NyZWF0ZV9yZXZpc2lvbhgDIAEoBBIUCgxtb2RfcmV2aXNpb24YBCABKAQSDwoHdmVyc2lvbhgFIAEoBCJhCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIPCg1TdGF0dXNSZXF1ZXN0IjwKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkiyQIKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBCLjAgoHQ29tcGFyZRIxCgZyZXN1bHQYASABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVJlc3VsdBIxCgZ0YXJnZXQYAiABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVRhcmdldBILCgNrZXkYAyABKAkSEQoHdmVyc2lvbhgEIAEoBEgAEhkKD2NyZWF0ZV9yZXZpc2lvbhgFIAEoBEgAEhYKDG1vZF9yZXZpc2lvbhgGIAEoBEgAEg8KBXZhbHVlGAcgASgJSAAiQAoNQ29tcGFyZVJlc3VsdBIJCgVFUVVBTBAAEgsKB0dSRUFURVIQARIICgRMRVNTEAISDQoJTk9UX0VRVUFMEAMiPAoNQ29tcGFyZVRhcmdldBILCgdWRVJTSU9OEAASCgoGQ1JFQVRFEAESBwoDTU9EEAISCQoFVkFMVUUQA0IOCgx0YXJnZXRfdW5pb24i3AEKCVJlcXVlc3RPcBItCgtyZXF1ZXN0X3B1dBgBIAEoCzIWLmxlYXNla3YudjEuUHV0UmVxdWVzdEgAEjMKDnJlcXVlc3RfZGVsZXRlGAIgASgLMhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0SAASLQoLcmVxdWVzdF9nZXQYAyABKAsyFi5sZWFzZWt2LnYxLkdldFJlcXVlc3RIABIxCg1yZXF1ZXN0X3JhbmdlGAQgASgLMhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3RIAEIJCgdyZXF1ZXN0IuYBCgpSZXNwb25zZU9wEi8KDHJlc3BvbnNlX3B1dBgBIAEoCzIXLmxlYXNla3YudjEuUHV0UmVzcG9uc2VIABI1Cg9yZXNwb25zZV9kZWxldGUYAiABKAsyGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlSAASLwoMcmVzcG9uc2VfZ2V0GAMgASgLMhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZUgAEjMKDnJlc3BvbnNlX3JhbmdlGAQgASgLMhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlSABCCgoIcmVzcG9uc2UiogEKClR4blJlcXVlc3QSJAoHY29tcGFyZRgBIAMoCzITLmxlYXNla3YudjEuQ29tcGFyZRImCgdzdWNjZXNzGAIgAygLMhUubGVhc2Vrdi52MS5SZXF1ZXN0T3ASJgoHZmFpbHVyZRgDIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKAQibAoLVHhuUmVzcG9uc2USEQoJc3VjY2VlZGVkGAEgASgIEikKCXJlc3BvbnNlcxgCIAMoCzIWLmxlYXNla3YudjEuUmVzcG9uc2VPcBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCJUCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBIWCg5zdGFydF9yZXZpc2lvbhgDIAEoBBIPCgdwcmV2X2t2GAQgASgIIp0BCgVFdmVudBIpCgR0eXBlGAEgASgOMhsubGVhc2Vrdi52MS5FdmVudC5FdmVudFR5cGUSIAoCa3YYAiABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEiUKB3ByZXZfa3YYAyABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlIiAKCUV2ZW50VHlwZRIHCgNQVVQQABIKCgZERUxFVEUQASJXCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEiEKBmV2ZW50cxgCIAMoCzIRLmxlYXNla3YudjEuRXZlbnQSEQoJbWVtYmVyX2lkGAMgASgJKioKC0NvbnNpc3RlbmN5EhAKDExJTkVBUklaQUJMRRAAEgkKBVNUQUxFEAEqaQoIUmVhZE1vZGUSGQoVUkVBRF9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPUkVBRF9NT0RFX0xFQVNFEAESGAoUUkVBRF9NT0RFX1JFQURfSU5ERVgQAhITCg9SRUFEX01PREVfU1RBTEUQAypFCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIKCgZMRUFERVIQARIMCghGT0xMT1dFUhACEg0KCUNBTkRJREFURRADMoUECgJLVhI2CgNQdXQSFi5sZWFzZWt2LnYxLlB1dFJlcXVlc3QaFy5sZWFzZWt2LnYxLlB1dFJlc3BvbnNlEjYKA0dldBIWLmxlYXNla3YudjEuR2V0UmVxdWVzdBoXLmxlYXNla3YudjEuR2V0UmVzcG9uc2USPwoGRGVsZXRlEhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0GhoubGVhc2Vrdi52MS5EZWxldGVSZXNwb25zZRJXCg5Db21wYXJlQW5kU3dhcBIhLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXF1ZXN0GiIubGVhc2Vrdi52MS5Db21wYXJlQW5kU3dhcFJlc3BvbnNlEjwKBVJhbmdlEhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3QaGS5sZWFzZWt2LnYxLlJhbmdlUmVzcG9uc2USPwoGU3RhdHVzEhkubGVhc2Vrdi52MS5TdGF0dXNSZXF1ZXN0GhoubGVhc2Vrdi52MS5TdGF0dXNSZXNwb25zZRI2CgNUeG4SFi5sZWFzZWt2LnYxLlR4blJlcXVlc3QaFy5sZWFzZWt2LnYxLlR4blJlc3BvbnNlEj4KBVdhdGNoEhgubGVhc2Vrdi52MS5XYXRjaFJlcXVlc3QaGS5sZWFzZWt2LnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z");
+  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiLgoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQSEAoIcmV2aXNpb24YAiABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IsoBCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoCRINCgVpbmRleBgDIAEoBBInCglyZWFkX21vZGUYBCABKA4yFC5sZWFzZWt2LnYxLlJlYWRNb2RlEhMKC3N0YWxlX2J5X21zGAUgASgNEhAKCHJldmlzaW9uGAYgASgEEhcKD2NyZWF0ZV9yZXZpc2lvbhgHIAEoBBIUCgxtb2RfcmV2aXNpb24YCCABKAQSDwoHdmVyc2lvbhgJIAEoBCI8Cg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSCwoDc2VxGAMgASgEIkIKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQidwoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKARCCwoJX2V4cGVjdGVkImwKFkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USDwoHc3dhcHBlZBgBIAEoCBIUCgdjdXJyZW50GAIgASgJSACIAQESDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKARCCgoIX2N1cnJlbnQiWwoMUmFuZ2VSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRINCgVsaW1pdBgCIAEoDRIsCgtjb25zaXN0ZW5jeRgDIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kiZgoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhcKD2NyZWF0ZV9yZXZpc2lvbhgDIAEoBBIUCgxtb2RfcmV2aXNpb24YBCABKAQSDwoHdmVyc2lvbhgFIAEoBCJhCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIPCg1TdGF0dXNSZXF1ZXN0ImIKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkSDwoHbGVhcm5lchgEIAEoCBITCgtpbmNhcm5hdGlvbhgFIAEoCSKPAwoOU3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHgoEcm9sZRgCIAEoDjIQLmxlYXNla3YudjEuUm9sZRIMCgR0ZXJtGAMgASgEEg4KBmxlYWRlchgEIAEoCRIaChJsZWFkZXJfY2xpZW50X2FkZHIYBSABKAkSFAoMY29tbWl0X2luZGV4GAYgASgEEhUKDWFwcGxpZWRfaW5kZXgYByABKAQSEgoKbGVhc2VfaGVsZBgIIAEoCBIaChJsZWFzZV9yZW1haW5pbmdfbXMYCSABKA0SHgoWb2xkX2xlYXNlX3JlbWFpbmluZ19tcxgKIAEoDRIjCgdtZW1iZXJzGAsgAygLMhIubGVhc2Vrdi52MS5NZW1iZXISDAoEa2V5cxgMIAEoBBIPCgd2ZXJzaW9uGA0gASgJEhAKCHJldmlzaW9uGA4gASgEEhQKDGNvbmZpZ19pbmRleBgPIAEoBBIYChBjb25maWdfY29tbWl0dGVkGBAgASgIEhQKDGNvbmZpZ19qb2ludBgRIAEoCCLjAgoHQ29tcGFyZRIxCgZyZXN1bHQYASABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVJlc3VsdBIxCgZ0YXJnZXQYAiABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVRhcmdldBILCgNrZXkYAyABKAkSEQoHdmVyc2lvbhgEIAEoBEgAEhkKD2NyZWF0ZV9yZXZpc2lvbhgFIAEoBEgAEhYKDG1vZF9yZXZpc2lvbhgGIAEoBEgAEg8KBXZhbHVlGAcgASgJSAAiQAoNQ29tcGFyZVJlc3VsdBIJCgVFUVVBTBAAEgsKB0dSRUFURVIQARIICgRMRVNTEAISDQoJTk9UX0VRVUFMEAMiPAoNQ29tcGFyZVRhcmdldBILCgdWRVJTSU9OEAASCgoGQ1JFQVRFEAESBwoDTU9EEAISCQoFVkFMVUUQA0IOCgx0YXJnZXRfdW5pb24i3AEKCVJlcXVlc3RPcBItCgtyZXF1ZXN0X3B1dBgBIAEoCzIWLmxlYXNla3YudjEuUHV0UmVxdWVzdEgAEjMKDnJlcXVlc3RfZGVsZXRlGAIgASgLMhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0SAASLQoLcmVxdWVzdF9nZXQYAyABKAsyFi5sZWFzZWt2LnYxLkdldFJlcXVlc3RIABIxCg1yZXF1ZXN0X3JhbmdlGAQgASgLMhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3RIAEIJCgdyZXF1ZXN0IuYBCgpSZXNwb25zZU9wEi8KDHJlc3BvbnNlX3B1dBgBIAEoCzIXLmxlYXNla3YudjEuUHV0UmVzcG9uc2VIABI1Cg9yZXNwb25zZV9kZWxldGUYAiABKAsyGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlSAASLwoMcmVzcG9uc2VfZ2V0GAMgASgLMhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZUgAEjMKDnJlc3BvbnNlX3JhbmdlGAQgASgLMhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlSABCCgoIcmVzcG9uc2UiogEKClR4blJlcXVlc3QSJAoHY29tcGFyZRgBIAMoCzITLmxlYXNla3YudjEuQ29tcGFyZRImCgdzdWNjZXNzGAIgAygLMhUubGVhc2Vrdi52MS5SZXF1ZXN0T3ASJgoHZmFpbHVyZRgDIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKAQibAoLVHhuUmVzcG9uc2USEQoJc3VjY2VlZGVkGAEgASgIEikKCXJlc3BvbnNlcxgCIAMoCzIWLmxlYXNla3YudjEuUmVzcG9uc2VPcBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCJUCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBIWCg5zdGFydF9yZXZpc2lvbhgDIAEoBBIPCgdwcmV2X2t2GAQgASgIIp0BCgVFdmVudBIpCgR0eXBlGAEgASgOMhsubGVhc2Vrdi52MS5FdmVudC5FdmVudFR5cGUSIAoCa3YYAiABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEiUKB3ByZXZfa3YYAyABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlIiAKCUV2ZW50VHlwZRIHCgNQVVQQABIKCgZERUxFVEUQASJXCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEiEKBmV2ZW50cxgCIAMoCzIRLmxlYXNla3YudjEuRXZlbnQSEQoJbWVtYmVyX2lkGAMgASgJIhMKEU1lbWJlckxpc3RSZXF1ZXN0Ip4BChJNZW1iZXJMaXN0UmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXISDwoHcmVtb3ZlZBgDIAMoCRIOCgZsZWFkZXIYBCABKAkSFAoMY29uZmlnX2luZGV4GAUgASgEEhgKEGNvbmZpZ19jb21taXR0ZWQYBiABKAgiVwoQTWVtYmVyQWRkUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkSDwoHbGVhcm5lchgEIAEoCCJrChFNZW1iZXJBZGRSZXNwb25zZRIiCgZtZW1iZXIYASABKAsyEi5sZWFzZWt2LnYxLk1lbWJlchINCgVpbmRleBgCIAEoBBIjCgdtZW1iZXJzGAMgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiIgoUTWVtYmVyUHJvbW90ZVJlcXVlc3QSCgoCaWQYASABKAkiSwoVTWVtYmVyUHJvbW90ZVJlc3BvbnNlEg0KBWluZGV4GAEgASgEEiMKB21lbWJlcnMYAiADKAsyEi5sZWFzZWt2LnYxLk1lbWJlciIwChNNZW1iZXJSZW1vdmVSZXF1ZXN0EgoKAmlkGAEgASgJEg0KBWZvcmNlGAIgASgIIkoKFE1lbWJlclJlbW92ZVJlc3BvbnNlEg0KBWluZGV4GAEgASgEEiMKB21lbWJlcnMYAiADKAsyEi5sZWFzZWt2LnYxLk1lbWJlciIrChlUcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0Eg4KBnRhcmdldBgBIAEoCSIsChpUcmFuc2ZlckxlYWRlcnNoaXBSZXNwb25zZRIOCgZsZWFkZXIYASABKAkqKgoLQ29uc2lzdGVuY3kSEAoMTElORUFSSVpBQkxFEAASCQoFU1RBTEUQASppCghSZWFkTW9kZRIZChVSRUFEX01PREVfVU5TUEVDSUZJRUQQABITCg9SRUFEX01PREVfTEVBU0UQARIYChRSRUFEX01PREVfUkVBRF9JTkRFWBACEhMKD1JFQURfTU9ERV9TVEFMRRADKkUKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEgoKBkxFQURFUhABEgwKCEZPTExPV0VSEAISDQoJQ0FORElEQVRFEAMyhQQKAktWEjYKA1B1dBIWLmxlYXNla3YudjEuUHV0UmVxdWVzdBoXLmxlYXNla3YudjEuUHV0UmVzcG9uc2USNgoDR2V0EhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZRI/CgZEZWxldGUSGS5sZWFzZWt2LnYxLkRlbGV0ZVJlcXVlc3QaGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlElcKDkNvbXBhcmVBbmRTd2FwEiEubGVhc2Vrdi52MS5Db21wYXJlQW5kU3dhcFJlcXVlc3QaIi5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USPAoFUmFuZ2USGC5sZWFzZWt2LnYxLlJhbmdlUmVxdWVzdBoZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZRI/CgZTdGF0dXMSGS5sZWFzZWt2LnYxLlN0YXR1c1JlcXVlc3QaGi5sZWFzZWt2LnYxLlN0YXR1c1Jlc3BvbnNlEjYKA1R4bhIWLmxlYXNla3YudjEuVHhuUmVxdWVzdBoXLmxlYXNla3YudjEuVHhuUmVzcG9uc2USPgoFV2F0Y2gSGC5sZWFzZWt2LnYxLldhdGNoUmVxdWVzdBoZLmxlYXNla3YudjEuV2F0Y2hSZXNwb25zZTABMq4DCgdDbHVzdGVyEksKCk1lbWJlckxpc3QSHS5sZWFzZWt2LnYxLk1lbWJlckxpc3RSZXF1ZXN0Gh4ubGVhc2Vrdi52MS5NZW1iZXJMaXN0UmVzcG9uc2USSAoJTWVtYmVyQWRkEhwubGVhc2Vrdi52MS5NZW1iZXJBZGRSZXF1ZXN0Gh0ubGVhc2Vrdi52MS5NZW1iZXJBZGRSZXNwb25zZRJUCg1NZW1iZXJQcm9tb3RlEiAubGVhc2Vrdi52MS5NZW1iZXJQcm9tb3RlUmVxdWVzdBohLmxlYXNla3YudjEuTWVtYmVyUHJvbW90ZVJlc3BvbnNlElEKDE1lbWJlclJlbW92ZRIfLmxlYXNla3YudjEuTWVtYmVyUmVtb3ZlUmVxdWVzdBogLmxlYXNla3YudjEuTWVtYmVyUmVtb3ZlUmVzcG9uc2USYwoSVHJhbnNmZXJMZWFkZXJzaGlwEiUubGVhc2Vrdi52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GiYubGVhc2Vrdi52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * Writes may carry a session (Raft thesis §6.3): a retried (client_id, seq) is applied once and
@@ -427,6 +427,20 @@ export type Member = Message<"leasekv.v1.Member"> & {
    * @generated from field: string client_addr = 3;
    */
   clientAddr: string;
+
+  /**
+   * A learner receives the log but does not vote nor count toward commit or the lease.
+   *
+   * @generated from field: bool learner = 4;
+   */
+  learner: boolean;
+
+  /**
+   * Chosen when the member was added ("" for the first members until their peers have seen them).
+   *
+   * @generated from field: string incarnation = 5;
+   */
+  incarnation: string;
 };
 
 /**
@@ -515,6 +529,25 @@ export type StatusResponse = Message<"leasekv.v1.StatusResponse"> & {
    * @generated from field: uint64 revision = 14;
    */
   revision: bigint;
+
+  /**
+   * The log index of the latest membership change (0: none since bootstrap) and whether it is committed.
+   *
+   * @generated from field: uint64 config_index = 15;
+   */
+  configIndex: bigint;
+
+  /**
+   * @generated from field: bool config_committed = 16;
+   */
+  configCommitted: boolean;
+
+  /**
+   * leasekv uses single-server changes (docs/design.md "Membership"): never joint, always false.
+   *
+   * @generated from field: bool config_joint = 17;
+   */
+  configJoint: boolean;
 };
 
 /**
@@ -934,6 +967,250 @@ export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
   messageDesc(file_leasekv_v1_kv, 21);
 
 /**
+ * @generated from message leasekv.v1.MemberListRequest
+ */
+export type MemberListRequest = Message<"leasekv.v1.MemberListRequest"> & {
+};
+
+/**
+ * Describes the message leasekv.v1.MemberListRequest.
+ * Use `create(MemberListRequestSchema)` to create a new message.
+ */
+export const MemberListRequestSchema: GenMessage<MemberListRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 22);
+
+/**
+ * @generated from message leasekv.v1.MemberListResponse
+ */
+export type MemberListResponse = Message<"leasekv.v1.MemberListResponse"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: repeated leasekv.v1.Member members = 2;
+   */
+  members: Member[];
+
+  /**
+   * Ids removed from the cluster: they can never be members again.
+   *
+   * @generated from field: repeated string removed = 3;
+   */
+  removed: string[];
+
+  /**
+   * @generated from field: string leader = 4;
+   */
+  leader: string;
+
+  /**
+   * @generated from field: uint64 config_index = 5;
+   */
+  configIndex: bigint;
+
+  /**
+   * @generated from field: bool config_committed = 6;
+   */
+  configCommitted: boolean;
+};
+
+/**
+ * Describes the message leasekv.v1.MemberListResponse.
+ * Use `create(MemberListResponseSchema)` to create a new message.
+ */
+export const MemberListResponseSchema: GenMessage<MemberListResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 23);
+
+/**
+ * @generated from message leasekv.v1.MemberAddRequest
+ */
+export type MemberAddRequest = Message<"leasekv.v1.MemberAddRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string peer_addr = 2;
+   */
+  peerAddr: string;
+
+  /**
+   * @generated from field: string client_addr = 3;
+   */
+  clientAddr: string;
+
+  /**
+   * Stay a learner. Otherwise the member is added as a learner and promoted to voter by the leader
+   * as soon as it has caught up (it must be started with --join for that).
+   *
+   * @generated from field: bool learner = 4;
+   */
+  learner: boolean;
+};
+
+/**
+ * Describes the message leasekv.v1.MemberAddRequest.
+ * Use `create(MemberAddRequestSchema)` to create a new message.
+ */
+export const MemberAddRequestSchema: GenMessage<MemberAddRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 24);
+
+/**
+ * @generated from message leasekv.v1.MemberAddResponse
+ */
+export type MemberAddResponse = Message<"leasekv.v1.MemberAddResponse"> & {
+  /**
+   * @generated from field: leasekv.v1.Member member = 1;
+   */
+  member?: Member | undefined;
+
+  /**
+   * The log index of the change (committed when the answer is sent).
+   *
+   * @generated from field: uint64 index = 2;
+   */
+  index: bigint;
+
+  /**
+   * @generated from field: repeated leasekv.v1.Member members = 3;
+   */
+  members: Member[];
+};
+
+/**
+ * Describes the message leasekv.v1.MemberAddResponse.
+ * Use `create(MemberAddResponseSchema)` to create a new message.
+ */
+export const MemberAddResponseSchema: GenMessage<MemberAddResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 25);
+
+/**
+ * @generated from message leasekv.v1.MemberPromoteRequest
+ */
+export type MemberPromoteRequest = Message<"leasekv.v1.MemberPromoteRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message leasekv.v1.MemberPromoteRequest.
+ * Use `create(MemberPromoteRequestSchema)` to create a new message.
+ */
+export const MemberPromoteRequestSchema: GenMessage<MemberPromoteRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 26);
+
+/**
+ * @generated from message leasekv.v1.MemberPromoteResponse
+ */
+export type MemberPromoteResponse = Message<"leasekv.v1.MemberPromoteResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+
+  /**
+   * @generated from field: repeated leasekv.v1.Member members = 2;
+   */
+  members: Member[];
+};
+
+/**
+ * Describes the message leasekv.v1.MemberPromoteResponse.
+ * Use `create(MemberPromoteResponseSchema)` to create a new message.
+ */
+export const MemberPromoteResponseSchema: GenMessage<MemberPromoteResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 27);
+
+/**
+ * @generated from message leasekv.v1.MemberRemoveRequest
+ */
+export type MemberRemoveRequest = Message<"leasekv.v1.MemberRemoveRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Remove even if fewer healthy voters than a majority of the new configuration would remain.
+   *
+   * @generated from field: bool force = 2;
+   */
+  force: boolean;
+};
+
+/**
+ * Describes the message leasekv.v1.MemberRemoveRequest.
+ * Use `create(MemberRemoveRequestSchema)` to create a new message.
+ */
+export const MemberRemoveRequestSchema: GenMessage<MemberRemoveRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 28);
+
+/**
+ * @generated from message leasekv.v1.MemberRemoveResponse
+ */
+export type MemberRemoveResponse = Message<"leasekv.v1.MemberRemoveResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+
+  /**
+   * @generated from field: repeated leasekv.v1.Member members = 2;
+   */
+  members: Member[];
+};
+
+/**
+ * Describes the message leasekv.v1.MemberRemoveResponse.
+ * Use `create(MemberRemoveResponseSchema)` to create a new message.
+ */
+export const MemberRemoveResponseSchema: GenMessage<MemberRemoveResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 29);
+
+/**
+ * @generated from message leasekv.v1.TransferLeadershipRequest
+ */
+export type TransferLeadershipRequest = Message<"leasekv.v1.TransferLeadershipRequest"> & {
+  /**
+   * "" = the most caught-up voter.
+   *
+   * @generated from field: string target = 1;
+   */
+  target: string;
+};
+
+/**
+ * Describes the message leasekv.v1.TransferLeadershipRequest.
+ * Use `create(TransferLeadershipRequestSchema)` to create a new message.
+ */
+export const TransferLeadershipRequestSchema: GenMessage<TransferLeadershipRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 30);
+
+/**
+ * @generated from message leasekv.v1.TransferLeadershipResponse
+ */
+export type TransferLeadershipResponse = Message<"leasekv.v1.TransferLeadershipResponse"> & {
+  /**
+   * The leader once the transfer is done.
+   *
+   * @generated from field: string leader = 1;
+   */
+  leader: string;
+};
+
+/**
+ * Describes the message leasekv.v1.TransferLeadershipResponse.
+ * Use `create(TransferLeadershipResponseSchema)` to create a new message.
+ */
+export const TransferLeadershipResponseSchema: GenMessage<TransferLeadershipResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 31);
+
+/**
  * How a read is served. The JSON spellings "LINEARIZABLE" and "STALE" are part of the API, which is
  * why the values carry no enum-name prefix (buf lint ENUM_VALUE_PREFIX is excepted in buf.yaml).
  *
@@ -1103,4 +1380,54 @@ export const KV: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_leasekv_v1_kv, 0);
+
+/**
+ * Membership (issue 12). Changes are made on the leader; others answer failed_precondition with the
+ * leader hint, as KV does. One change at a time; see docs/api.md "Cluster".
+ *
+ * @generated from service leasekv.v1.Cluster
+ */
+export const Cluster: GenService<{
+  /**
+   * @generated from rpc leasekv.v1.Cluster.MemberList
+   */
+  memberList: {
+    methodKind: "unary";
+    input: typeof MemberListRequestSchema;
+    output: typeof MemberListResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Cluster.MemberAdd
+   */
+  memberAdd: {
+    methodKind: "unary";
+    input: typeof MemberAddRequestSchema;
+    output: typeof MemberAddResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Cluster.MemberPromote
+   */
+  memberPromote: {
+    methodKind: "unary";
+    input: typeof MemberPromoteRequestSchema;
+    output: typeof MemberPromoteResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Cluster.MemberRemove
+   */
+  memberRemove: {
+    methodKind: "unary";
+    input: typeof MemberRemoveRequestSchema;
+    output: typeof MemberRemoveResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Cluster.TransferLeadership
+   */
+  transferLeadership: {
+    methodKind: "unary";
+    input: typeof TransferLeadershipRequestSchema;
+    output: typeof TransferLeadershipResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_leasekv_v1_kv, 1);
 

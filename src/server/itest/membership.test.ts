@@ -1,0 +1,92 @@
+// Real processes: membership changes (issue 12, "Real processes") under a continuous workload whose
+// history the linearizability checker must accept — replace a member whose host died, grow 3→5,
+// transfer leadership, remove the leader, shrink 5→3.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { checkHistorySync } from '../../check/checker.ts';
+import { formatHistoryJsonl, type HistoryOp } from '../../check/history.ts';
+import { holdClusterLock, withCluster, type Cluster } from './harness.ts';
+import { call, showResult } from './http.ts';
+import { runWorkload } from './workload.ts';
+import { spawnSync } from 'node:child_process';
+import { LEASEKV_BIN } from './proc.ts';
+
+holdClusterLock({ before, after });
+
+const CHECK_BUDGET_MS = 60_000;
+
+const roles = (pairs: readonly (readonly [string, string])[]): Map<string, string> => new Map(pairs);
+
+/** Runs the workload on every member (current and spare) while `faults` runs; checks the history. */
+async function underLoad(t: TestContext, c: Cluster, ids: readonly string[], durationMs: number, faults: () => Promise<void>): Promise<void> {
+  const endpoints = new Map(ids.map((id) => [id, c.endpoint(id)]));
+  const load = runWorkload({ endpoints, clients: 4, keys: ['a', 'b', 'c'], durationMs, maxOpsPerClient: 400, callTimeoutMs: 3000, thinkMs: 10, seed: 12 });
+  let history: HistoryOp[];
+  try {
+    await faults();
+  } finally {
+    history = await load;
+  }
+  const file = join(c.dir, 'history.jsonl');
+  writeFileSync(file, formatHistoryJsonl(history));
+  const ok = history.filter((o) => o.outcome === 'ok');
+  t.diagnostic(`${history.length} ops, ${ok.length} ok, ${ok.filter((o) => o.op === 'get').length} ok reads (${file})`);
+  assert.ok(ok.filter((o) => o.op === 'get').length >= 10, 'too few successful reads to mean anything');
+  const verdict = checkHistorySync(history, { timeoutMs: CHECK_BUDGET_MS });
+  assert.equal(verdict.verdict, 'linearizable', JSON.stringify(verdict.violation ?? verdict.undecided, null, 1).slice(0, 4000));
+}
+
+test('replace a member whose host died (kill -9, data dir gone) by a new member on a new address, under load', async (t) => {
+  await withCluster(t, { name: 'member-replace', spare: 1 }, async (c) => {
+    const leader = await c.writeViaLeader('before', '1');
+    const dead = c.ids.find((id) => id !== leader) as string;
+    await underLoad(t, c, ['n1', 'n2', 'n3', 'n4'], 20_000, async () => {
+      await c.kill(dead);
+      c.wipe(dead);
+      await c.change('MemberRemove', { id: dead });
+      await c.change('MemberAdd', { id: 'n4', peerAddr: c.peerAddr('n4'), clientAddr: c.clientAddr('n4') });
+      c.startNode('n4', { join: c.ids.filter((id) => id !== dead) });
+      const alive = ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== dead);
+      await c.waitMembers(roles(alive.map((id) => [id, 'voter'])), alive);
+      // The old id can never come back, even with a fresh data dir and --join.
+      c.startNode(dead, { join: alive, expectExit: true });
+      const exit = await c.waitExit(dead, 20_000);
+      assert.ok(exit !== null && exit.code === 2, `the removed ${dead} must refuse to start: ${exit?.log ?? 'still running'}`);
+      assert.match(exit.log, new RegExp(`${dead} was removed from cluster [0-9a-f]{32}`));
+    });
+    const got = await call(c.endpoint(await c.waitForLeader(10_000)), 'Get', { key: 'before' }, 3000);
+    assert.ok(got.kind === 'ok' && got.body['value'] === '1', showResult(got));
+    // The CLI sees the same members.
+    const listed = spawnSync(process.execPath, [LEASEKV_BIN, 'member', 'list', '-w', 'json', '--endpoints', c.clientAddr('n4')], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(listed.status, 0, listed.stderr);
+    const members = (JSON.parse(listed.stdout) as { members: { id: string; learner?: boolean }[]; removed: string[] });
+    assert.deepEqual(members.members.map((m) => `${m.id}:${m.learner === true ? 'learner' : 'voter'}`).sort(), ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== dead).map((id) => `${id}:voter`));
+    assert.deepEqual(members.removed, [dead]);
+  });
+});
+
+test('grow 3→5, transfer leadership, remove the leader, shrink to 3, under load', async (t) => {
+  await withCluster(t, { name: 'member-grow', spare: 2 }, async (c) => {
+    await c.writeViaLeader('before', '1');
+    const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    await underLoad(t, c, all, 30_000, async () => {
+      for (const id of ['n4', 'n5']) {
+        await c.change('MemberAdd', { id, peerAddr: c.peerAddr(id), clientAddr: c.clientAddr(id) });
+        c.startNode(id, { join: ['n1', 'n2', 'n3'] });
+        await c.waitMembers(roles(c.liveIds().map((m) => [m, 'voter'])), c.liveIds());
+      }
+      const moved = await c.change('TransferLeadership', { target: 'n4' });
+      assert.equal(moved['leader'], 'n4');
+      // Remove the leader: it hands over and leaves.
+      await c.change('MemberRemove', { id: 'n4' });
+      await c.terminate('n4');
+      await c.change('MemberRemove', { id: 'n5' });
+      await c.terminate('n5');
+      await c.waitMembers(roles([['n1', 'voter'], ['n2', 'voter'], ['n3', 'voter']]), ['n1', 'n2', 'n3']);
+    });
+    const got = await call(c.endpoint(await c.waitForLeader(10_000)), 'Get', { key: 'before' }, 3000);
+    assert.ok(got.kind === 'ok' && got.body['value'] === '1', showResult(got));
+  });
+});
