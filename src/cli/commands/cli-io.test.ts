@@ -98,7 +98,7 @@ describe('leasekv CLI habits (issue 10)', () => {
     assert.equal(simple.stdout, '"s\\tkey"\tplain\n"s\\nnl"\t"two\\nlines"\ns-quote\t"\\"q\\""\n');
     const back = simple.stdout.trimEnd().split('\n').map((l) => l.split('\t').map((f) => (f.startsWith('"') ? (JSON.parse(f) as string) : f)));
     assert.deepEqual(back, [['s\tkey', 'plain'], ['s\nnl', 'two\nlines'], ['s-quote', '"q"']]);
-    assert.deepEqual((JSON.parse(json.stdout) as { kvs: unknown[] }).kvs, [{ key: 's\tkey', value: 'plain' }, { key: 's\nnl', value: 'two\nlines' }, { key: 's-quote', value: '"q"' }]);
+    assert.deepEqual((JSON.parse(json.stdout) as { kvs: { key: string; value: string }[] }).kvs.map(({ key, value }) => ({ key, value })), [{ key: 's\tkey', value: 'plain' }, { key: 's\nnl', value: 'two\nlines' }, { key: 's-quote', value: '"q"' }]);
   });
 
   test('typos: the nearest flag or command is suggested, exit 2', async () => {
