@@ -200,7 +200,7 @@ export class LeaseKvNode implements KvBackend {
         this.completeReady(rd, later, snapshot);
         this.schedule();
       },
-      (err: unknown) => this.fatal('persisting to the write-ahead log failed', err),
+      (err: unknown) => this.fatal('persisting to the write-ahead log', err),
     );
   }
 
@@ -365,13 +365,21 @@ export class LeaseKvNode implements KvBackend {
         this.core.compact(meta.index);
         this.log.info({ index: meta.index, bytes, ms: Math.round(this.now() - startedMs) }, 'snapshot written, log compacted');
       },
-      (err: unknown) => this.fatal('writing a snapshot failed', err),
+      (err: unknown) => this.fatal('writing a snapshot', err),
     );
   }
 
+  /**
+   * A storage error (disk full, I/O error): a failed write or fsync cannot be retried safely, so the
+   * node stops. Requests in flight are answered now — writes `unavailable` with outcome unknown (the
+   * entry may be on a majority's disks and commit under the next leader), reads `unavailable` —
+   * before the host closes the API. One log line says why (docs/storage.md, "Storage errors").
+   */
   private fatal(what: string, err: unknown): void {
-    this.log.fatal({ err }, `${what}; stopping this node so that nothing unsafe is acknowledged`);
-    this.stopped = true;
+    if (this.stopped) return;
+    const cause = rootMessage(err);
+    this.log.fatal({ cause }, `storage error ${what}: ${cause}; stopping this node so that nothing unsafe is acknowledged`);
+    this.stop(`a storage error stopped this node (${cause}) while the write was in flight; it may or may not have been applied`);
     this.events.emit('fatal', err);
   }
 
@@ -616,6 +624,7 @@ export class LeaseKvNode implements KvBackend {
    * giving up its lease first, then waits (bounded) for the handover before the host closes things.
    */
   async handOver(maxWaitMs: number): Promise<void> {
+    if (this.stopped) return; // after a storage error: nothing can be handed over
     const st = this.core.status(this.now());
     if (st.role !== 'leader') return;
     let best: string | null = null;
@@ -636,12 +645,12 @@ export class LeaseKvNode implements KvBackend {
     }
   }
 
-  stop(): void {
+  stop(writeOutcome = 'node stopped while the write was in flight; it may or may not have been applied'): void {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     const err = (): Error => new UnavailableError('node stopped');
     // A write handed to the log may still commit under the next leader.
-    this.proposals.failAll(() => new OutcomeUnknownError('node stopped while the write was in flight; it may or may not have been applied'));
+    this.proposals.failAll(() => new OutcomeUnknownError(writeOutcome));
     this.reads.failAll(err);
     this.applyWaiters.failAll(err);
     this.watchHub.close();
@@ -663,4 +672,11 @@ export interface RestoredState {
   readonly hardState: { readonly term: number; readonly votedFor: string | null; readonly commit: number };
   readonly snapshot: SnapshotMeta | null;
   readonly entries: readonly Entry[];
+}
+
+/** The innermost message of an error chain (a storage error arrives wrapped: PersisterFailedError → the fs error). */
+function rootMessage(err: unknown): string {
+  let e: unknown = err;
+  for (let i = 0; i < 8 && e instanceof Error && e.cause !== undefined; i++) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
 }

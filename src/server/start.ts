@@ -6,7 +6,7 @@ import { KvStateMachine } from '../kv/machine.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
-import { openNodeStorage, type OpenedStorage } from './storage-adapter.ts';
+import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
@@ -37,6 +37,8 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Extra HTTP routes (dashboard, metrics) built once the node exists. */
   readonly routes?: (node: LeaseKvNode, parts: NodeParts, cfg: NodeConfig) => readonly ExtraRoute[];
+  /** Tests only (no flag or variable reaches it): wraps the storage the node writes through, to inject faults. */
+  readonly wrapStorage?: (storage: NodeStorage) => NodeStorage;
 }
 
 /** What metrics need beyond the node itself: the transport's counters and the disk's fsync latencies. */
@@ -182,7 +184,7 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
     onMessage: (h) => transport.onMessage(h),
     onSnapshot: (h) => transport.onSnapshot((_from, msg, data) => h(msg, data)),
   };
-  const node = new LeaseKvNode(cfg, kv, opened.storage, nodeTransport, log, {
+  const node = new LeaseKvNode(cfg, kv, opts.wrapStorage?.(opened.storage) ?? opened.storage, nodeTransport, log, {
     fresh: opened.fresh,
     hardState: opened.hardState,
     snapshot: opened.snapshot?.meta ?? null,
@@ -229,16 +231,26 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
   node.start();
   membership.start();
   log.info({ client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` }, 'serving');
+  let storageFailed: unknown = null;
+  node.events.once('fatal', (err: unknown) => (storageFailed = err));
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
-      await api.close();
-      membership.stop();
-      node.stop();
-      await transport.stop();
-      await opened.storage.close();
-      lock.release();
+      try {
+        await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
+        // Requests already failed by the node (a storage error) get their answers out first.
+        await api.close({ drainMs: 1000 });
+        membership.stop();
+        node.stop();
+        await transport.stop();
+        await opened.storage.close().catch((e: unknown) => {
+          if (storageFailed === null) throw e;
+          // Expected after a storage error (the same disk fails the last flush): already logged once.
+          log.debug({ cause: e instanceof Error ? e.message : String(e) }, 'closing the write-ahead log after the storage error failed too');
+        });
+      } finally {
+        lock.release();
+      }
       log.info('stopped');
     })();
     return stopping;

@@ -159,8 +159,13 @@ export class WorkerBackend implements Backend {
     return this.call('loadSnapshot');
   }
   async close(): Promise<void> {
-    if (this.dead === null) await this.call('close');
-    this.dead ??= new Error('persister closed');
-    await this.worker.terminate();
+    try {
+      if (this.dead === null) await this.call('close');
+    } finally {
+      // Even when closing fails (a full disk fails the last flush too) the worker must go, or it
+      // would keep the process alive after the node has stopped.
+      this.dead ??= new Error('persister closed');
+      await this.worker.terminate();
+    }
   }
 }

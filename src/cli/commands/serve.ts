@@ -65,7 +65,15 @@ export async function run(argv: string[]): Promise<number> {
     running.node.events.on('fatal', (err: unknown) => {
       const refused = err instanceof StartRefusedError;
       if (refused) console.error(`leasekv serve: refusing to run: ${err.message}`);
-      void running.stop().finally(() => resolve(refused ? 2 : 1));
+      // Exits non-zero whatever stopping meets (closing a failed disk may fail again): never an
+      // unhandled rejection with a stack trace.
+      running.stop().then(
+        () => resolve(refused ? 2 : 1),
+        (e: unknown) => {
+          running.log.error({ cause: e instanceof Error ? e.message : String(e) }, 'stopping after a fatal error did not finish cleanly');
+          resolve(refused ? 2 : 1);
+        },
+      );
     });
   });
 }

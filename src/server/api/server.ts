@@ -56,7 +56,8 @@ export interface ApiServer {
   readonly connections: FrontEndStats;
   /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
   addRoute(method: string, path: string, handler: RouteHandler): void;
-  close(): Promise<void>;
+  /** Stops serving; with drainMs, first waits (at most that long) for requests in flight to be answered. */
+  close(opts?: { drainMs?: number }): Promise<void>;
 }
 
 /** Connect's JSON options; its JSON serialization also takes the text decoder, which the public type omits. */
@@ -139,10 +140,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   opts.logger?.info({ host: opts.host, port }, 'client API listening (gRPC, Connect, HTTP/JSON)');
 
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
+  const close = (o: { drainMs?: number } = {}): Promise<void> =>
     (closing ??= (async () => {
       http1.close();
       http2.close();
+      // Bounded wait for requests being answered (their answers written) before connections are cut.
+      const until = performance.now() + (o.drainMs ?? 0);
+      while (core.inFlight > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+      if (o.drainMs !== undefined) await new Promise((r) => setTimeout(r, 20));
       await closeFront();
     })());
   return { port, core, fastPath: fast, connections: frontEnd.stats, addRoute, close };
