@@ -104,7 +104,7 @@ export function decodeStatus(j: unknown): NodeStatus {
   if (!Array.isArray(rawMembers)) throw new DecodeError('field members: expected an array');
   const members: Member[] = rawMembers.map((e: unknown) => {
     const m = obj(e, 'Member');
-    return { id: str(m, 'id'), peerAddr: str(m, 'peerAddr'), clientAddr: str(m, 'clientAddr') };
+    return { id: str(m, 'id'), peerAddr: str(m, 'peerAddr'), clientAddr: str(m, 'clientAddr'), learner: bool(m, 'learner') };
   });
   return {
     id: str(o, 'id'),
@@ -121,5 +121,7 @@ export function decodeStatus(j: unknown): NodeStatus {
     keys: num(o, 'keys'),
     version: str(o, 'version'),
     revision: num(o, 'revision'),
+    configIndex: num(o, 'configIndex'),
+    configCommitted: bool(o, 'configCommitted'),
   };
 }

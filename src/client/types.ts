@@ -85,6 +85,8 @@ export interface Member {
   readonly id: string;
   readonly peerAddr: string;
   readonly clientAddr: string;
+  /** A learner receives the log but does not vote nor count toward commit or the lease. */
+  readonly learner: boolean;
 }
 export interface NodeStatus {
   readonly id: string;
@@ -101,6 +103,9 @@ export interface NodeStatus {
   readonly keys: number;
   readonly version: string;
   readonly revision: number;
+  /** The log index of the latest membership change (0: none since bootstrap), and whether it is committed. */
+  readonly configIndex: number;
+  readonly configCommitted: boolean;
 }
 /** statusAll(): one entry per endpoint, with the status or why it could not be had. */
 export interface EndpointStatus {

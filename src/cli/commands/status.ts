@@ -6,7 +6,8 @@ const FORMATS: readonly Format[] = ['table', 'simple', 'json'];
 
 const USAGE = `usage: leasekv status [options]
 
-Asks every endpoint for its status and prints one row per node: endpoint, id, role, term, leader,
+Asks every endpoint for its status and prints one row per node: endpoint, id, role (leader,
+follower, candidate, or learner: a member that receives the log but does not vote), term, leader,
 commit and applied index, and the lease: "held Nms" on a leader holding its lease, "waiting Nms"
 on a new leader waiting out the old leader's lease, "leader's Nms" on a follower (its view of the
 leader's lease).
@@ -52,6 +53,8 @@ function rows(all: readonly EndpointStatus[]): string[][] {
         : s.role === 'leader'
           ? `waiting ${s.oldLeaseRemainingMs}ms`
           : `leader's ${s.oldLeaseRemainingMs}ms`;
-    return [e.endpoint, s.id, s.role, String(s.term), s.leader || '-', String(s.commitIndex), String(s.appliedIndex), lease, String(s.keys), s.version];
+    // A learner (leasekv member add --learner, or a new member still catching up) follows and never votes.
+    const role = s.members.some((m) => m.id === s.id && m.learner) ? 'learner' : s.role;
+    return [e.endpoint, s.id, role, String(s.term), s.leader || '-', String(s.commitIndex), String(s.appliedIndex), lease, String(s.keys), s.version];
   });
 }

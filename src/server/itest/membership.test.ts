@@ -72,11 +72,17 @@ test('grow 3→5, transfer leadership, remove the leader, shrink to 3, under loa
     await c.writeViaLeader('before', '1');
     const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
     await underLoad(t, c, all, 30_000, async () => {
-      for (const id of ['n4', 'n5']) {
-        await c.change('MemberAdd', { id, peerAddr: c.peerAddr(id), clientAddr: c.clientAddr(id) });
-        c.startNode(id, { join: ['n1', 'n2', 'n3'] });
-        await c.waitMembers(roles(c.liveIds().map((m) => [m, 'voter'])), c.liveIds());
-      }
+      // n4 as a voter (promoted by the leader once caught up); n5 as a learner, promoted by hand.
+      await c.change('MemberAdd', { id: 'n4', peerAddr: c.peerAddr('n4'), clientAddr: c.clientAddr('n4') });
+      c.startNode('n4', { join: ['n1', 'n2', 'n3'] });
+      await c.waitMembers(roles(['n1', 'n2', 'n3', 'n4'].map((m) => [m, 'voter'])), c.liveIds());
+      await c.change('MemberAdd', { id: 'n5', peerAddr: c.peerAddr('n5'), clientAddr: c.clientAddr('n5'), learner: true });
+      c.startNode('n5', { join: ['n1', 'n2', 'n3'] });
+      await c.waitMembers(roles([...['n1', 'n2', 'n3', 'n4'].map((m) => [m, 'voter'] as const), ['n5', 'learner']]), c.liveIds());
+      const st = await call(c.endpoint('n5'), 'Status', {}, 3000);
+      assert.ok(st.kind === 'ok' && (st.body['members'] as { id: string; learner?: boolean }[]).some((m) => m.id === 'n5' && m.learner === true), `Status shows n5 as a learner: ${showResult(st)}`);
+      await c.change('MemberPromote', { id: 'n5' });
+      await c.waitMembers(roles(all.map((m) => [m, 'voter'])), c.liveIds());
       const moved = await c.change('TransferLeadership', { target: 'n4' });
       assert.equal(moved['leader'], 'n4');
       // Remove the leader: it hands over and leaves.
