@@ -49,7 +49,7 @@ function tickLeader(c: Core, nowMs: number): void {
   if (nowMs >= c.transferDeadlineMs) {
     // MUTANT transfer-resumes-lease (etcd-io/raft#99): lead on with the lease as if never given up.
     if (c.cfg.mutant === 'transfer-resumes-lease' && c.lease !== null && c.isVoter()) {
-      c.lease.givenUp = false;
+      c.lease.resumeAfterTransfer();
       c.transferTarget = null;
       c.transferDeadlineMs = Number.POSITIVE_INFINITY;
       return;

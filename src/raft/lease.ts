@@ -83,6 +83,16 @@ export class LeaderLease {
     return !this.givenUp && nowMs >= this.waitUntilMs && nowMs < this.untilMs;
   }
 
+  /**
+   * MUTANT transfer-resumes-lease only: lead on after a timed-out transfer with the lease the
+   * acknowledgements received meanwhile would have given (what etcd-io/raft#99 amounted to).
+   */
+  resumeAfterTransfer(): void {
+    this.givenUp = false;
+    const sentMs = this.sendTimes.get(this.quorumRound);
+    if (sentMs !== undefined) this.untilMs = Math.max(this.untilMs, sentMs + holderSpan(this.cfg, this.cfg.leaseDurationMs));
+  }
+
   /** Recounts after the voters changed (the quorum round never moves back). */
   recount(nowMs: number): void {
     this.recompute(nowMs);

@@ -283,3 +283,37 @@ test('a leader that steps down while waiting out an old lease passes that lease 
   // reports to candidates, not its own older belief (≈ 509 ms) nor its own unusable lease (891 ms).
   assert.ok(after.oldLeaseRemainingMs > 900, `b passes on ${after.oldLeaseRemainingMs} ms`);
 });
+
+test('after a change the lease counts a majority of the configuration in force, not the one the leader was elected in', () => {
+  for (const mutant of [undefined, 'lease-one-config'] as const) {
+    // a leads a, b, c; d and e join and are promoted (5 voters); then a and b are cut from c, d, e.
+    const c = new TestCluster(['a', 'b', 'c'], mutant === undefined ? {} : { mutant });
+    c.electFirst();
+    c.run(300);
+    for (const id of ['d', 'e']) {
+      ok(propose(c, 'a', cc('add-learner', id)));
+      c.addNode(id, { voters: c.node('a').confState().voters, learners: [id] }, c.get('a').nowMs);
+      c.run(500);
+      ok(propose(c, 'a', cc('promote', id)));
+      c.run(300);
+    }
+    assert.deepEqual(voters(c, 'a'), ['a', 'b', 'c', 'd', 'e']);
+    c.drop = partition(['a', 'b'], ['c', 'd', 'e']);
+    c.run(950);
+    const stepped = c.eventsOf('a', 'step-down').some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason));
+    assert.equal(stepped, mutant === undefined, `mutant=${mutant ?? 'none'}: a and b are 2 of 5 voters, no lease`);
+  }
+});
+
+test('a transfer that timed out leaves the lease given up: the leader steps down instead of resuming (etcd-io/raft#99)', () => {
+  for (const mutant of [undefined, 'transfer-resumes-lease'] as const) {
+    const c = new TestCluster(['a', 'b', 'c'], mutant === undefined ? {} : { mutant });
+    c.electFirst();
+    c.run(300);
+    c.drop = (m) => m.type === 'timeoutNow';
+    assert.equal(c.node('a').transferLeadership('b', c.get('a').nowMs), true);
+    c.run(1200);
+    const a = c.get('a');
+    assert.equal(a.node.role === 'leader' && a.node.isLeaseValid(a.nowMs), mutant !== undefined, `mutant=${mutant ?? 'none'}`);
+  }
+});

@@ -8,7 +8,7 @@ import { simulateSeed } from './run.ts';
 
 const SUITE: readonly (readonly [Mutant, number, RegExp])[] = [
   ['lease-one-config', 400, /lease exclusivity|stale/],
-  ['transfer-resumes-lease', 700, /stale|linearizability|lease exclusivity/],
+  ['transfer-resumes-lease', 60, /stale|linearizability|lease exclusivity/],
 ];
 
 for (const [mutant, cap, oracle] of SUITE) {
