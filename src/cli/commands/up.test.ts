@@ -148,4 +148,22 @@ describe('leasekv up', () => {
     assert.equal(r.code, 1);
     assert.match(r.out, /holds a 3-node cluster \(n1, n2, n3\), not 5 nodes: run `leasekv up --nodes 3 --data-dir /);
   });
+
+  test('a node with data is started without --peers (its members are in its data dir); another --base-port is refused', async () => {
+    const folder = join(dir, 'recorded');
+    const three = plan(3, folder, base);
+    mkdirSync(three[0]!.dataDir, { recursive: true });
+    writeIdentity(three[0]!.dataDir, {
+      clusterId: 'c'.repeat(32), clusterToken: 'leasekv', memberId: 'n1', incarnation: 'a'.repeat(16), how: 'bootstrap', createdAt: '',
+      initialMembers: three.map((n) => ({ id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr })), peerIncarnations: {},
+    });
+    const moved = await up(['--base-port', String(base + 1000), '--data-dir', folder], () => false);
+    assert.equal(moved.code, 1);
+    assert.match(moved.out, new RegExp(`was started with another --base-port \\(its n1 served clients on 127\\.0\\.0\\.1:${base}, not`));
+    const r = await up(['--base-port', String(base), '--data-dir', folder], (out) => ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)));
+    assert.match(r.out, /\[n1\] fake node n1 serving on \S+ peers undefined\n/, r.out);
+    assert.match(r.out, /\[n2\] fake node n2 serving on \S+ peers n1=/, r.out);
+    const stopped = await r.stop();
+    assert.equal(stopped.code, 0, stopped.out);
+  });
 });

@@ -20,7 +20,8 @@ const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 
 
 Starts a local cluster of N nodes on 127.0.0.1 and keeps it running until Ctrl-C.
 Node K (n1..nN) keeps its data in DATA_DIR/nK; run the same command again to resume the same data.
-A folder that holds a cluster of another size is refused (its members are recorded in the data dirs).
+A folder that holds a cluster of another size, or one started with another --base-port, is refused:
+its members are recorded in the data dirs, and a node with data starts from them (not from --peers).
 Every port it opens is in the block P-1 .. P+${PROXY_OFFSET}+N(N-1)-1 (P = --base-port), all on 127.0.0.1:
   P-1                        the supervisor's control API (the dashboard's kill/restart/isolate)
   P .. P+N-1                 client API and dashboard of n1..nN (node K on P+K-1)
@@ -105,7 +106,11 @@ export function recordedSizeProblem(nodes: readonly NodePlan[], dataDir: string)
     }
     if (rec === null) continue;
     const ids = rec.initialMembers.map((m) => m.id);
-    if (ids.length === nodes.length) continue;
+    if (ids.length === nodes.length) {
+      const was = rec.initialMembers.find((m) => m.id === n.id)?.clientAddr;
+      if (was === undefined || was === '' || was === n.clientAddr) continue;
+      return `${resolve(dataDir)} was started with another --base-port (its ${n.id} served clients on ${was}, not ${n.clientAddr}): resume it with the --base-port it was started with (the members' addresses are recorded in their data dirs).`;
+    }
     return `${resolve(dataDir)} holds a ${ids.length}-node cluster (${ids.join(', ')}), not ${nodes.length} nodes: run \`leasekv up --nodes ${ids.length}${dataDir === './data' ? '' : ` --data-dir ${dataDir}`}\` to resume it, or use another --data-dir for a new ${nodes.length}-node cluster. (Starting it with another size would make the nodes refuse their data; a running cluster changes size with \`leasekv member add\` and \`leasekv member remove\`.)`;
   }
   return null;
@@ -190,7 +195,10 @@ export async function run(argv: string[]): Promise<number> {
       stopTimeoutMs: STOP_TIMEOUT_MS,
       spawn(id, peers, env) {
         const n = nodes.find((m) => m.id === id) as NodePlan;
-        const args = serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a));
+        // --peers bootstraps: a node with data starts from the members recorded in its data dir
+        // (they may have changed since, with leasekv member add/remove).
+        const planned = serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a));
+        const args = readIdentity(n.dataDir) === null ? planned : planned.filter((_, i, all) => !['--peers', '--client-addrs'].includes(all[i] ?? '') && !['--peers', '--client-addrs'].includes(all[i - 1] ?? ''));
         // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
         const child = spawn(process.execPath, [...binArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
         children.set(id, child);
