@@ -6,6 +6,8 @@
 //   delete: (nothing)
 //   cas:    [str expected, if flags & EXPECTED_PRESENT] | str value
 //   txn:    key "" | the transaction body (txn.ts)
+//   put with a TTL (flags & TTL): str value | varint ttl id
+//   ttl-grant: key "" | varint ttlMs;  ttl-revoke, ttl-expire: key "" | varint ttl id
 // Strings are varint length + UTF-8. Decoding rejects anything else with CommandDecodeError, which
 // the state machine turns into a deterministic error result (a bad entry never stops the apply loop).
 
@@ -24,6 +26,21 @@ export interface PutCommand {
   readonly op: 'put';
   readonly key: string;
   readonly value: string;
+  /** Attach the key to this TTL grant (ttl.ts): it is deleted when the grant ends. */
+  readonly ttl?: number;
+  readonly session?: Session;
+}
+
+/** Keys with a time to live (issue 14): a grant lives ttlMs after its last keep-alive (docs/lease-safety.md). */
+export interface TtlGrantCommand {
+  readonly op: 'ttl-grant';
+  readonly ttlMs: number;
+  readonly session?: Session;
+}
+/** Ends a grant now and deletes its keys: asked by a client (revoke) or decided by the leader (expire). */
+export interface TtlEndCommand {
+  readonly op: 'ttl-revoke' | 'ttl-expire';
+  readonly id: number;
   readonly session?: Session;
 }
 
@@ -48,34 +65,41 @@ export interface TxnCommand extends TxnBody {
   readonly session?: Session;
 }
 
-export type Command = PutCommand | DeleteCommand | CasCommand | TxnCommand;
+export type Command = PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand;
 
 /** The command bytes cannot be decoded (corrupt, foreign or from a newer version). */
 export class CommandDecodeError extends Error {
   override readonly name = 'CommandDecodeError';
 }
 
-const OP_CODE = { put: 1, delete: 2, cas: 3, txn: 4 } as const;
+const OP_CODE = { put: 1, delete: 2, cas: 3, txn: 4, 'ttl-grant': 5, 'ttl-revoke': 6, 'ttl-expire': 7 } as const;
 const FLAG_SESSION = 1;
 const FLAG_EXPECTED_PRESENT = 2;
-const KNOWN_FLAGS = FLAG_SESSION | FLAG_EXPECTED_PRESENT;
+const FLAG_TTL = 4;
+const KNOWN_FLAGS = FLAG_SESSION | FLAG_EXPECTED_PRESENT | FLAG_TTL;
+const keyOf = (cmd: Command): string => (cmd.op === 'put' || cmd.op === 'delete' || cmd.op === 'cas' ? cmd.key : '');
 
 export function encodeCommand(cmd: Command): Uint8Array {
-  const w = new ByteWriter(cmd.op === 'txn' ? 256 : 32 + cmd.key.length * 3 + (cmd.op === 'delete' ? 0 : cmd.value.length * 3));
+  const w = new ByteWriter(cmd.op === 'put' || cmd.op === 'cas' ? 32 + cmd.key.length * 3 + cmd.value.length * 3 : cmd.op === 'delete' ? 32 + cmd.key.length * 3 : 256);
   w.u8(COMMAND_VERSION);
   w.u8(OP_CODE[cmd.op]);
   let flags = 0;
   if (cmd.session !== undefined) flags |= FLAG_SESSION;
   if (cmd.op === 'cas' && cmd.expected !== null) flags |= FLAG_EXPECTED_PRESENT;
+  if (cmd.op === 'put' && cmd.ttl !== undefined) flags |= FLAG_TTL;
   w.u8(flags);
   if (cmd.session !== undefined) {
     assertSession(cmd.session);
     w.str(cmd.session.clientId);
     w.varint(cmd.session.seq);
   }
-  w.str(cmd.op === 'txn' ? '' : cmd.key);
-  if (cmd.op === 'put') w.str(cmd.value);
-  else if (cmd.op === 'txn') writeTxnBody(w, cmd);
+  w.str(keyOf(cmd));
+  if (cmd.op === 'put') {
+    w.str(cmd.value);
+    if (cmd.ttl !== undefined) w.varint(cmd.ttl);
+  } else if (cmd.op === 'txn') writeTxnBody(w, cmd);
+  else if (cmd.op === 'ttl-grant') w.varint(cmd.ttlMs);
+  else if (cmd.op === 'ttl-revoke' || cmd.op === 'ttl-expire') w.varint(cmd.id);
   else if (cmd.op === 'cas') {
     if (cmd.expected !== null) w.str(cmd.expected);
     w.str(cmd.value);
@@ -109,11 +133,26 @@ export function decodeCommand(bytes: Uint8Array): Command {
   }
   const key = r.str('key');
   const withSession = <T extends object>(c: T): T => (session === undefined ? c : { ...c, session });
+  if ((flags & FLAG_TTL) !== 0 && opCode !== OP_CODE.put) throw new CommandDecodeError('ttl flag on a command other than put');
+  if (opCode >= OP_CODE['ttl-grant'] && opCode <= OP_CODE['ttl-expire'] && (key !== '' || (flags & FLAG_EXPECTED_PRESENT) !== 0)) {
+    throw new CommandDecodeError('ttl command with a key or an expected value');
+  }
   let cmd: Command;
   switch (opCode) {
-    case OP_CODE.put:
+    case OP_CODE.put: {
       if ((flags & FLAG_EXPECTED_PRESENT) !== 0) throw new CommandDecodeError('put with expected flag');
-      cmd = withSession<PutCommand>({ op: 'put', key, value: r.str('value') });
+      const value = r.str('value');
+      cmd = withSession<PutCommand>((flags & FLAG_TTL) !== 0 ? { op: 'put', key, value, ttl: r.varint('ttl id') } : { op: 'put', key, value });
+      break;
+    }
+    case OP_CODE['ttl-grant']:
+      cmd = withSession<TtlGrantCommand>({ op: 'ttl-grant', ttlMs: r.varint('ttlMs') });
+      break;
+    case OP_CODE['ttl-revoke']:
+      cmd = withSession<TtlEndCommand>({ op: 'ttl-revoke', id: r.varint('ttl id') });
+      break;
+    case OP_CODE['ttl-expire']:
+      cmd = withSession<TtlEndCommand>({ op: 'ttl-expire', id: r.varint('ttl id') });
       break;
     case OP_CODE.delete:
       if ((flags & FLAG_EXPECTED_PRESENT) !== 0) throw new CommandDecodeError('delete with expected flag');

@@ -24,6 +24,7 @@ import { MembershipTable } from './members.ts';
 import { ConfDecodeError } from '../raft/confchange.ts';
 import { SortedKeys } from './sorted-keys.ts';
 import { compareHolds, type TxnOp } from './txn.ts';
+import { TtlTable, type TtlGrant } from './ttl.ts';
 
 export type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
 
@@ -82,6 +83,9 @@ export class KvStateMachine {
   observer: ChangeObserver | null = null;
   /** Where the members added by ConfChange entries are, and the removed ids (members.ts). */
   private membersTable = new MembershipTable();
+  private ttls = new TtlTable();
+  /** Told when a TTL grant is made or ends (the leader's countdowns, server/ttl-countdowns.ts). */
+  ttlObserver: ((e: { kind: 'granted'; id: number; ttlMs: number } | { kind: 'ended'; id: number }) => void) | null = null;
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
     validateSessionConfig(config.sessions);
@@ -104,6 +108,20 @@ export class KvStateMachine {
   /** History before this revision is gone (watch and past reads start after it). */
   get compactRevision(): number {
     return this.compactRev;
+  }
+
+  /** The TTL grants that exist (id, ttlMs). */
+  ttlGrants(): TtlGrant[] {
+    return this.ttls.list();
+  }
+
+  ttlOf(id: number): number | undefined {
+    return this.ttls.ttlOf(id);
+  }
+
+  /** The TTL grant a key is attached to, if any. */
+  ttlOfKey(key: string): number | undefined {
+    return this.ttls.grantOf(key);
   }
 
   get size(): number {
@@ -149,20 +167,20 @@ export class KvStateMachine {
       if (e instanceof CommandDecodeError) return { op: 'invalid', reason: e.message };
       throw e;
     }
-    if (cmd.session === undefined) return this.execute(cmd);
+    if (cmd.session === undefined) return this.execute(cmd, entry.index);
     const check = this.sessions.check(cmd.session, entry.index);
     if (check.kind === 'answer') return check.result;
-    const result = this.execute(cmd);
+    const result = this.execute(cmd, entry.index);
     this.sessions.record(cmd.session, entry.index, result);
     return result;
   }
 
   /** Runs one command: its writes share revision rev + 1, which becomes current if any happened. */
-  private execute(cmd: Command): ApplyResult {
+  private execute(cmd: Command, index: number): ApplyResult {
     this.pendingRev = this.rev + 1;
     this.wrote = false;
     this.pendingEvents = this.observer === null ? null : [];
-    const out = this.run(cmd);
+    const out = this.run(cmd, index);
     if (this.wrote) {
       this.rev = this.pendingRev;
       if (this.pendingEvents !== null && this.observer !== null) this.observer(this.rev, this.pendingEvents);
@@ -171,12 +189,34 @@ export class KvStateMachine {
     return { ...out, revision: this.rev } as ApplyResult;
   }
 
-  private run(cmd: Command): Unrevisioned {
-    if (cmd.op === 'txn') return this.runTxn(cmd);
+  private run(cmd: Command, index: number): Unrevisioned {
+    switch (cmd.op) {
+      case 'txn':
+        return this.runTxn(cmd);
+      case 'ttl-grant':
+        // The id is the entry's index: unique, and the same on every replica.
+        this.ttls.grant(index, cmd.ttlMs);
+        this.ttlObserver?.({ kind: 'granted', id: index, ttlMs: cmd.ttlMs });
+        return { op: 'ttl-grant', id: index, ttlMs: cmd.ttlMs };
+      case 'ttl-revoke':
+      case 'ttl-expire': {
+        const keys = this.ttls.end(cmd.id);
+        if (keys === null) return { op: cmd.op, found: false };
+        for (const k of keys) this.remove(k, this.data.get(k));
+        this.ttlObserver?.({ kind: 'ended', id: cmd.id });
+        return { op: cmd.op, found: true };
+      }
+      default:
+        return this.runKeyed(cmd);
+    }
+  }
+
+  private runKeyed(cmd: Command & { op: 'put' | 'delete' | 'cas' }): Unrevisioned {
     const prev = this.data.get(cmd.key);
     switch (cmd.op) {
       case 'put':
-        this.put(cmd.key, prev, cmd.value);
+        if (cmd.ttl !== undefined && !this.ttls.has(cmd.ttl)) return { op: 'ttl-not-found', id: cmd.ttl };
+        this.put(cmd.key, prev, cmd.value, cmd.ttl);
         return prev === undefined ? { op: 'put' } : { op: 'put', prev: prev.value };
       case 'delete':
         return { op: 'delete', deleted: this.remove(cmd.key, prev) };
@@ -220,7 +260,9 @@ export class KvStateMachine {
     for (const cow of this.cows) if (!cow.has(key)) cow.set(key, prev);
   }
 
-  private put(key: string, prev: KeyRecord | undefined, value: string): void {
+  /** Every write of a key sets its TTL grant: `ttl`, or none (as etcd: a put without a lease detaches). */
+  private put(key: string, prev: KeyRecord | undefined, value: string, ttl?: number): void {
+    this.ttls.attach(key, ttl);
     const rev = this.pendingRev;
     const rec = prev === undefined ? new KeyRecord(value, rev, rev, 1) : new KeyRecord(value, prev.create, rev, prev.version + 1);
     if (prev !== undefined) this.saveForSnapshot(key, prev);
@@ -240,6 +282,7 @@ export class KvStateMachine {
 
   private remove(key: string, prev: KeyRecord | undefined): boolean {
     if (prev === undefined) return false;
+    this.ttls.attach(key, undefined);
     this.saveForSnapshot(key, prev);
     this.data.delete(key);
     this.index.delete(key);
@@ -322,6 +365,8 @@ export class KvStateMachine {
     const valueOf = cow === null ? (k: string) => data.get(k) as KeyRecord : (k: string) => cow.get(k) ?? (data.get(k) as KeyRecord);
     const w = new ByteWriter(1024);
     this.sessions.write(w);
+    const tw = new ByteWriter(256);
+    this.ttls.write(tw);
     return {
       applied: this.applied,
       appliedTerm: this.appliedTermValue,
@@ -332,6 +377,7 @@ export class KvStateMachine {
       valueOf,
       sessionBytes: w.finish(),
       memberBytes: this.membersTable.encode(),
+      ttlBytes: tw.finish(),
     };
   }
 
@@ -346,6 +392,7 @@ export class KvStateMachine {
     this.data = d.data;
     this.index = SortedKeys.fromSorted(d.keys);
     this.sessions = d.sessions;
+    this.ttls = d.ttls;
     this.applied = d.applied;
     this.appliedTermValue = d.appliedTerm;
     this.rev = d.revision;

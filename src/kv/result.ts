@@ -27,6 +27,12 @@ export type ApplyResult =
   | { readonly op: 'delete'; readonly deleted: boolean; readonly revision: number }
   /** current: when not swapped, the key's actual value (absent if the key is absent). */
   | { readonly op: 'cas'; readonly swapped: boolean; readonly current?: string; readonly revision: number }
+  /** A TTL grant made: its id (the entry's index) and TTL. */
+  | { readonly op: 'ttl-grant'; readonly id: number; readonly ttlMs: number; readonly revision: number }
+  /** A grant ended (its keys deleted at `revision`); found false: there was no such grant. */
+  | { readonly op: 'ttl-revoke' | 'ttl-expire'; readonly found: boolean; readonly revision: number }
+  /** A put named a TTL grant that does not exist (any more); nothing was changed. */
+  | { readonly op: 'ttl-not-found'; readonly id: number; readonly revision: number }
   /** succeeded: every compare held and `success` ran (else `failure`); one result per operation run. */
   | { readonly op: 'txn'; readonly succeeded: boolean; readonly revision: number; readonly results: readonly TxnOpResult[] }
   /** The client's seq is older than the last one applied for it: the answer is no longer known. */
@@ -41,7 +47,7 @@ export type ApplyResult =
 
 // Tags 1-3 (put, delete, cas without a revision) are only read, from format-1 snapshots.
 const OLD_TAG = { put: 1, delete: 2, cas: 3 } as const;
-const TAG = { 'session-stale': 4, 'session-expired': 5, invalid: 6, put: 7, delete: 8, cas: 9, txn: 10 } as const;
+const TAG = { 'session-stale': 4, 'session-expired': 5, invalid: 6, put: 7, delete: 8, cas: 9, txn: 10, 'ttl-grant': 11, 'ttl-revoke': 12, 'ttl-expire': 13, 'ttl-not-found': 14 } as const;
 
 const FLAG_HAS_VALUE = 1;
 
@@ -58,6 +64,20 @@ export function writeResult(w: ByteWriter, r: ApplyResult): void {
       return;
     case 'cas':
       optionalStr(w, r.current, r.swapped ? 2 : 0);
+      w.varint(r.revision);
+      return;
+    case 'ttl-grant':
+      w.varint(r.id);
+      w.varint(r.ttlMs);
+      w.varint(r.revision);
+      return;
+    case 'ttl-revoke':
+    case 'ttl-expire':
+      w.u8(r.found ? 1 : 0);
+      w.varint(r.revision);
+      return;
+    case 'ttl-not-found':
+      w.varint(r.id);
       w.varint(r.revision);
       return;
     case 'txn':
@@ -175,6 +195,14 @@ export function readResult(r: ByteReader, fail: (m: string) => Error): ApplyResu
       return { op: 'delete', deleted: r.u8('deleted') === 1, revision: r.varint('revision') };
     case TAG.cas:
       return readCas(r, readRevision);
+    case TAG['ttl-grant']:
+      return { op: 'ttl-grant', id: r.varint('ttl id'), ttlMs: r.varint('ttlMs'), revision: r.varint('revision') };
+    case TAG['ttl-revoke']:
+      return { op: 'ttl-revoke', found: r.u8('found') === 1, revision: r.varint('revision') };
+    case TAG['ttl-expire']:
+      return { op: 'ttl-expire', found: r.u8('found') === 1, revision: r.varint('revision') };
+    case TAG['ttl-not-found']:
+      return { op: 'ttl-not-found', id: r.varint('ttl id'), revision: r.varint('revision') };
     case TAG.txn: {
       const succeeded = r.u8('succeeded') === 1;
       const revision = r.varint('revision');

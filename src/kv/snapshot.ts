@@ -2,22 +2,24 @@
 // processed without blocking the host's event loop for seconds: the async variants yield between
 // slices, so heartbeats and lease renewals keep flowing while a snapshot is taken or installed.
 //
-// Layout (version 3, issue 12: membership):
+// Layout (version 4; issue 12: membership, issue 14: TTL grants):
 //   "LKVS" u8 version | varint appliedIndex | varint appliedTerm | varint revision
 //   | varint compactRevision | varint keyCount
 //   | keyCount × (str key, str value, varint create, varint mod, varint version) in strictly
 //     ascending key order
-//   | sessions (sessions.ts) | bytes membership table (members.ts)
+//   | sessions (sessions.ts) | bytes membership table (members.ts) | TTL grants (ttl.ts)
 //   | u32 CRC32 (zlib) of everything before it
-// Version 2 (still read): no membership table (an empty one). Version 1 (still read): also no
-// revision, no compactRevision, keys as (str key, str value). Its keys are read as created and
-// last modified at revision 1, version 1, and the store's revision as 1 (0 when empty): every
-// comparison and watch then starts from a consistent state.
+// Version 3 (still read): no TTL grants. Version 2 (still read): also no membership table (an
+// empty one). Version 1 (still read): also no revision, no compactRevision, keys as (str key,
+// str value). Its keys are read as created and last modified at revision 1, version 1, and the
+// store's revision as 1 (0 when empty): every comparison and watch then starts from a consistent
+// state.
 // Keys are written sorted, so equal states give equal bytes whatever history produced them.
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { ByteReader, ByteWriter, varintSize } from '../util/bytes.ts';
 import { SessionTable, type SessionConfig } from './sessions.ts';
+import { TtlTable } from './ttl.ts';
 
 /** The snapshot bytes are corrupt, truncated or of an unknown version. */
 export class SnapshotDecodeError extends Error {
@@ -25,7 +27,7 @@ export class SnapshotDecodeError extends Error {
 }
 
 const MAGIC = Buffer.from('LKVS', 'latin1');
-const SNAPSHOT_VERSION = 3;
+const SNAPSHOT_VERSION = 4;
 /** Keys handled per step: a few milliseconds of work between yields. */
 const KEYS_PER_STEP = 16_384;
 const snapFail = (m: string): Error => new SnapshotDecodeError(m);
@@ -56,6 +58,7 @@ export interface FrozenState {
   readonly valueOf: (key: string) => KeyRecord;
   readonly sessionBytes: Uint8Array;
   readonly memberBytes: Uint8Array;
+  readonly ttlBytes: Uint8Array;
 }
 
 export interface DecodedState {
@@ -67,6 +70,7 @@ export interface DecodedState {
   /** Strictly ascending (checked). */
   readonly keys: string[];
   readonly sessions: SessionTable;
+  readonly ttls: TtlTable;
   readonly chars: number;
   readonly memberBytes: Uint8Array;
 }
@@ -106,7 +110,7 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
     }
   }
   const header = MAGIC.length + 1 + 5 * 9;
-  const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 9 + s.memberBytes.length + 4);
+  const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 9 + s.memberBytes.length + s.ttlBytes.length + 4);
   w.rawBytes(MAGIC);
   w.u8(SNAPSHOT_VERSION);
   w.varint(s.applied);
@@ -131,6 +135,7 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
   }
   w.rawBytes(s.sessionBytes);
   w.bytes(s.memberBytes);
+  w.rawBytes(s.ttlBytes);
   w.u32(crc32(w.view()));
   return w.finish();
 }
@@ -146,7 +151,7 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   // CRC-checked: decode strings without the strict UTF-8 check (faster for a million keys).
   const r = new ByteReader(buf.subarray(MAGIC.length, bodyLen), snapFail, false);
   const version = r.u8('version');
-  if (version !== SNAPSHOT_VERSION && version !== 2 && version !== 1) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
+  if (version < 1 || version > SNAPSHOT_VERSION) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
   const applied = r.varint('appliedIndex');
   const appliedTerm = r.varint('appliedTerm');
   let revision = version === 1 ? 0 : r.varint('revision');
@@ -177,6 +182,8 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   const sessions = new SessionTable(sessionConfig);
   sessions.read(r, snapFail);
   const memberBytes = version < 3 ? new Uint8Array(0) : r.bytes('membership table');
+  const ttls = new TtlTable();
+  if (version >= 4) ttls.read(r, snapFail, (k) => data.has(k));
   r.expectEnd('snapshot');
-  return { applied, appliedTerm, revision, compactRevision, data, keys, sessions, chars, memberBytes };
+  return { applied, appliedTerm, revision, compactRevision, data, keys, sessions, ttls, chars, memberBytes };
 }
