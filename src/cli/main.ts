@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cas: { summary: 'cas KEY OLD NEW | cas --absent KEY NEW (compare-and-swap)', load: () => import('./commands/cas.ts') },
   scan: { summary: 'scan PREFIX [--limit N]: keys and values by prefix', load: () => import('./commands/scan.ts') },
   watch: { summary: 'watch KEY [--prefix] [--rev N]: print changes as they happen', load: () => import('./commands/watch.ts') },
+  ttl: { summary: 'ttl grant MS | keep-alive ID MS | revoke ID: keys with a time to live', load: () => import('./commands/ttl.ts') },
   txn: { summary: 'txn [FILE|-]: a transaction (compare, success, failure) read as JSON', load: () => import('./commands/txn.ts') },
   endpoint: { summary: 'endpoint health: GET /health of every endpoint, as a table', load: () => import('./commands/endpoint.ts') },
   snapshot: { summary: 'snapshot save FILE | status FILE | restore FILE --data-dir D ...: backup and restore', load: () => import('./commands/snapshot.ts') },

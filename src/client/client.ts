@@ -43,6 +43,9 @@ const PATHS = {
   range: `/${KV.typeName}/${KV.method.range.name}`,
   status: `/${KV.typeName}/${KV.method.status.name}`,
   txn: `/${KV.typeName}/${KV.method.txn.name}`,
+  ttlGrant: `/${KV.typeName}/${KV.method.ttlGrant.name}`,
+  ttlKeepAlive: `/${KV.typeName}/${KV.method.ttlKeepAlive.name}`,
+  ttlRevoke: `/${KV.typeName}/${KV.method.ttlRevoke.name}`,
 } as const;
 
 /** The methods of leasekv.v1.Cluster (membership; docs/api.md "Cluster"). */
@@ -86,8 +89,65 @@ export class LeasekvClient {
     return this.#leader;
   }
 
-  put(key: string, value: string, opts: CallOptions = {}): Promise<PutResult> {
-    return this.#write(PATHS.put, { key, value }, decodePut, opts);
+  /** `ttlId`: attach the key to this TTL grant (ttlGrant); without it the key belongs to none. */
+  put(key: string, value: string, opts: CallOptions & { ttlId?: number } = {}): Promise<PutResult> {
+    return this.#write(PATHS.put, opts.ttlId === undefined ? { key, value } : { key, value, ttlId: String(opts.ttlId) }, decodePut, opts);
+  }
+
+  /**
+   * A TTL grant (keys with a time to live; not the leader's lease): it lives `ttlMs` after now and
+   * after each keep-alive; when it ends its keys are deleted. Exactly once, like the writes.
+   */
+  ttlGrant(ttlMs: number, opts: CallOptions = {}): Promise<{ id: number; ttlMs: number; revision: number }> {
+    return this.#write(PATHS.ttlGrant, { ttlMs }, (j) => {
+      const o = j as Record<string, unknown>;
+      return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0), revision: Number(o['revision'] ?? 0) };
+    }, opts);
+  }
+
+  /** Restarts the grant's countdown (the leader answers). Throws LeasekvError code not_found once it has ended. */
+  ttlKeepAlive(id: number, opts: CallOptions = {}): Promise<{ id: number; ttlMs: number }> {
+    return this.#call(PATHS.ttlKeepAlive, JSON.stringify({ id: String(id) }), (j) => {
+      const o = j as Record<string, unknown>;
+      return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0) };
+    }, opts, true);
+  }
+
+  /** Ends the grant now and deletes its keys. found false: it had ended already. */
+  ttlRevoke(id: number, opts: CallOptions = {}): Promise<{ found: boolean; revision: number }> {
+    return this.#write(PATHS.ttlRevoke, { id: String(id) }, (j) => {
+      const o = j as Record<string, unknown>;
+      return { found: o['found'] === true, revision: Number(o['revision'] ?? 0) };
+    }, opts);
+  }
+
+  /**
+   * Keeps a grant alive until `signal` aborts: a keep-alive every ttl/3. Resolves when stopped;
+   * rejects when the grant has ended (not_found) or a keep-alive could not get through before the
+   * TTL was up (the keys may be gone: the caller must stop acting as their owner).
+   */
+  async ttlKeepAliveLoop(id: number, ttlMs: number, signal: AbortSignal): Promise<void> {
+    const every = Math.max(10, Math.floor(ttlMs / 3));
+    let lastOk = performance.now();
+    while (!signal.aborted) {
+      const left = ttlMs - (performance.now() - lastOk);
+      if (left <= 0) throw new LeasekvError('unavailable', `ttl grant ${id}: no keep-alive got through for ${ttlMs} ms; it may have ended`);
+      try {
+        await this.ttlKeepAlive(id, { deadlineMs: Math.max(1, Math.min(left, this.#attemptTimeoutMs * 2)), signal });
+        lastOk = performance.now();
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof LeasekvError && err.code === 'not_found') throw err;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, every);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    }
   }
 
   get(key: string, opts: CallOptions & { consistency?: Consistency } = {}): Promise<GetResult> {

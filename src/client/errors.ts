@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'unimplemented'
   | 'canceled'
   | 'compacted'
+  | 'not_found'
   | 'internal';
 
 export class LeasekvError extends Error {
@@ -116,6 +117,8 @@ export function errorFromAnswer(
       return new LeasekvError('unimplemented', at, endpoint);
     case 'canceled':
       return new LeasekvError('canceled', at, endpoint);
+    case 'not_found':
+      return new LeasekvError('not_found', at, endpoint);
     default:
       if (httpStatus === 502 || httpStatus === 503 || httpStatus === 504) return new UnavailableError(at, endpoint);
       return new LeasekvError('internal', at, endpoint);

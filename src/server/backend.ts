@@ -20,7 +20,29 @@ export interface SessionRef {
 export interface PutRequest {
   readonly key: string;
   readonly value: string;
+  /** Attach the key to this TTL grant (absent: none). */
+  readonly ttl?: number;
   readonly session?: SessionRef;
+}
+
+export interface TtlGrantRequest {
+  readonly ttlMs: number;
+  readonly session?: SessionRef;
+}
+export interface TtlGrantResult {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly index: number;
+  readonly revision: number;
+}
+export interface TtlRevokeRequest {
+  readonly id: number;
+  readonly session?: SessionRef;
+}
+export interface TtlRevokeResult {
+  readonly found: boolean;
+  readonly index: number;
+  readonly revision: number;
 }
 export interface PutResult {
   readonly index: number;
@@ -150,6 +172,10 @@ export interface KvBackend {
    * TooManyWatchersError. The caller iterates it and cancels it when done.
    */
   watch(req: WatchRequest): Watcher;
+  ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult>;
+  /** Leader only: the grant lives at least its TTL from now. Throws TtlNotFoundError if it ended. */
+  ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ readonly id: number; readonly ttlMs: number }>;
+  ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult>;
   status(): Promise<StatusResult>;
 }
 
@@ -174,6 +200,13 @@ export class InvalidArgumentError extends Error {
 }
 export class SessionExpiredError extends Error {
   override readonly name = 'SessionExpiredError';
+}
+/** The TTL grant does not exist (it ended, or never did). */
+export class TtlNotFoundError extends Error {
+  override readonly name = 'TtlNotFoundError';
+  constructor(readonly id: number) {
+    super(`ttl grant ${id} not found (it has ended, or never existed)`);
+  }
 }
 /** The request's outcome is unknown (e.g. leadership lost after proposing): it may or may not apply. */
 export class OutcomeUnknownError extends Error {

@@ -31,14 +31,17 @@ import {
   OutcomeUnknownError,
   OverloadedError,
   SessionExpiredError,
+  TtlNotFoundError,
   UnavailableError,
 } from './backend.ts';
 import type {
   CasRequest, CasResult, DeleteRequest, DeleteResult, GetRequest, GetResult, KvBackend, PutRequest, PutResult,
   MemberInfo, RangeRequest, RangeResult, ReadMode, SessionRef, StatusResult, TxnRequest, TxnResult,
+  TtlGrantRequest, TtlGrantResult, TtlRevokeRequest, TtlRevokeResult,
 } from './backend.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
 import { WatchHub, type Watcher, type WatchRequest } from './watch/hub.ts';
+import { TtlCountdowns } from './ttl-countdowns.ts';
 import type { NodeStorage } from './storage-adapter.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import { logRaftEvent } from './event-log.ts';
@@ -96,6 +99,8 @@ export class LeaseKvNode implements KvBackend {
       const ca = this.cfg.clientAddrs.get(id);
       return { id, peerAddr: formatHostPort(hp), clientAddr: ca === undefined ? '' : formatHostPort(ca) };
     });
+  /** The leader's countdowns for TTL grants (ttl-countdowns.ts); idle on followers. */
+  readonly ttlCountdowns: TtlCountdowns;
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -117,6 +122,42 @@ export class LeaseKvNode implements KvBackend {
     transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
     this.watchHub = new WatchHub(kv.revision, cfg.watch);
     kv.observer = (revision, events) => this.watchHub.publish(revision, events);
+    this.ttlCountdowns = new TtlCountdowns(1 + cfg.maxClockDriftRate);
+    kv.ttlObserver = (e) => (e.kind === 'granted' ? this.ttlCountdowns.restart(e.id, e.ttlMs, this.now()) : this.ttlCountdowns.ended(e.id));
+  }
+
+  /**
+   * The leader's TTL countdowns: started in full once this leader may serve lease reads (or, with
+   * lease reads off, once an entry of its term is applied), stopped when it is no longer leader;
+   * each grant whose time is up is expired through the log (docs/lease-safety.md, "TTL grants").
+   */
+  private tickTtls(now: number): void {
+    const c = this.ttlCountdowns;
+    if (this.core.role !== 'leader') {
+      if (c.active) c.stop();
+      return;
+    }
+    if (!c.active) {
+      const ready = this.cfg.leaseReads ? this.core.leaseRead(now) : this.kv.appliedTerm === this.core.term ? this.kv.appliedIndex : null;
+      if (ready === null || this.kv.appliedIndex < ready) return;
+      c.start(now, this.kv.ttlGrants());
+      this.log.info({ grants: c.size }, 'leader: TTL countdowns started in full');
+    }
+    for (const id of c.due(now)) {
+      let res;
+      try {
+        res = this.core.propose(encodeCommand({ op: 'ttl-expire', id }), now);
+      } catch {
+        res = null;
+      }
+      if (res === null || !res.ok) {
+        c.retry(id);
+        continue;
+      }
+      // Applied: the state machine says 'ended'. Lost (leadership moved): a later check retries.
+      this.proposals.add(res.index, { term: res.term, resolve: () => c.ended(id), reject: () => c.retry(id) });
+      this.log.info({ ttlId: id }, 'TTL grant expired; proposing its end');
+    }
   }
 
   watch(req: WatchRequest): Watcher {
@@ -156,6 +197,7 @@ export class LeaseKvNode implements KvBackend {
     if (this.stopped) return;
     const now = this.now();
     this.core.tick(now);
+    this.tickTtls(now);
     if (!this.persisting) {
       const rd = this.core.ready(now);
       if (rd !== null) this.handleReady(rd);
@@ -433,6 +475,7 @@ export class LeaseKvNode implements KvBackend {
     if (r.op === 'session-stale') throw new SessionExpiredError(`session ${r.clientId}: seq ${r.seq} is older than the last applied seq ${r.lastSeq}`);
     if (r.op === 'session-expired') throw new SessionExpiredError(`session ${r.clientId} expired; start a new session`);
     if (r.op === 'invalid') throw new InvalidArgumentError(r.reason);
+    if (r.op === 'ttl-not-found') throw new TtlNotFoundError(r.id);
   }
 
   private session(s: SessionRef | undefined): { session?: SessionRef } {
@@ -441,7 +484,8 @@ export class LeaseKvNode implements KvBackend {
 
   put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
     return this.track('Put', 'write', async () => {
-      const { result, index } = await this.propose({ op: 'put', key: req.key, value: req.value, ...this.session(req.session) }, signal);
+      const ttl = req.ttl === undefined ? {} : { ttl: req.ttl };
+      const { result, index } = await this.propose({ op: 'put', key: req.key, value: req.value, ...ttl, ...this.session(req.session) }, signal);
       this.checkResult(result);
       assert(result.op === 'put', () => `put applied as ${result.op}`);
       return { index, revision: result.revision };
@@ -464,6 +508,40 @@ export class LeaseKvNode implements KvBackend {
       this.checkResult(result);
       assert(result.op === 'cas', () => `cas applied as ${result.op}`);
       return { swapped: result.swapped, index, revision: result.revision, ...(result.current === undefined ? {} : { current: result.current }) };
+    });
+  }
+
+  ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult> {
+    return this.track('TtlGrant', 'write', async () => {
+      const { result, index } = await this.propose({ op: 'ttl-grant', ttlMs: req.ttlMs, ...this.session(req.session) }, signal);
+      this.checkResult(result);
+      assert(result.op === 'ttl-grant', () => `ttl-grant applied as ${result.op}`);
+      return { id: result.id, ttlMs: result.ttlMs, index, revision: result.revision };
+    });
+  }
+
+  ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult> {
+    return this.track('TtlRevoke', 'write', async () => {
+      const { result, index } = await this.propose({ op: 'ttl-revoke', id: req.id, ...this.session(req.session) }, signal);
+      this.checkResult(result);
+      assert(result.op === 'ttl-revoke', () => `ttl-revoke applied as ${result.op}`);
+      return { found: result.found, index, revision: result.revision };
+    });
+  }
+
+  /**
+   * Restarts a grant's countdown. Only a leader that has confirmed its leadership (a lease read or
+   * a ReadIndex round) and is counting answers: a deposed leader's answer would promise time the
+   * new leader does not know about.
+   */
+  ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ id: number; ttlMs: number }> {
+    return this.track('TtlKeepAlive', 'linearizable', async () => {
+      await this.readBarrier('linearizable', signal);
+      if (!this.ttlCountdowns.active) throw new UnavailableError('the leader has not started its TTL countdowns yet (it waits for the previous leader\'s lease); retry');
+      const ttlMs = this.kv.ttlOf(id);
+      if (ttlMs === undefined) throw new TtlNotFoundError(id);
+      this.ttlCountdowns.restart(id, ttlMs, this.now());
+      return { id, ttlMs };
     });
   }
 

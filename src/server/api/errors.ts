@@ -7,6 +7,7 @@ import {
   OutcomeUnknownError,
   OverloadedError,
   SessionExpiredError,
+  TtlNotFoundError,
   UnavailableError,
 } from '../backend.ts';
 import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
@@ -44,6 +45,7 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
   if (err instanceof SessionExpiredError) return new ConnectError(`session expired: ${err.message}`, Code.Aborted);
+  if (err instanceof TtlNotFoundError) return new ConnectError(err.message, Code.NotFound);
   if (err instanceof CompactedError) return new ConnectError(`compacted: ${err.message}`, Code.OutOfRange, { [COMPACT_REVISION_HEADER]: String(err.oldest) });
   if (err instanceof WatcherTooSlowError || err instanceof TooManyWatchersError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof WatcherClosedError) return new ConnectError(err.message, Code.Unavailable);

@@ -21,6 +21,11 @@ import {
   type TxnRequest,
   type TxnResult,
   type KeyValue,
+  type TtlGrantRequest,
+  type TtlGrantResult,
+  type TtlRevokeRequest,
+  type TtlRevokeResult,
+  TtlNotFoundError,
 } from '../backend.ts';
 import { compareHolds } from '../../kv/txn.ts';
 import { DEFAULT_WATCH_LIMITS, WatchHub, type ChangeEvent, type Watcher, type WatchLimits, type WatchRequest } from '../watch/hub.ts';
@@ -34,7 +39,7 @@ export interface FakeBackendOptions {
   readonly watch?: Partial<WatchLimits>;
 }
 
-type Answer = PutResult | DeleteResult | CasResult | TxnResult;
+type Answer = PutResult | DeleteResult | CasResult | TxnResult | TtlGrantResult | TtlRevokeResult;
 
 interface Meta {
   create: number;
@@ -62,6 +67,9 @@ export class FakeBackend implements KvBackend {
   #wrote = false;
   #events: ChangeEvent[] = [];
   readonly watchHub: WatchHub;
+  /** TTL grants (id → ttlMs) and their keys; a fake never expires one by itself. */
+  readonly ttls = new Map<number, number>();
+  readonly #ttlKeys = new Map<string, number>();
   readonly #sessions = new Map<string, { seq: number; answer: Answer }>();
 
   constructor(opts: FakeBackendOptions = {}) {
@@ -117,6 +125,7 @@ export class FakeBackend implements KvBackend {
     const old = this.data.has(key) ? this.#kv(key) : undefined;
     this.#meta.set(key, old === undefined ? { create: rev, mod: rev, version: 1 } : { create: old.create, mod: rev, version: old.version + 1 });
     this.data.set(key, value);
+    this.#ttlKeys.delete(key);
     this.#wrote = true;
     const kv = this.#kv(key) as KeyValue;
     this.#events.push(old === undefined ? { type: 'put', kv } : { type: 'put', kv, prev: old });
@@ -124,6 +133,7 @@ export class FakeBackend implements KvBackend {
 
   #delete(key: string): boolean {
     const prev = this.#kv(key);
+    this.#ttlKeys.delete(key);
     this.#meta.delete(key);
     const deleted = this.data.delete(key);
     if (prev !== undefined) {
@@ -133,10 +143,36 @@ export class FakeBackend implements KvBackend {
     return deleted;
   }
 
+  async ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult> {
+    await this.#enter('ttlGrant', req, signal, true);
+    return this.#write(req.session, () => {
+      this.ttls.set(this.#index, req.ttlMs);
+      return { id: this.#index, ttlMs: req.ttlMs, index: this.#index, revision: this.#revision };
+    });
+  }
+
+  async ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ id: number; ttlMs: number }> {
+    await this.#enter('ttlKeepAlive', { id }, signal, true);
+    const ttlMs = this.ttls.get(id);
+    if (ttlMs === undefined) throw new TtlNotFoundError(id);
+    return { id, ttlMs };
+  }
+
+  async ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult> {
+    await this.#enter('ttlRevoke', req, signal, true);
+    return this.#write(req.session, () => {
+      const found = this.ttls.delete(req.id);
+      for (const [k, id] of [...this.#ttlKeys]) if (id === req.id) this.#delete(k);
+      return { found, index: this.#index, revision: this.#revision + (this.#wrote ? 1 : 0) };
+    });
+  }
+
   async put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
     await this.#enter('put', req, signal, true);
+    if (req.ttl !== undefined && !this.ttls.has(req.ttl)) throw new TtlNotFoundError(req.ttl);
     return this.#write(req.session, () => {
       this.#set(req.key, req.value);
+      if (req.ttl !== undefined) this.#ttlKeys.set(req.key, req.ttl);
       return { index: this.#index, revision: this.#revision + 1 };
     });
   }

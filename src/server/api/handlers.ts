@@ -6,7 +6,10 @@ import { CONN_SHARE, type ApiCore } from './core.ts';
 import { consistencyFromApi, readModeToApi, roleToApi, u32Ms } from './convert.ts';
 import { kvToApi, toTxn, txnToApi } from './txn.ts';
 import { streamWatch, toWatch } from './watch.ts';
-import { toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
+import { checkSession, toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
+
+/** Longest TTL a grant may have: a day (longer-lived keys need no TTL). */
+export const MAX_TTL_MS = 24 * 3600 * 1000;
 
 export function consistency(c: number): 'linearizable' | 'stale' {
   try {
@@ -28,7 +31,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     core.call(ctx.signal, ctx.timeoutMs(), fn, ctx.values.get(CONN_SHARE));
   return {
     async put(req, ctx) {
-      const r = toPut({ key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      const r = toPut({ key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq), ttlId: u64(req.ttlId) }, limits);
       const res = await run(ctx, (s) => backend.put(r, s));
       return { index: BigInt(res.index), revision: BigInt(res.revision) };
     },
@@ -62,6 +65,22 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       const r = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
       const res = await run(ctx, (s) => backend.range(r, s));
       return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
+    },
+    async ttlGrant(req, ctx) {
+      if (req.ttlMs < 1 || req.ttlMs > MAX_TTL_MS) throw new ConnectError(`ttl_ms must be in 1..${MAX_TTL_MS}, got ${req.ttlMs}`, Code.InvalidArgument);
+      const session = checkSession(req.clientId, u64(req.seq));
+      const r = await run(ctx, (s) => backend.ttlGrant(session === undefined ? { ttlMs: req.ttlMs } : { ttlMs: req.ttlMs, session }, s));
+      return { id: BigInt(r.id), ttlMs: r.ttlMs, index: BigInt(r.index), revision: BigInt(r.revision) };
+    },
+    async ttlKeepAlive(req, ctx) {
+      const r = await run(ctx, (s) => backend.ttlKeepAlive(u64(req.id), s));
+      return { id: BigInt(r.id), ttlMs: r.ttlMs };
+    },
+    async ttlRevoke(req, ctx) {
+      const session = checkSession(req.clientId, u64(req.seq));
+      const id = u64(req.id);
+      const r = await run(ctx, (s) => backend.ttlRevoke(session === undefined ? { id } : { id, session }, s));
+      return { found: r.found, index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     watch(req, ctx) {
       return streamWatch(backend, toWatch(req, limits), ctx.signal);

@@ -52,11 +52,12 @@ export function checkSession(clientId: string, seq: number): SessionRef | undefi
   return { clientId, seq };
 }
 
-export function toPut(r: { key: string; value: string; clientId: string; seq: number }, limits: ApiLimits): PutRequest {
+export function toPut(r: { key: string; value: string; clientId: string; seq: number; ttlId?: number }, limits: ApiLimits): PutRequest {
   checkKey(r.key, limits);
   checkValue(r.value, limits);
   const session = checkSession(r.clientId, r.seq);
-  return session === undefined ? { key: r.key, value: r.value } : { key: r.key, value: r.value, session };
+  const ttl = r.ttlId === undefined || r.ttlId === 0 ? {} : { ttl: r.ttlId };
+  return session === undefined ? { key: r.key, value: r.value, ...ttl } : { key: r.key, value: r.value, ...ttl, session };
 }
 
 export function toGet(r: { key: string; consistency: Consistency }, limits: ApiLimits): GetRequest {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file leasekv/v1/kv.proto.
  */
 export const file_leasekv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIkgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQiLgoLUHV0UmVzcG9uc2USDQoFaW5kZXgYASABKAQSEAoIcmV2aXNpb24YAiABKAQiRwoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLAoLY29uc2lzdGVuY3kYAiABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5IsoBCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoCRINCgVpbmRleBgDIAEoBBInCglyZWFkX21vZGUYBCABKA4yFC5sZWFzZWt2LnYxLlJlYWRNb2RlEhMKC3N0YWxlX2J5X21zGAUgASgNEhAKCHJldmlzaW9uGAYgASgEEhcKD2NyZWF0ZV9yZXZpc2lvbhgHIAEoBBIUCgxtb2RfcmV2aXNpb24YCCABKAQSDwoHdmVyc2lvbhgJIAEoBCI8Cg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSCwoDc2VxGAMgASgEIkIKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQidwoVQ29tcGFyZUFuZFN3YXBSZXF1ZXN0EgsKA2tleRgBIAEoCRIVCghleHBlY3RlZBgCIAEoCUgAiAEBEg0KBXZhbHVlGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKARCCwoJX2V4cGVjdGVkImwKFkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USDwoHc3dhcHBlZBgBIAEoCBIUCgdjdXJyZW50GAIgASgJSACIAQESDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKARCCgoIX2N1cnJlbnQiWwoMUmFuZ2VSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRINCgVsaW1pdBgCIAEoDRIsCgtjb25zaXN0ZW5jeRgDIAEoDjIXLmxlYXNla3YudjEuQ29uc2lzdGVuY3kiZgoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhcKD2NyZWF0ZV9yZXZpc2lvbhgDIAEoBBIUCgxtb2RfcmV2aXNpb24YBCABKAQSDwoHdmVyc2lvbhgFIAEoBCJhCg1SYW5nZVJlc3BvbnNlEiEKA2t2cxgBIAMoCzIULmxlYXNla3YudjEuS2V5VmFsdWUSDAoEbW9yZRgCIAEoCBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIPCg1TdGF0dXNSZXF1ZXN0ImIKBk1lbWJlchIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkSDwoHbGVhcm5lchgEIAEoCBITCgtpbmNhcm5hdGlvbhgFIAEoCSKPAwoOU3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHgoEcm9sZRgCIAEoDjIQLmxlYXNla3YudjEuUm9sZRIMCgR0ZXJtGAMgASgEEg4KBmxlYWRlchgEIAEoCRIaChJsZWFkZXJfY2xpZW50X2FkZHIYBSABKAkSFAoMY29tbWl0X2luZGV4GAYgASgEEhUKDWFwcGxpZWRfaW5kZXgYByABKAQSEgoKbGVhc2VfaGVsZBgIIAEoCBIaChJsZWFzZV9yZW1haW5pbmdfbXMYCSABKA0SHgoWb2xkX2xlYXNlX3JlbWFpbmluZ19tcxgKIAEoDRIjCgdtZW1iZXJzGAsgAygLMhIubGVhc2Vrdi52MS5NZW1iZXISDAoEa2V5cxgMIAEoBBIPCgd2ZXJzaW9uGA0gASgJEhAKCHJldmlzaW9uGA4gASgEEhQKDGNvbmZpZ19pbmRleBgPIAEoBBIYChBjb25maWdfY29tbWl0dGVkGBAgASgIEhQKDGNvbmZpZ19qb2ludBgRIAEoCCLjAgoHQ29tcGFyZRIxCgZyZXN1bHQYASABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVJlc3VsdBIxCgZ0YXJnZXQYAiABKA4yIS5sZWFzZWt2LnYxLkNvbXBhcmUuQ29tcGFyZVRhcmdldBILCgNrZXkYAyABKAkSEQoHdmVyc2lvbhgEIAEoBEgAEhkKD2NyZWF0ZV9yZXZpc2lvbhgFIAEoBEgAEhYKDG1vZF9yZXZpc2lvbhgGIAEoBEgAEg8KBXZhbHVlGAcgASgJSAAiQAoNQ29tcGFyZVJlc3VsdBIJCgVFUVVBTBAAEgsKB0dSRUFURVIQARIICgRMRVNTEAISDQoJTk9UX0VRVUFMEAMiPAoNQ29tcGFyZVRhcmdldBILCgdWRVJTSU9OEAASCgoGQ1JFQVRFEAESBwoDTU9EEAISCQoFVkFMVUUQA0IOCgx0YXJnZXRfdW5pb24i3AEKCVJlcXVlc3RPcBItCgtyZXF1ZXN0X3B1dBgBIAEoCzIWLmxlYXNla3YudjEuUHV0UmVxdWVzdEgAEjMKDnJlcXVlc3RfZGVsZXRlGAIgASgLMhkubGVhc2Vrdi52MS5EZWxldGVSZXF1ZXN0SAASLQoLcmVxdWVzdF9nZXQYAyABKAsyFi5sZWFzZWt2LnYxLkdldFJlcXVlc3RIABIxCg1yZXF1ZXN0X3JhbmdlGAQgASgLMhgubGVhc2Vrdi52MS5SYW5nZVJlcXVlc3RIAEIJCgdyZXF1ZXN0IuYBCgpSZXNwb25zZU9wEi8KDHJlc3BvbnNlX3B1dBgBIAEoCzIXLmxlYXNla3YudjEuUHV0UmVzcG9uc2VIABI1Cg9yZXNwb25zZV9kZWxldGUYAiABKAsyGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlSAASLwoMcmVzcG9uc2VfZ2V0GAMgASgLMhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZUgAEjMKDnJlc3BvbnNlX3JhbmdlGAQgASgLMhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlSABCCgoIcmVzcG9uc2UiogEKClR4blJlcXVlc3QSJAoHY29tcGFyZRgBIAMoCzITLmxlYXNla3YudjEuQ29tcGFyZRImCgdzdWNjZXNzGAIgAygLMhUubGVhc2Vrdi52MS5SZXF1ZXN0T3ASJgoHZmFpbHVyZRgDIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEhEKCWNsaWVudF9pZBgEIAEoCRILCgNzZXEYBSABKAQibAoLVHhuUmVzcG9uc2USEQoJc3VjY2VlZGVkGAEgASgIEikKCXJlc3BvbnNlcxgCIAMoCzIWLmxlYXNla3YudjEuUmVzcG9uc2VPcBINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCJUCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBIWCg5zdGFydF9yZXZpc2lvbhgDIAEoBBIPCgdwcmV2X2t2GAQgASgIIp0BCgVFdmVudBIpCgR0eXBlGAEgASgOMhsubGVhc2Vrdi52MS5FdmVudC5FdmVudFR5cGUSIAoCa3YYAiABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEiUKB3ByZXZfa3YYAyABKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlIiAKCUV2ZW50VHlwZRIHCgNQVVQQABIKCgZERUxFVEUQASJXCg1XYXRjaFJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEiEKBmV2ZW50cxgCIAMoCzIRLmxlYXNla3YudjEuRXZlbnQSEQoJbWVtYmVyX2lkGAMgASgJIhMKEU1lbWJlckxpc3RSZXF1ZXN0Ip4BChJNZW1iZXJMaXN0UmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXISDwoHcmVtb3ZlZBgDIAMoCRIOCgZsZWFkZXIYBCABKAkSFAoMY29uZmlnX2luZGV4GAUgASgEEhgKEGNvbmZpZ19jb21taXR0ZWQYBiABKAgiVwoQTWVtYmVyQWRkUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglwZWVyX2FkZHIYAiABKAkSEwoLY2xpZW50X2FkZHIYAyABKAkSDwoHbGVhcm5lchgEIAEoCCJrChFNZW1iZXJBZGRSZXNwb25zZRIiCgZtZW1iZXIYASABKAsyEi5sZWFzZWt2LnYxLk1lbWJlchINCgVpbmRleBgCIAEoBBIjCgdtZW1iZXJzGAMgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiIgoUTWVtYmVyUHJvbW90ZVJlcXVlc3QSCgoCaWQYASABKAkiSwoVTWVtYmVyUHJvbW90ZVJlc3BvbnNlEg0KBWluZGV4GAEgASgEEiMKB21lbWJlcnMYAiADKAsyEi5sZWFzZWt2LnYxLk1lbWJlciIwChNNZW1iZXJSZW1vdmVSZXF1ZXN0EgoKAmlkGAEgASgJEg0KBWZvcmNlGAIgASgIIkoKFE1lbWJlclJlbW92ZVJlc3BvbnNlEg0KBWluZGV4GAEgASgEEiMKB21lbWJlcnMYAiADKAsyEi5sZWFzZWt2LnYxLk1lbWJlciIrChlUcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0Eg4KBnRhcmdldBgBIAEoCSIsChpUcmFuc2ZlckxlYWRlcnNoaXBSZXNwb25zZRIOCgZsZWFkZXIYASABKAkqKgoLQ29uc2lzdGVuY3kSEAoMTElORUFSSVpBQkxFEAASCQoFU1RBTEUQASppCghSZWFkTW9kZRIZChVSRUFEX01PREVfVU5TUEVDSUZJRUQQABITCg9SRUFEX01PREVfTEVBU0UQARIYChRSRUFEX01PREVfUkVBRF9JTkRFWBACEhMKD1JFQURfTU9ERV9TVEFMRRADKkUKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEgoKBkxFQURFUhABEgwKCEZPTExPV0VSEAISDQoJQ0FORElEQVRFEAMyhQQKAktWEjYKA1B1dBIWLmxlYXNla3YudjEuUHV0UmVxdWVzdBoXLmxlYXNla3YudjEuUHV0UmVzcG9uc2USNgoDR2V0EhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZRI/CgZEZWxldGUSGS5sZWFzZWt2LnYxLkRlbGV0ZVJlcXVlc3QaGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlElcKDkNvbXBhcmVBbmRTd2FwEiEubGVhc2Vrdi52MS5Db21wYXJlQW5kU3dhcFJlcXVlc3QaIi5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USPAoFUmFuZ2USGC5sZWFzZWt2LnYxLlJhbmdlUmVxdWVzdBoZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZRI/CgZTdGF0dXMSGS5sZWFzZWt2LnYxLlN0YXR1c1JlcXVlc3QaGi5sZWFzZWt2LnYxLlN0YXR1c1Jlc3BvbnNlEjYKA1R4bhIWLmxlYXNla3YudjEuVHhuUmVxdWVzdBoXLmxlYXNla3YudjEuVHhuUmVzcG9uc2USPgoFV2F0Y2gSGC5sZWFzZWt2LnYxLldhdGNoUmVxdWVzdBoZLmxlYXNla3YudjEuV2F0Y2hSZXNwb25zZTABMq4DCgdDbHVzdGVyEksKCk1lbWJlckxpc3QSHS5sZWFzZWt2LnYxLk1lbWJlckxpc3RSZXF1ZXN0Gh4ubGVhc2Vrdi52MS5NZW1iZXJMaXN0UmVzcG9uc2USSAoJTWVtYmVyQWRkEhwubGVhc2Vrdi52MS5NZW1iZXJBZGRSZXF1ZXN0Gh0ubGVhc2Vrdi52MS5NZW1iZXJBZGRSZXNwb25zZRJUCg1NZW1iZXJQcm9tb3RlEiAubGVhc2Vrdi52MS5NZW1iZXJQcm9tb3RlUmVxdWVzdBohLmxlYXNla3YudjEuTWVtYmVyUHJvbW90ZVJlc3BvbnNlElEKDE1lbWJlclJlbW92ZRIfLmxlYXNla3YudjEuTWVtYmVyUmVtb3ZlUmVxdWVzdBogLmxlYXNla3YudjEuTWVtYmVyUmVtb3ZlUmVzcG9uc2USYwoSVHJhbnNmZXJMZWFkZXJzaGlwEiUubGVhc2Vrdi52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GiYubGVhc2Vrdi52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIlgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQSDgoGdHRsX2lkGAUgASgEIi4KC1B1dFJlc3BvbnNlEg0KBWluZGV4GAEgASgEEhAKCHJldmlzaW9uGAIgASgEIkcKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgJEiwKC2NvbnNpc3RlbmN5GAIgASgOMhcubGVhc2Vrdi52MS5Db25zaXN0ZW5jeSLKAQoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAkSDQoFaW5kZXgYAyABKAQSJwoJcmVhZF9tb2RlGAQgASgOMhQubGVhc2Vrdi52MS5SZWFkTW9kZRITCgtzdGFsZV9ieV9tcxgFIAEoDRIQCghyZXZpc2lvbhgGIAEoBBIXCg9jcmVhdGVfcmV2aXNpb24YByABKAQSFAoMbW9kX3JldmlzaW9uGAggASgEEg8KB3ZlcnNpb24YCSABKAQiPAoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJCCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIEg0KBWluZGV4GAIgASgEEhAKCHJldmlzaW9uGAMgASgEIncKFUNvbXBhcmVBbmRTd2FwUmVxdWVzdBILCgNrZXkYASABKAkSFQoIZXhwZWN0ZWQYAiABKAlIAIgBARINCgV2YWx1ZRgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEQgsKCV9leHBlY3RlZCJsChZDb21wYXJlQW5kU3dhcFJlc3BvbnNlEg8KB3N3YXBwZWQYASABKAgSFAoHY3VycmVudBgCIAEoCUgAiAEBEg0KBWluZGV4GAMgASgEEhAKCHJldmlzaW9uGAQgASgEQgoKCF9jdXJyZW50IlsKDFJhbmdlUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKA0SLAoLY29uc2lzdGVuY3kYAyABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5ImYKCEtleVZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIXCg9jcmVhdGVfcmV2aXNpb24YAyABKAQSFAoMbW9kX3JldmlzaW9uGAQgASgEEg8KB3ZlcnNpb24YBSABKAQiYQoNUmFuZ2VSZXNwb25zZRIhCgNrdnMYASADKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEgwKBG1vcmUYAiABKAgSDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKAQiDwoNU3RhdHVzUmVxdWVzdCJiCgZNZW1iZXISCgoCaWQYASABKAkSEQoJcGVlcl9hZGRyGAIgASgJEhMKC2NsaWVudF9hZGRyGAMgASgJEg8KB2xlYXJuZXIYBCABKAgSEwoLaW5jYXJuYXRpb24YBSABKAkijwMKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBBIUCgxjb25maWdfaW5kZXgYDyABKAQSGAoQY29uZmlnX2NvbW1pdHRlZBgQIAEoCBIUCgxjb25maWdfam9pbnQYESABKAgi4wIKB0NvbXBhcmUSMQoGcmVzdWx0GAEgASgOMiEubGVhc2Vrdi52MS5Db21wYXJlLkNvbXBhcmVSZXN1bHQSMQoGdGFyZ2V0GAIgASgOMiEubGVhc2Vrdi52MS5Db21wYXJlLkNvbXBhcmVUYXJnZXQSCwoDa2V5GAMgASgJEhEKB3ZlcnNpb24YBCABKARIABIZCg9jcmVhdGVfcmV2aXNpb24YBSABKARIABIWCgxtb2RfcmV2aXNpb24YBiABKARIABIPCgV2YWx1ZRgHIAEoCUgAIkAKDUNvbXBhcmVSZXN1bHQSCQoFRVFVQUwQABILCgdHUkVBVEVSEAESCAoETEVTUxACEg0KCU5PVF9FUVVBTBADIjwKDUNvbXBhcmVUYXJnZXQSCwoHVkVSU0lPThAAEgoKBkNSRUFURRABEgcKA01PRBACEgkKBVZBTFVFEANCDgoMdGFyZ2V0X3VuaW9uItwBCglSZXF1ZXN0T3ASLQoLcmVxdWVzdF9wdXQYASABKAsyFi5sZWFzZWt2LnYxLlB1dFJlcXVlc3RIABIzCg5yZXF1ZXN0X2RlbGV0ZRgCIAEoCzIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdEgAEi0KC3JlcXVlc3RfZ2V0GAMgASgLMhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0SAASMQoNcmVxdWVzdF9yYW5nZRgEIAEoCzIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0SABCCQoHcmVxdWVzdCLmAQoKUmVzcG9uc2VPcBIvCgxyZXNwb25zZV9wdXQYASABKAsyFy5sZWFzZWt2LnYxLlB1dFJlc3BvbnNlSAASNQoPcmVzcG9uc2VfZGVsZXRlGAIgASgLMhoubGVhc2Vrdi52MS5EZWxldGVSZXNwb25zZUgAEi8KDHJlc3BvbnNlX2dldBgDIAEoCzIXLmxlYXNla3YudjEuR2V0UmVzcG9uc2VIABIzCg5yZXNwb25zZV9yYW5nZRgEIAEoCzIZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZUgAQgoKCHJlc3BvbnNlIqIBCgpUeG5SZXF1ZXN0EiQKB2NvbXBhcmUYASADKAsyEy5sZWFzZWt2LnYxLkNvbXBhcmUSJgoHc3VjY2VzcxgCIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEiYKB2ZhaWx1cmUYAyADKAsyFS5sZWFzZWt2LnYxLlJlcXVlc3RPcBIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEImwKC1R4blJlc3BvbnNlEhEKCXN1Y2NlZWRlZBgBIAEoCBIpCglyZXNwb25zZXMYAiADKAsyFi5sZWFzZWt2LnYxLlJlc3BvbnNlT3ASDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKAQiVAoMV2F0Y2hSZXF1ZXN0EgsKA2tleRgBIAEoCRIOCgZwcmVmaXgYAiABKAgSFgoOc3RhcnRfcmV2aXNpb24YAyABKAQSDwoHcHJldl9rdhgEIAEoCCKdAQoFRXZlbnQSKQoEdHlwZRgBIAEoDjIbLmxlYXNla3YudjEuRXZlbnQuRXZlbnRUeXBlEiAKAmt2GAIgASgLMhQubGVhc2Vrdi52MS5LZXlWYWx1ZRIlCgdwcmV2X2t2GAMgASgLMhQubGVhc2Vrdi52MS5LZXlWYWx1ZSIgCglFdmVudFR5cGUSBwoDUFVUEAASCgoGREVMRVRFEAEiVwoNV2F0Y2hSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBBIhCgZldmVudHMYAiADKAsyES5sZWFzZWt2LnYxLkV2ZW50EhEKCW1lbWJlcl9pZBgDIAEoCSITChFNZW1iZXJMaXN0UmVxdWVzdCKeAQoSTWVtYmVyTGlzdFJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSIwoHbWVtYmVycxgCIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEg8KB3JlbW92ZWQYAyADKAkSDgoGbGVhZGVyGAQgASgJEhQKDGNvbmZpZ19pbmRleBgFIAEoBBIYChBjb25maWdfY29tbWl0dGVkGAYgASgIIlcKEE1lbWJlckFkZFJlcXVlc3QSCgoCaWQYASABKAkSEQoJcGVlcl9hZGRyGAIgASgJEhMKC2NsaWVudF9hZGRyGAMgASgJEg8KB2xlYXJuZXIYBCABKAgiawoRTWVtYmVyQWRkUmVzcG9uc2USIgoGbWVtYmVyGAEgASgLMhIubGVhc2Vrdi52MS5NZW1iZXISDQoFaW5kZXgYAiABKAQSIwoHbWVtYmVycxgDIAMoCzISLmxlYXNla3YudjEuTWVtYmVyIiIKFE1lbWJlclByb21vdGVSZXF1ZXN0EgoKAmlkGAEgASgJIksKFU1lbWJlclByb21vdGVSZXNwb25zZRINCgVpbmRleBgBIAEoBBIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiMAoTTWVtYmVyUmVtb3ZlUmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCJKChRNZW1iZXJSZW1vdmVSZXNwb25zZRINCgVpbmRleBgBIAEoBBIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiKwoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIOCgZ0YXJnZXQYASABKAkiLAoaVHJhbnNmZXJMZWFkZXJzaGlwUmVzcG9uc2USDgoGbGVhZGVyGAEgASgJIkEKD1R0bEdyYW50UmVxdWVzdBIOCgZ0dGxfbXMYASABKA0SEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJPChBUdGxHcmFudFJlc3BvbnNlEgoKAmlkGAEgASgEEg4KBnR0bF9tcxgCIAEoDRINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIhChNUdGxLZWVwQWxpdmVSZXF1ZXN0EgoKAmlkGAEgASgEIjIKFFR0bEtlZXBBbGl2ZVJlc3BvbnNlEgoKAmlkGAEgASgEEg4KBnR0bF9tcxgCIAEoDSI+ChBUdGxSZXZva2VSZXF1ZXN0EgoKAmlkGAEgASgEEhEKCWNsaWVudF9pZBgCIAEoCRILCgNzZXEYAyABKAQiQwoRVHRsUmV2b2tlUmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQqKgoLQ29uc2lzdGVuY3kSEAoMTElORUFSSVpBQkxFEAASCQoFU1RBTEUQASppCghSZWFkTW9kZRIZChVSRUFEX01PREVfVU5TUEVDSUZJRUQQABITCg9SRUFEX01PREVfTEVBU0UQARIYChRSRUFEX01PREVfUkVBRF9JTkRFWBACEhMKD1JFQURfTU9ERV9TVEFMRRADKkUKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEgoKBkxFQURFUhABEgwKCEZPTExPV0VSEAISDQoJQ0FORElEQVRFEAMy6QUKAktWEjYKA1B1dBIWLmxlYXNla3YudjEuUHV0UmVxdWVzdBoXLmxlYXNla3YudjEuUHV0UmVzcG9uc2USNgoDR2V0EhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZRI/CgZEZWxldGUSGS5sZWFzZWt2LnYxLkRlbGV0ZVJlcXVlc3QaGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlElcKDkNvbXBhcmVBbmRTd2FwEiEubGVhc2Vrdi52MS5Db21wYXJlQW5kU3dhcFJlcXVlc3QaIi5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USPAoFUmFuZ2USGC5sZWFzZWt2LnYxLlJhbmdlUmVxdWVzdBoZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZRI/CgZTdGF0dXMSGS5sZWFzZWt2LnYxLlN0YXR1c1JlcXVlc3QaGi5sZWFzZWt2LnYxLlN0YXR1c1Jlc3BvbnNlEjYKA1R4bhIWLmxlYXNla3YudjEuVHhuUmVxdWVzdBoXLmxlYXNla3YudjEuVHhuUmVzcG9uc2USPgoFV2F0Y2gSGC5sZWFzZWt2LnYxLldhdGNoUmVxdWVzdBoZLmxlYXNla3YudjEuV2F0Y2hSZXNwb25zZTABEkUKCFR0bEdyYW50EhsubGVhc2Vrdi52MS5UdGxHcmFudFJlcXVlc3QaHC5sZWFzZWt2LnYxLlR0bEdyYW50UmVzcG9uc2USUQoMVHRsS2VlcEFsaXZlEh8ubGVhc2Vrdi52MS5UdGxLZWVwQWxpdmVSZXF1ZXN0GiAubGVhc2Vrdi52MS5UdGxLZWVwQWxpdmVSZXNwb25zZRJICglUdGxSZXZva2USHC5sZWFzZWt2LnYxLlR0bFJldm9rZVJlcXVlc3QaHS5sZWFzZWt2LnYxLlR0bFJldm9rZVJlc3BvbnNlMq4DCgdDbHVzdGVyEksKCk1lbWJlckxpc3QSHS5sZWFzZWt2LnYxLk1lbWJlckxpc3RSZXF1ZXN0Gh4ubGVhc2Vrdi52MS5NZW1iZXJMaXN0UmVzcG9uc2USSAoJTWVtYmVyQWRkEhwubGVhc2Vrdi52MS5NZW1iZXJBZGRSZXF1ZXN0Gh0ubGVhc2Vrdi52MS5NZW1iZXJBZGRSZXNwb25zZRJUCg1NZW1iZXJQcm9tb3RlEiAubGVhc2Vrdi52MS5NZW1iZXJQcm9tb3RlUmVxdWVzdBohLmxlYXNla3YudjEuTWVtYmVyUHJvbW90ZVJlc3BvbnNlElEKDE1lbWJlclJlbW92ZRIfLmxlYXNla3YudjEuTWVtYmVyUmVtb3ZlUmVxdWVzdBogLmxlYXNla3YudjEuTWVtYmVyUmVtb3ZlUmVzcG9uc2USYwoSVHJhbnNmZXJMZWFkZXJzaGlwEiUubGVhc2Vrdi52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GiYubGVhc2Vrdi52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * Writes may carry a session (Raft thesis §6.3): a retried (client_id, seq) is applied once and
@@ -42,6 +42,13 @@ export type PutRequest = Message<"leasekv.v1.PutRequest"> & {
    * @generated from field: uint64 seq = 4;
    */
   seq: bigint;
+
+  /**
+   * Attach the key to this TTL grant (0: none; a put without it detaches the key from any grant).
+   *
+   * @generated from field: uint64 ttl_id = 5;
+   */
+  ttlId: bigint;
 };
 
 /**
@@ -1211,6 +1218,165 @@ export const TransferLeadershipResponseSchema: GenMessage<TransferLeadershipResp
   messageDesc(file_leasekv_v1_kv, 31);
 
 /**
+ * @generated from message leasekv.v1.TtlGrantRequest
+ */
+export type TtlGrantRequest = Message<"leasekv.v1.TtlGrantRequest"> & {
+  /**
+   * How long the grant lives without a keep-alive (1 ms .. 24 h).
+   *
+   * @generated from field: uint32 ttl_ms = 1;
+   */
+  ttlMs: number;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: uint64 seq = 3;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TtlGrantRequest.
+ * Use `create(TtlGrantRequestSchema)` to create a new message.
+ */
+export const TtlGrantRequestSchema: GenMessage<TtlGrantRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 32);
+
+/**
+ * @generated from message leasekv.v1.TtlGrantResponse
+ */
+export type TtlGrantResponse = Message<"leasekv.v1.TtlGrantResponse"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: uint32 ttl_ms = 2;
+   */
+  ttlMs: number;
+
+  /**
+   * @generated from field: uint64 index = 3;
+   */
+  index: bigint;
+
+  /**
+   * @generated from field: uint64 revision = 4;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TtlGrantResponse.
+ * Use `create(TtlGrantResponseSchema)` to create a new message.
+ */
+export const TtlGrantResponseSchema: GenMessage<TtlGrantResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 33);
+
+/**
+ * Answered by the leader only (failed_precondition with the hint elsewhere): the grant lives at
+ * least ttl_ms from now. not_found when the grant has ended.
+ *
+ * @generated from message leasekv.v1.TtlKeepAliveRequest
+ */
+export type TtlKeepAliveRequest = Message<"leasekv.v1.TtlKeepAliveRequest"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TtlKeepAliveRequest.
+ * Use `create(TtlKeepAliveRequestSchema)` to create a new message.
+ */
+export const TtlKeepAliveRequestSchema: GenMessage<TtlKeepAliveRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 34);
+
+/**
+ * @generated from message leasekv.v1.TtlKeepAliveResponse
+ */
+export type TtlKeepAliveResponse = Message<"leasekv.v1.TtlKeepAliveResponse"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: uint32 ttl_ms = 2;
+   */
+  ttlMs: number;
+};
+
+/**
+ * Describes the message leasekv.v1.TtlKeepAliveResponse.
+ * Use `create(TtlKeepAliveResponseSchema)` to create a new message.
+ */
+export const TtlKeepAliveResponseSchema: GenMessage<TtlKeepAliveResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 35);
+
+/**
+ * @generated from message leasekv.v1.TtlRevokeRequest
+ */
+export type TtlRevokeRequest = Message<"leasekv.v1.TtlRevokeRequest"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: uint64 seq = 3;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TtlRevokeRequest.
+ * Use `create(TtlRevokeRequestSchema)` to create a new message.
+ */
+export const TtlRevokeRequestSchema: GenMessage<TtlRevokeRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 36);
+
+/**
+ * @generated from message leasekv.v1.TtlRevokeResponse
+ */
+export type TtlRevokeResponse = Message<"leasekv.v1.TtlRevokeResponse"> & {
+  /**
+   * False: no such grant (it had ended already).
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: uint64 index = 2;
+   */
+  index: bigint;
+
+  /**
+   * @generated from field: uint64 revision = 3;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.TtlRevokeResponse.
+ * Use `create(TtlRevokeResponseSchema)` to create a new message.
+ */
+export const TtlRevokeResponseSchema: GenMessage<TtlRevokeResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 37);
+
+/**
  * How a read is served. The JSON spellings "LINEARIZABLE" and "STALE" are part of the API, which is
  * why the values carry no enum-name prefix (buf lint ENUM_VALUE_PREFIX is excepted in buf.yaml).
  *
@@ -1377,6 +1543,34 @@ export const KV: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Keys with a time to live (issue 14; "TTL grants", not to be confused with the leader's lease):
+   * a grant lives ttl_ms after it is made and after each keep-alive; when it ends, its keys are
+   * deleted (one revision, with watch events). Rules in docs/lease-safety.md, "TTL grants".
+   *
+   * @generated from rpc leasekv.v1.KV.TtlGrant
+   */
+  ttlGrant: {
+    methodKind: "unary";
+    input: typeof TtlGrantRequestSchema;
+    output: typeof TtlGrantResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.KV.TtlKeepAlive
+   */
+  ttlKeepAlive: {
+    methodKind: "unary";
+    input: typeof TtlKeepAliveRequestSchema;
+    output: typeof TtlKeepAliveResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.KV.TtlRevoke
+   */
+  ttlRevoke: {
+    methodKind: "unary";
+    input: typeof TtlRevokeRequestSchema;
+    output: typeof TtlRevokeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_leasekv_v1_kv, 0);
