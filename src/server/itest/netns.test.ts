@@ -1,7 +1,8 @@
 // Real processes, test 8: nodes as separate hosts. Each node runs in its own network namespace
 // with its own address (10.77.0.11-13) on a private bridge; the test reaches the client APIs
 // through a forwarder in a fourth namespace. Checks election, replication, and failover when the
-// leader's host is cut off (`ip link set eth0 down`), then convergence when it is reconnected.
+// leader's host is cut off (`ip link set eth0 down`), then convergence when it is reconnected, then
+// a new member on a host of its own (10.77.0.14) added with MemberAdd and started with --join.
 // Skips, saying why, where namespaces cannot be created (not root, no `ip`, no permission).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,14 +23,14 @@ const PEER_PORT = 7000;
 const CLIENT_PORT = 7100;
 const FORWARDER = new URL('./uds-forward.ts', import.meta.url).pathname;
 
-test('nodes in separate network namespaces: elect, replicate, fail over when the leader host is cut off', async (t) => {
+test('nodes in separate network namespaces: elect, replicate, fail over when the leader host is cut off, a new member joins from its own host', async (t) => {
   const why = netnsUnavailable();
   if (why !== undefined) {
     t.skip(`skipped: ${why}`);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-itest-netns-'));
-  const lab = new NetnsLab([...IDS, 'client']);
+  const lab = new NetnsLab([...IDS, 'n4', 'client']);
   const procs = new Map<string, NodeProcess>();
   let failed = true;
   try {
@@ -37,17 +38,18 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
     const addr = (id: string): string => lab.host(id).addr;
     const peers = IDS.map((id) => `${id}=${addr(id)}:${PEER_PORT}`).join(',');
     const clients = IDS.map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`).join(',');
-    for (const id of IDS) {
+    const serve = (id: string, members: readonly string[]): void => {
       const argv = [
         process.execPath, LEASEKV_BIN, 'serve', '--id', id, '--data-dir', join(dir, id),
         '--listen-peer', `${addr(id)}:${PEER_PORT}`, '--listen-client', `${addr(id)}:${CLIENT_PORT}`,
-        '--peers', peers, '--client-addrs', clients, '--cluster-token', 'itest-netns',
+        ...members, '--cluster-token', 'itest-netns',
         '--heartbeat-ms', String(FAST_TIMING.heartbeatMs), '--election-timeout-ms', String(FAST_TIMING.electionTimeoutMs),
         '--lease-ms', String(FAST_TIMING.leaseMs), '--request-timeout-ms', String(FAST_TIMING.requestTimeoutMs),
       ];
       procs.set(id, NodeProcess.spawn({ ...lab.execIn(id, argv), logPath: join(dir, `${id}.log`) }));
-    }
-    const fwdArgs = [process.execPath, '--import', 'tsx', FORWARDER, dir, ...IDS.map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`)];
+    };
+    for (const id of IDS) serve(id, ['--peers', peers, '--client-addrs', clients]);
+    const fwdArgs = [process.execPath, '--import', 'tsx', FORWARDER, dir, ...[...IDS, 'n4'].map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`)];
     procs.set('forwarder', NodeProcess.spawn({ ...lab.execIn('client', fwdArgs), logPath: join(dir, 'forwarder.log') }));
     const eps = new Map<string, Endpoint>(IDS.map((id) => [id, { socketPath: socketPathFor(dir, id) }]));
     const crashed = (): string | undefined => {
@@ -88,6 +90,25 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
       return r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
     }, 100, crashed);
     await waitForOneLeader(eps, 30_000, crashed);
+
+    // A new member on a host of its own: added through the Cluster API (retried while the leader
+    // refuses for a passing reason, e.g. its lease not yet re-confirmed), then started with --join.
+    await waitFor('MemberAdd n4', 30_000, async () => {
+      const lead = await waitForOneLeader(eps, 10_000, crashed);
+      const r = await call(eps.get(lead) as Endpoint, 'MemberAdd', { id: 'n4', peerAddr: `${addr('n4')}:${PEER_PORT}`, clientAddr: `${addr('n4')}:${CLIENT_PORT}` }, 10_000);
+      if (r.kind === 'ok') return true;
+      if (r.kind === 'error' && r.code === 'failed_precondition' && !/change-in-flight|lease-not-confirmed|not leader/.test(r.message)) throw new Error(showResult(r));
+      return undefined;
+    }, 200, crashed);
+    serve('n4', ['--join', IDS.map((id) => `${addr(id)}:${CLIENT_PORT}`).join(',')]);
+    const n4: Endpoint = { socketPath: socketPathFor(dir, 'n4') };
+    await waitFor('n4 to be a voter holding x=two', 30_000, async () => {
+      const l = await call(n4, 'MemberList', {}, 1000);
+      const r = await call(n4, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
+      const voter = l.kind === 'ok' && (l.body['members'] as { id: string; peerAddr: string; learner?: boolean }[]).some((m) => m.id === 'n4' && m.learner !== true && m.peerAddr === `${addr('n4')}:${PEER_PORT}`);
+      return voter && r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
+    }, 100, crashed);
+    t.diagnostic(`n4 joined from its own host ${addr('n4')} and became a voter`);
     failed = false;
   } catch (e) {
     for (const [id, p] of procs) console.error(`--- ${id} ${p.logPath}\n${tailFile(p.logPath, 20)}`);
