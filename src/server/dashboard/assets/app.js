@@ -165,6 +165,11 @@ function onRaft(n, { atMs, e }) {
       mark(n, at, 'step-down', 'steps down');
       addLog(n.id, 'role', `steps down (term ${e.term}): ${e.reason}`);
       break;
+    case 'config':
+      // A membership change in force on this node (appended, truncated away, or from a snapshot).
+      mark(n, at, 'config', 'members');
+      addLog(n.id, 'config', `configuration at index ${e.index}: voters ${e.voters || '-'}${e.learners ? `, learners ${e.learners}` : ''}`);
+      break;
     default:
       break;
   }
