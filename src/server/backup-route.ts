@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { codeToHttpStatus } from '@connectrpc/connect/protocol-connect';
-import { encodeBackup, type BackupMember } from '../storage/backup_file.ts';
+import { encodeBackupAsync, type BackupMember } from '../storage/backup_file.ts';
 import { toConnectError } from './api/errors.ts';
 import type { ExtraRoute } from './api/server.ts';
 import { formatHostPort, type NodeConfig } from './config.ts';
@@ -41,9 +41,11 @@ export function backupRoute(node: BackupSource, cfg: NodeConfig): ExtraRoute {
     const ctrl = new AbortController();
     res.once('close', () => ctrl.abort(new ConnectError('request canceled by the client', Code.Canceled)));
     req.resume();
-    node.backup(ctrl.signal).then(
-      (b) => {
-        const parts = encodeBackup({ index: b.index, term: b.term, keys: b.keys, clusterToken: cfg.clusterToken, members: addressed(b.members), node: cfg.id, createdAt: new Date().toISOString() }, b.data);
+    node.backup(ctrl.signal).then(async (b) => ({
+      b,
+      parts: await encodeBackupAsync({ index: b.index, term: b.term, keys: b.keys, clusterToken: cfg.clusterToken, members: addressed(b.members), node: cfg.id, createdAt: new Date().toISOString() }, b.data),
+    })).then(
+      ({ b, parts }) => {
         const length = parts.reduce((n, p) => n + p.length, 0);
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': length, 'leasekv-backup-index': String(b.index) });
         for (const p of parts) res.write(p);

@@ -40,16 +40,41 @@ export class BackupFileError extends Error {
   override readonly name = 'BackupFileError';
 }
 
-/** Everything before the data (magic, length, header), and the hash of header + data, as a stream of parts. */
-export function encodeBackup(header: Omit<BackupHeader, 'format' | 'dataBytes'>, data: Uint8Array): Uint8Array[] {
+/** The hash is computed in slices this large, with a yield between them (see encodeBackupAsync). */
+const HASH_SLICE_BYTES = 4 << 20;
+
+function prefixOf(header: Omit<BackupHeader, 'format' | 'dataBytes'>, data: Uint8Array): Uint8Array {
   const full: BackupHeader = { format: BACKUP_FORMAT_VERSION, ...header, dataBytes: data.length };
   const json = new TextEncoder().encode(JSON.stringify(full));
   const prefix = new Uint8Array(MAGIC.length + 4 + json.length);
   prefix.set(MAGIC, 0);
   new DataView(prefix.buffer).setUint32(MAGIC.length, json.length, true);
   prefix.set(json, MAGIC.length + 4);
-  const hash = createHash('sha256').update(prefix).update(data).digest();
-  return [prefix, data, new Uint8Array(hash.buffer, hash.byteOffset, hash.byteLength)];
+  return prefix;
+}
+
+function asBytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The file as its three parts, in order: magic + length + header, data, SHA-256. */
+export function encodeBackup(header: Omit<BackupHeader, 'format' | 'dataBytes'>, data: Uint8Array): Uint8Array[] {
+  const prefix = prefixOf(header, data);
+  return [prefix, data, asBytes(createHash('sha256').update(prefix).update(data).digest())];
+}
+
+/**
+ * encodeBackup that yields to the event loop between 4 MiB slices of hashing: on a leader, hashing
+ * a large state in one go would hold up heartbeats and lease renewal for hundreds of milliseconds.
+ */
+export async function encodeBackupAsync(header: Omit<BackupHeader, 'format' | 'dataBytes'>, data: Uint8Array): Promise<Uint8Array[]> {
+  const prefix = prefixOf(header, data);
+  const hash = createHash('sha256').update(prefix);
+  for (let off = 0; off < data.length; off += HASH_SLICE_BYTES) {
+    hash.update(data.subarray(off, off + HASH_SLICE_BYTES));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return [prefix, data, asBytes(hash.digest())];
 }
 
 export interface DecodedBackup {
