@@ -79,7 +79,7 @@ async function main(args: BenchArgs): Promise<void> {
     result.scale = s;
     const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
     say(`  loaded in ${s.loadSeconds.toFixed(0)} s; raw data ${mb(s.rawBytes)} MiB; RSS per node ${Object.entries(s.rssBytesPerNode).map(([k, v]) => `${k} ${mb(v)} MiB (${(v / s.rawBytes).toFixed(2)}× raw)`).join(', ')}`);
-    say(`  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; wiped follower caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`);
+    say(`  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; lost-disk follower replaced and caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`);
   }
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2));

@@ -6,7 +6,7 @@ import { preload, runLoad } from './load.ts';
 import { rowFrom, type Row } from './report.ts';
 import { killAndWait, postJson, rssBytes, sleep, waitFor } from './procs.ts';
 import type { Cluster, Member, ReadMode } from './systems.ts';
-import { startEtcd, startFloor, startLeasekv } from './systems.ts';
+import { replaceLeasekvMember, startEtcd, startFloor, startLeasekv } from './systems.ts';
 
 export type Say = (line: string) => void;
 export type Progress = (label: string) => (fraction: number) => void;
@@ -188,12 +188,14 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     await c.restart(follower);
     await waitFor('restarted follower to catch up', 120_000, async () => (await appliedIndex(follower)) >= target);
     const restartToServeMs = performance.now() - t1;
-    // Wiped follower: lose the data dir entirely, rejoin from the leader's snapshot.
+    // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
+    // peers refuse): removed, a new member added and started with --join; it catches up from the
+    // leader's snapshot.
     if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
     (await import('node:fs')).rmSync(follower.dataDir, { recursive: true, force: true });
     const t2 = performance.now();
-    await c.restart(follower);
-    await waitFor('wiped follower to catch up', 300_000, async () => (await appliedIndex(follower)) >= target);
+    const replacement = await replaceLeasekvMember(c, follower, dir);
+    await waitFor('the replacement to catch up', 300_000, async () => (await appliedIndex(replacement)) >= target);
     const wipedCatchUpMs = performance.now() - t2;
     return {
       keys: args.scaleKeys, valueBytes: args.valueBytes, rawBytes: args.scaleKeys * (args.valueBytes + 14), loadSeconds, rssBytesPerNode,

@@ -124,6 +124,35 @@ export async function startLeasekv(o: ClusterOptions & { leaseReads: boolean; ex
   return cluster;
 }
 
+/**
+ * Replaces leasekv member `old` (stopped, its disk gone) the way an operator does (README "Adding,
+ * replacing and removing members"): MemberRemove, MemberAdd of a new id on new ports, and a new
+ * process started with --join. Returns the new member, which takes `old`'s place in c.members.
+ */
+export async function replaceLeasekvMember(c: Cluster, old: Member, dir: string): Promise<Member> {
+  const change = async (method: string, body: object, done: RegExp): Promise<void> => {
+    await waitFor(`${method} ${JSON.stringify(body)}`, 60_000, async () => {
+      const r = await postJson((await c.leader()).clientPort, `/leasekv.v1.Cluster/${method}`, body, 10_000).catch(() => null);
+      return r !== null && (r.status === 200 || done.test(JSON.stringify(r.body)));
+    });
+  };
+  const id = `${old.id}r`;
+  const [peerPort, clientPort] = (await freePorts(2)) as [number, number];
+  await change('MemberRemove', { id: old.id }, /unknown-member|removed-id/);
+  await change('MemberAdd', { id, peerAddr: `127.0.0.1:${peerPort}`, clientAddr: `127.0.0.1:${clientPort}` }, /already-member/);
+  const dataDir = join(dir, id);
+  mkdirSync(dataDir, { recursive: true });
+  const keep = old.args.filter((a, i, all) => !['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'].includes(a) && !['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'].includes(all[i - 1] ?? ''));
+  const endpoints = c.members.filter((m) => m !== old).map((m) => `127.0.0.1:${m.clientPort}`).join(',');
+  const [bin, serve, ...rest] = keep;
+  const args = [bin as string, serve as string, '--id', id, '--data-dir', dataDir, '--listen-peer', `127.0.0.1:${peerPort}`, '--listen-client', `127.0.0.1:${clientPort}`, '--join', endpoints, ...rest];
+  const fresh: Member = { id, clientPort, peerPort, proc: null, args, dataDir };
+  spawnMember(fresh, process.execPath, `${dataDir}.log`);
+  c.members.splice(c.members.indexOf(old), 1, fresh);
+  await waitFor(`${id} to answer`, 60_000, async () => (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500).catch(() => ({ status: 0 }))).status === 200);
+  return fresh;
+}
+
 export function etcdAvailable(): boolean {
   return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 }
