@@ -92,6 +92,9 @@ test('/metrics: role, term, lease, indexes, requests, latency, fsync and process
   });
   assert.equal(get(m0, 'leasekv_role{role="follower"}'), 0);
   assert.ok(get(m0, 'leasekv_term') >= 1, 'term >= 1');
+  assert.equal(get(m0, 'leasekv_watchers'), 0);
+  assert.equal(get(m0, 'leasekv_ttl_grants'), 0);
+  const rev0 = get(m0, 'leasekv_revision');
   assert.ok(get(m0, 'leasekv_leader_changes_total') >= 1, `a leader change was counted: ${[...m0].filter(([k]) => k.startsWith('leasekv_')).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   const left = get(m0, 'leasekv_lease_remaining_seconds');
   assert.ok(left > 0 && left <= 0.5, `lease remaining ${left} s within (0, 0.5]`);
@@ -118,6 +121,8 @@ test('/metrics: role, term, lease, indexes, requests, latency, fsync and process
   assert.ok(get(m1, 'leasekv_commit_index') >= commit0 + 3, `commit index ${get(m1, 'leasekv_commit_index')} grew by 3 from ${commit0}`);
   assert.equal(get(m1, 'leasekv_applied_index'), get(m1, 'leasekv_commit_index'));
   assert.equal(get(m1, 'leasekv_apply_lag_entries'), 0);
+  assert.equal(get(m1, 'leasekv_revision'), rev0 + 3, 'three puts, three revisions');
+  assert.equal(get(m1, 'leasekv_ttl_counting'), 1, 'the leader counts TTL grants down');
   assert.ok(get(m1, 'leasekv_fsync_duration_seconds_count') >= 3, 'every acknowledged write was fsynced');
 });
 

@@ -50,6 +50,14 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
   statusGauge('leasekv_applied_index', 'Highest log index applied to the key-value state machine', (st) => st.applied);
   statusGauge('leasekv_last_log_index', 'Index of the last entry in the local log', (st) => st.lastIndex);
   statusGauge('leasekv_apply_lag_entries', 'Committed entries not yet applied (commit - applied)', (st) => Math.max(0, st.commit - st.applied));
+  const coordGauge = (name: string, help: string, read: (c: ReturnType<LeaseKvNode['coordStats']>) => number): void => {
+    new Gauge({ name, help, registers, collect() { this.set(read(node.coordStats())); } });
+  };
+  coordGauge('leasekv_revision', "The store's revision in this node's applied state (issue 14)", (c) => c.revision);
+  coordGauge('leasekv_watchers', 'Watchers open on this node', (c) => c.watchers);
+  coordGauge('leasekv_watch_oldest_revision', 'Oldest revision a watcher may start from on this node (older: compacted)', (c) => c.watchOldestRevision);
+  coordGauge('leasekv_ttl_grants', 'TTL grants (keys with a time to live; not the leader lease) that exist', (c) => c.ttlGrants);
+  coordGauge('leasekv_ttl_counting', '1 while this node is the leader counting TTL grants down', (c) => (c.ttlCounting ? 1 : 0));
   new Gauge({
     name: 'leasekv_follower_match_index', help: 'Leader only: highest index known replicated on each follower', labelNames: ['peer'], registers,
     collect() {

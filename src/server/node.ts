@@ -690,6 +690,17 @@ export class LeaseKvNode implements KvBackend {
   }
 
   /** The core's full status, for the dashboard and metrics. */
+  /** Revisions, watchers and TTL grants (issue 14), for metrics and the dashboard. */
+  coordStats(): { revision: number; watchers: number; watchOldestRevision: number; ttlGrants: number; ttlCounting: boolean } {
+    return {
+      revision: this.kv.revision,
+      watchers: this.watchHub.watcherCount,
+      watchOldestRevision: this.watchHub.oldest,
+      ttlGrants: this.kv.ttlGrants().length,
+      ttlCounting: this.ttlCountdowns.active,
+    };
+  }
+
   raftStatus(): ReturnType<RaftNode['status']> & { applied: number; nowMs: number } {
     const nowMs = this.now();
     return { ...this.core.status(nowMs), applied: this.kv.appliedIndex, nowMs };
