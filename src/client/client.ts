@@ -44,6 +44,7 @@ const PATHS = {
   status: `/${KV.typeName}/${KV.method.status.name}`,
   txn: `/${KV.typeName}/${KV.method.txn.name}`,
   ttlGrant: `/${KV.typeName}/${KV.method.ttlGrant.name}`,
+  compact: `/${KV.typeName}/${KV.method.compact.name}`,
   ttlKeepAlive: `/${KV.typeName}/${KV.method.ttlKeepAlive.name}`,
   ttlRevoke: `/${KV.typeName}/${KV.method.ttlRevoke.name}`,
 } as const;
@@ -113,6 +114,14 @@ export class LeasekvClient {
     }, opts, true);
   }
 
+  /** Forgets the history before `revision`, cluster-wide: older reads and watches answer `compacted`. */
+  compact(revision: number, opts: CallOptions = {}): Promise<{ compactRevision: number; revision: number }> {
+    return this.#write(PATHS.compact, { revision: String(revision) }, (j) => {
+      const o = j as Record<string, unknown>;
+      return { compactRevision: Number(o['compactRevision'] ?? 0), revision: Number(o['revision'] ?? 0) };
+    }, opts);
+  }
+
   /** Ends the grant now and deletes its keys. found false: it had ended already. */
   ttlRevoke(id: number, opts: CallOptions = {}): Promise<{ found: boolean; revision: number }> {
     return this.#write(PATHS.ttlRevoke, { id: String(id) }, (j) => {
@@ -166,9 +175,11 @@ export class LeasekvClient {
     return this.#write(PATHS.cas, body, decodeCas, opts);
   }
 
-  range(prefix: string, opts: CallOptions & { limit?: number; consistency?: Consistency } = {}): Promise<RangeResult> {
+  /** `revision`: read the keys as they were at this past revision (the answering member's history; `compacted` beyond it). */
+  range(prefix: string, opts: CallOptions & { limit?: number; consistency?: Consistency; revision?: number } = {}): Promise<RangeResult> {
     const body: Record<string, unknown> = { prefix };
     if (opts.limit !== undefined) body['limit'] = opts.limit;
+    if (opts.revision !== undefined) body['revision'] = String(opts.revision);
     if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
     return this.#call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
   }

@@ -107,8 +107,9 @@ export function errorFromAnswer(
     case 'deadline_exceeded':
       return new DeadlineExceededError(at, endpoint);
     case 'invalid_argument':
-    case 'out_of_range':
       return new InvalidArgumentError(at, endpoint);
+    case 'out_of_range':
+      return message.startsWith('compacted') ? new CompactedError(at, endpoint) : new InvalidArgumentError(at, endpoint);
     case 'resource_exhausted':
       return new ResourceExhaustedError(at, endpoint);
     case 'aborted':

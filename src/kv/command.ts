@@ -65,14 +65,21 @@ export interface TxnCommand extends TxnBody {
   readonly session?: Session;
 }
 
-export type Command = PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand;
+/** Forget history before `revision` (clamped to the current revision): reads and watches before it get "compacted". */
+export interface CompactCommand {
+  readonly op: 'compact';
+  readonly revision: number;
+  readonly session?: Session;
+}
+
+export type Command = PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand | CompactCommand;
 
 /** The command bytes cannot be decoded (corrupt, foreign or from a newer version). */
 export class CommandDecodeError extends Error {
   override readonly name = 'CommandDecodeError';
 }
 
-const OP_CODE = { put: 1, delete: 2, cas: 3, txn: 4, 'ttl-grant': 5, 'ttl-revoke': 6, 'ttl-expire': 7 } as const;
+const OP_CODE = { put: 1, delete: 2, cas: 3, txn: 4, 'ttl-grant': 5, 'ttl-revoke': 6, 'ttl-expire': 7, compact: 8 } as const;
 const FLAG_SESSION = 1;
 const FLAG_EXPECTED_PRESENT = 2;
 const FLAG_TTL = 4;
@@ -100,6 +107,7 @@ export function encodeCommand(cmd: Command): Uint8Array {
   } else if (cmd.op === 'txn') writeTxnBody(w, cmd);
   else if (cmd.op === 'ttl-grant') w.varint(cmd.ttlMs);
   else if (cmd.op === 'ttl-revoke' || cmd.op === 'ttl-expire') w.varint(cmd.id);
+  else if (cmd.op === 'compact') w.varint(cmd.revision);
   else if (cmd.op === 'cas') {
     if (cmd.expected !== null) w.str(cmd.expected);
     w.str(cmd.value);
@@ -134,8 +142,8 @@ export function decodeCommand(bytes: Uint8Array): Command {
   const key = r.str('key');
   const withSession = <T extends object>(c: T): T => (session === undefined ? c : { ...c, session });
   if ((flags & FLAG_TTL) !== 0 && opCode !== OP_CODE.put) throw new CommandDecodeError('ttl flag on a command other than put');
-  if (opCode >= OP_CODE['ttl-grant'] && opCode <= OP_CODE['ttl-expire'] && (key !== '' || (flags & FLAG_EXPECTED_PRESENT) !== 0)) {
-    throw new CommandDecodeError('ttl command with a key or an expected value');
+  if (opCode >= OP_CODE['ttl-grant'] && opCode <= OP_CODE.compact && (key !== '' || (flags & FLAG_EXPECTED_PRESENT) !== 0)) {
+    throw new CommandDecodeError('ttl or compact command with a key or an expected value');
   }
   let cmd: Command;
   switch (opCode) {
@@ -153,6 +161,9 @@ export function decodeCommand(bytes: Uint8Array): Command {
       break;
     case OP_CODE['ttl-expire']:
       cmd = withSession<TtlEndCommand>({ op: 'ttl-expire', id: r.varint('ttl id') });
+      break;
+    case OP_CODE.compact:
+      cmd = withSession<CompactCommand>({ op: 'compact', revision: r.varint('revision') });
       break;
     case OP_CODE.delete:
       if ((flags & FLAG_EXPECTED_PRESENT) !== 0) throw new CommandDecodeError('delete with expected flag');

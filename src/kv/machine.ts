@@ -85,6 +85,8 @@ export class KvStateMachine {
   private membersTable = new MembershipTable();
   private ttls = new TtlTable();
   /** Told when a TTL grant is made or ends (the leader's countdowns, server/ttl-countdowns.ts). */
+  /** Told the compact revision after a compaction is applied (watch history, server/watch/hub.ts). */
+  compactObserver: ((revision: number) => void) | null = null;
   ttlObserver: ((e: { kind: 'granted'; id: number; ttlMs: number } | { kind: 'ended'; id: number }) => void) | null = null;
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
@@ -206,12 +208,16 @@ export class KvStateMachine {
         this.ttlObserver?.({ kind: 'ended', id: cmd.id });
         return { op: cmd.op, found: true };
       }
+      case 'compact':
+        this.compactRev = Math.max(this.compactRev, Math.min(cmd.revision, this.rev));
+        this.compactObserver?.(this.compactRev);
+        return { op: 'compact', compactRevision: this.compactRev };
       default:
         return this.runKeyed(cmd);
     }
   }
 
-  private runKeyed(cmd: Command & { op: 'put' | 'delete' | 'cas' }): Unrevisioned {
+  private runKeyed(cmd: Extract<Command, { op: 'put' | 'delete' | 'cas' }>): Unrevisioned {
     const prev = this.data.get(cmd.key);
     switch (cmd.op) {
       case 'put':

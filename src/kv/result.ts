@@ -31,6 +31,8 @@ export type ApplyResult =
   | { readonly op: 'ttl-grant'; readonly id: number; readonly ttlMs: number; readonly revision: number }
   /** A grant ended (its keys deleted at `revision`); found false: there was no such grant. */
   | { readonly op: 'ttl-revoke' | 'ttl-expire'; readonly found: boolean; readonly revision: number }
+  /** History before compactRevision is forgotten (the request is clamped to the current revision). */
+  | { readonly op: 'compact'; readonly compactRevision: number; readonly revision: number }
   /** A put named a TTL grant that does not exist (any more); nothing was changed. */
   | { readonly op: 'ttl-not-found'; readonly id: number; readonly revision: number }
   /** succeeded: every compare held and `success` ran (else `failure`); one result per operation run. */
@@ -47,7 +49,7 @@ export type ApplyResult =
 
 // Tags 1-3 (put, delete, cas without a revision) are only read, from format-1 snapshots.
 const OLD_TAG = { put: 1, delete: 2, cas: 3 } as const;
-const TAG = { 'session-stale': 4, 'session-expired': 5, invalid: 6, put: 7, delete: 8, cas: 9, txn: 10, 'ttl-grant': 11, 'ttl-revoke': 12, 'ttl-expire': 13, 'ttl-not-found': 14 } as const;
+const TAG = { 'session-stale': 4, 'session-expired': 5, invalid: 6, put: 7, delete: 8, cas: 9, txn: 10, 'ttl-grant': 11, 'ttl-revoke': 12, 'ttl-expire': 13, 'ttl-not-found': 14, compact: 15 } as const;
 
 const FLAG_HAS_VALUE = 1;
 
@@ -78,6 +80,10 @@ export function writeResult(w: ByteWriter, r: ApplyResult): void {
       return;
     case 'ttl-not-found':
       w.varint(r.id);
+      w.varint(r.revision);
+      return;
+    case 'compact':
+      w.varint(r.compactRevision);
       w.varint(r.revision);
       return;
     case 'txn':
@@ -203,6 +209,8 @@ export function readResult(r: ByteReader, fail: (m: string) => Error): ApplyResu
       return { op: 'ttl-expire', found: r.u8('found') === 1, revision: r.varint('revision') };
     case TAG['ttl-not-found']:
       return { op: 'ttl-not-found', id: r.varint('ttl id'), revision: r.varint('revision') };
+    case TAG.compact:
+      return { op: 'compact', compactRevision: r.varint('compactRevision'), revision: r.varint('revision') };
     case TAG.txn: {
       const succeeded = r.u8('succeeded') === 1;
       const revision = r.varint('revision');

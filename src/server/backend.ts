@@ -99,6 +99,8 @@ export interface RangeRequest {
   readonly prefix: string;
   readonly limit: number;
   readonly consistency: Consistency;
+  /** A past revision to read at (absent: now). */
+  readonly revision?: number;
 }
 export interface RangeResult {
   readonly kvs: readonly KeyValue[];
@@ -176,6 +178,7 @@ export interface KvBackend {
   /** Leader only: the grant lives at least its TTL from now. Throws TtlNotFoundError if it ended. */
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ readonly id: number; readonly ttlMs: number }>;
   ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult>;
+  compact(req: { readonly revision: number; readonly session?: SessionRef }, signal: AbortSignal): Promise<{ compactRevision: number; index: number; revision: number }>;
   status(): Promise<StatusResult>;
 }
 
@@ -200,6 +203,10 @@ export class InvalidArgumentError extends Error {
 }
 export class SessionExpiredError extends Error {
   override readonly name = 'SessionExpiredError';
+}
+/** A read at a revision that does not exist yet. */
+export class FutureRevisionError extends Error {
+  override readonly name = 'FutureRevisionError';
 }
 /** The TTL grant does not exist (it ended, or never did). */
 export class TtlNotFoundError extends Error {

@@ -32,6 +32,7 @@ import {
   OverloadedError,
   SessionExpiredError,
   TtlNotFoundError,
+  FutureRevisionError,
   UnavailableError,
 } from './backend.ts';
 import type {
@@ -40,7 +41,8 @@ import type {
   TtlGrantRequest, TtlGrantResult, TtlRevokeRequest, TtlRevokeResult,
 } from './backend.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
-import { WatchHub, type Watcher, type WatchRequest } from './watch/hub.ts';
+import { CompactedError, WatchHub, type Watcher, type WatchRequest } from './watch/hub.ts';
+import type { KeyValue } from '../kv/result.ts';
 import { TtlCountdowns } from './ttl-countdowns.ts';
 import type { NodeStorage } from './storage-adapter.ts';
 import type { NodeTransport } from './transport-adapter.ts';
@@ -122,6 +124,7 @@ export class LeaseKvNode implements KvBackend {
     transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
     this.watchHub = new WatchHub(kv.revision, cfg.watch);
     kv.observer = (revision, events) => this.watchHub.publish(revision, events);
+    kv.compactObserver = (revision) => this.watchHub.compact(revision);
     this.ttlCountdowns = new TtlCountdowns(1 + cfg.maxClockDriftRate);
     kv.ttlObserver = (e) => (e.kind === 'granted' ? this.ttlCountdowns.restart(e.id, e.ttlMs, this.now()) : this.ttlCountdowns.ended(e.id));
   }
@@ -638,8 +641,36 @@ export class LeaseKvNode implements KvBackend {
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
       await this.readBarrier(req.consistency, signal);
+      if (req.revision !== undefined && req.revision !== this.kv.revision) return this.rangeAt(req.prefix, req.limit, req.revision);
       const rows = this.kv.rangeKvs(req.prefix, req.limit + 1);
       return { kvs: rows.slice(0, req.limit), more: rows.length > req.limit, index: this.kv.appliedIndex, revision: this.kv.revision };
+    });
+  }
+
+  /**
+   * Range at a past revision: the keys as they were at `at`, from the current state and this
+   * member's change history (every key changed after `at` is put back as it was then).
+   */
+  private rangeAt(prefix: string, limit: number, at: number): RangeResult {
+    const current = this.kv.revision;
+    if (at > current) throw new FutureRevisionError(`revision ${at} is in the future (the current revision is ${current})`);
+    const oldest = Math.max(this.watchHub.oldest - 1, this.kv.compactRevision);
+    const changed = at < oldest ? null : this.watchHub.changesAfter(at, prefix);
+    if (changed === null) throw new CompactedError(at, Math.max(oldest, this.kv.compactRevision));
+    // limit + 1 unchanged current keys bound the answer; at most changed.size current keys are changed.
+    const rows = new Map<string, KeyValue>();
+    for (const kv of this.kv.rangeKvs(prefix, limit + 1 + changed.size)) if (!changed.has(kv.key)) rows.set(kv.key, kv);
+    for (const [key, then] of changed) if (then !== null) rows.set(key, then);
+    const keys = [...rows.keys()].sort();
+    return { kvs: keys.slice(0, limit).map((k) => rows.get(k) as KeyValue), more: keys.length > limit, index: this.kv.appliedIndex, revision: at };
+  }
+
+  compact(req: { revision: number; session?: SessionRef }, signal: AbortSignal): Promise<{ compactRevision: number; index: number; revision: number }> {
+    return this.track('Compact', 'write', async () => {
+      const { result, index } = await this.propose({ op: 'compact', revision: req.revision, ...this.session(req.session) }, signal);
+      this.checkResult(result);
+      assert(result.op === 'compact', () => `compact applied as ${result.op}`);
+      return { compactRevision: result.compactRevision, index, revision: result.revision };
     });
   }
 

@@ -8,6 +8,7 @@ import {
   OverloadedError,
   SessionExpiredError,
   TtlNotFoundError,
+  FutureRevisionError,
   UnavailableError,
 } from '../backend.ts';
 import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
@@ -45,6 +46,7 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
   if (err instanceof SessionExpiredError) return new ConnectError(`session expired: ${err.message}`, Code.Aborted);
+  if (err instanceof FutureRevisionError) return new ConnectError(err.message, Code.OutOfRange);
   if (err instanceof TtlNotFoundError) return new ConnectError(err.message, Code.NotFound);
   if (err instanceof CompactedError) return new ConnectError(`compacted: ${err.message}`, Code.OutOfRange, { [COMPACT_REVISION_HEADER]: String(err.oldest) });
   if (err instanceof WatcherTooSlowError || err instanceof TooManyWatchersError) return new ConnectError(err.message, Code.ResourceExhausted);

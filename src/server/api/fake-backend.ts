@@ -143,6 +143,14 @@ export class FakeBackend implements KvBackend {
     return deleted;
   }
 
+  async compact(req: { revision: number }, signal: AbortSignal): Promise<{ compactRevision: number; index: number; revision: number }> {
+    await this.#enter('compact', req, signal, true);
+    this.#index++;
+    const c = Math.min(req.revision, this.#revision);
+    this.watchHub.compact(c);
+    return { compactRevision: c, index: this.#index, revision: this.#revision };
+  }
+
   async ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult> {
     await this.#enter('ttlGrant', req, signal, true);
     return this.#write(req.session, () => {

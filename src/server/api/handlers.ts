@@ -62,7 +62,8 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       return res.current === undefined ? base : { ...base, current: res.current };
     },
     async range(req, ctx) {
-      const r = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
+      const base = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
+      const r = req.revision === 0n ? base : { ...base, revision: u64(req.revision) };
       const res = await run(ctx, (s) => backend.range(r, s));
       return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
     },
@@ -71,6 +72,12 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       const session = checkSession(req.clientId, u64(req.seq));
       const r = await run(ctx, (s) => backend.ttlGrant(session === undefined ? { ttlMs: req.ttlMs } : { ttlMs: req.ttlMs, session }, s));
       return { id: BigInt(r.id), ttlMs: r.ttlMs, index: BigInt(r.index), revision: BigInt(r.revision) };
+    },
+    async compact(req, ctx) {
+      const session = checkSession(req.clientId, u64(req.seq));
+      const revision = u64(req.revision);
+      const r = await run(ctx, (s) => backend.compact(session === undefined ? { revision } : { revision, session }, s));
+      return { compactRevision: BigInt(r.compactRevision), index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     async ttlKeepAlive(req, ctx) {
       const r = await run(ctx, (s) => backend.ttlKeepAlive(u64(req.id), s));

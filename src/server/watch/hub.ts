@@ -13,7 +13,7 @@
 // up front); once caught up it is fed each new revision. What waits to be sent is bounded in bytes
 // per watcher: a watcher that falls that far behind (a slow reader) is cut off with
 // WatcherTooSlowError instead of holding memory or slowing the apply loop.
-import type { ChangeEvent } from '../../kv/machine.ts';
+import type { ChangeEvent, KeyValue } from '../../kv/machine.ts';
 import { assert } from '../../util/assert.ts';
 
 export type { ChangeEvent } from '../../kv/machine.ts';
@@ -154,6 +154,36 @@ export class WatchHub {
     return w;
   }
 
+  /**
+   * For a read at past revision `at` (issue 14): the keys under `prefix` that changed after `at`,
+   * each with its state at `at` (null: absent then). Null if the history no longer reaches back to
+   * `at` (the caller answers "compacted").
+   */
+  changesAfter(at: number, prefix: string): Map<string, KeyValue | null> | null {
+    if (at + 1 < this.oldestHeld) return null;
+    const out = new Map<string, KeyValue | null>();
+    const held = this.readFrom(at + 1, Number.POSITIVE_INFINITY) ?? [];
+    for (const h of held) {
+      for (const e of h.events) {
+        // The first change after `at` knows the state at `at`: its previous key-value.
+        if (e.kv.key.startsWith(prefix) && !out.has(e.kv.key)) out.set(e.kv.key, e.prev ?? null);
+      }
+    }
+    return out;
+  }
+
+  /** Forgets the history before `revision` (a compaction asked for through the log). */
+  compact(revision: number): void {
+    while (this.history.length - this.head > 0 && (this.history[this.head] as Held).revision < revision) {
+      const h = this.history[this.head] as Held;
+      this.history[this.head] = undefined as unknown as Held;
+      this.head++;
+      this.historyBytes -= h.bytes;
+    }
+    this.oldestHeld = Math.max(this.oldestHeld, Math.min(revision, this.current + 1));
+    for (const w of this.watchers) w.compacted(this.oldestHeld);
+  }
+
   close(): void {
     clearInterval(this.timer);
     for (const w of [...this.watchers]) w.fail(new WatcherClosedError('the member is shutting down'));
@@ -260,6 +290,11 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     this.queuedBytes += bytes;
     this.sentSinceProgress = true;
     this.wakeUp();
+  }
+
+  /** From the hub: history before `oldest` is gone; a watcher still reading it cannot go on. */
+  compacted(oldest: number): void {
+    if (!this.done && !this.synced && this.next < oldest) this.fail(new CompactedError(this.next, oldest));
   }
 
   /** From the hub: the state jumped to `revision`. */
