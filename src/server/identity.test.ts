@@ -60,6 +60,7 @@ test('join: only a member that was added, never a removed id or a first member',
   const joined = resolveIdentity(cfg(d), true, info([m('n2', ''), m('n3', ''), m('n1', 'abc', true)]));
   assert.deepEqual(joined.learners, ['n1']);
   assert.match(readIdentity(d)?.incarnation ?? '', /^abc\.[0-9a-f]{16}$/);
+  assert.deepEqual(resolveIdentity(cfg(d), true, null).learners, ['n1'], 'restarted before its first snapshot: still a learner');
 });
 
 test('handshake: a peer\'s first incarnation is recorded; another is refused; an added member must carry its added one', (t) => {

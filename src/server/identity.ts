@@ -197,7 +197,9 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
     if (rec.clusterToken !== cfg.clusterToken) {
       throw new StartRefusedError(`the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`);
     }
-    return { book: new IdentityBook(cfg.dataDir, rec, false), initial: rec.initialMembers, learners: [] };
+    // A member that joined started as a learner: if its log holds no configuration yet (stopped
+    // before the leader's snapshot arrived), it must not start as a voter of its own view.
+    return { book: new IdentityBook(cfg.dataDir, rec, false), initial: rec.initialMembers, learners: rec.how === 'join' ? [rec.memberId] : [] };
   }
   if (join !== null) return joinIdentity(cfg, walFresh, join);
   if (!cfg.peersGiven) {
