@@ -18,6 +18,7 @@ import type { ResolvedIdentity } from './identity.ts';
 import { readIdentity } from '../storage/identity.ts';
 import { fetchJoinInfo } from './join.ts';
 import { Membership } from './membership.ts';
+import { DepartingPeers } from './departing-peers.ts';
 import { parseHostPort } from './config.ts';
 import type { HostPort } from './config.ts';
 import { EntryType } from '../raft/types.ts';
@@ -84,6 +85,9 @@ function wireMembership(node: LeaseKvNode, transport: PeerTransport, cfg: NodeCo
   book.setAddedIncarnations((id) => membership.addedIncarnation(id));
   node.setMembersView(() => membership.view(node.raftStatus().confState));
   let removedLogged = false;
+  // A departed member keeps its links for two election timeouts (departing-peers.ts).
+  const departing = new DepartingPeers<HostPort>(2 * cfg.electionTimeoutMaxMs);
+  let recheck: NodeJS.Timeout | null = null;
   const syncPeers = (): void => {
     const cs = node.raftStatus().confState;
     const wanted = new Map<string, HostPort>();
@@ -96,7 +100,12 @@ function wireMembership(node: LeaseKvNode, transport: PeerTransport, cfg: NodeCo
       }
       wanted.set(id, parseHostPort(a.peerAddr, `member ${id}`));
     }
-    transport.setPeers(wanted);
+    const now = performance.now();
+    const links = departing.next(wanted, now);
+    transport.setPeers(links.peers);
+    if (recheck !== null) clearTimeout(recheck);
+    recheck = links.recheckAtMs === null ? null : setTimeout(syncPeers, links.recheckAtMs - now + 1);
+    recheck?.unref();
     if ((cs.removed ?? []).includes(cfg.id) && !removedLogged) {
       removedLogged = true;
       log.warn('this member has been removed from the cluster: it no longer votes nor serves; stop it (its id can never rejoin)');
