@@ -12,16 +12,15 @@
 // with alwaysEmitImplicit. fast-path.test.ts checks byte equality against the Connect path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonValue } from '@bufbuild/protobuf';
-import { Code, ConnectError, createConnectRouter, type ConnectRouterOptions, type ConnectRouter, type ContextValues } from '@connectrpc/connect';
+import { Code, ConnectError, createConnectRouter, type ConnectRouterOptions, type ConnectRouter, createContextValues } from '@connectrpc/connect';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { GetRequestSchema, PutRequestSchema } from '../../gen/leasekv/v1/kv_pb.ts';
 import type { Consistency, GetResult } from '../backend.ts';
 import { READ_MODE_JSON, u32Ms } from './convert.ts';
-import { readBodyBounded } from './body-guard.ts';
 import { CONN_SHARE, type ApiCore, type ConnShare } from './core.ts';
-import { JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
+import { findDuplicateKey, JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
 import { isWellFormed, toGet, toPut } from './validate.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
@@ -59,37 +58,48 @@ export class FastPath {
   }
 
   /** Takes the request (accepts() said yes): reads the body once, bounded, and answers it. */
-  serve(req: IncomingMessage, res: ServerResponse, path: string, values: ContextValues): void {
+  serve(req: IncomingMessage, res: ServerResponse, path: string, conn: ConnShare): void {
     const max = this.core.limits.maxRequestBytes;
-    readBodyBounded(req, max).then(
-      (body) => {
-        if (body !== null) return this.#answer(req, res, path, body, values);
-        // Too large (no Content-Length said so up front): refused, and the rest is not read.
-        res.setHeader('connection', 'close');
-        writeError(res, new ConnectError(`request body is larger than the limit of ${max} bytes`, Code.ResourceExhausted));
-      },
-      () => res.destroy(),
-    );
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      chunks.push(c);
+      if (size <= max) return;
+      // Too large (no Content-Length said so up front): refused, and the rest is not read.
+      req.off('data', onData).off('end', onEnd);
+      req.pause();
+      res.setHeader('connection', 'close');
+      writeError(res, new ConnectError(`request body is larger than the limit of ${max} bytes`, Code.ResourceExhausted));
+    };
+    const onEnd = (): void => {
+      this.#answer(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), conn);
+    };
+    req.on('data', onData).on('end', onEnd);
   }
 
-  #answer(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, values: ContextValues): void {
+  #answer(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, conn: ConnShare): void {
     const timeoutHeader = req.headers['connect-timeout-ms'] as string | undefined;
-    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader)) return this.#decline(req, res, path, body, undefined, values);
+    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader)) return this.#decline(req, res, path, body, undefined, conn);
     const timeoutMs = timeoutHeader === undefined ? undefined : Number(timeoutHeader);
     const typeName = path === GET_PATH ? GET_TYPE : PUT_TYPE;
     // The body is parsed once, here, on every path: a body that is not plain goes to Connect already
-    // parsed. Before parsing, the same checks as Connect's JSON decoder (json-guard.ts), and the
-    // duplicate-key check protobuf-es would make on the text.
+    // parsed. Before parsing, the same checks as Connect's JSON decoder (json-guard.ts); after, the
+    // duplicate-key check protobuf-es makes on the text (JSON.parse silently keeps the last one).
     let parsed: unknown;
     try {
-      scanJsonBody(body, { maxDepth: this.core.limits.maxJsonDepth, duplicateKeysOf: typeName });
-      parsed = JSON.parse(utf8Text(body));
+      const keys = scanJsonBody(body, this.core.limits.maxJsonDepth);
+      const text = utf8Text(body);
+      parsed = JSON.parse(text);
+      if (isPlainObject(parsed) && Object.keys(parsed).length !== keys) {
+        const dup = findDuplicateKey(text);
+        if (dup !== undefined) throw new JsonBodyError(`cannot decode message ${typeName} from JSON: duplicate object key "${dup}"`);
+      }
     } catch (e) {
       const message = e instanceof JsonBodyError ? e.message : `cannot decode message ${typeName} from JSON: ${(e as Error).message}`;
       writeError(res, new ConnectError(message, Code.InvalidArgument));
       return;
     }
-    const conn = values.get(CONN_SHARE);
     const plain = path === GET_PATH ? plainGet(parsed) : undefined;
     if (plain !== undefined) {
       // A read answerable at once (lease or stale) skips deadlines, abort signals and promises
@@ -116,7 +126,7 @@ export class FastPath {
     }
     if (work === undefined) {
       res.off('close', onClose);
-      return this.#decline(req, res, path, undefined, parsed, values);
+      return this.#decline(req, res, path, undefined, parsed, conn);
     }
     this.served++;
     work.then(
@@ -136,13 +146,13 @@ export class FastPath {
   }
 
   /** Throws ConnectError for invalid input (same check as Connect's path). */
-  #get(g: PlainGet, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare | undefined): Promise<string> {
+  #get(g: PlainGet, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare): Promise<string> {
     const r = toGet({ key: g.key ?? '', consistency: g.consistency }, this.core.limits);
     const backend = this.core.backend;
     return this.core.call(signal, timeoutMs, (s) => backend.get(r, s), conn).then(getJson);
   }
 
-  #put(body: unknown, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare | undefined): Promise<string> | undefined {
+  #put(body: unknown, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare): Promise<string> | undefined {
     if (!isPlainObject(body)) return undefined;
     let key = '';
     let value = '';
@@ -163,8 +173,9 @@ export class FastPath {
   }
 
   /** Hands the request to Connect's handler for the same method: with the raw body, or already parsed. */
-  #decline(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer | undefined, parsed: unknown, values: ContextValues): void {
+  #decline(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer | undefined, parsed: unknown, conn: ConnShare): void {
     this.declined++;
+    const values = createContextValues().set(CONN_SHARE, conn);
     const handler = this.#fallback.get(path);
     if (handler === undefined) throw new Error(`fast path: no Connect handler for ${path}`);
     const uReq = universalRequestFromNodeRequest(req, res, body === undefined ? (parsed as JsonValue) : undefined, values);

@@ -20,72 +20,90 @@ export class JsonBodyError extends Error {
   override readonly name = 'JsonBodyError';
 }
 
-export interface JsonScanOptions {
-  /** Deepest nesting of arrays and objects accepted (a top-level object is depth 1). */
-  readonly maxDepth: number;
-  /**
-   * When set, also refuse an object with the same member name twice, with the message protobuf-es's
-   * fromJsonString gives (JSON.parse would silently keep the last one), naming this message type.
-   */
-  readonly duplicateKeysOf?: string;
-}
-
 /**
  * Throws JsonBodyError if `bytes` are not UTF-8 or nest deeper than `maxDepth`. Linear in the body
- * and allocation-free unless duplicate keys are checked. Does not validate the JSON otherwise:
- * JSON.parse does that (on a body now known to be shallow).
+ * and allocation-free. Does not validate the JSON otherwise: JSON.parse does that (on a body now
+ * known to be shallow). Returns how many member names the top-level object has (counted as written,
+ * duplicates included): fewer keys after JSON.parse means a duplicate (see findDuplicateKey).
  */
-export function scanJsonBody(bytes: Uint8Array, opts: JsonScanOptions): void {
+export function scanJsonBody(bytes: Uint8Array, maxDepth: number): number {
   if (!isUtf8(bytes)) throw new JsonBodyError('request body is not valid UTF-8');
-  const { maxDepth, duplicateKeysOf } = opts;
-  // Only allocated when duplicate keys are checked: one Set per open object, null per array.
-  const seen: (Set<string> | null)[] | null = duplicateKeysOf === undefined ? null : [];
   let depth = 0;
+  let topObject = false;
   let expectKey = false;
+  let topKeys = 0;
   const n = bytes.length;
   for (let i = 0; i < n; i++) {
     const b = bytes[i]!;
     if (b === QUOTE) {
-      const open = i;
-      let escaped = false;
       for (i++; i < n; i++) {
         const c = bytes[i]!;
-        if (c === BACKSLASH) {
-          escaped = true;
-          i++;
-        } else if (c === QUOTE) break;
+        if (c === BACKSLASH) i++;
+        else if (c === QUOTE) break;
       }
-      if (seen !== null && expectKey) checkKey(bytes, open, i, escaped, seen, duplicateKeysOf!);
+      if (expectKey && depth === 1 && topObject) topKeys++;
       expectKey = false;
     } else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
       if (++depth > maxDepth) throw new JsonBodyError(`JSON nesting is deeper than the limit of ${maxDepth} levels`);
       expectKey = b === OPEN_OBJECT;
-      seen?.push(expectKey ? new Set() : null);
+      if (depth === 1) topObject = expectKey;
     } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
       if (depth > 0) depth--;
-      seen?.pop();
       expectKey = false;
     } else if (b === COMMA) {
-      expectKey = seen !== null && seen.length > 0 && seen[seen.length - 1] !== null;
+      expectKey = depth === 1 && topObject;
     } else if (b === COLON) {
       expectKey = false;
     }
   }
+  return topKeys;
 }
 
-function checkKey(bytes: Uint8Array, open: number, close: number, escaped: boolean, seen: (Set<string> | null)[], typeName: string): void {
-  const names = seen[seen.length - 1];
-  if (names === undefined || names === null) return;
-  const raw = Buffer.from(bytes.buffer, bytes.byteOffset + open, Math.min(close + 1, bytes.length) - open).toString('utf8');
-  let name: string;
-  try {
-    // Escapes decoded (rare) so that a key written with \u escapes collides with the same key written plainly.
-    name = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-  } catch {
-    return; // malformed: JSON.parse reports it
+/**
+ * The first member name of the top-level object that appears twice (escapes decoded, so that
+ * "k\u0065y" and "key" collide, as protobuf-es's fromJsonString sees them), or undefined. Only
+ * called when the key counts say there is one: it allocates.
+ */
+export function findDuplicateKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const open = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        if (text[i] === '\\') {
+          escaped = true;
+          i++;
+        } else if (text[i] === '"') break;
+      }
+      if (expectKey && depth === 1) {
+        const raw = text.slice(open, i + 1);
+        let name: string;
+        try {
+          name = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        } catch {
+          continue;
+        }
+        if (seen.has(name)) return name;
+        seen.add(name);
+      }
+      expectKey = false;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = c === '{' && depth === 1;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      expectKey = false;
+    } else if (c === ',') {
+      expectKey = depth === 1;
+    } else if (c === ':') {
+      expectKey = false;
+    }
   }
-  if (names.has(name)) throw new JsonBodyError(`cannot decode message ${typeName} from JSON: duplicate object key "${name}"`);
-  names.add(name);
+  return undefined;
 }
 
 /**
@@ -97,7 +115,7 @@ export function guardedJsonDecoder(maxDepth: number): { decode(input?: Uint8Arra
   return {
     decode(input?: Uint8Array): string {
       if (input === undefined) return '';
-      scanJsonBody(input, { maxDepth });
+      scanJsonBody(input, maxDepth);
       return utf8Text(input);
     },
   };

@@ -30,8 +30,11 @@ const ENVELOPE_SLACK_BYTES = 64;
 export interface RpcDispatchOptions {
   readonly limits: ApiLimits;
   readonly connectOptions: ConnectRouterOptions & { readonly routes: (router: ConnectRouter) => void };
-  /** Tried first for each request (the HTTP/1.1 JSON fast path); true if it took the request. */
-  readonly fast?: (req: IncomingMessage, res: ServerResponse, path: string, values: ContextValues) => boolean;
+  /** Tried first for each HTTP/1.1 request: the JSON fast path (fast-path.ts). */
+  readonly fast?: {
+    accepts(req: IncomingMessage, path: string): boolean;
+    serve(req: IncomingMessage, res: ServerResponse, path: string, share: ConnShare): void;
+  };
 }
 
 export type RpcDispatch = (req: NodeReq, res: NodeRes) => void;
@@ -42,12 +45,29 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const shares = new WeakMap<object, ConnShare>();
   const { limits } = opts;
+  const shareOf = (key: object): ConnShare => {
+    let share = shares.get(key);
+    if (share === undefined) shares.set(key, (share = { inFlight: 0 }));
+    return share;
+  };
+  const refuseTooLarge = (res: NodeRes, declared: number): void => {
+    // Refused before the body arrives; the connection is closed rather than drained.
+    res.setHeader('connection', 'close');
+    writeJsonError(res, 413, 'resource_exhausted', `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`);
+  };
   return (req, res) => {
     // An HTTP/2 stream the client already reset (rapid reset): nothing to answer, so no work at all.
     if ('stream' in req && (req.stream.closed || req.stream.destroyed)) return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    const http1 = !('stream' in req);
+    // The hot path first: a plain JSON POST the fast path takes (it checked method and content type).
+    if (http1 && opts.fast !== undefined && opts.fast.accepts(req, path)) {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > limits.maxRequestBytes) return refuseTooLarge(res, declared);
+      return opts.fast.serve(req, res as ServerResponse, path, shareOf(req.socket));
+    }
     const handler = handlers.get(path);
     if (handler === undefined) {
       return writeJsonError(res, 404, 'unimplemented', `no such method: ${req.method ?? ''} ${url}`);
@@ -65,17 +85,8 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     const tooLarge = declared > limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0);
-    const http1 = !('stream' in req);
-    if (tooLarge && http1) {
-      // Refused before the body arrives; the connection is closed rather than drained.
-      res.setHeader('connection', 'close');
-      return writeJsonError(res, 413, 'resource_exhausted', `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`);
-    }
-    const connKey = http1 ? req.socket : req.stream.session ?? req.stream;
-    let share = shares.get(connKey);
-    if (share === undefined) shares.set(connKey, (share = { inFlight: 0 }));
-    const values = createContextValues().set(CONN_SHARE, share);
-    if (http1 && opts.fast?.(req, res as ServerResponse, path, values) === true) return;
+    if (tooLarge && http1) return refuseTooLarge(res, declared);
+    const values = createContextValues().set(CONN_SHARE, shareOf(http1 ? req.socket : req.stream.session ?? req.stream));
     if (tooLarge) {
       values.set(GUARD_ERROR, new ConnectError(`request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`, Code.ResourceExhausted));
       return run(handler, req, res, values, emptyRequest(wire), true);

@@ -4,7 +4,6 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import type { ContextValues } from '@connectrpc/connect';
 import type { KvBackend } from '../backend.ts';
 import type { ClusterBackend } from '../cluster-backend.ts';
 import { Cluster } from '../../gen/leasekv/v1/kv_pb.ts';
@@ -85,15 +84,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const rpc = createRpcDispatch({
     limits,
     connectOptions,
-    ...(fast === undefined
-      ? {}
-      : {
-          fast: (req: IncomingMessage, res: ServerResponse, path: string, values: ContextValues): boolean => {
-            if (!fast.accepts(req, path)) return false;
-            fast.serve(req, res, path, values);
-            return true;
-          },
-        }),
+    ...(fast === undefined ? {} : { fast }),
   });
   const routes = new Map<string, RouteHandler>();
   const addRoute = (method: string, path: string, handler: RouteHandler): void => {
