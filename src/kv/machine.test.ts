@@ -163,9 +163,18 @@ const arbTxn: fc.Arbitrary<Command> = fc.record({
   return client === null ? base : { ...base, session: { clientId: client, seq } };
 });
 
+// TTL grants and compaction (ids are entry indexes: small ones hit real grants in short logs).
+const arbTtl: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({ op: fc.constant('ttl-grant' as const), ttlMs: fc.integer({ min: 1, max: 5000 }) }),
+  fc.record({ op: fc.constantFrom('ttl-revoke' as const, 'ttl-expire' as const), id: fc.integer({ min: 1, max: 30 }) }),
+  fc.record({ op: fc.constant('put' as const), key: arbKey, value: fc.string({ maxLength: 3 }), ttl: fc.integer({ min: 1, max: 30 }) }),
+  fc.record({ op: fc.constant('compact' as const), revision: fc.integer({ min: 0, max: 40 }) }),
+).map((c) => ({ ...c }) as Command);
+
 const arbOp: fc.Arbitrary<Command | 'noop' | Uint8Array> = fc.oneof(
   fc.constant('noop' as const),
   arbTxn,
+  arbTtl,
   fc.uint8Array({ maxLength: 6 }),
   fc.record({
     op: fc.constantFrom('put' as const, 'delete' as const, 'cas' as const),
@@ -197,6 +206,8 @@ test('determinism and snapshot round-trip (property): same log → same state an
       assert.equal(restored.appliedIndex, a.appliedIndex);
       assert.equal(restored.approxBytes, a.approxBytes);
       assert.equal(restored.revision, a.revision);
+      assert.equal(restored.compactRevision, a.compactRevision);
+      assert.deepEqual(restored.ttlGrants(), a.ttlGrants());
       assert.deepEqual(restored.rangeKvs('', 1000), a.rangeKvs('', 1000));
       assert.deepEqual(restored.range('', 1000), a.range('', 1000));
       // A machine restored mid-log and fed the rest ends identical to one fed the whole log.
