@@ -14,3 +14,4 @@ export {
 } from './errors.ts';
 export type * from './types.ts';
 export type { WatchOptions, WatchEvent, WatchResponse } from './watch.ts';
+export { lock, campaign, leader, type LockOptions, type LockHandle } from './recipes.ts';
