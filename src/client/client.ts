@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { KV } from '../gen/leasekv/v1/kv_pb.ts';
 import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus, decodeTxn } from './decode.ts';
-import { DeadlineExceededError, LeasekvError, NotLeaderError, ResourceExhaustedError, UnavailableError, errorFromAnswer } from './errors.ts';
+import { ChangeRefusedError, DeadlineExceededError, LeasekvError, NotLeaderError, ResourceExhaustedError, UnavailableError, errorFromAnswer } from './errors.ts';
 import { normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport } from './transport.ts';
@@ -321,6 +321,7 @@ export class LeasekvClient {
       return 'backoff';
     }
     if (err instanceof ResourceExhaustedError) return 'backoff';
+    if (err instanceof ChangeRefusedError && err.transient) return 'backoff';
     return 'fatal';
   }
 

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'canceled'
   | 'compacted'
   | 'not_found'
+  | 'failed_precondition'
   | 'internal';
 
 export class LeasekvError extends Error {
@@ -82,6 +83,32 @@ export class CompactedError extends LeasekvError {
   }
 }
 
+/**
+ * A membership change or leadership transfer refused by the leader (docs/api.md, "Cluster"):
+ * `reason` is the core's, e.g. `already-member`. `transient`: it passes within a few heartbeats
+ * (the client retries those until the deadline); the others are answers, thrown at once.
+ */
+export class ChangeRefusedError extends LeasekvError {
+  override name = 'ChangeRefusedError';
+  constructor(
+    message: string,
+    readonly reason: string,
+    endpoint = '',
+  ) {
+    super('failed_precondition', message, endpoint);
+  }
+
+  get transient(): boolean {
+    return TRANSIENT_REFUSALS.has(this.reason);
+  }
+}
+
+/** Refusals that pass by themselves: a change in flight, a lease not yet re-confirmed, a member catching up. */
+const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set(['change-in-flight', 'lease-not-confirmed', 'learner-not-caught-up', 'not-caught-up']);
+
+/** The server's refusal message: `membership change refused (REASON): …` (docs/api.md, "Cluster"). */
+const REFUSAL_RE = /^membership change refused \(([a-z-]+)\)/;
+
 /** Builds the typed error for a non-200 answer: Connect error JSON + leasekv headers. */
 export function errorFromAnswer(
   endpoint: string,
@@ -100,8 +127,11 @@ export function errorFromAnswer(
   }
   const at = `${endpoint}: ${message || code || `HTTP ${httpStatus}`}`;
   switch (code) {
-    case 'failed_precondition':
+    case 'failed_precondition': {
+      const refused = REFUSAL_RE.exec(message);
+      if (refused !== null) return new ChangeRefusedError(at, refused[1] as string, endpoint);
       return new NotLeaderError(at, header('leasekv-leader') ?? '', header('leasekv-leader-addr') ?? '', endpoint);
+    }
     case 'unavailable':
       return new UnavailableError(at, endpoint, header('leasekv-outcome') === 'unknown');
     case 'deadline_exceeded':

@@ -10,6 +10,7 @@ export {
   ResourceExhaustedError,
   SessionExpiredError,
   CompactedError,
+  ChangeRefusedError,
   type ErrorCode,
 } from './errors.ts';
 export type * from './types.ts';

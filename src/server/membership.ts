@@ -149,6 +149,10 @@ export class Membership implements ClusterBackend {
     const st = this.host.raftStatus();
     if (st.role !== 'leader') throw this.host.notLeader(st.leader);
     if (target !== '' && target === this.host.selfId) return { leader: target };
+    // Not a member: an answer, not a refusal that passes (the client retries not-caught-up).
+    if (target !== '' && !st.confState.voters.includes(target) && !st.confState.learners.includes(target)) {
+      throw new ChangeRefusedError('unknown-member', `${target} is not a member (voters: ${st.confState.voters.join(', ')})`);
+    }
     if (!this.host.transferLeadership(target === '' ? null : target)) {
       throw new ChangeRefusedError(
         'not-caught-up',
