@@ -93,6 +93,8 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
       leaseHeld: st.leaseHeld, leaseRemainingMs: st.leaseRemainingMs, oldLeaseRemainingMs: st.oldLeaseRemainingMs,
       waitingForOldLease: st.waitingForOldLease, restartHoldRemainingMs: st.restartHoldRemainingMs,
       transferTarget: st.transferTarget,
+      // Issue 14: the store's revision, watchers here, TTL grants (keys with a time to live: not the lease above).
+      coord: node.coordStats(),
       intervalMs: STATUS_INTERVAL_MS,
       reads: take ? reads.take() : empty, writes: take ? writes.take() : empty, readModes: modes,
     };

@@ -259,6 +259,7 @@ function buildCard(n) {
       <dt>lease</dt><dd><span class="f-lease"></span><div class="meter m-lease"><span></span></div></dd>
       <dt class="l-old">old lease</dt><dd><span class="f-old"></span><div class="meter view m-old"><span></span></div></dd>
       <dt>requests</dt><dd class="num f-req"></dd>
+      <dt>revision</dt><dd class="num f-coord"></dd>
     </dl>
     <div class="controls" hidden></div>`;
   const controls = el.querySelector('.controls');
@@ -297,6 +298,8 @@ function updateCard(el, n) {
   const t = now();
   el.querySelector('.f-term').textContent = st === null ? '–' : `${st.term}${down ? ' (last seen)' : ''}`;
   el.querySelector('.f-index').textContent = st === null ? '–' : `${st.commit} / ${st.applied}`;
+  const co = st?.coord;
+  el.querySelector('.f-coord').textContent = co === undefined ? '–' : `${co.revision} · ${co.watchers} watcher${co.watchers === 1 ? '' : 's'} · ${co.ttlGrants} TTL grant${co.ttlGrants === 1 ? '' : 's'}${co.ttlCounting ? ' (counting)' : ''}`;
   const lease = current(n.leases);
   const leaseLeft = !down && lease !== null && !lease.closed ? Math.max(0, lease.until - t) : 0;
   const leaseDur = n.hello?.leaseDurationMs ?? 1000;
