@@ -75,3 +75,13 @@ test('handshake: a peer\'s first incarnation is recorded; another is refused; an
   assert.match(hello.verify('n4', '', 'beef.1234') ?? '', /added with incarnation feed/);
   assert.equal(hello.verify('n4', '', 'feed.1234'), null);
 });
+
+test('a data dir recorded without client addresses (bootstrap or restore without --client-addrs) takes them from --client-addrs at start', (t) => {
+  const d = dir(t);
+  resolveIdentity(cfg(d, '--peers', THREE), true, null);
+  const plain = resolveIdentity(cfg(d), false, null);
+  assert.equal(membersOf(plain.initial).clientAddrs.size, 0);
+  const given = resolveIdentity(cfg(d, '--client-addrs', 'n1=10.0.0.1:7001,n2=10.0.0.2:7001,n3=10.0.0.3:7001'), false, null);
+  assert.deepEqual([...membersOf(given.initial).clientAddrs].map(([id, hp]) => `${id}=${hp.host}:${hp.port}`), ['n1=10.0.0.1:7001', 'n2=10.0.0.2:7001', 'n3=10.0.0.3:7001']);
+  checkFlags(cfg(d, '--client-addrs', 'n1=10.0.0.1:7001,n2=10.0.0.2:7001,n3=10.0.0.3:7001'), membersOf(given.initial), readIdentity(d)!.clusterId);
+});

@@ -106,6 +106,18 @@ export function describeDisagreement(cfg: NodeConfig, inForce: Members, clusterI
   return `this data dir belongs to member ${cfg.id} of cluster ${clusterId} with members ${ids.join(', ')}, and the flags disagree:\n  - ${problems.join('\n  - ')}\n(leave --peers and --client-addrs out to start with the members recorded in the data dir)`;
 }
 
+/**
+ * A first member's client address that the data dir does not record (bootstrapped or restored
+ * without --client-addrs) is taken from --client-addrs: it is only a hint for clients, each node's
+ * own view. A recorded one wins (checkFlags refuses a flag that disagrees with it).
+ */
+function withClientAddrs(records: readonly MemberRecord[], cfg: NodeConfig): readonly MemberRecord[] {
+  return records.map((m) => {
+    const hp = m.clientAddr === '' ? cfg.clientAddrs.get(m.id) : undefined;
+    return hp === undefined ? m : { ...m, clientAddr: formatHostPort(hp) };
+  });
+}
+
 function fmtOr(hp: HostPort | undefined, dflt: string): string {
   return hp === undefined ? dflt : formatHostPort(hp);
 }
@@ -199,7 +211,7 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
     }
     // A member that joined started as a learner: if its log holds no configuration yet (stopped
     // before the leader's snapshot arrived), it must not start as a voter of its own view.
-    return { book: new IdentityBook(cfg.dataDir, rec, false), initial: rec.initialMembers, learners: rec.how === 'join' ? [rec.memberId] : [] };
+    return { book: new IdentityBook(cfg.dataDir, rec, false), initial: withClientAddrs(rec.initialMembers, cfg), learners: rec.how === 'join' ? [rec.memberId] : [] };
   }
   if (join !== null) return joinIdentity(cfg, walFresh, join);
   if (!cfg.peersGiven) {

@@ -24,8 +24,9 @@ restore  checks FILE and writes DIR as a member of a NEW cluster seeded with its
          sessions. Run it once per member, each with its own --id and --data-dir and the same
          --peers and --cluster-token; then start each with leasekv serve and those flags. DIR must be
          new or empty. --cluster-token must differ from the backed-up cluster's, so that the two
-         clusters refuse each other. Other serve flags are accepted (and ignored), so the same
-         flags (or --config file) as serve can be passed.
+         clusters refuse each other. --client-addrs is recorded too (so that followers can name
+         the leader's address to clients; serve --client-addrs fills in any left out). Other serve
+         flags are accepted (and ignored), so the same flags (or --config file) as serve can be passed.
 Exit code 1 when the save, check or restore failed (a damaged file is refused), 2 on bad usage.`;
 
 const FORMATS: readonly Format[] = ['simple', 'table', 'json'];
