@@ -1,7 +1,7 @@
 // `npm run bench` options, validated once.
 import { nearest } from '../util/suggest.ts';
 
-export type Scenario = 'load' | 'failover' | 'scale';
+export type Scenario = 'load' | 'failover' | 'scale' | 'membership';
 
 export interface BenchArgs {
   readonly nodes: number;
@@ -16,6 +16,7 @@ export interface BenchArgs {
   readonly keys: number;
   readonly scenarios: readonly Scenario[];
   readonly scaleKeys: number;
+  readonly rounds: number;
   readonly outDir: string;
 }
 
@@ -30,14 +31,15 @@ export const USAGE = `usage: npm run bench -- [options]
   --against etcd               run the same workload against a 3-member etcd in the same run
   --no-floor                   skip the bare node:http floor
   --keys N                     key space (default 1000)
-  --scenario S[,S]             load (default), failover, scale
+  --scenario S[,S]             load (default), failover, scale, membership
   --scale-keys N               keys to load for the scale scenario (default 1000000)
+  --rounds N                   fresh clusters the membership scenario runs its changes on (default 3)
   --out DIR                    where results (JSON, SVG) go (default bench-results)
   -h, --help                   this help`;
 
 export class BenchArgsError extends Error {}
 
-const FLAGS = ['nodes', 'clients', 'duration', 'value-bytes', 'mix', 'read-mode', 'peer-delay-ms', 'against', 'no-floor', 'keys', 'scenario', 'scale-keys', 'out', 'help'];
+const FLAGS = ['nodes', 'clients', 'duration', 'value-bytes', 'mix', 'read-mode', 'peer-delay-ms', 'against', 'no-floor', 'keys', 'scenario', 'scale-keys', 'rounds', 'out', 'help'];
 
 /** True when argv asks for the usage (exit 0). */
 export function wantsHelp(argv: readonly string[]): boolean {
@@ -54,7 +56,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const a = {
     nodes: 3, clients: 16, durationS: 10, valueBytes: 100, readFraction: 1,
     readModes: ['lease', 'readindex', 'stale'] as BenchArgs['readModes'], peerDelayMs: 0, againstEtcd: false, floor: true,
-    keys: 1000, scenarios: ['load'] as readonly Scenario[], scaleKeys: 1_000_000, outDir: 'bench-results',
+    keys: 1000, scenarios: ['load'] as readonly Scenario[], scaleKeys: 1_000_000, rounds: 3, outDir: 'bench-results',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -66,6 +68,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--value-bytes': a.valueBytes = int(val(), '--value-bytes', 1, 1 << 20); break;
       case '--keys': a.keys = int(val(), '--keys', 1, 10_000_000); break;
       case '--scale-keys': a.scaleKeys = int(val(), '--scale-keys', 1000, 10_000_000); break;
+      case '--rounds': a.rounds = int(val(), '--rounds', 1, 20); break;
       case '--peer-delay-ms': a.peerDelayMs = int(val(), '--peer-delay-ms', 0, 10_000); break;
       case '--out': a.outDir = val() ?? a.outDir; break;
       case '--no-floor': a.floor = false; break;
@@ -84,7 +87,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       }
       case '--scenario': {
         const s = (val() ?? '').split(',');
-        for (const x of s) if (x !== 'load' && x !== 'failover' && x !== 'scale') throw new BenchArgsError(`--scenario: unknown '${x}'`);
+        for (const x of s) if (x !== 'load' && x !== 'failover' && x !== 'scale' && x !== 'membership') throw new BenchArgsError(`--scenario: unknown '${x}'`);
         a.scenarios = s as Scenario[];
         break;
       }

@@ -9,6 +9,7 @@ import type { BenchArgs } from './args.ts';
 import { chartSvg, table, type Row } from './report.ts';
 import { failoverScenario, loadScenario, scaleScenario, type FailoverResult, type ScaleResult } from './scenarios.ts';
 import { etcdAvailable } from './systems.ts';
+import { medians, membershipScenario, type ChangePause } from './membership.ts';
 
 function progressBar(label: string): (fraction: number) => void {
   if (!process.stderr.isTTY) return () => {};
@@ -51,7 +52,7 @@ async function main(args: BenchArgs): Promise<void> {
   const ctx = { args, dir, say, progress: progressBar };
   say(`machine: ${machine()}`);
   say(`workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}`);
-  const result: { machine: string; args: BenchArgs; rows?: Row[]; failover?: FailoverResult[]; scale?: ScaleResult } = { machine: machine(), args };
+  const result: { machine: string; args: BenchArgs; rows?: Row[]; failover?: FailoverResult[]; scale?: ScaleResult; membership?: ChangePause[][] } = { machine: machine(), args };
   if (args.scenarios.includes('load')) {
     const rows = await loadScenario(ctx);
     result.rows = rows;
@@ -80,6 +81,15 @@ async function main(args: BenchArgs): Promise<void> {
     const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
     say(`  loaded in ${s.loadSeconds.toFixed(0)} s; raw data ${mb(s.rawBytes)} MiB; RSS per node ${Object.entries(s.rssBytesPerNode).map(([k, v]) => `${k} ${mb(v)} MiB (${(v / s.rawBytes).toFixed(2)}× raw)`).join(', ')}`);
     say(`  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; lost-disk follower replaced and caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`);
+  }
+  if (args.scenarios.includes('membership')) {
+    say(`membership: linearizable-read (lease when held) and write probes (closed loop, every ~5 ms) through each kind of change, ${args.rounds} round(s)`);
+    const m = await membershipScenario(dir, args.rounds, say);
+    result.membership = m;
+    say(`  median of ${m.length} round(s):`);
+    say('  | change | change latency ms | longest gap, linearizable reads ms | of them lease-served ms | longest gap, writes ms |');
+    say('  |---|---:|---:|---:|---:|');
+    for (const p of medians(m)) say(`  | ${p.change} | ${p.changeMs.toFixed(0)} | ${p.maxReadGapMs.toFixed(0)} | ${p.maxLeaseReadGapMs.toFixed(0)} | ${p.maxWriteGapMs.toFixed(0)} |`);
   }
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2));

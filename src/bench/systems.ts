@@ -124,6 +124,15 @@ export async function startLeasekv(o: ClusterOptions & { leaseReads: boolean; ex
   return cluster;
 }
 
+const OWN_FLAGS = ['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'];
+
+/** `serve` arguments for a new member joining through `endpoints`, with `template`'s other options. */
+export function joinMemberArgs(template: Member, o: { id: string; dataDir: string; peerPort: number; clientPort: number; endpoints: readonly string[] }): string[] {
+  const keep = template.args.filter((a, i, all) => !OWN_FLAGS.includes(a) && !OWN_FLAGS.includes(all[i - 1] ?? ''));
+  const [bin, serve, ...rest] = keep;
+  return [bin as string, serve as string, '--id', o.id, '--data-dir', o.dataDir, '--listen-peer', `127.0.0.1:${o.peerPort}`, '--listen-client', `127.0.0.1:${o.clientPort}`, '--join', o.endpoints.join(','), ...rest];
+}
+
 /**
  * Replaces leasekv member `old` (stopped, its disk gone) the way an operator does (README "Adding,
  * replacing and removing members"): MemberRemove, MemberAdd of a new id on new ports, and a new
@@ -142,11 +151,8 @@ export async function replaceLeasekvMember(c: Cluster, old: Member, dir: string)
   await change('MemberAdd', { id, peerAddr: `127.0.0.1:${peerPort}`, clientAddr: `127.0.0.1:${clientPort}` }, /already-member/);
   const dataDir = join(dir, id);
   mkdirSync(dataDir, { recursive: true });
-  const keep = old.args.filter((a, i, all) => !['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'].includes(a) && !['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'].includes(all[i - 1] ?? ''));
-  const endpoints = c.members.filter((m) => m !== old).map((m) => `127.0.0.1:${m.clientPort}`).join(',');
-  const [bin, serve, ...rest] = keep;
-  const args = [bin as string, serve as string, '--id', id, '--data-dir', dataDir, '--listen-peer', `127.0.0.1:${peerPort}`, '--listen-client', `127.0.0.1:${clientPort}`, '--join', endpoints, ...rest];
-  const fresh: Member = { id, clientPort, peerPort, proc: null, args, dataDir };
+  const endpoints = c.members.filter((m) => m !== old).map((m) => `127.0.0.1:${m.clientPort}`);
+  const fresh: Member = { id, clientPort, peerPort, proc: null, args: joinMemberArgs(old, { id, dataDir, peerPort, clientPort, endpoints }), dataDir };
   spawnMember(fresh, process.execPath, `${dataDir}.log`);
   c.members.splice(c.members.indexOf(old), 1, fresh);
   await waitFor(`${id} to answer`, 60_000, async () => (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500).catch(() => ({ status: 0 }))).status === 200);
