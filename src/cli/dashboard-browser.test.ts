@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { LeasekvClient } from '../client/index.ts';
-import { startTestCluster, type TestCluster } from './test-cluster.ts';
+import { freePort, startTestCluster, type TestCluster } from './test-cluster.ts';
 
 const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -113,5 +113,34 @@ test('dashboard: 3 members, one leader; killing the leader from the page shows t
   await page.waitForTimeout(1200); // let the new lease grow on the timeline before the picture
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: new URL('dashboard-failover.png', ARTIFACTS).pathname, fullPage: true });
+  assert.deepEqual(errors, [], 'no script errors on the page');
+});
+
+test('dashboard: a learner added through the Cluster API appears marked as a learner; removed, it is marked removed', { skip, timeout: 45_000 }, async () => {
+  assert.ok(cluster !== null && context !== null, 'set up by before()');
+  const c = cluster;
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Served by a member the previous test left running (it killed the then leader).
+  const live = c.supervisor.states().find((s) => s.state === 'running')?.id;
+  const served = c.nodes.find((n) => n.id === live) ?? c.nodes[1];
+  await page.goto(`http://${served?.clientAddr ?? ''}/`);
+  await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, { timeout: 20_000 });
+  assert.equal(await page.locator('.card[data-member="learner"]').count(), 0, 'no learner before the change');
+  const client = new LeasekvClient({ endpoints: c.nodes.map((n) => n.clientAddr), deadlineMs: 10_000 });
+  try {
+    // No process behind these addresses: a learner does not vote, so the voters commit without it.
+    await client.cluster('MemberAdd', { id: 'n9', peerAddr: `127.0.0.1:${await freePort()}`, clientAddr: `127.0.0.1:${await freePort()}`, learner: true });
+    await page.waitForFunction(() => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'learner', null, { timeout: 10_000 });
+    assert.match((await page.locator('.card[data-node-id="n9"] .badge.member').textContent()) ?? '', /learner/);
+    assert.equal(await page.locator('.card[data-member="voter"]').count(), 3, 'the three voters are marked as voters');
+    await client.cluster('MemberRemove', { id: 'n9' });
+    await page.waitForFunction(() => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'removed', null, { timeout: 10_000 });
+    assert.ok((await page.locator('#log li[data-kind="config"]').count()) >= 2, 'the change is in the events');
+  } finally {
+    await client.close();
+  }
+  assert.match((await page.locator('#summary').textContent()) ?? '', /of 3 members reachable/, 'a removed member is not counted');
   assert.deepEqual(errors, [], 'no script errors on the page');
 });

@@ -169,6 +169,10 @@ test('/events: hello then status frames on the node clock; CORS only for the mem
   assert.ok(statuses.length >= 2, 'two status frames');
   assert.ok((statuses[0]?.nowMs ?? 0) >= hello.nowMs, 'status times are on the same monotonic clock, after hello');
   assert.ok((statuses[1]?.nowMs ?? 0) > (statuses[0]?.nowMs ?? 0), 'status times increase');
+  // Issue 12: the configuration in force, with each member's client address and learner flag.
+  const conf = events.find((e) => e.event === 'status')?.data as { configIndex: number; members: { id: string; clientAddr: string; learner: boolean }[] };
+  assert.equal(typeof conf.configIndex, 'number');
+  assert.deepEqual(conf.members.map((m) => [m.id, m.learner]), [['n1', false]]);
 
   const other = await readEvents('/events', 'http://evil.example', 1);
   assert.equal(other.headers['access-control-allow-origin'], undefined);

@@ -322,6 +322,11 @@ export class LeaseKvNode implements KvBackend {
     this.membersView = view;
   }
 
+  /** The members in force now, as Status lists them (the dashboard's feed sends them too). */
+  memberList(): readonly MemberInfo[] {
+    return this.membersView();
+  }
+
   private noticeRoleChange(): void {
     const isLeader = this.core.role === 'leader';
     if (this.wasLeader && !isLeader) {

@@ -46,7 +46,17 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
   if (opts.controlUrl !== '' && !/^http:\/\/127\.0\.0\.1:\d{1,5}$/.test(opts.controlUrl)) {
     throw new Error(`LEASEKV_CONTROL_URL must be http://127.0.0.1:PORT, got '${opts.controlUrl}'`);
   }
-  const origins = memberOrigins(cfg);
+  const startOrigins = memberOrigins(cfg);
+  // The members in force now add theirs: a member added after the start (issue 12) is shown live.
+  const origins = (): Set<string> => {
+    const out = new Set(startOrigins);
+    for (const m of node.memberList()) {
+      if (m.clientAddr === '') continue;
+      out.add(`http://${m.clientAddr}`);
+      if (m.clientAddr.startsWith('127.0.0.1:')) out.add(`http://localhost:${m.clientAddr.slice('127.0.0.1:'.length)}`);
+    }
+    return out;
+  };
   const info: StreamInfo = {
     id: cfg.id,
     controlUrl: opts.controlUrl,
@@ -61,15 +71,17 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
   };
   const stream = createEventStream(node, info, origins);
   // The page talks to the other members' feeds and to the supervisor, and to nothing else.
-  const connectSrc = ["'self'", ...origins, ...(opts.controlUrl === '' ? [] : [opts.controlUrl])].join(' ');
-  const csp = `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connectSrc}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+  const csp = (): string => {
+    const connectSrc = ["'self'", ...origins(), ...(opts.controlUrl === '' ? [] : [opts.controlUrl])].join(' ');
+    return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connectSrc}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+  };
 
   const send = (type: string, body: Buffer | string, extra: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', ...extra });
     res.end(body);
   };
   const routes: ExtraRoute[] = [
-    { method: 'GET', path: '/', handler: send('text/html; charset=utf-8', ASSETS.html, { 'content-security-policy': csp }) },
+    { method: 'GET', path: '/', handler: (req, res) => send('text/html; charset=utf-8', ASSETS.html, { 'content-security-policy': csp() })(req, res) },
     { method: 'GET', path: '/dashboard/app.js', handler: send('text/javascript; charset=utf-8', ASSETS.js) },
     { method: 'GET', path: '/dashboard/style.css', handler: send('text/css; charset=utf-8', ASSETS.css) },
     { method: 'GET', path: '/dashboard/config.json', handler: (req, res) => send('application/json', JSON.stringify({ ...info, nowMs: node.now() }))(req, res) },

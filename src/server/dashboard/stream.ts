@@ -6,7 +6,9 @@
 //   event: raft    a consensus event (RaftEvent) with `atMs`. Commits and append rejections are
 //                  left out: under load they come by the thousand and the status already has them.
 //   event: status  every STATUS_INTERVAL_MS: role, term, indexes, the lease as seen right now, and
-//                  the requests (count, errors, p50/p99) since the previous status.
+//                  the requests (count, errors, p50/p99) since the previous status, and the
+//                  configuration in force (configIndex, members with their client address and
+//                  whether each is a learner).
 //
 // CORS: the page served by one node subscribes to the others, so answers carry
 // Access-Control-Allow-Origin for the members' own origins (their client addresses). The feed is
@@ -40,7 +42,8 @@ export interface EventStream {
   close(): void;
 }
 
-export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOrigins: ReadonlySet<string>): EventStream {
+/** allowedOrigins: asked per request (the members change: a member added later may subscribe). */
+export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOrigins: () => ReadonlySet<string>): EventStream {
   const subs = new Set<ServerResponse>();
   const reads = new LatencyWindow();
   const writes = new LatencyWindow();
@@ -93,6 +96,10 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
       leaseHeld: st.leaseHeld, leaseRemainingMs: st.leaseRemainingMs, oldLeaseRemainingMs: st.oldLeaseRemainingMs,
       waitingForOldLease: st.waitingForOldLease, restartHoldRemainingMs: st.restartHoldRemainingMs,
       transferTarget: st.transferTarget,
+      // Issue 12: the configuration in force here, so the page lists learners and members added
+      // or removed after it loaded (it follows the highest configIndex any feed reports).
+      configIndex: st.confIndex,
+      members: node.memberList().map((m) => ({ id: m.id, clientAddr: m.clientAddr, learner: m.learner ?? false })),
       // Issue 14: the store's revision, watchers here, TTL grants (keys with a time to live: not the lease above).
       coord: node.coordStats(),
       intervalMs: STATUS_INTERVAL_MS,
@@ -116,7 +123,7 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const origin = req.headers.origin;
-    const cors: Record<string, string> = origin !== undefined && allowedOrigins.has(origin) ? { 'access-control-allow-origin': origin, vary: 'origin' } : {};
+    const cors: Record<string, string> = origin !== undefined && allowedOrigins().has(origin) ? { 'access-control-allow-origin': origin, vary: 'origin' } : {};
     if (subs.size >= MAX_SUBSCRIBERS) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5', ...cors });
       res.end(`too many dashboard subscribers (${MAX_SUBSCRIBERS})`);

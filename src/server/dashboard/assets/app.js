@@ -25,7 +25,7 @@ const fmtMs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.ro
 const fmtLat = (ms) => (ms <= 0 ? '–' : ms < 1 ? `${Math.round(ms * 1000)} µs` : ms < 100 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`);
 const trim = (arr, n = MAX_ITEMS) => { if (arr.length > n) arr.splice(0, arr.length - n); };
 
-const state = { config: null, nodes: new Map(), log: [], control: null, lastLeaseBy: null };
+const state = { config: null, nodes: new Map(), log: [], control: null, lastLeaseBy: null, confIndex: -1 };
 
 // ---------------------------------------------------------------- per-node model
 
@@ -33,8 +33,39 @@ function newNode(id, url) {
   return {
     id, url, es: null, connected: false, offset: null, hello: null, st: null, stAt: -Infinity,
     roles: [], leases: [], views: [], waits: [], marks: [], gaps: [], rates: [],
-    downSince: null,
+    downSince: null, learner: false, removed: false,
   };
+}
+
+/**
+ * The configuration in force (issue 12): every status names it with its index; the page follows
+ * the highest index any feed reports (a lagging member reports an older one). A member not yet
+ * shown gets a card and a feed; one no longer in it is marked removed and its feed closed.
+ */
+function applyMembers(index, members) {
+  if (index < state.confIndex) return;
+  const fresh = index > state.confIndex;
+  state.confIndex = index;
+  const ids = new Set();
+  for (const m of members) {
+    ids.add(m.id);
+    let n = state.nodes.get(m.id);
+    if (n === undefined) {
+      n = newNode(m.id, m.clientAddr === '' ? '' : `http://${m.clientAddr}`);
+      state.nodes.set(m.id, n);
+      addLog(m.id, 'config', `${m.id} joined the configuration (index ${index}) as a ${m.learner ? 'learner' : 'voter'}`);
+      connect(n);
+    } else if (fresh && n.learner && !m.learner) addLog(m.id, 'config', `${m.id} promoted to voter (index ${index})`);
+    n.learner = m.learner;
+  }
+  if (!fresh) return;
+  for (const n of state.nodes.values()) {
+    if (ids.has(n.id) || n.removed) continue;
+    n.removed = true;
+    addLog(n.id, 'config', `${n.id} removed from the configuration (index ${index})`);
+    n.es?.close();
+    n.connected = false;
+  }
 }
 
 const toPage = (n, nodeMs) => nodeMs + n.offset;
@@ -105,6 +136,7 @@ function onStatus(n, st) {
     if (w === null || w.term !== st.term) n.waits.push({ term: st.term, from: at, until: at + st.oldLeaseRemainingMs });
   }
   n.rates.push({ at: t, intervalMs: st.intervalMs, reads: st.reads, writes: st.writes, modes: st.readModes });
+  if (Array.isArray(st.members)) applyMembers(st.configIndex ?? 0, st.members);
   while (n.rates.length > 0 && n.rates[0].at < t - RATE_HISTORY_MS) n.rates.shift();
 }
 
@@ -252,7 +284,7 @@ function buildCard(n) {
   el.className = 'card';
   el.dataset.nodeId = n.id;
   el.innerHTML = `
-    <div class="card-head"><span class="id">${esc(n.id)}</span><span class="badge role"></span><span class="badge proc" hidden></span><span class="badge proc isolated" hidden>isolated</span><span class="addr mono">${esc(n.url.replace('http://', ''))}</span></div>
+    <div class="card-head"><span class="id">${esc(n.id)}</span><span class="badge role"></span><span class="badge member" hidden></span><span class="badge proc" hidden></span><span class="badge proc isolated" hidden>isolated</span><span class="addr mono">${esc(n.url.replace('http://', ''))}</span></div>
     <dl class="kv">
       <dt>term</dt><dd class="num f-term"></dd>
       <dt>commit / applied</dt><dd class="num f-index"></dd>
@@ -286,11 +318,17 @@ function recentRate(n, key, spanMs = 1_000) {
 function updateCard(el, n) {
   const st = n.st;
   const down = stale(n) || st === null;
-  const role = down ? 'unreachable' : st.role;
+  const role = n.removed ? 'removed' : down ? 'unreachable' : st.role;
   el.dataset.role = role;
+  el.dataset.member = n.removed ? 'removed' : n.learner ? 'learner' : 'voter';
+  const mb = el.querySelector('.badge.member');
+  mb.hidden = !n.removed && !n.learner;
+  mb.className = `badge member ${el.dataset.member}`;
+  mb.textContent = n.removed ? 'removed' : 'learner (no vote)';
   const badge = el.querySelector('.badge.role');
   badge.className = `badge role ${role}`;
   const proc = state.control?.states.get(n.id);
+  badge.hidden = n.removed;
   badge.textContent = !down ? (role === 'leader' ? '★ leader' : role)
     : proc?.state === 'paused' ? 'paused'
     : proc?.state === 'running' && !n.connected ? 'no feed (starting?)'
@@ -316,7 +354,7 @@ function updateCard(el, n) {
   el.querySelector('.f-req').textContent = down ? '–' : `${Math.round(rd.perSec)} reads/s · ${Math.round(wr.perSec)} writes/s`;
   const c = state.control;
   const controls = el.querySelector('.controls');
-  controls.hidden = c === null;
+  controls.hidden = c === null || n.removed;
   if (c !== null) {
     const cs = c.states.get(n.id);
     const proc = el.querySelector('.badge.proc:not(.isolated)');
@@ -351,7 +389,7 @@ function renderTimeline() {
     if (i > 0) out.push(`<line x1="0" x2="${width}" y1="${y - 4}" y2="${y - 4}" stroke="#e3e7eb"/>`);
     const down = stale(n);
     out.push(`<text x="10" y="${y + 20}" class="lane-id">${esc(n.id)}</text>`);
-    out.push(`<text x="10" y="${y + 36}" class="lane-role">${esc(down ? 'unreachable' : n.st?.role ?? '')}</text>`);
+    out.push(`<text x="10" y="${y + 36}" class="lane-role">${esc(n.removed ? 'removed' : down ? 'unreachable' : `${n.learner ? 'learner · ' : ''}${n.st?.role ?? ''}`)}</text>`);
     out.push(`<text x="10" y="${y + 52}" class="lane-role">own lease</text><text x="10" y="${y + 67}" class="lane-role">leader's lease</text>`);
     // Row 1: role.
     for (const r of n.roles) {
@@ -364,7 +402,7 @@ function renderTimeline() {
     if (n.downSince !== null || (down && n.stAt > -Infinity)) {
       const from = n.downSince ?? n.stAt;
       rect(from, t, y, 18, 'class="sw-down" data-kind="down"');
-      label(from, t, y + 13, n.connected ? 'no updates (paused?)' : 'unreachable');
+      label(from, t, y + 13, n.removed ? 'removed from the cluster' : n.connected ? 'no updates (paused?)' : 'unreachable');
     }
     // Row 2: own lease, and a new leader's wait for the old lease.
     for (const w of n.waits) { rect(w.from, w.until, y + 22, 18, 'class="sw-wait" data-kind="wait"'); label(w.from, w.until, y + 35, 'waits for old lease'); }
@@ -442,14 +480,15 @@ function renderLog() {
 }
 
 function renderSummary() {
-  const live = [...state.nodes.values()].filter((n) => !stale(n) && n.st !== null);
+  const shown = [...state.nodes.values()].filter((n) => !n.removed);
+  const live = shown.filter((n) => !stale(n) && n.st !== null);
   const leaders = live.filter((n) => n.st.role === 'leader');
   let text;
-  if (leaders.length === 0) text = `No leader · ${live.length} of ${state.nodes.size} members reachable`;
+  if (leaders.length === 0) text = `No leader · ${live.length} of ${shown.length} members reachable`;
   else {
     const l = leaders.reduce((a, b) => (b.st.term > a.st.term ? b : a));
     const lease = l.st.waitingForOldLease ? `waiting ${fmtMs(l.st.oldLeaseRemainingMs)} for the old lease` : l.st.leaseHeld ? 'holds the lease' : 'no lease (reads use ReadIndex)';
-    text = `Leader ${l.id} · term ${l.st.term} · ${lease} · ${live.length} of ${state.nodes.size} members reachable`;
+    text = `Leader ${l.id} · term ${l.st.term} · ${lease} · ${live.length} of ${shown.length} members reachable`;
   }
   $('summary').textContent = text;
   $('summary').dataset.leaders = String(leaders.length);
