@@ -2,7 +2,7 @@
 // resumed after a disconnect, a member's death or a cut-off from the revision after the last one
 // seen — so the caller sees every matching change once, in order, across failures.
 import { request, type IncomingMessage } from 'node:http';
-import { CompactedError, InvalidArgumentError, LeasekvError } from './errors.ts';
+import { CompactedError, InvalidArgumentError, LeasekvError, UnavailableError } from './errors.ts';
 import { splitHostPort } from './transport.ts';
 import type { KeyValue } from './types.ts';
 
@@ -19,6 +19,11 @@ export interface WatchOptions {
   readonly progress?: boolean;
   /** No message (events or progress) from a member for this long: it is given up and another asked (default 20000). */
   readonly idleTimeoutMs?: number;
+  /**
+   * Every member failed in a row and none has sent anything for this long: the watch throws
+   * UnavailableError naming the revision to resume from (default: never give up, keep trying).
+   */
+  readonly unreachableTimeoutMs?: number;
 }
 
 export interface WatchEvent {
@@ -146,6 +151,8 @@ export async function* watchEndpoints(endpoints: () => readonly string[], key: s
   let turn = 0;
   let compactedBy = new Set<string>();
   let failuresInRow = 0;
+  let lastHeardMs = performance.now();
+  let lastError = '';
   const aborted = (): boolean => opts.signal?.aborted === true;
   while (!aborted()) {
     const eps = endpoints();
@@ -162,13 +169,18 @@ export async function* watchEndpoints(endpoints: () => readonly string[], key: s
       for (;;) {
         const m = await stream.next(idleMs);
         if (aborted()) return;
-        if (m === null || m.kind === 'end') break;
+        if (m === null || m.kind === 'end') {
+          lastError = `${ep}: ${m === null ? `no message within ${idleMs} ms` : 'stream ended'}`;
+          break;
+        }
         if (m.kind === 'error') {
+          lastError = `${ep}: ${m.message}`;
           if (m.code === 'invalid_argument') throw new InvalidArgumentError(`${ep}: ${m.message}`, ep);
           if (m.code === 'out_of_range') reason = new CompactedError(`${ep}: ${m.message}`, ep);
           break;
         }
         failuresInRow = 0;
+        lastHeardMs = performance.now();
         compactedBy = new Set();
         const r = m.res;
         const isProgress = r.events.length === 0;
@@ -189,6 +201,11 @@ export async function* watchEndpoints(endpoints: () => readonly string[], key: s
       failuresInRow++;
     }
     turn++;
+    const giveUpMs = opts.unreachableTimeoutMs;
+    if (giveUpMs !== undefined && failuresInRow >= eps.length && performance.now() - lastHeardMs >= giveUpMs) {
+      const resume = next > 0 ? `; resume from revision ${next}` : '';
+      throw new UnavailableError(`no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`, ep);
+    }
     // Back off after a full round of failures; the next member is tried at once otherwise.
     if (failuresInRow >= eps.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failuresInRow)));
   }

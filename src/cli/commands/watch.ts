@@ -16,7 +16,8 @@ output (-w): simple "PUT KEY VALUE" / "DELETE KEY" per event (fields quoted as J
 control characters); json one JSON object per line and event:
 {"type":"PUT","key":...,"value":...,"modRevision":N,"createRevision":N,"version":N[,"prevValue":...]}
 Exit code 1 with "compacted" when no member still holds revision N (re-read, then watch from the
-read's revision).`;
+read's revision), and when no member has answered for --deadline-ms (every one down or
+unreachable; the message names the revision to resume from with --rev).`;
 
 export function run(argv: string[]): Promise<number> {
   return command(
@@ -49,6 +50,8 @@ export function run(argv: string[]): Promise<number> {
           prefix: values.prefix === true,
           prevKv: values['prev-kv'] === true,
           signal: stop.signal,
+          // No member answering at all (every endpoint down or unreachable) ends the watch.
+          unreachableTimeoutMs: common.deadlineMs,
           ...(rev === undefined ? {} : { startRevision: rev }),
         });
         for await (const r of it) {
