@@ -106,5 +106,9 @@ test('supervisor control API: only the nodes\' origins, only with the control he
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get('access-control-allow-origin'), own);
   assert.equal((await act('nope', 'kill')).status, 404);
+  const add = await control('/members/add', { method: 'POST', headers: { 'x-leasekv-control': '1' } });
+  assert.equal(add.status, 409, 'no membership changes without the membership hooks');
+  assert.equal((await control('/members/add', { method: 'POST' })).status, 400, 'add needs the control header too');
+  assert.equal((await act('c', 'remove-member')).status, 409);
   assert.equal((await act('c', 'explode')).status, 404);
 });

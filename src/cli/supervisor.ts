@@ -11,7 +11,10 @@
 //
 // The control API (JSON answers):
 //   GET  /nodes                                   → { nodes: NodeControlState[] }
-//   POST /nodes/ID/{kill|restart|pause|resume|isolate|heal}
+//   POST /nodes/ID/{kill|restart|pause|resume|isolate|heal|remove-member}
+//   POST /members/add                             → the new member's NodeControlState (issue 12)
+// Members added through the control API dial and are dialled directly (no fault proxy), so they
+// cannot be isolated; remove-member removes the member from the cluster, then stops its process.
 // POSTs need the header `x-leasekv-control: 1`, which makes a browser send a CORS preflight; the
 // preflight and every answer allow only the nodes' own origins (the dashboard pages), so another web
 // page open in the same browser cannot drive the cluster.
@@ -42,11 +45,21 @@ export interface SupervisorOptions {
   /**
    * Starts node `id` as a child process. `peers` is the value its --peers flag must have (its own
    * listen address, and a proxy for every other member); `env` must be added to its environment
-   * (LEASEKV_CONTROL_URL, which makes its dashboard show the controls).
+   * (LEASEKV_CONTROL_URL, which makes its dashboard show the controls). `peers` is '' for a member
+   * added through add-member: it is started with --join instead.
    */
   spawn(id: string, peers: string, env: Readonly<Record<string, string>>): ChildProcess;
   /** Called when a child exits (after the supervisor's own bookkeeping). */
   onExit?(id: string, code: number | null, signal: NodeJS.Signals | null): void;
+  /**
+   * Membership changes for add-member / remove-member (absent: refused). add picks the next id not
+   * in `taken`, adds it to the cluster (MemberAdd) and returns where it runs; remove removes it.
+   * Throw ControlConflictError for a change the cluster or the port block cannot make.
+   */
+  readonly membership?: {
+    add(taken: readonly string[]): Promise<SupervisedNode>;
+    remove(id: string): Promise<void>;
+  };
   /** How long a graceful stop (SIGTERM) may take before SIGKILL. Default 10 s. */
   readonly stopTimeoutMs?: number;
 }
@@ -61,10 +74,12 @@ export interface NodeControlState {
   readonly lastExit: string;
   /** Stopped through the control API (kill), not on its own: `up` keeps running for a restart. */
   readonly stoppedByControl: boolean;
+  /** Added through add-member (no fault proxy: cannot be isolated). */
+  readonly added: boolean;
 }
 
-export type ControlAction = 'kill' | 'restart' | 'pause' | 'resume' | 'isolate' | 'heal';
-export const CONTROL_ACTIONS: readonly ControlAction[] = ['kill', 'restart', 'pause', 'resume', 'isolate', 'heal'];
+export type ControlAction = 'kill' | 'restart' | 'pause' | 'resume' | 'isolate' | 'heal' | 'remove-member';
+export const CONTROL_ACTIONS: readonly ControlAction[] = ['kill', 'restart', 'pause', 'resume', 'isolate', 'heal', 'remove-member'];
 
 /** A request the node's current state does not allow (pausing a stopped node). */
 export class ControlConflictError extends Error {
@@ -77,12 +92,16 @@ export interface Supervisor {
   readonly allowedOrigins: ReadonlySet<string>;
   states(): NodeControlState[];
   act(id: string, action: ControlAction): Promise<NodeControlState>;
+  /** add-member: adds the next member to the cluster and starts it (direct peer links, no proxy). */
+  addMember(): Promise<NodeControlState>;
   /** Graceful stop of every node (SIGTERM, SIGKILL after stopTimeoutMs), then proxies and server. */
   close(): Promise<void>;
 }
 
 interface Member {
   readonly node: SupervisedNode;
+  /** Added through add-member: started with --join, peer links not proxied. */
+  readonly added: boolean;
   child: ChildProcess | null;
   paused: boolean;
   isolated: boolean;
@@ -115,7 +134,7 @@ export function proxyOffset(from: number, to: number, n: number): number {
 export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const members = new Map<string, Member>();
-  for (const n of opts.nodes) members.set(n.id, { node: n, child: null, paused: false, isolated: false, lastExit: '', stoppedByControl: false, exited: Promise.resolve() });
+  for (const n of opts.nodes) members.set(n.id, { node: n, added: false, child: null, paused: false, isolated: false, lastExit: '', stoppedByControl: false, exited: Promise.resolve() });
   // pair key `${from}>${to}`: the proxy node `from` dials to reach `to`.
   const proxies = new Map<string, ProxyHandle>();
   const server = createServer();
@@ -151,10 +170,11 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     pid: m.child?.pid ?? null,
     lastExit: m.lastExit,
     stoppedByControl: m.child === null && m.stoppedByControl,
+    added: m.added,
   });
 
   const launch = (m: Member): void => {
-    const child = opts.spawn(m.node.id, peersFor(m.node.id), { LEASEKV_CONTROL_URL: controlUrl });
+    const child = opts.spawn(m.node.id, m.added ? '' : peersFor(m.node.id), { LEASEKV_CONTROL_URL: controlUrl });
     m.child = child;
     m.paused = false;
     m.stoppedByControl = false;
@@ -206,13 +226,43 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
         break;
       case 'pause': signal(m, 'SIGSTOP'); m.paused = true; break;
       case 'resume': signal(m, 'SIGCONT'); m.paused = false; break;
-      case 'isolate': setIsolated(m, true); break;
+      case 'isolate':
+        if (m.added) throw new ControlConflictError(`${id} was added from the dashboard: its peer links have no fault proxy, so it cannot be isolated`);
+        setIsolated(m, true);
+        break;
       case 'heal': setIsolated(m, false); break;
+      case 'remove-member': {
+        if (opts.membership === undefined) throw new ControlConflictError('this supervisor does not change membership');
+        await opts.membership.remove(id);
+        m.stoppedByControl = true;
+        await stopMember(m, 'SIGTERM');
+        const st = state(m);
+        members.delete(id);
+        return st;
+      }
     }
     return state(m);
   };
 
-  server.on('request', (req, res) => handleControl(req, res, { allowedOrigins, states: () => [...members.values()].map(state), act }));
+  // One membership change at a time (the cluster refuses overlapping ones anyway).
+  let changing = false;
+  const addMember = async (): Promise<NodeControlState> => {
+    if (opts.membership === undefined) throw new ControlConflictError('this supervisor does not change membership');
+    if (changing) throw new ControlConflictError('another membership change is under way');
+    changing = true;
+    try {
+      const node = await opts.membership.add([...members.keys()]);
+      const m: Member = { node, added: true, child: null, paused: false, isolated: false, lastExit: '', stoppedByControl: false, exited: Promise.resolve() };
+      members.set(node.id, m);
+      for (const o of dashboardOrigins(node.clientAddr)) allowedOrigins.add(o);
+      launch(m);
+      return state(m);
+    } finally {
+      changing = false;
+    }
+  };
+
+  server.on('request', (req, res) => handleControl(req, res, { allowedOrigins, states: () => [...members.values()].map(state), act, addMember }));
   for (const m of members.values()) launch(m);
 
   let closing: Promise<void> | null = null;
@@ -223,13 +273,14 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     })());
-  return { controlUrl, allowedOrigins, states: () => [...members.values()].map(state), act, close };
+  return { controlUrl, allowedOrigins, states: () => [...members.values()].map(state), act, addMember, close };
 }
 
 interface ControlApi {
   readonly allowedOrigins: ReadonlySet<string>;
   states(): NodeControlState[];
   act(id: string, action: ControlAction): Promise<NodeControlState>;
+  addMember(): Promise<NodeControlState>;
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
@@ -252,13 +303,14 @@ function handleControl(req: IncomingMessage, res: ServerResponse, api: ControlAp
     return;
   }
   if (req.method === 'GET' && path === '/nodes') return reply(res, 200, { nodes: api.states() });
-  const m = /^\/nodes\/([A-Za-z0-9_.-]{1,64})\/([a-z]+)$/.exec(path);
-  if (req.method !== 'POST' || m === null) return reply(res, 404, { error: `no such control: ${req.method ?? ''} ${path}` });
+  const m = /^\/nodes\/([A-Za-z0-9_.-]{1,64})\/([a-z-]+)$/.exec(path);
+  const add = path === '/members/add';
+  if (req.method !== 'POST' || (m === null && !add)) return reply(res, 404, { error: `no such control: ${req.method ?? ''} ${path}` });
   if (req.headers['x-leasekv-control'] !== '1') return reply(res, 400, { error: 'control requests need the header x-leasekv-control: 1' });
-  const action = m[2] as ControlAction;
-  if (!CONTROL_ACTIONS.includes(action)) return reply(res, 404, { error: `unknown action '${m[2] ?? ''}'` });
+  const action = m?.[2] as ControlAction;
+  if (!add && !CONTROL_ACTIONS.includes(action)) return reply(res, 404, { error: `unknown action '${m?.[2] ?? ''}'` });
   req.resume();
-  api.act(m[1] as string, action).then(
+  (add ? api.addMember() : api.act(m?.[1] as string, action)).then(
     (st) => reply(res, 200, st),
     (err: unknown) => {
       const status = err instanceof RangeError ? 404 : err instanceof ControlConflictError ? 409 : 500;

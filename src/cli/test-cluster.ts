@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clusterMembership } from './membership.ts';
 import { startSupervisor, type SupervisedNode, type Supervisor } from './supervisor.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leasekv.mjs', import.meta.url));
@@ -38,14 +39,27 @@ export async function startTestCluster(size: number, timing: readonly string[] =
   for (let i = 1; i <= size; i++) nodes.push({ id: `n${i}`, clientAddr: `127.0.0.1:${await freePort()}`, peerAddr: `127.0.0.1:${await freePort()}` });
   const clientAddrs = nodes.map((n) => `${n.id}=${n.clientAddr}`).join(',');
   let output = '';
+  const added = new Map<string, SupervisedNode>();
+  // Ports for members added later (two per member: client, peer).
+  const ports: number[] = [];
+  for (let i = 0; i < 4; i++) ports.push(await freePort());
   const supervisor = await startSupervisor({
     nodes,
     controlPort: 0,
     stopTimeoutMs: 3000,
+    // add-member: n4, n5, … on free ports, started with --join (as `leasekv up` does).
+    membership: clusterMembership(nodes.map((n) => n.clientAddr), (taken) => {
+      let k = size + 1;
+      while (taken.includes(`n${k}`) || added.has(`n${k}`)) k++;
+      const n = { id: `n${k}`, clientAddr: `127.0.0.1:${ports.shift() ?? 0}`, peerAddr: `127.0.0.1:${ports.shift() ?? 0}` };
+      added.set(n.id, n);
+      return n;
+    }),
     spawn(id, peers, env) {
-      const n = nodes.find((m) => m.id === id) as SupervisedNode;
+      const n = nodes.find((m) => m.id === id) ?? (added.get(id) as SupervisedNode);
+      const start = peers === '' ? ['--join', nodes.map((m) => m.clientAddr).join(',')] : ['--peers', peers, '--client-addrs', clientAddrs];
       const args = [BIN, 'serve', '--id', id, '--data-dir', join(dir, id), '--listen-peer', n.peerAddr, '--listen-client', n.clientAddr,
-        '--peers', peers, '--client-addrs', clientAddrs, '--log-level', 'warn', ...timing];
+        ...start, '--log-level', 'warn', ...timing];
       const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.on('data', (b: Buffer) => {
         output = (output + `[${id}] ${b.toString()}`).slice(-20_000);

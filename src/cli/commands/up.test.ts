@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { portBlock, plan, serveArgs } from './up.ts';
+import { nextMember, portBlock, plan, serveArgs } from './up.ts';
 import { writeIdentity } from '../../storage/identity.ts';
 import { proxyOffset } from '../supervisor.ts';
 
@@ -58,6 +58,18 @@ describe('leasekv up', () => {
   });
   // Ports unlikely to collide with a running cluster or another test.
   const base = 21000 + (process.pid % 4000);
+
+  test('add-member picks the lowest unused id up to n5, inside the block; an id with a data dir is never reused', () => {
+    const d = mkdtempSync(join(tmpdir(), 'leasekv-up-next-'));
+    try {
+      assert.deepEqual(nextMember(['n1', 'n2', 'n3'], d, 7001), { id: 'n4', clientAddr: '127.0.0.1:7004', peerAddr: '127.0.0.1:7104', dataDir: join(d, 'n4') });
+      mkdirSync(join(d, 'n4'));
+      assert.equal(nextMember(['n1', 'n2', 'n3'], d, 7001).id, 'n5', 'removed n4 left its data dir');
+      assert.throws(() => nextMember(['n1', 'n2', 'n3', 'n5'], d, 7001), /room for n1\.\.n5/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
 
   test('plans the agreed serve flags', () => {
     const p = plan(3, '/d', 7001);

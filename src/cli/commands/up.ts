@@ -2,13 +2,14 @@
 // loopback with data in DATA_DIR/nK (so a second run resumes the same data), prefixes their output
 // with their id, prints how to use the cluster, and stops them cleanly on Ctrl-C / SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LeasekvClient } from '../../client/index.ts';
-import { proxyOffset, startSupervisor, type Supervisor } from '../supervisor.ts';
+import { clusterMembership } from '../membership.ts';
+import { ControlConflictError, proxyOffset, startSupervisor, type Supervisor } from '../supervisor.ts';
 import { DEFAULT_ENDPOINTS, parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
 
@@ -32,7 +33,14 @@ With the default P=7001 and 3 nodes: 7000, 7001-7003, 7101-7103, 7201-7206 (5 no
   --nodes N        3 (default) or 5
   --data-dir DIR   default ./data
   --base-port P    first client port (default 7001; P-1 >= 1024 and the block must end by 65535)
-  -h, --help       this help`;
+  -h, --help       this help
+The dashboard's "add member" adds n4, n5 (up to 5 members in all; an id never comes back) on
+client port P+K-1 and peer port P+${PEER_OFFSET}+K-1, without a fault proxy; its "remove" removes a member
+and stops its process. A rerun of \`up\` starts only n1..nN: start an added member yourself with
+\`leasekv serve --id nK --data-dir DATA_DIR/nK --listen-peer … --listen-client …\`, or remove it.`;
+
+/** The most members the port block has room for (ids n1..n5). */
+export const MAX_MEMBERS = 5;
 
 /** How long stopping nodes may take before they are killed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -116,6 +124,20 @@ export function recordedSizeProblem(nodes: readonly NodePlan[], dataDir: string)
   return null;
 }
 
+/**
+ * The member add-member starts: the lowest nK (K ≤ MAX_MEMBERS) neither running nor with a data dir
+ * (an id never comes back once removed), on client port P+K-1 and peer port P+PEER_OFFSET+K-1.
+ */
+export function nextMember(taken: readonly string[], dataDir: string, basePort: number): NodePlan {
+  for (let k = 1; k <= MAX_MEMBERS; k++) {
+    const id = `n${k}`;
+    const dir = resolve(dataDir, id);
+    if (taken.includes(id) || existsSync(dir)) continue;
+    return { id, clientAddr: `127.0.0.1:${basePort + k - 1}`, peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`, dataDir: dir };
+  }
+  throw new ControlConflictError(`no member can be added: the port block of \`leasekv up\` has room for n1..n${MAX_MEMBERS}, and each id is used once (${resolve(dataDir)} holds their data dirs)`);
+}
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = createServer();
@@ -182,6 +204,20 @@ export async function run(argv: string[]): Promise<number> {
   const bin = process.env['LEASEKV_UP_SERVE'] ?? fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
   const binArgs = process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx'];
   const children = new Map<string, ChildProcess>();
+  // Members added from the dashboard (issue 12), by id.
+  const added = new Map<string, NodePlan>();
+  const startChild = (id: string, args: string[], env: Readonly<Record<string, string>>): ChildProcess => {
+    // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
+    const child = spawn(process.execPath, [...binArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
+    children.set(id, child);
+    prefix(child, id);
+    child.on('exit', (code, sig) => {
+      if (children.get(id) === child) children.delete(id);
+      console.log(`[up] ${id} exited (${sig ?? `code ${code}`})`);
+      allGone();
+    });
+    return child;
+  };
   // Set below: ends `up` when every node has exited on its own.
   let allGone = (): void => {};
   // The supervisor (issue 6) starts the nodes, puts a fault proxy on every peer link, and serves
@@ -193,22 +229,24 @@ export async function run(argv: string[]): Promise<number> {
       controlPort: block.control,
       proxyBasePort: block.proxyBase,
       stopTimeoutMs: STOP_TIMEOUT_MS,
+      membership: clusterMembership(nodes.map((m) => m.clientAddr), (taken) => {
+        const p = nextMember(taken, opts.dataDir, opts.basePort);
+        mkdirSync(p.dataDir, { recursive: true });
+        added.set(p.id, p);
+        return p;
+      }),
       spawn(id, peers, env) {
+        const extra = added.get(id);
+        if (extra !== undefined) {
+          const args = ['serve', '--id', extra.id, '--data-dir', extra.dataDir, '--listen-peer', extra.peerAddr, '--listen-client', extra.clientAddr, '--join', nodes.map((m) => m.clientAddr).join(',')];
+          return startChild(id, args, env);
+        }
         const n = nodes.find((m) => m.id === id) as NodePlan;
         // --peers bootstraps: a node with data starts from the members recorded in its data dir
         // (they may have changed since, with leasekv member add/remove).
         const planned = serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a));
         const args = readIdentity(n.dataDir) === null ? planned : planned.filter((_, i, all) => !['--peers', '--client-addrs'].includes(all[i] ?? '') && !['--peers', '--client-addrs'].includes(all[i - 1] ?? ''));
-        // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
-        const child = spawn(process.execPath, [...binArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
-        children.set(id, child);
-        prefix(child, id);
-        child.on('exit', (code, sig) => {
-          if (children.get(id) === child) children.delete(id);
-          console.log(`[up] ${id} exited (${sig ?? `code ${code}`})`);
-          allGone();
-        });
-        return child;
+        return startChild(id, args, env);
       },
     });
   } catch (err) {

@@ -277,6 +277,26 @@ async function act(id, action) {
   }
 }
 
+async function addMember() {
+  const c = state.control;
+  const b = $('add-member');
+  b.disabled = true;
+  addLog('up', 'control', 'you: add member');
+  try {
+    const res = await fetch(`${c.url}/members/add`, { method: 'POST', headers: { 'x-leasekv-control': '1' } });
+    const body = await res.json();
+    if (!res.ok) addLog('up', 'control', `add member failed: ${body.error ?? res.status}`);
+    else {
+      c.states.set(body.id, body);
+      addLog(body.id, 'control', `${body.id} added; it joins as a learner and the leader promotes it once caught up`);
+    }
+  } catch (err) {
+    addLog('up', 'control', `add member failed: ${err}`);
+  } finally {
+    b.disabled = false;
+  }
+}
+
 // ---------------------------------------------------------------- cards
 
 function buildCard(n) {
@@ -295,7 +315,7 @@ function buildCard(n) {
     </dl>
     <div class="controls" hidden></div>`;
   const controls = el.querySelector('.controls');
-  for (const [action, label, cls] of [['kill', 'Kill', 'danger'], ['restart', 'Restart', ''], ['pause', 'Pause', ''], ['resume', 'Resume', ''], ['isolate', 'Isolate', ''], ['heal', 'Heal', '']]) {
+  for (const [action, label, cls] of [['kill', 'Kill', 'danger'], ['restart', 'Restart', ''], ['pause', 'Pause', ''], ['resume', 'Resume', ''], ['isolate', 'Isolate', ''], ['heal', 'Heal', ''], ['remove-member', 'Remove', 'danger']]) {
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = label;
@@ -364,7 +384,8 @@ function updateCard(el, n) {
     const running = cs?.state === 'running', paused = cs?.state === 'paused';
     for (const b of controls.querySelectorAll('button')) {
       const a = b.dataset.action;
-      b.hidden = (a === 'pause' && paused) || (a === 'resume' && !paused) || (a === 'isolate' && cs?.isolated) || (a === 'heal' && !cs?.isolated);
+      // Members added from the page have no fault proxy (docs/dashboard.md).
+      b.hidden = (a === 'pause' && paused) || (a === 'resume' && !paused) || (a === 'isolate' && (cs?.isolated || cs?.added)) || (a === 'heal' && !cs?.isolated);
       b.disabled = cs === undefined || ((a === 'kill' || a === 'pause') && !running && !(a === 'kill' && paused));
     }
   }
@@ -521,6 +542,8 @@ async function main() {
   if (cfg.controlUrl !== '') {
     state.control = { url: cfg.controlUrl, states: new Map(), ok: false };
     $('control-note').hidden = false;
+    $('member-controls').hidden = false;
+    $('add-member').addEventListener('click', () => void addMember());
     await pollControl();
     setInterval(() => void pollControl(), 1000);
   }
