@@ -102,7 +102,10 @@ export class InboundHub {
   private handshake(sock: Socket, remote: string, f: Frame): NodeId | null {
     if (f.kind !== 'hello') return this.refuse(sock, remote, `expected hello, got ${f.kind}`);
     if (f.clusterId !== this.opts.clusterId) {
-      return this.refuse(sock, remote, `cluster token mismatch: theirs ${JSON.stringify(f.clusterId)}, ours ${JSON.stringify(this.opts.clusterId)}`);
+      // Neither token is echoed: the refusal goes to whoever connected. Code 'identity' makes a member
+      // that has never seen an entry committed (a wrong --cluster-token on bootstrap or --join) stop
+      // with this reason instead of retrying for ever.
+      return this.refuse(sock, remote, `cluster token mismatch: node ${f.from} presented a --cluster-token other than this cluster's`, 'identity');
     }
     if (f.to !== this.opts.selfId) return this.refuse(sock, remote, `dialled node ${f.to} but this is ${this.opts.selfId}`);
     const identity = this.opts.identity;

@@ -98,11 +98,13 @@ test('a peer with another cluster id is refused, logged and disconnected', async
   const nodes = await startMesh(['a', 'b']);
   const a = get(nodes, 'a');
   const intruderLogs: LogLine[] = [];
+  const refusedFor: string[] = [];
   const intruder = new PeerTransport({
     selfId: 'b', clusterId: 'some-other-cluster', listenHost: '127.0.0.1', listenPort: 0,
     peers: new Map([['a', { host: '127.0.0.1', port: a.t.port }]]),
     maxFrameBytes: 1 << 20, maxQueuedBytesPerPeer: 1 << 20, reconnectBackoffMinMs: 50, reconnectBackoffMaxMs: 200,
     logger: captureLogger(intruderLogs),
+    identity: { clusterUid: '', incarnation: '', verify: () => null, onRefused: (_peer, reason) => refusedFor.push(reason) },
   });
   try {
     await intruder.start();
@@ -111,6 +113,10 @@ test('a peer with another cluster id is refused, logged and disconnected', async
     await waitFor(() => intruderLogs.some((l) => /refused the connection/.test(l.msg)), 'intruder sees the refusal');
     const refusal = a.logs.find((l) => l.msg === 'refused peer connection');
     assert.match(JSON.stringify(refusal?.fields), /cluster token mismatch/);
+    // The refused side learns why (so a new member stops) but never this cluster's token.
+    await waitFor(() => refusedFor.length >= 1, 'identity refusal reported to the intruder');
+    assert.match(refusedFor[0] ?? '', /cluster token mismatch/);
+    assert.ok(!JSON.stringify(intruderLogs).includes('test-cluster') && !refusedFor.join().includes('test-cluster'), 'the real token is not echoed');
     assert.equal(intruder.stats().peers['a']?.connected, false);
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(!a.got.some((m) => m.type === 'app' && m.round === 99), 'no message from the other cluster delivered');
