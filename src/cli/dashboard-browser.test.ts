@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { LeasekvClient } from '../client/index.ts';
 import { freePort, startTestCluster, type TestCluster } from './test-cluster.ts';
 
@@ -66,9 +66,6 @@ function startLoad(endpoints: string[]): { stop: () => Promise<void> } {
   };
 }
 
-const leaderOf = (page: Page): Promise<string[]> =>
-  page.$$eval('.card[data-role="leader"]', (els) => els.map((e) => (e as HTMLElement).dataset['nodeId'] ?? ''));
-
 test('dashboard: 3 members, one leader; killing the leader from the page shows the new leader and the lease handover', { skip, timeout: 60_000 }, async () => {
   assert.ok(cluster !== null && context !== null, 'set up by before()');
   const c = cluster;
@@ -76,13 +73,19 @@ test('dashboard: 3 members, one leader; killing the leader from the page shows t
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`http://${c.nodes[0]?.clientAddr ?? ''}/`);
+  // The leader's id is read in the same evaluation that sees one leader: a card may briefly show
+  // 'unreachable' between two status messages on a loaded machine, so a second query could see none.
+  let oldLeader: string | undefined;
   try {
-    await page.waitForFunction(() => document.querySelectorAll('.card').length === 3 && document.querySelectorAll('.card[data-role="leader"]').length === 1, null, { timeout: 25_000 });
+    const found = await page.waitForFunction(() => {
+      const leaders = document.querySelectorAll('.card[data-role="leader"]');
+      return document.querySelectorAll('.card').length === 3 && leaders.length === 1 ? ((leaders[0] as HTMLElement).dataset['nodeId'] ?? '') : false;
+    }, null, { timeout: 25_000 });
+    oldLeader = (await found.jsonValue()) as string;
   } catch (e) {
     throw new Error(`no single leader on the page: ${String(e)}\nnode output:\n${c.output()}`);
   }
   assert.equal(await page.locator('.card').count(), 3);
-  const [oldLeader] = await leaderOf(page);
   assert.ok(oldLeader !== undefined && oldLeader !== '', 'a leader card has a node id');
   load = startLoad(c.nodes.map((n) => n.clientAddr));
   // The controls are shown because the nodes run under the supervisor.
@@ -91,16 +94,16 @@ test('dashboard: 3 members, one leader; killing the leader from the page shows t
   await page.waitForTimeout(1500); // some load and lease renewals on the timeline
   await kill.click();
 
-  await page.waitForFunction(
+  const newFound = await page.waitForFunction(
     (old) => {
       const leaders = Array.from(document.querySelectorAll('.card[data-role="leader"]')).map((e) => (e as HTMLElement).dataset['nodeId']);
       const shown = document.querySelector('#log li[data-kind="handover"], #log li[data-kind="wait"], #log li[data-kind="overlap"]') !== null;
-      return leaders.length === 1 && leaders[0] !== old && shown;
+      return leaders.length === 1 && leaders[0] !== old && shown ? (leaders[0] ?? '') : false;
     },
     oldLeader,
     { timeout: 20_000 },
   );
-  const [newLeader] = await leaderOf(page);
+  const newLeader = (await newFound.jsonValue()) as string;
   assert.notEqual(newLeader, oldLeader);
   // The supervisor really killed the process, and the page says the old leader is gone.
   assert.equal(c.supervisor.states().find((s) => s.id === oldLeader)?.state, 'stopped');
