@@ -28,11 +28,20 @@ function maxLagMs(child: ChildProcess): Promise<number> {
 
 function post(port: number, path: string, body: Buffer): Promise<string> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve(`${res.statusCode ?? 0} ${(JSON.parse(text) as { code?: string }).code ?? 'ok'}`));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(`${res.statusCode ?? 0} ${(JSON.parse(text) as { code?: string }).code ?? 'ok'}`));
+      },
+    );
     req.on('error', (e) => resolve(`error ${e.message}`));
     req.end(body);
   });
@@ -60,16 +69,18 @@ async function connectionBurst(port: number, n: number): Promise<string> {
   const socks: Socket[] = [];
   let refused = 0;
   await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<void>((resolve) => {
-        const s = netConnect(port, '127.0.0.1', () => resolve());
-        s.on('error', () => {
-          refused++;
-          resolve();
-        });
-        s.on('close', () => resolve());
-        socks.push(s);
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = netConnect(port, '127.0.0.1', () => resolve());
+          s.on('error', () => {
+            refused++;
+            resolve();
+          });
+          s.on('close', () => resolve());
+          socks.push(s);
+        }),
     ),
   );
   await sleep(500);

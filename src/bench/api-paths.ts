@@ -12,7 +12,9 @@ const concurrency = Number(process.argv[3] ?? 16);
 
 async function startServer(mode: 'fast' | 'connect'): Promise<{ port: number; child: ChildProcess }> {
   const script = fileURLToPath(new URL('./api-serve-fake.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, mode], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', () => reject(new Error('bench server exited')));
@@ -47,17 +49,29 @@ async function run(name: string, op: Op, server: ChildProcess): Promise<void> {
   const cpuPerReqUs = ((await serverCpuUs(server)) - cpu0) / Math.max(1, lat.length);
   lat.sort((a, b) => a - b);
   const q = (p: number): string => (lat[Math.floor(p * (lat.length - 1))] ?? 0).toFixed(2);
-  console.log(`${name.padEnd(44)} ${String(Math.round(lat.length / dt)).padStart(7)} req/s  p50 ${q(0.5)} ms  p99 ${q(0.99)} ms  server CPU ${Math.round(cpuPerReqUs)} µs/req`);
+  console.log(
+    `${name.padEnd(44)} ${String(Math.round(lat.length / dt)).padStart(7)} req/s  p50 ${q(0.5)} ms  p99 ${q(0.99)} ms  server CPU ${Math.round(cpuPerReqUs)} µs/req`,
+  );
 }
 
 function httpOp(agent: Agent, port: number, path: string, body: string): Op {
   const buf = Buffer.from(body);
   return () =>
     new Promise<void>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': buf.length } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': buf.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        },
+      );
       req.on('error', reject);
       req.end(buf);
     });
@@ -65,13 +79,19 @@ function httpOp(agent: Agent, port: number, path: string, body: string): Op {
 
 function fetchOp(port: number, path: string, body: string): Op {
   return async () => {
-    const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     await r.arrayBuffer();
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
   };
 }
 
-console.log(`${seconds} s per row, ${concurrency} concurrent callers, 100-byte values; fast and connect rows interleaved`);
+console.log(
+  `${seconds} s per row, ${concurrency} concurrent callers, 100-byte values; fast and connect rows interleaved`,
+);
 const servers = { fast: await startServer('fast'), connect: await startServer('connect') };
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const clients = {

@@ -39,7 +39,23 @@ export const USAGE = `usage: npm run bench -- [options]
 
 export class BenchArgsError extends Error {}
 
-const FLAGS = ['nodes', 'clients', 'duration', 'value-bytes', 'mix', 'read-mode', 'peer-delay-ms', 'against', 'no-floor', 'keys', 'scenario', 'scale-keys', 'rounds', 'out', 'help'];
+const FLAGS = [
+  'nodes',
+  'clients',
+  'duration',
+  'value-bytes',
+  'mix',
+  'read-mode',
+  'peer-delay-ms',
+  'against',
+  'no-floor',
+  'keys',
+  'scenario',
+  'scale-keys',
+  'rounds',
+  'out',
+  'help',
+];
 
 /** True when argv asks for the usage (exit 0). */
 export function wantsHelp(argv: readonly string[]): boolean {
@@ -48,31 +64,69 @@ export function wantsHelp(argv: readonly string[]): boolean {
 
 function int(v: string | undefined, name: string, min: number, max: number): number {
   const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < min || n > max) throw new BenchArgsError(`${name} must be a whole number from ${min} to ${max}`);
+  if (v === undefined || !Number.isInteger(n) || n < min || n > max)
+    throw new BenchArgsError(`${name} must be a whole number from ${min} to ${max}`);
   return n;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const a = {
-    nodes: 3, clients: 16, durationS: 10, valueBytes: 100, readFraction: 1,
-    readModes: ['lease', 'readindex', 'stale'] as BenchArgs['readModes'], peerDelayMs: 0, againstEtcd: false, floor: true,
-    keys: 1000, scenarios: ['load'] as readonly Scenario[], scaleKeys: 1_000_000, rounds: 3, outDir: 'bench-results',
+    nodes: 3,
+    clients: 16,
+    durationS: 10,
+    valueBytes: 100,
+    readFraction: 1,
+    readModes: ['lease', 'readindex', 'stale'] as BenchArgs['readModes'],
+    peerDelayMs: 0,
+    againstEtcd: false,
+    floor: true,
+    keys: 1000,
+    scenarios: ['load'] as readonly Scenario[],
+    scaleKeys: 1_000_000,
+    rounds: 3,
+    outDir: 'bench-results',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const val = (): string | undefined => argv[++i];
     switch (flag) {
-      case '--nodes': a.nodes = int(val(), '--nodes', 3, 5); if (a.nodes !== 3 && a.nodes !== 5) throw new BenchArgsError('--nodes must be 3 or 5'); break;
-      case '--clients': a.clients = int(val(), '--clients', 1, 1024); break;
-      case '--duration': a.durationS = int(val(), '--duration', 1, 3600); break;
-      case '--value-bytes': a.valueBytes = int(val(), '--value-bytes', 1, 1 << 20); break;
-      case '--keys': a.keys = int(val(), '--keys', 1, 10_000_000); break;
-      case '--scale-keys': a.scaleKeys = int(val(), '--scale-keys', 1000, 10_000_000); break;
-      case '--rounds': a.rounds = int(val(), '--rounds', 1, 20); break;
-      case '--peer-delay-ms': a.peerDelayMs = int(val(), '--peer-delay-ms', 0, 10_000); break;
-      case '--out': a.outDir = val() ?? a.outDir; break;
-      case '--no-floor': a.floor = false; break;
-      case '--against': { const v = val(); if (v !== 'etcd') throw new BenchArgsError('--against takes etcd'); a.againstEtcd = true; break; }
+      case '--nodes':
+        a.nodes = int(val(), '--nodes', 3, 5);
+        if (a.nodes !== 3 && a.nodes !== 5) throw new BenchArgsError('--nodes must be 3 or 5');
+        break;
+      case '--clients':
+        a.clients = int(val(), '--clients', 1, 1024);
+        break;
+      case '--duration':
+        a.durationS = int(val(), '--duration', 1, 3600);
+        break;
+      case '--value-bytes':
+        a.valueBytes = int(val(), '--value-bytes', 1, 1 << 20);
+        break;
+      case '--keys':
+        a.keys = int(val(), '--keys', 1, 10_000_000);
+        break;
+      case '--scale-keys':
+        a.scaleKeys = int(val(), '--scale-keys', 1000, 10_000_000);
+        break;
+      case '--rounds':
+        a.rounds = int(val(), '--rounds', 1, 20);
+        break;
+      case '--peer-delay-ms':
+        a.peerDelayMs = int(val(), '--peer-delay-ms', 0, 10_000);
+        break;
+      case '--out':
+        a.outDir = val() ?? a.outDir;
+        break;
+      case '--no-floor':
+        a.floor = false;
+        break;
+      case '--against': {
+        const v = val();
+        if (v !== 'etcd') throw new BenchArgsError('--against takes etcd');
+        a.againstEtcd = true;
+        break;
+      }
       case '--mix': {
         const m = /^(\d+):(\d+)$/.exec(val() ?? '');
         if (m === null || Number(m[1]) + Number(m[2]) === 0) throw new BenchArgsError('--mix takes R:W, e.g. 90:10');
@@ -81,19 +135,25 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       }
       case '--read-mode': {
         const modes = (val() ?? '').split(',');
-        for (const m of modes) if (m !== 'lease' && m !== 'readindex' && m !== 'stale') throw new BenchArgsError(`--read-mode: unknown mode '${m}'`);
+        for (const m of modes)
+          if (m !== 'lease' && m !== 'readindex' && m !== 'stale')
+            throw new BenchArgsError(`--read-mode: unknown mode '${m}'`);
         a.readModes = modes as BenchArgs['readModes'];
         break;
       }
       case '--scenario': {
         const s = (val() ?? '').split(',');
-        for (const x of s) if (x !== 'load' && x !== 'failover' && x !== 'scale' && x !== 'membership') throw new BenchArgsError(`--scenario: unknown '${x}'`);
+        for (const x of s)
+          if (x !== 'load' && x !== 'failover' && x !== 'scale' && x !== 'membership')
+            throw new BenchArgsError(`--scenario: unknown '${x}'`);
         a.scenarios = s as Scenario[];
         break;
       }
       default: {
         const guess = flag?.startsWith('-') === true ? nearest(flag.replace(/^-+/, ''), FLAGS) : undefined;
-        throw new BenchArgsError(`unknown option '${flag ?? ''}'${guess === undefined ? '' : `; did you mean --${guess}?`}`);
+        throw new BenchArgsError(
+          `unknown option '${flag ?? ''}'${guess === undefined ? '' : `; did you mean --${guess}?`}`,
+        );
       }
     }
   }

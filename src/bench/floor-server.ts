@@ -20,7 +20,13 @@ const server = createServer((req, res) => {
       out = '{"index":"1"}';
     } else {
       const v = data.get(body.key ?? '');
-      out = JSON.stringify({ found: v !== undefined, value: v ?? '', index: '1', readMode: 'READ_MODE_LEASE', staleByMs: 0 });
+      out = JSON.stringify({
+        found: v !== undefined,
+        value: v ?? '',
+        index: '1',
+        readMode: 'READ_MODE_LEASE',
+        staleByMs: 0,
+      });
     }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
   });

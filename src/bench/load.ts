@@ -43,7 +43,14 @@ export function keyName(i: number): string {
 function send(agent: Agent, host: string, port: number, shape: RequestShape): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host, port, path: shape.path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(shape.body) } },
+      {
+        host,
+        port,
+        path: shape.path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(shape.body) },
+      },
       (res) => {
         res.on('data', () => {});
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -65,7 +72,10 @@ export async function runLoad(w: Workload): Promise<LoadResult> {
   let firstError = '';
   const start = performance.now();
   const end = start + w.durationMs;
-  const progress = w.onProgress === undefined ? null : setInterval(() => w.onProgress?.(Math.min(1, (performance.now() - start) / w.durationMs)), 250);
+  const progress =
+    w.onProgress === undefined
+      ? null
+      : setInterval(() => w.onProgress?.(Math.min(1, (performance.now() - start) / w.durationMs)), 250);
   let seed = 12345;
   const rnd = (): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -98,7 +108,13 @@ export async function runLoad(w: Workload): Promise<LoadResult> {
  * Writes every key once (so reads find values), with `concurrency` requests in flight. Given several
  * ports, a failed write moves on to the next one (leadership may change during a long load).
  */
-export async function preload(ports: number | readonly number[], keys: number, valueBytes: number, put: Workload['put'], concurrency = 32): Promise<void> {
+export async function preload(
+  ports: number | readonly number[],
+  keys: number,
+  valueBytes: number,
+  put: Workload['put'],
+  concurrency = 32,
+): Promise<void> {
   const candidates = typeof ports === 'number' ? [ports] : ports;
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency * candidates.length });
   const value = 'v'.repeat(valueBytes);

@@ -15,7 +15,9 @@ function progressBar(label: string): (fraction: number) => void {
   if (!process.stderr.isTTY) return () => {};
   return (fr) => {
     const n = Math.round(fr * 30);
-    process.stderr.write(`\r${label.padEnd(24)} [${'#'.repeat(n)}${'.'.repeat(30 - n)}] ${(fr * 100).toFixed(0).padStart(3)}%${fr >= 1 ? '\n' : ''}`);
+    process.stderr.write(
+      `\r${label.padEnd(24)} [${'#'.repeat(n)}${'.'.repeat(30 - n)}] ${(fr * 100).toFixed(0).padStart(3)}%${fr >= 1 ? '\n' : ''}`,
+    );
   };
 }
 
@@ -25,7 +27,8 @@ function machine(): string {
 }
 
 function ratios(rows: readonly Row[]): string[] {
-  const find = (system: string, mode: string, op: 'get' | 'put'): Row | undefined => rows.find((r) => r.system === system && r.mode === mode && r.op === op);
+  const find = (system: string, mode: string, op: 'get' | 'put'): Row | undefined =>
+    rows.find((r) => r.system === system && r.mode === mode && r.op === op);
   const out: string[] = [];
   const lease = find('leasekv', 'lease', 'get');
   const cmp = (name: string, a: Row | undefined, b: Row | undefined, what: 'p50' | 'ops'): void => {
@@ -37,22 +40,36 @@ function ratios(rows: readonly Row[]): string[] {
   cmp('leasekv lease-read p50 / floor p50', lease, find('floor', 'map', 'get'), 'p50');
   cmp('leasekv lease-read p50 / etcd linearizable p50', lease, find('etcd', 'linearizable', 'get'), 'p50');
   cmp('leasekv lease-read p50 / leasekv readindex p50', lease, find('leasekv', 'readindex', 'get'), 'p50');
-  cmp('leasekv stale-read p50 / etcd serializable p50', find('leasekv', 'stale', 'get'), find('etcd', 'serializable', 'get'), 'p50');
+  cmp(
+    'leasekv stale-read p50 / etcd serializable p50',
+    find('leasekv', 'stale', 'get'),
+    find('etcd', 'serializable', 'get'),
+    'p50',
+  );
   cmp('leasekv write ops/s / etcd write ops/s', find('leasekv', 'write', 'put'), find('etcd', 'write', 'put'), 'ops');
   return out;
 }
 
 async function main(args: BenchArgs): Promise<void> {
   if (args.againstEtcd && !etcdAvailable()) {
-    throw new BenchArgsError("--against etcd needs the etcd binary: apt-get install etcd-server");
+    throw new BenchArgsError('--against etcd needs the etcd binary: apt-get install etcd-server');
   }
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-bench-'));
   mkdirSync(args.outDir, { recursive: true });
   const say = (l: string): void => console.log(l);
   const ctx = { args, dir, say, progress: progressBar };
   say(`machine: ${machine()}`);
-  say(`workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}`);
-  const result: { machine: string; args: BenchArgs; rows?: Row[]; failover?: FailoverResult[]; scale?: ScaleResult; membership?: ChangePause[][] } = { machine: machine(), args };
+  say(
+    `workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}`,
+  );
+  const result: {
+    machine: string;
+    args: BenchArgs;
+    rows?: Row[];
+    failover?: FailoverResult[];
+    scale?: ScaleResult;
+    membership?: ChangePause[][];
+  } = { machine: machine(), args };
   if (args.scenarios.includes('load')) {
     const rows = await loadScenario(ctx);
     result.rows = rows;
@@ -60,7 +77,10 @@ async function main(args: BenchArgs): Promise<void> {
     say(table(rows));
     for (const r of ratios(rows)) say(`  ${r}`);
     const svg = chartSvg(rows, `latency, ${args.clients} clients, peer delay ${args.peerDelayMs} ms`);
-    const svgPath = join(args.outDir, `latency-d${args.peerDelayMs}-c${args.clients}-r${Math.round(args.readFraction * 100)}.svg`);
+    const svgPath = join(
+      args.outDir,
+      `latency-d${args.peerDelayMs}-c${args.clients}-r${Math.round(args.readFraction * 100)}.svg`,
+    );
     writeFileSync(svgPath, svg);
     say(`chart: ${svgPath}`);
   }
@@ -71,7 +91,9 @@ async function main(args: BenchArgs): Promise<void> {
     for (const system of new Set(f.map((x) => x.system))) {
       const xs = f.filter((x) => x.system === system);
       const med = (v: number[]): number => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
-      say(`  ${system}: median writes resume ${med(xs.map((x) => x.writesResumeMs)).toFixed(0)} ms, linearizable reads ${med(xs.map((x) => x.readsResumeMs)).toFixed(0)} ms (of ${xs.length})`);
+      say(
+        `  ${system}: median writes resume ${med(xs.map((x) => x.writesResumeMs)).toFixed(0)} ms, linearizable reads ${med(xs.map((x) => x.readsResumeMs)).toFixed(0)} ms (of ${xs.length})`,
+      );
     }
   }
   if (args.scenarios.includes('scale')) {
@@ -79,17 +101,32 @@ async function main(args: BenchArgs): Promise<void> {
     const s = await scaleScenario(ctx);
     result.scale = s;
     const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
-    say(`  loaded in ${s.loadSeconds.toFixed(0)} s; raw data ${mb(s.rawBytes)} MiB; RSS per node ${Object.entries(s.rssBytesPerNode).map(([k, v]) => `${k} ${mb(v)} MiB (${(v / s.rawBytes).toFixed(2)}× raw)`).join(', ')}`);
-    say(`  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; lost-disk follower replaced and caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`);
+    say(
+      `  loaded in ${s.loadSeconds.toFixed(0)} s; raw data ${mb(s.rawBytes)} MiB; RSS per node ${Object.entries(
+        s.rssBytesPerNode,
+      )
+        .map(([k, v]) => `${k} ${mb(v)} MiB (${(v / s.rawBytes).toFixed(2)}× raw)`)
+        .join(', ')}`,
+    );
+    say(
+      `  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; lost-disk follower replaced and caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`,
+    );
   }
   if (args.scenarios.includes('membership')) {
-    say(`membership: linearizable-read (lease when held) and write probes (closed loop, every ~5 ms) through each kind of change, ${args.rounds} round(s)`);
+    say(
+      `membership: linearizable-read (lease when held) and write probes (closed loop, every ~5 ms) through each kind of change, ${args.rounds} round(s)`,
+    );
     const m = await membershipScenario(dir, args.rounds, say);
     result.membership = m;
     say(`  median of ${m.length} round(s):`);
-    say('  | change | change latency ms | longest gap, linearizable reads ms | of them lease-served ms | longest gap, writes ms |');
+    say(
+      '  | change | change latency ms | longest gap, linearizable reads ms | of them lease-served ms | longest gap, writes ms |',
+    );
     say('  |---|---:|---:|---:|---:|');
-    for (const p of medians(m)) say(`  | ${p.change} | ${p.changeMs.toFixed(0)} | ${p.maxReadGapMs.toFixed(0)} | ${p.maxLeaseReadGapMs.toFixed(0)} | ${p.maxWriteGapMs.toFixed(0)} |`);
+    for (const p of medians(m))
+      say(
+        `  | ${p.change} | ${p.changeMs.toFixed(0)} | ${p.maxReadGapMs.toFixed(0)} | ${p.maxLeaseReadGapMs.toFixed(0)} | ${p.maxWriteGapMs.toFixed(0)} |`,
+      );
   }
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2));

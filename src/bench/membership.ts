@@ -32,7 +32,11 @@ const WINDOW_AFTER_MS = 1500;
 /** Every loop and wait of one round ends by this (ms). */
 const ROUND_BUDGET_MS = 120_000;
 
-interface StatusView { role?: string; term?: string; leaseHeld?: boolean }
+interface StatusView {
+  role?: string;
+  term?: string;
+  leaseHeld?: boolean;
+}
 
 /**
  * The live member that leads in the highest term (with a lease, if `withLease`), or undefined. The
@@ -40,8 +44,16 @@ interface StatusView { role?: string; term?: string; leaseHeld?: boolean }
  * lease (docs/lease-safety.md, step 9), and a lease read sent to it then shows what the wait costs.
  */
 async function findLeader(live: readonly Member[], withLease: boolean): Promise<Member | undefined> {
-  const views = await Promise.all(live.map(async (m) => ({ m, st: ((await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 300).catch(() => null))?.body ?? {}) as StatusView })));
-  const leaders = views.filter((v) => v.st.role === 'LEADER' && (!withLease || v.st.leaseHeld === true)).sort((a, b) => Number(b.st.term ?? 0) - Number(a.st.term ?? 0));
+  const views = await Promise.all(
+    live.map(async (m) => ({
+      m,
+      st: ((await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 300).catch(() => null))?.body ??
+        {}) as StatusView,
+    })),
+  );
+  const leaders = views
+    .filter((v) => v.st.role === 'LEADER' && (!withLease || v.st.leaseHeld === true))
+    .sort((a, b) => Number(b.st.term ?? 0) - Number(a.st.term ?? 0));
   return leaders[0]?.m;
 }
 
@@ -49,14 +61,20 @@ async function findLeader(live: readonly Member[], withLease: boolean): Promise<
  * A closed loop of one kind of request against the leader; records the time of every success, and
  * in `lease` of every answer that says it was served from the lease.
  */
-function probeLoop(live: () => readonly Member[], path: string, body: object, stop: () => boolean): { ok: number[]; lease: number[]; done: Promise<void> } {
+function probeLoop(
+  live: () => readonly Member[],
+  path: string,
+  body: object,
+  stop: () => boolean,
+): { ok: number[]; lease: number[]; done: Promise<void> } {
   const ok: number[] = [];
   const lease: number[] = [];
   const done = (async () => {
     let target: Member | undefined;
     while (!stop()) {
       target ??= await findLeader(live(), false);
-      const r = target === undefined ? null : await postJson(target.clientPort, path, body, PROBE_TIMEOUT_MS).catch(() => null);
+      const r =
+        target === undefined ? null : await postJson(target.clientPort, path, body, PROBE_TIMEOUT_MS).catch(() => null);
       if (r?.status === 200) {
         const now = performance.now();
         ok.push(now);
@@ -113,7 +131,13 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
   let stopped = false;
   const stop = (): boolean => stopped || performance.now() > deadline;
   // A value for the lease-read probe to read.
-  await waitFor('a first write', 10_000, async () => (await postJson((await c.leader()).clientPort, '/leasekv.v1.KV/Put', { key: 'probe', value: 'x' }, 1000)).status === 200);
+  await waitFor(
+    'a first write',
+    10_000,
+    async () =>
+      (await postJson((await c.leader()).clientPort, '/leasekv.v1.KV/Put', { key: 'probe', value: 'x' }, 1000))
+        .status === 200,
+  );
   const reads = probeLoop(() => live, '/leasekv.v1.KV/Get', { key: 'probe' }, stop);
   const writes = probeLoop(() => live, '/leasekv.v1.KV/Put', { key: 'probe-w', value: 'x' }, stop);
   const out: ChangePause[] = [];
@@ -124,8 +148,16 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
     await sleep(WINDOW_AFTER_MS);
     const from = t0 - WINDOW_BEFORE_MS;
     const to = t1 + WINDOW_AFTER_MS;
-    const p: ChangePause = { change: kind, changeMs, maxReadGapMs: maxGap(reads.ok, from, to), maxLeaseReadGapMs: maxGap(reads.lease, from, to), maxWriteGapMs: maxGap(writes.ok, from, to) };
-    say(`  ${kind}: change ${p.changeMs.toFixed(0)} ms, longest gap reads ${p.maxReadGapMs.toFixed(0)} ms (lease-served ${p.maxLeaseReadGapMs.toFixed(0)} ms), writes ${p.maxWriteGapMs.toFixed(0)} ms`);
+    const p: ChangePause = {
+      change: kind,
+      changeMs,
+      maxReadGapMs: maxGap(reads.ok, from, to),
+      maxLeaseReadGapMs: maxGap(reads.lease, from, to),
+      maxWriteGapMs: maxGap(writes.ok, from, to),
+    };
+    say(
+      `  ${kind}: change ${p.changeMs.toFixed(0)} ms, longest gap reads ${p.maxReadGapMs.toFixed(0)} ms (lease-served ${p.maxLeaseReadGapMs.toFixed(0)} ms), writes ${p.maxWriteGapMs.toFixed(0)} ms`,
+    );
     out.push(p);
     await sleep(WINDOW_BEFORE_MS);
   };
@@ -146,18 +178,34 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
     const dataDir = join(dir, id);
     mkdirSync(dataDir, { recursive: true });
     const endpoints = live.map((m) => `127.0.0.1:${m.clientPort}`);
-    const fresh: Member = { id, clientPort, peerPort, proc: null, dataDir, args: joinMemberArgs(live[0] as Member, { id, dataDir, peerPort, clientPort, endpoints }) };
+    const fresh: Member = {
+      id,
+      clientPort,
+      peerPort,
+      proc: null,
+      dataDir,
+      args: joinMemberArgs(live[0] as Member, { id, dataDir, peerPort, clientPort, endpoints }),
+    };
     await timed('add learner', async () => {
-      const ms = await callMs('MemberAdd', { id, peerAddr: `127.0.0.1:${peerPort}`, clientAddr: `127.0.0.1:${clientPort}`, learner: true });
+      const ms = await callMs('MemberAdd', {
+        id,
+        peerAddr: `127.0.0.1:${peerPort}`,
+        clientAddr: `127.0.0.1:${clientPort}`,
+        learner: true,
+      });
       fresh.proc = spawnLogged(process.execPath, fresh.args, `${dataDir}.log`);
       c.members.push(fresh);
       live.push(fresh);
-      await waitFor(`${id} to answer`, 60_000, async () => (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500)).status === 200);
+      await waitFor(
+        `${id} to answer`,
+        60_000,
+        async () => (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500)).status === 200,
+      );
       return ms;
     });
     await timed('promote', () => callMs('MemberPromote', { id }));
     await timed('transfer leadership', () => callMs('TransferLeadership', {}));
-    const leader = await findLeader(live, true) ?? (await c.leader());
+    const leader = (await findLeader(live, true)) ?? (await c.leader());
     const follower = live.find((m) => m !== leader) as Member;
     await timed('remove follower', async () => {
       const ms = await callMs('MemberRemove', { id: follower.id });
@@ -165,7 +213,7 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
       await stopMember(follower);
       return ms;
     });
-    const oldLeader = await findLeader(live, true) ?? (await c.leader());
+    const oldLeader = (await findLeader(live, true)) ?? (await c.leader());
     await timed('remove leader', async () => {
       const ms = await callMs('MemberRemove', { id: oldLeader.id });
       live.splice(live.indexOf(oldLeader), 1);
@@ -181,7 +229,11 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
 }
 
 /** `rounds` rounds, each on a fresh cluster, back to back. */
-export async function membershipScenario(dir: string, rounds: number, say: (l: string) => void): Promise<ChangePause[][]> {
+export async function membershipScenario(
+  dir: string,
+  rounds: number,
+  say: (l: string) => void,
+): Promise<ChangePause[][]> {
   const out: ChangePause[][] = [];
   for (let i = 0; i < rounds; i++) {
     say(`membership round ${i + 1} of ${rounds}`);
@@ -196,6 +248,12 @@ export function medians(rounds: readonly (readonly ChangePause[])[]): ChangePaus
   const kinds = rounds[0]?.map((p) => p.change) ?? [];
   return kinds.map((change) => {
     const xs = rounds.map((r) => r.find((p) => p.change === change)).filter((p): p is ChangePause => p !== undefined);
-    return { change, changeMs: med(xs.map((x) => x.changeMs)), maxReadGapMs: med(xs.map((x) => x.maxReadGapMs)), maxLeaseReadGapMs: med(xs.map((x) => x.maxLeaseReadGapMs)), maxWriteGapMs: med(xs.map((x) => x.maxWriteGapMs)) };
+    return {
+      change,
+      changeMs: med(xs.map((x) => x.changeMs)),
+      maxReadGapMs: med(xs.map((x) => x.maxReadGapMs)),
+      maxLeaseReadGapMs: med(xs.map((x) => x.maxLeaseReadGapMs)),
+      maxWriteGapMs: med(xs.map((x) => x.maxWriteGapMs)),
+    };
   });
 }

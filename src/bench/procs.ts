@@ -23,7 +23,12 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 /** Spawns a child whose output goes to `logFile`. */
-export function spawnLogged(cmd: string, args: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+export function spawnLogged(
+  cmd: string,
+  args: readonly string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess {
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   child.stdout?.pipe(out);
@@ -36,11 +41,24 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** POSTs JSON once; resolves with status and parsed body, rejects on network error or timeout. */
-export function postJson(port: number, path: string, body: unknown, timeoutMs = 2000, host = '127.0.0.1'): Promise<{ status: number; body: unknown }> {
+export function postJson(
+  port: number,
+  path: string,
+  body: unknown,
+  timeoutMs = 2000,
+  host = '127.0.0.1',
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = request(
-      { host, port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, timeout: timeoutMs },
+      {
+        host,
+        port,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -87,7 +105,11 @@ export function rssBytes(pid: number | undefined): number {
   }
 }
 
-export async function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 5000): Promise<void> {
+export async function killAndWait(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGKILL',
+  timeoutMs = 5000,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill(signal);

@@ -11,7 +11,15 @@ interface Spec {
 
 const specs = JSON.parse(process.argv[2] ?? '[]') as Spec[];
 const proxies = await Promise.all(
-  specs.map((s) => startProxy({ listenHost: '127.0.0.1', listenPort: s.listenPort, targetHost: '127.0.0.1', targetPort: s.targetPort, delayMs: s.delayMs })),
+  specs.map((s) =>
+    startProxy({
+      listenHost: '127.0.0.1',
+      listenPort: s.listenPort,
+      targetHost: '127.0.0.1',
+      targetPort: s.targetPort,
+      delayMs: s.delayMs,
+    }),
+  ),
 );
 console.log('ready');
 const stop = (): void => void Promise.all(proxies.map((p) => p.close())).then(() => process.exit(0));

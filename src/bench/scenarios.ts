@@ -18,18 +18,51 @@ interface Ctx {
   readonly progress: Progress;
 }
 
-async function measure(ctx: Ctx, system: string, mode: string, port: number, get: (k: string) => { path: string; body: string }, put: Cluster['put']): Promise<Row[]> {
+async function measure(
+  ctx: Ctx,
+  system: string,
+  mode: string,
+  port: number,
+  get: (k: string) => { path: string; body: string },
+  put: Cluster['put'],
+): Promise<Row[]> {
   const { args } = ctx;
   // Warm up (JIT, connections) without recording.
-  await runLoad({ port, clients: args.clients, durationMs: 1500, readFraction: args.readFraction, keys: args.keys, valueBytes: args.valueBytes, get, put });
+  await runLoad({
+    port,
+    clients: args.clients,
+    durationMs: 1500,
+    readFraction: args.readFraction,
+    keys: args.keys,
+    valueBytes: args.valueBytes,
+    get,
+    put,
+  });
   const r = await runLoad({
-    port, clients: args.clients, durationMs: args.durationS * 1000, readFraction: args.readFraction, keys: args.keys, valueBytes: args.valueBytes,
-    get, put, onProgress: ctx.progress(`${system} ${mode}`),
+    port,
+    clients: args.clients,
+    durationMs: args.durationS * 1000,
+    readFraction: args.readFraction,
+    keys: args.keys,
+    valueBytes: args.valueBytes,
+    get,
+    put,
+    onProgress: ctx.progress(`${system} ${mode}`),
   });
   if (r.errors > 0) ctx.say(`  ${system} ${mode}: ${r.errors} errors (first: ${r.firstError})`);
   const rows: Row[] = [];
   if (r.get.totalCount > 0) rows.push(rowFrom(system, mode, 'get', r.get, r.elapsedMs, r.errors));
-  if (r.put.totalCount > 0) rows.push(rowFrom(system, mode === 'stale' && args.readFraction === 0 ? 'write' : args.readFraction === 0 ? 'write' : mode, 'put', r.put, r.elapsedMs, r.errors));
+  if (r.put.totalCount > 0)
+    rows.push(
+      rowFrom(
+        system,
+        mode === 'stale' && args.readFraction === 0 ? 'write' : args.readFraction === 0 ? 'write' : mode,
+        'put',
+        r.put,
+        r.elapsedMs,
+        r.errors,
+      ),
+    );
   return rows;
 }
 
@@ -39,15 +72,36 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
   const rows: Row[] = [];
   const writesOnly = args.readFraction === 0;
   const modes: ReadMode[] = writesOnly ? ['lease'] : [...args.readModes];
-  const byLease = new Map<boolean, ReadMode[]>([[true, modes.filter((m) => m !== 'readindex')], [false, modes.filter((m) => m === 'readindex')]]);
+  const byLease = new Map<boolean, ReadMode[]>([
+    [true, modes.filter((m) => m !== 'readindex')],
+    [false, modes.filter((m) => m === 'readindex')],
+  ]);
   for (const [leaseReads, ms] of byLease) {
     if (ms.length === 0) continue;
-    ctx.say(`starting leasekv (${args.nodes} nodes, peer delay ${args.peerDelayMs} ms, lease reads ${leaseReads ? 'on' : 'off'})`);
-    const c = await startLeasekv({ nodes: args.nodes, peerDelayMs: args.peerDelayMs, dir: join(ctx.dir, `leasekv-${leaseReads ? 'lease' : 'ri'}`), log: ctx.say, leaseReads });
+    ctx.say(
+      `starting leasekv (${args.nodes} nodes, peer delay ${args.peerDelayMs} ms, lease reads ${leaseReads ? 'on' : 'off'})`,
+    );
+    const c = await startLeasekv({
+      nodes: args.nodes,
+      peerDelayMs: args.peerDelayMs,
+      dir: join(ctx.dir, `leasekv-${leaseReads ? 'lease' : 'ri'}`),
+      log: ctx.say,
+      leaseReads,
+    });
     try {
       const leader = await c.leader();
       await preload(leader.clientPort, args.keys, args.valueBytes, c.put);
-      for (const mode of ms) rows.push(...(await measure(ctx, 'leasekv', writesOnly ? 'write' : mode, (await c.leader()).clientPort, c.get(mode), c.put)));
+      for (const mode of ms)
+        rows.push(
+          ...(await measure(
+            ctx,
+            'leasekv',
+            writesOnly ? 'write' : mode,
+            (await c.leader()).clientPort,
+            c.get(mode),
+            c.put,
+          )),
+        );
     } finally {
       await c.stop();
     }
@@ -61,7 +115,8 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
       const etcdModes: [string, ReadMode][] = writesOnly ? [['write', 'lease']] : [];
       if (!writesOnly && modes.some((m) => m !== 'stale')) etcdModes.push(['linearizable', 'lease']);
       if (!writesOnly && modes.includes('stale')) etcdModes.push(['serializable', 'stale']);
-      for (const [label, mode] of etcdModes) rows.push(...(await measure(ctx, 'etcd', label, (await e.leader()).clientPort, e.get(mode), e.put)));
+      for (const [label, mode] of etcdModes)
+        rows.push(...(await measure(ctx, 'etcd', label, (await e.leader()).clientPort, e.get(mode), e.put)));
     } finally {
       await e.stop();
     }
@@ -69,9 +124,21 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
   if (args.floor) {
     const f = await startFloor(ctx.dir);
     try {
-      const put = (key: string, value: string): { path: string; body: string } => ({ path: '/leasekv.v1.KV/Put', body: `{"key":"${key}","value":"${value}"}` });
+      const put = (key: string, value: string): { path: string; body: string } => ({
+        path: '/leasekv.v1.KV/Put',
+        body: `{"key":"${key}","value":"${value}"}`,
+      });
       await preload(f.port, args.keys, args.valueBytes, put);
-      rows.push(...(await measure(ctx, 'floor', writesOnly ? 'write' : 'map', f.port, (key) => ({ path: '/leasekv.v1.KV/Get', body: `{"key":"${key}"}` }), put)));
+      rows.push(
+        ...(await measure(
+          ctx,
+          'floor',
+          writesOnly ? 'write' : 'map',
+          f.port,
+          (key) => ({ path: '/leasekv.v1.KV/Get', body: `{"key":"${key}"}` }),
+          put,
+        )),
+      );
     } finally {
       await f.stop();
     }
@@ -129,12 +196,24 @@ async function failoverRounds(c: Cluster, rounds: number, say: Say): Promise<Fai
 export async function failoverScenario(ctx: Ctx, rounds = 3): Promise<FailoverResult[]> {
   const { args, dir, say } = ctx;
   const out = await failoverRounds(
-    await startLeasekv({ nodes: args.nodes, peerDelayMs: args.peerDelayMs, dir: join(dir, 'leasekv-failover'), log: say, leaseReads: true }),
+    await startLeasekv({
+      nodes: args.nodes,
+      peerDelayMs: args.peerDelayMs,
+      dir: join(dir, 'leasekv-failover'),
+      log: say,
+      leaseReads: true,
+    }),
     rounds,
     say,
   );
   if (args.againstEtcd) {
-    out.push(...(await failoverRounds(await startEtcd({ nodes: 3, peerDelayMs: args.peerDelayMs, dir: join(dir, 'etcd-failover'), log: say }), rounds, say)));
+    out.push(
+      ...(await failoverRounds(
+        await startEtcd({ nodes: 3, peerDelayMs: args.peerDelayMs, dir: join(dir, 'etcd-failover'), log: say }),
+        rounds,
+        say,
+      )),
+    );
   }
   return out;
 }
@@ -158,19 +237,40 @@ function snapshotInfo(dir: string): { bytes: number } {
 }
 
 async function appliedIndex(m: Member): Promise<number> {
-  const b = (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000)).body as { appliedIndex?: string; commitIndex?: string };
+  const b = (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000)).body as {
+    appliedIndex?: string;
+    commitIndex?: string;
+  };
   return Number(b.appliedIndex ?? 0);
 }
 
 export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
   const { args } = ctx;
   const dir = join(ctx.dir, 'leasekv-scale');
-  const c = await startLeasekv({ nodes: 3, peerDelayMs: 0, dir, log: ctx.say, leaseReads: true, extraArgs: ['--snapshot-threshold', String(Math.max(100_000, Math.floor(args.scaleKeys / 4))), '--log-level', 'info'] });
+  const c = await startLeasekv({
+    nodes: 3,
+    peerDelayMs: 0,
+    dir,
+    log: ctx.say,
+    leaseReads: true,
+    extraArgs: [
+      '--snapshot-threshold',
+      String(Math.max(100_000, Math.floor(args.scaleKeys / 4))),
+      '--log-level',
+      'info',
+    ],
+  });
   try {
     const leader = await c.leader();
     ctx.say(`  loading ${args.scaleKeys} keys of ${args.valueBytes} bytes`);
     const t0 = performance.now();
-    await preload([leader.clientPort, ...c.members.filter((m) => m !== leader).map((m) => m.clientPort)], args.scaleKeys, args.valueBytes, c.put, 64);
+    await preload(
+      [leader.clientPort, ...c.members.filter((m) => m !== leader).map((m) => m.clientPort)],
+      args.scaleKeys,
+      args.valueBytes,
+      c.put,
+      64,
+    );
     const loadSeconds = (performance.now() - t0) / 1000;
     await sleep(2000);
     const rssBytesPerNode: Record<string, number> = {};
@@ -198,8 +298,15 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     await waitFor('the replacement to catch up', 300_000, async () => (await appliedIndex(replacement)) >= target);
     const wipedCatchUpMs = performance.now() - t2;
     return {
-      keys: args.scaleKeys, valueBytes: args.valueBytes, rawBytes: args.scaleKeys * (args.valueBytes + 14), loadSeconds, rssBytesPerNode,
-      snapshotBytes: snap.bytes, snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN, restartToServeMs, wipedCatchUpMs,
+      keys: args.scaleKeys,
+      valueBytes: args.valueBytes,
+      rawBytes: args.scaleKeys * (args.valueBytes + 14),
+      loadSeconds,
+      rssBytesPerNode,
+      snapshotBytes: snap.bytes,
+      snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN,
+      restartToServeMs,
+      wipedCatchUpMs,
     };
   } finally {
     await c.stop();

@@ -44,9 +44,16 @@ interface ClusterOptions {
   readonly log: (line: string) => void;
 }
 
-async function startProxies(specs: { listenPort: number; targetPort: number; delayMs: number }[], logFile: string): Promise<ChildProcess | null> {
+async function startProxies(
+  specs: { listenPort: number; targetPort: number; delayMs: number }[],
+  logFile: string,
+): Promise<ChildProcess | null> {
   if (specs.length === 0) return null;
-  const child = spawnLogged(process.execPath, ['--import', 'tsx', join(ROOT, 'src/bench/proxy-host.ts'), JSON.stringify(specs)], logFile);
+  const child = spawnLogged(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/bench/proxy-host.ts'), JSON.stringify(specs)],
+    logFile,
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) resolve();
@@ -62,7 +69,9 @@ function spawnMember(m: Member, cmd: string, logFile: string): void {
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-export async function startLeasekv(o: ClusterOptions & { leaseReads: boolean; extraArgs?: readonly string[] }): Promise<Cluster> {
+export async function startLeasekv(
+  o: ClusterOptions & { leaseReads: boolean; extraArgs?: readonly string[] },
+): Promise<Cluster> {
   mkdirSync(o.dir, { recursive: true });
   const ports = await freePorts(o.nodes * 3);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
@@ -72,14 +81,35 @@ export async function startLeasekv(o: ClusterOptions & { leaseReads: boolean; ex
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${dialPort(i)}`).join(',');
   const clients = ids.map((id, i) => `${id}=127.0.0.1:${clientPort(i)}`).join(',');
   const proxies = await startProxies(
-    o.peerDelayMs > 0 ? ids.map((_, i) => ({ listenPort: dialPort(i), targetPort: peerPort(i), delayMs: o.peerDelayMs })) : [],
+    o.peerDelayMs > 0
+      ? ids.map((_, i) => ({ listenPort: dialPort(i), targetPort: peerPort(i), delayMs: o.peerDelayMs }))
+      : [],
     join(o.dir, 'proxies.log'),
   );
   const members: Member[] = ids.map((id, i) => {
     const dataDir = join(o.dir, id);
     mkdirSync(dataDir, { recursive: true });
-    const args = [BIN, 'serve', '--id', id, '--data-dir', dataDir, '--listen-peer', `127.0.0.1:${peerPort(i)}`, '--listen-client', `127.0.0.1:${clientPort(i)}`,
-      '--peers', peers, '--client-addrs', clients, '--log-level', 'warn', '--lease-reads', o.leaseReads ? 'on' : 'off', ...(o.extraArgs ?? [])];
+    const args = [
+      BIN,
+      'serve',
+      '--id',
+      id,
+      '--data-dir',
+      dataDir,
+      '--listen-peer',
+      `127.0.0.1:${peerPort(i)}`,
+      '--listen-client',
+      `127.0.0.1:${clientPort(i)}`,
+      '--peers',
+      peers,
+      '--client-addrs',
+      clients,
+      '--log-level',
+      'warn',
+      '--lease-reads',
+      o.leaseReads ? 'on' : 'off',
+      ...(o.extraArgs ?? []),
+    ];
     return { id, clientPort: clientPort(i), peerPort: peerPort(i), proc: null, args, dataDir };
   });
   for (const m of members) spawnMember(m, process.execPath, join(o.dir, `${m.id}.log`));
@@ -103,17 +133,26 @@ export async function startLeasekv(o: ClusterOptions & { leaseReads: boolean; ex
       });
       return found as unknown as Member;
     },
-    get: (mode) => (key) => ({ path: '/leasekv.v1.KV/Get', body: mode === 'stale' ? `{"key":"${key}","consistency":"STALE"}` : `{"key":"${key}"}` }),
+    get: (mode) => (key) => ({
+      path: '/leasekv.v1.KV/Get',
+      body: mode === 'stale' ? `{"key":"${key}","consistency":"STALE"}` : `{"key":"${key}"}`,
+    }),
     put: (key, value) => ({ path: '/leasekv.v1.KV/Put', body: `{"key":"${key}","value":"${value}"}` }),
     async probeRead(m, timeoutMs) {
       return (await postJson(m.clientPort, '/leasekv.v1.KV/Get', { key: 'probe' }, timeoutMs)).status === 200;
     },
     async probeWrite(m, timeoutMs) {
-      return (await postJson(m.clientPort, '/leasekv.v1.KV/Put', { key: 'probe', value: 'x' }, timeoutMs)).status === 200;
+      return (
+        (await postJson(m.clientPort, '/leasekv.v1.KV/Put', { key: 'probe', value: 'x' }, timeoutMs)).status === 200
+      );
     },
     async restart(m) {
       spawnMember(m, process.execPath, join(o.dir, `${m.id}.log`));
-      await waitFor(`${m.id} to answer`, 60_000, async () => (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 500)).status === 200);
+      await waitFor(
+        `${m.id} to answer`,
+        60_000,
+        async () => (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 500)).status === 200,
+      );
     },
     async stop() {
       await Promise.all(members.map(async (m) => (m.proc === null ? undefined : killAndWait(m.proc, 'SIGTERM'))));
@@ -127,10 +166,27 @@ export async function startLeasekv(o: ClusterOptions & { leaseReads: boolean; ex
 const OWN_FLAGS = ['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'];
 
 /** `serve` arguments for a new member joining through `endpoints`, with `template`'s other options. */
-export function joinMemberArgs(template: Member, o: { id: string; dataDir: string; peerPort: number; clientPort: number; endpoints: readonly string[] }): string[] {
+export function joinMemberArgs(
+  template: Member,
+  o: { id: string; dataDir: string; peerPort: number; clientPort: number; endpoints: readonly string[] },
+): string[] {
   const keep = template.args.filter((a, i, all) => !OWN_FLAGS.includes(a) && !OWN_FLAGS.includes(all[i - 1] ?? ''));
   const [bin, serve, ...rest] = keep;
-  return [bin as string, serve as string, '--id', o.id, '--data-dir', o.dataDir, '--listen-peer', `127.0.0.1:${o.peerPort}`, '--listen-client', `127.0.0.1:${o.clientPort}`, '--join', o.endpoints.join(','), ...rest];
+  return [
+    bin as string,
+    serve as string,
+    '--id',
+    o.id,
+    '--data-dir',
+    o.dataDir,
+    '--listen-peer',
+    `127.0.0.1:${o.peerPort}`,
+    '--listen-client',
+    `127.0.0.1:${o.clientPort}`,
+    '--join',
+    o.endpoints.join(','),
+    ...rest,
+  ];
 }
 
 /**
@@ -141,21 +197,39 @@ export function joinMemberArgs(template: Member, o: { id: string; dataDir: strin
 export async function replaceLeasekvMember(c: Cluster, old: Member, dir: string): Promise<Member> {
   const change = async (method: string, body: object, done: RegExp): Promise<void> => {
     await waitFor(`${method} ${JSON.stringify(body)}`, 60_000, async () => {
-      const r = await postJson((await c.leader()).clientPort, `/leasekv.v1.Cluster/${method}`, body, 10_000).catch(() => null);
+      const r = await postJson((await c.leader()).clientPort, `/leasekv.v1.Cluster/${method}`, body, 10_000).catch(
+        () => null,
+      );
       return r !== null && (r.status === 200 || done.test(JSON.stringify(r.body)));
     });
   };
   const id = `${old.id}r`;
   const [peerPort, clientPort] = (await freePorts(2)) as [number, number];
   await change('MemberRemove', { id: old.id }, /unknown-member|removed-id/);
-  await change('MemberAdd', { id, peerAddr: `127.0.0.1:${peerPort}`, clientAddr: `127.0.0.1:${clientPort}` }, /already-member/);
+  await change(
+    'MemberAdd',
+    { id, peerAddr: `127.0.0.1:${peerPort}`, clientAddr: `127.0.0.1:${clientPort}` },
+    /already-member/,
+  );
   const dataDir = join(dir, id);
   mkdirSync(dataDir, { recursive: true });
   const endpoints = c.members.filter((m) => m !== old).map((m) => `127.0.0.1:${m.clientPort}`);
-  const fresh: Member = { id, clientPort, peerPort, proc: null, args: joinMemberArgs(old, { id, dataDir, peerPort, clientPort, endpoints }), dataDir };
+  const fresh: Member = {
+    id,
+    clientPort,
+    peerPort,
+    proc: null,
+    args: joinMemberArgs(old, { id, dataDir, peerPort, clientPort, endpoints }),
+    dataDir,
+  };
   spawnMember(fresh, process.execPath, `${dataDir}.log`);
   c.members.splice(c.members.indexOf(old), 1, fresh);
-  await waitFor(`${id} to answer`, 60_000, async () => (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500).catch(() => ({ status: 0 }))).status === 200);
+  await waitFor(
+    `${id} to answer`,
+    60_000,
+    async () =>
+      (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500).catch(() => ({ status: 0 }))).status === 200,
+  );
   return fresh;
 }
 
@@ -172,17 +246,42 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
   const dialPort = (i: number): number => (o.peerDelayMs > 0 ? (ports[i * 3 + 2] as number) : peerPort(i));
   const initial = ids.map((id, i) => `${id}=http://127.0.0.1:${dialPort(i)}`).join(',');
   const proxies = await startProxies(
-    o.peerDelayMs > 0 ? ids.map((_, i) => ({ listenPort: dialPort(i), targetPort: peerPort(i), delayMs: o.peerDelayMs })) : [],
+    o.peerDelayMs > 0
+      ? ids.map((_, i) => ({ listenPort: dialPort(i), targetPort: peerPort(i), delayMs: o.peerDelayMs }))
+      : [],
     join(o.dir, 'etcd-proxies.log'),
   );
   const members: Member[] = ids.map((id, i) => {
     const dataDir = join(o.dir, id);
     rmSync(dataDir, { recursive: true, force: true });
-    const args = ['--name', id, '--data-dir', dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${clientPort(i)}`, '--advertise-client-urls', `http://127.0.0.1:${clientPort(i)}`,
-      '--listen-peer-urls', `http://127.0.0.1:${peerPort(i)}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${dialPort(i)}`,
-      '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', 'leasekv-bench',
-      '--heartbeat-interval', '100', '--election-timeout', '1000', '--logger', 'zap', '--log-level', 'warn'];
+    const args = [
+      '--name',
+      id,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${clientPort(i)}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${clientPort(i)}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort(i)}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${dialPort(i)}`,
+      '--initial-cluster',
+      initial,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      'leasekv-bench',
+      '--heartbeat-interval',
+      '100',
+      '--election-timeout',
+      '1000',
+      '--logger',
+      'zap',
+      '--log-level',
+      'warn',
+    ];
     return { id, clientPort: clientPort(i), peerPort: peerPort(i), proc: null, args, dataDir };
   });
   for (const m of members) spawnMember(m, 'etcd', join(o.dir, `${m.id}.log`));
@@ -205,13 +304,18 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
       });
       return found as unknown as Member;
     },
-    get: (mode) => (key) => ({ path: '/v3/kv/range', body: mode === 'stale' ? `{"key":"${b64(key)}","serializable":true}` : `{"key":"${b64(key)}"}` }),
+    get: (mode) => (key) => ({
+      path: '/v3/kv/range',
+      body: mode === 'stale' ? `{"key":"${b64(key)}","serializable":true}` : `{"key":"${b64(key)}"}`,
+    }),
     put: (key, value) => ({ path: '/v3/kv/put', body: `{"key":"${b64(key)}","value":"${b64(value)}"}` }),
     async probeRead(m, timeoutMs) {
       return (await postJson(m.clientPort, '/v3/kv/range', { key: b64('probe') }, timeoutMs)).status === 200;
     },
     async probeWrite(m, timeoutMs) {
-      return (await postJson(m.clientPort, '/v3/kv/put', { key: b64('probe'), value: b64('x') }, timeoutMs)).status === 200;
+      return (
+        (await postJson(m.clientPort, '/v3/kv/put', { key: b64('probe'), value: b64('x') }, timeoutMs)).status === 200
+      );
     },
     async restart(m) {
       spawnMember(m, 'etcd', join(o.dir, `${m.id}.log`));
@@ -227,7 +331,11 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
 }
 
 export async function startFloor(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawnLogged(process.execPath, ['--import', 'tsx', join(ROOT, 'src/bench/floor-server.ts')], join(dir, 'floor.log'));
+  const child = spawnLogged(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/bench/floor-server.ts')],
+    join(dir, 'floor.log'),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', () => reject(new Error('floor server exited')));

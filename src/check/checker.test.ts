@@ -5,12 +5,39 @@ import type { HistoryOp } from './history.ts';
 
 const T = { timeoutMs: 10_000 };
 let nextClient = 0;
-const put = (key: string, value: string, call: number, ret: number | null, outcome: HistoryOp['outcome'] = 'ok'): HistoryOp => ({ client: nextClient++, op: 'put', key, value, call, return: ret, outcome });
+const put = (
+  key: string,
+  value: string,
+  call: number,
+  ret: number | null,
+  outcome: HistoryOp['outcome'] = 'ok',
+): HistoryOp => ({ client: nextClient++, op: 'put', key, value, call, return: ret, outcome });
 const get = (key: string, value: string | null, call: number, ret: number): HistoryOp => ({
-  client: nextClient++, op: 'get', key, call, return: ret, outcome: 'ok', output: value === null ? { found: false } : { found: true, value },
+  client: nextClient++,
+  op: 'get',
+  key,
+  call,
+  return: ret,
+  outcome: 'ok',
+  output: value === null ? { found: false } : { found: true, value },
 });
-const cas = (key: string, expected: string | null, value: string, swapped: boolean, call: number, ret: number): HistoryOp => ({
-  client: nextClient++, op: 'cas', key, expected, value, call, return: ret, outcome: 'ok', output: { swapped },
+const cas = (
+  key: string,
+  expected: string | null,
+  value: string,
+  swapped: boolean,
+  call: number,
+  ret: number,
+): HistoryOp => ({
+  client: nextClient++,
+  op: 'cas',
+  key,
+  expected,
+  value,
+  call,
+  return: ret,
+  outcome: 'ok',
+  output: { swapped },
 });
 const verdict = (ops: HistoryOp[]): string => checkHistorySync(ops, T).verdict;
 
@@ -33,8 +60,14 @@ test('concurrent operations may be ordered either way; touching intervals count 
 test('unknown outcomes: may take effect any time after the call, or never — but not before the call', () => {
   assert.equal(verdict([put('k', 'a', 0, null, 'unknown'), get('k', 'a', 100, 101)]), 'linearizable');
   assert.equal(verdict([put('k', 'a', 0, null, 'unknown'), get('k', null, 100, 101)]), 'linearizable');
-  assert.equal(verdict([put('k', 'a', 0, null, 'unknown'), get('k', null, 100, 101), get('k', 'a', 102, 103)]), 'linearizable');
-  assert.equal(verdict([put('k', 'a', 0, null, 'unknown'), get('k', 'a', 100, 101), get('k', null, 102, 103)]), 'not-linearizable');
+  assert.equal(
+    verdict([put('k', 'a', 0, null, 'unknown'), get('k', null, 100, 101), get('k', 'a', 102, 103)]),
+    'linearizable',
+  );
+  assert.equal(
+    verdict([put('k', 'a', 0, null, 'unknown'), get('k', 'a', 100, 101), get('k', null, 102, 103)]),
+    'not-linearizable',
+  );
   assert.equal(verdict([get('k', 'a', 0, 1), put('k', 'a', 2, null, 'unknown')]), 'not-linearizable');
 });
 
@@ -44,13 +77,24 @@ test('failed operations never took effect', () => {
 });
 
 test('cas, delete and append semantics', () => {
-  assert.equal(verdict([cas('k', null, 'a', true, 0, 1), cas('k', null, 'b', false, 2, 3), get('k', 'a', 4, 5)]), 'linearizable');
+  assert.equal(
+    verdict([cas('k', null, 'a', true, 0, 1), cas('k', null, 'b', false, 2, 3), get('k', 'a', 4, 5)]),
+    'linearizable',
+  );
   assert.equal(verdict([cas('k', null, 'a', true, 0, 1), cas('k', 'a', 'b', false, 2, 3)]), 'not-linearizable');
   assert.equal(verdict([put('k', 'a', 0, 1), cas('k', 'a', 'b', true, 2, 3), get('k', 'b', 4, 5)]), 'linearizable');
   const del: HistoryOp = { client: 99, op: 'delete', key: 'k', call: 2, return: 3, outcome: 'ok' };
   assert.equal(verdict([put('k', 'a', 0, 1), del, get('k', null, 4, 5)]), 'linearizable');
   assert.equal(verdict([put('k', 'a', 0, 1), del, get('k', 'a', 4, 5)]), 'not-linearizable');
-  const app = (v: string, c: number, r: number): HistoryOp => ({ client: nextClient++, op: 'append', key: 'k', value: v, call: c, return: r, outcome: 'ok' });
+  const app = (v: string, c: number, r: number): HistoryOp => ({
+    client: nextClient++,
+    op: 'append',
+    key: 'k',
+    value: v,
+    call: c,
+    return: r,
+    outcome: 'ok',
+  });
   assert.equal(verdict([app('x', 0, 1), app('y', 2, 3), get('k', 'xy', 4, 5)]), 'linearizable');
   assert.equal(verdict([app('x', 0, 10), app('y', 0, 10), get('k', 'yx', 11, 12)]), 'linearizable');
   assert.equal(verdict([app('x', 0, 1), app('y', 2, 3), get('k', 'yx', 4, 5)]), 'not-linearizable');
@@ -67,7 +111,8 @@ test('keys are independent (P-compositionality): a violation on one key is found
 /** Many concurrent unknown appends: the search space is huge (every subset, every order). */
 function hardKey(key: string, n: number): HistoryOp[] {
   const ops: HistoryOp[] = [];
-  for (let i = 0; i < n; i++) ops.push({ client: 1000 + i, op: 'append', key, value: `<${i}>`, call: i, return: null, outcome: 'unknown' });
+  for (let i = 0; i < n; i++)
+    ops.push({ client: 1000 + i, op: 'append', key, value: `<${i}>`, call: i, return: null, outcome: 'unknown' });
   ops.push(get(key, 'impossible', 1000, 1001));
   return ops;
 }

@@ -58,7 +58,8 @@ export function validateOptions(opts: CheckOptions): void {
     throw new RangeError(`timeoutMs must be in (0, ${MAX_TIMEOUT_MS}], got ${opts.timeoutMs}`);
   }
   const m = opts.maxCachedStates;
-  if (m !== undefined && !(Number.isSafeInteger(m) && m > 0)) throw new RangeError(`maxCachedStates must be a positive integer, got ${m}`);
+  if (m !== undefined && !(Number.isSafeInteger(m) && m > 0))
+    throw new RangeError(`maxCachedStates must be a positive integer, got ${m}`);
 }
 
 /** Drops what cannot matter: failed ops never took effect; an unknown get neither acts nor observes. */
@@ -76,7 +77,12 @@ function effectiveReturn(op: HistoryOp): number {
 }
 
 /** Turns a failed or undecided search into a report a person can act on. */
-export function describePart(whole: Model, key: string, ops: readonly HistoryOp[], r: Exclude<SearchResult, { kind: 'linearizable' }>): PartReport {
+export function describePart(
+  whole: Model,
+  key: string,
+  ops: readonly HistoryOp[],
+  r: Exclude<SearchResult, { kind: 'linearizable' }>,
+): PartReport {
   const model = whole.forPart?.(ops) ?? whole;
   let state = model.init;
   for (const i of r.longestPrefix) state = model.step(state, ops[i] as HistoryOp) ?? state;
@@ -92,7 +98,9 @@ export function describePart(whole: Model, key: string, ops: readonly HistoryOp[
       return { index: i, why };
     });
   const base = { key, ops, longestPrefix: r.longestPrefix, stateAfterPrefix: state, unplaced };
-  return r.kind === 'violation' ? { ...base, verdict: 'not-linearizable' } : { ...base, verdict: 'unknown', reason: r.reason };
+  return r.kind === 'violation'
+    ? { ...base, verdict: 'not-linearizable' }
+    : { ...base, verdict: 'unknown', reason: r.reason };
 }
 
 export interface PartOutcome {
@@ -110,9 +118,18 @@ export const SLICE_STEPS = 5_000;
  * (one whose search space is huge) must not hide an easy violation in another (Porcupine gets the
  * same effect from one goroutine per part). `deadlineMs` is on this thread's performance.now().
  */
-export function runInterleaved(model: Model, parts: readonly (readonly [string, readonly HistoryOp[]])[], deadlineMs: number, maxCachedStates: number): PartOutcome[] {
+export function runInterleaved(
+  model: Model,
+  parts: readonly (readonly [string, readonly HistoryOp[]])[],
+  deadlineMs: number,
+  maxCachedStates: number,
+): PartOutcome[] {
   const budget = { remaining: maxCachedStates };
-  const searches = parts.map(([key, ops]) => ({ key, ops, search: new PartitionSearch(model.forPart?.(ops) ?? model, ops, budget) }));
+  const searches = parts.map(([key, ops]) => ({
+    key,
+    ops,
+    search: new PartitionSearch(model.forPart?.(ops) ?? model, ops, budget),
+  }));
   let active = searches;
   let violationFound = false;
   while (active.length > 0 && !violationFound) {
@@ -133,13 +150,23 @@ export function runInterleaved(model: Model, parts: readonly (readonly [string, 
 }
 
 /** Combines per-part outcomes (in part order) into the verdict. */
-export function combine(model: Model, outcomes: readonly PartOutcome[], meta: { parts: number; opsChecked: number; startMs: number }): CheckResult {
+export function combine(
+  model: Model,
+  outcomes: readonly PartOutcome[],
+  meta: { parts: number; opsChecked: number; startMs: number },
+): CheckResult {
   const undecided: PartReport[] = [];
   const base = { model: model.name, parts: meta.parts, opsChecked: meta.opsChecked };
   for (const o of outcomes) {
     if (o.result.kind === 'violation') {
       const violation = describePart(model, o.key, o.ops, o.result);
-      return { ...base, verdict: 'not-linearizable', violation, undecided: [], elapsedMs: performance.now() - meta.startMs };
+      return {
+        ...base,
+        verdict: 'not-linearizable',
+        violation,
+        undecided: [],
+        elapsedMs: performance.now() - meta.startMs,
+      };
     }
     if (o.result.kind === 'unknown') undecided.push(describePart(model, o.key, o.ops, o.result));
   }

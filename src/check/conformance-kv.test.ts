@@ -15,7 +15,9 @@ test('kv: there are 6 histories, 3 linearizable and 3 not', () => {
 for (const row of rows) {
   test(`${row.file}: ${row.expected} (per-key split)`, (t) => {
     const r = checkConformance(row, BUDGET_MS);
-    t.diagnostic(`${row.file}: ${r.verdict} in ${r.elapsedMs.toFixed(0)} ms, ${r.opsChecked} operations, ${r.parts} keys`);
+    t.diagnostic(
+      `${row.file}: ${r.verdict} in ${r.elapsedMs.toFixed(0)} ms, ${r.opsChecked} operations, ${r.parts} keys`,
+    );
     assert.equal(r.verdict, row.expected);
   });
 }

@@ -88,13 +88,15 @@ export function validateOp(raw: unknown): HistoryOp | string {
   for (const k of Object.keys(o)) if (!known.has(k)) return `unknown field '${k}'`;
   if (!isSafeNonNegInt(o['client'])) return "'client' must be a non-negative integer";
   const op = o['op'];
-  if (typeof op !== 'string' || !(OP_KINDS as readonly string[]).includes(op)) return `'op' must be one of ${OP_KINDS.join('|')}`;
+  if (typeof op !== 'string' || !(OP_KINDS as readonly string[]).includes(op))
+    return `'op' must be one of ${OP_KINDS.join('|')}`;
   const kind = op as OpKind;
   if (typeof o['key'] !== 'string') return "'key' must be a string";
   const needsValue = kind === 'put' || kind === 'append' || kind === 'cas';
   if (needsValue && typeof o['value'] !== 'string') return `'value' (string) is required for ${kind}`;
   if (!needsValue && o['value'] !== undefined) return `'value' is not allowed for ${kind}`;
-  if (kind === 'cas' && !(typeof o['expected'] === 'string' || o['expected'] === null)) return "'expected' (string or null) is required for cas";
+  if (kind === 'cas' && !(typeof o['expected'] === 'string' || o['expected'] === null))
+    return "'expected' (string or null) is required for cas";
   if (kind !== 'cas' && o['expected'] !== undefined) return `'expected' is not allowed for ${kind}`;
   if (kind === 'txn') {
     const e = validateTxn(o['txn']);
@@ -113,14 +115,22 @@ export function validateOp(raw: unknown): HistoryOp | string {
 }
 
 function validateTxn(t: unknown): string | undefined {
-  if (typeof t !== 'object' || t === null || Array.isArray(t)) return "'txn' (object with compare, success, failure) is required for txn";
+  if (typeof t !== 'object' || t === null || Array.isArray(t))
+    return "'txn' (object with compare, success, failure) is required for txn";
   const o = t as Json;
-  for (const k of Object.keys(o)) if (k !== 'compare' && k !== 'success' && k !== 'failure') return `unknown field 'txn.${k}'`;
+  for (const k of Object.keys(o))
+    if (k !== 'compare' && k !== 'success' && k !== 'failure') return `unknown field 'txn.${k}'`;
   const compare = o['compare'];
   if (!Array.isArray(compare)) return "'txn.compare' must be an array";
   for (const c of compare) {
     const cc = c as Json;
-    if (typeof c !== 'object' || c === null || typeof cc['key'] !== 'string' || !(typeof cc['value'] === 'string' || cc['value'] === null) || Object.keys(cc).length !== 2) {
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      typeof cc['key'] !== 'string' ||
+      !(typeof cc['value'] === 'string' || cc['value'] === null) ||
+      Object.keys(cc).length !== 2
+    ) {
       return "each of 'txn.compare' must be { key: string, value: string | null }";
     }
   }
@@ -129,8 +139,12 @@ function validateTxn(t: unknown): string | undefined {
     if (!Array.isArray(steps)) return `'txn.${branch}' must be an array`;
     for (const st of steps) {
       const s = st as Json;
-      if (typeof st !== 'object' || st === null || typeof s['key'] !== 'string') return `each of 'txn.${branch}' must be an object with a string key`;
-      const ok = s['op'] === 'put' ? typeof s['value'] === 'string' && Object.keys(s).length === 3 : (s['op'] === 'get' || s['op'] === 'delete') && Object.keys(s).length === 2;
+      if (typeof st !== 'object' || st === null || typeof s['key'] !== 'string')
+        return `each of 'txn.${branch}' must be an object with a string key`;
+      const ok =
+        s['op'] === 'put'
+          ? typeof s['value'] === 'string' && Object.keys(s).length === 3
+          : (s['op'] === 'get' || s['op'] === 'delete') && Object.keys(s).length === 2;
       if (!ok) return `each of 'txn.${branch}' must be { op: "put", key, value } or { op: "get" | "delete", key }`;
     }
   }
@@ -139,7 +153,8 @@ function validateTxn(t: unknown): string | undefined {
 
 function validateTxnOutput(out: unknown): string | undefined {
   const r = out as Json;
-  if (typeof r['succeeded'] !== 'boolean' || !Array.isArray(r['results']) || Object.keys(r).length !== 2) return "txn 'output' must be { succeeded: boolean, results: [...] }";
+  if (typeof r['succeeded'] !== 'boolean' || !Array.isArray(r['results']) || Object.keys(r).length !== 2)
+    return "txn 'output' must be { succeeded: boolean, results: [...] }";
   for (const x of r['results'] as unknown[]) {
     if (x === null) continue;
     const e = validateGetOutput(x);
@@ -150,7 +165,8 @@ function validateTxnOutput(out: unknown): string | undefined {
 
 function validateGetOutput(out: unknown): string | undefined {
   const r = out as Json;
-  if (typeof out !== 'object' || out === null || typeof r['found'] !== 'boolean') return "get 'output' must be { found: boolean, value?: string }";
+  if (typeof out !== 'object' || out === null || typeof r['found'] !== 'boolean')
+    return "get 'output' must be { found: boolean, value?: string }";
   if (r['found'] && typeof r['value'] !== 'string') return "get 'output.value' (string) is required when found";
   if (!r['found'] && r['value'] !== undefined) return "get 'output.value' must be absent when not found";
   return undefined;
@@ -163,7 +179,8 @@ function validateOutput(kind: OpKind, outcome: Outcome, out: unknown): string | 
   const r = out as Json;
   if (kind === 'txn') return validateTxnOutput(out);
   if (kind === 'cas') {
-    if (typeof r['swapped'] !== 'boolean' || Object.keys(r).length !== 1) return "cas 'output' must be { swapped: boolean }";
+    if (typeof r['swapped'] !== 'boolean' || Object.keys(r).length !== 1)
+      return "cas 'output' must be { swapped: boolean }";
     return undefined;
   }
   return validateGetOutput(out);

@@ -30,8 +30,17 @@ test('html: a self-contained page with the timeline, the partial linearization a
 
 test('html: a big part draws only a window ending at the break', () => {
   const big: HistoryOp[] = [];
-  for (let i = 0; i < 3_000; i++) big.push({ client: i % 7, op: 'put', key: 'k', value: `v${i}`, call: 10 * i, return: 10 * i + 5, outcome: 'ok' });
-  big.push({ client: 9, op: 'get', key: 'k', call: 30_000, return: 30_001, outcome: 'ok', output: { found: true, value: 'v0' } });
+  for (let i = 0; i < 3_000; i++)
+    big.push({ client: i % 7, op: 'put', key: 'k', value: `v${i}`, call: 10 * i, return: 10 * i + 5, outcome: 'ok' });
+  big.push({
+    client: 9,
+    op: 'get',
+    key: 'k',
+    call: 30_000,
+    return: 30_001,
+    outcome: 'ok',
+    output: { found: true, value: 'v0' },
+  });
   const r = checkHistorySync(big, { timeoutMs: 10_000 });
   assert.equal(r.verdict, 'not-linearizable');
   const html = renderHtml(r, 'big');

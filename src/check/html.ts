@@ -13,7 +13,10 @@ const STEP_PX = 16;
 const TOP_PX = 30;
 
 function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 function returnOf(op: HistoryOp): number {
@@ -67,7 +70,10 @@ function timelineSvg(p: PartReport): string {
   const clients = [...new Set(shownOps.map((o) => o.client))].sort((a, b) => a - b);
   const row = new Map(clients.map((c, i) => [c, i]));
   const due = breakTime(p);
-  const { x, width } = rankScale([...shownOps, { client: -1, op: 'get', key: '', call: due, return: due, outcome: 'ok' }]);
+  const { x, width } = rankScale([
+    ...shownOps,
+    { client: -1, op: 'get', key: '', call: due, return: due, outcome: 'ok' },
+  ]);
   const height = TOP_PX + clients.length * ROW_HEIGHT_PX + 20;
   const position = new Map(p.longestPrefix.map((i, k) => [i, k + 1]));
   const unplaced = new Map(p.unplaced.map((u) => [u.index, u.why]));
@@ -75,7 +81,9 @@ function timelineSvg(p: PartReport): string {
   clients.forEach((c, i) => {
     const y = TOP_PX + i * ROW_HEIGHT_PX;
     out.push(`<text class="client" x="4" y="${y + BAR_HEIGHT_PX - 5}">client ${c}</text>`);
-    out.push(`<line class="lane" x1="${LEFT_PX}" x2="${width}" y1="${y + BAR_HEIGHT_PX / 2}" y2="${y + BAR_HEIGHT_PX / 2}"/>`);
+    out.push(
+      `<line class="lane" x1="${LEFT_PX}" x2="${width}" y1="${y + BAR_HEIGHT_PX / 2}" y2="${y + BAR_HEIGHT_PX / 2}"/>`,
+    );
   });
   shown.forEach((i) => {
     const op = ops[i] as HistoryOp;
@@ -83,11 +91,16 @@ function timelineSvg(p: PartReport): string {
     const x1 = x(op.call) - STEP_PX / 2 + 1;
     const x2 = returnOf(op) === Infinity ? width - 4 : x(returnOf(op)) + STEP_PX / 2 - 1;
     const cls = position.has(i) ? 'placed' : unplaced.has(i) ? 'unplaced' : 'rest';
-    const tip = `${describeOp(op)} ${describeTiming(op)}` + (position.has(i) ? ` — #${position.get(i)} in the linearization` : '') + (unplaced.has(i) ? ` — not placed: ${unplaced.get(i)}` : '');
+    const tip =
+      `${describeOp(op)} ${describeTiming(op)}` +
+      (position.has(i) ? ` — #${position.get(i)} in the linearization` : '') +
+      (unplaced.has(i) ? ` — not placed: ${unplaced.get(i)}` : '');
     const dash = op.outcome === 'unknown' ? ' unknown' : '';
     out.push(`<g class="op ${cls}${dash}" data-tip="${esc(tip)}"><title>${esc(tip)}</title>`);
     out.push(`<rect x="${x1}" y="${y}" width="${Math.max(4, x2 - x1)}" height="${BAR_HEIGHT_PX}" rx="3"/>`);
-    out.push(`<text x="${x1 + 3}" y="${y + 14}">${esc(describeOp(op).slice(0, Math.max(0, Math.floor((x2 - x1) / 6.5))))}</text></g>`);
+    out.push(
+      `<text x="${x1 + 3}" y="${y + 14}">${esc(describeOp(op).slice(0, Math.max(0, Math.floor((x2 - x1) / 6.5))))}</text></g>`,
+    );
   });
   // Linearization points: earliest point consistent with the order and with each op's call.
   let lastX = 0;
@@ -100,7 +113,9 @@ function timelineSvg(p: PartReport): string {
     // Just under the bar, so that the point and its number do not hide the bar's label.
     const py = TOP_PX + (row.get(op.client) ?? 0) * ROW_HEIGHT_PX + BAR_HEIGHT_PX + 4;
     points.push(`${px},${py}`);
-    out.push(`<circle class="lp" cx="${px}" cy="${py}" r="3.5"><title>#${k + 1}: ${esc(describeOp(op))}</title></circle>`);
+    out.push(
+      `<circle class="lp" cx="${px}" cy="${py}" r="3.5"><title>#${k + 1}: ${esc(describeOp(op))}</title></circle>`,
+    );
     out.push(`<text class="lpn" x="${px + 5}" y="${py + 4}">${k + 1}</text>`);
   });
   if (points.length > 1) out.push(`<polyline class="lin" points="${points.join(' ')}"/>`);
@@ -146,12 +161,20 @@ document.querySelectorAll('.op').forEach(function(g){
 export function renderHtml(r: CheckResult, title: string): string {
   const parts = r.violation !== undefined ? [r.violation] : r.undecided;
   const sections = parts.map((p) => {
-    const prefix = p.longestPrefix.map((i, k) => `${k + 1}. client ${(p.ops[i] as HistoryOp).client}: ${describeOp(p.ops[i] as HistoryOp)} ${describeTiming(p.ops[i] as HistoryOp)}`);
-    const stuck = p.unplaced.map((u) => `client ${(p.ops[u.index] as HistoryOp).client}: ${describeOp(p.ops[u.index] as HistoryOp)} ${describeTiming(p.ops[u.index] as HistoryOp)} — ${u.why}`);
+    const prefix = p.longestPrefix.map(
+      (i, k) =>
+        `${k + 1}. client ${(p.ops[i] as HistoryOp).client}: ${describeOp(p.ops[i] as HistoryOp)} ${describeTiming(p.ops[i] as HistoryOp)}`,
+    );
+    const stuck = p.unplaced.map(
+      (u) =>
+        `client ${(p.ops[u.index] as HistoryOp).client}: ${describeOp(p.ops[u.index] as HistoryOp)} ${describeTiming(p.ops[u.index] as HistoryOp)} — ${u.why}`,
+    );
     return [
       `<h2>key ${esc(JSON.stringify(p.key))}: ${p.verdict === 'not-linearizable' ? 'cannot be linearized' : 'undecided'}</h2>`,
       `<p class="legend"><span style="background:#bfe5bf">in the longest linearization (numbered points)</span><span style="background:#f3b3b3">could not be placed next</span><span style="background:#e4e4e4">not reached</span><span style="border-style:dashed">unknown outcome</span> — x axis: order of events, not time to scale. Click an operation for details.</p>`,
-      p.ops.length > MAX_DRAWN_OPS ? `<p>${p.ops.length} operations: the timeline shows the ${MAX_DRAWN_OPS} called last before the break.</p>` : '',
+      p.ops.length > MAX_DRAWN_OPS
+        ? `<p>${p.ops.length} operations: the timeline shows the ${MAX_DRAWN_OPS} called last before the break.</p>`
+        : '',
       `<div class="scroll">${timelineSvg(p)}</div>`,
       `<h3>Longest linearizable prefix (${p.longestPrefix.length} of ${p.ops.length}), then the value is ${esc(showValue(p.stateAfterPrefix))}</h3>`,
       `<pre>${esc(prefix.join('\n'))}</pre>`,

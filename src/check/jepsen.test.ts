@@ -20,7 +20,17 @@ test('jepsen-register: reads, writes, cas (:fail = not swapped), :info = unknown
   assert.deepEqual(ops, [
     { client: 0, key: 'register', call: 1, op: 'get', return: 3, outcome: 'ok', output: { found: false } },
     { client: 1, key: 'register', call: 2, op: 'put', value: '3', return: null, outcome: 'unknown' },
-    { client: 2, key: 'register', call: 5, op: 'cas', expected: '3', value: '4', return: 6, outcome: 'ok', output: { swapped: false } },
+    {
+      client: 2,
+      key: 'register',
+      call: 5,
+      op: 'cas',
+      expected: '3',
+      value: '4',
+      return: 6,
+      outcome: 'ok',
+      output: { swapped: false },
+    },
     { client: 3, key: 'register', call: 7, op: 'get', return: 8, outcome: 'fail' },
     { client: 4, key: 'register', call: 9, op: 'cas', expected: null, value: '1', return: null, outcome: 'unknown' },
   ]);
@@ -28,12 +38,20 @@ test('jepsen-register: reads, writes, cas (:fail = not swapped), :info = unknown
 
 test('jepsen-register: errors name the line', () => {
   const cases: [string, RegExp][] = [
-    ['INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:invoke\t:read\tnil', /line 2: .*invoked twice/],
+    [
+      'INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:invoke\t:read\tnil',
+      /line 2: .*invoked twice/,
+    ],
     ['INFO  jepsen.util - 0\t:ok\t:read\t1', /line 1: .*never invoked/],
     ['INFO  jepsen.util - 0\t:invoke\t:scan\tnil', /line 1: .*unknown register operation/],
     ['\nINFO  jepsen.util - 0\t:invoke\t:write\t{1}', /line 2: cannot read value/],
   ];
-  for (const [text, re] of cases) assert.throws(() => parseJepsenRegister(text), (e: unknown) => e instanceof HistoryParseError && re.test(e.message), text);
+  for (const [text, re] of cases)
+    assert.throws(
+      () => parseJepsenRegister(text),
+      (e: unknown) => e instanceof HistoryParseError && re.test(e.message),
+      text,
+    );
 });
 
 test('jepsen-kv: EDN lines, get "" = absent', () => {
@@ -59,5 +77,10 @@ test('jepsen-kv: errors name the line', () => {
     ['{:process 0, :type :invoke, :f :scan, :key "1", :value nil}', /line 1: unknown :f/],
     ['{:process 0, :type :ok, :f :get, :key "1", :value nil}', /line 1: .*did not invoke/],
   ];
-  for (const [text, re] of cases) assert.throws(() => parseJepsenKv(text), (e: unknown) => e instanceof HistoryParseError && re.test(e.message), text);
+  for (const [text, re] of cases)
+    assert.throws(
+      () => parseJepsenKv(text),
+      (e: unknown) => e instanceof HistoryParseError && re.test(e.message),
+      text,
+    );
 });

@@ -47,7 +47,8 @@ export function parseJepsenRegister(text: string): HistoryOp[] {
     const proc = Number(procText);
     const value = parseValue(valueText === '' ? 'nil' : valueText, i + 1);
     event++;
-    if (f !== 'read' && f !== 'write' && f !== 'cas') throw new HistoryParseError(i + 1, `unknown register operation ':${f}'`);
+    if (f !== 'read' && f !== 'write' && f !== 'cas')
+      throw new HistoryParseError(i + 1, `unknown register operation ':${f}'`);
     if (type === 'invoke') {
       if (pending.has(proc)) throw new HistoryParseError(i + 1, `process ${proc} invoked twice without completing`);
       pending.set(proc, { line: i + 1, call: event, f, value });
@@ -63,7 +64,14 @@ export function parseJepsenRegister(text: string): HistoryOp[] {
   return ops;
 }
 
-function registerOp(proc: number, p: Pending, type: 'ok' | 'fail' | 'info', ret: number, result: JepsenValue, line: number): HistoryOp {
+function registerOp(
+  proc: number,
+  p: Pending,
+  type: 'ok' | 'fail' | 'info',
+  ret: number,
+  result: JepsenValue,
+  line: number,
+): HistoryOp {
   const base = { client: proc, key: 'register', call: p.call };
   const unknown = type === 'info';
   const outcome: Outcome = unknown ? 'unknown' : type === 'fail' && p.f !== 'cas' ? 'fail' : 'ok';
@@ -74,12 +82,23 @@ function registerOp(proc: number, p: Pending, type: 'ok' | 'fail' | 'info', ret:
   };
   if (p.f === 'read') {
     if (outcome !== 'ok') return { ...base, op: 'get', ...timing };
-    return { ...base, op: 'get', ...timing, output: result === null ? { found: false } : { found: true, value: scalar(result) } };
+    return {
+      ...base,
+      op: 'get',
+      ...timing,
+      output: result === null ? { found: false } : { found: true, value: scalar(result) },
+    };
   }
   if (p.f === 'write') return { ...base, op: 'put', value: scalar(p.value), ...timing };
   const pair = p.value;
   if (!Array.isArray(pair) || pair.length !== 2) throw new HistoryParseError(p.line, 'cas needs [old new]');
-  const cas = { ...base, op: 'cas' as const, expected: pair[0] === null ? null : scalar(pair[0] as JepsenValue), value: scalar(pair[1] as JepsenValue), ...timing };
+  const cas = {
+    ...base,
+    op: 'cas' as const,
+    expected: pair[0] === null ? null : scalar(pair[0] as JepsenValue),
+    value: scalar(pair[1] as JepsenValue),
+    ...timing,
+  };
   return outcome === 'ok' ? { ...cas, output: { swapped: type === 'ok' } } : cas;
 }
 
@@ -119,7 +138,8 @@ export function parseJepsenKv(text: string): HistoryOp[] {
     const type = m.get('type');
     const f = m.get('f');
     const key = m.get('key');
-    if (!Number.isSafeInteger(proc) || proc < 0) throw new HistoryParseError(i + 1, ':process must be a non-negative integer');
+    if (!Number.isSafeInteger(proc) || proc < 0)
+      throw new HistoryParseError(i + 1, ':process must be a non-negative integer');
     if (f !== ':get' && f !== ':put' && f !== ':append') throw new HistoryParseError(i + 1, `unknown :f ${String(f)}`);
     if (typeof key !== 'string') throw new HistoryParseError(i + 1, ':key must be a string');
     event++;
@@ -128,9 +148,11 @@ export function parseJepsenKv(text: string): HistoryOp[] {
       pending.set(proc, { line: i + 1, call: event, f: f.slice(1), value: m.get('value') ?? null, key });
       continue;
     }
-    if (type !== ':ok' && type !== ':fail' && type !== ':info') throw new HistoryParseError(i + 1, `unknown :type ${String(type)}`);
+    if (type !== ':ok' && type !== ':fail' && type !== ':info')
+      throw new HistoryParseError(i + 1, `unknown :type ${String(type)}`);
     const p = pending.get(proc);
-    if (p === undefined || p.f !== f.slice(1) || p.key !== key) throw new HistoryParseError(i + 1, `process ${proc} completed an operation it did not invoke`);
+    if (p === undefined || p.f !== f.slice(1) || p.key !== key)
+      throw new HistoryParseError(i + 1, `process ${proc} completed an operation it did not invoke`);
     pending.delete(proc);
     ops.push(kvOp(proc, p, type, event, m.get('value') ?? null, i + 1));
   }
@@ -138,15 +160,31 @@ export function parseJepsenKv(text: string): HistoryOp[] {
   return ops;
 }
 
-function kvOp(proc: number, p: Pending & { key: string }, type: ':ok' | ':fail' | ':info', ret: number, result: JepsenValue, line: number): HistoryOp {
+function kvOp(
+  proc: number,
+  p: Pending & { key: string },
+  type: ':ok' | ':fail' | ':info',
+  ret: number,
+  result: JepsenValue,
+  line: number,
+): HistoryOp {
   const outcome: Outcome = type === ':ok' ? 'ok' : type === ':fail' ? 'fail' : 'unknown';
-  const base = { client: proc, op: p.f as OpKind, key: p.key, call: p.call, return: outcome === 'unknown' ? null : ret, outcome };
+  const base = {
+    client: proc,
+    op: p.f as OpKind,
+    key: p.key,
+    call: p.call,
+    return: outcome === 'unknown' ? null : ret,
+    outcome,
+  };
   if (p.f === 'get') {
     if (outcome !== 'ok') return base;
-    if (result !== null && typeof result !== 'string') throw new HistoryParseError(line, 'get :value must be a string or nil');
+    if (result !== null && typeof result !== 'string')
+      throw new HistoryParseError(line, 'get :value must be a string or nil');
     return { ...base, output: result === null || result === '' ? { found: false } : { found: true, value: result } };
   }
   if (typeof p.value !== 'string') throw new HistoryParseError(p.line, `${p.f} :value must be a string`);
-  if (p.f === 'put' && p.value === '') throw new HistoryParseError(p.line, 'put of "" is ambiguous with absent in this format');
+  if (p.f === 'put' && p.value === '')
+    throw new HistoryParseError(p.line, 'put of "" is ambiguous with absent in this format');
   return { ...base, value: p.value };
 }

@@ -85,7 +85,6 @@ const kvGroupModel: Model = groupModel({ name: 'kv', init: null, step: stepKv, p
 
 const REGISTER_OPS = new Set(['get', 'put', 'cas']);
 
-
 /**
  * One compare-and-set register (Jepsen's etcd test): read (= get), write (= put), cas.
  * Keys are ignored: the whole history is one object, so it is not partitioned.

@@ -7,7 +7,17 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { HistoryOp } from './history.ts';
-import { combine, normalize, partitionHistory, runInterleaved, validateOptions, DEFAULT_MAX_CACHED_STATES, type CheckOptions, type CheckResult, type PartOutcome } from './checker.ts';
+import {
+  combine,
+  normalize,
+  partitionHistory,
+  runInterleaved,
+  validateOptions,
+  DEFAULT_MAX_CACHED_STATES,
+  type CheckOptions,
+  type CheckResult,
+  type PartOutcome,
+} from './checker.ts';
 import { modelByName } from './models.ts';
 import type { WorkerInput } from './worker.ts';
 
@@ -23,8 +33,14 @@ export const MAX_WORKERS = 16;
 const WORKER_GRACE_MS = 1_000;
 
 /** Splits parts into at most `count` groups of similar total size (largest first, greedy). */
-export function groupParts<T>(parts: readonly (readonly [string, readonly T[]])[], count: number): (readonly [string, readonly T[]])[][] {
-  const groups = Array.from({ length: Math.min(count, parts.length) }, () => ({ size: 0, parts: [] as (readonly [string, readonly T[]])[] }));
+export function groupParts<T>(
+  parts: readonly (readonly [string, readonly T[]])[],
+  count: number,
+): (readonly [string, readonly T[]])[][] {
+  const groups = Array.from({ length: Math.min(count, parts.length) }, () => ({
+    size: 0,
+    parts: [] as (readonly [string, readonly T[]])[],
+  }));
   const bySize = [...parts].sort((a, b) => b[1].length - a[1].length);
   for (const p of bySize) {
     let best = groups[0] as (typeof groups)[number];
@@ -38,7 +54,8 @@ export function groupParts<T>(parts: readonly (readonly [string, readonly T[]])[
 export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOptions): Promise<CheckResult> {
   validateOptions(opts);
   const w = opts.workers;
-  if (w !== undefined && !(Number.isSafeInteger(w) && w >= 1 && w <= MAX_WORKERS)) throw new RangeError(`workers must be in [1, ${MAX_WORKERS}], got ${w}`);
+  if (w !== undefined && !(Number.isSafeInteger(w) && w >= 1 && w <= MAX_WORKERS))
+    throw new RangeError(`workers must be in [1, ${MAX_WORKERS}], got ${w}`);
   const startMs = performance.now();
   const model = modelByName(opts.model ?? 'kv');
   const normalized = normalize(ops);
@@ -50,8 +67,16 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
   if (w === undefined) {
     // Automatic: this thread first; hand over what is still open when the solo time is up.
     outcomes = runInterleaved(model, parts, Math.min(deadlineMs, startMs + SOLO_FIRST_MS), maxCachedStates);
-    const open = new Set(outcomes.filter((o) => o.result.kind === 'unknown' && o.result.reason === 'time budget exhausted').map((o) => o.key));
-    const canSpread = open.size >= 2 && availableParallelism() >= 2 && performance.now() < deadlineMs && !outcomes.some((o) => o.result.kind === 'violation');
+    const open = new Set(
+      outcomes
+        .filter((o) => o.result.kind === 'unknown' && o.result.reason === 'time budget exhausted')
+        .map((o) => o.key),
+    );
+    const canSpread =
+      open.size >= 2 &&
+      availableParallelism() >= 2 &&
+      performance.now() < deadlineMs &&
+      !outcomes.some((o) => o.result.kind === 'violation');
     toWorkers = canSpread ? parts.filter(([k]) => open.has(k)) : [];
     if (canSpread) outcomes = outcomes.filter((o) => !open.has(o.key));
   } else if (w === 1) {
@@ -72,7 +97,12 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
   const violated = outcomes.some((o) => o.result.kind === 'violation');
   if (!violated) {
     for (const [key, partOps] of parts) {
-      if (!reported.has(key)) outcomes.push({ key, ops: partOps, result: { kind: 'unknown', reason: 'worker did not report (failed or past the budget)', longestPrefix: [] } });
+      if (!reported.has(key))
+        outcomes.push({
+          key,
+          ops: partOps,
+          result: { kind: 'unknown', reason: 'worker did not report (failed or past the budget)', longestPrefix: [] },
+        });
     }
   }
   const order = new Map(parts.map(([k], i) => [k, i]));
@@ -80,7 +110,11 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
   return combine(model, outcomes, { parts: parts.length, opsChecked: normalized.length, startMs });
 }
 
-function runWorkers(groups: readonly (readonly (readonly [string, readonly HistoryOp[]])[])[], base: Omit<WorkerInput, 'parts'>, timeoutMs: number): Promise<PartOutcome[]> {
+function runWorkers(
+  groups: readonly (readonly (readonly [string, readonly HistoryOp[]])[])[],
+  base: Omit<WorkerInput, 'parts'>,
+  timeoutMs: number,
+): Promise<PartOutcome[]> {
   const url = new URL('./worker-boot.mjs', import.meta.url);
   return new Promise((resolve) => {
     const outcomes: PartOutcome[] = [];

@@ -41,12 +41,24 @@ function execute(plans: readonly Plan[]): HistoryOp[] {
     const cur = state.get(key) ?? null;
     const at = SPACING * (i + 1);
     const outcome: Outcome = p.kind === 'get' && p.outcome === 'unknown' ? 'ok' : p.outcome;
-    const base = { client: i, op: p.kind, key, call: Math.max(0, at - p.before), return: outcome === 'unknown' ? null : at + p.after, outcome };
+    const base = {
+      client: i,
+      op: p.kind,
+      key,
+      call: Math.max(0, at - p.before),
+      return: outcome === 'unknown' ? null : at + p.after,
+      outcome,
+    };
     let op: HistoryOp;
     if (p.kind === 'get') op = { ...base, output: cur === null ? { found: false } : { found: true, value: cur } };
     else if (p.kind === 'cas') {
       const expected = p.expectCurrent ? cur : `<x${i}>`;
-      op = { ...base, expected, value: `<c${i}>`, ...(outcome === 'ok' ? { output: { swapped: expected === cur } } : {}) };
+      op = {
+        ...base,
+        expected,
+        value: `<c${i}>`,
+        ...(outcome === 'ok' ? { output: { swapped: expected === cur } } : {}),
+      };
     } else if (p.kind === 'delete') op = base;
     else op = { ...base, value: `<${p.kind === 'put' ? 'p' : 'a'}${i}>` };
     if (outcome !== 'fail') {
@@ -74,7 +86,9 @@ test('property: histories from a sequential execution with random overlap are li
  * only by an operation invoked after the read returned, or one never written at all.
  */
 function impossibleValues(ops: readonly HistoryOp[], read: HistoryOp): string[] {
-  const later = ops.filter((o) => (o.op === 'put' || o.op === 'cas') && o.call > (read.return ?? Infinity) && o.key === read.key);
+  const later = ops.filter(
+    (o) => (o.op === 'put' || o.op === 'cas') && o.call > (read.return ?? Infinity) && o.key === read.key,
+  );
   return [...later.map((o) => o.value as string), '<never-written>'];
 }
 
@@ -83,7 +97,9 @@ test('property: one read changed to a value never current in its interval is alw
     .filter((ops) => ops.some((o) => o.op === 'get' && o.outcome === 'ok'))
     .chain((ops) => {
       const reads = ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'get' && o.outcome === 'ok');
-      return fc.constantFrom(...reads).chain(([read, i]) => fc.constantFrom(...impossibleValues(ops, read)).map((value) => ({ ops, i, value })));
+      return fc
+        .constantFrom(...reads)
+        .chain(([read, i]) => fc.constantFrom(...impossibleValues(ops, read)).map((value) => ({ ops, i, value })));
     });
   fc.assert(
     fc.property(arb, ({ ops, i, value }) => {

@@ -84,7 +84,8 @@ function runTxn(m: Entries, op: HistoryOp): string | undefined {
   const succeeded = t.compare.every((c) => (c.value === null ? !m.has(c.key) : m.get(c.key) === c.value));
   const out = op.outcome === 'ok' ? (op.output as TxnOutput | undefined) : undefined;
   if (op.outcome === 'ok' && out === undefined) return 'ok txn without output';
-  if (out !== undefined && out.succeeded !== succeeded) return `txn reported succeeded=${String(out.succeeded)} but its comparisons ${succeeded ? 'held' : 'did not hold'}`;
+  if (out !== undefined && out.succeeded !== succeeded)
+    return `txn reported succeeded=${String(out.succeeded)} but its comparisons ${succeeded ? 'held' : 'did not hold'}`;
   const steps: readonly TxnStep[] = succeeded ? t.success : t.failure;
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i] as TxnStep;

@@ -20,7 +20,10 @@ test('grant, attach, keep alive, revoke; clear errors for a bad TTL and an ended
     assert.deepEqual(await client.ttlRevoke(g.id), { found: true, revision: 2 });
     assert.equal(backend.data.has('svc/a'), false, 'revoking deletes the attached key');
     assert.equal((await client.ttlRevoke(g.id)).found, false);
-    await assert.rejects(client.ttlKeepAlive(g.id), (e: LeasekvError) => e.code === 'not_found' && /ttl grant \d+ not found/.test(e.message));
+    await assert.rejects(
+      client.ttlKeepAlive(g.id),
+      (e: LeasekvError) => e.code === 'not_found' && /ttl grant \d+ not found/.test(e.message),
+    );
     await assert.rejects(client.put('svc/b', '1', { ttlId: g.id }), (e: LeasekvError) => e.code === 'not_found');
     const bad = await post(port, '/leasekv.v1.KV/TtlGrant', '{"ttlMs":0}');
     assert.equal(bad.status, 400);

@@ -18,26 +18,41 @@ const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false') {
-  throw new Error(`chromium not found at ${CHROMIUM}: the dashboard browser test cannot run (CI installs it with apt-get install chromium)`);
+  throw new Error(
+    `chromium not found at ${CHROMIUM}: the dashboard browser test cannot run (CI installs it with apt-get install chromium)`,
+  );
 }
-const skip = haveChromium ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium); skipping the browser test outside CI`;
+const skip = haveChromium
+  ? false
+  : `chromium not found at ${CHROMIUM} (apt-get install chromium); skipping the browser test outside CI`;
 
 let cluster: TestCluster | null = null;
 let context: BrowserContext | null = null;
 let profileDir = '';
 let load: { stop: () => Promise<void> } | null = null;
 
-before(async () => {
-  if (skip !== false) return;
-  cluster = await startTestCluster(3);
-  profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1440, height: 1000 },
-  });
-}, { timeout: 45_000 });
+before(
+  async () => {
+    if (skip !== false) return;
+    cluster = await startTestCluster(3);
+    profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      viewport: { width: 1440, height: 1000 },
+    });
+  },
+  { timeout: 45_000 },
+);
 
 after(async () => {
   await load?.stop().catch(() => {});
@@ -66,108 +81,179 @@ function startLoad(endpoints: string[]): { stop: () => Promise<void> } {
   };
 }
 
-test('dashboard: 3 members, one leader; killing the leader from the page shows the new leader and the lease handover', { skip, timeout: 60_000 }, async () => {
-  assert.ok(cluster !== null && context !== null, 'set up by before()');
-  const c = cluster;
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://${c.nodes[0]?.clientAddr ?? ''}/`);
-  // The leader's id is read in the same evaluation that sees one leader: a card may briefly show
-  // 'unreachable' between two status messages on a loaded machine, so a second query could see none.
-  let oldLeader: string | undefined;
-  try {
-    const found = await page.waitForFunction(() => {
-      const leaders = document.querySelectorAll('.card[data-role="leader"]');
-      return document.querySelectorAll('.card').length === 3 && leaders.length === 1 ? ((leaders[0] as HTMLElement).dataset['nodeId'] ?? '') : false;
-    }, null, { timeout: 25_000 });
-    oldLeader = (await found.jsonValue()) as string;
-  } catch (e) {
-    throw new Error(`no single leader on the page: ${String(e)}\nnode output:\n${c.output()}`);
-  }
-  assert.equal(await page.locator('.card').count(), 3);
-  assert.ok(oldLeader !== undefined && oldLeader !== '', 'a leader card has a node id');
-  load = startLoad(c.nodes.map((n) => n.clientAddr));
-  // The controls are shown because the nodes run under the supervisor.
-  const kill = page.locator(`.card[data-node-id="${oldLeader}"] button[data-action="kill"]`);
-  await kill.waitFor({ state: 'visible', timeout: 5000 });
-  await page.waitForTimeout(1500); // some load and lease renewals on the timeline
-  await kill.click();
+test(
+  'dashboard: 3 members, one leader; killing the leader from the page shows the new leader and the lease handover',
+  { skip, timeout: 60_000 },
+  async () => {
+    assert.ok(cluster !== null && context !== null, 'set up by before()');
+    const c = cluster;
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://${c.nodes[0]?.clientAddr ?? ''}/`);
+    // The leader's id is read in the same evaluation that sees one leader: a card may briefly show
+    // 'unreachable' between two status messages on a loaded machine, so a second query could see none.
+    let oldLeader: string | undefined;
+    try {
+      const found = await page.waitForFunction(
+        () => {
+          const leaders = document.querySelectorAll('.card[data-role="leader"]');
+          return document.querySelectorAll('.card').length === 3 && leaders.length === 1
+            ? ((leaders[0] as HTMLElement).dataset['nodeId'] ?? '')
+            : false;
+        },
+        null,
+        { timeout: 25_000 },
+      );
+      oldLeader = (await found.jsonValue()) as string;
+    } catch (e) {
+      throw new Error(`no single leader on the page: ${String(e)}\nnode output:\n${c.output()}`);
+    }
+    assert.equal(await page.locator('.card').count(), 3);
+    assert.ok(oldLeader !== undefined && oldLeader !== '', 'a leader card has a node id');
+    load = startLoad(c.nodes.map((n) => n.clientAddr));
+    // The controls are shown because the nodes run under the supervisor.
+    const kill = page.locator(`.card[data-node-id="${oldLeader}"] button[data-action="kill"]`);
+    await kill.waitFor({ state: 'visible', timeout: 5000 });
+    await page.waitForTimeout(1500); // some load and lease renewals on the timeline
+    await kill.click();
 
-  const newFound = await page.waitForFunction(
-    (old) => {
-      const leaders = Array.from(document.querySelectorAll('.card[data-role="leader"]')).map((e) => (e as HTMLElement).dataset['nodeId']);
-      const shown = document.querySelector('#log li[data-kind="handover"], #log li[data-kind="wait"], #log li[data-kind="overlap"]') !== null;
-      return leaders.length === 1 && leaders[0] !== old && shown ? (leaders[0] ?? '') : false;
-    },
-    oldLeader,
-    { timeout: 20_000 },
-  );
-  const newLeader = (await newFound.jsonValue()) as string;
-  assert.notEqual(newLeader, oldLeader);
-  // The supervisor really killed the process, and the page says the old leader is gone.
-  assert.equal(c.supervisor.states().find((s) => s.id === oldLeader)?.state, 'stopped');
-  await page.waitForFunction((old) => document.querySelector(`.card[data-node-id="${old}"]`)?.getAttribute('data-role') === 'unreachable', oldLeader, { timeout: 5000 });
-  // One lease at a time: the page never saw two leases overlap.
-  assert.equal(await page.locator('#log li[data-kind="overlap"]').count(), 0);
-  const handover = await page.locator('#log li[data-kind="handover"], #log li[data-kind="wait"]').first().textContent();
-  assert.match(handover ?? '', new RegExp(`${oldLeader}|old leader`));
-  assert.ok((await page.locator('#timeline [data-kind="lease"]').count()) >= 2, 'both leases are drawn on the timeline');
-  await page.waitForTimeout(1200); // let the new lease grow on the timeline before the picture
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: new URL('dashboard-failover.png', ARTIFACTS).pathname, fullPage: true });
-  assert.deepEqual(errors, [], 'no script errors on the page');
-});
+    const newFound = await page.waitForFunction(
+      (old) => {
+        const leaders = Array.from(document.querySelectorAll('.card[data-role="leader"]')).map(
+          (e) => (e as HTMLElement).dataset['nodeId'],
+        );
+        const shown =
+          document.querySelector(
+            '#log li[data-kind="handover"], #log li[data-kind="wait"], #log li[data-kind="overlap"]',
+          ) !== null;
+        return leaders.length === 1 && leaders[0] !== old && shown ? (leaders[0] ?? '') : false;
+      },
+      oldLeader,
+      { timeout: 20_000 },
+    );
+    const newLeader = (await newFound.jsonValue()) as string;
+    assert.notEqual(newLeader, oldLeader);
+    // The supervisor really killed the process, and the page says the old leader is gone.
+    assert.equal(c.supervisor.states().find((s) => s.id === oldLeader)?.state, 'stopped');
+    await page.waitForFunction(
+      (old) => document.querySelector(`.card[data-node-id="${old}"]`)?.getAttribute('data-role') === 'unreachable',
+      oldLeader,
+      { timeout: 5000 },
+    );
+    // One lease at a time: the page never saw two leases overlap.
+    assert.equal(await page.locator('#log li[data-kind="overlap"]').count(), 0);
+    const handover = await page
+      .locator('#log li[data-kind="handover"], #log li[data-kind="wait"]')
+      .first()
+      .textContent();
+    assert.match(handover ?? '', new RegExp(`${oldLeader}|old leader`));
+    assert.ok(
+      (await page.locator('#timeline [data-kind="lease"]').count()) >= 2,
+      'both leases are drawn on the timeline',
+    );
+    await page.waitForTimeout(1200); // let the new lease grow on the timeline before the picture
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('dashboard-failover.png', ARTIFACTS).pathname, fullPage: true });
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  },
+);
 
-test('dashboard: a learner added through the Cluster API appears marked as a learner; removed, it is marked removed', { skip, timeout: 45_000 }, async () => {
-  assert.ok(cluster !== null && context !== null, 'set up by before()');
-  const c = cluster;
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  // Served by a member the previous test left running (it killed the then leader).
-  const live = c.supervisor.states().find((s) => s.state === 'running')?.id;
-  const served = c.nodes.find((n) => n.id === live) ?? c.nodes[1];
-  await page.goto(`http://${served?.clientAddr ?? ''}/`);
-  await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, { timeout: 20_000 });
-  assert.equal(await page.locator('.card[data-member="learner"]').count(), 0, 'no learner before the change');
-  const client = new LeasekvClient({ endpoints: c.nodes.map((n) => n.clientAddr), deadlineMs: 10_000 });
-  try {
-    // No process behind these addresses: a learner does not vote, so the voters commit without it.
-    await client.cluster('MemberAdd', { id: 'n9', peerAddr: `127.0.0.1:${await freePort()}`, clientAddr: `127.0.0.1:${await freePort()}`, learner: true });
-    await page.waitForFunction(() => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'learner', null, { timeout: 10_000 });
-    assert.match((await page.locator('.card[data-node-id="n9"] .badge.member').textContent()) ?? '', /learner/);
-    assert.equal(await page.locator('.card[data-member="voter"]').count(), 3, 'the three voters are marked as voters');
-    await client.cluster('MemberRemove', { id: 'n9' });
-    await page.waitForFunction(() => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'removed', null, { timeout: 10_000 });
-    assert.ok((await page.locator('#log li[data-kind="config"]').count()) >= 2, 'the change is in the events');
-  } finally {
-    await client.close();
-  }
-  assert.match((await page.locator('#summary').textContent()) ?? '', /of 3 members reachable/, 'a removed member is not counted');
-  assert.deepEqual(errors, [], 'no script errors on the page');
-});
+test(
+  'dashboard: a learner added through the Cluster API appears marked as a learner; removed, it is marked removed',
+  { skip, timeout: 45_000 },
+  async () => {
+    assert.ok(cluster !== null && context !== null, 'set up by before()');
+    const c = cluster;
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // Served by a member the previous test left running (it killed the then leader).
+    const live = c.supervisor.states().find((s) => s.state === 'running')?.id;
+    const served = c.nodes.find((n) => n.id === live) ?? c.nodes[1];
+    await page.goto(`http://${served?.clientAddr ?? ''}/`);
+    await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
+      timeout: 20_000,
+    });
+    assert.equal(await page.locator('.card[data-member="learner"]').count(), 0, 'no learner before the change');
+    const client = new LeasekvClient({ endpoints: c.nodes.map((n) => n.clientAddr), deadlineMs: 10_000 });
+    try {
+      // No process behind these addresses: a learner does not vote, so the voters commit without it.
+      await client.cluster('MemberAdd', {
+        id: 'n9',
+        peerAddr: `127.0.0.1:${await freePort()}`,
+        clientAddr: `127.0.0.1:${await freePort()}`,
+        learner: true,
+      });
+      await page.waitForFunction(
+        () => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'learner',
+        null,
+        { timeout: 10_000 },
+      );
+      assert.match((await page.locator('.card[data-node-id="n9"] .badge.member').textContent()) ?? '', /learner/);
+      assert.equal(
+        await page.locator('.card[data-member="voter"]').count(),
+        3,
+        'the three voters are marked as voters',
+      );
+      await client.cluster('MemberRemove', { id: 'n9' });
+      await page.waitForFunction(
+        () => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'removed',
+        null,
+        { timeout: 10_000 },
+      );
+      assert.ok((await page.locator('#log li[data-kind="config"]').count()) >= 2, 'the change is in the events');
+    } finally {
+      await client.close();
+    }
+    assert.match(
+      (await page.locator('#summary').textContent()) ?? '',
+      /of 3 members reachable/,
+      'a removed member is not counted',
+    );
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  },
+);
 
-test('dashboard: "Add member" adds n4, which becomes a voter; its "Remove" removes it and stops its process', { skip, timeout: 60_000 }, async () => {
-  assert.ok(cluster !== null && context !== null, 'set up by before()');
-  const c = cluster;
-  // Served by a member that was running already; the first test may have left its killed leader
-  // stopped: a full cluster makes the changes safe.
-  const live = c.nodes.find((n) => n.id === c.supervisor.states().find((s) => s.state === 'running')?.id) ?? c.nodes[1];
-  for (const s of c.supervisor.states()) if (s.state === 'stopped') await c.supervisor.act(s.id, 'restart');
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://${live?.clientAddr ?? ''}/`);
-  await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, { timeout: 20_000 });
-  await page.locator('#add-member').click();
-  await page.waitForFunction(() => document.querySelector('.card[data-node-id="n4"]')?.getAttribute('data-member') === 'voter', null, { timeout: 30_000 });
-  const pid = c.supervisor.states().find((s) => s.id === 'n4')?.pid;
-  assert.ok(typeof pid === 'number', `the supervisor runs n4\n${c.output()}`);
-  assert.ok(await page.locator('.card[data-node-id="n4"] button[data-action="isolate"]').isHidden(), 'no isolate for an added member');
-  await page.locator('.card[data-node-id="n4"] button[data-action="remove-member"]').click();
-  await page.waitForFunction(() => document.querySelector('.card[data-node-id="n4"]')?.getAttribute('data-member') === 'removed', null, { timeout: 15_000 });
-  for (let i = 0; i < 100 && c.supervisor.states().some((s) => s.id === 'n4'); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.throws(() => process.kill(pid, 0), 'n4\'s process has exited');
-  assert.deepEqual(errors, [], 'no script errors on the page');
-});
+test(
+  'dashboard: "Add member" adds n4, which becomes a voter; its "Remove" removes it and stops its process',
+  { skip, timeout: 60_000 },
+  async () => {
+    assert.ok(cluster !== null && context !== null, 'set up by before()');
+    const c = cluster;
+    // Served by a member that was running already; the first test may have left its killed leader
+    // stopped: a full cluster makes the changes safe.
+    const live =
+      c.nodes.find((n) => n.id === c.supervisor.states().find((s) => s.state === 'running')?.id) ?? c.nodes[1];
+    for (const s of c.supervisor.states()) if (s.state === 'stopped') await c.supervisor.act(s.id, 'restart');
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://${live?.clientAddr ?? ''}/`);
+    await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
+      timeout: 20_000,
+    });
+    await page.locator('#add-member').click();
+    await page.waitForFunction(
+      () => document.querySelector('.card[data-node-id="n4"]')?.getAttribute('data-member') === 'voter',
+      null,
+      { timeout: 30_000 },
+    );
+    const pid = c.supervisor.states().find((s) => s.id === 'n4')?.pid;
+    assert.ok(typeof pid === 'number', `the supervisor runs n4\n${c.output()}`);
+    assert.ok(
+      await page.locator('.card[data-node-id="n4"] button[data-action="isolate"]').isHidden(),
+      'no isolate for an added member',
+    );
+    await page.locator('.card[data-node-id="n4"] button[data-action="remove-member"]').click();
+    await page.waitForFunction(
+      () => document.querySelector('.card[data-node-id="n4"]')?.getAttribute('data-member') === 'removed',
+      null,
+      { timeout: 15_000 },
+    );
+    for (let i = 0; i < 100 && c.supervisor.states().some((s) => s.id === 'n4'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.throws(() => process.kill(pid, 0), "n4's process has exited");
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  },
+);

@@ -21,7 +21,11 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
     const endpoints = c.ids.map((id) => c.clientAddr(id)).join(',');
     const client = new LeasekvClient({ endpoints: endpoints.split(','), deadlineMs: 30_000 });
     // Holder A: a separate process (its own process group, so that the kill takes its command too).
-    const holder = spawn(process.execPath, [BIN, 'lock', 'job', '--ttl-ms', String(TTL_MS), '--endpoints', endpoints, '--', 'sleep', '60'], { detached: true, stdio: 'ignore' });
+    const holder = spawn(
+      process.execPath,
+      [BIN, 'lock', 'job', '--ttl-ms', String(TTL_MS), '--endpoints', endpoints, '--', 'sleep', '60'],
+      { detached: true, stdio: 'ignore' },
+    );
     try {
       let tokenA = 0;
       for (let i = 0; i < 200 && tokenA === 0; i++) {
@@ -42,7 +46,9 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
       const killedAt = performance.now();
       const held = await b;
       const waitedMs = Math.round(acquiredAt - killedAt);
-      t.diagnostic(`B got the lock ${waitedMs} ms after A was killed (TTL ${TTL_MS} ms); tokens ${tokenA} → ${held.fencingToken}`);
+      t.diagnostic(
+        `B got the lock ${waitedMs} ms after A was killed (TTL ${TTL_MS} ms); tokens ${tokenA} → ${held.fencingToken}`,
+      );
       // A's last keep-alive was at most TTL/3 (+ a round trip) before the kill; its grant cannot end
       // before TTL after that, so B cannot hold the lock within TTL/2 of the kill.
       assert.ok(waitedMs >= TTL_MS / 2, `B acquired ${waitedMs} ms after the kill: before A's grant could have ended`);
@@ -50,8 +56,22 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
       await held.unlock();
 
       const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [BIN, 'lock', 'job', '--endpoints', endpoints, '--', process.execPath, '-e', 'console.log(process.env.LEASEKV_FENCING_TOKEN); process.exit(3)'], { timeout: 60_000 }, (err, stdout, stderr) =>
-          resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
+        execFile(
+          process.execPath,
+          [
+            BIN,
+            'lock',
+            'job',
+            '--endpoints',
+            endpoints,
+            '--',
+            process.execPath,
+            '-e',
+            'console.log(process.env.LEASEKV_FENCING_TOKEN); process.exit(3)',
+          ],
+          { timeout: 60_000 },
+          (err, stdout, stderr) =>
+            resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
         );
       });
       assert.equal(cli.code, 3, `the command's exit code is passed on: ${cli.stderr}`);

@@ -10,35 +10,82 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   // Subcommands register here, one line each.
   serve: { summary: 'run one cluster member', load: () => import('./commands/serve.ts') },
-  wal: { summary: 'inspect a data folder (hard state, segments, entries, snapshot)', load: () => import('./commands/wal.ts') },
+  wal: {
+    summary: 'inspect a data folder (hard state, segments, entries, snapshot)',
+    load: () => import('./commands/wal.ts'),
+  },
   up: { summary: 'start a local cluster (3 or 5 nodes) with data in a folder', load: () => import('./commands/up.ts') },
-  put: { summary: 'put KEY VALUE | put KEY - (stdin) | put KEY --value-file PATH', load: () => import('./commands/put.ts') },
+  put: {
+    summary: 'put KEY VALUE | put KEY - (stdin) | put KEY --value-file PATH',
+    load: () => import('./commands/put.ts'),
+  },
   get: { summary: 'get KEY [--consistency linearizable|stale]', load: () => import('./commands/get.ts') },
   del: { summary: 'del KEY', load: () => import('./commands/del.ts') },
-  cas: { summary: 'cas KEY OLD NEW | cas --absent KEY NEW (compare-and-swap)', load: () => import('./commands/cas.ts') },
+  cas: {
+    summary: 'cas KEY OLD NEW | cas --absent KEY NEW (compare-and-swap)',
+    load: () => import('./commands/cas.ts'),
+  },
   scan: { summary: 'scan PREFIX [--limit N]: keys and values by prefix', load: () => import('./commands/scan.ts') },
-  watch: { summary: 'watch KEY [--prefix] [--rev N]: print changes as they happen', load: () => import('./commands/watch.ts') },
-  ttl: { summary: 'ttl grant MS | keep-alive ID MS | revoke ID: keys with a time to live', load: () => import('./commands/ttl.ts') },
-  lock: { summary: 'lock NAME -- COMMAND: run COMMAND holding mutex NAME (fencing token in its env)', load: () => import('./commands/lock.ts') },
-  elect: { summary: 'elect NAME VALUE | elect NAME --leader: leader election', load: () => import('./commands/elect.ts') },
-  txn: { summary: 'txn [FILE|-]: a transaction (compare, success, failure) read as JSON', load: () => import('./commands/txn.ts') },
-  endpoint: { summary: 'endpoint health: GET /health of every endpoint, as a table', load: () => import('./commands/endpoint.ts') },
-  snapshot: { summary: 'snapshot save FILE | status FILE | restore FILE --data-dir D ...: backup and restore', load: () => import('./commands/snapshot.ts') },
+  watch: {
+    summary: 'watch KEY [--prefix] [--rev N]: print changes as they happen',
+    load: () => import('./commands/watch.ts'),
+  },
+  ttl: {
+    summary: 'ttl grant MS | keep-alive ID MS | revoke ID: keys with a time to live',
+    load: () => import('./commands/ttl.ts'),
+  },
+  lock: {
+    summary: 'lock NAME -- COMMAND: run COMMAND holding mutex NAME (fencing token in its env)',
+    load: () => import('./commands/lock.ts'),
+  },
+  elect: {
+    summary: 'elect NAME VALUE | elect NAME --leader: leader election',
+    load: () => import('./commands/elect.ts'),
+  },
+  txn: {
+    summary: 'txn [FILE|-]: a transaction (compare, success, failure) read as JSON',
+    load: () => import('./commands/txn.ts'),
+  },
+  endpoint: {
+    summary: 'endpoint health: GET /health of every endpoint, as a table',
+    load: () => import('./commands/endpoint.ts'),
+  },
+  snapshot: {
+    summary: 'snapshot save FILE | status FILE | restore FILE --data-dir D ...: backup and restore',
+    load: () => import('./commands/snapshot.ts'),
+  },
   status: { summary: 'status of every node, as a table (-w simple|json)', load: () => import('./commands/status.ts') },
-  member: { summary: 'member list | add ID --peer-addr … --client-addr … [--learner] | promote ID | remove ID', load: () => import('./commands/member.ts') },
-  leader: { summary: 'leader transfer [--to ID]: hand leadership to a caught-up voter', load: () => import('./commands/leader.ts') },
-  check: { summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)', load: () => import('./commands/check.ts') },
+  member: {
+    summary: 'member list | add ID --peer-addr … --client-addr … [--learner] | promote ID | remove ID',
+    load: () => import('./commands/member.ts'),
+  },
+  leader: {
+    summary: 'leader transfer [--to ID]: hand leadership to a caught-up voter',
+    load: () => import('./commands/leader.ts'),
+  },
+  check: {
+    summary: 'check a recorded history for linearizability (exit 0 yes, 1 no, 2 unknown, 3 bad input)',
+    load: () => import('./commands/check.ts'),
+  },
 };
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return ['usage: leasekv <command> [options]', '', 'commands:', ...lines, '', 'leasekv <command> --help (or leasekv help <command>) for its options.'].join('\n');
+  return [
+    'usage: leasekv <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'leasekv <command> --help (or leasekv help <command>) for its options.',
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // `leasekv help CMD` is `leasekv CMD --help`.
-  if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined) return (await COMMANDS[rest[0]]!.load()).run(['--help']);
+  if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined)
+    return (await COMMANDS[rest[0]]!.load()).run(['--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;

@@ -7,9 +7,12 @@ import { startTestCluster, type TestCluster } from './test-cluster.ts';
 
 let cluster: TestCluster | null = null;
 
-before(async () => {
-  cluster = await startTestCluster(3);
-}, { timeout: 45_000 });
+before(
+  async () => {
+    cluster = await startTestCluster(3);
+  },
+  { timeout: 45_000 },
+);
 
 after(async () => {
   await cluster?.close();
@@ -18,10 +21,17 @@ after(async () => {
 const post = (path: string): Promise<Response> =>
   fetch(`${cluster?.supervisor.controlUrl ?? ''}${path}`, { method: 'POST', headers: { 'x-leasekv-control': '1' } });
 
-interface ListedMember { id: string; learner?: boolean }
+interface ListedMember {
+  id: string;
+  learner?: boolean;
+}
 
 /** Polls MemberList (bounded) until `ok` holds for the members. */
-async function waitMembers(client: LeasekvClient, what: string, ok: (ms: ListedMember[]) => boolean): Promise<ListedMember[]> {
+async function waitMembers(
+  client: LeasekvClient,
+  what: string,
+  ok: (ms: ListedMember[]) => boolean,
+): Promise<ListedMember[]> {
   let last: ListedMember[] = [];
   for (let i = 0; i < 150; i++) {
     const a = await client.cluster('MemberList', {}).catch(() => null);
@@ -32,24 +42,28 @@ async function waitMembers(client: LeasekvClient, what: string, ok: (ms: ListedM
   assert.fail(`${what}: members stayed ${JSON.stringify(last)}\n${cluster?.output() ?? ''}`);
 }
 
-test('control API: add-member adds n4, which becomes a voter; remove-member removes it and stops its process', { timeout: 90_000 }, async () => {
-  assert.ok(cluster !== null, 'started');
-  const client = new LeasekvClient({ endpoints: cluster.nodes.map((n) => n.clientAddr), deadlineMs: 3000 });
-  try {
-    const res = await post('/members/add');
-    const st = (await res.json()) as { id: string; state: string; pid: number };
-    assert.equal(res.status, 200, JSON.stringify(st));
-    assert.deepEqual([st.id, st.state], ['n4', 'running']);
-    await waitMembers(client, 'n4 a voter', (ms) => ms.some((m) => m.id === 'n4' && m.learner !== true));
-    assert.equal((await post('/nodes/n4/isolate')).status, 409, 'an added member has no fault proxy');
-    const rm = await post('/nodes/n4/remove-member');
-    const gone = (await rm.json()) as { state: string };
-    assert.equal(rm.status, 200, JSON.stringify(gone));
-    assert.equal(gone.state, 'stopped');
-    assert.throws(() => process.kill(st.pid, 0), 'n4\'s process has exited');
-    await waitMembers(client, 'n4 removed', (ms) => !ms.some((m) => m.id === 'n4'));
-    assert.ok(!cluster.supervisor.states().some((s) => s.id === 'n4'), 'the supervisor no longer lists n4');
-  } finally {
-    await client.close();
-  }
-});
+test(
+  'control API: add-member adds n4, which becomes a voter; remove-member removes it and stops its process',
+  { timeout: 90_000 },
+  async () => {
+    assert.ok(cluster !== null, 'started');
+    const client = new LeasekvClient({ endpoints: cluster.nodes.map((n) => n.clientAddr), deadlineMs: 3000 });
+    try {
+      const res = await post('/members/add');
+      const st = (await res.json()) as { id: string; state: string; pid: number };
+      assert.equal(res.status, 200, JSON.stringify(st));
+      assert.deepEqual([st.id, st.state], ['n4', 'running']);
+      await waitMembers(client, 'n4 a voter', (ms) => ms.some((m) => m.id === 'n4' && m.learner !== true));
+      assert.equal((await post('/nodes/n4/isolate')).status, 409, 'an added member has no fault proxy');
+      const rm = await post('/nodes/n4/remove-member');
+      const gone = (await rm.json()) as { state: string };
+      assert.equal(rm.status, 200, JSON.stringify(gone));
+      assert.equal(gone.state, 'stopped');
+      assert.throws(() => process.kill(st.pid, 0), "n4's process has exited");
+      await waitMembers(client, 'n4 removed', (ms) => !ms.some((m) => m.id === 'n4'));
+      assert.ok(!cluster.supervisor.states().some((s) => s.id === 'n4'), 'the supervisor no longer lists n4');
+    } finally {
+      await client.close();
+    }
+  },
+);

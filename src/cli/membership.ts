@@ -4,7 +4,11 @@
 import { LeasekvClient } from '../client/index.ts';
 import { ControlConflictError, type SupervisedNode, type SupervisorOptions } from './supervisor.ts';
 
-async function call(endpoints: readonly string[], method: 'MemberAdd' | 'MemberRemove', body: Record<string, unknown>): Promise<void> {
+async function call(
+  endpoints: readonly string[],
+  method: 'MemberAdd' | 'MemberRemove',
+  body: Record<string, unknown>,
+): Promise<void> {
   const client = new LeasekvClient({ endpoints: [...endpoints], deadlineMs: 10_000 });
   try {
     await client.cluster(method, body);
@@ -20,7 +24,10 @@ async function call(endpoints: readonly string[], method: 'MemberAdd' | 'MemberR
  * `next(taken)` names the member to add (throws ControlConflictError when none can be) and must be
  * ready to spawn it once it is returned; `endpoints` are the client addresses asked.
  */
-export function clusterMembership(endpoints: readonly string[], next: (taken: readonly string[]) => SupervisedNode): NonNullable<SupervisorOptions['membership']> {
+export function clusterMembership(
+  endpoints: readonly string[],
+  next: (taken: readonly string[]) => SupervisedNode,
+): NonNullable<SupervisorOptions['membership']> {
   return {
     async add(taken) {
       const n = next(taken);

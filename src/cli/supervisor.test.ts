@@ -19,7 +19,11 @@ before(async () => {
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     echoes.push(echo);
     const addr = echo.address();
-    nodes.push({ id, clientAddr: `127.0.0.1:${await freePort()}`, peerAddr: `127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}` });
+    nodes.push({
+      id,
+      clientAddr: `127.0.0.1:${await freePort()}`,
+      peerAddr: `127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`,
+    });
   }
   sup = await startSupervisor({
     nodes,
@@ -28,7 +32,11 @@ before(async () => {
     spawn(id, peers, env) {
       peersSeen.set(id, peers);
       assert.match(env['LEASEKV_CONTROL_URL'] ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
-      return spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000); process.on("SIGTERM", () => process.exit(0))'], { stdio: 'ignore' });
+      return spawn(
+        process.execPath,
+        ['-e', 'setInterval(() => {}, 1000); process.on("SIGTERM", () => process.exit(0))'],
+        { stdio: 'ignore' },
+      );
     },
   });
 });
@@ -61,9 +69,13 @@ const proxyOf = (from: string, to: string): string => {
   return entry.slice(to.length + 1);
 };
 
-const control = (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${sup?.controlUrl ?? ''}${path}`, init);
+const control = (path: string, init: RequestInit = {}): Promise<Response> =>
+  fetch(`${sup?.controlUrl ?? ''}${path}`, init);
 const act = (id: string, action: string, origin?: string): Promise<Response> =>
-  control(`/nodes/${id}/${action}`, { method: 'POST', headers: { 'x-leasekv-control': '1', ...(origin === undefined ? {} : { origin }) } });
+  control(`/nodes/${id}/${action}`, {
+    method: 'POST',
+    headers: { 'x-leasekv-control': '1', ...(origin === undefined ? {} : { origin }) },
+  });
 
 test('supervisor: every node dials each peer through its own proxy; isolate cuts both directions, heal restores', async () => {
   assert.ok(sup !== null, 'started');
@@ -84,7 +96,11 @@ test('supervisor: pause, resume, kill and restart act on the real processes', as
   const paused = (await (await act('a', 'pause')).json()) as { state: string };
   assert.equal(paused.state, 'paused');
   assert.equal((await act('a', 'resume')).status, 200);
-  const killed = (await (await act('a', 'kill')).json()) as { state: string; lastExit: string; stoppedByControl: boolean };
+  const killed = (await (await act('a', 'kill')).json()) as {
+    state: string;
+    lastExit: string;
+    stoppedByControl: boolean;
+  };
   assert.deepEqual([killed.state, killed.lastExit, killed.stoppedByControl], ['stopped', 'SIGKILL', true]);
   assert.throws(() => process.kill(pid0, 0), 'the process is gone');
   assert.equal((await act('a', 'pause')).status, 409, 'cannot pause a stopped node');
@@ -92,17 +108,23 @@ test('supervisor: pause, resume, kill and restart act on the real processes', as
   assert.equal(restarted.state, 'running');
   assert.notEqual(restarted.pid, pid0);
   const list = (await (await control('/nodes')).json()) as { nodes: { id: string; state: string }[] };
-  assert.deepEqual(list.nodes.map((n) => n.state), ['running', 'running', 'running']);
+  assert.deepEqual(
+    list.nodes.map((n) => n.state),
+    ['running', 'running', 'running'],
+  );
 });
 
-test('supervisor control API: only the nodes\' origins, only with the control header', async () => {
+test("supervisor control API: only the nodes' origins, only with the control header", async () => {
   assert.ok(sup !== null, 'started');
   const own = [...sup.allowedOrigins][0] ?? '';
   assert.equal((await act('c', 'pause', 'http://evil.example')).status, 403);
   const noHeader = await control('/nodes/c/pause', { method: 'POST' });
   assert.equal(noHeader.status, 400);
   assert.equal(sup.states().find((s) => s.id === 'c')?.state, 'running', 'refused requests changed nothing');
-  const pre = await control('/nodes/c/pause', { method: 'OPTIONS', headers: { origin: own, 'access-control-request-method': 'POST' } });
+  const pre = await control('/nodes/c/pause', {
+    method: 'OPTIONS',
+    headers: { origin: own, 'access-control-request-method': 'POST' },
+  });
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get('access-control-allow-origin'), own);
   assert.equal((await act('nope', 'kill')).status, 404);

@@ -79,7 +79,15 @@ export interface NodeControlState {
 }
 
 export type ControlAction = 'kill' | 'restart' | 'pause' | 'resume' | 'isolate' | 'heal' | 'remove-member';
-export const CONTROL_ACTIONS: readonly ControlAction[] = ['kill', 'restart', 'pause', 'resume', 'isolate', 'heal', 'remove-member'];
+export const CONTROL_ACTIONS: readonly ControlAction[] = [
+  'kill',
+  'restart',
+  'pause',
+  'resume',
+  'isolate',
+  'heal',
+  'remove-member',
+];
 
 /** A request the node's current state does not allow (pausing a stopped node). */
 export class ControlConflictError extends Error {
@@ -134,7 +142,17 @@ export function proxyOffset(from: number, to: number, n: number): number {
 export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const members = new Map<string, Member>();
-  for (const n of opts.nodes) members.set(n.id, { node: n, added: false, child: null, paused: false, isolated: false, lastExit: '', stoppedByControl: false, exited: Promise.resolve() });
+  for (const n of opts.nodes)
+    members.set(n.id, {
+      node: n,
+      added: false,
+      child: null,
+      paused: false,
+      isolated: false,
+      lastExit: '',
+      stoppedByControl: false,
+      exited: Promise.resolve(),
+    });
   // pair key `${from}>${to}`: the proxy node `from` dials to reach `to`.
   const proxies = new Map<string, ProxyHandle>();
   const server = createServer();
@@ -144,8 +162,12 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       for (const [j, to] of opts.nodes.entries()) {
         if (i === j) continue;
         const target = splitHostPort(to.peerAddr);
-        const listenPort = opts.proxyBasePort === undefined || opts.proxyBasePort === 0 ? 0 : opts.proxyBasePort + proxyOffset(i, j, n);
-        proxies.set(`${from.id}>${to.id}`, await startProxy({ listenHost: '127.0.0.1', listenPort, targetHost: target.host, targetPort: target.port }));
+        const listenPort =
+          opts.proxyBasePort === undefined || opts.proxyBasePort === 0 ? 0 : opts.proxyBasePort + proxyOffset(i, j, n);
+        proxies.set(
+          `${from.id}>${to.id}`,
+          await startProxy({ listenHost: '127.0.0.1', listenPort, targetHost: target.host, targetPort: target.port }),
+        );
       }
     }
     await new Promise<void>((resolve, reject) => {
@@ -161,7 +183,13 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const allowedOrigins = new Set(opts.nodes.flatMap((n) => dashboardOrigins(n.clientAddr)));
 
   const peersFor = (id: string): string =>
-    opts.nodes.map((n) => (n.id === id ? `${n.id}=${n.peerAddr}` : `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as ProxyHandle).port}`)).join(',');
+    opts.nodes
+      .map((n) =>
+        n.id === id
+          ? `${n.id}=${n.peerAddr}`
+          : `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as ProxyHandle).port}`,
+      )
+      .join(',');
 
   const state = (m: Member): NodeControlState => ({
     id: m.node.id,
@@ -224,13 +252,24 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
         await stopMember(m, 'SIGTERM');
         launch(m);
         break;
-      case 'pause': signal(m, 'SIGSTOP'); m.paused = true; break;
-      case 'resume': signal(m, 'SIGCONT'); m.paused = false; break;
+      case 'pause':
+        signal(m, 'SIGSTOP');
+        m.paused = true;
+        break;
+      case 'resume':
+        signal(m, 'SIGCONT');
+        m.paused = false;
+        break;
       case 'isolate':
-        if (m.added) throw new ControlConflictError(`${id} was added from the dashboard: its peer links have no fault proxy, so it cannot be isolated`);
+        if (m.added)
+          throw new ControlConflictError(
+            `${id} was added from the dashboard: its peer links have no fault proxy, so it cannot be isolated`,
+          );
         setIsolated(m, true);
         break;
-      case 'heal': setIsolated(m, false); break;
+      case 'heal':
+        setIsolated(m, false);
+        break;
       case 'remove-member': {
         if (opts.membership === undefined) throw new ControlConflictError('this supervisor does not change membership');
         await opts.membership.remove(id);
@@ -252,7 +291,16 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     changing = true;
     try {
       const node = await opts.membership.add([...members.keys()]);
-      const m: Member = { node, added: true, child: null, paused: false, isolated: false, lastExit: '', stoppedByControl: false, exited: Promise.resolve() };
+      const m: Member = {
+        node,
+        added: true,
+        child: null,
+        paused: false,
+        isolated: false,
+        lastExit: '',
+        stoppedByControl: false,
+        exited: Promise.resolve(),
+      };
       members.set(node.id, m);
       for (const o of dashboardOrigins(node.clientAddr)) allowedOrigins.add(o);
       launch(m);
@@ -262,7 +310,9 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     }
   };
 
-  server.on('request', (req, res) => handleControl(req, res, { allowedOrigins, states: () => [...members.values()].map(state), act, addMember }));
+  server.on('request', (req, res) =>
+    handleControl(req, res, { allowedOrigins, states: () => [...members.values()].map(state), act, addMember }),
+  );
   for (const m of members.values()) launch(m);
 
   let closing: Promise<void> | null = null;
@@ -285,28 +335,39 @@ interface ControlApi {
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 function handleControl(req: IncomingMessage, res: ServerResponse, api: ControlApi): void {
   const origin = req.headers.origin;
   if (origin !== undefined) {
-    if (!api.allowedOrigins.has(origin)) return reply(res, 403, { error: `origin ${origin} may not control this cluster` });
+    if (!api.allowedOrigins.has(origin))
+      return reply(res, 403, { error: `origin ${origin} may not control this cluster` });
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'origin');
   }
   const path = (req.url ?? '').split('?')[0] ?? '';
   if (req.method === 'OPTIONS') {
-    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'x-leasekv-control', 'access-control-max-age': '600' });
+    res.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST',
+      'access-control-allow-headers': 'x-leasekv-control',
+      'access-control-max-age': '600',
+    });
     res.end();
     return;
   }
   if (req.method === 'GET' && path === '/nodes') return reply(res, 200, { nodes: api.states() });
   const m = /^\/nodes\/([A-Za-z0-9_.-]{1,64})\/([a-z-]+)$/.exec(path);
   const add = path === '/members/add';
-  if (req.method !== 'POST' || (m === null && !add)) return reply(res, 404, { error: `no such control: ${req.method ?? ''} ${path}` });
-  if (req.headers['x-leasekv-control'] !== '1') return reply(res, 400, { error: 'control requests need the header x-leasekv-control: 1' });
+  if (req.method !== 'POST' || (m === null && !add))
+    return reply(res, 404, { error: `no such control: ${req.method ?? ''} ${path}` });
+  if (req.headers['x-leasekv-control'] !== '1')
+    return reply(res, 400, { error: 'control requests need the header x-leasekv-control: 1' });
   const action = m?.[2] as ControlAction;
   if (!add && !CONTROL_ACTIONS.includes(action)) return reply(res, 404, { error: `unknown action '${m?.[2] ?? ''}'` });
   req.resume();

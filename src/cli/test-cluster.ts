@@ -33,10 +33,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startTestCluster(size: number, timing: readonly string[] = ['--heartbeat-ms', '50', '--election-timeout-ms', '600', '--lease-ms', '500']): Promise<TestCluster> {
+export async function startTestCluster(
+  size: number,
+  timing: readonly string[] = ['--heartbeat-ms', '50', '--election-timeout-ms', '600', '--lease-ms', '500'],
+): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-cluster-'));
   const nodes: SupervisedNode[] = [];
-  for (let i = 1; i <= size; i++) nodes.push({ id: `n${i}`, clientAddr: `127.0.0.1:${await freePort()}`, peerAddr: `127.0.0.1:${await freePort()}` });
+  for (let i = 1; i <= size; i++)
+    nodes.push({ id: `n${i}`, clientAddr: `127.0.0.1:${await freePort()}`, peerAddr: `127.0.0.1:${await freePort()}` });
   const clientAddrs = nodes.map((n) => `${n.id}=${n.clientAddr}`).join(',');
   let output = '';
   const added = new Map<string, SupervisedNode>();
@@ -48,19 +52,46 @@ export async function startTestCluster(size: number, timing: readonly string[] =
     controlPort: 0,
     stopTimeoutMs: 3000,
     // add-member: n4, n5, … on free ports, started with --join (as `leasekv up` does).
-    membership: clusterMembership(nodes.map((n) => n.clientAddr), (taken) => {
-      let k = size + 1;
-      while (taken.includes(`n${k}`) || added.has(`n${k}`)) k++;
-      const n = { id: `n${k}`, clientAddr: `127.0.0.1:${ports.shift() ?? 0}`, peerAddr: `127.0.0.1:${ports.shift() ?? 0}` };
-      added.set(n.id, n);
-      return n;
-    }),
+    membership: clusterMembership(
+      nodes.map((n) => n.clientAddr),
+      (taken) => {
+        let k = size + 1;
+        while (taken.includes(`n${k}`) || added.has(`n${k}`)) k++;
+        const n = {
+          id: `n${k}`,
+          clientAddr: `127.0.0.1:${ports.shift() ?? 0}`,
+          peerAddr: `127.0.0.1:${ports.shift() ?? 0}`,
+        };
+        added.set(n.id, n);
+        return n;
+      },
+    ),
     spawn(id, peers, env) {
       const n = nodes.find((m) => m.id === id) ?? (added.get(id) as SupervisedNode);
-      const start = peers === '' ? ['--join', nodes.map((m) => m.clientAddr).join(',')] : ['--peers', peers, '--client-addrs', clientAddrs];
-      const args = [BIN, 'serve', '--id', id, '--data-dir', join(dir, id), '--listen-peer', n.peerAddr, '--listen-client', n.clientAddr,
-        ...start, '--log-level', 'warn', ...timing];
-      const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const start =
+        peers === ''
+          ? ['--join', nodes.map((m) => m.clientAddr).join(',')]
+          : ['--peers', peers, '--client-addrs', clientAddrs];
+      const args = [
+        BIN,
+        'serve',
+        '--id',
+        id,
+        '--data-dir',
+        join(dir, id),
+        '--listen-peer',
+        n.peerAddr,
+        '--listen-client',
+        n.clientAddr,
+        ...start,
+        '--log-level',
+        'warn',
+        ...timing,
+      ];
+      const child = spawn(process.execPath, args, {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       child.stderr?.on('data', (b: Buffer) => {
         output = (output + `[${id}] ${b.toString()}`).slice(-20_000);
       });
@@ -91,7 +122,10 @@ async function waitServing(nodes: readonly SupervisedNode[], timeoutMs: number):
   const deadline = Date.now() + timeoutMs;
   for (const n of nodes) {
     for (;;) {
-      const ok = await fetch(`http://${n.clientAddr}/dashboard/config.json`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://${n.clientAddr}/dashboard/config.json`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`${n.id} did not start serving within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));

@@ -22,7 +22,10 @@ test('TTL grant: kept alive across a leader kill; deleted after the keep-alives 
     const grant = await client.ttlGrant(TTL_MS);
     await client.put('svc/me', 'alive', { ttlId: grant.id });
     await client.put('svc/other', 'stays');
-    await assert.rejects(client.put('svc/x', 'y', { ttlId: grant.id + 1000 }), (e: unknown) => (e as { code?: string }).code === 'not_found');
+    await assert.rejects(
+      client.put('svc/x', 'y', { ttlId: grant.id + 1000 }),
+      (e: unknown) => (e as { code?: string }).code === 'not_found',
+    );
 
     // Keep-alives, recording when each was acknowledged.
     const stop = new AbortController();
@@ -51,7 +54,7 @@ test('TTL grant: kept alive across a leader kill; deleted after the keep-alives 
     const stoppedAfterAckMs = lastAckMs;
     let goneAtMs = 0;
     const watchFrom = (await client.get('svc/other')).revision;
-    for (const deadline = performance.now() + GONE_WITHIN_MS; performance.now() < deadline; ) {
+    for (const deadline = performance.now() + GONE_WITHIN_MS; performance.now() < deadline;) {
       const r = await client.get('svc/me');
       if (!r.found) {
         goneAtMs = performance.now();
@@ -62,7 +65,10 @@ test('TTL grant: kept alive across a leader kill; deleted after the keep-alives 
     assert.ok(goneAtMs > 0, `the key outlived its grant by more than ${GONE_WITHIN_MS} ms`);
     const afterMs = Math.round(goneAtMs - stoppedAfterAckMs);
     t.diagnostic(`deleted ${afterMs} ms after the last acknowledged keep-alive (TTL ${TTL_MS} ms)`);
-    assert.ok(afterMs >= TTL_MS, `deleted ${afterMs} ms after the last keep-alive: earlier than the TTL of ${TTL_MS} ms`);
+    assert.ok(
+      afterMs >= TTL_MS,
+      `deleted ${afterMs} ms after the last keep-alive: earlier than the TTL of ${TTL_MS} ms`,
+    );
     assert.equal((await client.get('svc/other')).value, 'stays');
     // The deletion is a watch event like any other.
     const it = client.watch('svc/me', { startRevision: watchFrom + 1 });

@@ -3,13 +3,33 @@
 import { randomUUID } from 'node:crypto';
 import { KV } from '../gen/leasekv/v1/kv_pb.ts';
 import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus, decodeTxn } from './decode.ts';
-import { ChangeRefusedError, DeadlineExceededError, LeasekvError, NotLeaderError, ResourceExhaustedError, UnavailableError, errorFromAnswer } from './errors.ts';
+import {
+  ChangeRefusedError,
+  DeadlineExceededError,
+  LeasekvError,
+  NotLeaderError,
+  ResourceExhaustedError,
+  UnavailableError,
+  errorFromAnswer,
+} from './errors.ts';
 import { normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport } from './transport.ts';
 import { txnToWire, withKeys } from './txn.ts';
 import { watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
-import type { CallOptions, CasResult, Consistency, DeleteResult, EndpointStatus, GetResult, NodeStatus, PutResult, RangeResult, TxnRequest, TxnResult } from './types.ts';
+import type {
+  CallOptions,
+  CasResult,
+  Consistency,
+  DeleteResult,
+  EndpointStatus,
+  GetResult,
+  NodeStatus,
+  PutResult,
+  RangeResult,
+  TxnRequest,
+  TxnResult,
+} from './types.ts';
 
 export interface BackoffOptions {
   readonly initialMs: number;
@@ -92,7 +112,12 @@ export class LeasekvClient {
 
   /** `ttlId`: attach the key to this TTL grant (ttlGrant); without it the key belongs to none. */
   put(key: string, value: string, opts: CallOptions & { ttlId?: number } = {}): Promise<PutResult> {
-    return this.#write(PATHS.put, opts.ttlId === undefined ? { key, value } : { key, value, ttlId: String(opts.ttlId) }, decodePut, opts);
+    return this.#write(
+      PATHS.put,
+      opts.ttlId === undefined ? { key, value } : { key, value, ttlId: String(opts.ttlId) },
+      decodePut,
+      opts,
+    );
   }
 
   /**
@@ -100,34 +125,55 @@ export class LeasekvClient {
    * after each keep-alive; when it ends its keys are deleted. Exactly once, like the writes.
    */
   ttlGrant(ttlMs: number, opts: CallOptions = {}): Promise<{ id: number; ttlMs: number; revision: number }> {
-    return this.#write(PATHS.ttlGrant, { ttlMs }, (j) => {
-      const o = j as Record<string, unknown>;
-      return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0), revision: Number(o['revision'] ?? 0) };
-    }, opts);
+    return this.#write(
+      PATHS.ttlGrant,
+      { ttlMs },
+      (j) => {
+        const o = j as Record<string, unknown>;
+        return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0), revision: Number(o['revision'] ?? 0) };
+      },
+      opts,
+    );
   }
 
   /** Restarts the grant's countdown (the leader answers). Throws LeasekvError code not_found once it has ended. */
   ttlKeepAlive(id: number, opts: CallOptions = {}): Promise<{ id: number; ttlMs: number }> {
-    return this.#call(PATHS.ttlKeepAlive, JSON.stringify({ id: String(id) }), (j) => {
-      const o = j as Record<string, unknown>;
-      return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0) };
-    }, opts, true);
+    return this.#call(
+      PATHS.ttlKeepAlive,
+      JSON.stringify({ id: String(id) }),
+      (j) => {
+        const o = j as Record<string, unknown>;
+        return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0) };
+      },
+      opts,
+      true,
+    );
   }
 
   /** Forgets the history before `revision`, cluster-wide: older reads and watches answer `compacted`. */
   compact(revision: number, opts: CallOptions = {}): Promise<{ compactRevision: number; revision: number }> {
-    return this.#write(PATHS.compact, { revision: String(revision) }, (j) => {
-      const o = j as Record<string, unknown>;
-      return { compactRevision: Number(o['compactRevision'] ?? 0), revision: Number(o['revision'] ?? 0) };
-    }, opts);
+    return this.#write(
+      PATHS.compact,
+      { revision: String(revision) },
+      (j) => {
+        const o = j as Record<string, unknown>;
+        return { compactRevision: Number(o['compactRevision'] ?? 0), revision: Number(o['revision'] ?? 0) };
+      },
+      opts,
+    );
   }
 
   /** Ends the grant now and deletes its keys. found false: it had ended already. */
   ttlRevoke(id: number, opts: CallOptions = {}): Promise<{ found: boolean; revision: number }> {
-    return this.#write(PATHS.ttlRevoke, { id: String(id) }, (j) => {
-      const o = j as Record<string, unknown>;
-      return { found: o['found'] === true, revision: Number(o['revision'] ?? 0) };
-    }, opts);
+    return this.#write(
+      PATHS.ttlRevoke,
+      { id: String(id) },
+      (j) => {
+        const o = j as Record<string, unknown>;
+        return { found: o['found'] === true, revision: Number(o['revision'] ?? 0) };
+      },
+      opts,
+    );
   }
 
   /**
@@ -140,7 +186,11 @@ export class LeasekvClient {
     let lastOk = performance.now();
     while (!signal.aborted) {
       const left = ttlMs - (performance.now() - lastOk);
-      if (left <= 0) throw new LeasekvError('unavailable', `ttl grant ${id}: no keep-alive got through for ${ttlMs} ms; it may have ended`);
+      if (left <= 0)
+        throw new LeasekvError(
+          'unavailable',
+          `ttl grant ${id}: no keep-alive got through for ${ttlMs} ms; it may have ended`,
+        );
       try {
         await this.ttlKeepAlive(id, { deadlineMs: Math.max(1, Math.min(left, this.#attemptTimeoutMs * 2)), signal });
         lastOk = performance.now();
@@ -151,10 +201,14 @@ export class LeasekvClient {
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, every);
-        signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   }
@@ -176,7 +230,10 @@ export class LeasekvClient {
   }
 
   /** `revision`: read the keys as they were at this past revision (the answering member's history; `compacted` beyond it). */
-  range(prefix: string, opts: CallOptions & { limit?: number; consistency?: Consistency; revision?: number } = {}): Promise<RangeResult> {
+  range(
+    prefix: string,
+    opts: CallOptions & { limit?: number; consistency?: Consistency; revision?: number } = {},
+  ): Promise<RangeResult> {
     const body: Record<string, unknown> = { prefix };
     if (opts.limit !== undefined) body['limit'] = opts.limit;
     if (opts.revision !== undefined) body['revision'] = String(opts.revision);
@@ -201,7 +258,10 @@ export class LeasekvClient {
    */
   watch(key: string, opts: WatchOptions = {}): AsyncGenerator<WatchResponse> {
     if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
-    const order = (): string[] => (this.#leader === undefined ? this.#endpoints : [this.#leader, ...this.#endpoints.filter((e) => e !== this.#leader)]);
+    const order = (): string[] =>
+      this.#leader === undefined
+        ? this.#endpoints
+        : [this.#leader, ...this.#endpoints.filter((e) => e !== this.#leader)];
     return watchEndpoints(order, key, opts);
   }
 
@@ -210,15 +270,32 @@ export class LeasekvClient {
    * the leader (hints followed) and are not retried once they may have been applied; MemberList is
    * answered by any node.
    */
-  cluster(method: ClusterMethod, body: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+  cluster(
+    method: ClusterMethod,
+    body: Record<string, unknown> = {},
+    opts: CallOptions = {},
+  ): Promise<Record<string, unknown>> {
     const change = method !== 'MemberList';
-    return this.#call(`/leasekv.v1.Cluster/${method}`, JSON.stringify(body), (j) => j as Record<string, unknown>, opts, change, !change);
+    return this.#call(
+      `/leasekv.v1.Cluster/${method}`,
+      JSON.stringify(body),
+      (j) => j as Record<string, unknown>,
+      opts,
+      change,
+      !change,
+    );
   }
 
   /** One node's status (default: the first endpoint); no retries on other nodes. */
   async status(endpoint?: string, opts: CallOptions = {}): Promise<NodeStatus> {
     const ep = endpoint ?? this.#endpoints[0]!;
-    const ans = await this.#transport.post(ep, PATHS.status, '{}', opts.deadlineMs ?? this.#attemptTimeoutMs, opts.signal);
+    const ans = await this.#transport.post(
+      ep,
+      PATHS.status,
+      '{}',
+      opts.deadlineMs ?? this.#attemptTimeoutMs,
+      opts.signal,
+    );
     if (ans.status !== 200) throw errorFromAnswer(ep, ans.status, ans.body, ans.header);
     return decodeStatus(JSON.parse(ans.body));
   }
@@ -244,12 +321,23 @@ export class LeasekvClient {
     return this.#transport.close();
   }
 
-  async #write<T>(path: string, body: Record<string, unknown>, decode: (j: unknown) => T, opts: CallOptions): Promise<T> {
+  async #write<T>(
+    path: string,
+    body: Record<string, unknown>,
+    decode: (j: unknown) => T,
+    opts: CallOptions,
+  ): Promise<T> {
     if (this.#sessions === undefined) return this.#call(path, JSON.stringify(body), decode, opts, true, false);
     const slot: SessionSlot = await this.#sessions.acquire();
     try {
       // The same bytes, hence the same (clientId, seq), on every retry of this write.
-      return await this.#call(path, JSON.stringify({ ...body, clientId: slot.clientId, seq: slot.seq }), decode, opts, true);
+      return await this.#call(
+        path,
+        JSON.stringify({ ...body, clientId: slot.clientId, seq: slot.seq }),
+        decode,
+        opts,
+        true,
+      );
     } finally {
       this.#sessions.release(slot);
     }
@@ -260,7 +348,14 @@ export class LeasekvClient {
    * success shows the endpoint leads (writes, linearizable reads), so later calls go straight there.
    * `idempotent` false (a write without a session): never retried once it may have been applied.
    */
-  async #call<T>(path: string, json: string, decode: (j: unknown) => T, opts: CallOptions, provesLeader: boolean, idempotent = true): Promise<T> {
+  async #call<T>(
+    path: string,
+    json: string,
+    decode: (j: unknown) => T,
+    opts: CallOptions,
+    provesLeader: boolean,
+    idempotent = true,
+  ): Promise<T> {
     if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
     const deadlineMs = opts.deadlineMs ?? this.#deadlineMs;
     const deadline = performance.now() + deadlineMs;
@@ -271,11 +366,20 @@ export class LeasekvClient {
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
-        throw new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} attempt(s)${last === undefined ? '' : `; last error: ${last.message}`}`, last?.endpoint ?? '');
+        throw new DeadlineExceededError(
+          `deadline of ${deadlineMs} ms exceeded after ${attempt - 1} attempt(s)${last === undefined ? '' : `; last error: ${last.message}`}`,
+          last?.endpoint ?? '',
+        );
       }
       const ep = this.#pick();
       try {
-        const ans = await this.#transport.post(ep, path, json, Math.min(remaining, this.#attemptTimeoutMs), opts.signal);
+        const ans = await this.#transport.post(
+          ep,
+          path,
+          json,
+          Math.min(remaining, this.#attemptTimeoutMs),
+          opts.signal,
+        );
         if (ans.status === 200) {
           if (provesLeader) this.#leader = ep;
           return decode(JSON.parse(ans.body));
@@ -285,8 +389,10 @@ export class LeasekvClient {
         if (!(err instanceof LeasekvError)) throw err;
         last = err;
       }
-      if (opts.signal?.aborted === true) throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
-      const mayHaveApplied = (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
+      if (opts.signal?.aborted === true)
+        throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
+      const mayHaveApplied =
+        (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
       if (!idempotent && mayHaveApplied) throw last;
       const hinted = await this.#afterFailure(ep, last);
       if (hinted === 'fatal') throw last;

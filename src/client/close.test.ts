@@ -27,7 +27,9 @@ test('close() resolves after the connections closed; later calls reject with can
     const kv = new LeasekvClient({ endpoints: [`127.0.0.1:${port}`], sessions: false });
     await Promise.all([kv.get('a'), kv.get('b'), kv.get('c')]);
     assert.ok(sockets.length >= 1);
-    const serverSideClosed = Promise.all(sockets.map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())))));
+    const serverSideClosed = Promise.all(
+      sockets.map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())))),
+    );
     const closing = kv.close();
     assert.ok(closing instanceof Promise, 'close() returns a Promise');
     assert.equal(await closing, undefined);

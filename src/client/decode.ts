@@ -1,6 +1,19 @@
 // Wire JSON (protobuf JSON of leasekv.v1) → client result types, checking every field's type:
 // a node of another version must not turn into undefined values deep inside a caller.
-import type { CasResult, DeleteResult, GetResult, KeyValue, Member, NodeStatus, PutResult, RangeResult, ReadMode, Role, TxnOpResponse, TxnResult } from './types.ts';
+import type {
+  CasResult,
+  DeleteResult,
+  GetResult,
+  KeyValue,
+  Member,
+  NodeStatus,
+  PutResult,
+  RangeResult,
+  ReadMode,
+  Role,
+  TxnOpResponse,
+  TxnResult,
+} from './types.ts';
 
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
@@ -33,7 +46,11 @@ function num(o: Obj, k: string): number {
   return n;
 }
 
-const READ_MODES: Readonly<Record<string, ReadMode>> = { READ_MODE_LEASE: 'lease', READ_MODE_READ_INDEX: 'readindex', READ_MODE_STALE: 'stale' };
+const READ_MODES: Readonly<Record<string, ReadMode>> = {
+  READ_MODE_LEASE: 'lease',
+  READ_MODE_READ_INDEX: 'readindex',
+  READ_MODE_STALE: 'stale',
+};
 const ROLES: Readonly<Record<string, Role>> = { LEADER: 'leader', FOLLOWER: 'follower', CANDIDATE: 'candidate' };
 
 export function decodePut(j: unknown): PutResult {
@@ -65,7 +82,13 @@ export function decodeCas(j: unknown): CasResult {
 }
 export function decodeKeyValue(e: unknown): KeyValue {
   const kv = obj(e, 'KeyValue');
-  return { key: str(kv, 'key'), value: str(kv, 'value'), createRevision: num(kv, 'createRevision'), modRevision: num(kv, 'modRevision'), version: num(kv, 'version') };
+  return {
+    key: str(kv, 'key'),
+    value: str(kv, 'value'),
+    createRevision: num(kv, 'createRevision'),
+    modRevision: num(kv, 'modRevision'),
+    version: num(kv, 'version'),
+  };
 }
 function kvList(o: Obj): KeyValue[] {
   const raw = o['kvs'] ?? [];
@@ -79,11 +102,18 @@ export function decodeRange(j: unknown): RangeResult {
 function decodeOpResponse(e: unknown): TxnOpResponse {
   const o = obj(e, 'ResponseOp');
   if (o['responsePut'] !== undefined) return { op: 'put' };
-  if (o['responseDelete'] !== undefined) return { op: 'delete', deleted: bool(obj(o['responseDelete'], 'DeleteResponse'), 'deleted') };
+  if (o['responseDelete'] !== undefined)
+    return { op: 'delete', deleted: bool(obj(o['responseDelete'], 'DeleteResponse'), 'deleted') };
   if (o['responseGet'] !== undefined) {
     const g = decodeGet(o['responseGet']);
     if (!g.found) return { op: 'get', found: false };
-    const kv = { key: '', value: g.value, createRevision: g.createRevision, modRevision: g.modRevision, version: g.version };
+    const kv = {
+      key: '',
+      value: g.value,
+      createRevision: g.createRevision,
+      modRevision: g.modRevision,
+      version: g.version,
+    };
     return { op: 'get', found: true, kv };
   }
   if (o['responseRange'] !== undefined) {
@@ -96,7 +126,12 @@ export function decodeTxn(j: unknown): TxnResult {
   const o = obj(j, 'TxnResponse');
   const raw = o['responses'] ?? [];
   if (!Array.isArray(raw)) throw new DecodeError('field responses: expected an array');
-  return { succeeded: bool(o, 'succeeded'), responses: raw.map(decodeOpResponse), index: num(o, 'index'), revision: num(o, 'revision') };
+  return {
+    succeeded: bool(o, 'succeeded'),
+    responses: raw.map(decodeOpResponse),
+    index: num(o, 'index'),
+    revision: num(o, 'revision'),
+  };
 }
 export function decodeStatus(j: unknown): NodeStatus {
   const o = obj(j, 'StatusResponse');
@@ -104,7 +139,12 @@ export function decodeStatus(j: unknown): NodeStatus {
   if (!Array.isArray(rawMembers)) throw new DecodeError('field members: expected an array');
   const members: Member[] = rawMembers.map((e: unknown) => {
     const m = obj(e, 'Member');
-    return { id: str(m, 'id'), peerAddr: str(m, 'peerAddr'), clientAddr: str(m, 'clientAddr'), learner: bool(m, 'learner') };
+    return {
+      id: str(m, 'id'),
+      peerAddr: str(m, 'peerAddr'),
+      clientAddr: str(m, 'clientAddr'),
+      learner: bool(m, 'learner'),
+    };
   });
   return {
     id: str(o, 'id'),

@@ -24,7 +24,12 @@ test('normalizeEndpoint refuses https, other schemes, paths, missing ports and b
     ['127.0.0.1:0', /port 0 is not in 1\.\.65535/],
     ['127.0.0.1:70000', /port 70000/],
   ];
-  for (const [text, why] of bad) assert.throws(() => normalizeEndpoint(text), (e: unknown) => e instanceof EndpointError && why.test(e.message), text);
+  for (const [text, why] of bad)
+    assert.throws(
+      () => normalizeEndpoint(text),
+      (e: unknown) => e instanceof EndpointError && why.test(e.message),
+      text,
+    );
 });
 
 test('LeasekvClient accepts URL endpoints and refuses https', async () => {

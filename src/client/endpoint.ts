@@ -17,10 +17,13 @@ export function normalizeEndpoint(text: string): string {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw);
   if (scheme !== null) {
     const s = scheme[1]!.toLowerCase();
-    if (s === 'https') throw new EndpointError(`endpoint '${raw}': TLS not supported yet (https://); leasekv nodes speak plain http://`);
-    if (s !== 'http') throw new EndpointError(`endpoint '${raw}': unsupported scheme '${s}://' (use http://host:port or host:port)`);
+    if (s === 'https')
+      throw new EndpointError(`endpoint '${raw}': TLS not supported yet (https://); leasekv nodes speak plain http://`);
+    if (s !== 'http')
+      throw new EndpointError(`endpoint '${raw}': unsupported scheme '${s}://' (use http://host:port or host:port)`);
     rest = raw.slice(scheme[0].length).replace(/\/$/, '');
-    if (/[/?#@]/.test(rest)) throw new EndpointError(`endpoint '${raw}': give only http://host:port (no path, query or user)`);
+    if (/[/?#@]/.test(rest))
+      throw new EndpointError(`endpoint '${raw}': give only http://host:port (no path, query or user)`);
   }
   const m = HOST_PORT.exec(rest);
   if (m === null) {

@@ -104,7 +104,12 @@ export class ChangeRefusedError extends LeasekvError {
 }
 
 /** Refusals that pass by themselves: a change in flight, a lease not yet re-confirmed, a member catching up. */
-const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set(['change-in-flight', 'lease-not-confirmed', 'learner-not-caught-up', 'not-caught-up']);
+const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set([
+  'change-in-flight',
+  'lease-not-confirmed',
+  'learner-not-caught-up',
+  'not-caught-up',
+]);
 
 /** The server's refusal message: `membership change refused (REASON): …` (docs/api.md, "Cluster"). */
 const REFUSAL_RE = /^membership change refused \(([a-z-]+)\)/;
@@ -139,7 +144,9 @@ export function errorFromAnswer(
     case 'invalid_argument':
       return new InvalidArgumentError(at, endpoint);
     case 'out_of_range':
-      return message.startsWith('compacted') ? new CompactedError(at, endpoint) : new InvalidArgumentError(at, endpoint);
+      return message.startsWith('compacted')
+        ? new CompactedError(at, endpoint)
+        : new InvalidArgumentError(at, endpoint);
     case 'resource_exhausted':
       return new ResourceExhaustedError(at, endpoint);
     case 'aborted':

@@ -23,10 +23,19 @@ interface Run {
 
 function run(cmd: string, args: readonly string[], cwd: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr: err !== null && err.killed ? `${stderr}\n(killed after ${STEP_TIMEOUT_MS} ms)` : stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({
+          code,
+          stdout,
+          stderr: err !== null && err.killed ? `${stderr}\n(killed after ${STEP_TIMEOUT_MS} ms)` : stderr,
+        });
+      },
+    );
   });
 }
 
@@ -47,13 +56,29 @@ interface LockEntry {
  * needs only the tarballs in the cache, not the registry's metadata.
  */
 function appLock(tarball: string, typesNodeRange: string): object {
-  const repoLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; dependencies: Record<string, string>; bin: object; engines: object };
+  const repoLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    license: string;
+    dependencies: Record<string, string>;
+    bin: object;
+    engines: object;
+  };
   const spec = `file:${tarball}`;
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
   const packages: Record<string, object> = {
     '': { name: 'app', dependencies: { leasekv: spec }, devDependencies: { '@types/node': typesNodeRange } },
-    'node_modules/leasekv': { version: pkg.version, resolved: spec, integrity, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines },
+    'node_modules/leasekv': {
+      version: pkg.version,
+      resolved: spec,
+      integrity,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
+      engines: pkg.engines,
+    },
   };
   for (const [path, entry] of Object.entries(repoLock.packages)) {
     if (path !== '' && entry.dev !== true) packages[path] = entry;
@@ -105,49 +130,71 @@ export async function leader(): Promise<NodeStatus['leader']> {
 `;
 
 const TS_CONFIG = {
-  compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022'], types: ['node'], strict: true, noEmit: true },
+  compilerOptions: {
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    target: 'ES2022',
+    lib: ['ES2022'],
+    types: ['node'],
+    strict: true,
+    noEmit: true,
+  },
   files: ['app.ts'],
 };
 
-test('npm pack → install offline → plain Node, a NodeNext TypeScript app and the leasekv command', { timeout: 5 * STEP_TIMEOUT_MS }, async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'leasekv-package-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+test(
+  'npm pack → install offline → plain Node, a NodeNext TypeScript app and the leasekv command',
+  { timeout: 5 * STEP_TIMEOUT_MS },
+  async (t) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'leasekv-package-'));
+    t.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  // prepack builds dist/ first.
-  ok(await run('npm', ['pack', '--pack-destination', tmp, '--silent'], ROOT), 'npm pack');
-  const tarballs = readdirSync(tmp).filter((f) => f.endsWith('.tgz'));
-  assert.equal(tarballs.length, 1, `one tarball expected, got ${tarballs.join(', ')}`);
-  const tarball = join(tmp, tarballs[0]!);
+    // prepack builds dist/ first.
+    ok(await run('npm', ['pack', '--pack-destination', tmp, '--silent'], ROOT), 'npm pack');
+    const tarballs = readdirSync(tmp).filter((f) => f.endsWith('.tgz'));
+    assert.equal(tarballs.length, 1, `one tarball expected, got ${tarballs.join(', ')}`);
+    const tarball = join(tmp, tarballs[0]!);
 
-  const app = join(tmp, 'app');
-  const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-  const typesNode = rootPkg.devDependencies['@types/node']!;
-  const appPkg = { name: 'app', private: true, type: 'module', dependencies: { leasekv: `file:${tarball}` }, devDependencies: { '@types/node': typesNode } };
-  mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify(appPkg, null, 2));
-  writeFileSync(join(app, 'package-lock.json'), JSON.stringify(appLock(tarball, typesNode), null, 2));
-  const install = ['ci', '--no-audit', '--no-fund', '--ignore-scripts'];
-  let installed = await run('npm', [...install, '--offline'], app);
-  // A cache emptied since `npm ci`: fetch what is missing (still bounded by STEP_TIMEOUT_MS).
-  if (installed.code !== 0 && /ENOTCACHED/.test(installed.stderr)) installed = await run('npm', [...install, '--prefer-offline'], app);
-  ok(installed, 'npm ci in the app');
+    const app = join(tmp, 'app');
+    const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const typesNode = rootPkg.devDependencies['@types/node']!;
+    const appPkg = {
+      name: 'app',
+      private: true,
+      type: 'module',
+      dependencies: { leasekv: `file:${tarball}` },
+      devDependencies: { '@types/node': typesNode },
+    };
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify(appPkg, null, 2));
+    writeFileSync(join(app, 'package-lock.json'), JSON.stringify(appLock(tarball, typesNode), null, 2));
+    const install = ['ci', '--no-audit', '--no-fund', '--ignore-scripts'];
+    let installed = await run('npm', [...install, '--offline'], app);
+    // A cache emptied since `npm ci`: fetch what is missing (still bounded by STEP_TIMEOUT_MS).
+    if (installed.code !== 0 && /ENOTCACHED/.test(installed.stderr))
+      installed = await run('npm', [...install, '--prefer-offline'], app);
+    ok(installed, 'npm ci in the app');
 
-  // (a) Plain Node: compiled JavaScript behind the export.
-  writeFileSync(join(app, 'main.mjs'), PLAIN_NODE_APP);
-  const names = JSON.parse(ok(await run(process.execPath, ['main.mjs'], app), 'node main.mjs')) as string[];
-  // Exactly the runtime exports of the sources.
-  assert.deepEqual(names, Object.keys(await import('./index.ts')).sort());
-  for (const name of ['LeasekvClient', 'LeasekvError', 'NotLeaderError', 'DeadlineExceededError']) assert.ok(names.includes(name), name);
+    // (a) Plain Node: compiled JavaScript behind the export.
+    writeFileSync(join(app, 'main.mjs'), PLAIN_NODE_APP);
+    const names = JSON.parse(ok(await run(process.execPath, ['main.mjs'], app), 'node main.mjs')) as string[];
+    // Exactly the runtime exports of the sources.
+    assert.deepEqual(names, Object.keys(await import('./index.ts')).sort());
+    for (const name of ['LeasekvClient', 'LeasekvError', 'NotLeaderError', 'DeadlineExceededError'])
+      assert.ok(names.includes(name), name);
 
-  // (b) A strict NodeNext TypeScript app type-checks against the published declarations only.
-  writeFileSync(join(app, 'app.ts'), TS_APP);
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(TS_CONFIG, null, 2));
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const listed = ok(await run(process.execPath, [tsc, '-p', app, '--listFiles'], app), 'tsc (NodeNext app)');
-  assert.match(listed, /node_modules\/leasekv\/dist\/client\/index\.d\.ts/);
-  assert.ok(!/leasekv\/src\//.test(listed), `the app's compile reached leasekv's sources:\n${listed}`);
+    // (b) A strict NodeNext TypeScript app type-checks against the published declarations only.
+    writeFileSync(join(app, 'app.ts'), TS_APP);
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(TS_CONFIG, null, 2));
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const listed = ok(await run(process.execPath, [tsc, '-p', app, '--listFiles'], app), 'tsc (NodeNext app)');
+    assert.match(listed, /node_modules\/leasekv\/dist\/client\/index\.d\.ts/);
+    assert.ok(!/leasekv\/src\//.test(listed), `the app's compile reached leasekv's sources:\n${listed}`);
 
-  // (c) The installed command runs (through tsx, a dependency).
-  const help = ok(await run(join(app, 'node_modules', '.bin', 'leasekv'), ['--help'], app), 'leasekv --help');
-  assert.match(help, /usage: leasekv <command>/);
-});
+    // (c) The installed command runs (through tsx, a dependency).
+    const help = ok(await run(join(app, 'node_modules', '.bin', 'leasekv'), ['--help'], app), 'leasekv --help');
+    assert.match(help, /usage: leasekv <command>/);
+  },
+);

@@ -65,7 +65,8 @@ export async function lock(client: LeasekvClient, name: string, opts: LockOption
       if (opts.signal?.aborted === true) throw new LeasekvError('canceled', `lock ${name}: canceled while waiting`);
       const r = await client.range(prefix, { limit: MAX_CONTENDERS });
       let pred: KeyValue | undefined;
-      for (const kv of r.kvs) if (kv.createRevision < mine && (pred === undefined || kv.createRevision > pred.createRevision)) pred = kv;
+      for (const kv of r.kvs)
+        if (kv.createRevision < mine && (pred === undefined || kv.createRevision > pred.createRevision)) pred = kv;
       if (pred === undefined) break;
       await waitDeleted(client, pred.key, r.revision + 1, opts.signal);
     }
@@ -76,7 +77,12 @@ export async function lock(client: LeasekvClient, name: string, opts: LockOption
   }
 }
 
-async function waitDeleted(client: LeasekvClient, key: string, from: number, signal: AbortSignal | undefined): Promise<void> {
+async function waitDeleted(
+  client: LeasekvClient,
+  key: string,
+  from: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -91,7 +97,12 @@ async function waitDeleted(client: LeasekvClient, key: string, from: number, sig
 }
 
 /** Election NAME: campaign = wait to hold the lock with `value`; the leader is the oldest contender. */
-export function campaign(client: LeasekvClient, name: string, value: string, opts: Omit<LockOptions, 'value'> = {}): Promise<LockHandle> {
+export function campaign(
+  client: LeasekvClient,
+  name: string,
+  value: string,
+  opts: Omit<LockOptions, 'value'> = {},
+): Promise<LockHandle> {
   return lock(client, name, { ...opts, value });
 }
 

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import { ChangeRefusedError, LeasekvClient } from './index.ts';
 
 /** Answers each request with the next of `answers` (the last one repeated); counts the requests. */
-async function scripted(answers: readonly (readonly [number, string])[]): Promise<{ server: Server; port: number; count: () => number }> {
+async function scripted(
+  answers: readonly (readonly [number, string])[],
+): Promise<{ server: Server; port: number; count: () => number }> {
   let n = 0;
   const server = createServer((req, res) => {
     req.resume();
@@ -21,13 +23,20 @@ async function scripted(answers: readonly (readonly [number, string])[]): Promis
   return { server, port: (server.address() as { port: number }).port, count: () => n };
 }
 
-const refused = (reason: string, why: string): readonly [number, string] => [400, JSON.stringify({ code: 'failed_precondition', message: `membership change refused (${reason}): ${why}` })];
+const refused = (reason: string, why: string): readonly [number, string] => [
+  400,
+  JSON.stringify({ code: 'failed_precondition', message: `membership change refused (${reason}): ${why}` }),
+];
 
 test('a permanent refusal (already-member) is thrown at once with its reason, not retried until the deadline', async () => {
   const s = await scripted([refused('already-member', 'n4 is already a voter')]);
   const kv = new LeasekvClient({ endpoints: [`127.0.0.1:${s.port}`], deadlineMs: 3000 });
   try {
-    await assert.rejects(kv.cluster('MemberPromote', { id: 'n4' }), (e: unknown) => e instanceof ChangeRefusedError && e.reason === 'already-member' && /already a voter/.test(e.message));
+    await assert.rejects(
+      kv.cluster('MemberPromote', { id: 'n4' }),
+      (e: unknown) =>
+        e instanceof ChangeRefusedError && e.reason === 'already-member' && /already a voter/.test(e.message),
+    );
     assert.equal(s.count(), 1);
   } finally {
     await kv.close();

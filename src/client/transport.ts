@@ -19,7 +19,12 @@ export class JsonTransport {
 
   constructor(opts: TransportOptions) {
     // lifo: reuse the warmest socket; idle sockets closed well before the server's idle timeout.
-    this.#agent = new Agent({ keepAlive: true, maxSockets: opts.maxSocketsPerEndpoint, scheduling: 'lifo', timeout: 60_000 });
+    this.#agent = new Agent({
+      keepAlive: true,
+      maxSockets: opts.maxSocketsPerEndpoint,
+      scheduling: 'lifo',
+      timeout: 60_000,
+    });
   }
 
   /** POSTs JSON to http://endpoint/path. Rejects with UnavailableError on connection failure or timeout. */
@@ -81,9 +86,13 @@ export class JsonTransport {
 
   /** Destroys every connection (in-flight requests fail); resolves once each socket has closed. */
   async close(): Promise<void> {
-    const sockets = [...Object.values(this.#agent.sockets), ...Object.values(this.#agent.freeSockets)].flatMap((list) => list ?? []);
+    const sockets = [...Object.values(this.#agent.sockets), ...Object.values(this.#agent.freeSockets)].flatMap(
+      (list) => list ?? [],
+    );
     this.#agent.destroy();
-    await Promise.all(sockets.map((s) => (s.closed ? undefined : new Promise<void>((resolve) => s.once('close', () => resolve())))));
+    await Promise.all(
+      sockets.map((s) => (s.closed ? undefined : new Promise<void>((resolve) => s.once('close', () => resolve())))),
+    );
   }
 }
 

@@ -1,19 +1,28 @@
 // Transactions in the client library (issue 14): the friendly TxnRequest → the wire's protobuf JSON.
 import type { CompareResult, TxnCompare, TxnOp, TxnRequest, TxnResult } from './types.ts';
 
-const RESULT_JSON: Readonly<Record<CompareResult, string>> = { '=': 'EQUAL', '!=': 'NOT_EQUAL', '<': 'LESS', '>': 'GREATER' };
+const RESULT_JSON: Readonly<Record<CompareResult, string>> = {
+  '=': 'EQUAL',
+  '!=': 'NOT_EQUAL',
+  '<': 'LESS',
+  '>': 'GREATER',
+};
 const TARGET_JSON = { value: 'VALUE', version: 'VERSION', createRevision: 'CREATE', modRevision: 'MOD' } as const;
 
 function compareToWire(c: TxnCompare): Record<string, unknown> {
   const result = RESULT_JSON[c.result];
-  if (result === undefined) throw new RangeError(`txn compare on '${c.key}': result must be =, !=, < or >, got '${String(c.result)}'`);
+  if (result === undefined)
+    throw new RangeError(`txn compare on '${c.key}': result must be =, !=, < or >, got '${String(c.result)}'`);
   const target = TARGET_JSON[c.target];
-  if (target === undefined) throw new RangeError(`txn compare on '${c.key}': target must be value, version, createRevision or modRevision`);
+  if (target === undefined)
+    throw new RangeError(`txn compare on '${c.key}': target must be value, version, createRevision or modRevision`);
   if (c.target === 'value') {
-    if (typeof c.value !== 'string') throw new RangeError(`txn compare on '${c.key}': a value comparison needs a string value`);
+    if (typeof c.value !== 'string')
+      throw new RangeError(`txn compare on '${c.key}': a value comparison needs a string value`);
     return { key: c.key, target, result, value: c.value };
   }
-  if (!Number.isSafeInteger(c.value) || c.value < 0) throw new RangeError(`txn compare on '${c.key}': ${c.target} must be an integer >= 0`);
+  if (!Number.isSafeInteger(c.value) || c.value < 0)
+    throw new RangeError(`txn compare on '${c.key}': ${c.target} must be an integer >= 0`);
   return { key: c.key, target, result, [c.target]: String(c.value) };
 }
 
@@ -33,7 +42,11 @@ function opToWire(o: TxnOp): Record<string, unknown> {
 }
 
 export function txnToWire(t: TxnRequest): Record<string, unknown> {
-  return { compare: (t.compare ?? []).map(compareToWire), success: (t.success ?? []).map(opToWire), failure: (t.failure ?? []).map(opToWire) };
+  return {
+    compare: (t.compare ?? []).map(compareToWire),
+    success: (t.success ?? []).map(opToWire),
+    failure: (t.failure ?? []).map(opToWire),
+  };
 }
 
 /** A Get inside a transaction answers without its key: fill it in from the operation that asked. */

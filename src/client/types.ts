@@ -55,7 +55,12 @@ export type CompareResult = '=' | '!=' | '<' | '>';
  */
 export type TxnCompare =
   | { readonly key: string; readonly target: 'value'; readonly result: CompareResult; readonly value: string }
-  | { readonly key: string; readonly target: 'version' | 'createRevision' | 'modRevision'; readonly result: CompareResult; readonly value: number };
+  | {
+      readonly key: string;
+      readonly target: 'version' | 'createRevision' | 'modRevision';
+      readonly result: CompareResult;
+      readonly value: number;
+    };
 export type TxnOp =
   | { readonly op: 'put'; readonly key: string; readonly value: string }
   | { readonly op: 'delete'; readonly key: string }

@@ -13,17 +13,26 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-test('watch: every member refusing connections ends the watch with UnavailableError after unreachableTimeoutMs', { timeout: 20_000 }, async () => {
-  const kv = new LeasekvClient({ endpoints: [`127.0.0.1:${await deadPort()}`, `127.0.0.1:${await deadPort()}`] });
-  try {
-    const it = kv.watch('a', { unreachableTimeoutMs: 300, startRevision: 7 });
-    await assert.rejects(
-      (async () => {
-        for await (const _ of it) assert.fail('no member serves');
-      })(),
-      (e: unknown) => e instanceof UnavailableError && /no member answered the watch for 300 ms \(last error: 127\.0\.0\.1:\d+: connect ECONNREFUSED/.test(e.message) && /resume from revision 7/.test(e.message),
-    );
-  } finally {
-    await kv.close();
-  }
-});
+test(
+  'watch: every member refusing connections ends the watch with UnavailableError after unreachableTimeoutMs',
+  { timeout: 20_000 },
+  async () => {
+    const kv = new LeasekvClient({ endpoints: [`127.0.0.1:${await deadPort()}`, `127.0.0.1:${await deadPort()}`] });
+    try {
+      const it = kv.watch('a', { unreachableTimeoutMs: 300, startRevision: 7 });
+      await assert.rejects(
+        (async () => {
+          for await (const _ of it) assert.fail('no member serves');
+        })(),
+        (e: unknown) =>
+          e instanceof UnavailableError &&
+          /no member answered the watch for 300 ms \(last error: 127\.0\.0\.1:\d+: connect ECONNREFUSED/.test(
+            e.message,
+          ) &&
+          /resume from revision 7/.test(e.message),
+      );
+    } finally {
+      await kv.close();
+    }
+  },
+);

@@ -44,14 +44,23 @@ type Msg = { kind: 'batch'; res: WatchResponse } | { kind: 'error'; code: string
 
 function kv(o: Record<string, unknown> | undefined): KeyValue | undefined {
   if (o === undefined) return undefined;
-  return { key: String(o['key'] ?? ''), value: String(o['value'] ?? ''), createRevision: Number(o['createRevision'] ?? 0), modRevision: Number(o['modRevision'] ?? 0), version: Number(o['version'] ?? 0) };
+  return {
+    key: String(o['key'] ?? ''),
+    value: String(o['value'] ?? ''),
+    createRevision: Number(o['createRevision'] ?? 0),
+    modRevision: Number(o['modRevision'] ?? 0),
+    version: Number(o['version'] ?? 0),
+  };
 }
 
 function decode(data: string): WatchResponse {
   const j = JSON.parse(data) as { revision?: string; memberId?: string; events?: Record<string, unknown>[] };
   const events = (j.events ?? []).map((e): WatchEvent => {
     const prev = kv(e['prevKv'] as Record<string, unknown> | undefined);
-    const base = { type: e['type'] === 'DELETE' ? ('DELETE' as const) : ('PUT' as const), kv: kv(e['kv'] as Record<string, unknown>) as KeyValue };
+    const base = {
+      type: e['type'] === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
+      kv: kv(e['kv'] as Record<string, unknown>) as KeyValue,
+    };
     return prev === undefined ? base : { ...base, prevKv: prev };
   });
   return { revision: Number(j.revision ?? 0), events, memberId: j.memberId ?? '' };
@@ -145,7 +154,11 @@ class Stream {
  * history (compacted there: the others are asked). Throws CompactedError when no member holds
  * the start revision, InvalidArgumentError for a bad request; returns when `signal` aborts.
  */
-export async function* watchEndpoints(endpoints: () => readonly string[], key: string, opts: WatchOptions): AsyncGenerator<WatchResponse> {
+export async function* watchEndpoints(
+  endpoints: () => readonly string[],
+  key: string,
+  opts: WatchOptions,
+): AsyncGenerator<WatchResponse> {
   let next = opts.startRevision ?? 0;
   const idleMs = opts.idleTimeoutMs ?? 20_000;
   let turn = 0;
@@ -204,7 +217,10 @@ export async function* watchEndpoints(endpoints: () => readonly string[], key: s
     const giveUpMs = opts.unreachableTimeoutMs;
     if (giveUpMs !== undefined && failuresInRow >= eps.length && performance.now() - lastHeardMs >= giveUpMs) {
       const resume = next > 0 ? `; resume from revision ${next}` : '';
-      throw new UnavailableError(`no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`, ep);
+      throw new UnavailableError(
+        `no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`,
+        ep,
+      );
     }
     // Back off after a full round of failures; the next member is tried at once otherwise.
     if (failuresInRow >= eps.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failuresInRow)));

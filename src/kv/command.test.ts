@@ -4,30 +4,68 @@ import fc from 'fast-check';
 import { CommandDecodeError, decodeCommand, encodeCommand, type Command } from './command.ts';
 
 const str = (minLength = 0) => fc.string({ unit: 'binary', minLength, maxLength: 40 });
-const session = fc.option(fc.record({ clientId: str(1), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }), { nil: undefined });
-export const arbCommand: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ op: fc.constant('put' as const), key: str(), value: str(), session }),
-  fc.record({ op: fc.constant('delete' as const), key: str(), session }),
-  fc.record({ op: fc.constant('cas' as const), key: str(), expected: fc.option(str(), { nil: null }), value: str(), session }),
-  fc.record({
-    op: fc.constant('txn' as const),
-    compares: fc.array(
-      fc.oneof(
-        fc.record({ key: str(), target: fc.constant('value' as const), result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const), value: str() }),
-        fc.record({ key: str(), target: fc.constantFrom('version' as const, 'create' as const, 'mod' as const), result: fc.constantFrom('=' as const, '>' as const), number: fc.nat() }),
-      ).map((c) => ({ ...c })),
-      { maxLength: 3 },
-    ),
-    success: fc.array(fc.oneof(fc.record({ op: fc.constant('put' as const), key: str(), value: str() }), fc.record({ op: fc.constant('range' as const), prefix: str(), limit: fc.nat() })).map((o) => ({ ...o })), { maxLength: 3 }),
-    failure: fc.array(fc.oneof(fc.record({ op: fc.constant('delete' as const), key: str() }), fc.record({ op: fc.constant('get' as const), key: str() })).map((o) => ({ ...o })), { maxLength: 3 }),
-    session,
-  }),
-).map((c) => {
-  // exactOptionalPropertyTypes: drop an undefined session rather than carry the key.
-  // (and fast-check records have a null prototype; the decoder builds plain objects).
-  const { session: s, ...rest } = c;
-  return (s === undefined ? { ...rest } : { ...rest, session: { ...s } }) as Command;
+const session = fc.option(fc.record({ clientId: str(1), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }), {
+  nil: undefined,
 });
+export const arbCommand: fc.Arbitrary<Command> = fc
+  .oneof(
+    fc.record({ op: fc.constant('put' as const), key: str(), value: str(), session }),
+    fc.record({ op: fc.constant('delete' as const), key: str(), session }),
+    fc.record({
+      op: fc.constant('cas' as const),
+      key: str(),
+      expected: fc.option(str(), { nil: null }),
+      value: str(),
+      session,
+    }),
+    fc.record({
+      op: fc.constant('txn' as const),
+      compares: fc.array(
+        fc
+          .oneof(
+            fc.record({
+              key: str(),
+              target: fc.constant('value' as const),
+              result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const),
+              value: str(),
+            }),
+            fc.record({
+              key: str(),
+              target: fc.constantFrom('version' as const, 'create' as const, 'mod' as const),
+              result: fc.constantFrom('=' as const, '>' as const),
+              number: fc.nat(),
+            }),
+          )
+          .map((c) => ({ ...c })),
+        { maxLength: 3 },
+      ),
+      success: fc.array(
+        fc
+          .oneof(
+            fc.record({ op: fc.constant('put' as const), key: str(), value: str() }),
+            fc.record({ op: fc.constant('range' as const), prefix: str(), limit: fc.nat() }),
+          )
+          .map((o) => ({ ...o })),
+        { maxLength: 3 },
+      ),
+      failure: fc.array(
+        fc
+          .oneof(
+            fc.record({ op: fc.constant('delete' as const), key: str() }),
+            fc.record({ op: fc.constant('get' as const), key: str() }),
+          )
+          .map((o) => ({ ...o })),
+        { maxLength: 3 },
+      ),
+      session,
+    }),
+  )
+  .map((c) => {
+    // exactOptionalPropertyTypes: drop an undefined session rather than carry the key.
+    // (and fast-check records have a null prototype; the decoder builds plain objects).
+    const { session: s, ...rest } = c;
+    return (s === undefined ? { ...rest } : { ...rest, session: { ...s } }) as Command;
+  });
 
 test('encode/decode round-trips every command (property)', () => {
   fc.assert(

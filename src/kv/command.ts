@@ -72,14 +72,24 @@ export interface CompactCommand {
   readonly session?: Session;
 }
 
-export type Command = PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand | CompactCommand;
+export type Command =
+  PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand | CompactCommand;
 
 /** The command bytes cannot be decoded (corrupt, foreign or from a newer version). */
 export class CommandDecodeError extends Error {
   override readonly name = 'CommandDecodeError';
 }
 
-const OP_CODE = { put: 1, delete: 2, cas: 3, txn: 4, 'ttl-grant': 5, 'ttl-revoke': 6, 'ttl-expire': 7, compact: 8 } as const;
+const OP_CODE = {
+  put: 1,
+  delete: 2,
+  cas: 3,
+  txn: 4,
+  'ttl-grant': 5,
+  'ttl-revoke': 6,
+  'ttl-expire': 7,
+  compact: 8,
+} as const;
 const FLAG_SESSION = 1;
 const FLAG_EXPECTED_PRESENT = 2;
 const FLAG_TTL = 4;
@@ -87,7 +97,13 @@ const KNOWN_FLAGS = FLAG_SESSION | FLAG_EXPECTED_PRESENT | FLAG_TTL;
 const keyOf = (cmd: Command): string => (cmd.op === 'put' || cmd.op === 'delete' || cmd.op === 'cas' ? cmd.key : '');
 
 export function encodeCommand(cmd: Command): Uint8Array {
-  const w = new ByteWriter(cmd.op === 'put' || cmd.op === 'cas' ? 32 + cmd.key.length * 3 + cmd.value.length * 3 : cmd.op === 'delete' ? 32 + cmd.key.length * 3 : 256);
+  const w = new ByteWriter(
+    cmd.op === 'put' || cmd.op === 'cas'
+      ? 32 + cmd.key.length * 3 + cmd.value.length * 3
+      : cmd.op === 'delete'
+        ? 32 + cmd.key.length * 3
+        : 256,
+  );
   w.u8(COMMAND_VERSION);
   w.u8(OP_CODE[cmd.op]);
   let flags = 0;
@@ -141,8 +157,13 @@ export function decodeCommand(bytes: Uint8Array): Command {
   }
   const key = r.str('key');
   const withSession = <T extends object>(c: T): T => (session === undefined ? c : { ...c, session });
-  if ((flags & FLAG_TTL) !== 0 && opCode !== OP_CODE.put) throw new CommandDecodeError('ttl flag on a command other than put');
-  if (opCode >= OP_CODE['ttl-grant'] && opCode <= OP_CODE.compact && (key !== '' || (flags & FLAG_EXPECTED_PRESENT) !== 0)) {
+  if ((flags & FLAG_TTL) !== 0 && opCode !== OP_CODE.put)
+    throw new CommandDecodeError('ttl flag on a command other than put');
+  if (
+    opCode >= OP_CODE['ttl-grant'] &&
+    opCode <= OP_CODE.compact &&
+    (key !== '' || (flags & FLAG_EXPECTED_PRESENT) !== 0)
+  ) {
     throw new CommandDecodeError('ttl or compact command with a key or an expected value');
   }
   let cmd: Command;
@@ -150,7 +171,9 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case OP_CODE.put: {
       if ((flags & FLAG_EXPECTED_PRESENT) !== 0) throw new CommandDecodeError('put with expected flag');
       const value = r.str('value');
-      cmd = withSession<PutCommand>((flags & FLAG_TTL) !== 0 ? { op: 'put', key, value, ttl: r.varint('ttl id') } : { op: 'put', key, value });
+      cmd = withSession<PutCommand>(
+        (flags & FLAG_TTL) !== 0 ? { op: 'put', key, value, ttl: r.varint('ttl id') } : { op: 'put', key, value },
+      );
       break;
     }
     case OP_CODE['ttl-grant']:

@@ -24,10 +24,16 @@ test('put, get, delete and their results', () => {
     { op: 'put', prev: '1', revision: 2 },
   ]);
   assert.equal(m.get('a'), '2');
-  assert.deepEqual(feed(m, [{ op: 'delete', key: 'a' }, { op: 'delete', key: 'a' }]), [
-    { op: 'delete', deleted: true, revision: 3 },
-    { op: 'delete', deleted: false, revision: 3 },
-  ]);
+  assert.deepEqual(
+    feed(m, [
+      { op: 'delete', key: 'a' },
+      { op: 'delete', key: 'a' },
+    ]),
+    [
+      { op: 'delete', deleted: true, revision: 3 },
+      { op: 'delete', deleted: false, revision: 3 },
+    ],
+  );
   assert.equal(m.get('a'), undefined);
   assert.equal(m.appliedIndex, 5);
   assert.equal(m.size, 0);
@@ -118,25 +124,41 @@ test('sessions: LRU eviction beyond maxSessions, and idle expiry by log index', 
 test('range: prefix, limit, sorted order, deletes reflected', () => {
   const m = new KvStateMachine();
   const keys = ['b/2', 'a', 'b/1', 'b/10', 'c', 'b', 'b/3'];
-  feed(m, keys.map((k) => ({ op: 'put' as const, key: k, value: `v:${k}` })));
-  assert.deepEqual(m.range('b/', 10).map((e) => e.key), ['b/1', 'b/10', 'b/2', 'b/3']);
+  feed(
+    m,
+    keys.map((k) => ({ op: 'put' as const, key: k, value: `v:${k}` })),
+  );
+  assert.deepEqual(
+    m.range('b/', 10).map((e) => e.key),
+    ['b/1', 'b/10', 'b/2', 'b/3'],
+  );
   assert.deepEqual(m.range('b/', 2), [
     { key: 'b/1', value: 'v:b/1' },
     { key: 'b/10', value: 'v:b/10' },
   ]);
-  assert.deepEqual(m.range('', 3).map((e) => e.key), ['a', 'b', 'b/1']);
+  assert.deepEqual(
+    m.range('', 3).map((e) => e.key),
+    ['a', 'b', 'b/1'],
+  );
   assert.deepEqual(m.range('zz', 5), []);
   assert.deepEqual(m.range('b/', 0), []);
   feed(m, [{ op: 'delete', key: 'b/10' }]);
-  assert.deepEqual(m.range('b/1', 5).map((e) => e.key), ['b/1']);
+  assert.deepEqual(
+    m.range('b/1', 5).map((e) => e.key),
+    ['b/1'],
+  );
 });
 
 test('range over 100k keys with a limit stays cheap (no full sort per call)', () => {
   const m = new KvStateMachine();
-  for (let i = 0; i < 100_000; i++) m.apply(entry(i + 1, { op: 'put', key: `user/${(i * 7919) % 100_000}`, value: 'x' }));
+  for (let i = 0; i < 100_000; i++)
+    m.apply(entry(i + 1, { op: 'put', key: `user/${(i * 7919) % 100_000}`, value: 'x' }));
   // 1000 scans: if each sorted 100k keys this would take minutes; the index makes it milliseconds.
   for (let i = 0; i < 1000; i++) assert.equal(m.range(`user/${(i % 9) + 1}`, 100).length, 100);
-  assert.deepEqual(m.range('user/1999', 3).map((e) => e.key), ['user/1999', 'user/19990', 'user/19991']);
+  assert.deepEqual(
+    m.range('user/1999', 3).map((e) => e.key),
+    ['user/1999', 'user/19990', 'user/19991'],
+  );
 });
 
 const arbKey = fc.constantFrom('a', 'b', 'c', 'd', 'é', '日本');
@@ -144,50 +166,78 @@ const arbTxnOp: fc.Arbitrary<TxnOp> = fc.oneof(
   fc.record({ op: fc.constant('put' as const), key: arbKey, value: fc.string({ maxLength: 3 }) }),
   fc.record({ op: fc.constant('delete' as const), key: arbKey }),
   fc.record({ op: fc.constant('get' as const), key: arbKey }),
-  fc.record({ op: fc.constant('range' as const), prefix: fc.constantFrom('', 'a', 'd'), limit: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    op: fc.constant('range' as const),
+    prefix: fc.constantFrom('', 'a', 'd'),
+    limit: fc.integer({ min: 1, max: 3 }),
+  }),
 );
 const arbCompare: fc.Arbitrary<Compare> = fc.oneof(
-  fc.record({ key: arbKey, target: fc.constant('value' as const), result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const), value: fc.string({ maxLength: 2 }) }),
-  fc.record({ key: arbKey, target: fc.constantFrom('version' as const, 'create' as const, 'mod' as const), result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const), number: fc.nat(6) }),
+  fc.record({
+    key: arbKey,
+    target: fc.constant('value' as const),
+    result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const),
+    value: fc.string({ maxLength: 2 }),
+  }),
+  fc.record({
+    key: arbKey,
+    target: fc.constantFrom('version' as const, 'create' as const, 'mod' as const),
+    result: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const),
+    number: fc.nat(6),
+  }),
 );
-const arbTxn: fc.Arbitrary<Command> = fc.record({
-  compares: fc.array(arbCompare, { maxLength: 3 }),
-  success: fc.array(arbTxnOp, { maxLength: 4 }),
-  failure: fc.array(arbTxnOp, { maxLength: 2 }),
-  client: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }),
-  seq: fc.integer({ min: 1, max: 4 }),
-}).map(({ compares, success, failure, client, seq }) => {
-  // fast-check records have a null prototype; the decoder builds plain objects.
-  const plain = <T,>(xs: T[]): T[] => xs.map((x) => ({ ...x }));
-  const base = { op: 'txn' as const, compares: plain(compares), success: plain(success), failure: plain(failure) };
-  return client === null ? base : { ...base, session: { clientId: client, seq } };
-});
+const arbTxn: fc.Arbitrary<Command> = fc
+  .record({
+    compares: fc.array(arbCompare, { maxLength: 3 }),
+    success: fc.array(arbTxnOp, { maxLength: 4 }),
+    failure: fc.array(arbTxnOp, { maxLength: 2 }),
+    client: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }),
+    seq: fc.integer({ min: 1, max: 4 }),
+  })
+  .map(({ compares, success, failure, client, seq }) => {
+    // fast-check records have a null prototype; the decoder builds plain objects.
+    const plain = <T>(xs: T[]): T[] => xs.map((x) => ({ ...x }));
+    const base = { op: 'txn' as const, compares: plain(compares), success: plain(success), failure: plain(failure) };
+    return client === null ? base : { ...base, session: { clientId: client, seq } };
+  });
 
 // TTL grants and compaction (ids are entry indexes: small ones hit real grants in short logs).
-const arbTtl: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ op: fc.constant('ttl-grant' as const), ttlMs: fc.integer({ min: 1, max: 5000 }) }),
-  fc.record({ op: fc.constantFrom('ttl-revoke' as const, 'ttl-expire' as const), id: fc.integer({ min: 1, max: 30 }) }),
-  fc.record({ op: fc.constant('put' as const), key: arbKey, value: fc.string({ maxLength: 3 }), ttl: fc.integer({ min: 1, max: 30 }) }),
-  fc.record({ op: fc.constant('compact' as const), revision: fc.integer({ min: 0, max: 40 }) }),
-).map((c) => ({ ...c }) as Command);
+const arbTtl: fc.Arbitrary<Command> = fc
+  .oneof(
+    fc.record({ op: fc.constant('ttl-grant' as const), ttlMs: fc.integer({ min: 1, max: 5000 }) }),
+    fc.record({
+      op: fc.constantFrom('ttl-revoke' as const, 'ttl-expire' as const),
+      id: fc.integer({ min: 1, max: 30 }),
+    }),
+    fc.record({
+      op: fc.constant('put' as const),
+      key: arbKey,
+      value: fc.string({ maxLength: 3 }),
+      ttl: fc.integer({ min: 1, max: 30 }),
+    }),
+    fc.record({ op: fc.constant('compact' as const), revision: fc.integer({ min: 0, max: 40 }) }),
+  )
+  .map((c) => ({ ...c }) as Command);
 
 const arbOp: fc.Arbitrary<Command | 'noop' | Uint8Array> = fc.oneof(
   fc.constant('noop' as const),
   arbTxn,
   arbTtl,
   fc.uint8Array({ maxLength: 6 }),
-  fc.record({
-    op: fc.constantFrom('put' as const, 'delete' as const, 'cas' as const),
-    key: fc.constantFrom('a', 'b', 'c', 'd', 'é', '日本'),
-    value: fc.string({ maxLength: 5 }),
-    expected: fc.option(fc.string({ maxLength: 2 }), { nil: null }),
-    client: fc.option(fc.constantFrom('c1', 'c2', 'c3', 'c4', 'c5'), { nil: null }),
-    seq: fc.integer({ min: 1, max: 4 }),
-  }).map(({ op, key, value, expected, client, seq }): Command => {
-    const session = client === null ? undefined : { clientId: client, seq };
-    const base = op === 'put' ? { op, key, value } : op === 'delete' ? { op, key } : { op, key, expected, value };
-    return (session === undefined ? base : { ...base, session }) as Command;
-  }),
+  fc
+    .record({
+      op: fc.constantFrom('put' as const, 'delete' as const, 'cas' as const),
+      key: fc.constantFrom('a', 'b', 'c', 'd', 'é', '日本'),
+      value: fc.string({ maxLength: 5 }),
+      expected: fc.option(fc.string({ maxLength: 2 }), { nil: null }),
+      client: fc.option(fc.constantFrom('c1', 'c2', 'c3', 'c4', 'c5'), { nil: null }),
+      seq: fc.integer({ min: 1, max: 4 }),
+    })
+    .map(({ op, key, value, expected, client, seq }): Command => {
+      const session = client === null ? undefined : { clientId: client, seq };
+      const base = op === 'put' ? { op, key, value } : op === 'delete' ? { op, key } : { op, key, expected, value };
+      return (session === undefined ? base : { ...base, session }) as Command;
+    }),
 );
 
 test('determinism and snapshot round-trip (property): same log → same state and bytes', () => {
@@ -283,10 +333,17 @@ test('snapshotAsync: two overlapping snapshots (periodic + backup) each capture 
   for (let i = 0; i < 40_000; i++) m.apply(entry(i + 1, { op: 'put', key: `k${i}`, value: `v${i}` }));
   const atFirst = m.snapshot();
   const first = m.snapshotAsync();
-  feed(m, [{ op: 'put', key: 'k5', value: 'second' }, { op: 'delete', key: 'k39999' }]);
+  feed(m, [
+    { op: 'put', key: 'k5', value: 'second' },
+    { op: 'delete', key: 'k39999' },
+  ]);
   const atSecond = m.snapshot();
   const second = m.snapshotAsync();
-  feed(m, [{ op: 'put', key: 'k5', value: 'third' }, { op: 'put', key: 'k39999', value: 'back' }, { op: 'put', key: 'k7', value: 'third' }]);
+  feed(m, [
+    { op: 'put', key: 'k5', value: 'third' },
+    { op: 'put', key: 'k39999', value: 'back' },
+    { op: 'put', key: 'k7', value: 'third' },
+  ]);
   assert.deepEqual(await first, atFirst);
   assert.deepEqual(await second, atSecond);
   assert.notDeepEqual(atFirst, atSecond);

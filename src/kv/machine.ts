@@ -19,7 +19,16 @@ import { ByteWriter } from '../util/bytes.ts';
 import { CommandDecodeError, decodeCommand, type Command, type TxnCommand } from './command.ts';
 import type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
 import { DEFAULT_SESSION_CONFIG, SessionTable, validateSessionConfig, type SessionConfig } from './sessions.ts';
-import { decodeSnapshot, encodeSnapshot, KeyRecord, runAsync, runSync, SnapshotDecodeError, type DecodedState, type FrozenState } from './snapshot.ts';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  KeyRecord,
+  runAsync,
+  runSync,
+  SnapshotDecodeError,
+  type DecodedState,
+  type FrozenState,
+} from './snapshot.ts';
 import { MembershipTable } from './members.ts';
 import { ConfDecodeError } from '../raft/confchange.ts';
 import { SortedKeys } from './sorted-keys.ts';
@@ -87,7 +96,8 @@ export class KvStateMachine {
   /** Told when a TTL grant is made or ends (the leader's countdowns, server/ttl-countdowns.ts). */
   /** Told the compact revision after a compaction is applied (watch history, server/watch/hub.ts). */
   compactObserver: ((revision: number) => void) | null = null;
-  ttlObserver: ((e: { kind: 'granted'; id: number; ttlMs: number } | { kind: 'ended'; id: number }) => void) | null = null;
+  ttlObserver: ((e: { kind: 'granted'; id: number; ttlMs: number } | { kind: 'ended'; id: number }) => void) | null =
+    null;
 
   constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
     validateSessionConfig(config.sessions);
@@ -228,7 +238,10 @@ export class KvStateMachine {
         return { op: 'delete', deleted: this.remove(cmd.key, prev) };
       case 'cas': {
         const matches = cmd.expected === null ? prev === undefined : prev?.value === cmd.expected;
-        if (!matches) return prev === undefined ? { op: 'cas', swapped: false } : { op: 'cas', swapped: false, current: prev.value };
+        if (!matches)
+          return prev === undefined
+            ? { op: 'cas', swapped: false }
+            : { op: 'cas', swapped: false, current: prev.value };
         this.put(cmd.key, prev, cmd.value);
         return { op: 'cas', swapped: true };
       }
@@ -270,7 +283,8 @@ export class KvStateMachine {
   private put(key: string, prev: KeyRecord | undefined, value: string, ttl?: number): void {
     this.ttls.attach(key, ttl);
     const rev = this.pendingRev;
-    const rec = prev === undefined ? new KeyRecord(value, rev, rev, 1) : new KeyRecord(value, prev.create, rev, prev.version + 1);
+    const rec =
+      prev === undefined ? new KeyRecord(value, rev, rev, 1) : new KeyRecord(value, prev.create, rev, prev.version + 1);
     if (prev !== undefined) this.saveForSnapshot(key, prev);
     if (prev === undefined) {
       this.index.insert(key);
@@ -294,7 +308,11 @@ export class KvStateMachine {
     this.index.delete(key);
     this.dataChars -= key.length + prev.value.length;
     this.wrote = true;
-    this.pendingEvents?.push({ type: 'delete', kv: { key, value: '', create: 0, mod: this.pendingRev, version: 0 }, prev: toKv(key, prev) });
+    this.pendingEvents?.push({
+      type: 'delete',
+      kv: { key, value: '', create: 0, mod: this.pendingRev, version: 0 },
+      prev: toKv(key, prev),
+    });
     return true;
   }
 
@@ -368,7 +386,8 @@ export class KvStateMachine {
 
   private freeze(blocks: readonly (readonly string[])[], cow: Map<string, KeyRecord> | null): FrozenState {
     const data = this.data; // restore() swaps in a new Map and never mutates this one
-    const valueOf = cow === null ? (k: string) => data.get(k) as KeyRecord : (k: string) => cow.get(k) ?? (data.get(k) as KeyRecord);
+    const valueOf =
+      cow === null ? (k: string) => data.get(k) as KeyRecord : (k: string) => cow.get(k) ?? (data.get(k) as KeyRecord);
     const w = new ByteWriter(1024);
     this.sessions.write(w);
     const tw = new ByteWriter(256);

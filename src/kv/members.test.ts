@@ -30,8 +30,20 @@ test('add, promote and remove change the table; a removed id is remembered', () 
 test('the table travels in the kv snapshot and comes back on restore', () => {
   const kv = new KvStateMachine();
   kv.apply({ index: 1, term: 1, type: EntryType.Normal, data: encodeCommand({ op: 'put', key: 'k', value: 'v' }) });
-  kv.apply(confEntry(2, { kind: 'add-learner', id: 'n4', context: encodeMemberContext(ctx) }, { voters: ['n1', 'n2', 'n3'], learners: ['n4'] }));
-  kv.apply(confEntry(3, { kind: 'remove', id: 'n3', context: new Uint8Array(0) }, { voters: ['n1', 'n2'], learners: ['n4'], removed: ['n3'] }));
+  kv.apply(
+    confEntry(
+      2,
+      { kind: 'add-learner', id: 'n4', context: encodeMemberContext(ctx) },
+      { voters: ['n1', 'n2', 'n3'], learners: ['n4'] },
+    ),
+  );
+  kv.apply(
+    confEntry(
+      3,
+      { kind: 'remove', id: 'n3', context: new Uint8Array(0) },
+      { voters: ['n1', 'n2'], learners: ['n4'], removed: ['n3'] },
+    ),
+  );
   const copy = KvStateMachine.restore(kv.snapshot());
   assert.equal(copy.get('k'), 'v');
   assert.deepEqual(copy.members.get('n4'), { id: 'n4', addedAt: 2, ...ctx });

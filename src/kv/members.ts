@@ -38,8 +38,14 @@ export function decodeMemberContext(bytes: Uint8Array): MemberContext | null {
   }
   if (typeof v !== 'object' || v === null) return null;
   const x = v as Record<string, unknown>;
-  if (typeof x['peerAddr'] !== 'string' || typeof x['clientAddr'] !== 'string' || typeof x['incarnation'] !== 'string') return null;
-  return { peerAddr: x['peerAddr'], clientAddr: x['clientAddr'], incarnation: x['incarnation'], autoPromote: x['autoPromote'] === true };
+  if (typeof x['peerAddr'] !== 'string' || typeof x['clientAddr'] !== 'string' || typeof x['incarnation'] !== 'string')
+    return null;
+  return {
+    peerAddr: x['peerAddr'],
+    clientAddr: x['clientAddr'],
+    incarnation: x['incarnation'],
+    autoPromote: x['autoPromote'] === true,
+  };
 }
 
 export class MembershipTable {
@@ -101,10 +107,22 @@ export class MembershipTable {
     const v = JSON.parse(new TextDecoder().decode(bytes)) as { added?: unknown; removed?: unknown };
     if (!Array.isArray(v.added) || !Array.isArray(v.removed)) throw new Error('membership section: bad shape');
     for (const m of v.added as AddedMember[]) {
-      if (typeof m.id !== 'string' || typeof m.peerAddr !== 'string' || typeof m.clientAddr !== 'string' || typeof m.incarnation !== 'string') {
+      if (
+        typeof m.id !== 'string' ||
+        typeof m.peerAddr !== 'string' ||
+        typeof m.clientAddr !== 'string' ||
+        typeof m.incarnation !== 'string'
+      ) {
         throw new Error('membership section: bad member');
       }
-      this.added.set(m.id, { id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr, incarnation: m.incarnation, autoPromote: m.autoPromote === true, addedAt: Number(m.addedAt) || 0 });
+      this.added.set(m.id, {
+        id: m.id,
+        peerAddr: m.peerAddr,
+        clientAddr: m.clientAddr,
+        incarnation: m.incarnation,
+        autoPromote: m.autoPromote === true,
+        addedAt: Number(m.addedAt) || 0,
+      });
     }
     for (const id of v.removed as unknown[]) if (typeof id === 'string') this.removedIds.add(id);
   }

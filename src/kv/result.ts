@@ -36,7 +36,12 @@ export type ApplyResult =
   /** A put named a TTL grant that does not exist (any more); nothing was changed. */
   | { readonly op: 'ttl-not-found'; readonly id: number; readonly revision: number }
   /** succeeded: every compare held and `success` ran (else `failure`); one result per operation run. */
-  | { readonly op: 'txn'; readonly succeeded: boolean; readonly revision: number; readonly results: readonly TxnOpResult[] }
+  | {
+      readonly op: 'txn';
+      readonly succeeded: boolean;
+      readonly revision: number;
+      readonly results: readonly TxnOpResult[];
+    }
   /** The client's seq is older than the last one applied for it: the answer is no longer known. */
   | { readonly op: 'session-stale'; readonly clientId: string; readonly seq: number; readonly lastSeq: number }
   /**
@@ -49,7 +54,20 @@ export type ApplyResult =
 
 // Tags 1-3 (put, delete, cas without a revision) are only read, from format-1 snapshots.
 const OLD_TAG = { put: 1, delete: 2, cas: 3 } as const;
-const TAG = { 'session-stale': 4, 'session-expired': 5, invalid: 6, put: 7, delete: 8, cas: 9, txn: 10, 'ttl-grant': 11, 'ttl-revoke': 12, 'ttl-expire': 13, 'ttl-not-found': 14, compact: 15 } as const;
+const TAG = {
+  'session-stale': 4,
+  'session-expired': 5,
+  invalid: 6,
+  put: 7,
+  delete: 8,
+  cas: 9,
+  txn: 10,
+  'ttl-grant': 11,
+  'ttl-revoke': 12,
+  'ttl-expire': 13,
+  'ttl-not-found': 14,
+  compact: 15,
+} as const;
 
 const FLAG_HAS_VALUE = 1;
 
@@ -123,7 +141,13 @@ export function writeKeyValue(w: ByteWriter, kv: KeyValue): void {
 }
 
 export function readKeyValue(r: ByteReader): KeyValue {
-  return { key: r.str('key'), value: r.str('value'), create: r.varint('create'), mod: r.varint('mod'), version: r.varint('version') };
+  return {
+    key: r.str('key'),
+    value: r.str('value'),
+    create: r.varint('create'),
+    mod: r.varint('mod'),
+    version: r.varint('version'),
+  };
 }
 
 function writeOpResult(w: ByteWriter, o: TxnOpResult): void {

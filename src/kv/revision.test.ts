@@ -33,14 +33,23 @@ test('revisions: one per changing command; create/mod/version per key; no-op wri
   assert.deepEqual(m.getKv('a'), { key: 'a', value: '3', create: 1, mod: 4, version: 3 });
   assert.deepEqual(m.getKv('b'), { key: 'b', value: '1', create: 2, mod: 2, version: 1 });
   // Deleted and re-created: a new life (create revision and version start over).
-  feed(m, [{ op: 'delete', key: 'a' }, { op: 'put', key: 'a', value: 'again' }]);
+  feed(m, [
+    { op: 'delete', key: 'a' },
+    { op: 'put', key: 'a', value: 'again' },
+  ]);
   assert.deepEqual(m.getKv('a'), { key: 'a', value: 'again', create: 6, mod: 6, version: 1 });
-  assert.deepEqual(m.rangeKvs('', 10).map((kv) => kv.mod), [6, 2]);
+  assert.deepEqual(
+    m.rangeKvs('', 10).map((kv) => kv.mod),
+    [6, 2],
+  );
 });
 
 test('txn: compares on several keys, then success or failure, all writes at one revision', () => {
   const m = new KvStateMachine();
-  feed(m, [{ op: 'put', key: 'x', value: '1' }, { op: 'put', key: 'y', value: '1' }]);
+  feed(m, [
+    { op: 'put', key: 'x', value: '1' },
+    { op: 'put', key: 'y', value: '1' },
+  ]);
   const [ok] = feed(m, [
     {
       op: 'txn',
@@ -75,9 +84,15 @@ test('txn: compares on several keys, then success or failure, all writes at one 
   const [no] = feed(m, [
     {
       op: 'txn',
-      compares: [{ key: 'x', target: 'value', result: '=', value: '2' }, { key: 'y', target: 'version', result: '>', number: 0 }],
+      compares: [
+        { key: 'x', target: 'value', result: '=', value: '2' },
+        { key: 'y', target: 'version', result: '>', number: 0 },
+      ],
       success: [{ op: 'put', key: 'x', value: 'bad' }],
-      failure: [{ op: 'get', key: 'y' }, { op: 'put', key: 'failed', value: '!' }],
+      failure: [
+        { op: 'get', key: 'y' },
+        { op: 'put', key: 'failed', value: '!' },
+      ],
     },
   ]);
   assert.deepEqual(no, { op: 'txn', succeeded: false, revision: 4, results: [{ op: 'get' }, { op: 'put' }] });
@@ -95,7 +110,8 @@ test('compares: value on an absent key is false; numeric operators; < and > on v
     const [r] = feed(m, [c]);
     return r?.op === 'txn' && r.succeeded;
   };
-  const one = (compare: (Command & { op: 'txn' })['compares'][number]): boolean => holds({ op: 'txn', compares: [compare], success: [], failure: [] });
+  const one = (compare: (Command & { op: 'txn' })['compares'][number]): boolean =>
+    holds({ op: 'txn', compares: [compare], success: [], failure: [] });
   assert.equal(one({ key: 'none', target: 'value', result: '!=', value: 'b' }), false);
   assert.equal(one({ key: 'k', target: 'value', result: '<', value: 'c' }), true);
   assert.equal(one({ key: 'k', target: 'value', result: '>', value: 'c' }), false);
@@ -108,9 +124,18 @@ test('compares: value on an absent key is false; numeric operators; < and > on v
 test('txn commands round-trip through their encoding', () => {
   const cmd: Command = {
     op: 'txn',
-    compares: [{ key: 'a', target: 'value', result: '!=', value: 'é' }, { key: 'b', target: 'mod', result: '>', number: 12345678901 }],
-    success: [{ op: 'put', key: 'a', value: 'v' }, { op: 'range', prefix: 'p/', limit: 7 }],
-    failure: [{ op: 'delete', key: 'a' }, { op: 'get', key: 'b' }],
+    compares: [
+      { key: 'a', target: 'value', result: '!=', value: 'é' },
+      { key: 'b', target: 'mod', result: '>', number: 12345678901 },
+    ],
+    success: [
+      { op: 'put', key: 'a', value: 'v' },
+      { op: 'range', prefix: 'p/', limit: 7 },
+    ],
+    failure: [
+      { op: 'delete', key: 'a' },
+      { op: 'get', key: 'b' },
+    ],
     session: { clientId: 'c', seq: 9 },
   };
   assert.deepEqual(decodeCommand(encodeCommand(cmd)), cmd);
@@ -123,7 +148,15 @@ test('the observer sees each changing command once, all its events at its revisi
   feed(m, [
     { op: 'put', key: 'a', value: '1' },
     { op: 'delete', key: 'nothing' },
-    { op: 'txn', compares: [], success: [{ op: 'put', key: 'b', value: '1' }, { op: 'delete', key: 'a' }], failure: [] },
+    {
+      op: 'txn',
+      compares: [],
+      success: [
+        { op: 'put', key: 'b', value: '1' },
+        { op: 'delete', key: 'a' },
+      ],
+      failure: [],
+    },
   ]);
   assert.deepEqual(seen, [
     [1, [{ type: 'put', kv: { key: 'a', value: '1', create: 1, mod: 1, version: 1 } }]],
@@ -131,7 +164,11 @@ test('the observer sees each changing command once, all its events at its revisi
       2,
       [
         { type: 'put', kv: { key: 'b', value: '1', create: 2, mod: 2, version: 1 } },
-        { type: 'delete', kv: { key: 'a', value: '', create: 0, mod: 2, version: 0 }, prev: { key: 'a', value: '1', create: 1, mod: 1, version: 1 } },
+        {
+          type: 'delete',
+          kv: { key: 'a', value: '', create: 0, mod: 2, version: 0 },
+          prev: { key: 'a', value: '1', create: 1, mod: 1, version: 1 },
+        },
       ],
     ],
   ]);
@@ -161,7 +198,9 @@ test('a format-1 snapshot (before revisions) is still read: keys at revision 1, 
   assert.equal(m.revision, 1);
   assert.deepEqual(m.getKv('b'), { key: 'b', value: 'y', create: 1, mod: 1, version: 1 });
   // The cached answer of the session is still given to a retry (with revision 0: unknown).
-  assert.deepEqual(feed(m, [{ op: 'put', key: 'a', value: 'retry', session: { clientId: 'client', seq: 3 } }]), [{ op: 'put', revision: 0 }]);
+  assert.deepEqual(feed(m, [{ op: 'put', key: 'a', value: 'retry', session: { clientId: 'client', seq: 3 } }]), [
+    { op: 'put', revision: 0 },
+  ]);
   assert.equal(m.get('a'), 'x');
   feed(m, [{ op: 'put', key: 'a', value: 'z' }]);
   assert.deepEqual(m.getKv('a'), { key: 'a', value: 'z', create: 1, mod: 2, version: 2 });

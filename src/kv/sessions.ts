@@ -43,8 +43,7 @@ interface SessionRecord {
 }
 
 export type SessionCheck =
-  | { readonly kind: 'apply' }
-  | { readonly kind: 'answer'; readonly result: ApplyResult; readonly duplicate: boolean };
+  { readonly kind: 'apply' } | { readonly kind: 'answer'; readonly result: ApplyResult; readonly duplicate: boolean };
 
 export class SessionTable {
   /**

@@ -101,7 +101,14 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
       const rec = s.valueOf(key);
       const kb = Buffer.byteLength(key, 'utf8');
       const vb = Buffer.byteLength(rec.value, 'utf8');
-      dataBytes += varintSize(kb) + kb + varintSize(vb) + vb + varintSize(rec.create) + varintSize(rec.mod) + varintSize(rec.version);
+      dataBytes +=
+        varintSize(kb) +
+        kb +
+        varintSize(vb) +
+        vb +
+        varintSize(rec.create) +
+        varintSize(rec.mod) +
+        varintSize(rec.version);
     }
     done += block.length;
     if (done >= KEYS_PER_STEP) {
@@ -110,7 +117,9 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
     }
   }
   const header = MAGIC.length + 1 + 5 * 9;
-  const w = new ByteWriter(header + dataBytes + s.sessionBytes.length + 9 + s.memberBytes.length + s.ttlBytes.length + 4);
+  const w = new ByteWriter(
+    header + dataBytes + s.sessionBytes.length + 9 + s.memberBytes.length + s.ttlBytes.length + 4,
+  );
   w.rawBytes(MAGIC);
   w.u8(SNAPSHOT_VERSION);
   w.varint(s.applied);
@@ -146,7 +155,8 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bodyLen = buf.length - 4;
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotDecodeError('bad snapshot magic');
-  if (crc32(buf.subarray(0, bodyLen)) !== buf.readUInt32BE(bodyLen)) throw new SnapshotDecodeError('snapshot CRC mismatch');
+  if (crc32(buf.subarray(0, bodyLen)) !== buf.readUInt32BE(bodyLen))
+    throw new SnapshotDecodeError('snapshot CRC mismatch');
   yield;
   // CRC-checked: decode strings without the strict UTF-8 check (faster for a million keys).
   const r = new ByteReader(buf.subarray(MAGIC.length, bodyLen), snapFail, false);
@@ -156,7 +166,8 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   const appliedTerm = r.varint('appliedTerm');
   let revision = version === 1 ? 0 : r.varint('revision');
   const compactRevision = version === 1 ? 0 : r.varint('compactRevision');
-  if (compactRevision > revision) throw new SnapshotDecodeError(`compact revision ${compactRevision} is above the revision ${revision}`);
+  if (compactRevision > revision)
+    throw new SnapshotDecodeError(`compact revision ${compactRevision} is above the revision ${revision}`);
   const count = r.varint('key count');
   // Each key/value pair takes at least 2 bytes: a hostile count cannot make us allocate much.
   if (count > r.remaining / 2) throw new SnapshotDecodeError(`key count ${count} exceeds snapshot size`);
@@ -168,9 +179,14 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   for (let i = 0; i < count; i++) {
     const key = r.str('key');
     const value = r.str('value');
-    const rec = version === 1 ? new KeyRecord(value, 1, 1, 1) : new KeyRecord(value, r.varint('create'), r.varint('mod'), r.varint('version'));
+    const rec =
+      version === 1
+        ? new KeyRecord(value, 1, 1, 1)
+        : new KeyRecord(value, r.varint('create'), r.varint('mod'), r.varint('version'));
     if (!(rec.create >= 1 && rec.create <= rec.mod && rec.mod <= revision && rec.version >= 1)) {
-      throw new SnapshotDecodeError(`key revisions out of order (create ${rec.create}, mod ${rec.mod}, version ${rec.version}, store revision ${revision})`);
+      throw new SnapshotDecodeError(
+        `key revisions out of order (create ${rec.create}, mod ${rec.mod}, version ${rec.version}, store revision ${revision})`,
+      );
     }
     if (prev !== undefined && !(prev < key)) throw new SnapshotDecodeError('snapshot keys not strictly ascending');
     prev = key;

@@ -21,7 +21,10 @@ test('SortedKeys matches a sorted-set model under inserts and deletes (property)
       const expected = [...model].sort();
       assert.deepEqual([...s.from('')], expected);
       assert.equal(s.size, model.size);
-      assert.deepEqual([...s.from('k2')], expected.filter((k) => k >= 'k2'));
+      assert.deepEqual(
+        [...s.from('k2')],
+        expected.filter((k) => k >= 'k2'),
+      );
     }),
     { numRuns: 30 },
   );

@@ -7,7 +7,9 @@ import { decodeCommand, encodeCommand, type Command } from './command.ts';
 import { KvStateMachine, type ChangeEvent } from './machine.ts';
 
 function feed(m: KvStateMachine, cmds: readonly Command[]) {
-  return cmds.map((c) => m.apply({ index: m.appliedIndex + 1, term: 1, type: EntryType.Normal, data: encodeCommand(c) }));
+  return cmds.map((c) =>
+    m.apply({ index: m.appliedIndex + 1, term: 1, type: EntryType.Normal, data: encodeCommand(c) }),
+  );
 }
 
 test('grant, attach, expire: the keys go at one revision (watchers see it as one change); others stay', () => {
@@ -24,20 +26,39 @@ test('grant, attach, expire: the keys go at one revision (watchers see it as one
     { op: 'put', key: 'svc/c', value: 'z' },
   ]);
   assert.equal(m.ttlOfKey('svc/a'), 1);
-  assert.deepEqual(feed(m, [{ op: 'put', key: 'k', value: 'v', ttl: 99 }]), [{ op: 'ttl-not-found', id: 99, revision: 3 }]);
+  assert.deepEqual(feed(m, [{ op: 'put', key: 'k', value: 'v', ttl: 99 }]), [
+    { op: 'ttl-not-found', id: 99, revision: 3 },
+  ]);
   assert.equal(m.get('k'), undefined);
   seen.length = 0;
   assert.deepEqual(feed(m, [{ op: 'ttl-expire', id: 1 }]), [{ op: 'ttl-expire', found: true, revision: 4 }]);
-  assert.deepEqual(seen.map(([rev, evs]) => [rev, evs.map((e) => `${e.type} ${e.kv.key}`)]), [[4, ['delete svc/a', 'delete svc/b']]]);
-  assert.deepEqual(m.rangeKvs('svc/', 10).map((kv) => kv.key), ['svc/c']);
+  assert.deepEqual(
+    seen.map(([rev, evs]) => [rev, evs.map((e) => `${e.type} ${e.kv.key}`)]),
+    [[4, ['delete svc/a', 'delete svc/b']]],
+  );
+  assert.deepEqual(
+    m.rangeKvs('svc/', 10).map((kv) => kv.key),
+    ['svc/c'],
+  );
   assert.deepEqual(feed(m, [{ op: 'ttl-revoke', id: 1 }]), [{ op: 'ttl-revoke', found: false, revision: 4 }]);
-  assert.deepEqual(ttlSeen, [{ kind: 'granted', id: 1, ttlMs: 3000 }, { kind: 'ended', id: 1 }]);
+  assert.deepEqual(ttlSeen, [
+    { kind: 'granted', id: 1, ttlMs: 3000 },
+    { kind: 'ended', id: 1 },
+  ]);
 });
 
 test('a write without the TTL detaches the key; a delete too; the grant itself stays', () => {
   const m = new KvStateMachine();
-  feed(m, [{ op: 'ttl-grant', ttlMs: 1000 }, { op: 'put', key: 'a', value: '1', ttl: 1 }, { op: 'put', key: 'b', value: '1', ttl: 1 }]);
-  feed(m, [{ op: 'put', key: 'a', value: '2' }, { op: 'delete', key: 'b' }, { op: 'put', key: 'b', value: 'again' }]);
+  feed(m, [
+    { op: 'ttl-grant', ttlMs: 1000 },
+    { op: 'put', key: 'a', value: '1', ttl: 1 },
+    { op: 'put', key: 'b', value: '1', ttl: 1 },
+  ]);
+  feed(m, [
+    { op: 'put', key: 'a', value: '2' },
+    { op: 'delete', key: 'b' },
+    { op: 'put', key: 'b', value: 'again' },
+  ]);
   assert.equal(m.ttlOfKey('a'), undefined);
   feed(m, [{ op: 'ttl-revoke', id: 1 }]);
   assert.equal(m.get('a'), '2');
@@ -48,14 +69,27 @@ test('a write without the TTL detaches the key; a delete too; the grant itself s
 test('grants and their keys are in snapshots; commands round-trip; a grant retried with its session is made once', () => {
   const m = new KvStateMachine();
   const s = { clientId: 'c', seq: 1 };
-  const r = feed(m, [{ op: 'ttl-grant', ttlMs: 500, session: s }, { op: 'ttl-grant', ttlMs: 500, session: s }, { op: 'ttl-grant', ttlMs: 700 }, { op: 'put', key: 'x', value: '1', ttl: 3 }]);
+  const r = feed(m, [
+    { op: 'ttl-grant', ttlMs: 500, session: s },
+    { op: 'ttl-grant', ttlMs: 500, session: s },
+    { op: 'ttl-grant', ttlMs: 700 },
+    { op: 'put', key: 'x', value: '1', ttl: 3 },
+  ]);
   assert.deepEqual(r[1], r[0], 'the retry gets the original answer');
-  assert.deepEqual(m.ttlGrants(), [{ id: 1, ttlMs: 500 }, { id: 3, ttlMs: 700 }]);
+  assert.deepEqual(m.ttlGrants(), [
+    { id: 1, ttlMs: 500 },
+    { id: 3, ttlMs: 700 },
+  ]);
   const copy = KvStateMachine.restore(m.snapshot());
   assert.deepEqual(copy.ttlGrants(), m.ttlGrants());
   assert.equal(copy.ttlOfKey('x'), 3);
   assert.deepEqual(copy.snapshot(), m.snapshot());
-  for (const c of [{ op: 'ttl-grant', ttlMs: 5 }, { op: 'ttl-expire', id: 7 }, { op: 'ttl-revoke', id: 8, session: s }, { op: 'put', key: 'k', value: 'v', ttl: 9 }] as Command[]) {
+  for (const c of [
+    { op: 'ttl-grant', ttlMs: 5 },
+    { op: 'ttl-expire', id: 7 },
+    { op: 'ttl-revoke', id: 8, session: s },
+    { op: 'put', key: 'k', value: 'v', ttl: 9 },
+  ] as Command[]) {
     assert.deepEqual(decodeCommand(encodeCommand(c)), c);
   }
 });

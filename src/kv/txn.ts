@@ -19,7 +19,12 @@ export type CompareResult = '=' | '!=' | '<' | '>';
  */
 export type Compare =
   | { readonly key: string; readonly target: 'value'; readonly result: CompareResult; readonly value: string }
-  | { readonly key: string; readonly target: 'version' | 'create' | 'mod'; readonly result: CompareResult; readonly number: number };
+  | {
+      readonly key: string;
+      readonly target: 'version' | 'create' | 'mod';
+      readonly result: CompareResult;
+      readonly number: number;
+    };
 
 export type TxnOp =
   | { readonly op: 'put'; readonly key: string; readonly value: string }
@@ -81,7 +86,11 @@ export function readTxnBody(r: ByteReader, fail: (m: string) => Error): TxnBody 
     if (target === undefined || target === '') throw fail('unknown compare target');
     if (result === undefined || result === '') throw fail('unknown compare result');
     const key = r.str('compare key');
-    compares.push(target === 'value' ? { key, target, result, value: r.str('compare value') } : { key, target, result, number: r.varint('compare number') });
+    compares.push(
+      target === 'value'
+        ? { key, target, result, value: r.str('compare value') }
+        : { key, target, result, number: r.varint('compare number') },
+    );
   }
   const success = readOps(r, count('success count'), fail);
   const failure = readOps(r, count('failure count'), fail);

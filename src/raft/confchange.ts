@@ -34,7 +34,10 @@ class Out {
     return this;
   }
   u32(v: number): this {
-    return this.u8(v >>> 24).u8(v >>> 16).u8(v >>> 8).u8(v);
+    return this.u8(v >>> 24)
+      .u8(v >>> 16)
+      .u8(v >>> 8)
+      .u8(v);
   }
   bytes(b: Uint8Array): this {
     this.u32(b.length);
@@ -134,7 +137,8 @@ export function checkConfState(cs: ConfState): string | null {
   return null;
 }
 
-export type ChangeRefusal = 'unknown-member' | 'already-member' | 'removed-id' | 'would-lose-quorum' | 'too-many-members';
+export type ChangeRefusal =
+  'unknown-member' | 'already-member' | 'removed-id' | 'would-lose-quorum' | 'too-many-members';
 
 /** The configuration after `cc`, or why it cannot apply to `cs`. */
 export function applyChange(cs: ConfState, cc: ConfChange): ConfState | { refused: ChangeRefusal; message: string } {
@@ -143,22 +147,40 @@ export function applyChange(cs: ConfState, cc: ConfChange): ConfState | { refuse
   const removed = (cs.removed ?? []).slice();
   const isVoter = voters.includes(cc.id);
   const isLearner = learners.includes(cc.id);
-  if (removed.includes(cc.id)) return { refused: 'removed-id', message: `${cc.id} was removed from the cluster; a removed id never comes back (add the member under a new id)` };
+  if (removed.includes(cc.id))
+    return {
+      refused: 'removed-id',
+      message: `${cc.id} was removed from the cluster; a removed id never comes back (add the member under a new id)`,
+    };
   switch (cc.kind) {
     case 'add-learner':
-      if (isVoter || isLearner) return { refused: 'already-member', message: `${cc.id} is already a ${isVoter ? 'voter' : 'learner'}` };
+      if (isVoter || isLearner)
+        return { refused: 'already-member', message: `${cc.id} is already a ${isVoter ? 'voter' : 'learner'}` };
       if (voters.length + learners.length >= MAX_MEMBERS) {
-        return { refused: 'too-many-members', message: `the cluster has ${voters.length + learners.length} members; at most ${MAX_MEMBERS} are supported` };
+        return {
+          refused: 'too-many-members',
+          message: `the cluster has ${voters.length + learners.length} members; at most ${MAX_MEMBERS} are supported`,
+        };
       }
       return { voters, learners: [...learners, cc.id], removed };
     case 'promote':
       if (isVoter) return { refused: 'already-member', message: `${cc.id} is already a voter` };
-      if (!isLearner) return { refused: 'unknown-member', message: `${cc.id} is not a learner of this cluster (add it as a learner first)` };
+      if (!isLearner)
+        return {
+          refused: 'unknown-member',
+          message: `${cc.id} is not a learner of this cluster (add it as a learner first)`,
+        };
       return { voters: [...voters, cc.id], learners: learners.filter((x) => x !== cc.id), removed };
     case 'remove':
-      if (!isVoter && !isLearner) return { refused: 'unknown-member', message: `${cc.id} is not a member of this cluster` };
-      if (isVoter && voters.length === 1) return { refused: 'would-lose-quorum', message: `${cc.id} is the last voter` };
-      return { voters: voters.filter((x) => x !== cc.id), learners: learners.filter((x) => x !== cc.id), removed: [...removed, cc.id] };
+      if (!isVoter && !isLearner)
+        return { refused: 'unknown-member', message: `${cc.id} is not a member of this cluster` };
+      if (isVoter && voters.length === 1)
+        return { refused: 'would-lose-quorum', message: `${cc.id} is the last voter` };
+      return {
+        voters: voters.filter((x) => x !== cc.id),
+        learners: learners.filter((x) => x !== cc.id),
+        removed: [...removed, cc.id],
+      };
   }
 }
 
@@ -178,7 +200,8 @@ export function quorumValue(voters: readonly NodeId[], value: (id: NodeId) => nu
 }
 
 export function sameConf(a: ConfState, b: ConfState): boolean {
-  const eq = (x: readonly NodeId[], y: readonly NodeId[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+  const eq = (x: readonly NodeId[], y: readonly NodeId[]): boolean =>
+    x.length === y.length && x.every((v, i) => v === y[i]);
   return eq(a.voters, b.voters) && eq(a.learners, b.learners) && eq(a.removed ?? [], b.removed ?? []);
 }
 

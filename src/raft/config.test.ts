@@ -27,13 +27,22 @@ test('cross-field rules throw ConfigError with a message naming the field', () =
     [{ mutant: 'nope' }, /unknown mutant/],
   ];
   for (const [over, re] of cases) {
-    assert.throws(() => validateRaftConfig({ ...base, ...over } as never), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(over));
+    assert.throws(
+      () => validateRaftConfig({ ...base, ...over } as never),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      JSON.stringify(over),
+    );
   }
 });
 
 test('a larger drift bound shrinks the lease that fits under the election timeout', () => {
-  assert.doesNotThrow(() => validateRaftConfig({ id: 'a', members: ['a'], maxClockDriftRate: 0.05, leaseDurationMs: 900 }));
-  assert.throws(() => validateRaftConfig({ id: 'a', members: ['a'], maxClockDriftRate: 0.06, leaseDurationMs: 900 }), ConfigError);
+  assert.doesNotThrow(() =>
+    validateRaftConfig({ id: 'a', members: ['a'], maxClockDriftRate: 0.05, leaseDurationMs: 900 }),
+  );
+  assert.throws(
+    () => validateRaftConfig({ id: 'a', members: ['a'], maxClockDriftRate: 0.06, leaseDurationMs: 900 }),
+    ConfigError,
+  );
 });
 
 test('at most MAX_MEMBERS (7, docs/design.md "Limits") at bootstrap and after a change', () => {

@@ -87,12 +87,18 @@ export function validateRaftConfig(partial: RaftConfigInput): RaftConfig {
   if (!Array.isArray(c.members) || c.members.length === 0 || c.members.length > MAX_MEMBERS) {
     throw new ConfigError(`members must list 1..${MAX_MEMBERS} node ids`);
   }
-  if (new Set(c.members).size !== c.members.length) throw new ConfigError(`members must be unique: ${c.members.join(',')}`);
-  if (c.members.some((m) => typeof m !== 'string' || m.length === 0)) throw new ConfigError('member ids must be non-empty strings');
-  if (!Array.isArray(c.learners) || c.learners.some((m) => typeof m !== 'string' || m.length === 0 || c.members.includes(m))) {
+  if (new Set(c.members).size !== c.members.length)
+    throw new ConfigError(`members must be unique: ${c.members.join(',')}`);
+  if (c.members.some((m) => typeof m !== 'string' || m.length === 0))
+    throw new ConfigError('member ids must be non-empty strings');
+  if (
+    !Array.isArray(c.learners) ||
+    c.learners.some((m) => typeof m !== 'string' || m.length === 0 || c.members.includes(m))
+  ) {
     throw new ConfigError(`learners must be non-empty ids that are not also in members: ${String(c.learners)}`);
   }
-  if (c.members.length + c.learners.length > MAX_MEMBERS) throw new ConfigError(`at most ${MAX_MEMBERS} members and learners`);
+  if (c.members.length + c.learners.length > MAX_MEMBERS)
+    throw new ConfigError(`at most ${MAX_MEMBERS} members and learners`);
   if (!c.members.includes(c.id) && !c.learners.includes(c.id)) {
     throw new ConfigError(`id ${c.id} is not in members ${c.members.join(',')} (nor in learners)`);
   }
@@ -109,7 +115,9 @@ export function validateRaftConfig(partial: RaftConfigInput): RaftConfig {
     throw new ConfigError(`maxClockDriftRate must be a rate in [0, ${MAX_DRIFT_RATE}] (0.01 = 1%), got ${String(rho)}`);
   }
   if (c.electionTimeoutMaxMs <= c.electionTimeoutMinMs) {
-    throw new ConfigError(`electionTimeoutMaxMs (${c.electionTimeoutMaxMs}) must exceed electionTimeoutMinMs (${c.electionTimeoutMinMs}) so timeouts are randomized`);
+    throw new ConfigError(
+      `electionTimeoutMaxMs (${c.electionTimeoutMaxMs}) must exceed electionTimeoutMinMs (${c.electionTimeoutMinMs}) so timeouts are randomized`,
+    );
   }
   // A lease must survive a few lost heartbeats: renewal happens once per heartbeat round.
   const leaderLeaseMs = c.leaseDurationMs * (1 - rho);
@@ -126,7 +134,8 @@ export function validateRaftConfig(partial: RaftConfigInput): RaftConfig {
       `leaseDurationMs·(1+ρ)/(1−ρ) = ${longest.toFixed(1)} ms must be below electionTimeoutMinMs (${c.electionTimeoutMinMs})`,
     );
   }
-  if (c.mutant !== undefined && !MUTANTS.includes(c.mutant)) throw new ConfigError(`unknown mutant ${String(c.mutant)}`);
+  if (c.mutant !== undefined && !MUTANTS.includes(c.mutant))
+    throw new ConfigError(`unknown mutant ${String(c.mutant)}`);
   return c;
 }
 

@@ -164,14 +164,20 @@ export class Core {
     // A snapshot install resets the history without (necessarily) changing the configuration.
     if (this.reportedConf !== null && sameConf(this.reportedConf, cs)) return false;
     this.reportedConf = cs;
-    this.event({ kind: 'config', index: h.lastChangeIndex(), voters: cs.voters.join(','), learners: cs.learners.join(',') });
+    this.event({
+      kind: 'config',
+      index: h.lastChangeIndex(),
+      voters: cs.voters.join(','),
+      learners: cs.learners.join(','),
+    });
     return true;
   }
 
   /** Hosts pass monotonic time; going backwards is a host bug (and would break every lease). */
   observe(nowMs: number): void {
     // (An explicit branch, not assert(): this runs on every call and must not build a message.)
-    if (!(nowMs >= this.lastNowMs) || !Number.isFinite(nowMs)) throw new AssertionError(`time went backwards: ${nowMs} < ${this.lastNowMs}`);
+    if (!(nowMs >= this.lastNowMs) || !Number.isFinite(nowMs))
+      throw new AssertionError(`time went backwards: ${nowMs} < ${this.lastNowMs}`);
     this.lastNowMs = nowMs;
   }
 
@@ -220,8 +226,14 @@ export class Core {
     const snapshot = this.pendingSnapshot;
     const committedEntries = this.log.nextCommitted();
     if (
-      hardState === null && entries.length === 0 && snapshot === null && committedEntries.length === 0 &&
-      this.msgs.length === 0 && this.events.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0
+      hardState === null &&
+      entries.length === 0 &&
+      snapshot === null &&
+      committedEntries.length === 0 &&
+      this.msgs.length === 0 &&
+      this.events.length === 0 &&
+      this.readStates.length === 0 &&
+      this.readFailures.length === 0
     ) {
       return null;
     }

@@ -15,7 +15,7 @@ function voteResp(out: Message[]): VoteResponse {
 
 test('Election Safety (§5.2): at most one leader per term, across random partitions', () => {
   let seed = 7;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let trial = 0; trial < 8; trial++) {
     const c = new TestCluster(['a', 'b', 'c', 'd', 'e'], {}, () => rnd());
     const leaderOfTerm = new Map<number, string>();

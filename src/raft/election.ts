@@ -31,7 +31,19 @@ export function stepMessage(c: Core, m: Message, nowMs: number): void {
   } else if (m.term < c.term) {
     // Tell a stale leader or pre-candidate about the newer term; drop everything else.
     if (m.type === 'app' || m.type === 'snap') {
-      c.send({ type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: false, matchIndex: 0, rejectHint: null, round: 0 }, false);
+      c.send(
+        {
+          type: 'appResp',
+          from: c.cfg.id,
+          to: m.from,
+          term: c.term,
+          success: false,
+          matchIndex: 0,
+          rejectHint: null,
+          round: 0,
+        },
+        false,
+      );
     } else if (m.type === 'vote' && m.preVote) {
       replyVote(c, m, false, `stale term ${m.term} < ${c.term}`, nowMs);
     }
@@ -99,8 +111,14 @@ function requestVotes(c: Core, preVote: boolean, transfer: boolean): void {
   for (const to of c.voters()) {
     if (to === c.cfg.id) continue;
     const req: VoteRequest = {
-      type: 'vote', from: c.cfg.id, to, term, preVote, transfer,
-      lastLogIndex: c.log.lastIndex(), lastLogTerm: c.log.lastTerm(),
+      type: 'vote',
+      from: c.cfg.id,
+      to,
+      term,
+      preVote,
+      transfer,
+      lastLogIndex: c.log.lastIndex(),
+      lastLogTerm: c.log.lastTerm(),
     };
     // A real request depends on our persisted term and self-vote.
     c.send(req, !preVote);
@@ -182,4 +200,3 @@ function acceptLeader(c: Core, m: AppendRequest | SnapshotRequest, nowMs: number
   }
   if (isNew) c.event({ kind: 'old-lease-seen', leader: m.from, term: m.term, untilMs: c.oldLeaseUntilMs });
 }
-

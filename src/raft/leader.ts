@@ -22,12 +22,14 @@ export function becomeLeader(c: Core, nowMs: number): void {
   const waitUntilMs = c.cfg.mutant === 'no-old-lease-wait' ? Number.NEGATIVE_INFINITY : c.candidateWaitUntilMs;
   // MUTANT lease-one-config: the lease keeps counting the voters this leader was elected with.
   const frozen = c.voters().slice();
-  const voters = c.cfg.mutant === 'lease-one-config' ? (): readonly NodeId[] => frozen : (): readonly NodeId[] => c.voters();
+  const voters =
+    c.cfg.mutant === 'lease-one-config' ? (): readonly NodeId[] => frozen : (): readonly NodeId[] => c.voters();
   c.lease = new LeaderLease(c.cfg, c.cfg.id, voters, waitUntilMs);
   c.lastReportedLeaseUntilMs = Number.NEGATIVE_INFINITY;
   c.progress.clear();
   const cs = c.conf();
-  for (const p of [...cs.voters, ...cs.learners]) if (p !== c.cfg.id) c.progress.set(p, new Progress(c.log.lastIndex() + 1, nowMs));
+  for (const p of [...cs.voters, ...cs.learners])
+    if (p !== c.cfg.id) c.progress.set(p, new Progress(c.log.lastIndex() + 1, nowMs));
   c.confRound = 0;
   c.transferTarget = null;
   c.transferDeadlineMs = Number.POSITIVE_INFINITY;
@@ -64,7 +66,8 @@ function tickLeader(c: Core, nowMs: number): void {
       if (pr.recentActive && c.isVoter(id)) active++;
       pr.recentActive = false;
     }
-    if (active < c.quorum()) return stepDown(c, `check quorum failed: heard from ${active} of ${c.voters().length} voters`, nowMs);
+    if (active < c.quorum())
+      return stepDown(c, `check quorum failed: heard from ${active} of ${c.voters().length} voters`, nowMs);
     c.checkQuorumDeadlineMs = nowMs + c.cfg.electionTimeoutMinMs;
   }
   if (nowMs >= c.heartbeatDeadlineMs) broadcastRound(c, nowMs);
@@ -140,7 +143,8 @@ export function maybeCommit(c: Core, nowMs: number): void {
   c.event({ kind: 'commit', index: n, term: c.term });
   releaseReads(c, nowMs);
   // Our own removal is committed: hand over and leave (thesis §4.2.2).
-  if (c.role === 'leader' && !c.isVoter() && c.log.committed >= c.log.conf.lastChangeIndex()) leaveAfterRemoval(c, nowMs);
+  if (c.role === 'leader' && !c.isVoter() && c.log.committed >= c.log.conf.lastChangeIndex())
+    leaveAfterRemoval(c, nowMs);
 }
 
 /**
@@ -164,7 +168,8 @@ export function bestTransferTarget(c: Core, nowMs: number): NodeId | null {
   let best: NodeId | null = null;
   let bestMatch = -1;
   for (const [id, pr] of c.progress) {
-    if (c.isVoter(id) && caughtUp(c, pr, nowMs, c.cfg.maxEntriesPerAppend) && pr.match > bestMatch) [best, bestMatch] = [id, pr.match];
+    if (c.isVoter(id) && caughtUp(c, pr, nowMs, c.cfg.maxEntriesPerAppend) && pr.match > bestMatch)
+      [best, bestMatch] = [id, pr.match];
   }
   return best;
 }
@@ -179,7 +184,8 @@ export function leaveAfterRemoval(c: Core, nowMs: number): void {
   let target: NodeId | null = null;
   let bestMatch = -1;
   for (const [id, pr] of c.progress) {
-    if (c.isVoter(id) && nowMs - pr.lastHeardMs < c.cfg.electionTimeoutMinMs && pr.match > bestMatch) [target, bestMatch] = [id, pr.match];
+    if (c.isVoter(id) && nowMs - pr.lastHeardMs < c.cfg.electionTimeoutMinMs && pr.match > bestMatch)
+      [target, bestMatch] = [id, pr.match];
   }
   if (target === null) return stepDown(c, 'removed from the configuration', nowMs);
   // MUTANT removed-leader-keeps-lease: the removed leader keeps serving lease reads while it hands over.
@@ -191,7 +197,8 @@ function startTransfer(c: Core, target: NodeId, nowMs: number, keepLease: boolea
   if (lease === null) return;
   // MUTANT transfer-keeps-lease / removed-leader-keeps-lease: hand over while still serving lease reads.
   if (!keepLease) {
-    if (lease.isValid(nowMs)) c.event({ kind: 'lease-lost', term: c.term, reason: `given up for transfer to ${target}` });
+    if (lease.isValid(nowMs))
+      c.event({ kind: 'lease-lost', term: c.term, reason: `given up for transfer to ${target}` });
     lease.givenUp = true;
     // We vote for the target too: report our own lease to it like any other old lease.
     if (lease.untilMs > c.oldLeaseUntilMs) {
@@ -219,4 +226,3 @@ function maybeSendTimeoutNow(c: Core): void {
   c.transferSent = true;
   c.send({ type: 'timeoutNow', from: c.cfg.id, to: t, term: c.term }, false);
 }
-

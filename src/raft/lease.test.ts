@@ -81,7 +81,10 @@ test('a leader whose lease runs out unrenewed steps down, exactly then', () => {
   c.run(1, 1);
   assert.equal(c.node('a').status(0).role, 'follower');
   const sd = c.eventsOf('a', 'step-down') as Extract<RaftEvent, { kind: 'step-down' }>[];
-  assert.deepEqual(sd.map((e) => e.reason), ['lease renewal failed, stepping down']);
+  assert.deepEqual(
+    sd.map((e) => e.reason),
+    ['lease renewal failed, stepping down'],
+  );
 });
 
 test('the lease is checked at the time of serving: a stalled leader whose tick never ran sees none', () => {
@@ -93,7 +96,7 @@ test('the lease is checked at the time of serving: a stalled leader whose tick n
   assert.equal(a.node.status(a.nowMs).role, 'leader', 'it does not know yet');
   assert.equal(a.node.leaseRead(a.nowMs), null);
   assert.equal(a.node.isLeaseValid(a.nowMs), false);
-  assert.equal(a.node.leaseRead(until - 0.001), 0 + (a.node.status(0).commit), 'valid just before');
+  assert.equal(a.node.leaseRead(until - 0.001), 0 + a.node.status(0).commit, 'valid just before');
 });
 
 test('a follower records the leader lease as its receive time + D·(1+ρ)', () => {
@@ -149,7 +152,10 @@ test('the new leader waits remaining·(1+ρ)/(1−ρ) on its own clock before ac
     b.step({ type: 'voteResp', from: 'c', to: 'b', term: 1, preVote: false, granted: true, oldLeaseRemainingMs: 500 });
     assert.equal(b.node.status(b.nowMs).role, 'leader');
     const ev = b.events.find((e) => e.kind === 'waiting-old-lease');
-    return { waitedMs: ev && ev.kind === 'waiting-old-lease' ? ev.untilMs - t0 : null, lease: b.node.status(b.nowMs).waitingForOldLease };
+    return {
+      waitedMs: ev && ev.kind === 'waiting-old-lease' ? ev.untilMs - t0 : null,
+      lease: b.node.status(b.nowMs).waitingForOldLease,
+    };
   };
   const real = waitFor();
   assert.ok(real.waitedMs !== null && Math.abs(real.waitedMs - (500 * (1 + RHO)) / (1 - RHO)) < 1e-9);
@@ -171,7 +177,10 @@ test('while waiting for the old lease the new leader commits and serves ReadInde
   assert.equal(b.node.leaseRead(b.nowMs), null);
   b.node.readIndex(7, b.nowMs);
   c.deliverAll();
-  assert.deepEqual(b.readStates.map((r) => r.requestId), [7]);
+  assert.deepEqual(
+    b.readStates.map((r) => r.requestId),
+    [7],
+  );
   assert.ok((b.readStates[0]?.index ?? 0) >= idx);
   c.run(1000, 10);
   assert.notEqual(b.node.leaseRead(b.nowMs), null, 'acquired after the wait');
@@ -184,7 +193,8 @@ test('no lease read before an entry of the current term is committed', () => {
     for (const id of c.ids) c.rand.set(id, id === 'b' ? 0 : 0.9);
     const noop = c.node('b').status(0).lastIndex + 1;
     // Followers' acknowledgements of b's NO-OP are lost; their heartbeat acknowledgements are not.
-    c.drop = (m) => m.from === 'a' || m.to === 'a' || (m.type === 'appResp' && m.to === 'b' && m.success && m.matchIndex >= noop);
+    c.drop = (m) =>
+      m.from === 'a' || m.to === 'a' || (m.type === 'appResp' && m.to === 'b' && m.success && m.matchIndex >= noop);
     for (let i = 0; i < 400 && !c.leaders().includes('b'); i++) c.run(10, 10);
     c.run(200, 10);
     const b = c.get('b');

@@ -90,7 +90,8 @@ export class LeaderLease {
   resumeAfterTransfer(): void {
     this.givenUp = false;
     const sentMs = this.sendTimes.get(this.quorumRound);
-    if (sentMs !== undefined) this.untilMs = Math.max(this.untilMs, sentMs + holderSpan(this.cfg, this.cfg.leaseDurationMs));
+    if (sentMs !== undefined)
+      this.untilMs = Math.max(this.untilMs, sentMs + holderSpan(this.cfg, this.cfg.leaseDurationMs));
   }
 
   /** Recounts after the voters changed (the quorum round never moves back). */
@@ -118,7 +119,9 @@ export class LeaderLease {
 
   private recompute(nowMs: number): boolean {
     // The leader itself has "acknowledged" every round it sent.
-    const q = quorumValue(this.voters(), (p) => (p === this.self || this.assumed.has(p) ? this.round : (this.acked.get(p) ?? 0)));
+    const q = quorumValue(this.voters(), (p) =>
+      p === this.self || this.assumed.has(p) ? this.round : (this.acked.get(p) ?? 0),
+    );
     if (q <= this.quorumRound) return false;
     this.quorumRound = q;
     const sentMs = this.sendTimes.get(q);

@@ -6,7 +6,13 @@ import type { Entry } from './types.ts';
 import { Solo, heartbeat } from './testkit.ts';
 
 const ent = (index: number, term: number): Entry => ({ index, term, type: 0, data: new Uint8Array(0) });
-const log = (...terms: number[]): RaftLog => RaftLog.restore(null, terms.map((t, i) => ent(i + 1, t)), 0, { voters: ['a'], learners: [] });
+const log = (...terms: number[]): RaftLog =>
+  RaftLog.restore(
+    null,
+    terms.map((t, i) => ent(i + 1, t)),
+    0,
+    { voters: ['a'], learners: [] },
+  );
 const terms = (l: RaftLog): number[] => Array.from({ length: l.lastIndex() }, (_, i) => l.term(i + 1) ?? -1);
 
 test('maybeAppend: rejects when prev does not match, appends when it does', () => {

@@ -28,7 +28,12 @@ export class RaftLog {
     this.conf = new ConfHistory(0, bootstrap);
   }
 
-  static restore(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: number, bootstrap: ConfState): RaftLog {
+  static restore(
+    snapshot: SnapshotMeta | null,
+    entries: readonly Entry[],
+    commit: number,
+    bootstrap: ConfState,
+  ): RaftLog {
     const log = new RaftLog(bootstrap);
     if (snapshot !== null) {
       log.snapIndex = snapshot.index;

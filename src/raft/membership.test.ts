@@ -6,7 +6,11 @@ import type { ConfChangeResult } from './membership.ts';
 import { TestCluster, isolate, partition } from './testkit.ts';
 import type { ConfChange, Mutant, NodeId } from './types.ts';
 
-const cc = (kind: ConfChange['kind'], id: NodeId): ConfChange => ({ kind, id, context: new TextEncoder().encode(`ctx-${id}`) });
+const cc = (kind: ConfChange['kind'], id: NodeId): ConfChange => ({
+  kind,
+  id,
+  context: new TextEncoder().encode(`ctx-${id}`),
+});
 
 function propose(c: TestCluster, leader: NodeId, change: ConfChange, force = false): ConfChangeResult {
   const t = c.get(leader);
@@ -44,7 +48,12 @@ test('codec: a ConfChange entry round-trips with its resulting configuration; ju
   const data = encodeConfChange(change, { voters: ['n1', 'n4'], learners: [], removed: ['n2'] });
   assert.deepEqual(decodeConfChange(data), change);
   assert.deepEqual(decodeConfEntry(data).confState, { voters: ['n1', 'n4'], learners: [], removed: ['n2'] });
-  for (const junk of [new Uint8Array(0), new Uint8Array([9, 0]), data.slice(0, data.length - 1), Uint8Array.from([...data, 0])]) {
+  for (const junk of [
+    new Uint8Array(0),
+    new Uint8Array([9, 0]),
+    data.slice(0, data.length - 1),
+    Uint8Array.from([...data, 0]),
+  ]) {
     assert.throws(() => decodeConfEntry(junk), ConfDecodeError);
   }
   // A configuration without voters, or listing a member twice, never decodes.
@@ -74,18 +83,41 @@ test('a learner never campaigns, its vote never counts, and it never counts for 
   c.propose('a', 'y');
   c.run(1500);
   assert.equal(c.node('a').status(0).commit, commitBefore, 'learner acks do not commit');
-  assert.ok(c.eventsOf('a', 'step-down').some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason)), 'learner acks do not keep the lease');
+  assert.ok(
+    c.eventsOf('a', 'step-down').some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason)),
+    'learner acks do not keep the lease',
+  );
   // Cut the learners off from everybody for a long time: they never become (pre-)candidates.
   c.drop = (m) => ['d', 'e'].includes(m.from) || ['d', 'e'].includes(m.to);
   c.run(6000);
-  for (const id of ['d', 'e']) assert.equal(c.get(id).events.some((e) => e.kind === 'role' && e.role !== 'follower'), false, id);
+  for (const id of ['d', 'e'])
+    assert.equal(
+      c.get(id).events.some((e) => e.kind === 'role' && e.role !== 'follower'),
+      false,
+      id,
+    );
   // b campaigns with a and c silent: it asks voters only, and a (pre-)vote from learner d does not count.
   c.drop = (m) => ['a', 'c'].includes(m.from) || ['a', 'c'].includes(m.to);
   const b = c.get('b');
   for (let i = 0; i < 50 && b.node.role !== 'pre-candidate'; i++) c.advance(100);
   assert.equal(b.node.role, 'pre-candidate');
-  assert.equal(c.queue.some((m) => m.type === 'vote' && ['d', 'e'].includes(m.to)), false, 'learners are not asked');
-  b.node.step({ type: 'voteResp', from: 'd', to: 'b', term: b.node.term + 1, preVote: true, granted: true, oldLeaseRemainingMs: 0 }, b.nowMs);
+  assert.equal(
+    c.queue.some((m) => m.type === 'vote' && ['d', 'e'].includes(m.to)),
+    false,
+    'learners are not asked',
+  );
+  b.node.step(
+    {
+      type: 'voteResp',
+      from: 'd',
+      to: 'b',
+      term: b.node.term + 1,
+      preVote: true,
+      granted: true,
+      oldLeaseRemainingMs: 0,
+    },
+    b.nowMs,
+  );
   c.pump('b');
   assert.equal(b.node.role, 'pre-candidate', 'b + learner d are not a majority of a, b, c');
 });
@@ -102,7 +134,7 @@ test('one change in flight: a second change waits until the first is committed',
   ok(propose(c, 'a', cc('add-learner', 'e')));
 });
 
-test('no change before an entry of the leader\'s own term is committed (raft-dev 2015)', () => {
+test("no change before an entry of the leader's own term is committed (raft-dev 2015)", () => {
   const c = new TestCluster(['a', 'b', 'c']);
   c.drop = (m) => m.type === 'appResp' && m.matchIndex >= 1;
   c.run(1100);
@@ -184,7 +216,9 @@ test('a new voter counts toward the lease only once it has acknowledged a round 
     ok(propose(c, 'a', cc('promote', 'f')));
     c.drop = (m) => !['a', 'b', 'c'].includes(m.from) || !['a', 'b', 'c'].includes(m.to);
     c.run(950);
-    const stepped = c.eventsOf('a', 'step-down').some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason));
+    const stepped = c
+      .eventsOf('a', 'step-down')
+      .some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason));
     assert.equal(stepped, mutant === undefined, `mutant=${mutant ?? 'none'}: a, b, c are 3 of 6 voters, no lease`);
   }
 });
@@ -198,13 +232,21 @@ test('removing the leader: it hands over (lease given up first), leaves, and nev
   const ls = c.leaders();
   assert.equal(ls.length, 1);
   assert.notEqual(ls[0], 'a');
-  assert.ok(c.eventsOf('a', 'lease-lost').some((e) => e.kind === 'lease-lost' && /given up for transfer/.test(e.reason)));
+  assert.ok(
+    c.eventsOf('a', 'lease-lost').some((e) => e.kind === 'lease-lost' && /given up for transfer/.test(e.reason)),
+  );
   for (const id of ['a', 'b', 'c']) assert.deepEqual(c.node(id).confState().voters, ['b', 'c'], id);
   // a stays out: cut the leader off; a never campaigns, b and c elect among themselves.
   const before = c.get('a').events.length;
   c.drop = isolate(ls[0] as NodeId);
   c.run(6000);
-  assert.equal(c.get('a').events.slice(before).some((e) => e.kind === 'election-timeout'), false);
+  assert.equal(
+    c
+      .get('a')
+      .events.slice(before)
+      .some((e) => e.kind === 'election-timeout'),
+    false,
+  );
   assert.equal(c.node('a').status(0).role, 'follower');
 });
 
@@ -275,7 +317,21 @@ test('a leader that steps down while waiting out an old lease passes that lease 
   const st = b.node.status(b.nowMs);
   assert.equal(st.waitingForOldLease, true);
   // A newer term shows up at once: b steps down before its wait is over.
-  b.node.step({ type: 'app', from: 'c', to: 'b', term: st.term + 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0, leaseDurationMs: 0, round: 1 }, b.nowMs);
+  b.node.step(
+    {
+      type: 'app',
+      from: 'c',
+      to: 'b',
+      term: st.term + 1,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [],
+      commit: 0,
+      leaseDurationMs: 0,
+      round: 1,
+    },
+    b.nowMs,
+  );
   c.pump('b');
   const after = b.node.status(b.nowMs);
   assert.equal(after.role, 'follower');
@@ -300,7 +356,9 @@ test('after a change the lease counts a majority of the configuration in force, 
     assert.deepEqual(voters(c, 'a'), ['a', 'b', 'c', 'd', 'e']);
     c.drop = partition(['a', 'b'], ['c', 'd', 'e']);
     c.run(950);
-    const stepped = c.eventsOf('a', 'step-down').some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason));
+    const stepped = c
+      .eventsOf('a', 'step-down')
+      .some((e) => e.kind === 'step-down' && /lease renewal failed/.test(e.reason));
     assert.equal(stepped, mutant === undefined, `mutant=${mutant ?? 'none'}: a and b are 2 of 5 voters, no lease`);
   }
 });
@@ -314,6 +372,10 @@ test('a transfer that timed out leaves the lease given up: the leader steps down
     assert.equal(c.node('a').transferLeadership('b', c.get('a').nowMs), true);
     c.run(1200);
     const a = c.get('a');
-    assert.equal(a.node.role === 'leader' && a.node.isLeaseValid(a.nowMs), mutant !== undefined, `mutant=${mutant ?? 'none'}`);
+    assert.equal(
+      a.node.role === 'leader' && a.node.isLeaseValid(a.nowMs),
+      mutant !== undefined,
+      `mutant=${mutant ?? 'none'}`,
+    );
   }
 });

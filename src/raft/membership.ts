@@ -29,7 +29,12 @@ export type ConfChangeRefusal =
 
 export type ConfChangeResult =
   | { readonly ok: true; readonly index: number }
-  | { readonly ok: false; readonly reason: ConfChangeRefusal; readonly message: string; readonly leaderHint: NodeId | null };
+  | {
+      readonly ok: false;
+      readonly reason: ConfChangeRefusal;
+      readonly message: string;
+      readonly leaderHint: NodeId | null;
+    };
 
 /**
  * Caught up: heard from within an election timeout, replicating normally (not probing or waiting
@@ -38,7 +43,11 @@ export type ConfChangeResult =
  * AppendRequest's worth (the leader brings the target fully up to date before TimeoutNow anyway).
  */
 export function caughtUp(c: Core, pr: Progress, nowMs: number, slack: number): boolean {
-  return pr.state === 'replicate' && nowMs - pr.lastHeardMs < c.cfg.electionTimeoutMinMs && pr.match + slack >= c.log.committed;
+  return (
+    pr.state === 'replicate' &&
+    nowMs - pr.lastHeardMs < c.cfg.electionTimeoutMinMs &&
+    pr.match + slack >= c.log.committed
+  );
 }
 
 /** Voters of `voters` the leader heard from within an election timeout (itself included). */
@@ -64,13 +73,17 @@ export function proposeConfChange(c: Core, cc: ConfChange, nowMs: number, force:
   if (c.transferTarget !== null) return refuse(c, 'not-leader', `handing leadership over to ${c.transferTarget}`);
   // MUTANT change-before-term-commit: the 2015 single-server bug (no own-term entry committed yet).
   if (c.log.committed < c.noopIndex && c.cfg.mutant !== 'change-before-term-commit') {
-    return refuse(c, 'lease-not-confirmed', 'no entry of this leader\'s term is committed yet');
+    return refuse(c, 'lease-not-confirmed', "no entry of this leader's term is committed yet");
   }
   if (c.log.conf.lastChangeIndex() > c.log.committed) {
     return refuse(c, 'change-in-flight', `the change at index ${c.log.conf.lastChangeIndex()} is not committed yet`);
   }
   if (!lease.isValid(nowMs) || lease.quorumRound < c.confRound) {
-    return refuse(c, 'lease-not-confirmed', 'the lease is not (yet) confirmed by a majority of the configuration in force');
+    return refuse(
+      c,
+      'lease-not-confirmed',
+      'the lease is not (yet) confirmed by a majority of the configuration in force',
+    );
   }
   const next = applyChange(c.conf(), cc);
   if ('refused' in next) return refuse(c, next.refused, next.message);
@@ -79,13 +92,21 @@ export function proposeConfChange(c: Core, cc: ConfChange, nowMs: number, force:
     const pr = c.progress.get(cc.id);
     if (pr === undefined || !caughtUp(c, pr, nowMs, 0)) {
       const where = pr === undefined ? 'nothing' : `match ${pr.match} (${pr.state})`;
-      return refuse(c, 'learner-not-caught-up', `${cc.id} is not caught up: it holds ${where}, the commit index is ${c.log.committed}`);
+      return refuse(
+        c,
+        'learner-not-caught-up',
+        `${cc.id} is not caught up: it holds ${where}, the commit index is ${c.log.committed}`,
+      );
     }
   }
   if (cc.kind !== 'add-learner' && !force) {
     const healthy = healthyVoters(c, next.voters, nowMs);
     if (healthy < majority(next.voters)) {
-      return refuse(c, 'would-lose-quorum', `only ${healthy} of the ${next.voters.length} voters after this change answered recently; a majority is ${majority(next.voters)} (force to override)`);
+      return refuse(
+        c,
+        'would-lose-quorum',
+        `only ${healthy} of the ${next.voters.length} voters after this change answered recently; a majority is ${majority(next.voters)} (force to override)`,
+      );
     }
   }
   const index = c.log.lastIndex() + 1;

@@ -24,7 +24,20 @@ import { maybeCommit, transferLeadership } from './leader.ts';
 import { becomeFollower } from './roles.ts';
 import { proposeConfChange } from './membership.ts';
 import type { ConfChangeResult } from './membership.ts';
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Outgoing, ProposeResult, Random, Ready, Role, SnapshotMeta } from './types.ts';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  Outgoing,
+  ProposeResult,
+  Random,
+  Ready,
+  Role,
+  SnapshotMeta,
+} from './types.ts';
 
 export interface RaftNodeOptions {
   readonly config: RaftConfig;
@@ -63,7 +76,9 @@ export interface RaftStatus {
   /** Index of the latest ConfChange entry in the log, and whether it is committed. */
   readonly confIndex: number;
   readonly confCommitted: boolean;
-  readonly progress: Readonly<Record<NodeId, { readonly match: number; readonly next: number; readonly state: string }>>;
+  readonly progress: Readonly<
+    Record<NodeId, { readonly match: number; readonly next: number; readonly state: string }>
+  >;
 }
 
 export class RaftNode {

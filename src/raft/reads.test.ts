@@ -33,7 +33,10 @@ test('ReadIndex without a lease waits for a heartbeat round sent after the read 
   assert.ok(round, 'the read started a round');
   c.deliverOne((m) => m.to === 'b'); // b receives, acknowledges
   c.deliverOne((m) => m.to === 'a'); // a has a majority (itself and b)
-  assert.deepEqual(a.readStates.map((r) => r.requestId), [2]);
+  assert.deepEqual(
+    a.readStates.map((r) => r.requestId),
+    [2],
+  );
 });
 
 test('ReadIndex with useLease = false confirms leadership with a round even while the lease is valid', () => {
@@ -43,10 +46,16 @@ test('ReadIndex with useLease = false confirms leadership with a round even whil
   a.node.readIndex(5, a.nowMs, false);
   c.pump('a');
   assert.equal(a.readStates.length, 0, 'not answered from the lease');
-  assert.ok(c.queue.some((m) => m.from === 'a' && m.type === 'app'), 'the read started a round');
+  assert.ok(
+    c.queue.some((m) => m.from === 'a' && m.type === 'app'),
+    'the read started a round',
+  );
   c.deliverOne((m) => m.to === 'b');
   c.deliverOne((m) => m.to === 'a');
-  assert.deepEqual(a.readStates.map((r) => r.requestId), [5]);
+  assert.deepEqual(
+    a.readStates.map((r) => r.requestId),
+    [5],
+  );
 });
 
 test('ReadIndex on a follower fails with not-leader and the leader hint', () => {
@@ -64,7 +73,10 @@ test('pending ReadIndex requests fail with stepped-down when the leader steps do
   c2.drop = (m) => m.type === 'timeoutNow' || m.to === 'a';
   a2.node.readIndex(4, a2.nowMs);
   c2.run(1100, 10); // transfer times out → step down
-  assert.deepEqual(a2.readFailures.map((f) => [f.requestId, f.reason]), [[4, 'stepped-down']]);
+  assert.deepEqual(
+    a2.readFailures.map((f) => [f.requestId, f.reason]),
+    [[4, 'stepped-down']],
+  );
 });
 
 test('ReadIndex is bounded by maxPendingReads', () => {
@@ -74,7 +86,10 @@ test('ReadIndex is bounded by maxPendingReads', () => {
   c.drop = (m) => m.type === 'timeoutNow';
   for (let i = 1; i <= 3; i++) a.node.readIndex(i, a.nowMs);
   c.pump('a');
-  assert.deepEqual(a.readFailures.map((f) => [f.requestId, f.reason]), [[3, 'overloaded']]);
+  assert.deepEqual(
+    a.readFailures.map((f) => [f.requestId, f.reason]),
+    [[3, 'overloaded']],
+  );
   c.deliverAll();
   assert.deepEqual(a.readStates.map((r) => r.requestId).sort(), [1, 2]);
 });

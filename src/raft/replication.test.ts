@@ -20,7 +20,8 @@ test('Log Matching and State Machine Safety under random partitions and proposal
     for (let step = 0; step < 40; step++) {
       const cut = c.ids.filter(() => rnd() < 0.25);
       c.drop = (m) => cut.includes(m.from) !== cut.includes(m.to) || rnd() < 0.05;
-      for (const id of c.leaders()) if (rnd() < 0.8) c.get(id).node.propose(new TextEncoder().encode(`v${n++}`), c.get(id).nowMs);
+      for (const id of c.leaders())
+        if (rnd() < 0.8) c.get(id).node.propose(new TextEncoder().encode(`v${n++}`), c.get(id).nowMs);
       c.run(150, 15);
     }
     c.drop = () => false;
@@ -32,7 +33,8 @@ test('Log Matching and State Machine Safety under random partitions and proposal
         const ey = c.get(y).disk.entries;
         for (let i = Math.min(ex.length, ey.length) - 1; i >= 0; i--) {
           if (ex[i]?.term === ey[i]?.term) {
-            for (let j = 0; j <= i; j++) assert.equal(ex[j]?.term, ey[j]?.term, `${x},${y} differ at ${j + 1} below a match at ${i + 1}`);
+            for (let j = 0; j <= i; j++)
+              assert.equal(ex[j]?.term, ey[j]?.term, `${x},${y} differ at ${j + 1} below a match at ${i + 1}`);
             break;
           }
         }
@@ -42,7 +44,12 @@ test('Log Matching and State Machine Safety under random partitions and proposal
     const longest = c.ids.map((id) => c.get(id).applied).reduce((a, b) => (a.length >= b.length ? a : b));
     for (const id of c.ids) {
       const ap = c.get(id).applied;
-      ap.forEach((e, i) => assert.deepEqual([e.index, e.term, text(e)], [longest[i]?.index, longest[i]?.term, longest[i] && text(longest[i])]));
+      ap.forEach((e, i) =>
+        assert.deepEqual(
+          [e.index, e.term, text(e)],
+          [longest[i]?.index, longest[i]?.term, longest[i] && text(longest[i])],
+        ),
+      );
       assert.equal(ap.length, longest.length, `${id} converged after healing`);
     }
     assert.ok(longest.length > 10, 'the run made progress');
@@ -68,7 +75,10 @@ test('commit rule: the leader counts its own copy only once its disk has it', ()
   c.slowDisk.add('a');
   const idx = c.propose('a', 'x');
   c.deliverAll();
-  assert.ok(c.get('b').disk.entries.some((e) => e.index === idx), 'b stored it');
+  assert.ok(
+    c.get('b').disk.entries.some((e) => e.index === idx),
+    'b stored it',
+  );
   assert.ok(c.node('a').status(0).commit < idx, 'b alone is not a majority while a has not persisted');
   c.flushDisk('a');
   assert.ok(c.node('a').status(0).commit >= idx);
@@ -86,7 +96,8 @@ test('Figure 8: an entry of an older term stored on a majority is not committed 
   assert.equal(c.get('s2').disk.entries[1]?.term, t1);
   // (b) the other side elects X; X's NO-OP (its index 2) reaches nobody; then X is cut off.
   let x = '';
-  c.drop = (m) => minority.includes(m.from) !== minority.includes(m.to) || (m.type === 'app' && !minority.includes(m.from));
+  c.drop = (m) =>
+    minority.includes(m.from) !== minority.includes(m.to) || (m.type === 'app' && !minority.includes(m.from));
   for (let i = 0; i < 100 && x === ''; i++) {
     c.run(50, 10);
     x = c.leaders().find((id) => !minority.includes(id)) ?? '';
@@ -95,7 +106,8 @@ test('Figure 8: an entry of an older term stored on a majority is not committed 
   const tx = c.node(x).status(0).term;
   assert.equal(c.get(x).disk.entries[1]?.term, tx, 'X holds its NO-OP at index 2');
   // (c) s1 leads again without X; index 2 (term t1) reaches s3 but s1's own NO-OP reaches nobody.
-  c.drop = (m) => m.from === x || m.to === x || (m.from === 's1' && m.type === 'app' && m.entries.some((e) => e.term > t1));
+  c.drop = (m) =>
+    m.from === x || m.to === x || (m.from === 's1' && m.type === 'app' && m.entries.some((e) => e.term > t1));
   let t3 = 0;
   for (let i = 0; i < 200 && t3 === 0; i++) {
     c.run(50, 10);
@@ -113,7 +125,10 @@ test('Figure 8: an entry of an older term stored on a majority is not committed 
   assert.ok(c.leaders().includes(x), 'X won again');
   c.run(500, 10);
   for (const id of c.ids) {
-    assert.ok(!c.get(id).applied.some((e) => e.index === idx2 && e.term === t1), `${id} never applied the uncommitted entry`);
+    assert.ok(
+      !c.get(id).applied.some((e) => e.index === idx2 && e.term === t1),
+      `${id} never applied the uncommitted entry`,
+    );
   }
   assert.equal(c.get('s3').disk.entries[idx2 - 1]?.term, tx, 'overwritten by X');
 });
@@ -139,7 +154,10 @@ test('fast backtracking: a follower with a long conflicting suffix is repaired i
   const rejections = c.eventsOf('a', 'append-rejected');
   assert.ok(rejections.length <= 2, `took ${rejections.length} rejections (one per entry would be 50)`);
   const aTerms = c.get('a').disk.entries.map((e) => e.term);
-  assert.deepEqual(c.get('c').disk.entries.map((e) => e.term), aTerms);
+  assert.deepEqual(
+    c.get('c').disk.entries.map((e) => e.term),
+    aTerms,
+  );
 });
 
 test('flow control: at most maxInflightAppends appends of at most maxEntriesPerAppend entries in flight', () => {
@@ -202,7 +220,11 @@ test('a follower whose data folder was wiped (same id, empty log) is caught up b
   c.restart('c');
   c.run(3000, 20);
   assert.equal(c.leaders().join(), 'a', 'the same leader throughout');
-  assert.equal(c.get('c').disk.entries.at(-1)?.index, last, 'the wiped follower got the log back without any new write');
+  assert.equal(
+    c.get('c').disk.entries.at(-1)?.index,
+    last,
+    'the wiped follower got the log back without any new write',
+  );
   const idx = c.propose('a', 'after');
   c.run(500, 20);
   assert.equal(c.get('c').disk.entries.at(-1)?.index, idx);

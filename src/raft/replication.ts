@@ -33,14 +33,30 @@ function sendOneAppend(c: Core, to: NodeId, pr: Progress): boolean {
     const snap = c.log.snapshot;
     if (snap === null) return false;
     pr.becomeSnapshot(snap.index);
-    const m: SnapshotRequest = { type: 'snap', from: c.cfg.id, to, term: c.term, snapshot: snap, leaseDurationMs: c.claimedLeaseMs(), round };
+    const m: SnapshotRequest = {
+      type: 'snap',
+      from: c.cfg.id,
+      to,
+      term: c.term,
+      snapshot: snap,
+      leaseDurationMs: c.claimedLeaseMs(),
+      round,
+    };
     c.send(m, false);
     return false;
   }
   const entries = c.log.slice(pr.next, c.cfg.maxEntriesPerAppend, c.cfg.maxBytesPerAppend);
   const m: AppendRequest = {
-    type: 'app', from: c.cfg.id, to, term: c.term, prevLogIndex: prev, prevLogTerm: prevTerm, entries,
-    commit: c.log.committed, leaseDurationMs: c.claimedLeaseMs(), round,
+    type: 'app',
+    from: c.cfg.id,
+    to,
+    term: c.term,
+    prevLogIndex: prev,
+    prevLogTerm: prevTerm,
+    entries,
+    commit: c.log.committed,
+    leaseDurationMs: c.claimedLeaseMs(),
+    round,
   };
   // The leader's own disk write may run in parallel (it counts itself only once stable).
   c.send(m, false);
@@ -70,8 +86,16 @@ export function sendHeartbeat(c: Core, to: NodeId, pr: Progress): void {
     prevTerm = 0;
   }
   const m: AppendRequest = {
-    type: 'app', from: c.cfg.id, to, term: c.term, prevLogIndex: prev, prevLogTerm: prevTerm, entries: [],
-    commit: Math.min(c.log.committed, prev), leaseDurationMs: c.claimedLeaseMs(), round: lease === null ? 0 : lease.round,
+    type: 'app',
+    from: c.cfg.id,
+    to,
+    term: c.term,
+    prevLogIndex: prev,
+    prevLogTerm: prevTerm,
+    entries: [],
+    commit: Math.min(c.log.committed, prev),
+    leaseDurationMs: c.claimedLeaseMs(),
+    round: lease === null ? 0 : lease.round,
   };
   c.send(m, false);
 }
@@ -81,8 +105,14 @@ export function handleAppend(c: Core, m: AppendRequest): void {
   const lastNew = c.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.entries);
   if (lastNew === null) {
     const resp: AppendResponse = {
-      type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: false,
-      matchIndex: m.prevLogIndex, rejectHint: c.log.conflictHint(m.prevLogIndex), round: m.round,
+      type: 'appResp',
+      from: c.cfg.id,
+      to: m.from,
+      term: c.term,
+      success: false,
+      matchIndex: m.prevLogIndex,
+      rejectHint: c.log.conflictHint(m.prevLogIndex),
+      round: m.round,
     };
     c.send(resp, false);
     return;
@@ -94,8 +124,14 @@ export function handleAppend(c: Core, m: AppendRequest): void {
   // acknowledgement of entries waits until they are durable.
   const heartbeatOnly = m.entries.length === 0;
   const resp: AppendResponse = {
-    type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true,
-    matchIndex: heartbeatOnly ? Math.min(lastNew, c.log.stabled) : lastNew, rejectHint: null, round: m.round,
+    type: 'appResp',
+    from: c.cfg.id,
+    to: m.from,
+    term: c.term,
+    success: true,
+    matchIndex: heartbeatOnly ? Math.min(lastNew, c.log.stabled) : lastNew,
+    rejectHint: null,
+    round: m.round,
   };
   c.send(resp, !heartbeatOnly);
 }
@@ -115,7 +151,14 @@ export function handleSnapshot(c: Core, m: SnapshotRequest): void {
     match = s.index;
   }
   const resp: AppendResponse = {
-    type: 'appResp', from: c.cfg.id, to: m.from, term: c.term, success: true, matchIndex: match, rejectHint: null, round: m.round,
+    type: 'appResp',
+    from: c.cfg.id,
+    to: m.from,
+    term: c.term,
+    success: true,
+    matchIndex: match,
+    rejectHint: null,
+    round: m.round,
   };
   c.send(resp, true);
 }

@@ -51,7 +51,12 @@ function leaveLeadership(c: Core, nowMs: number): void {
 
 /** Reads waiting for a round fail: a leader that stepped down can no longer confirm them. */
 function failPendingReads(c: Core): void {
-  for (const r of c.pendingReads) c.readFailures.push({ requestId: r.requestId, reason: 'stepped-down', leaderHint: c.leader === c.cfg.id ? null : c.leader });
+  for (const r of c.pendingReads)
+    c.readFailures.push({
+      requestId: r.requestId,
+      reason: 'stepped-down',
+      leaderHint: c.leader === c.cfg.id ? null : c.leader,
+    });
   c.pendingReads = [];
   c.readRoundInFlight = 0;
 }

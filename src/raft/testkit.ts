@@ -4,7 +4,17 @@
 import type { RaftConfigInput } from './config.ts';
 import { validateRaftConfig } from './config.ts';
 import { RaftNode } from './node.ts';
-import type { Entry, HardState, Message, NodeId, RaftEvent, ReadFailure, ReadState, Ready, SnapshotMeta } from './types.ts';
+import type {
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  RaftEvent,
+  ReadFailure,
+  ReadState,
+  Ready,
+  SnapshotMeta,
+} from './types.ts';
 
 export interface Disk {
   hardState: HardState;
@@ -75,7 +85,8 @@ export class TestCluster {
     const members = jc === undefined ? { members: this.bootstrap } : { members: jc.voters, learners: jc.learners };
     const config = validateRaftConfig({ ...this.overrides, id, ...members });
     const random = (): number => this.rand.get(id) ?? this.randomOf(id);
-    const restored = disk === null ? undefined : { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
+    const restored =
+      disk === null ? undefined : { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
     const node = new RaftNode(restored === undefined ? { config, random, nowMs } : { config, random, nowMs, restored });
     const d = disk ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [], snapshot: null };
     return { node, nowMs, rate: 1, disk: d, applied: [], readStates: [], readFailures: [], events: [], paused: false };
@@ -260,15 +271,36 @@ export class Solo {
   constructor(
     id: NodeId,
     members: readonly NodeId[],
-    opts: { term?: number; votedFor?: NodeId | null; logTerms?: readonly number[]; nowMs?: number; overrides?: Partial<RaftConfigInput>; random?: number } = {},
+    opts: {
+      term?: number;
+      votedFor?: NodeId | null;
+      logTerms?: readonly number[];
+      nowMs?: number;
+      overrides?: Partial<RaftConfigInput>;
+      random?: number;
+    } = {},
   ) {
     this.nowMs = opts.nowMs ?? 1000;
     const config = validateRaftConfig({ ...opts.overrides, id, members });
     const random = (): number => opts.random ?? 0;
     const restore = opts.term !== undefined || opts.logTerms !== undefined;
-    const entries: Entry[] = (opts.logTerms ?? []).map((term, i) => ({ index: i + 1, term, type: 0, data: new Uint8Array(0) }));
+    const entries: Entry[] = (opts.logTerms ?? []).map((term, i) => ({
+      index: i + 1,
+      term,
+      type: 0,
+      data: new Uint8Array(0),
+    }));
     this.node = restore
-      ? new RaftNode({ config, random, nowMs: this.nowMs, restored: { hardState: { term: opts.term ?? 0, votedFor: opts.votedFor ?? null, commit: 0 }, snapshot: null, entries } })
+      ? new RaftNode({
+          config,
+          random,
+          nowMs: this.nowMs,
+          restored: {
+            hardState: { term: opts.term ?? 0, votedFor: opts.votedFor ?? null, commit: 0 },
+            snapshot: null,
+            entries,
+          },
+        })
       : new RaftNode({ config, random, nowMs: this.nowMs });
     this.drain();
   }
@@ -299,19 +331,56 @@ export class Solo {
   }
 }
 
-export function voteReq(from: NodeId, to: NodeId, term: number, lastLogIndex: number, lastLogTerm: number, extra: { preVote?: boolean; transfer?: boolean } = {}): Message {
-  return { type: 'vote', from, to, term, lastLogIndex, lastLogTerm, preVote: extra.preVote ?? false, transfer: extra.transfer ?? false };
+export function voteReq(
+  from: NodeId,
+  to: NodeId,
+  term: number,
+  lastLogIndex: number,
+  lastLogTerm: number,
+  extra: { preVote?: boolean; transfer?: boolean } = {},
+): Message {
+  return {
+    type: 'vote',
+    from,
+    to,
+    term,
+    lastLogIndex,
+    lastLogTerm,
+    preVote: extra.preVote ?? false,
+    transfer: extra.transfer ?? false,
+  };
 }
 
-export function heartbeat(from: NodeId, to: NodeId, term: number, extra: Partial<{ leaseDurationMs: number; round: number; commit: number; prevLogIndex: number; prevLogTerm: number }> = {}): Message {
+export function heartbeat(
+  from: NodeId,
+  to: NodeId,
+  term: number,
+  extra: Partial<{
+    leaseDurationMs: number;
+    round: number;
+    commit: number;
+    prevLogIndex: number;
+    prevLogTerm: number;
+  }> = {},
+): Message {
   return {
-    type: 'app', from, to, term, prevLogIndex: extra.prevLogIndex ?? 0, prevLogTerm: extra.prevLogTerm ?? 0, entries: [],
-    commit: extra.commit ?? 0, leaseDurationMs: extra.leaseDurationMs ?? 900, round: extra.round ?? 1,
+    type: 'app',
+    from,
+    to,
+    term,
+    prevLogIndex: extra.prevLogIndex ?? 0,
+    prevLogTerm: extra.prevLogTerm ?? 0,
+    entries: [],
+    commit: extra.commit ?? 0,
+    leaseDurationMs: extra.leaseDurationMs ?? 900,
+    round: extra.round ?? 1,
   };
 }
 
 /** `<true ms> <node> <kind> k=v ...`, the transcript format of the core's tests. */
 export function formatEvent(trueMs: number, id: NodeId, e: RaftEvent): string {
-  const parts = Object.entries(e).filter(([k]) => k !== 'kind').map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 1000) / 1000 : String(v)}`);
+  const parts = Object.entries(e)
+    .filter(([k]) => k !== 'kind')
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 1000) / 1000 : String(v)}`);
   return `${trueMs} ${id} ${e.kind} ${parts.join(' ')}`.trimEnd();
 }

@@ -6,14 +6,20 @@ import assert from 'node:assert/strict';
 import { TestCluster, isolate } from './testkit.ts';
 
 const quiet = (l: string): boolean => !/ (lease-renewed|commit|old-lease-seen) /.test(l);
-const text = (s: string): string[] => s.trim().split('\n').map((l) => l.trim());
+const text = (s: string): string[] =>
+  s
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
 
 test('transcript: election, lease, leader cut off (lease runs out, it steps down), successor', () => {
   const c = new TestCluster(['a', 'b', 'c']);
   c.run(1100, 10);
   c.drop = isolate('a');
   c.run(2000, 10);
-  assert.deepEqual(c.trace.filter(quiet), text(`
+  assert.deepEqual(
+    c.trace.filter(quiet),
+    text(`
     10 a role role=follower term=0 leader=null
     10 b role role=follower term=0 leader=null
     10 c role role=follower term=0 leader=null
@@ -44,7 +50,8 @@ test('transcript: election, lease, leader cut off (lease runs out, it steps down
     2500 b lease-acquired term=2 untilMs=4391
     3000 a election-timeout term=1 preVote=true
     3000 a role role=pre-candidate term=1 leader=null
-  `));
+  `),
+  );
 });
 
 test('transcript: leadership transfer gives the lease up first; the target waits out the old lease', () => {
@@ -55,7 +62,9 @@ test('transcript: leadership transfer gives the lease up first; the target waits
   c.run(1000, 10);
   // b's wait: its own belief (heard a at 2100 → 2100 + 900·1.01 = 3009) and a's vote (a's own
   // lease, 881 ms left at 2110 → 2110 + 881·1.01/0.99 ≈ 3008.8). c's vote came after b had won.
-  assert.deepEqual(c.trace.slice(from).filter(quiet), text(`
+  assert.deepEqual(
+    c.trace.slice(from).filter(quiet),
+    text(`
     1110 a lease-lost term=1 reason=given up for transfer to b
     1110 b election-timeout term=1 preVote=false
     1110 b role role=candidate term=2 leader=null
@@ -68,7 +77,8 @@ test('transcript: leadership transfer gives the lease up first; the target waits
     1110 a role role=follower term=2 leader=b
     1110 c role role=follower term=2 leader=b
     2010 b lease-acquired term=2 untilMs=3801
-  `));
+  `),
+  );
 });
 
 test('transcript: add a learner, promote it, remove the leader (it hands over after the removal commits)', () => {
@@ -91,7 +101,9 @@ test('transcript: add a learner, promote it, remove the leader (it hands over af
   // configuration when it joined, reports no change when the entry reaches it). The removed
   // leader gives its lease up before TimeoutNow; b waits out that lease (as after any transfer).
   // a learns of term 2 from a follower's answer to its last heartbeat and, a non-voter, stays out.
-  assert.deepEqual(c.trace.slice(from).filter(quiet), text(`
+  assert.deepEqual(
+    c.trace.slice(from).filter(quiet),
+    text(`
     1100 a config index=2 voters=a,b,c learners=d
     1110 d role role=follower term=0 leader=null
     1110 b config index=2 voters=a,b,c learners=d
@@ -119,5 +131,6 @@ test('transcript: add a learner, promote it, remove the leader (it hands over af
     1710 d role role=follower term=2 leader=b
     1800 a role role=follower term=2 leader=null
     2640 b lease-acquired term=2 untilMs=4501
-  `));
+  `),
+  );
 });

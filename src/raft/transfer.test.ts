@@ -19,7 +19,9 @@ test('transfer: the target campaigns at once with transfer = true and wins the n
   assert.ok(t && t.to === 'b');
   c.deliverOne((m) => m.type === 'timeoutNow');
   const votes = c.queue.filter((m) => m.type === 'vote');
-  assert.ok(votes.length === 2 && votes.every((m) => m.type === 'vote' && m.transfer && !m.preVote && m.term === term + 1));
+  assert.ok(
+    votes.length === 2 && votes.every((m) => m.type === 'vote' && m.transfer && !m.preVote && m.term === term + 1),
+  );
   c.deliverAll();
   assert.deepEqual(c.leaders(), ['b']);
   assert.equal(c.node('a').status(0).leader, 'b');
@@ -38,7 +40,11 @@ test('transfer to a lagging target: it is brought up to date before TimeoutNow',
   };
   c.node('a').transferLeadership('c', c.get('a').nowMs);
   c.pump('a');
-  assert.equal(c.queue.some((m) => m.type === 'timeoutNow'), false, 'not yet: c lags');
+  assert.equal(
+    c.queue.some((m) => m.type === 'timeoutNow'),
+    false,
+    'not yet: c lags',
+  );
   c.deliverAll();
   const sawTimeoutNow = lagAtTimeoutNow === 0;
   assert.ok(sawTimeoutNow);

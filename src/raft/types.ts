@@ -166,7 +166,13 @@ export interface ReadFailure {
 export type RaftEvent =
   | { readonly kind: 'role'; readonly role: Role; readonly term: number; readonly leader: NodeId | null }
   | { readonly kind: 'election-timeout'; readonly term: number; readonly preVote: boolean }
-  | { readonly kind: 'vote'; readonly candidate: NodeId; readonly term: number; readonly granted: boolean; readonly reason: string }
+  | {
+      readonly kind: 'vote';
+      readonly candidate: NodeId;
+      readonly term: number;
+      readonly granted: boolean;
+      readonly reason: string;
+    }
   | { readonly kind: 'lease-acquired'; readonly term: number; readonly untilMs: number }
   | { readonly kind: 'lease-renewed'; readonly term: number; readonly untilMs: number }
   | { readonly kind: 'lease-lost'; readonly term: number; readonly reason: string }

@@ -9,13 +9,35 @@ import type { Message } from './types.ts';
 const members = ['a', 'b', 'c'];
 
 test('well-formed messages pass validation; each corrupted field is caught', () => {
-  const good: Message = { type: 'app', from: 'a', to: 'b', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [{ index: 1, term: 2, type: 0, data: new Uint8Array(1) }], commit: 0, leaseDurationMs: 900, round: 1 };
+  const good: Message = {
+    type: 'app',
+    from: 'a',
+    to: 'b',
+    term: 2,
+    prevLogIndex: 0,
+    prevLogTerm: 0,
+    entries: [{ index: 1, term: 2, type: 0, data: new Uint8Array(1) }],
+    commit: 0,
+    leaseDurationMs: 900,
+    round: 1,
+  };
   assert.equal(isValidMessage(good, 'b'), true);
   const bad: Record<string, unknown>[] = [
-    { from: '' }, { from: 7 }, { from: 'b' }, { to: 'c' }, { term: -1 }, { term: 1.5 }, { leaseDurationMs: Number.NaN },
-    { leaseDurationMs: -1 }, { round: 'x' }, { entries: [{ index: 3, term: 2, type: 0, data: new Uint8Array(0) }] },
-    { entries: [{ index: 1, term: 9, type: 0, data: new Uint8Array(0) }] }, { entries: [{ index: 1, term: 2, type: 7, data: new Uint8Array(0) }] },
-    { entries: 'no' }, { prevLogTerm: 5 }, { type: 'nope' },
+    { from: '' },
+    { from: 7 },
+    { from: 'b' },
+    { to: 'c' },
+    { term: -1 },
+    { term: 1.5 },
+    { leaseDurationMs: Number.NaN },
+    { leaseDurationMs: -1 },
+    { round: 'x' },
+    { entries: [{ index: 3, term: 2, type: 0, data: new Uint8Array(0) }] },
+    { entries: [{ index: 1, term: 9, type: 0, data: new Uint8Array(0) }] },
+    { entries: [{ index: 1, term: 2, type: 7, data: new Uint8Array(0) }] },
+    { entries: 'no' },
+    { prevLogTerm: 5 },
+    { type: 'nope' },
   ];
   for (const over of bad) assert.equal(isValidMessage({ ...good, ...over }, 'b'), false, JSON.stringify(over));
 });
@@ -28,14 +50,26 @@ test('fuzz: arbitrary junk stepped into every role never throws and never breaks
       from: fc.constantFrom('a', 'b', 'c', 'z'),
       to: fc.constantFrom('a', 'b', 'c'),
       term: fc.oneof(fc.integer({ min: -2, max: 9 }), fc.double()),
-      preVote: fc.boolean(), transfer: fc.boolean(), granted: fc.boolean(), success: fc.boolean(),
-      lastLogIndex: fc.integer({ min: 0, max: 9 }), lastLogTerm: fc.integer({ min: 0, max: 9 }),
-      prevLogIndex: fc.integer({ min: 0, max: 9 }), prevLogTerm: fc.integer({ min: 0, max: 9 }),
-      commit: fc.integer({ min: 0, max: 20 }), leaseDurationMs: fc.oneof(fc.nat(2000), fc.double()),
-      round: fc.integer({ min: 0, max: 50 }), matchIndex: fc.integer({ min: 0, max: 20 }),
-      oldLeaseRemainingMs: fc.double(), entries: fc.constant([]),
+      preVote: fc.boolean(),
+      transfer: fc.boolean(),
+      granted: fc.boolean(),
+      success: fc.boolean(),
+      lastLogIndex: fc.integer({ min: 0, max: 9 }),
+      lastLogTerm: fc.integer({ min: 0, max: 9 }),
+      prevLogIndex: fc.integer({ min: 0, max: 9 }),
+      prevLogTerm: fc.integer({ min: 0, max: 9 }),
+      commit: fc.integer({ min: 0, max: 20 }),
+      leaseDurationMs: fc.oneof(fc.nat(2000), fc.double()),
+      round: fc.integer({ min: 0, max: 50 }),
+      matchIndex: fc.integer({ min: 0, max: 20 }),
+      oldLeaseRemainingMs: fc.double(),
+      entries: fc.constant([]),
       rejectHint: fc.option(fc.record({ index: fc.nat(9), term: fc.nat(9) })),
-      snapshot: fc.record({ index: fc.nat(9), term: fc.nat(9), confState: fc.constant({ voters: members, learners: [] }) }),
+      snapshot: fc.record({
+        index: fc.nat(9),
+        term: fc.nat(9),
+        confState: fc.constant({ voters: members, learners: [] }),
+      }),
     }),
   );
   fc.assert(

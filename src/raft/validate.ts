@@ -27,7 +27,8 @@ const isIdList = (v: unknown): boolean => Array.isArray(v) && v.every((id) => ty
 export function isValidMessage(m: unknown, self: NodeId): m is Message {
   if (typeof m !== 'object' || m === null) return false;
   const x = m as Message;
-  if (x.to !== self || x.from === self || typeof x.from !== 'string' || x.from.length === 0 || !isIdx(x.term)) return false;
+  if (x.to !== self || x.from === self || typeof x.from !== 'string' || x.from.length === 0 || !isIdx(x.term))
+    return false;
   switch (x.type) {
     case 'vote':
       return isBool(x.preVote) && isBool(x.transfer) && isIdx(x.lastLogIndex) && isIdx(x.lastLogTerm) && x.term >= 1;
@@ -35,21 +36,38 @@ export function isValidMessage(m: unknown, self: NodeId): m is Message {
       return isBool(x.preVote) && isBool(x.granted) && isDur(x.oldLeaseRemainingMs);
     case 'app':
       return (
-        isIdx(x.prevLogIndex) && isIdx(x.prevLogTerm) && x.prevLogTerm <= x.term && isIdx(x.commit) &&
-        isDur(x.leaseDurationMs) && isIdx(x.round) && validEntries(x.entries, x.prevLogIndex, x.prevLogTerm, x.term)
+        isIdx(x.prevLogIndex) &&
+        isIdx(x.prevLogTerm) &&
+        x.prevLogTerm <= x.term &&
+        isIdx(x.commit) &&
+        isDur(x.leaseDurationMs) &&
+        isIdx(x.round) &&
+        validEntries(x.entries, x.prevLogIndex, x.prevLogTerm, x.term)
       );
     case 'appResp':
       return (
-        isBool(x.success) && isIdx(x.matchIndex) && isIdx(x.round) &&
-        (x.rejectHint === null || (typeof x.rejectHint === 'object' && isIdx(x.rejectHint.index) && isIdx(x.rejectHint.term)))
+        isBool(x.success) &&
+        isIdx(x.matchIndex) &&
+        isIdx(x.round) &&
+        (x.rejectHint === null ||
+          (typeof x.rejectHint === 'object' && isIdx(x.rejectHint.index) && isIdx(x.rejectHint.term)))
       );
     case 'snap':
       return (
-        typeof x.snapshot === 'object' && x.snapshot !== null && isIdx(x.snapshot.index) && x.snapshot.index >= 1 &&
-        isIdx(x.snapshot.term) && x.snapshot.term <= x.term && typeof x.snapshot.confState === 'object' &&
-        x.snapshot.confState !== null && isIdList(x.snapshot.confState.voters) && x.snapshot.confState.voters.length > 0 &&
-        isIdList(x.snapshot.confState.learners) && (x.snapshot.confState.removed === undefined || isIdList(x.snapshot.confState.removed)) &&
-        isDur(x.leaseDurationMs) && isIdx(x.round)
+        typeof x.snapshot === 'object' &&
+        x.snapshot !== null &&
+        isIdx(x.snapshot.index) &&
+        x.snapshot.index >= 1 &&
+        isIdx(x.snapshot.term) &&
+        x.snapshot.term <= x.term &&
+        typeof x.snapshot.confState === 'object' &&
+        x.snapshot.confState !== null &&
+        isIdList(x.snapshot.confState.voters) &&
+        x.snapshot.confState.voters.length > 0 &&
+        isIdList(x.snapshot.confState.learners) &&
+        (x.snapshot.confState.removed === undefined || isIdList(x.snapshot.confState.removed)) &&
+        isDur(x.leaseDurationMs) &&
+        isIdx(x.round)
       );
     case 'timeoutNow':
       return true;

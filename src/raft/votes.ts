@@ -13,10 +13,12 @@ import type { VoteRequest, VoteResponse } from './types.ts';
 export function voteBlocker(c: Core, m: VoteRequest, nowMs: number): string | null {
   if (c.inRestartHold(nowMs)) return 'restarted recently: holding votes until any forgotten lease has expired';
   if (m.transfer) return null;
-  if (c.role === 'leader' && c.lease !== null && !c.lease.givenUp) return 'this node is the leader and holds or is acquiring a lease';
+  if (c.role === 'leader' && c.lease !== null && !c.lease.givenUp)
+    return 'this node is the leader and holds or is acquiring a lease';
   // MUTANT vote-inside-lease: followers vote even while believing a lease is valid.
   if (c.cfg.mutant === 'vote-inside-lease') return null;
-  if (nowMs < c.oldLeaseUntilMs) return `lease of leader ${c.oldLeaseLeader ?? '?'} (term ${c.oldLeaseTerm}) may still be valid`;
+  if (nowMs < c.oldLeaseUntilMs)
+    return `lease of leader ${c.oldLeaseLeader ?? '?'} (term ${c.oldLeaseTerm}) may still be valid`;
   return null;
 }
 
@@ -25,8 +27,13 @@ export function handleVote(c: Core, m: VoteRequest, nowMs: number): void {
   if (reason === null) {
     // One vote per term (§5.2); and, as in etcd, no vote in a term whose leader we already follow.
     // A pre-vote is for a future term, so only the log check applies to it.
-    const canVote = c.votedFor === m.from || (c.votedFor === null && c.leader === null) || (m.preVote && m.term > c.term);
-    if (!canVote) reason = c.votedFor !== null ? `already voted for ${c.votedFor} in term ${c.term}` : `knows leader ${c.leader ?? '?'} of term ${c.term}`;
+    const canVote =
+      c.votedFor === m.from || (c.votedFor === null && c.leader === null) || (m.preVote && m.term > c.term);
+    if (!canVote)
+      reason =
+        c.votedFor !== null
+          ? `already voted for ${c.votedFor} in term ${c.term}`
+          : `knows leader ${c.leader ?? '?'} of term ${c.term}`;
     else if (!c.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) reason = 'candidate log is not up to date';
   }
   const granted = reason === null;
@@ -38,7 +45,13 @@ export function handleVote(c: Core, m: VoteRequest, nowMs: number): void {
 }
 
 export function replyVote(c: Core, m: VoteRequest, granted: boolean, reason: string, nowMs: number): void {
-  c.event({ kind: 'vote', candidate: m.from, term: m.term, granted, reason: m.preVote ? `pre-vote: ${reason}` : reason });
+  c.event({
+    kind: 'vote',
+    candidate: m.from,
+    term: m.term,
+    granted,
+    reason: m.preVote ? `pre-vote: ${reason}` : reason,
+  });
   const resp: VoteResponse = {
     type: 'voteResp',
     from: c.cfg.id,

@@ -178,7 +178,10 @@ export interface KvBackend {
   /** Leader only: the grant lives at least its TTL from now. Throws TtlNotFoundError if it ended. */
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ readonly id: number; readonly ttlMs: number }>;
   ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult>;
-  compact(req: { readonly revision: number; readonly session?: SessionRef }, signal: AbortSignal): Promise<{ compactRevision: number; index: number; revision: number }>;
+  compact(
+    req: { readonly revision: number; readonly session?: SessionRef },
+    signal: AbortSignal,
+  ): Promise<{ compactRevision: number; index: number; revision: number }>;
   status(): Promise<StatusResult>;
 }
 
@@ -189,7 +192,11 @@ export class NotLeaderError extends Error {
     readonly leaderId: string,
     readonly leaderClientAddr: string,
   ) {
-    super(leaderId === '' ? 'not leader; no leader known' : `not leader; leader is ${leaderId}${leaderClientAddr === '' ? '' : ` at ${leaderClientAddr}`}`);
+    super(
+      leaderId === ''
+        ? 'not leader; no leader known'
+        : `not leader; leader is ${leaderId}${leaderClientAddr === '' ? '' : ` at ${leaderClientAddr}`}`,
+    );
   }
 }
 export class UnavailableError extends Error {

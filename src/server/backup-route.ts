@@ -17,8 +17,14 @@ type BackupSource = Pick<LeaseKvNode, 'backup'>;
 
 function sendError(res: ServerResponse, err: unknown): void {
   const ce = toConnectError(err);
-  const body = JSON.stringify({ code: Code[ce.code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase(), message: ce.rawMessage });
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const body = JSON.stringify({
+    code: Code[ce.code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase(),
+    message: ce.rawMessage,
+  });
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  };
   ce.metadata.forEach((v, k) => {
     headers[k] = v;
   });
@@ -33,30 +39,57 @@ export function backupRoute(node: BackupSource, cfg: NodeConfig): ExtraRoute {
     ids.map((id) => {
       const hp = cfg.peers.get(id);
       const ca = cfg.clientAddrs.get(id);
-      return { id, peerAddr: hp === undefined ? '' : formatHostPort(hp), clientAddr: ca === undefined ? '' : formatHostPort(ca) };
+      return {
+        id,
+        peerAddr: hp === undefined ? '' : formatHostPort(hp),
+        clientAddr: ca === undefined ? '' : formatHostPort(ca),
+      };
     });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (busy) return sendError(res, new ConnectError('a backup is already being taken on this node; retry when it is done', Code.ResourceExhausted));
+    if (busy)
+      return sendError(
+        res,
+        new ConnectError('a backup is already being taken on this node; retry when it is done', Code.ResourceExhausted),
+      );
     busy = true;
     const ctrl = new AbortController();
     res.once('close', () => ctrl.abort(new ConnectError('request canceled by the client', Code.Canceled)));
     req.resume();
-    node.backup(ctrl.signal).then(async (b) => ({
-      b,
-      parts: await encodeBackupAsync({ index: b.index, term: b.term, keys: b.keys, clusterToken: cfg.clusterToken, members: addressed(b.members), node: cfg.id, createdAt: new Date().toISOString() }, b.data),
-    })).then(
-      ({ b, parts }) => {
-        const length = parts.reduce((n, p) => n + p.length, 0);
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': length, 'leasekv-backup-index': String(b.index) });
-        for (const p of parts) res.write(p);
-        res.end();
-      },
-      (err: unknown) => {
-        if (!res.headersSent && !res.destroyed) sendError(res, err);
-      },
-    ).finally(() => {
-      busy = false;
-    });
+    node
+      .backup(ctrl.signal)
+      .then(async (b) => ({
+        b,
+        parts: await encodeBackupAsync(
+          {
+            index: b.index,
+            term: b.term,
+            keys: b.keys,
+            clusterToken: cfg.clusterToken,
+            members: addressed(b.members),
+            node: cfg.id,
+            createdAt: new Date().toISOString(),
+          },
+          b.data,
+        ),
+      }))
+      .then(
+        ({ b, parts }) => {
+          const length = parts.reduce((n, p) => n + p.length, 0);
+          res.writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'content-length': length,
+            'leasekv-backup-index': String(b.index),
+          });
+          for (const p of parts) res.write(p);
+          res.end();
+        },
+        (err: unknown) => {
+          if (!res.headersSent && !res.destroyed) sendError(res, err);
+        },
+      )
+      .finally(() => {
+        busy = false;
+      });
   };
   return { method: 'GET', path: BACKUP_PATH, handler };
 }

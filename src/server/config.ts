@@ -70,49 +70,180 @@ interface FlagSpec {
 }
 
 type RawConfig = Record<
-  | 'id' | 'dataDir' | 'listenPeer' | 'listenClient' | 'peers' | 'clientAddrs' | 'join' | 'clusterToken' | 'profile'
-  | 'heartbeatMs' | 'electionTimeoutMs' | 'leaseMs' | 'maxDriftRate' | 'snapshotThreshold'
-  | 'maxKeyBytes' | 'maxValueBytes' | 'maxPendingRequests' | 'requestTimeoutMs' | 'leaseReads' | 'logLevel' | 'config'
-  | 'maxJsonDepth' | 'maxPendingPerConnection' | 'headersTimeoutMs' | 'requestReceiveTimeoutMs' | 'maxConnections'
-  | 'maxConnectionsPerSource' | 'maxNewConnectionsPerSec' | 'maxNewConnectionsPerSourcePerSec' | 'maxStreamResetsPerSec'
-  | 'maxPeerConnections' | 'watchHistory' | 'watchProgressMs',
+  | 'id'
+  | 'dataDir'
+  | 'listenPeer'
+  | 'listenClient'
+  | 'peers'
+  | 'clientAddrs'
+  | 'join'
+  | 'clusterToken'
+  | 'profile'
+  | 'heartbeatMs'
+  | 'electionTimeoutMs'
+  | 'leaseMs'
+  | 'maxDriftRate'
+  | 'snapshotThreshold'
+  | 'maxKeyBytes'
+  | 'maxValueBytes'
+  | 'maxPendingRequests'
+  | 'requestTimeoutMs'
+  | 'leaseReads'
+  | 'logLevel'
+  | 'config'
+  | 'maxJsonDepth'
+  | 'maxPendingPerConnection'
+  | 'headersTimeoutMs'
+  | 'requestReceiveTimeoutMs'
+  | 'maxConnections'
+  | 'maxConnectionsPerSource'
+  | 'maxNewConnectionsPerSec'
+  | 'maxNewConnectionsPerSourcePerSec'
+  | 'maxStreamResetsPerSec'
+  | 'maxPeerConnections'
+  | 'watchHistory'
+  | 'watchProgressMs',
   string | undefined
 >;
 
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  '--id': { key: 'id', env: 'LEASEKV_ID', help: 'this member\'s id' },
+  '--id': { key: 'id', env: 'LEASEKV_ID', help: "this member's id" },
   '--data-dir': { key: 'dataDir', env: 'LEASEKV_DATA_DIR', help: 'folder for the WAL and snapshots' },
   '--listen-peer': { key: 'listenPeer', env: 'LEASEKV_LISTEN_PEER', help: 'HOST:PORT to listen on for peers' },
-  '--listen-client': { key: 'listenClient', env: 'LEASEKV_LISTEN_CLIENT', help: 'HOST:PORT to serve the client API on' },
-  '--peers': { key: 'peers', env: 'LEASEKV_PEERS', help: 'id=HOST:PORT,... bootstraps a brand-new cluster: every member\'s peer address as the others dial it (a node with data takes its members from its data; a different list is refused)' },
-  '--client-addrs': { key: 'clientAddrs', env: 'LEASEKV_CLIENT_ADDRS', help: 'id=HOST:PORT,... members\' client addresses, for leader hints' },
-  '--join': { key: 'join', env: 'LEASEKV_JOIN', help: 'HOST:PORT,... client endpoints of current members: start a member just added with `leasekv member add` (empty data dir)' },
-  '--cluster-token': { key: 'clusterToken', env: 'LEASEKV_CLUSTER_TOKEN', help: 'cluster id; peers with another token are refused (default leasekv)' },
+  '--listen-client': {
+    key: 'listenClient',
+    env: 'LEASEKV_LISTEN_CLIENT',
+    help: 'HOST:PORT to serve the client API on',
+  },
+  '--peers': {
+    key: 'peers',
+    env: 'LEASEKV_PEERS',
+    help: "id=HOST:PORT,... bootstraps a brand-new cluster: every member's peer address as the others dial it (a node with data takes its members from its data; a different list is refused)",
+  },
+  '--client-addrs': {
+    key: 'clientAddrs',
+    env: 'LEASEKV_CLIENT_ADDRS',
+    help: "id=HOST:PORT,... members' client addresses, for leader hints",
+  },
+  '--join': {
+    key: 'join',
+    env: 'LEASEKV_JOIN',
+    help: 'HOST:PORT,... client endpoints of current members: start a member just added with `leasekv member add` (empty data dir)',
+  },
+  '--cluster-token': {
+    key: 'clusterToken',
+    env: 'LEASEKV_CLUSTER_TOKEN',
+    help: 'cluster id; peers with another token are refused (default leasekv)',
+  },
   '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
   '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },
-  '--election-timeout-ms': { key: 'electionTimeoutMs', env: 'LEASEKV_ELECTION_TIMEOUT_MS', help: 'minimum election timeout (max is twice this)' },
+  '--election-timeout-ms': {
+    key: 'electionTimeoutMs',
+    env: 'LEASEKV_ELECTION_TIMEOUT_MS',
+    help: 'minimum election timeout (max is twice this)',
+  },
   '--lease-ms': { key: 'leaseMs', env: 'LEASEKV_LEASE_MS', help: 'leader lease duration' },
-  '--max-drift-rate': { key: 'maxDriftRate', env: 'LEASEKV_MAX_DRIFT_RATE', help: `bound on clock-rate drift between members, at most ${MAX_DRIFT_RATE} (default ${DEFAULT_DRIFT_RATE})` },
-  '--snapshot-threshold': { key: 'snapshotThreshold', env: 'LEASEKV_SNAPSHOT_THRESHOLD', help: 'applied entries between snapshots (default 10000)' },
+  '--max-drift-rate': {
+    key: 'maxDriftRate',
+    env: 'LEASEKV_MAX_DRIFT_RATE',
+    help: `bound on clock-rate drift between members, at most ${MAX_DRIFT_RATE} (default ${DEFAULT_DRIFT_RATE})`,
+  },
+  '--snapshot-threshold': {
+    key: 'snapshotThreshold',
+    env: 'LEASEKV_SNAPSHOT_THRESHOLD',
+    help: 'applied entries between snapshots (default 10000)',
+  },
   '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
-  '--max-value-bytes': { key: 'maxValueBytes', env: 'LEASEKV_MAX_VALUE_BYTES', help: 'largest value (default 1048576)' },
-  '--max-pending-requests': { key: 'maxPendingRequests', env: 'LEASEKV_MAX_PENDING_REQUESTS', help: 'in-flight client requests before back-pressure (default 1024)' },
-  '--request-timeout-ms': { key: 'requestTimeoutMs', env: 'LEASEKV_REQUEST_TIMEOUT_MS', help: 'server-side deadline of one request (default 5000)' },
-  '--max-json-depth': { key: 'maxJsonDepth', env: 'LEASEKV_MAX_JSON_DEPTH', help: 'deepest JSON nesting in a request body, checked before parsing (default 64)' },
-  '--max-pending-per-connection': { key: 'maxPendingPerConnection', env: 'LEASEKV_MAX_PENDING_PER_CONNECTION', help: 'in-flight requests of one client connection (default max(8, max-pending-requests/8))' },
-  '--headers-timeout-ms': { key: 'headersTimeoutMs', env: 'LEASEKV_HEADERS_TIMEOUT_MS', help: 'HTTP/1.1: time to receive a request\'s headers, else 408 and close (default 10000)' },
-  '--request-receive-timeout-ms': { key: 'requestReceiveTimeoutMs', env: 'LEASEKV_REQUEST_RECEIVE_TIMEOUT_MS', help: 'HTTP/1.1: time to receive a whole request, else 408 and close (default 60000)' },
-  '--max-connections': { key: 'maxConnections', env: 'LEASEKV_MAX_CONNECTIONS', help: 'client connections open at once (default 10000)' },
-  '--max-connections-per-source': { key: 'maxConnectionsPerSource', env: 'LEASEKV_MAX_CONNECTIONS_PER_SOURCE', help: 'client connections open at once from one IP address (default 2000)' },
-  '--max-new-connections-per-sec': { key: 'maxNewConnectionsPerSec', env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SEC', help: 'new client connections accepted per second (default 2000)' },
-  '--max-new-connections-per-source-per-sec': { key: 'maxNewConnectionsPerSourcePerSec', env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SOURCE_PER_SEC', help: 'new client connections per second from one IP address (default 1000)' },
-  '--max-stream-resets-per-sec': { key: 'maxStreamResetsPerSec', env: 'LEASEKV_MAX_STREAM_RESETS_PER_SEC', help: 'HTTP/2 stream resets per second on one connection before it is closed (default 200)' },
-  '--max-peer-connections': { key: 'maxPeerConnections', env: 'LEASEKV_MAX_PEER_CONNECTIONS', help: 'inbound peer connections at once (default 2 per member + 4)' },
-  '--watch-history': { key: 'watchHistory', env: 'LEASEKV_WATCH_HISTORY', help: 'revisions of change history kept for watchers starting in the past (default 100000)' },
-  '--watch-progress-ms': { key: 'watchProgressMs', env: 'LEASEKV_WATCH_PROGRESS_MS', help: 'an idle watcher gets a progress notification this often (default 5000)' },
-  '--lease-reads': { key: 'leaseReads', env: 'LEASEKV_LEASE_READS', help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each' },
-  '--log-level': { key: 'logLevel', env: 'LEASEKV_LOG_LEVEL', help: 'trace|debug|info|warn|error|silent (default info)' },
-  '--config': { key: 'config', env: 'LEASEKV_CONFIG', help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)' },
+  '--max-value-bytes': {
+    key: 'maxValueBytes',
+    env: 'LEASEKV_MAX_VALUE_BYTES',
+    help: 'largest value (default 1048576)',
+  },
+  '--max-pending-requests': {
+    key: 'maxPendingRequests',
+    env: 'LEASEKV_MAX_PENDING_REQUESTS',
+    help: 'in-flight client requests before back-pressure (default 1024)',
+  },
+  '--request-timeout-ms': {
+    key: 'requestTimeoutMs',
+    env: 'LEASEKV_REQUEST_TIMEOUT_MS',
+    help: 'server-side deadline of one request (default 5000)',
+  },
+  '--max-json-depth': {
+    key: 'maxJsonDepth',
+    env: 'LEASEKV_MAX_JSON_DEPTH',
+    help: 'deepest JSON nesting in a request body, checked before parsing (default 64)',
+  },
+  '--max-pending-per-connection': {
+    key: 'maxPendingPerConnection',
+    env: 'LEASEKV_MAX_PENDING_PER_CONNECTION',
+    help: 'in-flight requests of one client connection (default max(8, max-pending-requests/8))',
+  },
+  '--headers-timeout-ms': {
+    key: 'headersTimeoutMs',
+    env: 'LEASEKV_HEADERS_TIMEOUT_MS',
+    help: "HTTP/1.1: time to receive a request's headers, else 408 and close (default 10000)",
+  },
+  '--request-receive-timeout-ms': {
+    key: 'requestReceiveTimeoutMs',
+    env: 'LEASEKV_REQUEST_RECEIVE_TIMEOUT_MS',
+    help: 'HTTP/1.1: time to receive a whole request, else 408 and close (default 60000)',
+  },
+  '--max-connections': {
+    key: 'maxConnections',
+    env: 'LEASEKV_MAX_CONNECTIONS',
+    help: 'client connections open at once (default 10000)',
+  },
+  '--max-connections-per-source': {
+    key: 'maxConnectionsPerSource',
+    env: 'LEASEKV_MAX_CONNECTIONS_PER_SOURCE',
+    help: 'client connections open at once from one IP address (default 2000)',
+  },
+  '--max-new-connections-per-sec': {
+    key: 'maxNewConnectionsPerSec',
+    env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SEC',
+    help: 'new client connections accepted per second (default 2000)',
+  },
+  '--max-new-connections-per-source-per-sec': {
+    key: 'maxNewConnectionsPerSourcePerSec',
+    env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SOURCE_PER_SEC',
+    help: 'new client connections per second from one IP address (default 1000)',
+  },
+  '--max-stream-resets-per-sec': {
+    key: 'maxStreamResetsPerSec',
+    env: 'LEASEKV_MAX_STREAM_RESETS_PER_SEC',
+    help: 'HTTP/2 stream resets per second on one connection before it is closed (default 200)',
+  },
+  '--max-peer-connections': {
+    key: 'maxPeerConnections',
+    env: 'LEASEKV_MAX_PEER_CONNECTIONS',
+    help: 'inbound peer connections at once (default 2 per member + 4)',
+  },
+  '--watch-history': {
+    key: 'watchHistory',
+    env: 'LEASEKV_WATCH_HISTORY',
+    help: 'revisions of change history kept for watchers starting in the past (default 100000)',
+  },
+  '--watch-progress-ms': {
+    key: 'watchProgressMs',
+    env: 'LEASEKV_WATCH_PROGRESS_MS',
+    help: 'an idle watcher gets a progress notification this often (default 5000)',
+  },
+  '--lease-reads': {
+    key: 'leaseReads',
+    env: 'LEASEKV_LEASE_READS',
+    help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each',
+  },
+  '--log-level': {
+    key: 'logLevel',
+    env: 'LEASEKV_LOG_LEVEL',
+    help: 'trace|debug|info|warn|error|silent (default info)',
+  },
+  '--config': {
+    key: 'config',
+    env: 'LEASEKV_CONFIG',
+    help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)',
+  },
 };
 
 export function flagHelp(): string {
@@ -137,7 +268,10 @@ export function formatHostPort(hp: HostPort): string {
 
 function parseMemberList(text: string, what: string): Map<string, HostPort> {
   const out = new Map<string, HostPort>();
-  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new NodeConfigError(`${what}: '${part}' is not id=HOST:PORT`);
     const id = part.slice(0, eq);
@@ -182,7 +316,12 @@ function readConfigFile(path: string): Partial<RawConfig> {
   for (const [k, v] of Object.entries(parsed)) {
     const key = kebabToCamel(k);
     if (!known.has(key) || key === 'config') throw new NodeConfigError(`--config ${path}: unknown setting '${k}'`);
-    (out as Record<string, string>)[key] = typeof v === 'object' && v !== null ? Object.entries(v).map(([a, b]) => `${a}=${String(b)}`).join(',') : String(v);
+    (out as Record<string, string>)[key] =
+      typeof v === 'object' && v !== null
+        ? Object.entries(v)
+            .map(([a, b]) => `${a}=${String(b)}`)
+            .join(',')
+        : String(v);
   }
   return out;
 }
@@ -192,11 +331,21 @@ export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
   const fromFlags: Partial<RawConfig> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.includes('=') && arg.startsWith('--')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const spec = FLAGS[flag];
     if (spec === undefined) {
-      const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), Object.keys(FLAGS).map((f) => f.slice(2))) : undefined;
-      throw new NodeConfigError(`unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`);
+      const guess = flag.startsWith('-')
+        ? nearest(
+            flag.replace(/^-+/, ''),
+            Object.keys(FLAGS).map((f) => f.slice(2)),
+          )
+        : undefined;
+      throw new NodeConfigError(
+        `unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`,
+      );
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
@@ -222,27 +371,51 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   validateId(id, '--id');
   const peersGiven = raw.peers !== undefined && raw.peers !== '';
   const peers = peersGiven ? parseMemberList(raw.peers ?? '', '--peers') : new Map<string, HostPort>();
-  if (peersGiven && !peers.has(id)) throw new NodeConfigError(`--peers must include this member '${id}' (got ${[...peers.keys()].join(', ')})`);
-  if (peers.size > MAX_MEMBERS) throw new NodeConfigError(`--peers lists ${peers.size} members; at most ${MAX_MEMBERS} are supported`);
-  const clientAddrs = raw.clientAddrs === undefined ? new Map<string, HostPort>() : parseMemberList(raw.clientAddrs, '--client-addrs');
+  if (peersGiven && !peers.has(id))
+    throw new NodeConfigError(`--peers must include this member '${id}' (got ${[...peers.keys()].join(', ')})`);
+  if (peers.size > MAX_MEMBERS)
+    throw new NodeConfigError(`--peers lists ${peers.size} members; at most ${MAX_MEMBERS} are supported`);
+  const clientAddrs =
+    raw.clientAddrs === undefined ? new Map<string, HostPort>() : parseMemberList(raw.clientAddrs, '--client-addrs');
   for (const m of clientAddrs.keys()) {
     if (peersGiven && !peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
   }
-  const join = raw.join === undefined || raw.join === '' ? [] : raw.join.split(',').map((p) => p.trim()).filter((p) => p !== '').map((p) => parseHostPort(p.replace(/^https?:\/\//, ''), '--join'));
-  if (join.length > 0 && peersGiven) throw new NodeConfigError('--join and --peers exclude each other: --peers bootstraps a new cluster, --join starts a member added to a running one');
+  const join =
+    raw.join === undefined || raw.join === ''
+      ? []
+      : raw.join
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p !== '')
+          .map((p) => parseHostPort(p.replace(/^https?:\/\//, ''), '--join'));
+  if (join.length > 0 && peersGiven)
+    throw new NodeConfigError(
+      '--join and --peers exclude each other: --peers bootstraps a new cluster, --join starts a member added to a running one',
+    );
   const profileName = raw.profile ?? 'local';
-  if (profileName !== 'local' && profileName !== 'far') throw new NodeConfigError(`--profile must be local or far, not '${profileName}'`);
+  if (profileName !== 'local' && profileName !== 'far')
+    throw new NodeConfigError(`--profile must be local or far, not '${profileName}'`);
   const profile = PROFILES[profileName];
   const heartbeatIntervalMs = intSetting(raw.heartbeatMs, '--heartbeat-ms', profile.heartbeatIntervalMs, 5, 60_000);
-  const electionTimeoutMinMs = intSetting(raw.electionTimeoutMs, '--election-timeout-ms', profile.electionTimeoutMinMs, 20, 600_000);
-  const leaseDefault = raw.electionTimeoutMs === undefined ? profile.leaseDurationMs : Math.floor(electionTimeoutMinMs * 0.9);
+  const electionTimeoutMinMs = intSetting(
+    raw.electionTimeoutMs,
+    '--election-timeout-ms',
+    profile.electionTimeoutMinMs,
+    20,
+    600_000,
+  );
+  const leaseDefault =
+    raw.electionTimeoutMs === undefined ? profile.leaseDurationMs : Math.floor(electionTimeoutMinMs * 0.9);
   const leaseDurationMs = intSetting(raw.leaseMs, '--lease-ms', leaseDefault, 10, 600_000);
   const maxClockDriftRate = raw.maxDriftRate === undefined ? DEFAULT_DRIFT_RATE : Number(raw.maxDriftRate);
   if (!Number.isFinite(maxClockDriftRate) || maxClockDriftRate < 0 || maxClockDriftRate > MAX_DRIFT_RATE) {
-    throw new NodeConfigError(`--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, ${MAX_DRIFT_RATE}] (0.01 = 1%)`);
+    throw new NodeConfigError(
+      `--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, ${MAX_DRIFT_RATE}] (0.01 = 1%)`,
+    );
   }
   const leaseReads = raw.leaseReads ?? 'on';
-  if (leaseReads !== 'on' && leaseReads !== 'off') throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
+  if (leaseReads !== 'on' && leaseReads !== 'off')
+    throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
   const logLevel = raw.logLevel ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new NodeConfigError(`--log-level must be one of trace, debug, info, warn, error, silent`);
@@ -251,7 +424,12 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   const maxValueBytes = intSetting(raw.maxValueBytes, '--max-value-bytes', 1 << 20, 0, 64 << 20);
   const maxPendingRequests = intSetting(raw.maxPendingRequests, '--max-pending-requests', 1024, 1, 1_000_000);
   const requestTimeoutMs = intSetting(raw.requestTimeoutMs, '--request-timeout-ms', 5000, 10, 600_000);
-  const clientLimits = buildClientLimits(raw, { maxKeyBytes, maxValueBytes, maxInFlight: maxPendingRequests, requestDeadlineMs: requestTimeoutMs });
+  const clientLimits = buildClientLimits(raw, {
+    maxKeyBytes,
+    maxValueBytes,
+    maxInFlight: maxPendingRequests,
+    requestDeadlineMs: requestTimeoutMs,
+  });
   return {
     id,
     dataDir: need('dataDir', '--data-dir'),
@@ -273,11 +451,29 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     maxPendingRequests,
     requestTimeoutMs,
     clientLimits,
-    maxPeerConnections: intSetting(raw.maxPeerConnections, '--max-peer-connections', 2 * peers.size + 4, peers.size, 10_000),
+    maxPeerConnections: intSetting(
+      raw.maxPeerConnections,
+      '--max-peer-connections',
+      2 * peers.size + 4,
+      peers.size,
+      10_000,
+    ),
     watch: {
       ...DEFAULT_WATCH_LIMITS,
-      maxHistoryRevisions: intSetting(raw.watchHistory, '--watch-history', DEFAULT_WATCH_LIMITS.maxHistoryRevisions, 1, 100_000_000),
-      progressIntervalMs: intSetting(raw.watchProgressMs, '--watch-progress-ms', DEFAULT_WATCH_LIMITS.progressIntervalMs, 10, 3_600_000),
+      maxHistoryRevisions: intSetting(
+        raw.watchHistory,
+        '--watch-history',
+        DEFAULT_WATCH_LIMITS.maxHistoryRevisions,
+        1,
+        100_000_000,
+      ),
+      progressIntervalMs: intSetting(
+        raw.watchProgressMs,
+        '--watch-progress-ms',
+        DEFAULT_WATCH_LIMITS.progressIntervalMs,
+        10,
+        3_600_000,
+      ),
       maxWatchers: clientLimits.maxConnections,
     },
     leaseReads: leaseReads === 'on',
@@ -286,7 +482,10 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
 }
 
 /** The client API's limits from the flags (unset ones default in limits.ts), checked together. */
-function buildClientLimits(raw: Partial<RawConfig>, base: Pick<ApiLimits, 'maxKeyBytes' | 'maxValueBytes' | 'maxInFlight' | 'requestDeadlineMs'>): ApiLimits {
+function buildClientLimits(
+  raw: Partial<RawConfig>,
+  base: Pick<ApiLimits, 'maxKeyBytes' | 'maxValueBytes' | 'maxInFlight' | 'requestDeadlineMs'>,
+): ApiLimits {
   const opt = (v: string | undefined, flag: string, min: number, max: number): number | undefined =>
     v === undefined || v === '' ? undefined : intSetting(v, flag, 0, min, max);
   const given: Partial<Record<keyof ApiLimits, number | undefined>> = {
@@ -297,14 +496,20 @@ function buildClientLimits(raw: Partial<RawConfig>, base: Pick<ApiLimits, 'maxKe
     maxConnections: opt(raw.maxConnections, '--max-connections', 1, 1_000_000),
     maxConnectionsPerSource: opt(raw.maxConnectionsPerSource, '--max-connections-per-source', 1, 1_000_000),
     maxNewConnectionsPerSec: opt(raw.maxNewConnectionsPerSec, '--max-new-connections-per-sec', 1, 1_000_000),
-    maxNewConnectionsPerSourcePerSec: opt(raw.maxNewConnectionsPerSourcePerSec, '--max-new-connections-per-source-per-sec', 1, 1_000_000),
+    maxNewConnectionsPerSourcePerSec: opt(
+      raw.maxNewConnectionsPerSourcePerSec,
+      '--max-new-connections-per-source-per-sec',
+      1,
+      1_000_000,
+    ),
     maxStreamResetsPerSec: opt(raw.maxStreamResetsPerSec, '--max-stream-resets-per-sec', 1, 1_000_000),
   };
   const partial: Record<string, number> = { ...base };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) partial[k] = v;
   // Only the total given: the per-source default is capped by it.
   const total = given.maxConnections;
-  if (total !== undefined && given.maxConnectionsPerSource === undefined) partial['maxConnectionsPerSource'] = Math.min(total, DEFAULT_LIMITS.maxConnectionsPerSource);
+  if (total !== undefined && given.maxConnectionsPerSource === undefined)
+    partial['maxConnectionsPerSource'] = Math.min(total, DEFAULT_LIMITS.maxConnectionsPerSource);
   try {
     return resolveLimits(partial as Partial<ApiLimits>);
   } catch (e) {
@@ -316,6 +521,7 @@ function buildClientLimits(raw: Partial<RawConfig>, base: Pick<ApiLimits, 'maxKe
 /** The cluster token goes in every peer hello, whose size is bounded before the handshake (transport/codec.ts). */
 function clusterTokenSetting(raw: string | undefined): string {
   const token = raw ?? 'leasekv';
-  if (token.length === 0 || Buffer.byteLength(token) > 256) throw new NodeConfigError(`--cluster-token must be 1 to 256 bytes, got ${Buffer.byteLength(token)}`);
+  if (token.length === 0 || Buffer.byteLength(token) > 256)
+    throw new NodeConfigError(`--cluster-token must be 1 to 256 bytes, got ${Buffer.byteLength(token)}`);
   return token;
 }

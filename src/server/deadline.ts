@@ -1,7 +1,12 @@
 // Bounds a promise by a deadline and an abort signal, so that no client request can hang.
 
 /** Resolves or rejects like `p`, unless `timeoutMs` passes or `signal` aborts first. */
-export function withDeadline<T>(p: Promise<T>, timeoutMs: number, signal: AbortSignal, onTimeout: () => Error): Promise<T> {
+export function withDeadline<T>(
+  p: Promise<T>,
+  timeoutMs: number,
+  signal: AbortSignal,
+  onTimeout: () => Error,
+): Promise<T> {
   if (signal.aborted) return Promise.reject(onTimeout());
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => finish(() => reject(onTimeout())), timeoutMs);

@@ -7,13 +7,23 @@ export function logRaftEvent(log: Logger, e: RaftEvent): void {
   switch (e.kind) {
     case 'role':
       if (e.role === 'leader') log.info({ term: e.term }, `became leader for term ${e.term}`);
-      else log.info({ term: e.term, role: e.role, leader: e.leader }, `became ${e.role} in term ${e.term}${e.leader === null ? '' : `, leader ${e.leader}`}`);
+      else
+        log.info(
+          { term: e.term, role: e.role, leader: e.leader },
+          `became ${e.role} in term ${e.term}${e.leader === null ? '' : `, leader ${e.leader}`}`,
+        );
       return;
     case 'election-timeout':
-      log.info({ term: e.term, preVote: e.preVote }, e.preVote ? 'election timer fired, starting pre-vote' : 'election timer fired, starting election');
+      log.info(
+        { term: e.term, preVote: e.preVote },
+        e.preVote ? 'election timer fired, starting pre-vote' : 'election timer fired, starting election',
+      );
       return;
     case 'vote':
-      log.info({ candidate: e.candidate, term: e.term, reason: e.reason }, `vote ${e.granted ? 'granted' : 'denied'} for node ${e.candidate} in term ${e.term}`);
+      log.info(
+        { candidate: e.candidate, term: e.term, reason: e.reason },
+        `vote ${e.granted ? 'granted' : 'denied'} for node ${e.candidate} in term ${e.term}`,
+      );
       return;
     case 'lease-acquired':
       log.info({ term: e.term, untilMs: Math.round(e.untilMs) }, 'lease acquired');
@@ -25,10 +35,13 @@ export function logRaftEvent(log: Logger, e: RaftEvent): void {
       log.warn({ term: e.term, reason: e.reason }, `lease lost: ${e.reason}`);
       return;
     case 'waiting-old-lease':
-      log.info({ term: e.term, untilMs: Math.round(e.untilMs) }, 'new leader waiting for the old leader\'s lease to time out');
+      log.info(
+        { term: e.term, untilMs: Math.round(e.untilMs) },
+        "new leader waiting for the old leader's lease to time out",
+      );
       return;
     case 'old-lease-seen':
-      log.debug({ leader: e.leader, term: e.term, untilMs: Math.round(e.untilMs) }, 'recorded the leader\'s lease');
+      log.debug({ leader: e.leader, term: e.term, untilMs: Math.round(e.untilMs) }, "recorded the leader's lease");
       return;
     case 'step-down':
       log.warn({ term: e.term, reason: e.reason }, e.reason);

@@ -38,7 +38,8 @@ export function healthOf(node: HealthSource): HealthReport {
   if (!node.running) why.push('node stopped');
   if (leader === '') why.push('no leader known');
   if (!leaseValid) why.push(isLeader ? 'leader holds no valid lease (yet)' : 'no valid leader lease known');
-  if (!caughtUp) why.push(`applied index ${st.applied} trails commit index ${st.commit} by more than ${MAX_APPLY_LAG_ENTRIES}`);
+  if (!caughtUp)
+    why.push(`applied index ${st.applied} trails commit index ${st.commit} by more than ${MAX_APPLY_LAG_ENTRIES}`);
   return {
     health: why.length === 0,
     reason: why.join('; '),
@@ -62,7 +63,11 @@ export function healthRoute(node: HealthSource): ExtraRoute {
     handler: (_req, res: ServerResponse) => {
       const report = healthOf(node);
       const body = JSON.stringify(report);
-      res.writeHead(report.health ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.writeHead(report.health ? 200 : 503, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+      });
       res.end(body);
     },
   };

@@ -32,7 +32,10 @@ export class StartRefusedError extends Error {
  * incarnations separate a member from a wiped copy of itself.
  */
 export function clusterIdFor(token: string, ids: readonly string[]): string {
-  return createHash('sha256').update(`leasekv-cluster\n${token}\n${[...ids].sort().join(',')}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`leasekv-cluster\n${token}\n${[...ids].sort().join(',')}`)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export function newIncarnation(): string {
@@ -79,16 +82,25 @@ export function describeDisagreement(cfg: NodeConfig, inForce: Members, clusterI
     const added = [...cfg.peers.keys()].filter((id) => !inForce.peers.has(id));
     const missing = ids.filter((id) => !cfg.peers.has(id));
     if (added.length > 0) {
-      const cmds = added.map((id) => `\`leasekv member add ${id} --peer-addr ${formatHostPort(cfg.peers.get(id) as HostPort)} --client-addr ${fmtOr(cfg.clientAddrs.get(id), 'HOST:PORT')} --endpoints ${ep}\``);
-      problems.push(`--peers adds ${added.join(', ')}, which ${added.length === 1 ? 'is not a member' : 'are not members'}; to add a member run ${cmds.join(' and ')} on the running cluster, then start it with \`leasekv serve --id ID … --join ${ep}\``);
+      const cmds = added.map(
+        (id) =>
+          `\`leasekv member add ${id} --peer-addr ${formatHostPort(cfg.peers.get(id) as HostPort)} --client-addr ${fmtOr(cfg.clientAddrs.get(id), 'HOST:PORT')} --endpoints ${ep}\``,
+      );
+      problems.push(
+        `--peers adds ${added.join(', ')}, which ${added.length === 1 ? 'is not a member' : 'are not members'}; to add a member run ${cmds.join(' and ')} on the running cluster, then start it with \`leasekv serve --id ID … --join ${ep}\``,
+      );
     }
     if (missing.length > 0) {
-      problems.push(`--peers leaves out ${missing.join(', ')}, which ${missing.length === 1 ? 'is a member' : 'are members'}; to remove a member run ${missing.map((id) => `\`leasekv member remove ${id} --endpoints ${ep}\``).join(' and ')}`);
+      problems.push(
+        `--peers leaves out ${missing.join(', ')}, which ${missing.length === 1 ? 'is a member' : 'are members'}; to remove a member run ${missing.map((id) => `\`leasekv member remove ${id} --endpoints ${ep}\``).join(' and ')}`,
+      );
     }
     for (const [id, hp] of cfg.peers) {
       const known = inForce.peers.get(id);
       if (known !== undefined && formatHostPort(known) !== formatHostPort(hp)) {
-        problems.push(`--peers gives ${id} the peer address ${formatHostPort(hp)}, but the cluster knows it at ${formatHostPort(known)}; a member's address does not change: replace the member (\`leasekv member add\` a new one on the new address, then \`leasekv member remove ${id}\`)`);
+        problems.push(
+          `--peers gives ${id} the peer address ${formatHostPort(hp)}, but the cluster knows it at ${formatHostPort(known)}; a member's address does not change: replace the member (\`leasekv member add\` a new one on the new address, then \`leasekv member remove ${id}\`)`,
+        );
       }
     }
   }
@@ -99,7 +111,9 @@ export function describeDisagreement(cfg: NodeConfig, inForce: Members, clusterI
     }
     const known = inForce.clientAddrs.get(id);
     if (known !== undefined && formatHostPort(known) !== formatHostPort(hp)) {
-      problems.push(`--client-addrs gives ${id} the client address ${formatHostPort(hp)}, but the cluster knows it at ${formatHostPort(known)}`);
+      problems.push(
+        `--client-addrs gives ${id} the client address ${formatHostPort(hp)}, but the cluster knows it at ${formatHostPort(known)}`,
+      );
     }
   }
   if (problems.length === 0) return null;
@@ -204,14 +218,22 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
   const rec = readIdentity(cfg.dataDir);
   if (rec !== null) {
     if (rec.memberId !== cfg.id) {
-      throw new StartRefusedError(`the data dir ${cfg.dataDir} belongs to member ${rec.memberId} of cluster ${rec.clusterId}, not to ${cfg.id}: start it with --id ${rec.memberId}, or give ${cfg.id} its own data dir`);
+      throw new StartRefusedError(
+        `the data dir ${cfg.dataDir} belongs to member ${rec.memberId} of cluster ${rec.clusterId}, not to ${cfg.id}: start it with --id ${rec.memberId}, or give ${cfg.id} its own data dir`,
+      );
     }
     if (rec.clusterToken !== cfg.clusterToken) {
-      throw new StartRefusedError(`the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`);
+      throw new StartRefusedError(
+        `the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`,
+      );
     }
     // A member that joined started as a learner: if its log holds no configuration yet (stopped
     // before the leader's snapshot arrived), it must not start as a voter of its own view.
-    return { book: new IdentityBook(cfg.dataDir, rec, false), initial: withClientAddrs(rec.initialMembers, cfg), learners: rec.how === 'join' ? [rec.memberId] : [] };
+    return {
+      book: new IdentityBook(cfg.dataDir, rec, false),
+      initial: withClientAddrs(rec.initialMembers, cfg),
+      learners: rec.how === 'join' ? [rec.memberId] : [],
+    };
   }
   if (join !== null) return joinIdentity(cfg, walFresh, join);
   if (!cfg.peersGiven) {
@@ -238,10 +260,15 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
 }
 
 function joinIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo): ResolvedIdentity {
-  if (!walFresh) throw new StartRefusedError(`--join needs an empty data dir, and ${cfg.dataDir} has data without an identity record`);
+  if (!walFresh)
+    throw new StartRefusedError(
+      `--join needs an empty data dir, and ${cfg.dataDir} has data without an identity record`,
+    );
   const ids = join.members.map((m) => m.id);
   if (join.removed.includes(cfg.id)) {
-    throw new StartRefusedError(`${cfg.id} was removed from cluster ${join.clusterId} (members ${ids.join(', ')}) and an id never comes back: add a member under another id`);
+    throw new StartRefusedError(
+      `${cfg.id} was removed from cluster ${join.clusterId} (members ${ids.join(', ')}) and an id never comes back: add a member under another id`,
+    );
   }
   const me = join.members.find((m) => m.id === cfg.id);
   if (me === undefined) {
@@ -250,7 +277,9 @@ function joinIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo): Resol
     );
   }
   if (me.incarnation === '') {
-    throw new StartRefusedError(`${cfg.id} is one of the first members of cluster ${join.clusterId}, not a member just added: it cannot join with an empty data dir (its old vote is lost); replace it (\`leasekv member remove ${cfg.id}\`, then add a member under another id)`);
+    throw new StartRefusedError(
+      `${cfg.id} is one of the first members of cluster ${join.clusterId}, not a member just added: it cannot join with an empty data dir (its old vote is lost); replace it (\`leasekv member remove ${cfg.id}\`, then add a member under another id)`,
+    );
   }
   const created: IdentityRecord = {
     clusterId: join.clusterId,
@@ -263,7 +292,11 @@ function joinIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo): Resol
     peerIncarnations: {},
   };
   writeIdentity(cfg.dataDir, created);
-  return { book: new IdentityBook(cfg.dataDir, created, true), initial: created.initialMembers, learners: join.members.filter((m) => m.learner).map((m) => m.id) };
+  return {
+    book: new IdentityBook(cfg.dataDir, created, true),
+    initial: created.initialMembers,
+    learners: join.members.filter((m) => m.learner).map((m) => m.id),
+  };
 }
 
 /** Refuses flags that disagree with the configuration in force (from the data dir). */

@@ -18,7 +18,14 @@ const ATTEMPT_MS = 3000;
 function post(ep: HostPort, path: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: ep.host, port: ep.port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: ATTEMPT_MS },
+      {
+        host: ep.host,
+        port: ep.port,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: ATTEMPT_MS,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -78,5 +85,7 @@ export async function fetchJoinInfo(endpoints: readonly HostPort[], waitMs: numb
     if (performance.now() >= until) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`--join: no member answered MemberList within ${waitMs} ms: ${[...errors].map(([ep, e]) => `${ep}: ${e}`).join('; ')}`);
+  throw new Error(
+    `--join: no member answered MemberList within ${waitMs} ms: ${[...errors].map(([ep, e]) => `${ep}: ${e}`).join('; ')}`,
+  );
 }

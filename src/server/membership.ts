@@ -11,7 +11,13 @@ import { decodeMemberContext, encodeMemberContext } from '../kv/members.ts';
 import type { MembershipTable, MemberContext } from '../kv/members.ts';
 import type { MemberRecord } from '../storage/identity.ts';
 import { ChangeRefusedError } from './cluster-backend.ts';
-import type { ChangeResult, ClusterBackend, MemberAddRequest, MemberListResult, MemberView } from './cluster-backend.ts';
+import type {
+  ChangeResult,
+  ClusterBackend,
+  MemberAddRequest,
+  MemberListResult,
+  MemberView,
+} from './cluster-backend.ts';
 import { InvalidArgumentError, UnavailableError } from './backend.ts';
 import { newIncarnation } from './identity.ts';
 import { parseHostPort, NodeConfigError } from './config.ts';
@@ -82,7 +88,13 @@ export class Membership implements ClusterBackend {
   view(cs: ConfState): MemberView[] {
     const one = (id: string, learner: boolean): MemberView => {
       const a = this.addressesOf(id);
-      return { id, peerAddr: a?.peerAddr ?? '', clientAddr: a?.clientAddr ?? '', learner, incarnation: this.addedIncarnation(id) ?? '' };
+      return {
+        id,
+        peerAddr: a?.peerAddr ?? '',
+        clientAddr: a?.clientAddr ?? '',
+        learner,
+        incarnation: this.addedIncarnation(id) ?? '',
+      };
     };
     return [...cs.voters.map((id) => one(id, false)), ...cs.learners.map((id) => one(id, true))];
   }
@@ -123,22 +135,44 @@ export class Membership implements ClusterBackend {
   }
 
   async memberAdd(req: MemberAddRequest, signal: AbortSignal): Promise<ChangeResult & { member: MemberView }> {
-    if (!ID_RE.test(req.id)) throw new InvalidArgumentError(`member id '${req.id}' must be 1–64 characters of A-Z a-z 0-9 _ . -`);
-    for (const [what, v] of [['peer address', req.peerAddr], ['client address', req.clientAddr]] as const) {
+    if (!ID_RE.test(req.id))
+      throw new InvalidArgumentError(`member id '${req.id}' must be 1–64 characters of A-Z a-z 0-9 _ . -`);
+    for (const [what, v] of [
+      ['peer address', req.peerAddr],
+      ['client address', req.clientAddr],
+    ] as const) {
       try {
         parseHostPort(v, what);
       } catch (e) {
         throw new InvalidArgumentError(e instanceof NodeConfigError ? e.message : String(e));
       }
     }
-    const ctx: MemberContext = { peerAddr: req.peerAddr, clientAddr: req.clientAddr, incarnation: newIncarnation(), autoPromote: !req.learner };
-    const res = await this.change({ kind: 'add-learner', id: req.id, context: encodeMemberContext(ctx) }, false, signal, (index) => this.host.table().get(req.id)?.addedAt === index);
-    const member = res.members.find((m) => m.id === req.id) ?? { id: req.id, peerAddr: req.peerAddr, clientAddr: req.clientAddr, learner: true, incarnation: ctx.incarnation };
+    const ctx: MemberContext = {
+      peerAddr: req.peerAddr,
+      clientAddr: req.clientAddr,
+      incarnation: newIncarnation(),
+      autoPromote: !req.learner,
+    };
+    const res = await this.change(
+      { kind: 'add-learner', id: req.id, context: encodeMemberContext(ctx) },
+      false,
+      signal,
+      (index) => this.host.table().get(req.id)?.addedAt === index,
+    );
+    const member = res.members.find((m) => m.id === req.id) ?? {
+      id: req.id,
+      peerAddr: req.peerAddr,
+      clientAddr: req.clientAddr,
+      learner: true,
+      incarnation: ctx.incarnation,
+    };
     return { ...res, member };
   }
 
   memberPromote(id: string, signal: AbortSignal): Promise<ChangeResult> {
-    return this.change({ kind: 'promote', id, context: EMPTY }, false, signal, () => this.host.raftStatus().confState.voters.includes(id));
+    return this.change({ kind: 'promote', id, context: EMPTY }, false, signal, () =>
+      this.host.raftStatus().confState.voters.includes(id),
+    );
   }
 
   memberRemove(id: string, force: boolean, signal: AbortSignal): Promise<ChangeResult> {
@@ -151,7 +185,10 @@ export class Membership implements ClusterBackend {
     if (target !== '' && target === this.host.selfId) return { leader: target };
     // Not a member: an answer, not a refusal that passes (the client retries not-caught-up).
     if (target !== '' && !st.confState.voters.includes(target) && !st.confState.learners.includes(target)) {
-      throw new ChangeRefusedError('unknown-member', `${target} is not a member (voters: ${st.confState.voters.join(', ')})`);
+      throw new ChangeRefusedError(
+        'unknown-member',
+        `${target} is not a member (voters: ${st.confState.voters.join(', ')})`,
+      );
     }
     if (!this.host.transferLeadership(target === '' ? null : target)) {
       throw new ChangeRefusedError(
@@ -162,9 +199,11 @@ export class Membership implements ClusterBackend {
       );
     }
     for (;;) {
-      if (signal.aborted) throw new UnavailableError('the transfer did not complete before the deadline; see `leasekv status`');
+      if (signal.aborted)
+        throw new UnavailableError('the transfer did not complete before the deadline; see `leasekv status`');
       const now = this.host.raftStatus();
-      if (now.role !== 'leader' && now.leader !== null && now.leader !== this.host.selfId) return { leader: now.leader };
+      if (now.role !== 'leader' && now.leader !== null && now.leader !== this.host.selfId)
+        return { leader: now.leader };
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -173,7 +212,12 @@ export class Membership implements ClusterBackend {
    * Proposes a change, waits until it is applied here, checks that it took effect (`took`: another
    * leader may have replaced the entry), and answers with the members after it.
    */
-  private async change(cc: ConfChange, force: boolean, signal: AbortSignal, took: (index: number) => boolean): Promise<ChangeResult> {
+  private async change(
+    cc: ConfChange,
+    force: boolean,
+    signal: AbortSignal,
+    took: (index: number) => boolean,
+  ): Promise<ChangeResult> {
     const r = this.host.proposeConfChange(cc, force);
     if (!r.ok) {
       if (r.reason === 'not-leader') throw this.host.notLeader(r.leaderHint);
@@ -186,5 +230,7 @@ export class Membership implements ClusterBackend {
 }
 
 function lostChange(): Error {
-  return new UnavailableError('leadership changed before the change committed; it was not applied — check `leasekv member list` and retry');
+  return new UnavailableError(
+    'leadership changed before the change committed; it was not applied — check `leasekv member list` and retry',
+  );
 }

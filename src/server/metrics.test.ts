@@ -32,10 +32,20 @@ function freePort(): Promise<number> {
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'leasekv-metrics-'));
   const cfg = buildNodeConfig({
-    id: 'n1', dataDir: dir, listenPeer: '127.0.0.1:0', listenClient: `127.0.0.1:${await freePort()}`, peers: 'n1=127.0.0.1:1',
-    heartbeatMs: '100', electionTimeoutMs: '600', leaseMs: '500', logLevel: 'silent',
+    id: 'n1',
+    dataDir: dir,
+    listenPeer: '127.0.0.1:0',
+    listenClient: `127.0.0.1:${await freePort()}`,
+    peers: 'n1=127.0.0.1:1',
+    heartbeatMs: '100',
+    electionTimeoutMs: '600',
+    leaseMs: '500',
+    logLevel: 'silent',
   });
-  running = await startNode(cfg, { logger: pino({ level: 'silent' }), routes: (node, parts) => observabilityRoutes(node, parts, cfg, '') });
+  running = await startNode(cfg, {
+    logger: pino({ level: 'silent' }),
+    routes: (node, parts) => observabilityRoutes(node, parts, cfg, ''),
+  });
   port = running.api.port;
 });
 
@@ -88,18 +98,31 @@ test('/metrics: role, term, lease, indexes, requests, latency, fsync and process
     const m = await scrape();
     // applied >= 1 (the leader's no-op): the host has emitted the events of the Readys before it.
     // Status comes straight from the core and may run ahead of the events still being persisted.
-    return m.get('leasekv_role{role="leader"}') === 1 && m.get('leasekv_lease_held') === 1 && (m.get('leasekv_applied_index') ?? 0) >= 1 ? m : undefined;
+    return m.get('leasekv_role{role="leader"}') === 1 &&
+      m.get('leasekv_lease_held') === 1 &&
+      (m.get('leasekv_applied_index') ?? 0) >= 1
+      ? m
+      : undefined;
   });
   assert.equal(get(m0, 'leasekv_role{role="follower"}'), 0);
   assert.ok(get(m0, 'leasekv_term') >= 1, 'term >= 1');
   assert.equal(get(m0, 'leasekv_watchers'), 0);
   assert.equal(get(m0, 'leasekv_ttl_grants'), 0);
   const rev0 = get(m0, 'leasekv_revision');
-  assert.ok(get(m0, 'leasekv_leader_changes_total') >= 1, `a leader change was counted: ${[...m0].filter(([k]) => k.startsWith('leasekv_')).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  assert.ok(
+    get(m0, 'leasekv_leader_changes_total') >= 1,
+    `a leader change was counted: ${[...m0]
+      .filter(([k]) => k.startsWith('leasekv_'))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   const left = get(m0, 'leasekv_lease_remaining_seconds');
   assert.ok(left > 0 && left <= 0.5, `lease remaining ${left} s within (0, 0.5]`);
   assert.ok(get(m0, 'leasekv_lease_events_total{event="acquired"}') >= 1, 'lease acquisition counted');
-  assert.ok(m0.has('process_cpu_user_seconds_total') && m0.has('nodejs_heap_size_used_bytes'), 'default process metrics');
+  assert.ok(
+    m0.has('process_cpu_user_seconds_total') && m0.has('nodejs_heap_size_used_bytes'),
+    'default process metrics',
+  );
   assert.equal(m0.get('leasekv_requests_total{method="Put",mode="write",outcome="ok"}') ?? 0, 0);
   const commit0 = get(m0, 'leasekv_commit_index');
 
@@ -114,11 +137,23 @@ test('/metrics: role, term, lease, indexes, requests, latency, fsync and process
   assert.equal(get(m1, 'leasekv_requests_total{method="Put",mode="write",outcome="ok"}'), 3);
   assert.equal(get(m1, 'leasekv_request_duration_seconds_count{method="Put",mode="write"}'), 3);
   // A linearizable read is counted under how it was served: from the lease, or by a ReadIndex round.
-  const served = (name: string): number => (m1.get(name.replace('MODE', 'lease')) ?? 0) + (m1.get(name.replace('MODE', 'readindex')) ?? 0);
-  assert.equal(served('leasekv_requests_total{method="Get",mode="MODE",outcome="ok"}'), 1, 'one linearizable Get counted');
-  assert.equal(served('leasekv_request_duration_seconds_bucket{le="+Inf",method="Get",mode="MODE"}'), 1, 'one Get latency recorded');
+  const served = (name: string): number =>
+    (m1.get(name.replace('MODE', 'lease')) ?? 0) + (m1.get(name.replace('MODE', 'readindex')) ?? 0);
+  assert.equal(
+    served('leasekv_requests_total{method="Get",mode="MODE",outcome="ok"}'),
+    1,
+    'one linearizable Get counted',
+  );
+  assert.equal(
+    served('leasekv_request_duration_seconds_bucket{le="+Inf",method="Get",mode="MODE"}'),
+    1,
+    'one Get latency recorded',
+  );
   assert.ok(get(m1, 'leasekv_request_duration_seconds_sum{method="Put",mode="write"}') > 0, 'Put latency summed');
-  assert.ok(get(m1, 'leasekv_commit_index') >= commit0 + 3, `commit index ${get(m1, 'leasekv_commit_index')} grew by 3 from ${commit0}`);
+  assert.ok(
+    get(m1, 'leasekv_commit_index') >= commit0 + 3,
+    `commit index ${get(m1, 'leasekv_commit_index')} grew by 3 from ${commit0}`,
+  );
   assert.equal(get(m1, 'leasekv_applied_index'), get(m1, 'leasekv_commit_index'));
   assert.equal(get(m1, 'leasekv_apply_lag_entries'), 0);
   assert.equal(get(m1, 'leasekv_revision'), rev0 + 3, 'three puts, three revisions');
@@ -127,7 +162,11 @@ test('/metrics: role, term, lease, indexes, requests, latency, fsync and process
 });
 
 /** Reads an SSE stream until `statusFrames` status events arrived; returns headers and all events. */
-function readEvents(path: string, origin: string, statusFrames: number): Promise<{ headers: Record<string, unknown>; events: { event: string; data: unknown }[] }> {
+function readEvents(
+  path: string,
+  origin: string,
+  statusFrames: number,
+): Promise<{ headers: Record<string, unknown>; events: { event: string; data: unknown }[] }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers: { origin }, agent: false }, (res) => {
       let buf = '';
@@ -155,7 +194,7 @@ function readEvents(path: string, origin: string, statusFrames: number): Promise
   });
 }
 
-test('/events: hello then status frames on the node clock; CORS only for the members\' origins', async () => {
+test("/events: hello then status frames on the node clock; CORS only for the members' origins", async () => {
   const own = `http://127.0.0.1:${port}`;
   const { headers, events } = await readEvents('/events', own, 3);
   assert.equal(headers['content-type'], 'text/event-stream');
@@ -170,9 +209,15 @@ test('/events: hello then status frames on the node clock; CORS only for the mem
   assert.ok((statuses[0]?.nowMs ?? 0) >= hello.nowMs, 'status times are on the same monotonic clock, after hello');
   assert.ok((statuses[1]?.nowMs ?? 0) > (statuses[0]?.nowMs ?? 0), 'status times increase');
   // Issue 12: the configuration in force, with each member's client address and learner flag.
-  const conf = events.find((e) => e.event === 'status')?.data as { configIndex: number; members: { id: string; clientAddr: string; learner: boolean }[] };
+  const conf = events.find((e) => e.event === 'status')?.data as {
+    configIndex: number;
+    members: { id: string; clientAddr: string; learner: boolean }[];
+  };
   assert.equal(typeof conf.configIndex, 'number');
-  assert.deepEqual(conf.members.map((m) => [m.id, m.learner]), [['n1', false]]);
+  assert.deepEqual(
+    conf.members.map((m) => [m.id, m.learner]),
+    [['n1', false]],
+  );
 
   const other = await readEvents('/events', 'http://evil.example', 1);
   assert.equal(other.headers['access-control-allow-origin'], undefined);

@@ -14,7 +14,9 @@ import type { NodeParts } from './start.ts';
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
 /** Latency buckets in seconds: 50 µs .. 10 s (lease reads are tens of µs, fsyncs ms, timeouts s). */
-const LATENCY_BUCKETS_S = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS_S = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 const FSYNC_DRAIN_INTERVAL_MS = 1000;
 
 export interface NodeMetrics {
@@ -32,34 +34,82 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
   collectDefaultMetrics({ register: registry });
 
   new Gauge({
-    name: 'leasekv_role', help: 'Raft role of this node (1 for the current role, 0 for the others)', labelNames: ['role'], registers,
+    name: 'leasekv_role',
+    help: 'Raft role of this node (1 for the current role, 0 for the others)',
+    labelNames: ['role'],
+    registers,
     collect() {
       const role = node.raftStatus().role;
       for (const r of ROLES) this.set({ role: r }, r === role ? 1 : 0);
     },
   });
-  const statusGauge = (name: string, help: string, read: (st: ReturnType<LeaseKvNode['raftStatus']>) => number): void => {
-    new Gauge({ name, help, registers, collect() { this.set(read(node.raftStatus())); } });
+  const statusGauge = (
+    name: string,
+    help: string,
+    read: (st: ReturnType<LeaseKvNode['raftStatus']>) => number,
+  ): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(node.raftStatus()));
+      },
+    });
   };
   statusGauge('leasekv_term', 'Current Raft term', (st) => st.term);
   statusGauge('leasekv_lease_held', '1 while this node is leader with a valid lease', (st) => (st.leaseHeld ? 1 : 0));
-  statusGauge('leasekv_lease_remaining_seconds', "This leader's lease left, on its own clock (0 when not held)", (st) => st.leaseRemainingMs / 1000);
-  statusGauge('leasekv_old_lease_remaining_seconds', 'Longest lease of another leader this node believes may still run', (st) => st.oldLeaseRemainingMs / 1000);
-  statusGauge('leasekv_waiting_for_old_lease', '1 while this new leader waits for the old leader\'s lease to expire', (st) => (st.waitingForOldLease ? 1 : 0));
+  statusGauge(
+    'leasekv_lease_remaining_seconds',
+    "This leader's lease left, on its own clock (0 when not held)",
+    (st) => st.leaseRemainingMs / 1000,
+  );
+  statusGauge(
+    'leasekv_old_lease_remaining_seconds',
+    'Longest lease of another leader this node believes may still run',
+    (st) => st.oldLeaseRemainingMs / 1000,
+  );
+  statusGauge(
+    'leasekv_waiting_for_old_lease',
+    "1 while this new leader waits for the old leader's lease to expire",
+    (st) => (st.waitingForOldLease ? 1 : 0),
+  );
   statusGauge('leasekv_commit_index', 'Highest log index known committed', (st) => st.commit);
   statusGauge('leasekv_applied_index', 'Highest log index applied to the key-value state machine', (st) => st.applied);
   statusGauge('leasekv_last_log_index', 'Index of the last entry in the local log', (st) => st.lastIndex);
-  statusGauge('leasekv_apply_lag_entries', 'Committed entries not yet applied (commit - applied)', (st) => Math.max(0, st.commit - st.applied));
+  statusGauge('leasekv_apply_lag_entries', 'Committed entries not yet applied (commit - applied)', (st) =>
+    Math.max(0, st.commit - st.applied),
+  );
   const coordGauge = (name: string, help: string, read: (c: ReturnType<LeaseKvNode['coordStats']>) => number): void => {
-    new Gauge({ name, help, registers, collect() { this.set(read(node.coordStats())); } });
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(node.coordStats()));
+      },
+    });
   };
   coordGauge('leasekv_revision', "The store's revision in this node's applied state (issue 14)", (c) => c.revision);
   coordGauge('leasekv_watchers', 'Watchers open on this node', (c) => c.watchers);
-  coordGauge('leasekv_watch_oldest_revision', 'Oldest revision a watcher may start from on this node (older: compacted)', (c) => c.watchOldestRevision);
-  coordGauge('leasekv_ttl_grants', 'TTL grants (keys with a time to live; not the leader lease) that exist', (c) => c.ttlGrants);
-  coordGauge('leasekv_ttl_counting', '1 while this node is the leader counting TTL grants down', (c) => (c.ttlCounting ? 1 : 0));
+  coordGauge(
+    'leasekv_watch_oldest_revision',
+    'Oldest revision a watcher may start from on this node (older: compacted)',
+    (c) => c.watchOldestRevision,
+  );
+  coordGauge(
+    'leasekv_ttl_grants',
+    'TTL grants (keys with a time to live; not the leader lease) that exist',
+    (c) => c.ttlGrants,
+  );
+  coordGauge('leasekv_ttl_counting', '1 while this node is the leader counting TTL grants down', (c) =>
+    c.ttlCounting ? 1 : 0,
+  );
   new Gauge({
-    name: 'leasekv_follower_match_index', help: 'Leader only: highest index known replicated on each follower', labelNames: ['peer'], registers,
+    name: 'leasekv_follower_match_index',
+    help: 'Leader only: highest index known replicated on each follower',
+    labelNames: ['peer'],
+    registers,
     collect() {
       this.reset();
       const st = node.raftStatus();
@@ -68,11 +118,34 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
     },
   });
 
-  const leaderChanges = new Counter({ name: 'leasekv_leader_changes_total', help: 'Times the known leader changed (including to none)', registers });
-  const elections = new Counter({ name: 'leasekv_election_timeouts_total', help: 'Election timeouts that started a (pre-)campaign', labelNames: ['pre_vote'], registers });
-  const votes = new Counter({ name: 'leasekv_votes_total', help: 'Vote requests answered by this node', labelNames: ['pre_vote', 'granted'], registers });
-  const leaseEvents = new Counter({ name: 'leasekv_lease_events_total', help: 'Lease acquisitions, renewals and losses of this node', labelNames: ['event'], registers });
-  const stepDowns = new Counter({ name: 'leasekv_step_downs_total', help: 'Times this leader stepped down', registers });
+  const leaderChanges = new Counter({
+    name: 'leasekv_leader_changes_total',
+    help: 'Times the known leader changed (including to none)',
+    registers,
+  });
+  const elections = new Counter({
+    name: 'leasekv_election_timeouts_total',
+    help: 'Election timeouts that started a (pre-)campaign',
+    labelNames: ['pre_vote'],
+    registers,
+  });
+  const votes = new Counter({
+    name: 'leasekv_votes_total',
+    help: 'Vote requests answered by this node',
+    labelNames: ['pre_vote', 'granted'],
+    registers,
+  });
+  const leaseEvents = new Counter({
+    name: 'leasekv_lease_events_total',
+    help: 'Lease acquisitions, renewals and losses of this node',
+    labelNames: ['event'],
+    registers,
+  });
+  const stepDowns = new Counter({
+    name: 'leasekv_step_downs_total',
+    help: 'Times this leader stepped down',
+    registers,
+  });
   let knownLeader: string | null = null;
   const onRaft = (e: RaftEvent): void => {
     switch (e.kind) {
@@ -82,20 +155,41 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
           leaderChanges.inc();
         }
         break;
-      case 'election-timeout': elections.inc({ pre_vote: String(e.preVote) }); break;
-      case 'vote': votes.inc({ pre_vote: String(e.reason.startsWith('pre-vote')), granted: String(e.granted) }); break;
-      case 'lease-acquired': leaseEvents.inc({ event: 'acquired' }); break;
-      case 'lease-renewed': leaseEvents.inc({ event: 'renewed' }); break;
-      case 'lease-lost': leaseEvents.inc({ event: 'lost' }); break;
-      case 'step-down': stepDowns.inc(); break;
-      default: break;
+      case 'election-timeout':
+        elections.inc({ pre_vote: String(e.preVote) });
+        break;
+      case 'vote':
+        votes.inc({ pre_vote: String(e.reason.startsWith('pre-vote')), granted: String(e.granted) });
+        break;
+      case 'lease-acquired':
+        leaseEvents.inc({ event: 'acquired' });
+        break;
+      case 'lease-renewed':
+        leaseEvents.inc({ event: 'renewed' });
+        break;
+      case 'lease-lost':
+        leaseEvents.inc({ event: 'lost' });
+        break;
+      case 'step-down':
+        stepDowns.inc();
+        break;
+      default:
+        break;
     }
   };
 
-  const requests = new Counter({ name: 'leasekv_requests_total', help: 'Client requests by method, read mode and outcome', labelNames: ['method', 'mode', 'outcome'], registers });
+  const requests = new Counter({
+    name: 'leasekv_requests_total',
+    help: 'Client requests by method, read mode and outcome',
+    labelNames: ['method', 'mode', 'outcome'],
+    registers,
+  });
   const latency = new Histogram({
-    name: 'leasekv_request_duration_seconds', help: 'Client request latency by method and mode (write; lease, readindex or stale as served; linearizable or stale if failed)',
-    labelNames: ['method', 'mode'], buckets: LATENCY_BUCKETS_S, registers,
+    name: 'leasekv_request_duration_seconds',
+    help: 'Client request latency by method and mode (write; lease, readindex or stale as served; linearizable or stale if failed)',
+    labelNames: ['method', 'mode'],
+    buckets: LATENCY_BUCKETS_S,
+    registers,
   });
   const onRequest = (method: string, mode: string, ms: number, ok: boolean): void => {
     requests.inc({ method, mode, outcome: ok ? 'ok' : 'error' });
@@ -106,7 +200,10 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
     for (const ms of parts.drainFsyncLatenciesMs()) fsync.observe(ms / 1000);
   };
   const fsync: Histogram = new Histogram({
-    name: 'leasekv_fsync_duration_seconds', help: 'Write-ahead log fsync latency', buckets: LATENCY_BUCKETS_S, registers,
+    name: 'leasekv_fsync_duration_seconds',
+    help: 'Write-ahead log fsync latency',
+    buckets: LATENCY_BUCKETS_S,
+    registers,
     collect: drainFsync, // fresh at every scrape too, not only every second
   });
   const drainTimer = setInterval(drainFsync, FSYNC_DRAIN_INTERVAL_MS);
@@ -144,7 +241,10 @@ function registerPeerMetrics(registers: Registry[], parts: NodeParts): void {
   const seen = new Map<string, number>();
   const counter = (name: string, help: string, field: PeerCounterName): void => {
     new Counter({
-      name, help, labelNames: ['peer'], registers,
+      name,
+      help,
+      labelNames: ['peer'],
+      registers,
       collect() {
         for (const [peer, s] of Object.entries(parts.peerStats().peers)) {
           const key = `${field}/${peer}`;
@@ -166,13 +266,19 @@ function registerPeerMetrics(registers: Registry[], parts: NodeParts): void {
   counter('leasekv_peer_errors_total', 'Connection failures, decode errors and refused handshakes per peer', 'errors');
   counter('leasekv_peer_drops_total', 'Messages dropped per peer (queue full or too large)', 'drops');
   new Gauge({
-    name: 'leasekv_peer_connected', help: '1 while the outbound connection to the peer is up', labelNames: ['peer'], registers,
+    name: 'leasekv_peer_connected',
+    help: '1 while the outbound connection to the peer is up',
+    labelNames: ['peer'],
+    registers,
     collect() {
       for (const [peer, s] of Object.entries(parts.peerStats().peers)) this.set({ peer }, s.connected ? 1 : 0);
     },
   });
   new Gauge({
-    name: 'leasekv_peer_queued_bytes', help: 'Bytes waiting to be sent to each peer', labelNames: ['peer'], registers,
+    name: 'leasekv_peer_queued_bytes',
+    help: 'Bytes waiting to be sent to each peer',
+    labelNames: ['peer'],
+    registers,
     collect() {
       for (const [peer, s] of Object.entries(parts.peerStats().peers)) this.set({ peer }, s.queuedBytes);
     },

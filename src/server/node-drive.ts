@@ -104,7 +104,9 @@ export abstract class NodeDrive {
       config: this.raftConfig,
       random: Math.random,
       nowMs: this.now(),
-      ...(restored.fresh ? {} : { restored: { hardState: restored.hardState, snapshot: restored.snapshot, entries: restored.entries } }),
+      ...(restored.fresh
+        ? {}
+        : { restored: { hardState: restored.hardState, snapshot: restored.snapshot, entries: restored.entries } }),
     });
     transport.onMessage((msg) => this.onPeerMessage(msg));
     transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
@@ -112,7 +114,8 @@ export abstract class NodeDrive {
     kv.observer = (revision, events) => this.watchHub.publish(revision, events);
     kv.compactObserver = (revision) => this.watchHub.compact(revision);
     this.ttlCountdowns = new TtlCountdowns(1 + cfg.maxClockDriftRate);
-    kv.ttlObserver = (e) => (e.kind === 'granted' ? this.ttlCountdowns.restart(e.id, e.ttlMs, this.now()) : this.ttlCountdowns.ended(e.id));
+    kv.ttlObserver = (e) =>
+      e.kind === 'granted' ? this.ttlCountdowns.restart(e.id, e.ttlMs, this.now()) : this.ttlCountdowns.ended(e.id);
   }
 
   /**
@@ -127,7 +130,11 @@ export abstract class NodeDrive {
       return;
     }
     if (!c.active) {
-      const ready = this.cfg.leaseReads ? this.core.leaseRead(now) : this.kv.appliedTerm === this.core.term ? this.kv.appliedIndex : null;
+      const ready = this.cfg.leaseReads
+        ? this.core.leaseRead(now)
+        : this.kv.appliedTerm === this.core.term
+          ? this.kv.appliedIndex
+          : null;
       if (ready === null || this.kv.appliedIndex < ready) return;
       c.start(now, this.kv.ttlGrants());
       this.log.info({ grants: c.size }, 'leader: TTL countdowns started in full');
@@ -201,8 +208,12 @@ export abstract class NodeDrive {
     const now: Message[] = [];
     for (const o of rd.messages) (o.afterPersist ? later : now).push(o.msg);
     this.send(now);
-    const snapshot = rd.snapshot !== null && this.incomingSnapshot?.meta.index === rd.snapshot.index ? this.incomingSnapshot : null;
-    assert(rd.snapshot === null || snapshot !== null, () => `core installed snapshot ${rd.snapshot?.index} that the host never received`);
+    const snapshot =
+      rd.snapshot !== null && this.incomingSnapshot?.meta.index === rd.snapshot.index ? this.incomingSnapshot : null;
+    assert(
+      rd.snapshot === null || snapshot !== null,
+      () => `core installed snapshot ${rd.snapshot?.index} that the host never received`,
+    );
     // Committed entries are durable on a majority already (the leader counts its own copy only once
     // it is on its disk), so they are applied — and their clients answered — now, without waiting
     // for this Ready's new entries to be fsynced. Only a snapshot from the leader must be restored
@@ -216,7 +227,10 @@ export abstract class NodeDrive {
     // A snapshot from the leader is decoded in slices (heartbeats keep flowing) while it is saved;
     // no apply happens meanwhile because no new Ready is taken until this one is finished.
     const restored = snapshot === null ? Promise.resolve() : this.kv.restoreAsync(snapshot.data);
-    Promise.all([restored, this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync })]).then(
+    Promise.all([
+      restored,
+      this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync }),
+    ]).then(
       () => {
         this.persisting = false;
         if (this.stopped) return;
@@ -235,7 +249,12 @@ export abstract class NodeDrive {
     for (const e of rd.committedEntries) {
       if (e.index <= this.kv.appliedIndex) continue;
       const result = this.kv.apply(e);
-      this.proposals.applied(e.index, e.term, result, () => new UnavailableError('leadership changed before the write committed; retry'));
+      this.proposals.applied(
+        e.index,
+        e.term,
+        result,
+        () => new UnavailableError('leadership changed before the write committed; retry'),
+      );
     }
     this.applyWaiters.release(this.kv.appliedIndex);
     for (const rs of rd.readStates) this.reads.resolve(rs.requestId, rs.index);
@@ -251,7 +270,11 @@ export abstract class NodeDrive {
   }
 
   /** After the Ready's persistence: acknowledgements and votes leave, the core moves on. */
-  protected completeReady(rd: Ready, later: Message[], snapshot: { meta: SnapshotMeta; data: Uint8Array } | null): void {
+  protected completeReady(
+    rd: Ready,
+    later: Message[],
+    snapshot: { meta: SnapshotMeta; data: Uint8Array } | null,
+  ): void {
     this.send(later);
     if (snapshot !== null) {
       this.lastSnapshotIndex = snapshot.meta.index;
@@ -277,7 +300,10 @@ export abstract class NodeDrive {
     if (this.wasLeader && !isLeader) {
       // Proposals in flight may still commit under the next leader: their outcome is unknown.
       // Clients retry with the same session, which makes that safe (exactly-once).
-      this.proposals.failAll(() => new OutcomeUnknownError('leadership lost while the write was in flight; it may or may not have been applied'));
+      this.proposals.failAll(
+        () =>
+          new OutcomeUnknownError('leadership lost while the write was in flight; it may or may not have been applied'),
+      );
       this.reads.failAll(() => this.notLeader(null));
     }
     this.wasLeader = isLeader;
@@ -315,8 +341,13 @@ export abstract class NodeDrive {
   protected fatal(what: string, err: unknown): void {
     if (this.stopped) return;
     const cause = rootMessage(err);
-    this.log.fatal({ cause }, `storage error ${what}: ${cause}; stopping this node so that nothing unsafe is acknowledged`);
-    this.stop(`a storage error stopped this node (${cause}) while the write was in flight; it may or may not have been applied`);
+    this.log.fatal(
+      { cause },
+      `storage error ${what}: ${cause}; stopping this node so that nothing unsafe is acknowledged`,
+    );
+    this.stop(
+      `a storage error stopped this node (${cause}) while the write was in flight; it may or may not have been applied`,
+    );
     this.events.emit('fatal', err);
   }
 

@@ -74,7 +74,13 @@ export abstract class NodeMembership extends NodeSnapshots {
 
   /** The core's full status, for the dashboard and metrics. */
   /** Revisions, watchers and TTL grants (issue 14), for metrics and the dashboard. */
-  coordStats(): { revision: number; watchers: number; watchOldestRevision: number; ttlGrants: number; ttlCounting: boolean } {
+  coordStats(): {
+    revision: number;
+    watchers: number;
+    watchOldestRevision: number;
+    ttlGrants: number;
+    ttlCounting: boolean;
+  } {
     return {
       revision: this.kv.revision,
       watchers: this.watchHub.watcherCount,

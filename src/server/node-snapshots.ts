@@ -41,26 +41,34 @@ export abstract class NodeSnapshots extends NodeDrive {
   protected override maybeSnapshot(): void {
     if (this.snapshotting || this.kv.appliedIndex - this.lastSnapshotIndex < this.cfg.snapshotThresholdEntries) return;
     this.snapshotting = true;
-    const meta: SnapshotMeta = { index: this.kv.appliedIndex, term: this.kv.appliedTerm, confState: this.core.confStateAt(this.kv.appliedIndex) };
+    const meta: SnapshotMeta = {
+      index: this.kv.appliedIndex,
+      term: this.kv.appliedTerm,
+      confState: this.core.confStateAt(this.kv.appliedIndex),
+    };
     const startedMs = this.now();
     let bytes = 0;
     // snapshotAsync encodes in slices, copy-on-write, so applying and heartbeats go on meanwhile.
-    this.kv.snapshotAsync().then(
-      (data) => {
+    this.kv
+      .snapshotAsync()
+      .then((data) => {
         bytes = data.length;
         // A snapshot installed from the leader meanwhile may already cover this one.
         return meta.index > this.lastSnapshotIndex ? this.storage.saveSnapshot(meta, data).then(() => true) : false;
-      },
-    ).then(
-      (saved) => {
-        this.snapshotting = false;
-        if (!saved) return;
-        this.lastSnapshotIndex = meta.index;
-        this.outgoingSnapshot = null;
-        this.core.compact(meta.index);
-        this.log.info({ index: meta.index, bytes, ms: Math.round(this.now() - startedMs) }, 'snapshot written, log compacted');
-      },
-      (err: unknown) => this.fatal('writing a snapshot', err),
-    );
+      })
+      .then(
+        (saved) => {
+          this.snapshotting = false;
+          if (!saved) return;
+          this.lastSnapshotIndex = meta.index;
+          this.outgoingSnapshot = null;
+          this.core.compact(meta.index);
+          this.log.info(
+            { index: meta.index, bytes, ms: Math.round(this.now() - startedMs) },
+            'snapshot written, log compacted',
+          );
+        },
+        (err: unknown) => this.fatal('writing a snapshot', err),
+      );
   }
 }

@@ -14,9 +14,25 @@ import {
   UnavailableError,
 } from './backend.ts';
 import type {
-  CasRequest, CasResult, DeleteRequest, DeleteResult, GetRequest, GetResult, KvBackend, PutRequest, PutResult,
-  RangeRequest, RangeResult, ReadMode, SessionRef, TxnRequest, TxnResult,
-  TtlGrantRequest, TtlGrantResult, TtlRevokeRequest, TtlRevokeResult,
+  CasRequest,
+  CasResult,
+  DeleteRequest,
+  DeleteResult,
+  GetRequest,
+  GetResult,
+  KvBackend,
+  PutRequest,
+  PutResult,
+  RangeRequest,
+  RangeResult,
+  ReadMode,
+  SessionRef,
+  TxnRequest,
+  TxnResult,
+  TtlGrantRequest,
+  TtlGrantResult,
+  TtlRevokeRequest,
+  TtlRevokeResult,
 } from './backend.ts';
 import { CompactedError, type Watcher, type WatchRequest } from './watch/hub.ts';
 import type { KeyValue } from '../kv/result.ts';
@@ -70,11 +86,22 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
       this.proposals.add(res.index, { term: res.term, resolve: (result, index) => resolve({ result, index }), reject });
     });
     this.schedule();
-    return withDeadline(done, this.cfg.requestTimeoutMs, signal, () => new OutcomeUnknownError('the write timed out before it was known to commit; it may or may not have been applied'));
+    return withDeadline(
+      done,
+      this.cfg.requestTimeoutMs,
+      signal,
+      () =>
+        new OutcomeUnknownError(
+          'the write timed out before it was known to commit; it may or may not have been applied',
+        ),
+    );
   }
 
   private checkResult(r: ApplyResult): void {
-    if (r.op === 'session-stale') throw new SessionExpiredError(`session ${r.clientId}: seq ${r.seq} is older than the last applied seq ${r.lastSeq}`);
+    if (r.op === 'session-stale')
+      throw new SessionExpiredError(
+        `session ${r.clientId}: seq ${r.seq} is older than the last applied seq ${r.lastSeq}`,
+      );
     if (r.op === 'session-expired') throw new SessionExpiredError(`session ${r.clientId} expired; start a new session`);
     if (r.op === 'invalid') throw new InvalidArgumentError(r.reason);
     if (r.op === 'ttl-not-found') throw new TtlNotFoundError(r.id);
@@ -87,7 +114,10 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
   put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
     return this.track('Put', 'write', async () => {
       const ttl = req.ttl === undefined ? {} : { ttl: req.ttl };
-      const { result, index } = await this.propose({ op: 'put', key: req.key, value: req.value, ...ttl, ...this.session(req.session) }, signal);
+      const { result, index } = await this.propose(
+        { op: 'put', key: req.key, value: req.value, ...ttl, ...this.session(req.session) },
+        signal,
+      );
       this.checkResult(result);
       assert(result.op === 'put', () => `put applied as ${result.op}`);
       return { index, revision: result.revision };
@@ -96,7 +126,10 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
 
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult> {
     return this.track('Delete', 'write', async () => {
-      const { result, index } = await this.propose({ op: 'delete', key: req.key, ...this.session(req.session) }, signal);
+      const { result, index } = await this.propose(
+        { op: 'delete', key: req.key, ...this.session(req.session) },
+        signal,
+      );
       this.checkResult(result);
       assert(result.op === 'delete', () => `delete applied as ${result.op}`);
       return { deleted: result.deleted, index, revision: result.revision };
@@ -105,17 +138,31 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
 
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult> {
     return this.track('CompareAndSwap', 'write', async () => {
-      const cmd: Command = { op: 'cas', key: req.key, expected: req.expected, value: req.value, ...this.session(req.session) };
+      const cmd: Command = {
+        op: 'cas',
+        key: req.key,
+        expected: req.expected,
+        value: req.value,
+        ...this.session(req.session),
+      };
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
       assert(result.op === 'cas', () => `cas applied as ${result.op}`);
-      return { swapped: result.swapped, index, revision: result.revision, ...(result.current === undefined ? {} : { current: result.current }) };
+      return {
+        swapped: result.swapped,
+        index,
+        revision: result.revision,
+        ...(result.current === undefined ? {} : { current: result.current }),
+      };
     });
   }
 
   ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult> {
     return this.track('TtlGrant', 'write', async () => {
-      const { result, index } = await this.propose({ op: 'ttl-grant', ttlMs: req.ttlMs, ...this.session(req.session) }, signal);
+      const { result, index } = await this.propose(
+        { op: 'ttl-grant', ttlMs: req.ttlMs, ...this.session(req.session) },
+        signal,
+      );
       this.checkResult(result);
       assert(result.op === 'ttl-grant', () => `ttl-grant applied as ${result.op}`);
       return { id: result.id, ttlMs: result.ttlMs, index, revision: result.revision };
@@ -124,7 +171,10 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
 
   ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult> {
     return this.track('TtlRevoke', 'write', async () => {
-      const { result, index } = await this.propose({ op: 'ttl-revoke', id: req.id, ...this.session(req.session) }, signal);
+      const { result, index } = await this.propose(
+        { op: 'ttl-revoke', id: req.id, ...this.session(req.session) },
+        signal,
+      );
       this.checkResult(result);
       assert(result.op === 'ttl-revoke', () => `ttl-revoke applied as ${result.op}`);
       return { found: result.found, index, revision: result.revision };
@@ -139,7 +189,10 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ id: number; ttlMs: number }> {
     return this.track('TtlKeepAlive', 'linearizable', async () => {
       await this.readBarrier('linearizable', signal);
-      if (!this.ttlCountdowns.active) throw new UnavailableError('the leader has not started its TTL countdowns yet (it waits for the previous leader\'s lease); retry');
+      if (!this.ttlCountdowns.active)
+        throw new UnavailableError(
+          "the leader has not started its TTL countdowns yet (it waits for the previous leader's lease); retry",
+        );
       const ttlMs = this.kv.ttlOf(id);
       if (ttlMs === undefined) throw new TtlNotFoundError(id);
       this.ttlCountdowns.restart(id, ttlMs, this.now());
@@ -149,7 +202,13 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
 
   txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult> {
     return this.track('Txn', 'write', async () => {
-      const cmd: Command = { op: 'txn', compares: req.compares, success: req.success, failure: req.failure, ...this.session(req.session) };
+      const cmd: Command = {
+        op: 'txn',
+        compares: req.compares,
+        success: req.success,
+        failure: req.failure,
+        ...this.session(req.session),
+      };
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
       assert(result.op === 'txn', () => `txn applied as ${result.op}`);
@@ -194,10 +253,15 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
   }
 
   get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {
-    return this.track('Get', req.consistency, async () => {
-      const readMode = await this.readBarrier(req.consistency, signal);
-      return this.getResult(req.key, readMode);
-    }, (g) => g.readMode);
+    return this.track(
+      'Get',
+      req.consistency,
+      async () => {
+        const readMode = await this.readBarrier(req.consistency, signal);
+        return this.getResult(req.key, readMode);
+      },
+      (g) => g.readMode,
+    );
   }
 
   private getResult(key: string, readMode: ReadMode): GetResult {
@@ -231,9 +295,15 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
       await this.readBarrier(req.consistency, signal);
-      if (req.revision !== undefined && req.revision !== this.kv.revision) return this.rangeAt(req.prefix, req.limit, req.revision);
+      if (req.revision !== undefined && req.revision !== this.kv.revision)
+        return this.rangeAt(req.prefix, req.limit, req.revision);
       const rows = this.kv.rangeKvs(req.prefix, req.limit + 1);
-      return { kvs: rows.slice(0, req.limit), more: rows.length > req.limit, index: this.kv.appliedIndex, revision: this.kv.revision };
+      return {
+        kvs: rows.slice(0, req.limit),
+        more: rows.length > req.limit,
+        index: this.kv.appliedIndex,
+        revision: this.kv.revision,
+      };
     });
   }
 
@@ -243,7 +313,8 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
    */
   private rangeAt(prefix: string, limit: number, at: number): RangeResult {
     const current = this.kv.revision;
-    if (at > current) throw new FutureRevisionError(`revision ${at} is in the future (the current revision is ${current})`);
+    if (at > current)
+      throw new FutureRevisionError(`revision ${at} is in the future (the current revision is ${current})`);
     const oldest = Math.max(this.watchHub.oldest - 1, this.kv.compactRevision);
     const changed = at < oldest ? null : this.watchHub.changesAfter(at, prefix);
     if (changed === null) throw new CompactedError(at, Math.max(oldest, this.kv.compactRevision));
@@ -252,12 +323,23 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
     for (const kv of this.kv.rangeKvs(prefix, limit + 1 + changed.size)) if (!changed.has(kv.key)) rows.set(kv.key, kv);
     for (const [key, then] of changed) if (then !== null) rows.set(key, then);
     const keys = [...rows.keys()].sort();
-    return { kvs: keys.slice(0, limit).map((k) => rows.get(k) as KeyValue), more: keys.length > limit, index: this.kv.appliedIndex, revision: at };
+    return {
+      kvs: keys.slice(0, limit).map((k) => rows.get(k) as KeyValue),
+      more: keys.length > limit,
+      index: this.kv.appliedIndex,
+      revision: at,
+    };
   }
 
-  compact(req: { revision: number; session?: SessionRef }, signal: AbortSignal): Promise<{ compactRevision: number; index: number; revision: number }> {
+  compact(
+    req: { revision: number; session?: SessionRef },
+    signal: AbortSignal,
+  ): Promise<{ compactRevision: number; index: number; revision: number }> {
     return this.track('Compact', 'write', async () => {
-      const { result, index } = await this.propose({ op: 'compact', revision: req.revision, ...this.session(req.session) }, signal);
+      const { result, index } = await this.propose(
+        { op: 'compact', revision: req.revision, ...this.session(req.session) },
+        signal,
+      );
       this.checkResult(result);
       assert(result.op === 'compact', () => `compact applied as ${result.op}`);
       return { compactRevision: result.compactRevision, index, revision: result.revision };

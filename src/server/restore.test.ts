@@ -26,14 +26,43 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
 
 function backupBytes(): Uint8Array {
   const kv = new KvStateMachine();
-  const puts: [string, string][] = [['a', '1'], ['tab\tkey', 'line\nvalue'], ['🔑', 'x'.repeat(5000)]];
-  puts.forEach(([key, value], i) => kv.apply({ index: i + 1, term: 2, type: EntryType.Normal, data: encodeCommand({ op: 'put', key, value, session: { clientId: 'c', seq: i + 1 } }) }));
-  const parts = encodeBackup({ index: kv.appliedIndex, term: 2, keys: kv.size, clusterToken: 'old', members: [{ id: 'n1', peerAddr: 'h:1', clientAddr: 'h:2' }], node: 'n1', createdAt: '2026-01-01T00:00:00.000Z' }, kv.snapshot());
+  const puts: [string, string][] = [
+    ['a', '1'],
+    ['tab\tkey', 'line\nvalue'],
+    ['🔑', 'x'.repeat(5000)],
+  ];
+  puts.forEach(([key, value], i) =>
+    kv.apply({
+      index: i + 1,
+      term: 2,
+      type: EntryType.Normal,
+      data: encodeCommand({ op: 'put', key, value, session: { clientId: 'c', seq: i + 1 } }),
+    }),
+  );
+  const parts = encodeBackup(
+    {
+      index: kv.appliedIndex,
+      term: 2,
+      keys: kv.size,
+      clusterToken: 'old',
+      members: [{ id: 'n1', peerAddr: 'h:1', clientAddr: 'h:2' }],
+      node: 'n1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    },
+    kv.snapshot(),
+  );
   return Buffer.concat(parts);
 }
 
 function cfgFor(dir: string, token = 'new'): ReturnType<typeof buildNodeConfig> {
-  return buildNodeConfig({ id: 'm2', dataDir: dir, listenPeer: '127.0.0.1:0', listenClient: '127.0.0.1:0', peers: 'm1=127.0.0.1:1,m2=127.0.0.1:2,m3=127.0.0.1:3', clusterToken: token });
+  return buildNodeConfig({
+    id: 'm2',
+    dataDir: dir,
+    listenPeer: '127.0.0.1:0',
+    listenClient: '127.0.0.1:0',
+    peers: 'm1=127.0.0.1:1,m2=127.0.0.1:2,m3=127.0.0.1:3',
+    clusterToken: token,
+  });
 }
 
 test('backup file: verified header; every single flipped byte is refused', () => {
@@ -55,7 +84,11 @@ test('restore: the data dir reads back as a snapshot at the backup index with ev
   try {
     assert.equal(opened.fresh, false);
     assert.deepEqual(opened.hardState, { term: 2, votedFor: null, commit: 3 });
-    assert.deepEqual(opened.snapshot?.meta, { index: 3, term: 2, confState: { voters: ['m1', 'm2', 'm3'], learners: [], removed: [] } });
+    assert.deepEqual(opened.snapshot?.meta, {
+      index: 3,
+      term: 2,
+      confState: { voters: ['m1', 'm2', 'm3'], learners: [], removed: [] },
+    });
     const kv = KvStateMachine.restore(opened.snapshot!.data);
     assert.equal(kv.get('tab\tkey'), 'line\nvalue');
     assert.equal(kv.get('🔑'), 'x'.repeat(5000));
@@ -78,8 +111,14 @@ test('restore: refuses a non-empty data dir and the old cluster token', async (t
   const used = join(root, 'used');
   mkdirSync(used);
   writeFileSync(join(used, 'something'), 'x');
-  await assert.rejects(restoreDataDir(cfgFor(used), b), (e: unknown) => e instanceof RestoreError && /not empty/.test(e.message));
-  await assert.rejects(restoreDataDir(cfgFor(join(root, 'fresh'), 'old'), b), (e: unknown) => e instanceof RestoreError && /new one/.test(e.message));
+  await assert.rejects(
+    restoreDataDir(cfgFor(used), b),
+    (e: unknown) => e instanceof RestoreError && /not empty/.test(e.message),
+  );
+  await assert.rejects(
+    restoreDataDir(cfgFor(join(root, 'fresh'), 'old'), b),
+    (e: unknown) => e instanceof RestoreError && /new one/.test(e.message),
+  );
   assert.equal(existsSync(join(root, 'fresh')), false);
 });
 
@@ -97,11 +136,32 @@ test('CLI: snapshot status and restore refuse a damaged file with exit 1 and one
   assert.equal(st.status, 1);
   assert.match(st.stderr, /^leasekv snapshot status: .*b\.lkvbak: checksum mismatch: the file is damaged or truncated/);
   const dir = join(root, 'd');
-  const rs = spawnSync(process.execPath, [BIN, 'snapshot', 'restore', file, '--data-dir', dir, '--id', 'n1', '--peers', 'n1=127.0.0.1:1', '--cluster-token', 'new'], { encoding: 'utf8' });
+  const rs = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'snapshot',
+      'restore',
+      file,
+      '--data-dir',
+      dir,
+      '--id',
+      'n1',
+      '--peers',
+      'n1=127.0.0.1:1',
+      '--cluster-token',
+      'new',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(rs.status, 1);
   assert.match(rs.stderr, /^leasekv snapshot restore: .*checksum mismatch/);
   assert.equal(existsSync(dir), false);
-  const usage = spawnSync(process.execPath, [BIN, 'snapshot', 'restore', file, '--data-dir', dir, '--peers', 'n1=127.0.0.1:1'], { encoding: 'utf8' });
+  const usage = spawnSync(
+    process.execPath,
+    [BIN, 'snapshot', 'restore', file, '--data-dir', dir, '--peers', 'n1=127.0.0.1:1'],
+    { encoding: 'utf8' },
+  );
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--id is required/);
 });

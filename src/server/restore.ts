@@ -36,7 +36,9 @@ export function verifyBackup(bytes: Uint8Array): DecodedBackup {
     throw e;
   }
   if (kv.appliedIndex !== b.header.index || kv.size !== b.header.keys) {
-    throw new BackupFileError(`header says index ${b.header.index} with ${b.header.keys} keys, the state inside is at index ${kv.appliedIndex} with ${kv.size} keys`);
+    throw new BackupFileError(
+      `header says index ${b.header.index} with ${b.header.keys} keys, the state inside is at index ${kv.appliedIndex} with ${kv.size} keys`,
+    );
   }
   return b;
 }
@@ -53,9 +55,14 @@ function isEmptyDir(dir: string): boolean {
 export async function restoreDataDir(cfg: NodeConfig, backup: DecodedBackup): Promise<void> {
   const { header, data } = backup;
   if (cfg.clusterToken === header.clusterToken) {
-    throw new RestoreError(`--cluster-token '${cfg.clusterToken}' is the backed-up cluster's own; give the restored cluster a new one (the same on every restored member), so that it and the old cluster refuse each other`);
+    throw new RestoreError(
+      `--cluster-token '${cfg.clusterToken}' is the backed-up cluster's own; give the restored cluster a new one (the same on every restored member), so that it and the old cluster refuse each other`,
+    );
   }
-  if (!isEmptyDir(cfg.dataDir)) throw new RestoreError(`data dir ${cfg.dataDir} is not empty; restore writes a new member's data dir: give a new or empty folder`);
+  if (!isEmptyDir(cfg.dataDir))
+    throw new RestoreError(
+      `data dir ${cfg.dataDir} is not empty; restore writes a new member's data dir: give a new or empty folder`,
+    );
   if (!cfg.peersGiven) throw new RestoreError('--peers is required: the members of the new cluster');
   mkdirSync(cfg.dataDir, { recursive: true });
   const lock = acquireDirLock(cfg.dataDir);
@@ -69,7 +76,14 @@ export async function restoreDataDir(cfg: NodeConfig, backup: DecodedBackup): Pr
       await opened.storage.persist({
         entries: [],
         hardState: { term: header.term, votedFor: null, commit: header.index },
-        snapshot: { meta: { index: header.index, term: header.term, confState: { voters: [...cfg.peers.keys()], learners: [], removed: [] } }, data },
+        snapshot: {
+          meta: {
+            index: header.index,
+            term: header.term,
+            confState: { voters: [...cfg.peers.keys()], learners: [], removed: [] },
+          },
+          data,
+        },
         sync: true,
       });
     } finally {
@@ -77,7 +91,10 @@ export async function restoreDataDir(cfg: NodeConfig, backup: DecodedBackup): Pr
     }
     // Read back what a starting node will read.
     const rec = recoverDir(new RealFs(), cfg.dataDir);
-    assert(rec.snapshot?.index === header.index && rec.hardState.commit === header.index, () => `restored data dir reads back at snapshot ${rec.snapshot?.index ?? 'none'}, commit ${rec.hardState.commit}`);
+    assert(
+      rec.snapshot?.index === header.index && rec.hardState.commit === header.index,
+      () => `restored data dir reads back at snapshot ${rec.snapshot?.index ?? 'none'}, commit ${rec.hardState.commit}`,
+    );
   } finally {
     lock.release();
   }

@@ -28,8 +28,15 @@ function freePort(): Promise<number> {
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'leasekv-revread-'));
   const cfg = buildNodeConfig({
-    id: 'n1', dataDir: dir, listenPeer: '127.0.0.1:0', listenClient: `127.0.0.1:${await freePort()}`, peers: 'n1=127.0.0.1:1',
-    heartbeatMs: '100', electionTimeoutMs: '600', leaseMs: '500', logLevel: 'silent',
+    id: 'n1',
+    dataDir: dir,
+    listenPeer: '127.0.0.1:0',
+    listenClient: `127.0.0.1:${await freePort()}`,
+    peers: 'n1=127.0.0.1:1',
+    heartbeatMs: '100',
+    electionTimeoutMs: '600',
+    leaseMs: '500',
+    logLevel: 'silent',
   });
   running = await startNode(cfg, { logger: pino({ level: 'silent' }) });
   port = running.api.port;
@@ -53,7 +60,8 @@ async function call(method: string, body: object): Promise<Record<string, unknow
   }
 }
 
-const keys = (j: Record<string, unknown>): string[] => (j['kvs'] as { key: string; value: string }[]).map((kv) => `${kv.key}=${kv.value}`);
+const keys = (j: Record<string, unknown>): string[] =>
+  (j['kvs'] as { key: string; value: string }[]).map((kv) => `${kv.key}=${kv.value}`);
 
 test('Range at a past revision: the keys as they were; compacted and future revisions refused', async () => {
   const r1 = Number((await call('Put', { key: 'p/a', value: '1' }))['revision']);

@@ -43,7 +43,14 @@ const timing = { heartbeatMs: '50', electionTimeoutMs: '400', leaseMs: '300', lo
 test('a node that never heard from a leader reports its staleness as unknown (u32 max), not 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-stale-'));
   const [peer, client] = [await freePort(), await freePort()];
-  const cfg = buildNodeConfig({ id: 'n1', dataDir: dir, listenPeer: `127.0.0.1:${peer}`, listenClient: `127.0.0.1:${client}`, peers: `n1=127.0.0.1:${peer},n2=127.0.0.1:1,n3=127.0.0.1:2`, ...timing });
+  const cfg = buildNodeConfig({
+    id: 'n1',
+    dataDir: dir,
+    listenPeer: `127.0.0.1:${peer}`,
+    listenClient: `127.0.0.1:${client}`,
+    peers: `n1=127.0.0.1:${peer},n2=127.0.0.1:1,n3=127.0.0.1:2`,
+    ...timing,
+  });
   const node = await startNode(cfg, { logger: pino({ level: 'silent' }) });
   try {
     const g = await staleGet(node);
@@ -63,12 +70,17 @@ test('a leader that lost its quorum and stepped down reports the time since its 
   try {
     for (const i of [0, 1]) {
       const cfg = buildNodeConfig({
-        id: `n${i + 1}`, dataDir: dirs[i] as string, listenPeer: `127.0.0.1:${peers[i]}`, listenClient: `127.0.0.1:${clients[i]}`,
-        peers: `n1=127.0.0.1:${peers[0]},n2=127.0.0.1:${peers[1]}`, ...timing,
+        id: `n${i + 1}`,
+        dataDir: dirs[i] as string,
+        listenPeer: `127.0.0.1:${peers[i]}`,
+        listenClient: `127.0.0.1:${clients[i]}`,
+        peers: `n1=127.0.0.1:${peers[0]},n2=127.0.0.1:${peers[1]}`,
+        ...timing,
       });
       nodes.push(await startNode(cfg, { logger: pino({ level: 'silent' }) }));
     }
-    const leaderOf = (): RunningNode | undefined => nodes.find((n) => n.node.raftStatus().role === 'leader' && n.node.raftStatus().leaseHeld);
+    const leaderOf = (): RunningNode | undefined =>
+      nodes.find((n) => n.node.raftStatus().role === 'leader' && n.node.raftStatus().leaseHeld);
     await until('a leader with a lease', () => leaderOf() !== undefined, 10_000);
     const leader = leaderOf() as RunningNode;
     const follower = nodes.find((n) => n !== leader) as RunningNode;
@@ -79,7 +91,10 @@ test('a leader that lost its quorum and stepped down reports the time since its 
     await until('the leader to step down', () => leader.node.raftStatus().role !== 'leader', 10_000);
     await new Promise((r) => setTimeout(r, 200));
     const g = await staleGet(leader);
-    assert.ok(g.staleByMs >= 200 && g.staleByMs <= Date.now() - stoppedAt + 500, `staleByMs ${g.staleByMs}: since its last renewal, not 0 and not unknown`);
+    assert.ok(
+      g.staleByMs >= 200 && g.staleByMs <= Date.now() - stoppedAt + 500,
+      `staleByMs ${g.staleByMs}: since its last renewal, not 0 and not unknown`,
+    );
   } finally {
     for (const n of nodes) await n.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -15,7 +15,9 @@ const EXIT_WAIT_MS = 15_000;
 /** Runs `leasekv serve ARGS`; resolves with its exit code and stderr, or null if it did not exit in time. */
 function serve(args: string[]): Promise<{ code: number | null; stderr: string } | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args, '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', ...args, '--log-level', 'silent'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
@@ -43,7 +45,20 @@ test('serve: a lease too long for the election timeout is a usage error, with no
   const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
   try {
     const dir = join(root, 'data');
-    const r = await serve(['--id', 'n1', '--data-dir', dir, '--listen-peer', '127.0.0.1:0', '--listen-client', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3', '--lease-ms', '1500']);
+    const r = await serve([
+      '--id',
+      'n1',
+      '--data-dir',
+      dir,
+      '--listen-peer',
+      '127.0.0.1:0',
+      '--listen-client',
+      '127.0.0.1:0',
+      '--peers',
+      'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3',
+      '--lease-ms',
+      '1500',
+    ]);
     assert.ok(r !== null, 'the process exited');
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /must be below electionTimeoutMinMs/);
@@ -57,7 +72,18 @@ test('serve: a client port already in use makes the node exit 1 (storage and tra
   const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
   const taken = await listen();
   try {
-    const r = await serve(['--id', 'n1', '--data-dir', join(root, 'data'), '--listen-peer', '127.0.0.1:0', '--listen-client', `127.0.0.1:${taken.port}`, '--peers', 'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3']);
+    const r = await serve([
+      '--id',
+      'n1',
+      '--data-dir',
+      join(root, 'data'),
+      '--listen-peer',
+      '127.0.0.1:0',
+      '--listen-client',
+      `127.0.0.1:${taken.port}`,
+      '--peers',
+      'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3',
+    ]);
     assert.ok(r !== null, 'the process exited instead of hanging after "could not start"');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /could not start: .*EADDRINUSE/);
@@ -69,7 +95,26 @@ test('serve: a client port already in use makes the node exit 1 (storage and tra
 
 /** Starts `leasekv serve` in the background on `dir` (one-member cluster, any free ports); resolves once it serves. */
 async function serveInBackground(dir: string, started: ChildProcess[]): Promise<ChildProcess & { startLog: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--id', 'n1', '--data-dir', dir, '--listen-peer', '127.0.0.1:0', '--listen-client', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'serve',
+      '--id',
+      'n1',
+      '--data-dir',
+      dir,
+      '--listen-peer',
+      '127.0.0.1:0',
+      '--listen-client',
+      '127.0.0.1:0',
+      '--peers',
+      'n1=127.0.0.1:1',
+      '--log-level',
+      'info',
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   started.push(child);
   let out = '';
   const serving = await new Promise<boolean>((resolve) => {
@@ -93,7 +138,9 @@ function lockPid(dir: string): number {
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
 test('serve: a second process on the same data dir exits at once naming the holder; kill -9 leaves a lock the next start takes over', async () => {
@@ -103,10 +150,26 @@ test('serve: a second process on the same data dir exits at once naming the hold
   try {
     const first = await serveInBackground(dir, started);
     assert.equal(lockPid(dir), first.pid);
-    const second = await serve(['--id', 'n1', '--data-dir', dir, '--listen-peer', '127.0.0.1:0', '--listen-client', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:1']);
+    const second = await serve([
+      '--id',
+      'n1',
+      '--data-dir',
+      dir,
+      '--listen-peer',
+      '127.0.0.1:0',
+      '--listen-client',
+      '127.0.0.1:0',
+      '--peers',
+      'n1=127.0.0.1:1',
+    ]);
     assert.ok(second !== null, 'the second process exited');
     assert.equal(second.code, 1, second.stderr);
-    assert.match(second.stderr, new RegExp(`^leasekv serve: data dir .* is in use: locked by pid ${first.pid} on host \\S+ since \\d{4}-\\d\\d-\\d\\dT.*stop that process first\\n$`));
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^leasekv serve: data dir .* is in use: locked by pid ${first.pid} on host \\S+ since \\d{4}-\\d\\d-\\d\\dT.*stop that process first\\n$`,
+      ),
+    );
     assert.equal(first.exitCode, null, 'the first process still runs');
     // Read-only tools still work on a locked dir.
     const inspect = spawnSync(process.execPath, [BIN, 'wal', 'inspect', dir], { encoding: 'utf8' });

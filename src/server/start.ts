@@ -57,7 +57,14 @@ const JOIN_WAIT_MS = 30_000;
  * force (dialled as soon as a change is appended), incarnations of added members for the
  * handshake, Status's member list, and the flags checked against the configuration in force.
  */
-function wireMembership(node: LeaseKvNode, transport: PeerTransport, cfg: NodeConfig, resolved: ResolvedIdentity, opened: OpenedStorage, log: Logger): Membership {
+function wireMembership(
+  node: LeaseKvNode,
+  transport: PeerTransport,
+  cfg: NodeConfig,
+  resolved: ResolvedIdentity,
+  opened: OpenedStorage,
+  log: Logger,
+): Membership {
   const { book } = resolved;
   const membership = new Membership(
     {
@@ -108,7 +115,9 @@ function wireMembership(node: LeaseKvNode, transport: PeerTransport, cfg: NodeCo
     recheck?.unref();
     if ((cs.removed ?? []).includes(cfg.id) && !removedLogged) {
       removedLogged = true;
-      log.warn('this member has been removed from the cluster: it no longer votes nor serves; stop it (its id can never rejoin)');
+      log.warn(
+        'this member has been removed from the cluster: it no longer votes nor serves; stop it (its id can never rejoin)',
+      );
     }
   };
   node.events.on('conf-entry', (cc: ConfChange) => {
@@ -131,7 +140,10 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   // One process per data dir (docs/storage.md): taken before anything in it is read or written.
   const lock = acquireDirLock(cfg.dataDir);
   if (lock.tookOverFrom !== null) {
-    log.warn({ lock: lock.path, stale: lock.tookOverFrom }, `took over a stale data-dir lock of ${describeHolder(lock.tookOverFrom)}`);
+    log.warn(
+      { lock: lock.path, stale: lock.tookOverFrom },
+      `took over a stale data-dir lock of ${describeHolder(lock.tookOverFrom)}`,
+    );
   }
   let opened: OpenedStorage;
   try {
@@ -143,12 +155,23 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   try {
     // The members come from the data dir once it has an identity (checkFlags below); a member just
     // added asks a current member first (--join).
-    const join = cfg.join.length > 0 && opened.fresh && readIdentity(cfg.dataDir) === null ? await fetchJoinInfo(cfg.join, JOIN_WAIT_MS) : null;
+    const join =
+      cfg.join.length > 0 && opened.fresh && readIdentity(cfg.dataDir) === null
+        ? await fetchJoinInfo(cfg.join, JOIN_WAIT_MS)
+        : null;
     const resolved = resolveIdentity(cfg, opened.fresh, join);
     const { book } = resolved;
     const initial = membersOf(resolved.initial);
-    const effective: NodeConfig = { ...cfg, peers: initial.peers, clientAddrs: initial.clientAddrs, learners: resolved.learners };
-    log.info({ cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...initial.peers.keys()] }, book.createdNow ? `recorded a new cluster identity (${book.record.how})` : 'cluster identity');
+    const effective: NodeConfig = {
+      ...cfg,
+      peers: initial.peers,
+      clientAddrs: initial.clientAddrs,
+      learners: resolved.learners,
+    };
+    log.info(
+      { cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...initial.peers.keys()] },
+      book.createdNow ? `recorded a new cluster identity (${book.record.how})` : 'cluster identity',
+    );
     return await startOnStorage(effective, opts, log, opened, lock, resolved, cfg);
   } catch (e) {
     // Without this the storage worker (and a listening transport) would keep the process alive
@@ -160,15 +183,32 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
 }
 
 /** `cfg`: with the members this node starts with; `flags`: as given (for checkFlags). */
-async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, opened: OpenedStorage, lock: DirLock, resolved: ResolvedIdentity, flags: NodeConfig): Promise<RunningNode> {
+async function startOnStorage(
+  cfg: NodeConfig,
+  opts: StartOptions,
+  log: Logger,
+  opened: OpenedStorage,
+  lock: DirLock,
+  resolved: ResolvedIdentity,
+  flags: NodeConfig,
+): Promise<RunningNode> {
   const { book } = resolved;
   if (opened.repaired !== null) {
-    log.warn(opened.repaired, `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`);
+    log.warn(
+      opened.repaired,
+      `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`,
+    );
   }
   const kv = new KvStateMachine();
   if (opened.snapshot !== null) kv.restore(opened.snapshot.data);
   log.info(
-    { fresh: opened.fresh, term: opened.hardState.term, commit: opened.hardState.commit, snapshot: opened.snapshot?.meta.index ?? 0, entries: opened.entries.length },
+    {
+      fresh: opened.fresh,
+      term: opened.hardState.term,
+      commit: opened.hardState.commit,
+      snapshot: opened.snapshot?.meta.index ?? 0,
+      entries: opened.entries.length,
+    },
     opened.fresh ? 'starting a new member' : 'recovered from the data dir',
   );
   const transport = new PeerTransport({
@@ -217,7 +257,11 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
       extraRoutes: [
         healthRoute(node),
         backupRoute(node, cfg),
-        ...(opts.routes?.(node, { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() }, cfg) ?? []),
+        ...(opts.routes?.(
+          node,
+          { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() },
+          cfg,
+        ) ?? []),
       ],
     });
   } catch (e) {
@@ -239,7 +283,10 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
   });
   node.start();
   membership.start();
-  log.info({ client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` }, 'serving');
+  log.info(
+    { client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` },
+    'serving',
+  );
   let storageFailed: unknown = null;
   node.events.once('fatal', (err: unknown) => (storageFailed = err));
   let stopping: Promise<void> | null = null;
@@ -255,7 +302,10 @@ async function startOnStorage(cfg: NodeConfig, opts: StartOptions, log: Logger, 
         await opened.storage.close().catch((e: unknown) => {
           if (storageFailed === null) throw e;
           // Expected after a storage error (the same disk fails the last flush): already logged once.
-          log.debug({ cause: e instanceof Error ? e.message : String(e) }, 'closing the write-ahead log after the storage error failed too');
+          log.debug(
+            { cause: e instanceof Error ? e.message : String(e) },
+            'closing the write-ahead log after the storage error failed too',
+          );
         });
       } finally {
         lock.release();

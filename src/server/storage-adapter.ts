@@ -56,11 +56,22 @@ class PersisterStorage implements NodeStorage {
   }
 
   persist(req: PersistRequest): Promise<void> {
-    return this.p.persist({ entries: req.entries, hardState: req.hardState, sync: req.sync, ...(req.snapshot === null ? {} : { snapshot: req.snapshot }) });
+    return this.p.persist({
+      entries: req.entries,
+      hardState: req.hardState,
+      sync: req.sync,
+      ...(req.snapshot === null ? {} : { snapshot: req.snapshot }),
+    });
   }
 
   async saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    await this.p.persist({ entries: [], hardState: null, snapshot: { meta, data }, sync: true, giveSnapshotBytes: true });
+    await this.p.persist({
+      entries: [],
+      hardState: null,
+      snapshot: { meta, data },
+      sync: true,
+      giveSnapshotBytes: true,
+    });
     await this.p.compact(meta.index);
   }
 
@@ -86,7 +97,9 @@ export async function openNodeStorage(dir: string): Promise<OpenedStorage> {
   const snapshot = state.snapshot === null ? null : await persister.loadSnapshot();
   if (state.snapshot !== null && (snapshot === null || snapshot.meta.index !== state.snapshot.index)) {
     await persister.close();
-    throw new Error(`data dir ${dir}: the log refers to snapshot ${state.snapshot.index} but it is missing; ${RECOVERY_HINT}`);
+    throw new Error(
+      `data dir ${dir}: the log refers to snapshot ${state.snapshot.index} but it is missing; ${RECOVERY_HINT}`,
+    );
   }
   const fresh = state.hardState.term === 0 && state.entries.length === 0 && snapshot === null;
   return { storage, fresh, hardState: state.hardState, snapshot, entries: state.entries, repaired };

@@ -27,10 +27,22 @@ function freePort(): Promise<number> {
 test('ENOSPC while persisting: the in-flight write gets unavailable + outcome unknown, reads are refused, one fatal, a clean stop', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-enospc-'));
   const [peer, client] = [await freePort(), await freePort()];
-  const cfg = buildNodeConfig({ id: 'n1', dataDir: dir, listenPeer: `127.0.0.1:${peer}`, listenClient: `127.0.0.1:${client}`, peers: `n1=127.0.0.1:${peer}`, heartbeatMs: '50', electionTimeoutMs: '200', logLevel: 'silent' });
+  const cfg = buildNodeConfig({
+    id: 'n1',
+    dataDir: dir,
+    listenPeer: `127.0.0.1:${peer}`,
+    listenClient: `127.0.0.1:${client}`,
+    peers: `n1=127.0.0.1:${peer}`,
+    heartbeatMs: '50',
+    electionTimeoutMs: '200',
+    logLevel: 'silent',
+  });
   let failing = false;
   const wrap = (s: NodeStorage): NodeStorage => ({
-    persist: (req) => (failing && req.entries.length > 0 ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })) : s.persist(req)),
+    persist: (req) =>
+      failing && req.entries.length > 0
+        ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))
+        : s.persist(req),
     saveSnapshot: (m, d) => s.saveSnapshot(m, d),
     loadSnapshot: () => s.loadSnapshot(),
     close: () => s.close(),
@@ -42,7 +54,8 @@ test('ENOSPC while persisting: the in-flight write gets unavailable + outcome un
   const fatals: unknown[] = [];
   node.node.events.on('fatal', (e: unknown) => fatals.push(e));
   try {
-    const put = (k: string): ReturnType<typeof post> => post(node.api.port, '/leasekv.v1.KV/Put', JSON.stringify({ key: k, value: 'v' }));
+    const put = (k: string): ReturnType<typeof post> =>
+      post(node.api.port, '/leasekv.v1.KV/Put', JSON.stringify({ key: k, value: 'v' }));
     const end = Date.now() + 20_000;
     while ((await put('first')).status !== 200) {
       assert.ok(Date.now() < end, 'no leader');

@@ -25,7 +25,7 @@ export const USAGE =
   '  --seeds N     run N seeds (default 1), starting at --seed (default 1)\n' +
   '  --nodes       cluster size; by default each seed uses 3, 5 or 7 nodes (seed % 3)\n' +
   `  --mutant      one of: ${MUTANTS.join(', ')}\n` +
-  '  --verbose     stream every seed\'s event trace (use with one seed)\n' +
+  "  --verbose     stream every seed's event trace (use with one seed)\n" +
   '  --workers K   worker threads (default: 2 for 100+ seeds, else 1)\n' +
   '  --history F   write the client history of the (single) seed to F as JSON lines';
 
@@ -33,7 +33,8 @@ const MAX_SEEDS = 10_000_000;
 const FLAGS = ['seeds', 'seed', 'nodes', 'mutant', 'verbose', 'workers', 'history', 'help'];
 
 function int(flag: string, v: string | undefined, lo: number, hi: number): number {
-  if (v === undefined || !/^\d+$/.test(v)) throw new ArgsError(`${flag} needs an integer, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+  if (v === undefined || !/^\d+$/.test(v))
+    throw new ArgsError(`${flag} needs an integer, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < lo || n > hi) throw new ArgsError(`${flag} must be in [${lo}, ${hi}], got ${v}`);
   return n;
@@ -67,7 +68,9 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
       case '--mutant': {
         const m = value();
         if (m === undefined || !(MUTANTS as readonly string[]).includes(m)) {
-          throw new ArgsError(`--mutant must be one of ${MUTANTS.join(', ')}; got ${m === undefined ? 'nothing' : JSON.stringify(m)}`);
+          throw new ArgsError(
+            `--mutant must be one of ${MUTANTS.join(', ')}; got ${m === undefined ? 'nothing' : JSON.stringify(m)}`,
+          );
         }
         mutant = m as Mutant;
         break;
@@ -89,7 +92,9 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
         throw new ArgsError('help');
       default: {
         const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), FLAGS) : undefined;
-        throw new ArgsError(`unknown argument ${JSON.stringify(a)}${guess === undefined ? '' : `; did you mean --${guess}?`}`);
+        throw new ArgsError(
+          `unknown argument ${JSON.stringify(a)}${guess === undefined ? '' : `; did you mean --${guess}?`}`,
+        );
       }
     }
   }

@@ -52,9 +52,10 @@ export class SimClient {
     if (this.current !== null) return;
     const key = `k${this.rng.int(0, this.s.keys - 1)}`;
     const opId = ++this.seq;
-    const req: ClientRequest = this.rng.chance(this.s.writeRatio) && !this.world.writesPaused
-      ? { client: this.id, opId, op: 'put', key, value: `c${this.id}-${opId}` }
-      : { client: this.id, opId, op: 'get', key };
+    const req: ClientRequest =
+      this.rng.chance(this.s.writeRatio) && !this.world.writesPaused
+        ? { client: this.id, opId, op: 'put', key, value: `c${this.id}-${opId}` }
+        : { client: this.id, opId, op: 'get', key };
     if (req.value !== undefined) this.oracles.onProposed(req.value);
     const now = this.world.nowUs;
     // Now and then ask somebody else: a client's view of the leader is never authoritative.
@@ -77,14 +78,24 @@ export class SimClient {
       this.record({ ...this.base(req, callUs), return: now, outcome: 'ok' });
       this.lastOkCallUs = callUs;
     } else {
-      this.oracles.checkRead(this.id, req.key, callUs, resp.index, resp.value, `${resp.viaLease ? 'lease' : 'ReadIndex'} at ${resp.from}`);
+      this.oracles.checkRead(
+        this.id,
+        req.key,
+        callUs,
+        resp.index,
+        resp.value,
+        `${resp.viaLease ? 'lease' : 'ReadIndex'} at ${resp.from}`,
+      );
       const output = resp.value === null ? { found: false } : { found: true, value: resp.value };
       this.record({ ...this.base(req, callUs), return: now, outcome: 'ok', output });
       this.lastOkCallUs = callUs;
     }
     this.world.trace(
-      () => `client ${this.id} ${req.op} ${req.key}${req.value !== undefined ? '=' + req.value : ''} → ` +
-        (resp.ok ? `ok index ${resp.index}${req.op === 'get' ? ` value ${resp.value ?? '(absent)'} via ${resp.viaLease ? 'lease' : 'ReadIndex'}` : ''}` : `fail (hint ${resp.leaderHint ?? '-'})`) +
+      () =>
+        `client ${this.id} ${req.op} ${req.key}${req.value !== undefined ? '=' + req.value : ''} → ` +
+        (resp.ok
+          ? `ok index ${resp.index}${req.op === 'get' ? ` value ${resp.value ?? '(absent)'} via ${resp.viaLease ? 'lease' : 'ReadIndex'}` : ''}`
+          : `fail (hint ${resp.leaderHint ?? '-'})`) +
         ` from ${resp.from}`,
     );
     this.finish();
@@ -113,7 +124,10 @@ export class SimClient {
     this.world.schedule(this.world.nowUs + thinkUs + 1, { k: 'clientNext', client: this.id });
   }
 
-  private base(req: ClientRequest, callUs: number): { client: number; op: 'put' | 'get'; key: string; call: number; value?: string } {
+  private base(
+    req: ClientRequest,
+    callUs: number,
+  ): { client: number; op: 'put' | 'get'; key: string; call: number; value?: string } {
     const b = { client: this.id, op: req.op, key: req.key, call: callUs };
     return req.value !== undefined ? { ...b, value: req.value } : b;
   }

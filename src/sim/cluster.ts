@@ -120,7 +120,10 @@ class Cluster implements HostWorld {
       this.coreRngs.set(id, root.fork());
       const storage = this.s.walStorage ? new WalStorage(this.s.nodes, forkFn(root)) : new MemStorage(this.s.nodes);
       storages.set(id, storage);
-      this.nodes.set(id, new SimNode(id, new NodeClock(this.s.clockRates[i]!, this.s.clockOffsetsMs[i]!), storage, this));
+      this.nodes.set(
+        id,
+        new SimNode(id, new NodeClock(this.s.clockRates[i]!, this.s.clockOffsetsMs[i]!), storage, this),
+      );
       this.roles.set(id, { role: 'follower', term: 0 });
     });
     this.storageRng = root.fork();
@@ -150,7 +153,8 @@ class Cluster implements HostWorld {
 
   /** Nodes that may run, in creation order (exactly s.nodes until membership changes happen). */
   private liveIds(): readonly NodeId[] {
-    if (this.wiped.size === 0 && this.removedIds.size === 0 && this.nodes.size === this.s.nodes.length) return this.s.nodes;
+    if (this.wiped.size === 0 && this.removedIds.size === 0 && this.nodes.size === this.s.nodes.length)
+      return this.s.nodes;
     return [...this.nodes.keys()].filter((id) => !this.wiped.has(id) && !this.removedIds.has(id));
   }
 
@@ -239,7 +243,16 @@ class Cluster implements HostWorld {
   }
 
   run(): SeedResult {
-    this.trace.add(traceLine(0, 'sim', '-', '', null, `seed ${this.opts.seed} ${describeScenario(this.s)}${this.s.mutant ? ' mutant=' + this.s.mutant : ''}`));
+    this.trace.add(
+      traceLine(
+        0,
+        'sim',
+        '-',
+        '',
+        null,
+        `seed ${this.opts.seed} ${describeScenario(this.s)}${this.s.mutant ? ' mutant=' + this.s.mutant : ''}`,
+      ),
+    );
     for (const id of this.nodes.keys()) this.startNode(id);
     this.faults.start();
     this.members.start();
@@ -258,7 +271,8 @@ class Cluster implements HostWorld {
       this.checkLeases();
     }
     for (const c of this.clients) c.abandon();
-    for (const v of this.oracles.violations) this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `VIOLATION ${v}`));
+    for (const v of this.oracles.violations)
+      this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `VIOLATION ${v}`));
     return {
       seed: this.opts.seed,
       violations: this.oracles.violations,
@@ -313,7 +327,10 @@ class Cluster implements HostWorld {
     if (a.kind === 'member') return this.members.onTick();
     const node = 'node' in a ? this.nodes.get(a.node)! : null;
     // Steps of a fault script still pending when the liveness phase starts are void.
-    const harmful = ['crash', 'pause', 'partition', 'transfer', 'clock-rate', 'wipe'].includes(a.kind) || (a.kind === 'slow-link' && a.extraUs > 0) || (a.kind === 'starve' && a.on);
+    const harmful =
+      ['crash', 'pause', 'partition', 'transfer', 'clock-rate', 'wipe'].includes(a.kind) ||
+      (a.kind === 'slow-link' && a.extraUs > 0) ||
+      (a.kind === 'starve' && a.on);
     if (this.faultsStopped && harmful) return;
     switch (a.kind) {
       case 'quiet':
@@ -341,7 +358,9 @@ class Cluster implements HostWorld {
       }
       case 'wipe':
         if (this.wiped.has(a.node)) return;
-        this.traceFault(`${a.node}'s disk is lost${a.rejoin ? '; it restarts at once under the same id with an empty disk (mutant)' : ' (it will be replaced)'}`);
+        this.traceFault(
+          `${a.node}'s disk is lost${a.rejoin ? '; it restarts at once under the same id with an empty disk (mutant)' : ' (it will be replaced)'}`,
+        );
         this.wipe(a.node, a.rejoin);
         return;
       case 'restart':
@@ -425,7 +444,8 @@ class Cluster implements HostWorld {
         if (!wasRefused) this.traceFault(`${id} refuses to start: ${out.error.message}`);
         return;
       }
-      if (out.silentCorruption !== null) this.oracles.violation(`silent corruption: ${id} started from a damaged file: ${out.silentCorruption}`);
+      if (out.silentCorruption !== null)
+        this.oracles.violation(`silent corruption: ${id} started from a damaged file: ${out.silentCorruption}`);
       if (out.repaired !== null) this.traceFault(`${id} repaired its WAL tail: ${out.repaired}`);
     }
     this.roles.set(id, { role: 'follower', term: this.roles.get(id)!.term });
@@ -462,14 +482,25 @@ class Cluster implements HostWorld {
     const lagging = this.clients.filter((c) => c.lastOkCallUs < this.healUs);
     if (leader !== null && lagging.length === 0) {
       this.oracles.checkAckedWritesKept(leader);
-      this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `liveness ok: leader ${leader}, every client completed a request ${fmtUs(this.nowUs - this.healUs)} after faults stopped`));
+      this.trace.add(
+        traceLine(
+          this.nowUs,
+          'sim',
+          '-',
+          '',
+          null,
+          `liveness ok: leader ${leader}, every client completed a request ${fmtUs(this.nowUs - this.healUs)} after faults stopped`,
+        ),
+      );
       this.done = true;
       return;
     }
     if (final) {
       this.oracles.violation(
         `liveness: ${this.s.livenessBoundMs}ms after faults stopped, ` +
-          (leader === null ? 'no leader' : `leader ${leader} but client(s) ${lagging.map((c) => c.id).join(',')} completed nothing`),
+          (leader === null
+            ? 'no leader'
+            : `leader ${leader} but client(s) ${lagging.map((c) => c.id).join(',')} completed nothing`),
       );
     }
   }
@@ -477,7 +508,8 @@ class Cluster implements HostWorld {
   private currentLeader(): NodeId | null {
     let best: NodeId | null = null;
     let bestTerm = -1;
-    for (const [id, r] of this.roles) if (r.role === 'leader' && r.term > bestTerm && this.nodes.get(id)!.up) [best, bestTerm] = [id, r.term];
+    for (const [id, r] of this.roles)
+      if (r.role === 'leader' && r.term > bestTerm && this.nodes.get(id)!.up) [best, bestTerm] = [id, r.term];
     return best;
   }
 
@@ -491,7 +523,9 @@ class Cluster implements HostWorld {
     const h = holders[0]!;
     for (const [other, endUs] of this.claimEndUs) {
       if (other !== h && endUs > this.nowUs) {
-        this.oracles.violation(`lease exclusivity: ${h} holds a lease while the lease ${other} claimed runs until true time ${fmtUs(endUs)} (now ${fmtUs(this.nowUs)})`);
+        this.oracles.violation(
+          `lease exclusivity: ${h} holds a lease while the lease ${other} claimed runs until true time ${fmtUs(endUs)} (now ${fmtUs(this.nowUs)})`,
+        );
         return;
       }
     }
@@ -508,8 +542,14 @@ class Cluster implements HostWorld {
 
   sendPeer(env: Envelope): void {
     const m = env.msg;
-    if (this.starved.size > 0 && this.starved.has(m.to) && ((m.type === 'app' && m.entries.length > 0) || m.type === 'snap')) return;
-    for (const at of this.net.plan(env.msg.from, env.msg.to, this.nowUs)) this.schedule(at, { k: 'deliver', to: env.msg.to, env });
+    if (
+      this.starved.size > 0 &&
+      this.starved.has(m.to) &&
+      ((m.type === 'app' && m.entries.length > 0) || m.type === 'snap')
+    )
+      return;
+    for (const at of this.net.plan(env.msg.from, env.msg.to, this.nowUs))
+      this.schedule(at, { k: 'deliver', to: env.msg.to, env });
   }
 
   reply(_node: NodeId, resp: ClientResponse): void {
@@ -524,7 +564,15 @@ class Cluster implements HostWorld {
     const node = this.nodes.get(id)!;
     const rng = this.coreRngs.get(id)!;
     const conf = this.bootConf.get(id)!;
-    return this.opts.makeCore({ id, members: conf.voters, learners: conf.learners, scenario: this.s, random: () => rng.next(), nowMs: node.nowMs(), restored });
+    return this.opts.makeCore({
+      id,
+      members: conf.voters,
+      learners: conf.learners,
+      scenario: this.s,
+      random: () => rng.next(),
+      nowMs: node.nowMs(),
+      restored,
+    });
   }
 
   observeWrite(node: NodeId, entries: readonly Entry[]): void {

@@ -55,7 +55,8 @@ export class FaultInjector {
     const t = this.s.timing;
     const now = this.world.nowUs;
     const target = this.pickTarget();
-    const later = (ms: number, action: FaultAction): void => this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
+    const later = (ms: number, action: FaultAction): void =>
+      this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
     switch (kind) {
       case 'partition': {
         // A new partition replaces the current one (so topologies can change under a running
@@ -97,10 +98,15 @@ export class FaultInjector {
     if (L === null) return [];
     const t = this.s.timing;
     const now = this.world.nowUs;
-    const at = (ms: number, action: FaultAction): void => this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
+    const at = (ms: number, action: FaultAction): void =>
+      this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
     const others = this.world.nodes().filter((n) => n !== L);
     const X = this.rng.pick(others);
-    const isolateL: FaultAction = { kind: 'partition', links: others.flatMap((o) => [[L, o] as const, [o, L] as const]), label: `isolate ${L}` };
+    const isolateL: FaultAction = {
+      kind: 'partition',
+      links: others.flatMap((o) => [[L, o] as const, [o, L] as const]),
+      label: `isolate ${L}`,
+    };
     const em = t.electionTimeoutMaxMs;
     switch (this.rng.int(0, 3)) {
       case 0: {
@@ -109,12 +115,24 @@ export class FaultInjector {
         const t1 = this.rng.range(0.3, 1.6) * em;
         at(t1, isolateL);
         at(t1 + this.rng.range(1, 2.5) * em, { kind: 'heal' });
-        const out: FaultAction[] = [{ kind: 'partition', links: [[L, X], [X, L]], label: `attack: cut ${L}-${X}, then isolate ${L}` }];
+        const out: FaultAction[] = [
+          {
+            kind: 'partition',
+            links: [
+              [L, X],
+              [X, L],
+            ],
+            label: `attack: cut ${L}-${X}, then isolate ${L}`,
+          },
+        ];
         if (this.rng.chance(0.5)) {
           // Worst-case drift within the bound: L's clock slow (its lease lasts longest in true
           // time), everybody else's fast (their belief in it ends soonest).
           const rho = t.maxClockDriftRate;
-          out.push({ kind: 'clock-rate', node: L, rate: 1 - rho }, ...others.map((o): FaultAction => ({ kind: 'clock-rate', node: o, rate: 1 + rho })));
+          out.push(
+            { kind: 'clock-rate', node: L, rate: 1 - rho },
+            ...others.map((o): FaultAction => ({ kind: 'clock-rate', node: o, rate: 1 + rho })),
+          );
         }
         if (this.rng.chance(0.5)) {
           // No writes for a while: X's log stays as up to date as anybody's, so only the lease
@@ -124,14 +142,25 @@ export class FaultInjector {
         }
         if (this.rng.chance(0.5)) {
           // L hears the others late, so it learns late that they moved on to a newer term.
-          for (const o of others) out.push({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.1, 0.8) * t.leaseDurationMs * 1000) });
+          for (const o of others)
+            out.push({
+              kind: 'slow-link',
+              from: o,
+              to: L,
+              extraUs: Math.round(this.rng.range(0.1, 0.8) * t.leaseDurationMs * 1000),
+            });
           at(t1 + this.rng.range(1, 2.5) * em, { kind: 'clear-delays' });
         }
         return out;
       }
       case 1: {
         // Acknowledgements to L crawl; then L is isolated while they are still in flight.
-        const out: FaultAction[] = others.map((o) => ({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.3, 1.2) * t.leaseDurationMs * 1000) }));
+        const out: FaultAction[] = others.map((o) => ({
+          kind: 'slow-link',
+          from: o,
+          to: L,
+          extraUs: Math.round(this.rng.range(0.3, 1.2) * t.leaseDurationMs * 1000),
+        }));
         const t1 = this.rng.range(20, 250);
         at(t1, { ...isolateL, label: `attack: slow acks to ${L}, then isolate it` });
         at(t1 + this.rng.range(1.5, 3) * em, { kind: 'heal' });
@@ -140,8 +169,17 @@ export class FaultInjector {
       }
       case 2: {
         // Leadership transfer to X while X cannot reach L and L hears the others late.
-        const out: FaultAction[] = others.map((o) => ({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.1, 0.6) * t.leaseDurationMs * 1000) }));
-        out.push({ kind: 'partition', links: [[X, L]], label: `attack: transfer ${L} → ${X}, ${X} cannot send to ${L}` });
+        const out: FaultAction[] = others.map((o) => ({
+          kind: 'slow-link',
+          from: o,
+          to: L,
+          extraUs: Math.round(this.rng.range(0.1, 0.6) * t.leaseDurationMs * 1000),
+        }));
+        out.push({
+          kind: 'partition',
+          links: [[X, L]],
+          label: `attack: transfer ${L} → ${X}, ${X} cannot send to ${L}`,
+        });
         out.push({ kind: 'transfer', target: X });
         at(this.rng.range(1, 2.5) * em, { kind: 'heal' });
         at(this.rng.range(1, 2.5) * em, { kind: 'clear-delays' });
@@ -154,7 +192,19 @@ export class FaultInjector {
         at(t1, { kind: 'heal' });
         at(t1, { kind: 'crash', node: L });
         at(t1 + this.rng.range(1, 2) * em, { kind: 'restart', node: L });
-        return [{ kind: 'partition', links: others.filter((o) => o !== X).flatMap((o) => [[X, o] as const, [o, X] as const]).concat([[X, L], [L, X]]), label: `attack: ${X} falls behind, then ${L} crashes` }];
+        return [
+          {
+            kind: 'partition',
+            links: others
+              .filter((o) => o !== X)
+              .flatMap((o) => [[X, o] as const, [o, X] as const])
+              .concat([
+                [X, L],
+                [L, X],
+              ]),
+            label: `attack: ${X} falls behind, then ${L} crashes`,
+          },
+        ];
       }
     }
   }

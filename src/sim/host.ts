@@ -26,7 +26,8 @@ export interface HostWorld {
   fail(node: NodeId, what: string): void;
 }
 
-type Input = { kind: 'msg'; env: Envelope } | { kind: 'client'; req: ClientRequest } | { kind: 'transfer'; target: NodeId };
+type Input =
+  { kind: 'msg'; env: Envelope } | { kind: 'client'; req: ClientRequest } | { kind: 'transfer'; target: NodeId };
 
 /** Bound on queued inputs while paused/blocked; beyond it the "socket buffer" overflows (drops). */
 const INBOX_LIMIT = 20_000;
@@ -163,7 +164,8 @@ export class SimNode {
     const now = this.nowMs();
     if (input.kind === 'msg') {
       const { msg, snapshot } = input.env;
-      if (msg.type === 'snap' && snapshot !== null) this.snapStash.set(snapKey(msg.snapshot.index, msg.snapshot.term), snapshot);
+      if (msg.type === 'snap' && snapshot !== null)
+        this.snapStash.set(snapKey(msg.snapshot.index, msg.snapshot.term), snapshot);
       core.step(msg, now);
     } else if (input.kind === 'transfer') {
       core.transferLeadership(input.target, now);
@@ -203,7 +205,11 @@ export class SimNode {
       this.persist(rd);
       if (rd.mustSync) {
         this.blockedOn = rd;
-        this.world.schedule(this.world.nowUs + this.world.fsyncLatencyUs(), { k: 'fsync', node: this.id, epoch: this.epoch });
+        this.world.schedule(this.world.nowUs + this.world.fsyncLatencyUs(), {
+          k: 'fsync',
+          node: this.id,
+          epoch: this.epoch,
+        });
         return;
       }
       this.finishReady(rd);
@@ -280,7 +286,10 @@ export class SimNode {
     const term = this.storage.termAt(applied);
     if (term === undefined) return;
     this.core!.compact(applied);
-    this.storage.compact({ meta: { index: applied, term, confState: this.core!.confStateAt(applied) }, kv: this.kv.snapshot() });
+    this.storage.compact({
+      meta: { index: applied, term, confState: this.core!.confStateAt(applied) },
+      kv: this.kv.snapshot(),
+    });
   }
 
   private send(msg: Envelope['msg']): void {
@@ -288,8 +297,24 @@ export class SimNode {
     this.world.sendPeer({ msg, snapshot: snap });
   }
 
-  private answer(req: ClientRequest, ok: boolean, index: number, value: string | null, hint: NodeId | null, viaLease: boolean): void {
-    this.world.reply(this.id, { client: req.client, opId: req.opId, from: this.id, ok, index, value, leaderHint: hint, viaLease });
+  private answer(
+    req: ClientRequest,
+    ok: boolean,
+    index: number,
+    value: string | null,
+    hint: NodeId | null,
+    viaLease: boolean,
+  ): void {
+    this.world.reply(this.id, {
+      client: req.client,
+      opId: req.opId,
+      from: this.id,
+      ok,
+      index,
+      value,
+      leaderHint: hint,
+      viaLease,
+    });
   }
 
   /** The clock's rate changed: the next tick falls at a different true time. */

@@ -45,7 +45,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   progress.clear();
   const secs = ((performance.now() - startMs) / 1000).toFixed(1);
-  process.stdout.write(`(${secs}s wall, ${args.workers} worker(s); linearizability undecided within budget: ${undecided})\n`);
+  process.stdout.write(
+    `(${secs}s wall, ${args.workers} worker(s); linearizability undecided within budget: ${undecided})\n`,
+  );
   process.stdout.write(`${args.seeds} seeds, ${failed} violations\n`);
   return failed === 0 ? 0 : 1;
 }
@@ -70,9 +72,16 @@ function runVerbose(args: SimArgs): number {
   for (let i = 0; i < args.seeds; i++) {
     const seed = args.firstSeed + i;
     const nodes = nodesForSeed(args, seed);
-    const r = simulateSeed({ seed, nodes, mutant: args.mutant, verbose: args.verbose ? (l) => process.stdout.write(l + '\n') : undefined });
+    const r = simulateSeed({
+      seed,
+      nodes,
+      mutant: args.mutant,
+      verbose: args.verbose ? (l) => process.stdout.write(l + '\n') : undefined,
+    });
     if (args.historyFile !== null) writeFileSync(args.historyFile, formatHistoryJsonl(r.history));
-    process.stdout.write(`seed ${seed}: ${r.events} events, ${r.history.length} client ops, linearizability ${r.linearizability}\n`);
+    process.stdout.write(
+      `seed ${seed}: ${r.events} events, ${r.history.length} client ops, linearizability ${r.linearizability}\n`,
+    );
     if (r.violations.length > 0) {
       failed++;
       for (const v of r.violations) process.stdout.write(`VIOLATION: ${v}\n`);
@@ -102,7 +111,9 @@ class Progress {
     const filled = Math.round((this.done / this.total) * width);
     const rate = this.done / Math.max(1e-3, (now - this.startMs) / 1000);
     const etaS = Math.round((this.total - this.done) / Math.max(rate, 1e-3));
-    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} seeds, ${failed} violations, ${rate.toFixed(0)}/s, ETA ${etaS}s `);
+    process.stderr.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} seeds, ${failed} violations, ${rate.toFixed(0)}/s, ETA ${etaS}s `,
+    );
   }
 
   clear(): void {

@@ -88,7 +88,7 @@ export class MembershipDriver {
       return this.later(wait + this.rng.int(50, 400) * 1000);
     }
     if (++this.attempts >= MAX_ATTEMPTS) {
-      this.world.trace(`membership plan dropped at ${step.kind}${"id" in step ? " " + step.id : ""}`);
+      this.world.trace(`membership plan dropped at ${step.kind}${'id' in step ? ' ' + step.id : ''}`);
       this.plan = [];
       return this.later(this.gapUs());
     }
@@ -105,7 +105,8 @@ export class MembershipDriver {
     const fresh = (): NodeId => `n${this.nextId++}`;
     // A learner left over from a dropped plan is promoted or removed first.
     const learner = cs.learners[0];
-    if (learner !== undefined) return [this.rng.chance(0.7) ? { kind: 'promote', id: learner } : { kind: 'remove', id: learner }];
+    if (learner !== undefined)
+      return [this.rng.chance(0.7) ? { kind: 'promote', id: learner } : { kind: 'remove', id: learner }];
     // Grow to 5 voters (3→5 is two add-learner + promote pairs), shrink back to 3 (the leader may go).
     if (cs.voters.length < 5 && members + (5 - cs.voters.length) <= MAX_MEMBERS) {
       options.push(() => {
@@ -132,7 +133,10 @@ export class MembershipDriver {
     if (members < MAX_MEMBERS) {
       options.push(() => {
         const id = fresh();
-        return [{ kind: 'add-learner', id }, { kind: 'remove', id }];
+        return [
+          { kind: 'add-learner', id },
+          { kind: 'remove', id },
+        ];
       });
     }
     // Replace a voter whose disk is lost (never the only spare: nobody else may be down for good).
@@ -140,15 +144,28 @@ export class MembershipDriver {
     if (deadVoter !== undefined) {
       const id = fresh();
       return this.rng.chance(0.5) && cs.voters.length > 3
-        ? [{ kind: 'remove', id: deadVoter }, { kind: 'add-learner', id }, { kind: 'promote', id }]
-        : [{ kind: 'add-learner', id }, { kind: 'promote', id }, { kind: 'remove', id: deadVoter }];
+        ? [
+            { kind: 'remove', id: deadVoter },
+            { kind: 'add-learner', id },
+            { kind: 'promote', id },
+          ]
+        : [
+            { kind: 'add-learner', id },
+            { kind: 'promote', id },
+            { kind: 'remove', id: deadVoter },
+          ];
     }
     if (dead.length === 0 && members < MAX_MEMBERS && cs.voters.length >= 3) {
       options.push(() => {
         const X = this.rng.pick(cs.voters.filter((v) => v !== L));
         if (this.rejoin) return [{ kind: 'wipe', id: X }];
         const id = fresh();
-        return [{ kind: 'wipe', id: X }, { kind: 'add-learner', id }, { kind: 'promote', id }, { kind: 'remove', id: X }];
+        return [
+          { kind: 'wipe', id: X },
+          { kind: 'add-learner', id },
+          { kind: 'promote', id },
+          { kind: 'remove', id: X },
+        ];
       });
     }
     if (cs.voters.length > 1) options.push(() => [{ kind: 'transfer' }]);
@@ -182,9 +199,25 @@ export class MembershipDriver {
     const X = this.rng.pick(targets);
     const late = this.rng.chance(0.6);
     if (late) {
-      this.world.apply({ kind: 'slow-link', from: L, to: X, extraUs: Math.round(this.rng.range(1.1, 1.6) * t.electionTimeoutMinMs * 1000) });
-      this.world.apply({ kind: 'partition', links: [[X, L]], label: `membership: transfer ${L} → ${X} with TimeoutNow late, ${X} cannot send to ${L}` });
-      for (const o of targets) if (o !== X) this.world.apply({ kind: 'slow-link', from: o, to: L, extraUs: Math.round(this.rng.range(0.1, 0.6) * t.leaseDurationMs * 1000) });
+      this.world.apply({
+        kind: 'slow-link',
+        from: L,
+        to: X,
+        extraUs: Math.round(this.rng.range(1.1, 1.6) * t.electionTimeoutMinMs * 1000),
+      });
+      this.world.apply({
+        kind: 'partition',
+        links: [[X, L]],
+        label: `membership: transfer ${L} → ${X} with TimeoutNow late, ${X} cannot send to ${L}`,
+      });
+      for (const o of targets)
+        if (o !== X)
+          this.world.apply({
+            kind: 'slow-link',
+            from: o,
+            to: L,
+            extraUs: Math.round(this.rng.range(0.1, 0.6) * t.leaseDurationMs * 1000),
+          });
       const end = Math.round(this.rng.range(2, 3) * t.electionTimeoutMaxMs * 1000);
       this.world.schedule(this.world.nowUs + end, { k: 'fault', action: { kind: 'heal' } });
       this.world.schedule(this.world.nowUs + end, { k: 'fault', action: { kind: 'clear-delays' } });
@@ -223,13 +256,21 @@ export class MembershipDriver {
     const others = cs.voters.filter((v) => v !== L && v !== changed);
     const keep = Math.max(0, Math.floor(cs.voters.length / 2) - 1);
     const side = new Set<NodeId>([L]);
-    while (side.size - 1 < keep && others.length > 0) side.add(others.splice(this.rng.int(0, others.length - 1), 1)[0]!);
+    while (side.size - 1 < keep && others.length > 0)
+      side.add(others.splice(this.rng.int(0, others.length - 1), 1)[0]!);
     const rest = [...cs.voters, ...cs.learners].filter((v) => !side.has(v));
     const links: [NodeId, NodeId][] = [];
     for (const a of side) for (const b of rest) links.push([a, b], [b, a]);
-    this.world.apply({ kind: 'partition', links, label: `membership: {${[...side].join(',')}} cut from {${rest.join(',')}} after the change of ${changed}` });
+    this.world.apply({
+      kind: 'partition',
+      links,
+      label: `membership: {${[...side].join(',')}} cut from {${rest.join(',')}} after the change of ${changed}`,
+    });
     const t = this.s.timing;
-    this.world.schedule(this.world.nowUs + Math.round(this.rng.range(1, 3) * t.electionTimeoutMaxMs * 1000), { k: 'fault', action: { kind: 'heal' } });
+    this.world.schedule(this.world.nowUs + Math.round(this.rng.range(1, 3) * t.electionTimeoutMaxMs * 1000), {
+      k: 'fault',
+      action: { kind: 'heal' },
+    });
   }
 
   /**
@@ -262,7 +303,8 @@ export class MembershipDriver {
     }
     this.world.trace(`promote ${y} proposed at ${L}, reaches ${y} only`);
     const em = t.electionTimeoutMaxMs;
-    const at = (ms: number, action: FaultAction): void => this.world.schedule(this.world.nowUs + Math.round(ms * 1000), { k: 'fault', action });
+    const at = (ms: number, action: FaultAction): void =>
+      this.world.schedule(this.world.nowUs + Math.round(ms * 1000), { k: 'fault', action });
     const remove: FaultAction = { kind: 'change', change: { kind: 'remove', id: L, context: new Uint8Array(0) } };
     for (let i = 0; i < 6; i++) at(1.3 * em + i * 250, remove);
     const t2 = 1.3 * em + 1600;
@@ -289,14 +331,20 @@ export class MembershipDriver {
     if (attack) {
       const need = Math.floor(cs.voters.length / 2) + 1;
       const pool = cs.voters.filter((v) => !supporters.has(v));
-      while (supporters.size < need && pool.length > 0) supporters.add(pool.splice(this.rng.int(0, pool.length - 1), 1)[0]!);
+      while (supporters.size < need && pool.length > 0)
+        supporters.add(pool.splice(this.rng.int(0, pool.length - 1), 1)[0]!);
       const rest = all.filter((v) => !supporters.has(v));
       const links: [NodeId, NodeId][] = [];
       for (const a of supporters) for (const b of rest) links.push([a, b], [b, a]);
-      this.world.apply({ kind: 'partition', links, label: `membership: ${X} backs ${L}'s lease, {${rest.join(',')}} cut off` });
+      this.world.apply({
+        kind: 'partition',
+        links,
+        label: `membership: ${X} backs ${L}'s lease, {${rest.join(',')}} cut off`,
+      });
       delayMs = this.rng.range(1, 2.5) * t.electionTimeoutMaxMs;
     }
-    const at = (ms: number, action: FaultAction): void => this.world.schedule(this.world.nowUs + Math.round(ms * 1000), { k: 'fault', action });
+    const at = (ms: number, action: FaultAction): void =>
+      this.world.schedule(this.world.nowUs + Math.round(ms * 1000), { k: 'fault', action });
     at(delayMs, { kind: 'wipe', node: X, rejoin: this.rejoin });
     this.waitUs = Math.round(delayMs * 1000);
     if (attack) {
@@ -306,7 +354,11 @@ export class MembershipDriver {
         const rest = all.filter((v) => !supporters.has(v) || v === X);
         const links: [NodeId, NodeId][] = [];
         for (const a of side) for (const b of rest) links.push([a, b], [b, a]);
-        at(delayMs, { kind: 'partition', links, label: `membership: ${X} rejoins empty on the side of {${rest.join(',')}}` });
+        at(delayMs, {
+          kind: 'partition',
+          links,
+          label: `membership: ${X} rejoins empty on the side of {${rest.join(',')}}`,
+        });
       }
       at(delayMs + this.rng.range(1, 2) * t.electionTimeoutMaxMs, { kind: 'heal' });
     }

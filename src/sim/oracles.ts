@@ -41,7 +41,8 @@ export class Oracles {
   /** Election safety (Raft Fig. 3) and leader completeness (§5.4) when `node` becomes leader. */
   onLeader(node: NodeId, term: number): void {
     const prev = this.leaderOfTerm.get(term);
-    if (prev !== undefined && prev !== node) this.violation(`election safety: ${prev} and ${node} both leader in term ${term}`);
+    if (prev !== undefined && prev !== node)
+      this.violation(`election safety: ${prev} and ${node} both leader in term ${term}`);
     this.leaderOfTerm.set(term, node);
     const log = this.storages.get(node)!;
     const from = log.snapshotIndex() + 1;
@@ -49,7 +50,9 @@ export class Oracles {
       if (index < from || rec.term >= term) continue;
       const t = log.termAt(index);
       if (t !== rec.term) {
-        this.violation(`leader completeness: ${node} leader of term ${term} has term ${t ?? 'none'} at committed index ${index} (term ${rec.term})`);
+        this.violation(
+          `leader completeness: ${node} leader of term ${term} has term ${t ?? 'none'} at committed index ${index} (term ${rec.term})`,
+        );
         return;
       }
     }
@@ -63,13 +66,17 @@ export class Oracles {
         const o = log.entry(e.index);
         if (o === undefined || o.term !== e.term) continue;
         if (!sameData(o, e)) {
-          this.violation(`log matching: ${node} and ${other} hold different entries with index ${e.index} term ${e.term}`);
+          this.violation(
+            `log matching: ${node} and ${other} hold different entries with index ${e.index} term ${e.term}`,
+          );
           return;
         }
         const mine = this.storages.get(node)!.termAt(e.index - 1);
         const theirs = log.termAt(e.index - 1);
         if (mine !== undefined && theirs !== undefined && mine !== theirs) {
-          this.violation(`log matching: ${node} and ${other} agree at ${e.index}/${e.term} but differ at ${e.index - 1} (${mine} vs ${theirs})`);
+          this.violation(
+            `log matching: ${node} and ${other} agree at ${e.index}/${e.term} but differ at ${e.index - 1} (${mine} vs ${theirs})`,
+          );
           return;
         }
       }
@@ -86,13 +93,16 @@ export class Oracles {
       return;
     }
     if (prev.term !== e.term || prev.key !== (cmd?.key ?? null) || prev.value !== (cmd?.value ?? null)) {
-      this.violation(`state machine safety: at index ${e.index} ${prev.node} applied term ${prev.term} but ${node} applied term ${e.term}`);
+      this.violation(
+        `state machine safety: at index ${e.index} ${prev.node} applied term ${prev.term} but ${node} applied term ${e.term}`,
+      );
     }
   }
 
   /** Lease exclusivity in true time: `holders` are the nodes whose lease is valid right now. */
   checkLeases(holders: readonly NodeId[], nowUs: number): void {
-    if (holders.length > 1) this.violation(`lease exclusivity: ${holders.join(' and ')} hold valid leases at true time ${fmtUs(nowUs)}`);
+    if (holders.length > 1)
+      this.violation(`lease exclusivity: ${holders.join(' and ')} hold valid leases at true time ${fmtUs(nowUs)}`);
   }
 
   /**
@@ -104,7 +114,9 @@ export class Oracles {
   checkLeaseRead(node: NodeId, commitIndex: number, nowUs: number): void {
     const m = this.maxApplied;
     if (m.index > commitIndex) {
-      this.violation(`stale lease read: ${node} served a lease read at commit index ${commitIndex} at true time ${fmtUs(nowUs)}, but index ${m.index} was already applied at ${m.node}`);
+      this.violation(
+        `stale lease read: ${node} served a lease read at commit index ${commitIndex} at true time ${fmtUs(nowUs)}, but index ${m.index} was already applied at ${m.node}`,
+      );
     }
   }
 
@@ -129,16 +141,21 @@ export class Oracles {
   checkAckedWritesKept(leader: NodeId): void {
     const log = this.storages.get(leader)!;
     for (const w of this.ackedWrites) {
-      const lost = (why: string): void => this.violation(`lost write: ${w.key}=${w.value} acknowledged at index ${w.index}, but leader ${leader} ${why}`);
+      const lost = (why: string): void =>
+        this.violation(`lost write: ${w.key}=${w.value} acknowledged at index ${w.index}, but leader ${leader} ${why}`);
       if (w.index > log.lastIndex()) return lost(`has only ${log.lastIndex()} entries`);
       if (w.index <= log.snapshotIndex()) {
         const rec = this.applied.get(w.index);
-        if (rec?.key !== w.key || rec.value !== w.value) return lost(`has a snapshot over index ${w.index}, where ${rec?.key ?? '?'}=${rec?.value ?? '?'} was applied`);
+        if (rec?.key !== w.key || rec.value !== w.value)
+          return lost(
+            `has a snapshot over index ${w.index}, where ${rec?.key ?? '?'}=${rec?.value ?? '?'} was applied`,
+          );
         continue;
       }
       const e = log.entry(w.index);
       const cmd = e !== undefined && e.type === EntryType.Normal ? decodePut(e.data) : null;
-      if (cmd?.key !== w.key || cmd.value !== w.value) return lost(`holds ${cmd === null ? 'no put' : `${cmd.key}=${cmd.value}`} at that index`);
+      if (cmd?.key !== w.key || cmd.value !== w.value)
+        return lost(`holds ${cmd === null ? 'no put' : `${cmd.key}=${cmd.value}`} at that index`);
     }
   }
 
@@ -158,10 +175,13 @@ export class Oracles {
     }
     const need = lo === 0 ? 0 : list[lo - 1]!.maxIndex;
     if (index < need) {
-      this.violation(`stale read: client ${client} read ${key}=${value ?? '(absent)'} (index ${index}) via ${via}, issued at ${fmtUs(callUs)}, but the write at index ${need} was acknowledged before`);
+      this.violation(
+        `stale read: client ${client} read ${key}=${value ?? '(absent)'} (index ${index}) via ${via}, issued at ${fmtUs(callUs)}, but the write at index ${need} was acknowledged before`,
+      );
       return;
     }
-    if (value !== null && !this.produced.has(value)) this.violation(`read of a value no write produced: ${key}=${value}`);
+    if (value !== null && !this.produced.has(value))
+      this.violation(`read of a value no write produced: ${key}=${value}`);
     if (index > 0) {
       const rec = this.applied.get(index);
       if (rec !== undefined && (rec.key !== key || rec.value !== value)) {

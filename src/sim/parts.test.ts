@@ -12,15 +12,26 @@ import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
 import { MemStorage } from './storage.ts';
 
-const put = (index: number, term: number, key: string, value: string): Entry => ({ index, term, type: EntryType.Normal, data: encodePut({ key, value }) });
+const put = (index: number, term: number, key: string, value: string): Entry => ({
+  index,
+  term,
+  type: EntryType.Normal,
+  data: encodePut({ key, value }),
+});
 
 test('prng: same seed, same stream; different seeds differ', () => {
   const a = new Prng(42);
   const b = new Prng(42);
   const c = new Prng(43);
   const xs = Array.from({ length: 5 }, () => a.nextU32());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.nextU32()));
-  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c.nextU32()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.nextU32()),
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => c.nextU32()),
+  );
   for (let i = 0; i < 1000; i++) {
     const v = a.int(3, 7);
     assert.ok(v >= 3 && v <= 7 && Number.isInteger(v));
@@ -88,11 +99,21 @@ test('oracle: stale read and invented values are caught', () => {
 test('oracle: election safety, log matching and lease exclusivity', () => {
   const s1 = new MemStorage(['n1', 'n2']);
   const s2 = new MemStorage(['n1', 'n2']);
-  const o = new Oracles(new Map([['n1', s1], ['n2', s2]]));
+  const o = new Oracles(
+    new Map([
+      ['n1', s1],
+      ['n2', s2],
+    ]),
+  );
   o.onLeader('n1', 4);
   o.onLeader('n2', 4);
   assert.match(o.violations[0] ?? '', /election safety/);
-  const o2 = new Oracles(new Map([['n1', s1], ['n2', s2]]));
+  const o2 = new Oracles(
+    new Map([
+      ['n1', s1],
+      ['n2', s2],
+    ]),
+  );
   s1.append([put(1, 1, 'k', 'a')]);
   o2.onWrite('n1', [put(1, 1, 'k', 'a')]);
   s2.append([put(1, 1, 'k', 'b')]);
@@ -107,7 +128,10 @@ test('oracle: election safety, log matching and lease exclusivity', () => {
 
 test('args: validated with clear errors', () => {
   assert.deepEqual(parseSimArgs(['--seeds', '10', '--seed', '5', '--nodes', '5']).nodes, 5);
-  assert.throws(() => parseSimArgs(['--nodes', '4']), (e: unknown) => e instanceof ArgsError && /3, 5 or 7/.test(e.message));
+  assert.throws(
+    () => parseSimArgs(['--nodes', '4']),
+    (e: unknown) => e instanceof ArgsError && /3, 5 or 7/.test(e.message),
+  );
   assert.throws(() => parseSimArgs(['--seeds', 'x']), /--seeds needs an integer/);
   assert.throws(() => parseSimArgs(['--mutant', 'nope']), /--mutant must be one of/);
   assert.throws(() => parseSimArgs(['--frobnicate']), /unknown argument/);

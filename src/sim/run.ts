@@ -35,7 +35,12 @@ export function makeRaftCore(a: CoreArgs): Core {
     maxClockDriftRate: t.maxClockDriftRate,
     ...(a.scenario.mutant !== null ? { mutant: a.scenario.mutant } : {}),
   });
-  return new RaftNode({ config, random: a.random, nowMs: a.nowMs, ...(a.restored !== null ? { restored: a.restored } : {}) });
+  return new RaftNode({
+    config,
+    random: a.random,
+    nowMs: a.nowMs,
+    ...(a.restored !== null ? { restored: a.restored } : {}),
+  });
 }
 
 export function simulateSeed(o: SimulateOptions): SimulateResult {
@@ -51,5 +56,9 @@ export function simulateSeed(o: SimulateOptions): SimulateResult {
   if (check.verdict !== 'not-linearizable') return { ...r, linearizability: check.verdict };
   const v = check.violation;
   const what = v !== undefined ? `key ${v.key}: ${v.reason ?? 'no linearization'} (${v.ops.length} ops)` : '';
-  return { ...r, violations: [`linearizability: client history not linearizable ${what}`], linearizability: check.verdict };
+  return {
+    ...r,
+    violations: [`linearizability: client history not linearizable ${what}`],
+    linearizability: check.verdict,
+  };
 }

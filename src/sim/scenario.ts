@@ -60,7 +60,11 @@ export interface Scenario {
 
 /** Mutants that only the membership plans (changes, replace, slow transfers) expose: their seeds always have them. */
 const MEMBERSHIP_MUTANTS: readonly (Mutant | null)[] = [
-  'lease-one-config', 'change-before-term-commit', 'new-voter-counts-before-ack', 'removed-leader-keeps-lease', 'rejoin-with-empty-disk',
+  'lease-one-config',
+  'change-before-term-commit',
+  'new-voter-counts-before-ack',
+  'removed-leader-keeps-lease',
+  'rejoin-with-empty-disk',
   'transfer-resumes-lease',
 ];
 
@@ -150,7 +154,13 @@ function drawTiming(rng: Prng): SimTiming {
   const maxClockDriftRate = rng.pick([0.001, 0.01, 0.01, 0.05, 0.1]);
   const maxLease = Math.ceil((electionTimeoutMinMs * (1 - maxClockDriftRate)) / (1 + maxClockDriftRate)) - 1;
   const leaseDurationMs = rng.chance(0.5) ? maxLease : maxLease - rng.int(1, 150);
-  return { heartbeatIntervalMs: 100, electionTimeoutMinMs, electionTimeoutMaxMs: 2000, leaseDurationMs, maxClockDriftRate };
+  return {
+    heartbeatIntervalMs: 100,
+    electionTimeoutMinMs,
+    electionTimeoutMaxMs: 2000,
+    leaseDurationMs,
+    maxClockDriftRate,
+  };
 }
 
 export function describeScenario(s: Scenario): string {

@@ -22,7 +22,11 @@ test('200 seeds, 5 nodes, full fault menu: no violation', () => {
 });
 
 test('a seed replays identically (trace, history, event count)', () => {
-  for (const [seed, nodes] of [[7, 3], [11, 5], [12, 7]] as const) {
+  for (const [seed, nodes] of [
+    [7, 3],
+    [11, 5],
+    [12, 7],
+  ] as const) {
     const a = simulateSeed({ seed, nodes, mutant: null });
     const b = simulateSeed({ seed, nodes, mutant: null });
     assert.equal(a.events, b.events);

@@ -83,7 +83,8 @@ export class MemStorage {
     const first = this.snapshotIndex() + 1;
     const at = entries[0]!.index;
     if (at < first) throw new Error(`sim storage: append at ${at} below first index ${first}`);
-    if (at > this.lastIndex() + 1) throw new Error(`sim storage: append at ${at} leaves a gap after ${this.lastIndex()}`);
+    if (at > this.lastIndex() + 1)
+      throw new Error(`sim storage: append at ${at} leaves a gap after ${this.lastIndex()}`);
     v.entries.length = at - first;
     for (const e of entries) v.entries.push(e);
     this.dirty = true;

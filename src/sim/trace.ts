@@ -22,11 +22,20 @@ export class Trace {
 
   /** Oldest first. */
   dump(): string[] {
-    return [...this.lines.slice(this.start), ...this.lines.slice(0, this.start)].map((l) => (typeof l === 'string' ? l : l()));
+    return [...this.lines.slice(this.start), ...this.lines.slice(0, this.start)].map((l) =>
+      typeof l === 'string' ? l : l(),
+    );
   }
 }
 
-export function traceLine(nowUs: number, node: string, term: number | string, role: string, lease: boolean | null, what: string): string {
+export function traceLine(
+  nowUs: number,
+  node: string,
+  term: number | string,
+  role: string,
+  lease: boolean | null,
+  what: string,
+): string {
   const t = (nowUs / 1000).toFixed(3).padStart(10);
   const l = lease === null ? '     ' : lease ? 'LEASE' : '  -  ';
   return `${t}ms ${node.padEnd(3)} t${String(term).padEnd(4)} ${role.padEnd(13)} ${l} ${what}`;

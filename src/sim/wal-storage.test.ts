@@ -43,7 +43,10 @@ test('wal storage: a snapshot (local compaction) is restored with its state mach
   const entries = Array.from({ length: 200 }, (_, i) => put(i + 1, 1, `v${i + 1}`));
   s.append(entries);
   s.sync();
-  s.compact({ meta: { index: 150, term: 1, confState: { voters: ['n1', 'n2', 'n3'], learners: [] } }, kv: { appliedIndex: 150, data: new Map([['k', { value: 'v150', index: 150 }]]) } });
+  s.compact({
+    meta: { index: 150, term: 1, confState: { voters: ['n1', 'n2', 'n3'], learners: [] } },
+    kv: { appliedIndex: 150, data: new Map([['k', { value: 'v150', index: 150 }]]) },
+  });
   s.crash();
   assert.equal(s.open().kind, 'ok');
   assert.equal(s.durableState.snapshot?.meta.index, 150);
@@ -117,6 +120,9 @@ test('swarm on the real WAL: torn tails repaired, bit-flipped nodes refuse, no v
   }
   assert.deepEqual(failures, []);
   assert.ok(sum.seeds >= 20, `WAL seeds ran: ${JSON.stringify(sum)}`);
-  assert.ok(sum.crashesMidWrite >= 8 && sum.repairs >= 2, `crashes mid-write, torn tails repaired: ${JSON.stringify(sum)}`);
+  assert.ok(
+    sum.crashesMidWrite >= 8 && sum.repairs >= 2,
+    `crashes mid-write, torn tails repaired: ${JSON.stringify(sum)}`,
+  );
   assert.ok(sum.bitFlips >= 4 && sum.refusals >= 4, `bit flips made nodes refuse: ${JSON.stringify(sum)}`);
 });

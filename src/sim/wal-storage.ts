@@ -148,7 +148,10 @@ export class WalStorage extends MemStorage {
     return {
       kind: 'ok',
       repaired: rep === null ? null : `${rep.file} truncated at byte ${rep.offset} (${rep.bytesDropped} bytes dropped)`,
-      silentCorruption: silent === undefined ? null : `${silent.file} byte ${silent.byte} was flipped, yet Wal.open accepted the folder`,
+      silentCorruption:
+        silent === undefined
+          ? null
+          : `${silent.file} byte ${silent.byte} was flipped, yet Wal.open accepted the folder`,
     };
   }
 

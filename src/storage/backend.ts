@@ -66,13 +66,15 @@ export class InlineBackend implements Backend {
     private readonly nowMs: () => number = () => performance.now(),
   ) {}
   private later<T>(fn: () => T): Promise<T> {
-    return new Promise((resolve, reject) => setImmediate(() => {
-      try {
-        resolve(fn());
-      } catch (e) {
-        reject(e);
-      }
-    }));
+    return new Promise((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(fn());
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
   }
   private open_(): Wal {
     if (this.wal === null) throw new Error('InlineBackend: not open');
@@ -99,7 +101,13 @@ export class InlineBackend implements Backend {
   }
 }
 
-type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string; file?: string; offset?: number; reason?: string } };
+type WorkerReply =
+  | { id: number; ok: true; result: unknown }
+  | {
+      id: number;
+      ok: false;
+      error: { name: string; message: string; file?: string; offset?: number; reason?: string };
+    };
 
 /** Runs the WAL over real files in a worker thread (persist_worker.ts). */
 export class WorkerBackend implements Backend {
@@ -123,7 +131,8 @@ export class WorkerBackend implements Backend {
     if (w === undefined) return;
     this.waiting.delete(m.id);
     if (m.ok) w.resolve(m.result);
-    else if (m.error.name === 'StorageCorruptError') w.reject(new StorageCorruptError(m.error.file ?? '?', m.error.offset ?? 0, m.error.reason ?? m.error.message));
+    else if (m.error.name === 'StorageCorruptError')
+      w.reject(new StorageCorruptError(m.error.file ?? '?', m.error.offset ?? 0, m.error.reason ?? m.error.message));
     else w.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
   }
   private fail(e: Error): void {
@@ -148,7 +157,8 @@ export class WorkerBackend implements Backend {
       const buf = r.snapshot?.data.buffer;
       // Only large buffers: small ones may live in Node's shared Buffer pool, which must not move.
       const big = (r.snapshot?.data.byteLength ?? 0) >= 1 << 20;
-      if (r.giveSnapshotBytes === true && big && buf instanceof ArrayBuffer && !transfer.includes(buf)) transfer.push(buf);
+      if (r.giveSnapshotBytes === true && big && buf instanceof ArrayBuffer && !transfer.includes(buf))
+        transfer.push(buf);
     }
     return this.call('write', reqs, transfer);
   }

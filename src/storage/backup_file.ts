@@ -67,7 +67,10 @@ export function encodeBackup(header: Omit<BackupHeader, 'format' | 'dataBytes'>,
  * encodeBackup that yields to the event loop between 4 MiB slices of hashing: on a leader, hashing
  * a large state in one go would hold up heartbeats and lease renewal for hundreds of milliseconds.
  */
-export async function encodeBackupAsync(header: Omit<BackupHeader, 'format' | 'dataBytes'>, data: Uint8Array): Promise<Uint8Array[]> {
+export async function encodeBackupAsync(
+  header: Omit<BackupHeader, 'format' | 'dataBytes'>,
+  data: Uint8Array,
+): Promise<Uint8Array[]> {
   const prefix = prefixOf(header, data);
   const hash = createHash('sha256').update(prefix);
   for (let off = 0; off < data.length; off += HASH_SLICE_BYTES) {
@@ -86,21 +89,26 @@ export interface DecodedBackup {
 
 /** Verifies the checksum, then reads the header; throws BackupFileError naming what is wrong. */
 export function decodeBackup(b: Uint8Array): DecodedBackup {
-  if (b.length < MAGIC.length + 4 + HASH_BYTES) throw new BackupFileError(`not a leasekv backup: ${b.length} bytes is too short`);
+  if (b.length < MAGIC.length + 4 + HASH_BYTES)
+    throw new BackupFileError(`not a leasekv backup: ${b.length} bytes is too short`);
   for (let i = 0; i < MAGIC.length; i++) {
     if (b[i] !== MAGIC[i]) throw new BackupFileError('not a leasekv backup (bad magic; expected LKVBAK01)');
   }
   const bodyEnd = b.length - HASH_BYTES;
   const want = createHash('sha256').update(b.subarray(0, bodyEnd)).digest();
   if (!want.equals(b.subarray(bodyEnd))) {
-    throw new BackupFileError(`checksum mismatch: the file is damaged or truncated (SHA-256 of its ${bodyEnd} bytes is ${want.toString('hex').slice(0, 16)}…, the file says ${Buffer.from(b.subarray(bodyEnd)).toString('hex').slice(0, 16)}…)`);
+    throw new BackupFileError(
+      `checksum mismatch: the file is damaged or truncated (SHA-256 of its ${bodyEnd} bytes is ${want.toString('hex').slice(0, 16)}…, the file says ${Buffer.from(b.subarray(bodyEnd)).toString('hex').slice(0, 16)}…)`,
+    );
   }
   const headerLen = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(MAGIC.length, true);
   const headerStart = MAGIC.length + 4;
-  if (headerLen > MAX_HEADER_BYTES || headerStart + headerLen > bodyEnd) throw new BackupFileError(`header length ${headerLen} runs past the end`);
+  if (headerLen > MAX_HEADER_BYTES || headerStart + headerLen > bodyEnd)
+    throw new BackupFileError(`header length ${headerLen} runs past the end`);
   const header = parseHeader(b.subarray(headerStart, headerStart + headerLen));
   const data = b.subarray(headerStart + headerLen, bodyEnd);
-  if (data.length !== header.dataBytes) throw new BackupFileError(`header says ${header.dataBytes} data bytes, the file holds ${data.length}`);
+  if (data.length !== header.dataBytes)
+    throw new BackupFileError(`header says ${header.dataBytes} data bytes, the file holds ${data.length}`);
   return { header, data, sha256: want.toString('hex') };
 }
 
@@ -111,10 +119,14 @@ function parseHeader(bytes: Uint8Array): BackupHeader {
   } catch (e) {
     throw new BackupFileError(`unreadable header: ${(e as Error).message}`);
   }
-  if (v['format'] !== BACKUP_FORMAT_VERSION) throw new BackupFileError(`backup format ${String(v['format'])} is not supported (this leasekv reads format ${BACKUP_FORMAT_VERSION})`);
+  if (v['format'] !== BACKUP_FORMAT_VERSION)
+    throw new BackupFileError(
+      `backup format ${String(v['format'])} is not supported (this leasekv reads format ${BACKUP_FORMAT_VERSION})`,
+    );
   const int = (k: string): number => {
     const x = v[k];
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new BackupFileError(`header field ${k} is not a non-negative integer`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0)
+      throw new BackupFileError(`header field ${k} is not a non-negative integer`);
     return x;
   };
   const str = (k: string): string => {
@@ -133,7 +145,11 @@ function parseHeader(bytes: Uint8Array): BackupHeader {
     clusterToken: str('clusterToken'),
     members: members.map((m: unknown) => {
       const o = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
-      return { id: String(o['id'] ?? ''), peerAddr: String(o['peerAddr'] ?? ''), clientAddr: String(o['clientAddr'] ?? '') };
+      return {
+        id: String(o['id'] ?? ''),
+        peerAddr: String(o['peerAddr'] ?? ''),
+        clientAddr: String(o['clientAddr'] ?? ''),
+      };
     }),
     node: str('node'),
     createdAt: str('createdAt'),

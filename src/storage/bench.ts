@@ -12,7 +12,12 @@ import { Persister, type SyncInfo } from './persister.ts';
 import { Wal } from './wal.ts';
 
 const { values } = parseArgs({
-  options: { entries: { type: 'string', default: '20000' }, writers: { type: 'string', default: '64' }, bytes: { type: 'string', default: '128' }, single: { type: 'string', default: '3000' } },
+  options: {
+    entries: { type: 'string', default: '20000' },
+    writers: { type: 'string', default: '64' },
+    bytes: { type: 'string', default: '128' },
+    single: { type: 'string', default: '3000' },
+  },
 });
 const ENTRIES = Number(values.entries);
 const WRITERS = Number(values.writers);
@@ -38,13 +43,18 @@ function oneFsyncPerEntry(dir: string): void {
   }
   const secs = (performance.now() - t0) / 1000;
   wal.close();
-  console.log(`one fsync per entry : ${Math.round(SINGLE / secs)} appends/s (${SINGLE} entries, fsync p50 ${pct(lat, 50).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms)`);
+  console.log(
+    `one fsync per entry : ${Math.round(SINGLE / secs)} appends/s (${SINGLE} entries, fsync p50 ${pct(lat, 50).toFixed(3)} ms, p99 ${pct(lat, 99).toFixed(3)} ms)`,
+  );
 }
 
 async function groupCommit(dir: string, mode: 'worker' | 'inline'): Promise<void> {
   const syncs: SyncInfo[] = [];
   const onSync = (i: SyncInfo): void => void syncs.push(i);
-  const { persister } = mode === 'worker' ? await Persister.open(dir, { onSync }) : await Persister.openInline(new RealFs(), dir, { onSync });
+  const { persister } =
+    mode === 'worker'
+      ? await Persister.open(dir, { onSync })
+      : await Persister.openInline(new RealFs(), dir, { onSync });
   const lag = monitorEventLoopDelay({ resolution: 1 });
   let next = 1;
   const writer = async (): Promise<void> => {

@@ -16,7 +16,8 @@ if (dir !== undefined && maxArg !== undefined) {
   let next = (state.entries[state.entries.length - 1]?.index ?? 0) + 1;
   while (next <= maxIndex) {
     const batch = [];
-    for (let k = 0; k < 1 + (next % 3) && next <= maxIndex; k++, next++) batch.push({ index: next, term: 1, type: 0 as const, data: payloadFor(next) });
+    for (let k = 0; k < 1 + (next % 3) && next <= maxIndex; k++, next++)
+      batch.push({ index: next, term: 1, type: 0 as const, data: payloadFor(next) });
     wal.append(batch, { term: 1, votedFor: 'n1', commit: next - 1 });
     wal.sync();
     process.stdout.write(`ack ${next - 1}\n`);

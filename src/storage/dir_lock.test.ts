@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { acquireDirLock, DataDirLockedError, LOCK_FILE, realProbe, type LockHolder, type LockProbe } from './dir_lock.ts';
+import {
+  acquireDirLock,
+  DataDirLockedError,
+  LOCK_FILE,
+  realProbe,
+  type LockHolder,
+  type LockProbe,
+} from './dir_lock.ts';
 
 const CHILD = fileURLToPath(new URL('./dir_lock_child.ts', import.meta.url));
 
@@ -21,7 +28,14 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
 
 /** A probe for a pretend process `pid` on this host, with the given live pids and start times. */
 function probe(pid: number, alive: Map<number, string>, bootId = 'boot-a'): LockProbe {
-  return { pid, host: realProbe.host, bootId, isAlive: (p) => alive.has(p), procStart: (p) => alive.get(p) ?? '', nowIso: () => '2026-01-01T00:00:00.000Z' };
+  return {
+    pid,
+    host: realProbe.host,
+    bootId,
+    isAlive: (p) => alive.has(p),
+    procStart: (p) => alive.get(p) ?? '',
+    nowIso: () => '2026-01-01T00:00:00.000Z',
+  };
 }
 
 function writeLock(dir: string, h: LockHolder): void {
@@ -48,12 +62,15 @@ test('lock: a live holder is refused, naming pid, host and since', (t) => {
   const dir = tempDir(t);
   const lock = acquireDirLock(dir);
   try {
-    assert.throws(() => acquireDirLock(dir), (e: unknown) => {
-      assert.ok(e instanceof DataDirLockedError);
-      assert.match(e.message, new RegExp(`pid ${process.pid} on host .+ since \\d{4}-`));
-      assert.equal(e.holder?.pid, process.pid);
-      return true;
-    });
+    assert.throws(
+      () => acquireDirLock(dir),
+      (e: unknown) => {
+        assert.ok(e instanceof DataDirLockedError);
+        assert.match(e.message, new RegExp(`pid ${process.pid} on host .+ since \\d{4}-`));
+        assert.equal(e.holder?.pid, process.pid);
+        return true;
+      },
+    );
     assert.equal(holderIn(dir).pid, process.pid, 'the refused attempt left the lock alone');
   } finally {
     lock.release();
@@ -64,7 +81,13 @@ test('lock: a dead pid (kill -9) is taken over', (t) => {
   const dir = tempDir(t);
   const dead = spawnSync(process.execPath, ['-e', '0']).pid;
   assert.ok(typeof dead === 'number' && !realProbe.isAlive(dead));
-  writeLock(dir, { pid: dead, host: realProbe.host, bootId: realProbe.bootId, procStart: '1', since: '2020-01-01T00:00:00.000Z' });
+  writeLock(dir, {
+    pid: dead,
+    host: realProbe.host,
+    bootId: realProbe.bootId,
+    procStart: '1',
+    since: '2020-01-01T00:00:00.000Z',
+  });
   const lock = acquireDirLock(dir);
   assert.equal(lock.tookOverFrom?.pid, dead);
   assert.equal(holderIn(dir).pid, process.pid);
@@ -73,7 +96,10 @@ test('lock: a dead pid (kill -9) is taken over', (t) => {
 
 test('lock: a pid reused by another process, or a lock from before a reboot, is stale; a live one is not', (t) => {
   const dir = tempDir(t);
-  const live = new Map([[100, 'start-1'], [200, 'start-9']]);
+  const live = new Map([
+    [100, 'start-1'],
+    [200, 'start-9'],
+  ]);
   // pid 100 is alive but started at another time than the one in the lock: reused.
   writeLock(dir, { pid: 100, host: realProbe.host, bootId: 'boot-a', procStart: 'start-0', since: 'x' });
   acquireDirLock(dir, probe(200, live)).release();
@@ -118,7 +144,9 @@ test('lock: four processes racing to take over one stale lock: exactly one wins'
   for (let round = 0; round < 2; round++) {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid ?? 0;
     writeLock(dir, { pid: dead, host: realProbe.host, bootId: realProbe.bootId, procStart: '1', since: 'x' });
-    const children = Array.from({ length: 4 }, () => spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const children = Array.from({ length: 4 }, () =>
+      spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    );
     try {
       const ready = await Promise.all(children.map((c) => nextLine(c, '')));
       assert.deepEqual(ready, ['ready', 'ready', 'ready', 'ready']);

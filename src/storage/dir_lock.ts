@@ -171,7 +171,13 @@ function sleepSync(ms: number): void {
 /** Takes the lock of `dir` (which must exist) or throws DataDirLockedError. */
 export function acquireDirLock(dir: string, probe: LockProbe = realProbe): DirLock {
   const path = join(dir, LOCK_FILE);
-  const me: LockHolder = { pid: probe.pid, host: probe.host, bootId: probe.bootId, procStart: probe.procStart(probe.pid), since: probe.nowIso() };
+  const me: LockHolder = {
+    pid: probe.pid,
+    host: probe.host,
+    bootId: probe.bootId,
+    procStart: probe.procStart(probe.pid),
+    since: probe.nowIso(),
+  };
   const text = `${JSON.stringify(me)}\n`;
   const made = (tookOverFrom: LockHolder | null): DirLock => {
     fsyncDir(dir);
@@ -194,7 +200,11 @@ export function acquireDirLock(dir: string, probe: LockProbe = realProbe): DirLo
       if (!isEexist(e)) throw e;
     }
     if (Date.now() > deadline) {
-      throw new DataDirLockedError(dir, first, `another process is taking over its stale lock (${takeover} exists); if none is starting, delete ${takeover} and start again`);
+      throw new DataDirLockedError(
+        dir,
+        first,
+        `another process is taking over its stale lock (${takeover} exists); if none is starting, delete ${takeover} and start again`,
+      );
     }
     sleepSync(20);
   }
@@ -228,10 +238,15 @@ function judge(dir: string, path: string, probe: LockProbe): LockHolder | null {
   if (cur === null || cur.holder === null) return null;
   const h = cur.holder;
   if (h.host !== probe.host) {
-    throw new DataDirLockedError(dir, h, `locked by ${describeHolder(h)}, another host: if no process there uses it, delete ${path}`);
+    throw new DataDirLockedError(
+      dir,
+      h,
+      `locked by ${describeHolder(h)}, another host: if no process there uses it, delete ${path}`,
+    );
   }
   const why = staleReason(h, probe);
-  if (why === null) throw new DataDirLockedError(dir, h, `locked by ${describeHolder(h)} (lock file ${path}); stop that process first`);
+  if (why === null)
+    throw new DataDirLockedError(dir, h, `locked by ${describeHolder(h)} (lock file ${path}); stop that process first`);
   return h;
 }
 

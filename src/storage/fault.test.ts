@@ -26,7 +26,8 @@ interface Model {
   readonly hardState: HardState;
   readonly snapshot: SnapshotMeta | null;
 }
-type Op = { k: 'trunc'; from: number } | { k: 'entry'; e: Entry } | { k: 'hs'; h: HardState } | { k: 'snap'; m: SnapshotMeta };
+type Op =
+  { k: 'trunc'; from: number } | { k: 'entry'; e: Entry } | { k: 'hs'; h: HardState } | { k: 'snap'; m: SnapshotMeta };
 
 function last(m: Model): number {
   return m.base + m.entries.length;
@@ -72,7 +73,13 @@ function runSeed(seed: number, t: Tally): void {
   const pick = (n: number): number => Math.floor(rnd() * n);
   const fs = new FaultyFs({ random: mulberry32(seed ^ 0x5eed), tornWriteProbability: 0.9 });
   let wal = Wal.open(fs, DIR, OPTS).wal;
-  let acked: Model = { base: 0, baseTerm: 0, entries: [], hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: null };
+  let acked: Model = {
+    base: 0,
+    baseTerm: 0,
+    entries: [],
+    hardState: { term: 0, votedFor: null, commit: 0 },
+    snapshot: null,
+  };
   let cur = acked;
   let pending: Op[] = [];
   let term = 1;
@@ -87,8 +94,14 @@ function runSeed(seed: number, t: Tally): void {
       if (r < 0.55) {
         if (rnd() < 0.2) term++;
         const start = cur.base + 1 + (rnd() < 0.2 ? pick(last(cur) - cur.base + 1) : last(cur) - cur.base);
-        const es: Entry[] = Array.from({ length: pick(4) }, (_, k) => ({ index: start + k, term, type: 0, data: Uint8Array.from({ length: pick(120) }, () => pick(256)) }));
-        const hs = rnd() < 0.5 ? { term, votedFor: rnd() < 0.5 ? null : `n${pick(3)}`, commit: pick(last(cur) + 1) } : null;
+        const es: Entry[] = Array.from({ length: pick(4) }, (_, k) => ({
+          index: start + k,
+          term,
+          type: 0,
+          data: Uint8Array.from({ length: pick(120) }, () => pick(256)),
+        }));
+        const hs =
+          rnd() < 0.5 ? { term, votedFor: rnd() < 0.5 ? null : `n${pick(3)}`, commit: pick(last(cur) + 1) } : null;
         // Model first: a crash inside append (say, in a rotation) may leave a prefix of its records.
         if (es[0] !== undefined && es[0].index <= last(cur)) doOp({ k: 'trunc', from: es[0].index });
         for (const e of es) doOp({ k: 'entry', e });
@@ -100,7 +113,11 @@ function runSeed(seed: number, t: Tally): void {
       } else if (r < 0.9 && last(cur) > cur.base) {
         const install = rnd() < 0.2;
         const index = install ? last(cur) + pick(3) : cur.base + 1 + pick(last(cur) - cur.base);
-        const m: SnapshotMeta = { index, term: install ? term : termAt(cur, index)!, confState: { voters: ['n0', 'n1', 'n2'], learners: [] } };
+        const m: SnapshotMeta = {
+          index,
+          term: install ? term : termAt(cur, index)!,
+          confState: { voters: ['n0', 'n1', 'n2'], learners: [] },
+        };
         doOp({ k: 'snap', m });
         wal.saveSnapshot(m, Uint8Array.of(seed & 0xff, index & 0xff));
         ({ acked, pending } = { acked: cur, pending: [] });
@@ -128,7 +145,10 @@ function runSeed(seed: number, t: Tally): void {
       if (opened.repaired !== null) t.repairs++;
       const got = view(fromState(opened.state));
       const k = candidates.findIndex((c) => view(c) === got);
-      assert.ok(k >= 0, `seed ${seed} step ${step}: recovered state is not one the WAL passed through since its last ack\n got ${got}\n acked ${view(acked)}`);
+      assert.ok(
+        k >= 0,
+        `seed ${seed} step ${step}: recovered state is not one the WAL passed through since its last ack\n got ${got}\n acked ${view(acked)}`,
+      );
       if (k < candidates.length - 1) t.lostUnsynced++;
       wal = opened.wal;
       acked = cur = candidates[k]!;

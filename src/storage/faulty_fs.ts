@@ -70,7 +70,10 @@ export class FaultyFs implements FileSystem {
   list(dir: string): string[] {
     const d = posix.normalize(dir);
     if (!this.dirs.has(d)) throw enoent(dir);
-    return [...this.names.keys()].filter((p) => posix.dirname(p) === d).map((p) => posix.basename(p)).sort();
+    return [...this.names.keys()]
+      .filter((p) => posix.dirname(p) === d)
+      .map((p) => posix.basename(p))
+      .sort();
   }
   exists(path: string): boolean {
     const p = posix.normalize(path);
@@ -178,7 +181,7 @@ export class FaultyFs implements FileSystem {
     const ino = this.inode(path);
     const byte = Math.floor(bitOffset / 8);
     if (byte >= ino.size) throw new Error(`FaultyFs.flipBit: offset ${byte} beyond ${path} size ${ino.size}`);
-    const mask = 1 << bitOffset % 8;
+    const mask = 1 << (bitOffset % 8);
     ino.buf[byte] = ino.buf[byte]! ^ mask;
     if (ino.syncedCopy !== null && byte < ino.syncedCopy.length) ino.syncedCopy[byte] = ino.syncedCopy[byte]! ^ mask;
   }

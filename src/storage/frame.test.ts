@@ -92,6 +92,10 @@ test('a zero-filled tail (size grew, data never written) is torn', () => {
   assert.equal(scanFrames(buf).end.kind, 'torn');
   const partly = good.slice();
   partly.fill(0, 512); // last record's payload from a sector boundary on never reached the disk
-  assert.deepEqual(scanFrames(partly).end, { kind: 'torn', offset: 0, why: 'last record ends in unwritten (zero) sectors' });
+  assert.deepEqual(scanFrames(partly).end, {
+    kind: 'torn',
+    offset: 0,
+    why: 'last record ends in unwritten (zero) sectors',
+  });
   assert.ok(HEADER_BYTES < 512);
 });

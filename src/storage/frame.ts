@@ -19,7 +19,8 @@ const SECTOR_BYTES = 512;
 
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
   if (!(Number.isInteger(type) && type >= 0 && type <= 255)) throw new Error(`frame: bad type ${type}`);
-  if (payload.length > MAX_RECORD_BYTES) throw new Error(`frame: payload ${payload.length} bytes > ${MAX_RECORD_BYTES}`);
+  if (payload.length > MAX_RECORD_BYTES)
+    throw new Error(`frame: payload ${payload.length} bytes > ${MAX_RECORD_BYTES}`);
   const out = new Uint8Array(HEADER_BYTES + payload.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, payload.length, true);
@@ -64,16 +65,20 @@ export function scanFrames(buf: Uint8Array): ScanResult {
   let off = 0;
   while (off < buf.length) {
     const remaining = buf.length - off;
-    if (remaining < HEADER_BYTES) return { frames, end: { kind: 'torn', offset: off, why: `incomplete header (${remaining} bytes)` } };
+    if (remaining < HEADER_BYTES)
+      return { frames, end: { kind: 'torn', offset: off, why: `incomplete header (${remaining} bytes)` } };
     if (view.getUint32(off + 9, true) !== crc32c(buf, off, off + 9)) {
-      if (unwrittenFrom(buf, off, off + HEADER_BYTES)) return { frames, end: { kind: 'torn', offset: off, why: 'zero-filled tail' } };
+      if (unwrittenFrom(buf, off, off + HEADER_BYTES))
+        return { frames, end: { kind: 'torn', offset: off, why: 'zero-filled tail' } };
       return { frames, end: { kind: 'corrupt', offset: off, why: 'record header checksum mismatch' } };
     }
     const length = view.getUint32(off, true);
     const type = view.getUint8(off + 4);
-    if (length > MAX_RECORD_BYTES) return { frames, end: { kind: 'corrupt', offset: off, why: `record length ${length} over limit` } };
+    if (length > MAX_RECORD_BYTES)
+      return { frames, end: { kind: 'corrupt', offset: off, why: `record length ${length} over limit` } };
     const end = off + HEADER_BYTES + length;
-    if (end > buf.length) return { frames, end: { kind: 'torn', offset: off, why: `record of ${length} bytes runs past end of file` } };
+    if (end > buf.length)
+      return { frames, end: { kind: 'torn', offset: off, why: `record of ${length} bytes runs past end of file` } };
     if (view.getUint32(off + 5, true) !== crc32c(buf, off + HEADER_BYTES, end)) {
       if (unwrittenFrom(buf, off, end)) {
         return { frames, end: { kind: 'torn', offset: off, why: 'last record ends in unwritten (zero) sectors' } };

@@ -120,6 +120,7 @@ export class RealFs implements FileSystem {
   truncate(path: string, sizeBytes: number): void {
     truncateSync(path, sizeBytes);
     // Keep open fds' append position in step (the WAL truncates its own open tail on repair).
-    for (const [fd, end] of this.ends) if (end > sizeBytes && fstatSync(fd).size === sizeBytes) this.ends.set(fd, sizeBytes);
+    for (const [fd, end] of this.ends)
+      if (end > sizeBytes && fstatSync(fd).size === sizeBytes) this.ends.set(fd, sizeBytes);
   }
 }

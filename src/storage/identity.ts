@@ -73,10 +73,22 @@ function isRecord(r: unknown): r is IdentityRecord {
   const x = r as Record<string, unknown>;
   const str = (k: string): boolean => typeof x[k] === 'string' && x[k] !== '';
   return (
-    str('clusterId') && str('clusterToken') && str('memberId') && str('incarnation') && (x['how'] === 'bootstrap' || x['how'] === 'join') &&
+    str('clusterId') &&
+    str('clusterToken') &&
+    str('memberId') &&
+    str('incarnation') &&
+    (x['how'] === 'bootstrap' || x['how'] === 'join') &&
     Array.isArray(x['initialMembers']) &&
-    (x['initialMembers'] as unknown[]).every((m) => typeof m === 'object' && m !== null && typeof (m as MemberRecord).id === 'string' && typeof (m as MemberRecord).peerAddr === 'string' && typeof (m as MemberRecord).clientAddr === 'string') &&
-    typeof x['peerIncarnations'] === 'object' && x['peerIncarnations'] !== null
+    (x['initialMembers'] as unknown[]).every(
+      (m) =>
+        typeof m === 'object' &&
+        m !== null &&
+        typeof (m as MemberRecord).id === 'string' &&
+        typeof (m as MemberRecord).peerAddr === 'string' &&
+        typeof (m as MemberRecord).clientAddr === 'string',
+    ) &&
+    typeof x['peerIncarnations'] === 'object' &&
+    x['peerIncarnations'] !== null
   );
 }
 

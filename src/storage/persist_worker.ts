@@ -41,7 +41,10 @@ parentPort!.on('message', (m: { id: number; op: string; arg: unknown }) => {
     // A loaded snapshot's bytes move to the main thread rather than being copied there.
     const data = (result as { data?: unknown } | null | undefined)?.data;
     // Only large buffers: small ones may live in Node's shared Buffer pool, which must not move.
-    const transfer = data instanceof Uint8Array && data.buffer instanceof ArrayBuffer && data.byteLength >= TRANSFER_MIN_BYTES ? [data.buffer] : [];
+    const transfer =
+      data instanceof Uint8Array && data.buffer instanceof ArrayBuffer && data.byteLength >= TRANSFER_MIN_BYTES
+        ? [data.buffer]
+        : [];
     parentPort!.postMessage({ id: m.id, ok: true, result }, transfer);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

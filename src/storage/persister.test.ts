@@ -17,7 +17,11 @@ const ent = (index: number): Entry => ({ index, term: 1, type: 0, data: new Text
 async function persistConcurrently(p: Persister): Promise<number[]> {
   const order: number[] = [];
   await Promise.all(
-    Array.from({ length: N }, (_, k) => p.persist({ entries: [ent(k + 1)], hardState: { term: 1, votedFor: 'n1', commit: k } }).then(() => order.push(k + 1))),
+    Array.from({ length: N }, (_, k) =>
+      p
+        .persist({ entries: [ent(k + 1)], hardState: { term: 1, votedFor: 'n1', commit: k } })
+        .then(() => order.push(k + 1)),
+    ),
   );
   return order;
 }
@@ -30,11 +34,20 @@ test('worker thread, real files: concurrent persists share fsyncs, resolve in or
   assert.deepEqual(state.entries, []);
   assert.equal(repaired, null);
   const order = await persistConcurrently(persister);
-  assert.deepEqual(order, Array.from({ length: N }, (_, k) => k + 1));
+  assert.deepEqual(
+    order,
+    Array.from({ length: N }, (_, k) => k + 1),
+  );
   assert.ok(persister.stats.fsyncs < persister.stats.persists / 4, JSON.stringify(persister.stats));
-  assert.equal(syncs.reduce((n, s) => n + s.requests, 0), N);
+  assert.equal(
+    syncs.reduce((n, s) => n + s.requests, 0),
+    N,
+  );
   assert.ok(syncs.every((s) => s.fsyncMs >= 0));
-  const snap = { meta: { index: 150, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, data: new Uint8Array([7]) };
+  const snap = {
+    meta: { index: 150, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } },
+    data: new Uint8Array([7]),
+  };
   await persister.persist({ entries: [], hardState: null, snapshot: snap });
   await persister.compact(150);
   assert.deepEqual(await persister.loadSnapshot(), snap);
@@ -67,7 +80,10 @@ test('a corrupt folder makes Persister.open reject with StorageCorruptError from
   const { wal } = Wal.open(new RealFs(), dir);
   for (let i = 1; i <= 20; i++) wal.append([ent(i)], null);
   wal.close();
-  const seg = join(dir, readdirSync(dir).find((f) => f.endsWith('.wal'))!);
+  const seg = join(
+    dir,
+    readdirSync(dir).find((f) => f.endsWith('.wal'))!,
+  );
   const b = readFileSync(seg);
   b[60] = b[60]! ^ 1;
   writeFileSync(seg, b);

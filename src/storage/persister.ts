@@ -4,7 +4,14 @@
 // worker thread so the main event loop (heartbeats, lease renewal) never waits behind a slow fsync
 // (docs/lease-notes.md case 10). Promises resolve in request order (batches are strictly sequential).
 import type { FileSystem } from './fs.ts';
-import { InlineBackend, WorkerBackend, type Backend, type BatchResult, type OpenedState, type PersistRequest } from './backend.ts';
+import {
+  InlineBackend,
+  WorkerBackend,
+  type Backend,
+  type BatchResult,
+  type OpenedState,
+  type PersistRequest,
+} from './backend.ts';
 import type { Snapshot } from './snapshot_file.ts';
 import type { WalOptions } from './wal.ts';
 
@@ -55,7 +62,11 @@ export class Persister {
     private readonly opts: PersisterOptions,
   ) {
     this.maxBatchRequests = opts.maxBatchRequests ?? DEFAULT_MAX_BATCH_REQUESTS;
-    if (!(Number.isInteger(this.maxBatchRequests) && this.maxBatchRequests >= 1 && this.maxBatchRequests <= 1_000_000)) {
+    if (!(
+      Number.isInteger(this.maxBatchRequests) &&
+      this.maxBatchRequests >= 1 &&
+      this.maxBatchRequests <= 1_000_000
+    )) {
       throw new RangeError(`maxBatchRequests must be an integer in [1, 1000000], got ${this.maxBatchRequests}`);
     }
   }
@@ -66,11 +77,18 @@ export class Persister {
   }
 
   /** Opens `dir` on `fs` with the WAL on this thread (tests; the simulator with FaultyFs). */
-  static openInline(fs: FileSystem, dir: string, opts: PersisterOptions = {}): Promise<OpenedState & { persister: Persister }> {
+  static openInline(
+    fs: FileSystem,
+    dir: string,
+    opts: PersisterOptions = {},
+  ): Promise<OpenedState & { persister: Persister }> {
     return Persister.start(new InlineBackend(fs, dir, walOpts(opts)), opts);
   }
 
-  private static async start(backend: Backend, opts: PersisterOptions): Promise<OpenedState & { persister: Persister }> {
+  private static async start(
+    backend: Backend,
+    opts: PersisterOptions,
+  ): Promise<OpenedState & { persister: Persister }> {
     try {
       const opened = await backend.open();
       return { ...opened, persister: new Persister(backend, opts) };
@@ -119,7 +137,10 @@ export class Persister {
       try {
         result = await this.backend.writeBatch(batch.map((w) => w.req));
       } catch (e) {
-        this.failed = new PersisterFailedError(`persist failed; stop this node: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        this.failed = new PersisterFailedError(
+          `persist failed; stop this node: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
         for (const w of [...batch, ...this.queue]) w.reject(this.failed);
         this.queue = [];
         break;
@@ -127,7 +148,11 @@ export class Persister {
       this.stats.batches++;
       if (result.fsynced) {
         this.stats.fsyncs++;
-        this.opts.onSync?.({ fsyncMs: result.fsyncMs, requests: batch.length, entries: batch.reduce((n, w) => n + w.req.entries.length, 0) });
+        this.opts.onSync?.({
+          fsyncMs: result.fsyncMs,
+          requests: batch.length,
+          entries: batch.reduce((n, w) => n + w.req.entries.length, 0),
+        });
       }
       for (const w of batch) w.resolve();
     }

@@ -24,7 +24,9 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
 /** Runs the child until it has acknowledged at least `killAfter`, then SIGKILLs it. Returns the highest ack. */
 function runAndKill(dir: string, killAfter: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '1000000'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let acked = 0;
     let buf = '';
     let killed = false;
@@ -57,7 +59,8 @@ test('kill -9 mid-stream: every acknowledged entry is there after reopening', as
     const { wal, state, repaired } = Wal.open(new RealFs(), dir, OPTS);
     wal.close();
     const byIndex = new Map(state.entries.map((e) => [e.index, e]));
-    for (let i = 1; i <= acked; i++) assert.deepEqual(byIndex.get(i)?.data, payloadFor(i), `acknowledged entry ${i} lost`);
+    for (let i = 1; i <= acked; i++)
+      assert.deepEqual(byIndex.get(i)?.data, payloadFor(i), `acknowledged entry ${i} lost`);
     assert.equal(state.entries[0]?.index, 1);
     assert.ok(state.hardState.commit >= acked - 3 && state.hardState.term === 1);
     if (repaired !== null) assert.match(repaired.file, /\.wal$/);
@@ -69,10 +72,14 @@ test('kill -9 mid-stream: every acknowledged entry is there after reopening', as
 
 function writeSome(dir: string, n: number): void {
   const { wal } = Wal.open(new RealFs(), dir, OPTS);
-  for (let i = 1; i <= n; i++) wal.append([{ index: i, term: 2, type: 0, data: payloadFor(i) }], { term: 2, votedFor: null, commit: i });
+  for (let i = 1; i <= n; i++)
+    wal.append([{ index: i, term: 2, type: 0, data: payloadFor(i) }], { term: 2, votedFor: null, commit: i });
   wal.close();
 }
-const segments = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();
+const segments = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.wal'))
+    .sort();
 
 test('a truncated real segment tail is repaired and reported', (t) => {
   const dir = tempDir(t);
@@ -99,7 +106,12 @@ test('a flipped byte in the middle of a real segment refuses to start, naming fi
   writeFileSync(first, bytes);
   assert.throws(
     () => Wal.open(new RealFs(), dir, OPTS),
-    (e: unknown) => e instanceof StorageCorruptError && e.file === first && e.offset <= 5000 && e.offset > 4800 && /replace this member/.test(e.message),
+    (e: unknown) =>
+      e instanceof StorageCorruptError &&
+      e.file === first &&
+      e.offset <= 5000 &&
+      e.offset > 4800 &&
+      /replace this member/.test(e.message),
   );
   // Flipped inside the last segment but not in its last record: still refused.
   const dir2 = tempDir(t);

@@ -61,7 +61,8 @@ class Replay {
 
   apply(path: string, seq: number, f: Frame, isFirstInFile: boolean): void {
     const bad = (why: string): StorageCorruptError => new StorageCorruptError(path, f.offset, why);
-    if (isFirstInFile !== (f.type === rec.RecordType.SegmentStart)) throw bad('segment does not begin with a segment-start record');
+    if (isFirstInFile !== (f.type === rec.RecordType.SegmentStart))
+      throw bad('segment does not begin with a segment-start record');
     try {
       this.applyRecord(f, seq, bad);
     } catch (e) {
@@ -83,7 +84,9 @@ class Replay {
           this.log.baseTerm = s.lastTermBefore;
           this.baseTermUnknown = false;
         } else if (s.lastIndexBefore !== this.log.lastIndex() || s.lastTermBefore !== this.log.lastTerm()) {
-          throw bad(`segment starts after ${s.lastIndexBefore}/${s.lastTermBefore} but the log so far ends at ${this.log.lastIndex()}/${this.log.lastTerm()}`);
+          throw bad(
+            `segment starts after ${s.lastIndexBefore}/${s.lastTermBefore} but the log so far ends at ${this.log.lastIndex()}/${this.log.lastTerm()}`,
+          );
         }
         return;
       }
@@ -93,8 +96,10 @@ class Replay {
       case rec.RecordType.Entry: {
         const e = rec.decodeEntry(f.payload);
         const log = this.log!;
-        if (e.index !== log.lastIndex() + 1) throw bad(`entry ${e.index} does not follow ${log.lastIndex()} (gap or overlap)`);
-        if (e.term < log.lastTerm()) throw bad(`entry ${e.index} has term ${e.term} below the previous ${log.lastTerm()}`);
+        if (e.index !== log.lastIndex() + 1)
+          throw bad(`entry ${e.index} does not follow ${log.lastIndex()} (gap or overlap)`);
+        if (e.term < log.lastTerm())
+          throw bad(`entry ${e.index} has term ${e.term} below the previous ${log.lastTerm()}`);
         log.push(e);
         return;
       }
@@ -106,13 +111,15 @@ class Replay {
           this.baseTermUnknown = true;
           return;
         }
-        if (from <= log.baseIndex || from > log.lastIndex()) throw bad(`truncation from ${from} outside the log (${log.baseIndex}, ${log.lastIndex()}]`);
+        if (from <= log.baseIndex || from > log.lastIndex())
+          throw bad(`truncation from ${from} outside the log (${log.baseIndex}, ${log.lastIndex()}]`);
         log.truncateFrom(from);
         return;
       }
       case rec.RecordType.Snapshot: {
         const m = rec.decodeSnapshotMeta(f.payload);
-        if (this.marker !== null && m.index < this.marker.index) throw bad(`snapshot marker ${m.index} older than ${this.marker.index}`);
+        if (this.marker !== null && m.index < this.marker.index)
+          throw bad(`snapshot marker ${m.index} older than ${this.marker.index}`);
         this.marker = m;
         this.installSnapshot(m);
         return;
@@ -144,7 +151,12 @@ export function listSegments(fs: FileSystem, dir: string): { seq: number; name: 
   for (let i = 1; i < segs.length; i++) {
     const prev = segs[i - 1]!;
     const cur = segs[i]!;
-    if (cur.seq !== prev.seq + 1) throw new StorageCorruptError(posix.join(dir, cur.name), 0, `missing segment: ${segmentName(prev.seq + 1)} between ${prev.name} and ${cur.name}`);
+    if (cur.seq !== prev.seq + 1)
+      throw new StorageCorruptError(
+        posix.join(dir, cur.name),
+        0,
+        `missing segment: ${segmentName(prev.seq + 1)} between ${prev.name} and ${cur.name}`,
+      );
   }
   return segs;
 }
@@ -162,7 +174,12 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
     const { frames, end } = scanFrames(bytes);
     if (end.kind === 'corrupt') throw new StorageCorruptError(path, end.offset, end.why);
     if (end.kind === 'torn') {
-      if (!isLast) throw new StorageCorruptError(path, end.offset, `${end.why} in a segment that is not the last (it was fsynced before the next one was created)`);
+      if (!isLast)
+        throw new StorageCorruptError(
+          path,
+          end.offset,
+          `${end.why} in a segment that is not the last (it was fsynced before the next one was created)`,
+        );
       repair = { file: path, offset: end.offset, bytesDropped: bytes.length - end.offset, why: end.why };
     }
     if (frames.length === 0 && !isLast) throw new StorageCorruptError(path, 0, 'segment has no records');
@@ -190,19 +207,43 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
   return finish(fs, dir, replay, infos, repair);
 }
 
-function finish(fs: FileSystem, dir: string, replay: Replay, infos: SegmentInfo[], repair: TailRepair | null): Recovered {
+function finish(
+  fs: FileSystem,
+  dir: string,
+  replay: Replay,
+  infos: SegmentInfo[],
+  repair: TailRepair | null,
+): Recovered {
   const snapPath = posix.join(dir, SNAPSHOT_FILE);
   const snap = readSnapshotFile(fs, dir);
   const log = replay.log ?? new LogWindow<Entry>((e) => e.term);
   const marker = replay.marker;
-  if (marker !== null && snap === null) throw new StorageCorruptError(snapPath, 0, `snapshot file missing but the log records a snapshot at index ${marker.index}`);
+  if (marker !== null && snap === null)
+    throw new StorageCorruptError(
+      snapPath,
+      0,
+      `snapshot file missing but the log records a snapshot at index ${marker.index}`,
+    );
   if (marker !== null && snap !== null && snap.meta.index < marker.index) {
-    throw new StorageCorruptError(snapPath, 0, `snapshot file is at index ${snap.meta.index}, older than the log's snapshot marker at ${marker.index}`);
+    throw new StorageCorruptError(
+      snapPath,
+      0,
+      `snapshot file is at index ${snap.meta.index}, older than the log's snapshot marker at ${marker.index}`,
+    );
   }
   const first = infos[0];
-  if (first === undefined && snap !== null) throw new StorageCorruptError(posix.join(dir, segmentName(0)), 0, 'missing segment: a snapshot exists but no log segments');
+  if (first === undefined && snap !== null)
+    throw new StorageCorruptError(
+      posix.join(dir, segmentName(0)),
+      0,
+      'missing segment: a snapshot exists but no log segments',
+    );
   if (first !== undefined && first.seq !== 0 && (snap === null || snap.meta.index < first.lastIndexBefore)) {
-    throw new StorageCorruptError(posix.join(dir, first.name), 0, `missing segment(s) before ${first.name}: entries up to ${first.lastIndexBefore} are neither in a segment nor in the snapshot`);
+    throw new StorageCorruptError(
+      posix.join(dir, first.name),
+      0,
+      `missing segment(s) before ${first.name}: entries up to ${first.lastIndexBefore} are neither in a segment nor in the snapshot`,
+    );
   }
   // The snapshot file may be newer than the last marker (crash after the rename, before the marker
   // was durable); Raft's install rule applied again is idempotent.

@@ -32,7 +32,8 @@ export function encodeSnapshot(meta: SnapshotMeta, data: Uint8Array): Uint8Array
 
 /** Decodes a snapshot file's bytes; `file` names it in the error. */
 export function decodeSnapshot(file: string, b: Uint8Array): Snapshot {
-  const bad = (offset: number, why: string): StorageCorruptError => new StorageCorruptError(file, offset, `corrupt snapshot: ${why}`);
+  const bad = (offset: number, why: string): StorageCorruptError =>
+    new StorageCorruptError(file, offset, `corrupt snapshot: ${why}`);
   if (b.length < MAGIC.length + 8) throw bad(0, `file too short (${b.length} bytes)`);
   for (let i = 0; i < MAGIC.length; i++) if (b[i] !== MAGIC[i]) throw bad(0, 'bad magic');
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -9,8 +9,14 @@ import { SNAPSHOT_FILE, SNAPSHOT_TEMP_FILE } from './snapshot_file.ts';
 import { Wal } from './wal.ts';
 
 const DIR = '/data/n1';
-const ent = (index: number, term: number, text = `cmd${index}`): Entry => ({ index, term, type: 0, data: new TextEncoder().encode(text) });
-const range = (from: number, to: number, term: number): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => ent(from + i, term));
+const ent = (index: number, term: number, text = `cmd${index}`): Entry => ({
+  index,
+  term,
+  type: 0,
+  data: new TextEncoder().encode(text),
+});
+const range = (from: number, to: number, term: number): Entry[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ent(from + i, term));
 const idx = (es: readonly Entry[]): string => es.map((e) => `${e.index}/${e.term}`).join(' ');
 
 test('fresh folder opens empty; entries and hard state replay after reopen', () => {
@@ -41,7 +47,8 @@ test('an append at an existing index replaces it and everything after', () => {
 test('segments rotate at the size limit and replay across segments', () => {
   const fs = new FaultyFs({ seed: 3 });
   const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
-  for (let i = 1; i <= 100; i++) wal.append([ent(i, 1 + Math.floor(i / 40))], { term: 1 + Math.floor(i / 40), votedFor: 'n1', commit: i - 1 });
+  for (let i = 1; i <= 100; i++)
+    wal.append([ent(i, 1 + Math.floor(i / 40))], { term: 1 + Math.floor(i / 40), votedFor: 'n1', commit: i - 1 });
   wal.append([ent(50, 9)], { term: 9, votedFor: null, commit: 49 }); // truncation across segments
   wal.sync();
   assert.ok(wal.segmentNames().length > 5, `${wal.segmentNames().length} segments`);
@@ -57,13 +64,20 @@ test('snapshot, compaction past it, and replay from the first remaining segment'
   for (let i = 1; i <= 120; i++) wal.append([ent(i, 3)], { term: 3, votedFor: 'n1', commit: i });
   wal.sync();
   const before = wal.segmentNames().length;
-  wal.saveSnapshot({ index: 80, term: 3, confState: { voters: ['n1', 'n2', 'n3'], learners: [], removed: [] } }, new Uint8Array([1, 2, 3]));
+  wal.saveSnapshot(
+    { index: 80, term: 3, confState: { voters: ['n1', 'n2', 'n3'], learners: [], removed: [] } },
+    new Uint8Array([1, 2, 3]),
+  );
   const deleted = wal.compact(80);
   assert.ok(deleted > 0 && wal.segmentNames().length === before - deleted);
   assert.ok(!wal.segmentNames().includes('0000000000000000.wal'));
   assert.throws(() => wal.compact(81), /past the snapshot/);
   const { state, wal: w2 } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
-  assert.deepEqual(state.snapshot, { index: 80, term: 3, confState: { voters: ['n1', 'n2', 'n3'], learners: [], removed: [] } });
+  assert.deepEqual(state.snapshot, {
+    index: 80,
+    term: 3,
+    confState: { voters: ['n1', 'n2', 'n3'], learners: [], removed: [] },
+  });
   assert.equal(state.entries[0]!.index, 81);
   assert.equal(state.entries.length, 40);
   assert.deepEqual(state.hardState, { term: 3, votedFor: 'n1', commit: 120 });
@@ -74,7 +88,10 @@ test('a snapshot whose (index, term) is not in the log discards the log (install
   const fs = new FaultyFs({ seed: 5 });
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 10, 1), null);
-  wal.saveSnapshot({ index: 20, term: 4, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([9]));
+  wal.saveSnapshot(
+    { index: 20, term: 4, confState: { voters: ['n1'], learners: [], removed: [] } },
+    new Uint8Array([9]),
+  );
   wal.append([ent(21, 4)], { term: 4, votedFor: null, commit: 21 });
   wal.sync();
   const { state } = Wal.open(fs, DIR);
@@ -105,7 +122,10 @@ test('a flipped bit outside the tail, a missing segment, or a corrupt snapshot r
     const fs = new FaultyFs({ seed: 7 });
     const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
     for (let i = 1; i <= 150; i++) wal.append([ent(i, 1)], null);
-    wal.saveSnapshot({ index: 5, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array(100));
+    wal.saveSnapshot(
+      { index: 5, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } },
+      new Uint8Array(100),
+    );
     wal.sync();
     return fs;
   };
@@ -136,19 +156,34 @@ test('crash between snapshot temp write and rename leaves the old snapshot valid
   const fs = new FaultyFs({ seed: 8 });
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 10, 1), null);
-  wal.saveSnapshot({ index: 4, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([4]));
+  wal.saveSnapshot(
+    { index: 4, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } },
+    new Uint8Array([4]),
+  );
   // Interrupt the next snapshot after its temp file is written and fsynced, before the rename.
   const realRename = fs.rename.bind(fs);
   fs.rename = () => {
     throw new Error('power lost');
   };
-  assert.throws(() => wal.saveSnapshot({ index: 8, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([8])), /power lost/);
+  assert.throws(
+    () =>
+      wal.saveSnapshot(
+        { index: 8, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } },
+        new Uint8Array([8]),
+      ),
+    /power lost/,
+  );
   fs.rename = realRename;
   fs.crash();
   const { wal: w2, state } = Wal.open(fs, DIR);
   assert.equal(state.snapshot?.index, 4);
   assert.deepEqual(w2.loadSnapshot()?.data, new Uint8Array([4]));
-  assert.equal(idx(state.entries), range(5, 10, 1).map((e) => `${e.index}/1`).join(' '));
+  assert.equal(
+    idx(state.entries),
+    range(5, 10, 1)
+      .map((e) => `${e.index}/1`)
+      .join(' '),
+  );
   assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_TEMP_FILE}`));
 });
 
@@ -157,7 +192,10 @@ test('a snapshot renamed into place but whose marker was lost still governs the 
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 10, 1), null);
   wal.sync();
-  wal.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([6]));
+  wal.saveSnapshot(
+    { index: 6, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } },
+    new Uint8Array([6]),
+  );
   // Simulate losing the marker: crash right after the rename+dir fsync, before the WAL sync.
   const fs2 = new FaultyFs({ seed: 9, tornWriteProbability: 0 });
   const { wal: v } = Wal.open(fs2, DIR);
@@ -167,10 +205,18 @@ test('a snapshot renamed into place but whose marker was lost still governs the 
   let calls = 0;
   fs2.fsync = (fd) => {
     calls++;
-    if (calls === 1) realSync(fd); // the snapshot temp file
+    if (calls === 1)
+      realSync(fd); // the snapshot temp file
     else throw new Error('power lost');
   };
-  assert.throws(() => v.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } }, new Uint8Array([6])), /power lost/);
+  assert.throws(
+    () =>
+      v.saveSnapshot(
+        { index: 6, term: 1, confState: { voters: ['n1'], learners: [], removed: [] } },
+        new Uint8Array([6]),
+      ),
+    /power lost/,
+  );
   fs2.fsync = realSync;
   fs2.crash();
   assert.deepEqual(Wal.open(fs2, DIR).state, Wal.open(fs, DIR).state);

@@ -71,8 +71,14 @@ export class Wal {
   /** Recovers `dir` (creating it if needed). Throws StorageCorruptError if the node must not start. */
   static open(fs: FileSystem, dir: string, opts: WalOptions = {}): WalOpenResult {
     const segmentSizeBytes = opts.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
-    if (!(Number.isInteger(segmentSizeBytes) && segmentSizeBytes >= MIN_SEGMENT_SIZE_BYTES && segmentSizeBytes <= MAX_SEGMENT_SIZE_BYTES)) {
-      throw new RangeError(`segmentSizeBytes must be an integer in [${MIN_SEGMENT_SIZE_BYTES}, ${MAX_SEGMENT_SIZE_BYTES}], got ${segmentSizeBytes}`);
+    if (!(
+      Number.isInteger(segmentSizeBytes) &&
+      segmentSizeBytes >= MIN_SEGMENT_SIZE_BYTES &&
+      segmentSizeBytes <= MAX_SEGMENT_SIZE_BYTES
+    )) {
+      throw new RangeError(
+        `segmentSizeBytes must be an integer in [${MIN_SEGMENT_SIZE_BYTES}, ${MAX_SEGMENT_SIZE_BYTES}], got ${segmentSizeBytes}`,
+      );
     }
     fs.mkdirp(dir);
     const r = recoverDir(fs, dir);
@@ -83,7 +89,8 @@ export class Wal {
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
     const last = r.segments[r.segments.length - 1];
     const state: WalState = { hardState: r.hardState, snapshot: r.snapshot, entries: [...r.log.all()] };
-    const repaired = r.repair === null ? null : { file: r.repair.file, offset: r.repair.offset, bytesDropped: r.repair.bytesDropped };
+    const repaired =
+      r.repair === null ? null : { file: r.repair.file, offset: r.repair.offset, bytesDropped: r.repair.bytesDropped };
     const wal = Wal.resume(fs, dir, segmentSizeBytes, segments, log, r, last);
     return { wal, state, repaired };
   }
@@ -103,7 +110,16 @@ export class Wal {
       const path = posix.join(dir, segmentName(seq));
       const fd = fs.open(path, { create: true });
       fs.truncate(path, 0);
-      const wal = new Wal(fs, dir, segmentSizeBytes, segments.slice(0, last === undefined ? 0 : -1), log, r.hardState, r.snapshot, { fd, writtenBytes: 0 });
+      const wal = new Wal(
+        fs,
+        dir,
+        segmentSizeBytes,
+        segments.slice(0, last === undefined ? 0 : -1),
+        log,
+        r.hardState,
+        r.snapshot,
+        { fd, writtenBytes: 0 },
+      );
       wal.startSegment(seq, fd);
       fs.fsyncDir(dir);
       wal.sync();
@@ -115,7 +131,10 @@ export class Wal {
     }
     const fd = fs.open(path, { create: false });
     if (r.repair !== null) fs.fsync(fd); // the repair itself must be durable before new records follow
-    return new Wal(fs, dir, segmentSizeBytes, segments, log, r.hardState, r.snapshot, { fd, writtenBytes: last.sizeBytes });
+    return new Wal(fs, dir, segmentSizeBytes, segments, log, r.hardState, r.snapshot, {
+      fd,
+      writtenBytes: last.sizeBytes,
+    });
   }
 
   lastIndex(): number {
@@ -139,7 +158,9 @@ export class Wal {
     const first = entries[0];
     if (first !== undefined) {
       if (!(first.index > this.log.baseIndex && first.index <= this.log.lastIndex() + 1)) {
-        throw new Error(`Wal.append: entry ${first.index} outside (${this.log.baseIndex}, ${this.log.lastIndex() + 1}]`);
+        throw new Error(
+          `Wal.append: entry ${first.index} outside (${this.log.baseIndex}, ${this.log.lastIndex() + 1}]`,
+        );
       }
       // record() before changing this.log: a rotation inside record() must see the log as it is on disk.
       if (first.index <= this.log.lastIndex()) {
@@ -148,7 +169,8 @@ export class Wal {
       }
       for (const e of entries) {
         if (e.index !== this.log.lastIndex() + 1) throw new Error(`Wal.append: entries not contiguous at ${e.index}`);
-        if (e.term < this.log.lastTerm()) throw new Error(`Wal.append: entry ${e.index} term ${e.term} < ${this.log.lastTerm()}`);
+        if (e.term < this.log.lastTerm())
+          throw new Error(`Wal.append: entry ${e.index} term ${e.term} < ${this.log.lastTerm()}`);
         this.record(rec.RecordType.Entry, rec.encodeEntry(e));
         this.log.push(e.term);
       }
@@ -226,7 +248,10 @@ export class Wal {
 
   private record(type: number, payload: Uint8Array): void {
     const frame = encodeFrame(type, payload);
-    if (this.writtenBytes + this.pendingBytes + frame.length > this.segmentSizeBytes && this.currentHasRecordsBeyondHeader()) {
+    if (
+      this.writtenBytes + this.pendingBytes + frame.length > this.segmentSizeBytes &&
+      this.currentHasRecordsBeyondHeader()
+    ) {
       this.rotate();
     }
     this.pending.push(frame);
@@ -256,9 +281,11 @@ export class Wal {
     const start = { seq, lastIndexBefore: this.log.lastIndex(), lastTermBefore: this.log.lastTerm() };
     this.segments.push({ seq, name: segmentName(seq), lastIndexBefore: start.lastIndexBefore });
     const frames = [encodeFrame(rec.RecordType.SegmentStart, rec.encodeSegmentStart(start))];
-    if (this.snapshot !== null) frames.push(encodeFrame(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(this.snapshot)));
+    if (this.snapshot !== null)
+      frames.push(encodeFrame(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(this.snapshot)));
     const h = this.hardState;
-    if (h.term !== 0 || h.commit !== 0 || h.votedFor !== null) frames.push(encodeFrame(rec.RecordType.HardState, rec.encodeHardState(this.hardState)));
+    if (h.term !== 0 || h.commit !== 0 || h.votedFor !== null)
+      frames.push(encodeFrame(rec.RecordType.HardState, rec.encodeHardState(this.hardState)));
     for (const f of frames) {
       this.pending.push(f);
       this.pendingBytes += f.length;

@@ -29,7 +29,14 @@ export function splitSource(text: string): SplitSource {
     const s = text.slice(i, end);
     code += kind === 'comment' ? blank(s) : s;
     comments += kind === 'comment' ? s : blank(s);
-    bare += kind === 'code' ? s : kind === 'comment' ? blank(s) : s.length < 2 ? s : s[0] + blank(s.slice(1, -1)) + s.slice(-1);
+    bare +=
+      kind === 'code'
+        ? s
+        : kind === 'comment'
+          ? blank(s)
+          : s.length < 2
+            ? s
+            : s[0] + blank(s.slice(1, -1)) + s.slice(-1);
     i = end;
   };
   const lastCode = (): string => code.trimEnd();

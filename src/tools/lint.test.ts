@@ -41,7 +41,10 @@ test('layering: imports must point down the stack', () => {
   assert.equal(checkFile('storage/wal.ts', "import { y } from '../server/node.ts';").length, 1);
   assert.equal(checkFile('client/index.ts', "import { y } from '../server/node.ts';").length, 1);
   assert.equal(checkFile('kv/x.ts', "import {\n  a,\n  b,\n} from '../server/node.ts';").length, 1);
-  assert.deepEqual(checkFile('server/x.ts', "export const BIN = new URL('../../bin/leasekv.mjs', import.meta.url);"), []);
+  assert.deepEqual(
+    checkFile('server/x.ts', "export const BIN = new URL('../../bin/leasekv.mjs', import.meta.url);"),
+    [],
+  );
   assert.deepEqual(checkFile('server/node.ts', "import { RaftNode } from '../raft/node.ts';"), []);
   assert.deepEqual(checkFile('storage/wal.ts', "import type { Entry } from '../raft/types.ts';"), []);
   assert.deepEqual(checkFile('cli/main.ts', "import { Client } from '../client/index.ts';"), []);

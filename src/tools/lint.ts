@@ -93,7 +93,7 @@ export function checkFile(path: string, text: string, opts: CheckOptions = {}): 
     }
     const target = resolveSpec(path, spec);
     if (target === undefined) continue;
-    const targetLayer = target.includes('/') ? target.split('/')[0] ?? '' : '';
+    const targetLayer = target.includes('/') ? (target.split('/')[0] ?? '') : '';
     const pureUtil = layer === 'raft' && PURE_UTIL.includes(target);
     if (
       allowed !== undefined &&
@@ -110,7 +110,8 @@ export function checkFile(path: string, text: string, opts: CheckOptions = {}): 
   const lines = code.split('\n');
   if (production) {
     lines.forEach((lineText, i) => {
-      if (/\bnew\s+Error\(\s*['"`]assert/.test(lineText)) add(i + 1, 'ad-hoc assertion: use assert() from util/assert.ts');
+      if (/\bnew\s+Error\(\s*['"`]assert/.test(lineText))
+        add(i + 1, 'ad-hoc assertion: use assert() from util/assert.ts');
     });
   }
   if (core) {

@@ -12,27 +12,68 @@ const n = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const small = fc.integer({ min: 0, max: 1000 });
 const dur = fc.double({ min: 0, max: 1e6, noNaN: true, noDefaultInfinity: true });
 const entry: fc.Arbitrary<Entry> = fc
-  .tuple(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), n, fc.constantFrom(0 as const, 1 as const), fc.uint8Array({ maxLength: 40 }))
+  .tuple(
+    fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    n,
+    fc.constantFrom(0 as const, 1 as const),
+    fc.uint8Array({ maxLength: 40 }),
+  )
   .map(([index, term, type, data]) => ({ index, term, type, data }));
 const base = { from: id, to: id, term: n };
 
-export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant('vote' as const), ...base, preVote: fc.boolean(), lastLogIndex: n, lastLogTerm: n, transfer: fc.boolean() }),
-  fc.record({ type: fc.constant('voteResp' as const), ...base, preVote: fc.boolean(), granted: fc.boolean(), oldLeaseRemainingMs: dur }),
-  fc.record({
-    type: fc.constant('app' as const), ...base, prevLogIndex: n, prevLogTerm: n,
-    entries: fc.array(entry, { maxLength: 5 }), commit: n, leaseDurationMs: dur, round: n,
-  }),
-  fc.record({
-    type: fc.constant('appResp' as const), ...base, success: fc.boolean(), matchIndex: n,
-    rejectHint: fc.option(fc.record({ index: n, term: n }), { nil: null }), round: n,
-  }),
-  fc.record({
-    type: fc.constant('snap' as const), ...base,
-    snapshot: fc.record({ index: n, term: n, confState: fc.record({ voters: fc.array(id, { minLength: 1, maxLength: 5 }), learners: fc.array(id, { maxLength: 3 }), removed: fc.array(id, { maxLength: 3 }) }) }), leaseDurationMs: dur, round: small,
-  }),
-  fc.record({ type: fc.constant('timeoutNow' as const), ...base }),
-).map((m) => structuredClone(m) as Message); // plain prototypes, as the decoder builds
+export const arbMessage: fc.Arbitrary<Message> = fc
+  .oneof(
+    fc.record({
+      type: fc.constant('vote' as const),
+      ...base,
+      preVote: fc.boolean(),
+      lastLogIndex: n,
+      lastLogTerm: n,
+      transfer: fc.boolean(),
+    }),
+    fc.record({
+      type: fc.constant('voteResp' as const),
+      ...base,
+      preVote: fc.boolean(),
+      granted: fc.boolean(),
+      oldLeaseRemainingMs: dur,
+    }),
+    fc.record({
+      type: fc.constant('app' as const),
+      ...base,
+      prevLogIndex: n,
+      prevLogTerm: n,
+      entries: fc.array(entry, { maxLength: 5 }),
+      commit: n,
+      leaseDurationMs: dur,
+      round: n,
+    }),
+    fc.record({
+      type: fc.constant('appResp' as const),
+      ...base,
+      success: fc.boolean(),
+      matchIndex: n,
+      rejectHint: fc.option(fc.record({ index: n, term: n }), { nil: null }),
+      round: n,
+    }),
+    fc.record({
+      type: fc.constant('snap' as const),
+      ...base,
+      snapshot: fc.record({
+        index: n,
+        term: n,
+        confState: fc.record({
+          voters: fc.array(id, { minLength: 1, maxLength: 5 }),
+          learners: fc.array(id, { maxLength: 3 }),
+          removed: fc.array(id, { maxLength: 3 }),
+        }),
+      }),
+      leaseDurationMs: dur,
+      round: small,
+    }),
+    fc.record({ type: fc.constant('timeoutNow' as const), ...base }),
+  )
+  .map((m) => structuredClone(m) as Message); // plain prototypes, as the decoder builds
 
 function roundTrip(f: Frame): Frame {
   const bytes = encodeFrame(f);
@@ -52,7 +93,15 @@ test('every raft message type round-trips (property)', () => {
 
 test('handshake and snapshot frames round-trip', () => {
   const tid = { index: 10, term: 2, totalBytes: 100, crc32: 0xdeadbeef };
-  const snapMsg: Message = { type: 'snap', from: 'a', to: 'b', term: 2, snapshot: { index: 10, term: 2, confState: { voters: ['a', 'b'], learners: [], removed: [] } }, leaseDurationMs: 900, round: 3 };
+  const snapMsg: Message = {
+    type: 'snap',
+    from: 'a',
+    to: 'b',
+    term: 2,
+    snapshot: { index: 10, term: 2, confState: { voters: ['a', 'b'], learners: [], removed: [] } },
+    leaseDurationMs: 900,
+    round: 3,
+  };
   const frames: Frame[] = [
     { kind: 'hello', clusterId: 'c-1', from: 'n1', to: 'n2', clusterUid: 'ab12', incarnation: 'cd34' },
     { kind: 'hello-ok' },
@@ -65,7 +114,10 @@ test('handshake and snapshot frames round-trip', () => {
   const chunk = roundTrip({ kind: 'snap-chunk', id: tid, offset: 90, data: Uint8Array.from([1, 2, 3]) });
   assert.ok(chunk.kind === 'snap-chunk');
   assert.deepEqual([...chunk.data], [1, 2, 3]);
-  assert.throws(() => roundTrip({ kind: 'snap-chunk', id: tid, offset: 99, data: Uint8Array.from([1, 2]) }), DecodeError);
+  assert.throws(
+    () => roundTrip({ kind: 'snap-chunk', id: tid, offset: 99, data: Uint8Array.from([1, 2]) }),
+    DecodeError,
+  );
 });
 
 test('arbitrary bytes never throw anything but DecodeError (property)', () => {
@@ -96,28 +148,40 @@ test('bit flips and truncations of valid frames are caught (CRC, length)', () =>
 });
 
 test('non-finite or negative durations are rejected', () => {
-  const bad: Message = { type: 'voteResp', from: 'a', to: 'b', term: 1, preVote: false, granted: true, oldLeaseRemainingMs: Number.NaN };
+  const bad: Message = {
+    type: 'voteResp',
+    from: 'a',
+    to: 'b',
+    term: 1,
+    preVote: false,
+    granted: true,
+    oldLeaseRemainingMs: Number.NaN,
+  };
   assert.throws(() => roundTrip({ kind: 'msg', msg: bad }), DecodeError);
   assert.throws(() => roundTrip({ kind: 'msg', msg: { ...bad, oldLeaseRemainingMs: -1 } }), DecodeError);
 });
 
 test('FrameDecoder reassembles frames split at arbitrary points (property)', () => {
   fc.assert(
-    fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1 }), (msgs, cuts) => {
-      const stream = Buffer.concat(msgs.map((m) => encodeMessage(m)));
-      const dec = new FrameDecoder(1 << 20);
-      const got: Message[] = [];
-      let pos = 0;
-      for (let i = 0; pos < stream.length; i++) {
-        const len = cuts[i % cuts.length] as number;
-        dec.push(stream.subarray(pos, pos + len), (f) => {
-          if (f.kind === 'msg') got.push(f.msg);
-        });
-        pos += len;
-      }
-      assert.deepEqual(got, msgs);
-      assert.equal(dec.bufferedBytes, 0);
-    }),
+    fc.property(
+      fc.array(arbMessage, { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1 }),
+      (msgs, cuts) => {
+        const stream = Buffer.concat(msgs.map((m) => encodeMessage(m)));
+        const dec = new FrameDecoder(1 << 20);
+        const got: Message[] = [];
+        let pos = 0;
+        for (let i = 0; pos < stream.length; i++) {
+          const len = cuts[i % cuts.length] as number;
+          dec.push(stream.subarray(pos, pos + len), (f) => {
+            if (f.kind === 'msg') got.push(f.msg);
+          });
+          pos += len;
+        }
+        assert.deepEqual(got, msgs);
+        assert.equal(dec.bufferedBytes, 0);
+      },
+    ),
     { numRuns: 200 },
   );
 });
@@ -126,7 +190,10 @@ test('FrameDecoder rejects a length over maxFrameBytes before buffering the body
   const dec = new FrameDecoder(4096);
   const header = Buffer.alloc(4);
   header.writeUInt32BE(1 << 30);
-  assert.throws(() => dec.push(header, () => {}), (e: unknown) => e instanceof DecodeError && /exceeds maxFrameBytes/.test(e.message));
+  assert.throws(
+    () => dec.push(header, () => {}),
+    (e: unknown) => e instanceof DecodeError && /exceeds maxFrameBytes/.test(e.message),
+  );
   const tiny = Buffer.alloc(4);
   tiny.writeUInt32BE(2);
   assert.throws(() => new FrameDecoder(4096).push(tiny, () => {}), DecodeError);

@@ -40,7 +40,14 @@ export interface TransferId {
 
 export type Frame =
   /** clusterId is the cluster token; clusterUid and incarnation the identity ('' when not used). */
-  | { readonly kind: 'hello'; readonly clusterId: string; readonly from: string; readonly to: string; readonly clusterUid: string; readonly incarnation: string }
+  | {
+      readonly kind: 'hello';
+      readonly clusterId: string;
+      readonly from: string;
+      readonly to: string;
+      readonly clusterUid: string;
+      readonly incarnation: string;
+    }
   | { readonly kind: 'hello-ok' }
   /** code 'identity': the sender is not this cluster's member with this incarnation (fatal for a new member). */
   | { readonly kind: 'refuse'; readonly reason: string; readonly code: string }
@@ -153,7 +160,11 @@ function writeMessage(w: ByteWriter, m: Message): void {
     case 'snap':
       w.varint(m.snapshot.index);
       w.varint(m.snapshot.term);
-      for (const list of [m.snapshot.confState.voters, m.snapshot.confState.learners, m.snapshot.confState.removed ?? []]) {
+      for (const list of [
+        m.snapshot.confState.voters,
+        m.snapshot.confState.learners,
+        m.snapshot.confState.removed ?? [],
+      ]) {
         w.varint(list.length);
         for (const id of list) w.str(id);
       }
@@ -188,16 +199,26 @@ export function decodeFrameBody(body: Uint8Array): Frame {
 function decodeFrameBodyUnsafe(body: Uint8Array): Frame {
   if (body.length < FRAME_OVERHEAD_BYTES - 4) throw new DecodeError(`frame body too short: ${body.length}`);
   const crcAt = body.length - 4;
-  const stored = ((body[crcAt] as number) * 2 ** 24) + (((body[crcAt + 1] as number) << 16) | ((body[crcAt + 2] as number) << 8) | (body[crcAt + 3] as number));
+  const stored =
+    (body[crcAt] as number) * 2 ** 24 +
+    (((body[crcAt + 1] as number) << 16) | ((body[crcAt + 2] as number) << 8) | (body[crcAt + 3] as number));
   if (crc32(body.subarray(0, crcAt)) !== stored) throw new DecodeError('frame CRC mismatch');
   const r = new ByteReader(body.subarray(0, crcAt), fail);
   const version = r.u8('version');
-  if (version !== PROTOCOL_VERSION) throw new DecodeError(`unsupported protocol version ${version} (mine is ${PROTOCOL_VERSION})`);
+  if (version !== PROTOCOL_VERSION)
+    throw new DecodeError(`unsupported protocol version ${version} (mine is ${PROTOCOL_VERSION})`);
   const kind = r.u8('kind');
   let f: Frame;
   switch (kind) {
     case KIND.hello:
-      f = { kind: 'hello', clusterId: r.str('clusterId'), from: nodeId(r), to: nodeId(r), clusterUid: r.str('clusterUid'), incarnation: r.str('incarnation') };
+      f = {
+        kind: 'hello',
+        clusterId: r.str('clusterId'),
+        from: nodeId(r),
+        to: nodeId(r),
+        clusterUid: r.str('clusterUid'),
+        incarnation: r.str('incarnation'),
+      };
       break;
     case KIND['hello-ok']:
       f = { kind: 'hello-ok' };
@@ -257,7 +278,12 @@ function flags(r: ByteReader, max: number, what: string): number {
 }
 
 function readTransferId(r: ByteReader): TransferId {
-  return { index: r.varint('snapshot index'), term: r.varint('snapshot term'), totalBytes: r.varint('snapshot size'), crc32: r.u32('snapshot crc') };
+  return {
+    index: r.varint('snapshot index'),
+    term: r.varint('snapshot term'),
+    totalBytes: r.varint('snapshot size'),
+    crc32: r.u32('snapshot crc'),
+  };
 }
 
 function readMessage(r: ByteReader): Message {
@@ -268,17 +294,41 @@ function readMessage(r: ByteReader): Message {
   switch (type) {
     case MSG_TYPE.vote: {
       const f = flags(r, 3, 'vote flags');
-      return { type: 'vote', from, to, term, preVote: (f & 1) !== 0, transfer: (f & 2) !== 0, lastLogIndex: r.varint(), lastLogTerm: r.varint() };
+      return {
+        type: 'vote',
+        from,
+        to,
+        term,
+        preVote: (f & 1) !== 0,
+        transfer: (f & 2) !== 0,
+        lastLogIndex: r.varint(),
+        lastLogTerm: r.varint(),
+      };
     }
     case MSG_TYPE.voteResp: {
       const f = flags(r, 3, 'voteResp flags');
-      return { type: 'voteResp', from, to, term, preVote: (f & 1) !== 0, granted: (f & 2) !== 0, oldLeaseRemainingMs: duration(r, 'oldLeaseRemainingMs') };
+      return {
+        type: 'voteResp',
+        from,
+        to,
+        term,
+        preVote: (f & 1) !== 0,
+        granted: (f & 2) !== 0,
+        oldLeaseRemainingMs: duration(r, 'oldLeaseRemainingMs'),
+      };
     }
     case MSG_TYPE.app:
       return {
-        type: 'app', from, to, term,
-        prevLogIndex: r.varint(), prevLogTerm: r.varint(), commit: r.varint(),
-        leaseDurationMs: duration(r, 'leaseDurationMs'), round: r.varint(), entries: readEntries(r),
+        type: 'app',
+        from,
+        to,
+        term,
+        prevLogIndex: r.varint(),
+        prevLogTerm: r.varint(),
+        commit: r.varint(),
+        leaseDurationMs: duration(r, 'leaseDurationMs'),
+        round: r.varint(),
+        entries: readEntries(r),
       };
     case MSG_TYPE.appResp: {
       const f = flags(r, 3, 'appResp flags');
@@ -288,7 +338,15 @@ function readMessage(r: ByteReader): Message {
     }
     case MSG_TYPE.snap: {
       const snapshot = readSnapshotMeta(r);
-      return { type: 'snap', from, to, term, snapshot, leaseDurationMs: duration(r, 'leaseDurationMs'), round: r.varint() };
+      return {
+        type: 'snap',
+        from,
+        to,
+        term,
+        snapshot,
+        leaseDurationMs: duration(r, 'leaseDurationMs'),
+        round: r.varint(),
+      };
     }
     case MSG_TYPE.timeoutNow:
       return { type: 'timeoutNow', from, to, term };

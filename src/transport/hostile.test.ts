@@ -24,8 +24,18 @@ test('before the handshake, a frame larger than a hello is refused at its length
     const prefix = Buffer.alloc(4);
     prefix.writeUInt32BE(2 << 20); // 2 MiB: under this mesh's maxFrameBytes (4 MiB), far over a hello
     sock.write(Buffer.concat([prefix, Buffer.alloc(64 * 1024)]));
-    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000).unref())]);
-    assert.ok(a.logs.some((l) => l.msg === 'refused peer connection' && new RegExp(`exceeds maxFrameBytes ${MAX_HELLO_FRAME_BYTES}`).test(JSON.stringify(l.fields))), JSON.stringify(a.logs));
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000).unref()),
+    ]);
+    assert.ok(
+      a.logs.some(
+        (l) =>
+          l.msg === 'refused peer connection' &&
+          new RegExp(`exceeds maxFrameBytes ${MAX_HELLO_FRAME_BYTES}`).test(JSON.stringify(l.fields)),
+      ),
+      JSON.stringify(a.logs),
+    );
   } finally {
     for (const n of nodes.values()) await n.t.stop();
   }

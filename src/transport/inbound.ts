@@ -55,7 +55,10 @@ export class InboundHub {
     sock.setNoDelay(true);
     const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
     let peer: NodeId | null = null;
-    const handshakeTimer = setTimeout(() => this.refuse(sock, remote, 'no handshake in time'), this.opts.handshakeTimeoutMs);
+    const handshakeTimer = setTimeout(
+      () => this.refuse(sock, remote, 'no handshake in time'),
+      this.opts.handshakeTimeoutMs,
+    );
     // Until the hello is accepted, only a hello-sized frame is buffered (codec.ts).
     const decoder = new FrameDecoder(Math.min(MAX_HELLO_FRAME_BYTES, this.opts.maxFrameBytes));
     sock.on('data', (chunk: Buffer) => {
@@ -105,17 +108,33 @@ export class InboundHub {
       // Neither token is echoed: the refusal goes to whoever connected. Code 'identity' makes a member
       // that has never seen an entry committed (a wrong --cluster-token on bootstrap or --join) stop
       // with this reason instead of retrying for ever.
-      return this.refuse(sock, remote, `cluster token mismatch: node ${f.from} presented a --cluster-token other than this cluster's`, 'identity');
+      return this.refuse(
+        sock,
+        remote,
+        `cluster token mismatch: node ${f.from} presented a --cluster-token other than this cluster's`,
+        'identity',
+      );
     }
-    if (f.to !== this.opts.selfId) return this.refuse(sock, remote, `dialled node ${f.to} but this is ${this.opts.selfId}`);
+    if (f.to !== this.opts.selfId)
+      return this.refuse(sock, remote, `dialled node ${f.to} but this is ${this.opts.selfId}`);
     const identity = this.opts.identity;
     if (f.clusterUid !== identity.clusterUid) {
-      return this.refuse(sock, remote, `cluster id mismatch: node ${f.from} belongs to cluster ${f.clusterUid || '(none)'}, this is cluster ${identity.clusterUid || '(none)'}`, 'identity');
+      return this.refuse(
+        sock,
+        remote,
+        `cluster id mismatch: node ${f.from} belongs to cluster ${f.clusterUid || '(none)'}, this is cluster ${identity.clusterUid || '(none)'}`,
+        'identity',
+      );
     }
     if (f.from === this.opts.selfId || this.cb.statsFor(f.from) === undefined) {
       // Not fatal for the sender: a member just added may dial this node before this node has the
       // entry that adds it.
-      return this.refuse(sock, remote, `node ${f.from} is not a member of this cluster as this node knows it (${this.cb.members().join(', ')})`, 'unknown-member');
+      return this.refuse(
+        sock,
+        remote,
+        `node ${f.from} is not a member of this cluster as this node knows it (${this.cb.members().join(', ')})`,
+        'unknown-member',
+      );
     }
     const why = identity.verify(f.from, f.clusterUid, f.incarnation);
     if (why !== null) return this.refuse(sock, remote, why, 'identity');
@@ -179,7 +198,10 @@ export class InboundHub {
     }
     if (id.totalBytes > this.opts.maxSnapshotBytes) {
       this.bump(peer);
-      this.opts.logger.warn({ peer, bytes: id.totalBytes, max: this.opts.maxSnapshotBytes }, 'rejecting snapshot over maxSnapshotBytes');
+      this.opts.logger.warn(
+        { peer, bytes: id.totalBytes, max: this.opts.maxSnapshotBytes },
+        'rejecting snapshot over maxSnapshotBytes',
+      );
       return this.ack(sock, id, 0, true);
     }
     let cur = this.incoming.get(peer);

@@ -95,8 +95,10 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
       throw new TransportConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
     }
   };
-  if (r.selfId.length === 0 || r.clusterId.length === 0) throw new TransportConfigError('selfId and clusterId must be non-empty');
-  if (Buffer.byteLength(r.clusterId) > MAX_CLUSTER_ID_BYTES) throw new TransportConfigError(`clusterId must be at most ${MAX_CLUSTER_ID_BYTES} bytes`);
+  if (r.selfId.length === 0 || r.clusterId.length === 0)
+    throw new TransportConfigError('selfId and clusterId must be non-empty');
+  if (Buffer.byteLength(r.clusterId) > MAX_CLUSTER_ID_BYTES)
+    throw new TransportConfigError(`clusterId must be at most ${MAX_CLUSTER_ID_BYTES} bytes`);
   int('listenPort', 0, 65535);
   int('maxFrameBytes', 4096, 1024 * MIB);
   int('maxQueuedBytesPerPeer', 4096, 4096 * MIB);
@@ -141,7 +143,19 @@ export interface PeerStats {
 
 export function emptyStats(): PeerStats {
   return {
-    msgsSent: 0, bytesSent: 0, msgsReceived: 0, bytesReceived: 0, drops: 0, errors: 0, connects: 0, writeBatches: 0,
-    snapshotsSent: 0, snapshotsReceived: 0, snapshotBytesSent: 0, snapshotBytesReceived: 0, queuedBytes: 0, connected: false,
+    msgsSent: 0,
+    bytesSent: 0,
+    msgsReceived: 0,
+    bytesReceived: 0,
+    drops: 0,
+    errors: 0,
+    connects: 0,
+    writeBatches: 0,
+    snapshotsSent: 0,
+    snapshotsReceived: 0,
+    snapshotBytesSent: 0,
+    snapshotBytesReceived: 0,
+    queuedBytes: 0,
+    connected: false,
   };
 }

@@ -99,7 +99,12 @@ export class OutboundLink {
 
   /** Starts (or replaces) the snapshot transfer to this peer. */
   sendSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
-    const id: TransferId = { index: msg.snapshot.index, term: msg.snapshot.term, totalBytes: data.length, crc32: crc32(data) };
+    const id: TransferId = {
+      index: msg.snapshot.index,
+      term: msg.snapshot.term,
+      totalBytes: data.length,
+      crc32: crc32(data),
+    };
     this.snap = { id, msg, data, acked: 0, sent: 0, awaitingOfferAck: true };
     this.ctl = [];
     this.opts.logger.info({ peer: this.peerId, index: id.index, bytes: id.totalBytes }, 'sending snapshot');
@@ -137,7 +142,16 @@ export class OutboundLink {
       this.clearTimer();
       this.state = 'handshaking';
       const { clusterUid, incarnation } = this.opts.identity;
-      sock.write(encodeFrame({ kind: 'hello', clusterId: this.opts.clusterId, from: this.opts.selfId, to: this.peerId, clusterUid, incarnation }));
+      sock.write(
+        encodeFrame({
+          kind: 'hello',
+          clusterId: this.opts.clusterId,
+          from: this.opts.selfId,
+          to: this.peerId,
+          clusterUid,
+          incarnation,
+        }),
+      );
       this.timer = setTimeout(() => this.fail(sock, 'handshake timeout'), this.opts.handshakeTimeoutMs);
     });
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
@@ -174,7 +188,10 @@ export class OutboundLink {
     this.ctl = [];
     if (this.snap !== null) this.snap.awaitingOfferAck = true;
     if (this.state === 'stopped') return;
-    const baseMs = Math.min(this.opts.reconnectBackoffMaxMs, this.opts.reconnectBackoffMinMs * 2 ** Math.min(this.attempts, 30));
+    const baseMs = Math.min(
+      this.opts.reconnectBackoffMaxMs,
+      this.opts.reconnectBackoffMinMs * 2 ** Math.min(this.attempts, 30),
+    );
     const delayMs = Math.max(1, Math.round(baseMs / 2 + (this.opts.random() * baseMs) / 2));
     this.attempts++;
     this.state = 'backoff';
@@ -194,7 +211,10 @@ export class OutboundLink {
         this.failureLogged = false;
         this.stats.connects++;
         this.stats.connected = true;
-        this.opts.logger.info({ peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` }, `connected to node ${this.peerId}`);
+        this.opts.logger.info(
+          { peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` },
+          `connected to node ${this.peerId}`,
+        );
         if (this.snap !== null) this.offerSnapshot();
         this.scheduleFlush();
         return;

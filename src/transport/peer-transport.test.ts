@@ -41,7 +41,10 @@ test('messages queued in one tick leave in one write batch, in order', async () 
     const before = a.t.stats().peers['b']?.writeBatches ?? 0;
     for (let i = 0; i < 200; i++) a.t.send([heartbeat('a', 'b', i)]);
     await waitFor(() => b.got.length === 200, '200 messages');
-    assert.deepEqual(b.got.map((m) => (m.type === 'app' ? m.round : -1)), Array.from({ length: 200 }, (_, i) => i));
+    assert.deepEqual(
+      b.got.map((m) => (m.type === 'app' ? m.round : -1)),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
     assert.equal((a.t.stats().peers['b']?.writeBatches ?? 0) - before, 1);
   } finally {
     await Promise.all([...nodes.values()].map((n) => n.t.stop()));
@@ -78,14 +81,23 @@ test('messages sent while the peer is down are delivered after it restarts on th
     a.t.send([heartbeat('a', 'b', 2), heartbeat('a', 'b', 3)]);
     const got: Message[] = [];
     b2 = new PeerTransport({
-      selfId: 'b', clusterId: 'test-cluster', listenHost: '127.0.0.1', listenPort: port,
+      selfId: 'b',
+      clusterId: 'test-cluster',
+      listenHost: '127.0.0.1',
+      listenPort: port,
       peers: new Map([['a', { host: '127.0.0.1', port: a.t.port }]]),
-      maxFrameBytes: 1 << 20, maxQueuedBytesPerPeer: 1 << 20, reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100,
+      maxFrameBytes: 1 << 20,
+      maxQueuedBytesPerPeer: 1 << 20,
+      reconnectBackoffMinMs: 10,
+      reconnectBackoffMaxMs: 100,
     });
     b2.onMessage((m) => got.push(m));
     await b2.start();
     await waitFor(() => got.length === 2, 'queued messages after restart');
-    assert.deepEqual(got.map((m) => (m.type === 'app' ? m.round : -1)), [2, 3]);
+    assert.deepEqual(
+      got.map((m) => (m.type === 'app' ? m.round : -1)),
+      [2, 3],
+    );
     assert.ok((a.t.stats().peers['b']?.connects ?? 0) >= 2);
     assert.ok(a.logs.some((l) => l.level === 'warn' && /lost|error sending/.test(l.msg)));
   } finally {
@@ -100,11 +112,22 @@ test('a peer with another cluster id is refused, logged and disconnected', async
   const intruderLogs: LogLine[] = [];
   const refusedFor: string[] = [];
   const intruder = new PeerTransport({
-    selfId: 'b', clusterId: 'some-other-cluster', listenHost: '127.0.0.1', listenPort: 0,
+    selfId: 'b',
+    clusterId: 'some-other-cluster',
+    listenHost: '127.0.0.1',
+    listenPort: 0,
     peers: new Map([['a', { host: '127.0.0.1', port: a.t.port }]]),
-    maxFrameBytes: 1 << 20, maxQueuedBytesPerPeer: 1 << 20, reconnectBackoffMinMs: 50, reconnectBackoffMaxMs: 200,
+    maxFrameBytes: 1 << 20,
+    maxQueuedBytesPerPeer: 1 << 20,
+    reconnectBackoffMinMs: 50,
+    reconnectBackoffMaxMs: 200,
     logger: captureLogger(intruderLogs),
-    identity: { clusterUid: '', incarnation: '', verify: () => null, onRefused: (_peer, reason) => refusedFor.push(reason) },
+    identity: {
+      clusterUid: '',
+      incarnation: '',
+      verify: () => null,
+      onRefused: (_peer, reason) => refusedFor.push(reason),
+    },
   });
   try {
     await intruder.start();
@@ -116,7 +139,10 @@ test('a peer with another cluster id is refused, logged and disconnected', async
     // The refused side learns why (so a new member stops) but never this cluster's token.
     await waitFor(() => refusedFor.length >= 1, 'identity refusal reported to the intruder');
     assert.match(refusedFor[0] ?? '', /cluster token mismatch/);
-    assert.ok(!JSON.stringify(intruderLogs).includes('test-cluster') && !refusedFor.join().includes('test-cluster'), 'the real token is not echoed');
+    assert.ok(
+      !JSON.stringify(intruderLogs).includes('test-cluster') && !refusedFor.join().includes('test-cluster'),
+      'the real token is not echoed',
+    );
     assert.equal(intruder.stats().peers['a']?.connected, false);
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(!a.got.some((m) => m.type === 'app' && m.round === 99), 'no message from the other cluster delivered');
@@ -129,9 +155,15 @@ test('a peer with another cluster id is refused, logged and disconnected', async
 test('the queue to an unreachable peer is bounded: oldest dropped and counted', async () => {
   const logs: LogLine[] = [];
   const t = new PeerTransport({
-    selfId: 'a', clusterId: 'c', listenHost: '127.0.0.1', listenPort: 0,
+    selfId: 'a',
+    clusterId: 'c',
+    listenHost: '127.0.0.1',
+    listenPort: 0,
     peers: new Map([['b', { host: '127.0.0.1', port: 1 }]]),
-    maxFrameBytes: 8192, maxQueuedBytesPerPeer: 4096, reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 50,
+    maxFrameBytes: 8192,
+    maxQueuedBytesPerPeer: 4096,
+    reconnectBackoffMinMs: 10,
+    reconnectBackoffMaxMs: 50,
     logger: captureLogger(logs),
   });
   await t.start();
@@ -141,7 +173,10 @@ test('the queue to an unreachable peer is bounded: oldest dropped and counted', 
     assert.ok(s !== undefined && s.drops > 0, 'drops counted');
     assert.ok(s.queuedBytes <= 4096, `queued ${s.queuedBytes}`);
     // Too large for any frame: dropped at once, logged.
-    const huge = { ...heartbeat('a', 'b', 0), entries: [{ index: 1, term: 1, type: 0 as const, data: new Uint8Array(10_000) }] };
+    const huge = {
+      ...heartbeat('a', 'b', 0),
+      entries: [{ index: 1, term: 1, type: 0 as const, data: new Uint8Array(10_000) }],
+    };
     const dropsBefore = s.drops;
     t.send([huge]);
     assert.equal(t.stats().peers['b']?.drops, dropsBefore + 1);
@@ -165,7 +200,10 @@ test('messages that waited longer than maxQueuedMessageAgeMs are dropped, not de
     a.t.send([heartbeat('a', 'b', 2)]);
     await waitFor(() => b.got.length >= 1, 'fresh message');
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(b.got.map((m) => (m.type === 'app' ? m.round : -1)), [2]);
+    assert.deepEqual(
+      b.got.map((m) => (m.type === 'app' ? m.round : -1)),
+      [2],
+    );
     assert.ok((a.t.stats().peers['b']?.drops ?? 0) >= 1);
   } finally {
     await Promise.all([...nodes.values()].map((n) => n.t.stop()));
@@ -174,14 +212,24 @@ test('messages that waited longer than maxQueuedMessageAgeMs are dropped, not de
 
 test('configuration limits are validated once, with clear errors', () => {
   const ok = {
-    selfId: 'a', clusterId: 'c', listenHost: '127.0.0.1', listenPort: 0, peers: new Map(),
-    maxFrameBytes: 1 << 20, maxQueuedBytesPerPeer: 1 << 20, reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100,
+    selfId: 'a',
+    clusterId: 'c',
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    peers: new Map(),
+    maxFrameBytes: 1 << 20,
+    maxQueuedBytesPerPeer: 1 << 20,
+    reconnectBackoffMinMs: 10,
+    reconnectBackoffMaxMs: 100,
   };
   assert.doesNotThrow(() => new PeerTransport(ok));
   assert.throws(() => new PeerTransport({ ...ok, maxFrameBytes: 10 }), TransportConfigError);
   assert.throws(() => new PeerTransport({ ...ok, reconnectBackoffMaxMs: 5 }), /reconnectBackoffMaxMs/);
   assert.throws(() => new PeerTransport({ ...ok, snapshotChunkBytes: 1 << 20 }), /snapshotChunkBytes/);
-  assert.throws(() => new PeerTransport({ ...ok, peers: new Map([['b', { host: '', port: 80 }]]) }), TransportConfigError);
+  assert.throws(
+    () => new PeerTransport({ ...ok, peers: new Map([['b', { host: '', port: 80 }]]) }),
+    TransportConfigError,
+  );
 });
 
 test('garbage from the network closes that connection only; the node keeps serving its peers', async () => {
@@ -190,7 +238,14 @@ test('garbage from the network closes that connection only; the node keeps servi
   try {
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
-    const hello = encodeFrame({ kind: 'hello', clusterId: 'test-cluster', from: 'b', to: 'a', clusterUid: '', incarnation: '' });
+    const hello = encodeFrame({
+      kind: 'hello',
+      clusterId: 'test-cluster',
+      from: 'b',
+      to: 'a',
+      clusterUid: '',
+      incarnation: '',
+    });
     const inputs: Uint8Array[] = [
       Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
       Uint8Array.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), // a 4 GiB length prefix

@@ -13,7 +13,14 @@ import { createServer, type Server } from 'node:net';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame } from './codec.ts';
 import { InboundHub, type MessageHandler, type SnapshotHandler } from './inbound.ts';
-import { emptyStats, resolveOptions, type PeerAddress, type PeerStats, type PeerTransportOptions, type ResolvedOptions } from './options.ts';
+import {
+  emptyStats,
+  resolveOptions,
+  type PeerAddress,
+  type PeerStats,
+  type PeerTransportOptions,
+  type ResolvedOptions,
+} from './options.ts';
 import { OutboundLink } from './outbound.ts';
 
 export type { PeerAddress, PeerStats, PeerTransportOptions, TransportLogger } from './options.ts';
@@ -105,7 +112,10 @@ export class PeerTransport {
       const frame = encodeFrame({ kind: 'msg', msg });
       if (frame.length > this.opts.maxFrameBytes) {
         stats.drops++;
-        this.opts.logger.error({ to: msg.to, type: msg.type, bytes: frame.length, max: this.opts.maxFrameBytes }, 'dropping message larger than maxFrameBytes');
+        this.opts.logger.error(
+          { to: msg.to, type: msg.type, bytes: frame.length, max: this.opts.maxFrameBytes },
+          'dropping message larger than maxFrameBytes',
+        );
         continue;
       }
       link.enqueue(frame);

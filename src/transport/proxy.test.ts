@@ -22,7 +22,13 @@ async function connect(port: number): Promise<Socket> {
 
 test('proxy delays each direction by at least the set delay and preserves order', async () => {
   const echo = await echoServer();
-  const proxy = await startProxy({ listenHost: '127.0.0.1', listenPort: 0, targetHost: '127.0.0.1', targetPort: echo.port, delayMs: 40 });
+  const proxy = await startProxy({
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    targetHost: '127.0.0.1',
+    targetPort: echo.port,
+    delayMs: 40,
+  });
   const s = await connect(proxy.port);
   try {
     let received = '';
@@ -47,7 +53,12 @@ test('proxy delays each direction by at least the set delay and preserves order'
 
 test('proxy partition: open connections are cut, new ones refused, and healing restores service', async () => {
   const echo = await echoServer();
-  const proxy = await startProxy({ listenHost: '127.0.0.1', listenPort: 0, targetHost: '127.0.0.1', targetPort: echo.port });
+  const proxy = await startProxy({
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    targetHost: '127.0.0.1',
+    targetPort: echo.port,
+  });
   try {
     const s = await connect(proxy.port);
     let closed = false;

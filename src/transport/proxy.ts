@@ -199,7 +199,13 @@ export async function runProxyCli(argv: readonly string[]): Promise<ProxyHandle>
   const listen = parseHostPort(arg('--listen'), '--listen');
   const target = parseHostPort(arg('--target'), '--target');
   const delayMs = Number(arg('--delay-ms') ?? '0');
-  const p = await startProxy({ listenHost: listen.host, listenPort: listen.port, targetHost: target.host, targetPort: target.port, delayMs });
+  const p = await startProxy({
+    listenHost: listen.host,
+    listenPort: listen.port,
+    targetHost: target.host,
+    targetPort: target.port,
+    delayMs,
+  });
   console.log(`proxy ${listen.host}:${p.port} -> ${target.host}:${target.port}, one-way delay ${delayMs} ms`);
   return p;
 }

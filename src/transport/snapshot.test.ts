@@ -6,7 +6,15 @@ import { startProxy } from './proxy.ts';
 import { get, startMesh, waitFor } from './test-helpers.ts';
 
 function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
-  return { type: 'snap', from, to, term: 3, snapshot: { index, term: 3, confState: { voters: ['a', 'b'], learners: [], removed: [] } }, leaseDurationMs: 900, round: 7 };
+  return {
+    type: 'snap',
+    from,
+    to,
+    term: 3,
+    snapshot: { index, term: 3, confState: { voters: ['a', 'b'], learners: [], removed: [] } },
+    leaseDurationMs: 900,
+    round: 7,
+  };
 }
 
 interface Received {
@@ -67,7 +75,13 @@ test('a snapshot transfer resumes where it stopped after the connection is cut m
   const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024, snapshotWindowChunks: 2 });
   const a = get(nodes, 'a');
   const b = get(nodes, 'b');
-  const proxy = await startProxy({ listenHost: '127.0.0.1', listenPort: 0, targetHost: '127.0.0.1', targetPort: b.t.port, delayMs: 2 });
+  const proxy = await startProxy({
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    targetHost: '127.0.0.1',
+    targetPort: b.t.port,
+    delayMs: 2,
+  });
   try {
     a.t.setPeerAddress('b', { host: '127.0.0.1', port: proxy.port });
     const got: Received[] = [];
@@ -87,7 +101,10 @@ test('a snapshot transfer resumes where it stopped after the connection is cut m
     assert.ok(Buffer.from(got[0]?.data ?? []).equals(data), 'data intact');
     // Resumed, not restarted: every byte was accepted exactly once.
     assert.equal(received(), total);
-    assert.ok(b.logs.some((l) => l.msg === 'resuming snapshot'), 'receiver resumed the transfer');
+    assert.ok(
+      b.logs.some((l) => l.msg === 'resuming snapshot'),
+      'receiver resumed the transfer',
+    );
     assert.ok((a.t.stats().peers['b']?.connects ?? 0) >= 2);
   } finally {
     await proxy.close();

@@ -29,7 +29,10 @@ export interface TestNode {
 }
 
 /** Starts transports for `ids` on 127.0.0.1 ephemeral ports and points them at each other. */
-export async function startMesh(ids: readonly NodeId[], extra: Partial<PeerTransportOptions> = {}): Promise<Map<NodeId, TestNode>> {
+export async function startMesh(
+  ids: readonly NodeId[],
+  extra: Partial<PeerTransportOptions> = {},
+): Promise<Map<NodeId, TestNode>> {
   const nodes = new Map<NodeId, TestNode>();
   for (const id of ids) {
     const logs: LogLine[] = [];
@@ -59,7 +62,18 @@ export async function startMesh(ids: readonly NodeId[], extra: Partial<PeerTrans
 }
 
 export function heartbeat(from: NodeId, to: NodeId, round: number): Message {
-  return { type: 'app', from, to, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0, leaseDurationMs: 900, round };
+  return {
+    type: 'app',
+    from,
+    to,
+    term: 1,
+    prevLogIndex: 0,
+    prevLogTerm: 0,
+    entries: [],
+    commit: 0,
+    leaseDurationMs: 900,
+    round,
+  };
 }
 
 export function get<K, V>(m: Map<K, V>, k: K): V {

@@ -14,7 +14,10 @@ json {swapped, current?, index}`;
 
 export function run(argv: string[]): Promise<number> {
   return command('cas', USAGE, argv, async () => {
-    const { common, positionals, values } = parse(argv, { absent: { type: 'boolean' }, 'value-file': { type: 'string' } });
+    const { common, positionals, values } = parse(argv, {
+      absent: { type: 'boolean' },
+      'value-file': { type: 'string' },
+    });
     const absent = values.absent === true;
     const fromFile = values['value-file'] !== undefined;
     const n = (absent ? 2 : 3) - (fromFile ? 1 : 0);
@@ -24,18 +27,24 @@ export function run(argv: string[]): Promise<number> {
     }
     const key = positionals[0]!;
     const expected = absent ? null : positionals[1]!;
-    const value = await readValue({ arg: fromFile ? undefined : positionals[n - 1], file: values['value-file'], name: 'NEW' });
+    const value = await readValue({
+      arg: fromFile ? undefined : positionals[n - 1],
+      file: values['value-file'],
+      name: 'NEW',
+    });
     const client = makeClient(common);
     try {
       const res = await client.compareAndSwap(key, expected, value);
       const current = res.swapped ? '-' : res.current === undefined ? '(absent)' : res.current;
       emit(common.format, {
         simple: () => (res.swapped ? 'OK\n' : ''),
-        table: () => renderTable(['KEY', 'SWAPPED', 'CURRENT', 'INDEX'], [[key, String(res.swapped), current, String(res.index)]]),
+        table: () =>
+          renderTable(['KEY', 'SWAPPED', 'CURRENT', 'INDEX'], [[key, String(res.swapped), current, String(res.index)]]),
         json: () => res,
       });
       if (!res.swapped && common.format === 'simple') {
-        if (res.current === undefined) process.stderr.write(`leasekv cas: compare failed: key '${key}' does not exist\n`);
+        if (res.current === undefined)
+          process.stderr.write(`leasekv cas: compare failed: key '${key}' does not exist\n`);
         else process.stderr.write(`leasekv cas: compare failed: current value is ${JSON.stringify(res.current)}\n`);
       }
       return res.swapped ? 0 : 1;

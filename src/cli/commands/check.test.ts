@@ -7,7 +7,15 @@ import { run } from './check.ts';
 
 const line = (o: object): string => JSON.stringify(o);
 const put = line({ client: 1, op: 'put', key: 'k', value: 'a', call: 0, return: 1, outcome: 'ok' });
-const goodGet = line({ client: 2, op: 'get', key: 'k', call: 2, return: 3, outcome: 'ok', output: { found: true, value: 'a' } });
+const goodGet = line({
+  client: 2,
+  op: 'get',
+  key: 'k',
+  call: 2,
+  return: 3,
+  outcome: 'ok',
+  output: { found: true, value: 'a' },
+});
 const badGet = line({ client: 2, op: 'get', key: 'k', call: 2, return: 3, outcome: 'ok', output: { found: false } });
 
 test('leasekv check: exit codes 0/1/2/3, line-numbered parse errors, --html', async (t) => {
@@ -26,8 +34,20 @@ test('leasekv check: exit codes 0/1/2/3, line-numbered parse errors, --html', as
   assert.match(readFileSync(html, 'utf8'), /<svg /);
   assert.match(out.join('\n'), /key "k": cannot be linearized/);
   // 40 concurrent unknown appends and an impossible read: undecidable within 100 ms.
-  const hard = Array.from({ length: 40 }, (_, i) => line({ client: 10 + i, op: 'append', key: 'h', value: `<${i}>`, call: i, return: null, outcome: 'unknown' }));
-  hard.push(line({ client: 99, op: 'get', key: 'h', call: 100, return: 101, outcome: 'ok', output: { found: true, value: 'no' } }));
+  const hard = Array.from({ length: 40 }, (_, i) =>
+    line({ client: 10 + i, op: 'append', key: 'h', value: `<${i}>`, call: i, return: null, outcome: 'unknown' }),
+  );
+  hard.push(
+    line({
+      client: 99,
+      op: 'get',
+      key: 'h',
+      call: 100,
+      return: 101,
+      outcome: 'ok',
+      output: { found: true, value: 'no' },
+    }),
+  );
   assert.equal(await run(['--timeout-ms', '100', file('hard.jsonl', hard.join('\n'))]), 2);
   out.length = 0;
   assert.equal(await run([file('broken.jsonl', `${put}\n{"client":1}\n`)]), 3);

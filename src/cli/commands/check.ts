@@ -2,7 +2,15 @@
 // 1 not linearizable, 2 unknown (budget exhausted), 3 the file could not be read or parsed.
 // Usage errors also exit 3 (nothing could be checked).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { checkHistory, formatResult, HistoryParseError, parseHistoryJsonl, parseJepsenKv, parseJepsenRegister, renderHtml } from '../../check/index.ts';
+import {
+  checkHistory,
+  formatResult,
+  HistoryParseError,
+  parseHistoryJsonl,
+  parseJepsenKv,
+  parseJepsenRegister,
+  renderHtml,
+} from '../../check/index.ts';
 import type { HistoryOp, ModelName } from '../../check/index.ts';
 import { parseFlags, UsageError } from './flags.ts';
 import { parseFormat } from './output.ts';
@@ -67,7 +75,8 @@ export async function run(argv: string[]): Promise<number> {
   const timeoutMs = Number(values['timeout-ms']);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) return usageError('--timeout-ms must be a positive integer');
   const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 1)) return usageError('--workers must be a positive integer');
+  if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 1))
+    return usageError('--workers must be a positive integer');
   if (positionals.length !== 1) return usageError('expected exactly one FILE');
   const file = positionals[0] as string;
 
@@ -79,7 +88,11 @@ export async function run(argv: string[]): Promise<number> {
     else console.error(`leasekv check: cannot read ${file}: ${(e as Error).message}`);
     return 3;
   }
-  const result = await checkHistory(ops, { timeoutMs, model: PARSERS[format].model, ...(workers === undefined ? {} : { workers }) });
+  const result = await checkHistory(ops, {
+    timeoutMs,
+    model: PARSERS[format].model,
+    ...(workers === undefined ? {} : { workers }),
+  });
   // With -w json, stdout holds only the JSON; the notes about --html go to stderr.
   const note = json ? console.error : console.log;
   console.log(json ? JSON.stringify(result, jsonSafe, 2) : formatResult(result));

@@ -29,7 +29,9 @@ describe('leasekv CLI habits (issue 10)', () => {
   test('http:// endpoints (flag and LEASEKV_ENDPOINTS); https:// refused with exit 2', async () => {
     const put = await leasekv(['put', 'url', 'ok', '--endpoints', `http://${ep}`]);
     const [get, tls] = await Promise.all([
-      leasekv(['get', 'url', '--consistency', 'stale'], { env: { LEASEKV_ENDPOINTS: `http://127.0.0.1:1,http://${ep}/` } }),
+      leasekv(['get', 'url', '--consistency', 'stale'], {
+        env: { LEASEKV_ENDPOINTS: `http://127.0.0.1:1,http://${ep}/` },
+      }),
       leasekv(['get', 'url', '--endpoints', `https://${ep}`]),
     ]);
     assert.deepEqual([put.code, put.stdout], [0, 'OK\n'], put.stderr);
@@ -85,7 +87,10 @@ describe('leasekv CLI habits (issue 10)', () => {
     assert.equal(cas.code, 1);
     assert.match(cas.stdout, /^KEY\s+SWAPPED\s+CURRENT\s+INDEX\nt1\s+false\s+one\s+\d+\n$/);
     assert.equal(scan.stdout, 'KEY  VALUE\nt1   one\n');
-    assert.match(status.stdout, new RegExp(`^${ep.replace(/\./g, '\\.')}, n1, leader, 3, n1, \\d+, \\d+, held 850ms, \\d+, .+\\n$`));
+    assert.match(
+      status.stdout,
+      new RegExp(`^${ep.replace(/\./g, '\\.')}, n1, leader, 3, n1, \\d+, \\d+, held 850ms, \\d+, .+\\n$`),
+    );
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown output format 'yaml' for -w\/--write-out \(use one of: simple, table, json\)/);
   });
@@ -94,11 +99,31 @@ describe('leasekv CLI habits (issue 10)', () => {
     backend.data.set('s\tkey', 'plain');
     backend.data.set('s\nnl', 'two\nlines');
     backend.data.set('s-quote', '"q"');
-    const [simple, json] = await Promise.all([leasekv(['scan', 's', '--endpoints', ep]), leasekv(['scan', 's', '-w', 'json', '--endpoints', ep])]);
+    const [simple, json] = await Promise.all([
+      leasekv(['scan', 's', '--endpoints', ep]),
+      leasekv(['scan', 's', '-w', 'json', '--endpoints', ep]),
+    ]);
     assert.equal(simple.stdout, '"s\\tkey"\tplain\n"s\\nnl"\t"two\\nlines"\ns-quote\t"\\"q\\""\n');
-    const back = simple.stdout.trimEnd().split('\n').map((l) => l.split('\t').map((f) => (f.startsWith('"') ? (JSON.parse(f) as string) : f)));
-    assert.deepEqual(back, [['s\tkey', 'plain'], ['s\nnl', 'two\nlines'], ['s-quote', '"q"']]);
-    assert.deepEqual((JSON.parse(json.stdout) as { kvs: { key: string; value: string }[] }).kvs.map(({ key, value }) => ({ key, value })), [{ key: 's\tkey', value: 'plain' }, { key: 's\nnl', value: 'two\nlines' }, { key: 's-quote', value: '"q"' }]);
+    const back = simple.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t').map((f) => (f.startsWith('"') ? (JSON.parse(f) as string) : f)));
+    assert.deepEqual(back, [
+      ['s\tkey', 'plain'],
+      ['s\nnl', 'two\nlines'],
+      ['s-quote', '"q"'],
+    ]);
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as { kvs: { key: string; value: string }[] }).kvs.map(({ key, value }) => ({
+        key,
+        value,
+      })),
+      [
+        { key: 's\tkey', value: 'plain' },
+        { key: 's\nnl', value: 'two\nlines' },
+        { key: 's-quote', value: '"q"' },
+      ],
+    );
   });
 
   test('typos: the nearest flag or command is suggested, exit 2', async () => {

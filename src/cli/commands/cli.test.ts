@@ -13,12 +13,20 @@ import { fakeServer } from '../../server/api/test-util.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 
-function leasekv(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function leasekv(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -50,7 +58,10 @@ describe('leasekv client commands', () => {
     assert.equal(casBad.code, 1);
     assert.match(casBad.stderr, /compare failed: current value is "hello world"/);
     assert.deepEqual([casAbsent.code, casAbsent.stdout], [0, 'OK\n'], casAbsent.stderr);
-    const [scan, del] = await Promise.all([leasekv(['scan', 'f', '--endpoints', ep]), leasekv(['del', 'greeting', '--endpoints', ep])]);
+    const [scan, del] = await Promise.all([
+      leasekv(['scan', 'f', '--endpoints', ep]),
+      leasekv(['del', 'greeting', '--endpoints', ep]),
+    ]);
     assert.deepEqual([scan.code, scan.stdout], [0, 'fresh\tnew\n']);
     assert.deepEqual([del.code, del.stdout], [0, '1\n']);
     assert.equal(backend.data.has('greeting'), false);
@@ -64,12 +75,29 @@ describe('leasekv client commands', () => {
     assert.equal(get.code, 0, get.stderr);
     const j = JSON.parse(get.stdout) as Record<string, unknown>;
     assert.ok(typeof j['index'] === 'number' && j['index'] > 0);
-    assert.deepEqual({ ...j, index: 0, revision: 0 }, { key: 'fresh', found: true, value: 'new', index: 0, readMode: 'lease', staleByMs: 0, revision: 0, createRevision: 2, modRevision: 2, version: 1 });
+    assert.deepEqual(
+      { ...j, index: 0, revision: 0 },
+      {
+        key: 'fresh',
+        found: true,
+        value: 'new',
+        index: 0,
+        readMode: 'lease',
+        staleByMs: 0,
+        revision: 0,
+        createRevision: 2,
+        modRevision: 2,
+        version: 1,
+      },
+    );
     // One node unreachable: still a table, but exit code 1.
     assert.equal(status.code, 1);
     const lines = status.stdout.trim().split('\n');
     assert.match(lines[0]!, /^ENDPOINT\s+ID\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+LEASE/);
-    assert.match(lines[1]!, new RegExp(`^${ep.replace(/\./g, '\\.')}\\s+n1\\s+leader\\s+3\\s+n1\\s+\\d+\\s+\\d+\\s+held 850ms`));
+    assert.match(
+      lines[1]!,
+      new RegExp(`^${ep.replace(/\./g, '\\.')}\\s+n1\\s+leader\\s+3\\s+n1\\s+\\d+\\s+\\d+\\s+held 850ms`),
+    );
     assert.match(lines[2]!, /^127\.0\.0\.1:1\s+-\s+unreachable/);
   });
 
@@ -77,7 +105,16 @@ describe('leasekv client commands', () => {
     const dir = mkdtempSync(join(tmpdir(), 'leasekv-txn-'));
     try {
       const file = join(dir, 't.json');
-      writeFileSync(file, JSON.stringify({ compare: [{ key: 'tx', target: 'version', result: '=', value: 0 }], success: [{ op: 'put', key: 'tx', value: '1' }, { op: 'get', key: 'tx' }] }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          compare: [{ key: 'tx', target: 'version', result: '=', value: 0 }],
+          success: [
+            { op: 'put', key: 'tx', value: '1' },
+            { op: 'get', key: 'tx' },
+          ],
+        }),
+      );
       const ok = await leasekv(['txn', file, '--endpoints', ep]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /^SUCCEEDED \(revision \d+\)\nput OK\nget tx\t1\n$/);
@@ -85,12 +122,24 @@ describe('leasekv client commands', () => {
       assert.equal(again.code, 1, 'the comparison fails the second time');
       assert.equal((JSON.parse(again.stdout) as { succeeded: boolean }).succeeded, false);
       const stdin = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const child = execFile(process.execPath, [BIN, 'txn', '--endpoints', ep], { timeout: 20_000 }, (err, stdout, stderr) => {
-          resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-        });
+        const child = execFile(
+          process.execPath,
+          [BIN, 'txn', '--endpoints', ep],
+          { timeout: 20_000 },
+          (err, stdout, stderr) => {
+            resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+          },
+        );
         child.stdin?.end('{"success":[{"op":"range","prefix":"tx"}]}');
       });
-      assert.deepEqual([stdin.code, stdin.stdout], [0, `SUCCEEDED (revision ${backend.data.size > 0 ? (JSON.parse(again.stdout) as { revision: number }).revision : 0})\nrange 1\ntx\t1\n`], stdin.stderr);
+      assert.deepEqual(
+        [stdin.code, stdin.stdout],
+        [
+          0,
+          `SUCCEEDED (revision ${backend.data.size > 0 ? (JSON.parse(again.stdout) as { revision: number }).revision : 0})\nrange 1\ntx\t1\n`,
+        ],
+        stdin.stderr,
+      );
       writeFileSync(file, '{"compare": {}}');
       const bad = await leasekv(['txn', file, '--endpoints', ep]);
       assert.equal(bad.code, 2);

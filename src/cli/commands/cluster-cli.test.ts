@@ -38,13 +38,19 @@ describe('leasekv CLI against a real cluster', () => {
     assert.equal(table.stdout.trim().split('\n').length, 4);
     // Endpoints are shown in the canonical host:port form, one comma-separated line per node.
     const lines = simple.stdout.trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(', ')[0]), cluster.nodes.map((n) => n.clientAddr));
+    assert.deepEqual(
+      lines.map((l) => l.split(', ')[0]),
+      cluster.nodes.map((n) => n.clientAddr),
+    );
     assert.equal((JSON.parse(json.stdout) as unknown[]).length, 3);
   });
 
   test('wal inspect on the folder of data dirs names them and exits 1', async () => {
     const r = await leasekv(['wal', 'inspect', cluster.dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /is not a node's data folder: .* but it holds data folders: .*\/n1, .*\/n2, .*\/n3; inspect one of them/);
+    assert.match(
+      r.stderr,
+      /is not a node's data folder: .* but it holds data folders: .*\/n1, .*\/n2, .*\/n3; inspect one of them/,
+    );
   });
 });

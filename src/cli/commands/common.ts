@@ -54,7 +54,10 @@ export interface OutputOptions {
 
 /** Splits and normalises an endpoint list (flag or LEASEKV_ENDPOINTS); throws UsageError. */
 export function parseEndpoints(text: string, source = '--endpoints'): string[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (parts.length === 0) throw new UsageError(`${source} is empty`);
   try {
     return [...new Set(parts.map(normalizeEndpoint))];
@@ -71,11 +74,19 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
   const flag = v['endpoints'] as string | undefined;
   const env = process.env['LEASEKV_ENDPOINTS'];
   const endpoints =
-    flag !== undefined ? parseEndpoints(flag) : env !== undefined && env.trim() !== '' ? parseEndpoints(env, 'LEASEKV_ENDPOINTS') : parseEndpoints(DEFAULT_ENDPOINTS);
-  const format = parseFormat((v['write-out'] as string | undefined) ?? out.defaultFormat ?? 'simple', out.formats ?? FORMATS);
+    flag !== undefined
+      ? parseEndpoints(flag)
+      : env !== undefined && env.trim() !== ''
+        ? parseEndpoints(env, 'LEASEKV_ENDPOINTS')
+        : parseEndpoints(DEFAULT_ENDPOINTS);
+  const format = parseFormat(
+    (v['write-out'] as string | undefined) ?? out.defaultFormat ?? 'simple',
+    out.formats ?? FORMATS,
+  );
   const deadlineText = (v['deadline-ms'] as string | undefined) ?? '5000';
   const deadlineMs = Number(deadlineText);
-  if (!Number.isInteger(deadlineMs) || deadlineMs < 1) throw new UsageError(`--deadline-ms must be a positive integer, got '${deadlineText}'`);
+  if (!Number.isInteger(deadlineMs) || deadlineMs < 1)
+    throw new UsageError(`--deadline-ms must be a positive integer, got '${deadlineText}'`);
   return {
     common: { endpoints, format, json: format === 'json', deadlineMs } satisfies Common,
     values: res.values,
@@ -99,7 +110,13 @@ export function wantsHelp(argv: readonly string[]): boolean {
  * Runs a subcommand body with uniform help (exit 0), usage errors (exit 2) and operation errors
  * (exit 1). `body` returns the exit code. `out` names the -w formats shown in the help.
  */
-export async function command(name: string, usage: string, argv: string[], body: (argv: string[]) => Promise<number>, out: OutputOptions = {}): Promise<number> {
+export async function command(
+  name: string,
+  usage: string,
+  argv: string[],
+  body: (argv: string[]) => Promise<number>,
+  out: OutputOptions = {},
+): Promise<number> {
   if (wantsHelp(argv)) {
     process.stdout.write(`${usage}\n${commonHelp(out.formats, out.defaultFormat)}\n`);
     return 0;

@@ -36,7 +36,11 @@ export async function probeHealth(endpoint: string, timeoutMs: number): Promise<
       return { endpoint, health: false, tookMs: took(), error: `HTTP ${res.statusCode ?? 0}: not a health report` };
     }
     const healthy = res.statusCode === 200 && report['health'] === true;
-    const error = healthy ? '' : typeof report['reason'] === 'string' && report['reason'] !== '' ? report['reason'] : `HTTP ${res.statusCode ?? 0}`;
+    const error = healthy
+      ? ''
+      : typeof report['reason'] === 'string' && report['reason'] !== ''
+        ? report['reason']
+        : `HTTP ${res.statusCode ?? 0}`;
     return { endpoint, health: healthy, tookMs: took(), error, report };
   } catch (e) {
     return { endpoint, health: false, tookMs: took(), error: (e as Error).message };
@@ -44,16 +48,37 @@ export async function probeHealth(endpoint: string, timeoutMs: number): Promise<
 }
 
 export function run(argv: string[]): Promise<number> {
-  return command('endpoint', USAGE, argv, async () => {
-    const { common, positionals } = parse(argv, {}, { formats: FORMATS, defaultFormat: 'table' });
-    if (positionals[0] !== 'health') throw new UsageError(positionals.length === 0 ? 'expected a subcommand: health' : `unknown subcommand '${positionals[0]}' (known: health)`);
-    want(positionals, 1, 'no arguments after health');
-    const all = await Promise.all(common.endpoints.map((ep) => probeHealth(ep, common.deadlineMs)));
-    emit(common.format, {
-      table: () => renderTable(['ENDPOINT', 'HEALTH', 'TOOK', 'ERROR'], all.map((h) => [h.endpoint, String(h.health), `${h.tookMs}ms`, h.error])),
-      simple: () => all.map((h) => `${h.endpoint} is ${h.health ? 'healthy' : 'unhealthy'}: took = ${h.tookMs}ms${h.health ? '' : `, error: ${field(h.error)}`}\n`).join(''),
-      json: () => all,
-    });
-    return all.every((h) => h.health) ? 0 : 1;
-  }, { formats: FORMATS, defaultFormat: 'table' });
+  return command(
+    'endpoint',
+    USAGE,
+    argv,
+    async () => {
+      const { common, positionals } = parse(argv, {}, { formats: FORMATS, defaultFormat: 'table' });
+      if (positionals[0] !== 'health')
+        throw new UsageError(
+          positionals.length === 0
+            ? 'expected a subcommand: health'
+            : `unknown subcommand '${positionals[0]}' (known: health)`,
+        );
+      want(positionals, 1, 'no arguments after health');
+      const all = await Promise.all(common.endpoints.map((ep) => probeHealth(ep, common.deadlineMs)));
+      emit(common.format, {
+        table: () =>
+          renderTable(
+            ['ENDPOINT', 'HEALTH', 'TOOK', 'ERROR'],
+            all.map((h) => [h.endpoint, String(h.health), `${h.tookMs}ms`, h.error]),
+          ),
+        simple: () =>
+          all
+            .map(
+              (h) =>
+                `${h.endpoint} is ${h.health ? 'healthy' : 'unhealthy'}: took = ${h.tookMs}ms${h.health ? '' : `, error: ${field(h.error)}`}\n`,
+            )
+            .join(''),
+        json: () => all,
+      });
+      return all.every((h) => h.health) ? 0 : 1;
+    },
+    { formats: FORMATS, defaultFormat: 'table' },
+  );
 }

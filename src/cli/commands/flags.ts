@@ -32,7 +32,9 @@ export function unknownFlagMessage(token: string, options: FlagOptions): string 
 
 /** Finds the first flag in argv that `options` does not know (stops at `--`). */
 function firstUnknownFlag(argv: readonly string[], options: FlagOptions): string | undefined {
-  const byShort = new Map(Object.entries(options).flatMap(([name, o]) => (o.short === undefined ? [] : [[o.short, name] as const])));
+  const byShort = new Map(
+    Object.entries(options).flatMap(([name, o]) => (o.short === undefined ? [] : [[o.short, name] as const])),
+  );
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return undefined;
@@ -60,13 +62,16 @@ function translate(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   const flag = /'(?:-\w, )?(--[\w-]+)/.exec(msg)?.[1] ?? '';
   if (/argument missing/.test(msg)) return `flag ${flag} needs a value`;
-  if (/argument is ambiguous/.test(msg)) return `flag ${flag} needs a value (to give one starting with '-', write ${flag}=VALUE)`;
+  if (/argument is ambiguous/.test(msg))
+    return `flag ${flag} needs a value (to give one starting with '-', write ${flag}=VALUE)`;
   if (/does not take an argument/.test(msg)) return `flag ${flag} takes no value`;
   return msg.split('\n')[0] ?? msg;
 }
 
 export interface ParsedFlags<O extends FlagOptions> {
-  readonly values: ReturnType<typeof parseArgs<{ options: O; args: string[]; allowPositionals: true; strict: true }>>['values'];
+  readonly values: ReturnType<
+    typeof parseArgs<{ options: O; args: string[]; allowPositionals: true; strict: true }>
+  >['values'];
   readonly positionals: string[];
 }
 

@@ -27,7 +27,8 @@ export function run(argv: string[]): Promise<number> {
       }
       emit(common.format, {
         simple: () => `${res.value}\n`,
-        table: () => renderTable(['KEY', 'VALUE', 'INDEX', 'READ'], [[key, res.value, String(res.index), res.readMode]]),
+        table: () =>
+          renderTable(['KEY', 'VALUE', 'INDEX', 'READ'], [[key, res.value, String(res.index), res.readMode]]),
         json: () => ({ key, ...res }),
       });
       return res.found ? 0 : 1;

@@ -26,7 +26,11 @@ test('every --help exits 0 with usage on stdout', async () => {
     ['leasekv --help', [BIN, '--help'], /^usage: leasekv <command>/],
     ['leasekv help', [BIN, 'help'], /^usage: leasekv <command>/],
     ['leasekv help put', [BIN, 'help', 'put'], /^usage: leasekv put/],
-    ...COMMANDS.map((c): [string, string[], RegExp] => [`leasekv ${c} --help`, [BIN, c, '--help'], new RegExp(`usage: leasekv ${c}`)]),
+    ...COMMANDS.map((c): [string, string[], RegExp] => [
+      `leasekv ${c} --help`,
+      [BIN, c, '--help'],
+      new RegExp(`usage: leasekv ${c}`),
+    ]),
     ['leasekv get -h', [BIN, 'get', 'k', '-h'], /^usage: leasekv get/],
     ['leasekv wal inspect --help', [BIN, 'wal', 'inspect', '--help'], /^usage: leasekv wal inspect/],
     ['npm run bench -- --help', ['--import', 'tsx', 'src/bench/main.ts', '--help'], /^usage: npm run bench/],

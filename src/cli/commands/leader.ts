@@ -11,7 +11,9 @@ export function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'transfer') {
     const help = sub === '--help' || sub === '-h';
-    (help ? process.stdout : process.stderr).write(`${help ? '' : `leasekv leader: expected 'transfer'${sub === undefined ? '' : `, got '${sub}'`}\n\n`}${USAGE}\n`);
+    (help ? process.stdout : process.stderr).write(
+      `${help ? '' : `leasekv leader: expected 'transfer'${sub === undefined ? '' : `, got '${sub}'`}\n\n`}${USAGE}\n`,
+    );
     return Promise.resolve(help ? 0 : 2);
   }
   return command('leader transfer', USAGE, rest, async () => {
@@ -19,8 +21,16 @@ export function run(argv: string[]): Promise<number> {
     want(positionals, 0, 'no arguments (the target goes in --to)');
     const client = makeClient(common);
     try {
-      const a = await client.cluster('TransferLeadership', { target: values.to ?? '' }, { deadlineMs: common.deadlineMs });
-      emit(common.format, { simple: () => `leader is now ${String(a['leader'])}\n`, table: () => `LEADER\n${String(a['leader'])}\n`, json: () => a });
+      const a = await client.cluster(
+        'TransferLeadership',
+        { target: values.to ?? '' },
+        { deadlineMs: common.deadlineMs },
+      );
+      emit(common.format, {
+        simple: () => `leader is now ${String(a['leader'])}\n`,
+        table: () => `LEADER\n${String(a['leader'])}\n`,
+        json: () => a,
+      });
       return 0;
     } finally {
       await client.close();

@@ -14,46 +14,56 @@ SIGTERM and leasekv lock exits 1.
   --ttl-ms N   TTL of the lock's grant (default 10000)`;
 
 export function run(argv: string[]): Promise<number> {
-  return command('lock', USAGE, argv, async () => {
-    const { common, positionals, values } = parse(argv, { 'ttl-ms': { type: 'string' } }, { formats: ['simple'] });
-    const [name, cmd, ...args] = positionals;
-    if (name === undefined || cmd === undefined) throw new UsageError('expected NAME -- COMMAND [ARGS...]');
-    const ttlMs = values['ttl-ms'] === undefined ? 10_000 : Number(values['ttl-ms']);
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new UsageError(`--ttl-ms must be a positive integer, got '${values['ttl-ms']}'`);
-    const client = makeClient({ ...common, deadlineMs: Math.max(common.deadlineMs, 30_000) });
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      const held = await lock(client, name, { ttlMs, signal: stop.signal });
+  return command(
+    'lock',
+    USAGE,
+    argv,
+    async () => {
+      const { common, positionals, values } = parse(argv, { 'ttl-ms': { type: 'string' } }, { formats: ['simple'] });
+      const [name, cmd, ...args] = positionals;
+      if (name === undefined || cmd === undefined) throw new UsageError('expected NAME -- COMMAND [ARGS...]');
+      const ttlMs = values['ttl-ms'] === undefined ? 10_000 : Number(values['ttl-ms']);
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
+        throw new UsageError(`--ttl-ms must be a positive integer, got '${values['ttl-ms']}'`);
+      const client = makeClient({ ...common, deadlineMs: Math.max(common.deadlineMs, 30_000) });
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       try {
-        const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, LEASEKV_LOCK_KEY: held.key, LEASEKV_FENCING_TOKEN: String(held.fencingToken) } });
-        let lostErr: Error | null = null;
-        void held.lost.then((e) => {
-          lostErr = e;
-          child.kill('SIGTERM');
-        });
-        stop.signal.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
-        const code = await new Promise<number>((resolve) => {
-          child.once('error', (e) => {
-            process.stderr.write(`leasekv lock: cannot run ${cmd}: ${e.message}\n`);
-            resolve(127);
+        const held = await lock(client, name, { ttlMs, signal: stop.signal });
+        try {
+          const child = spawn(cmd, args, {
+            stdio: 'inherit',
+            env: { ...process.env, LEASEKV_LOCK_KEY: held.key, LEASEKV_FENCING_TOKEN: String(held.fencingToken) },
           });
-          child.once('exit', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
-        });
-        if (lostErr !== null) {
-          process.stderr.write(`leasekv lock: lost the lock while ${cmd} ran: ${(lostErr as Error).message}\n`);
-          return 1;
+          let lostErr: Error | null = null;
+          void held.lost.then((e) => {
+            lostErr = e;
+            child.kill('SIGTERM');
+          });
+          stop.signal.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
+          const code = await new Promise<number>((resolve) => {
+            child.once('error', (e) => {
+              process.stderr.write(`leasekv lock: cannot run ${cmd}: ${e.message}\n`);
+              resolve(127);
+            });
+            child.once('exit', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
+          });
+          if (lostErr !== null) {
+            process.stderr.write(`leasekv lock: lost the lock while ${cmd} ran: ${(lostErr as Error).message}\n`);
+            return 1;
+          }
+          return code;
+        } finally {
+          await held.unlock();
         }
-        return code;
       } finally {
-        await held.unlock();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await client.close();
       }
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      await client.close();
-    }
-  }, { formats: ['simple'] });
+    },
+    { formats: ['simple'] },
+  );
 }

@@ -28,7 +28,12 @@ interface Member {
 
 function members(answer: Record<string, unknown>): Member[] {
   const list = Array.isArray(answer['members']) ? (answer['members'] as Record<string, unknown>[]) : [];
-  return list.map((m) => ({ id: String(m['id'] ?? ''), peerAddr: String(m['peerAddr'] ?? ''), clientAddr: String(m['clientAddr'] ?? ''), learner: m['learner'] === true }));
+  return list.map((m) => ({
+    id: String(m['id'] ?? ''),
+    peerAddr: String(m['peerAddr'] ?? ''),
+    clientAddr: String(m['clientAddr'] ?? ''),
+    learner: m['learner'] === true,
+  }));
 }
 
 function rows(ms: readonly Member[], leader: string): string[][] {
@@ -43,51 +48,82 @@ export function run(argv: string[]): Promise<number> {
   }
   switch (sub) {
     case 'list':
-      return command('member list', USAGE, rest, async () => {
-        const { common, positionals } = parse(rest, {}, { formats: FORMATS, defaultFormat: 'table' });
-        want(positionals, 0, 'no arguments');
-        const client = makeClient(common);
-        try {
-          const a = await client.cluster('MemberList', {}, { deadlineMs: common.deadlineMs });
-          const leader = String(a['leader'] ?? '');
-          const ms = members(a);
-          emit(common.format, {
-            table: () => renderTable(['ID', 'ROLE', 'LEADER', 'PEER-ADDR', 'CLIENT-ADDR'], rows(ms, leader)),
-            simple: () => rows(ms, leader).map((r) => `${r.map(field).join(', ')}\n`).join(''),
-            json: () => a,
-          });
-          return 0;
-        } finally {
-          await client.close();
-        }
-      }, { formats: FORMATS, defaultFormat: 'table' });
+      return command(
+        'member list',
+        USAGE,
+        rest,
+        async () => {
+          const { common, positionals } = parse(rest, {}, { formats: FORMATS, defaultFormat: 'table' });
+          want(positionals, 0, 'no arguments');
+          const client = makeClient(common);
+          try {
+            const a = await client.cluster('MemberList', {}, { deadlineMs: common.deadlineMs });
+            const leader = String(a['leader'] ?? '');
+            const ms = members(a);
+            emit(common.format, {
+              table: () => renderTable(['ID', 'ROLE', 'LEADER', 'PEER-ADDR', 'CLIENT-ADDR'], rows(ms, leader)),
+              simple: () =>
+                rows(ms, leader)
+                  .map((r) => `${r.map(field).join(', ')}\n`)
+                  .join(''),
+              json: () => a,
+            });
+            return 0;
+          } finally {
+            await client.close();
+          }
+        },
+        { formats: FORMATS, defaultFormat: 'table' },
+      );
     case 'add':
       return command('member add', USAGE, rest, async () => {
-        const { common, positionals, values } = parse(rest, { 'peer-addr': { type: 'string' }, 'client-addr': { type: 'string' }, learner: { type: 'boolean' } });
-        want(positionals, 1, 'the new member\'s ID');
+        const { common, positionals, values } = parse(rest, {
+          'peer-addr': { type: 'string' },
+          'client-addr': { type: 'string' },
+          learner: { type: 'boolean' },
+        });
+        want(positionals, 1, "the new member's ID");
         const peerAddr = values['peer-addr'];
         const clientAddr = values['client-addr'];
-        if (peerAddr === undefined) throw new UsageError('--peer-addr HOST:PORT is required (the address the other members dial)');
-        if (clientAddr === undefined) throw new UsageError('--client-addr HOST:PORT is required (the address clients use)');
+        if (peerAddr === undefined)
+          throw new UsageError('--peer-addr HOST:PORT is required (the address the other members dial)');
+        if (clientAddr === undefined)
+          throw new UsageError('--client-addr HOST:PORT is required (the address clients use)');
         const id = positionals[0] as string;
         const learner = values.learner === true;
-        return change(common, 'MemberAdd', { id, peerAddr, clientAddr, learner }, (a) =>
-          `added ${id} as a learner${learner ? '' : ' (the leader makes it a voter once it has caught up)'} at index ${String(a['index'])}\n` +
-          `start it on its host with:\n  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} --join ${common.endpoints.join(',')}\n`);
+        return change(
+          common,
+          'MemberAdd',
+          { id, peerAddr, clientAddr, learner },
+          (a) =>
+            `added ${id} as a learner${learner ? '' : ' (the leader makes it a voter once it has caught up)'} at index ${String(a['index'])}\n` +
+            `start it on its host with:\n  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} --join ${common.endpoints.join(',')}\n`,
+        );
       });
     case 'promote':
       return command('member promote', USAGE, rest, async () => {
         const { common, positionals } = parse(rest, {});
-        want(positionals, 1, 'the learner\'s ID');
+        want(positionals, 1, "the learner's ID");
         const id = positionals[0] as string;
-        return change(common, 'MemberPromote', { id }, (a) => `promoted ${id} to voter at index ${String(a['index'])}\n`);
+        return change(
+          common,
+          'MemberPromote',
+          { id },
+          (a) => `promoted ${id} to voter at index ${String(a['index'])}\n`,
+        );
       });
     case 'remove':
       return command('member remove', USAGE, rest, async () => {
         const { common, positionals, values } = parse(rest, { force: { type: 'boolean' } });
-        want(positionals, 1, 'the member\'s ID');
+        want(positionals, 1, "the member's ID");
         const id = positionals[0] as string;
-        return change(common, 'MemberRemove', { id, force: values.force === true }, (a) => `removed ${id} at index ${String(a['index'])}; stop its process and keep or delete its data dir (the id can never rejoin)\n`);
+        return change(
+          common,
+          'MemberRemove',
+          { id, force: values.force === true },
+          (a) =>
+            `removed ${id} at index ${String(a['index'])}; stop its process and keep or delete its data dir (the id can never rejoin)\n`,
+        );
       });
     default:
       process.stderr.write(`leasekv member: unknown subcommand '${sub}' (list, add, promote, remove)\n\n${USAGE}\n`);
@@ -95,7 +131,12 @@ export function run(argv: string[]): Promise<number> {
   }
 }
 
-async function change(common: Parameters<typeof makeClient>[0], method: 'MemberAdd' | 'MemberPromote' | 'MemberRemove', body: Record<string, unknown>, say: (a: Record<string, unknown>) => string): Promise<number> {
+async function change(
+  common: Parameters<typeof makeClient>[0],
+  method: 'MemberAdd' | 'MemberPromote' | 'MemberRemove',
+  body: Record<string, unknown>,
+  say: (a: Record<string, unknown>) => string,
+): Promise<number> {
   const client = makeClient(common);
   try {
     const a = await client.cluster(method, body, { deadlineMs: common.deadlineMs });

@@ -15,7 +15,11 @@ export function parseFormat(text: string, allowed: readonly Format[] = FORMATS):
   if ((allowed as readonly string[]).includes(text)) return text as Format;
   const known = (FORMATS as readonly string[]).includes(text);
   const list = allowed.join(', ');
-  throw new UsageError(known ? `-w ${text} is not offered by this command (use one of: ${list})` : `unknown output format '${text}' for -w/--write-out (use one of: ${list})`);
+  throw new UsageError(
+    known
+      ? `-w ${text} is not offered by this command (use one of: ${list})`
+      : `unknown output format '${text}' for -w/--write-out (use one of: ${list})`,
+  );
 }
 
 const NEEDS_QUOTES = /[\x00-\x1f\x7f\u2028\u2029]/;
@@ -33,7 +37,11 @@ export function field(s: string): string {
 export function renderTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const cells = rows.map((r) => r.map((c) => field(c)));
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: readonly string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return `${[line(head), ...cells.map(line)].join('\n')}\n`;
 }
 

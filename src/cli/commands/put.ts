@@ -17,10 +17,13 @@ export function run(argv: string[]): Promise<number> {
     const { common, positionals, values } = parse(argv, { 'value-file': { type: 'string' }, ttl: { type: 'string' } });
     const ttlText = values.ttl;
     const ttlId = ttlText === undefined ? undefined : Number(ttlText);
-    if (ttlId !== undefined && (!Number.isSafeInteger(ttlId) || ttlId < 1)) throw new UsageError(`--ttl must be a TTL grant id (an integer >= 1), got '${ttlText}'`);
+    if (ttlId !== undefined && (!Number.isSafeInteger(ttlId) || ttlId < 1))
+      throw new UsageError(`--ttl must be a TTL grant id (an integer >= 1), got '${ttlText}'`);
     const fromFile = values['value-file'] !== undefined;
     if (positionals.length !== (fromFile ? 1 : 2)) {
-      throw new UsageError(`expected ${fromFile ? 'KEY --value-file PATH' : 'KEY VALUE (VALUE - reads stdin)'}, got ${positionals.length} argument(s)`);
+      throw new UsageError(
+        `expected ${fromFile ? 'KEY --value-file PATH' : 'KEY VALUE (VALUE - reads stdin)'}, got ${positionals.length} argument(s)`,
+      );
     }
     const key = positionals[0]!;
     const value = await readValue({ arg: positionals[1], file: values['value-file'], name: 'VALUE' });

@@ -21,11 +21,13 @@ export function scanLines(res: RangeResult): string {
 export function run(argv: string[]): Promise<number> {
   return command('scan', USAGE, argv, async () => {
     const { common, positionals, values } = parse(argv, { limit: { type: 'string' }, consistency: { type: 'string' } });
-    if (positionals.length > 1) throw new UsageError(`expected at most one PREFIX, got ${positionals.length} arguments`);
+    if (positionals.length > 1)
+      throw new UsageError(`expected at most one PREFIX, got ${positionals.length} arguments`);
     let limit: number | undefined;
     if (values.limit !== undefined) {
       limit = Number(values.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got '${values.limit}'`);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError(`--limit must be a positive integer, got '${values.limit}'`);
     }
     const consistency = values.consistency ?? 'linearizable';
     if (consistency !== 'linearizable' && consistency !== 'stale') {
@@ -33,10 +35,17 @@ export function run(argv: string[]): Promise<number> {
     }
     const client = makeClient(common);
     try {
-      const res = await client.range(positionals[0] ?? '', limit === undefined ? { consistency } : { limit, consistency });
+      const res = await client.range(
+        positionals[0] ?? '',
+        limit === undefined ? { consistency } : { limit, consistency },
+      );
       emit(common.format, {
         simple: () => scanLines(res),
-        table: () => renderTable(['KEY', 'VALUE'], res.kvs.map((kv) => [kv.key, kv.value])),
+        table: () =>
+          renderTable(
+            ['KEY', 'VALUE'],
+            res.kvs.map((kv) => [kv.key, kv.value]),
+          ),
         json: () => res,
       });
       if (res.more && !common.json) process.stderr.write(`(more keys match; raise --limit)\n`);

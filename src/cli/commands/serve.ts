@@ -26,7 +26,10 @@ export async function run(argv: string[]): Promise<number> {
   let running: RunningNode;
   try {
     const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
-    running = await startNode(cfg, { routes: (node, parts, effective) => observabilityRoutes(node, parts, effective, process.env['LEASEKV_CONTROL_URL'] ?? '') });
+    running = await startNode(cfg, {
+      routes: (node, parts, effective) =>
+        observabilityRoutes(node, parts, effective, process.env['LEASEKV_CONTROL_URL'] ?? ''),
+    });
   } catch (e) {
     if (e instanceof NodeConfigError || e instanceof ConfigError) {
       console.error(`leasekv serve: ${e.message}`);
@@ -70,7 +73,10 @@ export async function run(argv: string[]): Promise<number> {
       running.stop().then(
         () => resolve(refused ? 2 : 1),
         (e: unknown) => {
-          running.log.error({ cause: e instanceof Error ? e.message : String(e) }, 'stopping after a fatal error did not finish cleanly');
+          running.log.error(
+            { cause: e instanceof Error ? e.message : String(e) },
+            'stopping after a fatal error did not finish cleanly',
+          );
           resolve(refused ? 2 : 1);
         },
       );

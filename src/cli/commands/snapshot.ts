@@ -38,19 +38,29 @@ function fail(message: string): never {
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'restore' && !wantsHelp(rest)) return restore(rest);
-  return command('snapshot', USAGE, argv, async () => {
-    try {
-      if (sub === 'save') return await save(rest);
-      if (sub === 'status' || sub === 'inspect') return status(rest);
-      throw new UsageError(sub === undefined ? 'expected a subcommand: save, status or restore' : `unknown subcommand '${sub}' (known: save, status, restore)`);
-    } catch (e) {
-      if (e instanceof BackupFileError) {
-        process.stderr.write(`leasekv snapshot ${sub ?? ''}: ${e.message}\n`);
-        return 1;
+  return command(
+    'snapshot',
+    USAGE,
+    argv,
+    async () => {
+      try {
+        if (sub === 'save') return await save(rest);
+        if (sub === 'status' || sub === 'inspect') return status(rest);
+        throw new UsageError(
+          sub === undefined
+            ? 'expected a subcommand: save, status or restore'
+            : `unknown subcommand '${sub}' (known: save, status, restore)`,
+        );
+      } catch (e) {
+        if (e instanceof BackupFileError) {
+          process.stderr.write(`leasekv snapshot ${sub ?? ''}: ${e.message}\n`);
+          return 1;
+        }
+        throw e;
       }
-      throw e;
-    }
-  }, { formats: FORMATS });
+    },
+    { formats: FORMATS },
+  );
 }
 
 function summary(b: DecodedBackup): Record<string, unknown> {
@@ -70,9 +80,17 @@ function status(argv: string[]): number {
   const b = withFile(file, () => verifyBackup(bytes));
   const h = b.header;
   const pairs: [string, string][] = [
-    ['file', file], ['checksum', `ok (sha256 ${b.sha256})`], ['format', String(h.format)], ['index', String(h.index)], ['term', String(h.term)],
-    ['keys', String(h.keys)], ['data bytes', String(h.dataBytes)], ['cluster token', h.clusterToken],
-    ['members', h.members.map((m) => `${m.id}=${m.peerAddr}`).join(',')], ['taken on', h.node], ['taken at', h.createdAt],
+    ['file', file],
+    ['checksum', `ok (sha256 ${b.sha256})`],
+    ['format', String(h.format)],
+    ['index', String(h.index)],
+    ['term', String(h.term)],
+    ['keys', String(h.keys)],
+    ['data bytes', String(h.dataBytes)],
+    ['cluster token', h.clusterToken],
+    ['members', h.members.map((m) => `${m.id}=${m.peerAddr}`).join(',')],
+    ['taken on', h.node],
+    ['taken at', h.createdAt],
   ];
   emit(common.format, {
     table: () => renderTable(['FIELD', 'VALUE'], pairs),
@@ -92,7 +110,11 @@ function withFile<T>(file: string, fn: () => T): T {
 }
 
 /** One GET /snapshot; the body is written to `tmp` and fsynced. On an error answer: why, and the leader it names. */
-async function fetchTo(endpoint: string, tmp: string, headerTimeoutMs: number): Promise<{ ok: true } | { ok: false; why: string; leaderAddr: string }> {
+async function fetchTo(
+  endpoint: string,
+  tmp: string,
+  headerTimeoutMs: number,
+): Promise<{ ok: true } | { ok: false; why: string; leaderAddr: string }> {
   let res: IncomingMessage;
   try {
     res = await httpGet(endpoint, '/snapshot', headerTimeoutMs);
@@ -150,7 +172,8 @@ async function save(argv: string[]): Promise<number> {
       renameSync(tmp, file);
       fsyncDir(dirname(file));
       emit(common.format, {
-        simple: () => `saved ${file}: index ${b.header.index}, term ${b.header.term}, ${b.header.keys} keys, ${b.header.dataBytes} data bytes, from ${b.header.node} (${ep}), sha256 ${b.sha256}\n`,
+        simple: () =>
+          `saved ${file}: index ${b.header.index}, term ${b.header.term}, ${b.header.keys} keys, ${b.header.dataBytes} data bytes, from ${b.header.node} (${ep}), sha256 ${b.sha256}\n`,
         json: () => ({ file, endpoint: ep, ...summary(b) }),
       });
       return 0;
@@ -177,7 +200,8 @@ async function restore(argv: string[]): Promise<number> {
     process.stderr.write(`leasekv snapshot restore: ${m}\n`);
     return code;
   };
-  if (file === undefined || file.startsWith('-')) return say(`expected FILE first, then the serve flags\n\n${USAGE}`, 2);
+  if (file === undefined || file.startsWith('-'))
+    return say(`expected FILE first, then the serve flags\n\n${USAGE}`, 2);
   let cfg;
   try {
     const raw = rawFromArgs(flags, process.env);
@@ -190,11 +214,15 @@ async function restore(argv: string[]): Promise<number> {
   try {
     const b = withFile(file, () => verifyBackup(readFileSync(file)));
     await restoreDataDir(cfg, b);
-    process.stdout.write(`restored ${file} (index ${b.header.index}, ${b.header.keys} keys) into ${cfg.dataDir} as member ${cfg.id} of a new cluster ${[...cfg.peers.keys()].join(',')} with cluster token '${cfg.clusterToken}'\n`);
+    process.stdout.write(
+      `restored ${file} (index ${b.header.index}, ${b.header.keys} keys) into ${cfg.dataDir} as member ${cfg.id} of a new cluster ${[...cfg.peers.keys()].join(',')} with cluster token '${cfg.clusterToken}'\n`,
+    );
     return 0;
   } catch (e) {
-    if (e instanceof BackupFileError || e instanceof RestoreError || e instanceof DataDirLockedError) return say(e.message, 1);
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (e as NodeJS.ErrnoException).path === file) return say(`${file}: no such file`, 1);
+    if (e instanceof BackupFileError || e instanceof RestoreError || e instanceof DataDirLockedError)
+      return say(e.message, 1);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (e as NodeJS.ErrnoException).path === file)
+      return say(`${file}: no such file`, 1);
     throw e;
   }
 }

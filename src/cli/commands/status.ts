@@ -16,22 +16,31 @@ output (-w): table (default), simple (one comma-separated line per endpoint, the
 json (every endpoint's full status or error)`;
 
 export function run(argv: string[]): Promise<number> {
-  return command('status', USAGE, argv, async () => {
-    const { common, positionals } = parse(argv, {}, { formats: FORMATS, defaultFormat: 'table' });
-    want(positionals, 0, 'no arguments');
-    const client = makeClient(common);
-    try {
-      const all = await client.statusAll({ deadlineMs: Math.min(common.deadlineMs, 2000) });
-      emit(common.format, {
-        table: () => table(all),
-        simple: () => rows(all).map((r) => `${r.map(field).join(', ')}\n`).join(''),
-        json: () => all,
-      });
-      return all.every((s) => s.status !== undefined) ? 0 : 1;
-    } finally {
-      await client.close();
-    }
-  }, { formats: FORMATS, defaultFormat: 'table' });
+  return command(
+    'status',
+    USAGE,
+    argv,
+    async () => {
+      const { common, positionals } = parse(argv, {}, { formats: FORMATS, defaultFormat: 'table' });
+      want(positionals, 0, 'no arguments');
+      const client = makeClient(common);
+      try {
+        const all = await client.statusAll({ deadlineMs: Math.min(common.deadlineMs, 2000) });
+        emit(common.format, {
+          table: () => table(all),
+          simple: () =>
+            rows(all)
+              .map((r) => `${r.map(field).join(', ')}\n`)
+              .join(''),
+          json: () => all,
+        });
+        return all.every((s) => s.status !== undefined) ? 0 : 1;
+      } finally {
+        await client.close();
+      }
+    },
+    { formats: FORMATS, defaultFormat: 'table' },
+  );
 }
 
 const HEAD = ['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LEASE', 'KEYS', 'VERSION'];
@@ -55,6 +64,17 @@ function rows(all: readonly EndpointStatus[]): string[][] {
           : `leader's ${s.oldLeaseRemainingMs}ms`;
     // A learner (leasekv member add --learner, or a new member still catching up) follows and never votes.
     const role = s.members.some((m) => m.id === s.id && m.learner) ? 'learner' : s.role;
-    return [e.endpoint, s.id, role, String(s.term), s.leader || '-', String(s.commitIndex), String(s.appliedIndex), lease, String(s.keys), s.version];
+    return [
+      e.endpoint,
+      s.id,
+      role,
+      String(s.term),
+      s.leader || '-',
+      String(s.commitIndex),
+      String(s.appliedIndex),
+      lease,
+      String(s.keys),
+      s.version,
+    ];
   });
 }

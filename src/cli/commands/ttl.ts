@@ -16,13 +16,15 @@ output (-w): simple the ID / OK, json the answer`;
 
 function id(text: string | undefined): number {
   const n = Number(text);
-  if (text === undefined || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`expected a TTL grant ID (an integer >= 1), got '${text ?? ''}'`);
+  if (text === undefined || !Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`expected a TTL grant ID (an integer >= 1), got '${text ?? ''}'`);
   return n;
 }
 
 function ms(text: string | undefined): number {
   const n = Number(text);
-  if (text === undefined || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`expected a TTL in ms (an integer >= 1), got '${text ?? ''}'`);
+  if (text === undefined || !Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`expected a TTL in ms (an integer >= 1), got '${text ?? ''}'`);
   return n;
 }
 
@@ -60,7 +62,10 @@ export function run(argv: string[]): Promise<number> {
           case 'revoke': {
             if (positionals.length !== 2) throw new UsageError('expected: ttl revoke ID');
             const res = await client.ttlRevoke(id(a));
-            emit(common.format, { simple: () => (res.found ? 'OK\n' : 'not found (already ended)\n'), json: () => res });
+            emit(common.format, {
+              simple: () => (res.found ? 'OK\n' : 'not found (already ended)\n'),
+              json: () => res,
+            });
             return res.found ? 0 : 1;
           }
           default:

@@ -27,11 +27,14 @@ export function parseTxn(text: string): TxnRequest {
   } catch (err) {
     throw new UsageError(`the transaction is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError('the transaction must be a JSON object with compare, success and failure');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UsageError('the transaction must be a JSON object with compare, success and failure');
   for (const [k, v] of Object.entries(raw)) {
     if (!TOP_LEVEL.has(k)) throw new UsageError(`unknown field '${k}' (expected compare, success, failure)`);
     if (!Array.isArray(v)) throw new UsageError(`'${k}' must be an array`);
-    for (const e of v) if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new UsageError(`every element of '${k}' must be an object`);
+    for (const e of v)
+      if (typeof e !== 'object' || e === null || Array.isArray(e))
+        throw new UsageError(`every element of '${k}' must be an object`);
   }
   return raw as TxnRequest;
 }
@@ -45,7 +48,10 @@ function describe(r: TxnOpResponse): string {
     case 'get':
       return r.kv === undefined ? 'get (not found)' : `get ${field(r.kv.key)}\t${field(r.kv.value)}`;
     case 'range':
-      return [`range ${r.kvs.length}${r.more ? ' (more)' : ''}`, ...r.kvs.map((kv) => `${field(kv.key)}\t${field(kv.value)}`)].join('\n');
+      return [
+        `range ${r.kvs.length}${r.more ? ' (more)' : ''}`,
+        ...r.kvs.map((kv) => `${field(kv.key)}\t${field(kv.value)}`),
+      ].join('\n');
   }
 }
 
@@ -55,8 +61,15 @@ function tableRows(req: TxnRequest, succeeded: boolean, responses: readonly TxnO
   responses.forEach((r, i) => {
     const op = ops[i];
     if (r.op === 'range') for (const kv of r.kvs) rows.push(['range', kv.key, kv.value, String(kv.modRevision)]);
-    else if (r.op === 'get') rows.push(['get', r.kv?.key ?? (op?.op === 'get' ? op.key : ''), r.kv?.value ?? '(not found)', String(r.kv?.modRevision ?? 0)]);
-    else if (r.op === 'delete') rows.push(['delete', op?.op === 'delete' ? op.key : '', r.deleted ? '(deleted)' : '(absent)', '']);
+    else if (r.op === 'get')
+      rows.push([
+        'get',
+        r.kv?.key ?? (op?.op === 'get' ? op.key : ''),
+        r.kv?.value ?? '(not found)',
+        String(r.kv?.modRevision ?? 0),
+      ]);
+    else if (r.op === 'delete')
+      rows.push(['delete', op?.op === 'delete' ? op.key : '', r.deleted ? '(deleted)' : '(absent)', '']);
     else rows.push(['put', op?.op === 'put' ? op.key : '', op?.op === 'put' ? op.value : '', '']);
   });
   return rows;
@@ -84,7 +97,8 @@ export function run(argv: string[]): Promise<number> {
         throw err;
       }
       emit(common.format, {
-        simple: () => `${res.succeeded ? 'SUCCEEDED' : 'FAILED'} (revision ${res.revision})\n${res.responses.map((r) => `${describe(r)}\n`).join('')}`,
+        simple: () =>
+          `${res.succeeded ? 'SUCCEEDED' : 'FAILED'} (revision ${res.revision})\n${res.responses.map((r) => `${describe(r)}\n`).join('')}`,
         table: () => renderTable(['OP', 'KEY', 'VALUE', 'MOD_REVISION'], tableRows(req, res.succeeded, res.responses)),
         json: () => res,
       });

@@ -21,7 +21,11 @@ const { values } = parseArgs({
 const id = values.id ?? '?';
 const [host, port] = (values['listen-client'] ?? '').split(':');
 appendFileSync(join(values['data-dir'] ?? '.', 'starts'), `${id}\n`);
-const server = await startApiServer({ host: host ?? '127.0.0.1', port: Number(port), backend: new FakeBackend({ id }) });
+const server = await startApiServer({
+  host: host ?? '127.0.0.1',
+  port: Number(port),
+  backend: new FakeBackend({ id }),
+});
 // The handler before the line `up` waits for: on a loaded machine this process can be descheduled
 // between the two, and a SIGTERM sent on seeing the line would then find no handler.
 process.on('SIGTERM', () => {

@@ -18,8 +18,14 @@ const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
 /** Every `up` started here; killed (with its process group of nodes) if a test fails midway. */
 const started: ChildProcess[] = [];
 
-function up(args: string[], until: (out: string) => boolean): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
-  const child = spawn(process.execPath, [BIN, 'up', ...args], { env: { ...process.env, LEASEKV_UP_SERVE: FAKE }, stdio: ['ignore', 'pipe', 'pipe'] });
+function up(
+  args: string[],
+  until: (out: string) => boolean,
+): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
+  const child = spawn(process.execPath, [BIN, 'up', ...args], {
+    env: { ...process.env, LEASEKV_UP_SERVE: FAKE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.push(child);
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -62,7 +68,12 @@ describe('leasekv up', () => {
   test('add-member picks the lowest unused id up to n5, inside the block; an id with a data dir is never reused', () => {
     const d = mkdtempSync(join(tmpdir(), 'leasekv-up-next-'));
     try {
-      assert.deepEqual(nextMember(['n1', 'n2', 'n3'], d, 7001), { id: 'n4', clientAddr: '127.0.0.1:7004', peerAddr: '127.0.0.1:7104', dataDir: join(d, 'n4') });
+      assert.deepEqual(nextMember(['n1', 'n2', 'n3'], d, 7001), {
+        id: 'n4',
+        clientAddr: '127.0.0.1:7004',
+        peerAddr: '127.0.0.1:7104',
+        dataDir: join(d, 'n4'),
+      });
       mkdirSync(join(d, 'n4'));
       assert.equal(nextMember(['n1', 'n2', 'n3'], d, 7001).id, 'n5', 'removed n4 left its data dir');
       assert.throws(() => nextMember(['n1', 'n2', 'n3', 'n5'], d, 7001), /room for n1\.\.n5/);
@@ -74,20 +85,40 @@ describe('leasekv up', () => {
   test('plans the agreed serve flags', () => {
     const p = plan(3, '/d', 7001);
     assert.deepEqual(serveArgs(p[1]!, p), [
-      'serve', '--id', 'n2', '--data-dir', '/d/n2', '--listen-peer', '127.0.0.1:7102', '--listen-client', '127.0.0.1:7002',
-      '--peers', 'n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103',
-      '--client-addrs', 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003',
+      'serve',
+      '--id',
+      'n2',
+      '--data-dir',
+      '/d/n2',
+      '--listen-peer',
+      '127.0.0.1:7102',
+      '--listen-client',
+      '127.0.0.1:7002',
+      '--peers',
+      'n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103',
+      '--client-addrs',
+      'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003',
     ]);
   });
 
   test('every port in the documented block: control P-1, clients P.., peers P+100.., proxies P+200..', () => {
-    assert.deepEqual(portBlock(3, 7001), { control: 7000, clients: [7001, 7002, 7003], peers: [7101, 7102, 7103], proxyBase: 7201, first: 7000, last: 7206 });
+    assert.deepEqual(portBlock(3, 7001), {
+      control: 7000,
+      clients: [7001, 7002, 7003],
+      peers: [7101, 7102, 7103],
+      proxyBase: 7201,
+      first: 7000,
+      last: 7206,
+    });
     assert.equal(portBlock(5, 7001).last, 7220);
     // One proxy per directed pair, each at its own offset in 0 .. n(n-1)-1.
     for (const n of [3, 5]) {
       const offsets = [];
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) offsets.push(proxyOffset(i, j, n));
-      assert.deepEqual(offsets, Array.from({ length: n * (n - 1) }, (_, k) => k));
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: n * (n - 1) }, (_, k) => k),
+      );
     }
   });
 
@@ -107,21 +138,38 @@ describe('leasekv up', () => {
   test('starts, prints, stops on SIGTERM, and resumes the same data', async () => {
     for (let run = 1; run <= 2; run++) {
       // Wait for every node to serve (not just the banner) so each has its SIGTERM handler when stopped.
-      const r = await up(['--base-port', String(base), '--data-dir', dir], (out) => /3 nodes up/.test(out) && ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)));
+      const r = await up(
+        ['--base-port', String(base), '--data-dir', dir],
+        (out) =>
+          /3 nodes up/.test(out) && ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)),
+      );
       assert.equal(r.code, null, r.out);
       assert.match(r.out, /\[n1\] fake node n1 serving on 127\.0\.0\.1:\d+/);
       // n2 (position 1) reaches n1 and n3 through the proxies at P+200+2 and P+200+3.
-      assert.match(r.out, new RegExp(`\\[n2\\] fake node n2 serving on 127\\.0\\.0\\.1:${base + 1} peers n1=127\\.0\\.0\\.1:${base + 202},n2=127\\.0\\.0\\.1:${base + 101},n3=127\\.0\\.0\\.1:${base + 203}\n`), r.out);
-      const proxyPorts = [...r.out.matchAll(/peers (\S+)/g)].flatMap((m) => m[1]!.split(',').map((e) => Number(e.split(':')[1])));
+      assert.match(
+        r.out,
+        new RegExp(
+          `\\[n2\\] fake node n2 serving on 127\\.0\\.0\\.1:${base + 1} peers n1=127\\.0\\.0\\.1:${base + 202},n2=127\\.0\\.0\\.1:${base + 101},n3=127\\.0\\.0\\.1:${base + 203}\n`,
+        ),
+        r.out,
+      );
+      const proxyPorts = [...r.out.matchAll(/peers (\S+)/g)].flatMap((m) =>
+        m[1]!.split(',').map((e) => Number(e.split(':')[1])),
+      );
       assert.equal(proxyPorts.length, 9, r.out);
-      for (const port of proxyPorts) assert.ok(port >= base - 1 && port <= base + 205, `port ${port} outside ${base - 1}..${base + 205}`);
-      assert.match(r.out, new RegExp(`endpoints: 127\\.0\\.0\\.1:${base},127\\.0\\.0\\.1:${base + 1},127\\.0\\.0\\.1:${base + 2}`));
+      for (const port of proxyPorts)
+        assert.ok(port >= base - 1 && port <= base + 205, `port ${port} outside ${base - 1}..${base + 205}`);
+      assert.match(
+        r.out,
+        new RegExp(`endpoints: 127\\.0\\.0\\.1:${base},127\\.0\\.0\\.1:${base + 1},127\\.0\\.0\\.1:${base + 2}`),
+      );
       assert.match(r.out, /curl -H 'content-type: application\/json'/);
       const stopped = await r.stop();
       assert.equal(stopped.code, 0, stopped.out);
       assert.match(stopped.out, /\[n3\] fake node n3 stopping/);
       assert.match(stopped.out, /\[up\] stopped; data kept in/);
-      for (const id of ['n1', 'n2', 'n3']) assert.equal(readFileSync(join(dir, id, 'starts'), 'utf8'), `${id}\n`.repeat(run));
+      for (const id of ['n1', 'n2', 'n3'])
+        assert.equal(readFileSync(join(dir, id, 'starts'), 'utf8'), `${id}\n`.repeat(run));
     }
   });
 
@@ -131,7 +179,12 @@ describe('leasekv up', () => {
     try {
       const r = await up(['--base-port', String(base), '--data-dir', dir], () => false);
       assert.equal(r.code, 1);
-      assert.match(r.out, new RegExp(`port ${base + 204} \\(proxy n3→n1\\) is already in use.*this cluster uses ${base - 1}\\.\\.${base + 205}`));
+      assert.match(
+        r.out,
+        new RegExp(
+          `port ${base + 204} \\(proxy n3→n1\\) is already in use.*this cluster uses ${base - 1}\\.\\.${base + 205}`,
+        ),
+      );
     } finally {
       blocker.close();
     }
@@ -153,8 +206,14 @@ describe('leasekv up', () => {
     const three = plan(3, join(dir, 'sized'), base);
     mkdirSync(three[0]!.dataDir, { recursive: true });
     writeIdentity(three[0]!.dataDir, {
-      clusterId: 'c'.repeat(32), clusterToken: 'leasekv', memberId: 'n1', incarnation: 'a'.repeat(16), how: 'bootstrap', createdAt: '',
-      initialMembers: three.map((n) => ({ id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr })), peerIncarnations: {},
+      clusterId: 'c'.repeat(32),
+      clusterToken: 'leasekv',
+      memberId: 'n1',
+      incarnation: 'a'.repeat(16),
+      how: 'bootstrap',
+      createdAt: '',
+      initialMembers: three.map((n) => ({ id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr })),
+      peerIncarnations: {},
     });
     const r = await up(['--nodes', '5', '--base-port', String(base), '--data-dir', join(dir, 'sized')], () => false);
     assert.equal(r.code, 1);
@@ -166,13 +225,24 @@ describe('leasekv up', () => {
     const three = plan(3, folder, base);
     mkdirSync(three[0]!.dataDir, { recursive: true });
     writeIdentity(three[0]!.dataDir, {
-      clusterId: 'c'.repeat(32), clusterToken: 'leasekv', memberId: 'n1', incarnation: 'a'.repeat(16), how: 'bootstrap', createdAt: '',
-      initialMembers: three.map((n) => ({ id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr })), peerIncarnations: {},
+      clusterId: 'c'.repeat(32),
+      clusterToken: 'leasekv',
+      memberId: 'n1',
+      incarnation: 'a'.repeat(16),
+      how: 'bootstrap',
+      createdAt: '',
+      initialMembers: three.map((n) => ({ id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr })),
+      peerIncarnations: {},
     });
     const moved = await up(['--base-port', String(base + 1000), '--data-dir', folder], () => false);
     assert.equal(moved.code, 1);
-    assert.match(moved.out, new RegExp(`was started with another --base-port \\(its n1 served clients on 127\\.0\\.0\\.1:${base}, not`));
-    const r = await up(['--base-port', String(base), '--data-dir', folder], (out) => ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)));
+    assert.match(
+      moved.out,
+      new RegExp(`was started with another --base-port \\(its n1 served clients on 127\\.0\\.0\\.1:${base}, not`),
+    );
+    const r = await up(['--base-port', String(base), '--data-dir', folder], (out) =>
+      ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)),
+    );
     assert.match(r.out, /\[n1\] fake node n1 serving on \S+ peers undefined\n/, r.out);
     assert.match(r.out, /\[n2\] fake node n2 serving on \S+ peers n1=/, r.out);
     const stopped = await r.stop();

@@ -91,12 +91,18 @@ export function plan(nodes: number, dataDir: string, basePort: number): NodePlan
 export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
   return [
     'serve',
-    '--id', p.id,
-    '--data-dir', p.dataDir,
-    '--listen-peer', p.peerAddr,
-    '--listen-client', p.clientAddr,
-    '--peers', all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
-    '--client-addrs', all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
+    '--id',
+    p.id,
+    '--data-dir',
+    p.dataDir,
+    '--listen-peer',
+    p.peerAddr,
+    '--listen-client',
+    p.clientAddr,
+    '--peers',
+    all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
+    '--client-addrs',
+    all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
   ];
 }
 
@@ -133,9 +139,16 @@ export function nextMember(taken: readonly string[], dataDir: string, basePort: 
     const id = `n${k}`;
     const dir = resolve(dataDir, id);
     if (taken.includes(id) || existsSync(dir)) continue;
-    return { id, clientAddr: `127.0.0.1:${basePort + k - 1}`, peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`, dataDir: dir };
+    return {
+      id,
+      clientAddr: `127.0.0.1:${basePort + k - 1}`,
+      peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`,
+      dataDir: dir,
+    };
   }
-  throw new ControlConflictError(`no member can be added: the port block of \`leasekv up\` has room for n1..n${MAX_MEMBERS}, and each id is used once (${resolve(dataDir)} holds their data dirs)`);
+  throw new ControlConflictError(
+    `no member can be added: the port block of \`leasekv up\` has room for n1..n${MAX_MEMBERS}, and each id is used once (${resolve(dataDir)} holds their data dirs)`,
+  );
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -147,15 +160,22 @@ function portFree(port: number): Promise<boolean> {
 }
 
 function parse(argv: string[]): { nodes: number; dataDir: string; basePort: number } {
-  const { values: v, positionals } = parseFlags(argv, { nodes: { type: 'string' }, 'data-dir': { type: 'string' }, 'base-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values: v, positionals } = parseFlags(argv, {
+    nodes: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'base-port': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]!}'`);
   const nodes = Number(v.nodes ?? '3');
   if (nodes !== 3 && nodes !== 5) throw new UsageError(`--nodes must be 3 or 5, got '${v.nodes}'`);
   const basePort = Number(v['base-port'] ?? '7001');
   const lo = 1025;
-  const hi = 65535 - (portBlock(nodes, 0).last);
+  const hi = 65535 - portBlock(nodes, 0).last;
   if (!Number.isInteger(basePort) || basePort < lo || basePort > hi) {
-    throw new UsageError(`--base-port must be an integer in ${lo}..${hi} for ${nodes} nodes: the ports P-1 .. P+${portBlock(nodes, 0).last} must lie in 1024..65535 (leasekv up --help shows the layout)`);
+    throw new UsageError(
+      `--base-port must be an integer in ${lo}..${hi} for ${nodes} nodes: the ports P-1 .. P+${portBlock(nodes, 0).last} must lie in 1024..65535 (leasekv up --help shows the layout)`,
+    );
   }
   return { nodes, dataDir: v['data-dir'] ?? './data', basePort };
 }
@@ -164,7 +184,9 @@ function parse(argv: string[]): { nodes: number; dataDir: string; basePort: numb
 function blockPorts(ids: readonly string[], b: PortBlock): [number, string][] {
   const n = ids.length;
   const proxies: [number, string][] = [];
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) proxies.push([b.proxyBase + proxyOffset(i, j, n), `proxy ${ids[i]!}→${ids[j]!}`]);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      if (i !== j) proxies.push([b.proxyBase + proxyOffset(i, j, n), `proxy ${ids[i]!}→${ids[j]!}`]);
   return [
     [b.control, 'control API'],
     ...b.clients.map((p, i): [number, string] => [p, ids[i]!]),
@@ -188,9 +210,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const nodes = plan(opts.nodes, opts.dataDir, opts.basePort);
   const block = portBlock(opts.nodes, opts.basePort);
-  for (const [port, what] of blockPorts(nodes.map((n) => n.id), block)) {
+  for (const [port, what] of blockPorts(
+    nodes.map((n) => n.id),
+    block,
+  )) {
     if (!(await portFree(port))) {
-      console.error(`leasekv up: port ${port} (${what}) is already in use — is another cluster running? Stop it, or pick other ports with --base-port (this cluster uses ${block.first}..${block.last}).`);
+      console.error(
+        `leasekv up: port ${port} (${what}) is already in use — is another cluster running? Stop it, or pick other ports with --base-port (this cluster uses ${block.first}..${block.last}).`,
+      );
       return 1;
     }
   }
@@ -208,7 +235,11 @@ export async function run(argv: string[]): Promise<number> {
   const added = new Map<string, NodePlan>();
   const startChild = (id: string, args: string[], env: Readonly<Record<string, string>>): ChildProcess => {
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
-    const child = spawn(process.execPath, [...binArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...binArgs, bin, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, ...env },
+    });
     children.set(id, child);
     prefix(child, id);
     child.on('exit', (code, sig) => {
@@ -229,28 +260,52 @@ export async function run(argv: string[]): Promise<number> {
       controlPort: block.control,
       proxyBasePort: block.proxyBase,
       stopTimeoutMs: STOP_TIMEOUT_MS,
-      membership: clusterMembership(nodes.map((m) => m.clientAddr), (taken) => {
-        const p = nextMember(taken, opts.dataDir, opts.basePort);
-        mkdirSync(p.dataDir, { recursive: true });
-        added.set(p.id, p);
-        return p;
-      }),
+      membership: clusterMembership(
+        nodes.map((m) => m.clientAddr),
+        (taken) => {
+          const p = nextMember(taken, opts.dataDir, opts.basePort);
+          mkdirSync(p.dataDir, { recursive: true });
+          added.set(p.id, p);
+          return p;
+        },
+      ),
       spawn(id, peers, env) {
         const extra = added.get(id);
         if (extra !== undefined) {
-          const args = ['serve', '--id', extra.id, '--data-dir', extra.dataDir, '--listen-peer', extra.peerAddr, '--listen-client', extra.clientAddr, '--join', nodes.map((m) => m.clientAddr).join(',')];
+          const args = [
+            'serve',
+            '--id',
+            extra.id,
+            '--data-dir',
+            extra.dataDir,
+            '--listen-peer',
+            extra.peerAddr,
+            '--listen-client',
+            extra.clientAddr,
+            '--join',
+            nodes.map((m) => m.clientAddr).join(','),
+          ];
           return startChild(id, args, env);
         }
         const n = nodes.find((m) => m.id === id) as NodePlan;
         // --peers bootstraps: a node with data starts from the members recorded in its data dir
         // (they may have changed since, with leasekv member add/remove).
         const planned = serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a));
-        const args = readIdentity(n.dataDir) === null ? planned : planned.filter((_, i, all) => !['--peers', '--client-addrs'].includes(all[i] ?? '') && !['--peers', '--client-addrs'].includes(all[i - 1] ?? ''));
+        const args =
+          readIdentity(n.dataDir) === null
+            ? planned
+            : planned.filter(
+                (_, i, all) =>
+                  !['--peers', '--client-addrs'].includes(all[i] ?? '') &&
+                  !['--peers', '--client-addrs'].includes(all[i - 1] ?? ''),
+              );
         return startChild(id, args, env);
       },
     });
   } catch (err) {
-    console.error(`leasekv up: could not start the supervisor on 127.0.0.1:${opts.basePort - 1}: ${(err as Error).message}`);
+    console.error(
+      `leasekv up: could not start the supervisor on 127.0.0.1:${opts.basePort - 1}: ${(err as Error).message}`,
+    );
     return 1;
   }
   // Last resort if we die without stopping them (e.g. an exception): do not leave nodes behind.
@@ -260,7 +315,9 @@ export async function run(argv: string[]): Promise<number> {
     const stop = (sig: string): void => {
       if (stopping) return;
       stopping = true;
-      console.log(`[up] ${sig}: stopping ${children.size} node(s) (SIGTERM, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s)`);
+      console.log(
+        `[up] ${sig}: stopping ${children.size} node(s) (SIGTERM, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s)`,
+      );
       children.forEach((c) => {
         c.kill('SIGCONT'); // a paused node cannot handle SIGTERM
         c.kill('SIGTERM');
@@ -288,13 +345,23 @@ export async function run(argv: string[]): Promise<number> {
 
 function prefix(child: ChildProcess, id: string): void {
   const tag = `[${id}] `;
-  for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+  for (const [stream, out] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
     if (stream === null) continue;
     createInterface({ input: stream }).on('line', (line) => out.write(`${tag}${humanLine(line)}\n`));
   }
 }
 
-const LEVELS: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Readonly<Record<number, string>> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO ',
+  40: 'WARN ',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const QUIET_FIELDS = new Set(['level', 'time', 'node', 'msg', 'pid', 'hostname']);
 
 /** A node's JSON log line as a person reads it: time, level, message, then the other fields. */

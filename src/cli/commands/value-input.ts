@@ -22,7 +22,10 @@ async function readCapped(chunks: AsyncIterable<Buffer | string>, what: string):
   for await (const c of chunks) {
     const b = typeof c === 'string' ? Buffer.from(c) : c;
     n += b.length;
-    if (n > MAX_INPUT_BYTES) throw new ValueInputError(`${what} is larger than ${MAX_INPUT_BYTES} bytes, more than any leasekv server accepts`);
+    if (n > MAX_INPUT_BYTES)
+      throw new ValueInputError(
+        `${what} is larger than ${MAX_INPUT_BYTES} bytes, more than any leasekv server accepts`,
+      );
     parts.push(b);
   }
   return Buffer.concat(parts, n);
@@ -33,12 +36,17 @@ function readFileCapped(path: string): Buffer {
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new ValueInputError(`cannot read --value-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ValueInputError(
+      `cannot read --value-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new ValueInputError(`--value-file ${path} is a folder, not a file`);
-    if (st.size > MAX_INPUT_BYTES) throw new ValueInputError(`--value-file ${path} is ${st.size} bytes, more than any leasekv server accepts (${MAX_INPUT_BYTES})`);
+    if (st.size > MAX_INPUT_BYTES)
+      throw new ValueInputError(
+        `--value-file ${path} is ${st.size} bytes, more than any leasekv server accepts (${MAX_INPUT_BYTES})`,
+      );
     const buf = Buffer.alloc(st.size);
     let off = 0;
     while (off < buf.length) {
@@ -74,11 +82,13 @@ export interface ValueSource {
 /** The value from the argument, stdin (`-`) or --value-file; throws UsageError or ValueInputError. */
 export async function readValue(s: ValueSource): Promise<string> {
   if (s.file !== undefined) {
-    if (s.arg !== undefined) throw new UsageError(`give ${s.name} either as an argument or with --value-file, not both`);
+    if (s.arg !== undefined)
+      throw new UsageError(`give ${s.name} either as an argument or with --value-file, not both`);
     return utf8(readFileCapped(s.file), `--value-file ${s.file}`);
   }
   if (s.arg === undefined) throw new UsageError(`missing ${s.name} (an argument, - for stdin, or --value-file PATH)`);
   if (s.arg !== '-') return s.arg;
-  if (s.stdin === undefined && process.stdin.isTTY) process.stderr.write(`reading ${s.name} from stdin until end of input (Ctrl-D)\n`);
+  if (s.stdin === undefined && process.stdin.isTTY)
+    process.stderr.write(`reading ${s.name} from stdin until end of input (Ctrl-D)\n`);
   return utf8(await readCapped(s.stdin ?? process.stdin, 'the value on stdin'), 'the value on stdin');
 }

@@ -1,14 +1,26 @@
 // `leasekv wal inspect`: reports a folder's contents, a torn tail (without repairing it) and corruption.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealFs } from '../../storage/fs.ts';
 import { Wal } from '../../storage/wal.ts';
 import { run } from './wal.ts';
 
-async function capture(t: { mock: { method: (o: object, m: string, f: (...a: unknown[]) => void) => unknown } }, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+async function capture(
+  t: { mock: { method: (o: object, m: string, f: (...a: unknown[]) => void) => unknown } },
+  argv: string[],
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   t.mock.method(console, 'log', (...a: unknown[]) => void (out += `${a.join(' ')}\n`));
@@ -21,16 +33,29 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-inspect-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { wal } = Wal.open(new RealFs(), dir, { segmentSizeBytes: 2048 });
-  for (let i = 1; i <= 100; i++) wal.append([{ index: i, term: 2, type: i === 1 ? 1 : 0, data: new TextEncoder().encode(`put k${i}`) }], { term: 2, votedFor: 'n3', commit: i });
+  for (let i = 1; i <= 100; i++)
+    wal.append([{ index: i, term: 2, type: i === 1 ? 1 : 0, data: new TextEncoder().encode(`put k${i}`) }], {
+      term: 2,
+      votedFor: 'n3',
+      commit: i,
+    });
   wal.saveSnapshot({ index: 40, term: 2, confState: { voters: ['n1', 'n2', 'n3'], learners: [] } }, new Uint8Array(8));
   wal.close();
 
   const json = await capture(t, ['inspect', dir, '-w', 'json', '--limit', '3']);
   assert.equal(json.code, 0);
-  const o = JSON.parse(json.out) as { hardState: unknown; snapshot: { index: number }; entries: { index: number; preview: string }[]; segments: unknown[] };
+  const o = JSON.parse(json.out) as {
+    hardState: unknown;
+    snapshot: { index: number };
+    entries: { index: number; preview: string }[];
+    segments: unknown[];
+  };
   assert.deepEqual(o.hardState, { term: 2, commit: 100, votedFor: 'n3' });
   assert.equal(o.snapshot.index, 40);
-  assert.deepEqual(o.entries.map((e) => e.index), [98, 99, 100]);
+  assert.deepEqual(
+    o.entries.map((e) => e.index),
+    [98, 99, 100],
+  );
   assert.equal(o.entries[2]!.preview, 'put k100');
   assert.ok(o.segments.length > 1);
 
@@ -39,7 +64,9 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
   assert.match(text.out, /index 40, term 2, voters n1,n2,n3/);
   assert.match(text.out, /\n\s+41\s+2 normal\s+7 {2}put k41\n\s+42 /);
 
-  const segs = readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();
+  const segs = readdirSync(dir)
+    .filter((f) => f.endsWith('.wal'))
+    .sort();
   const last = join(dir, segs.at(-1)!);
   const size = statSync(last).size;
   truncateSync(last, size - 3);
@@ -82,7 +109,10 @@ test('wal inspect on a folder that is not a data folder: exit 1, naming the data
   const r = await capture(t, ['inspect', parent]);
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
-  assert.match(r.err, /is not a node's data folder: it holds no WAL segments \(NNNNNNNNNNNNNNNN\.wal\) and no snapshot\.snap, but it holds data folders: .*\/n1, .*\/n2; inspect one of them/);
+  assert.match(
+    r.err,
+    /is not a node's data folder: it holds no WAL segments \(NNNNNNNNNNNNNNNN\.wal\) and no snapshot\.snap, but it holds data folders: .*\/n1, .*\/n2; inspect one of them/,
+  );
   assert.doesNotMatch(r.err, /logs/);
   const json = await capture(t, ['inspect', parent, '-w', 'json']);
   assert.equal(json.code, 1);

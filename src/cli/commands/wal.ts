@@ -63,9 +63,11 @@ function parseInspect(argv: string[]): InspectArgs {
   if (positionals.length !== 1) throw new UsageError(`expected one DIR, got ${positionals.length} argument(s)`);
   const format = parseFormat(values['write-out'] ?? values.output ?? 'table', ['table', 'json']);
   const limit = Number(values.limit ?? '20');
-  if (!(Number.isInteger(limit) && limit >= 0)) throw new UsageError(`--limit must be a whole number, got '${values.limit}'`);
+  if (!(Number.isInteger(limit) && limit >= 0))
+    throw new UsageError(`--limit must be a whole number, got '${values.limit}'`);
   const from = values.from === undefined ? null : Number(values.from);
-  if (from !== null && !(Number.isInteger(from) && from >= 0)) throw new UsageError(`--from must be a log index, got '${values.from}'`);
+  if (from !== null && !(Number.isInteger(from) && from >= 0))
+    throw new UsageError(`--from must be a log index, got '${values.from}'`);
   return { dir: positionals[0]!, json: format === 'json', limit, from };
 }
 
@@ -77,7 +79,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (sub !== 'inspect') {
     const guess = nearest(sub, ['inspect']);
-    console.error(`leasekv wal: unknown subcommand '${sub}'${guess === undefined ? '' : `; did you mean '${guess}'?`}\n\n${USAGE}`);
+    console.error(
+      `leasekv wal: unknown subcommand '${sub}'${guess === undefined ? '' : `; did you mean '${guess}'?`}\n\n${USAGE}`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -111,7 +115,8 @@ export async function run(argv: string[]): Promise<number> {
     r = recoverDir(fs, dir);
   } catch (e) {
     if (e instanceof StorageCorruptError) {
-      if (args.json) console.log(JSON.stringify({ corrupt: { file: e.file, offset: e.offset, reason: e.reason } }, null, 2));
+      if (args.json)
+        console.log(JSON.stringify({ corrupt: { file: e.file, offset: e.offset, reason: e.reason } }, null, 2));
       else console.error(`leasekv wal: ${e.message}`);
       return 1;
     }
@@ -128,7 +133,13 @@ export async function run(argv: string[]): Promise<number> {
       lastIndex: r.log.lastIndex(),
       segments: r.segments,
       tornTail: r.repair,
-      entries: shown.map((e) => ({ index: e.index, term: e.term, type: e.type === 1 ? 'noop' : 'normal', sizeBytes: e.data.length, preview: preview(e) })),
+      entries: shown.map((e) => ({
+        index: e.index,
+        term: e.term,
+        type: e.type === 1 ? 'noop' : 'normal',
+        sizeBytes: e.data.length,
+        preview: preview(e),
+      })),
     };
     console.log(JSON.stringify(out, null, 2));
     return 0;
@@ -136,9 +147,14 @@ export async function run(argv: string[]): Promise<number> {
   const h = r.hardState;
   console.log(`data folder   ${dir}`);
   console.log(`hard state    term ${h.term}, voted for ${h.votedFor ?? '-'}, commit ${h.commit}`);
-  console.log(`snapshot      ${r.snapshot === null ? 'none' : `index ${r.snapshot.index}, term ${r.snapshot.term}, voters ${r.snapshot.confState.voters.join(',')}${r.snapshot.confState.learners.length > 0 ? `, learners ${r.snapshot.confState.learners.join(',')}` : ''}`}`);
+  console.log(
+    `snapshot      ${r.snapshot === null ? 'none' : `index ${r.snapshot.index}, term ${r.snapshot.term}, voters ${r.snapshot.confState.voters.join(',')}${r.snapshot.confState.learners.length > 0 ? `, learners ${r.snapshot.confState.learners.join(',')}` : ''}`}`,
+  );
   console.log(`log           entries ${r.log.baseIndex + 1}..${r.log.lastIndex()} (${entries.length})`);
-  if (r.repair !== null) console.log(`torn tail     ${r.repair.file} at byte ${r.repair.offset}: ${r.repair.bytesDropped} bytes (${r.repair.why}); truncated on next start`);
+  if (r.repair !== null)
+    console.log(
+      `torn tail     ${r.repair.file} at byte ${r.repair.offset}: ${r.repair.bytesDropped} bytes (${r.repair.why}); truncated on next start`,
+    );
   console.log('\nsegments');
   console.log(`  ${'name'.padEnd(22)} ${'bytes'.padStart(10)} ${'records'.padStart(8)}  entries`);
   for (const s of r.segments) {
@@ -148,7 +164,10 @@ export async function run(argv: string[]): Promise<number> {
   if (limit > 0) {
     console.log(`\nentries (${shown.length} of ${entries.length})`);
     console.log(`  ${'index'.padStart(8)} ${'term'.padStart(6)} ${'type'.padEnd(6)} ${'bytes'.padStart(7)}  preview`);
-    for (const e of shown) console.log(`  ${String(e.index).padStart(8)} ${String(e.term).padStart(6)} ${(e.type === 1 ? 'noop' : 'normal').padEnd(6)} ${String(e.data.length).padStart(7)}  ${preview(e)}`);
+    for (const e of shown)
+      console.log(
+        `  ${String(e.index).padStart(8)} ${String(e.term).padStart(6)} ${(e.type === 1 ? 'noop' : 'normal').padEnd(6)} ${String(e.data.length).padStart(7)}  ${preview(e)}`,
+      );
   }
   return 0;
 }

@@ -27,14 +27,20 @@ export function run(argv: string[]): Promise<number> {
     async () => {
       const { common, positionals, values } = parse(
         argv,
-        { prefix: { type: 'boolean' }, rev: { type: 'string' }, 'prev-kv': { type: 'boolean' }, count: { type: 'string' } },
+        {
+          prefix: { type: 'boolean' },
+          rev: { type: 'string' },
+          'prev-kv': { type: 'boolean' },
+          count: { type: 'string' },
+        },
         { formats: ['simple', 'json'] },
       );
       want(positionals, 1, 'KEY');
       const int = (text: string | undefined, flag: string, min: number): number | undefined => {
         if (text === undefined) return undefined;
         const n = Number(text);
-        if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got '${text}'`);
+        if (!Number.isSafeInteger(n) || n < min)
+          throw new UsageError(`${flag} must be an integer >= ${min}, got '${text}'`);
         return n;
       };
       const rev = int(values.rev, '--rev', 1);
@@ -58,12 +64,23 @@ export function run(argv: string[]): Promise<number> {
           for (const e of r.events) {
             const { kv } = e;
             if (common.json) {
-              const o: Record<string, unknown> = { type: e.type, key: kv.key, value: kv.value, modRevision: kv.modRevision, createRevision: kv.createRevision, version: kv.version };
+              const o: Record<string, unknown> = {
+                type: e.type,
+                key: kv.key,
+                value: kv.value,
+                modRevision: kv.modRevision,
+                createRevision: kv.createRevision,
+                version: kv.version,
+              };
               if (e.prevKv !== undefined) o['prevValue'] = e.prevKv.value;
               process.stdout.write(`${JSON.stringify(o)}\n`);
             } else {
               const prev = e.prevKv === undefined ? '' : ` (was ${field(e.prevKv.value)})`;
-              process.stdout.write(e.type === 'PUT' ? `PUT ${field(kv.key)} ${field(kv.value)}${prev}\n` : `DELETE ${field(kv.key)}${prev}\n`);
+              process.stdout.write(
+                e.type === 'PUT'
+                  ? `PUT ${field(kv.key)} ${field(kv.value)}${prev}\n`
+                  : `DELETE ${field(kv.key)}${prev}\n`,
+              );
             }
             if (count !== undefined && ++printed >= count) return 0;
           }

@@ -13,7 +13,9 @@ describe('HTTP/JSON API over a fake backend', () => {
   let backend: FakeBackend;
   let port: number;
   before(async () => {
-    ({ server, backend, port } = await fakeServer({ limits: { maxKeyBytes: 16, maxValueBytes: 64, maxRequestBytes: 4096, maxRangeLimit: 5, defaultRangeLimit: 2 } }));
+    ({ server, backend, port } = await fakeServer({
+      limits: { maxKeyBytes: 16, maxValueBytes: 64, maxRequestBytes: 4096, maxRangeLimit: 5, defaultRangeLimit: 2 },
+    }));
   });
   after(() => server.close());
 
@@ -21,7 +23,13 @@ describe('HTTP/JSON API over a fake backend', () => {
     const r = await post(port, `${KV}/${method}`, typeof body === 'string' ? body : JSON.stringify(body));
     return { status: r.status, json: JSON.parse(r.body) as Record<string, unknown> };
   };
-  const expectError = async (method: string, body: unknown, code: string, status: number, msg?: RegExp): Promise<void> => {
+  const expectError = async (
+    method: string,
+    body: unknown,
+    code: string,
+    status: number,
+    msg?: RegExp,
+  ): Promise<void> => {
     const r = await call(method, body);
     assert.equal(r.json['code'], code, JSON.stringify(r.json));
     assert.equal(r.status, status);
@@ -31,15 +39,49 @@ describe('HTTP/JSON API over a fake backend', () => {
   test('put, get, delete, cas, range, status', async () => {
     assert.deepEqual((await call('Put', { key: 'a', value: 'x' })).json, { index: '1', revision: '1' });
     assert.deepEqual((await call('Get', { key: 'a' })).json, {
-      found: true, value: 'x', index: '1', readMode: 'READ_MODE_LEASE', staleByMs: 0, revision: '1', createRevision: '1', modRevision: '1', version: '1',
+      found: true,
+      value: 'x',
+      index: '1',
+      readMode: 'READ_MODE_LEASE',
+      staleByMs: 0,
+      revision: '1',
+      createRevision: '1',
+      modRevision: '1',
+      version: '1',
     });
     assert.deepEqual((await call('Get', { key: 'zz', consistency: 'STALE' })).json, {
-      found: false, value: '', index: '1', readMode: 'READ_MODE_STALE', staleByMs: 0, revision: '1', createRevision: '0', modRevision: '0', version: '0',
+      found: false,
+      value: '',
+      index: '1',
+      readMode: 'READ_MODE_STALE',
+      staleByMs: 0,
+      revision: '1',
+      createRevision: '0',
+      modRevision: '0',
+      version: '0',
     });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'nope', value: 'y' })).json, { swapped: false, current: 'x', index: '2', revision: '1' });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'x', value: 'y' })).json, { swapped: true, index: '3', revision: '2' });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'new' })).json, { swapped: true, index: '4', revision: '3' });
-    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'again' })).json, { swapped: false, current: 'new', index: '5', revision: '3' });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'nope', value: 'y' })).json, {
+      swapped: false,
+      current: 'x',
+      index: '2',
+      revision: '1',
+    });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'a', expected: 'x', value: 'y' })).json, {
+      swapped: true,
+      index: '3',
+      revision: '2',
+    });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'new' })).json, {
+      swapped: true,
+      index: '4',
+      revision: '3',
+    });
+    assert.deepEqual((await call('CompareAndSwap', { key: 'b', value: 'again' })).json, {
+      swapped: false,
+      current: 'new',
+      index: '5',
+      revision: '3',
+    });
     await call('Put', { key: 'ab', value: '1' });
     const range = await call('Range', { prefix: 'a' });
     assert.deepEqual(range.json, {
@@ -68,10 +110,28 @@ describe('HTTP/JSON API over a fake backend', () => {
     await expectError('Range', { prefix: 'a', consistency: 'stale' }, 'invalid_argument', 400);
     await expectError('Get', { key: '' }, 'invalid_argument', 400, /key must not be empty/);
     await expectError('Put', { value: 'v' }, 'invalid_argument', 400, /key must not be empty/);
-    await expectError('Put', { key: 'k'.repeat(17), value: 'v' }, 'invalid_argument', 400, /key is 17 bytes; the limit is 16 bytes/);
+    await expectError(
+      'Put',
+      { key: 'k'.repeat(17), value: 'v' },
+      'invalid_argument',
+      400,
+      /key is 17 bytes; the limit is 16 bytes/,
+    );
     await expectError('Put', { key: 'é'.repeat(9), value: 'v' }, 'invalid_argument', 400, /key is 18 bytes/);
-    await expectError('Put', { key: 'k', value: 'v'.repeat(65) }, 'invalid_argument', 400, /value is 65 bytes; the limit is 64/);
-    await expectError('CompareAndSwap', { key: 'k', expected: 'v'.repeat(65), value: '' }, 'invalid_argument', 400, /expected is 65 bytes/);
+    await expectError(
+      'Put',
+      { key: 'k', value: 'v'.repeat(65) },
+      'invalid_argument',
+      400,
+      /value is 65 bytes; the limit is 64/,
+    );
+    await expectError(
+      'CompareAndSwap',
+      { key: 'k', expected: 'v'.repeat(65), value: '' },
+      'invalid_argument',
+      400,
+      /expected is 65 bytes/,
+    );
     await expectError('Range', { prefix: 'a', limit: 6 }, 'invalid_argument', 400, /limit 6 is above the maximum of 5/);
     await expectError('Put', { key: 'k', value: 'v', seq: 3 }, 'invalid_argument', 400, /seq given without client_id/);
     await expectError('Put', { key: 'k', value: 'v', clientId: 'c' }, 'invalid_argument', 400, /without seq/);
@@ -81,9 +141,21 @@ describe('HTTP/JSON API over a fake backend', () => {
     await expectError('Put', { key: 'k\ud800', value: 'v' }, 'invalid_argument', 400, /key is not valid Unicode/);
     await expectError('Get', { key: '\udc00' }, 'invalid_argument', 400, /key is not valid Unicode/);
     await expectError('Put', { key: 'k', value: 'v\ud800' }, 'invalid_argument', 400, /value is not valid Unicode/);
-    await expectError('CompareAndSwap', { key: 'k', expected: '\ud800', value: 'v' }, 'invalid_argument', 400, /expected is not valid Unicode|expected.*invalid UTF8/);
+    await expectError(
+      'CompareAndSwap',
+      { key: 'k', expected: '\ud800', value: 'v' },
+      'invalid_argument',
+      400,
+      /expected is not valid Unicode|expected.*invalid UTF8/,
+    );
     await expectError('Range', { prefix: '\ud800' }, 'invalid_argument', 400, /prefix.*invalid UTF8/);
-    await expectError('Put', { key: 'k', value: 'v', clientId: '\ud800', seq: 1 }, 'invalid_argument', 400, /client_id is not valid Unicode/);
+    await expectError(
+      'Put',
+      { key: 'k', value: 'v', clientId: '\ud800', seq: 1 },
+      'invalid_argument',
+      400,
+      /client_id is not valid Unicode/,
+    );
     assert.equal((await call('Put', { key: 'k😀', value: 'é😀' })).status, 200, 'surrogate pairs are fine');
     assert.equal((await call('Get', { key: 'a' })).json['found'], true);
   });
@@ -100,9 +172,16 @@ describe('HTTP/JSON API over a fake backend', () => {
     backend.followerOf = { leaderId: 'n2', leaderClientAddr: '127.0.0.1:7002' };
     try {
       for (const method of ['Get', 'Put']) {
-        const r = await post(port, `${KV}/${method}`, JSON.stringify(method === 'Put' ? { key: 'a', value: 'v' } : { key: 'a' }));
+        const r = await post(
+          port,
+          `${KV}/${method}`,
+          JSON.stringify(method === 'Put' ? { key: 'a', value: 'v' } : { key: 'a' }),
+        );
         assert.equal(r.status, 400);
-        assert.deepEqual(JSON.parse(r.body), { code: 'failed_precondition', message: 'not leader; leader is n2 at 127.0.0.1:7002' });
+        assert.deepEqual(JSON.parse(r.body), {
+          code: 'failed_precondition',
+          message: 'not leader; leader is n2 at 127.0.0.1:7002',
+        });
         assert.equal(r.headers['leasekv-leader'], 'n2');
         assert.equal(r.headers['leasekv-leader-addr'], '127.0.0.1:7002');
       }
@@ -118,9 +197,15 @@ describe('HTTP/JSON API over a fake backend', () => {
   test('deadline from connect-timeout-ms → deadline_exceeded; a bad header → invalid_argument', async () => {
     backend.delayMs = 300;
     try {
-      const r = await post(port, `${KV}/Get`, '{"key":"a"}', { 'content-type': 'application/json', 'connect-timeout-ms': '30' });
+      const r = await post(port, `${KV}/Get`, '{"key":"a"}', {
+        'content-type': 'application/json',
+        'connect-timeout-ms': '30',
+      });
       assert.equal((JSON.parse(r.body) as { code: string }).code, 'deadline_exceeded');
-      const bad = await post(port, `${KV}/Get`, '{"key":"a"}', { 'content-type': 'application/json', 'connect-timeout-ms': 'soon' });
+      const bad = await post(port, `${KV}/Get`, '{"key":"a"}', {
+        'content-type': 'application/json',
+        'connect-timeout-ms': 'soon',
+      });
       assert.equal((JSON.parse(bad.body) as { code: string }).code, 'invalid_argument');
     } finally {
       backend.delayMs = 0;
@@ -133,7 +218,9 @@ describe('back-pressure and backend errors', () => {
     const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 2 }, backend: { delayMs: 200 } });
     try {
       const answers = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => post(port, `${KV}/${i % 2 === 0 ? 'Get' : 'Range'}`, i % 2 === 0 ? '{"key":"a"}' : '{}')),
+        Array.from({ length: 6 }, (_, i) =>
+          post(port, `${KV}/${i % 2 === 0 ? 'Get' : 'Range'}`, i % 2 === 0 ? '{"key":"a"}' : '{}'),
+        ),
       );
       const codes = answers.map((a) => (a.status === 200 ? 'ok' : (JSON.parse(a.body) as { code: string }).code));
       assert.equal(codes.filter((c) => c === 'ok').length, 2, codes.join());
@@ -149,7 +236,8 @@ describe('back-pressure and backend errors', () => {
 
   test('typed backend errors map to codes', async () => {
     const { server, backend, port } = await fakeServer();
-    const { UnavailableError, OverloadedError, SessionExpiredError, OutcomeUnknownError } = await import('../backend.ts');
+    const { UnavailableError, OverloadedError, SessionExpiredError, OutcomeUnknownError } =
+      await import('../backend.ts');
     try {
       const cases: [Error, string, number][] = [
         [new UnavailableError('no quorum'), 'unavailable', 503],

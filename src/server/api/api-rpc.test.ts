@@ -15,7 +15,10 @@ import { fakeServer } from './test-util.ts';
 const PROTO = fileURLToPath(new URL('../../../proto/leasekv/v1/kv.proto', import.meta.url));
 
 type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
-function grpcClient(port: number): { call(method: string, req: object): Promise<Record<string, unknown>>; close(): void } {
+function grpcClient(port: number): {
+  call(method: string, req: object): Promise<Record<string, unknown>>;
+  close(): void;
+} {
   const def = protoLoader.loadSync(PROTO, { longs: String, enums: String, defaults: true, oneofs: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as { leasekv: { v1: { KV: grpc.ServiceClientConstructor } } };
   const client = new pkg.leasekv.v1.KV(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -48,8 +51,14 @@ describe('gRPC and Connect clients on the shared port', () => {
       assert.equal(got['readMode'], 'READ_MODE_LEASE');
       const st = await c.call('Status', {});
       assert.equal(st['role'], 'LEADER');
-      await assert.rejects(c.call('Get', { key: '' }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /key must not be empty/.test(e.details));
-      await assert.rejects(c.call('Put', { key: 'x'.repeat(17), value: '' }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+      await assert.rejects(
+        c.call('Get', { key: '' }),
+        (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /key must not be empty/.test(e.details),
+      );
+      await assert.rejects(
+        c.call('Put', { key: 'x'.repeat(17), value: '' }),
+        (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+      );
       backend.followerOf = { leaderId: 'n3', leaderClientAddr: '127.0.0.1:7003' };
       await assert.rejects(c.call('Put', { key: 'g', value: '2' }), (e: grpc.ServiceError) => {
         assert.equal(e.code, grpc.status.FAILED_PRECONDITION);
@@ -70,7 +79,13 @@ describe('gRPC and Connect clients on the shared port', () => {
     const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     try {
       const err = await new Promise<grpc.ServiceError>((resolve) => {
-        client.makeUnaryRequest('/leasekv.v1.KV/Nope', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e) => resolve(e!));
+        client.makeUnaryRequest(
+          '/leasekv.v1.KV/Nope',
+          (x: Buffer) => x,
+          (x: Buffer) => x,
+          Buffer.alloc(0),
+          (e) => resolve(e!),
+        );
       });
       assert.equal(err.code, grpc.status.UNIMPLEMENTED);
     } finally {
@@ -79,8 +94,14 @@ describe('gRPC and Connect clients on the shared port', () => {
   });
 
   for (const [name, transport] of [
-    ['Connect over HTTP/2 (binary)', () => createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: '2' })],
-    ['Connect over HTTP/1.1 (JSON)', () => createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: '1.1', useBinaryFormat: false })],
+    [
+      'Connect over HTTP/2 (binary)',
+      () => createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: '2' }),
+    ],
+    [
+      'Connect over HTTP/1.1 (JSON)',
+      () => createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: '1.1', useBinaryFormat: false }),
+    ],
     ['gRPC via Connect client', () => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` })],
   ] as const) {
     test(name, async () => {

@@ -16,7 +16,9 @@ describe('Txn over the API', () => {
   let backend: FakeBackend;
   let port: number;
   before(async () => {
-    ({ server, backend, port } = await fakeServer({ limits: { maxKeyBytes: 16, maxRangeLimit: 5, defaultRangeLimit: 2 } }));
+    ({ server, backend, port } = await fakeServer({
+      limits: { maxKeyBytes: 16, maxRangeLimit: 5, defaultRangeLimit: 2 },
+    }));
   });
   after(() => server.close());
 
@@ -27,14 +29,26 @@ describe('Txn over the API', () => {
 
   test('JSON: compare, success, failure, and the answers of each operation', async () => {
     // {"key":"lock"} compares VERSION EQUAL 0: the key does not exist.
-    const first = await call({ compare: [{ key: 'lock' }], success: [{ requestPut: { key: 'lock', value: 'me' } }, { requestGet: { key: 'lock' } }], failure: [] });
+    const first = await call({
+      compare: [{ key: 'lock' }],
+      success: [{ requestPut: { key: 'lock', value: 'me' } }, { requestGet: { key: 'lock' } }],
+      failure: [],
+    });
     assert.deepEqual(first.json, {
       succeeded: true,
       responses: [
         { responsePut: { index: '1', revision: '1' } },
         {
           responseGet: {
-            found: true, value: 'me', index: '1', readMode: 'READ_MODE_UNSPECIFIED', staleByMs: 0, revision: '1', createRevision: '1', modRevision: '1', version: '1',
+            found: true,
+            value: 'me',
+            index: '1',
+            readMode: 'READ_MODE_UNSPECIFIED',
+            staleByMs: 0,
+            revision: '1',
+            createRevision: '1',
+            modRevision: '1',
+            version: '1',
           },
         },
       ],
@@ -48,7 +62,14 @@ describe('Txn over the API', () => {
     });
     assert.equal(second.json['succeeded'], false);
     assert.deepEqual(second.json['responses'], [
-      { responseRange: { kvs: [{ key: 'lock', value: 'me', createRevision: '1', modRevision: '1', version: '1' }], more: false, index: '2', revision: '1' } },
+      {
+        responseRange: {
+          kvs: [{ key: 'lock', value: 'me', createRevision: '1', modRevision: '1', version: '1' }],
+          more: false,
+          index: '2',
+          revision: '1',
+        },
+      },
       { responseDelete: { deleted: false, index: '2', revision: '1' } },
     ]);
     assert.equal(backend.data.get('lock'), 'me');
@@ -57,7 +78,14 @@ describe('Txn over the API', () => {
   test('gRPC: the same method through a standard gRPC transport', async () => {
     const grpc = createClient(KV, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
     const res = await grpc.txn({
-      compare: [{ key: 'g', target: Compare_CompareTarget.VERSION, result: Compare_CompareResult.EQUAL, targetUnion: { case: 'version', value: 0n } }],
+      compare: [
+        {
+          key: 'g',
+          target: Compare_CompareTarget.VERSION,
+          result: Compare_CompareResult.EQUAL,
+          targetUnion: { case: 'version', value: 0n },
+        },
+      ],
       success: [{ request: { case: 'requestPut', value: { key: 'g', value: 'v' } } }],
     });
     assert.equal(res.succeeded, true);
@@ -72,15 +100,27 @@ describe('Txn over the API', () => {
       assert.match(String(r.json['message']), msg);
     };
     await bad({ compare: [{ key: 'k', target: 'VALUE' }] }, /compare\[0\]: target VALUE needs "value"/);
-    await bad({ compare: [{ key: 'k', target: 'MOD', version: '3' }] }, /target MOD compares "modRevision", not "version"/);
+    await bad(
+      { compare: [{ key: 'k', target: 'MOD', version: '3' }] },
+      /target MOD compares "modRevision", not "version"/,
+    );
     await bad({ compare: [{ key: '' }] }, /compare\[0\]\.key must not be empty/);
     await bad({ success: [{}] }, /success\[0\] holds no operation/);
-    await bad({ success: [{ requestPut: { key: 'a', value: '1' } }, { requestDelete: { key: 'a' } }] }, /writes key "a" more than once/);
+    await bad(
+      { success: [{ requestPut: { key: 'a', value: '1' } }, { requestDelete: { key: 'a' } }] },
+      /writes key "a" more than once/,
+    );
     await bad({ failure: [{ requestPut: { key: 'a', value: '1', clientId: 'c', seq: 1 } }] }, /carries no client_id/);
     await bad({ success: [{ requestGet: { key: 'a', consistency: 'STALE' } }] }, /leave out consistency/);
     await bad({ success: [{ requestRange: { prefix: '', limit: 6 } }] }, /limit 6 is above the maximum of 5/);
-    await bad({ success: [{ requestRange: { prefix: 'a', limit: 3 } }, { requestRange: { prefix: 'b', limit: 3 } }] }, /ask for 6 keys in all; the limit is 5/);
-    await bad({ success: Array.from({ length: 129 }, (_, i) => ({ requestGet: { key: `k${i}` } })) }, /129 operations; the limit is 128/);
+    await bad(
+      { success: [{ requestRange: { prefix: 'a', limit: 3 } }, { requestRange: { prefix: 'b', limit: 3 } }] },
+      /ask for 6 keys in all; the limit is 5/,
+    );
+    await bad(
+      { success: Array.from({ length: 129 }, (_, i) => ({ requestGet: { key: `k${i}` } })) },
+      /129 operations; the limit is 128/,
+    );
     await bad({ compare: [{ key: 'k', result: 'SAME' }] }, /CompareResult|SAME/);
     await bad({ success: [{ requestPut: { key: 'k'.repeat(17), value: '' } }] }, /success\[0\]\.key is 17 bytes/);
   });

@@ -11,7 +11,12 @@ import type { ApiServer } from './server.ts';
 import { fakeServer, post } from './test-util.ts';
 
 /** Reads an SSE stream until `n` blocks arrived (or it ended); returns the blocks' lines. */
-function sse(port: number, path: string, n: number, headers: Record<string, string> = {}): Promise<{ status: number; blocks: string[] }> {
+function sse(
+  port: number,
+  path: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; blocks: string[] }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
       let buf = '';
@@ -59,18 +64,33 @@ describe('Watch over the API', () => {
       try {
         for await (const r of stream) {
           if (r.events.length === 0) continue;
-          got.push({ revision: r.revision, events: r.events.map((e) => ({ type: e.type, key: e.kv?.key ?? '', prev: e.prevKv?.value })) });
+          got.push({
+            revision: r.revision,
+            events: r.events.map((e) => ({ type: e.type, key: e.kv?.key ?? '', prev: e.prevKv?.value })),
+          });
           if (got.length === 2) ctrl.abort();
         }
       } catch (err) {
         if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
       }
     })();
-    await post(port, '/leasekv.v1.KV/Txn', JSON.stringify({ success: [{ requestPut: { key: 'p/a', value: '2' } }, { requestPut: { key: 'p/b', value: '1' } }] }));
+    await post(
+      port,
+      '/leasekv.v1.KV/Txn',
+      JSON.stringify({
+        success: [{ requestPut: { key: 'p/a', value: '2' } }, { requestPut: { key: 'p/b', value: '1' } }],
+      }),
+    );
     await reading;
     assert.deepEqual(got, [
       { revision: 1n, events: [{ type: Event_EventType.PUT, key: 'p/a', prev: undefined }] },
-      { revision: 2n, events: [{ type: Event_EventType.PUT, key: 'p/a', prev: '1' }, { type: Event_EventType.PUT, key: 'p/b', prev: undefined }] },
+      {
+        revision: 2n,
+        events: [
+          { type: Event_EventType.PUT, key: 'p/a', prev: '1' },
+          { type: Event_EventType.PUT, key: 'p/b', prev: undefined },
+        ],
+      },
     ]);
     // The server learns of the cancel when the stream reset arrives (bounded wait, no timing claim).
     for (let i = 0; i < 100 && backend.watchHub.watcherCount > 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -80,7 +100,10 @@ describe('Watch over the API', () => {
   test('server-sent events: events and progress, resumed with Last-Event-ID; compacted is a clear error', async () => {
     const { status, blocks } = await sse(port, '/v1/watch?key=p/b&rev=1', 2);
     assert.equal(status, 200);
-    assert.match(blocks[0]!, /^id: 2\nevent: events\ndata: \{"revision":"2","events":\[\{"type":"PUT","kv":\{"key":"p\/b","value":"1","createRevision":"2","modRevision":"2","version":"1"\}\}\],"memberId":"n1"\}$/);
+    assert.match(
+      blocks[0]!,
+      /^id: 2\nevent: events\ndata: \{"revision":"2","events":\[\{"type":"PUT","kv":\{"key":"p\/b","value":"1","createRevision":"2","modRevision":"2","version":"1"\}\}\],"memberId":"n1"\}$/,
+    );
     assert.match(blocks[1]!, /^id: 2\nevent: progress\ndata: \{"revision":"2","events":\[\],"memberId":"n1"\}$/);
     // Resume after revision 2: the next change only.
     const resumed = sse(port, '/v1/watch?key=p/b', 2, { 'last-event-id': '2' });
@@ -89,7 +112,10 @@ describe('Watch over the API', () => {
     assert.match(r.blocks.find((b) => b.includes('event: events')) ?? '', /^id: 3\n.*"value":"2"/s);
     for (let i = 0; i < 5; i++) await put('other', `${i}`); // the history holds 3 revisions
     const old = await sse(port, '/v1/watch?key=p/b&rev=1', 1);
-    assert.match(old.blocks[0]!, /^event: error\ndata: \{"code":"out_of_range","message":"compacted: revision 1 has been compacted; the oldest revision available on this member is 6"\}$/);
+    assert.match(
+      old.blocks[0]!,
+      /^event: error\ndata: \{"code":"out_of_range","message":"compacted: revision 1 has been compacted; the oldest revision available on this member is 6"\}$/,
+    );
     const bad = await sse(port, '/v1/watch?key=p/b&revision=1', 1);
     assert.equal(bad.status, 400);
     assert.match(bad.blocks[0]!, /unknown query parameter 'revision'/);
@@ -101,7 +127,11 @@ describe('Watch over the API', () => {
       (async () => {
         for await (const _ of grpc.watch({ key: 'p/', prefix: true, startRevision: 1n })) void _;
       })(),
-      (e: unknown) => e instanceof ConnectError && e.code === Code.OutOfRange && /compacted/.test(e.message) && e.metadata.get('leasekv-compact-revision') === '6',
+      (e: unknown) =>
+        e instanceof ConnectError &&
+        e.code === Code.OutOfRange &&
+        /compacted/.test(e.message) &&
+        e.metadata.get('leasekv-compact-revision') === '6',
     );
   });
 });

@@ -65,11 +65,14 @@ export async function checkBody(g: GuardInput): Promise<ConnectError | null> {
       return null;
     }
     const bytes = g.wire.base64 ? Buffer.from(g.body.toString('latin1'), 'base64') : g.body;
-    for (let off = 0; off + ENVELOPE_HEADER_BYTES <= bytes.length; ) {
+    for (let off = 0; off + ENVELOPE_HEADER_BYTES <= bytes.length;) {
       const flags = bytes[off]!;
       const len = bytes.readUInt32BE(off + 1);
       if ((flags & ~COMPRESSED_FLAG) !== 0) {
-        return new ConnectError(`message frame flags 0x${flags.toString(16).padStart(2, '0')} are not allowed in a request (only 0x01, compressed)`, Code.InvalidArgument);
+        return new ConnectError(
+          `message frame flags 0x${flags.toString(16).padStart(2, '0')} are not allowed in a request (only 0x01, compressed)`,
+          Code.InvalidArgument,
+        );
       }
       const start = off + ENVELOPE_HEADER_BYTES;
       off = start + len;
@@ -90,7 +93,10 @@ function decodeProto(input: DescMessage, payload: Uint8Array): void {
   try {
     fromBinary(input, payload);
   } catch (e) {
-    throw new ConnectError(`cannot decode message ${input.typeName} from binary: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `cannot decode message ${input.typeName} from binary: ${e instanceof Error ? e.message : String(e)}`,
+      Code.InvalidArgument,
+    );
   }
 }
 

@@ -5,12 +5,19 @@ import { Cluster } from '../../gen/leasekv/v1/kv_pb.ts';
 import type { ClusterBackend, MemberView } from '../cluster-backend.ts';
 import type { ApiCore } from './core.ts';
 
-function member(m: MemberView): { id: string; peerAddr: string; clientAddr: string; learner: boolean; incarnation: string } {
+function member(m: MemberView): {
+  id: string;
+  peerAddr: string;
+  clientAddr: string;
+  learner: boolean;
+  incarnation: string;
+} {
   return { id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr, learner: m.learner, incarnation: m.incarnation };
 }
 
 export function clusterService(core: ApiCore, backend: ClusterBackend): ServiceImpl<typeof Cluster> {
-  const run = <T>(ctx: HandlerContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> => core.call(ctx.signal, ctx.timeoutMs(), fn);
+  const run = <T>(ctx: HandlerContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
+    core.call(ctx.signal, ctx.timeoutMs(), fn);
   return {
     async memberList(_req, ctx) {
       const r = await run(ctx, () => backend.memberList());
@@ -24,7 +31,9 @@ export function clusterService(core: ApiCore, backend: ClusterBackend): ServiceI
       };
     },
     async memberAdd(req, ctx) {
-      const r = await run(ctx, (s) => backend.memberAdd({ id: req.id, peerAddr: req.peerAddr, clientAddr: req.clientAddr, learner: req.learner }, s));
+      const r = await run(ctx, (s) =>
+        backend.memberAdd({ id: req.id, peerAddr: req.peerAddr, clientAddr: req.clientAddr, learner: req.learner }, s),
+      );
       return { member: member(r.member), index: BigInt(r.index), members: r.members.map(member) };
     },
     async memberPromote(req, ctx) {

@@ -1,5 +1,9 @@
 // Backend values ↔ API (proto) values. Enum spellings live here only.
-import type { Consistency as BackendConsistency, ReadMode as BackendReadMode, Role as BackendRole } from '../backend.ts';
+import type {
+  Consistency as BackendConsistency,
+  ReadMode as BackendReadMode,
+  Role as BackendRole,
+} from '../backend.ts';
 import { Consistency, ReadMode, Role } from '../../gen/leasekv/v1/kv_pb.ts';
 
 export function consistencyFromApi(c: Consistency): BackendConsistency {

@@ -11,7 +11,9 @@ export interface ConnShare {
 }
 
 /** The request's connection share, as a Connect context value (set by rpc.ts, read by the handlers). */
-export const CONN_SHARE = createContextKey<ConnShare | undefined>(undefined, { description: 'leasekv connection share' });
+export const CONN_SHARE = createContextKey<ConnShare | undefined>(undefined, {
+  description: 'leasekv connection share',
+});
 
 export class ApiCore {
   #inFlight = 0;
@@ -37,10 +39,18 @@ export class ApiCore {
    * multiplexing connection cannot take the whole budget from the others (issue 13).
    * Always throws ConnectError.
    */
-  async call<T>(clientSignal: AbortSignal, clientTimeoutMs: number | undefined, fn: (signal: AbortSignal) => Promise<T>, conn?: ConnShare): Promise<T> {
+  async call<T>(
+    clientSignal: AbortSignal,
+    clientTimeoutMs: number | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+    conn?: ConnShare,
+  ): Promise<T> {
     if (this.#inFlight >= this.limits.maxInFlight) {
       this.rejectedOverload++;
-      throw new ConnectError(`server busy: ${this.limits.maxInFlight} requests in flight; retry with backoff`, Code.ResourceExhausted);
+      throw new ConnectError(
+        `server busy: ${this.limits.maxInFlight} requests in flight; retry with backoff`,
+        Code.ResourceExhausted,
+      );
     }
     if (conn !== undefined && conn.inFlight >= this.limits.maxInFlightPerConnection) {
       this.rejectedOverload++;
@@ -53,10 +63,16 @@ export class ApiCore {
     this.#inFlight++;
     if (conn !== undefined) conn.inFlight++;
     const ctrl = new AbortController();
-    const deadlineMs = clientTimeoutMs === undefined ? this.limits.requestDeadlineMs : Math.min(clientTimeoutMs, this.limits.requestDeadlineMs);
+    const deadlineMs =
+      clientTimeoutMs === undefined
+        ? this.limits.requestDeadlineMs
+        : Math.min(clientTimeoutMs, this.limits.requestDeadlineMs);
     const onClientAbort = (): void => ctrl.abort(abortReason(clientSignal.reason));
     clientSignal.addEventListener('abort', onClientAbort, { once: true });
-    const timer = setTimeout(() => ctrl.abort(new ConnectError(`deadline of ${deadlineMs} ms exceeded`, Code.DeadlineExceeded)), deadlineMs);
+    const timer = setTimeout(
+      () => ctrl.abort(new ConnectError(`deadline of ${deadlineMs} ms exceeded`, Code.DeadlineExceeded)),
+      deadlineMs,
+    );
     // A backend that ignores its signal still cannot hold the answer past the deadline.
     const aborted = new Promise<never>((_, reject) => {
       ctrl.signal.addEventListener('abort', () => reject(abortReason(ctrl.signal.reason)), { once: true });

@@ -41,15 +41,20 @@ export function toConnectError(err: unknown): ConnectError {
     if (err.leaderClientAddr !== '') meta[LEADER_ADDR_HEADER] = err.leaderClientAddr;
     return new ConnectError(err.message, Code.FailedPrecondition, meta);
   }
-  if (err instanceof ChangeRefusedError) return new ConnectError(`membership change refused (${err.reason}): ${err.message}`, Code.FailedPrecondition);
+  if (err instanceof ChangeRefusedError)
+    return new ConnectError(`membership change refused (${err.reason}): ${err.message}`, Code.FailedPrecondition);
   if (err instanceof UnavailableError) return new ConnectError(err.message, Code.Unavailable);
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
   if (err instanceof SessionExpiredError) return new ConnectError(`session expired: ${err.message}`, Code.Aborted);
   if (err instanceof FutureRevisionError) return new ConnectError(err.message, Code.OutOfRange);
   if (err instanceof TtlNotFoundError) return new ConnectError(err.message, Code.NotFound);
-  if (err instanceof CompactedError) return new ConnectError(`compacted: ${err.message}`, Code.OutOfRange, { [COMPACT_REVISION_HEADER]: String(err.oldest) });
-  if (err instanceof WatcherTooSlowError || err instanceof TooManyWatchersError) return new ConnectError(err.message, Code.ResourceExhausted);
+  if (err instanceof CompactedError)
+    return new ConnectError(`compacted: ${err.message}`, Code.OutOfRange, {
+      [COMPACT_REVISION_HEADER]: String(err.oldest),
+    });
+  if (err instanceof WatcherTooSlowError || err instanceof TooManyWatchersError)
+    return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof WatcherClosedError) return new ConnectError(err.message, Code.Unavailable);
   if (err instanceof OutcomeUnknownError) {
     return new ConnectError(`outcome unknown: ${err.message}`, Code.Unavailable, { [OUTCOME_HEADER]: 'unknown' });

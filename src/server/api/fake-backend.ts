@@ -28,7 +28,14 @@ import {
   TtlNotFoundError,
 } from '../backend.ts';
 import { compareHolds } from '../../kv/txn.ts';
-import { DEFAULT_WATCH_LIMITS, WatchHub, type ChangeEvent, type Watcher, type WatchLimits, type WatchRequest } from '../watch/hub.ts';
+import {
+  DEFAULT_WATCH_LIMITS,
+  WatchHub,
+  type ChangeEvent,
+  type Watcher,
+  type WatchLimits,
+  type WatchRequest,
+} from '../watch/hub.ts';
 
 export interface FakeBackendOptions {
   readonly id?: string;
@@ -123,7 +130,12 @@ export class FakeBackend implements KvBackend {
   #set(key: string, value: string): void {
     const rev = this.#revision + 1;
     const old = this.data.has(key) ? this.#kv(key) : undefined;
-    this.#meta.set(key, old === undefined ? { create: rev, mod: rev, version: 1 } : { create: old.create, mod: rev, version: old.version + 1 });
+    this.#meta.set(
+      key,
+      old === undefined
+        ? { create: rev, mod: rev, version: 1 }
+        : { create: old.create, mod: rev, version: old.version + 1 },
+    );
     this.data.set(key, value);
     this.#ttlKeys.delete(key);
     this.#wrote = true;
@@ -138,12 +150,19 @@ export class FakeBackend implements KvBackend {
     const deleted = this.data.delete(key);
     if (prev !== undefined) {
       this.#wrote = true;
-      this.#events.push({ type: 'delete', kv: { key, value: '', create: 0, mod: this.#revision + 1, version: 0 }, prev });
+      this.#events.push({
+        type: 'delete',
+        kv: { key, value: '', create: 0, mod: this.#revision + 1, version: 0 },
+        prev,
+      });
     }
     return deleted;
   }
 
-  async compact(req: { revision: number }, signal: AbortSignal): Promise<{ compactRevision: number; index: number; revision: number }> {
+  async compact(
+    req: { revision: number },
+    signal: AbortSignal,
+  ): Promise<{ compactRevision: number; index: number; revision: number }> {
     await this.#enter('compact', req, signal, true);
     this.#index++;
     const c = Math.min(req.revision, this.#revision);
@@ -208,7 +227,12 @@ export class FakeBackend implements KvBackend {
 
   /** Like the node: answers at once when nothing would make get() wait or fail. */
   getNow(req: GetRequest): GetResult | null {
-    if (this.delayMs > 0 || this.failNext.length > 0 || (req.consistency === 'linearizable' && this.followerOf !== undefined)) return null;
+    if (
+      this.delayMs > 0 ||
+      this.failNext.length > 0 ||
+      (req.consistency === 'linearizable' && this.followerOf !== undefined)
+    )
+      return null;
     this.calls.push({ method: 'get', req });
     return this.#getResult(req);
   }
@@ -228,12 +252,16 @@ export class FakeBackend implements KvBackend {
       const ok = req.expected === null ? cur === undefined : cur === req.expected;
       if (ok) this.#set(req.key, req.value);
       const revision = this.#revision + (ok ? 1 : 0);
-      return ok || cur === undefined ? { swapped: ok, index: this.#index, revision } : { swapped: false, current: cur, index: this.#index, revision };
+      return ok || cur === undefined
+        ? { swapped: ok, index: this.#index, revision }
+        : { swapped: false, current: cur, index: this.#index, revision };
     });
   }
 
   #rangeKvs(prefix: string, limit: number): { kvs: KeyValue[]; more: boolean } {
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const keys = [...this.data.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     return { kvs: keys.slice(0, limit).map((key) => this.#kv(key) as KeyValue), more: keys.length > limit };
   }
 
@@ -295,9 +323,13 @@ export class FakeBackend implements KvBackend {
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      },
+      { once: true },
+    );
   });
 }

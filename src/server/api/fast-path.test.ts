@@ -20,7 +20,11 @@ const G = '/leasekv.v1.KV/Get';
 const P = '/leasekv.v1.KV/Put';
 const CASES: readonly Case[] = [
   { name: 'put', path: P, body: '{"key":"a","value":"x"}' },
-  { name: 'put with escapes', path: P, body: JSON.stringify({ key: 'é\n"q"', value: 'tab\t\u2028\u0000 ☃ \ud83d\ude00' }) },
+  {
+    name: 'put with escapes',
+    path: P,
+    body: JSON.stringify({ key: 'é\n"q"', value: 'tab\t\u2028\u0000 ☃ \ud83d\ude00' }),
+  },
   { name: 'get escapes', path: G, body: JSON.stringify({ key: 'é\n"q"' }) },
   { name: 'put empty value', path: P, body: '{"key":"e","value":""}' },
   { name: 'get', path: G, body: '{"key":"a"}' },
@@ -33,7 +37,12 @@ const CASES: readonly Case[] = [
   { name: 'put proto names (declined)', path: P, body: '{"key":"s","value":"3","client_id":"c1","seq":3}' },
   { name: 'get numeric enum (declined)', path: G, body: '{"key":"a","consistency":1}' },
   { name: 'get null field (declined)', path: G, body: '{"key":"a","consistency":null}' },
-  { name: 'charset content type', path: G, body: '{"key":"a"}', headers: { 'content-type': 'application/json; charset=utf-8' } },
+  {
+    name: 'charset content type',
+    path: G,
+    body: '{"key":"a"}',
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  },
   { name: 'empty key', path: G, body: '{"key":""}' },
   { name: 'no key', path: P, body: '{"value":"v"}' },
   { name: 'oversized key', path: P, body: JSON.stringify({ key: 'k'.repeat(17), value: '' }) },
@@ -50,7 +59,12 @@ const CASES: readonly Case[] = [
   { name: 'unknown field', path: G, body: '{"key":"a","nope":true}' },
   { name: 'misspelled enum', path: G, body: '{"key":"a","consistency":"stale"}' },
   { name: 'wrong type', path: P, body: '{"key":1,"value":"v"}' },
-  { name: 'bad timeout header', path: G, body: '{"key":"a"}', headers: { 'content-type': 'application/json', 'connect-timeout-ms': '1.5' } },
+  {
+    name: 'bad timeout header',
+    path: G,
+    body: '{"key":"a"}',
+    headers: { 'content-type': 'application/json', 'connect-timeout-ms': '1.5' },
+  },
   {
     name: 'not leader',
     path: G,

@@ -12,7 +12,14 @@
 // with alwaysEmitImplicit. fast-path.test.ts checks byte equality against the Connect path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonValue } from '@bufbuild/protobuf';
-import { Code, ConnectError, createConnectRouter, type ConnectRouterOptions, type ConnectRouter, createContextValues } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  type ConnectRouterOptions,
+  type ConnectRouter,
+  createContextValues,
+} from '@connectrpc/connect';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
@@ -70,7 +77,10 @@ export class FastPath {
       req.off('data', onData).off('end', onEnd);
       req.pause();
       res.setHeader('connection', 'close');
-      writeError(res, new ConnectError(`request body is larger than the limit of ${max} bytes`, Code.ResourceExhausted));
+      writeError(
+        res,
+        new ConnectError(`request body is larger than the limit of ${max} bytes`, Code.ResourceExhausted),
+      );
     };
     const onEnd = (): void => {
       this.#answer(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), conn);
@@ -80,7 +90,8 @@ export class FastPath {
 
   #answer(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, conn: ConnShare): void {
     const timeoutHeader = req.headers['connect-timeout-ms'] as string | undefined;
-    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader)) return this.#decline(req, res, path, body, undefined, conn);
+    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader))
+      return this.#decline(req, res, path, body, undefined, conn);
     const timeoutMs = timeoutHeader === undefined ? undefined : Number(timeoutHeader);
     const typeName = path === GET_PATH ? GET_TYPE : PUT_TYPE;
     // The body is parsed once, here, on every path: a body that is not plain goes to Connect already
@@ -93,10 +104,12 @@ export class FastPath {
       parsed = JSON.parse(text);
       if (isPlainObject(parsed) && Object.keys(parsed).length !== keys) {
         const dup = findDuplicateKey(text);
-        if (dup !== undefined) throw new JsonBodyError(`cannot decode message ${typeName} from JSON: duplicate object key "${dup}"`);
+        if (dup !== undefined)
+          throw new JsonBodyError(`cannot decode message ${typeName} from JSON: duplicate object key "${dup}"`);
       }
     } catch (e) {
-      const message = e instanceof JsonBodyError ? e.message : `cannot decode message ${typeName} from JSON: ${(e as Error).message}`;
+      const message =
+        e instanceof JsonBodyError ? e.message : `cannot decode message ${typeName} from JSON: ${(e as Error).message}`;
       writeError(res, new ConnectError(message, Code.InvalidArgument));
       return;
     }
@@ -152,7 +165,12 @@ export class FastPath {
     return this.core.call(signal, timeoutMs, (s) => backend.get(r, s), conn).then(getJson);
   }
 
-  #put(body: unknown, signal: AbortSignal, timeoutMs: number | undefined, conn: ConnShare): Promise<string> | undefined {
+  #put(
+    body: unknown,
+    signal: AbortSignal,
+    timeoutMs: number | undefined,
+    conn: ConnShare,
+  ): Promise<string> | undefined {
     if (!isPlainObject(body)) return undefined;
     let key = '';
     let value = '';
@@ -169,16 +187,30 @@ export class FastPath {
     }
     const r = toPut({ key, value, clientId, seq }, this.core.limits);
     const backend = this.core.backend;
-    return this.core.call(signal, timeoutMs, (s) => backend.put(r, s), conn).then((p) => `{"index":"${p.index}","revision":"${p.revision}"}`);
+    return this.core
+      .call(signal, timeoutMs, (s) => backend.put(r, s), conn)
+      .then((p) => `{"index":"${p.index}","revision":"${p.revision}"}`);
   }
 
   /** Hands the request to Connect's handler for the same method: with the raw body, or already parsed. */
-  #decline(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer | undefined, parsed: unknown, conn: ConnShare): void {
+  #decline(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    body: Buffer | undefined,
+    parsed: unknown,
+    conn: ConnShare,
+  ): void {
     this.declined++;
     const values = createContextValues().set(CONN_SHARE, conn);
     const handler = this.#fallback.get(path);
     if (handler === undefined) throw new Error(`fast path: no Connect handler for ${path}`);
-    const uReq = universalRequestFromNodeRequest(req, res, body === undefined ? (parsed as JsonValue) : undefined, values);
+    const uReq = universalRequestFromNodeRequest(
+      req,
+      res,
+      body === undefined ? (parsed as JsonValue) : undefined,
+      values,
+    );
     const req2 =
       body === undefined
         ? uReq

@@ -98,7 +98,8 @@ function peek(socket: Socket, opts: FrontEndOptions): void {
   socket.on('error', () => socket.destroy());
   const onReadable = (): void => {
     let chunk: Buffer | null;
-    while ((chunk = socket.read() as Buffer | null) !== null) seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    while ((chunk = socket.read() as Buffer | null) !== null)
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
     if (seen.length === 0) return;
     // Still a prefix of the preface: wait for more bytes before deciding.
     if (seen.length < PREFACE.length && PREFACE.subarray(0, seen.length).equals(seen)) return;

@@ -31,7 +31,10 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     core.call(ctx.signal, ctx.timeoutMs(), fn, ctx.values.get(CONN_SHARE));
   return {
     async put(req, ctx) {
-      const r = toPut({ key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq), ttlId: u64(req.ttlId) }, limits);
+      const r = toPut(
+        { key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq), ttlId: u64(req.ttlId) },
+        limits,
+      );
       const res = await run(ctx, (s) => backend.put(r, s));
       return { index: BigInt(res.index), revision: BigInt(res.revision) };
     },
@@ -56,7 +59,10 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       return { deleted: res.deleted, index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async compareAndSwap(req, ctx) {
-      const r = toCas({ key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      const r = toCas(
+        { key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq) },
+        limits,
+      );
       const res = await run(ctx, (s) => backend.compareAndSwap(r, s));
       const base = { swapped: res.swapped, index: BigInt(res.index), revision: BigInt(res.revision) };
       return res.current === undefined ? base : { ...base, current: res.current };
@@ -68,9 +74,12 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async ttlGrant(req, ctx) {
-      if (req.ttlMs < 1 || req.ttlMs > MAX_TTL_MS) throw new ConnectError(`ttl_ms must be in 1..${MAX_TTL_MS}, got ${req.ttlMs}`, Code.InvalidArgument);
+      if (req.ttlMs < 1 || req.ttlMs > MAX_TTL_MS)
+        throw new ConnectError(`ttl_ms must be in 1..${MAX_TTL_MS}, got ${req.ttlMs}`, Code.InvalidArgument);
       const session = checkSession(req.clientId, u64(req.seq));
-      const r = await run(ctx, (s) => backend.ttlGrant(session === undefined ? { ttlMs: req.ttlMs } : { ttlMs: req.ttlMs, session }, s));
+      const r = await run(ctx, (s) =>
+        backend.ttlGrant(session === undefined ? { ttlMs: req.ttlMs } : { ttlMs: req.ttlMs, session }, s),
+      );
       return { id: BigInt(r.id), ttlMs: r.ttlMs, index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     async compact(req, ctx) {
@@ -109,7 +118,13 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
         leaseHeld: st.leaseHeld,
         leaseRemainingMs: u32Ms(st.leaseRemainingMs),
         oldLeaseRemainingMs: u32Ms(st.oldLeaseRemainingMs),
-        members: st.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr, learner: m.learner ?? false, incarnation: m.incarnation ?? '' })),
+        members: st.members.map((m) => ({
+          id: m.id,
+          peerAddr: m.peerAddr,
+          clientAddr: m.clientAddr,
+          learner: m.learner ?? false,
+          incarnation: m.incarnation ?? '',
+        })),
         keys: BigInt(st.keys),
         version: st.version,
         revision: BigInt(st.revision),

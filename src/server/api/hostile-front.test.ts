@@ -37,7 +37,9 @@ describe('HTTP/1.1 timeouts on sockets handed over by the front end', () => {
       const halfHeaders = await open(port);
       halfHeaders.write('POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\n');
       const halfBody = await open(port);
-      halfBody.write('POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"ke');
+      halfBody.write(
+        'POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"ke',
+      );
       // Bounds far above the timeouts (a loaded machine), far below "for ever".
       const [a, b] = await Promise.all([closedWithin(halfHeaders, 15_000), closedWithin(halfBody, 15_000)]);
       assert.match(a, /^HTTP\/1\.1 408/);
@@ -92,7 +94,9 @@ describe('connection caps at the front end', () => {
       // An admitted connection still works.
       const ok = socks[0]!;
       const answer = new Promise<string>((resolve) => ok.once('data', (c: Buffer) => resolve(c.toString())));
-      ok.write('POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"key":"a"}');
+      ok.write(
+        'POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"key":"a"}',
+      );
       assert.match(await answer, /^HTTP\/1\.1 200/);
     } finally {
       for (const s of socks) s.destroy();

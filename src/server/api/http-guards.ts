@@ -10,7 +10,11 @@ import { constants as h2, type Http2Server, type ServerHttp2Session } from 'node
  * list and the interval): a stalled request gets Node's 408 and its connection is closed.
  * hostile-front.test.ts checks this through a real socket.
  */
-export function enforceHttp1Timeouts(http1: HttpServer, headersTimeoutMs: number, requestReceiveTimeoutMs: number): void {
+export function enforceHttp1Timeouts(
+  http1: HttpServer,
+  headersTimeoutMs: number,
+  requestReceiveTimeoutMs: number,
+): void {
   http1.headersTimeout = headersTimeoutMs;
   http1.requestTimeout = requestReceiveTimeoutMs;
   http1.emit('listening');
@@ -27,7 +31,11 @@ export function checkingIntervalMs(headersTimeoutMs: number): number {
  * either side) more than maxResetsPerSec times within one second gets GOAWAY (ENHANCE_YOUR_CALM)
  * and is closed.
  */
-export function limitStreamResets(http2: Http2Server, maxResetsPerSec: number, nowMs: () => number = () => performance.now()): void {
+export function limitStreamResets(
+  http2: Http2Server,
+  maxResetsPerSec: number,
+  nowMs: () => number = () => performance.now(),
+): void {
   http2.on('session', (session: ServerHttp2Session) => {
     let windowStartMs = nowMs();
     let resets = 0;
@@ -42,7 +50,10 @@ export function limitStreamResets(http2: Http2Server, maxResetsPerSec: number, n
         if (++resets > maxResetsPerSec) {
           // The error is only for the session's 'error' event (ignored); the code goes in the GOAWAY.
           session.on('error', () => undefined);
-          session.destroy(new Error(`more than ${maxResetsPerSec} stream resets in a second`), h2.NGHTTP2_ENHANCE_YOUR_CALM);
+          session.destroy(
+            new Error(`more than ${maxResetsPerSec} stream resets in a second`),
+            h2.NGHTTP2_ENHANCE_YOUR_CALM,
+          );
         }
       });
     });

@@ -72,7 +72,10 @@ export class ApiLimitsError extends Error {
 /** Fills defaults and checks every limit; throws ApiLimitsError naming the bad one. */
 export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   const base = { ...DEFAULT_LIMITS, ...partial };
-  const l: ApiLimits = { ...base, maxInFlightPerConnection: partial.maxInFlightPerConnection ?? defaultInFlightPerConnection(base.maxInFlight) };
+  const l: ApiLimits = {
+    ...base,
+    maxInFlightPerConnection: partial.maxInFlightPerConnection ?? defaultInFlightPerConnection(base.maxInFlight),
+  };
   const positive = (name: keyof ApiLimits, max: number, min = 1): void => {
     const v = l[name];
     if (!Number.isSafeInteger(v) || v < min || v > max) {
@@ -98,19 +101,29 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxNewConnectionsPerSec', 1_000_000);
   positive('maxStreamResetsPerSec', 1_000_000);
   if (l.defaultRangeLimit > l.maxRangeLimit) {
-    throw new ApiLimitsError(`api limit defaultRangeLimit (${l.defaultRangeLimit}) exceeds maxRangeLimit (${l.maxRangeLimit})`);
+    throw new ApiLimitsError(
+      `api limit defaultRangeLimit (${l.defaultRangeLimit}) exceeds maxRangeLimit (${l.maxRangeLimit})`,
+    );
   }
   if (l.maxRequestBytes < l.maxKeyBytes + l.maxValueBytes) {
-    throw new ApiLimitsError(`api limit maxRequestBytes (${l.maxRequestBytes}) must be at least maxKeyBytes + maxValueBytes`);
+    throw new ApiLimitsError(
+      `api limit maxRequestBytes (${l.maxRequestBytes}) must be at least maxKeyBytes + maxValueBytes`,
+    );
   }
   if (l.maxInFlightPerConnection > l.maxInFlight) {
-    throw new ApiLimitsError(`api limit maxInFlightPerConnection (${l.maxInFlightPerConnection}) exceeds maxInFlight (${l.maxInFlight})`);
+    throw new ApiLimitsError(
+      `api limit maxInFlightPerConnection (${l.maxInFlightPerConnection}) exceeds maxInFlight (${l.maxInFlight})`,
+    );
   }
   if (l.headersTimeoutMs > l.requestReceiveTimeoutMs) {
-    throw new ApiLimitsError(`api limit headersTimeoutMs (${l.headersTimeoutMs}) exceeds requestReceiveTimeoutMs (${l.requestReceiveTimeoutMs})`);
+    throw new ApiLimitsError(
+      `api limit headersTimeoutMs (${l.headersTimeoutMs}) exceeds requestReceiveTimeoutMs (${l.requestReceiveTimeoutMs})`,
+    );
   }
   if (l.maxConnectionsPerSource > l.maxConnections) {
-    throw new ApiLimitsError(`api limit maxConnectionsPerSource (${l.maxConnectionsPerSource}) exceeds maxConnections (${l.maxConnections})`);
+    throw new ApiLimitsError(
+      `api limit maxConnectionsPerSource (${l.maxConnectionsPerSource}) exceeds maxConnections (${l.maxConnections})`,
+    );
   }
   return l;
 }

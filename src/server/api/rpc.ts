@@ -5,7 +5,17 @@
 // per-connection share of the in-flight budget, passed to the handlers as a context value.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues, type Interceptor } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  createContextKey,
+  createContextValues,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+  type Interceptor,
+} from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { checkBody, emptyRequest, needsGuard, readBodyBounded, wireOf } from './body-guard.ts';
@@ -40,7 +50,10 @@ export interface RpcDispatchOptions {
 export type RpcDispatch = (req: NodeReq, res: NodeRes) => void;
 
 export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
-  const router = createConnectRouter({ ...opts.connectOptions, interceptors: [guardInterceptor, ...(opts.connectOptions.interceptors ?? [])] });
+  const router = createConnectRouter({
+    ...opts.connectOptions,
+    interceptors: [guardInterceptor, ...(opts.connectOptions.interceptors ?? [])],
+  });
   opts.connectOptions.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const shares = new WeakMap<object, ConnShare>();
@@ -53,7 +66,12 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
   const refuseTooLarge = (res: NodeRes, declared: number): void => {
     // Refused before the body arrives; the connection is closed rather than drained.
     res.setHeader('connection', 'close');
-    writeJsonError(res, 413, 'resource_exhausted', `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`);
+    writeJsonError(
+      res,
+      413,
+      'resource_exhausted',
+      `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`,
+    );
   };
   return (req, res) => {
     // An HTTP/2 stream the client already reset (rapid reset): nothing to answer, so no work at all.
@@ -74,31 +92,67 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     }
     const method = req.method ?? '';
     if (!handler.allowedMethods.includes(method)) {
-      return writeJsonError(res, 405, 'unimplemented', `method ${method} is not allowed on ${path}; use ${handler.allowedMethods.join(' or ')}`, {
-        allow: handler.allowedMethods.join(', '),
-      });
+      return writeJsonError(
+        res,
+        405,
+        'unimplemented',
+        `method ${method} is not allowed on ${path}; use ${handler.allowedMethods.join(' or ')}`,
+        {
+          allow: handler.allowedMethods.join(', '),
+        },
+      );
     }
     const ct = req.headers['content-type'];
     const wire = wireOf(ct);
     if (wire === undefined || !handler.supportedContentType(ct ?? null)) {
-      return writeJsonError(res, 415, 'invalid_argument', `content-type ${JSON.stringify(ct ?? '')} is not supported on ${path}; use application/json, application/proto, application/grpc, application/grpc-web or application/connect+json`);
+      return writeJsonError(
+        res,
+        415,
+        'invalid_argument',
+        `content-type ${JSON.stringify(ct ?? '')} is not supported on ${path}; use application/json, application/proto, application/grpc, application/grpc-web or application/connect+json`,
+      );
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     const tooLarge = declared > limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0);
     if (tooLarge && http1) return refuseTooLarge(res, declared);
-    const values = createContextValues().set(CONN_SHARE, shareOf(http1 ? req.socket : req.stream.session ?? req.stream));
+    const values = createContextValues().set(
+      CONN_SHARE,
+      shareOf(http1 ? req.socket : (req.stream.session ?? req.stream)),
+    );
     if (tooLarge) {
-      values.set(GUARD_ERROR, new ConnectError(`request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`, Code.ResourceExhausted));
+      values.set(
+        GUARD_ERROR,
+        new ConnectError(
+          `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`,
+          Code.ResourceExhausted,
+        ),
+      );
       return run(handler, req, res, values, emptyRequest(wire), true);
     }
     if (!needsGuard(wire)) return run(handler, req, res, values, undefined, false);
     readBodyBounded(req, limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0)).then(
       async (body) => {
-        const encoding = headerOf(req, wire.enveloped ? (ct?.startsWith('application/connect') === true ? 'connect-content-encoding' : 'grpc-encoding') : 'content-encoding');
+        const encoding = headerOf(
+          req,
+          wire.enveloped
+            ? ct?.startsWith('application/connect') === true
+              ? 'connect-content-encoding'
+              : 'grpc-encoding'
+            : 'content-encoding',
+        );
         const err =
           body === null
-            ? new ConnectError(`request body is larger than the limit of ${limits.maxRequestBytes} bytes`, Code.ResourceExhausted)
-            : await checkBody({ wire, body, encoding, input: handler.method.input, maxRequestBytes: limits.maxRequestBytes });
+            ? new ConnectError(
+                `request body is larger than the limit of ${limits.maxRequestBytes} bytes`,
+                Code.ResourceExhausted,
+              )
+            : await checkBody({
+                wire,
+                body,
+                encoding,
+                input: handler.method.input,
+                maxRequestBytes: limits.maxRequestBytes,
+              });
         if (err !== null) {
           values.set(GUARD_ERROR, err);
           if (http1 && body === null) res.setHeader('connection', 'close');
@@ -117,7 +171,14 @@ function headerOf(req: NodeReq, name: string): string | undefined {
 }
 
 /** Hands the request to Connect, with `body` instead of the stream when given (`standIn`: a refused body's stand-in). */
-function run(handler: UniversalHandler, req: NodeReq, res: NodeRes, values: ContextValues, body: Buffer | undefined, standIn: boolean): void {
+function run(
+  handler: UniversalHandler,
+  req: NodeReq,
+  res: NodeRes,
+  values: ContextValues,
+  body: Buffer | undefined,
+  standIn: boolean,
+): void {
   const uReq = universalRequestFromNodeRequest(req as IncomingMessage, res as ServerResponse, undefined, values);
   if (standIn) {
     uReq.header.delete('content-encoding');
@@ -143,7 +204,13 @@ function destroy(res: NodeRes): void {
 }
 
 /** An error answered without Connect (404, 405, 413, 415): JSON `{code, message}` like Connect's. */
-export function writeJsonError(res: NodeRes, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function writeJsonError(
+  res: NodeRes,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify({ code, message });
   const r = res as ServerResponse;
   if (r.headersSent) return;

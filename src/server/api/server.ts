@@ -64,7 +64,9 @@ type JsonOptions = { ignoreUnknownFields: boolean; alwaysEmitImplicit: boolean }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const limits = resolveLimits(opts.limits);
-  const core = new ApiCore(opts.backend, limits, (err) => opts.logger?.error({ err }, 'client API request failed with an internal error'));
+  const core = new ApiCore(opts.backend, limits, (err) =>
+    opts.logger?.error({ err }, 'client API request failed with an internal error'),
+  );
   const connectOptions = {
     routes: (router: Parameters<ReturnType<typeof kvRoutes>>[0]) => {
       kvRoutes(core)(router);
@@ -74,7 +76,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     // ignores unknown JSON fields by default).
     // Answers always carry every field (found:false, value:"") so that JSON users need no defaults table.
     // The text decoder refuses bodies that are not UTF-8 or nest too deep before JSON.parse (json-guard.ts).
-    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true, textDecoder: guardedJsonDecoder(limits.maxJsonDepth) } as JsonOptions,
+    jsonOptions: {
+      ignoreUnknownFields: false,
+      alwaysEmitImplicit: true,
+      textDecoder: guardedJsonDecoder(limits.maxJsonDepth),
+    } as JsonOptions,
     readMaxBytes: limits.maxRequestBytes,
     // Answers are never compressed: a LAN key-value store spends less on bytes than on gzip, and
     // the fast path can then answer byte-for-byte like Connect. Compressed requests are accepted.
@@ -93,14 +99,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits));
   for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
 
-  const http1 = createHttp1Server({ connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs) }, (req, res) => {
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const route = routes.get(`${req.method ?? ''} ${path}`);
-    if (route !== undefined) return route(req, res);
-    rpc(req, res);
-  });
+  const http1 = createHttp1Server(
+    { connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs) },
+    (req, res) => {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      const route = routes.get(`${req.method ?? ''} ${path}`);
+      if (route !== undefined) return route(req, res);
+      rpc(req, res);
+    },
+  );
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   enforceHttp1Timeouts(http1, limits.headersTimeoutMs, limits.requestReceiveTimeoutMs);
   const http2 = createHttp2Server({}, rpc);

@@ -18,7 +18,12 @@ import { checkKey, checkSession, checkValue } from './validate.ts';
 /** Most comparisons, and most operations per branch, in one transaction (etcd's default is 128 too). */
 export const MAX_TXN_OPS = 128;
 
-const RESULTS: Readonly<Record<number, CompareResult>> = { [CR.EQUAL]: '=', [CR.GREATER]: '>', [CR.LESS]: '<', [CR.NOT_EQUAL]: '!=' };
+const RESULTS: Readonly<Record<number, CompareResult>> = {
+  [CR.EQUAL]: '=',
+  [CR.GREATER]: '>',
+  [CR.LESS]: '<',
+  [CR.NOT_EQUAL]: '!=',
+};
 
 function safe(n: bigint, what: string): number {
   if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(`${what} ${n} is too large`);
@@ -29,7 +34,8 @@ function toCompare(c: ApiCompare, i: number, limits: ApiLimits): Compare {
   const what = `compare[${i}]`;
   checkKey(c.key, limits, `${what}.key`);
   const result = RESULTS[c.result];
-  if (result === undefined) throw invalidArgument(`${what}.result ${c.result} is not EQUAL, GREATER, LESS or NOT_EQUAL`);
+  if (result === undefined)
+    throw invalidArgument(`${what}.result ${c.result} is not EQUAL, GREATER, LESS or NOT_EQUAL`);
   const u = c.targetUnion;
   switch (c.target) {
     case CT.VALUE:
@@ -39,9 +45,20 @@ function toCompare(c: ApiCompare, i: number, limits: ApiLimits): Compare {
     case CT.VERSION:
     case CT.CREATE:
     case CT.MOD: {
-      const [target, field] = c.target === CT.VERSION ? (['version', 'version'] as const) : c.target === CT.CREATE ? (['create', 'createRevision'] as const) : (['mod', 'modRevision'] as const);
-      if (u.case !== undefined && u.case !== field) throw invalidArgument(`${what}: target ${CT[c.target]} compares "${field}", not "${u.case}"`);
-      return { key: c.key, target, result, number: u.case === undefined ? 0 : safe(u.value as bigint, `${what}.${field}`) };
+      const [target, field] =
+        c.target === CT.VERSION
+          ? (['version', 'version'] as const)
+          : c.target === CT.CREATE
+            ? (['create', 'createRevision'] as const)
+            : (['mod', 'modRevision'] as const);
+      if (u.case !== undefined && u.case !== field)
+        throw invalidArgument(`${what}: target ${CT[c.target]} compares "${field}", not "${u.case}"`);
+      return {
+        key: c.key,
+        target,
+        result,
+        number: u.case === undefined ? 0 : safe(u.value as bigint, `${what}.${field}`),
+      };
     }
     default:
       throw invalidArgument(`${what}.target ${c.target} is not VERSION, CREATE, MOD or VALUE`);
@@ -51,7 +68,10 @@ function toCompare(c: ApiCompare, i: number, limits: ApiLimits): Compare {
 function toOp(o: RequestOp, what: string, limits: ApiLimits): TxnOp {
   const r = o.request;
   const noSession = (clientId: string, seq: bigint): void => {
-    if (clientId !== '' || seq !== 0n) throw invalidArgument(`${what}: an operation inside a transaction carries no client_id/seq (the transaction does)`);
+    if (clientId !== '' || seq !== 0n)
+      throw invalidArgument(
+        `${what}: an operation inside a transaction carries no client_id/seq (the transaction does)`,
+      );
   };
   switch (r.case) {
     case 'requestPut':
@@ -64,14 +84,22 @@ function toOp(o: RequestOp, what: string, limits: ApiLimits): TxnOp {
       checkKey(r.value.key, limits, `${what}.key`);
       return { op: 'delete', key: r.value.key };
     case 'requestGet':
-      if (r.value.consistency !== 0) throw invalidArgument(`${what}: reads inside a transaction are linearizable; leave out consistency`);
+      if (r.value.consistency !== 0)
+        throw invalidArgument(`${what}: reads inside a transaction are linearizable; leave out consistency`);
       checkKey(r.value.key, limits, `${what}.key`);
       return { op: 'get', key: r.value.key };
     case 'requestRange': {
-      if (r.value.consistency !== 0) throw invalidArgument(`${what}: reads inside a transaction are linearizable; leave out consistency`);
-      if (r.value.limit > limits.maxRangeLimit) throw invalidArgument(`${what}.limit ${r.value.limit} is above the maximum of ${limits.maxRangeLimit}`);
-      if (Buffer.byteLength(r.value.prefix, 'utf8') > limits.maxKeyBytes) throw invalidArgument(`${what}.prefix is longer than the key limit of ${limits.maxKeyBytes} bytes`);
-      return { op: 'range', prefix: r.value.prefix, limit: r.value.limit === 0 ? limits.defaultRangeLimit : r.value.limit };
+      if (r.value.consistency !== 0)
+        throw invalidArgument(`${what}: reads inside a transaction are linearizable; leave out consistency`);
+      if (r.value.limit > limits.maxRangeLimit)
+        throw invalidArgument(`${what}.limit ${r.value.limit} is above the maximum of ${limits.maxRangeLimit}`);
+      if (Buffer.byteLength(r.value.prefix, 'utf8') > limits.maxKeyBytes)
+        throw invalidArgument(`${what}.prefix is longer than the key limit of ${limits.maxKeyBytes} bytes`);
+      return {
+        op: 'range',
+        prefix: r.value.prefix,
+        limit: r.value.limit === 0 ? limits.defaultRangeLimit : r.value.limit,
+      };
     }
     default:
       throw invalidArgument(`${what} holds no operation (requestPut, requestDelete, requestGet or requestRange)`);
@@ -79,7 +107,8 @@ function toOp(o: RequestOp, what: string, limits: ApiLimits): TxnOp {
 }
 
 function toBranch(ops: readonly RequestOp[], name: string, limits: ApiLimits): TxnOp[] {
-  if (ops.length > MAX_TXN_OPS) throw invalidArgument(`${name} has ${ops.length} operations; the limit is ${MAX_TXN_OPS}`);
+  if (ops.length > MAX_TXN_OPS)
+    throw invalidArgument(`${name} has ${ops.length} operations; the limit is ${MAX_TXN_OPS}`);
   const out = ops.map((o, i) => toOp(o, `${name}[${i}]`, limits));
   // As etcd: one key written twice in a branch is ambiguous (which version wins?) and refused.
   const written = new Set<string>();
@@ -91,12 +120,14 @@ function toBranch(ops: readonly RequestOp[], name: string, limits: ApiLimits): T
     written.add(o.key);
   }
   // The answer is kept by the session table until the client's next write: bound it like one Range.
-  if (rows > limits.maxRangeLimit) throw invalidArgument(`${name}'s ranges ask for ${rows} keys in all; the limit is ${limits.maxRangeLimit}`);
+  if (rows > limits.maxRangeLimit)
+    throw invalidArgument(`${name}'s ranges ask for ${rows} keys in all; the limit is ${limits.maxRangeLimit}`);
   return out;
 }
 
 export function toTxn(r: ApiTxnRequest, seq: number, limits: ApiLimits): TxnRequest {
-  if (r.compare.length > MAX_TXN_OPS) throw invalidArgument(`${r.compare.length} comparisons; the limit is ${MAX_TXN_OPS}`);
+  if (r.compare.length > MAX_TXN_OPS)
+    throw invalidArgument(`${r.compare.length} comparisons; the limit is ${MAX_TXN_OPS}`);
   const compares = r.compare.map((c, i) => toCompare(c, i, limits));
   const success = toBranch(r.success, 'success', limits);
   const failure = toBranch(r.failure, 'failure', limits);
@@ -106,7 +137,13 @@ export function toTxn(r: ApiTxnRequest, seq: number, limits: ApiLimits): TxnRequ
 
 type KvInit = { key: string; value: string; createRevision: bigint; modRevision: bigint; version: bigint };
 export function kvToApi(kv: KeyValue): KvInit {
-  return { key: kv.key, value: kv.value, createRevision: BigInt(kv.create), modRevision: BigInt(kv.mod), version: BigInt(kv.version) };
+  return {
+    key: kv.key,
+    value: kv.value,
+    createRevision: BigInt(kv.create),
+    modRevision: BigInt(kv.mod),
+    version: BigInt(kv.version),
+  };
 }
 
 export function txnToApi(t: TxnResult): MessageInitShape<typeof TxnResponseSchema> {
@@ -120,11 +157,24 @@ export function txnToApi(t: TxnResult): MessageInitShape<typeof TxnResponseSchem
         return { response: { case: 'responseDelete' as const, value: { deleted: o.deleted, index, revision } } };
       case 'get': {
         const kv = o.kv;
-        const meta = kv === undefined ? {} : { createRevision: BigInt(kv.create), modRevision: BigInt(kv.mod), version: BigInt(kv.version) };
-        return { response: { case: 'responseGet' as const, value: { found: kv !== undefined, value: kv?.value ?? '', index, revision, ...meta } } };
+        const meta =
+          kv === undefined
+            ? {}
+            : { createRevision: BigInt(kv.create), modRevision: BigInt(kv.mod), version: BigInt(kv.version) };
+        return {
+          response: {
+            case: 'responseGet' as const,
+            value: { found: kv !== undefined, value: kv?.value ?? '', index, revision, ...meta },
+          },
+        };
       }
       case 'range':
-        return { response: { case: 'responseRange' as const, value: { kvs: o.kvs.map(kvToApi), more: o.more, index, revision } } };
+        return {
+          response: {
+            case: 'responseRange' as const,
+            value: { kvs: o.kvs.map(kvToApi), more: o.more, index, revision },
+          },
+        };
       default:
         return unreachable(o, 'transaction result');
     }

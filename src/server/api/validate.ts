@@ -1,6 +1,14 @@
 // Runtime validation of everything that arrives over the wire, shared by the Connect handlers and
 // the JSON fast path so that both reject the same requests with the same messages.
-import type { CasRequest, Consistency, DeleteRequest, GetRequest, PutRequest, RangeRequest, SessionRef } from '../backend.ts';
+import type {
+  CasRequest,
+  Consistency,
+  DeleteRequest,
+  GetRequest,
+  PutRequest,
+  RangeRequest,
+  SessionRef,
+} from '../backend.ts';
 import { invalidArgument } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 
@@ -20,7 +28,8 @@ export const isWellFormed = (s: string): boolean => (s as string & { isWellForme
  * JSON decoding refuses such strings ("invalid UTF8"); the fast path (Get, Put) relies on this.
  */
 function checkUnicode(s: string, what: string): void {
-  if (!isWellFormed(s)) throw invalidArgument(`${what} is not valid Unicode (it holds a lone UTF-16 surrogate, \ud800-\udfff)`);
+  if (!isWellFormed(s))
+    throw invalidArgument(`${what} is not valid Unicode (it holds a lone UTF-16 surrogate, \ud800-\udfff)`);
 }
 
 // A UTF-16 code unit is at most 3 UTF-8 bytes, so `length * 3 <= limit` skips the byte count.
@@ -29,7 +38,8 @@ export function checkKey(key: string, limits: ApiLimits, what = 'key'): void {
   checkUnicode(key, what);
   if (key.length * 3 > limits.maxKeyBytes) {
     const n = utf8Bytes(key);
-    if (n > limits.maxKeyBytes) throw invalidArgument(`${what} is ${n} bytes; the limit is ${limits.maxKeyBytes} bytes`);
+    if (n > limits.maxKeyBytes)
+      throw invalidArgument(`${what} is ${n} bytes; the limit is ${limits.maxKeyBytes} bytes`);
   }
 }
 
@@ -37,7 +47,8 @@ export function checkValue(value: string, limits: ApiLimits, what = 'value'): vo
   checkUnicode(value, what);
   if (value.length * 3 > limits.maxValueBytes) {
     const n = utf8Bytes(value);
-    if (n > limits.maxValueBytes) throw invalidArgument(`${what} is ${n} bytes; the limit is ${limits.maxValueBytes} bytes`);
+    if (n > limits.maxValueBytes)
+      throw invalidArgument(`${what} is ${n} bytes; the limit is ${limits.maxValueBytes} bytes`);
   }
 }
 
@@ -47,17 +58,23 @@ export function checkSession(clientId: string, seq: number): SessionRef | undefi
   if (clientId === '') throw invalidArgument('seq given without client_id');
   if (seq === 0) throw invalidArgument('client_id given without seq (seq starts at 1)');
   if (!Number.isSafeInteger(seq) || seq < 0) throw invalidArgument(`seq must be a positive integer, got ${seq}`);
-  if (utf8Bytes(clientId) > MAX_CLIENT_ID_BYTES) throw invalidArgument(`client_id is longer than ${MAX_CLIENT_ID_BYTES} bytes`);
+  if (utf8Bytes(clientId) > MAX_CLIENT_ID_BYTES)
+    throw invalidArgument(`client_id is longer than ${MAX_CLIENT_ID_BYTES} bytes`);
   checkUnicode(clientId, 'client_id');
   return { clientId, seq };
 }
 
-export function toPut(r: { key: string; value: string; clientId: string; seq: number; ttlId?: number }, limits: ApiLimits): PutRequest {
+export function toPut(
+  r: { key: string; value: string; clientId: string; seq: number; ttlId?: number },
+  limits: ApiLimits,
+): PutRequest {
   checkKey(r.key, limits);
   checkValue(r.value, limits);
   const session = checkSession(r.clientId, r.seq);
   const ttl = r.ttlId === undefined || r.ttlId === 0 ? {} : { ttl: r.ttlId };
-  return session === undefined ? { key: r.key, value: r.value, ...ttl } : { key: r.key, value: r.value, ...ttl, session };
+  return session === undefined
+    ? { key: r.key, value: r.value, ...ttl }
+    : { key: r.key, value: r.value, ...ttl, session };
 }
 
 export function toGet(r: { key: string; consistency: Consistency }, limits: ApiLimits): GetRequest {
@@ -83,7 +100,10 @@ export function toCas(
   return session === undefined ? base : { ...base, session };
 }
 
-export function toRange(r: { prefix: string; limit: number; consistency: Consistency }, limits: ApiLimits): RangeRequest {
+export function toRange(
+  r: { prefix: string; limit: number; consistency: Consistency },
+  limits: ApiLimits,
+): RangeRequest {
   if (r.prefix.length * 3 > limits.maxKeyBytes && utf8Bytes(r.prefix) > limits.maxKeyBytes) {
     throw invalidArgument(`prefix is longer than the key limit of ${limits.maxKeyBytes} bytes`);
   }

@@ -5,7 +5,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { create, toJsonString } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { Event_EventType, WatchResponseSchema, type WatchRequest as ApiWatchRequest, type WatchResponse } from '../../gen/leasekv/v1/kv_pb.ts';
+import {
+  Event_EventType,
+  WatchResponseSchema,
+  type WatchRequest as ApiWatchRequest,
+  type WatchResponse,
+} from '../../gen/leasekv/v1/kv_pb.ts';
 import type { KvBackend } from '../backend.ts';
 import type { WatchBatch, WatchRequest } from '../watch/hub.ts';
 import { toConnectError } from './errors.ts';
@@ -17,13 +22,18 @@ export const SSE_PATH = '/v1/watch';
 
 function check(r: WatchRequest, limits: ApiLimits): WatchRequest {
   if (!r.prefix || r.key !== '') checkKey(r.key, limits, r.prefix ? 'prefix' : 'key');
-  if (!Number.isSafeInteger(r.startRevision) || r.startRevision < 0) throw new ConnectError(`start revision ${r.startRevision} is not a revision`, Code.InvalidArgument);
+  if (!Number.isSafeInteger(r.startRevision) || r.startRevision < 0)
+    throw new ConnectError(`start revision ${r.startRevision} is not a revision`, Code.InvalidArgument);
   return r;
 }
 
 export function toWatch(req: ApiWatchRequest, limits: ApiLimits): WatchRequest {
-  if (req.startRevision > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConnectError(`start revision ${req.startRevision} is too large`, Code.InvalidArgument);
-  return check({ key: req.key, prefix: req.prefix, startRevision: Number(req.startRevision), prevKv: req.prevKv }, limits);
+  if (req.startRevision > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ConnectError(`start revision ${req.startRevision} is too large`, Code.InvalidArgument);
+  return check(
+    { key: req.key, prefix: req.prefix, startRevision: Number(req.startRevision), prevKv: req.prevKv },
+    limits,
+  );
 }
 
 export function batchToApi(b: WatchBatch, memberId: string): WatchResponse {
@@ -42,7 +52,11 @@ export function batchToApi(b: WatchBatch, memberId: string): WatchResponse {
  * Streams one watcher until the client goes away (signal) or the watcher ends with an error
  * (thrown as a ConnectError: out_of_range "compacted", resource_exhausted "too slow", ...).
  */
-export async function* streamWatch(backend: KvBackend, req: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchResponse> {
+export async function* streamWatch(
+  backend: KvBackend,
+  req: WatchRequest,
+  signal: AbortSignal,
+): AsyncGenerator<WatchResponse> {
   let memberId = '';
   try {
     memberId = (await backend.status()).id;
@@ -83,13 +97,27 @@ export function sseHandler(backend: KvBackend, limits: ApiLimits): (req: Incomin
     let r: WatchRequest;
     try {
       const known = new Set(['key', 'prefix', 'rev', 'prevKv']);
-      for (const k of q.keys()) if (!known.has(k)) throw new ConnectError(`unknown query parameter '${k}' (key, prefix, rev, prevKv)`, Code.InvalidArgument);
+      for (const k of q.keys())
+        if (!known.has(k))
+          throw new ConnectError(`unknown query parameter '${k}' (key, prefix, rev, prevKv)`, Code.InvalidArgument);
       const revText = typeof lastId === 'string' && lastId !== '' ? null : q.get('rev');
-      const rev = typeof lastId === 'string' && lastId !== '' ? Number(lastId) + 1 : revText === null ? 0 : Number(revText);
-      r = check({ key: q.get('key') ?? '', prefix: TRUE.has(q.get('prefix') ?? ''), startRevision: rev, prevKv: TRUE.has(q.get('prevKv') ?? '') }, limits);
+      const rev =
+        typeof lastId === 'string' && lastId !== '' ? Number(lastId) + 1 : revText === null ? 0 : Number(revText);
+      r = check(
+        {
+          key: q.get('key') ?? '',
+          prefix: TRUE.has(q.get('prefix') ?? ''),
+          startRevision: rev,
+          prevKv: TRUE.has(q.get('prevKv') ?? ''),
+        },
+        limits,
+      );
     } catch (err) {
       const ce = toConnectError(err);
-      const body = JSON.stringify({ code: Code[ce.code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`)), message: ce.rawMessage });
+      const body = JSON.stringify({
+        code: Code[ce.code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`)),
+        message: ce.rawMessage,
+      });
       res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
@@ -101,14 +129,18 @@ export function sseHandler(backend: KvBackend, limits: ApiLimits): (req: Incomin
     void (async () => {
       try {
         for await (const m of streamWatch(backend, r, ctrl.signal)) {
-          const ok = res.write(`id: ${m.revision}\nevent: ${m.events.length === 0 ? 'progress' : 'events'}\ndata: ${toJsonString(WatchResponseSchema, m, { alwaysEmitImplicit: true })}\n\n`);
+          const ok = res.write(
+            `id: ${m.revision}\nevent: ${m.events.length === 0 ? 'progress' : 'events'}\ndata: ${toJsonString(WatchResponseSchema, m, { alwaysEmitImplicit: true })}\n\n`,
+          );
           // Back-pressure: wait for the socket before taking the next batch (the watcher's own
           // bound cuts off a reader that never drains).
           if (!ok) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
         }
       } catch (err) {
         const ce = toConnectError(err);
-        const code = Code[ce.code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`));
+        const code = Code[ce.code].replace(/[A-Z]/g, (c, i: number) =>
+          i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`,
+        );
         if (!res.destroyed) res.write(`event: error\ndata: ${JSON.stringify({ code, message: ce.rawMessage })}\n\n`);
       }
       res.end();

@@ -10,7 +10,12 @@ import { createDashboard } from './routes.ts';
 export { createDashboard, memberOrigins } from './routes.ts';
 
 /** Routes for GET /, /dashboard/*, /events and /metrics. controlUrl: LEASEKV_CONTROL_URL or ''. */
-export function observabilityRoutes(node: LeaseKvNode, parts: NodeParts, cfg: NodeConfig, controlUrl: string): ExtraRoute[] {
+export function observabilityRoutes(
+  node: LeaseKvNode,
+  parts: NodeParts,
+  cfg: NodeConfig,
+  controlUrl: string,
+): ExtraRoute[] {
   const dashboard = createDashboard(node, { cfg, controlUrl });
   const metrics = createNodeMetrics(node, parts);
   return [...dashboard.routes, metrics.route];

@@ -76,17 +76,41 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
     return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connectSrc}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
   };
 
-  const send = (type: string, body: Buffer | string, extra: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse): void => {
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', ...extra });
-    res.end(body);
-  };
+  const send =
+    (type: string, body: Buffer | string, extra: Record<string, string> = {}) =>
+    (_req: IncomingMessage, res: ServerResponse): void => {
+      res.writeHead(200, {
+        'content-type': type,
+        'cache-control': 'no-cache',
+        'content-length': Buffer.byteLength(body),
+        'x-content-type-options': 'nosniff',
+        ...extra,
+      });
+      res.end(body);
+    };
   const routes: ExtraRoute[] = [
-    { method: 'GET', path: '/', handler: (req, res) => send('text/html; charset=utf-8', ASSETS.html, { 'content-security-policy': csp() })(req, res) },
+    {
+      method: 'GET',
+      path: '/',
+      handler: (req, res) =>
+        send('text/html; charset=utf-8', ASSETS.html, { 'content-security-policy': csp() })(req, res),
+    },
     { method: 'GET', path: '/dashboard/app.js', handler: send('text/javascript; charset=utf-8', ASSETS.js) },
     { method: 'GET', path: '/dashboard/style.css', handler: send('text/css; charset=utf-8', ASSETS.css) },
-    { method: 'GET', path: '/dashboard/config.json', handler: (req, res) => send('application/json', JSON.stringify({ ...info, nowMs: node.now() }))(req, res) },
+    {
+      method: 'GET',
+      path: '/dashboard/config.json',
+      handler: (req, res) => send('application/json', JSON.stringify({ ...info, nowMs: node.now() }))(req, res),
+    },
     { method: 'GET', path: '/events', handler: stream.handler },
-    { method: 'GET', path: '/favicon.ico', handler: (_req, res) => { res.writeHead(204); res.end(); } },
+    {
+      method: 'GET',
+      path: '/favicon.ico',
+      handler: (_req, res) => {
+        res.writeHead(204);
+        res.end();
+      },
+    },
   ];
   return { routes, close: () => stream.close() };
 }

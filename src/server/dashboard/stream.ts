@@ -43,7 +43,11 @@ export interface EventStream {
 }
 
 /** allowedOrigins: asked per request (the members change: a member added later may subscribe). */
-export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOrigins: () => ReadonlySet<string>): EventStream {
+export function createEventStream(
+  node: LeaseKvNode,
+  info: StreamInfo,
+  allowedOrigins: () => ReadonlySet<string>,
+): EventStream {
   const subs = new Set<ServerResponse>();
   const reads = new LatencyWindow();
   const writes = new LatencyWindow();
@@ -78,7 +82,8 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
     }
     reads.record(ms, ok);
     // A successful read's event names how it was served; a failed one names what was asked for.
-    const served = mode === 'lease' || mode === 'readindex' || mode === 'stale' ? mode : leaseHeld ? 'lease' : 'readindex';
+    const served =
+      mode === 'lease' || mode === 'readindex' || mode === 'stale' ? mode : leaseHeld ? 'lease' : 'readindex';
     readModes[served] = (readModes[served] ?? 0) + 1;
     void method;
   };
@@ -91,10 +96,19 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
     const modes = Object.fromEntries(READ_MODES.map((m) => [m, take ? (readModes[m] ?? 0) : 0]));
     if (take) for (const m of READ_MODES) readModes[m] = 0;
     return {
-      nowMs: st.nowMs, role: st.role, term: st.term, leader: st.leader, votedFor: st.votedFor,
-      commit: st.commit, applied: st.applied, lastIndex: st.lastIndex,
-      leaseHeld: st.leaseHeld, leaseRemainingMs: st.leaseRemainingMs, oldLeaseRemainingMs: st.oldLeaseRemainingMs,
-      waitingForOldLease: st.waitingForOldLease, restartHoldRemainingMs: st.restartHoldRemainingMs,
+      nowMs: st.nowMs,
+      role: st.role,
+      term: st.term,
+      leader: st.leader,
+      votedFor: st.votedFor,
+      commit: st.commit,
+      applied: st.applied,
+      lastIndex: st.lastIndex,
+      leaseHeld: st.leaseHeld,
+      leaseRemainingMs: st.leaseRemainingMs,
+      oldLeaseRemainingMs: st.oldLeaseRemainingMs,
+      waitingForOldLease: st.waitingForOldLease,
+      restartHoldRemainingMs: st.restartHoldRemainingMs,
       transferTarget: st.transferTarget,
       // Issue 12: the configuration in force here, so the page lists learners and members added
       // or removed after it loaded (it follows the highest configIndex any feed reports).
@@ -103,7 +117,9 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
       // Issue 14: the store's revision, watchers here, TTL grants (keys with a time to live: not the lease above).
       coord: node.coordStats(),
       intervalMs: STATUS_INTERVAL_MS,
-      reads: take ? reads.take() : empty, writes: take ? writes.take() : empty, readModes: modes,
+      reads: take ? reads.take() : empty,
+      writes: take ? writes.take() : empty,
+      readModes: modes,
     };
   };
   const status = (): void => broadcast('status', statusPayload(true));
@@ -123,13 +139,21 @@ export function createEventStream(node: LeaseKvNode, info: StreamInfo, allowedOr
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const origin = req.headers.origin;
-    const cors: Record<string, string> = origin !== undefined && allowedOrigins().has(origin) ? { 'access-control-allow-origin': origin, vary: 'origin' } : {};
+    const cors: Record<string, string> =
+      origin !== undefined && allowedOrigins().has(origin)
+        ? { 'access-control-allow-origin': origin, vary: 'origin' }
+        : {};
     if (subs.size >= MAX_SUBSCRIBERS) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5', ...cors });
       res.end(`too many dashboard subscribers (${MAX_SUBSCRIBERS})`);
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', ...cors });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      ...cors,
+    });
     req.socket.setTimeout(0); // a feed is idle between frames by design
     req.socket.setNoDelay(true);
     if (subs.size === 0) attach();

@@ -31,7 +31,11 @@ function cli(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LEASEKV_')) env[k] = v;
-    const child = spawn(process.execPath, [LEASEKV_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [LEASEKV_BIN, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -45,10 +49,12 @@ function cli(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
 }
 
 function endpointsOf(c: Cluster): string {
-  return c.ids.map((id) => {
-    const ep = c.endpoint(id) as { host: string; port: number };
-    return `http://${ep.host}:${ep.port}`;
-  }).join(',');
+  return c.ids
+    .map((id) => {
+      const ep = c.endpoint(id) as { host: string; port: number };
+      return `http://${ep.host}:${ep.port}`;
+    })
+    .join(',');
 }
 
 function clientFor(c: Cluster): LeaderClient {
@@ -57,11 +63,23 @@ function clientFor(c: Cluster): LeaderClient {
 
 /** The 500 keys: plain ones, unusual characters, long values. */
 function baseData(): Map<string, string> {
-  const odd = ['tab\there', 'new\nline', 'quote"and\\back', 'emoji 🔑', '中文键', 'space at end ', '\u2028sep', 'nul\u0000inside', '-', '"'];
+  const odd = [
+    'tab\there',
+    'new\nline',
+    'quote"and\\back',
+    'emoji 🔑',
+    '中文键',
+    'space at end ',
+    '\u2028sep',
+    'nul\u0000inside',
+    '-',
+    '"',
+  ];
   const m = new Map<string, string>();
   for (let i = 0; i < BASE_KEYS; i++) {
     const key = i < odd.length ? `odd/${odd[i]}` : `k/${String(i).padStart(4, '0')}`;
-    const value = i % 50 === 7 ? `long-${i}-`.repeat(10_000) : i % 10 === 3 ? `v\t${i}\n"é🔑"` : i % 97 === 5 ? '' : `v${i}`;
+    const value =
+      i % 50 === 7 ? `long-${i}-`.repeat(10_000) : i % 10 === 3 ? `v\t${i}\n"é🔑"` : i % 97 === 5 ? '' : `v${i}`;
     m.set(key, value);
   }
   return m;
@@ -95,7 +113,9 @@ function startWriter(c: Cluster): { done: Promise<Writes>; stop: () => void } {
   const done = (async () => {
     for (let j = 0; j < WRITER_MAX && !stopping; j++) {
       const key = `w/${j}`;
-      const r = lastResult(await client.untilOk('Put', { key, value: `w${j}`, clientId: 'writer', seq: j + 1 }, 15_000));
+      const r = lastResult(
+        await client.untilOk('Put', { key, value: `w${j}`, clientId: 'writer', seq: j + 1 }, 15_000),
+      );
       if (r.kind === 'ok') writes.acked.set(key, Number(r.body['index']));
       else writes.unknown.add(key);
     }
@@ -120,7 +140,10 @@ test('snapshot save while writing, restore into a new 3-node cluster: every key 
     });
     const rows = JSON.parse(health.stdout) as { health: boolean; report: { appliedIndex: number } }[];
     assert.equal(rows.length, 3);
-    assert.ok(rows.every((r) => r.health && r.report.appliedIndex > 0), health.stdout);
+    assert.ok(
+      rows.every((r) => r.health && r.report.appliedIndex > 0),
+      health.stdout,
+    );
 
     const writer = startWriter(c);
     const save = await cli(['snapshot', 'save', backup, '--endpoints', endpointsOf(c), '-w', 'json']);
@@ -130,7 +153,9 @@ test('snapshot save while writing, restore into a new 3-node cluster: every key 
     const saved = JSON.parse(save.stdout) as { index: number; keys: number; clusterToken: string };
     index = saved.index;
     assert.equal(saved.clusterToken, 'itest');
-    t.diagnostic(`backup at index ${index} with ${saved.keys} keys; writer: ${writes.acked.size} acknowledged, ${writes.unknown.size} unknown`);
+    t.diagnostic(
+      `backup at index ${index} with ${saved.keys} keys; writer: ${writes.acked.size} acknowledged, ${writes.unknown.size} unknown`,
+    );
 
     const status = await cli(['snapshot', 'status', backup, '-w', 'json']);
     assert.equal(status.code, 0, status.stderr);
@@ -146,66 +171,101 @@ test('snapshot save while writing, restore into a new 3-node cluster: every key 
   assert.match(flippedStatus.stderr, /checksum mismatch/);
 
   const restoredWith: string[] = [];
-  await withCluster(t, {
-    name: 'backup-dst',
-    clusterToken: 'itest-restored',
-    beforeStart: async (c) => {
-      // The same members the harness's first start passes to serve (a restore records them).
-      const peers = c.ids.map((id) => `${id}=${c.peerAddr(id)}`).join(',');
-      const clientAddrs = c.ids.map((id) => `${id}=${c.clientAddr(id)}`).join(',');
-      const restore = (file: string, id: string, token: string): Promise<CliResult> =>
-        cli(['snapshot', 'restore', file, '--data-dir', c.dataDir(id), '--id', id, '--peers', peers, '--client-addrs', clientAddrs, '--cluster-token', token]);
-      const firstId = c.ids[0]!;
-      const refused = await restore(`${backup}.flipped`, firstId, 'itest-restored');
-      assert.equal(refused.code, 1, refused.stdout);
-      assert.match(refused.stderr, /checksum mismatch/);
-      assert.equal(existsSync(c.dataDir(firstId)), false, 'a refused restore writes nothing');
-      const sameToken = await restore(backup, firstId, 'itest');
-      assert.equal(sameToken.code, 1);
-      assert.match(sameToken.stderr, /backed-up cluster's own/);
-      for (const id of c.ids) {
-        const r = await restore(backup, id, 'itest-restored');
-        assert.equal(r.code, 0, r.stderr);
-        restoredWith.push(id);
-      }
-      const again = await restore(backup, firstId, 'itest-restored');
-      assert.equal(again.code, 1);
-      assert.match(again.stderr, /not empty/);
+  await withCluster(
+    t,
+    {
+      name: 'backup-dst',
+      clusterToken: 'itest-restored',
+      beforeStart: async (c) => {
+        // The same members the harness's first start passes to serve (a restore records them).
+        const peers = c.ids.map((id) => `${id}=${c.peerAddr(id)}`).join(',');
+        const clientAddrs = c.ids.map((id) => `${id}=${c.clientAddr(id)}`).join(',');
+        const restore = (file: string, id: string, token: string): Promise<CliResult> =>
+          cli([
+            'snapshot',
+            'restore',
+            file,
+            '--data-dir',
+            c.dataDir(id),
+            '--id',
+            id,
+            '--peers',
+            peers,
+            '--client-addrs',
+            clientAddrs,
+            '--cluster-token',
+            token,
+          ]);
+        const firstId = c.ids[0]!;
+        const refused = await restore(`${backup}.flipped`, firstId, 'itest-restored');
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.match(refused.stderr, /checksum mismatch/);
+        assert.equal(existsSync(c.dataDir(firstId)), false, 'a refused restore writes nothing');
+        const sameToken = await restore(backup, firstId, 'itest');
+        assert.equal(sameToken.code, 1);
+        assert.match(sameToken.stderr, /backed-up cluster's own/);
+        for (const id of c.ids) {
+          const r = await restore(backup, id, 'itest-restored');
+          assert.equal(r.code, 0, r.stderr);
+          restoredWith.push(id);
+        }
+        const again = await restore(backup, firstId, 'itest-restored');
+        assert.equal(again.code, 1);
+        assert.match(again.stderr, /not empty/);
+      },
     },
-  }, async (c) => {
-    assert.deepEqual(restoredWith, [...c.ids]);
-    await c.waitForLeader();
-    const client = clientFor(c);
-    // Every key written before the save began, with its value (linearizable reads).
-    for (const [key, value] of data) {
-      const r = lastResult(await client.untilOk('Get', { key }, 15_000));
-      assert.ok(r.kind === 'ok' && r.body['found'] === true && r.body['value'] === value, `${JSON.stringify(key)}: ${showResult(r).slice(0, 300)}`);
-    }
-    // The whole state is the source's at the backup index: the writer's keys acknowledged at or
-    // below it are there, those above it are not (unanswered ones may be either).
-    const range = lastResult(await client.untilOk('Range', { prefix: 'w/', limit: 10_000 }, 15_000));
-    assert.equal(range.kind, 'ok', showResult(range));
-    const present = new Set((range.body['kvs'] as { key: string }[] | undefined ?? []).map((kv) => kv.key));
-    const w = writes!;
-    for (const [key, at] of w.acked) assert.equal(present.has(key), at <= index, `${key} acknowledged at ${at}, backup at ${index}`);
-    for (const key of present) assert.ok(w.acked.has(key) || w.unknown.has(key), `${key} was never written`);
-    const all = lastResult(await client.untilOk('Range', { prefix: '', limit: 10_000 }, 15_000));
-    assert.equal(all.kind, 'ok');
-    assert.equal((all.body['kvs'] as unknown[]).length, data.size + present.size, 'nothing else in the restored state');
+    async (c) => {
+      assert.deepEqual(restoredWith, [...c.ids]);
+      await c.waitForLeader();
+      const client = clientFor(c);
+      // Every key written before the save began, with its value (linearizable reads).
+      for (const [key, value] of data) {
+        const r = lastResult(await client.untilOk('Get', { key }, 15_000));
+        assert.ok(
+          r.kind === 'ok' && r.body['found'] === true && r.body['value'] === value,
+          `${JSON.stringify(key)}: ${showResult(r).slice(0, 300)}`,
+        );
+      }
+      // The whole state is the source's at the backup index: the writer's keys acknowledged at or
+      // below it are there, those above it are not (unanswered ones may be either).
+      const range = lastResult(await client.untilOk('Range', { prefix: 'w/', limit: 10_000 }, 15_000));
+      assert.equal(range.kind, 'ok', showResult(range));
+      const present = new Set(((range.body['kvs'] as { key: string }[] | undefined) ?? []).map((kv) => kv.key));
+      const w = writes!;
+      for (const [key, at] of w.acked)
+        assert.equal(present.has(key), at <= index, `${key} acknowledged at ${at}, backup at ${index}`);
+      for (const key of present) assert.ok(w.acked.has(key) || w.unknown.has(key), `${key} was never written`);
+      const all = lastResult(await client.untilOk('Range', { prefix: '', limit: 10_000 }, 15_000));
+      assert.equal(all.kind, 'ok');
+      assert.equal(
+        (all.body['kvs'] as unknown[]).length,
+        data.size + present.size,
+        'nothing else in the restored state',
+      );
 
-    // The restored cluster takes new writes.
-    const put = lastResult(await client.untilOk('Put', { key: 'after-restore', value: 'yes' }, 15_000));
-    assert.equal(put.kind, 'ok', showResult(put));
+      // The restored cluster takes new writes.
+      const put = lastResult(await client.untilOk('Put', { key: 'after-restore', value: 'yes' }, 15_000));
+      assert.equal(put.kind, 'ok', showResult(put));
 
-    // Health: a majority gone makes the survivor unhealthy, and the dead ones do not answer.
-    const survivor = c.ids[0]!;
-    for (const id of c.ids.slice(1)) await c.kill(id);
-    const sick = await waitFor('endpoint health to report the lone survivor unhealthy', 30_000, async () => {
-      const r = await cli(['endpoint', 'health', '--endpoints', endpointsOf(c), '-w', 'json', '--deadline-ms', '2000']);
-      const rows = JSON.parse(r.stdout) as { endpoint: string; health: boolean; error: string }[];
-      return r.code === 1 && rows.every((x) => !x.health) ? rows : undefined;
-    });
-    const lone = sick.find((x) => x.endpoint.endsWith(`:${(c.endpoint(survivor) as { port: number }).port}`));
-    assert.match(lone?.error ?? '', /lease|leader/, JSON.stringify(sick));
-  });
+      // Health: a majority gone makes the survivor unhealthy, and the dead ones do not answer.
+      const survivor = c.ids[0]!;
+      for (const id of c.ids.slice(1)) await c.kill(id);
+      const sick = await waitFor('endpoint health to report the lone survivor unhealthy', 30_000, async () => {
+        const r = await cli([
+          'endpoint',
+          'health',
+          '--endpoints',
+          endpointsOf(c),
+          '-w',
+          'json',
+          '--deadline-ms',
+          '2000',
+        ]);
+        const rows = JSON.parse(r.stdout) as { endpoint: string; health: boolean; error: string }[];
+        return r.code === 1 && rows.every((x) => !x.health) ? rows : undefined;
+      });
+      const lone = sick.find((x) => x.endpoint.endsWith(`:${(c.endpoint(survivor) as { port: number }).port}`));
+      assert.match(lone?.error ?? '', /lease|leader/, JSON.stringify(sick));
+    },
+  );
 });

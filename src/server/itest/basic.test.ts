@@ -37,9 +37,14 @@ test('3 real nodes: elect, write via the leader, read everywhere, followers hint
       const nowAddr = `127.0.0.1:${(c.endpoint(now) as { port: number }).port}`;
       let hintsOk = true;
       for (const id of c.ids.filter((x) => x !== now)) {
-        for (const [method, body] of [['Put', { key: 'k', value: 'v' }], ['Get', { key: 'greeting' }], ['CompareAndSwap', { key: 'k', value: 'v' }]] as const) {
+        for (const [method, body] of [
+          ['Put', { key: 'k', value: 'v' }],
+          ['Get', { key: 'greeting' }],
+          ['CompareAndSwap', { key: 'k', value: 'v' }],
+        ] as const) {
           const r = await call(c.endpoint(id), method, body, 3000);
-          if (r.kind !== 'error' || r.code !== 'failed_precondition') accepted.push(`${method} on ${id} (leader ${now}): ${showResult(r)}`);
+          if (r.kind !== 'error' || r.code !== 'failed_precondition')
+            accepted.push(`${method} on ${id} (leader ${now}): ${showResult(r)}`);
           else if (r.leader !== now || r.leaderAddr !== nowAddr) hintsOk = false;
         }
       }

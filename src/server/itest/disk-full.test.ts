@@ -27,75 +27,107 @@ const mnt = join(root, 'mnt');
 execFileSync('mkdir', ['-p', mnt]);
 const skip = tryMount(mnt, 1 << 20);
 
-test('disk full: in-flight write answered outcome unknown, one log line, clean non-zero exit, restart keeps every acknowledged write', { skip: skip ?? false }, async () => {
-  const [client, peer] = await freePorts('127.0.0.1', 2);
-  const ep: Endpoint = { host: '127.0.0.1', port: client! };
-  const args = [LEASEKV_BIN, 'serve', '--id', 'n1', '--data-dir', join(mnt, 'n1'), '--listen-client', `127.0.0.1:${client}`, '--listen-peer', `127.0.0.1:${peer}`, '--peers', `n1=127.0.0.1:${peer}`];
-  const logPath = join(root, 'n1.log');
-  const procs: NodeProcess[] = [];
-  const start = (log: string): NodeProcess => {
-    const p = NodeProcess.spawn({ args, logPath: log });
-    procs.push(p);
-    return p;
-  };
-  try {
-    const n1 = start(logPath);
-    const put = (i: number): Promise<CallResult> => call(ep, 'Put', { key: `k${i}`, value: 'x'.repeat(4000), clientId: 'c1', seq: i + 1 }, 10_000);
-    let last: CallResult | undefined;
-    await waitFor('a leader', 30_000, async () => ((last = await put(0)).kind === 'ok' ? true : undefined), 100, () => (n1.alive ? undefined : `n1 exited\n${tailFile(logPath, 20)}`)).catch((e: Error) => {
-      throw new Error(`${e.message}; last answer ${JSON.stringify(last)}\n${tailFile(logPath, 20)}`);
-    });
-    const acked: number[] = [0];
-    let failure: CallResult | undefined;
-    // 1 MiB of tmpfs holds a few hundred of these; the bound only stops a runaway loop.
-    for (let i = 1; i <= 2000; i++) {
-      const r = await put(i);
-      if (r.kind !== 'ok') {
-        failure = r;
-        break;
-      }
-      acked.push(i);
-    }
-    assert.ok(failure !== undefined, 'the disk never filled');
-    assert.equal(failure.kind, 'error', `the write in flight was not answered: ${JSON.stringify(failure)}\n${tailFile(logPath, 20)}`);
-    if (failure.kind === 'error') {
-      assert.equal(failure.code, 'unavailable');
-      assert.equal(failure.outcomeUnknown, true);
-      assert.match(failure.message, /storage error/);
-    }
-    const exit = await n1.waitExit(30_000);
-    assert.ok(exit !== null, `n1 did not exit after the storage error\n${tailFile(logPath, 20)}`);
-    assert.equal(exit.signal, null);
-    assert.notEqual(exit.code, 0);
-    const log = readFileSync(logPath, 'utf8');
-    const why = log.split('\n').filter((l) => /storage error/.test(l) && /ENOSPC/.test(l));
-    assert.equal(why.length, 1, log.slice(-3000));
-    // Nothing but structured log lines: no unhandled rejection, no raw stack trace.
-    const raw = log.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
-    assert.deepEqual(raw, [], log.slice(-3000));
-
-    // Space freed: the same data dir, a bigger tmpfs.
-    execFileSync('mount', ['-o', 'remount,size=64m', mnt]);
-    const again = start(join(root, 'n1-restart.log'));
-    await waitFor('a leader after restart', 30_000, async () => ((await call(ep, 'Get', { key: 'k0' }, 5000)).kind === 'ok' ? true : undefined), 100, () =>
-      again.alive ? undefined : 'n1 exited on restart',
-    );
-    for (const i of acked) {
-      const r = await call(ep, 'Get', { key: `k${i}` }, 5000);
-      assert.ok(r.kind === 'ok' && r.body['found'] === true, `acknowledged write k${i} lost: ${JSON.stringify(r)}`);
-    }
-    again.signal('SIGTERM');
-    assert.deepEqual(await again.waitExit(30_000), { code: 0, signal: null });
-  } finally {
-    for (const p of procs) if (p.alive) await p.kill();
+test(
+  'disk full: in-flight write answered outcome unknown, one log line, clean non-zero exit, restart keeps every acknowledged write',
+  { skip: skip ?? false },
+  async () => {
+    const [client, peer] = await freePorts('127.0.0.1', 2);
+    const ep: Endpoint = { host: '127.0.0.1', port: client! };
+    const args = [
+      LEASEKV_BIN,
+      'serve',
+      '--id',
+      'n1',
+      '--data-dir',
+      join(mnt, 'n1'),
+      '--listen-client',
+      `127.0.0.1:${client}`,
+      '--listen-peer',
+      `127.0.0.1:${peer}`,
+      '--peers',
+      `n1=127.0.0.1:${peer}`,
+    ];
+    const logPath = join(root, 'n1.log');
+    const procs: NodeProcess[] = [];
+    const start = (log: string): NodeProcess => {
+      const p = NodeProcess.spawn({ args, logPath: log });
+      procs.push(p);
+      return p;
+    };
     try {
-      execFileSync('umount', [mnt], { stdio: 'pipe' });
-    } catch {
-      // not mounted
+      const n1 = start(logPath);
+      const put = (i: number): Promise<CallResult> =>
+        call(ep, 'Put', { key: `k${i}`, value: 'x'.repeat(4000), clientId: 'c1', seq: i + 1 }, 10_000);
+      let last: CallResult | undefined;
+      await waitFor(
+        'a leader',
+        30_000,
+        async () => ((last = await put(0)).kind === 'ok' ? true : undefined),
+        100,
+        () => (n1.alive ? undefined : `n1 exited\n${tailFile(logPath, 20)}`),
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; last answer ${JSON.stringify(last)}\n${tailFile(logPath, 20)}`);
+      });
+      const acked: number[] = [0];
+      let failure: CallResult | undefined;
+      // 1 MiB of tmpfs holds a few hundred of these; the bound only stops a runaway loop.
+      for (let i = 1; i <= 2000; i++) {
+        const r = await put(i);
+        if (r.kind !== 'ok') {
+          failure = r;
+          break;
+        }
+        acked.push(i);
+      }
+      assert.ok(failure !== undefined, 'the disk never filled');
+      assert.equal(
+        failure.kind,
+        'error',
+        `the write in flight was not answered: ${JSON.stringify(failure)}\n${tailFile(logPath, 20)}`,
+      );
+      if (failure.kind === 'error') {
+        assert.equal(failure.code, 'unavailable');
+        assert.equal(failure.outcomeUnknown, true);
+        assert.match(failure.message, /storage error/);
+      }
+      const exit = await n1.waitExit(30_000);
+      assert.ok(exit !== null, `n1 did not exit after the storage error\n${tailFile(logPath, 20)}`);
+      assert.equal(exit.signal, null);
+      assert.notEqual(exit.code, 0);
+      const log = readFileSync(logPath, 'utf8');
+      const why = log.split('\n').filter((l) => /storage error/.test(l) && /ENOSPC/.test(l));
+      assert.equal(why.length, 1, log.slice(-3000));
+      // Nothing but structured log lines: no unhandled rejection, no raw stack trace.
+      const raw = log.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+      assert.deepEqual(raw, [], log.slice(-3000));
+
+      // Space freed: the same data dir, a bigger tmpfs.
+      execFileSync('mount', ['-o', 'remount,size=64m', mnt]);
+      const again = start(join(root, 'n1-restart.log'));
+      await waitFor(
+        'a leader after restart',
+        30_000,
+        async () => ((await call(ep, 'Get', { key: 'k0' }, 5000)).kind === 'ok' ? true : undefined),
+        100,
+        () => (again.alive ? undefined : 'n1 exited on restart'),
+      );
+      for (const i of acked) {
+        const r = await call(ep, 'Get', { key: `k${i}` }, 5000);
+        assert.ok(r.kind === 'ok' && r.body['found'] === true, `acknowledged write k${i} lost: ${JSON.stringify(r)}`);
+      }
+      again.signal('SIGTERM');
+      assert.deepEqual(await again.waitExit(30_000), { code: 0, signal: null });
+    } finally {
+      for (const p of procs) if (p.alive) await p.kill();
+      try {
+        execFileSync('umount', [mnt], { stdio: 'pipe' });
+      } catch {
+        // not mounted
+      }
+      rmSync(root, { recursive: true, force: true });
     }
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test.after(() => {
   if (skip !== null) rmSync(root, { recursive: true, force: true });

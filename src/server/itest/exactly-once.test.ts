@@ -38,7 +38,10 @@ test('session CAS increments across kill -9 and SIGSTOP of leaders: each applied
     const first = lastResult(await client.untilOk('CompareAndSwap', body1, 10_000));
     assert.ok(first.kind === 'ok' && first.body['swapped'] === true, showResult(first));
     const again = lastResult(await client.untilOk('CompareAndSwap', body1, 10_000));
-    assert.ok(again.kind === 'ok' && again.body['swapped'] === true, `a resent seq gets the original answer: ${showResult(again)}`);
+    assert.ok(
+      again.kind === 'ok' && again.body['swapped'] === true,
+      `a resent seq gets the original answer: ${showResult(again)}`,
+    );
     // (Its `index` is the duplicate entry's, not the original's: the resend is itself logged.)
     const still = lastResult(await client.untilOk('Get', { key: 'ctr' }, 10_000));
     assert.ok(still.kind === 'ok' && still.body['value'] === '1', `applied once: ${showResult(still)}`);
@@ -70,16 +73,32 @@ test('session CAS increments across kill -9 and SIGSTOP of leaders: each applied
         attempts = await run();
       }
       const r = lastResult(attempts);
-      assert.ok(r.kind === 'ok', `increment ${n}→${n + 1}: ${attempts.map((a) => `${a.node}: ${showResult(a.result)}`).join('; ')}`);
-      assert.equal(r.body['swapped'], true, `increment ${n}→${n + 1} applied once and answered swapped=true: ${showResult(r)}`);
+      assert.ok(
+        r.kind === 'ok',
+        `increment ${n}→${n + 1}: ${attempts.map((a) => `${a.node}: ${showResult(a.result)}`).join('; ')}`,
+      );
+      assert.equal(
+        r.body['swapped'],
+        true,
+        `increment ${n}→${n + 1} applied once and answered swapped=true: ${showResult(r)}`,
+      );
       if (attempts.length > 1) retried++;
-      unknownOutcomes += attempts.filter((a) => a.result.kind === 'network' || (a.result.kind === 'error' && a.result.outcomeUnknown)).length;
+      unknownOutcomes += attempts.filter(
+        (a) => a.result.kind === 'network' || (a.result.kind === 'error' && a.result.outcomeUnknown),
+      ).length;
     }
     const final = lastResult(await client.untilOk('Get', { key: 'ctr' }, 10_000));
     assert.ok(final.kind === 'ok' && final.body['value'] === String(INCREMENTS), `final counter: ${showResult(final)}`);
-    t.diagnostic(`${INCREMENTS} increments, ${retried} needed retries, ${unknownOutcomes} attempts with an unknown outcome (timeout, lost connection, outcome-unknown)`);
+    t.diagnostic(
+      `${INCREMENTS} increments, ${retried} needed retries, ${unknownOutcomes} attempts with an unknown outcome (timeout, lost connection, outcome-unknown)`,
+    );
     // A stale seq (older than the session's last) is refused, not applied.
-    const old = await call(c.endpoint(client.believedLeader), 'CompareAndSwap', { key: 'ctr', expected: '5', value: '6', clientId: CLIENT_ID, seq: 5 }, 3000);
+    const old = await call(
+      c.endpoint(client.believedLeader),
+      'CompareAndSwap',
+      { key: 'ctr', expected: '5', value: '6', clientId: CLIENT_ID, seq: 5 },
+      3000,
+    );
     assert.ok(old.kind === 'error' && old.code === 'aborted', `an old seq is refused: ${showResult(old)}`);
   });
 });

@@ -23,7 +23,9 @@ test(`kill -9 the leader: a new leader serves writes and linearizable reads with
     const client = new LeaderClient(new Map(survivors.map((id) => [id, c.endpoint(id)])), 1500);
 
     // Sessions make the retried write safe (exactly-once); the value is checked below.
-    const put = lastResult(await client.untilOk('Put', { key: 'x', value: 'after', clientId: 'failover-test', seq: 1 }, FAILOVER_BOUND_MS));
+    const put = lastResult(
+      await client.untilOk('Put', { key: 'x', value: 'after', clientId: 'failover-test', seq: 1 }, FAILOVER_BOUND_MS),
+    );
     assert.equal(put.kind, 'ok', `write after failover: ${showResult(put)}`);
     const writeMs = performance.now() - killedAt;
     const get = lastResult(await client.untilOk('Get', { key: 'x' }, Math.max(1, FAILOVER_BOUND_MS - writeMs)));
@@ -33,7 +35,9 @@ test(`kill -9 the leader: a new leader serves writes and linearizable reads with
     assert.ok(readMs <= FAILOVER_BOUND_MS, `write+read took ${Math.round(readMs)} ms after the kill`);
     const leader = client.believedLeader;
     assert.notEqual(leader, old);
-    t.diagnostic(`failover: write ok ${Math.round(writeMs)} ms, linearizable read ok ${Math.round(readMs)} ms after kill -9 of ${old}; new leader ${leader}`);
+    t.diagnostic(
+      `failover: write ok ${Math.round(writeMs)} ms, linearizable read ok ${Math.round(readMs)} ms after kill -9 of ${old}; new leader ${leader}`,
+    );
 
     // The old leader restarts from its data dir, rejoins as a follower and catches up.
     c.startNode(old);

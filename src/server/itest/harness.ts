@@ -98,7 +98,8 @@ export class Cluster {
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
     const size = opts.size ?? 3;
     const total = size + (opts.spare ?? 0);
-    if (!(Number.isInteger(size) && size >= 1 && total <= MAX_NODES)) throw new RangeError(`cluster size (with spares) must be 1..${MAX_NODES}`);
+    if (!(Number.isInteger(size) && size >= 1 && total <= MAX_NODES))
+      throw new RangeError(`cluster size (with spares) must be 1..${MAX_NODES}`);
     const dir = mkdtempSync(join(tmpdir(), `leasekv-itest-${opts.name ?? 'cluster'}-`));
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const all = Array.from({ length: total }, (_, i) => `n${i + 1}`);
@@ -122,7 +123,10 @@ export class Cluster {
           for (const to of ids) {
             if (from === to) continue;
             const target = c.member(to);
-            c.links.set(`${from}>${to}`, await startProxy({ listenHost: HOST, listenPort: 0, targetHost: HOST, targetPort: target.peerPort }));
+            c.links.set(
+              `${from}>${to}`,
+              await startProxy({ listenHost: HOST, listenPort: 0, targetHost: HOST, targetPort: target.peerPort }),
+            );
           }
         }
       }
@@ -171,22 +175,38 @@ export class Cluster {
     const t = { ...FAST_TIMING, ...this.opts.timing };
     const members: string[] = [];
     if (how.peers !== undefined) {
-      members.push('--peers', this.peersFor(id, how.peers), '--client-addrs', how.peers.map((o) => `${o}=${this.clientAddr(o)}`).join(','));
+      members.push(
+        '--peers',
+        this.peersFor(id, how.peers),
+        '--client-addrs',
+        how.peers.map((o) => `${o}=${this.clientAddr(o)}`).join(','),
+      );
     }
     if (how.join !== undefined) members.push('--join', how.join.map((o) => this.clientAddr(o)).join(','));
     return [
-      LEASEKV_BIN, 'serve',
-      '--id', id,
-      '--data-dir', m.dataDir,
-      '--listen-peer', `${HOST}:${m.peerPort}`,
-      '--listen-client', `${HOST}:${m.clientPort}`,
+      LEASEKV_BIN,
+      'serve',
+      '--id',
+      id,
+      '--data-dir',
+      m.dataDir,
+      '--listen-peer',
+      `${HOST}:${m.peerPort}`,
+      '--listen-client',
+      `${HOST}:${m.clientPort}`,
       ...members,
-      '--cluster-token', this.opts.clusterToken ?? 'itest',
-      '--heartbeat-ms', String(t.heartbeatMs),
-      '--election-timeout-ms', String(t.electionTimeoutMs),
-      '--lease-ms', String(t.leaseMs),
-      '--request-timeout-ms', String(t.requestTimeoutMs),
-      '--log-level', this.opts.logLevel ?? 'info',
+      '--cluster-token',
+      this.opts.clusterToken ?? 'itest',
+      '--heartbeat-ms',
+      String(t.heartbeatMs),
+      '--election-timeout-ms',
+      String(t.electionTimeoutMs),
+      '--lease-ms',
+      String(t.leaseMs),
+      '--request-timeout-ms',
+      String(t.requestTimeoutMs),
+      '--log-level',
+      this.opts.logLevel ?? 'info',
     ];
   }
 
@@ -320,11 +340,17 @@ export class Cluster {
    */
   async writeViaLeader(key: string, value: string, timeoutMs = 60_000): Promise<string> {
     const session = { clientId: `harness-${key}-${value}`.slice(0, 100), seq: 1 };
-    return waitFor(`a leader to accept ${key}=${value}`, timeoutMs, async () => {
-      const leader = await this.waitForLeader(Math.min(timeoutMs, 30_000));
-      const r = await call(this.endpoint(leader), 'Put', { key, value, ...session }, 3000);
-      return r.kind === 'ok' ? leader : undefined;
-    }, 100, () => this.crashed());
+    return waitFor(
+      `a leader to accept ${key}=${value}`,
+      timeoutMs,
+      async () => {
+        const leader = await this.waitForLeader(Math.min(timeoutMs, 30_000));
+        const r = await call(this.endpoint(leader), 'Put', { key, value, ...session }, 3000);
+        return r.kind === 'ok' ? leader : undefined;
+      },
+      100,
+      () => this.crashed(),
+    );
   }
 
   /**
@@ -333,23 +359,48 @@ export class Cluster {
    * the new configuration, a learner still catching up. Returns the answer.
    */
   async change(method: ClusterMethod, body: object, timeoutMs = 30_000): Promise<Record<string, unknown>> {
-    return waitFor(`${method} ${JSON.stringify(body)}`, timeoutMs, async () => {
-      // The node that leads with a lease in the highest term (a removed member that still runs
-      // may not know the leader, so not everyone need agree).
-      const views = await Promise.all(this.liveIds().map((id) => this.status(id)));
-      const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER' && v.leaseHeld).sort((a, b) => b.term - a.term);
-      const leader = leaders[0]?.id;
-      if (leader === undefined) return undefined;
-      const r = await call(this.endpoint(leader), method, body, 10_000);
-      if (r.kind === 'ok') return r.body;
-      const last = showResult(r);
-      // A retry after an answer that was lost: the change had been made.
-      if (r.kind === 'error' && r.code === 'failed_precondition' && /already-member/.test(r.message) && method === 'MemberAdd') return {};
-      if (r.kind === 'error' && r.code === 'failed_precondition' && /removed-id|unknown-member/.test(r.message) && method === 'MemberRemove') return {};
-      if (r.kind === 'network' || r.code === 'unavailable' || r.code === 'deadline_exceeded') return undefined;
-      if (r.kind === 'error' && r.code === 'failed_precondition' && /not leader|change-in-flight|lease-not-confirmed|learner-not-caught-up|not-caught-up/.test(r.message)) return undefined;
-      throw new Error(`${method} ${JSON.stringify(body)} failed: ${last}`);
-    }, 200, () => this.crashed());
+    return waitFor(
+      `${method} ${JSON.stringify(body)}`,
+      timeoutMs,
+      async () => {
+        // The node that leads with a lease in the highest term (a removed member that still runs
+        // may not know the leader, so not everyone need agree).
+        const views = await Promise.all(this.liveIds().map((id) => this.status(id)));
+        const leaders = views
+          .filter((v): v is StatusView => 'role' in v && v.role === 'LEADER' && v.leaseHeld)
+          .sort((a, b) => b.term - a.term);
+        const leader = leaders[0]?.id;
+        if (leader === undefined) return undefined;
+        const r = await call(this.endpoint(leader), method, body, 10_000);
+        if (r.kind === 'ok') return r.body;
+        const last = showResult(r);
+        // A retry after an answer that was lost: the change had been made.
+        if (
+          r.kind === 'error' &&
+          r.code === 'failed_precondition' &&
+          /already-member/.test(r.message) &&
+          method === 'MemberAdd'
+        )
+          return {};
+        if (
+          r.kind === 'error' &&
+          r.code === 'failed_precondition' &&
+          /removed-id|unknown-member/.test(r.message) &&
+          method === 'MemberRemove'
+        )
+          return {};
+        if (r.kind === 'network' || r.code === 'unavailable' || r.code === 'deadline_exceeded') return undefined;
+        if (
+          r.kind === 'error' &&
+          r.code === 'failed_precondition' &&
+          /not leader|change-in-flight|lease-not-confirmed|learner-not-caught-up|not-caught-up/.test(r.message)
+        )
+          return undefined;
+        throw new Error(`${method} ${JSON.stringify(body)} failed: ${last}`);
+      },
+      200,
+      () => this.crashed(),
+    );
   }
 
   /** The members as `id`'s MemberList says: id → 'voter' | 'learner'. */
@@ -362,22 +413,44 @@ export class Cluster {
 
   /** Waits until every id in `ids` reports exactly `want` (id → role) in its MemberList. */
   async waitMembers(want: ReadonlyMap<string, string>, ids: readonly string[], timeoutMs = 30_000): Promise<void> {
-    const text = [...want].map(([k, v]) => `${k}:${v}`).sort().join(',');
-    await waitFor(`members ${text} on ${ids.join(',')}`, timeoutMs, async () => {
-      for (const id of ids) {
-        const got = await this.memberRoles(id).catch(() => null);
-        if (got === null || [...got].map(([k, v]) => `${k}:${v}`).sort().join(',') !== text) return undefined;
-      }
-      return true;
-    }, 100, () => this.crashed());
+    const text = [...want]
+      .map(([k, v]) => `${k}:${v}`)
+      .sort()
+      .join(',');
+    await waitFor(
+      `members ${text} on ${ids.join(',')}`,
+      timeoutMs,
+      async () => {
+        for (const id of ids) {
+          const got = await this.memberRoles(id).catch(() => null);
+          if (
+            got === null ||
+            [...got]
+              .map(([k, v]) => `${k}:${v}`)
+              .sort()
+              .join(',') !== text
+          )
+            return undefined;
+        }
+        return true;
+      },
+      100,
+      () => this.crashed(),
+    );
   }
 
   /** Waits until every node in `ids` has applied at least `index`. */
   async waitApplied(index: number, ids: readonly string[], timeoutMs = 10_000): Promise<void> {
-    await waitFor(`applied index ${index} on ${ids.join(',')}`, timeoutMs, async () => {
-      const views = await Promise.all(ids.map((id) => this.status(id)));
-      return views.every((v) => 'appliedIndex' in v && v.appliedIndex >= index) ? true : undefined;
-    }, 50, () => this.crashed());
+    await waitFor(
+      `applied index ${index} on ${ids.join(',')}`,
+      timeoutMs,
+      async () => {
+        const views = await Promise.all(ids.map((id) => this.status(id)));
+        return views.every((v) => 'appliedIndex' in v && v.appliedIndex >= index) ? true : undefined;
+      },
+      50,
+      () => this.crashed(),
+    );
   }
 
   logPath(id: string): string {
@@ -388,7 +461,12 @@ export class Cluster {
   diagnostics(lines = 25): string {
     const parts = [`cluster folder: ${this.dir}`];
     for (const m of this.members.values()) {
-      const state = m.proc === null ? 'never started' : m.proc.alive ? `running pid ${m.proc.pid}` : `exited ${JSON.stringify(m.proc.exit)}`;
+      const state =
+        m.proc === null
+          ? 'never started'
+          : m.proc.alive
+            ? `running pid ${m.proc.pid}`
+            : `exited ${JSON.stringify(m.proc.exit)}`;
       parts.push(`--- ${m.id} (${state}, started ${m.starts}×) ${m.logPath}`, tailFile(m.logPath, lines));
     }
     return parts.join('\n');
@@ -424,18 +502,31 @@ export async function statusAt(ep: Endpoint, timeoutMs = 1000): Promise<StatusVi
  * Waits until exactly one of the nodes says LEADER, holds its lease (so a majority has been
  * acknowledging it lately), and all of them name it. Returns its id.
  */
-export function waitForOneLeader(endpoints: ReadonlyMap<string, Endpoint>, timeoutMs: number, hopeless: () => string | undefined = () => undefined): Promise<string> {
-  return waitFor(`one leader among ${[...endpoints.keys()].join(',')}`, timeoutMs, async () => {
-    const views = await Promise.all([...endpoints.values()].map((ep) => statusAt(ep)));
-    const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
-    if (leaders.length !== 1 || !(leaders[0] as StatusView).leaseHeld) return undefined;
-    const leader = (leaders[0] as StatusView).id;
-    return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
-  }, 50, hopeless);
+export function waitForOneLeader(
+  endpoints: ReadonlyMap<string, Endpoint>,
+  timeoutMs: number,
+  hopeless: () => string | undefined = () => undefined,
+): Promise<string> {
+  return waitFor(
+    `one leader among ${[...endpoints.keys()].join(',')}`,
+    timeoutMs,
+    async () => {
+      const views = await Promise.all([...endpoints.values()].map((ep) => statusAt(ep)));
+      const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
+      if (leaders.length !== 1 || !(leaders[0] as StatusView).leaseHeld) return undefined;
+      const leader = (leaders[0] as StatusView).id;
+      return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
+    },
+    50,
+    hopeless,
+  );
 }
 
 /** Holds the cluster lock for the whole test file (one cluster at a time on this machine). */
-export function holdClusterLock(hooks: { before: (fn: () => Promise<void>) => void; after: (fn: () => void) => void }): void {
+export function holdClusterLock(hooks: {
+  before: (fn: () => Promise<void>) => void;
+  after: (fn: () => void) => void;
+}): void {
   let lock: ClusterLock | null = null;
   hooks.before(async () => {
     lock = await acquireClusterLock(15 * 60_000);
@@ -447,7 +538,11 @@ export function holdClusterLock(hooks: { before: (fn: () => Promise<void>) => vo
  * Runs `body` against a fresh cluster and always closes it. On failure the folder (data dirs and
  * logs) is kept and the log tails are printed, so the failure can be read after the fact.
  */
-export async function withCluster(t: TestContext, opts: ClusterOptions, body: (c: Cluster) => Promise<void>): Promise<void> {
+export async function withCluster(
+  t: TestContext,
+  opts: ClusterOptions,
+  body: (c: Cluster) => Promise<void>,
+): Promise<void> {
   const c = await Cluster.start(opts);
   t.after(() => c.close(true)); // belt and braces: the finally below normally did it already
   let failed = true;

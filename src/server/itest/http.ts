@@ -10,7 +10,13 @@ export type Endpoint = { readonly host: string; readonly port: number } | { read
 export type KvMethod = 'Put' | 'Get' | 'Delete' | 'CompareAndSwap' | 'Range' | 'Status' | 'Txn';
 /** leasekv.v1.Cluster methods (membership). */
 export type ClusterMethod = 'MemberList' | 'MemberAdd' | 'MemberPromote' | 'MemberRemove' | 'TransferLeadership';
-const CLUSTER_METHODS: ReadonlySet<string> = new Set(['MemberList', 'MemberAdd', 'MemberPromote', 'MemberRemove', 'TransferLeadership']);
+const CLUSTER_METHODS: ReadonlySet<string> = new Set([
+  'MemberList',
+  'MemberAdd',
+  'MemberPromote',
+  'MemberRemove',
+  'TransferLeadership',
+]);
 
 export type CallResult =
   | { readonly kind: 'ok'; readonly body: Record<string, unknown>; readonly ms: number }
@@ -51,7 +57,13 @@ export function describeEndpoint(ep: Endpoint): string {
  * POSTs `body` as JSON. `timeoutMs` bounds the whole exchange (connect, server work, body); the
  * server is also told the deadline (connect-timeout-ms) so it gives up at about the same time.
  */
-export function call(ep: Endpoint, method: KvMethod | ClusterMethod, body: object, timeoutMs: number, agent: Agent = sharedAgent): Promise<CallResult> {
+export function call(
+  ep: Endpoint,
+  method: KvMethod | ClusterMethod,
+  body: object,
+  timeoutMs: number,
+  agent: Agent = sharedAgent,
+): Promise<CallResult> {
   if (!(timeoutMs > 0 && timeoutMs <= 120_000)) throw new RangeError(`timeoutMs out of range: ${timeoutMs}`);
   const payload = Buffer.from(JSON.stringify(body));
   const t0 = performance.now();
@@ -84,15 +96,21 @@ export function call(ep: Endpoint, method: KvMethod | ClusterMethod, body: objec
           if (size > MAX_BODY_BYTES) req.destroy(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
           else chunks.push(c);
         });
-        res.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'network', errno: e.code ?? 'ERESPONSE', message: e.message, ms: ms() }));
-        res.on('end', () => finish(decodeAnswer(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'), ms())));
+        res.on('error', (e: NodeJS.ErrnoException) =>
+          finish({ kind: 'network', errno: e.code ?? 'ERESPONSE', message: e.message, ms: ms() }),
+        );
+        res.on('end', () =>
+          finish(decodeAnswer(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'), ms())),
+        );
       },
     );
     const timer = setTimeout(() => {
       finish({ kind: 'network', errno: 'TIMEOUT', message: `no answer within ${timeoutMs} ms`, ms: ms() });
       req.destroy();
     }, timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'network', errno: e.code ?? 'EREQUEST', message: e.message, ms: ms() }));
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      finish({ kind: 'network', errno: e.code ?? 'EREQUEST', message: e.message, ms: ms() }),
+    );
     req.end(payload);
   });
 }
@@ -102,14 +120,22 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
   return typeof v === 'string' ? v : Array.isArray(v) ? (v[0] ?? '') : '';
 }
 
-function decodeAnswer(status: number, headers: Record<string, string | string[] | undefined>, text: string, ms: number): CallResult {
+function decodeAnswer(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+  ms: number,
+): CallResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     parsed = null;
   }
-  const obj = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  const obj =
+    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : null;
   if (status === 200 && obj !== null) return { kind: 'ok', body: obj, ms };
   return {
     kind: 'error',
@@ -126,7 +152,8 @@ function decodeAnswer(status: number, headers: Record<string, string | string[] 
 /** One line for assertion messages. */
 export function showResult(r: CallResult): string {
   if (r.kind === 'ok') return `ok ${JSON.stringify(r.body)} (${r.ms} ms)`;
-  if (r.kind === 'error') return `error ${r.code}: ${r.message}${r.leader === '' ? '' : ` [leader ${r.leader} ${r.leaderAddr}]`} (${r.ms} ms)`;
+  if (r.kind === 'error')
+    return `error ${r.code}: ${r.message}${r.leader === '' ? '' : ` [leader ${r.leader} ${r.leaderAddr}]`} (${r.ms} ms)`;
   return `network ${r.errno}: ${r.message} (${r.ms} ms)`;
 }
 

@@ -28,7 +28,10 @@ test('the lost-write scenario: n1 restarted with a 5-member --peers beside empty
     assert.ok(n1 !== null, 'n1 must refuse to start, not run');
     assert.equal(n1.code, 2, n1.log);
     assert.match(n1.log, /refusing to start: .*member n1 of cluster [0-9a-f]{32} with members n1, n2, n3/);
-    assert.match(n1.log, /--peers adds n4, n5, which are not members; to add a member run `leasekv member add n4 --peer-addr 127\.0\.0\.1:\d+ --client-addr 127\.0\.0\.1:\d+/);
+    assert.match(
+      n1.log,
+      /--peers adds n4, n5, which are not members; to add a member run `leasekv member add n4 --peer-addr 127\.0\.0\.1:\d+ --client-addr 127\.0\.0\.1:\d+/,
+    );
 
     // The empty n4 and n5 form a different cluster (another member list, so another cluster id)
     // with 2 of its 5 members: no leader, so nothing can be read from them at all.
@@ -71,7 +74,12 @@ test('a member whose data dir was wiped is refused by its peers and stops; the c
     const exit = await c.waitExit(victim, 20_000);
     assert.ok(exit !== null, `${victim} with a wiped data dir must not run`);
     assert.equal(exit.code, 2, exit.log);
-    assert.match(exit.log, new RegExp(`member ${victim} of cluster [0-9a-f]{32} has incarnation [0-9a-f]+, but this node ${victim} has incarnation [0-9a-f]+`));
+    assert.match(
+      exit.log,
+      new RegExp(
+        `member ${victim} of cluster [0-9a-f]{32} has incarnation [0-9a-f]+, but this node ${victim} has incarnation [0-9a-f]+`,
+      ),
+    );
     assert.match(exit.log, /leasekv member remove/);
     await c.writeViaLeader('a', '2');
   });

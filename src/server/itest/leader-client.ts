@@ -40,8 +40,14 @@ export class LeaderClient {
   async once(method: KvMethod, body: object): Promise<Attempt> {
     const node = this.believedLeader;
     const result = await call(this.endpoints.get(node) as Endpoint, method, body, this.perCallTimeoutMs);
-    const hinted = result.kind === 'error' && result.code === 'failed_precondition' && this.endpoints.has(result.leader) && result.leader !== node;
-    const settled = result.kind === 'ok' || (result.kind === 'error' && (result.code === 'aborted' || result.code === 'invalid_argument'));
+    const hinted =
+      result.kind === 'error' &&
+      result.code === 'failed_precondition' &&
+      this.endpoints.has(result.leader) &&
+      result.leader !== node;
+    const settled =
+      result.kind === 'ok' ||
+      (result.kind === 'error' && (result.code === 'aborted' || result.code === 'invalid_argument'));
     if (hinted && result.kind === 'error') this.use(result.leader);
     else if (!settled) this.current = (this.current + 1) % this.endpoints.size; // down, no hint, or unavailable
     return { node, result };
@@ -59,7 +65,8 @@ export class LeaderClient {
       const a = await this.once(method, body);
       attempts.push(a);
       const r = a.result;
-      if (r.kind === 'ok' || (r.kind === 'error' && (r.code === 'aborted' || r.code === 'invalid_argument'))) return attempts;
+      if (r.kind === 'ok' || (r.kind === 'error' && (r.code === 'aborted' || r.code === 'invalid_argument')))
+        return attempts;
       if (performance.now() + backoffMs > end) return attempts;
       await new Promise((res) => setTimeout(res, backoffMs));
     }

@@ -44,26 +44,46 @@ test('kill 2 of 3: the leader stops lease reads when its lease ends, steps down,
     );
     const served = probes.filter((p) => p.result.kind === 'ok');
     const late = served.filter((p) => p.sentMs > leaseEndsBy);
-    assert.deepEqual(late.map((p) => `${Math.round(p.sentMs - killedAt)} ms: ${showResult(p.result)}`), [], 'no linearizable read may be served once the lease has ended');
+    assert.deepEqual(
+      late.map((p) => `${Math.round(p.sentMs - killedAt)} ms: ${showResult(p.result)}`),
+      [],
+      'no linearizable read may be served once the lease has ended',
+    );
     for (const p of probes) {
-      assert.notEqual(p.result.kind, 'network', `a read must end in an answer, not hang or drop: ${showResult(p.result)}`);
+      assert.notEqual(
+        p.result.kind,
+        'network',
+        `a read must end in an answer, not hang or drop: ${showResult(p.result)}`,
+      );
       assert.ok(p.result.ms < CLIENT_TIMEOUT_MS, showResult(p.result));
     }
     const lastServedMs = served.length === 0 ? null : Math.round(Math.max(...served.map((p) => p.sentMs)) - killedAt);
-    t.diagnostic(`${probes.length} reads after the kill; ${served.length} served (last sent ${lastServedMs ?? '-'} ms after the kill, lease ${FAST_TIMING.leaseMs} ms)`);
+    t.diagnostic(
+      `${probes.length} reads after the kill; ${served.length} served (last sent ${lastServedMs ?? '-'} ms after the kill, lease ${FAST_TIMING.leaseMs} ms)`,
+    );
 
     const down = await waitFor(`${leader} to step down`, 10_000, async () => {
       const st = await c.status(leader);
       return 'role' in st && st.role !== 'LEADER' && !st.leaseHeld ? st : undefined;
     });
-    t.diagnostic(`${leader} stepped down: ${down.role} in term ${down.term}, ${Math.round(performance.now() - killedAt)} ms after the kill at the latest`);
+    t.diagnostic(
+      `${leader} stepped down: ${down.role} in term ${down.term}, ${Math.round(performance.now() - killedAt)} ms after the kill at the latest`,
+    );
 
-    for (const [method, body] of [['Put', { key: 'x', value: 'v2' }], ['Get', { key: 'x' }], ['CompareAndSwap', { key: 'x', expected: 'v1', value: 'v3' }], ['Delete', { key: 'x' }]] as const) {
+    for (const [method, body] of [
+      ['Put', { key: 'x', value: 'v2' }],
+      ['Get', { key: 'x' }],
+      ['CompareAndSwap', { key: 'x', expected: 'v1', value: 'v3' }],
+      ['Delete', { key: 'x' }],
+    ] as const) {
       const r = await call(ep, method, body, CLIENT_TIMEOUT_MS);
       assert.ok(r.kind === 'error', `${method} without a majority must fail cleanly: ${showResult(r)}`);
       assert.ok(['failed_precondition', 'unavailable'].includes(r.code), showResult(r));
     }
     const stale = await call(ep, 'Get', { key: 'x', consistency: 'STALE' }, 3000);
-    assert.ok(stale.kind === 'ok' && stale.body['value'] === 'v1', `a stale read still answers from local state: ${showResult(stale)}`);
+    assert.ok(
+      stale.kind === 'ok' && stale.body['value'] === 'v1',
+      `a stale read still answers from local state: ${showResult(stale)}`,
+    );
   });
 });

@@ -19,7 +19,11 @@ test('MemberRemove of the leader, sent to the leader, answers ok (not a timeout)
     // Retried only while refused before anything was proposed (a new leader's lease is confirmed
     // within a few heartbeats); the call that proposes must itself say the removal was made.
     let removed = await call(c.endpoint('n4'), 'MemberRemove', { id: 'n4' }, 8000);
-    for (let i = 0; i < 50 && removed.kind === 'error' && /lease-not-confirmed|change-in-flight/.test(removed.message); i++) {
+    for (
+      let i = 0;
+      i < 50 && removed.kind === 'error' && /lease-not-confirmed|change-in-flight/.test(removed.message);
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
       removed = await call(c.endpoint('n4'), 'MemberRemove', { id: 'n4' }, 8000);
     }

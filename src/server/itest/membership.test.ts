@@ -20,9 +20,24 @@ const CHECK_BUDGET_MS = 60_000;
 const roles = (pairs: readonly (readonly [string, string])[]): Map<string, string> => new Map(pairs);
 
 /** Runs the workload on every member (current and spare) while `faults` runs; checks the history. */
-async function underLoad(t: TestContext, c: Cluster, ids: readonly string[], durationMs: number, faults: () => Promise<void>): Promise<void> {
+async function underLoad(
+  t: TestContext,
+  c: Cluster,
+  ids: readonly string[],
+  durationMs: number,
+  faults: () => Promise<void>,
+): Promise<void> {
   const endpoints = new Map(ids.map((id) => [id, c.endpoint(id)]));
-  const load = runWorkload({ endpoints, clients: 4, keys: ['a', 'b', 'c'], durationMs, maxOpsPerClient: 400, callTimeoutMs: 3000, thinkMs: 10, seed: 12 });
+  const load = runWorkload({
+    endpoints,
+    clients: 4,
+    keys: ['a', 'b', 'c'],
+    durationMs,
+    maxOpsPerClient: 400,
+    callTimeoutMs: 3000,
+    thinkMs: 10,
+    seed: 12,
+  });
   let history: HistoryOp[];
   try {
     await faults();
@@ -35,7 +50,11 @@ async function underLoad(t: TestContext, c: Cluster, ids: readonly string[], dur
   t.diagnostic(`${history.length} ops, ${ok.length} ok, ${ok.filter((o) => o.op === 'get').length} ok reads (${file})`);
   assert.ok(ok.filter((o) => o.op === 'get').length >= 10, 'too few successful reads to mean anything');
   const verdict = checkHistorySync(history, { timeoutMs: CHECK_BUDGET_MS });
-  assert.equal(verdict.verdict, 'linearizable', JSON.stringify(verdict.violation ?? verdict.undecided, null, 1).slice(0, 4000));
+  assert.equal(
+    verdict.verdict,
+    'linearizable',
+    JSON.stringify(verdict.violation ?? verdict.undecided, null, 1).slice(0, 4000),
+  );
 }
 
 test('replace a member whose host died (kill -9, data dir gone) by a new member on a new address, under load', async (t) => {
@@ -53,16 +72,26 @@ test('replace a member whose host died (kill -9, data dir gone) by a new member 
       // The old id can never come back, even with a fresh data dir and --join.
       c.startNode(dead, { join: alive, expectExit: true });
       const exit = await c.waitExit(dead, 20_000);
-      assert.ok(exit !== null && exit.code === 2, `the removed ${dead} must refuse to start: ${exit?.log ?? 'still running'}`);
+      assert.ok(
+        exit !== null && exit.code === 2,
+        `the removed ${dead} must refuse to start: ${exit?.log ?? 'still running'}`,
+      );
       assert.match(exit.log, new RegExp(`${dead} was removed from cluster [0-9a-f]{32}`));
     });
     const got = await call(c.endpoint(await c.waitForLeader(10_000)), 'Get', { key: 'before' }, 3000);
     assert.ok(got.kind === 'ok' && got.body['value'] === '1', showResult(got));
     // The CLI sees the same members.
-    const listed = spawnSync(process.execPath, [LEASEKV_BIN, 'member', 'list', '-w', 'json', '--endpoints', c.clientAddr('n4')], { encoding: 'utf8', timeout: 30_000 });
+    const listed = spawnSync(
+      process.execPath,
+      [LEASEKV_BIN, 'member', 'list', '-w', 'json', '--endpoints', c.clientAddr('n4')],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(listed.status, 0, listed.stderr);
-    const members = (JSON.parse(listed.stdout) as { members: { id: string; learner?: boolean }[]; removed: string[] });
-    assert.deepEqual(members.members.map((m) => `${m.id}:${m.learner === true ? 'learner' : 'voter'}`).sort(), ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== dead).map((id) => `${id}:voter`));
+    const members = JSON.parse(listed.stdout) as { members: { id: string; learner?: boolean }[]; removed: string[] };
+    assert.deepEqual(
+      members.members.map((m) => `${m.id}:${m.learner === true ? 'learner' : 'voter'}`).sort(),
+      ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== dead).map((id) => `${id}:voter`),
+    );
     assert.deepEqual(members.removed, [dead]);
   });
 });
@@ -76,11 +105,23 @@ test('grow 3→5, transfer leadership, remove the leader, shrink to 3, under loa
       await c.change('MemberAdd', { id: 'n4', peerAddr: c.peerAddr('n4'), clientAddr: c.clientAddr('n4') });
       c.startNode('n4', { join: ['n1', 'n2', 'n3'] });
       await c.waitMembers(roles(['n1', 'n2', 'n3', 'n4'].map((m) => [m, 'voter'])), c.liveIds());
-      await c.change('MemberAdd', { id: 'n5', peerAddr: c.peerAddr('n5'), clientAddr: c.clientAddr('n5'), learner: true });
+      await c.change('MemberAdd', {
+        id: 'n5',
+        peerAddr: c.peerAddr('n5'),
+        clientAddr: c.clientAddr('n5'),
+        learner: true,
+      });
       c.startNode('n5', { join: ['n1', 'n2', 'n3'] });
-      await c.waitMembers(roles([...['n1', 'n2', 'n3', 'n4'].map((m) => [m, 'voter'] as const), ['n5', 'learner']]), c.liveIds());
+      await c.waitMembers(
+        roles([...['n1', 'n2', 'n3', 'n4'].map((m) => [m, 'voter'] as const), ['n5', 'learner']]),
+        c.liveIds(),
+      );
       const st = await call(c.endpoint('n5'), 'Status', {}, 3000);
-      assert.ok(st.kind === 'ok' && (st.body['members'] as { id: string; learner?: boolean }[]).some((m) => m.id === 'n5' && m.learner === true), `Status shows n5 as a learner: ${showResult(st)}`);
+      assert.ok(
+        st.kind === 'ok' &&
+          (st.body['members'] as { id: string; learner?: boolean }[]).some((m) => m.id === 'n5' && m.learner === true),
+        `Status shows n5 as a learner: ${showResult(st)}`,
+      );
       await c.change('MemberPromote', { id: 'n5' });
       await c.waitMembers(roles(all.map((m) => [m, 'voter'])), c.liveIds());
       const moved = await c.change('TransferLeadership', { target: 'n4' });
@@ -90,7 +131,14 @@ test('grow 3→5, transfer leadership, remove the leader, shrink to 3, under loa
       await c.terminate('n4');
       await c.change('MemberRemove', { id: 'n5' });
       await c.terminate('n5');
-      await c.waitMembers(roles([['n1', 'voter'], ['n2', 'voter'], ['n3', 'voter']]), ['n1', 'n2', 'n3']);
+      await c.waitMembers(
+        roles([
+          ['n1', 'voter'],
+          ['n2', 'voter'],
+          ['n3', 'voter'],
+        ]),
+        ['n1', 'n2', 'n3'],
+      );
     });
     const got = await call(c.endpoint(await c.waitForLeader(10_000)), 'Get', { key: 'before' }, 3000);
     assert.ok(got.kind === 'ok' && got.body['value'] === '1', showResult(got));

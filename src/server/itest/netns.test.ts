@@ -40,20 +40,48 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
     const clients = IDS.map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`).join(',');
     const serve = (id: string, members: readonly string[]): void => {
       const argv = [
-        process.execPath, LEASEKV_BIN, 'serve', '--id', id, '--data-dir', join(dir, id),
-        '--listen-peer', `${addr(id)}:${PEER_PORT}`, '--listen-client', `${addr(id)}:${CLIENT_PORT}`,
-        ...members, '--cluster-token', 'itest-netns',
-        '--heartbeat-ms', String(FAST_TIMING.heartbeatMs), '--election-timeout-ms', String(FAST_TIMING.electionTimeoutMs),
-        '--lease-ms', String(FAST_TIMING.leaseMs), '--request-timeout-ms', String(FAST_TIMING.requestTimeoutMs),
+        process.execPath,
+        LEASEKV_BIN,
+        'serve',
+        '--id',
+        id,
+        '--data-dir',
+        join(dir, id),
+        '--listen-peer',
+        `${addr(id)}:${PEER_PORT}`,
+        '--listen-client',
+        `${addr(id)}:${CLIENT_PORT}`,
+        ...members,
+        '--cluster-token',
+        'itest-netns',
+        '--heartbeat-ms',
+        String(FAST_TIMING.heartbeatMs),
+        '--election-timeout-ms',
+        String(FAST_TIMING.electionTimeoutMs),
+        '--lease-ms',
+        String(FAST_TIMING.leaseMs),
+        '--request-timeout-ms',
+        String(FAST_TIMING.requestTimeoutMs),
       ];
       procs.set(id, NodeProcess.spawn({ ...lab.execIn(id, argv), logPath: join(dir, `${id}.log`) }));
     };
     for (const id of IDS) serve(id, ['--peers', peers, '--client-addrs', clients]);
-    const fwdArgs = [process.execPath, '--import', 'tsx', FORWARDER, dir, ...[...IDS, 'n4'].map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`)];
-    procs.set('forwarder', NodeProcess.spawn({ ...lab.execIn('client', fwdArgs), logPath: join(dir, 'forwarder.log') }));
+    const fwdArgs = [
+      process.execPath,
+      '--import',
+      'tsx',
+      FORWARDER,
+      dir,
+      ...[...IDS, 'n4'].map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`),
+    ];
+    procs.set(
+      'forwarder',
+      NodeProcess.spawn({ ...lab.execIn('client', fwdArgs), logPath: join(dir, 'forwarder.log') }),
+    );
     const eps = new Map<string, Endpoint>(IDS.map((id) => [id, { socketPath: socketPathFor(dir, id) }]));
     const crashed = (): string | undefined => {
-      for (const [id, p] of procs) if (!p.alive) return `${id} exited: ${JSON.stringify(p.exit)}\n${tailFile(p.logPath, 15)}`;
+      for (const [id, p] of procs)
+        if (!p.alive) return `${id} exited: ${JSON.stringify(p.exit)}\n${tailFile(p.logPath, 15)}`;
       return undefined;
     };
 
@@ -61,15 +89,25 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
     const st = await call(eps.get(leader) as Endpoint, 'Status', {}, 2000);
     assert.equal(st.kind, 'ok', showResult(st));
     const members = st.body['members'] as { id: string; peerAddr: string }[];
-    assert.deepEqual(members.map((m) => m.peerAddr).sort(), IDS.map((id) => `${addr(id)}:${PEER_PORT}`), 'members are on their own hosts');
+    assert.deepEqual(
+      members.map((m) => m.peerAddr).sort(),
+      IDS.map((id) => `${addr(id)}:${PEER_PORT}`),
+      'members are on their own hosts',
+    );
 
     const w1 = await call(eps.get(leader) as Endpoint, 'Put', { key: 'x', value: 'one' }, 3000);
     assert.equal(w1.kind, 'ok', showResult(w1));
     for (const id of IDS) {
-      await waitFor(`x=one replicated to ${id}`, 10_000, async () => {
-        const r = await call(eps.get(id) as Endpoint, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
-        return r.kind === 'ok' && r.body['value'] === 'one' ? true : undefined;
-      }, 50, crashed);
+      await waitFor(
+        `x=one replicated to ${id}`,
+        10_000,
+        async () => {
+          const r = await call(eps.get(id) as Endpoint, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
+          return r.kind === 'ok' && r.body['value'] === 'one' ? true : undefined;
+        },
+        50,
+        crashed,
+      );
     }
 
     lab.setLink(leader, false);
@@ -78,36 +116,72 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
     const fresh = await waitForOneLeader(new Map(rest.map((id) => [id, eps.get(id) as Endpoint])), 30_000, crashed);
     const client = new LeaderClient(new Map(rest.map((id) => [id, eps.get(id) as Endpoint])), 2000);
     client.use(fresh);
-    const w2 = lastResult(await client.untilOk('Put', { key: 'x', value: 'two', clientId: 'netns-test', seq: 1 }, 15_000));
+    const w2 = lastResult(
+      await client.untilOk('Put', { key: 'x', value: 'two', clientId: 'netns-test', seq: 1 }, 15_000),
+    );
     assert.equal(w2.kind, 'ok', `write after the leader's host was cut off: ${showResult(w2)}`);
     const r2 = lastResult(await client.untilOk('Get', { key: 'x' }, 15_000));
     assert.ok(r2.kind === 'ok' && r2.body['value'] === 'two', showResult(r2));
-    t.diagnostic(`${leader}'s link down: ${fresh} led and served a write and a linearizable read ${Math.round(performance.now() - cutAt)} ms later`);
+    t.diagnostic(
+      `${leader}'s link down: ${fresh} led and served a write and a linearizable read ${Math.round(performance.now() - cutAt)} ms later`,
+    );
 
     lab.setLink(leader, true);
-    await waitFor(`${leader} to converge after its link is back`, 30_000, async () => {
-      const r = await call(eps.get(leader) as Endpoint, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
-      return r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
-    }, 100, crashed);
+    await waitFor(
+      `${leader} to converge after its link is back`,
+      30_000,
+      async () => {
+        const r = await call(eps.get(leader) as Endpoint, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
+        return r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
+      },
+      100,
+      crashed,
+    );
     await waitForOneLeader(eps, 30_000, crashed);
 
     // A new member on a host of its own: added through the Cluster API (retried while the leader
     // refuses for a passing reason, e.g. its lease not yet re-confirmed), then started with --join.
-    await waitFor('MemberAdd n4', 30_000, async () => {
-      const lead = await waitForOneLeader(eps, 10_000, crashed);
-      const r = await call(eps.get(lead) as Endpoint, 'MemberAdd', { id: 'n4', peerAddr: `${addr('n4')}:${PEER_PORT}`, clientAddr: `${addr('n4')}:${CLIENT_PORT}` }, 10_000);
-      if (r.kind === 'ok') return true;
-      if (r.kind === 'error' && r.code === 'failed_precondition' && !/change-in-flight|lease-not-confirmed|not leader/.test(r.message)) throw new Error(showResult(r));
-      return undefined;
-    }, 200, crashed);
+    await waitFor(
+      'MemberAdd n4',
+      30_000,
+      async () => {
+        const lead = await waitForOneLeader(eps, 10_000, crashed);
+        const r = await call(
+          eps.get(lead) as Endpoint,
+          'MemberAdd',
+          { id: 'n4', peerAddr: `${addr('n4')}:${PEER_PORT}`, clientAddr: `${addr('n4')}:${CLIENT_PORT}` },
+          10_000,
+        );
+        if (r.kind === 'ok') return true;
+        if (
+          r.kind === 'error' &&
+          r.code === 'failed_precondition' &&
+          !/change-in-flight|lease-not-confirmed|not leader/.test(r.message)
+        )
+          throw new Error(showResult(r));
+        return undefined;
+      },
+      200,
+      crashed,
+    );
     serve('n4', ['--join', IDS.map((id) => `${addr(id)}:${CLIENT_PORT}`).join(',')]);
     const n4: Endpoint = { socketPath: socketPathFor(dir, 'n4') };
-    await waitFor('n4 to be a voter holding x=two', 30_000, async () => {
-      const l = await call(n4, 'MemberList', {}, 1000);
-      const r = await call(n4, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
-      const voter = l.kind === 'ok' && (l.body['members'] as { id: string; peerAddr: string; learner?: boolean }[]).some((m) => m.id === 'n4' && m.learner !== true && m.peerAddr === `${addr('n4')}:${PEER_PORT}`);
-      return voter && r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
-    }, 100, crashed);
+    await waitFor(
+      'n4 to be a voter holding x=two',
+      30_000,
+      async () => {
+        const l = await call(n4, 'MemberList', {}, 1000);
+        const r = await call(n4, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
+        const voter =
+          l.kind === 'ok' &&
+          (l.body['members'] as { id: string; peerAddr: string; learner?: boolean }[]).some(
+            (m) => m.id === 'n4' && m.learner !== true && m.peerAddr === `${addr('n4')}:${PEER_PORT}`,
+          );
+        return voter && r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
+      },
+      100,
+      crashed,
+    );
     t.diagnostic(`n4 joined from its own host ${addr('n4')} and became a voter`);
     failed = false;
   } catch (e) {

@@ -15,7 +15,8 @@ function ip(args: readonly string[]): string {
 /** Why this machine cannot run the namespace test, or undefined if it can. */
 export function netnsUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'creating network namespaces needs root (uid 0)';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'creating network namespaces needs root (uid 0)';
   const probe = `lkvprobe${process.pid}`;
   try {
     ip(['netns', 'add', probe]);
@@ -110,6 +111,8 @@ export class NetnsLab {
   /** Namespaces this lab left behind (for the test's final check); empty after destroy(). */
   leftovers(): string[] {
     const listed = ip(['netns', 'list']);
-    return [this.switchNs, ...this.hosts.map((h) => h.ns)].filter((ns) => listed.split('\n').some((l) => l.split(' ')[0] === ns));
+    return [this.switchNs, ...this.hosts.map((h) => h.ns)].filter((ns) =>
+      listed.split('\n').some((l) => l.split(' ')[0] === ns),
+    );
   }
 }

@@ -38,7 +38,9 @@ test('isolated leader serves no stale linearizable read; majority elects; heal c
     const isolatedAt = performance.now();
     const majority = c.ids.filter((id) => id !== old);
     const client = new LeaderClient(new Map(majority.map((id) => [id, c.endpoint(id)])), 2000);
-    const w = lastResult(await client.untilOk('Put', { key: 'x', value: 'new', clientId: 'partition-test', seq: 1 }, 20_000));
+    const w = lastResult(
+      await client.untilOk('Put', { key: 'x', value: 'new', clientId: 'partition-test', seq: 1 }, 20_000),
+    );
     const ackedAt = performance.now();
     assert.equal(w.kind, 'ok', `the majority side accepts a write: ${showResult(w)}`);
     await sleep(1500); // keep probing the old leader for a while after the new write
@@ -47,13 +49,19 @@ test('isolated leader serves no stale linearizable read; majority elects; heal c
 
     const stale = probes.filter((p) => p.sentMs > ackedAt && p.result.kind === 'ok');
     assert.deepEqual(
-      stale.map((p) => `sent ${Math.round(p.sentMs - ackedAt)} ms after the new write was acknowledged: ${showResult(p.result)}`),
+      stale.map(
+        (p) =>
+          `sent ${Math.round(p.sentMs - ackedAt)} ms after the new write was acknowledged: ${showResult(p.result)}`,
+      ),
       [],
       'the old leader must not serve a linearizable read after the new leader accepted a write',
     );
     const served = probes.filter((p) => p.result.kind === 'ok');
-    const lastServed = served.length === 0 ? '-' : `${Math.round(Math.max(...served.map((p) => p.sentMs)) - isolatedAt)} ms`;
-    t.diagnostic(`old leader ${old}: ${probes.length} reads during the partition, ${served.length} served (last sent ${lastServed} after isolation); new write acknowledged ${Math.round(ackedAt - isolatedAt)} ms after isolation`);
+    const lastServed =
+      served.length === 0 ? '-' : `${Math.round(Math.max(...served.map((p) => p.sentMs)) - isolatedAt)} ms`;
+    t.diagnostic(
+      `old leader ${old}: ${probes.length} reads during the partition, ${served.length} served (last sent ${lastServed} after isolation); new write acknowledged ${Math.round(ackedAt - isolatedAt)} ms after isolation`,
+    );
 
     const fresh = await c.waitForLeader(30_000, majority);
     assert.notEqual(fresh, old);
@@ -75,10 +83,15 @@ test('isolated leader serves no stale linearizable read; majority elects; heal c
     const t0 = performance.now();
     const ROUNDS = 15;
     for (let i = 0; i < ROUNDS; i++) {
-      const p = lastResult(await slow.untilOk('Put', { key: 'slow', value: `v${i}`, clientId: 'latency-test', seq: i + 1 }, 15_000));
+      const p = lastResult(
+        await slow.untilOk('Put', { key: 'slow', value: `v${i}`, clientId: 'latency-test', seq: i + 1 }, 15_000),
+      );
       assert.equal(p.kind, 'ok', `write with 30 ms latency: ${showResult(p)}`);
       const g = lastResult(await slow.untilOk('Get', { key: 'slow' }, 15_000));
-      assert.ok(g.kind === 'ok' && g.body['value'] === `v${i}`, `linearizable read with 30 ms latency: ${showResult(g)}`);
+      assert.ok(
+        g.kind === 'ok' && g.body['value'] === `v${i}`,
+        `linearizable read with 30 ms latency: ${showResult(g)}`,
+      );
     }
     t.diagnostic(`with 30 ms one-way latency: ${ROUNDS} write+read pairs in ${Math.round(performance.now() - t0)} ms`);
     c.setDelayMs(0);

@@ -30,7 +30,10 @@ export class NodeProcess {
   private exitInfo: Exit | null = null;
   private readonly exited: Promise<Exit>;
 
-  private constructor(private readonly child: ChildProcess, readonly logPath: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly logPath: string,
+  ) {
     live.add(child);
     this.exited = new Promise<Exit>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -96,7 +99,10 @@ export class NodeProcess {
 export function tailFile(path: string, lines: number): string {
   try {
     const text = readFileSync(path, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch (e) {
     return `(cannot read ${path}: ${(e as Error).message})`;
   }
@@ -155,7 +161,9 @@ export async function waitFor<T>(
       last = e;
     }
     if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`,
+      );
     }
     await sleep(intervalMs);
   }

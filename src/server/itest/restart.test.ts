@@ -48,20 +48,28 @@ async function checkIntact(c: Cluster, acked: ReadonlyMap<string, string>, when:
   client.use(await c.waitForLeader());
   for (const [key, value] of acked) {
     const r = lastResult(await client.untilOk('Get', { key }, 10_000));
-    assert.ok(r.kind === 'ok' && r.body['found'] === true && r.body['value'] === value, `${when}: ${key} should be ${value}: ${showResult(r)}`);
+    assert.ok(
+      r.kind === 'ok' && r.body['found'] === true && r.body['value'] === value,
+      `${when}: ${key} should be ${value}: ${showResult(r)}`,
+    );
   }
   const [someKey, someValue] = [...acked][0] as [string, string];
   for (const id of c.ids) {
     // Every node has the data too (after catching up): check all keys by stale reads.
-    await waitFor(`${id} to hold every acknowledged key (${when})`, 30_000, async () => {
-      const probe = await call(c.endpoint(id), 'Get', { key: someKey, consistency: 'STALE' }, 1000);
-      if (probe.kind !== 'ok' || probe.body['value'] !== someValue) return undefined;
-      for (const [key, value] of acked) {
-        const s = await call(c.endpoint(id), 'Get', { key, consistency: 'STALE' }, 1000);
-        if (s.kind !== 'ok' || s.body['value'] !== value) return undefined;
-      }
-      return true;
-    }, 200);
+    await waitFor(
+      `${id} to hold every acknowledged key (${when})`,
+      30_000,
+      async () => {
+        const probe = await call(c.endpoint(id), 'Get', { key: someKey, consistency: 'STALE' }, 1000);
+        if (probe.kind !== 'ok' || probe.body['value'] !== someValue) return undefined;
+        for (const [key, value] of acked) {
+          const s = await call(c.endpoint(id), 'Get', { key, consistency: 'STALE' }, 1000);
+          if (s.kind !== 'ok' || s.body['value'] !== value) return undefined;
+        }
+        return true;
+      },
+      200,
+    );
   }
 }
 

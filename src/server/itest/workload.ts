@@ -51,21 +51,53 @@ type Planned =
  * value to two keys and read a third; else read the first two. A torn write or read shows up in
  * the history as a map state no order can explain.
  */
-function planTxn(keys: readonly string[], rand: () => number, lastSeen: ReadonlyMap<string, string | null>, value: string): Planned {
+function planTxn(
+  keys: readonly string[],
+  rand: () => number,
+  lastSeen: ReadonlyMap<string, string | null>,
+  value: string,
+): Planned {
   const pick = (): string => keys[Math.floor(rand() * keys.length)] as string;
   const a = pick();
   const others = keys.filter((k) => k !== a);
   const b = others[Math.floor(rand() * others.length)] ?? a;
   const c = pick();
-  const success: TxnStep[] = b === a ? [{ op: 'put', key: a, value }, { op: 'get', key: c }] : [{ op: 'put', key: a, value }, { op: 'put', key: b, value }, { op: 'get', key: c }];
-  return { op: 'txn', key: '', txn: { compare: [{ key: a, value: lastSeen.get(a) ?? null }], success, failure: [{ op: 'get', key: a }, { op: 'get', key: b }] } };
+  const success: TxnStep[] =
+    b === a
+      ? [
+          { op: 'put', key: a, value },
+          { op: 'get', key: c },
+        ]
+      : [
+          { op: 'put', key: a, value },
+          { op: 'put', key: b, value },
+          { op: 'get', key: c },
+        ];
+  return {
+    op: 'txn',
+    key: '',
+    txn: {
+      compare: [{ key: a, value: lastSeen.get(a) ?? null }],
+      success,
+      failure: [
+        { op: 'get', key: a },
+        { op: 'get', key: b },
+      ],
+    },
+  };
 }
 
 function txnBody(t: TxnSpec): object {
   const step = (s: TxnStep): object =>
-    s.op === 'put' ? { requestPut: { key: s.key, value: s.value } } : s.op === 'delete' ? { requestDelete: { key: s.key } } : { requestGet: { key: s.key } };
+    s.op === 'put'
+      ? { requestPut: { key: s.key, value: s.value } }
+      : s.op === 'delete'
+        ? { requestDelete: { key: s.key } }
+        : { requestGet: { key: s.key } };
   // value null (absent): VERSION EQUAL 0, the wire's default compare.
-  const compare = t.compare.map((c) => (c.value === null ? { key: c.key } : { key: c.key, target: 'VALUE', value: c.value }));
+  const compare = t.compare.map((c) =>
+    c.value === null ? { key: c.key } : { key: c.key, target: 'VALUE', value: c.value },
+  );
   return { compare, success: t.success.map(step), failure: t.failure.map(step) };
 }
 
@@ -84,22 +116,37 @@ function txnOutput(t: TxnSpec, body: Record<string, unknown>): { succeeded: bool
 function record(client: number, p: Planned, callUs: number, r: CallResult): HistoryOp {
   if (p.op === 'txn') {
     const base = { client, op: 'txn' as const, key: '', txn: p.txn, call: callUs };
-    if (r.kind === 'ok') return { ...base, return: Math.max(callUs, nowUs()), outcome: 'ok', output: txnOutput(p.txn, r.body) };
+    if (r.kind === 'ok')
+      return { ...base, return: Math.max(callUs, nowUs()), outcome: 'ok', output: txnOutput(p.txn, r.body) };
     if (writeDefinitelyFailed(r)) return { ...base, return: Math.max(callUs, nowUs()), outcome: 'fail' };
     return { ...base, return: null, outcome: 'unknown' };
   }
-  const base = { client, key: p.key, call: callUs, ...(p.op === 'get' ? {} : { value: p.value }), ...(p.op === 'cas' ? { expected: p.expected } : {}) };
+  const base = {
+    client,
+    key: p.key,
+    call: callUs,
+    ...(p.op === 'get' ? {} : { value: p.value }),
+    ...(p.op === 'cas' ? { expected: p.expected } : {}),
+  };
   if (r.kind === 'ok') {
     const ret = Math.max(callUs, nowUs());
     if (p.op === 'get') {
       // proto3 JSON leaves out false and empty values: absent `found` means not found.
       const found = r.body['found'] === true;
-      return { ...base, op: 'get', return: ret, outcome: 'ok', output: found ? { found, value: String(r.body['value'] ?? '') } : { found } };
+      return {
+        ...base,
+        op: 'get',
+        return: ret,
+        outcome: 'ok',
+        output: found ? { found, value: String(r.body['value'] ?? '') } : { found },
+      };
     }
-    if (p.op === 'cas') return { ...base, op: 'cas', return: ret, outcome: 'ok', output: { swapped: r.body['swapped'] === true } };
+    if (p.op === 'cas')
+      return { ...base, op: 'cas', return: ret, outcome: 'ok', output: { swapped: r.body['swapped'] === true } };
     return { ...base, op: 'put', return: ret, outcome: 'ok' };
   }
-  if (p.op === 'get' || writeDefinitelyFailed(r)) return { ...base, op: p.op, return: Math.max(callUs, nowUs()), outcome: 'fail' };
+  if (p.op === 'get' || writeDefinitelyFailed(r))
+    return { ...base, op: p.op, return: Math.max(callUs, nowUs()), outcome: 'fail' };
   return { ...base, op: p.op, return: null, outcome: 'unknown' };
 }
 
@@ -122,7 +169,13 @@ async function runClient(o: WorkloadOptions, client: number, endAtMs: number, ou
             ? { op: 'put', key, value }
             : { op: 'cas', key, expected: lastSeen.get(key) ?? null, value };
     const body =
-      plan.op === 'txn' ? txnBody(plan.txn) : plan.op === 'get' ? { key } : plan.op === 'put' ? { key, value } : { key, value, ...(plan.expected === null ? {} : { expected: plan.expected }) };
+      plan.op === 'txn'
+        ? txnBody(plan.txn)
+        : plan.op === 'get'
+          ? { key }
+          : plan.op === 'put'
+            ? { key, value }
+            : { key, value, ...(plan.expected === null ? {} : { expected: plan.expected }) };
     const method = plan.op === 'txn' ? 'Txn' : plan.op === 'get' ? 'Get' : plan.op === 'put' ? 'Put' : 'CompareAndSwap';
     const callUs = nowUs();
     const r = await call(o.endpoints.get(target) as Endpoint, method, body, o.callTimeoutMs);
@@ -134,11 +187,17 @@ async function runClient(o: WorkloadOptions, client: number, endAtMs: number, ou
       steps.forEach((s, i) => {
         const seen = out.results[i];
         if (s.op === 'put') lastSeen.set(s.key, s.value);
-        else if (s.op === 'get' && seen !== null && seen !== undefined) lastSeen.set(s.key, seen.found ? (seen.value ?? '') : null);
+        else if (s.op === 'get' && seen !== null && seen !== undefined)
+          lastSeen.set(s.key, seen.found ? (seen.value ?? '') : null);
       });
     } else if (op.outcome === 'ok') {
-      if (plan.op === 'get') lastSeen.set(key, op.output !== undefined && 'found' in op.output && op.output.found ? (op.output.value ?? '') : null);
-      else if (plan.op === 'put' || (op.output !== undefined && 'swapped' in op.output && op.output.swapped)) lastSeen.set(key, value);
+      if (plan.op === 'get')
+        lastSeen.set(
+          key,
+          op.output !== undefined && 'found' in op.output && op.output.found ? (op.output.value ?? '') : null,
+        );
+      else if (plan.op === 'put' || (op.output !== undefined && 'swapped' in op.output && op.output.swapped))
+        lastSeen.set(key, value);
     }
     // Follow the leader: a hint if there is one, otherwise the next node.
     if (r.kind === 'error' && r.code === 'failed_precondition' && o.endpoints.has(r.leader)) target = r.leader;
@@ -149,7 +208,8 @@ async function runClient(o: WorkloadOptions, client: number, endAtMs: number, ou
 
 /** Runs the clients to completion; the history is in no particular order (the checker sorts). */
 export async function runWorkload(o: WorkloadOptions): Promise<HistoryOp[]> {
-  if (!(Number.isInteger(o.clients) && o.clients >= 1 && o.clients <= MAX_CLIENTS)) throw new RangeError(`clients must be 1..${MAX_CLIENTS}`);
+  if (!(Number.isInteger(o.clients) && o.clients >= 1 && o.clients <= MAX_CLIENTS))
+    throw new RangeError(`clients must be 1..${MAX_CLIENTS}`);
   if (o.keys.length === 0) throw new RangeError('at least one key');
   const out: HistoryOp[] = [];
   const endAtMs = performance.now() + o.durationMs;

@@ -3,10 +3,25 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChangeEvent } from '../../kv/machine.ts';
-import { CompactedError, DEFAULT_WATCH_LIMITS, TooManyWatchersError, WatchHub, WatcherTooSlowError, type WatchBatch, type WatchLimits } from './hub.ts';
+import {
+  CompactedError,
+  DEFAULT_WATCH_LIMITS,
+  TooManyWatchersError,
+  WatchHub,
+  WatcherTooSlowError,
+  type WatchBatch,
+  type WatchLimits,
+} from './hub.ts';
 
-const put = (key: string, value: string, rev: number): ChangeEvent => ({ type: 'put', kv: { key, value, create: rev, mod: rev, version: 1 } });
-const del = (key: string, rev: number): ChangeEvent => ({ type: 'delete', kv: { key, value: '', create: 0, mod: rev, version: 0 }, prev: { key, value: 'old', create: 1, mod: 1, version: 1 } });
+const put = (key: string, value: string, rev: number): ChangeEvent => ({
+  type: 'put',
+  kv: { key, value, create: rev, mod: rev, version: 1 },
+});
+const del = (key: string, rev: number): ChangeEvent => ({
+  type: 'delete',
+  kv: { key, value: '', create: 0, mod: rev, version: 0 },
+  prev: { key, value: 'old', create: 1, mod: 1, version: 1 },
+});
 
 function hub(limits: Partial<WatchLimits> = {}, revision = 0): WatchHub {
   return new WatchHub(revision, { ...DEFAULT_WATCH_LIMITS, progressIntervalMs: 60_000, ...limits });
@@ -84,9 +99,15 @@ test('compacted: older than the history held → CompactedError; a snapshot jump
   try {
     for (let r = 1; r <= 10; r++) h.publish(r, [put('k', `${r}`, r)]);
     assert.equal(h.oldest, 6);
-    assert.throws(() => h.watch({ key: 'k', prefix: false, startRevision: 5, prevKv: false }), (e: unknown) => e instanceof CompactedError && e.oldest === 6);
+    assert.throws(
+      () => h.watch({ key: 'k', prefix: false, startRevision: 5, prevKv: false }),
+      (e: unknown) => e instanceof CompactedError && e.oldest === 6,
+    );
     const ok = h.watch({ key: 'k', prefix: false, startRevision: 6, prevKv: false })[Symbol.asyncIterator]();
-    assert.deepEqual((await take(ok, 5)).map((b) => b.revision), [6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      (await take(ok, 5)).map((b) => b.revision),
+      [6, 7, 8, 9, 10],
+    );
     // A watcher that has not caught up when the history moves past it ends with CompactedError.
     const lagging = h.watch({ key: 'k', prefix: false, startRevision: 7, prevKv: false })[Symbol.asyncIterator]();
     for (let r = 11; r <= 20; r++) h.publish(r, [put('k', `${r}`, r)]);
@@ -110,13 +131,20 @@ test('a slow watcher is cut off with a clear error; the others go on', async () 
   try {
     const slow = h.watch({ key: '', prefix: true, startRevision: 0, prevKv: false })[Symbol.asyncIterator]();
     const fast = h.watch({ key: '', prefix: true, startRevision: 0, prevKv: false })[Symbol.asyncIterator]();
-    assert.deepEqual((await slow.next()).value, { revision: 0, events: [] }, 'created (caught up at 0); then the slow reader stops reading');
+    assert.deepEqual(
+      (await slow.next()).value,
+      { revision: 0, events: [] },
+      'created (caught up at 0); then the slow reader stops reading',
+    );
     assert.deepEqual((await fast.next()).value, { revision: 0, events: [] });
     for (let r = 1; r <= 50; r++) {
       h.publish(r, [put('k', 'v'.repeat(100), r)]);
       assert.equal((await fast.next()).value?.revision, r);
     }
-    await assert.rejects(slow.next(), (e: unknown) => e instanceof WatcherTooSlowError && /fell more than 2000 bytes behind/.test(e.message));
+    await assert.rejects(
+      slow.next(),
+      (e: unknown) => e instanceof WatcherTooSlowError && /fell more than 2000 bytes behind/.test(e.message),
+    );
     assert.equal(h.watcherCount, 1);
   } finally {
     h.close();
@@ -130,9 +158,17 @@ test('progress notifications for an idle watcher; a bound on watchers', async ()
     h.publish(1, [put('x', '1', 1)]);
     const w = h.watch({ key: 'k', prefix: false, startRevision: 0, prevKv: false })[Symbol.asyncIterator]();
     h.publish(2, [put('x', '2', 2)]);
-    assert.deepEqual((await w.next()).value, { revision: 2, events: [] }, 'caught up: nothing matching up to revision 2');
+    assert.deepEqual(
+      (await w.next()).value,
+      { revision: 2, events: [] },
+      'caught up: nothing matching up to revision 2',
+    );
     h.publish(3, [put('x', '3', 3)]);
-    assert.deepEqual((await w.next()).value, { revision: 3, events: [] }, 'idle: a progress notification at the current revision');
+    assert.deepEqual(
+      (await w.next()).value,
+      { revision: 3, events: [] },
+      'idle: a progress notification at the current revision',
+    );
     h.watch({ key: 'k', prefix: false, startRevision: 0, prevKv: false });
     assert.throws(() => h.watch({ key: 'k', prefix: false, startRevision: 0, prevKv: false }), TooManyWatchersError);
     await w.return?.();

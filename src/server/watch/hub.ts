@@ -146,7 +146,10 @@ export class WatchHub {
 
   /** Opens a watcher; throws CompactedError or TooManyWatchersError. */
   watch(req: WatchRequest): Watcher {
-    if (this.watchers.size >= this.limits.maxWatchers) throw new TooManyWatchersError(`${this.limits.maxWatchers} watchers are open on this member; retry later or use another member`);
+    if (this.watchers.size >= this.limits.maxWatchers)
+      throw new TooManyWatchersError(
+        `${this.limits.maxWatchers} watchers are open on this member; retry later or use another member`,
+      );
     const start = req.startRevision === 0 ? this.current + 1 : req.startRevision;
     if (start < this.oldestHeld) throw new CompactedError(start, this.oldestHeld);
     const w = new Watcher(this, req, start, () => this.watchers.delete(w));
@@ -211,7 +214,10 @@ export class WatchHub {
 
   private trim(): void {
     const l = this.limits;
-    while (this.history.length - this.head > l.maxHistoryRevisions || (this.historyBytes > l.maxHistoryBytes && this.history.length - this.head > 1)) {
+    while (
+      this.history.length - this.head > l.maxHistoryRevisions ||
+      (this.historyBytes > l.maxHistoryBytes && this.history.length - this.head > 1)
+    ) {
       const h = this.history[this.head] as Held;
       this.history[this.head] = undefined as unknown as Held;
       this.head++;
@@ -283,7 +289,11 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     let bytes = 0;
     for (const e of mine) bytes += eventBytes(e);
     if (this.queuedBytes + bytes > this.hub.limits.maxPendingBytes) {
-      this.fail(new WatcherTooSlowError(`watcher fell more than ${this.hub.limits.maxPendingBytes} bytes behind and was cut off; resume from the revision after the last one received`));
+      this.fail(
+        new WatcherTooSlowError(
+          `watcher fell more than ${this.hub.limits.maxPendingBytes} bytes behind and was cut off; resume from the revision after the last one received`,
+        ),
+      );
       return;
     }
     this.queue.push({ batch: { revision, events: mine }, bytes });
@@ -300,7 +310,9 @@ export class Watcher implements AsyncIterable<WatchBatch> {
   /** From the hub: the state jumped to `revision`. */
   skipTo(revision: number): void {
     if (this.done || this.next > revision) return;
-    this.fail(new CompactedError(this.next, revision + 1, 'was skipped: this member installed a snapshot from the leader'));
+    this.fail(
+      new CompactedError(this.next, revision + 1, 'was skipped: this member installed a snapshot from the leader'),
+    );
   }
 
   progress(revision: number): void {
