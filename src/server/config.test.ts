@@ -90,6 +90,7 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
     [['--max-pending-per-connection', '2000'], /maxInFlightPerConnection .* exceeds maxInFlight/],
     [['--max-connections', '10', '--max-connections-per-source', '20'], /maxConnectionsPerSource/],
     [['--max-stream-resets-per-sec', '0'], /--max-stream-resets-per-sec/],
+    [['--max-concurrent-streams', '0'], /--max-concurrent-streams/],
     [['--max-peer-connections', '1'], /--max-peer-connections/],
   ];
   for (const [extra, re] of cases) {

@@ -100,6 +100,7 @@ type RawConfig = Record<
   | 'maxNewConnectionsPerSec'
   | 'maxNewConnectionsPerSourcePerSec'
   | 'maxStreamResetsPerSec'
+  | 'maxConcurrentStreams'
   | 'maxPeerConnections'
   | 'watchHistory'
   | 'watchProgressMs',
@@ -213,6 +214,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'maxStreamResetsPerSec',
     env: 'LEASEKV_MAX_STREAM_RESETS_PER_SEC',
     help: 'HTTP/2 stream resets per second on one connection before it is closed (default 200)',
+  },
+  '--max-concurrent-streams': {
+    key: 'maxConcurrentStreams',
+    env: 'LEASEKV_MAX_CONCURRENT_STREAMS',
+    help: 'HTTP/2 streams (requests and watches) open at once on one connection; more are refused (default 256)',
   },
   '--max-peer-connections': {
     key: 'maxPeerConnections',
@@ -503,6 +509,7 @@ function buildClientLimits(
       1_000_000,
     ),
     maxStreamResetsPerSec: opt(raw.maxStreamResetsPerSec, '--max-stream-resets-per-sec', 1, 1_000_000),
+    maxConcurrentStreams: opt(raw.maxConcurrentStreams, '--max-concurrent-streams', 1, 1_000_000),
   };
   const partial: Record<string, number> = { ...base };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) partial[k] = v;

@@ -82,6 +82,36 @@ describe('HTTP/2 rapid reset', () => {
   });
 });
 
+describe('HTTP/2 concurrent streams', () => {
+  test('the server advertises maxConcurrentStreams and never runs a stream beyond it', async () => {
+    // Every Put waits long, so its stream stays open.
+    const { server, port, backend } = await fakeServer({
+      backend: { delayMs: 5000 },
+      limits: { maxConcurrentStreams: 3 },
+    });
+    const s = h2connect(`http://127.0.0.1:${port}`);
+    try {
+      s.on('error', () => undefined);
+      await new Promise<void>((resolve) => s.once('remoteSettings', () => resolve()));
+      // Node's default is 2^32-1: no bound on one connection's open streams.
+      assert.equal(s.remoteSettings.maxConcurrentStreams, 3);
+      for (let i = 0; i < 4; i++) {
+        const st = s.request({ ':method': 'POST', ':path': '/leasekv.v1.KV/Put', 'content-type': 'application/json' });
+        st.on('error', () => undefined);
+        st.end(JSON.stringify({ key: `k${i}`, value: 'v' }));
+      }
+      const puts = (): number => backend.calls.filter((c) => c.method === 'put').length;
+      for (let i = 0; i < 200 && puts() < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      // The client queues the fourth (or the server refuses it): it never reaches the backend while three are open.
+      assert.equal(puts(), 3);
+    } finally {
+      s.destroy();
+      await server.close();
+    }
+  });
+});
+
 describe('connection caps at the front end', () => {
   test('connections beyond the per-source cap are reset at once; the admitted ones are served', async () => {
     const { server, port } = await fakeServer({ limits: { maxConnectionsPerSource: 3 } });

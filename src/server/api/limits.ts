@@ -39,6 +39,11 @@ export interface ApiLimits {
   readonly maxNewConnectionsPerSec: number;
   /** HTTP/2: streams a connection may reset (RST_STREAM) per second before it is closed ("rapid reset"). */
   readonly maxStreamResetsPerSec: number;
+  /**
+   * HTTP/2: streams open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2 refuses
+   * more with REFUSED_STREAM before any request handling). Node's default is 2^32-1.
+   */
+  readonly maxConcurrentStreams: number;
 }
 
 export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection'> = {
@@ -58,6 +63,7 @@ export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection'> = {
   maxNewConnectionsPerSourcePerSec: 1_000,
   maxNewConnectionsPerSec: 2_000,
   maxStreamResetsPerSec: 200,
+  maxConcurrentStreams: 256,
 };
 
 /** The default per-connection share of the in-flight budget. */
@@ -100,6 +106,7 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxNewConnectionsPerSourcePerSec', 1_000_000);
   positive('maxNewConnectionsPerSec', 1_000_000);
   positive('maxStreamResetsPerSec', 1_000_000);
+  positive('maxConcurrentStreams', 1_000_000);
   if (l.defaultRangeLimit > l.maxRangeLimit) {
     throw new ApiLimitsError(
       `api limit defaultRangeLimit (${l.defaultRangeLimit}) exceeds maxRangeLimit (${l.maxRangeLimit})`,

@@ -112,7 +112,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   );
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   enforceHttp1Timeouts(http1, limits.headersTimeoutMs, limits.requestReceiveTimeoutMs);
-  const http2 = createHttp2Server({}, rpc);
+  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, rpc);
   // An HTTP/2 connection idle this long is closed gracefully (GOAWAY); clients reconnect.
   http2.on('session', (session) => session.setTimeout(limits.idleTimeoutMs, () => session.close()));
   limitStreamResets(http2, limits.maxStreamResetsPerSec);
