@@ -20,6 +20,7 @@ import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { checkBody, emptyRequest, needsGuard, readBodyBounded, wireOf } from './body-guard.ts';
 import { CONN_SHARE, type ConnShare } from './core.ts';
+import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import type { ApiLimits } from './limits.ts';
 
 type NodeReq = IncomingMessage | Http2ServerRequest;
@@ -115,10 +116,9 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     const declared = Number(req.headers['content-length'] ?? 0);
     const tooLarge = declared > limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0);
     if (tooLarge && http1) return refuseTooLarge(res, declared);
-    const values = createContextValues().set(
-      CONN_SHARE,
-      shareOf(http1 ? req.socket : (req.stream.session ?? req.stream)),
-    );
+    const values = createContextValues()
+      .set(CONN_SHARE, shareOf(http1 ? req.socket : (req.stream.session ?? req.stream)))
+      .set(CLIENT_SECURITY, clientSecurityOf(req));
     if (tooLarge) {
       values.set(
         GUARD_ERROR,
