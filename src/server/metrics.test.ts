@@ -236,3 +236,18 @@ test('GET / serves the page with a CSP that allows only the members and no inlin
   assert.match(js.headers.get('content-type') ?? '', /javascript/);
   assert.match(await js.text(), /EventSource/);
 });
+
+test("the consensus loop's lag (issue 13): a stall of the node's thread shows in /metrics and on the dashboard feed", async () => {
+  const before = await scrape();
+  assert.ok(get(before, 'leasekv_consensus_loop_lag_p99_seconds') >= 0, 'p99 exported');
+  // The node runs in this thread: block it as a long GC pause or a hostile request would.
+  const until = performance.now() + 300;
+  while (performance.now() < until);
+  const m = await scrape();
+  const max = get(m, 'leasekv_consensus_loop_lag_max_seconds');
+  assert.ok(max >= 0.25, `a 300 ms stall is seen as a lag of at least 250 ms, got ${max} s`);
+  assert.ok(max < 60, `lag in seconds, not ns or ms: ${max}`);
+  const { events } = await readEvents('/events', `http://127.0.0.1:${port}`, 1);
+  const st = events.find((e) => e.event === 'status')?.data as { loopLag?: { maxMs: number; p99Ms: number } };
+  assert.ok(st.loopLag !== undefined && st.loopLag.maxMs >= 250, `feed loopLag ${JSON.stringify(st.loopLag)}`);
+});

@@ -11,6 +11,7 @@ import type { RaftEvent, Role } from '../raft/types.ts';
 import type { ExtraRoute } from './api/server.ts';
 import type { LeaseKvNode } from './node.ts';
 import type { NodeParts } from './start.ts';
+import type { LoopLagStats } from './loop-lag.ts';
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
 /** Latency buckets in seconds: 50 µs .. 10 s (lease reads are tens of µs, fsyncs ms, timeouts s). */
@@ -117,6 +118,28 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
       for (const [peer, pr] of Object.entries(st.progress)) this.set({ peer }, pr.match);
     },
   });
+
+  // Issue 13: the lag of the loop that runs consensus (heartbeats, votes, lease renewals).
+  const lagGauge = (name: string, help: string, read: (l: LoopLagStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(parts.loopLag()) / 1000);
+      },
+    });
+  };
+  lagGauge(
+    'leasekv_consensus_loop_lag_max_seconds',
+    'Longest event-loop delay of the consensus thread in the last 10-20 s (a stall near the election timeout costs the lease)',
+    (l) => l.maxMs,
+  );
+  lagGauge(
+    'leasekv_consensus_loop_lag_p99_seconds',
+    '99th percentile event-loop delay of the consensus thread in the last 10-20 s',
+    (l) => l.p99Ms,
+  );
 
   const leaderChanges = new Counter({
     name: 'leasekv_leader_changes_total',

@@ -25,6 +25,7 @@ import { EntryType } from '../raft/types.ts';
 import type { ConfChange, RaftEvent } from '../raft/types.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
+import { LoopLag, type LoopLagStats } from './loop-lag.ts';
 
 export interface RunningNode {
   readonly node: LeaseKvNode;
@@ -47,6 +48,8 @@ export interface NodeParts {
   peerStats(): TransportStats;
   /** fsync latencies (ms) since the last call; the caller must drain regularly (the list grows until then). */
   drainFsyncLatenciesMs(): number[];
+  /** The consensus loop's lag (loop-lag.ts): this thread drives the core. */
+  loopLag(): LoopLagStats;
 }
 
 /** How long `serve --join` keeps asking the current members for the configuration. */
@@ -245,6 +248,7 @@ async function startOnStorage(
     checkFlags(flags, membersOf(inForce), resolved.book.record.clusterId);
   }
   let api: ApiServer;
+  const loopLag = new LoopLag();
   try {
     await transport.start();
     api = await startApiServer({
@@ -259,12 +263,17 @@ async function startOnStorage(
         backupRoute(node, cfg),
         ...(opts.routes?.(
           node,
-          { peerStats: () => transport.stats(), drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs() },
+          {
+            peerStats: () => transport.stats(),
+            drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs(),
+            loopLag: () => loopLag.stats(),
+          },
           cfg,
         ) ?? []),
       ],
     });
   } catch (e) {
+    loopLag.close();
     await transport.stop().catch(() => undefined);
     throw e;
   }
@@ -298,6 +307,7 @@ async function startOnStorage(
         await api.close({ drainMs: 1000 });
         membership.stop();
         node.stop();
+        loopLag.close();
         await transport.stop();
         await opened.storage.close().catch((e: unknown) => {
           if (storageFailed === null) throw e;

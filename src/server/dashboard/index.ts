@@ -16,7 +16,7 @@ export function observabilityRoutes(
   cfg: NodeConfig,
   controlUrl: string,
 ): ExtraRoute[] {
-  const dashboard = createDashboard(node, { cfg, controlUrl });
+  const dashboard = createDashboard(node, { cfg, controlUrl, loopLag: () => parts.loopLag() });
   const metrics = createNodeMetrics(node, parts);
   return [...dashboard.routes, metrics.route];
 }

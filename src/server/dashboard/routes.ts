@@ -8,11 +8,14 @@ import { formatHostPort } from '../config.ts';
 import type { NodeConfig } from '../config.ts';
 import type { LeaseKvNode } from '../node.ts';
 import { createEventStream, type StreamInfo } from './stream.ts';
+import type { LoopLagStats } from '../loop-lag.ts';
 
 export interface DashboardOptions {
   readonly cfg: NodeConfig;
   /** The `leasekv up` supervisor's control URL (LEASEKV_CONTROL_URL); '' hides the controls. */
   readonly controlUrl: string;
+  /** The consensus loop's lag, shown on the node's card. */
+  readonly loopLag?: () => LoopLagStats;
 }
 
 export interface Dashboard {
@@ -69,7 +72,7 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
       return { id, clientAddr: ca === undefined ? '' : formatHostPort(ca) };
     }),
   };
-  const stream = createEventStream(node, info, origins);
+  const stream = createEventStream(node, info, origins, opts.loopLag);
   // The page talks to the other members' feeds and to the supervisor, and to nothing else.
   const csp = (): string => {
     const connectSrc = ["'self'", ...origins(), ...(opts.controlUrl === '' ? [] : [opts.controlUrl])].join(' ');

@@ -8,7 +8,8 @@
 //   event: status  every STATUS_INTERVAL_MS: role, term, indexes, the lease as seen right now, and
 //                  the requests (count, errors, p50/p99) since the previous status, and the
 //                  configuration in force (configIndex, members with their client address and
-//                  whether each is a learner).
+//                  whether each is a learner), and the consensus loop's lag (loopLag: maxMs,
+//                  p99Ms over the last 10-20 s; src/server/loop-lag.ts).
 //
 // CORS: the page served by one node subscribes to the others, so answers carry
 // Access-Control-Allow-Origin for the members' own origins (their client addresses). The feed is
@@ -17,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RaftEvent } from '../../raft/types.ts';
 import type { LeaseKvNode } from '../node.ts';
 import { LatencyWindow } from './latency-window.ts';
+import type { LoopLagStats } from '../loop-lag.ts';
 
 export const STATUS_INTERVAL_MS = 200;
 /** Open feeds per node; more are refused with 503 (each costs a status encode per interval). */
@@ -36,6 +38,10 @@ export interface StreamInfo {
   readonly members: readonly { readonly id: string; readonly clientAddr: string }[];
 }
 
+function roundLag(l: LoopLagStats): { maxMs: number; p99Ms: number } {
+  return { maxMs: Math.round(l.maxMs * 10) / 10, p99Ms: Math.round(l.p99Ms * 10) / 10 };
+}
+
 export interface EventStream {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   readonly subscribers: number;
@@ -47,6 +53,7 @@ export function createEventStream(
   node: LeaseKvNode,
   info: StreamInfo,
   allowedOrigins: () => ReadonlySet<string>,
+  loopLag?: () => LoopLagStats,
 ): EventStream {
   const subs = new Set<ServerResponse>();
   const reads = new LatencyWindow();
@@ -120,6 +127,8 @@ export function createEventStream(
       reads: take ? reads.take() : empty,
       writes: take ? writes.take() : empty,
       readModes: modes,
+      // Issue 13: how late the consensus thread's loop runs (heartbeats, votes, lease renewals).
+      ...(loopLag === undefined ? {} : { loopLag: roundLag(loopLag()) }),
     };
   };
   const status = (): void => broadcast('status', statusPayload(true));

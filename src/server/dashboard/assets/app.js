@@ -312,6 +312,7 @@ function buildCard(n) {
       <dt class="l-old">old lease</dt><dd><span class="f-old"></span><div class="meter view m-old"><span></span></div></dd>
       <dt>requests</dt><dd class="num f-req"></dd>
       <dt>revision</dt><dd class="num f-coord"></dd>
+      <dt title="How late the consensus thread's event loop ran (heartbeats, votes, lease renewals), last 10-20 s">loop lag</dt><dd class="num f-lag"></dd>
     </dl>
     <div class="controls" hidden></div>`;
   const controls = el.querySelector('.controls');
@@ -326,6 +327,10 @@ function buildCard(n) {
     controls.append(b);
   }
   return el;
+}
+
+function fmtLag(ms) {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
 
 function recentRate(n, key, spanMs = 1_000) {
@@ -358,6 +363,8 @@ function updateCard(el, n) {
   el.querySelector('.f-index').textContent = st === null ? '–' : `${st.commit} / ${st.applied}`;
   const co = st?.coord;
   el.querySelector('.f-coord').textContent = co === undefined ? '–' : `${co.revision} · ${co.watchers} watcher${co.watchers === 1 ? '' : 's'} · ${co.ttlGrants} TTL grant${co.ttlGrants === 1 ? '' : 's'}${co.ttlCounting ? ' (counting)' : ''}`;
+  const lag = st?.loopLag;
+  el.querySelector('.f-lag').textContent = lag === undefined ? '–' : `p99 ${fmtLag(lag.p99Ms)} · max ${fmtLag(lag.maxMs)}`;
   const lease = current(n.leases);
   const leaseLeft = !down && lease !== null && !lease.closed ? Math.max(0, lease.until - t) : 0;
   const leaseDur = n.hello?.leaseDurationMs ?? 1000;
