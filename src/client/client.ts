@@ -1,20 +1,10 @@
 // LeasekvClient: finds the leader, follows not-leader hints, retries with exponential backoff and
 // jitter within a deadline, and makes writes exactly-once with sessions (docs/api.md).
-import { randomUUID } from 'node:crypto';
+// The retrying itself is in caller.ts.
 import { KV } from '../gen/leasekv/v1/kv_pb.ts';
-import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeStatus, decodeTxn } from './decode.ts';
-import {
-  ChangeRefusedError,
-  DeadlineExceededError,
-  LeasekvError,
-  NotLeaderError,
-  ResourceExhaustedError,
-  UnavailableError,
-  errorFromAnswer,
-} from './errors.ts';
-import { normalizeEndpoint } from './endpoint.ts';
-import { SessionPool, type SessionSlot } from './sessions.ts';
-import { JsonTransport } from './transport.ts';
+import { Caller, type LeasekvClientOptions } from './caller.ts';
+import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeTxn } from './decode.ts';
+import { LeasekvError } from './errors.ts';
 import { txnToWire, withKeys } from './txn.ts';
 import { watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
 import type {
@@ -31,29 +21,7 @@ import type {
   TxnResult,
 } from './types.ts';
 
-export interface BackoffOptions {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  readonly multiplier: number;
-}
-
-export interface LeasekvClientOptions {
-  /** The nodes' client API: `host:port`, `[v6]:port` or `http://host:port`. At least one. */
-  readonly endpoints: readonly string[];
-  /** Total time for one call, retries included (default 5000). */
-  readonly deadlineMs?: number;
-  /** Longest single attempt (default 2000): a silent node is given up on and another tried. */
-  readonly attemptTimeoutMs?: number;
-  readonly backoff?: Partial<BackoffOptions>;
-  /** Session id base for exactly-once writes (default: a random UUID). */
-  readonly clientId?: string;
-  /** false: writes carry no session (a retried write may apply twice). Default true. */
-  readonly sessions?: boolean;
-  /** Source of backoff jitter in [0, 1) (default Math.random); tests inject a fixed one. */
-  readonly random?: () => number;
-  /** Concurrent writes (one session slot each); also the connections kept per node. Default 64. */
-  readonly maxConcurrency?: number;
-}
+export type { BackoffOptions, LeasekvClientOptions } from './caller.ts';
 
 const PATHS = {
   put: `/${KV.typeName}/${KV.method.put.name}`,
@@ -61,7 +29,6 @@ const PATHS = {
   delete: `/${KV.typeName}/${KV.method.delete.name}`,
   cas: `/${KV.typeName}/${KV.method.compareAndSwap.name}`,
   range: `/${KV.typeName}/${KV.method.range.name}`,
-  status: `/${KV.typeName}/${KV.method.status.name}`,
   txn: `/${KV.typeName}/${KV.method.txn.name}`,
   ttlGrant: `/${KV.typeName}/${KV.method.ttlGrant.name}`,
   compact: `/${KV.typeName}/${KV.method.compact.name}`,
@@ -75,44 +42,22 @@ export type ClusterMethod = 'MemberList' | 'MemberAdd' | 'MemberPromote' | 'Memb
 const CONSISTENCY_JSON: Readonly<Record<Consistency, string>> = { linearizable: 'LINEARIZABLE', stale: 'STALE' };
 
 export class LeasekvClient {
-  readonly #endpoints: string[];
-  readonly #deadlineMs: number;
-  readonly #attemptTimeoutMs: number;
-  readonly #backoff: BackoffOptions;
-  readonly #transport: JsonTransport;
-  readonly #sessions: SessionPool | undefined;
-  /** The endpoint believed to be the leader; undefined until found. */
-  #leader: string | undefined;
-  /** Round-robin position when no leader is known. */
-  #next = 0;
-  #closed = false;
-  readonly #random: () => number;
+  readonly #caller: Caller;
   readonly clientId: string;
 
   constructor(opts: LeasekvClientOptions) {
-    if (opts.endpoints.length === 0) throw new RangeError('LeasekvClient: endpoints must not be empty');
-    this.#endpoints = [...new Set(opts.endpoints.map(normalizeEndpoint))];
-    this.#deadlineMs = positive('deadlineMs', opts.deadlineMs ?? 5000);
-    this.#attemptTimeoutMs = positive('attemptTimeoutMs', opts.attemptTimeoutMs ?? 2000);
-    this.#backoff = { initialMs: 20, maxMs: 1000, multiplier: 2, ...opts.backoff };
-    positive('backoff.initialMs', this.#backoff.initialMs);
-    positive('backoff.maxMs', this.#backoff.maxMs);
-    if (!(this.#backoff.multiplier >= 1)) throw new RangeError('LeasekvClient: backoff.multiplier must be >= 1');
-    const conc = positive('maxConcurrency', opts.maxConcurrency ?? 64);
-    this.clientId = opts.clientId ?? randomUUID();
-    this.#random = opts.random ?? Math.random;
-    this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
-    this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc });
+    this.#caller = new Caller(opts);
+    this.clientId = this.#caller.clientId;
   }
 
   /** The endpoint currently believed to lead (undefined: not known yet). */
   get leaderEndpoint(): string | undefined {
-    return this.#leader;
+    return this.#caller.leader;
   }
 
   /** `ttlId`: attach the key to this TTL grant (ttlGrant); without it the key belongs to none. */
   put(key: string, value: string, opts: CallOptions & { ttlId?: number } = {}): Promise<PutResult> {
-    return this.#write(
+    return this.#caller.write(
       PATHS.put,
       opts.ttlId === undefined ? { key, value } : { key, value, ttlId: String(opts.ttlId) },
       decodePut,
@@ -125,7 +70,7 @@ export class LeasekvClient {
    * after each keep-alive; when it ends its keys are deleted. Exactly once, like the writes.
    */
   ttlGrant(ttlMs: number, opts: CallOptions = {}): Promise<{ id: number; ttlMs: number; revision: number }> {
-    return this.#write(
+    return this.#caller.write(
       PATHS.ttlGrant,
       { ttlMs },
       (j) => {
@@ -138,7 +83,7 @@ export class LeasekvClient {
 
   /** Restarts the grant's countdown (the leader answers). Throws LeasekvError code not_found once it has ended. */
   ttlKeepAlive(id: number, opts: CallOptions = {}): Promise<{ id: number; ttlMs: number }> {
-    return this.#call(
+    return this.#caller.call(
       PATHS.ttlKeepAlive,
       JSON.stringify({ id: String(id) }),
       (j) => {
@@ -152,7 +97,7 @@ export class LeasekvClient {
 
   /** Forgets the history before `revision`, cluster-wide: older reads and watches answer `compacted`. */
   compact(revision: number, opts: CallOptions = {}): Promise<{ compactRevision: number; revision: number }> {
-    return this.#write(
+    return this.#caller.write(
       PATHS.compact,
       { revision: String(revision) },
       (j) => {
@@ -165,7 +110,7 @@ export class LeasekvClient {
 
   /** Ends the grant now and deletes its keys. found false: it had ended already. */
   ttlRevoke(id: number, opts: CallOptions = {}): Promise<{ found: boolean; revision: number }> {
-    return this.#write(
+    return this.#caller.write(
       PATHS.ttlRevoke,
       { id: String(id) },
       (j) => {
@@ -192,7 +137,10 @@ export class LeasekvClient {
           `ttl grant ${id}: no keep-alive got through for ${ttlMs} ms; it may have ended`,
         );
       try {
-        await this.ttlKeepAlive(id, { deadlineMs: Math.max(1, Math.min(left, this.#attemptTimeoutMs * 2)), signal });
+        await this.ttlKeepAlive(id, {
+          deadlineMs: Math.max(1, Math.min(left, this.#caller.attemptTimeoutMs * 2)),
+          signal,
+        });
         lastOk = performance.now();
       } catch (err) {
         if (signal.aborted) return;
@@ -216,17 +164,17 @@ export class LeasekvClient {
   get(key: string, opts: CallOptions & { consistency?: Consistency } = {}): Promise<GetResult> {
     const body: Record<string, unknown> = { key };
     if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
-    return this.#call(PATHS.get, JSON.stringify(body), decodeGet, opts, opts.consistency !== 'stale');
+    return this.#caller.call(PATHS.get, JSON.stringify(body), decodeGet, opts, opts.consistency !== 'stale');
   }
 
   delete(key: string, opts: CallOptions = {}): Promise<DeleteResult> {
-    return this.#write(PATHS.delete, { key }, decodeDelete, opts);
+    return this.#caller.write(PATHS.delete, { key }, decodeDelete, opts);
   }
 
   /** expected null: succeed only if the key is absent. */
   compareAndSwap(key: string, expected: string | null, value: string, opts: CallOptions = {}): Promise<CasResult> {
     const body: Record<string, unknown> = expected === null ? { key, value } : { key, expected, value };
-    return this.#write(PATHS.cas, body, decodeCas, opts);
+    return this.#caller.write(PATHS.cas, body, decodeCas, opts);
   }
 
   /** `revision`: read the keys as they were at this past revision (the answering member's history; `compacted` beyond it). */
@@ -238,7 +186,7 @@ export class LeasekvClient {
     if (opts.limit !== undefined) body['limit'] = opts.limit;
     if (opts.revision !== undefined) body['revision'] = String(opts.revision);
     if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
-    return this.#call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
+    return this.#caller.call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
   }
 
   /**
@@ -246,7 +194,7 @@ export class LeasekvClient {
    * (with sessions, the default) exactly once. Reads inside see the writes before them.
    */
   async txn(req: TxnRequest, opts: CallOptions = {}): Promise<TxnResult> {
-    const res = await this.#write(PATHS.txn, txnToWire(req), decodeTxn, opts);
+    const res = await this.#caller.write(PATHS.txn, txnToWire(req), decodeTxn, opts);
     return withKeys(res, (res.succeeded ? req.success : req.failure) ?? []);
   }
 
@@ -257,11 +205,12 @@ export class LeasekvClient {
    * fails. Stops when `signal` aborts or the loop breaks (docs/api.md, "Watch").
    */
   watch(key: string, opts: WatchOptions = {}): AsyncGenerator<WatchResponse> {
-    if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
-    const order = (): string[] =>
-      this.#leader === undefined
-        ? this.#endpoints
-        : [this.#leader, ...this.#endpoints.filter((e) => e !== this.#leader)];
+    const caller = this.#caller;
+    if (caller.closed) throw new LeasekvError('canceled', 'client is closed');
+    const order = (): string[] => {
+      const leader = caller.leader;
+      return leader === undefined ? [...caller.endpoints] : [leader, ...caller.endpoints.filter((e) => e !== leader)];
+    };
     return watchEndpoints(order, key, opts);
   }
 
@@ -276,7 +225,7 @@ export class LeasekvClient {
     opts: CallOptions = {},
   ): Promise<Record<string, unknown>> {
     const change = method !== 'MemberList';
-    return this.#call(
+    return this.#caller.call(
       `/leasekv.v1.Cluster/${method}`,
       JSON.stringify(body),
       (j) => j as Record<string, unknown>,
@@ -287,29 +236,13 @@ export class LeasekvClient {
   }
 
   /** One node's status (default: the first endpoint); no retries on other nodes. */
-  async status(endpoint?: string, opts: CallOptions = {}): Promise<NodeStatus> {
-    const ep = endpoint ?? this.#endpoints[0]!;
-    const ans = await this.#transport.post(
-      ep,
-      PATHS.status,
-      '{}',
-      opts.deadlineMs ?? this.#attemptTimeoutMs,
-      opts.signal,
-    );
-    if (ans.status !== 200) throw errorFromAnswer(ep, ans.status, ans.body, ans.header);
-    return decodeStatus(JSON.parse(ans.body));
+  status(endpoint?: string, opts: CallOptions = {}): Promise<NodeStatus> {
+    return this.#caller.status(endpoint, opts);
   }
 
   /** Every endpoint's status, in order, asked in parallel; a node that fails has `error` set. */
   statusAll(opts: CallOptions = {}): Promise<EndpointStatus[]> {
-    return Promise.all(
-      this.#endpoints.map((endpoint) =>
-        this.status(endpoint, opts).then(
-          (status) => ({ endpoint, status }),
-          (err: unknown) => ({ endpoint, error: err instanceof Error ? err.message : String(err) }),
-        ),
-      ),
-    );
+    return this.#caller.statusAll(opts);
   }
 
   /**
@@ -317,156 +250,6 @@ export class LeasekvClient {
    * connection is destroyed. Resolves once the connections have closed; calling it again is harmless.
    */
   close(): Promise<void> {
-    this.#closed = true;
-    return this.#transport.close();
+    return this.#caller.close();
   }
-
-  async #write<T>(
-    path: string,
-    body: Record<string, unknown>,
-    decode: (j: unknown) => T,
-    opts: CallOptions,
-  ): Promise<T> {
-    if (this.#sessions === undefined) return this.#call(path, JSON.stringify(body), decode, opts, true, false);
-    const slot: SessionSlot = await this.#sessions.acquire();
-    try {
-      // The same bytes, hence the same (clientId, seq), on every retry of this write.
-      return await this.#call(
-        path,
-        JSON.stringify({ ...body, clientId: slot.clientId, seq: slot.seq }),
-        decode,
-        opts,
-        true,
-      );
-    } finally {
-      this.#sessions.release(slot);
-    }
-  }
-
-  /**
-   * One call: attempts until success, a non-retryable error, or the deadline. `provesLeader`: a
-   * success shows the endpoint leads (writes, linearizable reads), so later calls go straight there.
-   * `idempotent` false (a write without a session): never retried once it may have been applied.
-   */
-  async #call<T>(
-    path: string,
-    json: string,
-    decode: (j: unknown) => T,
-    opts: CallOptions,
-    provesLeader: boolean,
-    idempotent = true,
-  ): Promise<T> {
-    if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
-    const deadlineMs = opts.deadlineMs ?? this.#deadlineMs;
-    const deadline = performance.now() + deadlineMs;
-    let delayMs = this.#backoff.initialMs;
-    let last: LeasekvError | undefined;
-    // Hints followed without a pause; bounded so that two nodes naming each other cannot spin us.
-    let followsInRow = 0;
-    for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) {
-        throw new DeadlineExceededError(
-          `deadline of ${deadlineMs} ms exceeded after ${attempt - 1} attempt(s)${last === undefined ? '' : `; last error: ${last.message}`}`,
-          last?.endpoint ?? '',
-        );
-      }
-      const ep = this.#pick();
-      try {
-        const ans = await this.#transport.post(
-          ep,
-          path,
-          json,
-          Math.min(remaining, this.#attemptTimeoutMs),
-          opts.signal,
-        );
-        if (ans.status === 200) {
-          if (provesLeader) this.#leader = ep;
-          return decode(JSON.parse(ans.body));
-        }
-        last = errorFromAnswer(ep, ans.status, ans.body, ans.header);
-      } catch (err) {
-        if (!(err instanceof LeasekvError)) throw err;
-        last = err;
-      }
-      if (opts.signal?.aborted === true)
-        throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
-      const mayHaveApplied =
-        (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
-      if (!idempotent && mayHaveApplied) throw last;
-      const hinted = await this.#afterFailure(ep, last);
-      if (hinted === 'fatal') throw last;
-      // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
-      followsInRow = hinted === 'followed' ? followsInRow + 1 : 0;
-      if (hinted !== 'followed' || followsInRow > 2) {
-        await sleep(Math.min(this.#random() * delayMs, Math.max(0, deadline - performance.now())));
-        delayMs = Math.min(this.#backoff.maxMs, delayMs * this.#backoff.multiplier);
-      }
-    }
-  }
-
-  /** Updates the leader guess after a failed attempt; says whether to retry and how. */
-  async #afterFailure(ep: string, err: LeasekvError): Promise<'followed' | 'backoff' | 'fatal'> {
-    if (err instanceof NotLeaderError) {
-      if (err.leaderAddr !== '' && err.leaderAddr !== ep) {
-        this.#setLeader(err.leaderAddr);
-        return 'followed';
-      }
-      if (err.leaderId !== '') {
-        const addr = await this.#addrOfLeader(err.leaderId);
-        if (addr !== undefined && addr !== ep) {
-          this.#setLeader(addr);
-          return 'followed';
-        }
-      }
-      this.#forgetLeader(ep);
-      return 'backoff';
-    }
-    if (err instanceof UnavailableError || err instanceof DeadlineExceededError) {
-      this.#forgetLeader(ep);
-      return 'backoff';
-    }
-    if (err instanceof ResourceExhaustedError) return 'backoff';
-    if (err instanceof ChangeRefusedError && err.transient) return 'backoff';
-    return 'fatal';
-  }
-
-  /** The client address of node `id`, from the status of any endpoint that knows the members. */
-  async #addrOfLeader(id: string): Promise<string | undefined> {
-    for (const s of await this.statusAll({ deadlineMs: Math.min(500, this.#attemptTimeoutMs) })) {
-      if (s.status === undefined) continue;
-      if (s.status.id === id) return s.endpoint;
-      const m = s.status.members.find((x) => x.id === id && x.clientAddr !== '');
-      if (m !== undefined) return m.clientAddr;
-    }
-    return undefined;
-  }
-
-  #pick(): string {
-    if (this.#leader !== undefined) return this.#leader;
-    const ep = this.#endpoints[this.#next % this.#endpoints.length]!;
-    this.#next++;
-    return ep;
-  }
-
-  #setLeader(addr: string): void {
-    if (!this.#endpoints.includes(addr)) this.#endpoints.push(addr);
-    this.#leader = addr;
-  }
-
-  #forgetLeader(ep: string): void {
-    if (this.#leader === ep) this.#leader = undefined;
-    // Next attempt goes to the endpoint after the one that failed.
-    const i = this.#endpoints.indexOf(ep);
-    if (i >= 0) this.#next = i + 1;
-  }
-}
-
-function positive(name: string, v: number): number {
-  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`LeasekvClient: ${name} must be a positive number, got ${v}`);
-  return v;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findCycles } from './lint-cycles.ts';
-import { checkFile, checkSources, isTestCode } from './lint.ts';
+import { checkFile, checkSources, isTestCode, MAX_FILE_LINES, OVERSIZE_ALLOWED } from './lint.ts';
 
 test('core purity: clocks, timers, randomness and node:* in src/raft are rejected', () => {
   const bad = [
@@ -127,4 +127,17 @@ test('a comment may cite only documents inside the repository', () => {
   // A URL points outside on purpose, and a string is not a comment.
   assert.deepEqual(checkFile('server/x.ts', '// https://github.com/etcd-io/raft/blob/main/README.md', opts), []);
   assert.deepEqual(checkFile('server/x.ts', "const hint = 'see ops.md';", opts), []);
+});
+
+test('file size: no source file over MAX_FILE_LINES lines, generated code and the temporary allowlist aside', () => {
+  const text = (n: number): string => 'const a = 1;\n'.repeat(n);
+  assert.deepEqual(checkFile('server/x.ts', text(MAX_FILE_LINES)), []);
+  assert.deepEqual(
+    checkFile('server/x.ts', text(MAX_FILE_LINES + 1)).map((v) => v.message),
+    [`${MAX_FILE_LINES + 1} lines: a source file has at most ${MAX_FILE_LINES} (split it along its seams)`],
+  );
+  assert.equal(checkFile('server/x.test.ts', text(MAX_FILE_LINES + 1)).length, 1);
+  assert.equal(checkFile('server/x.ts', text(MAX_FILE_LINES) + 'const b = 2;').length, 1);
+  assert.deepEqual(checkFile('gen/leasekv/v1/kv_pb.ts', text(MAX_FILE_LINES + 1)), []);
+  for (const path of OVERSIZE_ALLOWED) assert.deepEqual(checkFile(path, text(MAX_FILE_LINES + 1)), [], path);
 });

@@ -1,7 +1,7 @@
 // The lint that carries the style (docs/design.md): dependencies point one way; the consensus core
 // does no I/O, reads no clock, sets no timer, draws no randomness and imports no package; production
 // code never imports a test kit and asserts only with util/assert.ts; no import cycles between files;
-// a comment that names a *.md file names one in the repository.
+// a comment that names a *.md file names one in the repository; no source file over MAX_FILE_LINES.
 // Run: npm run lint. Exit 1 with one line per violation.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
@@ -59,6 +59,19 @@ export function isTestCode(path: string): boolean {
   );
 }
 
+/** The longest a source file under src/ may be, generated code aside: split along seams instead. */
+export const MAX_FILE_LINES = 400;
+
+/**
+ * Temporary (issue 11): files over MAX_FILE_LINES whose split is under way in the work that owns them.
+ * Each entry is removed when its file is split; the list only shrinks.
+ */
+export const OVERSIZE_ALLOWED: readonly string[] = [
+  'sim/cluster.ts', // split with the shared drive loop (src/host, issue 11)
+  'server/node-drive.ts', // likewise
+  'kv/machine.ts', // split with the compact KV representation (issue 16)
+];
+
 export interface Violation {
   file: string;
   line: number;
@@ -106,6 +119,10 @@ export function checkFile(path: string, text: string, opts: CheckOptions = {}): 
       add(line, `${layer}/ may not import ${targetLayer}/ (${spec})`);
     }
     if (production && isTestCode(target)) add(line, `production code imports test code (${spec})`);
+  }
+  const lineCount = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+  if (lineCount > MAX_FILE_LINES && !path.startsWith('gen/') && !OVERSIZE_ALLOWED.includes(path)) {
+    add(lineCount, `${lineCount} lines: a source file has at most ${MAX_FILE_LINES} (split it along its seams)`);
   }
   const lines = code.split('\n');
   if (production) {
@@ -187,5 +204,5 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const violations = checkTree(srcDir);
   for (const v of violations) console.error(`src/${v.file}:${v.line}: ${v.message}`);
   if (violations.length > 0) process.exit(1);
-  console.log('lint: layering, core purity, test kits, import cycles and cited documents ok');
+  console.log('lint: layering, core purity, test kits, import cycles, cited documents and file sizes ok');
 }

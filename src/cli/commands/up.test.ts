@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { nextMember, portBlock, plan, serveArgs } from './up.ts';
+import { nextMember, portBlock, plan, serveArgs } from './up-plan.ts';
 import { writeIdentity } from '../../storage/identity.ts';
 import { proxyOffset } from '../supervisor.ts';
 

@@ -1,21 +1,28 @@
 // leasekv up: a local cluster in one command (issue 5). Spawns N `leasekv serve` processes on
 // loopback with data in DATA_DIR/nK (so a second run resumes the same data), prefixes their output
-// with their id, prints how to use the cluster, and stops them cleanly on Ctrl-C / SIGTERM.
+// with their id, prints how to use the cluster, and stops them cleanly on Ctrl-C / SIGTERM. The
+// port block and the checks before starting are in up-plan.ts; the output and banner in up-output.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LeasekvClient } from '../../client/index.ts';
 import { clusterMembership } from '../membership.ts';
-import { ControlConflictError, proxyOffset, startSupervisor, type Supervisor } from '../supervisor.ts';
-import { DEFAULT_ENDPOINTS, parseFlags, UsageError } from './common.ts';
+import { startSupervisor, type Supervisor } from '../supervisor.ts';
+import { parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
-
-/** Where the peer and proxy ports start, from --base-port (the block layout in USAGE). */
-export const PEER_OFFSET = 100;
-export const PROXY_OFFSET = 200;
+import { banner, prefix } from './up-output.ts';
+import {
+  blockPorts,
+  nextMember,
+  PEER_OFFSET,
+  plan,
+  portBlock,
+  portFree,
+  PROXY_OFFSET,
+  recordedSizeProblem,
+  serveArgs,
+  type NodePlan,
+} from './up-plan.ts';
 
 const USAGE = `usage: leasekv up [--nodes 3|5] [--data-dir ./data] [--base-port 7001]
 
@@ -39,125 +46,8 @@ client port P+K-1 and peer port P+${PEER_OFFSET}+K-1, without a fault proxy; its
 and stops its process. A rerun of \`up\` starts only n1..nN: start an added member yourself with
 \`leasekv serve --id nK --data-dir DATA_DIR/nK --listen-peer … --listen-client …\`, or remove it.`;
 
-/** The most members the port block has room for (ids n1..n5). */
-export const MAX_MEMBERS = 5;
-
 /** How long stopping nodes may take before they are killed. */
 const STOP_TIMEOUT_MS = 10_000;
-/** How long to wait for a leader before printing the banner anyway. */
-const LEADER_WAIT_MS = 15_000;
-
-/** Every port `up` opens for `nodes` nodes from `basePort`, in the documented block. */
-export interface PortBlock {
-  readonly control: number;
-  readonly clients: readonly number[];
-  readonly peers: readonly number[];
-  /** First proxy port; the proxies fill proxyBase .. proxyBase + n(n-1) - 1. */
-  readonly proxyBase: number;
-  readonly first: number;
-  readonly last: number;
-}
-
-export function portBlock(nodes: number, basePort: number): PortBlock {
-  const ids = Array.from({ length: nodes }, (_, i) => i);
-  const proxyBase = basePort + PROXY_OFFSET;
-  return {
-    control: basePort - 1,
-    clients: ids.map((i) => basePort + i),
-    peers: ids.map((i) => basePort + PEER_OFFSET + i),
-    proxyBase,
-    first: basePort - 1,
-    last: proxyBase + nodes * (nodes - 1) - 1,
-  };
-}
-
-export interface NodePlan {
-  readonly id: string;
-  readonly clientAddr: string;
-  readonly peerAddr: string;
-  readonly dataDir: string;
-}
-
-export function plan(nodes: number, dataDir: string, basePort: number): NodePlan[] {
-  const ports = portBlock(nodes, basePort);
-  return Array.from({ length: nodes }, (_, i) => ({
-    id: `n${i + 1}`,
-    clientAddr: `127.0.0.1:${ports.clients[i]!}`,
-    peerAddr: `127.0.0.1:${ports.peers[i]!}`,
-    dataDir: resolve(dataDir, `n${i + 1}`),
-  }));
-}
-
-export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
-  return [
-    'serve',
-    '--id',
-    p.id,
-    '--data-dir',
-    p.dataDir,
-    '--listen-peer',
-    p.peerAddr,
-    '--listen-client',
-    p.clientAddr,
-    '--peers',
-    all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
-    '--client-addrs',
-    all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
-  ];
-}
-
-/**
- * Why `up --nodes N` must not run on this folder: it holds a cluster of another size (its members
- * are recorded in each data dir, docs/storage.md "Cluster identity"), or null.
- */
-export function recordedSizeProblem(nodes: readonly NodePlan[], dataDir: string): string | null {
-  for (const n of nodes) {
-    let rec;
-    try {
-      rec = readIdentity(n.dataDir);
-    } catch (e) {
-      return (e as Error).message;
-    }
-    if (rec === null) continue;
-    const ids = rec.initialMembers.map((m) => m.id);
-    if (ids.length === nodes.length) {
-      const was = rec.initialMembers.find((m) => m.id === n.id)?.clientAddr;
-      if (was === undefined || was === '' || was === n.clientAddr) continue;
-      return `${resolve(dataDir)} was started with another --base-port (its ${n.id} served clients on ${was}, not ${n.clientAddr}): resume it with the --base-port it was started with (the members' addresses are recorded in their data dirs).`;
-    }
-    return `${resolve(dataDir)} holds a ${ids.length}-node cluster (${ids.join(', ')}), not ${nodes.length} nodes: run \`leasekv up --nodes ${ids.length}${dataDir === './data' ? '' : ` --data-dir ${dataDir}`}\` to resume it, or use another --data-dir for a new ${nodes.length}-node cluster. (Starting it with another size would make the nodes refuse their data; a running cluster changes size with \`leasekv member add\` and \`leasekv member remove\`.)`;
-  }
-  return null;
-}
-
-/**
- * The member add-member starts: the lowest nK (K ≤ MAX_MEMBERS) neither running nor with a data dir
- * (an id never comes back once removed), on client port P+K-1 and peer port P+PEER_OFFSET+K-1.
- */
-export function nextMember(taken: readonly string[], dataDir: string, basePort: number): NodePlan {
-  for (let k = 1; k <= MAX_MEMBERS; k++) {
-    const id = `n${k}`;
-    const dir = resolve(dataDir, id);
-    if (taken.includes(id) || existsSync(dir)) continue;
-    return {
-      id,
-      clientAddr: `127.0.0.1:${basePort + k - 1}`,
-      peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`,
-      dataDir: dir,
-    };
-  }
-  throw new ControlConflictError(
-    `no member can be added: the port block of \`leasekv up\` has room for n1..n${MAX_MEMBERS}, and each id is used once (${resolve(dataDir)} holds their data dirs)`,
-  );
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.once('error', () => res(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-  });
-}
 
 function parse(argv: string[]): { nodes: number; dataDir: string; basePort: number } {
   const { values: v, positionals } = parseFlags(argv, {
@@ -178,21 +68,6 @@ function parse(argv: string[]): { nodes: number; dataDir: string; basePort: numb
     );
   }
   return { nodes, dataDir: v['data-dir'] ?? './data', basePort };
-}
-
-/** Every port of the block, with what it is for (for the busy-port message). */
-function blockPorts(ids: readonly string[], b: PortBlock): [number, string][] {
-  const n = ids.length;
-  const proxies: [number, string][] = [];
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++)
-      if (i !== j) proxies.push([b.proxyBase + proxyOffset(i, j, n), `proxy ${ids[i]!}→${ids[j]!}`]);
-  return [
-    [b.control, 'control API'],
-    ...b.clients.map((p, i): [number, string] => [p, ids[i]!]),
-    ...b.peers.map((p, i): [number, string] => [p, `${ids[i]!} peer`]),
-    ...proxies,
-  ];
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -341,78 +216,4 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     void banner(nodes, opts.dataDir).catch(() => {});
   });
-}
-
-function prefix(child: ChildProcess, id: string): void {
-  const tag = `[${id}] `;
-  for (const [stream, out] of [
-    [child.stdout, process.stdout],
-    [child.stderr, process.stderr],
-  ] as const) {
-    if (stream === null) continue;
-    createInterface({ input: stream }).on('line', (line) => out.write(`${tag}${humanLine(line)}\n`));
-  }
-}
-
-const LEVELS: Readonly<Record<number, string>> = {
-  10: 'TRACE',
-  20: 'DEBUG',
-  30: 'INFO ',
-  40: 'WARN ',
-  50: 'ERROR',
-  60: 'FATAL',
-};
-const QUIET_FIELDS = new Set(['level', 'time', 'node', 'msg', 'pid', 'hostname']);
-
-/** A node's JSON log line as a person reads it: time, level, message, then the other fields. */
-export function humanLine(line: string): string {
-  if (!line.startsWith('{')) return line;
-  let rec: Record<string, unknown>;
-  try {
-    rec = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  if (typeof rec['msg'] !== 'string') return line;
-  const t = typeof rec['time'] === 'number' ? new Date(rec['time']).toISOString().slice(11, 23) : '';
-  const extra = Object.entries(rec)
-    .filter(([k]) => !QUIET_FIELDS.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-    .join(' ');
-  return `${t} ${LEVELS[rec['level'] as number] ?? 'INFO '} ${rec['msg']}${extra === '' ? '' : `  (${extra})`}`;
-}
-
-async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void> {
-  const endpoints = nodes.map((n) => n.clientAddr);
-  const client = new LeasekvClient({ endpoints, deadlineMs: 2000 });
-  let leader = '';
-  const until = Date.now() + LEADER_WAIT_MS;
-  try {
-    while (leader === '' && Date.now() < until) {
-      const all = await client.statusAll({ deadlineMs: 500 });
-      leader = all.find((s) => s.status?.role === 'leader')?.status?.id ?? '';
-      if (leader === '') await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await client.close();
-  }
-  const first = endpoints[0]!;
-  const leaderAddr = nodes.find((n) => n.id === leader)?.clientAddr ?? first;
-  // The CLI's default endpoints reach the first three nodes, and hints lead on from there.
-  const isDefault = endpoints.slice(0, 3).join(',') === DEFAULT_ENDPOINTS;
-  const ep = isDefault ? '' : ` --endpoints ${endpoints.join(',')}`;
-  console.log(
-    [
-      '',
-      `leasekv: ${nodes.length} nodes up${leader === '' ? ' (no leader yet)' : `, leader ${leader}`}; data in ${resolve(dataDir)}`,
-      `  endpoints: ${endpoints.join(',')}`,
-      `  try:       npx leasekv put greeting hello${ep}`,
-      `             npx leasekv get greeting${ep}`,
-      `             npx leasekv status${ep}`,
-      `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
-      `  dashboard: http://${first}/`,
-      '  Ctrl-C stops the cluster; run the same command again to resume it.',
-      '',
-    ].join('\n'),
-  );
 }

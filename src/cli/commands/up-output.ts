@@ -1,0 +1,85 @@
+// How `leasekv up` shows its nodes: their output prefixed with their id (JSON log lines made
+// readable), and the banner with the endpoints and example commands once a leader is known.
+import type { ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { LeasekvClient } from '../../client/index.ts';
+import { DEFAULT_ENDPOINTS } from './common.ts';
+import type { NodePlan } from './up-plan.ts';
+
+/** How long to wait for a leader before printing the banner anyway. */
+const LEADER_WAIT_MS = 15_000;
+
+export function prefix(child: ChildProcess, id: string): void {
+  const tag = `[${id}] `;
+  for (const [stream, out] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
+    if (stream === null) continue;
+    createInterface({ input: stream }).on('line', (line) => out.write(`${tag}${humanLine(line)}\n`));
+  }
+}
+
+const LEVELS: Readonly<Record<number, string>> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO ',
+  40: 'WARN ',
+  50: 'ERROR',
+  60: 'FATAL',
+};
+const QUIET_FIELDS = new Set(['level', 'time', 'node', 'msg', 'pid', 'hostname']);
+
+/** A node's JSON log line as a person reads it: time, level, message, then the other fields. */
+export function humanLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof rec['msg'] !== 'string') return line;
+  const t = typeof rec['time'] === 'number' ? new Date(rec['time']).toISOString().slice(11, 23) : '';
+  const extra = Object.entries(rec)
+    .filter(([k]) => !QUIET_FIELDS.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+  return `${t} ${LEVELS[rec['level'] as number] ?? 'INFO '} ${rec['msg']}${extra === '' ? '' : `  (${extra})`}`;
+}
+
+export async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void> {
+  const endpoints = nodes.map((n) => n.clientAddr);
+  const client = new LeasekvClient({ endpoints, deadlineMs: 2000 });
+  let leader = '';
+  const until = Date.now() + LEADER_WAIT_MS;
+  try {
+    while (leader === '' && Date.now() < until) {
+      const all = await client.statusAll({ deadlineMs: 500 });
+      leader = all.find((s) => s.status?.role === 'leader')?.status?.id ?? '';
+      if (leader === '') await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await client.close();
+  }
+  const first = endpoints[0]!;
+  const leaderAddr = nodes.find((n) => n.id === leader)?.clientAddr ?? first;
+  // The CLI's default endpoints reach the first three nodes, and hints lead on from there.
+  const isDefault = endpoints.slice(0, 3).join(',') === DEFAULT_ENDPOINTS;
+  const ep = isDefault ? '' : ` --endpoints ${endpoints.join(',')}`;
+  console.log(
+    [
+      '',
+      `leasekv: ${nodes.length} nodes up${leader === '' ? ' (no leader yet)' : `, leader ${leader}`}; data in ${resolve(dataDir)}`,
+      `  endpoints: ${endpoints.join(',')}`,
+      `  try:       npx leasekv put greeting hello${ep}`,
+      `             npx leasekv get greeting${ep}`,
+      `             npx leasekv status${ep}`,
+      `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
+      `  dashboard: http://${first}/`,
+      '  Ctrl-C stops the cluster; run the same command again to resume it.',
+      '',
+    ].join('\n'),
+  );
+}

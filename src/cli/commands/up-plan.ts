@@ -1,0 +1,141 @@
+// The plan of `leasekv up`: the port block (layout in up.ts's USAGE), each node's addresses and
+// data dir, its serve arguments, and the checks made before anything starts.
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { ControlConflictError, proxyOffset } from '../supervisor.ts';
+import { readIdentity } from '../../storage/identity.ts';
+
+/** Where the peer and proxy ports start, from --base-port (the block layout in USAGE). */
+export const PEER_OFFSET = 100;
+export const PROXY_OFFSET = 200;
+
+/** The most members the port block has room for (ids n1..n5). */
+export const MAX_MEMBERS = 5;
+
+/** Every port `up` opens for `nodes` nodes from `basePort`, in the documented block. */
+export interface PortBlock {
+  readonly control: number;
+  readonly clients: readonly number[];
+  readonly peers: readonly number[];
+  /** First proxy port; the proxies fill proxyBase .. proxyBase + n(n-1) - 1. */
+  readonly proxyBase: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+export function portBlock(nodes: number, basePort: number): PortBlock {
+  const ids = Array.from({ length: nodes }, (_, i) => i);
+  const proxyBase = basePort + PROXY_OFFSET;
+  return {
+    control: basePort - 1,
+    clients: ids.map((i) => basePort + i),
+    peers: ids.map((i) => basePort + PEER_OFFSET + i),
+    proxyBase,
+    first: basePort - 1,
+    last: proxyBase + nodes * (nodes - 1) - 1,
+  };
+}
+
+export interface NodePlan {
+  readonly id: string;
+  readonly clientAddr: string;
+  readonly peerAddr: string;
+  readonly dataDir: string;
+}
+
+export function plan(nodes: number, dataDir: string, basePort: number): NodePlan[] {
+  const ports = portBlock(nodes, basePort);
+  return Array.from({ length: nodes }, (_, i) => ({
+    id: `n${i + 1}`,
+    clientAddr: `127.0.0.1:${ports.clients[i]!}`,
+    peerAddr: `127.0.0.1:${ports.peers[i]!}`,
+    dataDir: resolve(dataDir, `n${i + 1}`),
+  }));
+}
+
+export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
+  return [
+    'serve',
+    '--id',
+    p.id,
+    '--data-dir',
+    p.dataDir,
+    '--listen-peer',
+    p.peerAddr,
+    '--listen-client',
+    p.clientAddr,
+    '--peers',
+    all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
+    '--client-addrs',
+    all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
+  ];
+}
+
+/**
+ * Why `up --nodes N` must not run on this folder: it holds a cluster of another size (its members
+ * are recorded in each data dir, docs/storage.md "Cluster identity"), or null.
+ */
+export function recordedSizeProblem(nodes: readonly NodePlan[], dataDir: string): string | null {
+  for (const n of nodes) {
+    let rec;
+    try {
+      rec = readIdentity(n.dataDir);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    if (rec === null) continue;
+    const ids = rec.initialMembers.map((m) => m.id);
+    if (ids.length === nodes.length) {
+      const was = rec.initialMembers.find((m) => m.id === n.id)?.clientAddr;
+      if (was === undefined || was === '' || was === n.clientAddr) continue;
+      return `${resolve(dataDir)} was started with another --base-port (its ${n.id} served clients on ${was}, not ${n.clientAddr}): resume it with the --base-port it was started with (the members' addresses are recorded in their data dirs).`;
+    }
+    return `${resolve(dataDir)} holds a ${ids.length}-node cluster (${ids.join(', ')}), not ${nodes.length} nodes: run \`leasekv up --nodes ${ids.length}${dataDir === './data' ? '' : ` --data-dir ${dataDir}`}\` to resume it, or use another --data-dir for a new ${nodes.length}-node cluster. (Starting it with another size would make the nodes refuse their data; a running cluster changes size with \`leasekv member add\` and \`leasekv member remove\`.)`;
+  }
+  return null;
+}
+
+/**
+ * The member add-member starts: the lowest nK (K ≤ MAX_MEMBERS) neither running nor with a data dir
+ * (an id never comes back once removed), on client port P+K-1 and peer port P+PEER_OFFSET+K-1.
+ */
+export function nextMember(taken: readonly string[], dataDir: string, basePort: number): NodePlan {
+  for (let k = 1; k <= MAX_MEMBERS; k++) {
+    const id = `n${k}`;
+    const dir = resolve(dataDir, id);
+    if (taken.includes(id) || existsSync(dir)) continue;
+    return {
+      id,
+      clientAddr: `127.0.0.1:${basePort + k - 1}`,
+      peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`,
+      dataDir: dir,
+    };
+  }
+  throw new ControlConflictError(
+    `no member can be added: the port block of \`leasekv up\` has room for n1..n${MAX_MEMBERS}, and each id is used once (${resolve(dataDir)} holds their data dirs)`,
+  );
+}
+
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+/** Every port of the block, with what it is for (for the busy-port message). */
+export function blockPorts(ids: readonly string[], b: PortBlock): [number, string][] {
+  const n = ids.length;
+  const proxies: [number, string][] = [];
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      if (i !== j) proxies.push([b.proxyBase + proxyOffset(i, j, n), `proxy ${ids[i]!}→${ids[j]!}`]);
+  return [
+    [b.control, 'control API'],
+    ...b.clients.map((p, i): [number, string] => [p, ids[i]!]),
+    ...b.peers.map((p, i): [number, string] => [p, `${ids[i]!} peer`]),
+    ...proxies,
+  ];
+}

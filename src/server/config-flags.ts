@@ -1,0 +1,270 @@
+// Raw settings of a node: the flags of `leasekv serve`, their LEASEKV_* environment variables and
+// the optional JSON file, read into strings (flags win over environment, environment over file).
+// config.ts validates them into a NodeConfig.
+
+import { readFileSync } from 'node:fs';
+import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE } from '../raft/config.ts';
+import { nearest } from '../util/suggest.ts';
+
+export class NodeConfigError extends Error {
+  override readonly name = 'NodeConfigError';
+}
+
+interface FlagSpec {
+  readonly key: keyof RawConfig;
+  readonly env: string;
+  readonly help: string;
+}
+
+export type RawConfig = Record<
+  | 'id'
+  | 'dataDir'
+  | 'listenPeer'
+  | 'listenClient'
+  | 'peers'
+  | 'clientAddrs'
+  | 'join'
+  | 'clusterToken'
+  | 'profile'
+  | 'heartbeatMs'
+  | 'electionTimeoutMs'
+  | 'leaseMs'
+  | 'maxDriftRate'
+  | 'snapshotThreshold'
+  | 'maxKeyBytes'
+  | 'maxValueBytes'
+  | 'maxPendingRequests'
+  | 'requestTimeoutMs'
+  | 'leaseReads'
+  | 'logLevel'
+  | 'config'
+  | 'maxJsonDepth'
+  | 'maxPendingPerConnection'
+  | 'headersTimeoutMs'
+  | 'requestReceiveTimeoutMs'
+  | 'maxConnections'
+  | 'maxConnectionsPerSource'
+  | 'maxNewConnectionsPerSec'
+  | 'maxNewConnectionsPerSourcePerSec'
+  | 'maxStreamResetsPerSec'
+  | 'maxConcurrentStreams'
+  | 'maxPeerConnections'
+  | 'watchHistory'
+  | 'watchProgressMs',
+  string | undefined
+>;
+
+export const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  '--id': { key: 'id', env: 'LEASEKV_ID', help: "this member's id" },
+  '--data-dir': { key: 'dataDir', env: 'LEASEKV_DATA_DIR', help: 'folder for the WAL and snapshots' },
+  '--listen-peer': { key: 'listenPeer', env: 'LEASEKV_LISTEN_PEER', help: 'HOST:PORT to listen on for peers' },
+  '--listen-client': {
+    key: 'listenClient',
+    env: 'LEASEKV_LISTEN_CLIENT',
+    help: 'HOST:PORT to serve the client API on',
+  },
+  '--peers': {
+    key: 'peers',
+    env: 'LEASEKV_PEERS',
+    help: "id=HOST:PORT,... bootstraps a brand-new cluster: every member's peer address as the others dial it (a node with data takes its members from its data; a different list is refused)",
+  },
+  '--client-addrs': {
+    key: 'clientAddrs',
+    env: 'LEASEKV_CLIENT_ADDRS',
+    help: "id=HOST:PORT,... members' client addresses, for leader hints",
+  },
+  '--join': {
+    key: 'join',
+    env: 'LEASEKV_JOIN',
+    help: 'HOST:PORT,... client endpoints of current members: start a member just added with `leasekv member add` (empty data dir)',
+  },
+  '--cluster-token': {
+    key: 'clusterToken',
+    env: 'LEASEKV_CLUSTER_TOKEN',
+    help: 'cluster id; peers with another token are refused (default leasekv)',
+  },
+  '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
+  '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },
+  '--election-timeout-ms': {
+    key: 'electionTimeoutMs',
+    env: 'LEASEKV_ELECTION_TIMEOUT_MS',
+    help: 'minimum election timeout (max is twice this)',
+  },
+  '--lease-ms': { key: 'leaseMs', env: 'LEASEKV_LEASE_MS', help: 'leader lease duration' },
+  '--max-drift-rate': {
+    key: 'maxDriftRate',
+    env: 'LEASEKV_MAX_DRIFT_RATE',
+    help: `bound on clock-rate drift between members, at most ${MAX_DRIFT_RATE} (default ${DEFAULT_DRIFT_RATE})`,
+  },
+  '--snapshot-threshold': {
+    key: 'snapshotThreshold',
+    env: 'LEASEKV_SNAPSHOT_THRESHOLD',
+    help: 'applied entries between snapshots (default 10000)',
+  },
+  '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
+  '--max-value-bytes': {
+    key: 'maxValueBytes',
+    env: 'LEASEKV_MAX_VALUE_BYTES',
+    help: 'largest value (default 1048576)',
+  },
+  '--max-pending-requests': {
+    key: 'maxPendingRequests',
+    env: 'LEASEKV_MAX_PENDING_REQUESTS',
+    help: 'in-flight client requests before back-pressure (default 1024)',
+  },
+  '--request-timeout-ms': {
+    key: 'requestTimeoutMs',
+    env: 'LEASEKV_REQUEST_TIMEOUT_MS',
+    help: 'server-side deadline of one request (default 5000)',
+  },
+  '--max-json-depth': {
+    key: 'maxJsonDepth',
+    env: 'LEASEKV_MAX_JSON_DEPTH',
+    help: 'deepest JSON nesting in a request body, checked before parsing (default 64)',
+  },
+  '--max-pending-per-connection': {
+    key: 'maxPendingPerConnection',
+    env: 'LEASEKV_MAX_PENDING_PER_CONNECTION',
+    help: 'in-flight requests of one client connection (default max(8, max-pending-requests/8))',
+  },
+  '--headers-timeout-ms': {
+    key: 'headersTimeoutMs',
+    env: 'LEASEKV_HEADERS_TIMEOUT_MS',
+    help: "HTTP/1.1: time to receive a request's headers, else 408 and close (default 10000)",
+  },
+  '--request-receive-timeout-ms': {
+    key: 'requestReceiveTimeoutMs',
+    env: 'LEASEKV_REQUEST_RECEIVE_TIMEOUT_MS',
+    help: 'HTTP/1.1: time to receive a whole request, else 408 and close (default 60000)',
+  },
+  '--max-connections': {
+    key: 'maxConnections',
+    env: 'LEASEKV_MAX_CONNECTIONS',
+    help: 'client connections open at once (default 10000)',
+  },
+  '--max-connections-per-source': {
+    key: 'maxConnectionsPerSource',
+    env: 'LEASEKV_MAX_CONNECTIONS_PER_SOURCE',
+    help: 'client connections open at once from one IP address (default 2000)',
+  },
+  '--max-new-connections-per-sec': {
+    key: 'maxNewConnectionsPerSec',
+    env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SEC',
+    help: 'new client connections accepted per second (default 2000)',
+  },
+  '--max-new-connections-per-source-per-sec': {
+    key: 'maxNewConnectionsPerSourcePerSec',
+    env: 'LEASEKV_MAX_NEW_CONNECTIONS_PER_SOURCE_PER_SEC',
+    help: 'new client connections per second from one IP address (default 1000)',
+  },
+  '--max-stream-resets-per-sec': {
+    key: 'maxStreamResetsPerSec',
+    env: 'LEASEKV_MAX_STREAM_RESETS_PER_SEC',
+    help: 'HTTP/2 stream resets per second on one connection before it is closed (default 200)',
+  },
+  '--max-concurrent-streams': {
+    key: 'maxConcurrentStreams',
+    env: 'LEASEKV_MAX_CONCURRENT_STREAMS',
+    help: 'HTTP/2 streams (requests and watches) open at once on one connection; more are refused (default 256)',
+  },
+  '--max-peer-connections': {
+    key: 'maxPeerConnections',
+    env: 'LEASEKV_MAX_PEER_CONNECTIONS',
+    help: 'inbound peer connections at once (default 2 per member + 4)',
+  },
+  '--watch-history': {
+    key: 'watchHistory',
+    env: 'LEASEKV_WATCH_HISTORY',
+    help: 'revisions of change history kept for watchers starting in the past (default 100000)',
+  },
+  '--watch-progress-ms': {
+    key: 'watchProgressMs',
+    env: 'LEASEKV_WATCH_PROGRESS_MS',
+    help: 'an idle watcher gets a progress notification this often (default 5000)',
+  },
+  '--lease-reads': {
+    key: 'leaseReads',
+    env: 'LEASEKV_LEASE_READS',
+    help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each',
+  },
+  '--log-level': {
+    key: 'logLevel',
+    env: 'LEASEKV_LOG_LEVEL',
+    help: 'trace|debug|info|warn|error|silent (default info)',
+  },
+  '--config': {
+    key: 'config',
+    env: 'LEASEKV_CONFIG',
+    help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)',
+  },
+};
+
+export function flagHelp(): string {
+  return Object.entries(FLAGS)
+    .map(([flag, spec]) => `  ${flag.padEnd(24)} ${spec.help} [${spec.env}]`)
+    .join('\n');
+}
+
+function kebabToCamel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function readConfigFile(path: string): Partial<RawConfig> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new NodeConfigError(`--config ${path}: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new NodeConfigError(`--config ${path}: must be a JSON object`);
+  }
+  const known = new Set(Object.values(FLAGS).map((f) => f.key as string));
+  const out: Partial<RawConfig> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    const key = kebabToCamel(k);
+    if (!known.has(key) || key === 'config') throw new NodeConfigError(`--config ${path}: unknown setting '${k}'`);
+    (out as Record<string, string>)[key] =
+      typeof v === 'object' && v !== null
+        ? Object.entries(v)
+            .map(([a, b]) => `${a}=${String(b)}`)
+            .join(',')
+        : String(v);
+  }
+  return out;
+}
+
+/** Parses argv (after `serve`) and env into raw strings; flags win. */
+export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Partial<RawConfig> {
+  const fromFlags: Partial<RawConfig> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [flag, inline] =
+      arg.includes('=') && arg.startsWith('--')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
+    const spec = FLAGS[flag];
+    if (spec === undefined) {
+      const guess = flag.startsWith('-')
+        ? nearest(
+            flag.replace(/^-+/, ''),
+            Object.keys(FLAGS).map((f) => f.slice(2)),
+          )
+        : undefined;
+      throw new NodeConfigError(
+        `unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`,
+      );
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
+    fromFlags[spec.key] = value;
+  }
+  const fromEnv: Partial<RawConfig> = {};
+  for (const spec of Object.values(FLAGS)) {
+    const v = env[spec.env];
+    if (v !== undefined && v !== '') fromEnv[spec.key] = v;
+  }
+  const file = fromFlags.config ?? fromEnv.config;
+  const fromFile = file === undefined ? {} : readConfigFile(file);
+  return { ...fromFile, ...fromEnv, ...fromFlags };
+}
