@@ -6,12 +6,15 @@
 // data is kept per sender across reconnects (that is what makes a transfer resumable).
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { crc32 } from 'node:zlib';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { DecodeError, encodeFrame, MAX_HELLO_FRAME_BYTES, type Frame, type TransferId } from './codec.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { sameTransfer } from './outbound.ts';
-import type { PeerStats, ResolvedOptions } from './options.ts';
+import type { PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
+import { peerCertProblem, TLS_HANDSHAKE_BYTE } from './tls-check.ts';
+import { LogLimiter } from '../util/log-limit.ts';
 
 export type MessageHandler = (msg: Message) => void;
 export type SnapshotHandler = (from: NodeId, msg: SnapshotRequest, data: Uint8Array) => void;
@@ -34,34 +37,130 @@ export interface InboundCallbacks {
 }
 
 export class InboundHub {
-  private readonly sockets = new Set<Socket>();
+  /** Every inbound connection: its raw socket → the socket frames are read from (raw or TLS over it). */
+  private readonly sockets = new Map<Socket, Socket>();
   private readonly activeByPeer = new Map<NodeId, Socket>();
   private readonly incoming = new Map<NodeId, IncomingSnapshot>();
+  private readonly limiter: LogLimiter;
+  /** TLS connections between the ClientHello and the end of the handshake, by remote address. */
+  private readonly handshaking = new Map<string, { raw: Socket; timer: NodeJS.Timeout }>();
+  private tls: TlsServer | null = null;
+  private tlsMaterial: TlsMaterial | null = null;
 
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly cb: InboundCallbacks,
-  ) {}
+  ) {
+    this.limiter = new LogLimiter(opts.refusalLogIntervalMs);
+  }
 
-  accept(sock: Socket): void {
+  accept(raw: Socket): void {
     if (this.sockets.size >= this.opts.maxInboundConnections) {
       // Over the cap (members × 2 + slack): reset at once, before any byte is read or buffered.
       this.cb.onRefused();
-      sock.on('error', () => undefined);
-      sock.resetAndDestroy();
+      raw.on('error', () => undefined);
+      raw.resetAndDestroy();
       return;
     }
-    this.sockets.add(sock);
-    sock.setNoDelay(true);
-    const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
+    this.sockets.set(raw, raw);
+    raw.setNoDelay(true);
+    const remote = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
+    // Covers the TLS handshake too: a silent or slow stranger holds a slot at most this long.
+    const timer = setTimeout(() => {
+      const sock = this.sockets.get(raw) ?? raw;
+      if (sock === raw) return void this.refuse(raw, remote, 'no handshake in time');
+      this.failedTls(remote, 'no handshake in time');
+      sock.destroy();
+    }, this.opts.handshakeTimeoutMs);
+    raw.on('error', () => raw.destroy());
+    raw.on('close', () => {
+      clearTimeout(timer);
+      this.sockets.delete(raw);
+      this.handshaking.delete(remote);
+    });
+    const tls = this.tlsServer();
+    if (tls === null) return this.attach(raw, remote, timer);
+    // The first byte tells a TLS ClientHello from a plaintext hello (whose 4-byte length starts with 0).
+    const onReadable = (): void => {
+      const first = raw.read() as Buffer | null;
+      if (first === null) return;
+      raw.off('readable', onReadable);
+      raw.unshift(first); // the TLS socket takes the bytes already read as received (node:tls)
+      if (first[0] !== TLS_HANDSHAKE_BYTE) {
+        this.refuse(
+          raw,
+          remote,
+          'a plaintext peer connection: this peer port requires TLS (give every member --peer-tls-cert, --peer-tls-key and --peer-tls-ca)',
+          'tls',
+        );
+        return;
+      }
+      this.handshaking.set(remote, { raw, timer });
+      tls.emit('connection', raw);
+    };
+    raw.on('readable', onReadable);
+  }
+
+  /**
+   * The TLS server the peer port's connections are handed to (it never listens itself): node:tls
+   * verifies the client certificate against the CA and the dates and says so in `authorized`. Its
+   * context follows the material in force (setSecureContext after a reload). null: plaintext.
+   */
+  private tlsServer(): TlsServer | null {
+    const tls = this.opts.tls;
+    if (tls === null) return null;
+    const m = tls.current();
+    if (this.tls !== null && m === this.tlsMaterial) return this.tls;
+    this.tlsMaterial = m;
+    const material = { cert: m.cert, key: m.key, ca: m.ca };
+    if (this.tls !== null) {
+      this.tls.setSecureContext(material);
+      return this.tls;
+    }
+    const server = createTlsServer({
+      ...material,
+      requestCert: true,
+      // Checked on 'secureConnection', so that the refusal can say why over the encrypted connection.
+      rejectUnauthorized: false,
+      handshakeTimeout: this.opts.handshakeTimeoutMs,
+    });
+    server.on('secureConnection', (sock: TLSSocket) => {
+      const remote = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
+      const h = this.handshaking.get(remote);
+      this.handshaking.delete(remote);
+      if (h === undefined || sock.destroyed) return void sock.destroy();
+      this.sockets.set(h.raw, sock);
+      sock.on('close', () => h.raw.destroy());
+      const problem = peerCertProblem(sock);
+      if (problem !== null) return void this.refuse(sock, remote, `TLS: ${problem}`, 'tls');
+      this.attach(sock, remote, h.timer);
+    });
+    server.on('tlsClientError', (e: Error, sock: TLSSocket) => {
+      this.failedTls(`${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`, e.message);
+      sock.destroy();
+    });
+    this.tls = server;
+    return server;
+  }
+
+  /** Reads frames from a connection (TLS established if configured): the hello first, then the peer's frames. */
+  private attach(sock: Socket, remote: string, handshakeTimer: NodeJS.Timeout): void {
     let peer: NodeId | null = null;
-    const handshakeTimer = setTimeout(
-      () => this.refuse(sock, remote, 'no handshake in time'),
-      this.opts.handshakeTimeoutMs,
-    );
+    let first = true;
     // Until the hello is accepted, only a hello-sized frame is buffered (codec.ts).
     const decoder = new FrameDecoder(Math.min(MAX_HELLO_FRAME_BYTES, this.opts.maxFrameBytes));
     sock.on('data', (chunk: Buffer) => {
+      if (first && this.opts.tls === null && chunk[0] === TLS_HANDSHAKE_BYTE) {
+        // A TLS ClientHello to a plaintext port: the dialer cannot read a plaintext refusal, but the log can say it.
+        this.refuse(
+          sock,
+          remote,
+          'a TLS connection: this peer port is plaintext (--insecure); give every member the same --peer-tls-* flags',
+          'tls',
+        );
+        return;
+      }
+      first = false;
       try {
         decoder.push(chunk, (f, size) => {
           if (sock.destroyed || sock.writableEnded) return; // closing or refused: ignore the rest
@@ -88,15 +187,23 @@ export class InboundHub {
     });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => {
-      clearTimeout(handshakeTimer);
-      this.sockets.delete(sock);
       if (peer !== null && this.activeByPeer.get(peer) === sock) this.activeByPeer.delete(peer);
     });
   }
 
+  /** A TLS handshake that failed before any certificate check (a plaintext or broken client, an alert). */
+  private failedTls(remote: string, reason: string): void {
+    this.cb.onRefused();
+    const host = remote.slice(0, remote.lastIndexOf(':'));
+    const held = this.limiter.take(`${host} tls ${reason}`);
+    if (held === null) return;
+    this.opts.logger.warn({ remote, reason, ...(held > 0 ? { heldBack: held } : {}) }, 'peer TLS handshake failed');
+  }
+
   stop(): void {
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.sockets.values()) s.destroy();
     this.sockets.clear();
+    this.handshaking.clear();
     this.activeByPeer.clear();
     this.incoming.clear();
   }
@@ -149,7 +256,12 @@ export class InboundHub {
   private refuse(sock: Socket, remote: string, reason: string, code = ''): null {
     if (sock.destroyed) return null;
     this.cb.onRefused();
-    this.opts.logger.warn({ remote, reason }, 'refused peer connection');
+    // One line per source and cause per interval: a refused member redials several times a second.
+    const host = remote.slice(0, remote.lastIndexOf(':'));
+    const held = this.limiter.take(`${host} ${reason}`);
+    if (held !== null) {
+      this.opts.logger.warn({ remote, reason, ...(held > 0 ? { heldBack: held } : {}) }, 'refused peer connection');
+    }
     sock.end(encodeFrame({ kind: 'refuse', reason, code }));
     // end() waits for the peer; do not let a silent peer keep the socket.
     setTimeout(() => sock.destroy(), 1000).unref();

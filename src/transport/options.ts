@@ -33,6 +33,26 @@ export interface PeerIdentity {
 
 export const NO_IDENTITY: PeerIdentity = { clusterUid: '', incarnation: '', verify: () => null, onRefused() {} };
 
+/** A certificate chain, its key and the CA certificates to trust, PEM-encoded. */
+export interface TlsMaterial {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
+
+/**
+ * Mutual TLS on peer links (issue 15): each end presents a certificate and accepts only one signed by
+ * the cluster's peer CA. Not a hostname check: any certificate of that CA is a member credential, so
+ * the peer CA must be the cluster's own (docs/security.md).
+ */
+export interface PeerTls {
+  /**
+   * The material in force, read for each new connection: a reload returns a new object, and new
+   * handshakes use it (connections already open keep theirs).
+   */
+  current(): TlsMaterial;
+}
+
 export interface PeerTransportOptions {
   readonly selfId: NodeId;
   readonly clusterId: string;
@@ -62,6 +82,10 @@ export interface PeerTransportOptions {
   /** Jitter source for reconnect backoff; injectable for tests. */
   readonly random?: () => number;
   readonly identity?: PeerIdentity;
+  /** null or absent: plaintext peer links (serve --insecure). */
+  readonly tls?: PeerTls | null;
+  /** A refusal (either side) or TLS failure with the same cause is logged at most once per this (default 60 s). */
+  readonly refusalLogIntervalMs?: number;
 }
 
 export type ResolvedOptions = Required<PeerTransportOptions>;
@@ -87,6 +111,8 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     logger: silentLogger,
     random: Math.random,
     identity: NO_IDENTITY,
+    tls: null,
+    refusalLogIntervalMs: 60_000,
     ...o,
   };
   const int = (name: keyof ResolvedOptions, min: number, max: number): void => {
@@ -111,6 +137,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   int('snapshotWindowChunks', 1, 1024);
   int('maxSnapshotBytes', 1, 4096 * MIB);
   int('maxInboundConnections', 1, 100_000);
+  int('refusalLogIntervalMs', 0, 3_600_000);
   for (const [id, a] of r.peers) {
     if (id.length === 0) throw new TransportConfigError('peer id must be non-empty');
     if (a.host.length === 0 || !Number.isSafeInteger(a.port) || a.port < 1 || a.port > 65535) {

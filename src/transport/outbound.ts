@@ -5,11 +5,14 @@
 // hello-ok / refuse and snapshot acks only. The queue survives short disconnections (raft tolerates late or
 // lost messages; the bound keeps memory fixed), snapshot frames are flow-controlled by acks instead.
 import { Socket, createConnection } from 'node:net';
+import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { crc32 } from 'node:zlib';
 import type { NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame, type Frame, type TransferId } from './codec.ts';
 import { FrameDecoder } from './frame-decoder.ts';
-import type { PeerAddress, PeerStats, ResolvedOptions } from './options.ts';
+import type { PeerAddress, PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
+import { peerCertProblem } from './tls-check.ts';
+import { LogLimiter } from '../util/log-limit.ts';
 
 type LinkState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -41,13 +44,18 @@ export class OutboundLink {
   /** Whether the current run of failures was already logged at warn level (avoid log floods). */
   private failureLogged = false;
   private failedSocket: Socket | null = null;
+  /** Refusals by the peer, by reason: logged once per refusalLogIntervalMs. */
+  private refusals: LogLimiter;
+  private tlsContext: { material: TlsMaterial; context: SecureContext } | null = null;
 
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly peerId: NodeId,
     private addr: PeerAddress,
     private readonly stats: PeerStats,
-  ) {}
+  ) {
+    this.refusals = new LogLimiter(opts.refusalLogIntervalMs);
+  }
 
   start(): void {
     if (this.state === 'idle') this.connect();
@@ -133,13 +141,29 @@ export class OutboundLink {
 
   private connect(): void {
     this.state = 'connecting';
-    const sock = createConnection({ host: this.addr.host, port: this.addr.port });
+    const tls = this.opts.tls;
+    const sock: Socket =
+      tls === null
+        ? createConnection({ host: this.addr.host, port: this.addr.port })
+        : tlsConnect({
+            host: this.addr.host,
+            port: this.addr.port,
+            secureContext: this.secureContext(tls.current()),
+            // Verified below against the peer CA, and no hostname check: peers are dialled at any
+            // address (proxies, NAT), and the peer CA vouches for members (options.ts, PeerTls).
+            rejectUnauthorized: false,
+            checkServerIdentity: () => undefined,
+          });
     this.socket = sock;
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 1000);
     this.timer = setTimeout(() => this.fail(sock, 'connect timeout'), this.opts.connectTimeoutMs);
-    sock.once('connect', () => {
+    sock.once(tls === null ? 'connect' : 'secureConnect', () => {
       this.clearTimer();
+      if (sock instanceof TLSSocket) {
+        const problem = peerCertProblem(sock);
+        if (problem !== null) return this.fail(sock, `TLS: node ${this.peerId} is not trusted: ${problem}`);
+      }
       this.state = 'handshaking';
       const { clusterUid, incarnation } = this.opts.identity;
       sock.write(
@@ -163,8 +187,16 @@ export class OutboundLink {
       }
     });
     sock.on('drain', () => this.flush());
-    sock.on('error', (e) => this.fail(sock, e.message));
+    sock.on('error', (e: NodeJS.ErrnoException) => this.fail(sock, tlsHint(tls !== null, e)));
     sock.on('close', () => this.onClose(sock));
+  }
+
+  /** One context per material (a reload replaces the material; the next dial uses it). */
+  private secureContext(m: TlsMaterial): SecureContext {
+    if (this.tlsContext === null || this.tlsContext.material !== m) {
+      this.tlsContext = { material: m, context: createSecureContext({ cert: m.cert, key: m.key, ca: m.ca }) };
+    }
+    return this.tlsContext.context;
   }
 
   private fail(sock: Socket, reason: string): void {
@@ -209,6 +241,7 @@ export class OutboundLink {
         this.state = 'ready';
         this.attempts = 0;
         this.failureLogged = false;
+        this.refusals = new LogLimiter(this.opts.refusalLogIntervalMs);
         this.stats.connects++;
         this.stats.connected = true;
         this.opts.logger.info(
@@ -218,13 +251,21 @@ export class OutboundLink {
         if (this.snap !== null) this.offerSnapshot();
         this.scheduleFlush();
         return;
-      case 'refuse':
-        this.opts.logger.warn({ peer: this.peerId, reason: f.reason }, `node ${this.peerId} refused the connection`);
+      case 'refuse': {
+        // The reason is the other node's; logged once per cause and interval (it redials several times a second).
+        const held = this.refusals.take(f.reason);
+        if (held !== null) {
+          this.opts.logger.warn(
+            { peer: this.peerId, reason: f.reason, ...(held > 0 ? { heldBack: held } : {}) },
+            `node ${this.peerId} refused this node's connection`,
+          );
+        }
         this.failureLogged = true;
         this.stats.errors++;
         sock.destroy();
         if (f.code === 'identity') this.opts.identity.onRefused(this.peerId, f.reason);
         return;
+      }
       case 'snap-ack':
         return this.onSnapshotAck(f.id, f.offset, f.rejected);
       default:
@@ -331,4 +372,12 @@ const EMPTY = new Uint8Array(0);
 
 export function sameTransfer(a: TransferId, b: TransferId): boolean {
   return a.index === b.index && a.term === b.term && a.totalBytes === b.totalBytes && a.crc32 === b.crc32;
+}
+
+/** A dial error's message, with a hint when TLS on one side meets plaintext on the other. */
+function tlsHint(tls: boolean, e: NodeJS.ErrnoException): string {
+  if (!tls) return e.message;
+  if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
+    return `${e.message} (the peer port does not speak TLS: does that member run with --insecure?)`;
+  return e.message;
 }

@@ -1,0 +1,35 @@
+// Why a peer's certificate is not accepted, in words an operator can act on (issue 15). node:tls
+// verifies the chain against the peer CA and the validity dates; the transport turns its verdict
+// into a refusal (the dialled side) or a failed dial (the dialling side) that says what to fix.
+import type { TLSSocket } from 'node:tls';
+
+/** The first byte of a TLS record carrying a handshake (a ClientHello): never the first byte of a hello frame. */
+export const TLS_HANDSHAKE_BYTE = 0x16;
+
+/** null if the certificate the other end presented verified against the peer CA; else why not. */
+export function peerCertProblem(sock: TLSSocket): string | null {
+  if (sock.authorized) return null;
+  const cert = sock.getPeerCertificate();
+  if (cert === null || typeof cert !== 'object' || cert.fingerprint256 === undefined) {
+    return 'it presented no certificate (every member needs --peer-tls-cert and --peer-tls-key)';
+  }
+  const cn = cert.subject?.CN;
+  const who = `certificate ${cn === undefined ? '' : `CN=${Array.isArray(cn) ? cn.join('+') : cn} `}`;
+  const err = sock.authorizationError as unknown;
+  const code = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+  switch (code) {
+    case 'CERT_HAS_EXPIRED':
+      return `its ${who}expired on ${cert.valid_to}`;
+    case 'CERT_NOT_YET_VALID':
+      return `its ${who}is not valid before ${cert.valid_from}`;
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+      return `its ${who}is not signed by this cluster's peer CA (--peer-tls-ca)`;
+    default:
+      return `its ${who}did not verify against this cluster's peer CA: ${code}`;
+  }
+}
