@@ -133,7 +133,10 @@ test('a peer with another cluster id is refused, logged and disconnected', async
     await intruder.start();
     intruder.send([heartbeat('b', 'a', 99)]);
     await waitFor(() => a.t.stats().refusedConnections >= 1, 'refusal');
-    await waitFor(() => intruderLogs.some((l) => /refused this node's connection/.test(l.msg)), 'intruder sees the refusal');
+    await waitFor(
+      () => intruderLogs.some((l) => /refused this node's connection/.test(l.msg)),
+      'intruder sees the refusal',
+    );
     const refusal = a.logs.find((l) => l.msg === 'refused peer connection');
     assert.match(JSON.stringify(refusal?.fields), /cluster token mismatch/);
     // The refused side learns why (so a new member stops) but never this cluster's token.
