@@ -104,8 +104,14 @@ export class Core {
   readStates: ReadState[] = [];
   readFailures: ReadFailure[] = [];
   pendingSnapshot: SnapshotMeta | null = null;
-  private persisted: HardState;
-  private readyOutstanding = false;
+  /** The hard state last handed to the host (in a Ready): the next Ready carries one only if it changed. */
+  private handedOut: HardState;
+  /**
+   * Readies handed out and not yet advanced, oldest first. The host may take a new Ready while
+   * earlier ones are being persisted (asynchronous storage writes, as in etcd-io/raft), provided it
+   * persists them in order and advances them in that order (docs/design.md, "The drive loop").
+   */
+  private readonly inFlight: Ready[] = [];
 
   constructor(
     readonly cfg: RaftConfig,
@@ -118,14 +124,14 @@ export class Core {
     const bootstrap: ConfState = { voters: cfg.members, learners: cfg.learners };
     if (restored === null) {
       this.log = new RaftLog(bootstrap);
-      this.persisted = { term: 0, votedFor: null, commit: 0 };
+      this.handedOut = { term: 0, votedFor: null, commit: 0 };
       this.restartHoldUntilMs = Number.NEGATIVE_INFINITY;
     } else {
       // The configuration comes from the snapshot and the log; `bootstrap` only if they hold none.
       this.log = RaftLog.restore(restored.snapshot, restored.entries, restored.hardState.commit, bootstrap);
       this.term = restored.hardState.term;
       this.votedFor = restored.hardState.votedFor;
-      this.persisted = restored.hardState;
+      this.handedOut = restored.hardState;
       this.restartHoldUntilMs = nowMs + observerSpan(cfg, cfg.leaseDurationMs);
     }
     this.seenConfVersion = this.log.conf.version;
@@ -216,10 +222,17 @@ export class Core {
     return t;
   }
 
+  /** Readies handed out and not yet advanced. */
+  readiesInFlight(): number {
+    return this.inFlight.length;
+  }
+
   ready(): Ready | null {
-    assert(!this.readyOutstanding, 'ready() called again before advance()');
+    // Nothing may follow a snapshot from the leader until the host has restored it: the entries
+    // after it, and the committed entries to apply on top of it, wait for its advance().
+    if (this.inFlight.some((r) => r.snapshot !== null)) return null;
     const hs: HardState = { term: this.term, votedFor: this.votedFor, commit: this.log.committed };
-    const p = this.persisted;
+    const p = this.handedOut;
     const voteChanged = hs.term !== p.term || hs.votedFor !== p.votedFor;
     const hardState = voteChanged || hs.commit !== p.commit ? hs : null;
     const entries = this.log.unstableEntries();
@@ -256,7 +269,10 @@ export class Core {
     this.pendingSnapshot = null;
     const lastApplied = committedEntries[committedEntries.length - 1];
     if (lastApplied !== undefined) this.log.applied = lastApplied.index;
-    this.readyOutstanding = true;
+    if (hardState !== null) this.handedOut = hardState;
+    const lastEntry = entries[entries.length - 1];
+    if (lastEntry !== undefined) this.log.inProgress = lastEntry.index;
+    this.inFlight.push(rd);
     return rd;
   }
 
@@ -276,11 +292,18 @@ export class Core {
     return urgent;
   }
 
-  /** The host persisted `rd` (and fsynced if asked). Returns true if the stable index moved. */
+  /**
+   * The host persisted `rd` (and fsynced if asked), and every Ready handed out before it. Returns
+   * true if the stable index moved: that is the persist acknowledgement that lets a leader count its
+   * own copy toward commit, exactly like a follower's AppendResponse.
+   */
   advance(rd: Ready): boolean {
-    assert(this.readyOutstanding, 'advance() without a ready()');
-    this.readyOutstanding = false;
-    if (rd.hardState !== null) this.persisted = rd.hardState;
+    assert(this.inFlight.length > 0, 'advance() without a ready()');
+    assert(
+      this.inFlight[0] === rd,
+      'advance() out of order: Readies are persisted and advanced in the order handed out',
+    );
+    this.inFlight.shift();
     const before = this.log.stabled;
     if (rd.snapshot !== null) this.log.stabled = Math.max(this.log.stabled, rd.snapshot.index);
     const last = rd.entries[rd.entries.length - 1];

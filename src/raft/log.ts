@@ -20,6 +20,11 @@ export class RaftLog {
   applied = 0;
   /** Highest index the host has persisted (advance() moves it). */
   stabled = 0;
+  /**
+   * Highest index handed to the host in a Ready and perhaps not yet persisted (>= stabled while
+   * Readies are in flight). Entries above it go in the next Ready.
+   */
+  inProgress = 0;
   /** The configurations in this log (the last one is in force: single-server changes). */
   readonly conf: ConfHistory;
 
@@ -51,6 +56,7 @@ export class RaftLog {
     }
     log.entries = entries.slice();
     log.stabled = log.lastIndex();
+    log.inProgress = log.stabled;
     log.applied = log.snapIndex;
     // The commit index is only a lower bound of what is committed (volatile in Raft Figure 2), and
     // a commit-only hardState write is not fsynced: clamp it rather than trust it past the log.
@@ -133,6 +139,7 @@ export class RaftLog {
     assert(index > this.committed, () => `truncating committed entry ${index} (commit ${this.committed})`);
     this.entries.length = index - this.snapIndex - 1;
     this.stabled = Math.min(this.stabled, index - 1);
+    this.inProgress = Math.min(this.inProgress, index - 1);
     // An uncommitted configuration change that is cut off is no longer in force (thesis §4.1).
     this.conf.truncateFrom(index);
   }
@@ -169,8 +176,9 @@ export class RaftLog {
     return out;
   }
 
+  /** Entries not yet handed to the host for persistence. */
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stabled - this.snapIndex);
+    return this.entries.slice(Math.max(this.stabled, this.inProgress) - this.snapIndex);
   }
 
   /** Committed entries not yet handed to the host. */
@@ -208,6 +216,7 @@ export class RaftLog {
     this.committed = meta.index;
     this.applied = meta.index;
     this.stabled = meta.index;
+    this.inProgress = meta.index;
     this.conf.reset(meta.index, meta.confState);
   }
 }

@@ -189,9 +189,20 @@ export class RaftNode {
     this.c.log.compact(index);
   }
 
+  /**
+   * What the core wants done (types.ts, Ready). May be called again before the previous Ready is
+   * advanced (asynchronous storage writes): the host then persists the Readies in the order handed
+   * out and advances them in that order. Returns null while a Ready carrying a snapshot from the
+   * leader is in flight (nothing follows a snapshot until it is restored).
+   */
   ready(nowMs: number): Ready | null {
     this.c.observe(nowMs);
     return this.c.ready();
+  }
+
+  /** Readies handed out by ready() and not yet advanced (a host bounds its pipeline with this). */
+  readiesInFlight(): number {
+    return this.c.readiesInFlight();
   }
 
   /**
@@ -203,6 +214,11 @@ export class RaftNode {
     return this.c.takeUrgentMessages();
   }
 
+  /**
+   * `rd` (and every Ready handed out before it) is persisted. This is the persist acknowledgement:
+   * the stable index moves, and a leader, which counts its own copy toward commit only once it is
+   * stable, may commit now — its own entries are counted like anyone's, once durable.
+   */
   advance(rd: Ready, nowMs: number): void {
     this.c.observe(nowMs);
     // The leader counts its own copy only once stable, so commit may move now.

@@ -39,6 +39,9 @@ export interface TestNode {
 
 export type Filter = (m: Message) => boolean;
 
+// One node driven by hand, and message builders: testkit-solo.ts (split along its seam).
+export { Solo, heartbeat, voteReq } from './testkit-solo.ts';
+
 export class TestCluster {
   /** The nodes that exist (bootstrap members, then any added with addNode). */
   ids: readonly NodeId[];
@@ -52,7 +55,13 @@ export class TestCluster {
   readonly trace: string[] = [];
   /** Nodes whose disk is slow: their Ready is sent (non-afterPersist part) but held until flushDisk. */
   readonly slowDisk = new Set<NodeId>();
-  private readonly held = new Map<NodeId, Ready>();
+  /**
+   * Nodes whose host pipelines (asynchronous storage writes): they keep taking Readies while earlier
+   * ones are unpersisted; each Ready's non-afterPersist part leaves at once, the rest waits in order
+   * until flushDisk (all) or flushSome (the oldest k).
+   */
+  readonly asyncDisk = new Set<NodeId>();
+  private readonly held = new Map<NodeId, Ready[]>();
   /** Per-node override of the random source (election timeouts). */
   readonly rand = new Map<NodeId, number>();
 
@@ -114,7 +123,7 @@ export class TestCluster {
   /** Runs the host loop (types.ts) for one node until it has nothing more to do. */
   pump(id: NodeId): void {
     const t = this.get(id);
-    if (this.held.has(id)) {
+    if (this.held.has(id) && !this.asyncDisk.has(id)) {
       // The host's disk is busy with the held Ready: what needs no persistence still leaves.
       for (const o of t.node.takeUrgentMessages(t.nowMs)) this.queue.push(o.msg);
       return;
@@ -127,8 +136,14 @@ export class TestCluster {
       t.readFailures.push(...rd.readFailures);
       t.events.push(...rd.events);
       for (const e of rd.events) this.trace.push(formatEvent(this.trueMs, id, e));
+      if (this.asyncDisk.has(id)) {
+        const q = this.held.get(id) ?? [];
+        q.push(rd);
+        this.held.set(id, q);
+        continue;
+      }
       if (this.slowDisk.has(id)) {
-        this.held.set(id, rd);
+        this.held.set(id, [rd]);
         return;
       }
       this.persist(t, rd);
@@ -139,10 +154,24 @@ export class TestCluster {
   /** Completes the held Ready of a slow-disk node and lets it run normally. */
   flushDisk(id: NodeId): void {
     this.slowDisk.delete(id);
-    const rd = this.held.get(id);
+    this.asyncDisk.delete(id);
+    const q = this.held.get(id) ?? [];
     this.held.delete(id);
-    if (rd !== undefined) this.persist(this.get(id), rd);
+    for (const rd of q) this.persist(this.get(id), rd);
     this.pump(id);
+  }
+
+  /** An async-disk node finishes persisting its `k` oldest held Readies (in order); it stays async. */
+  flushSome(id: NodeId, k: number): void {
+    const q = this.held.get(id) ?? [];
+    for (const rd of q.splice(0, k)) this.persist(this.get(id), rd);
+    if (q.length === 0) this.held.delete(id);
+    this.pump(id);
+  }
+
+  /** Readies an async-disk node holds unpersisted. */
+  heldCount(id: NodeId): number {
+    return this.held.get(id)?.length ?? 0;
   }
 
   private persist(t: TestNode, rd: Ready): void {
@@ -259,122 +288,6 @@ export function partition(a: readonly NodeId[], b: readonly NodeId[]): Filter {
 
 export function isolate(id: NodeId): Filter {
   return (m) => m.from === id || m.to === id;
-}
-
-/** One node driven by hand: feed it messages, collect what it sends. */
-export class Solo {
-  readonly node: RaftNode;
-  nowMs: number;
-  readonly events: RaftEvent[] = [];
-  readonly readStates: ReadState[] = [];
-
-  constructor(
-    id: NodeId,
-    members: readonly NodeId[],
-    opts: {
-      term?: number;
-      votedFor?: NodeId | null;
-      logTerms?: readonly number[];
-      nowMs?: number;
-      overrides?: Partial<RaftConfigInput>;
-      random?: number;
-    } = {},
-  ) {
-    this.nowMs = opts.nowMs ?? 1000;
-    const config = validateRaftConfig({ ...opts.overrides, id, members });
-    const random = (): number => opts.random ?? 0;
-    const restore = opts.term !== undefined || opts.logTerms !== undefined;
-    const entries: Entry[] = (opts.logTerms ?? []).map((term, i) => ({
-      index: i + 1,
-      term,
-      type: 0,
-      data: new Uint8Array(0),
-    }));
-    this.node = restore
-      ? new RaftNode({
-          config,
-          random,
-          nowMs: this.nowMs,
-          restored: {
-            hardState: { term: opts.term ?? 0, votedFor: opts.votedFor ?? null, commit: 0 },
-            snapshot: null,
-            entries,
-          },
-        })
-      : new RaftNode({ config, random, nowMs: this.nowMs });
-    this.drain();
-  }
-
-  /** Steps `m` at the current time (after moving the clock by `afterMs`) and returns what it sent. */
-  step(m: Message, afterMs = 0): Message[] {
-    this.nowMs += afterMs;
-    this.node.step(m, this.nowMs);
-    return this.drain();
-  }
-
-  tick(afterMs: number): Message[] {
-    this.nowMs += afterMs;
-    this.node.tick(this.nowMs);
-    return this.drain();
-  }
-
-  drain(): Message[] {
-    const out: Message[] = [];
-    for (;;) {
-      const rd = this.node.ready(this.nowMs);
-      if (rd === null) return out;
-      for (const o of rd.messages) out.push(o.msg);
-      this.events.push(...rd.events);
-      this.readStates.push(...rd.readStates);
-      this.node.advance(rd, this.nowMs);
-    }
-  }
-}
-
-export function voteReq(
-  from: NodeId,
-  to: NodeId,
-  term: number,
-  lastLogIndex: number,
-  lastLogTerm: number,
-  extra: { preVote?: boolean; transfer?: boolean } = {},
-): Message {
-  return {
-    type: 'vote',
-    from,
-    to,
-    term,
-    lastLogIndex,
-    lastLogTerm,
-    preVote: extra.preVote ?? false,
-    transfer: extra.transfer ?? false,
-  };
-}
-
-export function heartbeat(
-  from: NodeId,
-  to: NodeId,
-  term: number,
-  extra: Partial<{
-    leaseDurationMs: number;
-    round: number;
-    commit: number;
-    prevLogIndex: number;
-    prevLogTerm: number;
-  }> = {},
-): Message {
-  return {
-    type: 'app',
-    from,
-    to,
-    term,
-    prevLogIndex: extra.prevLogIndex ?? 0,
-    prevLogTerm: extra.prevLogTerm ?? 0,
-    entries: [],
-    commit: extra.commit ?? 0,
-    leaseDurationMs: extra.leaseDurationMs ?? 900,
-    round: extra.round ?? 1,
-  };
 }
 
 /** `<true ms> <node> <kind> k=v ...`, the transcript format of the core's tests. */

@@ -13,6 +13,11 @@
 //   5. only then send the remaining messages (afterPersist = true)
 //   6. apply rd.committedEntries in order; answer reads in rd.readStates once applied >= their index
 //   7. node.advance(rd, now)
+// A host may pipeline (asynchronous storage writes, after etcd-io/raft): take the next Ready at step 2
+// while earlier ones are still being persisted, as long as it persists Readies in the order they were
+// handed out (a later Ready's entries may overwrite an earlier one's), sends each Ready's afterPersist
+// messages only once that Ready is durable, and advances them in order. The leader counts its own
+// entries toward commit only after advance() says they are durable, like a follower's acknowledgement.
 
 export type NodeId = string;
 
