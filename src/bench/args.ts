@@ -18,6 +18,8 @@ export interface BenchArgs {
   readonly scaleKeys: number;
   readonly rounds: number;
   readonly outDir: string;
+  /** Where leasekv nodes of the load scenario write V8 CPU profiles (node --cpu-prof), or null. */
+  readonly cpuProfDir: string | null;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -35,6 +37,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --scale-keys N               keys to load for the scale scenario (default 1000000)
   --rounds N                   fresh clusters the membership scenario runs its changes on (default 3)
   --out DIR                    where results (JSON, SVG) go (default bench-results)
+  --cpu-prof DIR               leasekv nodes of the load scenario write CPU profiles (.cpuprofile) to DIR
   -h, --help                   this help`;
 
 export class BenchArgsError extends Error {}
@@ -54,6 +57,7 @@ const FLAGS = [
   'scale-keys',
   'rounds',
   'out',
+  'cpu-prof',
   'help',
 ];
 
@@ -85,6 +89,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     scaleKeys: 1_000_000,
     rounds: 3,
     outDir: 'bench-results',
+    cpuProfDir: null as string | null,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -118,6 +123,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--out':
         a.outDir = val() ?? a.outDir;
         break;
+      case '--cpu-prof': {
+        const v = val();
+        if (v === undefined || v.startsWith('-')) throw new BenchArgsError('--cpu-prof takes a directory');
+        a.cpuProfDir = v;
+        break;
+      }
       case '--no-floor':
         a.floor = false;
         break;

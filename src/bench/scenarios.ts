@@ -87,6 +87,7 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
       dir: join(ctx.dir, `leasekv-${leaseReads ? 'lease' : 'ri'}`),
       log: ctx.say,
       leaseReads,
+      ...(args.cpuProfDir === null ? {} : { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', args.cpuProfDir] }),
     });
     try {
       const leader = await c.leader();

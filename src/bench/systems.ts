@@ -70,7 +70,12 @@ function spawnMember(m: Member, cmd: string, logFile: string): void {
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 export async function startLeasekv(
-  o: ClusterOptions & { leaseReads: boolean; extraArgs?: readonly string[] },
+  o: ClusterOptions & {
+    leaseReads: boolean;
+    extraArgs?: readonly string[];
+    /** Options for node itself, before the script (e.g. --cpu-prof). */
+    nodeArgs?: readonly string[];
+  },
 ): Promise<Cluster> {
   mkdirSync(o.dir, { recursive: true });
   const ports = await freePorts(o.nodes * 3);
@@ -90,6 +95,7 @@ export async function startLeasekv(
     const dataDir = join(o.dir, id);
     mkdirSync(dataDir, { recursive: true });
     const args = [
+      ...(o.nodeArgs ?? []),
       BIN,
       'serve',
       '--id',
