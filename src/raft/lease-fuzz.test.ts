@@ -3,6 +3,7 @@
 // (src/sim/) does this at scale; this keeps the core honest on its own, and shows the check bites.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RaftConfigInput } from './config.ts';
 import type { Mutant, NodeId } from './types.ts';
 import { TestCluster } from './testkit.ts';
 
@@ -15,10 +16,15 @@ function lcg(seed: number): () => number {
 }
 
 /** Returns the first violation found, or null. */
-export function runSeed(seed: number, size: number, mutant?: Mutant): string | null {
+export function runSeed(
+  seed: number,
+  size: number,
+  mutant?: Mutant,
+  timings: Partial<RaftConfigInput> = {},
+): string | null {
   const rnd = lcg(seed);
   const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, size);
-  const c = new TestCluster(ids, mutant === undefined ? {} : { mutant }, () => rnd());
+  const c = new TestCluster(ids, mutant === undefined ? timings : { ...timings, mutant }, () => rnd());
   for (const id of ids) c.get(id).rate = 1 + (rnd() < 0.5 ? -0.01 : 0.01) * rnd();
   const pausedUntil = new Map<NodeId, number>();
   let cut: NodeId[] = [];
@@ -74,6 +80,24 @@ test('lease exclusivity: at no true instant do two nodes hold a valid lease (3 a
     assert.equal(runSeed(seed, 3), null);
     assert.equal(runSeed(seed + 100, 5), null);
   }
+});
+
+test("lease exclusivity with the server's default timings (heartbeat 50 ms, election 600–1200 ms, lease 540 ms)", () => {
+  // The server's `local` profile (src/server/config.ts, PROFILES): docs/lease-safety.md, "Choosing the timings".
+  const local = {
+    heartbeatIntervalMs: 50,
+    electionTimeoutMinMs: 600,
+    electionTimeoutMaxMs: 1200,
+    leaseDurationMs: 540,
+  };
+  for (let seed = 1; seed <= 8; seed++) {
+    assert.equal(runSeed(seed + 200, 3, undefined, local), null);
+    assert.equal(runSeed(seed + 300, 5, undefined, local), null);
+  }
+  // ...and the check still bites at these timings.
+  let caught = false;
+  for (let seed = 1; seed <= 60 && !caught; seed++) caught = runSeed(seed, 3, 'lease-from-ack', local) !== null;
+  assert.equal(caught, true);
 });
 
 test('the exclusivity check bites: lease-from-ack is caught', () => {

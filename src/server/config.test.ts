@@ -20,9 +20,12 @@ test('flags build a config with production-like defaults; nothing assumes localh
   const c = buildNodeConfig(rawFromArgs(base, {}));
   assert.equal(c.id, 'n1');
   assert.deepEqual(c.peers.get('n3'), { host: 'host-3.example', port: 7101 });
-  assert.equal(c.heartbeatIntervalMs, 100);
-  assert.equal(c.electionTimeoutMinMs, 1000);
-  assert.ok(c.leaseDurationMs < c.electionTimeoutMinMs);
+  assert.equal(c.heartbeatIntervalMs, 50);
+  assert.equal(c.electionTimeoutMinMs, 600);
+  assert.equal(c.electionTimeoutMaxMs, 1200);
+  assert.equal(c.leaseDurationMs, 540);
+  // The defaults satisfy the lease inequality even at a drift bound of 5% (docs/lease-safety.md).
+  assert.ok((c.leaseDurationMs * 1.05) / 0.95 < c.electionTimeoutMinMs);
 });
 
 test('flags win over environment; the far profile widens timings', () => {

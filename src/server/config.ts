@@ -56,7 +56,7 @@ export interface NodeConfig {
 
 /** Timing profiles. `far` is for members in different regions (round trips of 100–300 ms). */
 export const PROFILES = {
-  local: { heartbeatIntervalMs: 100, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000, leaseDurationMs: 900 },
+  local: { heartbeatIntervalMs: 50, electionTimeoutMinMs: 600, electionTimeoutMaxMs: 1200, leaseDurationMs: 540 },
   far: { heartbeatIntervalMs: 300, electionTimeoutMinMs: 3000, electionTimeoutMaxMs: 6000, leaseDurationMs: 2700 },
 } as const;
 
