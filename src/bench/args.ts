@@ -1,7 +1,7 @@
 // `npm run bench` options, validated once.
 import { nearest } from '../util/suggest.ts';
 
-export type Scenario = 'load' | 'failover' | 'scale' | 'membership';
+export type Scenario = 'load' | 'failover' | 'scale' | 'membership' | 'targets';
 
 export interface BenchArgs {
   readonly nodes: number;
@@ -20,6 +20,8 @@ export interface BenchArgs {
   readonly outDir: string;
   /** Where leasekv nodes of the load scenario write V8 CPU profiles (node --cpu-prof), or null. */
   readonly cpuProfDir: string | null;
+  /** The targets scenario runs 3 and 5 nodes × 0 and 25 ms peer delay instead of one cell. */
+  readonly matrix: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -33,7 +35,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --against etcd               run the same workload against a 3-member etcd in the same run
   --no-floor                   skip the bare node:http floor
   --keys N                     key space (default 1000)
-  --scenario S[,S]             load (default), failover, scale, membership
+  --scenario S[,S]             load (default), failover, scale, membership, targets (issue 16's
+                               targets next to their measured ratios, for --nodes and --peer-delay-ms)
+  --matrix                     targets: every cell of 3 and 5 nodes × 0 and 25 ms peer delay (~4× longer)
   --scale-keys N               keys to load for the scale scenario (default 1000000)
   --rounds N                   fresh clusters the membership scenario runs its changes on (default 3)
   --out DIR                    where results (JSON, SVG) go (default bench-results)
@@ -58,6 +62,7 @@ const FLAGS = [
   'rounds',
   'out',
   'cpu-prof',
+  'matrix',
   'help',
 ];
 
@@ -90,6 +95,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     rounds: 3,
     outDir: 'bench-results',
     cpuProfDir: null as string | null,
+    matrix: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -129,6 +135,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         a.cpuProfDir = v;
         break;
       }
+      case '--matrix':
+        a.matrix = true;
+        break;
       case '--no-floor':
         a.floor = false;
         break;
@@ -155,7 +164,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--scenario': {
         const s = (val() ?? '').split(',');
         for (const x of s)
-          if (x !== 'load' && x !== 'failover' && x !== 'scale' && x !== 'membership')
+          if (x !== 'load' && x !== 'failover' && x !== 'scale' && x !== 'membership' && x !== 'targets')
             throw new BenchArgsError(`--scenario: unknown '${x}'`);
         a.scenarios = s as Scenario[];
         break;

@@ -2,7 +2,7 @@
 // system side by side (leasekv per read mode, etcd, the bare node:http floor), ratios, and writes
 // JSON and an SVG chart. Numbers, never assertions: see docs/benchmarks.md.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchArgsError, parseArgs, USAGE, wantsHelp } from './args.ts';
 import type { BenchArgs } from './args.ts';
@@ -10,6 +10,7 @@ import { chartSvg, table, type Row } from './report.ts';
 import { failoverScenario, loadScenario, scaleScenario, type FailoverResult, type ScaleResult } from './scenarios.ts';
 import { etcdAvailable } from './systems.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
+import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
 
 function progressBar(label: string): (fraction: number) => void {
   if (!process.stderr.isTTY) return () => {};
@@ -19,6 +20,10 @@ function progressBar(label: string): (fraction: number) => void {
       `\r${label.padEnd(24)} [${'#'.repeat(n)}${'.'.repeat(30 - n)}] ${(fr * 100).toFixed(0).padStart(3)}%${fr >= 1 ? '\n' : ''}`,
     );
   };
+}
+
+function fmtLoad(l: readonly number[] | undefined): string {
+  return (l ?? []).map((x) => x.toFixed(1)).join(' / ');
 }
 
 function machine(): string {
@@ -69,7 +74,9 @@ async function main(args: BenchArgs): Promise<void> {
     failover?: FailoverResult[];
     scale?: ScaleResult;
     membership?: ChangePause[][];
-  } = { machine: machine(), args };
+    targets?: TargetLine[];
+    loadAverage?: { start: number[]; end?: number[] };
+  } = { machine: machine(), args, loadAverage: { start: loadavg() } };
   if (args.scenarios.includes('load')) {
     const rows = await loadScenario(ctx);
     result.rows = rows;
@@ -128,6 +135,20 @@ async function main(args: BenchArgs): Promise<void> {
         `  | ${p.change} | ${p.changeMs.toFixed(0)} | ${p.maxReadGapMs.toFixed(0)} | ${p.maxLeaseReadGapMs.toFixed(0)} | ${p.maxWriteGapMs.toFixed(0)} |`,
       );
   }
+  if (args.scenarios.includes('targets')) {
+    if (!etcdAvailable())
+      throw new BenchArgsError('--scenario targets needs the etcd binary: apt-get install etcd-server');
+    const t = await targetsScenario(ctx);
+    result.targets = t;
+    say('');
+    say(
+      `issue 16 targets (ratios from this run; load average at start ${fmtLoad(result.loadAverage?.start)}, now ${fmtLoad(loadavg())}):`,
+    );
+    say(targetsTable(t));
+    const missed = t.filter((l) => !l.met);
+    say(missed.length === 0 ? 'every target met' : `${missed.length} of ${t.length} targets NOT met`);
+  }
+  if (result.loadAverage !== undefined) result.loadAverage.end = loadavg();
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2));
   say(`results: ${jsonPath}`);

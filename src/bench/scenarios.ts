@@ -181,7 +181,7 @@ async function failoverOnce(c: Cluster, say: Say): Promise<FailoverResult> {
 }
 
 /** Kills the leader of a freshly started cluster `rounds` times, restarting it in between; stops the cluster. */
-async function failoverRounds(c: Cluster, rounds: number, say: Say): Promise<FailoverResult[]> {
+export async function failoverRounds(c: Cluster, rounds: number, say: Say): Promise<FailoverResult[]> {
   const out: FailoverResult[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
