@@ -10,147 +10,32 @@
 // wrote); every key changed by that command gets it as its mod revision. A command that changes
 // nothing leaves the revision as it is. Like everything here, a pure function of the log.
 //
-// Memory: one immutable KeyRecord (value + create/mod revision + version) per key in one Map, plus
-// one pointer per key in the sorted index (sorted-keys.ts). Nothing else per key.
+// Memory (issue 16): the keys live as bytes in sorted pages outside the V8 heap (store.ts), with no
+// JavaScript object per key; reads decode what they return.
 //
 // Snapshots: snapshot.ts (binary, sorted keys, sessions included, CRC32).
 import { EntryType, type Entry } from '../raft/types.ts';
-import { ByteWriter } from '../util/bytes.ts';
 import { CommandDecodeError, decodeCommand, type Command, type TxnCommand } from './command.ts';
-import type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
-import { DEFAULT_SESSION_CONFIG, SessionTable, validateSessionConfig, type SessionConfig } from './sessions.ts';
-import {
-  decodeSnapshot,
-  encodeSnapshot,
-  KeyRecord,
-  runAsync,
-  runSync,
-  SnapshotDecodeError,
-  type DecodedState,
-  type FrozenState,
-} from './snapshot.ts';
-import { MembershipTable } from './members.ts';
+import type { ApplyResult, TxnOpResult } from './result.ts';
 import { ConfDecodeError } from '../raft/confchange.ts';
-import { SortedKeys } from './sorted-keys.ts';
+import type { KeyRecord } from './store.ts';
 import { compareHolds, type TxnOp } from './txn.ts';
-import { TtlTable, type TtlGrant } from './ttl.ts';
+import { KvState, toKv, type ChangeEvent, type KvConfig, DEFAULT_KV_CONFIG } from './state.ts';
 
 export type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
-
-/**
- * One key's change, as watchers see it. A delete's `kv` has the key, an empty value, zero create
- * revision and version, and the deleting revision as mod revision (etcd's tombstone). `prev`: the
- * key before the change (absent if it did not exist).
- */
-export interface ChangeEvent {
-  readonly type: 'put' | 'delete';
-  readonly kv: KeyValue;
-  readonly prev?: KeyValue;
-}
-
-/** Told, synchronously inside apply(), of every command that changed keys: all its events, one revision. */
-export type ChangeObserver = (revision: number, events: readonly ChangeEvent[]) => void;
+export { DEFAULT_KV_CONFIG, type ChangeEvent, type ChangeObserver, type KvConfig } from './state.ts';
+export { SnapshotDecodeError } from './snapshot.ts';
 
 /** A result before its revision is known. */
 type Unrevisioned<T = ApplyResult> = T extends { readonly revision: number } ? Omit<T, 'revision'> : never;
 
 const ABSENT = { value: undefined, version: 0, create: 0, mod: 0 } as const;
 
-function toKv(key: string, r: KeyRecord): KeyValue {
-  return { key, value: r.value, create: r.create, mod: r.mod, version: r.version };
-}
-
-export interface KvConfig {
-  readonly sessions: SessionConfig;
-}
-
-export const DEFAULT_KV_CONFIG: KvConfig = { sessions: DEFAULT_SESSION_CONFIG };
-
-export { SnapshotDecodeError } from './snapshot.ts';
-
-export class KvStateMachine {
-  private data = new Map<string, KeyRecord>();
-  private index = new SortedKeys();
-  private sessions: SessionTable;
-  private applied = 0;
-  private appliedTermValue = 0;
-  /** Sum of key.length + value.length over all keys (UTF-16 code units; ≈ bytes for ASCII). */
-  private dataChars = 0;
-  private restoring = false;
-  /**
-   * One per running snapshotAsync (the periodic snapshot and a backup may overlap): the record each
-   * key had at that snapshot's start, saved before its first change.
-   */
-  private readonly cows = new Set<Map<string, KeyRecord>>();
-  private rev = 0;
-  private compactRev = 0;
+export class KvStateMachine extends KvState {
   /** The revision the command being applied writes at (rev + 1), and what it changed so far. */
   private pendingRev = 0;
   private pendingEvents: ChangeEvent[] | null = null;
   private wrote = false;
-  /** See ChangeObserver; set by the host (watch). */
-  observer: ChangeObserver | null = null;
-  /** Where the members added by ConfChange entries are, and the removed ids (members.ts). */
-  private membersTable = new MembershipTable();
-  private ttls = new TtlTable();
-  /** Told when a TTL grant is made or ends (the leader's countdowns, server/ttl-countdowns.ts). */
-  /** Told the compact revision after a compaction is applied (watch history, server/watch/hub.ts). */
-  compactObserver: ((revision: number) => void) | null = null;
-  ttlObserver: ((e: { kind: 'granted'; id: number; ttlMs: number } | { kind: 'ended'; id: number }) => void) | null =
-    null;
-
-  constructor(private readonly config: KvConfig = DEFAULT_KV_CONFIG) {
-    validateSessionConfig(config.sessions);
-    this.sessions = new SessionTable(config.sessions);
-  }
-
-  get appliedIndex(): number {
-    return this.applied;
-  }
-
-  get appliedTerm(): number {
-    return this.appliedTermValue;
-  }
-
-  /** The store's revision: that of the last command that changed a key (0: none yet). */
-  get revision(): number {
-    return this.rev;
-  }
-
-  /** History before this revision is gone (watch and past reads start after it). */
-  get compactRevision(): number {
-    return this.compactRev;
-  }
-
-  /** The TTL grants that exist (id, ttlMs). */
-  ttlGrants(): TtlGrant[] {
-    return this.ttls.list();
-  }
-
-  ttlOf(id: number): number | undefined {
-    return this.ttls.ttlOf(id);
-  }
-
-  /** The TTL grant a key is attached to, if any. */
-  ttlOfKey(key: string): number | undefined {
-    return this.ttls.grantOf(key);
-  }
-
-  get size(): number {
-    return this.data.size;
-  }
-
-  get approxBytes(): number {
-    return this.dataChars;
-  }
-
-  get members(): MembershipTable {
-    return this.membersTable;
-  }
-
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
 
   /** Applies the next committed entry. Returns null for Noop entries. */
   apply(entry: Entry): ApplyResult | null {
@@ -273,26 +158,15 @@ export class KvStateMachine {
     }
   }
 
-  /** Copy-on-write for a running snapshotAsync (keys absent at its start are not in its view). */
-  private saveForSnapshot(key: string, prev: KeyRecord): void {
-    if (this.cows.size === 0) return;
-    for (const cow of this.cows) if (!cow.has(key)) cow.set(key, prev);
-  }
-
   /** Every write of a key sets its TTL grant: `ttl`, or none (as etcd: a put without a lease detaches). */
   private put(key: string, prev: KeyRecord | undefined, value: string, ttl?: number): void {
     this.ttls.attach(key, ttl);
     const rev = this.pendingRev;
     const rec =
-      prev === undefined ? new KeyRecord(value, rev, rev, 1) : new KeyRecord(value, prev.create, rev, prev.version + 1);
-    if (prev !== undefined) this.saveForSnapshot(key, prev);
-    if (prev === undefined) {
-      this.index.insert(key);
-      this.dataChars += key.length + value.length;
-    } else {
-      this.dataChars += value.length - prev.value.length;
-    }
-    this.data.set(key, rec);
+      prev === undefined
+        ? { value, create: rev, mod: rev, version: 1 }
+        : { value, create: prev.create, mod: rev, version: prev.version + 1 };
+    this.data.set(key, value, rec.create, rec.mod, rec.version);
     this.wrote = true;
     if (this.pendingEvents !== null) {
       const kv = toKv(key, rec);
@@ -303,10 +177,7 @@ export class KvStateMachine {
   private remove(key: string, prev: KeyRecord | undefined): boolean {
     if (prev === undefined) return false;
     this.ttls.attach(key, undefined);
-    this.saveForSnapshot(key, prev);
     this.data.delete(key);
-    this.index.delete(key);
-    this.dataChars -= key.length + prev.value.length;
     this.wrote = true;
     this.pendingEvents?.push({
       type: 'delete',
@@ -314,115 +185,6 @@ export class KvStateMachine {
       prev: toKv(key, prev),
     });
     return true;
-  }
-
-  get(key: string): string | undefined {
-    return this.data.get(key)?.value;
-  }
-
-  /** The key with its revisions, or undefined if absent. */
-  getKv(key: string): KeyValue | undefined {
-    const r = this.data.get(key);
-    return r === undefined ? undefined : toKv(key, r);
-  }
-
-  /** Up to `limit` keys starting with `prefix`, ascending (JS string order). */
-  range(prefix: string, limit: number): { key: string; value: string }[] {
-    return this.rangeKvs(prefix, limit).map((kv) => ({ key: kv.key, value: kv.value }));
-  }
-
-  /** range() with each key's revisions. */
-  rangeKvs(prefix: string, limit: number): KeyValue[] {
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be an integer >= 0: ${limit}`);
-    const out: KeyValue[] = [];
-    if (limit === 0) return out;
-    for (const key of this.index.from(prefix)) {
-      if (!key.startsWith(prefix)) break;
-      out.push(toKv(key, this.data.get(key) as KeyRecord));
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  /** The whole state (data, sessions, applied index/term) as compact bytes (layout: snapshot.ts). */
-  snapshot(): Uint8Array {
-    return runSync(encodeSnapshot(this.freeze(this.index.blocksView(), null)));
-  }
-
-  /**
-   * Same bytes as snapshot(), but yields to the event loop between slices of keys, and apply() may
-   * go on meanwhile: the key order is copied up front (one pointer per key) and every value changed
-   * during the encoding is saved first (copy-on-write), so the result is the state at the call.
-   */
-  async snapshotAsync(): Promise<Uint8Array> {
-    const cow = new Map<string, KeyRecord>();
-    const frozen = this.freeze(this.index.copyBlocks(), cow);
-    this.cows.add(cow);
-    try {
-      return await runAsync(encodeSnapshot(frozen));
-    } finally {
-      this.cows.delete(cow);
-    }
-  }
-
-  /** Replaces the whole state with a snapshot's. Throws SnapshotDecodeError on bad bytes (state unchanged). */
-  restore(bytes: Uint8Array): void {
-    this.install(runSync(decodeSnapshot(bytes, this.config.sessions)));
-  }
-
-  /**
-   * restore() that yields to the event loop between slices. The old state stays readable until the
-   * new one is swapped in at the end; apply() must not be called meanwhile (asserted).
-   */
-  async restoreAsync(bytes: Uint8Array): Promise<void> {
-    if (this.restoring) throw new Error('restoreAsync already in progress');
-    this.restoring = true;
-    try {
-      this.install(await runAsync(decodeSnapshot(bytes, this.config.sessions)));
-    } finally {
-      this.restoring = false;
-    }
-  }
-
-  private freeze(blocks: readonly (readonly string[])[], cow: Map<string, KeyRecord> | null): FrozenState {
-    const data = this.data; // restore() swaps in a new Map and never mutates this one
-    const valueOf =
-      cow === null ? (k: string) => data.get(k) as KeyRecord : (k: string) => cow.get(k) ?? (data.get(k) as KeyRecord);
-    const w = new ByteWriter(1024);
-    this.sessions.write(w);
-    const tw = new ByteWriter(256);
-    this.ttls.write(tw);
-    return {
-      applied: this.applied,
-      appliedTerm: this.appliedTermValue,
-      revision: this.rev,
-      compactRevision: this.compactRev,
-      keyCount: data.size,
-      blocks,
-      valueOf,
-      sessionBytes: w.finish(),
-      memberBytes: this.membersTable.encode(),
-      ttlBytes: tw.finish(),
-    };
-  }
-
-  private install(d: DecodedState): void {
-    const members = new MembershipTable();
-    try {
-      members.restore(d.memberBytes);
-    } catch (e) {
-      throw new SnapshotDecodeError(`snapshot membership section: ${(e as Error).message}`);
-    }
-    this.membersTable = members;
-    this.data = d.data;
-    this.index = SortedKeys.fromSorted(d.keys);
-    this.sessions = d.sessions;
-    this.ttls = d.ttls;
-    this.applied = d.applied;
-    this.appliedTermValue = d.appliedTerm;
-    this.rev = d.revision;
-    this.compactRev = d.compactRevision;
-    this.dataChars = d.chars;
   }
 
   static restore(bytes: Uint8Array, config: KvConfig = DEFAULT_KV_CONFIG): KvStateMachine {

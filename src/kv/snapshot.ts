@@ -2,14 +2,19 @@
 // processed without blocking the host's event loop for seconds: the async variants yield between
 // slices, so heartbeats and lease renewals keep flowing while a snapshot is taken or installed.
 //
-// Layout (version 4; issue 12: membership, issue 14: TTL grants):
+// Layout (version 5; issue 12: membership, issue 14: TTL grants, issue 16: keys in bulk):
 //   "LKVS" u8 version | varint appliedIndex | varint appliedTerm | varint revision
-//   | varint compactRevision | varint keyCount
-//   | keyCount × (str key, str value, varint create, varint mod, varint version) in strictly
-//     ascending key order
+//   | varint compactRevision | varint keyCount | varint keyBytes
+//   | keyBytes bytes: keyCount × (str key, str value, varint create, varint mod, varint version) in
+//     strictly ascending UTF-8 byte order — exactly the store's page encoding (store.ts), so
+//     encoding copies pages and decoding cuts the section into pages without making a string
 //   | sessions (sessions.ts) | bytes membership table (members.ts) | TTL grants (ttl.ts)
 //   | u32 CRC32 (zlib) of everything before it
-// Version 3 (still read): no TTL grants. Version 2 (still read): also no membership table (an
+// Sections added later go after the TTL grants, with the next version (one place: encodeSnapshot,
+// decodeSnapshot).
+// Version 4 (still read): no keyBytes, keys in JavaScript string order (UTF-16 units; it differs
+// from byte order only between characters above U+FFFF and U+E000..U+FFFF: such keys are re-sorted).
+// Version 3 (still read): also no TTL grants. Version 2 (still read): also no membership table (an
 // empty one). Version 1 (still read): also no revision, no compactRevision, keys as (str key,
 // str value). Its keys are read as created and last modified at revision 1, version 1, and the
 // store's revision as 1 (0 when empty): every comparison and watch then starts from a consistent
@@ -17,8 +22,10 @@
 // Keys are written sorted, so equal states give equal bytes whatever history produced them.
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
-import { ByteReader, ByteWriter, varintSize } from '../util/bytes.ts';
+import { ByteReader, ByteWriter } from '../util/bytes.ts';
+import { cursor, readVarint } from './page-codec.ts';
 import { SessionTable, type SessionConfig } from './sessions.ts';
+import { compareBytes, KeyStore, Page, PAGE_MAX_BYTES, type StoreView } from './store.ts';
 import { TtlTable } from './ttl.ts';
 
 /** The snapshot bytes are corrupt, truncated or of an unknown version. */
@@ -27,23 +34,14 @@ export class SnapshotDecodeError extends Error {
 }
 
 const MAGIC = Buffer.from('LKVS', 'latin1');
-const SNAPSHOT_VERSION = 4;
+const SNAPSHOT_VERSION = 5;
 /** Keys handled per step: a few milliseconds of work between yields. */
 const KEYS_PER_STEP = 16_384;
+/** Bytes copied per step when encoding. */
+const BYTES_PER_STEP = 4 << 20;
+/** Restored pages are filled to about this much (room for a few inserts before a split). */
+const RESTORE_PAGE_BYTES = (PAGE_MAX_BYTES * 3) >> 2;
 const snapFail = (m: string): Error => new SnapshotDecodeError(m);
-
-/** A key's value and revisions (the state machine's per-key record; never mutated once stored). */
-export class KeyRecord {
-  constructor(
-    readonly value: string,
-    /** Revision of the put that created the key (since it was last absent). */
-    readonly create: number,
-    /** Revision of the last put. */
-    readonly mod: number,
-    /** Puts since the key was created (1 after the first). */
-    readonly version: number,
-  ) {}
-}
 
 /** A consistent view of the state to encode. */
 export interface FrozenState {
@@ -51,11 +49,8 @@ export interface FrozenState {
   readonly appliedTerm: number;
   readonly revision: number;
   readonly compactRevision: number;
-  readonly keyCount: number;
-  /** Concatenated, the keys in strictly ascending order. */
-  readonly blocks: readonly (readonly string[])[];
-  /** The record each key had when the view was taken. */
-  readonly valueOf: (key: string) => KeyRecord;
+  /** The keys (store.ts pages), unchanged while the encoding runs. */
+  readonly view: StoreView;
   readonly sessionBytes: Uint8Array;
   readonly memberBytes: Uint8Array;
   readonly ttlBytes: Uint8Array;
@@ -66,12 +61,9 @@ export interface DecodedState {
   readonly appliedTerm: number;
   readonly revision: number;
   readonly compactRevision: number;
-  readonly data: Map<string, KeyRecord>;
-  /** Strictly ascending (checked). */
-  readonly keys: string[];
+  readonly store: KeyStore;
   readonly sessions: SessionTable;
   readonly ttls: TtlTable;
-  readonly chars: number;
   readonly memberBytes: Uint8Array;
 }
 
@@ -93,60 +85,38 @@ export async function runAsync<T>(steps: Steps<T>): Promise<T> {
 }
 
 export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
-  // Size exactly first, so a large state is written once into one buffer (no doubling copies).
-  let dataBytes = 0;
-  let done = 0;
-  for (const block of s.blocks) {
-    for (const key of block) {
-      const rec = s.valueOf(key);
-      const kb = Buffer.byteLength(key, 'utf8');
-      const vb = Buffer.byteLength(rec.value, 'utf8');
-      dataBytes +=
-        varintSize(kb) +
-        kb +
-        varintSize(vb) +
-        vb +
-        varintSize(rec.create) +
-        varintSize(rec.mod) +
-        varintSize(rec.version);
-    }
-    done += block.length;
-    if (done >= KEYS_PER_STEP) {
-      done = 0;
+  const { view } = s;
+  const head = new ByteWriter(64);
+  head.rawBytes(MAGIC);
+  head.u8(SNAPSHOT_VERSION);
+  head.varint(s.applied);
+  head.varint(s.appliedTerm);
+  head.varint(s.revision);
+  head.varint(s.compactRevision);
+  head.varint(view.keyCount);
+  head.varint(view.entryBytes);
+  const tail = new ByteWriter(s.sessionBytes.length + s.memberBytes.length + s.ttlBytes.length + 16);
+  tail.rawBytes(s.sessionBytes);
+  tail.bytes(s.memberBytes);
+  tail.rawBytes(s.ttlBytes);
+  // One exact allocation; the keys are page copies, a slice of pages per step.
+  const out = Buffer.allocUnsafeSlow(head.length + view.entryBytes + tail.length + 4);
+  let pos = head.length;
+  out.set(head.view(), 0);
+  let sinceYield = 0;
+  for (const page of view.pages) {
+    page.buf.copy(out, pos, 0, page.used);
+    pos += page.used;
+    sinceYield += page.used;
+    if (sinceYield >= BYTES_PER_STEP) {
+      sinceYield = 0;
       yield;
     }
   }
-  const header = MAGIC.length + 1 + 5 * 9;
-  const w = new ByteWriter(
-    header + dataBytes + s.sessionBytes.length + 9 + s.memberBytes.length + s.ttlBytes.length + 4,
-  );
-  w.rawBytes(MAGIC);
-  w.u8(SNAPSHOT_VERSION);
-  w.varint(s.applied);
-  w.varint(s.appliedTerm);
-  w.varint(s.revision);
-  w.varint(s.compactRevision);
-  w.varint(s.keyCount);
-  for (const block of s.blocks) {
-    for (const key of block) {
-      const rec = s.valueOf(key);
-      w.str(key);
-      w.str(rec.value);
-      w.varint(rec.create);
-      w.varint(rec.mod);
-      w.varint(rec.version);
-    }
-    done += block.length;
-    if (done >= KEYS_PER_STEP) {
-      done = 0;
-      yield;
-    }
-  }
-  w.rawBytes(s.sessionBytes);
-  w.bytes(s.memberBytes);
-  w.rawBytes(s.ttlBytes);
-  w.u32(crc32(w.view()));
-  return w.finish();
+  out.set(tail.view(), pos);
+  pos += tail.length;
+  out.writeUInt32BE(crc32(out.subarray(0, pos)), pos);
+  return out;
 }
 
 /** Decodes and validates; throws SnapshotDecodeError (and nothing else) on bad bytes. */
@@ -172,34 +142,103 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   // Each key/value pair takes at least 2 bytes: a hostile count cannot make us allocate much.
   if (count > r.remaining / 2) throw new SnapshotDecodeError(`key count ${count} exceeds snapshot size`);
   if (version === 1 && count > 0) revision = 1;
-  const data = new Map<string, KeyRecord>();
-  const keys = new Array<string>(count);
-  let chars = 0;
-  let prev: string | undefined;
-  for (let i = 0; i < count; i++) {
-    const key = r.str('key');
-    const value = r.str('value');
-    const rec =
-      version === 1
-        ? new KeyRecord(value, 1, 1, 1)
-        : new KeyRecord(value, r.varint('create'), r.varint('mod'), r.varint('version'));
-    if (!(rec.create >= 1 && rec.create <= rec.mod && rec.mod <= revision && rec.version >= 1)) {
-      throw new SnapshotDecodeError(
-        `key revisions out of order (create ${rec.create}, mod ${rec.mod}, version ${rec.version}, store revision ${revision})`,
-      );
-    }
-    if (prev !== undefined && !(prev < key)) throw new SnapshotDecodeError('snapshot keys not strictly ascending');
-    prev = key;
-    keys[i] = key;
-    data.set(key, rec);
-    chars += key.length + value.length;
-    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
-  }
+  const store =
+    version >= 5
+      ? yield* pagesFrom(r.view(r.varint('key section length'), 'key section'), count, revision)
+      : yield* oldKeys(r, version, count, revision);
   const sessions = new SessionTable(sessionConfig);
   sessions.read(r, snapFail);
   const memberBytes = version < 3 ? new Uint8Array(0) : r.bytes('membership table');
   const ttls = new TtlTable();
-  if (version >= 4) ttls.read(r, snapFail, (k) => data.has(k));
+  if (version >= 4) ttls.read(r, snapFail, (k) => store.has(k));
   r.expectEnd('snapshot');
-  return { applied, appliedTerm, revision, compactRevision, data, keys, sessions, ttls, chars, memberBytes };
+  return { applied, appliedTerm, revision, compactRevision, store, sessions, ttls, memberBytes };
+}
+
+function checkRevisions(create: number, mod: number, version: number, revision: number): void {
+  if (!(create >= 1 && create <= mod && mod <= revision && version >= 1)) {
+    throw new SnapshotDecodeError(
+      `key revisions out of order (create ${create}, mod ${mod}, version ${version}, store revision ${revision})`,
+    );
+  }
+}
+
+/** Version 5: validates the key section entry by entry and cuts it into pages (copies, no strings). */
+function* pagesFrom(section: Uint8Array, count: number, revision: number): Steps<KeyStore> {
+  const end = section.length;
+  const bad = (what: string, at: number): Error => new SnapshotDecodeError(`${what} at key section offset ${at}`);
+  const varint = (p: number, what: string): number => {
+    if (p >= end) throw bad(`truncated ${what}`, p);
+    const v = readVarint(section, p);
+    if (cursor.end > end || !Number.isSafeInteger(v)) throw bad(`bad ${what}`, p);
+    return v;
+  };
+  const pages: Page[] = [];
+  let offs: number[] = [];
+  let pageStart = 0;
+  let p = 0;
+  let prevKs = 0;
+  let prevKe = -1;
+  let dataBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const start = p;
+    const klen = varint(p, 'key length');
+    const ks = cursor.end;
+    const ke = ks + klen;
+    if (ke > end) throw bad('truncated key', ks);
+    if (prevKe >= 0 && compareBytes(section, prevKs, prevKe, section, ks, ke) >= 0)
+      throw new SnapshotDecodeError('snapshot keys not strictly ascending');
+    const vlen = varint(ke, 'value length');
+    const ve = cursor.end + vlen;
+    if (ve > end) throw bad('truncated value', cursor.end);
+    const create = varint(ve, 'create revision');
+    const mod = varint(cursor.end, 'mod revision');
+    const version = varint(cursor.end, 'version');
+    checkRevisions(create, mod, version, revision);
+    p = cursor.end;
+    dataBytes += klen + vlen;
+    prevKs = ks;
+    prevKe = ke;
+    if (start - pageStart >= RESTORE_PAGE_BYTES) {
+      pages.push(cutPage(section, pageStart, start, offs));
+      offs = [];
+      pageStart = start;
+    }
+    offs.push(start - pageStart);
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  }
+  if (p !== end) throw bad('trailing bytes', p);
+  if (offs.length > 0) pages.push(cutPage(section, pageStart, p, offs));
+  return KeyStore.fromPages(pages, dataBytes);
+}
+
+function cutPage(section: Uint8Array, from: number, to: number, offs: number[]): Page {
+  const buf = Buffer.allocUnsafeSlow(Math.max(256, Math.ceil((to - from) * 1.125)));
+  buf.set(section.subarray(from, to), 0);
+  const o = new Uint32Array(Math.max(8, offs.length + (offs.length >> 3)));
+  o.set(offs);
+  return new Page(buf, to - from, o, offs.length, 0);
+}
+
+/** Versions 1-4: keys one by one, ascending in JavaScript string order (checked), into a store in byte order. */
+function* oldKeys(r: ByteReader, version: number, count: number, revision: number): Steps<KeyStore> {
+  const store = new KeyStore();
+  let prev: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const key = r.str('key');
+    const value = r.str('value');
+    if (version === 1) {
+      store.set(key, value, 1, 1, 1);
+    } else {
+      const create = r.varint('create');
+      const mod = r.varint('mod');
+      const v = r.varint('version');
+      checkRevisions(create, mod, v, revision);
+      store.set(key, value, create, mod, v);
+    }
+    if (prev !== undefined && !(prev < key)) throw new SnapshotDecodeError('snapshot keys not strictly ascending');
+    prev = key;
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+  }
+  return store;
 }
