@@ -98,6 +98,9 @@ export class Core {
   readRoundInFlight = 0;
   lastReportedLeaseUntilMs = Number.NEGATIVE_INFINITY;
 
+  /** Proposals appended entries that no AppendRequest carries yet (replication.ts, flushAppends). */
+  appendsPending = false;
+
   // Outbox, drained by ready().
   msgs: Outgoing[] = [];
   events: RaftEvent[] = [];

@@ -18,7 +18,7 @@ import type { RaftConfig } from './config.ts';
 import { Core } from './core.ts';
 import { assert } from '../util/assert.ts';
 import { stepFollower, stepMessage, tickElection } from './election.ts';
-import { proposeEntries } from './replication.ts';
+import { flushAppends, proposeEntries } from './replication.ts';
 import { leaseRead, readIndex } from './reads.ts';
 import { maybeCommit, transferLeadership } from './leader.ts';
 import { becomeFollower } from './roles.ts';
@@ -197,6 +197,7 @@ export class RaftNode {
    */
   ready(nowMs: number): Ready | null {
     this.c.observe(nowMs);
+    flushAppends(this.c);
     return this.c.ready();
   }
 
@@ -211,6 +212,7 @@ export class RaftNode {
    */
   takeUrgentMessages(nowMs: number): Outgoing[] {
     this.c.observe(nowMs);
+    flushAppends(this.c);
     return this.c.takeUrgentMessages();
   }
 

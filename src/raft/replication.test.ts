@@ -229,3 +229,22 @@ test('a follower whose data folder was wiped (same id, empty log) is caught up b
   c.run(500, 20);
   assert.equal(c.get('c').disk.entries.at(-1)?.index, idx);
 });
+
+test('proposals made before the host takes the outbox share one AppendRequest per follower', () => {
+  const c = new TestCluster(['a', 'b', 'c']);
+  const a = c.electFirst();
+  c.deliverAll();
+  const t = c.get(a);
+  for (let i = 0; i < 5; i++) t.node.propose(new TextEncoder().encode(`p${i}`), t.nowMs);
+  const rd = t.node.ready(t.nowMs);
+  assert.ok(rd !== null);
+  const apps = rd.messages.map((o) => o.msg).filter((m) => m.type === 'app');
+  assert.deepEqual(
+    apps.map((m) => [m.to, m.type === 'app' ? m.entries.map(text) : []]),
+    [
+      ['b', ['p0', 'p1', 'p2', 'p3', 'p4']],
+      ['c', ['p0', 'p1', 'p2', 'p3', 'p4']],
+    ],
+  );
+  assert.deepEqual(rd.entries.map(text), ['p0', 'p1', 'p2', 'p3', 'p4']);
+});

@@ -12,8 +12,18 @@ export function proposeEntries(c: Core, data: readonly Uint8Array[]): ProposeRes
   }
   const first = c.log.lastIndex() + 1;
   for (const d of data) c.log.append({ index: c.log.lastIndex() + 1, term: c.term, type: EntryType.Normal, data: d });
-  for (const [id, pr] of c.progress) sendAppends(c, id, pr);
+  // The AppendRequests go out when the host next takes the outbox (flushAppends): every proposal
+  // made until then rides in the same request per follower, and is acknowledged once.
+  c.appendsPending = true;
   return { ok: true, index: first, term: c.term };
+}
+
+/** Sends the appends that proposals made since the outbox was last taken are waiting for. */
+export function flushAppends(c: Core): void {
+  if (!c.appendsPending) return;
+  c.appendsPending = false;
+  if (c.role !== 'leader') return;
+  for (const [id, pr] of c.progress) sendAppends(c, id, pr);
 }
 
 /** Sends as many AppendRequests (or a SnapshotRequest) as flow control allows. */
