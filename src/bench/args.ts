@@ -1,7 +1,21 @@
 // `npm run bench` options, validated once.
 import { nearest } from '../util/suggest.ts';
 
-export type Scenario = 'load' | 'failover' | 'scale' | 'membership' | 'targets';
+/** The attacks of `--scenario abuse` (abuse.ts), in the order they run. */
+export const ATTACKS = [
+  'json-depth',
+  'rapid-reset',
+  'conn-burst',
+  'half-sent',
+  'malformed',
+  'peer',
+  'overload',
+  'snapshot',
+] as const;
+export type Attack = (typeof ATTACKS)[number];
+
+const SCENARIOS = ['load', 'failover', 'scale', 'membership', 'targets', 'abuse', 'watch', 'txn'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {
   readonly nodes: number;
@@ -22,6 +36,11 @@ export interface BenchArgs {
   readonly cpuProfDir: string | null;
   /** The targets scenario runs 3 and 5 nodes × 0 and 25 ms peer delay instead of one cell. */
   readonly matrix: boolean;
+  readonly attacks: readonly Attack[];
+  readonly abuseKeys: number;
+  readonly abuseOverload: number;
+  readonly abuseLoadClients: number;
+  readonly watchers: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -36,10 +55,19 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-floor                   skip the bare node:http floor
   --keys N                     key space (default 1000)
   --scenario S[,S]             load (default), failover, scale, membership, targets (issue 16's
-                               targets next to their measured ratios, for --nodes and --peer-delay-ms)
+                               targets next to their measured ratios, for --nodes and --peer-delay-ms),
+                               abuse (issue 13), watch, txn (issue 14; beside etcd when installed)
   --matrix                     targets: every cell of 3 and 5 nodes × 0 and 25 ms peer delay (~4× longer)
   --scale-keys N               keys to load for the scale scenario (default 1000000)
   --rounds N                   fresh clusters the membership scenario runs its changes on (default 3)
+  --attacks A[,A]              abuse: which attacks (default all, in this order): json-depth,
+                               rapid-reset, conn-burst, half-sent, malformed, peer, overload, snapshot
+  --abuse-keys N               abuse: keys of the snapshot attack (default 1000000, 100-byte values
+                               unless --value-bytes)
+  --abuse-overload N           abuse: requests in flight in the overload attack (default 4096,
+                               4× the node's --max-pending-requests)
+  --abuse-load-clients N       abuse: closed-loop clients loading the cluster throughout (default 8)
+  --watchers N                 watch: watchers on the prefix (default 1000)
   --out DIR                    where results (JSON, SVG) go (default bench-results)
   --cpu-prof DIR               leasekv nodes of the load scenario write CPU profiles (.cpuprofile) to DIR
   -h, --help                   this help`;
@@ -63,6 +91,11 @@ const FLAGS = [
   'out',
   'cpu-prof',
   'matrix',
+  'attacks',
+  'abuse-keys',
+  'abuse-overload',
+  'abuse-load-clients',
+  'watchers',
   'help',
 ];
 
@@ -96,6 +129,11 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     outDir: 'bench-results',
     cpuProfDir: null as string | null,
     matrix: false,
+    attacks: [...ATTACKS] as readonly Attack[],
+    abuseKeys: 1_000_000,
+    abuseOverload: 4096,
+    abuseLoadClients: 8,
+    watchers: 1000,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -125,6 +163,26 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--peer-delay-ms':
         a.peerDelayMs = int(val(), '--peer-delay-ms', 0, 10_000);
+        break;
+      case '--attacks': {
+        const xs = (val() ?? '').split(',');
+        for (const x of xs)
+          if (!(ATTACKS as readonly string[]).includes(x))
+            throw new BenchArgsError(`--attacks: unknown '${x}' (one of ${ATTACKS.join(', ')})`);
+        a.attacks = xs as Attack[];
+        break;
+      }
+      case '--abuse-keys':
+        a.abuseKeys = int(val(), '--abuse-keys', 1000, 10_000_000);
+        break;
+      case '--abuse-overload':
+        a.abuseOverload = int(val(), '--abuse-overload', 1, 20_000);
+        break;
+      case '--abuse-load-clients':
+        a.abuseLoadClients = int(val(), '--abuse-load-clients', 0, 256);
+        break;
+      case '--watchers':
+        a.watchers = int(val(), '--watchers', 1, 10_000);
         break;
       case '--out':
         a.outDir = val() ?? a.outDir;
@@ -164,8 +222,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--scenario': {
         const s = (val() ?? '').split(',');
         for (const x of s)
-          if (x !== 'load' && x !== 'failover' && x !== 'scale' && x !== 'membership' && x !== 'targets')
-            throw new BenchArgsError(`--scenario: unknown '${x}'`);
+          if (!(SCENARIOS as readonly string[]).includes(x)) throw new BenchArgsError(`--scenario: unknown '${x}'`);
         a.scenarios = s as Scenario[];
         break;
       }

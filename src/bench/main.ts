@@ -11,6 +11,7 @@ import { failoverScenario, loadScenario, scaleScenario, type FailoverResult, typ
 import { etcdAvailable } from './systems.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
+import { abuseScenario, abuseTable, type AbuseRow } from './abuse.ts';
 
 function progressBar(label: string): (fraction: number) => void {
   if (!process.stderr.isTTY) return () => {};
@@ -76,6 +77,7 @@ async function main(args: BenchArgs): Promise<void> {
     membership?: ChangePause[][];
     targets?: TargetLine[];
     loadAverage?: { start: number[]; end?: number[] };
+    abuse?: AbuseRow[];
   } = { machine: machine(), args, loadAverage: { start: loadavg() } };
   if (args.scenarios.includes('load')) {
     const rows = await loadScenario(ctx);
@@ -147,6 +149,15 @@ async function main(args: BenchArgs): Promise<void> {
     say(targetsTable(t));
     const missed = t.filter((l) => !l.met);
     say(missed.length === 0 ? 'every target met' : `${missed.length} of ${t.length} targets NOT met`);
+  }
+  if (args.scenarios.includes('abuse')) {
+    say(
+      `abuse: 3 nodes, ${args.abuseLoadClients} closed-loop clients (90% Get, 10% Put) throughout; a lease-read and a write probe every 100 ms (own process); one attack at a time from 127.0.0.2`,
+    );
+    const rows = await abuseScenario(ctx);
+    result.abuse = rows;
+    say('');
+    say(abuseTable(rows));
   }
   if (result.loadAverage !== undefined) result.loadAverage.end = loadavg();
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
