@@ -227,7 +227,7 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
       );
     if (want('half-sent'))
       await run('10,000 half-sent HTTP/1.1 requests', async () =>
-        bounded('half-sent', 60_000, halfSent((await leader()).clientPort, 10_000)),
+        bounded('half-sent', 120_000, halfSent((await leader()).clientPort, 10_000)),
       );
     if (want('malformed'))
       await run('malformed protobuf, invalid UTF-8, gRPC flag 0x80 (300 each)', async () =>

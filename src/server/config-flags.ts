@@ -50,7 +50,9 @@ export type RawConfig = Record<
   | 'maxConcurrentStreams'
   | 'maxPeerConnections'
   | 'watchHistory'
-  | 'watchProgressMs',
+  | 'watchProgressMs'
+  | 'autoCompactionAgeMs'
+  | 'autoCompactionRevisions',
   string | undefined
 >;
 
@@ -181,6 +183,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'watchProgressMs',
     env: 'LEASEKV_WATCH_PROGRESS_MS',
     help: 'an idle watcher gets a progress notification this often (default 5000)',
+  },
+  '--auto-compaction-age-ms': {
+    key: 'autoCompactionAgeMs',
+    env: 'LEASEKV_AUTO_COMPACTION_AGE_MS',
+    help: 'the leader compacts revisions older than this (default 3600000, one hour; 0: not by age)',
+  },
+  '--auto-compaction-revisions': {
+    key: 'autoCompactionRevisions',
+    env: 'LEASEKV_AUTO_COMPACTION_REVISIONS',
+    help: 'the leader compacts all but about the last N revisions (default 0: not by count)',
   },
   '--lease-reads': {
     key: 'leaseReads',

@@ -3,6 +3,7 @@
 // Validated once, here; everything downstream trusts it.
 
 import { DEFAULT_WATCH_LIMITS, type WatchLimits } from './watch/hub.ts';
+import { DEFAULT_AUTO_COMPACTION, type AutoCompaction } from './auto-compact.ts';
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { NodeConfigError, type RawConfig } from './config-flags.ts';
@@ -49,6 +50,8 @@ export interface NodeConfig {
   readonly maxPeerConnections: number;
   /** Watch (issue 14): history kept, bounds per watcher, progress notifications. */
   readonly watch: WatchLimits;
+  /** Automatic compaction of the revision history by the leader (auto-compact.ts); 0 and 0: off. */
+  readonly autoCompaction: AutoCompaction;
   /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
   readonly leaseReads: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -219,6 +222,22 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
         3_600_000,
       ),
       maxWatchers: clientLimits.maxConnections,
+    },
+    autoCompaction: {
+      maxAgeMs: intSetting(
+        raw.autoCompactionAgeMs,
+        '--auto-compaction-age-ms',
+        DEFAULT_AUTO_COMPACTION.maxAgeMs,
+        0,
+        365 * 86_400_000,
+      ),
+      maxRevisions: intSetting(
+        raw.autoCompactionRevisions,
+        '--auto-compaction-revisions',
+        DEFAULT_AUTO_COMPACTION.maxRevisions,
+        0,
+        1_000_000_000,
+      ),
     },
     leaseReads: leaseReads === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],

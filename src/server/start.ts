@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
+import { AutoCompactor } from './auto-compact.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
 import type { NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
@@ -292,6 +293,17 @@ async function startOnStorage(
   });
   node.start();
   membership.start();
+  const autoCompactor = new AutoCompactor(
+    cfg.autoCompaction,
+    {
+      isLeader: () => node.raftStatus().role === 'leader',
+      revision: () => kv.revision,
+      compactRevision: () => kv.compactRevision,
+      compact: (revision, signal) => node.compact({ revision }, signal),
+    },
+    (revision) => log.info({ revision }, 'leader: revision history compacted automatically'),
+  );
+  autoCompactor.start();
   log.info(
     { client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` },
     'serving',
@@ -302,6 +314,7 @@ async function startOnStorage(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       try {
+        autoCompactor.stop();
         await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
         // Requests already failed by the node (a storage error) get their answers out first.
         await api.close({ drainMs: 1000 });
