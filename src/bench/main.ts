@@ -12,6 +12,7 @@ import { etcdAvailable } from './systems.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
 import { abuseScenario, abuseTable, type AbuseRow } from './abuse.ts';
+import { coordScenario, type CoordResult } from './coord.ts';
 
 function progressBar(label: string): (fraction: number) => void {
   if (!process.stderr.isTTY) return () => {};
@@ -78,6 +79,7 @@ async function main(args: BenchArgs): Promise<void> {
     targets?: TargetLine[];
     loadAverage?: { start: number[]; end?: number[] };
     abuse?: AbuseRow[];
+    coord?: CoordResult;
   } = { machine: machine(), args, loadAverage: { start: loadavg() } };
   if (args.scenarios.includes('load')) {
     const rows = await loadScenario(ctx);
@@ -159,6 +161,11 @@ async function main(args: BenchArgs): Promise<void> {
     say('');
     say(abuseTable(rows));
   }
+  if (args.scenarios.includes('watch') || args.scenarios.includes('txn'))
+    result.coord = await coordScenario(ctx, {
+      watch: args.scenarios.includes('watch'),
+      txn: args.scenarios.includes('txn'),
+    });
   if (result.loadAverage !== undefined) result.loadAverage.end = loadavg();
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2));
