@@ -97,7 +97,7 @@ function send(agent: Agent, port: number, path: string, body: string): Promise<{
 /** `clients` closed-loop CAS clients on `keys` keys for `durationMs` against the leader (a warm-up second first). */
 export async function txnThroughput(c: Cluster, clients: number, keys: number, durationMs: number): Promise<TxnRow> {
   const flavour = c.name === 'etcd' ? ETCD : LEASEKV;
-  const port = (await c.leader()).clientPort;
+  let port = (await c.leader()).clientPort;
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const value = 'v'.repeat(100);
   const known = new Map<string, number>(); // per key: the last mod revision any client learnt
@@ -123,6 +123,8 @@ export async function txnThroughput(c: Cluster, clients: number, keys: number, d
             known.set(key, modRevision);
           } catch {
             errors++;
+            await new Promise((r) => setTimeout(r, 50));
+            port = (await c.leader().catch(() => null))?.clientPort ?? port; // leadership may have moved
           }
         }
       }),

@@ -6,12 +6,13 @@
 // events delivered per second from the first write to the last event.
 import { Agent, request, type ClientRequest } from 'node:http';
 import type { Cluster } from './systems.ts';
-import { sleep, waitFor } from './procs.ts';
+import { postJson, sleep, waitFor } from './procs.ts';
 
 export interface WatchRow {
   readonly system: string;
   readonly watchers: number;
   readonly writes: number;
+  readonly elections: number;
   readonly delivered: number;
   readonly missing: number;
   readonly eventsPerSec: number;
@@ -131,6 +132,21 @@ const ETCD: Flavour = {
     ),
 };
 
+/** The highest term (leasekv) or raft term (etcd) any member reports. */
+async function termOf(c: Cluster): Promise<number> {
+  let term = 0;
+  for (const m of c.members) {
+    if (m.proc === null) continue;
+    const r =
+      c.name === 'etcd'
+        ? await postJson(m.clientPort, '/v3/maintenance/status', {}, 2000).catch(() => null)
+        : await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000).catch(() => null);
+    const b = r?.body as { term?: string; raft_term?: string } | undefined;
+    term = Math.max(term, Number(b?.term ?? b?.raft_term ?? 0));
+  }
+  return term;
+}
+
 function pct(sorted: readonly number[], p: number): number {
   return sorted.length === 0
     ? NaN
@@ -146,9 +162,11 @@ export async function watchFanOut(
   say: (l: string) => void,
 ): Promise<WatchRow> {
   const flavour = c.name === 'etcd' ? ETCD : LEASEKV;
-  const leader = await c.leader();
+  let leader = await c.leader();
+  const term0 = await termOf(c);
   const ports = c.members.filter((m) => m.proc !== null).map((m) => m.clientPort);
   const arrivals: [number, number][] = []; // [revision, ms]
+  const perRevision = new Map<number, number>();
   let delivered = 0;
   let lastArrival = 0;
   const reqs: ClientRequest[] = [];
@@ -157,7 +175,10 @@ export async function watchFanOut(
     reqs.push(
       flavour.open(ports[i % ports.length] as number, (revs) => {
         const t = performance.now();
-        for (const r of revs) arrivals.push([r, t]);
+        for (const r of revs) {
+          arrivals.push([r, t]);
+          perRevision.set(r, (perRevision.get(r) ?? 0) + 1);
+        }
         delivered += revs.length;
         lastArrival = t;
       }),
@@ -174,15 +195,27 @@ export async function watchFanOut(
     Array.from({ length: 4 }, async () => {
       while (next < writes) {
         const i = next++;
-        const rev = await flavour.put(leader.clientPort, agent, `${PREFIX}k${i % 100}`, value);
-        ackAt.set(rev, performance.now());
+        // A write whose outcome is unknown (leadership lost) is retried at the new leader; if both
+        // were applied, the extra revision is not counted (only acknowledged revisions are).
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const rev = await flavour.put(leader.clientPort, agent, `${PREFIX}k${i % 100}`, value);
+            ackAt.set(rev, performance.now());
+            break;
+          } catch (e) {
+            if (attempt >= 20) throw e;
+            await sleep(100);
+            leader = await c.leader();
+          }
+        }
       }
     }),
   );
   agent.destroy();
-  const expected = writes * watchers;
-  await waitFor(`${c.name}: every watch event`, 60_000, async () => delivered >= expected).catch(() =>
-    say(`  ${c.name}: ${expected - delivered} of ${expected} events not delivered within 60 s`),
+  const expected = ackAt.size * watchers;
+  const deliveredAcked = (): number => [...ackAt.keys()].reduce((n, r) => n + (perRevision.get(r) ?? 0), 0);
+  await waitFor(`${c.name}: every watch event`, 60_000, async () => deliveredAcked() >= expected).catch(() =>
+    say(`  ${c.name}: ${expected - deliveredAcked()} of ${expected} events not delivered within 60 s`),
   );
   const tEnd = lastArrival > t0 ? lastArrival : performance.now();
   for (const r of reqs) r.destroy();
@@ -192,8 +225,9 @@ export async function watchFanOut(
     system: c.name,
     watchers,
     writes,
+    elections: (await termOf(c)) - term0,
     delivered,
-    missing: Math.max(0, expected - delivered),
+    missing: Math.max(0, expected - deliveredAcked()),
     eventsPerSec: delivered / ((tEnd - t0) / 1000),
     p50Ms: pct(lat, 50),
     p99Ms: pct(lat, 99),
@@ -217,11 +251,11 @@ export async function checkWatchWorks(c: Cluster): Promise<void> {
 export function watchTable(rows: readonly WatchRow[]): string {
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
   return [
-    '| system | watchers | writes | events delivered | missing | events/s | p50 ms | p99 ms | max ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | watchers | writes | elections | events delivered | missing | events/s | p50 ms | p99 ms | max ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.system} | ${r.watchers} | ${r.writes} | ${r.delivered} | ${r.missing} | ${f(r.eventsPerSec, 0)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.maxMs)} |`,
+        `| ${r.system} | ${r.watchers} | ${r.writes} | ${r.elections} | ${r.delivered} | ${r.missing} | ${f(r.eventsPerSec, 0)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.maxMs)} |`,
     ),
   ].join('\n');
 }
