@@ -5,16 +5,12 @@
 // time in milliseconds as read by the host (never wall-clock time), and randomness comes from an
 // injected seeded source. What the core wants done comes back as a `Ready` batch.
 //
-// Host loop (the law, see Ready):
-//   1. feed inputs: step(msg, now) / tick(now) / propose(...) / readIndex(...) / transferLeadership(...)
-//   2. rd = node.ready(now); if rd is null there is nothing to do
-//   3. send rd.messages whose `afterPersist` is false at once (heartbeats never wait for the disk)
-//   4. persist rd.snapshot, rd.entries, rd.hardState; fsync if rd.mustSync
-//   5. only then send the remaining messages (afterPersist = true)
-//   6. apply rd.committedEntries in order; answer reads in rd.readStates once applied >= their index
-//   7. node.advance(rd, now)
-// A host may pipeline (asynchronous storage writes, after etcd-io/raft): take the next Ready at step 2
-// while earlier ones are still being persisted, as long as it persists Readies in the order they were
+// The host's contract (see Ready): messages whose `afterPersist` is true leave only once the Ready's
+// entries and hard state are durable; the others may leave at once; committed entries are applied
+// in order; `advance(rd)` after the Ready is handled. The ONE host, and the order in which it
+// persists, sends and applies (stated once, there), is src/host/drive.ts.
+// A host may pipeline (asynchronous storage writes, after etcd-io/raft): take the next Ready while
+// earlier ones are still being persisted, as long as it persists Readies in the order they were
 // handed out (a later Ready's entries may overwrite an earlier one's), sends each Ready's afterPersist
 // messages only once that Ready is durable, and advances them in order. The leader counts its own
 // entries toward commit only after advance() says they are durable, like a follower's acknowledgement.

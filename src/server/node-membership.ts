@@ -8,10 +8,10 @@ import type { ConfChangeResult } from '../raft/membership.ts';
 import type { MembershipTable } from '../kv/members.ts';
 import { formatHostPort } from './config.ts';
 import type { NotLeaderError, MemberInfo, StatusResult } from './backend.ts';
-import { NodeSnapshots } from './node-snapshots.ts';
+import { NodeDrive } from './node-drive.ts';
 import { VERSION } from './node-drive.ts';
 
-export abstract class NodeMembership extends NodeSnapshots {
+export abstract class NodeMembership extends NodeDrive {
   // ---- membership (membership.ts drives these) --------------------------------------------------
 
   proposeConfChange(cc: ConfChange, force: boolean): ConfChangeResult {

@@ -2,7 +2,6 @@
 // (node-drive.ts), snapshots (node-snapshots.ts), membership and status (node-membership.ts).
 
 import type { ApplyResult } from '../kv/machine.ts';
-import { encodeCommand } from '../kv/command.ts';
 import type { Command } from '../kv/command.ts';
 import {
   InvalidArgumentError,
@@ -80,12 +79,9 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
   }
 
   private propose(cmd: Command, signal: AbortSignal): Promise<{ result: ApplyResult; index: number }> {
-    const res = this.core.propose(encodeCommand(cmd), this.now());
-    if (!res.ok) throw this.notLeader(res.leaderHint);
-    const done = new Promise<{ result: ApplyResult; index: number }>((resolve, reject) => {
-      this.proposals.add(res.index, { term: res.term, resolve: (result, index) => resolve({ result, index }), reject });
-    });
-    this.schedule();
+    const done = new Promise<{ result: ApplyResult; index: number }>((resolve, reject) =>
+      this.proposeCommand(cmd, (err, out) => (out !== null ? resolve(out) : reject(err))),
+    );
     return withDeadline(
       done,
       this.cfg.requestTimeoutMs,
@@ -188,7 +184,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
    */
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ id: number; ttlMs: number }> {
     return this.track('TtlKeepAlive', 'linearizable', async () => {
-      await this.readBarrier('linearizable', signal);
+      await this.barrier('linearizable', signal);
       if (!this.ttlCountdowns.active)
         throw new UnavailableError(
           "the leader has not started its TTL countdowns yet (it waits for the previous leader's lease); retry",
@@ -221,26 +217,16 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
    * a valid lease at the time of serving, current-term entry committed), a ReadIndex round, or a
    * stale read from local state.
    */
-  private async readBarrier(consistency: 'linearizable' | 'stale', signal: AbortSignal): Promise<ReadMode> {
+  private async barrier(consistency: 'linearizable' | 'stale', signal: AbortSignal): Promise<ReadMode> {
     if (consistency === 'stale') return 'stale';
-    const leaseIndex = this.cfg.leaseReads ? this.core.leaseRead(this.now()) : null;
-    if (leaseIndex !== null) {
-      if (this.kv.appliedIndex < leaseIndex) await this.waitApplied(leaseIndex, signal);
-      return 'lease';
-    }
-    if (this.core.role !== 'leader') throw this.notLeader(null);
-    const index = await withDeadline(
-      new Promise<number>((resolve, reject) => {
-        const id = this.reads.add({ resolve, reject });
-        this.core.readIndex(id, this.now(), this.cfg.leaseReads);
-        this.schedule();
-      }),
+    return withDeadline(
+      new Promise<ReadMode>((resolve, reject) =>
+        this.readBarrier((err, mode) => (err === null ? resolve(mode) : reject(err))),
+      ),
       this.cfg.requestTimeoutMs,
       signal,
       () => new UnavailableError('read timed out waiting for a majority to confirm leadership'),
     );
-    if (this.kv.appliedIndex < index) await this.waitApplied(index, signal);
-    return 'readindex';
   }
 
   private staleByMs(mode: ReadMode): number {
@@ -257,7 +243,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
       'Get',
       req.consistency,
       async () => {
-        const readMode = await this.readBarrier(req.consistency, signal);
+        const readMode = await this.barrier(req.consistency, signal);
         return this.getResult(req.key, readMode);
       },
       (g) => g.readMode,
@@ -284,7 +270,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
     let readMode: ReadMode = 'stale';
     if (req.consistency === 'linearizable') {
       // Lease checked at the time of serving (docs/lease-notes.md case 2), not at the last tick.
-      const leaseIndex = this.cfg.leaseReads ? this.core.leaseRead(this.now()) : null;
+      const leaseIndex = this.leaseReadIndex();
       if (leaseIndex === null || this.kv.appliedIndex < leaseIndex) return null;
       readMode = 'lease';
     }
@@ -294,7 +280,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
 
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
-      await this.readBarrier(req.consistency, signal);
+      await this.barrier(req.consistency, signal);
       if (req.revision !== undefined && req.revision !== this.kv.revision)
         return this.rangeAt(req.prefix, req.limit, req.revision);
       const rows = this.kv.rangeKvs(req.prefix, req.limit + 1);
@@ -353,7 +339,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
    */
   backup(signal: AbortSignal): Promise<BackupState> {
     return this.track('Backup', 'linearizable', async () => {
-      await this.readBarrier('linearizable', signal);
+      await this.barrier('linearizable', signal);
       // Read in the same turn as snapshotAsync freezes the state: the data is at exactly this index.
       const index = this.kv.appliedIndex;
       const term = this.kv.appliedTerm;

@@ -19,11 +19,12 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   storage: ['raft', 'util'],
   transport: ['raft', 'util'],
   kv: ['raft', 'util'],
-  sim: ['raft', 'storage', 'kv', 'check', 'util'],
-  server: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'util'],
+  host: ['raft', 'storage', 'transport', 'kv', 'util'],
+  sim: ['raft', 'storage', 'kv', 'host', 'check', 'util'],
+  server: ['raft', 'storage', 'transport', 'kv', 'host', 'gen', 'check', 'util'],
   client: ['gen', 'util'],
-  cli: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'server', 'client', 'sim', 'util'],
-  bench: ['raft', 'storage', 'transport', 'kv', 'gen', 'check', 'server', 'client', 'util'],
+  cli: ['raft', 'storage', 'transport', 'kv', 'host', 'gen', 'check', 'server', 'client', 'sim', 'util'],
+  bench: ['raft', 'storage', 'transport', 'kv', 'host', 'gen', 'check', 'server', 'client', 'util'],
 };
 
 /** Banned in non-test files of src/raft: every way the core could reach the outside world. */
