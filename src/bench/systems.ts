@@ -98,6 +98,7 @@ export async function startLeasekv(
       ...(o.nodeArgs ?? []),
       BIN,
       'serve',
+      '--insecure',
       '--id',
       id,
       '--data-dir',

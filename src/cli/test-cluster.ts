@@ -75,6 +75,7 @@ export async function startTestCluster(
       const args = [
         BIN,
         'serve',
+        '--insecure',
         '--id',
         id,
         '--data-dir',

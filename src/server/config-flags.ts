@@ -14,6 +14,8 @@ interface FlagSpec {
   readonly key: keyof RawConfig;
   readonly env: string;
   readonly help: string;
+  /** A switch: `--flag` alone means true (also `--flag=true|false`, and its variable set to true/false/1/0). */
+  readonly boolean?: true;
 }
 
 export type RawConfig = Record<
@@ -52,7 +54,14 @@ export type RawConfig = Record<
   | 'watchHistory'
   | 'watchProgressMs'
   | 'autoCompactionAgeMs'
-  | 'autoCompactionRevisions',
+  | 'autoCompactionRevisions'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'tlsCa'
+  | 'peerTlsCert'
+  | 'peerTlsKey'
+  | 'peerTlsCa'
+  | 'insecure',
   string | undefined
 >;
 
@@ -84,6 +93,34 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'clusterToken',
     env: 'LEASEKV_CLUSTER_TOKEN',
     help: 'cluster id; peers with another token are refused (default leasekv)',
+  },
+  '--tls-cert': {
+    key: 'tlsCert',
+    env: 'LEASEKV_TLS_CERT',
+    help: 'PEM certificate (chain) of the client port: TLS for gRPC, Connect, HTTP/JSON and the dashboard',
+  },
+  '--tls-key': { key: 'tlsKey', env: 'LEASEKV_TLS_KEY', help: 'PEM private key of --tls-cert' },
+  '--tls-ca': {
+    key: 'tlsCa',
+    env: 'LEASEKV_TLS_CA',
+    help: 'PEM CA that client certificates are verified against (and, with --join, the members’ certificates)',
+  },
+  '--peer-tls-cert': {
+    key: 'peerTlsCert',
+    env: 'LEASEKV_PEER_TLS_CERT',
+    help: 'PEM certificate this member presents on peer links (mutual TLS), signed by the peer CA',
+  },
+  '--peer-tls-key': { key: 'peerTlsKey', env: 'LEASEKV_PEER_TLS_KEY', help: 'PEM private key of --peer-tls-cert' },
+  '--peer-tls-ca': {
+    key: 'peerTlsCa',
+    env: 'LEASEKV_PEER_TLS_CA',
+    help: "PEM CA of the cluster's members: peers must present a certificate it signed",
+  },
+  '--insecure': {
+    key: 'insecure',
+    env: 'LEASEKV_INSECURE',
+    help: 'allow plaintext where no TLS flags are given (anyone who reaches the port reads and writes, or joins the peer links)',
+    boolean: true,
   },
   '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
   '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },
@@ -267,7 +304,7 @@ export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
         `unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`,
       );
     }
-    const value = inline ?? argv[++i];
+    const value = spec.boolean === true ? (inline ?? 'true') : (inline ?? argv[++i]);
     if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
     fromFlags[spec.key] = value;
   }

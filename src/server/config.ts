@@ -7,6 +7,7 @@ import { DEFAULT_AUTO_COMPACTION, type AutoCompaction } from './auto-compact.ts'
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { NodeConfigError, type RawConfig } from './config-flags.ts';
+import { tlsSettings, type TlsConfig } from './tls-config.ts';
 
 export { flagHelp, NodeConfigError, rawFromArgs } from './config-flags.ts';
 
@@ -55,6 +56,8 @@ export interface NodeConfig {
   /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
   readonly leaseReads: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** TLS files of the client port and peer links; plaintext only with --insecure (tls-config.ts). */
+  readonly tls: TlsConfig;
 }
 
 /** Timing profiles. `far` is for members in different regions (round trips of 100–300 ms). */
@@ -241,6 +244,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     },
     leaseReads: leaseReads === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],
+    tls: tlsSettings(raw),
   };
 }
 

@@ -1,6 +1,8 @@
 // `serve --join`: a member just added asks a current member for the cluster id and the members
 // (leasekv.v1.Cluster/MemberList over HTTP/JSON) before it records its identity and starts.
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { ClientTlsMaterial } from './api/front.ts';
 import { formatHostPort } from './config.ts';
 import type { HostPort } from './config.ts';
 import type { MemberView } from './cluster-backend.ts';
@@ -15,10 +17,18 @@ export interface JoinInfo {
 
 const ATTEMPT_MS = 3000;
 
-function post(ep: HostPort, path: string, body: string): Promise<{ status: number; text: string }> {
+function post(
+  ep: HostPort,
+  path: string,
+  body: string,
+  tls: ClientTlsMaterial | null,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    // Over TLS the members' certificates are verified against --tls-ca, and this member's own
+    // client-port certificate is presented as its client certificate.
+    const req = (tls === null ? request : httpsRequest)(
       {
+        ...(tls === null ? {} : { ca: tls.ca ?? undefined, cert: tls.cert, key: tls.key }),
         host: ep.host,
         port: ep.port,
         path,
@@ -63,14 +73,18 @@ function parse(text: string): Omit<JoinInfo, 'from'> | string {
 }
 
 /** Asks the endpoints in turn, for at most `waitMs`; throws with every endpoint's last error. */
-export async function fetchJoinInfo(endpoints: readonly HostPort[], waitMs: number): Promise<JoinInfo> {
+export async function fetchJoinInfo(
+  endpoints: readonly HostPort[],
+  waitMs: number,
+  tls: ClientTlsMaterial | null = null,
+): Promise<JoinInfo> {
   const until = performance.now() + waitMs;
   const errors = new Map<string, string>();
   for (;;) {
     for (const ep of endpoints) {
       const name = formatHostPort(ep);
       try {
-        const r = await post(ep, '/leasekv.v1.Cluster/MemberList', '{}');
+        const r = await post(ep, '/leasekv.v1.Cluster/MemberList', '{}', tls);
         if (r.status !== 200) {
           errors.set(name, `HTTP ${r.status}: ${r.text.slice(0, 200)}`);
           continue;

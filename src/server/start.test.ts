@@ -15,7 +15,7 @@ const EXIT_WAIT_MS = 15_000;
 /** Runs `leasekv serve ARGS`; resolves with its exit code and stderr, or null if it did not exit in time. */
 function serve(args: string[]): Promise<{ code: number | null; stderr: string } | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args, '--log-level', 'silent'], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--insecure', ...args, '--log-level', 'silent'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -100,6 +100,7 @@ async function serveInBackground(dir: string, started: ChildProcess[]): Promise<
     [
       BIN,
       'serve',
+      '--insecure',
       '--id',
       'n1',
       '--data-dir',

@@ -23,6 +23,9 @@ import { DepartingPeers } from './departing-peers.ts';
 import { parseHostPort } from './config.ts';
 import type { HostPort } from './config.ts';
 import { EntryType } from '../raft/types.ts';
+import { NodeTls } from './tls-files.ts';
+import type { TlsMaterial } from '../transport/options.ts';
+import type { ClientTlsMaterial } from './api/front.ts';
 import type { ConfChange, RaftEvent } from '../raft/types.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
@@ -32,6 +35,8 @@ export interface RunningNode {
   readonly node: LeaseKvNode;
   readonly api: ApiServer;
   readonly log: Logger;
+  /** Reads the TLS files again (SIGHUP): new handshakes use them. Returns the errors (material in force kept). */
+  reloadTls(): string[];
   /** Graceful stop: hand leadership over (bounded), stop serving, flush and close storage. */
   stop(): Promise<void>;
 }
@@ -140,6 +145,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   // Timing rules (lease vs election timeout, heartbeat vs lease) are refused before anything is
   // created or opened: a bad configuration leaves no data folder and no open handle behind.
   raftConfigFor(cfg);
+  // Unreadable or mismatched TLS files are refused before the data dir is touched.
+  const nodeTls = new NodeTls(cfg.tls);
+  for (const w of nodeTls.warnings()) log.warn(w);
   mkdirSync(cfg.dataDir, { recursive: true });
   // One process per data dir (docs/storage.md): taken before anything in it is read or written.
   const lock = acquireDirLock(cfg.dataDir);
@@ -161,7 +169,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     // added asks a current member first (--join).
     const join =
       cfg.join.length > 0 && opened.fresh && readIdentity(cfg.dataDir) === null
-        ? await fetchJoinInfo(cfg.join, JOIN_WAIT_MS)
+        ? await fetchJoinInfo(cfg.join, JOIN_WAIT_MS, nodeTls.client())
         : null;
     const resolved = resolveIdentity(cfg, opened.fresh, join);
     const { book } = resolved;
@@ -176,7 +184,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
       { cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...initial.peers.keys()] },
       book.createdNow ? `recorded a new cluster identity (${book.record.how})` : 'cluster identity',
     );
-    return await startOnStorage(effective, opts, log, opened, lock, resolved, cfg);
+    return await startOnStorage(effective, opts, log, opened, lock, resolved, cfg, nodeTls);
   } catch (e) {
     // Without this the storage worker (and a listening transport) would keep the process alive
     // after "could not start" (a port in use, say): the node would hang instead of exiting.
@@ -195,6 +203,7 @@ async function startOnStorage(
   lock: DirLock,
   resolved: ResolvedIdentity,
   flags: NodeConfig,
+  nodeTls: NodeTls,
 ): Promise<RunningNode> {
   const { book } = resolved;
   if (opened.repaired !== null) {
@@ -229,6 +238,7 @@ async function startOnStorage(
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),
     logger: log.child({ component: 'transport' }),
     identity: book.peerIdentity(),
+    tls: nodeTls.peer() === null ? null : { current: () => nodeTls.peer() as TlsMaterial },
   });
   const nodeTransport: NodeTransport = {
     send: (msgs) => transport.send(msgs),
@@ -259,6 +269,7 @@ async function startOnStorage(
       cluster: membership,
       limits: cfg.clientLimits,
       logger: log.child({ component: 'api' }),
+      ...(nodeTls.client() === null ? {} : { tls: { current: () => nodeTls.client() as ClientTlsMaterial } }),
       extraRoutes: [
         healthRoute(node),
         backupRoute(node, cfg),
@@ -337,5 +348,12 @@ async function startOnStorage(
     })();
     return stopping;
   };
-  return { node, api, log, stop };
+  const reloadTls = (): string[] => {
+    const errors = nodeTls.reload();
+    for (const e of errors) log.error({ reason: e }, 'TLS reload failed: the certificates in force are kept');
+    if (errors.length === 0) log.info('TLS files reloaded: new connections use them');
+    for (const w of nodeTls.warnings()) log.warn(w);
+    return errors;
+  };
+  return { node, api, log, stop, reloadTls };
 }

@@ -135,8 +135,9 @@ export class InboundHub {
       if (problem !== null) return void this.refuse(sock, remote, `TLS: ${problem}`, 'tls');
       this.attach(sock, remote, h.timer);
     });
-    server.on('tlsClientError', (e: Error, sock: TLSSocket) => {
-      this.failedTls(`${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`, e.message);
+    server.on('tlsClientError', (e: Error & { reason?: string }, sock: TLSSocket) => {
+      // The socket no longer knows its address here; the cause alone keys the log line.
+      this.failedTls('?:?', e.reason ?? e.message);
       sock.destroy();
     });
     this.tls = server;

@@ -11,25 +11,26 @@ export function peerCertProblem(sock: TLSSocket): string | null {
   if (sock.authorized) return null;
   const cert = sock.getPeerCertificate();
   if (cert === null || typeof cert !== 'object' || cert.fingerprint256 === undefined) {
-    return 'it presented no certificate (every member needs --peer-tls-cert and --peer-tls-key)';
+    return 'no certificate was presented (every member needs --peer-tls-cert and --peer-tls-key)';
   }
   const cn = cert.subject?.CN;
-  const who = `certificate ${cn === undefined ? '' : `CN=${Array.isArray(cn) ? cn.join('+') : cn} `}`;
+  // Worded for both ends' logs: the refusing member's, and the refused member's (it gets the reason).
+  const who = `the certificate presented${cn === undefined ? '' : ` (CN=${Array.isArray(cn) ? cn.join('+') : cn})`}`;
   const err = sock.authorizationError as unknown;
   const code = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
   switch (code) {
     case 'CERT_HAS_EXPIRED':
-      return `its ${who}expired on ${cert.valid_to}`;
+      return `${who} expired on ${cert.valid_to}`;
     case 'CERT_NOT_YET_VALID':
-      return `its ${who}is not valid before ${cert.valid_from}`;
+      return `${who} is not valid before ${cert.valid_from}`;
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'SELF_SIGNED_CERT_IN_CHAIN':
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
     case 'CERT_SIGNATURE_FAILURE':
-      return `its ${who}is not signed by this cluster's peer CA (--peer-tls-ca)`;
+      return `${who} is not signed by the cluster's peer CA (--peer-tls-ca)`;
     default:
-      return `its ${who}did not verify against this cluster's peer CA: ${code}`;
+      return `${who} did not verify against the cluster's peer CA: ${code}`;
   }
 }

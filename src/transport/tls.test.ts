@@ -79,7 +79,7 @@ test('members with certificates of the peer CA exchange messages over mutual TLS
 });
 
 for (const [name, cert, why] of [
-  ['another CA', await leaf(otherCa, 'b'), /not signed by this cluster's peer CA/],
+  ['another CA', await leaf(otherCa, 'b'), /not signed by the cluster's peer CA/],
   [
     'an expired certificate',
     await leaf(ca, 'b', { notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) }),

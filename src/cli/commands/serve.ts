@@ -6,6 +6,7 @@ import { startNode } from '../../server/start.ts';
 import { StartRefusedError } from '../../server/identity.ts';
 import type { RunningNode } from '../../server/start.ts';
 import { observabilityRoutes } from '../../server/dashboard/index.ts';
+import { plaintextRefusal } from '../../server/tls-config.ts';
 
 const USAGE = `usage: leasekv serve --id ID --data-dir DIR --listen-peer HOST:PORT --listen-client HOST:PORT
                      [--peers id=HOST:PORT,... [--client-addrs id=HOST:PORT,...]] [options]
@@ -26,6 +27,11 @@ export async function run(argv: string[]): Promise<number> {
   let running: RunningNode;
   try {
     const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
+    const refusal = plaintextRefusal(cfg.tls);
+    if (refusal !== null) {
+      console.error(`leasekv serve: ${refusal}`);
+      return 2;
+    }
     running = await startNode(cfg, {
       routes: (node, parts, effective) =>
         observabilityRoutes(node, parts, effective, process.env['LEASEKV_CONTROL_URL'] ?? ''),
@@ -63,6 +69,11 @@ export async function run(argv: string[]): Promise<number> {
         },
       );
     };
+    // Certificates are read again on SIGHUP: new handshakes use them, open connections keep theirs.
+    process.on('SIGHUP', () => {
+      running.log.info('SIGHUP received: reloading the TLS files');
+      running.reloadTls();
+    });
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
     running.node.events.on('fatal', (err: unknown) => {

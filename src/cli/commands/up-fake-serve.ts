@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'listen-client': { type: 'string' },
     peers: { type: 'string' },
     'client-addrs': { type: 'string' },
+    insecure: { type: 'boolean' },
   },
   strict: true,
 });

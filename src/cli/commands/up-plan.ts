@@ -57,6 +57,7 @@ export function plan(nodes: number, dataDir: string, basePort: number): NodePlan
 export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
   return [
     'serve',
+    '--insecure',
     '--id',
     p.id,
     '--data-dir',

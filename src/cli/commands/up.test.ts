@@ -86,6 +86,7 @@ describe('leasekv up', () => {
     const p = plan(3, '/d', 7001);
     assert.deepEqual(serveArgs(p[1]!, p), [
       'serve',
+      '--insecure',
       '--id',
       'n2',
       '--data-dir',

@@ -149,6 +149,7 @@ export async function run(argv: string[]): Promise<number> {
         if (extra !== undefined) {
           const args = [
             'serve',
+            '--insecure',
             '--id',
             extra.id,
             '--data-dir',

@@ -10,8 +10,27 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { LogLimiter } from '../../util/log-limit.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** The client port's certificate (chain), key, and the CA client certificates are verified against (PEM). */
+export interface ClientTlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer | null;
+}
+
+/** TLS on the client port (issue 15). `current()` is read for each new connection (a reload returns a new object). */
+export interface FrontEndTls {
+  current(): ClientTlsMaterial;
+}
+
+/** The subset of a logger the front end uses. */
+export interface FrontEndLogger {
+  warn(obj: object, msg: string): void;
+}
 
 export interface FrontEndOptions {
   readonly http1: HttpServer;
@@ -27,6 +46,10 @@ export interface FrontEndOptions {
   readonly maxNewConnectionsPerSourcePerSec: number;
   /** Monotonic clock (ms), for the per-second windows. */
   readonly nowMs?: () => number;
+  /** Absent: plaintext (serve --insecure). */
+  readonly tls?: FrontEndTls;
+  /** TLS failures and plaintext on a TLS port: one line per source and cause per minute. */
+  readonly logger?: FrontEndLogger;
 }
 
 export interface FrontEndStats {
@@ -46,6 +69,7 @@ export function createFrontEnd(opts: FrontEndOptions): FrontEnd {
   const openBySource = new Map<string, number>();
   const nowMs = opts.nowMs ?? (() => performance.now());
   const stats: FrontEndStats = { refusedConnections: 0 };
+  const tls = opts.tls === undefined ? undefined : tlsFront(opts, opts.tls);
   // New connections in the current one-second window. The map holds at most maxNewConnectionsPerSec
   // sources (only admitted connections are counted) and is cleared every window.
   let windowStartMs = nowMs();
@@ -82,7 +106,8 @@ export function createFrontEnd(opts: FrontEndOptions): FrontEnd {
       if (left <= 0) openBySource.delete(source);
       else openBySource.set(source, left);
     });
-    peek(socket, opts);
+    if (tls === undefined) peek(socket, opts);
+    else peekTls(socket, opts, tls);
   });
   const close = (): Promise<void> =>
     new Promise<void>((resolve) => {
@@ -110,4 +135,113 @@ function peek(socket: Socket, opts: FrontEndOptions): void {
     (isHttp2 ? opts.http2 : opts.http1).emit('connection', socket);
   };
   socket.on('readable', onReadable);
+}
+
+/** The first byte of a TLS record carrying a handshake (ClientHello); never the first byte of an HTTP request. */
+const TLS_HANDSHAKE_BYTE = 0x16;
+const LOG_INTERVAL_MS = 60_000;
+
+interface TlsFront {
+  /** The TLS server connections are handed to (it never listens): its context follows the material in force. */
+  server(): TlsServer;
+  readonly limiter: LogLimiter;
+}
+
+function tlsFront(opts: FrontEndOptions, tls: FrontEndTls): TlsFront {
+  const limiter = new LogLimiter(LOG_INTERVAL_MS);
+  let material: ClientTlsMaterial | null = null;
+  let server: TlsServer | null = null;
+  const contextOf = (m: ClientTlsMaterial) => ({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
+  const get = (): TlsServer => {
+    const m = tls.current();
+    if (server !== null && m === material) return server;
+    if (server !== null && material !== null && (m.ca === null) === (material.ca === null)) {
+      material = m;
+      server.setSecureContext(contextOf(m));
+      return server;
+    }
+    // First use, or a reload that adds or drops the client CA (requestCert is fixed per server).
+    material = m;
+    server = createTlsServer({
+      ...contextOf(m),
+      ALPNProtocols: ['h2', 'http/1.1'],
+      // With a CA, clients may present a certificate; it is verified here and judged by authentication
+      // (client-security.ts), so a client without one is not refused at the handshake.
+      requestCert: m.ca !== null,
+      rejectUnauthorized: false,
+      handshakeTimeout: opts.firstBytesTimeoutMs,
+    });
+    server.on('secureConnection', (sock: TLSSocket) => {
+      (sock.alpnProtocol === 'h2' ? opts.http2 : opts.http1).emit('connection', sock);
+    });
+    server.on('tlsClientError', (err: Error & { reason?: string }, sock: TLSSocket) => {
+      // The socket no longer knows its address here; the cause alone keys the log line.
+      const reason = err.reason ?? err.message;
+      const held = limiter.take(`tls ${reason}`);
+      if (held !== null)
+        opts.logger?.warn({ reason, ...(held > 0 ? { heldBack: held } : {}) }, 'client TLS handshake failed');
+      sock.destroy();
+    });
+    return server;
+  };
+  return { server: get, limiter };
+}
+
+/** TLS mode: a ClientHello goes to the TLS server; anything else is told, in its own protocol, to use TLS. */
+function peekTls(socket: Socket, opts: FrontEndOptions, tls: TlsFront): void {
+  socket.setTimeout(opts.firstBytesTimeoutMs, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  const onReadable = (): void => {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk === null) return;
+    socket.off('readable', onReadable);
+    socket.setTimeout(0);
+    socket.unshift(chunk); // the TLS socket takes the bytes already read as received (node:tls)
+    if (chunk[0] === TLS_HANDSHAKE_BYTE) {
+      tls.server().emit('connection', socket);
+      return;
+    }
+    const source = socket.remoteAddress ?? '';
+    const held = tls.limiter.take(`${source} plaintext`);
+    if (held !== null)
+      opts.logger?.warn(
+        { remote: source, ...(held > 0 ? { heldBack: held } : {}) },
+        'plaintext connection to the TLS client port: told to use TLS',
+      );
+    refusePlaintext(socket, chunk);
+  };
+  socket.on('readable', onReadable);
+}
+
+const USE_TLS =
+  'this port requires TLS: use https:// (with the CA that signed the node certificates: --cacert for leasekv, or the one `leasekv up` wrote)';
+
+/**
+ * Answers a plaintext client in its protocol: HTTP/2 (the preface: gRPC, Connect over h2c) gets
+ * SETTINGS and GOAWAY INADEQUATE_SECURITY with the reason as debug data; HTTP/1.1 gets a 400 with a
+ * Connect-style JSON error. The rest of what it sends is read and dropped until it closes (closing
+ * with unread data would reset the connection before the answer is read).
+ */
+function refusePlaintext(socket: Socket, first: Buffer): void {
+  const h2 = PREFACE.subarray(0, Math.min(first.length, PREFACE.length)).equals(
+    first.subarray(0, Math.min(first.length, PREFACE.length)),
+  );
+  if (h2) {
+    const debug = Buffer.from(USE_TLS, 'utf8');
+    const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    const goaway = Buffer.alloc(9 + 8 + debug.length);
+    goaway.writeUIntBE(8 + debug.length, 0, 3);
+    goaway[3] = 7; // GOAWAY
+    goaway.writeUInt32BE(0, 9); // last stream id
+    goaway.writeUInt32BE(0xc, 13); // INADEQUATE_SECURITY
+    debug.copy(goaway, 17);
+    socket.end(Buffer.concat([settings, goaway]));
+  } else {
+    const body = JSON.stringify({ code: 'failed_precondition', message: USE_TLS });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.resume();
+  setTimeout(() => socket.destroy(), 2000).unref();
 }

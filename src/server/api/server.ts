@@ -10,7 +10,7 @@ import { Cluster } from '../../gen/leasekv/v1/kv_pb.ts';
 import { clusterService } from './cluster-handlers.ts';
 import { ApiCore } from './core.ts';
 import { FastPath } from './fast-path.ts';
-import { createFrontEnd, type FrontEndStats } from './front.ts';
+import { createFrontEnd, type FrontEndStats, type FrontEndTls } from './front.ts';
 import { kvRoutes } from './handlers.ts';
 import { SSE_PATH, sseHandler } from './watch.ts';
 import { guardedJsonDecoder } from './json-guard.ts';
@@ -42,6 +42,8 @@ export interface ApiServerOptions {
   readonly limits?: Partial<ApiLimits>;
   readonly logger?: ApiLogger;
   readonly extraRoutes?: readonly ExtraRoute[];
+  /** TLS on the port (ALPN h2 and http/1.1); absent: plaintext. */
+  readonly tls?: FrontEndTls;
   /** Serve POST /leasekv.v1.KV/Get and /Put JSON on HTTP/1.1 without Connect (default true). */
   readonly fastPath?: boolean;
 }
@@ -125,6 +127,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     maxConnectionsPerSource: limits.maxConnectionsPerSource,
     maxNewConnectionsPerSec: limits.maxNewConnectionsPerSec,
     maxNewConnectionsPerSourcePerSec: limits.maxNewConnectionsPerSourcePerSec,
+    ...(opts.tls === undefined ? {} : { tls: opts.tls }),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
   const { server: front, close: closeFront } = frontEnd;
   front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
@@ -137,7 +141,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     });
   });
   const port = (front.address() as AddressInfo).port;
-  opts.logger?.info({ host: opts.host, port }, 'client API listening (gRPC, Connect, HTTP/JSON)');
+  opts.logger?.info(
+    { host: opts.host, port, tls: opts.tls !== undefined },
+    `client API listening (gRPC, Connect, HTTP/JSON${opts.tls === undefined ? '; plaintext' : ' over TLS'})`,
+  );
 
   let closing: Promise<void> | undefined;
   const close = (o: { drainMs?: number } = {}): Promise<void> =>

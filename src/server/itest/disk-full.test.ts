@@ -36,6 +36,7 @@ test(
     const args = [
       LEASEKV_BIN,
       'serve',
+      '--insecure',
       '--id',
       'n1',
       '--data-dir',

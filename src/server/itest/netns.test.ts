@@ -43,6 +43,7 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
         process.execPath,
         LEASEKV_BIN,
         'serve',
+        '--insecure',
         '--id',
         id,
         '--data-dir',

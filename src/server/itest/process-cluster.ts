@@ -168,6 +168,7 @@ export class ProcessCluster {
     return [
       LEASEKV_BIN,
       'serve',
+      '--insecure',
       '--id',
       id,
       '--data-dir',
