@@ -5,19 +5,23 @@
 //
 // THE ORDER (stated here once; src/raft/types.ts and docs/design.md point here). One drive per turn
 // of the event loop, after any number of inputs (peer messages, proposals, reads, timer ticks):
-//   1. tick(now); if no Ready is being persisted, take rd = ready(now), else go to 6;
+//   1. tick(now); take rd = ready(now) — also while earlier Readies are still being persisted
+//      (asynchronous storage writes, up to MAX_READIES_IN_FLIGHT; pipeline.ts), else go to 6;
 //   2. send at once the messages that need no persistence (afterPersist false: heartbeats, the
 //      leader's appends, read-round traffic);
 //   3. apply rd.committedEntries (durable on a majority already: the leader counts its own copy only
 //      once it is on its disk) and answer what they unblock — without waiting for this Ready's new
 //      entries to be fsynced. Exception: a snapshot from the leader is restored first (step 5);
-//   4. hand rd.snapshot, rd.entries and rd.hardState to the group-committing storage;
-//   5. once durable: restore the received snapshot and apply (if step 3 was deferred), send the
-//      afterPersist messages (votes, append acknowledgements), advance(rd), maybe take a snapshot;
-//   6. while a Ready is being persisted: send takeUrgentMessages(now) (heartbeats and their acks
-//      never wait behind the disk, so a slow fsync cannot cost a leader its lease,
-//      docs/lease-notes.md case 10); inputs meanwhile wait in the core for the next Ready, so their
-//      entries share the next fsync.
+//   4. hand rd.snapshot, rd.entries and rd.hardState to the group-committing storage (durable in
+//      call order; Readies handed over while an fsync runs share the next one); back to 1;
+//   5. once durable, in the order the Readies were handed out: restore the received snapshot and
+//      apply (if step 3 was deferred), send the afterPersist messages (votes, append
+//      acknowledgements), advance(rd) — the persist acknowledgement that lets a leader count its own
+//      entries — maybe take a snapshot;
+//   6. at the pipeline's bound, or behind a snapshot from the leader (the core hands out nothing
+//      after it until it is advanced): send takeUrgentMessages(now) (heartbeats and their acks never
+//      wait behind the disk, so a slow fsync cannot cost a leader its lease, docs/lease-notes.md
+//      case 10); other inputs wait in the core for the next Ready.
 // Then the timer is armed for nextTickAtMs().
 
 import { RaftNode } from '../raft/node.ts';
@@ -27,6 +31,7 @@ import type { ApplyResult, KvStateMachine } from '../kv/machine.ts';
 import { encodeCommand } from '../kv/command.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
 import { TtlCountdowns } from './ttl-countdowns.ts';
+import { InOrderCompletions, MAX_READIES_IN_FLIGHT } from './pipeline.ts';
 import type {
   HostClock,
   HostConfig,
@@ -64,7 +69,8 @@ export abstract class HostDrive {
   protected readonly applyWaiters = new ApplyQueue();
   protected readonly reads = new ReadTable();
   protected scheduled = false;
-  protected persisting = false;
+  /** Completions of the Readies handed to storage, run in the order handed out (step 5). */
+  protected readonly completions = new InOrderCompletions();
   protected timer: unknown = null;
   private timerAtMs = 0;
   protected stopped = false;
@@ -168,12 +174,18 @@ export abstract class HostDrive {
     const now = this.now();
     this.core.tick(now);
     this.tickTtls(now);
-    if (!this.persisting) {
-      const rd = this.core.ready(now);
-      if (rd !== null) this.handleReady(rd);
-    } else {
-      // Step 6: the disk is busy with the last Ready; heartbeats and their acks still leave now.
-      const urgent = this.core.takeUrgentMessages(now);
+    // Steps 1–4 for every Ready the core has, while fewer than the bound are unpersisted. (A Ready
+    // that needs no persistence completes inside handleReady, and advance() reads a later clock:
+    // each ready() reads the clock afresh.)
+    while (this.core.readiesInFlight() < MAX_READIES_IN_FLIGHT) {
+      const rd = this.core.ready(this.now());
+      if (rd === null) break;
+      this.handleReady(rd);
+      if (this.stopped) return;
+    }
+    if (this.core.readiesInFlight() > 0) {
+      // Step 6: heartbeats and their acks leave now whatever the disk is doing.
+      const urgent = this.core.takeUrgentMessages(this.now());
       if (urgent.length > 0) this.send(urgent.map((o) => o.msg));
     }
     this.armTimer();
@@ -196,13 +208,23 @@ export abstract class HostDrive {
       () => `core installed snapshot ${rd.snapshot?.index} that the host never received`,
     );
     if (snapshot === null) this.applyReady(rd); // step 3
+    const finish = (): void => {
+      if (this.stopped) return;
+      if (snapshot !== null) {
+        this.onSnapshotInstalled();
+        this.applyReady(rd);
+      }
+      this.completeReady(rd, later, snapshot); // step 5
+      this.schedule();
+    };
     if (rd.entries.length === 0 && rd.hardState === null && snapshot === null) {
-      this.completeReady(rd, later, null);
+      // Nothing to persist: done once every Ready handed out before it is (at once if none is).
+      this.completions.add(finish)();
       return;
     }
-    this.persisting = true;
     // Step 4. A snapshot from the leader is decoded in slices (heartbeats keep flowing) while it is
-    // saved; no apply happens meanwhile because no new Ready is taken until this one is finished.
+    // saved; the core hands out no Ready after it until it is advanced, so nothing is applied on top.
+    const durable = this.completions.add(finish);
     let waiting = snapshot === null ? 1 : 2;
     let failed = false;
     const done = (err: unknown): void => {
@@ -212,15 +234,7 @@ export abstract class HostDrive {
         this.fatal('persisting to the write-ahead log', err);
         return;
       }
-      if (--waiting > 0) return;
-      this.persisting = false;
-      if (this.stopped) return;
-      if (snapshot !== null) {
-        this.onSnapshotInstalled();
-        this.applyReady(rd);
-      }
-      this.completeReady(rd, later, snapshot); // step 5
-      this.schedule();
+      if (--waiting === 0) durable();
     };
     if (snapshot !== null) this.slicer.restore(snapshot.data, done);
     this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync }, done);

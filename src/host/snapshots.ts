@@ -62,7 +62,10 @@ export abstract class HostSnapshots extends HostDrive {
         if (this.stopped) return;
         this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, meta.index);
         this.outgoingSnapshot = null;
-        this.core.compact(meta.index);
+        // The core compacts only what is stable: on a follower the entries up to meta.index may still
+        // be in a Ready in flight (applied once committed, before this node's own copy is durable);
+        // the compaction waits for the Readies handed out before it.
+        this.completions.add(() => this.core.compact(meta.index))();
         this.log.info(
           { index: meta.index, bytes, ms: Math.round(this.now() - startedMs) },
           'snapshot written, log compacted',
