@@ -7,6 +7,7 @@ import { Agent, request } from 'node:http';
 import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram } from './load.ts';
 import type { Cluster } from './systems.ts';
+import { termOf } from './watch-bench.ts';
 
 export interface TxnRow {
   readonly system: string;
@@ -17,6 +18,7 @@ export interface TxnRow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
+  readonly elections: number;
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -98,6 +100,7 @@ function send(agent: Agent, port: number, path: string, body: string): Promise<{
 export async function txnThroughput(c: Cluster, clients: number, keys: number, durationMs: number): Promise<TxnRow> {
   const flavour = c.name === 'etcd' ? ETCD : LEASEKV;
   let port = (await c.leader()).clientPort;
+  const term0 = await termOf(c);
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const value = 'v'.repeat(100);
   const known = new Map<string, number>(); // per key: the last mod revision any client learnt
@@ -146,17 +149,18 @@ export async function txnThroughput(c: Cluster, clients: number, keys: number, d
     p50Ms: h.getValueAtPercentile(50) / 1000,
     p99Ms: h.getValueAtPercentile(99) / 1000,
     errors: res.errors,
+    elections: (await termOf(c)) - term0,
   };
 }
 
 export function txnTable(rows: readonly TxnRow[]): string {
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
   return [
-    '| system | clients | keys | txns/s | swaps/s (compare held) | p50 ms | p99 ms | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | clients | keys | txns/s | swaps/s (compare held) | p50 ms | p99 ms | errors | elections |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.system} | ${r.clients} | ${r.keys} | ${f(r.txnsPerSec, 0)} | ${f(r.swapsPerSec, 0)} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${r.errors} |`,
+        `| ${r.system} | ${r.clients} | ${r.keys} | ${f(r.txnsPerSec, 0)} | ${f(r.swapsPerSec, 0)} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${r.errors} | ${r.elections} |`,
     ),
   ].join('\n');
 }

@@ -16,9 +16,15 @@ export interface WatchRow {
   readonly delivered: number;
   readonly missing: number;
   readonly eventsPerSec: number;
+  /** Events that arrived at a watcher at or below a revision it had already seen (must be 0). */
+  readonly outOfOrder: number;
+  /** From the write's acknowledgement at the writer (negative: the event came first). */
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** From the moment the write was sent. */
+  readonly sendP50Ms: number;
+  readonly sendP99Ms: number;
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -133,7 +139,7 @@ const ETCD: Flavour = {
 };
 
 /** The highest term (leasekv) or raft term (etcd) any member reports. */
-async function termOf(c: Cluster): Promise<number> {
+export async function termOf(c: Cluster): Promise<number> {
   let term = 0;
   for (const m of c.members) {
     if (m.proc === null) continue;
@@ -168,14 +174,18 @@ export async function watchFanOut(
   const arrivals: [number, number][] = []; // [revision, ms]
   const perRevision = new Map<number, number>();
   let delivered = 0;
+  let outOfOrder = 0;
   let lastArrival = 0;
   const reqs: ClientRequest[] = [];
   // Opened at most 200 a second: per-source connection-rate limits are not what is measured here.
   for (let i = 0; i < watchers; i++) {
+    let seen = 0;
     reqs.push(
       flavour.open(ports[i % ports.length] as number, (revs) => {
         const t = performance.now();
         for (const r of revs) {
+          if (r <= seen) outOfOrder++;
+          seen = Math.max(seen, r);
           arrivals.push([r, t]);
           perRevision.set(r, (perRevision.get(r) ?? 0) + 1);
         }
@@ -187,6 +197,7 @@ export async function watchFanOut(
   }
   await sleep(2000); // every watch registered (and leasekv's first progress notification sent)
   const ackAt = new Map<number, number>();
+  const sentAt = new Map<number, number>();
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   const value = 'v'.repeat(valueBytes);
   let next = 0;
@@ -199,8 +210,10 @@ export async function watchFanOut(
         // were applied, the extra revision is not counted (only acknowledged revisions are).
         for (let attempt = 0; ; attempt++) {
           try {
+            const ts = performance.now();
             const rev = await flavour.put(leader.clientPort, agent, `${PREFIX}k${i % 100}`, value);
             ackAt.set(rev, performance.now());
+            sentAt.set(rev, ts);
             break;
           } catch (e) {
             if (attempt >= 20) throw e;
@@ -221,6 +234,8 @@ export async function watchFanOut(
   for (const r of reqs) r.destroy();
   const lat = arrivals.filter(([r]) => ackAt.has(r)).map(([r, t]) => t - (ackAt.get(r) as number));
   lat.sort((a, b) => a - b);
+  const fromSend = arrivals.filter(([r]) => sentAt.has(r)).map(([r, t]) => t - (sentAt.get(r) as number));
+  fromSend.sort((a, b) => a - b);
   return {
     system: c.name,
     watchers,
@@ -229,9 +244,12 @@ export async function watchFanOut(
     delivered,
     missing: Math.max(0, expected - deliveredAcked()),
     eventsPerSec: delivered / ((tEnd - t0) / 1000),
+    outOfOrder,
     p50Ms: pct(lat, 50),
     p99Ms: pct(lat, 99),
     maxMs: lat[lat.length - 1] ?? NaN,
+    sendP50Ms: pct(fromSend, 50),
+    sendP99Ms: pct(fromSend, 99),
   };
 }
 
@@ -251,11 +269,11 @@ export async function checkWatchWorks(c: Cluster): Promise<void> {
 export function watchTable(rows: readonly WatchRow[]): string {
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
   return [
-    '| system | watchers | writes | elections | events delivered | missing | events/s | p50 ms | p99 ms | max ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | watchers | writes | elections | events delivered | missing | out of order | events/s | from ack p50 ms | p99 ms | max ms | from send p50 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.system} | ${r.watchers} | ${r.writes} | ${r.elections} | ${r.delivered} | ${r.missing} | ${f(r.eventsPerSec, 0)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.maxMs)} |`,
+        `| ${r.system} | ${r.watchers} | ${r.writes} | ${r.elections} | ${r.delivered} | ${r.missing} | ${r.outOfOrder} | ${f(r.eventsPerSec, 0)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.maxMs)} | ${f(r.sendP50Ms)} | ${f(r.sendP99Ms)} |`,
     ),
   ].join('\n');
 }
