@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { LeasekvClient } from '../client/index.ts';
-import { freePort, startTestCluster, type TestCluster } from './test-cluster.ts';
+import { freePort, sleep } from '../testkit/wait.ts';
+import { startTestCluster, type TestCluster } from './test-cluster.ts';
 
 const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -69,7 +70,7 @@ function startLoad(endpoints: string[]): { stop: () => Promise<void> } {
     for (let i = 0; running; i++) {
       await client.put(`k${i % 16}`, `v${i}`).catch(() => {});
       await client.get(`k${i % 16}`).catch(() => {});
-      await new Promise((r) => setTimeout(r, 15));
+      await sleep(15);
     }
   })();
   return {
@@ -251,8 +252,7 @@ test(
       null,
       { timeout: 15_000 },
     );
-    for (let i = 0; i < 100 && c.supervisor.states().some((s) => s.id === 'n4'); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && c.supervisor.states().some((s) => s.id === 'n4'); i++) await sleep(100);
     assert.throws(() => process.kill(pid, 0), "n4's process has exited");
     assert.deepEqual(errors, [], 'no script errors on the page');
   },

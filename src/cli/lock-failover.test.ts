@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LeasekvClient, lock } from '../client/index.ts';
 import { holdClusterLock, withCluster } from '../server/itest/harness.ts';
+import { sleep } from '../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 
@@ -31,7 +32,7 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
       for (let i = 0; i < 200 && tokenA === 0; i++) {
         const r = await client.range('job/');
         tokenA = r.kvs[0]?.createRevision ?? 0;
-        if (tokenA === 0) await new Promise((res) => setTimeout(res, 50));
+        if (tokenA === 0) await sleep(50);
       }
       assert.ok(tokenA > 0, 'the holder process took the lock');
       // Contender B waits.
@@ -40,7 +41,7 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
         acquiredAt = performance.now();
         return h;
       });
-      await new Promise((res) => setTimeout(res, TTL_MS * 2));
+      await sleep(TTL_MS * 2);
       assert.equal(acquiredAt, 0, 'exclusion: B waits while A is alive and keeps its grant alive');
       process.kill(-(holder.pid as number), 'SIGKILL');
       const killedAt = performance.now();

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeasekvClient } from '../client/index.ts';
 import { startTestCluster, type TestCluster } from './test-cluster.ts';
+import { sleep } from '../testkit/wait.ts';
 
 let cluster: TestCluster | null = null;
 
@@ -37,7 +38,7 @@ async function waitMembers(
     const a = await client.cluster('MemberList', {}).catch(() => null);
     last = (a?.['members'] as ListedMember[] | undefined) ?? last;
     if (a !== null && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   assert.fail(`${what}: members stayed ${JSON.stringify(last)}\n${cluster?.output() ?? ''}`);
 }

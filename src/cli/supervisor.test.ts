@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
 import { startSupervisor, type Supervisor } from './supervisor.ts';
-import { freePort } from './test-cluster.ts';
+import { freePort } from '../testkit/wait.ts';
 
 let sup: Supervisor | null = null;
 const echoes: Server[] = [];

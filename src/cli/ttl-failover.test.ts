@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { LeasekvClient } from '../client/index.ts';
 import { holdClusterLock, withCluster } from '../server/itest/harness.ts';
+import { sleep } from '../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 
@@ -38,14 +39,14 @@ test('TTL grant: kept alive across a leader kill; deleted after the keep-alives 
         } catch {
           // The leader is gone or starting: the next attempt goes elsewhere.
         }
-        await new Promise((r) => setTimeout(r, TTL_MS / 5));
+        await sleep(TTL_MS / 5);
       }
     })();
-    await new Promise((r) => setTimeout(r, TTL_MS));
+    await sleep(TTL_MS);
     await c.kill(leader);
     t.diagnostic(`killed leader ${leader}`);
     // Three TTLs later, with keep-alives going to the new leader, the key is still there.
-    await new Promise((r) => setTimeout(r, 3 * TTL_MS));
+    await sleep(3 * TTL_MS);
     assert.equal((await client.get('svc/me')).value, 'alive', 'kept alive across the leader change');
     c.startNode(leader);
 
@@ -60,7 +61,7 @@ test('TTL grant: kept alive across a leader kill; deleted after the keep-alives 
         goneAtMs = performance.now();
         break;
       }
-      await new Promise((res) => setTimeout(res, 50));
+      await sleep(50);
     }
     assert.ok(goneAtMs > 0, `the key outlived its grant by more than ${GONE_WITHIN_MS} ms`);
     const afterMs = Math.round(goneAtMs - stoppedAfterAckMs);

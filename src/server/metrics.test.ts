@@ -4,7 +4,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -12,22 +11,11 @@ import { buildNodeConfig } from './config.ts';
 import { observabilityRoutes } from './dashboard/index.ts';
 import { startNode, type RunningNode } from './start.ts';
 import { post } from './api/test-util.ts';
+import { freePort, waitFor } from '../testkit/wait.ts';
 
 let running: RunningNode | null = null;
 let dir = '';
 let port = 0;
-
-/** A free port now (the node's client address must be known up front: it is the page's origin). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'leasekv-metrics-'));
@@ -77,16 +65,6 @@ async function scrape(): Promise<Map<string, number>> {
   return parseProm(await res.text());
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const get = (m: Map<string, number>, series: string): number => {
   const v = m.get(series);
   assert.ok(v !== undefined, `missing series ${series}`);
@@ -94,7 +72,7 @@ const get = (m: Map<string, number>, series: string): number => {
 };
 
 test('/metrics: role, term, lease, indexes, requests, latency, fsync and process metrics follow the node', async () => {
-  const m0 = await until('leadership with a lease and the no-op applied', async () => {
+  const m0 = await waitFor('leadership with a lease and the no-op applied', 10_000, async () => {
     const m = await scrape();
     // applied >= 1 (the leader's no-op): the host has emitted the events of the Readys before it.
     // Status comes straight from the core and may run ahead of the events still being persisted.

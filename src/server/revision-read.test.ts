@@ -1,7 +1,6 @@
 // Range at a past revision and Compact (issue 14) on a real single-member node, in-process.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,21 +8,11 @@ import { pino } from 'pino';
 import { post } from './api/test-util.ts';
 import { buildNodeConfig } from './config.ts';
 import { startNode, type RunningNode } from './start.ts';
+import { freePort, sleep } from '../testkit/wait.ts';
 
 let dir = '';
 let running: RunningNode | undefined;
 let port = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'leasekv-revread-'));
@@ -53,7 +42,7 @@ async function call(method: string, body: object): Promise<Record<string, unknow
     const j = JSON.parse(r.body) as Record<string, unknown>;
     // The single member elects itself shortly after start.
     if (j['code'] === 'failed_precondition' && i < 100) {
-      await new Promise((res) => setTimeout(res, 50));
+      await sleep(50);
       continue;
     }
     return j;

@@ -3,26 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildNodeConfig } from './config.ts';
 import { startNode, type RunningNode } from './start.ts';
 import { post } from './api/test-util.ts';
+import { freePorts, waitFor, sleep } from '../testkit/wait.ts';
 
 const U32_MAX = 0xffffffff;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
 
 async function staleGet(node: RunningNode): Promise<{ readMode: string; staleByMs: number }> {
   const r = await post(node.api.port, '/leasekv.v1.KV/Get', JSON.stringify({ key: 'k', consistency: 'STALE' }));
@@ -30,19 +19,11 @@ async function staleGet(node: RunningNode): Promise<{ readMode: string; staleByM
   return JSON.parse(r.body) as { readMode: string; staleByMs: number };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const timing = { heartbeatMs: '50', electionTimeoutMs: '400', leaseMs: '300', logLevel: 'silent' } as const;
 
 test('a node that never heard from a leader reports its staleness as unknown (u32 max), not 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-stale-'));
-  const [peer, client] = [await freePort(), await freePort()];
+  const [peer, client] = await freePorts(2);
   const cfg = buildNodeConfig({
     id: 'n1',
     dataDir: dir,
@@ -64,8 +45,8 @@ test('a node that never heard from a leader reports its staleness as unknown (u3
 
 test('a leader that lost its quorum and stepped down reports the time since its last lease renewal', async () => {
   const dirs = [mkdtempSync(join(tmpdir(), 'leasekv-stale-')), mkdtempSync(join(tmpdir(), 'leasekv-stale-'))];
-  const peers = [await freePort(), await freePort()];
-  const clients = [await freePort(), await freePort()];
+  const ports = await freePorts(4);
+  const [peers, clients] = [ports.slice(0, 2), ports.slice(2)];
   const nodes: RunningNode[] = [];
   try {
     for (const i of [0, 1]) {
@@ -81,15 +62,17 @@ test('a leader that lost its quorum and stepped down reports the time since its 
     }
     const leaderOf = (): RunningNode | undefined =>
       nodes.find((n) => n.node.raftStatus().role === 'leader' && n.node.raftStatus().leaseHeld);
-    await until('a leader with a lease', () => leaderOf() !== undefined, 10_000);
+    await waitFor('a leader with a lease', 10_000, () => leaderOf() !== undefined, { intervalMs: 20 });
     const leader = leaderOf() as RunningNode;
     const follower = nodes.find((n) => n !== leader) as RunningNode;
     assert.equal((await staleGet(leader)).staleByMs, 0, 'a leader holding its lease is fresh');
     await follower.stop();
     nodes.splice(nodes.indexOf(follower), 1);
     const stoppedAt = Date.now();
-    await until('the leader to step down', () => leader.node.raftStatus().role !== 'leader', 10_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the leader to step down', 10_000, () => leader.node.raftStatus().role !== 'leader', {
+      intervalMs: 20,
+    });
+    await sleep(200);
     const g = await staleGet(leader);
     assert.ok(
       g.staleByMs >= 200 && g.staleByMs <= Date.now() - stoppedAt + 500,

@@ -3,7 +3,6 @@
 // without a rejection. The same with a real full disk: itest/disk-full.test.ts (needs root).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,21 +11,11 @@ import { post } from './api/test-util.ts';
 import { buildNodeConfig } from './config.ts';
 import { startNode } from './start.ts';
 import type { NodeStorage } from './storage-adapter.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
+import { freePorts, sleep } from '../testkit/wait.ts';
 
 test('ENOSPC while persisting: the in-flight write gets unavailable + outcome unknown, reads are refused, one fatal, a clean stop', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-enospc-'));
-  const [peer, client] = [await freePort(), await freePort()];
+  const [peer, client] = await freePorts(2);
   const cfg = buildNodeConfig({
     id: 'n1',
     dataDir: dir,
@@ -59,7 +48,7 @@ test('ENOSPC while persisting: the in-flight write gets unavailable + outcome un
     const end = Date.now() + 20_000;
     while ((await put('first')).status !== 200) {
       assert.ok(Date.now() < end, 'no leader');
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     failing = true;
     const r = await put('second');

@@ -90,6 +90,26 @@ test('test kits: production code may not import them; test code may', () => {
   assert.deepEqual(checkFile('server/api/test-util.ts', "import { FakeBackend } from './fake-backend.ts';"), []);
 });
 
+test('src/testkit is test code: tests of every layer and the benchmark may use it, production code may not', () => {
+  assert.equal(isTestCode('testkit/cluster.ts'), true);
+  assert.equal(isTestCode('testkit/wait.ts'), true);
+  const kit = "import { waitFor } from '../testkit/wait.ts';";
+  assert.deepEqual(
+    checkFile('server/x.ts', kit).map((v) => v.message),
+    ['server/ may not import testkit/ (../testkit/wait.ts)', 'production code imports test code (../testkit/wait.ts)'],
+  );
+  assert.equal(checkFile('cli/commands/x.ts', "import { freePort } from '../../testkit/wait.ts';").length, 2);
+  assert.deepEqual(checkFile('transport/x.test.ts', kit), []);
+  assert.deepEqual(checkFile('cli/test-cluster.ts', kit), []);
+  assert.deepEqual(
+    checkFile('server/itest/harness.ts', "import { ProcessCluster } from '../../testkit/cluster.ts';"),
+    [],
+  );
+  assert.deepEqual(checkFile('bench/systems.ts', "import { ProcessCluster } from '../testkit/cluster.ts';"), []);
+  assert.equal(checkFile('testkit/cluster.ts', "import { run } from '../cli/commands/up.ts';").length, 1);
+  assert.deepEqual(checkFile('testkit/cluster.ts', "import { serveArgs } from '../server/serve-args.ts';"), []);
+});
+
 test('import cycles between files are rejected, type-only imports included', () => {
   const files = new Map([
     ['raft/a.ts', "import { b } from './b.ts';\nexport const a = 1;"],

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { MAX_HELLO_FRAME_BYTES } from './codec.ts';
-import { get, heartbeat, startMesh, waitFor } from './test-helpers.ts';
+import { get, heartbeat, startMesh } from './test-helpers.ts';
+import { waitFor } from '../testkit/wait.ts';
 
 function openRaw(port: number): Promise<Socket> {
   return new Promise((resolve) => {
@@ -49,12 +50,14 @@ test('inbound peer connections beyond the cap are reset on arrival; members stil
   try {
     // b's connection to a is one of the three.
     b.t.send([heartbeat('b', 'a', 1)]);
-    await waitFor(() => a.got.length >= 1, 'b reaches a');
+    await waitFor('b reaches a', 5000, () => a.got.length >= 1, { intervalMs: 2 });
     for (let i = 0; i < 4; i++) strangers.push(await openRaw(a.t.port));
-    await waitFor(() => strangers.filter((s) => s.destroyed).length >= 2, 'two strangers reset');
+    await waitFor('two strangers reset', 5000, () => strangers.filter((s) => s.destroyed).length >= 2, {
+      intervalMs: 2,
+    });
     assert.ok(a.t.stats().refusedConnections >= 2);
     b.t.send([heartbeat('b', 'a', 2)]);
-    await waitFor(() => a.got.length >= 2, 'b still reaches a');
+    await waitFor('b still reaches a', 5000, () => a.got.length >= 2, { intervalMs: 2 });
   } finally {
     for (const s of strangers) s.destroy();
     for (const n of nodes.values()) await n.t.stop();

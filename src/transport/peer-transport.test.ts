@@ -4,7 +4,8 @@ import { createConnection } from 'node:net';
 import type { Message } from '../raft/types.ts';
 import { encodeFrame } from './codec.ts';
 import { PeerTransport, TransportConfigError } from './peer-transport.ts';
-import { captureLogger, get, heartbeat, startMesh, waitFor, type LogLine } from './test-helpers.ts';
+import { captureLogger, get, heartbeat, startMesh, type LogLine } from './test-helpers.ts';
+import { waitFor, sleep } from '../testkit/wait.ts';
 
 test('three transports exchange messages in order, with entries and stats', async () => {
   const nodes = await startMesh(['n1', 'n2', 'n3']);
@@ -19,7 +20,9 @@ test('three transports exchange messages in order, with entries and stats', asyn
     n1.t.send([withEntries, heartbeat('n1', 'n3', 1)]);
     n2.t.send([heartbeat('n2', 'n1', 2), heartbeat('n2', 'n3', 3)]);
     n3.t.send([heartbeat('n3', 'n1', 4)]);
-    await waitFor(() => n1.got.length === 2 && n2.got.length === 1 && n3.got.length === 2, 'deliveries');
+    await waitFor('deliveries', 5000, () => n1.got.length === 2 && n2.got.length === 1 && n3.got.length === 2, {
+      intervalMs: 2,
+    });
     assert.deepEqual(n2.got[0], structuredClone(withEntries));
     assert.deepEqual(n1.got.map((m) => m.from).sort(), ['n2', 'n3']);
     const s = n1.t.stats().peers;
@@ -37,10 +40,10 @@ test('messages queued in one tick leave in one write batch, in order', async () 
   try {
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
-    await waitFor(() => a.t.stats().peers['b']?.connected === true, 'connection');
+    await waitFor('connection', 5000, () => a.t.stats().peers['b']?.connected === true, { intervalMs: 2 });
     const before = a.t.stats().peers['b']?.writeBatches ?? 0;
     for (let i = 0; i < 200; i++) a.t.send([heartbeat('a', 'b', i)]);
-    await waitFor(() => b.got.length === 200, '200 messages');
+    await waitFor('200 messages', 5000, () => b.got.length === 200, { intervalMs: 2 });
     assert.deepEqual(
       b.got.map((m) => (m.type === 'app' ? m.round : -1)),
       Array.from({ length: 200 }, (_, i) => i),
@@ -56,11 +59,11 @@ test('redirecting a connected peer loses nothing sent right after the switch', a
   try {
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
-    await waitFor(() => a.t.stats().peers['b']?.connected === true, 'connection');
+    await waitFor('connection', 5000, () => a.t.stats().peers['b']?.connected === true, { intervalMs: 2 });
     // Same address, new connection: the old socket must not swallow what is queued next.
     a.t.setPeerAddress('b', { host: '127.0.0.1', port: b.t.port });
     a.t.send([heartbeat('a', 'b', 1), heartbeat('a', 'b', 2)]);
-    await waitFor(() => b.got.length === 2, 'both messages after the switch');
+    await waitFor('both messages after the switch', 5000, () => b.got.length === 2, { intervalMs: 2 });
     assert.ok((a.t.stats().peers['b']?.connects ?? 0) >= 2);
   } finally {
     await Promise.all([...nodes.values()].map((n) => n.t.stop()));
@@ -74,10 +77,10 @@ test('messages sent while the peer is down are delivered after it restarts on th
   let b2: PeerTransport | null = null;
   try {
     a.t.send([heartbeat('a', 'b', 1)]);
-    await waitFor(() => b.got.length === 1, 'first message');
+    await waitFor('first message', 5000, () => b.got.length === 1, { intervalMs: 2 });
     const port = b.t.port;
     await b.t.stop();
-    await waitFor(() => a.t.stats().peers['b']?.connected === false, 'a notices b is gone');
+    await waitFor('a notices b is gone', 5000, () => a.t.stats().peers['b']?.connected === false, { intervalMs: 2 });
     a.t.send([heartbeat('a', 'b', 2), heartbeat('a', 'b', 3)]);
     const got: Message[] = [];
     b2 = new PeerTransport({
@@ -93,7 +96,7 @@ test('messages sent while the peer is down are delivered after it restarts on th
     });
     b2.onMessage((m) => got.push(m));
     await b2.start();
-    await waitFor(() => got.length === 2, 'queued messages after restart');
+    await waitFor('queued messages after restart', 5000, () => got.length === 2, { intervalMs: 2 });
     assert.deepEqual(
       got.map((m) => (m.type === 'app' ? m.round : -1)),
       [2, 3],
@@ -132,22 +135,24 @@ test('a peer with another cluster id is refused, logged and disconnected', async
   try {
     await intruder.start();
     intruder.send([heartbeat('b', 'a', 99)]);
-    await waitFor(() => a.t.stats().refusedConnections >= 1, 'refusal');
+    await waitFor('refusal', 5000, () => a.t.stats().refusedConnections >= 1, { intervalMs: 2 });
     await waitFor(
-      () => intruderLogs.some((l) => /refused this node's connection/.test(l.msg)),
       'intruder sees the refusal',
+      5000,
+      () => intruderLogs.some((l) => /refused this node's connection/.test(l.msg)),
+      { intervalMs: 2 },
     );
     const refusal = a.logs.find((l) => l.msg === 'refused peer connection');
     assert.match(JSON.stringify(refusal?.fields), /cluster token mismatch/);
     // The refused side learns why (so a new member stops) but never this cluster's token.
-    await waitFor(() => refusedFor.length >= 1, 'identity refusal reported to the intruder');
+    await waitFor('identity refusal reported to the intruder', 5000, () => refusedFor.length >= 1, { intervalMs: 2 });
     assert.match(refusedFor[0] ?? '', /cluster token mismatch/);
     assert.ok(
       !JSON.stringify(intruderLogs).includes('test-cluster') && !refusedFor.join().includes('test-cluster'),
       'the real token is not echoed',
     );
     assert.equal(intruder.stats().peers['a']?.connected, false);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     assert.ok(!a.got.some((m) => m.type === 'app' && m.round === 99), 'no message from the other cluster delivered');
   } finally {
     await intruder.stop();
@@ -185,7 +190,9 @@ test('the queue to an unreachable peer is bounded: oldest dropped and counted', 
     assert.equal(t.stats().peers['b']?.drops, dropsBefore + 1);
     t.send([heartbeat('a', 'nobody', 0)]);
     assert.equal(t.stats().unknownPeerDrops, 1);
-    await waitFor(() => (t.stats().peers['b']?.errors ?? 0) >= 2, 'connection errors counted while retrying');
+    await waitFor('connection errors counted while retrying', 5000, () => (t.stats().peers['b']?.errors ?? 0) >= 2, {
+      intervalMs: 2,
+    });
   } finally {
     await t.stop();
   }
@@ -198,11 +205,11 @@ test('messages that waited longer than maxQueuedMessageAgeMs are dropped, not de
     const b = get(nodes, 'b');
     a.t.setPeerAddress('b', { host: '127.0.0.1', port: 1 }); // unreachable for now
     a.t.send([heartbeat('a', 'b', 1)]);
-    await new Promise((r) => setTimeout(r, 120));
+    await sleep(120);
     a.t.setPeerAddress('b', { host: '127.0.0.1', port: b.t.port });
     a.t.send([heartbeat('a', 'b', 2)]);
-    await waitFor(() => b.got.length >= 1, 'fresh message');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('fresh message', 5000, () => b.got.length >= 1, { intervalMs: 2 });
+    await sleep(50);
     assert.deepEqual(
       b.got.map((m) => (m.type === 'app' ? m.round : -1)),
       [2],
@@ -270,7 +277,9 @@ test('garbage from the network closes that connection only; the node keeps servi
     }
     assert.ok(a.t.stats().refusedConnections >= 2);
     b.t.send([heartbeat('b', 'a', 5)]);
-    await waitFor(() => a.got.some((m) => m.type === 'app' && m.round === 5), 'real peer still served');
+    await waitFor('real peer still served', 5000, () => a.got.some((m) => m.type === 'app' && m.round === 5), {
+      intervalMs: 2,
+    });
   } finally {
     await Promise.all([...nodes.values()].map((n) => n.t.stop()));
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { startProxy } from './proxy.ts';
-import { waitFor } from './test-helpers.ts';
+import { waitFor } from '../testkit/wait.ts';
 
 async function echoServer(): Promise<{ server: Server; port: number }> {
   const server = createServer((s) => s.pipe(s));
@@ -35,14 +35,14 @@ test('proxy delays each direction by at least the set delay and preserves order'
     s.on('data', (d: Buffer) => (received += d.toString()));
     const start = performance.now();
     s.write('ping');
-    await waitFor(() => received === 'ping', 'echo');
+    await waitFor('echo', 5000, () => received === 'ping', { intervalMs: 2 });
     // Two crossings (there and back), each delayed at least 40 ms. No upper bound (CI timing).
     assert.ok(performance.now() - start >= 80 - 1, `round trip ${performance.now() - start} ms`);
     received = '';
     proxy.setDelayMs(5);
     const parts = Array.from({ length: 2000 }, (_, i) => `${i},`);
     for (const p of parts) s.write(p);
-    await waitFor(() => received.length === parts.join('').length, '2000 small writes');
+    await waitFor('2000 small writes', 5000, () => received.length === parts.join('').length, { intervalMs: 2 });
     assert.equal(received, parts.join(''));
   } finally {
     s.destroy();
@@ -64,9 +64,9 @@ test('proxy partition: open connections are cut, new ones refused, and healing r
     let closed = false;
     s.on('close', () => (closed = true));
     s.on('error', () => {});
-    await waitFor(() => proxy.connections === 2, 'connection through the proxy');
+    await waitFor('connection through the proxy', 5000, () => proxy.connections === 2, { intervalMs: 2 });
     proxy.setBlocked(true);
-    await waitFor(() => closed, 'existing connection cut');
+    await waitFor('existing connection cut', 5000, () => closed, { intervalMs: 2 });
     const s2 = createConnection({ host: '127.0.0.1', port: proxy.port });
     s2.on('error', () => {});
     let got = '';
@@ -79,7 +79,7 @@ test('proxy partition: open connections are cut, new ones refused, and healing r
     let got3 = '';
     s3.on('data', (d: Buffer) => (got3 += d.toString()));
     s3.write('back');
-    await waitFor(() => got3 === 'back', 'echo after healing');
+    await waitFor('echo after healing', 5000, () => got3 === 'back', { intervalMs: 2 });
     s3.destroy();
   } finally {
     await proxy.close();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { NodeId, SnapshotRequest } from '../raft/types.ts';
 import { startProxy } from './proxy.ts';
-import { get, startMesh, waitFor } from './test-helpers.ts';
+import { get, startMesh } from './test-helpers.ts';
+import { waitFor, sleep } from '../testkit/wait.ts';
 
 function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
   return {
@@ -33,11 +34,11 @@ test('a multi-MB snapshot arrives whole, in chunks, with its SnapshotRequest', a
     const data = randomBytes(6 * 1024 * 1024 + 123);
     a.t.sendSnapshot('b', snapMsg('a', 'b', 42), data);
     assert.equal(a.t.snapshotInProgress('b'), true);
-    await waitFor(() => got.length === 1, 'snapshot delivery', 15_000);
+    await waitFor('snapshot delivery', 15_000, () => got.length === 1, { intervalMs: 2 });
     assert.equal(got[0]?.from, 'a');
     assert.deepEqual(got[0]?.msg, snapMsg('a', 'b', 42));
     assert.ok(Buffer.from(got[0]?.data ?? []).equals(data), 'data intact');
-    await waitFor(() => !a.t.snapshotInProgress('b'), 'sender sees the final ack');
+    await waitFor('sender sees the final ack', 5000, () => !a.t.snapshotInProgress('b'), { intervalMs: 2 });
     assert.equal(a.t.stats().peers['b']?.snapshotsSent, 1);
     assert.equal(b.t.stats().peers['a']?.snapshotsReceived, 1);
   } finally {
@@ -58,9 +59,9 @@ test('re-offering the same snapshot mid-transfer does not break the connection; 
     // The core re-offers a snapshot every heartbeat round until the follower has it.
     for (let i = 0; i < 5; i++) {
       a.t.sendSnapshot('b', snapMsg('a', 'b', 42), data);
-      await new Promise((r) => setTimeout(r, 15));
+      await sleep(15);
     }
-    await waitFor(() => got.length >= 1, 'snapshot delivery', 15_000);
+    await waitFor('snapshot delivery', 15_000, () => got.length >= 1, { intervalMs: 2 });
     assert.ok(Buffer.from(got[0]?.data ?? []).equals(data), 'data intact');
     // Without acknowledging duplicates every re-offer closed the connection (4 here); a transfer
     // restarted mid-window can still leave one gap that a reconnect resumes.
@@ -90,14 +91,14 @@ test('a snapshot transfer resumes where it stopped after the connection is cut m
     const data = randomBytes(total);
     a.t.sendSnapshot('b', snapMsg('a', 'b', 9), data);
     const received = (): number => b.t.stats().peers['a']?.snapshotBytesReceived ?? 0;
-    await waitFor(() => received() > 512 * 1024, 'first part of the transfer', 15_000);
+    await waitFor('first part of the transfer', 15_000, () => received() > 512 * 1024, { intervalMs: 2 });
     proxy.setBlocked(true); // cut: the connection drops mid-transfer
-    await waitFor(() => a.t.stats().peers['b']?.connected === false, 'sender notices the cut');
+    await waitFor('sender notices the cut', 5000, () => a.t.stats().peers['b']?.connected === false, { intervalMs: 2 });
     const atCut = received();
     assert.ok(atCut < total, 'cut before the end');
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     proxy.setBlocked(false);
-    await waitFor(() => got.length === 1, 'delivery after reconnect', 20_000);
+    await waitFor('delivery after reconnect', 20_000, () => got.length === 1, { intervalMs: 2 });
     assert.ok(Buffer.from(got[0]?.data ?? []).equals(data), 'data intact');
     // Resumed, not restarted: every byte was accepted exactly once.
     assert.equal(received(), total);
@@ -120,14 +121,14 @@ test('a snapshot over the receiver limit is rejected and the sender gives it up'
     let delivered = 0;
     b.t.onSnapshot(() => delivered++);
     a.t.sendSnapshot('b', snapMsg('a', 'b', 1), new Uint8Array(200_000));
-    await waitFor(() => !a.t.snapshotInProgress('b'), 'sender gives up');
+    await waitFor('sender gives up', 5000, () => !a.t.snapshotInProgress('b'), { intervalMs: 2 });
     assert.equal(delivered, 0);
     assert.ok(b.logs.some((l) => /over maxSnapshotBytes/.test(l.msg)));
     // A small one still goes through afterwards; an empty one too.
     a.t.sendSnapshot('b', snapMsg('a', 'b', 2), new Uint8Array(1000).fill(7));
-    await waitFor(() => delivered === 1, 'small snapshot');
+    await waitFor('small snapshot', 5000, () => delivered === 1, { intervalMs: 2 });
     a.t.sendSnapshot('b', snapMsg('a', 'b', 3), new Uint8Array(0));
-    await waitFor(() => delivered === 2, 'empty snapshot');
+    await waitFor('empty snapshot', 5000, () => delivered === 2, { intervalMs: 2 });
   } finally {
     await Promise.all([...nodes.values()].map((n) => n.t.stop()));
   }

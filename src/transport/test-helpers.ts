@@ -13,15 +13,6 @@ export function captureLogger(lines: LogLine[]): TransportLogger {
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Resolves when cond() holds; rejects after timeoutMs (tests stay bounded). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const start = performance.now();
-  while (!cond()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 export interface TestNode {
   t: PeerTransport;
   got: Message[];

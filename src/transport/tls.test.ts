@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { createCa, issueCert, type CertPem } from '../util/certs.ts';
 import { PeerTransport, type PeerTransportOptions } from './peer-transport.ts';
 import type { TlsMaterial } from './options.ts';
-import { captureLogger, heartbeat, waitFor, type LogLine } from './test-helpers.ts';
+import { captureLogger, heartbeat, type LogLine } from './test-helpers.ts';
+import { waitFor } from '../testkit/wait.ts';
 
 const DAY = 86_400_000;
 const ca = await createCa({ commonName: 'test peer CA' });
@@ -71,7 +72,7 @@ test('members with certificates of the peer CA exchange messages over mutual TLS
   try {
     a.t.send([heartbeat('a', 'b', 1)]);
     b.t.send([heartbeat('b', 'a', 1)]);
-    await waitFor(() => a.got === 1 && b.got === 1, 'both directions over TLS');
+    await waitFor('both directions over TLS', 5000, () => a.got === 1 && b.got === 1, { intervalMs: 2 });
     assert.equal(a.t.stats().refusedConnections + b.t.stats().refusedConnections, 0);
   } finally {
     await stop();
@@ -101,7 +102,7 @@ for (const [name, cert, why] of [
       b.t.send([heartbeat('b', 'a', 1)]);
       a.t.send([heartbeat('a', 'b', 1)]);
       // Many redials (backoff 10–20 ms) in this time: still one line each side for the cause.
-      await waitFor(() => a.t.stats().refusedConnections >= 5, 'several refused redials');
+      await waitFor('several refused redials', 5000, () => a.t.stats().refusedConnections >= 5, { intervalMs: 2 });
       await waitFor(
         () => b.t.stats().peers['a']?.errors !== undefined && (b.t.stats().peers['a']?.errors ?? 0) >= 5,
         'b fails',
@@ -132,16 +133,20 @@ test('a plaintext member dialling a TLS peer port is refused with the reason, lo
   );
   try {
     b.t.send([heartbeat('b', 'a', 1)]);
-    await waitFor(() => a.t.stats().refusedConnections >= 5, 'several refused redials');
+    await waitFor('several refused redials', 5000, () => a.t.stats().refusedConnections >= 5, { intervalMs: 2 });
     assert.equal(a.got, 0);
     assert.match(text(lines(b, /refused this node's connection/)), /this peer port requires TLS/);
     assert.equal(lines(b, /refused this node's connection/).length, 1, text(b.logs));
     assert.equal(lines(a, /^refused peer connection$/).length, 1, text(a.logs));
     // a (TLS) dialling b (plaintext): a's error names the likely cause.
     a.t.send([heartbeat('a', 'b', 1)]);
-    await waitFor(() => lines(a, /error sending to node b/).length === 1, 'a logs its failed dial');
+    await waitFor('a logs its failed dial', 5000, () => lines(a, /error sending to node b/).length === 1, {
+      intervalMs: 2,
+    });
     assert.match(text(lines(a, /error sending to node b/)), /does not speak TLS|socket|ECONNRESET|TLS/);
-    await waitFor(() => lines(b, /^refused peer connection$/).length === 1, 'b logs the TLS dial once');
+    await waitFor('b logs the TLS dial once', 5000, () => lines(b, /^refused peer connection$/).length === 1, {
+      intervalMs: 2,
+    });
     assert.match(text(lines(b, /^refused peer connection$/)), /this peer port is plaintext/);
   } finally {
     await stop();
@@ -156,9 +161,11 @@ test('the context is read for each new connection: a certificate swapped in is u
   );
   try {
     b.t.send([heartbeat('b', 'a', 1)]);
-    await waitFor(() => a.t.stats().refusedConnections >= 2, 'refused with the old certificate');
+    await waitFor('refused with the old certificate', 5000, () => a.t.stats().refusedConnections >= 2, {
+      intervalMs: 2,
+    });
     bMaterial = ctx(good.b); // the reload: new handshakes present the new certificate
-    await waitFor(() => a.got >= 1, 'accepted with the new certificate');
+    await waitFor('accepted with the new certificate', 5000, () => a.got >= 1, { intervalMs: 2 });
   } finally {
     await stop();
   }

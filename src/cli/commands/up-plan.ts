@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ControlConflictError, proxyOffset } from '../supervisor.ts';
 import { readIdentity } from '../../storage/identity.ts';
+import { memberList, serveArgs as buildServeArgs, type ServeSpec } from '../../server/serve-args.ts';
 
 /** Where the peer and proxy ports start, from --base-port (the block layout in USAGE). */
 export const PEER_OFFSET = 100;
@@ -54,23 +55,23 @@ export function plan(nodes: number, dataDir: string, basePort: number): NodePlan
   }));
 }
 
+/** `serve` arguments of planned node `p` bootstrapping with every planned member (--peers). */
 export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
-  return [
-    'serve',
-    '--insecure',
-    '--id',
-    p.id,
-    '--data-dir',
-    p.dataDir,
-    '--listen-peer',
-    p.peerAddr,
-    '--listen-client',
-    p.clientAddr,
-    '--peers',
-    all.map((n) => `${n.id}=${n.peerAddr}`).join(','),
-    '--client-addrs',
-    all.map((n) => `${n.id}=${n.clientAddr}`).join(','),
-  ];
+  return buildServeArgs({
+    ...own(p),
+    peers: memberList(all.map((n) => [n.id, n.peerAddr])),
+    clientAddrs: memberList(all.map((n) => [n.id, n.clientAddr])),
+  });
+}
+
+/** `serve` arguments of a member just added, joining through the client `endpoints` (--join). */
+export function joinArgs(p: NodePlan, endpoints: readonly string[]): string[] {
+  return buildServeArgs({ ...own(p), join: endpoints });
+}
+
+function own(p: NodePlan): Omit<ServeSpec, 'peers' | 'clientAddrs' | 'join' | 'settings'> {
+  // Plaintext until `up` makes its certificates (docs/security.md).
+  return { insecure: true, id: p.id, dataDir: p.dataDir, listenPeer: p.peerAddr, listenClient: p.clientAddr };
 }
 
 /**

@@ -13,6 +13,7 @@ import { readIdentity } from '../../storage/identity.ts';
 import { banner, prefix } from './up-output.ts';
 import {
   blockPorts,
+  joinArgs,
   nextMember,
   PEER_OFFSET,
   plan,
@@ -147,20 +148,10 @@ export async function run(argv: string[]): Promise<number> {
       spawn(id, peers, env) {
         const extra = added.get(id);
         if (extra !== undefined) {
-          const args = [
-            'serve',
-            '--insecure',
-            '--id',
-            extra.id,
-            '--data-dir',
-            extra.dataDir,
-            '--listen-peer',
-            extra.peerAddr,
-            '--listen-client',
-            extra.clientAddr,
-            '--join',
-            nodes.map((m) => m.clientAddr).join(','),
-          ];
+          const args = joinArgs(
+            extra,
+            nodes.map((m) => m.clientAddr),
+          );
           return startChild(id, args, env);
         }
         const n = nodes.find((m) => m.id === id) as NodePlan;

@@ -9,6 +9,7 @@ import { Event_EventType, KV } from '../../gen/leasekv/v1/kv_pb.ts';
 import type { FakeBackend } from './fake-backend.ts';
 import type { ApiServer } from './server.ts';
 import { fakeServer, post } from './test-util.ts';
+import { sleep } from '../../testkit/wait.ts';
 
 /** Reads an SSE stream until `n` blocks arrived (or it ended); returns the blocks' lines. */
 function sse(
@@ -93,7 +94,7 @@ describe('Watch over the API', () => {
       },
     ]);
     // The server learns of the cancel when the stream reset arrives (bounded wait, no timing claim).
-    for (let i = 0; i < 100 && backend.watchHub.watcherCount > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && backend.watchHub.watcherCount > 0; i++) await sleep(20);
     assert.equal(backend.watchHub.watcherCount, 0, 'the watcher is gone when the client cancels');
   });
 

@@ -7,6 +7,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { createFrontEnd } from './front.ts';
 import { fakeServer, post } from './test-util.ts';
+import { sleep } from '../../testkit/wait.ts';
 
 /** Resolves with what the server sent once it closes the socket; rejects if it is still open after `boundMs`. */
 function closedWithin(sock: Socket, boundMs: number): Promise<string> {
@@ -66,7 +67,7 @@ describe('HTTP/2 rapid reset', () => {
         const r = s.request({ ':method': 'POST', ':path': '/leasekv.v1.KV/Get', 'content-type': 'application/json' });
         r.on('error', () => undefined);
         r.close(h2c.NGHTTP2_CANCEL);
-        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+        if (i % 50 === 49) await sleep(5);
       }
       const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(-2), 10_000).unref());
       const code = await Promise.race([goaway, timeout]);
@@ -101,8 +102,8 @@ describe('HTTP/2 concurrent streams', () => {
         st.end(JSON.stringify({ key: `k${i}`, value: 'v' }));
       }
       const puts = (): number => backend.calls.filter((c) => c.method === 'put').length;
-      for (let i = 0; i < 200 && puts() < 3; i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 200 && puts() < 3; i++) await sleep(50);
+      await sleep(300);
       // The client queues the fourth (or the server refuses it): it never reaches the backend while three are open.
       assert.equal(puts(), 3);
     } finally {
@@ -157,11 +158,11 @@ describe('connection caps at the front end', () => {
         return s;
       };
       for (let i = 0; i < 6; i++) await openOne();
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       assert.equal(front.stats.refusedConnections, 2);
       now += 1000; // the next second
       await openOne();
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       assert.equal(front.stats.refusedConnections, 2);
     } finally {
       for (const s of socks) s.destroy();

@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster, type Cluster } from './harness.ts';
-import { showResult, type Endpoint } from './http.ts';
+import { showResult, type Endpoint } from '../../testkit/http.ts';
 import { LeaderClient, lastResult } from './leader-client.ts';
-import { LEASEKV_BIN, REPO_ROOT, waitFor } from './proc.ts';
+import { LEASEKV_BIN, REPO_ROOT } from '../../testkit/proc.ts';
+import { waitFor } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster } from './harness.ts';
-import { call, showResult } from './http.ts';
+import { call, showResult } from '../../testkit/http.ts';
 import { LeaderClient, lastResult } from './leader-client.ts';
-import { waitFor } from './proc.ts';
+import { waitFor } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 

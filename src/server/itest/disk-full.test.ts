@@ -9,8 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { call, type CallResult, type Endpoint } from './http.ts';
-import { freePorts, LEASEKV_BIN, NodeProcess, tailFile, waitFor } from './proc.ts';
+import { call, type CallResult, type Endpoint } from '../../testkit/http.ts';
+import { serveArgs } from '../serve-args.ts';
+import { LEASEKV_BIN, NodeProcess, tailFile } from '../../testkit/proc.ts';
+import { freePorts, waitFor } from '../../testkit/wait.ts';
 
 function tryMount(dir: string, sizeBytes: number): string | null {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux (mount -t tmpfs)';
@@ -31,22 +33,18 @@ test(
   'disk full: in-flight write answered outcome unknown, one log line, clean non-zero exit, restart keeps every acknowledged write',
   { skip: skip ?? false },
   async () => {
-    const [client, peer] = await freePorts('127.0.0.1', 2);
+    const [client, peer] = await freePorts(2);
     const ep: Endpoint = { host: '127.0.0.1', port: client! };
     const args = [
       LEASEKV_BIN,
-      'serve',
-      '--insecure',
-      '--id',
-      'n1',
-      '--data-dir',
-      join(mnt, 'n1'),
-      '--listen-client',
-      `127.0.0.1:${client}`,
-      '--listen-peer',
-      `127.0.0.1:${peer}`,
-      '--peers',
-      `n1=127.0.0.1:${peer}`,
+      ...serveArgs({
+        insecure: true,
+        id: 'n1',
+        dataDir: join(mnt, 'n1'),
+        listenClient: `127.0.0.1:${client}`,
+        listenPeer: `127.0.0.1:${peer}`,
+        peers: `n1=127.0.0.1:${peer}`,
+      }),
     ];
     const logPath = join(root, 'n1.log');
     const procs: NodeProcess[] = [];
@@ -60,13 +58,10 @@ test(
       const put = (i: number): Promise<CallResult> =>
         call(ep, 'Put', { key: `k${i}`, value: 'x'.repeat(4000), clientId: 'c1', seq: i + 1 }, 10_000);
       let last: CallResult | undefined;
-      await waitFor(
-        'a leader',
-        30_000,
-        async () => ((last = await put(0)).kind === 'ok' ? true : undefined),
-        100,
-        () => (n1.alive ? undefined : `n1 exited\n${tailFile(logPath, 20)}`),
-      ).catch((e: Error) => {
+      await waitFor('a leader', 30_000, async () => ((last = await put(0)).kind === 'ok' ? true : undefined), {
+        intervalMs: 100,
+        hopeless: () => (n1.alive ? undefined : `n1 exited\n${tailFile(logPath, 20)}`),
+      }).catch((e: Error) => {
         throw new Error(`${e.message}; last answer ${JSON.stringify(last)}\n${tailFile(logPath, 20)}`);
       });
       const acked: number[] = [0];
@@ -109,8 +104,7 @@ test(
         'a leader after restart',
         30_000,
         async () => ((await call(ep, 'Get', { key: 'k0' }, 5000)).kind === 'ok' ? true : undefined),
-        100,
-        () => (again.alive ? undefined : 'n1 exited on restart'),
+        { intervalMs: 100, hopeless: () => (again.alive ? undefined : 'n1 exited on restart') },
       );
       for (const i of acked) {
         const r = await call(ep, 'Get', { key: `k${i}` }, 5000);

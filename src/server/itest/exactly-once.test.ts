@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster, type Cluster } from './harness.ts';
-import { call, showResult } from './http.ts';
+import { call, showResult } from '../../testkit/http.ts';
 import { LeaderClient, lastResult, type Attempt } from './leader-client.ts';
-import { sleep } from './proc.ts';
+import { sleep } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 

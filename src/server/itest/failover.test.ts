@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster } from './harness.ts';
-import { call, showResult } from './http.ts';
+import { call, showResult } from '../../testkit/http.ts';
 import { LeaderClient, lastResult } from './leader-client.ts';
-import { waitFor } from './proc.ts';
+import { waitFor } from '../../testkit/wait.ts';
 
 const FAILOVER_BOUND_MS = 10_000;
 

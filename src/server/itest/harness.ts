@@ -13,38 +13,17 @@
 // its folder (data dirs, node logs, history.jsonl) and prints the log tails; LEASEKV_ITEST_KEEP=1
 // keeps it on success too.
 import type { TestContext } from 'node:test';
-import { call, showResult, type CallResult, type ClusterMethod, type Endpoint } from './http.ts';
+import { ProcessCluster, type ClusterOptions } from '../../testkit/cluster.ts';
+import { call, showResult, type ClusterMethod } from '../../testkit/http.ts';
+import type { StatusView } from '../../testkit/status.ts';
+import { waitFor } from '../../testkit/wait.ts';
 import { acquireClusterLock, type ClusterLock } from './lock.ts';
-import { waitFor } from './proc.ts';
-import { ProcessCluster, type ClusterOptions } from './process-cluster.ts';
 
-export { FAST_TIMING, type ClusterOptions, type StartHow } from './process-cluster.ts';
+export { FAST_TIMING, type ClusterOptions, type StartHow } from '../../testkit/cluster.ts';
+export { statusAt, waitForOneLeader, type StatusView } from '../../testkit/status.ts';
 
-export interface StatusView {
-  readonly id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: string;
-  readonly leaseHeld: boolean;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-}
-
-/** The process cluster (process-cluster.ts) and what the tests ask of it through the API. */
+/** The process cluster (src/testkit/cluster.ts) and what the integration tests ask of it through the API. */
 export class Cluster extends ProcessCluster {
-  status(id: string, timeoutMs = 1000): Promise<StatusView | CallResult> {
-    return statusAt(this.endpoint(id), timeoutMs);
-  }
-
-  /**
-   * Waits until exactly one of `among` (default: the running nodes) says LEADER and every one of
-   * them names it as leader. Returns its id.
-   */
-  async waitForLeader(timeoutMs = 60_000, among?: readonly string[]): Promise<string> {
-    const ids = among ?? this.liveIds();
-    return waitForOneLeader(new Map(ids.map((id) => [id, this.endpoint(id)])), timeoutMs, () => this.crashed());
-  }
-
   /**
    * Finds the leader and writes key=value through it, retrying (bounded) if leadership moves in
    * between — on a loaded machine a new leader can lose its lease again right after an election.
@@ -60,8 +39,7 @@ export class Cluster extends ProcessCluster {
         const r = await call(this.endpoint(leader), 'Put', { key, value, ...session }, 3000);
         return r.kind === 'ok' ? leader : undefined;
       },
-      100,
-      () => this.crashed(),
+      { intervalMs: 100, hopeless: () => this.crashed() },
     );
   }
 
@@ -110,8 +88,7 @@ export class Cluster extends ProcessCluster {
           return undefined;
         throw new Error(`${method} ${JSON.stringify(body)} failed: ${last}`);
       },
-      200,
-      () => this.crashed(),
+      { intervalMs: 200, hopeless: () => this.crashed() },
     );
   }
 
@@ -146,8 +123,7 @@ export class Cluster extends ProcessCluster {
         }
         return true;
       },
-      100,
-      () => this.crashed(),
+      { intervalMs: 100, hopeless: () => this.crashed() },
     );
   }
 
@@ -160,50 +136,9 @@ export class Cluster extends ProcessCluster {
         const views = await Promise.all(ids.map((id) => this.status(id)));
         return views.every((v) => 'appliedIndex' in v && v.appliedIndex >= index) ? true : undefined;
       },
-      50,
-      () => this.crashed(),
+      { intervalMs: 50, hopeless: () => this.crashed() },
     );
   }
-}
-
-/** A node's Status, or the failed call. */
-export async function statusAt(ep: Endpoint, timeoutMs = 1000): Promise<StatusView | CallResult> {
-  const r = await call(ep, 'Status', {}, timeoutMs);
-  if (r.kind !== 'ok') return r;
-  const b = r.body;
-  return {
-    id: String(b['id']),
-    role: String(b['role']),
-    term: Number(b['term'] ?? 0),
-    leader: String(b['leader'] ?? ''),
-    leaseHeld: b['leaseHeld'] === true,
-    commitIndex: Number(b['commitIndex'] ?? 0),
-    appliedIndex: Number(b['appliedIndex'] ?? 0),
-  };
-}
-
-/**
- * Waits until exactly one of the nodes says LEADER, holds its lease (so a majority has been
- * acknowledging it lately), and all of them name it. Returns its id.
- */
-export function waitForOneLeader(
-  endpoints: ReadonlyMap<string, Endpoint>,
-  timeoutMs: number,
-  hopeless: () => string | undefined = () => undefined,
-): Promise<string> {
-  return waitFor(
-    `one leader among ${[...endpoints.keys()].join(',')}`,
-    timeoutMs,
-    async () => {
-      const views = await Promise.all([...endpoints.values()].map((ep) => statusAt(ep)));
-      const leaders = views.filter((v): v is StatusView => 'role' in v && v.role === 'LEADER');
-      if (leaders.length !== 1 || !(leaders[0] as StatusView).leaseHeld) return undefined;
-      const leader = (leaders[0] as StatusView).id;
-      return views.every((v) => 'role' in v && v.leader === leader) ? leader : undefined;
-    },
-    50,
-    hopeless,
-  );
 }
 
 /** Holds the cluster lock for the whole test file (one cluster at a time on this machine). */

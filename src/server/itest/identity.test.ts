@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster } from './harness.ts';
-import { call, showResult } from './http.ts';
-import { sleep } from './proc.ts';
+import { call, showResult } from '../../testkit/http.ts';
+import { sleep } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 

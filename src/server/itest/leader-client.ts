@@ -2,7 +2,7 @@
 // follows a not-leader hint, moves to the next node on a network error, and gives up at a deadline.
 // Deliberately simpler than src/client (which server/ may not import): the tests want to see
 // every attempt's raw answer.
-import { call, type CallResult, type Endpoint, type KvMethod } from './http.ts';
+import { call, type CallResult, type Endpoint, type KvMethod } from '../../testkit/http.ts';
 import { assert } from '../../util/assert.ts';
 
 export interface Attempt {

@@ -15,7 +15,7 @@ import {
   type TxnSpec,
 } from '../../check/history.ts';
 import { holdClusterLock, withCluster } from './harness.ts';
-import { sleep } from './proc.ts';
+import { sleep } from '../../testkit/wait.ts';
 import { runWorkload } from './workload.ts';
 
 holdClusterLock({ before, after });

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { FAST_TIMING, holdClusterLock, withCluster } from './harness.ts';
-import { call, showResult, type CallResult } from './http.ts';
-import { sleep, waitFor } from './proc.ts';
+import { call, showResult, type CallResult } from '../../testkit/http.ts';
+import { sleep, waitFor } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster } from './harness.ts';
-import { call, showResult } from './http.ts';
+import { call, showResult } from '../../testkit/http.ts';
+import { sleep } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 
@@ -24,7 +25,7 @@ test('MemberRemove of the leader, sent to the leader, answers ok (not a timeout)
       i < 50 && removed.kind === 'error' && /lease-not-confirmed|change-in-flight/.test(removed.message);
       i++
     ) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       removed = await call(c.endpoint('n4'), 'MemberRemove', { id: 'n4' }, 8000);
     }
     assert.ok(removed.kind === 'ok', `MemberRemove of the leader n4: ${showResult(removed)}`);

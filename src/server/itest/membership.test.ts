@@ -8,10 +8,10 @@ import { after, before, test, type TestContext } from 'node:test';
 import { checkHistorySync } from '../../check/checker.ts';
 import { formatHistoryJsonl, type HistoryOp } from '../../check/history.ts';
 import { holdClusterLock, withCluster, type Cluster } from './harness.ts';
-import { call, showResult } from './http.ts';
+import { call, showResult } from '../../testkit/http.ts';
 import { runWorkload } from './workload.ts';
 import { spawnSync } from 'node:child_process';
-import { LEASEKV_BIN } from './proc.ts';
+import { LEASEKV_BIN } from '../../testkit/proc.ts';
 
 holdClusterLock({ before, after });
 

@@ -9,11 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { FAST_TIMING, holdClusterLock, waitForOneLeader } from './harness.ts';
-import { call, showResult, type Endpoint } from './http.ts';
+import { holdClusterLock, waitForOneLeader } from './harness.ts';
+import { memberList, serveArgs, type ServeSpec } from '../serve-args.ts';
+import { timingSettings } from '../../testkit/cluster.ts';
+import { call, showResult, type Endpoint } from '../../testkit/http.ts';
 import { LeaderClient, lastResult } from './leader-client.ts';
 import { NetnsLab, netnsUnavailable } from './netns.ts';
-import { LEASEKV_BIN, NodeProcess, tailFile, waitFor } from './proc.ts';
+import { LEASEKV_BIN, NodeProcess, tailFile } from '../../testkit/proc.ts';
+import { waitFor } from '../../testkit/wait.ts';
 import { socketPathFor } from './uds-forward.ts';
 
 holdClusterLock({ before, after });
@@ -36,37 +39,25 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
   try {
     lab.build();
     const addr = (id: string): string => lab.host(id).addr;
-    const peers = IDS.map((id) => `${id}=${addr(id)}:${PEER_PORT}`).join(',');
-    const clients = IDS.map((id) => `${id}=${addr(id)}:${CLIENT_PORT}`).join(',');
-    const serve = (id: string, members: readonly string[]): void => {
+    const peers = memberList(IDS.map((id) => [id, `${addr(id)}:${PEER_PORT}`]));
+    const clients = memberList(IDS.map((id) => [id, `${addr(id)}:${CLIENT_PORT}`]));
+    const serve = (id: string, members: Pick<ServeSpec, 'peers' | 'clientAddrs' | 'join'>): void => {
       const argv = [
         process.execPath,
         LEASEKV_BIN,
-        'serve',
-        '--insecure',
-        '--id',
-        id,
-        '--data-dir',
-        join(dir, id),
-        '--listen-peer',
-        `${addr(id)}:${PEER_PORT}`,
-        '--listen-client',
-        `${addr(id)}:${CLIENT_PORT}`,
-        ...members,
-        '--cluster-token',
-        'itest-netns',
-        '--heartbeat-ms',
-        String(FAST_TIMING.heartbeatMs),
-        '--election-timeout-ms',
-        String(FAST_TIMING.electionTimeoutMs),
-        '--lease-ms',
-        String(FAST_TIMING.leaseMs),
-        '--request-timeout-ms',
-        String(FAST_TIMING.requestTimeoutMs),
+        ...serveArgs({
+          insecure: true,
+          id,
+          dataDir: join(dir, id),
+          listenPeer: `${addr(id)}:${PEER_PORT}`,
+          listenClient: `${addr(id)}:${CLIENT_PORT}`,
+          ...members,
+          settings: { 'cluster-token': 'itest-netns', ...timingSettings() },
+        }),
       ];
       procs.set(id, NodeProcess.spawn({ ...lab.execIn(id, argv), logPath: join(dir, `${id}.log`) }));
     };
-    for (const id of IDS) serve(id, ['--peers', peers, '--client-addrs', clients]);
+    for (const id of IDS) serve(id, { peers, clientAddrs: clients });
     const fwdArgs = [
       process.execPath,
       '--import',
@@ -106,8 +97,7 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
           const r = await call(eps.get(id) as Endpoint, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
           return r.kind === 'ok' && r.body['value'] === 'one' ? true : undefined;
         },
-        50,
-        crashed,
+        { intervalMs: 50, hopeless: crashed },
       );
     }
 
@@ -135,8 +125,7 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
         const r = await call(eps.get(leader) as Endpoint, 'Get', { key: 'x', consistency: 'STALE' }, 1000);
         return r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
       },
-      100,
-      crashed,
+      { intervalMs: 100, hopeless: crashed },
     );
     await waitForOneLeader(eps, 30_000, crashed);
 
@@ -162,10 +151,9 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
           throw new Error(showResult(r));
         return undefined;
       },
-      200,
-      crashed,
+      { intervalMs: 200, hopeless: crashed },
     );
-    serve('n4', ['--join', IDS.map((id) => `${addr(id)}:${CLIENT_PORT}`).join(',')]);
+    serve('n4', { join: IDS.map((id) => `${addr(id)}:${CLIENT_PORT}`) });
     const n4: Endpoint = { socketPath: socketPathFor(dir, 'n4') };
     await waitFor(
       'n4 to be a voter holding x=two',
@@ -180,8 +168,7 @@ test('nodes in separate network namespaces: elect, replicate, fail over when the
           );
         return voter && r.kind === 'ok' && r.body['value'] === 'two' ? true : undefined;
       },
-      100,
-      crashed,
+      { intervalMs: 100, hopeless: crashed },
     );
     t.diagnostic(`n4 joined from its own host ${addr('n4')} and became a voter`);
     failed = false;

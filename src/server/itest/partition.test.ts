@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster } from './harness.ts';
-import { call, showResult, type CallResult } from './http.ts';
+import { call, showResult, type CallResult } from '../../testkit/http.ts';
 import { LeaderClient, lastResult } from './leader-client.ts';
-import { sleep, waitFor } from './proc.ts';
+import { sleep, waitFor } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { holdClusterLock, withCluster, type Cluster } from './harness.ts';
-import { call, showResult } from './http.ts';
+import { call, showResult } from '../../testkit/http.ts';
 import { LeaderClient, lastResult } from './leader-client.ts';
-import { waitFor } from './proc.ts';
+import { waitFor } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 
@@ -68,7 +68,7 @@ async function checkIntact(c: Cluster, acked: ReadonlyMap<string, string>, when:
         }
         return true;
       },
-      200,
+      { intervalMs: 200 },
     );
   }
 }

@@ -12,7 +12,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { createCa, issueCert, type CertPem } from '../../util/certs.ts';
 import { post } from '../api/test-util.ts';
-import { LEASEKV_BIN, NodeProcess, freePorts, sleep, waitFor } from './proc.ts';
+import { LEASEKV_BIN, NodeProcess } from '../../testkit/proc.ts';
+import { freePorts, sleep, waitFor } from '../../testkit/wait.ts';
+import { memberList, serveArgs } from '../serve-args.ts';
 
 const DAY = 86_400_000;
 const HOST = '127.0.0.1';
@@ -41,39 +43,27 @@ describe('serve over TLS (processes)', () => {
     const p = NodeProcess.spawn({
       args: [
         LEASEKV_BIN,
-        'serve',
-        '--id',
-        id,
-        '--data-dir',
-        file(`data-${id}-${run}`),
-        '--listen-peer',
-        `${HOST}:${peerPorts[i]!}`,
-        '--listen-client',
-        `${HOST}:${clientPorts[i]!}`,
-        '--peers',
-        ids.map((m, j) => `${m}=${HOST}:${peerPorts[j]!}`).join(','),
-        '--client-addrs',
-        ids.map((m, j) => `${m}=${HOST}:${clientPorts[j]!}`).join(','),
-        '--tls-cert',
-        file(`${id}.crt`),
-        '--tls-key',
-        file(`${id}.key`),
-        '--tls-ca',
-        file('ca.crt'),
-        '--peer-tls-cert',
-        file(`${peerCert}.crt`),
-        '--peer-tls-key',
-        file(`${peerCert}.key`),
-        '--peer-tls-ca',
-        file('peer-ca.crt'),
-        '--log-level',
-        'info',
-        '--heartbeat-ms',
-        '50',
-        '--election-timeout-ms',
-        '500',
-        '--lease-ms',
-        '450',
+        ...serveArgs({
+          insecure: false,
+          id,
+          dataDir: file(`data-${id}-${run}`),
+          listenPeer: `${HOST}:${peerPorts[i]!}`,
+          listenClient: `${HOST}:${clientPorts[i]!}`,
+          peers: memberList(ids.map((m, j) => [m, `${HOST}:${peerPorts[j]!}`])),
+          clientAddrs: memberList(ids.map((m, j) => [m, `${HOST}:${clientPorts[j]!}`])),
+          settings: {
+            'tls-cert': file(`${id}.crt`),
+            'tls-key': file(`${id}.key`),
+            'tls-ca': file('ca.crt'),
+            'peer-tls-cert': file(`${peerCert}.crt`),
+            'peer-tls-key': file(`${peerCert}.key`),
+            'peer-tls-ca': file('peer-ca.crt'),
+            'log-level': 'info',
+            'heartbeat-ms': 50,
+            'election-timeout-ms': 500,
+            'lease-ms': 450,
+          },
+        }),
       ],
       logPath: logOf(id, run),
     });
@@ -121,8 +111,8 @@ describe('serve over TLS (processes)', () => {
         notAfter: new Date(Date.now() + 30 * DAY),
       }),
     );
-    clientPorts = await freePorts(HOST, 3);
-    peerPorts = await freePorts(HOST, 3);
+    const ports = await freePorts(6, HOST);
+    [clientPorts, peerPorts] = [ports.slice(0, 3), ports.slice(3)];
     // n1 and n2 are a majority; n3 starts with a certificate they must refuse.
     start('n1', 'n1-peer');
     start('n2', 'n2-peer');
@@ -131,7 +121,7 @@ describe('serve over TLS (processes)', () => {
         'a node serving over TLS',
         60_000,
         async () => ((await health(port).catch(() => 0)) > 0 ? true : undefined),
-        200,
+        { intervalMs: 200 },
       );
   });
   after(async () => {
@@ -143,17 +133,14 @@ describe('serve over TLS (processes)', () => {
     const p = NodeProcess.spawn({
       args: [
         LEASEKV_BIN,
-        'serve',
-        '--id',
-        'x',
-        '--data-dir',
-        file('x'),
-        '--listen-peer',
-        `${HOST}:0`,
-        '--listen-client',
-        `${HOST}:0`,
-        '--peers',
-        `x=${HOST}:1`,
+        ...serveArgs({
+          insecure: false,
+          id: 'x',
+          dataDir: file('x'),
+          listenPeer: `${HOST}:0`,
+          listenClient: `${HOST}:0`,
+          peers: `x=${HOST}:1`,
+        }),
       ],
       logPath: file('refused.log'),
     });
@@ -181,7 +168,7 @@ describe('serve over TLS (processes)', () => {
           'n3 told why it was refused',
           60_000,
           async () => (lines(logOf('n3', run), /refused this node's connection/).length >= 2 ? true : undefined),
-          200,
+          { intervalMs: 200 },
         );
         // It redials every few tens of ms; give it time to do so many times.
         await sleep(1500);
@@ -227,12 +214,9 @@ describe('serve over TLS (processes)', () => {
     const fresh = await serial();
     assert.equal(fresh, old, 'not reloaded before SIGHUP');
     procs.get('n1')!.signal('SIGHUP');
-    await waitFor(
-      'the renewed certificate served',
-      20_000,
-      async () => ((await serial()) !== old ? true : undefined),
-      100,
-    );
+    await waitFor('the renewed certificate served', 20_000, async () => ((await serial()) !== old ? true : undefined), {
+      intervalMs: 100,
+    });
     assert.equal(await health(clientPorts[0]!), 200);
     assert.equal(lines(logOf('n1'), /TLS files reloaded/).length, 1);
   });

@@ -4,7 +4,7 @@
 // µs times. One attempt per operation — a retry would be a second operation — so a write that did
 // not answer ok is `unknown` unless it was certainly never proposed (then `fail`).
 import type { GetOutput, HistoryOp, TxnSpec, TxnStep } from '../../check/history.ts';
-import { call, writeDefinitelyFailed, type CallResult, type Endpoint } from './http.ts';
+import { call, writeDefinitelyFailed, type CallResult, type Endpoint } from '../../testkit/http.ts';
 
 export interface WorkloadOptions {
   readonly endpoints: ReadonlyMap<string, Endpoint>;

@@ -1,40 +1,74 @@
-// The process side of the integration tests' cluster (harness.ts builds on it): real `leasekv serve`
-// processes on free 127.0.0.1 ports, one data dir and one log per node in a temp folder, optionally
-// one fault-injecting proxy per directed peer link; start, kill, terminate, pause and restart them;
-// `close()` kills every child. See harness.ts for the proxies and how to run the tests.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The one process-cluster launcher of the tests and the benchmark: N real `leasekv serve` processes
+// on free 127.0.0.1 ports, one data dir and one log per node in a folder, optionally one
+// fault-injecting proxy per directed peer link (server/itest/harness.ts explains them). It waits
+// for a leader, kills, terminates, pauses, resumes and restarts nodes, adds members, and `close()`
+// kills every child. The `serve` command line is built in command(), on server/serve-args.ts; extra
+// flags for every member (or per member) go in ClusterOptions.settings.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProxy, type ProxyHandle } from '../../transport/proxy.ts';
-import type { Endpoint } from './http.ts';
-import { LEASEKV_BIN, NodeProcess, freePorts, tailFile } from './proc.ts';
-import { assert } from '../../util/assert.ts';
+import { memberList, serveArgs, type SettingValue } from '../server/serve-args.ts';
+import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
+import { assert } from '../util/assert.ts';
+import type { CallResult, Endpoint } from './http.ts';
+import { LEASEKV_BIN, NodeProcess, tailFile } from './proc.ts';
+import { statusAt, waitForOneLeader, type StatusView } from './status.ts';
+import { freePorts } from './wait.ts';
 
 /** Test timings: must pass the core's config check (lease·(1+ρ)/(1−ρ) < election, heartbeat ≤ lease/3). */
-export const FAST_TIMING = { heartbeatMs: 50, electionTimeoutMs: 500, leaseMs: 450, requestTimeoutMs: 2000 } as const;
+export const FAST_TIMING: Timing = { heartbeatMs: 50, electionTimeoutMs: 500, leaseMs: 450, requestTimeoutMs: 2000 };
+
+export interface Timing {
+  readonly heartbeatMs: number;
+  readonly electionTimeoutMs: number;
+  readonly leaseMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export type Settings = Readonly<Record<string, SettingValue | undefined>>;
+
+/** Timings as `serve` settings (for serveArgs). */
+export function timingSettings(t: Partial<Timing> = FAST_TIMING): Settings {
+  return {
+    'heartbeat-ms': t.heartbeatMs,
+    'election-timeout-ms': t.electionTimeoutMs,
+    'lease-ms': t.leaseMs,
+    'request-timeout-ms': t.requestTimeoutMs,
+  };
+}
 
 export interface ClusterOptions {
   readonly size?: number;
   /** One proxy per directed peer link (partitions, latency). */
   readonly proxies?: boolean;
-  readonly timing?: Partial<typeof FAST_TIMING>;
-  readonly logLevel?: 'debug' | 'info' | 'warn';
+  /** Default FAST_TIMING; 'profile': the server's own defaults (what the benchmark measures). */
+  readonly timing?: Partial<Timing> | 'profile';
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Part of the temp folder's name. */
   readonly name?: string;
+  /** This folder (kept by close()) instead of a fresh temp folder. */
+  readonly dir?: string;
   /** Members beyond `size` with ports and data dirs but not started (n4, n5, … for member changes). */
   readonly spare?: number;
   /** --cluster-token of every node (default itest). */
   readonly clusterToken?: string;
+  /** --insecure (default true): plaintext client port and peer links; false with TLS settings. */
+  readonly insecure?: boolean;
+  /** More `serve` flags (name without --, see serve-args.ts) for every member, or per member. */
+  readonly settings?: Settings | ((id: string) => Settings);
   /** Runs once ports and data dirs are chosen (dirs not yet created), before any node starts (e.g. a restore). */
   readonly beforeStart?: (c: ProcessCluster) => Promise<void>;
 }
 
 /**
- * How startNode starts a member. Default: its first start bootstraps with --peers (the initial
- * members), later starts take the members from the data dir (no --peers).
+ * How startNode starts a member. Default: the members are taken from the data dir (no --peers);
+ * start() bootstraps the first members with `peers`.
  */
 export interface StartHow {
   /** --peers/--client-addrs listing these members (a bootstrap, or a restart that must agree). */
   readonly peers?: readonly string[];
+  /** With `peers`: this --peers text instead (a supervisor that routes the peer links itself). */
+  readonly peerList?: string;
   /** --join with these members' client endpoints (a member just added). */
   readonly join?: readonly string[];
   /** The test expects this start to end by itself (a refusal): its exit is not a crash. */
@@ -42,7 +76,7 @@ export interface StartHow {
 }
 
 const HOST = '127.0.0.1';
-const MAX_NODES = 7;
+const MAX_NODES = 9;
 /** How long a node may take to exit after SIGTERM (graceful stop hands over leadership first). */
 const GRACEFUL_EXIT_MS = 10_000;
 
@@ -58,14 +92,18 @@ interface Member {
   stoppedByTest: boolean;
 }
 
+type Ctor<C> = new (dir: string, opts: ClusterOptions, ids: string[]) => C;
+
 export class ProcessCluster {
   readonly ids: readonly string[];
   protected readonly members = new Map<string, Member>();
   /** key `${from}>${to}` */
   protected readonly links = new Map<string, ProxyHandle>();
+  /** Peer ports the others dial instead of a member's own (routePeer). */
+  private readonly routes = new Map<string, number>();
   private closed = false;
 
-  /** Use start(). */
+  /** Use start() or plan(). */
   constructor(
     readonly dir: string,
     protected readonly opts: ClusterOptions,
@@ -74,46 +112,25 @@ export class ProcessCluster {
     this.ids = ids;
   }
 
-  static async start<C extends ProcessCluster>(
-    this: new (dir: string, opts: ClusterOptions, ids: string[]) => C,
-    opts: ClusterOptions = {},
-  ): Promise<C> {
+  /**
+   * The cluster's folder, ids, ports and data dirs, nothing started: for a caller that starts the
+   * processes itself (command() gives each one's command line; close() removes the folder).
+   */
+  static async plan<C extends ProcessCluster>(this: Ctor<C>, opts: ClusterOptions = {}): Promise<C> {
     const size = opts.size ?? 3;
     const total = size + (opts.spare ?? 0);
     if (!(Number.isInteger(size) && size >= 1 && total <= MAX_NODES))
       throw new RangeError(`cluster size (with spares) must be 1..${MAX_NODES}`);
-    const dir = mkdtempSync(join(tmpdir(), `leasekv-itest-${opts.name ?? 'cluster'}-`));
-    const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-    const all = Array.from({ length: total }, (_, i) => `n${i + 1}`);
-    const c = new this(dir, opts, ids);
+    if (opts.dir !== undefined) mkdirSync(opts.dir, { recursive: true });
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `leasekv-test-${opts.name ?? 'cluster'}-`));
+    const c = new this(
+      dir,
+      opts,
+      Array.from({ length: size }, (_, i) => `n${i + 1}`),
+    );
     try {
-      const ports = await freePorts(HOST, 2 * total);
-      all.forEach((id, i) => {
-        c.members.set(id, {
-          id,
-          peerPort: ports[2 * i] as number,
-          clientPort: ports[2 * i + 1] as number,
-          dataDir: join(dir, id),
-          logPath: join(dir, `${id}.log`),
-          proc: null,
-          starts: 0,
-          stoppedByTest: false,
-        });
-      });
-      if (opts.proxies === true) {
-        for (const from of ids) {
-          for (const to of ids) {
-            if (from === to) continue;
-            const target = c.member(to);
-            c.links.set(
-              `${from}>${to}`,
-              await startProxy({ listenHost: HOST, listenPort: 0, targetHost: HOST, targetPort: target.peerPort }),
-            );
-          }
-        }
-      }
-      await opts.beforeStart?.(c);
-      for (const id of ids) c.startNode(id, { peers: ids });
+      const ports = await freePorts(2 * total, HOST); // at once: all distinct
+      for (let i = 0; i < total; i++) c.addPlanned(`n${i + 1}`, ports[2 * i] as number, ports[2 * i + 1] as number);
       return c;
     } catch (e) {
       await c.close();
@@ -121,20 +138,61 @@ export class ProcessCluster {
     }
   }
 
+  /** plan(), the proxies, beforeStart, then every member bootstrapped with --peers. */
+  static async start<C extends ProcessCluster>(this: Ctor<C>, opts: ClusterOptions = {}): Promise<C> {
+    const c = await (this as unknown as { plan: (o: ClusterOptions) => Promise<C> }).plan(opts);
+    try {
+      if (opts.proxies === true) {
+        for (const from of c.ids) {
+          for (const to of c.ids) {
+            if (from === to) continue;
+            c.links.set(
+              `${from}>${to}`,
+              await startProxy({
+                listenHost: HOST,
+                listenPort: 0,
+                targetHost: HOST,
+                targetPort: c.member(to).peerPort,
+              }),
+            );
+          }
+        }
+      }
+      await opts.beforeStart?.(c);
+      for (const id of c.ids) c.startNode(id, { peers: c.ids });
+      return c;
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+  }
+
+  /** A member with fresh ports and a data dir in the folder, not started (e.g. a replacement). */
+  async addMember(id: string): Promise<void> {
+    const taken = new Set([...this.members.values()].flatMap((m) => [m.peerPort, m.clientPort]));
+    const [peerPort, clientPort] = (await freePorts(2 + taken.size, HOST)).filter((p) => !taken.has(p)) as [
+      number,
+      number,
+    ];
+    this.addPlanned(id, peerPort, clientPort);
+  }
+
+  private addPlanned(id: string, peerPort: number, clientPort: number): void {
+    assert(!this.members.has(id), `member ${id} exists`);
+    const logPath = join(this.dir, `${id}.log`);
+    const m = { id, peerPort, clientPort, dataDir: join(this.dir, id), logPath, proc: null, starts: 0 };
+    this.members.set(id, { ...m, stoppedByTest: false });
+  }
+
+  /** The others dial `id` at `port` (a proxy the caller runs) in the --peers lists built from now on. */
+  routePeer(id: string, port: number): void {
+    this.routes.set(id, port);
+  }
+
   protected member(id: string): Member {
     const m = this.members.get(id);
     assert(m !== undefined, `no member ${id}`);
     return m;
-  }
-
-  /** The --peers list as `from` must dial: through the proxies when there are any. */
-  private peersFor(from: string, ids: readonly string[]): string {
-    return ids
-      .map((to) => {
-        const link = this.links.get(`${from}>${to}`);
-        return `${to}=${HOST}:${link === undefined ? this.member(to).peerPort : link.port}`;
-      })
-      .join(',');
   }
 
   /** `id`'s data dir (created by its first start). */
@@ -152,47 +210,6 @@ export class ProcessCluster {
     return `${HOST}:${this.member(id).peerPort}`;
   }
 
-  private argsFor(id: string, how: StartHow): string[] {
-    const m = this.member(id);
-    const t = { ...FAST_TIMING, ...this.opts.timing };
-    const members: string[] = [];
-    if (how.peers !== undefined) {
-      members.push(
-        '--peers',
-        this.peersFor(id, how.peers),
-        '--client-addrs',
-        how.peers.map((o) => `${o}=${this.clientAddr(o)}`).join(','),
-      );
-    }
-    if (how.join !== undefined) members.push('--join', how.join.map((o) => this.clientAddr(o)).join(','));
-    return [
-      LEASEKV_BIN,
-      'serve',
-      '--insecure',
-      '--id',
-      id,
-      '--data-dir',
-      m.dataDir,
-      '--listen-peer',
-      `${HOST}:${m.peerPort}`,
-      '--listen-client',
-      `${HOST}:${m.clientPort}`,
-      ...members,
-      '--cluster-token',
-      this.opts.clusterToken ?? 'itest',
-      '--heartbeat-ms',
-      String(t.heartbeatMs),
-      '--election-timeout-ms',
-      String(t.electionTimeoutMs),
-      '--lease-ms',
-      String(t.leaseMs),
-      '--request-timeout-ms',
-      String(t.requestTimeoutMs),
-      '--log-level',
-      this.opts.logLevel ?? 'info',
-    ];
-  }
-
   /** Starts (or restarts, same ports and data dir) a node that is not running. See StartHow. */
   startNode(id: string, how: StartHow = {}): void {
     const m = this.member(id);
@@ -200,7 +217,7 @@ export class ProcessCluster {
     assert(m.proc?.alive !== true, `${id} is already running`);
     m.starts++;
     m.stoppedByTest = how.expectExit === true;
-    m.proc = NodeProcess.spawn({ args: this.argsFor(id, how), logPath: m.logPath });
+    m.proc = NodeProcess.spawn({ args: this.command(id, how), logPath: m.logPath });
   }
 
   /** The exit of a start made with expectExit (null if it has not exited within timeoutMs). */
@@ -215,6 +232,46 @@ export class ProcessCluster {
     const m = this.member(id);
     assert(m.proc?.alive !== true, `${id} is running`);
     rmSync(m.dataDir, { recursive: true, force: true });
+  }
+
+  /** The --peers list as `from` must dial: through the proxies when there are any. */
+  private peersFor(from: string, ids: readonly string[]): string {
+    return memberList(
+      ids.map((to) => {
+        const link = this.links.get(`${from}>${to}`);
+        return [to, `${HOST}:${link?.port ?? this.routes.get(to) ?? this.member(to).peerPort}`];
+      }),
+    );
+  }
+
+  /** The command that starts `id` (node, the leasekv bin, then `serve` and its flags). See StartHow. */
+  command(id: string, how: StartHow = {}): string[] {
+    const m = this.member(id);
+    const o = this.opts;
+    const peers = how.peers;
+    return [
+      LEASEKV_BIN,
+      ...serveArgs({
+        insecure: o.insecure ?? true,
+        id,
+        dataDir: m.dataDir,
+        listenPeer: `${HOST}:${m.peerPort}`,
+        listenClient: `${HOST}:${m.clientPort}`,
+        ...(peers === undefined
+          ? {}
+          : {
+              peers: how.peerList ?? this.peersFor(id, peers),
+              clientAddrs: memberList(peers.map((p) => [p, this.clientAddr(p)])),
+            }),
+        ...(how.join === undefined ? {} : { join: how.join.map((j) => this.clientAddr(j)) }),
+        settings: {
+          'cluster-token': o.clusterToken ?? 'itest',
+          ...(o.timing === 'profile' ? {} : timingSettings({ ...FAST_TIMING, ...o.timing })),
+          'log-level': o.logLevel ?? 'info',
+          ...(typeof o.settings === 'function' ? o.settings(id) : o.settings),
+        },
+      }),
+    ];
   }
 
   endpoint(id: string): Endpoint {
@@ -292,6 +349,19 @@ export class ProcessCluster {
 
   // ---- observing ------------------------------------------------------------------------------
 
+  status(id: string, timeoutMs = 1000): Promise<StatusView | CallResult> {
+    return statusAt(this.endpoint(id), timeoutMs);
+  }
+
+  /**
+   * Waits until exactly one of `among` (default: the running nodes) says LEADER and every one of
+   * them names it as leader. Returns its id.
+   */
+  async waitForLeader(timeoutMs = 60_000, among?: readonly string[]): Promise<string> {
+    const ids = among ?? this.liveIds();
+    return waitForOneLeader(new Map(ids.map((id) => [id, this.endpoint(id)])), timeoutMs, () => this.crashed());
+  }
+
   /** A node that exited although the test did not stop it (crash, bad flags, port clash), if any. */
   crashed(): string | undefined {
     for (const m of this.members.values()) {
@@ -328,6 +398,6 @@ export class ProcessCluster {
     for (const m of this.members.values()) m.stoppedByTest = true;
     await Promise.allSettled([...this.members.values()].map((m) => m.proc?.kill()));
     await Promise.allSettled([...this.links.values()].map((l) => l.close()));
-    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+    if (!keep && this.opts.dir === undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 }

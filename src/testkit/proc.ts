@@ -1,14 +1,12 @@
-// Node processes for the integration tests: spawn `node bin/leasekv.mjs serve ...` with output to a
+// Node processes for the tests and the benchmark: spawn `node bin/leasekv.mjs serve ...` with output to a
 // log file, signal it, and wait (bounded) for it to exit. Every child is registered so that an
 // `exit` hook can SIGKILL whatever a failed or interrupted test left behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { assert } from '../../util/assert.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const LEASEKV_BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const LEASEKV_BIN = fileURLToPath(new URL('../../bin/leasekv.mjs', import.meta.url));
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -105,66 +103,5 @@ export function tailFile(path: string, lines: number): string {
       .join('\n');
   } catch (e) {
     return `(cannot read ${path}: ${(e as Error).message})`;
-  }
-}
-
-/**
- * Ports that were free a moment ago on host: all are bound at once (so they are distinct), then
- * released for the nodes to take. Another process could take one in between; the window is short
- * and a clash shows up as a node that exits with EADDRINUSE in its log.
- */
-export async function freePorts(host: string, n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const s = createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, host, () => resolve());
-      });
-    }
-    return servers.map((s) => {
-      const a = s.address();
-      assert(a !== null && typeof a !== 'string', 'TCP server without a port');
-      return a.port;
-    });
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
- * Polls `probe` every intervalMs until it returns a value (not undefined) or timeoutMs passes.
- * `hopeless` (checked before each probe) names a reason to give up at once, e.g. a node crashed.
- */
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  intervalMs = 50,
-  hopeless: () => string | undefined = () => undefined,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown = undefined;
-  for (;;) {
-    const why = hopeless();
-    if (why !== undefined) throw new Error(`gave up waiting for ${what}: ${why}`);
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (performance.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`,
-      );
-    }
-    await sleep(intervalMs);
   }
 }

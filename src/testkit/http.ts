@@ -1,5 +1,5 @@
-// A minimal client for the integration tests: one POST of JSON to /leasekv.v1.KV/<Method> over
-// keep-alive HTTP/1.1 (server/ may not import client/, and the tests want to see every raw answer).
+// A minimal client for the tests: one POST of JSON to /leasekv.v1.KV/<Method> over
+// keep-alive HTTP/1.1 (the tests want to see every raw answer, which the client library hides).
 // It never throws for anything the network or the server does: every call ends in a CallResult
 // within its timeout, which is what lets the tests say "no hang".
 import { Agent, request } from 'node:http';
