@@ -104,8 +104,10 @@ for (const [name, cert, why] of [
       // Many redials (backoff 10–20 ms) in this time: still one line each side for the cause.
       await waitFor('several refused redials', 5000, () => a.t.stats().refusedConnections >= 5, { intervalMs: 2 });
       await waitFor(
-        () => b.t.stats().peers['a']?.errors !== undefined && (b.t.stats().peers['a']?.errors ?? 0) >= 5,
         'b fails',
+        5000,
+        () => b.t.stats().peers['a']?.errors !== undefined && (b.t.stats().peers['a']?.errors ?? 0) >= 5,
+        { intervalMs: 2 },
       );
       assert.equal(a.got, 0, 'nothing from the untrusted member was delivered');
       assert.equal(b.got, 0, 'nothing was sent to the untrusted member');
