@@ -7,35 +7,16 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memberList, serveArgs, type SettingValue } from '../server/serve-args.ts';
+import { memberList, serveArgs } from '../server/serve-args.ts';
 import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
 import { assert } from '../util/assert.ts';
 import type { CallResult, Endpoint } from './http.ts';
 import { LEASEKV_BIN, NodeProcess, tailFile } from './proc.ts';
 import { statusAt, waitForOneLeader, type StatusView } from './status.ts';
 import { freePorts } from './wait.ts';
+import { FAST_TIMING, timingSettings, type Settings, type StartHow, type Timing } from './cluster-options.ts';
 
-/** Test timings: must pass the core's config check (lease·(1+ρ)/(1−ρ) < election, heartbeat ≤ lease/3). */
-export const FAST_TIMING: Timing = { heartbeatMs: 50, electionTimeoutMs: 500, leaseMs: 450, requestTimeoutMs: 2000 };
-
-export interface Timing {
-  readonly heartbeatMs: number;
-  readonly electionTimeoutMs: number;
-  readonly leaseMs: number;
-  readonly requestTimeoutMs: number;
-}
-
-export type Settings = Readonly<Record<string, SettingValue | undefined>>;
-
-/** Timings as `serve` settings (for serveArgs). */
-export function timingSettings(t: Partial<Timing> = FAST_TIMING): Settings {
-  return {
-    'heartbeat-ms': t.heartbeatMs,
-    'election-timeout-ms': t.electionTimeoutMs,
-    'lease-ms': t.leaseMs,
-    'request-timeout-ms': t.requestTimeoutMs,
-  };
-}
+export * from './cluster-options.ts';
 
 export interface ClusterOptions {
   readonly size?: number;
@@ -58,21 +39,6 @@ export interface ClusterOptions {
   readonly settings?: Settings | ((id: string) => Settings);
   /** Runs once ports and data dirs are chosen (dirs not yet created), before any node starts (e.g. a restore). */
   readonly beforeStart?: (c: ProcessCluster) => Promise<void>;
-}
-
-/**
- * How startNode starts a member. Default: the members are taken from the data dir (no --peers);
- * start() bootstraps the first members with `peers`.
- */
-export interface StartHow {
-  /** --peers/--client-addrs listing these members (a bootstrap, or a restart that must agree). */
-  readonly peers?: readonly string[];
-  /** With `peers`: this --peers text instead (a supervisor that routes the peer links itself). */
-  readonly peerList?: string;
-  /** --join with these members' client endpoints (a member just added). */
-  readonly join?: readonly string[];
-  /** The test expects this start to end by itself (a refusal): its exit is not a crash. */
-  readonly expectExit?: boolean;
 }
 
 const HOST = '127.0.0.1';
