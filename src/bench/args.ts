@@ -30,6 +30,8 @@ export interface BenchArgs {
   readonly keys: number;
   readonly scenarios: readonly Scenario[];
   readonly scaleKeys: number;
+  /** Keys per load request in the scale scenario: a Txn of that many puts (1: one Put each). */
+  readonly scaleBatch: number;
   readonly rounds: number;
   readonly outDir: string;
   /** Where leasekv nodes of the load scenario write V8 CPU profiles (node --cpu-prof), or null. */
@@ -59,6 +61,7 @@ export const USAGE = `usage: npm run bench -- [options]
                                abuse (issue 13), watch, txn (issue 14; beside etcd when installed)
   --matrix                     targets: every cell of 3 and 5 nodes × 0 and 25 ms peer delay (~4× longer)
   --scale-keys N               keys to load for the scale scenario (default 1000000)
+  --scale-batch N              keys per load request in the scale scenario, a Txn of N puts (default 100; 1: Put)
   --rounds N                   fresh clusters the membership scenario runs its changes on (default 3)
   --attacks A[,A]              abuse: which attacks (default all, in this order): json-depth,
                                rapid-reset, conn-burst, half-sent, malformed, peer, overload, snapshot
@@ -87,6 +90,7 @@ const FLAGS = [
   'keys',
   'scenario',
   'scale-keys',
+  'scale-batch',
   'rounds',
   'out',
   'cpu-prof',
@@ -125,6 +129,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     keys: 1000,
     scenarios: ['load'] as readonly Scenario[],
     scaleKeys: 1_000_000,
+    scaleBatch: 100,
     rounds: 3,
     outDir: 'bench-results',
     cpuProfDir: null as string | null,
@@ -157,6 +162,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--scale-keys':
         a.scaleKeys = int(val(), '--scale-keys', 1000, 10_000_000);
+        break;
+      case '--scale-batch':
+        a.scaleBatch = int(val(), '--scale-batch', 1, 1000);
         break;
       case '--rounds':
         a.rounds = int(val(), '--rounds', 1, 20);

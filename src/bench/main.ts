@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { BenchArgsError, parseArgs, USAGE, wantsHelp } from './args.ts';
 import type { BenchArgs } from './args.ts';
 import { chartSvg, table, type Row } from './report.ts';
-import { failoverScenario, loadScenario, scaleScenario, type FailoverResult, type ScaleResult } from './scenarios.ts';
+import { failoverScenario, loadScenario, type FailoverResult } from './scenarios.ts';
+import { scaleReport, scaleScenario, type ScaleResult } from './scale.ts';
 import { etcdAvailable } from './systems.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
@@ -111,17 +112,7 @@ async function main(args: BenchArgs): Promise<void> {
     say(`scale: ${args.scaleKeys} keys`);
     const s = await scaleScenario(ctx);
     result.scale = s;
-    const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
-    say(
-      `  loaded in ${s.loadSeconds.toFixed(0)} s; raw data ${mb(s.rawBytes)} MiB; RSS per node ${Object.entries(
-        s.rssBytesPerNode,
-      )
-        .map(([k, v]) => `${k} ${mb(v)} MiB (${(v / s.rawBytes).toFixed(2)}× raw)`)
-        .join(', ')}`,
-    );
-    say(
-      `  snapshot ${mb(s.snapshotBytes)} MiB written in ${s.snapshotWriteMs} ms; restart to serving ${s.restartToServeMs.toFixed(0)} ms; lost-disk follower replaced and caught up in ${s.wipedCatchUpMs.toFixed(0)} ms`,
-    );
+    for (const line of scaleReport(s)) say(line);
   }
   if (args.scenarios.includes('membership')) {
     say(

@@ -1,12 +1,11 @@
-// The benchmark scenarios: latency/throughput per system and read mode, failover, scale and memory.
-import { readdirSync, statSync } from 'node:fs';
+// The benchmark scenarios: latency/throughput per system and read mode, failover (scale and memory: scale.ts).
 import { join } from 'node:path';
 import type { BenchArgs } from './args.ts';
 import { preload, runLoad } from './load.ts';
 import { rowFrom, type Row } from './report.ts';
-import { killAndWait, postJson, rssBytes, sleep, waitFor } from './procs.ts';
+import { killAndWait, sleep } from './procs.ts';
 import type { Cluster, Member, ReadMode } from './systems.ts';
-import { replaceLeasekvMember, startEtcd, startFloor, startLeasekv } from './systems.ts';
+import { startEtcd, startFloor, startLeasekv } from './systems.ts';
 
 export type Say = (line: string) => void;
 export type Progress = (label: string) => (fraction: number) => void;
@@ -217,99 +216,4 @@ export async function failoverScenario(ctx: Ctx, rounds = 3): Promise<FailoverRe
     );
   }
   return out;
-}
-
-export interface ScaleResult {
-  readonly keys: number;
-  readonly valueBytes: number;
-  readonly rawBytes: number;
-  readonly loadSeconds: number;
-  readonly rssBytesPerNode: Record<string, number>;
-  readonly snapshotBytes: number;
-  readonly snapshotWriteMs: number;
-  readonly restartToServeMs: number;
-  readonly wipedCatchUpMs: number;
-}
-
-function snapshotInfo(dir: string): { bytes: number } {
-  let bytes = 0;
-  for (const f of readdirSync(dir)) if (f.endsWith('.snap')) bytes = Math.max(bytes, statSync(join(dir, f)).size);
-  return { bytes };
-}
-
-async function appliedIndex(m: Member): Promise<number> {
-  const b = (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000)).body as {
-    appliedIndex?: string;
-    commitIndex?: string;
-  };
-  return Number(b.appliedIndex ?? 0);
-}
-
-export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
-  const { args } = ctx;
-  const dir = join(ctx.dir, 'leasekv-scale');
-  const c = await startLeasekv({
-    nodes: 3,
-    peerDelayMs: 0,
-    dir,
-    log: ctx.say,
-    leaseReads: true,
-    extraArgs: [
-      '--snapshot-threshold',
-      String(Math.max(100_000, Math.floor(args.scaleKeys / 4))),
-      '--log-level',
-      'info',
-    ],
-  });
-  try {
-    const leader = await c.leader();
-    ctx.say(`  loading ${args.scaleKeys} keys of ${args.valueBytes} bytes`);
-    const t0 = performance.now();
-    await preload(
-      [leader.clientPort, ...c.members.filter((m) => m !== leader).map((m) => m.clientPort)],
-      args.scaleKeys,
-      args.valueBytes,
-      c.put,
-      64,
-    );
-    const loadSeconds = (performance.now() - t0) / 1000;
-    await sleep(2000);
-    const rssBytesPerNode: Record<string, number> = {};
-    for (const m of c.members) rssBytesPerNode[m.id] = rssBytes(m.proc?.pid);
-    const leaderNow = await c.leader();
-    const follower = c.members.find((m) => m !== leaderNow) as Member;
-    // Snapshot size and time: the node logs 'snapshot written' with bytes and ms.
-    const snap = snapshotInfo(follower.dataDir);
-    const logText = (await import('node:fs')).readFileSync(join(dir, `${follower.id}.log`), 'utf8');
-    const snapMs = [...logText.matchAll(/"ms":(\d+)[^\n]*snapshot written/g)].map((m) => Number(m[1]));
-    // Restart: kill -9 a follower, start it again, time until it answers with all data applied.
-    const target = await appliedIndex(leaderNow);
-    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
-    const t1 = performance.now();
-    await c.restart(follower);
-    await waitFor('restarted follower to catch up', 120_000, async () => (await appliedIndex(follower)) >= target);
-    const restartToServeMs = performance.now() - t1;
-    // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
-    // peers refuse): removed, a new member added and started with --join; it catches up from the
-    // leader's snapshot.
-    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
-    (await import('node:fs')).rmSync(follower.dataDir, { recursive: true, force: true });
-    const t2 = performance.now();
-    const replacement = await replaceLeasekvMember(c, follower, dir);
-    await waitFor('the replacement to catch up', 300_000, async () => (await appliedIndex(replacement)) >= target);
-    const wipedCatchUpMs = performance.now() - t2;
-    return {
-      keys: args.scaleKeys,
-      valueBytes: args.valueBytes,
-      rawBytes: args.scaleKeys * (args.valueBytes + 14),
-      loadSeconds,
-      rssBytesPerNode,
-      snapshotBytes: snap.bytes,
-      snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN,
-      restartToServeMs,
-      wipedCatchUpMs,
-    };
-  } finally {
-    await c.stop();
-  }
 }

@@ -1,5 +1,6 @@
 // The host's snapshots (docs/storage.md): taking one every snapshotThresholdEntries applied entries
-// and compacting the log, and sending one to a follower that is too far behind. Installing one from
+// or snapshotThresholdBytes applied bytes, whichever comes first, and compacting the log (the log
+// since the last snapshot is what the core holds in memory: the bytes bound keeps it bounded), and sending one to a follower that is too far behind. Installing one from
 // the leader is part of the Ready handling (drive.ts).
 
 import type { SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
@@ -36,9 +37,29 @@ export abstract class HostSnapshots extends HostDrive {
     });
   }
 
-  /** Take a snapshot every snapshotThresholdEntries applied entries, then compact the log. */
+  /** kv.appliedEntryBytes when the last snapshot was started. */
+  private snapshotBytesMark = 0;
+
+  /**
+   * The snapshot bytes kept for sending are as large as the data (~120 MiB for a million keys): let
+   * them go once no follower is being sent one (a later transfer reads the file again).
+   */
+  private dropIdleSnapshotCopy(): void {
+    if (this.outgoingSnapshot === null || this.snapshotLoading.size > 0) return;
+    const conf = this.core.confState();
+    for (const id of [...conf.voters, ...conf.learners]) if (this.transport.snapshotInProgress(id)) return;
+    this.outgoingSnapshot = null;
+  }
+
+  /** Take a snapshot every snapshotThresholdEntries applied entries or snapshotThresholdBytes, then compact the log. */
   protected override maybeSnapshot(): void {
-    if (this.snapshotting || this.kv.appliedIndex - this.lastSnapshotIndex < this.hc.snapshotThresholdEntries) return;
+    this.dropIdleSnapshotCopy();
+    if (this.snapshotting) return;
+    const entries = this.kv.appliedIndex - this.lastSnapshotIndex;
+    const appliedBytes = this.kv.appliedEntryBytes - this.snapshotBytesMark;
+    const byBytes = entries > 0 && appliedBytes >= (this.hc.snapshotThresholdBytes ?? Infinity);
+    if (entries < this.hc.snapshotThresholdEntries && !byBytes) return;
+    this.snapshotBytesMark = this.kv.appliedEntryBytes;
     this.snapshotting = true;
     const meta: SnapshotMeta = {
       index: this.kv.appliedIndex,

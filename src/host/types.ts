@@ -84,6 +84,8 @@ export interface HostConfig {
   readonly random: () => number;
   readonly heartbeatIntervalMs: number;
   readonly snapshotThresholdEntries: number;
+  /** Also snapshot once the entries applied since the last one hold this many bytes (none: by count only). */
+  readonly snapshotThresholdBytes?: number;
   /** Serve linearizable reads from the leader's lease (else always a ReadIndex round). */
   readonly leaseReads: boolean;
   readonly maxClockDriftRate: number;

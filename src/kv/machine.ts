@@ -46,6 +46,7 @@ export class KvStateMachine extends KvState {
     }
     this.applied = entry.index;
     this.appliedTermValue = entry.term;
+    this.appliedDataBytes += entry.data.length;
     this.sessions.expire(entry.index);
     if (entry.type === EntryType.ConfChange) {
       // A malformed change is no change (the core treats it so too).

@@ -213,7 +213,7 @@ function* pagesFrom(section: Uint8Array, count: number, revision: number): Steps
 }
 
 function cutPage(section: Uint8Array, from: number, to: number, offs: number[]): Page {
-  const buf = Buffer.allocUnsafeSlow(Math.max(256, Math.ceil((to - from) * 1.125)));
+  const buf = Buffer.allocUnsafeSlow(to - from);
   buf.set(section.subarray(from, to), 0);
   const o = new Uint32Array(Math.max(8, offs.length + (offs.length >> 3)));
   o.set(offs);

@@ -47,6 +47,8 @@ export abstract class KvState {
   protected applied = 0;
   protected appliedTermValue = 0;
   protected restoring = false;
+  /** Bytes of entry data applied since this object was made (not replicated state: a counter for the host's snapshot policy). */
+  protected appliedDataBytes = 0;
   protected rev = 0;
   protected compactRev = 0;
   /** See ChangeObserver; set by the host (watch). */
@@ -67,6 +69,11 @@ export abstract class KvState {
 
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  /** Bytes of entry data applied by this process so far (snapshots are also taken by bytes, so the log in memory stays bounded). */
+  get appliedEntryBytes(): number {
+    return this.appliedDataBytes;
   }
 
   get appliedTerm(): number {

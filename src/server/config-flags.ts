@@ -33,6 +33,7 @@ export type RawConfig = Record<
   | 'leaseMs'
   | 'maxDriftRate'
   | 'snapshotThreshold'
+  | 'snapshotThresholdBytes'
   | 'maxKeyBytes'
   | 'maxValueBytes'
   | 'maxPendingRequests'
@@ -139,6 +140,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'snapshotThreshold',
     env: 'LEASEKV_SNAPSHOT_THRESHOLD',
     help: 'applied entries between snapshots (default 10000)',
+  },
+  '--snapshot-threshold-bytes': {
+    key: 'snapshotThresholdBytes',
+    env: 'LEASEKV_SNAPSHOT_THRESHOLD_BYTES',
+    help: 'applied entry bytes between snapshots, which bounds the log held in memory (default 33554432)',
   },
   '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
   '--max-value-bytes': {

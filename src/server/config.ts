@@ -41,6 +41,8 @@ export interface NodeConfig {
   readonly leaseDurationMs: number;
   readonly maxClockDriftRate: number;
   readonly snapshotThresholdEntries: number;
+  /** A snapshot is also taken once the entries applied since the last one hold this many bytes (issue 16). */
+  readonly snapshotThresholdBytes: number;
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxPendingRequests: number;
@@ -196,6 +198,13 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     leaseDurationMs,
     maxClockDriftRate,
     snapshotThresholdEntries: intSetting(raw.snapshotThreshold, '--snapshot-threshold', 10_000, 10, 10_000_000),
+    snapshotThresholdBytes: intSetting(
+      raw.snapshotThresholdBytes,
+      '--snapshot-threshold-bytes',
+      32 * 1024 * 1024,
+      1024 * 1024,
+      4 * 1024 * 1024 * 1024,
+    ),
     maxKeyBytes,
     maxValueBytes,
     maxPendingRequests,

@@ -121,6 +121,7 @@ export abstract class NodeDrive extends HostNode {
         random: Math.random,
         heartbeatIntervalMs: cfg.heartbeatIntervalMs,
         snapshotThresholdEntries: cfg.snapshotThresholdEntries,
+        snapshotThresholdBytes: cfg.snapshotThresholdBytes,
         leaseReads: cfg.leaseReads,
         maxClockDriftRate: cfg.maxClockDriftRate,
       },

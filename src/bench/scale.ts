@@ -1,0 +1,218 @@
+// --scenario scale (issue 16): a million keys (--scale-keys) in a 3-node cluster; each node's resident
+// memory against the raw data (target ≤ 3×), a follower's restart to serving after kill -9 (target
+// < 5 s), and a lost-disk follower replaced by a new member that catches up (target < 15 s).
+import { Agent, request } from 'node:http';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchArgs } from './args.ts';
+import { keyName } from './load.ts';
+import { killAndWait, postJson, rssBytes, sleep, waitFor } from './procs.ts';
+import type { Member } from './systems.ts';
+import { replaceLeasekvMember, startLeasekv } from './systems.ts';
+
+export const SCALE_TARGETS = { rssPerRaw: 3, restartMs: 5000, newMemberMs: 15_000 } as const;
+
+export interface ScaleResult {
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly batch: number;
+  readonly rawBytes: number;
+  readonly loadSeconds: number;
+  readonly rssBytesPerNode: Record<string, number>;
+  readonly memoryPerNode: Record<string, MemoryBreakdown | null>;
+  readonly snapshotBytes: number;
+  readonly snapshotWriteMs: number;
+  readonly snapshots: number;
+  readonly restartToServeMs: number;
+  readonly rssAfterRestartBytes: number;
+  readonly wipedCatchUpMs: number;
+  readonly rssNewMemberBytes: number;
+}
+
+interface Ctx {
+  readonly args: BenchArgs;
+  readonly dir: string;
+  readonly say: (line: string) => void;
+}
+
+function snapshotBytes(dir: string): number {
+  let bytes = 0;
+  for (const f of readdirSync(dir)) if (f.endsWith('.snap')) bytes = Math.max(bytes, statSync(join(dir, f)).size);
+  return bytes;
+}
+
+/** Where a node's memory is, from its /metrics (prom-client's process and V8 heap gauges), in bytes. */
+export interface MemoryBreakdown {
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly newSpace: number;
+}
+
+async function memoryOf(m: Member): Promise<MemoryBreakdown | null> {
+  const text = await new Promise<string>((resolve, reject) => {
+    request({ host: '127.0.0.1', port: m.clientPort, path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  }).catch(() => '');
+  const gauge = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
+  if (text === '') return null;
+  return {
+    heapUsed: gauge(/^nodejs_heap_size_used_bytes (\S+)/m),
+    heapTotal: gauge(/^nodejs_heap_size_total_bytes (\S+)/m),
+    external: gauge(/^nodejs_external_memory_bytes (\S+)/m),
+    newSpace: gauge(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\S+)/m),
+  };
+}
+
+async function appliedIndex(m: Member): Promise<number> {
+  const b = (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000)).body as { appliedIndex?: string };
+  return Number(b.appliedIndex ?? 0);
+}
+
+function post(agent: Agent, port: number, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Puts keys 0..keys-1 (keyName, values of valueBytes), `batch` per Txn (1: Put), `concurrency` at a time. */
+async function load(ports: number[], keys: number, valueBytes: number, batch: number, concurrency: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const value = 'v'.repeat(valueBytes);
+  let next = 0;
+  let current = 0;
+  const body = (from: number, to: number): { path: string; body: string } => {
+    if (batch === 1) return { path: '/leasekv.v1.KV/Put', body: `{"key":"${keyName(from)}","value":"${value}"}` };
+    const puts: string[] = [];
+    for (let i = from; i < to; i++) puts.push(`{"requestPut":{"key":"${keyName(i)}","value":"${value}"}}`);
+    return { path: '/leasekv.v1.KV/Txn', body: `{"success":[${puts.join(',')}]}` };
+  };
+  const worker = async (): Promise<void> => {
+    while (next < keys) {
+      const from = next;
+      next = Math.min(keys, next + batch);
+      const req = body(from, next);
+      for (let attempt = 0; ; attempt++) {
+        const port = ports[current % ports.length] as number;
+        const status = await post(agent, port, req.path, req.body).catch(() => 0);
+        if (status === 200) break;
+        if (attempt > 200) throw new Error(`scale load: ${req.path} from ${keyName(from)} keeps failing (${status})`);
+        if (ports[current % ports.length] === port) current++; // not the leader (or down): try the next
+        await sleep(20);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  agent.destroy();
+}
+
+export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
+  const { args } = ctx;
+  const dir = join(ctx.dir, 'leasekv-scale');
+  // Default snapshot thresholds (10,000 entries or 32 MiB applied): what a node runs with.
+  const c = await startLeasekv({
+    nodes: 3,
+    peerDelayMs: 0,
+    dir,
+    log: ctx.say,
+    leaseReads: true,
+    extraArgs: ['--log-level', 'info'],
+  });
+  try {
+    const leader = await c.leader();
+    ctx.say(`  loading ${args.scaleKeys} keys of ${args.valueBytes} bytes, ${args.scaleBatch} per request`);
+    const t0 = performance.now();
+    const ports = [leader.clientPort, ...c.members.filter((m) => m !== leader).map((m) => m.clientPort)];
+    await load(ports, args.scaleKeys, args.valueBytes, args.scaleBatch, args.scaleBatch === 1 ? 64 : 8);
+    const loadSeconds = (performance.now() - t0) / 1000;
+    await sleep(3000);
+    const rssBytesPerNode: Record<string, number> = {};
+    const memoryPerNode: Record<string, MemoryBreakdown | null> = {};
+    for (const m of c.members) {
+      rssBytesPerNode[m.id] = rssBytes(m.proc?.pid);
+      memoryPerNode[m.id] = await memoryOf(m);
+    }
+    const leaderNow = await c.leader();
+    const follower = c.members.find((m) => m !== leaderNow) as Member;
+    // Snapshot size and time: the node logs 'snapshot written' with bytes and ms.
+    const snap = snapshotBytes(follower.dataDir);
+    const logText = readFileSync(join(dir, `${follower.id}.log`), 'utf8');
+    const snapMs = [...logText.matchAll(/"ms":(\d+)[^\n]*snapshot written/g)].map((m) => Number(m[1]));
+    // Restart: kill -9 a follower, start it again, time until it answers with all data applied.
+    const target = await appliedIndex(leaderNow);
+    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
+    const t1 = performance.now();
+    await c.restart(follower);
+    await waitFor('restarted follower to catch up', 120_000, async () => (await appliedIndex(follower)) >= target);
+    const restartToServeMs = performance.now() - t1;
+    await sleep(2000);
+    const rssAfterRestartBytes = rssBytes(follower.proc?.pid);
+    // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
+    // peers refuse): removed, a new member added and started with --join; it catches up from the
+    // leader's snapshot.
+    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
+    rmSync(follower.dataDir, { recursive: true, force: true });
+    const t2 = performance.now();
+    const replacement = await replaceLeasekvMember(c, follower, dir);
+    await waitFor('the replacement to catch up', 300_000, async () => (await appliedIndex(replacement)) >= target);
+    const wipedCatchUpMs = performance.now() - t2;
+    await sleep(2000);
+    return {
+      keys: args.scaleKeys,
+      valueBytes: args.valueBytes,
+      batch: args.scaleBatch,
+      rawBytes: args.scaleKeys * (args.valueBytes + keyName(0).length),
+      loadSeconds,
+      rssBytesPerNode,
+      memoryPerNode,
+      snapshotBytes: snap,
+      snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN,
+      snapshots: snapMs.length,
+      restartToServeMs,
+      rssAfterRestartBytes,
+      wipedCatchUpMs,
+      rssNewMemberBytes: rssBytes(replacement.proc?.pid),
+    };
+  } finally {
+    await c.stop();
+  }
+}
+
+/** The result as lines, each measurement next to its target. */
+export function scaleReport(s: ScaleResult): string[] {
+  const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const ratio = (b: number): string => `${(b / s.rawBytes).toFixed(2)}×`;
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  const rss = Object.entries(s.rssBytesPerNode);
+  const worst = Math.max(...rss.map(([, v]) => v), s.rssAfterRestartBytes, s.rssNewMemberBytes);
+  return [
+    `  loaded ${s.keys} keys × ${s.valueBytes} B (${s.batch} per request) in ${s.loadSeconds.toFixed(0)} s; raw data ${mib(s.rawBytes)}`,
+    `  snapshot ${mib(s.snapshotBytes)}; slowest write of ${s.snapshots} on one follower: ${s.snapshotWriteMs} ms`,
+    `  resident memory per node: ${rss.map(([k, v]) => `${k} ${mib(v)} (${ratio(v)})`).join(', ')}; restarted node ${mib(s.rssAfterRestartBytes)} (${ratio(s.rssAfterRestartBytes)}); new member ${mib(s.rssNewMemberBytes)} (${ratio(s.rssNewMemberBytes)})`,
+    ...Object.entries(s.memoryPerNode).map(
+      ([k, m]) =>
+        `  ${k}: V8 heap used ${m === null ? '?' : mib(m.heapUsed)} of ${m === null ? '?' : mib(m.heapTotal)} (young generation ${m === null ? '?' : mib(m.newSpace)}), off the heap (Buffers: the key pages, the log's entry bytes) ${m === null ? '?' : mib(m.external)}`,
+    ),
+    `  | target | measured | |`,
+    `  |---|---|---|`,
+    `  | resident memory ≤ ${SCALE_TARGETS.rssPerRaw}× raw on every node | worst ${ratio(worst)} | ${verdict(worst <= SCALE_TARGETS.rssPerRaw * s.rawBytes)} |`,
+    `  | restart to serving < ${SCALE_TARGETS.restartMs / 1000} s | ${(s.restartToServeMs / 1000).toFixed(1)} s | ${verdict(s.restartToServeMs < SCALE_TARGETS.restartMs)} |`,
+    `  | new member caught up < ${SCALE_TARGETS.newMemberMs / 1000} s | ${(s.wipedCatchUpMs / 1000).toFixed(1)} s | ${verdict(s.wipedCatchUpMs < SCALE_TARGETS.newMemberMs)} |`,
+  ];
+}
