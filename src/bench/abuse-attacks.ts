@@ -2,12 +2,37 @@
 // bounded in count and time, each answering with a one-line account of how the node answered it
 // (status codes, resets, GOAWAY). They come from 127.0.0.2, another source address than the probe
 // and the load (127.0.0.1), so that per-source limits meet the attacker and not the clients.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as h2connect, constants as h2c, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { sleep } from './procs.ts';
 
 export const ATTACKER = '127.0.0.2';
+
+/**
+ * Sockets a process holds open (its /proc fd table), or -1 if unknown. The attacker's own count of
+ * "connected" sockets overstates what the node holds: when the node's accept queue is full, the
+ * kernel completes the client's side of the handshake and then drops the connection silently.
+ */
+export function socketsOf(pid: number | undefined): number {
+  if (pid === undefined) return -1;
+  try {
+    const dir = `/proc/${pid}/fd`;
+    return readdirSync(dir).filter((f) => {
+      try {
+        return readlinkSync(`${dir}/${f}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return -1;
+  }
+}
+
+const nodeHolds = (before: number, now: number): string =>
+  before < 0 || now < 0 ? '' : `; the node holds ${now - before} more sockets than before`;
 
 /** Counts outcomes by label; prints them most frequent first. */
 export class Tally {
@@ -105,7 +130,8 @@ export async function rapidReset(port: number, streams = 3000): Promise<string> 
 }
 
 /** `n` TCP connections at once; how many the node still holds after 1 s. */
-export async function connectionBurst(port: number, n = 5000): Promise<string> {
+export async function connectionBurst(port: number, n = 5000, pid?: number): Promise<string> {
+  const before = socketsOf(pid);
   const socks: Socket[] = [];
   let failed = 0;
   let closedByServer = 0;
@@ -129,8 +155,9 @@ export async function connectionBurst(port: number, n = 5000): Promise<string> {
   );
   await sleep(1000);
   const open = socks.filter((s) => !s.destroyed).length;
+  const held = nodeHolds(before, socketsOf(pid));
   for (const s of socks) s.destroy();
-  return `${open} held, ${closedByServer} closed by the node (${failed} with an error)`;
+  return `after 1 s ${open} still open at the attacker, ${closedByServer} closed (${failed} with an error)${held}`;
 }
 
 /**
@@ -139,7 +166,9 @@ export async function connectionBurst(port: number, n = 5000): Promise<string> {
  * `connectionsCheckingInterval`, 30 s by default, hence the 45 s). Holds them at most `holdMs` after
  * the last was opened.
  */
-export async function halfSent(port: number, n = 10_000, holdMs = 45_000): Promise<string> {
+export async function halfSent(port: number, n = 10_000, holdMs = 45_000, pid?: number): Promise<string> {
+  const before = socketsOf(pid);
+  let peak = before;
   const opened: { sock: Socket; at: number; closedAt: number }[] = [];
   let refused = 0;
   const t0 = performance.now();
@@ -167,7 +196,11 @@ export async function halfSent(port: number, n = 10_000, holdMs = 45_000): Promi
   });
   const openedMs = performance.now() - t0;
   const t1 = performance.now();
-  while (performance.now() - t1 < holdMs && opened.some((r) => r.closedAt === 0)) await sleep(100);
+  while (performance.now() - t1 < holdMs && opened.some((r) => r.closedAt === 0)) {
+    peak = Math.max(peak, socketsOf(pid));
+    await sleep(500);
+  }
+  const heldAtEnd = socketsOf(pid);
   const connected = opened.filter((r) => r.at > 0);
   const closedSoon = connected.filter((r) => r.closedAt > 0 && r.closedAt - r.at < 1000).length;
   const timedOut = connected.filter((r) => r.closedAt > 0 && r.closedAt - r.at >= 1000);
@@ -177,7 +210,11 @@ export async function halfSent(port: number, n = 10_000, holdMs = 45_000): Promi
   for (const r of opened) r.sock.destroy();
   return (
     `${tried} opened in ${(openedMs / 1000).toFixed(1)} s: ${refused + closedSoon} closed within 1 s, ` +
-    `${timedOut.length} closed later (median after ${med === undefined ? '-' : med.toFixed(1)} s), ${still} still open ${holdMs / 1000} s after the last was opened`
+    `${timedOut.length} closed later (median after ${med === undefined ? '-' : med.toFixed(1)} s), ${still} open at the attacker ${holdMs / 1000} s after the last was opened${
+      before < 0
+        ? ''
+        : `; the node held at most ${peak - before} more sockets than before, ${heldAtEnd - before} at the end`
+    }`
   );
 }
 
@@ -234,7 +271,12 @@ export async function malformed(port: number, each = 300): Promise<string> {
  * Peer port: one connection declaring a 12 MiB frame before any handshake (and sending its bytes),
  * then `flood` connections held for 6 s spread over the given peer ports.
  */
-export async function peerAbuse(peerPorts: readonly number[], flood = 300): Promise<string> {
+export async function peerAbuse(
+  peerPorts: readonly number[],
+  flood = 300,
+  pids: readonly number[] = [],
+): Promise<string> {
+  const sum = (): number => pids.reduce((n, p) => n + Math.max(0, socketsOf(p)), 0);
   const big = await new Promise<string>((resolve) => {
     let sent = 0;
     const s = netConnect({ host: '127.0.0.1', port: peerPorts[0] ?? 0, localAddress: ATTACKER }, () => {
@@ -280,12 +322,19 @@ export async function peerAbuse(peerPorts: readonly number[], flood = 300): Prom
         }),
     ),
   );
+  const before = sum();
   await sleep(500);
   const resetAtOnce = socks.filter((r) => r.closed).length;
+  const heldSoon = sum();
   await sleep(5500);
+  const heldLate = sum();
   const closedLater = socks.filter((r) => r.closed).length - resetAtOnce;
   for (const r of socks) r.sock.destroy();
-  return `${big}; flood of ${flood}: ${resetAtOnce} reset at once, ${closedLater} closed within 6 s (handshake timeout 3 s), ${socks.length - resetAtOnce - closedLater} still open`;
+  return `${big}; flood of ${flood}: ${resetAtOnce} reset at once, ${closedLater} closed within 6 s (handshake timeout 3 s), ${socks.length - resetAtOnce - closedLater} still open at the attacker${
+    pids.length === 0
+      ? ''
+      : `; the nodes' sockets changed by ${heldSoon - before} at 0.5 s, ${heldLate - before} at 6 s`
+  }`;
 }
 
 /**

@@ -223,11 +223,25 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
       );
     if (want('conn-burst'))
       await run('5000 connections at once', async () =>
-        bounded('conn-burst', 30_000, connectionBurst((await leader()).clientPort, 5000)),
+        bounded(
+          'conn-burst',
+          30_000,
+          (async () => {
+            const l = await leader();
+            return connectionBurst(l.clientPort, 5000, l.proc?.pid);
+          })(),
+        ),
       );
     if (want('half-sent'))
       await run('10,000 half-sent HTTP/1.1 requests', async () =>
-        bounded('half-sent', 120_000, halfSent((await leader()).clientPort, 10_000)),
+        bounded(
+          'half-sent',
+          120_000,
+          (async () => {
+            const l = await leader();
+            return halfSent(l.clientPort, 10_000, 45_000, l.proc?.pid);
+          })(),
+        ),
       );
     if (want('malformed'))
       await run('malformed protobuf, invalid UTF-8, gRPC flag 0x80 (300 each)', async () =>
@@ -237,7 +251,8 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
       await run('peer port: 12 MiB pre-handshake frame, 300-connection flood', async () => {
         const l = await leader();
         const peerPorts = [l.peerPort, ...c.members.filter((m) => m !== l && m.proc !== null).map((m) => m.peerPort)];
-        return bounded('peer', 30_000, peerAbuse(peerPorts, 300));
+        const pids = c.members.flatMap((m) => (m.proc?.pid === undefined ? [] : [m.proc.pid]));
+        return bounded('peer', 30_000, peerAbuse(peerPorts, 300, pids));
       });
     if (want('overload'))
       await run(`4× overload: ${args.abuseOverload} requests in flight for 5 s`, async () =>
