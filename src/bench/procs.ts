@@ -1,26 +1,10 @@
-// Process and port plumbing shared by the benchmarks: free ports, spawning, readiness, memory.
+// Process plumbing shared by the benchmarks: spawning, JSON posts, memory. Free ports, waits and
+// sleep are the test kit's (src/testkit/wait.ts), re-exported here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { request } from 'node:http';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export async function freePorts(n: number): Promise<number[]> {
-  const out = new Set<number>();
-  while (out.size < n) out.add(await freePort());
-  return [...out];
-}
+export { freePort, freePorts, sleep, waitFor } from '../testkit/wait.ts';
 
 /** Spawns a child whose output goes to `logFile`. */
 export function spawnLogged(
@@ -34,10 +18,6 @@ export function spawnLogged(
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   return child;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** POSTs JSON once; resolves with status and parsed body, rejects on network error or timeout. */
@@ -78,20 +58,6 @@ export function postJson(
     req.on('error', reject);
     req.end(data);
   });
-}
-
-/** Waits until `probe` resolves true, polling; throws after `timeoutMs`. */
-export async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await probe()) return;
-    } catch {
-      // not yet
-    }
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Resident memory of a process in bytes (Linux /proc), or 0 if gone. */

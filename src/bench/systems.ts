@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts, killAndWait, postJson, sleep, spawnLogged, waitFor } from './procs.ts';
 import type { RequestShape } from './load.ts';
+import { memberList, serveArgs } from '../server/serve-args.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'leasekv.mjs');
@@ -83,8 +84,8 @@ export async function startLeasekv(
   const peerPort = (i: number): number => ports[i * 3] as number;
   const clientPort = (i: number): number => ports[i * 3 + 1] as number;
   const dialPort = (i: number): number => (o.peerDelayMs > 0 ? (ports[i * 3 + 2] as number) : peerPort(i));
-  const peers = ids.map((id, i) => `${id}=127.0.0.1:${dialPort(i)}`).join(',');
-  const clients = ids.map((id, i) => `${id}=127.0.0.1:${clientPort(i)}`).join(',');
+  const peers = memberList(ids.map((id, i) => [id, `127.0.0.1:${dialPort(i)}`]));
+  const clients = memberList(ids.map((id, i) => [id, `127.0.0.1:${clientPort(i)}`]));
   const proxies = await startProxies(
     o.peerDelayMs > 0
       ? ids.map((_, i) => ({ listenPort: dialPort(i), targetPort: peerPort(i), delayMs: o.peerDelayMs }))
@@ -97,24 +98,16 @@ export async function startLeasekv(
     const args = [
       ...(o.nodeArgs ?? []),
       BIN,
-      'serve',
-      '--insecure',
-      '--id',
-      id,
-      '--data-dir',
-      dataDir,
-      '--listen-peer',
-      `127.0.0.1:${peerPort(i)}`,
-      '--listen-client',
-      `127.0.0.1:${clientPort(i)}`,
-      '--peers',
-      peers,
-      '--client-addrs',
-      clients,
-      '--log-level',
-      'warn',
-      '--lease-reads',
-      o.leaseReads ? 'on' : 'off',
+      ...serveArgs({
+        insecure: true,
+        id,
+        dataDir,
+        listenPeer: `127.0.0.1:${peerPort(i)}`,
+        listenClient: `127.0.0.1:${clientPort(i)}`,
+        peers,
+        clientAddrs: clients,
+        settings: { 'log-level': 'warn', 'lease-reads': o.leaseReads },
+      }),
       ...(o.extraArgs ?? []),
     ];
     return { id, clientPort: clientPort(i), peerPort: peerPort(i), proc: null, args, dataDir };
@@ -170,28 +163,30 @@ export async function startLeasekv(
   return cluster;
 }
 
-const OWN_FLAGS = ['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs'];
+/** The member's own flags and its way in: what joinMemberArgs does not copy from the template. */
+const OWN_FLAGS = ['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs', '--insecure'];
 
 /** `serve` arguments for a new member joining through `endpoints`, with `template`'s other options. */
 export function joinMemberArgs(
   template: Member,
   o: { id: string; dataDir: string; peerPort: number; clientPort: number; endpoints: readonly string[] },
 ): string[] {
-  const keep = template.args.filter((a, i, all) => !OWN_FLAGS.includes(a) && !OWN_FLAGS.includes(all[i - 1] ?? ''));
-  const [bin, serve, ...rest] = keep;
+  const at = template.args.indexOf('serve');
+  const rest = template.args
+    .slice(at + 1)
+    .filter(
+      (a, i, all) => !OWN_FLAGS.includes(a) && (all[i - 1] === '--insecure' || !OWN_FLAGS.includes(all[i - 1] ?? '')),
+    );
   return [
-    bin as string,
-    serve as string,
-    '--id',
-    o.id,
-    '--data-dir',
-    o.dataDir,
-    '--listen-peer',
-    `127.0.0.1:${o.peerPort}`,
-    '--listen-client',
-    `127.0.0.1:${o.clientPort}`,
-    '--join',
-    o.endpoints.join(','),
+    ...template.args.slice(0, at),
+    ...serveArgs({
+      insecure: template.args.includes('--insecure'),
+      id: o.id,
+      dataDir: o.dataDir,
+      listenPeer: `127.0.0.1:${o.peerPort}`,
+      listenClient: `127.0.0.1:${o.clientPort}`,
+      join: o.endpoints,
+    }),
     ...rest,
   ];
 }
