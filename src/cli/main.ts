@@ -55,6 +55,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     load: () => import('./commands/snapshot.ts'),
   },
   status: { summary: 'status of every node, as a table (-w simple|json)', load: () => import('./commands/status.ts') },
+  user: {
+    summary: 'user list | add NAME | passwd NAME | delete NAME | grant-role NAME ROLE | revoke-role … | token',
+    load: () => import('./commands/user.ts'),
+  },
+  role: {
+    summary: 'role list | add NAME | delete NAME | grant-permission NAME read|readwrite PREFIX | revoke-permission …',
+    load: () => import('./commands/role.ts'),
+  },
   member: {
     summary: 'member list | add ID --peer-addr … --client-addr … [--learner] | promote ID | remove ID',
     load: () => import('./commands/member.ts'),

@@ -2,14 +2,20 @@
 // Cluster API calls as `leasekv member add` (without --learner: added as a learner, promoted by the
 // leader once caught up) and `leasekv member remove`.
 import { LeasekvClient } from '../client/index.ts';
+import type { Credentials } from '../client/auth.ts';
 import { ControlConflictError, type SupervisedNode, type SupervisorOptions } from './supervisor.ts';
 
 async function call(
   endpoints: readonly string[],
   method: 'MemberAdd' | 'MemberRemove',
   body: Record<string, unknown>,
+  credentials: Credentials | undefined,
 ): Promise<void> {
-  const client = new LeasekvClient({ endpoints: [...endpoints], deadlineMs: 10_000 });
+  const client = new LeasekvClient({
+    endpoints: [...endpoints],
+    deadlineMs: 10_000,
+    ...(credentials === undefined ? {} : { credentials }),
+  });
   try {
     await client.cluster(method, body);
   } catch (e) {
@@ -27,15 +33,22 @@ async function call(
 export function clusterMembership(
   endpoints: readonly string[],
   next: (taken: readonly string[]) => SupervisedNode,
+  /** Membership changes need the root role when auth is on (issue 15). */
+  credentials?: Credentials,
 ): NonNullable<SupervisorOptions['membership']> {
   return {
     async add(taken) {
       const n = next(taken);
-      await call(endpoints, 'MemberAdd', { id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr, learner: false });
+      await call(
+        endpoints,
+        'MemberAdd',
+        { id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr, learner: false },
+        credentials,
+      );
       return n;
     },
     async remove(id) {
-      await call(endpoints, 'MemberRemove', { id });
+      await call(endpoints, 'MemberRemove', { id }, credentials);
     },
   };
 }

@@ -17,6 +17,7 @@ import { normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport } from './transport.ts';
 import type { CallOptions, EndpointStatus, NodeStatus } from './types.ts';
+import { Authenticator, type Credentials } from './auth.ts';
 
 export interface BackoffOptions {
   readonly initialMs: number;
@@ -40,8 +41,11 @@ export interface LeasekvClientOptions {
   readonly random?: () => number;
   /** Concurrent writes (one session slot each); also the connections kept per node. Default 64. */
   readonly maxConcurrency?: number;
+  /** A user and password (authenticated on first use, again when the token is refused) or a token (issue 15). */
+  readonly credentials?: Credentials;
 }
 
+const AUTHENTICATE_PATH = '/leasekv.v1.Auth/Authenticate';
 const STATUS_PATH = `/${KV.typeName}/${KV.method.status.name}`;
 
 export class Caller {
@@ -57,6 +61,8 @@ export class Caller {
   #next = 0;
   #closed = false;
   readonly #random: () => number;
+  /** Credentials and the current token (undefined: none sent). */
+  readonly auth: Authenticator | undefined;
   readonly clientId: string;
 
   constructor(opts: LeasekvClientOptions) {
@@ -73,6 +79,12 @@ export class Caller {
     this.#random = opts.random ?? Math.random;
     this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
     this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc });
+    this.auth =
+      opts.credentials === undefined
+        ? undefined
+        : new Authenticator(opts.credentials, (name, password) =>
+            this.call(AUTHENTICATE_PATH, JSON.stringify({ name, password }), tokenOf, {}, false),
+          );
   }
 
   /** The endpoint currently believed to lead (undefined: not known yet). */
@@ -167,6 +179,8 @@ export class Caller {
     let last: LeasekvError | undefined;
     // Hints followed without a pause; bounded so that two nodes naming each other cannot spin us.
     let followsInRow = 0;
+    let renewed = false;
+    if (path !== AUTHENTICATE_PATH) await this.auth?.ensure();
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
@@ -177,18 +191,32 @@ export class Caller {
       }
       const ep = this.#pick();
       try {
+        const authorization = this.auth?.header();
         const ans = await this.#transport.post(
           ep,
           path,
           json,
           Math.min(remaining, this.#attemptTimeoutMs),
           opts.signal,
+          authorization,
         );
         if (ans.status === 200) {
           if (provesLeader) this.#leader = ep;
           return decode(JSON.parse(ans.body));
         }
         last = errorFromAnswer(ep, ans.status, ans.body, ans.header);
+        // A refused token (expired, or the password changed): authenticate again, once per call.
+        if (
+          last.code === 'unauthenticated' &&
+          !renewed &&
+          this.auth?.renewable === true &&
+          path !== AUTHENTICATE_PATH
+        ) {
+          renewed = true;
+          this.auth.invalidate(authorization);
+          await this.auth.ensure();
+          continue;
+        }
       } catch (err) {
         if (!(err instanceof LeasekvError)) throw err;
         last = err;
@@ -264,6 +292,10 @@ export class Caller {
     const i = this.#endpoints.indexOf(ep);
     if (i >= 0) this.#next = i + 1;
   }
+}
+
+function tokenOf(j: unknown): string {
+  return String((j as Record<string, unknown>)['token'] ?? '');
 }
 
 function positive(name: string, v: number): number {

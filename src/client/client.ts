@@ -50,6 +50,19 @@ export class LeasekvClient {
     this.clientId = this.#caller.clientId;
   }
 
+  /** The authorization header value for these credentials (authenticating first if needed), for raw HTTP calls. */
+  async authorization(): Promise<string | undefined> {
+    await this.#caller.auth?.ensure();
+    return this.#caller.auth?.header();
+  }
+
+  /** A leasekv.v1.Auth call (users and roles; docs/api.md) with its JSON request; resolves with the JSON answer. */
+  auth(method: string, body: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    const change = !method.endsWith('List');
+    const decode = (j: unknown): Record<string, unknown> => j as Record<string, unknown>;
+    return this.#caller.call(`/leasekv.v1.Auth/${method}`, JSON.stringify(body), decode, opts, change, !change);
+  }
+
   /** The endpoint currently believed to lead (undefined: not known yet). */
   get leaderEndpoint(): string | undefined {
     return this.#caller.leader;
@@ -211,7 +224,21 @@ export class LeasekvClient {
       const leader = caller.leader;
       return leader === undefined ? [...caller.endpoints] : [leader, ...caller.endpoints.filter((e) => e !== leader)];
     };
-    return watchEndpoints(order, key, opts);
+    const auth = caller.auth;
+    return watchEndpoints(
+      order,
+      key,
+      opts,
+      auth && {
+        header: () => auth.header(),
+        renew: async (stale) => {
+          if (!auth.renewable) return false;
+          auth.invalidate(stale);
+          await auth.ensure();
+          return true;
+        },
+      },
+    );
   }
 
   /**

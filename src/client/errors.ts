@@ -12,6 +12,9 @@ export type ErrorCode =
   | 'compacted'
   | 'not_found'
   | 'failed_precondition'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'already_exists'
   | 'internal';
 
 export class LeasekvError extends Error {
@@ -156,7 +159,10 @@ export function errorFromAnswer(
     case 'canceled':
       return new LeasekvError('canceled', at, endpoint);
     case 'not_found':
-      return new LeasekvError('not_found', at, endpoint);
+    case 'unauthenticated':
+    case 'permission_denied':
+    case 'already_exists':
+      return new LeasekvError(code, at, endpoint);
     default:
       if (httpStatus === 502 || httpStatus === 503 || httpStatus === 504) return new UnavailableError(at, endpoint);
       return new LeasekvError('internal', at, endpoint);

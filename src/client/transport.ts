@@ -28,7 +28,15 @@ export class JsonTransport {
   }
 
   /** POSTs JSON to http://endpoint/path. Rejects with UnavailableError on connection failure or timeout. */
-  post(endpoint: string, path: string, json: string, timeoutMs: number, signal?: AbortSignal): Promise<Answer> {
+  /** `authorization`: the header value (a bearer token; issue 15), if any. */
+  post(
+    endpoint: string,
+    path: string,
+    json: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    authorization?: string,
+  ): Promise<Answer> {
     const { host, port } = splitHostPort(endpoint);
     const body = Buffer.from(json, 'utf8');
     return new Promise<Answer>((resolve, reject) => {
@@ -53,6 +61,7 @@ export class JsonTransport {
             'content-length': body.length,
             // The server stops working on the request when we stop waiting (Connect protocol header).
             'connect-timeout-ms': String(Math.max(1, Math.floor(timeoutMs))),
+            ...(authorization === undefined ? {} : { authorization }),
           },
         },
         (res) => {

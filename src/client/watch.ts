@@ -74,9 +74,10 @@ class Stream {
   private res: IncomingMessage | null = null;
   private readonly req;
 
-  constructor(endpoint: string, path: string) {
+  constructor(endpoint: string, path: string, authorization: string | undefined) {
     const { host, port } = splitHostPort(endpoint);
-    this.req = request({ host, port, path, method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+    const headers = { accept: 'text/event-stream', ...(authorization === undefined ? {} : { authorization }) };
+    this.req = request({ host, port, path, method: 'GET', headers }, (res) => {
       this.res = res;
       res.setEncoding('utf8');
       if (res.statusCode !== 200) {
@@ -158,6 +159,8 @@ export async function* watchEndpoints(
   endpoints: () => readonly string[],
   key: string,
   opts: WatchOptions,
+  /** The authorization header (issue 15): `renew` gets a new token after a refusal, false if it cannot. */
+  auth?: { header(): string | undefined; renew(stale: string | undefined): Promise<boolean> },
 ): AsyncGenerator<WatchResponse> {
   let next = opts.startRevision ?? 0;
   const idleMs = opts.idleTimeoutMs ?? 20_000;
@@ -174,7 +177,8 @@ export async function* watchEndpoints(
     if (opts.prefix === true) q.set('prefix', 'true');
     if (opts.prevKv === true) q.set('prevKv', 'true');
     if (next > 0) q.set('rev', String(next));
-    const stream = new Stream(ep, `/v1/watch?${q.toString()}`);
+    const authorization = auth?.header();
+    const stream = new Stream(ep, `/v1/watch?${q.toString()}`, authorization);
     const onAbort = (): void => stream.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let reason: LeasekvError | null = null;
@@ -189,6 +193,9 @@ export async function* watchEndpoints(
         if (m.kind === 'error') {
           lastError = `${ep}: ${m.message}`;
           if (m.code === 'invalid_argument') throw new InvalidArgumentError(`${ep}: ${m.message}`, ep);
+          if (m.code === 'permission_denied') throw new LeasekvError('permission_denied', `${ep}: ${m.message}`, ep);
+          if (m.code === 'unauthenticated' && !(await (auth?.renew(authorization) ?? false)))
+            throw new LeasekvError('unauthenticated', `${ep}: ${m.message}`, ep);
           if (m.code === 'out_of_range') reason = new CompactedError(`${ep}: ${m.message}`, ep);
           break;
         }

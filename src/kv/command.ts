@@ -8,11 +8,13 @@
 //   txn:    key "" | the transaction body (txn.ts)
 //   put with a TTL (flags & TTL): str value | varint ttl id
 //   ttl-grant: key "" | varint ttlMs;  ttl-revoke, ttl-expire: key "" | varint ttl id
+//   auth (issue 15): key "" | str JSON change (auth.ts); never with a session
 // Strings are varint length + UTF-8. Decoding rejects anything else with CommandDecodeError, which
 // the state machine turns into a deterministic error result (a bad entry never stops the apply loop).
 
 import { ByteReader, ByteWriter } from '../util/bytes.ts';
 import { readTxnBody, writeTxnBody, type TxnBody } from './txn.ts';
+import { readAuthChange, writeAuthChange, type AuthChange } from './auth.ts';
 
 export const COMMAND_VERSION = 1;
 
@@ -72,8 +74,15 @@ export interface CompactCommand {
   readonly session?: Session;
 }
 
+/** A change to users and roles (auth.ts). Carries no session: each change is checked against the table when applied. */
+export interface AuthCommand {
+  readonly op: 'auth';
+  readonly change: AuthChange;
+  readonly session?: undefined;
+}
+
 export type Command =
-  PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand | CompactCommand;
+  PutCommand | DeleteCommand | CasCommand | TxnCommand | TtlGrantCommand | TtlEndCommand | CompactCommand | AuthCommand;
 
 /** The command bytes cannot be decoded (corrupt, foreign or from a newer version). */
 export class CommandDecodeError extends Error {
@@ -89,6 +98,7 @@ const OP_CODE = {
   'ttl-revoke': 6,
   'ttl-expire': 7,
   compact: 8,
+  auth: 9,
 } as const;
 const FLAG_SESSION = 1;
 const FLAG_EXPECTED_PRESENT = 2;
@@ -124,6 +134,7 @@ export function encodeCommand(cmd: Command): Uint8Array {
   else if (cmd.op === 'ttl-grant') w.varint(cmd.ttlMs);
   else if (cmd.op === 'ttl-revoke' || cmd.op === 'ttl-expire') w.varint(cmd.id);
   else if (cmd.op === 'compact') w.varint(cmd.revision);
+  else if (cmd.op === 'auth') writeAuthChange(w, cmd.change);
   else if (cmd.op === 'cas') {
     if (cmd.expected !== null) w.str(cmd.expected);
     w.str(cmd.value);
@@ -187,6 +198,10 @@ export function decodeCommand(bytes: Uint8Array): Command {
       break;
     case OP_CODE.compact:
       cmd = withSession<CompactCommand>({ op: 'compact', revision: r.varint('revision') });
+      break;
+    case OP_CODE.auth:
+      if (key !== '' || flags !== 0) throw new CommandDecodeError('auth command with a key, flags or a session');
+      cmd = { op: 'auth', change: readAuthChange(r, fail) };
       break;
     case OP_CODE.delete:
       if ((flags & FLAG_EXPECTED_PRESENT) !== 0) throw new CommandDecodeError('delete with expected flag');

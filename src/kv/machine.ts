@@ -104,6 +104,10 @@ export class KvStateMachine extends KvState {
         this.ttlObserver?.({ kind: 'ended', id: cmd.id });
         return { op: cmd.op, found: true };
       }
+      case 'auth': {
+        const refused = this.authTable.apply(cmd.change);
+        return refused === undefined ? { op: 'auth' } : { op: 'auth', refused };
+      }
       case 'compact':
         this.compactRev = Math.max(this.compactRev, Math.min(cmd.revision, this.rev));
         this.compactObserver?.(this.compactRev);

@@ -49,6 +49,8 @@ export type ApplyResult =
    * be told from a first attempt. The client must start a new session (new clientId, seq 1).
    */
   | { readonly op: 'session-expired'; readonly clientId: string; readonly seq: number }
+  /** A change to users and roles (kv/auth.ts); `refused`: why nothing was changed. */
+  | { readonly op: 'auth'; readonly refused?: string; readonly revision: number }
   /** The entry's bytes are not a valid command (CommandDecodeError); nothing was changed. */
   | { readonly op: 'invalid'; readonly reason: string };
 
@@ -67,6 +69,7 @@ const TAG = {
   'ttl-expire': 13,
   'ttl-not-found': 14,
   compact: 15,
+  auth: 16,
 } as const;
 
 const FLAG_HAS_VALUE = 1;
@@ -121,6 +124,10 @@ export function writeResult(w: ByteWriter, r: ApplyResult): void {
       return;
     case 'invalid':
       w.str(r.reason);
+      return;
+    case 'auth':
+      optionalStr(w, r.refused, 0);
+      w.varint(r.revision);
       return;
   }
 }
@@ -250,6 +257,11 @@ export function readResult(r: ByteReader, fail: (m: string) => Error): ApplyResu
       return { op: 'session-expired', clientId: r.str('clientId'), seq: r.varint('seq') };
     case TAG.invalid:
       return { op: 'invalid', reason: r.str('reason') };
+    case TAG.auth: {
+      const refused = (r.u8('auth flags') & FLAG_HAS_VALUE) !== 0 ? r.str('refused') : undefined;
+      const revision = r.varint('revision');
+      return refused === undefined ? { op: 'auth', revision } : { op: 'auth', refused, revision };
+    }
     default:
       throw fail(`unknown result tag ${tag}`);
   }

@@ -2,17 +2,19 @@
 // processed without blocking the host's event loop for seconds: the async variants yield between
 // slices, so heartbeats and lease renewals keep flowing while a snapshot is taken or installed.
 //
-// Layout (version 5; issue 12: membership, issue 14: TTL grants, issue 16: keys in bulk):
+// Layout (version 6; issue 12: membership, issue 14: TTL grants, issue 16: keys in bulk, issue 15:
+// users and roles):
 //   "LKVS" u8 version | varint appliedIndex | varint appliedTerm | varint revision
 //   | varint compactRevision | varint keyCount | varint keyBytes
 //   | keyBytes bytes: keyCount × (str key, str value, varint create, varint mod, varint version) in
 //     strictly ascending UTF-8 byte order — exactly the store's page encoding (store.ts), so
 //     encoding copies pages and decoding cuts the section into pages without making a string
 //   | sessions (sessions.ts) | bytes membership table (members.ts) | TTL grants (ttl.ts)
+//   | bytes users and roles (auth.ts; empty when auth was never enabled)
 //   | u32 CRC32 (zlib) of everything before it
 // Sections added later go after the TTL grants, with the next version (one place: encodeSnapshot,
 // decodeSnapshot).
-// Version 4 (still read): no keyBytes, keys in JavaScript string order (UTF-16 units; it differs
+// Version 5 (still read): no users and roles. Version 4 (still read): also no keyBytes, keys in JavaScript string order (UTF-16 units; it differs
 // from byte order only between characters above U+FFFF and U+E000..U+FFFF: such keys are re-sorted).
 // Version 3 (still read): also no TTL grants. Version 2 (still read): also no membership table (an
 // empty one). Version 1 (still read): also no revision, no compactRevision, keys as (str key,
@@ -34,7 +36,7 @@ export class SnapshotDecodeError extends Error {
 }
 
 const MAGIC = Buffer.from('LKVS', 'latin1');
-const SNAPSHOT_VERSION = 5;
+const SNAPSHOT_VERSION = 6;
 /** Keys handled per step: a few milliseconds of work between yields. */
 const KEYS_PER_STEP = 16_384;
 /** Bytes copied per step when encoding. */
@@ -54,6 +56,7 @@ export interface FrozenState {
   readonly sessionBytes: Uint8Array;
   readonly memberBytes: Uint8Array;
   readonly ttlBytes: Uint8Array;
+  readonly authBytes: Uint8Array;
 }
 
 export interface DecodedState {
@@ -65,6 +68,7 @@ export interface DecodedState {
   readonly sessions: SessionTable;
   readonly ttls: TtlTable;
   readonly memberBytes: Uint8Array;
+  readonly authBytes: Uint8Array;
 }
 
 export type Steps<T> = Generator<void, T, void>;
@@ -95,10 +99,13 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
   head.varint(s.compactRevision);
   head.varint(view.keyCount);
   head.varint(view.entryBytes);
-  const tail = new ByteWriter(s.sessionBytes.length + s.memberBytes.length + s.ttlBytes.length + 16);
+  const tail = new ByteWriter(
+    s.sessionBytes.length + s.memberBytes.length + s.ttlBytes.length + s.authBytes.length + 32,
+  );
   tail.rawBytes(s.sessionBytes);
   tail.bytes(s.memberBytes);
   tail.rawBytes(s.ttlBytes);
+  tail.bytes(s.authBytes);
   // One exact allocation; the keys are page copies, a slice of pages per step.
   const out = Buffer.allocUnsafeSlow(head.length + view.entryBytes + tail.length + 4);
   let pos = head.length;
@@ -151,8 +158,9 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   const memberBytes = version < 3 ? new Uint8Array(0) : r.bytes('membership table');
   const ttls = new TtlTable();
   if (version >= 4) ttls.read(r, snapFail, (k) => store.has(k));
+  const authBytes = version < 6 ? new Uint8Array(0) : r.bytes('users and roles');
   r.expectEnd('snapshot');
-  return { applied, appliedTerm, revision, compactRevision, store, sessions, ttls, memberBytes };
+  return { applied, appliedTerm, revision, compactRevision, store, sessions, ttls, memberBytes, authBytes };
 }
 
 function checkRevisions(create: number, mod: number, version: number, revision: number): void {

@@ -14,6 +14,7 @@ import {
   type FrozenState,
 } from './snapshot.ts';
 import { MembershipTable } from './members.ts';
+import { AuthTable } from './auth.ts';
 import { KeyStore, type KeyRecord, type StoreView } from './store.ts';
 import { TtlTable, type TtlGrant } from './ttl.ts';
 
@@ -56,6 +57,8 @@ export abstract class KvState {
   /** Where the members added by ConfChange entries are, and the removed ids (members.ts). */
   protected membersTable = new MembershipTable();
   protected ttls = new TtlTable();
+  /** Users and roles (auth.ts). */
+  protected authTable = new AuthTable();
   /** Told the compact revision after a compaction is applied (watch history, server/watch/hub.ts). */
   compactObserver: ((revision: number) => void) | null = null;
   /** Told when a TTL grant is made or ends (the leader's countdowns, server/ttl-countdowns.ts). */
@@ -115,6 +118,15 @@ export abstract class KvState {
 
   get members(): MembershipTable {
     return this.membersTable;
+  }
+
+  get auth(): AuthTable {
+    return this.authTable;
+  }
+
+  /** The keys attached to TTL grant `id`. */
+  ttlKeys(id: number): string[] {
+    return this.ttls.keysOf(id);
   }
 
   get sessionCount(): number {
@@ -202,6 +214,7 @@ export abstract class KvState {
       sessionBytes: w.finish(),
       memberBytes: this.membersTable.encode(),
       ttlBytes: tw.finish(),
+      authBytes: this.authTable.encode(),
     };
   }
 
@@ -212,7 +225,14 @@ export abstract class KvState {
     } catch (e) {
       throw new SnapshotDecodeError(`snapshot membership section: ${(e as Error).message}`);
     }
+    const auth = new AuthTable();
+    try {
+      auth.restore(d.authBytes);
+    } catch (e) {
+      throw new SnapshotDecodeError(`snapshot auth section: ${(e as Error).message}`);
+    }
     this.membersTable = members;
+    this.authTable = auth;
     this.data = d.store;
     this.sessions = d.sessions;
     this.ttls = d.ttls;

@@ -34,6 +34,11 @@ export class TtlTable {
     return this.keyGrant.get(key);
   }
 
+  /** The keys attached to grant `id` (none when there is no such grant). */
+  keysOf(id: number): string[] {
+    return [...(this.grants.get(id)?.keys ?? [])];
+  }
+
   list(): TtlGrant[] {
     return [...this.grants.entries()].map(([id, g]) => ({ id, ttlMs: g.ttlMs }));
   }

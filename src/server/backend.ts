@@ -178,6 +178,8 @@ export interface KvBackend {
   /** Leader only: the grant lives at least its TTL from now. Throws TtlNotFoundError if it ended. */
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ readonly id: number; readonly ttlMs: number }>;
   ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult>;
+  /** The keys attached to a TTL grant now (for the permission check of a revoke; issue 15). */
+  ttlKeys?(id: number): readonly string[];
   compact(
     req: { readonly revision: number; readonly session?: SessionRef },
     signal: AbortSignal,

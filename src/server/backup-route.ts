@@ -10,6 +10,8 @@ import { toConnectError } from './api/errors.ts';
 import type { ExtraRoute } from './api/server.ts';
 import { formatHostPort, type NodeConfig } from './config.ts';
 import type { LeaseKvNode } from './node.ts';
+import { requireRoot, type AuthGate } from './auth/gate.ts';
+import { callerOfRequest } from './api/authz.ts';
 
 export const BACKUP_PATH = '/snapshot';
 
@@ -32,7 +34,7 @@ function sendError(res: ServerResponse, err: unknown): void {
   res.end(body);
 }
 
-export function backupRoute(node: BackupSource, cfg: NodeConfig): ExtraRoute {
+export function backupRoute(node: BackupSource, cfg: NodeConfig, gate?: AuthGate): ExtraRoute {
   // One backup at a time per node: each holds a full copy of the state while it is encoded and sent.
   let busy = false;
   const addressed = (ids: readonly string[]): BackupMember[] =>
@@ -46,6 +48,12 @@ export function backupRoute(node: BackupSource, cfg: NodeConfig): ExtraRoute {
       };
     });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      // A backup holds every key and the password hashes: root only (issue 15).
+      requireRoot(callerOfRequest(gate, req), 'take a backup');
+    } catch (err) {
+      return sendError(res, err);
+    }
     if (busy)
       return sendError(
         res,

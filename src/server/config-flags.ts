@@ -62,7 +62,10 @@ export type RawConfig = Record<
   | 'peerTlsCert'
   | 'peerTlsKey'
   | 'peerTlsCa'
-  | 'insecure',
+  | 'insecure'
+  | 'auth'
+  | 'rootPasswordFile'
+  | 'authTokenTtlMs',
   string | undefined
 >;
 
@@ -241,6 +244,22 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'leaseReads',
     env: 'LEASEKV_LEASE_READS',
     help: 'on (default): linearizable reads from the leader lease; off: a ReadIndex round each',
+  },
+  '--auth': {
+    key: 'auth',
+    env: 'LEASEKV_AUTH',
+    boolean: true,
+    help: 'require users and roles on the client API (docs/security.md); once enabled, auth stays on cluster-wide',
+  },
+  '--root-password-file': {
+    key: 'rootPasswordFile',
+    env: 'LEASEKV_ROOT_PASSWORD_FILE',
+    help: "with --auth: the root user's password (first line of the file); the leader creates root with it if auth is not set up yet",
+  },
+  '--auth-token-ttl-ms': {
+    key: 'authTokenTtlMs',
+    env: 'LEASEKV_AUTH_TOKEN_TTL_MS',
+    help: 'how long a token from Authenticate lives (default 600000)',
   },
   '--log-level': {
     key: 'logLevel',

@@ -55,11 +55,21 @@ export interface NodeConfig {
   readonly watch: WatchLimits;
   /** Automatic compaction of the revision history by the leader (auto-compact.ts); 0 and 0: off. */
   readonly autoCompaction: AutoCompaction;
+  /** Users, roles and tokens (issue 15; docs/security.md). */
+  readonly auth: AuthConfig;
   /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
   readonly leaseReads: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** TLS files of the client port and peer links; plaintext only with --insecure (tls-config.ts). */
   readonly tls: TlsConfig;
+}
+
+export interface AuthConfig {
+  /** --auth: every request must be authenticated (auth also turns on cluster-wide once enabled). */
+  readonly required: boolean;
+  /** --root-password-file (absent: this member never sets up the root user). */
+  readonly rootPasswordFile?: string;
+  readonly tokenTtlMs: number;
 }
 
 /** Timing profiles. `far` is for members in different regions (round trips of 100–300 ms). */
@@ -252,6 +262,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
       ),
     },
     leaseReads: leaseReads === 'on',
+    auth: authSetting(raw),
     logLevel: logLevel as NodeConfig['logLevel'],
     tls: tlsSettings(raw),
   };
@@ -293,6 +304,20 @@ function buildClientLimits(
     if (e instanceof ApiLimitsError) throw new NodeConfigError(e.message);
     throw e;
   }
+}
+
+function authSetting(raw: Partial<RawConfig>): AuthConfig {
+  const on = raw.auth ?? 'false';
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(on))
+    throw new NodeConfigError(`--auth must be true or false, not '${on}'`);
+  const required = on === 'on' || on === 'true' || on === '1';
+  const file = raw.rootPasswordFile === undefined || raw.rootPasswordFile === '' ? undefined : raw.rootPasswordFile;
+  if (file !== undefined && !required) throw new NodeConfigError('--root-password-file needs --auth');
+  return {
+    required,
+    ...(file === undefined ? {} : { rootPasswordFile: file }),
+    tokenTtlMs: intSetting(raw.authTokenTtlMs, '--auth-token-ttl-ms', 600_000, 100, 7 * 24 * 3600_000),
+  };
 }
 
 /** The cluster token goes in every peer hello, whose size is bounded before the handshake (transport/codec.ts). */

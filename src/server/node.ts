@@ -38,11 +38,28 @@ import type { KeyValue } from '../kv/result.ts';
 import { NodeMembership } from './node-membership.ts';
 import { withDeadline } from './deadline.ts';
 import { assert } from '../util/assert.ts';
+import type { AuthChange, AuthTable } from '../kv/auth.ts';
+import { AuthRefusedError, type AuthBackend } from './auth/backend.ts';
 
 export { VERSION, raftConfigFor } from './node-drive.ts';
 export type { RestoredState } from './node-drive.ts';
 
-export class LeaseKvNode extends NodeMembership implements KvBackend {
+export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBackend {
+  authTable(): AuthTable {
+    return this.kv.auth;
+  }
+
+  /** A change to users and roles (issue 15), through the log like a write. */
+  authChange(change: AuthChange, signal: AbortSignal): Promise<{ index: number }> {
+    return this.track('Auth', 'write', async () => {
+      const { result, index } = await this.propose({ op: 'auth', change }, signal);
+      this.checkResult(result);
+      assert(result.op === 'auth', () => `auth applied as ${result.op}`);
+      if (result.refused !== undefined) throw new AuthRefusedError(result.refused);
+      return { index };
+    });
+  }
+
   watch(req: WatchRequest): Watcher {
     if (this.stopped) throw new UnavailableError('node is stopping');
     return this.watchHub.watch(req);
@@ -175,6 +192,10 @@ export class LeaseKvNode extends NodeMembership implements KvBackend {
       assert(result.op === 'ttl-revoke', () => `ttl-revoke applied as ${result.op}`);
       return { found: result.found, index, revision: result.revision };
     });
+  }
+
+  ttlKeys(id: number): readonly string[] {
+    return this.kv.ttlKeys(id);
   }
 
   /**

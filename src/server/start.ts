@@ -30,6 +30,8 @@ import type { ConfChange, RaftEvent } from '../raft/types.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
 import type { ApiServer, ExtraRoute } from './api/server.ts';
 import { LoopLag, type LoopLagStats } from './loop-lag.ts';
+import { AuthGate } from './auth/gate.ts';
+import { readRootPassword, startAuthEnabler } from './auth/enable.ts';
 
 export interface RunningNode {
   readonly node: LeaseKvNode;
@@ -258,6 +260,12 @@ async function startOnStorage(
     const inForce = membership.view(node.raftStatus().confState).filter((m) => m.peerAddr !== '');
     checkFlags(flags, membersOf(inForce), resolved.book.record.clusterId);
   }
+  if (cfg.auth.rootPasswordFile !== undefined) readRootPassword(cfg.auth.rootPasswordFile);
+  const gate = new AuthGate({
+    table: () => node.authTable(),
+    required: cfg.auth.required,
+    tokenTtlMs: cfg.auth.tokenTtlMs,
+  });
   let api: ApiServer;
   const loopLag = new LoopLag();
   try {
@@ -267,12 +275,14 @@ async function startOnStorage(
       port: cfg.listenClient.port,
       backend: node,
       cluster: membership,
+      auth: gate,
+      authBackend: node,
       limits: cfg.clientLimits,
       logger: log.child({ component: 'api' }),
       ...(nodeTls.client() === null ? {} : { tls: { current: () => nodeTls.client() as ClientTlsMaterial } }),
       extraRoutes: [
         healthRoute(node),
-        backupRoute(node, cfg),
+        backupRoute(node, cfg, gate),
         ...(opts.routes?.(
           node,
           {
@@ -315,6 +325,16 @@ async function startOnStorage(
     (revision) => log.info({ revision }, 'leader: revision history compacted automatically'),
   );
   autoCompactor.start();
+  const stopEnabler = startAuthEnabler(
+    {
+      authTable: () => node.authTable(),
+      authChange: (c, s) => node.authChange(c, s),
+      isLeader: () => node.raftStatus().role === 'leader',
+    },
+    cfg.auth,
+    cfg.heartbeatIntervalMs * 2,
+    log,
+  );
   log.info(
     { client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` },
     'serving',
@@ -326,6 +346,7 @@ async function startOnStorage(
     stopping ??= (async () => {
       try {
         autoCompactor.stop();
+        stopEnabler();
         await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
         // Requests already failed by the node (a storage error) get their answers out first.
         await api.close({ drainMs: 1000 });

@@ -8,6 +8,8 @@ import { EndpointError, LeasekvClient, LeasekvError, normalizeEndpoint } from '.
 import { parseFlags, UsageError, type FlagOptions } from './flags.ts';
 import { FORMATS, parseFormat, type Format } from './output.ts';
 import { ValueInputError } from './value-input.ts';
+import { credentialsFrom } from './credentials.ts';
+import type { Credentials } from '../../client/auth.ts';
 
 export { UsageError, parseFlags, unknownFlagMessage, type FlagOptions } from './flags.ts';
 export { MAX_INPUT_BYTES, ValueInputError, readValue } from './value-input.ts';
@@ -24,6 +26,9 @@ common options:
                         (env LEASEKV_ENDPOINTS; default ${DEFAULT_ENDPOINTS}); https:// is not supported yet
   -w, --write-out F     output format: ${list}
   --deadline-ms N       give up after N ms, retries included (default 5000)
+  --user NAME[:PW]      authenticate as this user (env LEASEKV_USER; password also LEASEKV_PASSWORD);
+                        default under \`leasekv up\`: root, from ./data/root.password
+  --token T             a token from Authenticate instead (env LEASEKV_TOKEN)
   -h, --help            this help`;
 }
 
@@ -34,6 +39,8 @@ export const COMMON_OPTIONS = {
   endpoints: { type: 'string' },
   'write-out': { type: 'string', short: 'w' },
   'deadline-ms': { type: 'string' },
+  user: { type: 'string' },
+  token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies FlagOptions;
 
@@ -43,6 +50,8 @@ export interface Common {
   /** format === 'json' */
   readonly json: boolean;
   readonly deadlineMs: number;
+  /** Who calls (issue 15); undefined: nobody in particular (a cluster without auth). */
+  readonly credentials?: Credentials;
 }
 
 export interface OutputOptions {
@@ -87,8 +96,18 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
   const deadlineMs = Number(deadlineText);
   if (!Number.isInteger(deadlineMs) || deadlineMs < 1)
     throw new UsageError(`--deadline-ms must be a positive integer, got '${deadlineText}'`);
+  const credentials = credentialsFrom(
+    { user: v['user'] as string | undefined, token: v['token'] as string | undefined },
+    process.env,
+  );
   return {
-    common: { endpoints, format, json: format === 'json', deadlineMs } satisfies Common,
+    common: {
+      endpoints,
+      format,
+      json: format === 'json',
+      deadlineMs,
+      ...(credentials === undefined ? {} : { credentials }),
+    } satisfies Common,
     values: res.values,
     positionals: res.positionals,
     help: v['help'] === true,
@@ -96,7 +115,11 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
 }
 
 export function makeClient(c: Common): LeasekvClient {
-  return new LeasekvClient({ endpoints: c.endpoints, deadlineMs: c.deadlineMs });
+  return new LeasekvClient({
+    endpoints: c.endpoints,
+    deadlineMs: c.deadlineMs,
+    ...(c.credentials === undefined ? {} : { credentials: c.credentials }),
+  });
 }
 
 /** True when argv asks for help (before any `--`, which ends the flags). */

@@ -4,12 +4,17 @@
 import { request, type IncomingMessage } from 'node:http';
 
 /** Resolves with the response once its headers arrive, or rejects (a timeout says so) within `headerTimeoutMs`. */
-export function httpGet(endpoint: string, path: string, headerTimeoutMs: number): Promise<IncomingMessage> {
+export function httpGet(
+  endpoint: string,
+  path: string,
+  headerTimeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<IncomingMessage> {
   const colon = endpoint.lastIndexOf(':');
   const host = endpoint.slice(0, colon).replace(/^\[|\]$/g, '');
   const port = Number(endpoint.slice(colon + 1));
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', agent: false });
+    const req = request({ host, port, path, method: 'GET', agent: false, headers });
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${headerTimeoutMs} ms`)), headerTimeoutMs);
     req.once('response', (res) => {
       clearTimeout(timer);

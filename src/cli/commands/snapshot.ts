@@ -9,6 +9,7 @@ import { restoreDataDir, RestoreError, verifyBackup } from '../../server/restore
 import { BackupFileError, type DecodedBackup } from '../../storage/backup_file.ts';
 import { DataDirLockedError } from '../../storage/dir_lock.ts';
 import { httpGet, readText } from './http-get.ts';
+import { makeClient } from './common.ts';
 import { command, emit, field, parse, renderTable, UsageError, want, wantsHelp, type Format } from './common.ts';
 
 const USAGE = `usage: leasekv snapshot save FILE [--endpoints E,E] [-w simple|json]
@@ -114,10 +115,11 @@ async function fetchTo(
   endpoint: string,
   tmp: string,
   headerTimeoutMs: number,
+  authorization: string | undefined,
 ): Promise<{ ok: true } | { ok: false; why: string; leaderAddr: string }> {
   let res: IncomingMessage;
   try {
-    res = await httpGet(endpoint, '/snapshot', headerTimeoutMs);
+    res = await httpGet(endpoint, '/snapshot', headerTimeoutMs, authorization === undefined ? {} : { authorization });
   } catch (e) {
     return { ok: false, why: (e as Error).message, leaderAddr: '' };
   }
@@ -157,12 +159,20 @@ async function save(argv: string[]): Promise<number> {
   const queue = [...common.endpoints];
   const tried = new Set<string>();
   const errors: string[] = [];
+  // A backup needs the root role (issue 15): the token comes from the client's credentials.
+  const client = makeClient(common);
+  let authorization: string | undefined;
+  try {
+    authorization = await client.authorization();
+  } finally {
+    await client.close();
+  }
   try {
     while (queue.length > 0) {
       const ep = queue.shift()!;
       if (tried.has(ep)) continue;
       tried.add(ep);
-      const r = await fetchTo(ep, tmp, common.deadlineMs);
+      const r = await fetchTo(ep, tmp, common.deadlineMs, authorization);
       if (!r.ok) {
         errors.push(`${ep}: ${r.why}`);
         if (r.leaderAddr !== '' && !tried.has(r.leaderAddr)) queue.unshift(r.leaderAddr);

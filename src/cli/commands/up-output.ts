@@ -1,5 +1,7 @@
 // How `leasekv up` shows its nodes: their output prefixed with their id (JSON log lines made
 // readable), and the banner with the endpoints and example commands once a leader is known.
+import type { Credentials } from '../../client/auth.ts';
+import { ROOT_PASSWORD_FILE } from './credentials.ts';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -49,9 +51,9 @@ export function humanLine(line: string): string {
   return `${t} ${LEVELS[rec['level'] as number] ?? 'INFO '} ${rec['msg']}${extra === '' ? '' : `  (${extra})`}`;
 }
 
-export async function banner(nodes: readonly NodePlan[], dataDir: string): Promise<void> {
+export async function banner(nodes: readonly NodePlan[], dataDir: string, root: Credentials): Promise<void> {
   const endpoints = nodes.map((n) => n.clientAddr);
-  const client = new LeasekvClient({ endpoints, deadlineMs: 2000 });
+  const client = new LeasekvClient({ endpoints, deadlineMs: 2000, credentials: root });
   let leader = '';
   const until = Date.now() + LEADER_WAIT_MS;
   try {
@@ -76,7 +78,8 @@ export async function banner(nodes: readonly NodePlan[], dataDir: string): Promi
       `  try:       npx leasekv put greeting hello${ep}`,
       `             npx leasekv get greeting${ep}`,
       `             npx leasekv status${ep}`,
-      `             curl -H 'content-type: application/json' -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
+      `             curl -H "authorization: Bearer $(npx leasekv user token${ep})" -H 'content-type: application/json' -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
+      `  auth:      on; user root, password in ${resolve(dataDir, ROOT_PASSWORD_FILE)} (the CLI reads it from this folder; leasekv user/role manage others)`,
       `  dashboard: http://${first}/`,
       '  Ctrl-C stops the cluster; run the same command again to resume it.',
       '',

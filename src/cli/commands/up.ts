@@ -3,7 +3,7 @@
 // with their id, prints how to use the cluster, and stops them cleanly on Ctrl-C / SIGTERM. The
 // port block and the checks before starting are in up-plan.ts; the output and banner in up-output.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterMembership } from '../membership.ts';
@@ -11,6 +11,7 @@ import { startSupervisor, type Supervisor } from '../supervisor.ts';
 import { parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
 import { banner, prefix } from './up-output.ts';
+import { ensureRootPassword } from './credentials.ts';
 import {
   blockPorts,
   joinArgs,
@@ -103,6 +104,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   for (const n of nodes) mkdirSync(n.dataDir, { recursive: true });
+  // Auth on by default (issue 15): the root password lives in the data folder (mode 0600), where
+  // the CLI finds it (credentials.ts), and the nodes create the root user from it.
+  const rootFile = ensureRootPassword(opts.dataDir);
+  const root = { user: 'root', password: readFileSync(rootFile, 'utf8').trim() };
   // The command to start a node; a test may substitute a stand-in (LEASEKV_UP_SERVE=script.ts).
   const bin = process.env['LEASEKV_UP_SERVE'] ?? fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
   const binArgs = process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx'];
@@ -114,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
     const child = spawn(process.execPath, [...binArgs, bin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, ...env },
+      env: { ...process.env, LEASEKV_AUTH: 'on', LEASEKV_ROOT_PASSWORD_FILE: rootFile, ...env },
     });
     children.set(id, child);
     prefix(child, id);
@@ -144,6 +149,7 @@ export async function run(argv: string[]): Promise<number> {
           added.set(p.id, p);
           return p;
         },
+        root,
       ),
       spawn(id, peers, env) {
         const extra = added.get(id);
@@ -206,6 +212,6 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    void banner(nodes, opts.dataDir).catch(() => {});
+    void banner(nodes, opts.dataDir, root).catch(() => {});
   });
 }

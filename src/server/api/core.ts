@@ -4,6 +4,7 @@ import { Code, ConnectError, createContextKey } from '@connectrpc/connect';
 import type { KvBackend } from '../backend.ts';
 import { toConnectError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
+import type { AuthGate } from '../auth/gate.ts';
 
 /** One client connection's requests in flight (HTTP/1.1 pipelining, HTTP/2 streams). */
 export interface ConnShare {
@@ -19,6 +20,8 @@ export class ApiCore {
   #inFlight = 0;
   /** Requests refused because maxInFlight was reached (for metrics). */
   rejectedOverload = 0;
+  /** Users, roles and tokens (issue 15); undefined: this server never checks (tests, tools). */
+  auth: AuthGate | undefined = undefined;
 
   constructor(
     readonly backend: KvBackend,

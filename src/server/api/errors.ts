@@ -13,6 +13,7 @@ import {
 } from '../backend.ts';
 import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
 import { ChangeRefusedError } from '../cluster-backend.ts';
+import { AuthRefusedError } from '../auth/backend.ts';
 
 /** Response header (Connect, gRPC-Web) / trailer (gRPC) naming the leader on a not-leader error. */
 export const LEADER_HEADER = 'leasekv-leader';
@@ -43,6 +44,14 @@ export function toConnectError(err: unknown): ConnectError {
   }
   if (err instanceof ChangeRefusedError)
     return new ConnectError(`membership change refused (${err.reason}): ${err.message}`, Code.FailedPrecondition);
+  if (err instanceof AuthRefusedError) {
+    const code = /already/.test(err.message)
+      ? Code.AlreadyExists
+      : /^no such/.test(err.message)
+        ? Code.NotFound
+        : Code.InvalidArgument;
+    return new ConnectError(err.message, code);
+  }
   if (err instanceof UnavailableError) return new ConnectError(err.message, Code.Unavailable);
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);

@@ -29,6 +29,9 @@ import { READ_MODE_JSON, u32Ms } from './convert.ts';
 import { CONN_SHARE, type ApiCore, type ConnShare } from './core.ts';
 import { findDuplicateKey, JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
 import { isWellFormed, toGet, toPut } from './validate.ts';
+import { callerOfRequest } from './authz.ts';
+import { allowKey, type Identity } from '../auth/gate.ts';
+import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
 export const PUT_PATH = '/leasekv.v1.KV/Put';
@@ -114,6 +117,16 @@ export class FastPath {
       return;
     }
     const plain = path === GET_PATH ? plainGet(parsed) : undefined;
+    // Auth (issue 15) before any read or write: the token is a cache lookup (auth/gate.ts).
+    let id: Identity | null = null;
+    try {
+      id = callerOfRequest(this.core.auth, req);
+      // An empty or missing key is refused as invalid_argument below, like Connect does.
+      if (plain?.key !== undefined && plain.key !== '') allowKey(id, plain.key, false);
+    } catch (err) {
+      writeError(res, err);
+      return;
+    }
     if (plain !== undefined) {
       // A read answerable at once (lease or stale) skips deadlines, abort signals and promises
       // (and the connection share: it is answered before this connection can send anything else).
@@ -132,7 +145,7 @@ export class FastPath {
     let work: Promise<string> | undefined;
     try {
       if (path === GET_PATH) work = plain === undefined ? undefined : this.#get(plain, ctrl.signal, timeoutMs, conn);
-      else work = this.#put(parsed, ctrl.signal, timeoutMs, conn);
+      else work = this.#put(parsed, ctrl.signal, timeoutMs, conn, id);
     } catch (err) {
       writeError(res, err);
       return;
@@ -170,6 +183,7 @@ export class FastPath {
     signal: AbortSignal,
     timeoutMs: number | undefined,
     conn: ConnShare,
+    id: Identity | null,
   ): Promise<string> | undefined {
     if (!isPlainObject(body)) return undefined;
     let key = '';
@@ -186,6 +200,7 @@ export class FastPath {
       else return undefined;
     }
     const r = toPut({ key, value, clientId, seq }, this.core.limits);
+    allowKey(id, r.key, true);
     const backend = this.core.backend;
     return this.core
       .call(signal, timeoutMs, (s) => backend.put(r, s), conn)
@@ -202,7 +217,7 @@ export class FastPath {
     conn: ConnShare,
   ): void {
     this.declined++;
-    const values = createContextValues().set(CONN_SHARE, conn);
+    const values = createContextValues().set(CONN_SHARE, conn).set(CLIENT_SECURITY, clientSecurityOf(req));
     const handler = this.#fallback.get(path);
     if (handler === undefined) throw new Error(`fast path: no Connect handler for ${path}`);
     const uReq = universalRequestFromNodeRequest(

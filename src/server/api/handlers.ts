@@ -7,6 +7,8 @@ import { consistencyFromApi, readModeToApi, roleToApi, u32Ms } from './convert.t
 import { kvToApi, toTxn, txnToApi } from './txn.ts';
 import { streamWatch, toWatch } from './watch.ts';
 import { checkSession, toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
+import { allowKey, allowPrefix, requireRoot, requireSomeWrite } from '../auth/gate.ts';
+import { allowTxn, callerOf } from './authz.ts';
 
 /** Longest TTL a grant may have: a day (longer-lived keys need no TTL). */
 export const MAX_TTL_MS = 24 * 3600 * 1000;
@@ -29,17 +31,22 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
   const { backend, limits } = core;
   const run = <T>(ctx: HandlerContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
     core.call(ctx.signal, ctx.timeoutMs(), fn, ctx.values.get(CONN_SHARE));
+  const who = (ctx: HandlerContext) => callerOf(core.auth, ctx);
   return {
     async put(req, ctx) {
+      const id = who(ctx);
       const r = toPut(
         { key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq), ttlId: u64(req.ttlId) },
         limits,
       );
+      allowKey(id, r.key, true);
       const res = await run(ctx, (s) => backend.put(r, s));
       return { index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async get(req, ctx) {
+      const id = who(ctx);
       const r = toGet({ key: req.key, consistency: consistency(req.consistency) }, limits);
+      allowKey(id, r.key, false);
       const res = await run(ctx, (s) => backend.get(r, s));
       return {
         found: res.found,
@@ -54,26 +61,33 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       };
     },
     async delete(req, ctx) {
+      const id = who(ctx);
       const r = toDelete({ key: req.key, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      allowKey(id, r.key, true);
       const res = await run(ctx, (s) => backend.delete(r, s));
       return { deleted: res.deleted, index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async compareAndSwap(req, ctx) {
+      const id = who(ctx);
       const r = toCas(
         { key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq) },
         limits,
       );
+      allowKey(id, r.key, true);
       const res = await run(ctx, (s) => backend.compareAndSwap(r, s));
       const base = { swapped: res.swapped, index: BigInt(res.index), revision: BigInt(res.revision) };
       return res.current === undefined ? base : { ...base, current: res.current };
     },
     async range(req, ctx) {
+      const id = who(ctx);
       const base = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
       const r = req.revision === 0n ? base : { ...base, revision: u64(req.revision) };
+      allowPrefix(id, r.prefix, false);
       const res = await run(ctx, (s) => backend.range(r, s));
       return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
     },
     async ttlGrant(req, ctx) {
+      requireSomeWrite(who(ctx), 'make a TTL grant');
       if (req.ttlMs < 1 || req.ttlMs > MAX_TTL_MS)
         throw new ConnectError(`ttl_ms must be in 1..${MAX_TTL_MS}, got ${req.ttlMs}`, Code.InvalidArgument);
       const session = checkSession(req.clientId, u64(req.seq));
@@ -83,26 +97,38 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       return { id: BigInt(r.id), ttlMs: r.ttlMs, index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     async compact(req, ctx) {
+      requireRoot(who(ctx), 'compact');
       const session = checkSession(req.clientId, u64(req.seq));
       const revision = u64(req.revision);
       const r = await run(ctx, (s) => backend.compact(session === undefined ? { revision } : { revision, session }, s));
       return { compactRevision: BigInt(r.compactRevision), index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     async ttlKeepAlive(req, ctx) {
+      requireSomeWrite(who(ctx), 'keep a TTL grant alive');
       const r = await run(ctx, (s) => backend.ttlKeepAlive(u64(req.id), s));
       return { id: BigInt(r.id), ttlMs: r.ttlMs };
     },
     async ttlRevoke(req, ctx) {
+      const caller = who(ctx);
+      requireSomeWrite(caller, 'revoke a TTL grant');
       const session = checkSession(req.clientId, u64(req.seq));
       const id = u64(req.id);
+      // Revoking deletes the grant's keys: every one must be writable by the caller.
+      if (caller !== null && !caller.root) for (const k of backend.ttlKeys?.(id) ?? []) allowKey(caller, k, true);
       const r = await run(ctx, (s) => backend.ttlRevoke(session === undefined ? { id } : { id, session }, s));
       return { found: r.found, index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     watch(req, ctx) {
-      return streamWatch(backend, toWatch(req, limits), ctx.signal);
+      const id = who(ctx);
+      const r = toWatch(req, limits);
+      if (r.prefix) allowPrefix(id, r.key, false);
+      else allowKey(id, r.key, false);
+      return streamWatch(backend, r, ctx.signal);
     },
     async txn(req, ctx) {
+      const id = who(ctx);
       const r = toTxn(req, u64(req.seq), limits);
+      allowTxn(id, r);
       return txnToApi(await run(ctx, (s) => backend.txn(r, s)));
     },
     async status(_req, ctx) {

@@ -17,6 +17,10 @@ import { guardedJsonDecoder } from './json-guard.ts';
 import { createRpcDispatch } from './rpc.ts';
 import { checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
+import type { AuthGate } from '../auth/gate.ts';
+import type { AuthBackend } from '../auth/backend.ts';
+import { authService } from './auth-handlers.ts';
+import { Auth } from '../../gen/leasekv/v1/kv_pb.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export interface ExtraRoute {
@@ -44,6 +48,9 @@ export interface ApiServerOptions {
   readonly extraRoutes?: readonly ExtraRoute[];
   /** TLS on the port (ALPN h2 and http/1.1); absent: plaintext. */
   readonly tls?: FrontEndTls;
+  /** Users, roles and tokens (issue 15): checks every request, and serves leasekv.v1.Auth with `authBackend`. */
+  readonly auth?: AuthGate;
+  readonly authBackend?: AuthBackend;
   /** Serve POST /leasekv.v1.KV/Get and /Put JSON on HTTP/1.1 without Connect (default true). */
   readonly fastPath?: boolean;
 }
@@ -69,10 +76,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const core = new ApiCore(opts.backend, limits, (err) =>
     opts.logger?.error({ err }, 'client API request failed with an internal error'),
   );
+  core.auth = opts.auth;
   const connectOptions = {
     routes: (router: Parameters<ReturnType<typeof kvRoutes>>[0]) => {
       kvRoutes(core)(router);
       if (opts.cluster !== undefined) router.service(Cluster, clusterService(core, opts.cluster));
+      if (opts.auth !== undefined && opts.authBackend !== undefined)
+        router.service(Auth, authService(core, opts.auth, opts.authBackend));
     },
     // A misspelled field or enum must be invalid_argument, not silently the zero value (Connect
     // ignores unknown JSON fields by default).
@@ -98,7 +108,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const addRoute = (method: string, path: string, handler: RouteHandler): void => {
     routes.set(`${method.toUpperCase()} ${path}`, handler);
   };
-  addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits));
+  addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits, opts.auth));
   for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
 
   const http1 = createHttp1Server(

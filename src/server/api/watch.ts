@@ -17,6 +17,9 @@ import { toConnectError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 import { kvToApi } from './txn.ts';
 import { checkKey } from './validate.ts';
+import { codeToHttpStatus } from '@connectrpc/connect/protocol-connect';
+import { allowKey, allowPrefix, type AuthGate } from '../auth/gate.ts';
+import { callerOfRequest } from './authz.ts';
 
 export const SSE_PATH = '/v1/watch';
 
@@ -89,13 +92,19 @@ const TRUE = new Set(['1', 'true', 'yes']);
  * after it), `event` "events" or "progress", `data` the WatchResponse as protobuf JSON. An error
  * ends the stream with `event: error` and data {"code","message"}.
  */
-export function sseHandler(backend: KvBackend, limits: ApiLimits): (req: IncomingMessage, res: ServerResponse) => void {
+export function sseHandler(
+  backend: KvBackend,
+  limits: ApiLimits,
+  gate?: AuthGate,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const q = url.searchParams;
     const lastId = req.headers['last-event-id'];
     let r: WatchRequest;
     try {
+      // Auth first (issue 15): a watch needs read permission on its key or its whole prefix.
+      const id = callerOfRequest(gate, req);
       const known = new Set(['key', 'prefix', 'rev', 'prevKv']);
       for (const k of q.keys())
         if (!known.has(k))
@@ -112,13 +121,18 @@ export function sseHandler(backend: KvBackend, limits: ApiLimits): (req: Incomin
         },
         limits,
       );
+      if (r.prefix) allowPrefix(id, r.key, false);
+      else allowKey(id, r.key, false);
     } catch (err) {
       const ce = toConnectError(err);
       const body = JSON.stringify({
         code: Code[ce.code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`)),
         message: ce.rawMessage,
       });
-      res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(codeToHttpStatus(ce.code), {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(body);
       return;
     }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file leasekv/v1/kv.proto.
  */
 export const file_leasekv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIlgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQSDgoGdHRsX2lkGAUgASgEIi4KC1B1dFJlc3BvbnNlEg0KBWluZGV4GAEgASgEEhAKCHJldmlzaW9uGAIgASgEIkcKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgJEiwKC2NvbnNpc3RlbmN5GAIgASgOMhcubGVhc2Vrdi52MS5Db25zaXN0ZW5jeSLKAQoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAkSDQoFaW5kZXgYAyABKAQSJwoJcmVhZF9tb2RlGAQgASgOMhQubGVhc2Vrdi52MS5SZWFkTW9kZRITCgtzdGFsZV9ieV9tcxgFIAEoDRIQCghyZXZpc2lvbhgGIAEoBBIXCg9jcmVhdGVfcmV2aXNpb24YByABKAQSFAoMbW9kX3JldmlzaW9uGAggASgEEg8KB3ZlcnNpb24YCSABKAQiPAoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJCCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIEg0KBWluZGV4GAIgASgEEhAKCHJldmlzaW9uGAMgASgEIncKFUNvbXBhcmVBbmRTd2FwUmVxdWVzdBILCgNrZXkYASABKAkSFQoIZXhwZWN0ZWQYAiABKAlIAIgBARINCgV2YWx1ZRgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEQgsKCV9leHBlY3RlZCJsChZDb21wYXJlQW5kU3dhcFJlc3BvbnNlEg8KB3N3YXBwZWQYASABKAgSFAoHY3VycmVudBgCIAEoCUgAiAEBEg0KBWluZGV4GAMgASgEEhAKCHJldmlzaW9uGAQgASgEQgoKCF9jdXJyZW50Im0KDFJhbmdlUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKA0SLAoLY29uc2lzdGVuY3kYAyABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5EhAKCHJldmlzaW9uGAQgASgEImYKCEtleVZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIXCg9jcmVhdGVfcmV2aXNpb24YAyABKAQSFAoMbW9kX3JldmlzaW9uGAQgASgEEg8KB3ZlcnNpb24YBSABKAQiYQoNUmFuZ2VSZXNwb25zZRIhCgNrdnMYASADKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEgwKBG1vcmUYAiABKAgSDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKAQiDwoNU3RhdHVzUmVxdWVzdCJiCgZNZW1iZXISCgoCaWQYASABKAkSEQoJcGVlcl9hZGRyGAIgASgJEhMKC2NsaWVudF9hZGRyGAMgASgJEg8KB2xlYXJuZXIYBCABKAgSEwoLaW5jYXJuYXRpb24YBSABKAkijwMKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBBIUCgxjb25maWdfaW5kZXgYDyABKAQSGAoQY29uZmlnX2NvbW1pdHRlZBgQIAEoCBIUCgxjb25maWdfam9pbnQYESABKAgi4wIKB0NvbXBhcmUSMQoGcmVzdWx0GAEgASgOMiEubGVhc2Vrdi52MS5Db21wYXJlLkNvbXBhcmVSZXN1bHQSMQoGdGFyZ2V0GAIgASgOMiEubGVhc2Vrdi52MS5Db21wYXJlLkNvbXBhcmVUYXJnZXQSCwoDa2V5GAMgASgJEhEKB3ZlcnNpb24YBCABKARIABIZCg9jcmVhdGVfcmV2aXNpb24YBSABKARIABIWCgxtb2RfcmV2aXNpb24YBiABKARIABIPCgV2YWx1ZRgHIAEoCUgAIkAKDUNvbXBhcmVSZXN1bHQSCQoFRVFVQUwQABILCgdHUkVBVEVSEAESCAoETEVTUxACEg0KCU5PVF9FUVVBTBADIjwKDUNvbXBhcmVUYXJnZXQSCwoHVkVSU0lPThAAEgoKBkNSRUFURRABEgcKA01PRBACEgkKBVZBTFVFEANCDgoMdGFyZ2V0X3VuaW9uItwBCglSZXF1ZXN0T3ASLQoLcmVxdWVzdF9wdXQYASABKAsyFi5sZWFzZWt2LnYxLlB1dFJlcXVlc3RIABIzCg5yZXF1ZXN0X2RlbGV0ZRgCIAEoCzIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdEgAEi0KC3JlcXVlc3RfZ2V0GAMgASgLMhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0SAASMQoNcmVxdWVzdF9yYW5nZRgEIAEoCzIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0SABCCQoHcmVxdWVzdCLmAQoKUmVzcG9uc2VPcBIvCgxyZXNwb25zZV9wdXQYASABKAsyFy5sZWFzZWt2LnYxLlB1dFJlc3BvbnNlSAASNQoPcmVzcG9uc2VfZGVsZXRlGAIgASgLMhoubGVhc2Vrdi52MS5EZWxldGVSZXNwb25zZUgAEi8KDHJlc3BvbnNlX2dldBgDIAEoCzIXLmxlYXNla3YudjEuR2V0UmVzcG9uc2VIABIzCg5yZXNwb25zZV9yYW5nZRgEIAEoCzIZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZUgAQgoKCHJlc3BvbnNlIqIBCgpUeG5SZXF1ZXN0EiQKB2NvbXBhcmUYASADKAsyEy5sZWFzZWt2LnYxLkNvbXBhcmUSJgoHc3VjY2VzcxgCIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEiYKB2ZhaWx1cmUYAyADKAsyFS5sZWFzZWt2LnYxLlJlcXVlc3RPcBIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEImwKC1R4blJlc3BvbnNlEhEKCXN1Y2NlZWRlZBgBIAEoCBIpCglyZXNwb25zZXMYAiADKAsyFi5sZWFzZWt2LnYxLlJlc3BvbnNlT3ASDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKAQiVAoMV2F0Y2hSZXF1ZXN0EgsKA2tleRgBIAEoCRIOCgZwcmVmaXgYAiABKAgSFgoOc3RhcnRfcmV2aXNpb24YAyABKAQSDwoHcHJldl9rdhgEIAEoCCKdAQoFRXZlbnQSKQoEdHlwZRgBIAEoDjIbLmxlYXNla3YudjEuRXZlbnQuRXZlbnRUeXBlEiAKAmt2GAIgASgLMhQubGVhc2Vrdi52MS5LZXlWYWx1ZRIlCgdwcmV2X2t2GAMgASgLMhQubGVhc2Vrdi52MS5LZXlWYWx1ZSIgCglFdmVudFR5cGUSBwoDUFVUEAASCgoGREVMRVRFEAEiVwoNV2F0Y2hSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBBIhCgZldmVudHMYAiADKAsyES5sZWFzZWt2LnYxLkV2ZW50EhEKCW1lbWJlcl9pZBgDIAEoCSITChFNZW1iZXJMaXN0UmVxdWVzdCKeAQoSTWVtYmVyTGlzdFJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSIwoHbWVtYmVycxgCIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEg8KB3JlbW92ZWQYAyADKAkSDgoGbGVhZGVyGAQgASgJEhQKDGNvbmZpZ19pbmRleBgFIAEoBBIYChBjb25maWdfY29tbWl0dGVkGAYgASgIIlcKEE1lbWJlckFkZFJlcXVlc3QSCgoCaWQYASABKAkSEQoJcGVlcl9hZGRyGAIgASgJEhMKC2NsaWVudF9hZGRyGAMgASgJEg8KB2xlYXJuZXIYBCABKAgiawoRTWVtYmVyQWRkUmVzcG9uc2USIgoGbWVtYmVyGAEgASgLMhIubGVhc2Vrdi52MS5NZW1iZXISDQoFaW5kZXgYAiABKAQSIwoHbWVtYmVycxgDIAMoCzISLmxlYXNla3YudjEuTWVtYmVyIiIKFE1lbWJlclByb21vdGVSZXF1ZXN0EgoKAmlkGAEgASgJIksKFU1lbWJlclByb21vdGVSZXNwb25zZRINCgVpbmRleBgBIAEoBBIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiMAoTTWVtYmVyUmVtb3ZlUmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCJKChRNZW1iZXJSZW1vdmVSZXNwb25zZRINCgVpbmRleBgBIAEoBBIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiKwoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIOCgZ0YXJnZXQYASABKAkiLAoaVHJhbnNmZXJMZWFkZXJzaGlwUmVzcG9uc2USDgoGbGVhZGVyGAEgASgJIkEKD1R0bEdyYW50UmVxdWVzdBIOCgZ0dGxfbXMYASABKA0SEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJPChBUdGxHcmFudFJlc3BvbnNlEgoKAmlkGAEgASgEEg4KBnR0bF9tcxgCIAEoDRINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIhChNUdGxLZWVwQWxpdmVSZXF1ZXN0EgoKAmlkGAEgASgEIjIKFFR0bEtlZXBBbGl2ZVJlc3BvbnNlEgoKAmlkGAEgASgEEg4KBnR0bF9tcxgCIAEoDSI+ChBUdGxSZXZva2VSZXF1ZXN0EgoKAmlkGAEgASgEEhEKCWNsaWVudF9pZBgCIAEoCRILCgNzZXEYAyABKAQiQwoRVHRsUmV2b2tlUmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQiQgoOQ29tcGFjdFJlcXVlc3QSEAoIcmV2aXNpb24YASABKAQSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJMCg9Db21wYWN0UmVzcG9uc2USGAoQY29tcGFjdF9yZXZpc2lvbhgBIAEoBBINCgVpbmRleBgCIAEoBBIQCghyZXZpc2lvbhgDIAEoBCoqCgtDb25zaXN0ZW5jeRIQCgxMSU5FQVJJWkFCTEUQABIJCgVTVEFMRRABKmkKCFJlYWRNb2RlEhkKFVJFQURfTU9ERV9VTlNQRUNJRklFRBAAEhMKD1JFQURfTU9ERV9MRUFTRRABEhgKFFJFQURfTU9ERV9SRUFEX0lOREVYEAISEwoPUkVBRF9NT0RFX1NUQUxFEAMqRQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASCgoGTEVBREVSEAESDAoIRk9MTE9XRVIQAhINCglDQU5ESURBVEUQAzKtBgoCS1YSNgoDUHV0EhYubGVhc2Vrdi52MS5QdXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5QdXRSZXNwb25zZRI2CgNHZXQSFi5sZWFzZWt2LnYxLkdldFJlcXVlc3QaFy5sZWFzZWt2LnYxLkdldFJlc3BvbnNlEj8KBkRlbGV0ZRIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdBoaLmxlYXNla3YudjEuRGVsZXRlUmVzcG9uc2USVwoOQ29tcGFyZUFuZFN3YXASIS5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVxdWVzdBoiLmxlYXNla3YudjEuQ29tcGFyZUFuZFN3YXBSZXNwb25zZRI8CgVSYW5nZRIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0GhkubGVhc2Vrdi52MS5SYW5nZVJlc3BvbnNlEj8KBlN0YXR1cxIZLmxlYXNla3YudjEuU3RhdHVzUmVxdWVzdBoaLmxlYXNla3YudjEuU3RhdHVzUmVzcG9uc2USNgoDVHhuEhYubGVhc2Vrdi52MS5UeG5SZXF1ZXN0GhcubGVhc2Vrdi52MS5UeG5SZXNwb25zZRI+CgVXYXRjaBIYLmxlYXNla3YudjEuV2F0Y2hSZXF1ZXN0GhkubGVhc2Vrdi52MS5XYXRjaFJlc3BvbnNlMAESRQoIVHRsR3JhbnQSGy5sZWFzZWt2LnYxLlR0bEdyYW50UmVxdWVzdBocLmxlYXNla3YudjEuVHRsR3JhbnRSZXNwb25zZRJRCgxUdGxLZWVwQWxpdmUSHy5sZWFzZWt2LnYxLlR0bEtlZXBBbGl2ZVJlcXVlc3QaIC5sZWFzZWt2LnYxLlR0bEtlZXBBbGl2ZVJlc3BvbnNlEkgKCVR0bFJldm9rZRIcLmxlYXNla3YudjEuVHRsUmV2b2tlUmVxdWVzdBodLmxlYXNla3YudjEuVHRsUmV2b2tlUmVzcG9uc2USQgoHQ29tcGFjdBIaLmxlYXNla3YudjEuQ29tcGFjdFJlcXVlc3QaGy5sZWFzZWt2LnYxLkNvbXBhY3RSZXNwb25zZTKuAwoHQ2x1c3RlchJLCgpNZW1iZXJMaXN0Eh0ubGVhc2Vrdi52MS5NZW1iZXJMaXN0UmVxdWVzdBoeLmxlYXNla3YudjEuTWVtYmVyTGlzdFJlc3BvbnNlEkgKCU1lbWJlckFkZBIcLmxlYXNla3YudjEuTWVtYmVyQWRkUmVxdWVzdBodLmxlYXNla3YudjEuTWVtYmVyQWRkUmVzcG9uc2USVAoNTWVtYmVyUHJvbW90ZRIgLmxlYXNla3YudjEuTWVtYmVyUHJvbW90ZVJlcXVlc3QaIS5sZWFzZWt2LnYxLk1lbWJlclByb21vdGVSZXNwb25zZRJRCgxNZW1iZXJSZW1vdmUSHy5sZWFzZWt2LnYxLk1lbWJlclJlbW92ZVJlcXVlc3QaIC5sZWFzZWt2LnYxLk1lbWJlclJlbW92ZVJlc3BvbnNlEmMKElRyYW5zZmVyTGVhZGVyc2hpcBIlLmxlYXNla3YudjEuVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBomLmxlYXNla3YudjEuVHJhbnNmZXJMZWFkZXJzaGlwUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChNsZWFzZWt2L3YxL2t2LnByb3RvEgpsZWFzZWt2LnYxIlgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRILCgNzZXEYBCABKAQSDgoGdHRsX2lkGAUgASgEIi4KC1B1dFJlc3BvbnNlEg0KBWluZGV4GAEgASgEEhAKCHJldmlzaW9uGAIgASgEIkcKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgJEiwKC2NvbnNpc3RlbmN5GAIgASgOMhcubGVhc2Vrdi52MS5Db25zaXN0ZW5jeSLKAQoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAkSDQoFaW5kZXgYAyABKAQSJwoJcmVhZF9tb2RlGAQgASgOMhQubGVhc2Vrdi52MS5SZWFkTW9kZRITCgtzdGFsZV9ieV9tcxgFIAEoDRIQCghyZXZpc2lvbhgGIAEoBBIXCg9jcmVhdGVfcmV2aXNpb24YByABKAQSFAoMbW9kX3JldmlzaW9uGAggASgEEg8KB3ZlcnNpb24YCSABKAQiPAoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJCCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIEg0KBWluZGV4GAIgASgEEhAKCHJldmlzaW9uGAMgASgEIncKFUNvbXBhcmVBbmRTd2FwUmVxdWVzdBILCgNrZXkYASABKAkSFQoIZXhwZWN0ZWQYAiABKAlIAIgBARINCgV2YWx1ZRgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEQgsKCV9leHBlY3RlZCJsChZDb21wYXJlQW5kU3dhcFJlc3BvbnNlEg8KB3N3YXBwZWQYASABKAgSFAoHY3VycmVudBgCIAEoCUgAiAEBEg0KBWluZGV4GAMgASgEEhAKCHJldmlzaW9uGAQgASgEQgoKCF9jdXJyZW50Im0KDFJhbmdlUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKA0SLAoLY29uc2lzdGVuY3kYAyABKA4yFy5sZWFzZWt2LnYxLkNvbnNpc3RlbmN5EhAKCHJldmlzaW9uGAQgASgEImYKCEtleVZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIXCg9jcmVhdGVfcmV2aXNpb24YAyABKAQSFAoMbW9kX3JldmlzaW9uGAQgASgEEg8KB3ZlcnNpb24YBSABKAQiYQoNUmFuZ2VSZXNwb25zZRIhCgNrdnMYASADKAsyFC5sZWFzZWt2LnYxLktleVZhbHVlEgwKBG1vcmUYAiABKAgSDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKAQiDwoNU3RhdHVzUmVxdWVzdCJiCgZNZW1iZXISCgoCaWQYASABKAkSEQoJcGVlcl9hZGRyGAIgASgJEhMKC2NsaWVudF9hZGRyGAMgASgJEg8KB2xlYXJuZXIYBCABKAgSEwoLaW5jYXJuYXRpb24YBSABKAkijwMKDlN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC5sZWFzZWt2LnYxLlJvbGUSDAoEdGVybRgDIAEoBBIOCgZsZWFkZXIYBCABKAkSGgoSbGVhZGVyX2NsaWVudF9hZGRyGAUgASgJEhQKDGNvbW1pdF9pbmRleBgGIAEoBBIVCg1hcHBsaWVkX2luZGV4GAcgASgEEhIKCmxlYXNlX2hlbGQYCCABKAgSGgoSbGVhc2VfcmVtYWluaW5nX21zGAkgASgNEh4KFm9sZF9sZWFzZV9yZW1haW5pbmdfbXMYCiABKA0SIwoHbWVtYmVycxgLIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEgwKBGtleXMYDCABKAQSDwoHdmVyc2lvbhgNIAEoCRIQCghyZXZpc2lvbhgOIAEoBBIUCgxjb25maWdfaW5kZXgYDyABKAQSGAoQY29uZmlnX2NvbW1pdHRlZBgQIAEoCBIUCgxjb25maWdfam9pbnQYESABKAgi4wIKB0NvbXBhcmUSMQoGcmVzdWx0GAEgASgOMiEubGVhc2Vrdi52MS5Db21wYXJlLkNvbXBhcmVSZXN1bHQSMQoGdGFyZ2V0GAIgASgOMiEubGVhc2Vrdi52MS5Db21wYXJlLkNvbXBhcmVUYXJnZXQSCwoDa2V5GAMgASgJEhEKB3ZlcnNpb24YBCABKARIABIZCg9jcmVhdGVfcmV2aXNpb24YBSABKARIABIWCgxtb2RfcmV2aXNpb24YBiABKARIABIPCgV2YWx1ZRgHIAEoCUgAIkAKDUNvbXBhcmVSZXN1bHQSCQoFRVFVQUwQABILCgdHUkVBVEVSEAESCAoETEVTUxACEg0KCU5PVF9FUVVBTBADIjwKDUNvbXBhcmVUYXJnZXQSCwoHVkVSU0lPThAAEgoKBkNSRUFURRABEgcKA01PRBACEgkKBVZBTFVFEANCDgoMdGFyZ2V0X3VuaW9uItwBCglSZXF1ZXN0T3ASLQoLcmVxdWVzdF9wdXQYASABKAsyFi5sZWFzZWt2LnYxLlB1dFJlcXVlc3RIABIzCg5yZXF1ZXN0X2RlbGV0ZRgCIAEoCzIZLmxlYXNla3YudjEuRGVsZXRlUmVxdWVzdEgAEi0KC3JlcXVlc3RfZ2V0GAMgASgLMhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0SAASMQoNcmVxdWVzdF9yYW5nZRgEIAEoCzIYLmxlYXNla3YudjEuUmFuZ2VSZXF1ZXN0SABCCQoHcmVxdWVzdCLmAQoKUmVzcG9uc2VPcBIvCgxyZXNwb25zZV9wdXQYASABKAsyFy5sZWFzZWt2LnYxLlB1dFJlc3BvbnNlSAASNQoPcmVzcG9uc2VfZGVsZXRlGAIgASgLMhoubGVhc2Vrdi52MS5EZWxldGVSZXNwb25zZUgAEi8KDHJlc3BvbnNlX2dldBgDIAEoCzIXLmxlYXNla3YudjEuR2V0UmVzcG9uc2VIABIzCg5yZXNwb25zZV9yYW5nZRgEIAEoCzIZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZUgAQgoKCHJlc3BvbnNlIqIBCgpUeG5SZXF1ZXN0EiQKB2NvbXBhcmUYASADKAsyEy5sZWFzZWt2LnYxLkNvbXBhcmUSJgoHc3VjY2VzcxgCIAMoCzIVLmxlYXNla3YudjEuUmVxdWVzdE9wEiYKB2ZhaWx1cmUYAyADKAsyFS5sZWFzZWt2LnYxLlJlcXVlc3RPcBIRCgljbGllbnRfaWQYBCABKAkSCwoDc2VxGAUgASgEImwKC1R4blJlc3BvbnNlEhEKCXN1Y2NlZWRlZBgBIAEoCBIpCglyZXNwb25zZXMYAiADKAsyFi5sZWFzZWt2LnYxLlJlc3BvbnNlT3ASDQoFaW5kZXgYAyABKAQSEAoIcmV2aXNpb24YBCABKAQiVAoMV2F0Y2hSZXF1ZXN0EgsKA2tleRgBIAEoCRIOCgZwcmVmaXgYAiABKAgSFgoOc3RhcnRfcmV2aXNpb24YAyABKAQSDwoHcHJldl9rdhgEIAEoCCKdAQoFRXZlbnQSKQoEdHlwZRgBIAEoDjIbLmxlYXNla3YudjEuRXZlbnQuRXZlbnRUeXBlEiAKAmt2GAIgASgLMhQubGVhc2Vrdi52MS5LZXlWYWx1ZRIlCgdwcmV2X2t2GAMgASgLMhQubGVhc2Vrdi52MS5LZXlWYWx1ZSIgCglFdmVudFR5cGUSBwoDUFVUEAASCgoGREVMRVRFEAEiVwoNV2F0Y2hSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBBIhCgZldmVudHMYAiADKAsyES5sZWFzZWt2LnYxLkV2ZW50EhEKCW1lbWJlcl9pZBgDIAEoCSITChFNZW1iZXJMaXN0UmVxdWVzdCKeAQoSTWVtYmVyTGlzdFJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSIwoHbWVtYmVycxgCIAMoCzISLmxlYXNla3YudjEuTWVtYmVyEg8KB3JlbW92ZWQYAyADKAkSDgoGbGVhZGVyGAQgASgJEhQKDGNvbmZpZ19pbmRleBgFIAEoBBIYChBjb25maWdfY29tbWl0dGVkGAYgASgIIlcKEE1lbWJlckFkZFJlcXVlc3QSCgoCaWQYASABKAkSEQoJcGVlcl9hZGRyGAIgASgJEhMKC2NsaWVudF9hZGRyGAMgASgJEg8KB2xlYXJuZXIYBCABKAgiawoRTWVtYmVyQWRkUmVzcG9uc2USIgoGbWVtYmVyGAEgASgLMhIubGVhc2Vrdi52MS5NZW1iZXISDQoFaW5kZXgYAiABKAQSIwoHbWVtYmVycxgDIAMoCzISLmxlYXNla3YudjEuTWVtYmVyIiIKFE1lbWJlclByb21vdGVSZXF1ZXN0EgoKAmlkGAEgASgJIksKFU1lbWJlclByb21vdGVSZXNwb25zZRINCgVpbmRleBgBIAEoBBIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiMAoTTWVtYmVyUmVtb3ZlUmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCJKChRNZW1iZXJSZW1vdmVSZXNwb25zZRINCgVpbmRleBgBIAEoBBIjCgdtZW1iZXJzGAIgAygLMhIubGVhc2Vrdi52MS5NZW1iZXIiKwoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIOCgZ0YXJnZXQYASABKAkiLAoaVHJhbnNmZXJMZWFkZXJzaGlwUmVzcG9uc2USDgoGbGVhZGVyGAEgASgJIkEKD1R0bEdyYW50UmVxdWVzdBIOCgZ0dGxfbXMYASABKA0SEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJPChBUdGxHcmFudFJlc3BvbnNlEgoKAmlkGAEgASgEEg4KBnR0bF9tcxgCIAEoDRINCgVpbmRleBgDIAEoBBIQCghyZXZpc2lvbhgEIAEoBCIhChNUdGxLZWVwQWxpdmVSZXF1ZXN0EgoKAmlkGAEgASgEIjIKFFR0bEtlZXBBbGl2ZVJlc3BvbnNlEgoKAmlkGAEgASgEEg4KBnR0bF9tcxgCIAEoDSI+ChBUdGxSZXZva2VSZXF1ZXN0EgoKAmlkGAEgASgEEhEKCWNsaWVudF9pZBgCIAEoCRILCgNzZXEYAyABKAQiQwoRVHRsUmV2b2tlUmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFaW5kZXgYAiABKAQSEAoIcmV2aXNpb24YAyABKAQiQgoOQ29tcGFjdFJlcXVlc3QSEAoIcmV2aXNpb24YASABKAQSEQoJY2xpZW50X2lkGAIgASgJEgsKA3NlcRgDIAEoBCJMCg9Db21wYWN0UmVzcG9uc2USGAoQY29tcGFjdF9yZXZpc2lvbhgBIAEoBBINCgVpbmRleBgCIAEoBBIQCghyZXZpc2lvbhgDIAEoBCI1ChNBdXRoZW50aWNhdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiNQoUQXV0aGVudGljYXRlUmVzcG9uc2USDQoFdG9rZW4YASABKAkSDgoGdHRsX21zGAIgASgNIjAKDlVzZXJBZGRSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiIAoPVXNlckFkZFJlc3BvbnNlEg0KBWluZGV4GAEgASgEIiEKEVVzZXJEZWxldGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiIwoSVXNlckRlbGV0ZVJlc3BvbnNlEg0KBWluZGV4GAEgASgEIjsKGVVzZXJDaGFuZ2VQYXNzd29yZFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIrChpVc2VyQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRINCgVpbmRleBgBIAEoBCIyChRVc2VyR3JhbnRSb2xlUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHJvbGUYAiABKAkiJgoVVXNlckdyYW50Um9sZVJlc3BvbnNlEg0KBWluZGV4GAEgASgEIjMKFVVzZXJSZXZva2VSb2xlUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHJvbGUYAiABKAkiJwoWVXNlclJldm9rZVJvbGVSZXNwb25zZRINCgVpbmRleBgBIAEoBCIRCg9Vc2VyTGlzdFJlcXVlc3QiJwoIVXNlckluZm8SDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCSI3ChBVc2VyTGlzdFJlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQubGVhc2Vrdi52MS5Vc2VySW5mbyIeCg5Sb2xlQWRkUmVxdWVzdBIMCgRuYW1lGAEgASgJIiAKD1JvbGVBZGRSZXNwb25zZRINCgVpbmRleBgBIAEoBCIhChFSb2xlRGVsZXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJIiMKElJvbGVEZWxldGVSZXNwb25zZRINCgVpbmRleBgBIAEoBCJACgpQZXJtaXNzaW9uEg4KBnByZWZpeBgBIAEoCRIiCgZhY2Nlc3MYAiABKA4yEi5sZWFzZWt2LnYxLkFjY2VzcyJWChpSb2xlR3JhbnRQZXJtaXNzaW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEioKCnBlcm1pc3Npb24YAiABKAsyFi5sZWFzZWt2LnYxLlBlcm1pc3Npb24iLAobUm9sZUdyYW50UGVybWlzc2lvblJlc3BvbnNlEg0KBWluZGV4GAEgASgEIjsKG1JvbGVSZXZva2VQZXJtaXNzaW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnByZWZpeBgCIAEoCSItChxSb2xlUmV2b2tlUGVybWlzc2lvblJlc3BvbnNlEg0KBWluZGV4GAEgASgEIhEKD1JvbGVMaXN0UmVxdWVzdCJFCghSb2xlSW5mbxIMCgRuYW1lGAEgASgJEisKC3Blcm1pc3Npb25zGAIgAygLMhYubGVhc2Vrdi52MS5QZXJtaXNzaW9uIjcKEFJvbGVMaXN0UmVzcG9uc2USIwoFcm9sZXMYASADKAsyFC5sZWFzZWt2LnYxLlJvbGVJbmZvKioKC0NvbnNpc3RlbmN5EhAKDExJTkVBUklaQUJMRRAAEgkKBVNUQUxFEAEqaQoIUmVhZE1vZGUSGQoVUkVBRF9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPUkVBRF9NT0RFX0xFQVNFEAESGAoUUkVBRF9NT0RFX1JFQURfSU5ERVgQAhITCg9SRUFEX01PREVfU1RBTEUQAypFCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIKCgZMRUFERVIQARIMCghGT0xMT1dFUhACEg0KCUNBTkRJREFURRADKiEKBkFjY2VzcxIICgRSRUFEEAASDQoJUkVBRFdSSVRFEAEyrQYKAktWEjYKA1B1dBIWLmxlYXNla3YudjEuUHV0UmVxdWVzdBoXLmxlYXNla3YudjEuUHV0UmVzcG9uc2USNgoDR2V0EhYubGVhc2Vrdi52MS5HZXRSZXF1ZXN0GhcubGVhc2Vrdi52MS5HZXRSZXNwb25zZRI/CgZEZWxldGUSGS5sZWFzZWt2LnYxLkRlbGV0ZVJlcXVlc3QaGi5sZWFzZWt2LnYxLkRlbGV0ZVJlc3BvbnNlElcKDkNvbXBhcmVBbmRTd2FwEiEubGVhc2Vrdi52MS5Db21wYXJlQW5kU3dhcFJlcXVlc3QaIi5sZWFzZWt2LnYxLkNvbXBhcmVBbmRTd2FwUmVzcG9uc2USPAoFUmFuZ2USGC5sZWFzZWt2LnYxLlJhbmdlUmVxdWVzdBoZLmxlYXNla3YudjEuUmFuZ2VSZXNwb25zZRI/CgZTdGF0dXMSGS5sZWFzZWt2LnYxLlN0YXR1c1JlcXVlc3QaGi5sZWFzZWt2LnYxLlN0YXR1c1Jlc3BvbnNlEjYKA1R4bhIWLmxlYXNla3YudjEuVHhuUmVxdWVzdBoXLmxlYXNla3YudjEuVHhuUmVzcG9uc2USPgoFV2F0Y2gSGC5sZWFzZWt2LnYxLldhdGNoUmVxdWVzdBoZLmxlYXNla3YudjEuV2F0Y2hSZXNwb25zZTABEkUKCFR0bEdyYW50EhsubGVhc2Vrdi52MS5UdGxHcmFudFJlcXVlc3QaHC5sZWFzZWt2LnYxLlR0bEdyYW50UmVzcG9uc2USUQoMVHRsS2VlcEFsaXZlEh8ubGVhc2Vrdi52MS5UdGxLZWVwQWxpdmVSZXF1ZXN0GiAubGVhc2Vrdi52MS5UdGxLZWVwQWxpdmVSZXNwb25zZRJICglUdGxSZXZva2USHC5sZWFzZWt2LnYxLlR0bFJldm9rZVJlcXVlc3QaHS5sZWFzZWt2LnYxLlR0bFJldm9rZVJlc3BvbnNlEkIKB0NvbXBhY3QSGi5sZWFzZWt2LnYxLkNvbXBhY3RSZXF1ZXN0GhsubGVhc2Vrdi52MS5Db21wYWN0UmVzcG9uc2UyrgMKB0NsdXN0ZXISSwoKTWVtYmVyTGlzdBIdLmxlYXNla3YudjEuTWVtYmVyTGlzdFJlcXVlc3QaHi5sZWFzZWt2LnYxLk1lbWJlckxpc3RSZXNwb25zZRJICglNZW1iZXJBZGQSHC5sZWFzZWt2LnYxLk1lbWJlckFkZFJlcXVlc3QaHS5sZWFzZWt2LnYxLk1lbWJlckFkZFJlc3BvbnNlElQKDU1lbWJlclByb21vdGUSIC5sZWFzZWt2LnYxLk1lbWJlclByb21vdGVSZXF1ZXN0GiEubGVhc2Vrdi52MS5NZW1iZXJQcm9tb3RlUmVzcG9uc2USUQoMTWVtYmVyUmVtb3ZlEh8ubGVhc2Vrdi52MS5NZW1iZXJSZW1vdmVSZXF1ZXN0GiAubGVhc2Vrdi52MS5NZW1iZXJSZW1vdmVSZXNwb25zZRJjChJUcmFuc2ZlckxlYWRlcnNoaXASJS5sZWFzZWt2LnYxLlRyYW5zZmVyTGVhZGVyc2hpcFJlcXVlc3QaJi5sZWFzZWt2LnYxLlRyYW5zZmVyTGVhZGVyc2hpcFJlc3BvbnNlMvAHCgRBdXRoElEKDEF1dGhlbnRpY2F0ZRIfLmxlYXNla3YudjEuQXV0aGVudGljYXRlUmVxdWVzdBogLmxlYXNla3YudjEuQXV0aGVudGljYXRlUmVzcG9uc2USQgoHVXNlckFkZBIaLmxlYXNla3YudjEuVXNlckFkZFJlcXVlc3QaGy5sZWFzZWt2LnYxLlVzZXJBZGRSZXNwb25zZRJLCgpVc2VyRGVsZXRlEh0ubGVhc2Vrdi52MS5Vc2VyRGVsZXRlUmVxdWVzdBoeLmxlYXNla3YudjEuVXNlckRlbGV0ZVJlc3BvbnNlEmMKElVzZXJDaGFuZ2VQYXNzd29yZBIlLmxlYXNla3YudjEuVXNlckNoYW5nZVBhc3N3b3JkUmVxdWVzdBomLmxlYXNla3YudjEuVXNlckNoYW5nZVBhc3N3b3JkUmVzcG9uc2USVAoNVXNlckdyYW50Um9sZRIgLmxlYXNla3YudjEuVXNlckdyYW50Um9sZVJlcXVlc3QaIS5sZWFzZWt2LnYxLlVzZXJHcmFudFJvbGVSZXNwb25zZRJXCg5Vc2VyUmV2b2tlUm9sZRIhLmxlYXNla3YudjEuVXNlclJldm9rZVJvbGVSZXF1ZXN0GiIubGVhc2Vrdi52MS5Vc2VyUmV2b2tlUm9sZVJlc3BvbnNlEkUKCFVzZXJMaXN0EhsubGVhc2Vrdi52MS5Vc2VyTGlzdFJlcXVlc3QaHC5sZWFzZWt2LnYxLlVzZXJMaXN0UmVzcG9uc2USQgoHUm9sZUFkZBIaLmxlYXNla3YudjEuUm9sZUFkZFJlcXVlc3QaGy5sZWFzZWt2LnYxLlJvbGVBZGRSZXNwb25zZRJLCgpSb2xlRGVsZXRlEh0ubGVhc2Vrdi52MS5Sb2xlRGVsZXRlUmVxdWVzdBoeLmxlYXNla3YudjEuUm9sZURlbGV0ZVJlc3BvbnNlEmYKE1JvbGVHcmFudFBlcm1pc3Npb24SJi5sZWFzZWt2LnYxLlJvbGVHcmFudFBlcm1pc3Npb25SZXF1ZXN0GicubGVhc2Vrdi52MS5Sb2xlR3JhbnRQZXJtaXNzaW9uUmVzcG9uc2USaQoUUm9sZVJldm9rZVBlcm1pc3Npb24SJy5sZWFzZWt2LnYxLlJvbGVSZXZva2VQZXJtaXNzaW9uUmVxdWVzdBooLmxlYXNla3YudjEuUm9sZVJldm9rZVBlcm1pc3Npb25SZXNwb25zZRJFCghSb2xlTGlzdBIbLmxlYXNla3YudjEuUm9sZUxpc3RSZXF1ZXN0GhwubGVhc2Vrdi52MS5Sb2xlTGlzdFJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * Writes may carry a session (Raft thesis §6.3): a retried (client_id, seq) is applied once and
@@ -1441,6 +1441,523 @@ export const CompactResponseSchema: GenMessage<CompactResponse> = /*@__PURE__*/
   messageDesc(file_leasekv_v1_kv, 39);
 
 /**
+ * @generated from message leasekv.v1.AuthenticateRequest
+ */
+export type AuthenticateRequest = Message<"leasekv.v1.AuthenticateRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message leasekv.v1.AuthenticateRequest.
+ * Use `create(AuthenticateRequestSchema)` to create a new message.
+ */
+export const AuthenticateRequestSchema: GenMessage<AuthenticateRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 40);
+
+/**
+ * @generated from message leasekv.v1.AuthenticateResponse
+ */
+export type AuthenticateResponse = Message<"leasekv.v1.AuthenticateResponse"> & {
+  /**
+   * Send as `authorization: Bearer <token>`; valid until it expires (or the user's password changes
+   * or the user is deleted).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: uint32 ttl_ms = 2;
+   */
+  ttlMs: number;
+};
+
+/**
+ * Describes the message leasekv.v1.AuthenticateResponse.
+ * Use `create(AuthenticateResponseSchema)` to create a new message.
+ */
+export const AuthenticateResponseSchema: GenMessage<AuthenticateResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 41);
+
+/**
+ * @generated from message leasekv.v1.UserAddRequest
+ */
+export type UserAddRequest = Message<"leasekv.v1.UserAddRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message leasekv.v1.UserAddRequest.
+ * Use `create(UserAddRequestSchema)` to create a new message.
+ */
+export const UserAddRequestSchema: GenMessage<UserAddRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 42);
+
+/**
+ * @generated from message leasekv.v1.UserAddResponse
+ */
+export type UserAddResponse = Message<"leasekv.v1.UserAddResponse"> & {
+  /**
+   * The log index of the change.
+   *
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.UserAddResponse.
+ * Use `create(UserAddResponseSchema)` to create a new message.
+ */
+export const UserAddResponseSchema: GenMessage<UserAddResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 43);
+
+/**
+ * @generated from message leasekv.v1.UserDeleteRequest
+ */
+export type UserDeleteRequest = Message<"leasekv.v1.UserDeleteRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message leasekv.v1.UserDeleteRequest.
+ * Use `create(UserDeleteRequestSchema)` to create a new message.
+ */
+export const UserDeleteRequestSchema: GenMessage<UserDeleteRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 44);
+
+/**
+ * @generated from message leasekv.v1.UserDeleteResponse
+ */
+export type UserDeleteResponse = Message<"leasekv.v1.UserDeleteResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.UserDeleteResponse.
+ * Use `create(UserDeleteResponseSchema)` to create a new message.
+ */
+export const UserDeleteResponseSchema: GenMessage<UserDeleteResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 45);
+
+/**
+ * @generated from message leasekv.v1.UserChangePasswordRequest
+ */
+export type UserChangePasswordRequest = Message<"leasekv.v1.UserChangePasswordRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message leasekv.v1.UserChangePasswordRequest.
+ * Use `create(UserChangePasswordRequestSchema)` to create a new message.
+ */
+export const UserChangePasswordRequestSchema: GenMessage<UserChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 46);
+
+/**
+ * @generated from message leasekv.v1.UserChangePasswordResponse
+ */
+export type UserChangePasswordResponse = Message<"leasekv.v1.UserChangePasswordResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.UserChangePasswordResponse.
+ * Use `create(UserChangePasswordResponseSchema)` to create a new message.
+ */
+export const UserChangePasswordResponseSchema: GenMessage<UserChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 47);
+
+/**
+ * @generated from message leasekv.v1.UserGrantRoleRequest
+ */
+export type UserGrantRoleRequest = Message<"leasekv.v1.UserGrantRoleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message leasekv.v1.UserGrantRoleRequest.
+ * Use `create(UserGrantRoleRequestSchema)` to create a new message.
+ */
+export const UserGrantRoleRequestSchema: GenMessage<UserGrantRoleRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 48);
+
+/**
+ * @generated from message leasekv.v1.UserGrantRoleResponse
+ */
+export type UserGrantRoleResponse = Message<"leasekv.v1.UserGrantRoleResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.UserGrantRoleResponse.
+ * Use `create(UserGrantRoleResponseSchema)` to create a new message.
+ */
+export const UserGrantRoleResponseSchema: GenMessage<UserGrantRoleResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 49);
+
+/**
+ * @generated from message leasekv.v1.UserRevokeRoleRequest
+ */
+export type UserRevokeRoleRequest = Message<"leasekv.v1.UserRevokeRoleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message leasekv.v1.UserRevokeRoleRequest.
+ * Use `create(UserRevokeRoleRequestSchema)` to create a new message.
+ */
+export const UserRevokeRoleRequestSchema: GenMessage<UserRevokeRoleRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 50);
+
+/**
+ * @generated from message leasekv.v1.UserRevokeRoleResponse
+ */
+export type UserRevokeRoleResponse = Message<"leasekv.v1.UserRevokeRoleResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.UserRevokeRoleResponse.
+ * Use `create(UserRevokeRoleResponseSchema)` to create a new message.
+ */
+export const UserRevokeRoleResponseSchema: GenMessage<UserRevokeRoleResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 51);
+
+/**
+ * @generated from message leasekv.v1.UserListRequest
+ */
+export type UserListRequest = Message<"leasekv.v1.UserListRequest"> & {
+};
+
+/**
+ * Describes the message leasekv.v1.UserListRequest.
+ * Use `create(UserListRequestSchema)` to create a new message.
+ */
+export const UserListRequestSchema: GenMessage<UserListRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 52);
+
+/**
+ * @generated from message leasekv.v1.UserInfo
+ */
+export type UserInfo = Message<"leasekv.v1.UserInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message leasekv.v1.UserInfo.
+ * Use `create(UserInfoSchema)` to create a new message.
+ */
+export const UserInfoSchema: GenMessage<UserInfo> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 53);
+
+/**
+ * @generated from message leasekv.v1.UserListResponse
+ */
+export type UserListResponse = Message<"leasekv.v1.UserListResponse"> & {
+  /**
+   * @generated from field: repeated leasekv.v1.UserInfo users = 1;
+   */
+  users: UserInfo[];
+};
+
+/**
+ * Describes the message leasekv.v1.UserListResponse.
+ * Use `create(UserListResponseSchema)` to create a new message.
+ */
+export const UserListResponseSchema: GenMessage<UserListResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 54);
+
+/**
+ * @generated from message leasekv.v1.RoleAddRequest
+ */
+export type RoleAddRequest = Message<"leasekv.v1.RoleAddRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleAddRequest.
+ * Use `create(RoleAddRequestSchema)` to create a new message.
+ */
+export const RoleAddRequestSchema: GenMessage<RoleAddRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 55);
+
+/**
+ * @generated from message leasekv.v1.RoleAddResponse
+ */
+export type RoleAddResponse = Message<"leasekv.v1.RoleAddResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleAddResponse.
+ * Use `create(RoleAddResponseSchema)` to create a new message.
+ */
+export const RoleAddResponseSchema: GenMessage<RoleAddResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 56);
+
+/**
+ * @generated from message leasekv.v1.RoleDeleteRequest
+ */
+export type RoleDeleteRequest = Message<"leasekv.v1.RoleDeleteRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleDeleteRequest.
+ * Use `create(RoleDeleteRequestSchema)` to create a new message.
+ */
+export const RoleDeleteRequestSchema: GenMessage<RoleDeleteRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 57);
+
+/**
+ * @generated from message leasekv.v1.RoleDeleteResponse
+ */
+export type RoleDeleteResponse = Message<"leasekv.v1.RoleDeleteResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleDeleteResponse.
+ * Use `create(RoleDeleteResponseSchema)` to create a new message.
+ */
+export const RoleDeleteResponseSchema: GenMessage<RoleDeleteResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 58);
+
+/**
+ * @generated from message leasekv.v1.Permission
+ */
+export type Permission = Message<"leasekv.v1.Permission"> & {
+  /**
+   * Every key that starts with prefix, byte for byte ("" = every key; "app/" does not cover "app").
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * @generated from field: leasekv.v1.Access access = 2;
+   */
+  access: Access;
+};
+
+/**
+ * Describes the message leasekv.v1.Permission.
+ * Use `create(PermissionSchema)` to create a new message.
+ */
+export const PermissionSchema: GenMessage<Permission> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 59);
+
+/**
+ * @generated from message leasekv.v1.RoleGrantPermissionRequest
+ */
+export type RoleGrantPermissionRequest = Message<"leasekv.v1.RoleGrantPermissionRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Replaces the role's permission on the same prefix, if any.
+   *
+   * @generated from field: leasekv.v1.Permission permission = 2;
+   */
+  permission?: Permission | undefined;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleGrantPermissionRequest.
+ * Use `create(RoleGrantPermissionRequestSchema)` to create a new message.
+ */
+export const RoleGrantPermissionRequestSchema: GenMessage<RoleGrantPermissionRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 60);
+
+/**
+ * @generated from message leasekv.v1.RoleGrantPermissionResponse
+ */
+export type RoleGrantPermissionResponse = Message<"leasekv.v1.RoleGrantPermissionResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleGrantPermissionResponse.
+ * Use `create(RoleGrantPermissionResponseSchema)` to create a new message.
+ */
+export const RoleGrantPermissionResponseSchema: GenMessage<RoleGrantPermissionResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 61);
+
+/**
+ * @generated from message leasekv.v1.RoleRevokePermissionRequest
+ */
+export type RoleRevokePermissionRequest = Message<"leasekv.v1.RoleRevokePermissionRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string prefix = 2;
+   */
+  prefix: string;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleRevokePermissionRequest.
+ * Use `create(RoleRevokePermissionRequestSchema)` to create a new message.
+ */
+export const RoleRevokePermissionRequestSchema: GenMessage<RoleRevokePermissionRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 62);
+
+/**
+ * @generated from message leasekv.v1.RoleRevokePermissionResponse
+ */
+export type RoleRevokePermissionResponse = Message<"leasekv.v1.RoleRevokePermissionResponse"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message leasekv.v1.RoleRevokePermissionResponse.
+ * Use `create(RoleRevokePermissionResponseSchema)` to create a new message.
+ */
+export const RoleRevokePermissionResponseSchema: GenMessage<RoleRevokePermissionResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 63);
+
+/**
+ * @generated from message leasekv.v1.RoleListRequest
+ */
+export type RoleListRequest = Message<"leasekv.v1.RoleListRequest"> & {
+};
+
+/**
+ * Describes the message leasekv.v1.RoleListRequest.
+ * Use `create(RoleListRequestSchema)` to create a new message.
+ */
+export const RoleListRequestSchema: GenMessage<RoleListRequest> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 64);
+
+/**
+ * @generated from message leasekv.v1.RoleInfo
+ */
+export type RoleInfo = Message<"leasekv.v1.RoleInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The root role lists none: it allows every key and the admin operations.
+   *
+   * @generated from field: repeated leasekv.v1.Permission permissions = 2;
+   */
+  permissions: Permission[];
+};
+
+/**
+ * Describes the message leasekv.v1.RoleInfo.
+ * Use `create(RoleInfoSchema)` to create a new message.
+ */
+export const RoleInfoSchema: GenMessage<RoleInfo> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 65);
+
+/**
+ * @generated from message leasekv.v1.RoleListResponse
+ */
+export type RoleListResponse = Message<"leasekv.v1.RoleListResponse"> & {
+  /**
+   * @generated from field: repeated leasekv.v1.RoleInfo roles = 1;
+   */
+  roles: RoleInfo[];
+};
+
+/**
+ * Describes the message leasekv.v1.RoleListResponse.
+ * Use `create(RoleListResponseSchema)` to create a new message.
+ */
+export const RoleListResponseSchema: GenMessage<RoleListResponse> = /*@__PURE__*/
+  messageDesc(file_leasekv_v1_kv, 66);
+
+/**
  * How a read is served. The JSON spellings "LINEARIZABLE" and "STALE" are part of the API, which is
  * why the values carry no enum-name prefix (buf lint ENUM_VALUE_PREFIX is excepted in buf.yaml).
  *
@@ -1533,6 +2050,33 @@ export enum Role {
  */
 export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
   enumDesc(file_leasekv_v1_kv, 2);
+
+/**
+ * What a permission allows on the keys under its prefix.
+ *
+ * @generated from enum leasekv.v1.Access
+ */
+export enum Access {
+  /**
+   * Get, Range, Watch, and the compares and reads of a Txn.
+   *
+   * @generated from enum value: READ = 0;
+   */
+  READ = 0,
+
+  /**
+   * READ, and Put, Delete, CompareAndSwap, TTL grants, and the writes of a Txn.
+   *
+   * @generated from enum value: READWRITE = 1;
+   */
+  READWRITE = 1,
+}
+
+/**
+ * Describes the enum leasekv.v1.Access.
+ */
+export const AccessSchema: GenEnum<Access> = /*@__PURE__*/
+  enumDesc(file_leasekv_v1_kv, 3);
 
 /**
  * @generated from service leasekv.v1.KV
@@ -1700,4 +2244,112 @@ export const Cluster: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_leasekv_v1_kv, 1);
+
+/**
+ * Users, roles and tokens (issue 15; docs/security.md). With auth on, every call on KV and every
+ * membership change carries `authorization: Bearer <token>` (or comes with a client certificate whose
+ * CN names the user); Authenticate turns a user name and password into such a token. Every method
+ * below but Authenticate needs the root role. Changes go through the log (on the leader, like writes).
+ *
+ * @generated from service leasekv.v1.Auth
+ */
+export const Auth: GenService<{
+  /**
+   * @generated from rpc leasekv.v1.Auth.Authenticate
+   */
+  authenticate: {
+    methodKind: "unary";
+    input: typeof AuthenticateRequestSchema;
+    output: typeof AuthenticateResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.UserAdd
+   */
+  userAdd: {
+    methodKind: "unary";
+    input: typeof UserAddRequestSchema;
+    output: typeof UserAddResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.UserDelete
+   */
+  userDelete: {
+    methodKind: "unary";
+    input: typeof UserDeleteRequestSchema;
+    output: typeof UserDeleteResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.UserChangePassword
+   */
+  userChangePassword: {
+    methodKind: "unary";
+    input: typeof UserChangePasswordRequestSchema;
+    output: typeof UserChangePasswordResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.UserGrantRole
+   */
+  userGrantRole: {
+    methodKind: "unary";
+    input: typeof UserGrantRoleRequestSchema;
+    output: typeof UserGrantRoleResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.UserRevokeRole
+   */
+  userRevokeRole: {
+    methodKind: "unary";
+    input: typeof UserRevokeRoleRequestSchema;
+    output: typeof UserRevokeRoleResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.UserList
+   */
+  userList: {
+    methodKind: "unary";
+    input: typeof UserListRequestSchema;
+    output: typeof UserListResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.RoleAdd
+   */
+  roleAdd: {
+    methodKind: "unary";
+    input: typeof RoleAddRequestSchema;
+    output: typeof RoleAddResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.RoleDelete
+   */
+  roleDelete: {
+    methodKind: "unary";
+    input: typeof RoleDeleteRequestSchema;
+    output: typeof RoleDeleteResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.RoleGrantPermission
+   */
+  roleGrantPermission: {
+    methodKind: "unary";
+    input: typeof RoleGrantPermissionRequestSchema;
+    output: typeof RoleGrantPermissionResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.RoleRevokePermission
+   */
+  roleRevokePermission: {
+    methodKind: "unary";
+    input: typeof RoleRevokePermissionRequestSchema;
+    output: typeof RoleRevokePermissionResponseSchema;
+  },
+  /**
+   * @generated from rpc leasekv.v1.Auth.RoleList
+   */
+  roleList: {
+    methodKind: "unary";
+    input: typeof RoleListRequestSchema;
+    output: typeof RoleListResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_leasekv_v1_kv, 2);
 
