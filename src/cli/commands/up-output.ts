@@ -78,7 +78,7 @@ export async function banner(nodes: readonly NodePlan[], dataDir: string, root: 
       `  try:       npx leasekv put greeting hello${ep}`,
       `             npx leasekv get greeting${ep}`,
       `             npx leasekv status${ep}`,
-      `             curl -H "authorization: Bearer $(npx leasekv user token${ep})" -H 'content-type: application/json' -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
+      `             curl -H 'content-type: application/json' -H "authorization: Bearer $(npx leasekv user token${ep})" -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
       `  auth:      on; user root, password in ${resolve(dataDir, ROOT_PASSWORD_FILE)} (the CLI reads it from this folder; leasekv user/role manage others)`,
       `  dashboard: http://${first}/`,
       '  Ctrl-C stops the cluster; run the same command again to resume it.',
