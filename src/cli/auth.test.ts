@@ -19,21 +19,12 @@ const TOKEN_TTL_MS = 2000;
 
 before(
   async () => {
-    cluster = await startTestCluster(3, [
-      '--heartbeat-ms',
-      '50',
-      '--election-timeout-ms',
-      '600',
-      '--lease-ms',
-      '500',
-      '--auth',
-      '--root-password-file',
-      pwFile,
-      '--auth-token-ttl-ms',
-      String(TOKEN_TTL_MS),
-      '--snapshot-threshold',
-      '10',
-    ]);
+    cluster = await startTestCluster(3, {
+      auth: true,
+      'root-password-file': pwFile,
+      'auth-token-ttl-ms': TOKEN_TTL_MS,
+      'snapshot-threshold': 10,
+    });
   },
   { timeout: 45_000 },
 );

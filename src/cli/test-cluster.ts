@@ -4,6 +4,7 @@
 // processes: it routes the peer links through its fault proxies and serves the dashboard controls.
 import { spawn } from 'node:child_process';
 import { ProcessCluster } from '../testkit/cluster.ts';
+import type { Settings } from '../testkit/cluster-options.ts';
 import { waitFor } from '../testkit/wait.ts';
 import { clusterMembership } from './membership.ts';
 import { startSupervisor, type SupervisedNode, type Supervisor } from './supervisor.ts';
@@ -21,9 +22,11 @@ export interface TestCluster {
 /** Members the dashboard may add (n4, n5): planned up front, started with --join when added. */
 const SPARE = 2;
 
-export async function startTestCluster(size: number): Promise<TestCluster> {
+/** `settings`: more `serve` flags for every member (name without --, as ClusterOptions.settings). */
+export async function startTestCluster(size: number, settings?: Settings): Promise<TestCluster> {
   const plan = await ProcessCluster.plan({
     size,
+    ...(settings === undefined ? {} : { settings }),
     spare: SPARE,
     name: 'cli',
     logLevel: 'warn',
