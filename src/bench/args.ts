@@ -58,7 +58,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --keys N                     key space (default 1000)
   --scenario S[,S]             load (default), failover, scale, membership, targets (issue 16's
                                targets next to their measured ratios, for --nodes and --peer-delay-ms),
-                               abuse (issue 13), watch, txn (issue 14; beside etcd when installed)
+                               abuse (issue 13: attacks one at a time on a loaded 3-node cluster;
+                               per attack elections, longest lease-read and write probe gaps,
+                               consensus-loop lag from /metrics, how the node answered),
+                               watch (1000 watchers on a prefix: delivery latency p50/p99, events/s)
+                               and txn (compare-and-swap, 16 and 64 clients, --duration s each),
+                               both beside etcd 3.4 in the same run when it is installed
   --matrix                     targets: every cell of 3 and 5 nodes × 0 and 25 ms peer delay (~4× longer)
   --scale-keys N               keys to load for the scale scenario (default 1000000)
   --scale-batch N              keys per load request in the scale scenario, a Txn of N puts (default 100; 1: Put)
