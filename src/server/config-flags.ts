@@ -34,6 +34,7 @@ export type RawConfig = Record<
   | 'maxDriftRate'
   | 'snapshotThreshold'
   | 'snapshotThresholdBytes'
+  | 'watchHistoryBytes'
   | 'maxKeyBytes'
   | 'maxValueBytes'
   | 'maxPendingRequests'
@@ -224,6 +225,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'watchHistory',
     env: 'LEASEKV_WATCH_HISTORY',
     help: 'revisions of change history kept for watchers starting in the past (default 100000)',
+  },
+  '--watch-history-bytes': {
+    key: 'watchHistoryBytes',
+    env: 'LEASEKV_WATCH_HISTORY_BYTES',
+    help: 'bytes of change history kept for watchers starting in the past, on the heap (default 16777216)',
   },
   '--watch-progress-ms': {
     key: 'watchProgressMs',

@@ -236,6 +236,13 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
         1,
         100_000_000,
       ),
+      maxHistoryBytes: intSetting(
+        raw.watchHistoryBytes,
+        '--watch-history-bytes',
+        DEFAULT_WATCH_LIMITS.maxHistoryBytes,
+        1024 * 1024,
+        16 * 1024 * 1024 * 1024,
+      ),
       progressIntervalMs: intSetting(
         raw.watchProgressMs,
         '--watch-progress-ms',

@@ -37,7 +37,7 @@ export interface WatchBatch {
 export interface WatchLimits {
   /** Revisions of history kept. */
   readonly maxHistoryRevisions: number;
-  /** Bytes (approximate: keys and values, UTF-16 units) of history kept. */
+  /** Bytes of history kept (approximate: keys and values in UTF-16 units, plus EVENT_OVERHEAD_BYTES per event). */
   readonly maxHistoryBytes: number;
   /** Bytes waiting to be sent to one watcher before it is cut off. */
   readonly maxPendingBytes: number;
@@ -49,7 +49,9 @@ export interface WatchLimits {
 
 export const DEFAULT_WATCH_LIMITS: WatchLimits = {
   maxHistoryRevisions: 100_000,
-  maxHistoryBytes: 64 * 1024 * 1024,
+  // The history is on the V8 heap: 64 MiB here held ~130 MiB of objects with 100-byte values,
+  // more than a million keys take in the store (issue 16).
+  maxHistoryBytes: 16 * 1024 * 1024,
   maxPendingBytes: 8 * 1024 * 1024,
   maxWatchers: 10_000,
   progressIntervalMs: 5_000,
@@ -83,7 +85,8 @@ interface Held {
   readonly bytes: number;
 }
 
-const EVENT_OVERHEAD_BYTES = 64;
+/** What an event costs on the heap beyond its strings' characters (the event, kv and prev objects, string headers). */
+const EVENT_OVERHEAD_BYTES = 200;
 function eventBytes(e: ChangeEvent): number {
   return EVENT_OVERHEAD_BYTES + e.kv.key.length + e.kv.value.length + (e.prev === undefined ? 0 : e.prev.value.length);
 }
