@@ -1,17 +1,11 @@
 // Automatic compaction (issue 14): the policy on a simulated clock, and on a real single-member node
 // a watcher resuming from a revision the leader compacted away gets the clear `compacted` error.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
-import { post } from './api/test-util.ts';
+import { startSoloNode, type SoloNode } from './test-node.ts';
 import { checkIntervalMs, CompactionPolicy } from './auto-compact.ts';
 import { buildNodeConfig, NodeConfigError } from './config.ts';
-import { startNode, type RunningNode } from './start.ts';
 
 describe('CompactionPolicy', () => {
   test('by count: keeps the last N revisions, compacting once a tenth of N has piled up', () => {
@@ -50,17 +44,6 @@ describe('CompactionPolicy', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 const base = {
   id: 'n1',
   listenPeer: '127.0.0.1:0',
@@ -81,41 +64,18 @@ test('config: defaults one hour by age, not by count; bad values are refused', (
 });
 
 describe('on a real node', () => {
-  let dir = '';
-  let running: RunningNode | undefined;
+  let solo: SoloNode | undefined;
   let port = 0;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'leasekv-autocompact-'));
-    const cfg = buildNodeConfig({
-      ...base,
-      dataDir: dir,
-      listenClient: `127.0.0.1:${await freePort()}`,
-      autoCompactionRevisions: '5',
-      autoCompactionAgeMs: '0',
-    });
-    running = await startNode(cfg, { logger: pino({ level: 'silent' }) });
-    port = running.api.port;
+    solo = await startSoloNode('autocompact', { autoCompactionRevisions: '5', autoCompactionAgeMs: '0' });
+    port = solo.port;
   });
 
-  after(async () => {
-    await running?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => solo?.stop());
 
-  async function call(method: string, body: object): Promise<Record<string, unknown>> {
-    for (let i = 0; ; i++) {
-      const j = JSON.parse((await post(port, `/leasekv.v1.KV/${method}`, JSON.stringify(body))).body) as Record<
-        string,
-        unknown
-      >;
-      if (j['code'] === 'failed_precondition' && i < 100) {
-        await new Promise((r) => setTimeout(r, 50)); // the single member elects itself shortly after start
-        continue;
-      }
-      return j;
-    }
-  }
+  const call = (method: string, body: object): Promise<Record<string, unknown>> =>
+    (solo as SoloNode).call(method, body);
 
   function firstSseBlock(path: string): Promise<string> {
     return new Promise((resolve, reject) => {

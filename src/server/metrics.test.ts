@@ -2,45 +2,25 @@
 // the numbers follow what the node did.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { buildNodeConfig } from './config.ts';
 import { observabilityRoutes } from './dashboard/index.ts';
-import { startNode, type RunningNode } from './start.ts';
 import { post } from './api/test-util.ts';
-import { freePort, waitFor } from '../testkit/wait.ts';
+import { startSoloNode, type SoloNode } from './test-node.ts';
+import { waitFor } from '../testkit/wait.ts';
 
-let running: RunningNode | null = null;
-let dir = '';
+let solo: SoloNode | undefined;
 let port = 0;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'leasekv-metrics-'));
-  const cfg = buildNodeConfig({
-    id: 'n1',
-    dataDir: dir,
-    listenPeer: '127.0.0.1:0',
-    listenClient: `127.0.0.1:${await freePort()}`,
-    peers: 'n1=127.0.0.1:1',
-    heartbeatMs: '100',
-    electionTimeoutMs: '600',
-    leaseMs: '500',
-    logLevel: 'silent',
-  });
-  running = await startNode(cfg, {
-    logger: pino({ level: 'silent' }),
-    routes: (node, parts) => observabilityRoutes(node, parts, cfg, ''),
-  });
-  port = running.api.port;
+  solo = await startSoloNode(
+    'metrics',
+    {},
+    { routes: (node, parts, cfg) => observabilityRoutes(node, parts, cfg, '') },
+  );
+  port = solo.port;
 });
 
-after(async () => {
-  await running?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => solo?.stop());
 
 /** Prometheus text → series ('name{labels}') → value. */
 function parseProm(text: string): Map<string, number> {

@@ -1,53 +1,17 @@
 // Range at a past revision and Compact (issue 14) on a real single-member node, in-process.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pino } from 'pino';
-import { post } from './api/test-util.ts';
-import { buildNodeConfig } from './config.ts';
-import { startNode, type RunningNode } from './start.ts';
-import { freePort, sleep } from '../testkit/wait.ts';
+import { startSoloNode, type SoloNode } from './test-node.ts';
 
-let dir = '';
-let running: RunningNode | undefined;
-let port = 0;
+let solo: SoloNode | undefined;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'leasekv-revread-'));
-  const cfg = buildNodeConfig({
-    id: 'n1',
-    dataDir: dir,
-    listenPeer: '127.0.0.1:0',
-    listenClient: `127.0.0.1:${await freePort()}`,
-    peers: 'n1=127.0.0.1:1',
-    heartbeatMs: '100',
-    electionTimeoutMs: '600',
-    leaseMs: '500',
-    logLevel: 'silent',
-  });
-  running = await startNode(cfg, { logger: pino({ level: 'silent' }) });
-  port = running.api.port;
+  solo = await startSoloNode('revread');
 });
 
-after(async () => {
-  await running?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => solo?.stop());
 
-async function call(method: string, body: object): Promise<Record<string, unknown>> {
-  for (let i = 0; ; i++) {
-    const r = await post(port, `/leasekv.v1.KV/${method}`, JSON.stringify(body));
-    const j = JSON.parse(r.body) as Record<string, unknown>;
-    // The single member elects itself shortly after start.
-    if (j['code'] === 'failed_precondition' && i < 100) {
-      await sleep(50);
-      continue;
-    }
-    return j;
-  }
-}
+const call = (method: string, body: object): Promise<Record<string, unknown>> => (solo as SoloNode).call(method, body);
 
 const keys = (j: Record<string, unknown>): string[] =>
   (j['kvs'] as { key: string; value: string }[]).map((kv) => `${kv.key}=${kv.value}`);
