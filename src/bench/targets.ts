@@ -75,13 +75,27 @@ async function runSystem(ctx: Ctx, c: Cluster, reads: boolean): Promise<SystemRu
   let writes64: Measured;
   let writes16: Measured;
   let leaseRead: Measured | null = null;
+  // A measurement that fails (e.g. leadership moved on an overloaded machine and the preload could
+  // not follow) is reported as not measured, and the rest of the matrix goes on.
+  const safe = async (label: string, run: () => Promise<Measured>): Promise<Measured> =>
+    run().catch((e: unknown) => {
+      ctx.say(`  ${label}: not measured (${e instanceof Error ? e.message : String(e)})`);
+      return { opsPerSec: NaN, p50Ms: NaN, errors: 0 };
+    });
   try {
     const leader = await c.leader();
-    await preload(leader.clientPort, args.keys, args.valueBytes, c.put);
+    // Every live member, the leader first: a write that fails moves on (leadership may change).
+    const ports = [leader, ...c.members.filter((m) => m !== leader && m.proc !== null)].map((m) => m.clientPort);
+    await preload(ports, args.keys, args.valueBytes, c.put);
     const port = async (): Promise<number> => (await c.leader()).clientPort;
-    writes64 = await load(ctx, `${c.name} writes 64`, await port(), 64, 0, c.get('lease'), c.put);
-    writes16 = await load(ctx, `${c.name} writes 16`, await port(), 16, 0, c.get('lease'), c.put);
-    if (reads) leaseRead = await load(ctx, `${c.name} lease reads 16`, await port(), 16, 1, c.get('lease'), c.put);
+    const w = (clients: number) => async (): Promise<Measured> =>
+      load(ctx, `${c.name} writes ${clients}`, await port(), clients, 0, c.get('lease'), c.put);
+    writes64 = await safe(`${c.name} writes 64`, w(64));
+    writes16 = await safe(`${c.name} writes 16`, w(16));
+    if (reads)
+      leaseRead = await safe(`${c.name} lease reads 16`, async () =>
+        load(ctx, `${c.name} lease reads 16`, await port(), 16, 1, c.get('lease'), c.put),
+      );
   } catch (e) {
     await c.stop();
     throw e;
@@ -170,7 +184,14 @@ export function targetCells(args: BenchArgs): { nodes: number; peerDelayMs: numb
 
 export async function targetsScenario(ctx: Ctx): Promise<TargetLine[]> {
   const out: TargetLine[] = [];
-  for (const c of targetCells(ctx.args)) out.push(...(await cell(ctx, c.nodes, c.peerDelayMs)));
+  for (const c of targetCells(ctx.args)) {
+    try {
+      out.push(...(await cell(ctx, c.nodes, c.peerDelayMs)));
+    } catch (e) {
+      // One cell that could not run (a cluster that never settled) does not lose the others.
+      ctx.say(`  cell ${c.nodes} nodes / ${c.peerDelayMs} ms failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   return out;
 }
 
@@ -179,7 +200,7 @@ export function targetsTable(lines: readonly TargetLine[]): string {
   const head = '| nodes | peer delay | target | leasekv vs other | ratio | met |\n|---:|---:|---|---|---:|---|';
   const rows = lines.map(
     (l) =>
-      `| ${l.nodes} | ${l.peerDelayMs} ms | ${l.target} | ${l.measured} | ${l.ratio.toFixed(2)}× | ${l.met ? 'yes' : '**no**'} |`,
+      `| ${l.nodes} | ${l.peerDelayMs} ms | ${l.target} | ${l.measured} | ${Number.isNaN(l.ratio) ? 'n/a' : `${l.ratio.toFixed(2)}×`} | ${l.met ? 'yes' : Number.isNaN(l.ratio) ? '**not measured**' : '**no**'} |`,
   );
   return [head, ...rows].join('\n');
 }
