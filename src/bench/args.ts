@@ -14,7 +14,7 @@ export const ATTACKS = [
 ] as const;
 export type Attack = (typeof ATTACKS)[number];
 
-const SCENARIOS = ['load', 'failover', 'scale', 'membership', 'targets', 'abuse', 'watch', 'txn'] as const;
+const SCENARIOS = ['load', 'failover', 'scale', 'membership', 'targets', 'abuse', 'watch', 'txn', 'auth'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {
@@ -63,7 +63,8 @@ export const USAGE = `usage: npm run bench -- [options]
                                consensus-loop lag from /metrics, how the node answered),
                                watch (1000 watchers on a prefix: delivery latency p50/p99, events/s)
                                and txn (compare-and-swap, 16 and 64 clients, --duration s each),
-                               both beside etcd 3.4 in the same run when it is installed
+                               both beside etcd 3.4 in the same run when it is installed,
+                               auth (issue 15: lease-read p50 with auth off and on, --clients, --duration)
   --matrix                     targets: every cell of 3 and 5 nodes × 0 and 25 ms peer delay (~4× longer)
   --scale-keys N               keys to load for the scale scenario (default 1000000)
   --scale-batch N              keys per load request in the scale scenario, a Txn of N puts (default 100; 1: Put)

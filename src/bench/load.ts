@@ -20,6 +20,8 @@ export interface Workload {
   readonly valueBytes: number;
   readonly get: (key: string) => RequestShape;
   readonly put: (key: string, value: string) => RequestShape;
+  /** Sent with every request (e.g. `authorization` with auth on; --scenario auth). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Called about every 250 ms with the fraction done, for a progress bar. */
   readonly onProgress?: (fraction: number) => void;
 }
@@ -40,7 +42,13 @@ export function keyName(i: number): string {
   return `bench-${i.toString().padStart(8, '0')}`;
 }
 
-function send(agent: Agent, host: string, port: number, shape: RequestShape): Promise<number> {
+function send(
+  agent: Agent,
+  host: string,
+  port: number,
+  shape: RequestShape,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -49,7 +57,7 @@ function send(agent: Agent, host: string, port: number, shape: RequestShape): Pr
         path: shape.path,
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(shape.body) },
+        headers: { ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(shape.body) },
       },
       (res) => {
         res.on('data', () => {});
@@ -88,7 +96,7 @@ export async function runLoad(w: Workload): Promise<LoadResult> {
       const shape = isRead ? w.get(key) : w.put(key, value);
       const t0 = performance.now();
       try {
-        const status = await send(agent, host, w.port, shape);
+        const status = await send(agent, host, w.port, shape, w.headers);
         if (status !== 200) throw new Error(`HTTP ${status}`);
         (isRead ? get : put).recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
       } catch (e) {
@@ -114,6 +122,7 @@ export async function preload(
   valueBytes: number,
   put: Workload['put'],
   concurrency = 32,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const candidates = typeof ports === 'number' ? [ports] : ports;
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency * candidates.length });
@@ -125,7 +134,7 @@ export async function preload(
       const i = next++;
       for (let attempt = 0; ; attempt++) {
         const port = candidates[current % candidates.length] as number;
-        const status = await send(agent, '127.0.0.1', port, put(keyName(i), value)).catch(() => 0);
+        const status = await send(agent, '127.0.0.1', port, put(keyName(i), value), headers).catch(() => 0);
         if (status === 200) break;
         if (attempt > 200) throw new Error(`preload: put ${keyName(i)} keeps failing (HTTP ${status})`);
         if (candidates[current % candidates.length] === port) current++;

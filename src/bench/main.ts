@@ -14,6 +14,7 @@ import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
 import { abuseScenario, abuseTable, type AbuseRow } from './abuse.ts';
 import { coordScenario, type CoordResult } from './coord.ts';
+import { authReport, authScenario, type AuthRow } from './auth-bench.ts';
 
 function progressBar(label: string): (fraction: number) => void {
   if (!process.stderr.isTTY) return () => {};
@@ -81,6 +82,7 @@ async function main(args: BenchArgs): Promise<void> {
     loadAverage?: { start: number[]; end?: number[] };
     abuse?: AbuseRow[];
     coord?: CoordResult;
+    auth?: AuthRow[];
   } = { machine: machine(), args, loadAverage: { start: loadavg() } };
   if (args.scenarios.includes('load')) {
     const rows = await loadScenario(ctx);
@@ -157,6 +159,14 @@ async function main(args: BenchArgs): Promise<void> {
       watch: args.scenarios.includes('watch'),
       txn: args.scenarios.includes('txn'),
     });
+  if (args.scenarios.includes('auth')) {
+    say(
+      `auth: 3 nodes, ${args.clients} clients of lease reads on the leader, ${args.durationS} s per run, off/on alternating`,
+    );
+    result.auth = await authScenario(ctx);
+    say('');
+    say(authReport(result.auth));
+  }
   if (result.loadAverage !== undefined) result.loadAverage.end = loadavg();
   const jsonPath = join(args.outDir, `bench-${Date.now()}.json`);
   writeFileSync(jsonPath, JSON.stringify(result, null, 2));
