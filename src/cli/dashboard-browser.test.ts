@@ -1,5 +1,6 @@
 // The dashboard in real headless Chromium (issue 6): a 3-node cluster under the supervisor (the
-// `leasekv up` code path), the page shows 3 members and exactly one leader; killing the leader
+// `leasekv up` code path), over HTTPS with the certificates `up` makes (issue 15) — Chromium trusts
+// exactly the nodes' certificates (their SPKI pins), not any certificate — the page shows 3 members and exactly one leader; killing the leader
 // from the page shows a new leader and the lease handover (the new lease starts only after the old
 // one ended) or the new leader's wait for the old lease. Screenshot: test-artifacts/dashboard-failover.png.
 //
@@ -35,7 +36,7 @@ let load: { stop: () => Promise<void> } | null = null;
 before(
   async () => {
     if (skip !== false) return;
-    cluster = await startTestCluster(3);
+    cluster = await startTestCluster(3, undefined, { tls: true });
     profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
@@ -48,6 +49,8 @@ before(
         '--disable-component-update',
         '--disable-sync',
         '--no-first-run',
+        // The local CA is not in Chromium's store: trust the nodes' own keys, and nothing else.
+        `--ignore-certificate-errors-spki-list=${cluster.spkiPins.join(',')}`,
       ],
       viewport: { width: 1440, height: 1000 },
     });
@@ -63,8 +66,12 @@ after(async () => {
 });
 
 /** A light read/write load so that the request panel has something to show. */
-function startLoad(endpoints: string[]): { stop: () => Promise<void> } {
-  const client = new LeasekvClient({ endpoints, deadlineMs: 3000 });
+function startLoad(c: TestCluster): { stop: () => Promise<void> } {
+  const client = new LeasekvClient({
+    endpoints: c.nodes.map((n) => n.clientAddr),
+    deadlineMs: 3000,
+    ...(c.tls === null ? {} : { tls: c.tls }),
+  });
   let running = true;
   const loop = (async () => {
     for (let i = 0; running; i++) {
@@ -91,7 +98,7 @@ test(
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://${c.nodes[0]?.clientAddr ?? ''}/`);
+    await page.goto(`${c.url(c.nodes[0]?.clientAddr ?? '')}/`);
     // The leader's id is read in the same evaluation that sees one leader: a card may briefly show
     // 'unreachable' between two status messages on a loaded machine, so a second query could see none.
     let oldLeader: string | undefined;
@@ -112,7 +119,7 @@ test(
     }
     assert.equal(await page.locator('.card').count(), 3);
     assert.ok(oldLeader !== undefined && oldLeader !== '', 'a leader card has a node id');
-    load = startLoad(c.nodes.map((n) => n.clientAddr));
+    load = startLoad(c);
     // The controls are shown because the nodes run under the supervisor.
     const kill = page.locator(`.card[data-node-id="${oldLeader}"] button[data-action="kill"]`);
     await kill.waitFor({ state: 'visible', timeout: 5000 });
@@ -172,12 +179,16 @@ test(
     // Served by a member the previous test left running (it killed the then leader).
     const live = c.supervisor.states().find((s) => s.state === 'running')?.id;
     const served = c.nodes.find((n) => n.id === live) ?? c.nodes[1];
-    await page.goto(`http://${served?.clientAddr ?? ''}/`);
+    await page.goto(`${c.url(served?.clientAddr ?? '')}/`);
     await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
       timeout: 20_000,
     });
     assert.equal(await page.locator('.card[data-member="learner"]').count(), 0, 'no learner before the change');
-    const client = new LeasekvClient({ endpoints: c.nodes.map((n) => n.clientAddr), deadlineMs: 10_000 });
+    const client = new LeasekvClient({
+      endpoints: c.nodes.map((n) => n.clientAddr),
+      deadlineMs: 10_000,
+      ...(c.tls === null ? {} : { tls: c.tls }),
+    });
     try {
       // No process behind these addresses: a learner does not vote, so the voters commit without it.
       await client.cluster('MemberAdd', {
@@ -230,7 +241,7 @@ test(
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://${live?.clientAddr ?? ''}/`);
+    await page.goto(`${c.url(live?.clientAddr ?? '')}/`);
     await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
       timeout: 20_000,
     });

@@ -3,6 +3,7 @@
 // leader once caught up) and `leasekv member remove`.
 import { LeasekvClient } from '../client/index.ts';
 import type { Credentials } from '../client/auth.ts';
+import type { ClientTlsOptions } from '../client/transport.ts';
 import { ControlConflictError, type SupervisedNode, type SupervisorOptions } from './supervisor.ts';
 
 async function call(
@@ -10,11 +11,13 @@ async function call(
   method: 'MemberAdd' | 'MemberRemove',
   body: Record<string, unknown>,
   credentials: Credentials | undefined,
+  tls: ClientTlsOptions | undefined,
 ): Promise<void> {
   const client = new LeasekvClient({
     endpoints: [...endpoints],
     deadlineMs: 10_000,
     ...(credentials === undefined ? {} : { credentials }),
+    ...(tls === undefined ? {} : { tls }),
   });
   try {
     await client.cluster(method, body);
@@ -28,13 +31,14 @@ async function call(
 
 /**
  * `next(taken)` names the member to add (throws ControlConflictError when none can be) and must be
- * ready to spawn it once it is returned; `endpoints` are the client addresses asked.
+ * ready to spawn it once it is returned; `endpoints` are the client addresses asked (over TLS with `tls`).
  */
 export function clusterMembership(
   endpoints: readonly string[],
   next: (taken: readonly string[]) => SupervisedNode,
   /** Membership changes need the root role when auth is on (issue 15). */
   credentials?: Credentials,
+  tls?: ClientTlsOptions,
 ): NonNullable<SupervisorOptions['membership']> {
   return {
     async add(taken) {
@@ -44,11 +48,12 @@ export function clusterMembership(
         'MemberAdd',
         { id: n.id, peerAddr: n.peerAddr, clientAddr: n.clientAddr, learner: false },
         credentials,
+        tls,
       );
       return n;
     },
     async remove(id) {
-      await call(endpoints, 'MemberRemove', { id }, credentials);
+      await call(endpoints, 'MemberRemove', { id }, credentials, tls);
     },
   };
 }

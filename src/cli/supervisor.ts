@@ -125,11 +125,11 @@ function splitHostPort(addr: string): { host: string; port: number } {
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port };
 }
 
-/** The browser origins a node's dashboard may have: its client address, and localhost for 127.0.0.1. */
+/** The browser origins a node's dashboard may have: its client address (http, or https under TLS), and localhost for 127.0.0.1. */
 export function dashboardOrigins(clientAddr: string): string[] {
   const { host, port } = splitHostPort(clientAddr);
-  const out = [`http://${clientAddr}`];
-  if (host === '127.0.0.1') out.push(`http://localhost:${port}`);
+  const out = [`http://${clientAddr}`, `https://${clientAddr}`];
+  if (host === '127.0.0.1') out.push(`http://localhost:${port}`, `https://localhost:${port}`);
   return out;
 }
 

@@ -3,6 +3,11 @@
 // loopback ports, data dirs, the serve command line) with fast timings. The supervisor runs the
 // processes: it routes the peer links through its fault proxies and serves the dashboard controls.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import type { ClientTlsOptions } from '../client/transport.ts';
+import { spkiSha256 } from '../util/certs.ts';
+import { ensureLocalCerts, serveTlsSettings, type LocalCerts } from './local-ca.ts';
 import { ProcessCluster } from '../testkit/cluster.ts';
 import type { Settings } from '../testkit/cluster-options.ts';
 import { waitFor } from '../testkit/wait.ts';
@@ -16,17 +21,33 @@ export interface TestCluster {
   readonly dir: string;
   /** Every node's stderr so far (for failure messages). */
   readonly output: () => string;
+  /** With `tls`: what a client needs (the local CA, the CLI's client certificate); else null. */
+  readonly tls: ClientTlsOptions | null;
+  /** With `tls`: the certificates (as `leasekv up` makes them), and every node certificate's SPKI pin. */
+  readonly certs: LocalCerts | null;
+  readonly spkiPins: readonly string[];
+  /** A node's base URL (https:// with `tls`). */
+  url(clientAddr: string): string;
   close(): Promise<void>;
 }
 
 /** Members the dashboard may add (n4, n5): planned up front, started with --join when added. */
 const SPARE = 2;
 
-/** `settings`: more `serve` flags for every member (name without --, as ClusterOptions.settings). */
-export async function startTestCluster(size: number, settings?: Settings): Promise<TestCluster> {
+/**
+ * `settings`: more `serve` flags for every member (name without --, as ClusterOptions.settings).
+ * `tls`: TLS as under `leasekv up` (issue 15), with its local CA and certificates; else --insecure.
+ */
+export async function startTestCluster(
+  size: number,
+  settings?: Settings,
+  opts: { tls?: boolean } = {},
+): Promise<TestCluster> {
+  let certs: LocalCerts | null = null;
   const plan = await ProcessCluster.plan({
     size,
-    ...(settings === undefined ? {} : { settings }),
+    insecure: opts.tls !== true,
+    settings: (id) => ({ ...settings, ...(certs === null ? {} : serveTlsSettings(certs, id)) }),
     spare: SPARE,
     name: 'cli',
     logLevel: 'warn',
@@ -38,6 +59,12 @@ export async function startTestCluster(size: number, settings?: Settings): Promi
     peerAddr: plan.peerAddr(id),
   });
   const nodes = plan.ids.map(supervised);
+  const ids = Array.from({ length: size + SPARE }, (_, i) => `n${i + 1}`);
+  if (opts.tls === true) certs = (await ensureLocalCerts(plan.dir, ids)).certs;
+  const tls: ClientTlsOptions | null =
+    certs === null
+      ? null
+      : { ca: readFileSync(certs.ca), cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key) };
   let output = '';
   const added = new Set<string>();
   const supervisor = await startSupervisor({
@@ -54,6 +81,8 @@ export async function startTestCluster(size: number, settings?: Settings): Promi
         added.add(`n${k}`);
         return supervised(`n${k}`);
       },
+      undefined,
+      tls ?? undefined,
     ),
     spawn(id, peers, env) {
       const how = peers === '' ? { join: plan.ids } : { peers: plan.ids, peerList: peers };
@@ -74,13 +103,34 @@ export async function startTestCluster(size: number, settings?: Settings): Promi
   try {
     // Starting a node through tsx takes seconds.
     for (const n of nodes) {
-      await waitFor(`${n.id} to serve`, 30_000, () =>
-        fetch(`http://${n.clientAddr}/dashboard/config.json`).then((r) => r.ok),
-      );
+      await waitFor(`${n.id} to serve`, 60_000, () => serving(n.clientAddr, tls));
     }
   } catch (e) {
     await close();
     throw new Error(`${(e as Error).message}\nnode output:\n${output}`);
   }
-  return { supervisor, nodes, dir: plan.dir, output: () => output, close };
+  const pins = certs === null ? [] : ids.map((id) => spkiSha256(readFileSync(certs!.node(id).client.cert, 'utf8')));
+  return {
+    supervisor,
+    nodes,
+    dir: plan.dir,
+    output: () => output,
+    tls,
+    certs,
+    spkiPins: pins,
+    url: (clientAddr) => `${tls === null ? 'http' : 'https'}://${clientAddr}`,
+    close,
+  };
+}
+
+/** Whether the node at `addr` serves its dashboard (over TLS with the cluster's CA when given). */
+function serving(addr: string, tls: ClientTlsOptions | null): Promise<boolean> {
+  if (tls === null) return fetch(`http://${addr}/dashboard/config.json`).then((r) => r.ok);
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(`https://${addr}/dashboard/config.json`, { ca: tls.ca, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', reject);
+  });
 }

@@ -13,9 +13,9 @@ import {
   UnavailableError,
   errorFromAnswer,
 } from './errors.ts';
-import { normalizeEndpoint } from './endpoint.ts';
+import { endpointScheme, normalizeEndpoint } from './endpoint.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
-import { JsonTransport } from './transport.ts';
+import { JsonTransport, type ClientTlsOptions } from './transport.ts';
 import type { CallOptions, EndpointStatus, NodeStatus } from './types.ts';
 import { Authenticator, type Credentials } from './auth.ts';
 
@@ -26,8 +26,13 @@ export interface BackoffOptions {
 }
 
 export interface LeasekvClientOptions {
-  /** The nodes' client API: `host:port`, `[v6]:port` or `http://host:port`. At least one. */
+  /**
+   * The nodes' client API: `host:port`, `[v6]:port`, `http://host:port` or `https://host:port`. At
+   * least one. TLS when an endpoint says https:// or `tls` is given (not both http:// and TLS).
+   */
   readonly endpoints: readonly string[];
+  /** TLS to the nodes (docs/security.md): the CA to verify them against, a client certificate. */
+  readonly tls?: ClientTlsOptions;
   /** Total time for one call, retries included (default 5000). */
   readonly deadlineMs?: number;
   /** Longest single attempt (default 2000): a silent node is given up on and another tried. */
@@ -64,6 +69,8 @@ export class Caller {
   /** Credentials and the current token (undefined: none sent). */
   readonly auth: Authenticator | undefined;
   readonly clientId: string;
+  /** TLS settings of every connection (null: plain http). */
+  readonly tls: ClientTlsOptions | null;
 
   constructor(opts: LeasekvClientOptions) {
     if (opts.endpoints.length === 0) throw new RangeError('LeasekvClient: endpoints must not be empty');
@@ -78,7 +85,8 @@ export class Caller {
     this.clientId = opts.clientId ?? randomUUID();
     this.#random = opts.random ?? Math.random;
     this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
-    this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc });
+    this.tls = tlsOf(opts.endpoints, opts.tls);
+    this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc, tls: this.tls });
     this.auth =
       opts.credentials === undefined
         ? undefined
@@ -305,4 +313,15 @@ function positive(name: string, v: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The TLS settings the endpoints and options ask for (null: plain http); refuses a mix. */
+function tlsOf(endpoints: readonly string[], tls: ClientTlsOptions | undefined): ClientTlsOptions | null {
+  const schemes = new Set(endpoints.map(endpointScheme));
+  if (schemes.has('http') && schemes.has('https'))
+    throw new RangeError('LeasekvClient: endpoints name both http:// and https://; a cluster speaks one');
+  if (schemes.has('http') && tls !== undefined)
+    throw new RangeError('LeasekvClient: http:// endpoints with tls options; use https:// (or host:port)');
+  if (tls !== undefined) return tls;
+  return schemes.has('https') ? {} : null;
 }

@@ -5,6 +5,7 @@ import { KV } from '../gen/leasekv/v1/kv_pb.ts';
 import { Caller, type LeasekvClientOptions } from './caller.ts';
 import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeTxn } from './decode.ts';
 import { LeasekvError } from './errors.ts';
+import { requester } from './transport.ts';
 import { txnToWire, withKeys } from './txn.ts';
 import { watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
 import type {
@@ -229,6 +230,7 @@ export class LeasekvClient {
       order,
       key,
       opts,
+      requester(caller.tls),
       auth && {
         header: () => auth.header(),
         renew: async (stale) => {

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EndpointError, normalizeEndpoint } from './endpoint.ts';
+import { EndpointError, endpointScheme, normalizeEndpoint } from './endpoint.ts';
 import { LeasekvClient } from './client.ts';
 
-test('normalizeEndpoint takes host:port, [v6]:port and http:// URLs', () => {
+test('normalizeEndpoint takes host:port, [v6]:port and http:// and https:// URLs', () => {
   assert.equal(normalizeEndpoint('127.0.0.1:7001'), '127.0.0.1:7001');
+  assert.equal(normalizeEndpoint('https://127.0.0.1:7001'), '127.0.0.1:7001');
+  assert.equal(endpointScheme('https://127.0.0.1:7001'), 'https');
+  assert.equal(endpointScheme('HTTP://127.0.0.1:7001'), 'http');
+  assert.equal(endpointScheme('127.0.0.1:7001'), null);
   assert.equal(normalizeEndpoint('http://127.0.0.1:7001'), '127.0.0.1:7001');
   assert.equal(normalizeEndpoint('HTTP://node-1.example:7001/'), 'node-1.example:7001');
   assert.equal(normalizeEndpoint(' localhost:7001 '), 'localhost:7001');
@@ -13,9 +17,8 @@ test('normalizeEndpoint takes host:port, [v6]:port and http:// URLs', () => {
   assert.equal(normalizeEndpoint('[fe80::1%eth0]:7001'), '[fe80::1%eth0]:7001');
 });
 
-test('normalizeEndpoint refuses https, other schemes, paths, missing ports and bare IPv6 clearly', () => {
+test('normalizeEndpoint refuses other schemes, paths, missing ports and bare IPv6 clearly', () => {
   const bad: [string, RegExp][] = [
-    ['https://127.0.0.1:7001', /TLS not supported yet/],
     ['grpc://127.0.0.1:7001', /unsupported scheme 'grpc:\/\/'/],
     ['http://127.0.0.1:7001/v3', /no path/],
     ['http://127.0.0.1', /not host:port/],
@@ -32,7 +35,15 @@ test('normalizeEndpoint refuses https, other schemes, paths, missing ports and b
     );
 });
 
-test('LeasekvClient accepts URL endpoints and refuses https', async () => {
+test('LeasekvClient accepts URL endpoints, and refuses http:// and https:// together', async () => {
   await new LeasekvClient({ endpoints: ['http://127.0.0.1:7001', '[::1]:7002'] }).close();
-  assert.throws(() => new LeasekvClient({ endpoints: ['https://127.0.0.1:7001'] }), /TLS not supported yet/);
+  await new LeasekvClient({ endpoints: ['https://127.0.0.1:7001', '[::1]:7002'] }).close();
+  assert.throws(
+    () => new LeasekvClient({ endpoints: ['https://127.0.0.1:7001', 'http://127.0.0.1:7002'] }),
+    /both http:\/\/ and https:\/\//,
+  );
+  assert.throws(
+    () => new LeasekvClient({ endpoints: ['http://127.0.0.1:7001'], tls: {} }),
+    /http:\/\/ endpoints with tls options/,
+  );
 });

@@ -138,6 +138,8 @@ export function errorFromAnswer(
     case 'failed_precondition': {
       const refused = REFUSAL_RE.exec(message);
       if (refused !== null) return new ChangeRefusedError(at, refused[1] as string, endpoint);
+      // Plaintext to a TLS port (server/api/front.ts): no other node will answer otherwise.
+      if (message.startsWith('this port requires TLS')) return new LeasekvError('failed_precondition', at, endpoint);
       return new NotLeaderError(at, header('leasekv-leader') ?? '', header('leasekv-leader-addr') ?? '', endpoint);
     }
     case 'unavailable':

@@ -1,6 +1,7 @@
 // leasekv/client — the TypeScript client library (package export "leasekv/client").
 export { LeasekvClient, type LeasekvClientOptions, type BackoffOptions, type ClusterMethod } from './client.ts';
-export { EndpointError, normalizeEndpoint } from './endpoint.ts';
+export { EndpointError, endpointScheme, normalizeEndpoint } from './endpoint.ts';
+export type { ClientTlsOptions } from './transport.ts';
 export {
   LeasekvError,
   NotLeaderError,

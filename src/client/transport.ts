@@ -1,7 +1,32 @@
 // HTTP/1.1 keep-alive JSON transport to the nodes' Connect JSON routes (and the server's fast path).
-// One node:http Agent per client: connections are reused across requests, never one per request.
-import { Agent, request } from 'node:http';
+// One Agent per client: connections are reused across requests, never one per request. Over TLS
+// (issue 15) the same with node:https: the nodes' certificates are verified against `ca` (Node's
+// roots without it) and `cert`/`key` are presented to a node that asks for a client certificate.
+import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { UnavailableError } from './errors.ts';
+
+/** TLS to the nodes: the CA their certificates are verified against, and a client certificate (PEM). */
+export interface ClientTlsOptions {
+  /** CA certificates (PEM) that signed the nodes' certificates; default: Node's built-in roots. */
+  readonly ca?: string | Buffer;
+  /** A client certificate (PEM) and its key, for nodes that authenticate clients by certificate. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
+/** One HTTP(S) request, with the client's TLS settings when it has them. */
+export type Requester = (opts: RequestOptions, onResponse: (res: IncomingMessage) => void) => ClientRequest;
+
+export function requester(tls: ClientTlsOptions | null): Requester {
+  if (tls === null) return (opts, cb) => request(opts, cb);
+  const extra = {
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+  };
+  return (opts, cb) => httpsRequest({ ...extra, ...opts }, cb);
+}
 
 export interface Answer {
   readonly status: number;
@@ -12,19 +37,25 @@ export interface Answer {
 export interface TransportOptions {
   /** Connections kept per endpoint (requests beyond it queue in the agent). */
   readonly maxSocketsPerEndpoint: number;
+  /** null: plain http. */
+  readonly tls?: ClientTlsOptions | null;
 }
 
 export class JsonTransport {
   readonly #agent: Agent;
+  readonly #request: Requester;
 
   constructor(opts: TransportOptions) {
     // lifo: reuse the warmest socket; idle sockets closed well before the server's idle timeout.
-    this.#agent = new Agent({
+    const agentOptions = {
       keepAlive: true,
       maxSockets: opts.maxSocketsPerEndpoint,
       scheduling: 'lifo',
       timeout: 60_000,
-    });
+    } as const;
+    const tls = opts.tls ?? null;
+    this.#agent = tls === null ? new Agent(agentOptions) : new HttpsAgent(agentOptions);
+    this.#request = requester(tls);
   }
 
   /** POSTs JSON to http://endpoint/path. Rejects with UnavailableError on connection failure or timeout. */
@@ -49,7 +80,7 @@ export class JsonTransport {
         req.destroy();
         reject(new UnavailableError(`${endpoint}: ${msg}`, endpoint, maybeSent));
       };
-      const req = request(
+      const req = this.#request(
         {
           host,
           port,
@@ -87,7 +118,7 @@ export class JsonTransport {
       );
       // Give the server a moment past its own deadline to answer deadline_exceeded itself.
       const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`, true), timeoutMs + 50);
-      req.on('error', (e: NodeJS.ErrnoException) => fail(e.message, !NOT_SENT.has(e.code ?? '')));
+      req.on('error', (e: NodeJS.ErrnoException) => fail(describe(e), !NOT_SENT.has(e.code ?? '')));
       signal?.addEventListener('abort', () => fail('canceled', true), { once: true });
       req.end(body);
     });
@@ -103,6 +134,14 @@ export class JsonTransport {
       sockets.map((s) => (s.closed ? undefined : new Promise<void>((resolve) => s.once('close', () => resolve())))),
     );
   }
+}
+
+/** A connection error's message, saying what it means when TLS met a plaintext port. */
+export function describe(e: NodeJS.ErrnoException): string {
+  const m = /wrong version number|packet length too long/.exec(e.message);
+  if (m !== null)
+    return `TLS handshake failed (${m[0]}): the node does not speak TLS on this port (a node started with --insecure? use http://)`;
+  return e.message;
 }
 
 /** Connection errors that mean the request never left this machine. */

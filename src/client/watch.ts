@@ -1,9 +1,9 @@
 // Watch in the client library (issue 14): server-sent events from GET /v1/watch on any member,
 // resumed after a disconnect, a member's death or a cut-off from the revision after the last one
 // seen — so the caller sees every matching change once, in order, across failures.
-import { request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { CompactedError, InvalidArgumentError, LeasekvError, UnavailableError } from './errors.ts';
-import { splitHostPort } from './transport.ts';
+import { splitHostPort, type Requester } from './transport.ts';
 import type { KeyValue } from './types.ts';
 
 export interface WatchOptions {
@@ -74,7 +74,7 @@ class Stream {
   private res: IncomingMessage | null = null;
   private readonly req;
 
-  constructor(endpoint: string, path: string, authorization: string | undefined) {
+  constructor(request: Requester, endpoint: string, path: string, authorization: string | undefined) {
     const { host, port } = splitHostPort(endpoint);
     const headers = { accept: 'text/event-stream', ...(authorization === undefined ? {} : { authorization }) };
     this.req = request({ host, port, path, method: 'GET', headers }, (res) => {
@@ -159,6 +159,7 @@ export async function* watchEndpoints(
   endpoints: () => readonly string[],
   key: string,
   opts: WatchOptions,
+  request: Requester,
   /** The authorization header (issue 15): `renew` gets a new token after a refusal, false if it cannot. */
   auth?: { header(): string | undefined; renew(stale: string | undefined): Promise<boolean> },
 ): AsyncGenerator<WatchResponse> {
@@ -178,7 +179,7 @@ export async function* watchEndpoints(
     if (opts.prevKv === true) q.set('prevKv', 'true');
     if (next > 0) q.set('rev', String(next));
     const authorization = auth?.header();
-    const stream = new Stream(ep, `/v1/watch?${q.toString()}`, authorization);
+    const stream = new Stream(request, ep, `/v1/watch?${q.toString()}`, authorization);
     const onAbort = (): void => stream.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let reason: LeasekvError | null = null;

@@ -26,18 +26,18 @@ describe('leasekv CLI habits (issue 10)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('http:// endpoints (flag and LEASEKV_ENDPOINTS); https:// refused with exit 2', async () => {
+  test('http:// endpoints (flag and LEASEKV_ENDPOINTS); https:// to a plaintext node says it does not speak TLS', async () => {
     const put = await leasekv(['put', 'url', 'ok', '--endpoints', `http://${ep}`]);
     const [get, tls] = await Promise.all([
       leasekv(['get', 'url', '--consistency', 'stale'], {
         env: { LEASEKV_ENDPOINTS: `http://127.0.0.1:1,http://${ep}/` },
       }),
-      leasekv(['get', 'url', '--endpoints', `https://${ep}`]),
+      leasekv(['get', 'url', '--endpoints', `https://${ep}`, '--deadline-ms', '1000']),
     ]);
     assert.deepEqual([put.code, put.stdout], [0, 'OK\n'], put.stderr);
     assert.deepEqual([get.code, get.stdout], [0, 'ok\n'], get.stderr);
-    assert.equal(tls.code, 2);
-    assert.match(tls.stderr, /TLS not supported yet/);
+    assert.equal(tls.code, 1);
+    assert.match(tls.stderr, /does not speak TLS on this port/);
   });
 
   test('values of 500 KiB from stdin and from --value-file, for put and cas; over the limit a clear error', async () => {

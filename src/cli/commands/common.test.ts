@@ -52,14 +52,15 @@ test("the parser's other errors are in our words", () => {
   usageError(() => parse(['k', '--absent=yes'], { absent: { type: 'boolean' } }), /^flag --absent takes no value$/);
 });
 
-test('endpoints: URLs, IPv6 and host:port from the flag or LEASEKV_ENDPOINTS; https refused', (t) => {
+test('endpoints: URLs, IPv6 and host:port from the flag or LEASEKV_ENDPOINTS; https:// is TLS', (t) => {
   assert.deepEqual(parseEndpoints('http://127.0.0.1:7001, [::1]:7002,127.0.0.1:7001'), [
     '127.0.0.1:7001',
     '[::1]:7002',
   ]);
+  assert.deepEqual(parseEndpoints('https://127.0.0.1:7001'), ['127.0.0.1:7001']);
   usageError(
-    () => parseEndpoints('https://127.0.0.1:7001'),
-    /--endpoints: endpoint 'https:\/\/127\.0\.0\.1:7001': TLS not supported yet/,
+    () => parse(['--endpoints', 'https://127.0.0.1:7001,http://127.0.0.1:7002'], {}),
+    /--endpoints: both http:\/\/ and https:\/\/ given/,
   );
   usageError(() => parseEndpoints(' , '), /--endpoints is empty/);
   const saved = process.env['LEASEKV_ENDPOINTS'];
@@ -69,7 +70,7 @@ test('endpoints: URLs, IPv6 and host:port from the flag or LEASEKV_ENDPOINTS; ht
   process.env['LEASEKV_ENDPOINTS'] = 'http://[::1]:7001';
   assert.deepEqual(parse([], {}).common.endpoints, ['[::1]:7001']);
   process.env['LEASEKV_ENDPOINTS'] = 'https://a:1';
-  usageError(() => parse([], {}), /^LEASEKV_ENDPOINTS: .*TLS not supported yet/);
+  assert.deepEqual(parse([], {}).common.tls, {}, 'https:// alone: TLS with the built-in roots');
   assert.deepEqual(parse(['--endpoints', 'http://b:2'], {}).common.endpoints, ['b:2']);
 });
 

@@ -4,7 +4,9 @@
 //
 // A new command gets the common flags (--endpoints, -w, --deadline-ms, --help), typo suggestions and
 // output formats by calling parse() and emit() inside command().
-import { EndpointError, LeasekvClient, LeasekvError, normalizeEndpoint } from '../../client/index.ts';
+import { EndpointError, LeasekvClient, LeasekvError, endpointScheme, normalizeEndpoint } from '../../client/index.ts';
+import type { ClientTlsOptions } from '../../client/transport.ts';
+import { cliTls, TlsSettingsError } from '../tls-settings.ts';
 import { parseFlags, UsageError, type FlagOptions } from './flags.ts';
 import { FORMATS, parseFormat, type Format } from './output.ts';
 import { ValueInputError } from './value-input.ts';
@@ -22,8 +24,12 @@ export function commonHelp(formats: readonly Format[] = FORMATS, defaultFormat: 
   const list = formats.map((f) => (f === defaultFormat ? `${f} (default)` : f)).join(', ');
   return `
 common options:
-  --endpoints E,E       the nodes' client addresses: host:port, [v6]:port or http://host:port
-                        (env LEASEKV_ENDPOINTS; default ${DEFAULT_ENDPOINTS}); https:// is not supported yet
+  --endpoints E,E       the nodes' client addresses: host:port, [v6]:port, https://host:port or
+                        http://host:port (env LEASEKV_ENDPOINTS; default ${DEFAULT_ENDPOINTS})
+  --cacert FILE         CA (PEM) the nodes' certificates are verified against: TLS (env LEASEKV_CACERT)
+  --cert FILE, --key FILE  client certificate and key (PEM) (env LEASEKV_CERT, LEASEKV_KEY)
+                        Without these, a cluster started by \`leasekv up\` is reached over TLS with the
+                        files it recorded for these endpoints; http:// forces plaintext.
   -w, --write-out F     output format: ${list}
   --deadline-ms N       give up after N ms, retries included (default 5000)
   --user NAME[:PW]      authenticate as this user (env LEASEKV_USER; password also LEASEKV_PASSWORD);
@@ -41,6 +47,9 @@ export const COMMON_OPTIONS = {
   'deadline-ms': { type: 'string' },
   user: { type: 'string' },
   token: { type: 'string' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies FlagOptions;
 
@@ -52,6 +61,8 @@ export interface Common {
   readonly deadlineMs: number;
   /** Who calls (issue 15); undefined: nobody in particular (a cluster without auth). */
   readonly credentials?: Credentials;
+  /** TLS to the nodes (null: plain http); tls-settings.ts. */
+  readonly tls: ClientTlsOptions | null;
 }
 
 export interface OutputOptions {
@@ -82,12 +93,30 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
   const v = res.values as Record<string, unknown>;
   const flag = v['endpoints'] as string | undefined;
   const env = process.env['LEASEKV_ENDPOINTS'];
-  const endpoints =
+  const [text, source] =
     flag !== undefined
-      ? parseEndpoints(flag)
+      ? [flag, '--endpoints']
       : env !== undefined && env.trim() !== ''
-        ? parseEndpoints(env, 'LEASEKV_ENDPOINTS')
-        : parseEndpoints(DEFAULT_ENDPOINTS);
+        ? [env, 'LEASEKV_ENDPOINTS']
+        : [DEFAULT_ENDPOINTS, '--endpoints'];
+  const endpoints = parseEndpoints(text, source);
+  const schemes = new Set(text.split(',').map((e) => endpointScheme(e)));
+  if (schemes.has('http') && schemes.has('https')) throw new UsageError(`${source}: both http:// and https:// given`);
+  let tls: ClientTlsOptions | null;
+  try {
+    tls = cliTls(
+      {
+        cacert: v['cacert'] as string | undefined,
+        cert: v['cert'] as string | undefined,
+        key: v['key'] as string | undefined,
+      },
+      endpoints,
+      schemes,
+    );
+  } catch (e) {
+    if (e instanceof TlsSettingsError) throw new UsageError(e.message);
+    throw e;
+  }
   const format = parseFormat(
     (v['write-out'] as string | undefined) ?? out.defaultFormat ?? 'simple',
     out.formats ?? FORMATS,
@@ -106,6 +135,7 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
       format,
       json: format === 'json',
       deadlineMs,
+      tls,
       ...(credentials === undefined ? {} : { credentials }),
     } satisfies Common,
     values: res.values,
@@ -119,6 +149,7 @@ export function makeClient(c: Common): LeasekvClient {
     endpoints: c.endpoints,
     deadlineMs: c.deadlineMs,
     ...(c.credentials === undefined ? {} : { credentials: c.credentials }),
+    ...(c.tls === null ? {} : { tls: c.tls }),
   });
 }
 

@@ -1,5 +1,6 @@
 // `leasekv endpoint health`: asks every endpoint's GET /health (docs/api.md, "Health"), like
 // `etcdctl endpoint health`. Exit 1 when any endpoint is unhealthy or does not answer.
+import type { ClientTlsOptions } from '../../client/transport.ts';
 import { httpGet, readText } from './http-get.ts';
 import { command, emit, field, parse, renderTable, UsageError, want, type Format } from './common.ts';
 
@@ -23,11 +24,15 @@ export interface EndpointHealth {
   readonly report?: Record<string, unknown>;
 }
 
-export async function probeHealth(endpoint: string, timeoutMs: number): Promise<EndpointHealth> {
+export async function probeHealth(
+  endpoint: string,
+  timeoutMs: number,
+  tls: ClientTlsOptions | null = null,
+): Promise<EndpointHealth> {
   const t0 = performance.now();
   const took = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
-    const res = await httpGet(endpoint, '/health', timeoutMs);
+    const res = await httpGet(endpoint, '/health', timeoutMs, {}, tls);
     const text = await readText(res);
     let report: Record<string, unknown> | undefined;
     try {
@@ -61,7 +66,7 @@ export function run(argv: string[]): Promise<number> {
             : `unknown subcommand '${positionals[0]}' (known: health)`,
         );
       want(positionals, 1, 'no arguments after health');
-      const all = await Promise.all(common.endpoints.map((ep) => probeHealth(ep, common.deadlineMs)));
+      const all = await Promise.all(common.endpoints.map((ep) => probeHealth(ep, common.deadlineMs, common.tls)));
       emit(common.format, {
         table: () =>
           renderTable(

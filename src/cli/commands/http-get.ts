@@ -1,7 +1,8 @@
 // A plain HTTP/1.1 GET to a node's client port, for the routes outside the RPC API (/health,
 // /snapshot). node:http rather than fetch: fetch refuses the "bad ports" of the Fetch standard
 // (6000, 6665–6669, ...), which are fine ports for a leasekv node.
-import { request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { requester, type ClientTlsOptions } from '../../client/transport.ts';
 
 /** Resolves with the response once its headers arrive, or rejects (a timeout says so) within `headerTimeoutMs`. */
 export function httpGet(
@@ -9,12 +10,14 @@ export function httpGet(
   path: string,
   headerTimeoutMs: number,
   headers: Record<string, string> = {},
+  tls: ClientTlsOptions | null = null,
 ): Promise<IncomingMessage> {
+  const request = requester(tls);
   const colon = endpoint.lastIndexOf(':');
   const host = endpoint.slice(0, colon).replace(/^\[|\]$/g, '');
   const port = Number(endpoint.slice(colon + 1));
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', agent: false, headers });
+    const req = request({ host, port, path, method: 'GET', agent: false, headers }, () => undefined);
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${headerTimeoutMs} ms`)), headerTimeoutMs);
     req.once('response', (res) => {
       clearTimeout(timer);

@@ -97,7 +97,7 @@ export function run(argv: string[]): Promise<number> {
           { id, peerAddr, clientAddr, learner },
           (a) =>
             `added ${id} as a learner${learner ? '' : ' (the leader makes it a voter once it has caught up)'} at index ${String(a['index'])}\n` +
-            `start it on its host with:\n  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} --join ${common.endpoints.join(',')}\n`,
+            `start it on its host with:\n  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} --join ${common.endpoints.join(',')} and the TLS flags of the other members (see leasekv serve --help)\n`,
         );
       });
     case 'promote':

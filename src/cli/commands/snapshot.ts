@@ -8,6 +8,7 @@ import { ConfigError } from '../../raft/config.ts';
 import { restoreDataDir, RestoreError, verifyBackup } from '../../server/restore.ts';
 import { BackupFileError, type DecodedBackup } from '../../storage/backup_file.ts';
 import { DataDirLockedError } from '../../storage/dir_lock.ts';
+import type { ClientTlsOptions } from '../../client/transport.ts';
 import { httpGet, readText } from './http-get.ts';
 import { makeClient } from './common.ts';
 import { command, emit, field, parse, renderTable, UsageError, want, wantsHelp, type Format } from './common.ts';
@@ -116,10 +117,17 @@ async function fetchTo(
   tmp: string,
   headerTimeoutMs: number,
   authorization: string | undefined,
+  tls: ClientTlsOptions | null,
 ): Promise<{ ok: true } | { ok: false; why: string; leaderAddr: string }> {
   let res: IncomingMessage;
   try {
-    res = await httpGet(endpoint, '/snapshot', headerTimeoutMs, authorization === undefined ? {} : { authorization });
+    res = await httpGet(
+      endpoint,
+      '/snapshot',
+      headerTimeoutMs,
+      authorization === undefined ? {} : { authorization },
+      tls,
+    );
   } catch (e) {
     return { ok: false, why: (e as Error).message, leaderAddr: '' };
   }
@@ -172,7 +180,7 @@ async function save(argv: string[]): Promise<number> {
       const ep = queue.shift()!;
       if (tried.has(ep)) continue;
       tried.add(ep);
-      const r = await fetchTo(ep, tmp, common.deadlineMs, authorization);
+      const r = await fetchTo(ep, tmp, common.deadlineMs, authorization, common.tls);
       if (!r.ok) {
         errors.push(`${ep}: ${r.why}`);
         if (r.leaderAddr !== '' && !tried.has(r.leaderAddr)) queue.unshift(r.leaderAddr);

@@ -1,6 +1,6 @@
 // A stand-in for `leasekv serve` in up.test.ts: serves the client API over a fake backend on
 // --listen-client, records its start in --data-dir, and stops on SIGTERM. Not a node.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FakeBackend } from '../../server/api/fake-backend.ts';
@@ -16,6 +16,12 @@ const { values } = parseArgs({
     peers: { type: 'string' },
     'client-addrs': { type: 'string' },
     insecure: { type: 'boolean' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
+    'peer-tls-cert': { type: 'string' },
+    'peer-tls-key': { type: 'string' },
+    'peer-tls-ca': { type: 'string' },
   },
   strict: true,
 });
@@ -26,6 +32,21 @@ const server = await startApiServer({
   host: host ?? '127.0.0.1',
   port: Number(port),
   backend: new FakeBackend({ id }),
+  // TLS like a node under `up` (its certificates from the local CA).
+  ...(values['tls-cert'] === undefined
+    ? {}
+    : {
+        tls: {
+          current: (() => {
+            const m = {
+              cert: readFileSync(values['tls-cert']),
+              key: readFileSync(values['tls-key'] ?? ''),
+              ca: values['tls-ca'] === undefined ? null : readFileSync(values['tls-ca']),
+            };
+            return () => m;
+          })(),
+        },
+      }),
 });
 // The handler before the line `up` waits for: on a loaded machine this process can be descheduled
 // between the two, and a SIGTERM sent on seeing the line would then find no handler.

@@ -3,9 +3,10 @@
 import type { Credentials } from '../../client/auth.ts';
 import { ROOT_PASSWORD_FILE } from './credentials.ts';
 import type { ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LeasekvClient } from '../../client/index.ts';
+import type { ClientTlsOptions } from '../../client/transport.ts';
 import { DEFAULT_ENDPOINTS } from './common.ts';
 import type { NodePlan } from './up-plan.ts';
 
@@ -51,9 +52,15 @@ export function humanLine(line: string): string {
   return `${t} ${LEVELS[rec['level'] as number] ?? 'INFO '} ${rec['msg']}${extra === '' ? '' : `  (${extra})`}`;
 }
 
-export async function banner(nodes: readonly NodePlan[], dataDir: string, root: Credentials): Promise<void> {
+export async function banner(
+  nodes: readonly NodePlan[],
+  dataDir: string,
+  root: Credentials,
+  tls: ClientTlsOptions,
+  caPath: string,
+): Promise<void> {
   const endpoints = nodes.map((n) => n.clientAddr);
-  const client = new LeasekvClient({ endpoints, deadlineMs: 2000, credentials: root });
+  const client = new LeasekvClient({ endpoints, deadlineMs: 2000, credentials: root, tls });
   let leader = '';
   const until = Date.now() + LEADER_WAIT_MS;
   try {
@@ -70,17 +77,19 @@ export async function banner(nodes: readonly NodePlan[], dataDir: string, root: 
   // The CLI's default endpoints reach the first three nodes, and hints lead on from there.
   const isDefault = endpoints.slice(0, 3).join(',') === DEFAULT_ENDPOINTS;
   const ep = isDefault ? '' : ` --endpoints ${endpoints.join(',')}`;
+  const near = relative(process.cwd(), caPath);
+  const ca = near === '' || near.startsWith('..') ? caPath : near;
   console.log(
     [
       '',
-      `leasekv: ${nodes.length} nodes up${leader === '' ? ' (no leader yet)' : `, leader ${leader}`}; data in ${resolve(dataDir)}`,
-      `  endpoints: ${endpoints.join(',')}`,
+      `leasekv: ${nodes.length} nodes up${leader === '' ? ' (no leader yet)' : `, leader ${leader}`}, TLS on; data in ${resolve(dataDir)}`,
+      `  endpoints: ${endpoints.map((e) => `https://${e}`).join(',')}`,
       `  try:       npx leasekv put greeting hello${ep}`,
       `             npx leasekv get greeting${ep}`,
       `             npx leasekv status${ep}`,
-      `             curl -H 'content-type: application/json' -H "authorization: Bearer $(npx leasekv user token${ep})" -d '{"key":"greeting"}' http://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
+      `             curl --cacert ${ca} -H 'content-type: application/json' -H "authorization: Bearer $(npx leasekv user token${ep})" -d '{"key":"greeting"}' https://${leaderAddr}/leasekv.v1.KV/Get   # the leader; a follower answers "not leader" and names it`,
       `  auth:      on; user root, password in ${resolve(dataDir, ROOT_PASSWORD_FILE)} (the CLI reads it from this folder; leasekv user/role manage others)`,
-      `  dashboard: http://${first}/`,
+      `  dashboard: https://${first}/   (signed by the local CA ${ca}: trust it in the browser, or accept the warning)`,
       '  Ctrl-C stops the cluster; run the same command again to resume it.',
       '',
     ].join('\n'),

@@ -70,8 +70,8 @@ export function joinArgs(p: NodePlan, endpoints: readonly string[]): string[] {
 }
 
 function own(p: NodePlan): Omit<ServeSpec, 'peers' | 'clientAddrs' | 'join' | 'settings'> {
-  // Plaintext until `up` makes its certificates (docs/security.md).
-  return { insecure: true, id: p.id, dataDir: p.dataDir, listenPeer: p.peerAddr, listenClient: p.clientAddr };
+  // TLS: up adds the flags of its local CA (local-ca.ts, serveTlsArgs).
+  return { insecure: false, id: p.id, dataDir: p.dataDir, listenPeer: p.peerAddr, listenClient: p.clientAddr };
 }
 
 /**

@@ -17,13 +17,15 @@ const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
 /** Every `up` started here; killed (with its process group of nodes) if a test fails midway. */
 const started: ChildProcess[] = [];
+/** Where `up` records its clusters' TLS files for the CLI (not the user's own configuration folder). */
+const CONFIG_HOME = mkdtempSync(join(tmpdir(), 'leasekv-up-config-'));
 
 function up(
   args: string[],
   until: (out: string) => boolean,
 ): Promise<{ out: string; code: number | null; stop: () => Promise<{ out: string; code: number | null }> }> {
   const child = spawn(process.execPath, [BIN, 'up', ...args], {
-    env: { ...process.env, LEASEKV_UP_SERVE: FAKE },
+    env: { ...process.env, LEASEKV_UP_SERVE: FAKE, LEASEKV_CONFIG_HOME: CONFIG_HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
@@ -61,6 +63,7 @@ describe('leasekv up', () => {
   after(() => {
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    rmSync(CONFIG_HOME, { recursive: true, force: true });
   });
   // Ports unlikely to collide with a running cluster or another test.
   const base = 21000 + (process.pid % 4000);
@@ -86,7 +89,6 @@ describe('leasekv up', () => {
     const p = plan(3, '/d', 7001);
     assert.deepEqual(serveArgs(p[1]!, p), [
       'serve',
-      '--insecure',
       '--id',
       'n2',
       '--data-dir',
@@ -162,9 +164,21 @@ describe('leasekv up', () => {
         assert.ok(port >= base - 1 && port <= base + 205, `port ${port} outside ${base - 1}..${base + 205}`);
       assert.match(
         r.out,
-        new RegExp(`endpoints: 127\\.0\\.0\\.1:${base},127\\.0\\.0\\.1:${base + 1},127\\.0\\.0\\.1:${base + 2}`),
+        new RegExp(
+          `endpoints: https://127\\.0\\.0\\.1:${base},https://127\\.0\\.0\\.1:${base + 1},https://127\\.0\\.0\\.1:${base + 2}`,
+        ),
       );
-      assert.match(r.out, /curl -H 'content-type: application\/json'/);
+      // Secure by default: the first run makes the local CA and certificates, the second reuses them;
+      // the banner (which asked the nodes for a leader over TLS) and the CLI's record say how to reach them.
+      assert.match(r.out, run === 1 ? /\[up\] TLS: made ca\.crt, peer-ca\.crt, n1\.crt/ : /\[up\] TLS: reusing/);
+      assert.match(r.out, /nodes up, leader n\d, TLS on/);
+      assert.match(r.out, /curl --cacert \S*tls\/ca\.crt -H 'content-type: application\/json'/);
+      assert.match(r.out, new RegExp(`dashboard: https://127\\.0\\.0\\.1:${base}/`));
+      const record = JSON.parse(readFileSync(join(CONFIG_HOME, 'local-clusters.json'), 'utf8')) as Record<
+        string,
+        { cacert: string }
+      >;
+      assert.equal(record[`127.0.0.1:${base + 4}`]?.cacert, join(dir, 'tls', 'ca.crt'), 'n5 included');
       const stopped = await r.stop();
       assert.equal(stopped.code, 0, stopped.out);
       assert.match(stopped.out, /\[n3\] fake node n3 stopping/);

@@ -7,6 +7,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterMembership } from '../membership.ts';
+import { ensureLocalCerts, serveTlsArgs } from '../local-ca.ts';
+import { recordLocalCluster } from '../tls-settings.ts';
 import { startSupervisor, type Supervisor } from '../supervisor.ts';
 import { parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
@@ -15,6 +17,7 @@ import { ensureRootPassword } from './credentials.ts';
 import {
   blockPorts,
   joinArgs,
+  MAX_MEMBERS,
   nextMember,
   PEER_OFFSET,
   plan,
@@ -108,6 +111,24 @@ export async function run(argv: string[]): Promise<number> {
   // the CLI finds it (credentials.ts), and the nodes create the root user from it.
   const rootFile = ensureRootPassword(opts.dataDir);
   const root = { user: 'root', password: readFileSync(rootFile, 'utf8').trim() };
+  // Secure by default (issue 15): a local CA and certificates in DATA_DIR/tls, recorded for the CLI.
+  const memberIds = Array.from({ length: MAX_MEMBERS }, (_, k) => `n${k + 1}`);
+  const { certs, made } = await ensureLocalCerts(resolve(opts.dataDir), memberIds);
+  console.log(
+    made.length === 0
+      ? `[up] TLS: reusing the local CA and certificates in ${certs.dir}`
+      : `[up] TLS: made ${made.join(', ')} in ${certs.dir}`,
+  );
+  const cliFiles = { cacert: certs.ca, cert: certs.client.cert, key: certs.client.key };
+  recordLocalCluster(
+    memberIds.map((_, k) => `127.0.0.1:${opts.basePort + k}`),
+    cliFiles,
+  );
+  const tls = {
+    ca: readFileSync(certs.ca),
+    cert: readFileSync(certs.client.cert),
+    key: readFileSync(certs.client.key),
+  };
   // The command to start a node; a test may substitute a stand-in (LEASEKV_UP_SERVE=script.ts).
   const bin = process.env['LEASEKV_UP_SERVE'] ?? fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
   const binArgs = process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx'];
@@ -150,20 +171,27 @@ export async function run(argv: string[]): Promise<number> {
           return p;
         },
         root,
+        tls,
       ),
       spawn(id, peers, env) {
         const extra = added.get(id);
         if (extra !== undefined) {
-          const args = joinArgs(
-            extra,
-            nodes.map((m) => m.clientAddr),
-          );
+          const args = [
+            ...joinArgs(
+              extra,
+              nodes.map((m) => m.clientAddr),
+            ),
+            ...serveTlsArgs(certs, extra.id),
+          ];
           return startChild(id, args, env);
         }
         const n = nodes.find((m) => m.id === id) as NodePlan;
         // --peers bootstraps: a node with data starts from the members recorded in its data dir
         // (they may have changed since, with leasekv member add/remove).
-        const planned = serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a));
+        const planned = [
+          ...serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a)),
+          ...serveTlsArgs(certs, n.id),
+        ];
         const args =
           readIdentity(n.dataDir) === null
             ? planned
@@ -212,6 +240,6 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    void banner(nodes, opts.dataDir, root).catch(() => {});
+    void banner(nodes, opts.dataDir, root, tls, certs.ca).catch(() => {});
   });
 }

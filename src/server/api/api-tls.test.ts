@@ -112,6 +112,16 @@ describe('TLS on the client port', () => {
       });
       assert.match(body, /"role"/);
       assert.equal(session.alpnProtocol, 'h2');
+      // The extra routes (dashboard, /metrics, SSE) answer over HTTP/2 too, and the request's security is known.
+      const who = await new Promise<string>((resolve, reject) => {
+        const s = session.request({ ':method': 'GET', ':path': '/whoami' });
+        let text = '';
+        s.setEncoding('utf8');
+        s.on('data', (c: string) => (text += c));
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+      });
+      assert.deepEqual(JSON.parse(who), { tls: true, clientCert: null, clientCertError: null });
     } finally {
       session.close();
     }

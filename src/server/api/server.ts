@@ -2,7 +2,7 @@
 // Connect JSON/binary over HTTP/1.1, a hand-rolled fast path for the hottest JSON routes, and
 // extra HTTP/1.1 routes added by others (dashboard, /metrics).
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttp2Server } from 'node:http2';
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { KvBackend } from '../backend.ts';
 import type { ClusterBackend } from '../cluster-backend.ts';
@@ -111,20 +111,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits, opts.auth));
   for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
 
+  // The extra routes (dashboard, /metrics, /health, SSE watch) on both protocols: over TLS, browsers
+  // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
+  const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const route = routes.get(`${req.method ?? ''} ${path}`);
+    if (route !== undefined) return route(req as IncomingMessage, res as ServerResponse);
+    rpc(req, res);
+  };
   const http1 = createHttp1Server(
     { connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs) },
-    (req, res) => {
-      const url = req.url ?? '';
-      const q = url.indexOf('?');
-      const path = q < 0 ? url : url.slice(0, q);
-      const route = routes.get(`${req.method ?? ''} ${path}`);
-      if (route !== undefined) return route(req, res);
-      rpc(req, res);
-    },
+    dispatch,
   );
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   enforceHttp1Timeouts(http1, limits.headersTimeoutMs, limits.requestReceiveTimeoutMs);
-  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, rpc);
+  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, dispatch);
   // An HTTP/2 connection idle this long is closed gracefully (GOAWAY); clients reconnect.
   http2.on('session', (session) => session.setTimeout(limits.idleTimeoutMs, () => session.close()));
   limitStreamResets(http2, limits.maxStreamResetsPerSec);

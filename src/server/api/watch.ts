@@ -138,7 +138,12 @@ export function sseHandler(
     }
     const ctrl = new AbortController();
     res.on('close', () => ctrl.abort());
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    // HTTP/2 (TLS with ALPN) forbids connection headers.
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      ...(req.httpVersionMajor === 1 ? { connection: 'keep-alive' } : {}),
+    });
     res.flushHeaders();
     void (async () => {
       try {

@@ -33,14 +33,18 @@ const ASSETS = {
   css: asset('style.css'),
 };
 
-/** The origins the members' pages have: http://CLIENT-ADDR, plus localhost for 127.0.0.1. */
+/** The origins a member's page may have at `addr`: http:// and https:// (TLS), plus localhost for 127.0.0.1. */
+function addOrigins(out: Set<string>, addr: string): void {
+  for (const scheme of ['http', 'https']) {
+    out.add(`${scheme}://${addr}`);
+    if (addr.startsWith('127.0.0.1:')) out.add(`${scheme}://localhost:${addr.slice('127.0.0.1:'.length)}`);
+  }
+}
+
+/** The origins the members' pages have (addOrigins of each client address). */
 export function memberOrigins(cfg: NodeConfig): Set<string> {
   const out = new Set<string>();
-  const addrs = [cfg.listenClient, ...cfg.clientAddrs.values()];
-  for (const hp of addrs) {
-    out.add(`http://${formatHostPort(hp)}`);
-    if (hp.host === '127.0.0.1') out.add(`http://localhost:${hp.port}`);
-  }
+  for (const hp of [cfg.listenClient, ...cfg.clientAddrs.values()]) addOrigins(out, formatHostPort(hp));
   return out;
 }
 
@@ -54,9 +58,7 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
   const origins = (): Set<string> => {
     const out = new Set(startOrigins);
     for (const m of node.memberList()) {
-      if (m.clientAddr === '') continue;
-      out.add(`http://${m.clientAddr}`);
-      if (m.clientAddr.startsWith('127.0.0.1:')) out.add(`http://localhost:${m.clientAddr.slice('127.0.0.1:'.length)}`);
+      if (m.clientAddr !== '') addOrigins(out, m.clientAddr);
     }
     return out;
   };

@@ -157,14 +157,18 @@ export function createEventStream(
       res.end(`too many dashboard subscribers (${MAX_SUBSCRIBERS})`);
       return;
     }
+    // HTTP/2 (TLS with ALPN) forbids connection headers and owns its socket.
+    const http1 = req.httpVersionMajor === 1;
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
+      ...(http1 ? { connection: 'keep-alive' } : {}),
       ...cors,
     });
-    req.socket.setTimeout(0); // a feed is idle between frames by design
-    req.socket.setNoDelay(true);
+    if (http1) {
+      req.socket.setTimeout(0); // a feed is idle between frames by design
+      req.socket.setNoDelay(true);
+    }
     if (subs.size === 0) attach();
     subs.add(res);
     // retry: the browser reconnects this soon after the node went away (killed, restarted).

@@ -51,7 +51,7 @@ function applyMembers(index, members) {
     ids.add(m.id);
     let n = state.nodes.get(m.id);
     if (n === undefined) {
-      n = newNode(m.id, m.clientAddr === '' ? '' : `http://${m.clientAddr}`);
+      n = newNode(m.id, m.clientAddr === '' ? '' : `${location.protocol}//${m.clientAddr}`);
       state.nodes.set(m.id, n);
       addLog(m.id, 'config', `${m.id} joined the configuration (index ${index}) as a ${m.learner ? 'learner' : 'voter'}`);
       connect(n);
@@ -96,7 +96,7 @@ function setRole(n, at, role, term, leader) {
 
 function onHello(n, hello) {
   const t = now();
-  if (n.hello === null) addLog(n.id, 'info', `live feed connected (${n.url.replace('http://', '')})`);
+  if (n.hello === null) addLog(n.id, 'info', `live feed connected (${n.url.replace(/^https?:\/\//, '')})`);
   n.hello = hello;
   n.offset = t - hello.nowMs;
   n.connected = true;
@@ -304,7 +304,7 @@ function buildCard(n) {
   el.className = 'card';
   el.dataset.nodeId = n.id;
   el.innerHTML = `
-    <div class="card-head"><span class="id">${esc(n.id)}</span><span class="badge role"></span><span class="badge member" hidden></span><span class="badge proc" hidden></span><span class="badge proc isolated" hidden>isolated</span><span class="addr mono">${esc(n.url.replace('http://', ''))}</span></div>
+    <div class="card-head"><span class="id">${esc(n.id)}</span><span class="badge role"></span><span class="badge member" hidden></span><span class="badge proc" hidden></span><span class="badge proc isolated" hidden>isolated</span><span class="addr mono">${esc(n.url.replace(/^https?:\/\//, ''))}</span></div>
     <dl class="kv">
       <dt>term</dt><dd class="num f-term"></dd>
       <dt>commit / applied</dt><dd class="num f-index"></dd>
@@ -540,7 +540,7 @@ async function main() {
   $('settings').textContent = `heartbeat ${cfg.heartbeatIntervalMs} ms · election timeout ${cfg.electionTimeoutMinMs}–${cfg.electionTimeoutMaxMs} ms · lease ${cfg.leaseDurationMs} ms · served by ${cfg.id}`;
   $('timeline-hint').textContent = `last ${WINDOW_MS / 1000} s · right of “now”: time already covered by leases`;
   for (const m of cfg.members) {
-    const url = m.id === cfg.id ? location.origin : m.clientAddr === '' ? '' : `http://${m.clientAddr}`;
+    const url = m.id === cfg.id ? location.origin : m.clientAddr === '' ? '' : `${location.protocol}//${m.clientAddr}`;
     const n = newNode(m.id, url);
     state.nodes.set(m.id, n);
     if (url === '') addLog(m.id, 'info', 'no client address known (pass --client-addrs): not shown live');
