@@ -38,7 +38,8 @@ const endpoints = (): string[] => cluster?.nodes.map((n) => n.clientAddr) ?? [];
 const client = (credentials?: { user: string; password: string } | { token: string }): LeasekvClient =>
   new LeasekvClient({
     endpoints: endpoints(),
-    deadlineMs: 5000,
+    // Generous: the suite runs beside others on a loaded machine, and a change waits for its commit.
+    deadlineMs: 20_000,
     ...(credentials === undefined ? {} : { credentials }),
   });
 
