@@ -39,6 +39,7 @@ export function limitStreamResets(
   http2.on('session', (session: ServerHttp2Session) => {
     let windowStartMs = nowMs();
     let resets = 0;
+    let closing = false;
     session.on('stream', (stream) => {
       stream.once('close', () => {
         if (stream.rstCode === h2.NGHTTP2_NO_ERROR || session.destroyed) return;
@@ -47,13 +48,19 @@ export function limitStreamResets(
           windowStartMs = now;
           resets = 0;
         }
-        if (++resets > maxResetsPerSec) {
-          // The error is only for the session's 'error' event (ignored); the code goes in the GOAWAY.
-          session.on('error', () => undefined);
-          session.destroy(
-            new Error(`more than ${maxResetsPerSec} stream resets in a second`),
-            h2.NGHTTP2_ENHANCE_YOUR_CALM,
-          );
+        if (++resets > maxResetsPerSec && !closing) {
+          closing = true;
+          // Not from here: this 'close' runs inside nghttp2's processing of the read that reset the
+          // stream, and destroying the session there makes Node abort the whole process on its
+          // nghttp2 memory accounting (a native assertion, seen under a rapid-reset burst).
+          setImmediate(() => {
+            // The error is only for the session's 'error' event (ignored); the code goes in the GOAWAY.
+            session.on('error', () => undefined);
+            session.destroy(
+              new Error(`more than ${maxResetsPerSec} stream resets in a second`),
+              h2.NGHTTP2_ENHANCE_YOUR_CALM,
+            );
+          });
         }
       });
     });
