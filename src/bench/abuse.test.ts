@@ -24,6 +24,16 @@ test("the consensus loop's own series wins over the main loop's (quantile labels
   });
 });
 
+test("the client API thread's lag is not the consensus loop's", () => {
+  const text = [
+    'leasekv_consensus_loop_lag_max_seconds 0.012',
+    'leasekv_consensus_loop_lag_p99_seconds 0.003',
+    'leasekv_api_loop_lag_max_seconds 0.4',
+    'leasekv_api_loop_lag_p99_seconds 0.2',
+  ].join('\n');
+  assert.deepEqual(parseLoopLag([text]), { maxMs: 12, p99Ms: 3, source: 'consensus' });
+});
+
 test('n/a when no member exports either', () => {
   assert.deepEqual(parseLoopLag(['', 'leasekv_term 3']), { maxMs: null, p99Ms: null, source: null });
 });

@@ -115,7 +115,8 @@ export function parseLoopLag(texts: readonly string[]): LoopLag {
       }
     return { maxMs, p99Ms };
   };
-  const own = pick(/^leasekv_\w*loop_lag/);
+  // leasekv_api_loop_lag_* is the client API thread's (issue 13): slow answers, not the consensus loop.
+  const own = pick(/^leasekv_(?!api_)\w*loop_lag/);
   if (own.maxMs !== null || own.p99Ms !== null) return { ...own, source: 'consensus' };
   const main = pick(/^nodejs_eventloop_lag_(max|p99)_seconds$/);
   if (main.maxMs !== null || main.p99Ms !== null) return { ...main, source: 'event loop' };

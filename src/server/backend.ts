@@ -2,7 +2,13 @@
 // the node (server/node.ts) implements it; tests use an in-memory fake.
 import type { KeyValue, TxnOpResult } from '../kv/result.ts';
 import type { Compare, TxnOp } from '../kv/txn.ts';
-import type { Watcher, WatchRequest } from './watch/hub.ts';
+import type { WatchBatch, WatchRequest } from './watch/hub.ts';
+
+/** What a backend's watch() returns (a Watcher, or its stand-in on the client API thread). */
+export interface WatchStream extends AsyncIterable<WatchBatch> {
+  /** Ends the stream: its iterator returns. */
+  cancel(): void;
+}
 
 export type { KeyValue, TxnOpResult } from '../kv/result.ts';
 export type { Compare, CompareResult, TxnOp } from '../kv/txn.ts';
@@ -165,6 +171,11 @@ export interface KvBackend {
    * the caller uses get(). Never throws for operating conditions.
    */
   getNow?(req: GetRequest): GetResult | null;
+  /**
+   * For a backend on another thread (api-thread/): a Get without an abort signal, which the node
+   * answers at once when it can (getNow) and otherwise like get() within timeoutMs.
+   */
+  getQuick?(req: GetRequest, timeoutMs: number): Promise<GetResult>;
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult>;
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;
@@ -173,7 +184,7 @@ export interface KvBackend {
    * Opens a watcher on this member's applied state (watch/hub.ts); throws CompactedError or
    * TooManyWatchersError. The caller iterates it and cancels it when done.
    */
-  watch(req: WatchRequest): Watcher;
+  watch(req: WatchRequest): WatchStream;
   ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult>;
   /** Leader only: the grant lives at least its TTL from now. Throws TtlNotFoundError if it ended. */
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ readonly id: number; readonly ttlMs: number }>;

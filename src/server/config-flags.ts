@@ -40,6 +40,7 @@ export type RawConfig = Record<
   | 'maxPendingRequests'
   | 'requestTimeoutMs'
   | 'leaseReads'
+  | 'apiThread'
   | 'logLevel'
   | 'config'
   | 'maxJsonDepth'
@@ -266,6 +267,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'authTokenTtlMs',
     env: 'LEASEKV_AUTH_TOKEN_TTL_MS',
     help: 'how long a token from Authenticate lives (default 600000)',
+  },
+  '--api-thread': {
+    key: 'apiThread',
+    env: 'LEASEKV_API_THREAD',
+    help: "on: the client API on its own thread, so clients cannot delay the lease's heartbeats; off (default for now): on the node's thread",
   },
   '--log-level': {
     key: 'logLevel',

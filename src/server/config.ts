@@ -59,6 +59,8 @@ export interface NodeConfig {
   readonly auth: AuthConfig;
   /** Serve linearizable reads from the lease (default). Off: every one takes a ReadIndex round. */
   readonly leaseReads: boolean;
+  /** Serve the client API on its own thread (--api-thread on); off (default for now): on the node's thread (docs/design.md, "Threads"). */
+  readonly apiThread: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** TLS files of the client port and peer links; plaintext only with --insecure (tls-config.ts). */
   readonly tls: TlsConfig;
@@ -178,6 +180,9 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   const leaseReads = raw.leaseReads ?? 'on';
   if (leaseReads !== 'on' && leaseReads !== 'off')
     throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
+  const apiThread = raw.apiThread ?? 'off';
+  if (apiThread !== 'on' && apiThread !== 'off')
+    throw new NodeConfigError(`--api-thread must be on or off, not '${apiThread}'`);
   const logLevel = raw.logLevel ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new NodeConfigError(`--log-level must be one of trace, debug, info, warn, error, silent`);
@@ -270,6 +275,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     },
     leaseReads: leaseReads === 'on',
     auth: authSetting(raw),
+    apiThread: apiThread === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],
     tls: tlsSettings(raw),
   };

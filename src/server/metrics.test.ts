@@ -14,7 +14,8 @@ let port = 0;
 before(async () => {
   solo = await startSoloNode(
     'metrics',
-    {},
+    // The client API on its own thread: the routes are then forwarded to this thread.
+    { apiThread: 'on' },
     { routes: (node, parts, cfg) => observabilityRoutes(node, parts, cfg, '') },
   );
   port = solo.port;
@@ -205,6 +206,14 @@ test("the consensus loop's lag (issue 13): a stall of the node's thread shows in
   const max = get(m, 'leasekv_consensus_loop_lag_max_seconds');
   assert.ok(max >= 0.25, `a 300 ms stall is seen as a lag of at least 250 ms, got ${max} s`);
   assert.ok(max < 60, `lag in seconds, not ns or ms: ${max}`);
+  // The client API runs on its own thread (apiThread on above): its lag and counters are exported too.
+  for (let i = 0; i < 50 && !(await scrape()).has('leasekv_api_in_flight'); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  const api = await scrape();
+  assert.ok(
+    api.has('leasekv_api_loop_lag_max_seconds') && api.has('leasekv_api_refused_connections'),
+    'API thread metrics',
+  );
   const { events } = await readEvents('/events', `http://127.0.0.1:${port}`, 1);
   const st = events.find((e) => e.event === 'status')?.data as { loopLag?: { maxMs: number; p99Ms: number } };
   assert.ok(st.loopLag !== undefined && st.loopLag.maxMs >= 250, `feed loopLag ${JSON.stringify(st.loopLag)}`);

@@ -12,6 +12,7 @@ import type { ExtraRoute } from './api/server.ts';
 import type { LeaseKvNode } from './node.ts';
 import type { NodeParts } from './start.ts';
 import type { LoopLagStats } from './loop-lag.ts';
+import type { ApiThreadStats } from './api-thread/stats.ts';
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
 /** Latency buckets in seconds: 50 µs .. 10 s (lease reads are tens of µs, fsyncs ms, timeouts s). */
@@ -139,6 +140,41 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
     'leasekv_consensus_loop_lag_p99_seconds',
     '99th percentile event-loop delay of the consensus thread in the last 10-20 s',
     (l) => l.p99Ms,
+  );
+
+  // The client API thread (api-thread/), read from its shared counters: absent with --api-thread off.
+  const apiGauge = (name: string, help: string, read: (a: ApiThreadStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const a = parts.apiStats();
+        if (a === null) this.reset();
+        else this.set(read(a));
+      },
+    });
+  };
+  apiGauge(
+    'leasekv_api_loop_lag_max_seconds',
+    'Longest event-loop delay of the client API thread in the last 10-20 s (slow answers, not a lost lease)',
+    (a) => a.loopLagMaxUs / 1e6,
+  );
+  apiGauge(
+    'leasekv_api_loop_lag_p99_seconds',
+    '99th percentile event-loop delay of the client API thread in the last 10-20 s',
+    (a) => a.loopLagP99Us / 1e6,
+  );
+  apiGauge('leasekv_api_in_flight', 'Client requests being answered', (a) => a.inFlight);
+  apiGauge(
+    'leasekv_api_refused_connections',
+    'Client connections reset on arrival by the connection caps, since start',
+    (a) => a.refusedConnections,
+  );
+  apiGauge(
+    'leasekv_api_rejected_overload',
+    'Client requests refused with resource_exhausted (in-flight budget), since start',
+    (a) => a.rejectedOverload,
   );
 
   const leaderChanges = new Counter({

@@ -11,31 +11,28 @@ import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
-import { startApiServer } from './api/server.ts';
 import { backupRoute } from './backup-route.ts';
 import { healthRoute } from './health.ts';
 import { checkFlags, membersOf, resolveIdentity, StartRefusedError } from './identity.ts';
 import type { ResolvedIdentity } from './identity.ts';
 import { readIdentity } from '../storage/identity.ts';
 import { fetchJoinInfo } from './join.ts';
-import { Membership } from './membership.ts';
-import { DepartingPeers } from './departing-peers.ts';
-import { parseHostPort } from './config.ts';
-import type { HostPort } from './config.ts';
-import { EntryType } from '../raft/types.ts';
+import { wireMembership } from './start-membership.ts';
 import { NodeTls } from './tls-files.ts';
 import type { TlsMaterial } from '../transport/options.ts';
 import type { ClientTlsMaterial } from './api/front.ts';
-import type { ConfChange, RaftEvent } from '../raft/types.ts';
-import { decodeConfChange } from '../raft/confchange.ts';
-import type { ApiServer, ExtraRoute } from './api/server.ts';
+import type { ApiServerOptions, ExtraRoute } from './api/server.ts';
+import { spawnApiThread, startApiThread, type ApiThread, type ClientApi } from './api-thread/host.ts';
+import type { Worker } from 'node:worker_threads';
+import type { ApiThreadStats } from './api-thread/stats.ts';
 import { LoopLag, type LoopLagStats } from './loop-lag.ts';
 import { AuthGate } from './auth/gate.ts';
 import { readRootPassword, startAuthEnabler } from './auth/enable.ts';
 
 export interface RunningNode {
   readonly node: LeaseKvNode;
-  readonly api: ApiServer;
+  /** The client API: on its own thread (api-thread/), or in this one with --api-thread off. */
+  readonly api: ClientApi;
   readonly log: Logger;
   /** Reads the TLS files again (SIGHUP): new handshakes use them. Returns the errors (material in force kept). */
   reloadTls(): string[];
@@ -58,89 +55,12 @@ export interface NodeParts {
   drainFsyncLatenciesMs(): number[];
   /** The consensus loop's lag (loop-lag.ts): this thread drives the core. */
   loopLag(): LoopLagStats;
+  /** The client API thread's counters and loop lag; null when the API runs on this thread. */
+  apiStats(): ApiThreadStats | null;
 }
 
 /** How long `serve --join` keeps asking the current members for the configuration. */
 const JOIN_WAIT_MS = 30_000;
-
-/**
- * Membership on a node: the Cluster service, the transport's peers following the configuration in
- * force (dialled as soon as a change is appended), incarnations of added members for the
- * handshake, Status's member list, and the flags checked against the configuration in force.
- */
-function wireMembership(
-  node: LeaseKvNode,
-  transport: PeerTransport,
-  cfg: NodeConfig,
-  resolved: ResolvedIdentity,
-  opened: OpenedStorage,
-  log: Logger,
-): Membership {
-  const { book } = resolved;
-  const membership = new Membership(
-    {
-      selfId: cfg.id,
-      clusterId: book.record.clusterId,
-      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
-      raftStatus: () => node.raftStatus(),
-      proposeConfChange: (cc, force) => node.proposeConfChange(cc, force),
-      transferLeadership: (target) => node.transferTo(target),
-      waitApplied: (index, signal) => node.waitAppliedIndex(index, signal),
-      table: () => node.members,
-      notLeader: (hint) => node.notLeaderError(hint),
-    },
-    resolved.initial,
-    new Set(book.record.how === 'bootstrap' ? book.record.initialMembers.map((m) => m.id) : []),
-  );
-  for (const e of opened.entries) {
-    if (e.type !== EntryType.ConfChange) continue;
-    try {
-      membership.noteEntry(decodeConfChange(e.data));
-    } catch {
-      // a malformed change is no change
-    }
-  }
-  book.setAddedIncarnations((id) => membership.addedIncarnation(id));
-  node.setMembersView(() => membership.view(node.raftStatus().confState));
-  let removedLogged = false;
-  // A departed member keeps its links for two election timeouts (departing-peers.ts).
-  const departing = new DepartingPeers<HostPort>(2 * cfg.electionTimeoutMaxMs);
-  let recheck: NodeJS.Timeout | null = null;
-  const syncPeers = (): void => {
-    const cs = node.raftStatus().confState;
-    const wanted = new Map<string, HostPort>();
-    for (const id of [...cs.voters, ...cs.learners]) {
-      if (id === cfg.id) continue;
-      const a = membership.addressesOf(id);
-      if (a === undefined || a.peerAddr === '') {
-        log.warn({ peer: id }, `no peer address known for member ${id}`);
-        continue;
-      }
-      wanted.set(id, parseHostPort(a.peerAddr, `member ${id}`));
-    }
-    const now = performance.now();
-    const links = departing.next(wanted, now);
-    transport.setPeers(links.peers);
-    if (recheck !== null) clearTimeout(recheck);
-    recheck = links.recheckAtMs === null ? null : setTimeout(syncPeers, links.recheckAtMs - now + 1);
-    recheck?.unref();
-    if ((cs.removed ?? []).includes(cfg.id) && !removedLogged) {
-      removedLogged = true;
-      log.warn(
-        'this member has been removed from the cluster: it no longer votes nor serves; stop it (its id can never rejoin)',
-      );
-    }
-  };
-  node.events.on('conf-entry', (cc: ConfChange) => {
-    membership.noteEntry(cc);
-    syncPeers();
-  });
-  node.events.on('raft', (e: RaftEvent) => {
-    if (e.kind === 'config') syncPeers();
-  });
-  syncPeers();
-  return membership;
-}
 
 export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.logger ?? pino({ level: cfg.logLevel, base: { node: cfg.id } });
@@ -159,10 +79,13 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
       `took over a stale data-dir lock of ${describeHolder(lock.tookOverFrom)}`,
     );
   }
+  // The client API thread loads its modules while the storage is opened (api-thread/host.ts).
+  const apiWorker = cfg.apiThread ? spawnApiThread() : null;
   let opened: OpenedStorage;
   try {
     opened = await openNodeStorage(cfg.dataDir);
   } catch (e) {
+    await apiWorker?.terminate();
     lock.release();
     throw e;
   }
@@ -186,8 +109,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
       { cluster: book.record.clusterId, incarnation: book.record.incarnation, members: [...initial.peers.keys()] },
       book.createdNow ? `recorded a new cluster identity (${book.record.how})` : 'cluster identity',
     );
-    return await startOnStorage(effective, opts, log, opened, lock, resolved, cfg, nodeTls);
+    return await startOnStorage(effective, opts, log, opened, lock, resolved, cfg, nodeTls, apiWorker);
   } catch (e) {
+    await apiWorker?.terminate();
     // Without this the storage worker (and a listening transport) would keep the process alive
     // after "could not start" (a port in use, say): the node would hang instead of exiting.
     await opened.storage.close().catch(() => undefined);
@@ -206,6 +130,7 @@ async function startOnStorage(
   resolved: ResolvedIdentity,
   flags: NodeConfig,
   nodeTls: NodeTls,
+  apiWorker: Worker | null,
 ): Promise<RunningNode> {
   const { book } = resolved;
   if (opened.repaired !== null) {
@@ -266,11 +191,12 @@ async function startOnStorage(
     required: cfg.auth.required,
     tokenTtlMs: cfg.auth.tokenTtlMs,
   });
-  let api: ApiServer;
+  let api: ClientApi;
+  let apiThread: ApiThread | null = null;
   const loopLag = new LoopLag();
   try {
     await transport.start();
-    api = await startApiServer({
+    const apiOpts: ApiServerOptions = {
       host: cfg.listenClient.host,
       port: cfg.listenClient.port,
       backend: node,
@@ -289,11 +215,30 @@ async function startOnStorage(
             peerStats: () => transport.stats(),
             drainFsyncLatenciesMs: () => opened.storage.drainFsyncLatenciesMs(),
             loopLag: () => loopLag.stats(),
+            apiStats: () => apiThread?.stats() ?? null,
           },
           cfg,
         ) ?? []),
       ],
-    });
+    };
+    // The client API on its own thread (docs/design.md, "Threads"): nothing a client does takes
+    // this thread's time from heartbeats, votes and lease renewals beyond one message per request.
+    if (apiWorker !== null) {
+      apiThread = await startApiThread(
+        {
+          ...apiOpts,
+          authConfig: { required: cfg.auth.required, tokenTtlMs: cfg.auth.tokenTtlMs },
+          onFailure: (err) => node.events.emit('fatal', err),
+        },
+        apiWorker,
+      );
+      api = apiThread;
+    } else {
+      // Loaded only here: with the API on its own thread, this thread never loads the HTTP, gRPC
+      // and Connect stacks (a second or more of start-up on a loaded machine).
+      const { startApiServer } = await import('./api/server.ts');
+      api = await startApiServer(apiOpts);
+    }
   } catch (e) {
     loopLag.close();
     await transport.stop().catch(() => undefined);
@@ -372,7 +317,10 @@ async function startOnStorage(
   const reloadTls = (): string[] => {
     const errors = nodeTls.reload();
     for (const e of errors) log.error({ reason: e }, 'TLS reload failed: the certificates in force are kept');
-    if (errors.length === 0) log.info('TLS files reloaded: new connections use them');
+    if (errors.length === 0) {
+      apiThread?.reloadTls();
+      log.info('TLS files reloaded: new connections use them');
+    }
     for (const w of nodeTls.warnings()) log.warn(w);
     return errors;
   };

@@ -34,20 +34,7 @@ export class ApiCore {
     return this.#inFlight;
   }
 
-  /**
-   * Runs `fn` under admission control and a deadline: min(client deadline, limits.requestDeadlineMs).
-   * Invariant: #inFlight counts calls between admission and their answer, so it never exceeds
-   * limits.maxInFlight — excess requests are refused at once, never queued (issue 5: back-pressure).
-   * Likewise `conn.inFlight` never exceeds limits.maxInFlightPerConnection, so one pipelining or
-   * multiplexing connection cannot take the whole budget from the others (issue 13).
-   * Always throws ConnectError.
-   */
-  async call<T>(
-    clientSignal: AbortSignal,
-    clientTimeoutMs: number | undefined,
-    fn: (signal: AbortSignal) => Promise<T>,
-    conn?: ConnShare,
-  ): Promise<T> {
+  #admit(conn: ConnShare | undefined): void {
     if (this.#inFlight >= this.limits.maxInFlight) {
       this.rejectedOverload++;
       throw new ConnectError(
@@ -62,6 +49,44 @@ export class ApiCore {
         Code.ResourceExhausted,
       );
     }
+  }
+
+  /**
+   * Admission and in-flight accounting only, for a call whose deadline the backend applies itself
+   * (KvBackend.getQuick: the node on another thread answers at once or within the deadline given).
+   * No abort signal, timer or race per request: the lease read's path. Always throws ConnectError.
+   */
+  async callQuick<T>(fn: () => Promise<T>, conn?: ConnShare): Promise<T> {
+    this.#admit(conn);
+    this.#inFlight++;
+    if (conn !== undefined) conn.inFlight++;
+    try {
+      return await fn();
+    } catch (err) {
+      const ce = toConnectError(err);
+      if (ce.code === Code.Internal) this.onInternalError(err);
+      throw ce;
+    } finally {
+      this.#inFlight--;
+      if (conn !== undefined) conn.inFlight--;
+    }
+  }
+
+  /**
+   * Runs `fn` under admission control and a deadline: min(client deadline, limits.requestDeadlineMs).
+   * Invariant: #inFlight counts calls between admission and their answer, so it never exceeds
+   * limits.maxInFlight — excess requests are refused at once, never queued (issue 5: back-pressure).
+   * Likewise `conn.inFlight` never exceeds limits.maxInFlightPerConnection, so one pipelining or
+   * multiplexing connection cannot take the whole budget from the others (issue 13).
+   * Always throws ConnectError.
+   */
+  async call<T>(
+    clientSignal: AbortSignal,
+    clientTimeoutMs: number | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+    conn?: ConnShare,
+  ): Promise<T> {
+    this.#admit(conn);
     if (clientSignal.aborted) throw abortReason(clientSignal.reason);
     this.#inFlight++;
     if (conn !== undefined) conn.inFlight++;

@@ -136,6 +136,7 @@ export class FastPath {
         writeJson(res, now);
         return;
       }
+      if (this.#getQuick(plain, res, timeoutMs, conn)) return;
     }
     const ctrl = new AbortController();
     const onClose = (): void => {
@@ -169,6 +170,31 @@ export class FastPath {
     if (Buffer.byteLength(key) > this.core.limits.maxKeyBytes || !isWellFormed(key)) return null;
     const r = backend.getNow({ key, consistency: g.consistency });
     return r === null ? null : getJson(r);
+  }
+
+  /**
+   * A node on another thread (api-thread/): the Get goes there with its deadline and no abort
+   * signal; the node answers a lease read at once. False: the backend has no such path.
+   */
+  #getQuick(g: PlainGet, res: ServerResponse, timeoutMs: number | undefined, conn: ConnShare): boolean {
+    const backend = this.core.backend;
+    if (backend.getQuick === undefined) return false;
+    let r;
+    try {
+      r = toGet({ key: g.key ?? '', consistency: g.consistency }, this.core.limits);
+    } catch (err) {
+      writeError(res, err);
+      return true;
+    }
+    const deadlineMs = Math.min(timeoutMs ?? Number.MAX_SAFE_INTEGER, this.core.limits.requestDeadlineMs);
+    this.served++;
+    this.core
+      .callQuick(() => backend.getQuick!(r, deadlineMs), conn)
+      .then(
+        (got) => writeJson(res, getJson(got)),
+        (err: unknown) => writeError(res, err),
+      );
+    return true;
   }
 
   /** Throws ConnectError for invalid input (same check as Connect's path). */

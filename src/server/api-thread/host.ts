@@ -1,0 +1,178 @@
+// Starting and stopping the client API thread from the node's thread (docs/design.md, "Threads").
+import { Worker } from 'node:worker_threads';
+import type { KvBackend } from '../backend.ts';
+import type { ClusterBackend } from '../cluster-backend.ts';
+import type { ApiLogger, ExtraRoute } from '../api/server.ts';
+import type { FrontEndTls } from '../api/front.ts';
+import type { AuthBackend } from '../auth/backend.ts';
+import { resolveLimits, type ApiLimits } from '../api/limits.ts';
+import { startAdminServer } from './admin-server.ts';
+import { NodeSide } from './node-side.ts';
+import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
+import { newStatsBuffer, readStats, type ApiThreadStats } from './stats.ts';
+
+export interface ApiThreadOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly backend: KvBackend;
+  readonly cluster?: ClusterBackend;
+  readonly limits?: Partial<ApiLimits>;
+  readonly logger?: ApiLogger;
+  readonly extraRoutes?: readonly ExtraRoute[];
+  readonly fastPath?: boolean;
+  readonly tls?: FrontEndTls;
+  /**
+   * Users and roles (issue 15): the API thread runs its own gate over a copy of the node's auth
+   * table, sent again whenever the table changes (checked before every answer and every AUTH_SYNC_MS).
+   */
+  readonly authConfig?: { readonly required: boolean; readonly tokenTtlMs: number };
+  readonly authBackend?: AuthBackend;
+  /** Told once if the API thread dies while the node runs (the node cannot serve clients any more). */
+  readonly onFailure?: (err: Error) => void;
+}
+
+/** What the node holds of its client API, in this thread or another. */
+export interface ClientApi {
+  readonly port: number;
+  /** Stops serving; with drainMs, first waits (at most that long) for requests in flight to be answered. */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+export interface ApiThread extends ClientApi {
+  /** The API thread's counters and loop lag (shared memory; at most STATS_INTERVAL_MS old). */
+  stats(): ApiThreadStats;
+  /** Hands the TLS material in force now (after a reload) to the API thread: new connections use it. */
+  reloadTls(): void;
+}
+
+/** How often the node's auth table is checked for changes when no answer is being sent. */
+const AUTH_SYNC_MS = 20;
+
+/** How long close() waits for the API thread to finish its own close beyond the drain. */
+const CLOSE_GRACE_MS = 2000;
+
+function bootCode(): string {
+  // tsx's loader is not inherited by workers on Node 20: register it, then load the worker module
+  // (as the WAL's worker does, storage/backend.ts).
+  const api = import.meta.resolve('tsx/esm/api');
+  const target = new URL('./worker.ts', import.meta.url).href;
+  return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); })`;
+}
+
+/**
+ * Starts the API thread's worker, which loads its modules (the HTTP, gRPC and Connect stacks: a
+ * second or more on a loaded machine) and then waits for startApiThread. Started early, while the
+ * node opens its storage, so that the node is not slower to serve. The caller terminates it if it
+ * never calls startApiThread.
+ */
+export function spawnApiThread(): Worker {
+  return new Worker(bootCode(), { eval: true });
+}
+
+export async function startApiThread(opts: ApiThreadOptions, worker: Worker = spawnApiThread()): Promise<ApiThread> {
+  const limits = resolveLimits(opts.limits);
+  const routes = opts.extraRoutes ?? [];
+  let admin;
+  try {
+    admin = await startAdminServer(routes);
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
+  const stats = newStatsBuffer();
+  const data: ApiThreadData = {
+    host: opts.host,
+    port: opts.port,
+    limits,
+    fastPath: opts.fastPath !== false,
+    withCluster: opts.cluster !== undefined,
+    routes: routes.map((r) => ({ method: r.method, path: r.path })),
+    adminSocket: admin.socketPath,
+    stats,
+    tls: opts.tls?.current() ?? null,
+    auth:
+      opts.authBackend === undefined || opts.authConfig === undefined
+        ? null
+        : { ...opts.authConfig, table: opts.authBackend.authTable().encode() },
+  };
+  // The auth table the API thread has: sent again (before the message at hand) once it changed.
+  const authBackend = opts.authBackend;
+  let sentTable = authBackend?.authTable();
+  let sentVersion = sentTable?.version ?? 0;
+  const syncAuth = (): void => {
+    if (authBackend === undefined || data.auth === null) return;
+    const t = authBackend.authTable();
+    if (t === sentTable && t.version === sentVersion) return;
+    sentTable = t;
+    sentVersion = t.version;
+    worker.postMessage({ t: 'auth', table: t.encode() } satisfies ToApi);
+  };
+  const authTimer = setInterval(syncAuth, AUTH_SYNC_MS);
+  authTimer.unref();
+  const post = (m: ToApi): void => {
+    syncAuth();
+    worker.postMessage(m);
+  };
+  const side = new NodeSide(opts.backend, opts.cluster, post);
+  let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';
+  let onClosed: (() => void) | null = null;
+  post({ t: 'start', data });
+  const started = new Promise<number>((resolve, reject) => {
+    const fail = (err: Error): void => {
+      side.closeAll();
+      if (state === 'starting') reject(err);
+      else if (state === 'running') {
+        opts.logger?.error({ err }, `the client API thread failed: ${err.message}`);
+        opts.onFailure?.(err);
+      }
+      state = 'gone';
+      onClosed?.();
+    };
+    worker.on('message', (m: ToNode) => {
+      if (side.handle(m)) return;
+      if (m.t === 'log') opts.logger?.[m.level](m.obj, m.msg);
+      else if (m.t === 'listening') {
+        state = 'running';
+        resolve(m.port);
+      } else if (m.t === 'failed') fail(new Error(m.message));
+      else if (m.t === 'closed') onClosed?.();
+    });
+    worker.on('error', (e) => fail(e));
+    worker.on('exit', (code) => {
+      if (state !== 'gone' && state !== 'closing') fail(new Error(`the client API thread exited with code ${code}`));
+      state = 'gone';
+      onClosed?.();
+    });
+  });
+  let port: number;
+  try {
+    port = await started;
+  } catch (e) {
+    clearInterval(authTimer);
+    await worker.terminate();
+    await admin.close();
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  const close = (o: { drainMs?: number } = {}): Promise<void> =>
+    (closing ??= (async () => {
+      if (state === 'running') {
+        state = 'closing';
+        const closed = new Promise<void>((resolve) => {
+          onClosed = resolve;
+          setTimeout(resolve, (o.drainMs ?? 0) + CLOSE_GRACE_MS).unref();
+        });
+        post({ t: 'close', drainMs: o.drainMs });
+        await closed;
+      }
+      state = 'gone';
+      clearInterval(authTimer);
+      side.closeAll();
+      await worker.terminate();
+      await admin.close();
+    })());
+  const reloadTls = (): void => {
+    if (opts.tls !== undefined && state === 'running') post({ t: 'tls', material: opts.tls.current() });
+  };
+  return { port, close, stats: () => readStats(stats), reloadTls };
+}

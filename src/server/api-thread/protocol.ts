@@ -1,0 +1,137 @@
+// What the node's thread and the client API thread say to each other over their MessagePort
+// (docs/design.md, "Threads"). Requests are the KvBackend / ClusterBackend calls, without the
+// abort signal (a cancel message stands for it); answers are their results or errors. Errors cross
+// as {name, message, fields} and are rebuilt as the same class, so that the API maps them to the
+// same status codes and headers as in one thread (api/errors.ts).
+import type { GetRequest, KeyValue } from '../backend.ts';
+import type { ApiLimits } from '../api/limits.ts';
+import type { ClientTlsMaterial } from '../api/front.ts';
+import type { WatchBatch, WatchRequest } from '../watch/hub.ts';
+
+/** KvBackend methods (the signal, when they take one, is appended by the node's side). */
+export const KV_OPS = [
+  'put',
+  'get',
+  'delete',
+  'compareAndSwap',
+  'range',
+  'txn',
+  'ttlGrant',
+  'ttlKeepAlive',
+  'ttlRevoke',
+  'compact',
+  'status',
+  /** AuthBackend (issue 15): users and roles change through the log. */
+  'authChange',
+] as const;
+/** ClusterBackend methods. */
+export const CLUSTER_OPS = ['memberList', 'memberAdd', 'memberPromote', 'memberRemove', 'transferLeadership'] as const;
+export type CallOp = (typeof KV_OPS)[number] | (typeof CLUSTER_OPS)[number];
+
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** Batches a watcher may have in flight to the API thread before it acknowledges one (flow control). */
+export const WATCH_WINDOW = 16;
+
+/** API thread → node thread. */
+export type ToNode =
+  | { readonly t: 'call'; readonly id: number; readonly op: CallOp; readonly args: readonly unknown[] }
+  | { readonly t: 'cancel'; readonly id: number }
+  /** A Get the node answers at once if it can (lease or stale), else like get() within timeoutMs. */
+  | { readonly t: 'get'; readonly id: number; readonly req: GetRequest; readonly timeoutMs: number }
+  | { readonly t: 'watch'; readonly id: number; readonly req: WatchRequest }
+  /** The API thread took one batch: one more may be sent. */
+  | { readonly t: 'wnext'; readonly id: number }
+  | { readonly t: 'wcancel'; readonly id: number }
+  | { readonly t: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly obj: object; readonly msg: string }
+  | { readonly t: 'listening'; readonly port: number }
+  | { readonly t: 'failed'; readonly message: string }
+  | { readonly t: 'closed' };
+
+/** Node thread → API thread. */
+export type ToApi =
+  | { readonly t: 'ok'; readonly id: number; readonly v: unknown }
+  | { readonly t: 'err'; readonly id: number; readonly e: WireError }
+  | { readonly t: 'wbatch'; readonly id: number; readonly b: WatchBatch }
+  /** The watcher ended: e null when cancelled, else why. */
+  | { readonly t: 'wend'; readonly id: number; readonly e: WireError | null }
+  | { readonly t: 'close'; readonly drainMs: number | undefined }
+  /** Once, first: what to serve (the worker loads its modules before it is told). */
+  | { readonly t: 'start'; readonly data: ApiThreadData }
+  /** The TLS files were reloaded (SIGHUP): new connections use this. */
+  | { readonly t: 'tls'; readonly material: ClientTlsMaterial }
+  /** The node's auth table changed (AuthTable.encode()): the API thread's gate checks against this copy. */
+  | { readonly t: 'auth'; readonly table: Uint8Array };
+
+/** What the API thread is started with (its first message). */
+export interface ApiThreadData {
+  readonly host: string;
+  readonly port: number;
+  readonly limits: ApiLimits;
+  readonly fastPath: boolean;
+  readonly withCluster: boolean;
+  /** Extra HTTP routes, served on the node's thread behind adminSocket. */
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
+  readonly adminSocket: string;
+  /** Users and roles (issue 15): the gate's settings and the table as it is now (null: no auth surface). */
+  readonly auth: { readonly required: boolean; readonly tokenTtlMs: number; readonly table: Uint8Array } | null;
+  /** TLS on the client port (null: plaintext); Buffers arrive as Uint8Arrays. */
+  readonly tls: ClientTlsMaterial | null;
+  /** Int32Array slots the API thread publishes its counters in (stats.ts). */
+  readonly stats: SharedArrayBuffer;
+}
+
+/** Connect's Code.DeadlineExceeded (this module stays free of Connect: the node thread never loads it). */
+export const CODE_DEADLINE_EXCEEDED = 4;
+
+/** A ConnectError, told by its shape (so that this module, used on the node thread, need not load Connect). */
+function isConnectError(e: unknown): e is Error & {
+  code: number;
+  rawMessage: string;
+  metadata: { forEach(f: (v: string, k: string) => void): void };
+} {
+  return (
+    e instanceof Error &&
+    e.name === 'ConnectError' &&
+    typeof (e as { code?: unknown }).code === 'number' &&
+    typeof (e as { rawMessage?: unknown }).rawMessage === 'string'
+  );
+}
+
+export function encodeError(err: unknown): WireError {
+  if (isConnectError(err)) {
+    const metadata: [string, string][] = [];
+    err.metadata.forEach((v, k) => void metadata.push([k, v]));
+    return { name: 'ConnectError', message: err.rawMessage, fields: { code: err.code, metadata } };
+  }
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err), fields: {} };
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(err)) {
+    if (k === 'name' || k === 'stack' || k === 'cause') continue;
+    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v;
+  }
+  return { name: err.name, message: err.message, fields };
+}
+
+/**
+ * A key-value as plain data: only own enumerable fields cross a MessagePort, so a representation
+ * with getters (a compact store) must be copied field by field first.
+ */
+export function plainKv(kv: KeyValue): KeyValue {
+  return { key: kv.key, value: kv.value, create: kv.create, mod: kv.mod, version: kv.version };
+}
+
+export function plainBatch(b: WatchBatch): WatchBatch {
+  return {
+    revision: b.revision,
+    events: b.events.map((e) => ({
+      type: e.type,
+      kv: plainKv(e.kv),
+      ...(e.prev === undefined ? {} : { prev: plainKv(e.prev) }),
+    })),
+  };
+}

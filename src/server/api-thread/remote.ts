@@ -1,0 +1,315 @@
+// The API thread's side of the port: a KvBackend and a ClusterBackend whose calls run on the
+// node's thread (node-side.ts). An aborted call is forgotten here at once and cancelled there.
+import type { MessagePort } from 'node:worker_threads';
+import type {
+  CasRequest,
+  CasResult,
+  DeleteRequest,
+  DeleteResult,
+  GetRequest,
+  GetResult,
+  KvBackend,
+  PutRequest,
+  PutResult,
+  RangeRequest,
+  RangeResult,
+  SessionRef,
+  StatusResult,
+  TtlGrantRequest,
+  TtlGrantResult,
+  TtlRevokeRequest,
+  TtlRevokeResult,
+  TxnRequest,
+  TxnResult,
+} from '../backend.ts';
+import { UnavailableError } from '../backend.ts';
+import type {
+  ChangeResult,
+  ClusterBackend,
+  MemberAddRequest,
+  MemberListResult,
+  MemberView,
+} from '../cluster-backend.ts';
+import type { WatchStream } from '../backend.ts';
+import type { WatchBatch, WatchRequest } from '../watch/hub.ts';
+import { Code, ConnectError } from '@connectrpc/connect';
+import {
+  FutureRevisionError,
+  InvalidArgumentError,
+  NotLeaderError,
+  OutcomeUnknownError,
+  OverloadedError,
+  SessionExpiredError,
+  TtlNotFoundError,
+} from '../backend.ts';
+import { ChangeRefusedError } from '../cluster-backend.ts';
+import { AuthRefusedError, type AuthBackend } from '../auth/backend.ts';
+import type { AuthChange, AuthTable } from '../../kv/auth.ts';
+import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
+import type { CallOp, ToApi, ToNode, WireError } from './protocol.ts';
+
+const CLASSES: Record<string, { prototype: object }> = {
+  NotLeaderError,
+  UnavailableError,
+  OverloadedError,
+  InvalidArgumentError,
+  SessionExpiredError,
+  FutureRevisionError,
+  TtlNotFoundError,
+  OutcomeUnknownError,
+  CompactedError,
+  WatcherTooSlowError,
+  TooManyWatchersError,
+  WatcherClosedError,
+  ChangeRefusedError,
+  AuthRefusedError,
+};
+
+/** The error as the node's thread threw it: same class and fields (an unknown class: a plain Error, i.e. internal). */
+export function decodeError(w: WireError): Error {
+  if (w.name === 'ConnectError') {
+    const code = typeof w.fields['code'] === 'number' ? (w.fields['code'] as Code) : Code.Internal;
+    const metadata = Array.isArray(w.fields['metadata']) ? (w.fields['metadata'] as [string, string][]) : [];
+    return new ConnectError(w.message, code, new Headers(metadata));
+  }
+  const cls = CLASSES[w.name];
+  if (cls === undefined) return new Error(w.message);
+  const e = Object.create(cls.prototype) as Error;
+  Object.assign(e, w.fields);
+  Object.defineProperty(e, 'message', { value: w.message, writable: true, configurable: true });
+  Object.defineProperty(e, 'stack', { value: `${w.name}: ${w.message}`, writable: true, configurable: true });
+  if (e.name !== w.name) Object.defineProperty(e, 'name', { value: w.name, configurable: true });
+  return e;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** Calls to the node's thread, and the watchers fed from it. */
+export class NodeLink {
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #watchers = new Map<number, RemoteWatch>();
+  #closed = false;
+
+  constructor(private readonly port: MessagePort) {}
+
+  post(m: ToNode): void {
+    this.port.postMessage(m);
+  }
+
+  /** Handles an answer; false for other messages. */
+  handle(m: ToApi): boolean {
+    switch (m.t) {
+      case 'ok':
+      case 'err': {
+        const p = this.#pending.get(m.id);
+        if (p === undefined) return true;
+        this.#pending.delete(m.id);
+        if (m.t === 'ok') p.resolve(m.v);
+        else p.reject(decodeError(m.e));
+        return true;
+      }
+      case 'wbatch':
+        this.#watchers.get(m.id)?.push(m.b);
+        return true;
+      case 'wend':
+        this.#watchers.get(m.id)?.end(m.e);
+        this.#watchers.delete(m.id);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  call<T>(op: CallOp, args: readonly unknown[], signal?: AbortSignal): Promise<T> {
+    if (this.#closed) return Promise.reject(new UnavailableError('node is stopping'));
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (!this.#pending.delete(id)) return;
+        this.post({ t: 'cancel', id });
+        reject(signal?.reason as Error);
+      };
+      this.#pending.set(id, {
+        resolve: (v) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.post({ t: 'call', id, op, args });
+    });
+  }
+
+  get(req: GetRequest, timeoutMs: number): Promise<GetResult> {
+    if (this.#closed) return Promise.reject(new UnavailableError('node is stopping'));
+    const id = this.#nextId++;
+    return new Promise<GetResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ t: 'get', id, req, timeoutMs });
+    });
+  }
+
+  watch(req: WatchRequest): WatchStream {
+    const id = this.#nextId++;
+    const w = new RemoteWatch(
+      () => this.post({ t: 'wnext', id }),
+      () => {
+        this.#watchers.delete(id);
+        this.post({ t: 'wcancel', id });
+      },
+    );
+    if (this.#closed) w.end({ name: 'WatcherClosedError', message: 'node is stopping', fields: {} });
+    else {
+      this.#watchers.set(id, w);
+      this.post({ t: 'watch', id, req });
+    }
+    return w;
+  }
+
+  /** The node's thread is going away: everything waiting is answered unavailable. */
+  close(): void {
+    this.#closed = true;
+    for (const p of this.#pending.values()) p.reject(new UnavailableError('node is stopping'));
+    this.#pending.clear();
+    for (const w of this.#watchers.values())
+      w.end({ name: 'WatcherClosedError', message: 'node is stopping', fields: {} });
+    this.#watchers.clear();
+  }
+}
+
+/** A watcher whose batches come from the node's thread; each batch taken is acknowledged (flow control). */
+class RemoteWatch implements WatchStream {
+  readonly #queue: WatchBatch[] = [];
+  #error: Error | null = null;
+  #done = false;
+  #wake: (() => void) | null = null;
+
+  constructor(
+    private readonly took: () => void,
+    private readonly cancelled: () => void,
+  ) {}
+
+  push(b: WatchBatch): void {
+    this.#queue.push(b);
+    this.#wake?.();
+  }
+
+  end(e: WireError | null): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (e !== null) this.#error = decodeError(e);
+    this.#wake?.();
+  }
+
+  cancel(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.cancelled();
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<WatchBatch> {
+    for (;;) {
+      const b = this.#queue.shift();
+      if (b !== undefined) {
+        if (!this.#done) this.took();
+        yield b;
+        continue;
+      }
+      if (this.#error !== null) throw this.#error;
+      if (this.#done) return;
+      await new Promise<void>((r) => (this.#wake = r));
+      this.#wake = null;
+    }
+  }
+}
+
+/** KvBackend over the port. */
+export class RemoteBackend implements KvBackend {
+  constructor(private readonly link: NodeLink) {}
+  put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
+    return this.link.call('put', [req], signal);
+  }
+  get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {
+    return this.link.call('get', [req], signal);
+  }
+  getQuick(req: GetRequest, timeoutMs: number): Promise<GetResult> {
+    return this.link.get(req, timeoutMs);
+  }
+  delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult> {
+    return this.link.call('delete', [req], signal);
+  }
+  compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult> {
+    return this.link.call('compareAndSwap', [req], signal);
+  }
+  range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
+    return this.link.call('range', [req], signal);
+  }
+  txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult> {
+    return this.link.call('txn', [req], signal);
+  }
+  watch(req: WatchRequest): WatchStream {
+    return this.link.watch(req);
+  }
+  ttlGrant(req: TtlGrantRequest, signal: AbortSignal): Promise<TtlGrantResult> {
+    return this.link.call('ttlGrant', [req], signal);
+  }
+  ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ readonly id: number; readonly ttlMs: number }> {
+    return this.link.call('ttlKeepAlive', [id], signal);
+  }
+  ttlRevoke(req: TtlRevokeRequest, signal: AbortSignal): Promise<TtlRevokeResult> {
+    return this.link.call('ttlRevoke', [req], signal);
+  }
+  compact(
+    req: { readonly revision: number; readonly session?: SessionRef },
+    signal: AbortSignal,
+  ): Promise<{ compactRevision: number; index: number; revision: number }> {
+    return this.link.call('compact', [req], signal);
+  }
+  status(): Promise<StatusResult> {
+    return this.link.call('status', []);
+  }
+}
+
+/** ClusterBackend over the port. */
+export class RemoteCluster implements ClusterBackend {
+  constructor(private readonly link: NodeLink) {}
+  memberList(): Promise<MemberListResult> {
+    return this.link.call('memberList', []);
+  }
+  memberAdd(req: MemberAddRequest, signal: AbortSignal): Promise<ChangeResult & { readonly member: MemberView }> {
+    return this.link.call('memberAdd', [req], signal);
+  }
+  memberPromote(id: string, signal: AbortSignal): Promise<ChangeResult> {
+    return this.link.call('memberPromote', [id], signal);
+  }
+  memberRemove(id: string, force: boolean, signal: AbortSignal): Promise<ChangeResult> {
+    return this.link.call('memberRemove', [id, force], signal);
+  }
+  transferLeadership(target: string, signal: AbortSignal): Promise<{ readonly leader: string }> {
+    return this.link.call('transferLeadership', [target], signal);
+  }
+}
+
+/** AuthBackend: the table is the API thread's copy (host.ts keeps it current); changes go to the node. */
+export class RemoteAuth implements AuthBackend {
+  constructor(
+    private readonly link: NodeLink,
+    private readonly table: () => AuthTable,
+  ) {}
+  authTable(): AuthTable {
+    return this.table();
+  }
+  authChange(change: AuthChange, signal: AbortSignal): Promise<{ index: number }> {
+    return this.link.call('authChange', [change], signal);
+  }
+}

@@ -1,0 +1,117 @@
+// The client API thread (docs/design.md, "Threads"): the front end, HTTP/1.1 and HTTP/2, gRPC and
+// Connect, the JSON fast path and watch streams run here, on their own event loop and V8 heap, and
+// reach the node only through the port (remote.ts). Whatever clients send costs this thread's time;
+// the node's thread, which keeps the lease, sees one short message per request.
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import { startApiServer, type ApiLogger, type ApiServer } from '../api/server.ts';
+import { LoopLag } from '../loop-lag.ts';
+import type { ClientTlsMaterial } from '../api/front.ts';
+import { forwardTo } from './forward.ts';
+import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
+import { NodeLink, RemoteAuth, RemoteBackend, RemoteCluster } from './remote.ts';
+import { AuthTable } from '../../kv/auth.ts';
+import { AuthGate } from '../auth/gate.ts';
+import { STATS_INTERVAL_MS, writeStats } from './stats.ts';
+
+const port = parentPort as MessagePort;
+let data: ApiThreadData | null = null;
+const post = (m: ToNode): void => port.postMessage(m);
+
+/** Errors logged here are logged by the node's logger: an Error does not cross the port, its text does. */
+function plain(obj: object): object {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = v instanceof Error ? { message: v.message, stack: v.stack } : v;
+  return out;
+}
+const logger: ApiLogger = {
+  info: (obj, msg = '') => post({ t: 'log', level: 'info', obj: plain(obj), msg }),
+  warn: (obj, msg = '') => post({ t: 'log', level: 'warn', obj: plain(obj), msg }),
+  error: (obj, msg = '') => post({ t: 'log', level: 'error', obj: plain(obj), msg }),
+};
+
+const link = new NodeLink(port);
+let api: ApiServer | null = null;
+let closing = false;
+port.on('message', (m: ToApi) => {
+  if (link.handle(m)) return;
+  if (m.t === 'tls') tlsMaterial = asBuffers(m.material);
+  else if (m.t === 'auth') authTable = tableOf(m.table);
+  else if (m.t === 'start' && data === null) {
+    data = m.data;
+    void start(m.data);
+  } else if (m.t === 'close' && !closing) {
+    closing = true;
+    void (async () => {
+      try {
+        await api?.close(m.drainMs === undefined ? {} : { drainMs: m.drainMs });
+      } finally {
+        link.close();
+        clearInterval(statsTimer);
+        lag.close();
+        post({ t: 'closed' });
+      }
+    })();
+  }
+});
+
+const lag = new LoopLag();
+const statsTimer = setInterval(() => {
+  if (api === null || data === null) return;
+  const l = lag.stats();
+  writeStats(data.stats, {
+    refusedConnections: api.connections.refusedConnections,
+    rejectedOverload: api.core.rejectedOverload,
+    inFlight: api.core.inFlight,
+    fastServed: api.fastPath?.served ?? 0,
+    fastDeclined: api.fastPath?.declined ?? 0,
+    loopLagMaxUs: l.maxMs * 1000,
+    loopLagP99Us: l.p99Ms * 1000,
+  });
+}, STATS_INTERVAL_MS);
+statsTimer.unref();
+
+/** TLS material as Buffers (a Buffer crosses a port as a plain Uint8Array). */
+function asBuffers(m: ClientTlsMaterial): ClientTlsMaterial {
+  const b = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  return { cert: b(m.cert), key: b(m.key), ca: m.ca === null ? null : b(m.ca) };
+}
+let tlsMaterial: ClientTlsMaterial | null = null;
+
+/** A copy of the node's auth table (a new object per change, so the gate's caches start over). */
+function tableOf(bytes: Uint8Array): AuthTable {
+  const t = new AuthTable();
+  t.restore(bytes);
+  return t;
+}
+let authTable = new AuthTable();
+
+async function start(d: ApiThreadData): Promise<void> {
+  tlsMaterial = d.tls === null ? null : asBuffers(d.tls);
+  if (d.auth !== null) authTable = tableOf(d.auth.table);
+  const auth =
+    d.auth === null
+      ? {}
+      : {
+          auth: new AuthGate({ table: () => authTable, required: d.auth.required, tokenTtlMs: d.auth.tokenTtlMs }),
+          authBackend: new RemoteAuth(link, () => authTable),
+        };
+  try {
+    const forward = forwardTo(d.adminSocket);
+    api = await startApiServer({
+      host: d.host,
+      port: d.port,
+      backend: new RemoteBackend(link),
+      ...(d.withCluster ? { cluster: new RemoteCluster(link) } : {}),
+      ...auth,
+      limits: d.limits,
+      logger,
+      fastPath: d.fastPath,
+      // Read per new connection: a reload (a 'tls' message) takes effect for the next handshake.
+      ...(tlsMaterial === null ? {} : { tls: { current: () => tlsMaterial as ClientTlsMaterial } }),
+      extraRoutes: d.routes.map((r) => ({ method: r.method, path: r.path, handler: forward })),
+    });
+    post({ t: 'listening', port: api.port });
+  } catch (e) {
+    post({ t: 'failed', message: e instanceof Error ? e.message : String(e) });
+  }
+}
