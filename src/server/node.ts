@@ -1,5 +1,5 @@
 // A leasekv node (docs/design.md): the client API (KvBackend) over the node's drive loop
-// (node-drive.ts), snapshots (node-snapshots.ts), membership and status (node-membership.ts).
+// (src/host, wired by node-drive.ts), membership and status (node-membership.ts).
 
 import type { ApplyResult } from '../kv/machine.ts';
 import type { Command } from '../kv/command.ts';

@@ -1,6 +1,6 @@
 // Command-line arguments of `npm run sim`, validated once with clear errors.
-import { MUTANTS } from '../raft/types.ts';
-import type { Mutant } from '../raft/types.ts';
+import { SIM_MUTANTS } from './scenario.ts';
+import type { SimMutant } from './scenario.ts';
 import { nearest } from '../util/suggest.ts';
 
 export interface SimArgs {
@@ -9,7 +9,7 @@ export interface SimArgs {
   readonly firstSeed: number;
   /** Cluster size; null = per seed, cycling 3, 5, 7 (seed % 3). */
   readonly nodes: 3 | 5 | 7 | null;
-  readonly mutant: Mutant | null;
+  readonly mutant: SimMutant | null;
   readonly verbose: boolean;
   readonly workers: number;
   /** Write the (single) seed's client history here as JSON lines. */
@@ -24,7 +24,7 @@ export const USAGE =
   'usage: npm run sim -- [--seeds N] [--seed S] [--nodes 3|5|7] [--mutant NAME] [--verbose] [--workers K] [--history FILE]\n' +
   '  --seeds N     run N seeds (default 1), starting at --seed (default 1)\n' +
   '  --nodes       cluster size; by default each seed uses 3, 5 or 7 nodes (seed % 3)\n' +
-  `  --mutant      one of: ${MUTANTS.join(', ')}\n` +
+  `  --mutant      one of: ${SIM_MUTANTS.join(', ')}\n` +
   "  --verbose     stream every seed's event trace (use with one seed)\n" +
   '  --workers K   worker threads (default: 2 for 100+ seeds, else 1)\n' +
   '  --history F   write the client history of the (single) seed to F as JSON lines';
@@ -44,7 +44,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
   let seeds: number | null = null;
   let firstSeed = 1;
   let nodes: SimArgs['nodes'] = null;
-  let mutant: Mutant | null = null;
+  let mutant: SimMutant | null = null;
   let verbose = false;
   let workers: number | null = null;
   let historyFile: string | null = null;
@@ -67,12 +67,12 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
       }
       case '--mutant': {
         const m = value();
-        if (m === undefined || !(MUTANTS as readonly string[]).includes(m)) {
+        if (m === undefined || !(SIM_MUTANTS as readonly string[]).includes(m)) {
           throw new ArgsError(
-            `--mutant must be one of ${MUTANTS.join(', ')}; got ${m === undefined ? 'nothing' : JSON.stringify(m)}`,
+            `--mutant must be one of ${SIM_MUTANTS.join(', ')}; got ${m === undefined ? 'nothing' : JSON.stringify(m)}`,
           );
         }
-        mutant = m as Mutant;
+        mutant = m as SimMutant;
         break;
       }
       case '--verbose':
@@ -109,6 +109,6 @@ export function nodesForSeed(args: Pick<SimArgs, 'nodes'>, seed: number): 3 | 5 
 }
 
 /** The command that replays one seed exactly. */
-export function replayCommand(seed: number, nodes: number, mutant: Mutant | null): string {
+export function replayCommand(seed: number, nodes: number, mutant: SimMutant | null): string {
   return `npm run sim -- --seed ${seed} --nodes ${nodes}${mutant !== null ? ` --mutant ${mutant}` : ''} --verbose`;
 }

@@ -55,6 +55,8 @@ export class FaultInjector {
     const t = this.s.timing;
     const now = this.world.nowUs;
     const target = this.pickTarget();
+    // A cluster shrunk to one running member (removals, lost disks) has no link to cut or slow.
+    if ((kind === 'partition' || kind === 'slow-link') && this.world.nodes().length < 2) return [];
     const later = (ms: number, action: FaultAction): void =>
       this.world.schedule(now + Math.round(ms * 1000), { k: 'fault', action });
     switch (kind) {
@@ -65,6 +67,8 @@ export class FaultInjector {
         return [this.partition(target)];
       }
       case 'crash': {
+        // One in five: a power loss of every node, timed for the worst instant (cluster.ts).
+        if (this.rng.chance(0.2)) return [{ kind: 'power-loss' }];
         if (!this.world.isUp(target)) return [];
         later(this.rng.range(0, 2) * t.electionTimeoutMaxMs, { kind: 'restart', node: target });
         return [{ kind: 'crash', node: target }];

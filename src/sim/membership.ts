@@ -21,6 +21,8 @@ export interface MemberWorld {
   currentLeader(): NodeId | null;
   /** The configuration in force at the current leader. */
   confOf(leader: NodeId): ConfState;
+  /** Whether the leader's latest configuration change is committed. */
+  confCommitted(leader: NodeId): boolean;
   /** Proposes at `leader`; true if the core accepted it. */
   propose(leader: NodeId, cc: ConfChange): boolean;
   /** Creates and starts a brand-new node that joins knowing `conf`. */
@@ -227,7 +229,9 @@ export class MembershipDriver {
 
   private tryStep(step: Step): boolean {
     const L = this.world.currentLeader();
-    if (L === null) return false;
+    // One change at a time, and a disk lost or a transfer only once the last change committed: a
+    // wipe while the leader's own removal is still uncommitted leaves no quorum in either configuration.
+    if (L === null || !this.world.confCommitted(L)) return false;
     if (step.kind === 'wipe') {
       this.wipe(L, step.id);
       return true;
@@ -261,10 +265,15 @@ export class MembershipDriver {
     const rest = [...cs.voters, ...cs.learners].filter((v) => !side.has(v));
     const links: [NodeId, NodeId][] = [];
     for (const a of side) for (const b of rest) links.push([a, b], [b, a]);
-    this.world.apply({
-      kind: 'partition',
-      links,
-      label: `membership: {${[...side].join(',')}} cut from {${rest.join(',')}} after the change of ${changed}`,
+    // One microsecond later: the leader's next drive (the same instant, queued behind this event)
+    // sends the change to everyone first, so the cut-off side has it in force.
+    this.world.schedule(this.world.nowUs + 1, {
+      k: 'fault',
+      action: {
+        kind: 'partition',
+        links,
+        label: `membership: {${[...side].join(',')}} cut from {${rest.join(',')}} after the change of ${changed}`,
+      },
     });
     const t = this.s.timing;
     this.world.schedule(this.world.nowUs + Math.round(this.rng.range(1, 3) * t.electionTimeoutMaxMs * 1000), {

@@ -4,7 +4,7 @@ import { mutantTests, type MutantSuite } from './test-mutants.ts';
 
 const SUITE: MutantSuite = [
   ['lease-one-config', 400, /lease exclusivity|stale/],
-  ['transfer-resumes-lease', 60, /stale|linearizability|lease exclusivity/],
+  ['transfer-resumes-lease', 120, /stale|linearizability|lease exclusivity/],
 ];
 
 mutantTests(SUITE);

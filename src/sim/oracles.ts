@@ -1,16 +1,46 @@
 // Safety oracles, checked as the run goes (issue 2 §4): election safety, log matching, leader
-// completeness, state machine safety, lease exclusivity in true time, and no stale read.
+// completeness, state machine safety, lease exclusivity in true time, no stale read, and
+// exactly-once (every write applied at most once however often its client retried it).
 // Each check records a human-readable violation; the cluster stops the run at the first one.
+import { Buffer } from 'node:buffer';
 import type { Entry, NodeId } from '../raft/types.ts';
 import { EntryType } from '../raft/types.ts';
-import { decodePut } from './kvsm.ts';
+import { decodeCommand } from '../kv/command.ts';
+import type { ApplyResult } from '../kv/machine.ts';
 import type { MemStorage } from './storage.ts';
 
 interface AppliedRecord {
   readonly term: number;
-  readonly key: string | null;
-  readonly value: string | null;
+  /** The entry's type and bytes (compared across nodes). */
+  readonly data: string;
+  readonly put: { readonly key: string; readonly value: string } | null;
   readonly node: NodeId;
+}
+
+/** Decoded once per entry object (in the simulator one object travels to every node). */
+const decoded = new WeakMap<Entry, { put: { key: string; value: string } | null; data: string }>();
+
+function decode(e: Entry): { put: { key: string; value: string } | null; data: string } {
+  let d = decoded.get(e);
+  if (d === undefined) {
+    let put: { key: string; value: string } | null = null;
+    if (e.type === EntryType.Normal) {
+      try {
+        const c = decodeCommand(e.data);
+        if (c.op === 'put') put = { key: c.key, value: c.value };
+      } catch {
+        put = null;
+      }
+    }
+    d = { put, data: `${e.type}:${Buffer.from(e.data).toString('latin1')}` };
+    decoded.set(e, d);
+  }
+  return d;
+}
+
+/** The put an entry carries, if any (the simulated clients only write puts). */
+export function putOf(e: Entry): { key: string; value: string } | null {
+  return decode(e).put;
 }
 
 export class Oracles {
@@ -20,9 +50,13 @@ export class Oracles {
   private applied = new Map<number, AppliedRecord>();
   /**
    * key → acknowledged writes in acknowledgement order (true time never goes back), with the
-   * running maximum of their indexes, so "newest write acked before t" is a binary search.
+   * running maximum of their revisions, so "newest write acked before t" is a binary search.
    */
-  private acked = new Map<string, { maxIndex: number; atUs: number }[]>();
+  private acked = new Map<string, { maxRevision: number; atUs: number }[]>();
+  /** revision → the put that made it (revisions follow the log: the same on every replica). */
+  private byRevision = new Map<number, { key: string; value: string; node: NodeId }>();
+  /** node → value → the index at which that node's state machine applied the write (exactly-once). */
+  private effective = new Map<NodeId, Map<string, number>>();
   private produced = new Set<string>();
   /** Every write acknowledged to a client: the no-lost-write check at the end of the run. */
   private ackedWrites: { key: string; value: string; index: number }[] = [];
@@ -83,20 +117,39 @@ export class Oracles {
     }
   }
 
-  /** State machine safety (§5.4.3): no two nodes apply different entries at one index. */
-  onApply(node: NodeId, e: Entry): void {
-    const cmd = e.type === EntryType.Normal ? decodePut(e.data) : null;
+  /**
+   * State machine safety (§5.4.3): no two nodes apply different entries at one index. Exactly-once:
+   * a write (its value is unique; retries carry the same session and value) changes a node's state
+   * at one index only — a second effective application is a retry applied twice.
+   */
+  onApply(node: NodeId, e: Entry, result: ApplyResult | null = null, effective = false): void {
+    const { put, data } = decode(e);
     if (e.index > this.maxApplied.index) this.maxApplied = { index: e.index, node };
     const prev = this.applied.get(e.index);
-    if (prev === undefined) {
-      this.applied.set(e.index, { term: e.term, key: cmd?.key ?? null, value: cmd?.value ?? null, node });
-      return;
-    }
-    if (prev.term !== e.term || prev.key !== (cmd?.key ?? null) || prev.value !== (cmd?.value ?? null)) {
+    if (prev === undefined) this.applied.set(e.index, { term: e.term, data, put, node });
+    else if (prev.term !== e.term || prev.data !== data) {
       this.violation(
         `state machine safety: at index ${e.index} ${prev.node} applied term ${prev.term} but ${node} applied term ${e.term}`,
       );
+      return;
     }
+    if (put === null || !effective || result?.op !== 'put') return;
+    let mine = this.effective.get(node);
+    if (mine === undefined) this.effective.set(node, (mine = new Map()));
+    const at = mine.get(put.value);
+    if (at !== undefined && at !== e.index) {
+      this.violation(
+        `exactly-once: ${node} applied the write ${put.key}=${put.value} twice, at index ${at} and again at ${e.index} (a retry with the same session)`,
+      );
+      return;
+    }
+    mine.set(put.value, e.index);
+    const r = this.byRevision.get(result.revision);
+    if (r === undefined) this.byRevision.set(result.revision, { ...put, node });
+    else if (r.key !== put.key || r.value !== put.value)
+      this.violation(
+        `state machine safety: revision ${result.revision} is ${r.key}=${r.value} at ${r.node} but ${put.key}=${put.value} at ${node}`,
+      );
   }
 
   /** Lease exclusivity in true time: `holders` are the nodes whose lease is valid right now. */
@@ -124,13 +177,13 @@ export class Oracles {
     this.produced.add(value);
   }
 
-  onWriteAcked(key: string, index: number, atUs: number, value: string): void {
+  onWriteAcked(key: string, index: number, revision: number, atUs: number, value: string): void {
     this.ackedWrites.push({ key, value, index });
     let list = this.acked.get(key);
     if (list === undefined) this.acked.set(key, (list = []));
     const prev = list[list.length - 1];
     if (prev !== undefined && prev.atUs > atUs) throw new Error('sim oracle: acknowledgements out of time order');
-    list.push({ maxIndex: Math.max(index, prev?.maxIndex ?? 0), atUs });
+    list.push({ maxRevision: Math.max(revision, prev?.maxRevision ?? 0), atUs });
   }
 
   /**
@@ -145,7 +198,7 @@ export class Oracles {
         this.violation(`lost write: ${w.key}=${w.value} acknowledged at index ${w.index}, but leader ${leader} ${why}`);
       if (w.index > log.lastIndex()) return lost(`has only ${log.lastIndex()} entries`);
       if (w.index <= log.snapshotIndex()) {
-        const rec = this.applied.get(w.index);
+        const rec = this.applied.get(w.index)?.put;
         if (rec?.key !== w.key || rec.value !== w.value)
           return lost(
             `has a snapshot over index ${w.index}, where ${rec?.key ?? '?'}=${rec?.value ?? '?'} was applied`,
@@ -153,17 +206,17 @@ export class Oracles {
         continue;
       }
       const e = log.entry(w.index);
-      const cmd = e !== undefined && e.type === EntryType.Normal ? decodePut(e.data) : null;
+      const cmd = e === undefined ? null : putOf(e);
       if (cmd?.key !== w.key || cmd.value !== w.value)
         return lost(`holds ${cmd === null ? 'no put' : `${cmd.key}=${cmd.value}`} at that index`);
     }
   }
 
   /**
-   * No stale read: the version read (its log index; 0 = absent) is at least as new as every write
-   * to `key` acknowledged before the read was issued, and was produced by a write.
+   * No stale read: the version read (its mod revision; 0 = absent) is at least as new as every
+   * write to `key` acknowledged before the read was issued, and was produced by a write.
    */
-  checkRead(client: number, key: string, callUs: number, index: number, value: string | null, via: string): void {
+  checkRead(client: number, key: string, callUs: number, revision: number, value: string | null, via: string): void {
     const list = this.acked.get(key) ?? [];
     // The last acknowledgement strictly before callUs.
     let lo = 0;
@@ -173,19 +226,21 @@ export class Oracles {
       if (list[mid]!.atUs < callUs) lo = mid + 1;
       else hi = mid;
     }
-    const need = lo === 0 ? 0 : list[lo - 1]!.maxIndex;
-    if (index < need) {
+    const need = lo === 0 ? 0 : list[lo - 1]!.maxRevision;
+    if (revision < need) {
       this.violation(
-        `stale read: client ${client} read ${key}=${value ?? '(absent)'} (index ${index}) via ${via}, issued at ${fmtUs(callUs)}, but the write at index ${need} was acknowledged before`,
+        `stale read: client ${client} read ${key}=${value ?? '(absent)'} (revision ${revision}) via ${via}, issued at ${fmtUs(callUs)}, but the write of revision ${need} was acknowledged before`,
       );
       return;
     }
     if (value !== null && !this.produced.has(value))
       this.violation(`read of a value no write produced: ${key}=${value}`);
-    if (index > 0) {
-      const rec = this.applied.get(index);
+    if (revision > 0) {
+      const rec = this.byRevision.get(revision);
       if (rec !== undefined && (rec.key !== key || rec.value !== value)) {
-        this.violation(`read ${key}=${value ?? '(absent)'} claims index ${index}, which holds ${rec.key}=${rec.value}`);
+        this.violation(
+          `read ${key}=${value ?? '(absent)'} claims revision ${revision}, which is ${rec.key}=${rec.value}`,
+        );
       }
     }
   }

@@ -6,7 +6,7 @@ import { EntryType } from '../raft/types.ts';
 import type { Entry } from '../raft/types.ts';
 import { ArgsError, parseSimArgs } from './args.ts';
 import { NodeClock } from './clock.ts';
-import { encodePut } from './kvsm.ts';
+import { encodeCommand } from '../kv/command.ts';
 import { Oracles } from './oracles.ts';
 import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
@@ -16,7 +16,7 @@ const put = (index: number, term: number, key: string, value: string): Entry => 
   index,
   term,
   type: EntryType.Normal,
-  data: encodePut({ key, value }),
+  data: encodeCommand({ op: 'put', key, value }),
 });
 
 test('prng: same seed, same stream; different seeds differ', () => {
@@ -86,7 +86,7 @@ test('oracle: stale read and invented values are caught', () => {
   const o = new Oracles(new Map());
   o.onProposed('v1');
   o.onApply('n1', put(3, 1, 'k', 'v1'));
-  o.onWriteAcked('k', 3, 1000, 'v1');
+  o.onWriteAcked('k', 3, 1, 1000, 'v1');
   o.checkRead(0, 'k', 999, 0, null, 'lease'); // issued before the ack: absent is fine
   assert.equal(o.failed, false);
   o.checkRead(0, 'k', 1001, 0, null, 'lease');

@@ -1,7 +1,7 @@
 // Runs many seeds, on worker threads when asked (seeds are independent; each is deterministic, so
 // the split across workers changes nothing but the wall-clock time).
 import { Worker } from 'node:worker_threads';
-import type { Mutant } from '../raft/types.ts';
+import type { SimMutant } from './scenario.ts';
 import { nodesForSeed } from './args.ts';
 import { simulateSeed } from './run.ts';
 
@@ -25,12 +25,27 @@ export interface SeedSummary {
 export interface BatchJob {
   readonly seeds: readonly number[];
   readonly nodes: 3 | 5 | 7 | null;
-  readonly mutant: Mutant | null;
+  readonly mutant: SimMutant | null;
 }
 
 export function summarize(job: BatchJob, seed: number): SeedSummary {
   const nodes = nodesForSeed(job, seed);
-  const r = simulateSeed({ seed, nodes, mutant: job.mutant });
+  let r: ReturnType<typeof simulateSeed>;
+  try {
+    r = simulateSeed({ seed, nodes, mutant: job.mutant });
+  } catch (e) {
+    // A bug in the simulator (or an assertion in the code it runs): this seed fails, with the replay command.
+    const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    return {
+      seed,
+      nodes,
+      violations: [`simulator error: ${what}`],
+      trace: [],
+      scenario: '',
+      events: 0,
+      linearizability: 'skipped',
+    };
+  }
   const failed = r.violations.length > 0;
   return {
     seed,

@@ -1,17 +1,18 @@
-// simulateSeed: one seed of the simulator with the real consensus core, plus the linearizability
+// simulateSeed: one seed of the simulator with the real host, core and state machine, plus the linearizability
 // checker over the seed's client history as a final oracle.
 import { checkHistorySync } from '../check/checker.ts';
 import { validateRaftConfig } from '../raft/config.ts';
-import { RaftNode } from '../raft/node.ts';
+import type { RaftConfig } from '../raft/config.ts';
+import { MUTANTS } from '../raft/types.ts';
 import type { Mutant } from '../raft/types.ts';
+import type { SimMutant } from './scenario.ts';
 import { runSeed } from './cluster.ts';
 import type { CoreArgs, SeedResult } from './cluster.ts';
-import type { Core } from './core.ts';
 
 export interface SimulateOptions {
   readonly seed: number;
   readonly nodes: number;
-  readonly mutant: Mutant | null;
+  readonly mutant: SimMutant | null;
   readonly verbose?: ((line: string) => void) | undefined;
   /** Wall-clock budget for the linearizability check of this seed's history. */
   readonly linCheckBudgetMs?: number;
@@ -22,9 +23,11 @@ export interface SimulateResult extends SeedResult {
   readonly linearizability: string;
 }
 
-export function makeRaftCore(a: CoreArgs): Core {
+/** The core's configuration for a simulated node: the seed's timing, and the core mutant if the seed has one. */
+export function simRaftConfig(a: CoreArgs): RaftConfig {
   const t = a.scenario.timing;
-  const config = validateRaftConfig({
+  const m = a.scenario.mutant;
+  return validateRaftConfig({
     id: a.id,
     members: a.members,
     learners: a.learners,
@@ -33,13 +36,7 @@ export function makeRaftCore(a: CoreArgs): Core {
     electionTimeoutMaxMs: t.electionTimeoutMaxMs,
     leaseDurationMs: t.leaseDurationMs,
     maxClockDriftRate: t.maxClockDriftRate,
-    ...(a.scenario.mutant !== null ? { mutant: a.scenario.mutant } : {}),
-  });
-  return new RaftNode({
-    config,
-    random: a.random,
-    nowMs: a.nowMs,
-    ...(a.restored !== null ? { restored: a.restored } : {}),
+    ...(m !== null && (MUTANTS as readonly string[]).includes(m) ? { mutant: m as Mutant } : {}),
   });
 }
 
@@ -48,7 +45,7 @@ export function simulateSeed(o: SimulateOptions): SimulateResult {
     seed: o.seed,
     nodes: o.nodes,
     mutant: o.mutant,
-    makeCore: makeRaftCore,
+    raftConfig: simRaftConfig,
     ...(o.verbose !== undefined ? { verbose: o.verbose } : {}),
   });
   if (r.violations.length > 0) return { ...r, linearizability: 'skipped' };

@@ -1,6 +1,13 @@
 // Swarm testing: each seed draws its own mix of faults and their intensities, so that across many
 // seeds every fault is exercised alone and in combination (Groce et al., "Swarm Testing").
 import type { Mutant, NodeId } from '../raft/types.ts';
+import { MUTANTS } from '../raft/types.ts';
+import { HOST_MUTANTS } from '../host/types.ts';
+import type { HostMutant } from '../host/types.ts';
+
+/** A deliberately broken core (src/raft) or host (src/host) for the mutant suites. */
+export type SimMutant = Mutant | HostMutant;
+export const SIM_MUTANTS: readonly SimMutant[] = [...MUTANTS, ...HOST_MUTANTS];
 import type { LinkLatency, NetworkFaults } from './network.ts';
 import { Prng } from './prng.ts';
 
@@ -29,7 +36,7 @@ export interface FaultMix {
 export interface Scenario {
   readonly seed: number;
   readonly nodes: readonly NodeId[];
-  readonly mutant: Mutant | null;
+  readonly mutant: SimMutant | null;
   readonly timing: SimTiming;
   /** Per node: local ms per true ms, within ±maxClockDriftRate. */
   readonly clockRates: readonly number[];
@@ -59,7 +66,7 @@ export interface Scenario {
 }
 
 /** Mutants that only the membership plans (changes, replace, slow transfers) expose: their seeds always have them. */
-const MEMBERSHIP_MUTANTS: readonly (Mutant | null)[] = [
+const MEMBERSHIP_MUTANTS: readonly (SimMutant | null)[] = [
   'lease-one-config',
   'change-before-term-commit',
   'new-voter-counts-before-ack',
@@ -73,7 +80,7 @@ export function nodeIds(count: number): NodeId[] {
 }
 
 /** Draws the seed's scenario. Uses its own Prng stream, so the run's draws do not shift it. */
-export function makeScenario(seed: number, nodeCount: number, mutant: Mutant | null): Scenario {
+export function makeScenario(seed: number, nodeCount: number, mutant: SimMutant | null): Scenario {
   const rng = new Prng(seed ^ 0x5ce7a110);
   const timing = drawTiming(rng);
   const nodes = nodeIds(nodeCount);

@@ -1,12 +1,13 @@
 // In-memory storage for one simulated node that remembers what was fsynced.
-// Writes land in `volatile` at once (the page cache); `sync()` makes the volatile state durable
-// (the host calls it when the modelled fsync latency has passed). A crash keeps only `durable`.
+// Writes land in `volatile` at once (what the running node has written); `syncTo(cut)` makes a copy
+// taken when a write+fsync batch started durable (disk.ts, the persister's group commit, calls it
+// when the modelled fsync latency has passed). A crash keeps only `durable`.
 import type { Entry, HardState, NodeId, SnapshotMeta } from '../raft/types.ts';
-import type { KvSnapshot } from './kvsm.ts';
 
+/** A state machine snapshot: the real KV machine's bytes (src/kv/snapshot.ts). */
 export interface StoredSnapshot {
   readonly meta: SnapshotMeta;
-  readonly kv: KvSnapshot;
+  readonly data: Uint8Array;
 }
 
 /** One copy of what a node has written. Invariant: entries[0].index === snapshot.meta.index + 1. */
@@ -106,7 +107,22 @@ export class MemStorage {
 
   /** fsync completed: everything written so far is durable. */
   sync(): void {
-    this.durable = cloneState(this.volatile);
+    this.flush();
+    this.syncTo(cloneState(this.volatile));
+  }
+
+  /** A write+fsync batch starts: what it will make durable (disk.ts). */
+  cut(): StoredState {
+    this.flush();
+    return cloneState(this.volatile);
+  }
+
+  /** Writes handed over so far go to the file now (the real WAL, wal-storage.ts); nothing to do in memory. */
+  flush(): void {}
+
+  /** The batch that started with `cut` is fsynced. */
+  syncTo(cut: StoredState): void {
+    this.durable = cut;
     this.dirty = false;
   }
 

@@ -2,12 +2,12 @@
 // expected oracle within `cap` seeds from seed 1 (docs/simulator.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Mutant } from '../raft/types.ts';
+import type { SimMutant } from './scenario.ts';
 import { nodesForSeed } from './args.ts';
 import { simulateSeed } from './run.ts';
 
 /** mutant → [seeds to try from seed 1, oracle expected to fire]. */
-export type MutantSuite = readonly (readonly [Mutant, number, RegExp])[];
+export type MutantSuite = readonly (readonly [SimMutant, number, RegExp])[];
 
 /** Registers one node:test test per mutant of the suite. */
 export function mutantTests(suite: MutantSuite): void {

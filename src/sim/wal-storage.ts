@@ -2,14 +2,15 @@
 // over the seeded fault-injecting file layer (FaultyFs), for issue 4: lost unsynced writes on crash,
 // torn tails, bit flips. The in-memory copy inherited from MemStorage is what the host and the
 // oracles read while the node runs; after a crash it is rebuilt from what Wal.open recovers, so the
-// restarted node sees exactly what the WAL kept — nothing the MemStorage model assumed.
+// restarted node sees exactly what the WAL kept — nothing the MemStorage model assumed. As in the
+// persister (src/storage/persister.ts), requests reach the file when their write+fsync batch starts
+// (flush, called by disk.ts); requests made during an fsync wait for the next batch.
 import { posix } from 'node:path';
 import type { HardState, NodeId } from '../raft/types.ts';
 import { StorageCorruptError } from '../storage/errors.ts';
 import { FaultyFs, SimulatedCrash } from '../storage/faulty_fs.ts';
 import { Wal } from '../storage/wal.ts';
 import type { Entry } from '../raft/types.ts';
-import type { KvSnapshot, Versioned } from './kvsm.ts';
 import { cloneState, MemStorage } from './storage.ts';
 import type { StoredSnapshot, StoredState } from './storage.ts';
 
@@ -35,6 +36,8 @@ export interface WalStats {
 export class WalStorage extends MemStorage {
   private readonly fs: FaultyFs;
   private wal: Wal | null = null;
+  /** Writes handed over but not yet in the file (they go there when the next batch starts). */
+  private pending: ((wal: Wal) => void)[] = [];
   /** Bits flipped since the last successful open: each must make the next open refuse. */
   private flips: { file: string; byte: number }[] = [];
   /** Set once Wal.open refused: the node never starts again (see docs/simulator.md). */
@@ -51,30 +54,43 @@ export class WalStorage extends MemStorage {
 
   override append(entries: readonly Entry[]): void {
     super.append(entries);
-    if (entries.length > 0) this.w().append(entries, null);
+    if (entries.length > 0) this.later((w) => w.append(entries, null));
   }
 
   override setHardState(hs: HardState): void {
     super.setHardState(hs);
-    this.w().append([], hs);
+    this.later((w) => w.append([], hs));
   }
 
   override installSnapshot(snap: StoredSnapshot): void {
     super.installSnapshot(snap);
-    this.w().saveSnapshot(snap.meta, encodeKv(snap.kv));
+    this.later((w) => w.saveSnapshot(snap.meta, snap.data));
   }
 
   override compact(snap: StoredSnapshot): void {
     if (snap.meta.index <= this.snapshotIndex()) return;
     super.compact(snap);
-    const wal = this.w();
-    wal.saveSnapshot(snap.meta, encodeKv(snap.kv));
-    wal.compact(snap.meta.index);
+    this.later((w) => {
+      w.saveSnapshot(snap.meta, snap.data);
+      w.compact(snap.meta.index);
+    });
   }
 
-  override sync(): void {
-    super.sync();
+  override flush(): void {
+    const wal = this.w();
+    const ops = this.pending;
+    this.pending = [];
+    for (const op of ops) op(wal);
+  }
+
+  override syncTo(cut: StoredState): void {
+    super.syncTo(cut);
     this.w().sync();
+  }
+
+  private later(op: (wal: Wal) => void): void {
+    this.w();
+    this.pending.push(op);
   }
 
   /**
@@ -94,6 +110,7 @@ export class WalStorage extends MemStorage {
     }
     this.fs.crash();
     this.wal = null;
+    this.pending = [];
     super.crash();
   }
 
@@ -127,7 +144,7 @@ export class WalStorage extends MemStorage {
     try {
       result = Wal.open(this.fs, DIR, { segmentSizeBytes: SEGMENT_SIZE_BYTES });
       const snap = result.wal.loadSnapshot();
-      snapshot = snap === null ? null : { meta: snap.meta, kv: decodeKv(snap.data) };
+      snapshot = snap === null ? null : { meta: snap.meta, data: snap.data };
     } catch (e) {
       if (!(e instanceof StorageCorruptError)) throw e;
       this.refused = e;
@@ -159,17 +176,4 @@ export class WalStorage extends MemStorage {
     if (this.wal === null) throw new Error('sim wal storage: written while not open (host wrote after a crash?)');
     return this.wal;
   }
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** The sim's state machine snapshot as the snapshot file's bytes. */
-export function encodeKv(kv: KvSnapshot): Uint8Array {
-  return encoder.encode(JSON.stringify({ appliedIndex: kv.appliedIndex, data: [...kv.data] }));
-}
-
-export function decodeKv(bytes: Uint8Array): KvSnapshot {
-  const o = JSON.parse(decoder.decode(bytes)) as { appliedIndex: number; data: [string, Versioned][] };
-  return { appliedIndex: o.appliedIndex, data: new Map(o.data) };
 }
