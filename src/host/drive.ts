@@ -44,7 +44,6 @@ import type {
 } from './types.ts';
 import { assert } from '../util/assert.ts';
 
-/** The injected parts of one host. */
 export interface HostParts {
   readonly config: HostConfig;
   readonly kv: KvStateMachine;
@@ -79,7 +78,8 @@ export abstract class HostDrive {
   protected lastSnapshotIndex: number;
   protected snapshotting = false;
   /** Snapshot data received from the leader, waiting for the core to accept it (by index). */
-  protected incomingSnapshot: SnapshotData | null = null;
+  /** Snapshots received, by index, until one is installed (a second may come before the first's Ready). */
+  protected readonly incomingSnapshots = new Map<number, SnapshotData>();
   /** The last snapshot read from disk to send to followers (dropped when a newer one is taken). */
   protected outgoingSnapshot: SnapshotData | null = null;
   protected readonly snapshotLoading = new Set<string>();
@@ -201,8 +201,7 @@ export abstract class HostDrive {
     const early = this.hc.mutant === 'ack-before-fsync';
     for (const o of rd.messages) (o.afterPersist && !(early && o.msg.type === 'appResp') ? later : now).push(o.msg);
     this.send(now); // step 2
-    const snapshot =
-      rd.snapshot !== null && this.incomingSnapshot?.meta.index === rd.snapshot.index ? this.incomingSnapshot : null;
+    const snapshot = rd.snapshot === null ? null : (this.incomingSnapshots.get(rd.snapshot.index) ?? null);
     assert(
       rd.snapshot === null || snapshot !== null,
       () => `core installed snapshot ${rd.snapshot?.index} that the host never received`,
@@ -270,7 +269,8 @@ export abstract class HostDrive {
     this.send(later);
     if (snapshot !== null) {
       this.lastSnapshotIndex = snapshot.meta.index;
-      this.incomingSnapshot = null;
+      for (const i of [...this.incomingSnapshots.keys()])
+        if (i <= snapshot.meta.index) this.incomingSnapshots.delete(i);
       this.log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, 'installed snapshot from leader');
     }
     this.core.advance(rd, this.now());
@@ -310,7 +310,8 @@ export abstract class HostDrive {
   }
 
   protected onPeerSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
-    this.incomingSnapshot = { meta: msg.snapshot, data };
+    if (this.incomingSnapshots.size >= 4) this.incomingSnapshots.clear(); // bounded; installs drop older ones
+    this.incomingSnapshots.set(msg.snapshot.index, { meta: msg.snapshot, data });
     this.onPeerMessage(msg);
   }
 
@@ -353,8 +354,6 @@ export abstract class HostDrive {
       this.log.info({ ttlId: id }, 'TTL grant expired; proposing its end');
     }
   }
-
-  // ---- stopping ---------------------------------------------------------------------------------
 
   /**
    * A storage error (disk full, I/O error): a failed write or fsync cannot be retried safely, so the
