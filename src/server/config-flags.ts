@@ -271,7 +271,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   '--api-thread': {
     key: 'apiThread',
     env: 'LEASEKV_API_THREAD',
-    help: "on: the client API on its own thread, so clients cannot delay the lease's heartbeats; off (default for now): on the node's thread",
+    help: "on (default): the client API on its own thread, so clients cannot delay the lease's heartbeats; off: on the node's thread (one isolate, ~1 s faster start)",
   },
   '--log-level': {
     key: 'logLevel',

@@ -180,7 +180,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   const leaseReads = raw.leaseReads ?? 'on';
   if (leaseReads !== 'on' && leaseReads !== 'off')
     throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
-  const apiThread = raw.apiThread ?? 'off';
+  const apiThread = raw.apiThread ?? 'on';
   if (apiThread !== 'on' && apiThread !== 'off')
     throw new NodeConfigError(`--api-thread must be on or off, not '${apiThread}'`);
   const logLevel = raw.logLevel ?? 'info';
