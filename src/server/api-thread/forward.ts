@@ -13,7 +13,9 @@ const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade',
 
 function endToEnd(h: IncomingMessage['headers']): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+  // HTTP/2 pseudo-headers (':method', ':path', …) are not HTTP/1.1 header names: node:http throws on
+  // them, and a throw here would end the API thread (and so the node) on any h2 request.
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k) && !k.startsWith(':')) out[k] = v;
   return out;
 }
 
@@ -33,22 +35,37 @@ export function forwardTo(socketPath: string): RouteHandler {
       open--;
       up.destroy();
     };
-    const up = request(
-      { socketPath, method: req.method, path: req.url, headers: endToEnd(req.headers), agent: false },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.headers));
-        // Feeds (server-sent events) must not wait in a buffer.
-        res.flushHeaders();
-        upRes.pipe(res);
-      },
-    );
-    up.on('error', () => {
-      if (!res.headersSent) writeJsonError(res, 502, 'unavailable', 'the node did not answer');
-      else res.destroy();
-      finish();
-    });
-    res.on('close', finish);
-    req.pipe(up);
+    let up: ReturnType<typeof request>;
+    try {
+      up = makeRequest();
+    } catch (e) {
+      // A request node:http refuses to build is the caller's fault, never a reason to stop the node.
+      open--;
+      done = true;
+      writeJsonError(res, 400, 'invalid_argument', `cannot forward this request: ${(e as Error).message}`);
+      return;
+    }
+    wire(up);
+    function makeRequest(): ReturnType<typeof request> {
+      return request(
+        { socketPath, method: req.method, path: req.url, headers: endToEnd(req.headers), agent: false },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.headers));
+          // Feeds (server-sent events) must not wait in a buffer.
+          res.flushHeaders();
+          upRes.pipe(res);
+        },
+      );
+    }
+    function wire(up: ReturnType<typeof request>): void {
+      up.on('error', () => {
+        if (!res.headersSent) writeJsonError(res, 502, 'unavailable', 'the node did not answer');
+        else res.destroy();
+        finish();
+      });
+      res.on('close', finish);
+      req.pipe(up);
+    }
   };
 }
 
