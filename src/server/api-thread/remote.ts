@@ -22,7 +22,6 @@ import type {
   TxnRequest,
   TxnResult,
 } from '../backend.ts';
-import { UnavailableError } from '../backend.ts';
 import type {
   ChangeResult,
   ClusterBackend,
@@ -33,37 +32,11 @@ import type {
 import type { WatchStream } from '../backend.ts';
 import type { WatchBatch, WatchRequest } from '../watch/hub.ts';
 import { Code, ConnectError } from '@connectrpc/connect';
-import {
-  FutureRevisionError,
-  InvalidArgumentError,
-  NotLeaderError,
-  OutcomeUnknownError,
-  OverloadedError,
-  SessionExpiredError,
-  TtlNotFoundError,
-} from '../backend.ts';
-import { ChangeRefusedError } from '../cluster-backend.ts';
-import { AuthRefusedError, type AuthBackend } from '../auth/backend.ts';
+import type { AuthBackend } from '../auth/backend.ts';
 import type { AuthChange, AuthTable } from '../../kv/auth.ts';
-import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
+import { TYPED_ERRORS } from '../api/errors.ts';
+import { UnavailableError } from '../backend.ts';
 import type { CallOp, ToApi, ToNode, WireError } from './protocol.ts';
-
-const CLASSES: Record<string, { prototype: object }> = {
-  NotLeaderError,
-  UnavailableError,
-  OverloadedError,
-  InvalidArgumentError,
-  SessionExpiredError,
-  FutureRevisionError,
-  TtlNotFoundError,
-  OutcomeUnknownError,
-  CompactedError,
-  WatcherTooSlowError,
-  TooManyWatchersError,
-  WatcherClosedError,
-  ChangeRefusedError,
-  AuthRefusedError,
-};
 
 /** The error as the node's thread threw it: same class and fields (an unknown class: a plain Error, i.e. internal). */
 export function decodeError(w: WireError): Error {
@@ -72,7 +45,7 @@ export function decodeError(w: WireError): Error {
     const metadata = Array.isArray(w.fields['metadata']) ? (w.fields['metadata'] as [string, string][]) : [];
     return new ConnectError(w.message, code, new Headers(metadata));
   }
-  const cls = CLASSES[w.name];
+  const cls = TYPED_ERRORS[w.name];
   if (cls === undefined) return new Error(w.message);
   const e = Object.create(cls.prototype) as Error;
   Object.assign(e, w.fields);

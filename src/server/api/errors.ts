@@ -23,6 +23,27 @@ export const OUTCOME_HEADER = 'leasekv-outcome';
 /** On a watch's out_of_range ("compacted") error: the oldest revision the member still holds. */
 export const COMPACT_REVISION_HEADER = 'leasekv-compact-revision';
 
+/**
+ * Every typed error a backend throws, by class name: toConnectError maps them, and the client API
+ * thread rebuilds them from what the node's thread sent (api-thread/remote.ts decodeError).
+ */
+export const TYPED_ERRORS: Readonly<Record<string, { prototype: object }>> = {
+  NotLeaderError,
+  UnavailableError,
+  OverloadedError,
+  InvalidArgumentError,
+  SessionExpiredError,
+  FutureRevisionError,
+  TtlNotFoundError,
+  OutcomeUnknownError,
+  CompactedError,
+  WatcherTooSlowError,
+  TooManyWatchersError,
+  WatcherClosedError,
+  ChangeRefusedError,
+  AuthRefusedError,
+};
+
 export function invalidArgument(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
 }
