@@ -64,7 +64,7 @@ async function maxTerm(c: Cluster): Promise<number> {
   let term = 0;
   await Promise.all(
     c.members.map(async (m) => {
-      if (m.proc === null) return;
+      if (m.pid === undefined) return;
       const r = await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 2000).catch(() => null);
       term = Math.max(term, Number((r?.body as { term?: string } | undefined)?.term ?? 0));
     }),
@@ -125,7 +125,7 @@ export function parseLoopLag(texts: readonly string[]): LoopLag {
 
 async function loopLag(c: Cluster): Promise<LoopLag> {
   const texts = await Promise.all(
-    c.members.filter((m) => m.proc !== null).map(async (m) => getText(m.clientPort, '/metrics')),
+    c.members.filter((m) => m.pid !== undefined).map(async (m) => getText(m.clientPort, '/metrics')),
   );
   return parseLoopLag(texts);
 }
@@ -141,7 +141,7 @@ async function loadKeys(c: Cluster, keys: number, valueBytes: number): Promise<v
   const batch = 128;
   const l = await c.leader();
   await preload(
-    [l.clientPort, ...c.members.filter((m) => m !== l && m.proc !== null).map((m) => m.clientPort)],
+    [l.clientPort, ...c.members.filter((m) => m !== l && m.pid !== undefined).map((m) => m.clientPort)],
     Math.ceil(keys / batch),
     0,
     (key) => {
@@ -173,7 +173,7 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
   const rows: AbuseRow[] = [];
   try {
     await preload((await c.leader()).clientPort, args.keys, args.valueBytes, c.put);
-    const ports = (): number[] => c.members.filter((m) => m.proc !== null).map((m) => m.clientPort);
+    const ports = (): number[] => c.members.filter((m) => m.pid !== undefined).map((m) => m.clientPort);
     probe = await startProbe(ports(), args.abuseLoadClients, args.valueBytes, args.keys);
     await sleep(2000);
     const run = async (attack: string, body: () => Promise<string>): Promise<void> => {
@@ -229,7 +229,7 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
           30_000,
           (async () => {
             const l = await leader();
-            return connectionBurst(l.clientPort, 5000, l.proc?.pid);
+            return connectionBurst(l.clientPort, 5000, l.pid);
           })(),
         ),
       );
@@ -240,7 +240,7 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
           120_000,
           (async () => {
             const l = await leader();
-            return halfSent(l.clientPort, 10_000, 45_000, l.proc?.pid);
+            return halfSent(l.clientPort, 10_000, 45_000, l.pid);
           })(),
         ),
       );
@@ -251,8 +251,11 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
     if (want('peer'))
       await run('peer port: 12 MiB pre-handshake frame, 300-connection flood', async () => {
         const l = await leader();
-        const peerPorts = [l.peerPort, ...c.members.filter((m) => m !== l && m.proc !== null).map((m) => m.peerPort)];
-        const pids = c.members.flatMap((m) => (m.proc?.pid === undefined ? [] : [m.proc.pid]));
+        const peerPorts = [
+          l.peerPort,
+          ...c.members.filter((m) => m !== l && m.pid !== undefined).map((m) => m.peerPort),
+        ];
+        const pids = c.members.flatMap((m) => (m.pid === undefined ? [] : [m.pid]));
         return bounded('peer', 30_000, peerAbuse(peerPorts, 300, pids));
       });
     if (want('overload'))
@@ -268,12 +271,11 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
       });
       await run(`wiped follower catches up from a ${n.toLocaleString('en')}-key snapshot`, async () => {
         const l = await leader();
-        const follower = c.members.find((m) => m !== l && m.proc !== null) as Member;
-        if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
-        follower.proc = null;
+        const follower = c.members.find((m) => m !== l && m.pid !== undefined) as Member;
+        await c.kill(follower);
         rmSync(follower.dataDir, { recursive: true, force: true });
         const t0 = performance.now();
-        const fresh = await bounded('replace', 120_000, replaceLeasekvMember(c, follower, dir));
+        const fresh = await bounded('replace', 120_000, replaceLeasekvMember(c, follower));
         probe?.send({ cmd: 'ports', ports: ports() });
         const target = await appliedIndex(await leader());
         await waitFor('the replacement to catch up', 600_000, async () => (await appliedIndex(fresh)) >= target);

@@ -52,7 +52,7 @@ async function measure(
     dir,
     log: say,
     leaseReads: true,
-    ...(auth ? { extraArgs: ['--auth', '--root-password-file', pwFile] } : {}),
+    ...(auth ? { settings: { auth: true, 'root-password-file': pwFile } } : {}),
   });
   try {
     const leader = await c.leader();

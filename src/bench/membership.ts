@@ -4,10 +4,9 @@
 // started with --join), promotes it, transfers leadership, removes a follower and removes the
 // leader. For each change: the longest gap between successful reads and between successful writes
 // in a window around it, and the change's own latency. Numbers, never assertions.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts, killAndWait, postJson, sleep, spawnLogged, waitFor } from './procs.ts';
-import { joinMemberArgs, startLeasekv, type Cluster, type Member } from './systems.ts';
+import { postJson, sleep, waitFor } from './procs.ts';
+import { startLeasekv, type LeasekvCluster, type Member } from './systems.ts';
 
 export const CHANGES = ['add learner', 'promote', 'transfer leadership', 'remove follower', 'remove leader'] as const;
 export type ChangeKind = (typeof CHANGES)[number] | 'none (baseline)';
@@ -118,14 +117,9 @@ async function change(live: readonly Member[], method: string, body: object): Pr
   return out;
 }
 
-async function stopMember(m: Member): Promise<void> {
-  if (m.proc !== null) await killAndWait(m.proc, 'SIGTERM');
-  m.proc = null;
-}
-
 /** One round on a fresh cluster: a quiet baseline window, then each change of CHANGES in turn. */
 export async function membershipRound(dir: string, say: (l: string) => void): Promise<ChangePause[]> {
-  const c: Cluster = await startLeasekv({ nodes: 3, peerDelayMs: 0, dir, log: say, leaseReads: true });
+  const c: LeasekvCluster = await startLeasekv({ nodes: 3, peerDelayMs: 0, dir, log: say, leaseReads: true });
   const live: Member[] = [...c.members];
   const deadline = performance.now() + ROUND_BUDGET_MS;
   let stopped = false;
@@ -173,34 +167,18 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
       return 0;
     });
     // Add a learner, then start it with --join; the window runs until it answers.
-    const [peerPort, clientPort] = (await freePorts(2)) as [number, number];
     const id = 'n4';
-    const dataDir = join(dir, id);
-    mkdirSync(dataDir, { recursive: true });
-    const endpoints = live.map((m) => `127.0.0.1:${m.clientPort}`);
-    const fresh: Member = {
-      id,
-      clientPort,
-      peerPort,
-      proc: null,
-      dataDir,
-      args: joinMemberArgs(live[0] as Member, { id, dataDir, peerPort, clientPort, endpoints }),
-    };
+    const fresh = await c.plan(id);
     await timed('add learner', async () => {
       const ms = await callMs('MemberAdd', {
         id,
-        peerAddr: `127.0.0.1:${peerPort}`,
-        clientAddr: `127.0.0.1:${clientPort}`,
+        peerAddr: `127.0.0.1:${fresh.peerPort}`,
+        clientAddr: `127.0.0.1:${fresh.clientPort}`,
         learner: true,
       });
-      fresh.proc = spawnLogged(process.execPath, fresh.args, `${dataDir}.log`);
       c.members.push(fresh);
       live.push(fresh);
-      await waitFor(
-        `${id} to answer`,
-        60_000,
-        async () => (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500)).status === 200,
-      );
+      await c.join(fresh);
       return ms;
     });
     await timed('promote', () => callMs('MemberPromote', { id }));
@@ -210,14 +188,14 @@ export async function membershipRound(dir: string, say: (l: string) => void): Pr
     await timed('remove follower', async () => {
       const ms = await callMs('MemberRemove', { id: follower.id });
       live.splice(live.indexOf(follower), 1);
-      await stopMember(follower);
+      await c.terminate(follower);
       return ms;
     });
     const oldLeader = (await findLeader(live, true)) ?? (await c.leader());
     await timed('remove leader', async () => {
       const ms = await callMs('MemberRemove', { id: oldLeader.id });
       live.splice(live.indexOf(oldLeader), 1);
-      await stopMember(oldLeader);
+      await c.terminate(oldLeader);
       return ms;
     });
   } finally {

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchArgs } from './args.ts';
 import { keyName } from './load.ts';
-import { killAndWait, postJson, rssBytes, sleep, waitFor } from './procs.ts';
+import { postJson, rssBytes, sleep, waitFor } from './procs.ts';
 import type { Member } from './systems.ts';
 import { replaceLeasekvMember, startLeasekv } from './systems.ts';
 
@@ -132,7 +132,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     dir,
     log: ctx.say,
     leaseReads: true,
-    extraArgs: ['--log-level', 'info'],
+    logLevel: 'info',
   });
   try {
     const leader = await c.leader();
@@ -145,7 +145,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const rssBytesPerNode: Record<string, number> = {};
     const memoryPerNode: Record<string, MemoryBreakdown | null> = {};
     for (const m of c.members) {
-      rssBytesPerNode[m.id] = rssBytes(m.proc?.pid);
+      rssBytesPerNode[m.id] = rssBytes(m.pid);
       memoryPerNode[m.id] = await memoryOf(m);
     }
     const leaderNow = await c.leader();
@@ -156,20 +156,20 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const snapMs = [...logText.matchAll(/"ms":(\d+)[^\n]*snapshot written/g)].map((m) => Number(m[1]));
     // Restart: kill -9 a follower, start it again, time until it answers with all data applied.
     const target = await appliedIndex(leaderNow);
-    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
+    await c.kill(follower);
     const t1 = performance.now();
     await c.restart(follower);
     await waitFor('restarted follower to catch up', 120_000, async () => (await appliedIndex(follower)) >= target);
     const restartToServeMs = performance.now() - t1;
     await sleep(2000);
-    const rssAfterRestartBytes = rssBytes(follower.proc?.pid);
+    const rssAfterRestartBytes = rssBytes(follower.pid);
     // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
     // peers refuse): removed, a new member added and started with --join; it catches up from the
     // leader's snapshot.
-    if (follower.proc !== null) await killAndWait(follower.proc, 'SIGKILL');
+    await c.kill(follower);
     rmSync(follower.dataDir, { recursive: true, force: true });
     const t2 = performance.now();
-    const replacement = await replaceLeasekvMember(c, follower, dir);
+    const replacement = await replaceLeasekvMember(c, follower);
     await waitFor('the replacement to catch up', 300_000, async () => (await appliedIndex(replacement)) >= target);
     const wipedCatchUpMs = performance.now() - t2;
     await sleep(2000);
@@ -187,7 +187,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
       restartToServeMs,
       rssAfterRestartBytes,
       wipedCatchUpMs,
-      rssNewMemberBytes: rssBytes(replacement.proc?.pid),
+      rssNewMemberBytes: rssBytes(replacement.pid),
     };
   } finally {
     await c.stop();

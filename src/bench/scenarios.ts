@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { BenchArgs } from './args.ts';
 import { preload, runLoad } from './load.ts';
 import { rowFrom, type Row } from './report.ts';
-import { killAndWait, sleep } from './procs.ts';
+import { sleep } from './procs.ts';
 import type { Cluster, Member, ReadMode } from './systems.ts';
 import { startEtcd, startFloor, startLeasekv } from './systems.ts';
 
@@ -162,8 +162,7 @@ async function failoverOnce(c: Cluster, say: Say): Promise<FailoverResult> {
   }
   const survivors = c.members.filter((m) => m !== old);
   const t0 = performance.now();
-  if (old.proc !== null) await killAndWait(old.proc, 'SIGKILL');
-  old.proc = null;
+  await c.kill(old);
   let writeMs = NaN;
   let readMs = NaN;
   const deadline = t0 + 30_000;

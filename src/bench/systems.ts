@@ -1,17 +1,15 @@
-// The systems a benchmark drives: a leasekv cluster, an etcd cluster (Debian's etcd-server), and the
-// bare node:http floor. Each runs as real processes on 127.0.0.1, with peer links through delay
-// proxies (one proxy process per cluster) when --peer-delay-ms is set.
+// The systems a benchmark drives: a leasekv cluster (started by the test kit's launcher,
+// src/testkit/cluster.ts), an etcd cluster (Debian's etcd-server), and the bare node:http floor.
+// Each runs as real processes on 127.0.0.1, with peer links through delay proxies (one proxy
+// process per cluster) when --peer-delay-ms is set.
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePorts, killAndWait, postJson, sleep, spawnLogged, waitFor } from './procs.ts';
 import type { RequestShape } from './load.ts';
-import { memberList, serveArgs } from '../server/serve-args.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'leasekv.mjs');
+import { ProcessCluster, type Settings } from '../testkit/cluster.ts';
+import { REPO_ROOT } from '../testkit/proc.ts';
 
 export type ReadMode = 'lease' | 'readindex' | 'stale';
 
@@ -19,9 +17,9 @@ export interface Member {
   readonly id: string;
   readonly clientPort: number;
   readonly peerPort: number;
-  proc: ChildProcess | null;
-  readonly args: readonly string[];
   readonly dataDir: string;
+  /** The process id while the member runs, else undefined. */
+  readonly pid: number | undefined;
 }
 
 export interface Cluster {
@@ -34,6 +32,11 @@ export interface Cluster {
   /** True if this member answers a linearizable read / a write now. */
   probeRead(m: Member, timeoutMs: number): Promise<boolean>;
   probeWrite(m: Member, timeoutMs: number): Promise<boolean>;
+  /** kill -9; resolves once the process is gone. */
+  kill(m: Member): Promise<void>;
+  /** SIGTERM and wait for the exit (kill -9 if it does not come in time). */
+  terminate(m: Member): Promise<void>;
+  /** Starts a stopped member again (same ports and data dir). */
   restart(m: Member): Promise<void>;
   stop(): Promise<void>;
 }
@@ -52,7 +55,7 @@ async function startProxies(
   if (specs.length === 0) return null;
   const child = spawnLogged(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/bench/proxy-host.ts'), JSON.stringify(specs)],
+    ['--import', 'tsx', join(REPO_ROOT, 'src/bench/proxy-host.ts'), JSON.stringify(specs)],
     logFile,
   );
   await new Promise<void>((resolve, reject) => {
@@ -64,74 +67,83 @@ async function startProxies(
   return child;
 }
 
-function spawnMember(m: Member, cmd: string, logFile: string): void {
-  m.proc = spawnLogged(cmd, m.args, logFile);
-}
-
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
+/** The leasekv nodes' own LEASEKV_* settings from the bench's environment (e.g. LEASEKV_API_THREAD). */
+function leasekvEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('LEASEKV_') && v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface LeasekvCluster extends Cluster {
+  /** A member with fresh ports and a data dir, not started and not in `members` (for a MemberAdd). */
+  plan(id: string): Promise<Member>;
+  /** Starts a planned member with --join through the running ones; resolves once it answers. */
+  join(m: Member): Promise<void>;
+}
+
+/**
+ * A leasekv cluster of `nodes` processes started by the test kit's launcher (src/testkit/cluster.ts)
+ * with the server's own timings; with a peer delay, every member's inbound peer link goes through
+ * the bench's proxy process (the others dial the proxy, which forwards to the member after the delay).
+ */
 export async function startLeasekv(
   o: ClusterOptions & {
     leaseReads: boolean;
-    extraArgs?: readonly string[];
+    /** More `serve` flags (name without --, see serve-args.ts), e.g. auth. */
+    settings?: Settings;
+    logLevel?: 'info' | 'warn';
     /** Options for node itself, before the script (e.g. --cpu-prof). */
     nodeArgs?: readonly string[];
   },
-): Promise<Cluster> {
-  mkdirSync(o.dir, { recursive: true });
-  const ports = await freePorts(o.nodes * 3);
-  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-  const peerPort = (i: number): number => ports[i * 3] as number;
-  const clientPort = (i: number): number => ports[i * 3 + 1] as number;
-  const dialPort = (i: number): number => (o.peerDelayMs > 0 ? (ports[i * 3 + 2] as number) : peerPort(i));
-  const peers = memberList(ids.map((id, i) => [id, `127.0.0.1:${dialPort(i)}`]));
-  const clients = memberList(ids.map((id, i) => [id, `127.0.0.1:${clientPort(i)}`]));
-  const proxies = await startProxies(
-    o.peerDelayMs > 0
-      ? ids.map((_, i) => ({ listenPort: dialPort(i), targetPort: peerPort(i), delayMs: o.peerDelayMs }))
-      : [],
-    join(o.dir, 'proxies.log'),
-  );
-  const members: Member[] = ids.map((id, i) => {
-    const dataDir = join(o.dir, id);
-    mkdirSync(dataDir, { recursive: true });
-    const args = [
-      ...(o.nodeArgs ?? []),
-      BIN,
-      ...serveArgs({
-        insecure: true,
-        id,
-        dataDir,
-        listenPeer: `127.0.0.1:${peerPort(i)}`,
-        listenClient: `127.0.0.1:${clientPort(i)}`,
-        peers,
-        clientAddrs: clients,
-        settings: { 'log-level': 'warn', 'lease-reads': o.leaseReads },
-      }),
-      ...(o.extraArgs ?? []),
-    ];
-    return { id, clientPort: clientPort(i), peerPort: peerPort(i), proc: null, args, dataDir };
+): Promise<LeasekvCluster> {
+  let proxies: ChildProcess | null = null;
+  const pc = await ProcessCluster.start({
+    size: o.nodes,
+    dir: o.dir,
+    timing: 'profile',
+    logLevel: o.logLevel ?? 'warn',
+    clusterToken: 'leasekv-bench',
+    settings: { 'lease-reads': o.leaseReads, ...o.settings },
+    env: leasekvEnv(),
+    ...(o.nodeArgs === undefined ? {} : { nodeArgs: o.nodeArgs }),
+    beforeStart: async (c) => {
+      if (o.peerDelayMs <= 0) return;
+      const ports = await freePorts(c.ids.length);
+      const specs = c.ids.map((id, i) => ({
+        listenPort: ports[i] as number,
+        targetPort: c.peerPort(id),
+        delayMs: o.peerDelayMs,
+      }));
+      proxies = await startProxies(specs, join(o.dir, 'proxies.log'));
+      c.ids.forEach((id, i) => c.routePeer(id, ports[i] as number));
+    },
   });
-  for (const m of members) spawnMember(m, process.execPath, join(o.dir, `${m.id}.log`));
-  const status = async (m: Member): Promise<{ role?: string; appliedIndex?: string; commitIndex?: string }> =>
-    (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 1000)).body as { role?: string };
-  const cluster: Cluster = {
+  const view = (id: string): Member => ({
+    id,
+    clientPort: pc.clientPort(id),
+    peerPort: pc.peerPort(id),
+    dataDir: pc.dataDir(id),
+    get pid() {
+      return pc.alive(id) ? pc.pid(id) : undefined;
+    },
+  });
+  const answers = (m: Member, timeoutMs: number): Promise<true> =>
+    waitFor(`${m.id} to answer`, timeoutMs, async () => 'role' in (await pc.status(m.id, 500)));
+  const members = pc.ids.map(view);
+  const cluster: LeasekvCluster = {
     name: 'leasekv',
     members,
     async leader(timeoutMs = 30_000) {
-      let found: Member | null = null;
-      await waitFor('a leasekv leader', timeoutMs, async () => {
+      return waitFor('a leasekv leader', timeoutMs, async () => {
         for (const m of members) {
-          if (m.proc === null) continue;
-          const st = await status(m).catch(() => ({}) as { role?: string });
-          if (st.role === 'LEADER') {
-            found = m;
-            return true;
-          }
+          if (m.pid === undefined) continue;
+          const st = await pc.status(m.id);
+          if ('role' in st && st.role === 'LEADER') return m;
         }
-        return false;
+        return undefined;
       });
-      return found as unknown as Member;
     },
     get: (mode) => (key) => ({
       path: '/leasekv.v1.KV/Get',
@@ -146,49 +158,34 @@ export async function startLeasekv(
         (await postJson(m.clientPort, '/leasekv.v1.KV/Put', { key: 'probe', value: 'x' }, timeoutMs)).status === 200
       );
     },
+    kill: (m) => pc.kill(m.id),
+    terminate: (m) => pc.terminate(m.id).catch(() => pc.kill(m.id)),
     async restart(m) {
-      spawnMember(m, process.execPath, join(o.dir, `${m.id}.log`));
-      await waitFor(
-        `${m.id} to answer`,
-        60_000,
-        async () => (await postJson(m.clientPort, '/leasekv.v1.KV/Status', {}, 500)).status === 200,
-      );
+      pc.startNode(m.id);
+      await answers(m, 60_000);
+    },
+    async plan(id) {
+      await pc.addMember(id);
+      return view(id);
+    },
+    async join(m) {
+      pc.startNode(m.id, { join: pc.liveIds() });
+      await answers(m, 60_000);
     },
     async stop() {
-      await Promise.all(members.map(async (m) => (m.proc === null ? undefined : killAndWait(m.proc, 'SIGTERM'))));
+      // SIGTERM first: a node started with --cpu-prof writes its profile on a graceful exit only.
+      await Promise.allSettled(pc.liveIds().map((id) => pc.terminate(id)));
+      await pc.close();
       if (proxies !== null) await killAndWait(proxies, 'SIGTERM');
     },
   };
-  await cluster.leader(60_000);
+  try {
+    await cluster.leader(60_000);
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
   return cluster;
-}
-
-/** The member's own flags and its way in: what joinMemberArgs does not copy from the template. */
-const OWN_FLAGS = ['--id', '--data-dir', '--listen-peer', '--listen-client', '--peers', '--client-addrs', '--insecure'];
-
-/** `serve` arguments for a new member joining through `endpoints`, with `template`'s other options. */
-export function joinMemberArgs(
-  template: Member,
-  o: { id: string; dataDir: string; peerPort: number; clientPort: number; endpoints: readonly string[] },
-): string[] {
-  const at = template.args.indexOf('serve');
-  const rest = template.args
-    .slice(at + 1)
-    .filter(
-      (a, i, all) => !OWN_FLAGS.includes(a) && (all[i - 1] === '--insecure' || !OWN_FLAGS.includes(all[i - 1] ?? '')),
-    );
-  return [
-    ...template.args.slice(0, at),
-    ...serveArgs({
-      insecure: template.args.includes('--insecure'),
-      id: o.id,
-      dataDir: o.dataDir,
-      listenPeer: `127.0.0.1:${o.peerPort}`,
-      listenClient: `127.0.0.1:${o.clientPort}`,
-      join: o.endpoints,
-    }),
-    ...rest,
-  ];
 }
 
 /**
@@ -196,7 +193,7 @@ export function joinMemberArgs(
  * replacing and removing members"): MemberRemove, MemberAdd of a new id on new ports, and a new
  * process started with --join. Returns the new member, which takes `old`'s place in c.members.
  */
-export async function replaceLeasekvMember(c: Cluster, old: Member, dir: string): Promise<Member> {
+export async function replaceLeasekvMember(c: LeasekvCluster, old: Member): Promise<Member> {
   const change = async (method: string, body: object, done: RegExp): Promise<void> => {
     await waitFor(`${method} ${JSON.stringify(body)}`, 60_000, async () => {
       const r = await postJson((await c.leader()).clientPort, `/leasekv.v1.Cluster/${method}`, body, 10_000).catch(
@@ -205,33 +202,15 @@ export async function replaceLeasekvMember(c: Cluster, old: Member, dir: string)
       return r !== null && (r.status === 200 || done.test(JSON.stringify(r.body)));
     });
   };
-  const id = `${old.id}r`;
-  const [peerPort, clientPort] = (await freePorts(2)) as [number, number];
+  const fresh = await c.plan(`${old.id}r`);
   await change('MemberRemove', { id: old.id }, /unknown-member|removed-id/);
   await change(
     'MemberAdd',
-    { id, peerAddr: `127.0.0.1:${peerPort}`, clientAddr: `127.0.0.1:${clientPort}` },
+    { id: fresh.id, peerAddr: `127.0.0.1:${fresh.peerPort}`, clientAddr: `127.0.0.1:${fresh.clientPort}` },
     /already-member/,
   );
-  const dataDir = join(dir, id);
-  mkdirSync(dataDir, { recursive: true });
-  const endpoints = c.members.filter((m) => m !== old).map((m) => `127.0.0.1:${m.clientPort}`);
-  const fresh: Member = {
-    id,
-    clientPort,
-    peerPort,
-    proc: null,
-    args: joinMemberArgs(old, { id, dataDir, peerPort, clientPort, endpoints }),
-    dataDir,
-  };
-  spawnMember(fresh, process.execPath, `${dataDir}.log`);
   c.members.splice(c.members.indexOf(old), 1, fresh);
-  await waitFor(
-    `${id} to answer`,
-    60_000,
-    async () =>
-      (await postJson(clientPort, '/leasekv.v1.KV/Status', {}, 500).catch(() => ({ status: 0 }))).status === 200,
-  );
+  await c.join(fresh);
   return fresh;
 }
 
@@ -253,6 +232,8 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
       : [],
     join(o.dir, 'etcd-proxies.log'),
   );
+  const procs = new Map<string, ChildProcess>();
+  const argsOf = new Map<string, string[]>();
   const members: Member[] = ids.map((id, i) => {
     const dataDir = join(o.dir, id);
     rmSync(dataDir, { recursive: true, force: true });
@@ -284,9 +265,30 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
       '--log-level',
       'warn',
     ];
-    return { id, clientPort: clientPort(i), peerPort: peerPort(i), proc: null, args, dataDir };
+    argsOf.set(id, args);
+    return {
+      id,
+      clientPort: clientPort(i),
+      peerPort: peerPort(i),
+      dataDir,
+      get pid() {
+        return procs.get(id)?.pid;
+      },
+    };
   });
-  for (const m of members) spawnMember(m, 'etcd', join(o.dir, `${m.id}.log`));
+  const spawnMember = (m: Member): void => {
+    const child = spawnLogged('etcd', argsOf.get(m.id) ?? [], join(o.dir, `${m.id}.log`));
+    procs.set(m.id, child);
+    child.once('exit', () => {
+      if (procs.get(m.id) === child) procs.delete(m.id);
+    });
+  };
+  const stopMember = async (m: Member, signal: NodeJS.Signals): Promise<void> => {
+    const child = procs.get(m.id);
+    if (child !== undefined) await killAndWait(child, signal);
+    procs.delete(m.id);
+  };
+  for (const m of members) spawnMember(m);
   const cluster: Cluster = {
     name: 'etcd',
     members,
@@ -294,7 +296,7 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
       let found: Member | null = null;
       await waitFor('an etcd leader', timeoutMs, async () => {
         for (const m of members) {
-          if (m.proc === null) continue;
+          if (m.pid === undefined) continue;
           const r = await postJson(m.clientPort, '/v3/maintenance/status', {}, 1000).catch(() => null);
           const b = r?.body as { header?: { member_id?: string }; leader?: string } | undefined;
           if (b?.leader !== undefined && b.leader !== '0' && b.header?.member_id === b.leader) {
@@ -319,12 +321,14 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
         (await postJson(m.clientPort, '/v3/kv/put', { key: b64('probe'), value: b64('x') }, timeoutMs)).status === 200
       );
     },
+    kill: (m) => stopMember(m, 'SIGKILL'),
+    terminate: (m) => stopMember(m, 'SIGTERM'),
     async restart(m) {
-      spawnMember(m, 'etcd', join(o.dir, `${m.id}.log`));
+      spawnMember(m);
       await sleep(500);
     },
     async stop() {
-      await Promise.all(members.map(async (m) => (m.proc === null ? undefined : killAndWait(m.proc, 'SIGTERM'))));
+      await Promise.all(members.map((m) => stopMember(m, 'SIGTERM')));
       if (proxies !== null) await killAndWait(proxies, 'SIGTERM');
     },
   };
@@ -335,7 +339,7 @@ export async function startEtcd(o: ClusterOptions): Promise<Cluster> {
 export async function startFloor(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
   const child = spawnLogged(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/bench/floor-server.ts')],
+    ['--import', 'tsx', join(REPO_ROOT, 'src/bench/floor-server.ts')],
     join(dir, 'floor.log'),
   );
   const port = await new Promise<number>((resolve, reject) => {

@@ -85,7 +85,7 @@ async function runSystem(ctx: Ctx, c: Cluster, reads: boolean): Promise<SystemRu
   try {
     const leader = await c.leader();
     // Every live member, the leader first: a write that fails moves on (leadership may change).
-    const ports = [leader, ...c.members.filter((m) => m !== leader && m.proc !== null)].map((m) => m.clientPort);
+    const ports = [leader, ...c.members.filter((m) => m !== leader && m.pid !== undefined)].map((m) => m.clientPort);
     await preload(ports, args.keys, args.valueBytes, c.put);
     const port = async (): Promise<number> => (await c.leader()).clientPort;
     const w = (clients: number) => async (): Promise<Measured> =>

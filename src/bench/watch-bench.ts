@@ -142,7 +142,7 @@ const ETCD: Flavour = {
 export async function termOf(c: Cluster): Promise<number> {
   let term = 0;
   for (const m of c.members) {
-    if (m.proc === null) continue;
+    if (m.pid === undefined) continue;
     const r =
       c.name === 'etcd'
         ? await postJson(m.clientPort, '/v3/maintenance/status', {}, 2000).catch(() => null)
@@ -170,7 +170,7 @@ export async function watchFanOut(
   const flavour = c.name === 'etcd' ? ETCD : LEASEKV;
   let leader = await c.leader();
   const term0 = await termOf(c);
-  const ports = c.members.filter((m) => m.proc !== null).map((m) => m.clientPort);
+  const ports = c.members.filter((m) => m.pid !== undefined).map((m) => m.clientPort);
   const arrivals: [number, number][] = []; // [revision, ms]
   const perRevision = new Map<number, number>();
   let delivered = 0;

@@ -37,6 +37,13 @@ export interface ClusterOptions {
   readonly insecure?: boolean;
   /** More `serve` flags (name without --, see serve-args.ts) for every member, or per member. */
   readonly settings?: Settings | ((id: string) => Settings);
+  /** Options for node itself, before the leasekv script (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+  /**
+   * Environment variables for every node, on top of the test's own environment without its
+   * LEASEKV_* variables (so flags are the only configuration unless a caller passes some here).
+   */
+  readonly env?: Readonly<Record<string, string>>;
   /** Runs once ports and data dirs are chosen (dirs not yet created), before any node starts (e.g. a restore). */
   readonly beforeStart?: (c: ProcessCluster) => Promise<void>;
 }
@@ -171,6 +178,16 @@ export class ProcessCluster {
     return `${HOST}:${this.member(id).clientPort}`;
   }
 
+  /** The port `id`'s clients use. */
+  clientPort(id: string): number {
+    return this.member(id).clientPort;
+  }
+
+  /** The port `id` listens on for its peers (behind its proxies or route, if any). */
+  peerPort(id: string): number {
+    return this.member(id).peerPort;
+  }
+
   /** The address the other members dial `id` at (no proxies for members added later). */
   peerAddr(id: string): string {
     return `${HOST}:${this.member(id).peerPort}`;
@@ -183,7 +200,12 @@ export class ProcessCluster {
     assert(m.proc?.alive !== true, `${id} is already running`);
     m.starts++;
     m.stoppedByTest = how.expectExit === true;
-    m.proc = NodeProcess.spawn({ args: this.command(id, how), logPath: m.logPath });
+    const env = this.opts.env;
+    m.proc = NodeProcess.spawn({
+      args: this.command(id, how),
+      logPath: m.logPath,
+      ...(env === undefined ? {} : { env }),
+    });
   }
 
   /** The exit of a start made with expectExit (null if it has not exited within timeoutMs). */
@@ -210,12 +232,13 @@ export class ProcessCluster {
     );
   }
 
-  /** The command that starts `id` (node, the leasekv bin, then `serve` and its flags). See StartHow. */
+  /** The command that starts `id` (node's arguments: nodeArgs, the leasekv bin, then `serve` and its flags). See StartHow. */
   command(id: string, how: StartHow = {}): string[] {
     const m = this.member(id);
     const o = this.opts;
     const peers = how.peers;
     return [
+      ...(o.nodeArgs ?? []),
       LEASEKV_BIN,
       ...serveArgs({
         insecure: o.insecure ?? true,

@@ -45,11 +45,17 @@ export class NodeProcess {
   /**
    * Starts `command args` (by default node with the leasekv bin) appending stdout and stderr to
    * logPath. LEASEKV_* variables of the test's own environment are removed so flags are the only
-   * configuration.
+   * configuration; `env` is added on top.
    */
-  static spawn(o: { command?: string; args: readonly string[]; logPath: string }): NodeProcess {
+  static spawn(o: {
+    command?: string;
+    args: readonly string[];
+    logPath: string;
+    env?: Readonly<Record<string, string>>;
+  }): NodeProcess {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LEASEKV_')) env[k] = v;
+    Object.assign(env, o.env);
     const fd = openSync(o.logPath, 'a');
     try {
       const child = spawn(o.command ?? process.execPath, o.args, { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] });
