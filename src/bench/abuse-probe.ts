@@ -43,6 +43,8 @@ class Track {
   maxGapMs = 0;
   ok = 0;
   failed = 0;
+  /** Why probes failed since the mark: "429 resource_exhausted", "timeout", ... and how often. */
+  readonly failures = new Map<string, number>();
 
   mark(): void {
     this.windowStart = performance.now();
@@ -50,6 +52,12 @@ class Track {
     this.maxGapMs = 0;
     this.ok = 0;
     this.failed = 0;
+    this.failures.clear();
+  }
+
+  fail(why: string): void {
+    this.failed++;
+    this.failures.set(why, (this.failures.get(why) ?? 0) + 1);
   }
 
   success(at: number): void {
@@ -59,8 +67,12 @@ class Track {
   }
 
   /** The gap still open at the end of the window counts too. */
-  report(now: number): { maxGapMs: number; ok: number; failed: number } {
-    return { maxGapMs: Math.max(this.maxGapMs, now - this.last), ok: this.ok, failed: this.failed };
+  report(now: number): { maxGapMs: number; ok: number; failed: number; failures: string } {
+    const failures = [...this.failures.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${v}× ${k}`)
+      .join(', ');
+    return { maxGapMs: Math.max(this.maxGapMs, now - this.last), ok: this.ok, failed: this.failed, failures };
   }
 }
 
@@ -68,27 +80,30 @@ const reads = new Track();
 const writes = new Track();
 let leaseServed = 0;
 
-async function probeLoop(track: Track, op: () => Promise<boolean>): Promise<void> {
+/** "ok", or why the probe failed (status and code, or the network error). */
+async function probeLoop(track: Track, op: () => Promise<string>): Promise<void> {
   while (!stopping) {
     const t0 = performance.now();
-    const ok = await op().catch(() => false);
-    if (ok) track.success(performance.now());
+    const outcome = await op().catch((e: Error) => e.message);
+    if (outcome === 'ok') track.success(performance.now());
     else {
-      track.failed++;
+      track.fail(outcome);
       await findLeader().catch(() => undefined);
     }
     await sleep(Math.max(0, 100 - (performance.now() - t0)));
   }
 }
 
-const readProbe = async (): Promise<boolean> => {
+const outcomeOf = (r: { status: number; body: unknown }): string =>
+  r.status === 200 ? 'ok' : `${r.status} ${(r.body as { code?: string } | null)?.code ?? ''}`;
+const readProbe = async (): Promise<string> => {
   const r = await postJson(leaderPort, '/leasekv.v1.KV/Get', { key: 'abuse-probe' }, 1000);
   if ((r.body as { readMode?: string }).readMode === 'READ_MODE_LEASE') leaseServed++;
-  return r.status === 200;
+  return outcomeOf(r);
 };
 let seq = 0;
-const writeProbe = async (): Promise<boolean> =>
-  (await postJson(leaderPort, '/leasekv.v1.KV/Put', { key: 'abuse-probe', value: String(seq++) }, 1000)).status === 200;
+const writeProbe = async (): Promise<string> =>
+  outcomeOf(await postJson(leaderPort, '/leasekv.v1.KV/Put', { key: 'abuse-probe', value: String(seq++) }, 1000));
 
 let loadOps = 0;
 let loadErrors = 0;

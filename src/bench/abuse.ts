@@ -34,8 +34,8 @@ interface Ctx {
 }
 
 interface ProbeReport {
-  read: { maxGapMs: number; ok: number; failed: number };
-  write: { maxGapMs: number; ok: number; failed: number };
+  read: { maxGapMs: number; ok: number; failed: number; failures: string };
+  write: { maxGapMs: number; ok: number; failed: number; failures: string };
   leaseServed: number;
   loadOpsPerSec: number;
   loadErrors: number;
@@ -51,6 +51,14 @@ function startProbe(ports: number[], clients: number, valueBytes: number, keys: 
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`abuse probe exited (${code})`)));
   });
+}
+
+/** The probes' failures in the window, if any: why they waited (appended to "how the node answered"). */
+function probeFailures(p: ProbeReport): string {
+  const part = (what: string, t: ProbeReport['read']): string[] =>
+    t.failed === 0 ? [] : [`${what} probe failed ${t.failed}× (${t.failures})`];
+  const all = [...part('read', p.read), ...part('write', p.write)];
+  return all.length === 0 ? '' : `; ${all.join('; ')}`;
 }
 
 function probeReport(child: ChildProcess): Promise<ProbeReport> {
@@ -198,7 +206,7 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
         lagMaxMs: lag.maxMs,
         lagP99Ms: lag.p99Ms,
         lagSource: lag.source,
-        answer,
+        answer: answer + probeFailures(p),
         seconds: (performance.now() - t0) / 1000,
         loadOpsPerSec: p.loadOpsPerSec,
       };

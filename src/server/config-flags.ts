@@ -45,6 +45,7 @@ export type RawConfig = Record<
   | 'config'
   | 'maxJsonDepth'
   | 'maxPendingPerConnection'
+  | 'maxPendingPerSource'
   | 'headersTimeoutMs'
   | 'requestReceiveTimeoutMs'
   | 'maxConnections'
@@ -176,6 +177,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'maxPendingPerConnection',
     env: 'LEASEKV_MAX_PENDING_PER_CONNECTION',
     help: 'in-flight requests of one client connection (default max(8, max-pending-requests/8))',
+  },
+  '--max-pending-per-source': {
+    key: 'maxPendingPerSource',
+    env: 'LEASEKV_MAX_PENDING_PER_SOURCE',
+    help: 'in-flight requests of one client IP address, all its connections (default max(8, max-pending-requests/4))',
   },
   '--headers-timeout-ms': {
     key: 'headersTimeoutMs',

@@ -173,7 +173,7 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
   );
   apiGauge(
     'leasekv_api_rejected_overload',
-    'Client requests refused with resource_exhausted (in-flight budget), since start',
+    'Client requests refused with resource_exhausted (in-flight budget or its per-connection, per-source or fair share), since start',
     (a) => a.rejectedOverload,
   );
 

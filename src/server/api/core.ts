@@ -5,11 +5,9 @@ import type { KvBackend } from '../backend.ts';
 import { toConnectError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 import type { AuthGate } from '../auth/gate.ts';
+import { Admission, type ConnShare } from './admission.ts';
 
-/** One client connection's requests in flight (HTTP/1.1 pipelining, HTTP/2 streams). */
-export interface ConnShare {
-  inFlight: number;
-}
+export type { ConnShare } from './admission.ts';
 
 /** The request's connection share, as a Connect context value (set by rpc.ts, read by the handlers). */
 export const CONN_SHARE = createContextKey<ConnShare | undefined>(undefined, {
@@ -17,9 +15,7 @@ export const CONN_SHARE = createContextKey<ConnShare | undefined>(undefined, {
 });
 
 export class ApiCore {
-  #inFlight = 0;
-  /** Requests refused because maxInFlight was reached (for metrics). */
-  rejectedOverload = 0;
+  readonly #admission: Admission;
   /** Users, roles and tokens (issue 15); undefined: this server never checks (tests, tools). */
   auth: AuthGate | undefined = undefined;
 
@@ -28,27 +24,22 @@ export class ApiCore {
     readonly limits: ApiLimits,
     /** Told about errors that are bugs (answered as `internal`), for the node's log. */
     private readonly onInternalError: (err: unknown) => void = () => {},
-  ) {}
-
-  get inFlight(): number {
-    return this.#inFlight;
+  ) {
+    this.#admission = new Admission(limits);
   }
 
-  #admit(conn: ConnShare | undefined): void {
-    if (this.#inFlight >= this.limits.maxInFlight) {
-      this.rejectedOverload++;
-      throw new ConnectError(
-        `server busy: ${this.limits.maxInFlight} requests in flight; retry with backoff`,
-        Code.ResourceExhausted,
-      );
-    }
-    if (conn !== undefined && conn.inFlight >= this.limits.maxInFlightPerConnection) {
-      this.rejectedOverload++;
-      throw new ConnectError(
-        `this connection has ${this.limits.maxInFlightPerConnection} requests in flight (the per-connection share); retry with backoff or use more connections`,
-        Code.ResourceExhausted,
-      );
-    }
+  get inFlight(): number {
+    return this.#admission.inFlight;
+  }
+
+  /** The in-flight budget and its shares (admission.ts). */
+  get admission(): Admission {
+    return this.#admission;
+  }
+
+  /** Requests refused with resource_exhausted by the in-flight budget or a share of it (for metrics). */
+  get rejectedOverload(): number {
+    return this.#admission.refused;
   }
 
   /**
@@ -57,9 +48,7 @@ export class ApiCore {
    * No abort signal, timer or race per request: the lease read's path. Always throws ConnectError.
    */
   async callQuick<T>(fn: () => Promise<T>, conn?: ConnShare): Promise<T> {
-    this.#admit(conn);
-    this.#inFlight++;
-    if (conn !== undefined) conn.inFlight++;
+    this.#admission.enter(conn);
     try {
       return await fn();
     } catch (err) {
@@ -67,17 +56,16 @@ export class ApiCore {
       if (ce.code === Code.Internal) this.onInternalError(err);
       throw ce;
     } finally {
-      this.#inFlight--;
-      if (conn !== undefined) conn.inFlight--;
+      this.#admission.leave(conn);
     }
   }
 
   /**
    * Runs `fn` under admission control and a deadline: min(client deadline, limits.requestDeadlineMs).
-   * Invariant: #inFlight counts calls between admission and their answer, so it never exceeds
-   * limits.maxInFlight — excess requests are refused at once, never queued (issue 5: back-pressure).
-   * Likewise `conn.inFlight` never exceeds limits.maxInFlightPerConnection, so one pipelining or
-   * multiplexing connection cannot take the whole budget from the others (issue 13).
+   * Invariant: the in-flight count covers calls between admission and their answer, so it never
+   * exceeds limits.maxInFlight — excess requests are refused at once, never queued (issue 5:
+   * back-pressure); the per-connection, per-source and fair shares (admission.ts) keep one
+   * connection or one source from taking the budget from the others (issue 13).
    * Always throws ConnectError.
    */
   async call<T>(
@@ -86,10 +74,8 @@ export class ApiCore {
     fn: (signal: AbortSignal) => Promise<T>,
     conn?: ConnShare,
   ): Promise<T> {
-    this.#admit(conn);
     if (clientSignal.aborted) throw abortReason(clientSignal.reason);
-    this.#inFlight++;
-    if (conn !== undefined) conn.inFlight++;
+    this.#admission.enter(conn);
     const ctrl = new AbortController();
     const deadlineMs =
       clientTimeoutMs === undefined
@@ -114,8 +100,7 @@ export class ApiCore {
     } finally {
       clearTimeout(timer);
       clientSignal.removeEventListener('abort', onClientAbort);
-      this.#inFlight--;
-      if (conn !== undefined) conn.inFlight--;
+      this.#admission.leave(conn);
     }
   }
 }

@@ -21,6 +21,12 @@ export interface ApiLimits {
    * connection cannot take the whole maxInFlight budget from the others. Default max(8, maxInFlight/8).
    */
   readonly maxInFlightPerConnection: number;
+  /**
+   * Requests being answered at once from ONE source address, over all its connections: one client
+   * opening many connections cannot take the budget from the others; beyond half the budget, a
+   * source is also held to its fair share (admission.ts). Default max(8, maxInFlight/4).
+   */
+  readonly maxInFlightPerSource: number;
   /** Deadline for a request whose client sent none (or a longer one). */
   readonly requestDeadlineMs: number;
   /** A client connection with no traffic for this long is closed. */
@@ -46,7 +52,7 @@ export interface ApiLimits {
   readonly maxConcurrentStreams: number;
 }
 
-export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection'> = {
+export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection' | 'maxInFlightPerSource'> = {
   maxKeyBytes: 4 * 1024,
   maxValueBytes: 1024 * 1024,
   maxRequestBytes: 8 * 1024 * 1024,
@@ -71,6 +77,11 @@ export function defaultInFlightPerConnection(maxInFlight: number): number {
   return Math.min(maxInFlight, Math.max(8, Math.floor(maxInFlight / 8)));
 }
 
+/** The default per-source share of the in-flight budget (never below the per-connection share). */
+export function defaultInFlightPerSource(maxInFlight: number, perConnection: number): number {
+  return Math.min(maxInFlight, Math.max(8, perConnection, Math.floor(maxInFlight / 4)));
+}
+
 export class ApiLimitsError extends Error {
   override readonly name = 'ApiLimitsError';
 }
@@ -78,9 +89,11 @@ export class ApiLimitsError extends Error {
 /** Fills defaults and checks every limit; throws ApiLimitsError naming the bad one. */
 export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   const base = { ...DEFAULT_LIMITS, ...partial };
+  const perConnection = partial.maxInFlightPerConnection ?? defaultInFlightPerConnection(base.maxInFlight);
   const l: ApiLimits = {
     ...base,
-    maxInFlightPerConnection: partial.maxInFlightPerConnection ?? defaultInFlightPerConnection(base.maxInFlight),
+    maxInFlightPerConnection: perConnection,
+    maxInFlightPerSource: partial.maxInFlightPerSource ?? defaultInFlightPerSource(base.maxInFlight, perConnection),
   };
   const positive = (name: keyof ApiLimits, max: number, min = 1): void => {
     const v = l[name];
@@ -97,6 +110,7 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxRangeLimit', 1_000_000);
   positive('maxInFlight', 1_000_000);
   positive('maxInFlightPerConnection', 1_000_000);
+  positive('maxInFlightPerSource', 1_000_000);
   positive('requestDeadlineMs', DAY_MS);
   positive('idleTimeoutMs', DAY_MS);
   positive('headersTimeoutMs', DAY_MS, 10);
@@ -117,9 +131,14 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
       `api limit maxRequestBytes (${l.maxRequestBytes}) must be at least maxKeyBytes + maxValueBytes`,
     );
   }
-  if (l.maxInFlightPerConnection > l.maxInFlight) {
+  if (l.maxInFlightPerSource > l.maxInFlight) {
     throw new ApiLimitsError(
-      `api limit maxInFlightPerConnection (${l.maxInFlightPerConnection}) exceeds maxInFlight (${l.maxInFlight})`,
+      `api limit maxInFlightPerSource (${l.maxInFlightPerSource}) exceeds maxInFlight (${l.maxInFlight})`,
+    );
+  }
+  if (l.maxInFlightPerConnection > l.maxInFlightPerSource) {
+    throw new ApiLimitsError(
+      `api limit maxInFlightPerConnection (${l.maxInFlightPerConnection}) exceeds maxInFlightPerSource (${l.maxInFlightPerSource})`,
     );
   }
   if (l.headersTimeoutMs > l.requestReceiveTimeoutMs) {

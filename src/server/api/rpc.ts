@@ -2,7 +2,8 @@
 // come before any work (issue 13): method (405 with Allow) and content type (415), each with a JSON
 // error body like every other error; a declared Content-Length over the limit (refused before the
 // body is read, and an HTTP/1.1 connection is closed); the body checks of body-guard.ts; and the
-// per-connection share of the in-flight budget, passed to the handlers as a context value.
+// connection's share of the in-flight budget (with its source address, for the per-source and fair
+// shares of admission.ts), passed to the handlers as a context value.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import {
@@ -18,8 +19,9 @@ import {
 } from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
-import { checkBody, emptyRequest, needsGuard, readBodyBounded, wireOf } from './body-guard.ts';
+import { checkBody, emptyRequest, needsGuard, readBodyBounded, wireOf, type Wire } from './body-guard.ts';
 import { CONN_SHARE, type ConnShare } from './core.ts';
+import type { Admission } from './admission.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import type { ApiLimits } from './limits.ts';
 
@@ -41,6 +43,12 @@ const ENVELOPE_SLACK_BYTES = 64;
 export interface RpcDispatchOptions {
   readonly limits: ApiLimits;
   readonly connectOptions: ConnectRouterOptions & { readonly routes: (router: ConnectRouter) => void };
+  /**
+   * The in-flight budget (ApiCore's): a unary request it would refuse is answered resource_exhausted
+   * here, before its body is read or Connect sees it, so that shedding one source's excess costs
+   * the thread little and other sources' requests do not wait behind it (issue 13).
+   */
+  readonly admission?: Admission;
   /** Tried first for each HTTP/1.1 request: the JSON fast path (fast-path.ts). */
   readonly fast?: {
     accepts(req: IncomingMessage, path: string): boolean;
@@ -59,9 +67,10 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const shares = new WeakMap<object, ConnShare>();
   const { limits } = opts;
-  const shareOf = (key: object): ConnShare => {
+  /** The share of a connection (HTTP/1.1 socket, HTTP/2 session), counted against its source address. */
+  const shareOf = (key: object, socket: { remoteAddress?: string | undefined } | undefined): ConnShare => {
     let share = shares.get(key);
-    if (share === undefined) shares.set(key, (share = { inFlight: 0 }));
+    if (share === undefined) shares.set(key, (share = { inFlight: 0, source: socket?.remoteAddress ?? '' }));
     return share;
   };
   const refuseTooLarge = (res: NodeRes, declared: number): void => {
@@ -74,6 +83,28 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
       `request body of ${declared} bytes is larger than the limit of ${limits.maxRequestBytes} bytes`,
     );
   };
+  /** Answers resource_exhausted at once if admission would refuse the request; true if it did. */
+  const shed = (req: NodeReq, res: NodeRes, share: ConnShare, wire: Wire | undefined): boolean => {
+    const why = opts.admission?.refusal(share) ?? null;
+    if (why === null) return false;
+    if (wire !== undefined && wire.enveloped) {
+      // gRPC: a trailers-only answer (grpc-status 8, RESOURCE_EXHAUSTED). gRPC-Web and Connect
+      // streaming carry their status in the body: Connect refuses those itself (core.ts).
+      if (!('stream' in req) || wire.base64 || !/^application\/grpc(\+|;|$)/i.test(req.headers['content-type'] ?? ''))
+        return false;
+      req.stream.respond(
+        {
+          ':status': 200,
+          'content-type': req.headers['content-type'] ?? 'application/grpc',
+          'grpc-status': '8',
+          'grpc-message': encodeURIComponent(why),
+        },
+        { endStream: true },
+      );
+    } else writeJsonError(res, 429, 'resource_exhausted', why);
+    opts.admission?.countRefusal();
+    return true;
+  };
   return (req, res) => {
     // An HTTP/2 stream the client already reset (rapid reset): nothing to answer, so no work at all.
     if ('stream' in req && (req.stream.closed || req.stream.destroyed)) return;
@@ -85,7 +116,9 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     if (http1 && opts.fast !== undefined && opts.fast.accepts(req, path)) {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limits.maxRequestBytes) return refuseTooLarge(res, declared);
-      return opts.fast.serve(req, res as ServerResponse, path, shareOf(req.socket));
+      const share = shareOf(req.socket, req.socket);
+      if (shed(req, res, share, undefined)) return;
+      return opts.fast.serve(req, res as ServerResponse, path, share);
     }
     const handler = handlers.get(path);
     if (handler === undefined) {
@@ -116,9 +149,11 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     const declared = Number(req.headers['content-length'] ?? 0);
     const tooLarge = declared > limits.maxRequestBytes + (wire.enveloped ? ENVELOPE_SLACK_BYTES : 0);
     if (tooLarge && http1) return refuseTooLarge(res, declared);
-    const values = createContextValues()
-      .set(CONN_SHARE, shareOf(http1 ? req.socket : (req.stream.session ?? req.stream)))
-      .set(CLIENT_SECURITY, clientSecurityOf(req));
+    const share = http1
+      ? shareOf(req.socket, req.socket)
+      : shareOf(req.stream.session ?? req.stream, req.stream.session?.socket ?? req.socket);
+    if (handler.method.methodKind === 'unary' && shed(req, res, share, wire)) return;
+    const values = createContextValues().set(CONN_SHARE, share).set(CLIENT_SECURITY, clientSecurityOf(req));
     if (tooLarge) {
       values.set(
         GUARD_ERROR,

@@ -101,6 +101,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const fast = opts.fastPath === false ? undefined : new FastPath(core, connectOptions);
   const rpc = createRpcDispatch({
     limits,
+    admission: core.admission,
     connectOptions,
     ...(fast === undefined ? {} : { fast }),
   });
