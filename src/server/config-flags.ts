@@ -68,7 +68,9 @@ export type RawConfig = Record<
   | 'insecure'
   | 'auth'
   | 'rootPasswordFile'
-  | 'authTokenTtlMs',
+  | 'authTokenTtlMs'
+  | 'authAttemptsPerSec'
+  | 'authAttemptsPerSourcePerSec',
   string | undefined
 >;
 
@@ -273,6 +275,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'authTokenTtlMs',
     env: 'LEASEKV_AUTH_TOKEN_TTL_MS',
     help: 'how long a token from Authenticate lives (default 600000)',
+  },
+  '--auth-attempts-per-sec': {
+    key: 'authAttemptsPerSec',
+    env: 'LEASEKV_AUTH_ATTEMPTS_PER_SEC',
+    help: 'Authenticate attempts (each a scrypt hash) admitted per second on this node; more get resource_exhausted (default 20)',
+  },
+  '--auth-attempts-per-source-per-sec': {
+    key: 'authAttemptsPerSourcePerSec',
+    env: 'LEASEKV_AUTH_ATTEMPTS_PER_SOURCE_PER_SEC',
+    help: 'Authenticate attempts admitted per second from one source address (default 5)',
   },
   '--api-thread': {
     key: 'apiThread',

@@ -72,6 +72,9 @@ export interface AuthConfig {
   /** --root-password-file (absent: this member never sets up the root user). */
   readonly rootPasswordFile?: string;
   readonly tokenTtlMs: number;
+  /** Authenticate attempts admitted per second on this node, and from one source address (auth/attempts.ts). */
+  readonly authAttemptsPerSec: number;
+  readonly authAttemptsPerSourcePerSec: number;
 }
 
 /** Timing profiles. `far` is for members in different regions (round trips of 100–300 ms). */
@@ -331,6 +334,15 @@ function authSetting(raw: Partial<RawConfig>): AuthConfig {
     required,
     ...(file === undefined ? {} : { rootPasswordFile: file }),
     tokenTtlMs: intSetting(raw.authTokenTtlMs, '--auth-token-ttl-ms', 600_000, 100, 7 * 24 * 3600_000),
+    // Each attempt is a scrypt hash (~50 ms of a thread-pool thread): 20 a second is about one core.
+    authAttemptsPerSec: intSetting(raw.authAttemptsPerSec, '--auth-attempts-per-sec', 20, 1, 10_000),
+    authAttemptsPerSourcePerSec: intSetting(
+      raw.authAttemptsPerSourcePerSec,
+      '--auth-attempts-per-source-per-sec',
+      5,
+      1,
+      10_000,
+    ),
   };
 }
 

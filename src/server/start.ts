@@ -26,7 +26,7 @@ import { spawnApiThread, startApiThread, type ApiThread, type ClientApi } from '
 import type { Worker } from 'node:worker_threads';
 import type { ApiThreadStats } from './api-thread/stats.ts';
 import { LoopLag, type LoopLagStats } from './loop-lag.ts';
-import { AuthGate } from './auth/gate.ts';
+import { AuthGate, type AuthGateSettings } from './auth/gate.ts';
 import { readRootPassword, startAuthEnabler } from './auth/enable.ts';
 
 export interface RunningNode {
@@ -186,10 +186,16 @@ async function startOnStorage(
     checkFlags(flags, membersOf(inForce), resolved.book.record.clusterId);
   }
   if (cfg.auth.rootPasswordFile !== undefined) readRootPassword(cfg.auth.rootPasswordFile);
-  const gate = new AuthGate({
-    table: () => node.authTable(),
+  const gateSettings: AuthGateSettings = {
     required: cfg.auth.required,
     tokenTtlMs: cfg.auth.tokenTtlMs,
+    authAttemptsPerSec: cfg.auth.authAttemptsPerSec,
+    authAttemptsPerSourcePerSec: cfg.auth.authAttemptsPerSourcePerSec,
+  };
+  const gate = new AuthGate({
+    table: () => node.authTable(),
+    ...gateSettings,
+    logger: log.child({ component: 'auth' }),
   });
   let api: ClientApi;
   let apiThread: ApiThread | null = null;
@@ -227,7 +233,7 @@ async function startOnStorage(
       apiThread = await startApiThread(
         {
           ...apiOpts,
-          authConfig: { required: cfg.auth.required, tokenTtlMs: cfg.auth.tokenTtlMs },
+          authConfig: gateSettings,
           onFailure: (err) => node.events.emit('fatal', err),
         },
         apiWorker,

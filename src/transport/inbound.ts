@@ -14,7 +14,7 @@ import { FrameDecoder } from './frame-decoder.ts';
 import { sameTransfer } from './outbound.ts';
 import type { PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
 import { peerCertProblem, TLS_HANDSHAKE_BYTE } from './tls-check.ts';
-import { LogLimiter } from '../util/log-limit.ts';
+import { LimitedLog } from '../util/log-limit.ts';
 
 export type MessageHandler = (msg: Message) => void;
 export type SnapshotHandler = (from: NodeId, msg: SnapshotRequest, data: Uint8Array) => void;
@@ -41,7 +41,7 @@ export class InboundHub {
   private readonly sockets = new Map<Socket, Socket>();
   private readonly activeByPeer = new Map<NodeId, Socket>();
   private readonly incoming = new Map<NodeId, IncomingSnapshot>();
-  private readonly limiter: LogLimiter;
+  private readonly limited: LimitedLog;
   /** TLS connections between the ClientHello and the end of the handshake, by remote address. */
   private readonly handshaking = new Map<string, { raw: Socket; timer: NodeJS.Timeout }>();
   private tls: TlsServer | null = null;
@@ -51,7 +51,7 @@ export class InboundHub {
     private readonly opts: ResolvedOptions,
     private readonly cb: InboundCallbacks,
   ) {
-    this.limiter = new LogLimiter(opts.refusalLogIntervalMs);
+    this.limited = new LimitedLog(opts.logger, opts.refusalLogIntervalMs);
   }
 
   accept(raw: Socket): void {
@@ -196,9 +196,7 @@ export class InboundHub {
   private failedTls(remote: string, reason: string): void {
     this.cb.onRefused();
     const host = remote.slice(0, remote.lastIndexOf(':'));
-    const held = this.limiter.take(`${host} tls ${reason}`);
-    if (held === null) return;
-    this.opts.logger.warn({ remote, reason, ...(held > 0 ? { heldBack: held } : {}) }, 'peer TLS handshake failed');
+    this.limited.warn(`${host} tls ${reason}`, { remote, reason }, 'peer TLS handshake failed');
   }
 
   stop(): void {
@@ -259,11 +257,10 @@ export class InboundHub {
     this.cb.onRefused();
     // One line per source and cause per interval: a refused member redials several times a second.
     const host = remote.slice(0, remote.lastIndexOf(':'));
-    const held = this.limiter.take(`${host} ${reason}`);
-    if (held !== null) {
-      this.opts.logger.warn({ remote, reason, ...(held > 0 ? { heldBack: held } : {}) }, 'refused peer connection');
-    }
+    this.limited.warn(`${host} ${reason}`, { remote, reason }, 'refused peer connection');
     sock.end(encodeFrame({ kind: 'refuse', reason, code }));
+    // Read (and drop) whatever else it sends, so that its close is seen and its slot freed at once.
+    sock.resume();
     // end() waits for the peer; do not let a silent peer keep the socket.
     setTimeout(() => sock.destroy(), 1000).unref();
     return null;

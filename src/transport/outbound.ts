@@ -12,7 +12,7 @@ import { encodeFrame, type Frame, type TransferId } from './codec.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import type { PeerAddress, PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
 import { peerCertProblem } from './tls-check.ts';
-import { LogLimiter } from '../util/log-limit.ts';
+import { LimitedLog } from '../util/log-limit.ts';
 
 type LinkState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -45,7 +45,7 @@ export class OutboundLink {
   private failureLogged = false;
   private failedSocket: Socket | null = null;
   /** Refusals by the peer, by reason: logged once per refusalLogIntervalMs. */
-  private refusals: LogLimiter;
+  private readonly refusals: LimitedLog;
   private tlsContext: { material: TlsMaterial; context: SecureContext } | null = null;
 
   constructor(
@@ -54,7 +54,7 @@ export class OutboundLink {
     private addr: PeerAddress,
     private readonly stats: PeerStats,
   ) {
-    this.refusals = new LogLimiter(opts.refusalLogIntervalMs);
+    this.refusals = new LimitedLog(opts.logger, opts.refusalLogIntervalMs);
   }
 
   start(): void {
@@ -241,7 +241,7 @@ export class OutboundLink {
         this.state = 'ready';
         this.attempts = 0;
         this.failureLogged = false;
-        this.refusals = new LogLimiter(this.opts.refusalLogIntervalMs);
+        this.refusals.clear();
         this.stats.connects++;
         this.stats.connected = true;
         this.opts.logger.info(
@@ -253,13 +253,11 @@ export class OutboundLink {
         return;
       case 'refuse': {
         // The reason is the other node's; logged once per cause and interval (it redials several times a second).
-        const held = this.refusals.take(f.reason);
-        if (held !== null) {
-          this.opts.logger.warn(
-            { peer: this.peerId, reason: f.reason, ...(held > 0 ? { heldBack: held } : {}) },
-            `node ${this.peerId} refused this node's connection`,
-          );
-        }
+        this.refusals.warn(
+          f.reason,
+          { peer: this.peerId, reason: f.reason },
+          `node ${this.peerId} refused this node's connection`,
+        );
         this.failureLogged = true;
         this.stats.errors++;
         sock.destroy();

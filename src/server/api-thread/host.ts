@@ -5,6 +5,7 @@ import type { ClusterBackend } from '../cluster-backend.ts';
 import type { ApiLogger, ExtraRoute } from '../api/server.ts';
 import type { FrontEndTls } from '../api/front.ts';
 import type { AuthBackend } from '../auth/backend.ts';
+import type { AuthGateSettings } from '../auth/gate.ts';
 import { resolveLimits, type ApiLimits } from '../api/limits.ts';
 import { startAdminServer } from './admin-server.ts';
 import { NodeSide } from './node-side.ts';
@@ -25,7 +26,7 @@ export interface ApiThreadOptions {
    * Users and roles (issue 15): the API thread runs its own gate over a copy of the node's auth
    * table, sent again whenever the table changes (checked before every answer and every AUTH_SYNC_MS).
    */
-  readonly authConfig?: { readonly required: boolean; readonly tokenTtlMs: number };
+  readonly authConfig?: AuthGateSettings;
   readonly authBackend?: AuthBackend;
   /** Told once if the API thread dies while the node runs (the node cannot serve clients any more). */
   readonly onFailure?: (err: Error) => void;

@@ -6,6 +6,7 @@
 import type { GetRequest, KeyValue } from '../backend.ts';
 import type { ApiLimits } from '../api/limits.ts';
 import type { ClientTlsMaterial } from '../api/front.ts';
+import type { AuthGateSettings } from '../auth/gate.ts';
 import type { WatchBatch, WatchRequest } from '../watch/hub.ts';
 
 /** KvBackend methods (the signal, when they take one, is appended by the node's side). */
@@ -78,7 +79,7 @@ export interface ApiThreadData {
   readonly routes: readonly { readonly method: string; readonly path: string }[];
   readonly adminSocket: string;
   /** Users and roles (issue 15): the gate's settings and the table as it is now (null: no auth surface). */
-  readonly auth: { readonly required: boolean; readonly tokenTtlMs: number; readonly table: Uint8Array } | null;
+  readonly auth: (AuthGateSettings & { readonly table: Uint8Array }) | null;
   /** TLS on the client port (null: plaintext); Buffers arrive as Uint8Arrays. */
   readonly tls: ClientTlsMaterial | null;
   /** Int32Array slots the API thread publishes its counters in (stats.ts). */

@@ -92,7 +92,14 @@ async function start(d: ApiThreadData): Promise<void> {
     d.auth === null
       ? {}
       : {
-          auth: new AuthGate({ table: () => authTable, required: d.auth.required, tokenTtlMs: d.auth.tokenTtlMs }),
+          auth: new AuthGate({
+            table: () => authTable,
+            required: d.auth.required,
+            tokenTtlMs: d.auth.tokenTtlMs,
+            authAttemptsPerSec: d.auth.authAttemptsPerSec,
+            authAttemptsPerSourcePerSec: d.auth.authAttemptsPerSourcePerSec,
+            logger,
+          }),
           authBackend: new RemoteAuth(link, () => authTable),
         };
   try {

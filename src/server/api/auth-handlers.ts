@@ -8,6 +8,7 @@ import type { AuthBackend } from '../auth/backend.ts';
 import { requireRoot, unauthenticated, type AuthGate } from '../auth/gate.ts';
 import { hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from '../auth/passwords.ts';
 import { callerOf } from './authz.ts';
+import { CLIENT_SECURITY } from './client-security.ts';
 import type { ApiCore } from './core.ts';
 import { checkKey } from './validate.ts';
 
@@ -38,9 +39,15 @@ export function authService(core: ApiCore, gate: AuthGate, backend: AuthBackend)
   return {
     async authenticate(req, ctx) {
       if (!backend.authTable().enabled) throw unauthenticated('auth is not enabled on this cluster');
+      const remote = ctx.values.get(CLIENT_SECURITY).remote;
+      // Before the hash: a flood of guesses is refused without costing a scrypt each (auth/attempts.ts).
+      gate.admitAttempt(remote);
       const user = backend.authTable().user(req.name);
       const ok = await run(ctx, () => verifyPassword(req.password, user ?? NOBODY));
-      if (user === undefined || !ok) throw unauthenticated('wrong user name or password');
+      if (user === undefined || !ok) {
+        gate.failedAttempt(remote, req.name);
+        throw unauthenticated('wrong user name or password');
+      }
       return gate.issue(user.name);
     },
     async userAdd(req, ctx) {

@@ -18,23 +18,26 @@ export interface ClientCertificate {
 }
 
 export interface ClientSecurity {
+  /** The connection's source address ('' if unknown): what refusals are logged and rate-limited by. */
+  readonly remote: string;
   /** The request arrived over TLS. */
   readonly tls: boolean;
   /** The client certificate, verified against the client port's CA; null if none was verified. */
   readonly clientCert: ClientCertificate | null;
   /**
-   * A certificate was presented but did not verify (another CA, expired, not yet valid): the reason
-   * as node:tls gives it (`CERT_HAS_EXPIRED`, ...). null when none was presented or it verified.
+   * A certificate was presented but did not verify (another CA, expired, not yet valid): why, in
+   * words with node:tls's code (`it expired on … (CERT_HAS_EXPIRED)`). null when none was presented
+   * or it verified.
    */
   readonly clientCertError: string | null;
 }
 
-export const PLAINTEXT: ClientSecurity = { tls: false, clientCert: null, clientCertError: null };
+export const PLAINTEXT: ClientSecurity = { remote: '', tls: false, clientCert: null, clientCertError: null };
 
 /** The request's ClientSecurity, as a Connect context value (set by rpc.ts for every RPC). */
 export const CLIENT_SECURITY = createContextKey<ClientSecurity>(PLAINTEXT, { description: 'leasekv client security' });
 
-/** Per connection: the peer certificate cannot change on a connection (renegotiation is off). */
+/** Per connection: the address and the peer certificate cannot change on a connection (renegotiation is off). */
 const cache = new WeakMap<Socket, ClientSecurity>();
 
 /** The connection a request came on (HTTP/1.1: its socket; HTTP/2: its session's socket). */
@@ -45,29 +48,32 @@ function socketOf(req: IncomingMessage | Http2ServerRequest): Socket | undefined
 
 export function clientSecurityOf(req: IncomingMessage | Http2ServerRequest): ClientSecurity {
   const sock = socketOf(req);
-  if (sock === undefined || !(sock instanceof TLSSocket)) return PLAINTEXT;
+  if (sock === undefined) return PLAINTEXT;
   let s = cache.get(sock);
   if (s === undefined) {
-    s = describe(sock);
+    s = sock instanceof TLSSocket ? describe(sock) : { ...PLAINTEXT, remote: sock.remoteAddress ?? '' };
     cache.set(sock, s);
   }
   return s;
 }
 
 function describe(sock: TLSSocket): ClientSecurity {
+  const remote = sock.remoteAddress ?? '';
   const cert = sock.getPeerCertificate();
   // An empty object when the client sent no certificate.
   if (cert === null || typeof cert !== 'object' || cert.fingerprint256 === undefined) {
-    return { tls: true, clientCert: null, clientCertError: null };
+    return { remote, tls: true, clientCert: null, clientCertError: null };
   }
   if (!sock.authorized) {
-    const why = sock.authorizationError;
-    return { tls: true, clientCert: null, clientCertError: why instanceof Error ? why.message : String(why) };
+    const why = sock.authorizationError as unknown;
+    const code = why instanceof Error ? ((why as NodeJS.ErrnoException).code ?? why.message) : String(why);
+    return { remote, tls: true, clientCert: null, clientCertError: `${certProblem(code, cert)} (${code})` };
   }
   const subject = cert.subject ?? {};
   const parts = Object.entries(subject).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`));
   const cn = subject.CN;
   return {
+    remote,
     tls: true,
     clientCert: {
       subject: parts.reverse().join(','),
@@ -76,4 +82,23 @@ function describe(sock: TLSSocket): ClientSecurity {
     },
     clientCertError: null,
   };
+}
+
+/** What an unverified client certificate's code means, in words a user can act on. */
+function certProblem(code: string, cert: { valid_from: string; valid_to: string }): string {
+  switch (code) {
+    case 'CERT_HAS_EXPIRED':
+      return `it expired on ${cert.valid_to}`;
+    case 'CERT_NOT_YET_VALID':
+      return `it is not valid before ${cert.valid_from}`;
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+      return 'it is not signed by the CA this node trusts (--tls-ca)';
+    default:
+      return 'it did not verify';
+  }
 }

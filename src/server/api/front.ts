@@ -11,7 +11,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { LogLimiter } from '../../util/log-limit.ts';
+import { LimitedLog } from '../../util/log-limit.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -144,11 +144,11 @@ const LOG_INTERVAL_MS = 60_000;
 interface TlsFront {
   /** The TLS server connections are handed to (it never listens): its context follows the material in force. */
   server(): TlsServer;
-  readonly limiter: LogLimiter;
+  readonly log: LimitedLog;
 }
 
 function tlsFront(opts: FrontEndOptions, tls: FrontEndTls): TlsFront {
-  const limiter = new LogLimiter(LOG_INTERVAL_MS);
+  const log = new LimitedLog(opts.logger, LOG_INTERVAL_MS);
   let material: ClientTlsMaterial | null = null;
   let server: TlsServer | null = null;
   const contextOf = (m: ClientTlsMaterial) => ({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
@@ -176,15 +176,20 @@ function tlsFront(opts: FrontEndOptions, tls: FrontEndTls): TlsFront {
     });
     server.on('tlsClientError', (err: Error & { reason?: string }, sock: TLSSocket) => {
       // The socket no longer knows its address here; the cause alone keys the log line.
-      const reason = err.reason ?? err.message;
-      const held = limiter.take(`tls ${reason}`);
-      if (held !== null)
-        opts.logger?.warn({ reason, ...(held > 0 ? { heldBack: held } : {}) }, 'client TLS handshake failed');
+      const reason = handshakeFailure(err);
+      log.warn(`tls ${reason}`, { reason }, 'client TLS handshake failed');
       sock.destroy();
     });
     return server;
   };
-  return { server: get, limiter };
+  return { server: get, log };
+}
+
+/** Why a client's handshake failed, in words: a client that hangs up mid-handshake most often does not trust the node. */
+function handshakeFailure(err: Error & { reason?: string; code?: string }): string {
+  if (err.code === 'ECONNRESET' || err.message === 'socket hang up')
+    return 'the client closed the connection during the handshake (most often: it does not trust the certificate of this node; give it the CA that signed it)';
+  return err.reason ?? err.message;
 }
 
 /** TLS mode: a ClientHello goes to the TLS server; anything else is told, in its own protocol, to use TLS. */
@@ -202,12 +207,11 @@ function peekTls(socket: Socket, opts: FrontEndOptions, tls: TlsFront): void {
       return;
     }
     const source = socket.remoteAddress ?? '';
-    const held = tls.limiter.take(`${source} plaintext`);
-    if (held !== null)
-      opts.logger?.warn(
-        { remote: source, ...(held > 0 ? { heldBack: held } : {}) },
-        'plaintext connection to the TLS client port: told to use TLS',
-      );
+    tls.log.warn(
+      `${source} plaintext`,
+      { remote: source },
+      'plaintext connection to the TLS client port: told to use TLS',
+    );
     refusePlaintext(socket, chunk);
   };
   socket.on('readable', onReadable);

@@ -4,8 +4,15 @@
 // client certificate the server verified, from its CN. Permissions come from the replicated auth
 // table (kv/auth.ts) and are cached per user until the table changes, so the check on a lease read is
 // a few map lookups and string compares.
+//
+// Refusals are logged on the node, rate-limited (util/log-limit.ts): unauthenticated requests one
+// line per source address and reason per minute, permission_denied one line per user per minute, failed and
+// rate-limited Authenticate calls one line per source per minute.
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ROOT, type AuthTable, type Permission } from '../../kv/auth.ts';
+import { LimitedLog, type WarnSink } from '../../util/log-limit.ts';
+import type { AuthConfig } from '../config.ts';
+import { AttemptLimiter } from './attempts.ts';
 import { TokenCache, signToken } from './tokens.ts';
 
 export interface Identity {
@@ -13,17 +20,38 @@ export interface Identity {
   readonly root: boolean;
   /** The permissions of every role the user holds (empty for root, who needs none). */
   readonly permissions: readonly Permission[];
+  /** Logs a permission_denied answer to this user (rate-limited by the gate that made the identity). */
+  readonly denied?: (message: string) => void;
 }
 
-export interface AuthGateOptions {
+/** What a request's connection says about its caller (api/client-security.ts, ClientSecurity; cached per connection). */
+export interface Connection {
+  /** The source address ('' if unknown): the key of the refusal log lines. */
+  readonly remote: string;
+  /** The client certificate, verified against --tls-ca: its CN names the user. */
+  readonly clientCert: { readonly commonName: string } | null;
+  /** A client certificate was presented but did not verify: why (node:tls's words). */
+  readonly clientCertError: string | null;
+}
+
+/** Refusals are logged at most once per key in this interval. */
+const LOG_INTERVAL_MS = 60_000;
+
+/** The gate's settings from the node's config (config.ts, AuthConfig: validated there). */
+export type AuthGateSettings = Pick<
+  AuthConfig,
+  'required' | 'tokenTtlMs' | 'authAttemptsPerSec' | 'authAttemptsPerSourcePerSec'
+>;
+
+export interface AuthGateOptions extends AuthGateSettings {
   /** The node's auth table (it is replaced when a snapshot is installed, so always asked again). */
   readonly table: () => AuthTable;
-  /** --auth: enforce even before the table says auth is enabled (then nobody gets in until it is). */
-  readonly required: boolean;
-  /** How long a token from Authenticate lives. */
-  readonly tokenTtlMs: number;
   /** Wall clock (ms since the epoch): token expiry is compared across members. */
   readonly nowMs?: () => number;
+  /** Monotonic clock (ms): the Authenticate rate limit's windows and the log interval. */
+  readonly monoNowMs?: () => number;
+  /** Where refusals are logged (rate-limited). */
+  readonly logger?: WarnSink;
 }
 
 const HOW =
@@ -33,7 +61,8 @@ export function unauthenticated(message: string): ConnectError {
   return new ConnectError(message, Code.Unauthenticated);
 }
 
-function denied(message: string): ConnectError {
+function denied(id: Identity, message: string): ConnectError {
+  id.denied?.(message);
   return new ConnectError(message, Code.PermissionDenied);
 }
 
@@ -41,6 +70,8 @@ export class AuthGate {
   readonly #opts: AuthGateOptions;
   readonly #tokens = new TokenCache();
   readonly #nowMs: () => number;
+  readonly #log: LimitedLog;
+  readonly #attempts: AttemptLimiter;
   /** Per-user identities for one table object at one version. */
   #identities = new Map<string, Identity>();
   #cachedTable: AuthTable | null = null;
@@ -49,6 +80,8 @@ export class AuthGate {
   constructor(opts: AuthGateOptions) {
     this.#opts = opts;
     this.#nowMs = opts.nowMs ?? Date.now;
+    this.#log = new LimitedLog(opts.logger, LOG_INTERVAL_MS, opts.monoNowMs);
+    this.#attempts = new AttemptLimiter(opts, opts.monoNowMs);
   }
 
   /** Whether requests must be authenticated: --auth given, or auth enabled in the replicated table. */
@@ -62,11 +95,26 @@ export class AuthGate {
 
   /**
    * The caller, from the `authorization` header or else the verified client certificate's user;
-   * null when auth is off. Throws unauthenticated.
+   * null when auth is off. Throws unauthenticated (and logs it, one line per source and reason per minute).
    */
-  identify(authorization: string | undefined, certUser: string | undefined): Identity | null {
+  identify(authorization: string | undefined, conn: Connection): Identity | null {
     const table = this.#opts.table();
     if (!this.#opts.required && !table.enabled) return null;
+    try {
+      return this.#identify(table, authorization, conn);
+    } catch (e) {
+      const reason = (e as ConnectError).rawMessage;
+      this.#log.warn(
+        // The reasons are a short list of sentences (some name a user a token or certificate vouches for).
+        `${conn.remote} ${reason}`,
+        { remote: conn.remote, reason },
+        'unauthenticated request refused',
+      );
+      throw e;
+    }
+  }
+
+  #identify(table: AuthTable, authorization: string | undefined, conn: Connection): Identity {
     if (!table.enabled)
       throw unauthenticated(
         'auth is on but not set up yet: no root user exists (a member started with --auth --root-password-file creates it)',
@@ -84,12 +132,39 @@ export class AuthGate {
         throw unauthenticated(`token revoked: the password of user ${claims.user} changed; authenticate again`);
       return this.#identity(table, claims.user);
     }
-    if (certUser !== undefined) {
+    const certUser = conn.clientCert?.commonName;
+    if (certUser !== undefined && certUser !== '') {
       if (table.user(certUser) === undefined)
         throw unauthenticated(`client certificate for user ${certUser}, who does not exist`);
       return this.#identity(table, certUser);
     }
+    if (conn.clientCertError !== null)
+      throw unauthenticated(
+        `the client certificate presented was not accepted: ${conn.clientCertError}; use one signed by the CA the node trusts (--tls-ca) and valid now, or send 'authorization: Bearer <token>'`,
+      );
     throw unauthenticated(`authentication required: ${HOW}`);
+  }
+
+  /**
+   * Before an Authenticate hashes anything: throws resource_exhausted past the attempt limits
+   * (attempts.ts), logged one line per source per minute.
+   */
+  admitAttempt(remote: string): void {
+    try {
+      this.#attempts.admit(remote);
+    } catch (e) {
+      this.#log.warn(
+        `${remote} attempts`,
+        { remote, reason: (e as ConnectError).rawMessage },
+        'Authenticate refused: over the attempt rate limit',
+      );
+      throw e;
+    }
+  }
+
+  /** A failed Authenticate (wrong user name or password): one line per source per minute. */
+  failedAttempt(remote: string, user: string): void {
+    this.#log.warn(`${remote} authenticate`, { remote, user }, 'Authenticate failed: wrong user name or password');
   }
 
   /** A token for `user` (whose password was just checked). */
@@ -115,7 +190,13 @@ export class AuthGate {
       const roles = table.user(user)?.roles ?? [];
       const root = roles.includes(ROOT);
       const permissions = root ? [] : roles.flatMap((r) => table.role(r) ?? []);
-      id = { user, root, permissions };
+      const log = this.#log;
+      id = {
+        user,
+        root,
+        permissions,
+        denied: (reason) => log.warn(`user ${user} denied`, { user, reason }, 'request refused: permission denied'),
+      };
       this.#identities.set(user, id);
     }
     return id;
@@ -128,7 +209,7 @@ const what = (write: boolean): string => (write ? 'read-write' : 'read');
 export function allowKey(id: Identity | null, key: string, write: boolean): void {
   if (id === null || id.root) return;
   for (const p of id.permissions) if (key.startsWith(p.prefix) && (!write || p.access === 'readwrite')) return;
-  throw denied(`user ${id.user} has no ${what(write)} permission on key ${JSON.stringify(key)}`);
+  throw denied(id, `user ${id.user} has no ${what(write)} permission on key ${JSON.stringify(key)}`);
 }
 
 /** Every key under `prefix` (a Range or a prefix Watch) must be covered by one permission's prefix. */
@@ -136,6 +217,7 @@ export function allowPrefix(id: Identity | null, prefix: string, write: boolean)
   if (id === null || id.root) return;
   for (const p of id.permissions) if (prefix.startsWith(p.prefix) && (!write || p.access === 'readwrite')) return;
   throw denied(
+    id,
     `user ${id.user} has no ${what(write)} permission on every key under prefix ${JSON.stringify(prefix)} (a role must grant a prefix of it)`,
   );
 }
@@ -143,11 +225,11 @@ export function allowPrefix(id: Identity | null, prefix: string, write: boolean)
 /** Admin operations (membership, compaction, backups, users and roles) need the root role. */
 export function requireRoot(id: Identity | null, operation: string): void {
   if (id === null || id.root) return;
-  throw denied(`user ${id.user} may not ${operation}: that needs the root role`);
+  throw denied(id, `user ${id.user} may not ${operation}: that needs the root role`);
 }
 
 /** TTL grants belong to no key: making or keeping one needs read-write permission on some prefix. */
 export function requireSomeWrite(id: Identity | null, operation: string): void {
   if (id === null || id.root || id.permissions.some((p) => p.access === 'readwrite')) return;
-  throw denied(`user ${id.user} may not ${operation}: that needs read-write permission on some prefix`);
+  throw denied(id, `user ${id.user} may not ${operation}: that needs read-write permission on some prefix`);
 }
