@@ -310,8 +310,9 @@ export abstract class HostDrive {
   }
 
   protected onPeerSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
+    const keep = msg.snapshot.index > this.kv.appliedIndex; // the core installs none at or below its commit
     if (this.incomingSnapshots.size >= 4) this.incomingSnapshots.clear(); // bounded; installs drop older ones
-    this.incomingSnapshots.set(msg.snapshot.index, { meta: msg.snapshot, data });
+    if (keep) this.incomingSnapshots.set(msg.snapshot.index, { meta: msg.snapshot, data });
     this.onPeerMessage(msg);
   }
 

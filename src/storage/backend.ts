@@ -109,6 +109,9 @@ type WorkerReply =
       error: { name: string; message: string; file?: string; offset?: number; reason?: string };
     };
 
+/** The WAL worker's young generation (two semi-spaces and the large-object space): see WorkerBackend. */
+const WAL_WORKER_YOUNG_GENERATION_MB = 6;
+
 /** Runs the WAL over real files in a worker thread (persist_worker.ts). */
 export class WorkerBackend implements Backend {
   private readonly worker: Worker;
@@ -121,7 +124,13 @@ export class WorkerBackend implements Backend {
     const api = import.meta.resolve('tsx/esm/api');
     const target = new URL('./persist_worker.ts', import.meta.url).href;
     const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); })`;
-    this.worker = new Worker(boot, { eval: true, workerData: { dir, opts } });
+    // A small young generation: the thread allocates little but frames and batches, and V8's default
+    // (16 MiB semi-spaces) would let it keep ~32 MiB resident for nothing (docs/storage.md, "Memory").
+    this.worker = new Worker(boot, {
+      eval: true,
+      workerData: { dir, opts },
+      resourceLimits: { maxYoungGenerationSizeMb: WAL_WORKER_YOUNG_GENERATION_MB },
+    });
     this.worker.on('message', (m: WorkerReply) => this.settle(m));
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`persist worker exited with code ${code}`)));

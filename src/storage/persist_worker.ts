@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { applyBatch, type PersistRequest } from './backend.ts';
 import { StorageCorruptError } from './errors.ts';
 import { RealFs } from './fs.ts';
+import { collectGarbage } from './release_memory.ts';
 import { Wal, type WalOptions } from './wal.ts';
 
 const { dir, opts } = workerData as { dir: string; opts: WalOptions };
@@ -46,6 +47,10 @@ parentPort!.on('message', (m: { id: number; op: string; arg: unknown }) => {
         ? [data.buffer]
         : [];
     parentPort!.postMessage({ id: m.id, ok: true, result }, transfer);
+    // Recovery read every segment and the snapshot file; a saved snapshot's bytes were moved here.
+    // This thread allocates little, so without a collection that memory would stay resident.
+    if (m.op === 'open' || (m.op === 'write' && (m.arg as PersistRequest[]).some((r) => r.snapshot !== undefined)))
+      setImmediate(collectGarbage);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const extra = e instanceof StorageCorruptError ? { file: e.file, offset: e.offset, reason: e.reason } : {};

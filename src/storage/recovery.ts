@@ -8,7 +8,7 @@ import type { FileSystem } from './fs.ts';
 import { scanFrames, type Frame } from './frame.ts';
 import { LogWindow } from './log_window.ts';
 import * as rec from './records.ts';
-import { readSnapshotFile, SNAPSHOT_FILE } from './snapshot_file.ts';
+import { readSnapshotFile, SNAPSHOT_FILE, type Snapshot } from './snapshot_file.ts';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commit: 0 };
 const SEGMENT_RE = /^([0-9a-f]{16})\.wal$/;
@@ -40,6 +40,8 @@ export interface TailRepair {
 export interface Recovered {
   readonly hardState: HardState;
   readonly snapshot: SnapshotMeta | null;
+  /** The snapshot file as read (and checked) here: Wal.open hands it to the first loadSnapshot. */
+  readonly snapshotFile: Snapshot | null;
   readonly log: LogWindow<Entry>;
   readonly segments: SegmentInfo[];
   /** Set when the last segment ends in a torn record that Wal.open will truncate away. */
@@ -251,5 +253,12 @@ function finish(
     replay.log ??= log;
     replay.installSnapshot(snap.meta);
   }
-  return { hardState: replay.hardState, snapshot: snap?.meta ?? null, log, segments: infos, repair };
+  return {
+    hardState: replay.hardState,
+    snapshot: snap?.meta ?? null,
+    snapshotFile: snap,
+    log,
+    segments: infos,
+    repair,
+  };
 }

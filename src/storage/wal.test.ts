@@ -221,3 +221,27 @@ test('a snapshot renamed into place but whose marker was lost still governs the 
   fs2.crash();
   assert.deepEqual(Wal.open(fs2, DIR).state, Wal.open(fs, DIR).state);
 });
+
+test('the snapshot recovery checked is handed to the first load only; a snapshot saved after it replaces it', () => {
+  const fs = new FaultyFs({ seed: 9 });
+  const first = Wal.open(fs, DIR).wal;
+  first.append(range(1, 6, 1), null);
+  first.saveSnapshot({ index: 4, term: 1, confState: { voters: ['n1'], learners: [] } }, new Uint8Array([1, 2, 3]));
+  first.close();
+  const { wal } = Wal.open(fs, DIR);
+  let reads = 0;
+  const readFile = fs.readFile.bind(fs);
+  fs.readFile = (path: string): Uint8Array => {
+    if (path.endsWith(SNAPSHOT_FILE)) reads++;
+    return readFile(path);
+  };
+  assert.deepEqual([...wal.loadSnapshot()!.data], [1, 2, 3]);
+  assert.equal(reads, 0, 'the first load after open does not read the file again');
+  assert.deepEqual([...wal.loadSnapshot()!.data], [1, 2, 3]);
+  assert.equal(reads, 1);
+  const again = Wal.open(fs, DIR).wal;
+  again.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [] } }, new Uint8Array([7]));
+  const loaded = again.loadSnapshot()!;
+  assert.equal(loaded.meta.index, 6);
+  assert.deepEqual([...loaded.data], [7]);
+});

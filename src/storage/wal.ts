@@ -53,6 +53,11 @@ export class Wal {
   private closed = false;
   /** Size of the current segment's header records (0 when reopened: then it has more anyway). */
   private headerBytes = 0;
+  /**
+   * The snapshot file recovery read and checked, handed to the first loadSnapshot (a restart loads
+   * it right after opening: read and checked once, not twice — ~100 MiB with a million keys).
+   */
+  private recoveredSnapshot: Snapshot | null = null;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -92,6 +97,7 @@ export class Wal {
     const repaired =
       r.repair === null ? null : { file: r.repair.file, offset: r.repair.offset, bytesDropped: r.repair.bytesDropped };
     const wal = Wal.resume(fs, dir, segmentSizeBytes, segments, log, r, last);
+    wal.recoveredSnapshot = r.snapshotFile;
     return { wal, state, repaired };
   }
 
@@ -203,6 +209,7 @@ export class Wal {
     // Earlier records become durable first, so after a crash the folder holds either everything
     // before the snapshot, or that plus the snapshot — never a snapshot over a partial prefix.
     this.sync();
+    this.recoveredSnapshot = null;
     writeSnapshotFile(this.fs, this.dir, meta, data);
     this.record(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(meta));
     this.snapshot = meta;
@@ -212,7 +219,9 @@ export class Wal {
 
   /** The saved snapshot, or null. Throws StorageCorruptError if it fails its checksum. */
   loadSnapshot(): Snapshot | null {
-    return readSnapshotFile(this.fs, this.dir);
+    const recovered = this.recoveredSnapshot;
+    this.recoveredSnapshot = null;
+    return recovered ?? readSnapshotFile(this.fs, this.dir);
   }
 
   /**
