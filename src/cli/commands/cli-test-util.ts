@@ -1,5 +1,7 @@
 // Test helper: runs the `leasekv` command as a user does (`node bin/leasekv.mjs ...`).
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
@@ -29,4 +31,33 @@ export function leasekv(args: string[], opts: { input?: string; env?: Record<str
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** A stand-in node: answers POSTs of `answers`' paths with their JSON (404 elsewhere) and records each request. */
+export interface StandIn {
+  readonly endpoint: string;
+  readonly requests: { path: string; body: unknown }[];
+  close(): Promise<void>;
+}
+
+export async function standIn(answers: Readonly<Record<string, object>>): Promise<StandIn> {
+  const requests: { path: string; body: unknown }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '';
+      const text = Buffer.concat(chunks).toString('utf8');
+      requests.push({ path, body: text === '' ? undefined : (JSON.parse(text) as unknown) });
+      const body = answers[path];
+      res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body ?? { code: 'not_found', message: 'no such method' }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    endpoint: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -8,7 +8,7 @@ import { EndpointError, LeasekvClient, LeasekvError, endpointScheme, normalizeEn
 import type { ClientTlsOptions } from '../../client/transport.ts';
 import { cliTls, TlsSettingsError } from '../tls-settings.ts';
 import { parseFlags, UsageError, type FlagOptions } from './flags.ts';
-import { FORMATS, parseFormat, type Format } from './output.ts';
+import { emit, field, FORMATS, parseFormat, renderTable, type Format } from './output.ts';
 import { ValueInputError } from './value-input.ts';
 import { credentialsFrom } from './credentials.ts';
 import type { Credentials } from '../../client/auth.ts';
@@ -196,4 +196,104 @@ export async function command(
 
 export function want(positionals: string[], n: number, what: string): void {
   if (positionals.length !== n) throw new UsageError(`expected ${what}, got ${positionals.length} argument(s)`);
+}
+
+/** Runs `fn` with a client for `common`, and closes the client after. */
+export async function withClient<T>(common: Common, fn: (client: LeasekvClient) => Promise<T>): Promise<T> {
+  const client = makeClient(common);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** A subcommand's handler: the arguments after its name. */
+export type Subcommand = (rest: string[], sub: string) => Promise<number>;
+
+/**
+ * `leasekv GROUP SUB …` (member, user, role): the usage on --help (exit 0) or without a subcommand
+ * (exit 2), an unknown subcommand named (exit 2), else SUB's handler.
+ */
+export function dispatch(
+  group: string,
+  usage: string,
+  argv: string[],
+  subs: Readonly<Record<string, Subcommand>>,
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(`${usage}\n`);
+    return Promise.resolve(sub === undefined ? 2 : 0);
+  }
+  const handler = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
+  if (handler === undefined) {
+    process.stderr.write(
+      `leasekv ${group}: unknown subcommand '${sub}' (${Object.keys(subs).join(', ')})\n\n${usage}\n`,
+    );
+    return Promise.resolve(2);
+  }
+  return handler(rest, sub);
+}
+
+const LIST_FORMATS: readonly Format[] = ['table', 'simple', 'json'];
+
+/**
+ * A `list` subcommand: one call without arguments, shown as a table (`headers`, `rows`), as simple
+ * lines (a row a line) or as the JSON answer.
+ */
+export function listCommand(
+  name: string,
+  usage: string,
+  argv: string[],
+  o: {
+    readonly call: (client: LeasekvClient, opts: { deadlineMs: number }) => Promise<Record<string, unknown>>;
+    readonly headers: readonly string[];
+    readonly rows: (answer: Record<string, unknown>) => string[][];
+  },
+): Promise<number> {
+  const out = { formats: LIST_FORMATS, defaultFormat: 'table' } as const;
+  return command(
+    name,
+    usage,
+    argv,
+    async () => {
+      const { common, positionals } = parse(argv, {}, out);
+      want(positionals, 0, 'no arguments');
+      const a = await withClient(common, (client) => o.call(client, { deadlineMs: common.deadlineMs }));
+      const rows = o.rows(a);
+      emit(common.format, {
+        table: () => renderTable(o.headers, rows),
+        simple: () => rows.map((r) => `${r.map(field).join(', ')}\n`).join(''),
+        json: () => a,
+      });
+      return 0;
+    },
+    out,
+  );
+}
+
+/**
+ * A subcommand of one leasekv.v1.Auth call (user, role): `args` positionals (`what` names them),
+ * `body` builds the call from them and the flags of `options`; prints "ok", or the answer with -w json.
+ */
+export function authCommand<O extends FlagOptions>(
+  name: string,
+  usage: string,
+  argv: string[],
+  o: {
+    readonly options: O;
+    readonly args: number;
+    readonly what: string;
+    readonly body: (positionals: string[], values: Record<string, unknown>) => [string, Record<string, unknown>];
+  },
+): Promise<number> {
+  return command(name, usage, argv, async () => {
+    const { common, positionals, values } = parse(argv, o.options, { formats: ['simple', 'json'] });
+    want(positionals, o.args, o.what);
+    const [method, req] = o.body(positionals, values as Record<string, unknown>);
+    const a = await withClient(common, (client) => client.auth(method, req, { deadlineMs: common.deadlineMs }));
+    emit(common.format, { simple: () => 'ok\n', json: () => a });
+    return 0;
+  });
 }

@@ -1,7 +1,17 @@
 // leasekv user add|delete|list|passwd|grant-role|revoke-role|token (issue 15; docs/security.md):
 // users of a cluster with auth on (leasekv.v1.Auth). Everything but `token` needs the root role.
 import { readFileSync } from 'node:fs';
-import { command, emit, field, makeClient, parse, renderTable, UsageError, want, type Format } from './common.ts';
+import {
+  authCommand,
+  command,
+  dispatch,
+  listCommand,
+  parse,
+  UsageError,
+  want,
+  withClient,
+  type Subcommand,
+} from './common.ts';
 
 const USAGE = `usage: leasekv user list [-w table|simple|json]
        leasekv user add NAME (--password P | --password-file FILE|-)
@@ -19,7 +29,6 @@ token        print a token for the credentials given (--user, LEASEKV_USER, or u
              root password file), for curl: -H "authorization: Bearer $(leasekv user token)"
 Every command but token needs the root role.`;
 
-const FORMATS: readonly Format[] = ['table', 'simple', 'json'];
 const OPTIONS = { password: { type: 'string' }, 'password-file': { type: 'string' } } as const;
 
 function passwordOf(values: { password?: string | undefined; 'password-file'?: string | undefined }): string {
@@ -35,93 +44,41 @@ function passwordOf(values: { password?: string | undefined; 'password-file'?: s
   return pw;
 }
 
-/** One Auth call; prints "ok" (or the JSON answer with -w json). */
-async function change(
-  rest: string[],
-  args: number,
-  what: string,
-  body: (p: string[], v: Record<string, unknown>) => [string, Record<string, unknown>],
-): Promise<number> {
-  const { common, positionals, values } = parse(rest, OPTIONS, { formats: ['simple', 'json'] });
-  want(positionals, args, what);
-  const [method, req] = body(positionals, values);
-  const client = makeClient(common);
-  try {
-    const a = await client.auth(method, req, { deadlineMs: common.deadlineMs });
-    emit(common.format, { simple: () => 'ok\n', json: () => a });
-    return 0;
-  } finally {
-    await client.close();
-  }
-}
+/** A user command of one Auth call with `args` positionals named by `what`. */
+const authCall =
+  (
+    args: number,
+    what: string,
+    body: (p: string[], v: Record<string, unknown>, sub: string) => [string, Record<string, unknown>],
+  ): Subcommand =>
+  (rest, sub) =>
+    authCommand(`user ${sub}`, USAGE, rest, { options: OPTIONS, args, what, body: (p, v) => body(p, v, sub) });
 
 export function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(`${USAGE}\n`);
-    return Promise.resolve(sub === undefined ? 2 : 0);
-  }
-  const name = `user ${sub}`;
-  switch (sub) {
-    case 'list':
-      return command(
-        name,
-        USAGE,
-        rest,
-        async () => {
-          const { common, positionals } = parse(rest, {}, { formats: FORMATS, defaultFormat: 'table' });
-          want(positionals, 0, 'no arguments');
-          const client = makeClient(common);
-          try {
-            const a = await client.auth('UserList', {}, { deadlineMs: common.deadlineMs });
-            const users = (Array.isArray(a['users']) ? a['users'] : []) as { name?: string; roles?: string[] }[];
-            const rows = users.map((u) => [u.name ?? '', (u.roles ?? []).join(',')]);
-            emit(common.format, {
-              table: () => renderTable(['USER', 'ROLES'], rows),
-              simple: () => rows.map((r) => `${r.map(field).join(', ')}\n`).join(''),
-              json: () => a,
-            });
-            return 0;
-          } finally {
-            await client.close();
-          }
-        },
-        { formats: FORMATS, defaultFormat: 'table' },
-      );
-    case 'add':
-    case 'passwd':
-      return command(name, USAGE, rest, () =>
-        change(rest, 1, 'NAME', ([n], v) => [
-          sub === 'add' ? 'UserAdd' : 'UserChangePassword',
-          { name: n, password: passwordOf(v) },
-        ]),
-      );
-    case 'delete':
-      return command(name, USAGE, rest, () => change(rest, 1, 'NAME', ([n]) => ['UserDelete', { name: n }]));
-    case 'grant-role':
-    case 'revoke-role':
-      return command(name, USAGE, rest, () =>
-        change(rest, 2, 'NAME ROLE', ([n, role]) => [
-          sub === 'grant-role' ? 'UserGrantRole' : 'UserRevokeRole',
-          { name: n, role },
-        ]),
-      );
-    case 'token':
-      return command(name, USAGE, rest, async () => {
+  return dispatch('user', USAGE, argv, {
+    list: (rest) =>
+      listCommand('user list', USAGE, rest, {
+        call: (client, opts) => client.auth('UserList', {}, opts),
+        headers: ['USER', 'ROLES'],
+        rows: (a) =>
+          ((Array.isArray(a['users']) ? a['users'] : []) as { name?: string; roles?: string[] }[]).map((u) => [
+            u.name ?? '',
+            (u.roles ?? []).join(','),
+          ]),
+      }),
+    add: authCall(1, 'NAME', ([n], v) => ['UserAdd', { name: n, password: passwordOf(v) }]),
+    passwd: authCall(1, 'NAME', ([n], v) => ['UserChangePassword', { name: n, password: passwordOf(v) }]),
+    delete: authCall(1, 'NAME', ([n]) => ['UserDelete', { name: n }]),
+    'grant-role': authCall(2, 'NAME ROLE', ([n, role]) => ['UserGrantRole', { name: n, role }]),
+    'revoke-role': authCall(2, 'NAME ROLE', ([n, role]) => ['UserRevokeRole', { name: n, role }]),
+    token: (rest) =>
+      command('user token', USAGE, rest, async () => {
         const { common, positionals } = parse(rest, {}, { formats: ['simple'] });
         want(positionals, 0, 'no arguments');
-        const client = makeClient(common);
-        try {
-          const h = await client.authorization();
-          if (h === undefined) throw new UsageError('no credentials (or the cluster has no auth): nothing to print');
-          process.stdout.write(`${h.replace(/^Bearer /, '')}\n`);
-          return 0;
-        } finally {
-          await client.close();
-        }
-      });
-    default:
-      process.stderr.write(`leasekv user: unknown subcommand '${sub}'\n\n${USAGE}\n`);
-      return Promise.resolve(2);
-  }
+        const h = await withClient(common, (client) => client.authorization());
+        if (h === undefined) throw new UsageError('no credentials (or the cluster has no auth): nothing to print');
+        process.stdout.write(`${h.replace(/^Bearer /, '')}\n`);
+        return 0;
+      }),
+  });
 }
