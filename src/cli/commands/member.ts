@@ -1,6 +1,17 @@
 // leasekv member list|add|promote|remove: membership of a running cluster (leasekv.v1.Cluster,
 // docs/api.md "Cluster"; README "Running nodes on several hosts").
-import { command, emit, field, makeClient, parse, renderTable, UsageError, want, type Format } from './common.ts';
+import {
+  command,
+  dispatch,
+  emit,
+  listCommand,
+  parse,
+  renderTable,
+  UsageError,
+  want,
+  withClient,
+  type Common,
+} from './common.ts';
 
 const USAGE = `usage: leasekv member list [-w simple|table|json]
        leasekv member add ID --peer-addr HOST:PORT --client-addr HOST:PORT [--learner]
@@ -11,13 +22,12 @@ list     the members: id, voter or learner, peer and client address (any node an
 add      adds ID, which must never have been a member, as a learner; without --learner the leader
          promotes it to voter once it has caught up. Then start it on its host with
          leasekv serve --id ID --data-dir DIR --listen-peer … --listen-client … --join ENDPOINTS
+         --cluster-token TOKEN and the other members' TLS (or --insecure) flags
 promote  makes learner ID a voter; refused until it has caught up (it has heard from the leader
          within an election timeout and holds every committed entry)
 remove   removes ID for good (an id never comes back; a removed leader hands over first). Refused
          if fewer healthy voters than a majority would remain, unless --force
 One change at a time: a change is refused while the previous one is not committed.`;
-
-const FORMATS: readonly Format[] = ['table', 'simple', 'json'];
 
 interface Member {
   readonly id: string;
@@ -36,47 +46,56 @@ function members(answer: Record<string, unknown>): Member[] {
   }));
 }
 
-function rows(ms: readonly Member[], leader: string): string[][] {
-  return ms.map((m) => [m.id, m.learner ? 'learner' : 'voter', m.id === leader ? 'yes' : '', m.peerAddr, m.clientAddr]);
+/**
+ * The answer with its 64-bit counters (configIndex, index) as numbers: JSON carries uint64 as a
+ * string (the proto3 JSON mapping), and every other -w json of the CLI prints counters as numbers.
+ */
+export function withNumbers(answer: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...answer };
+  for (const k of ['configIndex', 'index']) if (typeof out[k] === 'string') out[k] = Number(out[k]);
+  return out;
+}
+
+/** The table of members; with `leader` (the id, "" if none is known) a LEADER column. */
+function memberTable(ms: readonly Member[], leader?: string): { headers: string[]; rows: string[][] } {
+  const rows = ms.map((m) => [
+    m.id,
+    m.learner ? 'learner' : 'voter',
+    ...(leader === undefined ? [] : [m.id === leader ? 'yes' : 'no']),
+    m.peerAddr,
+    m.clientAddr,
+  ]);
+  return { headers: ['ID', 'ROLE', ...(leader === undefined ? [] : ['LEADER']), 'PEER-ADDR', 'CLIENT-ADDR'], rows };
+}
+
+/**
+ * The `serve` command that starts member `id` just added: its own flags, --join, and the flags
+ * every member must share (serve-args.ts, config-flags.ts) — the cluster token always (a peer with
+ * another token is refused), plaintext or TLS as the endpoints are.
+ */
+export function joinCommand(id: string, peerAddr: string, clientAddr: string, common: Common): string {
+  const security =
+    common.tls === null
+      ? '--insecure'
+      : '--tls-cert CERT --tls-key KEY --tls-ca CA --peer-tls-cert PEER-CERT --peer-tls-key PEER-KEY --peer-tls-ca PEER-CA';
+  return (
+    `  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} ` +
+    `--join ${common.endpoints.join(',')} --cluster-token TOKEN ${security}\n` +
+    `with TOKEN the other members' --cluster-token (default leasekv), and their --profile, timing (--*-ms) and\n` +
+    `--auth flags if they set any (see leasekv serve --help)\n`
+  );
 }
 
 export function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(`${USAGE}\n`);
-    return Promise.resolve(sub === undefined ? 2 : 0);
-  }
-  switch (sub) {
-    case 'list':
-      return command(
-        'member list',
-        USAGE,
-        rest,
-        async () => {
-          const { common, positionals } = parse(rest, {}, { formats: FORMATS, defaultFormat: 'table' });
-          want(positionals, 0, 'no arguments');
-          const client = makeClient(common);
-          try {
-            const a = await client.cluster('MemberList', {}, { deadlineMs: common.deadlineMs });
-            const leader = String(a['leader'] ?? '');
-            const ms = members(a);
-            emit(common.format, {
-              table: () => renderTable(['ID', 'ROLE', 'LEADER', 'PEER-ADDR', 'CLIENT-ADDR'], rows(ms, leader)),
-              simple: () =>
-                rows(ms, leader)
-                  .map((r) => `${r.map(field).join(', ')}\n`)
-                  .join(''),
-              json: () => a,
-            });
-            return 0;
-          } finally {
-            await client.close();
-          }
-        },
-        { formats: FORMATS, defaultFormat: 'table' },
-      );
-    case 'add':
-      return command('member add', USAGE, rest, async () => {
+  return dispatch('member', USAGE, argv, {
+    list: (rest) =>
+      listCommand('member list', USAGE, rest, {
+        call: async (c, opts) => withNumbers(await c.cluster('MemberList', {}, opts)),
+        headers: ['ID', 'ROLE', 'LEADER', 'PEER-ADDR', 'CLIENT-ADDR'],
+        rows: (a) => memberTable(members(a), String(a['leader'] ?? '')).rows,
+      }),
+    add: (rest) =>
+      command('member add', USAGE, rest, async () => {
         const { common, positionals, values } = parse(rest, {
           'peer-addr': { type: 'string' },
           'client-addr': { type: 'string' },
@@ -97,11 +116,11 @@ export function run(argv: string[]): Promise<number> {
           { id, peerAddr, clientAddr, learner },
           (a) =>
             `added ${id} as a learner${learner ? '' : ' (the leader makes it a voter once it has caught up)'} at index ${String(a['index'])}\n` +
-            `start it on its host with:\n  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} --join ${common.endpoints.join(',')} and the TLS flags of the other members (see leasekv serve --help)\n`,
+            `start it on its host with:\n${joinCommand(id, peerAddr, clientAddr, common)}`,
         );
-      });
-    case 'promote':
-      return command('member promote', USAGE, rest, async () => {
+      }),
+    promote: (rest) =>
+      command('member promote', USAGE, rest, async () => {
         const { common, positionals } = parse(rest, {});
         want(positionals, 1, "the learner's ID");
         const id = positionals[0] as string;
@@ -111,9 +130,9 @@ export function run(argv: string[]): Promise<number> {
           { id },
           (a) => `promoted ${id} to voter at index ${String(a['index'])}\n`,
         );
-      });
-    case 'remove':
-      return command('member remove', USAGE, rest, async () => {
+      }),
+    remove: (rest) =>
+      command('member remove', USAGE, rest, async () => {
         const { common, positionals, values } = parse(rest, { force: { type: 'boolean' } });
         want(positionals, 1, "the member's ID");
         const id = positionals[0] as string;
@@ -124,29 +143,23 @@ export function run(argv: string[]): Promise<number> {
           (a) =>
             `removed ${id} at index ${String(a['index'])}; stop its process and keep or delete its data dir (the id can never rejoin)\n`,
         );
-      });
-    default:
-      process.stderr.write(`leasekv member: unknown subcommand '${sub}' (list, add, promote, remove)\n\n${USAGE}\n`);
-      return Promise.resolve(2);
-  }
+      }),
+  });
 }
 
+/** A change; its answer names no leader, so its table has no LEADER column. */
 async function change(
-  common: Parameters<typeof makeClient>[0],
+  common: Common,
   method: 'MemberAdd' | 'MemberPromote' | 'MemberRemove',
   body: Record<string, unknown>,
   say: (a: Record<string, unknown>) => string,
 ): Promise<number> {
-  const client = makeClient(common);
-  try {
-    const a = await client.cluster(method, body, { deadlineMs: common.deadlineMs });
-    emit(common.format, {
-      simple: () => say(a),
-      table: () => renderTable(['ID', 'ROLE', 'LEADER', 'PEER-ADDR', 'CLIENT-ADDR'], rows(members(a), '')),
-      json: () => a,
-    });
-    return 0;
-  } finally {
-    await client.close();
-  }
+  const a = withNumbers(await withClient(common, (c) => c.cluster(method, body, { deadlineMs: common.deadlineMs })));
+  const t = memberTable(members(a));
+  emit(common.format, {
+    simple: () => say(a),
+    table: () => renderTable(t.headers, t.rows),
+    json: () => a,
+  });
+  return 0;
 }
