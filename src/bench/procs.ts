@@ -1,10 +1,10 @@
-// Process plumbing shared by the benchmarks: spawning, JSON posts, memory. Free ports, waits and
-// sleep are the test kit's (src/testkit/wait.ts), re-exported here.
+// Process plumbing shared by the benchmarks: spawning, memory. Free ports, waits, sleep and JSON posts
+// are the test kit's (src/testkit/wait.ts, http.ts), re-exported here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, createWriteStream } from 'node:fs';
-import { request } from 'node:http';
 
 export { freePort, freePorts, sleep, waitFor } from '../testkit/wait.ts';
+export { postJson, postText } from '../testkit/http.ts';
 
 /** Spawns a child whose output goes to `logFile`. */
 export function spawnLogged(
@@ -18,46 +18,6 @@ export function spawnLogged(
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   return child;
-}
-
-/** POSTs JSON once; resolves with status and parsed body, rejects on network error or timeout. */
-export function postJson(
-  port: number,
-  path: string,
-  body: unknown,
-  timeoutMs = 2000,
-  host = '127.0.0.1',
-): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = request(
-      {
-        host,
-        port,
-        path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON: keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 /** Resident memory of a process in bytes (Linux /proc), or 0 if gone. */

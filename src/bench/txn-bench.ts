@@ -3,9 +3,10 @@
 // `compare mod_revision(k) == r, success: put k, failure: get k` — a failed compare learns the
 // current revision from the get and tries again. Reported: transactions/s, swaps (succeeded)/s,
 // and the latency of each transaction.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram } from './load.ts';
+import { postText } from './procs.ts';
 import type { Cluster } from './systems.ts';
 import { termOf } from './watch-bench.ts';
 
@@ -68,34 +69,6 @@ const ETCD: Flavour = {
   },
 };
 
-function send(agent: Agent, port: number, path: string, body: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-          } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
-          }
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** `clients` closed-loop CAS clients on `keys` keys for `durationMs` against the leader (a warm-up second first). */
 export async function txnThroughput(c: Cluster, clients: number, keys: number, durationMs: number): Promise<TxnRow> {
   const flavour = c.name === 'etcd' ? ETCD : LEASEKV;
@@ -117,7 +90,7 @@ export async function txnThroughput(c: Cluster, clients: number, keys: number, d
           r = known.get(key) ?? r;
           const t0 = performance.now();
           try {
-            const a = await send(agent, port, flavour.path, flavour.body(key, r, value));
+            const a = await postText(port, flavour.path, flavour.body(key, r, value), { agent, timeoutMs: 30_000 });
             if (a.status !== 200) throw new Error(`HTTP ${a.status}`);
             const { swapped, modRevision } = flavour.parse(a.body, key);
             h?.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));

@@ -6,7 +6,7 @@
 // events delivered per second from the first write to the last event.
 import { Agent, request, type ClientRequest } from 'node:http';
 import type { Cluster } from './systems.ts';
-import { postJson, sleep, waitFor } from './procs.ts';
+import { postJson, postText, sleep, waitFor } from './procs.ts';
 
 export interface WatchRow {
   readonly system: string;
@@ -75,29 +75,16 @@ function streamRequest(
 
 const revsOf = (m: string, re: RegExp): number[] => [...m.matchAll(re)].map((x) => Number(x[1]));
 
-function putReq(port: number, agent: Agent, path: string, body: string, rev: (b: unknown) => number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          if (res.statusCode !== 200) reject(new Error(`put: HTTP ${res.statusCode ?? 0} ${text}`));
-          else resolve(rev(JSON.parse(text)));
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function putReq(
+  port: number,
+  agent: Agent,
+  path: string,
+  body: string,
+  rev: (b: unknown) => number,
+): Promise<number> {
+  const r = await postText(port, path, body, { agent, timeoutMs: 30_000 });
+  if (r.status !== 200) throw new Error(`put: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+  return rev(r.body);
 }
 
 const LEASEKV: Flavour = {

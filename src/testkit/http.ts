@@ -166,3 +166,63 @@ export function writeDefinitelyFailed(r: CallResult): boolean {
   }
   return false;
 }
+
+/** What postText/postJson resolve with: the status and the body, parsed if it is JSON (else the text). */
+export interface PostAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/**
+ * POSTs `text` (already JSON) to 127.0.0.1:`port` (or `host`) at `path`, once: resolves with the
+ * answer whatever its status; rejects on a network error or after `timeoutMs` (default 2 s). For
+ * the benchmark's plumbing, which speaks to etcd's JSON gateway too (call() above is leasekv's).
+ */
+export function postText(
+  port: number,
+  path: string,
+  text: string,
+  o: { timeoutMs?: number; host?: string; agent?: Agent } = {},
+): Promise<PostAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: o.host ?? '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        ...(o.agent === undefined ? {} : { agent: o.agent }),
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        timeout: o.timeoutMs ?? 2000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const answer = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = answer;
+          try {
+            parsed = JSON.parse(answer);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+/** postText of `body` as JSON, with the timeout and host as positional arguments. */
+export function postJson(
+  port: number,
+  path: string,
+  body: unknown,
+  timeoutMs = 2000,
+  host = '127.0.0.1',
+): Promise<PostAnswer> {
+  return postText(port, path, JSON.stringify(body), { timeoutMs, host });
+}
