@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -119,6 +119,27 @@ test('lock: a takeover in progress elsewhere makes a starter wait, then refuse',
   writeLock(dir, { pid: 100, host: realProbe.host, bootId: 'boot-a', procStart: '', since: 'x' });
   writeFileSync(join(dir, 'LOCK.takeover'), '{}');
   assert.throws(() => acquireDirLock(dir, probe(200, new Map())), /taking over its stale lock/);
+});
+
+test('lock: a takeover mutex left by a starter killed inside the takeover is removed by the next start', (t) => {
+  const dir = tempDir(t);
+  writeLock(dir, { pid: 100, host: realProbe.host, bootId: 'boot-a', procStart: '', since: 'x' });
+  // pid 150 was killed (kill -9) between creating LOCK.takeover and removing it.
+  const dead: LockHolder = { pid: 150, host: realProbe.host, bootId: 'boot-a', procStart: 's', since: 'y' };
+  writeFileSync(join(dir, 'LOCK.takeover'), `${JSON.stringify(dead)}\n`);
+  const lock = acquireDirLock(dir, probe(200, new Map()));
+  assert.equal(lock.tookOverFrom?.pid, 100);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f !== LOCK_FILE),
+    [],
+    'no LOCK.takeover (nor anything else) left behind',
+  );
+  lock.release();
+  // The mutex of a starter that still runs is waited for, then refused, and left alone.
+  writeLock(dir, { pid: 100, host: realProbe.host, bootId: 'boot-a', procStart: '', since: 'x' });
+  writeFileSync(join(dir, 'LOCK.takeover'), `${JSON.stringify(dead)}\n`);
+  assert.throws(() => acquireDirLock(dir, probe(200, new Map([[150, 's']]))), /taking over its stale lock/);
+  assert.ok(existsSync(join(dir, 'LOCK.takeover')));
 });
 
 /** Resolves with the next line `child` prints (or 'timeout'). */

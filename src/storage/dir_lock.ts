@@ -12,12 +12,16 @@
 //      by rename (LOCK never disappears, so step 1 cannot succeed meanwhile). Two starters taking over
 //      the same stale lock: one gets the mutex; the other waits for it to go, re-reads LOCK, finds a
 //      live holder and refuses.
-//   A process killed inside the takeover (between two syscalls) leaves LOCK.takeover behind; it is
-//   never removed automatically (that removal would race the same way), the error says to delete it.
+//   A process killed inside the takeover (between two syscalls) leaves LOCK.takeover behind, with
+//   its own holder record in it. The next starter judges that record like a lock: a dead writer's
+//   mutex is removed (reapTakeover), under a third O_EXCL file named after that record, so that of
+//   several starters one removes it and none removes the fresh mutex a winner created meanwhile. An
+//   unreadable mutex (a starter between create and write) or a live writer's is waited for.
 //
 // A lock on another host (a data dir on shared storage) cannot be judged from here: refused.
 // Released on a clean stop only if LOCK still holds our own record.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -199,6 +203,7 @@ export function acquireDirLock(dir: string, probe: LockProbe = realProbe): DirLo
     } catch (e) {
       if (!isEexist(e)) throw e;
     }
+    if (reapTakeover(dir, takeover, probe)) continue;
     if (Date.now() > deadline) {
       throw new DataDirLockedError(
         dir,
@@ -222,6 +227,34 @@ export function acquireDirLock(dir: string, probe: LockProbe = realProbe): DirLo
     return made(stale);
   } finally {
     unlinkSync(takeover);
+  }
+}
+
+/**
+ * Removes the takeover mutex if its writer (the record in it) is a dead process on this host; true
+ * if it did. The removal runs under `<mutex>.<digest of the record>.reap`, created O_EXCL: while a
+ * starter holds it, that record can only be removed by that starter (its writer is dead and a
+ * record is never written twice: it holds the pid's start time and the wall clock), so reading it
+ * and unlinking it do not race another starter's fresh mutex.
+ */
+function reapTakeover(dir: string, takeover: string, probe: LockProbe): boolean {
+  const cur = readHolder(takeover);
+  const h = cur?.holder ?? null;
+  if (cur === null || h === null || h.host !== probe.host || staleReason(h, probe) === null) return false;
+  const reap = `${takeover}.${createHash('sha256').update(cur.text).digest('hex').slice(0, 16)}.reap`;
+  try {
+    createExclusive(reap, '');
+  } catch (e) {
+    if (isEexist(e)) return false; // another starter is removing it
+    throw e;
+  }
+  try {
+    if (readHolder(takeover)?.text !== cur.text) return false;
+    unlinkSync(takeover);
+    fsyncDir(dir);
+    return true;
+  } finally {
+    unlinkSync(reap);
   }
 }
 
