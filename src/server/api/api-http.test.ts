@@ -165,7 +165,21 @@ describe('HTTP/JSON API over a fake backend', () => {
     assert.equal(r.status, 404);
     assert.equal((JSON.parse(r.body) as { code: string }).code, 'unimplemented');
     assert.equal((await post(port, `${KV}/Get`, '{"key":"a"}', { 'content-type': 'text/plain' })).status, 415);
-    assert.equal((await post(port, `${KV}/Put`, '', {}, 'GET')).status, 405);
+    const wrong = await post(port, `${KV}/Put`, '', {}, 'GET');
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers['allow'], 'POST');
+  });
+
+  test('an extra route (GET /health, /metrics, the dashboard) with another method → 405 with Allow, like the API', async () => {
+    server.addRoute('GET', '/health', (_req, res) => res.end('ok'));
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const r = await post(port, '/health?x=1', '{}', { 'content-type': 'application/json' }, method);
+      assert.equal(r.status, 405, `${method} /health`);
+      assert.equal(r.headers['allow'], 'GET');
+      assert.equal((JSON.parse(r.body) as { code: string }).code, 'unimplemented');
+    }
+    assert.equal((await post(port, '/health', '', {}, 'GET')).status, 200);
+    assert.equal((await post(port, '/no-such-route', '{}')).status, 404, 'an unknown path stays 404');
   });
 
   test('not leader → failed_precondition with the hint in the message and headers', async () => {

@@ -14,7 +14,7 @@ import { createFrontEnd, type FrontEndStats, type FrontEndTls } from './front.ts
 import { kvRoutes } from './handlers.ts';
 import { SSE_PATH, sseHandler } from './watch.ts';
 import { guardedJsonDecoder } from './json-guard.ts';
-import { createRpcDispatch } from './rpc.ts';
+import { createRpcDispatch, writeJsonError } from './rpc.ts';
 import { checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
 import type { AuthGate } from '../auth/gate.ts';
@@ -106,8 +106,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ...(fast === undefined ? {} : { fast }),
   });
   const routes = new Map<string, RouteHandler>();
+  /** Per route path, its methods: another method on it is answered 405 with Allow, like the API's paths. */
+  const routeMethods = new Map<string, string[]>();
   const addRoute = (method: string, path: string, handler: RouteHandler): void => {
     routes.set(`${method.toUpperCase()} ${path}`, handler);
+    const methods = routeMethods.get(path) ?? [];
+    if (!methods.includes(method.toUpperCase())) routeMethods.set(path, [...methods, method.toUpperCase()]);
   };
   addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits, opts.auth));
   for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
@@ -120,6 +124,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const path = q < 0 ? url : url.slice(0, q);
     const route = routes.get(`${req.method ?? ''} ${path}`);
     if (route !== undefined) return route(req as IncomingMessage, res as ServerResponse);
+    const allowed = routeMethods.get(path);
+    if (allowed !== undefined) {
+      return writeJsonError(
+        res,
+        405,
+        'unimplemented',
+        `method ${req.method ?? ''} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+        { allow: allowed.join(', ') },
+      );
+    }
     rpc(req, res);
   };
   const http1 = createHttp1Server(
