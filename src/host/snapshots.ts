@@ -51,9 +51,19 @@ export abstract class HostSnapshots extends HostDrive {
     this.outgoingSnapshot = null;
   }
 
+  /**
+   * Received snapshots at or below the applied index are never installed (the core installs only
+   * above its commit index; replication.ts, handleSnapshot): one sent by an earlier leader, which the
+   * log has since passed, would otherwise be held until four more arrived (each as large as the data).
+   */
+  private dropPassedIncoming(): void {
+    for (const i of [...this.incomingSnapshots.keys()]) if (i <= this.kv.appliedIndex) this.incomingSnapshots.delete(i);
+  }
+
   /** Take a snapshot every snapshotThresholdEntries applied entries or snapshotThresholdBytes, then compact the log. */
   protected override maybeSnapshot(): void {
     this.dropIdleSnapshotCopy();
+    if (this.incomingSnapshots.size > 0) this.dropPassedIncoming();
     if (this.snapshotting) return;
     const entries = this.kv.appliedIndex - this.lastSnapshotIndex;
     const appliedBytes = this.kv.appliedEntryBytes - this.snapshotBytesMark;

@@ -85,3 +85,25 @@ test('KeyStore: sequential inserts fill pages; the data costs little more than i
   assert.equal(s.get('key-000012345')?.value, value);
   assert.ok(PAGE_MAX_BYTES > 0);
 });
+
+test('KeyStore: a write reuses the slot of a lookup of the same key only while no other write came between', () => {
+  const s = new KeyStore();
+  const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
+  for (let i = 0; i < 3000; i++) s.set(key(i), 'v', 1, 1, 1);
+  assert.equal(s.get(key(500))?.value, 'v');
+  // An insert just before it, in the same page, moves it one place on.
+  s.set(`${key(499)}a`, 'w', 2, 2, 1);
+  s.set(key(500), 'new', 1, 3, 2);
+  assert.equal(s.get(key(500))?.value, 'new');
+  assert.equal(s.get(`${key(499)}a`)?.value, 'w');
+  assert.equal(s.size, 3001);
+  // Lookup, then the write of the same key: the slot is reused.
+  assert.equal(s.get(key(7))?.version, 1);
+  s.set(key(7), 'seven', 1, 4, 2);
+  assert.deepEqual({ ...s.get(key(7)) }, { value: 'seven', create: 1, mod: 4, version: 2 });
+  assert.equal(s.has(key(8)), true);
+  s.delete(key(6));
+  assert.equal(s.delete(key(8)), true);
+  assert.equal(s.get(key(9))?.value, 'v');
+  assert.equal(s.size, 2999);
+});

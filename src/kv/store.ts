@@ -101,6 +101,12 @@ export class KeyStore {
   /** Generations of the live views; pages with gen <= the largest are shared with one. */
   private readonly liveViews: number[] = [];
   private frozenGen = 0;
+  /**
+   * The key the last get/has looked up and where it was: applying a put reads the key and then
+   * writes it, and the write reuses the slot instead of searching again. Any write clears it.
+   */
+  private lastKey: string | null = null;
+  private lastSlot: Slot = { pi: 0, pos: 0, found: false };
 
   get size(): number {
     return this.count;
@@ -132,13 +138,26 @@ export class KeyStore {
   }
 
   get(key: string): KeyRecord | undefined {
-    const kb = keyBytes(key);
-    const slot = this.find(kb);
+    const slot = this.look(key);
     return slot.found ? readRecord(this.pages[slot.pi] as Page, slot.pos) : undefined;
   }
 
   has(key: string): boolean {
-    return this.find(keyBytes(key)).found;
+    return this.look(key).found;
+  }
+
+  private look(key: string): Slot {
+    const slot = this.find(keyBytes(key));
+    this.lastKey = key;
+    this.lastSlot = slot;
+    return slot;
+  }
+
+  /** Where `key` is (kb: its bytes): the slot of the last lookup when it was this key, else a search. Clears that slot (a write follows). */
+  private slotForWrite(key: string, kb: Uint8Array): Slot {
+    const slot = this.lastKey === key ? this.lastSlot : this.find(kb);
+    this.lastKey = null;
+    return slot;
   }
 
   /** Inserts or replaces `key`. */
@@ -154,7 +173,7 @@ export class KeyStore {
     p = putVarint(e, p, create);
     p = putVarint(e, p, mod);
     p = putVarint(e, p, version);
-    const slot = this.find(kb);
+    const slot = this.slotForWrite(key, kb);
     if (this.pages.length === 0) {
       this.pages.push(new Page(Buffer.allocUnsafeSlow(Math.max(256, size)), 0, new Uint32Array(8), 0, this.gen));
       this.seps.push(ownCopy(kb));
@@ -177,7 +196,7 @@ export class KeyStore {
 
   /** Removes `key`; returns whether it was there. */
   delete(key: string): boolean {
-    const slot = this.find(keyBytes(key));
+    const slot = this.slotForWrite(key, keyBytes(key));
     if (!slot.found) return false;
     const page = this.mutable(slot.pi);
     bound(page, slot.pos);
