@@ -165,6 +165,16 @@ export class RaftNode {
     return leaseRead(this.c, nowMs);
   }
 
+  /**
+   * Until when (this node's clock) leaseRead keeps answering unless this node takes a step: the
+   * lease's end if leaseRead(nowMs) answers, else 0. Only a step (stepping down, giving the lease up
+   * for a transfer) ends it sooner; the lease itself never shrinks (docs/lease-safety.md, step 2).
+   * For a serving thread that reads it from shared memory (docs/design.md, "Threads").
+   */
+  leaseReadUntil(nowMs: number): number {
+    return leaseRead(this.c, nowMs) === null || this.c.lease === null ? 0 : this.c.lease.untilMs;
+  }
+
   /** ReadIndex (thesis §6.4); the answer arrives in Ready.readStates or Ready.readFailures. */
   /**
    * ReadIndex (thesis §6.4). Answered at once when a lease read would be valid, unless `useLease`

@@ -167,6 +167,11 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
   );
   apiGauge('leasekv_api_in_flight', 'Client requests being answered', (a) => a.inFlight);
   apiGauge(
+    'leasekv_api_local_lease_reads',
+    'Lease reads answered on the client API thread from shared memory, without the consensus thread, since start (not in leasekv_requests_total)',
+    (a) => a.localLeaseReads,
+  );
+  apiGauge(
     'leasekv_api_refused_connections',
     'Client connections reset on arrival by the connection caps, since start',
     (a) => a.refusedConnections,

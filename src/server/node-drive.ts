@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { validateRaftConfig } from '../raft/config.ts';
 import type { RaftConfig } from '../raft/config.ts';
-import type { Entry, RaftEvent } from '../raft/types.ts';
+import type { Entry, Message, RaftEvent, Ready } from '../raft/types.ts';
 import { ConfDecodeError, decodeConfChange } from '../raft/confchange.ts';
 import type { KvStateMachine } from '../kv/machine.ts';
 import { HostNode } from '../host/requests.ts';
@@ -26,6 +26,7 @@ import type { NodeTransport } from './transport-adapter.ts';
 import { logRaftEvent } from './event-log.ts';
 import { withDeadline } from './deadline.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
+import { LeaseViewWriter, newLeaseViewBuffer } from './api-thread/lease-view.ts';
 
 export const VERSION = '0.1.0';
 export type { RestoredState } from '../host/types.ts';
@@ -136,8 +137,58 @@ export abstract class NodeDrive extends HostNode {
     });
     this.raftConfig = raft;
     this.watchHub = new WatchHub(kv.revision, cfg.watch);
-    kv.observer = (revision, events) => this.watchHub.publish(revision, events);
+    kv.observer = (revision, events) => {
+      this.#leaseView?.changed(revision, events);
+      this.watchHub.publish(revision, events);
+    };
     kv.compactObserver = (revision) => this.watchHub.compact(revision);
+  }
+
+  /** What the client API thread reads of the lease and the state machine (null: not shared). */
+  #leaseView: LeaseViewWriter | null = null;
+
+  /**
+   * Shares the lease and the applied state with the client API thread, which then answers a lease
+   * read of a value it already got without a message (api-thread/lease-view.ts). Returns the buffer.
+   */
+  shareLeaseView(): SharedArrayBuffer {
+    this.#leaseView ??= new LeaseViewWriter(newLeaseViewBuffer(), REAL_CLOCK.now);
+    this.publishLeaseView();
+    return this.#leaseView.buffer;
+  }
+
+  /**
+   * Published after every drive and apply, and before any message leaves for a peer: a step that
+   * ends the lease early (a transfer gives it up before TimeoutNow) or commits further is visible
+   * to the API thread before any other node can act on it (docs/lease-safety.md).
+   */
+  protected publishLeaseView(): void {
+    const w = this.#leaseView;
+    if (w === null) return;
+    if (this.stopped) return w.close();
+    const now = this.now();
+    const commit = this.hc.leaseReads ? this.core.leaseRead(now) : null;
+    w.publish({
+      untilMs: commit === null ? 0 : this.core.leaseReadUntil(now),
+      commit: commit ?? 0,
+      applied: this.kv.appliedIndex,
+      revision: this.kv.revision,
+    });
+  }
+
+  protected override send(msgs: Message[]): void {
+    if (msgs.length > 0) this.publishLeaseView();
+    super.send(msgs);
+  }
+
+  protected override drive(): void {
+    super.drive();
+    this.publishLeaseView();
+  }
+
+  protected override applyReady(rd: Ready): void {
+    super.applyReady(rd);
+    this.publishLeaseView();
   }
 
   protected override onRaftEvents(events: readonly RaftEvent[], atMs: number): void {
@@ -203,6 +254,7 @@ export abstract class NodeDrive extends HostNode {
 
   override stop(writeOutcome?: string): void {
     super.stop(writeOutcome);
+    this.#leaseView?.close();
     this.watchHub.close();
   }
 }

@@ -238,6 +238,8 @@ async function startOnStorage(
         {
           ...apiOpts,
           authConfig: gateSettings,
+          // Lease reads of values the API thread already has are answered there (api-thread/lease-view.ts).
+          leaseView: node.shareLeaseView(),
           onFailure: (err) => node.events.emit('fatal', err),
         },
         apiWorker,

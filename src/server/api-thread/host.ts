@@ -28,6 +28,11 @@ export interface ApiThreadOptions {
    */
   readonly authConfig?: AuthGateSettings;
   readonly authBackend?: AuthBackend;
+  /**
+   * The node's shared lease view (LeaseKvNode.shareLeaseView): the API thread then answers lease
+   * reads of values it already got without a message (local-reads.ts).
+   */
+  readonly leaseView?: SharedArrayBuffer;
   /** Told once if the API thread dies while the node runs (the node cannot serve clients any more). */
   readonly onFailure?: (err: Error) => void;
 }
@@ -90,6 +95,7 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
     routes: routes.map((r) => ({ method: r.method, path: r.path })),
     adminSocket: admin.socketPath,
     stats,
+    leaseView: opts.leaseView ?? null,
     tls: opts.tls?.current() ?? null,
     auth:
       opts.authBackend === undefined || opts.authConfig === undefined

@@ -84,6 +84,8 @@ export interface ApiThreadData {
   readonly tls: ClientTlsMaterial | null;
   /** Int32Array slots the API thread publishes its counters in (stats.ts). */
   readonly stats: SharedArrayBuffer;
+  /** The node's lease and applied state, for lease reads answered on the API thread (lease-view.ts); null: none. */
+  readonly leaseView: SharedArrayBuffer | null;
 }
 
 /** Connect's Code.DeadlineExceeded (this module stays free of Connect: the node thread never loads it). */

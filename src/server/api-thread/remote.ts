@@ -37,6 +37,7 @@ import type { AuthChange, AuthTable } from '../../kv/auth.ts';
 import { TYPED_ERRORS } from '../api/errors.ts';
 import { UnavailableError } from '../backend.ts';
 import type { CallOp, ToApi, ToNode, WireError } from './protocol.ts';
+import type { LocalReads } from './local-reads.ts';
 
 /** The error as the node's thread threw it: same class and fields (an unknown class: a plain Error, i.e. internal). */
 export function decodeError(w: WireError): Error {
@@ -206,17 +207,37 @@ class RemoteWatch implements WatchStream {
   }
 }
 
-/** KvBackend over the port. */
+/**
+ * KvBackend over the port. With `local`, a lease read of a value the node already answered is
+ * served on this thread while the node's shared view allows it (local-reads.ts), and every Get
+ * answer the node sends is kept for that.
+ */
 export class RemoteBackend implements KvBackend {
-  constructor(private readonly link: NodeLink) {}
+  constructor(
+    private readonly link: NodeLink,
+    private readonly local: LocalReads | null = null,
+  ) {}
   put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
     return this.link.call('put', [req], signal);
   }
+  getNow(req: GetRequest): GetResult | null {
+    return this.local === null ? null : this.local.get(req);
+  }
   get(req: GetRequest, signal: AbortSignal): Promise<GetResult> {
-    return this.link.call('get', [req], signal);
+    const now = this.getNow(req);
+    if (now !== null) return Promise.resolve(now);
+    return this.#kept(req, this.link.call<GetResult>('get', [req], signal));
   }
   getQuick(req: GetRequest, timeoutMs: number): Promise<GetResult> {
-    return this.link.get(req, timeoutMs);
+    return this.#kept(req, this.link.get(req, timeoutMs));
+  }
+  #kept(req: GetRequest, p: Promise<GetResult>): Promise<GetResult> {
+    const local = this.local;
+    if (local === null) return p;
+    return p.then((r) => {
+      local.keep(req.key, r);
+      return r;
+    });
   }
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult> {
     return this.link.call('delete', [req], signal);

@@ -9,6 +9,8 @@ const SLOTS = [
   'inFlight',
   'fastServed',
   'fastDeclined',
+  /** Lease reads answered on the API thread without a message (local-reads.ts). */
+  'localLeaseReads',
   'loopLagMaxUs',
   'loopLagP99Us',
 ] as const;

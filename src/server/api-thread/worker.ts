@@ -12,6 +12,7 @@ import { NodeLink, RemoteAuth, RemoteBackend, RemoteCluster } from './remote.ts'
 import { AuthTable } from '../../kv/auth.ts';
 import { AuthGate } from '../auth/gate.ts';
 import { STATS_INTERVAL_MS, writeStats } from './stats.ts';
+import { LocalReads } from './local-reads.ts';
 
 const port = parentPort as MessagePort;
 let data: ApiThreadData | null = null;
@@ -31,6 +32,7 @@ const logger: ApiLogger = {
 
 const link = new NodeLink(port);
 let api: ApiServer | null = null;
+let localReads: LocalReads | null = null;
 let closing = false;
 port.on('message', (m: ToApi) => {
   if (link.handle(m)) return;
@@ -64,6 +66,7 @@ const statsTimer = setInterval(() => {
     inFlight: api.core.inFlight,
     fastServed: api.fastPath?.served ?? 0,
     fastDeclined: api.fastPath?.declined ?? 0,
+    localLeaseReads: localReads?.served ?? 0,
     loopLagMaxUs: l.maxMs * 1000,
     loopLagP99Us: l.p99Ms * 1000,
   });
@@ -102,12 +105,13 @@ async function start(d: ApiThreadData): Promise<void> {
           }),
           authBackend: new RemoteAuth(link, () => authTable),
         };
+  localReads = d.leaseView === null ? null : new LocalReads(d.leaseView);
   try {
     const forward = forwardTo(d.adminSocket);
     api = await startApiServer({
       host: d.host,
       port: d.port,
-      backend: new RemoteBackend(link),
+      backend: new RemoteBackend(link, localReads),
       ...(d.withCluster ? { cluster: new RemoteCluster(link) } : {}),
       ...auth,
       limits: d.limits,
