@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { LeasekvClient } from '../client/index.ts';
 import { freePort, sleep } from '../testkit/wait.ts';
 import { startTestCluster, type TestCluster } from './test-cluster.ts';
@@ -65,13 +65,43 @@ after(async () => {
   if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
 });
 
-/** A light read/write load so that the request panel has something to show. */
-function startLoad(c: TestCluster): { stop: () => Promise<void> } {
-  const client = new LeasekvClient({
+/** A client of every member of `c`. */
+function clientOf(c: TestCluster, deadlineMs: number): LeasekvClient {
+  return new LeasekvClient({
     endpoints: c.nodes.map((n) => n.clientAddr),
-    deadlineMs: 3000,
+    deadlineMs,
     ...(c.tls === null ? {} : { tls: c.tls }),
   });
+}
+
+/** A new page on the dashboard served at `clientAddr`, and the script errors it raises. */
+async function openDashboard(c: TestCluster, clientAddr: string): Promise<{ page: Page; errors: string[] }> {
+  assert.ok(context !== null, 'set up by before()');
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${c.url(clientAddr)}/`);
+  return { page, errors };
+}
+
+async function waitForOneLeaderCard(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
+    timeout: 20_000,
+  });
+}
+
+/** Waits until member `id`'s card says it is a `member` (learner, voter, removed). */
+async function waitForMemberCard(page: Page, id: string, member: string, timeout: number): Promise<void> {
+  await page.waitForFunction(
+    ([i, m]) => document.querySelector(`.card[data-node-id="${i}"]`)?.getAttribute('data-member') === m,
+    [id, member] as const,
+    { timeout },
+  );
+}
+
+/** A light read/write load so that the request panel has something to show. */
+function startLoad(c: TestCluster): { stop: () => Promise<void> } {
+  const client = clientOf(c, 3000);
   let running = true;
   const loop = (async () => {
     for (let i = 0; running; i++) {
@@ -93,12 +123,9 @@ test(
   'dashboard: 3 members, one leader; killing the leader from the page shows the new leader and the lease handover',
   { skip, timeout: 60_000 },
   async () => {
-    assert.ok(cluster !== null && context !== null, 'set up by before()');
+    assert.ok(cluster !== null, 'set up by before()');
     const c = cluster;
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${c.url(c.nodes[0]?.clientAddr ?? '')}/`);
+    const { page, errors } = await openDashboard(c, c.nodes[0]?.clientAddr ?? '');
     // The leader's id is read in the same evaluation that sees one leader: a card may briefly show
     // 'unreachable' between two status messages on a loaded machine, so a second query could see none.
     let oldLeader: string | undefined;
@@ -171,24 +198,15 @@ test(
   'dashboard: a learner added through the Cluster API appears marked as a learner; removed, it is marked removed',
   { skip, timeout: 45_000 },
   async () => {
-    assert.ok(cluster !== null && context !== null, 'set up by before()');
+    assert.ok(cluster !== null, 'set up by before()');
     const c = cluster;
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
     // Served by a member the previous test left running (it killed the then leader).
     const live = c.supervisor.states().find((s) => s.state === 'running')?.id;
     const served = c.nodes.find((n) => n.id === live) ?? c.nodes[1];
-    await page.goto(`${c.url(served?.clientAddr ?? '')}/`);
-    await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
-      timeout: 20_000,
-    });
+    const { page, errors } = await openDashboard(c, served?.clientAddr ?? '');
+    await waitForOneLeaderCard(page);
     assert.equal(await page.locator('.card[data-member="learner"]').count(), 0, 'no learner before the change');
-    const client = new LeasekvClient({
-      endpoints: c.nodes.map((n) => n.clientAddr),
-      deadlineMs: 10_000,
-      ...(c.tls === null ? {} : { tls: c.tls }),
-    });
+    const client = clientOf(c, 10_000);
     try {
       // No process behind these addresses: a learner does not vote, so the voters commit without it.
       await client.cluster('MemberAdd', {
@@ -197,11 +215,7 @@ test(
         clientAddr: `127.0.0.1:${await freePort()}`,
         learner: true,
       });
-      await page.waitForFunction(
-        () => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'learner',
-        null,
-        { timeout: 10_000 },
-      );
+      await waitForMemberCard(page, 'n9', 'learner', 10_000);
       assert.match((await page.locator('.card[data-node-id="n9"] .badge.member').textContent()) ?? '', /learner/);
       assert.equal(
         await page.locator('.card[data-member="voter"]').count(),
@@ -209,11 +223,7 @@ test(
         'the three voters are marked as voters',
       );
       await client.cluster('MemberRemove', { id: 'n9' });
-      await page.waitForFunction(
-        () => document.querySelector('.card[data-node-id="n9"]')?.getAttribute('data-member') === 'removed',
-        null,
-        { timeout: 10_000 },
-      );
+      await waitForMemberCard(page, 'n9', 'removed', 10_000);
       assert.ok((await page.locator('#log li[data-kind="config"]').count()) >= 2, 'the change is in the events');
     } finally {
       await client.close();
@@ -231,26 +241,17 @@ test(
   'dashboard: "Add member" adds n4, which becomes a voter; its "Remove" removes it and stops its process',
   { skip, timeout: 60_000 },
   async () => {
-    assert.ok(cluster !== null && context !== null, 'set up by before()');
+    assert.ok(cluster !== null, 'set up by before()');
     const c = cluster;
     // Served by a member that was running already; the first test may have left its killed leader
     // stopped: a full cluster makes the changes safe.
     const live =
       c.nodes.find((n) => n.id === c.supervisor.states().find((s) => s.state === 'running')?.id) ?? c.nodes[1];
     for (const s of c.supervisor.states()) if (s.state === 'stopped') await c.supervisor.act(s.id, 'restart');
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${c.url(live?.clientAddr ?? '')}/`);
-    await page.waitForFunction(() => document.querySelectorAll('.card[data-role="leader"]').length === 1, null, {
-      timeout: 20_000,
-    });
+    const { page, errors } = await openDashboard(c, live?.clientAddr ?? '');
+    await waitForOneLeaderCard(page);
     await page.locator('#add-member').click();
-    await page.waitForFunction(
-      () => document.querySelector('.card[data-node-id="n4"]')?.getAttribute('data-member') === 'voter',
-      null,
-      { timeout: 30_000 },
-    );
+    await waitForMemberCard(page, 'n4', 'voter', 30_000);
     const pid = c.supervisor.states().find((s) => s.id === 'n4')?.pid;
     assert.ok(typeof pid === 'number', `the supervisor runs n4\n${c.output()}`);
     assert.ok(
@@ -258,11 +259,7 @@ test(
       'no isolate for an added member',
     );
     await page.locator('.card[data-node-id="n4"] button[data-action="remove-member"]').click();
-    await page.waitForFunction(
-      () => document.querySelector('.card[data-node-id="n4"]')?.getAttribute('data-member') === 'removed',
-      null,
-      { timeout: 15_000 },
-    );
+    await waitForMemberCard(page, 'n4', 'removed', 15_000);
     for (let i = 0; i < 100 && c.supervisor.states().some((s) => s.id === 'n4'); i++) await sleep(100);
     assert.throws(() => process.kill(pid, 0), "n4's process has exited");
     assert.deepEqual(errors, [], 'no script errors on the page');

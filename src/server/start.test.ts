@@ -8,14 +8,34 @@ import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serveArgs } from './serve-args.ts';
+import type { Settings } from '../testkit/cluster-options.ts';
 
 const BIN = new URL('../../bin/leasekv.mjs', import.meta.url).pathname;
 const EXIT_WAIT_MS = 15_000;
 
-/** Runs `leasekv serve ARGS`; resolves with its exit code and stderr, or null if it did not exit in time. */
+/**
+ * `serve` and its flags for member n1 on `dataDir` (plaintext, any free ports): by default a
+ * one-member cluster; `peers` for another, `settings` for more flags.
+ */
+function n1(dataDir: string, o: { listenClient?: string; peers?: string; settings?: Settings } = {}): string[] {
+  return serveArgs({
+    insecure: true,
+    id: 'n1',
+    dataDir,
+    listenPeer: '127.0.0.1:0',
+    listenClient: o.listenClient ?? '127.0.0.1:0',
+    peers: o.peers ?? 'n1=127.0.0.1:1',
+    ...(o.settings === undefined ? {} : { settings: o.settings }),
+  });
+}
+
+const THREE = 'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3';
+
+/** Runs `leasekv ARGS` (serve …); resolves with its exit code and stderr, or null if it did not exit in time. */
 function serve(args: string[]): Promise<{ code: number | null; stderr: string } | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--insecure', ...args, '--log-level', 'silent'], {
+    const child = spawn(process.execPath, [BIN, ...args, '--log-level', 'silent'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -45,20 +65,7 @@ test('serve: a lease too long for the election timeout is a usage error, with no
   const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
   try {
     const dir = join(root, 'data');
-    const r = await serve([
-      '--id',
-      'n1',
-      '--data-dir',
-      dir,
-      '--listen-peer',
-      '127.0.0.1:0',
-      '--listen-client',
-      '127.0.0.1:0',
-      '--peers',
-      'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3',
-      '--lease-ms',
-      '1500',
-    ]);
+    const r = await serve(n1(dir, { peers: THREE, settings: { 'lease-ms': 1500 } }));
     assert.ok(r !== null, 'the process exited');
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /must be below electionTimeoutMinMs/);
@@ -72,18 +79,7 @@ test('serve: a client port already in use makes the node exit 1 (storage and tra
   const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
   const taken = await listen();
   try {
-    const r = await serve([
-      '--id',
-      'n1',
-      '--data-dir',
-      join(root, 'data'),
-      '--listen-peer',
-      '127.0.0.1:0',
-      '--listen-client',
-      `127.0.0.1:${taken.port}`,
-      '--peers',
-      'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3',
-    ]);
+    const r = await serve(n1(join(root, 'data'), { listenClient: `127.0.0.1:${taken.port}`, peers: THREE }));
     assert.ok(r !== null, 'the process exited instead of hanging after "could not start"');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /could not start: .*EADDRINUSE/);
@@ -95,27 +91,9 @@ test('serve: a client port already in use makes the node exit 1 (storage and tra
 
 /** Starts `leasekv serve` in the background on `dir` (one-member cluster, any free ports); resolves once it serves. */
 async function serveInBackground(dir: string, started: ChildProcess[]): Promise<ChildProcess & { startLog: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'serve',
-      '--insecure',
-      '--id',
-      'n1',
-      '--data-dir',
-      dir,
-      '--listen-peer',
-      '127.0.0.1:0',
-      '--listen-client',
-      '127.0.0.1:0',
-      '--peers',
-      'n1=127.0.0.1:1',
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
+  const child = spawn(process.execPath, [BIN, ...n1(dir, { settings: { 'log-level': 'info' } })], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   started.push(child);
   let out = '';
   const serving = await new Promise<boolean>((resolve) => {
@@ -151,18 +129,7 @@ test('serve: a second process on the same data dir exits at once naming the hold
   try {
     const first = await serveInBackground(dir, started);
     assert.equal(lockPid(dir), first.pid);
-    const second = await serve([
-      '--id',
-      'n1',
-      '--data-dir',
-      dir,
-      '--listen-peer',
-      '127.0.0.1:0',
-      '--listen-client',
-      '127.0.0.1:0',
-      '--peers',
-      'n1=127.0.0.1:1',
-    ]);
+    const second = await serve(n1(dir));
     assert.ok(second !== null, 'the second process exited');
     assert.equal(second.code, 1, second.stderr);
     assert.match(
