@@ -72,7 +72,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --attacks A[,A]              abuse: which attacks (default all, in this order): json-depth,
                                rapid-reset, conn-burst, half-sent, malformed, peer, overload, snapshot
   --abuse-keys N               abuse: keys of the snapshot attack (default 1000000, 100-byte values
-                               unless --value-bytes)
+                               unless --value-bytes; loading stops after 120 s, catch-up after 90 s)
   --abuse-overload N           abuse: requests in flight in the overload attack (default 4096,
                                4× the node's --max-pending-requests)
   --abuse-load-clients N       abuse: closed-loop clients loading the cluster throughout (default 8)

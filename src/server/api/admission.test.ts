@@ -152,4 +152,39 @@ describe('admission through real connections', () => {
       await server.close();
     }
   });
+
+  test('a connection refused more often in a second than its share is closed (GOAWAY); its admitted requests are answered', async () => {
+    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 32 }, backend: { delayMs: 1000 } });
+    const s = await h2From(port, '127.0.0.2');
+    try {
+      const goaway = new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no GOAWAY within 10 s')), 10_000);
+        s.once('goaway', (code: number) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+      s.on('error', () => undefined);
+      // 8 admitted (the per-connection share), then 9 refused: one more than the share.
+      const admitted = Array.from({ length: 8 }, () => h2Get(s));
+      await waitFor('8 requests in flight', 10_000, () => server.core.inFlight === 8);
+      const refused = [];
+      for (let i = 0; i < 9; i++) refused.push(await h2Get(s));
+      assert.deepEqual(
+        refused.map((r) => r.status),
+        Array.from({ length: 9 }, () => 429),
+      );
+      assert.equal(await goaway, 0); // NO_ERROR: a graceful close
+      const answers = await Promise.all(admitted);
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array.from({ length: 8 }, () => 200),
+      );
+      backend.delayMs = 0;
+      assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"a"}')).status, 200);
+    } finally {
+      s.destroy();
+      await server.close();
+    }
+  });
 });

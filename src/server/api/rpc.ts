@@ -5,7 +5,7 @@
 // connection's share of the in-flight budget (with its source address, for the per-source and fair
 // shares of admission.ts), passed to the handlers as a context value.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import {
   Code,
   ConnectError,
@@ -65,12 +65,16 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
   });
   opts.connectOptions.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
-  const shares = new WeakMap<object, ConnShare>();
+  const shares = new WeakMap<object, DispatchShare>();
   const { limits } = opts;
   /** The share of a connection (HTTP/1.1 socket, HTTP/2 session), counted against its source address. */
-  const shareOf = (key: object, socket: { remoteAddress?: string | undefined } | undefined): ConnShare => {
+  const shareOf = (key: object, socket: { remoteAddress?: string | undefined } | undefined): DispatchShare => {
     let share = shares.get(key);
-    if (share === undefined) shares.set(key, (share = { inFlight: 0, source: socket?.remoteAddress ?? '' }));
+    if (share === undefined)
+      shares.set(
+        key,
+        (share = { inFlight: 0, source: socket?.remoteAddress ?? '', refused: 0, windowStartMs: 0, lastStreamId: 0 }),
+      );
     return share;
   };
   const refuseTooLarge = (res: NodeRes, declared: number): void => {
@@ -84,14 +88,20 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     );
   };
   /** Answers resource_exhausted at once if admission would refuse the request; true if it did. */
-  const shed = (req: NodeReq, res: NodeRes, share: ConnShare, wire: Wire | undefined): boolean => {
+  const shed = (req: NodeReq, res: NodeRes, share: DispatchShare, wire: Wire | undefined): boolean => {
     const why = opts.admission?.refusal(share) ?? null;
     if (why === null) return false;
-    if (wire !== undefined && wire.enveloped) {
-      // gRPC: a trailers-only answer (grpc-status 8, RESOURCE_EXHAUSTED). gRPC-Web and Connect
-      // streaming carry their status in the body: Connect refuses those itself (core.ts).
-      if (!('stream' in req) || wire.base64 || !/^application\/grpc(\+|;|$)/i.test(req.headers['content-type'] ?? ''))
-        return false;
+    if (wire !== undefined && wire.enveloped && !grpcShed(req, wire)) return false;
+    // A connection that keeps sending after more refusals in a second than it may have requests in
+    // flight ignores resource_exhausted: it is closed, so that its next requests cost nothing.
+    const now = performance.now();
+    if (now - share.windowStartMs >= 1000) {
+      share.windowStartMs = now;
+      share.refused = 0;
+    }
+    if (++share.refused > limits.maxInFlightPerConnection) closeConnection(req, res, share);
+    if (wire !== undefined && wire.enveloped && 'stream' in req) {
+      // gRPC: a trailers-only answer (grpc-status 8, RESOURCE_EXHAUSTED).
       req.stream.respond(
         {
           ':status': 200,
@@ -152,6 +162,7 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     const share = http1
       ? shareOf(req.socket, req.socket)
       : shareOf(req.stream.session ?? req.stream, req.stream.session?.socket ?? req.socket);
+    if (!http1) share.lastStreamId = Math.max(share.lastStreamId, req.stream.id ?? 0);
     if (handler.method.methodKind === 'unary' && shed(req, res, share, wire)) return;
     const values = createContextValues().set(CONN_SHARE, share).set(CLIENT_SECURITY, clientSecurityOf(req));
     if (tooLarge) {
@@ -239,6 +250,44 @@ function destroy(res: NodeRes): void {
 }
 
 /** An error answered without Connect (404, 405, 413, 415): JSON `{code, message}` like Connect's. */
+/** A connection's share with its refusals in the current one-second window. */
+interface DispatchShare extends ConnShare {
+  refused: number;
+  windowStartMs: number;
+  /** HTTP/2: the highest stream id dispatched, the GOAWAY's last stream (every one up to it is answered). */
+  lastStreamId: number;
+}
+
+/**
+ * Whether a refused enveloped request can be answered here: gRPC over HTTP/2 (a trailers-only
+ * answer). gRPC-Web and Connect streaming carry their status in the body: Connect refuses those
+ * itself (core.ts).
+ */
+function grpcShed(req: NodeReq, wire: Wire): boolean {
+  return 'stream' in req && !wire.base64 && /^application\/grpc(\+|;|$)/i.test(req.headers['content-type'] ?? '');
+}
+
+/**
+ * HTTP/1.1: the answer says `connection: close`. HTTP/2: GOAWAY naming the last stream dispatched,
+ * then the session closes once its open streams are answered; later streams are refused by nghttp2
+ * itself. NO_ERROR, not ENHANCE_YOUR_CALM: Node's client (and others) drop every open stream on a
+ * GOAWAY with an error code, and the admitted requests must still get their answers. Deferred:
+ * this runs inside nghttp2's processing of the read (see http-guards.ts, limitStreamResets).
+ */
+function closeConnection(req: NodeReq, res: NodeRes, share: DispatchShare): void {
+  if (!('stream' in req)) {
+    (res as ServerResponse).setHeader('connection', 'close');
+    return;
+  }
+  const session = req.stream.session;
+  if (session === undefined || session.closed || session.destroyed) return;
+  setImmediate(() => {
+    if (session.closed || session.destroyed) return;
+    session.goaway(h2constants.NGHTTP2_NO_ERROR, share.lastStreamId);
+    session.close();
+  });
+}
+
 export function writeJsonError(
   res: NodeRes,
   status: number,
