@@ -14,7 +14,18 @@ export const ATTACKS = [
 ] as const;
 export type Attack = (typeof ATTACKS)[number];
 
-const SCENARIOS = ['load', 'failover', 'scale', 'membership', 'targets', 'abuse', 'watch', 'txn', 'auth'] as const;
+const SCENARIOS = [
+  'load',
+  'failover',
+  'scale',
+  'membership',
+  'targets',
+  'abuse',
+  'watch',
+  'txn',
+  'tls',
+  'auth',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {
@@ -56,7 +67,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --against etcd               run the same workload against a 3-member etcd in the same run
   --no-floor                   skip the bare node:http floor
   --keys N                     key space (default 1000)
-  --scenario S[,S]             load (default), failover, scale, membership, targets (issue 16's
+  --scenario S[,S]             load and tls (the default), failover, scale, membership, targets (issue 16's
                                targets next to their measured ratios, for --nodes and --peer-delay-ms),
                                abuse (issue 13: attacks one at a time on a loaded 3-node cluster;
                                per attack elections, longest lease-read and write probe gaps,
@@ -64,7 +75,10 @@ export const USAGE = `usage: npm run bench -- [options]
                                watch (1000 watchers on a prefix: delivery latency p50/p99, events/s)
                                and txn (compare-and-swap, 16 and 64 clients, --duration s each),
                                both beside etcd 3.4 in the same run when it is installed,
-                               auth (issue 15: lease-read p50 with auth off and on, --clients, --duration)
+                               tls (issue 15; also 'auth'): lease reads and writes on a 3-node cluster
+                               with TLS and auth off beside one with client TLS, peer mTLS and auth on
+                               (a token on every request), --clients, --duration s of each operation
+                               per setting, in alternating one-second slices
   --matrix                     targets: every cell of 3 and 5 nodes × 0 and 25 ms peer delay (~4× longer)
   --scale-keys N               keys to load for the scale scenario (default 1000000)
   --scale-batch N              keys per load request in the scale scenario, a Txn of N puts (default 100; 1: Put)
@@ -133,7 +147,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     againstEtcd: false,
     floor: true,
     keys: 1000,
-    scenarios: ['load'] as readonly Scenario[],
+    scenarios: ['load', 'tls'] as readonly Scenario[],
     scaleKeys: 1_000_000,
     scaleBatch: 100,
     rounds: 3,

@@ -1,6 +1,8 @@
 // Closed-loop load: C clients, each sending its next request as soon as the last one answers, over
-// keep-alive HTTP/1.1 connections. Latencies go into HdrHistograms (µs), one per operation.
+// keep-alive HTTP/1.1 connections (HTTPS when given a CA: one handshake per connection, not per
+// request). Latencies go into HdrHistograms (µs), one per operation.
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 
@@ -22,6 +24,10 @@ export interface Workload {
   readonly put: (key: string, value: string) => RequestShape;
   /** Sent with every request (e.g. `authorization` with auth on; --scenario auth). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** HTTPS, trusting this CA (PEM), instead of plaintext HTTP. */
+  readonly ca?: string;
+  /** Connections to reuse (loadAgent; kept open afterwards) instead of new ones for this run. */
+  readonly agent?: Agent;
   /** Called about every 250 ms with the fraction done, for a progress bar. */
   readonly onProgress?: (fraction: number) => void;
 }
@@ -42,15 +48,24 @@ export function keyName(i: number): string {
   return `bench-${i.toString().padStart(8, '0')}`;
 }
 
-function send(
+/** A keep-alive agent for `maxSockets` connections: HTTPS trusting `ca` when given. */
+export function loadAgent(maxSockets: number, ca?: string): Agent {
+  return ca === undefined
+    ? new Agent({ keepAlive: true, maxSockets })
+    : new HttpsAgent({ keepAlive: true, maxSockets, ca });
+}
+
+export function send(
   agent: Agent,
   host: string,
   port: number,
   shape: RequestShape,
   extra: Readonly<Record<string, string>> = {},
+  /** Given the answer's body (only read when asked for). */
+  onBody?: (text: string) => void,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = (agent instanceof HttpsAgent ? httpsRequest : request)(
       {
         host,
         port,
@@ -60,8 +75,14 @@ function send(
         headers: { ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(shape.body) },
       },
       (res) => {
-        res.on('data', () => {});
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => {
+          if (onBody !== undefined) chunks.push(c);
+        });
+        res.on('end', () => {
+          onBody?.(Buffer.concat(chunks).toString('utf8'));
+          resolve(res.statusCode ?? 0);
+        });
         res.on('error', reject);
       },
     );
@@ -72,7 +93,7 @@ function send(
 
 export async function runLoad(w: Workload): Promise<LoadResult> {
   const host = w.host ?? '127.0.0.1';
-  const agent = new Agent({ keepAlive: true, maxSockets: w.clients });
+  const agent = w.agent ?? loadAgent(w.clients, w.ca);
   const get = newHistogram();
   const put = newHistogram();
   const value = 'v'.repeat(w.valueBytes);
@@ -108,7 +129,7 @@ export async function runLoad(w: Workload): Promise<LoadResult> {
   await Promise.all(Array.from({ length: w.clients }, client));
   if (progress !== null) clearInterval(progress);
   w.onProgress?.(1);
-  agent.destroy();
+  if (w.agent === undefined) agent.destroy();
   return { get, put, errors, firstError, elapsedMs: performance.now() - start };
 }
 
@@ -123,9 +144,10 @@ export async function preload(
   put: Workload['put'],
   concurrency = 32,
   headers: Readonly<Record<string, string>> = {},
+  ca?: string,
 ): Promise<void> {
   const candidates = typeof ports === 'number' ? [ports] : ports;
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency * candidates.length });
+  const agent = loadAgent(concurrency * candidates.length, ca);
   const value = 'v'.repeat(valueBytes);
   let next = 0;
   let current = 0;

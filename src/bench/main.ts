@@ -159,12 +159,16 @@ async function main(args: BenchArgs): Promise<void> {
       watch: args.scenarios.includes('watch'),
       txn: args.scenarios.includes('txn'),
     });
-  if (args.scenarios.includes('auth')) {
+  if (args.scenarios.includes('tls') || args.scenarios.includes('auth')) {
+    say('');
     say(
-      `auth: 3 nodes, ${args.clients} clients of lease reads on the leader, ${args.durationS} s per run, off/on alternating`,
+      `TLS+auth off / on: two 3-node clusters side by side, ${args.clients} clients of lease reads, then of writes, on each leader over keep-alive connections (HTTPS when on), off/on alternating`,
     );
     result.auth = await authScenario(ctx);
     say('');
+    say(
+      `TLS and auth (issue 15; load average at start ${fmtLoad(result.loadAverage?.start)}, now ${fmtLoad(loadavg())}):`,
+    );
     say(authReport(result.auth));
   }
   if (result.loadAverage !== undefined) result.loadAverage.end = loadavg();

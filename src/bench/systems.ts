@@ -91,8 +91,10 @@ export interface LeasekvCluster extends Cluster {
 export async function startLeasekv(
   o: ClusterOptions & {
     leaseReads: boolean;
-    /** More `serve` flags (name without --, see serve-args.ts), e.g. auth. */
-    settings?: Settings;
+    /** More `serve` flags (name without --, see serve-args.ts), e.g. auth; per member (TLS files). */
+    settings?: Settings | ((id: string) => Settings);
+    /** The CA (PEM) of the members' client-port certificates when they serve TLS (the launcher's calls use it). */
+    clientCa?: string;
     logLevel?: 'info' | 'warn';
     /** Options for node itself, before the script (e.g. --cpu-prof). */
     nodeArgs?: readonly string[];
@@ -105,7 +107,11 @@ export async function startLeasekv(
     timing: 'profile',
     logLevel: o.logLevel ?? 'warn',
     clusterToken: 'leasekv-bench',
-    settings: { 'lease-reads': o.leaseReads, ...o.settings },
+    settings: (id) => ({
+      'lease-reads': o.leaseReads,
+      ...(typeof o.settings === 'function' ? o.settings(id) : o.settings),
+    }),
+    ...(o.clientCa === undefined ? {} : { clientCa: o.clientCa }),
     env: leasekvEnv(),
     ...(o.nodeArgs === undefined ? {} : { nodeArgs: o.nodeArgs }),
     beforeStart: async (c) => {

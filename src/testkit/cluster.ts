@@ -35,6 +35,8 @@ export interface ClusterOptions {
   readonly clusterToken?: string;
   /** --insecure (default true): plaintext client port and peer links; false with TLS settings. */
   readonly insecure?: boolean;
+  /** The CA (PEM) that signed the members' client-port certificates: the cluster's own calls use HTTPS. */
+  readonly clientCa?: string;
   /** More `serve` flags (name without --, see serve-args.ts) for every member, or per member. */
   readonly settings?: Settings | ((id: string) => Settings);
   /** Options for node itself, before the leasekv script (e.g. --cpu-prof). */
@@ -264,7 +266,8 @@ export class ProcessCluster {
   }
 
   endpoint(id: string): Endpoint {
-    return { host: HOST, port: this.member(id).clientPort };
+    const port = this.member(id).clientPort;
+    return this.opts.clientCa === undefined ? { host: HOST, port } : { host: HOST, port, ca: this.opts.clientCa };
   }
 
   alive(id: string): boolean {

@@ -3,9 +3,14 @@
 // It never throws for anything the network or the server does: every call ends in a CallResult
 // within its timeout, which is what lets the tests say "no hang".
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
-/** A node's client API: a TCP address, or a unix socket that forwards to one (netns test). */
-export type Endpoint = { readonly host: string; readonly port: number } | { readonly socketPath: string };
+/**
+ * A node's client API: a TCP address (HTTPS when `ca`, the PEM of the CA that signed the node's
+ * client-port certificate, is given), or a unix socket that forwards to one (netns test).
+ */
+export type Endpoint =
+  { readonly host: string; readonly port: number; readonly ca?: string } | { readonly socketPath: string };
 
 export type KvMethod = 'Put' | 'Get' | 'Delete' | 'CompareAndSwap' | 'Range' | 'Status' | 'Txn';
 /** leasekv.v1.Cluster methods (membership). */
@@ -45,6 +50,17 @@ const MAX_BODY_BYTES = 4 << 20;
 
 export const sharedAgent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 30_000 });
 
+/** Keep-alive HTTPS agents, one per CA (a handful per test run). */
+const tlsAgents = new Map<string, HttpsAgent>();
+
+/** The agent for `ep`: `agent` for plaintext, else a shared HTTPS agent trusting the endpoint's CA. */
+function agentOf(ep: Endpoint, agent: Agent): Agent {
+  if (!('ca' in ep) || ep.ca === undefined) return agent;
+  let a = tlsAgents.get(ep.ca);
+  if (a === undefined) tlsAgents.set(ep.ca, (a = new HttpsAgent({ keepAlive: true, maxSockets: 64, ca: ep.ca })));
+  return a;
+}
+
 function endpointOptions(ep: Endpoint): { host: string; port: number } | { socketPath: string } {
   return 'socketPath' in ep ? { socketPath: ep.socketPath } : { host: ep.host, port: ep.port };
 }
@@ -76,10 +92,11 @@ export function call(
       clearTimeout(timer);
       resolve(r);
     };
-    const req = request(
+    const tls = 'ca' in ep && ep.ca !== undefined;
+    const req = (tls ? httpsRequest : request)(
       {
         ...endpointOptions(ep),
-        agent,
+        agent: agentOf(ep, agent),
         method: 'POST',
         path: `/leasekv.v1.${CLUSTER_METHODS.has(method) ? 'Cluster' : 'KV'}/${method}`,
         headers: {
