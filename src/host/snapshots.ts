@@ -37,6 +37,16 @@ export abstract class HostSnapshots extends HostDrive {
     });
   }
 
+  /**
+   * A snapshot at an index already held is the same state (the entry at that index is committed; a
+   * state machine's snapshot depends only on the log up to it): a second copy — a leader re-offers
+   * it while this node still installs the first, and a new leader sends its own — is not kept too.
+   */
+  protected override onPeerSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
+    if (this.incomingSnapshots.has(msg.snapshot.index)) this.onPeerMessage(msg);
+    else super.onPeerSnapshot(msg, data);
+  }
+
   /** kv.appliedEntryBytes when the last snapshot was started. */
   private snapshotBytesMark = 0;
 
