@@ -22,7 +22,7 @@ export interface Workload {
   readonly valueBytes: number;
   readonly get: (key: string) => RequestShape;
   readonly put: (key: string, value: string) => RequestShape;
-  /** Sent with every request (e.g. `authorization` with auth on; --scenario auth). */
+  /** Sent with every request (e.g. `authorization` with auth on; --scenario tls). */
   readonly headers?: Readonly<Record<string, string>>;
   /** HTTPS, trusting this CA (PEM), instead of plaintext HTTP. */
   readonly ca?: string;
