@@ -106,7 +106,7 @@ export abstract class HostDrive {
     });
     p.transport.onMessage((msg) => this.onPeerMessage(msg));
     p.transport.onSnapshot((msg, data) => this.onPeerSnapshot(msg, data));
-    this.ttlCountdowns = new TtlCountdowns(1 + p.config.maxClockDriftRate);
+    this.ttlCountdowns = new TtlCountdowns(p.config.maxClockDriftRate, p.config.mutant);
     p.kv.ttlObserver = (e) =>
       e.kind === 'granted' ? this.ttlCountdowns.restart(e.id, e.ttlMs, this.now()) : this.ttlCountdowns.ended(e.id);
   }

@@ -9,6 +9,7 @@
 //   grant, so a fast clock cannot end a grant before ttl of true time after its last keep-alive.
 // - A leader that steps down stops counting; its expires still in flight are only proposals.
 import type { TtlGrant } from '../kv/ttl.ts';
+import type { HostMutant } from './types.ts';
 
 export class TtlCountdowns {
   private readonly deadlines = new Map<number, number>();
@@ -16,7 +17,20 @@ export class TtlCountdowns {
   private readonly expiring = new Set<number>();
   private counting = false;
 
-  constructor(private readonly driftFactor: number) {}
+  /** ttl × driftFactor on this clock is at least ttl of true time. */
+  private readonly driftFactor: number;
+  /**
+   * MUTANT ttl-no-restart-on-leader-change: every node counts from the grants it applied and the
+   * keep-alives it answered, and a new leader keeps those countdowns instead of starting them in
+   * full (so a grant whose keep-alives went to the old leader ends early).
+   */
+  private readonly keepOld: boolean;
+
+  constructor(maxClockDriftRate: number, mutant?: HostMutant) {
+    // MUTANT ttl-expire-early: counts ttl on a clock that may run fast.
+    this.driftFactor = mutant === 'ttl-expire-early' ? 1 : 1 + maxClockDriftRate;
+    this.keepOld = mutant === 'ttl-no-restart-on-leader-change';
+  }
 
   get active(): boolean {
     return this.counting;
@@ -28,20 +42,32 @@ export class TtlCountdowns {
 
   start(nowMs: number, grants: readonly TtlGrant[]): void {
     this.counting = true;
-    this.deadlines.clear();
+    if (!this.keepOld) this.deadlines.clear();
     this.expiring.clear();
-    for (const g of grants) this.deadlines.set(g.id, nowMs + g.ttlMs * this.driftFactor);
+    for (const g of grants) if (!this.deadlines.has(g.id)) this.deadlines.set(g.id, nowMs + g.ttlMs * this.driftFactor);
   }
 
   stop(): void {
     this.counting = false;
-    this.deadlines.clear();
+    if (!this.keepOld) this.deadlines.clear();
     this.expiring.clear();
   }
 
   /** A grant was made, or kept alive: its countdown (re)starts in full. */
   restart(id: number, ttlMs: number, nowMs: number): void {
-    if (this.counting) this.deadlines.set(id, nowMs + ttlMs * this.driftFactor);
+    if (this.counting || this.keepOld) this.deadlines.set(id, nowMs + ttlMs * this.driftFactor);
+  }
+
+  /**
+   * A keep-alive the leader answers (after confirming its leadership): restarts the countdown in
+   * full, unless the grant's expire is already proposed — that entry may commit after this answer,
+   * so the answer is "not found" (as etcd's lessor does), never an acknowledgement (found by the
+   * simulator's TTL oracle, docs/simulator.md). False: refuse the keep-alive.
+   */
+  keepAlive(id: number, ttlMs: number, nowMs: number): boolean {
+    if (!this.counting || this.expiring.has(id)) return false;
+    this.restart(id, ttlMs, nowMs);
+    return true;
   }
 
   ended(id: number): void {

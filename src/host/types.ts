@@ -74,9 +74,20 @@ export interface HostLog {
 }
 
 /** Deliberately broken hosts for the simulator's mutant suite (docs/simulator.md). Never set by the server. */
-export type HostMutant = 'ack-before-fsync' | 'apply-uncommitted' | 'session-dedupe-off';
+export type HostMutant =
+  | 'ack-before-fsync'
+  | 'apply-uncommitted'
+  | 'session-dedupe-off'
+  | 'ttl-no-restart-on-leader-change'
+  | 'ttl-expire-early';
 
-export const HOST_MUTANTS: readonly HostMutant[] = ['ack-before-fsync', 'apply-uncommitted', 'session-dedupe-off'];
+export const HOST_MUTANTS: readonly HostMutant[] = [
+  'ack-before-fsync',
+  'apply-uncommitted',
+  'session-dedupe-off',
+  'ttl-no-restart-on-leader-change',
+  'ttl-expire-early',
+];
 
 export interface HostConfig {
   readonly raft: RaftConfig;

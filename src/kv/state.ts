@@ -59,7 +59,7 @@ export abstract class KvState {
   protected ttls = new TtlTable();
   /** Users and roles (auth.ts). */
   protected authTable = new AuthTable();
-  /** Told the compact revision after a compaction is applied (watch history, server/watch/hub.ts). */
+  /** Told the compact revision after a compaction is applied (watch history, kv/watch-hub.ts). */
   compactObserver: ((revision: number) => void) | null = null;
   /** Told when a TTL grant is made or ends (the leader's countdowns, host/ttl-countdowns.ts). */
   ttlObserver: ((e: { kind: 'granted'; id: number; ttlMs: number } | { kind: 'ended'; id: number }) => void) | null =

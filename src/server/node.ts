@@ -211,8 +211,8 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
           "the leader has not started its TTL countdowns yet (it waits for the previous leader's lease); retry",
         );
       const ttlMs = this.kv.ttlOf(id);
-      if (ttlMs === undefined) throw new TtlNotFoundError(id);
-      this.ttlCountdowns.restart(id, ttlMs, this.now());
+      // Refused also while the grant's expire is proposed: it may still commit (ttl-countdowns.ts).
+      if (ttlMs === undefined || !this.ttlCountdowns.keepAlive(id, ttlMs, this.now())) throw new TtlNotFoundError(id);
       return { id, ttlMs };
     });
   }

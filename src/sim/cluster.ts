@@ -45,6 +45,7 @@ class Cluster extends SimWorld {
     this.schedule(this.s.faultPhaseMs * 1000, { k: 'fault', action: { kind: 'stop-faults' } });
     this.schedule((this.s.faultPhaseMs + this.s.livenessBoundMs) * 1000, { k: 'end' });
     for (const c of this.clients) this.schedule(this.rng.int(1, 1000), { k: 'clientNext', client: c.id });
+    this.coord.start();
     while (!this.done && !this.oracles.failed) {
       const item = this.q.pop();
       if (item === undefined) break;
@@ -57,6 +58,8 @@ class Cluster extends SimWorld {
       this.checkLeases();
     }
     for (const c of this.clients) c.abandon();
+    this.coord.end();
+    this.opts.verbose?.(this.coord.describe());
     for (const v of this.oracles.violations)
       this.trace.add(traceLine(this.nowUs, 'sim', '-', '', null, `VIOLATION ${v}`));
     return {
@@ -219,6 +222,7 @@ class Cluster extends SimWorld {
     this.starved.clear();
     this.net.faults = NO_NETWORK_FAULTS;
     this.traceFault('faults stop: network healed, all nodes restarted/resumed (liveness phase)');
+    this.coord.faultsStopped();
     for (const [id, n] of this.nodes) {
       if (this.wiped.has(id)) continue;
       if (!n.up) this.startNode(id);
@@ -230,7 +234,9 @@ class Cluster extends SimWorld {
     if (this.healUs < 0 || this.done) return;
     const leader = this.currentLeader();
     const lagging = this.clients.filter((c) => c.lastOkCallUs < this.healUs);
-    if (leader !== null && lagging.length === 0) {
+    // TTL grants whose keep-alives stopped are waited for (up to the end): the TTL oracle checks
+    // their late bound meanwhile.
+    if (leader !== null && lagging.length === 0 && (!this.coord.pending || final)) {
       this.oracles.checkAckedWritesKept(leader);
       this.trace.add(
         traceLine(

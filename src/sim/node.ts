@@ -7,12 +7,15 @@
 import type { RaftConfig } from '../raft/config.ts';
 import type { ConfChange, ConfState, Entry, NodeId, RaftEvent } from '../raft/types.ts';
 import { KvStateMachine } from '../kv/machine.ts';
-import type { ApplyResult } from '../kv/machine.ts';
+import type { ApplyResult, ChangeEvent } from '../kv/machine.ts';
+import { DEFAULT_WATCH_LIMITS, WatchHub } from '../kv/watch-hub.ts';
+import type { WatchMutant } from '../kv/watch-hub.ts';
 import { HostNode } from '../host/requests.ts';
 import type { HostClock, HostLog, HostMutant, HostParts, KvSlicer } from '../host/index.ts';
 import type { NodeClock } from './clock.ts';
 import type { ClientRequest, ClientResponse } from './events.ts';
 import { SimDisk } from './disk.ts';
+import { everyMs, SimError } from './node-parts.ts';
 import type { MemStorage } from './storage.ts';
 import { SimTransport } from './transport.ts';
 import type { Wire, WireEnd } from './transport.ts';
@@ -29,11 +32,14 @@ export interface NodeWorld {
   raftConfig(id: NodeId): RaftConfig;
   random(id: NodeId): () => number;
   readonly hostMutant: HostMutant | null;
+  readonly watchMutant: WatchMutant | null;
   reply(resp: ClientResponse): void;
   observeWrite(node: NodeId, entries: readonly Entry[]): void;
   observeApply(node: NodeId, e: Entry, result: ApplyResult | null, effective: boolean): void;
   observeEvents(node: NodeId, events: readonly RaftEvent[]): void;
   observeLeaseRead(node: NodeId, commitIndex: number): void;
+  /** A node's state machine applied a revision (what its watch hub is fed). */
+  observeChanges(node: NodeId, revision: number, events: readonly ChangeEvent[]): void;
   fail(node: NodeId, what: string): void;
 }
 
@@ -42,22 +48,12 @@ const INBOX_LIMIT = 20_000;
 /** Snapshot every this many applied entries (small, so compaction and snapshot transfers happen). */
 const SNAPSHOT_EVERY = 64;
 
+/** Progress notifications to idle watchers (the server's default is 5 s; runs here last seconds). */
+const WATCH_PROGRESS_MS = 250;
+
 const SILENT: HostLog = { info() {}, warn() {}, error() {}, fatal() {} };
 
-/**
- * Why a simulated request failed: definitely not applied, or outcome unknown. An Error in shape
- * only: capturing a stack for each of the many refusals a run makes would cost more than the run.
- */
-export class SimError implements Error {
-  readonly name = 'SimError';
-  readonly message: string;
-  constructor(
-    readonly kind: 'not-leader' | 'lost' | 'unknown' | 'unavailable',
-    readonly hint: NodeId | null = null,
-  ) {
-    this.message = kind;
-  }
-}
+export { SimError } from './node-parts.ts';
 
 /** The real host with the simulator's errors, observers and operator actions. */
 class SimHost extends HostNode {
@@ -94,6 +90,7 @@ class SimHost extends HostNode {
   }
   protected override onSnapshotInstalled(): void {
     this.lastRevision = this.kv.revision;
+    this.node.hub?.reset(this.kv.revision);
   }
   protected override onLeaseRead(index: number): void {
     this.node.world.observeLeaseRead(this.node.id, index);
@@ -128,10 +125,23 @@ class SimHost extends HostNode {
   get state(): KvStateMachine {
     return this.kv;
   }
+  /** The server's TtlKeepAlive (src/server/node.ts): confirmed leadership, counting, then a restart in full. */
+  ttlKeepAlive(id: number, done: (err: SimError | null) => void): void {
+    this.readBarrier((err) => {
+      if (err !== null) return done(err instanceof SimError ? err : new SimError('unknown'));
+      if (!this.ttlCountdowns.active) return done(new SimError('unavailable'));
+      const ttlMs = this.kv.ttlOf(id);
+      if (ttlMs === undefined || !this.ttlCountdowns.keepAlive(id, ttlMs, this.now()))
+        return done(new SimError('not-found'));
+      done(null);
+    });
+  }
 }
 
 export class SimNode implements WireEnd {
   host: SimHost | null = null;
+  /** The member's watch hub (the real one, src/kv/watch-hub.ts), fed as the server feeds it. */
+  hub: WatchHub | null = null;
   paused = false;
   readonly transport: SimTransport;
   private disk: SimDisk;
@@ -179,6 +189,26 @@ export class SimNode implements WireEnd {
     const kv = new KvStateMachine();
     if (durable.snapshot !== null) kv.restore(durable.snapshot.data);
     const epoch = ++this.epoch;
+    const hub = new WatchHub(
+      kv.revision,
+      { ...DEFAULT_WATCH_LIMITS, progressIntervalMs: WATCH_PROGRESS_MS },
+      (fn, ms) =>
+        everyMs(
+          this.clock,
+          this.world,
+          () => this.epoch === epoch,
+          (f) => this.inProcess(f),
+          fn,
+          ms,
+        ),
+      this.world.watchMutant,
+    );
+    this.hub = hub;
+    kv.observer = (revision, events) => {
+      hub.publish(revision, events);
+      this.world.observeChanges(this.id, revision, events);
+    };
+    kv.compactObserver = (revision) => hub.compact(revision);
     const config = this.world.raftConfig(this.id);
     this.paused = false;
     this.inbox = [];
@@ -213,6 +243,8 @@ export class SimNode implements WireEnd {
 
   crash(): void {
     this.host = null;
+    this.hub?.close();
+    this.hub = null;
     this.epoch++;
     this.inbox = [];
     this.paused = false;

@@ -4,10 +4,12 @@ import type { Mutant, NodeId } from '../raft/types.ts';
 import { MUTANTS } from '../raft/types.ts';
 import { HOST_MUTANTS } from '../host/types.ts';
 import type { HostMutant } from '../host/types.ts';
+import { WATCH_MUTANTS } from '../kv/watch-hub.ts';
+import type { WatchMutant } from '../kv/watch-hub.ts';
 
-/** A deliberately broken core (src/raft) or host (src/host) for the mutant suites. */
-export type SimMutant = Mutant | HostMutant;
-export const SIM_MUTANTS: readonly SimMutant[] = [...MUTANTS, ...HOST_MUTANTS];
+/** A deliberately broken core (src/raft), host (src/host) or watch hub (src/kv) for the mutant suites. */
+export type SimMutant = Mutant | HostMutant | WatchMutant;
+export const SIM_MUTANTS: readonly SimMutant[] = [...MUTANTS, ...HOST_MUTANTS, ...WATCH_MUTANTS];
 import type { LinkLatency, NetworkFaults } from './network.ts';
 import { Prng } from './prng.ts';
 

@@ -7,8 +7,12 @@ import type { RaftConfig } from '../raft/config.ts';
 import type { ConfChange, ConfState, NodeId, RaftEvent, Role } from '../raft/types.ts';
 import { HOST_MUTANTS } from '../host/types.ts';
 import type { HostMutant } from '../host/types.ts';
+import { WATCH_MUTANTS } from '../kv/watch-hub.ts';
+import type { WatchMutant } from '../kv/watch-hub.ts';
 import { NodeClock } from './clock.ts';
 import { SimClient } from './clients.ts';
+import { Coordination } from './coordination.ts';
+import type { CoordWorld } from './coordination.ts';
 import type { ClientWorld } from './clients.ts';
 import type { FaultAction, SimEvent } from './events.ts';
 import { FaultInjector } from './faults.ts';
@@ -91,6 +95,9 @@ export abstract class SimWorld {
   /** Disk and CPU latencies of the node processes. */
   private readonly partsRng: Prng;
   private readonly hostMutant: HostMutant | null;
+  private readonly watchMutant: WatchMutant | null;
+  /** Watch and TTL clients and their oracles (issue 14). */
+  protected readonly coord: Coordination;
   private readonly world: NodeWorld;
   /**
    * True time at which the latest lease each node CLAIMED (lease-acquired/renewed events) ends,
@@ -105,6 +112,7 @@ export abstract class SimWorld {
     this.s = makeScenario(opts.seed, opts.nodes, opts.mutant);
     const m = opts.mutant;
     this.hostMutant = m !== null && (HOST_MUTANTS as readonly string[]).includes(m) ? (m as HostMutant) : null;
+    this.watchMutant = m !== null && (WATCH_MUTANTS as readonly string[]).includes(m) ? (m as WatchMutant) : null;
     const root = new Prng(opts.seed);
     this.rng = root.fork();
     const netRng = root.fork();
@@ -136,10 +144,13 @@ export abstract class SimWorld {
     this.storageRng = root.fork();
     this.memberRng = root.fork();
     this.partsRng = root.fork();
+    // Forked last: the seeds run as before these clients existed (TTL clients, when on, then change the run).
+    const coordRng = root.fork();
     this.members = new MembershipDriver(this.s, this.memberRng.fork(), this.memberWorld());
     this.oracles = new Oracles(this.storages);
     this.trace = new Trace(opts.traceLimit ?? 200, opts.verbose ?? null);
     this.faults = new FaultInjector(this.s, faultRng, this.faultWorld());
+    this.coord = new Coordination(coordRng, this.s, this.coordWorld());
     for (let c = 0; c < this.s.clients; c++) {
       this.clients.push(new SimClient(c, this.s, clientRng.fork(), this.clientWorld(), this.oracles, this.history));
     }
@@ -287,9 +298,14 @@ export abstract class SimWorld {
         return () => rng.next();
       },
       hostMutant: this.hostMutant,
+      watchMutant: this.watchMutant,
       reply: (resp) => this.schedule(this.nowUs + this.rng.int(100, 2000), { k: 'clientResp', resp }),
       observeWrite: (node, entries) => this.oracles.onWrite(node, entries),
-      observeApply: (node, e, result, effective) => this.oracles.onApply(node, e, result, effective),
+      observeApply: (node, e, result, effective) => {
+        this.oracles.onApply(node, e, result, effective);
+        this.coord.onApply(node, e, result);
+      },
+      observeChanges: (_node, revision, events) => this.coord.onChanges(revision, events),
       observeEvents: (node, events) => this.observeEvents(node, events),
       observeLeaseRead: (node, index) => this.oracles.checkLeaseRead(node, index, this.nowUs),
       fail: (node, what) => this.oracles.violation(`host contract at ${node}: ${what}`),
@@ -309,6 +325,27 @@ export abstract class SimWorld {
       isUp: (n) => this.nodes.get(n)!.up,
       isPaused: (n) => this.nodes.get(n)!.paused,
       nodes: () => this.liveIds(),
+    };
+  }
+
+  private coordWorld(): CoordWorld {
+    const self = this;
+    return {
+      get nowUs() {
+        return self.nowUs;
+      },
+      after: (us, fn) => this.schedule(this.nowUs + us, { k: 'call', fn }),
+      nodes: () => this.liveIds(),
+      node: (id) => this.nodes.get(id)!,
+      trace: (what) => {
+        const now = this.nowUs;
+        this.trace.add(() => traceLine(now, 'cli', '-', '', null, what()));
+      },
+      violation: (what) => this.oracles.violation(what),
+      leader: () => {
+        const l = this.currentLeader();
+        return l === null || this.nodes.get(l)!.paused ? null : { node: l, term: this.roles.get(l)!.term };
+      },
     };
   }
 
