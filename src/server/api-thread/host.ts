@@ -72,19 +72,8 @@ function bootCode(): string {
  * never calls startApiThread.
  */
 export function spawnApiThread(): Worker {
-  return new Worker(bootCode(), {
-    eval: true,
-    resourceLimits: { maxYoungGenerationSizeMb: API_THREAD_YOUNG_GENERATION_MB },
-  });
+  return new Worker(bootCode(), { eval: true });
 }
-
-/**
- * The API thread's young generation: 8 MiB semi-spaces instead of V8's 16, so the thread holds
- * ~16 MiB less once load has grown them (docs/storage.md, "Memory"); requests' short-lived objects
- * still die young at that size. Its old generation is left to V8 (bounded by the requests in
- * flight, which the API's limits bound).
- */
-const API_THREAD_YOUNG_GENERATION_MB = 24;
 
 export async function startApiThread(opts: ApiThreadOptions, worker: Worker = spawnApiThread()): Promise<ApiThread> {
   const limits = resolveLimits(opts.limits);
