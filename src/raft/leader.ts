@@ -100,7 +100,12 @@ function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, nowMs: n
       maybeCommit(c, nowMs);
       if (c.role !== 'leader') return;
     }
-    if (pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
+    // Any success shows the follower's log holds what the request checked (a heartbeat checks the
+    // point our appends reach): nothing was lost, even if its disk is slow to make it durable and
+    // match lags. Lost appends show up as a heartbeat's rejection instead. So only a follower that
+    // answers no round successfully is re-probed (reads.ts, broadcastRound). A follower waiting for
+    // a snapshot keeps its own, longer clock: the transfer itself may be what was lost.
+    if (pr.state === 'replicate' || pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
   } else {
     if (m.matchIndex >= pr.next) return;
     if (m.matchIndex <= pr.match) {

@@ -2,7 +2,7 @@
 // same scenario is run against it to show the test can tell the difference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Mutant, NodeId, RaftEvent, VoteResponse } from './types.ts';
+import type { AppendRequest, Mutant, NodeId, RaftEvent, VoteResponse } from './types.ts';
 import { Solo, TestCluster, heartbeat, isolate, voteReq } from './testkit.ts';
 
 const D = 900;
@@ -70,6 +70,51 @@ test('lease renewal never queues behind a slow disk: heartbeats leave while a Re
   for (const id of ['a', 'b', 'c']) c.flushDisk(id);
   c.run(300, 10);
   assert.ok(c.node('a').status(0).commit >= idx);
+});
+
+test('every heartbeat round reaches each follower as a heartbeat, even when appends carry it', () => {
+  // An append's acknowledgement waits for the follower's fsync; a heartbeat's does not. Under a
+  // steady stream of writes every round has entries to carry, so without its own heartbeat the
+  // lease would be renewed only as fast as the followers' disks.
+  const c = cluster();
+  const t = c.get('a');
+  const r = t.node.propose(new TextEncoder().encode('w'), t.nowMs);
+  assert.ok(r.ok);
+  t.nowMs = t.node.nextTickAtMs();
+  t.node.tick(t.nowMs);
+  const rd = t.node.ready(t.nowMs);
+  assert.ok(rd !== null);
+  for (const to of ['b', 'c']) {
+    const apps: AppendRequest[] = [];
+    for (const o of rd.messages) if (o.msg.to === to && o.msg.type === 'app') apps.push(o.msg);
+    const withEntries = apps.filter((m) => m.entries.length > 0);
+    const heartbeats = apps.filter((m) => m.entries.length === 0);
+    assert.equal(withEntries.length, 1, `the new entry goes to ${to}`);
+    assert.equal(heartbeats.length, 1, `and a heartbeat of the same round follows it to ${to}`);
+    const [hb, app] = [heartbeats[0], withEntries[0]];
+    assert.ok(hb !== undefined && app !== undefined);
+    assert.equal(hb.round, app.round);
+    assert.equal(hb.prevLogIndex, r.index, 'checking the log at the point the appends reach');
+  }
+  t.node.advance(rd, t.nowMs);
+});
+
+test('a follower whose disk is slow but which answers heartbeats is not re-probed: appends stay pipelined', () => {
+  const c = cluster();
+  c.asyncDisk.add('b');
+  c.drop = isolate('c');
+  for (let i = 0; i < 150; i++) {
+    const t = c.get('a');
+    t.node.propose(new TextEncoder().encode(`w${i}`), t.nowMs);
+    c.run(10, 10);
+  }
+  // 1.5 s without b's match moving (its disk holds every write), well past the retransmit time.
+  const st = c.node('a').status(c.get('a').nowMs);
+  assert.equal(st.progress['b']?.state, 'replicate');
+  assert.equal(st.role, 'leader');
+  c.flushDisk('b');
+  c.run(300, 10);
+  assert.ok(c.node('a').status(c.get('a').nowMs).commit >= 150);
 });
 
 test('a leader whose lease runs out unrenewed steps down, exactly then', () => {

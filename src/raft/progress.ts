@@ -22,7 +22,10 @@ export class Progress {
   lastHeardMs = Number.NEGATIVE_INFINITY;
   /** Latest heartbeat round of a success acknowledgement (rounds never decrease in send order). */
   ackRound = 0;
-  /** When `match` last moved (or the follower was last caught up); drives retransmission. */
+  /**
+   * When `match` last moved, the follower was last caught up, or (replicating) last answered a round
+   * successfully; drives retransmission.
+   */
   lastProgressMs: number;
 
   constructor(next: number, nowMs: number) {
