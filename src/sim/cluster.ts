@@ -24,6 +24,8 @@ export function runSeed(opts: RunOptions): SeedResult {
 
 class Cluster extends SimWorld {
   private healUs = -1;
+  /** The label of the partition in force (null: none, or healed). */
+  private partitionLabel: string | null = null;
   private powerLossArmed = false;
   private done = false;
   private events = 0;
@@ -131,7 +133,7 @@ class Cluster extends SimWorld {
         return;
       case 'power-loss':
         this.powerLossArmed = true;
-        this.traceFault('power loss armed: every node crashes when the leader next commits');
+        this.traceFault('power loss armed: every node crashes when the leader next commits while a disk writes');
         return;
       case 'power-off': {
         const up = this.liveIds().filter((id) => this.nodes.get(id)!.up);
@@ -177,11 +179,16 @@ class Cluster extends SimWorld {
         node!.resume();
         return;
       case 'partition':
+        this.partitionLabel = a.label;
         this.net.clearBlocks();
         for (const [from, to] of a.links) this.net.block(from, to);
+        for (const [from, to] of a.lossy ?? []) this.net.cutInFlight(from, to, this.nowUs);
         this.traceFault(`partition: ${a.label} [${this.net.describePartitions()}]`);
         return;
       case 'heal':
+        // A heal undoes its own partition, not one that replaced it since.
+        if (a.of !== undefined && a.of !== this.partitionLabel) return;
+        this.partitionLabel = null;
         this.net.clearBlocks();
         break;
       case 'slow-link':
@@ -285,8 +292,10 @@ class Cluster extends SimWorld {
       if (e.kind === 'lease-acquired' || e.kind === 'lease-renewed') {
         this.claimEndUs.set(id, Math.max(this.claimEndUs.get(id) ?? 0, node.clock.trueUsAt(e.untilMs)));
       }
-      if (e.kind === 'commit' && this.powerLossArmed && this.roles.get(id)?.role === 'leader') {
-        // Right after the event that committed: the followers' fsyncs may still be in flight.
+      const writing = (): boolean => [...this.nodes.values()].some((n) => n.diskWriting);
+      if (e.kind === 'commit' && this.powerLossArmed && this.roles.get(id)?.role === 'leader' && writing()) {
+        // Right after the event that committed, while some disk is mid-fsync (the leader's own, or
+        // a follower's holding later entries): what survives is exactly what was synced.
         this.powerLossArmed = false;
         this.schedule(this.nowUs, { k: 'fault', action: { kind: 'power-off' } });
       }

@@ -33,6 +33,10 @@ export class SimDisk implements HostStorage {
   private inFlight = false;
   /** Bumped by a crash: completions of batches from before it are ignored. */
   private gen = 0;
+  /** Whether a write+fsync batch is in flight (a crash now tears it). */
+  get writing(): boolean {
+    return this.inFlight;
+  }
   /** fsyncs completed (tests check that group commit happens). */
   fsyncs = 0;
   requests = 0;

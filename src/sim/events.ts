@@ -36,8 +36,15 @@ export type FaultAction =
   | { readonly kind: 'restart'; readonly node: NodeId }
   | { readonly kind: 'pause'; readonly node: NodeId }
   | { readonly kind: 'resume'; readonly node: NodeId }
-  | { readonly kind: 'partition'; readonly links: readonly (readonly [NodeId, NodeId])[]; readonly label: string }
-  | { readonly kind: 'heal' }
+  | {
+      readonly kind: 'partition';
+      readonly links: readonly (readonly [NodeId, NodeId])[];
+      readonly label: string;
+      /** Links among `links` on which what is already in flight is lost too (a broken connection). */
+      readonly lossy?: readonly (readonly [NodeId, NodeId])[];
+    }
+  /** Heals every partition; with `of`, only if the partition in force is still the one so labelled. */
+  | { readonly kind: 'heal'; readonly of?: string }
   | { readonly kind: 'slow-link'; readonly from: NodeId; readonly to: NodeId; readonly extraUs: number }
   | { readonly kind: 'transfer'; readonly target?: NodeId }
   | { readonly kind: 'clear-delays' }

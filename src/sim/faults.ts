@@ -15,6 +15,12 @@ export interface FaultWorld {
   isPaused(node: NodeId): boolean;
   /** The nodes that exist and may run (the initial ones, plus added members, minus wiped ones). */
   nodes(): readonly NodeId[];
+  /** The last index in the node's log (0 when it is down). */
+  lastIndex(node: NodeId): number;
+  /** No swarm partition (or attack) is injected before this instant (a script holds the network). */
+  readonly heldUntilUs: number;
+  /** Holds the swarm until `untilUs`: a script needs the cluster as it set it up. */
+  hold(untilUs: number): void;
 }
 
 type FaultKind = 'partition' | 'crash' | 'pause' | 'transfer' | 'slow-link' | 'attack';
@@ -52,6 +58,9 @@ export class FaultInjector {
   next(): FaultAction[] {
     this.scheduleNext();
     const kind = this.rng.pick(this.kinds());
+    // A script holds the network: no partition may replace its cut (crashes, pauses and the rest
+    // still happen, as they would to a real cluster in the middle of anything).
+    if ((kind === 'partition' || kind === 'attack') && this.world.nowUs < this.world.heldUntilUs) return [];
     const t = this.s.timing;
     const now = this.world.nowUs;
     const target = this.pickTarget();
@@ -63,8 +72,9 @@ export class FaultInjector {
       case 'partition': {
         // A new partition replaces the current one (so topologies can change under a running
         // election: cut a follower off the leader first, then isolate the leader, ...).
-        later(this.rng.range(0.3, 3) * t.electionTimeoutMaxMs, { kind: 'heal' });
-        return [this.partition(target)];
+        const p = this.partition(target);
+        later(this.rng.range(0.3, 3) * t.electionTimeoutMaxMs, { kind: 'heal', of: p.label });
+        return [p];
       }
       case 'crash': {
         // One in five: a power loss of every node, timed for the worst instant (cluster.ts).
@@ -112,7 +122,7 @@ export class FaultInjector {
       label: `isolate ${L}`,
     };
     const em = t.electionTimeoutMaxMs;
-    switch (this.rng.int(0, 3)) {
+    switch (this.rng.int(0, 4)) {
       case 0: {
         // X stops hearing L and campaigns while L's lease is backed by the others; then L is cut
         // off entirely, so the others' belief in the lease and L's own expire close together.
@@ -189,6 +199,12 @@ export class FaultInjector {
         at(this.rng.range(1, 2.5) * em, { kind: 'clear-delays' });
         return out;
       }
+      case 3: {
+        // X must not lag: a candidate with a shorter log is refused for that, lease or not.
+        const top = Math.max(...others.map((o) => this.world.lastIndex(o)));
+        const Y = this.rng.pick(others.filter((o) => this.world.lastIndex(o) === top));
+        return this.voteInsideLease(L, Y, others);
+      }
       default: {
         // X falls behind, comes back just as L crashes: the new leader's commit index lags what
         // L acknowledged, and X's first answers to it are rejections.
@@ -213,6 +229,45 @@ export class FaultInjector {
     }
   }
 
+  /**
+   * The race the vote refusal exists for (docs/lease-safety.md, step 5): X stops hearing L and
+   * campaigns while the others still back L's lease; clients only read, so X's log stays as up to
+   * date as anybody's and only the lease stands between X and the votes; L hears the others late,
+   * so once they have moved on it still serves lease reads for a while. A core whose voters grant
+   * votes inside a lease elects X, whose NO-OP commits while L still answers from its lease: a
+   * stale lease read. Nothing else is injected until it heals, so the race is not left to luck.
+   */
+  private voteInsideLease(L: NodeId, X: NodeId, others: readonly NodeId[]): FaultAction[] {
+    const t = this.s.timing;
+    const label = `attack: cut ${L}-${X} while the others back ${L}'s lease, and ${L} hears them late`;
+    // The cut comes a few heartbeats after the writes stopped, once what was in flight (and a new
+    // leader's NO-OP) has reached X: otherwise X's log lags and the others refuse it for that.
+    const cutUs = this.world.nowUs + Math.round(this.rng.range(2, 5) * t.heartbeatIntervalMs * 1000);
+    const cut: FaultAction = {
+      kind: 'partition',
+      links: [
+        [L, X],
+        [X, L],
+      ],
+      label,
+    };
+    this.world.schedule(cutUs, { k: 'fault', action: cut });
+    const out: FaultAction[] = [{ kind: 'quiet', on: true }];
+    for (const o of others)
+      out.push({
+        kind: 'slow-link',
+        from: o,
+        to: L,
+        extraUs: Math.round(this.rng.range(0.2, 0.5) * t.leaseDurationMs * 1000),
+      });
+    // Past X's election timeout (its timer may run to the maximum) and a lease after it.
+    const endUs = cutUs + Math.round((this.rng.range(1.2, 1.6) * t.electionTimeoutMaxMs + t.leaseDurationMs) * 1000);
+    for (const action of [{ kind: 'heal', of: label }, { kind: 'clear-delays' }, { kind: 'quiet', on: false }] as const)
+      this.world.schedule(endUs, { k: 'fault', action });
+    this.world.hold(endUs);
+    return out;
+  }
+
   /** Mostly the leader (that is where leases live), otherwise anybody. */
   private pickTarget(): NodeId {
     const leader = this.world.currentLeader();
@@ -220,7 +275,7 @@ export class FaultInjector {
     return this.rng.pick(this.world.nodes());
   }
 
-  private partition(target: NodeId): FaultAction {
+  private partition(target: NodeId): Extract<FaultAction, { kind: 'partition' }> {
     const nodes = this.world.nodes();
     const others = nodes.filter((n) => n !== target);
     const links: [NodeId, NodeId][] = [];

@@ -1,5 +1,5 @@
 // Membership changes in the simulator's fault menu: plans of single-server changes proposed through
-// the current leader (grow 3→5 and back, remove a voter or the leader, add and drop a learner,
+// the current leader (grow 3→5 or 5→7 and back, remove a voter or the leader, add and drop a learner,
 // replace a member whose disk is gone by a new member under a new id), each step retried until the
 // core accepts it, racing every other fault. Two scripts aim at the lease rules of
 // docs/lease-safety.md, "Membership changes": right after a promotion the new voter and enough
@@ -30,6 +30,10 @@ export interface MemberWorld {
   /** Nodes that will never run again (wiped, or refusing to start on a corrupted disk). */
   downForGood(): readonly NodeId[];
   apply(action: FaultAction): void;
+  /** The fault swarm injects nothing until `untilUs`: a script needs the cluster as it set it up. */
+  hold(untilUs: number): void;
+  /** Until this instant no new step is taken (see hold). */
+  readonly heldUntilUs: number;
   trace(what: string): void;
 }
 
@@ -109,11 +113,13 @@ export class MembershipDriver {
     const learner = cs.learners[0];
     if (learner !== undefined)
       return [this.rng.chance(0.7) ? { kind: 'promote', id: learner } : { kind: 'remove', id: learner }];
-    // Grow to 5 voters (3→5 is two add-learner + promote pairs), shrink back to 3 (the leader may go).
-    if (cs.voters.length < 5 && members + (5 - cs.voters.length) <= MAX_MEMBERS) {
+    // Grow to 5 voters (3→5 is two add-learner + promote pairs), or from 5 to 7; shrink back to 3
+    // (the leader may go).
+    const grown = cs.voters.length < 5 ? 5 : 7;
+    if (cs.voters.length < grown && members + (grown - cs.voters.length) <= MAX_MEMBERS) {
       options.push(() => {
         const out: Step[] = [];
-        for (let i = cs.voters.length; i < 5; i++) {
+        for (let i = cs.voters.length; i < grown; i++) {
           const id = fresh();
           out.push({ kind: 'add-learner', id }, { kind: 'promote', id });
         }
@@ -232,6 +238,8 @@ export class MembershipDriver {
     // One change at a time, and a disk lost or a transfer only once the last change committed: a
     // wipe while the leader's own removal is still uncommitted leaves no quorum in either configuration.
     if (L === null || !this.world.confCommitted(L)) return false;
+    // A fault script (or this driver's own cut) holds the cluster: wait until it has played out.
+    if (this.world.nowUs < this.world.heldUntilUs) return false;
     if (step.kind === 'wipe') {
       this.wipe(L, step.id);
       return true;
@@ -245,7 +253,10 @@ export class MembershipDriver {
     if (!this.world.propose(L, { kind: step.kind, id: step.id, context })) return false;
     this.world.trace(`${step.kind} ${step.id} proposed at ${L}`);
     if (step.kind === 'add-learner') this.world.addNode(step.id, this.world.confOf(L));
-    if (step.kind !== 'add-learner' && this.rng.chance(0.4)) this.cutAfterChange(L, step.id);
+    // The cut below leaves the leader's side just under a majority; the rest is a majority (and can
+    // elect, so two leases can meet) exactly when the new count of voters is odd: cut mostly then.
+    const odd = this.world.confOf(L).voters.length % 2 === 1;
+    if (step.kind !== 'add-learner' && this.rng.chance(odd ? 0.7 : 0.25)) this.cutAfterChange(L, step.id);
     return true;
   }
 
@@ -253,33 +264,41 @@ export class MembershipDriver {
    * After a change: the leader keeps just under a majority of the NEW configuration (a majority of
    * the old one when the change grew it), the rest (the new voter included) are cut off from it.
    * A lease counted in the wrong configuration, or with a voter that acknowledged nothing, outlives
-   * the rest's belief in it and meets the lease they elect.
+   * the rest's belief in it and meets the lease they elect. To make that the worst split rather
+   * than a lucky one, the leader's side is mostly its longest-standing peers (as often as possible
+   * a majority of an older configuration), and what the rest has in flight to that side is lost
+   * with the cut (a new voter's answers as a learner do not arrive after its promotion).
    */
   private cutAfterChange(L: NodeId, changed: NodeId): void {
     const cs = this.world.confOf(L);
-    const others = cs.voters.filter((v) => v !== L && v !== changed);
+    // Oldest first: ids are handed out in joining order (n1, n2, … then fresh ones).
+    const others = cs.voters.filter((v) => v !== L && v !== changed).sort((a, b) => idNumber(a) - idNumber(b));
     const keep = Math.max(0, Math.floor(cs.voters.length / 2) - 1);
     const side = new Set<NodeId>([L]);
+    const oldest = this.rng.chance(0.75);
     while (side.size - 1 < keep && others.length > 0)
-      side.add(others.splice(this.rng.int(0, others.length - 1), 1)[0]!);
+      side.add(others.splice(oldest ? 0 : this.rng.int(0, others.length - 1), 1)[0]!);
     const rest = [...cs.voters, ...cs.learners].filter((v) => !side.has(v));
     const links: [NodeId, NodeId][] = [];
-    for (const a of side) for (const b of rest) links.push([a, b], [b, a]);
+    const lossy: [NodeId, NodeId][] = [];
+    for (const a of side)
+      for (const b of rest) {
+        links.push([a, b], [b, a]);
+        lossy.push([b, a]);
+      }
+    const label = `membership: {${[...side].join(',')}} cut from {${rest.join(',')}} after the change of ${changed}`;
     // One microsecond later: the leader's next drive (the same instant, queued behind this event)
     // sends the change to everyone first, so the cut-off side has it in force.
-    this.world.schedule(this.world.nowUs + 1, {
-      k: 'fault',
-      action: {
-        kind: 'partition',
-        links,
-        label: `membership: {${[...side].join(',')}} cut from {${rest.join(',')}} after the change of ${changed}`,
-      },
-    });
+    this.world.schedule(this.world.nowUs + 1, { k: 'fault', action: { kind: 'partition', links, lossy, label } });
     const t = this.s.timing;
-    this.world.schedule(this.world.nowUs + Math.round(this.rng.range(1, 3) * t.electionTimeoutMaxMs * 1000), {
-      k: 'fault',
-      action: { kind: 'heal' },
-    });
+    const healUs = this.world.nowUs + Math.round(this.rng.range(1, 3) * t.electionTimeoutMaxMs * 1000);
+    this.world.schedule(healUs, { k: 'fault', action: { kind: 'heal', of: label } });
+    // Nothing else (a swarm partition replacing this one, a pause or crash of the leader) may end
+    // the split before the two sides' leases could meet: the rest elects within an election
+    // timeout, and the leader's lease outlives its CheckQuorum by at most a lease.
+    this.world.hold(
+      Math.min(healUs, this.world.nowUs + Math.round((t.electionTimeoutMaxMs + t.leaseDurationMs) * 1000)),
+    );
   }
 
   /**
@@ -372,4 +391,9 @@ export class MembershipDriver {
       at(delayMs + this.rng.range(1, 2) * t.electionTimeoutMaxMs, { kind: 'heal' });
     }
   }
+}
+
+/** The number in a simulated node's id (`n12` → 12): members join in increasing order. */
+function idNumber(id: NodeId): number {
+  return Number(id.slice(1));
 }

@@ -7,7 +7,7 @@ const MEMBERSHIP_SUITE: MutantSuite = [
   ['removed-leader-keeps-lease', 60, /stale|linearizability/],
   ['rejoin-with-empty-disk', 30, /leader completeness|election safety|lease exclusivity|lost|stale/],
   ['change-before-term-commit', 300, /leader completeness|state machine safety|log matching|lost|stale/],
-  ['new-voter-counts-before-ack', 400, /lease exclusivity|stale/],
+  ['new-voter-counts-before-ack', 150, /lease exclusivity|stale/],
 ];
 
 mutantTests(MEMBERSHIP_SUITE);

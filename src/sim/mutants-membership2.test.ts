@@ -3,7 +3,7 @@
 import { mutantTests, type MutantSuite } from './test-mutants.ts';
 
 const SUITE: MutantSuite = [
-  ['lease-one-config', 400, /lease exclusivity|stale/],
+  ['lease-one-config', 200, /lease exclusivity|stale/],
   ['transfer-resumes-lease', 120, /stale|linearizability|lease exclusivity/],
 ];
 

@@ -28,6 +28,8 @@ export class Network {
   private blocked = new Set<string>();
   private extraDelayUs = new Map<string, number>();
   private lastDeliveryUs = new Map<string, number>();
+  /** Per directed link: the instant a cut that loses what is in flight was made (see cutInFlight). */
+  private cutAtUs = new Map<string, number>();
   faults: NetworkFaults = NO_NETWORK_FAULTS;
 
   constructor(
@@ -37,6 +39,21 @@ export class Network {
 
   block(from: NodeId, to: NodeId): void {
     this.blocked.add(linkKey(from, to));
+  }
+
+  /**
+   * Blocks the link AND loses what is already in flight on it, as a broken connection does: a
+   * message sent before `nowUs` that would arrive after it is lost (see lostInFlight).
+   */
+  cutInFlight(from: NodeId, to: NodeId, nowUs: number): void {
+    this.block(from, to);
+    this.cutAtUs.set(linkKey(from, to), nowUs);
+  }
+
+  /** Whether a message sent at `sentUs` and arriving at `nowUs` crossed an in-flight cut of its link. */
+  lostInFlight(from: NodeId, to: NodeId, sentUs: number, nowUs: number): boolean {
+    const cutUs = this.cutAtUs.get(linkKey(from, to));
+    return cutUs !== undefined && sentUs < cutUs && cutUs <= nowUs;
   }
 
   isBlocked(from: NodeId, to: NodeId): boolean {

@@ -122,6 +122,9 @@ class SimHost extends HostNode {
   confCommitted(): boolean {
     return this.core.status(this.now()).confCommitted;
   }
+  lastIndex(): number {
+    return this.core.status(this.now()).lastIndex;
+  }
   get state(): KvStateMachine {
     return this.kv;
   }
@@ -177,6 +180,10 @@ export class SimNode implements WireEnd {
     fn();
   }
 
+  /** Whether the node's disk has a write+fsync batch in flight. */
+  get diskWriting(): boolean {
+    return this.up && this.disk.writing;
+  }
   /** The disk is replaced (a wiped node rejoining: mutant rejoin-with-empty-disk). */
   replaceStorage(storage: MemStorage): void {
     this.storage = storage;

@@ -93,7 +93,10 @@ export class Wire {
 
   private over(from: NodeId, to: NodeId, fn: () => void): void {
     const now = this.world.nowUs;
-    for (const at of this.net.plan(from, to, now)) this.world.after(at - now, fn);
+    for (const at of this.net.plan(from, to, now))
+      this.world.after(at - now, () => {
+        if (!this.net.lostInFlight(from, to, now, this.world.nowUs)) fn();
+      });
   }
 
   /** Sends what the window allows past what was sent; resumes from the acknowledged offset if nothing moves. */

@@ -77,6 +77,8 @@ export abstract class SimWorld {
   protected readonly clients: SimClient[] = [];
   protected readonly history: HistoryOp[] = [];
   protected readonly faults: FaultInjector;
+  /** The swarm injects nothing before this instant: a script runs that other faults would spoil. */
+  protected faultsHeldUntilUs = 0;
   private readonly coreRngs = new Map<NodeId, Prng>();
   private readonly storages = new Map<NodeId, MemStorage>();
   /** Each node's bootstrap configuration (initial members, or what it was told when added). */
@@ -325,6 +327,13 @@ export abstract class SimWorld {
       isUp: (n) => this.nodes.get(n)!.up,
       isPaused: (n) => this.nodes.get(n)!.paused,
       nodes: () => this.liveIds(),
+      lastIndex: (n) => this.nodes.get(n)!.host?.lastIndex() ?? 0,
+      get heldUntilUs() {
+        return self.faultsHeldUntilUs;
+      },
+      hold: (untilUs) => {
+        this.faultsHeldUntilUs = Math.max(this.faultsHeldUntilUs, untilUs);
+      },
     };
   }
 
@@ -366,6 +375,12 @@ export abstract class SimWorld {
       addNode: (id, conf) => this.addNode(id, conf),
       downForGood: () => [...this.nodes.keys()].filter((id) => this.wiped.has(id) || this.refused(id)),
       apply: (a) => this.applyFault(a),
+      hold: (untilUs) => {
+        this.faultsHeldUntilUs = Math.max(this.faultsHeldUntilUs, untilUs);
+      },
+      get heldUntilUs() {
+        return self.faultsHeldUntilUs;
+      },
       trace: (what) => this.traceFault(what),
     };
   }
