@@ -127,7 +127,10 @@ export class SimClient {
     const cur = this.current;
     if (cur === null || cur.req.opId !== opId || cur.req.attempt !== attempt) return;
     this.world.trace(() => `client ${this.id} ${cur.req.op} ${cur.req.key} timed out at ${cur.node} (unknown)`);
-    this.guess = this.rng.pick(this.world.nodes());
+    // Another node next, as the client library moves on to another endpoint: a node that stays down
+    // for good (a corrupted disk) must not hold a client past the liveness bound by chance.
+    const others = this.world.nodes().filter((n) => n !== cur.node);
+    this.guess = this.rng.pick(others.length > 0 ? others : this.world.nodes());
     if (cur.req.op === 'put') return this.retry(cur, true);
     this.record({ ...this.base(cur.req, cur.callUs), return: null, outcome: 'unknown' });
     this.finish();
