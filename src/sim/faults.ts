@@ -18,7 +18,7 @@ export interface FaultWorld {
   /** The last index in the node's log (0 when it is down). */
   lastIndex(node: NodeId): number;
   /** No swarm partition (or attack) is injected before this instant (a script holds the network). */
-  readonly heldUntilUs: number;
+  heldUntilUs(): number;
   /** Holds the swarm until `untilUs`: a script needs the cluster as it set it up. */
   hold(untilUs: number): void;
 }
@@ -60,7 +60,7 @@ export class FaultInjector {
     const kind = this.rng.pick(this.kinds());
     // A script holds the network: no partition may replace its cut (crashes, pauses and the rest
     // still happen, as they would to a real cluster in the middle of anything).
-    if ((kind === 'partition' || kind === 'attack') && this.world.nowUs < this.world.heldUntilUs) return [];
+    if ((kind === 'partition' || kind === 'attack') && this.world.nowUs < this.world.heldUntilUs()) return [];
     const t = this.s.timing;
     const now = this.world.nowUs;
     const target = this.pickTarget();

@@ -33,7 +33,7 @@ export interface MemberWorld {
   /** The fault swarm injects nothing until `untilUs`: a script needs the cluster as it set it up. */
   hold(untilUs: number): void;
   /** Until this instant no new step is taken (see hold). */
-  readonly heldUntilUs: number;
+  heldUntilUs(): number;
   trace(what: string): void;
 }
 
@@ -239,7 +239,7 @@ export class MembershipDriver {
     // wipe while the leader's own removal is still uncommitted leaves no quorum in either configuration.
     if (L === null || !this.world.confCommitted(L)) return false;
     // A fault script (or this driver's own cut) holds the cluster: wait until it has played out.
-    if (this.world.nowUs < this.world.heldUntilUs) return false;
+    if (this.world.nowUs < this.world.heldUntilUs()) return false;
     if (step.kind === 'wipe') {
       this.wipe(L, step.id);
       return true;

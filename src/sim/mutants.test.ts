@@ -5,7 +5,7 @@ import { mutantTests, type MutantSuite } from './test-mutants.ts';
 
 const SUITE: MutantSuite = [
   ['no-old-lease-wait', 40, /lease exclusivity/],
-  ['lease-from-ack', 80, /lease exclusivity/],
+  ['lease-from-ack', 250, /lease exclusivity/],
   ['no-drift-margin', 150, /lease exclusivity/],
   ['vote-inside-lease', 150, /stale/],
   // read-before-noop and transfer-keeps-lease need hundreds of seeds: mutants-reads.test.ts, so

@@ -78,3 +78,9 @@ export class Prng {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/** A draw function on a stream forked from `root` (for parts that take `() => number`). */
+export function forkFn(root: Prng): () => number {
+  const rng = root.fork();
+  return () => rng.next();
+}

@@ -23,7 +23,7 @@ import { Network } from './network.ts';
 import { SimNode } from './node.ts';
 import type { NodeWorld } from './node.ts';
 import { Oracles } from './oracles.ts';
-import { Prng } from './prng.ts';
+import { Prng, forkFn } from './prng.ts';
 import { EventQueue } from './queue.ts';
 import { makeScenario } from './scenario.ts';
 import type { Scenario, SimMutant } from './scenario.ts';
@@ -77,8 +77,10 @@ export abstract class SimWorld {
   protected readonly clients: SimClient[] = [];
   protected readonly history: HistoryOp[] = [];
   protected readonly faults: FaultInjector;
-  /** The swarm injects nothing before this instant: a script runs that other faults would spoil. */
   protected faultsHeldUntilUs = 0;
+  private holdFaults(untilUs: number): void {
+    this.faultsHeldUntilUs = Math.max(this.faultsHeldUntilUs, untilUs);
+  }
   private readonly coreRngs = new Map<NodeId, Prng>();
   private readonly storages = new Map<NodeId, MemStorage>();
   /** Each node's bootstrap configuration (initial members, or what it was told when added). */
@@ -328,12 +330,8 @@ export abstract class SimWorld {
       isPaused: (n) => this.nodes.get(n)!.paused,
       nodes: () => this.liveIds(),
       lastIndex: (n) => this.nodes.get(n)!.host?.lastIndex() ?? 0,
-      get heldUntilUs() {
-        return self.faultsHeldUntilUs;
-      },
-      hold: (untilUs) => {
-        this.faultsHeldUntilUs = Math.max(this.faultsHeldUntilUs, untilUs);
-      },
+      heldUntilUs: () => this.faultsHeldUntilUs,
+      hold: (untilUs) => this.holdFaults(untilUs),
     };
   }
 
@@ -375,12 +373,8 @@ export abstract class SimWorld {
       addNode: (id, conf) => this.addNode(id, conf),
       downForGood: () => [...this.nodes.keys()].filter((id) => this.wiped.has(id) || this.refused(id)),
       apply: (a) => this.applyFault(a),
-      hold: (untilUs) => {
-        this.faultsHeldUntilUs = Math.max(this.faultsHeldUntilUs, untilUs);
-      },
-      get heldUntilUs() {
-        return self.faultsHeldUntilUs;
-      },
+      hold: (untilUs) => this.holdFaults(untilUs),
+      heldUntilUs: () => this.faultsHeldUntilUs,
       trace: (what) => this.traceFault(what),
     };
   }
@@ -403,9 +397,4 @@ export abstract class SimWorld {
       },
     };
   }
-}
-
-function forkFn(root: Prng): () => number {
-  const rng = root.fork();
-  return () => rng.next();
 }
