@@ -319,13 +319,13 @@ export abstract class HostDrive {
   // ---- TTL grants -------------------------------------------------------------------------------
 
   /**
-   * The leader's TTL countdowns: started in full once this leader may serve lease reads (or, with
-   * lease reads off, once an entry of its term is applied), stopped when it is no longer leader;
-   * each grant whose time is up is expired through the log (docs/lease-safety.md, "TTL grants").
+   * The leader's TTL countdowns: started in full once it may serve lease reads (lease reads off: an
+   * entry of its term is applied), stopped once not leader or handing over (no expire can be proposed
+   * then); a due grant is expired through the log (docs/lease-safety.md, "TTL grants").
    */
   protected tickTtls(now: number): void {
     const c = this.ttlCountdowns;
-    if (this.core.role !== 'leader') {
+    if (this.core.role !== 'leader' || this.core.transferTarget !== null) {
       if (c.active) c.stop();
       return;
     }

@@ -104,6 +104,11 @@ export class RaftNode {
     return this.c.term;
   }
 
+  /** The voter leadership is being handed to (no proposals meanwhile), else null. */
+  get transferTarget(): NodeId | null {
+    return this.c.transferTarget;
+  }
+
   /** Election timers, heartbeats, CheckQuorum, lease expiry. May be called at any rate. */
   tick(nowMs: number): void {
     this.c.observe(nowMs);

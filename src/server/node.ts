@@ -178,6 +178,9 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
       );
       this.checkResult(result);
       assert(result.op === 'ttl-grant', () => `ttl-grant applied as ${result.op}`);
+      // Answered as a keep-alive is: the grant may have applied here long after the leader that
+      // counts it did (this node was paused or cut off), and its countdown started then.
+      await this.restartCountdown(result.id, signal);
       return { id: result.id, ttlMs: result.ttlMs, index, revision: result.revision };
     });
   }
@@ -204,17 +207,23 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
    * new leader does not know about.
    */
   ttlKeepAlive(id: number, signal: AbortSignal): Promise<{ id: number; ttlMs: number }> {
-    return this.track('TtlKeepAlive', 'linearizable', async () => {
-      await this.barrier('linearizable', signal);
-      if (!this.ttlCountdowns.active)
-        throw new UnavailableError(
-          "the leader has not started its TTL countdowns yet (it waits for the previous leader's lease); retry",
-        );
-      const ttlMs = this.kv.ttlOf(id);
-      // Refused also while the grant's expire is proposed: it may still commit (ttl-countdowns.ts).
-      if (ttlMs === undefined || !this.ttlCountdowns.keepAlive(id, ttlMs, this.now())) throw new TtlNotFoundError(id);
-      return { id, ttlMs };
-    });
+    return this.track('TtlKeepAlive', 'linearizable', async () => ({
+      id,
+      ttlMs: await this.restartCountdown(id, signal),
+    }));
+  }
+
+  /** Confirms leadership, then restarts grant `id`'s countdown in full; its TTL. */
+  private async restartCountdown(id: number, signal: AbortSignal): Promise<number> {
+    await this.barrier('linearizable', signal);
+    if (!this.ttlCountdowns.active)
+      throw new UnavailableError(
+        "the leader has not started its TTL countdowns yet (it waits for the previous leader's lease); retry",
+      );
+    const ttlMs = this.kv.ttlOf(id);
+    // Refused also while the grant's expire is proposed: it may still commit (ttl-countdowns.ts).
+    if (ttlMs === undefined || !this.ttlCountdowns.keepAlive(id, ttlMs, this.now())) throw new TtlNotFoundError(id);
+    return ttlMs;
   }
 
   txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult> {

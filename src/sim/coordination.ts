@@ -3,6 +3,7 @@
 // half the seeds (and on every seed of a TTL mutant), with their oracles (oracles-watch.ts,
 // oracles-ttl.ts). world.ts owns one of these; cluster.ts tells it when the faults stop.
 import type { Entry, NodeId } from '../raft/types.ts';
+import type { RaftStatus } from '../raft/node.ts';
 import type { ApplyResult, ChangeEvent } from '../kv/machine.ts';
 import { decodeCommand } from '../kv/command.ts';
 import type { SimNode } from './node.ts';
@@ -90,7 +91,10 @@ export class Coordination {
   private poll(): void {
     if (!this.polling) return;
     const l = this.world.leader();
-    const counting = l !== null && this.world.node(l.node).host?.ttlCountdowns.active === true ? l : null;
+    // The late bound's commit round trip presumes a majority that takes appends: a leader whose
+    // majority waits for snapshots (after a long partition) commits no expire until they are in.
+    const h = l === null ? null : this.world.node(l.node).host;
+    const counting = h?.ttlCountdowns.active === true && takesAppends(h.status()) ? l : null;
     this.ttlOracle.poll(counting, this.world.nowUs);
     this.world.after(POLL_US, () => this.poll());
   }
@@ -104,4 +108,10 @@ export class Coordination {
       `ttl: ${this.ttlClients.length} clients, ${t.keepAlives} keep-alives, ${t.expired} expiries (${t.boundedEnds} under the late bound)`
     );
   }
+}
+
+/** Some majority of the leader's voters takes appends (none of it waits for a snapshot or is probed). */
+function takesAppends(st: RaftStatus): boolean {
+  const ok = st.confState.voters.filter((v) => v === st.id || st.progress[v]?.state === 'replicate');
+  return ok.length * 2 > st.confState.voters.length;
 }

@@ -122,6 +122,9 @@ class SimHost extends HostNode {
   confCommitted(): boolean {
     return this.core.status(this.now()).confCommitted;
   }
+  status() {
+    return this.core.status(this.now());
+  }
   lastIndex(): number {
     return this.core.status(this.now()).lastIndex;
   }

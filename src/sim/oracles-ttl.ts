@@ -5,8 +5,9 @@
 //   answered its grant or a keep-alive of it — whatever leader changes happened in between;
 // - not late: checked only where the bound is documented to hold — in the liveness phase (network
 //   healed, every node up; no fault is injected any more) and only while one leader L has counted
-//   without interruption (same term, never down or paused, its countdowns active: polled every
-//   POLL_US, so `since` is at or after L really started counting). A grant whose keep-alives
+//   without interruption (same term, never down or paused, its countdowns active, a majority of its
+//   voters taking appends — not waiting for snapshots, which delay any commit beyond the commit
+//   slack: polled every POLL_US, so `since` is at or after L really started counting). A grant whose keep-alives
 //   stopped must then have ended by max(since, last answer) + lateBoundMs(ttl): ttl·(1+ρ) on L's
 //   clock plus one check interval (the heartbeat), converted to true time at the slowest clock rate,
 //   plus COMMIT_SLACK_MS for the expire's commit round trip and apply. The "+ one election" of the

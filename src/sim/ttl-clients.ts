@@ -137,7 +137,9 @@ export class SimTtlClient {
         host.proposeCommand(cmd, (err, out) => {
           if (out === null) return failed(err);
           const r = out.result;
-          if (r.op === 'ttl-grant') return answer({ ok: true, id: r.id });
+          // As the server's TtlGrant: answered only as a keep-alive would be (src/server/node.ts).
+          if (r.op === 'ttl-grant')
+            return host.ttlKeepAlive(r.id, (e) => (e === null ? answer({ ok: true, id: r.id }) : failed(e)));
           if (r.op === 'put') return answer({ ok: true, id: 0 });
           failed(null, r.op === 'ttl-not-found');
         });
