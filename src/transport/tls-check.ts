@@ -16,21 +16,35 @@ export function peerCertProblem(sock: TLSSocket): string | null {
   const cn = cert.subject?.CN;
   // Worded for both ends' logs: the refusing member's, and the refused member's (it gets the reason).
   const who = `the certificate presented${cn === undefined ? '' : ` (CN=${Array.isArray(cn) ? cn.join('+') : cn})`}`;
+  const { code, problem } = certVerdict(sock, cert, "the cluster's peer CA (--peer-tls-ca)");
+  return problem === null ? `${who} did not verify against the cluster's peer CA: ${code}` : `${who} ${problem}`;
+}
+
+/**
+ * Why node:tls did not verify the certificate the other end of `sock` presented: the error code, and
+ * what it means in words a user can act on (null when no better words than the code fit). Shared by
+ * the peer transport and the client port; `trustedCa` names the CA and the flag that set it.
+ */
+export function certVerdict(
+  sock: TLSSocket,
+  cert: { valid_from: string; valid_to: string },
+  trustedCa: string,
+): { code: string; problem: string | null } {
   const err = sock.authorizationError as unknown;
   const code = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
   switch (code) {
     case 'CERT_HAS_EXPIRED':
-      return `${who} expired on ${cert.valid_to}`;
+      return { code, problem: `expired on ${cert.valid_to}` };
     case 'CERT_NOT_YET_VALID':
-      return `${who} is not valid before ${cert.valid_from}`;
+      return { code, problem: `is not valid before ${cert.valid_from}` };
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'SELF_SIGNED_CERT_IN_CHAIN':
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
     case 'CERT_SIGNATURE_FAILURE':
-      return `${who} is not signed by the cluster's peer CA (--peer-tls-ca)`;
+      return { code, problem: `is not signed by ${trustedCa}` };
     default:
-      return `${who} did not verify against the cluster's peer CA: ${code}`;
+      return { code, problem: null };
   }
 }

@@ -7,6 +7,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { createContextKey } from '@connectrpc/connect';
+import { certVerdict } from '../../transport/tls-check.ts';
 
 export interface ClientCertificate {
   /** The subject in RFC 4514 order (least significant first): `CN=alice,O=ops`. */
@@ -65,9 +66,8 @@ function describe(sock: TLSSocket): ClientSecurity {
     return { remote, tls: true, clientCert: null, clientCertError: null };
   }
   if (!sock.authorized) {
-    const why = sock.authorizationError as unknown;
-    const code = why instanceof Error ? ((why as NodeJS.ErrnoException).code ?? why.message) : String(why);
-    return { remote, tls: true, clientCert: null, clientCertError: `${certProblem(code, cert)} (${code})` };
+    const { code, problem } = certVerdict(sock, cert, 'the CA this node trusts (--tls-ca)');
+    return { remote, tls: true, clientCert: null, clientCertError: `it ${problem ?? 'did not verify'} (${code})` };
   }
   const subject = cert.subject ?? {};
   const parts = Object.entries(subject).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`));
@@ -82,23 +82,4 @@ function describe(sock: TLSSocket): ClientSecurity {
     },
     clientCertError: null,
   };
-}
-
-/** What an unverified client certificate's code means, in words a user can act on. */
-function certProblem(code: string, cert: { valid_from: string; valid_to: string }): string {
-  switch (code) {
-    case 'CERT_HAS_EXPIRED':
-      return `it expired on ${cert.valid_to}`;
-    case 'CERT_NOT_YET_VALID':
-      return `it is not valid before ${cert.valid_from}`;
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'CERT_SIGNATURE_FAILURE':
-      return 'it is not signed by the CA this node trusts (--tls-ca)';
-    default:
-      return 'it did not verify';
-  }
 }
