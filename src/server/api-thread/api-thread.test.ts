@@ -181,7 +181,10 @@ describe('client API thread', () => {
   });
 
   test("stats: the API thread's counters arrive through shared memory", async () => {
-    for (let i = 0; i < 500 && api.stats().fastServed < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    // The counters are published on a timer: wait for a publish after the answers were counted and
+    // their requests had left the in-flight count.
+    const settled = (): boolean => api.stats().fastServed >= 2 && api.stats().inFlight === 0;
+    for (let i = 0; i < 500 && !settled(); i++) await new Promise((r) => setTimeout(r, 20));
     const s = api.stats();
     assert.ok(s.fastServed >= 2, `fast path answers counted: ${JSON.stringify(s)}`);
     assert.equal(s.inFlight, 0);
