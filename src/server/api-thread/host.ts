@@ -1,27 +1,19 @@
 // Starting and stopping the client API thread from the node's thread (docs/design.md, "Threads").
 import { Worker } from 'node:worker_threads';
-import type { KvBackend } from '../backend.ts';
-import type { ClusterBackend } from '../cluster-backend.ts';
-import type { ApiLogger, ExtraRoute } from '../api/server.ts';
-import type { FrontEndTls } from '../api/front.ts';
+import type { ApiServerOptions } from '../api/server.ts';
 import type { AuthBackend } from '../auth/backend.ts';
 import type { AuthGateSettings } from '../auth/gate.ts';
-import { resolveLimits, type ApiLimits } from '../api/limits.ts';
+import { resolveLimits } from '../api/limits.ts';
 import { startAdminServer } from './admin-server.ts';
 import { NodeSide } from './node-side.ts';
 import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
 import { newStatsBuffer, readStats, type ApiThreadStats } from './stats.ts';
 
-export interface ApiThreadOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly backend: KvBackend;
-  readonly cluster?: ClusterBackend;
-  readonly limits?: Partial<ApiLimits>;
-  readonly logger?: ApiLogger;
-  readonly extraRoutes?: readonly ExtraRoute[];
-  readonly fastPath?: boolean;
-  readonly tls?: FrontEndTls;
+/** The API server's own options (api/server.ts), less the auth gate, which the thread builds itself. */
+export interface ApiThreadOptions extends Pick<
+  ApiServerOptions,
+  'host' | 'port' | 'backend' | 'cluster' | 'limits' | 'logger' | 'extraRoutes' | 'fastPath' | 'tls'
+> {
   /**
    * Users and roles (issue 15): the API thread runs its own gate over a copy of the node's auth
    * table, sent again whenever the table changes (checked before every answer and every AUTH_SYNC_MS).
