@@ -25,16 +25,6 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   let running: RunningNode;
-  // The node logs "serving" before startNode returns: a SIGTERM/SIGINT from then (or earlier) until
-  // the handlers below are installed is remembered and honoured as a graceful stop once started,
-  // rather than ending the process by the default action; a second one exits at once, as later.
-  let earlySignal: string | null = null;
-  const onEarlySignal = (sig: string): void => {
-    if (earlySignal !== null) process.exit(130);
-    earlySignal = sig;
-  };
-  process.on('SIGTERM', onEarlySignal);
-  process.on('SIGINT', onEarlySignal);
   try {
     const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
     const refusal = plaintextRefusal(cfg.tls);
@@ -84,11 +74,8 @@ export async function run(argv: string[]): Promise<number> {
       running.log.info('SIGHUP received: reloading the TLS files');
       running.reloadTls();
     });
-    process.off('SIGTERM', onEarlySignal);
-    process.off('SIGINT', onEarlySignal);
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
-    if (earlySignal !== null) onSignal(earlySignal);
     running.node.events.on('fatal', (err: unknown) => {
       const refused = err instanceof StartRefusedError;
       if (refused) console.error(`leasekv serve: refusing to run: ${err.message}`);
