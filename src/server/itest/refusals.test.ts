@@ -1,10 +1,10 @@
 // Bad input on a secure node (issue 15, "Bad input"): a real `leasekv serve` process with TLS on
 // the client port and the peer port and auth on. Each refusal — a plaintext peer, a client that does
-// not trust the node's CA, a client certificate of another CA or an expired one, a wrong token, a
-// user without the role, wrong passwords and a flood of them — gives the caller a clear error, and
-// the node ONE log line however often it is repeated (util/log-limit.ts: the next line, a minute
-// later, says how many were held back). The refused peer certificates are tests of their own
-// (tls.test.ts), as is a plaintext client on the client port.
+// not trust the node's CA, a client certificate of another CA, an expired or a not-yet-valid one, a
+// wrong token, a user without the role, wrong passwords and a flood of them — gives the caller a
+// clear error, and the node ONE log line however often it is repeated (util/log-limit.ts counts the
+// lines held back and says how many in a later line). The refused peer certificates
+// are tests of their own (tls.test.ts), as is a plaintext client on the client port.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -109,6 +109,15 @@ describe('refusals on a secure node: a clear error for the caller, one line in t
         notAfter: new Date(Date.now() - DAY),
       }),
     );
+    certs.set(
+      'not-yet-valid',
+      await issueCert(ca, {
+        commonName: 'root',
+        client: true,
+        notBefore: new Date(Date.now() + DAY),
+        notAfter: new Date(Date.now() + 30 * DAY),
+      }),
+    );
     writeFileSync(file('root.password'), 'root-secret\n', { mode: 0o600 });
     [clientPort, peerPort] = (await freePorts(2, HOST)) as [number, number];
     node = NodeProcess.spawn({
@@ -171,6 +180,10 @@ describe('refusals on a secure node: a clear error for the caller, one line in t
       /client certificate presented was not accepted: it is not signed by the CA this node trusts \(--tls-ca\)/,
     ],
     ['expired', /client certificate presented was not accepted: it expired on .* \(CERT_HAS_EXPIRED\)/],
+    [
+      'not-yet-valid',
+      /client certificate presented was not accepted: it is not valid before .* \(CERT_NOT_YET_VALID\)/,
+    ],
   ] as const) {
     test(`a client certificate (${name}): unauthenticated, naming the certificate's problem; one line`, async () => {
       for (let i = 0; i < REPEAT; i++) {
