@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LimitedLog, LogLimiter } from './log-limit.ts';
+import { LimitedLog, LogLimiter, unrefTimer } from './log-limit.ts';
 
 test('one line per key and interval; the held-back lines are counted in the next one', () => {
   let now = 0;
@@ -47,4 +47,78 @@ test('LimitedLog writes one line per key and interval, and the next says how man
   );
   assert.equal(out[2]?.obj['heldBack'], 37);
   assert.equal(out[0]?.obj['heldBack'], undefined);
+});
+
+test('lines held back are reported by a timer when the interval ends, though no line of the key follows', () => {
+  let now = 0;
+  const out: { obj: Record<string, unknown>; msg: string }[] = [];
+  const timers: { fn: () => void; atMs: number }[] = [];
+  const log = new LimitedLog(
+    { warn: (obj, msg = '') => out.push({ obj: obj as Record<string, unknown>, msg }) },
+    60_000,
+    () => now,
+    (fn, ms) => timers.push({ fn, atMs: now + ms }),
+  );
+  /** Advances the clock to each timer in turn, up to `toMs`, running them. */
+  const runUntil = (toMs: number): void => {
+    for (;;) {
+      timers.sort((a, b) => a.atMs - b.atMs);
+      const t = timers[0];
+      if (t === undefined || t.atMs > toMs) break;
+      timers.shift();
+      now = t.atMs;
+      t.fn();
+    }
+    now = toMs;
+  };
+  log.warn('10.0.0.1 bad', { remote: '10.0.0.1' }, 'refused');
+  assert.equal(timers.length, 0, 'nothing held back: no timer');
+  for (let i = 0; i < 5; i++) {
+    now += 1000;
+    log.warn('10.0.0.1 bad', { remote: '10.0.0.1', attempt: i }, 'refused');
+  }
+  assert.equal(timers.length, 1, 'one timer for any number of held-back lines');
+  runUntil(59_999);
+  assert.equal(out.length, 1, 'not before the interval ends');
+  runUntil(60_000);
+  assert.deepEqual(
+    out.map((l) => l.msg),
+    ['refused', 'refused (5 more in the last 60 s)'],
+  );
+  assert.deepEqual(out[1]?.obj, { remote: '10.0.0.1', attempt: 4, heldBack: 5 });
+  // The report starts a new interval: a line within it is held back and reported at its end, once.
+  now = 70_000;
+  log.warn('10.0.0.1 bad', { remote: '10.0.0.1' }, 'refused');
+  runUntil(200_000);
+  assert.deepEqual(
+    out.map((l) => l.msg),
+    ['refused', 'refused (5 more in the last 60 s)', 'refused (1 more in the last 60 s)'],
+  );
+  assert.equal(timers.length, 0, 'nothing held back: no timer left');
+});
+
+test('a line of the key at the end of the interval reports the count itself; the timer then writes nothing more', () => {
+  let now = 0;
+  const out: string[] = [];
+  const timers: (() => void)[] = [];
+  const log = new LimitedLog(
+    { warn: (_obj, msg = '') => out.push(msg) },
+    1000,
+    () => now,
+    (fn) => timers.push(fn),
+  );
+  log.warn('k', {}, 'refused');
+  now = 500;
+  log.warn('k', {}, 'refused');
+  now = 1000;
+  log.warn('k', {}, 'refused');
+  for (const fn of timers.splice(0)) fn();
+  assert.deepEqual(out, ['refused', 'refused (1 more in the last 1 s)']);
+  assert.equal(timers.length, 0);
+});
+
+test('the default timer does not keep the process alive', () => {
+  const t = unrefTimer(() => undefined, 60_000);
+  assert.equal(t.hasRef(), false);
+  clearTimeout(t);
 });
