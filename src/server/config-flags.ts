@@ -46,6 +46,7 @@ export type RawConfig = Record<
   | 'maxJsonDepth'
   | 'maxPendingPerConnection'
   | 'maxPendingPerSource'
+  | 'maxRequestsPerSourcePerTurn'
   | 'headersTimeoutMs'
   | 'requestReceiveTimeoutMs'
   | 'maxConnections'
@@ -184,6 +185,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'maxPendingPerSource',
     env: 'LEASEKV_MAX_PENDING_PER_SOURCE',
     help: 'in-flight requests of one client IP address, all its connections (default max(8, max-pending-requests/4))',
+  },
+  '--max-requests-per-source-per-turn': {
+    key: 'maxRequestsPerSourcePerTurn',
+    env: 'LEASEKV_MAX_REQUESTS_PER_SOURCE_PER_TURN',
+    help: "requests of one client IP address read per turn of the API's event loop while other addresses are served; its connections wait for the next turn (default 32)",
   },
   '--headers-timeout-ms': {
     key: 'headersTimeoutMs',

@@ -63,6 +63,7 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
   const c = buildNodeConfig(rawFromArgs(base, {}));
   assert.equal(c.clientLimits.maxJsonDepth, 64);
   assert.equal(c.clientLimits.maxInFlightPerConnection, 128);
+  assert.equal(c.clientLimits.requestsPerSourcePerTurn, 32);
   assert.equal(c.maxPeerConnections, 10);
   const d = buildNodeConfig(
     rawFromArgs(
@@ -76,6 +77,8 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
         '100',
         '--headers-timeout-ms',
         '500',
+        '--max-requests-per-source-per-turn',
+        '4',
       ],
       {},
     ),
@@ -84,6 +87,7 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
   assert.equal(d.clientLimits.maxJsonDepth, 8);
   assert.equal(d.clientLimits.maxConnectionsPerSource, 100);
   assert.equal(d.clientLimits.headersTimeoutMs, 500);
+  assert.equal(d.clientLimits.requestsPerSourcePerTurn, 4);
   const cases: [string[], RegExp][] = [
     [['--max-json-depth', '1'], /--max-json-depth/],
     [
@@ -94,6 +98,7 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
     [['--max-connections', '10', '--max-connections-per-source', '20'], /maxConnectionsPerSource/],
     [['--max-stream-resets-per-sec', '0'], /--max-stream-resets-per-sec/],
     [['--max-concurrent-streams', '0'], /--max-concurrent-streams/],
+    [['--max-requests-per-source-per-turn', '0'], /--max-requests-per-source-per-turn/],
     [['--max-peer-connections', '1'], /--max-peer-connections/],
   ];
   for (const [extra, re] of cases) {

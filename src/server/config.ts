@@ -295,6 +295,7 @@ function buildClientLimits(
     maxJsonDepth: opt(raw.maxJsonDepth, '--max-json-depth', 2, 1000),
     maxInFlightPerConnection: opt(raw.maxPendingPerConnection, '--max-pending-per-connection', 1, 1_000_000),
     maxInFlightPerSource: opt(raw.maxPendingPerSource, '--max-pending-per-source', 1, 1_000_000),
+    requestsPerSourcePerTurn: opt(raw.maxRequestsPerSourcePerTurn, '--max-requests-per-source-per-turn', 1, 1_000_000),
     headersTimeoutMs: opt(raw.headersTimeoutMs, '--headers-timeout-ms', 10, 3_600_000),
     requestReceiveTimeoutMs: opt(raw.requestReceiveTimeoutMs, '--request-receive-timeout-ms', 10, 3_600_000),
     maxConnections: opt(raw.maxConnections, '--max-connections', 1, 1_000_000),

@@ -12,6 +12,7 @@ import type { Http2Server } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { LimitedLog } from '../../util/log-limit.ts';
+import type { ReadTurns } from './read-turns.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -48,6 +49,8 @@ export interface FrontEndOptions {
   readonly nowMs?: () => number;
   /** Absent: plaintext (serve --insecure). */
   readonly tls?: FrontEndTls;
+  /** Told of every admitted connection and its source, so that a source over its turn can be paused. */
+  readonly turns?: ReadTurns;
   /** TLS failures and plaintext on a TLS port: one line per source and cause per minute. */
   readonly logger?: FrontEndLogger;
 }
@@ -100,8 +103,10 @@ export function createFrontEnd(opts: FrontEndOptions): FrontEnd {
     newBySource.set(source, recent + 1);
     openBySource.set(source, open + 1);
     sockets.add(socket);
+    opts.turns?.add(source, socket);
     socket.once('close', () => {
       sockets.delete(socket);
+      opts.turns?.remove(source, socket);
       const left = (openBySource.get(source) ?? 1) - 1;
       if (left <= 0) openBySource.delete(source);
       else openBySource.set(source, left);

@@ -27,6 +27,13 @@ export interface ApiLimits {
    * source is also held to its fair share (admission.ts). Default max(8, maxInFlight/4).
    */
   readonly maxInFlightPerSource: number;
+  /**
+   * Requests one source address may start in one turn of the event loop while another source is
+   * present; beyond it, its connections are not read until the next turn (read-turns.ts). Bounds
+   * how long a flood of cheap requests (lease reads answered from shared memory hold no in-flight
+   * slot) makes another source's request wait.
+   */
+  readonly requestsPerSourcePerTurn: number;
   /** Deadline for a request whose client sent none (or a longer one). */
   readonly requestDeadlineMs: number;
   /** A client connection with no traffic for this long is closed. */
@@ -60,6 +67,7 @@ export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection' | 'maxIn
   defaultRangeLimit: 1000,
   maxRangeLimit: 10_000,
   maxInFlight: 1024,
+  requestsPerSourcePerTurn: 32,
   requestDeadlineMs: 10_000,
   idleTimeoutMs: 120_000,
   headersTimeoutMs: 10_000,
@@ -111,6 +119,7 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxInFlight', 1_000_000);
   positive('maxInFlightPerConnection', 1_000_000);
   positive('maxInFlightPerSource', 1_000_000);
+  positive('requestsPerSourcePerTurn', 1_000_000);
   positive('requestDeadlineMs', DAY_MS);
   positive('idleTimeoutMs', DAY_MS);
   positive('headersTimeoutMs', DAY_MS, 10);

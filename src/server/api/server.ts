@@ -17,6 +17,7 @@ import { guardedJsonDecoder } from './json-guard.ts';
 import { createRpcDispatch, writeJsonError } from './rpc.ts';
 import { checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
+import { ReadTurns, type ReadTurnsStats } from './read-turns.ts';
 import type { AuthGate } from '../auth/gate.ts';
 import type { AuthBackend } from '../auth/backend.ts';
 import { authService } from './auth-handlers.ts';
@@ -62,6 +63,8 @@ export interface ApiServer {
   readonly fastPath: FastPath | undefined;
   /** Connections refused by the front end's caps. */
   readonly connections: FrontEndStats;
+  /** Per-source turns of reading (read-turns.ts): how often a source over its quantum was paused. */
+  readonly readTurns: ReadTurnsStats;
   /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
   addRoute(method: string, path: string, handler: RouteHandler): void;
   /** Stops serving; with drainMs, first waits (at most that long) for requests in flight to be answered. */
@@ -118,7 +121,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   // The extra routes (dashboard, /metrics, /health, SSE watch) on both protocols: over TLS, browsers
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
+  const turns = new ReadTurns(limits.requestsPerSourcePerTurn);
   const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    turns.charge(req.socket?.remoteAddress ?? '');
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -155,6 +160,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     maxConnectionsPerSource: limits.maxConnectionsPerSource,
     maxNewConnectionsPerSec: limits.maxNewConnectionsPerSec,
     maxNewConnectionsPerSourcePerSec: limits.maxNewConnectionsPerSourcePerSec,
+    turns,
     ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
@@ -185,5 +191,5 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (o.drainMs !== undefined) await new Promise((r) => setTimeout(r, 20));
       await closeFront();
     })());
-  return { port, core, fastPath: fast, connections: frontEnd.stats, addRoute, close };
+  return { port, core, fastPath: fast, connections: frontEnd.stats, readTurns: turns.stats, addRoute, close };
 }
