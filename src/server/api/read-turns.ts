@@ -36,6 +36,10 @@ function handleOf(socket: Socket): StreamHandle | null {
     : null;
 }
 
+function holdsAnother(sources: Set<string>, source: string): boolean {
+  return sources.size > 1 || (sources.size === 1 && !sources.has(source));
+}
+
 export interface ReadTurnsStats {
   /** Times a source's connections were paused for the rest of a turn. */
   pauses: number;
@@ -91,7 +95,9 @@ export class ReadTurns {
       this.#turnEndScheduled = true;
       setImmediate(this.#endTurn);
     }
-    if (n > this.quantum && !this.#paused.has(source) && this.#othersPresent(source)) this.#pause(source);
+    // Over the quantum: asked again every quantum requests (a lone source is asked seldom).
+    if (n > this.quantum && (n - 1) % this.quantum === 0 && !this.#paused.has(source) && this.#othersPresent(source))
+      this.#pause(source);
   }
 
   /** Whether the source's connections are not being read now (tests, metrics). */
@@ -100,9 +106,7 @@ export class ReadTurns {
   }
 
   #othersPresent(source: string): boolean {
-    if (this.#turn.size > 1) return true;
-    const other = (set: Set<string>): boolean => set.size > 1 || (set.size === 1 && !set.has(source));
-    return other(this.#present) || other(this.#presentBefore);
+    return this.#turn.size > 1 || holdsAnother(this.#present, source) || holdsAnother(this.#presentBefore, source);
   }
 
   #pause(source: string): void {
