@@ -83,6 +83,38 @@ describe('HTTP/2 rapid reset', () => {
   });
 });
 
+describe('HTTP/2 streams reset in the read that brought them', () => {
+  test('are dropped before any request work', async () => {
+    const { server, port, backend } = await fakeServer();
+    const s = h2connect(`http://127.0.0.1:${port}`);
+    try {
+      s.on('error', () => undefined);
+      await new Promise((r) => s.once('connect', r));
+      // 100 whole Gets, each reset at once: the client sends them in one write, under the reset limit.
+      for (let i = 0; i < 100; i++) {
+        const r = s.request({ ':method': 'POST', ':path': '/leasekv.v1.KV/Get', 'content-type': 'application/json' });
+        r.on('error', () => undefined);
+        r.end('{"key":"a"}');
+        r.close(h2c.NGHTTP2_CANCEL);
+      }
+      // Then one that is not reset: answered, so every earlier one has been seen by then.
+      const status = await new Promise<number>((resolve, reject) => {
+        const r = s.request({ ':method': 'POST', ':path': '/leasekv.v1.KV/Get', 'content-type': 'application/json' });
+        r.on('response', (h) => resolve(Number(h[':status'])));
+        r.on('error', reject);
+        r.end('{"key":"a"}');
+      });
+      assert.equal(status, 200);
+      // Most arrive with their reset in one read (a loaded machine may split the write).
+      assert.ok(server.resetBeforeHandling() >= 50, `dropped ${server.resetBeforeHandling()} of 100`);
+      assert.ok(backend.calls.filter((c) => c.method === 'get').length <= 100 - server.resetBeforeHandling() + 1);
+    } finally {
+      s.destroy();
+      await server.close();
+    }
+  });
+});
+
 describe('HTTP/2 concurrent streams', () => {
   test('the server advertises maxConcurrentStreams and never runs a stream beyond it', async () => {
     // Every Put waits long, so its stream stays open.

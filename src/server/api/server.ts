@@ -15,7 +15,7 @@ import { kvRoutes } from './handlers.ts';
 import { SSE_PATH, sseHandler } from './watch.ts';
 import { guardedJsonDecoder } from './json-guard.ts';
 import { createRpcDispatch, writeJsonError } from './rpc.ts';
-import { checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
+import { afterTheRead, checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
 import { ReadTurns, type ReadTurnsStats } from './read-turns.ts';
 import type { AuthGate } from '../auth/gate.ts';
@@ -65,6 +65,8 @@ export interface ApiServer {
   readonly connections: FrontEndStats;
   /** Per-source turns of reading (read-turns.ts): how often a source over its quantum was paused. */
   readonly readTurns: ReadTurnsStats;
+  /** HTTP/2 requests dropped without any work because the client reset them in the read that brought them. */
+  readonly resetBeforeHandling: () => number;
   /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
   addRoute(method: string, path: string, handler: RouteHandler): void;
   /** Stops serving; with drainMs, first waits (at most that long) for requests in flight to be answered. */
@@ -123,7 +125,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
   const turns = new ReadTurns(limits.requestsPerSourcePerTurn);
   const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
-    turns.charge(req.socket?.remoteAddress ?? '');
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -141,13 +142,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
     rpc(req, res);
   };
+  // Every request counts against its source's turn when it is read (read-turns.ts); HTTP/2 ones are
+  // handled once the read that brought them is done, so that a stream reset in the same read costs
+  // nothing more (http-guards.ts, afterTheRead).
   const http1 = createHttp1Server(
     { connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs) },
-    dispatch,
+    (req, res) => {
+      turns.charge(req.socket.remoteAddress ?? '');
+      dispatch(req, res);
+    },
   );
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   enforceHttp1Timeouts(http1, limits.headersTimeoutMs, limits.requestReceiveTimeoutMs);
-  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, dispatch);
+  const h2Deferred = afterTheRead(dispatch);
+  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, (req, res) => {
+    turns.charge(req.socket?.remoteAddress ?? '');
+    h2Deferred.handle(req, res);
+  });
   // An HTTP/2 connection idle this long is closed gracefully (GOAWAY); clients reconnect.
   http2.on('session', (session) => session.setTimeout(limits.idleTimeoutMs, () => session.close()));
   limitStreamResets(http2, limits.maxStreamResetsPerSec);
@@ -191,5 +202,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (o.drainMs !== undefined) await new Promise((r) => setTimeout(r, 20));
       await closeFront();
     })());
-  return { port, core, fastPath: fast, connections: frontEnd.stats, readTurns: turns.stats, addRoute, close };
+  return {
+    port,
+    core,
+    fastPath: fast,
+    connections: frontEnd.stats,
+    readTurns: turns.stats,
+    resetBeforeHandling: () => h2Deferred.dropped,
+    addRoute,
+    close,
+  };
 }
