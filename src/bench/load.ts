@@ -4,6 +4,7 @@
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import hdr from 'hdr-histogram-js';
+import { TlsAgent } from '../client/tls-agent.ts';
 import type { Histogram } from 'hdr-histogram-js';
 
 export interface RequestShape {
@@ -48,11 +49,11 @@ export function keyName(i: number): string {
   return `bench-${i.toString().padStart(8, '0')}`;
 }
 
-/** A keep-alive agent for `maxSockets` connections: HTTPS trusting `ca` when given. */
+/** A keep-alive agent for `maxSockets` connections: HTTPS trusting `ca` when given, with the client library's agent. */
 export function loadAgent(maxSockets: number, ca?: string): Agent {
   return ca === undefined
     ? new Agent({ keepAlive: true, maxSockets })
-    : new HttpsAgent({ keepAlive: true, maxSockets, ca });
+    : new TlsAgent({ keepAlive: true, maxSockets, ca });
 }
 
 export function send(

@@ -3,7 +3,8 @@
 // (issue 15) the same with node:https: the nodes' certificates are verified against `ca` (Node's
 // roots without it) and `cert`/`key` are presented to a node that asks for a client certificate.
 import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
+import { TlsAgent } from './tls-agent.ts';
 import { UnavailableError } from './errors.ts';
 
 /** TLS to the nodes: the CA their certificates are verified against, and a client certificate (PEM). */
@@ -20,12 +21,16 @@ export type Requester = (opts: RequestOptions, onResponse: (res: IncomingMessage
 
 export function requester(tls: ClientTlsOptions | null): Requester {
   if (tls === null) return (opts, cb) => request(opts, cb);
-  const extra = {
+  const extra = tlsOptions(tls);
+  return (opts, cb) => httpsRequest({ ...extra, ...opts }, cb);
+}
+
+function tlsOptions(tls: ClientTlsOptions): ClientTlsOptions {
+  return {
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
     ...(tls.cert === undefined ? {} : { cert: tls.cert }),
     ...(tls.key === undefined ? {} : { key: tls.key }),
   };
-  return (opts, cb) => httpsRequest({ ...extra, ...opts }, cb);
 }
 
 export interface Answer {
@@ -54,8 +59,9 @@ export class JsonTransport {
       timeout: 60_000,
     } as const;
     const tls = opts.tls ?? null;
-    this.#agent = tls === null ? new Agent(agentOptions) : new HttpsAgent(agentOptions);
-    this.#request = requester(tls);
+    // Over TLS the settings are the agent's (tls-agent.ts), so requests carry none of their own.
+    this.#agent = tls === null ? new Agent(agentOptions) : new TlsAgent({ ...agentOptions, ...tlsOptions(tls) });
+    this.#request = tls === null ? request : httpsRequest;
   }
 
   /** POSTs JSON to http://endpoint/path. Rejects with UnavailableError on connection failure or timeout. */
