@@ -1,7 +1,7 @@
 // `node --import tsx src/bench/profile-summary.ts FILE.cpuprofile... [--from-ms N]`: where a V8 CPU
 // profile (node --cpu-prof, `npm run bench -- --cpu-prof DIR`) spent its time, by the layer the code
-// belongs to and by function (self time). Samples before --from-ms (e.g. start-up and preload) are
-// left out. Used for docs/benchmarks.md, "Writes".
+// belongs to and by function (self time). Samples before --from-ms (e.g. start-up and preload), or
+// all but the last --last-ms (the measured run at the end), are left out. Used for docs/benchmarks.md, "Writes".
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
@@ -38,9 +38,12 @@ function layerOf(n: ProfileNode): string {
 
 export function summarize(
   p: Profile,
-  fromMs: number,
+  fromMsOrLast: number,
 ): { totalMs: number; layers: [string, number][]; functions: [string, number][] } {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  // A negative bound counts back from the end of the profile (--last-ms).
+  const span = p.timeDeltas.reduce((a, d) => a + d, 0) / 1000;
+  const fromMs = fromMsOrLast < 0 ? span + fromMsOrLast : fromMsOrLast;
   const layers = new Map<string, number>();
   const functions = new Map<string, number>();
   let t = 0;
@@ -59,15 +62,15 @@ export function summarize(
     total += d;
   }
   const desc = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
-  return { totalMs: total, layers: desc(layers), functions: desc(functions).slice(0, 15) };
+  return { totalMs: total, layers: desc(layers), functions: desc(functions).slice(0, 25) };
 }
 
 function main(argv: readonly string[]): void {
-  const i = argv.indexOf('--from-ms');
-  const fromMs = i >= 0 ? Number(argv[i + 1]) : 0;
-  const files = argv.filter((a, j) => a !== '--from-ms' && (i < 0 || j !== i + 1));
+  const i = argv.findIndex((a) => a === '--from-ms' || a === '--last-ms');
+  const fromMs = i < 0 ? 0 : argv[i] === '--last-ms' ? -Number(argv[i + 1]) : Number(argv[i + 1]);
+  const files = argv.filter((_, j) => i < 0 || (j !== i && j !== i + 1));
   if (files.length === 0 || !Number.isFinite(fromMs)) {
-    console.error('usage: profile-summary.ts FILE.cpuprofile... [--from-ms N]');
+    console.error('usage: profile-summary.ts FILE.cpuprofile... [--from-ms N | --last-ms N]');
     process.exit(2);
   }
   for (const f of files) {

@@ -13,6 +13,8 @@ export interface Row {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly errors: number;
+  /** CPU time of the system's processes and the load generator per operation, µs (load scenario). */
+  readonly cpuUsPerOp?: number;
   /** (percentile, ms) pairs for the chart. */
   readonly curve: readonly (readonly [number, number])[];
 }

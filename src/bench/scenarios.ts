@@ -4,6 +4,7 @@ import type { BenchArgs } from './args.ts';
 import { preload, runLoad } from './load.ts';
 import { rowFrom, type Row } from './report.ts';
 import { sleep } from './procs.ts';
+import { cpuPerOp, sampleCpu, sumCounters } from './cpu.ts';
 import type { Cluster, Member, ReadMode } from './systems.ts';
 import { startEtcd, startFloor, startLeasekv } from './systems.ts';
 
@@ -24,6 +25,10 @@ async function measure(
   port: number,
   get: (k: string) => { path: string; body: string },
   put: Cluster['put'],
+  /** The system's processes, labelled, whose CPU time per operation is reported (with the load generator's). */
+  procs: readonly { readonly label: string; readonly pid: number | undefined }[] = [],
+  /** Client ports whose /metrics counters (fsyncs, peer messages and bytes) are reported per operation. */
+  metricsPorts: readonly number[] = [],
 ): Promise<Row[]> {
   const { args } = ctx;
   // Warm up (JIT, connections) without recording.
@@ -37,6 +42,8 @@ async function measure(
     get,
     put,
   });
+  const cpuBefore = sampleCpu(procs.map((p) => p.pid));
+  const countersBefore = await counters(metricsPorts);
   const r = await runLoad({
     port,
     clients: args.clients,
@@ -49,11 +56,29 @@ async function measure(
     onProgress: ctx.progress(`${system} ${mode}`),
   });
   if (r.errors > 0) ctx.say(`  ${system} ${mode}: ${r.errors} errors (first: ${r.firstError})`);
+  let cpuUsPerOp: number | undefined;
+  if (procs.length > 0) {
+    const c = cpuPerOp(cpuBefore, sampleCpu(procs.map((p) => p.pid)), r.get.totalCount + r.put.totalCount);
+    cpuUsPerOp = c.total;
+    const parts = procs.map((p, i) => `${p.label} ${(c.members[i] ?? NaN).toFixed(0)}`);
+    ctx.say(
+      `  ${system} ${mode}: CPU per op ${c.total.toFixed(0)} µs (${parts.join(', ')}, load generator ${c.self.toFixed(0)})`,
+    );
+  }
+  if (metricsPorts.length > 0) {
+    const after = await counters(metricsPorts);
+    const ops = r.get.totalCount + r.put.totalCount;
+    const per = after.map((row, i) =>
+      row.map((v, j) => ((v - (countersBefore[i]?.[j] ?? 0)) / Math.max(1, ops)).toFixed(3)).join('/'),
+    );
+    ctx.say(`  ${system} ${mode}: per op, fsyncs/peer messages/peer KiB by member: ${per.join(', ')}`);
+  }
   const rows: Row[] = [];
-  if (r.get.totalCount > 0) rows.push(rowFrom(system, mode, 'get', r.get, r.elapsedMs, r.errors));
+  const cpu = cpuUsPerOp === undefined ? {} : { cpuUsPerOp };
+  if (r.get.totalCount > 0) rows.push({ ...rowFrom(system, mode, 'get', r.get, r.elapsedMs, r.errors), ...cpu });
   if (r.put.totalCount > 0)
-    rows.push(
-      rowFrom(
+    rows.push({
+      ...rowFrom(
         system,
         mode === 'stale' && args.readFraction === 0 ? 'write' : args.readFraction === 0 ? 'write' : mode,
         'put',
@@ -61,8 +86,38 @@ async function measure(
         r.elapsedMs,
         r.errors,
       ),
-    );
+      ...cpu,
+    });
   return rows;
+}
+
+const COUNTERS = [
+  'leasekv_fsync_duration_seconds_count',
+  'leasekv_peer_messages_sent_total',
+  'leasekv_peer_bytes_sent_total',
+] as const;
+
+/** Per port: fsyncs, peer messages sent, peer KiB sent so far (zeros if /metrics does not answer). */
+async function counters(ports: readonly number[]): Promise<number[][]> {
+  return Promise.all(
+    ports.map(async (port) => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+        const [f, m, b] = sumCounters(await res.text(), COUNTERS);
+        return [f ?? 0, m ?? 0, (b ?? 0) / 1024];
+      } catch {
+        return [0, 0, 0];
+      }
+    }),
+  );
+}
+
+/** The members' processes, the leader first, for CPU per operation. */
+function labelled(c: Cluster, leader: Member): { label: string; pid: number | undefined }[] {
+  return [leader, ...c.members.filter((m) => m !== leader)].map((m) => ({
+    label: m === leader ? `leader ${m.id}` : `follower ${m.id}`,
+    pid: m.pid,
+  }));
 }
 
 /** Reads (and/or writes) against leasekv in each read mode, etcd and the floor, in one run. */
@@ -91,17 +146,21 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
     try {
       const leader = await c.leader();
       await preload(leader.clientPort, args.keys, args.valueBytes, c.put);
-      for (const mode of ms)
+      for (const mode of ms) {
+        const l = await c.leader();
         rows.push(
           ...(await measure(
             ctx,
             'leasekv',
             writesOnly ? 'write' : mode,
-            (await c.leader()).clientPort,
+            l.clientPort,
             c.get(mode),
             c.put,
+            labelled(c, l),
+            [l, ...c.members.filter((m) => m !== l)].map((m) => m.clientPort),
           )),
         );
+      }
     } finally {
       await c.stop();
     }
@@ -115,8 +174,10 @@ export async function loadScenario(ctx: Ctx): Promise<Row[]> {
       const etcdModes: [string, ReadMode][] = writesOnly ? [['write', 'lease']] : [];
       if (!writesOnly && modes.some((m) => m !== 'stale')) etcdModes.push(['linearizable', 'lease']);
       if (!writesOnly && modes.includes('stale')) etcdModes.push(['serializable', 'stale']);
-      for (const [label, mode] of etcdModes)
-        rows.push(...(await measure(ctx, 'etcd', label, (await e.leader()).clientPort, e.get(mode), e.put)));
+      for (const [label, mode] of etcdModes) {
+        const l = await e.leader();
+        rows.push(...(await measure(ctx, 'etcd', label, l.clientPort, e.get(mode), e.put, labelled(e, l))));
+      }
     } finally {
       await e.stop();
     }
