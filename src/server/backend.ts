@@ -176,6 +176,12 @@ export interface KvBackend {
    * answers at once when it can (getNow) and otherwise like get() within timeoutMs.
    */
   getQuick?(req: GetRequest, timeoutMs: number): Promise<GetResult>;
+  /**
+   * The write's lean path (issue 16): a Put without an abort signal, for a backend that applies the
+   * deadline itself — it rejects with DeadlineExceededError once timeoutMs passes (no per-request
+   * AbortController, listeners or race on the client API's side).
+   */
+  putQuick?(req: PutRequest, timeoutMs: number): Promise<PutResult>;
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult>;
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;
@@ -233,6 +239,16 @@ export class TtlNotFoundError extends Error {
   override readonly name = 'TtlNotFoundError';
   constructor(readonly id: number) {
     super(`ttl grant ${id} not found (it has ended, or never existed)`);
+  }
+}
+/**
+ * The caller's deadline passed (KvBackend.putQuick: a backend on another thread applies the client
+ * API's deadline itself); for a write, like deadline_exceeded always, the outcome is unknown.
+ */
+export class DeadlineExceededError extends Error {
+  override readonly name = 'DeadlineExceededError';
+  constructor(readonly deadlineMs: number) {
+    super(`deadline of ${deadlineMs} ms exceeded`);
   }
 }
 /** The request's outcome is unknown (e.g. leadership lost after proposing): it may or may not apply. */

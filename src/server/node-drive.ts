@@ -13,12 +13,13 @@ import { validateRaftConfig } from '../raft/config.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import type { Entry, Message, RaftEvent, Ready } from '../raft/types.ts';
 import { ConfDecodeError, decodeConfChange } from '../raft/confchange.ts';
-import type { KvStateMachine } from '../kv/machine.ts';
+import type { ApplyResult, KvStateMachine } from '../kv/machine.ts';
+import type { Command } from '../kv/command.ts';
 import { HostNode } from '../host/requests.ts';
 import type { HostClock, HostStorage, KvSlicer, RestoredState } from '../host/types.ts';
 import { formatHostPort } from './config.ts';
 import type { NodeConfig } from './config.ts';
-import { NotLeaderError, OutcomeUnknownError, UnavailableError } from './backend.ts';
+import { DeadlineExceededError, NotLeaderError, OutcomeUnknownError, UnavailableError } from './backend.ts';
 import type { MemberInfo } from './backend.ts';
 import { WatchHub } from './watch/hub.ts';
 import type { NodeStorage } from './storage-adapter.ts';
@@ -239,6 +240,25 @@ export abstract class NodeDrive extends HostNode {
 
   protected override unavailable(msg: string): Error {
     return new UnavailableError(msg);
+  }
+
+  /**
+   * Proposes `cmd` and waits for its entry to be applied, at most the node's request timeout, or
+   * `deadlineMs` when that is shorter or equal (then the caller's deadline_exceeded: putQuick).
+   */
+  protected propose(
+    cmd: Command,
+    signal: AbortSignal | undefined,
+    deadlineMs?: number,
+  ): Promise<{ result: ApplyResult; index: number }> {
+    const done = new Promise<{ result: ApplyResult; index: number }>((resolve, reject) =>
+      this.proposeCommand(cmd, (err, out) => (out !== null ? resolve(out) : reject(err))),
+    );
+    const unknown = (): Error =>
+      new OutcomeUnknownError('the write timed out before it was known to commit; it may or may not have been applied');
+    if (deadlineMs !== undefined && deadlineMs <= this.cfg.requestTimeoutMs)
+      return withDeadline(done, deadlineMs, signal, () => new DeadlineExceededError(deadlineMs), unknown);
+    return withDeadline(done, this.cfg.requestTimeoutMs, signal, unknown);
   }
 
   protected waitApplied(index: number, signal: AbortSignal): Promise<void> {

@@ -5,7 +5,6 @@ import type { ApplyResult } from '../kv/machine.ts';
 import type { Command } from '../kv/command.ts';
 import {
   InvalidArgumentError,
-  OutcomeUnknownError,
   OverloadedError,
   SessionExpiredError,
   TtlNotFoundError,
@@ -95,21 +94,6 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
     }
   }
 
-  private propose(cmd: Command, signal: AbortSignal): Promise<{ result: ApplyResult; index: number }> {
-    const done = new Promise<{ result: ApplyResult; index: number }>((resolve, reject) =>
-      this.proposeCommand(cmd, (err, out) => (out !== null ? resolve(out) : reject(err))),
-    );
-    return withDeadline(
-      done,
-      this.cfg.requestTimeoutMs,
-      signal,
-      () =>
-        new OutcomeUnknownError(
-          'the write timed out before it was known to commit; it may or may not have been applied',
-        ),
-    );
-  }
-
   private checkResult(r: ApplyResult): void {
     if (r.op === 'session-stale')
       throw new SessionExpiredError(
@@ -125,11 +109,25 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
   }
 
   put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
+    return this.putWith(req, signal, undefined);
+  }
+
+  /** put() for the client API thread: no abort signal; DeadlineExceededError after timeoutMs. */
+  putQuick(req: PutRequest, timeoutMs: number): Promise<PutResult> {
+    return this.putWith(req, undefined, timeoutMs);
+  }
+
+  private putWith(
+    req: PutRequest,
+    signal: AbortSignal | undefined,
+    deadlineMs: number | undefined,
+  ): Promise<PutResult> {
     return this.track('Put', 'write', async () => {
       const ttl = req.ttl === undefined ? {} : { ttl: req.ttl };
       const { result, index } = await this.propose(
         { op: 'put', key: req.key, value: req.value, ...ttl, ...this.session(req.session) },
         signal,
+        deadlineMs,
       );
       this.checkResult(result);
       assert(result.op === 'put', () => `put applied as ${result.op}`);

@@ -95,6 +95,13 @@ describe('client API thread', () => {
         'connect-timeout-ms': '100',
       });
       assert.match(slow.body, /"code":"deadline_exceeded"/);
+      // A write goes over without an abort signal (putQuick): the node's side answers the deadline.
+      const slowPut = await post(port, '/leasekv.v1.KV/Put', JSON.stringify({ key: 'b', value: '2' }), {
+        'content-type': 'application/json',
+        'connect-timeout-ms': '100',
+      });
+      assert.equal(slowPut.status, 504, slowPut.body);
+      assert.match(slowPut.body, /"code":"deadline_exceeded","message":"deadline of 100 ms exceeded"/);
     } finally {
       backend.delayMs = 0;
     }

@@ -2,7 +2,7 @@
 // and posts the answer; runs watchers and feeds their batches under flow control. Everything here
 // is a short task on the node's thread: the parsing, connections and protocol work stay on the API
 // thread.
-import type { KvBackend, GetRequest, GetResult, RangeResult, TxnResult } from '../backend.ts';
+import type { KvBackend, GetRequest, GetResult, PutRequest, RangeResult, TxnResult } from '../backend.ts';
 import type { ClusterBackend } from '../cluster-backend.ts';
 import type { WatchStream } from '../backend.ts';
 import {
@@ -42,6 +42,9 @@ export class NodeSide {
     switch (m.t) {
       case 'get':
         this.#get(m.id, m.req, m.timeoutMs);
+        return true;
+      case 'put':
+        this.#put(m.id, m.req, m.timeoutMs);
         return true;
       case 'call':
         this.#call(m.id, m.op, m.args);
@@ -89,6 +92,27 @@ export class NodeSide {
       return;
     }
     // Otherwise like ApiCore.call would: deadline_exceeded once the deadline passes.
+    this.#bounded(id, timeoutMs, (signal) => this.backend.get(req, signal));
+  }
+
+  #put(id: number, req: PutRequest, timeoutMs: number): void {
+    const quick = this.backend.putQuick;
+    if (quick === undefined) return this.#bounded(id, timeoutMs, (signal) => this.backend.put(req, signal));
+    // The node applies the deadline itself: no AbortController, timer or listener here.
+    let p: Promise<unknown>;
+    try {
+      p = quick.call(this.backend, req, timeoutMs);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (v) => this.post({ t: 'ok', id, v }),
+      (e: unknown) => this.post({ t: 'err', id, e: encodeError(e) }),
+    );
+  }
+
+  /** Runs `work` and answers it, or deadline_exceeded once timeoutMs passes (then `work` is aborted). */
+  #bounded(id: number, timeoutMs: number, work: (signal: AbortSignal) => Promise<unknown>): void {
     const ctrl = new AbortController();
     this.#calls.set(id, ctrl);
     let done = false;
@@ -111,7 +135,7 @@ export class NodeSide {
       });
       ctrl.abort();
     }, timeoutMs);
-    this.backend.get(req, ctrl.signal).then(
+    work(ctrl.signal).then(
       (v) => answer({ t: 'ok', id, v }),
       (e: unknown) => answer({ t: 'err', id, e: encodeError(e) }),
     );

@@ -3,7 +3,7 @@
 // abort signal (a cancel message stands for it); answers are their results or errors. Errors cross
 // as {name, message, fields} and are rebuilt as the same class, so that the API maps them to the
 // same status codes and headers as in one thread (api/errors.ts).
-import type { GetRequest, KeyValue } from '../backend.ts';
+import type { GetRequest, KeyValue, PutRequest } from '../backend.ts';
 import type { ApiLimits } from '../api/limits.ts';
 import type { ClientTlsMaterial } from '../api/front.ts';
 import type { AuthGateSettings } from '../auth/gate.ts';
@@ -44,6 +44,8 @@ export type ToNode =
   | { readonly t: 'cancel'; readonly id: number }
   /** A Get the node answers at once if it can (lease or stale), else like get() within timeoutMs. */
   | { readonly t: 'get'; readonly id: number; readonly req: GetRequest; readonly timeoutMs: number }
+  /** A Put without abort signal or cancel (KvBackend.putQuick): the node answers deadline_exceeded after timeoutMs. */
+  | { readonly t: 'put'; readonly id: number; readonly req: PutRequest; readonly timeoutMs: number }
   | { readonly t: 'watch'; readonly id: number; readonly req: WatchRequest }
   /** The API thread took one batch: one more may be sent. */
   | { readonly t: 'wnext'; readonly id: number }

@@ -132,6 +132,15 @@ export class NodeLink {
     });
   }
 
+  put(req: PutRequest, timeoutMs: number): Promise<PutResult> {
+    if (this.#closed) return Promise.reject(new UnavailableError('node is stopping'));
+    const id = this.#nextId++;
+    return new Promise<PutResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ t: 'put', id, req, timeoutMs });
+    });
+  }
+
   watch(req: WatchRequest): WatchStream {
     const id = this.#nextId++;
     const w = new RemoteWatch(
@@ -219,6 +228,9 @@ export class RemoteBackend implements KvBackend {
   ) {}
   put(req: PutRequest, signal: AbortSignal): Promise<PutResult> {
     return this.link.call('put', [req], signal);
+  }
+  putQuick(req: PutRequest, timeoutMs: number): Promise<PutResult> {
+    return this.link.put(req, timeoutMs);
   }
   getNow(req: GetRequest): GetResult | null {
     return this.local === null ? null : this.local.get(req);

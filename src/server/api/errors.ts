@@ -5,6 +5,7 @@ import {
   InvalidArgumentError,
   NotLeaderError,
   OutcomeUnknownError,
+  DeadlineExceededError,
   OverloadedError,
   SessionExpiredError,
   TtlNotFoundError,
@@ -36,6 +37,7 @@ export const TYPED_ERRORS: Readonly<Record<string, { prototype: object }>> = {
   FutureRevisionError,
   TtlNotFoundError,
   OutcomeUnknownError,
+  DeadlineExceededError,
   CompactedError,
   WatcherTooSlowError,
   TooManyWatchersError,
@@ -86,6 +88,7 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof WatcherTooSlowError || err instanceof TooManyWatchersError)
     return new ConnectError(err.message, Code.ResourceExhausted);
   if (err instanceof WatcherClosedError) return new ConnectError(err.message, Code.Unavailable);
+  if (err instanceof DeadlineExceededError) return new ConnectError(err.message, Code.DeadlineExceeded);
   if (err instanceof OutcomeUnknownError) {
     return new ConnectError(`outcome unknown: ${err.message}`, Code.Unavailable, { [OUTCOME_HEADER]: 'unknown' });
   }

@@ -3,6 +3,7 @@
 // hooks to inject delays and failures.
 import {
   NotLeaderError,
+  DeadlineExceededError,
   type CasRequest,
   type CasResult,
   type DeleteRequest,
@@ -28,6 +29,7 @@ import {
   TtlNotFoundError,
 } from '../backend.ts';
 import { compareHolds } from '../../kv/txn.ts';
+import { withDeadline } from '../deadline.ts';
 import {
   DEFAULT_WATCH_LIMITS,
   WatchHub,
@@ -202,6 +204,16 @@ export class FakeBackend implements KvBackend {
       if (req.ttl !== undefined) this.#ttlKeys.set(req.key, req.ttl);
       return { index: this.#index, revision: this.#revision + 1 };
     });
+  }
+
+  /** Like the node's: put() bounded by the deadline, without an abort signal. */
+  putQuick(req: PutRequest, timeoutMs: number): Promise<PutResult> {
+    return withDeadline(
+      this.put(req, new AbortController().signal),
+      timeoutMs,
+      undefined,
+      () => new DeadlineExceededError(timeoutMs),
+    );
   }
 
   #getResult(req: GetRequest): GetResult {

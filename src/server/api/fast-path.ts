@@ -24,7 +24,7 @@ import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { GetRequestSchema, PutRequestSchema } from '../../gen/leasekv/v1/kv_pb.ts';
-import type { Consistency, GetResult } from '../backend.ts';
+import type { Consistency, GetResult, PutRequest, PutResult } from '../backend.ts';
 import { READ_MODE_JSON, u32Ms } from './convert.ts';
 import { CONN_SHARE, type ApiCore, type ConnShare } from './core.ts';
 import { findDuplicateKey, JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
@@ -138,6 +138,8 @@ export class FastPath {
       }
       if (this.#getQuick(plain, res, timeoutMs, conn)) return;
     }
+    if (path === PUT_PATH && this.core.backend.putQuick !== undefined)
+      return this.#putQuick(req, res, parsed, timeoutMs, conn, id);
     const ctrl = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) ctrl.abort();
@@ -204,6 +206,40 @@ export class FastPath {
     return this.core.call(signal, timeoutMs, (s) => backend.get(r, s), conn).then(getJson);
   }
 
+  /**
+   * A write to a node on another thread (KvBackend.putQuick), which applies the deadline itself: no
+   * abort signal, timer, close listener or race per request here (issue 16). A client that goes away
+   * does not cancel the write (an abort never could: the entry may already be proposed); its answer
+   * is dropped.
+   */
+  #putQuick(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    timeoutMs: number | undefined,
+    conn: ConnShare,
+    id: Identity | null,
+  ): void {
+    let r: PutRequest | undefined;
+    try {
+      r = this.#putRequest(body, id);
+    } catch (err) {
+      writeError(res, err);
+      return;
+    }
+    if (r === undefined) return this.#decline(req, res, PUT_PATH, undefined, body, conn);
+    const backend = this.core.backend;
+    const deadlineMs = Math.min(timeoutMs ?? Number.MAX_SAFE_INTEGER, this.core.limits.requestDeadlineMs);
+    this.served++;
+    const put = r;
+    this.core
+      .callQuick(() => backend.putQuick!(put, deadlineMs), conn)
+      .then(
+        (p) => writeJson(res, putJson(p)),
+        (err: unknown) => writeError(res, err),
+      );
+  }
+
   #put(
     body: unknown,
     signal: AbortSignal,
@@ -211,6 +247,14 @@ export class FastPath {
     conn: ConnShare,
     id: Identity | null,
   ): Promise<string> | undefined {
+    const r = this.#putRequest(body, id);
+    if (r === undefined) return undefined;
+    const backend = this.core.backend;
+    return this.core.call(signal, timeoutMs, (s) => backend.put(r, s), conn).then(putJson);
+  }
+
+  /** A Put body of exactly the plain shape, checked (throws ConnectError), or undefined (then Connect answers it). */
+  #putRequest(body: unknown, id: Identity | null): PutRequest | undefined {
     if (!isPlainObject(body)) return undefined;
     let key = '';
     let value = '';
@@ -227,10 +271,7 @@ export class FastPath {
     }
     const r = toPut({ key, value, clientId, seq }, this.core.limits);
     allowKey(id, r.key, true);
-    const backend = this.core.backend;
-    return this.core
-      .call(signal, timeoutMs, (s) => backend.put(r, s), conn)
-      .then((p) => `{"index":"${p.index}","revision":"${p.revision}"}`);
+    return r;
   }
 
   /** Hands the request to Connect's handler for the same method: with the raw body, or already parsed. */
@@ -292,6 +333,10 @@ function getJson(g: GetResult): string {
     `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)},` +
     `"revision":"${g.revision}","createRevision":"${g.createRevision}","modRevision":"${g.modRevision}","version":"${g.version}"}`
   );
+}
+
+function putJson(p: PutResult): string {
+  return `{"index":"${p.index}","revision":"${p.revision}"}`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
