@@ -1,6 +1,7 @@
 // The `leasekv` command: a thin dispatcher. Each subcommand lives in commands/<name>.ts and exports
 // `run(argv: string[]): Promise<number>` returning the process exit code.
 import { nearest } from '../util/suggest.ts';
+import { holdSignals } from './signals.ts';
 
 interface Command {
   readonly summary: string;
@@ -105,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`leasekv: unknown command '${name}'${hint}\n\n${usage()}`);
     return 2;
   }
+  // serve's stop signals are held from now, while its modules load (signals.ts, serve-stop.ts).
+  if (name === 'serve' && !rest.includes('--help') && !rest.includes('-h')) holdSignals();
   const mod = await cmd.load();
   return mod.run(rest);
 }

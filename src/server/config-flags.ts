@@ -39,6 +39,7 @@ export type RawConfig = Record<
   | 'maxValueBytes'
   | 'maxPendingRequests'
   | 'requestTimeoutMs'
+  | 'stopTimeoutMs'
   | 'leaseReads'
   | 'apiThread'
   | 'logLevel'
@@ -170,6 +171,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'requestTimeoutMs',
     env: 'LEASEKV_REQUEST_TIMEOUT_MS',
     help: 'server-side deadline of one request (default 5000)',
+  },
+  '--stop-timeout-ms': {
+    key: 'stopTimeoutMs',
+    env: 'LEASEKV_STOP_TIMEOUT_MS',
+    help: 'a SIGTERM/SIGINT stop (graceful: lease handed over, requests drained, storage closed) that takes longer exits at once with code 1 (default 15000)',
   },
   '--max-json-depth': {
     key: 'maxJsonDepth',

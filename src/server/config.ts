@@ -47,6 +47,8 @@ export interface NodeConfig {
   readonly maxValueBytes: number;
   readonly maxPendingRequests: number;
   readonly requestTimeoutMs: number;
+  /** serve: how long a graceful stop may take before the process exits anyway (cli/commands/serve-stop.ts). */
+  readonly stopTimeoutMs: number;
   /** Every limit of the client API (src/server/api/limits.ts), the ones above included, validated. */
   readonly clientLimits: ApiLimits;
   /** Peer connections accepted at once (inbound, handshaken or not); more are closed at once. */
@@ -227,6 +229,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     maxValueBytes,
     maxPendingRequests,
     requestTimeoutMs,
+    stopTimeoutMs: intSetting(raw.stopTimeoutMs, '--stop-timeout-ms', 15_000, 100, 600_000),
     clientLimits,
     maxPeerConnections: intSetting(
       raw.maxPeerConnections,

@@ -6,6 +6,7 @@ import type { ClientTlsMaterial } from './api/front.ts';
 import { formatHostPort } from './config.ts';
 import type { HostPort } from './config.ts';
 import type { MemberView } from './cluster-backend.ts';
+import { StartAbortedError } from './start-abort.ts';
 
 export interface JoinInfo {
   readonly clusterId: string;
@@ -22,6 +23,7 @@ function post(
   path: string,
   body: string,
   tls: ClientTlsMaterial | null,
+  signal: AbortSignal | undefined,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     // Over TLS the members' certificates are verified against --tls-ca, and this member's own
@@ -35,6 +37,7 @@ function post(
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: ATTEMPT_MS,
+        ...(signal === undefined ? {} : { signal }),
       },
       (res) => {
         let text = '';
@@ -72,19 +75,27 @@ function parse(text: string): Omit<JoinInfo, 'from'> | string {
   return { clusterId: x.clusterId, members, removed };
 }
 
-/** Asks the endpoints in turn, for at most `waitMs`; throws with every endpoint's last error. */
+/**
+ * Asks the endpoints in turn, for at most `waitMs`; throws with every endpoint's last error, or
+ * StartAbortedError as soon as `signal` is aborted (a stop asked for while waiting).
+ */
 export async function fetchJoinInfo(
   endpoints: readonly HostPort[],
   waitMs: number,
   tls: ClientTlsMaterial | null = null,
+  signal?: AbortSignal,
 ): Promise<JoinInfo> {
   const until = performance.now() + waitMs;
   const errors = new Map<string, string>();
+  const stopAsked = (): void => {
+    if (signal?.aborted === true) throw new StartAbortedError('join');
+  };
   for (;;) {
     for (const ep of endpoints) {
+      stopAsked();
       const name = formatHostPort(ep);
       try {
-        const r = await post(ep, '/leasekv.v1.Cluster/MemberList', '{}', tls);
+        const r = await post(ep, '/leasekv.v1.Cluster/MemberList', '{}', tls, signal);
         if (r.status !== 200) {
           errors.set(name, `HTTP ${r.status}: ${r.text.slice(0, 200)}`);
           continue;
@@ -96,9 +107,19 @@ export async function fetchJoinInfo(
         errors.set(name, (e as Error).message);
       }
     }
+    stopAsked();
     if (performance.now() >= until) break;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 500);
+      function done(): void {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
+  stopAsked();
   throw new Error(
     `--join: no member answered MemberList within ${waitMs} ms: ${[...errors].map(([ep, e]) => `${ep}: ${e}`).join('; ')}`,
   );

@@ -1,5 +1,6 @@
 // `leasekv serve` that cannot start must exit, not hang: a bad timing configuration is refused before
-// anything is created, and a failure after the storage was opened (a port in use) releases it.
+// anything is created, and a failure after the storage was opened (a port in use) releases it. A
+// SIGTERM at any step of start-up or of the stop ends the process promptly (cli/commands/serve-stop.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,6 +10,7 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveArgs } from './serve-args.ts';
+import { waitFor } from '../testkit/wait.ts';
 import type { Settings } from '../testkit/cluster-options.ts';
 
 const BIN = new URL('../../bin/leasekv.mjs', import.meta.url).pathname;
@@ -116,10 +118,20 @@ function lockPid(dir: string): number {
   return (JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8')) as { pid: number }).pid;
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve(child.exitCode)
-    : new Promise((r) => child.once('exit', (code) => r(code)));
+/** The exit code; a signal's name if one ended it; 'hung' (and SIGKILL) if it did not exit within EXIT_WAIT_MS. */
+function exited(child: ChildProcess): Promise<number | string> {
+  const outcome = (): number | string => child.exitCode ?? child.signalCode ?? 'unknown';
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(outcome());
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve('hung');
+    }, EXIT_WAIT_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(outcome());
+    });
+  });
 }
 
 test('serve: a second process on the same data dir exits at once naming the holder; kill -9 leaves a lock the next start takes over', async () => {
@@ -158,6 +170,130 @@ test('serve: a second process on the same data dir exits at once naming the hold
     fourth.kill('SIGTERM');
     assert.equal(await exited(fourth), 0);
   } finally {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/**
+ * `serve` with the test-only pause at `point` (LEASEKV_TEST_PAUSE_AT, cli/commands/serve-stop.ts):
+ * resolves once it says it paused there (or, for 'stopping', reached only after a signal, once it
+ * serves), with its stdout (the log) and stderr kept on the child.
+ */
+async function pausedAt(
+  args: string[],
+  point: string,
+  started: ChildProcess[],
+): Promise<ChildProcess & { out: () => string; err: () => string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LEASEKV_TEST_PAUSE_AT: point },
+  });
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const ready = (): boolean =>
+    point === 'stopping' ? out.includes('"msg":"serving"') : err.includes(`test pause at ${point}\n`);
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let gone = false;
+  void exit.then(() => (gone = true));
+  await waitFor(`serve to pause at ${point}`, EXIT_WAIT_MS, ready, {
+    hopeless: () => (gone ? `it exited: ${err} ${out}` : undefined),
+  });
+  return Object.assign(child, { out: () => out, err: () => err });
+}
+
+const INFO = { 'log-level': 'info' } as const;
+
+test('serve: a SIGTERM at each step of start-up stops the node promptly with code 0, the lock released; it then restarts', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
+  const dir = join(root, 'data');
+  const started: ChildProcess[] = [];
+  try {
+    // In order, on one data dir: the first runs find it absent, the later ones recover it.
+    const steps = ['before-lock', 'locked', 'storage-opened', 'transport-started', 'serving'] as const;
+    for (const point of steps) {
+      const child = await pausedAt(n1(dir, { settings: INFO }), point, started);
+      child.kill('SIGTERM');
+      assert.equal(await exited(child), 0, `${point}: ${child.err()}`);
+      assert.equal(existsSync(join(dir, 'LOCK')), false, `${point}: the lock is released`);
+      assert.match(child.out(), /"msg":"SIGTERM received (while starting|: stopping gracefully)/);
+      const last =
+        point === 'serving' ? /"msg":"stopped"/ : new RegExp(`"at":"${point}".*"msg":"stopped before serving`);
+      assert.match(child.out(), last, point);
+    }
+    const again = await serveInBackground(dir, started);
+    assert.doesNotMatch(again.startLog, /stale data-dir lock/);
+    again.kill('SIGINT');
+    assert.equal(await exited(again), 0);
+    assert.equal(existsSync(join(dir, 'LOCK')), false);
+  } finally {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('serve: a stop that does not finish ends at a second SIGTERM (130) or at --stop-timeout-ms (1), each with one clear line', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
+  const dir = join(root, 'data');
+  const started: ChildProcess[] = [];
+  try {
+    // The hook holds the stop at its first step for 30 s: as a stop that hangs would.
+    const first = await pausedAt(n1(dir, { settings: { ...INFO, 'stop-timeout-ms': 60_000 } }), 'stopping', started);
+    first.kill('SIGTERM');
+    await waitFor('the stop to reach its pause', EXIT_WAIT_MS, () => first.err().includes('test pause at stopping'));
+    first.kill('SIGTERM');
+    assert.equal(await exited(first), 130, first.err());
+    assert.match(first.out(), /"msg":"second SIGTERM: exiting now, without finishing the stop"/);
+
+    const second = await pausedAt(n1(dir, { settings: { ...INFO, 'stop-timeout-ms': 300 } }), 'stopping', started);
+    second.kill('SIGTERM');
+    assert.equal(await exited(second), 1, second.err());
+    assert.match(
+      second.out(),
+      /"msg":"the stop did not finish within 300 ms \(--stop-timeout-ms\): exiting now, code 1"/,
+    );
+    // The lock of a process that ended without its stop is stale: the next start takes it over.
+    const third = await serveInBackground(dir, started);
+    assert.match(third.startLog, new RegExp(`took over a stale data-dir lock of pid ${second.pid}`));
+    third.kill('SIGTERM');
+    assert.equal(await exited(third), 0);
+  } finally {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('serve --join: a SIGTERM while waiting for the members ends the wait at once (code 0, nothing left behind)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
+  const dir = join(root, 'data');
+  const started: ChildProcess[] = [];
+  const nobody = await listen(); // accepts and never answers: the join waits (30 s) for a member
+  try {
+    const args = serveArgs({
+      insecure: true,
+      id: 'n4',
+      dataDir: dir,
+      listenPeer: '127.0.0.1:0',
+      listenClient: '127.0.0.1:0',
+      join: [`127.0.0.1:${nobody.port}`],
+      settings: INFO,
+    });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('the join to begin', EXIT_WAIT_MS, () =>
+      out.includes('"msg":"asking the members for the cluster configuration (--join)"'),
+    );
+    child.kill('SIGTERM');
+    assert.equal(await exited(child), 0);
+    assert.match(out, /"at":"join".*"msg":"stopped before serving/);
+    assert.equal(existsSync(join(dir, 'LOCK')), false, 'the lock is released');
+  } finally {
+    nobody.server.close();
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });
   }

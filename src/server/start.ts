@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
 import { AutoCompactor } from './auto-compact.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
-import type { NodeConfig } from './config.ts';
+import { formatHostPort, type NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
@@ -29,6 +29,7 @@ import type { ApiThreadStats } from './api-thread/stats.ts';
 import { LoopLag, type LoopLagStats } from './loop-lag.ts';
 import { AuthGate, type AuthGateSettings } from './auth/gate.ts';
 import { readRootPassword, startAuthEnabler } from './auth/enable.ts';
+import { StartAbortedError, type StartPoint } from './start-abort.ts';
 
 export interface RunningNode {
   readonly node: LeaseKvNode;
@@ -47,6 +48,25 @@ export interface StartOptions {
   readonly routes?: (node: LeaseKvNode, parts: NodeParts, cfg: NodeConfig) => readonly ExtraRoute[];
   /** Tests only (no flag or variable reaches it): wraps the storage the node writes through, to inject faults. */
   readonly wrapStorage?: (storage: NodeStorage) => NodeStorage;
+  /**
+   * A stop asked for while starting (serve's SIGTERM/SIGINT): start-up looks at it after each step
+   * and, before it serves, stops there and throws StartAbortedError, having released everything it
+   * held (lock, storage, threads, ports). Once serving, it returns and the caller stops the node.
+   */
+  readonly signal?: AbortSignal;
+  /** Awaited at each named step (serve's test-only pause, LEASEKV_TEST_PAUSE_AT; start.test.ts). */
+  readonly checkpoint?: (point: StartPoint) => Promise<void>;
+}
+
+/** The logger a node writes to unless given one: JSON lines on stdout, tagged with its id. */
+export function nodeLogger(cfg: NodeConfig): Logger {
+  return pino({ level: cfg.logLevel, base: { node: cfg.id } });
+}
+
+/** The checkpoint, then a stop asked for meanwhile ends start-up here (StartAbortedError). */
+async function step(opts: StartOptions, point: StartPoint): Promise<void> {
+  await opts.checkpoint?.(point);
+  if (opts.signal?.aborted === true) throw new StartAbortedError(point);
 }
 
 /** What metrics need beyond the node itself: the transport's counters and the disk's fsync latencies. */
@@ -64,13 +84,14 @@ export interface NodeParts {
 const JOIN_WAIT_MS = 30_000;
 
 export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promise<RunningNode> {
-  const log = opts.logger ?? pino({ level: cfg.logLevel, base: { node: cfg.id } });
+  const log = opts.logger ?? nodeLogger(cfg);
   // Timing rules (lease vs election timeout, heartbeat vs lease) are refused before anything is
   // created or opened: a bad configuration leaves no data folder and no open handle behind.
   raftConfigFor(cfg);
   // Unreadable or mismatched TLS files are refused before the data dir is touched.
   const nodeTls = new NodeTls(cfg.tls);
   for (const w of nodeTls.warnings()) log.warn(w);
+  await step(opts, 'before-lock');
   mkdirSync(cfg.dataDir, { recursive: true });
   // One process per data dir (docs/storage.md): taken before anything in it is read or written.
   const lock = acquireDirLock(cfg.dataDir);
@@ -84,6 +105,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   const apiWorker = cfg.apiThread ? spawnApiThread() : null;
   let opened: OpenedStorage;
   try {
+    await step(opts, 'locked');
     opened = await openNodeStorage(cfg.dataDir);
   } catch (e) {
     await apiWorker?.terminate();
@@ -91,12 +113,14 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     throw e;
   }
   try {
+    await step(opts, 'storage-opened');
     // The members come from the data dir once it has an identity (checkFlags below); a member just
     // added asks a current member first (--join).
-    const join =
-      cfg.join.length > 0 && opened.fresh && readIdentity(cfg.dataDir) === null
-        ? await fetchJoinInfo(cfg.join, JOIN_WAIT_MS, nodeTls.client())
-        : null;
+    let join = null;
+    if (cfg.join.length > 0 && opened.fresh && readIdentity(cfg.dataDir) === null) {
+      log.info({ join: cfg.join.map(formatHostPort) }, 'asking the members for the cluster configuration (--join)');
+      join = await fetchJoinInfo(cfg.join, JOIN_WAIT_MS, nodeTls.client(), opts.signal);
+    }
     const resolved = resolveIdentity(cfg, opened.fresh, join);
     const { book } = resolved;
     const initial = membersOf(resolved.initial);
@@ -206,6 +230,7 @@ async function startOnStorage(
   const loopLag = new LoopLag();
   try {
     await transport.start();
+    await step(opts, 'transport-started');
     const apiOpts: ApiServerOptions = {
       host: cfg.listenClient.host,
       port: cfg.listenClient.port,
@@ -305,6 +330,7 @@ async function startOnStorage(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       try {
+        await opts.checkpoint?.('stopping');
         autoCompactor.stop();
         stopEnabler();
         await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
@@ -339,5 +365,7 @@ async function startOnStorage(
     for (const w of nodeTls.warnings()) log.warn(w);
     return errors;
   };
+  // From here a stop asked for is the caller's: the node serves, and stop() above stops it.
+  await opts.checkpoint?.('serving');
   return { node, api, log, stop, reloadTls };
 }

@@ -1,8 +1,11 @@
-// `leasekv serve`: run one member of a cluster until SIGTERM/SIGINT.
-import { buildNodeConfig, flagHelp, NodeConfigError, rawFromArgs } from '../../server/config.ts';
+// `leasekv serve`: run one member of a cluster until SIGTERM/SIGINT (serve-stop.ts: at any moment).
+import type { Logger } from 'pino';
+import { buildNodeConfig, flagHelp, NodeConfigError, rawFromArgs, type NodeConfig } from '../../server/config.ts';
 import { ConfigError } from '../../raft/config.ts';
 import { DataDirLockedError } from '../../storage/dir_lock.ts';
-import { startNode } from '../../server/start.ts';
+import { nodeLogger, startNode } from '../../server/start.ts';
+import { StartAbortedError } from '../../server/start-abort.ts';
+import { ServeStop } from './serve-stop.ts';
 import { StartRefusedError } from '../../server/identity.ts';
 import type { RunningNode } from '../../server/start.ts';
 import { observabilityRoutes } from '../../server/dashboard/index.ts';
@@ -24,73 +27,55 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  let cfg: NodeConfig;
+  try {
+    cfg = buildNodeConfig(rawFromArgs(argv, process.env));
+  } catch (e) {
+    return startFailure(e, null);
+  }
+  const refusal = plaintextRefusal(cfg.tls);
+  if (refusal !== null) {
+    console.error(`leasekv serve: ${refusal}`);
+    return 2;
+  }
+  const log = nodeLogger(cfg);
+  // Before any start-up work: a SIGTERM/SIGINT from here on stops the node cleanly (serve-stop.ts).
+  const stop = new ServeStop(log, cfg.stopTimeoutMs);
   let running: RunningNode;
   try {
-    const cfg = buildNodeConfig(rawFromArgs(argv, process.env));
-    const refusal = plaintextRefusal(cfg.tls);
-    if (refusal !== null) {
-      console.error(`leasekv serve: ${refusal}`);
-      return 2;
-    }
+    const checkpoint = stop.checkpoint(process.env['LEASEKV_TEST_PAUSE_AT']);
     running = await startNode(cfg, {
+      logger: log,
+      signal: stop.signal,
+      ...(checkpoint === undefined ? {} : { checkpoint }),
       routes: (node, parts, effective) =>
         observabilityRoutes(node, parts, effective, process.env['LEASEKV_CONTROL_URL'] ?? ''),
     });
   } catch (e) {
-    if (e instanceof NodeConfigError || e instanceof ConfigError) {
-      console.error(`leasekv serve: ${e.message}`);
-      return 2;
-    }
-    if (e instanceof DataDirLockedError) {
-      console.error(`leasekv serve: ${e.message}`);
-      return 1;
-    }
-    if (e instanceof StartRefusedError) {
-      console.error(`leasekv serve: refusing to start: ${e.message}`);
-      return 2;
-    }
-    console.error(`leasekv serve: could not start: ${(e as Error).message}`);
+    stop.startEnded();
+    return startFailure(e, log);
+  }
+  return stop.serve(running);
+}
+
+/** The exit code (and one line on stderr) for a start-up that did not end serving. */
+function startFailure(e: unknown, log: Logger | null): number {
+  if (e instanceof StartAbortedError && log !== null) {
+    log.info({ at: e.point }, 'stopped before serving: everything start-up held is released');
+    return 0;
+  }
+  if (e instanceof NodeConfigError || e instanceof ConfigError) {
+    console.error(`leasekv serve: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof DataDirLockedError) {
+    console.error(`leasekv serve: ${e.message}`);
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (sig: string): void => {
-      signals++;
-      if (signals > 1) {
-        running.log.warn(`second ${sig}: exiting now`);
-        process.exit(130);
-      }
-      running.log.info(`${sig} received: stopping gracefully`);
-      running.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          running.log.error({ err }, 'error while stopping');
-          resolve(1);
-        },
-      );
-    };
-    // Certificates are read again on SIGHUP: new handshakes use them, open connections keep theirs.
-    process.on('SIGHUP', () => {
-      running.log.info('SIGHUP received: reloading the TLS files');
-      running.reloadTls();
-    });
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    running.node.events.on('fatal', (err: unknown) => {
-      const refused = err instanceof StartRefusedError;
-      if (refused) console.error(`leasekv serve: refusing to run: ${err.message}`);
-      // Exits non-zero whatever stopping meets (closing a failed disk may fail again): never an
-      // unhandled rejection with a stack trace.
-      running.stop().then(
-        () => resolve(refused ? 2 : 1),
-        (e: unknown) => {
-          running.log.error(
-            { cause: e instanceof Error ? e.message : String(e) },
-            'stopping after a fatal error did not finish cleanly',
-          );
-          resolve(refused ? 2 : 1);
-        },
-      );
-    });
-  });
+  if (e instanceof StartRefusedError) {
+    console.error(`leasekv serve: refusing to start: ${e.message}`);
+    return 2;
+  }
+  console.error(`leasekv serve: could not start: ${(e as Error).message}`);
+  return 1;
 }
