@@ -214,6 +214,10 @@ export interface ResolvedIdentity {
  * entry, no snapshot). `join`: what a current member answered (serve --join on an empty data dir).
  * The flags are checked against the configuration in force later (checkFlags), once the log is read.
  */
+/** What a member without data needs (said when its data dir is empty or not there). */
+export const NEW_MEMBER_FLAGS =
+  "give --peers to bootstrap a brand-new cluster (every member's data dir empty), or --join to start a member added with `leasekv member add`";
+
 export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo | null): ResolvedIdentity {
   const rec = readIdentity(cfg.dataDir);
   if (rec !== null) {
@@ -239,7 +243,7 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
   if (!cfg.peersGiven) {
     throw new StartRefusedError(
       walFresh
-        ? `the data dir ${cfg.dataDir} is empty: give --peers to bootstrap a brand-new cluster (every member's data dir empty), or --join to start a member added with \`leasekv member add\``
+        ? `the data dir ${cfg.dataDir} is empty: ${NEW_MEMBER_FLAGS}`
         : `the data dir ${cfg.dataDir} has data but no identity record (written by an older leasekv): start it once with the --peers it ran with`,
     );
   }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,9 @@ import { waitFor } from '../testkit/wait.ts';
 import type { Settings } from '../testkit/cluster-options.ts';
 
 const BIN = new URL('../../bin/leasekv.mjs', import.meta.url).pathname;
-const EXIT_WAIT_MS = 15_000;
+// Bounds that only catch a hang: a loaded machine (load 20 on 2 cores) has taken over 15 s to start one.
+const START_WAIT_MS = 60_000;
+const EXIT_WAIT_MS = 30_000;
 
 /**
  * `serve` and its flags for member n1 on `dataDir` (plaintext, any free ports): by default a
@@ -34,21 +36,29 @@ function n1(dataDir: string, o: { listenClient?: string; peers?: string; setting
 
 const THREE = 'n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3';
 
-/** Runs `leasekv ARGS` (serve …); resolves with its exit code and stderr, or null if it did not exit in time. */
-function serve(args: string[]): Promise<{ code: number | null; stderr: string } | null> {
+/**
+ * Runs `leasekv ARGS` (serve …), with the log silenced unless `withLog`; resolves with its exit code,
+ * stderr and stdout, or null if it did not exit in time.
+ */
+function serve(
+  args: string[],
+  withLog = false,
+): Promise<{ code: number | null; stderr: string; stdout: string } | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--log-level', 'silent'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const child = spawn(process.execPath, [BIN, ...args, ...(withLog ? [] : ['--log-level', 'silent'])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       resolve(null);
-    }, EXIT_WAIT_MS);
-    child.on('exit', (code) => {
+    }, START_WAIT_MS);
+    child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stderr });
+      resolve({ code, stderr, stdout });
     });
   });
 }
@@ -99,7 +109,7 @@ async function serveInBackground(dir: string, started: ChildProcess[]): Promise<
   started.push(child);
   let out = '';
   const serving = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), EXIT_WAIT_MS);
+    const timer = setTimeout(() => resolve(false), START_WAIT_MS);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('"msg":"serving"')) {
@@ -199,7 +209,7 @@ async function pausedAt(
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let gone = false;
   void exit.then(() => (gone = true));
-  await waitFor(`serve to pause at ${point}`, EXIT_WAIT_MS, ready, {
+  await waitFor(`serve to pause at ${point}`, START_WAIT_MS, ready, {
     hopeless: () => (gone ? `it exited: ${err} ${out}` : undefined),
   });
   return Object.assign(child, { out: () => out, err: () => err });
@@ -285,7 +295,7 @@ test('serve --join: a SIGTERM while waiting for the members ends the wait at onc
     started.push(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor('the join to begin', EXIT_WAIT_MS, () =>
+    await waitFor('the join to begin', START_WAIT_MS, () =>
       out.includes('"msg":"asking the members for the cluster configuration (--join)"'),
     );
     child.kill('SIGTERM');
@@ -294,6 +304,82 @@ test('serve --join: a SIGTERM while waiting for the members ends the wait at onc
     assert.equal(existsSync(join(dir, 'LOCK')), false, 'the lock is released');
   } finally {
     nobody.server.close();
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('serve: an operator restarting with a wrong flag gets one line on stderr and a usage exit code, nothing created', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
+  const dir = join(root, 'data');
+  const started: ChildProcess[] = [];
+  const taken = await listen();
+  try {
+    // A data dir of member n1 (its identity is recorded before the transport starts). The cases run
+    // at once: only the first takes its lock.
+    const first = await pausedAt(n1(dir), 'transport-started', started);
+    first.kill('SIGTERM');
+    assert.equal(await exited(first), 0);
+    const missing = join(root, 'dta');
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const base = { insecure: true, listenPeer: '127.0.0.1:0', listenClient: '127.0.0.1:0' };
+    const cases: { what: string; args: string[]; code: number; line: RegExp }[] = [
+      {
+        what: 'another id',
+        args: serveArgs({ ...base, id: 'n2', dataDir: dir }),
+        code: 2,
+        line: /refusing to start: the data dir .* belongs to member n1 .*start it with --id n1/,
+      },
+      {
+        what: 'a data dir not there, without --peers',
+        args: serveArgs({ ...base, id: 'n1', dataDir: missing }),
+        code: 2,
+        line: /refusing to start: the data dir .*dta does not exist: check the path, or give --peers/,
+      },
+      {
+        what: 'a data dir that is a file',
+        args: serveArgs({ ...base, id: 'n1', dataDir: file }),
+        code: 2,
+        line: /--data-dir .*a-file is not a folder/,
+      },
+      {
+        what: 'a TLS file not there',
+        args: serveArgs({
+          ...base,
+          insecure: false,
+          id: 'n1',
+          dataDir: dir,
+          settings: Object.fromEntries(
+            ['tls-cert', 'tls-key', 'tls-ca', 'peer-tls-cert', 'peer-tls-key', 'peer-tls-ca'].map((f) => [
+              f,
+              join(root, `${f}.pem`),
+            ]),
+          ),
+        }),
+        code: 2,
+        line: /--tls-cert .*tls-cert\.pem: ENOENT/,
+      },
+      {
+        what: 'a client port in use',
+        args: n1(join(root, 'other'), { listenClient: `127.0.0.1:${taken.port}` }),
+        code: 1,
+        line: /could not start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/,
+      },
+    ];
+    const results = await Promise.all(cases.map((c) => serve([...c.args, '--log-level', 'info'], true)));
+    cases.forEach((c, i) => {
+      const r = results[i];
+      assert.ok(r !== null && r !== undefined, `${c.what}: the process exited`);
+      assert.equal(r.code, c.code, `${c.what}: ${r.stderr}`);
+      assert.match(r.stderr, /^leasekv serve: [^\n]+\n$/, `${c.what}: one line`);
+      assert.match(r.stderr.trimEnd(), c.line, c.what);
+      assert.doesNotMatch(r.stdout, /"level":(50|60)|\n\s+at /, `${c.what}: no error logged with a stack`);
+    });
+    assert.equal(existsSync(missing), false, 'the mistyped data dir is not created');
+    assert.equal(existsSync(join(dir, 'LOCK')), false);
+  } finally {
+    taken.server.close();
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });
   }

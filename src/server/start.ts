@@ -1,11 +1,11 @@
 // Starting and stopping a node process: storage recovery, transport, state machine, core, API.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
 import { AutoCompactor } from './auto-compact.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
-import { formatHostPort, type NodeConfig } from './config.ts';
+import { formatHostPort, NodeConfigError, type NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
@@ -14,7 +14,7 @@ import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
 import { healthRoute } from './health.ts';
-import { checkFlags, membersOf, resolveIdentity, StartRefusedError } from './identity.ts';
+import { checkFlags, membersOf, NEW_MEMBER_FLAGS, resolveIdentity, StartRefusedError } from './identity.ts';
 import type { ResolvedIdentity } from './identity.ts';
 import { readIdentity } from '../storage/identity.ts';
 import { fetchJoinInfo } from './join.ts';
@@ -91,6 +91,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   // Unreadable or mismatched TLS files are refused before the data dir is touched.
   const nodeTls = new NodeTls(cfg.tls);
   for (const w of nodeTls.warnings()) log.warn(w);
+  checkDataDir(cfg);
   await step(opts, 'before-lock');
   mkdirSync(cfg.dataDir, { recursive: true });
   // One process per data dir (docs/storage.md): taken before anything in it is read or written.
@@ -143,6 +144,22 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
     lock.release();
     throw e;
   }
+}
+
+/**
+ * A data dir that is not a folder, or is not there while neither --peers nor --join says this is a
+ * new member (a mistyped path, say), is refused before anything is created.
+ */
+function checkDataDir(cfg: NodeConfig): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(cfg.dataDir).isDirectory();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (cfg.peersGiven || cfg.join.length > 0) return;
+    throw new StartRefusedError(`the data dir ${cfg.dataDir} does not exist: check the path, or ${NEW_MEMBER_FLAGS}`);
+  }
+  if (!isDir) throw new NodeConfigError(`--data-dir ${cfg.dataDir} is not a folder`);
 }
 
 /** `cfg`: with the members this node starts with; `flags`: as given (for checkFlags). */

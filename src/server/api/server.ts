@@ -176,8 +176,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
   const { server: front, close: closeFront } = frontEnd;
-  front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
-
+  // A failure to listen (a port in use) is the caller's error ("could not start"), not logged here too.
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
     front.listen(opts.port, opts.host, () => {
@@ -185,6 +184,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       resolve();
     });
   });
+  front.on('error', (err) => opts.logger?.error({ err }, 'client API listener error'));
   const port = (front.address() as AddressInfo).port;
   opts.logger?.info(
     { host: opts.host, port, tls: opts.tls !== undefined },
