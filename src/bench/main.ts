@@ -1,6 +1,7 @@
 // `npm run bench`: starts fresh clusters, runs closed-loop clients, prints one table with every
 // system side by side (leasekv per read mode, etcd, the bare node:http floor), ratios, and writes
 // JSON and an SVG chart. Numbers, never assertions: see docs/benchmarks.md.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { chartSvg, table, type Row } from './report.ts';
 import { failoverScenario, loadScenario, type FailoverResult } from './scenarios.ts';
 import { scaleReport, scaleScenario, type ScaleResult } from './scale.ts';
 import { etcdAvailable } from './systems.ts';
+import { REPO_ROOT } from '../testkit/proc.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
 import { abuseScenario, abuseTable, type AbuseRow } from './abuse.ts';
@@ -59,6 +61,19 @@ function ratios(rows: readonly Row[]): string[] {
   return out;
 }
 
+/**
+ * The nodes run the compiled build, as a packed install does (bin/leasekv.mjs), built here once if
+ * dist/ does not match the sources; LEASEKV_RUN=source runs them from the sources through tsx.
+ * LEASEKV_RUN reaches the nodes (systems.ts passes LEASEKV_* on), so a failed build cannot
+ * silently fall back to tsx.
+ */
+function prepareNodes(): string {
+  if (process.env['LEASEKV_RUN'] === 'source') return 'TypeScript sources through tsx (LEASEKV_RUN=source)';
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  process.env['LEASEKV_RUN'] = 'compiled';
+  return 'compiled (dist/, scripts/build.mjs; LEASEKV_RUN=source for the sources)';
+}
+
 async function main(args: BenchArgs): Promise<void> {
   if (args.againstEtcd && !etcdAvailable()) {
     throw new BenchArgsError('--against etcd needs the etcd binary: apt-get install etcd-server');
@@ -68,6 +83,7 @@ async function main(args: BenchArgs): Promise<void> {
   const say = (l: string): void => console.log(l);
   const ctx = { args, dir, say, progress: progressBar };
   say(`machine: ${machine()}`);
+  say(`leasekv nodes: ${prepareNodes()}`);
   say(
     `workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}`,
   );

@@ -81,6 +81,17 @@ export interface MemoryBreakdown {
   readonly heapTotal: number;
   readonly external: number;
   readonly newSpace: number;
+  /** Per thread (node, api, wal): heapUsed, heapTotal, external, arrayBuffers (leasekv_thread_memory_bytes). */
+  readonly threads: Record<string, Record<string, number>>;
+}
+
+function threadsOf(metrics: string): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [, thread, kind, v] of metrics.matchAll(
+    /^leasekv_thread_memory_bytes\{thread="([^"]+)",kind="([^"]+)"\} (\S+)/gm,
+  ))
+    (out[thread as string] ??= {})[kind as string] = Number(v);
+  return out;
 }
 
 async function memoryOf(m: Member): Promise<MemoryBreakdown | null> {
@@ -102,6 +113,7 @@ async function memoryOf(m: Member): Promise<MemoryBreakdown | null> {
     heapTotal: gauge(/^nodejs_heap_size_total_bytes (\S+)/m),
     external: gauge(/^nodejs_external_memory_bytes (\S+)/m),
     newSpace: gauge(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\S+)/m),
+    threads: threadsOf(text),
   };
 }
 
@@ -251,6 +263,15 @@ export function scaleReport(s: ScaleResult): string[] {
     ...Object.entries(s.memoryPerNode).map(
       ([k, m]) =>
         `  ${k}: node thread's V8 heap used ${m === null ? '?' : mib(m.heapUsed)} of ${m === null ? '?' : mib(m.heapTotal)} (young generation ${m === null ? '?' : mib(m.newSpace)}), off the heap (Buffers: the key pages, the log's entry bytes) ${m === null ? '?' : mib(m.external)}`,
+    ),
+    ...Object.entries(s.memoryPerNode).map(
+      ([k, m]) =>
+        `  ${k} per thread, heap used / total + off the heap: ${Object.entries(m?.threads ?? {})
+          .map(
+            ([t, v]) =>
+              `${t} ${mib(v['heapUsed'] ?? NaN)} / ${mib(v['heapTotal'] ?? NaN)} + ${mib(v['external'] ?? NaN)}`,
+          )
+          .join('; ')}`,
     ),
     `  restart, ms after the kill: first log line ${s.restartSteps.firstLog} (process up, modules loaded), recovered ${s.restartSteps.recovered} (WAL read, snapshot restored), serving ${s.restartSteps.serving}, caught up ${Math.round(s.restartToServeMs)}`,
     `  | target | measured | |`,

@@ -110,12 +110,25 @@ export async function checkHistory(ops: readonly HistoryOp[], opts: AsyncCheckOp
   return combine(model, outcomes, { parts: parts.length, opsChecked: normalized.length, startMs });
 }
 
+/**
+ * Code for `new Worker(code, { eval: true })` that loads worker.ts as this module was loaded: through
+ * tsx from the sources (Node 20 does not pass the parent's loader to a worker), or the compiled
+ * worker.js from dist/ (check/ imports nothing else: the same as src/util/worker-boot.ts).
+ */
+function workerBoot(): string {
+  if (!import.meta.url.endsWith('.ts'))
+    return `import(${JSON.stringify(new URL('./worker.js', import.meta.url).href)})`;
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const target = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
+  return `import(${api}).then((m) => { m.register(); return import(${target}); })`;
+}
+
 function runWorkers(
   groups: readonly (readonly (readonly [string, readonly HistoryOp[]])[])[],
   base: Omit<WorkerInput, 'parts'>,
   timeoutMs: number,
 ): Promise<PartOutcome[]> {
-  const url = new URL('./worker-boot.mjs', import.meta.url);
+  const boot = workerBoot();
   return new Promise((resolve) => {
     const outcomes: PartOutcome[] = [];
     const running = new Set<Worker>();
@@ -130,7 +143,7 @@ function runWorkers(
     const timer = setTimeout(finish, timeoutMs + WORKER_GRACE_MS);
     for (const parts of groups) {
       const input: WorkerInput = { ...base, parts };
-      const wk = new Worker(url, { workerData: input });
+      const wk = new Worker(boot, { eval: true, workerData: input });
       running.add(wk);
       const done = (): void => {
         running.delete(wk);

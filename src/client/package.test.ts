@@ -1,12 +1,13 @@
 // The package as published: `npm pack`, then a fresh app installs the tarball (offline, from the
 // npm cache that `npm ci` filled) and uses `leasekv/client` from plain Node and from a TypeScript
-// app compiled with module NodeNext; the installed `leasekv` command answers --help (docs/api.md,
-// "Using the client from an app").
+// app compiled with module NodeNext; the installed `leasekv` command answers --help and serves, from
+// the compiled build (docs/api.md, "Using the client from an app").
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +22,12 @@ interface Run {
   readonly stderr: string;
 }
 
-function run(cmd: string, args: readonly string[], cwd: string): Promise<Run> {
+function run(cmd: string, args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       cmd,
       args,
-      { cwd, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      { cwd, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20, env: { ...process.env, ...env } },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
         resolve({
@@ -42,6 +43,69 @@ function run(cmd: string, args: readonly string[], cwd: string): Promise<Run> {
 function ok(r: Run, what: string): string {
   assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
+}
+
+/** Starts one insecure node with the installed command, writes and reads a key, fetches the dashboard, stops it. */
+async function servesCompiled(bin: string, app: string): Promise<void> {
+  const [client, peer] = await freePorts(2);
+  const node = spawn(
+    bin,
+    [
+      'serve',
+      '--insecure',
+      '--id',
+      'n1',
+      '--data-dir',
+      join(app, 'data'),
+      '--listen-client',
+      `127.0.0.1:${client}`,
+      '--listen-peer',
+      `127.0.0.1:${peer}`,
+      '--peers',
+      `n1=127.0.0.1:${peer}`,
+      '--cluster-token',
+      'package-test',
+    ],
+    { cwd: app, env: { ...process.env, LEASEKV_RUN: 'compiled' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  node.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  node.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => node.once('exit', () => resolve()));
+  try {
+    const base = `http://127.0.0.1:${client}`;
+    const put = JSON.stringify({ key: 'k', value: 'compiled' });
+    const headers = { 'content-type': 'application/json' };
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    for (;;) {
+      const r = await fetch(`${base}/leasekv.v1.KV/Put`, { method: 'POST', headers, body: put }).catch(() => null);
+      if (r?.status === 200) break;
+      assert.ok(node.exitCode === null && Date.now() < deadline, `the packed node did not serve a Put:\n${log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const got = await fetch(`${base}/leasekv.v1.KV/Get`, { method: 'POST', headers, body: '{"key":"k"}' });
+    assert.equal(((await got.json()) as { value?: string }).value, 'compiled');
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200, `dashboard: ${page.status}`);
+    assert.match(await page.text(), /<html/i);
+  } finally {
+    node.kill('SIGTERM');
+    const timer = setTimeout(() => node.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Ports free on 127.0.0.1 now (each from a listener on port 0, closed again). */
+async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    ports.push((srv.address() as AddressInfo).port);
+    await new Promise<void>((r) => srv.close(() => r()));
+  }
+  return ports;
 }
 
 interface LockEntry {
@@ -193,8 +257,14 @@ test(
     assert.match(listed, /node_modules\/leasekv\/dist\/client\/index\.d\.ts/);
     assert.ok(!/leasekv\/src\//.test(listed), `the app's compile reached leasekv's sources:\n${listed}`);
 
-    // (c) The installed command runs (through tsx, a dependency).
-    const help = ok(await run(join(app, 'node_modules', '.bin', 'leasekv'), ['--help'], app), 'leasekv --help');
+    // (c) The installed command runs, from the compiled build: dist/ matches the shipped sources
+    // (bin/compiled.mjs; LEASEKV_RUN=compiled refuses to fall back to the sources through tsx).
+    const bin = join(app, 'node_modules', '.bin', 'leasekv');
+    const help = ok(await run(bin, ['--help'], app, { LEASEKV_RUN: 'compiled' }), 'leasekv --help');
     assert.match(help, /usage: leasekv <command>/);
+
+    // (d) A node of the packed install serves from the compiled build: its worker threads (the WAL's,
+    // the client API's) and the dashboard's files are loaded from dist/.
+    await servesCompiled(bin, app);
   },
 );

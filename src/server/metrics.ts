@@ -13,6 +13,7 @@ import type { LeaseKvNode } from './node.ts';
 import type { NodeParts } from './start.ts';
 import type { LoopLagStats } from './loop-lag.ts';
 import type { ApiThreadStats } from './api-thread/stats.ts';
+import { THREAD_MEMORY_KINDS, threadMemory } from '../util/thread-memory.ts';
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
 /** Latency buckets in seconds: 50 µs .. 10 s (lease reads are tens of µs, fsyncs ms, timeouts s). */
@@ -117,6 +118,19 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
       const st = node.raftStatus();
       if (st.role !== 'leader') return;
       for (const [peer, pr] of Object.entries(st.progress)) this.set({ peer }, pr.match);
+    },
+  });
+
+  // Issue 16: which of the node's V8 isolates holds what (src/util/thread-memory.ts).
+  new Gauge({
+    name: 'leasekv_thread_memory_bytes',
+    help: 'Per thread (node, api, wal): its V8 heap used and total, and its off-heap memory (external, of it arrayBuffers), as process.memoryUsage() counts them',
+    labelNames: ['thread', 'kind'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [thread, m] of Object.entries(threadMemory()))
+        for (const kind of THREAD_MEMORY_KINDS) this.set({ thread, kind }, m[kind]);
     },
   });
 

@@ -8,6 +8,8 @@ import { StorageCorruptError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
 import type { Snapshot } from './snapshot_file.ts';
 import { Wal, type WalOpenResult, type WalOptions } from './wal.ts';
+import { threadMemoryBuffer } from '../util/thread-memory.ts';
+import { workerBootCode } from '../util/worker-boot.ts';
 
 export interface PersistRequest {
   readonly entries: readonly Entry[];
@@ -120,15 +122,12 @@ export class WorkerBackend implements Backend {
   private dead: Error | null = null;
 
   constructor(dir: string, opts: WalOptions = {}) {
-    // tsx's loader is not inherited by workers on Node 20: register it, then load the worker module.
-    const api = import.meta.resolve('tsx/esm/api');
-    const target = new URL('./persist_worker.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); })`;
+    const boot = workerBootCode(import.meta.url, './persist_worker.ts');
     // A small young generation: the thread allocates little but frames and batches, and V8's default
     // (16 MiB semi-spaces) would let it keep ~32 MiB resident for nothing (docs/storage.md, "Memory").
     this.worker = new Worker(boot, {
       eval: true,
-      workerData: { dir, opts },
+      workerData: { dir, opts, threadMemory: threadMemoryBuffer('wal') },
       resourceLimits: { maxYoungGenerationSizeMb: WAL_WORKER_YOUNG_GENERATION_MB },
     });
     this.worker.on('message', (m: WorkerReply) => this.settle(m));

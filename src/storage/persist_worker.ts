@@ -6,9 +6,11 @@ import { StorageCorruptError } from './errors.ts';
 import { RealFs } from './fs.ts';
 import { collectGarbage } from './release_memory.ts';
 import { Wal, type WalOptions } from './wal.ts';
+import { publishThreadMemory } from '../util/thread-memory.ts';
 
 const { dir, opts } = workerData as { dir: string; opts: WalOptions };
 let wal: Wal | null = null;
+publishThreadMemory();
 
 function handle(op: string, arg: unknown): unknown {
   switch (op) {
@@ -50,7 +52,10 @@ parentPort!.on('message', (m: { id: number; op: string; arg: unknown }) => {
     // Recovery read every segment and the snapshot file; a saved snapshot's bytes were moved here.
     // This thread allocates little, so without a collection that memory would stay resident.
     if (m.op === 'open' || (m.op === 'write' && (m.arg as PersistRequest[]).some((r) => r.snapshot !== undefined)))
-      setImmediate(collectGarbage);
+      setImmediate(() => {
+        collectGarbage();
+        publishThreadMemory();
+      });
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const extra = e instanceof StorageCorruptError ? { file: e.file, offset: e.offset, reason: e.reason } : {};

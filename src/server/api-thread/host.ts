@@ -8,6 +8,8 @@ import { startAdminServer } from './admin-server.ts';
 import { NodeSide } from './node-side.ts';
 import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
 import { newStatsBuffer, readStats, type ApiThreadStats } from './stats.ts';
+import { threadMemoryBuffer } from '../../util/thread-memory.ts';
+import { workerBootCode } from '../../util/worker-boot.ts';
 
 /** The API server's own options (api/server.ts), less the auth gate, which the thread builds itself. */
 export interface ApiThreadOptions extends Pick<
@@ -50,11 +52,7 @@ const AUTH_SYNC_MS = 20;
 const CLOSE_GRACE_MS = 2000;
 
 function bootCode(): string {
-  // tsx's loader is not inherited by workers on Node 20: register it, then load the worker module
-  // (as the WAL's worker does, storage/backend.ts).
-  const api = import.meta.resolve('tsx/esm/api');
-  const target = new URL('./worker.ts', import.meta.url).href;
-  return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); })`;
+  return workerBootCode(import.meta.url, './worker.ts');
 }
 
 /**
@@ -64,7 +62,7 @@ function bootCode(): string {
  * never calls startApiThread.
  */
 export function spawnApiThread(): Worker {
-  return new Worker(bootCode(), { eval: true });
+  return new Worker(bootCode(), { eval: true, workerData: { threadMemory: threadMemoryBuffer('api') } });
 }
 
 export async function startApiThread(opts: ApiThreadOptions, worker: Worker = spawnApiThread()): Promise<ApiThread> {

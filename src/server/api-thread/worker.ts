@@ -13,8 +13,10 @@ import { AuthTable } from '../../kv/auth.ts';
 import { AuthGate } from '../auth/gate.ts';
 import { STATS_INTERVAL_MS, writeStats } from './stats.ts';
 import { LocalReads } from './local-reads.ts';
+import { publishThreadMemory } from '../../util/thread-memory.ts';
 
 const port = parentPort as MessagePort;
+publishThreadMemory();
 let data: ApiThreadData | null = null;
 const post = (m: ToNode): void => port.postMessage(m);
 

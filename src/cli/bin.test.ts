@@ -1,0 +1,81 @@
+// bin/leasekv.mjs chooses what to run: the compiled build in dist/ only when its stamp matches the
+// sources byte for byte, otherwise the TypeScript sources through tsx (bin/compiled.mjs). Tried on
+// a stand-in package (a main that says which one ran) with the real bin files and node_modules.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface CompiledModule {
+  sourcesHash(files: readonly string[], root: string): string | null;
+  readonly STAMP: string;
+  readonly STAMP_FORMAT: number;
+}
+
+function standIn(): { dir: string; run: (env?: Record<string, string>) => { code: number | null; out: string } } {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-bin-'));
+  mkdirSync(join(dir, 'bin'));
+  for (const f of ['leasekv.mjs', 'compiled.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  mkdirSync(join(dir, 'src', 'cli'), { recursive: true });
+  writeFileSync(join(dir, 'src', 'cli', 'main.ts'), "const from: string = 'source';\nconsole.log(from);\n");
+  mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
+  writeFileSync(join(dir, 'dist', 'cli', 'main.js'), "console.log('compiled');\n");
+  const run = (env: Record<string, string> = {}): { code: number | null; out: string } => {
+    const base: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LEASEKV_')) base[k] = v;
+    const r = spawnSync(process.execPath, [join(dir, 'bin', 'leasekv.mjs')], {
+      env: { ...base, ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+  };
+  return { dir, run };
+}
+
+test('bin runs dist/ only when its stamp matches the sources', async (t) => {
+  const m = (await import(new URL('../../bin/compiled.mjs', import.meta.url).href as string)) as CompiledModule;
+  const { dir, run } = standIn();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const stamp = (hash: string | null, format = m.STAMP_FORMAT): void =>
+    writeFileSync(join(dir, 'dist', m.STAMP), JSON.stringify({ format, hash, files: ['cli/main.ts'] }));
+
+  // No stamp (dist/ left by something else, or a build cut short): the sources.
+  assert.deepEqual(run(), { code: 0, out: 'source' });
+
+  const hash = m.sourcesHash(['cli/main.ts'], dir);
+  assert.ok(hash !== null);
+  stamp(hash);
+  assert.deepEqual(run(), { code: 0, out: 'compiled' });
+  assert.deepEqual(run({ LEASEKV_RUN: 'compiled' }), { code: 0, out: 'compiled' });
+  assert.deepEqual(run({ LEASEKV_RUN: 'source' }), { code: 0, out: 'source' });
+
+  // A stamp of another format is not trusted.
+  stamp(hash, m.STAMP_FORMAT + 1);
+  assert.deepEqual(run(), { code: 0, out: 'source' });
+  stamp(hash);
+
+  // An edit after the build: the sources run; LEASEKV_RUN=compiled refuses with the reason.
+  writeFileSync(join(dir, 'src', 'cli', 'main.ts'), "const from: string = 'source';\nconsole.log(from + ' edited');\n");
+  assert.deepEqual(run(), { code: 0, out: 'source edited' });
+  const refused = run({ LEASEKV_RUN: 'compiled' });
+  assert.equal(refused.code, 2);
+  assert.match(refused.out, /built from other sources.*npm run build/);
+
+  // A compiled source deleted since the build: the stamp no longer matches either.
+  stamp(m.sourcesHash(['cli/main.ts'], dir));
+  assert.deepEqual(run(), { code: 0, out: 'compiled' });
+  writeFileSync(join(dir, 'dist', m.STAMP), JSON.stringify({ format: m.STAMP_FORMAT, hash, files: ['cli/gone.ts'] }));
+  assert.equal(run().out, 'source edited');
+
+  const bad = run({ LEASEKV_RUN: 'fast' });
+  assert.equal(bad.code, 2);
+  assert.match(bad.out, /LEASEKV_RUN must be auto, source or compiled/);
+});

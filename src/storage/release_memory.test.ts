@@ -1,0 +1,66 @@
+// A snapshot handed to the WAL worker is freed once written (release_memory.ts): the worker's own
+// off-heap memory, as it publishes it (src/util/thread-memory.ts), falls back after the write. On
+// Node 20 a memory-reducing collection alone never freed a buffer transferred from another thread:
+// the worker kept every written snapshot resident (docs/benchmarks.md, "Scale and memory").
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { threadMemory, threadMemoryPublications } from '../util/thread-memory.ts';
+import { WorkerBackend } from './backend.ts';
+
+const MiB = 1 << 20;
+const SNAPSHOT_BYTES = 64 * MiB;
+
+/**
+ * The WAL worker's off-heap bytes: the first of its next `readings` published readings for which
+ * `ok` holds, or the last of them. The worker publishes once a second and right after the
+ * collection that follows a snapshot write; counting readings rather than waiting a time keeps
+ * the check independent of the machine's speed (a buffer the collection missed is freed only by
+ * some later collection, which an idle worker may run after tens of seconds).
+ */
+async function walExternal(readings: number, ok: (bytes: number) => boolean): Promise<number> {
+  const since = threadMemoryPublications('wal');
+  let last = NaN;
+  for (let seen = since, i = 0; seen < since + readings && i < 600; i++) {
+    await sleep(50);
+    const now = threadMemoryPublications('wal');
+    if (now === seen) continue;
+    seen = now;
+    last = threadMemory()['wal']?.external ?? NaN;
+    if (ok(last)) return last;
+  }
+  return last;
+}
+
+test('the WAL worker frees a snapshot it was handed once it is written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-release-'));
+  const backend = new WorkerBackend(dir);
+  t.after(async () => {
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await backend.open();
+  const before = await walExternal(1, (b) => b >= 0);
+  assert.ok(before < 16 * MiB, `worker starts with ${before} bytes off its heap`);
+
+  const data = Buffer.allocUnsafeSlow(SNAPSHOT_BYTES).fill(7);
+  const meta = { index: 10, term: 1, confState: { voters: ['n1'], learners: [] } };
+  await backend.writeBatch([
+    {
+      entries: [],
+      hardState: { term: 1, votedFor: null, commit: 10 },
+      snapshot: { meta, data },
+      giveSnapshotBytes: true,
+    },
+  ]);
+  assert.equal(data.byteLength, 0, 'the bytes moved to the worker');
+
+  const after = await walExternal(3, (b) => b < before + 16 * MiB);
+  assert.ok(after < before + 16 * MiB, `the worker still holds ${after} bytes off its heap after the write`);
+  // The snapshot itself was written whole.
+  const loaded = await backend.loadSnapshot();
+  assert.equal(loaded?.data.byteLength, SNAPSHOT_BYTES);
+});
