@@ -2,6 +2,7 @@
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { Persister } from '../storage/persister.ts';
 import { RECOVERY_HINT } from '../storage/errors.ts';
+import { readSnapshotFileAsync } from '../storage/snapshot_read.ts';
 import { assert } from '../util/assert.ts';
 
 export interface SnapshotData {
@@ -40,7 +41,10 @@ export interface OpenedStorage {
 /** The WAL in a worker thread behind the group-committing Persister (docs/storage.md). */
 class PersisterStorage implements NodeStorage {
   private latencies: number[] = [];
-  constructor(private persister: Persister | null) {}
+  constructor(
+    private persister: Persister | null,
+    private readonly dir: string,
+  ) {}
 
   attach(p: Persister): void {
     this.persister = p;
@@ -75,8 +79,9 @@ class PersisterStorage implements NodeStorage {
     await this.p.compact(meta.index);
   }
 
+  /** Read beside the WAL worker, not through it: appends do not wait behind the file (snapshot_read.ts). */
   loadSnapshot(): Promise<SnapshotData | null> {
-    return this.p.loadSnapshot();
+    return readSnapshotFileAsync(this.dir);
   }
 
   close(): Promise<void> {
@@ -91,7 +96,7 @@ class PersisterStorage implements NodeStorage {
 }
 
 export async function openNodeStorage(dir: string): Promise<OpenedStorage> {
-  const storage = new PersisterStorage(null);
+  const storage = new PersisterStorage(null, dir);
   const { persister, state, repaired } = await Persister.open(dir, { onSync: (info) => storage.onSync(info.fsyncMs) });
   storage.attach(persister);
   const snapshot = state.snapshot === null ? null : await persister.loadSnapshot();

@@ -30,14 +30,21 @@ function snapshotPieces(meta: SnapshotMeta, data: Uint8Array): Uint8Array[] {
   return [head, data, tail];
 }
 
-/** Decodes a snapshot file's bytes; `file` names it in the error. */
-export function decodeSnapshot(file: string, b: Uint8Array): Snapshot {
+/** Bytes before the checksum in a well-formed file are at least this many. */
+export const SNAPSHOT_MIN_FILE_BYTES = MAGIC.length + 8;
+
+/**
+ * Decodes a snapshot file's bytes; `file` names it in the error. `crc` is the CRC32C of every byte
+ * before the checksum when the caller has computed it already (in slices: snapshot_read.ts).
+ */
+export function decodeSnapshot(file: string, b: Uint8Array, crc?: number): Snapshot {
   const bad = (offset: number, why: string): StorageCorruptError =>
     new StorageCorruptError(file, offset, `corrupt snapshot: ${why}`);
-  if (b.length < MAGIC.length + 8) throw bad(0, `file too short (${b.length} bytes)`);
+  if (b.length < SNAPSHOT_MIN_FILE_BYTES) throw bad(0, `file too short (${b.length} bytes)`);
   for (let i = 0; i < MAGIC.length; i++) if (b[i] !== MAGIC[i]) throw bad(0, 'bad magic');
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (view.getUint32(b.length - 4, true) !== crc32c(b, 0, b.length - 4)) throw bad(b.length - 4, 'checksum mismatch');
+  if (view.getUint32(b.length - 4, true) !== (crc ?? crc32c(b, 0, b.length - 4)))
+    throw bad(b.length - 4, 'checksum mismatch');
   const metaLen = view.getUint32(MAGIC.length, true);
   const metaStart = MAGIC.length + 4;
   if (metaStart + metaLen > b.length - 4) throw bad(MAGIC.length, 'metadata length past end');
