@@ -3,13 +3,15 @@
 // build matches them (bin/compiled.mjs). Run by `npm pack` / `npm publish` (the prepack script) and
 // by `npm run bench` (its nodes run compiled, as a packed install does); dist/ is not committed.
 // Usage: node scripts/build.mjs [--force]   (without --force, a build that matches the sources is kept)
+//        node scripts/build.mjs --out DIR   (a build of its own elsewhere, e.g. for one bench run; DIR
+//                                            must be inside the repository so that packages resolve)
 //
 // The sources import with .ts extensions: tsc rewrites them to .js in the emitted JavaScript
 // (rewriteRelativeImportExtensions) but keeps them in the declarations, which older TypeScript
 // versions refuse; so the declarations' relative specifiers are rewritten to .js here too.
 // Workers are started by code, not imports (src/util/worker-boot.ts), so their modules are entry
 // points in tsconfig.build.json; files read beside a module (the dashboard's assets) are copied.
-import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { compiledStale, ROOT, sourcesHash, STAMP, STAMP_FORMAT } from '../bin/compiled.mjs';
@@ -17,13 +19,23 @@ import { compiledStale, ROOT, sourcesHash, STAMP, STAMP_FORMAT } from '../bin/co
 const dist = join(ROOT, 'dist');
 const ASSET_DIRS = ['server/dashboard/assets'];
 
-if (!process.argv.includes('--force') && compiledStale() === null) {
+const outAt = process.argv.indexOf('--out');
+const target = outAt < 0 ? null : process.argv[outAt + 1];
+if (target === undefined || target?.startsWith('-')) {
+  console.error('build: --out takes a folder');
+  process.exit(2);
+}
+if (target === null && !process.argv.includes('--force') && compiledStale() === null) {
   console.log('build: dist/ already matches the sources');
   process.exit(0);
 }
 // Built beside dist/ and then moved into place, with the stamp written last: a `leasekv` started
 // meanwhile sees either no stamp or the previous build whole.
-const out = join(ROOT, `dist.building-${process.pid}`);
+if (target !== null && existsSync(target)) {
+  console.error(`build: ${target} exists (--out writes a new folder only)`);
+  process.exit(2);
+}
+const out = target ?? join(ROOT, `dist.building-${process.pid}`);
 rmSync(out, { recursive: true, force: true });
 
 // JavaScript for the client, server and CLI (tsconfig.server.json), then the client's declarations
@@ -70,6 +82,11 @@ const hash = sourcesHash(sources);
 if (hash === null) {
   console.error('build: a compiled source is missing under src/');
   process.exit(1);
+}
+if (target !== null) {
+  writeFileSync(join(out, STAMP), `${JSON.stringify({ format: STAMP_FORMAT, hash, files: sources }, null, 1)}\n`);
+  console.log(`build: ${out} written (${sources.length} sources)`);
+  process.exit(0);
 }
 // Another build (a concurrent `npm pack`, a bench) may have finished meanwhile: keep its dist/.
 if (compiledStale() === null) {

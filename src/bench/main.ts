@@ -2,7 +2,7 @@
 // system side by side (leasekv per read mode, etcd, the bare node:http floor), ratios, and writes
 // JSON and an SVG chart. Numbers, never assertions: see docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchArgsError, parseArgs, USAGE, wantsHelp } from './args.ts';
@@ -10,7 +10,7 @@ import type { BenchArgs } from './args.ts';
 import { chartSvg, table, type Row } from './report.ts';
 import { failoverScenario, loadScenario, type FailoverResult } from './scenarios.ts';
 import { scaleReport, scaleScenario, type ScaleResult } from './scale.ts';
-import { etcdAvailable } from './systems.ts';
+import { etcdAvailable, setLeasekvEntry } from './systems.ts';
 import { REPO_ROOT } from '../testkit/proc.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
@@ -62,16 +62,20 @@ function ratios(rows: readonly Row[]): string[] {
 }
 
 /**
- * The nodes run the compiled build, as a packed install does (bin/leasekv.mjs), built here once if
- * dist/ does not match the sources; LEASEKV_RUN=source runs them from the sources through tsx.
- * LEASEKV_RUN reaches the nodes (systems.ts passes LEASEKV_* on), so a failed build cannot
- * silently fall back to tsx.
+ * The nodes run compiled JavaScript, as a packed install does (bin/leasekv.mjs): built once per
+ * run into a folder of this run's own under the repository's tmp/ (so that the packages resolve
+ * from node_modules, and an edit or a rebuild of dist/ during a long run changes nothing a node
+ * restarted later runs); removed at exit. LEASEKV_RUN=source runs them from the sources through tsx.
  */
 function prepareNodes(): string {
   if (process.env['LEASEKV_RUN'] === 'source') return 'TypeScript sources through tsx (LEASEKV_RUN=source)';
-  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  process.env['LEASEKV_RUN'] = 'compiled';
-  return 'compiled (dist/, scripts/build.mjs; LEASEKV_RUN=source for the sources)';
+  const out = join(REPO_ROOT, 'tmp', `bench-build-${process.pid}`);
+  process.on('exit', () => rmSync(out, { recursive: true, force: true }));
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs'), '--out', out], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  setLeasekvEntry(join(out, 'cli', 'main.js'));
+  return `compiled (scripts/build.mjs --out ${out}; LEASEKV_RUN=source for the sources)`;
 }
 
 async function main(args: BenchArgs): Promise<void> {

@@ -212,6 +212,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const steps = restartSteps(join(dir, `${follower.id}.log`), killedAtEpochMs);
     await sleep(2000);
     const rssAfterRestartBytes = rssBytes(follower.pid);
+    memoryPerNode[`${follower.id} restarted`] = await memoryOf(follower);
     // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
     // peers refuse): removed, a new member added and started with --join; it catches up from the
     // leader's snapshot.
@@ -222,6 +223,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     await waitFor('the replacement to catch up', 300_000, async () => (await appliedIndex(replacement)) >= target);
     const wipedCatchUpMs = performance.now() - t2;
     await sleep(2000);
+    memoryPerNode[`${replacement.id} (new member)`] = await memoryOf(replacement);
     return {
       keys: args.scaleKeys,
       valueBytes: args.valueBytes,

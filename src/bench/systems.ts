@@ -70,6 +70,12 @@ async function startProxies(
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 /** The leasekv nodes' own LEASEKV_* settings from the bench's environment (e.g. LEASEKV_API_THREAD). */
+/** The script the bench's leasekv nodes run (main.ts sets a compiled build's); undefined: bin/leasekv.mjs. */
+let nodeEntry: string | undefined;
+export function setLeasekvEntry(entry: string | undefined): void {
+  nodeEntry = entry;
+}
+
 function leasekvEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('LEASEKV_') && v !== undefined) env[k] = v;
@@ -114,6 +120,7 @@ export async function startLeasekv(
     ...(o.clientCa === undefined ? {} : { clientCa: o.clientCa }),
     env: leasekvEnv(),
     ...(o.nodeArgs === undefined ? {} : { nodeArgs: o.nodeArgs }),
+    ...(nodeEntry === undefined ? {} : { entry: nodeEntry }),
     beforeStart: async (c) => {
       if (o.peerDelayMs <= 0) return;
       const ports = await freePorts(c.ids.length);

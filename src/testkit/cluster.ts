@@ -41,6 +41,8 @@ export interface ClusterOptions {
   readonly settings?: Settings | ((id: string) => Settings);
   /** Options for node itself, before the leasekv script (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** The script node runs (default bin/leasekv.mjs): e.g. a compiled build's cli/main.js. */
+  readonly entry?: string;
   /**
    * Environment variables for every node, on top of the test's own environment without its
    * LEASEKV_* variables (so flags are the only configuration unless a caller passes some here).
@@ -241,7 +243,7 @@ export class ProcessCluster {
     const peers = how.peers;
     return [
       ...(o.nodeArgs ?? []),
-      LEASEKV_BIN,
+      o.entry ?? LEASEKV_BIN,
       ...serveArgs({
         insecure: o.insecure ?? true,
         id,
