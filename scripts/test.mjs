@@ -24,7 +24,18 @@ if (files.length === 0) {
 const concurrency = process.env.LEASEKV_TEST_CONCURRENCY ?? '2';
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    // Then where the time went (scripts/test-slowest.mjs), after every file has run.
+    `--test-reporter=${new URL('./test-slowest.mjs', import.meta.url).href}`,
+    '--test-reporter-destination=stdout',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(res.status ?? 1);
