@@ -18,6 +18,9 @@ export const EXIT_SECOND_SIGNAL = 130;
 /** Exit code of a stop that took longer than --stop-timeout-ms (or a process kept alive after it). */
 export const EXIT_STOP_TIMEOUT = 1;
 
+/** How long a process that stopped may take to exit by itself (serve-stop's last bound). */
+const EXIT_GRACE_MS = 5000;
+
 /** How long the test-only pause (LEASEKV_TEST_PAUSE_AT) holds at most. */
 const PAUSE_MAX_MS = 30_000;
 
@@ -87,8 +90,8 @@ export class ServeStop {
   }
 
   /** Start-up ended without a node (stopped at a step, or failed): nothing is left to stop. */
-  startEnded(): void {
-    this.#disarm();
+  startEnded(code: number): void {
+    this.#disarm(code);
   }
 
   #signal(sig: string): void {
@@ -134,7 +137,7 @@ export class ServeStop {
       },
     );
     return this.#stopping.then((c) => {
-      this.#disarm();
+      this.#disarm(c);
       return c;
     });
   }
@@ -151,10 +154,16 @@ export class ServeStop {
   }
 
   /**
-   * After the stop (or a start-up that ended): the deadline no longer holds the process, but should
-   * anything still hold it (a handle left open), it still ends it.
+   * After the stop (or a start-up that ended) the process exits once nothing holds it. Should a
+   * handle left open hold it still, it is ended after EXIT_GRACE_MS anyway (an unref'd timer: it
+   * does not itself hold the process).
    */
-  #disarm(): void {
-    this.#deadline?.unref();
+  #disarm(code: number): void {
+    if (this.#deadline !== null) clearTimeout(this.#deadline);
+    this.#deadline = setTimeout(() => {
+      this.#log.warn(`stopped, but the process was still held open ${EXIT_GRACE_MS} ms later: exiting now`);
+      process.exit(code);
+    }, EXIT_GRACE_MS);
+    this.#deadline.unref();
   }
 }

@@ -52,8 +52,9 @@ export async function run(argv: string[]): Promise<number> {
         observabilityRoutes(node, parts, effective, process.env['LEASEKV_CONTROL_URL'] ?? ''),
     });
   } catch (e) {
-    stop.startEnded();
-    return startFailure(e, log);
+    const code = startFailure(e, log);
+    stop.startEnded(code);
+    return code;
   }
   return stop.serve(running);
 }
