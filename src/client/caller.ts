@@ -185,6 +185,10 @@ export class Caller {
     const deadline = performance.now() + deadlineMs;
     let delayMs = this.#backoff.initialMs;
     let last: LeasekvError | undefined;
+    // The last error that says what is wrong: an attempt the deadline cut short (less time than
+    // attemptTimeoutMs) that then ran out of it says only that time ran out, which the deadline
+    // error says anyway — it would hide, say, a TLS handshake refused on every earlier attempt.
+    let telling: LeasekvError | undefined;
     // Hints followed without a pause; bounded so that two nodes naming each other cannot spin us.
     let followsInRow = 0;
     let renewed = false;
@@ -193,21 +197,16 @@ export class Caller {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
         throw new DeadlineExceededError(
-          `deadline of ${deadlineMs} ms exceeded after ${attempt - 1} attempt(s)${last === undefined ? '' : `; last error: ${last.message}`}`,
-          last?.endpoint ?? '',
+          `deadline of ${deadlineMs} ms exceeded after ${attempt - 1} attempt(s)${telling === undefined ? '' : `; last error: ${telling.message}`}`,
+          telling?.endpoint ?? '',
         );
       }
       const ep = this.#pick();
+      const attemptMs = Math.min(remaining, this.#attemptTimeoutMs);
+      const startedAt = performance.now();
       try {
         const authorization = this.auth?.header();
-        const ans = await this.#transport.post(
-          ep,
-          path,
-          json,
-          Math.min(remaining, this.#attemptTimeoutMs),
-          opts.signal,
-          authorization,
-        );
+        const ans = await this.#transport.post(ep, path, json, attemptMs, opts.signal, authorization);
         if (ans.status === 200) {
           if (provesLeader) this.#leader = ep;
           return decode(JSON.parse(ans.body));
@@ -229,6 +228,9 @@ export class Caller {
         if (!(err instanceof LeasekvError)) throw err;
         last = err;
       }
+      const cutShortAndRanOut =
+        attemptMs < this.#attemptTimeoutMs && performance.now() - startedAt >= attemptMs && telling !== undefined;
+      if (!cutShortAndRanOut) telling = last;
       if (opts.signal?.aborted === true)
         throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
       const mayHaveApplied =
