@@ -1,12 +1,20 @@
 // A node:test reporter that prints, once every file has run, the slowest test files and tests:
-// where the suite's time goes (scripts/test.mjs adds it beside the spec reporter).
+// where the suite's time goes (scripts/test.mjs adds it beside the spec reporter). It ends by
+// repeating the runner's own summary lines (ℹ tests … ℹ duration_ms), so that a log still ends with
+// the summary whichever reporter finishes last.
 import { relative } from 'node:path';
 
 const SHOWN = 12;
+/** The runner's closing diagnostics: 'tests 538', 'pass 538', …, 'duration_ms 334001.4'. */
+const SUMMARY = /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) [\d.]+$/;
 
 export default async function* slowest(source) {
   const tests = [];
+  const summary = [];
   for await (const ev of source) {
+    if (ev.type === 'test:diagnostic' && ev.data.nesting === 0 && SUMMARY.test(ev.data.message)) {
+      summary.push(`ℹ ${ev.data.message}`);
+    }
     if (ev.type !== 'test:pass' && ev.type !== 'test:fail') continue;
     const ms = ev.data.details?.duration_ms;
     if (ev.data.nesting !== 0 || typeof ms !== 'number') continue;
@@ -23,6 +31,8 @@ export default async function* slowest(source) {
     ...files.map(([f, ms]) => `${sec(ms)}  ${f}`),
     'slowest tests:',
     ...slow.map((t) => `${sec(t.ms)}  ${t.file}: ${t.name.length > 100 ? `${t.name.slice(0, 99)}…` : t.name}`),
+    '',
+    ...summary,
     '',
   ].join('\n');
 }
