@@ -1,29 +1,12 @@
 // The node's storage (storage-adapter.ts) over the real WAL worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { SnapshotMeta } from '../raft/types.ts';
+import { patternBytes, snapshotMeta, tempDir as tmp } from '../storage/test-util.ts';
 import { openNodeStorage } from './storage-adapter.ts';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'leasekv-storage-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const meta = (index: number): SnapshotMeta => ({
-  index,
-  term: 2,
-  confState: { voters: ['a', 'b', 'c'], learners: [], removed: [] },
-});
-
-function bytes(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+const tempDir = (t: { after: (fn: () => void) => void }): string => tmp(t, 'leasekv-storage-');
+const meta = snapshotMeta;
+const bytes = patternBytes;
 
 test('the snapshot to send is read beside the WAL worker, not behind a snapshot it is saving (issue 13)', async (t) => {
   const dir = tempDir(t);

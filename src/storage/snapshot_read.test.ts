@@ -3,32 +3,17 @@
 // src/server/storage-adapter.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SnapshotMeta } from '../raft/types.ts';
+import { patternBytes, snapshotMeta, tempDir as tmp } from './test-util.ts';
 import { StorageCorruptError } from './errors.ts';
 import { RealFs } from './fs.ts';
 import { SNAPSHOT_FILE, writeSnapshotFile } from './snapshot_file.ts';
 import { readSnapshotFileAsync } from './snapshot_read.ts';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'leasekv-snapread-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const meta = (index: number): SnapshotMeta => ({
-  index,
-  term: 2,
-  confState: { voters: ['a', 'b', 'c'], learners: [], removed: [] },
-});
-
-function bytes(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+const tempDir = (t: { after: (fn: () => void) => void }): string => tmp(t, 'leasekv-snapread-');
+const meta = snapshotMeta;
+const bytes = patternBytes;
 
 test('reads what writeSnapshotFile wrote, checksummed in slices; none is null', async (t) => {
   const dir = tempDir(t);

@@ -1,0 +1,26 @@
+// Fixtures shared by the tests of snapshot files and of the node's storage over them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SnapshotMeta } from '../raft/types.ts';
+
+/** A fresh folder under the OS temp dir, removed when the test ends. */
+export function tempDir(t: { after: (fn: () => void) => void }, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Snapshot metadata at `index` (term 2, voters a, b, c). */
+export const snapshotMeta = (index: number): SnapshotMeta => ({
+  index,
+  term: 2,
+  confState: { voters: ['a', 'b', 'c'], learners: [], removed: [] },
+});
+
+/** `n` bytes of a pattern that differs by `seed`, so two payloads never compare equal by accident. */
+export function patternBytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
