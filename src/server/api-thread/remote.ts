@@ -61,6 +61,9 @@ interface Pending {
   reject(e: Error): void;
 }
 
+/** The requests that are answered by id ('ok' or 'err'). */
+type Asked = Extract<ToNode, { readonly t: 'call' | 'get' | 'put' }>;
+
 /** Calls to the node's thread, and the watchers fed from it. */
 export class NodeLink {
   #nextId = 1;
@@ -99,46 +102,53 @@ export class NodeLink {
   }
 
   call<T>(op: CallOp, args: readonly unknown[], signal?: AbortSignal): Promise<T> {
-    if (this.#closed) return Promise.reject(new UnavailableError('node is stopping'));
-    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (!this.#pending.delete(id)) return;
-        this.post({ t: 'cancel', id });
-        reject(signal?.reason as Error);
-      };
-      this.#pending.set(id, {
-        resolve: (v) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(v as T);
-        },
-        reject: (e) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.post({ t: 'call', id, op, args });
-    });
+    return this.#ask({ t: 'call', id: this.#nextId++, op, args }, signal);
   }
 
   get(req: GetRequest, timeoutMs: number): Promise<GetResult> {
-    if (this.#closed) return Promise.reject(new UnavailableError('node is stopping'));
-    const id = this.#nextId++;
-    return new Promise<GetResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.post({ t: 'get', id, req, timeoutMs });
-    });
+    return this.#ask({ t: 'get', id: this.#nextId++, req, timeoutMs });
   }
 
   put(req: PutRequest, timeoutMs: number): Promise<PutResult> {
+    return this.#ask({ t: 'put', id: this.#nextId++, req, timeoutMs });
+  }
+
+  /**
+   * Posts a request and waits for its answer (handle()). Without a signal a request allocates only
+   * its message, the promise and its Pending: the quick Get/Put path's cost per request (issue 16;
+   * no listener or wrapper closures). An id taken by a request refused here is simply never used.
+   */
+  #ask<T>(m: Asked, signal?: AbortSignal): Promise<T> {
     if (this.#closed) return Promise.reject(new UnavailableError('node is stopping'));
-    const id = this.#nextId++;
-    return new Promise<PutResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.post({ t: 'put', id, req, timeoutMs });
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      const settle = resolve as (v: unknown) => void;
+      this.#pending.set(
+        m.id,
+        signal === undefined ? { resolve: settle, reject } : this.#abortable(m.id, signal, settle, reject),
+      );
+      this.post(m);
     });
+  }
+
+  /** A Pending that an abort of `signal` forgets here and cancels on the node's thread. */
+  #abortable(id: number, signal: AbortSignal, resolve: (v: unknown) => void, reject: (e: Error) => void): Pending {
+    const onAbort = (): void => {
+      if (!this.#pending.delete(id)) return;
+      this.post({ t: 'cancel', id });
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      resolve: (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      reject: (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    };
   }
 
   watch(req: WatchRequest): WatchStream {
