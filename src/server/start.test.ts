@@ -144,11 +144,30 @@ function exited(child: ChildProcess): Promise<number | string> {
   });
 }
 
-test('serve: a second process on the same data dir exits at once naming the holder; kill -9 leaves a lock the next start takes over', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
-  const dir = join(root, 'data');
-  const started: ChildProcess[] = [];
-  try {
+/** A test's temp folder (`dir`, the data dir inside it, not yet created) and the processes it started. */
+interface Scratch {
+  readonly root: string;
+  readonly dir: string;
+  readonly started: ChildProcess[];
+}
+
+/** A process test: after it, every process it started that still runs is killed and its folder removed. */
+function processTest(name: string, body: (s: Scratch) => Promise<void>): void {
+  test(name, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
+    const s: Scratch = { root, dir: join(root, 'data'), started: [] };
+    try {
+      await body(s);
+    } finally {
+      for (const c of s.started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+processTest(
+  'serve: a second process on the same data dir exits at once naming the holder; kill -9 leaves a lock the next start takes over',
+  async ({ dir, started }) => {
     const first = await serveInBackground(dir, started);
     assert.equal(lockPid(dir), first.pid);
     const second = await serve(n1(dir));
@@ -179,11 +198,8 @@ test('serve: a second process on the same data dir exits at once naming the hold
     assert.match(fourth.startLog, new RegExp(`took over a stale data-dir lock of pid ${third.pid}`));
     fourth.kill('SIGTERM');
     assert.equal(await exited(fourth), 0);
-  } finally {
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 /**
  * `serve` with the test-only pause at `point` (LEASEKV_TEST_PAUSE_AT, cli/commands/serve-stop.ts):
@@ -215,19 +231,28 @@ async function pausedAt(
   return Object.assign(child, { out: () => out, err: () => err });
 }
 
+/** `serve ARGS` paused at `point`, then sent one SIGTERM: asserts that it exits with `code`; returns it, its output kept. */
+async function signalledAt(
+  args: string[],
+  point: string,
+  started: ChildProcess[],
+  code: number,
+): Promise<ChildProcess & { out: () => string; err: () => string }> {
+  const child = await pausedAt(args, point, started);
+  child.kill('SIGTERM');
+  assert.equal(await exited(child), code, `${point}: ${child.err()}`);
+  return child;
+}
+
 const INFO = { 'log-level': 'info' } as const;
 
-test('serve: a SIGTERM at each step of start-up stops the node promptly with code 0, the lock released; it then restarts', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
-  const dir = join(root, 'data');
-  const started: ChildProcess[] = [];
-  try {
+processTest(
+  'serve: a SIGTERM at each step of start-up stops the node promptly with code 0, the lock released; it then restarts',
+  async ({ dir, started }) => {
     // In order, on one data dir: the first runs find it absent, the later ones recover it.
     const steps = ['before-lock', 'locked', 'storage-opened', 'transport-started', 'serving'] as const;
     for (const point of steps) {
-      const child = await pausedAt(n1(dir, { settings: INFO }), point, started);
-      child.kill('SIGTERM');
-      assert.equal(await exited(child), 0, `${point}: ${child.err()}`);
+      const child = await signalledAt(n1(dir, { settings: INFO }), point, started, 0);
       assert.equal(existsSync(join(dir, 'LOCK')), false, `${point}: the lock is released`);
       assert.match(child.out(), /"msg":"SIGTERM received (while starting|: stopping gracefully)/);
       const last =
@@ -239,17 +264,12 @@ test('serve: a SIGTERM at each step of start-up stops the node promptly with cod
     again.kill('SIGINT');
     assert.equal(await exited(again), 0);
     assert.equal(existsSync(join(dir, 'LOCK')), false);
-  } finally {
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test('serve: a stop that does not finish ends at a second SIGTERM (130) or at --stop-timeout-ms (1), each with one clear line', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
-  const dir = join(root, 'data');
-  const started: ChildProcess[] = [];
-  try {
+processTest(
+  'serve: a stop that does not finish ends at a second SIGTERM (130) or at --stop-timeout-ms (1), each with one clear line',
+  async ({ dir, started }) => {
     // The hook holds the stop at its first step for 30 s: as a stop that hangs would.
     const first = await pausedAt(n1(dir, { settings: { ...INFO, 'stop-timeout-ms': 60_000 } }), 'stopping', started);
     first.kill('SIGTERM');
@@ -258,9 +278,12 @@ test('serve: a stop that does not finish ends at a second SIGTERM (130) or at --
     assert.equal(await exited(first), 130, first.err());
     assert.match(first.out(), /"msg":"second SIGTERM: exiting now, without finishing the stop"/);
 
-    const second = await pausedAt(n1(dir, { settings: { ...INFO, 'stop-timeout-ms': 300 } }), 'stopping', started);
-    second.kill('SIGTERM');
-    assert.equal(await exited(second), 1, second.err());
+    const second = await signalledAt(
+      n1(dir, { settings: { ...INFO, 'stop-timeout-ms': 300 } }),
+      'stopping',
+      started,
+      1,
+    );
     assert.match(
       second.out(),
       /"msg":"the stop did not finish within 300 ms \(--stop-timeout-ms\): exiting now, code 1"/,
@@ -270,117 +293,108 @@ test('serve: a stop that does not finish ends at a second SIGTERM (130) or at --
     assert.match(third.startLog, new RegExp(`took over a stale data-dir lock of pid ${second.pid}`));
     third.kill('SIGTERM');
     assert.equal(await exited(third), 0);
-  } finally {
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test('serve --join: a SIGTERM while waiting for the members ends the wait at once (code 0, nothing left behind)', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
-  const dir = join(root, 'data');
-  const started: ChildProcess[] = [];
-  const nobody = await listen(); // accepts and never answers: the join waits (30 s) for a member
-  try {
-    const args = serveArgs({
-      insecure: true,
-      id: 'n4',
-      dataDir: dir,
-      listenPeer: '127.0.0.1:0',
-      listenClient: '127.0.0.1:0',
-      join: [`127.0.0.1:${nobody.port}`],
-      settings: INFO,
-    });
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    started.push(child);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor('the join to begin', START_WAIT_MS, () =>
-      out.includes('"msg":"asking the members for the cluster configuration (--join)"'),
-    );
-    child.kill('SIGTERM');
-    assert.equal(await exited(child), 0);
-    assert.match(out, /"at":"join".*"msg":"stopped before serving/);
-    assert.equal(existsSync(join(dir, 'LOCK')), false, 'the lock is released');
-  } finally {
-    nobody.server.close();
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+processTest(
+  'serve --join: a SIGTERM while waiting for the members ends the wait at once (code 0, nothing left behind)',
+  async ({ dir, started }) => {
+    const nobody = await listen(); // accepts and never answers: the join waits (30 s) for a member
+    try {
+      const args = serveArgs({
+        insecure: true,
+        id: 'n4',
+        dataDir: dir,
+        listenPeer: '127.0.0.1:0',
+        listenClient: '127.0.0.1:0',
+        join: [`127.0.0.1:${nobody.port}`],
+        settings: INFO,
+      });
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(child);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor('the join to begin', START_WAIT_MS, () =>
+        out.includes('"msg":"asking the members for the cluster configuration (--join)"'),
+      );
+      child.kill('SIGTERM');
+      assert.equal(await exited(child), 0);
+      assert.match(out, /"at":"join".*"msg":"stopped before serving/);
+      assert.equal(existsSync(join(dir, 'LOCK')), false, 'the lock is released');
+    } finally {
+      nobody.server.close();
+    }
+  },
+);
 
-test('serve: an operator restarting with a wrong flag gets one line on stderr and a usage exit code, nothing created', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'leasekv-start-'));
-  const dir = join(root, 'data');
-  const started: ChildProcess[] = [];
-  const taken = await listen();
-  try {
-    // A data dir of member n1 (its identity is recorded before the transport starts). The cases run
-    // at once: only the first takes its lock.
-    const first = await pausedAt(n1(dir), 'transport-started', started);
-    first.kill('SIGTERM');
-    assert.equal(await exited(first), 0);
-    const missing = join(root, 'dta');
-    const file = join(root, 'a-file');
-    writeFileSync(file, 'x');
-    const base = { insecure: true, listenPeer: '127.0.0.1:0', listenClient: '127.0.0.1:0' };
-    const cases: { what: string; args: string[]; code: number; line: RegExp }[] = [
-      {
-        what: 'another id',
-        args: serveArgs({ ...base, id: 'n2', dataDir: dir }),
-        code: 2,
-        line: /refusing to start: the data dir .* belongs to member n1 .*start it with --id n1/,
-      },
-      {
-        what: 'a data dir not there, without --peers',
-        args: serveArgs({ ...base, id: 'n1', dataDir: missing }),
-        code: 2,
-        line: /refusing to start: the data dir .*dta does not exist: check the path, or give --peers/,
-      },
-      {
-        what: 'a data dir that is a file',
-        args: serveArgs({ ...base, id: 'n1', dataDir: file }),
-        code: 2,
-        line: /--data-dir .*a-file is not a folder/,
-      },
-      {
-        what: 'a TLS file not there',
-        args: serveArgs({
-          ...base,
-          insecure: false,
-          id: 'n1',
-          dataDir: dir,
-          settings: Object.fromEntries(
-            ['tls-cert', 'tls-key', 'tls-ca', 'peer-tls-cert', 'peer-tls-key', 'peer-tls-ca'].map((f) => [
-              f,
-              join(root, `${f}.pem`),
-            ]),
-          ),
-        }),
-        code: 2,
-        line: /--tls-cert .*tls-cert\.pem: ENOENT/,
-      },
-      {
-        what: 'a client port in use',
-        args: n1(join(root, 'other'), { listenClient: `127.0.0.1:${taken.port}` }),
-        code: 1,
-        line: /could not start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/,
-      },
-    ];
-    const results = await Promise.all(cases.map((c) => serve([...c.args, '--log-level', 'info'], true)));
-    cases.forEach((c, i) => {
-      const r = results[i];
-      assert.ok(r !== null && r !== undefined, `${c.what}: the process exited`);
-      assert.equal(r.code, c.code, `${c.what}: ${r.stderr}`);
-      assert.match(r.stderr, /^leasekv serve: [^\n]+\n$/, `${c.what}: one line`);
-      assert.match(r.stderr.trimEnd(), c.line, c.what);
-      assert.doesNotMatch(r.stdout, /"level":(50|60)|\n\s+at /, `${c.what}: no error logged with a stack`);
-    });
-    assert.equal(existsSync(missing), false, 'the mistyped data dir is not created');
-    assert.equal(existsSync(join(dir, 'LOCK')), false);
-  } finally {
-    taken.server.close();
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+processTest(
+  'serve: an operator restarting with a wrong flag gets one line on stderr and a usage exit code, nothing created',
+  async ({ root, dir, started }) => {
+    const taken = await listen();
+    try {
+      // A data dir of member n1 (its identity is recorded before the transport starts). The cases run
+      // at once: only the first takes its lock.
+      await signalledAt(n1(dir), 'transport-started', started, 0);
+      const missing = join(root, 'dta');
+      const file = join(root, 'a-file');
+      writeFileSync(file, 'x');
+      const base = { insecure: true, listenPeer: '127.0.0.1:0', listenClient: '127.0.0.1:0' };
+      const cases: { what: string; args: string[]; code: number; line: RegExp }[] = [
+        {
+          what: 'another id',
+          args: serveArgs({ ...base, id: 'n2', dataDir: dir }),
+          code: 2,
+          line: /refusing to start: the data dir .* belongs to member n1 .*start it with --id n1/,
+        },
+        {
+          what: 'a data dir not there, without --peers',
+          args: serveArgs({ ...base, id: 'n1', dataDir: missing }),
+          code: 2,
+          line: /refusing to start: the data dir .*dta does not exist: check the path, or give --peers/,
+        },
+        {
+          what: 'a data dir that is a file',
+          args: serveArgs({ ...base, id: 'n1', dataDir: file }),
+          code: 2,
+          line: /--data-dir .*a-file is not a folder/,
+        },
+        {
+          what: 'a TLS file not there',
+          args: serveArgs({
+            ...base,
+            insecure: false,
+            id: 'n1',
+            dataDir: dir,
+            settings: Object.fromEntries(
+              ['tls-cert', 'tls-key', 'tls-ca', 'peer-tls-cert', 'peer-tls-key', 'peer-tls-ca'].map((f) => [
+                f,
+                join(root, `${f}.pem`),
+              ]),
+            ),
+          }),
+          code: 2,
+          line: /--tls-cert .*tls-cert\.pem: ENOENT/,
+        },
+        {
+          what: 'a client port in use',
+          args: n1(join(root, 'other'), { listenClient: `127.0.0.1:${taken.port}` }),
+          code: 1,
+          line: /could not start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/,
+        },
+      ];
+      const results = await Promise.all(cases.map((c) => serve([...c.args, '--log-level', 'info'], true)));
+      cases.forEach((c, i) => {
+        const r = results[i];
+        assert.ok(r !== null && r !== undefined, `${c.what}: the process exited`);
+        assert.equal(r.code, c.code, `${c.what}: ${r.stderr}`);
+        assert.match(r.stderr, /^leasekv serve: [^\n]+\n$/, `${c.what}: one line`);
+        assert.match(r.stderr.trimEnd(), c.line, c.what);
+        assert.doesNotMatch(r.stdout, /"level":(50|60)|\n\s+at /, `${c.what}: no error logged with a stack`);
+      });
+      assert.equal(existsSync(missing), false, 'the mistyped data dir is not created');
+      assert.equal(existsSync(join(dir, 'LOCK')), false);
+    } finally {
+      taken.server.close();
+    }
+  },
+);
