@@ -91,6 +91,39 @@ test('every raft message type round-trips (property)', () => {
   );
 });
 
+test("an AppendRequest's entries share one copy of their bytes, not the network buffer (issue 16)", () => {
+  const entries: Entry[] = [1, 2, 3].map((i) => ({ index: i, term: 1, type: 0, data: Uint8Array.from([i, i, i]) }));
+  const msg: Message = {
+    type: 'app',
+    from: 'a',
+    to: 'b',
+    term: 1,
+    prevLogIndex: 0,
+    prevLogTerm: 0,
+    commit: 0,
+    leaseDurationMs: 900,
+    round: 1,
+    entries,
+  };
+  // The frame inside a larger read, as a socket delivers it.
+  const frame = encodeFrame({ kind: 'msg', msg });
+  const chunk = new Uint8Array(frame.length + 1000);
+  chunk.set(frame, 100);
+  const back = decodeFrameBody(chunk.subarray(104, 100 + frame.length));
+  assert.ok(back.kind === 'msg' && back.msg.type === 'app');
+  const got = back.msg.entries;
+  assert.deepEqual(
+    got.map((e) => [...e.data]),
+    entries.map((e) => [...e.data]),
+  );
+  const buf = got[0]?.data.buffer;
+  // One buffer for all of them (one allocation per frame, one copy in a structured clone to the WAL
+  // worker), and not the network buffer (an entry in the log must not pin the read).
+  assert.ok(got.every((e) => e.data.buffer === buf));
+  assert.notEqual(buf, chunk.buffer);
+  assert.ok((buf?.byteLength ?? 0) < frame.length, `shared copy of ${buf?.byteLength} bytes holds the entries only`);
+});
+
 test('handshake and snapshot frames round-trip', () => {
   const tid = { index: 10, term: 2, totalBytes: 100, crc32: 0xdeadbeef };
   const snapMsg: Message = {

@@ -360,15 +360,22 @@ function readEntries(r: ByteReader): Entry[] {
   // Each entry takes at least 4 bytes: a hostile count cannot make us allocate more than the frame.
   if (count > r.remaining / 4) throw new DecodeError(`entry count ${count} exceeds frame`);
   const entries: Entry[] = [];
+  if (count === 0) return entries;
+  // An entry kept in the log must not pin the whole network frame in memory, so its data is copied;
+  // the entries end the frame, so one copy of the rest serves them all and each entry's data is a
+  // view of it (issue 16): one allocation per frame instead of one per entry, here and in the WAL
+  // worker (a structured clone copies a buffer its views share once). The log keeps and drops a
+  // frame's entries together, so the shared copy holds little else.
+  const own = new ByteReader(Uint8Array.prototype.slice.call(r.view(r.remaining, 'entries')), fail);
   for (let i = 0; i < count; i++) {
-    const index = r.varint('entry index');
-    const term = r.varint('entry term');
-    const type = r.u8('entry type');
+    const index = own.varint('entry index');
+    const term = own.varint('entry term');
+    const type = own.u8('entry type');
     if (type !== 0 && type !== 1 && type !== 2) throw new DecodeError(`unknown entry type ${type}`);
     if (index < 1) throw new DecodeError('entry index must be >= 1');
-    // bytes() copies: an entry kept in the log must not pin the whole network frame in memory.
-    entries.push({ index, term, type, data: r.bytes('entry data') });
+    entries.push({ index, term, type, data: own.bytesView('entry data') });
   }
+  own.expectEnd('frame');
   return entries;
 }
 

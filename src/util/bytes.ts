@@ -215,6 +215,18 @@ export class ByteReader {
     return out;
   }
 
+  /**
+   * A varint length and that many bytes as a view into the input (no copy): only over input the
+   * caller owns and keeps as it is (a private copy, as the peer codec makes of a frame's entries).
+   */
+  bytesView(what = 'bytes'): Uint8Array {
+    const len = this.varint(`${what} length`);
+    this.need(len, what);
+    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, len);
+    this.pos += len;
+    return out;
+  }
+
   expectEnd(what: string): void {
     if (this.pos !== this.buf.length) throw this.fail(`${this.buf.length - this.pos} trailing bytes after ${what}`);
   }
