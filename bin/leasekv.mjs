@@ -5,8 +5,21 @@
 // never runs stale code. The compiled build saves tsx's loader in every thread: memory and start-up
 // time (docs/storage.md, "Memory"). LEASEKV_RUN=source forces the sources; LEASEKV_RUN=compiled
 // refuses to start without a matching build.
-import { compiledStale } from './compiled.mjs';
 
+// First of all, before any module loads (a second or more through tsx on a loaded machine): serve's
+// SIGTERM, SIGINT and SIGHUP are caught and held, and src/cli/signals.ts takes these same listeners
+// over (never removes them: Node drops a signal taken in but not yet dispatched when its listener is
+// removed). Without them the default action would kill a node signalled while it loads, instead of
+// its stopping cleanly (docs/design.md, "Stopping"). Other commands keep the default actions.
+const argv = process.argv.slice(2);
+if (argv[0] === 'serve' && !argv.includes('--help') && !argv.includes('-h')) {
+  const early = { held: [], to: null };
+  globalThis[Symbol.for('leasekv.signals')] = early;
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
+    process.on(sig, () => (early.to === null ? early.held.push(sig) : early.to(sig)));
+}
+
+const { compiledStale } = await import('./compiled.mjs');
 const mode = process.env['LEASEKV_RUN'] ?? 'auto';
 if (mode !== 'auto' && mode !== 'source' && mode !== 'compiled') {
   console.error(`leasekv: LEASEKV_RUN must be auto, source or compiled, got ${JSON.stringify(mode)}`);

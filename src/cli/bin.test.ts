@@ -3,13 +3,10 @@
 // a stand-in package (a main that says which one ran) with the real bin files and node_modules.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { binStandIn } from './test-bin-stand-in.ts';
 
 interface CompiledModule {
   sourcesHash(files: readonly string[], root: string): string | null;
@@ -18,13 +15,7 @@ interface CompiledModule {
 }
 
 function standIn(): { dir: string; run: (env?: Record<string, string>) => { code: number | null; out: string } } {
-  const dir = mkdtempSync(join(tmpdir(), 'leasekv-bin-'));
-  mkdirSync(join(dir, 'bin'));
-  for (const f of ['leasekv.mjs', 'compiled.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-  mkdirSync(join(dir, 'src', 'cli'), { recursive: true });
-  writeFileSync(join(dir, 'src', 'cli', 'main.ts'), "const from: string = 'source';\nconsole.log(from);\n");
+  const dir = binStandIn("const from: string = 'source';\nconsole.log(from);\n");
   mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
   writeFileSync(join(dir, 'dist', 'cli', 'main.js'), "console.log('compiled');\n");
   const run = (env: Record<string, string> = {}): { code: number | null; out: string } => {

@@ -106,7 +106,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`leasekv: unknown command '${name}'${hint}\n\n${usage()}`);
     return 2;
   }
-  // serve's stop signals are held from now, while its modules load (signals.ts, serve-stop.ts).
+  // serve's stop signals are held while its modules load: since bin/leasekv.mjs's first statement,
+  // whose listeners this takes over, or from now when main.ts is run without it (signals.ts).
   if (name === 'serve' && !rest.includes('--help') && !rest.includes('-h')) holdSignals();
   const mod = await cmd.load();
   return mod.run(rest);

@@ -6,7 +6,8 @@
 // arrived, and is dropped if that listener was removed before the event loop dispatched it (4e23f6c
 // removed its start-up listener and added the running one in the same turn: a fresh-clone CI run's
 // node then served on for 14 minutes after its SIGTERM, until a second one stopped it cleanly).
-// Before any listener, the default action would end the process (1b85b03: exit by signal).
+// Before any listener, the default action would end the process (1b85b03: exit by signal): so
+// bin/leasekv.mjs installs them as its first statement, and signals.ts takes them over.
 import type { Logger } from 'pino';
 import type { RunningNode } from '../../server/start.ts';
 import type { StartPoint } from '../../server/start-abort.ts';
