@@ -4,8 +4,9 @@
 // have this file's cpu.ts and load.ts), side by side, writes only (100-byte values, 1000 keys), in
 // alternating slices (A B, B A, ...). Per side: writes/s, the nodes' CPU time per write (every thread
 // of the three processes, from /proc) and the median of the slices' p50. BENCH_NODE_ARGS_A /
-// BENCH_NODE_ARGS_B add node options to one side (e.g. a V8 flag against none). Used for
-// docs/benchmarks.md, "Write path, session 5".
+// BENCH_NODE_ARGS_B add node options to one side (e.g. a V8 flag against none), BENCH_SERVE_FLAGS_A /
+// _B `serve` flags (JSON: {"watch-history": 1}). Used for docs/benchmarks.md, "Write path",
+// sessions 5 and 6.
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,12 +24,15 @@ interface Side {
   ms: number;
   cpuMs: number;
   readonly p50s: number[];
+  /** Each recorded slice's nodes' CPU per write, µs (paired with the other side's slice of the same round). */
+  readonly cpuPerWrite: number[];
 }
 
 async function start(dir: string, name: string, work: string, clients: number): Promise<Side> {
   // The other checkout's own launcher, so that its nodes run its code.
   const sys = (await import(join(dir, 'src/bench/systems.ts'))) as typeof import('./systems.ts');
   const nodeArgs = (process.env[`BENCH_NODE_ARGS_${name}`] ?? '').split(' ').filter((a) => a !== '');
+  const flags = process.env[`BENCH_SERVE_FLAGS_${name}`];
   const cluster = await sys.startLeasekv({
     nodes: 3,
     peerDelayMs: 0,
@@ -36,10 +40,11 @@ async function start(dir: string, name: string, work: string, clients: number): 
     log: () => {},
     leaseReads: true,
     nodeArgs,
+    ...(flags === undefined ? {} : { settings: JSON.parse(flags) as Record<string, string | number | boolean> }),
   });
   const port = (await cluster.leader()).clientPort;
   await preload(port, 1000, 100, cluster.put);
-  return { name, dir, cluster, port, agent: loadAgent(clients), ops: 0, ms: 0, cpuMs: 0, p50s: [] };
+  return { name, dir, cluster, port, agent: loadAgent(clients), ops: 0, ms: 0, cpuMs: 0, p50s: [], cpuPerWrite: [] };
 }
 
 async function slice(s: Side, ms: number, clients: number, record: boolean): Promise<void> {
@@ -60,7 +65,9 @@ async function slice(s: Side, ms: number, clients: number, record: boolean): Pro
   const c = cpuPerOp(before, sampleCpu(pids), 1);
   s.ops += r.put.totalCount;
   s.ms += r.elapsedMs;
-  s.cpuMs += c.members.reduce((a, b) => a + b, 0) / 1000;
+  const cpuMs = c.members.reduce((a, b) => a + b, 0) / 1000;
+  s.cpuMs += cpuMs;
+  s.cpuPerWrite.push(r.put.totalCount > 0 ? (cpuMs * 1000) / r.put.totalCount : NaN);
   s.p50s.push(r.put.getValueAtPercentile(50) / 1000);
   if (r.errors > 0) console.log(`${s.name}: ${r.errors} errors (first: ${r.firstError})`);
 }
@@ -84,6 +91,15 @@ async function main(argv: readonly string[]): Promise<void> {
         `${s.name} ${s.dir}: ${(s.ops / (s.ms / 1000)).toFixed(0)} writes/s, nodes' CPU ${((s.cpuMs * 1000) / s.ops).toFixed(0)} µs/write, median slice p50 ${p50.toFixed(1)} ms (load ${loadavg()[0]?.toFixed(1)})`,
       );
     }
+    // Robust to a load spike that hits one slice: the median over rounds of B's CPU per write over A's
+    // in the same round (the two slices of a round run back to back).
+    const [a, b] = sides as [Side, Side];
+    const ratios = a.cpuPerWrite.map((x, i) => (b.cpuPerWrite[i] ?? NaN) / x).filter((r) => Number.isFinite(r));
+    const median = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)] ?? NaN;
+    const better = ratios.filter((r) => r < 1).length;
+    console.log(
+      `B/A nodes' CPU per write, median over ${ratios.length} rounds: ${median.toFixed(3)} (B lower in ${better} of ${ratios.length})`,
+    );
   } finally {
     for (const s of sides) {
       s.agent.destroy();
