@@ -1,6 +1,10 @@
 // The node's storage (storage-adapter.ts) over the real WAL worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Entry } from '../raft/types.ts';
+import { SNAPSHOT_FILE } from '../storage/snapshot_file.ts';
 import { patternBytes, snapshotMeta, tempDir as tmp } from '../storage/test-util.ts';
 import { openNodeStorage } from './storage-adapter.ts';
 
@@ -21,4 +25,24 @@ test('the snapshot to send is read beside the WAL worker, not behind a snapshot 
   await Promise.all([saving, loading]);
   // Through the WAL worker the read came after the save and found snapshot 2.
   assert.deepEqual(order, ['loaded 1', 'saved']);
+});
+
+test('an append made while a large snapshot is being saved is durable before the snapshot is in place (issue 13)', async (t) => {
+  const dir = tempDir(t);
+  const opened = await openNodeStorage(dir);
+  const s = opened.storage;
+  t.after(() => s.close());
+  const entry = (index: number): Entry => ({ index, term: 2, type: 0, data: new Uint8Array([index]) });
+  await s.persist({ entries: [entry(1), entry(2)], hardState: null, snapshot: null, sync: true });
+  const snapshotInPlace = (): boolean => existsSync(join(dir, SNAPSHOT_FILE));
+  // The save's file is written beside the WAL worker; only its rename and record wait in line, after
+  // the append asked for after it. Through the worker, the append waited for the whole save.
+  const saving = s.saveSnapshot(meta(2), bytes(48 * 1024 * 1024, 4));
+  const appended = await s
+    .persist({ entries: [entry(3)], hardState: null, snapshot: null, sync: true })
+    .then(() => (snapshotInPlace() ? 'after the snapshot was in place' : 'before the snapshot was in place'));
+  await saving;
+  assert.equal(appended, 'before the snapshot was in place');
+  assert.ok(snapshotInPlace());
+  assert.equal((await s.loadSnapshot())?.meta.index, 2);
 });

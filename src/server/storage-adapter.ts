@@ -68,14 +68,12 @@ class PersisterStorage implements NodeStorage {
     });
   }
 
+  /**
+   * Written beside the WAL worker, then put in place in order (Persister.saveSnapshot): appends and
+   * their fsyncs do not wait behind the ~100 MiB file (issue 13).
+   */
   async saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    await this.p.persist({
-      entries: [],
-      hardState: null,
-      snapshot: { meta, data },
-      sync: true,
-      giveSnapshotBytes: true,
-    });
+    await this.p.saveSnapshot({ meta, data }, { giveBytes: true });
     await this.p.compact(meta.index);
   }
 

@@ -3,10 +3,11 @@
 // FileSystem (tests, the simulator). Both run one batch at a time: apply every request in order, then
 // one write + one fsync for the whole batch.
 import { Worker } from 'node:worker_threads';
-import type { Entry, HardState } from '../raft/types.ts';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
 import type { Snapshot } from './snapshot_file.ts';
+import { sideFsOver, writeSnapshotSide, type SideFs } from './snapshot_save.ts';
 import { Wal, type WalOpenResult, type WalOptions } from './wal.ts';
 import { threadMemoryBuffer } from '../util/thread-memory.ts';
 import { workerBootCode } from '../util/worker-boot.ts';
@@ -16,6 +17,11 @@ export interface PersistRequest {
   readonly hardState: HardState | null;
   /** Installed before the entries (Ready ordering); saved atomically and fsynced on its own. */
   readonly snapshot?: Snapshot;
+  /**
+   * The node's own snapshot, already written and fsynced beside the WAL by prepareSnapshot: put in
+   * place (rename) and recorded here, in request order (Wal.adoptSnapshotFile).
+   */
+  readonly savedSnapshot?: SnapshotMeta;
   /**
    * Ready.mustSync: false when nothing in the request needs to be durable before messages leave
    * (e.g. only the commit index moved). A batch in which no request needs it skips the fsync; its
@@ -41,6 +47,11 @@ export type OpenedState = Omit<WalOpenResult, 'wal'>;
 export interface Backend {
   open(): Promise<OpenedState>;
   writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult>;
+  /**
+   * Writes the node's own snapshot to its temp file beside the WAL: batches go on meanwhile. A
+   * writeBatch with `savedSnapshot` then puts it in place. `give`: as PersistRequest.giveSnapshotBytes.
+   */
+  prepareSnapshot(snap: Snapshot, give: boolean): Promise<void>;
   compact(index: number): Promise<void>;
   loadSnapshot(): Promise<Snapshot | null>;
   close(): Promise<void>;
@@ -50,6 +61,7 @@ export interface Backend {
 export function applyBatch(wal: Wal, reqs: readonly PersistRequest[], nowMs: () => number): BatchResult {
   for (const r of reqs) {
     if (r.snapshot !== undefined) wal.saveSnapshot(r.snapshot.meta, r.snapshot.data);
+    if (r.savedSnapshot !== undefined) wal.adoptSnapshotFile(r.savedSnapshot);
     wal.append(r.entries, r.hardState);
   }
   if (reqs.every((r) => r.sync === false)) return { fsyncMs: 0, fsynced: false };
@@ -66,6 +78,8 @@ export class InlineBackend implements Backend {
     private readonly dir: string,
     private readonly opts: WalOptions = {},
     private readonly nowMs: () => number = () => performance.now(),
+    /** Where prepareSnapshot writes: `fs` itself, one call per macrotask, unless a test wraps it. */
+    private readonly sideFs: SideFs = sideFsOver(fs),
   ) {}
   private later<T>(fn: () => T): Promise<T> {
     return new Promise((resolve, reject) =>
@@ -91,6 +105,10 @@ export class InlineBackend implements Backend {
   }
   writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult> {
     return this.later(() => applyBatch(this.open_(), reqs, this.nowMs));
+  }
+  prepareSnapshot(snap: Snapshot): Promise<void> {
+    this.open_();
+    return writeSnapshotSide(this.sideFs, this.dir, snap.meta, snap.data);
   }
   compact(index: number): Promise<void> {
     return this.later(() => void this.open_().compact(index));
@@ -169,6 +187,12 @@ export class WorkerBackend implements Backend {
         transfer.push(buf);
     }
     return this.call('write', reqs, transfer);
+  }
+  prepareSnapshot(snap: Snapshot, give: boolean): Promise<void> {
+    const buf = snap.data.buffer;
+    // Moved, not copied (see writeBatch); the worker writes it without blocking its batches.
+    const transfer = give && snap.data.byteLength >= 1 << 20 && buf instanceof ArrayBuffer ? [buf] : [];
+    return this.call('prepareSnapshot', snap, transfer);
   }
   compact(index: number): Promise<void> {
     return this.call('compact', index);

@@ -1,5 +1,6 @@
-// Seeded fault test over FaultyFs (issue 4): random appends, syncs, snapshots, compactions and
-// crashes (between and inside operations, with torn tails), plus bit flips. Invariants:
+// Seeded fault test over FaultyFs (issue 4): random appends, syncs, snapshots (installed, saved in
+// one step, or written beside the WAL and adopted later with appends and syncs between — issue 13),
+// compactions and crashes (between and inside operations, with torn tails), plus bit flips. Invariants:
 // - after every crash, the reopened state is one the WAL passed through since its last
 //   acknowledged sync — so every acknowledged record is there (unless a later write replaced it);
 // - a bit flipped anywhere but the last record of the last segment makes Wal.open refuse to start
@@ -10,7 +11,7 @@ import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import { FaultyFs, mulberry32, SimulatedCrash } from './faulty_fs.ts';
 import { scanFrames } from './frame.ts';
-import { SNAPSHOT_FILE } from './snapshot_file.ts';
+import { SNAPSHOT_FILE, SNAPSHOT_SAVE_TEMP_FILE, writeSnapshotTempFile } from './snapshot_file.ts';
 import { Wal, type WalState } from './wal.ts';
 
 const DIR = '/node';
@@ -66,6 +67,9 @@ interface Tally {
   repairs: number;
   refusals: number;
   lostUnsynced: number;
+  /** Snapshots written beside the WAL, and those adopted (put in place) later. */
+  sideWrites: number;
+  adopts: number;
 }
 
 function runSeed(seed: number, t: Tally): void {
@@ -83,6 +87,8 @@ function runSeed(seed: number, t: Tally): void {
   let cur = acked;
   let pending: Op[] = [];
   let term = 1;
+  /** A snapshot file written beside the WAL, not yet adopted: invisible to recovery until then. */
+  let side: SnapshotMeta | null = null;
   const doOp = (op: Op): void => {
     pending.push(op);
     cur = applyOp(cur, op);
@@ -108,7 +114,15 @@ function runSeed(seed: number, t: Tally): void {
         if (hs !== null) doOp({ k: 'hs', h: hs });
         wal.append(es, hs);
       } else if (r < 0.8) {
-        wal.sync();
+        if (side !== null && rnd() < 0.5) {
+          const m = side;
+          side = null;
+          // Adopting one that an install has since passed keeps the installed one.
+          if (cur.snapshot === null || m.index > cur.snapshot.index) doOp({ k: 'snap', m });
+          wal.adoptSnapshotFile(m);
+          t.adopts++;
+        }
+        wal.sync(); // as applyBatch does after every batch (an adopt that was skipped syncs nothing)
         ({ acked, pending } = { acked: cur, pending: [] });
       } else if (r < 0.9 && last(cur) > cur.base) {
         const install = rnd() < 0.2;
@@ -118,9 +132,16 @@ function runSeed(seed: number, t: Tally): void {
           term: install ? term : termAt(cur, index)!,
           confState: { voters: ['n0', 'n1', 'n2'], learners: [] },
         };
-        doOp({ k: 'snap', m });
-        wal.saveSnapshot(m, Uint8Array.of(seed & 0xff, index & 0xff));
-        ({ acked, pending } = { acked: cur, pending: [] });
+        const data = Uint8Array.of(seed & 0xff, index & 0xff);
+        if (!install && side === null && rnd() < 0.5) {
+          writeSnapshotTempFile(fs, `${DIR}/${SNAPSHOT_SAVE_TEMP_FILE}`, m, data);
+          side = m;
+          t.sideWrites++;
+        } else {
+          doOp({ k: 'snap', m });
+          wal.saveSnapshot(m, data);
+          ({ acked, pending } = { acked: cur, pending: [] });
+        }
       } else if (r < 0.95 && cur.snapshot !== null) {
         wal.compact(cur.snapshot.index);
         ({ acked, pending } = { acked: cur, pending: [] });
@@ -133,6 +154,7 @@ function runSeed(seed: number, t: Tally): void {
       if (r < 0.1 || (r >= 0.55 && r < 0.65)) t.midOpCrashes++;
       t.crashes++;
       fs.crash();
+      side = null; // Wal.open deletes the temp file
       // Candidates: the acknowledged state plus any prefix of the records written after it.
       const candidates = [acked];
       for (const op of pending) candidates.push(applyOp(candidates[candidates.length - 1]!, op));
@@ -176,10 +198,19 @@ function flipNonTail(fs: FaultyFs, pick: (n: number) => number): boolean {
 }
 
 test(`seeded crashes over FaultyFs never lose an acknowledged record (${SEEDS} seeds)`, () => {
-  const t: Tally = { crashes: 0, midOpCrashes: 0, repairs: 0, refusals: 0, lostUnsynced: 0 };
+  const t: Tally = {
+    crashes: 0,
+    midOpCrashes: 0,
+    repairs: 0,
+    refusals: 0,
+    lostUnsynced: 0,
+    sideWrites: 0,
+    adopts: 0,
+  };
   for (let seed = 1; seed <= SEEDS; seed++) runSeed(seed, t);
   // The run must actually have exercised every path it claims to check.
   assert.ok(t.crashes > 200 && t.midOpCrashes > 50, JSON.stringify(t));
   assert.ok(t.repairs > 20 && t.refusals > 20 && t.lostUnsynced > 20, JSON.stringify(t));
+  assert.ok(t.sideWrites > 100 && t.adopts > 50, JSON.stringify(t));
   console.log(`fault tally: ${JSON.stringify(t)}`);
 });

@@ -13,6 +13,7 @@ import {
   type PersistRequest,
 } from './backend.ts';
 import type { Snapshot } from './snapshot_file.ts';
+import type { SideFs } from './snapshot_save.ts';
 import type { WalOptions } from './wal.ts';
 
 export type { PersistRequest } from './backend.ts';
@@ -29,6 +30,11 @@ export interface PersisterOptions extends WalOptions {
   readonly maxBatchRequests?: number;
   /** Called after every batch that issued an fsync: feed a latency histogram from it. */
   readonly onSync?: (info: SyncInfo) => void;
+}
+
+export interface InlineOptions extends PersisterOptions {
+  /** Where saveSnapshot writes its file beside the WAL (default: the FileSystem itself). */
+  readonly sideFs?: SideFs;
 }
 
 export interface PersisterStats {
@@ -55,6 +61,8 @@ export class Persister {
   private queue: Waiter[] = [];
   private inFlight = false;
   private failed: Error | null = null;
+  /** The snapshot save in progress (its file being written beside the WAL), if any. */
+  private saving: Promise<void> | null = null;
   private readonly maxBatchRequests: number;
 
   private constructor(
@@ -80,9 +88,10 @@ export class Persister {
   static openInline(
     fs: FileSystem,
     dir: string,
-    opts: PersisterOptions = {},
+    opts: InlineOptions = {},
   ): Promise<OpenedState & { persister: Persister }> {
-    return Persister.start(new InlineBackend(fs, dir, walOpts(opts)), opts);
+    const backend = new InlineBackend(fs, dir, walOpts(opts), undefined, opts.sideFs);
+    return Persister.start(backend, opts);
   }
 
   private static async start(
@@ -108,6 +117,34 @@ export class Persister {
     });
   }
 
+  /**
+   * Saves the node's own snapshot: its file is written and fsynced beside the WAL — persists go on
+   * meanwhile, each with its fsync — then put in place and recorded in order after every persist
+   * made before that (docs/storage.md, "Write path and fsync rules"). Resolves once durable. One
+   * save at a time. A failed write fails the persister for good, like a failed persist.
+   */
+  saveSnapshot(snap: Snapshot, opts: { readonly giveBytes?: boolean } = {}): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    if (this.saving !== null) return Promise.reject(new Error('Persister.saveSnapshot: a save is in progress'));
+    const saving = (async () => {
+      try {
+        await this.backend.prepareSnapshot(snap, opts.giveBytes === true);
+      } catch (e) {
+        // The save's own rejection first: the node then names the snapshot as the cause, not a
+        // persist that was refused because of it.
+        const failed = this.fail(e, { queueLater: true });
+        throw failed;
+      }
+      await this.persist({ entries: [], hardState: null, savedSnapshot: snap.meta });
+    })();
+    this.saving = saving;
+    void saving.then(
+      () => (this.saving = null),
+      () => (this.saving = null),
+    );
+    return saving;
+  }
+
   /** Deletes WAL segments covered by the saved snapshot (after earlier persists are durable). */
   async compact(index: number): Promise<void> {
     await this.idle();
@@ -119,6 +156,7 @@ export class Persister {
   }
 
   async close(): Promise<void> {
+    await this.saving?.catch(() => undefined);
     await this.idle();
     await this.backend.close();
   }
@@ -129,6 +167,21 @@ export class Persister {
     await this.persist({ entries: [], hardState: null }).catch(() => undefined);
   }
 
+  /** Fails the persister for good: queued persists are refused (their records may never be written). */
+  private fail(e: unknown, opts: { readonly queueLater?: boolean } = {}): Error {
+    const failed = (this.failed ??= new PersisterFailedError(
+      `persist failed; stop this node: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    ));
+    const refuse = (): void => {
+      for (const w of this.queue) w.reject(failed);
+      this.queue = [];
+    };
+    if (opts.queueLater === true) setImmediate(refuse);
+    else refuse();
+    return failed;
+  }
+
   private async drain(): Promise<void> {
     this.inFlight = true;
     while (this.queue.length > 0 && this.failed === null) {
@@ -137,12 +190,8 @@ export class Persister {
       try {
         result = await this.backend.writeBatch(batch.map((w) => w.req));
       } catch (e) {
-        this.failed = new PersisterFailedError(
-          `persist failed; stop this node: ${e instanceof Error ? e.message : String(e)}`,
-          { cause: e },
-        );
-        for (const w of [...batch, ...this.queue]) w.reject(this.failed);
-        this.queue = [];
+        this.queue = [...batch, ...this.queue];
+        this.fail(e);
         break;
       }
       this.stats.batches++;

@@ -7,13 +7,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { payloadFor } from './crash_child.ts';
+import { CRASH_CHILD_SEGMENT_BYTES, payloadFor, snapshotBytesFor } from './crash_child.ts';
 import { StorageCorruptError } from './errors.ts';
 import { RealFs } from './fs.ts';
+import { SNAPSHOT_SAVE_TEMP_FILE } from './snapshot_file.ts';
 import { Wal } from './wal.ts';
 
 const CHILD = fileURLToPath(new URL('./crash_child.ts', import.meta.url));
-const OPTS = { segmentSizeBytes: 16 * 1024 };
+const OPTS = { segmentSizeBytes: CRASH_CHILD_SEGMENT_BYTES };
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-wal-'));
@@ -21,22 +22,37 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-/** Runs the child until it has acknowledged at least `killAfter`, then SIGKILLs it. Returns the highest ack. */
-function runAndKill(dir: string, killAfter: number): Promise<number> {
+/**
+ * Runs the child until it has acknowledged at least `killAfter` (and, with `snapshots`, put one in
+ * place), then SIGKILLs it. Returns the highest ack and the snapshots it reported.
+ */
+function runAndKill(dir: string, killAfter: number, mode: 'plain' | 'snapshots' = 'plain'): Promise<number> {
+  return runAndKillSaving(dir, killAfter, mode).then((r) => r.acked);
+}
+
+function runAndKillSaving(
+  dir: string,
+  killAfter: number,
+  mode: 'plain' | 'snapshots',
+): Promise<{ acked: number; snapshots: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '1000000'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '1000000', mode], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let acked = 0;
     let buf = '';
     let killed = false;
+    let snapshots = 0;
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.stdout.on('data', (chunk: Buffer) => {
       buf += chunk.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const l of lines) if (l.startsWith('ack ')) acked = Math.max(acked, Number(l.slice(4)));
-      if (acked >= killAfter && !killed) {
+      for (const l of lines) {
+        if (l.startsWith('ack ')) acked = Math.max(acked, Number(l.slice(4)));
+        if (l.startsWith('snap ')) snapshots++;
+      }
+      if (acked >= killAfter && (mode === 'plain' || snapshots > 0) && !killed) {
         killed = true;
         child.kill('SIGKILL');
       }
@@ -45,7 +61,7 @@ function runAndKill(dir: string, killAfter: number): Promise<number> {
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (signal !== 'SIGKILL') reject(new Error(`child exited ${code} ${signal} before being killed`));
-      else resolve(acked);
+      else resolve({ acked, snapshots });
     });
   });
 }
@@ -68,6 +84,27 @@ test('kill -9 mid-stream: every acknowledged entry is there after reopening', as
   }
   assert.ok(readdirSync(dir).filter((f) => f.endsWith('.wal')).length > 1, 'segments rotated');
   assert.ok(lastAcked >= 800);
+});
+
+test('kill -9 while snapshots are written beside the WAL: acknowledged entries and a whole snapshot survive', async (t) => {
+  const dir = tempDir(t);
+  let saved = 0;
+  for (const killAfter of [150, 420, 730, 1010]) {
+    const { acked, snapshots } = await runAndKillSaving(dir, killAfter, 'snapshots');
+    saved += snapshots;
+    const { wal, state } = Wal.open(new RealFs(), dir, OPTS);
+    const snap = state.snapshot?.index ?? 0;
+    const file = wal.loadSnapshot();
+    wal.close();
+    assert.equal(file?.meta.index ?? 0, snap, 'the snapshot file and the log agree');
+    if (file !== null) assert.ok(Buffer.from(file.data).equals(Buffer.from(snapshotBytesFor(snap))), 'snapshot whole');
+    assert.equal(state.entries[0]?.index ?? snap + 1, snap + 1);
+    const byIndex = new Map(state.entries.map((e) => [e.index, e]));
+    for (let i = snap + 1; i <= acked; i++)
+      assert.deepEqual(byIndex.get(i)?.data, payloadFor(i), `acknowledged entry ${i} lost`);
+    assert.ok(!readdirSync(dir).includes(SNAPSHOT_SAVE_TEMP_FILE), 'the temp file is removed on open');
+  }
+  assert.ok(saved >= 4, `${saved} snapshots put in place`);
 });
 
 function writeSome(dir: string, n: number): void {

@@ -64,3 +64,25 @@ test('the WAL worker frees a snapshot it was handed once it is written', async (
   const loaded = await backend.loadSnapshot();
   assert.equal(loaded?.data.byteLength, SNAPSHOT_BYTES);
 });
+
+test("the WAL worker frees the node's own snapshot once it is written beside the WAL and put in place", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-release-'));
+  const backend = new WorkerBackend(dir);
+  t.after(async () => {
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await backend.open();
+  const before = await walExternal(1, (b) => b >= 0);
+  const data = Buffer.allocUnsafeSlow(SNAPSHOT_BYTES).fill(9);
+  const meta = { index: 10, term: 1, confState: { voters: ['n1'], learners: [] } };
+  await backend.writeBatch([{ entries: [], hardState: { term: 1, votedFor: null, commit: 0 } }]);
+  await backend.prepareSnapshot({ meta, data }, true);
+  assert.equal(data.byteLength, 0, 'the bytes moved to the worker');
+  await backend.writeBatch([{ entries: [], hardState: null, savedSnapshot: meta }]);
+  const after = await walExternal(3, (b) => b < before + 16 * MiB);
+  assert.ok(after < before + 16 * MiB, `the worker still holds ${after} bytes off its heap after the write`);
+  const loaded = await backend.loadSnapshot();
+  assert.equal(loaded?.meta.index, 10);
+  assert.equal(loaded?.data.byteLength, SNAPSHOT_BYTES);
+});

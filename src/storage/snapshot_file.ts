@@ -11,6 +11,12 @@ import { decodeSnapshotMeta, encodeSnapshotMeta, PayloadError } from './records.
 
 export const SNAPSHOT_FILE = 'snapshot.snap';
 export const SNAPSHOT_TEMP_FILE = 'snapshot.snap.tmp';
+/**
+ * The node's own snapshot being written beside the WAL (snapshot_save.ts), put in place by
+ * Wal.adoptSnapshotFile. A name of its own: an install from the leader writes SNAPSHOT_TEMP_FILE
+ * in the WAL worker meanwhile. Deleted on open, like SNAPSHOT_TEMP_FILE.
+ */
+export const SNAPSHOT_SAVE_TEMP_FILE = 'snapshot.snap.saving';
 const MAGIC = new TextEncoder().encode('LKVSNAP1');
 
 export interface Snapshot {
@@ -18,16 +24,27 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
-/** The file's pieces: magic and metadata, the data itself (not copied), the checksum. */
-function snapshotPieces(meta: SnapshotMeta, data: Uint8Array): Uint8Array[] {
+/** The file's first bytes: magic, metadata length, metadata. The CRC32C runs on from crc32c(head). */
+export function snapshotHead(meta: SnapshotMeta): Uint8Array {
   const m = encodeSnapshotMeta(meta);
   const head = new Uint8Array(MAGIC.length + 4 + m.length);
   head.set(MAGIC, 0);
   new DataView(head.buffer).setUint32(MAGIC.length, m.length, true);
   head.set(m, MAGIC.length + 4);
+  return head;
+}
+
+/** The file's last 4 bytes: the CRC32C of everything before them. */
+export function snapshotTail(crc: number): Uint8Array {
   const tail = new Uint8Array(4);
-  new DataView(tail.buffer).setUint32(0, crc32c(data, 0, data.length, crc32c(head)), true);
-  return [head, data, tail];
+  new DataView(tail.buffer).setUint32(0, crc, true);
+  return tail;
+}
+
+/** The file's pieces: magic and metadata, the data itself (not copied), the checksum. */
+function snapshotPieces(meta: SnapshotMeta, data: Uint8Array): Uint8Array[] {
+  const head = snapshotHead(meta);
+  return [head, data, snapshotTail(crc32c(data, 0, data.length, crc32c(head)))];
 }
 
 /** Bytes before the checksum in a well-formed file are at least this many. */
@@ -62,8 +79,15 @@ export function decodeSnapshot(file: string, b: Uint8Array, crc?: number): Snaps
 /** Atomic replace: write temp, fsync it, rename over the old one, fsync the folder. */
 export function writeSnapshotFile(fs: FileSystem, dir: string, meta: SnapshotMeta, data: Uint8Array): void {
   const tmp = posix.join(dir, SNAPSHOT_TEMP_FILE);
-  if (fs.exists(tmp)) fs.unlink(tmp);
-  const fd = fs.open(tmp, { create: true });
+  writeSnapshotTempFile(fs, tmp, meta, data);
+  fs.rename(tmp, posix.join(dir, SNAPSHOT_FILE));
+  fs.fsyncDir(dir);
+}
+
+/** Writes a whole snapshot file at `path` (replacing one there) and fsyncs it; not yet visible. */
+export function writeSnapshotTempFile(fs: FileSystem, path: string, meta: SnapshotMeta, data: Uint8Array): void {
+  if (fs.exists(path)) fs.unlink(path);
+  const fd = fs.open(path, { create: true });
   try {
     // Piece by piece: the data is never copied into a second buffer of its size.
     for (const piece of snapshotPieces(meta, data)) fs.append(fd, piece);
@@ -71,8 +95,6 @@ export function writeSnapshotFile(fs: FileSystem, dir: string, meta: SnapshotMet
   } finally {
     fs.close(fd);
   }
-  fs.rename(tmp, posix.join(dir, SNAPSHOT_FILE));
-  fs.fsyncDir(dir);
 }
 
 export function readSnapshotFile(fs: FileSystem, dir: string): Snapshot | null {

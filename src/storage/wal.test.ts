@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
-import { FaultyFs } from './faulty_fs.ts';
-import { SNAPSHOT_FILE, SNAPSHOT_TEMP_FILE } from './snapshot_file.ts';
+import { FaultyFs, SimulatedCrash } from './faulty_fs.ts';
+import { SNAPSHOT_FILE, SNAPSHOT_SAVE_TEMP_FILE, SNAPSHOT_TEMP_FILE, writeSnapshotTempFile } from './snapshot_file.ts';
 import { Wal } from './wal.ts';
 
 const DIR = '/data/n1';
@@ -185,6 +185,59 @@ test('crash between snapshot temp write and rename leaves the old snapshot valid
       .join(' '),
   );
   assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_TEMP_FILE}`));
+});
+
+test('own snapshot written beside the WAL: a crash at every step of the write, the appends between and the adopt recovers old or new, acked entries kept', () => {
+  const conf = { voters: ['n1'], learners: [], removed: [] };
+  const recovered = new Set<string>();
+  let k = 0;
+  for (; k < 100; k++) {
+    const fs = new FaultyFs({ seed: 20 + k, tornWriteProbability: 0.9 });
+    const { wal } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+    wal.append(range(1, 10, 1), null);
+    wal.saveSnapshot({ index: 4, term: 1, confState: conf }, new Uint8Array([4]));
+    let acked = 10;
+    let adopted = false;
+    fs.crashAfter(k); // the k-th mutating call from here on loses power
+    try {
+      // The side write (snapshot_save.ts writes the same bytes asynchronously), appends meanwhile,
+      // then the ordered step.
+      writeSnapshotTempFile(
+        fs,
+        `${DIR}/${SNAPSHOT_SAVE_TEMP_FILE}`,
+        { index: 8, term: 1, confState: conf },
+        new Uint8Array([8]),
+      );
+      for (const i of [11, 12, 13]) {
+        wal.append([ent(i, 1, 'x'.repeat(200))], { term: 1, votedFor: 'n1', commit: i - 1 });
+        wal.sync();
+        acked = i;
+      }
+      assert.equal(wal.adoptSnapshotFile({ index: 8, term: 1, confState: conf }), true);
+      adopted = true;
+      wal.append([ent(14, 1)], null);
+      wal.sync();
+      acked = 14;
+      fs.crashAfter(-1);
+      break; // k is past the last mutating call: every boundary was tried
+    } catch (e) {
+      if (!(e instanceof SimulatedCrash)) throw e;
+    }
+    fs.crash();
+    const { wal: w2, state } = Wal.open(fs, DIR, { segmentSizeBytes: 1024 });
+    const snap = state.snapshot?.index;
+    assert.ok(snap === 4 || snap === 8, `k=${k}: snapshot ${snap}`);
+    if (adopted) assert.equal(snap, 8, `k=${k}: the adopted snapshot was lost`);
+    assert.deepEqual([...w2.loadSnapshot()!.data], [snap], `k=${k}: file and marker disagree`);
+    const last = state.entries.at(-1)?.index ?? snap!;
+    assert.ok(last >= acked, `k=${k}: acked ${acked}, recovered up to ${last}`);
+    assert.equal(state.entries[0]?.index, snap! + 1);
+    assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_SAVE_TEMP_FILE}`));
+    recovered.add(`${snap}`);
+    w2.close();
+  }
+  assert.ok(k > 10 && k < 100, `tried ${k} crash points`);
+  assert.deepEqual([...recovered].sort(), ['4', '8'], 'crashes landed both before and after the rename');
 });
 
 test('a snapshot renamed into place but whose marker was lost still governs the log', () => {

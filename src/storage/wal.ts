@@ -11,7 +11,14 @@ import { encodeFrame } from './frame.ts';
 import { LogWindow } from './log_window.ts';
 import * as rec from './records.ts';
 import { recoverDir, segmentName, type SegmentInfo, type TailRepair } from './recovery.ts';
-import { readSnapshotFile, SNAPSHOT_TEMP_FILE, writeSnapshotFile, type Snapshot } from './snapshot_file.ts';
+import {
+  readSnapshotFile,
+  SNAPSHOT_FILE,
+  SNAPSHOT_SAVE_TEMP_FILE,
+  SNAPSHOT_TEMP_FILE,
+  writeSnapshotFile,
+  type Snapshot,
+} from './snapshot_file.ts';
 
 export interface WalOptions {
   /** A new segment starts once the current one reaches this size. */
@@ -87,8 +94,11 @@ export class Wal {
     }
     fs.mkdirp(dir);
     const r = recoverDir(fs, dir);
-    const tmp = posix.join(dir, SNAPSHOT_TEMP_FILE);
-    if (fs.exists(tmp)) fs.unlink(tmp); // a snapshot write that never reached its rename
+    // Snapshot writes that never reached their rename.
+    for (const name of [SNAPSHOT_TEMP_FILE, SNAPSHOT_SAVE_TEMP_FILE]) {
+      const tmp = posix.join(dir, name);
+      if (fs.exists(tmp)) fs.unlink(tmp);
+    }
     const log = new LogWindow<number>((t) => t, r.log.baseIndex, r.log.baseTerm);
     for (const e of r.log.all()) log.push(e.term);
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
@@ -211,6 +221,34 @@ export class Wal {
     this.sync();
     this.recoveredSnapshot = null;
     writeSnapshotFile(this.fs, this.dir, meta, data);
+    this.recordSnapshot(meta);
+  }
+
+  /**
+   * The ordered half of saving the node's own snapshot: the file was written and fsynced beside the
+   * WAL as SNAPSHOT_SAVE_TEMP_FILE (snapshot_save.ts) while appends went on. Syncs what is pending,
+   * renames the file into place, fsyncs the folder, then records the marker as saveSnapshot does.
+   * Returns false, and removes the file, when a snapshot at or past `meta` is already in place (one
+   * installed from the leader while this one was being written).
+   */
+  adoptSnapshotFile(meta: SnapshotMeta): boolean {
+    this.assertOpen();
+    const tmp = posix.join(this.dir, SNAPSHOT_SAVE_TEMP_FILE);
+    if (this.snapshot !== null && meta.index <= this.snapshot.index) {
+      if (this.fs.exists(tmp)) this.fs.unlink(tmp);
+      return false;
+    }
+    // As in saveSnapshot: the entries the snapshot covers are durable before the file is in place.
+    this.sync();
+    this.recoveredSnapshot = null;
+    this.fs.rename(tmp, posix.join(this.dir, SNAPSHOT_FILE));
+    this.fs.fsyncDir(this.dir);
+    this.recordSnapshot(meta);
+    return true;
+  }
+
+  /** After the snapshot file is in place: its marker, durable (the install rule on replay). */
+  private recordSnapshot(meta: SnapshotMeta): void {
     this.record(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(meta));
     this.snapshot = meta;
     this.log.applySnapshot(meta.index, meta.term);
