@@ -22,7 +22,7 @@ test('normalizeEndpoint refuses other schemes, paths, missing ports and bare IPv
     ['grpc://127.0.0.1:7001', /unsupported scheme 'grpc:\/\/'/],
     ['http://127.0.0.1:7001/v3', /no path/],
     ['http://127.0.0.1', /not host:port/],
-    ['nohost', /not host:port/],
+    ['nohost', /'nohost' is not host:port, https:\/\/host:port or http:\/\/host:port$/],
     ['::1:7001', /IPv6 address in brackets/],
     ['127.0.0.1:0', /port 0 is not in 1\.\.65535/],
     ['127.0.0.1:70000', /port 70000/],

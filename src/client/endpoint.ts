@@ -35,7 +35,7 @@ export function normalizeEndpoint(text: string): string {
   const m = HOST_PORT.exec(rest);
   if (m === null) {
     const hint = /^[0-9A-Fa-f]*:[0-9A-Fa-f]*:/.test(rest) ? ' (write an IPv6 address in brackets: [::1]:7001)' : '';
-    throw new EndpointError(`endpoint '${raw}' is not host:port or http://host:port${hint}`);
+    throw new EndpointError(`endpoint '${raw}' is not host:port, https://host:port or http://host:port${hint}`);
   }
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw new EndpointError(`endpoint '${raw}': port ${m[2]} is not in 1..65535`);
