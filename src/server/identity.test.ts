@@ -1,13 +1,21 @@
 // The identity record at start (docs/storage.md "Cluster identity"): bootstrap, a restart that must
 // agree, join, and the handshake's incarnation check.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { readIdentity } from '../storage/identity.ts';
 import { buildNodeConfig, rawFromArgs } from './config.ts';
-import { checkFlags, clusterIdFor, membersOf, resolveIdentity, StartRefusedError } from './identity.ts';
+import {
+  checkFlags,
+  clusterIdFor,
+  membersOf,
+  refuseParentOfDataDirs,
+  resolveIdentity,
+  StartRefusedError,
+} from './identity.ts';
+import { startNode } from './start.ts';
 import type { JoinInfo } from './join.ts';
 
 const THREE = 'n1=10.0.0.1:7101,n2=10.0.0.2:7101,n3=10.0.0.3:7101';
@@ -141,4 +149,29 @@ test('a data dir recorded without client addresses (bootstrap or restore without
     membersOf(given.initial),
     readIdentity(d)!.clusterId,
   );
+});
+
+test("a data dir holding only members' data dirs (the parent of data/n1 …) is refused before anything is created, even with --peers", async (t) => {
+  const parent = dir(t);
+  for (const id of ['n1', 'n2']) {
+    mkdirSync(join(parent, id));
+    resolveIdentity(cfg(join(parent, id), '--peers', THREE), true, null);
+  }
+  mkdirSync(join(parent, 'tls'));
+  const before = readdirSync(parent).sort();
+  for (const flags of [['--peers', THREE], []]) {
+    await assert.rejects(
+      startNode(cfg(parent, ...flags, '--log-level', 'silent')),
+      refused(
+        new RegExp(
+          `the data dir .* holds no member's data but the data dirs .*n1, .*n2: give a member's own folder, e.g. --data-dir ${parent}/n1$`,
+        ),
+      ),
+    );
+    assert.deepEqual(readdirSync(parent).sort(), before, 'nothing created in it');
+  }
+  // A member's own data dir, and an empty or new one, are not refused for it.
+  refuseParentOfDataDirs(join(parent, 'n1'), 'n1');
+  refuseParentOfDataDirs(join(parent, 'tls'), 'n1');
+  refuseParentOfDataDirs(join(parent, 'new'), 'n1');
 });

@@ -13,7 +13,9 @@
 //   stops: it is not the member the cluster knows (a wiped disk, another cluster, not a member at
 //   all). A member of a working cluster only logs the refusal (the refused one is the stranger).
 import { createHash, randomBytes } from 'node:crypto';
-import { readIdentity, writeIdentity } from '../storage/identity.ts';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { IDENTITY_FILE, readIdentity, writeIdentity } from '../storage/identity.ts';
 import type { IdentityRecord, MemberRecord } from '../storage/identity.ts';
 import type { PeerIdentity } from '../transport/options.ts';
 import { formatHostPort, parseHostPort } from './config.ts';
@@ -214,6 +216,38 @@ export interface ResolvedIdentity {
  * entry, no snapshot). `join`: what a current member answered (serve --join on an empty data dir).
  * The flags are checked against the configuration in force later (checkFlags), once the log is read.
  */
+/** A folder holds a member's data: its identity record or WAL segments (docs/storage.md). */
+function holdsMemberData(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => name === IDENTITY_FILE || /^[0-9a-f]{16}\.wal$/.test(name));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a data dir that holds no data of its own but the data dirs of members (the parent of
+ * `leasekv up`'s data/n1 …, or /var/lib/leasekv for /var/lib/leasekv/n1): with --peers the node
+ * would otherwise bootstrap a second cluster beside them. Called before anything is created.
+ */
+export function refuseParentOfDataDirs(dataDir: string, id: string): void {
+  if (holdsMemberData(dataDir)) return;
+  let inside: string[];
+  try {
+    inside = readdirSync(dataDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && holdsMemberData(join(dataDir, d.name)))
+      .map((d) => join(dataDir, d.name))
+      .sort();
+  } catch {
+    return;
+  }
+  if (inside.length === 0) return;
+  const own = inside.find((d) => basename(d) === id) ?? inside[0];
+  throw new StartRefusedError(
+    `the data dir ${dataDir} holds no member's data but the data dirs ${inside.join(', ')}: give a member's own folder, e.g. --data-dir ${own}`,
+  );
+}
+
 /** What a member without data needs (said when its data dir is empty or not there). */
 export const NEW_MEMBER_FLAGS =
   "give --peers to bootstrap a brand-new cluster (every member's data dir empty), or --join to start a member added with `leasekv member add`";

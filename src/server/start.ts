@@ -14,7 +14,14 @@ import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
 import { healthRoute } from './health.ts';
-import { checkFlags, membersOf, NEW_MEMBER_FLAGS, resolveIdentity, StartRefusedError } from './identity.ts';
+import {
+  checkFlags,
+  membersOf,
+  NEW_MEMBER_FLAGS,
+  refuseParentOfDataDirs,
+  resolveIdentity,
+  StartRefusedError,
+} from './identity.ts';
 import type { ResolvedIdentity } from './identity.ts';
 import { readIdentity } from '../storage/identity.ts';
 import { fetchJoinInfo } from './join.ts';
@@ -147,8 +154,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
 }
 
 /**
- * A data dir that is not a folder, or is not there while neither --peers nor --join says this is a
- * new member (a mistyped path, say), is refused before anything is created.
+ * A data dir that is not a folder, is not there while neither --peers nor --join says this is a
+ * new member (a mistyped path, say), or holds only other data dirs, is refused before anything is
+ * created.
  */
 function checkDataDir(cfg: NodeConfig): void {
   let isDir: boolean;
@@ -160,6 +168,7 @@ function checkDataDir(cfg: NodeConfig): void {
     throw new StartRefusedError(`the data dir ${cfg.dataDir} does not exist: check the path, or ${NEW_MEMBER_FLAGS}`);
   }
   if (!isDir) throw new NodeConfigError(`--data-dir ${cfg.dataDir} is not a folder`);
+  refuseParentOfDataDirs(cfg.dataDir, cfg.id);
 }
 
 /** `cfg`: with the members this node starts with; `flags`: as given (for checkFlags). */
