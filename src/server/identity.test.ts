@@ -11,7 +11,7 @@ import {
   checkFlags,
   clusterIdFor,
   membersOf,
-  refuseParentOfDataDirs,
+  refuseDataDirWithoutData,
   resolveIdentity,
   StartRefusedError,
 } from './identity.ts';
@@ -170,8 +170,15 @@ test("a data dir holding only members' data dirs (the parent of data/n1 …) is 
     );
     assert.deepEqual(readdirSync(parent).sort(), before, 'nothing created in it');
   }
-  // A member's own data dir, and an empty or new one, are not refused for it.
-  refuseParentOfDataDirs(join(parent, 'n1'), 'n1');
-  refuseParentOfDataDirs(join(parent, 'tls'), 'n1');
-  refuseParentOfDataDirs(join(parent, 'new'), 'n1');
+  // A member's own data dir, and an empty or new one for a new member, are not refused.
+  refuseDataDirWithoutData(join(parent, 'n1'), 'n1', false);
+  refuseDataDirWithoutData(join(parent, 'tls'), 'n1', true);
+  refuseDataDirWithoutData(join(parent, 'new'), 'n1', true);
+  // An empty one for a restart (no --peers, no --join) is refused with nothing left in it: a WAL
+  // segment left behind would make it look like a member's data dir on the next start.
+  await assert.rejects(
+    startNode(cfg(join(parent, 'tls'), '--log-level', 'silent')),
+    refused(/the data dir .*tls is empty: give --peers to bootstrap/),
+  );
+  assert.deepEqual(readdirSync(join(parent, 'tls')), []);
 });

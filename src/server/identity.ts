@@ -13,9 +13,10 @@
 //   stops: it is not the member the cluster knows (a wiped disk, another cluster, not a member at
 //   all). A member of a working cluster only logs the refusal (the refused one is the stranger).
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, type Dirent } from 'node:fs';
 import { basename, join } from 'node:path';
 import { IDENTITY_FILE, readIdentity, writeIdentity } from '../storage/identity.ts';
+import { SNAPSHOT_FILE } from '../storage/snapshot_file.ts';
 import type { IdentityRecord, MemberRecord } from '../storage/identity.ts';
 import type { PeerIdentity } from '../transport/options.ts';
 import { formatHostPort, parseHostPort } from './config.ts';
@@ -216,36 +217,47 @@ export interface ResolvedIdentity {
  * entry, no snapshot). `join`: what a current member answered (serve --join on an empty data dir).
  * The flags are checked against the configuration in force later (checkFlags), once the log is read.
  */
-/** A folder holds a member's data: its identity record or WAL segments (docs/storage.md). */
+/** A folder holds a member's data: its identity record, WAL segments or snapshot (docs/storage.md). */
 function holdsMemberData(dir: string): boolean {
   try {
-    return readdirSync(dir).some((name) => name === IDENTITY_FILE || /^[0-9a-f]{16}\.wal$/.test(name));
+    return readdirSync(dir).some(
+      (name) => name === IDENTITY_FILE || name === SNAPSHOT_FILE || /^[0-9a-f]{16}\.wal$/.test(name),
+    );
   } catch {
     return false;
   }
 }
 
 /**
- * Refuses a data dir that holds no data of its own but the data dirs of members (the parent of
- * `leasekv up`'s data/n1 …, or /var/lib/leasekv for /var/lib/leasekv/n1): with --peers the node
- * would otherwise bootstrap a second cluster beside them. Called before anything is created.
+ * Refuses, before anything is created in it, a data dir that holds no member's data when that is
+ * wrong: when it holds the data dirs of members instead (the parent of `leasekv up`'s data/n1 …,
+ * or /var/lib/leasekv for /var/lib/leasekv/n1; with --peers the node would bootstrap a second
+ * cluster beside them), or when neither --peers nor --join (`newMember`) says this is a new member
+ * (opening the storage first would leave a WAL segment behind, which makes the folder look like a
+ * member's on the next start).
  */
-export function refuseParentOfDataDirs(dataDir: string, id: string): void {
+export function refuseDataDirWithoutData(dataDir: string, id: string, newMember: boolean): void {
   if (holdsMemberData(dataDir)) return;
-  let inside: string[];
+  let entries: Dirent[];
   try {
-    inside = readdirSync(dataDir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && holdsMemberData(join(dataDir, d.name)))
-      .map((d) => join(dataDir, d.name))
-      .sort();
+    entries = readdirSync(dataDir, { withFileTypes: true });
   } catch {
     return;
   }
-  if (inside.length === 0) return;
-  const own = inside.find((d) => basename(d) === id) ?? inside[0];
-  throw new StartRefusedError(
-    `the data dir ${dataDir} holds no member's data but the data dirs ${inside.join(', ')}: give a member's own folder, e.g. --data-dir ${own}`,
-  );
+  const inside = entries
+    .filter((d) => d.isDirectory() && holdsMemberData(join(dataDir, d.name)))
+    .map((d) => join(dataDir, d.name))
+    .sort();
+  if (inside.length > 0) {
+    const own = inside.find((d) => basename(d) === id) ?? inside[0];
+    throw new StartRefusedError(
+      `the data dir ${dataDir} holds no member's data but the data dirs ${inside.join(', ')}: give a member's own folder, e.g. --data-dir ${own}`,
+    );
+  }
+  if (!newMember) {
+    const what = entries.length === 0 ? 'is empty' : "holds no member's data";
+    throw new StartRefusedError(`the data dir ${dataDir} ${what}: ${NEW_MEMBER_FLAGS}`);
+  }
 }
 
 /** What a member without data needs (said when its data dir is empty or not there). */

@@ -18,7 +18,7 @@ import {
   checkFlags,
   membersOf,
   NEW_MEMBER_FLAGS,
-  refuseParentOfDataDirs,
+  refuseDataDirWithoutData,
   resolveIdentity,
   StartRefusedError,
 } from './identity.ts';
@@ -154,9 +154,9 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
 }
 
 /**
- * A data dir that is not a folder, is not there while neither --peers nor --join says this is a
- * new member (a mistyped path, say), or holds only other data dirs, is refused before anything is
- * created.
+ * A data dir that is not a folder, or is not there or holds no member's data while neither --peers
+ * nor --join says this is a new member (a mistyped path, say), or holds only other data dirs, is
+ * refused before anything is created.
  */
 function checkDataDir(cfg: NodeConfig): void {
   let isDir: boolean;
@@ -168,7 +168,7 @@ function checkDataDir(cfg: NodeConfig): void {
     throw new StartRefusedError(`the data dir ${cfg.dataDir} does not exist: check the path, or ${NEW_MEMBER_FLAGS}`);
   }
   if (!isDir) throw new NodeConfigError(`--data-dir ${cfg.dataDir} is not a folder`);
-  refuseParentOfDataDirs(cfg.dataDir, cfg.id);
+  refuseDataDirWithoutData(cfg.dataDir, cfg.id, cfg.peersGiven || cfg.join.length > 0);
 }
 
 /** `cfg`: with the members this node starts with; `flags`: as given (for checkFlags). */
