@@ -90,8 +90,21 @@ function usage(): string {
   ].join('\n');
 }
 
+/**
+ * A reader that goes away (`leasekv scan | head -1`) ends a client command quietly with code 0, as
+ * it would a C tool, instead of with an unhandled EPIPE and its stack trace. Not for serve and up,
+ * whose stdout is their log: they must still stop their nodes.
+ */
+function endQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name !== 'serve' && name !== 'up') endQuietlyWhenStdoutCloses();
   // `leasekv help CMD` is `leasekv CMD --help`.
   if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined)
     return (await COMMANDS[rest[0]]!.load()).run(['--help']);

@@ -139,4 +139,14 @@ describe('leasekv CLI habits (issue 10)', () => {
     assert.equal(far.code, 2);
     assert.match(far.stderr, /^leasekv: unknown command 'frobnicate'\n/);
   });
+
+  test('a reader that goes away (leasekv scan | head) ends the command quietly, exit 0, no stack trace', async () => {
+    backend.data.set('pipe/a', 'x'.repeat(1000));
+    const [scan, help] = await Promise.all([
+      leasekv(['scan', 'pipe/', '--endpoints', ep], { closedStdout: true }),
+      leasekv(['help'], { closedStdout: true }),
+    ]);
+    assert.deepEqual(scan, { code: 0, stdout: '', stderr: '' });
+    assert.deepEqual(help, { code: 0, stdout: '', stderr: '' });
+  });
 });

@@ -12,8 +12,14 @@ export interface Run {
   readonly stderr: string;
 }
 
-/** Runs the CLI with `input` on stdin (stdin closed when absent); killed after 60 s. */
-export function leasekv(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+/**
+ * Runs the CLI with `input` on stdin (stdin closed when absent); killed after 60 s. `closedStdout`:
+ * its stdout's reader is gone before it writes (`leasekv … | head` once head has exited).
+ */
+export function leasekv(
+  args: string[],
+  opts: { input?: string; env?: Record<string, string>; closedStdout?: boolean } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...opts.env },
@@ -21,7 +27,8 @@ export function leasekv(args: string[], opts: { input?: string; env?: Record<str
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    if (opts.closedStdout === true) child.stdout.destroy();
+    else child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('exit', (code) => {
