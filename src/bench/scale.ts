@@ -13,6 +13,13 @@ import { replaceLeasekvMember, startLeasekv } from './systems.ts';
 
 export const SCALE_TARGETS = { rssPerRaw: 3, restartMs: 5000, newMemberMs: 15_000 } as const;
 
+/**
+ * When memory is sampled a second time after the load: a node that has gone quiet collects its
+ * heaps' garbage within a few seconds (src/server/idle-collect.ts); the first sample, 3 s after the
+ * load, may come before that (a follower still writing its snapshot is not idle).
+ */
+const IDLE_SAMPLE_MS = 15_000;
+
 export interface ScaleResult {
   readonly keys: number;
   readonly valueBytes: number;
@@ -20,6 +27,8 @@ export interface ScaleResult {
   readonly rawBytes: number;
   readonly loadSeconds: number;
   readonly rssBytesPerNode: Record<string, number>;
+  /** The same IDLE_SAMPLE_MS after the load: what a node keeps once it has gone quiet (idle-collect.ts). */
+  readonly rssIdleBytesPerNode: Record<string, number>;
   readonly memoryPerNode: Record<string, MemoryBreakdown | null>;
   readonly snapshotBytes: number;
   readonly snapshotWriteMs: number;
@@ -195,6 +204,12 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
       rssBytesPerNode[m.id] = rssBytes(m.pid);
       memoryPerNode[m.id] = await memoryOf(m);
     }
+    await sleep(IDLE_SAMPLE_MS - 3000);
+    const rssIdleBytesPerNode: Record<string, number> = {};
+    for (const m of c.members) {
+      rssIdleBytesPerNode[m.id] = rssBytes(m.pid);
+      memoryPerNode[`${m.id} idle`] = await memoryOf(m);
+    }
     const leaderNow = await c.leader();
     const follower = c.members.find((m) => m !== leaderNow) as Member;
     // Snapshot size and time: the node logs 'snapshot written' with bytes and ms.
@@ -231,6 +246,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
       rawBytes: args.scaleKeys * (args.valueBytes + keyName(0).length),
       loadSeconds,
       rssBytesPerNode,
+      rssIdleBytesPerNode,
       memoryPerNode,
       snapshotBytes: snap,
       snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN,
@@ -256,6 +272,10 @@ export function scaleReport(s: ScaleResult): string[] {
   const rssTarget = SCALE_TARGETS.rssPerRaw * s.rawBytes;
   const rssRows: [string, number][] = [
     ...Object.entries(s.rssBytesPerNode).map(([k, v]): [string, number] => [`${k} after the load`, v]),
+    ...Object.entries(s.rssIdleBytesPerNode).map(([k, v]): [string, number] => [
+      `${k} ${IDLE_SAMPLE_MS / 1000} s after the load`,
+      v,
+    ]),
     ['restarted follower', s.rssAfterRestartBytes],
     ['new member', s.rssNewMemberBytes],
   ];

@@ -10,6 +10,7 @@ import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
+import { collectLogged, DEFAULT_IDLE_COLLECT, startIdleCollect } from './idle-collect.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
@@ -350,6 +351,8 @@ async function startOnStorage(
   // The restored snapshot's bytes are garbage once startNode has returned (a later turn): collect
   // them now rather than whenever V8 next runs a full collection (storage/release_memory.ts).
   if (opened.snapshot !== null) setImmediate(collectGarbage);
+  // After heavy work, a memory-reducing collection once this thread goes idle (idle-collect.ts).
+  const stopIdleCollect = startIdleCollect(DEFAULT_IDLE_COLLECT, collectLogged(log));
   let storageFailed: unknown = null;
   node.events.once('fatal', (err: unknown) => (storageFailed = err));
   let stopping: Promise<void> | null = null;
@@ -359,6 +362,7 @@ async function startOnStorage(
         await opts.checkpoint?.('stopping');
         autoCompactor.stop();
         stopEnabler();
+        stopIdleCollect();
         await node.handOver(Math.min(2000, cfg.electionTimeoutMinMs));
         // Requests already failed by the node (a storage error) get their answers out first.
         await api.close({ drainMs: 1000 });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadMemory, threadMemoryPublications } from '../util/thread-memory.ts';
 import { WorkerBackend } from './backend.ts';
+import { collectGarbage } from './release_memory.ts';
 
 const MiB = 1 << 20;
 const SNAPSHOT_BYTES = 64 * MiB;
@@ -85,4 +86,24 @@ test("the WAL worker frees the node's own snapshot once it is written beside the
   const loaded = await backend.loadSnapshot();
   assert.equal(loaded?.meta.index, 10);
   assert.equal(loaded?.data.byteLength, SNAPSHOT_BYTES);
+});
+
+test('a compacting collection gives back the pages of a heap whose survivors are scattered', () => {
+  const heapTotal = (): number => process.memoryUsage().heapTotal;
+  // Old-space pages full of objects, then 98 % of them dropped: every page keeps a few survivors.
+  const all: { a: number; s: string }[] = [];
+  for (let i = 0; i < 600_000; i++) all.push({ a: i, s: `y${i}` });
+  collectGarbage(); // promoted: all of it is in the old generation now
+  const keep = all.filter((_, i) => i % 50 === 0);
+  all.length = 0;
+  const before = heapTotal();
+  // One call: without compaction its collections free the objects but keep every page that holds
+  // a survivor (measured: 85 MiB of heap before, 79 MiB after).
+  collectGarbage({ compact: true });
+  const after = heapTotal();
+  assert.equal(keep.length, 12_000);
+  assert.ok(
+    after < before - 16 * MiB,
+    `heap ${Math.round(before / MiB)} MiB before the collection, ${Math.round(after / MiB)} MiB after`,
+  );
 });
