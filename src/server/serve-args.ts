@@ -4,6 +4,31 @@
 import { FLAGS } from './config-flags.ts';
 import { assert } from '../util/assert.ts';
 
+/**
+ * Node's own options for a `leasekv serve` process, put before the script by everything that starts
+ * members. `--max-semi-space-size=4`: the node thread's young generation is 8 MiB instead of V8's
+ * default 32 MiB, which it grows to under load and keeps resident (issue 16; docs/storage.md
+ * "Memory"). Only a Node option sets it — V8 reads it when the main thread's heap is made, before
+ * any of our code runs (setFlagsFromString later has no effect, measured) — so an operator running
+ * `leasekv serve` directly passes it in NODE_OPTIONS. In alternating slices against the default,
+ * the nodes' CPU per write was within the same-build control's spread (docs/benchmarks.md, "Issue
+ * 16, session 6"). Options given after these (a test's or the bench's) override them.
+ */
+export const SERVE_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
+
+/**
+ * The environment a `leasekv serve` process starts with, beside the starter's own: glibc's malloc
+ * limited to 2 arenas (MALLOC_ARENA_MAX; glibc's default is 8 per core). Every thread that allocates
+ * — the node thread, the client API thread, the WAL worker, libuv's pool, V8's helpers — otherwise
+ * gets an arena of its own, and each keeps the memory its thread freed (the key pages, log entry
+ * bytes and snapshot buffers are malloc'd): with a million keys the members were ~10–20 MiB smaller
+ * with 2, at the same CPU per write (docs/benchmarks.md, "Issue 16, session 6"). Read by glibc at
+ * start only, so a starter sets it; one set by the operator is kept.
+ */
+export function serveNodeEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { MALLOC_ARENA_MAX: env['MALLOC_ARENA_MAX'] ?? '2' };
+}
+
 /** A setting's value as it goes on the command line. */
 export type SettingValue = string | number | boolean;
 

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memberList, serveArgs } from '../server/serve-args.ts';
+import { memberList, serveArgs, serveNodeEnv, SERVE_NODE_OPTIONS } from '../server/serve-args.ts';
 import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
 import { assert } from '../util/assert.ts';
 import type { CallResult, Endpoint } from './http.ts';
@@ -204,11 +204,10 @@ export class ProcessCluster {
     assert(m.proc?.alive !== true, `${id} is already running`);
     m.starts++;
     m.stoppedByTest = how.expectExit === true;
-    const env = this.opts.env;
     m.proc = NodeProcess.spawn({
       args: this.command(id, how),
       logPath: m.logPath,
-      ...(env === undefined ? {} : { env }),
+      env: { ...serveNodeEnv(), ...this.opts.env },
     });
   }
 
@@ -242,6 +241,7 @@ export class ProcessCluster {
     const o = this.opts;
     const peers = how.peers;
     return [
+      ...SERVE_NODE_OPTIONS,
       ...(o.nodeArgs ?? []),
       o.entry ?? LEASEKV_BIN,
       ...serveArgs({

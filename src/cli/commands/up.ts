@@ -12,6 +12,7 @@ import { recordLocalCluster } from '../tls-settings.ts';
 import { startSupervisor, type Supervisor } from '../supervisor.ts';
 import { parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
+import { serveNodeEnv, SERVE_NODE_OPTIONS } from '../../server/serve-args.ts';
 import { banner, prefix } from './up-output.ts';
 import { ensureRootPassword } from './credentials.ts';
 import {
@@ -131,7 +132,10 @@ export async function run(argv: string[]): Promise<number> {
   };
   // The command to start a node; a test may substitute a stand-in (LEASEKV_UP_SERVE=script.ts).
   const bin = process.env['LEASEKV_UP_SERVE'] ?? fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
-  const binArgs = process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx'];
+  const binArgs = [
+    ...SERVE_NODE_OPTIONS,
+    ...(process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx']),
+  ];
   const children = new Map<string, ChildProcess>();
   // Members added from the dashboard (issue 12), by id.
   const added = new Map<string, NodePlan>();
@@ -140,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     const child = spawn(process.execPath, [...binArgs, bin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, LEASEKV_AUTH: 'on', LEASEKV_ROOT_PASSWORD_FILE: rootFile, ...env },
+      env: { ...process.env, ...serveNodeEnv(), LEASEKV_AUTH: 'on', LEASEKV_ROOT_PASSWORD_FILE: rootFile, ...env },
     });
     children.set(id, child);
     prefix(child, id);
