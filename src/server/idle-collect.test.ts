@@ -1,30 +1,36 @@
 // The idle collection (issue 16): collects once a thread goes idle after heavy work, never while it
-// is busy, not after light work, at most once per gap; and on a real event loop, after real work.
+// works, not after light work, at most once per gap; and on a real event loop, after real work.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { IdleCollectPolicy, startIdleCollect, type IdleCollectOptions, type LoopClock } from './idle-collect.ts';
+import {
+  IdleCollectPolicy,
+  LOOP_BUSY_MS,
+  startIdleCollect,
+  type IdleCollectOptions,
+  type WorkMeter,
+} from './idle-collect.ts';
 
-const OPTS: IdleCollectOptions = { checkIntervalMs: 1000, minBusyMs: 2000, idleUtilization: 0.05, minGapMs: 30_000 };
+const OPTS: IdleCollectOptions = { checkIntervalMs: 1000, minWork: 2000, quietWork: 10, minGapMs: 30_000 };
 
-/** A loop clock the test advances: each step is an interval with a share of it busy. */
-function fakeLoop(): LoopClock & { step(ms: number, utilization: number): void } {
-  let busy = 0;
+/** A meter the test advances: each step is an interval with some work done in it. */
+function fakeMeter(): WorkMeter & { step(ms: number, work: number): void } {
+  let work = 0;
   let now = 0;
   return {
-    busyMs: () => busy,
+    work: () => work,
     nowMs: () => now,
-    step(ms, utilization) {
+    step(ms, w) {
       now += ms;
-      busy += ms * utilization;
+      work += w;
     },
   };
 }
 
-/** Steps the clock `n` intervals at `utilization`, looking after each; how many looks said collect. */
-function run(p: IdleCollectPolicy, clock: ReturnType<typeof fakeLoop>, n: number, utilization: number): number {
+/** Steps `n` intervals of `work` each, looking after each; how many looks said collect. */
+function run(p: IdleCollectPolicy, meter: ReturnType<typeof fakeMeter>, n: number, work: number): number {
   let collects = 0;
   for (let i = 0; i < n; i++) {
-    clock.step(OPTS.checkIntervalMs, utilization);
+    meter.step(OPTS.checkIntervalMs, work);
     if (p.look()) collects++;
   }
   return collects;
@@ -32,28 +38,28 @@ function run(p: IdleCollectPolicy, clock: ReturnType<typeof fakeLoop>, n: number
 
 describe('IdleCollectPolicy', () => {
   test('heavy work, then idle: one collection, then none while the thread stays quiet', () => {
-    const clock = fakeLoop();
-    const p = new IdleCollectPolicy(OPTS, clock);
-    assert.equal(run(p, clock, 10, 0.9), 0, 'never while busy');
-    assert.equal(run(p, clock, 1, 0.01), 1, 'the first idle look after 9 s of busy time');
-    assert.equal(run(p, clock, 600, 0.01), 0, 'ten quiet minutes: nothing more to free');
+    const meter = fakeMeter();
+    const p = new IdleCollectPolicy(OPTS, meter);
+    assert.equal(run(p, meter, 10, 900), 0, 'never while working');
+    assert.equal(run(p, meter, 1, 2), 1, 'the first quiet look after 9,000 of work');
+    assert.equal(run(p, meter, 600, 2), 0, 'ten quiet minutes: nothing more to free');
   });
 
-  test('light work never reaches the busy threshold soon; a busy loop never counts as idle', () => {
-    const clock = fakeLoop();
-    const p = new IdleCollectPolicy(OPTS, clock);
-    assert.equal(run(p, clock, 3600, 0.04), 0, 'an hour at 4 %: idle chatter is not work');
-    assert.equal(run(p, clock, 3, 0.5), 0, 'half busy is not idle');
-    assert.equal(run(p, clock, 1, 0.0), 0, '1.5 s of work: under the 2 s threshold');
-    assert.equal(run(p, clock, 2, 0.5), 0);
-    assert.equal(run(p, clock, 1, 0.0), 1);
+  test('light work never adds up; working is never idle', () => {
+    const meter = fakeMeter();
+    const p = new IdleCollectPolicy(OPTS, meter);
+    assert.equal(run(p, meter, 3600, 10), 0, 'an hour of chatter at the quiet limit is not work');
+    assert.equal(run(p, meter, 3, 500), 0, 'working is not idle');
+    assert.equal(run(p, meter, 1, 0), 0, '1,500 of work: under the threshold');
+    assert.equal(run(p, meter, 2, 500), 0);
+    assert.equal(run(p, meter, 1, 0), 1);
   });
 
   test('at most one collection per gap, however bursty the work', () => {
-    const clock = fakeLoop();
-    const p = new IdleCollectPolicy(OPTS, clock);
+    const meter = fakeMeter();
+    const p = new IdleCollectPolicy(OPTS, meter);
     let collects = 0;
-    for (let i = 0; i < 12; i++) collects += run(p, clock, 3, 1) + run(p, clock, 2, 0); // 5 s per burst
+    for (let i = 0; i < 12; i++) collects += run(p, meter, 3, 1000) + run(p, meter, 2, 0); // 5 s per burst
     assert.equal(collects, 2, '60 s of bursts, a 30 s gap');
   });
 });
@@ -62,7 +68,8 @@ describe('startIdleCollect', () => {
   test('on this thread: collects after real busy time once the loop idles, and stops', async () => {
     let collects = 0;
     const stop = startIdleCollect(
-      { checkIntervalMs: 20, minBusyMs: 100, idleUtilization: 0.5, minGapMs: 0 },
+      { checkIntervalMs: 20, minWork: 100, quietWork: 10, minGapMs: 0 },
+      LOOP_BUSY_MS,
       () => collects++,
     );
     try {

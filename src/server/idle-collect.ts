@@ -5,76 +5,91 @@
 // a thread that allocates little does not collect, and V8's memory-reducing collection does not move
 // the survivors scattered over the heap's pages, so those pages stay (storage/release_memory.ts).
 //
-// So each thread looks at its own event loop every checkIntervalMs: once it has been busy for at
-// least minBusyMs (loop time spent running callbacks, counted only over intervals that were more
-// than idleUtilization busy) since its last collection and the last look found the loop at most
-// idleUtilization busy, it collects, compacting (a pause of tens of ms on this thread). Never under
-// load — a busy loop is not idle — and at most once per minGapMs; a node that stays quiet collects
-// once and then never again until it works again.
+// So each thread looks at its work every checkIntervalMs — the node thread counts entries applied
+// and requests served, the client API thread its event loop's busy time — and once it has done at
+// least minWork since its last collection (counted only over intervals with more than quietWork)
+// and the last interval had at most quietWork, it collects, compacting (a pause of tens of ms on
+// this thread). Never under load — a busy thread is not idle — and at most once per minGapMs; a
+// node that stays quiet collects once and then never again until it works again.
 import { performance } from 'node:perf_hooks';
 import { collectGarbage } from '../storage/release_memory.ts';
 
 export interface IdleCollectOptions {
-  /** How often the thread looks at its loop. */
+  /** How often the thread looks at its work. */
   readonly checkIntervalMs: number;
-  /** Loop time spent busy since the last collection that makes another worthwhile. */
-  readonly minBusyMs: number;
-  /** At most this share of the last interval busy (0..1) counts as idle. */
-  readonly idleUtilization: number;
+  /** Work done since the last collection that makes another worthwhile. */
+  readonly minWork: number;
+  /** At most this much work in the last interval counts as idle. */
+  readonly quietWork: number;
   /** At least this long between two collections. */
   readonly minGapMs: number;
 }
 
-export const DEFAULT_IDLE_COLLECT: IdleCollectOptions = {
+/**
+ * The node thread's work: entries applied plus client requests it served. Counted, not timed: on
+ * an oversubscribed machine a member's heartbeats alone kept its event loop more than 15 % busy in
+ * wall time (a callback preempted by other processes counts for as long as it waits), and with
+ * the loop's utilization as the measure no member of a million-key run at load ~26 collected until
+ * it lost its leader, ~20 s after the load (docs/benchmarks.md, "Issue 16, session 6").
+ */
+export const NODE_IDLE_COLLECT: IdleCollectOptions = {
   checkIntervalMs: 1000,
-  minBusyMs: 2000,
-  idleUtilization: 0.05,
+  minWork: 2000,
+  quietWork: 10, // a few status calls or writes a second
   minGapMs: 30_000,
 };
 
-/** What the policy reads: the loop's busy time so far and the time, both cumulative ms. */
-export interface LoopClock {
-  /** Busy (callback) time of this thread's event loop so far, ms. */
-  busyMs(): number;
+/** The client API thread's work: ms of its event loop busy (it has no heartbeats to inflate it). */
+export const API_IDLE_COLLECT: IdleCollectOptions = {
+  checkIntervalMs: 1000,
+  minWork: 2000,
+  quietWork: 150, // 15 % of the interval
+  minGapMs: 30_000,
+};
+
+/** What the policy reads: work done so far (cumulative, in the options' unit) and the time. */
+export interface WorkMeter {
+  work(): number;
   /** Monotonic time, ms. */
   nowMs(): number;
 }
 
-export const REAL_LOOP_CLOCK: LoopClock = {
-  busyMs: () => performance.eventLoopUtilization().active,
+/** A thread's work as the busy (callback) time of its event loop, ms. */
+export const LOOP_BUSY_MS: WorkMeter = {
+  work: () => performance.eventLoopUtilization().active,
   nowMs: () => performance.now(),
 };
 
+/** A thread's work as a count the caller keeps (e.g. entries applied + requests). */
+export function countedWork(count: () => number): WorkMeter {
+  return { work: count, nowMs: () => performance.now() };
+}
+
 /** The decision, without timers: call look() every checkIntervalMs; it says whether to collect now. */
 export class IdleCollectPolicy {
-  #lastBusyMs: number;
-  #lastNowMs: number;
-  #busySinceCollectMs = 0;
+  #lastWork: number;
+  #workSinceCollect = 0;
   #lastCollectMs = -Infinity;
 
   constructor(
     private readonly o: IdleCollectOptions,
-    private readonly clock: LoopClock,
+    private readonly meter: WorkMeter,
   ) {
-    this.#lastBusyMs = clock.busyMs();
-    this.#lastNowMs = clock.nowMs();
+    this.#lastWork = meter.work();
   }
 
   look(): boolean {
-    const busy = this.clock.busyMs();
-    const now = this.clock.nowMs();
-    const busyMs = busy - this.#lastBusyMs;
-    const elapsedMs = now - this.#lastNowMs;
-    this.#lastBusyMs = busy;
-    this.#lastNowMs = now;
-    if (elapsedMs <= 0) return false;
-    if (busyMs / elapsedMs > this.o.idleUtilization) {
+    const work = this.meter.work();
+    const now = this.meter.nowMs();
+    const done = work - this.#lastWork;
+    this.#lastWork = work;
+    if (done > this.o.quietWork) {
       // Only work counts: an idle node's own chatter (heartbeats, timers) never adds up to a collection.
-      this.#busySinceCollectMs += busyMs;
+      this.#workSinceCollect += done;
       return false;
     }
-    if (this.#busySinceCollectMs < this.o.minBusyMs || now - this.#lastCollectMs < this.o.minGapMs) return false;
-    this.#busySinceCollectMs = 0;
+    if (this.#workSinceCollect < this.o.minWork || now - this.#lastCollectMs < this.o.minGapMs) return false;
+    this.#workSinceCollect = 0;
     this.#lastCollectMs = now;
     return true;
   }
@@ -101,11 +116,11 @@ export function collectLogged(log: { info(obj: object, msg: string): void }): ()
 
 /** Runs the policy on this thread with a timer that does not keep the process alive; returns stop. */
 export function startIdleCollect(
-  o: IdleCollectOptions = DEFAULT_IDLE_COLLECT,
+  o: IdleCollectOptions,
+  meter: WorkMeter,
   collect: () => void = () => collectGarbage({ compact: true }),
-  clock: LoopClock = REAL_LOOP_CLOCK,
 ): () => void {
-  const policy = new IdleCollectPolicy(o, clock);
+  const policy = new IdleCollectPolicy(o, meter);
   const timer = setInterval(() => {
     if (policy.look()) collect();
   }, o.checkIntervalMs);

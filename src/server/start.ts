@@ -10,7 +10,7 @@ import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
-import { collectLogged, DEFAULT_IDLE_COLLECT, startIdleCollect } from './idle-collect.ts';
+import { collectLogged, countedWork, NODE_IDLE_COLLECT, startIdleCollect } from './idle-collect.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
@@ -352,7 +352,10 @@ async function startOnStorage(
   // them now rather than whenever V8 next runs a full collection (storage/release_memory.ts).
   if (opened.snapshot !== null) setImmediate(collectGarbage);
   // After heavy work, a memory-reducing collection once this thread goes idle (idle-collect.ts).
-  const stopIdleCollect = startIdleCollect(DEFAULT_IDLE_COLLECT, collectLogged(log));
+  let requests = 0;
+  node.events.on('request', () => requests++);
+  const work = countedWork(() => kv.appliedIndex + requests);
+  const stopIdleCollect = startIdleCollect(NODE_IDLE_COLLECT, work, collectLogged(log));
   let storageFailed: unknown = null;
   node.events.once('fatal', (err: unknown) => (storageFailed = err));
   let stopping: Promise<void> | null = null;

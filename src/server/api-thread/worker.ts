@@ -14,7 +14,7 @@ import { AuthGate } from '../auth/gate.ts';
 import { STATS_INTERVAL_MS, writeStats } from './stats.ts';
 import { LocalReads } from './local-reads.ts';
 import { publishThreadMemory } from '../../util/thread-memory.ts';
-import { collectLogged, DEFAULT_IDLE_COLLECT, startIdleCollect } from '../idle-collect.ts';
+import { API_IDLE_COLLECT, collectLogged, LOOP_BUSY_MS, startIdleCollect } from '../idle-collect.ts';
 
 const port = parentPort as MessagePort;
 publishThreadMemory();
@@ -63,7 +63,7 @@ port.on('message', (m: ToApi) => {
 const lag = new LoopLag();
 // After heavy load, a memory-reducing collection once this thread goes idle (idle-collect.ts): its
 // old space otherwise stays up to ~40 MiB over what is live.
-const stopIdleCollect = startIdleCollect(DEFAULT_IDLE_COLLECT, collectLogged(logger));
+const stopIdleCollect = startIdleCollect(API_IDLE_COLLECT, LOOP_BUSY_MS, collectLogged(logger));
 const statsTimer = setInterval(() => {
   if (api === null || data === null) return;
   const l = lag.stats();
