@@ -127,3 +127,21 @@ export function startIdleCollect(
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/**
+ * The node thread's idle collection: its work is the entries applied (`applied`: the applied index)
+ * plus the client requests it served ('request' events), and a collection is logged.
+ */
+export function startNodeIdleCollect(
+  applied: () => number,
+  events: { on(event: 'request', listener: () => void): unknown },
+  log: { info(obj: object, msg: string): void },
+): () => void {
+  let requests = 0;
+  events.on('request', () => requests++);
+  return startIdleCollect(
+    NODE_IDLE_COLLECT,
+    countedWork(() => applied() + requests),
+    collectLogged(log),
+  );
+}

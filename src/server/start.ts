@@ -10,7 +10,7 @@ import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
-import { collectLogged, countedWork, NODE_IDLE_COLLECT, startIdleCollect } from './idle-collect.ts';
+import { startNodeIdleCollect } from './idle-collect.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
@@ -351,11 +351,7 @@ async function startOnStorage(
   // The restored snapshot's bytes are garbage once startNode has returned (a later turn): collect
   // them now rather than whenever V8 next runs a full collection (storage/release_memory.ts).
   if (opened.snapshot !== null) setImmediate(collectGarbage);
-  // After heavy work, a memory-reducing collection once this thread goes idle (idle-collect.ts).
-  let requests = 0;
-  node.events.on('request', () => requests++);
-  const work = countedWork(() => kv.appliedIndex + requests);
-  const stopIdleCollect = startIdleCollect(NODE_IDLE_COLLECT, work, collectLogged(log));
+  const stopIdleCollect = startNodeIdleCollect(() => kv.appliedIndex, node.events, log);
   let storageFailed: unknown = null;
   node.events.once('fatal', (err: unknown) => (storageFailed = err));
   let stopping: Promise<void> | null = null;
