@@ -218,7 +218,7 @@ export interface ResolvedIdentity {
  * The flags are checked against the configuration in force later (checkFlags), once the log is read.
  */
 /** A folder holds a member's data: its identity record, WAL segments or snapshot (docs/storage.md). */
-function holdsMemberData(dir: string): boolean {
+export function holdsMemberData(dir: string): boolean {
   try {
     return readdirSync(dir).some(
       (name) => name === IDENTITY_FILE || name === SNAPSHOT_FILE || /^[0-9a-f]{16}\.wal$/.test(name),

@@ -2,9 +2,10 @@
 // data dir, its serve arguments, and the checks made before anything starts.
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ControlConflictError, proxyOffset } from '../supervisor.ts';
 import { readIdentity } from '../../storage/identity.ts';
+import { holdsMemberData } from '../../server/identity.ts';
 import { memberList, serveArgs as buildServeArgs, type ServeSpec } from '../../server/serve-args.ts';
 
 /** Where the peer and proxy ports start, from --base-port (the block layout in USAGE). */
@@ -75,10 +76,15 @@ function own(p: NodePlan): Omit<ServeSpec, 'peers' | 'clientAddrs' | 'join' | 's
 }
 
 /**
- * Why `up --nodes N` must not run on this folder: it holds a cluster of another size (its members
- * are recorded in each data dir, docs/storage.md "Cluster identity"), or null.
+ * Why `up --nodes N` must not run on this folder: it is a member's data dir itself, or it holds a
+ * cluster of another size (its members are recorded in each data dir, docs/storage.md "Cluster
+ * identity"), or null.
  */
 export function recordedSizeProblem(nodes: readonly NodePlan[], dataDir: string): string | null {
+  // Not the folder of a cluster but one member's data dir (data/n1 for data): up would nest a new
+  // cluster inside it.
+  if (holdsMemberData(dataDir))
+    return `${resolve(dataDir)} is a member's data dir, not the folder that holds a cluster's n1..nN: give that folder (--data-dir ${dirname(dataDir)}, say), or a new one for a new cluster.`;
   for (const n of nodes) {
     let rec;
     try {

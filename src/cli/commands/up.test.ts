@@ -3,7 +3,7 @@
 // folders, and refuses a busy port.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,6 +233,19 @@ describe('leasekv up', () => {
     const r = await up(['--nodes', '5', '--base-port', String(base), '--data-dir', join(dir, 'sized')], () => false);
     assert.equal(r.code, 1);
     assert.match(r.out, /holds a 3-node cluster \(n1, n2, n3\), not 5 nodes: run `leasekv up --nodes 3 --data-dir /);
+  });
+
+  test("refuses a member's own data dir (data/n1 for data): nothing is created in it", async () => {
+    const member = join(dir, 'member', 'n1');
+    mkdirSync(member, { recursive: true });
+    writeFileSync(join(member, '0000000000000000.wal'), '');
+    const r = await up(['--base-port', String(base), '--data-dir', member], () => false);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.out,
+      /n1 is a member's data dir, not the folder that holds a cluster's n1\.\.nN: give that folder \(--data-dir .*member, say\)/,
+    );
+    assert.deepEqual(readdirSync(member), ['0000000000000000.wal']);
   });
 
   test('a node with data is started without --peers (its members are in its data dir); another --base-port is refused', async () => {
