@@ -47,6 +47,23 @@ export abstract class HostSnapshots extends HostDrive {
     else super.onPeerSnapshot(msg, data);
   }
 
+  /**
+   * Whether an offered snapshot is worth receiving, asked by the transport before it allocates or
+   * stores anything for it (issue 16; src/transport/inbound.ts). Read-only. 'stale': sent in an
+   * earlier term (the core drops it, and tells the sender the newer term). 'have': at or below the
+   * commit index — the core installs none there and answers with its commit index
+   * (replication.ts, handleSnapshot) — or the same index was received already and waits for its
+   * install (onPeerSnapshot). The transport then steps the bare SnapshotRequest, which needs no data
+   * in either case.
+   */
+  judgeSnapshotOffer(msg: SnapshotRequest): 'accept' | 'have' | 'stale' {
+    if (this.stopped) return 'stale';
+    if (msg.term < this.core.term) return 'stale';
+    const index = msg.snapshot.index;
+    if (index <= this.core.status(this.now()).commit || this.incomingSnapshots.has(index)) return 'have';
+    return 'accept';
+  }
+
   /** kv.appliedEntryBytes when the last snapshot was started. */
   private snapshotBytesMark = 0;
 

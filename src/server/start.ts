@@ -11,6 +11,7 @@ import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
 import { startNodeIdleCollect } from './idle-collect.ts';
+import { removeSpoolLeftovers, SnapshotSpoolDir } from '../storage/snapshot_spool.ts';
 import type { NodeTransport } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
@@ -206,6 +207,11 @@ async function startOnStorage(
     },
     opened.fresh ? 'starting a new member' : 'recovered from the data dir',
   );
+  // Received snapshots wait on disk, not in a buffer of their size (issue 16); a crash mid-transfer
+  // leaves a file that is never read again.
+  const leftovers = removeSpoolLeftovers(cfg.dataDir);
+  if (leftovers.length > 0) log.info({ files: leftovers }, 'removed partly received snapshots of an earlier run');
+  const spool = new SnapshotSpoolDir(cfg.dataDir);
   const transport = new PeerTransport({
     selfId: cfg.id,
     clusterId: cfg.clusterToken,
@@ -220,6 +226,7 @@ async function startOnStorage(
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),
     logger: log.child({ component: 'transport' }),
     identity: book.peerIdentity(),
+    snapshotSpool: (totalBytes) => spool.open(totalBytes),
     tls: nodeTls.peer() === null ? null : { current: () => nodeTls.peer() as TlsMaterial },
   });
   const nodeTransport: NodeTransport = {
@@ -235,6 +242,7 @@ async function startOnStorage(
     snapshot: opened.snapshot?.meta ?? null,
     entries: opened.entries,
   });
+  transport.onSnapshotOffer((_from, msg) => node.judgeSnapshotOffer(msg));
   const membership = wireMembership(node, transport, cfg, resolved, opened, log);
   if (!resolved.book.createdNow && (flags.peersGiven || flags.clientAddrs.size > 0)) {
     const inForce = membership.view(node.raftStatus().confState).filter((m) => m.peerAddr !== '');

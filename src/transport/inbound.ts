@@ -1,35 +1,30 @@
 // Inbound connections: the handshake check (cluster id, protocol version, known sender, right
-// target), delivery of raft messages, and the receiving half of snapshot transfers.
+// target), delivery of raft messages; snapshot frames go to the receiving half (inbound-snapshot.ts).
 //
 // At most one inbound connection per peer is live: a new handshake from the same peer replaces the
-// old connection, so chunks of one transfer never arrive from two sockets at once. Partial snapshot
-// data is kept per sender across reconnects (that is what makes a transfer resumable).
-import { Buffer } from 'node:buffer';
+// old connection, so chunks of one transfer never arrive from two sockets at once. One snapshot
+// transfer is received at a time, into a spool (spool.ts: on disk in the server) rather than a buffer
+// of the snapshot's size; its partial data is kept across reconnects (that is what makes a transfer
+// resumable).
+import type { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { crc32 } from 'node:zlib';
-import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
-import { DecodeError, encodeFrame, MAX_HELLO_FRAME_BYTES, type Frame, type TransferId } from './codec.ts';
+import type { Message, NodeId } from '../raft/types.ts';
+import { DecodeError, encodeFrame, MAX_HELLO_FRAME_BYTES, type Frame } from './codec.ts';
 import { FrameDecoder } from './frame-decoder.ts';
-import { sameTransfer } from './outbound.ts';
 import type { PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
 import { peerCertProblem, TLS_HANDSHAKE_BYTE } from './tls-check.ts';
+import { SnapshotReceiver, type OfferJudge, type SnapshotHandler } from './inbound-snapshot.ts';
 import { LimitedLog } from '../util/log-limit.ts';
 
 export type MessageHandler = (msg: Message) => void;
-export type SnapshotHandler = (from: NodeId, msg: SnapshotRequest, data: Uint8Array) => void;
-
-interface IncomingSnapshot {
-  readonly id: TransferId;
-  msg: SnapshotRequest;
-  readonly buf: Buffer;
-  received: number;
-}
+export type { OfferJudge, OfferVerdict, SnapshotHandler } from './inbound-snapshot.ts';
 
 export interface InboundCallbacks {
   statsFor(peer: NodeId): PeerStats | undefined;
   onMessage: MessageHandler;
   onSnapshot: SnapshotHandler;
+  judgeOffer: OfferJudge;
   /** Handshakes refused (wrong cluster, unknown sender, wrong target, bad protocol). */
   onRefused(): void;
   /** The members connections are accepted from (for refusal messages). */
@@ -40,7 +35,7 @@ export class InboundHub {
   /** Every inbound connection: its raw socket → the socket frames are read from (raw or TLS over it). */
   private readonly sockets = new Map<Socket, Socket>();
   private readonly activeByPeer = new Map<NodeId, Socket>();
-  private readonly incoming = new Map<NodeId, IncomingSnapshot>();
+  private readonly snapshots: SnapshotReceiver;
   private readonly limited: LimitedLog;
   /** TLS connections between the ClientHello and the end of the handshake, by remote address. */
   private readonly handshaking = new Map<string, { raw: Socket; timer: NodeJS.Timeout }>();
@@ -52,6 +47,13 @@ export class InboundHub {
     private readonly cb: InboundCallbacks,
   ) {
     this.limited = new LimitedLog(opts.logger, opts.refusalLogIntervalMs);
+    this.snapshots = new SnapshotReceiver(opts, {
+      statsFor: (peer) => cb.statsFor(peer),
+      onMessage: (msg) => cb.onMessage(msg),
+      onSnapshot: (from, msg, data) => cb.onSnapshot(from, msg, data),
+      judgeOffer: (from, msg) => cb.judgeOffer(from, msg),
+      bump: (peer) => this.bump(peer),
+    });
   }
 
   accept(raw: Socket): void {
@@ -204,7 +206,7 @@ export class InboundHub {
     this.sockets.clear();
     this.handshaking.clear();
     this.activeByPeer.clear();
-    this.incoming.clear();
+    this.snapshots.stop();
   }
 
   /** Checks the first frame; returns the peer id, or null after refusing. */
@@ -287,82 +289,13 @@ export class InboundHub {
         this.cb.onMessage(f.msg);
         return;
       case 'snap-offer':
-        return this.onOffer(sock, peer, f.id, f.msg);
+        return this.snapshots.onOffer(sock, peer, f.id, f.msg);
       case 'snap-chunk':
-        return this.onChunk(sock, peer, f.id, f.offset, f.data);
+        return this.snapshots.onChunk(sock, peer, f.id, f.offset, f.data);
       default:
         this.bump(peer);
         this.opts.logger.warn({ peer, kind: f.kind }, 'unexpected frame on an inbound connection; closing');
         sock.destroy();
     }
-  }
-
-  private ack(sock: Socket, id: TransferId, offset: number, rejected = false): void {
-    sock.write(encodeFrame({ kind: 'snap-ack', id, offset, rejected }));
-  }
-
-  private onOffer(sock: Socket, peer: NodeId, id: TransferId, msg: SnapshotRequest): void {
-    if (msg.from !== peer || msg.to !== this.opts.selfId) {
-      this.bump(peer);
-      return this.ack(sock, id, 0, true);
-    }
-    if (id.totalBytes > this.opts.maxSnapshotBytes) {
-      this.bump(peer);
-      this.opts.logger.warn(
-        { peer, bytes: id.totalBytes, max: this.opts.maxSnapshotBytes },
-        'rejecting snapshot over maxSnapshotBytes',
-      );
-      return this.ack(sock, id, 0, true);
-    }
-    let cur = this.incoming.get(peer);
-    if (cur === undefined || !sameTransfer(cur.id, id)) {
-      // A new transfer replaces any partial one from this sender (the leader only sends its newest).
-      cur = { id, msg, buf: Buffer.allocUnsafe(id.totalBytes), received: 0 };
-      this.incoming.set(peer, cur);
-      this.opts.logger.info({ peer, index: id.index, bytes: id.totalBytes }, 'receiving snapshot');
-    } else {
-      cur.msg = msg; // a resumed transfer: keep the newest lease/round information
-      this.opts.logger.info({ peer, index: id.index, offset: cur.received }, 'resuming snapshot');
-    }
-    if (cur.received === id.totalBytes) return this.complete(sock, peer, cur);
-    this.ack(sock, id, cur.received);
-  }
-
-  private onChunk(sock: Socket, peer: NodeId, id: TransferId, offset: number, data: Uint8Array): void {
-    const cur = this.incoming.get(peer);
-    if (cur === undefined || !sameTransfer(cur.id, id)) return; // a chunk of a replaced transfer
-    if (offset < cur.received && offset + data.length <= cur.received) {
-      // A chunk we already have: the sender restarted from an older acknowledgement while this one
-      // was in flight (a resumed or re-offered transfer). Harmless; tell it where we are.
-      this.ack(sock, id, cur.received);
-      return;
-    }
-    if (offset !== cur.received) {
-      // A gap: impossible on one ordered connection unless the sender is broken: resync through a reconnect.
-      this.bump(peer);
-      this.opts.logger.warn({ peer, offset, expected: cur.received }, 'snapshot chunk out of order; closing');
-      sock.destroy();
-      return;
-    }
-    cur.buf.set(data, offset);
-    cur.received += data.length;
-    const s = this.cb.statsFor(peer);
-    if (s !== undefined) s.snapshotBytesReceived += data.length;
-    if (cur.received === id.totalBytes) return this.complete(sock, peer, cur);
-    this.ack(sock, id, cur.received);
-  }
-
-  private complete(sock: Socket, peer: NodeId, cur: IncomingSnapshot): void {
-    this.incoming.delete(peer);
-    if (crc32(cur.buf) !== cur.id.crc32) {
-      this.bump(peer);
-      this.opts.logger.error({ peer, index: cur.id.index }, 'snapshot data CRC mismatch; rejecting');
-      return this.ack(sock, cur.id, 0, true);
-    }
-    this.ack(sock, cur.id, cur.id.totalBytes);
-    const s = this.cb.statsFor(peer);
-    if (s !== undefined) s.snapshotsReceived++;
-    this.opts.logger.info({ peer, index: cur.id.index, bytes: cur.id.totalBytes }, 'snapshot received');
-    this.cb.onSnapshot(peer, cur.msg, cur.buf);
   }
 }

@@ -2,6 +2,7 @@
 import type { NodeId } from '../raft/types.ts';
 import { Buffer } from 'node:buffer';
 import { FRAME_OVERHEAD_BYTES, MAX_CLUSTER_ID_BYTES } from './codec.ts';
+import { memorySpool, type SpoolOpener } from './spool.ts';
 
 export interface PeerAddress {
   readonly host: string;
@@ -76,8 +77,13 @@ export interface PeerTransportOptions {
   readonly snapshotWindowChunks?: number;
   /** Inbound connections open at once, handshaken or not; more are reset on arrival. Default 2 per member + 4. */
   readonly maxInboundConnections?: number;
-  /** Incoming snapshots larger than this are rejected (the receiver buffers one per sender). */
+  /** Incoming snapshots larger than this are rejected before anything is stored. */
   readonly maxSnapshotBytes?: number;
+  /**
+   * Where an incoming snapshot's bytes wait until all arrived (spool.ts); one transfer at a time.
+   * Default: in memory (a buffer of the snapshot's size from its first byte); the server spools to disk.
+   */
+  readonly snapshotSpool?: SpoolOpener;
   readonly logger?: TransportLogger;
   /** Jitter source for reconnect backoff; injectable for tests. */
   readonly random?: () => number;
@@ -113,6 +119,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     identity: NO_IDENTITY,
     tls: null,
     refusalLogIntervalMs: 60_000,
+    snapshotSpool: memorySpool,
     ...o,
   };
   const int = (name: keyof ResolvedOptions, min: number, max: number): void => {
@@ -164,6 +171,8 @@ export interface PeerStats {
   snapshotsReceived: number;
   snapshotBytesSent: number;
   snapshotBytesReceived: number;
+  /** Snapshot offers answered without their data: already held, an earlier term, another transfer under way. */
+  snapshotOffersDeclined: number;
   queuedBytes: number;
   connected: boolean;
 }
@@ -182,6 +191,7 @@ export function emptyStats(): PeerStats {
     snapshotsReceived: 0,
     snapshotBytesSent: 0,
     snapshotBytesReceived: 0,
+    snapshotOffersDeclined: 0,
     queuedBytes: 0,
     connected: false,
   };

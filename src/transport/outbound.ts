@@ -111,7 +111,7 @@ export class OutboundLink {
       index: msg.snapshot.index,
       term: msg.snapshot.term,
       totalBytes: data.length,
-      crc32: crc32(data),
+      crc32: crcOf(data),
     };
     this.snap = { id, msg, data, acked: 0, sent: 0, awaitingOfferAck: true };
     this.ctl = [];
@@ -331,7 +331,8 @@ export class OutboundLink {
     const s = this.snap;
     if (s === null || !sameTransfer(s.id, id)) return; // an ack for a replaced transfer
     if (rejected) {
-      this.opts.logger.warn({ peer: this.peerId, index: id.index }, 'peer rejected the snapshot');
+      // Refused: another leader's transfer is under way there, this term is over, or the data was bad.
+      this.opts.logger.info({ peer: this.peerId, index: id.index }, 'peer refused the snapshot');
       this.stats.errors++;
       this.snap = null;
       return;
@@ -367,6 +368,22 @@ export class OutboundLink {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * CRC32 of snapshot bytes already offered. The core offers the same bytes again after a refusal or
+ * a lost transfer (the host keeps them while it sends), and each CRC32 of ~100 MiB costs the leader
+ * tens of ms of CPU on the thread that keeps its lease.
+ */
+const offeredCrcs = new WeakMap<Uint8Array, number>();
+
+function crcOf(data: Uint8Array): number {
+  let c = offeredCrcs.get(data);
+  if (c === undefined) {
+    c = crc32(data);
+    offeredCrcs.set(data, c);
+  }
+  return c;
+}
 
 export function sameTransfer(a: TransferId, b: TransferId): boolean {
   return a.index === b.index && a.term === b.term && a.totalBytes === b.totalBytes && a.crc32 === b.crc32;

@@ -6,13 +6,15 @@
 // - send() never blocks: frames are queued per peer (bounded, oldest dropped and counted) and all
 //   that is queued in one event-loop turn leaves in a single corked write.
 // - sendSnapshot() streams data in chunks with offsets; after a reconnect the transfer resumes where
-//   the receiver stands. The receiver hands over (from, SnapshotRequest, data) once all of it arrived
-//   and its CRC checks out; the node host then steps the SnapshotRequest into the core.
+//   the receiver stands. The receiver takes one transfer at a time, into a spool (on disk in the
+//   server), after asking the node whether it wants the offer at all; it hands over (from,
+//   SnapshotRequest, data) once all of it arrived and its CRC checks out; the node host then steps
+//   the SnapshotRequest into the core.
 // Addresses are host:port everywhere; nothing assumes localhost.
 import { createServer, type Server } from 'node:net';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame } from './codec.ts';
-import { InboundHub, type MessageHandler, type SnapshotHandler } from './inbound.ts';
+import { InboundHub, type MessageHandler, type OfferJudge, type SnapshotHandler } from './inbound.ts';
 import {
   emptyStats,
   resolveOptions,
@@ -25,7 +27,8 @@ import { OutboundLink } from './outbound.ts';
 
 export type { PeerAddress, PeerStats, PeerTransportOptions, TransportLogger } from './options.ts';
 export { TransportConfigError } from './options.ts';
-export type { MessageHandler, SnapshotHandler } from './inbound.ts';
+export type { MessageHandler, OfferJudge, OfferVerdict, SnapshotHandler } from './inbound.ts';
+export { memorySpool, type SnapshotSpool, type SpoolDone, type SpoolOpener } from './spool.ts';
 
 export interface TransportStats {
   readonly peers: Readonly<Record<NodeId, PeerStats>>;
@@ -43,6 +46,7 @@ export class PeerTransport {
   private server: Server | null = null;
   private messageHandler: MessageHandler = () => {};
   private snapshotHandler: SnapshotHandler = () => {};
+  private offerJudge: OfferJudge = () => 'accept';
   private unknownPeerDrops = 0;
   private refused = 0;
   private boundPort = 0;
@@ -60,6 +64,7 @@ export class PeerTransport {
       statsFor: (peer) => this.peerStats.get(peer),
       onMessage: (msg) => this.messageHandler(msg),
       onSnapshot: (from, msg, data) => this.snapshotHandler(from, msg, data),
+      judgeOffer: (from, msg) => this.offerJudge(from, msg),
       onRefused: () => this.refused++,
       members: () => [this.opts.selfId, ...this.links.keys()].sort(),
     });
@@ -96,6 +101,14 @@ export class PeerTransport {
 
   onSnapshot(handler: SnapshotHandler): void {
     this.snapshotHandler = handler;
+  }
+
+  /**
+   * Decides each snapshot offer before anything is allocated for it (inbound.ts, OfferVerdict): the
+   * node says whether it already holds that state or the offer is from an earlier term. Default: accept.
+   */
+  onSnapshotOffer(judge: OfferJudge): void {
+    this.offerJudge = judge;
   }
 
   /** Queues messages for their peers; never blocks, never throws for network conditions. */
