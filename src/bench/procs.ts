@@ -22,9 +22,18 @@ export function spawnLogged(
 
 /** Resident memory of a process in bytes (Linux /proc), or 0 if gone. */
 export function rssBytes(pid: number | undefined): number {
+  return statusKb(pid, 'VmRSS');
+}
+
+/** The most resident memory a process has had since it started (VmHWM), or 0 if gone. */
+export function peakRssBytes(pid: number | undefined): number {
+  return statusKb(pid, 'VmHWM');
+}
+
+function statusKb(pid: number | undefined, field: string): number {
   if (pid === undefined) return 0;
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
   } catch {
     return 0;

@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs } from './args.ts';
 import { keyName } from './load.ts';
-import { postJson, rssBytes, sleep, waitFor } from './procs.ts';
+import { peakRssBytes, postJson, rssBytes, sleep, waitFor } from './procs.ts';
 import type { Member } from './systems.ts';
 import { replaceLeasekvMember, startLeasekv } from './systems.ts';
 
@@ -39,6 +39,10 @@ export interface ScaleResult {
   readonly rssAfterRestartBytes: number;
   readonly wipedCatchUpMs: number;
   readonly rssNewMemberBytes: number;
+  /** The new member's peak resident memory (VmHWM): snapshot transfers and the install are transient. */
+  readonly rssPeakNewMemberBytes: number;
+  /** The new member's log: snapshot transfers begun and completed, offers declined (issue 16). */
+  readonly newMemberTransfers: { readonly begun: number; readonly received: number; readonly declined: number };
   /** os.loadavg() (1, 5, 15 min) when the load finished and at the end: the machine is shared. */
   readonly loadAvg: { readonly loaded: readonly number[]; readonly end: readonly number[] };
 }
@@ -239,6 +243,8 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const wipedCatchUpMs = performance.now() - t2;
     await sleep(2000);
     memoryPerNode[`${replacement.id} (new member)`] = await memoryOf(replacement);
+    const newLog = readFileSync(join(dir, `${replacement.id}.log`), 'utf8');
+    const count = (re: RegExp): number => [...newLog.matchAll(re)].length;
     return {
       keys: args.scaleKeys,
       valueBytes: args.valueBytes,
@@ -256,6 +262,12 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
       rssAfterRestartBytes,
       wipedCatchUpMs,
       rssNewMemberBytes: rssBytes(replacement.pid),
+      rssPeakNewMemberBytes: peakRssBytes(replacement.pid),
+      newMemberTransfers: {
+        begun: count(/"msg":"receiving snapshot"/g),
+        received: count(/"msg":"snapshot received"/g),
+        declined: count(/"msg":"(snapshot offer|refusing a snapshot offer)[^"]*"/g),
+      },
       loadAvg: { loaded: loadedAvg, end: loadavg() },
     };
   } finally {
@@ -295,6 +307,7 @@ export function scaleReport(s: ScaleResult): string[] {
           )
           .join('; ')}`,
     ),
+    `  new member: ${s.newMemberTransfers.begun} snapshot transfers begun, ${s.newMemberTransfers.received} completed, ${s.newMemberTransfers.declined} offers declined (log lines); peak resident memory ${mib(s.rssPeakNewMemberBytes)} (${ratio(s.rssPeakNewMemberBytes)})`,
     `  restart, ms after the kill: first log line ${s.restartSteps.firstLog} (process up, modules loaded), recovered ${s.restartSteps.recovered} (WAL read, snapshot restored), serving ${s.restartSteps.serving}, caught up ${Math.round(s.restartToServeMs)}`,
     `  | target | measured | |`,
     `  |---|---|---|`,
