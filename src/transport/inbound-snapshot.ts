@@ -121,6 +121,8 @@ export class SnapshotReceiver {
         'a newer snapshot offer replaces the transfer in progress',
       );
       this.dropIncoming(cur);
+      // Its sender gives the transfer up (else its link would wait for acks for ever, holding the bytes).
+      if (cur.peer !== peer) this.ack(cur.sock, cur.id, 0, true);
     }
     const fresh: IncomingSnapshot = {
       peer,
@@ -166,7 +168,10 @@ export class SnapshotReceiver {
 
   onChunk(sock: Socket, peer: NodeId, id: TransferId, offset: number, data: Uint8Array): void {
     const cur = this.incoming;
-    if (cur === null || cur.peer !== peer || !sameTransfer(cur.id, id)) return; // a chunk of a replaced transfer
+    if (cur === null || cur.peer !== peer || !sameTransfer(cur.id, id)) {
+      // A chunk of a replaced or dropped transfer: its sender gives it up (it ignores this if it moved on).
+      return this.ack(sock, id, 0, true);
+    }
     if (offset < cur.received && offset + data.length <= cur.received) {
       // A chunk we already have: the sender restarted from an older acknowledgement while this one
       // was in flight (a resumed or re-offered transfer). Harmless; tell it where we are.
