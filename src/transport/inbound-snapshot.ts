@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame, type TransferId } from './codec.ts';
-import { sameTransfer } from './outbound.ts';
+import { sameTransfer } from './outbound-snapshot.ts';
 import type { PeerStats, ResolvedOptions } from './options.ts';
 import type { SnapshotSpool } from './spool.ts';
 import { LimitedLog } from '../util/log-limit.ts';
@@ -34,8 +34,10 @@ interface IncomingSnapshot {
   readonly spool: SnapshotSpool;
   /** Bytes accepted in order and handed to the spool. */
   received: number;
-  /** Bytes the spool stored: what is acknowledged. Invariant: stored <= received. */
+  /** Bytes the spool stored. Invariant: stored <= received. */
   stored: number;
+  /** The last offset acknowledged: at most received, and below totalBytes until the CRC checked. */
+  acked: number;
   /** CRC32 of the bytes received so far (checked against id.crc32 once all are stored). */
   crc: number;
   /** All stored and checked; being read back for delivery. */
@@ -98,7 +100,10 @@ export class SnapshotReceiver {
       cur.msg = msg;
       cur.sock = sock;
       this.opts.logger.info({ peer, index: id.index, offset: cur.received }, 'resuming snapshot');
-      return this.ack(sock, id, cur.complete ? id.totalBytes : cur.received);
+      // The next byte expected (all of them stored and checked: the end); chunks that are still
+      // being stored count as received (a failed write ends the transfer).
+      if (!cur.complete) cur.acked = Math.max(cur.acked, Math.min(cur.received, id.totalBytes - 1));
+      return this.ack(sock, id, cur.complete ? id.totalBytes : cur.acked);
     }
     const verdict = this.cb.judgeOffer(peer, msg);
     if (verdict !== 'accept') return this.decline(sock, peer, id, msg, verdict);
@@ -132,6 +137,7 @@ export class SnapshotReceiver {
       spool: this.opts.snapshotSpool(id.totalBytes),
       received: 0,
       stored: 0,
+      acked: 0,
       crc: 0,
       complete: false,
     };
@@ -161,6 +167,24 @@ export class SnapshotReceiver {
     this.cb.onMessage(msg);
   }
 
+  /** Bytes received but not yet stored that may still be acknowledged: one sender's window. */
+  private aheadBytes(): number {
+    return this.opts.snapshotChunkBytes * this.opts.snapshotWindowChunks;
+  }
+
+  /**
+   * Acknowledges what was received while the spool is at most one window behind, so the disk is not
+   * on the transfer's round trip; a slower disk holds the acks back, and with them the sender (what
+   * waits in memory: two windows at most). The last byte is acknowledged only once all are stored
+   * and checked (the sender counts the transfer delivered then).
+   */
+  private ackProgress(cur: IncomingSnapshot): void {
+    const to = Math.min(cur.received, cur.id.totalBytes - 1);
+    if (to <= cur.acked || cur.received - cur.stored > this.aheadBytes()) return;
+    cur.acked = to;
+    this.ack(cur.sock, cur.id, to);
+  }
+
   private dropIncoming(cur: IncomingSnapshot): void {
     cur.spool.discard();
     if (this.incoming === cur) this.incoming = null;
@@ -175,7 +199,7 @@ export class SnapshotReceiver {
     if (offset < cur.received && offset + data.length <= cur.received) {
       // A chunk we already have: the sender restarted from an older acknowledgement while this one
       // was in flight (a resumed or re-offered transfer). Harmless; tell it where we are.
-      this.ack(sock, id, cur.stored);
+      this.ack(sock, id, cur.acked);
       return;
     }
     if (offset !== cur.received) {
@@ -190,8 +214,8 @@ export class SnapshotReceiver {
     cur.crc = crc32(data, cur.crc);
     const s = this.cb.statsFor(peer);
     if (s !== undefined) s.snapshotBytesReceived += data.length;
-    // Acknowledged once stored: the sender's window (snapshotWindowChunks) bounds what waits in memory.
     cur.spool.append(data, (err) => this.onStored(cur, data.length, err));
+    this.ackProgress(cur);
   }
 
   private onStored(cur: IncomingSnapshot, bytes: number, err: Error | null): void {
@@ -206,7 +230,7 @@ export class SnapshotReceiver {
       return this.ack(cur.sock, cur.id, 0, true);
     }
     cur.stored += bytes;
-    if (cur.stored < cur.id.totalBytes) return this.ack(cur.sock, cur.id, cur.stored);
+    if (cur.stored < cur.id.totalBytes) return this.ackProgress(cur);
     if (cur.crc !== cur.id.crc32) {
       this.cb.bump(cur.peer);
       this.opts.logger.error({ peer: cur.peer, index: cur.id.index }, 'snapshot data CRC mismatch; rejecting');
