@@ -14,6 +14,8 @@ export abstract class HostSnapshots extends HostDrive {
    */
   protected override sendSnapshot(msg: SnapshotRequest): void {
     if (this.transport.snapshotInProgress(msg.to) || this.snapshotLoading.has(msg.to)) return;
+    if (this.storage.openSnapshotSource !== undefined && this.transport.sendSnapshotFrom !== undefined)
+      return this.sendSnapshotFromFile(msg);
     const cached = this.outgoingSnapshot;
     if (cached !== null && cached.meta.index === msg.snapshot.index) {
       this.transport.sendSnapshot(msg, cached.data);
@@ -34,6 +36,30 @@ export abstract class HostSnapshots extends HostDrive {
       this.outgoingSnapshot = snap;
       this.log.info({ to: msg.to, index: snap.meta.index, bytes: snap.data.length }, 'sending snapshot');
       this.transport.sendSnapshot(msg, snap.data);
+    });
+  }
+
+  /**
+   * The server: the file is checked, then read a chunk at a time as the transfer asks (issue 16),
+   * one open file per transfer, closed when it ends — nothing snapshot-sized is held.
+   */
+  private sendSnapshotFromFile(msg: SnapshotRequest): void {
+    this.snapshotLoading.add(msg.to);
+    this.storage.openSnapshotSource?.((err, src) => {
+      this.snapshotLoading.delete(msg.to);
+      if (this.stopped || (err !== null && err !== undefined)) {
+        src?.release();
+        if (!this.stopped) this.log.error({ err, to: msg.to }, 'reading snapshot to send failed');
+        return;
+      }
+      if (src === null || src.meta.index !== msg.snapshot.index) {
+        src?.release();
+        this.log.warn({ to: msg.to, index: msg.snapshot.index }, 'snapshot to send is gone; the core will ask again');
+        return;
+      }
+      this.log.info({ to: msg.to, index: src.meta.index, bytes: src.totalBytes }, 'sending snapshot');
+      if (this.transport.sendSnapshotFrom === undefined) return src.release();
+      this.transport.sendSnapshotFrom(msg, src);
     });
   }
 

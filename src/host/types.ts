@@ -4,6 +4,7 @@
 // faults, on virtual time. The key-value state machine is the real one (src/kv) in both.
 import type { RaftConfig } from '../raft/config.ts';
 import type { Entry, HardState, Message, NodeId, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import type { SnapshotSource } from '../transport/outbound.ts';
 
 /** Monotonic time and timers (docs/lease-notes.md case 3: never wall-clock time). */
 export interface HostClock {
@@ -41,6 +42,16 @@ export interface HostStorage {
   /** Saves a state machine snapshot atomically, then compacts the log up to it. Takes `data` over. */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, done: Done): void;
   loadSnapshot(done: (err: unknown, snap: SnapshotData | null) => void): void;
+  /**
+   * The snapshot file, checked, to be read a chunk at a time while it is sent (the server; issue 16:
+   * the leader no longer holds the whole snapshot while a follower receives it). Absent: loadSnapshot.
+   */
+  openSnapshotSource?(done: (err: unknown, src: SnapshotFileSource | null) => void): void;
+}
+
+/** A snapshot file read on demand (src/storage/snapshot_source.ts). */
+export interface SnapshotFileSource extends SnapshotSource {
+  readonly meta: SnapshotMeta;
 }
 
 /** The peer transport (src/transport): batched per peer, snapshots chunked and resumable. */
@@ -49,6 +60,8 @@ export interface HostTransport {
   send(msgs: readonly Message[]): void;
   /** Streams snapshot data to msg.to in chunks; delivered there as onSnapshot once complete. */
   sendSnapshot(msg: SnapshotRequest, data: Uint8Array): void;
+  /** As sendSnapshot, reading the bytes from `source` as they are sent; the transfer releases it. */
+  sendSnapshotFrom?(msg: SnapshotRequest, source: SnapshotSource): void;
   /** Whether a snapshot transfer to `to` is still unacknowledged (the core re-offers snapshots). */
   snapshotInProgress(to: NodeId): boolean;
   onMessage(handler: (msg: Message) => void): void;

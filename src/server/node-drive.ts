@@ -27,6 +27,7 @@ import type { NodeTransport } from './transport-adapter.ts';
 import { logRaftEvent } from './event-log.ts';
 import { withDeadline } from './deadline.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
+import { openSnapshotSource } from '../storage/snapshot_source.ts';
 import { LeaseViewWriter, newLeaseViewBuffer } from './api-thread/lease-view.ts';
 
 export const VERSION = '0.1.0';
@@ -58,7 +59,7 @@ export const REAL_CLOCK: HostClock = {
 };
 
 /** The persister's promises as the host's callbacks. */
-function hostStorage(s: NodeStorage): HostStorage {
+function hostStorage(s: NodeStorage, dataDir: string): HostStorage {
   const settle = (p: Promise<unknown>, done: (err: unknown) => void): void => {
     p.then(
       () => done(null),
@@ -72,6 +73,12 @@ function hostStorage(s: NodeStorage): HostStorage {
       s.loadSnapshot().then(
         (snap) => done(null, snap),
         (err: unknown) => done(err ?? new Error('loading the snapshot failed'), null),
+      ),
+    // Beside the WAL worker, like loadSnapshot (snapshot_read.ts): the file is only replaced whole.
+    openSnapshotSource: (done) =>
+      openSnapshotSource(dataDir).then(
+        (src) => done(null, src),
+        (err: unknown) => done(err ?? new Error('opening the snapshot failed'), null),
       ),
   };
 }
@@ -130,7 +137,7 @@ export abstract class NodeDrive extends HostNode {
       },
       kv,
       clock: REAL_CLOCK,
-      storage: hostStorage(storage),
+      storage: hostStorage(storage, cfg.dataDir),
       transport,
       slicer: sliced(kv),
       log,

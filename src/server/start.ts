@@ -232,6 +232,7 @@ async function startOnStorage(
   const nodeTransport: NodeTransport = {
     send: (msgs) => transport.send(msgs),
     sendSnapshot: (msg, data) => transport.sendSnapshot(msg.to, msg, data),
+    sendSnapshotFrom: (msg, source) => transport.sendSnapshot(msg.to, msg, source),
     snapshotInProgress: (to) => transport.snapshotInProgress(to),
     onMessage: (h) => transport.onMessage(h),
     onSnapshot: (h) => transport.onSnapshot((_from, msg, data) => h(msg, data)),

@@ -6,26 +6,17 @@
 // lost messages; the bound keeps memory fixed), snapshot frames are flow-controlled by acks instead.
 import { Socket, createConnection } from 'node:net';
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import { crc32 } from 'node:zlib';
 import type { NodeId, SnapshotRequest } from '../raft/types.ts';
+
+export { sameTransfer, type SnapshotSource } from './outbound-snapshot.ts';
 import { encodeFrame, type Frame, type TransferId } from './codec.ts';
+import { bufferSource, sameTransfer, type OutgoingSnapshot, type SnapshotSource } from './outbound-snapshot.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import type { PeerAddress, PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
-import { peerCertProblem } from './tls-check.ts';
+import { peerCertProblem, tlsHint } from './tls-check.ts';
 import { LimitedLog } from '../util/log-limit.ts';
 
 type LinkState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
-
-interface OutgoingSnapshot {
-  readonly id: TransferId;
-  readonly msg: SnapshotRequest;
-  readonly data: Uint8Array;
-  /** Bytes the receiver confirmed; chunks go out while sent - acked < window. */
-  acked: number;
-  sent: number;
-  /** After (re)connecting we offer the transfer and wait to learn where the receiver stands. */
-  awaitingOfferAck: boolean;
-}
 
 export class OutboundLink {
   private state: LinkState = 'idle';
@@ -106,14 +97,16 @@ export class OutboundLink {
   }
 
   /** Starts (or replaces) the snapshot transfer to this peer. */
-  sendSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
+  sendSnapshot(msg: SnapshotRequest, data: Uint8Array | SnapshotSource): void {
+    const source = data instanceof Uint8Array ? bufferSource(data) : data;
     const id: TransferId = {
       index: msg.snapshot.index,
       term: msg.snapshot.term,
-      totalBytes: data.length,
-      crc32: crcOf(data),
+      totalBytes: source.totalBytes,
+      crc32: source.crc32,
     };
-    this.snap = { id, msg, data, acked: 0, sent: 0, awaitingOfferAck: true };
+    this.endSnapshot();
+    this.snap = { id, msg, source, acked: 0, sent: 0, awaitingOfferAck: true, reading: false };
     this.ctl = [];
     this.opts.logger.info({ peer: this.peerId, index: id.index, bytes: id.totalBytes }, 'sending snapshot');
     if (this.state === 'ready') this.offerSnapshot();
@@ -132,7 +125,7 @@ export class OutboundLink {
     this.queuedAtMs = [];
     this.head = 0;
     this.ctl = [];
-    this.snap = null;
+    this.endSnapshot();
     this.stats.queuedBytes = 0;
     this.stats.connected = false;
   }
@@ -334,7 +327,7 @@ export class OutboundLink {
       // Refused: another leader's transfer is under way there, this term is over, or the data was bad.
       this.opts.logger.info({ peer: this.peerId, index: id.index }, 'peer refused the snapshot');
       this.stats.errors++;
-      this.snap = null;
+      this.endSnapshot();
       return;
     }
     if (s.awaitingOfferAck) {
@@ -348,51 +341,57 @@ export class OutboundLink {
     if (s.acked === s.id.totalBytes) {
       this.stats.snapshotsSent++;
       this.opts.logger.info({ peer: this.peerId, index: id.index, bytes: id.totalBytes }, 'snapshot delivered');
-      this.snap = null;
+      this.endSnapshot();
       return;
     }
     this.pumpSnapshot(s);
   }
 
+  private endSnapshot(): void {
+    this.snap?.source.release();
+    this.snap = null;
+  }
+
+  /**
+   * Reads and queues chunks while the window allows, one read at a time. A read that completes after
+   * the transfer was replaced or restarted from another offset (a reconnect) is dropped.
+   */
   private pumpSnapshot(s: OutgoingSnapshot): void {
     const chunk = this.opts.snapshotChunkBytes;
     const window = chunk * this.opts.snapshotWindowChunks;
-    while (s.sent < s.id.totalBytes && s.sent - s.acked < window) {
-      const end = Math.min(s.id.totalBytes, s.sent + chunk);
-      this.ctl.push(encodeFrame({ kind: 'snap-chunk', id: s.id, offset: s.sent, data: s.data.subarray(s.sent, end) }));
-      this.stats.snapshotBytesSent += end - s.sent;
-      s.sent = end;
+    while (
+      this.snap === s &&
+      !s.reading &&
+      !s.awaitingOfferAck &&
+      s.sent < s.id.totalBytes &&
+      s.sent - s.acked < window
+    ) {
+      const at = s.sent;
+      const end = Math.min(s.id.totalBytes, at + chunk);
+      let sync = true;
+      s.reading = true;
+      s.source.read(at, end - at, (err, data) => {
+        s.reading = false;
+        if (this.snap !== s) return;
+        if (err !== null || data === null) {
+          this.stats.errors++;
+          this.opts.logger.error(
+            { peer: this.peerId, index: s.id.index, err: err?.message },
+            'reading the snapshot to send failed; the core will offer it again',
+          );
+          return this.endSnapshot();
+        }
+        if (at === s.sent && !s.awaitingOfferAck) {
+          this.ctl.push(encodeFrame({ kind: 'snap-chunk', id: s.id, offset: at, data }));
+          this.stats.snapshotBytesSent += end - at;
+          s.sent = end;
+          this.scheduleFlush();
+        }
+        if (!sync) this.pumpSnapshot(s);
+      });
+      sync = false;
     }
-    this.scheduleFlush();
   }
 }
 
 const EMPTY = new Uint8Array(0);
-
-/**
- * CRC32 of snapshot bytes already offered. The core offers the same bytes again after a refusal or
- * a lost transfer (the host keeps them while it sends), and each CRC32 of ~100 MiB costs the leader
- * tens of ms of CPU on the thread that keeps its lease.
- */
-const offeredCrcs = new WeakMap<Uint8Array, number>();
-
-function crcOf(data: Uint8Array): number {
-  let c = offeredCrcs.get(data);
-  if (c === undefined) {
-    c = crc32(data);
-    offeredCrcs.set(data, c);
-  }
-  return c;
-}
-
-export function sameTransfer(a: TransferId, b: TransferId): boolean {
-  return a.index === b.index && a.term === b.term && a.totalBytes === b.totalBytes && a.crc32 === b.crc32;
-}
-
-/** A dial error's message, with a hint when TLS on one side meets plaintext on the other. */
-function tlsHint(tls: boolean, e: NodeJS.ErrnoException): string {
-  if (!tls) return e.message;
-  if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
-    return `${e.message} (the peer port does not speak TLS: does that member run with --insecure?)`;
-  return e.message;
-}

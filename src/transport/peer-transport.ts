@@ -23,10 +23,11 @@ import {
   type PeerTransportOptions,
   type ResolvedOptions,
 } from './options.ts';
-import { OutboundLink } from './outbound.ts';
+import { OutboundLink, type SnapshotSource } from './outbound.ts';
 
 export type { PeerAddress, PeerStats, PeerTransportOptions, TransportLogger } from './options.ts';
 export { TransportConfigError } from './options.ts';
+export type { SnapshotSource } from './outbound.ts';
 export type { MessageHandler, OfferJudge, OfferVerdict, SnapshotHandler } from './inbound.ts';
 export { memorySpool, type SnapshotSpool, type SpoolDone, type SpoolOpener } from './spool.ts';
 
@@ -135,12 +136,16 @@ export class PeerTransport {
     }
   }
 
-  /** Streams a snapshot to `to` (replacing any transfer in progress to it); resumable across reconnects. */
-  sendSnapshot(to: NodeId, msg: SnapshotRequest, data: Uint8Array): void {
+  /**
+   * Streams a snapshot to `to` (replacing any transfer in progress to it); resumable across
+   * reconnects. A source is released once its transfer ends (or at once, if it cannot start).
+   */
+  sendSnapshot(to: NodeId, msg: SnapshotRequest, data: Uint8Array | SnapshotSource): void {
     if (msg.to !== to) throw new Error(`sendSnapshot: message is for ${msg.to}, not ${to}`);
-    if (this.state === 'stopped') return;
-    const link = this.links.get(to);
+    const link = this.state === 'stopped' ? undefined : this.links.get(to);
     if (link === undefined) {
+      if (!(data instanceof Uint8Array)) data.release();
+      if (this.state === 'stopped') return;
       this.unknownPeerDrops++;
       this.opts.logger.warn({ to }, 'dropping snapshot to unknown node');
       return;

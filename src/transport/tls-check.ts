@@ -48,3 +48,11 @@ export function certVerdict(
       return { code, problem: null };
   }
 }
+
+/** A dial error's message, with a hint when TLS on one side meets plaintext on the other. */
+export function tlsHint(tls: boolean, e: NodeJS.ErrnoException): string {
+  if (!tls) return e.message;
+  if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
+    return `${e.message} (the peer port does not speak TLS: does that member run with --insecure?)`;
+  return e.message;
+}

@@ -1,0 +1,83 @@
+// Sending a snapshot from a source read a chunk at a time (issue 16: the server reads it from the
+// snapshot file instead of holding it whole): the bytes arrive intact and the source is released
+// however the transfer ends.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type { NodeId, SnapshotRequest } from '../raft/types.ts';
+import type { SnapshotSource } from './outbound.ts';
+import { get, startMesh } from './test-helpers.ts';
+import { waitFor } from '../testkit/wait.ts';
+
+function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
+  return {
+    type: 'snap',
+    from,
+    to,
+    term: 3,
+    snapshot: { index, term: 3, confState: { voters: ['a', 'b'], learners: [], removed: [] } },
+    leaseDurationMs: 900,
+    round: 7,
+  };
+}
+
+/** A source over `data` whose reads complete in a later turn (as a file's do); counts what it does. */
+function slowSource(data: Uint8Array): SnapshotSource & { reads: number; released: number; maxRead: number } {
+  const s = {
+    totalBytes: data.length,
+    crc32: crc32(data),
+    reads: 0,
+    released: 0,
+    maxRead: 0,
+    read(offset: number, bytes: number, done: (err: Error | null, d: Uint8Array | null) => void): void {
+      s.reads++;
+      s.maxRead = Math.max(s.maxRead, bytes);
+      setImmediate(() => done(null, Buffer.from(data.subarray(offset, offset + bytes))));
+    },
+    release(): void {
+      s.released++;
+    },
+  };
+  return s;
+}
+
+test('a snapshot read from a source a chunk at a time arrives whole; the source is released when delivered', async () => {
+  const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024 });
+  try {
+    const a = get(nodes, 'a');
+    const b = get(nodes, 'b');
+    const got: Uint8Array[] = [];
+    b.t.onSnapshot((_from, _msg, data) => got.push(data));
+    const data = randomBytes(3 * 1024 * 1024 + 5);
+    const src = slowSource(data);
+    a.t.sendSnapshot('b', snapMsg('a', 'b', 42), src);
+    await waitFor('delivery', 15_000, () => got.length === 1, { intervalMs: 2 });
+    assert.ok(Buffer.from(got[0] ?? []).equals(data));
+    await waitFor('transfer ends', 5000, () => !a.t.snapshotInProgress('b'), { intervalMs: 2 });
+    assert.equal(src.released, 1);
+    assert.equal(src.maxRead, 64 * 1024, 'read a chunk at a time');
+    assert.ok(src.reads >= data.length / (64 * 1024));
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
+});
+
+test('a source is released when its transfer is replaced, and when the transport stops', async () => {
+  const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024 });
+  const a = get(nodes, 'a');
+  const first = slowSource(randomBytes(8 * 1024 * 1024));
+  const second = slowSource(randomBytes(8 * 1024 * 1024));
+  try {
+    a.t.sendSnapshot('b', snapMsg('a', 'b', 42), first);
+    a.t.sendSnapshot('b', snapMsg('a', 'b', 43), second);
+    assert.equal(first.released, 1);
+    assert.equal(second.released, 0);
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
+  assert.equal(second.released, 1);
+  const late = slowSource(randomBytes(10));
+  a.t.sendSnapshot('b', snapMsg('a', 'b', 44), late); // stopped: never started
+  assert.equal(late.released, 1);
+});
