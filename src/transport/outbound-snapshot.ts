@@ -29,6 +29,8 @@ export interface OutgoingSnapshot {
   awaitingOfferAck: boolean;
   /** A chunk is being read from the source (one at a time, in order). */
   reading: boolean;
+  /** A chunk read ahead while the window was full: sent as soon as the window opens. */
+  ahead: { readonly at: number; readonly data: Uint8Array } | null;
 }
 
 /**
@@ -59,4 +61,51 @@ export function bufferSource(data: Uint8Array): SnapshotSource {
 
 export function sameTransfer(a: TransferId, b: TransferId): boolean {
   return a.index === b.index && a.term === b.term && a.totalBytes === b.totalBytes && a.crc32 === b.crc32;
+}
+
+/** What pumpChunks needs of the link. */
+export interface ChunkSink {
+  readonly chunkBytes: number;
+  readonly windowBytes: number;
+  /** Whether `s` is still the link's transfer (not replaced, ended or stopped). */
+  current(): boolean;
+  /** Queues the chunk at `at` (the caller advances nothing: pumpChunks does). */
+  push(at: number, data: Uint8Array): void;
+  /** A read failed: the transfer ends. */
+  fail(err: Error): void;
+}
+
+/**
+ * Sends the chunks the window allows, reading them from the source one at a time — and, while the
+ * window is full, the next one ahead, so that a read (a file's, through the thread pool) is not on
+ * every chunk's round trip: one chunk more in memory. A read that completes after the transfer was
+ * replaced or restarted from another offset (a reconnect) is dropped.
+ */
+export function pumpChunks(s: OutgoingSnapshot, sink: ChunkSink): void {
+  const total = s.id.totalBytes;
+  const open = (): boolean => s.sent < total && s.sent - s.acked < sink.windowBytes;
+  while (sink.current() && !s.awaitingOfferAck && s.sent < total) {
+    const ahead = s.ahead;
+    if (ahead !== null && ahead.at !== s.sent) s.ahead = null; // restarted elsewhere meanwhile
+    if (open() && s.ahead !== null) {
+      sink.push(s.sent, s.ahead.data);
+      s.sent += s.ahead.data.length;
+      s.ahead = null;
+      continue;
+    }
+    if (s.reading || s.ahead !== null) return;
+    const at = s.sent;
+    const bytes = Math.min(total - at, sink.chunkBytes);
+    let sync = true;
+    s.reading = true;
+    s.source.read(at, bytes, (err, data) => {
+      s.reading = false;
+      if (!sink.current()) return;
+      if (err !== null || data === null) return sink.fail(err ?? new Error('no data'));
+      if (at === s.sent && !s.awaitingOfferAck) s.ahead = { at, data };
+      if (!sync) pumpChunks(s, sink);
+    });
+    sync = false;
+    if (!open() && s.ahead === null) return; // a read ahead of the window is under way
+  }
 }

@@ -10,7 +10,13 @@ import type { NodeId, SnapshotRequest } from '../raft/types.ts';
 
 export { sameTransfer, type SnapshotSource } from './outbound-snapshot.ts';
 import { encodeFrame, type Frame, type TransferId } from './codec.ts';
-import { bufferSource, sameTransfer, type OutgoingSnapshot, type SnapshotSource } from './outbound-snapshot.ts';
+import {
+  bufferSource,
+  pumpChunks,
+  sameTransfer,
+  type OutgoingSnapshot,
+  type SnapshotSource,
+} from './outbound-snapshot.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import type { PeerAddress, PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
 import { peerCertProblem, tlsHint } from './tls-check.ts';
@@ -106,7 +112,7 @@ export class OutboundLink {
       crc32: source.crc32,
     };
     this.endSnapshot();
-    this.snap = { id, msg, source, acked: 0, sent: 0, awaitingOfferAck: true, reading: false };
+    this.snap = { id, msg, source, acked: 0, sent: 0, awaitingOfferAck: true, reading: false, ahead: null };
     this.ctl = [];
     this.opts.logger.info({ peer: this.peerId, index: id.index, bytes: id.totalBytes }, 'sending snapshot');
     if (this.state === 'ready') this.offerSnapshot();
@@ -352,45 +358,26 @@ export class OutboundLink {
     this.snap = null;
   }
 
-  /**
-   * Reads and queues chunks while the window allows, one read at a time. A read that completes after
-   * the transfer was replaced or restarted from another offset (a reconnect) is dropped.
-   */
+  /** Queues the chunks the window allows, read from the source (outbound-snapshot.ts, pumpChunks). */
   private pumpSnapshot(s: OutgoingSnapshot): void {
-    const chunk = this.opts.snapshotChunkBytes;
-    const window = chunk * this.opts.snapshotWindowChunks;
-    while (
-      this.snap === s &&
-      !s.reading &&
-      !s.awaitingOfferAck &&
-      s.sent < s.id.totalBytes &&
-      s.sent - s.acked < window
-    ) {
-      const at = s.sent;
-      const end = Math.min(s.id.totalBytes, at + chunk);
-      let sync = true;
-      s.reading = true;
-      s.source.read(at, end - at, (err, data) => {
-        s.reading = false;
-        if (this.snap !== s) return;
-        if (err !== null || data === null) {
-          this.stats.errors++;
-          this.opts.logger.error(
-            { peer: this.peerId, index: s.id.index, err: err?.message },
-            'reading the snapshot to send failed; the core will offer it again',
-          );
-          return this.endSnapshot();
-        }
-        if (at === s.sent && !s.awaitingOfferAck) {
-          this.ctl.push(encodeFrame({ kind: 'snap-chunk', id: s.id, offset: at, data }));
-          this.stats.snapshotBytesSent += end - at;
-          s.sent = end;
-          this.scheduleFlush();
-        }
-        if (!sync) this.pumpSnapshot(s);
-      });
-      sync = false;
-    }
+    pumpChunks(s, {
+      chunkBytes: this.opts.snapshotChunkBytes,
+      windowBytes: this.opts.snapshotChunkBytes * this.opts.snapshotWindowChunks,
+      current: () => this.snap === s,
+      push: (at, data) => {
+        this.ctl.push(encodeFrame({ kind: 'snap-chunk', id: s.id, offset: at, data }));
+        this.stats.snapshotBytesSent += data.length;
+        this.scheduleFlush();
+      },
+      fail: (err) => {
+        this.stats.errors++;
+        this.opts.logger.error(
+          { peer: this.peerId, index: s.id.index, err: err.message },
+          'reading the snapshot to send failed; the core will offer it again',
+        );
+        this.endSnapshot();
+      },
+    });
   }
 }
 

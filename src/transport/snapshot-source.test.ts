@@ -8,7 +8,8 @@ import { crc32 } from 'node:zlib';
 import type { NodeId, SnapshotRequest } from '../raft/types.ts';
 import type { SnapshotSource } from './outbound.ts';
 import { get, startMesh } from './test-helpers.ts';
-import { waitFor } from '../testkit/wait.ts';
+import { sleep, waitFor } from '../testkit/wait.ts';
+import type { SpoolOpener } from './spool.ts';
 
 function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
   return {
@@ -80,4 +81,23 @@ test('a source is released when its transfer is replaced, and when the transport
   const late = slowSource(randomBytes(10));
   a.t.sendSnapshot('b', snapMsg('a', 'b', 44), late); // stopped: never started
   assert.equal(late.released, 1);
+});
+
+test('while the window is full, the next chunk is read ahead (a read is not on every round trip), one at most', async () => {
+  // The receiver's disk never finishes a write: its acks stop, and so does the sender's window.
+  const stalled: SpoolOpener = () => ({ append() {}, readAll() {}, discard() {} });
+  const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024, snapshotSpool: stalled });
+  try {
+    const a = get(nodes, 'a');
+    const src = slowSource(randomBytes(4 * 1024 * 1024));
+    a.t.sendSnapshot('b', snapMsg('a', 'b', 42), src);
+    const sent = (): number => a.t.stats().peers['b']?.snapshotBytesSent ?? 0;
+    await waitFor('the window fills', 5000, () => sent() > 0, { intervalMs: 2 });
+    await sleep(200);
+    const chunks = sent() / (64 * 1024);
+    assert.ok(chunks < 64, 'held back by the receiver');
+    assert.equal(src.reads, chunks + 1, `${chunks} chunks sent, ${src.reads} read`);
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
 });
