@@ -242,6 +242,17 @@ export class SnapshotReceiver {
     const s = this.cb.statsFor(cur.peer);
     if (s !== undefined) s.snapshotsReceived++;
     this.opts.logger.info({ peer: cur.peer, index: cur.id.index, bytes: cur.id.totalBytes }, 'snapshot received');
+    // Judged again: the node may have moved on while it arrived (a later term, or the state reached
+    // through the log or another copy). Then its bytes are never read back; the request goes to the core.
+    const verdict = this.cb.judgeOffer(cur.peer, cur.msg);
+    if (verdict !== 'accept') {
+      this.dropIncoming(cur);
+      this.opts.logger.info(
+        { peer: cur.peer, index: cur.id.index, verdict },
+        'received snapshot no longer needed: not read back',
+      );
+      return this.cb.onMessage(cur.msg);
+    }
     // Read back in one piece for the install; the slot stays taken until then (no second transfer meanwhile).
     cur.spool.readAll((readErr, data) => {
       if (this.incoming !== cur) return; // replaced by a later leader's offer, or stopped

@@ -27,6 +27,7 @@ class CountingSpools {
   /** Largest number of spools holding bytes at once. */
   maxLive = 0;
   held = false;
+  readBacks = 0;
   private readonly waiting: (() => void)[] = [];
 
   readonly open: SpoolOpener = (totalBytes) => {
@@ -49,6 +50,7 @@ class CountingSpools {
         else go();
       },
       readAll: (done) => {
+        this.readBacks++;
         drop();
         inner.readAll(done);
       },
@@ -149,6 +151,34 @@ test('one transfer at a time: a second leader of the same term is refused, a lat
     assert.ok(Buffer.from(got[0]?.data ?? []).equals(fromB));
     assert.equal(spools.maxLive, 1, 'never two transfers held at once');
     assert.equal(got.length, 1, "a's chunks still in flight were dropped");
+  } finally {
+    await Promise.all([...nodes.values()].map((n) => n.t.stop()));
+  }
+});
+
+test('a snapshot the node no longer needs once it has arrived (a newer term meanwhile) is not read back or delivered', async () => {
+  const spools = new CountingSpools();
+  const nodes = await startMesh(['a', 'b'], { snapshotSpool: spools.open, snapshotChunkBytes: 64 * 1024 });
+  try {
+    const a = get(nodes, 'a');
+    const b = get(nodes, 'b');
+    let term = 3;
+    b.t.onSnapshotOffer((_from, msg) => (msg.term < term ? 'stale' : 'accept'));
+    let delivered = 0;
+    b.t.onSnapshot(() => delivered++);
+    const stepped: Message[] = [];
+    b.t.onMessage((m) => stepped.push(m));
+    spools.held = true;
+    a.t.sendSnapshot('b', snapMsg('a', 'b', 8603, 3), randomBytes(512 * 1024));
+    await waitFor('transfer under way', 5000, () => (b.t.stats().peers['a']?.snapshotBytesReceived ?? 0) > 0, {
+      intervalMs: 2,
+    });
+    term = 4; // a later leader's heartbeat reached the node
+    spools.release();
+    await waitFor('the request reaches the core', 10_000, () => stepped.length === 1, { intervalMs: 2 });
+    assert.equal(delivered, 0);
+    assert.equal(spools.readBacks, 0, 'its bytes were not read back');
+    assert.equal(spools.live, 0, 'and were let go');
   } finally {
     await Promise.all([...nodes.values()].map((n) => n.t.stop()));
   }
