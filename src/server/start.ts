@@ -11,8 +11,7 @@ import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
 import { startNodeIdleCollect } from './idle-collect.ts';
-import { removeSpoolLeftovers, SnapshotSpoolDir } from '../storage/snapshot_spool.ts';
-import type { NodeTransport } from './transport-adapter.ts';
+import { nodeTransport, spoolOpener } from './transport-adapter.ts';
 import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
 import { healthRoute } from './health.ts';
@@ -207,11 +206,6 @@ async function startOnStorage(
     },
     opened.fresh ? 'starting a new member' : 'recovered from the data dir',
   );
-  // Received snapshots wait on disk, not in a buffer of their size (issue 16); a crash mid-transfer
-  // leaves a file that is never read again.
-  const leftovers = removeSpoolLeftovers(cfg.dataDir);
-  if (leftovers.length > 0) log.info({ files: leftovers }, 'removed partly received snapshots of an earlier run');
-  const spool = new SnapshotSpoolDir(cfg.dataDir);
   const transport = new PeerTransport({
     selfId: cfg.id,
     clusterId: cfg.clusterToken,
@@ -226,18 +220,10 @@ async function startOnStorage(
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),
     logger: log.child({ component: 'transport' }),
     identity: book.peerIdentity(),
-    snapshotSpool: (totalBytes) => spool.open(totalBytes),
+    snapshotSpool: spoolOpener(cfg.dataDir, log),
     tls: nodeTls.peer() === null ? null : { current: () => nodeTls.peer() as TlsMaterial },
   });
-  const nodeTransport: NodeTransport = {
-    send: (msgs) => transport.send(msgs),
-    sendSnapshot: (msg, data) => transport.sendSnapshot(msg.to, msg, data),
-    sendSnapshotFrom: (msg, source) => transport.sendSnapshot(msg.to, msg, source),
-    snapshotInProgress: (to) => transport.snapshotInProgress(to),
-    onMessage: (h) => transport.onMessage(h),
-    onSnapshot: (h) => transport.onSnapshot((_from, msg, data) => h(msg, data)),
-  };
-  const node = new LeaseKvNode(cfg, kv, opts.wrapStorage?.(storage) ?? storage, nodeTransport, log, {
+  const node = new LeaseKvNode(cfg, kv, opts.wrapStorage?.(storage) ?? storage, nodeTransport(transport), log, {
     fresh: opened.fresh,
     hardState: opened.hardState,
     snapshot: opened.snapshot?.meta ?? null,

@@ -1,6 +1,10 @@
-// The node's view of the peer network.
+// The node's view of the peer network, and the peer transport's parts that are the server's.
+import type { Logger } from 'pino';
 import type { Message, SnapshotRequest } from '../raft/types.ts';
 import type { SnapshotSource } from '../transport/outbound.ts';
+import type { PeerTransport } from '../transport/peer-transport.ts';
+import type { SpoolOpener } from '../transport/spool.ts';
+import { removeSpoolLeftovers, SnapshotSpoolDir } from '../storage/snapshot_spool.ts';
 
 export interface NodeTransport {
   /** Non-blocking; messages to one peer in one call are batched. Undeliverable messages are dropped (Raft retries). */
@@ -13,4 +17,26 @@ export interface NodeTransport {
   snapshotInProgress(to: string): boolean;
   onMessage(handler: (msg: Message) => void): void;
   onSnapshot(handler: (msg: SnapshotRequest, data: Uint8Array) => void): void;
+}
+
+export function nodeTransport(transport: PeerTransport): NodeTransport {
+  return {
+    send: (msgs) => transport.send(msgs),
+    sendSnapshot: (msg, data) => transport.sendSnapshot(msg.to, msg, data),
+    sendSnapshotFrom: (msg, source) => transport.sendSnapshot(msg.to, msg, source),
+    snapshotInProgress: (to) => transport.snapshotInProgress(to),
+    onMessage: (h) => transport.onMessage(h),
+    onSnapshot: (h) => transport.onSnapshot((_from, msg, data) => h(msg, data)),
+  };
+}
+
+/**
+ * Received snapshots wait on disk in the data dir, not in a buffer of their size (issue 16). The
+ * files a crash mid-transfer left are never read again: removed here, before the transport listens.
+ */
+export function spoolOpener(dataDir: string, log: Logger): SpoolOpener {
+  const leftovers = removeSpoolLeftovers(dataDir);
+  if (leftovers.length > 0) log.info({ files: leftovers }, 'removed partly received snapshots of an earlier run');
+  const spool = new SnapshotSpoolDir(dataDir);
+  return (totalBytes) => spool.open(totalBytes);
 }
