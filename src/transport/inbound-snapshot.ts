@@ -1,8 +1,8 @@
 // The receiving half of snapshot transfers (inbound.ts hands it the snapshot frames of handshaken
 // peers). Issue 16: an offer is decided before anything is allocated for it, at most one transfer is
 // received at a time per node (whichever leader sends it), and its bytes go to a spool (spool.ts: a
-// file in the server) instead of a buffer of the snapshot's size; acknowledged as stored, so the
-// sender's window bounds what waits in memory.
+// file in the server) instead of a buffer of the snapshot's size; acknowledged while the spool is at
+// most one window behind, so what waits in memory is two of the sender's windows at most.
 import type { Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
