@@ -350,6 +350,11 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
     signal: AbortSignal,
   ): Promise<{ compactRevision: number; index: number; revision: number }> {
     return this.track('Compact', 'write', async () => {
+      // The state machine clamps a revision past its own (kv/machine.ts): a typo would compact all
+      // history. Refused on the leader (as etcd does); a follower answers "not leader" as before.
+      const current = this.kv.revision;
+      if (req.revision > current && this.core.status(this.now()).role === 'leader')
+        throw new FutureRevisionError(`revision ${req.revision} is in the future (the current revision is ${current})`);
       const { result, index } = await this.propose(
         { op: 'compact', revision: req.revision, ...this.session(req.session) },
         signal,

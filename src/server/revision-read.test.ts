@@ -31,6 +31,11 @@ test('Range at a past revision: the keys as they were; compacted and future revi
   assert.equal(future['code'], 'out_of_range');
   assert.match(String(future['message']), /in the future/);
 
+  // A future revision is refused, not clamped to the current one (which would compact everything).
+  const ahead = await call('Compact', { revision: r3 + 100 });
+  assert.equal(ahead['code'], 'out_of_range', JSON.stringify(ahead));
+  assert.match(String(ahead['message']), /revision \d+ is in the future/);
+  assert.deepEqual(keys(await call('Range', { prefix: 'p/', revision: r1 })), ['p/a=1'], 'nothing was compacted');
   const c = await call('Compact', { revision: r3 });
   assert.equal(c['compactRevision'], String(r3));
   const old = await call('Range', { prefix: 'p/', revision: r1 });
