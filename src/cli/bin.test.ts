@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { binStandIn } from './test-bin-stand-in.ts';
+import { SERVE_NODE_OPTIONS } from '../server/serve-args.ts';
+import { binStandIn, ROOT } from './test-bin-stand-in.ts';
 
 interface CompiledModule {
   sourcesHash(files: readonly string[], root: string): string | null;
@@ -69,4 +70,21 @@ test('bin runs dist/ only when its stamp matches the sources', async (t) => {
   const bad = run({ LEASEKV_RUN: 'fast' });
   assert.equal(bad.code, 2);
   assert.match(bad.out, /LEASEKV_RUN must be auto, source or compiled/);
+});
+
+test("bin's first line runs it with Node's SERVE_NODE_OPTIONS when executed directly", () => {
+  // Executed as a file (PATH, npx, a service manager), the kernel reads the `#!/usr/bin/env -S node
+  // …` line; the stand-in's main prints the Node options the process got.
+  const dir = binStandIn('console.log(process.execArgv.join(" "));\n');
+  try {
+    const r = spawnSync(join(dir, 'bin', 'leasekv.mjs'), [], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    for (const opt of SERVE_NODE_OPTIONS) assert.ok(r.stdout.split(/\s+/).includes(opt), `${opt} in ${r.stdout}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // And the real command, executed the same way, says its version (package.json's).
+  const v = spawnSync(join(ROOT, 'bin', 'leasekv.mjs'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout.trim(), /^leasekv \d+\.\d+\.\d+/);
 });

@@ -1,5 +1,6 @@
 // The `leasekv` command: a thin dispatcher. Each subcommand lives in commands/<name>.ts and exports
 // `run(argv: string[]): Promise<number>` returning the process exit code.
+import { readFileSync } from 'node:fs';
 import { nearest } from '../util/suggest.ts';
 import { holdSignals } from './signals.ts';
 
@@ -86,7 +87,7 @@ function usage(): string {
     'commands:',
     ...lines,
     '',
-    'leasekv <command> --help (or leasekv help <command>) for its options.',
+    'leasekv <command> --help (or leasekv help <command>) for its options; leasekv --version.',
   ].join('\n');
 }
 
@@ -102,6 +103,12 @@ function endQuietlyWhenStdoutCloses(): void {
   });
 }
 
+/** The version in package.json: two folders up from src/cli/ and from dist/cli/ alike. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name !== 'serve' && name !== 'up') endQuietlyWhenStdoutCloses();
@@ -111,6 +118,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    console.log(`leasekv ${packageVersion()}`);
+    return 0;
   }
   const cmd = COMMANDS[name];
   if (cmd === undefined) {

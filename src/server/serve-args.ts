@@ -9,8 +9,8 @@ import { assert } from '../util/assert.ts';
  * members. `--max-semi-space-size=4`: the node thread's young generation is 8 MiB instead of V8's
  * default 32 MiB, which it grows to under load and keeps resident (issue 16; docs/storage.md
  * "Memory"). Only a Node option sets it — V8 reads it when the main thread's heap is made, before
- * any of our code runs (setFlagsFromString later has no effect, measured) — so an operator running
- * `leasekv serve` directly passes it in NODE_OPTIONS. In alternating slices against the default,
+ * any of our code runs (setFlagsFromString later has no effect, measured) — so bin/leasekv.mjs's `#!`
+ * line repeats it for a `leasekv serve` run from PATH (bin.test checks the two agree). In alternating slices against the default,
  * the nodes' CPU per write was within the same-build control's spread (docs/benchmarks.md, "Issue
  * 16, session 6"). Options given after these (a test's or the bench's) override them.
  */
