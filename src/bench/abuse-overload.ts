@@ -5,12 +5,17 @@ import { codeOf, h2, Tally } from './abuse-attacks.ts';
 import { sleep } from './procs.ts';
 
 /**
- * Overload: `concurrency` requests kept in flight for `durationMs` (closed loop, Get), over HTTP/2
+ * Overload: `concurrency` requests kept in flight for `durationMs` (closed loop, Get or Put), over HTTP/2
  * connections of 64 streams each; counts answers. The node should shed what exceeds its in-flight
  * budget with resource_exhausted, fast, rather than queue it. A connection the node closes (GOAWAY)
  * is opened again at once, as a persistent attacker would.
  */
-export async function overload(port: number, concurrency = 4096, durationMs = 5000): Promise<string> {
+export async function overload(
+  port: number,
+  concurrency = 4096,
+  durationMs = 5000,
+  op: 'Get' | 'Put' = 'Get',
+): Promise<string> {
   const t = new Tally();
   const open = async (): Promise<ClientHttp2Session> => {
     const s = await h2(port);
@@ -40,7 +45,13 @@ export async function overload(port: number, concurrency = 4096, durationMs = 50
     return p;
   };
   const end = performance.now() + durationMs;
-  const body = Buffer.from('{"key":"bench-00000001"}');
+  // Gets are lease reads, answered from shared memory without an in-flight slot; Puts each hold one
+  // until committed, so with Puts the budget is what sheds (resource_exhausted).
+  const value = 'v'.repeat(100);
+  const bodyOf = (i: number): Buffer =>
+    op === 'Get'
+      ? Buffer.from('{"key":"bench-00000001"}')
+      : Buffer.from(`{"key":"bench-overload-${i % 256}","value":"${value}"}`);
   await Promise.all(
     Array.from({ length: concurrency }, async (_, i) => {
       while (performance.now() < end) {
@@ -53,7 +64,7 @@ export async function overload(port: number, concurrency = 4096, durationMs = 50
         const label = await new Promise<string>((resolve) => {
           let r;
           try {
-            r = s.request({ ':method': 'POST', ':path': '/leasekv.v1.KV/Get', 'content-type': 'application/json' });
+            r = s.request({ ':method': 'POST', ':path': `/leasekv.v1.KV/${op}`, 'content-type': 'application/json' });
           } catch (e) {
             resolve(`error ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
             return;
@@ -64,7 +75,7 @@ export async function overload(port: number, concurrency = 4096, durationMs = 50
           r.on('data', (c: Buffer) => (text += c.toString()));
           r.on('end', () => resolve(`${status} ${codeOf(text)}`));
           r.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-          r.end(body);
+          r.end(bodyOf(i));
         });
         t.add(label);
         if (label !== '200 ok') await sleep(10);

@@ -255,6 +255,10 @@ export async function abuseScenario(ctx: Ctx): Promise<AbuseRow[]> {
       await run(`4× overload: ${args.abuseOverload} requests in flight for 5 s`, async () =>
         bounded('overload', 60_000, overload((await leader()).clientPort, args.abuseOverload, 5000)),
       );
+    if (want('overload-writes'))
+      await run(`4× overload of writes: ${args.abuseOverload} Puts in flight for 5 s`, async () =>
+        bounded('overload-writes', 60_000, overload((await leader()).clientPort, args.abuseOverload, 5000, 'Put')),
+      );
     if (want('snapshot')) {
       const n = args.abuseKeys;
       await run(`load ${n.toLocaleString('en')} keys of ${args.valueBytes} B (txns of 128 puts)`, async () => {

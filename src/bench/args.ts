@@ -10,6 +10,7 @@ export const ATTACKS = [
   'malformed',
   'peer',
   'overload',
+  'overload-writes',
   'snapshot',
 ] as const;
 export type Attack = (typeof ATTACKS)[number];
@@ -84,7 +85,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --scale-batch N              keys per load request in the scale scenario, a Txn of N puts (default 100; 1: Put)
   --rounds N                   fresh clusters the membership scenario runs its changes on (default 3)
   --attacks A[,A]              abuse: which attacks (default all, in this order): json-depth,
-                               rapid-reset, conn-burst, half-sent, malformed, peer, overload, snapshot
+                               rapid-reset, conn-burst, half-sent, malformed, peer, overload,
+                               overload-writes, snapshot
   --abuse-keys N               abuse: keys of the snapshot attack (default 1000000, 100-byte values
                                unless --value-bytes; loading stops after 120 s, catch-up after 90 s)
   --abuse-overload N           abuse: requests in flight in the overload attack (default 4096,
