@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadMemory, threadMemoryPublications } from '../util/thread-memory.ts';
 import { WorkerBackend } from './backend.ts';
@@ -36,7 +36,8 @@ async function walExternal(readings: number, ok: (bytes: number) => boolean): Pr
   return last;
 }
 
-test('the WAL worker frees a snapshot it was handed once it is written', async (t) => {
+/** A WAL worker on a temp folder, closed and removed after the test, and its off-heap bytes at start. */
+async function openWalWorker(t: TestContext): Promise<{ backend: WorkerBackend; before: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-release-'));
   const backend = new WorkerBackend(dir);
   t.after(async () => {
@@ -44,7 +45,11 @@ test('the WAL worker frees a snapshot it was handed once it is written', async (
     rmSync(dir, { recursive: true, force: true });
   });
   await backend.open();
-  const before = await walExternal(1, (b) => b >= 0);
+  return { backend, before: await walExternal(1, (b) => b >= 0) };
+}
+
+test('the WAL worker frees a snapshot it was handed once it is written', async (t) => {
+  const { backend, before } = await openWalWorker(t);
   assert.ok(before < 16 * MiB, `worker starts with ${before} bytes off its heap`);
 
   const data = Buffer.allocUnsafeSlow(SNAPSHOT_BYTES).fill(7);
@@ -67,14 +72,7 @@ test('the WAL worker frees a snapshot it was handed once it is written', async (
 });
 
 test("the WAL worker frees the node's own snapshot once it is written beside the WAL and put in place", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leasekv-release-'));
-  const backend = new WorkerBackend(dir);
-  t.after(async () => {
-    await backend.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await backend.open();
-  const before = await walExternal(1, (b) => b >= 0);
+  const { backend, before } = await openWalWorker(t);
   const data = Buffer.allocUnsafeSlow(SNAPSHOT_BYTES).fill(9);
   const meta = { index: 10, term: 1, confState: { voters: ['n1'], learners: [] } };
   await backend.writeBatch([{ entries: [], hardState: { term: 1, votedFor: null, commit: 0 } }]);

@@ -5,20 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { memorySpool, type SnapshotSpool, type SpoolOpener } from './spool.ts';
-import { get, startMesh } from './test-helpers.ts';
+import { get, snapMsg as snapMessage, startMesh } from './test-helpers.ts';
 import { sleep, waitFor } from '../testkit/wait.ts';
 
-function snapMsg(from: NodeId, to: NodeId, index: number, term = 3): SnapshotRequest {
-  return {
-    type: 'snap',
-    from,
-    to,
-    term,
-    snapshot: { index, term, confState: { voters: ['a', 'b', 'c'], learners: [], removed: [] } },
-    leaseDurationMs: 900,
-    round: 7,
-  };
-}
+/** Snapshot messages of a three-voter configuration. */
+const snapMsg = (from: NodeId, to: NodeId, index: number, term = 3): SnapshotRequest =>
+  snapMessage(from, to, index, term, ['a', 'b', 'c']);
 
 /** Spools that count what they hold; appends wait while `held` is set (a slow disk, a transfer in progress). */
 class CountingSpools {

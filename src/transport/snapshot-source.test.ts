@@ -5,23 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { NodeId, SnapshotRequest } from '../raft/types.ts';
 import type { SnapshotSource } from './outbound.ts';
-import { get, startMesh } from './test-helpers.ts';
+import { get, snapMsg, startMesh } from './test-helpers.ts';
 import { sleep, waitFor } from '../testkit/wait.ts';
 import type { SpoolOpener } from './spool.ts';
-
-function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
-  return {
-    type: 'snap',
-    from,
-    to,
-    term: 3,
-    snapshot: { index, term: 3, confState: { voters: ['a', 'b'], learners: [], removed: [] } },
-    leaseDurationMs: 900,
-    round: 7,
-  };
-}
 
 /** A source over `data` whose reads complete in a later turn (as a file's do); counts what it does. */
 function slowSource(data: Uint8Array): SnapshotSource & { reads: number; released: number; maxRead: number } {

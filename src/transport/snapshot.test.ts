@@ -3,20 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { NodeId, SnapshotRequest } from '../raft/types.ts';
 import { startProxy } from './proxy.ts';
-import { get, startMesh } from './test-helpers.ts';
+import { get, snapMsg, startMesh } from './test-helpers.ts';
 import { waitFor, sleep } from '../testkit/wait.ts';
-
-function snapMsg(from: NodeId, to: NodeId, index: number): SnapshotRequest {
-  return {
-    type: 'snap',
-    from,
-    to,
-    term: 3,
-    snapshot: { index, term: 3, confState: { voters: ['a', 'b'], learners: [], removed: [] } },
-    leaseDurationMs: 900,
-    round: 7,
-  };
-}
 
 interface Received {
   from: NodeId;

@@ -1,5 +1,5 @@
 // Test-only helpers for transport tests (not imported by production code).
-import type { Message, NodeId } from '../raft/types.ts';
+import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { PeerTransport, type PeerTransportOptions, type TransportLogger } from './peer-transport.ts';
 
 export interface LogLine {
@@ -71,4 +71,23 @@ export function get<K, V>(m: Map<K, V>, k: K): V {
   const v = m.get(k);
   if (v === undefined) throw new Error(`missing ${String(k)}`);
   return v;
+}
+
+/** A snapshot message from `from` to `to` at `index` (term 3 unless given) for transfer tests. */
+export function snapMsg(
+  from: NodeId,
+  to: NodeId,
+  index: number,
+  term = 3,
+  voters: readonly NodeId[] = ['a', 'b'],
+): SnapshotRequest {
+  return {
+    type: 'snap',
+    from,
+    to,
+    term,
+    snapshot: { index, term, confState: { voters: [...voters], learners: [], removed: [] } },
+    leaseDurationMs: 900,
+    round: 7,
+  };
 }
