@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ExtraRoute, RouteHandler } from '../api/server.ts';
 import { writeJsonError } from './forward.ts';
+import { ADMIN_DIR_PREFIX, sweepStaleAdminDirs } from './stale-sockets.ts';
 
 export interface AdminServer {
   readonly socketPath: string;
@@ -35,7 +36,7 @@ export async function startAdminServer(routes: readonly ExtraRoute[]): Promise<A
     socketPath = `\\\\.\\pipe\\leasekv-${process.pid}-${randomBytes(8).toString('hex')}`;
   } else {
     // A fresh folder only this user can enter (mkdtemp makes it 0700): nobody else reaches the socket.
-    dir = mkdtempSync(join(tmpdir(), 'leasekv-api-'));
+    dir = mkdtempSync(join(tmpdir(), ADMIN_DIR_PREFIX));
     socketPath = join(dir, 'admin.sock');
   }
   await new Promise<void>((resolve, reject) => {
@@ -45,6 +46,8 @@ export async function startAdminServer(routes: readonly ExtraRoute[]): Promise<A
       resolve();
     });
   });
+  // In the background: the folders of nodes killed earlier (stale-sockets.ts).
+  if (dir !== null) void sweepStaleAdminDirs(tmpdir(), Date.now());
   return {
     socketPath,
     close: () =>
