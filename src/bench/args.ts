@@ -39,6 +39,8 @@ export interface BenchArgs {
   readonly peerDelayMs: number;
   readonly againstEtcd: boolean;
   readonly floor: boolean;
+  /** Keep the run's work folder (the nodes' data and logs) instead of removing it at exit. */
+  readonly keepWorkDir: boolean;
   readonly keys: number;
   readonly scenarios: readonly Scenario[];
   readonly scaleKeys: number;
@@ -67,6 +69,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --peer-delay-ms D            one-way delay on every peer link, via proxies (default 0)
   --against etcd               run the same workload against a 3-member etcd in the same run
   --no-floor                   skip the bare node:http floor
+  --keep-work-dir              keep the run's work folder (nodes' data and logs; removed at exit otherwise)
   --keys N                     key space (default 1000)
   --scenario S[,S]             load and tls (the default), failover, scale, membership, targets (issue 16's
                                targets next to their measured ratios, for --nodes and --peer-delay-ms),
@@ -109,6 +112,7 @@ const FLAGS = [
   'peer-delay-ms',
   'against',
   'no-floor',
+  'keep-work-dir',
   'keys',
   'scenario',
   'scale-keys',
@@ -148,6 +152,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     peerDelayMs: 0,
     againstEtcd: false,
     floor: true,
+    keepWorkDir: false,
     keys: 1000,
     scenarios: ['load', 'tls'] as readonly Scenario[],
     scaleKeys: 1_000_000,
@@ -228,6 +233,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--no-floor':
         a.floor = false;
+        break;
+      case '--keep-work-dir':
+        a.keepWorkDir = true;
         break;
       case '--against': {
         const v = val();

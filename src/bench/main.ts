@@ -83,13 +83,15 @@ async function main(args: BenchArgs): Promise<void> {
     throw new BenchArgsError('--against etcd needs the etcd binary: apt-get install etcd-server');
   }
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-bench-'));
+  // A scale run leaves ~0.5 GB of node data here: removed at exit unless asked to keep it.
+  if (!args.keepWorkDir) process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(args.outDir, { recursive: true });
   const say = (l: string): void => console.log(l);
   const ctx = { args, dir, say, progress: progressBar };
   say(`machine: ${machine()}`);
   say(`leasekv nodes: ${prepareNodes()}`);
   say(
-    `workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}`,
+    `workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}${args.keepWorkDir ? ' (kept)' : ' (removed at exit; --keep-work-dir keeps it)'}`,
   );
   const result: {
     machine: string;
