@@ -29,6 +29,13 @@ export interface ScaleResult {
   readonly rssBytesPerNode: Record<string, number>;
   /** The same IDLE_SAMPLE_MS after the load: what a node keeps once it has gone quiet (idle-collect.ts). */
   readonly rssIdleBytesPerNode: Record<string, number>;
+  /**
+   * Each member's peak resident memory (VmHWM) 15 s after the load: the load and the snapshots it
+   * took (issue 16: a snapshot is never one buffer), which the samples after it miss.
+   */
+  readonly rssPeakBytesPerNode: Record<string, number>;
+  /** The restarted follower's peak (VmHWM) 2 s after it caught up: recovery and its snapshot load. */
+  readonly rssPeakAfterRestartBytes: number;
   readonly memoryPerNode: Record<string, MemoryBreakdown | null>;
   readonly snapshotBytes: number;
   readonly snapshotWriteMs: number;
@@ -210,8 +217,10 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     }
     await sleep(IDLE_SAMPLE_MS - 3000);
     const rssIdleBytesPerNode: Record<string, number> = {};
+    const rssPeakBytesPerNode: Record<string, number> = {};
     for (const m of c.members) {
       rssIdleBytesPerNode[m.id] = rssBytes(m.pid);
+      rssPeakBytesPerNode[m.id] = peakRssBytes(m.pid);
       memoryPerNode[`${m.id} idle`] = await memoryOf(m);
     }
     const leaderNow = await c.leader();
@@ -231,6 +240,7 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const steps = restartSteps(join(dir, `${follower.id}.log`), killedAtEpochMs);
     await sleep(2000);
     const rssAfterRestartBytes = rssBytes(follower.pid);
+    const rssPeakAfterRestartBytes = peakRssBytes(follower.pid);
     memoryPerNode[`${follower.id} restarted`] = await memoryOf(follower);
     // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
     // peers refuse): removed, a new member added and started with --join; it catches up from the
@@ -253,6 +263,8 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
       loadSeconds,
       rssBytesPerNode,
       rssIdleBytesPerNode,
+      rssPeakBytesPerNode,
+      rssPeakAfterRestartBytes,
       memoryPerNode,
       snapshotBytes: snap,
       snapshotWriteMs: snapMs.length > 0 ? Math.max(...snapMs) : NaN,
@@ -307,6 +319,9 @@ export function scaleReport(s: ScaleResult): string[] {
           )
           .join('; ')}`,
     ),
+    `  peak resident memory (VmHWM) 15 s after the load: ${Object.entries(s.rssPeakBytesPerNode)
+      .map(([k, v]) => `${k} ${mib(v)} (${ratio(v)})`)
+      .join(', ')}; restarted follower ${mib(s.rssPeakAfterRestartBytes)} (${ratio(s.rssPeakAfterRestartBytes)})`,
     `  new member: ${s.newMemberTransfers.begun} snapshot transfers begun, ${s.newMemberTransfers.received} completed, ${s.newMemberTransfers.declined} offers declined (log lines); peak resident memory ${mib(s.rssPeakNewMemberBytes)} (${ratio(s.rssPeakNewMemberBytes)})`,
     `  restart, ms after the kill: first log line ${s.restartSteps.firstLog} (process up, modules loaded), recovered ${s.restartSteps.recovered} (WAL read, snapshot restored), serving ${s.restartSteps.serving}, caught up ${Math.round(s.restartToServeMs)}`,
     `  | target | measured | |`,

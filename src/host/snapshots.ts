@@ -130,6 +130,7 @@ export abstract class HostSnapshots extends HostDrive {
       confState: this.core.confStateAt(this.kv.appliedIndex),
     };
     const startedMs = this.now();
+    if (this.storage.saveSnapshotBody !== undefined) return this.saveSnapshotBody(meta, startedMs);
     // The slicer encodes copy-on-write (the server: in slices), so applying and heartbeats go on meanwhile.
     this.slicer.snapshot((err, data) => {
       if (err !== null && err !== undefined) return this.fatal('writing a snapshot', err);
@@ -140,21 +141,34 @@ export abstract class HostSnapshots extends HostDrive {
         return;
       }
       const bytes = data.length;
-      this.storage.saveSnapshot(meta, data, (err2) => {
-        this.snapshotting = false;
-        if (err2 !== null && err2 !== undefined) return this.fatal('writing a snapshot', err2);
-        if (this.stopped) return;
-        this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, meta.index);
-        this.outgoingSnapshot = null;
-        // The core compacts only what is stable: on a follower the entries up to meta.index may still
-        // be in a Ready in flight (applied once committed, before this node's own copy is durable);
-        // the compaction waits for the Readies handed out before it.
-        this.completions.add(() => this.core.compact(meta.index))();
-        this.log.info(
-          { index: meta.index, bytes, ms: Math.round(this.now() - startedMs) },
-          'snapshot written, log compacted',
-        );
-      });
+      this.storage.saveSnapshot(meta, data, (err2) => this.snapshotSaved(meta, bytes, startedMs, err2));
     });
+  }
+
+  /**
+   * The server (issue 16): the state is frozen now (copy-on-write pages) and encoded a batch at a
+   * time straight into the file as it is written — the snapshot is never one buffer — and the pages
+   * are let go once written. Applying and heartbeats go on meanwhile, as with the slicer.
+   */
+  private saveSnapshotBody(meta: SnapshotMeta, startedMs: number): void {
+    const body = this.kv.snapshotPieces();
+    const bytes = body.totalBytes;
+    this.storage.saveSnapshotBody?.(meta, body, (err) => this.snapshotSaved(meta, bytes, startedMs, err));
+  }
+
+  private snapshotSaved(meta: SnapshotMeta, bytes: number, startedMs: number, err: unknown): void {
+    this.snapshotting = false;
+    if (err !== null && err !== undefined) return this.fatal('writing a snapshot', err);
+    if (this.stopped) return;
+    this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, meta.index);
+    this.outgoingSnapshot = null;
+    // The core compacts only what is stable: on a follower the entries up to meta.index may still
+    // be in a Ready in flight (applied once committed, before this node's own copy is durable);
+    // the compaction waits for the Readies handed out before it.
+    this.completions.add(() => this.core.compact(meta.index))();
+    this.log.info(
+      { index: meta.index, bytes, ms: Math.round(this.now() - startedMs) },
+      'snapshot written, log compacted',
+    );
   }
 }

@@ -4,6 +4,7 @@
 // faults, on virtual time. The key-value state machine is the real one (src/kv) in both.
 import type { RaftConfig } from '../raft/config.ts';
 import type { Entry, HardState, Message, NodeId, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import type { SnapshotBody } from '../storage/snapshot_save.ts';
 import type { SnapshotSource } from '../transport/outbound.ts';
 
 /** Monotonic time and timers (docs/lease-notes.md case 3: never wall-clock time). */
@@ -41,6 +42,12 @@ export interface HostStorage {
   persist(req: PersistRequest, done: Done): void;
   /** Saves a state machine snapshot atomically, then compacts the log up to it. Takes `data` over. */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, done: Done): void;
+  /**
+   * As saveSnapshot, the data encoded from the state machine's frozen pages a batch at a time as it
+   * is written (the server; issue 16: no buffer of the snapshot's size). Takes the body over: it is
+   * released once written or failed. Absent (the simulator): saveSnapshot with the bytes whole.
+   */
+  saveSnapshotBody?(meta: SnapshotMeta, body: SnapshotBody, done: Done): void;
   loadSnapshot(done: (err: unknown, snap: SnapshotData | null) => void): void;
   /**
    * The snapshot file, checked, to be read a chunk at a time while it is sent (the server; issue 16:

@@ -24,6 +24,7 @@
 // Keys are written sorted, so equal states give equal bytes whatever history produced them.
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
+import { assert } from '../util/assert.ts';
 import { ByteReader, ByteWriter } from '../util/bytes.ts';
 import { cursor, readVarint } from './page-codec.ts';
 import { SessionTable, type SessionConfig } from './sessions.ts';
@@ -73,6 +74,19 @@ export interface DecodedState {
 
 export type Steps<T> = Generator<void, T, void>;
 
+/**
+ * A snapshot's bytes handed out a batch at a time (issue 16: never one buffer of the snapshot's
+ * size). The same shape as storage's SnapshotBody (src/storage/snapshot_save.ts) and the host's.
+ */
+export interface SnapshotPieces {
+  /** All the bytes next() hands out, in total. */
+  readonly totalBytes: number;
+  /** The next bytes in order (a few MiB at most in all), or null after the last; valid until release(). */
+  next(): readonly Uint8Array[] | null;
+  /** Lets what the pieces are views of go (the frozen pages). Idempotent. */
+  release(): void;
+}
+
 export function runSync<T>(steps: Steps<T>): T {
   for (;;) {
     const r = steps.next();
@@ -88,7 +102,8 @@ export async function runAsync<T>(steps: Steps<T>): Promise<T> {
   }
 }
 
-export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
+/** The encoding's bytes, known before any is made (the key section is the pages' bytes as they are). */
+function encodeParts(s: FrozenState): { head: Uint8Array; tail: Uint8Array; totalBytes: number } {
   const { view } = s;
   const head = new ByteWriter(64);
   head.rawBytes(MAGIC);
@@ -106,23 +121,58 @@ export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
   tail.bytes(s.memberBytes);
   tail.rawBytes(s.ttlBytes);
   tail.bytes(s.authBytes);
-  // One exact allocation; the keys are page copies, a slice of pages per step.
-  const out = Buffer.allocUnsafeSlow(head.length + view.entryBytes + tail.length + 4);
-  let pos = head.length;
-  out.set(head.view(), 0);
-  let sinceYield = 0;
+  return { head: head.finish(), tail: tail.finish(), totalBytes: head.length + view.entryBytes + tail.length + 4 };
+}
+
+/**
+ * The snapshot's bytes in order, in batches of at most about BYTES_PER_STEP (issue 16): the key
+ * section's batches are views of the frozen pages — not copies, so they stay valid only while the
+ * view lives — and the CRC32 is computed batch by batch; the last batch ends with it. Nothing of the
+ * snapshot's size is allocated.
+ */
+export function encodedSnapshot(s: FrozenState): {
+  readonly totalBytes: number;
+  readonly batches: Generator<Uint8Array[], void, void>;
+} {
+  const parts = encodeParts(s);
+  return { totalBytes: parts.totalBytes, batches: encodeBatches(s.view, parts.head, parts.tail) };
+}
+
+function* encodeBatches(view: StoreView, head: Uint8Array, tail: Uint8Array): Generator<Uint8Array[], void, void> {
+  let crc = crc32(head);
+  let batch: Uint8Array[] = [head];
+  let batchBytes = head.length;
   for (const page of view.pages) {
-    page.buf.copy(out, pos, 0, page.used);
-    pos += page.used;
-    sinceYield += page.used;
-    if (sinceYield >= BYTES_PER_STEP) {
-      sinceYield = 0;
-      yield;
+    const bytes = page.buf.subarray(0, page.used);
+    crc = crc32(bytes, crc);
+    batch.push(bytes);
+    batchBytes += bytes.length;
+    if (batchBytes >= BYTES_PER_STEP) {
+      yield batch;
+      batch = [];
+      batchBytes = 0;
     }
   }
-  out.set(tail.view(), pos);
-  pos += tail.length;
-  out.writeUInt32BE(crc32(out.subarray(0, pos)), pos);
+  crc = crc32(tail, crc);
+  const end = Buffer.allocUnsafe(4);
+  end.writeUInt32BE(crc, 0);
+  batch.push(tail, end);
+  yield batch;
+}
+
+/** The whole encoding in one buffer (the simulator, tests, backups), copied a batch per step. */
+export function* encodeSnapshot(s: FrozenState): Steps<Uint8Array> {
+  const enc = encodedSnapshot(s);
+  const out = Buffer.allocUnsafeSlow(enc.totalBytes);
+  let pos = 0;
+  for (const batch of enc.batches) {
+    for (const b of batch) {
+      out.set(b, pos);
+      pos += b.length;
+    }
+    yield;
+  }
+  assert(pos === out.length, () => `snapshot encoded ${pos} bytes, expected ${out.length}`);
   return out;
 }
 

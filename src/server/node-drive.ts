@@ -69,6 +69,7 @@ function hostStorage(s: NodeStorage, dataDir: string): HostStorage {
   return {
     persist: (req, done) => settle(s.persist(req), done),
     saveSnapshot: (meta, data, done) => settle(s.saveSnapshot(meta, data), done),
+    saveSnapshotBody: (meta, body, done) => settle(s.saveSnapshotBody(meta, body), done),
     loadSnapshot: (done) =>
       s.loadSnapshot().then(
         (snap) => done(null, snap),

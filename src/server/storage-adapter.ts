@@ -3,6 +3,7 @@ import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { Persister } from '../storage/persister.ts';
 import { RECOVERY_HINT } from '../storage/errors.ts';
 import { readSnapshotFileAsync } from '../storage/snapshot_read.ts';
+import type { SnapshotBody } from '../storage/snapshot_save.ts';
 import { assert } from '../util/assert.ts';
 
 export interface SnapshotData {
@@ -23,6 +24,8 @@ export interface NodeStorage {
   persist(req: PersistRequest): Promise<void>;
   /** Saves a snapshot of the state machine atomically and compacts the log up to it. Takes `data` over: the caller must not use it again. */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /** As saveSnapshot, the data encoded as it is written (issue 16); takes the body over and releases it. */
+  saveSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void>;
   loadSnapshot(): Promise<SnapshotData | null>;
   close(): Promise<void>;
   /** fsync latencies observed since the last call, in ms (for metrics). */
@@ -74,6 +77,15 @@ class PersisterStorage implements NodeStorage {
    */
   async saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
     await this.p.saveSnapshot({ meta, data }, { giveBytes: true });
+    await this.p.compact(meta.index);
+  }
+
+  /**
+   * The file is written on this thread through libuv's thread pool, straight from the state
+   * machine's frozen pages (no buffer of the snapshot's size, issue 16), then put in place in order.
+   */
+  async saveSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void> {
+    await this.p.saveSnapshot({ meta, body });
     await this.p.compact(meta.index);
   }
 

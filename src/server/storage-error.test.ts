@@ -33,6 +33,7 @@ test('ENOSPC while persisting: the in-flight write gets unavailable + outcome un
         ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))
         : s.persist(req),
     saveSnapshot: (m, d) => s.saveSnapshot(m, d),
+    saveSnapshotBody: (m, b) => s.saveSnapshotBody(m, b),
     loadSnapshot: () => s.loadSnapshot(),
     close: () => s.close(),
     drainFsyncLatenciesMs: () => s.drainFsyncLatenciesMs(),

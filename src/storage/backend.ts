@@ -7,7 +7,7 @@ import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
 import type { Snapshot } from './snapshot_file.ts';
-import { sideFsOver, writeSnapshotSide, type SideFs } from './snapshot_save.ts';
+import { realSideFs, sideFsOver, writeSnapshotSide, type SideFs, type SnapshotBody } from './snapshot_save.ts';
 import { Wal, type WalOpenResult, type WalOptions } from './wal.ts';
 import { threadMemoryBuffer } from '../util/thread-memory.ts';
 import { workerBootCode } from '../util/worker-boot.ts';
@@ -52,6 +52,12 @@ export interface Backend {
    * writeBatch with `savedSnapshot` then puts it in place. `give`: as PersistRequest.giveSnapshotBytes.
    */
   prepareSnapshot(snap: Snapshot, give: boolean): Promise<void>;
+  /**
+   * As prepareSnapshot, the data encoded a batch at a time as it is written (issue 16), on the
+   * calling thread (the batches are views of the state machine's pages, which live there) through
+   * libuv's thread pool. Takes the body over.
+   */
+  prepareSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void>;
   compact(index: number): Promise<void>;
   loadSnapshot(): Promise<Snapshot | null>;
   close(): Promise<void>;
@@ -110,6 +116,15 @@ export class InlineBackend implements Backend {
     this.open_();
     return writeSnapshotSide(this.sideFs, this.dir, snap.meta, snap.data);
   }
+  prepareSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void> {
+    try {
+      this.open_();
+    } catch (e) {
+      body.release();
+      throw e;
+    }
+    return writeSnapshotSide(this.sideFs, this.dir, meta, body);
+  }
   compact(index: number): Promise<void> {
     return this.later(() => void this.open_().compact(index));
   }
@@ -139,7 +154,10 @@ export class WorkerBackend implements Backend {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private dead: Error | null = null;
 
-  constructor(dir: string, opts: WalOptions = {}) {
+  constructor(
+    private readonly dir: string,
+    opts: WalOptions = {},
+  ) {
     const boot = workerBootCode(import.meta.url, './persist_worker.ts');
     // A small young generation: the thread allocates little but frames and batches, and V8's default
     // (16 MiB semi-spaces) would let it keep ~32 MiB resident for nothing (docs/storage.md, "Memory").
@@ -193,6 +211,14 @@ export class WorkerBackend implements Backend {
     // Moved, not copied (see writeBatch); the worker writes it without blocking its batches.
     const transfer = give && snap.data.byteLength >= 1 << 20 && buf instanceof ArrayBuffer ? [buf] : [];
     return this.call('prepareSnapshot', snap, transfer);
+  }
+  prepareSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void> {
+    if (this.dead !== null) {
+      body.release();
+      return Promise.reject(this.dead);
+    }
+    // Here, not in the worker: only the ordered rename (writeBatch, savedSnapshot) is the WAL's.
+    return writeSnapshotSide(realSideFs, this.dir, meta, body);
   }
   compact(index: number): Promise<void> {
     return this.call('compact', index);

@@ -13,7 +13,8 @@ import {
   type PersistRequest,
 } from './backend.ts';
 import type { Snapshot } from './snapshot_file.ts';
-import type { SideFs } from './snapshot_save.ts';
+import type { SideFs, SnapshotBody } from './snapshot_save.ts';
+import type { SnapshotMeta } from '../raft/types.ts';
 import type { WalOptions } from './wal.ts';
 
 export type { PersistRequest } from './backend.ts';
@@ -35,6 +36,12 @@ export interface PersisterOptions extends WalOptions {
 export interface InlineOptions extends PersisterOptions {
   /** Where saveSnapshot writes its file beside the WAL (default: the FileSystem itself). */
   readonly sideFs?: SideFs;
+}
+
+/** The node's own snapshot encoded as it is written (issue 16): the body is taken over and released. */
+export interface SnapshotFromBody {
+  readonly meta: SnapshotMeta;
+  readonly body: SnapshotBody;
 }
 
 export interface PersisterStats {
@@ -123,12 +130,17 @@ export class Persister {
    * made before that (docs/storage.md, "Write path and fsync rules"). Resolves once durable. One
    * save at a time. A failed write fails the persister for good, like a failed persist.
    */
-  saveSnapshot(snap: Snapshot, opts: { readonly giveBytes?: boolean } = {}): Promise<void> {
-    if (this.failed !== null) return Promise.reject(this.failed);
-    if (this.saving !== null) return Promise.reject(new Error('Persister.saveSnapshot: a save is in progress'));
+  saveSnapshot(snap: Snapshot | SnapshotFromBody, opts: { readonly giveBytes?: boolean } = {}): Promise<void> {
+    const refused =
+      this.failed ?? (this.saving === null ? null : new Error('Persister.saveSnapshot: a save is in progress'));
+    if (refused !== null) {
+      if ('body' in snap) snap.body.release();
+      return Promise.reject(refused);
+    }
     const saving = (async () => {
       try {
-        await this.backend.prepareSnapshot(snap, opts.giveBytes === true);
+        if ('body' in snap) await this.backend.prepareSnapshotBody(snap.meta, snap.body);
+        else await this.backend.prepareSnapshot(snap, opts.giveBytes === true);
       } catch (e) {
         // The save's own rejection first: the node then names the snapshot as the cause, not a
         // persist that was refused because of it.

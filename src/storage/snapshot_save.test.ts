@@ -9,12 +9,14 @@ import { FaultyFs } from './faulty_fs.ts';
 import { RealFs } from './fs.ts';
 import { Persister, PersisterFailedError } from './persister.ts';
 import { SNAPSHOT_FILE, SNAPSHOT_SAVE_TEMP_FILE, writeSnapshotFile } from './snapshot_file.ts';
-import { realSideFs, sideFsOver, writeSnapshotSide, type SideFs } from './snapshot_save.ts';
+import { realSideFs, sideFsOver, writeSnapshotSide, type SideFs, type SnapshotBody } from './snapshot_save.ts';
 import { patternBytes, snapshotMeta, tempDir } from './test-util.ts';
 import { Wal } from './wal.ts';
 
 const DIR = '/d';
 const ent = (index: number): Entry => ({ index, term: 2, type: 0, data: new TextEncoder().encode(`v${index}`) });
+
+const byteCount = (parts: readonly Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
 
 /** `inner`, except that writes of the snapshot's data wait until `gate` resolves. */
 function gated(inner: SideFs, gate: Promise<void>, held: { writes: number }): SideFs {
@@ -23,12 +25,12 @@ function gated(inner: SideFs, gate: Promise<void>, held: { writes: number }): Si
     async create(path) {
       const f = await inner.create(path);
       return {
-        async write(data) {
-          if (data.length > 64) {
+        async write(parts) {
+          if (byteCount(parts) > 64) {
             held.writes++;
             await gate;
           }
-          await f.write(data);
+          await f.write(parts);
         },
         sync: () => f.sync(),
         close: () => f.close(),
@@ -93,7 +95,7 @@ test('a full disk in the side write fails the save and the persister, removes th
     async create(path) {
       const f = await inner.create(path);
       return {
-        write: (data) => (failWrites && data.length > 64 ? Promise.reject(enospc) : f.write(data)),
+        write: (parts) => (failWrites && byteCount(parts) > 64 ? Promise.reject(enospc) : f.write(parts)),
         sync: () => f.sync(),
         close: () => f.close(),
       };
@@ -141,5 +143,86 @@ test('a snapshot installed from the leader while the own one is being written wi
   assert.deepEqual(state.entries, []);
   assert.deepEqual(wal.loadSnapshot()?.data, installed.data);
   wal.close();
+  assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_SAVE_TEMP_FILE}`));
+});
+
+/** `data` as a body of batches of `batchBytes`, each cut in pieces of `pieceBytes`; counts releases. */
+function bodyOf(data: Uint8Array, batchBytes: number, pieceBytes: number): SnapshotBody & { released: number } {
+  let at = 0;
+  const body = {
+    totalBytes: data.length,
+    released: 0,
+    next(): Uint8Array[] | null {
+      if (body.released > 0) throw new Error('read after release');
+      if (at >= data.length) return null;
+      const end = Math.min(data.length, at + batchBytes);
+      const batch: Uint8Array[] = [];
+      for (let p = at; p < end; p += pieceBytes) batch.push(data.subarray(p, Math.min(end, p + pieceBytes)));
+      at = end;
+      return batch;
+    },
+    release: () => void body.released++,
+  };
+  return body;
+}
+
+test('a snapshot body is written batch by batch, never as one buffer of its size, and released (issue 16)', async (t) => {
+  const fs = new FaultyFs({ seed: 10 });
+  const inner = sideFsOver(fs);
+  let largestWrite = 0;
+  const measured: SideFs = {
+    remove: (path) => inner.remove(path),
+    async create(path) {
+      const f = await inner.create(path);
+      return {
+        write: (parts) => {
+          largestWrite = Math.max(largestWrite, byteCount(parts));
+          return f.write(parts);
+        },
+        sync: () => f.sync(),
+        close: () => f.close(),
+      };
+    },
+  };
+  const { persister } = await Persister.openInline(fs, DIR, { sideFs: measured });
+  for (let i = 1; i <= 3; i++) await persister.persist({ entries: [ent(i)], hardState: null });
+  const data = patternBytes(5_000_003, 3);
+  const body = bodyOf(data, 1 << 20, 16 << 10);
+  await persister.saveSnapshot({ meta: snapshotMeta(3), body });
+  assert.ok(largestWrite <= 1 << 20, `largest write ${largestWrite} bytes`);
+  assert.equal(body.released, 1);
+  await persister.close();
+  fs.crash();
+  const { wal, state } = Wal.open(fs, DIR);
+  assert.equal(state.snapshot?.index, 3);
+  assert.deepEqual(wal.loadSnapshot()?.data, data);
+  wal.close();
+
+  // Over real files (writev, the node's path): the same bytes as writeSnapshotFile.
+  const dir = tempDir(t, 'leasekv-snapsave-body-');
+  writeSnapshotFile(new RealFs(), dir, snapshotMeta(9), data);
+  const expected = readFileSync(join(dir, SNAPSHOT_FILE));
+  await writeSnapshotSide(realSideFs, dir, snapshotMeta(9), bodyOf(data, 1 << 20, 4093));
+  assert.ok(readFileSync(join(dir, SNAPSHOT_SAVE_TEMP_FILE)).equals(expected));
+});
+
+test('a failed body write releases the body and removes the partial file; a short body is refused', async () => {
+  const fs = new FaultyFs({ seed: 11 });
+  fs.mkdirp(DIR);
+  const inner = sideFsOver(fs);
+  const eio = Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  const failing: SideFs = {
+    remove: (path) => inner.remove(path),
+    async create(path) {
+      const f = await inner.create(path);
+      return { write: (p) => (byteCount(p) > 64 ? Promise.reject(eio) : f.write(p)), sync: f.sync, close: f.close };
+    },
+  };
+  const body = bodyOf(patternBytes(100_000, 1), 10_000, 1000);
+  await assert.rejects(writeSnapshotSide(failing, DIR, snapshotMeta(1), body), /EIO/);
+  assert.equal(body.released, 1);
+  assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_SAVE_TEMP_FILE}`));
+  const short = { ...bodyOf(patternBytes(1000, 1), 100, 100), totalBytes: 1001 };
+  await assert.rejects(writeSnapshotSide(inner, DIR, snapshotMeta(1), short), /gave 1000 bytes, announced 1001/);
   assert.ok(!fs.exists(`${DIR}/${SNAPSHOT_SAVE_TEMP_FILE}`));
 });

@@ -26,11 +26,24 @@ export interface SideFs {
 }
 
 export interface SideFile {
-  /** Appends all of `data` (not durable until sync). */
-  write(data: Uint8Array): Promise<void>;
+  /** Appends all of `parts`, in order (not durable until sync). */
+  write(parts: readonly Uint8Array[]): Promise<void>;
   /** fdatasync: the file's data and size. */
   sync(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A snapshot's data handed out a batch at a time (issue 16): the node's own snapshot is encoded from
+ * the state machine's frozen pages as it is written (src/kv/state.ts snapshotPieces), so no buffer of
+ * the snapshot's size is ever made. Batches stay valid until release().
+ */
+export interface SnapshotBody {
+  readonly totalBytes: number;
+  /** The next bytes in order (a few MiB at most in all), or null after the last. */
+  next(): readonly Uint8Array[] | null;
+  /** Lets what the batches are views of go. Idempotent. */
+  release(): void;
 }
 
 /** Bytes checksummed and written per step: a few ms of CPU between two turns of the WAL's event loop. */
@@ -39,35 +52,61 @@ export interface SideWriteOptions {
   readonly sliceBytes?: number;
 }
 
+/** One buffer as a body of slices (views, not copies). */
+export function bodyOfBytes(data: Uint8Array, sliceBytes = SNAPSHOT_SAVE_SLICE_BYTES): SnapshotBody {
+  let at = 0;
+  return {
+    totalBytes: data.length,
+    next() {
+      if (at >= data.length) return null;
+      const end = Math.min(data.length, at + sliceBytes);
+      const slice = data.subarray(at, end);
+      at = end;
+      return [slice];
+    },
+    release: () => undefined,
+  };
+}
+
 /**
  * Writes the snapshot file to DIR/SNAPSHOT_SAVE_TEMP_FILE and fsyncs it. On an error (a full disk)
  * the partial file is removed and the error thrown: the caller stops the node like for any storage
- * error. The file's bytes are those writeSnapshotFile writes.
+ * error. The file's bytes are those writeSnapshotFile writes. A body is taken over: released once
+ * written (or failed); each batch's checksum is computed while the thread pool writes it.
  */
 export async function writeSnapshotSide(
   sfs: SideFs,
   dir: string,
   meta: SnapshotMeta,
-  data: Uint8Array,
+  data: Uint8Array | SnapshotBody,
   opts: SideWriteOptions = {},
 ): Promise<void> {
-  const sliceBytes = opts.sliceBytes ?? SNAPSHOT_SAVE_SLICE_BYTES;
+  const body = data instanceof Uint8Array ? bodyOfBytes(data, opts.sliceBytes) : data;
   const path = posix.join(dir, SNAPSHOT_SAVE_TEMP_FILE);
-  const f = await sfs.create(path);
+  let f: SideFile;
+  try {
+    f = await sfs.create(path);
+  } catch (e) {
+    body.release();
+    throw e;
+  }
   try {
     const head = snapshotHead(meta);
-    await f.write(head);
+    await f.write([head]);
     let crc = crc32c(head);
-    for (let at = 0; at < data.length; at += sliceBytes) {
-      const end = Math.min(data.length, at + sliceBytes);
-      const written = f.write(data.subarray(at, end));
-      // The checksum of this slice is computed while the thread pool writes it.
-      crc = crc32c(data, at, end, crc);
+    let bytes = 0;
+    for (let batch = body.next(); batch !== null; batch = body.next()) {
+      const written = f.write(batch);
+      for (const b of batch) crc = crc32c(b, 0, b.length, crc);
+      for (const b of batch) bytes += b.length;
       await written;
     }
-    await f.write(snapshotTail(crc));
+    if (bytes !== body.totalBytes) throw new Error(`snapshot body gave ${bytes} bytes, announced ${body.totalBytes}`);
+    body.release();
+    await f.write([snapshotTail(crc)]);
     await f.sync();
   } catch (e) {
+    body.release();
     await f.close().catch(() => undefined);
     await sfs.remove(path).catch(() => undefined);
     throw e;
@@ -90,9 +129,14 @@ export const realSideFs: SideFs = {
 
 function realSideFile(h: FileHandle): SideFile {
   return {
-    async write(data) {
-      let done = 0;
-      while (done < data.length) done += (await h.write(data, done, data.length - done)).bytesWritten;
+    async write(parts) {
+      // One writev per batch (the pages of a few MiB); a short write goes on from where it stopped.
+      let rest = parts.filter((p) => p.length > 0);
+      while (rest.length > 0) {
+        let n = (await h.writev(rest)).bytesWritten;
+        while (rest.length > 0 && n >= rest[0]!.length) n -= rest.shift()!.length;
+        if (n > 0) rest[0] = rest[0]!.subarray(n);
+      }
     },
     sync: () => h.datasync(),
     close: () => h.close(),
@@ -117,7 +161,7 @@ export function sideFsOver(fs: FileSystem): SideFs {
         if (fs.exists(path)) fs.unlink(path);
         const fd: Fd = fs.open(path, { create: true });
         return {
-          write: (data) => later(() => fs.append(fd, data)),
+          write: (parts) => later(() => parts.forEach((p) => fs.append(fd, p))),
           sync: () => later(() => fs.fsync(fd)),
           close: () => later(() => fs.close(fd)),
         };

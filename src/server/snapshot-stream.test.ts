@@ -1,0 +1,91 @@
+// A running node takes its own snapshot by streaming it into the file (issue 16): the state
+// machine's pages are written a batch at a time, and the storage is never handed the snapshot as one
+// buffer (saveSnapshot with bytes is the simulator's path only).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { KvStateMachine } from '../kv/machine.ts';
+import { RealFs } from '../storage/fs.ts';
+import { readSnapshotFile } from '../storage/snapshot_file.ts';
+import { post } from './api/test-util.ts';
+import { buildNodeConfig } from './config.ts';
+import { startNode } from './start.ts';
+import type { NodeStorage } from './storage-adapter.ts';
+import { freePorts, sleep } from '../testkit/wait.ts';
+
+test('a node saves its own snapshot as a body of batches, never as one buffer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-snapstream-'));
+  const [peer, client] = await freePorts(2);
+  const cfg = buildNodeConfig({
+    id: 'n1',
+    dataDir: dir,
+    listenPeer: `127.0.0.1:${peer}`,
+    listenClient: `127.0.0.1:${client}`,
+    peers: `n1=127.0.0.1:${peer}`,
+    heartbeatMs: '50',
+    electionTimeoutMs: '200',
+    snapshotThreshold: '10',
+    logLevel: 'silent',
+  });
+  const calls = { whole: 0, body: 0, saved: 0, largestBatch: 0 };
+  const wrap = (s: NodeStorage): NodeStorage => ({
+    persist: (req) => s.persist(req),
+    saveSnapshot: async (m, d) => {
+      calls.whole++;
+      await s.saveSnapshot(m, d);
+      calls.saved++;
+    },
+    saveSnapshotBody: async (m, b) => {
+      calls.body++;
+      const measured = {
+        totalBytes: b.totalBytes,
+        next: () => {
+          const batch = b.next();
+          if (batch !== null)
+            calls.largestBatch = Math.max(
+              calls.largestBatch,
+              batch.reduce((n, p) => n + p.length, 0),
+            );
+          return batch;
+        },
+        release: () => b.release(),
+      };
+      await s.saveSnapshotBody(m, measured);
+      calls.saved++;
+    },
+    loadSnapshot: () => s.loadSnapshot(),
+    close: () => s.close(),
+    drainFsyncLatenciesMs: () => s.drainFsyncLatenciesMs(),
+  });
+  const node = await startNode(cfg, { logger: pino({ level: 'silent' }), wrapStorage: wrap });
+  try {
+    const put = (k: string): ReturnType<typeof post> =>
+      post(node.api.port, '/leasekv.v1.KV/Put', JSON.stringify({ key: k, value: `value of ${k}` }));
+    const end = Date.now() + 20_000;
+    while ((await put('k0')).status !== 200) {
+      assert.ok(Date.now() < end, 'no leader');
+      await sleep(50);
+    }
+    for (let i = 1; i < 30; i++) assert.equal((await put(`k${i}`)).status, 200);
+    while (calls.saved === 0) {
+      assert.ok(Date.now() < end, 'no snapshot saved');
+      await sleep(20);
+    }
+    assert.equal(calls.whole, 0, 'the snapshot was handed to storage as one buffer');
+    assert.ok(calls.largestBatch > 0 && calls.largestBatch <= (4 << 20) + (32 << 10));
+  } finally {
+    await node.stop();
+  }
+  try {
+    const snap = readSnapshotFile(new RealFs(), dir);
+    assert.ok(snap !== null);
+    const kv = KvStateMachine.restore(snap.data);
+    assert.equal(kv.appliedIndex, snap.meta.index);
+    assert.ok(kv.size >= 10, `${kv.size} keys in the snapshot`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
