@@ -10,11 +10,30 @@ import { collectGarbage } from './release_memory.ts';
 import type { Snapshot } from './snapshot_file.ts';
 import { realSideFs, writeSnapshotSide } from './snapshot_save.ts';
 import { Wal, type WalOptions } from './wal.ts';
+import { LOOP_BUSY_MS, startIdleCollect, type IdleCollectOptions } from '../util/idle-collect.ts';
 import { publishThreadMemory } from '../util/thread-memory.ts';
 
 const { dir, opts } = workerData as { dir: string; opts: WalOptions };
 let wal: Wal | null = null;
 publishThreadMemory();
+
+/**
+ * Once idle after writing batches (util/idle-collect.ts): each batch's entries arrive as copies
+ * (a Buffer each) and are framed into one more buffer, all garbage once written, and this thread's
+ * small heap is rarely collected — 6–19 MiB stayed counted off its heap on idle members after a
+ * million-key load (docs/benchmarks.md, "Issue 16, session 7: steady-state memory"). Its heap is
+ * ~5 MiB: a collection is short.
+ */
+const WAL_IDLE_COLLECT: IdleCollectOptions = {
+  checkIntervalMs: 1000,
+  quietWork: 150, // ms of its loop busy (writes and fsyncs) in the second
+  minGrowthBytes: 4 * 2 ** 20,
+  minGapMs: 5_000,
+};
+startIdleCollect(WAL_IDLE_COLLECT, LOOP_BUSY_MS, () => {
+  collectGarbage();
+  publishThreadMemory();
+});
 
 function handle(op: string, arg: unknown): unknown {
   switch (op) {

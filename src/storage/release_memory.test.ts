@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EntryType } from '../raft/types.ts';
 import { threadMemory, threadMemoryPublications } from '../util/thread-memory.ts';
 import { WorkerBackend } from './backend.ts';
 import { collectGarbage } from './release_memory.ts';
@@ -104,4 +105,21 @@ test('a compacting collection gives back the pages of a heap whose survivors are
     after < before - 16 * MiB,
     `heap ${Math.round(before / MiB)} MiB before the collection, ${Math.round(after / MiB)} MiB after`,
   );
+});
+
+test('the WAL worker frees the copies of the entries it wrote once it goes idle', async (t) => {
+  // Each batch's entries arrive as copies, a buffer each, garbage once written; the worker's small
+  // heap is rarely collected, so without its idle collection (util/idle-collect.ts) they stayed
+  // allocated: 6–19 MiB on an idle member after a million-key load (docs/benchmarks.md, "Issue 16,
+  // session 7: steady-state memory").
+  const { backend, before } = await openWalWorker(t);
+  const data = Buffer.alloc(16 * 1024, 3);
+  let index = 1;
+  for (let batch = 0; batch < 48; batch++) {
+    const entries = Array.from({ length: 32 }, () => ({ index: index++, term: 1, type: EntryType.Normal, data }));
+    await backend.writeBatch([{ entries, hardState: { term: 1, votedFor: null, commit: 0 } }]);
+  }
+  // 24 MiB of entries written. Readings, not time: the worker publishes once a second.
+  const after = await walExternal(12, (b) => b < before + 4 * MiB);
+  assert.ok(after < before + 4 * MiB, `the worker holds ${after} bytes off its heap, ${before} before the writes`);
 });

@@ -61,8 +61,8 @@ port.on('message', (m: ToApi) => {
 });
 
 const lag = new LoopLag();
-// After heavy load, a memory-reducing collection once this thread goes idle (idle-collect.ts): its
-// old space otherwise stays up to ~40 MiB over what is live.
+// After heavy load, a compacting collection once this thread goes idle (idle-collect.ts): its old
+// space otherwise stays up to ~45 MiB over what is live (the leader's, which parsed every request).
 const stopIdleCollect = startIdleCollect(API_IDLE_COLLECT, LOOP_BUSY_MS, collectLogged(logger));
 const statsTimer = setInterval(() => {
   if (api === null || data === null) return;
