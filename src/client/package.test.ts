@@ -7,10 +7,10 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../testkit/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Every step is bounded: a stuck npm fails the test instead of hanging it (generous: a loaded machine is slow). */
@@ -94,18 +94,6 @@ async function servesCompiled(bin: string, app: string): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
-}
-
-/** Ports free on 127.0.0.1 now (each from a listener on port 0, closed again). */
-async function freePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    ports.push((srv.address() as AddressInfo).port);
-    await new Promise<void>((r) => srv.close(() => r()));
-  }
-  return ports;
 }
 
 interface LockEntry {

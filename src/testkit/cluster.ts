@@ -13,7 +13,7 @@ import { assert } from '../util/assert.ts';
 import type { CallResult, Endpoint } from './http.ts';
 import { LEASEKV_BIN, NodeProcess, tailFile } from './proc.ts';
 import { statusAt, waitForOneLeader, type StatusView } from './status.ts';
-import { freePorts } from './wait.ts';
+import { freePorts, releasePorts } from './wait.ts';
 import { FAST_TIMING, timingSettings, type Settings, type StartHow, type Timing } from './cluster-options.ts';
 
 export * from './cluster-options.ts';
@@ -392,6 +392,8 @@ export class ProcessCluster {
     for (const m of this.members.values()) m.stoppedByTest = true;
     await Promise.allSettled([...this.members.values()].map((m) => m.proc?.kill()));
     await Promise.allSettled([...this.links.values()].map((l) => l.close()));
+    // Every node is gone: other test processes may have the ports again (ports.ts).
+    releasePorts([...this.members.values()].flatMap((m) => [m.peerPort, m.clientPort]));
     if (!keep && this.opts.dir === undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 }
