@@ -71,7 +71,8 @@ export function run(argv: string[]): Promise<number> {
         table: () =>
           renderTable(
             ['ENDPOINT', 'HEALTH', 'TOOK', 'ERROR'],
-            all.map((h) => [h.endpoint, String(h.health), `${h.tookMs}ms`, h.error]),
+            // '-' for no error, as the other tables show an empty cell (field() would print "").
+            all.map((h) => [h.endpoint, String(h.health), `${h.tookMs}ms`, h.error === '' ? '-' : h.error]),
           ),
         simple: () =>
           all

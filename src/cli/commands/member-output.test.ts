@@ -8,6 +8,8 @@ import { leasekv, standIn, type StandIn } from './cli-test-util.ts';
 const MEMBERS = [
   { id: 'n1', peerAddr: '127.0.0.1:7101', clientAddr: '127.0.0.1:7001', learner: false, incarnation: '' },
   { id: 'n2', peerAddr: '127.0.0.1:7102', clientAddr: '127.0.0.1:7002', learner: false, incarnation: '' },
+  // Started with --peers but without --client-addrs: no client address known.
+  { id: 'n3', peerAddr: '127.0.0.1:7103', clientAddr: '', learner: true, incarnation: '' },
 ];
 // What a node sends: uint64 fields as JSON strings (the proto3 JSON mapping).
 const ANSWERS: Record<string, object> = {
@@ -46,6 +48,8 @@ test('member list: the LEADER column says yes or no on every row', async () => {
   assert.match(lines[0] ?? '', /^ID\s+ROLE\s+LEADER\s+PEER-ADDR/);
   assert.match(lines[1] ?? '', /^n1\s+voter\s+no\s+127\.0\.0\.1:7101/);
   assert.match(lines[2] ?? '', /^n2\s+voter\s+yes\s+127\.0\.0\.1:7102/);
+  // An address not known is '-', as in the other tables (not "").
+  assert.match(lines[3] ?? '', /^n3\s+learner\s+no\s+127\.0\.0\.1:7103\s+-$/);
 });
 
 test('member add prints a serve command with --join, --cluster-token and --insecure for plaintext', async () => {

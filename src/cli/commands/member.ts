@@ -62,8 +62,9 @@ function memberTable(ms: readonly Member[], leader?: string): { headers: string[
     m.id,
     m.learner ? 'learner' : 'voter',
     ...(leader === undefined ? [] : [m.id === leader ? 'yes' : 'no']),
-    m.peerAddr,
-    m.clientAddr,
+    // '-' for an address not known (as the other tables; field() would print "").
+    m.peerAddr || '-',
+    m.clientAddr || '-',
   ]);
   return { headers: ['ID', 'ROLE', ...(leader === undefined ? [] : ['LEADER']), 'PEER-ADDR', 'CLIENT-ADDR'], rows };
 }
