@@ -3,8 +3,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeasekvClient } from '../client/index.ts';
+import type { SupervisedNode } from './supervisor.ts';
 import { startTestCluster, type TestCluster } from './test-cluster.ts';
-import { sleep } from '../testkit/wait.ts';
+import { sleep, waitFor } from '../testkit/wait.ts';
 
 let cluster: TestCluster | null = null;
 
@@ -42,6 +43,49 @@ async function waitMembers(
   }
   assert.fail(`${what}: members stayed ${JSON.stringify(last)}\n${cluster?.output() ?? ''}`);
 }
+
+/** leasekv_peer_connected{peer} of the node at `clientAddr` (plaintext test cluster). */
+async function connectedTo(clientAddr: string, peer: string): Promise<number | null> {
+  const text = await (await fetch(`http://${clientAddr}/metrics`)).text();
+  const m = new RegExp(`^leasekv_peer_connected\\{peer="${peer}"\\} (\\d+)$`, 'm').exec(text);
+  return m === null ? null : Number(m[1]);
+}
+
+test(
+  'member list shows the real peer addresses, the same from every node; the links still go through the fault proxies',
+  { timeout: 90_000 },
+  async () => {
+    assert.ok(cluster !== null, 'started');
+    const real = cluster.nodes.map((n) => [n.id, n.peerAddr]).sort();
+    for (const n of cluster.nodes) {
+      const client = new LeasekvClient({ endpoints: [n.clientAddr], deadlineMs: 3000 });
+      try {
+        const a = await client.cluster('MemberList', {});
+        const ms = (a['members'] ?? []) as { id: string; peerAddr: string }[];
+        assert.deepEqual(ms.map((m) => [m.id, m.peerAddr]).sort(), real, `MemberList at ${n.id}`);
+      } finally {
+        await client.close();
+      }
+    }
+    // The members dial each other through the supervisor's proxies (--peer-routes): isolating n1
+    // cuts n2's link to it, which a direct dial of the address above would keep.
+    const [, n2] = cluster.nodes as [SupervisedNode, SupervisedNode];
+    await waitFor('n2 connected to n1', 30_000, async () =>
+      (await connectedTo(n2.clientAddr, 'n1')) === 1 ? true : undefined,
+    );
+    assert.equal((await post('/nodes/n1/isolate')).status, 200);
+    try {
+      await waitFor('n2 cut off from isolated n1', 30_000, async () =>
+        (await connectedTo(n2.clientAddr, 'n1')) === 0 ? true : undefined,
+      );
+    } finally {
+      assert.equal((await post('/nodes/n1/heal')).status, 200);
+    }
+    await waitFor('n2 connected to n1 again', 30_000, async () =>
+      (await connectedTo(n2.clientAddr, 'n1')) === 1 ? true : undefined,
+    );
+  },
+);
 
 test(
   'control API: add-member adds n4, which becomes a voter; remove-member removes it and stops its process',

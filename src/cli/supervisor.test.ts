@@ -10,7 +10,7 @@ import { freePort } from '../testkit/wait.ts';
 
 let sup: Supervisor | null = null;
 const echoes: Server[] = [];
-const peersSeen = new Map<string, string>();
+const routesSeen = new Map<string, string>();
 
 before(async () => {
   const nodes = [];
@@ -29,8 +29,8 @@ before(async () => {
     nodes,
     controlPort: 0,
     stopTimeoutMs: 2000,
-    spawn(id, peers, env) {
-      peersSeen.set(id, peers);
+    spawn(id, routes, env) {
+      routesSeen.set(id, routes);
       assert.match(env['LEASEKV_CONTROL_URL'] ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
       return spawn(
         process.execPath,
@@ -64,8 +64,8 @@ function linkWorks(addr: string): Promise<boolean> {
 }
 
 const proxyOf = (from: string, to: string): string => {
-  const entry = (peersSeen.get(from) ?? '').split(',').find((p) => p.startsWith(`${to}=`));
-  assert.ok(entry !== undefined, `${from}'s --peers names ${to}`);
+  const entry = (routesSeen.get(from) ?? '').split(',').find((p) => p.startsWith(`${to}=`));
+  assert.ok(entry !== undefined, `${from}'s --peer-routes names ${to}`);
   return entry.slice(to.length + 1);
 };
 

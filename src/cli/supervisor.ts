@@ -3,8 +3,9 @@
 // loopback.
 //
 // Isolation is real network isolation, not a flag inside the node: every directed pair of members
-// (i dials j) goes through its own fault proxy (transport/proxy.ts), because node i is given a
-// --peers list in which j's address is the i→j proxy. Isolating k blocks every proxy into and out of
+// (i dials j) goes through its own fault proxy (transport/proxy.ts), because node i is started with
+// --peer-routes saying it reaches j at the i→j proxy (its --peers, and so the members' addresses
+// that `leasekv member list` shows, are the real ones). Isolating k blocks every proxy into and out of
 // k — a symmetric partition, as a pulled cable would make. One proxy per pair (not per node) is
 // needed because a node's outbound links carry its own messages: with one proxy per node, an
 // "isolated" leader could still send heartbeats to the others and keep them from electing.
@@ -43,12 +44,12 @@ export interface SupervisorOptions {
    */
   readonly proxyBasePort?: number;
   /**
-   * Starts node `id` as a child process. `peers` is the value its --peers flag must have (its own
-   * listen address, and a proxy for every other member); `env` must be added to its environment
-   * (LEASEKV_CONTROL_URL, which makes its dashboard show the controls). `peers` is '' for a member
-   * added through add-member: it is started with --join instead.
+   * Starts node `id` as a child process. `routes` is the value its --peer-routes flag must have (a
+   * proxy for every other member; its --peers gives the members' real peer addresses); `env` must
+   * be added to its environment (LEASEKV_CONTROL_URL, which makes its dashboard show the controls).
+   * `routes` is '' for a member added through add-member: it is started with --join instead.
    */
-  spawn(id: string, peers: string, env: Readonly<Record<string, string>>): ChildProcess;
+  spawn(id: string, routes: string, env: Readonly<Record<string, string>>): ChildProcess;
   /** Called when a child exits (after the supervisor's own bookkeeping). */
   onExit?(id: string, code: number | null, signal: NodeJS.Signals | null): void;
   /**
@@ -182,13 +183,11 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const controlUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const allowedOrigins = new Set(opts.nodes.flatMap((n) => dashboardOrigins(n.clientAddr)));
 
-  const peersFor = (id: string): string =>
+  /** --peer-routes of `id`: the proxy it dials for every other member. */
+  const routesFor = (id: string): string =>
     opts.nodes
-      .map((n) =>
-        n.id === id
-          ? `${n.id}=${n.peerAddr}`
-          : `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as ProxyHandle).port}`,
-      )
+      .filter((n) => n.id !== id)
+      .map((n) => `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as ProxyHandle).port}`)
       .join(',');
 
   const state = (m: Member): NodeControlState => ({
@@ -202,7 +201,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   });
 
   const launch = (m: Member): void => {
-    const child = opts.spawn(m.node.id, m.added ? '' : peersFor(m.node.id), { LEASEKV_CONTROL_URL: controlUrl });
+    const child = opts.spawn(m.node.id, m.added ? '' : routesFor(m.node.id), { LEASEKV_CONTROL_URL: controlUrl });
     m.child = child;
     m.paused = false;
     m.stoppedByControl = false;

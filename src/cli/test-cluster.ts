@@ -84,8 +84,8 @@ export async function startTestCluster(
       undefined,
       tls ?? undefined,
     ),
-    spawn(id, peers, env) {
-      const how = peers === '' ? { join: plan.ids } : { peers: plan.ids, peerList: peers };
+    spawn(id, routes, env) {
+      const how = routes === '' ? { join: plan.ids } : { peers: plan.ids, peerRoutes: routes };
       const child = spawn(process.execPath, plan.command(id, how), {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -25,6 +25,7 @@ export type RawConfig = Record<
   | 'listenClient'
   | 'peers'
   | 'clientAddrs'
+  | 'peerRoutes'
   | 'join'
   | 'clusterToken'
   | 'profile'
@@ -94,6 +95,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'clientAddrs',
     env: 'LEASEKV_CLIENT_ADDRS',
     help: "id=HOST:PORT,... members' client addresses, for leader hints",
+  },
+  '--peer-routes': {
+    key: 'peerRoutes',
+    env: 'LEASEKV_PEER_ROUTES',
+    help: "id=HOST:PORT,... dial these members here instead of at their peer address (a proxy or tunnel in between, as `leasekv up`'s fault proxies); not recorded: the members' addresses stay those of --peers",
   },
   '--join': {
     key: 'join',

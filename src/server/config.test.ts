@@ -127,3 +127,18 @@ test("the drift bound and the member count are the core's limits, refused here w
   assert.equal(buildNodeConfig(rawFromArgs(withPeers(MAX_MEMBERS), {})).peers.size, MAX_MEMBERS);
   assert.throws(() => buildNodeConfig(rawFromArgs(withPeers(MAX_MEMBERS + 1), {})), /at most 7 are supported/);
 });
+
+test('--peer-routes: where this node dials some members, apart from their recorded addresses; never itself', () => {
+  const c = buildNodeConfig(rawFromArgs([...base, '--peer-routes', 'n2=127.0.0.1:7202,n3=127.0.0.1:7203'], {}));
+  assert.deepEqual(c.peerRoutes.get('n2'), { host: '127.0.0.1', port: 7202 });
+  assert.deepEqual(c.peers.get('n2'), { host: '10.0.0.2', port: 7101 }, 'the member address is left as --peers says');
+  assert.equal(buildNodeConfig(rawFromArgs(base, {})).peerRoutes.size, 0);
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--peer-routes', 'n1=127.0.0.1:7201'], {})),
+    (e: unknown) => e instanceof NodeConfigError && /--peer-routes names this member 'n1'/.test(e.message),
+  );
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--peer-routes', 'n2=nohost'], {})),
+    (e: unknown) => e instanceof NodeConfigError && /--peer-routes \(n2\).*not HOST:PORT/.test(e.message),
+  );
+});

@@ -28,6 +28,11 @@ export interface NodeConfig {
   readonly peers: ReadonlyMap<string, HostPort>;
   /** Client addresses of members, for leader hints (optional per member); like `peers`. */
   readonly clientAddrs: ReadonlyMap<string, HostPort>;
+  /**
+   * --peer-routes: where this node dials some members instead of their peer address (a proxy or a
+   * tunnel between them). Only this node's; never recorded nor reported (MemberList shows `peers`).
+   */
+  readonly peerRoutes: ReadonlyMap<string, HostPort>;
   /** Whether --peers was given (it bootstraps a brand-new cluster; with data it must agree). */
   readonly peersGiven: boolean;
   /** Members of `peers` that are learners (set by startNode for a member that joins; else none). */
@@ -149,6 +154,13 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   for (const m of clientAddrs.keys()) {
     if (peersGiven && !peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
   }
+  const peerRoutes =
+    raw.peerRoutes === undefined || raw.peerRoutes === ''
+      ? new Map<string, HostPort>()
+      : parseMemberList(raw.peerRoutes, '--peer-routes');
+  if (peerRoutes.has(id)) throw new NodeConfigError(`--peer-routes names this member '${id}' (it never dials itself)`);
+  if (peerRoutes.size > MAX_MEMBERS)
+    throw new NodeConfigError(`--peer-routes lists ${peerRoutes.size} members; at most ${MAX_MEMBERS} are supported`);
   const join =
     raw.join === undefined || raw.join === ''
       ? []
@@ -209,6 +221,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     listenClient: parseHostPort(need('listenClient', '--listen-client'), '--listen-client'),
     peers,
     clientAddrs,
+    peerRoutes,
     peersGiven,
     join,
     clusterToken: clusterTokenSetting(raw.clusterToken),

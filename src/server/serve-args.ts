@@ -46,6 +46,8 @@ export interface ServeSpec {
   readonly clientAddrs?: string;
   /** --join: client endpoints of current members, for a member just added. */
   readonly join?: readonly string[];
+  /** --peer-routes, `id=HOST:PORT,...`: where this node dials those members instead (proxies). */
+  readonly peerRoutes?: string;
   /**
    * Any other flags, by name without the leading `--` (`'lease-ms': 450`), in order; undefined
    * values are left out. true/false go as on/off, or for a flag without a value as present/absent.
@@ -75,6 +77,7 @@ export function serveArgs(spec: ServeSpec): string[] {
   if (spec.peers !== undefined) args.push('--peers', spec.peers);
   if (spec.clientAddrs !== undefined) args.push('--client-addrs', spec.clientAddrs);
   if (spec.join !== undefined) args.push('--join', spec.join.join(','));
+  if (spec.peerRoutes !== undefined) args.push('--peer-routes', spec.peerRoutes);
   for (const [name, value] of Object.entries(spec.settings ?? {})) {
     if (value === undefined) continue;
     const flag = `--${name}`;

@@ -66,7 +66,8 @@ export function wireMembership(
         log.warn({ peer: id }, `no peer address known for member ${id}`);
         continue;
       }
-      wanted.set(id, parseHostPort(a.peerAddr, `member ${id}`));
+      // --peer-routes: this node reaches it elsewhere (a proxy); the recorded address stays as is.
+      wanted.set(id, cfg.peerRoutes.get(id) ?? parseHostPort(a.peerAddr, `member ${id}`));
     }
     const now = performance.now();
     const links = departing.next(wanted, now);

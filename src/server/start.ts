@@ -211,7 +211,10 @@ async function startOnStorage(
     clusterId: cfg.clusterToken,
     listenHost: cfg.listenPeer.host,
     listenPort: cfg.listenPeer.port,
-    peers: new Map([...cfg.peers].filter(([id]) => id !== cfg.id)),
+    // Dialled where --peer-routes says, else at the address recorded for them (as syncPeers does).
+    peers: new Map(
+      [...cfg.peers].filter(([id]) => id !== cfg.id).map(([id, hp]) => [id, cfg.peerRoutes.get(id) ?? hp]),
+    ),
     // A frame carries at most one AppendRequest batch (maxBytesPerAppend, 1 MiB) plus one value.
     maxFrameBytes: 4 * cfg.maxValueBytes + (8 << 20),
     maxInboundConnections: cfg.maxPeerConnections,

@@ -30,8 +30,8 @@ export function timingSettings(t: Partial<Timing> = FAST_TIMING): Settings {
 export interface StartHow {
   /** --peers/--client-addrs listing these members (a bootstrap, or a restart that must agree). */
   readonly peers?: readonly string[];
-  /** With `peers`: this --peers text instead (a supervisor that routes the peer links itself). */
-  readonly peerList?: string;
+  /** --peer-routes text (a supervisor that routes the peer links through its own proxies). */
+  readonly peerRoutes?: string;
   /** --join with these members' client endpoints (a member just added). */
   readonly join?: readonly string[];
   /** The test expects this start to end by itself (a refusal): its exit is not a crash. */

@@ -253,10 +253,11 @@ export class ProcessCluster {
         ...(peers === undefined
           ? {}
           : {
-              peers: how.peerList ?? this.peersFor(id, peers),
+              peers: this.peersFor(id, peers),
               clientAddrs: memberList(peers.map((p) => [p, this.clientAddr(p)])),
             }),
         ...(how.join === undefined ? {} : { join: how.join.map((j) => this.clientAddr(j)) }),
+        ...(how.peerRoutes === undefined ? {} : { peerRoutes: how.peerRoutes }),
         settings: {
           'cluster-token': o.clusterToken ?? 'itest',
           ...(o.timing === 'profile' ? {} : timingSettings({ ...FAST_TIMING, ...o.timing })),

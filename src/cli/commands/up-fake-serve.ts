@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'listen-client': { type: 'string' },
     peers: { type: 'string' },
     'client-addrs': { type: 'string' },
+    'peer-routes': { type: 'string' },
     insecure: { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -54,4 +55,6 @@ process.on('SIGTERM', () => {
   console.log(`fake node ${id} stopping`);
   void server.close().then(() => process.exit(0));
 });
-console.log(`fake node ${id} serving on ${values['listen-client']} peers ${values.peers}`);
+console.log(
+  `fake node ${id} serving on ${values['listen-client']} peers ${values.peers} routes ${values['peer-routes']}`,
+);

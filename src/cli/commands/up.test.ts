@@ -148,18 +148,19 @@ describe('leasekv up', () => {
       );
       assert.equal(r.code, null, r.out);
       assert.match(r.out, /\[n1\] fake node n1 serving on 127\.0\.0\.1:\d+/);
-      // n2 (position 1) reaches n1 and n3 through the proxies at P+200+2 and P+200+3.
+      // --peers has the members' real peer addresses (what `member list` shows); n2 (position 1)
+      // dials n1 and n3 through the proxies at P+200+2 and P+200+3 (--peer-routes).
       assert.match(
         r.out,
         new RegExp(
-          `\\[n2\\] fake node n2 serving on 127\\.0\\.0\\.1:${base + 1} peers n1=127\\.0\\.0\\.1:${base + 202},n2=127\\.0\\.0\\.1:${base + 101},n3=127\\.0\\.0\\.1:${base + 203}\n`,
+          `\\[n2\\] fake node n2 serving on 127\\.0\\.0\\.1:${base + 1} peers n1=127\\.0\\.0\\.1:${base + 100},n2=127\\.0\\.0\\.1:${base + 101},n3=127\\.0\\.0\\.1:${base + 102} routes n1=127\\.0\\.0\\.1:${base + 202},n3=127\\.0\\.0\\.1:${base + 203}\n`,
         ),
         r.out,
       );
-      const proxyPorts = [...r.out.matchAll(/peers (\S+)/g)].flatMap((m) =>
+      const proxyPorts = [...r.out.matchAll(/routes (\S+)/g)].flatMap((m) =>
         m[1]!.split(',').map((e) => Number(e.split(':')[1])),
       );
-      assert.equal(proxyPorts.length, 9, r.out);
+      assert.equal(proxyPorts.length, 6, r.out);
       for (const port of proxyPorts)
         assert.ok(port >= base - 1 && port <= base + 205, `port ${port} outside ${base - 1}..${base + 205}`);
       assert.match(
@@ -271,7 +272,7 @@ describe('leasekv up', () => {
     const r = await up(['--base-port', String(base), '--data-dir', folder], (out) =>
       ['n1', 'n2', 'n3'].every((id) => out.includes(`[${id}] fake node ${id} serving`)),
     );
-    assert.match(r.out, /\[n1\] fake node n1 serving on \S+ peers undefined\n/, r.out);
+    assert.match(r.out, /\[n1\] fake node n1 serving on \S+ peers undefined routes n2=\S+,n3=\S+\n/, r.out);
     assert.match(r.out, /\[n2\] fake node n2 serving on \S+ peers n1=/, r.out);
     const stopped = await r.stop();
     assert.equal(stopped.code, 0, stopped.out);

@@ -177,7 +177,7 @@ export async function run(argv: string[]): Promise<number> {
         root,
         tls,
       ),
-      spawn(id, peers, env) {
+      spawn(id, routes, env) {
         const extra = added.get(id);
         if (extra !== undefined) {
           const args = [
@@ -191,11 +191,10 @@ export async function run(argv: string[]): Promise<number> {
         }
         const n = nodes.find((m) => m.id === id) as NodePlan;
         // --peers bootstraps: a node with data starts from the members recorded in its data dir
-        // (they may have changed since, with leasekv member add/remove).
-        const planned = [
-          ...serveArgs(n, nodes).map((a, i, all) => (all[i - 1] === '--peers' ? peers : a)),
-          ...serveTlsArgs(certs, n.id),
-        ];
+        // (they may have changed since, with leasekv member add/remove). --peers has the real peer
+        // addresses (what `leasekv member list` shows); --peer-routes sends the node's own dials
+        // through its fault proxies.
+        const planned = [...serveArgs(n, nodes), '--peer-routes', routes, ...serveTlsArgs(certs, n.id)];
         const args =
           readIdentity(n.dataDir) === null
             ? planned
