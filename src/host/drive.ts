@@ -39,9 +39,11 @@ import type {
   HostStorage,
   HostTransport,
   KvSlicer,
+  ReceivedSnapshot,
   RestoredState,
   SnapshotData,
 } from './types.ts';
+import type { ReceivedSnapshotData } from '../transport/spool.ts';
 import { assert } from '../util/assert.ts';
 
 export interface HostParts {
@@ -77,9 +79,8 @@ export abstract class HostDrive {
   protected lastHeardFromLeaderMs = Number.NEGATIVE_INFINITY;
   protected lastSnapshotIndex: number;
   protected snapshotting = false;
-  /** Snapshot data received from the leader, waiting for the core to accept it (by index). */
   /** Snapshots received, by index, until one is installed (a second may come before the first's Ready). */
-  protected readonly incomingSnapshots = new Map<number, SnapshotData>();
+  protected readonly incomingSnapshots = new Map<number, ReceivedSnapshot>();
   /** The last snapshot read from disk to send to followers (dropped when a newer one is taken). */
   protected outgoingSnapshot: SnapshotData | null = null;
   protected readonly snapshotLoading = new Set<string>();
@@ -208,6 +209,7 @@ export abstract class HostDrive {
     );
     if (snapshot === null) this.applyReady(rd); // step 3
     const finish = (): void => {
+      if (snapshot !== null) this.installed(snapshot);
       if (this.stopped) return;
       if (snapshot !== null) {
         this.onSnapshotInstalled();
@@ -235,7 +237,7 @@ export abstract class HostDrive {
       }
       if (--waiting === 0) durable();
     };
-    if (snapshot !== null) this.slicer.restore(snapshot.data, done);
+    if (snapshot !== null) this.slicer.restore(this.installing(snapshot), done);
     this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot, sync: rd.mustSync }, done);
   }
 
@@ -265,12 +267,11 @@ export abstract class HostDrive {
   }
 
   /** After the Ready's persistence: acknowledgements and votes leave, the core moves on. */
-  protected completeReady(rd: Ready, later: Message[], snapshot: SnapshotData | null): void {
+  protected completeReady(rd: Ready, later: Message[], snapshot: ReceivedSnapshot | null): void {
     this.send(later);
     if (snapshot !== null) {
       this.lastSnapshotIndex = snapshot.meta.index;
-      for (const i of [...this.incomingSnapshots.keys()])
-        if (i <= snapshot.meta.index) this.incomingSnapshots.delete(i);
+      for (const i of [...this.incomingSnapshots.keys()]) if (i <= snapshot.meta.index) this.dropIncoming(i);
       this.log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, 'installed snapshot from leader');
     }
     this.core.advance(rd, this.now());
@@ -307,13 +308,6 @@ export abstract class HostDrive {
     if ((msg.type === 'app' || msg.type === 'snap') && msg.term >= this.core.term) this.lastHeardFromLeaderMs = now;
     this.core.step(msg, now);
     this.schedule();
-  }
-
-  protected onPeerSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
-    const keep = msg.snapshot.index > this.kv.appliedIndex; // the core installs none at or below its commit
-    if (this.incomingSnapshots.size >= 4) this.incomingSnapshots.clear(); // bounded; installs drop older ones
-    if (keep) this.incomingSnapshots.set(msg.snapshot.index, { meta: msg.snapshot, data });
-    this.onPeerMessage(msg);
   }
 
   // ---- TTL grants -------------------------------------------------------------------------------
@@ -377,6 +371,7 @@ export abstract class HostDrive {
 
   stop(writeOutcome = 'node stopped while the write was in flight; it may or may not have been applied'): void {
     this.stopped = true;
+    for (const i of [...this.incomingSnapshots.keys()]) this.dropIncoming(i);
     if (this.timer !== null) this.clock.cancel(this.timer);
     this.timer = null;
     // A write handed to the log may still commit under the next leader.
@@ -390,6 +385,11 @@ export abstract class HostDrive {
 
   /** Takes a snapshot when enough entries were applied (snapshots.ts). */
   protected abstract maybeSnapshot(): void;
+  /** A snapshot received from the leader, dropped, its install begun (its data kept until installed) (snapshots.ts). */
+  protected abstract onPeerSnapshot(msg: SnapshotRequest, data: ReceivedSnapshotData): void;
+  protected abstract dropIncoming(index: number): void;
+  protected abstract installing(s: ReceivedSnapshot): ReceivedSnapshotData;
+  protected abstract installed(s: ReceivedSnapshot): void;
 }
 
 /** The innermost message of an error chain (a storage error arrives wrapped: PersisterFailedError → the fs error). */

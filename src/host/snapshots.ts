@@ -4,6 +4,8 @@
 // the leader is part of the Ready handling (drive.ts).
 
 import type { SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import type { ReceivedSnapshot } from './types.ts';
+import type { ReceivedSnapshotData } from '../transport/spool.ts';
 import { HostDrive } from './drive.ts';
 
 export abstract class HostSnapshots extends HostDrive {
@@ -68,9 +70,44 @@ export abstract class HostSnapshots extends HostDrive {
    * state machine's snapshot depends only on the log up to it): a second copy — a leader re-offers
    * it while this node still installs the first, and a new leader sends its own — is not kept too.
    */
-  protected override onPeerSnapshot(msg: SnapshotRequest, data: Uint8Array): void {
-    if (this.incomingSnapshots.has(msg.snapshot.index)) this.onPeerMessage(msg);
-    else super.onPeerSnapshot(msg, data);
+  protected override onPeerSnapshot(msg: SnapshotRequest, data: ReceivedSnapshotData): void {
+    // The core installs none at or below its commit index.
+    const keep = msg.snapshot.index > this.kv.appliedIndex && !this.stopped;
+    if (!keep || this.incomingSnapshots.has(msg.snapshot.index)) {
+      this.releaseReceived({ meta: msg.snapshot, data });
+    } else {
+      // Bounded; installs drop older ones.
+      if (this.incomingSnapshots.size >= 4) for (const i of [...this.incomingSnapshots.keys()]) this.dropIncoming(i);
+      this.incomingSnapshots.set(msg.snapshot.index, { meta: msg.snapshot, data });
+    }
+    this.onPeerMessage(msg);
+  }
+
+  /** The received snapshot being installed: its spool file is renamed into place meanwhile. */
+  private install: ReceivedSnapshot | null = null;
+
+  /** Forgets the received snapshot at `index`, its spool file with it. */
+  protected override dropIncoming(index: number): void {
+    const s = this.incomingSnapshots.get(index);
+    if (s === undefined) return;
+    this.incomingSnapshots.delete(index);
+    this.releaseReceived(s);
+  }
+
+  /** A received snapshot's spool file is removed, unless it is the one being installed. */
+  private releaseReceived(s: ReceivedSnapshot): void {
+    if (s !== this.install && !(s.data instanceof Uint8Array)) s.data.release();
+  }
+
+  protected override installing(s: ReceivedSnapshot): ReceivedSnapshotData {
+    this.install = s;
+    return s.data;
+  }
+
+  /** The install's restore and persist are done (or the node stopped): its file is let go. */
+  protected override installed(s: ReceivedSnapshot): void {
+    if (this.install === s) this.install = null;
+    this.releaseReceived(s);
   }
 
   /**
@@ -110,7 +147,7 @@ export abstract class HostSnapshots extends HostDrive {
    * log has since passed, would otherwise be held until four more arrived (each as large as the data).
    */
   private dropPassedIncoming(): void {
-    for (const i of [...this.incomingSnapshots.keys()]) if (i <= this.kv.appliedIndex) this.incomingSnapshots.delete(i);
+    for (const i of [...this.incomingSnapshots.keys()]) if (i <= this.kv.appliedIndex) this.dropIncoming(i);
   }
 
   /** Take a snapshot every snapshotThresholdEntries applied entries or snapshotThresholdBytes, then compact the log. */

@@ -6,6 +6,7 @@ import type { RaftConfig } from '../raft/config.ts';
 import type { Entry, HardState, Message, NodeId, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
 import type { SnapshotBody } from '../storage/snapshot_save.ts';
 import type { SnapshotSource } from '../transport/outbound.ts';
+import type { ReceivedSnapshotData } from '../transport/spool.ts';
 
 /** Monotonic time and timers (docs/lease-notes.md case 3: never wall-clock time). */
 export interface HostClock {
@@ -23,11 +24,20 @@ export interface SnapshotData {
   readonly data: Uint8Array;
 }
 
+/**
+ * A snapshot received from the leader: its bytes, or (the server, issue 16) its spool file, restored
+ * from in pieces and renamed into place — never read back whole. The host releases a file it drops.
+ */
+export interface ReceivedSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: ReceivedSnapshotData;
+}
+
 export interface PersistRequest {
   readonly entries: readonly Entry[];
   readonly hardState: HardState | null;
   /** A snapshot received from the leader, installed before the entries (Ready contract). */
-  readonly snapshot: SnapshotData | null;
+  readonly snapshot: ReceivedSnapshot | null;
   readonly sync: boolean;
 }
 
@@ -72,7 +82,7 @@ export interface HostTransport {
   /** Whether a snapshot transfer to `to` is still unacknowledged (the core re-offers snapshots). */
   snapshotInProgress(to: NodeId): boolean;
   onMessage(handler: (msg: Message) => void): void;
-  onSnapshot(handler: (msg: SnapshotRequest, data: Uint8Array) => void): void;
+  onSnapshot(handler: (msg: SnapshotRequest, data: ReceivedSnapshotData) => void): void;
 }
 
 /**
@@ -82,7 +92,8 @@ export interface HostTransport {
  */
 export interface KvSlicer {
   snapshot(done: (err: unknown, data: Uint8Array | null) => void): void;
-  restore(data: Uint8Array, done: Done): void;
+  /** A spool file is read in pieces (the server); the simulator's transport only delivers bytes. */
+  restore(data: ReceivedSnapshotData, done: Done): void;
 }
 
 /** Structured log lines (pino's Logger fits; the simulator passes a silent one). */

@@ -92,11 +92,18 @@ function sliced(kv: KvStateMachine): KvSlicer {
         (data) => done(null, data),
         (err: unknown) => done(err ?? new Error('snapshot failed'), null),
       ),
-    restore: (data, done) =>
-      kv.restoreAsync(data).then(
-        () => done(null),
-        (err: unknown) => done(err ?? new Error('restore failed')),
-      ),
+    restore: (data, done) => {
+      const restore = (bytes: Uint8Array): void =>
+        void kv.restoreAsync(bytes).then(
+          () => done(null),
+          (err: unknown) => done(err ?? new Error('restore failed')),
+        );
+      if (data instanceof Uint8Array) return restore(data);
+      // A spool file (issue 16): the WAL worker renames it into place meanwhile; read through its open handle.
+      data.read(0, data.totalBytes, (err, bytes) =>
+        bytes === null ? done(err ?? new Error('read failed')) : restore(bytes),
+      );
+    },
   };
 }
 

@@ -92,7 +92,7 @@ test('a snapshot received in chunks through the disk spool arrives whole, and le
   const { a, b } = await pair(dir, 128 * 1024);
   try {
     const got: Uint8Array[] = [];
-    b.onSnapshot((_from, _msg, data) => got.push(data));
+    b.onSnapshot((_from, _msg, data) => got.push(data as Uint8Array));
     const data = randomBytes(5 * 1024 * 1024 + 7);
     a.sendSnapshot('b', snapMsg('a', 'b', 42, 3), data);
     await waitFor('bytes on disk mid-transfer', 10_000, () => spoolFiles(dir).length === 1 || got.length > 0, {

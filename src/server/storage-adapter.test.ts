@@ -1,10 +1,11 @@
 // The node's storage (storage-adapter.ts) over the real WAL worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../raft/types.ts';
 import { SNAPSHOT_FILE } from '../storage/snapshot_file.ts';
+import { SnapshotSpoolDir, type SpooledSnapshotFile } from '../storage/snapshot_spool.ts';
 import { patternBytes, snapshotMeta, tempDir as tmp } from '../storage/test-util.ts';
 import { openNodeStorage } from './storage-adapter.ts';
 
@@ -45,4 +46,37 @@ test('an append made while a large snapshot is being saved is durable before the
   assert.equal(appended, 'before the snapshot was in place');
   assert.ok(snapshotInPlace());
   assert.equal((await s.loadSnapshot())?.meta.index, 2);
+});
+
+test('a received snapshot is installed by renaming its spool file into place, not from a copy (issue 16)', async (t) => {
+  const dir = tempDir(t);
+  const opened = await openNodeStorage(dir);
+  const s = opened.storage;
+  const entry = (index: number): Entry => ({ index, term: 2, type: 0, data: new Uint8Array([index]) });
+  await s.persist({ entries: [entry(1), entry(2)], hardState: null, snapshot: null, sync: true });
+  const data = bytes(3 * 1024 * 1024 + 1, 9);
+  const spool = new SnapshotSpoolDir(dir).open(data.length, meta(40));
+  for (let at = 0; at < data.length; at += 1 << 20)
+    await new Promise((r) => spool.append(data.subarray(at, at + (1 << 20)), r));
+  const file = await new Promise<SpooledSnapshotFile>((r) => spool.complete((_e, d) => r(d as SpooledSnapshotFile)));
+  const inode = statSync(file.path).ino;
+  await s.persist({
+    entries: [],
+    hardState: { term: 2, votedFor: null, commit: 40 },
+    snapshot: { meta: meta(40), data: file },
+    sync: true,
+  });
+  // The same file, renamed: the WAL worker was handed its path, never its bytes.
+  assert.ok(!existsSync(file.path));
+  assert.equal(statSync(join(dir, SNAPSHOT_FILE)).ino, inode);
+  // Still readable through the handle the install's restore reads from; then let go.
+  const piece = await new Promise<Uint8Array | null>((r) => file.read(data.length - 10, 10, (_e, d) => r(d)));
+  assert.deepEqual(piece, Buffer.from(data.subarray(data.length - 10)));
+  file.release();
+  await s.close();
+  const again = await openNodeStorage(dir);
+  t.after(() => again.storage.close());
+  assert.equal(again.snapshot?.meta.index, 40);
+  assert.deepEqual(again.entries, []);
+  assert.ok(Buffer.from(again.snapshot?.data ?? []).equals(Buffer.from(data)));
 });

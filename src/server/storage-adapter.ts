@@ -4,6 +4,7 @@ import { Persister } from '../storage/persister.ts';
 import { RECOVERY_HINT } from '../storage/errors.ts';
 import { readSnapshotFileAsync } from '../storage/snapshot_read.ts';
 import type { SnapshotBody } from '../storage/snapshot_save.ts';
+import type { SpooledSnapshotFile } from '../storage/snapshot_spool.ts';
 import { assert } from '../util/assert.ts';
 
 export interface SnapshotData {
@@ -11,11 +12,17 @@ export interface SnapshotData {
   readonly data: Uint8Array;
 }
 
+/** A snapshot received from the leader: its bytes, or its spool file (renamed into place, issue 16). */
+export interface ReceivedSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array | SpooledSnapshotFile;
+}
+
 export interface PersistRequest {
   readonly entries: readonly Entry[];
   readonly hardState: HardState | null;
   /** A snapshot received from the leader, installed before the entries (Ready contract). */
-  readonly snapshot: SnapshotData | null;
+  readonly snapshot: ReceivedSnapshot | null;
   readonly sync: boolean;
 }
 
@@ -67,7 +74,11 @@ class PersisterStorage implements NodeStorage {
       entries: req.entries,
       hardState: req.hardState,
       sync: req.sync,
-      ...(req.snapshot === null ? {} : { snapshot: req.snapshot }),
+      ...(req.snapshot === null
+        ? {}
+        : req.snapshot.data instanceof Uint8Array
+          ? { snapshot: { meta: req.snapshot.meta, data: req.snapshot.data } }
+          : { receivedFile: { meta: req.snapshot.meta, path: req.snapshot.data.path } }),
     });
   }
 

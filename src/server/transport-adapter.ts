@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Message, SnapshotRequest } from '../raft/types.ts';
 import type { SnapshotSource } from '../transport/outbound.ts';
 import type { PeerTransport } from '../transport/peer-transport.ts';
-import type { SpoolOpener } from '../transport/spool.ts';
+import type { ReceivedSnapshotData, SpoolOpener } from '../transport/spool.ts';
 import { removeSpoolLeftovers, SnapshotSpoolDir } from '../storage/snapshot_spool.ts';
 
 export interface NodeTransport {
@@ -16,7 +16,7 @@ export interface NodeTransport {
   /** Whether a snapshot transfer to `to` is still unacknowledged (the core re-offers snapshots). */
   snapshotInProgress(to: string): boolean;
   onMessage(handler: (msg: Message) => void): void;
-  onSnapshot(handler: (msg: SnapshotRequest, data: Uint8Array) => void): void;
+  onSnapshot(handler: (msg: SnapshotRequest, data: ReceivedSnapshotData) => void): void;
 }
 
 export function nodeTransport(transport: PeerTransport): NodeTransport {
@@ -38,5 +38,6 @@ export function spoolOpener(dataDir: string, log: Logger): SpoolOpener {
   const leftovers = removeSpoolLeftovers(dataDir);
   if (leftovers.length > 0) log.info({ files: leftovers }, 'removed partly received snapshots of an earlier run');
   const spool = new SnapshotSpoolDir(dataDir);
-  return (totalBytes) => spool.open(totalBytes);
+  // With the snapshot's meta: the spool file is a whole snapshot file, installed as it is (issue 16).
+  return (totalBytes, meta) => spool.open(totalBytes, meta);
 }

@@ -6,6 +6,7 @@
 // the copy taken when the batch started (MemStorage.cut), at the instant its fsync completes. A
 // crash at any point keeps only that (the real WAL, wal-storage.ts, may also keep a torn prefix of
 // the batch in flight), so it loses exactly the batches whose fsync had not completed.
+import { assert } from '../util/assert.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import type { Done, HostStorage, PersistRequest, SnapshotData } from '../host/types.ts';
 import type { MemStorage, StoredState } from './storage.ts';
@@ -48,7 +49,11 @@ export class SimDisk implements HostStorage {
 
   persist(req: PersistRequest, done: Done): void {
     const st = this.storage;
-    if (req.snapshot !== null) st.installSnapshot({ meta: req.snapshot.meta, data: req.snapshot.data });
+    if (req.snapshot !== null) {
+      const data = req.snapshot.data;
+      assert(data instanceof Uint8Array, 'the simulated transport delivers snapshot bytes, never a spool file');
+      st.installSnapshot({ meta: req.snapshot.meta, data });
+    }
     if (req.entries.length > 0) {
       st.append(req.entries);
       this.io.onWrite(req.entries);

@@ -389,7 +389,7 @@ export class SimNode implements WireEnd {
       restore: (data, done) =>
         later(() => {
           try {
-            kv.restore(data);
+            kv.restore(data as Uint8Array); // the simulated transport delivers bytes, never a spool file
           } catch (e) {
             return done(e);
           }

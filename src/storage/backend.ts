@@ -18,6 +18,11 @@ export interface PersistRequest {
   /** Installed before the entries (Ready ordering); saved atomically and fsynced on its own. */
   readonly snapshot?: Snapshot;
   /**
+   * A snapshot received from the leader, already a whole snapshot file in the data folder (its
+   * spool): fsynced and renamed into place in request order (Wal.adoptReceivedSnapshot), as `snapshot`.
+   */
+  readonly receivedFile?: { readonly meta: SnapshotMeta; readonly path: string };
+  /**
    * The node's own snapshot, already written and fsynced beside the WAL by prepareSnapshot: put in
    * place (rename) and recorded here, in request order (Wal.adoptSnapshotFile).
    */
@@ -67,6 +72,7 @@ export interface Backend {
 export function applyBatch(wal: Wal, reqs: readonly PersistRequest[], nowMs: () => number): BatchResult {
   for (const r of reqs) {
     if (r.snapshot !== undefined) wal.saveSnapshot(r.snapshot.meta, r.snapshot.data);
+    if (r.receivedFile !== undefined) wal.adoptReceivedSnapshot(r.receivedFile.meta, r.receivedFile.path);
     if (r.savedSnapshot !== undefined) wal.adoptSnapshotFile(r.savedSnapshot);
     wal.append(r.entries, r.hardState);
   }

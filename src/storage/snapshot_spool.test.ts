@@ -1,9 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSpool, removeSpoolLeftovers, SnapshotSpoolDir, SnapshotSpoolError } from './snapshot_spool.ts';
-import { patternBytes, tempDir } from './test-util.ts';
+import { decodeSnapshot } from './snapshot_file.ts';
+import {
+  FileSpool,
+  removeSpoolLeftovers,
+  SnapshotSpoolDir,
+  SnapshotSpoolError,
+  type SpooledSnapshotFile,
+} from './snapshot_spool.ts';
+import { patternBytes, snapshotMeta, tempDir } from './test-util.ts';
 
 function appendAll(spool: FileSpool, chunks: readonly Uint8Array[]): Promise<(Error | null)[]> {
   return Promise.all(chunks.map((c) => new Promise<Error | null>((r) => spool.append(c, r))));
@@ -72,4 +79,39 @@ test('spool files left by a crash are removed at start; nothing else is touched'
   assert.deepEqual(removeSpoolLeftovers(dir).sort(), ['snapshot.incoming.1.tmp', 'snapshot.incoming.17.tmp']);
   assert.deepEqual(readdirSync(dir).sort(), ['identity', 'snapshot.snap', 'x.tmp']);
   assert.deepEqual(removeSpoolLeftovers(join(dir, 'missing')), []);
+});
+
+test('with the snapshot meta, the spool is a whole snapshot file, handed over as it is (issue 16)', async (t) => {
+  const dir = tempDir(t, 'spool-');
+  const data = patternBytes(2 * 1024 * 1024 + 5, 7);
+  const spool = new SnapshotSpoolDir(dir).open(data.length, snapshotMeta(12));
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += 300_000) chunks.push(data.subarray(at, at + 300_000));
+  await appendAll(spool, chunks);
+  const { err, data: got } = await new Promise<{ err: Error | null; data: unknown }>((r) =>
+    spool.complete((e, d) => r({ err: e, data: d })),
+  );
+  assert.equal(err, null);
+  const file = got as SpooledSnapshotFile;
+  assert.ok(!(got instanceof Uint8Array), 'the file, not its bytes');
+  assert.equal(file.totalBytes, data.length);
+  // The file is exactly what the node's snapshot file would be: it is renamed into place as it is.
+  const snap = decodeSnapshot(file.path, readFileSync(file.path));
+  assert.deepEqual(snap.meta, snapshotMeta(12));
+  assert.ok(Buffer.from(snap.data).equals(Buffer.from(data)));
+  const piece = await new Promise<Uint8Array | null>((r) => file.read(1_000_000, 4096, (_e, d) => r(d)));
+  assert.ok(Buffer.from(piece ?? []).equals(Buffer.from(data.subarray(1_000_000, 1_004_096))));
+  // Renamed away (installed): releasing it closes it and leaves the renamed file alone.
+  renameSync(file.path, join(dir, 'snapshot.snap'));
+  file.release();
+  file.release();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(readdirSync(dir), ['snapshot.snap']);
+  // Not installed: releasing it removes it.
+  const other = new SnapshotSpoolDir(join(dir)).open(10, snapshotMeta(13));
+  await appendAll(other, [patternBytes(10, 1)]);
+  const f2 = await new Promise<SpooledSnapshotFile>((r) => other.complete((_e, d) => r(d as SpooledSnapshotFile)));
+  f2.release();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(readdirSync(dir), ['snapshot.snap']);
 });

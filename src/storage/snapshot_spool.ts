@@ -13,6 +13,9 @@ import { Buffer } from 'node:buffer';
 import { readdirSync, unlinkSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SnapshotMeta } from '../raft/types.ts';
+import { crc32c } from './crc32c.ts';
+import { snapshotHead, snapshotTail } from './snapshot_file.ts';
 
 const SPOOL_FILE = /^snapshot\.incoming\.\d+\.tmp$/;
 
@@ -40,9 +43,26 @@ export class SnapshotSpoolDir {
 
   constructor(private readonly dir: string) {}
 
-  open(totalBytes: number): FileSpool {
-    return new FileSpool(join(this.dir, `snapshot.incoming.${++this.seq}.tmp`), totalBytes);
+  /** With `meta`, the file is written as a whole snapshot file (FileSpool). */
+  open(totalBytes: number, meta?: SnapshotMeta): FileSpool {
+    return new FileSpool(join(this.dir, `snapshot.incoming.${++this.seq}.tmp`), totalBytes, meta);
   }
+}
+
+/**
+ * A received snapshot kept in its spool file, which is a whole snapshot file (snapshot_file.ts:
+ * header, data, CRC32C), fdatasynced: restored from in pieces, and renamed into place as
+ * `snapshot.snap` by the WAL worker (Wal.adoptReceivedSnapshot) instead of written again from a copy
+ * (issue 16). The same shape as the transport's SpooledSnapshot (src/transport/spool.ts).
+ */
+export interface SpooledSnapshotFile {
+  readonly path: string;
+  /** Bytes of snapshot data (the transfer's), after the file's header. */
+  readonly totalBytes: number;
+  /** Reads `bytes` bytes of the data at `offset` (the file stays open while renamed: a view of its bytes). */
+  read(offset: number, bytes: number, done: (err: Error | null, data: Uint8Array | null) => void): void;
+  /** Closes the file and removes it unless it was renamed into place meanwhile. Idempotent. */
+  release(): void;
 }
 
 type Done = (err: Error | null) => void;
@@ -57,19 +77,33 @@ export class FileSpool {
   private discarded = false;
   private removed: Promise<void> | null = null;
 
+  /** The snapshot file's header when the file is one (see SpooledSnapshotFile), else empty. */
+  private readonly head: Uint8Array;
+  /** CRC32C of the header and the data appended so far. */
+  private crc: number;
+
   constructor(
     readonly path: string,
     private readonly totalBytes: number,
+    private readonly meta?: SnapshotMeta,
   ) {
     // 'wx+': created here (never someone else's file), read back at the end.
     this.file = open(path, 'wx+', 0o600);
     this.file.catch(() => undefined); // reported by the first append or read
+    this.head = meta === undefined ? new Uint8Array(0) : snapshotHead(meta);
+    this.crc = crc32c(this.head);
+    if (this.head.length > 0) this.writeAt(this.head, 0, () => undefined); // a failure fails the next step
   }
 
   append(data: Uint8Array, done: Done): void {
     const pos = this.at;
     this.at += data.length;
     if (this.at > this.totalBytes) throw new Error(`spool ${this.path}: ${this.at} bytes past ${this.totalBytes}`);
+    if (this.meta !== undefined) this.crc = crc32c(data, 0, data.length, this.crc);
+    this.writeAt(data, this.head.length + pos, done);
+  }
+
+  private writeAt(data: Uint8Array, pos: number, done: Done): void {
     this.tail = this.tail.then(() =>
       this.step(async (fh) => {
         for (let off = 0; off < data.length;) {
@@ -78,6 +112,43 @@ export class FileSpool {
         }
       }).then(done),
     );
+  }
+
+  /**
+   * Once every append completed, with meta: the checksum is written and the file fdatasynced, and
+   * it is handed over as it is (the caller releases it) — nothing is read back. Without: readAll.
+   */
+  complete(done: (err: Error | null, data: Uint8Array | SpooledSnapshotFile | null) => void): void {
+    if (this.meta === undefined) return this.readAll(done);
+    this.writeAt(snapshotTail(this.crc), this.head.length + this.at, () => undefined);
+    this.tail = this.tail.then(() =>
+      this.step((fh) => fh.datasync()).then(async (err) => {
+        if (err !== null) await this.remove();
+        done(err, err === null ? this.handOver() : null);
+      }),
+    );
+  }
+
+  private handOver(): SpooledSnapshotFile {
+    const dataOffset = this.head.length;
+    return {
+      path: this.path,
+      totalBytes: this.at,
+      read: (offset, bytes, done) => {
+        if (offset < 0 || offset + bytes > this.at) throw new Error(`spool ${this.path}: read past the data`);
+        const buf = Buffer.allocUnsafe(bytes);
+        this.tail = this.tail.then(() =>
+          this.step(async (fh) => {
+            for (let off = 0; off < bytes;) {
+              const { bytesRead } = await fh.read(buf, off, bytes - off, dataOffset + offset + off);
+              if (bytesRead === 0) throw new Error(`${this.path} ended at ${dataOffset + offset + off}`);
+              off += bytesRead;
+            }
+          }).then((err) => done(err, err === null ? buf : null)),
+        );
+      },
+      release: () => this.discard(),
+    };
   }
 
   readAll(done: (err: Error | null, data: Uint8Array | null) => void): void {

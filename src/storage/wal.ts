@@ -247,6 +247,32 @@ export class Wal {
     return true;
   }
 
+  /**
+   * Installs a snapshot received from the leader that is already a whole snapshot file at `path` in
+   * this folder (the transport's spool, snapshot_spool.ts; issue 16): as saveSnapshot, except that the
+   * file is fsynced and renamed into place instead of written from a copy of its bytes.
+   */
+  adoptReceivedSnapshot(meta: SnapshotMeta, path: string): void {
+    this.assertOpen();
+    if (this.snapshot !== null && meta.index < this.snapshot.index) {
+      throw new Error(
+        `Wal.adoptReceivedSnapshot: index ${meta.index} older than current snapshot ${this.snapshot.index}`,
+      );
+    }
+    // As in saveSnapshot: what came before is durable before the snapshot is in place.
+    this.sync();
+    this.recoveredSnapshot = null;
+    const fd = this.fs.open(path, { create: false });
+    try {
+      this.fs.fsync(fd);
+    } finally {
+      this.fs.close(fd);
+    }
+    this.fs.rename(path, posix.join(this.dir, SNAPSHOT_FILE));
+    this.fs.fsyncDir(this.dir);
+    this.recordSnapshot(meta);
+  }
+
   /** After the snapshot file is in place: its marker, durable (the install rule on replay). */
   private recordSnapshot(meta: SnapshotMeta): void {
     this.record(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(meta));

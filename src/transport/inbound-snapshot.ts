@@ -9,10 +9,10 @@ import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame, type TransferId } from './codec.ts';
 import { sameTransfer } from './outbound-snapshot.ts';
 import type { PeerStats, ResolvedOptions } from './options.ts';
-import type { SnapshotSpool } from './spool.ts';
+import type { ReceivedSnapshotData, SnapshotSpool } from './spool.ts';
 import { LimitedLog } from '../util/log-limit.ts';
 
-export type SnapshotHandler = (from: NodeId, msg: SnapshotRequest, data: Uint8Array) => void;
+export type SnapshotHandler = (from: NodeId, msg: SnapshotRequest, data: ReceivedSnapshotData) => void;
 
 /**
  * What the node says about an offered snapshot, before anything is allocated for it:
@@ -134,7 +134,7 @@ export class SnapshotReceiver {
       id,
       msg,
       sock,
-      spool: this.opts.snapshotSpool(id.totalBytes),
+      spool: this.opts.snapshotSpool(id.totalBytes, msg.snapshot),
       received: 0,
       stored: 0,
       acked: 0,
@@ -253,9 +253,14 @@ export class SnapshotReceiver {
       );
       return this.cb.onMessage(cur.msg);
     }
-    // Read back in one piece for the install; the slot stays taken until then (no second transfer meanwhile).
-    cur.spool.readAll((readErr, data) => {
-      if (this.incoming !== cur) return; // replaced by a later leader's offer, or stopped
+    // Read back in one piece, or handed over as its file (the server), for the install; the slot
+    // stays taken until then (no second transfer meanwhile).
+    cur.spool.complete((readErr, data) => {
+      if (this.incoming !== cur) {
+        // Replaced by a later leader's offer, or stopped.
+        if (data !== null && !(data instanceof Uint8Array)) data.release();
+        return;
+      }
       this.incoming = null;
       if (readErr !== null || data === null) {
         this.cb.bump(cur.peer);

@@ -41,10 +41,10 @@ class CountingSpools {
         if (this.held) this.waiting.push(go);
         else go();
       },
-      readAll: (done) => {
+      complete: (done) => {
         this.readBacks++;
         drop();
-        inner.readAll(done);
+        inner.complete(done);
       },
       discard: () => {
         drop();
@@ -112,7 +112,7 @@ test('one transfer at a time: a second leader of the same term is refused, a lat
     const b = get(nodes, 'b');
     const c = get(nodes, 'c');
     const got: { from: NodeId; data: Uint8Array }[] = [];
-    c.t.onSnapshot((from, _msg, data) => got.push({ from, data }));
+    c.t.onSnapshot((from, _msg, data) => got.push({ from, data: data as Uint8Array }));
     const received = (p: NodeId): number => c.t.stats().peers[p]?.snapshotBytesReceived ?? 0;
     // a's transfer stalls after its first window (the spool holds its writes): still in progress.
     spools.held = true;

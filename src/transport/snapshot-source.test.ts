@@ -36,7 +36,7 @@ test('a snapshot read from a source a chunk at a time arrives whole; the source 
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
     const got: Uint8Array[] = [];
-    b.t.onSnapshot((_from, _msg, data) => got.push(data));
+    b.t.onSnapshot((_from, _msg, data) => got.push(data as Uint8Array));
     const data = randomBytes(3 * 1024 * 1024 + 5);
     const src = slowSource(data);
     a.t.sendSnapshot('b', snapMsg('a', 'b', 42), src);
@@ -72,7 +72,7 @@ test('a source is released when its transfer is replaced, and when the transport
 
 test('while the window is full, the next chunk is read ahead (a read is not on every round trip), one at most', async () => {
   // The receiver's disk never finishes a write: its acks stop, and so does the sender's window.
-  const stalled: SpoolOpener = () => ({ append() {}, readAll() {}, discard() {} });
+  const stalled: SpoolOpener = () => ({ append() {}, complete() {}, discard() {} });
   const nodes = await startMesh(['a', 'b'], { snapshotChunkBytes: 64 * 1024, snapshotSpool: stalled });
   try {
     const a = get(nodes, 'a');

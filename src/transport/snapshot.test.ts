@@ -18,7 +18,7 @@ test('a multi-MB snapshot arrives whole, in chunks, with its SnapshotRequest', a
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
     const got: Received[] = [];
-    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data }));
+    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data: data as Uint8Array }));
     const data = randomBytes(6 * 1024 * 1024 + 123);
     a.t.sendSnapshot('b', snapMsg('a', 'b', 42), data);
     assert.equal(a.t.snapshotInProgress('b'), true);
@@ -40,7 +40,7 @@ test('re-offering the same snapshot mid-transfer does not break the connection; 
     const a = get(nodes, 'a');
     const b = get(nodes, 'b');
     const got: Received[] = [];
-    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data }));
+    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data: data as Uint8Array }));
     const data = randomBytes(4 * 1024 * 1024);
     // Errors counted from here on (start-up connection attempts may have counted some already).
     const errorsBefore = b.t.stats().peers['a']?.errors ?? 0;
@@ -74,7 +74,7 @@ test('a snapshot transfer resumes where it stopped after the connection is cut m
   try {
     a.t.setPeerAddress('b', { host: '127.0.0.1', port: proxy.port });
     const got: Received[] = [];
-    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data }));
+    b.t.onSnapshot((from, msg, data) => got.push({ from, msg, data: data as Uint8Array }));
     const total = 4 * 1024 * 1024;
     const data = randomBytes(total);
     a.t.sendSnapshot('b', snapMsg('a', 'b', 9), data);

@@ -6,22 +6,48 @@
 // in memory, and the bytes are read back in one piece once the transfer is complete and checked —
 // the install (the state machine's restore, the snapshot file's write) takes one buffer.
 import { Buffer } from 'node:buffer';
+import type { SnapshotMeta } from '../raft/types.ts';
 
 /** Called once: null when done, else the (I/O) error that ends the transfer. */
 export type SpoolDone = (err: Error | null) => void;
+
+/**
+ * A received snapshot left in its spool file (the server, issue 16: src/storage/snapshot_spool.ts):
+ * installed from the file — the state restored from it in pieces, the file renamed into place as the
+ * node's snapshot file — rather than read back into one buffer. Whoever receives it releases it.
+ */
+export interface SpooledSnapshot {
+  /** The file (a whole snapshot file: header, data, checksum; fdatasynced). */
+  readonly path: string;
+  /** Bytes of snapshot data: what the transfer carried. */
+  readonly totalBytes: number;
+  /** Reads `bytes` bytes of the data at `offset`. */
+  read(offset: number, bytes: number, done: (err: Error | null, data: Uint8Array | null) => void): void;
+  /** Closes the file and removes it unless it was renamed into place. Idempotent. */
+  release(): void;
+}
+
+/** A received snapshot: its bytes, or its spool file. */
+export type ReceivedSnapshotData = Uint8Array | SpooledSnapshot;
 
 /** The bytes of one transfer. Appends are in order and complete in order. */
 export interface SnapshotSpool {
   /** Stores the next bytes (the caller keeps `data` unchanged until done). */
   append(data: Uint8Array, done: SpoolDone): void;
-  /** Once every append completed: all the bytes, in one buffer; the spool is discarded after. */
-  readAll(done: (err: Error | null, data: Uint8Array | null) => void): void;
+  /**
+   * Once every append completed: all the bytes in one buffer (the spool is discarded after), or the
+   * spool file itself, handed over.
+   */
+  complete(done: (err: Error | null, data: ReceivedSnapshotData | null) => void): void;
   /** Drops what was stored (a replaced, refused, failed or stopped transfer). Idempotent; any time. */
   discard(): void;
 }
 
-/** Opens the spool of a transfer of `totalBytes` (already checked against maxSnapshotBytes). */
-export type SpoolOpener = (totalBytes: number) => SnapshotSpool;
+/**
+ * Opens the spool of a transfer of `totalBytes` (already checked against maxSnapshotBytes) of the
+ * snapshot `meta` describes.
+ */
+export type SpoolOpener = (totalBytes: number, meta: SnapshotMeta) => SnapshotSpool;
 
 /**
  * In memory (the transport alone, in tests): one buffer, allocated at the first byte received — an
@@ -39,7 +65,7 @@ export function memorySpool(totalBytes: number): SnapshotSpool {
       at += data.length;
       queueMicrotask(() => done(null));
     },
-    readAll(done) {
+    complete(done) {
       const out = discarded ? null : (buf ?? Buffer.alloc(0));
       buf = null;
       discarded = true;
