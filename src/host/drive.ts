@@ -26,7 +26,7 @@
 
 import { RaftNode } from '../raft/node.ts';
 import { EntryType } from '../raft/types.ts';
-import type { Entry, Message, RaftEvent, Ready, SnapshotRequest } from '../raft/types.ts';
+import type { Entry, LogRead, Message, RaftEvent, Ready, SnapshotRequest } from '../raft/types.ts';
 import type { ApplyResult, KvStateMachine } from '../kv/machine.ts';
 import { encodeCommand } from '../kv/command.ts';
 import { ApplyQueue, ProposalTable, ReadTable } from './waiters.ts';
@@ -45,6 +45,7 @@ import type {
 } from './types.ts';
 import type { ReceivedSnapshotData } from '../transport/spool.ts';
 import { assert } from '../util/assert.ts';
+import { rootMessage } from './root-message.ts';
 
 export interface HostParts {
   readonly config: HostConfig;
@@ -202,6 +203,7 @@ export abstract class HostDrive {
     const early = this.hc.mutant === 'ack-before-fsync';
     for (const o of rd.messages) (o.afterPersist && !(early && o.msg.type === 'appResp') ? later : now).push(o.msg);
     this.send(now); // step 2
+    for (const r of rd.logReads) this.readLog(r); // entries past the core's window (snapshots.ts)
     const snapshot = rd.snapshot === null ? null : (this.incomingSnapshots.get(rd.snapshot.index) ?? null);
     assert(
       rd.snapshot === null || snapshot !== null,
@@ -380,6 +382,9 @@ export abstract class HostDrive {
     this.applyWaiters.failAll(() => this.unavailable('node stopped'));
   }
 
+  /** Reads entries past the core's window back from storage for a follower (snapshots.ts). */
+  protected abstract readLog(r: LogRead): void;
+
   /** Sends a snapshot to a follower (snapshots.ts). */
   protected abstract sendSnapshot(msg: SnapshotRequest): void;
 
@@ -390,11 +395,4 @@ export abstract class HostDrive {
   protected abstract dropIncoming(index: number): void;
   protected abstract installing(s: ReceivedSnapshot): ReceivedSnapshotData;
   protected abstract installed(s: ReceivedSnapshot): void;
-}
-
-/** The innermost message of an error chain (a storage error arrives wrapped: PersisterFailedError → the fs error). */
-function rootMessage(err: unknown): string {
-  let e: unknown = err;
-  for (let i = 0; i < 8 && e instanceof Error && e.cause !== undefined; i++) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
 }

@@ -3,10 +3,11 @@
 // since the last snapshot is what the core holds in memory: the bytes bound keeps it bounded), and sending one to a follower that is too far behind. Installing one from
 // the leader is part of the Ready handling (drive.ts).
 
-import type { SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
+import type { LogRead, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
 import type { ReceivedSnapshot } from './types.ts';
 import type { ReceivedSnapshotData } from '../transport/spool.ts';
 import { HostDrive } from './drive.ts';
+import { rootMessage } from './root-message.ts';
 
 export abstract class HostSnapshots extends HostDrive {
   /**
@@ -62,6 +63,27 @@ export abstract class HostSnapshots extends HostDrive {
       this.log.info({ to: msg.to, index: src.meta.index, bytes: src.totalBytes }, 'sending snapshot');
       if (this.transport.sendSnapshotFrom === undefined) return src.release();
       this.transport.sendSnapshotFrom(msg, src);
+    });
+  }
+
+  /**
+   * One of Ready.logReads (issue 16: the core keeps a window of the log; a lagging follower's older
+   * entries are read back from the log, durable already). Answered whenever the read completes: the
+   * core drops an answer that is stale by then, and falls back to the snapshot when they are gone.
+   */
+  protected override readLog(r: LogRead): void {
+    this.storage.readEntries(r.lo, r.hi, r.maxBytes, (err, entries) => {
+      if (this.stopped) return;
+      if (err !== null && err !== undefined) {
+        // Not fatal here: the follower is offered the snapshot or the read is asked again; a damaged
+        // segment also stops the node at its next restart (recovery checks every record).
+        this.log.error(
+          { err: rootMessage(err), lo: r.lo, hi: r.hi, to: r.to },
+          'reading log entries for a follower failed',
+        );
+      }
+      this.core.entriesRead(r, err !== null && err !== undefined ? null : entries, this.now());
+      this.schedule();
     });
   }
 

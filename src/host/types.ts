@@ -60,6 +60,12 @@ export interface HostStorage {
   saveSnapshotBody?(meta: SnapshotMeta, body: SnapshotBody, done: Done): void;
   loadSnapshot(done: (err: unknown, snap: SnapshotData | null) => void): void;
   /**
+   * Entries [lo, hi] of the log read back from disk, in index order from lo, stopping once more
+   * than maxBytes of data were read (at least one entry); null when lo is compacted away (issue 16:
+   * the core keeps only a window of the log in memory; Ready.logReads). Asked only for durable entries.
+   */
+  readEntries(lo: number, hi: number, maxBytes: number, done: (err: unknown, entries: Entry[] | null) => void): void;
+  /**
    * The snapshot file, checked, to be read a chunk at a time while it is sent (the server; issue 16:
    * the leader no longer holds the whole snapshot while a follower receives it). Absent: loadSnapshot.
    */

@@ -34,6 +34,12 @@ export interface RaftConfig {
   readonly maxInflightAppends: number;
   /** ReadIndex requests waiting at the leader; more fail with reason 'overloaded'. */
   readonly maxPendingReads: number;
+  /**
+   * Bytes of applied, persisted entries kept in memory past the snapshot (issue 16: the log lives on
+   * disk; older entries a follower needs are read back from the host's WAL). Counted as data plus
+   * ENTRY_OVERHEAD_BYTES per entry; committed-but-unapplied and unpersisted entries are always kept.
+   */
+  readonly logWindowBytes: number;
   /** Test-only deliberately broken variant (simulator mutant suite). The server never sets it. */
   readonly mutant?: Mutant;
 }
@@ -55,6 +61,7 @@ const DEFAULTS = {
   maxBytesPerAppend: 1 << 20,
   maxInflightAppends: 16,
   maxPendingReads: 4096,
+  logWindowBytes: 4 << 20,
 } as const;
 
 /** Upper bounds that catch unit mistakes (seconds passed as ms, a percentage passed as a rate). */
@@ -110,6 +117,7 @@ export function validateRaftConfig(partial: RaftConfigInput): RaftConfig {
   positiveInt('maxBytesPerAppend', c.maxBytesPerAppend, 1 << 30);
   positiveInt('maxInflightAppends', c.maxInflightAppends, 1024);
   positiveInt('maxPendingReads', c.maxPendingReads, 1 << 20);
+  positiveInt('logWindowBytes', c.logWindowBytes, 1 << 30);
   const rho = c.maxClockDriftRate;
   if (typeof rho !== 'number' || !(rho >= 0 && rho <= MAX_DRIFT_RATE)) {
     throw new ConfigError(`maxClockDriftRate must be a rate in [0, ${MAX_DRIFT_RATE}] (0.01 = 1%), got ${String(rho)}`);

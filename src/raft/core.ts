@@ -11,6 +11,7 @@ import type {
   ConfState,
   Entry,
   HardState,
+  LogRead,
   Message,
   NodeId,
   Outgoing,
@@ -106,6 +107,7 @@ export class Core {
   events: RaftEvent[] = [];
   readStates: ReadState[] = [];
   readFailures: ReadFailure[] = [];
+  logReads: LogRead[] = [];
   pendingSnapshot: SnapshotMeta | null = null;
   /** The hard state last handed to the host (in a Ready): the next Ready carries one only if it changed. */
   private handedOut: HardState;
@@ -182,6 +184,11 @@ export class Core {
     return true;
   }
 
+  /** The latest time a host passed in (for bookkeeping that is not on a caller's path with `nowMs`). */
+  nowMs(): number {
+    return this.lastNowMs;
+  }
+
   /** Hosts pass monotonic time; going backwards is a host bug (and would break every lease). */
   observe(nowMs: number): void {
     // (An explicit branch, not assert(): this runs on every call and must not build a message.)
@@ -249,7 +256,8 @@ export class Core {
       this.msgs.length === 0 &&
       this.events.length === 0 &&
       this.readStates.length === 0 &&
-      this.readFailures.length === 0
+      this.readFailures.length === 0 &&
+      this.logReads.length === 0
     ) {
       return null;
     }
@@ -264,14 +272,19 @@ export class Core {
       readStates: this.readStates,
       readFailures: this.readFailures,
       events: this.events,
+      logReads: this.logReads,
     };
     this.msgs = [];
+    this.logReads = [];
     this.events = [];
     this.readStates = [];
     this.readFailures = [];
     this.pendingSnapshot = null;
     const lastApplied = committedEntries[committedEntries.length - 1];
-    if (lastApplied !== undefined) this.log.applied = lastApplied.index;
+    if (lastApplied !== undefined) {
+      this.log.applied = lastApplied.index;
+      this.log.trimWindow(this.cfg.logWindowBytes);
+    }
     if (hardState !== null) this.handedOut = hardState;
     const lastEntry = entries[entries.length - 1];
     if (lastEntry !== undefined) this.log.inProgress = lastEntry.index;
@@ -314,6 +327,7 @@ export class Core {
     if (last !== undefined && this.log.term(last.index) === last.term) {
       this.log.stabled = Math.max(this.log.stabled, last.index);
     }
+    if (this.log.stabled > before) this.log.trimWindow(this.cfg.logWindowBytes);
     return this.log.stabled > before;
   }
 }

@@ -1,18 +1,46 @@
-// The in-memory Raft log: a snapshot point followed by entries, plus the markers that drive Ready.
+// The Raft log: a snapshot point followed by entries, plus the markers that drive Ready.
+//
+// Issue 16: the log past the snapshot lives on disk (the host's WAL); the core keeps the data of a
+// bounded window only. Entries that are applied AND stable may be trimmed from memory (trimWindow):
+// their terms stay known (run-length pairs, terms change rarely), their data does not — a leader
+// that must send them asks the host to read them back (Ready.logReads, replication.ts).
 //
 // Invariants (asserted where they could break):
 //   snapIndex <= applied <= committed <= lastIndex      (applied = handed out in committedEntries)
-//   entries[i].index === snapIndex + 1 + i, terms never decrease
+//   snapIndex < dataStart <= min(applied, stabled) + 1  (everything trimmed is applied and stable)
+//   entries[i].index === dataStart + i, terms never decrease
+//   trimmed: runs of (first index, term) covering (snapIndex, dataStart), ascending
 //   stabled <= lastIndex: every entry at or below `stabled` has been persisted by the host.
 import { AssertionError, assert } from '../util/assert.ts';
 import { ConfHistory } from './confchange.ts';
 import { EntryType } from './types.ts';
 import type { ConfState, Entry, SnapshotMeta } from './types.ts';
 
+/**
+ * What one entry in memory is counted as against the window: its data plus an estimate of the
+ * objects around it (the Entry, its Uint8Array) — so a window of tiny entries is bounded too.
+ */
+export const ENTRY_OVERHEAD_BYTES = 128;
+
+/** A run of trimmed entries with one term: indices [index, next run's index) have `term`. */
+interface TermRun {
+  readonly index: number;
+  readonly term: number;
+}
+
+export function entryWindowBytes(e: Entry): number {
+  return e.data.length + ENTRY_OVERHEAD_BYTES;
+}
+
 export class RaftLog {
   private snapIndex = 0;
   private snapTerm = 0;
+  /** Index of entries[0]: everything in (snapIndex, dataStart) was trimmed (terms in `trimmed`). */
+  private dataStart = 1;
+  private trimmed: TermRun[] = [];
   private entries: Entry[] = [];
+  /** Sum of entryWindowBytes over `entries`. */
+  private windowBytes = 0;
   /** Latest snapshot this node holds (taken locally via compact or installed from the leader). */
   snapshot: SnapshotMeta | null = null;
   committed = 0;
@@ -55,6 +83,8 @@ export class RaftLog {
       if (e.type === EntryType.ConfChange) log.conf.onAppend(e.index, e.data);
     }
     log.entries = entries.slice();
+    log.dataStart = log.snapIndex + 1;
+    for (const e of entries) log.windowBytes += entryWindowBytes(e);
     log.stabled = log.lastIndex();
     log.inProgress = log.stabled;
     log.applied = log.snapIndex;
@@ -69,23 +99,52 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.snapIndex + this.entries.length;
+    return this.dataStart - 1 + this.entries.length;
   }
 
   lastTerm(): number {
     const last = this.entries[this.entries.length - 1];
-    return last === undefined ? this.snapTerm : last.term;
+    if (last !== undefined) return last.term;
+    const run = this.trimmed[this.trimmed.length - 1];
+    return run === undefined ? this.snapTerm : run.term;
+  }
+
+  /** The first index whose data is in memory (entries below it, down to firstIndex(), are on disk only). */
+  firstInMemory(): number {
+    return this.dataStart;
+  }
+
+  /** Bytes the in-memory entries count for against the window (entryWindowBytes). */
+  inMemoryBytes(): number {
+    return this.windowBytes;
   }
 
   /** Term of the entry at `index`, or null when compacted away or beyond the end. */
   term(index: number): number | null {
     if (index === this.snapIndex) return this.snapTerm;
     if (index < this.snapIndex || index > this.lastIndex()) return null;
+    if (index < this.dataStart) return this.trimmedTerm(index);
     return this.entryAt(index).term;
   }
 
+  /** Term of a trimmed index in (snapIndex, dataStart): the last run starting at or below it. */
+  private trimmedTerm(index: number): number {
+    const runs = this.trimmed;
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((runs[mid] as TermRun).index <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    const run = runs[lo];
+    if (run === undefined || run.index > index) throw new AssertionError(`no term for trimmed index ${index}`);
+    return run.term;
+  }
+
+  /** The entry at `index`, which must be in memory (firstInMemory() <= index <= lastIndex()). */
   entryAt(index: number): Entry {
-    const e = this.entries[index - this.snapIndex - 1];
+    const e = this.entries[index - this.dataStart];
     if (e === undefined || e.index !== index) throw new AssertionError(`no entry at ${index}`);
     return e;
   }
@@ -103,6 +162,7 @@ export class RaftLog {
   append(e: Entry): void {
     assert(e.index === this.lastIndex() + 1 && e.term >= this.lastTerm(), () => `append out of order at ${e.index}`);
     this.entries.push(e);
+    this.windowBytes += entryWindowBytes(e);
     if (e.type === EntryType.ConfChange) this.conf.onAppend(e.index, e.data);
   }
 
@@ -128,6 +188,7 @@ export class RaftLog {
       for (let j = i; j < ents.length; j++) {
         const n = ents[j] as Entry;
         this.entries.push(n);
+        this.windowBytes += entryWindowBytes(n);
         if (n.type === EntryType.ConfChange) this.conf.onAppend(n.index, n.data);
       }
       break;
@@ -137,7 +198,10 @@ export class RaftLog {
 
   private truncateFrom(index: number): void {
     assert(index > this.committed, () => `truncating committed entry ${index} (commit ${this.committed})`);
-    this.entries.length = index - this.snapIndex - 1;
+    // index > committed >= applied >= dataStart - 1: what is cut off is all in memory.
+    for (let i = index - this.dataStart; i < this.entries.length; i++)
+      this.windowBytes -= entryWindowBytes(this.entries[i] as Entry);
+    this.entries.length = index - this.dataStart;
     this.stabled = Math.min(this.stabled, index - 1);
     this.inProgress = Math.min(this.inProgress, index - 1);
     // An uncommitted configuration change that is cut off is no longer in force (thesis §4.1).
@@ -160,6 +224,12 @@ export class RaftLog {
       if (e.term === term) return e.index;
       if (e.term < term) return 0;
     }
+    for (let r = this.trimmed.length - 1; r >= 0; r--) {
+      const run = this.trimmed[r] as TermRun;
+      const end = r + 1 < this.trimmed.length ? (this.trimmed[r + 1] as TermRun).index - 1 : this.dataStart - 1;
+      if (run.term === term) return end;
+      if (run.term < term) return 0;
+    }
     return 0;
   }
 
@@ -178,13 +248,38 @@ export class RaftLog {
 
   /** Entries not yet handed to the host for persistence. */
   unstableEntries(): Entry[] {
-    return this.entries.slice(Math.max(this.stabled, this.inProgress) - this.snapIndex);
+    return this.entries.slice(Math.max(this.stabled, this.inProgress) + 1 - this.dataStart);
   }
 
   /** Committed entries not yet handed to the host. */
   nextCommitted(): Entry[] {
     if (this.committed <= this.applied) return [];
-    return this.entries.slice(this.applied - this.snapIndex, this.committed - this.snapIndex);
+    return this.entries.slice(this.applied + 1 - this.dataStart, this.committed + 1 - this.dataStart);
+  }
+
+  /**
+   * Drops from memory the data of the oldest entries that are applied and stable, while the window
+   * holds more than `maxBytes` (entryWindowBytes). Trims only once the window is a quarter over, down
+   * to `maxBytes`, so that the copy of what stays is paid once per quarter-window of new entries.
+   * Returns the number of entries trimmed.
+   */
+  trimWindow(maxBytes: number): number {
+    if (this.windowBytes <= maxBytes + (maxBytes >> 2)) return 0;
+    const limit = Math.min(this.applied, this.stabled);
+    let k = 0;
+    let bytes = this.windowBytes;
+    for (; k < this.entries.length && bytes > maxBytes; k++) {
+      const e = this.entries[k] as Entry;
+      if (e.index > limit) break;
+      bytes -= entryWindowBytes(e);
+      const run = this.trimmed[this.trimmed.length - 1];
+      if (run === undefined || run.term !== e.term) this.trimmed.push({ index: e.index, term: e.term });
+    }
+    if (k === 0) return 0;
+    this.entries = this.entries.slice(k);
+    this.windowBytes = bytes;
+    this.dataStart += k;
+    return k;
   }
 
   commitTo(index: number): void {
@@ -199,7 +294,19 @@ export class RaftLog {
     const term = this.term(index);
     assert(term !== null, () => `compact(${index}): no such entry`);
     const confState = this.conf.at(index);
-    this.entries = this.entries.slice(index - this.snapIndex);
+    if (index < this.dataStart) {
+      // Only trimmed indices go: keep the runs above `index` (the one holding index+1 starts there).
+      const runs = this.trimmed.filter((r) => r.index > index);
+      if (index + 1 < this.dataStart && (runs[0] === undefined || runs[0].index > index + 1))
+        runs.unshift({ index: index + 1, term: this.trimmedTerm(index + 1) });
+      this.trimmed = runs;
+    } else {
+      const k = index + 1 - this.dataStart;
+      for (let i = 0; i < k; i++) this.windowBytes -= entryWindowBytes(this.entries[i] as Entry);
+      this.entries = this.entries.slice(k);
+      this.dataStart = index + 1;
+      this.trimmed = [];
+    }
     this.snapIndex = index;
     this.snapTerm = term;
     this.snapshot = { index, term, confState };
@@ -210,6 +317,9 @@ export class RaftLog {
   installSnapshot(meta: SnapshotMeta): void {
     assert(meta.index > this.committed, 'installing a snapshot behind commit');
     this.entries = [];
+    this.windowBytes = 0;
+    this.trimmed = [];
+    this.dataStart = meta.index + 1;
     this.snapIndex = meta.index;
     this.snapTerm = meta.term;
     this.snapshot = meta;

@@ -18,7 +18,7 @@ import type { RaftConfig } from './config.ts';
 import { Core } from './core.ts';
 import { assert } from '../util/assert.ts';
 import { stepFollower, stepMessage, tickElection } from './election.ts';
-import { flushAppends, proposeEntries } from './replication.ts';
+import { entriesRead, flushAppends, proposeEntries } from './replication.ts';
 import { leaseRead, readIndex } from './reads.ts';
 import { maybeCommit, transferLeadership } from './leader.ts';
 import { becomeFollower } from './roles.ts';
@@ -29,6 +29,7 @@ import type {
   ConfState,
   Entry,
   HardState,
+  LogRead,
   Message,
   NodeId,
   Outgoing,
@@ -197,6 +198,16 @@ export class RaftNode {
   transferLeadership(target: NodeId | null, nowMs: number): boolean {
     this.c.observe(nowMs);
     return transferLeadership(this.c, target, nowMs);
+  }
+
+  /**
+   * The host's answer to one of Ready.logReads: the entries read from its log (a prefix of [lo, hi]
+   * starting at lo), or null if they are gone. Sent to the follower only if still wanted (stale
+   * answers are dropped; see replication.ts, entriesRead).
+   */
+  entriesRead(read: LogRead, entries: readonly Entry[] | null, nowMs: number): void {
+    this.c.observe(nowMs);
+    entriesRead(this.c, read, entries);
   }
 
   /** The host took a snapshot at `index` (<= applied): the log prefix up to it is dropped. */

@@ -16,6 +16,12 @@ export class Progress {
   readonly inflight: number[] = [];
   /** snapshot: the index of the SnapshotRequest in flight. */
   pendingSnapshot = 0;
+  /**
+   * The first index of a LogRead asked of the host for this follower and not yet answered (0: none),
+   * and when it was asked (a read the host never answers is asked again after an election timeout).
+   */
+  pendingRead = 0;
+  pendingReadAtMs = 0;
   /** Heard from since the last CheckQuorum. */
   recentActive = false;
   /** When the leader last heard from this follower (any answer in its term); -∞ if never. */
@@ -34,6 +40,7 @@ export class Progress {
   }
 
   becomeProbe(next: number): void {
+    this.pendingRead = 0;
     this.state = 'probe';
     this.next = Math.max(this.match + 1, next);
     this.probeSent = false;
@@ -42,6 +49,7 @@ export class Progress {
   }
 
   becomeReplicate(): void {
+    this.pendingRead = 0;
     this.state = 'replicate';
     this.next = this.match + 1;
     this.probeSent = false;
@@ -49,6 +57,7 @@ export class Progress {
   }
 
   becomeSnapshot(index: number): void {
+    this.pendingRead = 0;
     this.state = 'snapshot';
     this.pendingSnapshot = index;
     this.inflight.length = 0;

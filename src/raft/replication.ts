@@ -2,7 +2,7 @@
 // (Raft §5.3). The leader's handling of the answers and the commit rule are in leader.ts.
 import type { Core } from './core.ts';
 import { EntryType } from './types.ts';
-import type { AppendRequest, AppendResponse, Entry, NodeId, ProposeResult, SnapshotRequest } from './types.ts';
+import type { AppendRequest, AppendResponse, Entry, LogRead, NodeId, ProposeResult, SnapshotRequest } from './types.ts';
 import type { Progress } from './progress.ts';
 
 export function proposeEntries(c: Core, data: readonly Uint8Array[]): ProposeResult {
@@ -34,8 +34,6 @@ export function sendAppends(c: Core, to: NodeId, pr: Progress): void {
 }
 
 function sendOneAppend(c: Core, to: NodeId, pr: Progress): boolean {
-  const lease = c.lease;
-  const round = lease === null ? 0 : lease.round;
   const prev = pr.next - 1;
   const prevTerm = c.log.term(prev);
   if (prevTerm === null) {
@@ -50,12 +48,31 @@ function sendOneAppend(c: Core, to: NodeId, pr: Progress): boolean {
       term: c.term,
       snapshot: snap,
       leaseDurationMs: c.claimedLeaseMs(),
-      round,
+      round: c.lease === null ? 0 : c.lease.round,
     };
     c.send(m, false);
     return false;
   }
+  if (pr.next < c.log.firstInMemory()) {
+    // Trimmed from memory (issue 16): the host reads them back from its log; entriesRead sends them.
+    requestRead(c, to, pr);
+    return false;
+  }
   const entries = c.log.slice(pr.next, c.cfg.maxEntriesPerAppend, c.cfg.maxBytesPerAppend);
+  sendEntries(c, to, pr, prev, prevTerm, entries);
+  return true;
+}
+
+/** The AppendRequest carrying `entries` (which follow (prev, prevTerm)), and its flow control. */
+function sendEntries(
+  c: Core,
+  to: NodeId,
+  pr: Progress,
+  prev: number,
+  prevTerm: number,
+  entries: readonly Entry[],
+): void {
+  const lease = c.lease;
   const m: AppendRequest = {
     type: 'app',
     from: c.cfg.id,
@@ -66,7 +83,7 @@ function sendOneAppend(c: Core, to: NodeId, pr: Progress): boolean {
     entries,
     commit: c.log.committed,
     leaseDurationMs: c.claimedLeaseMs(),
-    round,
+    round: lease === null ? 0 : lease.round,
   };
   // The leader's own disk write may run in parallel (it counts itself only once stable).
   c.send(m, false);
@@ -77,7 +94,47 @@ function sendOneAppend(c: Core, to: NodeId, pr: Progress): boolean {
   } else {
     pr.probeSent = true;
   }
-  return true;
+}
+
+/**
+ * Asks the host for the trimmed entries from pr.next on — once: a read in flight is not asked again
+ * unless it went unanswered for an election timeout (a lost answer must not stall the follower).
+ */
+function requestRead(c: Core, to: NodeId, pr: Progress): void {
+  const nowMs = c.nowMs();
+  if (pr.pendingRead === pr.next && nowMs - pr.pendingReadAtMs < c.cfg.electionTimeoutMinMs) return;
+  const hi = Math.min(c.log.firstInMemory() - 1, pr.next + c.cfg.maxEntriesPerAppend - 1);
+  c.logReads.push({ to, term: c.term, lo: pr.next, hi, maxBytes: c.cfg.maxBytesPerAppend });
+  pr.pendingRead = pr.next;
+  pr.pendingReadAtMs = nowMs;
+}
+
+/**
+ * The host's answer to a LogRead. Sent only if it still is exactly what the follower needs: same
+ * term, still leader, this read is the one pending, the follower's next index is still its first
+ * index, nothing is waiting on a snapshot, and every entry has the term our log has at its index
+ * (which also fails once the prefix was compacted meanwhile). Anything else is dropped: the next
+ * heartbeat round asks again, or sends the snapshot when the entries are gone. `entries` null: the
+ * host no longer has them (compacted meanwhile); the next round sends the snapshot.
+ */
+export function entriesRead(c: Core, read: LogRead, entries: readonly Entry[] | null): void {
+  if (c.role !== 'leader' || read.term !== c.term) return;
+  const pr = c.progress.get(read.to);
+  // MUTANT log-read-stale-next: an answer is sent whatever the follower's progress became.
+  const strict = c.cfg.mutant !== 'log-read-stale-next';
+  if (pr === undefined || (strict && pr.pendingRead !== read.lo)) return;
+  if (pr.pendingRead === read.lo) pr.pendingRead = 0;
+  if (entries === null || entries.length === 0) return;
+  if (pr.state === 'snapshot' || (strict && pr.next !== read.lo) || !pr.canSend(c.cfg.maxInflightAppends)) return;
+  const prev = read.lo - 1;
+  const prevTerm = c.log.term(prev);
+  if (prevTerm === null || entries.length > c.cfg.maxEntriesPerAppend) return;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as Entry;
+    if (e.index !== read.lo + i || c.log.term(e.index) !== e.term) return;
+  }
+  sendEntries(c, read.to, pr, prev, prevTerm, entries);
+  sendAppends(c, read.to, pr);
 }
 
 /**

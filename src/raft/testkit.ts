@@ -7,6 +7,7 @@ import { RaftNode } from './node.ts';
 import type {
   Entry,
   HardState,
+  LogRead,
   Message,
   NodeId,
   RaftEvent,
@@ -42,6 +43,22 @@ export type Filter = (m: Message) => boolean;
 // One node driven by hand, and message builders: testkit-solo.ts (split along its seam).
 export { Solo, heartbeat, voteReq } from './testkit-solo.ts';
 
+/** What a host's log read returns from `disk` (types.ts, LogRead). */
+export function readDisk(disk: Disk, r: LogRead): Entry[] | null {
+  const first = disk.entries[0]?.index;
+  if (first === undefined || r.lo < first) return null;
+  const out: Entry[] = [];
+  let bytes = 0;
+  for (let i = r.lo; i <= r.hi; i++) {
+    const e = disk.entries[i - first];
+    if (e === undefined) break;
+    bytes += e.data.length;
+    if (out.length > 0 && bytes > r.maxBytes) break;
+    out.push(e);
+  }
+  return out.length === 0 ? null : out;
+}
+
 export class TestCluster {
   /** The nodes that exist (bootstrap members, then any added with addNode). */
   ids: readonly NodeId[];
@@ -64,6 +81,14 @@ export class TestCluster {
   private readonly held = new Map<NodeId, Ready[]>();
   /** Per-node override of the random source (election timeouts). */
   readonly rand = new Map<NodeId, number>();
+  /**
+   * Nodes whose log reads (Ready.logReads) wait in `logReads` until answerLogReads; the others are
+   * answered from their disk as soon as the Ready is taken.
+   */
+  readonly holdLogReads = new Set<NodeId>();
+  readonly logReads = new Map<NodeId, LogRead[]>();
+  /** Every log read asked, by node (tests check the path ran). */
+  readonly logReadsAsked = new Map<NodeId, number>();
 
   constructor(
     ids: readonly string[],
@@ -136,6 +161,13 @@ export class TestCluster {
       t.readFailures.push(...rd.readFailures);
       t.events.push(...rd.events);
       for (const e of rd.events) this.trace.push(formatEvent(this.trueMs, id, e));
+      if (rd.logReads.length > 0) {
+        this.logReadsAsked.set(id, (this.logReadsAsked.get(id) ?? 0) + rd.logReads.length);
+        const q = this.logReads.get(id) ?? [];
+        q.push(...rd.logReads);
+        this.logReads.set(id, q);
+        if (!this.holdLogReads.has(id)) this.answerLogReads(id, false);
+      }
       if (this.asyncDisk.has(id)) {
         const q = this.held.get(id) ?? [];
         q.push(rd);
@@ -149,6 +181,18 @@ export class TestCluster {
       this.persist(t, rd);
     }
     throw new Error('pump: Ready never ran dry');
+  }
+
+  /**
+   * Answers a node's pending log reads from its disk (entries [lo, hi] up to maxBytes, at least one;
+   * null when the disk no longer has lo). `pump` false: the caller's pump loop takes what follows.
+   */
+  answerLogReads(id: NodeId, pump = true): void {
+    const t = this.get(id);
+    const q = this.logReads.get(id) ?? [];
+    this.logReads.delete(id);
+    for (const r of q) t.node.entriesRead(r, readDisk(t.disk, r), t.nowMs);
+    if (pump) this.pump(id);
   }
 
   /** Completes the held Ready of a slow-disk node and lets it run normally. */

@@ -163,6 +163,23 @@ export interface ReadFailure {
   readonly leaderHint: NodeId | null;
 }
 
+/**
+ * The leader needs entries [lo, hi] for follower `to`, and their data is no longer in memory (issue
+ * 16: only a bounded window is; the rest is in the host's WAL). The host reads them — in index
+ * order, starting at `lo`, stopping after `hi` or once more than `maxBytes` of data were read (at
+ * least one entry) — and hands them back with RaftNode.entriesRead(read, entries), or with null if
+ * they are gone (compacted into a snapshot meanwhile). The core checks the answer against its state
+ * then and drops it if stale (term, leadership, the follower's next index, compaction).
+ */
+export interface LogRead {
+  readonly to: NodeId;
+  /** The leader's term when it asked. */
+  readonly term: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly maxBytes: number;
+}
+
 /** Observability: what happened, in the words the event log uses. Never needed for correctness. */
 export type RaftEvent =
   | { readonly kind: 'role'; readonly role: Role; readonly term: number; readonly leader: NodeId | null }
@@ -206,6 +223,8 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   readonly readFailures: readonly ReadFailure[];
   readonly events: readonly RaftEvent[];
+  /** Entries to read back from the host's log for a follower (LogRead); independent of persistence. */
+  readonly logReads: readonly LogRead[];
 }
 
 /** Deliberately broken variants for the simulator's mutant suite. Never set by the server. */
@@ -221,7 +240,8 @@ export type Mutant =
   | 'new-voter-counts-before-ack'
   | 'transfer-resumes-lease'
   | 'removed-leader-keeps-lease'
-  | 'rejoin-with-empty-disk';
+  | 'rejoin-with-empty-disk'
+  | 'log-read-stale-next';
 
 export const MUTANTS: readonly Mutant[] = [
   'no-old-lease-wait',
@@ -236,6 +256,7 @@ export const MUTANTS: readonly Mutant[] = [
   'transfer-resumes-lease',
   'removed-leader-keeps-lease',
   'rejoin-with-empty-disk',
+  'log-read-stale-next',
 ];
 
 /** Seeded random source in [0, 1), injected by the host. */

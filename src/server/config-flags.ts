@@ -35,6 +35,7 @@ export type RawConfig = Record<
   | 'maxDriftRate'
   | 'snapshotThreshold'
   | 'snapshotThresholdBytes'
+  | 'logWindowBytes'
   | 'watchHistoryBytes'
   | 'maxKeyBytes'
   | 'maxValueBytes'
@@ -161,6 +162,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'snapshotThresholdBytes',
     env: 'LEASEKV_SNAPSHOT_THRESHOLD_BYTES',
     help: 'applied entry bytes between snapshots, which bounds the log held in memory (default 33554432)',
+  },
+  '--log-window-bytes': {
+    key: 'logWindowBytes',
+    env: 'LEASEKV_LOG_WINDOW_BYTES',
+    help: 'applied log entry bytes kept in memory past the snapshot; older ones are read from the WAL (default 4194304)',
   },
   '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
   '--max-value-bytes': {

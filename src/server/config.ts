@@ -48,6 +48,11 @@ export interface NodeConfig {
   readonly snapshotThresholdEntries: number;
   /** A snapshot is also taken once the entries applied since the last one hold this many bytes (issue 16). */
   readonly snapshotThresholdBytes: number;
+  /**
+   * Bytes of applied, persisted log entries the core keeps in memory past the snapshot (issue 16);
+   * a follower that needs older ones is served from the WAL. RaftConfig.logWindowBytes.
+   */
+  readonly logWindowBytes: number;
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxPendingRequests: number;
@@ -237,6 +242,13 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
       32 * 1024 * 1024,
       1024 * 1024,
       4 * 1024 * 1024 * 1024,
+    ),
+    logWindowBytes: intSetting(
+      raw.logWindowBytes,
+      '--log-window-bytes',
+      4 * 1024 * 1024,
+      64 * 1024,
+      1024 * 1024 * 1024,
     ),
     maxKeyBytes,
     maxValueBytes,

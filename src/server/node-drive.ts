@@ -47,6 +47,7 @@ export function raftConfigFor(cfg: NodeConfig): RaftConfig {
     leaseDurationMs: cfg.leaseDurationMs,
     maxClockDriftRate: cfg.maxClockDriftRate,
     maxPendingReads: Math.min(cfg.maxPendingRequests, 1 << 20),
+    logWindowBytes: cfg.logWindowBytes,
   });
 }
 
@@ -70,6 +71,11 @@ function hostStorage(s: NodeStorage, dataDir: string): HostStorage {
     persist: (req, done) => settle(s.persist(req), done),
     saveSnapshot: (meta, data, done) => settle(s.saveSnapshot(meta, data), done),
     saveSnapshotBody: (meta, body, done) => settle(s.saveSnapshotBody(meta, body), done),
+    readEntries: (lo, hi, maxBytes, done) =>
+      s.readEntries(lo, hi, maxBytes).then(
+        (entries) => done(null, entries),
+        (err: unknown) => done(err ?? new Error('reading log entries failed'), null),
+      ),
     loadSnapshot: (done) =>
       s.loadSnapshot().then(
         (snap) => done(null, snap),

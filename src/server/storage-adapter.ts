@@ -34,6 +34,8 @@ export interface NodeStorage {
   /** As saveSnapshot, the data encoded as it is written (issue 16); takes the body over and releases it. */
   saveSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void>;
   loadSnapshot(): Promise<SnapshotData | null>;
+  /** Log entries read back from the WAL (Persister.readEntries; issue 16). */
+  readEntries(lo: number, hi: number, maxBytes: number): Promise<Entry[] | null>;
   close(): Promise<void>;
   /** fsync latencies observed since the last call, in ms (for metrics). */
   drainFsyncLatenciesMs(): number[];
@@ -103,6 +105,10 @@ class PersisterStorage implements NodeStorage {
   /** Read beside the WAL worker, not through it: appends do not wait behind the file (snapshot_read.ts). */
   loadSnapshot(): Promise<SnapshotData | null> {
     return readSnapshotFileAsync(this.dir);
+  }
+
+  readEntries(lo: number, hi: number, maxBytes: number): Promise<Entry[] | null> {
+    return this.p.readEntries(lo, hi, maxBytes);
   }
 
   close(): Promise<void> {

@@ -35,6 +35,7 @@ test('ENOSPC while persisting: the in-flight write gets unavailable + outcome un
     saveSnapshot: (m, d) => s.saveSnapshot(m, d),
     saveSnapshotBody: (m, b) => s.saveSnapshotBody(m, b),
     loadSnapshot: () => s.loadSnapshot(),
+    readEntries: (lo, hi, maxBytes) => s.readEntries(lo, hi, maxBytes),
     close: () => s.close(),
     drainFsyncLatenciesMs: () => s.drainFsyncLatenciesMs(),
   });

@@ -73,6 +73,7 @@ class Cluster extends SimWorld {
       events: this.events,
       endUs: this.nowUs,
       wal: this.walStats(),
+      logReads: sumLogReads([...this.nodes.values()].map((n) => n.storage.logReads)),
     };
   }
 
@@ -341,4 +342,8 @@ function describeEvent(e: RaftEvent, nowMs: number): string {
     case 'config':
       return `configuration at ${e.index}: voters ${e.voters}${e.learners === '' ? '' : `, learners ${e.learners}`}`;
   }
+}
+
+function sumLogReads(all: readonly { reads: number; entries: number }[]): { reads: number; entries: number } {
+  return { reads: all.reduce((n, r) => n + r.reads, 0), entries: all.reduce((n, r) => n + r.entries, 0) };
 }

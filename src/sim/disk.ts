@@ -7,7 +7,7 @@
 // crash at any point keeps only that (the real WAL, wal-storage.ts, may also keep a torn prefix of
 // the batch in flight), so it loses exactly the batches whose fsync had not completed.
 import { assert } from '../util/assert.ts';
-import type { SnapshotMeta } from '../raft/types.ts';
+import type { Entry, SnapshotMeta } from '../raft/types.ts';
 import type { Done, HostStorage, PersistRequest, SnapshotData } from '../host/types.ts';
 import type { MemStorage, StoredState } from './storage.ts';
 
@@ -73,6 +73,19 @@ export class SimDisk implements HostStorage {
     const gen = this.gen;
     this.io.after(this.io.writeLatencyUs(), () => {
       if (gen === this.gen) this.io.inProcess(() => done(null, out));
+    });
+  }
+
+  /**
+   * A log read (issue 16): answered after a modelled read latency from what the node's storage
+   * holds then (the real WAL's records in wal-storage.ts; compaction meanwhile makes it null).
+   */
+  readEntries(lo: number, hi: number, maxBytes: number, done: (err: unknown, entries: Entry[] | null) => void): void {
+    const gen = this.gen;
+    this.io.after(this.io.writeLatencyUs(), () => {
+      if (gen !== this.gen) return;
+      const entries = this.storage.readEntries(lo, hi, maxBytes);
+      this.io.inProcess(() => done(null, entries));
     });
   }
 

@@ -30,6 +30,8 @@ export class MemStorage {
   protected durable: StoredState = emptyState();
   /** True when volatile holds writes that a crash would lose. */
   dirty = false;
+  /** Log reads served (issue 16) and the entries they returned (tests check the path runs). */
+  readonly logReads = { reads: 0, entries: 0 };
 
   constructor(readonly members: readonly NodeId[]) {}
 
@@ -56,6 +58,23 @@ export class MemStorage {
   entry(index: number): Entry | undefined {
     const first = this.snapshotIndex() + 1;
     return this.volatile.entries[index - first];
+  }
+
+  /** Entries [lo, hi] as HostStorage.readEntries gives them (null when lo is compacted away). */
+  readEntries(lo: number, hi: number, maxBytes: number): Entry[] | null {
+    this.logReads.reads++;
+    if (lo <= this.snapshotIndex()) return null;
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i <= hi; i++) {
+      const e = this.entry(i);
+      if (e === undefined) break;
+      bytes += e.data.length;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    this.logReads.entries += out.length;
+    return out.length === 0 ? null : out;
   }
 
   /** The term at `index`, if known (entry or snapshot boundary). */

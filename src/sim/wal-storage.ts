@@ -76,6 +76,16 @@ export class WalStorage extends MemStorage {
     });
   }
 
+  /** Read back through the real WAL (Wal.readEntries), as the server's leader does. */
+  override readEntries(lo: number, hi: number, maxBytes: number): Entry[] | null {
+    // Only what reached the WAL: writes still queued here (their batch not started) are not read.
+    this.logReads.reads++;
+    if (this.wal === null) return null;
+    const out = this.wal.readEntries(lo, hi, maxBytes);
+    this.logReads.entries += out?.length ?? 0;
+    return out;
+  }
+
   override flush(): void {
     const wal = this.w();
     const ops = this.pending;

@@ -5,10 +5,8 @@
 import type { HistoryOp } from '../check/history.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import type { ConfChange, ConfState, NodeId, RaftEvent, Role } from '../raft/types.ts';
-import { HOST_MUTANTS } from '../host/types.ts';
-import type { HostMutant } from '../host/types.ts';
-import { WATCH_MUTANTS } from '../kv/watch-hub.ts';
-import type { WatchMutant } from '../kv/watch-hub.ts';
+import { HOST_MUTANTS, type HostMutant } from '../host/types.ts';
+import { WATCH_MUTANTS, type WatchMutant } from '../kv/watch-hub.ts';
 import { NodeClock } from './clock.ts';
 import { SimClient } from './clients.ts';
 import { Coordination } from './coordination.ts';
@@ -61,6 +59,8 @@ export interface SeedResult {
   readonly endUs: number;
   /** Summed over the nodes when the seed ran on the real WAL (scenario.walStorage), else null. */
   readonly wal: WalStats | null;
+  /** Log reads (issue 16: entries past the leaders' window) summed over the nodes. */
+  readonly logReads: { readonly reads: number; readonly entries: number };
 }
 
 export abstract class SimWorld {

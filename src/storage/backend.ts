@@ -64,6 +64,8 @@ export interface Backend {
    */
   prepareSnapshotBody(meta: SnapshotMeta, body: SnapshotBody): Promise<void>;
   compact(index: number): Promise<void>;
+  /** Wal.readEntries (issue 16: a leader reads entries past its in-memory window back by index). */
+  readEntries(lo: number, hi: number, maxBytes: number): Promise<Entry[] | null>;
   loadSnapshot(): Promise<Snapshot | null>;
   close(): Promise<void>;
 }
@@ -133,6 +135,9 @@ export class InlineBackend implements Backend {
   }
   compact(index: number): Promise<void> {
     return this.later(() => void this.open_().compact(index));
+  }
+  readEntries(lo: number, hi: number, maxBytes: number): Promise<Entry[] | null> {
+    return this.later(() => this.open_().readEntries(lo, hi, maxBytes));
   }
   loadSnapshot(): Promise<Snapshot | null> {
     return this.later(() => this.open_().loadSnapshot());
@@ -228,6 +233,9 @@ export class WorkerBackend implements Backend {
   }
   compact(index: number): Promise<void> {
     return this.call('compact', index);
+  }
+  readEntries(lo: number, hi: number, maxBytes: number): Promise<Entry[] | null> {
+    return this.call('readEntries', { lo, hi, maxBytes });
   }
   loadSnapshot(): Promise<Snapshot | null> {
     return this.call('loadSnapshot');

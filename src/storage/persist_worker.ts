@@ -52,6 +52,10 @@ function handle(op: string, arg: unknown): unknown {
     case 'compact':
       wal!.compact(arg as number);
       return undefined;
+    case 'readEntries': {
+      const r = arg as { lo: number; hi: number; maxBytes: number };
+      return wal!.readEntries(r.lo, r.hi, r.maxBytes);
+    }
     case 'loadSnapshot':
       return wal!.loadSnapshot();
     case 'close':

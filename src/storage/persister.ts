@@ -3,6 +3,7 @@
 // many appends share one fsync (issue 4: an fsync costs ~0.5 ms here). By default the WAL runs in a
 // worker thread so the main event loop (heartbeats, lease renewal) never waits behind a slow fsync
 // (docs/lease-notes.md case 10). Promises resolve in request order (batches are strictly sequential).
+import type { Entry } from '../raft/types.ts';
 import type { FileSystem } from './fs.ts';
 import {
   InlineBackend,
@@ -161,6 +162,15 @@ export class Persister {
   async compact(index: number): Promise<void> {
     await this.idle();
     return this.backend.compact(index);
+  }
+
+  /**
+   * Entries [lo, hi] (at most maxBytes of data, at least one) read back from the WAL, or null when
+   * compacted away (Wal.readEntries). Not ordered with persists: ask only for entries already durable.
+   */
+  readEntries(lo: number, hi: number, maxBytes: number): Promise<Entry[] | null> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    return this.backend.readEntries(lo, hi, maxBytes);
   }
 
   loadSnapshot(): Promise<Snapshot | null> {

@@ -43,6 +43,8 @@ export interface Recovered {
   /** The snapshot file as read (and checked) here: Wal.open hands it to the first loadSnapshot. */
   readonly snapshotFile: Snapshot | null;
   readonly log: LogWindow<Entry>;
+  /** Where each entry of `log` was read: its segment's sequence number and its record's offset. */
+  readonly locations: WeakMap<Entry, { readonly seq: number; readonly offset: number }>;
   readonly segments: SegmentInfo[];
   /** Set when the last segment ends in a torn record that Wal.open will truncate away. */
   readonly repair: TailRepair | null;
@@ -168,6 +170,7 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
   const segs = listSegments(fs, dir);
   const replay = new Replay();
   const infos: SegmentInfo[] = [];
+  const locations = new WeakMap<Entry, { seq: number; offset: number }>();
   let repair: TailRepair | null = null;
   segs.forEach((seg, i) => {
     const path = posix.join(dir, seg.name);
@@ -192,6 +195,8 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
       if (f.type === rec.RecordType.Entry) {
         last = replay.log!.lastIndex();
         first ??= last;
+        const e = replay.log!.all()[replay.log!.all().length - 1];
+        if (e !== undefined) locations.set(e, { seq: seg.seq, offset: f.offset });
       }
     });
     const start = frames.length > 0 ? rec.decodeSegmentStart(frames[0]!.payload) : null;
@@ -206,7 +211,7 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
       records: frames.length,
     });
   });
-  return finish(fs, dir, replay, infos, repair);
+  return finish(fs, dir, replay, infos, repair, locations);
 }
 
 function finish(
@@ -215,6 +220,7 @@ function finish(
   replay: Replay,
   infos: SegmentInfo[],
   repair: TailRepair | null,
+  locations: WeakMap<Entry, { seq: number; offset: number }>,
 ): Recovered {
   const snapPath = posix.join(dir, SNAPSHOT_FILE);
   const snap = readSnapshotFile(fs, dir);
@@ -258,6 +264,7 @@ function finish(
     snapshot: snap?.meta ?? null,
     snapshotFile: snap,
     log,
+    locations,
     segments: infos,
     repair,
   };

@@ -8,7 +8,8 @@ import { posix } from 'node:path';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import type { Fd, FileSystem } from './fs.ts';
 import { encodeFrame } from './frame.ts';
-import { LogWindow } from './log_window.ts';
+import { WalIndex } from './wal_index.ts';
+import { readWalEntries } from './wal_read.ts';
 import * as rec from './records.ts';
 import { recoverDir, segmentName, type SegmentInfo, type TailRepair } from './recovery.ts';
 import {
@@ -71,7 +72,7 @@ export class Wal {
     private readonly dir: string,
     private readonly segmentSizeBytes: number,
     private readonly segments: LiveSegment[],
-    private readonly log: LogWindow<number>,
+    private readonly log: WalIndex,
     private hardState: HardState,
     private snapshot: SnapshotMeta | null,
     current: { fd: Fd; writtenBytes: number },
@@ -99,8 +100,12 @@ export class Wal {
       const tmp = posix.join(dir, name);
       if (fs.exists(tmp)) fs.unlink(tmp);
     }
-    const log = new LogWindow<number>((t) => t, r.log.baseIndex, r.log.baseTerm);
-    for (const e of r.log.all()) log.push(e.term);
+    const log = new WalIndex(r.log.baseIndex, r.log.baseTerm);
+    for (const e of r.log.all()) {
+      const at = r.locations.get(e);
+      if (at === undefined) throw new Error(`Wal.open: no location recovered for entry ${e.index}`);
+      log.push(e.term, at.seq, at.offset);
+    }
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
     const last = r.segments[r.segments.length - 1];
     const state: WalState = { hardState: r.hardState, snapshot: r.snapshot, entries: [...r.log.all()] };
@@ -116,7 +121,7 @@ export class Wal {
     dir: string,
     segmentSizeBytes: number,
     segments: LiveSegment[],
-    log: LogWindow<number>,
+    log: WalIndex,
     r: { hardState: HardState; snapshot: SnapshotMeta | null; repair: TailRepair | null },
     last: SegmentInfo | undefined,
   ): Wal {
@@ -187,8 +192,8 @@ export class Wal {
         if (e.index !== this.log.lastIndex() + 1) throw new Error(`Wal.append: entries not contiguous at ${e.index}`);
         if (e.term < this.log.lastTerm())
           throw new Error(`Wal.append: entry ${e.index} term ${e.term} < ${this.log.lastTerm()}`);
-        this.record(rec.RecordType.Entry, rec.encodeEntry(e));
-        this.log.push(e.term);
+        const offset = this.record(rec.RecordType.Entry, rec.encodeEntry(e));
+        this.log.push(e.term, this.segments[this.segments.length - 1]!.seq, offset);
       }
     }
     if (hardState !== null) {
@@ -319,7 +324,8 @@ export class Wal {
     this.closed = true;
   }
 
-  private record(type: number, payload: Uint8Array): void {
+  /** Buffers one record (rotating first if the segment is full); returns its offset in the current segment. */
+  private record(type: number, payload: Uint8Array): number {
     const frame = encodeFrame(type, payload);
     if (
       this.writtenBytes + this.pendingBytes + frame.length > this.segmentSizeBytes &&
@@ -327,8 +333,23 @@ export class Wal {
     ) {
       this.rotate();
     }
+    const offset = this.writtenBytes + this.pendingBytes;
     this.pending.push(frame);
     this.pendingBytes += frame.length;
+    return offset;
+  }
+
+  /**
+   * Entries [lo, hi] read back from the segments by index (wal_read.ts; issue 16), or null when `lo`
+   * is not in the log. Writes buffered records to the file first (not an fsync): every entry
+   * appended is readable.
+   */
+  readEntries(lo: number, hi: number, maxBytes: number): Entry[] | null {
+    this.assertOpen();
+    if (lo <= this.log.baseIndex || lo > this.log.lastIndex()) return null;
+    this.flush();
+    const current = { seq: this.segments[this.segments.length - 1]!.seq, fd: this.fd };
+    return readWalEntries({ fs: this.fs, dir: this.dir, index: this.log, current }, lo, hi, maxBytes);
   }
 
   /** Never rotate a segment holding only its header (a record bigger than a segment gets its own). */
