@@ -57,6 +57,7 @@ test('a node saves its own snapshot as a body of batches, never as one buffer', 
       calls.saved++;
     },
     loadSnapshot: () => s.loadSnapshot(),
+    readEntries: (lo, hi, maxBytes) => s.readEntries(lo, hi, maxBytes),
     close: () => s.close(),
     drainFsyncLatenciesMs: () => s.drainFsyncLatenciesMs(),
   });

@@ -20,6 +20,8 @@ export interface DiskIo {
   fsyncLatencyUs(): number;
   /** A batch without fsync: a write into the page cache. */
   writeLatencyUs(): number;
+  /** A log read's latency, or null: the read fails (an I/O error the host must survive). */
+  readLatencyUs(): number | null;
   /** Entries written to the log (the log-matching oracle). */
   onWrite(entries: PersistRequest['entries']): void;
 }
@@ -78,14 +80,16 @@ export class SimDisk implements HostStorage {
 
   /**
    * A log read (issue 16): answered after a modelled read latency from what the node's storage
-   * holds then (the real WAL's records in wal-storage.ts; compaction meanwhile makes it null).
+   * holds then (the real WAL's records in wal-storage.ts; compaction meanwhile makes it null), or
+   * failed with an I/O error.
    */
   readEntries(lo: number, hi: number, maxBytes: number, done: (err: unknown, entries: Entry[] | null) => void): void {
     const gen = this.gen;
-    this.io.after(this.io.writeLatencyUs(), () => {
+    const us = this.io.readLatencyUs();
+    this.io.after(us ?? this.io.writeLatencyUs(), () => {
       if (gen !== this.gen) return;
-      const entries = this.storage.readEntries(lo, hi, maxBytes);
-      this.io.inProcess(() => done(null, entries));
+      const entries = us === null ? null : this.storage.readEntries(lo, hi, maxBytes);
+      this.io.inProcess(() => done(us === null ? new Error('simulated read error') : null, entries));
     });
   }
 

@@ -6,10 +6,8 @@
 // buffer; the disk and the clock go on); a crashed one loses its process state and unsynced writes.
 import type { RaftConfig } from '../raft/config.ts';
 import type { ConfChange, ConfState, Entry, NodeId, RaftEvent } from '../raft/types.ts';
-import { KvStateMachine } from '../kv/machine.ts';
-import type { ApplyResult, ChangeEvent } from '../kv/machine.ts';
-import { DEFAULT_WATCH_LIMITS, WatchHub } from '../kv/watch-hub.ts';
-import type { WatchMutant } from '../kv/watch-hub.ts';
+import { KvStateMachine, type ApplyResult, type ChangeEvent } from '../kv/machine.ts';
+import { DEFAULT_WATCH_LIMITS, WatchHub, type WatchMutant } from '../kv/watch-hub.ts';
 import { HostNode } from '../host/requests.ts';
 import type { HostClock, HostLog, HostMutant, HostParts, KvSlicer } from '../host/index.ts';
 import type { NodeClock } from './clock.ts';
@@ -17,8 +15,7 @@ import type { ClientRequest, ClientResponse } from './events.ts';
 import { SimDisk } from './disk.ts';
 import { everyMs, SimError } from './node-parts.ts';
 import type { MemStorage } from './storage.ts';
-import { SimTransport } from './transport.ts';
-import type { Wire, WireEnd } from './transport.ts';
+import { SimTransport, type Wire, type WireEnd } from './transport.ts';
 
 /** What a node process can see of the simulated world. */
 export interface NodeWorld {
@@ -29,6 +26,8 @@ export interface NodeWorld {
   fsyncLatencyUs(): number;
   /** Page-cache writes, snapshot reads, and encoding/decoding the state machine. */
   cpuLatencyUs(): number;
+  /** A log read's latency (issue 16: Ready.logReads), or null: the read fails (an I/O error). */
+  logReadLatencyUs(): number | null;
   raftConfig(id: NodeId): RaftConfig;
   random(id: NodeId): () => number;
   readonly hostMutant: HostMutant | null;
@@ -348,6 +347,7 @@ export class SimNode implements WireEnd {
       inProcess: (fn) => this.inProcess(fn),
       fsyncLatencyUs: () => this.world.fsyncLatencyUs(),
       writeLatencyUs: () => this.world.cpuLatencyUs(),
+      readLatencyUs: () => this.world.logReadLatencyUs(),
       onWrite: (entries) => this.world.observeWrite(this.id, entries),
     });
   }

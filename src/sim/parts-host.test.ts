@@ -49,6 +49,7 @@ function disk(clock: Clock, storage: MemStorage): SimDisk {
     inProcess: (fn) => fn(),
     fsyncLatencyUs: () => 1000,
     writeLatencyUs: () => 10,
+    readLatencyUs: () => 10,
     onWrite: () => {},
   });
 }

@@ -9,17 +9,13 @@ import { HOST_MUTANTS, type HostMutant } from '../host/types.ts';
 import { WATCH_MUTANTS, type WatchMutant } from '../kv/watch-hub.ts';
 import { NodeClock } from './clock.ts';
 import { SimClient } from './clients.ts';
-import { Coordination } from './coordination.ts';
-import type { CoordWorld } from './coordination.ts';
+import { Coordination, type CoordWorld } from './coordination.ts';
 import type { ClientWorld } from './clients.ts';
 import type { FaultAction, SimEvent } from './events.ts';
-import { FaultInjector } from './faults.ts';
-import type { FaultWorld } from './faults.ts';
-import { MembershipDriver } from './membership.ts';
-import type { MemberWorld } from './membership.ts';
+import { FaultInjector, type FaultWorld } from './faults.ts';
+import { MembershipDriver, type MemberWorld } from './membership.ts';
 import { Network } from './network.ts';
-import { SimNode } from './node.ts';
-import type { NodeWorld } from './node.ts';
+import { SimNode, type NodeWorld } from './node.ts';
 import { Oracles } from './oracles.ts';
 import { Prng, forkFn } from './prng.ts';
 import { EventQueue } from './queue.ts';
@@ -98,6 +94,8 @@ export abstract class SimWorld {
   private readonly storageRng: Prng;
   /** Disk and CPU latencies of the node processes. */
   private readonly partsRng: Prng;
+  /** Log reads' latencies and failures (issue 16); forked after every other stream. */
+  private readonly readRng: Prng;
   private readonly hostMutant: HostMutant | null;
   private readonly watchMutant: WatchMutant | null;
   /** Watch and TTL clients and their oracles (issue 14). */
@@ -150,6 +148,7 @@ export abstract class SimWorld {
     this.partsRng = root.fork();
     // Forked last: the seeds run as before these clients existed (TTL clients, when on, then change the run).
     const coordRng = root.fork();
+    this.readRng = root.fork();
     this.members = new MembershipDriver(this.s, this.memberRng.fork(), this.memberWorld());
     this.oracles = new Oracles(this.storages);
     this.trace = new Trace(opts.traceLimit ?? 200, opts.verbose ?? null);
@@ -293,6 +292,7 @@ export abstract class SimWorld {
       wire: this.wire,
       fsyncLatencyUs: () => this.partsRng.int(this.s.fsyncMinUs, this.s.fsyncMaxUs),
       cpuLatencyUs: () => this.partsRng.int(10, 500),
+      logReadLatencyUs: () => (this.readRng.chance(0.05) ? null : this.readRng.int(10, this.s.fsyncMaxUs)),
       raftConfig: (id) => {
         const conf = this.bootConf.get(id)!;
         return this.opts.raftConfig({ id, members: conf.voters, learners: conf.learners, scenario: this.s });
