@@ -100,12 +100,7 @@ export class Wal {
       const tmp = posix.join(dir, name);
       if (fs.exists(tmp)) fs.unlink(tmp);
     }
-    const log = new WalIndex(r.log.baseIndex, r.log.baseTerm);
-    for (const e of r.log.all()) {
-      const at = r.locations.get(e);
-      if (at === undefined) throw new Error(`Wal.open: no location recovered for entry ${e.index}`);
-      log.push(e.term, at.seq, at.offset);
-    }
+    const log = WalIndex.recovered(r.log, r.locations);
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
     const last = r.segments[r.segments.length - 1];
     const state: WalState = { hardState: r.hardState, snapshot: r.snapshot, entries: [...r.log.all()] };
@@ -339,15 +334,11 @@ export class Wal {
     return offset;
   }
 
-  /**
-   * Entries [lo, hi] read back from the segments by index (wal_read.ts; issue 16), or null when `lo`
-   * is not in the log. Writes buffered records to the file first (not an fsync): every entry
-   * appended is readable.
-   */
+  /** Entries [lo, hi] read back by index (wal_read.ts; issue 16); null when lo is not in the log. */
   readEntries(lo: number, hi: number, maxBytes: number): Entry[] | null {
     this.assertOpen();
     if (lo <= this.log.baseIndex || lo > this.log.lastIndex()) return null;
-    this.flush();
+    this.flush(); // buffered records to the file (no fsync): every entry appended is readable
     const current = { seq: this.segments[this.segments.length - 1]!.seq, fd: this.fd };
     return readWalEntries({ fs: this.fs, dir: this.dir, index: this.log, current }, lo, hi, maxBytes);
   }

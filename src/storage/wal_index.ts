@@ -3,6 +3,7 @@
 // them, plus one location per entry: segment sequence number and byte offset of its record, packed
 // into one number (seq · 2^32 + offset: exact in a double for any seq below 2^20) so that the
 // locations cost 8 bytes an entry in a packed array, not an object each.
+import type { Entry } from '../raft/types.ts';
 import { LogWindow } from './log_window.ts';
 
 const SEQ_UNIT = 2 ** 32;
@@ -19,6 +20,17 @@ export class WalIndex {
 
   constructor(baseIndex = 0, baseTerm = 0) {
     this.terms = new LogWindow<number>((t) => t, baseIndex, baseTerm);
+  }
+
+  /** The index of what recovery read: its log, and where it read each entry (Recovered.locations). */
+  static recovered(log: LogWindow<Entry>, locations: WeakMap<Entry, EntryLocation>): WalIndex {
+    const index = new WalIndex(log.baseIndex, log.baseTerm);
+    for (const e of log.all()) {
+      const at = locations.get(e);
+      if (at === undefined) throw new Error(`WalIndex: no location recovered for entry ${e.index}`);
+      index.push(e.term, at.seq, at.offset);
+    }
+    return index;
   }
 
   get baseIndex(): number {
