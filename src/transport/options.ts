@@ -17,6 +17,9 @@ export interface TransportLogger {
   error(obj: object, msg: string): void;
 }
 
+/** How long after its first dial a never-reached peer's refusals are logged as info, not warnings. */
+export const NOT_YET_LISTENING_GRACE_MS = 10_000;
+
 export const silentLogger: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**

@@ -19,6 +19,7 @@ import {
 } from './outbound-snapshot.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import type { PeerAddress, PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
+import { NOT_YET_LISTENING_GRACE_MS } from './options.ts';
 import { peerCertProblem, tlsHint } from './tls-check.ts';
 import { LimitedLog } from '../util/log-limit.ts';
 
@@ -40,6 +41,9 @@ export class OutboundLink {
   private snap: OutgoingSnapshot | null = null;
   /** Whether the current run of failures was already logged at warn level (avoid log floods). */
   private failureLogged = false;
+  /** When this link first dialled (performance.now()); null before the first dial. */
+  private firstDialAtMs: number | null = null;
+  private notListeningLogged = false;
   private failedSocket: Socket | null = null;
   /** Refusals by the peer, by reason: logged once per refusalLogIntervalMs. */
   private readonly refusals: LimitedLog;
@@ -140,6 +144,7 @@ export class OutboundLink {
 
   private connect(): void {
     this.state = 'connecting';
+    this.firstDialAtMs ??= performance.now();
     const tls = this.opts.tls;
     const sock: Socket =
       tls === null
@@ -186,7 +191,7 @@ export class OutboundLink {
       }
     });
     sock.on('drain', () => this.flush());
-    sock.on('error', (e: NodeJS.ErrnoException) => this.fail(sock, tlsHint(tls !== null, e)));
+    sock.on('error', (e: NodeJS.ErrnoException) => this.fail(sock, tlsHint(tls !== null, e), e.code));
     sock.on('close', () => this.onClose(sock));
   }
 
@@ -198,12 +203,21 @@ export class OutboundLink {
     return this.tlsContext.context;
   }
 
-  private fail(sock: Socket, reason: string): void {
+  private fail(sock: Socket, reason: string, code?: string): void {
     // Count each connection's failure once ('error' arrives with the socket already destroyed).
     if (sock !== this.socket || this.failedSocket === sock) return;
     this.failedSocket = sock;
     this.stats.errors++;
     const fields = { peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}`, reason };
+    // A peer refusing before it was ever reached is most likely still starting (members of a new
+    // cluster start one after another): not worth a warning for the first seconds.
+    const sinceFirstDialMs = performance.now() - (this.firstDialAtMs ?? 0);
+    if (code === 'ECONNREFUSED' && this.stats.connects === 0 && sinceFirstDialMs < NOT_YET_LISTENING_GRACE_MS) {
+      if (!this.notListeningLogged) this.opts.logger.info(fields, `node ${this.peerId} is not listening yet; retrying`);
+      this.notListeningLogged = true;
+      sock.destroy();
+      return;
+    }
     if (!this.failureLogged) this.opts.logger.warn(fields, `error sending to node ${this.peerId}`);
     else this.opts.logger.debug(fields, `still cannot reach node ${this.peerId}`);
     this.failureLogged = true;
