@@ -6,8 +6,11 @@
 // off-heap bytes (ArrayBuffers, all threads' Buffers counted on this one only) and resident memory
 // every 2 ms. Prints each save's peak above what the process held before it, and how long this
 // thread (the node thread, in a node) was busy during the save.
-// Run: node --expose-gc --import tsx src/bench/snapshot-memory.ts [KEYS] [VALUE_BYTES] [whole|streamed ...]
+// `restore-whole` / `restore-pieces`: an install's restore from the snapshot file (read back whole
+// before; a piece at a time now), after a save made the file.
+// Run: node --expose-gc --import tsx src/bench/snapshot-memory.ts [KEYS] [VALUE_BYTES] [whole|streamed|restore-whole|restore-pieces ...]
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +18,7 @@ import { encodeCommand } from '../kv/command.ts';
 import { KvStateMachine } from '../kv/machine.ts';
 import { EntryType, type SnapshotMeta } from '../raft/types.ts';
 import { openNodeStorage } from '../server/storage-adapter.ts';
+import { SNAPSHOT_FILE } from '../storage/snapshot_file.ts';
 
 const [keysArg, valueArg, ...modesArg] = process.argv.slice(2);
 const KEYS = Number(keysArg ?? 1_000_000);
@@ -42,6 +46,32 @@ await storage.persist({
   sync: true,
 });
 
+/**
+ * An install's restore from the snapshot file on disk (the spool file's role): read back whole, then
+ * restoreAsync (before), or read and decoded a piece at a time (restoreFromPieces). The state
+ * restored into is dropped after; its pages count in the peak as they would in a node.
+ */
+async function restoreOnce(pieces: boolean): Promise<void> {
+  const fh = await open(join(dir, SNAPSHOT_FILE), 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(12);
+    await fh.read(head, 0, 12, 0);
+    const dataAt = 12 + head.readUInt32LE(8);
+    const dataBytes = size - dataAt - 4;
+    const read = async (offset: number, n: number): Promise<Uint8Array> => {
+      const b = Buffer.allocUnsafe(n);
+      await fh.read(b, 0, n, dataAt + offset);
+      return b;
+    };
+    const target = new KvStateMachine();
+    if (pieces) await target.restoreFromPieces(dataBytes, read);
+    else await target.restoreAsync(await read(0, dataBytes));
+  } finally {
+    await fh.close();
+  }
+}
+
 let round = 0;
 for (const mode of modes) {
   gc();
@@ -61,14 +91,15 @@ for (const mode of modes) {
   const t0 = performance.now();
   const elu0 = performance.eventLoopUtilization();
   if (mode === 'whole') await storage.saveSnapshot(meta, await kv.snapshotAsync());
-  else await storage.saveSnapshotBody(meta, kv.snapshotPieces());
+  else if (mode === 'streamed') await storage.saveSnapshotBody(meta, kv.snapshotPieces());
+  else await restoreOnce(mode === 'restore-pieces');
   sample();
   clearInterval(timer);
   const ms = performance.now() - t0;
   // This thread's busy time (the node thread's, in a node): encoding, checksums, the copy's transfer.
   const busyMs = performance.eventLoopUtilization(elu0).active;
   console.log(
-    `${mode}: ${KEYS} keys, save ${ms.toFixed(0)} ms (this thread busy ${busyMs.toFixed(0)} ms); peak above before: off-heap ${mib(peakAb)}, resident ${mib(peakRss)} (before: off-heap ${mib(before.arrayBuffers)}, resident ${mib(before.rss)}); load ${loadavg()[0]!.toFixed(1)}`,
+    `${mode}: ${KEYS} keys, took ${ms.toFixed(0)} ms (this thread busy ${busyMs.toFixed(0)} ms); peak above before: off-heap ${mib(peakAb)}, resident ${mib(peakRss)} (before: off-heap ${mib(before.arrayBuffers)}, resident ${mib(before.rss)}); load ${loadavg()[0]!.toFixed(1)}`,
   );
 }
 await storage.close();

@@ -36,15 +36,15 @@ export class SnapshotDecodeError extends Error {
   override readonly name = 'SnapshotDecodeError';
 }
 
-const MAGIC = Buffer.from('LKVS', 'latin1');
-const SNAPSHOT_VERSION = 6;
+export const MAGIC = Buffer.from('LKVS', 'latin1');
+export const SNAPSHOT_VERSION = 6;
 /** Keys handled per step: a few milliseconds of work between yields. */
 const KEYS_PER_STEP = 16_384;
 /** Bytes copied per step when encoding. */
 const BYTES_PER_STEP = 4 << 20;
 /** Restored pages are filled to about this much (room for a few inserts before a split). */
-const RESTORE_PAGE_BYTES = (PAGE_MAX_BYTES * 3) >> 2;
-const snapFail = (m: string): Error => new SnapshotDecodeError(m);
+export const RESTORE_PAGE_BYTES = (PAGE_MAX_BYTES * 3) >> 2;
+export const snapFail = (m: string): Error => new SnapshotDecodeError(m);
 
 /** A consistent view of the state to encode. */
 export interface FrozenState {
@@ -213,7 +213,7 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   return { applied, appliedTerm, revision, compactRevision, store, sessions, ttls, memberBytes, authBytes };
 }
 
-function checkRevisions(create: number, mod: number, version: number, revision: number): void {
+export function checkRevisions(create: number, mod: number, version: number, revision: number): void {
   if (!(create >= 1 && create <= mod && mod <= revision && version >= 1)) {
     throw new SnapshotDecodeError(
       `key revisions out of order (create ${create}, mod ${mod}, version ${version}, store revision ${revision})`,
@@ -270,7 +270,7 @@ function* pagesFrom(section: Uint8Array, count: number, revision: number): Steps
   return KeyStore.fromPages(pages, dataBytes);
 }
 
-function cutPage(section: Uint8Array, from: number, to: number, offs: number[]): Page {
+export function cutPage(section: Uint8Array, from: number, to: number, offs: number[]): Page {
   const buf = Buffer.allocUnsafeSlow(to - from);
   buf.set(section.subarray(from, to), 0);
   const o = new Uint32Array(Math.max(8, offs.length + (offs.length >> 3)));

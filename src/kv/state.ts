@@ -16,6 +16,10 @@ import {
   type SnapshotPieces,
 } from './snapshot.ts';
 import { MembershipTable } from './members.ts';
+import { SnapshotFeed } from './snapshot-feed.ts';
+
+/** Bytes read and decoded per step when restoring from pieces: about KEYS_PER_STEP keys (snapshot.ts). */
+const RESTORE_PIECE_BYTES = 2 << 20;
 import { AuthTable } from './auth.ts';
 import { KeyStore, type KeyRecord, type StoreView } from './store.ts';
 import { TtlTable, type TtlGrant } from './ttl.ts';
@@ -222,6 +226,27 @@ export abstract class KvState {
     this.restoring = true;
     try {
       this.install(await runAsync(decodeSnapshot(bytes, this.config.sessions)));
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  /**
+   * restoreAsync from bytes read a piece at a time (issue 16: a received snapshot's spool file),
+   * never one buffer of the snapshot's size; `read` gives `bytes` bytes at `offset`. The event loop
+   * turns between pieces (each read is asynchronous).
+   */
+  async restoreFromPieces(
+    totalBytes: number,
+    read: (offset: number, bytes: number) => Promise<Uint8Array>,
+  ): Promise<void> {
+    if (this.restoring) throw new Error('restoreAsync already in progress');
+    this.restoring = true;
+    try {
+      const feed = new SnapshotFeed(this.config.sessions);
+      for (let at = 0; at < totalBytes; at += RESTORE_PIECE_BYTES)
+        feed.feed(await read(at, Math.min(RESTORE_PIECE_BYTES, totalBytes - at)));
+      this.install(feed.finish());
     } finally {
       this.restoring = false;
     }

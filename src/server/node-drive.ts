@@ -99,15 +99,20 @@ function sliced(kv: KvStateMachine): KvSlicer {
         (err: unknown) => done(err ?? new Error('snapshot failed'), null),
       ),
     restore: (data, done) => {
-      const restore = (bytes: Uint8Array): void =>
-        void kv.restoreAsync(bytes).then(
-          () => done(null),
-          (err: unknown) => done(err ?? new Error('restore failed')),
-        );
-      if (data instanceof Uint8Array) return restore(data);
-      // A spool file (issue 16): the WAL worker renames it into place meanwhile; read through its open handle.
-      data.read(0, data.totalBytes, (err, bytes) =>
-        bytes === null ? done(err ?? new Error('read failed')) : restore(bytes),
+      // A spool file (issue 16): read a piece at a time through its open handle (the WAL worker
+      // renames it into place meanwhile), never into one buffer of the snapshot's size.
+      const read = (offset: number, bytes: number): Promise<Uint8Array> =>
+        new Promise((resolve, reject) => {
+          if (data instanceof Uint8Array) return resolve(data.subarray(offset, offset + bytes));
+          data.read(offset, bytes, (err, got) =>
+            got === null ? reject(err ?? new Error('read failed')) : resolve(got),
+          );
+        });
+      const restoring =
+        data instanceof Uint8Array ? kv.restoreAsync(data) : kv.restoreFromPieces(data.totalBytes, read);
+      restoring.then(
+        () => done(null),
+        (err: unknown) => done(err ?? new Error('restore failed')),
       );
     },
   };
