@@ -16,8 +16,10 @@ import { startNode } from './start.ts';
 import type { NodeStorage } from './storage-adapter.ts';
 import { freePorts, sleep } from '../testkit/wait.ts';
 
-test('a node saves its own snapshot as a body of batches, never as one buffer', async () => {
+test('a node saves its own snapshot as a body of batches, never as one buffer', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-snapstream-'));
+  // Removed whatever fails (the node is stopped first, below).
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [peer, client] = await freePorts(2);
   const cfg = buildNodeConfig({
     id: 'n1',
@@ -65,7 +67,8 @@ test('a node saves its own snapshot as a body of batches, never as one buffer', 
   try {
     const put = (k: string): ReturnType<typeof post> =>
       post(node.api.port, '/leasekv.v1.KV/Put', JSON.stringify({ key: k, value: `value of ${k}` }));
-    const end = Date.now() + 20_000;
+    // Generous: on a loaded machine the election, 30 writes and a snapshot take seconds.
+    const end = Date.now() + 60_000;
     while ((await put('k0')).status !== 200) {
       assert.ok(Date.now() < end, 'no leader');
       await sleep(50);
@@ -80,14 +83,10 @@ test('a node saves its own snapshot as a body of batches, never as one buffer', 
   } finally {
     await node.stop();
   }
-  try {
-    const snap = readSnapshotFile(new RealFs(), dir);
-    assert.ok(snap !== null);
-    const kv = KvStateMachine.restore(snap.data);
-    assert.equal(kv.appliedIndex, snap.meta.index);
-    // The first snapshot may be the one on disk (every 10 entries: a no-op, then puts): k0 is in it.
-    assert.equal(kv.getKv('k0')?.value, 'value of k0');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const snap = readSnapshotFile(new RealFs(), dir);
+  assert.ok(snap !== null);
+  const kv = KvStateMachine.restore(snap.data);
+  assert.equal(kv.appliedIndex, snap.meta.index);
+  // The first snapshot may be the one on disk (every 10 entries: a no-op, then puts): k0 is in it.
+  assert.equal(kv.getKv('k0')?.value, 'value of k0');
 });
