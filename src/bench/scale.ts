@@ -44,8 +44,12 @@ export interface ScaleResult {
   /** Where the restart's time went, from the restarted node's log: ms after the kill. */
   readonly restartSteps: RestartSteps;
   readonly rssAfterRestartBytes: number;
+  /** The same, IDLE_SAMPLE_MS after it caught up (the start's garbage collected: idle-collect.ts). */
+  readonly rssRestartedIdleBytes: number;
   readonly wipedCatchUpMs: number;
   readonly rssNewMemberBytes: number;
+  /** The same, IDLE_SAMPLE_MS after it caught up. */
+  readonly rssNewMemberIdleBytes: number;
   /** The new member's peak resident memory (VmHWM): snapshot transfers and the install are transient. */
   readonly rssPeakNewMemberBytes: number;
   /** The new member's log: snapshot transfers begun and completed, offers declined (issue 16). */
@@ -242,6 +246,9 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const rssAfterRestartBytes = rssBytes(follower.pid);
     const rssPeakAfterRestartBytes = peakRssBytes(follower.pid);
     memoryPerNode[`${follower.id} restarted`] = await memoryOf(follower);
+    await sleep(IDLE_SAMPLE_MS - 2000);
+    const rssRestartedIdleBytes = rssBytes(follower.pid);
+    memoryPerNode[`${follower.id} restarted, ${IDLE_SAMPLE_MS / 1000} s later`] = await memoryOf(follower);
     // A follower whose disk is lost is replaced (never restarted empty under its old id, which its
     // peers refuse): removed, a new member added and started with --join; it catches up from the
     // leader's snapshot.
@@ -253,6 +260,9 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
     const wipedCatchUpMs = performance.now() - t2;
     await sleep(2000);
     memoryPerNode[`${replacement.id} (new member)`] = await memoryOf(replacement);
+    const rssNewMemberBytes = rssBytes(replacement.pid);
+    await sleep(IDLE_SAMPLE_MS - 2000);
+    memoryPerNode[`${replacement.id} (new member) ${IDLE_SAMPLE_MS / 1000} s later`] = await memoryOf(replacement);
     const newLog = readFileSync(join(dir, `${replacement.id}.log`), 'utf8');
     const count = (re: RegExp): number => [...newLog.matchAll(re)].length;
     return {
@@ -272,8 +282,10 @@ export async function scaleScenario(ctx: Ctx): Promise<ScaleResult> {
       restartToServeMs,
       restartSteps: steps,
       rssAfterRestartBytes,
+      rssRestartedIdleBytes,
       wipedCatchUpMs,
-      rssNewMemberBytes: rssBytes(replacement.pid),
+      rssNewMemberBytes,
+      rssNewMemberIdleBytes: rssBytes(replacement.pid),
       rssPeakNewMemberBytes: peakRssBytes(replacement.pid),
       newMemberTransfers: {
         begun: count(/"msg":"receiving snapshot"/g),
@@ -301,7 +313,9 @@ export function scaleReport(s: ScaleResult): string[] {
       v,
     ]),
     ['restarted follower', s.rssAfterRestartBytes],
+    [`restarted follower ${IDLE_SAMPLE_MS / 1000} s after catching up`, s.rssRestartedIdleBytes],
     ['new member', s.rssNewMemberBytes],
+    [`new member ${IDLE_SAMPLE_MS / 1000} s after catching up`, s.rssNewMemberIdleBytes],
   ];
   return [
     `  loaded ${s.keys} keys × ${s.valueBytes} B (${s.batch} per request) in ${s.loadSeconds.toFixed(0)} s; raw data ${mib(s.rawBytes)}; load average ${load(s.loadAvg.loaded)} after the load, ${load(s.loadAvg.end)} at the end`,
