@@ -24,7 +24,10 @@ test("the members' Node options keep the node thread's young generation at 8 MiB
   assert.equal(youngGenerationMiB(SERVE_NODE_OPTIONS), 8);
 });
 
-test("glibc's arenas: 2 unless the operator set MALLOC_ARENA_MAX", () => {
-  assert.deepEqual(serveNodeEnv({}), { MALLOC_ARENA_MAX: '2' });
-  assert.deepEqual(serveNodeEnv({ MALLOC_ARENA_MAX: '8' }), { MALLOC_ARENA_MAX: '8' });
+test("glibc's arenas and mmap threshold: 2 and 256 KiB unless the operator set them", () => {
+  assert.deepEqual(serveNodeEnv({}), { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' });
+  assert.deepEqual(serveNodeEnv({ MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '131072' }), {
+    MALLOC_ARENA_MAX: '8',
+    MALLOC_MMAP_THRESHOLD_: '131072',
+  });
 });

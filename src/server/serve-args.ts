@@ -17,16 +17,25 @@ import { assert } from '../util/assert.ts';
 export const SERVE_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
 
 /**
- * The environment a `leasekv serve` process starts with, beside the starter's own: glibc's malloc
- * limited to 2 arenas (MALLOC_ARENA_MAX; glibc's default is 8 per core). Every thread that allocates
- * — the node thread, the client API thread, the WAL worker, libuv's pool, V8's helpers — otherwise
- * gets an arena of its own, and each keeps the memory its thread freed (the key pages, log entry
- * bytes and snapshot buffers are malloc'd): with a million keys the members were ~10–20 MiB smaller
- * with 2, at the same CPU per write (docs/benchmarks.md, "Issue 16, session 6"). Read by glibc at
- * start only, so a starter sets it; one set by the operator is kept.
+ * The environment a `leasekv serve` process starts with, beside the starter's own (read by glibc at
+ * start only, so a starter sets them; values the operator set are kept):
+ * - MALLOC_ARENA_MAX=2: glibc's malloc limited to 2 arenas (its default is 8 per core). Every thread
+ *   that allocates — the node thread, the client API thread, the WAL worker, libuv's pool, V8's
+ *   helpers — otherwise gets an arena of its own, and each keeps the memory its thread freed (the key
+ *   pages, log entry bytes and snapshot buffers are malloc'd): with a million keys the members were
+ *   ~10–20 MiB smaller with 2, at the same CPU per write (docs/benchmarks.md, "Issue 16, session 6").
+ * - MALLOC_MMAP_THRESHOLD_=262144: every allocation of 256 KiB or more gets its own mapping, returned
+ *   to the system when freed. glibc's default threshold moves up to the size of the largest mapped
+ *   block freed (up to 32 MiB), after which the 2 MiB pieces of a snapshot install and other large
+ *   transient buffers come from the arenas, between live key pages, and stay there as holes: a new
+ *   member kept 342–345 MiB with a million keys 15 s after it caught up, 278–280 MiB with this, at the
+ *   same write rate (docs/benchmarks.md, "Issue 16, session 7: glibc's mmap threshold").
  */
 export function serveNodeEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return { MALLOC_ARENA_MAX: env['MALLOC_ARENA_MAX'] ?? '2' };
+  return {
+    MALLOC_ARENA_MAX: env['MALLOC_ARENA_MAX'] ?? '2',
+    MALLOC_MMAP_THRESHOLD_: env['MALLOC_MMAP_THRESHOLD_'] ?? String(256 * 1024),
+  };
 }
 
 /** A setting's value as it goes on the command line. */
