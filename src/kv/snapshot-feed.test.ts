@@ -4,20 +4,10 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
-import { EntryType } from '../raft/types.ts';
-import { encodeCommand } from './command.ts';
 import { KvStateMachine, SnapshotDecodeError } from './machine.ts';
 import { DEFAULT_SESSION_CONFIG } from './sessions.ts';
 import { SnapshotFeed } from './snapshot-feed.ts';
-
-function put(m: KvStateMachine, key: string, value: string): void {
-  m.apply({
-    index: m.appliedIndex + 1,
-    term: 1,
-    type: EntryType.Normal,
-    data: encodeCommand({ op: 'put', key, value }),
-  });
-}
+import { put } from './test-helpers.ts';
 
 /** A state restored from `bytes` read a piece at a time. */
 async function viaPieces(bytes: Uint8Array): Promise<KvStateMachine> {

@@ -3,18 +3,8 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { test } from 'node:test';
-import { EntryType } from '../raft/types.ts';
-import { encodeCommand } from './command.ts';
 import { KvStateMachine } from './machine.ts';
-
-function put(m: KvStateMachine, key: string, value: string): void {
-  m.apply({
-    index: m.appliedIndex + 1,
-    term: 1,
-    type: EntryType.Normal,
-    data: encodeCommand({ op: 'put', key, value }),
-  });
-}
+import { put } from './test-helpers.ts';
 
 /** The pieces of a state, concatenated; the largest batch and the largest single piece, in bytes. */
 function drain(m: KvStateMachine): { bytes: Buffer; maxBatch: number; maxPiece: number; batches: number } {

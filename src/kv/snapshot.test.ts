@@ -4,20 +4,10 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
-import { EntryType } from '../raft/types.ts';
 import { ByteWriter } from '../util/bytes.ts';
-import { encodeCommand } from './command.ts';
 import { KvStateMachine, SnapshotDecodeError } from './machine.ts';
 import { MembershipTable } from './members.ts';
-
-function put(m: KvStateMachine, key: string, value: string): void {
-  m.apply({
-    index: m.appliedIndex + 1,
-    term: 1,
-    type: EntryType.Normal,
-    data: encodeCommand({ op: 'put', key, value }),
-  });
-}
+import { put } from './test-helpers.ts';
 
 test('a format-4 snapshot (keys in JavaScript string order) is read, and its keys served in byte order', () => {
   // JavaScript order: 'a' < '\u{1F600}' (a surrogate pair, 0xD83D...) < '\uE000'; byte order puts U+E000 first.

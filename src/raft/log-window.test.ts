@@ -125,6 +125,20 @@ test('a restarted leader trims to its window once applied, and still serves lagg
   for (const id of ['a', 'b', 'c']) assert.equal(c.node(id).status(0).commit, c.node(leader).status(0).lastIndex);
 });
 
+/** c acknowledges entries up to two past the read's first index: its next index moves past the read. */
+function ackPastRead(r: LogRead): Message {
+  return {
+    type: 'appResp',
+    from: 'c',
+    to: 'a',
+    term: r.term,
+    success: true,
+    matchIndex: r.lo + 2,
+    rejectHint: null,
+    round: 0,
+  };
+}
+
 /** c lags; a's read for c is held, then answered after `meanwhile`. Returns the appends to c it caused. */
 function answerLate(meanwhile: (c: TestCluster, r: LogRead) => void, overrides = {}): Message[] {
   const c = lagging(30, overrides);
@@ -145,17 +159,7 @@ test('a read answered while still wanted is sent; the same answer is dropped onc
   const staleNext = answerLate((c, r) => {
     // c's next index moved (another answer, an acknowledgement) while this read was out.
     c.get('a').node.entriesRead(r, null, c.get('a').nowMs);
-    const ack: Message = {
-      type: 'appResp',
-      from: 'c',
-      to: 'a',
-      term: r.term,
-      success: true,
-      matchIndex: r.lo + 2,
-      rejectHint: null,
-      round: 0,
-    };
-    c.get('a').node.step(ack, c.get('a').nowMs);
+    c.get('a').node.step(ackPastRead(r), c.get('a').nowMs);
   });
   assert.equal(staleNext.length, 0, 'stale next index: dropped');
   const compacted = answerLate((c, r) => c.node('a').compact(r.lo));
@@ -170,22 +174,9 @@ test('a read answered while still wanted is sent; the same answer is dropped onc
 });
 
 test('the mutant log-read-stale-next is caught: it sends an answer for a next index that moved', () => {
-  const sent = answerLate(
-    (c, r) => {
-      const ack: Message = {
-        type: 'appResp',
-        from: 'c',
-        to: 'a',
-        term: r.term,
-        success: true,
-        matchIndex: r.lo + 2,
-        rejectHint: null,
-        round: 0,
-      };
-      c.get('a').node.step(ack, c.get('a').nowMs);
-    },
-    { mutant: 'log-read-stale-next' },
-  );
+  const sent = answerLate((c, r) => c.get('a').node.step(ackPastRead(r), c.get('a').nowMs), {
+    mutant: 'log-read-stale-next',
+  });
   assert.ok(sent.length > 0, 'the broken core sends entries the follower already has');
 });
 
