@@ -2,36 +2,17 @@
 // machine's pages are written a batch at a time, and the storage is never handed the snapshot as one
 // buffer (saveSnapshot with bytes is the simulator's path only).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { pino } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
 import { RealFs } from '../storage/fs.ts';
 import { readSnapshotFile } from '../storage/snapshot_file.ts';
 import { post } from './api/test-util.ts';
-import { buildNodeConfig } from './config.ts';
-import { startNode } from './start.ts';
+import { startSoloNode } from './test-node.ts';
 import type { NodeStorage } from './storage-adapter.ts';
-import { freePorts, sleep } from '../testkit/wait.ts';
+import { sleep } from '../testkit/wait.ts';
 
 test('a node saves its own snapshot as a body of batches, never as one buffer', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leasekv-snapstream-'));
-  // Removed whatever fails (the node is stopped first, below).
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const [peer, client] = await freePorts(2);
-  const cfg = buildNodeConfig({
-    id: 'n1',
-    dataDir: dir,
-    listenPeer: `127.0.0.1:${peer}`,
-    listenClient: `127.0.0.1:${client}`,
-    peers: `n1=127.0.0.1:${peer}`,
-    heartbeatMs: '50',
-    electionTimeoutMs: '200',
-    snapshotThreshold: '10',
-    logLevel: 'silent',
-  });
   const calls = { whole: 0, body: 0, saved: 0, largestBatch: 0 };
   const wrap = (s: NodeStorage): NodeStorage => ({
     persist: (req) => s.persist(req),
@@ -63,10 +44,12 @@ test('a node saves its own snapshot as a body of batches, never as one buffer', 
     close: () => s.close(),
     drainFsyncLatenciesMs: () => s.drainFsyncLatenciesMs(),
   });
-  const node = await startNode(cfg, { logger: pino({ level: 'silent' }), wrapStorage: wrap });
+  // A snapshot every 10 entries; the node is stopped before its folder is read, which goes at the end.
+  const solo = await startSoloNode('snapstream', { snapshotThreshold: '10' }, { wrapStorage: wrap });
+  t.after(() => rmSync(solo.dir, { recursive: true, force: true }));
   try {
     const put = (k: string): ReturnType<typeof post> =>
-      post(node.api.port, '/leasekv.v1.KV/Put', JSON.stringify({ key: k, value: `value of ${k}` }));
+      post(solo.port, '/leasekv.v1.KV/Put', JSON.stringify({ key: k, value: `value of ${k}` }));
     // Generous: on a loaded machine the election, 30 writes and a snapshot take seconds.
     const end = Date.now() + 60_000;
     while ((await put('k0')).status !== 200) {
@@ -81,9 +64,9 @@ test('a node saves its own snapshot as a body of batches, never as one buffer', 
     assert.equal(calls.whole, 0, 'the snapshot was handed to storage as one buffer');
     assert.ok(calls.largestBatch > 0 && calls.largestBatch <= (4 << 20) + (32 << 10));
   } finally {
-    await node.stop();
+    await solo.running.stop();
   }
-  const snap = readSnapshotFile(new RealFs(), dir);
+  const snap = readSnapshotFile(new RealFs(), solo.dir);
   assert.ok(snap !== null);
   const kv = KvStateMachine.restore(snap.data);
   assert.equal(kv.appliedIndex, snap.meta.index);

@@ -1,8 +1,8 @@
-// Fixtures shared by the tests of snapshot files and of the node's storage over them.
+// Fixtures shared by the storage tests (snapshot files, the WAL, the node's storage over them).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SnapshotMeta } from '../raft/types.ts';
+import type { Entry, SnapshotMeta } from '../raft/types.ts';
 
 /** A fresh folder under the OS temp dir, removed when the test ends. */
 export function tempDir(t: { after: (fn: () => void) => void }, prefix: string): string {
@@ -24,3 +24,11 @@ export function patternBytes(n: number, seed: number): Uint8Array {
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
   return b;
 }
+
+/** A normal entry at `index` in `term` whose data is `text` (by default `cmd<index>`). */
+export const ent = (index: number, term: number, text = `cmd${index}`): Entry => ({
+  index,
+  term,
+  type: 0,
+  data: new TextEncoder().encode(text),
+});

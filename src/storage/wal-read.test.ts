@@ -7,14 +7,9 @@ import type { Entry } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import { FaultyFs } from './faulty_fs.ts';
 import { Wal } from './wal.ts';
+import { ent } from './test-util.ts';
 
 const DIR = '/data/n1';
-const ent = (index: number, term: number, text = `cmd${index}`): Entry => ({
-  index,
-  term,
-  type: 0,
-  data: new TextEncoder().encode(text),
-});
 const show = (es: readonly Entry[] | null): string =>
   es === null ? 'null' : es.map((e) => `${e.index}/${e.term}:${new TextDecoder().decode(e.data)}`).join(' ');
 

@@ -7,14 +7,9 @@ import { StorageCorruptError } from './errors.ts';
 import { FaultyFs, SimulatedCrash } from './faulty_fs.ts';
 import { SNAPSHOT_FILE, SNAPSHOT_SAVE_TEMP_FILE, SNAPSHOT_TEMP_FILE, writeSnapshotTempFile } from './snapshot_file.ts';
 import { Wal } from './wal.ts';
+import { ent } from './test-util.ts';
 
 const DIR = '/data/n1';
-const ent = (index: number, term: number, text = `cmd${index}`): Entry => ({
-  index,
-  term,
-  type: 0,
-  data: new TextEncoder().encode(text),
-});
 const range = (from: number, to: number, term: number): Entry[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ent(from + i, term));
 const idx = (es: readonly Entry[]): string => es.map((e) => `${e.index}/${e.term}`).join(' ');
