@@ -3,7 +3,8 @@
 // loopback.
 //
 // Isolation is real network isolation, not a flag inside the node: every directed pair of members
-// (i dials j) goes through its own fault proxy (transport/proxy.ts), because node i is started with
+// (i dials j) goes through its own fault proxy (transport/proxy.ts, behind the gate of gated-proxy.ts:
+// it listens only once the node behind it does, so that a first start logs no resets), because node i is started with
 // --peer-routes saying it reaches j at the i→j proxy (its --peers, and so the members' addresses
 // that `leasekv member list` shows, are the real ones). Isolating k blocks every proxy into and out of
 // k — a symmetric partition, as a pulled cable would make. One proxy per pair (not per node) is
@@ -22,8 +23,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startProxy, type ProxyHandle } from '../transport/proxy.ts';
 import { assert } from '../util/assert.ts';
+import { startGatedProxy, type GatedProxy } from './gated-proxy.ts';
 
 export interface SupervisedNode {
   readonly id: string;
@@ -43,6 +44,13 @@ export interface SupervisorOptions {
    * proxies fill proxyBasePort .. proxyBasePort + n(n-1) - 1. Absent or 0: free ports picked by the OS.
    */
   readonly proxyBasePort?: number;
+  /**
+   * Instead of proxyBasePort: each proxy's port, at index proxyOffset(i, j, n). A proxy does not
+   * listen until the node behind it does (gated-proxy.ts), so a port the OS picked (port 0, in its
+   * ephemeral range) could meanwhile become the source port of some outgoing connection; tests
+   * pass ports reserved below that range (testkit/ports.ts).
+   */
+  readonly proxyPorts?: readonly number[];
   /**
    * Starts node `id` as a child process. `routes` is the value its --peer-routes flag must have (a
    * proxy for every other member; its --peers gives the members' real peer addresses); `env` must
@@ -155,7 +163,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       exited: Promise.resolve(),
     });
   // pair key `${from}>${to}`: the proxy node `from` dials to reach `to`.
-  const proxies = new Map<string, ProxyHandle>();
+  const proxies = new Map<string, GatedProxy>();
   const server = createServer();
   try {
     const n = opts.nodes.length;
@@ -163,11 +171,18 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       for (const [j, to] of opts.nodes.entries()) {
         if (i === j) continue;
         const target = splitHostPort(to.peerAddr);
+        const k = proxyOffset(i, j, n);
         const listenPort =
-          opts.proxyBasePort === undefined || opts.proxyBasePort === 0 ? 0 : opts.proxyBasePort + proxyOffset(i, j, n);
+          opts.proxyPorts?.[k] ??
+          (opts.proxyBasePort === undefined || opts.proxyBasePort === 0 ? 0 : opts.proxyBasePort + k);
         proxies.set(
           `${from.id}>${to.id}`,
-          await startProxy({ listenHost: '127.0.0.1', listenPort, targetHost: target.host, targetPort: target.port }),
+          await startGatedProxy({
+            listenHost: '127.0.0.1',
+            listenPort,
+            targetHost: target.host,
+            targetPort: target.port,
+          }),
         );
       }
     }
@@ -187,7 +202,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const routesFor = (id: string): string =>
     opts.nodes
       .filter((n) => n.id !== id)
-      .map((n) => `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as ProxyHandle).port}`)
+      .map((n) => `${n.id}=127.0.0.1:${(proxies.get(`${id}>${n.id}`) as GatedProxy).port}`)
       .join(',');
 
   const state = (m: Member): NodeControlState => ({

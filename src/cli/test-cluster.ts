@@ -10,7 +10,7 @@ import { spkiSha256 } from '../util/certs.ts';
 import { ensureLocalCerts, serveTlsSettings, type LocalCerts } from './local-ca.ts';
 import { ProcessCluster } from '../testkit/cluster.ts';
 import type { Settings } from '../testkit/cluster-options.ts';
-import { waitFor } from '../testkit/wait.ts';
+import { freePorts, releasePorts, waitFor } from '../testkit/wait.ts';
 import { clusterMembership } from './membership.ts';
 import { startSupervisor, type SupervisedNode, type Supervisor } from './supervisor.ts';
 
@@ -67,9 +67,12 @@ export async function startTestCluster(
       : { ca: readFileSync(certs.ca), cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key) };
   let output = '';
   const added = new Set<string>();
+  // Reserved below the OS's ephemeral range: a proxy binds its port only once its node listens.
+  const proxyPorts = await freePorts(size * (size - 1));
   const supervisor = await startSupervisor({
     nodes,
     controlPort: 0,
+    proxyPorts,
     stopTimeoutMs: 3000,
     // add-member: n4, n5 on their planned ports, started with --join (as `leasekv up` does).
     membership: clusterMembership(
@@ -99,6 +102,7 @@ export async function startTestCluster(
   const close = async (): Promise<void> => {
     await supervisor.close();
     await plan.close();
+    releasePorts(proxyPorts);
   };
   try {
     // Starting a node through tsx takes seconds.

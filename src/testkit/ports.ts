@@ -129,3 +129,46 @@ export async function freePorts(n: number, host = '127.0.0.1', range: PortRange 
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
+
+/**
+ * A base port B such that B + o is free on `host` and reserved for this process for every o in
+ * `offsets` (as freePorts; B + o stays in the range): for a command that takes one --base-port and
+ * lays its ports out from it (`leasekv up`). Release them with release(offsets.map(o => B + o)).
+ */
+export async function freeBlock(
+  offsets: readonly number[],
+  host = '127.0.0.1',
+  range: PortRange = {},
+): Promise<number> {
+  const low = (range.low ?? PORT_LOW) - Math.min(...offsets);
+  const high = (range.high ?? PORT_HIGH) - Math.max(...offsets);
+  assert(offsets.length > 0 && offsets.length <= 1000 && low < high, 'freeBlock: bad offsets or range');
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => release([...held]));
+  }
+  mkdirSync(RESERVE_DIR, { recursive: true });
+  for (let attempts = 0; attempts < 200; attempts++) {
+    const base = low + Math.floor(Math.random() * (high - low));
+    const ports: number[] = [];
+    const servers: Server[] = [];
+    let ok = true;
+    for (const o of offsets) {
+      if (!reserve(base + o)) {
+        ok = false;
+        break;
+      }
+      ports.push(base + o);
+      const s = await probe(base + o, host);
+      if (s === null) {
+        ok = false;
+        break;
+      }
+      servers.push(s);
+    }
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (ok) return base;
+    release(ports);
+  }
+  throw new Error(`no free block of ${offsets.length} ports found on ${host}`);
+}

@@ -4,7 +4,7 @@
 import { assert } from '../util/assert.ts';
 import { freePorts } from './ports.ts';
 
-export { freePorts, release as releasePorts } from './ports.ts';
+export { freeBlock, freePorts, release as releasePorts } from './ports.ts';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
