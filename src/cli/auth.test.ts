@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeasekvClient, LeasekvError } from '../client/index.ts';
-import { startTestCluster, type TestCluster } from './test-cluster.ts';
+import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from './test-cluster.ts';
 
 let cluster: TestCluster | null = null;
 const dir = mkdtempSync(join(tmpdir(), 'leasekv-auth-'));
@@ -26,7 +26,7 @@ before(
       'snapshot-threshold': 10,
     });
   },
-  { timeout: 45_000 },
+  { timeout: START_HOOK_TIMEOUT_MS },
 );
 
 after(async () => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { LeasekvClient } from '../client/index.ts';
 import { freePort, sleep, waitFor } from '../testkit/wait.ts';
-import { startTestCluster, type TestCluster } from './test-cluster.ts';
+import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from './test-cluster.ts';
 
 const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -32,33 +32,48 @@ let cluster: TestCluster | null = null;
 let context: BrowserContext | null = null;
 let profileDir = '';
 let load: { stop: () => Promise<void> } | null = null;
+/**
+ * The set-up under way: after() waits for it before closing. Without that, a set-up still going
+ * when its hook timed out (a cluster start and Chromium's launch at load 20 on 2 cores) launched
+ * Chromium after after() had run, and the file's process never ended: a CI run hung on it (session 8).
+ */
+let setup: Promise<void> | null = null;
+/** Launching Chromium on a loaded 2-core machine, after the cluster started. */
+const LAUNCH_TIMEOUT_MS = 60_000;
 
 before(
   async () => {
     if (skip !== false) return;
-    cluster = await startTestCluster(3, undefined, { tls: true });
-    profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        // The local CA is not in Chromium's store: trust the nodes' own keys, and nothing else.
-        `--ignore-certificate-errors-spki-list=${cluster.spkiPins.join(',')}`,
-      ],
-      viewport: { width: 1440, height: 1000 },
-    });
+    setup = launch();
+    await setup;
   },
-  { timeout: 45_000 },
+  { timeout: START_HOOK_TIMEOUT_MS + LAUNCH_TIMEOUT_MS },
 );
 
+async function launch(): Promise<void> {
+  cluster = await startTestCluster(3, undefined, { tls: true });
+  profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      // The local CA is not in Chromium's store: trust the nodes' own keys, and nothing else.
+      `--ignore-certificate-errors-spki-list=${cluster.spkiPins.join(',')}`,
+    ],
+    viewport: { width: 1440, height: 1000 },
+    timeout: LAUNCH_TIMEOUT_MS,
+  });
+}
+
 after(async () => {
+  await setup?.catch(() => {});
   await load?.stop().catch(() => {});
   await context?.close().catch(() => {});
   await cluster?.close();

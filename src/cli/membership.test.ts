@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeasekvClient } from '../client/index.ts';
 import type { SupervisedNode } from './supervisor.ts';
-import { startTestCluster, type TestCluster } from './test-cluster.ts';
+import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from './test-cluster.ts';
 import { sleep, waitFor } from '../testkit/wait.ts';
 
 let cluster: TestCluster | null = null;
@@ -13,7 +13,7 @@ before(
   async () => {
     cluster = await startTestCluster(3);
   },
-  { timeout: 45_000 },
+  { timeout: START_HOOK_TIMEOUT_MS },
 );
 
 after(async () => {

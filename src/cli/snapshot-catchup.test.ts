@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LeasekvClient } from '../client/index.ts';
-import { startTestCluster, type TestCluster } from './test-cluster.ts';
+import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from './test-cluster.ts';
 import { sleep } from '../testkit/wait.ts';
 
 let cluster: TestCluster | null = null;
@@ -14,7 +14,7 @@ before(
   async () => {
     cluster = await startTestCluster(3, { 'snapshot-threshold': 10 });
   },
-  { timeout: 45_000 },
+  { timeout: START_HOOK_TIMEOUT_MS },
 );
 
 after(async () => {

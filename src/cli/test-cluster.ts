@@ -31,6 +31,16 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
+/**
+ * How long startTestCluster waits for every node to serve, all at once. Each node loads the
+ * TypeScript sources through tsx first: on this project's 2-core machine a 3-node start took 29-41 s
+ * at load 23-34 (18:22-18:25, session 8). Past it, the error carries the nodes' output; a node that
+ * exits meanwhile ends the wait at once.
+ */
+export const START_TIMEOUT_MS = 90_000;
+/** The timeout of a test hook that starts a cluster: long enough for startTestCluster to report its own failure. */
+export const START_HOOK_TIMEOUT_MS = START_TIMEOUT_MS + 15_000;
+
 /** Members the dashboard may add (n4, n5): planned up front, started with --join when added. */
 const SPARE = 2;
 
@@ -105,10 +115,18 @@ export async function startTestCluster(
     releasePorts(proxyPorts);
   };
   try {
-    // Starting a node through tsx takes seconds.
-    for (const n of nodes) {
-      await waitFor(`${n.id} to serve`, 60_000, () => serving(n.clientAddr, tls));
-    }
+    const exited = (): string | undefined => {
+      const gone = supervisor.states().find((st) => st.state === 'stopped');
+      return gone === undefined ? undefined : `${gone.id} exited (${gone.lastExit})`;
+    };
+    const deadline = performance.now() + START_TIMEOUT_MS;
+    await Promise.all(
+      nodes.map((n) =>
+        waitFor(`${n.id} to serve`, Math.max(0, deadline - performance.now()), () => serving(n.clientAddr, tls), {
+          hopeless: exited,
+        }),
+      ),
+    );
   } catch (e) {
     await close();
     throw new Error(`${(e as Error).message}\nnode output:\n${output}`);

@@ -3,17 +3,20 @@
 // holds the nodes' data dirs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestCluster, type TestCluster } from '../test-cluster.ts';
+import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from '../test-cluster.ts';
 import { leasekv } from './cli-test-util.ts';
 
 describe('leasekv CLI against a real cluster', () => {
   let cluster: TestCluster;
   let eps: string;
-  before(async () => {
-    cluster = await startTestCluster(3);
-    eps = cluster.nodes.map((n) => `http://${n.clientAddr}`).join(',');
-  });
-  after(() => cluster.close());
+  before(
+    async () => {
+      cluster = await startTestCluster(3);
+      eps = cluster.nodes.map((n) => `http://${n.clientAddr}`).join(',');
+    },
+    { timeout: START_HOOK_TIMEOUT_MS },
+  );
+  after(() => cluster?.close());
 
   test('a 500 KiB value from stdin through http:// endpoints, read back as JSON', async () => {
     const big = `${'v'.repeat(500 * 1024)}\n`;
