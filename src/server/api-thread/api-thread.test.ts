@@ -107,6 +107,19 @@ describe('client API thread', () => {
     }
   });
 
+  test('requests arriving together cross in batches each way, and each is answered with its own result', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `many/${i}`);
+    const answers = await Promise.all(
+      keys.map((key, i) => post(port, '/leasekv.v1.KV/Put', JSON.stringify({ key, value: `${i}` }))),
+    );
+    for (const a of answers) assert.equal(a.status, 200, a.body);
+    const revisions = answers.map((a) => (JSON.parse(a.body) as { revision: string }).revision);
+    assert.equal(new Set(revisions).size, keys.length, 'one distinct revision per write');
+    keys.forEach((key, i) => assert.equal(backend.data.get(key), `${i}`));
+    const reads = await Promise.all(keys.map((key) => post(port, '/leasekv.v1.KV/Get', JSON.stringify({ key }))));
+    reads.forEach((r, i) => assert.match(r.body, new RegExp(`^\\{"found":true,"value":"${i}",`)));
+  });
+
   test('watch: a gRPC stream fed from the node thread; cancelling it ends the watcher there', async () => {
     const grpc = createClient(KV, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
     const ctrl = new AbortController();

@@ -8,6 +8,7 @@ import { startAdminServer } from './admin-server.ts';
 import { NodeSide } from './node-side.ts';
 import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
 import { newStatsBuffer, readStats, type ApiThreadStats } from './stats.ts';
+import { TurnBatch } from './turn-batch.ts';
 import { threadMemoryBuffer } from '../../util/thread-memory.ts';
 import { workerBootCode } from '../../util/worker-boot.ts';
 
@@ -117,11 +118,11 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
   };
   const authTimer = setInterval(syncAuth, AUTH_SYNC_MS);
   authTimer.unref();
-  const post = (m: ToApi): void => {
-    syncAuth();
-    worker.postMessage(m);
-  };
-  const side = new NodeSide(opts.backend, opts.cluster, post);
+  // Answers go out together once this task's microtasks have run (an apply resolves many writes at
+  // once; turn-batch.ts), each send behind the auth table it needs; lifecycle messages at once.
+  const out = new TurnBatch<ToApi>((m) => worker.postMessage(m), 'microtask', syncAuth);
+  const post = (m: ToApi): void => out.now(m);
+  const side = new NodeSide(opts.backend, opts.cluster, (m) => out.push(m));
   let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';
   let onClosed: (() => void) | null = null;
   post({ t: 'start', data });
@@ -136,7 +137,7 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
       state = 'gone';
       onClosed?.();
     };
-    worker.on('message', (m: ToNode) => {
+    const onMessage = (m: ToNode): void => {
       if (side.handle(m)) return;
       if (m.t === 'log') opts.logger?.[m.level](m.obj, m.msg);
       else if (m.t === 'listening') {
@@ -144,6 +145,10 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
         resolve(m.port);
       } else if (m.t === 'failed') fail(new Error(m.message));
       else if (m.t === 'closed') onClosed?.();
+    };
+    worker.on('message', (m: ToNode) => {
+      if (m.t === 'batch') for (const one of m.ms) onMessage(one);
+      else onMessage(m);
     });
     worker.on('error', (e) => fail(e));
     worker.on('exit', (code) => {

@@ -38,8 +38,15 @@ export interface WireError {
 /** Batches a watcher may have in flight to the API thread before it acknowledges one (flow control). */
 export const WATCH_WINDOW = 16;
 
+/** The messages one side queued within one turn of its loop, in order (turn-batch.ts). */
+export interface Batch<M> {
+  readonly t: 'batch';
+  readonly ms: readonly M[];
+}
+
 /** API thread → node thread. */
 export type ToNode =
+  | Batch<ToNode>
   | { readonly t: 'call'; readonly id: number; readonly op: CallOp; readonly args: readonly unknown[] }
   | { readonly t: 'cancel'; readonly id: number }
   /** A Get the node answers at once if it can (lease or stale), else like get() within timeoutMs. */
@@ -57,6 +64,7 @@ export type ToNode =
 
 /** Node thread → API thread. */
 export type ToApi =
+  | Batch<ToApi>
   | { readonly t: 'ok'; readonly id: number; readonly v: unknown }
   | { readonly t: 'err'; readonly id: number; readonly e: WireError }
   | { readonly t: 'wbatch'; readonly id: number; readonly b: WatchBatch }

@@ -30,7 +30,7 @@ function linkTest(name: string, body: (n: Linked) => Promise<void>): void {
 
 function linked(): { link: NodeLink; sent: () => Promise<ToNode>; answer: (m: ToApi) => void; close: () => void } {
   const { port1, port2 } = new MessageChannel();
-  const link = new NodeLink(port1);
+  const link = new NodeLink((m) => port1.postMessage(m));
   const inbox: ToNode[] = [];
   const waiting: ((m: ToNode) => void)[] = [];
   (port2 as MessagePort).on('message', (m: ToNode) => {

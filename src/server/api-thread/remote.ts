@@ -1,6 +1,5 @@
 // The API thread's side of the port: a KvBackend and a ClusterBackend whose calls run on the
 // node's thread (node-side.ts). An aborted call is forgotten here at once and cancelled there.
-import type { MessagePort } from 'node:worker_threads';
 import type {
   CasRequest,
   CasResult,
@@ -71,10 +70,11 @@ export class NodeLink {
   readonly #watchers = new Map<number, RemoteWatch>();
   #closed = false;
 
-  constructor(private readonly port: MessagePort) {}
+  /** `send` posts to the node's thread (the worker: one message per turn, turn-batch.ts). */
+  constructor(private readonly send: (m: ToNode) => void) {}
 
   post(m: ToNode): void {
-    this.port.postMessage(m);
+    this.send(m);
   }
 
   /** Handles an answer; false for other messages. */

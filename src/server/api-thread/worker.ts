@@ -9,6 +9,7 @@ import type { ClientTlsMaterial } from '../api/front.ts';
 import { forwardTo } from './forward.ts';
 import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
 import { NodeLink, RemoteAuth, RemoteBackend, RemoteCluster } from './remote.ts';
+import { TurnBatch } from './turn-batch.ts';
 import { AuthTable } from '../../kv/auth.ts';
 import { AuthGate } from '../auth/gate.ts';
 import { STATS_INTERVAL_MS, writeStats } from './stats.ts';
@@ -19,7 +20,9 @@ import { API_IDLE_COLLECT, collectLogged, LOOP_BUSY_MS, startIdleCollect } from 
 const port = parentPort as MessagePort;
 publishThreadMemory();
 let data: ApiThreadData | null = null;
-const post = (m: ToNode): void => port.postMessage(m);
+// Requests go out once per turn, together (turn-batch.ts); logs and lifecycle messages at once, behind them.
+const out = new TurnBatch<ToNode>((m) => port.postMessage(m), 'immediate');
+const post = (m: ToNode): void => out.now(m);
 
 /** Errors logged here are logged by the node's logger: an Error does not cross the port, its text does. */
 function plain(obj: object): object {
@@ -33,11 +36,16 @@ const logger: ApiLogger = {
   error: (obj, msg = '') => post({ t: 'log', level: 'error', obj: plain(obj), msg }),
 };
 
-const link = new NodeLink(port);
+const link = new NodeLink((m) => out.push(m));
 let api: ApiServer | null = null;
 let localReads: LocalReads | null = null;
 let closing = false;
 port.on('message', (m: ToApi) => {
+  if (m.t === 'batch') for (const one of m.ms) onMessage(one);
+  else onMessage(m);
+});
+
+function onMessage(m: ToApi): void {
   if (link.handle(m)) return;
   if (m.t === 'tls') tlsMaterial = asBuffers(m.material);
   else if (m.t === 'auth') authTable = tableOf(m.table);
@@ -58,7 +66,7 @@ port.on('message', (m: ToApi) => {
       }
     })();
   }
-});
+}
 
 const lag = new LoopLag();
 // After heavy load, a compacting collection once this thread goes idle (idle-collect.ts): its old
