@@ -5,13 +5,33 @@
 // (consensus) thread is the process id, V8's platform threads (parallel and concurrent GC, compiler
 // jobs) come next, the worker threads last — the client API thread (started first, while the node
 // opens its storage) and then the WAL worker. BENCH_NODE_ARGS adds node options to the members.
-// Used for docs/benchmarks.md, "Write path, session 6".
+// Per thread also its wake-ups per write: voluntary context switches (it blocked, e.g. waited in
+// epoll or on a condition variable, and was woken) and nonvoluntary ones (preempted), from
+// /proc/PID/task/TID/status — on a machine where a cross-core wake-up costs ~10 µs they say how
+// many hops a write takes (docs/benchmarks.md, "Write path, session 8").
+// Used for docs/benchmarks.md, "Write path", sessions 6 and 8.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgent, preload, runLoad } from './load.ts';
 
 const TICKS_PER_S = 100;
+
+/** Per thread id: voluntary and nonvoluntary context switches so far. */
+function threadSwitches(pid: number): Map<number, { vol: number; nonvol: number; name: string }> {
+  const out = new Map<number, { vol: number; nonvol: number; name: string }>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+      const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?';
+      out.set(Number(t), { vol: field('voluntary_ctxt_switches'), nonvol: field('nonvoluntary_ctxt_switches'), name });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
 
 /** Per thread id: user + system CPU ms, and system CPU ms alone. */
 function threadCpuMs(pid: number): Map<number, number> {
@@ -46,6 +66,7 @@ async function main(argv: readonly string[]): Promise<void> {
     await preload(leader.clientPort, 1000, 100, cluster.put);
     const pids = cluster.members.map((m) => m.pid as number);
     const before = pids.map(threadCpuMs);
+    const switchesBefore = pids.map(threadSwitches);
     const r = await runLoad({
       port: leader.clientPort,
       clients: Number(clients),
@@ -58,6 +79,7 @@ async function main(argv: readonly string[]): Promise<void> {
       agent,
     });
     const after = pids.map(threadCpuMs);
+    const switchesAfter = pids.map(threadSwitches);
     const n = r.put.totalCount;
     console.log(
       `${n} writes in ${(r.elapsedMs / 1000).toFixed(1)} s (${((n * 1000) / r.elapsedMs).toFixed(0)}/s), load ${loadavg()[0]?.toFixed(1)}`,
@@ -65,21 +87,36 @@ async function main(argv: readonly string[]): Promise<void> {
     cluster.members.forEach((m, i) => {
       const a = after[i] as Map<number, number>;
       const b = before[i] as Map<number, number>;
+      const sa = switchesAfter[i] as ReturnType<typeof threadSwitches>;
+      const sb = switchesBefore[i] as ReturnType<typeof threadSwitches>;
+      const pid = m.pid as number;
       const rows = [...a.entries()]
         .filter(([tid]) => tid > 0)
-        .map(([tid, ms]) => [tid, ((ms - (b.get(tid) ?? 0)) * 1000) / n] as const)
-        .filter(([, us]) => us >= 1);
-      const total = rows.reduce((s, [, us]) => s + us, 0);
+        .map(([tid, ms]) => {
+          const s0 = sb.get(tid) ?? { vol: 0, nonvol: 0 };
+          const s1 = sa.get(tid) ?? s0;
+          return {
+            tid,
+            name: sa.get(tid)?.name ?? '?',
+            us: ((ms - (b.get(tid) ?? 0)) * 1000) / n,
+            sysUs: (((a.get(-tid) ?? 0) - (b.get(-tid) ?? 0)) * 1000) / n,
+            vol: (s1.vol - s0.vol) / n,
+            nonvol: (s1.nonvol - s0.nonvol) / n,
+          };
+        })
+        .filter((r) => r.us >= 1 || r.vol + r.nonvol >= 0.01);
+      const total = rows.reduce((s, r) => s + r.us, 0);
+      const wakeups = rows.reduce((s, r) => s + r.vol, 0);
       const role = m.clientPort === leader.clientPort ? 'leader' : 'follower';
       console.log(
-        `${role} pid ${m.pid}: ${total.toFixed(0)} µs/write — ` +
-          rows
-            .map(([tid, us]) => {
-              const sys = (((a.get(-tid) ?? 0) - (b.get(-tid) ?? 0)) * 1000) / n;
-              return `${tid === m.pid ? 'main' : `+${tid - (m.pid as number)}`} ${us.toFixed(0)} (sys ${sys.toFixed(0)})`;
-            })
-            .join(', '),
+        `${role} pid ${pid}: ${total.toFixed(0)} µs/write, ${wakeups.toFixed(2)} wake-ups/write (voluntary switches)`,
       );
+      for (const r of rows)
+        console.log(
+          `  ${(r.tid === pid ? 'main' : `+${r.tid - pid}`).padEnd(5)} ${r.name.padEnd(16)} ` +
+            `${r.us.toFixed(0).padStart(4)} µs (sys ${r.sysUs.toFixed(0).padStart(3)})  ` +
+            `vol ${r.vol.toFixed(3)}  nonvol ${r.nonvol.toFixed(3)} per write`,
+        );
     });
   } finally {
     agent.destroy();
