@@ -23,7 +23,13 @@ import { compareHolds, type TxnOp } from './txn.ts';
 import { KvState, toKv, type ChangeEvent, type KvConfig, DEFAULT_KV_CONFIG } from './state.ts';
 
 export type { ApplyResult, KeyValue, TxnOpResult } from './result.ts';
-export { DEFAULT_KV_CONFIG, type ChangeEvent, type ChangeObserver, type KvConfig } from './state.ts';
+export {
+  DEFAULT_KV_CONFIG,
+  RESTORE_PIECE_BYTES,
+  type ChangeEvent,
+  type ChangeObserver,
+  type KvConfig,
+} from './state.ts';
 export { SnapshotDecodeError } from './snapshot.ts';
 
 /** A result before its revision is known. */

@@ -55,14 +55,23 @@ export class SnapshotFeed {
 
   constructor(private readonly sessionConfig: SessionConfig) {}
 
-  /** Decodes what it can of the next bytes; throws SnapshotDecodeError on bad bytes. */
+  /**
+   * Decodes what it can of the next bytes; throws SnapshotDecodeError on bad bytes. Keeps no view
+   * of `piece` after it returns (what is kept is copied): the caller may reuse its memory.
+   */
   feed(piece: Uint8Array): void {
     this.fedBytes += piece.length;
     this.checksum(piece);
     if (this.old !== null) return void this.old.push(Buffer.from(piece));
-    this.pending = this.pending.length === 0 ? Buffer.from(piece) : Buffer.concat([this.pending, piece]);
+    // A view, not a copy, when nothing waits: readKeys copies only the bytes it leaves pending (an
+    // entry cut by the piece's end), and the pages it cuts are copies — one 2 MiB copy less per
+    // piece, and no piece-sized garbage (issue 16).
+    this.pending =
+      this.pending.length === 0
+        ? Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)
+        : Buffer.concat([this.pending, piece]);
     if (this.head === null) {
-      if (this.pending.length < HEAD_MAX_BYTES) return;
+      if (this.pending.length < HEAD_MAX_BYTES) return void (this.pending = Buffer.from(this.pending));
       this.readHead(false);
       if (this.old !== null) return;
     }
@@ -112,7 +121,7 @@ export class SnapshotFeed {
     const version = b[MAGIC.length] as number;
     if (version < 1 || version > SNAPSHOT_VERSION) throw new SnapshotDecodeError(`unknown snapshot version ${version}`);
     if (version < 5) {
-      this.old = [b];
+      this.old = [Buffer.from(b)];
       this.pending = Buffer.alloc(0);
       return;
     }

@@ -19,7 +19,7 @@ import { MembershipTable } from './members.ts';
 import { SnapshotFeed } from './snapshot-feed.ts';
 
 /** Bytes read and decoded per step when restoring from pieces: about KEYS_PER_STEP keys (snapshot.ts). */
-const RESTORE_PIECE_BYTES = 2 << 20;
+export const RESTORE_PIECE_BYTES = 2 << 20;
 import { AuthTable } from './auth.ts';
 import { KeyStore, type KeyRecord, type StoreView } from './store.ts';
 import { TtlTable, type TtlGrant } from './ttl.ts';
@@ -233,8 +233,11 @@ export abstract class KvState {
 
   /**
    * restoreAsync from bytes read a piece at a time (issue 16: a received snapshot's spool file),
-   * never one buffer of the snapshot's size; `read` gives `bytes` bytes at `offset`. The event loop
-   * turns between pieces (each read is asynchronous).
+   * never one buffer of the snapshot's size; `read` gives `bytes` bytes at `offset` (at most
+   * RESTORE_PIECE_BYTES). Nothing keeps a piece once the next is asked for (the feed copies what it
+   * keeps), so `read` may fill the same buffer every time: a restart's load reads the whole
+   * snapshot file through one 2 MiB buffer (issue 16). The event loop turns between pieces (each
+   * read is asynchronous).
    */
   async restoreFromPieces(
     totalBytes: number,

@@ -14,7 +14,7 @@ import { readIdentity } from '../storage/identity.ts';
 import { buildNodeConfig } from './config.ts';
 import { clusterIdFor } from './identity.ts';
 import { restoreDataDir, RestoreError, verifyBackup } from './restore.ts';
-import { openNodeStorage } from './storage-adapter.ts';
+import { openNodeStorage, restoreSnapshotFile } from './storage-adapter.ts';
 
 const BIN = new URL('../../bin/leasekv.mjs', import.meta.url).pathname;
 
@@ -89,7 +89,8 @@ test('restore: the data dir reads back as a snapshot at the backup index with ev
       term: 2,
       confState: { voters: ['m1', 'm2', 'm3'], learners: [], removed: [] },
     });
-    const kv = KvStateMachine.restore(opened.snapshot!.data);
+    const kv = new KvStateMachine();
+    await restoreSnapshotFile(kv, dir, opened.snapshot!);
     assert.equal(kv.get('tab\tkey'), 'line\nvalue');
     assert.equal(kv.get('🔑'), 'x'.repeat(5000));
     assert.equal(kv.sessionCount, 1, 'client sessions are kept');

@@ -7,7 +7,7 @@ import { AutoCompactor } from './auto-compact.ts';
 import { PeerTransport } from '../transport/peer-transport.ts';
 import { formatHostPort, NodeConfigError, type NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
-import { openNodeStorage, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
+import { openNodeStorage, restoreSnapshotFile, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
 import { startNodeIdleCollect } from './idle-collect.ts';
@@ -192,9 +192,9 @@ async function startOnStorage(
     );
   }
   const kv = new KvStateMachine();
-  if (opened.snapshot !== null) kv.restore(opened.snapshot.data);
-  // The closures below keep `storage`, never `opened`: it holds the snapshot's bytes (restored into
-  // the store's pages above) and the log read at start, which must not stay alive with the node.
+  if (opened.snapshot !== null) await restoreSnapshotFile(kv, cfg.dataDir, opened.snapshot);
+  // The closures below keep `storage`, never `opened`: it holds the log read at start, which must
+  // not stay alive with the node.
   const storage = opened.storage;
   log.info(
     {
@@ -346,8 +346,8 @@ async function startOnStorage(
     { client: `${cfg.listenClient.host}:${api.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}` },
     'serving',
   );
-  // The restored snapshot's bytes are garbage once startNode has returned (a later turn): collect
-  // them now rather than whenever V8 next runs a full collection (storage/release_memory.ts).
+  // The restore's pieces and the log read at start are garbage once startNode has returned (a later
+  // turn): collect them now rather than whenever V8 next runs a full collection (release_memory.ts).
   if (opened.snapshot !== null) setImmediate(collectGarbage);
   const stopIdleCollect = startNodeIdleCollect(() => kv.appliedIndex, node.events, log);
   let storageFailed: unknown = null;

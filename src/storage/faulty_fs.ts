@@ -111,10 +111,14 @@ export class FaultyFs implements FileSystem {
     if (offset < ino.syncedSize) this.keepSynced(ino);
     this.put(ino, offset, data);
   }
-  read(fd: Fd, offset: number, length: number): Uint8Array {
+  read(fd: Fd, offset: number, length: number, into?: Uint8Array): Uint8Array {
     const ino = this.fd(fd);
     const end = Math.min(ino.size, offset + length);
-    return ino.buf.slice(Math.min(offset, end), end);
+    const got = ino.buf.subarray(Math.min(offset, end), end);
+    if (into === undefined) return got.slice();
+    if (into.length < length) throw new RangeError(`FaultyFs.read: ${length} bytes into ${into.length}`);
+    into.set(got, 0);
+    return into.subarray(0, got.length);
   }
   fsync(fd: Fd): void {
     this.tick();

@@ -33,7 +33,12 @@ export interface FileSystem {
   /** Writes at the end of the file. Not durable until fsync(fd). */
   append(fd: Fd, data: Uint8Array): void;
   writeAt(fd: Fd, offset: number, data: Uint8Array): void;
-  read(fd: Fd, offset: number, length: number): Uint8Array;
+  /**
+   * Up to `length` bytes at `offset` (fewer at the end of the file). Into `into` when given (its
+   * first `length` bytes; a view of them is returned): a caller reading a large file in slices
+   * reuses one buffer instead of leaving a slice of garbage per read (issue 16).
+   */
+  read(fd: Fd, offset: number, length: number, into?: Uint8Array): Uint8Array;
   /** Makes the file's contents (and size) durable. */
   fsync(fd: Fd): void;
   close(fd: Fd): void;
@@ -88,8 +93,10 @@ export class RealFs implements FileSystem {
     let done = 0;
     while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
   }
-  read(fd: Fd, offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
+  read(fd: Fd, offset: number, length: number, into?: Uint8Array): Uint8Array {
+    if (into !== undefined && into.length < length)
+      throw new RangeError(`RealFs.read: ${length} bytes into ${into.length}`);
+    const out = into ?? new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const n = readSync(fd, out, done, length - done, offset + done);

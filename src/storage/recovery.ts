@@ -8,7 +8,7 @@ import type { FileSystem } from './fs.ts';
 import { scanFrames, type Frame } from './frame.ts';
 import { LogWindow } from './log_window.ts';
 import * as rec from './records.ts';
-import { readSnapshotFile, SNAPSHOT_FILE, type Snapshot } from './snapshot_file.ts';
+import { checkSnapshotFile, SNAPSHOT_FILE, type SnapshotFileLayout } from './snapshot_file.ts';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commit: 0 };
 const SEGMENT_RE = /^([0-9a-f]{16})\.wal$/;
@@ -40,8 +40,11 @@ export interface TailRepair {
 export interface Recovered {
   readonly hardState: HardState;
   readonly snapshot: SnapshotMeta | null;
-  /** The snapshot file as read (and checked) here: Wal.open hands it to the first loadSnapshot. */
-  readonly snapshotFile: Snapshot | null;
+  /**
+   * The snapshot file as checked here (both its checksum and its metadata), read in slices and
+   * never held whole (issue 16): where its data is, for a restart to restore from it in pieces.
+   */
+  readonly snapshotFile: SnapshotFileLayout | null;
   readonly log: LogWindow<Entry>;
   /** Where each entry of `log` was read: its segment's sequence number and its record's offset. */
   readonly locations: WeakMap<Entry, { readonly seq: number; readonly offset: number }>;
@@ -223,7 +226,7 @@ function finish(
   locations: WeakMap<Entry, { seq: number; offset: number }>,
 ): Recovered {
   const snapPath = posix.join(dir, SNAPSHOT_FILE);
-  const snap = readSnapshotFile(fs, dir);
+  const snap = fs.exists(snapPath) ? checkSnapshotFile(fs, snapPath) : null;
   const log = replay.log ?? new LogWindow<Entry>((e) => e.term);
   const marker = replay.marker;
   if (marker !== null && snap === null)

@@ -97,6 +97,88 @@ export function writeSnapshotTempFile(fs: FileSystem, path: string, meta: Snapsh
   }
 }
 
+/** Where a checked snapshot file's parts are (checkSnapshotFile): a restart reads the data from it. */
+export interface SnapshotFileLayout {
+  readonly meta: SnapshotMeta;
+  /** The data's first byte in the file (after magic, metadata length and metadata). */
+  readonly dataOffset: number;
+  readonly dataBytes: number;
+  readonly fileBytes: number;
+}
+
+/** Bytes read and checksummed at a time by checkSnapshotFile: one buffer of this size, reused. */
+export const SNAPSHOT_CHECK_SLICE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Checks the snapshot file at `path` as decodeSnapshot checks its bytes — the same errors, in the
+ * same order — reading it in slices into one reused buffer, never whole (issue 16: a restart read
+ * the ~100 MiB file into memory here and held it until the state machine was restored from it).
+ * Returns the metadata and where the data is; the data itself is read again by whoever restores
+ * from it (the kv snapshot's own CRC32 covers it there).
+ */
+export function checkSnapshotFile(
+  fs: FileSystem,
+  path: string,
+  sliceBytes = SNAPSHOT_CHECK_SLICE_BYTES,
+): SnapshotFileLayout {
+  const bad = (offset: number, why: string): StorageCorruptError =>
+    new StorageCorruptError(path, offset, `corrupt snapshot: ${why}`);
+  const fd = fs.open(path, { create: false });
+  try {
+    const size = fs.size(path);
+    if (size < SNAPSHOT_MIN_FILE_BYTES) throw bad(0, `file too short (${size} bytes)`);
+    const buf = new Uint8Array(Math.min(sliceBytes, size));
+    const readAll = (at: number, n: number): Uint8Array => {
+      const got = fs.read(fd, at, n, buf);
+      if (got.length < n) throw bad(at + got.length, `file ends at ${at + got.length}, not at ${size}`);
+      return got;
+    };
+    const first = readAll(0, MAGIC.length + 4);
+    for (let i = 0; i < MAGIC.length; i++) if (first[i] !== MAGIC[i]) throw bad(0, 'bad magic');
+    const metaStart = MAGIC.length + 4;
+    const metaLen = new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(MAGIC.length, true);
+    let crc = 0;
+    for (let at = 0; at < size - 4;) {
+      const n = Math.min(buf.length, size - 4 - at);
+      crc = crc32c(readAll(at, n), 0, n, crc);
+      at += n;
+    }
+    const tail = readAll(size - 4, 4);
+    if (new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true) !== crc)
+      throw bad(size - 4, 'checksum mismatch');
+    if (metaStart + metaLen > size - 4) throw bad(MAGIC.length, 'metadata length past end');
+    try {
+      const meta = decodeSnapshotMeta(fs.read(fd, metaStart, metaLen));
+      return { meta, dataOffset: metaStart + metaLen, dataBytes: size - 4 - metaStart - metaLen, fileBytes: size };
+    } catch (e) {
+      if (e instanceof PayloadError) throw bad(metaStart, e.message);
+      throw e;
+    }
+  } finally {
+    fs.close(fd);
+  }
+}
+
+/**
+ * The metadata and data offset of a snapshot file from its first bytes (`head`: at least up to the
+ * end of the metadata), with no checksum checked: for a file checkSnapshotFile has checked, to
+ * find the data again. Throws StorageCorruptError.
+ */
+export function snapshotFileHead(file: string, head: Uint8Array): { meta: SnapshotMeta; dataOffset: number } {
+  const bad = (why: string): StorageCorruptError => new StorageCorruptError(file, 0, `corrupt snapshot: ${why}`);
+  if (head.length < SNAPSHOT_MIN_FILE_BYTES - 4) throw bad('file too short');
+  for (let i = 0; i < MAGIC.length; i++) if (head[i] !== MAGIC[i]) throw bad('bad magic');
+  const metaStart = MAGIC.length + 4;
+  const metaEnd = metaStart + new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(MAGIC.length, true);
+  if (metaEnd > head.length) throw bad('metadata length past the head read');
+  try {
+    return { meta: decodeSnapshotMeta(head.subarray(metaStart, metaEnd)), dataOffset: metaEnd };
+  } catch (e) {
+    if (e instanceof PayloadError) throw bad(e.message);
+    throw e;
+  }
+}
+
 export function readSnapshotFile(fs: FileSystem, dir: string): Snapshot | null {
   const path = posix.join(dir, SNAPSHOT_FILE);
   if (!fs.exists(path)) return null;

@@ -17,7 +17,12 @@ const idx = (es: readonly Entry[]): string => es.map((e) => `${e.index}/${e.term
 test('fresh folder opens empty; entries and hard state replay after reopen', () => {
   const fs = new FaultyFs({ seed: 1 });
   const { wal, state, repaired } = Wal.open(fs, DIR);
-  assert.deepEqual(state, { hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: null, entries: [] });
+  assert.deepEqual(state, {
+    hardState: { term: 0, votedFor: null, commit: 0 },
+    snapshot: null,
+    entries: [],
+    snapshotFile: null,
+  });
   assert.equal(repaired, null);
   wal.append(range(1, 3, 1), { term: 1, votedFor: 'n2', commit: 2 });
   wal.sync();
@@ -270,26 +275,40 @@ test('a snapshot renamed into place but whose marker was lost still governs the 
   assert.deepEqual(Wal.open(fs2, DIR).state, Wal.open(fs, DIR).state);
 });
 
-test('the snapshot recovery checked is handed to the first load only; a snapshot saved after it replaces it', () => {
+test('recovery checks the snapshot file in slices, never whole, and says where its data is (issue 16)', () => {
   const fs = new FaultyFs({ seed: 9 });
   const first = Wal.open(fs, DIR).wal;
   first.append(range(1, 6, 1), null);
-  first.saveSnapshot({ index: 4, term: 1, confState: { voters: ['n1'], learners: [] } }, new Uint8Array([1, 2, 3]));
+  const data = new Uint8Array(9 * 1024 * 1024 + 7).map((_, i) => (i * 31) & 0xff);
+  first.saveSnapshot({ index: 4, term: 1, confState: { voters: ['n1'], learners: [] } }, data);
   first.close();
-  const { wal } = Wal.open(fs, DIR);
-  let reads = 0;
+  let wholeReads = 0;
+  let largestRead = 0;
   const readFile = fs.readFile.bind(fs);
   fs.readFile = (path: string): Uint8Array => {
-    if (path.endsWith(SNAPSHOT_FILE)) reads++;
+    if (path.endsWith(SNAPSHOT_FILE)) wholeReads++;
     return readFile(path);
   };
-  assert.deepEqual([...wal.loadSnapshot()!.data], [1, 2, 3]);
-  assert.equal(reads, 0, 'the first load after open does not read the file again');
-  assert.deepEqual([...wal.loadSnapshot()!.data], [1, 2, 3]);
-  assert.equal(reads, 1);
-  const again = Wal.open(fs, DIR).wal;
-  again.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [] } }, new Uint8Array([7]));
-  const loaded = again.loadSnapshot()!;
+  const read = fs.read.bind(fs);
+  fs.read = (fd, offset, length, into) => {
+    largestRead = Math.max(largestRead, length);
+    return read(fd, offset, length, into);
+  };
+  const { wal, state } = Wal.open(fs, DIR);
+  assert.equal(wholeReads, 0, 'recovery does not read the snapshot file whole');
+  assert.ok(largestRead <= 4 * 1024 * 1024, `a read of ${largestRead} bytes`);
+  const file = state.snapshotFile!;
+  assert.deepEqual(file.meta, state.snapshot);
+  assert.equal(file.dataBytes, data.length);
+  assert.equal(file.fileBytes, fs.size(`${DIR}/${SNAPSHOT_FILE}`));
+  const fd = fs.open(`${DIR}/${SNAPSHOT_FILE}`, { create: false });
+  assert.deepEqual(fs.read(fd, file.dataOffset, file.dataBytes), data);
+  fs.close(fd);
+  // A load still reads and checks it whole (the simulator's path).
+  assert.deepEqual(wal.loadSnapshot()!.data, data);
+  wal.saveSnapshot({ index: 6, term: 1, confState: { voters: ['n1'], learners: [] } }, new Uint8Array([7]));
+  const loaded = wal.loadSnapshot()!;
   assert.equal(loaded.meta.index, 6);
   assert.deepEqual([...loaded.data], [7]);
+  assert.equal(Wal.open(fs, DIR).state.snapshotFile?.dataBytes, 1);
 });

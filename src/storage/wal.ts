@@ -19,6 +19,7 @@ import {
   SNAPSHOT_TEMP_FILE,
   writeSnapshotFile,
   type Snapshot,
+  type SnapshotFileLayout,
 } from './snapshot_file.ts';
 
 export interface WalOptions {
@@ -31,6 +32,8 @@ export interface WalState {
   readonly snapshot: SnapshotMeta | null;
   /** The log after the snapshot, in index order (first index = snapshot index + 1, or 1). */
   readonly entries: Entry[];
+  /** The snapshot file recovery checked (its meta is `snapshot`): a restart restores from it in pieces. */
+  readonly snapshotFile: SnapshotFileLayout | null;
 }
 
 export interface WalOpenResult {
@@ -61,11 +64,6 @@ export class Wal {
   private closed = false;
   /** Size of the current segment's header records (0 when reopened: then it has more anyway). */
   private headerBytes = 0;
-  /**
-   * The snapshot file recovery read and checked, handed to the first loadSnapshot (a restart loads
-   * it right after opening: read and checked once, not twice — ~100 MiB with a million keys).
-   */
-  private recoveredSnapshot: Snapshot | null = null;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -103,11 +101,15 @@ export class Wal {
     const log = WalIndex.recovered(r.log, r.locations);
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
     const last = r.segments[r.segments.length - 1];
-    const state: WalState = { hardState: r.hardState, snapshot: r.snapshot, entries: [...r.log.all()] };
+    const state: WalState = {
+      hardState: r.hardState,
+      snapshot: r.snapshot,
+      entries: [...r.log.all()],
+      snapshotFile: r.snapshotFile,
+    };
     const repaired =
       r.repair === null ? null : { file: r.repair.file, offset: r.repair.offset, bytesDropped: r.repair.bytesDropped };
     const wal = Wal.resume(fs, dir, segmentSizeBytes, segments, log, r, last);
-    wal.recoveredSnapshot = r.snapshotFile;
     return { wal, state, repaired };
   }
 
@@ -219,7 +221,6 @@ export class Wal {
     // Earlier records become durable first, so after a crash the folder holds either everything
     // before the snapshot, or that plus the snapshot — never a snapshot over a partial prefix.
     this.sync();
-    this.recoveredSnapshot = null;
     writeSnapshotFile(this.fs, this.dir, meta, data);
     this.recordSnapshot(meta);
   }
@@ -240,7 +241,6 @@ export class Wal {
     }
     // As in saveSnapshot: the entries the snapshot covers are durable before the file is in place.
     this.sync();
-    this.recoveredSnapshot = null;
     this.fs.rename(tmp, posix.join(this.dir, SNAPSHOT_FILE));
     this.fs.fsyncDir(this.dir);
     this.recordSnapshot(meta);
@@ -261,7 +261,6 @@ export class Wal {
     }
     // As in saveSnapshot: what came before is durable before the snapshot is in place.
     this.sync();
-    this.recoveredSnapshot = null;
     const fd = this.fs.open(path, { create: false });
     try {
       this.fs.fsync(fd);
@@ -281,11 +280,9 @@ export class Wal {
     this.sync();
   }
 
-  /** The saved snapshot, or null. Throws StorageCorruptError if it fails its checksum. */
+  /** The saved snapshot read whole, or null (a server's restart reads WalState.snapshotFile in pieces). */
   loadSnapshot(): Snapshot | null {
-    const recovered = this.recoveredSnapshot;
-    this.recoveredSnapshot = null;
-    return recovered ?? readSnapshotFile(this.fs, this.dir);
+    return readSnapshotFile(this.fs, this.dir);
   }
 
   /**
