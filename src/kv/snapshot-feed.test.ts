@@ -67,3 +67,40 @@ test('the feed decodes pieces cut anywhere, and refuses what restore() refuses',
   snap.writeUInt32BE(crc32(snap.subarray(0, snap.length - 4)), snap.length - 4);
   for (const size of [1, ib - 1, ib, snap.length]) assert.throws(() => decodeIn(snap, size), /not strictly ascending/);
 });
+
+test('the feed keeps no view of a piece: one buffer refilled for every piece gives the same state (issue 16)', async () => {
+  const m = new KvStateMachine();
+  for (let i = 0; i < 40_000; i++) put(m, `key-${i}`, 'v'.repeat(i % 300));
+  const bytes = m.snapshot();
+  assert.ok(bytes.length > 4 << 20);
+  // Through restoreFromPieces (2 MiB pieces), every read into the same buffer: byte for byte.
+  const buf = new Uint8Array(2 << 20);
+  const r = new KvStateMachine();
+  await r.restoreFromPieces(bytes.length, async (offset, n) => {
+    buf.fill(0xa5); // what a reused buffer does to a view kept of the last piece
+    buf.set(bytes.subarray(offset, offset + n));
+    return buf.subarray(0, n);
+  });
+  assert.deepEqual(r.snapshot(), bytes);
+  // Pieces cut anywhere (a smaller state), the buffer scribbled over after each is fed: every key
+  // as a whole feed gives.
+  const small = new KvStateMachine();
+  for (let i = 0; i < 3000; i++) put(small, `key-${i}`, 'v'.repeat(i % 300));
+  put(small, 'zz', 'x'.repeat(9000));
+  const sb = small.snapshot();
+  const whole = new SnapshotFeed(DEFAULT_SESSION_CONFIG);
+  whole.feed(sb.slice());
+  const expected = [...whole.finish().store.from('')];
+  assert.equal(expected.length, small.size);
+  for (const size of [1, 5, 77, 4096]) {
+    const f = new SnapshotFeed(DEFAULT_SESSION_CONFIG);
+    const piece = new Uint8Array(size);
+    for (let at = 0; at < sb.length; at += size) {
+      const p = piece.subarray(0, Math.min(size, sb.length - at));
+      p.set(sb.subarray(at, at + p.length));
+      f.feed(p);
+      piece.fill(0xa5);
+    }
+    assert.deepEqual([...f.finish().store.from('')], expected, `pieces of ${size}`);
+  }
+});

@@ -7,6 +7,10 @@
 // for the whole file. Reading beside the WAL is safe: the file is only ever replaced whole (temp
 // file and rename, snapshot_file.ts), and an open file keeps its bytes if it is replaced meanwhile
 // (the caller checks the index it got).
+//
+// A restart reads it here too (issue 16, session 8), a piece at a time through one buffer
+// (openSnapshotData): recovery has checked the file in slices (snapshot_file.ts checkSnapshotFile)
+// and says where its data is; the state machine is restored from the pieces.
 import { Buffer } from 'node:buffer';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
