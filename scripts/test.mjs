@@ -28,6 +28,8 @@ const res = spawnSync(
     '--import',
     'tsx',
     '--test',
+    // A file whose handles outlive its tests (a browser launched late, say) must not hang the run.
+    '--test-force-exit',
     `--test-concurrency=${concurrency}`,
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
