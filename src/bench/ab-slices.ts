@@ -10,7 +10,7 @@
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAgent, preload, runLoad } from './load.ts';
+import { loadAgent, preload, runWrites } from './load.ts';
 import { cpuPerOp, sampleCpu } from './cpu.ts';
 import type { Cluster } from './systems.ts';
 
@@ -50,17 +50,7 @@ async function start(dir: string, name: string, work: string, clients: number): 
 async function slice(s: Side, ms: number, clients: number, record: boolean): Promise<void> {
   const pids = s.cluster.members.map((m) => m.pid);
   const before = sampleCpu(pids);
-  const r = await runLoad({
-    port: s.port,
-    clients,
-    durationMs: ms,
-    readFraction: 0,
-    keys: 1000,
-    valueBytes: 100,
-    get: s.cluster.get('lease'),
-    put: s.cluster.put,
-    agent: s.agent,
-  });
+  const r = await runWrites(s.port, s.agent, clients, ms, s.cluster.put);
   if (!record) return;
   const c = cpuPerOp(before, sampleCpu(pids), 1);
   s.ops += r.put.totalCount;

@@ -11,7 +11,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { loadAgent, runLoad } from './load.ts';
+import { loadAgent, runWrites } from './load.ts';
 
 const TICKS_PER_S = 100;
 const PUT_PATH = '/leasekv.v1.KV/Put';
@@ -86,17 +86,10 @@ async function start(dir: string, name: string, clients: number): Promise<Side> 
 
 async function slice(s: Side, ms: number, clients: number, record: boolean): Promise<void> {
   const before = threads(s.pid);
-  const r = await runLoad({
-    port: s.port,
-    clients,
-    durationMs: ms,
-    readFraction: 0,
-    keys: 1000,
-    valueBytes: 100,
-    get: () => ({ path: '/', body: '' }),
-    put: (key, value) => ({ path: PUT_PATH, body: JSON.stringify({ key, value }) }),
-    agent: s.agent,
-  });
+  const r = await runWrites(s.port, s.agent, clients, ms, (key, value) => ({
+    path: PUT_PATH,
+    body: JSON.stringify({ key, value }),
+  }));
   const after = threads(s.pid);
   if (r.errors > 0) console.log(`${s.name}: ${r.errors} errors (first: ${r.firstError})`);
   if (!record) return;

@@ -138,6 +138,30 @@ export async function runLoad(w: Workload): Promise<LoadResult> {
  * Writes every key once (so reads find values), with `concurrency` requests in flight. Given several
  * ports, a failed write moves on to the next one (leadership may change during a long load).
  */
+/**
+ * The write-only workload the A/B tools share (ab-slices, thread-cpu, api-cost): closed-loop Puts of
+ * 100-byte values over 1000 keys on kept-open connections; `get` is never called.
+ */
+export function runWrites(
+  port: number,
+  agent: Agent,
+  clients: number,
+  durationMs: number,
+  put: Workload['put'],
+): Promise<LoadResult> {
+  return runLoad({
+    port,
+    clients,
+    durationMs,
+    readFraction: 0,
+    keys: 1000,
+    valueBytes: 100,
+    get: () => ({ path: '/', body: '' }),
+    put,
+    agent,
+  });
+}
+
 export async function preload(
   ports: number | readonly number[],
   keys: number,

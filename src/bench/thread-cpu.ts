@@ -13,7 +13,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAgent, preload, runLoad } from './load.ts';
+import { loadAgent, preload, runWrites } from './load.ts';
 
 const TICKS_PER_S = 100;
 
@@ -67,17 +67,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const pids = cluster.members.map((m) => m.pid as number);
     const before = pids.map(threadCpuMs);
     const switchesBefore = pids.map(threadSwitches);
-    const r = await runLoad({
-      port: leader.clientPort,
-      clients: Number(clients),
-      durationMs: Number(seconds) * 1000,
-      readFraction: 0,
-      keys: 1000,
-      valueBytes: 100,
-      get: cluster.get('lease'),
-      put: cluster.put,
-      agent,
-    });
+    const r = await runWrites(leader.clientPort, agent, Number(clients), Number(seconds) * 1000, cluster.put);
     const after = pids.map(threadCpuMs);
     const switchesAfter = pids.map(threadSwitches);
     const n = r.put.totalCount;

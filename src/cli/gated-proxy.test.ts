@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { freePorts, releasePorts, waitFor } from '../testkit/wait.ts';
-import { startGatedProxy } from './gated-proxy.ts';
+import { startGatedProxy, type GatedProxy } from './gated-proxy.ts';
 
 /** What a dial of 127.0.0.1:port gets: 'refused', 'echo' (a byte came back) or 'cut' (closed, nothing back). */
 function dial(port: number): Promise<'refused' | 'echo' | 'cut'> {
@@ -22,7 +22,8 @@ function dial(port: number): Promise<'refused' | 'echo' | 'cut'> {
   });
 }
 
-test('gated proxy: refuses until its target listens, then forwards; a block set before it opened holds', async () => {
+/** A gated proxy on a free port in front of another free port (nothing listens there yet). */
+async function gatedOnFreePorts(): Promise<{ proxy: GatedProxy; listenPort: number; targetPort: number }> {
   const [listenPort, targetPort] = (await freePorts(2)) as [number, number];
   const proxy = await startGatedProxy({
     listenHost: '127.0.0.1',
@@ -31,6 +32,11 @@ test('gated proxy: refuses until its target listens, then forwards; a block set 
     targetPort,
     probeIntervalMs: 20,
   });
+  return { proxy, listenPort, targetPort };
+}
+
+test('gated proxy: refuses until its target listens, then forwards; a block set before it opened holds', async () => {
+  const { proxy, listenPort, targetPort } = await gatedOnFreePorts();
   let echo: Server | null = null;
   try {
     assert.equal(proxy.port, listenPort);
@@ -56,14 +62,7 @@ test('gated proxy: refuses until its target listens, then forwards; a block set 
 });
 
 test('gated proxy: close() while the gate is still shut stops probing and never listens', async () => {
-  const [listenPort, targetPort] = (await freePorts(2)) as [number, number];
-  const proxy = await startGatedProxy({
-    listenHost: '127.0.0.1',
-    listenPort,
-    targetHost: '127.0.0.1',
-    targetPort,
-    probeIntervalMs: 20,
-  });
+  const { proxy, listenPort, targetPort } = await gatedOnFreePorts();
   await proxy.close();
   const echo = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => echo.listen(targetPort, '127.0.0.1', r));
