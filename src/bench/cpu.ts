@@ -24,6 +24,21 @@ export function selfCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/**
+ * The whole machine's CPU time so far, every core, in clock ticks (/proc/stat's first line): busy
+ * (everything but idle and iowait) and total. Two samples say how busy the machine was between them.
+ */
+export function machineTicks(): { busy: number; total: number } {
+  try {
+    const first = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const f = first.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
 export interface CpuSample {
   readonly members: readonly number[];
   readonly self: number;
