@@ -8,14 +8,14 @@ import { codeToHttpStatus } from '@connectrpc/connect/protocol-connect';
 import { encodeBackupAsync, type BackupMember } from '../storage/backup_file.ts';
 import { toConnectError } from './api/errors.ts';
 import type { ExtraRoute } from './api/server.ts';
-import { formatHostPort, type NodeConfig } from './config.ts';
+import { formatHostPort, type HostPort, type NodeConfig } from './config.ts';
 import type { LeaseKvNode } from './node.ts';
 import { requireRoot, type AuthGate } from './auth/gate.ts';
 import { callerOfRequest } from './api/authz.ts';
 
 export const BACKUP_PATH = '/snapshot';
 
-type BackupSource = Pick<LeaseKvNode, 'backup'>;
+type BackupSource = Pick<LeaseKvNode, 'backup' | 'memberList'>;
 
 function sendError(res: ServerResponse, err: unknown): void {
   const ce = toConnectError(err);
@@ -37,16 +37,18 @@ function sendError(res: ServerResponse, err: unknown): void {
 export function backupRoute(node: BackupSource, cfg: NodeConfig, gate?: AuthGate): ExtraRoute {
   // One backup at a time per node: each holds a full copy of the state while it is encoded and sent.
   let busy = false;
-  const addressed = (ids: readonly string[]): BackupMember[] =>
-    ids.map((id) => {
-      const hp = cfg.peers.get(id);
-      const ca = cfg.clientAddrs.get(id);
-      return {
-        id,
-        peerAddr: hp === undefined ? '' : formatHostPort(hp),
-        clientAddr: ca === undefined ? '' : formatHostPort(ca),
-      };
-    });
+  // The members' addresses as the cluster knows them (those added by `member add` are in no flag of
+  // this node, and a node restarted without --peers has none), else as this node's flags give them.
+  const addressed = (ids: readonly string[]): BackupMember[] => {
+    const known = new Map(node.memberList().map((m) => [m.id, m]));
+    const or = (a: string | undefined, hp: HostPort | undefined): string =>
+      a !== undefined && a !== '' ? a : hp === undefined ? '' : formatHostPort(hp);
+    return ids.map((id) => ({
+      id,
+      peerAddr: or(known.get(id)?.peerAddr, cfg.peers.get(id)),
+      clientAddr: or(known.get(id)?.clientAddr, cfg.clientAddrs.get(id)),
+    }));
+  };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       // A backup holds every key and the password hashes: root only (issue 15).

@@ -252,8 +252,20 @@ export abstract class NodeDrive extends HostNode {
 
   protected override notLeader(hint: string | null): NotLeaderError {
     const leader = hint ?? this.core.status(this.now()).leader ?? '';
-    const addr = leader === '' ? undefined : this.cfg.clientAddrs.get(leader);
-    return new NotLeaderError(leader, addr === undefined ? '' : formatHostPort(addr));
+    return new NotLeaderError(leader, this.clientAddrOf(leader));
+  }
+
+  /**
+   * Where clients reach member `id` ('' if unknown), for leader hints: from the members view — the
+   * membership in force, with the addresses of members added since this node's flags were written
+   * (a leader added by `member add` is in no --client-addrs) — and else from --client-addrs.
+   */
+  protected clientAddrOf(id: string): string {
+    if (id === '') return '';
+    const known = this.membersView().find((m) => m.id === id)?.clientAddr;
+    if (known !== undefined && known !== '') return known;
+    const flag = this.cfg.clientAddrs.get(id);
+    return flag === undefined ? '' : formatHostPort(flag);
   }
 
   protected override writeLost(): Error {

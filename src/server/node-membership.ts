@@ -6,7 +6,6 @@ import type { RaftNode } from '../raft/node.ts';
 import type { ConfChange } from '../raft/types.ts';
 import type { ConfChangeResult } from '../raft/membership.ts';
 import type { MembershipTable } from '../kv/members.ts';
-import { formatHostPort } from './config.ts';
 import type { NotLeaderError, MemberInfo, StatusResult } from './backend.ts';
 import { NodeDrive } from './node-drive.ts';
 import { VERSION } from './node-drive.ts';
@@ -51,13 +50,12 @@ export abstract class NodeMembership extends NodeDrive {
   status(): Promise<StatusResult> {
     const st = this.core.status(this.now());
     const leader = st.leader ?? '';
-    const leaderAddr = leader === '' ? undefined : this.cfg.clientAddrs.get(leader);
     return Promise.resolve({
       id: this.cfg.id,
       role: st.role === 'leader' ? 'leader' : st.role === 'follower' ? 'follower' : 'candidate',
       term: st.term,
       leader,
-      leaderClientAddr: leaderAddr === undefined ? '' : formatHostPort(leaderAddr),
+      leaderClientAddr: this.clientAddrOf(leader),
       commitIndex: st.commit,
       appliedIndex: this.kv.appliedIndex,
       leaseHeld: st.leaseHeld,

@@ -12,6 +12,8 @@ import { call, showResult } from '../../testkit/http.ts';
 import { runWorkload } from './workload.ts';
 import { spawnSync } from 'node:child_process';
 import { LEASEKV_BIN } from '../../testkit/proc.ts';
+import { decodeBackup } from '../../storage/backup_file.ts';
+import { BACKUP_PATH } from '../backup-route.ts';
 
 holdClusterLock({ before, after });
 
@@ -96,6 +98,28 @@ test('replace a member whose host died (kill -9, data dir gone) by a new member 
   });
 });
 
+/**
+ * Leader hints, Status and backups give the addresses of members added by `member add` — in no
+ * member's --peers or --client-addrs — as the cluster recorded them (they were empty before).
+ */
+async function addressesAsTheClusterKnows(c: Cluster, leader: string, members: readonly string[]): Promise<void> {
+  const follower = 'n1';
+  const hinted = await call(c.endpoint(follower), 'Put', { key: 'hint', value: 'x' }, 3000);
+  assert.ok(
+    hinted.kind === 'error' && hinted.leader === leader && hinted.leaderAddr === c.clientAddr(leader),
+    `${follower} names ${leader} at ${c.clientAddr(leader)}: ${showResult(hinted)}`,
+  );
+  const st = await call(c.endpoint(follower), 'Status', {}, 3000);
+  assert.ok(st.kind === 'ok' && st.body['leaderClientAddr'] === c.clientAddr(leader), showResult(st));
+  const res = await fetch(`http://${c.clientAddr(leader)}${BACKUP_PATH}`);
+  assert.equal(res.status, 200);
+  const { header } = decodeBackup(new Uint8Array(await res.arrayBuffer()));
+  assert.deepEqual(
+    header.members.map((m) => `${m.id}=${m.peerAddr},${m.clientAddr}`).sort(),
+    members.map((id) => `${id}=${c.peerAddr(id)},${c.clientAddr(id)}`),
+  );
+}
+
 test('grow 3→5, transfer leadership, remove the leader, shrink to 3, under load', async (t) => {
   await withCluster(t, { name: 'member-grow', spare: 2 }, async (c) => {
     await c.writeViaLeader('before', '1');
@@ -126,6 +150,7 @@ test('grow 3→5, transfer leadership, remove the leader, shrink to 3, under loa
       await c.waitMembers(roles(all.map((m) => [m, 'voter'])), c.liveIds());
       const moved = await c.change('TransferLeadership', { target: 'n4' });
       assert.equal(moved['leader'], 'n4');
+      await addressesAsTheClusterKnows(c, 'n4', all);
       // Remove the leader: it hands over and leaves.
       await c.change('MemberRemove', { id: 'n4' });
       await c.terminate('n4');
