@@ -137,10 +137,17 @@ describe('HTTP/JSON API over a fake backend', () => {
     await expectError('Put', { key: 'k', value: 'v', clientId: 'c' }, 'invalid_argument', 400, /without seq/);
     await expectError('Put', { key: 'k', value: 'v', seq: -1 }, 'invalid_argument', 400);
     await expectError('Put', { key: 'k', value: 'x'.repeat(5000) }, 'resource_exhausted', 413);
-    // Lone surrogates have no UTF-8 form: stored they would silently become U+FFFD.
-    await expectError('Put', { key: 'k\ud800', value: 'v' }, 'invalid_argument', 400, /key is not valid Unicode/);
-    await expectError('Get', { key: '\udc00' }, 'invalid_argument', 400, /key is not valid Unicode/);
-    await expectError('Put', { key: 'k', value: 'v\ud800' }, 'invalid_argument', 400, /value is not valid Unicode/);
+    // Lone surrogates have no UTF-8 form: stored they would silently become U+FFFD. Refused with
+    // Connect's message, on the fast path too (it hands them to Connect).
+    await expectError('Put', { key: 'k\ud800', value: 'v' }, 'invalid_argument', 400, /PutRequest\.key.*invalid UTF8/);
+    await expectError('Get', { key: '\udc00' }, 'invalid_argument', 400, /GetRequest\.key.*invalid UTF8/);
+    await expectError(
+      'Put',
+      { key: 'k', value: 'v\ud800' },
+      'invalid_argument',
+      400,
+      /PutRequest\.value.*invalid UTF8/,
+    );
     await expectError(
       'CompareAndSwap',
       { key: 'k', expected: '\ud800', value: 'v' },
@@ -154,7 +161,7 @@ describe('HTTP/JSON API over a fake backend', () => {
       { key: 'k', value: 'v', clientId: '\ud800', seq: 1 },
       'invalid_argument',
       400,
-      /client_id is not valid Unicode/,
+      /client_id.*invalid UTF8/,
     );
     assert.equal((await call('Put', { key: 'k😀', value: 'é😀' })).status, 200, 'surrogate pairs are fine');
     assert.equal((await call('Get', { key: 'a' })).json['found'], true);

@@ -65,6 +65,25 @@ const CASES: readonly Case[] = [
     body: '{"key":"a"}',
     headers: { 'content-type': 'application/json', 'connect-timeout-ms': '1.5' },
   },
+  // Session 9 audit: the fast path answered these differently from Connect (a 0 deadline: 200, and
+  // the Put applied; lone surrogates: its own message instead of Connect's).
+  {
+    name: 'timeout 0 get',
+    path: G,
+    body: '{"key":"a"}',
+    headers: { 'content-type': 'application/json', 'connect-timeout-ms': '0' },
+  },
+  {
+    name: 'timeout 0 put',
+    path: P,
+    body: '{"key":"t0","value":"x"}',
+    headers: { 'content-type': 'application/json', 'connect-timeout-ms': '0' },
+  },
+  { name: 'get after timeout 0 put', path: G, body: '{"key":"t0"}' },
+  { name: 'lone surrogate key get', path: G, body: '{"key":"\\ud800"}' },
+  { name: 'lone surrogate key put', path: P, body: '{"key":"a\\udfff","value":"x"}' },
+  { name: 'lone surrogate value', path: P, body: '{"key":"a","value":"\\ud83d"}' },
+  { name: 'lone surrogate client id', path: P, body: '{"key":"a","value":"v","clientId":"\\ud800","seq":1}' },
   {
     name: 'not leader',
     path: G,

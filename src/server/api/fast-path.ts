@@ -3,8 +3,8 @@
 // ~0.4 ms of server CPU per request, a bare node:http handler several times less).
 //
 // Wire compatibility with Connect is by construction: the fast path only answers requests whose
-// JSON has exactly the plain shape (known fields, plain types, no compression, a valid timeout
-// header); anything else — unknown fields, numeric enums, null, proto field names mixed with JSON
+// JSON has exactly the plain shape (known fields, plain types, strings without lone surrogates, no
+// compression, a valid non-zero timeout header); anything else — unknown fields, numeric enums, null, proto field names mixed with JSON
 // names — is handed, already parsed (the body is parsed once, issue 13), to the Connect handler for
 // the same method, which answers it exactly as it would have. Bodies that do not parse are refused
 // here with the message Connect (protobuf-es) gives. Errors are serialized by Connect's own
@@ -32,6 +32,7 @@ import { isWellFormed, toGet, toPut } from './validate.ts';
 import { callerOfRequest } from './authz.ts';
 import { allowKey, type Identity } from '../auth/gate.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
+import { clampTimeoutHeaders } from './timeout-header.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
 export const PUT_PATH = '/leasekv.v1.KV/Put';
@@ -93,9 +94,11 @@ export class FastPath {
 
   #answer(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, conn: ConnShare): void {
     const timeoutHeader = req.headers['connect-timeout-ms'] as string | undefined;
-    if (timeoutHeader !== undefined && !TIMEOUT_RE.test(timeoutHeader))
-      return this.#decline(req, res, path, body, undefined, conn);
     const timeoutMs = timeoutHeader === undefined ? undefined : Number(timeoutHeader);
+    // A deadline of 0 has passed before any work: Connect answers deadline_exceeded without calling
+    // the handler, where the fast path answered a lease read 200 and applied a Put (session 9 audit).
+    if (timeoutHeader !== undefined && (!TIMEOUT_RE.test(timeoutHeader) || timeoutMs === 0))
+      return this.#decline(req, res, path, body, undefined, conn);
     const typeName = path === GET_PATH ? GET_TYPE : PUT_TYPE;
     // The body is parsed once, here, on every path: a body that is not plain goes to Connect already
     // parsed. Before parsing, the same checks as Connect's JSON decoder (json-guard.ts); after, the
@@ -169,7 +172,7 @@ export class FastPath {
     const backend = this.core.backend;
     const key = g.key;
     if (backend.getNow === undefined || key === undefined || key === '') return null;
-    if (Buffer.byteLength(key) > this.core.limits.maxKeyBytes || !isWellFormed(key)) return null;
+    if (Buffer.byteLength(key) > this.core.limits.maxKeyBytes) return null;
     const r = backend.getNow({ key, consistency: g.consistency });
     return r === null ? null : getJson(r);
   }
@@ -262,9 +265,9 @@ export class FastPath {
     let seq = 0;
     for (const k in body) {
       const v = body[k];
-      if (k === 'key' && typeof v === 'string') key = v;
-      else if (k === 'value' && typeof v === 'string') value = v;
-      else if (k === 'clientId' && typeof v === 'string') clientId = v;
+      if (k === 'key' && typeof v === 'string' && isWellFormed(v)) key = v;
+      else if (k === 'value' && typeof v === 'string' && isWellFormed(v)) value = v;
+      else if (k === 'clientId' && typeof v === 'string' && isWellFormed(v)) clientId = v;
       else if (k === 'seq' && typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) seq = v;
       else if (k === 'seq' && typeof v === 'string' && /^(0|[1-9]\d{0,14})$/.test(v)) seq = Number(v);
       else return undefined;
@@ -293,6 +296,7 @@ export class FastPath {
       body === undefined ? (parsed as JsonValue) : undefined,
       values,
     );
+    clampTimeoutHeaders(uReq.header);
     const req2 =
       body === undefined
         ? uReq
@@ -320,7 +324,7 @@ function plainGet(body: unknown): PlainGet | undefined {
   let consistency: Consistency = 'linearizable';
   for (const k in body) {
     const v = body[k];
-    if (k === 'key' && typeof v === 'string') key = v;
+    if (k === 'key' && typeof v === 'string' && isWellFormed(v)) key = v;
     else if (k === 'consistency' && v === 'STALE') consistency = 'stale';
     else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
     else return undefined;

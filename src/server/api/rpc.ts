@@ -24,6 +24,7 @@ import { CONN_SHARE, type ConnShare } from './core.ts';
 import type { Admission } from './admission.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import type { ApiLimits } from './limits.ts';
+import { clampTimeoutHeaders } from './timeout-header.ts';
 
 type NodeReq = IncomingMessage | Http2ServerRequest;
 type NodeRes = ServerResponse | Http2ServerResponse;
@@ -226,6 +227,7 @@ function run(
   standIn: boolean,
 ): void {
   const uReq = universalRequestFromNodeRequest(req as IncomingMessage, res as ServerResponse, undefined, values);
+  clampTimeoutHeaders(uReq.header);
   if (standIn) {
     uReq.header.delete('content-encoding');
     uReq.header.delete('content-length');
