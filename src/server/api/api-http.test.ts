@@ -163,6 +163,18 @@ describe('HTTP/JSON API over a fake backend', () => {
       400,
       /client_id.*invalid UTF8/,
     );
+    // A uint64 above 2^53 is named by its own field, not "seq" (session 9 audit).
+    const big = '18446744073709551615';
+    await expectError('Range', { prefix: '', revision: big }, 'invalid_argument', 400, /^revision \d+ is too large$/);
+    await expectError(
+      'Put',
+      { key: 'k', value: 'v', ttlId: big },
+      'invalid_argument',
+      400,
+      /^ttl_id \d+ is too large$/,
+    );
+    await expectError('TtlKeepAlive', { id: big }, 'invalid_argument', 400, /^id \d+ is too large$/);
+    await expectError('Compact', { revision: big }, 'invalid_argument', 400, /^revision \d+ is too large$/);
     assert.equal((await call('Put', { key: 'k😀', value: 'é😀' })).status, 200, 'surrogate pairs are fine');
     assert.equal((await call('Get', { key: 'a' })).json['found'], true);
   });

@@ -21,9 +21,12 @@ export function consistency(c: number): 'linearizable' | 'stale' {
   }
 }
 
-/** uint64 on the wire; anything above 2^53 is not a sequence number a client could have counted to. */
-export function u64(v: bigint): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConnectError(`seq ${v} is too large`, Code.InvalidArgument);
+/**
+ * uint64 on the wire; anything above 2^53 is not a sequence number, revision or id a client could
+ * have been given or counted to. `field` names it in the error (the proto field name).
+ */
+export function u64(v: bigint, field: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConnectError(`${field} ${v} is too large`, Code.InvalidArgument);
   return Number(v);
 }
 
@@ -36,7 +39,13 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     async put(req, ctx) {
       const id = who(ctx);
       const r = toPut(
-        { key: req.key, value: req.value, clientId: req.clientId, seq: u64(req.seq), ttlId: u64(req.ttlId) },
+        {
+          key: req.key,
+          value: req.value,
+          clientId: req.clientId,
+          seq: u64(req.seq, 'seq'),
+          ttlId: u64(req.ttlId, 'ttl_id'),
+        },
         limits,
       );
       allowKey(id, r.key, true);
@@ -62,7 +71,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     },
     async delete(req, ctx) {
       const id = who(ctx);
-      const r = toDelete({ key: req.key, clientId: req.clientId, seq: u64(req.seq) }, limits);
+      const r = toDelete({ key: req.key, clientId: req.clientId, seq: u64(req.seq, 'seq') }, limits);
       allowKey(id, r.key, true);
       const res = await run(ctx, (s) => backend.delete(r, s));
       return { deleted: res.deleted, index: BigInt(res.index), revision: BigInt(res.revision) };
@@ -70,7 +79,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     async compareAndSwap(req, ctx) {
       const id = who(ctx);
       const r = toCas(
-        { key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq) },
+        { key: req.key, expected: req.expected, value: req.value, clientId: req.clientId, seq: u64(req.seq, 'seq') },
         limits,
       );
       allowKey(id, r.key, true);
@@ -81,7 +90,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     async range(req, ctx) {
       const id = who(ctx);
       const base = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
-      const r = req.revision === 0n ? base : { ...base, revision: u64(req.revision) };
+      const r = req.revision === 0n ? base : { ...base, revision: u64(req.revision, 'revision') };
       allowPrefix(id, r.prefix, false);
       const res = await run(ctx, (s) => backend.range(r, s));
       return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
@@ -90,7 +99,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       requireSomeWrite(who(ctx), 'make a TTL grant');
       if (req.ttlMs < 1 || req.ttlMs > MAX_TTL_MS)
         throw new ConnectError(`ttl_ms must be in 1..${MAX_TTL_MS}, got ${req.ttlMs}`, Code.InvalidArgument);
-      const session = checkSession(req.clientId, u64(req.seq));
+      const session = checkSession(req.clientId, u64(req.seq, 'seq'));
       const r = await run(ctx, (s) =>
         backend.ttlGrant(session === undefined ? { ttlMs: req.ttlMs } : { ttlMs: req.ttlMs, session }, s),
       );
@@ -98,21 +107,21 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     },
     async compact(req, ctx) {
       requireRoot(who(ctx), 'compact');
-      const session = checkSession(req.clientId, u64(req.seq));
-      const revision = u64(req.revision);
+      const session = checkSession(req.clientId, u64(req.seq, 'seq'));
+      const revision = u64(req.revision, 'revision');
       const r = await run(ctx, (s) => backend.compact(session === undefined ? { revision } : { revision, session }, s));
       return { compactRevision: BigInt(r.compactRevision), index: BigInt(r.index), revision: BigInt(r.revision) };
     },
     async ttlKeepAlive(req, ctx) {
       requireSomeWrite(who(ctx), 'keep a TTL grant alive');
-      const r = await run(ctx, (s) => backend.ttlKeepAlive(u64(req.id), s));
+      const r = await run(ctx, (s) => backend.ttlKeepAlive(u64(req.id, 'id'), s));
       return { id: BigInt(r.id), ttlMs: r.ttlMs };
     },
     async ttlRevoke(req, ctx) {
       const caller = who(ctx);
       requireSomeWrite(caller, 'revoke a TTL grant');
-      const session = checkSession(req.clientId, u64(req.seq));
-      const id = u64(req.id);
+      const session = checkSession(req.clientId, u64(req.seq, 'seq'));
+      const id = u64(req.id, 'id');
       // Revoking deletes the grant's keys: every one must be writable by the caller.
       if (caller !== null && !caller.root) for (const k of backend.ttlKeys?.(id) ?? []) allowKey(caller, k, true);
       const r = await run(ctx, (s) => backend.ttlRevoke(session === undefined ? { id } : { id, session }, s));
@@ -127,7 +136,7 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     },
     async txn(req, ctx) {
       const id = who(ctx);
-      const r = toTxn(req, u64(req.seq), limits);
+      const r = toTxn(req, u64(req.seq, 'seq'), limits);
       allowTxn(id, r);
       return txnToApi(await run(ctx, (s) => backend.txn(r, s)));
     },
