@@ -32,6 +32,16 @@ export function authService(core: ApiCore, gate: AuthGate, backend: AuthBackend)
   const run = <T>(ctx: HandlerContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
     core.call(ctx.signal, ctx.timeoutMs(), fn);
   const admin = (ctx: HandlerContext): void => requireRoot(callerOf(gate, ctx), 'manage users and roles');
+  /**
+   * Before a password is hashed: with auth off, requireRoot lets anyone through and the change is
+   * refused only when applied, after a scrypt (~50 ms of a libuv pool thread, outside the in-flight
+   * budget) — 1,000 unauthenticated UserAdd calls kept the node's pool busy for ~55 s (session 9
+   * audit). The same refusal, at once.
+   */
+  const enabled = (): void => {
+    if (!backend.authTable().enabled)
+      throw new ConnectError('auth is not enabled (start a member with --auth)', Code.InvalidArgument);
+  };
   const change = async (ctx: HandlerContext, c: AuthChange): Promise<{ index: bigint }> => {
     const r = await run(ctx, (s) => backend.authChange(c, s));
     return { index: BigInt(r.index) };
@@ -52,6 +62,7 @@ export function authService(core: ApiCore, gate: AuthGate, backend: AuthBackend)
     },
     async userAdd(req, ctx) {
       admin(ctx);
+      enabled();
       const h = await hashPassword(password(req.password));
       return change(ctx, { kind: 'user-add', name: name(req.name, 'user'), ...h });
     },
@@ -61,6 +72,7 @@ export function authService(core: ApiCore, gate: AuthGate, backend: AuthBackend)
     },
     async userChangePassword(req, ctx) {
       admin(ctx);
+      enabled();
       const h = await hashPassword(password(req.password));
       return change(ctx, { kind: 'user-passwd', name: name(req.name, 'user'), ...h });
     },
