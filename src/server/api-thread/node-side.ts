@@ -5,6 +5,7 @@
 import type { KvBackend, GetRequest, GetResult, PutRequest, RangeResult, TxnResult } from '../backend.ts';
 import type { ClusterBackend } from '../cluster-backend.ts';
 import type { WatchStream } from '../backend.ts';
+import { eventBytes, type WatchBatch } from '../../kv/watcher.ts';
 import {
   CLUSTER_OPS,
   CODE_DEADLINE_EXCEEDED,
@@ -12,6 +13,7 @@ import {
   plainBatch,
   plainKv,
   WATCH_WINDOW,
+  WATCH_WINDOW_BYTES,
   type CallOp,
   type ToApi,
   type ToNode,
@@ -21,8 +23,19 @@ interface WatchState {
   readonly stream: WatchStream;
   readonly it: AsyncIterator<unknown>;
   credit: number;
+  /** Sizes of the batches sent and not yet acknowledged, oldest first (acknowledged in order). */
+  readonly unacked: number[];
+  /** Their sum: a new batch is taken only while it is under WATCH_WINDOW_BYTES. */
+  unackedBytes: number;
   pumping: boolean;
   ended: boolean;
+}
+
+/** What a batch costs the API thread, as the hub counts it (kv/watcher.ts eventBytes). */
+function batchBytes(b: WatchBatch): number {
+  let n = 0;
+  for (const e of b.events) n += eventBytes(e);
+  return n;
 }
 
 const CLUSTER = new Set<string>(CLUSTER_OPS);
@@ -59,6 +72,7 @@ export class NodeSide {
         const w = this.#watches.get(m.id);
         if (w !== undefined) {
           w.credit++;
+          w.unackedBytes -= w.unacked.shift() ?? 0;
           this.#pump(m.id, w);
         }
         return true;
@@ -184,6 +198,8 @@ export class NodeSide {
       stream,
       it: stream[Symbol.asyncIterator](),
       credit: WATCH_WINDOW,
+      unacked: [],
+      unackedBytes: 0,
       pumping: false,
       ended: false,
     };
@@ -191,18 +207,25 @@ export class NodeSide {
     this.#pump(id, w);
   }
 
-  /** Sends batches while the API thread has room for them; the watcher's own bound catches a slow reader. */
+  /**
+   * Sends batches while the API thread has room for them (WATCH_WINDOW batches, WATCH_WINDOW_BYTES);
+   * what waits meanwhile stays in the hub, whose own bound (maxPendingBytes) cuts off a slow reader.
+   */
   #pump(id: number, w: WatchState): void {
     if (w.pumping || w.ended) return;
     w.pumping = true;
     void (async () => {
       try {
-        while (w.credit > 0 && !w.ended) {
+        while (w.credit > 0 && w.unackedBytes < WATCH_WINDOW_BYTES && !w.ended) {
           const r = await w.it.next();
           if (w.ended) return;
           if (r.done === true) return this.#endWatch(id, null);
+          const b = r.value as WatchBatch;
+          const bytes = batchBytes(b);
           w.credit--;
-          this.post({ t: 'wbatch', id, b: plainBatch(r.value as Parameters<typeof plainBatch>[0]) });
+          w.unacked.push(bytes);
+          w.unackedBytes += bytes;
+          this.post({ t: 'wbatch', id, b: plainBatch(b) });
         }
       } catch (e) {
         this.#endWatch(id, e);

@@ -37,6 +37,14 @@ export interface WireError {
 
 /** Batches a watcher may have in flight to the API thread before it acknowledges one (flow control). */
 export const WATCH_WINDOW = 16;
+/**
+ * Bytes of batches (keys and values in UTF-16 units, kv/watcher.ts eventBytes) a watcher may have in
+ * flight to the API thread: a new batch is taken only below it, so at most this plus one batch. A
+ * window of 16 batches alone let each watcher that does not read hold 16 copies of large values on
+ * the API thread (one structured clone per watcher): 20 such watchers and 1 MiB values, +400 MiB
+ * of RSS (session 9 audit).
+ */
+export const WATCH_WINDOW_BYTES = 256 * 1024;
 
 /** The messages one side queued within one turn of its loop, in order (turn-batch.ts). */
 export interface Batch<M> {

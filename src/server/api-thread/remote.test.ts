@@ -113,3 +113,26 @@ linkTest('close answers every waiting request unavailable and refuses new ones',
   await assert.rejects(n.link.get(GET, 100), UnavailableError);
   await assert.rejects(n.link.call('status', []), UnavailableError);
 });
+
+test('a watch batch is acknowledged when the reader asks for the next one, not when it takes it', async () => {
+  // Session 9 audit: acknowledged on taking, a batch being written to a client that does not read
+  // was outside the node's window (node-side.ts), so each such watcher held one more copy here.
+  const sent: ToNode[] = [];
+  const link = new NodeLink((m) => sent.push(m));
+  try {
+    const w = link.watch({ key: 'k', prefix: false, startRevision: 0, prevKv: false });
+    const id = (sent[0] as Extract<ToNode, { t: 'watch' }>).id;
+    for (const revision of [1, 2]) link.handle({ t: 'wbatch', id, b: { revision, events: [] } });
+    const it = w[Symbol.asyncIterator]();
+    const acks = (): number => sent.filter((m) => m.t === 'wnext').length;
+    assert.equal((await it.next()).value?.revision, 1);
+    assert.equal(acks(), 0, 'taken, not yet written out: not acknowledged');
+    assert.equal((await it.next()).value?.revision, 2);
+    assert.equal(acks(), 1);
+    w.cancel();
+    assert.equal((await it.next()).done, true);
+    assert.equal(acks(), 1, 'a cancelled watch acknowledges nothing more');
+  } finally {
+    link.close();
+  }
+});

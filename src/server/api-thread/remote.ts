@@ -214,8 +214,11 @@ class RemoteWatch implements WatchStream {
     for (;;) {
       const b = this.#queue.shift();
       if (b !== undefined) {
-        if (!this.#done) this.took();
         yield b;
+        // Acknowledged once the reader asks for the next one, i.e. has written this one out (the
+        // SSE handler waits for drain; Connect for its write): until then the batch still costs
+        // this thread its memory, and counts in the node's window (node-side.ts).
+        if (!this.#done) this.took();
         continue;
       }
       if (this.#error !== null) throw this.#error;
