@@ -8,6 +8,7 @@ import type { FileSystem } from './fs.ts';
 import { scanFrames, type Frame } from './frame.ts';
 import { LogWindow } from './log_window.ts';
 import * as rec from './records.ts';
+import { IDENTITY_FILE } from './identity.ts';
 import { checkSnapshotFile, SNAPSHOT_FILE, type SnapshotFileLayout } from './snapshot_file.ts';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commit: 0 };
@@ -249,6 +250,7 @@ function finish(
       0,
       'missing segment: a snapshot exists but no log segments',
     );
+  refuseLostLog(fs, dir, infos, snap !== null);
   if (first !== undefined && first.seq !== 0 && (snap === null || snap.meta.index < first.lastIndexBefore)) {
     throw new StorageCorruptError(
       posix.join(dir, first.name),
@@ -271,4 +273,28 @@ function finish(
     segments: infos,
     repair,
   };
+}
+
+/**
+ * Wal.open makes the first segment's header durable before anything else is written to the folder:
+ * a snapshot, or the identity record (serve and restore write it once the storage is open). A
+ * folder holding either with no durable record in any segment has lost its log — emptied or
+ * deleted, not torn by a crash — and with it the member's term, vote and entries: started empty it
+ * could vote twice in one term and forget entries it acknowledged (session 9 operator audit).
+ */
+function refuseLostLog(fs: FileSystem, dir: string, infos: readonly SegmentInfo[], hasSnapshot: boolean): void {
+  if (infos.some((s) => s.records > 0)) return;
+  const hasIdentity = fs.exists(posix.join(dir, IDENTITY_FILE));
+  if (!hasIdentity && !hasSnapshot) return;
+  const holds = hasSnapshot ? 'a snapshot' : 'an identity record';
+  const file = posix.join(dir, infos[0]?.name ?? segmentName(0));
+  const what =
+    infos.length === 0
+      ? 'no log segments'
+      : `log segments without a single record (${infos.map((s) => s.name).join(', ')})`;
+  throw new StorageCorruptError(
+    file,
+    0,
+    `the log is lost: this data dir holds ${holds} but ${what}, so the member's term, vote and entries are gone`,
+  );
 }
