@@ -6,11 +6,11 @@
 // one fsync), so the data dir is whatever the current storage format is. Every member of the new
 // cluster is restored from the same file with the same --peers; they start with identical state at
 // the backup's index and elect a leader among themselves.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { KvStateMachine, SnapshotDecodeError } from '../kv/index.ts';
 import { BackupFileError, decodeBackup, type DecodedBackup } from '../storage/backup_file.ts';
 import { acquireDirLock } from '../storage/dir_lock.ts';
-import { RealFs } from '../storage/fs.ts';
+import { makeDirs, RealFs } from '../storage/fs.ts';
 import { recoverDir } from '../storage/recovery.ts';
 import { assert } from '../util/assert.ts';
 import type { NodeConfig } from './config.ts';
@@ -64,7 +64,7 @@ export async function restoreDataDir(cfg: NodeConfig, backup: DecodedBackup): Pr
       `data dir ${cfg.dataDir} is not empty; restore writes a new member's data dir: give a new or empty folder`,
     );
   if (!cfg.peersGiven) throw new RestoreError('--peers is required: the members of the new cluster');
-  mkdirSync(cfg.dataDir, { recursive: true });
+  makeDirs(cfg.dataDir);
   const lock = acquireDirLock(cfg.dataDir);
   try {
     const opened = await openNodeStorage(cfg.dataDir);

@@ -1,5 +1,5 @@
 // Starting and stopping a node process: storage recovery, transport, state machine, core, API.
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
@@ -9,6 +9,7 @@ import { formatHostPort, NodeConfigError, type NodeConfig } from './config.ts';
 import { LeaseKvNode, raftConfigFor } from './node.ts';
 import { openNodeStorage, restoreSnapshotFile, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
+import { makeDirs } from '../storage/fs.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
 import { startNodeIdleCollect } from './idle-collect.ts';
 import { nodeTransport, spoolOpener } from './transport-adapter.ts';
@@ -101,7 +102,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}): Promi
   for (const w of nodeTls.warnings()) log.warn(w);
   checkDataDir(cfg);
   await step(opts, 'before-lock');
-  mkdirSync(cfg.dataDir, { recursive: true });
+  makeDirs(cfg.dataDir);
   // One process per data dir (docs/storage.md): taken before anything in it is read or written.
   const lock = acquireDirLock(cfg.dataDir);
   if (lock.tookOverFrom !== null) {

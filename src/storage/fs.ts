@@ -18,8 +18,32 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 export type Fd = number;
+
+/**
+ * `mkdir -p`, one folder at a time. Node's `mkdirSync(dir, { recursive: true })` spins for ever —
+ * synchronously, so deaf to SIGTERM — when mkdir answers ENOENT under a parent that exists, as in
+ * /proc or /sys (`serve --data-dir /proc/x` hung at 100% CPU; session 9 audit). Here such a path
+ * fails with that ENOENT; a dangling symlink fails as before (its target's folder is missing).
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(dir); !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  if (!statSync(dir).isDirectory())
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
+}
 
 export interface FileSystem {
   mkdirp(dir: string): void;
@@ -56,7 +80,7 @@ export class RealFs implements FileSystem {
   private readonly ends = new Map<Fd, number>();
 
   mkdirp(dir: string): void {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   }
   list(dir: string): string[] {
     return readdirSync(dir).sort();

@@ -3,7 +3,7 @@
 // with their id, prints how to use the cluster, and stops them cleanly on Ctrl-C / SIGTERM. The
 // port block and the checks before starting are in up-plan.ts; the output and banner in up-output.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterMembership } from '../membership.ts';
@@ -12,6 +12,7 @@ import { recordLocalCluster } from '../tls-settings.ts';
 import { startSupervisor, type Supervisor } from '../supervisor.ts';
 import { parseFlags, UsageError } from './common.ts';
 import { readIdentity } from '../../storage/identity.ts';
+import { makeDirs } from '../../storage/fs.ts';
 import { serveNodeEnv, SERVE_NODE_OPTIONS } from '../../server/serve-args.ts';
 import { banner, prefix } from './up-output.ts';
 import { ensureRootPassword } from './credentials.ts';
@@ -107,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`leasekv up: ${sizeProblem}`);
     return 1;
   }
-  for (const n of nodes) mkdirSync(n.dataDir, { recursive: true });
+  for (const n of nodes) makeDirs(n.dataDir);
   // Auth on by default (issue 15): the root password lives in the data folder (mode 0600), where
   // the CLI finds it (credentials.ts), and the nodes create the root user from it.
   const rootFile = ensureRootPassword(opts.dataDir);
@@ -170,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
         nodes.map((m) => m.clientAddr),
         (taken) => {
           const p = nextMember(taken, opts.dataDir, opts.basePort);
-          mkdirSync(p.dataDir, { recursive: true });
+          makeDirs(p.dataDir);
           added.set(p.id, p);
           return p;
         },
