@@ -57,6 +57,41 @@ test('host:port parsing accepts names, IPv4 and bracketed IPv6', () => {
   assert.deepEqual(parseHostPort('[::1]:80', 'x'), { host: '::1', port: 80 });
   assert.deepEqual(parseHostPort('a.b-c:1', 'x'), { host: 'a.b-c', port: 1 });
   assert.throws(() => parseHostPort('a:70000', 'x'), NodeConfigError);
+  // An unbracketed IPv6 address: the error says how to write it (session 9 audit).
+  assert.throws(
+    () => parseHostPort('::1:7001', '--listen-client'),
+    (e: unknown) => e instanceof NodeConfigError && e.message.includes('in brackets: [::1]:7001'),
+  );
+});
+
+test('--listen-peer and --listen-client on one port are refused, naming both (not a bare EADDRINUSE)', () => {
+  const listen = (peer: string, client: string): string[] => [
+    '--id',
+    'n1',
+    '--data-dir',
+    '/d',
+    '--listen-peer',
+    peer,
+    '--listen-client',
+    client,
+    '--peers',
+    `n1=${peer}`,
+  ];
+  for (const [peer, client] of [
+    ['127.0.0.1:7001', '127.0.0.1:7001'],
+    ['0.0.0.0:7001', '127.0.0.1:7001'],
+    ['10.0.0.1:7001', '[::]:7001'],
+  ] as const) {
+    assert.throws(
+      () => buildNodeConfig(rawFromArgs(listen(peer, client), {})),
+      (e: unknown) =>
+        e instanceof NodeConfigError && /--listen-peer .* and --listen-client .* share a port/.test(e.message),
+      `${peer} ${client}`,
+    );
+  }
+  // Two addresses of the host on one port are two sockets; port 0 picks a free port for each.
+  buildNodeConfig(rawFromArgs(listen('127.0.0.1:7001', '127.0.0.2:7001'), {}));
+  buildNodeConfig(rawFromArgs(listen('127.0.0.1:0', '127.0.0.1:0'), {}));
 });
 
 test('client API limits: defaults, flags, and bad combinations refused with the setting named (issue 13)', () => {

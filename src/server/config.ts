@@ -98,11 +98,24 @@ export const PROFILES = {
 export function parseHostPort(text: string, what: string): HostPort {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
   if (m === null || m[1] === undefined || m[2] === undefined) {
-    throw new NodeConfigError(`${what}: '${text}' is not HOST:PORT`);
+    // `::1:7001` is ambiguous (is 7001 part of the address?): say how to write it.
+    const v6 = /^([0-9a-fA-F:.]*:[0-9a-fA-F:.]*):(\d{1,5})$/.exec(text.trim());
+    const hint = v6 === null ? '' : ` (an IPv6 address goes in brackets: [${v6[1]}]:${v6[2]})`;
+    throw new NodeConfigError(`${what}: '${text}' is not HOST:PORT${hint}`);
   }
   const port = Number(m[2]);
   if (port < 0 || port > 65535) throw new NodeConfigError(`${what}: port ${port} is out of range`);
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
+}
+
+/** The peer and client listeners on one port would fail at the second listen with a bare EADDRINUSE. */
+function refuseSharedPort(peer: HostPort, client: HostPort): void {
+  const wild = (h: string): boolean => h === '0.0.0.0' || h === '::';
+  if (peer.port === 0 || peer.port !== client.port) return;
+  if (peer.host !== client.host && !wild(peer.host) && !wild(client.host)) return;
+  throw new NodeConfigError(
+    `--listen-peer ${formatHostPort(peer)} and --listen-client ${formatHostPort(client)} share a port: give the peer listener and the client API a port each`,
+  );
 }
 
 export function formatHostPort(hp: HostPort): string {
@@ -219,11 +232,14 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     maxInFlight: maxPendingRequests,
     requestDeadlineMs: requestTimeoutMs,
   });
+  const listenPeer = parseHostPort(need('listenPeer', '--listen-peer'), '--listen-peer');
+  const listenClient = parseHostPort(need('listenClient', '--listen-client'), '--listen-client');
+  refuseSharedPort(listenPeer, listenClient);
   return {
     id,
     dataDir: need('dataDir', '--data-dir'),
-    listenPeer: parseHostPort(need('listenPeer', '--listen-peer'), '--listen-peer'),
-    listenClient: parseHostPort(need('listenClient', '--listen-client'), '--listen-client'),
+    listenPeer,
+    listenClient,
     peers,
     clientAddrs,
     peerRoutes,
