@@ -2,9 +2,27 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
+
+/**
+ * The environment the CLI runs in under test: the caller's, minus what `leasekv up` leaves for the
+ * CLI to find by itself — ./data/root.password (root's password, tried on every endpoint) and the
+ * recorded TLS files of local clusters — so that the tests behave the same in a checkout where
+ * `npx leasekv up` has run (the README's first command) as in a fresh one. `extra` wins.
+ */
+export function cliEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const none = join(tmpdir(), `leasekv-cli-test-${process.pid}-none`); // never created
+  return {
+    ...process.env,
+    LEASEKV_ROOT_PASSWORD_FILE: join(none, 'root.password'),
+    LEASEKV_CONFIG_HOME: none,
+    ...extra,
+  };
+}
 
 export interface Run {
   readonly code: number | null;
@@ -22,7 +40,7 @@ export function leasekv(
 ): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...opts.env },
+      env: cliEnv(opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FakeBackend } from '../../server/api/fake-backend.ts';
 import type { ApiServer } from '../../server/api/server.ts';
 import { fakeServer } from '../../server/api/test-util.ts';
+import { cliEnv } from './cli-test-util.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 
@@ -18,15 +19,10 @@ function leasekv(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, ...env }, timeout: 20_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(process.execPath, [BIN, ...args], { env: cliEnv(env), timeout: 20_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -125,7 +121,7 @@ describe('leasekv client commands', () => {
         const child = execFile(
           process.execPath,
           [BIN, 'txn', '--endpoints', ep],
-          { timeout: 20_000 },
+          { env: cliEnv(), timeout: 20_000 },
           (err, stdout, stderr) => {
             resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
           },
