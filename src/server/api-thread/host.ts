@@ -6,7 +6,7 @@ import type { AuthGateSettings } from '../auth/gate.ts';
 import { resolveLimits } from '../api/limits.ts';
 import { startAdminServer } from './admin-server.ts';
 import { NodeSide } from './node-side.ts';
-import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
+import { ANSWER_SEND_MAX_BYTES, answerBytes, type ApiThreadData, type ToApi, type ToNode } from './protocol.ts';
 import { newStatsBuffer, readStats, type ApiThreadStats } from './stats.ts';
 import { TurnBatch } from './turn-batch.ts';
 import { threadMemoryBuffer } from '../../util/thread-memory.ts';
@@ -120,7 +120,12 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
   authTimer.unref();
   // Answers go out together once this task's microtasks have run (an apply resolves many writes at
   // once; turn-batch.ts), each send behind the auth table it needs; lifecycle messages at once.
-  const out = new TurnBatch<ToApi>((m) => worker.postMessage(m), 'microtask', syncAuth);
+  // Large answers go out in parts of ANSWER_SEND_MAX_BYTES with a turn of the loop between them, so
+  // that copying them never holds the lease's timers for long (turn-batch.ts, SendBudget).
+  const out = new TurnBatch<ToApi>((m) => worker.postMessage(m), 'microtask', syncAuth, {
+    bytesOf: answerBytes,
+    maxBytes: ANSWER_SEND_MAX_BYTES,
+  });
   const post = (m: ToApi): void => out.now(m);
   const side = new NodeSide(opts.backend, opts.cluster, (m) => out.push(m));
   let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';

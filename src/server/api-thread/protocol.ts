@@ -156,3 +156,29 @@ export function plainBatch(b: WatchBatch): WatchBatch {
     })),
   };
 }
+
+/** Most bytes of answers the node's thread copies in one postMessage (turn-batch.ts, SendBudget). */
+export const ANSWER_SEND_MAX_BYTES = 4 * 1024 * 1024;
+
+type Kvish = { readonly key?: unknown; readonly value?: unknown };
+const kvBytes = (kv: Kvish | undefined): number =>
+  kv === undefined
+    ? 0
+    : (typeof kv.key === 'string' ? kv.key.length : 0) + (typeof kv.value === 'string' ? kv.value.length : 0);
+const kvsBytes = (kvs: unknown): number =>
+  Array.isArray(kvs) ? kvs.reduce((n: number, kv: Kvish) => n + kvBytes(kv), 0) : 0;
+
+/**
+ * About what a message to the API thread costs to copy: the keys and values it carries (a Get's
+ * value, a Range's or a Txn's key-values, a watch batch's events), in UTF-16 units; 0 for the rest.
+ */
+export function answerBytes(m: ToApi): number {
+  if (m.t === 'wbatch') return m.b.events.reduce((n, e) => n + kvBytes(e.kv) + kvBytes(e.prev), 0);
+  if (m.t !== 'ok' || typeof m.v !== 'object' || m.v === null) return 0;
+  const v = m.v as { value?: unknown; kvs?: unknown; results?: unknown };
+  let n = typeof v.value === 'string' ? v.value.length : 0;
+  n += kvsBytes(v.kvs);
+  if (Array.isArray(v.results))
+    for (const r of v.results as { kvs?: unknown; kv?: Kvish }[]) n += kvsBytes(r.kvs) + kvBytes(r.kv);
+  return n;
+}
