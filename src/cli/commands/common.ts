@@ -128,6 +128,7 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
   const credentials = credentialsFrom(
     { user: v['user'] as string | undefined, token: v['token'] as string | undefined },
     process.env,
+    endpoints,
   );
   return {
     common: {

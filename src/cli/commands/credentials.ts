@@ -1,12 +1,13 @@
 // Who the CLI is (issue 15; docs/security.md "The CLI"): --token / LEASEKV_TOKEN, else --user
 // NAME[:PASSWORD] / LEASEKV_USER (the password after the first ':', else LEASEKV_PASSWORD), else the
 // root password file of `leasekv up` (LEASEKV_ROOT_PASSWORD_FILE, or ./data/root.password, which
-// `up` creates with mode 0600), used only if the cluster has auth on — so the CLI works under `up`
-// without flags.
+// `up` creates with mode 0600, for the endpoints `up` recorded with ./data's certificates only),
+// used only if the cluster has auth on — so the CLI works under `up` without flags.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import type { Credentials } from '../../client/auth.ts';
+import { recordedFor } from '../tls-settings.ts';
 import { UsageError } from './flags.ts';
 
 export const ROOT_PASSWORD_FILE = 'root.password';
@@ -22,6 +23,7 @@ export function ensureRootPassword(dataDir: string): string {
 export function credentialsFrom(
   flags: { user?: string | undefined; token?: string | undefined },
   env: NodeJS.ProcessEnv,
+  endpoints: readonly string[] = [],
 ): Credentials | undefined {
   const token = flags.token ?? nonEmpty(env['LEASEKV_TOKEN']);
   if (token !== undefined) return { token };
@@ -35,7 +37,12 @@ export function credentialsFrom(
       throw new UsageError(`no password for user ${name}: give --user ${name}:PASSWORD or set LEASEKV_PASSWORD`);
     return { user: name, password };
   }
-  const file = nonEmpty(env['LEASEKV_ROOT_PASSWORD_FILE']) ?? join('data', ROOT_PASSWORD_FILE);
+  const given = nonEmpty(env['LEASEKV_ROOT_PASSWORD_FILE']);
+  // ./data/root.password goes only to the cluster `up` started from this folder: run from here
+  // against any other endpoint (`--endpoints http://10.0.0.5:7001`), the CLI would hand root's
+  // password of the local cluster to that server (session 9 audit).
+  if (given === undefined && !endpoints.every((ep) => servedFromHere(ep, env))) return undefined;
+  const file = given ?? join('data', ROOT_PASSWORD_FILE);
   if (!existsSync(file)) return undefined;
   let password: string;
   try {
@@ -44,6 +51,17 @@ export function credentialsFrom(
     return undefined;
   }
   return password === '' ? undefined : { user: 'root', password, ifEnabled: true };
+}
+
+/** `up` recorded `endpoint` as served by the cluster whose TLS files are in ./data (tls-settings.ts). */
+function servedFromHere(endpoint: string, env: NodeJS.ProcessEnv): boolean {
+  const rec = recordedFor(endpoint, env);
+  if (rec === null) return false;
+  try {
+    return realpathSync(rec.cacert).startsWith(realpathSync('data') + sep);
+  } catch {
+    return false;
+  }
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
