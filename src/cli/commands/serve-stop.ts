@@ -40,6 +40,15 @@ export class ServeStop {
     this.#log = log;
     this.#stopTimeoutMs = stopTimeoutMs;
     onSignals((sig) => (sig === 'SIGHUP' ? this.#hangUp() : this.#signal(sig)));
+    // Started by a supervisor with an IPC channel (`leasekv up`): the channel closes when the
+    // supervisor ends, even by SIGKILL, and the node stops as for SIGTERM rather than run on as an
+    // orphan holding its ports and data dir, cut off from its peers (they dialled each other through
+    // the supervisor's fault proxies). Unref'd: the channel itself never keeps the process alive.
+    // Nothing is sent on it. A serve started without one (by hand, systemd) is not affected.
+    if (process.channel !== undefined) {
+      process.channel.unref();
+      process.once('disconnect', () => this.#signal('supervisor gone', 'its supervisor ended (IPC channel closed)'));
+    }
   }
 
   /** Aborted at the first SIGTERM/SIGINT: startNode stops at its next step (StartOptions.signal). */
@@ -95,7 +104,8 @@ export class ServeStop {
     this.#disarm(code);
   }
 
-  #signal(sig: string): void {
+  /** A stop request: `sig` names it in the logs, `what` says what happened (default "SIG received"). */
+  #signal(sig: string, what = `${sig} received`): void {
     this.#signals++;
     if (this.#signals > 1) {
       this.#log.warn(`second ${sig}: exiting now, without finishing the stop`);
@@ -103,13 +113,13 @@ export class ServeStop {
     }
     this.#armDeadline();
     if (this.#stopping !== null) {
-      this.#log.info(`${sig} received: already stopping (a second one exits at once)`);
+      this.#log.info(`${what}: already stopping (a second one exits at once)`);
       return;
     }
     this.#log.info(
       this.#running === null
-        ? `${sig} received while starting: start-up stops at its next step, then the node stops`
-        : `${sig} received: stopping gracefully`,
+        ? `${what} while starting: start-up stops at its next step, then the node stops`
+        : `${what}: stopping gracefully`,
     );
     this.#abort.abort();
   }

@@ -142,11 +142,14 @@ export async function run(argv: string[]): Promise<number> {
   const added = new Map<string, NodePlan>();
   const startChild = (id: string, args: string[], env: Readonly<Record<string, string>>): ChildProcess => {
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
+    // The IPC channel is how a node learns that `up` has gone, even killed (serve-stop.ts): it then
+    // stops instead of running on as an orphan. Nothing is sent on it; it holds neither process.
     const child = spawn(process.execPath, [...binArgs, bin, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
       env: { ...process.env, ...serveNodeEnv(), LEASEKV_AUTH: 'on', LEASEKV_ROOT_PASSWORD_FILE: rootFile, ...env },
     });
+    child.channel?.unref();
     children.set(id, child);
     prefix(child, id);
     child.on('exit', (code, sig) => {
