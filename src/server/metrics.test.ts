@@ -96,6 +96,9 @@ test('/metrics: role, term, lease, indexes, requests, latency, fsync and process
     m0.has('process_cpu_user_seconds_total') && m0.has('nodejs_heap_size_used_bytes'),
     'default process metrics',
   );
+  // prom-client's event-loop lag sampled every 10 ms (session 9): the consensus loop's own replaces it.
+  assert.ok(![...m0.keys()].some((k) => k.startsWith('nodejs_eventloop_lag')), 'no nodejs_eventloop_lag_*');
+  assert.ok(m0.has('leasekv_consensus_loop_lag_max_seconds'));
   assert.equal(m0.get('leasekv_requests_total{method="Put",mode="write",outcome="ok"}') ?? 0, 0);
   const commit0 = get(m0, 'leasekv_commit_index');
 

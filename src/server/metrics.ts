@@ -22,6 +22,9 @@ const LATENCY_BUCKETS_S = [
 ];
 const FSYNC_DRAIN_INTERVAL_MS = 1000;
 
+/** prom-client's event-loop sampler's period (its series are not exported): about 12 days. */
+const DEFAULT_LAG_PRECISION_MS = 2 ** 30;
+
 export interface NodeMetrics {
   readonly registry: Registry;
   readonly route: ExtraRoute;
@@ -34,7 +37,14 @@ type PeerCounterName = 'msgsSent' | 'msgsReceived' | 'bytesSent' | 'bytesReceive
 export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetrics {
   const registry = new Registry();
   const registers = [registry];
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: DEFAULT_LAG_PRECISION_MS });
+  // prom-client's event-loop lag (nodejs_eventloop_lag_*) sampled this thread every 10 ms with a
+  // native timer of its own, forever: 100 wake-ups a second of an idle member (session 9,
+  // docs/benchmarks.md "Idle cost"). leasekv_consensus_loop_lag_* measure this same thread
+  // (loop-lag.ts), finely while it works; prom-client's series are dropped, and their sampler
+  // (it cannot be turned off) is given a period it never reaches.
+  for (const m of registry.getMetricsAsArray())
+    if (m.name.startsWith('nodejs_eventloop_lag')) registry.removeSingleMetric(m.name);
 
   new Gauge({
     name: 'leasekv_role',

@@ -15,6 +15,7 @@ import type { Entry, Message, RaftEvent, Ready } from '../raft/types.ts';
 import { ConfDecodeError, decodeConfChange } from '../raft/confchange.ts';
 import type { ApplyResult, KvStateMachine } from '../kv/machine.ts';
 import type { Command } from '../kv/command.ts';
+import type { AuthTable } from '../kv/auth.ts';
 import { HostNode } from '../host/requests.ts';
 import type { HostClock, HostStorage, KvSlicer, RestoredState } from '../host/types.ts';
 import { formatHostPort } from './config.ts';
@@ -216,6 +217,29 @@ export abstract class NodeDrive extends HostNode {
   protected override applyReady(rd: Ready): void {
     super.applyReady(rd);
     this.publishLeaseView();
+    this.noticeAuthChange();
+  }
+
+  /** Calls `listener` whenever the auth table changed (the client API thread's copy; session 9); returns the unsubscribe. */
+  onAuthTableChange(listener: () => void): () => void {
+    this.events.on('auth-table', listener);
+    return () => this.events.off('auth-table', listener);
+  }
+
+  /** The auth table last seen after an apply, and its version (a snapshot replaces the object). */
+  #authSeen: { table: AuthTable; version: number } = { table: this.kv.auth, version: this.kv.auth.version };
+
+  /**
+   * Emits 'auth-table' once the users and roles changed (an auth entry applied, a snapshot
+   * installed): the client API thread's copy is sent again at once, with no timer polling for it
+   * (api-thread/host.ts; session 9).
+   */
+  private noticeAuthChange(): void {
+    const table = this.kv.auth;
+    const seen = this.#authSeen;
+    if (seen.table === table && seen.version === table.version) return;
+    this.#authSeen = { table, version: table.version };
+    this.events.emit('auth-table');
   }
 
   protected override onRaftEvents(events: readonly RaftEvent[], atMs: number): void {

@@ -35,7 +35,7 @@ import type { ApiServerOptions, ExtraRoute } from './api/server.ts';
 import { spawnApiThread, startApiThread, type ApiThread, type ClientApi } from './api-thread/host.ts';
 import type { Worker } from 'node:worker_threads';
 import type { ApiThreadStats } from './api-thread/stats.ts';
-import { LoopLag, type LoopLagStats } from './loop-lag.ts';
+import { nodeLoopLag, type LoopLagStats } from './loop-lag.ts';
 import { AuthGate, type AuthGateSettings } from './auth/gate.ts';
 import { readRootPassword, startAuthEnabler } from './auth/enable.ts';
 import { StartAbortedError, type StartPoint } from './start-abort.ts';
@@ -253,7 +253,7 @@ async function startOnStorage(
   });
   let api: ClientApi;
   let apiThread: ApiThread | null = null;
-  const loopLag = new LoopLag();
+  const loopLag = nodeLoopLag(node, () => kv.appliedIndex);
   try {
     await transport.start();
     await step(opts, 'transport-started');
@@ -289,6 +289,7 @@ async function startOnStorage(
         {
           ...apiOpts,
           authConfig: gateSettings,
+          onAuthChange: (listener) => node.onAuthTableChange(listener),
           // Lease reads of values the API thread already has are answered there (api-thread/lease-view.ts).
           leaseView: node.shareLeaseView(),
           onFailure: (err) => node.events.emit('fatal', err),

@@ -19,10 +19,13 @@ export interface ApiThreadOptions extends Pick<
 > {
   /**
    * Users and roles (issue 15): the API thread runs its own gate over a copy of the node's auth
-   * table, sent again whenever the table changes (checked before every answer and every AUTH_SYNC_MS).
+   * table, sent again whenever the table changes: checked before every answer, at once when
+   * `onAuthChange` tells of a change, and every AUTH_SYNC_MS (AUTH_BACKSTOP_MS with onAuthChange).
    */
   readonly authConfig?: AuthGateSettings;
   readonly authBackend?: AuthBackend;
+  /** Subscribes a listener told (on the node's thread) when the auth table changed; returns the unsubscribe. */
+  readonly onAuthChange?: (listener: () => void) => () => void;
   /**
    * The node's shared lease view (LeaseKvNode.shareLeaseView): the API thread then answers lease
    * reads of values it already got without a message (local-reads.ts).
@@ -46,8 +49,14 @@ export interface ApiThread extends ClientApi {
   reloadTls(): void;
 }
 
-/** How often the node's auth table is checked for changes when no answer is being sent. */
+/** How often the node's auth table is checked for changes when no answer is being sent, without onAuthChange. */
 const AUTH_SYNC_MS = 20;
+
+/**
+ * With onAuthChange, a change is sent at once and this check only backs it up: it no longer wakes
+ * the node's thread 50 times a second, auth on or off (session 9, docs/benchmarks.md "Idle cost").
+ */
+const AUTH_BACKSTOP_MS = 1000;
 
 /** How long close() waits for the API thread to finish its own close beyond the drain. */
 const CLOSE_GRACE_MS = 2000;
@@ -116,7 +125,8 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
     sentVersion = t.version;
     worker.postMessage({ t: 'auth', table: t.encode() } satisfies ToApi);
   };
-  const authTimer = setInterval(syncAuth, AUTH_SYNC_MS);
+  const unsubscribe = opts.onAuthChange?.(syncAuth) ?? ((): void => undefined);
+  const authTimer = setInterval(syncAuth, opts.onAuthChange === undefined ? AUTH_SYNC_MS : AUTH_BACKSTOP_MS);
   authTimer.unref();
   // Answers go out together once this task's microtasks have run (an apply resolves many writes at
   // once; turn-batch.ts), each send behind the auth table it needs; lifecycle messages at once.
@@ -167,6 +177,7 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
     port = await started;
   } catch (e) {
     clearInterval(authTimer);
+    unsubscribe();
     await worker.terminate();
     await admin.close();
     throw e;
@@ -185,6 +196,7 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
       }
       state = 'gone';
       clearInterval(authTimer);
+      unsubscribe();
       side.closeAll();
       await worker.terminate();
       await admin.close();

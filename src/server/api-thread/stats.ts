@@ -1,5 +1,6 @@
-// The API thread's counters, in shared memory: it stores them every STATS_INTERVAL_MS with
-// Atomics, the node's thread reads them whenever it likes (metrics), with no message either way.
+// The API thread's counters, in shared memory: it stores them with Atomics at most STATS_INTERVAL_MS
+// apart (from its loop-lag probe: every 100 ms while it works, every 250 ms once idle; worker.ts),
+// the node's thread reads them whenever it likes (metrics), with no message either way.
 
 export const STATS_INTERVAL_MS = 250;
 

@@ -4,7 +4,7 @@
 // the node's thread, which keeps the lease, sees one short message per request.
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { startApiServer, type ApiLogger, type ApiServer } from '../api/server.ts';
-import { LoopLag } from '../loop-lag.ts';
+import { anyOf, LoopLag, loopBusy, workMoved } from '../loop-lag.ts';
 import type { ClientTlsMaterial } from '../api/front.ts';
 import { forwardTo } from './forward.ts';
 import type { ApiThreadData, ToApi, ToNode } from './protocol.ts';
@@ -36,7 +36,12 @@ const logger: ApiLogger = {
   error: (obj, msg = '') => post({ t: 'log', level: 'error', obj: plain(obj), msg }),
 };
 
-const link = new NodeLink((m) => out.push(m));
+// Messages to the node: one per request that needs it (the loop lag's measure of work, below).
+let toNode = 0;
+const link = new NodeLink((m) => {
+  toNode++;
+  out.push(m);
+});
 let api: ApiServer | null = null;
 let localReads: LocalReads | null = null;
 let closing = false;
@@ -59,7 +64,6 @@ function onMessage(m: ToApi): void {
         await api?.close(m.drainMs === undefined ? {} : { drainMs: m.drainMs });
       } finally {
         link.close();
-        clearInterval(statsTimer);
         stopIdleCollect();
         lag.close();
         post({ t: 'closed' });
@@ -68,12 +72,18 @@ function onMessage(m: ToApi): void {
   }
 }
 
-const lag = new LoopLag();
 // After heavy load, a compacting collection once this thread goes idle (idle-collect.ts): its old
 // space otherwise stays up to ~45 MiB over what is live (the leader's, which parsed every request).
 const stopIdleCollect = startIdleCollect(API_IDLE_COLLECT, LOOP_BUSY_MS, collectLogged(logger));
-const statsTimer = setInterval(() => {
-  if (api === null || data === null) return;
+// The counters go to shared memory from the loop-lag probe's timer (every 10 ms while this thread
+// works, every STATS_INTERVAL_MS once idle), at most every STATS_MIN_GAP_MS: no timer of their own
+// to wake an idle thread (session 9).
+const STATS_MIN_GAP_MS = 100;
+let statsWrittenMs = -Infinity;
+function publishStats(): void {
+  const now = performance.now();
+  if (api === null || data === null || now - statsWrittenMs < STATS_MIN_GAP_MS) return;
+  statsWrittenMs = now;
   const l = lag.stats();
   writeStats(data.stats, {
     refusedConnections: api.connections.refusedConnections,
@@ -85,8 +95,17 @@ const statsTimer = setInterval(() => {
     loopLagMaxUs: l.maxMs * 1000,
     loopLagP99Us: l.p99Ms * 1000,
   });
-}, STATS_INTERVAL_MS);
-statsTimer.unref();
+}
+// Working: a request for the node or a lease read answered here, or the loop busy 10 % of the time
+// (requests refused here — floods, garbage — cost only this thread).
+const lag = new LoopLag({
+  busy: anyOf(
+    workMoved(() => toNode + (localReads?.served ?? 0)),
+    loopBusy(0.1),
+  ),
+  idleProbeMs: STATS_INTERVAL_MS,
+  onProbe: publishStats,
+});
 
 /** TLS material as Buffers (a Buffer crosses a port as a plain Uint8Array). */
 function asBuffers(m: ClientTlsMaterial): ClientTlsMaterial {
