@@ -159,7 +159,9 @@ export abstract class HostDrive {
   protected armTimer(): void {
     if (this.stopped) return;
     const now = this.now();
-    const atMs = now + Math.ceil(Math.max(1, Math.min(this.core.nextTickAtMs() - now, this.hc.heartbeatIntervalMs)));
+    // Only a leader has work nextTickAtMs leaves out (TTL countdowns); session 9: a follower wakes ~1/s, not 20/s.
+    const capMs = this.core.role === 'leader' ? this.hc.heartbeatIntervalMs : 60_000; // a timer < 2^31 ms
+    const atMs = now + Math.ceil(Math.max(1, Math.min(this.core.nextTickAtMs() - now, capMs)));
     // A timer that fires no later is kept: an early wake-up only drives (and re-arms) once more.
     if (this.timer !== null && this.timerAtMs <= atMs) return;
     if (this.timer !== null) this.clock.cancel(this.timer);
