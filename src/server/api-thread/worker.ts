@@ -96,12 +96,13 @@ function publishStats(): void {
     loopLagP99Us: l.p99Ms * 1000,
   });
 }
-// Working: a request for the node or a lease read answered here, or the loop busy 10 % of the time
-// (requests refused here — floods, garbage — cost only this thread).
+// Working: a request for the node or a lease read answered here, or the loop busy 25 % of the time
+// (requests refused here — floods, garbage — cost only this thread; at 10 % an idle thread's own
+// probes, preempted on an oversubscribed machine, sometimes counted as work).
 const lag = new LoopLag({
   busy: anyOf(
     workMoved(() => toNode + (localReads?.served ?? 0)),
-    loopBusy(0.1),
+    loopBusy(0.25),
   ),
   idleProbeMs: STATS_INTERVAL_MS,
   onProbe: publishStats,
