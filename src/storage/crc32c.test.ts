@@ -28,6 +28,9 @@ test('crc32c of long inputs at any alignment matches the bitwise definition', ()
         const s = data.length === 0 ? 0 : a % data.length;
         const e = s + (data.length === s ? 0 : b % (data.length - s + 1));
         assert.equal(crc32c(view, s, e), reference(data, s, e));
+        // With a caller's word view over the whole backing buffer (the WAL's pending records).
+        const words = new Int32Array(backing.buffer, 0, backing.length >> 2);
+        assert.equal(crc32c(view, s, e, 0, words), reference(data, s, e));
         // Continuing a running checksum gives the checksum of the whole.
         assert.equal(crc32c(view, e, data.length, crc32c(view, s, e)), reference(data, s, data.length));
       },

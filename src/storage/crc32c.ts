@@ -30,17 +30,26 @@ const TABLE: Int32Array = (() => {
 /** The word loop reads bytes in little-endian order; elsewhere only the byte loop runs. */
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** CRC32C of bytes[start, end). Pass `crc` to continue a running checksum. */
-export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
+/**
+ * CRC32C of bytes[start, end). Pass `crc` to continue a running checksum. `words`: an Int32Array
+ * over the whole of bytes.buffer from its start, reused by a caller that checksums many small
+ * pieces of one buffer (the WAL's records) instead of a view made per call.
+ */
+export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0, words?: Int32Array): number {
   const t = TABLE;
   let c = ~crc | 0;
   let i = start;
   if (LITTLE_ENDIAN && end - i >= 64) {
     // Bytes one at a time up to a 4-byte boundary (an Int32Array view needs one), then 8 per step.
     while (((bytes.byteOffset + i) & 3) !== 0) c = t[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
-    const words = (end - i) >> 3;
-    const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, words * 2);
-    for (let j = 0; j < w.length; j += 2) {
+    const n = (end - i) >> 3;
+    const from = (bytes.byteOffset + i) >> 2;
+    const w =
+      words !== undefined && words.buffer === bytes.buffer && words.byteOffset === 0
+        ? words
+        : new Int32Array(bytes.buffer, bytes.byteOffset + i, n * 2);
+    const j0 = w === words ? from : 0;
+    for (let j = j0; j < j0 + n * 2; j += 2) {
       const lo = w[j]! ^ c;
       const hi = w[j + 1]!;
       c =
@@ -53,7 +62,7 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0
         t[256 + ((hi >>> 16) & 0xff)]! ^
         t[hi >>> 24]!;
     }
-    i += words * 8;
+    i += n * 8;
   }
   while (i < end) c = t[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc32c } from './crc32c.ts';
-import { encodeFrame, HEADER_BYTES, scanFrames } from './frame.ts';
+import { encodeFrame, HEADER_BYTES, scanFrames, sealFrame } from './frame.ts';
+import { decodeEntry, encodeEntry, entryPayloadBytes, writeEntryPayload } from './records.ts';
 
 const payloads = fc.array(fc.uint8Array({ maxLength: 700 }), { minLength: 1, maxLength: 6 });
 
@@ -98,4 +99,31 @@ test('a zero-filled tail (size grew, data never written) is torn', () => {
     why: 'last record ends in unwritten (zero) sectors',
   });
   assert.ok(HEADER_BYTES < 512);
+});
+
+test('a frame sealed in place, at any offset of a larger buffer, is the frame encodeFrame makes', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 700 }), fc.nat(40), fc.integer({ min: 0, max: 255 }), (p, at, type) => {
+      const out = new Uint8Array(Math.ceil((at + HEADER_BYTES + p.length + 5) / 8) * 8).fill(0xa5);
+      out.set(p, at + HEADER_BYTES);
+      sealFrame(out, at, type, p.length, new Int32Array(out.buffer));
+      assert.deepEqual(out.subarray(at, at + HEADER_BYTES + p.length), encodeFrame(type, p));
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('an entry payload written in place holds indexes and terms up to 2^53 - 1 exactly', () => {
+  for (const n of [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER]) {
+    const e = { index: n, term: Math.floor(n / 3), type: 2 as const, data: Uint8Array.of(1, 2, 3) };
+    const out = new Uint8Array(entryPayloadBytes(e) + 3);
+    writeEntryPayload(out, 3, e);
+    assert.deepEqual(decodeEntry(out.subarray(3)), e);
+    assert.deepEqual(encodeEntry(e), out.subarray(3));
+    // The bytes a BigInt writer gives (the encoding before it was written by hand).
+    const view = new DataView(out.buffer, 3);
+    assert.equal(view.getBigUint64(0, true), BigInt(n));
+    assert.equal(view.getBigUint64(8, true), BigInt(e.term));
+  }
+  assert.throws(() => encodeEntry({ index: -1, term: 1, type: 0, data: new Uint8Array(0) }), /safe integer/);
 });

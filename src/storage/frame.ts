@@ -18,17 +18,35 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const SECTOR_BYTES = 512;
 
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
-  if (!(Number.isInteger(type) && type >= 0 && type <= 255)) throw new Error(`frame: bad type ${type}`);
   if (payload.length > MAX_RECORD_BYTES)
     throw new Error(`frame: payload ${payload.length} bytes > ${MAX_RECORD_BYTES}`);
   const out = new Uint8Array(HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.length, true);
-  view.setUint8(4, type);
-  view.setUint32(5, crc32c(payload), true);
-  view.setUint32(9, crc32c(out, 0, 9), true);
   out.set(payload, HEADER_BYTES);
+  sealFrame(out, 0, type, payload.length);
   return out;
+}
+
+/**
+ * Frames a payload already in place: out[at + HEADER_BYTES, + payloadBytes) holds it, and the header
+ * is written at out[at, at + HEADER_BYTES). The WAL frames its records this way, back to back in
+ * one buffer, with no payload or frame of its own per record (issue 16: a follower's WAL worker
+ * made ~7 small buffers per entry). `words`: an Int32Array over all of out's ArrayBuffer (crc32c).
+ */
+export function sealFrame(out: Uint8Array, at: number, type: number, payloadBytes: number, words?: Int32Array): void {
+  if (!(Number.isInteger(type) && type >= 0 && type <= 255)) throw new Error(`frame: bad type ${type}`);
+  if (payloadBytes > MAX_RECORD_BYTES) throw new Error(`frame: payload ${payloadBytes} bytes > ${MAX_RECORD_BYTES}`);
+  putU32(out, at, payloadBytes);
+  out[at + 4] = type;
+  putU32(out, at + 5, crc32c(out, at + HEADER_BYTES, at + HEADER_BYTES + payloadBytes, 0, words));
+  putU32(out, at + 9, crc32c(out, at, at + 9));
+}
+
+/** u32 little-endian at out[at]. */
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
 }
 
 export interface Frame {

@@ -54,7 +54,7 @@ export interface FileSystem {
   readFile(path: string): Uint8Array;
   /** Opens for reading and writing; creates the file (empty) when `create` and it is missing. */
   open(path: string, opts: { readonly create: boolean }): Fd;
-  /** Writes at the end of the file. Not durable until fsync(fd). */
+  /** Writes at the end of the file. Not durable until fsync(fd). `data` is not kept: the WAL reuses it. */
   append(fd: Fd, data: Uint8Array): void;
   writeAt(fd: Fd, offset: number, data: Uint8Array): void;
   /**

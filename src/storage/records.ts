@@ -143,7 +143,39 @@ export function decodeHardState(p: Uint8Array): HardState {
 }
 
 export function encodeEntry(e: Entry): Uint8Array {
-  return new Writer().u64(e.index).u64(e.term).u8(e.type).bytes(e.data).done();
+  const out = new Uint8Array(entryPayloadBytes(e));
+  writeEntryPayload(out, 0, e);
+  return out;
+}
+
+/** An entry's payload: u64 index, u64 term, u8 type, then its data. */
+export function entryPayloadBytes(e: Entry): number {
+  return 17 + e.data.length;
+}
+
+/** Writes an entry's payload (encodeEntry's bytes) at out[at, at + entryPayloadBytes(e)). */
+export function writeEntryPayload(out: Uint8Array, at: number, e: Entry): void {
+  putU64(out, at, e.index);
+  putU64(out, at + 8, e.term);
+  out[at + 16] = e.type;
+  out.set(e.data, at + 17);
+}
+
+const TWO_32 = 2 ** 32;
+
+/** u64 little-endian, as Writer.u64 writes it, without a BigInt. */
+function putU64(out: Uint8Array, at: number, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`records: ${v} is not a non-negative safe integer`);
+  const lo = v % TWO_32;
+  const hi = (v - lo) / TWO_32;
+  out[at] = lo & 0xff;
+  out[at + 1] = (lo >>> 8) & 0xff;
+  out[at + 2] = (lo >>> 16) & 0xff;
+  out[at + 3] = lo >>> 24;
+  out[at + 4] = hi & 0xff;
+  out[at + 5] = (hi >>> 8) & 0xff;
+  out[at + 6] = (hi >>> 16) & 0xff;
+  out[at + 7] = hi >>> 24;
 }
 export function decodeEntry(p: Uint8Array): Entry {
   const r = new Reader(p);

@@ -7,7 +7,8 @@
 import { posix } from 'node:path';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import type { Fd, FileSystem } from './fs.ts';
-import { encodeFrame } from './frame.ts';
+import { HEADER_BYTES, MAX_RECORD_BYTES } from './frame.ts';
+import { PendingRecords } from './wal_pending.ts';
 import { WalIndex } from './wal_index.ts';
 import { readWalEntries } from './wal_read.ts';
 import * as rec from './records.ts';
@@ -57,8 +58,8 @@ export class Wal {
   private fd: Fd;
   /** Bytes written to the current segment (excluding `pending`). */
   private writtenBytes: number;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  /** Records framed and not yet written (wal_pending.ts). */
+  private readonly pending = new PendingRecords();
   /** Written (but not fsynced) bytes exist in the current segment. */
   private unsynced = false;
   private closed = false;
@@ -189,7 +190,7 @@ export class Wal {
         if (e.index !== this.log.lastIndex() + 1) throw new Error(`Wal.append: entries not contiguous at ${e.index}`);
         if (e.term < this.log.lastTerm())
           throw new Error(`Wal.append: entry ${e.index} term ${e.term} < ${this.log.lastTerm()}`);
-        const offset = this.record(rec.RecordType.Entry, rec.encodeEntry(e));
+        const offset = this.recordEntry(e);
         this.log.push(e.term, this.segments[this.segments.length - 1]!.seq, offset);
       }
     }
@@ -318,17 +319,31 @@ export class Wal {
 
   /** Buffers one record (rotating first if the segment is full); returns its offset in the current segment. */
   private record(type: number, payload: Uint8Array): number {
-    const frame = encodeFrame(type, payload);
+    this.makeRoomInSegment(HEADER_BYTES + payload.length);
+    const offset = this.writtenBytes + this.pending.bytes;
+    this.pending.add(type, payload);
+    return offset;
+  }
+
+  /** record() of an entry, its payload written straight into the pending buffer. */
+  private recordEntry(e: Entry): number {
+    this.makeRoomInSegment(HEADER_BYTES + rec.entryPayloadBytes(e));
+    const offset = this.writtenBytes + this.pending.bytes;
+    this.pending.addEntry(e);
+    return offset;
+  }
+
+  /** Rotates first when a record of `frameBytes` would take the current segment past its size. */
+  private makeRoomInSegment(frameBytes: number): void {
+    // Before a rotation: a record too large to frame changes nothing.
+    if (frameBytes - HEADER_BYTES > MAX_RECORD_BYTES)
+      throw new Error(`frame: payload ${frameBytes - HEADER_BYTES} bytes > ${MAX_RECORD_BYTES}`);
     if (
-      this.writtenBytes + this.pendingBytes + frame.length > this.segmentSizeBytes &&
+      this.writtenBytes + this.pending.bytes + frameBytes > this.segmentSizeBytes &&
       this.currentHasRecordsBeyondHeader()
     ) {
       this.rotate();
     }
-    const offset = this.writtenBytes + this.pendingBytes;
-    this.pending.push(frame);
-    this.pendingBytes += frame.length;
-    return offset;
   }
 
   /** Entries [lo, hi] read back by index (wal_read.ts; issue 16); null when lo is not in the log. */
@@ -342,7 +357,7 @@ export class Wal {
 
   /** Never rotate a segment holding only its header (a record bigger than a segment gets its own). */
   private currentHasRecordsBeyondHeader(): boolean {
-    return this.writtenBytes + this.pendingBytes > this.headerBytes;
+    return this.writtenBytes + this.pending.bytes > this.headerBytes;
   }
 
   /** Closes the current segment durably and starts the next (fsynced and visible in the folder). */
@@ -362,31 +377,20 @@ export class Wal {
     this.fd = fd;
     const start = { seq, lastIndexBefore: this.log.lastIndex(), lastTermBefore: this.log.lastTerm() };
     this.segments.push({ seq, name: segmentName(seq), lastIndexBefore: start.lastIndexBefore });
-    const frames = [encodeFrame(rec.RecordType.SegmentStart, rec.encodeSegmentStart(start))];
-    if (this.snapshot !== null)
-      frames.push(encodeFrame(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(this.snapshot)));
+    this.pending.add(rec.RecordType.SegmentStart, rec.encodeSegmentStart(start));
+    if (this.snapshot !== null) this.pending.add(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(this.snapshot));
     const h = this.hardState;
     if (h.term !== 0 || h.commit !== 0 || h.votedFor !== null)
-      frames.push(encodeFrame(rec.RecordType.HardState, rec.encodeHardState(this.hardState)));
-    for (const f of frames) {
-      this.pending.push(f);
-      this.pendingBytes += f.length;
-    }
-    this.headerBytes = this.pendingBytes;
+      this.pending.add(rec.RecordType.HardState, rec.encodeHardState(this.hardState));
+    this.headerBytes = this.pending.bytes;
   }
 
   private flush(): void {
-    if (this.pendingBytes === 0) return;
-    const buf = new Uint8Array(this.pendingBytes);
-    let off = 0;
-    for (const f of this.pending) {
-      buf.set(f, off);
-      off += f.length;
-    }
-    this.fs.append(this.fd, buf);
-    this.writtenBytes += buf.length;
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.pending.bytes === 0) return;
+    const bytes = this.pending.framed();
+    this.fs.append(this.fd, bytes);
+    this.writtenBytes += bytes.length;
+    this.pending.written();
     this.unsynced = true;
   }
 
