@@ -15,6 +15,7 @@
 // WatcherTooSlowError instead of holding memory or slowing the apply loop.
 import type { ChangeEvent, KeyValue } from './machine.ts';
 import { assert } from '../util/assert.ts';
+import { HistoryLog } from './watch-history.ts';
 import {
   CompactedError,
   DEFAULT_WATCH_LIMITS,
@@ -40,9 +41,8 @@ const intervalTicker: Ticker = (fn, ms) => {
 };
 
 export class WatchHub {
-  /** history[head..] in ascending revision; it holds every change with revision >= oldest. */
-  private history: Held[] = [];
-  private head = 0;
+  /** In ascending revision, encoded (watch-history.ts); it holds every change with revision >= oldest. */
+  private readonly history = new HistoryLog();
   private historyBytes = 0;
   private oldestHeld: number;
   private current: number;
@@ -83,7 +83,7 @@ export class WatchHub {
     this.current = revision;
     let bytes = 0;
     for (const e of events) bytes += eventBytes(e);
-    this.history.push({ revision, events, bytes });
+    this.history.push(revision, events, bytes);
     this.historyBytes += bytes;
     this.trim();
     for (const w of this.watchers) w.offer(revision, events);
@@ -92,8 +92,7 @@ export class WatchHub {
   /** The state jumped to `revision` (a snapshot from the leader): changes in between are unknown here. */
   reset(revision: number): void {
     if (revision === this.current) return;
-    this.history = [];
-    this.head = 0;
+    this.history.clear();
     this.historyBytes = 0;
     this.current = revision;
     this.oldestHeld = revision + 1;
@@ -122,24 +121,21 @@ export class WatchHub {
   changesAfter(at: number, prefix: string): Map<string, KeyValue | null> | null {
     if (at + 1 < this.oldestHeld) return null;
     const out = new Map<string, KeyValue | null>();
-    const held = this.readFrom(at + 1, Number.POSITIVE_INFINITY) ?? [];
-    for (const h of held) {
-      for (const e of h.events) {
-        // The first change after `at` knows the state at `at`: its previous key-value.
-        if (e.kv.key.startsWith(prefix) && !out.has(e.kv.key)) out.set(e.kv.key, e.prev ?? null);
-      }
+    const h = this.history;
+    const want = (key: string): boolean => key.startsWith(prefix) && !out.has(key);
+    for (let i = this.firstFrom(at + 1); i < h.length; i++) {
+      // The first change after `at` knows the state at `at`: its previous key-value.
+      for (const e of h.events(i, want)) if (!out.has(e.kv.key)) out.set(e.kv.key, e.prev ?? null);
     }
     return out;
   }
 
   /** Forgets the history before `revision` (a compaction asked for through the log). */
   compact(revision: number): void {
-    while (this.history.length - this.head > 0 && (this.history[this.head] as Held).revision < revision) {
-      const h = this.history[this.head] as Held;
-      this.history[this.head] = undefined as unknown as Held;
-      this.head++;
-      this.historyBytes -= h.bytes;
-    }
+    const h = this.history;
+    let n = 0;
+    while (n < h.length && h.revision(n) < revision) this.historyBytes -= h.bytes(n++);
+    if (n > 0) h.dropFront(n);
     this.oldestHeld = Math.max(this.oldestHeld, Math.min(revision, this.current + 1));
     for (const w of this.watchers) w.compacted(this.oldestHeld);
   }
@@ -152,40 +148,39 @@ export class WatchHub {
   /** Held revisions >= `from`, at most `maxBytes` of them (at least one); null if `from` is no longer held. */
   readFrom(from: number, maxBytes: number): Held[] | null {
     if (from < this.oldestHeld) return null;
-    let lo = this.head;
-    let hi = this.history.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.history[mid] as Held).revision < from) lo = mid + 1;
-      else hi = mid;
-    }
+    const h = this.history;
     const out: Held[] = [];
     let bytes = 0;
-    for (let i = lo; i < this.history.length && (out.length === 0 || bytes < maxBytes); i++) {
-      const h = this.history[i] as Held;
-      out.push(h);
-      bytes += h.bytes;
+    for (let i = this.firstFrom(from); i < h.length && (out.length === 0 || bytes < maxBytes); i++) {
+      out.push({ revision: h.revision(i), events: h.events(i), bytes: h.bytes(i) });
+      bytes += h.bytes(i);
     }
     return out;
   }
 
+  /** Position in the history of the first revision >= `from` (its length if none). */
+  private firstFrom(from: number): number {
+    const h = this.history;
+    let lo = 0;
+    let hi = h.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (h.revision(mid) < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   private trim(): void {
     const l = this.limits;
-    while (
-      this.history.length - this.head > l.maxHistoryRevisions ||
-      (this.historyBytes > l.maxHistoryBytes && this.history.length - this.head > 1)
-    ) {
-      const h = this.history[this.head] as Held;
-      this.history[this.head] = undefined as unknown as Held;
-      this.head++;
-      this.historyBytes -= h.bytes;
-      this.oldestHeld = h.revision + 1;
+    const h = this.history;
+    let n = 0;
+    while (h.length - n > l.maxHistoryRevisions || (this.historyBytes > l.maxHistoryBytes && h.length - n > 1)) {
+      this.historyBytes -= h.bytes(n);
+      this.oldestHeld = h.revision(n) + 1;
+      n++;
     }
-    // Drop the consumed front now and then (amortized O(1) per revision).
-    if (this.head > 1024 && this.head * 2 > this.history.length) {
-      this.history = this.history.slice(this.head);
-      this.head = 0;
-    }
+    if (n > 0) h.dropFront(n);
   }
 
   private progress(): void {
