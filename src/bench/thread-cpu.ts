@@ -10,44 +10,11 @@
 // /proc/PID/task/TID/status — on a machine where a cross-core wake-up costs ~10 µs they say how
 // many hops a write takes (docs/benchmarks.md, "Write path, session 8").
 // Used for docs/benchmarks.md, "Write path", sessions 6 and 8.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgent, preload, runWrites } from './load.ts';
-
-const TICKS_PER_S = 100;
-
-/** Per thread id: voluntary and nonvoluntary context switches so far. */
-function threadSwitches(pid: number): Map<number, { vol: number; nonvol: number; name: string }> {
-  const out = new Map<number, { vol: number; nonvol: number; name: string }>();
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
-      const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?';
-      out.set(Number(t), { vol: field('voluntary_ctxt_switches'), nonvol: field('nonvoluntary_ctxt_switches'), name });
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
-
-/** Per thread id: user + system CPU ms, and system CPU ms alone. */
-function threadCpuMs(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(t), ((Number(f[11]) + Number(f[12])) * 1000) / TICKS_PER_S);
-      out.set(-Number(t), (Number(f[12]) * 1000) / TICKS_PER_S);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
+import { threadStats, type ThreadStat } from './thread-stat.ts';
 
 async function main(argv: readonly string[]): Promise<void> {
   const [dir = process.cwd(), seconds = '5', clients = '64'] = argv;
@@ -65,31 +32,25 @@ async function main(argv: readonly string[]): Promise<void> {
     const leader = await cluster.leader();
     await preload(leader.clientPort, 1000, 100, cluster.put);
     const pids = cluster.members.map((m) => m.pid as number);
-    const before = pids.map(threadCpuMs);
-    const switchesBefore = pids.map(threadSwitches);
+    const before = pids.map(threadStats);
     const r = await runWrites(leader.clientPort, agent, Number(clients), Number(seconds) * 1000, cluster.put);
-    const after = pids.map(threadCpuMs);
-    const switchesAfter = pids.map(threadSwitches);
+    const after = pids.map(threadStats);
     const n = r.put.totalCount;
     console.log(
       `${n} writes in ${(r.elapsedMs / 1000).toFixed(1)} s (${((n * 1000) / r.elapsedMs).toFixed(0)}/s), load ${loadavg()[0]?.toFixed(1)}`,
     );
     cluster.members.forEach((m, i) => {
-      const a = after[i] as Map<number, number>;
-      const b = before[i] as Map<number, number>;
-      const sa = switchesAfter[i] as ReturnType<typeof threadSwitches>;
-      const sb = switchesBefore[i] as ReturnType<typeof threadSwitches>;
+      const a = after[i] as Map<number, ThreadStat>;
+      const b = before[i] as Map<number, ThreadStat>;
       const pid = m.pid as number;
       const rows = [...a.entries()]
-        .filter(([tid]) => tid > 0)
-        .map(([tid, ms]) => {
-          const s0 = sb.get(tid) ?? { vol: 0, nonvol: 0 };
-          const s1 = sa.get(tid) ?? s0;
+        .map(([tid, s1]) => {
+          const s0 = b.get(tid) ?? { tickMs: 0, sysMs: 0, vol: 0, nonvol: 0 };
           return {
             tid,
-            name: sa.get(tid)?.name ?? '?',
-            us: ((ms - (b.get(tid) ?? 0)) * 1000) / n,
-            sysUs: (((a.get(-tid) ?? 0) - (b.get(-tid) ?? 0)) * 1000) / n,
+            name: s1.name,
+            us: ((s1.tickMs - s0.tickMs) * 1000) / n,
+            sysUs: ((s1.sysMs - s0.sysMs) * 1000) / n,
             vol: (s1.vol - s0.vol) / n,
             nonvol: (s1.nonvol - s0.nonvol) / n,
           };
