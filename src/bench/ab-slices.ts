@@ -11,6 +11,10 @@
 // first can lose its leader while the other starts, or later — is dropped from every figure, and
 // that side's leader is found again (with an unrecorded warm-up slice) before the next round. The
 // clusters' folder (/tmp/leasekv-ab-*) is removed at the end, on an error, and on SIGINT/SIGTERM.
+// Before the first round each side gets AB_WARMUP_S seconds of writes (default 10, in alternating
+// slices, not recorded): a member's CPU per write falls by a third or more over its first ~10 s
+// under load while V8 optimizes the hot code (docs/benchmarks.md, "Write path, session 10"), and
+// rounds taken during that fall are noise to the comparison.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,7 +178,9 @@ async function main(argv: readonly string[]): Promise<void> {
     agents.push(b.agent);
     const sides = [a, b] as const;
     // Warm-up; a side whose leader was lost while the other started is found again here.
-    for (const s of sides) if ((await slice(s, ms, n)).errors > 0) await refind(s, ms, n);
+    const warmupSlices = Math.max(1, Math.ceil((Number(process.env['AB_WARMUP_S'] ?? '10') * 1000) / ms));
+    for (let i = 0; i < warmupSlices; i++)
+      for (const s of sides) if ((await slice(s, ms, n)).errors > 0) await refind(s, ms, n);
     report(sides, await rounds(sides, Number(slices), ms, n));
   } finally {
     await cleanUp();
