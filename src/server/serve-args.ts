@@ -12,9 +12,17 @@ import { assert } from '../util/assert.ts';
  * any of our code runs (setFlagsFromString later has no effect, measured) — so bin/leasekv.mjs's `#!`
  * line repeats it for a `leasekv serve` run from PATH (bin.test checks the two agree). In alternating slices against the default,
  * the nodes' CPU per write was within the same-build control's spread (docs/benchmarks.md, "Issue
- * 16, session 6"). Options given after these (a test's or the bench's) override them.
+ * 16, session 6").
+ * `--interrupt-budget=8192` (V8's default 67584): V8 optimizes a hot function with TurboFan after
+ * about an eighth of the bytecode run it otherwise waits for. A member that starts serving — a
+ * start, a restart, a follower that becomes leader, whose client API thread has served nothing yet
+ * — spent its first ~10 s under load in the interpreter and baseline code, at a third or more
+ * above its settled CPU per write; per-message code (run once per AppendRequest, WAL batch or port
+ * message, not per write) took longer still. In alternating slices this cut the members' CPU per
+ * write 5–19 % over the first 10 s and ~10 % after a 15 s warm-up (docs/benchmarks.md, "Write
+ * path, session 10"). Options given after these (a test's or the bench's) override them.
  */
-export const SERVE_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
+export const SERVE_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4', '--interrupt-budget=8192'];
 
 /**
  * The environment a `leasekv serve` process starts with, beside the starter's own (read by glibc at
