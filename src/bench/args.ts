@@ -33,6 +33,12 @@ export interface BenchArgs {
   readonly nodes: number;
   readonly clients: number;
   readonly durationS: number;
+  /**
+   * Seconds of unrecorded load before each measured run, or null for the scenario's own default
+   * (warmupSFor). A fresh leasekv member runs its first ~10 s under load largely in V8's interpreter
+   * and baseline code (docs/benchmarks.md, "Write path, session 10"); etcd has no JIT to warm.
+   */
+  readonly warmupS: number | null;
   readonly valueBytes: number;
   readonly readFraction: number;
   readonly readModes: readonly ('lease' | 'readindex' | 'stale')[];
@@ -63,6 +69,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --nodes 3|5                  cluster size (default 3)
   --clients N                  closed-loop clients (default 16)
   --duration S                 seconds per measured run (default 10)
+  --warmup S                   seconds of unrecorded load before each measured run, for every system
+                               (default 15 in the targets scenario, so both are measured warm; 2 elsewhere)
   --value-bytes B              value size (default 100)
   --mix R:W                    read:write ratio (default 100:0; e.g. 0:100 for writes only)
   --read-mode M[,M]            lease, readindex, stale (default all three)
@@ -106,6 +114,7 @@ const FLAGS = [
   'nodes',
   'clients',
   'duration',
+  'warmup',
   'value-bytes',
   'mix',
   'read-mode',
@@ -129,6 +138,11 @@ const FLAGS = [
   'help',
 ];
 
+/** Warm-up before each measured run of `scenario`, ms: --warmup, or 15 s for targets and 2 s elsewhere. */
+export function warmupMsFor(args: BenchArgs, scenario: Scenario): number {
+  return (args.warmupS ?? (scenario === 'targets' ? 15 : 2)) * 1000;
+}
+
 /** True when argv asks for the usage (exit 0). */
 export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
@@ -146,6 +160,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     nodes: 3,
     clients: 16,
     durationS: 10,
+    warmupS: null as number | null,
     valueBytes: 100,
     readFraction: 1,
     readModes: ['lease', 'readindex', 'stale'] as BenchArgs['readModes'],
@@ -180,6 +195,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--duration':
         a.durationS = int(val(), '--duration', 1, 3600);
+        break;
+      case '--warmup':
+        a.warmupS = int(val(), '--warmup', 0, 600);
         break;
       case '--value-bytes':
         a.valueBytes = int(val(), '--value-bytes', 1, 1 << 20);

@@ -1,6 +1,6 @@
 // The benchmark scenarios: latency/throughput per system and read mode, failover (scale and memory: scale.ts).
 import { join } from 'node:path';
-import type { BenchArgs } from './args.ts';
+import { warmupMsFor, type BenchArgs } from './args.ts';
 import { preload, runLoad } from './load.ts';
 import { rowFrom, type Row } from './report.ts';
 import { sleep } from './procs.ts';
@@ -35,7 +35,7 @@ async function measure(
   await runLoad({
     port,
     clients: args.clients,
-    durationMs: 1500,
+    durationMs: warmupMsFor(args, 'load'),
     readFraction: args.readFraction,
     keys: args.keys,
     valueBytes: args.valueBytes,

@@ -1,7 +1,7 @@
 // The targets scenario's pure parts: which cells run, the verdict table and the CPU account.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs } from './args.ts';
+import { parseArgs, warmupMsFor } from './args.ts';
 import { machineTicks } from './cpu.ts';
 import { cpuAccount, targetCells, targetsTable } from './targets.ts';
 
@@ -64,4 +64,11 @@ test("the machine's CPU ticks grow, busy never more than total", () => {
   for (let i = 0; i < 2e7; i++) x += i;
   const b = machineTicks();
   assert.ok(x > 0 && b.total >= a.total && b.busy >= a.busy && b.busy - a.busy <= b.total - a.total);
+});
+
+test('every system is warmed up 15 s before a targets run by default, and --warmup sets it', () => {
+  assert.equal(warmupMsFor(parseArgs(['--scenario', 'targets']), 'targets'), 15_000);
+  assert.equal(warmupMsFor(parseArgs(['--scenario', 'targets', '--warmup', '0']), 'targets'), 0);
+  assert.equal(warmupMsFor(parseArgs([]), 'load'), 2000);
+  assert.throws(() => parseArgs(['--warmup', '-1']), /--warmup must be a whole number/);
 });

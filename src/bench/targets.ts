@@ -3,7 +3,7 @@
 // the bare node:http floor, and the median failover time against etcd's. By default one cell (the
 // --nodes and --peer-delay-ms given); --matrix runs 3 and 5 nodes with 0 and 25 ms (docs/benchmarks.md).
 import { join } from 'node:path';
-import type { BenchArgs } from './args.ts';
+import { warmupMsFor, type BenchArgs } from './args.ts';
 import { cpuPerOp, machineTicks, sampleCpu } from './cpu.ts';
 import { preload, runLoad } from './load.ts';
 import type { RequestShape } from './load.ts';
@@ -65,7 +65,7 @@ async function load(
 ): Promise<Measured> {
   const { args } = ctx;
   const base = { port, clients, readFraction, keys: args.keys, valueBytes: args.valueBytes, get, put };
-  await runLoad({ ...base, durationMs: 1500 }); // warm-up (JIT, connections), not recorded
+  await runLoad({ ...base, durationMs: warmupMsFor(args, 'targets') }); // warm-up (JIT, connections), not recorded
   const cpuBefore = pids === undefined ? undefined : { procs: sampleCpu(pids), machine: machineTicks() };
   const r = await runLoad({ ...base, durationMs: args.durationS * 1000, onProgress: ctx.progress(label) });
   const h = readFraction > 0 ? r.get : r.put;
