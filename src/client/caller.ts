@@ -10,6 +10,7 @@ import {
   LeasekvError,
   NotLeaderError,
   ResourceExhaustedError,
+  AnswerTooLargeError,
   UnavailableError,
   errorFromAnswer,
 } from './errors.ts';
@@ -268,6 +269,7 @@ export class Caller {
       this.#forgetLeader(ep);
       return 'backoff';
     }
+    if (err instanceof AnswerTooLargeError) return 'fatal';
     if (err instanceof ResourceExhaustedError) return 'backoff';
     if (err instanceof ChangeRefusedError && err.transient) return 'backoff';
     return 'fatal';

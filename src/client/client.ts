@@ -8,6 +8,7 @@ import { LeasekvError } from './errors.ts';
 import { requester } from './transport.ts';
 import { txnToWire, withKeys } from './txn.ts';
 import { watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
+import { scanPages, type ScanOptions } from './scan.ts';
 import type {
   CallOptions,
   CasResult,
@@ -17,6 +18,7 @@ import type {
   GetResult,
   NodeStatus,
   PutResult,
+  RangeOptions,
   RangeResult,
   TxnRequest,
   TxnResult,
@@ -191,16 +193,28 @@ export class LeasekvClient {
     return this.#caller.write(PATHS.cas, body, decodeCas, opts);
   }
 
-  /** `revision`: read the keys as they were at this past revision (the answering member's history; `compacted` beyond it). */
-  range(
-    prefix: string,
-    opts: CallOptions & { limit?: number; consistency?: Consistency; revision?: number } = {},
-  ): Promise<RangeResult> {
+  /**
+   * One Range: at most `limit` keys under `prefix`, in one answer. An answer over the server's
+   * --max-response-bytes is refused with AnswerTooLargeError: scan() reads any number of keys in pages.
+   */
+  range(prefix: string, opts: CallOptions & RangeOptions = {}): Promise<RangeResult> {
     const body: Record<string, unknown> = { prefix };
     if (opts.limit !== undefined) body['limit'] = opts.limit;
     if (opts.revision !== undefined) body['revision'] = String(opts.revision);
     if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
+    if (opts.startKey !== undefined && opts.startKey !== '') body['startKey'] = opts.startKey;
+    if (opts.keysOnly === true) body['keysOnly'] = true;
+    if (opts.countOnly === true) body['countOnly'] = true;
     return this.#caller.call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
+  }
+
+  /**
+   * Every key under `prefix` (at most opts.limit, default all), a page per answer, each under the
+   * server's answer cap (scan.ts): yields the pages in key order, all read at the first one's
+   * revision. The last page's `more`: keys remain beyond opts.limit.
+   */
+  scan(prefix: string, opts: CallOptions & ScanOptions = {}): AsyncGenerator<RangeResult> {
+    return scanPages((o) => this.range(prefix, o), opts);
   }
 
   /**

@@ -97,7 +97,8 @@ function kvList(o: Obj): KeyValue[] {
 }
 export function decodeRange(j: unknown): RangeResult {
   const o = obj(j, 'RangeResponse');
-  return { kvs: kvList(o), more: bool(o, 'more'), index: num(o, 'index'), revision: num(o, 'revision') };
+  const base = { kvs: kvList(o), more: bool(o, 'more'), count: num(o, 'count') };
+  return { ...base, index: num(o, 'index'), revision: num(o, 'revision') };
 }
 function decodeOpResponse(e: unknown): TxnOpResponse {
   const o = obj(e, 'ResponseOp');

@@ -70,6 +70,23 @@ export class ResourceExhaustedError extends LeasekvError {
     super('resource_exhausted', message, endpoint);
   }
 }
+/**
+ * An answer over the server's --max-response-bytes (docs/api.md, "Limits"): not retried, since the
+ * same request gets the same refusal. Read in pages instead (LeasekvClient.scan does), asking for at
+ * most `keysThatFit` keys; or ask for keysOnly / countOnly. A transaction refused so may still have
+ * been applied: the message says so (with its revision).
+ */
+export class AnswerTooLargeError extends ResourceExhaustedError {
+  override name = 'AnswerTooLargeError';
+  constructor(
+    message: string,
+    /** Keys that fitted under the cap (the page size to ask for next). */
+    readonly keysThatFit: number,
+    endpoint = '',
+  ) {
+    super(message, endpoint);
+  }
+}
 /** The cluster forgot this client's session; whether the write applied is unknown. */
 export class SessionExpiredError extends LeasekvError {
   override name = 'SessionExpiredError';
@@ -153,7 +170,9 @@ export function errorFromAnswer(
         ? new CompactedError(at, endpoint)
         : new InvalidArgumentError(at, endpoint);
     case 'resource_exhausted':
-      return new ResourceExhaustedError(at, endpoint);
+      return message.startsWith('answer too large')
+        ? new AnswerTooLargeError(at, Number(header('leasekv-keys-that-fit') ?? 0) || 0, endpoint)
+        : new ResourceExhaustedError(at, endpoint);
     case 'aborted':
       return new SessionExpiredError(at, endpoint);
     case 'unimplemented':

@@ -9,6 +9,7 @@ export {
   DeadlineExceededError,
   InvalidArgumentError,
   ResourceExhaustedError,
+  AnswerTooLargeError,
   SessionExpiredError,
   CompactedError,
   ChangeRefusedError,

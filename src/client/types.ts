@@ -43,8 +43,24 @@ export interface KeyValue {
 export interface RangeResult {
   readonly kvs: readonly KeyValue[];
   readonly more: boolean;
+  /** With countOnly: how many keys match (0 otherwise). */
+  readonly count: number;
   readonly index: number;
   readonly revision: number;
+}
+/** What a Range reads besides its prefix (docs/api.md, "Range"). */
+export interface RangeOptions {
+  /** At most this many keys (0 or absent: the server's default). */
+  readonly limit?: number;
+  readonly consistency?: Consistency;
+  /** Read the keys as they were at this past revision (the answering member's history; `compacted` beyond it). */
+  readonly revision?: number;
+  /** Begin at this key (inclusive): a page's last key + "\u0000" reads on after it. */
+  readonly startKey?: string;
+  /** Keys and revisions only, every value empty. */
+  readonly keysOnly?: boolean;
+  /** Only how many keys match, in `count`. */
+  readonly countOnly?: boolean;
 }
 
 export type CompareResult = '=' | '!=' | '<' | '>';

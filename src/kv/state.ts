@@ -21,6 +21,7 @@ import { SnapshotFeed } from './snapshot-feed.ts';
 /** Bytes read and decoded per step when restoring from pieces: about KEYS_PER_STEP keys (snapshot.ts). */
 export const RESTORE_PIECE_BYTES = 2 << 20;
 import { AuthTable } from './auth.ts';
+import { rangeAnswer, type RangeAnswer, type RangeQuery } from './range.ts';
 import { KeyStore, type KeyRecord, type StoreView } from './store.ts';
 import { TtlTable, type TtlGrant } from './ttl.ts';
 
@@ -165,6 +166,11 @@ export abstract class KvState {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** A Range's answer under a byte cap (range.ts); `changed`: keys as they were at a past revision. */
+  rangeAnswer(q: RangeQuery, changed?: ReadonlyMap<string, KeyValue | null>): RangeAnswer {
+    return rangeAnswer(this.data, q, changed);
   }
 
   /** The whole state (data, sessions, applied index/term) as compact bytes (layout: snapshot.ts). */

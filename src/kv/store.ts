@@ -229,6 +229,17 @@ export class KeyStore {
     }
   }
 
+  /** Each entry with a key >= start, ascending, as (page, position) without decoding it (boundEntry,
+   * readRecord), until `visit` returns false. No write may happen meanwhile. */
+  scan(start: string, visit: (page: Page, pos: number) => boolean): void {
+    const slot = this.find(keyBytes(start));
+    let pos = slot.pos;
+    for (let pi = slot.pi; pi < this.pages.length; pi++, pos = 0) {
+      const page = this.pages[pi] as Page;
+      for (; pos < page.count; pos++) if (!visit(page, pos)) return;
+    }
+  }
+
   /** The pages as they are now; unchanged by later writes until release(view). */
   freeze(): StoreView {
     const view = { pages: this.pages.slice(), keyCount: this.count, entryBytes: this.totalEntryBytes(), gen: this.gen };
@@ -309,6 +320,9 @@ export class KeyStore {
 
 /** Bounds of the entry `bound()` last looked at: key [ks, ke), value [vs, ve). */
 const at = { ks: 0, ke: 0, vs: 0, ve: 0 };
+/** Where the entry boundEntry() last looked at lies in its page: key [ks, ke), value [vs, ve). */
+export const entryAt: Readonly<typeof at> = at;
+export { bound as boundEntry, readRecord };
 
 function bound(page: Page, i: number): void {
   const buf = page.buf;

@@ -107,10 +107,18 @@ export interface RangeRequest {
   readonly consistency: Consistency;
   /** A past revision to read at (absent: now). */
   readonly revision?: number;
+  /** Begin at this key (inclusive) when it comes after the prefix's first key (paging). */
+  readonly startKey?: string;
+  readonly keysOnly?: boolean;
+  readonly countOnly?: boolean;
+  /** The answer's cap (--max-response-bytes; kv/range.ts counts it): AnswerTooLargeError beyond it. */
+  readonly maxBytes: number;
 }
 export interface RangeResult {
   readonly kvs: readonly KeyValue[];
   readonly more: boolean;
+  /** count_only: how many keys match. */
+  readonly count?: number;
   readonly index: number;
   readonly revision: number;
 }
@@ -121,6 +129,8 @@ export interface TxnRequest {
   readonly success: readonly TxnOp[];
   readonly failure: readonly TxnOp[];
   readonly session?: SessionRef;
+  /** The answer's cap (--max-response-bytes), as for a Range: AnswerTooLargeError beyond it. */
+  readonly maxBytes: number;
 }
 export interface TxnResult {
   readonly succeeded: boolean;

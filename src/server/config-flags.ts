@@ -47,6 +47,7 @@ export type RawConfig = Record<
   | 'logLevel'
   | 'config'
   | 'maxJsonDepth'
+  | 'maxResponseBytes'
   | 'maxPendingPerConnection'
   | 'maxPendingPerSource'
   | 'maxRequestsPerSourcePerTurn'
@@ -193,6 +194,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'maxJsonDepth',
     env: 'LEASEKV_MAX_JSON_DEPTH',
     help: 'deepest JSON nesting in a request body, checked before parsing (default 64)',
+  },
+  '--max-response-bytes': {
+    key: 'maxResponseBytes',
+    env: 'LEASEKV_MAX_RESPONSE_BYTES',
+    help: "largest Range or Txn answer (keys and values, plus 40 bytes a key); a bigger one is refused with resource_exhausted and clients read in pages (default 3145728: under gRPC clients' 4 MiB)",
   },
   '--max-pending-per-connection': {
     key: 'maxPendingPerConnection',
@@ -373,12 +379,8 @@ export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
         : [arg, undefined];
     const spec = FLAGS[flag];
     if (spec === undefined) {
-      const guess = flag.startsWith('-')
-        ? nearest(
-            flag.replace(/^-+/, ''),
-            Object.keys(FLAGS).map((f) => f.slice(2)),
-          )
-        : undefined;
+      const names = Object.keys(FLAGS).map((f) => f.slice(2));
+      const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), names) : undefined;
       throw new NodeConfigError(
         `unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`,
       );

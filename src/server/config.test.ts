@@ -177,3 +177,25 @@ test('--peer-routes: where this node dials some members, apart from their record
     (e: unknown) => e instanceof NodeConfigError && /--peer-routes \(n2\).*not HOST:PORT/.test(e.message),
   );
 });
+
+test('--max-response-bytes: 3 MiB by default (under gRPC clients’ 4 MiB); at least one key and value of the largest sizes', () => {
+  assert.equal(buildNodeConfig(rawFromArgs(base, {})).clientLimits.maxResponseBytes, 3 * 1024 * 1024);
+  const set = buildNodeConfig(rawFromArgs([...base, '--max-response-bytes', '2000000'], {}));
+  assert.equal(set.clientLimits.maxResponseBytes, 2_000_000);
+  const env = buildNodeConfig(rawFromArgs(base, { LEASEKV_MAX_RESPONSE_BYTES: '5000000' }));
+  assert.equal(env.clientLimits.maxResponseBytes, 5_000_000);
+  // 1 MiB values (the default) do not fit in 1 MB answers: a page of one key could not be read.
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--max-response-bytes', '1000000'], {})),
+    (e: unknown) =>
+      e instanceof NodeConfigError &&
+      /--max-response-bytes 1000000\) must be at least maxKeyBytes \+ maxValueBytes \+ 40 \(1052712\)/.test(e.message),
+  );
+  const small = [...base, '--max-value-bytes', '1000', '--max-response-bytes', '6000'];
+  assert.equal(buildNodeConfig(rawFromArgs(small, {})).clientLimits.maxResponseBytes, 6000);
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--max-response-bytes', 'lots'], {})),
+    (e: unknown) =>
+      e instanceof NodeConfigError && /--max-response-bytes: 'lots' must be a whole number/.test(e.message),
+  );
+});

@@ -337,6 +337,7 @@ function buildClientLimits(
     v === undefined || v === '' ? undefined : intSetting(v, flag, 0, min, max);
   const given: Partial<Record<keyof ApiLimits, number | undefined>> = {
     maxJsonDepth: opt(raw.maxJsonDepth, '--max-json-depth', 2, 1000),
+    maxResponseBytes: opt(raw.maxResponseBytes, '--max-response-bytes', 1, 2 ** 31 - 1),
     maxInFlightPerConnection: opt(raw.maxPendingPerConnection, '--max-pending-per-connection', 1, 1_000_000),
     maxInFlightPerSource: opt(raw.maxPendingPerSource, '--max-pending-per-source', 1, 1_000_000),
     requestsPerSourcePerTurn: opt(raw.maxRequestsPerSourcePerTurn, '--max-requests-per-source-per-turn', 1, 1_000_000),
@@ -357,9 +358,8 @@ function buildClientLimits(
   const partial: Record<string, number> = { ...base };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) partial[k] = v;
   // Only the total given: the per-source default is capped by it.
-  const total = given.maxConnections;
-  if (total !== undefined && given.maxConnectionsPerSource === undefined)
-    partial['maxConnectionsPerSource'] = Math.min(total, DEFAULT_LIMITS.maxConnectionsPerSource);
+  if (given.maxConnections !== undefined && given.maxConnectionsPerSource === undefined)
+    partial['maxConnectionsPerSource'] = Math.min(given.maxConnections, DEFAULT_LIMITS.maxConnectionsPerSource);
   try {
     return resolveLimits(partial as Partial<ApiLimits>);
   } catch (e) {

@@ -34,6 +34,7 @@ import type {
 } from './backend.ts';
 import { CompactedError, type Watcher, type WatchRequest } from './watch/hub.ts';
 import type { KeyValue } from '../kv/result.ts';
+import { AnswerTooLargeError, checkTxnAnswer, txnAnswerBytes } from '../kv/range.ts';
 import { NodeMembership } from './node-membership.ts';
 import { withDeadline } from './deadline.ts';
 import { assert } from '../util/assert.ts';
@@ -233,9 +234,14 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         failure: req.failure,
         ...this.session(req.session),
       };
+      // Refused before proposing when its answer would pass the cap now (kv/range.ts) …
+      if (this.core.status(this.now()).role === 'leader') checkTxnAnswer(this.kv, req, req.maxBytes);
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
       assert(result.op === 'txn', () => `txn applied as ${result.op}`);
+      // … and after it, when the state changed meanwhile: the writes stand, the answer is refused.
+      const bytes = txnAnswerBytes(result.results);
+      if (bytes > req.maxBytes) throw new AnswerTooLargeError(bytes, req.maxBytes, 0, result.revision);
       return { succeeded: result.succeeded, results: result.results, index, revision: result.revision };
     });
   }
@@ -309,40 +315,29 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
       await this.barrier(req.consistency, signal);
-      if (req.revision !== undefined && req.revision !== this.kv.revision)
-        return this.rangeAt(req.prefix, req.limit, req.revision);
-      const rows = this.kv.rangeKvs(req.prefix, req.limit + 1);
-      return {
-        kvs: rows.slice(0, req.limit),
-        more: rows.length > req.limit,
-        index: this.kv.appliedIndex,
-        revision: this.kv.revision,
-      };
+      const changed =
+        req.revision !== undefined && req.revision !== this.kv.revision
+          ? this.changedSince(req.revision, req.prefix)
+          : undefined;
+      const { kvs, more, count } = this.kv.rangeAnswer(req, changed);
+      const at = { index: this.kv.appliedIndex, revision: req.revision ?? this.kv.revision };
+      return count === undefined ? { kvs, more, ...at } : { kvs, more, count, ...at };
     });
   }
 
   /**
-   * Range at a past revision: the keys as they were at `at`, from the current state and this
-   * member's change history (every key changed after `at` is put back as it was then).
+   * For a Range at a past revision: every key under `prefix` changed after `at`, as it was then
+   * (null: absent then), from this member's change history; kv/range.ts puts them back over the
+   * current state.
    */
-  private rangeAt(prefix: string, limit: number, at: number): RangeResult {
+  private changedSince(at: number, prefix: string): ReadonlyMap<string, KeyValue | null> {
     const current = this.kv.revision;
     if (at > current)
       throw new FutureRevisionError(`revision ${at} is in the future (the current revision is ${current})`);
     const oldest = Math.max(this.watchHub.oldest - 1, this.kv.compactRevision);
     const changed = at < oldest ? null : this.watchHub.changesAfter(at, prefix);
     if (changed === null) throw new CompactedError(at, Math.max(oldest, this.kv.compactRevision));
-    // limit + 1 unchanged current keys bound the answer; at most changed.size current keys are changed.
-    const rows = new Map<string, KeyValue>();
-    for (const kv of this.kv.rangeKvs(prefix, limit + 1 + changed.size)) if (!changed.has(kv.key)) rows.set(kv.key, kv);
-    for (const [key, then] of changed) if (then !== null) rows.set(key, then);
-    const keys = [...rows.keys()].sort();
-    return {
-      kvs: keys.slice(0, limit).map((k) => rows.get(k) as KeyValue),
-      more: keys.length > limit,
-      index: this.kv.appliedIndex,
-      revision: at,
-    };
+    return changed;
   }
 
   compact(

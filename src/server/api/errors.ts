@@ -15,12 +15,18 @@ import {
 import { CompactedError, TooManyWatchersError, WatcherClosedError, WatcherTooSlowError } from '../watch/hub.ts';
 import { ChangeRefusedError } from '../cluster-backend.ts';
 import { AuthRefusedError } from '../auth/backend.ts';
+import { AnswerTooLargeError } from '../../kv/range.ts';
 
 /** Response header (Connect, gRPC-Web) / trailer (gRPC) naming the leader on a not-leader error. */
 export const LEADER_HEADER = 'leasekv-leader';
 export const LEADER_ADDR_HEADER = 'leasekv-leader-addr';
 /** Set to "unknown" when a write may or may not have been applied (OutcomeUnknownError). */
 export const OUTCOME_HEADER = 'leasekv-outcome';
+/**
+ * On resource_exhausted "answer too large": how many keys fitted under --max-response-bytes (the
+ * page size to ask for next; the client library reads it).
+ */
+export const KEYS_THAT_FIT_HEADER = 'leasekv-keys-that-fit';
 /** On a watch's out_of_range ("compacted") error: the oldest revision the member still holds. */
 export const COMPACT_REVISION_HEADER = 'leasekv-compact-revision';
 
@@ -44,6 +50,7 @@ export const TYPED_ERRORS: Readonly<Record<string, { prototype: object }>> = {
   WatcherClosedError,
   ChangeRefusedError,
   AuthRefusedError,
+  AnswerTooLargeError,
 };
 
 export function invalidArgument(message: string): ConnectError {
@@ -51,8 +58,8 @@ export function invalidArgument(message: string): ConnectError {
 }
 
 /**
- * NotLeader → failed_precondition (+ leader headers); Unavailable → unavailable; Overloaded →
- * resource_exhausted; SessionExpired → aborted (the session table forgot this client: the caller
+ * NotLeader → failed_precondition (+ leader headers); Unavailable → unavailable; Overloaded and
+ * AnswerTooLarge (+ leasekv-keys-that-fit) → resource_exhausted; SessionExpired → aborted (the session table forgot this client: the caller
  * cannot tell whether its write applied and must start a new session); OutcomeUnknown →
  * unavailable with `leasekv-outcome: unknown` (retrying with the same session seq is safe; retrying
  * without a session may apply twice). Anything else is a bug: internal.
@@ -77,6 +84,9 @@ export function toConnectError(err: unknown): ConnectError {
   }
   if (err instanceof UnavailableError) return new ConnectError(err.message, Code.Unavailable);
   if (err instanceof OverloadedError) return new ConnectError(err.message, Code.ResourceExhausted);
+  // Not retryable as it is (Overloaded is): the message says how to page.
+  if (err instanceof AnswerTooLargeError)
+    return new ConnectError(err.message, Code.ResourceExhausted, { [KEYS_THAT_FIT_HEADER]: String(err.keysThatFit) });
   if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
   if (err instanceof SessionExpiredError) return new ConnectError(`session expired: ${err.message}`, Code.Aborted);
   if (err instanceof FutureRevisionError) return new ConnectError(err.message, Code.OutOfRange);

@@ -29,6 +29,8 @@ import {
   TtlNotFoundError,
 } from '../backend.ts';
 import { compareHolds } from '../../kv/txn.ts';
+import { rangeAnswer } from '../../kv/range.ts';
+import { KeyStore } from '../../kv/store.ts';
 import { withDeadline } from '../deadline.ts';
 import {
   DEFAULT_WATCH_LIMITS,
@@ -279,7 +281,12 @@ export class FakeBackend implements KvBackend {
 
   async range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     await this.#enter('range', req, signal, req.consistency === 'linearizable');
-    return { ...this.#rangeKvs(req.prefix, req.limit), index: this.#index, revision: this.#revision };
+    // The node's answer code (cap, start_key, keys_only, count_only), over an empty store with every
+    // key of the map laid over it as a read at a past revision would.
+    const all = new Map([...this.data.keys()].map((k) => [k, this.#kv(k) ?? null]));
+    const { kvs, more, count } = rangeAnswer(new KeyStore(), req, all);
+    const at = { index: this.#index, revision: this.#revision };
+    return count === undefined ? { kvs, more, ...at } : { kvs, more, count, ...at };
   }
 
   async txn(req: TxnRequest, signal: AbortSignal): Promise<TxnResult> {

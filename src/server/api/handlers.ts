@@ -89,11 +89,17 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
     },
     async range(req, ctx) {
       const id = who(ctx);
-      const base = toRange({ prefix: req.prefix, limit: req.limit, consistency: consistency(req.consistency) }, limits);
+      const base = toRange({ ...req, consistency: consistency(req.consistency) }, limits);
       const r = req.revision === 0n ? base : { ...base, revision: u64(req.revision, 'revision') };
       allowPrefix(id, r.prefix, false);
       const res = await run(ctx, (s) => backend.range(r, s));
-      return { kvs: res.kvs.map(kvToApi), more: res.more, index: BigInt(res.index), revision: BigInt(res.revision) };
+      const out = {
+        kvs: res.kvs.map(kvToApi),
+        more: res.more,
+        index: BigInt(res.index),
+        revision: BigInt(res.revision),
+      };
+      return res.count === undefined ? out : { ...out, count: BigInt(res.count) };
     },
     async ttlGrant(req, ctx) {
       requireSomeWrite(who(ctx), 'make a TTL grant');

@@ -1,6 +1,7 @@
 // Limits of the client API (issue 5: "bad input gets a clear error code and the node keeps serving";
 // issue 13: limits before work, so that no client can take the node's time from lease keeping).
 // Every limit is validated once, here, when the server starts.
+import { RANGE_KV_OVERHEAD_BYTES } from '../../kv/range.ts';
 
 export interface ApiLimits {
   /** Largest key, in UTF-8 bytes. */
@@ -11,6 +12,15 @@ export interface ApiLimits {
   readonly maxRequestBytes: number;
   /** Deepest nesting of JSON arrays/objects in a request body, checked before parsing (requests need 1). */
   readonly maxJsonDepth: number;
+  /**
+   * Largest answer of a Range or Txn, in bytes as counted by kv/range.ts (each key and value in UTF-8
+   * plus RANGE_KV_OVERHEAD_BYTES): a bigger one is refused with resource_exhausted, and the client
+   * pages (limit, start_key) or asks for keys_only / count_only. Default 3 MiB: the answer then fits
+   * the 4 MiB that gRPC clients (grpc-go, grpc-js, grpc-java) accept by default, with room for its
+   * framing; and the answers in flight on a node are bounded by this × maxInFlight, not × 10 GB.
+   * At least one key and value of the largest sizes, so a page of one key can always be read.
+   */
+  readonly maxResponseBytes: number;
   /** Range: the limit used when a request says 0, and the largest limit a request may ask for. */
   readonly defaultRangeLimit: number;
   readonly maxRangeLimit: number;
@@ -64,6 +74,7 @@ export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection' | 'maxIn
   maxValueBytes: 1024 * 1024,
   maxRequestBytes: 8 * 1024 * 1024,
   maxJsonDepth: 64,
+  maxResponseBytes: 3 * 1024 * 1024,
   defaultRangeLimit: 1000,
   maxRangeLimit: 10_000,
   maxInFlight: 1024,
@@ -114,6 +125,7 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxValueBytes', 64 * 1024 * 1024);
   positive('maxRequestBytes', 512 * 1024 * 1024);
   positive('maxJsonDepth', 1000, 2);
+  positive('maxResponseBytes', 2 ** 31 - 1);
   positive('defaultRangeLimit', 1_000_000);
   positive('maxRangeLimit', 1_000_000);
   positive('maxInFlight', 1_000_000);
@@ -138,6 +150,12 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   if (l.maxRequestBytes < l.maxKeyBytes + l.maxValueBytes) {
     throw new ApiLimitsError(
       `api limit maxRequestBytes (${l.maxRequestBytes}) must be at least maxKeyBytes + maxValueBytes`,
+    );
+  }
+  const onePair = l.maxKeyBytes + l.maxValueBytes + RANGE_KV_OVERHEAD_BYTES;
+  if (l.maxResponseBytes < onePair) {
+    throw new ApiLimitsError(
+      `api limit maxResponseBytes (--max-response-bytes ${l.maxResponseBytes}) must be at least maxKeyBytes + maxValueBytes + ${RANGE_KV_OVERHEAD_BYTES} (${onePair}): an answer must hold one key of the largest size`,
     );
   }
   if (l.maxInFlightPerSource > l.maxInFlight) {

@@ -91,6 +91,9 @@ function toOp(o: RequestOp, what: string, limits: ApiLimits): TxnOp {
     case 'requestRange': {
       if (r.value.consistency !== 0)
         throw invalidArgument(`${what}: reads inside a transaction are linearizable; leave out consistency`);
+      // A transaction's ranges are applied from the log on every member, in a format without these.
+      if (r.value.startKey !== '' || r.value.keysOnly || r.value.countOnly)
+        throw invalidArgument(`${what}: start_key, keys_only and count_only are for Range, not inside a transaction`);
       if (r.value.limit > limits.maxRangeLimit)
         throw invalidArgument(`${what}.limit ${r.value.limit} is above the maximum of ${limits.maxRangeLimit}`);
       if (Buffer.byteLength(r.value.prefix, 'utf8') > limits.maxKeyBytes)
@@ -132,7 +135,8 @@ export function toTxn(r: ApiTxnRequest, seq: number, limits: ApiLimits): TxnRequ
   const success = toBranch(r.success, 'success', limits);
   const failure = toBranch(r.failure, 'failure', limits);
   const session = checkSession(r.clientId, seq);
-  return session === undefined ? { compares, success, failure } : { compares, success, failure, session };
+  const base = { compares, success, failure, maxBytes: limits.maxResponseBytes };
+  return session === undefined ? base : { ...base, session };
 }
 
 type KvInit = { key: string; value: string; createRevision: bigint; modRevision: bigint; version: bigint };

@@ -101,15 +101,35 @@ export function toCas(
 }
 
 export function toRange(
-  r: { prefix: string; limit: number; consistency: Consistency },
+  r: {
+    prefix: string;
+    limit: number;
+    consistency: Consistency;
+    startKey?: string;
+    keysOnly?: boolean;
+    countOnly?: boolean;
+  },
   limits: ApiLimits,
 ): RangeRequest {
   if (r.prefix.length * 3 > limits.maxKeyBytes && utf8Bytes(r.prefix) > limits.maxKeyBytes) {
     throw invalidArgument(`prefix is longer than the key limit of ${limits.maxKeyBytes} bytes`);
   }
+  // A page's start is the last key returned + "\0": one byte over the key limit at most.
+  const startKey = r.startKey ?? '';
+  if (startKey.length * 3 > limits.maxKeyBytes && utf8Bytes(startKey) > limits.maxKeyBytes + 1) {
+    throw invalidArgument(`start_key is longer than the key limit of ${limits.maxKeyBytes} bytes (+ 1)`);
+  }
   if (r.limit > limits.maxRangeLimit) {
     throw invalidArgument(`limit ${r.limit} is above the maximum of ${limits.maxRangeLimit}`);
   }
   const limit = r.limit === 0 ? limits.defaultRangeLimit : r.limit;
-  return { prefix: r.prefix, limit, consistency: r.consistency };
+  return {
+    prefix: r.prefix,
+    limit,
+    consistency: r.consistency,
+    maxBytes: limits.maxResponseBytes,
+    ...(startKey === '' ? {} : { startKey }),
+    ...(r.keysOnly === true ? { keysOnly: true } : {}),
+    ...(r.countOnly === true ? { countOnly: true } : {}),
+  };
 }
