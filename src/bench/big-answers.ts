@@ -4,6 +4,8 @@
 // whether the same node still leads in the same term with its lease afterwards. The server runs with
 // its own default limits (and timing profile); bounded: ROUNDS × C calls, 60 s each.
 // Run: node --import tsx src/bench/big-answers.ts [KEYS=64] [CONCURRENT=8] [ROUNDS=3] [LIMIT=KEYS]
+// BIG_ANSWERS_ENTRY=/other/checkout/bin/leasekv.mjs runs that checkout's nodes instead (A/B); the
+// nodes run the TypeScript sources (LEASEKV_RUN=source), so that neither side depends on a build.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { ProcessCluster } from '../testkit/cluster.ts';
@@ -56,14 +58,25 @@ function bigRange(ep: { host: string; port: number }, agent: Agent): Promise<str
 }
 
 async function main(): Promise<void> {
-  const c = await ProcessCluster.start({ size: 3, timing: 'profile', name: 'big-answers', logLevel: 'warn' });
+  const entry = process.env['BIG_ANSWERS_ENTRY'];
+  const c = await ProcessCluster.start({
+    size: 3,
+    timing: 'profile',
+    name: 'big-answers',
+    logLevel: 'warn',
+    env: { LEASEKV_RUN: 'source' },
+    ...(entry === undefined ? {} : { entry }),
+  });
+  console.log(`nodes: ${entry ?? 'this checkout'}`);
   try {
     let leader = await c.waitForLeader(60_000);
     let ep = c.endpoint(leader) as Endpoint & { host: string; port: number };
     const value = 'v'.repeat(1 << 20);
-    for (let i = 0; i < keys; i++) {
+    for (let i = 0, tries = 0; i < keys;) {
       const r = await call(ep, 'Put', { key: `big/${String(i).padStart(4, '0')}`, value }, 30_000);
-      if (r.kind !== 'ok') throw new Error(`put ${i}: ${JSON.stringify(r)}`);
+      if (r.kind === 'ok') i++;
+      else if (++tries > 50) throw new Error(`put ${i}: ${JSON.stringify(r)}`);
+      else ep = c.endpoint(await c.waitForLeader(60_000)) as Endpoint & { host: string; port: number };
     }
     await new Promise((r) => setTimeout(r, 2000));
     console.log(`leader ${leader}, RSS ${rssMiB(c.pid(leader))} MiB after ${keys} puts of 1 MiB`);

@@ -1,10 +1,8 @@
 // Raw settings of a node: the flags of `leasekv serve`, their LEASEKV_* environment variables and
-// the optional JSON file, read into strings (flags win over environment, environment over file).
-// config.ts validates them into a NodeConfig.
+// the optional JSON file, read into strings (flags win over environment, environment over file) by
+// config-args.ts. config.ts validates them into a NodeConfig.
 
-import { readFileSync } from 'node:fs';
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE } from '../raft/config.ts';
-import { nearest } from '../util/suggest.ts';
 
 export class NodeConfigError extends Error {
   override readonly name = 'NodeConfigError';
@@ -48,6 +46,7 @@ export type RawConfig = Record<
   | 'config'
   | 'maxJsonDepth'
   | 'maxResponseBytes'
+  | 'maxPendingResponseBytes'
   | 'maxPendingPerConnection'
   | 'maxPendingPerSource'
   | 'maxRequestsPerSourcePerTurn'
@@ -200,6 +199,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     env: 'LEASEKV_MAX_RESPONSE_BYTES',
     help: "largest Range or Txn answer (keys and values, plus 40 bytes a key); a bigger one is refused with resource_exhausted and clients read in pages (default 3145728: under gRPC clients' 4 MiB)",
   },
+  '--max-pending-response-bytes': {
+    key: 'maxPendingResponseBytes',
+    env: 'LEASEKV_MAX_PENDING_RESPONSE_BYTES',
+    help: 'answer bytes of Range and Txn calls being built at once, each counted at the most it may hold; more are refused with resource_exhausted, retryable (default 134217728)',
+  },
   '--max-pending-per-connection': {
     key: 'maxPendingPerConnection',
     env: 'LEASEKV_MAX_PENDING_PER_CONNECTION',
@@ -337,64 +341,4 @@ export function flagHelp(): string {
   return Object.entries(FLAGS)
     .map(([flag, spec]) => `  ${flag.padEnd(24)} ${spec.help} [${spec.env}]`)
     .join('\n');
-}
-
-function kebabToCamel(s: string): string {
-  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-function readConfigFile(path: string): Partial<RawConfig> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new NodeConfigError(`--config ${path}: ${(e as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new NodeConfigError(`--config ${path}: must be a JSON object`);
-  }
-  const known = new Set(Object.values(FLAGS).map((f) => f.key as string));
-  const out: Partial<RawConfig> = {};
-  for (const [k, v] of Object.entries(parsed)) {
-    const key = kebabToCamel(k);
-    if (!known.has(key) || key === 'config') throw new NodeConfigError(`--config ${path}: unknown setting '${k}'`);
-    (out as Record<string, string>)[key] =
-      typeof v === 'object' && v !== null
-        ? Object.entries(v)
-            .map(([a, b]) => `${a}=${String(b)}`)
-            .join(',')
-        : String(v);
-  }
-  return out;
-}
-
-/** Parses argv (after `serve`) and env into raw strings; flags win. */
-export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Partial<RawConfig> {
-  const fromFlags: Partial<RawConfig> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const [flag, inline] =
-      arg.includes('=') && arg.startsWith('--')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    const spec = FLAGS[flag];
-    if (spec === undefined) {
-      const names = Object.keys(FLAGS).map((f) => f.slice(2));
-      const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), names) : undefined;
-      throw new NodeConfigError(
-        `unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`,
-      );
-    }
-    const value = spec.boolean === true ? (inline ?? 'true') : (inline ?? argv[++i]);
-    if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
-    fromFlags[spec.key] = value;
-  }
-  const fromEnv: Partial<RawConfig> = {};
-  for (const spec of Object.values(FLAGS)) {
-    const v = env[spec.env];
-    if (v !== undefined && v !== '') fromEnv[spec.key] = v;
-  }
-  const file = fromFlags.config ?? fromEnv.config;
-  const fromFile = file === undefined ? {} : readConfigFile(file);
-  return { ...fromFile, ...fromEnv, ...fromFlags };
 }

@@ -199,3 +199,15 @@ test('--max-response-bytes: 3 MiB by default (under gRPC clients’ 4 MiB); at l
       e instanceof NodeConfigError && /--max-response-bytes: 'lots' must be a whole number/.test(e.message),
   );
 });
+
+test('--max-pending-response-bytes: 128 MiB by default; at least --max-response-bytes', () => {
+  assert.equal(buildNodeConfig(rawFromArgs(base, {})).clientLimits.maxPendingResponseBytes, 128 * 1024 * 1024);
+  const set = buildNodeConfig(rawFromArgs([...base, '--max-pending-response-bytes', '50000000'], {}));
+  assert.equal(set.clientLimits.maxPendingResponseBytes, 50_000_000);
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--max-pending-response-bytes', '3000000'], {})),
+    (e: unknown) =>
+      e instanceof NodeConfigError &&
+      /--max-pending-response-bytes 3000000\) must be at least maxResponseBytes \(3145728\)/.test(e.message),
+  );
+});

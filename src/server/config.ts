@@ -9,7 +9,8 @@ import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.
 import { NodeConfigError, type RawConfig } from './config-flags.ts';
 import { tlsSettings, type TlsConfig } from './tls-config.ts';
 
-export { flagHelp, NodeConfigError, rawFromArgs } from './config-flags.ts';
+export { flagHelp, NodeConfigError } from './config-flags.ts';
+export { rawFromArgs } from './config-args.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -153,6 +154,8 @@ function intSetting(raw: string | undefined, name: string, dflt: number, min: nu
   return n;
 }
 
+const W = DEFAULT_WATCH_LIMITS;
+
 export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   const need = (k: keyof RawConfig, flag: string): string => {
     const v = raw[k];
@@ -280,7 +283,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
       10_000,
     ),
     watch: {
-      ...DEFAULT_WATCH_LIMITS,
+      ...W,
       maxHistoryRevisions: intSetting(
         raw.watchHistory,
         '--watch-history',
@@ -295,13 +298,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
         1024 * 1024,
         16 * 1024 * 1024 * 1024,
       ),
-      progressIntervalMs: intSetting(
-        raw.watchProgressMs,
-        '--watch-progress-ms',
-        DEFAULT_WATCH_LIMITS.progressIntervalMs,
-        10,
-        3_600_000,
-      ),
+      progressIntervalMs: intSetting(raw.watchProgressMs, '--watch-progress-ms', W.progressIntervalMs, 10, 3_600_000),
       maxWatchers: clientLimits.maxConnections,
     },
     autoCompaction: {
@@ -338,6 +335,7 @@ function buildClientLimits(
   const given: Partial<Record<keyof ApiLimits, number | undefined>> = {
     maxJsonDepth: opt(raw.maxJsonDepth, '--max-json-depth', 2, 1000),
     maxResponseBytes: opt(raw.maxResponseBytes, '--max-response-bytes', 1, 2 ** 31 - 1),
+    maxPendingResponseBytes: opt(raw.maxPendingResponseBytes, '--max-pending-response-bytes', 1, 2 ** 40),
     maxInFlightPerConnection: opt(raw.maxPendingPerConnection, '--max-pending-per-connection', 1, 1_000_000),
     maxInFlightPerSource: opt(raw.maxPendingPerSource, '--max-pending-per-source', 1, 1_000_000),
     requestsPerSourcePerTurn: opt(raw.maxRequestsPerSourcePerTurn, '--max-requests-per-source-per-turn', 1, 1_000_000),

@@ -6,6 +6,7 @@ import { toConnectError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 import type { AuthGate } from '../auth/gate.ts';
 import { Admission, type ConnShare } from './admission.ts';
+import { AnswerBudget } from './answer-budget.ts';
 
 export type { ConnShare } from './admission.ts';
 
@@ -16,6 +17,8 @@ export const CONN_SHARE = createContextKey<ConnShare | undefined>(undefined, {
 
 export class ApiCore {
   readonly #admission: Admission;
+  /** Answer bytes of Range and Txn calls being built at once (answer-budget.ts). */
+  readonly answers: AnswerBudget;
   /** Users, roles and tokens (issue 15); undefined: this server never checks (tests, tools). */
   auth: AuthGate | undefined = undefined;
 
@@ -26,6 +29,7 @@ export class ApiCore {
     private readonly onInternalError: (err: unknown) => void = () => {},
   ) {
     this.#admission = new Admission(limits);
+    this.answers = new AnswerBudget(limits.maxPendingResponseBytes);
   }
 
   get inFlight(): number {

@@ -9,6 +9,7 @@ import { streamWatch, toWatch } from './watch.ts';
 import { checkSession, toCas, toDelete, toGet, toPut, toRange } from './validate.ts';
 import { allowKey, allowPrefix, requireRoot, requireSomeWrite } from '../auth/gate.ts';
 import { allowTxn, callerOf } from './authz.ts';
+import { rangeReservation, txnReservation } from './answer-budget.ts';
 
 /** Longest TTL a grant may have: a day (longer-lived keys need no TTL). */
 export const MAX_TTL_MS = 24 * 3600 * 1000;
@@ -92,14 +93,17 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       const base = toRange({ ...req, consistency: consistency(req.consistency) }, limits);
       const r = req.revision === 0n ? base : { ...base, revision: u64(req.revision, 'revision') };
       allowPrefix(id, r.prefix, false);
-      const res = await run(ctx, (s) => backend.range(r, s));
-      const out = {
-        kvs: res.kvs.map(kvToApi),
-        more: res.more,
-        index: BigInt(res.index),
-        revision: BigInt(res.revision),
-      };
-      return res.count === undefined ? out : { ...out, count: BigInt(res.count) };
+      // The answer's budget is held until it is converted for the wire (answer-budget.ts).
+      return core.answers.with(rangeReservation(r, limits), async () => {
+        const res = await run(ctx, (s) => backend.range(r, s));
+        const out = {
+          kvs: res.kvs.map(kvToApi),
+          more: res.more,
+          index: BigInt(res.index),
+          revision: BigInt(res.revision),
+        };
+        return res.count === undefined ? out : { ...out, count: BigInt(res.count) };
+      });
     },
     async ttlGrant(req, ctx) {
       requireSomeWrite(who(ctx), 'make a TTL grant');
@@ -144,7 +148,9 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
       const id = who(ctx);
       const r = toTxn(req, u64(req.seq, 'seq'), limits);
       allowTxn(id, r);
-      return txnToApi(await run(ctx, (s) => backend.txn(r, s)));
+      return core.answers.with(txnReservation(r, limits), async () =>
+        txnToApi(await run(ctx, (s) => backend.txn(r, s))),
+      );
     },
     async status(_req, ctx) {
       const st = await run(ctx, () => backend.status());

@@ -21,6 +21,13 @@ export interface ApiLimits {
    * At least one key and value of the largest sizes, so a page of one key can always be read.
    */
   readonly maxResponseBytes: number;
+  /**
+   * Answer bytes of Range and Txn calls being built at once on this node, each call counted at the
+   * most its answer may hold (answer-budget.ts); a call past it is refused with resource_exhausted,
+   * retryable. Default 128 MiB: 42 answers of the largest size at once, 128 transactions with a get
+   * of a 1 MiB value; at least maxResponseBytes.
+   */
+  readonly maxPendingResponseBytes: number;
   /** Range: the limit used when a request says 0, and the largest limit a request may ask for. */
   readonly defaultRangeLimit: number;
   readonly maxRangeLimit: number;
@@ -75,6 +82,7 @@ export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection' | 'maxIn
   maxRequestBytes: 8 * 1024 * 1024,
   maxJsonDepth: 64,
   maxResponseBytes: 3 * 1024 * 1024,
+  maxPendingResponseBytes: 128 * 1024 * 1024,
   defaultRangeLimit: 1000,
   maxRangeLimit: 10_000,
   maxInFlight: 1024,
@@ -126,6 +134,7 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxRequestBytes', 512 * 1024 * 1024);
   positive('maxJsonDepth', 1000, 2);
   positive('maxResponseBytes', 2 ** 31 - 1);
+  positive('maxPendingResponseBytes', Number.MAX_SAFE_INTEGER);
   positive('defaultRangeLimit', 1_000_000);
   positive('maxRangeLimit', 1_000_000);
   positive('maxInFlight', 1_000_000);
@@ -156,6 +165,11 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   if (l.maxResponseBytes < onePair) {
     throw new ApiLimitsError(
       `api limit maxResponseBytes (--max-response-bytes ${l.maxResponseBytes}) must be at least maxKeyBytes + maxValueBytes + ${RANGE_KV_OVERHEAD_BYTES} (${onePair}): an answer must hold one key of the largest size`,
+    );
+  }
+  if (l.maxPendingResponseBytes < l.maxResponseBytes) {
+    throw new ApiLimitsError(
+      `api limit maxPendingResponseBytes (--max-pending-response-bytes ${l.maxPendingResponseBytes}) must be at least maxResponseBytes (${l.maxResponseBytes})`,
     );
   }
   if (l.maxInFlightPerSource > l.maxInFlight) {

@@ -1,0 +1,65 @@
+// `leasekv serve`'s flags, LEASEKV_* environment variables and --config file read into raw strings
+// (flags win over environment, environment over file), by the table in config-flags.ts.
+import { readFileSync } from 'node:fs';
+import { FLAGS, NodeConfigError, type RawConfig } from './config-flags.ts';
+import { nearest } from '../util/suggest.ts';
+
+function kebabToCamel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function readConfigFile(path: string): Partial<RawConfig> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new NodeConfigError(`--config ${path}: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new NodeConfigError(`--config ${path}: must be a JSON object`);
+  }
+  const known = new Set(Object.values(FLAGS).map((f) => f.key as string));
+  const out: Partial<RawConfig> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    const key = kebabToCamel(k);
+    if (!known.has(key) || key === 'config') throw new NodeConfigError(`--config ${path}: unknown setting '${k}'`);
+    (out as Record<string, string>)[key] =
+      typeof v === 'object' && v !== null
+        ? Object.entries(v)
+            .map(([a, b]) => `${a}=${String(b)}`)
+            .join(',')
+        : String(v);
+  }
+  return out;
+}
+
+/** Parses argv (after `serve`) and env into raw strings; flags win. */
+export function rawFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Partial<RawConfig> {
+  const fromFlags: Partial<RawConfig> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [flag, inline] =
+      arg.includes('=') && arg.startsWith('--')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
+    const spec = FLAGS[flag];
+    if (spec === undefined) {
+      const names = Object.keys(FLAGS).map((f) => f.slice(2));
+      const guess = flag.startsWith('-') ? nearest(flag.replace(/^-+/, ''), names) : undefined;
+      throw new NodeConfigError(
+        `unknown option '${arg}'${guess === undefined ? '' : `; did you mean --${guess}?`} (see leasekv serve --help)`,
+      );
+    }
+    const value = spec.boolean === true ? (inline ?? 'true') : (inline ?? argv[++i]);
+    if (value === undefined) throw new NodeConfigError(`${flag} needs a value`);
+    fromFlags[spec.key] = value;
+  }
+  const fromEnv: Partial<RawConfig> = {};
+  for (const spec of Object.values(FLAGS)) {
+    const v = env[spec.env];
+    if (v !== undefined && v !== '') fromEnv[spec.key] = v;
+  }
+  const file = fromFlags.config ?? fromEnv.config;
+  const fromFile = file === undefined ? {} : readConfigFile(file);
+  return { ...fromFile, ...fromEnv, ...fromFlags };
+}
