@@ -6,9 +6,10 @@
 // Run: node --import tsx src/bench/big-answers.ts [KEYS=64] [CONCURRENT=8] [ROUNDS=3] [LIMIT=KEYS]
 // BIG_ANSWERS_ENTRY=/other/checkout/bin/leasekv.mjs runs that checkout's nodes instead (A/B); the
 // nodes run the TypeScript sources (LEASEKV_RUN=source), so that neither side depends on a build.
+// BIG_ANSWERS_SETTINGS='{"max-pending-response-bytes":33554432}': more `serve` flags for every node.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { ProcessCluster } from '../testkit/cluster.ts';
+import { ProcessCluster, type Settings } from '../testkit/cluster.ts';
 import { call, type Endpoint } from '../testkit/http.ts';
 import { statusAt } from '../testkit/status.ts';
 
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     name: 'big-answers',
     logLevel: 'warn',
     env: { LEASEKV_RUN: 'source' },
+    settings: JSON.parse(process.env['BIG_ANSWERS_SETTINGS'] ?? '{}') as Settings,
     ...(entry === undefined ? {} : { entry }),
   });
   console.log(`nodes: ${entry ?? 'this checkout'}`);

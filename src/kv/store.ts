@@ -229,8 +229,8 @@ export class KeyStore {
     }
   }
 
-  /** Each entry with a key >= start, ascending, as (page, position) without decoding it (boundEntry,
-   * readRecord), until `visit` returns false. No write may happen meanwhile. */
+  /** Each entry with a key >= start, ascending, as (page, position) without decoding it (read it
+   * with boundEntry), until `visit` returns false. No write may happen meanwhile. */
   scan(start: string, visit: (page: Page, pos: number) => boolean): void {
     const slot = this.find(keyBytes(start));
     let pos = slot.pos;
@@ -322,7 +322,7 @@ export class KeyStore {
 const at = { ks: 0, ke: 0, vs: 0, ve: 0 };
 /** Where the entry boundEntry() last looked at lies in its page: key [ks, ke), value [vs, ve). */
 export const entryAt: Readonly<typeof at> = at;
-export { bound as boundEntry, readRecord };
+export { bound as boundEntry };
 
 function bound(page: Page, i: number): void {
   const buf = page.buf;

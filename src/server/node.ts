@@ -235,7 +235,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         ...this.session(req.session),
       };
       // Refused before proposing when its answer would pass the cap now (kv/range.ts) …
-      if (this.core.status(this.now()).role === 'leader') checkTxnAnswer(this.kv, req, req.maxBytes);
+      if (this.core.role === 'leader') checkTxnAnswer(this.kv, req, req.maxBytes);
       const { result, index } = await this.propose(cmd, signal);
       this.checkResult(result);
       assert(result.op === 'txn', () => `txn applied as ${result.op}`);
