@@ -189,7 +189,7 @@ async function startOnStorage(
   if (opened.repaired !== null) {
     log.warn(
       opened.repaired,
-      `write-ahead log had a torn tail: truncated ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`,
+      `write-ahead log had a torn tail (a write cut by a crash after the last fsync): dropped ${opened.repaired.bytesDropped} bytes at ${opened.repaired.file} offset ${opened.repaired.offset}`,
     );
   }
   const kv = new KvStateMachine();

@@ -106,14 +106,14 @@ test('oracle teeth: an acknowledged write missing from the leader log is a lost 
   assert.match(o2.violations[0] ?? '', /has only 2 entries/);
 });
 
-test('swarm on the real WAL: torn tails repaired, bit-flipped nodes refuse, no violation', () => {
+test('swarm on the real WAL: crashes mid-write recover, bit-flipped nodes refuse, no violation', () => {
   const failures: string[] = [];
   const sum = { seeds: 0, repairs: 0, bitFlips: 0, refusals: 0, crashesMidWrite: 0 };
-  const covered = (): boolean =>
-    sum.seeds >= 20 && sum.crashesMidWrite >= 8 && sum.repairs >= 2 && sum.bitFlips >= 4 && sum.refusals >= 4;
+  const covered = (): boolean => sum.seeds >= 20 && sum.crashesMidWrite >= 8 && sum.bitFlips >= 4 && sum.refusals >= 4;
   // At least 80 seeds; more (up to 160) only until the faults below have each happened often
-  // enough: torn tails are rare (a few per hundred seeds), and which seeds have one moves whenever
-  // the message pattern does.
+  // enough. Torn tails are not required: since segments are created whole (session 10) a write
+  // tears only at a sector boundary, which the small batches in flight at a power loss here seldom
+  // cross (none in 160 seeds); fault.test.ts and wal-cut.test.ts repair them with the same FaultyFs.
   for (let seed = 1; seed <= 160 && (seed <= 80 || !covered()); seed++) {
     const r = simulateSeed({ seed, nodes: [3, 5, 7][seed % 3]!, mutant: null, linCheckBudgetMs: 1000 });
     if (r.violations.length > 0) failures.push(`seed ${seed}: ${r.violations[0] ?? ''}`);
@@ -126,9 +126,6 @@ test('swarm on the real WAL: torn tails repaired, bit-flipped nodes refuse, no v
   }
   assert.deepEqual(failures, []);
   assert.ok(sum.seeds >= 20, `WAL seeds ran: ${JSON.stringify(sum)}`);
-  assert.ok(
-    sum.crashesMidWrite >= 8 && sum.repairs >= 2,
-    `crashes mid-write, torn tails repaired: ${JSON.stringify(sum)}`,
-  );
+  assert.ok(sum.crashesMidWrite >= 8, `crashes mid-write: ${JSON.stringify(sum)}`);
   assert.ok(sum.bitFlips >= 4 && sum.refusals >= 4, `bit flips made nodes refuse: ${JSON.stringify(sum)}`);
 });

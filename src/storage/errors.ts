@@ -13,12 +13,37 @@ export const RECOVERY_HINT =
  * The node must not start on it (never silently drop a record that may have been acknowledged).
  */
 export class StorageCorruptError extends Error {
-  override readonly name = 'StorageCorruptError';
+  override readonly name: string = 'StorageCorruptError';
   constructor(
     readonly file: string,
     readonly offset: number,
     readonly reason: string,
   ) {
     super(`storage corrupt: ${file} at byte ${offset}: ${reason}. To recover: ${RECOVERY_HINT}.`);
+  }
+}
+
+/**
+ * A WAL segment is shorter than the size it was created with (and fsynced at, before it got its
+ * name): something cut it — a copy that did not finish, a file system that lost its end, a
+ * `truncate`. A crash never shortens a segment, so this is not a torn write, and the records past
+ * the cut were fsynced and may have been acknowledged (docs/storage.md "Cuts and torn writes").
+ */
+export class WalCutError extends StorageCorruptError {
+  override readonly name: string = 'WalCutError';
+  constructor(
+    file: string,
+    readonly sizeBytes: number,
+    /** The size it was created with; null when its first record (which records it) is cut away too. */
+    readonly expectedBytes: number | null,
+    what: string,
+  ) {
+    const created =
+      expectedBytes === null
+        ? 'was created with its first records fsynced before it got its name (as the segment before it was)'
+        : `was created (and fsynced) at ${expectedBytes} bytes`;
+    const why = `${what}: the file is ${sizeBytes} bytes but ${created}, so it was cut short — by a copy that did not finish, a file system that lost its end, or a truncate — not torn by a crash, and records past byte ${sizeBytes} were fsynced and may have been acknowledged`;
+    super(file, sizeBytes, why);
+    this.message = `storage corrupt: ${file} at byte ${sizeBytes}: ${why}. To recover: if this data dir was copied or restored from a backup, stop the member and copy it again whole from its source; otherwise ${RECOVERY_HINT}.`;
   }
 }

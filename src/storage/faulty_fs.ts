@@ -1,8 +1,10 @@
 // An in-memory FileSystem that models what a crash does to a real disk (issue 4), seeded so a seed
 // replays a failure exactly:
-// - file contents are durable only up to the last fsync(fd); crash() loses the rest, except that the
-//   last writes may survive as a torn partial tail (a prefix, possibly followed by zero-filled sectors
-//   whose data never reached the platter);
+// - file contents are durable only as of the last fsync(fd); crash() loses the changes since, except
+//   that a prefix of them may survive, in order, the last one torn (a prefix of its bytes; a write
+//   that grew the file may instead keep its whole size, zero-filled from the sector after the torn
+//   point — the size reached the disk, those sectors' data never did). Writes into a file's existing
+//   size (a WAL segment created whole) tear the same way, over the bytes that were there;
 // - creations, renames and unlinks are durable only after fsyncDir of the folder;
 // - flipBit(file, bitOffset) damages stored bytes (media corruption), synced or not.
 // Plug into the simulator as: one FaultyFs per node (or one folder per node), `new Wal.open(fs, dir)`
@@ -20,12 +22,16 @@ export interface FaultyFsOptions {
   readonly sectorBytes?: number;
 }
 
+/** A change since the last fsync: bytes written at an offset, or a new size. */
+type Change = { readonly at: number; readonly data: Uint8Array } | { readonly size: number };
+
 interface Inode {
   buf: Uint8Array;
   size: number;
-  /** Bytes [0, syncedSize) of buf are durable, unless syncedCopy is set (non-append change since sync). */
-  syncedSize: number;
-  syncedCopy: Uint8Array | null;
+  /** The content as of the last fsync. */
+  durable: Uint8Array;
+  /** What changed since, in order (a crash may keep a prefix of it). */
+  changes: Change[];
 }
 
 export function mulberry32(seed: number): () => number {
@@ -93,23 +99,27 @@ export class FaultyFs implements FileSystem {
       if (!opts.create) throw enoent(path);
       this.tick();
       if (!this.dirs.has(posix.dirname(p))) throw enoent(posix.dirname(p));
-      ino = { buf: new Uint8Array(256), size: 0, syncedSize: 0, syncedCopy: null };
+      ino = { buf: new Uint8Array(256), size: 0, durable: new Uint8Array(0), changes: [] };
       this.names.set(p, ino);
     }
     const fd = this.nextFd++;
     this.fds.set(fd, ino);
     return fd;
   }
+  openRead(path: string): Fd {
+    return this.open(path, { create: false });
+  }
   append(fd: Fd, data: Uint8Array): void {
     this.tick();
     const ino = this.fd(fd);
-    this.put(ino, ino.size, data);
+    ino.changes.push({ at: ino.size, data: data.slice() });
+    put(ino, ino.size, data);
   }
   writeAt(fd: Fd, offset: number, data: Uint8Array): void {
     this.tick();
     const ino = this.fd(fd);
-    if (offset < ino.syncedSize) this.keepSynced(ino);
-    this.put(ino, offset, data);
+    ino.changes.push({ at: offset, data: data.slice() });
+    put(ino, offset, data);
   }
   read(fd: Fd, offset: number, length: number, into?: Uint8Array): Uint8Array {
     const ino = this.fd(fd);
@@ -123,8 +133,8 @@ export class FaultyFs implements FileSystem {
   fsync(fd: Fd): void {
     this.tick();
     const ino = this.fd(fd);
-    ino.syncedSize = ino.size;
-    ino.syncedCopy = null;
+    ino.durable = ino.buf.slice(0, ino.size);
+    ino.changes = [];
     this.fsyncCount++;
   }
   close(fd: Fd): void {
@@ -152,14 +162,13 @@ export class FaultyFs implements FileSystem {
   truncate(path: string, sizeBytes: number): void {
     this.tick();
     const ino = this.inode(path);
-    if (sizeBytes < ino.syncedSize) this.keepSynced(ino);
-    if (sizeBytes > ino.size) this.put(ino, ino.size, new Uint8Array(sizeBytes - ino.size));
-    ino.size = sizeBytes;
+    ino.changes.push({ size: sizeBytes });
+    resize(ino, sizeBytes);
   }
 
   /**
    * Power loss: every open fd becomes invalid; each durable name gets back its durable content, and
-   * a file whose unsynced change was a pure append may keep a torn prefix of it.
+   * may keep a prefix of the changes since, the last of them torn.
    */
   crash(): void {
     this.crashCount++;
@@ -187,33 +196,53 @@ export class FaultyFs implements FileSystem {
     if (byte >= ino.size) throw new Error(`FaultyFs.flipBit: offset ${byte} beyond ${path} size ${ino.size}`);
     const mask = 1 << (bitOffset % 8);
     ino.buf[byte] = ino.buf[byte]! ^ mask;
-    if (ino.syncedCopy !== null && byte < ino.syncedCopy.length) ino.syncedCopy[byte] = ino.syncedCopy[byte]! ^ mask;
+    if (byte < ino.durable.length) ino.durable[byte] = ino.durable[byte]! ^ mask;
   }
 
   private afterCrash(ino: Inode): Inode {
-    let content: Uint8Array;
-    if (ino.syncedCopy !== null) {
-      content = ino.syncedCopy.slice();
-    } else {
-      content = ino.buf.slice(0, ino.syncedSize);
-      const extra = ino.size - ino.syncedSize;
-      if (extra > 0 && this.random() < this.tornP) content = this.tornTail(ino, extra);
+    const out: Inode = {
+      buf: new Uint8Array(Math.max(256, ino.durable.length)),
+      size: 0,
+      durable: ino.durable,
+      changes: [],
+    };
+    put(out, 0, ino.durable);
+    if (ino.changes.length > 0 && this.random() < this.tornP) {
+      const whole = Math.floor(this.random() * ino.changes.length);
+      for (const c of ino.changes.slice(0, whole)) apply(out, c);
+      this.tear(out, ino.changes[whole]!);
     }
-    const buf = new Uint8Array(Math.max(256, content.length));
-    buf.set(content);
-    return { buf, size: content.length, syncedSize: content.length, syncedCopy: null };
+    out.durable = out.buf.slice(0, out.size);
+    return out;
   }
 
-  /** Keeps a random prefix of the unsynced bytes; half the time the rest of the size survives as zeros. */
-  private tornTail(ino: Inode, extra: number): Uint8Array {
-    const keep = Math.floor(this.random() * (extra + 1));
-    const cut = ino.syncedSize + keep;
-    if (this.random() < 0.5) return ino.buf.slice(0, cut);
-    // Size grew but whole sectors after `cut` never reached the disk: zero from the next sector boundary.
-    const sectorEnd = Math.min(ino.size, Math.ceil(cut / this.sectorBytes) * this.sectorBytes);
-    const out = new Uint8Array(ino.size);
-    out.set(ino.buf.subarray(0, sectorEnd));
-    return out;
+  /**
+   * Applies a random prefix of a write's bytes (a resize is kept or not). A write inside the file's
+   * size tears at a sector boundary: each sector on the disk holds its old or its new bytes. One that
+   * grew the file may keep any prefix (the size is in bytes), or half the time its whole size, zero
+   * from the sector after the torn point.
+   */
+  private tear(ino: Inode, c: Change): void {
+    if (!('data' in c)) {
+      if (this.random() < 0.5) resize(ino, c.size);
+      return;
+    }
+    const end = c.at + c.data.length;
+    const grew = end > ino.size;
+    const keep = grew ? Math.floor(this.random() * (c.data.length + 1)) : this.sectorPrefix(c.at, end);
+    put(ino, c.at, c.data.subarray(0, keep));
+    if (!grew || this.random() < 0.5) return;
+    const sectorEnd = Math.min(end, Math.ceil((c.at + keep) / this.sectorBytes) * this.sectorBytes);
+    put(ino, c.at, c.data.subarray(0, Math.max(keep, sectorEnd - c.at)));
+    resize(ino, end);
+  }
+
+  /** How many bytes of a write to [at, end) a random number of its whole sectors holds (0 to all). */
+  private sectorPrefix(at: number, end: number): number {
+    const first = Math.floor(at / this.sectorBytes);
+    const sectors = Math.ceil(end / this.sectorBytes) - first;
+    const k = Math.floor(this.random() * (sectors + 1));
+    return k === sectors ? end - at : Math.max(0, (first + k) * this.sectorBytes - at);
   }
 
   private tick(): void {
@@ -222,20 +251,6 @@ export class FaultyFs implements FileSystem {
     this.opsBeforeCrash--;
   }
 
-  private keepSynced(ino: Inode): void {
-    if (ino.syncedCopy === null) ino.syncedCopy = ino.buf.slice(0, ino.syncedSize);
-  }
-  private put(ino: Inode, offset: number, data: Uint8Array): void {
-    const end = offset + data.length;
-    if (end > ino.buf.length) {
-      const grown = new Uint8Array(Math.max(end, ino.buf.length * 2));
-      grown.set(ino.buf.subarray(0, ino.size));
-      ino.buf = grown;
-    }
-    if (offset > ino.size) ino.buf.fill(0, ino.size, offset);
-    ino.buf.set(data, offset);
-    if (end > ino.size) ino.size = end;
-  }
   private inode(path: string): Inode {
     const ino = this.names.get(posix.normalize(path));
     if (ino === undefined) throw enoent(path);
@@ -257,4 +272,28 @@ export class SimulatedCrash extends Error {
 
 function enoent(path: string): Error {
   return Object.assign(new Error(`ENOENT: no such file or directory, '${path}'`), { code: 'ENOENT' });
+}
+
+/** Writes `data` at `offset` (a gap before it reads as zeros). */
+function put(ino: Inode, offset: number, data: Uint8Array): void {
+  const end = offset + data.length;
+  if (end > ino.buf.length) {
+    const grown = new Uint8Array(Math.max(end, ino.buf.length * 2));
+    grown.set(ino.buf.subarray(0, ino.size));
+    ino.buf = grown;
+  }
+  if (offset > ino.size) ino.buf.fill(0, ino.size, offset);
+  ino.buf.set(data, offset);
+  if (end > ino.size) ino.size = end;
+}
+
+/** ftruncate: shorter drops bytes, longer adds zeros. */
+function resize(ino: Inode, sizeBytes: number): void {
+  if (sizeBytes > ino.size) put(ino, ino.size, new Uint8Array(sizeBytes - ino.size));
+  ino.size = sizeBytes;
+}
+
+function apply(ino: Inode, c: Change): void {
+  if ('data' in c) put(ino, c.at, c.data);
+  else resize(ino, c.size);
 }

@@ -114,9 +114,31 @@ export function scanFrames(buf: Uint8Array): ScanResult {
  * to the end of the file are all zero: the file's size grew but those sectors were never written.
  */
 function unwrittenFrom(buf: Uint8Array, start: number, end: number): boolean {
-  let lastNonZero = buf.length - 1;
-  while (lastNonZero >= start && buf[lastNonZero] === 0) lastNonZero--;
+  const lastNonZero = lastNonZeroFrom(buf, start);
   if (lastNonZero < start) return true;
   const boundary = Math.ceil((lastNonZero + 1) / SECTOR_BYTES) * SECTOR_BYTES;
   return boundary > start && boundary < end;
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/**
+ * Index of the last non-zero byte of buf at or after `from`, or from - 1 when they are all zero.
+ * Whole 64 KiB chunks are compared natively (a segment created whole is mostly zeros: a byte loop
+ * over 64 MiB made every start 1.3–2.5 s slower).
+ */
+export function lastNonZeroFrom(buf: Uint8Array, from: number): number {
+  let end = buf.length;
+  while (end > from) {
+    const start = Math.max(from, end - ZERO_CHUNK.length);
+    const chunk = Buffer.from(buf.buffer, buf.byteOffset + start, end - start);
+    if (chunk.equals(ZERO_CHUNK.subarray(0, end - start))) {
+      end = start;
+      continue;
+    }
+    let i = end - 1;
+    while (buf[i] === 0) i--;
+    return i;
+  }
+  return from - 1;
 }

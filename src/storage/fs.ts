@@ -54,6 +54,8 @@ export interface FileSystem {
   readFile(path: string): Uint8Array;
   /** Opens for reading and writing; creates the file (empty) when `create` and it is missing. */
   open(path: string, opts: { readonly create: boolean }): Fd;
+  /** Opens an existing file for read() only (recovery and `wal inspect` must not need write access). */
+  openRead(path: string): Fd;
   /** Writes at the end of the file. Not durable until fsync(fd). `data` is not kept: the WAL reuses it. */
   append(fd: Fd, data: Uint8Array): void;
   writeAt(fd: Fd, offset: number, data: Uint8Array): void;
@@ -101,6 +103,9 @@ export class RealFs implements FileSystem {
     const fd = openSync(path, flags, 0o644);
     this.ends.set(fd, fstatSync(fd).size);
     return fd;
+  }
+  openRead(path: string): Fd {
+    return openSync(path, constants.O_RDONLY);
   }
   append(fd: Fd, data: Uint8Array): void {
     const end = this.ends.get(fd);

@@ -1,16 +1,30 @@
 // Real files (issue 4): kill -9 a writer mid-stream and check every acknowledged record survives;
-// truncate and flip bytes in real segment files and check the recovery rules.
+// tear, cut and flip bytes in real segment files and check the recovery rules (a torn write is
+// repaired, a cut refused: docs/storage.md "Cuts and torn writes").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CRASH_CHILD_SEGMENT_BYTES, payloadFor, snapshotBytesFor } from './crash_child.ts';
-import { StorageCorruptError } from './errors.ts';
+import { StorageCorruptError, WalCutError } from './errors.ts';
+import { scanFrames } from './frame.ts';
 import { RealFs } from './fs.ts';
 import { SNAPSHOT_SAVE_TEMP_FILE } from './snapshot_file.ts';
+import { dataEnd, writeTornRecord } from './test-util.ts';
 import { Wal } from './wal.ts';
 
 const CHILD = fileURLToPath(new URL('./crash_child.ts', import.meta.url));
@@ -118,20 +132,69 @@ const segments = (dir: string): string[] =>
     .filter((f) => f.endsWith('.wal'))
     .sort();
 
-test('a truncated real segment tail is repaired and reported', (t) => {
+test('a torn write in a real segment (past the last fsync) is zeroed and reported; the log goes on', (t) => {
   const dir = tempDir(t);
   writeSome(dir, 600);
   const last = join(dir, segments(dir).at(-1)!);
   const size = statSync(last).size;
-  truncateSync(last, size - 5);
+  const end = dataEnd(new RealFs(), last);
+  const fd = openSync(last, 'r+');
+  const torn = writeTornRecord((at, b) => writeSync(fd, b, 0, b.length, at), end);
+  closeSync(fd);
   const { wal, state, repaired } = Wal.open(new RealFs(), dir, OPTS);
-  assert.ok(repaired !== null && repaired.file === last && repaired.bytesDropped > 0);
-  assert.equal(repaired.offset + repaired.bytesDropped, size - 5);
-  assert.equal(statSync(last).size, repaired.offset, 'tail truncated on disk');
-  assert.equal(state.entries.length, 600); // the torn record was the last hard state
-  assert.equal(state.hardState.commit, 599);
+  assert.deepEqual(repaired, { file: last, offset: end, bytesDropped: torn });
+  assert.equal(statSync(last).size, size, 'a segment keeps the size it was created with');
+  assert.equal(dataEnd(new RealFs(), last), end);
+  assert.equal(state.entries.length, 600);
+  wal.append([{ index: 601, term: 2, type: 0, data: payloadFor(601) }], null);
   wal.close();
-  assert.equal(Wal.open(new RealFs(), dir, OPTS).repaired, null, 'repair is durable');
+  const again = Wal.open(new RealFs(), dir, OPTS);
+  assert.equal(again.repaired, null, 'repair is durable');
+  assert.equal(again.state.entries.length, 601);
+  again.wal.close();
+});
+
+test('a real segment cut short (mid-record, at a record boundary, to its header, to nothing) is refused', (t) => {
+  const probe = tempDir(t);
+  writeSome(probe, 600);
+  const lastName = segments(probe).at(-1)!;
+  const frames = scanFrames(readFileSync(join(probe, lastName))).frames;
+  const end = frames.at(-1)!.end;
+  const cuts: [string, number, number | null][] = [
+    ['mid-record', end - 7, CRASH_CHILD_SEGMENT_BYTES],
+    ['at a record boundary', frames.at(-2)!.end, CRASH_CHILD_SEGMENT_BYTES],
+    ['after the last record', end, CRASH_CHILD_SEGMENT_BYTES],
+    ['to its first record', frames[0]!.end, CRASH_CHILD_SEGMENT_BYTES],
+    ['inside its first record', 20, null],
+    ['to nothing', 0, null],
+  ];
+  for (const [what, at, expected] of cuts) {
+    const dir = tempDir(t);
+    writeSome(dir, 600);
+    const last = join(dir, lastName);
+    truncateSync(last, at);
+    assert.throws(
+      () => Wal.open(new RealFs(), dir, OPTS),
+      (e: unknown) =>
+        e instanceof WalCutError &&
+        e.file === last &&
+        e.sizeBytes === at &&
+        e.expectedBytes === expected &&
+        /cut short/.test(e.message) &&
+        /copy it again whole/.test(e.message) &&
+        /replace this member/.test(e.message),
+      what,
+    );
+    // Refused again at the next start: nothing was changed.
+    assert.throws(() => Wal.open(new RealFs(), dir, OPTS), WalCutError, what);
+    assert.equal(statSync(last).size, at, what);
+  }
+  // A segment that is not the last, cut at a record boundary.
+  const dir = tempDir(t);
+  writeSome(dir, 600);
+  const first = join(dir, segments(dir)[0]!);
+  truncateSync(first, scanFrames(readFileSync(first)).frames.at(-1)!.offset);
+  assert.throws(() => Wal.open(new RealFs(), dir, OPTS), WalCutError);
 });
 
 test('a flipped byte in the middle of a real segment refuses to start, naming file and offset', (t) => {

@@ -18,6 +18,12 @@ export interface SegmentStart {
   readonly seq: number;
   readonly lastIndexBefore: number;
   readonly lastTermBefore: number;
+  /**
+   * The size the segment file was created with (zero-extended and fsynced with this record before
+   * the file got its name): a shorter file was cut, not torn (docs/storage.md "Cuts and torn
+   * writes"). 0 in a segment written before session 10, whose record has no such field.
+   */
+  readonly reservedBytes: number;
 }
 
 const NULL_STRING = 0xffff;
@@ -122,14 +128,19 @@ class Reader {
   }
 }
 
+/** reservedBytes 0 writes the record as before session 10 (three fields; tests build old folders so). */
 export function encodeSegmentStart(s: SegmentStart): Uint8Array {
-  return new Writer().u64(s.seq).u64(s.lastIndexBefore).u64(s.lastTermBefore).done();
+  const w = new Writer().u64(s.seq).u64(s.lastIndexBefore).u64(s.lastTermBefore);
+  return (s.reservedBytes > 0 ? w.u64(s.reservedBytes) : w).done();
 }
 export function decodeSegmentStart(p: Uint8Array): SegmentStart {
   const r = new Reader(p);
-  const s = { seq: r.u64(), lastIndexBefore: r.u64(), lastTermBefore: r.u64() };
+  const seq = r.u64();
+  const lastIndexBefore = r.u64();
+  const lastTermBefore = r.u64();
+  const reservedBytes = r.remaining() === 0 ? 0 : r.u64();
   r.end();
-  return s;
+  return { seq, lastIndexBefore, lastTermBefore, reservedBytes };
 }
 
 export function encodeHardState(h: HardState): Uint8Array {

@@ -5,11 +5,15 @@ import { posix } from 'node:path';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
-import { scanFrames, type Frame } from './frame.ts';
+import type { Frame } from './frame.ts';
 import { LogWindow } from './log_window.ts';
 import * as rec from './records.ts';
 import { IDENTITY_FILE } from './identity.ts';
+import { readSegmentBytes } from './segment_read.ts';
+import { readSegment, type TailRepair } from './segment_tail.ts';
 import { checkSnapshotFile, SNAPSHOT_FILE, type SnapshotFileLayout } from './snapshot_file.ts';
+
+export type { TailRepair } from './segment_tail.ts';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, votedFor: null, commit: 0 };
 const SEGMENT_RE = /^([0-9a-f]{16})\.wal$/;
@@ -21,21 +25,16 @@ export function segmentName(seq: number): string {
 export interface SegmentInfo {
   readonly name: string;
   readonly seq: number;
-  /** Bytes of valid records (a torn tail is not counted). */
+  /** Bytes of valid records (a torn tail, and the unused zeros of a segment created whole, are not counted). */
   readonly sizeBytes: number;
+  /** The size the segment was created with (segment_tail.ts); 0 for one from before session 10. */
+  readonly reservedBytes: number;
   /** The log's last index/term when this segment was started; 0/0 if it has no header yet. */
   readonly lastIndexBefore: number;
   readonly lastTermBefore: number;
   readonly firstEntryIndex: number | null;
   readonly lastEntryIndex: number | null;
   readonly records: number;
-}
-
-export interface TailRepair {
-  readonly file: string;
-  readonly offset: number;
-  readonly bytesDropped: number;
-  readonly why: string;
 }
 
 export interface Recovered {
@@ -179,18 +178,9 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
   segs.forEach((seg, i) => {
     const path = posix.join(dir, seg.name);
     const isLast = i === segs.length - 1;
-    const bytes = fs.readFile(path);
-    const { frames, end } = scanFrames(bytes);
-    if (end.kind === 'corrupt') throw new StorageCorruptError(path, end.offset, end.why);
-    if (end.kind === 'torn') {
-      if (!isLast)
-        throw new StorageCorruptError(
-          path,
-          end.offset,
-          `${end.why} in a segment that is not the last (it was fsynced before the next one was created)`,
-        );
-      repair = { file: path, offset: end.offset, bytesDropped: bytes.length - end.offset, why: end.why };
-    }
+    const read = readSegment(path, readSegmentBytes(fs, path), isLast, infos[i - 1]?.reservedBytes ?? 0);
+    const frames = read.frames;
+    repair = read.repair;
     if (frames.length === 0 && !isLast) throw new StorageCorruptError(path, 0, 'segment has no records');
     let first: number | null = null;
     let last: number | null = null;
@@ -207,7 +197,8 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
     infos.push({
       name: seg.name,
       seq: seg.seq,
-      sizeBytes: end.kind === 'torn' ? end.offset : bytes.length,
+      sizeBytes: read.dataEnd,
+      reservedBytes: read.reservedBytes,
       lastIndexBefore: start?.lastIndexBefore ?? 0,
       lastTermBefore: start?.lastTermBefore ?? 0,
       firstEntryIndex: first,

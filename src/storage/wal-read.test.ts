@@ -7,7 +7,7 @@ import type { Entry } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import { FaultyFs } from './faulty_fs.ts';
 import { Wal } from './wal.ts';
-import { ent } from './test-util.ts';
+import { dataEnd, ent } from './test-util.ts';
 
 const DIR = '/data/n1';
 const show = (es: readonly Entry[] | null): string =>
@@ -61,6 +61,6 @@ test('a large entry (bigger than a read chunk) reads whole; a damaged record thr
   assert.equal(got?.[0]?.data[12345], 7);
   // Flip a bit inside entry 2's record: the read refuses rather than sending damaged data.
   const seg = `${DIR}/${wal.segmentNames()[0]}`;
-  fs.flipBit(seg, (fs.size(seg) - 3) * 8);
+  fs.flipBit(seg, (dataEnd(fs, seg) - 3) * 8);
   assert.throws(() => wal.readEntries(2, 2, 10), StorageCorruptError);
 });

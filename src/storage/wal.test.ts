@@ -7,7 +7,7 @@ import { StorageCorruptError } from './errors.ts';
 import { FaultyFs, SimulatedCrash } from './faulty_fs.ts';
 import { SNAPSHOT_FILE, SNAPSHOT_SAVE_TEMP_FILE, SNAPSHOT_TEMP_FILE, writeSnapshotTempFile } from './snapshot_file.ts';
 import { Wal } from './wal.ts';
-import { ent } from './test-util.ts';
+import { dataEnd, ent, writeTornRecord } from './test-util.ts';
 
 const DIR = '/data/n1';
 const range = (from: number, to: number, term: number): Entry[] =>
@@ -99,18 +99,22 @@ test('a snapshot whose (index, term) is not in the log discards the log (install
   assert.equal(state.snapshot?.index, 20);
 });
 
-test('torn tail of the last segment is truncated and reported; the log continues after it', () => {
+test('torn tail of the last segment is zeroed and reported; the log continues after it', () => {
   const fs = new FaultyFs({ seed: 6 });
   const { wal } = Wal.open(fs, DIR);
   wal.append(range(1, 3, 1), null);
   wal.sync();
   const path = `${DIR}/0000000000000000.wal`;
-  const goodSize = fs.size(path);
-  wal.append([ent(4, 1, 'x'.repeat(100))], null);
+  const goodSize = dataEnd(fs, path);
+  wal.append([ent(4, 1, 'x'.repeat(1000))], null);
   wal.sync();
-  fs.truncate(path, goodSize + 30);
+  // A torn write: the record's first sector reached the disk, the rest did not (zeros, as created).
+  const fd = fs.open(path, { create: false });
+  fs.writeAt(fd, goodSize, new Uint8Array(1100));
+  const torn = writeTornRecord((at, b) => fs.writeAt(fd, at, b), goodSize);
+  fs.close(fd);
   const { wal: w2, state, repaired } = Wal.open(fs, DIR);
-  assert.deepEqual(repaired, { file: path, offset: goodSize, bytesDropped: 30 });
+  assert.deepEqual(repaired, { file: path, offset: goodSize, bytesDropped: torn });
   assert.equal(idx(state.entries), '1/1 2/1 3/1');
   w2.append([ent(4, 2)], null);
   w2.sync();

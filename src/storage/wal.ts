@@ -3,7 +3,9 @@
 // depends on those records be acknowledged (the Ready contract in src/raft/types.ts). Segments
 // rotate at `segmentSizeBytes`; each starts with a segment-start record and re-records the current
 // snapshot marker and hard state, so the folder can be replayed from its first remaining segment
-// once older ones are deleted by compact(). Format and rules: docs/storage.md.
+// once older ones are deleted by compact(). Each segment is created whole (createSegment): its full
+// size is durable before records are written into it, so a shorter file is a cut, not a torn write
+// (segment_tail.ts). Format and rules: docs/storage.md.
 import { posix } from 'node:path';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import type { Fd, FileSystem } from './fs.ts';
@@ -13,6 +15,7 @@ import { WalIndex } from './wal_index.ts';
 import { readWalEntries } from './wal_read.ts';
 import * as rec from './records.ts';
 import { recoverDir, segmentName, type SegmentInfo, type TailRepair } from './recovery.ts';
+import { SEGMENT_TEMP_RE, SEGMENT_TEMP_SUFFIX, segmentHeader } from './segment_tail.ts';
 import {
   readSnapshotFile,
   SNAPSHOT_FILE,
@@ -63,8 +66,8 @@ export class Wal {
   /** Written (but not fsynced) bytes exist in the current segment. */
   private unsynced = false;
   private closed = false;
-  /** Size of the current segment's header records (0 when reopened: then it has more anyway). */
-  private headerBytes = 0;
+  /** The size the current segment was created with: records are written inside it, never past. */
+  private reservedBytes: number;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -74,10 +77,11 @@ export class Wal {
     private readonly log: WalIndex,
     private hardState: HardState,
     private snapshot: SnapshotMeta | null,
-    current: { fd: Fd; writtenBytes: number },
+    current: { fd: Fd; writtenBytes: number; reservedBytes: number },
   ) {
     this.fd = current.fd;
     this.writtenBytes = current.writtenBytes;
+    this.reservedBytes = current.reservedBytes;
   }
 
   /** Recovers `dir` (creating it if needed). Throws StorageCorruptError if the node must not start. */
@@ -99,6 +103,8 @@ export class Wal {
       const tmp = posix.join(dir, name);
       if (fs.exists(tmp)) fs.unlink(tmp);
     }
+    // Segments being created that never got their name (createSegment).
+    for (const name of fs.list(dir)) if (SEGMENT_TEMP_RE.test(name)) fs.unlink(posix.join(dir, name));
     const log = WalIndex.recovered(r.log, r.locations);
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
     const last = r.segments[r.segments.length - 1];
@@ -124,36 +130,29 @@ export class Wal {
     last: SegmentInfo | undefined,
   ): Wal {
     if (last === undefined || last.records === 0) {
-      // Fresh folder, or a last segment whose header never became durable: (re)start it.
-      const seq = last?.seq ?? 0;
-      const path = posix.join(dir, segmentName(seq));
-      const fd = fs.open(path, { create: true });
-      fs.truncate(path, 0);
-      const wal = new Wal(
-        fs,
-        dir,
-        segmentSizeBytes,
-        segments.slice(0, last === undefined ? 0 : -1),
-        log,
-        r.hardState,
-        r.snapshot,
-        { fd, writtenBytes: 0 },
-      );
-      wal.startSegment(seq, fd);
-      fs.fsyncDir(dir);
-      wal.sync();
+      // Fresh folder, or (before session 10) a last segment whose header never became durable:
+      // (re)create it. A segment created whole is never without its header (segment_tail.ts).
+      const kept = segments.slice(0, last === undefined ? 0 : -1);
+      const current = { fd: -1, writtenBytes: 0, reservedBytes: 0 };
+      const wal = new Wal(fs, dir, segmentSizeBytes, kept, log, r.hardState, r.snapshot, current);
+      wal.createSegment(last?.seq ?? 0, 0);
       return wal;
     }
     const path = posix.join(dir, last.name);
-    if (r.repair !== null) {
-      fs.truncate(path, r.repair.offset);
-    }
+    const repair = r.repair;
+    if (repair?.how === 'truncate') fs.truncate(path, repair.offset);
     const fd = fs.open(path, { create: false });
-    if (r.repair !== null) fs.fsync(fd); // the repair itself must be durable before new records follow
-    return new Wal(fs, dir, segmentSizeBytes, segments, log, r.hardState, r.snapshot, {
+    if (repair?.how === 'zero') fs.writeAt(fd, repair.offset, new Uint8Array(repair.bytesDropped));
+    if (repair !== null) fs.fsync(fd); // the repair itself must be durable before new records follow
+    const wal = new Wal(fs, dir, segmentSizeBytes, segments, log, r.hardState, r.snapshot, {
       fd,
       writtenBytes: last.sizeBytes,
+      reservedBytes: last.reservedBytes,
     });
+    // A segment from before session 10 is not written into again: new records go to one created
+    // whole, so that from now on a cut is told from a torn write (it stays a sealed, fsynced segment).
+    if (last.reservedBytes === 0) wal.rotate(0);
+    return wal;
   }
 
   lastIndex(): number {
@@ -333,17 +332,15 @@ export class Wal {
     return offset;
   }
 
-  /** Rotates first when a record of `frameBytes` would take the current segment past its size. */
+  /**
+   * Rotates first when a record of `frameBytes` would take the current segment past the size it was
+   * created with — also when it holds only its header: the next one is created big enough for it.
+   */
   private makeRoomInSegment(frameBytes: number): void {
     // Before a rotation: a record too large to frame changes nothing.
     if (frameBytes - HEADER_BYTES > MAX_RECORD_BYTES)
       throw new Error(`frame: payload ${frameBytes - HEADER_BYTES} bytes > ${MAX_RECORD_BYTES}`);
-    if (
-      this.writtenBytes + this.pending.bytes + frameBytes > this.segmentSizeBytes &&
-      this.currentHasRecordsBeyondHeader()
-    ) {
-      this.rotate();
-    }
+    if (this.writtenBytes + this.pending.bytes + frameBytes > this.reservedBytes) this.rotate(frameBytes);
   }
 
   /** Entries [lo, hi] read back by index (wal_read.ts; issue 16); null when lo is not in the log. */
@@ -355,40 +352,43 @@ export class Wal {
     return readWalEntries({ fs: this.fs, dir: this.dir, index: this.log, current }, lo, hi, maxBytes);
   }
 
-  /** Never rotate a segment holding only its header (a record bigger than a segment gets its own). */
-  private currentHasRecordsBeyondHeader(): boolean {
-    return this.writtenBytes + this.pending.bytes > this.headerBytes;
-  }
-
-  /** Closes the current segment durably and starts the next (fsynced and visible in the folder). */
-  private rotate(): void {
+  /** Closes the current segment durably and creates the next, room for a `frameBytes` record after its header. */
+  private rotate(frameBytes: number): void {
     this.sync();
     this.fs.close(this.fd);
-    const seq = this.segments[this.segments.length - 1]!.seq + 1;
-    const fd = this.fs.open(posix.join(this.dir, segmentName(seq)), { create: true });
-    this.fd = fd;
-    this.writtenBytes = 0;
-    this.startSegment(seq, fd);
-    this.fs.fsyncDir(this.dir);
+    this.createSegment(this.segments[this.segments.length - 1]!.seq + 1, frameBytes);
   }
 
-  /** Buffers the header records of a new segment: start, snapshot marker, hard state. */
-  private startSegment(seq: number, fd: Fd): void {
+  /**
+   * Creates segment `seq` whole under a temporary name — extended to its full size (sparse), its
+   * header records written (the start records that size), fsynced — then renames it into place and
+   * fsyncs the folder: a segment under its name always has its header and size durable. One fsync
+   * and a rename per segment, none per batch (docs/storage.md "Cuts and torn writes").
+   */
+  private createSegment(seq: number, frameBytes: number): void {
+    const path = posix.join(this.dir, segmentName(seq));
+    const tmp = path + SEGMENT_TEMP_SUFFIX;
+    const fd = this.fs.open(tmp, { create: true });
     this.fd = fd;
+    this.writtenBytes = 0;
     const start = { seq, lastIndexBefore: this.log.lastIndex(), lastTermBefore: this.log.lastTerm() };
+    const header = segmentHeader(start, this.snapshot, this.hardState, this.segmentSizeBytes, frameBytes);
+    this.reservedBytes = header.reservedBytes;
+    for (const [type, payload] of header.records) this.pending.add(type, payload);
+    this.fs.truncate(tmp, this.reservedBytes);
+    this.flush();
+    this.fs.fsync(fd);
+    this.unsynced = false;
+    this.fs.rename(tmp, path);
+    this.fs.fsyncDir(this.dir);
     this.segments.push({ seq, name: segmentName(seq), lastIndexBefore: start.lastIndexBefore });
-    this.pending.add(rec.RecordType.SegmentStart, rec.encodeSegmentStart(start));
-    if (this.snapshot !== null) this.pending.add(rec.RecordType.Snapshot, rec.encodeSnapshotMeta(this.snapshot));
-    const h = this.hardState;
-    if (h.term !== 0 || h.commit !== 0 || h.votedFor !== null)
-      this.pending.add(rec.RecordType.HardState, rec.encodeHardState(this.hardState));
-    this.headerBytes = this.pending.bytes;
   }
 
   private flush(): void {
     if (this.pending.bytes === 0) return;
     const bytes = this.pending.framed();
-    this.fs.append(this.fd, bytes);
+    // Inside the size the segment was created with: the file's size never changes per batch.
+    this.fs.writeAt(this.fd, this.writtenBytes, bytes);
     this.writtenBytes += bytes.length;
     this.pending.written();
     this.unsynced = true;

@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  closeSync,
   mkdirSync,
+  openSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -10,10 +12,12 @@ import {
   statSync,
   truncateSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealFs } from '../../storage/fs.ts';
+import { dataEnd, writeTornRecord } from '../../storage/test-util.ts';
 import { Wal } from '../../storage/wal.ts';
 import { run } from './wal.ts';
 
@@ -69,10 +73,18 @@ test('wal inspect prints hard state, snapshot, segments and entries; reports tor
     .sort();
   const last = join(dir, segs.at(-1)!);
   const size = statSync(last).size;
-  truncateSync(last, size - 3);
+  const fd = openSync(last, 'r+');
+  writeTornRecord((at, bytes) => writeSync(fd, bytes, 0, bytes.length, at), dataEnd(new RealFs(), last));
+  closeSync(fd);
   const torn = await capture(t, ['inspect', dir]);
-  assert.match(torn.out, /torn tail .* bytes/);
+  assert.match(torn.out, /torn tail .* bytes .*zeroed on next start/);
+  const before = readFileSync(last);
+  truncateSync(last, size - 3);
+  const cut = await capture(t, ['inspect', dir]);
+  assert.equal(cut.code, 1);
+  assert.match(cut.err, /WAL segment shorter than it was created: the file is \d+ bytes but was created/);
   assert.equal(statSync(last).size, size - 3, 'inspect never repairs');
+  writeFileSync(last, before);
 
   const b = readFileSync(last);
   b[30] = b[30]! ^ 1;

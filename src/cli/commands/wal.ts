@@ -153,7 +153,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`log           entries ${r.log.baseIndex + 1}..${r.log.lastIndex()} (${entries.length})`);
   if (r.repair !== null)
     console.log(
-      `torn tail     ${r.repair.file} at byte ${r.repair.offset}: ${r.repair.bytesDropped} bytes (${r.repair.why}); truncated on next start`,
+      `torn tail     ${r.repair.file} at byte ${r.repair.offset}: ${r.repair.bytesDropped} bytes (${r.repair.why}); ${r.repair.how === 'zero' ? 'zeroed' : 'truncated'} on next start`,
     );
   console.log('\nsegments');
   console.log(`  ${'name'.padEnd(22)} ${'bytes'.padStart(10)} ${'records'.padStart(8)}  entries`);
