@@ -25,7 +25,7 @@ export interface WorkloadOptions {
 const MAX_CLIENTS = 64;
 
 /** mulberry32: a tiny seeded PRNG, so the same seed picks the same operation mix. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
