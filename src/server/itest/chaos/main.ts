@@ -15,11 +15,14 @@ function line(s: RunSummary): string {
   const faults = Object.entries(s.faults)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
+  const probes = Object.entries(s.probes)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   const kinds = [...new Set(j.findings.map((f) => f.kind))].join(', ');
   return (
     `seed ${s.seed}: ${j.check.verdict} (${j.check.opsChecked} ops checked in ${Math.round(j.check.elapsedMs)} ms), ` +
     `${j.setAcked} set writes acknowledged, max recovery ${j.maxRecoveryMs} ms, ` +
-    `${j.findings.length === 0 ? 'no findings' : `FINDINGS: ${kinds}`}\n  ops: ${ops}\n  faults: ${faults}`
+    `${j.findings.length === 0 ? 'no findings' : `FINDINGS: ${kinds}`}\n  ops: ${ops}\n  faults: ${faults}\n  probes answered: ${probes || '-'}`
   );
 }
 

@@ -5,7 +5,7 @@
 //
 //   kill      kill -9 the leader (most often) or another member; restart it after 1-4 s
 //   restart   SIGTERM (graceful: hands leadership over) and start again
-//   pause     SIGSTOP the leader (most often) for 0.6-3 s — longer than its lease — then SIGCONT:
+//   pause     SIGSTOP the leader (most often) for 0.3-3 s — most longer than its lease — then SIGCONT:
 //             a paused leader whose lease ran out must not answer a read once it resumes
 //   partition isolate the leader, or a random member, or cut a random minority off (proxies)
 //   delay     20-150 ms one-way on every link, or on one member's links only, for 2-6 s
@@ -195,7 +195,9 @@ const FAULTS: Readonly<Record<Nemesis, Fault>> = {
   },
   async pause(s, start) {
     const id = await s.victim(0.8);
-    const holdMs = s.between(600, 3000);
+    // Some shorter than the lease (450 ms), some between it and the election timeout (500 ms: the
+    // leader resumes still leading, its lease run out), most long enough for a new leader.
+    const holdMs = s.between(300, 3000);
     start(id, `SIGSTOP for ${holdMs} ms`);
     s.cluster.pause(id);
     try {

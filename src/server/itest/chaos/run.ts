@@ -47,6 +47,8 @@ export interface RunSummary {
   readonly dir: string;
   readonly ops: Readonly<Record<string, number>>;
   readonly faults: Readonly<Record<string, number>>;
+  /** How the probes were answered: ok, or the error code (or network errno). */
+  readonly probes: Readonly<Record<string, number>>;
   readonly judgement: Judgement;
   /** Not in summary.json (history.jsonl and events.jsonl hold it). */
   readonly record: RunRecord;
@@ -88,7 +90,13 @@ async function registers(c: Cluster, o: RunOptions, endAtMs: number, keys: strin
  * One linearizable read of each of the current segment's keys at `id`, all at once; each its own
  * client (PROBE_CLIENT + n). Not-ok answers are `fail` (a read that did not answer observed nothing).
  */
-async function probe(c: Cluster, id: string, keys: readonly string[], out: HistoryOp[]): Promise<void> {
+async function probe(
+  c: Cluster,
+  id: string,
+  keys: readonly string[],
+  out: HistoryOp[],
+  answers: Record<string, number>,
+): Promise<void> {
   const ep = c.endpoint(id);
   // Right away, then twice more within the next ~200 ms: the window in which the member may not
   // yet have heard of a newer term.
@@ -104,6 +112,8 @@ async function probe(c: Cluster, id: string, keys: readonly string[], out: Histo
         const callUs = nowUs();
         const r = await call(ep, 'Get', { key }, CALL_TIMEOUT_MS);
         const ret = Math.max(callUs, nowUs());
+        const answer = r.kind === 'ok' ? 'ok' : r.kind === 'error' ? r.code : r.errno;
+        answers[answer] = (answers[answer] ?? 0) + 1;
         if (r.kind !== 'ok') out[at] = { client, op: 'get', key, call: callUs, return: ret, outcome: 'fail' };
         else {
           const found = r.body['found'] === true;
@@ -196,6 +206,7 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
   const keys: string[] = [];
   let history: HistoryOp[] = [];
   const probes: HistoryOp[] = [];
+  const probeAnswers: Record<string, number> = {};
   let finalReadsDone = false;
   const c = await Cluster.start({
     name: 'chaos',
@@ -219,7 +230,7 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
       endAtMs,
       spares: spareIds(o),
       stopped: () => o.stopped?.() ?? false,
-      probe: (id) => probe(c, id, keys, probes),
+      probe: (id) => probe(c, id, keys, probes, probeAnswers),
       log: (e) => {
         events.push(e);
         say(`  ${((e.atUs - startUs) / 1e6).toFixed(1)} s ${e.kind} #${e.n} ${e.phase} ${e.target} ${e.detail}`);
@@ -260,6 +271,7 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
     dir: o.dir,
     ops: count(history.map((x) => `${x.client >= PROBE_CLIENT ? 'probe-' : ''}${x.op}:${x.outcome}`)),
     faults: count(events.filter((e) => e.phase === 'start').map((e) => e.kind)),
+    probes: probeAnswers,
     judgement,
     record,
   };
