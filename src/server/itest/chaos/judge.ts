@@ -4,7 +4,7 @@
 //   lost-write        a set write that was acknowledged is not there at the end, or holds another value
 //   phantom-write     a set key holds a value no one tried to write
 //   unreadable        a key could not be read at the end (the cluster did not come back)
-//   stuck             no operation succeeded for recoveryLimitMs after a fault was undone
+//   stuck             no client operation succeeded for recoveryLimitMs while at most one fault was in force
 //   crash             a node exited without being told to
 //   nemesis           a fault could not be applied or undone in its bounded time (a hang)
 import { checkHistory } from '../../../check/parallel.ts';
@@ -43,7 +43,7 @@ export interface RunRecord {
 
 export interface JudgeOptions {
   readonly checkTimeoutMs: number;
-  /** A quiet period (no fault) this long without one successful operation is `stuck`. */
+  /** This long without one successful client operation, and no combo in force, is `stuck`. */
   readonly recoveryLimitMs: number;
 }
 
@@ -105,26 +105,52 @@ export function quietWindows(r: RunRecord): [number, number][] {
   return out;
 }
 
-/** Per quiet window, the time to the first successful operation; `stuck` when there was none for too long. */
-export function recovery(r: RunRecord, limitMs: number): { maxRecoveryMs: number; findings: Finding[] } {
-  const okReturns = r.history
+function okReturns(r: RunRecord): number[] {
+  return r.history
     .filter((o) => o.outcome === 'ok' && o.return !== null)
     .map((o) => o.return as number)
     .sort((a, b) => a - b);
-  let maxRecoveryMs = 0;
-  const findings: Finding[] = [];
+}
+
+/** The longest time from the end of a fault (or of overlapping faults) to the next successful operation. */
+export function maxRecoveryMs(r: RunRecord): number {
+  const oks = okReturns(r);
+  let max = 0;
   for (const [from, to] of quietWindows(r)) {
-    if (to <= from) continue;
-    const first = okReturns.find((t) => t >= from);
-    const waitedMs = ((first ?? to) - from) / 1000;
-    if (first !== undefined && first <= to) maxRecoveryMs = Math.max(maxRecoveryMs, waitedMs);
-    if ((first === undefined || first > from + limitMs * 1000) && to - from > limitMs * 1000)
-      findings.push({
-        kind: 'stuck',
-        detail: `no operation succeeded for ${Math.round(waitedMs)} ms after the fault undone at ${Math.round((from - r.startUs) / 1000)} ms`,
-      });
+    const first = oks.find((t) => t >= from);
+    if (first !== undefined && first <= to) max = Math.max(max, (first - from) / 1000);
   }
-  return { maxRecoveryMs: Math.round(maxRecoveryMs), findings };
+  return Math.round(max);
+}
+
+/**
+ * `stuck`: a gap longer than limitMs between successful client operations (or from the start, or
+ * to the end of the workload) during which no `combo` was in force. One fault at a time stops at
+ * most one member (a minority), so the rest must keep serving; two at once may stop a majority.
+ */
+export function stuckGaps(r: RunRecord, limitMs: number): Finding[] {
+  const combos: [number, number][] = [];
+  const startOf = new Map<number, number>();
+  for (const e of r.events) {
+    if (e.kind !== 'combo') continue;
+    if (e.phase === 'start') startOf.set(e.n, e.atUs);
+    else combos.push([startOf.get(e.n) ?? e.atUs, e.atUs]);
+  }
+  const points = [r.startUs, ...okReturns(r).filter((t) => t > r.startUs && t < r.endUs), r.endUs];
+  const out: Finding[] = [];
+  for (let i = 1; i < points.length; i++) {
+    const [from, to] = [points[i - 1] as number, points[i] as number];
+    if (to - from <= limitMs * 1000 || combos.some(([a, b]) => a < to && b > from)) continue;
+    const at = (t: number): number => Math.round((t - r.startUs) / 1000);
+    const faults = r.events
+      .filter((e) => e.atUs >= from && e.atUs <= to)
+      .map((e) => `${at(e.atUs)} ms ${e.kind} #${e.n} ${e.phase} ${e.target}`);
+    out.push({
+      kind: 'stuck',
+      detail: `no client operation succeeded from ${at(from)} ms to ${at(to)} ms (${Math.round((to - from) / 1000)} ms); faults then: ${faults.join('; ') || 'none'}`,
+    });
+  }
+  return out;
 }
 
 export async function judge(r: RunRecord, o: JudgeOptions): Promise<Judgement> {
@@ -132,10 +158,9 @@ export async function judge(r: RunRecord, o: JudgeOptions): Promise<Judgement> {
   for (const e of r.events)
     if (e.phase === 'error') findings.push({ kind: 'nemesis', detail: `${e.kind} #${e.n}: ${e.detail}` });
   findings.push(...lostWrites(r));
-  const rec = recovery(r, o.recoveryLimitMs);
-  findings.push(...rec.findings);
+  findings.push(...stuckGaps(r, o.recoveryLimitMs));
   const check = await checkHistory(r.history, { timeoutMs: o.checkTimeoutMs });
   if (check.verdict === 'not-linearizable') findings.push({ kind: 'not-linearizable', detail: formatResult(check) });
   const setAcked = r.history.filter((x) => x.client === SET_CLIENT && x.op === 'put' && x.outcome === 'ok').length;
-  return { findings, check, maxRecoveryMs: rec.maxRecoveryMs, setAcked };
+  return { findings, check, maxRecoveryMs: maxRecoveryMs(r), setAcked };
 }

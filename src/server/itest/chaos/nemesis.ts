@@ -26,6 +26,8 @@ export interface FaultEvent {
   /** The fault's sequence number in this run: a start and its end share it. */
   readonly n: number;
   readonly atUs: number;
+  /** The same instant as wall-clock ms (Date.now()), to line up with the nodes' logs. */
+  readonly wallMs: number;
   readonly kind: Nemesis;
   readonly phase: 'start' | 'end' | 'error';
   readonly target: string;
@@ -115,7 +117,7 @@ export class NemesisState {
   async fault(kind: Nemesis): Promise<void> {
     const n = ++this.seq;
     const log = (phase: FaultEvent['phase'], target: string, detail: string): void =>
-      this.o.log({ n, atUs: nowUs(), kind, phase, target, detail });
+      this.o.log({ n, atUs: nowUs(), wallMs: Date.now(), kind, phase, target, detail });
     try {
       await FAULTS[kind](this, (target, detail) => log('start', target, detail));
       log('end', '', '');
