@@ -99,7 +99,7 @@ test('client API limits: defaults, flags, and bad combinations refused with the 
   assert.equal(c.clientLimits.maxJsonDepth, 64);
   assert.equal(c.clientLimits.maxInFlightPerConnection, 128);
   assert.equal(c.clientLimits.requestsPerSourcePerTurn, 32);
-  assert.equal(c.maxPeerConnections, 10);
+  assert.equal(c.maxPeerConnections, null); // the transport's default: 2 per member + 4, following the members
   const d = buildNodeConfig(
     rawFromArgs(
       [

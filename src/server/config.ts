@@ -62,8 +62,8 @@ export interface NodeConfig {
   readonly stopTimeoutMs: number;
   /** Every limit of the client API (src/server/api/limits.ts), the ones above included, validated. */
   readonly clientLimits: ApiLimits;
-  /** Peer connections accepted at once (inbound, handshaken or not); more are closed at once. */
-  readonly maxPeerConnections: number;
+  /** Inbound peer connections at once, or null: 2 per member + 4 as members change (docs/chaos.md). */
+  readonly maxPeerConnections: number | null;
   /** Watch (issue 14): history kept, bounds per watcher, progress notifications. */
   readonly watch: WatchLimits;
   /** Automatic compaction of the revision history by the leader (auto-compact.ts); 0 and 0: off. */
@@ -275,13 +275,10 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     requestTimeoutMs,
     stopTimeoutMs: intSetting(raw.stopTimeoutMs, '--stop-timeout-ms', 15_000, 100, 600_000),
     clientLimits,
-    maxPeerConnections: intSetting(
-      raw.maxPeerConnections,
-      '--max-peer-connections',
-      2 * peers.size + 4,
-      peers.size,
-      10_000,
-    ),
+    maxPeerConnections:
+      raw.maxPeerConnections === undefined || raw.maxPeerConnections === ''
+        ? null
+        : intSetting(raw.maxPeerConnections, '--max-peer-connections', 0, peers.size, 10_000),
     watch: {
       ...W,
       maxHistoryRevisions: intSetting(

@@ -218,7 +218,7 @@ async function startOnStorage(
     ),
     // A frame carries at most one AppendRequest batch (maxBytesPerAppend, 1 MiB) plus one value.
     maxFrameBytes: 4 * cfg.maxValueBytes + (8 << 20),
-    maxInboundConnections: cfg.maxPeerConnections,
+    ...(cfg.maxPeerConnections === null ? {} : { maxInboundConnections: cfg.maxPeerConnections }),
     maxQueuedBytesPerPeer: 64 << 20,
     reconnectBackoffMinMs: Math.max(10, Math.floor(cfg.heartbeatIntervalMs / 2)),
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),

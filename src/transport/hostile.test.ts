@@ -63,3 +63,23 @@ test('inbound peer connections beyond the cap are reset on arrival; members stil
     for (const n of nodes.values()) await n.t.stop();
   }
 });
+
+test('the default inbound cap follows the members as setPeers adds them (a member that grew past its start)', async () => {
+  // Started knowing one peer (a restart without --peers knows its members from the data dir, a
+  // member started with --join from the cluster): 2 × 2 + 4 = 8. Then the configuration has eight.
+  const nodes = await startMesh(['a', 'b']);
+  const a = get(nodes, 'a');
+  const strangers: Socket[] = [];
+  try {
+    const peers = new Map(['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((id) => [id, { host: '127.0.0.1', port: 1 }]));
+    a.t.setPeers(peers);
+    // 2 × 9 + 4 = 20 now: twelve connections (beyond the first cap of 8) are all kept.
+    for (let i = 0; i < 12; i++) strangers.push(await openRaw(a.t.port));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(strangers.filter((s) => s.destroyed).length, 0, 'none reset');
+    assert.equal(a.t.stats().refusedConnections, 0);
+  } finally {
+    for (const s of strangers) s.destroy();
+    for (const n of nodes.values()) await n.t.stop();
+  }
+});

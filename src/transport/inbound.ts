@@ -27,6 +27,8 @@ export interface InboundCallbacks {
   judgeOffer: OfferJudge;
   /** Handshakes refused (wrong cluster, unknown sender, wrong target, bad protocol). */
   onRefused(): void;
+  /** Inbound connections open at once, handshaken or not; more are reset on arrival. */
+  maxConnections(): number;
   /** The members connections are accepted from (for refusal messages). */
   members(): readonly NodeId[];
 }
@@ -57,7 +59,7 @@ export class InboundHub {
   }
 
   accept(raw: Socket): void {
-    if (this.sockets.size >= this.opts.maxInboundConnections) {
+    if (this.sockets.size >= this.cb.maxConnections()) {
       // Over the cap (members × 2 + slack): reset at once, before any byte is read or buffered.
       this.cb.onRefused();
       raw.on('error', () => undefined);

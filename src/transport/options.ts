@@ -78,7 +78,10 @@ export interface PeerTransportOptions {
   readonly snapshotChunkBytes?: number;
   /** ...with at most this many unacknowledged chunks in flight. */
   readonly snapshotWindowChunks?: number;
-  /** Inbound connections open at once, handshaken or not; more are reset on arrival. Default 2 per member + 4. */
+  /**
+   * Inbound connections open at once, handshaken or not; more are reset on arrival. Default 2 per
+   * member + 4, following the members as setPeers changes them.
+   */
   readonly maxInboundConnections?: number;
   /** Incoming snapshots larger than this are rejected before anything is stored. */
   readonly maxSnapshotBytes?: number;
@@ -106,6 +109,11 @@ export class TransportConfigError extends Error {
 
 const MIB = 1024 * 1024;
 
+/** The default inbound cap for a node with `peers` peers: 2 per member (itself included) + 4. */
+export function defaultMaxInbound(peers: number): number {
+  return 2 * (peers + 1) + 4;
+}
+
 export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   const r: ResolvedOptions = {
     maxQueuedMessageAgeMs: 2000,
@@ -116,7 +124,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     // Few chunks in flight: heartbeats queue behind them, so keep the head-of-line delay small.
     snapshotWindowChunks: 2,
     maxSnapshotBytes: 2048 * MIB,
-    maxInboundConnections: 2 * ([...o.peers.keys()].filter((id) => id !== o.selfId).length + 1) + 4,
+    maxInboundConnections: defaultMaxInbound([...o.peers.keys()].filter((id) => id !== o.selfId).length),
     logger: silentLogger,
     random: Math.random,
     identity: NO_IDENTITY,

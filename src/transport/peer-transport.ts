@@ -16,6 +16,7 @@ import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame } from './codec.ts';
 import { InboundHub, type MessageHandler, type OfferJudge, type SnapshotHandler } from './inbound.ts';
 import {
+  defaultMaxInbound,
   emptyStats,
   resolveOptions,
   type PeerAddress,
@@ -52,9 +53,14 @@ export class PeerTransport {
   private refused = 0;
   private boundPort = 0;
   private state: 'new' | 'started' | 'stopped' = 'new';
+  /** maxInboundConnections was given: it stays; else it follows the peers (defaultMaxInbound). */
+  private readonly inboundCapGiven: boolean;
+  private maxInbound: number;
 
   constructor(options: PeerTransportOptions) {
     this.opts = resolveOptions(options);
+    this.inboundCapGiven = options.maxInboundConnections !== undefined;
+    this.maxInbound = this.opts.maxInboundConnections;
     for (const [id, addr] of this.opts.peers) {
       if (id === this.opts.selfId) continue;
       const stats = emptyStats();
@@ -67,6 +73,7 @@ export class PeerTransport {
       onSnapshot: (from, msg, data) => this.snapshotHandler(from, msg, data),
       judgeOffer: (from, msg) => this.offerJudge(from, msg),
       onRefused: () => this.refused++,
+      maxConnections: () => this.maxInbound,
       members: () => [this.opts.selfId, ...this.links.keys()].sort(),
     });
   }
@@ -186,6 +193,9 @@ export class PeerTransport {
       this.opts.logger.info({ peer: id, addr: `${addr.host}:${addr.port}` }, `node ${id} is a new peer`);
       if (this.state === 'started') fresh.start();
     }
+    // Every peer dials this node (and may redial before its old connection is gone): a cap fixed at
+    // the start left a member that grew past it unable to accept its peers (docs/chaos.md, seed 42).
+    if (!this.inboundCapGiven) this.maxInbound = defaultMaxInbound(this.links.size);
   }
 
   /** Changes where a peer is dialled (reconnects at once). */

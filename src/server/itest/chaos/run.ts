@@ -275,7 +275,8 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
     judgement,
     record,
   };
-  writeFileSync(join(o.dir, 'summary.json'), JSON.stringify({ ...summary, record: undefined }, null, 1));
+  const json = { ...summary, record: undefined, workloadUs: [startUs, endUs] };
+  writeFileSync(join(o.dir, 'summary.json'), JSON.stringify(json, null, 1));
   if (judgement.findings.length === 0 && !o.keepData) removeDataDirs(c.dir);
   return summary;
 }
