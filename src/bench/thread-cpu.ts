@@ -10,24 +10,14 @@
 // /proc/PID/task/TID/status — on a machine where a cross-core wake-up costs ~10 µs they say how
 // many hops a write takes (docs/benchmarks.md, "Write path, session 8").
 // Used for docs/benchmarks.md, "Write path", sessions 6 and 8.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { startCheckoutCluster } from './checkout-cluster.ts';
 import { loadAgent, preload, runWrites } from './load.ts';
 import { threadStats, type ThreadStat } from './thread-stat.ts';
 
 async function main(argv: readonly string[]): Promise<void> {
   const [dir = process.cwd(), seconds = '5', clients = '64'] = argv;
-  const sys = (await import(join(dir, 'src/bench/systems.ts'))) as typeof import('./systems.ts');
-  const work = mkdtempSync(join(tmpdir(), 'leasekv-threads-'));
-  const cluster = await sys.startLeasekv({
-    nodes: 3,
-    peerDelayMs: 0,
-    dir: work,
-    log: () => {},
-    leaseReads: true,
-    nodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
-  });
+  const { cluster, close } = await startCheckoutCluster(dir, 'leasekv-threads-');
   const agent = loadAgent(Number(clients));
   try {
     const leader = await cluster.leader();
@@ -72,8 +62,7 @@ async function main(argv: readonly string[]): Promise<void> {
     });
   } finally {
     agent.destroy();
-    await cluster.stop();
-    rmSync(work, { recursive: true, force: true }); // the members' data and logs
+    await close();
   }
 }
 

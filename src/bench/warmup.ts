@@ -6,29 +6,14 @@
 // (docs/benchmarks.md, "Write path, session 10"), so a short run measures start-up as much as the
 // write path. DIR: the checkout whose members run (default this one); BENCH_NODE_ARGS adds node
 // options to the members.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { startCheckoutCluster } from './checkout-cluster.ts';
 import { loadAgent, preload, runWrites } from './load.ts';
 import { cpuPerOp, sampleCpu } from './cpu.ts';
 
 async function main(argv: readonly string[]): Promise<void> {
   const [dir = process.cwd(), windows = '8', windowS = '4', clients = '64'] = argv;
-  const sys = (await import(join(dir, 'src/bench/systems.ts'))) as typeof import('./systems.ts');
-  const work = mkdtempSync(join(tmpdir(), 'leasekv-warmup-'));
-  const cluster = await sys
-    .startLeasekv({
-      nodes: 3,
-      peerDelayMs: 0,
-      dir: work,
-      log: () => {},
-      leaseReads: true,
-      nodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
-    })
-    .catch((e: unknown) => {
-      rmSync(work, { recursive: true, force: true });
-      throw e;
-    });
+  const { cluster, close } = await startCheckoutCluster(dir, 'leasekv-warmup-');
   const agent = loadAgent(Number(clients));
   try {
     const port = (await cluster.leader()).clientPort;
@@ -46,8 +31,7 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   } finally {
     agent.destroy();
-    await cluster.stop();
-    rmSync(work, { recursive: true, force: true });
+    await close();
   }
 }
 
