@@ -186,9 +186,12 @@ export class WorkerBackend implements Backend {
     if (w === undefined) return;
     this.waiting.delete(m.id);
     if (m.ok) w.resolve(m.result);
-    else if (m.error.name === 'StorageCorruptError')
-      w.reject(new StorageCorruptError(m.error.file ?? '?', m.error.offset ?? 0, m.error.reason ?? m.error.message));
-    else w.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
+    else if (m.error.file !== undefined) {
+      // A StorageCorruptError, or a subclass (WalCutError, WalSegmentMissingError) whose message has
+      // its own advice: still a StorageCorruptError on this side, with that message and name.
+      const e = new StorageCorruptError(m.error.file, m.error.offset ?? 0, m.error.reason ?? m.error.message);
+      w.reject(Object.assign(e, { message: m.error.message, name: m.error.name }));
+    } else w.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
   }
   private fail(e: Error): void {
     this.dead ??= e;

@@ -47,3 +47,24 @@ export class WalCutError extends StorageCorruptError {
     this.message = `storage corrupt: ${file} at byte ${sizeBytes}: ${why}. To recover: if this data dir was copied or restored from a backup, stop the member and copy it again whole from its source; otherwise ${RECOVERY_HINT}.`;
   }
 }
+
+/**
+ * The last WAL segment in the folder carries a seal (segment_seal.ts): the log went on in the next
+ * segment, which was created whole and fsynced before the seal was written, and that file is gone —
+ * deleted with any after it (an `rm`, a copy that skipped the newest files, a backup restored
+ * without them), not lost in a crash. Its records were fsynced and may have been acknowledged,
+ * the member's latest term and vote among them (docs/storage.md "Seals").
+ */
+export class WalSegmentMissingError extends StorageCorruptError {
+  override readonly name: string = 'WalSegmentMissingError';
+  constructor(
+    /** The missing segment (the one the seal names). */
+    file: string,
+    /** The sealed segment, now the last one in the folder. */
+    readonly sealedFile: string,
+  ) {
+    const why = `WAL segment missing: ${sealedFile} is sealed (its last record says the log goes on in ${file}, and was written only after that file had been created and fsynced), but ${file} is not in the data dir: it, and any segment after it, was deleted (an rm, a copy that skipped the newest files, a backup restored without them), not lost in a crash, and records in it were fsynced and may have been acknowledged (entries, the member's latest term and vote)`;
+    super(file, 0, why);
+    this.message = `storage corrupt: ${why}. To recover: if this data dir was copied or restored from a backup, stop the member and copy it again whole from its source, with every *.wal file (from a stopped member: a running one's files change while they are copied); otherwise ${RECOVERY_HINT}.`;
+  }
+}

@@ -4,19 +4,22 @@
 // - after every crash, the reopened state is one the WAL passed through since its last
 //   acknowledged sync — so every acknowledged record is there (unless a later write replaced it);
 // - a bit flipped anywhere but the last record of the last segment makes Wal.open refuse to start
-//   with StorageCorruptError; a torn tail is repaired and reported.
+//   with StorageCorruptError; a torn tail is repaired and reported;
+// - after every open, every segment but the last is sealed (a crash inside a rotation can leave
+//   one unsealed, or its seal torn: open seals it; wal-seal.test.ts crashes at each call of one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { StorageCorruptError } from './errors.ts';
 import { FaultyFs, mulberry32, SimulatedCrash } from './faulty_fs.ts';
 import { scanFrames } from './frame.ts';
+import { RecordType } from './records.ts';
 import { SNAPSHOT_FILE, SNAPSHOT_SAVE_TEMP_FILE, writeSnapshotTempFile } from './snapshot_file.ts';
 import { Wal, type WalState } from './wal.ts';
 
 const DIR = '/node';
 const OPTS = { segmentSizeBytes: 1024 };
-const SEEDS = 150;
+const SEEDS = 200;
 const STEPS = 120;
 
 /** An independent model of the log: full entries above (base, baseTerm), plus hard state and snapshot. */
@@ -165,6 +168,8 @@ function runSeed(seed: number, t: Tally): void {
       }
       const opened = Wal.open(fs, DIR, OPTS);
       if (opened.repaired !== null) t.repairs++;
+      // Open seals what a crash at a rotation left unsealed: every segment but the last is sealed.
+      assert.deepEqual(unsealedSegments(fs), [], `seed ${seed} step ${step}: a segment left unsealed by open`);
       const got = view(fromState(opened.state));
       const k = candidates.findIndex((c) => view(c) === got);
       assert.ok(
@@ -178,6 +183,14 @@ function runSeed(seed: number, t: Tally): void {
       term = Math.max(term, cur.hardState.term, ...cur.entries.map((x) => x.term), cur.baseTerm);
     }
   }
+}
+
+/** Segments other than the last whose last complete record is not a seal (segment_seal.ts). */
+function unsealedSegments(fs: FaultyFs): string[] {
+  const segs = fs.list(DIR).filter((f) => f.endsWith('.wal'));
+  return segs
+    .slice(0, -1)
+    .filter((f) => scanFrames(fs.readFile(`${DIR}/${f}`)).frames.at(-1)?.type !== RecordType.Seal);
 }
 
 /** Flips one bit somewhere other than the last record of the last segment; false if there is no such byte. */

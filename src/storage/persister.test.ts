@@ -1,7 +1,7 @@
 // Group commit: concurrent persists share fsyncs, resolve in order, and are durable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../raft/types.ts';
@@ -88,6 +88,24 @@ test('a corrupt folder makes Persister.open reject with StorageCorruptError from
   b[60] = b[60]! ^ 1;
   writeFileSync(seg, b);
   await assert.rejects(Persister.open(dir), (e: unknown) => e instanceof StorageCorruptError && e.file === seg);
+});
+
+test('a refusal with advice of its own (a deleted newest segment) crosses from the worker whole', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-persist-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { wal } = Wal.open(new RealFs(), dir, { segmentSizeBytes: 1024 });
+  for (let i = 1; i <= 60; i++) wal.append([ent(i)], null);
+  wal.close();
+  const newest = join(dir, wal.segmentNames().at(-1)!);
+  unlinkSync(newest);
+  await assert.rejects(
+    Persister.open(dir),
+    (e: unknown) =>
+      e instanceof StorageCorruptError &&
+      e.name === 'WalSegmentMissingError' &&
+      e.file === newest &&
+      e.message.includes('copy it again whole from its source'),
+  );
 });
 
 test('worker thread: a large snapshot handed over moves to the worker instead of being copied, and loads back whole', async (t) => {

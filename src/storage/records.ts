@@ -11,6 +11,11 @@ export const RecordType = {
   Truncate: 4,
   /** A snapshot up to (index, term) was saved; the log prefix up to index is replaced by it. */
   Snapshot: 5,
+  /**
+   * Last record of a segment that is not the last one: the log goes on in segment `nextSeq`, which
+   * was created whole before this was written (segment_seal.ts). Since session 11.
+   */
+  Seal: 6,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -141,6 +146,17 @@ export function decodeSegmentStart(p: Uint8Array): SegmentStart {
   const reservedBytes = r.remaining() === 0 ? 0 : r.u64();
   r.end();
   return { seq, lastIndexBefore, lastTermBefore, reservedBytes };
+}
+
+/** A seal's payload: the sequence number of the segment the log goes on in. */
+export function encodeSeal(nextSeq: number): Uint8Array {
+  return new Writer().u64(nextSeq).done();
+}
+export function decodeSeal(p: Uint8Array): number {
+  const r = new Reader(p);
+  const v = r.u64();
+  r.end();
+  return v;
 }
 
 export function encodeHardState(h: HardState): Uint8Array {

@@ -3,7 +3,7 @@
 // `leasekv wal inspect` only reports. Recovery rules: docs/storage.md.
 import { posix } from 'node:path';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
-import { StorageCorruptError } from './errors.ts';
+import { StorageCorruptError, WalSegmentMissingError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
 import type { Frame } from './frame.ts';
 import { LogWindow } from './log_window.ts';
@@ -35,6 +35,8 @@ export interface SegmentInfo {
   readonly firstEntryIndex: number | null;
   readonly lastEntryIndex: number | null;
   readonly records: number;
+  /** Its last record is a seal: the log goes on in the next segment (segment_seal.ts). */
+  readonly sealed: boolean;
 }
 
 export interface Recovered {
@@ -65,11 +67,14 @@ class Replay {
    */
   private historyDeleted = false;
   baseTermUnknown = false;
+  /** The segment whose seal was the last record replayed (nothing may follow it in that file). */
+  sealedSeq: number | null = null;
 
   apply(path: string, seq: number, f: Frame, isFirstInFile: boolean): void {
     const bad = (why: string): StorageCorruptError => new StorageCorruptError(path, f.offset, why);
     if (isFirstInFile !== (f.type === rec.RecordType.SegmentStart))
       throw bad('segment does not begin with a segment-start record');
+    if (this.sealedSeq === seq) throw bad('record after the segment was sealed');
     try {
       this.applyRecord(f, seq, bad);
     } catch (e) {
@@ -131,6 +136,12 @@ class Replay {
         this.installSnapshot(m);
         return;
       }
+      case rec.RecordType.Seal: {
+        const next = rec.decodeSeal(f.payload);
+        if (next !== seq + 1) throw bad(`seal names segment ${next}, not the next one (${seq + 1})`);
+        this.sealedSeq = seq;
+        return;
+      }
       default:
         throw bad(`unknown record type ${f.type}`);
     }
@@ -178,7 +189,7 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
   segs.forEach((seg, i) => {
     const path = posix.join(dir, seg.name);
     const isLast = i === segs.length - 1;
-    const read = readSegment(path, readSegmentBytes(fs, path), isLast, infos[i - 1]?.reservedBytes ?? 0);
+    const read = readSegment(path, seg.seq, readSegmentBytes(fs, path), isLast, infos[i - 1]?.reservedBytes ?? 0);
     const frames = read.frames;
     repair = read.repair;
     if (frames.length === 0 && !isLast) throw new StorageCorruptError(path, 0, 'segment has no records');
@@ -193,6 +204,8 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
         if (e !== undefined) locations.set(e, { seq: seg.seq, offset: f.offset });
       }
     });
+    const sealed = replay.sealedSeq === seg.seq;
+    if (isLast && sealed) throw new WalSegmentMissingError(posix.join(dir, segmentName(seg.seq + 1)), path);
     const start = frames.length > 0 ? rec.decodeSegmentStart(frames[0]!.payload) : null;
     infos.push({
       name: seg.name,
@@ -204,6 +217,7 @@ export function recoverDir(fs: FileSystem, dir: string): Recovered {
       firstEntryIndex: first,
       lastEntryIndex: last,
       records: frames.length,
+      sealed,
     });
   });
   return finish(fs, dir, replay, infos, repair, locations);

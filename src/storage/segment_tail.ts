@@ -9,6 +9,7 @@ import { StorageCorruptError, WalCutError } from './errors.ts';
 import { HEADER_BYTES, lastNonZeroFrom, type Frame } from './frame.ts';
 import type { SegmentBytes } from './segment_read.ts';
 import * as rec from './records.ts';
+import { isTornSeal, SEAL_FRAME_BYTES } from './segment_seal.ts';
 
 export interface TailRepair {
   readonly file: string;
@@ -29,19 +30,33 @@ export interface SegmentRead {
 }
 
 /**
- * Scans one segment's bytes. Throws StorageCorruptError for damage, WalCutError for a segment
- * shorter than it was created. `prevReservedBytes`: the previous segment's (0 if none or old).
+ * Scans one segment's bytes (segment `seq`). Throws StorageCorruptError for damage, WalCutError for
+ * a segment shorter than it was created. `prevReservedBytes`: the previous segment's (0 if none or old).
  */
-export function readSegment(path: string, seg: SegmentBytes, isLast: boolean, prevReservedBytes: number): SegmentRead {
+export function readSegment(
+  path: string,
+  seq: number,
+  seg: SegmentBytes,
+  isLast: boolean,
+  prevReservedBytes: number,
+): SegmentRead {
   const { bytes, sizeBytes } = seg;
   const { frames, end } = seg.scan;
-  if (end.kind === 'corrupt') throw new StorageCorruptError(path, end.offset, end.why);
   const reservedBytes = reservedOf(frames[0]);
+  // A crash while a segment was being sealed, after its successor was created (segment_seal.ts): the
+  // records before are whole and fsynced, what follows is a part of the seal; Wal.open seals it again.
+  const tornSeal =
+    !isLast &&
+    end.kind !== 'clean' &&
+    frames.length > 0 &&
+    isTornSeal(bytes, sizeBytes, end.offset, seq, reservedBytes);
+  if (end.kind === 'corrupt' && !tornSeal) throw new StorageCorruptError(path, end.offset, end.why);
   if (reservedBytes > 0 && sizeBytes < reservedBytes)
     throw new WalCutError(path, sizeBytes, reservedBytes, 'WAL segment shorter than it was created');
   if (frames.length === 0 && isLast && prevReservedBytes > 0)
     throw new WalCutError(path, sizeBytes, null, 'WAL segment without a complete first record');
   if (end.kind === 'clean') return { frames, dataEnd: sizeBytes, reservedBytes, repair: null };
+  if (tornSeal) return { frames, dataEnd: end.offset, reservedBytes, repair: null };
   // (bytes may stop short of sizeBytes only where every byte after it is zero: segment_read.ts)
   const dirtyEnd = reservedBytes > 0 ? lastNonZeroFrom(bytes, end.offset) + 1 : sizeBytes;
   // A segment created whole ends in its unused zeros: the clean end, in every segment.
@@ -73,11 +88,6 @@ function reservedOf(first: Frame | undefined): number {
   }
 }
 
-/** A segment being created (Wal's createSegment) has this suffix until it is renamed into place. */
-export const SEGMENT_TEMP_SUFFIX = '.tmp';
-/** Only these are deleted at open (identity.tmp and the snapshot temp files are not the WAL's). */
-export const SEGMENT_TEMP_RE = /^[0-9a-f]{16}\.wal\.tmp$/;
-
 /**
  * A new segment's header records — its start (which records its size), the snapshot marker and
  * the hard state — and that size: `minBytes` (the configured segment size), or more when the
@@ -96,7 +106,8 @@ export function segmentHeader(
     rest.push([rec.RecordType.HardState, rec.encodeHardState(h)]);
   const startBytes = HEADER_BYTES + rec.encodeSegmentStart({ ...start, reservedBytes: 1 }).length;
   const headerBytes = rest.reduce((n, [, p]) => n + HEADER_BYTES + p.length, startBytes);
-  const reservedBytes = Math.max(minBytes, headerBytes + frameBytes);
+  // Room for the seal too: it goes after the last record, inside the size (segment_seal.ts).
+  const reservedBytes = Math.max(minBytes, headerBytes + frameBytes + SEAL_FRAME_BYTES);
   const first: [number, Uint8Array] = [
     rec.RecordType.SegmentStart,
     rec.encodeSegmentStart({ ...start, reservedBytes }),

@@ -9,6 +9,7 @@ import { FaultyFs } from './faulty_fs.ts';
 import { encodeFrame, scanFrames } from './frame.ts';
 import * as rec from './records.ts';
 import { segmentName } from './recovery.ts';
+import { SEAL_FRAME_BYTES } from './segment_seal.ts';
 import { ent, writeTornRecord } from './test-util.ts';
 import { Wal } from './wal.ts';
 
@@ -76,7 +77,9 @@ test('a folder from before session 10 opens; its torn tail is truncated; new rec
   assert.equal(state.entries.length, 5);
   assert.deepEqual(state.hardState, { term: 1, votedFor: 'n2', commit: 5 });
   assert.deepEqual(wal.segmentNames(), [segmentName(0), segmentName(1)], 'a segment created whole at open');
-  assert.equal(fs.size(seg(0)), legacySize, 'the old segment is left as it is');
+  // The old segment is left as it is but for its seal (session 11), appended after its records.
+  assert.equal(fs.size(seg(0)), legacySize + SEAL_FRAME_BYTES, 'the old segment gets its seal, nothing else');
+  assert.equal(scanFrames(fs.readFile(seg(0))).frames.at(-1)!.type, rec.RecordType.Seal);
   assert.equal(startOf(fs, 1).reservedBytes, 1024);
   wal.append([ent(6, 2)], { term: 2, votedFor: 'n1', commit: 6 });
   wal.close();
@@ -87,7 +90,7 @@ test('a folder from before session 10 opens; its torn tail is truncated; new rec
   again.wal.close();
   // The old segment is no longer the last: cut, its lost entries break the next segment's start.
   const frames = scanFrames(fs.readFile(seg(0))).frames;
-  fs.truncate(seg(0), frames.at(-3)!.end);
+  fs.truncate(seg(0), frames.at(-4)!.end); // entry 5, the hard state and the seal
   assert.throws(() => Wal.open(fs, DIR, OPTS), StorageCorruptError);
 });
 

@@ -12,10 +12,12 @@ import type { Fd, FileSystem } from './fs.ts';
 import { HEADER_BYTES, MAX_RECORD_BYTES } from './frame.ts';
 import { PendingRecords } from './wal_pending.ts';
 import { WalIndex } from './wal_index.ts';
+import { segmentSizeOf, type WalOptions } from './wal_options.ts';
 import { readWalEntries } from './wal_read.ts';
 import * as rec from './records.ts';
 import { recoverDir, segmentName, type SegmentInfo, type TailRepair } from './recovery.ts';
-import { SEGMENT_TEMP_RE, SEGMENT_TEMP_SUFFIX, segmentHeader } from './segment_tail.ts';
+import { finishRotations, SEAL_FRAME_BYTES, sealFrame, SEGMENT_TEMP_SUFFIX } from './segment_seal.ts';
+import { segmentHeader } from './segment_tail.ts';
 import {
   readSnapshotFile,
   SNAPSHOT_FILE,
@@ -26,10 +28,7 @@ import {
   type SnapshotFileLayout,
 } from './snapshot_file.ts';
 
-export interface WalOptions {
-  /** A new segment starts once the current one reaches this size. */
-  readonly segmentSizeBytes?: number;
-}
+export { DEFAULT_SEGMENT_SIZE_BYTES, type WalOptions } from './wal_options.ts';
 
 export interface WalState {
   readonly hardState: HardState;
@@ -46,10 +45,6 @@ export interface WalOpenResult {
   /** The torn tail that was truncated away, if any; the node should log it. */
   readonly repaired: { readonly file: string; readonly offset: number; readonly bytesDropped: number } | null;
 }
-
-export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
-const MIN_SEGMENT_SIZE_BYTES = 1024;
-const MAX_SEGMENT_SIZE_BYTES = 1024 * 1024 * 1024;
 
 interface LiveSegment {
   readonly seq: number;
@@ -86,16 +81,7 @@ export class Wal {
 
   /** Recovers `dir` (creating it if needed). Throws StorageCorruptError if the node must not start. */
   static open(fs: FileSystem, dir: string, opts: WalOptions = {}): WalOpenResult {
-    const segmentSizeBytes = opts.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
-    if (!(
-      Number.isInteger(segmentSizeBytes) &&
-      segmentSizeBytes >= MIN_SEGMENT_SIZE_BYTES &&
-      segmentSizeBytes <= MAX_SEGMENT_SIZE_BYTES
-    )) {
-      throw new RangeError(
-        `segmentSizeBytes must be an integer in [${MIN_SEGMENT_SIZE_BYTES}, ${MAX_SEGMENT_SIZE_BYTES}], got ${segmentSizeBytes}`,
-      );
-    }
+    const segmentSizeBytes = segmentSizeOf(opts);
     fs.mkdirp(dir);
     const r = recoverDir(fs, dir);
     // Snapshot writes that never reached their rename.
@@ -103,8 +89,7 @@ export class Wal {
       const tmp = posix.join(dir, name);
       if (fs.exists(tmp)) fs.unlink(tmp);
     }
-    // Segments being created that never got their name (createSegment).
-    for (const name of fs.list(dir)) if (SEGMENT_TEMP_RE.test(name)) fs.unlink(posix.join(dir, name));
+    finishRotations(fs, dir, r.segments);
     const log = WalIndex.recovered(r.log, r.locations);
     const segments = r.segments.map((s) => ({ seq: s.seq, name: s.name, lastIndexBefore: s.lastIndexBefore }));
     const last = r.segments[r.segments.length - 1];
@@ -340,7 +325,9 @@ export class Wal {
     // Before a rotation: a record too large to frame changes nothing.
     if (frameBytes - HEADER_BYTES > MAX_RECORD_BYTES)
       throw new Error(`frame: payload ${frameBytes - HEADER_BYTES} bytes > ${MAX_RECORD_BYTES}`);
-    if (this.writtenBytes + this.pending.bytes + frameBytes > this.reservedBytes) this.rotate(frameBytes);
+    // The seal's room stays free: it is written after the last record, inside the size (rotate()).
+    if (this.writtenBytes + this.pending.bytes + frameBytes + SEAL_FRAME_BYTES > this.reservedBytes)
+      this.rotate(frameBytes);
   }
 
   /** Entries [lo, hi] read back by index (wal_read.ts; issue 16); null when lo is not in the log. */
@@ -352,11 +339,22 @@ export class Wal {
     return readWalEntries({ fs: this.fs, dir: this.dir, index: this.log, current }, lo, hi, maxBytes);
   }
 
-  /** Closes the current segment durably and creates the next, room for a `frameBytes` record after its header. */
+  /**
+   * Syncs the current segment, creates the next (room for a `frameBytes` record after its header),
+   * then seals the one closed, fdatasynced (segment_seal.ts): never a seal without its successor, and
+   * durable before anything in the next can be acknowledged (this runs inside append()).
+   */
   private rotate(frameBytes: number): void {
     this.sync();
-    this.fs.close(this.fd);
-    this.createSegment(this.segments[this.segments.length - 1]!.seq + 1, frameBytes);
+    const closing = { fd: this.fd, seq: this.segments[this.segments.length - 1]!.seq, at: this.writtenBytes };
+    try {
+      this.createSegment(closing.seq + 1, frameBytes);
+      // Inside its size (makeRoomInSegment keeps the room) but in a segment from before session 11.
+      this.fs.writeAt(closing.fd, closing.at, sealFrame(closing.seq));
+      this.fs.fsync(closing.fd);
+    } finally {
+      this.fs.close(closing.fd);
+    }
   }
 
   /**
