@@ -6,6 +6,7 @@ import { connect as h2connect, constants as h2c, createServer as createHttp2Serv
 import { connect as netConnect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { createFrontEnd } from './front.ts';
+import { MAX_REQUEST_HEADER_FIELDS } from './http-guards.ts';
 import { fakeServer, post } from './test-util.ts';
 import { sleep } from '../../testkit/wait.ts';
 
@@ -199,6 +200,87 @@ describe('connection caps at the front end', () => {
     } finally {
       for (const s of socks) s.destroy();
       await front.close();
+    }
+  });
+});
+
+/** Sends `request` on a new socket and resolves with everything the server sent until it closed. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect(port, '127.0.0.1', () => s.write(request));
+    let text = '';
+    s.on('data', (c: Buffer) => (text += c.toString()));
+    s.on('error', reject);
+    s.on('close', () => resolve(text));
+  });
+}
+
+describe('requests with more header fields than the limit', () => {
+  const filler = (n: number): string => Array.from({ length: n }, (_, i) => `x-f${i}: 1\r\n`).join('');
+
+  test('HTTP/1.1: refused whole with 431, never read with headers missing (Node kept the first 1,000)', async () => {
+    const { server, port, backend } = await fakeServer();
+    try {
+      const body = '{"key":"a","value":"1"}';
+      // The content type comes after the filler: before the fix, Node dropped it and the request was
+      // answered 415 `content-type ""`. 128 fields in all are served; 1,504 are past Node's 1,000.
+      for (const n of [MAX_REQUEST_HEADER_FIELDS - 4, 1500]) {
+        const answer = await rawExchange(
+          port,
+          `POST /leasekv.v1.KV/Put HTTP/1.1\r\nhost: x\r\n${filler(n)}content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        );
+        if (n < MAX_REQUEST_HEADER_FIELDS) {
+          assert.match(answer, /^HTTP\/1\.1 200/);
+          continue;
+        }
+        assert.match(answer, /^HTTP\/1\.1 431/);
+        assert.match(answer, /connection: close/i);
+        assert.match(answer, /"code":"resource_exhausted".*1504 header fields; the limit is 128/);
+      }
+      // The Connect route and the dashboard's routes too (one over the limit).
+      const range = await rawExchange(
+        port,
+        `POST /leasekv.v1.KV/Range HTTP/1.1\r\nhost: x\r\n${filler(MAX_REQUEST_HEADER_FIELDS - 3)}content-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`,
+      );
+      assert.match(range, /^HTTP\/1\.1 431[^]*129 header fields/);
+      assert.equal(backend.calls.filter((c) => c.method === 'put').length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('HTTP/2 and gRPC: refused with a message (431 / RESOURCE_EXHAUSTED), not a bare stream reset', async () => {
+    const { server, port, backend } = await fakeServer();
+    const s = h2connect(`http://127.0.0.1:${port}`);
+    try {
+      s.on('error', () => undefined);
+      const ask = (contentType: string, extra: number): Promise<Record<string, unknown>> =>
+        new Promise((resolve, reject) => {
+          const headers: Record<string, string> = { ':method': 'POST', ':path': '/leasekv.v1.KV/Get' };
+          for (let i = 0; i < extra; i++) headers[`x-f${i}`] = '1';
+          headers['content-type'] = contentType;
+          const r = s.request(headers);
+          let body = '';
+          let answer: Record<string, unknown> = {};
+          r.on('response', (h) => (answer = { ...h }));
+          r.on('data', (c: Buffer) => (body += c.toString()));
+          r.on('close', () => resolve({ ...answer, body, rst: r.rstCode }));
+          r.on('error', reject);
+          r.end(contentType === 'application/json' ? '{"key":"a"}' : Buffer.alloc(5));
+        });
+      const json = await ask('application/json', MAX_REQUEST_HEADER_FIELDS);
+      assert.equal(json[':status'], 431);
+      assert.match(String(json['body']), /"resource_exhausted".*129 header fields/);
+      const grpc = await ask('application/grpc', 200);
+      assert.equal(grpc[':status'], 200);
+      assert.equal(grpc['grpc-status'], '8');
+      assert.match(decodeURIComponent(String(grpc['grpc-message'])), /201 header fields; the limit is 128/);
+      const ok = await ask('application/json', MAX_REQUEST_HEADER_FIELDS - 1);
+      assert.equal(ok[':status'], 200);
+      assert.equal(backend.calls.filter((c) => c.method === 'get').length, 1);
+    } finally {
+      s.destroy();
+      await server.close();
     }
   });
 });

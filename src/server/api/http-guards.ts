@@ -1,5 +1,5 @@
 // Protocol-level guards of the two HTTP servers behind the front end (issue 13).
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import {
   constants as h2,
   type Http2Server,
@@ -7,6 +7,7 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
+import { writeJsonError } from './rpc.ts';
 
 /**
  * HTTP/1.1 header and request timeouts. Node enforces headersTimeout and requestTimeout from a timer
@@ -108,4 +109,63 @@ export function afterTheRead(handler: (req: Http2ServerRequest, res: Http2Server
       return dropped;
     },
   };
+}
+
+/**
+ * Most header fields a request may carry (HTTP/2 pseudo-headers such as `:path` not counted); a
+ * request with more is refused with 431 and a message (gRPC: RESOURCE_EXHAUSTED in a trailers-only
+ * answer), never read with some of its headers missing. 128 is Node's own HTTP/2 default
+ * (maxHeaderListPairs), ten times what a browser or gRPC client sends.
+ */
+export const MAX_REQUEST_HEADER_FIELDS = 128;
+
+/**
+ * HTTP/2: header pairs (pseudo-headers included) past which nghttp2 resets the stream itself
+ * (RST_STREAM ENHANCE_YOUR_CALM) before any handler runs, without a message. Above
+ * MAX_REQUEST_HEADER_FIELDS so that the usual excess is answered with one; it bounds the header
+ * work of one stream (Node's maxHeaderListSize is not enforced on the count).
+ */
+export const HTTP2_MAX_HEADER_LIST_PAIRS = 1024;
+
+/**
+ * HTTP/1.1: Node's parser keeps the first 1,000 header fields of a request (maxHeadersCount) and
+ * silently drops the rest, so a request whose content-type came after them was misread as having
+ * none (415 `""`), and any header past them (authorization, a deadline) was lost. With the count
+ * limit off, Node keeps every field (their bytes stay bounded by maxHeaderSize, 16 KiB, past which
+ * Node answers 431 itself) and refuseTooManyHeaders refuses the request whole.
+ */
+export function keepEveryHeaderField(http1: HttpServer): void {
+  http1.maxHeadersCount = 0;
+}
+
+/** The number of header fields of a request, HTTP/2 pseudo-headers not counted. */
+export function headerFieldCount(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (!rawHeaders[i]!.startsWith(':')) n++;
+  return n;
+}
+
+/**
+ * Answers a request with more than MAX_REQUEST_HEADER_FIELDS header fields, before any routing;
+ * true if it did. HTTP/1.1: 431 and the connection is closed (a client sending that many is not
+ * one to keep). gRPC and gRPC-Web: status RESOURCE_EXHAUSTED (8) in a trailers-only answer, which
+ * their clients read; everything else: 431 with a Connect-style JSON error.
+ */
+export function refuseTooManyHeaders(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+): boolean {
+  if (req.rawHeaders.length <= 2 * MAX_REQUEST_HEADER_FIELDS) return false;
+  const count = headerFieldCount(req.rawHeaders);
+  if (count <= MAX_REQUEST_HEADER_FIELDS) return false;
+  const message = `the request has ${count} header fields; the limit is ${MAX_REQUEST_HEADER_FIELDS}`;
+  const ct = req.headers['content-type'];
+  if (typeof ct === 'string' && /^application\/grpc/i.test(ct)) {
+    const status = { 'content-type': ct, 'grpc-status': '8', 'grpc-message': encodeURIComponent(message) };
+    if ('stream' in req) req.stream.respond({ ':status': 200, ...status }, { endStream: true });
+    else (res as ServerResponse).writeHead(200, { connection: 'close', ...status }).end();
+    return true;
+  }
+  writeJsonError(res, 431, 'resource_exhausted', message, 'stream' in req ? {} : { connection: 'close' });
+  return true;
 }

@@ -15,7 +15,15 @@ import { kvRoutes } from './handlers.ts';
 import { SSE_PATH, sseHandler } from './watch.ts';
 import { guardedJsonDecoder } from './json-guard.ts';
 import { createRpcDispatch, writeJsonError } from './rpc.ts';
-import { afterTheRead, checkingIntervalMs, enforceHttp1Timeouts, limitStreamResets } from './http-guards.ts';
+import {
+  afterTheRead,
+  checkingIntervalMs,
+  enforceHttp1Timeouts,
+  HTTP2_MAX_HEADER_LIST_PAIRS,
+  keepEveryHeaderField,
+  limitStreamResets,
+  refuseTooManyHeaders,
+} from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
 import { ReadTurns, type ReadTurnsStats } from './read-turns.ts';
 import type { AuthGate } from '../auth/gate.ts';
@@ -125,6 +133,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
   const turns = new ReadTurns(limits.requestsPerSourcePerTurn);
   const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    if (refuseTooManyHeaders(req, res)) return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -154,8 +163,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   );
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   enforceHttp1Timeouts(http1, limits.headersTimeoutMs, limits.requestReceiveTimeoutMs);
+  keepEveryHeaderField(http1);
   const h2Deferred = afterTheRead(dispatch);
-  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, (req, res) => {
+  const http2Options = {
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+    maxHeaderListPairs: HTTP2_MAX_HEADER_LIST_PAIRS,
+  };
+  const http2 = createHttp2Server(http2Options, (req, res) => {
     turns.charge(req.socket?.remoteAddress ?? '');
     h2Deferred.handle(req, res);
   });
