@@ -3,6 +3,8 @@
 // extra HTTP/1.1 routes added by others (dashboard, /metrics).
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { Compression } from '@connectrpc/connect/protocol';
+import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
 import type { AddressInfo } from 'node:net';
 import type { KvBackend } from '../backend.ts';
 import type { ClusterBackend } from '../cluster-backend.ts';
@@ -108,7 +110,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     } as JsonOptions,
     readMaxBytes: limits.maxRequestBytes,
     // Answers are never compressed: a LAN key-value store spends less on bytes than on gzip, and
-    // the fast path can then answer byte-for-byte like Connect. Compressed requests are accepted.
+    // the fast path can then answer byte-for-byte like Connect. Compressed requests are accepted
+    // (gzip, br; decompressed at most to maxRequestBytes): Connect's router accepts none unless
+    // told, and every call of a gRPC client set to compress was refused as unimplemented.
+    acceptCompression: [compressionGzip, compressionBrotli] as Compression[],
     compressMinBytes: Number.MAX_SAFE_INTEGER,
   } as const;
   const fast = opts.fastPath === false ? undefined : new FastPath(core, connectOptions);
