@@ -58,6 +58,7 @@ test('tokens: a valid one identifies; tampered, expired, revoked or missing ones
   const other = signToken(Buffer.alloc(32, 8).toString('base64'), {
     user: 'root',
     generation: 1,
+    credential: '',
     expiresAtMs: now + 10,
   });
   assert.equal(
@@ -85,6 +86,23 @@ test('tokens: a valid one identifies; tampered, expired, revoked or missing ones
     Code.Unauthenticated,
     'user deleted',
   );
+  // A user deleted and created again under the same name (its own salt, generation 1 again): the
+  // deleted user's token must not come back to life (it did before the session 11 audit).
+  t.apply({ kind: 'user-add', name: 'bob', ...H });
+  const bobs = gate.issue('bob').token;
+  t.apply({ kind: 'user-delete', name: 'bob' });
+  t.apply({ kind: 'user-add', name: 'bob', salt: 'b3RoZXI=', hash: H.hash });
+  assert.equal(t.user('bob')?.generation, 1);
+  const message = (() => {
+    try {
+      gate.identify(`Bearer ${bobs}`, NONE);
+      return 'accepted';
+    } catch (e) {
+      return (e as ConnectError).rawMessage;
+    }
+  })();
+  assert.match(message, /token revoked: user bob was deleted and created again/);
+  assert.equal(gate.identify(`Bearer ${gate.issue('bob').token}`, NONE)?.user, 'bob');
 });
 
 test('a verified client certificate names an existing user; a token wins over it', () => {

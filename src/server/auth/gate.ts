@@ -13,7 +13,7 @@ import { ROOT, type AuthTable, type Permission } from '../../kv/auth.ts';
 import { LimitedLog, type WarnSink } from '../../util/log-limit.ts';
 import type { AuthConfig } from '../config.ts';
 import { AttemptLimiter } from './attempts.ts';
-import { TokenCache, signToken } from './tokens.ts';
+import { TokenCache, credentialFingerprint, signToken } from './tokens.ts';
 
 export interface Identity {
   readonly user: string;
@@ -130,6 +130,10 @@ export class AuthGate {
       if (u === undefined) throw unauthenticated(`token for user ${claims.user}, who no longer exists`);
       if (u.generation !== claims.generation)
         throw unauthenticated(`token revoked: the password of user ${claims.user} changed; authenticate again`);
+      if (credentialFingerprint(u) !== claims.credential)
+        throw unauthenticated(
+          `token revoked: user ${claims.user} was deleted and created again, or its password changed, since it was issued; authenticate again`,
+        );
       return this.#identity(table, claims.user);
     }
     const certUser = conn.clientCert?.commonName;
@@ -174,7 +178,12 @@ export class AuthGate {
     if (u === undefined || !table.enabled) throw unauthenticated('wrong user name or password');
     const ttlMs = this.#opts.tokenTtlMs;
     return {
-      token: signToken(table.signingKey, { user, generation: u.generation, expiresAtMs: this.#nowMs() + ttlMs }),
+      token: signToken(table.signingKey, {
+        user,
+        generation: u.generation,
+        credential: credentialFingerprint(u),
+        expiresAtMs: this.#nowMs() + ttlMs,
+      }),
       ttlMs,
     };
   }
