@@ -28,6 +28,7 @@ import {
 } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
 import { ReadTurns, type ReadTurnsStats } from './read-turns.ts';
+import { UnsentAnswers } from './unsent-answers.ts';
 import type { AuthGate } from '../auth/gate.ts';
 import type { AuthBackend } from '../auth/backend.ts';
 import { authService } from './auth-handlers.ts';
@@ -75,6 +76,8 @@ export interface ApiServer {
   readonly connections: FrontEndStats;
   /** Per-source turns of reading (read-turns.ts): how often a source over its quantum was paused. */
   readonly readTurns: ReadTurnsStats;
+  /** Answer bytes written but not read by their clients, per source (unsent-answers.ts). */
+  readonly unsentAnswers: UnsentAnswers;
   /** HTTP/2 requests dropped without any work because the client reset them in the read that brought them. */
   readonly resetBeforeHandling: () => number;
   /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
@@ -137,8 +140,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The extra routes (dashboard, /metrics, /health, SSE watch) on both protocols: over TLS, browsers
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
   const turns = new ReadTurns(limits.requestsPerSourcePerTurn);
+  const unsent = new UnsentAnswers();
   const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
-    if (refuseTooManyHeaders(req, res)) return;
+    if (refuseTooManyHeaders(req, res) || unsent.admit(req, res)) return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -220,6 +224,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       while (core.inFlight > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
       if (o.drainMs !== undefined) await new Promise((r) => setTimeout(r, 20));
       await closeFront();
+      unsent.close();
     })());
   return {
     port,
@@ -227,6 +232,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     fastPath: fast,
     connections: frontEnd.stats,
     readTurns: turns.stats,
+    unsentAnswers: unsent,
     resetBeforeHandling: () => h2Deferred.dropped,
     addRoute,
     close,
