@@ -104,3 +104,18 @@ export function toConnectError(err: unknown): ConnectError {
   }
   return new ConnectError(err instanceof Error ? `internal error: ${err.message}` : 'internal error', Code.Internal);
 }
+
+/**
+ * A grpc-message header value as the gRPC spec writes it: percent-encoding only for bytes outside
+ * 0x20–0x7E and for '%' itself. encodeURIComponent also encodes ':', ';', ',' and '/', which
+ * grpc-js (decodeURI) leaves encoded: "limit%3B" instead of "limit;".
+ */
+export function grpcMessageHeader(message: string): string {
+  let out = '';
+  for (const b of Buffer.from(message, 'utf8'))
+    out +=
+      b >= 0x20 && b <= 0x7e && b !== 0x25
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}

@@ -7,6 +7,7 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
+import { grpcMessageHeader } from './errors.ts';
 import { writeJsonError } from './rpc.ts';
 
 /**
@@ -161,7 +162,7 @@ export function refuseTooManyHeaders(
   const message = `the request has ${count} header fields; the limit is ${MAX_REQUEST_HEADER_FIELDS}`;
   const ct = req.headers['content-type'];
   if (typeof ct === 'string' && /^application\/grpc/i.test(ct)) {
-    const status = { 'content-type': ct, 'grpc-status': '8', 'grpc-message': encodeURIComponent(message) };
+    const status = { 'content-type': ct, 'grpc-status': '8', 'grpc-message': grpcMessageHeader(message) };
     if ('stream' in req) req.stream.respond({ ':status': 200, ...status }, { endStream: true });
     else (res as ServerResponse).writeHead(200, { connection: 'close', ...status }).end();
     return true;

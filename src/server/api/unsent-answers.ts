@@ -17,6 +17,7 @@
 // what arrives between two samples is bounded by the in-flight counts and the answer budget.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { grpcMessageHeader } from './errors.ts';
 
 /** One source's unsent answer bytes past which its new requests are refused. */
 export const MAX_UNSENT_BYTES_PER_SOURCE = 64 * 1024 * 1024;
@@ -130,7 +131,7 @@ function refuse(
   const ct = req.headers['content-type'];
   if ('stream' in req && typeof ct === 'string' && /^application\/grpc/i.test(ct)) {
     req.stream.respond(
-      { ':status': 200, 'content-type': ct, 'grpc-status': '8', 'grpc-message': encodeURIComponent(why) },
+      { ':status': 200, 'content-type': ct, 'grpc-status': '8', 'grpc-message': grpcMessageHeader(why) },
       { endStream: true },
     );
     return;
