@@ -78,7 +78,14 @@ export function createFrontEnd(opts: FrontEndOptions): FrontEnd {
   let windowStartMs = nowMs();
   let newInWindow = 0;
   const newBySource = new Map<string, number>();
-  const server = createServer({ noDelay: true }, (socket) => {
+  // Half-open: an HTTP/1.1 client may send its request and then close its side (shutdown(SHUT_WR),
+  // `nc -N`, a pipe into a socket). Node's default ends our side at once on that FIN, so an answer
+  // not written in the same turn was lost: every route answered nothing (session 11 audit). With
+  // allowHalfOpen here and httpAllowHalfOpen on the HTTP/1.1 server, Node writes the answers still
+  // owed and then closes (its http server's own 'half_closed_clients' handling). HTTP/2 and TLS
+  // connections get the default back when they are handed over (peek, peekTls).
+  (opts.http1 as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     const source = socket.remoteAddress ?? '';
     const now = nowMs();
     if (now - windowStartMs >= 1000) {
@@ -126,6 +133,9 @@ function peek(socket: Socket, opts: FrontEndOptions): void {
   let seen: Buffer = Buffer.alloc(0);
   socket.setTimeout(opts.firstBytesTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
+  // Half-open until handed over: a client that closes before a whole first request is gone.
+  const onEnd = (): void => void socket.destroy();
+  socket.once('end', onEnd);
   const onReadable = (): void => {
     let chunk: Buffer | null;
     while ((chunk = socket.read() as Buffer | null) !== null)
@@ -133,10 +143,11 @@ function peek(socket: Socket, opts: FrontEndOptions): void {
     if (seen.length === 0) return;
     // Still a prefix of the preface: wait for more bytes before deciding.
     if (seen.length < PREFACE.length && PREFACE.subarray(0, seen.length).equals(seen)) return;
-    socket.off('readable', onReadable);
+    socket.off('readable', onReadable).off('end', onEnd);
     socket.setTimeout(0);
     socket.unshift(seen);
     const isHttp2 = seen.length >= PREFACE.length && seen.subarray(0, PREFACE.length).equals(PREFACE);
+    if (isHttp2) socket.allowHalfOpen = false;
     (isHttp2 ? opts.http2 : opts.http1).emit('connection', socket);
   };
   socket.on('readable', onReadable);
@@ -201,11 +212,14 @@ function handshakeFailure(err: Error & { reason?: string; code?: string }): stri
 function peekTls(socket: Socket, opts: FrontEndOptions, tls: TlsFront): void {
   socket.setTimeout(opts.firstBytesTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
+  const onEnd = (): void => void socket.destroy();
+  socket.once('end', onEnd);
   const onReadable = (): void => {
     const chunk = socket.read() as Buffer | null;
     if (chunk === null) return;
-    socket.off('readable', onReadable);
+    socket.off('readable', onReadable).off('end', onEnd);
     socket.setTimeout(0);
+    socket.allowHalfOpen = false; // as before: under TLS, a close_notify ends the connection
     socket.unshift(chunk); // the TLS socket takes the bytes already read as received (node:tls)
     if (chunk[0] === TLS_HANDSHAKE_BYTE) {
       tls.server().emit('connection', socket);

@@ -284,3 +284,41 @@ describe('requests with more header fields than the limit', () => {
     }
   });
 });
+
+describe('a client that half-closes after its request', () => {
+  test('HTTP/1.1 gets its answers (Node ended our side on the FIN and they were lost), then the socket closes', async () => {
+    const { server, port } = await fakeServer({ backend: { delayMs: 50 } });
+    try {
+      const halfClosed = (request: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const s = netConnect(port, '127.0.0.1', () => s.end(request)); // the request, then FIN
+          let text = '';
+          s.on('data', (c: Buffer) => (text += c.toString()));
+          s.on('error', reject);
+          s.on('close', () => resolve(text));
+        });
+      const req = (path: string, body: string): string =>
+        `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+      // Connect (answered after the backend's 50 ms) and the fast path; then two pipelined.
+      assert.match(await halfClosed(req('/leasekv.v1.KV/Range', '{"prefix":"a"}')), /^HTTP\/1\.1 200[^]*"more":false/);
+      assert.match(await halfClosed(req('/leasekv.v1.KV/Put', '{"key":"a","value":"1"}')), /^HTTP\/1\.1 200/);
+      const two = await halfClosed(
+        req('/leasekv.v1.KV/Get', '{"key":"a"}') + req('/leasekv.v1.KV/Range', '{"prefix":"a"}'),
+      );
+      assert.equal(two.match(/HTTP\/1\.1 200/g)?.length, 2, two);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('a connection that closes before a whole first request is closed at once (not held until the first-bytes timeout)', async () => {
+  const { server, port } = await fakeServer({ limits: { headersTimeoutMs: 60_000, requestReceiveTimeoutMs: 60_000 } });
+  try {
+    const s = await open(port);
+    s.end('PRI * HTTP/2.0\r\n'); // a prefix of the HTTP/2 preface, then FIN
+    assert.equal(await closedWithin(s, 5_000), '');
+  } finally {
+    await server.close();
+  }
+});
