@@ -1,6 +1,8 @@
 // Watch in the client library (issue 14): server-sent events from GET /v1/watch on any member,
 // resumed after a disconnect, a member's death or a cut-off from the revision after the last one
-// seen — so the caller sees every matching change once, in order, across failures.
+// seen — so the caller sees every matching change once, in order, across failures. It asks for
+// fragments (a revision over the server's --max-response-bytes comes in pieces) and reassembles
+// them: the caller always gets whole revisions.
 import type { IncomingMessage } from 'node:http';
 import { CompactedError, InvalidArgumentError, LeasekvError, UnavailableError } from './errors.ts';
 import { splitHostPort, type Requester } from './transport.ts';
@@ -32,7 +34,10 @@ export interface WatchEvent {
   readonly prevKv?: KeyValue;
 }
 
-/** One revision's events (all of a transaction's, together), or a progress notification (no events). */
+/**
+ * One revision's events (all of a transaction's, together, however many pieces the server sent
+ * them in), or a progress notification (no events).
+ */
 export interface WatchResponse {
   readonly revision: number;
   readonly events: readonly WatchEvent[];
@@ -40,7 +45,10 @@ export interface WatchResponse {
   readonly memberId: string;
 }
 
-type Msg = { kind: 'batch'; res: WatchResponse } | { kind: 'error'; code: string; message: string } | { kind: 'end' };
+/** A response as it came: `fragment` when more of its revision follow. */
+type Piece = WatchResponse & { readonly fragment: boolean };
+
+type Msg = { kind: 'batch'; res: Piece } | { kind: 'error'; code: string; message: string } | { kind: 'end' };
 
 function kv(o: Record<string, unknown> | undefined): KeyValue | undefined {
   if (o === undefined) return undefined;
@@ -53,8 +61,13 @@ function kv(o: Record<string, unknown> | undefined): KeyValue | undefined {
   };
 }
 
-function decode(data: string): WatchResponse {
-  const j = JSON.parse(data) as { revision?: string; memberId?: string; events?: Record<string, unknown>[] };
+function decode(data: string): Piece {
+  const j = JSON.parse(data) as {
+    revision?: string;
+    memberId?: string;
+    events?: Record<string, unknown>[];
+    fragment?: boolean;
+  };
   const events = (j.events ?? []).map((e): WatchEvent => {
     const prev = kv(e['prevKv'] as Record<string, unknown> | undefined);
     const base = {
@@ -63,7 +76,32 @@ function decode(data: string): WatchResponse {
     };
     return prev === undefined ? base : { ...base, prevKv: prev };
   });
-  return { revision: Number(j.revision ?? 0), events, memberId: j.memberId ?? '' };
+  return { revision: Number(j.revision ?? 0), events, memberId: j.memberId ?? '', fragment: j.fragment === true };
+}
+
+/**
+ * Joins a revision's pieces. add() returns the whole revision once its last piece came, null
+ * while more are due; throws on a piece of another revision (the stream is broken: resume).
+ * A revision is only ever yielded whole, so pieces lost with a stream are asked for again.
+ */
+export class Reassembly {
+  private revision = 0;
+  private held: WatchEvent[] = [];
+
+  add(p: Piece): WatchResponse | null {
+    if (this.held.length > 0 && p.revision !== this.revision)
+      throw new Error(`a piece of revision ${p.revision} came while revision ${this.revision} was incomplete`);
+    if (p.fragment) {
+      this.revision = p.revision;
+      for (const e of p.events) this.held.push(e);
+      return null;
+    }
+    const { fragment: _, ...whole } = p;
+    if (this.held.length === 0) return whole;
+    const events = this.held.concat(p.events);
+    this.held = [];
+    return { ...whole, events };
+  }
 }
 
 /** One SSE connection as a queue of messages; close() ends it. */
@@ -175,6 +213,7 @@ export async function* watchEndpoints(
     const eps = endpoints();
     const ep = eps[turn % eps.length] as string;
     const q = new URLSearchParams({ key });
+    q.set('fragment', 'true');
     if (opts.prefix === true) q.set('prefix', 'true');
     if (opts.prevKv === true) q.set('prevKv', 'true');
     if (next > 0) q.set('rev', String(next));
@@ -183,6 +222,8 @@ export async function* watchEndpoints(
     const onAbort = (): void => stream.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let reason: LeasekvError | null = null;
+    // Per stream: pieces of a revision this stream did not finish are dropped with it.
+    const pieces = new Reassembly();
     try {
       for (;;) {
         const m = await stream.next(idleMs);
@@ -203,7 +244,14 @@ export async function* watchEndpoints(
         failuresInRow = 0;
         lastHeardMs = performance.now();
         compactedBy = new Set();
-        const r = m.res;
+        let r: WatchResponse | null;
+        try {
+          r = pieces.add(m.res);
+        } catch (e) {
+          lastError = `${ep}: ${(e as Error).message}`;
+          break;
+        }
+        if (r === null) continue;
         const isProgress = r.events.length === 0;
         // A member behind the last one (after a failover) may report progress below what was seen.
         if (isProgress && next > 0 && r.revision < next - 1) continue;

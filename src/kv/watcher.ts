@@ -3,6 +3,7 @@
 // change with a revision at or after the start, in revision order, each revision once and whole,
 // or a clear error — never a silent gap. The server reads a watcher through its async iterator;
 // the simulator (src/sim/watchers.ts) through pull() and whenReady(), which the iterator is built on.
+import { Buffer } from 'node:buffer';
 import type { ChangeEvent } from './machine.ts';
 
 export type { ChangeEvent } from './machine.ts';
@@ -19,12 +20,25 @@ export interface WatchRequest {
   readonly startRevision: number;
   /** Include each event's previous key-value. */
   readonly prevKv: boolean;
+  /**
+   * Split a revision whose events pass this many bytes (as watchEventBytes counts them) into
+   * pieces of at most this many, all but the last marked `fragment` (etcd's sendFragments); one
+   * event bigger than it goes alone. Absent: every revision in one batch. The client API sets it to
+   * --max-response-bytes, so that no response is bigger than what a standard gRPC client takes
+   * (4 MiB) and no server-sent event bigger than the cap (api/watch.ts).
+   */
+  readonly maxBatchBytes?: number;
 }
 
 /** One revision's matching events; no events: a progress notification (everything up to `revision` was sent). */
 export interface WatchBatch {
   readonly revision: number;
   readonly events: readonly ChangeEvent[];
+  /**
+   * More events of this revision follow in the next batch (only with WatchRequest.maxBatchBytes).
+   * The pieces of one revision come one after another, nothing in between.
+   */
+  readonly fragment?: true;
 }
 
 export interface WatchLimits {
@@ -89,6 +103,45 @@ export function eventBytes(e: ChangeEvent): number {
   return EVENT_OVERHEAD_BYTES + e.kv.key.length + e.kv.value.length + (e.prev === undefined ? 0 : e.prev.value.length);
 }
 
+/**
+ * Bytes one event adds to a WatchResponse, bounding its protobuf encoding (the unit of
+ * WatchRequest.maxBatchBytes and --max-response-bytes): keys and values in UTF-8 plus
+ * WATCH_KV_OVERHEAD_BYTES a key-value (tags, lengths up to 64 MiB, three varint revisions, the
+ * Event's field for it: at most 52) and WATCH_EVENT_OVERHEAD_BYTES an event (its type and its place
+ * in the repeated field).
+ */
+export const WATCH_KV_OVERHEAD_BYTES = 56;
+export const WATCH_EVENT_OVERHEAD_BYTES = 16;
+export function watchEventBytes(e: ChangeEvent): number {
+  const kv = (k: { readonly key: string; readonly value: string }): number =>
+    Buffer.byteLength(k.key, 'utf8') + Buffer.byteLength(k.value, 'utf8') + WATCH_KV_OVERHEAD_BYTES;
+  return WATCH_EVENT_OVERHEAD_BYTES + kv(e.kv) + (e.prev === undefined ? 0 : kv(e.prev));
+}
+/** An upper bound of watchEventBytes without reading the strings (UTF-8 takes at most 3 bytes a UTF-16 unit). */
+function watchEventBytesAtMost(e: ChangeEvent): number {
+  const kv = (k: { readonly key: string; readonly value: string }): number =>
+    3 * (k.key.length + k.value.length) + WATCH_KV_OVERHEAD_BYTES;
+  return WATCH_EVENT_OVERHEAD_BYTES + kv(e.kv) + (e.prev === undefined ? 0 : kv(e.prev));
+}
+
+/**
+ * The first piece of `events` (a revision's, from `from`) that fits in `maxBytes`: the index after
+ * its last event. At least one event, so that one bigger than the cap still goes (alone).
+ */
+export function pieceEnd(events: readonly ChangeEvent[], from: number, maxBytes: number): number {
+  let atMost = 0;
+  for (let i = from; i < events.length; i++) atMost += watchEventBytesAtMost(events[i] as ChangeEvent);
+  // The common case, a revision well under the cap: no string is measured.
+  if (atMost <= maxBytes) return events.length;
+  let bytes = 0;
+  let i = from;
+  for (; i < events.length; i++) {
+    bytes += watchEventBytes(events[i] as ChangeEvent);
+    if (bytes > maxBytes && i > from) break;
+  }
+  return i;
+}
+
 /** What a watcher reads of its hub. */
 export interface WatchSource {
   readonly limits: WatchLimits;
@@ -107,8 +160,11 @@ export class Watcher implements AsyncIterable<WatchBatch> {
   private next: number;
   /** Caught up: fed by publish; otherwise it reads the history when its queue is empty. */
   private synced = false;
-  /** Batches waiting for the reader; `bytes` counts toward maxPendingBytes (0 for catch-up from the history, which is held anyway). */
-  private readonly queue: { readonly batch: WatchBatch; readonly bytes: number }[] = [];
+  /**
+   * Batches waiting for the reader; `bytes` counts toward maxPendingBytes (0 for catch-up from the
+   * history, which is held anyway); `from`: the batch's events before it were sent as fragments.
+   */
+  private readonly queue: { readonly batch: WatchBatch; bytes: number; from: number }[] = [];
   private queuedBytes = 0;
   private error: Error | null = null;
   private done = false;
@@ -148,7 +204,13 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     if (this.hub.mutant === 'watch-skip-event' && ++this.offered === 3) return;
     let bytes = 0;
     for (const e of mine) bytes += eventBytes(e);
-    if (this.queuedBytes + bytes > this.hub.limits.maxPendingBytes) {
+    // Behind means unsent changes waiting beyond one revision: the largest of the one being sent
+    // (the head) and this one is not counted. So one revision bigger than the bound (a transaction of
+    // large values, a TTL grant's keys deleted at once) is taken — its events are the history's, not
+    // copies — and sent, in pieces with maxBatchBytes, while later small ones queue behind it; cutting
+    // the watcher off instead would make it resume from a revision the history may no longer hold.
+    const head = this.queue[0]?.bytes ?? 0;
+    if (this.queuedBytes + bytes - Math.max(head, bytes) > this.hub.limits.maxPendingBytes) {
       this.fail(
         new WatcherTooSlowError(
           `watcher fell more than ${this.hub.limits.maxPendingBytes} bytes behind and was cut off; resume from the revision after the last one received`,
@@ -156,7 +218,7 @@ export class Watcher implements AsyncIterable<WatchBatch> {
       );
       return;
     }
-    this.queue.push({ batch: { revision, events: mine }, bytes });
+    this.queue.push({ batch: { revision, events: mine }, bytes, from: 0 });
     this.queuedBytes += bytes;
     this.sentSinceProgress = true;
     this.wakeUp();
@@ -181,7 +243,7 @@ export class Watcher implements AsyncIterable<WatchBatch> {
       this.sentSinceProgress = false;
       return;
     }
-    this.queue.push({ batch: { revision, events: [] }, bytes: 0 });
+    this.queue.push({ batch: { revision, events: [] }, bytes: 0, from: 0 });
     this.wakeUp();
   }
 
@@ -221,12 +283,12 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     for (const h of held) {
       this.next = h.revision + 1;
       const mine = this.filter(h.events);
-      if (mine.length > 0) this.queue.push({ batch: { revision: h.revision, events: mine }, bytes: 0 });
+      if (mine.length > 0) this.queue.push({ batch: { revision: h.revision, events: mine }, bytes: 0, from: 0 });
     }
     if (this.next > this.hub.revision) {
       this.synced = true;
       // Caught up: say so (also the first message of a watch from now — "created at revision R").
-      this.queue.push({ batch: { revision: this.hub.revision, events: [] }, bytes: 0 });
+      this.queue.push({ batch: { revision: this.hub.revision, events: [] }, bytes: 0, from: 0 });
       this.sentSinceProgress = true;
     }
   }
@@ -238,15 +300,36 @@ export class Watcher implements AsyncIterable<WatchBatch> {
   pull(): WatchBatch | 'wait' | 'end' {
     for (;;) {
       this.catchUp();
-      const q = this.queue.shift();
-      if (q !== undefined) {
-        this.queuedBytes -= q.bytes;
-        return q.batch;
-      }
+      const q = this.queue[0];
+      if (q !== undefined) return this.take(q);
       if (this.error !== null) throw this.error;
       if (this.done) return 'end';
       if (this.synced) return 'wait';
     }
+  }
+
+  /**
+   * The head batch, or with maxBatchBytes its next piece: the head stays queued until its last
+   * piece is taken, so nothing (a progress notification, the next revision) comes between pieces.
+   */
+  private take(q: { readonly batch: WatchBatch; bytes: number; from: number }): WatchBatch {
+    const max = this.req.maxBatchBytes;
+    const events = q.batch.events;
+    const end = max === undefined || events.length - q.from < 2 ? events.length : pieceEnd(events, q.from, max);
+    if (end === events.length) {
+      this.queue.shift();
+      this.queuedBytes -= q.bytes;
+      return q.from === 0 ? q.batch : { revision: q.batch.revision, events: events.slice(q.from) };
+    }
+    const piece = events.slice(q.from, end);
+    q.from = end;
+    if (q.bytes > 0) {
+      let bytes = 0;
+      for (const e of piece) bytes += eventBytes(e);
+      q.bytes -= bytes;
+      this.queuedBytes -= bytes;
+    }
+    return { revision: q.batch.revision, events: piece, fragment: true };
   }
 
   /** Calls `fn` once, when pull() may have something new (a batch, an error or the end). */

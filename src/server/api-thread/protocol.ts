@@ -154,6 +154,7 @@ export function plainBatch(b: WatchBatch): WatchBatch {
       kv: plainKv(e.kv),
       ...(e.prev === undefined ? {} : { prev: plainKv(e.prev) }),
     })),
+    ...(b.fragment === true ? { fragment: true } : {}),
   };
 }
 

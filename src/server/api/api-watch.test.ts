@@ -103,9 +103,12 @@ describe('Watch over the API', () => {
     assert.equal(status, 200);
     assert.match(
       blocks[0]!,
-      /^id: 2\nevent: events\ndata: \{"revision":"2","events":\[\{"type":"PUT","kv":\{"key":"p\/b","value":"1","createRevision":"2","modRevision":"2","version":"1"\}\}\],"memberId":"n1"\}$/,
+      /^id: 2\nevent: events\ndata: \{"revision":"2","events":\[\{"type":"PUT","kv":\{"key":"p\/b","value":"1","createRevision":"2","modRevision":"2","version":"1"\}\}\],"memberId":"n1","fragment":false\}$/,
     );
-    assert.match(blocks[1]!, /^id: 2\nevent: progress\ndata: \{"revision":"2","events":\[\],"memberId":"n1"\}$/);
+    assert.match(
+      blocks[1]!,
+      /^id: 2\nevent: progress\ndata: \{"revision":"2","events":\[\],"memberId":"n1","fragment":false\}$/,
+    );
     // Resume after revision 2: the next change only.
     const resumed = sse(port, '/v1/watch?key=p/b', 2, { 'last-event-id': '2' });
     await put('p/b', '2');

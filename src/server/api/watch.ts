@@ -2,6 +2,14 @@
 // for plain HTTP (GET /v1/watch). Both stream the batches of one watcher (watch/hub.ts): one
 // message per revision with events, and progress notifications (no events) when idle — which
 // also keep the connection busy, so idle timeouts of the front end never close a live watch.
+//
+// No message is bigger than --max-response-bytes (session 11): one transaction of 128 deletes of
+// 1 MiB values was one 134 MB WatchResponse with prev_kv, which grpc-js, grpc-go and grpcurl refuse
+// (4 MiB receive limit: RESOURCE_EXHAUSTED, the watch lost), and one 134 MB server-sent event. The
+// watcher splits a revision into pieces under the cap; a client that asked for fragments (etcd's
+// WatchRequest.fragment) gets them, all but the last marked fragment; one that did not is refused
+// with resource_exhausted "answer too large" (as a Range over the cap is) rather than sent a
+// message it cannot receive — etcd sends the whole revision there.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { create, toJsonString } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -23,18 +31,32 @@ import { callerOfRequest } from './authz.ts';
 
 export const SSE_PATH = '/v1/watch';
 
-function check(r: WatchRequest, limits: ApiLimits): WatchRequest {
+/** What a response holds besides its events (revision, member id up to 64 characters, fragment): under 128 bytes. */
+export const WATCH_RESPONSE_OVERHEAD_BYTES = 128;
+
+/** A watch as the API takes it: the watcher's request, and whether the client takes fragments. */
+export interface ApiWatch extends WatchRequest {
+  readonly fragment: boolean;
+}
+
+function check(r: Omit<ApiWatch, 'maxBatchBytes'>, limits: ApiLimits): ApiWatch {
   if (!r.prefix || r.key !== '') checkKey(r.key, limits, r.prefix ? 'prefix' : 'key');
   if (!Number.isSafeInteger(r.startRevision) || r.startRevision < 0)
     throw new ConnectError(`start revision ${r.startRevision} is not a revision`, Code.InvalidArgument);
-  return r;
+  return { ...r, maxBatchBytes: limits.maxResponseBytes - WATCH_RESPONSE_OVERHEAD_BYTES };
 }
 
-export function toWatch(req: ApiWatchRequest, limits: ApiLimits): WatchRequest {
+export function toWatch(req: ApiWatchRequest, limits: ApiLimits): ApiWatch {
   if (req.startRevision > BigInt(Number.MAX_SAFE_INTEGER))
     throw new ConnectError(`start revision ${req.startRevision} is too large`, Code.InvalidArgument);
   return check(
-    { key: req.key, prefix: req.prefix, startRevision: Number(req.startRevision), prevKv: req.prevKv },
+    {
+      key: req.key,
+      prefix: req.prefix,
+      startRevision: Number(req.startRevision),
+      prevKv: req.prevKv,
+      fragment: req.fragment,
+    },
     limits,
   );
 }
@@ -48,7 +70,19 @@ export function batchToApi(b: WatchBatch, memberId: string): WatchResponse {
       kv: kvToApi(e.kv),
       ...(e.prev === undefined ? {} : { prevKv: kvToApi(e.prev) }),
     })),
+    fragment: b.fragment === true,
   });
+}
+
+/** A revision that needs more than one response, to a client that did not ask for fragments. */
+function tooLargeForOne(revision: number, maxBytes: number): ConnectError {
+  return new ConnectError(
+    `answer too large: the events of revision ${revision} pass the limit of ${maxBytes} bytes for one watch ` +
+      `response (--max-response-bytes); watch with fragment: true (server-sent events: fragment=true) to get ` +
+      `them in pieces of at most that size, all but the last marked fragment — the leasekv client library and ` +
+      `CLI do — or raise --max-response-bytes and your client's receive limit`,
+    Code.ResourceExhausted,
+  );
 }
 
 /**
@@ -57,7 +91,7 @@ export function batchToApi(b: WatchBatch, memberId: string): WatchResponse {
  */
 export async function* streamWatch(
   backend: KvBackend,
-  req: WatchRequest,
+  req: ApiWatch,
   signal: AbortSignal,
 ): AsyncGenerator<WatchResponse> {
   let memberId = '';
@@ -66,16 +100,21 @@ export async function* streamWatch(
   } catch {
     // The id is informational; a watch does not fail for it.
   }
+  const { fragment, ...wreq } = req;
   let watcher;
   try {
-    watcher = backend.watch(req);
+    watcher = backend.watch(wreq);
   } catch (err) {
     throw toConnectError(err);
   }
   const onAbort = (): void => watcher.cancel();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const b of watcher) yield batchToApi(b, memberId);
+    for await (const b of watcher) {
+      if (b.fragment === true && !fragment)
+        throw tooLargeForOne(b.revision, (req.maxBatchBytes ?? 0) + WATCH_RESPONSE_OVERHEAD_BYTES);
+      yield batchToApi(b, memberId);
+    }
   } catch (err) {
     throw toConnectError(err);
   } finally {
@@ -87,10 +126,12 @@ export async function* streamWatch(
 const TRUE = new Set(['1', 'true', 'yes']);
 
 /**
- * GET /v1/watch?key=K[&prefix=true][&rev=N][&prevKv=true]: server-sent events. Each batch is one
- * event: `id` the revision (a reconnecting EventSource sends it back as Last-Event-ID and resumes
- * after it), `event` "events" or "progress", `data` the WatchResponse as protobuf JSON. An error
- * ends the stream with `event: error` and data {"code","message"}.
+ * GET /v1/watch?key=K[&prefix=true][&rev=N][&prevKv=true][&fragment=true]: server-sent events. Each
+ * batch is one event: `id` the revision (a reconnecting EventSource sends it back as Last-Event-ID
+ * and resumes after it), `event` "events" or "progress", `data` the WatchResponse as protobuf JSON.
+ * A fragment has no `id`: the last id stays that of the last whole revision, so a reconnect in the
+ * middle of a revision resumes at its start (the reader drops the pieces it held). An error ends
+ * the stream with `event: error` and data {"code","message"}.
  */
 export function sseHandler(
   backend: KvBackend,
@@ -101,14 +142,17 @@ export function sseHandler(
     const url = new URL(req.url ?? '/', 'http://localhost');
     const q = url.searchParams;
     const lastId = req.headers['last-event-id'];
-    let r: WatchRequest;
+    let r: ApiWatch;
     try {
       // Auth first (issue 15): a watch needs read permission on its key or its whole prefix.
       const id = callerOfRequest(gate, req);
-      const known = new Set(['key', 'prefix', 'rev', 'prevKv']);
+      const known = new Set(['key', 'prefix', 'rev', 'prevKv', 'fragment']);
       for (const k of q.keys())
         if (!known.has(k))
-          throw new ConnectError(`unknown query parameter '${k}' (key, prefix, rev, prevKv)`, Code.InvalidArgument);
+          throw new ConnectError(
+            `unknown query parameter '${k}' (key, prefix, rev, prevKv, fragment)`,
+            Code.InvalidArgument,
+          );
       const revText = typeof lastId === 'string' && lastId !== '' ? null : q.get('rev');
       const rev =
         typeof lastId === 'string' && lastId !== '' ? Number(lastId) + 1 : revText === null ? 0 : Number(revText);
@@ -118,6 +162,7 @@ export function sseHandler(
           prefix: TRUE.has(q.get('prefix') ?? ''),
           startRevision: rev,
           prevKv: TRUE.has(q.get('prevKv') ?? ''),
+          fragment: TRUE.has(q.get('fragment') ?? ''),
         },
         limits,
       );
@@ -148,8 +193,9 @@ export function sseHandler(
     void (async () => {
       try {
         for await (const m of streamWatch(backend, r, ctrl.signal)) {
+          const id = m.fragment ? '' : `id: ${m.revision}\n`;
           const ok = res.write(
-            `id: ${m.revision}\nevent: ${m.events.length === 0 ? 'progress' : 'events'}\ndata: ${toJsonString(WatchResponseSchema, m, { alwaysEmitImplicit: true })}\n\n`,
+            `${id}event: ${m.events.length === 0 ? 'progress' : 'events'}\ndata: ${toJsonString(WatchResponseSchema, m, { alwaysEmitImplicit: true })}\n\n`,
           );
           // Back-pressure: wait for the socket before taking the next batch (the watcher's own
           // bound cuts off a reader that never drains).
