@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { startSupervisor, type Supervisor } from './supervisor.ts';
 import { freePort } from '../testkit/wait.ts';
@@ -133,4 +134,29 @@ test("supervisor control API: only the nodes' origins, only with the control hea
   assert.equal((await control('/members/add', { method: 'POST' })).status, 400, 'add needs the control header too');
   assert.equal((await act('c', 'remove-member')).status, 409);
   assert.equal((await act('c', 'explode')).status, 404);
+});
+
+/** A raw request with the given Host header (fetch would set its own). */
+function withHost(method: string, path: string, host: string, headers: Record<string, string> = {}): Promise<number> {
+  const url = new URL(sup?.controlUrl ?? '');
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, headers: { ...headers, host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('supervisor control API: a Host other than its own address is refused (DNS rebinding)', async () => {
+  assert.ok(sup !== null, 'started');
+  const port = new URL(sup.controlUrl).port;
+  // A rebinding page is same-origin with the server: its GET carries no Origin, only its own Host.
+  assert.equal(await withHost('GET', '/nodes', `evil.example:${port}`), 403);
+  assert.equal(await withHost('POST', '/nodes/c/pause', `evil.example:${port}`, { 'x-leasekv-control': '1' }), 403);
+  assert.equal(await withHost('GET', '/nodes', `127.0.0.1:${Number(port) + 1}`), 403, 'another port is another server');
+  assert.equal(sup.states().find((s) => s.id === 'c')?.state, 'running', 'refused requests changed nothing');
+  assert.equal(await withHost('GET', '/nodes', `127.0.0.1:${port}`), 200);
+  assert.equal(await withHost('GET', '/nodes', `localhost:${port}`), 200);
 });

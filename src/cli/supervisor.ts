@@ -19,7 +19,10 @@
 // cannot be isolated; remove-member removes the member from the cluster, then stops its process.
 // POSTs need the header `x-leasekv-control: 1`, which makes a browser send a CORS preflight; the
 // preflight and every answer allow only the nodes' own origins (the dashboard pages), so another web
-// page open in the same browser cannot drive the cluster.
+// page open in the same browser cannot drive the cluster. Every request must also name the server
+// by its own address in Host (127.0.0.1:PORT or localhost:PORT): a DNS-rebinding page (a name of the
+// attacker's that resolves to 127.0.0.1) is same-origin with this server, so the browser sends its
+// GETs without an Origin and lets it read the answers; its Host header gives it away.
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -195,7 +198,9 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     server.close();
     throw e;
   }
-  const controlUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const controlPort = (server.address() as AddressInfo).port;
+  const controlUrl = `http://127.0.0.1:${controlPort}`;
+  const allowedHosts: ReadonlySet<string> = new Set([`127.0.0.1:${controlPort}`, `localhost:${controlPort}`]);
   const allowedOrigins = new Set(opts.nodes.flatMap((n) => dashboardOrigins(n.clientAddr)));
 
   /** --peer-routes of `id`: the proxy it dials for every other member. */
@@ -325,7 +330,13 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   };
 
   server.on('request', (req, res) =>
-    handleControl(req, res, { allowedOrigins, states: () => [...members.values()].map(state), act, addMember }),
+    handleControl(req, res, {
+      allowedHosts,
+      allowedOrigins,
+      states: () => [...members.values()].map(state),
+      act,
+      addMember,
+    }),
   );
   for (const m of members.values()) launch(m);
 
@@ -341,6 +352,8 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
 }
 
 interface ControlApi {
+  /** The Host values this server answers to: its own loopback address, nothing a DNS name could resolve to. */
+  readonly allowedHosts: ReadonlySet<string>;
   readonly allowedOrigins: ReadonlySet<string>;
   states(): NodeControlState[];
   act(id: string, action: ControlAction): Promise<NodeControlState>;
@@ -358,6 +371,11 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function handleControl(req: IncomingMessage, res: ServerResponse, api: ControlApi): void {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!api.allowedHosts.has(host))
+    return reply(res, 403, {
+      error: `Host '${host}' is not this supervisor's address (${[...api.allowedHosts].join(' or ')}): refused (DNS rebinding?)`,
+    });
   const origin = req.headers.origin;
   if (origin !== undefined) {
     if (!api.allowedOrigins.has(origin))
