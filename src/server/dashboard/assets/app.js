@@ -13,6 +13,9 @@ const STALE_AFTER_MS = 1_200;
 const RATE_HISTORY_MS = 60_000;
 const MAX_LOG = 80;
 const MAX_ITEMS = 400;
+/** Our own retry of a feed that EventSource gave up on (see connect), doubling up to the max. */
+const RETRY_MIN_MS = 2_000;
+const RETRY_MAX_MS = 30_000;
 const LANE_H = 86;
 const GUTTER = 118;
 const AXIS_H = 22;
@@ -52,6 +55,8 @@ function newNode(id, url) {
     downSince: null,
     learner: false,
     removed: false,
+    retryMs: RETRY_MIN_MS,
+    retryTimer: null,
   };
 }
 
@@ -85,6 +90,7 @@ function applyMembers(index, members) {
     if (ids.has(n.id) || n.removed) continue;
     n.removed = true;
     addLog(n.id, 'config', `${n.id} removed from the configuration (index ${index})`);
+    clearTimeout(n.retryTimer);
     n.es?.close();
     n.connected = false;
   }
@@ -282,10 +288,13 @@ function noteHandover(n, at, term) {
 }
 
 function connect(n) {
-  if (n.url === '') return;
+  if (n.url === '' || n.removed) return;
   const es = new EventSource(`${n.url}/events`);
   n.es = es;
-  es.addEventListener('hello', (ev) => onHello(n, JSON.parse(ev.data)));
+  es.addEventListener('hello', (ev) => {
+    n.retryMs = RETRY_MIN_MS;
+    onHello(n, JSON.parse(ev.data));
+  });
   es.addEventListener('status', (ev) => {
     if (n.offset !== null) onStatus(n, JSON.parse(ev.data));
   });
@@ -299,6 +308,23 @@ function connect(n) {
       const r = current(n.roles);
       if (r !== null && r.to === null) r.to = n.stAt;
       addLog(n.id, 'info', 'feed lost: the node is down or unreachable (retrying)');
+    }
+    // EventSource retries by itself after a network error, but gives up for good (CLOSED) when the
+    // answer is not a 200 event stream — a node at its subscriber cap answers 503 — or fails CORS.
+    // The card then said "unreachable" until the page was reloaded: retry here, backing off.
+    if (es.readyState === EventSource.CLOSED && n.es === es && !n.removed) {
+      const wait = n.retryMs;
+      if (wait === RETRY_MIN_MS)
+        addLog(
+          n.id,
+          'info',
+          "feed refused (the node may be at its subscriber cap, or not list this page's origin): retrying",
+        );
+      n.retryMs = Math.min(RETRY_MAX_MS, wait * 2);
+      clearTimeout(n.retryTimer);
+      n.retryTimer = setTimeout(() => {
+        if (n.es === es && !n.removed) connect(n);
+      }, wait);
     }
   };
 }

@@ -1,0 +1,155 @@
+// The dashboard page in headless Chromium against one real member (in process, plaintext): what a
+// user's browser meets that the 3-node test (src/cli/dashboard-browser.test.ts) does not — a feed the
+// node refuses (its subscriber cap) must come back without a reload, and the page's CSP must keep
+// out script that reached the DOM as markup.
+//
+// Needs Debian's chromium (/usr/bin/chromium, or LEASEKV_CHROMIUM). Missing: fails under CI
+// (CI=true), skips with a message elsewhere.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request, type ClientRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { observabilityRoutes } from './index.ts';
+import { MAX_SUBSCRIBERS } from './stream.ts';
+import { startSoloNode, type SoloNode } from '../test-node.ts';
+
+const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false') {
+  throw new Error(`chromium not found at ${CHROMIUM}: the dashboard page test cannot run (apt-get install chromium)`);
+}
+const skip = haveChromium ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium); skipping outside CI`;
+/** Launching Chromium on a loaded 2-core machine. */
+const LAUNCH_TIMEOUT_MS = 60_000;
+
+let solo: SoloNode | undefined;
+let context: BrowserContext | null = null;
+let profileDir = '';
+/** The set-up under way: after() waits for it (a launch finishing after after() ran would hang the file). */
+let setup: Promise<void> | null = null;
+
+before(
+  async () => {
+    if (skip !== false) return;
+    setup = (async () => {
+      solo = await startSoloNode(
+        'dashboard-page',
+        {},
+        { routes: (node, parts, cfg) => observabilityRoutes(node, parts, cfg, '') },
+      );
+      profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
+      context = await chromium.launchPersistentContext(profileDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+        timeout: LAUNCH_TIMEOUT_MS,
+      });
+    })();
+    await setup;
+  },
+  { timeout: LAUNCH_TIMEOUT_MS + 30_000 },
+);
+
+after(async () => {
+  await setup?.catch(() => {});
+  await context?.close().catch(() => {});
+  await solo?.stop();
+  if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<{ page: Page; errors: string[] }> {
+  assert.ok(context !== null && solo !== undefined, 'set up by before()');
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${solo.port}/`);
+  return { page, errors };
+}
+
+/** Opens `count` feeds of the node (as other dashboards would), each once its answer has begun. */
+async function holdFeeds(port: number, count: number): Promise<ClientRequest[]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ClientRequest>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port, path: '/events' }, (res) => {
+            assert.equal(res.statusCode, 200);
+            res.resume();
+            resolve(req);
+          });
+          req.on('error', reject);
+          req.end();
+        }),
+    ),
+  );
+}
+
+const roleOf = (page: Page): Promise<string | null> =>
+  page.evaluate(() => document.querySelector('.card[data-node-id="n1"]')?.getAttribute('data-role') ?? null);
+
+test('dashboard page: a feed refused at the subscriber cap (503) comes back without a reload', { skip }, async () => {
+  assert.ok(solo !== undefined, 'set up by before()');
+  const held = await holdFeeds(solo.port, MAX_SUBSCRIBERS);
+  let page: Page | null = null;
+  try {
+    const opened = await openPage();
+    page = opened.page;
+    await page.waitForFunction(() => document.querySelector('.card[data-node-id="n1"]') !== null, null, {
+      timeout: 10_000,
+    });
+    await page.waitForTimeout(1_500);
+    assert.equal(await roleOf(page), 'unreachable', 'the page got the 503');
+    // EventSource gives up for good on a 503: before the fix the card stayed "unreachable".
+    for (const r of held) r.destroy();
+    await page.waitForFunction(
+      () => document.querySelector('.card[data-node-id="n1"]')?.getAttribute('data-role') === 'leader',
+      null,
+      { timeout: 15_000 },
+    );
+    assert.deepEqual(opened.errors, []);
+  } finally {
+    for (const r of held) r.destroy();
+    await page?.close();
+  }
+});
+
+test('dashboard page: its CSP runs no script that reaches the DOM as markup', { skip }, async () => {
+  const { page, errors } = await openPage();
+  try {
+    await page.waitForFunction(() => document.querySelector('.card[data-node-id="n1"]') !== null, null, {
+      timeout: 10_000,
+    });
+    const ran = await page.evaluate(async () => {
+      const w = window as unknown as { injected?: string[] };
+      w.injected = [];
+      const violations: string[] = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+      const box = document.createElement('div');
+      box.innerHTML =
+        '<img src="x" onerror="window.injected.push(\'onerror\')"><svg onload="window.injected.push(\'svg\')"></svg>';
+      document.body.append(box);
+      const s = document.createElement('script');
+      s.textContent = "window.injected.push('inline')";
+      document.body.append(s);
+      await new Promise((r) => setTimeout(r, 500));
+      return { injected: w.injected, violations };
+    });
+    assert.deepEqual(ran.injected, [], 'no injected handler or inline script ran');
+    assert.ok(ran.violations.length > 0, 'the browser reported the blocked script');
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+});
