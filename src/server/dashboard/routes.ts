@@ -75,9 +75,13 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
     }),
   };
   const stream = createEventStream(node, info, origins, opts.loopLag);
-  // The page talks to the other members' feeds and to the supervisor, and to nothing else.
+  // The page talks to the members' feeds and to the supervisor, and to nothing else. Any port of a
+  // member's host: a page keeps the CSP it loaded with, and a member added later on a known host (every
+  // member `leasekv up` adds: 127.0.0.1, its own port) would otherwise be listed with its feed blocked
+  // ("no feed" until a reload). A member on a host new to the page still needs a reload (app.js says so).
   const csp = (): string => {
-    const connectSrc = ["'self'", ...origins(), ...(opts.controlUrl === '' ? [] : [opts.controlUrl])].join(' ');
+    const hosts = new Set([...origins()].map((o) => o.replace(/:\d+$/, ':*')));
+    const connectSrc = ["'self'", ...hosts, ...(opts.controlUrl === '' ? [] : [opts.controlUrl])].join(' ');
     return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connectSrc}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
   };
 

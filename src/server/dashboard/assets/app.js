@@ -57,6 +57,8 @@ function newNode(id, url) {
     removed: false,
     retryMs: RETRY_MIN_MS,
     retryTimer: null,
+    /** Its feed is on a host the CSP this page loaded with does not list: only a reload helps. */
+    blocked: false,
   };
 }
 
@@ -312,7 +314,7 @@ function connect(n) {
     // EventSource retries by itself after a network error, but gives up for good (CLOSED) when the
     // answer is not a 200 event stream — a node at its subscriber cap answers 503 — or fails CORS.
     // The card then said "unreachable" until the page was reloaded: retry here, backing off.
-    if (es.readyState === EventSource.CLOSED && n.es === es && !n.removed) {
+    if (es.readyState === EventSource.CLOSED && n.es === es && !n.removed && !n.blocked) {
       const wait = n.retryMs;
       if (wait === RETRY_MIN_MS)
         addLog(
@@ -327,6 +329,17 @@ function connect(n) {
       }, wait);
     }
   };
+}
+
+/** A feed the page's own CSP refused (a member added later on a host the page did not know). */
+function onCspViolation(e) {
+  if (e.effectiveDirective !== 'connect-src') return;
+  for (const n of state.nodes.values()) {
+    if (n.url === '' || n.blocked || !e.blockedURI.startsWith(n.url)) continue;
+    n.blocked = true;
+    clearTimeout(n.retryTimer);
+    addLog(n.id, 'info', `its feed (${n.url}) is not allowed by the page as it was loaded: reload the page to see it`);
+  }
 }
 
 // ---------------------------------------------------------------- supervisor controls
@@ -458,13 +471,15 @@ function updateCard(el, n) {
     ? role === 'leader'
       ? '★ leader'
       : role
-    : proc?.state === 'paused'
-      ? 'paused'
-      : proc?.state === 'running' && !n.connected
-        ? 'no feed (starting?)'
-        : n.connected
-          ? 'no updates'
-          : 'unreachable';
+    : n.blocked
+      ? 'reload to see its feed'
+      : proc?.state === 'paused'
+        ? 'paused'
+        : proc?.state === 'running' && !n.connected
+          ? 'no feed (starting?)'
+          : n.connected
+            ? 'no updates'
+            : 'unreachable';
   const t = now();
   el.querySelector('.f-term').textContent = st === null ? '–' : `${st.term}${down ? ' (last seen)' : ''}`;
   el.querySelector('.f-index').textContent = st === null ? '–' : `${st.commit} / ${st.applied}`;
@@ -743,6 +758,7 @@ function render() {
 }
 
 async function main() {
+  document.addEventListener('securitypolicyviolation', onCspViolation);
   const cfg = await (await fetch('/dashboard/config.json', { cache: 'no-store' })).json();
   state.config = cfg;
   $('settings').textContent =
