@@ -199,8 +199,11 @@ test("/events: hello then status frames on the node clock; CORS only for the mem
     [['n1', false]],
   );
 
-  const other = await readEvents('/events', 'http://evil.example', 1);
-  assert.equal(other.headers['access-control-allow-origin'], undefined);
+  // Another site's page: refused before it takes a subscriber slot, and no CORS header.
+  const other = await fetch(`http://127.0.0.1:${port}/events`, { headers: { origin: 'http://evil.example' } });
+  assert.equal(other.status, 403);
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+  await other.body?.cancel();
 });
 
 test('GET / serves the page with a CSP that allows only the members and no inline script', async () => {

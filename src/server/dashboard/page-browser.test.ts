@@ -24,6 +24,7 @@ if (!haveChromium && process.env['CI'] !== undefined && process.env['CI'] !== ''
   throw new Error(`chromium not found at ${CHROMIUM}: the dashboard page test cannot run (apt-get install chromium)`);
 }
 const skip = haveChromium ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium); skipping outside CI`;
+const ALIAS = 'dashboard-alias.test';
 /** Launching Chromium on a loaded 2-core machine. */
 const LAUNCH_TIMEOUT_MS = 60_000;
 
@@ -54,6 +55,8 @@ before(
           '--disable-component-update',
           '--disable-sync',
           '--no-first-run',
+          // A name for 127.0.0.1 that the member does not list (as a DNS alias of a host would be).
+          `--host-resolver-rules=MAP ${ALIAS} 127.0.0.1`,
         ],
         timeout: LAUNCH_TIMEOUT_MS,
       });
@@ -70,12 +73,12 @@ after(async () => {
   if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
 });
 
-async function openPage(): Promise<{ page: Page; errors: string[] }> {
+async function openPage(host = '127.0.0.1'): Promise<{ page: Page; errors: string[] }> {
   assert.ok(context !== null && solo !== undefined, 'set up by before()');
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${solo.port}/`);
+  await page.goto(`http://${host}:${solo.port}/`);
   return { page, errors };
 }
 
@@ -118,7 +121,8 @@ test('dashboard page: a feed refused at the subscriber cap (503) comes back with
     await page.waitForFunction(
       () => document.querySelector('.card[data-node-id="n1"]')?.getAttribute('data-role') === 'leader',
       null,
-      { timeout: 15_000 },
+      // The page's retries back off 2, 4, 8, 16 s (app.js): one can land just before the release.
+      { timeout: 40_000 },
     );
     assert.deepEqual(opened.errors, []);
   } finally {
@@ -196,3 +200,18 @@ test(
     }
   },
 );
+
+test('dashboard page: opened by a name the member does not list, it still shows its own feed', { skip }, async () => {
+  // The feed refuses a foreign Origin (403); a page's own feed is same-origin and carries none.
+  const { page, errors } = await openPage(ALIAS);
+  try {
+    await page.waitForFunction(
+      () => document.querySelector('.card[data-node-id="n1"]')?.getAttribute('data-role') === 'leader',
+      null,
+      { timeout: 15_000 },
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+});

@@ -12,8 +12,8 @@
 //                  p99Ms over the last 10-20 s; src/server/loop-lag.ts).
 //
 // CORS: the page served by one node subscribes to the others, so answers carry
-// Access-Control-Allow-Origin for the members' own origins (their client addresses). The feed is
-// read-only and carries no key or value.
+// Access-Control-Allow-Origin for the members' own origins (their client addresses); any other
+// Origin is refused (403). The feed is read-only and carries no key or value.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RaftEvent } from '../../raft/types.ts';
 import type { LeaseKvNode } from '../node.ts';
@@ -148,10 +148,16 @@ export function createEventStream(
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const origin = req.headers.origin;
+    // A browser sends Origin only cross-origin (a page's own feed has none): a page of another site
+    // is refused before it takes a subscriber slot (it could not read the feed anyway, but each
+    // one it opened held a slot until the browser dropped it).
+    if (origin !== undefined && !allowedOrigins().has(origin)) {
+      res.writeHead(403, { 'content-type': 'text/plain', vary: 'origin' });
+      res.end(`origin ${origin} is not a member's dashboard: no feed`);
+      return;
+    }
     const cors: Record<string, string> =
-      origin !== undefined && allowedOrigins().has(origin)
-        ? { 'access-control-allow-origin': origin, vary: 'origin' }
-        : {};
+      origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'origin' } : {};
     if (subs.size >= MAX_SUBSCRIBERS) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5', ...cors });
       res.end(`too many dashboard subscribers (${MAX_SUBSCRIBERS})`);
