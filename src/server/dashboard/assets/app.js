@@ -335,7 +335,8 @@ function connect(n) {
 function onCspViolation(e) {
   if (e.effectiveDirective !== 'connect-src') return;
   for (const n of state.nodes.values()) {
-    if (n.url === '' || n.blocked || !e.blockedURI.startsWith(n.url)) continue;
+    // blockedURI is the feed's URL, or only its origin (browsers strip some).
+    if (n.url === '' || n.blocked || (e.blockedURI !== n.url && !e.blockedURI.startsWith(`${n.url}/`))) continue;
     n.blocked = true;
     clearTimeout(n.retryTimer);
     addLog(n.id, 'info', `its feed (${n.url}) is not allowed by the page as it was loaded: reload the page to see it`);
