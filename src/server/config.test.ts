@@ -75,7 +75,7 @@ test('--listen-peer and --listen-client on one port are refused, naming both (no
     '--listen-client',
     client,
     '--peers',
-    `n1=${peer}`,
+    'n1=10.0.0.1:7101',
   ];
   for (const [peer, client] of [
     ['127.0.0.1:7001', '127.0.0.1:7001'],
@@ -92,6 +92,41 @@ test('--listen-peer and --listen-client on one port are refused, naming both (no
   // Two addresses of the host on one port are two sockets; port 0 picks a free port for each.
   buildNodeConfig(rawFromArgs(listen('127.0.0.1:7001', '127.0.0.2:7001'), {}));
   buildNodeConfig(rawFromArgs(listen('127.0.0.1:0', '127.0.0.1:0'), {}));
+});
+
+test('addresses others dial: an unspecified host, port 0, one address for two members, a client port as a peer port are refused, naming the fix (session 11 audit)', () => {
+  const build = (extra: string[]): unknown => buildNodeConfig(rawFromArgs([...base.slice(0, -2), ...extra], {}));
+  const cases: [string[], RegExp][] = [
+    [
+      ['--peers', 'n1=0.0.0.0:7101,n2=10.0.0.2:7101'],
+      /--peers \(n1\): 0\.0\.0\.0:7101 listens on every interface but cannot be dialled/,
+    ],
+    [['--peers', 'n1=10.0.0.1:7101,n2=[::]:7101'], /--peers \(n2\): \[::\]:7101 listens on every interface/],
+    [['--peers', 'n1=10.0.0.1:7101', '--client-addrs', 'n1=0.0.0.0:7001'], /--client-addrs \(n1\): 0\.0\.0\.0:7001/],
+    [['--join', '0.0.0.0:7001'], /--join: 0\.0\.0\.0:7001 listens on every interface/],
+    [['--peers', 'n1=10.0.0.1:0'], /--peers \(n1\): 10\.0\.0\.1:0 has port 0/],
+    [
+      ['--peers', 'n1=h:7101,n2=H:7101'],
+      /--peers \(n2\): H:7101 is also n1's peer address in --peers: each member needs its own address/,
+    ],
+    [
+      ['--peers', 'n1=10.0.0.1:7101,n2=10.0.0.2:7001', '--client-addrs', 'n1=10.0.0.1:7001,n2=10.0.0.2:7001'],
+      /--client-addrs \(n2\): 10\.0\.0\.2:7001 is also n2's peer address in --peers: a member has a peer port \(--listen-peer\) and a client port/,
+    ],
+    [
+      ['--peers', 'n1=10.0.0.1:7101,n2=10.0.0.2:7101', '--client-addrs', 'n1=10.0.0.1:7001,n2=10.0.0.1:7001'],
+      /--client-addrs \(n2\): 10\.0\.0\.1:7001 is also n1's client address/,
+    ],
+  ];
+  for (const [extra, re] of cases) {
+    assert.throws(
+      () => build(extra),
+      (e: unknown) => e instanceof NodeConfigError && re.test(e.message),
+      extra.join(' '),
+    );
+  }
+  // Listening on every interface stays fine; so do names, and one host with a port per member.
+  build(['--peers', 'n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=localhost:7103', '--client-addrs', 'n1=127.0.0.1:7001']);
 });
 
 test('client API limits: defaults, flags, and bad combinations refused with the setting named (issue 13)', () => {

@@ -8,6 +8,7 @@ import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from '.
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { NodeConfigError, type RawConfig } from './config-flags.ts';
 import { tlsSettings, type TlsConfig } from './tls-config.ts';
+import { refuseSharedAddresses, refuseUndialable } from './config-addrs.ts';
 
 export { flagHelp, NodeConfigError } from './config-flags.ts';
 export { rawFromArgs } from './config-args.ts';
@@ -134,7 +135,9 @@ function parseMemberList(text: string, what: string): Map<string, HostPort> {
     const id = part.slice(0, eq);
     validateId(id, what);
     if (out.has(id)) throw new NodeConfigError(`${what}: member '${id}' is listed twice`);
-    out.set(id, parseHostPort(part.slice(eq + 1), `${what} (${id})`));
+    const hp = parseHostPort(part.slice(eq + 1), `${what} (${id})`);
+    refuseUndialable(hp, `${what} (${id})`);
+    out.set(id, hp);
   }
   return out;
 }
@@ -175,6 +178,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   for (const m of clientAddrs.keys()) {
     if (peersGiven && !peers.has(m)) throw new NodeConfigError(`--client-addrs names '${m}', which is not in --peers`);
   }
+  refuseSharedAddresses(peers, clientAddrs, { peers: '--peers', clients: '--client-addrs' });
   const peerRoutes =
     raw.peerRoutes === undefined || raw.peerRoutes === ''
       ? new Map<string, HostPort>()
@@ -190,6 +194,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
           .map((p) => p.trim())
           .filter((p) => p !== '')
           .map((p) => parseHostPort(p.replace(/^https?:\/\//, ''), '--join'));
+  for (const hp of join) refuseUndialable(hp, '--join');
   if (join.length > 0 && peersGiven)
     throw new NodeConfigError(
       '--join and --peers exclude each other: --peers bootstraps a new cluster, --join starts a member added to a running one',

@@ -21,6 +21,7 @@ import type {
 import { InvalidArgumentError, UnavailableError } from './backend.ts';
 import { newIncarnation } from './identity.ts';
 import { parseHostPort, NodeConfigError } from './config.ts';
+import { refuseUndialable } from './config-addrs.ts';
 
 /** What the membership service needs of the node. */
 export interface MembershipHost {
@@ -142,11 +143,12 @@ export class Membership implements ClusterBackend {
       ['client address', req.clientAddr],
     ] as const) {
       try {
-        parseHostPort(v, what);
+        refuseUndialable(parseHostPort(v, what), what);
       } catch (e) {
         throw new InvalidArgumentError(e instanceof NodeConfigError ? e.message : String(e));
       }
     }
+    this.refuseAddressInUse(req);
     const ctx: MemberContext = {
       peerAddr: req.peerAddr,
       clientAddr: req.clientAddr,
@@ -167,6 +169,30 @@ export class Membership implements ClusterBackend {
       incarnation: ctx.incarnation,
     };
     return { ...res, member };
+  }
+
+  /**
+   * Two members at one address: the leader would dial the other member for the new one (and its
+   * handshake refuse every dial), so the learner would never catch up. Checked on the leader only
+   * (a follower's view may be behind; it answers not-leader anyway). Remove the old member first.
+   */
+  private refuseAddressInUse(req: MemberAddRequest): void {
+    const st = this.host.raftStatus();
+    if (st.role !== 'leader') return;
+    const norm = (a: string): string => a.trim().toLowerCase();
+    for (const m of this.view(st.confState)) {
+      for (const [mine, addr] of [
+        ['peer', req.peerAddr],
+        ['client', req.clientAddr],
+      ] as const) {
+        const theirs = norm(m.peerAddr) === norm(addr) ? 'peer' : norm(m.clientAddr) === norm(addr) ? 'client' : null;
+        if (theirs === null) continue;
+        throw new ChangeRefusedError(
+          'address-in-use',
+          `the ${mine} address ${addr} is ${m.id}'s ${theirs} address: give ${req.id} its own (to replace ${m.id} on the same host, remove ${m.id} first)`,
+        );
+      }
+    }
   }
 
   memberPromote(id: string, signal: AbortSignal): Promise<ChangeResult> {
