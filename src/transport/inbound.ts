@@ -16,6 +16,7 @@ import type { PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
 import { peerCertProblem, TLS_HANDSHAKE_BYTE } from './tls-check.ts';
 import { SnapshotReceiver, type OfferJudge, type SnapshotHandler } from './inbound-snapshot.ts';
 import { LimitedLog } from '../util/log-limit.ts';
+import { HTTP_ON_PEER_PORT, HTTP_ON_PEER_PORT_ANSWER, isHttpRequest } from './foreign.ts';
 
 export type MessageHandler = (msg: Message) => void;
 export type { OfferJudge, OfferVerdict, SnapshotHandler } from './inbound-snapshot.ts';
@@ -90,6 +91,8 @@ export class InboundHub {
       if (first === null) return;
       raw.off('readable', onReadable);
       raw.unshift(first); // the TLS socket takes the bytes already read as received (node:tls)
+      if (isHttpRequest(first))
+        return void this.refuse(raw, remote, HTTP_ON_PEER_PORT, 'http', HTTP_ON_PEER_PORT_ANSWER);
       if (first[0] !== TLS_HANDSHAKE_BYTE) {
         this.refuse(
           raw,
@@ -163,6 +166,10 @@ export class InboundHub {
           'a TLS connection: this peer port is plaintext (--insecure); give every member the same --peer-tls-* flags',
           'tls',
         );
+        return;
+      }
+      if (first && isHttpRequest(chunk)) {
+        this.refuse(sock, remote, HTTP_ON_PEER_PORT, 'http', HTTP_ON_PEER_PORT_ANSWER);
         return;
       }
       first = false;
@@ -256,13 +263,14 @@ export class InboundHub {
     return f.from;
   }
 
-  private refuse(sock: Socket, remote: string, reason: string, code = ''): null {
+  /** `answer`: what to send instead of a refusal frame (an HTTP client reads an HTTP answer). */
+  private refuse(sock: Socket, remote: string, reason: string, code = '', answer?: Uint8Array): null {
     if (sock.destroyed) return null;
     this.cb.onRefused();
     // One line per source and cause per interval: a refused member redials several times a second.
     const host = remote.slice(0, remote.lastIndexOf(':'));
     this.limited.warn(`${host} ${reason}`, { remote, reason }, 'refused peer connection');
-    sock.end(encodeFrame({ kind: 'refuse', reason, code }));
+    sock.end(answer ?? encodeFrame({ kind: 'refuse', reason, code }));
     // Read (and drop) whatever else it sends, so that its close is seen and its slot freed at once.
     sock.resume();
     // end() waits for the peer; do not let a silent peer keep the socket.

@@ -18,8 +18,9 @@ import {
   type SnapshotSource,
 } from './outbound-snapshot.ts';
 import { FrameDecoder } from './frame-decoder.ts';
-import type { PeerAddress, PeerStats, ResolvedOptions, TlsMaterial } from './options.ts';
-import { NOT_YET_LISTENING_GRACE_MS } from './options.ts';
+import { NOT_YET_LISTENING_GRACE_MS, type PeerAddress, type PeerStats, type ResolvedOptions } from './options.ts';
+import type { TlsMaterial } from './options.ts';
+import { badFrameReason } from './foreign.ts';
 import { peerCertProblem, tlsHint } from './tls-check.ts';
 import { LimitedLog } from '../util/log-limit.ts';
 
@@ -187,7 +188,7 @@ export class OutboundLink {
       try {
         decoder.push(chunk, (f) => this.onFrame(sock, f));
       } catch (e) {
-        this.fail(sock, `bad frame from peer: ${(e as Error).message}`);
+        this.fail(sock, badFrameReason(chunk, e as Error, this.peerId, `${this.addr.host}:${this.addr.port}`));
       }
     });
     sock.on('drain', () => this.flush());
