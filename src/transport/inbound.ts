@@ -210,6 +210,12 @@ export class InboundHub {
     this.limited.warn(`${host} tls ${reason}`, { remote, reason }, 'peer TLS handshake failed');
   }
 
+  /** Closes the connection a peer that is no longer a member dialled to this node. */
+  dropPeer(peer: NodeId): void {
+    this.activeByPeer.get(peer)?.destroy();
+    this.activeByPeer.delete(peer);
+  }
+
   stop(): void {
     for (const s of this.sockets.values()) s.destroy();
     this.sockets.clear();

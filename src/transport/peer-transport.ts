@@ -25,6 +25,7 @@ import {
   type ResolvedOptions,
 } from './options.ts';
 import { OutboundLink, type SnapshotSource } from './outbound.ts';
+import { LimitedLog } from '../util/log-limit.ts';
 
 export type { PeerAddress, PeerStats, PeerTransportOptions, TransportLogger } from './options.ts';
 export { TransportConfigError } from './options.ts';
@@ -50,6 +51,8 @@ export class PeerTransport {
   private snapshotHandler: SnapshotHandler = () => {};
   private offerJudge: OfferJudge = () => 'accept';
   private unknownPeerDrops = 0;
+  /** One line per unknown node and interval: a removed member's requests are answered several times a second. */
+  private readonly unknownPeerLog: LimitedLog;
   private refused = 0;
   private boundPort = 0;
   private state: 'new' | 'started' | 'stopped' = 'new';
@@ -67,6 +70,7 @@ export class PeerTransport {
       this.peerStats.set(id, stats);
       this.links.set(id, new OutboundLink(this.opts, id, addr, stats));
     }
+    this.unknownPeerLog = new LimitedLog(this.opts.logger, this.opts.refusalLogIntervalMs);
     this.inbound = new InboundHub(this.opts, {
       statsFor: (peer) => this.peerStats.get(peer),
       onMessage: (msg) => this.messageHandler(msg),
@@ -127,7 +131,7 @@ export class PeerTransport {
       const stats = this.peerStats.get(msg.to);
       if (link === undefined || stats === undefined) {
         this.unknownPeerDrops++;
-        this.opts.logger.warn({ to: msg.to, type: msg.type }, 'dropping message to unknown node');
+        this.unknownPeerLog.warn(msg.to, { to: msg.to, type: msg.type }, 'dropping message to unknown node');
         continue;
       }
       const frame = encodeFrame({ kind: 'msg', msg });
@@ -175,6 +179,9 @@ export class PeerTransport {
     for (const [id, link] of this.links) {
       if (peers.has(id)) continue;
       link.stop();
+      // Its connection to us goes too: a removed member that never learnt of its removal would go on
+      // campaigning over it for ever; redialling, it is refused at the handshake, with the reason.
+      this.inbound.dropPeer(id);
       this.links.delete(id);
       this.peerStats.delete(id);
       this.opts.logger.info({ peer: id }, `node ${id} is no longer a peer`);
