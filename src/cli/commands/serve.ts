@@ -10,6 +10,7 @@ import { StartRefusedError } from '../../server/identity.ts';
 import type { RunningNode } from '../../server/start.ts';
 import { observabilityRoutes } from '../../server/dashboard/index.ts';
 import { plaintextRefusal } from '../../server/tls-config.ts';
+import { unknownVariables } from '../../server/config-args.ts';
 
 const USAGE = `usage: leasekv serve --id ID --data-dir DIR --listen-peer HOST:PORT --listen-client HOST:PORT
                      [--peers id=HOST:PORT,... [--client-addrs id=HOST:PORT,...]] [options]
@@ -28,9 +29,12 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   let cfg: NodeConfig;
+  const unknownEnv = unknownVariables(process.env);
   try {
     cfg = buildNodeConfig(rawFromArgs(argv, process.env));
   } catch (e) {
+    // A setting reported missing or wrong may be one whose variable was mistyped.
+    for (const line of unknownEnv) console.error(`leasekv serve: warning: ${line}`);
     return startFailure(e, null);
   }
   const refusal = plaintextRefusal(cfg.tls);
@@ -39,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const log = nodeLogger(cfg);
+  for (const line of unknownEnv) log.warn(line);
   // Before any start-up work: a SIGTERM/SIGINT from here on stops the node cleanly (serve-stop.ts).
   const stop = new ServeStop(log, cfg.stopTimeoutMs);
   let running: RunningNode;
