@@ -63,3 +63,13 @@ export function refuseSharedAddresses(
     }
   }
 }
+
+/** The peer and client listeners on one port would fail at the second listen with a bare EADDRINUSE. */
+export function refuseSharedPort(peer: Addr, client: Addr): void {
+  const wild = (h: string): boolean => h === '0.0.0.0' || h === '::';
+  if (peer.port === 0 || peer.port !== client.port) return;
+  if (peer.host !== client.host && !wild(peer.host) && !wild(client.host)) return;
+  throw new NodeConfigError(
+    `--listen-peer ${show(peer)} and --listen-client ${show(client)} share a port: give the peer listener and the client API a port each`,
+  );
+}

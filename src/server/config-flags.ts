@@ -147,7 +147,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     env: 'LEASEKV_ELECTION_TIMEOUT_MS',
     help: 'minimum election timeout (max is twice this)',
   },
-  '--lease-ms': { key: 'leaseMs', env: 'LEASEKV_LEASE_MS', help: 'leader lease duration' },
+  '--lease-ms': {
+    key: 'leaseMs',
+    env: 'LEASEKV_LEASE_MS',
+    help: "leader lease duration (default the profile's, 540 ms local; shortened if needed so that lease·(1+ρ)/(1−ρ) < --election-timeout-ms)",
+  },
   '--max-drift-rate': {
     key: 'maxDriftRate',
     env: 'LEASEKV_MAX_DRIFT_RATE',

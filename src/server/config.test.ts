@@ -129,6 +129,40 @@ test('addresses others dial: an unspecified host, port 0, one address for two me
   build(['--peers', 'n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=localhost:7103', '--client-addrs', 'n1=127.0.0.1:7001']);
 });
 
+test('timings: a broken lease inequality names the flags and the values that would do; a lease not given fits the drift bound (session 11 audit)', () => {
+  const build = (extra: string[]) => buildNodeConfig(rawFromArgs([...base, ...extra], {}));
+  const cases: [string[], RegExp][] = [
+    [
+      ['--lease-ms', '700'],
+      /^--lease-ms 700 is too long for --election-timeout-ms 600 .* Use --lease-ms 588 or less, or --election-timeout-ms 715 or more$/,
+    ],
+    [
+      ['--heartbeat-ms', '300'],
+      /^--heartbeat-ms 300 is more than a third of the lease .* Use --heartbeat-ms 178 or less, or a longer lease \(--lease-ms 910 or more/,
+    ],
+    [
+      ['--max-drift-rate', '0.1', '--lease-ms', '540'],
+      /^--lease-ms 540 is too long .* at --max-drift-rate 0\.1: .* Use --lease-ms 490 or less/,
+    ],
+  ];
+  for (const [extra, re] of cases) {
+    assert.throws(
+      () => build(extra),
+      (e: unknown) => e instanceof NodeConfigError && re.test(e.message),
+      extra.join(' '),
+    );
+  }
+  // The boundary values the messages name are accepted.
+  assert.equal(build(['--lease-ms', '588']).leaseDurationMs, 588);
+  assert.equal(build(['--election-timeout-ms', '715', '--lease-ms', '700']).leaseDurationMs, 700);
+  assert.equal(build(['--heartbeat-ms', '178']).heartbeatIntervalMs, 178);
+  // --max-drift-rate 0.1 alone (documented as allowed) was refused over a lease nobody had set.
+  const c = build(['--max-drift-rate', '0.1']);
+  assert.equal(c.leaseDurationMs, 490);
+  assert.ok((c.leaseDurationMs * 1.1) / 0.9 < c.electionTimeoutMinMs);
+  assert.equal(build([]).leaseDurationMs, 540, 'the default drift bound keeps the profile lease');
+});
+
 test('client API limits: defaults, flags, and bad combinations refused with the setting named (issue 13)', () => {
   const c = buildNodeConfig(rawFromArgs(base, {}));
   assert.equal(c.clientLimits.maxJsonDepth, 64);

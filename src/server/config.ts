@@ -8,7 +8,8 @@ import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from '.
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { NodeConfigError, type RawConfig } from './config-flags.ts';
 import { tlsSettings, type TlsConfig } from './tls-config.ts';
-import { refuseSharedAddresses, refuseUndialable } from './config-addrs.ts';
+import { refuseSharedAddresses, refuseSharedPort, refuseUndialable } from './config-addrs.ts';
+import { checkTimings, longestLeaseMs } from './config-timing.ts';
 
 export { flagHelp, NodeConfigError } from './config-flags.ts';
 export { rawFromArgs } from './config-args.ts';
@@ -110,16 +111,6 @@ export function parseHostPort(text: string, what: string): HostPort {
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
-/** The peer and client listeners on one port would fail at the second listen with a bare EADDRINUSE. */
-function refuseSharedPort(peer: HostPort, client: HostPort): void {
-  const wild = (h: string): boolean => h === '0.0.0.0' || h === '::';
-  if (peer.port === 0 || peer.port !== client.port) return;
-  if (peer.host !== client.host && !wild(peer.host) && !wild(client.host)) return;
-  throw new NodeConfigError(
-    `--listen-peer ${formatHostPort(peer)} and --listen-client ${formatHostPort(client)} share a port: give the peer listener and the client API a port each`,
-  );
-}
-
 export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
@@ -211,15 +202,19 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     20,
     600_000,
   );
-  const leaseDefault =
-    raw.electionTimeoutMs === undefined ? profile.leaseDurationMs : Math.floor(electionTimeoutMinMs * 0.9);
-  const leaseDurationMs = intSetting(raw.leaseMs, '--lease-ms', leaseDefault, 10, 600_000);
   const maxClockDriftRate = raw.maxDriftRate === undefined ? DEFAULT_DRIFT_RATE : Number(raw.maxDriftRate);
   if (!Number.isFinite(maxClockDriftRate) || maxClockDriftRate < 0 || maxClockDriftRate > MAX_DRIFT_RATE) {
     throw new NodeConfigError(
       `--max-drift-rate: '${raw.maxDriftRate ?? ''}' must be a number in [0, ${MAX_DRIFT_RATE}] (0.01 = 1%)`,
     );
   }
+  // Not given: the profile's (or 0.9 × a given election timeout), shortened to fit a larger drift bound.
+  const leaseDefault = Math.min(
+    raw.electionTimeoutMs === undefined ? profile.leaseDurationMs : Math.floor(electionTimeoutMinMs * 0.9),
+    longestLeaseMs(electionTimeoutMinMs, maxClockDriftRate),
+  );
+  const leaseDurationMs = intSetting(raw.leaseMs, '--lease-ms', leaseDefault, 10, 600_000);
+  checkTimings({ heartbeatIntervalMs, electionTimeoutMinMs, leaseDurationMs, maxClockDriftRate });
   const leaseReads = raw.leaseReads ?? 'on';
   if (leaseReads !== 'on' && leaseReads !== 'off')
     throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
