@@ -191,8 +191,20 @@ export async function command(
       process.stderr.write(`leasekv ${name}: ${err.code}: ${err.message}\n`);
       return 1;
     }
+    // A file that cannot be read or written (its message names the call and the path): one line,
+    // not a stack (`snapshot save` to a folder that does not exist, session 11 operator audit).
+    if (isSystemError(err)) {
+      process.stderr.write(`leasekv ${name}: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
+}
+
+/** An error from the operating system (fs, net): a string `code` such as ENOENT and the `syscall`. */
+export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  const x = e as NodeJS.ErrnoException;
+  return e instanceof Error && typeof x.code === 'string' && typeof x.syscall === 'string';
 }
 
 export function want(positionals: string[], n: number, what: string): void {

@@ -1,6 +1,16 @@
 // `leasekv snapshot save|status|restore`: backup and restore, like etcdctl's (docs/api.md, "Backup
 // and restore"; the file format: docs/storage.md, "Backup file").
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  constants,
+} from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import { buildNodeConfig, NodeConfigError, rawFromArgs } from '../../server/config.ts';
@@ -10,7 +20,7 @@ import { BackupFileError, type DecodedBackup } from '../../storage/backup_file.t
 import { DataDirLockedError } from '../../storage/dir_lock.ts';
 import type { ClientTlsOptions } from '../../client/transport.ts';
 import { httpGet, readText } from './http-get.ts';
-import { makeClient } from './common.ts';
+import { isSystemError, makeClient } from './common.ts';
 import { command, emit, field, parse, renderTable, UsageError, want, wantsHelp, type Format } from './common.ts';
 
 const USAGE = `usage: leasekv snapshot save FILE [--endpoints E,E] [-w simple|json]
@@ -163,6 +173,17 @@ async function save(argv: string[]): Promise<number> {
   want(positionals, 1, 'FILE');
   const file = positionals[0]!;
   const tmp = `${file}.tmp`;
+  // Before anything is asked of the leader (a backup is a whole copy of its state): FILE's folder
+  // must take FILE.tmp, and FILE must not be a folder.
+  try {
+    closeSync(openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644));
+    if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) throw new UsageError(`${file} is a folder`);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    if (e instanceof UsageError) throw e;
+    process.stderr.write(`leasekv snapshot save: cannot write ${file}: ${(e as Error).message}\n`);
+    return 1;
+  }
   // Endpoints in order; a follower's "not leader" answer puts the leader it names first.
   const queue = [...common.endpoints];
   const tried = new Set<string>();
@@ -222,8 +243,9 @@ async function restore(argv: string[]): Promise<number> {
     return say(`expected FILE first, then the serve flags\n\n${USAGE}`, 2);
   let cfg;
   try {
-    const raw = rawFromArgs(flags, process.env);
-    // The addresses this member will listen on do not matter to a restore.
+    // The addresses this member will listen on do not matter to a restore, nor does auth (the users
+    // are in the backup): LEASEKV_ROOT_PASSWORD_FILE, set for the CLI, is not refused "needs --auth".
+    const { rootPasswordFile: _file, ...raw } = rawFromArgs(flags, process.env);
     cfg = buildNodeConfig({ listenPeer: '127.0.0.1:0', listenClient: '127.0.0.1:0', ...raw });
   } catch (e) {
     if (e instanceof NodeConfigError || e instanceof ConfigError) return say(e.message, 2);
@@ -241,6 +263,8 @@ async function restore(argv: string[]): Promise<number> {
       return say(e.message, 1);
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (e as NodeJS.ErrnoException).path === file)
       return say(`${file}: no such file`, 1);
+    // The data dir under a file, a file itself, or where no folder can be made (/proc/x).
+    if (isSystemError(e)) return say(e.message, 1);
     throw e;
   }
 }
