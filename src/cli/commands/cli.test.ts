@@ -89,12 +89,17 @@ describe('leasekv client commands', () => {
     // One node unreachable: still a table, but exit code 1.
     assert.equal(status.code, 1);
     const lines = status.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^ENDPOINT\s+ID\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+LEASE/);
+    // The cause is under an ERROR column, not under VERSION (session 11 audit).
+    assert.match(
+      lines[0]!,
+      /^ENDPOINT\s+ID\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+LEASE\s+KEYS\s+VERSION\s+ERROR$/,
+    );
     assert.match(
       lines[1]!,
       new RegExp(`^${ep.replace(/\./g, '\\.')}\\s+n1\\s+leader\\s+3\\s+n1\\s+\\d+\\s+\\d+\\s+held 850ms`),
     );
-    assert.match(lines[2]!, /^127\.0\.0\.1:1\s+-\s+unreachable/);
+    assert.match(lines[1]!, /\sfake\s+-$/);
+    assert.match(lines[2]!, /^127\.0\.0\.1:1\s+-\s+unreachable(\s+-){7}\s+127\.0\.0\.1:1: .*ECONNREFUSED/);
   });
 
   test('txn from a file and from standard input', async () => {

@@ -45,14 +45,19 @@ export function run(argv: string[]): Promise<number> {
 
 const HEAD = ['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LEASE', 'KEYS', 'VERSION'];
 
+/** An ERROR column only when an endpoint did not answer (its cause stood under VERSION before). */
 export function table(all: readonly EndpointStatus[]): string {
-  return renderTable(HEAD, rows(all));
+  if (all.every((e) => e.status !== undefined)) return renderTable(HEAD, rows(all));
+  return renderTable(
+    [...HEAD, 'ERROR'],
+    rows(all).map((r, i) => [...r, all[i]?.status === undefined ? (all[i]?.error ?? '') : '-']),
+  );
 }
 
 function rows(all: readonly EndpointStatus[]): string[][] {
   return all.map((e) => {
     const s = e.status;
-    if (s === undefined) return [e.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', '-', e.error ?? ''];
+    if (s === undefined) return [e.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', '-', '-'];
     // Leader: its own lease, or (new leader) the old leader's lease it still waits out.
     // Follower: its view of the leader's lease.
     const lease = s.leaseHeld
