@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { nearest } from '../util/suggest.ts';
 import { holdSignals } from './signals.ts';
+import { unknownVariables } from '../server/config-args.ts';
 
 interface Command {
   readonly summary: string;
@@ -112,6 +113,8 @@ function packageVersion(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name !== 'serve' && name !== 'up') endQuietlyWhenStdoutCloses();
+  // serve says it in its log (and beside a config error); the others here, on stderr.
+  if (name !== 'serve') for (const w of unknownVariables(process.env)) console.error(`leasekv: warning: ${w}`);
   // `leasekv help CMD` is `leasekv CMD --help`.
   if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined)
     return (await COMMANDS[rest[0]]!.load()).run(['--help']);

@@ -84,16 +84,16 @@ const OTHER_VARIABLES = new Set(
 
 /**
  * One line for each LEASEKV_* variable in `env` that no command reads: a typo in an environment file
- * (LEASEKV_PEER for LEASEKV_PEERS) would otherwise leave its setting at the default without a word
- * (session 11 operator audit). Warnings, not errors: the node's own settings are complete without it.
+ * (LEASEKV_PEER for LEASEKV_PEERS) or a shell (LEASEKV_ENDPOINT) would otherwise leave its setting at
+ * the default without a word (session 11 operator audit). Warnings, not errors.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
-  const serve = Object.values(FLAGS).map((f) => f.env);
+  const known = [...Object.values(FLAGS).map((f) => f.env), ...OTHER_VARIABLES];
   return Object.keys(env)
-    .filter((k) => k.startsWith('LEASEKV_') && !serve.includes(k) && !OTHER_VARIABLES.has(k))
+    .filter((k) => k.startsWith('LEASEKV_') && !known.includes(k))
     .sort()
     .map((k) => {
-      const guess = nearest(k, serve);
-      return `${k} is not a leasekv serve setting and is ignored${guess === undefined ? '' : `; did you mean ${guess}?`}`;
+      const guess = nearest(k, known);
+      return `${k} is not a leasekv setting and is ignored${guess === undefined ? '' : `; did you mean ${guess}?`}`;
     });
 }
