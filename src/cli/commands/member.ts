@@ -74,14 +74,24 @@ function memberTable(ms: readonly Member[], leader?: string): { headers: string[
  * every member must share (serve-args.ts, config-flags.ts) — the cluster token always (a peer with
  * another token is refused), plaintext or TLS as the endpoints are.
  */
-export function joinCommand(id: string, peerAddr: string, clientAddr: string, common: Common): string {
+export function joinCommand(
+  id: string,
+  peerAddr: string,
+  clientAddr: string,
+  common: Common,
+  after: readonly Member[] = [],
+): string {
+  // The members' own client addresses after the change, not the endpoints this command was given:
+  // those may name the member just removed (replacing a dead one) (session 11 audit).
+  const others = after.filter((m) => m.id !== id && m.clientAddr !== '').map((m) => m.clientAddr);
+  const join = others.length > 0 ? others : common.endpoints;
   const security =
     common.tls === null
       ? '--insecure'
       : '--tls-cert CERT --tls-key KEY --tls-ca CA --peer-tls-cert PEER-CERT --peer-tls-key PEER-KEY --peer-tls-ca PEER-CA';
   return (
     `  leasekv serve --id ${id} --data-dir DIR --listen-peer ${peerAddr} --listen-client ${clientAddr} ` +
-    `--join ${common.endpoints.join(',')} --cluster-token TOKEN ${security}\n` +
+    `--join ${join.join(',')} --cluster-token TOKEN ${security}\n` +
     `with TOKEN the other members' --cluster-token (default leasekv), and their --profile, timing (--*-ms) and\n` +
     `--auth flags if they set any (see leasekv serve --help)\n`
   );
@@ -117,7 +127,7 @@ export function run(argv: string[]): Promise<number> {
           { id, peerAddr, clientAddr, learner },
           (a) =>
             `added ${id} as a learner${learner ? '' : ' (the leader makes it a voter once it has caught up)'} at index ${String(a['index'])}\n` +
-            `start it on its host with:\n${joinCommand(id, peerAddr, clientAddr, common)}`,
+            `start it on its host with:\n${joinCommand(id, peerAddr, clientAddr, common, members(a))}`,
         );
       }),
     promote: (rest) =>
