@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { get, heartbeat, startMesh } from './test-helpers.ts';
 import { waitFor } from '../testkit/wait.ts';
 
-test('an HTTP request to a peer port is answered 400 with the reason, and logged as such', async () => {
+test('an HTTP request to a peer port is answered 503 unavailable with the reason (the client tries its other endpoints), and logged as such', async () => {
   const nodes = await startMesh(['a']);
   const a = get(nodes, 'a');
   try {
@@ -21,8 +21,10 @@ test('an HTTP request to a peer port is answered 400 with the reason, and logged
       });
       req.on('error', reject);
     });
-    assert.equal(answer.status, 400);
-    assert.match(answer.body, /leasekv peer port: .*use the client port \(--listen-client\)/);
+    assert.equal(answer.status, 503);
+    const body = JSON.parse(answer.body) as { code: string; message: string };
+    assert.equal(body.code, 'unavailable');
+    assert.match(body.message, /leasekv peer port: .*use the client port \(--listen-client\)/);
     assert.ok(
       a.logs.some(
         (l) => l.msg === 'refused peer connection' && /an HTTP request on the peer port/.test(JSON.stringify(l.fields)),

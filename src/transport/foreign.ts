@@ -19,11 +19,16 @@ export function isHttpRequest(first: Uint8Array): boolean {
 export const HTTP_ON_PEER_PORT =
   'an HTTP request on the peer port (--listen-peer): clients (the CLI, curl, the client library) use the client port (--listen-client)';
 
-const HTTP_BODY = `this is a leasekv peer port: ${HTTP_ON_PEER_PORT}\n`;
+const HTTP_BODY = JSON.stringify({ code: 'unavailable', message: `this is a leasekv peer port: ${HTTP_ON_PEER_PORT}` });
 
-/** What an HTTP client that dialled a peer port reads, instead of a binary refusal frame. */
+/**
+ * What an HTTP client that dialled a peer port reads, instead of a binary refusal frame: a Connect
+ * error (as the client port answers) with code `unavailable`, so that the client library and the
+ * CLI go on to their other endpoints — one peer port among client ports still works — and say
+ * this if none answers.
+ */
 export const HTTP_ON_PEER_PORT_ANSWER = Buffer.from(
-  'HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n' +
+  'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n' +
     `content-length: ${Buffer.byteLength(HTTP_BODY)}\r\n\r\n${HTTP_BODY}`,
   'latin1',
 );
