@@ -123,6 +123,24 @@ describe('Watch over the API', () => {
     const bad = await sse(port, '/v1/watch?key=p/b&revision=1', 1);
     assert.equal(bad.status, 400);
     assert.match(bad.blocks[0]!, /unknown query parameter 'revision'/);
+    // Session 11: refused, not read leniently (a key of U+FFFD, revision 16, a non-prefix watch).
+    for (const [path, why] of [
+      ['/v1/watch?key=%FF', /parameter 'key' is not valid percent-encoded UTF-8/],
+      ['/v1/watch?key=p/b&rev=0x10', /rev "0x10" is not a revision/],
+      ['/v1/watch?key=p/&prefix=tru', /'prefix' is "tru": say true or false/],
+    ] as const) {
+      const r = await sse(port, path, 1);
+      assert.equal(r.status, 400, path);
+      const answer = JSON.parse(r.blocks[0]!) as { code: string; message: string };
+      assert.equal(answer.code, 'invalid_argument', path);
+      assert.match(answer.message, why, path);
+    }
+    const badId = await sse(port, '/v1/watch?key=p/b', 1, { 'last-event-id': '1e3' });
+    assert.equal(badId.status, 400);
+    assert.match(
+      (JSON.parse(badId.blocks[0]!) as { message: string }).message,
+      /Last-Event-ID "1e3" is not a revision/,
+    );
   });
 
   test('gRPC: compacted → OUT_OF_RANGE with the oldest revision in the trailers', async () => {

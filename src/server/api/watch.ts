@@ -28,6 +28,7 @@ import { checkKey } from './validate.ts';
 import { codeToHttpStatus } from '@connectrpc/connect/protocol-connect';
 import { allowKey, allowPrefix, type AuthGate } from '../auth/gate.ts';
 import { callerOfRequest } from './authz.ts';
+import { flagFromQuery, revisionFromText, strictQuery } from './sse-query.ts';
 
 export const SSE_PATH = '/v1/watch';
 
@@ -123,7 +124,7 @@ export async function* streamWatch(
   }
 }
 
-const TRUE = new Set(['1', 'true', 'yes']);
+const SSE_PARAMS = ['key', 'prefix', 'rev', 'prevKv', 'fragment'] as const;
 
 /**
  * GET /v1/watch?key=K[&prefix=true][&rev=N][&prevKv=true][&fragment=true]: server-sent events. Each
@@ -140,29 +141,26 @@ export function sseHandler(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const q = url.searchParams;
     const lastId = req.headers['last-event-id'];
     let r: ApiWatch;
     try {
       // Auth first (issue 15): a watch needs read permission on its key or its whole prefix.
       const id = callerOfRequest(gate, req);
-      const known = new Set(['key', 'prefix', 'rev', 'prevKv', 'fragment']);
-      for (const k of q.keys())
-        if (!known.has(k))
-          throw new ConnectError(
-            `unknown query parameter '${k}' (key, prefix, rev, prevKv, fragment)`,
-            Code.InvalidArgument,
-          );
-      const revText = typeof lastId === 'string' && lastId !== '' ? null : q.get('rev');
+      const q = strictQuery(url.search, SSE_PARAMS);
+      // A reconnecting EventSource resumes after the last revision it saw.
       const rev =
-        typeof lastId === 'string' && lastId !== '' ? Number(lastId) + 1 : revText === null ? 0 : Number(revText);
+        typeof lastId === 'string' && lastId !== ''
+          ? revisionFromText(lastId, 'Last-Event-ID') + 1
+          : q.has('rev')
+            ? revisionFromText(q.get('rev') ?? '', 'rev')
+            : 0;
       r = check(
         {
           key: q.get('key') ?? '',
-          prefix: TRUE.has(q.get('prefix') ?? ''),
+          prefix: flagFromQuery(q, 'prefix'),
           startRevision: rev,
-          prevKv: TRUE.has(q.get('prevKv') ?? ''),
-          fragment: TRUE.has(q.get('fragment') ?? ''),
+          prevKv: flagFromQuery(q, 'prevKv'),
+          fragment: flagFromQuery(q, 'fragment'),
         },
         limits,
       );
