@@ -8,29 +8,19 @@
 // (CI=true), skips with a message elsewhere.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium, LAUNCH_TIMEOUT_MS } from '../testkit/chromium.ts';
 import { LeasekvClient } from '../client/index.ts';
 import { freePort, sleep, waitFor } from '../testkit/wait.ts';
 import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from './test-cluster.ts';
 
-const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false') {
-  throw new Error(
-    `chromium not found at ${CHROMIUM}: the dashboard browser test cannot run (CI installs it with apt-get install chromium)`,
-  );
-}
-const skip = haveChromium
-  ? false
-  : `chromium not found at ${CHROMIUM} (apt-get install chromium); skipping the browser test outside CI`;
+const skip = chromiumSkip('the dashboard browser test');
 
 let cluster: TestCluster | null = null;
 let context: BrowserContext | null = null;
-let profileDir = '';
+let closeBrowser: (() => Promise<void>) | null = null;
 let load: { stop: () => Promise<void> } | null = null;
 /**
  * The set-up under way: after() waits for it before closing. Without that, a set-up still going
@@ -38,8 +28,6 @@ let load: { stop: () => Promise<void> } | null = null;
  * Chromium after after() had run, and the file's process never ended: a CI run hung on it (session 8).
  */
 let setup: Promise<void> | null = null;
-/** Launching Chromium on a loaded 2-core machine, after the cluster started. */
-const LAUNCH_TIMEOUT_MS = 60_000;
 
 before(
   async () => {
@@ -52,32 +40,20 @@ before(
 
 async function launch(): Promise<void> {
   cluster = await startTestCluster(3, undefined, { tls: true });
-  profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // The local CA is not in Chromium's store: trust the nodes' own keys, and nothing else.
-      `--ignore-certificate-errors-spki-list=${cluster.spkiPins.join(',')}`,
-    ],
-    viewport: { width: 1440, height: 1000 },
-    timeout: LAUNCH_TIMEOUT_MS,
+  // The local CA is not in Chromium's store: trust the nodes' own keys, and nothing else.
+  const browser = await launchChromium([`--ignore-certificate-errors-spki-list=${cluster.spkiPins.join(',')}`], {
+    width: 1440,
+    height: 1000,
   });
+  context = browser.context;
+  closeBrowser = browser.close;
 }
 
 after(async () => {
   await setup?.catch(() => {});
   await load?.stop().catch(() => {});
-  await context?.close().catch(() => {});
+  await closeBrowser?.();
   await cluster?.close();
-  if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
 });
 
 /** A client of every member of `c`. */

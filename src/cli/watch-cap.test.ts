@@ -6,7 +6,6 @@
 // again from its first piece, and the client library and `leasekv watch` show it whole; without
 // fragment, a clear resource_exhausted "answer too large".
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +13,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { LeasekvClient, type WatchResponse } from '../client/index.ts';
 import { leasekv } from './commands/cli-test-util.ts';
 import { startSoloNode, type SoloNode } from '../server/test-node.ts';
+import { readSse } from '../testkit/sse.ts';
 
 const PROTO = fileURLToPath(new URL('../../proto/leasekv/v1/kv.proto', import.meta.url));
 const MiB = 1024 * 1024;
@@ -53,39 +53,16 @@ function grpcWatch(port: number, req: object): Promise<GrpcResponse[]> {
 }
 
 /** Reads server-sent events until `done` says so (or the stream ends); the blocks as sent. */
-function sse(
+const sse = async (
   port: number,
   path: string,
-  done: (blocks: string[]) => boolean,
+  done: (blocks: readonly string[]) => boolean,
   headers: Record<string, string> = {},
-): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let buf = '';
-      const blocks: string[] = [];
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-          blocks.push(buf.slice(0, i));
-          buf = buf.slice(i + 2);
-          if (done(blocks)) {
-            req.destroy();
-            resolve(blocks);
-            return;
-          }
-        }
-      });
-      res.on('end', () => resolve(blocks));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+): Promise<string[]> => (await readSse(port, path, done, headers)).blocks;
 
 const data = (block: string): GrpcResponse =>
   JSON.parse(block.slice(block.indexOf('data: ') + 6)) as unknown as GrpcResponse;
-const lastWhole = (blocks: string[]): boolean => {
+const lastWhole = (blocks: readonly string[]): boolean => {
   const b = blocks.at(-1)!;
   return b.includes('event: error') || (b.includes('event: events') && !data(b).fragment);
 };

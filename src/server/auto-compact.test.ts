@@ -1,9 +1,9 @@
 // Automatic compaction (issue 14): the policy on a simulated clock, and on a real single-member node
 // a watcher resuming from a revision the leader compacted away gets the clear `compacted` error.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startSoloNode, type SoloNode } from './test-node.ts';
+import { readSse } from '../testkit/sse.ts';
 import { checkIntervalMs, CompactionPolicy } from './auto-compact.ts';
 import { buildNodeConfig, NodeConfigError } from './config.ts';
 
@@ -77,24 +77,8 @@ describe('on a real node', () => {
   const call = (method: string, body: object): Promise<Record<string, unknown>> =>
     (solo as SoloNode).call(method, body);
 
-  function firstSseBlock(path: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path }, (res) => {
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          buf += c;
-          const i = buf.indexOf('\n\n');
-          if (i >= 0) {
-            req.destroy();
-            resolve(buf.slice(0, i));
-          }
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const firstSseBlock = async (path: string): Promise<string> =>
+    (await readSse(port, path, (blocks) => blocks.length >= 1)).blocks[0] ?? '';
 
   test('the leader compacts by count through the log; a watcher resuming before it gets compacted', async () => {
     const first = Number((await call('Put', { key: 'ac/a', value: '0' }))['revision']);

@@ -1,7 +1,6 @@
 // Watch through the API (issue 14) over a fake backend: gRPC server streaming, server-sent events
 // (curl's view, and resuming with Last-Event-ID), and the compacted error on both.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -9,41 +8,13 @@ import { Event_EventType, KV } from '../../gen/leasekv/v1/kv_pb.ts';
 import type { FakeBackend } from './fake-backend.ts';
 import type { ApiServer } from './server.ts';
 import { fakeServer, post } from './test-util.ts';
+import { readSse } from '../../testkit/sse.ts';
 import { sleep } from '../../testkit/wait.ts';
 
 /** Reads an SSE stream until `n` blocks arrived (or it ended); returns the blocks' lines. */
-function sse(
-  port: number,
-  path: string,
-  n: number,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; blocks: string[] }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let buf = '';
-      const blocks: string[] = [];
-      const done = (): void => {
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, blocks });
-      };
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-          blocks.push(buf.slice(0, i));
-          buf = buf.slice(i + 2);
-        }
-        if (blocks.length >= n) done();
-      });
-      res.on('end', () => {
-        if (buf !== '') blocks.push(buf);
-        done();
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** The first `n` SSE blocks of `path` (fewer if the stream ends). */
+const sse = (port: number, path: string, n: number, headers: Record<string, string> = {}) =>
+  readSse(port, path, (blocks) => blocks.length >= n, headers);
 
 describe('Watch over the API', () => {
   let server: ApiServer;

@@ -8,29 +8,20 @@
 // (CI=true), skips with a message elsewhere.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium, LAUNCH_TIMEOUT_MS } from '../../testkit/chromium.ts';
 import { observabilityRoutes } from './index.ts';
 import { MAX_SUBSCRIBERS } from './stream.ts';
 import { startSoloNode, type SoloNode } from '../test-node.ts';
 
-const CHROMIUM = process.env['LEASEKV_CHROMIUM'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false') {
-  throw new Error(`chromium not found at ${CHROMIUM}: the dashboard page test cannot run (apt-get install chromium)`);
-}
-const skip = haveChromium ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium); skipping outside CI`;
+const skip = chromiumSkip('the dashboard page test');
 const ALIAS = 'dashboard-alias.test';
-/** Launching Chromium on a loaded 2-core machine. */
-const LAUNCH_TIMEOUT_MS = 60_000;
 
 let solo: SoloNode | undefined;
 let context: BrowserContext | null = null;
-let profileDir = '';
+let closeBrowser: (() => Promise<void>) | null = null;
 /** The set-up under way: after() waits for it (a launch finishing after after() ran would hang the file). */
 let setup: Promise<void> | null = null;
 
@@ -43,23 +34,10 @@ before(
         {},
         { routes: (node, parts, cfg) => observabilityRoutes(node, parts, cfg, '') },
       );
-      profileDir = mkdtempSync(join(tmpdir(), 'leasekv-chromium-'));
-      context = await chromium.launchPersistentContext(profileDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          // A name for 127.0.0.1 that the member does not list (as a DNS alias of a host would be).
-          `--host-resolver-rules=MAP ${ALIAS} 127.0.0.1`,
-        ],
-        timeout: LAUNCH_TIMEOUT_MS,
-      });
+      // A name for 127.0.0.1 that the member does not list (as a DNS alias of a host would be).
+      const browser = await launchChromium([`--host-resolver-rules=MAP ${ALIAS} 127.0.0.1`]);
+      context = browser.context;
+      closeBrowser = browser.close;
     })();
     await setup;
   },
@@ -68,9 +46,8 @@ before(
 
 after(async () => {
   await setup?.catch(() => {});
-  await context?.close().catch(() => {});
+  await closeBrowser?.();
   await solo?.stop();
-  if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
 });
 
 async function openPage(host = '127.0.0.1'): Promise<{ page: Page; errors: string[] }> {
