@@ -55,3 +55,15 @@ export function pageEntrySize(
     varintSize(version)
   );
 }
+
+/** Byte order of a[as, ae) and b[bs, be). */
+export function compareBytes(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
+  const la = ae - as;
+  const lb = be - bs;
+  const n = la < lb ? la : lb;
+  for (let i = 0; i < n; i++) {
+    const d = (a[as + i] as number) - (b[bs + i] as number);
+    if (d !== 0) return d;
+  }
+  return la - lb;
+}

@@ -17,7 +17,10 @@
 // that may be in a live view (gen <= frozenGen) is never mutated again — a write replaces it with a
 // copy — so a view stays exact while apply goes on. Pages made after the freeze are free to mutate.
 import { Buffer } from 'node:buffer';
-import { cursor, pageEntrySize, putVarint, readVarint } from './page-codec.ts';
+import { compareBytes, cursor, pageEntrySize, putVarint, readVarint } from './page-codec.ts';
+import { SlotMemo } from './slot-memo.ts';
+
+export { compareBytes } from './page-codec.ts';
 
 /** A key's value and revisions, as read out of the store. */
 export class KeyRecord {
@@ -79,18 +82,6 @@ function ownCopy(b: Uint8Array): Buffer {
   return out;
 }
 
-/** Byte order of a[as, ae) and b[bs, be). */
-export function compareBytes(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
-  const la = ae - as;
-  const lb = be - bs;
-  const n = la < lb ? la : lb;
-  for (let i = 0; i < n; i++) {
-    const d = (a[as + i] as number) - (b[bs + i] as number);
-    if (d !== 0) return d;
-  }
-  return la - lb;
-}
-
 export class KeyStore {
   private pages: Page[] = [];
   private seps: Buffer[] = [];
@@ -107,6 +98,8 @@ export class KeyStore {
    */
   private lastKey: string | null = null;
   private lastSlot: Slot = { pi: 0, pos: 0, found: false };
+  /** Where recently found keys are (slot-memo.ts); cleared by every insert, delete and split. */
+  private readonly memo = new SlotMemo();
 
   get size(): number {
     return this.count;
@@ -147,7 +140,11 @@ export class KeyStore {
   }
 
   private look(key: string): Slot {
-    const slot = this.find(keyBytes(key));
+    let slot: Slot = { pi: 0, pos: 0, found: true };
+    if (!this.memo.get(key, slot)) {
+      slot = this.find(keyBytes(key));
+      if (slot.found) this.memo.remember(key, slot.pi, slot.pos);
+    }
     this.lastKey = key;
     this.lastSlot = slot;
     return slot;
@@ -184,6 +181,7 @@ export class KeyStore {
       this.dataBytes -= at.ke - at.ks + (at.ve - at.vs);
       splice(page, slot.pos, 1, e.subarray(0, size));
     } else {
+      this.memo.clear(); // the positions after it move
       const sep = this.seps[0] as Buffer;
       if (slot.pi === 0 && slot.pos === 0 && compareBytes(kb, 0, kb.length, sep, 0, sep.length) < 0)
         this.seps[0] = ownCopy(kb);
@@ -198,6 +196,7 @@ export class KeyStore {
   delete(key: string): boolean {
     const slot = this.slotForWrite(key, keyBytes(key));
     if (!slot.found) return false;
+    this.memo.clear(); // the positions after it move
     const page = this.mutable(slot.pi);
     bound(page, slot.pos);
     this.dataBytes -= at.ke - at.ks + (at.ve - at.vs);
@@ -280,6 +279,7 @@ export class KeyStore {
 
   /** Splits page `pi` in two by bytes; a page grown by an append at its end keeps all but that entry (sequential loads fill pages). */
   private split(pi: number, appended: boolean): void {
+    this.memo.clear(); // positions in this page and the page indices after it move
     const p = this.pages[pi] as Page;
     let cut = appended && pi === this.pages.length - 1 ? p.count - 1 : 1;
     if (!(appended && pi === this.pages.length - 1)) {
