@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SLOT_MEMO_MAX_KEYS, SlotMemo } from './slot-memo.ts';
+import { SLOT_MEMO_MAX_CHARS, SLOT_MEMO_MAX_KEYS, SlotMemo } from './slot-memo.ts';
 import { KeyStore } from './store.ts';
 
 test('SlotMemo: remembers page and position, forgets on clear, stays within its bound', () => {
@@ -16,6 +16,13 @@ test('SlotMemo: remembers page and position, forgets on clear, stays within its 
   assert.equal(m.get('a', out), false);
   for (let i = 0; i < SLOT_MEMO_MAX_KEYS * 2 + 5; i++) m.remember(`k${i}`, 0, i % 100);
   assert.ok(m.size <= SLOT_MEMO_MAX_KEYS);
+  // Long keys: bounded in total length too, and a very long one is not kept at all.
+  m.clear();
+  m.remember('x'.repeat(5000), 0, 0);
+  assert.equal(m.size, 0);
+  for (let i = 0; i < 2000; i++) m.remember(`${i}`.padEnd(1000, 'k'), 0, 1);
+  assert.ok(m.keyChars <= SLOT_MEMO_MAX_CHARS, `${m.keyChars} chars`);
+  assert.ok(m.size > 0);
 });
 
 test('KeyStore: lookups past the memo bound, then replaces, inserts and deletes, read back right', () => {

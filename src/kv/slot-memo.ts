@@ -6,17 +6,22 @@
 // cache spends ~0.3 µs (issue 16; docs/benchmarks.md, "Write path, session 12").
 //
 // A slot stays right while no key is added or removed and no page splits (replacing a value moves
-// bytes, not positions): the store clears the memo on each of those. Bounded in entries, so it
-// costs no memory per key of a large store.
+// bytes, not positions): the store clears the memo on each of those. Bounded in keys and in their
+// total length (keys may be up to 64 KiB), so it costs no memory per key of a large store: at most
+// ~0.5 MiB of key strings and the map's 8,192 entries.
 
 /** Positions are below this (a 16 KiB page holds far fewer entries). */
 const POS_SPAN = 2 ** 16;
 /** At most this many keys are remembered; past it the memo starts over. */
 export const SLOT_MEMO_MAX_KEYS = 8192;
+/** The remembered keys' total length, in UTF-16 units, at most; a longer key is not remembered. */
+export const SLOT_MEMO_MAX_CHARS = 256 * 1024;
+const KEY_MAX_CHARS = 1024;
 
 export class SlotMemo {
   /** key → page index · POS_SPAN + position in the page. */
   private readonly slots = new Map<string, number>();
+  private chars = 0;
 
   /** The remembered page index and position of `key`, written into `out`; false if none. */
   get(key: string, out: { pi: number; pos: number }): boolean {
@@ -28,14 +33,21 @@ export class SlotMemo {
   }
 
   remember(key: string, pi: number, pos: number): void {
-    if (pos >= POS_SPAN) return;
-    if (this.slots.size >= SLOT_MEMO_MAX_KEYS) this.slots.clear();
+    if (pos >= POS_SPAN || key.length > KEY_MAX_CHARS) return;
+    if (this.slots.size >= SLOT_MEMO_MAX_KEYS || this.chars + key.length > SLOT_MEMO_MAX_CHARS) this.clear();
     this.slots.set(key, pi * POS_SPAN + pos);
+    this.chars += key.length;
   }
 
   /** Positions moved: forget them all. */
   clear(): void {
     if (this.slots.size > 0) this.slots.clear();
+    this.chars = 0;
+  }
+
+  /** The remembered keys' total length in UTF-16 units. */
+  get keyChars(): number {
+    return this.chars;
   }
 
   get size(): number {
