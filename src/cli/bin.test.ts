@@ -87,4 +87,5 @@ test("bin's first line runs it with Node's SERVE_NODE_OPTIONS when executed dire
   const v = spawnSync(join(ROOT, 'bin', 'leasekv.mjs'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(v.status, 0, v.stderr);
   assert.match(v.stdout.trim(), /^leasekv \d+\.\d+\.\d+/);
+  assert.match(v.stdout, /\npeer protocol \d+ \(speaks \d+ to \d+\)\ndata dir format \d+ \(opens 1 to \d+\)\n/);
 });

@@ -123,7 +123,14 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {
+    // What a rolling upgrade or a restore depends on (docs/operations.md, "Compatibility").
+    const { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } = await import('../transport/codec.ts');
+    const { DATA_FORMAT, MIN_DATA_FORMAT } = await import('../storage/data_format.ts');
+    const { BACKUP_FORMAT_VERSION } = await import('../storage/backup_file.ts');
     console.log(`leasekv ${packageVersion()}`);
+    console.log(`peer protocol ${PROTOCOL_VERSION} (speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION})`);
+    console.log(`data dir format ${DATA_FORMAT} (opens ${MIN_DATA_FORMAT} to ${DATA_FORMAT})`);
+    console.log(`backup file format ${BACKUP_FORMAT_VERSION}`);
     return 0;
   }
   const cmd = COMMANDS[name];

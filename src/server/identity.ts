@@ -16,6 +16,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, type Dirent } from 'node:fs';
 import { basename, join } from 'node:path';
 import { IDENTITY_FILE, readIdentity, writeIdentity } from '../storage/identity.ts';
+import { DATA_FORMAT } from '../storage/data_format.ts';
+import { VERSION } from './version.ts';
 import { SNAPSHOT_FILE } from '../storage/snapshot_file.ts';
 import type { IdentityRecord, MemberRecord } from '../storage/identity.ts';
 import type { PeerIdentity } from '../transport/options.ts';
@@ -204,6 +206,11 @@ export class IdentityBook {
   }
 }
 
+/** `rec` marked as written by this build in its data format (data_format.ts). */
+function stamp(rec: IdentityRecord): IdentityRecord {
+  return { ...rec, dataFormat: DATA_FORMAT, writtenBy: VERSION };
+}
+
 /** What resolveIdentity found or created: the record and the members this node starts with. */
 export interface ResolvedIdentity {
   readonly book: IdentityBook;
@@ -277,10 +284,13 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
         `the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`,
       );
     }
+    // The WAL was opened (and upgraded in place) before this: the folder is now this build's format.
+    const marked = rec.dataFormat === DATA_FORMAT && rec.writtenBy === VERSION ? rec : stamp(rec);
+    if (marked !== rec) writeIdentity(cfg.dataDir, marked);
     // A member that joined started as a learner: if its log holds no configuration yet (stopped
     // before the leader's snapshot arrived), it must not start as a voter of its own view.
     return {
-      book: new IdentityBook(cfg.dataDir, rec, false),
+      book: new IdentityBook(cfg.dataDir, marked, false),
       initial: withClientAddrs(rec.initialMembers, cfg),
       learners: rec.how === 'join' ? [rec.memberId] : [],
     };
@@ -304,6 +314,8 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
     createdAt: new Date().toISOString(),
     initialMembers: recordsOf(cfg),
     peerIncarnations: {},
+    dataFormat: DATA_FORMAT,
+    writtenBy: VERSION,
   };
   writeIdentity(cfg.dataDir, created);
   return { book: new IdentityBook(cfg.dataDir, created, true), initial: created.initialMembers, learners: [] };
@@ -340,6 +352,8 @@ function joinIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinInfo): Resol
     createdAt: new Date().toISOString(),
     initialMembers: join.members.map((m) => ({ id: m.id, peerAddr: m.peerAddr, clientAddr: m.clientAddr })),
     peerIncarnations: {},
+    dataFormat: DATA_FORMAT,
+    writtenBy: VERSION,
   };
   writeIdentity(cfg.dataDir, created);
   return {

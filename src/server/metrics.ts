@@ -371,4 +371,16 @@ function registerPeerMetrics(registers: Registry[], parts: NodeParts): void {
       for (const [peer, s] of Object.entries(parts.peerStats().peers)) this.set({ peer }, s.queuedBytes);
     },
   });
+  // A rolling upgrade shows here: which build each peer runs, and the protocol spoken with it.
+  new Gauge({
+    name: 'leasekv_peer_protocol_version',
+    help: 'Peer protocol of the last handshake with each peer (0: none yet); software: its leasekv version ("" before 0.2.0)',
+    labelNames: ['peer', 'software'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [peer, s] of Object.entries(parts.peerStats().peers))
+        this.set({ peer, software: s.software }, s.protocolVersion);
+    },
+  });
 }

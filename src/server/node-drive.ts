@@ -31,7 +31,7 @@ import { collectGarbage } from '../storage/release_memory.ts';
 import { openSnapshotSource } from '../storage/snapshot_source.ts';
 import { LeaseViewWriter, newLeaseViewBuffer } from './api-thread/lease-view.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.ts';
 export type { RestoredState } from '../host/types.ts';
 
 /** The core's configuration for a node; throws ConfigError (startNode checks it before opening anything). */

@@ -4,16 +4,15 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { KvStateMachine } from '../kv/machine.ts';
 import { AutoCompactor } from './auto-compact.ts';
-import { PeerTransport } from '../transport/peer-transport.ts';
+import { PeerTransport, type TransportStats } from '../transport/peer-transport.ts';
 import { formatHostPort, NodeConfigError, type NodeConfig } from './config.ts';
-import { LeaseKvNode, raftConfigFor } from './node.ts';
+import { LeaseKvNode, raftConfigFor, VERSION } from './node.ts';
 import { openNodeStorage, restoreSnapshotFile, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
 import { makeDirs } from '../storage/fs.ts';
 import { collectGarbage } from '../storage/release_memory.ts';
 import { startNodeIdleCollect } from './idle-collect.ts';
 import { nodeTransport, spoolOpener } from './transport-adapter.ts';
-import type { TransportStats } from '../transport/peer-transport.ts';
 import { backupRoute } from './backup-route.ts';
 import { healthRoute } from './health.ts';
 import {
@@ -224,6 +223,7 @@ async function startOnStorage(
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),
     logger: log.child({ component: 'transport' }),
     identity: book.peerIdentity(),
+    softwareVersion: VERSION,
     snapshotSpool: spoolOpener(cfg.dataDir, log),
     tls: nodeTls.peer() === null ? null : { current: () => nodeTls.peer() as TlsMaterial },
   });

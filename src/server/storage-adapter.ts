@@ -1,4 +1,6 @@
 // The node's view of durable storage: what the drive loop persists, and what it recovers on start.
+import { checkDataFormat } from '../storage/data_format.ts';
+import { VERSION } from './version.ts';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
 import { Persister } from '../storage/persister.ts';
 import type { SnapshotFileLayout } from '../storage/snapshot_file.ts';
@@ -125,6 +127,8 @@ class PersisterStorage implements NodeStorage {
 }
 
 export async function openNodeStorage(dir: string): Promise<OpenedStorage> {
+  // Before the WAL is opened (which upgrades older folders in place): a newer format is left untouched.
+  checkDataFormat(dir, VERSION);
   const storage = new PersisterStorage(null, dir);
   const { persister, state, repaired } = await Persister.open(dir, { onSync: (info) => storage.onSync(info.fsyncMs) });
   storage.attach(persister);

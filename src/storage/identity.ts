@@ -37,6 +37,10 @@ export interface IdentityRecord {
   readonly initialMembers: readonly MemberRecord[];
   /** Incarnations of the other members, recorded the first time each connected. */
   readonly peerIncarnations: Readonly<Record<string, string>>;
+  /** The data format of the folder (data_format.ts); absent in folders written before 0.2.0. */
+  readonly dataFormat?: number;
+  /** The leasekv version that last opened the folder for writing (from 0.2.0 on). */
+  readonly writtenBy?: string;
 }
 
 function corrupt(dir: string, reason: string): StorageCorruptError {
@@ -88,7 +92,9 @@ function isRecord(r: unknown): r is IdentityRecord {
         typeof (m as MemberRecord).clientAddr === 'string',
     ) &&
     typeof x['peerIncarnations'] === 'object' &&
-    x['peerIncarnations'] !== null
+    x['peerIncarnations'] !== null &&
+    (x['dataFormat'] === undefined || (Number.isSafeInteger(x['dataFormat']) && (x['dataFormat'] as number) > 0)) &&
+    (x['writtenBy'] === undefined || typeof x['writtenBy'] === 'string')
   );
 }
 

@@ -136,8 +136,30 @@ test('handshake and snapshot frames round-trip', () => {
     round: 3,
   };
   const frames: Frame[] = [
-    { kind: 'hello', clusterId: 'c-1', from: 'n1', to: 'n2', clusterUid: 'ab12', incarnation: 'cd34' },
-    { kind: 'hello-ok' },
+    {
+      kind: 'hello',
+      version: 3,
+      minVersion: 2,
+      software: '0.2.0',
+      clusterId: 'c-1',
+      from: 'n1',
+      to: 'n2',
+      clusterUid: 'ab12',
+      incarnation: 'cd34',
+    },
+    {
+      kind: 'hello',
+      version: 2,
+      minVersion: 2,
+      software: '',
+      clusterId: 'c',
+      from: 'n1',
+      to: 'n2',
+      clusterUid: '',
+      incarnation: '',
+    },
+    { kind: 'hello-ok', version: 3, minVersion: 2, maxVersion: 3, software: '0.2.0' },
+    { kind: 'hello-ok', version: 2, minVersion: 2, maxVersion: 2, software: '' },
     { kind: 'refuse', reason: 'cluster id mismatch', code: 'identity' },
     { kind: 'snap-offer', id: tid, msg: snapMsg },
     { kind: 'snap-ack', id: tid, offset: 50, rejected: false },
@@ -236,7 +258,8 @@ test('FrameDecoder rejects a length over maxFrameBytes before buffering the body
 });
 
 test('a frame from a future protocol version is refused with a readable reason', () => {
-  const body = Uint8Array.from(encodeFrame({ kind: 'hello-ok' }).subarray(4));
+  const ok = { kind: 'hello-ok', version: 2, minVersion: 2, maxVersion: 2, software: '' } as const;
+  const body = Uint8Array.from(encodeFrame(ok).subarray(4));
   body[0] = 9;
   // Recompute the CRC so that only the version is wrong.
   const fixed = Buffer.from(body);

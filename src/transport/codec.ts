@@ -9,9 +9,19 @@ import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import type { Entry, Message, SnapshotMeta, SnapshotRequest } from '../raft/types.ts';
 import { ByteReader, ByteWriter } from '../util/bytes.ts';
+import {
+  FRAME_LAYOUT_VERSION,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  readHello,
+  readHelloOk,
+  writeHello,
+  writeHelloOk,
+  type HelloFrame,
+  type HelloOkFrame,
+} from './codec-hello.ts';
 
-// 2: hello carries the cluster id and the sender's incarnation; refuse carries a code.
-export const PROTOCOL_VERSION = 2;
+export { FRAME_LAYOUT_VERSION, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './codec-hello.ts';
 /** Length prefix + version + kind + CRC. */
 export const FRAME_OVERHEAD_BYTES = 4 + 1 + 1 + 4;
 const MAX_NODE_ID_BYTES = 255;
@@ -39,16 +49,8 @@ export interface TransferId {
 }
 
 export type Frame =
-  /** clusterId is the cluster token; clusterUid and incarnation the identity ('' when not used). */
-  | {
-      readonly kind: 'hello';
-      readonly clusterId: string;
-      readonly from: string;
-      readonly to: string;
-      readonly clusterUid: string;
-      readonly incarnation: string;
-    }
-  | { readonly kind: 'hello-ok' }
+  | HelloFrame
+  | HelloOkFrame
   /** code 'identity': the sender is not this cluster's member with this incarnation (fatal for a new member). */
   | { readonly kind: 'refuse'; readonly reason: string; readonly code: string }
   | { readonly kind: 'msg'; readonly msg: Message }
@@ -70,17 +72,14 @@ export function encodeFrame(f: Frame): Uint8Array {
   // written, dropped), so pooled slices are fine here.
   const w = scratch.reset();
   w.u32(0); // patched below
-  w.u8(PROTOCOL_VERSION);
+  w.u8(f.kind === 'hello' || f.kind === 'hello-ok' ? f.version : FRAME_LAYOUT_VERSION);
   w.u8(KIND[f.kind]);
   switch (f.kind) {
     case 'hello':
-      w.str(f.clusterId);
-      w.str(f.from);
-      w.str(f.to);
-      w.str(f.clusterUid);
-      w.str(f.incarnation);
+      writeHello(w, f);
       break;
     case 'hello-ok':
+      writeHelloOk(w, f);
       break;
     case 'refuse':
       w.str(f.reason);
@@ -205,23 +204,24 @@ function decodeFrameBodyUnsafe(body: Uint8Array): Frame {
   if (crc32(body.subarray(0, crcAt)) !== stored) throw new DecodeError('frame CRC mismatch');
   const r = new ByteReader(body.subarray(0, crcAt), fail);
   const version = r.u8('version');
-  if (version !== PROTOCOL_VERSION)
-    throw new DecodeError(`unsupported protocol version ${version} (mine is ${PROTOCOL_VERSION})`);
   const kind = r.u8('kind');
+  // A hello of any version from 2 on is read (its version-3 fields, ignoring what a newer version
+  // added after them), so that a newer dialer is told which versions this build speaks; the rest
+  // must carry a version this build speaks.
+  if (kind === KIND.hello && version >= MIN_PROTOCOL_VERSION) {
+    const f = readHello(r, version, nodeId);
+    if (f.minVersion > version) throw new DecodeError(`hello speaks versions ${f.minVersion} to ${version}`);
+    if (version <= PROTOCOL_VERSION) r.expectEnd('frame');
+    return f;
+  }
+  if (version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION)
+    throw new DecodeError(
+      `unsupported protocol version ${version} (this build speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION})`,
+    );
   let f: Frame;
   switch (kind) {
-    case KIND.hello:
-      f = {
-        kind: 'hello',
-        clusterId: r.str('clusterId'),
-        from: nodeId(r),
-        to: nodeId(r),
-        clusterUid: r.str('clusterUid'),
-        incarnation: r.str('incarnation'),
-      };
-      break;
     case KIND['hello-ok']:
-      f = { kind: 'hello-ok' };
+      f = readHelloOk(r, version);
       break;
     case KIND.refuse:
       f = { kind: 'refuse', reason: r.str('reason'), code: r.str('code') };

@@ -17,6 +17,7 @@ import { peerCertProblem, TLS_HANDSHAKE_BYTE } from './tls-check.ts';
 import { SnapshotReceiver, type OfferJudge, type SnapshotHandler } from './inbound-snapshot.ts';
 import { LimitedLog } from '../util/log-limit.ts';
 import { HTTP_ON_PEER_PORT, HTTP_ON_PEER_PORT_ANSWER, isHttpRequest } from './foreign.ts';
+import { chooseVersion, versionRefusal } from './version.ts';
 
 export type MessageHandler = (msg: Message) => void;
 export type { OfferJudge, OfferVerdict, SnapshotHandler } from './inbound-snapshot.ts';
@@ -227,6 +228,10 @@ export class InboundHub {
   /** Checks the first frame; returns the peer id, or null after refusing. */
   private handshake(sock: Socket, remote: string, f: Frame): NodeId | null {
     if (f.kind !== 'hello') return this.refuse(sock, remote, `expected hello, got ${f.kind}`);
+    const mine = this.opts.protocolVersions;
+    const version = chooseVersion(mine, f);
+    if (version === null)
+      return this.refuse(sock, remote, versionRefusal(mine, this.opts.softwareVersion, f), 'version');
     if (f.clusterId !== this.opts.clusterId) {
       // Neither token is echoed: the refusal goes to whoever connected. Code 'identity' makes a member
       // that has never seen an entry committed (a wrong --cluster-token on bootstrap or --join) stop
@@ -264,7 +269,12 @@ export class InboundHub {
     const previous = this.activeByPeer.get(f.from);
     if (previous !== undefined && previous !== sock) previous.destroy();
     this.activeByPeer.set(f.from, sock);
-    sock.write(encodeFrame({ kind: 'hello-ok' }));
+    const stats = this.cb.statsFor(f.from);
+    if (stats !== undefined) [stats.protocolVersion, stats.software] = [version, f.software];
+    // A version-2 hello-ok carries nothing: a protocol-2 dialer refuses any other.
+    const range = version >= 3 ? mine : { min: 2, max: 2 };
+    const software = version >= 3 ? this.opts.softwareVersion : '';
+    sock.write(encodeFrame({ kind: 'hello-ok', version, minVersion: range.min, maxVersion: range.max, software }));
     this.opts.logger.debug({ peer: f.from, remote }, `accepted connection from node ${f.from}`);
     return f.from;
   }

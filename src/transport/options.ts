@@ -1,7 +1,7 @@
 // PeerTransport configuration (validated once, with every limit explicit), stats and logger shape.
 import type { NodeId } from '../raft/types.ts';
 import { Buffer } from 'node:buffer';
-import { FRAME_OVERHEAD_BYTES, MAX_CLUSTER_ID_BYTES } from './codec.ts';
+import { FRAME_OVERHEAD_BYTES, MAX_CLUSTER_ID_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './codec.ts';
 import { memorySpool, type SpoolOpener } from './spool.ts';
 
 export interface PeerAddress {
@@ -98,6 +98,13 @@ export interface PeerTransportOptions {
   readonly tls?: PeerTls | null;
   /** A refusal (either side) or TLS failure with the same cause is logged at most once per this (default 60 s). */
   readonly refusalLogIntervalMs?: number;
+  /** The software version told to peers in the handshake (the server's package version; '' unknown). */
+  readonly softwareVersion?: string;
+  /**
+   * The peer protocol versions spoken (default MIN_PROTOCOL_VERSION..PROTOCOL_VERSION). Tests set
+   * another range to play a build of another version (version.ts; docs/operations.md).
+   */
+  readonly protocolVersions?: { readonly min: number; readonly max: number };
 }
 
 export type ResolvedOptions = Required<PeerTransportOptions>;
@@ -131,6 +138,8 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     tls: null,
     refusalLogIntervalMs: 60_000,
     snapshotSpool: memorySpool,
+    softwareVersion: '',
+    protocolVersions: { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
     ...o,
   };
   const int = (name: keyof ResolvedOptions, min: number, max: number): void => {
@@ -156,6 +165,11 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   int('maxSnapshotBytes', 1, 4096 * MIB);
   int('maxInboundConnections', 1, 100_000);
   int('refusalLogIntervalMs', 0, 3_600_000);
+  const pv = r.protocolVersions;
+  if (!Number.isSafeInteger(pv.min) || !Number.isSafeInteger(pv.max) || pv.min < 2 || pv.min > pv.max || pv.max > 255)
+    throw new TransportConfigError(`protocolVersions must be 2 <= min <= max <= 255, got ${pv.min}..${pv.max}`);
+  if (Buffer.byteLength(r.softwareVersion) > 64)
+    throw new TransportConfigError('softwareVersion must be at most 64 bytes');
   for (const [id, a] of r.peers) {
     if (id.length === 0) throw new TransportConfigError('peer id must be non-empty');
     if (a.host.length === 0 || !Number.isSafeInteger(a.port) || a.port < 1 || a.port > 65535) {
@@ -186,6 +200,10 @@ export interface PeerStats {
   snapshotOffersDeclined: number;
   queuedBytes: number;
   connected: boolean;
+  /** The peer protocol version of the last handshake with this peer, either way (0: none yet). */
+  protocolVersion: number;
+  /** The software version the peer gave in it ('' before version 3: an older leasekv, or none yet). */
+  software: string;
 }
 
 export function emptyStats(): PeerStats {
@@ -205,5 +223,7 @@ export function emptyStats(): PeerStats {
     snapshotOffersDeclined: 0,
     queuedBytes: 0,
     connected: false,
+    protocolVersion: 0,
+    software: '',
   };
 }

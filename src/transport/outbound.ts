@@ -23,6 +23,7 @@ import type { TlsMaterial } from './options.ts';
 import { badFrameReason } from './foreign.ts';
 import { peerCertProblem, tlsHint } from './tls-check.ts';
 import { LimitedLog } from '../util/log-limit.ts';
+import { buildName, fallbackVersion, helloFrame } from './version.ts';
 
 type LinkState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -49,6 +50,8 @@ export class OutboundLink {
   /** Refusals by the peer, by reason: logged once per refusalLogIntervalMs. */
   private readonly refusals: LimitedLog;
   private tlsContext: { material: TlsMaterial; context: SecureContext } | null = null;
+  /** The version offered in the next hello: the newest, or what an older peer said it speaks (version.ts). */
+  private helloVersion: number;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -57,6 +60,7 @@ export class OutboundLink {
     private readonly stats: PeerStats,
   ) {
     this.refusals = new LimitedLog(opts.logger, opts.refusalLogIntervalMs);
+    this.helloVersion = opts.protocolVersions.max;
   }
 
   start(): void {
@@ -170,17 +174,7 @@ export class OutboundLink {
         if (problem !== null) return this.fail(sock, `TLS: node ${this.peerId} is not trusted: ${problem}`);
       }
       this.state = 'handshaking';
-      const { clusterUid, incarnation } = this.opts.identity;
-      sock.write(
-        encodeFrame({
-          kind: 'hello',
-          clusterId: this.opts.clusterId,
-          from: this.opts.selfId,
-          to: this.peerId,
-          clusterUid,
-          incarnation,
-        }),
-      );
+      sock.write(encodeFrame(helloFrame(this.opts, this.peerId, this.helloVersion)));
       this.timer = setTimeout(() => this.fail(sock, 'handshake timeout'), this.opts.handshakeTimeoutMs);
     });
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
@@ -198,9 +192,8 @@ export class OutboundLink {
 
   /** One context per material (a reload replaces the material; the next dial uses it). */
   private secureContext(m: TlsMaterial): SecureContext {
-    if (this.tlsContext === null || this.tlsContext.material !== m) {
+    if (this.tlsContext?.material !== m)
       this.tlsContext = { material: m, context: createSecureContext({ cert: m.cert, key: m.key, ca: m.ca }) };
-    }
     return this.tlsContext.context;
   }
 
@@ -230,6 +223,8 @@ export class OutboundLink {
     this.socket = null;
     this.clearTimer();
     if (this.stats.connected) this.opts.logger.warn({ peer: this.peerId }, `connection to node ${this.peerId} lost`);
+    // It may come back as another build (a rolling upgrade): offer the newest version again.
+    if (this.stats.connected) this.helloVersion = this.opts.protocolVersions.max;
     this.stats.connected = false;
     this.ctl = [];
     if (this.snap !== null) this.snap.awaitingOfferAck = true;
@@ -251,21 +246,27 @@ export class OutboundLink {
     switch (f.kind) {
       case 'hello-ok':
         if (this.state !== 'handshaking') return this.fail(sock, 'unexpected hello-ok');
+        if (f.version > this.helloVersion || f.version < this.opts.protocolVersions.min)
+          return this.fail(sock, `hello-ok chose peer protocol ${f.version}, which was not offered`);
         this.clearTimer();
-        this.state = 'ready';
-        this.attempts = 0;
-        this.failureLogged = false;
-        this.refusals.clear();
+        [this.state, this.attempts, this.failureLogged] = ['ready', 0, false];
+        [this.stats.protocolVersion, this.stats.software, this.stats.connected] = [f.version, f.software, true];
         this.stats.connects++;
-        this.stats.connected = true;
+        this.refusals.clear();
         this.opts.logger.info(
-          { peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` },
-          `connected to node ${this.peerId}`,
+          { peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}`, protocol: f.version },
+          `connected to node ${this.peerId} (${buildName(f.software, f.version)}, peer protocol ${f.version})`,
         );
         if (this.snap !== null) this.offerSnapshot();
         this.scheduleFlush();
         return;
       case 'refuse': {
+        const older = fallbackVersion(f.reason, this.helloVersion, this.opts.protocolVersions.min);
+        if (older !== null) {
+          this.opts.logger.info({ peer: this.peerId }, `node ${this.peerId} speaks peer protocol ${older}; using it`);
+          [this.helloVersion, this.attempts] = [older, 0]; // and redial at once (the shortest backoff)
+          return void sock.destroy();
+        }
         // The reason is the other node's; logged once per cause and interval (it redials several times a second).
         this.refusals.warn(
           f.reason,

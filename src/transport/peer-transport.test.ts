@@ -250,6 +250,9 @@ test('garbage from the network closes that connection only; the node keeps servi
     const b = get(nodes, 'b');
     const hello = encodeFrame({
       kind: 'hello',
+      version: 3,
+      minVersion: 2,
+      software: '',
       clusterId: 'test-cluster',
       from: 'b',
       to: 'a',

@@ -1,0 +1,79 @@
+// Peer protocol version negotiation (codec.ts, version 3; docs/operations.md, "Upgrading").
+//
+// Each build speaks a range of versions. The dialer's hello offers its range; the acceptor picks the
+// newest both speak and says so in hello-ok, or refuses (code 'version') when the ranges do not meet.
+// Builds of protocol 2 know nothing of this: they refuse any hello whose version byte is not 2 with
+// 'unsupported protocol version N (mine is 2)' — the dialer then offers a version-2 hello on its next
+// dial, and the connection speaks 2. A rolling upgrade therefore works between adjacent builds in
+// either direction as long as their ranges overlap.
+import type { Frame } from './codec.ts';
+
+export interface ProtocolRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** What a protocol-2 build answers to a hello of another version (its codec's message, frozen). */
+const LEGACY_REFUSAL = /^unsupported protocol version \d+ \(mine is (\d+)\)$/;
+
+/** The version a refusing peer speaks if it is a protocol-2 build's version refusal, else null. */
+export function legacyPeerVersion(reason: string): number | null {
+  const m = LEGACY_REFUSAL.exec(reason);
+  return m === null ? null : Number(m[1]);
+}
+
+/** The version to offer next after a refusal: a protocol-2 build's, when we speak it; else null. */
+export function fallbackVersion(reason: string, offered: number, min: number): number | null {
+  const v = legacyPeerVersion(reason);
+  return v !== null && v < offered && v >= min ? v : null;
+}
+
+/** The version to speak with a dialer, or null when the ranges do not meet. */
+export function chooseVersion(mine: ProtocolRange, hello: Extract<Frame, { kind: 'hello' }>): number | null {
+  const v = Math.min(mine.max, hello.version);
+  return v >= Math.max(mine.min, hello.minVersion) ? v : null;
+}
+
+/** Names a build in a message: its software version, or what a hello without one says about it. */
+export function buildName(software: string, version: number): string {
+  return software !== '' ? `leasekv ${software}` : version <= 2 ? 'a leasekv of peer protocol 2 (0.1.x)' : 'leasekv';
+}
+
+/** The refusal of a dialer whose range does not meet ours: what to upgrade, in the operator's terms. */
+export function versionRefusal(
+  mine: ProtocolRange,
+  mySoftware: string,
+  hello: Extract<Frame, { kind: 'hello' }>,
+): string {
+  const theirs = `node ${hello.from} (${buildName(hello.software, hello.version)}) speaks peer protocol ${hello.minVersion} to ${hello.version}`;
+  const ours = `this node (${buildName(mySoftware, mine.max)}) speaks ${mine.min} to ${mine.max}`;
+  const older = hello.version < mine.min ? hello.from : 'this node';
+  return `peer protocol mismatch: ${theirs}, ${ours}; upgrade ${older} first, one release at a time (docs/operations.md, "Upgrading")`;
+}
+
+/** The hello a link sends: at `version`, with this build's oldest version and software version. */
+export function helloFrame(
+  opts: {
+    readonly clusterId: string;
+    readonly selfId: string;
+    readonly identity: { readonly clusterUid: string; readonly incarnation: string };
+    readonly softwareVersion: string;
+    readonly protocolVersions: ProtocolRange;
+  },
+  to: string,
+  version: number,
+): Frame {
+  const { clusterUid, incarnation } = opts.identity;
+  const legacy = version <= 2;
+  return {
+    kind: 'hello',
+    version,
+    minVersion: legacy ? version : opts.protocolVersions.min,
+    software: legacy ? '' : opts.softwareVersion,
+    clusterId: opts.clusterId,
+    from: opts.selfId,
+    to,
+    clusterUid,
+    incarnation,
+  };
+}
