@@ -26,6 +26,7 @@ import {
 import type { ResolvedIdentity } from './identity.ts';
 import { readIdentity } from '../storage/identity.ts';
 import { fetchJoinInfo } from './join.ts';
+import { refusalHandler } from './identity-refusal.ts';
 import { wireMembership } from './start-membership.ts';
 import { NodeTls } from './tls-files.ts';
 import type { TlsMaterial } from '../transport/options.ts';
@@ -308,19 +309,13 @@ async function startOnStorage(
     await transport.stop().catch(() => undefined);
     throw e;
   }
-  let refusedFatal = false;
-  book.setRefusedHandler((reason) => {
-    if (refusedFatal) return;
-    // A member that has seen entries committed belongs to a working cluster: the refusing peer is
-    // the stranger. One that never has is the stranger itself (wiped disk, other cluster): it stops.
-    if (node.raftStatus().commit > 0) {
-      log.error({ reason }, 'a peer refused this member for its identity');
-      return;
-    }
-    refusedFatal = true;
-    log.error({ reason }, 'a peer refused this member, which has never seen an entry committed: stopping');
-    node.events.emit('fatal', new StartRefusedError(reason));
-  });
+  book.setRefusedHandler(
+    refusalHandler(
+      log,
+      () => node.raftStatus().commit,
+      (e) => node.events.emit('fatal', e),
+    ),
+  );
   node.start();
   membership.start();
   const autoCompactor = new AutoCompactor(

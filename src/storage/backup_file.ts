@@ -92,7 +92,15 @@ export function decodeBackup(b: Uint8Array): DecodedBackup {
   if (b.length < MAGIC.length + 4 + HASH_BYTES)
     throw new BackupFileError(`not a leasekv backup: ${b.length} bytes is too short`);
   for (let i = 0; i < MAGIC.length; i++) {
-    if (b[i] !== MAGIC[i]) throw new BackupFileError('not a leasekv backup (bad magic; expected LKVBAK01)');
+    if (b[i] === MAGIC[i]) continue;
+    // A data dir's snapshot.snap is not a backup: it has no cluster token or members, and a copy of a
+    // running member's is no consistent state of the cluster.
+    const snap = Buffer.from(b.subarray(0, 8)).toString('latin1') === 'LKVSNAP1';
+    throw new BackupFileError(
+      snap
+        ? "not a leasekv backup but a data dir's snapshot file (LKVSNAP1): take a backup with `leasekv snapshot save FILE` from the running cluster"
+        : 'not a leasekv backup (bad magic; expected LKVBAK01)',
+    );
   }
   const bodyEnd = b.length - HASH_BYTES;
   const want = createHash('sha256').update(b.subarray(0, bodyEnd)).digest();

@@ -81,3 +81,38 @@ test('snapshot restore into a data dir that is a file, or under one: one line, e
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('snapshot status and restore of a folder, or of a data dir snapshot.snap: what it is, not EISDIR', async () => {
+  // Session 12 audit: a folder gave 'EISDIR: illegal operation on a directory, read', and a data dir's
+  // snapshot.snap (the file an operator may take for a backup) only 'bad magic'.
+  const root = mkdtempSync(join(tmpdir(), 'leasekv-snapfiles-'));
+  try {
+    const snap = join(root, 'snapshot.snap');
+    writeFileSync(snap, Buffer.concat([Buffer.from('LKVSNAP1'), Buffer.alloc(64)]));
+    const restore = [
+      '--data-dir',
+      join(root, 'd'),
+      '--id',
+      'n1',
+      '--peers',
+      'n1=127.0.0.1:7101',
+      '--cluster-token',
+      'new',
+    ];
+    for (const [args, want] of [
+      [['snapshot', 'status', root], /^leasekv snapshot status: .*: a folder, not a backup file/],
+      [['snapshot', 'restore', root, ...restore], /^leasekv snapshot restore: .*: a folder, not a backup file/],
+      [
+        ['snapshot', 'restore', snap, ...restore],
+        /not a leasekv backup but a data dir's snapshot file .*snapshot save/,
+      ],
+    ] as const) {
+      const r = await leasekv([...args]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, want);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

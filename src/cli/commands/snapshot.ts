@@ -85,7 +85,7 @@ function status(argv: string[]): number {
   const file = positionals[0]!;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readBackupFile(file);
   } catch (e) {
     fail(`${file}: ${(e as Error).message}`);
   }
@@ -110,6 +110,13 @@ function status(argv: string[]): number {
     json: () => ({ file, ...summary(b) }),
   });
   return 0;
+}
+
+/** The backup file's bytes; a folder is named as one (reading it said only EISDIR). */
+function readBackupFile(file: string): Uint8Array {
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === true)
+    throw new BackupFileError(`a folder, not a backup file (\`leasekv snapshot save FILE\` writes one)`);
+  return readFileSync(file);
 }
 
 function withFile<T>(file: string, fn: () => T): T {
@@ -252,7 +259,7 @@ async function restore(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const b = withFile(file, () => verifyBackup(readFileSync(file)));
+    const b = withFile(file, () => verifyBackup(readBackupFile(file)));
     await restoreDataDir(cfg, b);
     process.stdout.write(
       `restored ${file} (index ${b.header.index}, ${b.header.keys} keys) into ${cfg.dataDir} as member ${cfg.id} of a new cluster ${[...cfg.peers.keys()].join(',')} with cluster token '${cfg.clusterToken}'\n`,
