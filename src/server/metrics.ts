@@ -5,6 +5,8 @@
 // scrape time), the transport's cumulative counters (turned into counter increments at scrape time)
 // and the disk's fsync latencies (drained into a histogram every second, which also bounds the list
 // the storage keeps until someone drains it).
+import { clusterProtocolVersion } from '../transport/version.ts';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../transport/codec.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftEvent, Role } from '../raft/types.ts';
@@ -24,6 +26,8 @@ const FSYNC_DRAIN_INTERVAL_MS = 1000;
 
 /** prom-client's event-loop sampler's period (its series are not exported): about 12 days. */
 const DEFAULT_LAG_PRECISION_MS = 2 ** 30;
+
+const PROTOCOL_RANGE = { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION };
 
 export interface NodeMetrics {
   readonly registry: Registry;
@@ -381,6 +385,14 @@ function registerPeerMetrics(registers: Registry[], parts: NodeParts): void {
       this.reset();
       for (const [peer, s] of Object.entries(parts.peerStats().peers))
         this.set({ peer, software: s.software }, s.protocolVersion);
+    },
+  });
+  new Gauge({
+    name: 'leasekv_cluster_protocol_version',
+    help: 'The newest peer protocol every member is known to speak (the lowest spoken with a peer; the oldest this build speaks while one is unreached)',
+    registers,
+    collect() {
+      this.set(clusterProtocolVersion(PROTOCOL_RANGE, Object.values(parts.peerStats().peers)));
     },
   });
 }

@@ -13,7 +13,7 @@ import { decodeFrameBody, encodeFrame, FRAME_LAYOUT_VERSION, PROTOCOL_VERSION, t
 import { FrameDecoder } from './frame-decoder.ts';
 import { PeerTransport, type PeerTransportOptions } from './peer-transport.ts';
 import { captureLogger, heartbeat, type LogLine } from './test-helpers.ts';
-import { fallbackVersion } from './version.ts';
+import { clusterProtocolVersion, fallbackVersion } from './version.ts';
 
 const LEGACY = {
   /** hello from n1 to n2, cluster token 'tok', no identity. */
@@ -244,4 +244,12 @@ test('a protocol-2 dialer is answered with the version-2 hello-ok it reads, and 
     s.destroy();
     await t.stop();
   }
+});
+
+test('the cluster version is the lowest version spoken with any member, the oldest while one is unknown', () => {
+  const mine = { min: 2, max: 3 };
+  assert.equal(clusterProtocolVersion(mine, []), 3);
+  assert.equal(clusterProtocolVersion(mine, [{ protocolVersion: 3 }, { protocolVersion: 3 }]), 3);
+  assert.equal(clusterProtocolVersion(mine, [{ protocolVersion: 3 }, { protocolVersion: 2 }]), 2);
+  assert.equal(clusterProtocolVersion(mine, [{ protocolVersion: 3 }, { protocolVersion: 0 }]), 2);
 });

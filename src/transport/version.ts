@@ -77,3 +77,19 @@ export function helloFrame(
     incarnation,
   };
 }
+
+/**
+ * The cluster's protocol version as this node knows it (etcd's "cluster version"): the newest every
+ * member is known to speak — the lowest version of this node's last handshake with each peer, and
+ * the oldest this build speaks while a peer has not been reached. A change to what members exchange
+ * (a message, log entry or snapshot format) may be used only once this reaches the version that
+ * brought it; none does yet (docs/operations.md, "Upgrading").
+ */
+export function clusterProtocolVersion(
+  mine: ProtocolRange,
+  peers: Iterable<{ readonly protocolVersion: number }>,
+): number {
+  let v = mine.max;
+  for (const p of peers) v = Math.min(v, p.protocolVersion === 0 ? mine.min : p.protocolVersion);
+  return v;
+}
