@@ -1,4 +1,6 @@
 // `leasekv wal inspect`: reports a folder's contents, a torn tail (without repairing it) and corruption.
+import { DATA_FORMAT } from '../../storage/data_format.ts';
+import { writeIdentity } from '../../storage/identity.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -152,4 +154,39 @@ test('wal: -w table|json, typos suggested, usage errors exit 2, --help exits 0',
     assert.equal(h.code, 0, argv.join(' '));
     assert.match(h.out, /usage: leasekv wal inspect DIR/);
   }
+});
+
+test('wal inspect says the data format: not recorded before 0.2.0, the marker after, a newer one refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-inspect-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { wal } = Wal.open(new RealFs(), dir, { segmentSizeBytes: 2048 });
+  wal.append([{ index: 1, term: 1, type: 1, data: new Uint8Array(0) }], { term: 1, votedFor: 'n1', commit: 1 });
+  wal.close();
+  const base = {
+    clusterId: 'c',
+    clusterToken: 't',
+    memberId: 'n1',
+    incarnation: 'i',
+    how: 'bootstrap',
+    createdAt: '2026-12-03T00:00:00.000Z',
+    initialMembers: [{ id: 'n1', peerAddr: 'h:1', clientAddr: 'h:2' }],
+    peerIncarnations: {},
+  } as const;
+  writeIdentity(dir, base);
+  assert.match(
+    (await capture(t, ['inspect', dir])).out,
+    /^data format +not recorded \(written before leasekv 0\.2\.0/m,
+  );
+  writeIdentity(dir, { ...base, dataFormat: DATA_FORMAT, writtenBy: '0.2.0' });
+  assert.match(
+    (await capture(t, ['inspect', dir])).out,
+    new RegExp(`^data format +${DATA_FORMAT}, last opened by leasekv 0\\.2\\.0$`, 'm'),
+  );
+  writeIdentity(dir, { ...base, dataFormat: DATA_FORMAT + 1, writtenBy: '9.0.0' });
+  const newer = await capture(t, ['inspect', dir]);
+  assert.equal(newer.code, 1);
+  assert.match(
+    newer.err,
+    /is in data format \d+, last written by leasekv 9\.0\.0; this leasekv .* reads data formats 1 to \d+/,
+  );
 });

@@ -1,5 +1,13 @@
 // `leasekv wal inspect DIR`: prints what a node's data folder holds — hard state, snapshot metadata,
 // segments and log entries — without changing it (a torn tail is reported, not repaired).
+import {
+  checkDataFormat,
+  DATA_FORMAT,
+  DataFormatError,
+  MIN_DATA_FORMAT,
+  readDataFormat,
+} from '../../storage/data_format.ts';
+import { VERSION } from '../../server/version.ts';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../../raft/types.ts';
@@ -111,9 +119,17 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   let r;
+  let format: ReturnType<typeof readDataFormat>;
   try {
+    // A newer format's records may not be readable here: say so rather than misreport them.
+    format = readDataFormat(dir);
+    checkDataFormat(dir, VERSION);
     r = recoverDir(fs, dir);
   } catch (e) {
+    if (e instanceof DataFormatError) {
+      console.error(`leasekv wal: ${e.message}`);
+      return 1;
+    }
     if (e instanceof StorageCorruptError) {
       if (args.json)
         console.log(JSON.stringify({ corrupt: { file: e.file, offset: e.offset, reason: e.reason } }, null, 2));
@@ -127,6 +143,7 @@ export async function run(argv: string[]): Promise<number> {
   const shown = entries.slice(start, start + limit);
   if (args.json) {
     const out = {
+      dataFormat: format,
       hardState: r.hardState,
       snapshot: r.snapshot,
       firstIndex: r.log.baseIndex + 1,
@@ -146,6 +163,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const h = r.hardState;
   console.log(`data folder   ${dir}`);
+  console.log(
+    `data format   ${format === null ? `not recorded (written before leasekv 0.2.0: ${MIN_DATA_FORMAT} to ${DATA_FORMAT})` : `${format.format}, last opened by leasekv ${format.writtenBy || '?'}`}`,
+  );
   console.log(`hard state    term ${h.term}, voted for ${h.votedFor ?? '-'}, commit ${h.commit}`);
   console.log(
     `snapshot      ${r.snapshot === null ? 'none' : `index ${r.snapshot.index}, term ${r.snapshot.term}, voters ${r.snapshot.confState.voters.join(',')}${r.snapshot.confState.learners.length > 0 ? `, learners ${r.snapshot.confState.learners.join(',')}` : ''}`}`,
