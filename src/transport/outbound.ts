@@ -23,7 +23,7 @@ import type { TlsMaterial } from './options.ts';
 import { badFrameReason } from './foreign.ts';
 import { peerCertProblem, tlsHint } from './tls-check.ts';
 import { LimitedLog } from '../util/log-limit.ts';
-import { buildName, fallbackVersion, helloFrame } from './version.ts';
+import { buildName, fallbackVersion, helloFrame, nextHello, type HelloPlan } from './version.ts';
 
 type LinkState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -50,8 +50,8 @@ export class OutboundLink {
   /** Refusals by the peer, by reason: logged once per refusalLogIntervalMs. */
   private readonly refusals: LimitedLog;
   private tlsContext: { material: TlsMaterial; context: SecureContext } | null = null;
-  /** The version offered in the next hello: the newest, or what an older peer said it speaks (version.ts). */
-  private helloVersion: number;
+  /** The version offered in the next hello: the newest, or what a protocol-2 peer just said it speaks (version.ts). */
+  private hello: HelloPlan;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -60,7 +60,7 @@ export class OutboundLink {
     private readonly stats: PeerStats,
   ) {
     this.refusals = new LimitedLog(opts.logger, opts.refusalLogIntervalMs);
-    this.helloVersion = opts.protocolVersions.max;
+    this.hello = { version: opts.protocolVersions.max, fellBack: false };
   }
 
   start(): void {
@@ -174,7 +174,7 @@ export class OutboundLink {
         if (problem !== null) return this.fail(sock, `TLS: node ${this.peerId} is not trusted: ${problem}`);
       }
       this.state = 'handshaking';
-      sock.write(encodeFrame(helloFrame(this.opts, this.peerId, this.helloVersion)));
+      sock.write(encodeFrame(helloFrame(this.opts, this.peerId, this.hello.version)));
       this.timer = setTimeout(() => this.fail(sock, 'handshake timeout'), this.opts.handshakeTimeoutMs);
     });
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
@@ -223,8 +223,7 @@ export class OutboundLink {
     this.socket = null;
     this.clearTimer();
     if (this.stats.connected) this.opts.logger.warn({ peer: this.peerId }, `connection to node ${this.peerId} lost`);
-    // It may come back as another build (a rolling upgrade): offer the newest version again.
-    if (this.stats.connected) this.helloVersion = this.opts.protocolVersions.max;
+    this.hello = nextHello(this.hello, this.opts.protocolVersions.max);
     this.stats.connected = false;
     this.ctl = [];
     if (this.snap !== null) this.snap.awaitingOfferAck = true;
@@ -246,7 +245,7 @@ export class OutboundLink {
     switch (f.kind) {
       case 'hello-ok':
         if (this.state !== 'handshaking') return this.fail(sock, 'unexpected hello-ok');
-        if (f.version > this.helloVersion || f.version < this.opts.protocolVersions.min)
+        if (f.version > this.hello.version || f.version < this.opts.protocolVersions.min)
           return this.fail(sock, `hello-ok chose peer protocol ${f.version}, which was not offered`);
         this.clearTimer();
         [this.state, this.attempts, this.failureLogged] = ['ready', 0, false];
@@ -261,10 +260,10 @@ export class OutboundLink {
         this.scheduleFlush();
         return;
       case 'refuse': {
-        const older = fallbackVersion(f.reason, this.helloVersion, this.opts.protocolVersions.min);
+        const older = fallbackVersion(f.reason, this.hello.version, this.opts.protocolVersions.min);
         if (older !== null) {
           this.opts.logger.info({ peer: this.peerId }, `node ${this.peerId} speaks peer protocol ${older}; using it`);
-          [this.helloVersion, this.attempts] = [older, 0]; // and redial at once (the shortest backoff)
+          [this.hello, this.attempts] = [{ version: older, fellBack: true }, 0]; // redial at once
           return void sock.destroy();
         }
         // The reason is the other node's; logged once per cause and interval (it redials several times a second).

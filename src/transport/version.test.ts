@@ -13,7 +13,7 @@ import { decodeFrameBody, encodeFrame, FRAME_LAYOUT_VERSION, PROTOCOL_VERSION, t
 import { FrameDecoder } from './frame-decoder.ts';
 import { PeerTransport, type PeerTransportOptions } from './peer-transport.ts';
 import { captureLogger, heartbeat, type LogLine } from './test-helpers.ts';
-import { clusterProtocolVersion, fallbackVersion } from './version.ts';
+import { clusterProtocolVersion, fallbackVersion, nextHello } from './version.ts';
 
 const LEGACY = {
   /** hello from n1 to n2, cluster token 'tok', no identity. */
@@ -252,4 +252,11 @@ test('the cluster version is the lowest version spoken with any member, the olde
   assert.equal(clusterProtocolVersion(mine, [{ protocolVersion: 3 }, { protocolVersion: 3 }]), 3);
   assert.equal(clusterProtocolVersion(mine, [{ protocolVersion: 3 }, { protocolVersion: 2 }]), 2);
   assert.equal(clusterProtocolVersion(mine, [{ protocolVersion: 3 }, { protocolVersion: 0 }]), 2);
+});
+
+test('a fallback to version 2 is for the next dial only; after it the newest version is offered again', () => {
+  const fell = { version: 2, fellBack: true };
+  const used = nextHello(fell, 3); // the fallback dial's connection ended (or failed: the peer restarting)
+  assert.deepEqual(used, { version: 2, fellBack: false });
+  assert.deepEqual(nextHello(used, 3), { version: 3, fellBack: false });
 });

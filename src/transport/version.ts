@@ -28,6 +28,21 @@ export function fallbackVersion(reason: string, offered: number, min: number): n
   return v !== null && v < offered && v >= min ? v : null;
 }
 
+/** What a link offers in its next hello; fellBack: a protocol-2 peer has just said it speaks only 2. */
+export interface HelloPlan {
+  readonly version: number;
+  readonly fellBack: boolean;
+}
+
+/**
+ * The plan once a connection has ended: the fallback for the very next dial only, else the newest
+ * version again — the peer may come back as another build (a rolling upgrade), and a fallback whose
+ * dial failed (the peer restarting) must not stick to a peer that now speaks more.
+ */
+export function nextHello(h: HelloPlan, max: number): HelloPlan {
+  return { version: h.fellBack ? h.version : max, fellBack: false };
+}
+
 /** The version to speak with a dialer, or null when the ranges do not meet. */
 export function chooseVersion(mine: ProtocolRange, hello: Extract<Frame, { kind: 'hello' }>): number | null {
   const v = Math.min(mine.max, hello.version);
