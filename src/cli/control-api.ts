@@ -4,7 +4,8 @@
 // preflight) — and the JSON answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export type ProcessState = 'running' | 'paused' | 'stopped';
+/** 'removed': removed from the cluster (its id never rejoins): not started, never restarted. */
+export type ProcessState = 'running' | 'paused' | 'stopped' | 'removed';
 export interface NodeControlState {
   readonly id: string;
   readonly state: ProcessState;

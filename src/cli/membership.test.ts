@@ -103,7 +103,7 @@ test(
       const rm = await post('/nodes/n4/remove-member');
       const gone = (await rm.json()) as { state: string };
       assert.equal(rm.status, 200, JSON.stringify(gone));
-      assert.equal(gone.state, 'stopped');
+      assert.equal(gone.state, 'removed');
       assert.throws(() => process.kill(st.pid, 0), "n4's process has exited");
       await waitMembers(client, 'n4 removed', (ms) => !ms.some((m) => m.id === 'n4'));
       assert.ok(!cluster.supervisor.states().some((s) => s.id === 'n4'), 'the supervisor no longer lists n4');

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { startSupervisor, type Supervisor } from './supervisor.ts';
-import { freePort } from '../testkit/wait.ts';
+import { freePort, waitFor } from '../testkit/wait.ts';
+import { EXIT_MEMBER_REMOVED } from '../server/removal.ts';
 
 let sup: Supervisor | null = null;
 const echoes: Server[] = [];
@@ -159,4 +160,47 @@ test('supervisor control API: a Host other than its own address is refused (DNS 
   assert.equal(sup.states().find((s) => s.id === 'c')?.state, 'running', 'refused requests changed nothing');
   assert.equal(await withHost('GET', '/nodes', `127.0.0.1:${port}`), 200);
   assert.equal(await withHost('GET', '/nodes', `localhost:${port}`), 200);
+});
+
+test('supervisor: a member whose process exits with EXIT_MEMBER_REMOVED is shown removed and not restarted; removed members are never started, added ones are, without proxies', async () => {
+  const spawned: string[] = [];
+  const exitCode = new Map<string, number>([['b', EXIT_MEMBER_REMOVED]]);
+  const s = await startSupervisor({
+    nodes: ['a', 'b', 'c'].map((id, i) => ({
+      id,
+      clientAddr: `127.0.0.1:${40_000 + i}`,
+      peerAddr: `127.0.0.1:${40_100 + i}`,
+    })),
+    added: [{ id: 'd', clientAddr: '127.0.0.1:40003', peerAddr: '127.0.0.1:40103' }],
+    removed: ['c'],
+    controlPort: 0,
+    stopTimeoutMs: 2000,
+    spawn(id, routes) {
+      spawned.push(`${id}:${routes === '' ? 'direct' : 'proxied'}`);
+      const code = exitCode.get(id);
+      return spawn(
+        process.execPath,
+        [
+          '-e',
+          code === undefined
+            ? 'setInterval(() => {}, 1000); process.on("SIGTERM", () => process.exit(0))'
+            : `process.exit(${code})`,
+        ],
+        { stdio: 'ignore' },
+      );
+    },
+  });
+  try {
+    assert.deepEqual(spawned.sort(), ['a:proxied', 'b:proxied', 'd:direct']);
+    await waitFor('b exits', 10_000, () => s.states().find((st) => st.id === 'b')?.state === 'removed');
+    const byId = new Map(s.states().map((st) => [st.id, st]));
+    assert.equal(byId.get('a')?.state, 'running');
+    assert.equal(byId.get('c')?.state, 'removed');
+    assert.equal(byId.get('d')?.state, 'running');
+    assert.match(byId.get('b')?.lastExit ?? '', /code 3: removed from the cluster/);
+    await assert.rejects(s.act('b', 'restart'), /b was removed from the cluster: its id can never rejoin/);
+    await assert.rejects(s.act('c', 'restart'), /c was removed from the cluster/);
+  } finally {
+    await s.close();
+  }
 });

@@ -17,6 +17,8 @@
 //   POST /members/add                             → the new member's NodeControlState (issue 12)
 // Members added through the control API dial and are dialled directly (no fault proxy), so they
 // cannot be isolated; remove-member removes the member from the cluster, then stops its process.
+// A member whose process exits with EXIT_MEMBER_REMOVED (it learnt it was removed, server/removal.ts)
+// is shown as 'removed' and never restarted; so are the removed members `up` was told of at start.
 // POSTs need the header `x-leasekv-control: 1`, which makes a browser send a CORS preflight; the
 // preflight and every answer allow only the nodes' own origins (the dashboard pages), so another web
 // page open in the same browser cannot drive the cluster. Every request must also name the server
@@ -29,6 +31,7 @@ import type { AddressInfo } from 'node:net';
 import { assert } from '../util/assert.ts';
 import { ControlConflictError, handleControl, type ControlAction, type NodeControlState } from './control-api.ts';
 import { startGatedProxy, type GatedProxy } from './gated-proxy.ts';
+import { EXIT_MEMBER_REMOVED } from '../server/removal.ts';
 
 export {
   CONTROL_ACTIONS,
@@ -81,6 +84,10 @@ export interface SupervisorOptions {
     add(taken: readonly string[]): Promise<SupervisedNode>;
     remove(id: string): Promise<void>;
   };
+  /** Members added since the cluster was bootstrapped (a re-run of up): started like add-member's, no proxy. */
+  readonly added?: readonly SupervisedNode[];
+  /** Ids among `nodes` removed from the cluster since: never started, shown as 'removed'. */
+  readonly removed?: readonly string[];
   /** How long a graceful stop (SIGTERM) may take before SIGKILL. Default 10 s. */
   readonly stopTimeoutMs?: number;
 }
@@ -106,7 +113,23 @@ interface Member {
   isolated: boolean;
   lastExit: string;
   stoppedByControl: boolean;
+  /** Removed from the cluster (its exit code said so, or up was told at start): never started again. */
+  removed: boolean;
   exited: Promise<void>;
+}
+
+function newMember(node: SupervisedNode, added: boolean, removed: boolean): Member {
+  return {
+    node,
+    added,
+    child: null,
+    paused: false,
+    isolated: false,
+    lastExit: '',
+    stoppedByControl: false,
+    removed,
+    exited: Promise.resolve(),
+  };
 }
 
 function splitHostPort(addr: string): { host: string; port: number } {
@@ -133,17 +156,8 @@ export function proxyOffset(from: number, to: number, n: number): number {
 export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const members = new Map<string, Member>();
-  for (const n of opts.nodes)
-    members.set(n.id, {
-      node: n,
-      added: false,
-      child: null,
-      paused: false,
-      isolated: false,
-      lastExit: '',
-      stoppedByControl: false,
-      exited: Promise.resolve(),
-    });
+  for (const n of opts.nodes) members.set(n.id, newMember(n, false, opts.removed?.includes(n.id) ?? false));
+  for (const n of opts.added ?? []) members.set(n.id, newMember(n, true, false));
   // pair key `${from}>${to}`: the proxy node `from` dials to reach `to`.
   const proxies = new Map<string, GatedProxy>();
   const server = createServer();
@@ -180,7 +194,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const controlPort = (server.address() as AddressInfo).port;
   const controlUrl = `http://127.0.0.1:${controlPort}`;
   const allowedHosts: ReadonlySet<string> = new Set([`127.0.0.1:${controlPort}`, `localhost:${controlPort}`]);
-  const allowedOrigins = new Set(opts.nodes.flatMap((n) => dashboardOrigins(n.clientAddr)));
+  const allowedOrigins = new Set([...members.values()].flatMap((m) => dashboardOrigins(m.node.clientAddr)));
 
   /** --peer-routes of `id`: the proxy it dials for every other member. */
   const routesFor = (id: string): string =>
@@ -191,7 +205,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
 
   const state = (m: Member): NodeControlState => ({
     id: m.node.id,
-    state: m.child === null ? 'stopped' : m.paused ? 'paused' : 'running',
+    state: m.child !== null ? (m.paused ? 'paused' : 'running') : m.removed ? 'removed' : 'stopped',
     isolated: m.isolated,
     pid: m.child?.pid ?? null,
     lastExit: m.lastExit,
@@ -209,6 +223,10 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
         if (m.child === child) m.child = null;
         m.paused = false;
         m.lastExit = signal ?? `code ${code ?? '?'}`;
+        if (code === EXIT_MEMBER_REMOVED) {
+          m.removed = true;
+          m.lastExit += ': removed from the cluster';
+        }
         opts.onExit?.(m.node.id, code, signal);
         resolve();
       });
@@ -247,6 +265,10 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
         await stopMember(m, 'SIGKILL');
         break;
       case 'restart':
+        if (m.removed)
+          throw new ControlConflictError(
+            `${id} was removed from the cluster: its id can never rejoin, so it is not restarted`,
+          );
         await stopMember(m, 'SIGTERM');
         launch(m);
         break;
@@ -271,6 +293,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       case 'remove-member': {
         if (opts.membership === undefined) throw new ControlConflictError('this supervisor does not change membership');
         await opts.membership.remove(id);
+        m.removed = true;
         m.stoppedByControl = true;
         await stopMember(m, 'SIGTERM');
         const st = state(m);
@@ -289,16 +312,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     changing = true;
     try {
       const node = await opts.membership.add([...members.keys()]);
-      const m: Member = {
-        node,
-        added: true,
-        child: null,
-        paused: false,
-        isolated: false,
-        lastExit: '',
-        stoppedByControl: false,
-        exited: Promise.resolve(),
-      };
+      const m = newMember(node, true, false);
       members.set(node.id, m);
       for (const o of dashboardOrigins(node.clientAddr)) allowedOrigins.add(o);
       launch(m);
@@ -317,7 +331,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       addMember,
     }),
   );
-  for (const m of members.values()) launch(m);
+  for (const m of members.values()) if (!m.removed) launch(m);
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>

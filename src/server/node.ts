@@ -67,8 +67,17 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
 
   // ---- the client API (KvBackend) ---------------------------------------------------------------
 
+  /** Set once this member knows it was removed from the cluster (start-removal.ts): every request is refused. */
+  #removed: string | null = null;
+
+  /** This member was removed from the cluster: requests get UnavailableError(`why`) until it stops. */
+  markRemoved(why: string): void {
+    this.#removed ??= why;
+  }
+
   private admit(): void {
     if (this.stopped) throw new UnavailableError('node is stopping');
+    if (this.#removed !== null) throw new UnavailableError(this.#removed);
     if (this.inFlight >= this.cfg.maxPendingRequests) {
       throw new OverloadedError(`too many pending requests (${this.cfg.maxPendingRequests}); retry later`);
     }

@@ -1,5 +1,6 @@
 // Membership on a running node (start.ts): the Cluster service's backend, the transport's peers
-// following the configuration in force, and the incarnations of added members.
+// following the configuration in force, and the incarnations of added members. What a node does
+// once it is removed itself is in start-removal.ts.
 import type { Logger } from 'pino';
 import type { PeerTransport } from '../transport/peer-transport.ts';
 import type { NodeConfig, HostPort } from './config.ts';
@@ -52,7 +53,6 @@ export function wireMembership(
   }
   book.setAddedIncarnations((id) => membership.addedIncarnation(id));
   node.setMembersView(() => membership.view(node.raftStatus().confState));
-  let removedLogged = false;
   // A departed member keeps its links for two election timeouts (departing-peers.ts).
   const departing = new DepartingPeers<HostPort>(2 * cfg.electionTimeoutMaxMs);
   let recheck: NodeJS.Timeout | null = null;
@@ -75,12 +75,6 @@ export function wireMembership(
     if (recheck !== null) clearTimeout(recheck);
     recheck = links.recheckAtMs === null ? null : setTimeout(syncPeers, links.recheckAtMs - now + 1);
     recheck?.unref();
-    if ((cs.removed ?? []).includes(cfg.id) && !removedLogged) {
-      removedLogged = true;
-      log.warn(
-        'this member has been removed from the cluster: it no longer votes nor serves; stop it (its id can never rejoin)',
-      );
-    }
   };
   node.events.on('conf-entry', (cc: ConfChange) => {
     membership.noteEntry(cc);

@@ -26,8 +26,8 @@ import {
 import type { ResolvedIdentity } from './identity.ts';
 import { readIdentity } from '../storage/identity.ts';
 import { fetchJoinInfo } from './join.ts';
-import { refusalHandler } from './identity-refusal.ts';
 import { wireMembership } from './start-membership.ts';
+import { wireRemoval, type RemovalWiring } from './start-removal.ts';
 import { NodeTls } from './tls-files.ts';
 import type { TlsMaterial } from '../transport/options.ts';
 import type { ClientTlsMaterial } from './api/front.ts';
@@ -207,6 +207,7 @@ async function startOnStorage(
     },
     opened.fresh ? 'starting a new member' : 'recovered from the data dir',
   );
+  let removal: RemovalWiring | null = null;
   const transport = new PeerTransport({
     selfId: cfg.id,
     clusterId: cfg.clusterToken,
@@ -223,7 +224,7 @@ async function startOnStorage(
     reconnectBackoffMinMs: Math.max(10, Math.floor(cfg.heartbeatIntervalMs / 2)),
     reconnectBackoffMaxMs: Math.max(100, cfg.electionTimeoutMinMs),
     logger: log.child({ component: 'transport' }),
-    identity: book.peerIdentity(),
+    identity: { ...book.peerIdentity(), onRemoved: (peer, n) => removal?.notice(peer, n) },
     softwareVersion: VERSION,
     snapshotSpool: spoolOpener(cfg.dataDir, log),
     tls: nodeTls.peer() === null ? null : { current: () => nodeTls.peer() as TlsMaterial },
@@ -236,6 +237,7 @@ async function startOnStorage(
   });
   transport.onSnapshotOffer((_from, msg) => node.judgeSnapshotOffer(msg));
   const membership = wireMembership(node, transport, cfg, resolved, opened, log);
+  removal = wireRemoval(node, transport, cfg, book, opened, log); // throws if removed in its data
   if (!resolved.book.createdNow && (flags.peersGiven || flags.clientAddrs.size > 0)) {
     const inForce = membership.view(node.raftStatus().confState).filter((m) => m.peerAddr !== '');
     checkFlags(flags, membersOf(inForce), resolved.book.record.clusterId);
@@ -309,13 +311,6 @@ async function startOnStorage(
     await transport.stop().catch(() => undefined);
     throw e;
   }
-  book.setRefusedHandler(
-    refusalHandler(
-      log,
-      () => node.raftStatus().commit,
-      (e) => node.events.emit('fatal', e),
-    ),
-  );
   node.start();
   membership.start();
   const autoCompactor = new AutoCompactor(
@@ -361,6 +356,7 @@ async function startOnStorage(
         // Requests already failed by the node (a storage error) get their answers out first.
         await api.close({ drainMs: 1000 });
         membership.stop();
+        removal?.stop();
         node.stop();
         loopLag.close();
         await transport.stop();
@@ -391,5 +387,6 @@ async function startOnStorage(
   };
   // From here a stop asked for is the caller's: the node serves, and stop() above stops it.
   await opts.checkpoint?.('serving');
+  removal.start(); // a removal or identity refusal learnt from here (or while starting) is 'fatal'
   return { node, api, log, stop, reloadTls };
 }

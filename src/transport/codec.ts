@@ -51,7 +51,10 @@ export interface TransferId {
 export type Frame =
   | HelloFrame
   | HelloOkFrame
-  /** code 'identity': the sender is not this cluster's member with this incarnation (fatal for a new member). */
+  /**
+   * code 'identity': the sender is not this cluster's member with this incarnation (fatal for a new
+   * member); 'removed …': the sender was removed for good (removal-notice.ts; the code carries the notice).
+   */
   | { readonly kind: 'refuse'; readonly reason: string; readonly code: string }
   | { readonly kind: 'msg'; readonly msg: Message }
   | { readonly kind: 'snap-offer'; readonly id: TransferId; readonly msg: SnapshotRequest }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { get, heartbeat, startMesh } from './test-helpers.ts';
 import { waitFor } from '../testkit/wait.ts';
+import { encodeRemovedCode, parseRemovedCode, type RemovalNotice } from './removal-notice.ts';
 
 test('a peer dropped by setPeers loses its connection to this node and is refused on redial; answers to it are logged once', async () => {
   const nodes = await startMesh(['a', 'b']);
@@ -31,4 +32,45 @@ test('a peer dropped by setPeers loses its connection to this node and is refuse
   } finally {
     for (const n of nodes.values()) await n.t.stop();
   }
+});
+
+test('a peer whose committed membership lists the dialler as removed refuses it with a removal notice the dialler is told of', async () => {
+  const notices: { peer: string; notice: RemovalNotice; reason: string }[] = [];
+  const nodes = await startMesh(['a', 'b'], {
+    identity: {
+      clusterUid: 'c0ffee',
+      incarnation: 'i1',
+      verify: () => null,
+      onRefused() {},
+      onRemoved: (peer, notice, reason) => void notices.push({ peer, notice, reason }),
+    },
+  });
+  const a = get(nodes, 'a');
+  try {
+    a.t.setRemovalJudge((peer) => (peer === 'b' ? { index: 42, byLeader: true } : null));
+    a.t.setPeers(new Map());
+    await waitFor('b is told it was removed', 10_000, () => notices.length > 0, { intervalMs: 5 });
+    assert.deepEqual(notices[0]?.notice, { clusterUid: 'c0ffee', member: 'b', index: 42, byLeader: true });
+    assert.equal(notices[0]?.peer, 'a');
+    assert.match(notices[0]?.reason ?? '', /node b was removed from this cluster .*index 42/);
+  } finally {
+    for (const n of nodes.values()) await n.t.stop();
+  }
+});
+
+test('removal notices: only the exact form is read', () => {
+  const n = { clusterUid: 'abc', member: 'n1', index: 7, byLeader: false };
+  assert.deepEqual(parseRemovedCode(encodeRemovedCode(n)), n);
+  for (const bad of [
+    'removed',
+    'removed abc n1 7',
+    'removed abc n1 0 leader',
+    'removed abc n1 07 leader',
+    'removed  n1 7 leader',
+    'removed abc n1 7 boss',
+    'identity',
+    'removed abc n1 7 leader x',
+    'removed abc n1 1e3 leader',
+  ])
+    assert.equal(parseRemovedCode(bad), null, bad);
 });

@@ -18,6 +18,7 @@ import { SnapshotReceiver, type OfferJudge, type SnapshotHandler } from './inbou
 import { LimitedLog } from '../util/log-limit.ts';
 import { HTTP_ON_PEER_PORT, HTTP_ON_PEER_PORT_ANSWER, isHttpRequest } from './foreign.ts';
 import { chooseVersion, versionRefusal } from './version.ts';
+import { encodeRemovedCode } from './removal-notice.ts';
 
 export type MessageHandler = (msg: Message) => void;
 export type { OfferJudge, OfferVerdict, SnapshotHandler } from './inbound-snapshot.ts';
@@ -33,6 +34,16 @@ export interface InboundCallbacks {
   maxConnections(): number;
   /** The members connections are accepted from (for refusal messages). */
   members(): readonly NodeId[];
+  /** Whether this node's committed membership lists `peer` as removed, and since which index. */
+  removal(peer: NodeId): RemovalInfo | null;
+}
+
+/** What the node knows of a removed id (PeerTransport.setRemovalJudge). */
+export interface RemovalInfo {
+  /** The committed configuration at this index (or an earlier one) lists the id as removed. */
+  readonly index: number;
+  /** This node leads now. */
+  readonly byLeader: boolean;
 }
 
 export class InboundHub {
@@ -255,6 +266,18 @@ export class InboundHub {
       );
     }
     if (f.from === this.opts.selfId || this.cb.statsFor(f.from) === undefined) {
+      // Removed for good (committed here): the sender is told so, with what it needs to believe it
+      // (removal-notice.ts); it stops once it has heard it from the leader or from two members.
+      const removed = f.from === this.opts.selfId ? null : this.cb.removal(f.from);
+      if (removed !== null) {
+        const notice = { clusterUid: identity.clusterUid, member: f.from, ...removed };
+        return this.refuse(
+          sock,
+          remote,
+          `node ${f.from} was removed from this cluster (the configuration committed at index ${removed.index} lists it as removed); its id can never rejoin`,
+          encodeRemovedCode(notice),
+        );
+      }
       // Not fatal for the sender: a member just added may dial this node before this node has the
       // entry that adds it.
       return this.refuse(

@@ -1,4 +1,5 @@
 // PeerTransport configuration (validated once, with every limit explicit), stats and logger shape.
+import type { RemovalNotice } from './removal-notice.ts';
 import type { NodeId } from '../raft/types.ts';
 import { Buffer } from 'node:buffer';
 import { FRAME_OVERHEAD_BYTES, MAX_CLUSTER_ID_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './codec.ts';
@@ -33,6 +34,8 @@ export interface PeerIdentity {
   verify(from: NodeId, clusterUid: string, incarnation: string): string | null;
   /** A peer refused us for our identity (wrong cluster, not a member, other incarnation). */
   onRefused(peer: NodeId, reason: string): void;
+  /** A peer refused us because its committed membership lists an id as removed (removal-notice.ts). */
+  onRemoved?(peer: NodeId, notice: RemovalNotice, reason: string): void;
 }
 
 export const NO_IDENTITY: PeerIdentity = { clusterUid: '', incarnation: '', verify: () => null, onRefused() {} };

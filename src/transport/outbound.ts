@@ -18,6 +18,7 @@ import {
   type SnapshotSource,
 } from './outbound-snapshot.ts';
 import { FrameDecoder } from './frame-decoder.ts';
+import { noteRefusal } from './removal-notice.ts';
 import { NOT_YET_LISTENING_GRACE_MS, type PeerAddress, type PeerStats, type ResolvedOptions } from './options.ts';
 import type { TlsMaterial } from './options.ts';
 import { badFrameReason } from './foreign.ts';
@@ -275,7 +276,7 @@ export class OutboundLink {
         this.failureLogged = true;
         this.stats.errors++;
         sock.destroy();
-        if (f.code === 'identity') this.opts.identity.onRefused(this.peerId, f.reason);
+        noteRefusal(this.opts.identity, this.peerId, f.code, f.reason);
         return;
       }
       case 'snap-ack':

@@ -14,7 +14,7 @@
 import { createServer, type Server } from 'node:net';
 import type { Message, NodeId, SnapshotRequest } from '../raft/types.ts';
 import { encodeFrame } from './codec.ts';
-import { InboundHub, type MessageHandler, type OfferJudge, type SnapshotHandler } from './inbound.ts';
+import { InboundHub, type MessageHandler, type OfferJudge, type RemovalInfo, type SnapshotHandler } from './inbound.ts';
 import {
   defaultMaxInbound,
   emptyStats,
@@ -30,7 +30,8 @@ import { LimitedLog } from '../util/log-limit.ts';
 export type { PeerAddress, PeerStats, PeerTransportOptions, TransportLogger } from './options.ts';
 export { TransportConfigError } from './options.ts';
 export type { SnapshotSource } from './outbound.ts';
-export type { MessageHandler, OfferJudge, OfferVerdict, SnapshotHandler } from './inbound.ts';
+export type { MessageHandler, OfferJudge, OfferVerdict, RemovalInfo, SnapshotHandler } from './inbound.ts';
+export type { RemovalNotice } from './removal-notice.ts';
 export { memorySpool, type SnapshotSpool, type SpoolDone, type SpoolOpener } from './spool.ts';
 
 export interface TransportStats {
@@ -50,6 +51,7 @@ export class PeerTransport {
   private messageHandler: MessageHandler = () => {};
   private snapshotHandler: SnapshotHandler = () => {};
   private offerJudge: OfferJudge = () => 'accept';
+  private removalJudge: (peer: NodeId) => RemovalInfo | null = () => null;
   private unknownPeerDrops = 0;
   /** One line per unknown node and interval: a removed member's requests are answered several times a second. */
   private readonly unknownPeerLog: LimitedLog;
@@ -79,6 +81,7 @@ export class PeerTransport {
       onRefused: () => this.refused++,
       maxConnections: () => this.maxInbound,
       members: () => [this.opts.selfId, ...this.links.keys()].sort(),
+      removal: (peer) => this.removalJudge(peer),
     });
   }
 
@@ -121,6 +124,14 @@ export class PeerTransport {
    */
   onSnapshotOffer(judge: OfferJudge): void {
     this.offerJudge = judge;
+  }
+
+  /**
+   * Says which non-members were removed for good (the node's committed membership): such a node is
+   * refused with a removal notice (removal-notice.ts) instead of as an unknown node. Default: none.
+   */
+  setRemovalJudge(judge: (peer: NodeId) => RemovalInfo | null): void {
+    this.removalJudge = judge;
   }
 
   /** Queues messages for their peers; never blocks, never throws for network conditions. */

@@ -152,7 +152,7 @@ export function run(argv: string[]): Promise<number> {
           'MemberRemove',
           { id, force: values.force === true },
           (a) =>
-            `removed ${id} at index ${String(a['index'])}; stop its process and keep or delete its data dir (the id can never rejoin)\n`,
+            `removed ${id} at index ${String(a['index'])}; its process exits by itself (code 3) once it learns it — do not restart it; keep or delete its data dir (the id can never rejoin)\n`,
         );
       }),
   });

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { RunningNode } from '../../server/start.ts';
 import type { StartPoint } from '../../server/start-abort.ts';
 import { StartRefusedError } from '../../server/identity.ts';
+import { EXIT_MEMBER_REMOVED, MemberRemovedError } from '../../server/removal.ts';
 import { onSignals } from '../signals.ts';
 
 /** Exit code of a second SIGTERM/SIGINT during a stop: at once, without finishing it. */
@@ -82,13 +83,20 @@ export class ServeStop {
 
   /**
    * The node has started: a stop asked for meanwhile begins now. Resolves with the exit code once
-   * it stopped (0 after a signal; 1, or 2 when refused, after a fatal error).
+   * it stopped (0 after a signal; 1, or 2 when refused, after a fatal error; EXIT_MEMBER_REMOVED
+   * once this member learnt that it was removed from the cluster).
    */
   serve(running: RunningNode): Promise<number> {
     this.#running = running;
     if (this.#reloadAsked) this.#hangUp();
     return new Promise<number>((resolve) => {
       running.node.events.on('fatal', (err: unknown) => {
+        if (err instanceof MemberRemovedError) {
+          // Logged by the node (removal.ts); the distinct code tells a supervisor not to restart it.
+          console.error(`leasekv serve: ${err.message}`);
+          resolve(this.#stop(EXIT_MEMBER_REMOVED, 'stopping after this member was removed did not finish cleanly'));
+          return;
+        }
         const refused = err instanceof StartRefusedError;
         if (refused) console.error(`leasekv serve: refusing to run: ${err.message}`);
         resolve(this.#stop(refused ? 2 : 1, 'stopping after a fatal error did not finish cleanly'));

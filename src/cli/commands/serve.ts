@@ -7,6 +7,7 @@ import { nodeLogger, startNode } from '../../server/start.ts';
 import { StartAbortedError } from '../../server/start-abort.ts';
 import { ServeStop } from './serve-stop.ts';
 import { StartRefusedError } from '../../server/identity.ts';
+import { EXIT_MEMBER_REMOVED, MemberRemovedError } from '../../server/removal.ts';
 import type { RunningNode } from '../../server/start.ts';
 import { observabilityRoutes } from '../../server/dashboard/index.ts';
 import { plaintextRefusal } from '../../server/tls-config.ts';
@@ -77,6 +78,11 @@ function startFailure(e: unknown, log: Logger | null): number {
   if (e instanceof DataDirLockedError) {
     console.error(`leasekv serve: ${e.message}`);
     return 1;
+  }
+  if (e instanceof MemberRemovedError) {
+    // Its data says it was removed: logged by the node; the code tells a supervisor not to restart it.
+    console.error(`leasekv serve: ${e.message}`);
+    return EXIT_MEMBER_REMOVED;
   }
   if (e instanceof StartRefusedError) {
     console.error(`leasekv serve: refusing to start: ${e.message}`);

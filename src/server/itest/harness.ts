@@ -18,12 +18,40 @@ import { call, showResult, type ClusterMethod } from '../../testkit/http.ts';
 import type { StatusView } from '../../testkit/status.ts';
 import { waitFor } from '../../testkit/wait.ts';
 import { acquireClusterLock, type ClusterLock } from './lock.ts';
+import { EXIT_MEMBER_REMOVED } from '../removal.ts';
 
 export { FAST_TIMING, type ClusterOptions, type StartHow } from '../../testkit/cluster.ts';
 export { statusAt, waitForOneLeader, type StatusView } from '../../testkit/status.ts';
 
 /** The process cluster (src/testkit/cluster.ts) and what the integration tests ask of it through the API. */
 export class Cluster extends ProcessCluster {
+  /** Members the test removed: each stops by itself once it learns it, with EXIT_MEMBER_REMOVED (not a crash). */
+  private readonly removedByTest = new Set<string>();
+
+  /** The test removes `id` (change() does this itself for MemberRemove): its exit with code 3 is expected. */
+  expectRemoved(id: string): void {
+    this.removedByTest.add(id);
+  }
+
+  /** True if `id` was removed by the test and has exited as a removed member does. */
+  private exitedRemoved(id: string): boolean {
+    return this.removedByTest.has(id) && this.member(id).proc?.exit?.code === EXIT_MEMBER_REMOVED;
+  }
+
+  override crashed(): string | undefined {
+    for (const id of this.removedByTest) if (this.exitedRemoved(id)) this.member(id).stoppedByTest = true;
+    return super.crashed();
+  }
+
+  /** As ProcessCluster's; a removed member that exits by itself meanwhile ends cleanly too. */
+  override async terminate(id: string): Promise<void> {
+    try {
+      await super.terminate(id);
+    } catch (e) {
+      if (!this.exitedRemoved(id)) throw e;
+    }
+  }
+
   /**
    * Finds the leader and writes key=value through it, retrying (bounded) if leadership moves in
    * between — on a loaded machine a new leader can lose its lease again right after an election.
@@ -49,6 +77,8 @@ export class Cluster extends ProcessCluster {
    * the new configuration, a learner still catching up. Returns the answer.
    */
   async change(method: ClusterMethod, body: object, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    const removing = (body as { id?: unknown }).id;
+    if (method === 'MemberRemove' && typeof removing === 'string') this.expectRemoved(removing);
     return waitFor(
       `${method} ${JSON.stringify(body)}`,
       timeoutMs,
