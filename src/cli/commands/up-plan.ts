@@ -65,6 +65,11 @@ export function serveArgs(p: NodePlan, all: readonly NodePlan[]): string[] {
   });
 }
 
+/** `serve` arguments of a member that has data: its members are in its data dir. */
+export function restartArgs(p: NodePlan): string[] {
+  return buildServeArgs(own(p));
+}
+
 /** `serve` arguments of a member just added, joining through the client `endpoints` (--join). */
 export function joinArgs(p: NodePlan, endpoints: readonly string[]): string[] {
   return buildServeArgs({ ...own(p), join: endpoints });
@@ -113,16 +118,22 @@ export function nextMember(taken: readonly string[], dataDir: string, basePort: 
     const id = `n${k}`;
     const dir = resolve(dataDir, id);
     if (taken.includes(id) || existsSync(dir)) continue;
-    return {
-      id,
-      clientAddr: `127.0.0.1:${basePort + k - 1}`,
-      peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`,
-      dataDir: dir,
-    };
+    return memberPlan(id, dataDir, basePort);
   }
   throw new ControlConflictError(
     `no member can be added: the port block of \`leasekv up\` has room for n1..n${MAX_MEMBERS}, and each id is used once (${resolve(dataDir)} holds their data dirs)`,
   );
+}
+
+/** Where up runs member nK (K ≤ MAX_MEMBERS): client port P+K-1, peer port P+PEER_OFFSET+K-1, DATA_DIR/nK. */
+export function memberPlan(id: string, dataDir: string, basePort: number): NodePlan {
+  const k = Number(id.slice(1));
+  return {
+    id,
+    clientAddr: `127.0.0.1:${basePort + k - 1}`,
+    peerAddr: `127.0.0.1:${basePort + PEER_OFFSET + k - 1}`,
+    dataDir: resolve(dataDir, id),
+  };
 }
 
 export function portFree(port: number): Promise<boolean> {

@@ -15,6 +15,8 @@ import { readIdentity } from '../../storage/identity.ts';
 import { makeDirs } from '../../storage/fs.ts';
 import { serveNodeEnv, SERVE_NODE_OPTIONS } from '../../server/serve-args.ts';
 import { banner, prefix } from './up-output.ts';
+import { upMembers } from './up-members.ts';
+import { EXIT_MEMBER_REMOVED } from '../../server/removal.ts';
 import { ensureRootPassword } from './credentials.ts';
 import {
   blockPorts,
@@ -27,6 +29,7 @@ import {
   portFree,
   PROXY_OFFSET,
   recordedSizeProblem,
+  restartArgs,
   serveArgs,
   type NodePlan,
 } from './up-plan.ts';
@@ -50,8 +53,11 @@ With the default P=7001 and 3 nodes: 7000, 7001-7003, 7101-7103, 7201-7206 (5 no
   -h, --help       this help
 The dashboard's "add member" adds n4, n5 (up to 5 members in all; an id never comes back) on
 client port P+K-1 and peer port P+${PEER_OFFSET}+K-1, without a fault proxy; its "remove" removes a member
-and stops its process. A rerun of \`up\` starts only n1..nN: start an added member yourself with
-\`leasekv serve --id nK --data-dir DATA_DIR/nK --listen-peer … --listen-client …\`, or remove it.`;
+and stops its process. A member that learns it was removed exits (code 3) and is not restarted.
+A rerun of \`up\` starts the cluster as it is now: it reads the committed configuration in the data
+dirs (the one that has committed the most) and starts its members whose data is in DATA_DIR/nK —
+added ones too (from the dashboard, or \`leasekv member add\` with a \`serve --join\` on DATA_DIR/nK) —
+but not the removed ones; it says which members it cannot start (data elsewhere).`;
 
 /** How long stopping nodes may take before they are killed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -108,6 +114,23 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`leasekv up: ${sizeProblem}`);
     return 1;
   }
+  // The cluster as it is now (up-members.ts): members added since, bootstrap members removed since.
+  const recorded = upMembers(nodes, opts.dataDir, opts.basePort);
+  for (const line of recorded.notes) console.log(`[up] ${line}`);
+  // One started by hand may still run: it is left as it is (its data dir is locked anyway).
+  const startable: (typeof recorded.added)[number][] = [];
+  for (const a of recorded.added) {
+    const busy = [];
+    for (const addr of [a.plan.clientAddr, a.plan.peerAddr])
+      if (!(await portFree(Number(addr.slice(addr.lastIndexOf(':') + 1))))) busy.push(addr);
+    if (busy.length === 0) startable.push(a);
+    else
+      console.log(
+        `[up] ${a.plan.id}'s ${busy.join(' and ')} ${busy.length === 1 ? 'is' : 'are'} in use — running already (started by hand?): not started; stop it and run up again to have up run it`,
+      );
+  }
+  const now = { ...recorded, added: startable };
+  const running = [...nodes.filter((n) => !now.removed.includes(n.id)), ...now.added.map((a) => a.plan)];
   for (const n of nodes) makeDirs(n.dataDir);
   // Auth on by default (issue 15): the root password lives in the data folder (mode 0600), where
   // the CLI finds it (credentials.ts), and the nodes create the root user from it.
@@ -138,8 +161,9 @@ export async function run(argv: string[]): Promise<number> {
     ...(process.env['LEASEKV_UP_SERVE'] === undefined ? [] : ['--import', 'tsx']),
   ];
   const children = new Map<string, ChildProcess>();
-  // Members added from the dashboard (issue 12), by id.
-  const added = new Map<string, NodePlan>();
+  // Members added from the dashboard (issue 12) or since the cluster was made, by id; `join`: not
+  // started yet (no data), so started with --join.
+  const added = new Map<string, { plan: NodePlan; join: boolean }>(now.added.map((a) => [a.plan.id, a]));
   const startChild = (id: string, args: string[], env: Readonly<Record<string, string>>): ChildProcess => {
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop each node once, gracefully.
     // The IPC channel is how a node learns that `up` has gone, even killed (serve-stop.ts): it then
@@ -154,7 +178,9 @@ export async function run(argv: string[]): Promise<number> {
     prefix(child, id);
     child.on('exit', (code, sig) => {
       if (children.get(id) === child) children.delete(id);
-      console.log(`[up] ${id} exited (${sig ?? `code ${code}`})`);
+      console.log(
+        `[up] ${id} exited (${sig ?? `code ${code}`}${code === EXIT_MEMBER_REMOVED ? ': it was removed from the cluster; not restarted' : ''})`,
+      );
       allGone();
     });
     return child;
@@ -170,12 +196,14 @@ export async function run(argv: string[]): Promise<number> {
       controlPort: block.control,
       proxyBasePort: block.proxyBase,
       stopTimeoutMs: STOP_TIMEOUT_MS,
+      added: now.added.map((a) => a.plan),
+      removed: now.removed,
       membership: clusterMembership(
-        nodes.map((m) => m.clientAddr),
+        running.map((m) => m.clientAddr),
         (taken) => {
           const p = nextMember(taken, opts.dataDir, opts.basePort);
           makeDirs(p.dataDir);
-          added.set(p.id, p);
+          added.set(p.id, { plan: p, join: true });
           return p;
         },
         root,
@@ -184,14 +212,15 @@ export async function run(argv: string[]): Promise<number> {
       spawn(id, routes, env) {
         const extra = added.get(id);
         if (extra !== undefined) {
-          const args = [
-            ...joinArgs(
-              extra,
-              nodes.map((m) => m.clientAddr),
-            ),
-            ...serveTlsArgs(certs, extra.id),
-          ];
-          return startChild(id, args, env);
+          // Once it has data (it joined), its members are in its data dir: a restart needs no --join.
+          const join = extra.join && readIdentity(extra.plan.dataDir) === null;
+          const own = join
+            ? joinArgs(
+                extra.plan,
+                running.map((m) => m.clientAddr),
+              )
+            : restartArgs(extra.plan);
+          return startChild(id, [...own, ...serveTlsArgs(certs, id)], env);
         }
         const n = nodes.find((m) => m.id === id) as NodePlan;
         // --peers bootstraps: a node with data starts from the members recorded in its data dir
@@ -247,6 +276,6 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    void banner(nodes, opts.dataDir, root, tls, certs.ca).catch(() => {});
+    void banner(running, opts.dataDir, root, tls, certs.ca).catch(() => {});
   });
 }
