@@ -19,6 +19,7 @@ import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport, type ClientTlsOptions } from './transport.ts';
 import type { CallOptions, EndpointStatus, NodeStatus } from './types.ts';
 import { Authenticator, type Credentials } from './auth.ts';
+import { CallScope, sleep, timeoutMs } from './timing.ts';
 
 export interface BackoffOptions {
   readonly initialMs: number;
@@ -66,6 +67,8 @@ export class Caller {
   /** Round-robin position when no leader is known. */
   #next = 0;
   #closed = false;
+  /** The scopes of the calls (and watches) in flight: close() aborts them. */
+  readonly #inflight = new Set<CallScope>();
   readonly #random: () => number;
   /** Credentials and the current token (undefined: none sent). */
   readonly auth: Authenticator | undefined;
@@ -74,15 +77,29 @@ export class Caller {
   readonly tls: ClientTlsOptions | null;
 
   constructor(opts: LeasekvClientOptions) {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('LeasekvClient: options must be an object');
+    if (!Array.isArray(opts.endpoints) || opts.endpoints.some((e) => typeof e !== 'string'))
+      throw new TypeError('LeasekvClient: endpoints must be an array of strings (host:port)');
     if (opts.endpoints.length === 0) throw new RangeError('LeasekvClient: endpoints must not be empty');
     this.#endpoints = [...new Set(opts.endpoints.map(normalizeEndpoint))];
-    this.#deadlineMs = positive('deadlineMs', opts.deadlineMs ?? 5000);
-    this.#attemptTimeoutMs = positive('attemptTimeoutMs', opts.attemptTimeoutMs ?? 2000);
+    this.#deadlineMs = timeoutMs('deadlineMs', opts.deadlineMs ?? 5000);
+    this.#attemptTimeoutMs = timeoutMs('attemptTimeoutMs', opts.attemptTimeoutMs ?? 2000);
     this.#backoff = { initialMs: 20, maxMs: 1000, multiplier: 2, ...opts.backoff };
-    positive('backoff.initialMs', this.#backoff.initialMs);
-    positive('backoff.maxMs', this.#backoff.maxMs);
-    if (!(this.#backoff.multiplier >= 1)) throw new RangeError('LeasekvClient: backoff.multiplier must be >= 1');
-    const conc = positive('maxConcurrency', opts.maxConcurrency ?? 64);
+    timeoutMs('backoff.initialMs', this.#backoff.initialMs);
+    timeoutMs('backoff.maxMs', this.#backoff.maxMs);
+    if (this.#backoff.maxMs < this.#backoff.initialMs)
+      throw new RangeError(
+        `LeasekvClient: backoff.maxMs (${this.#backoff.maxMs}) must be >= backoff.initialMs (${this.#backoff.initialMs})`,
+      );
+    if (!(this.#backoff.multiplier >= 1 && Number.isFinite(this.#backoff.multiplier)))
+      throw new RangeError('LeasekvClient: backoff.multiplier must be a finite number >= 1');
+    const conc = opts.maxConcurrency ?? 64;
+    if (!Number.isSafeInteger(conc) || conc < 1)
+      throw new RangeError(`LeasekvClient: maxConcurrency must be a positive integer, got ${conc}`);
+    if (opts.clientId !== undefined && (typeof opts.clientId !== 'string' || opts.clientId === ''))
+      throw new RangeError('LeasekvClient: clientId must be a non-empty string');
+    if (opts.random !== undefined && typeof opts.random !== 'function')
+      throw new TypeError('LeasekvClient: random must be a function');
     this.clientId = opts.clientId ?? randomUUID();
     this.#random = opts.random ?? Math.random;
     this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
@@ -116,16 +133,18 @@ export class Caller {
 
   /** One node's status (default: the first endpoint); no retries on other nodes. */
   async status(endpoint?: string, opts: CallOptions = {}): Promise<NodeStatus> {
-    const ep = endpoint ?? this.#endpoints[0]!;
-    const ans = await this.#transport.post(
-      ep,
-      STATUS_PATH,
-      '{}',
-      opts.deadlineMs ?? this.#attemptTimeoutMs,
-      opts.signal,
-    );
-    if (ans.status !== 200) throw errorFromAnswer(ep, ans.status, ans.body, ans.header);
-    return decodeStatus(JSON.parse(ans.body));
+    const ep = endpoint === undefined ? this.#endpoints[0]! : normalizeEndpoint(endpoint);
+    const limitMs = opts.deadlineMs === undefined ? this.#attemptTimeoutMs : timeoutMs('deadlineMs', opts.deadlineMs);
+    const scope = this.scope(opts.signal);
+    try {
+      const ans = await this.#transport.post(ep, STATUS_PATH, '{}', limitMs, scope.signal);
+      if (ans.status !== 200) throw errorFromAnswer(ep, ans.status, ans.body, ans.header);
+      return decodeStatus(JSON.parse(ans.body));
+    } catch (err) {
+      throw scope.signal.aborted && err instanceof LeasekvError ? this.canceled(err, ep) : err;
+    } finally {
+      scope.end();
+    }
   }
 
   /** Every endpoint's status, in order, asked in parallel; a node that fails has `error` set. */
@@ -140,10 +159,33 @@ export class Caller {
     );
   }
 
-  /** Later calls reject with code 'canceled'; resolves once every connection has closed. */
+  /**
+   * Later calls reject with code 'canceled'; calls in flight (and writes waiting for a session slot,
+   * and watches) end with code 'canceled' at once, not at their deadline; resolves once every
+   * connection has closed.
+   */
   close(): Promise<void> {
     this.#closed = true;
+    for (const scope of [...this.#inflight]) scope.abort();
     return this.#transport.close();
+  }
+
+  /**
+   * A call's own cancellation: aborted by the caller's signal or by close(). Throws canceled if
+   * either has happened already (an aborted signal never fires 'abort' again, so it must be looked at).
+   */
+  scope(signal: AbortSignal | undefined): CallScope {
+    if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
+    if (signal?.aborted === true)
+      throw new LeasekvError('canceled', 'canceled before it started (the signal was aborted)');
+    const scope = new CallScope(signal, this.#inflight);
+    return scope;
+  }
+
+  /** The error for a call `scope` ended: closed client or the caller's signal, with the last error seen. */
+  canceled(last: LeasekvError | undefined, ep = ''): LeasekvError {
+    const why = this.#closed ? 'client is closed' : 'canceled';
+    return new LeasekvError('canceled', last === undefined ? why : `${why}; last error: ${last.message}`, ep);
   }
 
   async write<T>(
@@ -153,14 +195,25 @@ export class Caller {
     opts: CallOptions,
   ): Promise<T> {
     if (this.#sessions === undefined) return this.call(path, JSON.stringify(body), decode, opts, true, false);
-    const slot: SessionSlot = await this.#sessions.acquire();
+    // The deadline counts from here: waiting for a slot (maxConcurrency writes in flight) is part of it.
+    const startedAt = performance.now();
+    const deadlineMs = this.#deadlineOf(opts);
+    const scope = this.scope(opts.signal);
+    let slot: SessionSlot;
+    try {
+      slot = await this.#sessions.acquire(scope.signal, deadlineMs);
+    } catch (err) {
+      throw scope.signal.aborted ? this.canceled(undefined) : err;
+    } finally {
+      scope.end();
+    }
     try {
       // The same bytes, hence the same (clientId, seq), on every retry of this write.
       return await this.call(
         path,
         JSON.stringify({ ...body, clientId: slot.clientId, seq: slot.seq }),
         decode,
-        opts,
+        { ...opts, deadlineMs: Math.max(1, deadlineMs - (performance.now() - startedAt)) },
         true,
       );
     } finally {
@@ -168,10 +221,15 @@ export class Caller {
     }
   }
 
+  #deadlineOf(opts: CallOptions): number {
+    return opts.deadlineMs === undefined ? this.#deadlineMs : timeoutMs('deadlineMs', opts.deadlineMs);
+  }
+
   /**
-   * One call: attempts until success, a non-retryable error, or the deadline. `provesLeader`: a
-   * success shows the endpoint leads (writes, linearizable reads), so later calls go straight there.
-   * `idempotent` false (a write without a session): never retried once it may have been applied.
+   * One call: attempts until success, a non-retryable error, the deadline, the caller's signal or
+   * close(). `provesLeader`: a success shows the endpoint leads (writes, linearizable reads), so
+   * later calls go straight there. `idempotent` false (a write without a session): never retried
+   * once it may have been applied.
    */
   async call<T>(
     path: string,
@@ -181,9 +239,27 @@ export class Caller {
     provesLeader: boolean,
     idempotent = true,
   ): Promise<T> {
-    if (this.#closed) throw new LeasekvError('canceled', 'client is closed');
-    const deadlineMs = opts.deadlineMs ?? this.#deadlineMs;
+    const deadlineMs = this.#deadlineOf(opts);
     const deadline = performance.now() + deadlineMs;
+    const scope = this.scope(opts.signal);
+    try {
+      if (path !== AUTHENTICATE_PATH) await this.auth?.ensure();
+      return await this.#attempts(path, json, decode, deadline, deadlineMs, scope.signal, provesLeader, idempotent);
+    } finally {
+      scope.end();
+    }
+  }
+
+  async #attempts<T>(
+    path: string,
+    json: string,
+    decode: (j: unknown) => T,
+    deadline: number,
+    deadlineMs: number,
+    signal: AbortSignal,
+    provesLeader: boolean,
+    idempotent: boolean,
+  ): Promise<T> {
     let delayMs = this.#backoff.initialMs;
     let last: LeasekvError | undefined;
     // The last error that says what is wrong: an attempt the deadline cut short (less time than
@@ -193,8 +269,8 @@ export class Caller {
     // Hints followed without a pause; bounded so that two nodes naming each other cannot spin us.
     let followsInRow = 0;
     let renewed = false;
-    if (path !== AUTHENTICATE_PATH) await this.auth?.ensure();
     for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw this.canceled(last, last?.endpoint);
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
         throw new DeadlineExceededError(
@@ -207,7 +283,7 @@ export class Caller {
       const startedAt = performance.now();
       try {
         const authorization = this.auth?.header();
-        const ans = await this.#transport.post(ep, path, json, attemptMs, opts.signal, authorization);
+        const ans = await this.#transport.post(ep, path, json, attemptMs, signal, authorization);
         if (ans.status === 200) {
           if (provesLeader) this.#leader = ep;
           return decode(JSON.parse(ans.body));
@@ -232,31 +308,30 @@ export class Caller {
       const cutShortAndRanOut =
         attemptMs < this.#attemptTimeoutMs && performance.now() - startedAt >= attemptMs && telling !== undefined;
       if (!cutShortAndRanOut) telling = last;
-      if (opts.signal?.aborted === true)
-        throw new LeasekvError('canceled', `canceled; last error: ${last.message}`, ep);
+      if (signal.aborted) throw this.canceled(last, ep);
       const mayHaveApplied =
         (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
       if (!idempotent && mayHaveApplied) throw last;
-      const hinted = await this.#afterFailure(ep, last);
+      const hinted = await this.#afterFailure(ep, last, signal);
       if (hinted === 'fatal') throw last;
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
       followsInRow = hinted === 'followed' ? followsInRow + 1 : 0;
       if (hinted !== 'followed' || followsInRow > 2) {
-        await sleep(Math.min(this.#random() * delayMs, Math.max(0, deadline - performance.now())));
+        await sleep(Math.min(this.#random() * delayMs, Math.max(0, deadline - performance.now())), signal);
         delayMs = Math.min(this.#backoff.maxMs, delayMs * this.#backoff.multiplier);
       }
     }
   }
 
   /** Updates the leader guess after a failed attempt; says whether to retry and how. */
-  async #afterFailure(ep: string, err: LeasekvError): Promise<'followed' | 'backoff' | 'fatal'> {
+  async #afterFailure(ep: string, err: LeasekvError, signal: AbortSignal): Promise<'followed' | 'backoff' | 'fatal'> {
     if (err instanceof NotLeaderError) {
       if (err.leaderAddr !== '' && err.leaderAddr !== ep) {
         this.#setLeader(err.leaderAddr);
         return 'followed';
       }
       if (err.leaderId !== '') {
-        const addr = await this.#addrOfLeader(err.leaderId);
+        const addr = await this.#addrOfLeader(err.leaderId, signal);
         if (addr !== undefined && addr !== ep) {
           this.#setLeader(addr);
           return 'followed';
@@ -276,8 +351,8 @@ export class Caller {
   }
 
   /** The client address of node `id`, from the status of any endpoint that knows the members. */
-  async #addrOfLeader(id: string): Promise<string | undefined> {
-    for (const s of await this.statusAll({ deadlineMs: Math.min(500, this.#attemptTimeoutMs) })) {
+  async #addrOfLeader(id: string, signal: AbortSignal): Promise<string | undefined> {
+    for (const s of await this.statusAll({ deadlineMs: Math.min(500, this.#attemptTimeoutMs), signal })) {
       if (s.status === undefined) continue;
       if (s.status.id === id) return s.endpoint;
       const m = s.status.members.find((x) => x.id === id && x.clientAddr !== '');
@@ -308,15 +383,6 @@ export class Caller {
 
 function tokenOf(j: unknown): string {
   return String((j as Record<string, unknown>)['token'] ?? '');
-}
-
-function positive(name: string, v: number): number {
-  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`LeasekvClient: ${name} must be a positive number, got ${v}`);
-  return v;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The TLS settings the endpoints and options ask for (null: plain http); refuses a mix. */

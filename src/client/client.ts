@@ -4,10 +4,11 @@
 import { KV } from '../gen/leasekv/v1/kv_pb.ts';
 import { Caller, type LeasekvClientOptions } from './caller.ts';
 import { decodeCas, decodeDelete, decodeGet, decodePut, decodeRange, decodeTxn } from './decode.ts';
-import { LeasekvError } from './errors.ts';
+import { DeadlineExceededError, LeasekvError, UnavailableError } from './errors.ts';
+import { sleep, timeoutMs } from './timing.ts';
 import { requester } from './transport.ts';
 import { txnToWire, withKeys } from './txn.ts';
-import { watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
+import { validateWatch, watchEndpoints, type WatchOptions, type WatchResponse } from './watch.ts';
 import { scanPages, type ScanOptions } from './scan.ts';
 import type {
   CallOptions,
@@ -139,41 +140,46 @@ export class LeasekvClient {
 
   /**
    * Keeps a grant alive until `signal` aborts: a keep-alive every ttl/3. Resolves when stopped;
-   * rejects when the grant has ended (not_found) or a keep-alive could not get through before the
-   * TTL was up (the keys may be gone: the caller must stop acting as their owner).
+   * rejects when the grant has ended (not_found), when it may have ended — no keep-alive got through
+   * within the TTL, counted from when the last successful one was *sent* (the process may have been
+   * paused between sending it and reading the answer) — or with any error a retry cannot fix
+   * (the client closed: canceled; permission_denied, …). The caller must then stop acting as the
+   * owner of the grant's keys. `opts.sinceMs`: when the grant was asked for (performance.now()),
+   * default now; `opts.onAlive(untilMs)`: after each keep-alive, the grant is known to live until then.
    */
-  async ttlKeepAliveLoop(id: number, ttlMs: number, signal: AbortSignal): Promise<void> {
+  async ttlKeepAliveLoop(
+    id: number,
+    ttlMs: number,
+    signal: AbortSignal,
+    opts: { readonly sinceMs?: number; readonly onAlive?: (untilMs: number) => void } = {},
+  ): Promise<void> {
+    timeoutMs('ttlMs', ttlMs);
     const every = Math.max(10, Math.floor(ttlMs / 3));
-    let lastOk = performance.now();
+    let aliveUntil = (opts.sinceMs ?? performance.now()) + ttlMs;
     while (!signal.aborted) {
-      const left = ttlMs - (performance.now() - lastOk);
+      const sentAt = performance.now();
+      const left = aliveUntil - sentAt;
       if (left <= 0)
         throw new LeasekvError(
           'unavailable',
-          `ttl grant ${id}: no keep-alive got through for ${ttlMs} ms; it may have ended`,
+          `ttl grant ${id}: no keep-alive got through within its ${ttlMs} ms TTL; it may have ended`,
         );
       try {
         await this.ttlKeepAlive(id, {
           deadlineMs: Math.max(1, Math.min(left, this.#caller.attemptTimeoutMs * 2)),
           signal,
         });
-        lastOk = performance.now();
+        // The leader restarted the countdown at the earliest when this was sent.
+        aliveUntil = Math.max(aliveUntil, sentAt + ttlMs);
+        opts.onAlive?.(aliveUntil);
       } catch (err) {
         if (signal.aborted) return;
-        if (err instanceof LeasekvError && err.code === 'not_found') throw err;
-        continue;
+        // Deadline or no member reachable: try again while the TTL lasts. Anything else (ended,
+        // refused, client closed) a retry cannot fix; retrying at once would spin.
+        if (err instanceof DeadlineExceededError || err instanceof UnavailableError) continue;
+        throw err;
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, every);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await sleep(Math.max(0, Math.min(every, aliveUntil - performance.now())), signal);
     }
   }
 
@@ -235,6 +241,7 @@ export class LeasekvClient {
   watch(key: string, opts: WatchOptions = {}): AsyncGenerator<WatchResponse> {
     const caller = this.#caller;
     if (caller.closed) throw new LeasekvError('canceled', 'client is closed');
+    validateWatch(opts);
     const order = (): string[] => {
       const leader = caller.leader;
       return leader === undefined ? [...caller.endpoints] : [leader, ...caller.endpoints.filter((e) => e !== leader)];
@@ -254,6 +261,7 @@ export class LeasekvClient {
           return true;
         },
       },
+      (signal) => caller.scope(signal),
     );
   }
 

@@ -76,13 +76,22 @@ export class JsonTransport {
   ): Promise<Answer> {
     const { host, port } = splitHostPort(endpoint);
     const body = Buffer.from(json, 'utf8');
+    if (signal?.aborted === true)
+      return Promise.reject(new UnavailableError(`${endpoint}: canceled before it was sent`, endpoint, false));
     return new Promise<Answer>((resolve, reject) => {
       let done = false;
+      // Removed when the request ends: a signal that outlives many requests (an app's shutdown
+      // signal, a keep-alive loop's) must not collect one listener per request.
+      const onAbort = (): void => fail('canceled', true);
+      const settle = (): void => {
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       /** `maybeSent`: the request may have reached the node, so a write's outcome is unknown. */
       const fail = (msg: string, maybeSent: boolean): void => {
         if (done) return;
-        done = true;
-        clearTimeout(timer);
+        settle();
         req.destroy();
         reject(new UnavailableError(`${endpoint}: ${msg}`, endpoint, maybeSent));
       };
@@ -107,8 +116,7 @@ export class JsonTransport {
           res.on('error', (e) => fail(e.message, true));
           res.on('end', () => {
             if (done) return;
-            done = true;
-            clearTimeout(timer);
+            settle();
             const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
             const headers = res.headers;
             resolve({
@@ -125,7 +133,7 @@ export class JsonTransport {
       // Give the server a moment past its own deadline to answer deadline_exceeded itself.
       const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`, true), timeoutMs + 50);
       req.on('error', (e: NodeJS.ErrnoException) => fail(describe(e), !NOT_SENT.has(e.code ?? '')));
-      signal?.addEventListener('abort', () => fail('canceled', true), { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.end(body);
     });
   }

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { CompactedError, InvalidArgumentError, LeasekvError, UnavailableError } from './errors.ts';
 import { splitHostPort, type Requester } from './transport.ts';
+import { sleep, timeoutMs } from './timing.ts';
 import type { KeyValue } from './types.ts';
 
 export interface WatchOptions {
@@ -154,10 +155,18 @@ class Stream {
         if (line.startsWith('event: ')) event = line.slice(7);
         else if (line.startsWith('data: ')) data += line.slice(6);
       }
-      if (event === 'error') {
-        const j = JSON.parse(data) as { code?: string; message?: string };
-        this.push({ kind: 'error', code: j.code ?? 'internal', message: j.message ?? '' });
-      } else if (event === 'events' || event === 'progress') this.push({ kind: 'batch', res: decode(data) });
+      // Thrown here it would be an uncaught exception (a 'data' handler): a peer that is not a
+      // leasekv member, or a broken stream, ends this stream instead (resumed elsewhere).
+      try {
+        if (event === 'error') {
+          const j = JSON.parse(data) as { code?: string; message?: string };
+          this.push({ kind: 'error', code: j.code ?? 'internal', message: j.message ?? '' });
+        } else if (event === 'events' || event === 'progress') this.push({ kind: 'batch', res: decode(data) });
+      } catch (e) {
+        this.push({ kind: 'error', code: 'unavailable', message: `malformed ${event} event: ${(e as Error).message}` });
+        this.close();
+        return;
+      }
     }
   }
 
@@ -181,9 +190,11 @@ class Stream {
     return this.queue.shift() ?? null;
   }
 
+  /** Ends the connection and wakes a pending next() (with 'end' if nothing else is queued). */
   close(): void {
     this.res?.destroy();
     this.req.destroy();
+    this.push({ kind: 'end' });
   }
 }
 
@@ -199,7 +210,9 @@ export async function* watchEndpoints(
   opts: WatchOptions,
   request: Requester,
   /** The authorization header (issue 15): `renew` gets a new token after a refusal, false if it cannot. */
-  auth?: { header(): string | undefined; renew(stale: string | undefined): Promise<boolean> },
+  auth: { header(): string | undefined; renew(stale: string | undefined): Promise<boolean> } | undefined,
+  /** The watch's cancellation (aborted by opts.signal or the client's close()): caller.ts. */
+  open: (signal: AbortSignal | undefined) => WatchScope,
 ): AsyncGenerator<WatchResponse> {
   let next = opts.startRevision ?? 0;
   const idleMs = opts.idleTimeoutMs ?? 20_000;
@@ -208,77 +221,111 @@ export async function* watchEndpoints(
   let failuresInRow = 0;
   let lastHeardMs = performance.now();
   let lastError = '';
-  const aborted = (): boolean => opts.signal?.aborted === true;
-  while (!aborted()) {
-    const eps = endpoints();
-    const ep = eps[turn % eps.length] as string;
-    const q = new URLSearchParams({ key });
-    q.set('fragment', 'true');
-    if (opts.prefix === true) q.set('prefix', 'true');
-    if (opts.prevKv === true) q.set('prevKv', 'true');
-    if (next > 0) q.set('rev', String(next));
-    const authorization = auth?.header();
-    const stream = new Stream(request, ep, `/v1/watch?${q.toString()}`, authorization);
-    const onAbort = (): void => stream.close();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    let reason: LeasekvError | null = null;
-    // Per stream: pieces of a revision this stream did not finish are dropped with it.
-    const pieces = new Reassembly();
-    try {
-      for (;;) {
-        const m = await stream.next(idleMs);
-        if (aborted()) return;
-        if (m === null || m.kind === 'end') {
-          lastError = `${ep}: ${m === null ? `no message within ${idleMs} ms` : 'stream ended'}`;
-          break;
-        }
-        if (m.kind === 'error') {
-          lastError = `${ep}: ${m.message}`;
-          if (m.code === 'invalid_argument') throw new InvalidArgumentError(`${ep}: ${m.message}`, ep);
-          if (m.code === 'permission_denied') throw new LeasekvError('permission_denied', `${ep}: ${m.message}`, ep);
-          if (m.code === 'unauthenticated' && !(await (auth?.renew(authorization) ?? false)))
-            throw new LeasekvError('unauthenticated', `${ep}: ${m.message}`, ep);
-          if (m.code === 'out_of_range') reason = new CompactedError(`${ep}: ${m.message}`, ep);
-          break;
-        }
-        failuresInRow = 0;
-        lastHeardMs = performance.now();
-        compactedBy = new Set();
-        let r: WatchResponse | null;
-        try {
-          r = pieces.add(m.res);
-        } catch (e) {
-          lastError = `${ep}: ${(e as Error).message}`;
-          break;
-        }
-        if (r === null) continue;
-        const isProgress = r.events.length === 0;
-        // A member behind the last one (after a failover) may report progress below what was seen.
-        if (isProgress && next > 0 && r.revision < next - 1) continue;
-        // From now on resume after this revision (a first progress from "now" fixes the start).
-        next = Math.max(next, r.revision + 1);
-        if (!isProgress || opts.progress === true) yield r;
-      }
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-      stream.close();
-    }
-    if (reason !== null) {
-      compactedBy.add(ep);
-      if (compactedBy.size >= eps.length) throw reason;
-    } else {
-      failuresInRow++;
-    }
-    turn++;
-    const giveUpMs = opts.unreachableTimeoutMs;
-    if (giveUpMs !== undefined && failuresInRow >= eps.length && performance.now() - lastHeardMs >= giveUpMs) {
+  if (opts.signal?.aborted === true) return;
+  const scope = open(opts.signal);
+  // opts.signal: the caller is done, the iterator returns. Else the client closed: that is an error
+  // the caller must see (the watch did not end because it wanted it to).
+  const aborted = (): boolean => {
+    if (opts.signal?.aborted === true) return true;
+    if (scope.signal.aborted) {
       const resume = next > 0 ? `; resume from revision ${next}` : '';
-      throw new UnavailableError(
-        `no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`,
-        ep,
-      );
+      throw new LeasekvError('canceled', `client is closed${resume}`);
     }
-    // Back off after a full round of failures; the next member is tried at once otherwise.
-    if (failuresInRow >= eps.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failuresInRow)));
+    return false;
+  };
+  try {
+    yield* watchLoop();
+  } finally {
+    scope.end();
   }
+
+  async function* watchLoop(): AsyncGenerator<WatchResponse> {
+    while (!aborted()) {
+      const eps = endpoints();
+      const ep = eps[turn % eps.length] as string;
+      const q = new URLSearchParams({ key });
+      q.set('fragment', 'true');
+      if (opts.prefix === true) q.set('prefix', 'true');
+      if (opts.prevKv === true) q.set('prevKv', 'true');
+      if (next > 0) q.set('rev', String(next));
+      const authorization = auth?.header();
+      const stream = new Stream(request, ep, `/v1/watch?${q.toString()}`, authorization);
+      const onAbort = (): void => stream.close();
+      scope.signal.addEventListener('abort', onAbort, { once: true });
+      let reason: LeasekvError | null = null;
+      // Per stream: pieces of a revision this stream did not finish are dropped with it.
+      const pieces = new Reassembly();
+      try {
+        for (;;) {
+          const m = await stream.next(idleMs);
+          if (aborted()) return;
+          if (m === null || m.kind === 'end') {
+            lastError = `${ep}: ${m === null ? `no message within ${idleMs} ms` : 'stream ended'}`;
+            break;
+          }
+          if (m.kind === 'error') {
+            lastError = `${ep}: ${m.message}`;
+            if (m.code === 'invalid_argument') throw new InvalidArgumentError(`${ep}: ${m.message}`, ep);
+            if (m.code === 'permission_denied') throw new LeasekvError('permission_denied', `${ep}: ${m.message}`, ep);
+            if (m.code === 'unauthenticated' && !(await (auth?.renew(authorization) ?? false)))
+              throw new LeasekvError('unauthenticated', `${ep}: ${m.message}`, ep);
+            if (m.code === 'out_of_range') reason = new CompactedError(`${ep}: ${m.message}`, ep);
+            break;
+          }
+          failuresInRow = 0;
+          lastHeardMs = performance.now();
+          compactedBy = new Set();
+          let r: WatchResponse | null;
+          try {
+            r = pieces.add(m.res);
+          } catch (e) {
+            lastError = `${ep}: ${(e as Error).message}`;
+            break;
+          }
+          if (r === null) continue;
+          const isProgress = r.events.length === 0;
+          // A member behind the last one (after a failover) may report progress below what was seen.
+          if (isProgress && next > 0 && r.revision < next - 1) continue;
+          // From now on resume after this revision (a first progress from "now" fixes the start).
+          next = Math.max(next, r.revision + 1);
+          if (!isProgress || opts.progress === true) yield r;
+        }
+      } finally {
+        scope.signal.removeEventListener('abort', onAbort);
+        stream.close();
+      }
+      if (reason !== null) {
+        compactedBy.add(ep);
+        if (compactedBy.size >= eps.length) throw reason;
+      } else {
+        failuresInRow++;
+      }
+      turn++;
+      const giveUpMs = opts.unreachableTimeoutMs;
+      if (giveUpMs !== undefined && failuresInRow >= eps.length && performance.now() - lastHeardMs >= giveUpMs) {
+        const resume = next > 0 ? `; resume from revision ${next}` : '';
+        throw new UnavailableError(
+          `no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`,
+          ep,
+        );
+      }
+      // Back off after a full round of failures; the next member is tried at once otherwise.
+      if (failuresInRow >= eps.length) await sleep(Math.min(1000, 50 * failuresInRow), scope.signal);
+    }
+  }
+}
+
+/** What watchEndpoints needs of a call scope (caller.ts CallScope). */
+export interface WatchScope {
+  readonly signal: AbortSignal;
+  end(): void;
+}
+
+/** Refuses watch options that cannot work, at the call (RangeError naming the option). */
+export function validateWatch(opts: WatchOptions): void {
+  const rev = opts.startRevision;
+  if (rev !== undefined && !(Number.isSafeInteger(rev) && rev >= 0))
+    throw new RangeError(`LeasekvClient.watch: startRevision must be an integer >= 0, got ${String(rev)}`);
+  if (opts.idleTimeoutMs !== undefined) timeoutMs('watch idleTimeoutMs', opts.idleTimeoutMs);
+  if (opts.unreachableTimeoutMs !== undefined) timeoutMs('watch unreachableTimeoutMs', opts.unreachableTimeoutMs);
 }

@@ -1,0 +1,179 @@
+// Every call ends: by its deadline, by the caller's AbortSignal in any phase (before it starts, in
+// flight, in the backoff between attempts, waiting for a session slot) and by close(), each with a
+// typed error and at once, not at the deadline; a signal shared by many calls collects no
+// listeners; limits that cannot work are refused when given (the session 12 client audit).
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { test } from 'node:test';
+import { DeadlineExceededError, LeasekvClient, LeasekvError } from './index.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
+
+/** A member scripted by `handle` (called once the body is read, with the request's number). */
+async function member(handle: Handler): Promise<{ server: Server; ep: string; count: () => number }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handle(req, res, n++));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, ep: `127.0.0.1:${(server.address() as { port: number }).port}`, count: () => n };
+}
+
+function answer(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+const ok = (res: ServerResponse): void => answer(res, 200, { found: false, index: '1', revision: '1' });
+const unavailable = (res: ServerResponse): void => answer(res, 503, { code: 'unavailable', message: 'no leader' });
+
+async function stop(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+
+const canceled = (re: RegExp) => (e: unknown) =>
+  e instanceof LeasekvError && e.code === 'canceled' && re.test(e.message);
+
+test('a signal shared by many calls collects no abort listeners', async () => {
+  const m = await member((_q, res) => ok(res));
+  const kv = new LeasekvClient({ endpoints: [m.ep], sessions: false });
+  try {
+    const shared = new AbortController();
+    for (let i = 0; i < 20; i++) await kv.get('k', { signal: shared.signal });
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
+  } finally {
+    await kv.close();
+    await stop(m.server);
+  }
+});
+
+test('an already aborted signal: canceled, nothing sent', async () => {
+  const m = await member((_q, res) => ok(res));
+  const kv = new LeasekvClient({ endpoints: [m.ep] });
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(kv.get('k', { signal: ac.signal }), canceled(/signal was aborted/));
+    await assert.rejects(kv.put('k', 'v', { signal: ac.signal }), canceled(/signal was aborted/));
+    assert.equal(m.count(), 0);
+  } finally {
+    await kv.close();
+    await stop(m.server);
+  }
+});
+
+test('abort during the backoff between attempts ends the call at once', async () => {
+  const m = await member((_q, res) => unavailable(res));
+  // Full jitter at 0.99 of 3 s: the backoff after the first failure is ~3 s.
+  const kv = new LeasekvClient({
+    endpoints: [m.ep],
+    deadlineMs: 10_000,
+    backoff: { initialMs: 3000, maxMs: 3000 },
+    random: () => 0.99,
+  });
+  try {
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const call = kv.get('k', { signal: ac.signal });
+    setTimeout(() => ac.abort(), 200);
+    await assert.rejects(call, canceled(/^canceled; last error: .*no leader/));
+    assert.ok(performance.now() - t0 < 1500, `ended ${Math.round(performance.now() - t0)} ms after it began`);
+    assert.equal(m.count(), 1);
+  } finally {
+    await kv.close();
+    await stop(m.server);
+  }
+});
+
+test('close() ends calls in flight and in backoff with canceled at once; nothing is sent after', async () => {
+  let held: ServerResponse | undefined;
+  const m = await member((req, res) => (req.url?.includes('Put') === true ? (held = res) : unavailable(res)));
+  const kv = new LeasekvClient({
+    endpoints: [m.ep],
+    deadlineMs: 10_000,
+    backoff: { initialMs: 3000, maxMs: 3000 },
+    random: () => 0.99,
+  });
+  try {
+    const t0 = performance.now();
+    const inBackoff = kv.get('k');
+    const inFlight = kv.put('k', 'v');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(held !== undefined, 'the put reached the member');
+    await kv.close();
+    await assert.rejects(inBackoff, canceled(/^client is closed/));
+    await assert.rejects(inFlight, canceled(/^client is closed/));
+    assert.ok(performance.now() - t0 < 1500, `ended ${Math.round(performance.now() - t0)} ms after they began`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(m.count(), 2, 'no attempt after close()');
+    await kv.close(); // again: harmless
+  } finally {
+    await stop(m.server);
+  }
+});
+
+test('a write waiting for a session slot ends by its deadline, or when aborted', async () => {
+  const held: ServerResponse[] = [];
+  const m = await member((_q, res) => held.push(res));
+  const kv = new LeasekvClient({ endpoints: [m.ep], maxConcurrency: 1, deadlineMs: 5000 });
+  try {
+    const first = kv.put('a', '1').catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    await assert.rejects(
+      kv.put('b', '2', { deadlineMs: 300 }),
+      (e: unknown) => e instanceof DeadlineExceededError && /waiting for a session slot/.test(e.message),
+    );
+    const took = performance.now() - t0;
+    assert.ok(took >= 250 && took < 1500, `the queued write ended after ${Math.round(took)} ms`);
+    const ac = new AbortController();
+    const queued = kv.put('c', '3', { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await assert.rejects(queued, canceled(/^canceled/));
+    assert.equal(m.count(), 1, 'only the first write was sent');
+    // The slot still works: the first write's answer frees it for the next.
+    for (const res of held) ok(res);
+    await first;
+    const next = kv.put('d', '4');
+    await new Promise((r) => setTimeout(r, 100));
+    for (const res of held.splice(0)) if (!res.writableEnded) ok(res);
+    await next;
+  } finally {
+    await kv.close();
+    await stop(m.server);
+  }
+});
+
+test('limits that cannot work are refused: at construction, and per call before anything is sent', async () => {
+  const bad: [object, RegExp][] = [
+    [{ endpoints: '127.0.0.1:7001' }, /endpoints must be an array/],
+    [{ endpoints: [] }, /endpoints must not be empty/],
+    [{ endpoints: [''] }, /is not host:port/],
+    [{ endpoints: ['a:1'], deadlineMs: -1 }, /deadlineMs must be a positive number/],
+    [{ endpoints: ['a:1'], attemptTimeoutMs: 3e9 }, /attemptTimeoutMs must be a positive number of ms up to/],
+    [
+      { endpoints: ['a:1'], backoff: { initialMs: 500, maxMs: 100 } },
+      /backoff.maxMs \(100\) must be >= backoff.initialMs/,
+    ],
+    [{ endpoints: ['a:1'], backoff: { multiplier: Infinity } }, /multiplier/],
+    [{ endpoints: ['a:1'], maxConcurrency: 1.5 }, /maxConcurrency must be a positive integer/],
+    [{ endpoints: ['a:1'], clientId: '' }, /clientId/],
+  ];
+  for (const [opts, re] of bad) assert.throws(() => new LeasekvClient(opts as never), re, JSON.stringify(opts));
+  const m = await member((_q, res) => unavailable(res));
+  const kv = new LeasekvClient({ endpoints: [m.ep] });
+  try {
+    // NaN used to make every attempt's timer fire at once and the call retry for ever.
+    for (const d of [Number.NaN, -5, 0, Infinity, 3e9])
+      await assert.rejects(kv.get('k', { deadlineMs: d }), /deadlineMs must be a positive number/, String(d));
+    await assert.rejects(kv.ttlKeepAliveLoop(1, Number.NaN, new AbortController().signal), /ttlMs must be/);
+    assert.throws(() => kv.watch('k', { startRevision: -1 }), /startRevision must be an integer >= 0/);
+    assert.throws(() => kv.watch('k', { idleTimeoutMs: 0 }), /idleTimeoutMs must be a positive number/);
+    assert.equal(m.count(), 0);
+  } finally {
+    await kv.close();
+    await stop(m.server);
+  }
+});
