@@ -17,7 +17,10 @@ export interface LockOptions {
   readonly ttlMs?: number;
   /** Stored in the contender's key (an election's candidate value). */
   readonly value?: string;
-  /** Gives up waiting: lock() rejects with code canceled and removes the contender's key. */
+  /**
+   * Gives up, in any phase (the grant, the put, waiting): lock() rejects with code canceled and
+   * removes the contender's key.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -28,6 +31,14 @@ export interface LockHandle {
   readonly ttlId: number;
   /** Resolves with an error if the grant is lost while held (the holder must stop acting). */
   readonly lost: Promise<Error>;
+  /**
+   * Whether the lock is still known to be held, now: false once `lost` has fired, once unlock() was
+   * called, and once the TTL has run out since the last keep-alive that got through was sent — as
+   * after this process was paused (SIGSTOP, a long GC, a VM migration) for longer than the TTL, even
+   * before the keep-alive loop has had the chance to notice. Ask it before acting as the holder;
+   * the fencing token still guards against the pause between asking and acting.
+   */
+  held(): boolean;
   unlock(): Promise<void>;
 }
 
@@ -41,16 +52,32 @@ function padId(id: number): string {
 export async function lock(client: LeasekvClient, name: string, opts: LockOptions = {}): Promise<LockHandle> {
   const ttlMs = opts.ttlMs ?? 10_000;
   const prefix = `${name}/`;
-  const g = await client.ttlGrant(ttlMs);
+  const signal = opts.signal;
+  const askedAt = performance.now();
+  const g = await client.ttlGrant(ttlMs, signal === undefined ? {} : { signal });
+  let aliveUntil = askedAt + ttlMs;
+  let lostErr: Error | null = null;
+  let released = false;
+  // Aborted when the lock cannot be had any more: the caller's signal, or the grant lost while waiting.
+  const stopWaiting = new AbortController();
   const keepAlive = new AbortController();
   let lostResolve: (e: Error) => void = () => undefined;
   const lost = new Promise<Error>((resolve) => (lostResolve = resolve));
-  void client.ttlKeepAliveLoop(g.id, ttlMs, keepAlive.signal).then(
-    () => undefined,
-    (e: unknown) => lostResolve(e instanceof Error ? e : new Error(String(e))),
-  );
+  const loseWith = (e: Error): void => {
+    if (lostErr !== null || released) return;
+    lostErr = e;
+    stopWaiting.abort();
+    lostResolve(e);
+  };
+  void client
+    .ttlKeepAliveLoop(g.id, ttlMs, keepAlive.signal, { sinceMs: askedAt, onAlive: (u) => (aliveUntil = u) })
+    .then(
+      () => undefined,
+      (e: unknown) => loseWith(e instanceof Error ? e : new Error(String(e))),
+    );
   const key = `${prefix}${padId(g.id)}`;
   const release = async (): Promise<void> => {
+    released = true;
     keepAlive.abort();
     try {
       await client.ttlRevoke(g.id);
@@ -58,41 +85,48 @@ export async function lock(client: LeasekvClient, name: string, opts: LockOption
       // The grant ends by itself within its TTL.
     }
   };
+  const onAbort = (): void => stopWaiting.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const check = (): void => {
+    if (signal?.aborted === true) throw new LeasekvError('canceled', `lock ${name}: canceled while waiting`);
+    if (lostErr !== null) throw new LeasekvError('unavailable', `lock ${name}: lost while waiting: ${lostErr.message}`);
+  };
   try {
-    const put = await client.put(key, opts.value ?? '', { ttlId: g.id });
+    const put = await client.put(key, opts.value ?? '', { ttlId: g.id, signal: stopWaiting.signal });
     const mine = put.revision;
     for (;;) {
-      if (opts.signal?.aborted === true) throw new LeasekvError('canceled', `lock ${name}: canceled while waiting`);
-      const r = await client.range(prefix, { limit: MAX_CONTENDERS });
+      check();
+      const r = await client.range(prefix, { limit: MAX_CONTENDERS, signal: stopWaiting.signal });
+      // Our key gone (the grant ended while we waited, e.g. this process was paused): never hold.
+      if (!r.more && !r.kvs.some((kv) => kv.key === key && kv.createRevision === mine))
+        loseWith(new LeasekvError('unavailable', `lock ${name}: the contender's key ${key} is gone (its grant ended)`));
+      check();
       let pred: KeyValue | undefined;
       for (const kv of r.kvs)
         if (kv.createRevision < mine && (pred === undefined || kv.createRevision > pred.createRevision)) pred = kv;
       if (pred === undefined) break;
-      await waitDeleted(client, pred.key, r.revision + 1, opts.signal);
+      await waitDeleted(client, pred.key, r.revision + 1, stopWaiting.signal);
     }
-    return { key, fencingToken: mine, ttlId: g.id, lost, unlock: release };
+    return {
+      key,
+      fencingToken: mine,
+      ttlId: g.id,
+      lost,
+      held: () => lostErr === null && !released && performance.now() < aliveUntil,
+      unlock: release,
+    };
   } catch (err) {
     await release();
+    if (err instanceof LeasekvError && err.code === 'canceled' && stopWaiting.signal.aborted) check();
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
-async function waitDeleted(
-  client: LeasekvClient,
-  key: string,
-  from: number,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const stop = new AbortController();
-  const onAbort = (): void => stop.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const r of client.watch(key, { startRevision: from, signal: stop.signal })) {
-      if (r.events.some((e) => e.type === 'DELETE')) return;
-    }
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    stop.abort();
+async function waitDeleted(client: LeasekvClient, key: string, from: number, signal: AbortSignal): Promise<void> {
+  for await (const r of client.watch(key, { startRevision: from, signal })) {
+    if (r.events.some((e) => e.type === 'DELETE')) return;
   }
 }
 
