@@ -144,13 +144,27 @@ export function errorFromAnswer(
   let code = '';
   let message = '';
   try {
-    const j = JSON.parse(body) as { code?: unknown; message?: unknown };
-    if (typeof j.code === 'string') code = j.code;
-    if (typeof j.message === 'string') message = j.message;
+    const j = JSON.parse(body) as { code?: unknown; message?: unknown } | null;
+    if (typeof j?.code === 'string') code = j.code;
+    if (typeof j?.message === 'string') message = j.message;
   } catch {
-    message = `HTTP ${httpStatus}: ${body.slice(0, 200)}`;
+    // not JSON: code stays ''
   }
-  const at = `${endpoint}: ${message || code || `HTTP ${httpStatus}`}`;
+  // Every leasekv answer that is not 200 is a Connect error (JSON with a code). Anything else comes
+  // from something else listening there — another HTTP server, a proxy — so this endpoint cannot
+  // answer, but another may: unavailable (tried elsewhere until the deadline), saying so; it used
+  // to be `internal`, thrown at once, so one wrong endpoint in the list broke every call that began there.
+  if (code === '') {
+    const type = header('content-type');
+    return new UnavailableError(
+      `${endpoint}: HTTP ${httpStatus}${type === undefined ? '' : ` (${type})`} is not a leasekv answer ` +
+        `(is this a leasekv client port?): ${JSON.stringify(body.slice(0, 200))}`,
+      endpoint,
+      // A proxy's bad gateway / gateway timeout: the request may have reached a node behind it.
+      httpStatus === 502 || httpStatus === 504,
+    );
+  }
+  const at = `${endpoint}: ${message || code}`;
   switch (code) {
     case 'failed_precondition': {
       const refused = REFUSAL_RE.exec(message);

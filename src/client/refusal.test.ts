@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { test } from 'node:test';
-import { ChangeRefusedError, LeasekvClient } from './index.ts';
+import { ChangeRefusedError, DeadlineExceededError, LeasekvClient } from './index.ts';
 
 /** Answers each request with the next of `answers` (the last one repeated); counts the requests. */
 async function scripted(
@@ -56,5 +56,30 @@ test('a transient refusal (lease-not-confirmed) is retried', async () => {
     await kv.close();
     s.server.closeAllConnections();
     await new Promise<void>((resolve) => s.server.close(() => resolve()));
+  }
+});
+
+test('an endpoint where something else answers (not a Connect error) is tried no more than a dead one', async () => {
+  const foreign = await scripted([[404, '<html><body>Not Found</body></html>']]);
+  const member = await scripted([[200, '{"found":true,"value":"x","index":"1"}']]);
+  const ep = (s: { port: number }): string => `127.0.0.1:${s.port}`;
+  const both = new LeasekvClient({ endpoints: [ep(foreign), ep(member)], deadlineMs: 2000 });
+  const alone = new LeasekvClient({ endpoints: [ep(foreign)], deadlineMs: 500 });
+  try {
+    // The first attempt goes to the foreign server; the call goes on to the member.
+    assert.equal((await both.get('k')).value, 'x');
+    assert.equal(foreign.count(), 1);
+    await assert.rejects(
+      alone.get('k'),
+      (e: unknown) =>
+        e instanceof DeadlineExceededError &&
+        /HTTP 404 \(application\/json\) is not a leasekv answer \(is this a leasekv client port\?\): "<html>/.test(
+          e.message,
+        ),
+    );
+  } finally {
+    await both.close();
+    await alone.close();
+    for (const s of [foreign, member]) s.server.close();
   }
 });
