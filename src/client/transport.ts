@@ -155,8 +155,22 @@ export function describe(e: NodeJS.ErrnoException): string {
   const m = /wrong version number|packet length too long/.exec(e.message);
   if (m !== null)
     return `TLS handshake failed (${m[0]}): the node does not speak TLS on this port (a node started with --insecure? use http://)`;
+  if (CERT_REFUSED.has(e.code ?? ''))
+    return `TLS: the node's certificate was refused (${e.code}: ${e.message}): is tls.ca the CA that signed the nodes' certificates?`;
+  if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `TLS: the node's certificate does not name the endpoint's host (${e.message})`;
   return e.message;
 }
+
+/** Codes of a node certificate that does not verify against the CA given (or Node's roots). */
+const CERT_REFUSED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+]);
 
 /** Connection errors that mean the request never left this machine. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
