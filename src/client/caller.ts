@@ -14,43 +14,15 @@ import {
   UnavailableError,
   errorFromAnswer,
 } from './errors.ts';
-import { endpointScheme, normalizeEndpoint } from './endpoint.ts';
+import { normalizeEndpoint } from './endpoint.ts';
+import { tlsOf, validated, type BackoffOptions, type LeasekvClientOptions } from './options.ts';
 import { SessionPool, type SessionSlot } from './sessions.ts';
 import { JsonTransport, type ClientTlsOptions } from './transport.ts';
 import type { CallOptions, EndpointStatus, NodeStatus } from './types.ts';
-import { Authenticator, type Credentials } from './auth.ts';
+import { Authenticator } from './auth.ts';
 import { CallScope, sleep, timeoutMs } from './timing.ts';
 
-export interface BackoffOptions {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  readonly multiplier: number;
-}
-
-export interface LeasekvClientOptions {
-  /**
-   * The nodes' client API: `host:port`, `[v6]:port`, `http://host:port` or `https://host:port`. At
-   * least one. TLS when an endpoint says https:// or `tls` is given (not both http:// and TLS).
-   */
-  readonly endpoints: readonly string[];
-  /** TLS to the nodes (docs/security.md): the CA to verify them against, a client certificate. */
-  readonly tls?: ClientTlsOptions;
-  /** Total time for one call, retries included (default 5000). */
-  readonly deadlineMs?: number;
-  /** Longest single attempt (default 2000): a silent node is given up on and another tried. */
-  readonly attemptTimeoutMs?: number;
-  readonly backoff?: Partial<BackoffOptions>;
-  /** Session id base for exactly-once writes (default: a random UUID). */
-  readonly clientId?: string;
-  /** false: writes carry no session (a retried write may apply twice). Default true. */
-  readonly sessions?: boolean;
-  /** Source of backoff jitter in [0, 1) (default Math.random); tests inject a fixed one. */
-  readonly random?: () => number;
-  /** Concurrent writes (one session slot each); also the connections kept per node. Default 64. */
-  readonly maxConcurrency?: number;
-  /** A user and password (authenticated on first use, again when the token is refused) or a token (issue 15). */
-  readonly credentials?: Credentials;
-}
+export type { BackoffOptions, LeasekvClientOptions } from './options.ts';
 
 const AUTHENTICATE_PATH = '/leasekv.v1.Auth/Authenticate';
 const STATUS_PATH = `/${KV.typeName}/${KV.method.status.name}`;
@@ -77,29 +49,12 @@ export class Caller {
   readonly tls: ClientTlsOptions | null;
 
   constructor(opts: LeasekvClientOptions) {
-    if (typeof opts !== 'object' || opts === null) throw new TypeError('LeasekvClient: options must be an object');
-    if (!Array.isArray(opts.endpoints) || opts.endpoints.some((e) => typeof e !== 'string'))
-      throw new TypeError('LeasekvClient: endpoints must be an array of strings (host:port)');
-    if (opts.endpoints.length === 0) throw new RangeError('LeasekvClient: endpoints must not be empty');
-    this.#endpoints = [...new Set(opts.endpoints.map(normalizeEndpoint))];
-    this.#deadlineMs = timeoutMs('deadlineMs', opts.deadlineMs ?? 5000);
-    this.#attemptTimeoutMs = timeoutMs('attemptTimeoutMs', opts.attemptTimeoutMs ?? 2000);
-    this.#backoff = { initialMs: 20, maxMs: 1000, multiplier: 2, ...opts.backoff };
-    timeoutMs('backoff.initialMs', this.#backoff.initialMs);
-    timeoutMs('backoff.maxMs', this.#backoff.maxMs);
-    if (this.#backoff.maxMs < this.#backoff.initialMs)
-      throw new RangeError(
-        `LeasekvClient: backoff.maxMs (${this.#backoff.maxMs}) must be >= backoff.initialMs (${this.#backoff.initialMs})`,
-      );
-    if (!(this.#backoff.multiplier >= 1 && Number.isFinite(this.#backoff.multiplier)))
-      throw new RangeError('LeasekvClient: backoff.multiplier must be a finite number >= 1');
-    const conc = opts.maxConcurrency ?? 64;
-    if (!Number.isSafeInteger(conc) || conc < 1)
-      throw new RangeError(`LeasekvClient: maxConcurrency must be a positive integer, got ${conc}`);
-    if (opts.clientId !== undefined && (typeof opts.clientId !== 'string' || opts.clientId === ''))
-      throw new RangeError('LeasekvClient: clientId must be a non-empty string');
-    if (opts.random !== undefined && typeof opts.random !== 'function')
-      throw new TypeError('LeasekvClient: random must be a function');
+    const v = validated(opts);
+    this.#endpoints = v.endpoints;
+    this.#deadlineMs = v.deadlineMs;
+    this.#attemptTimeoutMs = v.attemptTimeoutMs;
+    this.#backoff = v.backoff;
+    const conc = v.maxConcurrency;
     this.clientId = opts.clientId ?? randomUUID();
     this.#random = opts.random ?? Math.random;
     this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
@@ -312,7 +267,7 @@ export class Caller {
       const mayHaveApplied =
         (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
       if (!idempotent && mayHaveApplied) throw last;
-      const hinted = await this.#afterFailure(ep, last, signal);
+      const hinted = await this.#afterFailure(ep, last, signal, deadline);
       if (hinted === 'fatal') throw last;
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
       followsInRow = hinted === 'followed' ? followsInRow + 1 : 0;
@@ -324,14 +279,19 @@ export class Caller {
   }
 
   /** Updates the leader guess after a failed attempt; says whether to retry and how. */
-  async #afterFailure(ep: string, err: LeasekvError, signal: AbortSignal): Promise<'followed' | 'backoff' | 'fatal'> {
+  async #afterFailure(
+    ep: string,
+    err: LeasekvError,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<'followed' | 'backoff' | 'fatal'> {
     if (err instanceof NotLeaderError) {
       if (err.leaderAddr !== '' && err.leaderAddr !== ep) {
         this.#setLeader(err.leaderAddr);
         return 'followed';
       }
       if (err.leaderId !== '') {
-        const addr = await this.#addrOfLeader(err.leaderId, signal);
+        const addr = await this.#addrOfLeader(err.leaderId, signal, deadline);
         if (addr !== undefined && addr !== ep) {
           this.#setLeader(addr);
           return 'followed';
@@ -351,8 +311,11 @@ export class Caller {
   }
 
   /** The client address of node `id`, from the status of any endpoint that knows the members. */
-  async #addrOfLeader(id: string, signal: AbortSignal): Promise<string | undefined> {
-    for (const s of await this.statusAll({ deadlineMs: Math.min(500, this.#attemptTimeoutMs), signal })) {
+  async #addrOfLeader(id: string, signal: AbortSignal, deadline: number): Promise<string | undefined> {
+    // Within the call's deadline: asking the members must not carry the call past it.
+    const limitMs = Math.min(500, this.#attemptTimeoutMs, deadline - performance.now());
+    if (limitMs < 1) return undefined;
+    for (const s of await this.statusAll({ deadlineMs: limitMs, signal })) {
       if (s.status === undefined) continue;
       if (s.status.id === id) return s.endpoint;
       const m = s.status.members.find((x) => x.id === id && x.clientAddr !== '');
@@ -383,15 +346,4 @@ export class Caller {
 
 function tokenOf(j: unknown): string {
   return String((j as Record<string, unknown>)['token'] ?? '');
-}
-
-/** The TLS settings the endpoints and options ask for (null: plain http); refuses a mix. */
-function tlsOf(endpoints: readonly string[], tls: ClientTlsOptions | undefined): ClientTlsOptions | null {
-  const schemes = new Set(endpoints.map(endpointScheme));
-  if (schemes.has('http') && schemes.has('https'))
-    throw new RangeError('LeasekvClient: endpoints name both http:// and https://; a cluster speaks one');
-  if (schemes.has('http') && tls !== undefined)
-    throw new RangeError('LeasekvClient: http:// endpoints with tls options; use https:// (or host:port)');
-  if (tls !== undefined) return tls;
-  return schemes.has('https') ? {} : null;
 }

@@ -177,3 +177,23 @@ test('limits that cannot work are refused: at construction, and per call before 
     await stop(m.server);
   }
 });
+
+test('resolving a leader hint by asking the members stays within the call deadline', async () => {
+  // A follower that names its leader by id only; its Status (asked to find the leader's address) hangs.
+  const m = await member((req, res) => {
+    if (req.url?.endsWith('/Status') === true) return;
+    res.writeHead(400, { 'content-type': 'application/json', 'leasekv-leader': 'n9' });
+    res.end(JSON.stringify({ code: 'failed_precondition', message: 'not the leader' }));
+  });
+  const kv = new LeasekvClient({ endpoints: [m.ep], deadlineMs: 200 });
+  try {
+    const t0 = performance.now();
+    await assert.rejects(kv.get('k'), (e: unknown) => e instanceof DeadlineExceededError);
+    const took = performance.now() - t0;
+    // It used to ask for up to 500 ms (+50) whatever was left of the deadline.
+    assert.ok(took < 400, `ended ${Math.round(took)} ms after it began (deadline 200 ms)`);
+  } finally {
+    await kv.close();
+    await stop(m.server);
+  }
+});
