@@ -47,6 +47,8 @@ export class Caller {
   readonly clientId: string;
   /** TLS settings of every connection (null: plain http). */
   readonly tls: ClientTlsOptions | null;
+  /** Largest answer or watch event read (options.ts). */
+  readonly maxResponseBytes: number;
 
   constructor(opts: LeasekvClientOptions) {
     const v = validated(opts);
@@ -55,11 +57,16 @@ export class Caller {
     this.#attemptTimeoutMs = v.attemptTimeoutMs;
     this.#backoff = v.backoff;
     const conc = v.maxConcurrency;
+    this.maxResponseBytes = v.maxResponseBytes;
     this.clientId = opts.clientId ?? randomUUID();
     this.#random = opts.random ?? Math.random;
     this.#sessions = opts.sessions === false ? undefined : new SessionPool(this.clientId, conc);
     this.tls = tlsOf(opts.endpoints, opts.tls);
-    this.#transport = new JsonTransport({ maxSocketsPerEndpoint: conc, tls: this.tls });
+    this.#transport = new JsonTransport({
+      maxSocketsPerEndpoint: conc,
+      tls: this.tls,
+      maxResponseBytes: this.maxResponseBytes,
+    });
     this.auth =
       opts.credentials === undefined
         ? undefined

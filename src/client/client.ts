@@ -262,6 +262,7 @@ export class LeasekvClient {
         },
       },
       (signal) => caller.scope(signal),
+      caller.maxResponseBytes,
     );
   }
 

@@ -34,7 +34,16 @@ export interface LeasekvClientOptions {
   readonly maxConcurrency?: number;
   /** A user and password (authenticated on first use, again when the token is refused) or a token (issue 15). */
   readonly credentials?: Credentials;
+  /**
+   * Largest answer read (bytes; a watch event likewise), default 64 MiB — far above the JSON of the
+   * server's default 3 MiB answer cap; raise it with the cluster's --max-response-bytes. Past it the
+   * answer is dropped (AnswerTooLargeError, not retried): memory stays bounded whatever a node — or
+   * something else listening at an endpoint — sends.
+   */
+  readonly maxResponseBytes?: number;
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** The options with defaults, checked. */
 export interface Validated {
@@ -43,6 +52,7 @@ export interface Validated {
   readonly attemptTimeoutMs: number;
   readonly backoff: BackoffOptions;
   readonly maxConcurrency: number;
+  readonly maxResponseBytes: number;
 }
 
 export function validated(opts: LeasekvClientOptions): Validated {
@@ -67,9 +77,12 @@ export function validated(opts: LeasekvClientOptions): Validated {
     throw new RangeError(`LeasekvClient: maxConcurrency must be a positive integer, got ${conc}`);
   if (opts.clientId !== undefined && (typeof opts.clientId !== 'string' || opts.clientId === ''))
     throw new RangeError('LeasekvClient: clientId must be a non-empty string');
+  const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1024 || maxResponseBytes > 2 ** 31 - 1)
+    throw new RangeError(`LeasekvClient: maxResponseBytes must be an integer in 1024..2^31-1, got ${maxResponseBytes}`);
   if (opts.random !== undefined && typeof opts.random !== 'function')
     throw new TypeError('LeasekvClient: random must be a function');
-  return { endpoints, deadlineMs, attemptTimeoutMs, backoff, maxConcurrency: conc };
+  return { endpoints, deadlineMs, attemptTimeoutMs, backoff, maxConcurrency: conc, maxResponseBytes };
 }
 
 /** The TLS settings the endpoints and options ask for (null: plain http); refuses a mix. */

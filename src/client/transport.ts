@@ -5,7 +5,7 @@
 import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { TlsAgent } from './tls-agent.ts';
-import { UnavailableError } from './errors.ts';
+import { AnswerTooLargeError, UnavailableError } from './errors.ts';
 
 /** TLS to the nodes: the CA their certificates are verified against, and a client certificate (PEM). */
 export interface ClientTlsOptions {
@@ -44,11 +44,14 @@ export interface TransportOptions {
   readonly maxSocketsPerEndpoint: number;
   /** null: plain http. */
   readonly tls?: ClientTlsOptions | null;
+  /** Largest answer read; a longer one fails with AnswerTooLargeError (default: no limit). */
+  readonly maxResponseBytes?: number;
 }
 
 export class JsonTransport {
   readonly #agent: Agent;
   readonly #request: Requester;
+  readonly #maxResponseBytes: number;
 
   constructor(opts: TransportOptions) {
     // lifo: reuse the warmest socket; idle sockets closed well before the server's idle timeout.
@@ -62,6 +65,7 @@ export class JsonTransport {
     // Over TLS the settings are the agent's (tls-agent.ts), so requests carry none of their own.
     this.#agent = tls === null ? new Agent(agentOptions) : new TlsAgent({ ...agentOptions, ...tlsOptions(tls) });
     this.#request = tls === null ? request : httpsRequest;
+    this.#maxResponseBytes = opts.maxResponseBytes ?? Number.POSITIVE_INFINITY;
   }
 
   /** POSTs JSON to http://endpoint/path. Rejects with UnavailableError on connection failure or timeout. */
@@ -89,11 +93,11 @@ export class JsonTransport {
         signal?.removeEventListener('abort', onAbort);
       };
       /** `maybeSent`: the request may have reached the node, so a write's outcome is unknown. */
-      const fail = (msg: string, maybeSent: boolean): void => {
+      const fail = (msg: string, maybeSent: boolean, err?: Error): void => {
         if (done) return;
         settle();
         req.destroy();
-        reject(new UnavailableError(`${endpoint}: ${msg}`, endpoint, maybeSent));
+        reject(err ?? new UnavailableError(`${endpoint}: ${msg}`, endpoint, maybeSent));
       };
       const req = this.#request(
         {
@@ -112,7 +116,22 @@ export class JsonTransport {
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let bytes = 0;
+          res.on('data', (c: Buffer) => {
+            bytes += c.length;
+            if (bytes <= this.#maxResponseBytes) chunks.push(c);
+            else
+              fail(
+                '',
+                true,
+                new AnswerTooLargeError(
+                  `${endpoint}: an answer of more than maxResponseBytes (${this.#maxResponseBytes}) bytes was dropped ` +
+                    `(raise maxResponseBytes to the cluster's --max-response-bytes, or read in pages: scan())`,
+                  0,
+                  endpoint,
+                ),
+              );
+          });
           res.on('error', (e) => fail(e.message, true));
           res.on('end', () => {
             if (done) return;

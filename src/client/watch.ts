@@ -113,7 +113,13 @@ class Stream {
   private res: IncomingMessage | null = null;
   private readonly req;
 
-  constructor(request: Requester, endpoint: string, path: string, authorization: string | undefined) {
+  constructor(
+    request: Requester,
+    endpoint: string,
+    path: string,
+    authorization: string | undefined,
+    private readonly maxEventChars: number,
+  ) {
     const { host, port } = splitHostPort(endpoint);
     const headers = { accept: 'text/event-stream', ...(authorization === undefined ? {} : { authorization }) };
     this.req = request({ host, port, path, method: 'GET', headers }, (res) => {
@@ -121,8 +127,7 @@ class Stream {
       res.setEncoding('utf8');
       if (res.statusCode !== 200) {
         let body = '';
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
+        const refused = (): void => {
           let code = 'unavailable';
           let message = `HTTP ${res.statusCode}`;
           try {
@@ -133,7 +138,17 @@ class Stream {
             // not JSON: keep the status
           }
           this.push({ kind: 'error', code, message });
+        };
+        // A refusal is a short Connect error; past 64 KiB it is something else: read no more.
+        res.on('data', (c: string) => {
+          body += c;
+          if (body.length > 65_536) {
+            refused();
+            this.close();
+          }
         });
+        res.on('end', refused);
+        res.on('error', refused);
         return;
       }
       res.on('data', (c: string) => this.feed(c));
@@ -167,6 +182,16 @@ class Stream {
         this.close();
         return;
       }
+    }
+    // An event (a piece of a revision) is at most about the server's answer cap; a stream that
+    // sends more without ending one is not a leasekv member (or is broken): end it, memory bounded.
+    if (this.buf.length > this.maxEventChars) {
+      this.push({
+        kind: 'error',
+        code: 'unavailable',
+        message: `an event of more than maxResponseBytes (${this.maxEventChars}) was dropped`,
+      });
+      this.close();
     }
   }
 
@@ -213,6 +238,8 @@ export async function* watchEndpoints(
   auth: { header(): string | undefined; renew(stale: string | undefined): Promise<boolean> } | undefined,
   /** The watch's cancellation (aborted by opts.signal or the client's close()): caller.ts. */
   open: (signal: AbortSignal | undefined) => WatchScope,
+  /** The client's maxResponseBytes: the largest event read. */
+  maxEventBytes = Number.POSITIVE_INFINITY,
 ): AsyncGenerator<WatchResponse> {
   let next = opts.startRevision ?? 0;
   const idleMs = opts.idleTimeoutMs ?? 20_000;
@@ -249,7 +276,7 @@ export async function* watchEndpoints(
       if (opts.prevKv === true) q.set('prevKv', 'true');
       if (next > 0) q.set('rev', String(next));
       const authorization = auth?.header();
-      const stream = new Stream(request, ep, `/v1/watch?${q.toString()}`, authorization);
+      const stream = new Stream(request, ep, `/v1/watch?${q.toString()}`, authorization, maxEventBytes);
       const onAbort = (): void => stream.close();
       scope.signal.addEventListener('abort', onAbort, { once: true });
       let reason: LeasekvError | null = null;
