@@ -197,3 +197,28 @@ test('resolving a leader hint by asking the members stays within the call deadli
     await stop(m.server);
   }
 });
+
+test('a signal shared by many concurrent calls gets one listener; aborting it ends them all', async () => {
+  const held: ServerResponse[] = [];
+  const m = await member((_q, res) => held.push(res));
+  const kv = new LeasekvClient({ endpoints: [m.ep], sessions: false, deadlineMs: 10_000 });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    const shared = new AbortController();
+    const calls = Array.from({ length: 30 }, (_, i) => kv.get(`k${i}`, { signal: shared.signal }));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 1);
+    shared.abort();
+    const ended = await Promise.allSettled(calls);
+    assert.ok(ended.every((r) => r.status === 'rejected' && canceled(/^canceled/)(r.reason)));
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+    await kv.close();
+    await stop(m.server);
+  }
+});

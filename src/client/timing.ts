@@ -28,21 +28,47 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * The calls in flight under each caller's signal, and the one 'abort' listener that ends them all:
+ * a signal shared by many concurrent calls (an app's shutdown signal) gets one listener, not one
+ * per call (Node warns past 10: MaxListenersExceededWarning), removed when its last call ends.
+ */
+const underSignal = new WeakMap<AbortSignal, { readonly scopes: Set<CallScope>; readonly onAbort: () => void }>();
+
+function follow(outer: AbortSignal, scope: CallScope): void {
+  let entry = underSignal.get(outer);
+  if (entry === undefined) {
+    const scopes = new Set<CallScope>();
+    const onAbort = (): void => {
+      for (const s of [...scopes]) s.abort();
+    };
+    entry = { scopes, onAbort };
+    underSignal.set(outer, entry);
+    outer.addEventListener('abort', onAbort, { once: true });
+  }
+  entry.scopes.add(scope);
+}
+
+function unfollow(outer: AbortSignal, scope: CallScope): void {
+  const entry = underSignal.get(outer);
+  if (entry === undefined || !entry.scopes.delete(scope) || entry.scopes.size > 0) return;
+  outer.removeEventListener('abort', entry.onAbort);
+  underSignal.delete(outer);
+}
+
+/**
  * The cancellation of one call or watch: `signal` aborts when the caller's signal does or when the
- * client closes. end() forgets it (and the listener on the caller's signal, which may be shared by
- * many calls and must not collect one listener per call).
+ * client closes. end() forgets it, and the caller's signal forgets it (see underSignal).
  */
 export class CallScope {
   readonly #ctl = new AbortController();
   readonly #outer: AbortSignal | undefined;
   readonly #set: Set<CallScope>;
-  readonly #onAbort = (): void => this.#ctl.abort();
 
   constructor(outer: AbortSignal | undefined, set: Set<CallScope>) {
     this.#outer = outer;
     this.#set = set;
     set.add(this);
-    outer?.addEventListener('abort', this.#onAbort, { once: true });
+    if (outer !== undefined) follow(outer, this);
   }
 
   get signal(): AbortSignal {
@@ -55,6 +81,6 @@ export class CallScope {
 
   end(): void {
     this.#set.delete(this);
-    this.#outer?.removeEventListener('abort', this.#onAbort);
+    if (this.#outer !== undefined) unfollow(this.#outer, this);
   }
 }
