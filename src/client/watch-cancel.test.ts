@@ -54,7 +54,7 @@ test('aborting the signal of a quiet watch returns the iterator at once', async 
     const t0 = performance.now();
     ac.abort();
     assert.equal(await w.end, 'returned');
-    assert.ok(performance.now() - t0 < 500, `returned ${Math.round(performance.now() - t0)} ms after the abort`);
+    assert.ok(performance.now() - t0 < 1000, `returned ${Math.round(performance.now() - t0)} ms after the abort`);
   } finally {
     await kv.close();
     await m.close();
@@ -78,7 +78,7 @@ test('close() ends a watch with canceled at once, streaming or between reconnect
       const end = await w.end;
       assert.ok(end instanceof LeasekvError && end.code === 'canceled', String(end));
       assert.match(end.message, /client is closed; resume from revision \d+/);
-      assert.ok(performance.now() - t0 < 500, `ended ${Math.round(performance.now() - t0)} ms after close()`);
+      assert.ok(performance.now() - t0 < 1000, `ended ${Math.round(performance.now() - t0)} ms after close()`);
     }
   } finally {
     await streaming.close();
