@@ -58,6 +58,8 @@ export type RawConfig = Record<
   | 'maxNewConnectionsPerSourcePerSec'
   | 'maxStreamResetsPerSec'
   | 'maxConcurrentStreams'
+  | 'maxUnsentBytesPerSource'
+  | 'maxUnsentBytes'
   | 'maxPeerConnections'
   | 'watchHistory'
   | 'watchProgressMs'
@@ -262,6 +264,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'maxConcurrentStreams',
     env: 'LEASEKV_MAX_CONCURRENT_STREAMS',
     help: 'HTTP/2 streams (requests and watches) open at once on one connection; more are refused (default 256)',
+  },
+  '--max-unsent-bytes-per-source': {
+    key: 'maxUnsentBytesPerSource',
+    env: 'LEASEKV_MAX_UNSENT_BYTES_PER_SOURCE',
+    help: "answer bytes handed to one client IP address's connections and not read by it yet; past it, its new requests are refused with resource_exhausted until it reads (default 67108864; at least the largest answer)",
+  },
+  '--max-unsent-bytes': {
+    key: 'maxUnsentBytes',
+    env: 'LEASEKV_MAX_UNSENT_BYTES',
+    help: 'the same over all clients: past it, every address with answers unread is refused (default 268435456)',
   },
   '--max-peer-connections': {
     key: 'maxPeerConnections',

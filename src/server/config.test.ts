@@ -280,3 +280,30 @@ test('--max-pending-response-bytes: 128 MiB by default; at least --max-response-
       /--max-pending-response-bytes 3000000\) must be at least maxResponseBytes \(3145728\)/.test(e.message),
   );
 });
+
+test('--max-unsent-bytes-per-source / --max-unsent-bytes: 64 and 256 MiB by default, flags and variables, checked', () => {
+  const d = buildNodeConfig(rawFromArgs(base, {})).clientLimits;
+  assert.equal(d.maxUnsentBytesPerSource, 64 * 1024 * 1024);
+  assert.equal(d.maxUnsentBytes, 256 * 1024 * 1024);
+  const set = buildNodeConfig(
+    rawFromArgs([...base, '--max-unsent-bytes-per-source', '8000000'], { LEASEKV_MAX_UNSENT_BYTES: '9000000' }),
+  ).clientLimits;
+  assert.equal(set.maxUnsentBytesPerSource, 8_000_000);
+  assert.equal(set.maxUnsentBytes, 9_000_000);
+  const refused = (args: string[], re: RegExp): void =>
+    assert.throws(
+      () => buildNodeConfig(rawFromArgs([...base, ...args], {})),
+      (e: Error) => e instanceof NodeConfigError && re.test(e.message),
+    );
+  refused(['--max-unsent-bytes', '64MiB'], /--max-unsent-bytes: '64MiB' must be a whole number from 1 to/);
+  refused(['--max-unsent-bytes-per-source', '0'], /--max-unsent-bytes-per-source: '0' must be a whole number/);
+  // One answer of the largest size (a 3 MiB Range) must fit, or a slow reader is refused by its own answer.
+  refused(
+    ['--max-unsent-bytes-per-source', '1000000'],
+    /--max-unsent-bytes-per-source 1000000\) must be at least the largest answer.*\(3145728\)/,
+  );
+  refused(
+    ['--max-unsent-bytes-per-source', '300000000'],
+    /maxUnsentBytes \(--max-unsent-bytes 268435456\) must be at least maxUnsentBytesPerSource \(300000000\)/,
+  );
+});

@@ -349,6 +349,8 @@ function buildClientLimits(
     ),
     maxStreamResetsPerSec: opt(raw.maxStreamResetsPerSec, '--max-stream-resets-per-sec', 1, 1_000_000),
     maxConcurrentStreams: opt(raw.maxConcurrentStreams, '--max-concurrent-streams', 1, 1_000_000),
+    maxUnsentBytesPerSource: opt(raw.maxUnsentBytesPerSource, '--max-unsent-bytes-per-source', 1, 2 ** 40),
+    maxUnsentBytes: opt(raw.maxUnsentBytes, '--max-unsent-bytes', 1, 2 ** 40),
   };
   const partial: Record<string, number> = { ...base };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) partial[k] = v;

@@ -1,5 +1,7 @@
 // The client API as curl sees it: plain HTTP/1.1 JSON requests, good and bad.
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
+import { connect as h2connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { NotLeaderError } from '../backend.ts';
 import type { FakeBackend } from './fake-backend.ts';
@@ -300,6 +302,70 @@ describe('back-pressure and backend errors', () => {
       assert.equal(r.body, 'up 1\n');
     } finally {
       await server.close();
+    }
+  });
+
+  test('every answer says nosniff and no-store: successes, fast path and Connect, every JSON error, extra routes, HTTP/2', async () => {
+    const { server: s2, port: p2 } = await fakeServer({
+      limits: { maxKeyBytes: 16, maxValueBytes: 64, maxRequestBytes: 4096 },
+    });
+    s2.addRoute('GET', '/x', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('x'));
+    s2.addRoute('GET', '/cached', (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/css', 'cache-control': 'no-cache' }).end('x'),
+    );
+    try {
+      const answers = [
+        await post(p2, `${KV}/Put`, '{"key":"a","value":"x"}'), // fast path
+        await post(p2, `${KV}/Get`, '{"key":"a"}'),
+        await post(p2, `${KV}/Get`, '{"key":1}'), // fast path declines: Connect's invalid_argument
+        await post(p2, `${KV}/Range`, '{"prefix":"a"}'), // Connect
+        await post(p2, `${KV}/Get`, '{'), // fast-path JSON error
+        await post(p2, `${KV}/Nope`, '{}'), // 404
+        await post(p2, `${KV}/Get`, '{}', { 'content-type': 'application/json' }, 'PUT'), // 405
+        await post(p2, `${KV}/Range`, 'x', { 'content-type': 'text/html' }), // 415
+        await post(p2, `${KV}/Range`, ' '.repeat(5000)), // 413
+        await post(p2, '/x', '', {}, 'GET'),
+      ];
+      for (const [i, r] of answers.entries()) {
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', `answer ${i} (${r.status})`);
+        assert.equal(r.headers['cache-control'], 'no-store', `answer ${i} (${r.status})`);
+      }
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        [200, 200, 400, 200, 400, 404, 405, 415, 413, 200],
+      );
+      // A route may say otherwise (the dashboard's assets: no-cache).
+      const cached = await post(p2, '/cached', '', {}, 'GET');
+      assert.equal(cached.headers['cache-control'], 'no-cache');
+      assert.equal(cached.headers['x-content-type-options'], 'nosniff');
+      // The server-sent-event watch: key data, no-store (it said no-cache before session 12).
+      const watchHeaders = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const r = httpGet({ host: '127.0.0.1', port: p2, path: '/v1/watch?key=a' }, (res) => {
+          resolve(res.headers);
+          r.destroy();
+        });
+        r.on('error', reject);
+      });
+      assert.equal(watchHeaders['content-type'], 'text/event-stream');
+      assert.equal(watchHeaders['cache-control'], 'no-store');
+      assert.equal(watchHeaders['x-content-type-options'], 'nosniff');
+      // HTTP/2 (Connect over h2c) too.
+      const session = h2connect(`http://127.0.0.1:${p2}`);
+      try {
+        const h = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const r = session.request({ ':method': 'POST', ':path': `${KV}/Get`, 'content-type': 'application/json' });
+          r.on('response', (hs) => resolve(hs)).on('error', reject);
+          r.resume();
+          r.end('{"key":"a"}');
+        });
+        assert.equal(h[':status'], 200);
+        assert.equal(h['x-content-type-options'], 'nosniff');
+        assert.equal(h['cache-control'], 'no-store');
+      } finally {
+        session.destroy();
+      }
+    } finally {
+      await s2.close();
     }
   });
 });

@@ -33,6 +33,7 @@ import { callerOfRequest } from './authz.ts';
 import { allowKey, type Identity } from '../auth/gate.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import { clampTimeoutHeaders } from './timeout-header.ts';
+import type { UnsentAnswers } from './unsent-answers.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
 export const PUT_PATH = '/leasekv.v1.KV/Put';
@@ -53,6 +54,8 @@ export class FastPath {
   constructor(
     private readonly core: ApiCore,
     connectOptions: FallbackOptions,
+    /** Answers not read by their clients (unsent-answers.ts): told of each answer as it is written. */
+    private readonly unsent?: Pick<UnsentAnswers, 'track' | 'written'>,
   ) {
     const router = createConnectRouter(connectOptions);
     connectOptions.routes(router);
@@ -136,7 +139,7 @@ export class FastPath {
       const now = this.#getNow(plain);
       if (now !== null) {
         this.served++;
-        writeJson(res, now);
+        this.#json(res, now);
         return;
       }
       if (this.#getQuick(plain, res, timeoutMs, conn)) return;
@@ -162,7 +165,7 @@ export class FastPath {
     }
     this.served++;
     work.then(
-      (json) => writeJson(res, json),
+      (json) => this.#json(res, json),
       (err: unknown) => writeError(res, err),
     );
   }
@@ -196,7 +199,7 @@ export class FastPath {
     this.core
       .callQuick(() => backend.getQuick!(r, deadlineMs), conn)
       .then(
-        (got) => writeJson(res, getJson(got)),
+        (got) => this.#json(res, getJson(got)),
         (err: unknown) => writeError(res, err),
       );
     return true;
@@ -238,7 +241,7 @@ export class FastPath {
     this.core
       .callQuick(() => backend.putQuick!(put, deadlineMs), conn)
       .then(
-        (p) => writeJson(res, putJson(p)),
+        (p) => this.#json(res, putJson(p)),
         (err: unknown) => writeError(res, err),
       );
   }
@@ -277,6 +280,12 @@ export class FastPath {
     return r;
   }
 
+  /** A success answer; watched further only if some of it is still waiting to be sent (unsent-answers.ts). */
+  #json(res: ServerResponse, json: string): void {
+    writeJson(res, json);
+    this.unsent?.written(res);
+  }
+
   /** Hands the request to Connect's handler for the same method: with the raw body, or already parsed. */
   #decline(
     req: IncomingMessage,
@@ -287,6 +296,8 @@ export class FastPath {
     conn: ConnShare,
   ): void {
     this.declined++;
+    // Connect waits for 'drain' inside its write: watched from now on, like every Connect answer.
+    this.unsent?.track(req, res);
     const values = createContextValues().set(CONN_SHARE, conn).set(CLIENT_SECURITY, clientSecurityOf(req));
     const handler = this.#fallback.get(path);
     if (handler === undefined) throw new Error(`fast path: no Connect handler for ${path}`);

@@ -74,6 +74,15 @@ export interface ApiLimits {
    * more with REFUSED_STREAM before any request handling). Node's default is 2^32-1.
    */
   readonly maxConcurrentStreams: number;
+  /**
+   * Answer bytes handed to one source's connections and not read by it yet (unsent-answers.ts):
+   * past it, that source's new requests are refused with resource_exhausted until it reads. At
+   * least maxResponseBytes and maxValueBytes, so that one answer of the largest size, read slowly,
+   * cannot get its reader refused by itself.
+   */
+  readonly maxUnsentBytesPerSource: number;
+  /** The same, over all sources: past it, every source with bytes unsent is refused. At least maxUnsentBytesPerSource. */
+  readonly maxUnsentBytes: number;
 }
 
 export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection' | 'maxInFlightPerSource'> = {
@@ -97,6 +106,8 @@ export const DEFAULT_LIMITS: Omit<ApiLimits, 'maxInFlightPerConnection' | 'maxIn
   maxNewConnectionsPerSec: 2_000,
   maxStreamResetsPerSec: 200,
   maxConcurrentStreams: 256,
+  maxUnsentBytesPerSource: 64 * 1024 * 1024,
+  maxUnsentBytes: 256 * 1024 * 1024,
 };
 
 /** The default per-connection share of the in-flight budget. */
@@ -151,6 +162,8 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   positive('maxNewConnectionsPerSec', 1_000_000);
   positive('maxStreamResetsPerSec', 1_000_000);
   positive('maxConcurrentStreams', 1_000_000);
+  positive('maxUnsentBytesPerSource', 2 ** 40);
+  positive('maxUnsentBytes', 2 ** 40);
   if (l.defaultRangeLimit > l.maxRangeLimit) {
     throw new ApiLimitsError(
       `api limit defaultRangeLimit (${l.defaultRangeLimit}) exceeds maxRangeLimit (${l.maxRangeLimit})`,
@@ -170,6 +183,17 @@ export function resolveLimits(partial: Partial<ApiLimits> = {}): ApiLimits {
   if (l.maxPendingResponseBytes < l.maxResponseBytes) {
     throw new ApiLimitsError(
       `api limit maxPendingResponseBytes (--max-pending-response-bytes ${l.maxPendingResponseBytes}) must be at least maxResponseBytes (${l.maxResponseBytes})`,
+    );
+  }
+  const largestAnswer = Math.max(l.maxResponseBytes, l.maxValueBytes);
+  if (l.maxUnsentBytesPerSource < largestAnswer) {
+    throw new ApiLimitsError(
+      `api limit maxUnsentBytesPerSource (--max-unsent-bytes-per-source ${l.maxUnsentBytesPerSource}) must be at least the largest answer, max(maxResponseBytes, maxValueBytes) (${largestAnswer}): one answer read slowly would get its reader refused`,
+    );
+  }
+  if (l.maxUnsentBytes < l.maxUnsentBytesPerSource) {
+    throw new ApiLimitsError(
+      `api limit maxUnsentBytes (--max-unsent-bytes ${l.maxUnsentBytes}) must be at least maxUnsentBytesPerSource (${l.maxUnsentBytesPerSource})`,
     );
   }
   if (l.maxInFlightPerSource > l.maxInFlight) {

@@ -50,7 +50,9 @@ export interface RpcDispatchOptions {
    * the thread little and other sources' requests do not wait behind it (issue 13).
    */
   readonly admission?: Admission;
-  /** Tried first for each HTTP/1.1 request: the JSON fast path (fast-path.ts). */
+  /** Answers not read by their clients (unsent-answers.ts): every answer Connect writes is watched. */
+  readonly unsent?: { track(req: NodeReq, res: NodeRes): void };
+  /** Tried first for each HTTP/1.1 request: the JSON fast path (fast-path.ts; it watches its own answers). */
   readonly fast?: {
     accepts(req: IncomingMessage, path: string): boolean;
     serve(req: IncomingMessage, res: ServerResponse, path: string, share: ConnShare): void;
@@ -166,6 +168,7 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
     if (!http1) share.lastStreamId = Math.max(share.lastStreamId, req.stream.id ?? 0);
     if (handler.method.methodKind === 'unary' && shed(req, res, share, wire)) return;
     const values = createContextValues().set(CONN_SHARE, share).set(CLIENT_SECURITY, clientSecurityOf(req));
+    opts.unsent?.track(req, res);
     if (tooLarge) {
       values.set(
         GUARD_ERROR,

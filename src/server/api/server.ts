@@ -119,11 +119,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     acceptCompression: [compressionGzip, compressionBrotli] as Compression[],
     compressMinBytes: Number.MAX_SAFE_INTEGER,
   } as const;
-  const fast = opts.fastPath === false ? undefined : new FastPath(core, connectOptions);
+  const unsent = new UnsentAnswers(limits);
+  const fast = opts.fastPath === false ? undefined : new FastPath(core, connectOptions, unsent);
   const rpc = createRpcDispatch({
     limits,
     admission: core.admission,
     connectOptions,
+    unsent,
     ...(fast === undefined ? {} : { fast }),
   });
   const routes = new Map<string, RouteHandler>();
@@ -140,14 +142,21 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The extra routes (dashboard, /metrics, /health, SSE watch) on both protocols: over TLS, browsers
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
   const turns = new ReadTurns(limits.requestsPerSourcePerTurn);
-  const unsent = new UnsentAnswers();
   const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    // On every answer of this port, errors included (session 12 audit): the client port serves key
+    // data, tokens and backups, none of which a browser should sniff into another type or a cache
+    // keep. Routes that want otherwise (the dashboard's assets: no-cache) set their own.
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('cache-control', 'no-store');
     if (refuseTooManyHeaders(req, res) || unsent.admit(req, res)) return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const route = routes.get(`${req.method ?? ''} ${path}`);
-    if (route !== undefined) return route(req as IncomingMessage, res as ServerResponse);
+    if (route !== undefined) {
+      unsent.track(req, res);
+      return route(req as IncomingMessage, res as ServerResponse);
+    }
     const allowed = routeMethods.get(path);
     if (allowed !== undefined) {
       return writeJsonError(

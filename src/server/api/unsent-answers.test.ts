@@ -5,10 +5,14 @@ import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { describe, test } from 'node:test';
 import { fakeServer, post } from './test-util.ts';
-import { MAX_UNSENT_BYTES_PER_SOURCE, SAMPLE_MS } from './unsent-answers.ts';
+import { SAMPLE_MS } from './unsent-answers.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
 import { sleep } from '../../testkit/wait.ts';
 
 const MIB = 1024 * 1024;
+/** The per-source bound these tests set (--max-unsent-bytes-per-source; the default is 64 MiB). */
+const MAX_UNSENT_BYTES_PER_SOURCE = 12 * MIB;
+const limits = { maxInFlightPerConnection: 128, maxUnsentBytesPerSource: MAX_UNSENT_BYTES_PER_SOURCE };
 /** Gets of a 1 MiB value whose answers, unread, pass the per-source bound. */
 const OVER = MAX_UNSENT_BYTES_PER_SOURCE / MIB + 8;
 
@@ -30,7 +34,7 @@ function h2get(s: ClientHttp2Session): Promise<{ status: number; body: string }>
 
 describe('answers a client does not read', () => {
   test('HTTP/2 with a window of 0: past the bound its source is refused (429), then served once it is gone', async () => {
-    const { server, port } = await fakeServer({ limits: { maxInFlightPerConnection: 128 } });
+    const { server, port } = await fakeServer({ limits });
     const reader = h2connect(`http://127.0.0.1:${port}`);
     const stuck = h2connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 0 } });
     try {
@@ -50,7 +54,10 @@ describe('answers a client does not read', () => {
       // much again (four held 700 MiB on a node before the session 11 audit). Now it is refused.
       const refused = await h2get(reader);
       assert.equal(refused.status, 429, refused.body);
-      assert.match(refused.body, /"resource_exhausted".*waiting for the client to read them/);
+      assert.match(
+        refused.body,
+        /"resource_exhausted".*waiting for the client to read them, over the limit of 12582912 \(--max-unsent-bytes-per-source\)/,
+      );
       stuck.destroy();
       for (let i = 0; i < 100 && server.unsentAnswers.sourceBytes('127.0.0.1') > 0; i++) await sleep(SAMPLE_MS);
       assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"big"}')).status, 200);
@@ -63,7 +70,7 @@ describe('answers a client does not read', () => {
   });
 
   test('HTTP/1.1 pipelined answers never read are counted, and freed when the socket closes', async () => {
-    const { server, port } = await fakeServer({ limits: { maxInFlightPerConnection: 128 } });
+    const { server, port } = await fakeServer({ limits });
     const sock = netConnect(port, '127.0.0.1');
     try {
       sock.on('error', () => undefined);
@@ -87,6 +94,74 @@ describe('answers a client does not read', () => {
       assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"big"}')).status, 200);
     } finally {
       sock.destroy();
+      await server.close();
+    }
+  });
+
+  test('a client that reads: fast-path answers are never watched (no entry per request); the default bound is 64 MiB', async () => {
+    assert.equal(DEFAULT_LIMITS.maxUnsentBytesPerSource, 64 * MIB);
+    assert.equal(DEFAULT_LIMITS.maxUnsentBytes, 256 * MIB);
+    const { server, port } = await fakeServer({ limits });
+    try {
+      assert.equal((await post(port, '/leasekv.v1.KV/Put', JSON.stringify({ key: 'k', value: 'v' }))).status, 200);
+      for (let i = 0; i < 50; i++) assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"k"}')).status, 200);
+      assert.ok(server.fastPath!.served >= 51);
+      assert.equal(server.unsentAnswers.stats.watched, 0);
+      assert.equal(server.unsentAnswers.watching, 0);
+      // A Connect answer (here: Range) is watched from admission, and dropped at the next sample once sent.
+      assert.equal((await post(port, '/leasekv.v1.KV/Range', '{"prefix":"k"}')).status, 200);
+      assert.equal(server.unsentAnswers.stats.watched, 1);
+      server.unsentAnswers.sample();
+      assert.equal(server.unsentAnswers.watching, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('all sources together past --max-unsent-bytes: a source with bytes unsent is refused, one without is served', async () => {
+    const { server, port } = await fakeServer({
+      limits: { ...limits, maxUnsentBytesPerSource: 24 * MIB, maxUnsentBytes: 24 * MIB },
+    });
+    const socks = ['127.0.0.1', '127.0.0.2'].map((localAddress) =>
+      netConnect({ port, host: '127.0.0.1', localAddress }),
+    );
+    try {
+      for (const s of socks) s.on('error', () => undefined);
+      assert.equal(
+        (await post(port, '/leasekv.v1.KV/Put', JSON.stringify({ key: 'big', value: 'x'.repeat(MIB - 64) }))).status,
+        200,
+      );
+      const get =
+        'POST /leasekv.v1.KV/Get HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"key":"big"}';
+      for (const s of socks) {
+        if (s.connecting) await new Promise((r) => s.once('connect', r));
+        s.pause();
+        s.write(get.repeat(16));
+      }
+      const u = server.unsentAnswers;
+      for (let i = 0; i < 200 && u.totalBytes <= 24 * MIB; i++) await sleep(SAMPLE_MS);
+      assert.ok(u.totalBytes > 24 * MIB && u.sourceBytes('127.0.0.1') < 24 * MIB, `${u.totalBytes}`);
+      const refused = await post(port, '/leasekv.v1.KV/Get', '{"key":"big"}');
+      assert.equal(refused.status, 429);
+      assert.match(refused.body, /on this node, over the limit of 25165824 \(--max-unsent-bytes\)/);
+      // 127.0.0.3 has nothing unsent: it is served.
+      const other = await new Promise<string>((resolve, reject) => {
+        const c = netConnect({ port, host: '127.0.0.1', localAddress: '127.0.0.3' }, () =>
+          c.write(get.replace('{"key":"big"}', '{"key":"no"}').replace('13', '12') + '\r\n'),
+        );
+        let got = '';
+        c.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.includes('"found"')) {
+            c.destroy();
+            resolve(got);
+          }
+        });
+        c.on('error', reject);
+      });
+      assert.match(other, /^HTTP\/1.1 200/);
+    } finally {
+      for (const s of socks) s.destroy();
       await server.close();
     }
   });

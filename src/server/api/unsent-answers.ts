@@ -9,21 +9,26 @@
 //
 // So the bytes waiting in each HTTP/2 stream and HTTP/1.1 answer (their writableLength: Node keeps
 // them until they are sent; an HTTP/1.1 answer queued behind a pipelined one waits in the answer
-// itself) are summed per source address every SAMPLE_MS, and a new request from
-// a source past MAX_UNSENT_BYTES_PER_SOURCE — or, while all sources together are past
-// MAX_UNSENT_BYTES, from any source with bytes unsent — is refused at once with resource_exhausted
+// itself) are summed per source address every sampleMs while any are waiting, and a new request
+// from a source past maxUnsentBytesPerSource — or, while all sources together are past
+// maxUnsentBytes, from any source with bytes unsent — is refused at once with resource_exhausted
 // (429; gRPC status 8), before any work. A client reading its answers holds ~0 bytes and is never
-// refused by this. Sampling, not counting every write, keeps the request path at a map insertion;
-// what arrives between two samples is bounded by the in-flight counts and the answer budget.
+// refused by this. Both bounds are flags (limits.ts: --max-unsent-bytes-per-source, --max-unsent-bytes).
+//
+// What is watched (session 12: cheaper on the hot path, the bound unchanged): an answer of the
+// HTTP/1.1 JSON fast path is looked at once, just after it is handed to the connection (written());
+// only if bytes of it are still waiting then is it watched — a reading client's answer has gone to
+// the socket's kernel buffer by then, so the hot path costs a property read, not a map entry per
+// request. Everything else (Connect, gRPC, HTTP/2, the extra routes) is watched from admission on
+// (track()), as before: Connect awaits 'drain' inside its write, so there is no "after the write"
+// to hook there, and those paths cost far more per request than an entry. Sampling, not counting
+// every write, keeps the request path cheap; what arrives between two samples is bounded by the
+// in-flight counts and the answer budget.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { grpcMessageHeader } from './errors.ts';
 
-/** One source's unsent answer bytes past which its new requests are refused. */
-export const MAX_UNSENT_BYTES_PER_SOURCE = 64 * 1024 * 1024;
-/** All sources' unsent answer bytes past which a source with any unsent is refused. */
-export const MAX_UNSENT_BYTES = 256 * 1024 * 1024;
-/** How often the unsent bytes are summed while connections are open. */
+/** How often the unsent bytes are summed while answers are watched. */
 export const SAMPLE_MS = 50;
 
 /** What holds a request's unsent answer bytes: the HTTP/2 stream, or the HTTP/1.1 answer. */
@@ -39,21 +44,34 @@ interface Holder {
 export interface UnsentAnswersStats {
   /** Requests refused because their source's answers were not being read. */
   refused: number;
+  /** Answers watched until sent (fast-path answers only when bytes were left after their write). */
+  watched: number;
+}
+
+export interface UnsentBounds {
+  /** One source's unsent answer bytes past which its new requests are refused. */
+  readonly maxUnsentBytesPerSource: number;
+  /** All sources' unsent answer bytes past which a source with any unsent is refused. */
+  readonly maxUnsentBytes: number;
 }
 
 export class UnsentAnswers {
-  readonly stats: UnsentAnswersStats = { refused: 0 };
+  readonly stats: UnsentAnswersStats = { refused: 0, watched: 0 };
   /** Each holder's source, and for an HTTP/1.1 answer its socket (an answer queued behind another is never told the socket died). */
   readonly #holders = new Map<Holder, [string, { readonly destroyed: boolean } | null]>();
   #bySource = new Map<string, number>();
   #total = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly maxPerSourceBytes: number;
+  readonly maxTotalBytes: number;
 
   constructor(
-    readonly maxPerSourceBytes = MAX_UNSENT_BYTES_PER_SOURCE,
-    readonly maxTotalBytes = MAX_UNSENT_BYTES,
+    bounds: UnsentBounds,
     readonly sampleMs = SAMPLE_MS,
-  ) {}
+  ) {
+    this.maxPerSourceBytes = bounds.maxUnsentBytesPerSource;
+    this.maxTotalBytes = bounds.maxUnsentBytes;
+  }
 
   /** Sums of the last sample. */
   get totalBytes(): number {
@@ -64,24 +82,41 @@ export class UnsentAnswers {
     return this.#bySource.get(source) ?? 0;
   }
 
-  /**
-   * Refuses the request (answered here; true) when its source is over a bound; else tracks where
-   * its answer will wait and returns false.
-   */
+  /** Answers watched now (tests). */
+  get watching(): number {
+    return this.#holders.size;
+  }
+
+  /** Refuses the request (answered here; true) when its source is over a bound. */
   admit(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
-    const http2 = 'stream' in req;
-    const source = (http2 ? req.stream.session?.socket?.remoteAddress : req.socket.remoteAddress) ?? '';
-    const why = this.#refusal(source);
-    if (why !== null) {
-      this.stats.refused++;
-      refuse(req, res, why);
-      return true;
+    // Nothing waiting anywhere at the last sample (the usual case): nothing to look up.
+    if (this.#total === 0) return false;
+    const why = this.#refusal(sourceOf(req));
+    if (why === null) return false;
+    this.stats.refused++;
+    refuse(req, res, why);
+    return true;
+  }
+
+  /** Watches the request's answer from now until it is sent (no listener per request: the sample drops finished ones). */
+  track(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
+    const source = sourceOf(req);
+    if ('stream' in req) this.#watch(req.stream, source, null);
+    else this.#watch(res as ServerResponse, source, req.socket);
+  }
+
+  /** An HTTP/1.1 answer just ended: watched only if some of it has not gone to the socket yet. */
+  written(res: ServerResponse): void {
+    if (res.writableLength > 0 && !res.writableFinished) {
+      const socket = res.req.socket;
+      this.#watch(res, socket.remoteAddress ?? '', socket);
     }
-    // No listener per request (the JSON fast path is hot): the sample drops finished holders.
-    if (http2) this.#holders.set(req.stream, [source, null]);
-    else this.#holders.set(res as ServerResponse, [source, req.socket]);
+  }
+
+  #watch(h: Holder, source: string, socket: { readonly destroyed: boolean } | null): void {
+    this.stats.watched++;
+    this.#holders.set(h, [source, socket]);
     this.#timer ??= setInterval(() => this.sample(), this.sampleMs).unref();
-    return false;
   }
 
   /** Sums the unsent bytes per source now (the timer does this every sampleMs; tests call it). */
@@ -115,11 +150,15 @@ export class UnsentAnswers {
   #refusal(source: string): string | null {
     const mine = this.#bySource.get(source) ?? 0;
     if (mine > this.maxPerSourceBytes)
-      return `${mine} bytes of answers to ${source} are waiting for the client to read them, over the limit of ${this.maxPerSourceBytes}; read the answers (HTTP/2: open the flow-control window) before sending more requests`;
+      return `${mine} bytes of answers to ${source} are waiting for the client to read them, over the limit of ${this.maxPerSourceBytes} (--max-unsent-bytes-per-source); read the answers (HTTP/2: open the flow-control window) before sending more requests`;
     if (mine > 0 && this.#total > this.maxTotalBytes)
-      return `${this.#total} bytes of answers are waiting for clients to read them on this node, over the limit of ${this.maxTotalBytes}, ${mine} of them to ${source}; read the answers before sending more requests`;
+      return `${this.#total} bytes of answers are waiting for clients to read them on this node, over the limit of ${this.maxTotalBytes} (--max-unsent-bytes), ${mine} of them to ${source}; read the answers before sending more requests`;
     return null;
   }
+}
+
+function sourceOf(req: IncomingMessage | Http2ServerRequest): string {
+  return ('stream' in req ? req.stream.session?.socket?.remoteAddress : req.socket.remoteAddress) ?? '';
 }
 
 /** resource_exhausted in the request's protocol: a trailers-only gRPC answer, else 429 with a JSON body. */

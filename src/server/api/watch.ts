@@ -184,7 +184,8 @@ export function sseHandler(
     // HTTP/2 (TLS with ALPN) forbids connection headers.
     res.writeHead(200, {
       'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
+      // Key data: kept by no cache (no-cache would allow storing it; session 12).
+      'cache-control': 'no-store',
       ...(req.httpVersionMajor === 1 ? { connection: 'keep-alive' } : {}),
     });
     res.flushHeaders();
