@@ -174,7 +174,7 @@ export class KvStateMachine extends KvState {
 
   /** Every write of a key sets its TTL grant: `ttl`, or none (as etcd: a put without a lease detaches). */
   private put(key: string, prev: KeyRecord | undefined, value: string, ttl?: number): void {
-    this.ttls.attach(key, ttl);
+    this.ttls.attach(key, ttl, value, prev?.value);
     const rev = this.pendingRev;
     const rec =
       prev === undefined
@@ -190,7 +190,7 @@ export class KvStateMachine extends KvState {
 
   private remove(key: string, prev: KeyRecord | undefined): boolean {
     if (prev === undefined) return false;
-    this.ttls.attach(key, undefined);
+    this.ttls.attach(key, undefined, undefined, prev.value);
     this.data.delete(key);
     this.wrote = true;
     this.pendingEvents?.push({

@@ -94,7 +94,7 @@ export class SnapshotFeed {
     sessions.read(r, snapFail);
     const memberBytes = r.bytes('membership table');
     const ttls = new TtlTable();
-    ttls.read(r, snapFail, (k) => store.has(k));
+    ttls.read(r, snapFail, (k) => store.get(k)?.value);
     const authBytes = h.version < 6 ? new Uint8Array(0) : r.bytes('users and roles');
     r.expectEnd('snapshot');
     const { applied, appliedTerm, revision, compactRevision } = h;

@@ -207,7 +207,7 @@ export function* decodeSnapshot(bytes: Uint8Array, sessionConfig: SessionConfig)
   sessions.read(r, snapFail);
   const memberBytes = version < 3 ? new Uint8Array(0) : r.bytes('membership table');
   const ttls = new TtlTable();
-  if (version >= 4) ttls.read(r, snapFail, (k) => store.has(k));
+  if (version >= 4) ttls.read(r, snapFail, (k) => store.get(k)?.value);
   const authBytes = version < 6 ? new Uint8Array(0) : r.bytes('users and roles');
   r.expectEnd('snapshot');
   return { applied, appliedTerm, revision, compactRevision, store, sessions, ttls, memberBytes, authBytes };

@@ -131,6 +131,11 @@ export abstract class KvState {
     return this.authTable;
   }
 
+  /** Keys attached to TTL grant `id` and their UTF-8 bytes with their values (undefined: no such grant). */
+  ttlAttached(id: number): { keys: number; bytes: number } | undefined {
+    return this.ttls.attached(id);
+  }
+
   /** The keys attached to TTL grant `id`. */
   ttlKeys(id: number): string[] {
     return this.ttls.keysOf(id);

@@ -93,3 +93,34 @@ test('grants and their keys are in snapshots; commands round-trip; a grant retri
     assert.deepEqual(decodeCommand(encodeCommand(c)), c);
   }
 });
+
+test('each grant counts its keys and their bytes (UTF-8): put, overwrite, txn put, delete, end, snapshot', () => {
+  const m = new KvStateMachine();
+  feed(m, [
+    { op: 'ttl-grant', ttlMs: 3000 },
+    { op: 'ttl-grant', ttlMs: 3000 },
+  ]);
+  assert.deepEqual(m.ttlAttached(1), { keys: 0, bytes: 0 });
+  assert.equal(m.ttlAttached(99), undefined);
+  feed(m, [
+    { op: 'put', key: 'a', value: 'xyz', ttl: 1 }, // 4 bytes
+    { op: 'put', key: 'bé', value: 'é', ttl: 1 }, // 3 + 2
+  ]);
+  assert.deepEqual(m.ttlAttached(1), { keys: 2, bytes: 9 });
+  feed(m, [{ op: 'put', key: 'a', value: 'x'.repeat(10), ttl: 1 }]); // same grant, longer value
+  assert.deepEqual(m.ttlAttached(1), { keys: 2, bytes: 16 });
+  feed(m, [{ op: 'put', key: 'a', value: 'q', ttl: 2 }]); // moves to grant 2
+  assert.deepEqual(m.ttlAttached(1), { keys: 1, bytes: 5 });
+  assert.deepEqual(m.ttlAttached(2), { keys: 1, bytes: 2 });
+  const restored = KvStateMachine.restore(m.snapshot());
+  assert.deepEqual(restored.ttlAttached(1), { keys: 1, bytes: 5 });
+  assert.deepEqual(restored.ttlAttached(2), { keys: 1, bytes: 2 });
+  feed(m, [
+    { op: 'txn', compares: [], success: [{ op: 'put', key: 'a', value: 'detached' }], failure: [] },
+    { op: 'delete', key: 'bé' },
+  ]);
+  assert.deepEqual(m.ttlAttached(1), { keys: 0, bytes: 0 });
+  assert.deepEqual(m.ttlAttached(2), { keys: 0, bytes: 0 });
+  feed(m, [{ op: 'ttl-revoke', id: 2 }]);
+  assert.equal(m.ttlAttached(2), undefined);
+});

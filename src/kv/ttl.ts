@@ -6,6 +6,13 @@
 //
 // Binary form (in kv snapshots from format 3): varint count × (varint id, varint ttlMs,
 // varint keyCount × str key), ids ascending, keys ascending.
+//
+// Each grant also counts the UTF-8 bytes of its keys and their values (session 12): a grant's end
+// deletes all its keys in one revision, which every member builds and holds whole (its events, the
+// watch history), so the leader refuses a put that would take a grant past --max-ttl-keys or
+// --max-ttl-bytes (server/ttl-room.ts). The count is derived from the data, never written to a
+// snapshot, and changes no result: the state machine stays a pure function of the log.
+import { Buffer } from 'node:buffer';
 import { assert } from '../util/assert.ts';
 import type { ByteReader, ByteWriter } from '../util/bytes.ts';
 
@@ -15,7 +22,7 @@ export interface TtlGrant {
 }
 
 export class TtlTable {
-  private readonly grants = new Map<number, { ttlMs: number; keys: Set<string> }>();
+  private readonly grants = new Map<number, { ttlMs: number; keys: Set<string>; bytes: number }>();
   private readonly keyGrant = new Map<string, number>();
 
   get size(): number {
@@ -39,26 +46,40 @@ export class TtlTable {
     return [...(this.grants.get(id)?.keys ?? [])];
   }
 
+  /** Keys attached to grant `id`, and their UTF-8 bytes with their values (undefined: no such grant). */
+  attached(id: number): { keys: number; bytes: number } | undefined {
+    const g = this.grants.get(id);
+    return g === undefined ? undefined : { keys: g.keys.size, bytes: g.bytes };
+  }
+
   list(): TtlGrant[] {
     return [...this.grants.entries()].map(([id, g]) => ({ id, ttlMs: g.ttlMs }));
   }
 
   grant(id: number, ttlMs: number): void {
-    this.grants.set(id, { ttlMs, keys: new Set() });
+    this.grants.set(id, { ttlMs, keys: new Set(), bytes: 0 });
   }
 
-  /** `key` now belongs to grant `id` (which must exist), or to none (undefined). */
-  attach(key: string, id: number | undefined): void {
+  /**
+   * `key` now belongs to grant `id` (which must exist), or to none (undefined); `value` is its value
+   * now (absent: deleted), `prevValue` the one it had (for the bytes of the grant it leaves).
+   */
+  attach(key: string, id: number | undefined, value?: string, prevValue?: string): void {
     const old = this.keyGrant.get(key);
-    if (old === id) return;
+    if (old === undefined && id === undefined) return;
     if (old !== undefined) {
-      this.grants.get(old)?.keys.delete(key);
+      const g = this.grants.get(old);
+      if (g !== undefined) {
+        g.keys.delete(key);
+        g.bytes -= pairBytes(key, prevValue);
+      }
       this.keyGrant.delete(key);
     }
     if (id === undefined) return;
     const g = this.grants.get(id);
     assert(g !== undefined, () => `attach to unknown ttl grant ${id}`);
     g.keys.add(key);
+    g.bytes += pairBytes(key, value);
     this.keyGrant.set(key, id);
   }
 
@@ -85,8 +106,8 @@ export class TtlTable {
     }
   }
 
-  /** Replaces the contents; `exists` says whether a key is in the data (checked). */
-  read(r: ByteReader, fail: (m: string) => Error, exists: (key: string) => boolean): void {
+  /** Replaces the contents; `valueOf` gives a key's value in the data (undefined: absent, refused). */
+  read(r: ByteReader, fail: (m: string) => Error, valueOf: (key: string) => string | undefined): void {
     this.grants.clear();
     this.keyGrant.clear();
     const n = r.varint('ttl grant count');
@@ -100,10 +121,16 @@ export class TtlTable {
       if (k > r.remaining) throw fail(`ttl key count ${k} exceeds the remaining bytes`);
       for (let j = 0; j < k; j++) {
         const key = r.str('ttl key');
-        if (!exists(key)) throw fail(`ttl grant ${id} holds key ${JSON.stringify(key)}, which does not exist`);
+        const value = valueOf(key);
+        if (value === undefined) throw fail(`ttl grant ${id} holds key ${JSON.stringify(key)}, which does not exist`);
         if (this.keyGrant.has(key)) throw fail(`key ${JSON.stringify(key)} in two ttl grants`);
-        this.attach(key, id);
+        this.attach(key, id, value);
       }
     }
   }
+}
+
+/** A key and its value in UTF-8 bytes, as a grant counts them. */
+export function pairBytes(key: string, value: string | undefined): number {
+  return Buffer.byteLength(key) + (value === undefined ? 0 : Buffer.byteLength(value));
 }

@@ -60,6 +60,8 @@ export type RawConfig = Record<
   | 'maxConcurrentStreams'
   | 'maxUnsentBytesPerSource'
   | 'maxUnsentBytes'
+  | 'maxTtlKeys'
+  | 'maxTtlBytes'
   | 'maxPeerConnections'
   | 'watchHistory'
   | 'watchProgressMs'
@@ -275,6 +277,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     env: 'LEASEKV_MAX_UNSENT_BYTES',
     help: 'the same over all clients: past it, every address with answers unread is refused (default 268435456)',
   },
+  '--max-ttl-keys': {
+    key: 'maxTtlKeys',
+    env: 'LEASEKV_MAX_TTL_KEYS',
+    help: "keys attached to one TTL grant; a put past it is refused with invalid_argument (a grant's end deletes its keys in one revision) (default 10000)",
+  },
+  '--max-ttl-bytes': {
+    key: 'maxTtlBytes',
+    env: 'LEASEKV_MAX_TTL_BYTES',
+    help: 'bytes of keys and values attached to one TTL grant, UTF-8; a put past it is refused with invalid_argument (default 67108864)',
+  },
   '--max-peer-connections': {
     key: 'maxPeerConnections',
     env: 'LEASEKV_MAX_PEER_CONNECTIONS',
@@ -352,6 +364,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: 'JSON file with any of these settings (keys as the flags without --, camelCase or kebab-case)',
   },
 };
+
+/** A whole-number setting: `dflt` when not given, else refused unless in [min, max], naming the flag. */
+export function intSetting(raw: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new NodeConfigError(`${name}: '${raw}' must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
 
 export function flagHelp(): string {
   return Object.entries(FLAGS)

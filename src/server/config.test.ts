@@ -307,3 +307,20 @@ test('--max-unsent-bytes-per-source / --max-unsent-bytes: 64 and 256 MiB by defa
     /maxUnsentBytes \(--max-unsent-bytes 268435456\) must be at least maxUnsentBytesPerSource \(300000000\)/,
   );
 });
+
+test('--max-ttl-keys / --max-ttl-bytes: 10000 keys and 64 MiB by default; at least one key of the largest size', () => {
+  assert.deepEqual(buildNodeConfig(rawFromArgs(base, {})).ttl, { maxKeys: 10_000, maxBytes: 64 * 1024 * 1024 });
+  const set = buildNodeConfig(rawFromArgs([...base, '--max-ttl-keys', '5'], { LEASEKV_MAX_TTL_BYTES: '2000000' }));
+  assert.deepEqual(set.ttl, { maxKeys: 5, maxBytes: 2_000_000 });
+  const refused = (args: string[], re: RegExp): void =>
+    assert.throws(
+      () => buildNodeConfig(rawFromArgs([...base, ...args], {})),
+      (e: Error) => e instanceof NodeConfigError && re.test(e.message),
+    );
+  refused(['--max-ttl-keys', '0'], /--max-ttl-keys: '0' must be a whole number from 1 to 10000000/);
+  refused(['--max-ttl-keys', 'many'], /--max-ttl-keys: 'many' must be a whole number/);
+  refused(
+    ['--max-ttl-bytes', '1000000'],
+    /--max-ttl-bytes 1000000 must be at least --max-key-bytes \+ --max-value-bytes \(1052672\)/,
+  );
+});

@@ -6,10 +6,11 @@ import { DEFAULT_WATCH_LIMITS, type WatchLimits } from './watch/hub.ts';
 import { DEFAULT_AUTO_COMPACTION, type AutoCompaction } from './auto-compact.ts';
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
-import { NodeConfigError, type RawConfig } from './config-flags.ts';
+import { intSetting, NodeConfigError, type RawConfig } from './config-flags.ts';
 import { tlsSettings, type TlsConfig } from './tls-config.ts';
 import { refuseSharedAddresses, refuseSharedPort, refuseUndialable } from './config-addrs.ts';
 import { checkTimings, longestLeaseMs } from './config-timing.ts';
+import { ttlLimits, type TtlLimits } from './ttl-room.ts';
 
 export { flagHelp, NodeConfigError } from './config-flags.ts';
 export { rawFromArgs } from './config-args.ts';
@@ -66,6 +67,8 @@ export interface NodeConfig {
   readonly clientLimits: ApiLimits;
   /** Inbound peer connections at once, or null: 2 per member + 4 as members change (docs/chaos.md). */
   readonly maxPeerConnections: number | null;
+  /** What one TTL grant may hold (ttl-room.ts): its end deletes all of it in one revision. */
+  readonly ttl: TtlLimits;
   /** Watch (issue 14): history kept, bounds per watcher, progress notifications. */
   readonly watch: WatchLimits;
   /** Automatic compaction of the revision history by the leader (auto-compact.ts); 0 and 0: off. */
@@ -137,15 +140,6 @@ function validateId(id: string, what: string): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
     throw new NodeConfigError(`${what}: member id '${id}' must be 1–64 characters of A-Z a-z 0-9 _ . -`);
   }
-}
-
-function intSetting(raw: string | undefined, name: string, dflt: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new NodeConfigError(`${name}: '${raw}' must be a whole number from ${min} to ${max}`);
-  }
-  return n;
 }
 
 const W = DEFAULT_WATCH_LIMITS;
@@ -279,6 +273,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
       raw.maxPeerConnections === undefined || raw.maxPeerConnections === ''
         ? null
         : intSetting(raw.maxPeerConnections, '--max-peer-connections', 0, peers.size, 10_000),
+    ttl: ttlLimits(raw, clientLimits),
     watch: {
       ...W,
       maxHistoryRevisions: intSetting(

@@ -36,6 +36,7 @@ import { CompactedError, type Watcher, type WatchRequest } from './watch/hub.ts'
 import type { KeyValue } from '../kv/result.ts';
 import { AnswerTooLargeError, checkTxnAnswer, txnAnswerBytes } from '../kv/range.ts';
 import { NodeMembership } from './node-membership.ts';
+import { TtlRoom } from './ttl-room.ts';
 import { withDeadline } from './deadline.ts';
 import { assert } from '../util/assert.ts';
 import type { AuthChange, AuthTable } from '../kv/auth.ts';
@@ -45,6 +46,8 @@ export { VERSION, raftConfigFor } from './node-drive.ts';
 export type { RestoredState } from './node-drive.ts';
 
 export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBackend {
+  private readonly ttlRoom = new TtlRoom(this.cfg.ttl, this.kv);
+
   authTable(): AuthTable {
     return this.kv.auth;
   }
@@ -134,11 +137,14 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
   ): Promise<PutResult> {
     return this.track('Put', 'write', async () => {
       const ttl = req.ttl === undefined ? {} : { ttl: req.ttl };
+      // A grant's end is one revision: the leader bounds what one grant holds (ttl-room.ts).
+      const release =
+        req.ttl !== undefined && this.core.role === 'leader' ? this.ttlRoom.reserve(req.ttl, req.key, req.value) : null;
       const { result, index } = await this.propose(
         { op: 'put', key: req.key, value: req.value, ...ttl, ...this.session(req.session) },
         signal,
         deadlineMs,
-      );
+      ).finally(() => release?.());
       this.checkResult(result);
       assert(result.op === 'put', () => `put applied as ${result.op}`);
       return { index, revision: result.revision };
