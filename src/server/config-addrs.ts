@@ -2,7 +2,9 @@
 // `member add`'s --peer-addr/--client-addr), as opposed to the addresses this node listens on.
 // Found by the session 11 operator audit (docs/benchmarks.md): each of these mistakes was accepted
 // and surfaced only later, as a member that never connected, with a log line far from the cause.
+import { hostname } from 'node:os';
 import { NodeConfigError } from './config-flags.ts';
+import type { ClientTlsMaterial, FrontEndTls } from './api/front.ts';
 
 interface Addr {
   readonly host: string;
@@ -72,4 +74,53 @@ export function refuseSharedPort(peer: Addr, client: Addr): void {
   throw new NodeConfigError(
     `--listen-peer ${show(peer)} and --listen-client ${show(client)} share a port: give the peer listener and the client API a port each`,
   );
+}
+
+/** --allowed-hosts: names (a leading dot: any name under it) or `*`. */
+export function allowedHostsSetting(raw: string | undefined): string[] {
+  const names = (raw ?? '')
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter((n) => n !== '');
+  for (const n of names)
+    if (n !== '*' && !/^\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/.test(n))
+      throw new NodeConfigError(
+        `--allowed-hosts: '${n}' is not a DNS name (NAME, .DOMAIN for any name under it, or * for any; IP addresses are always allowed)`,
+      );
+  return names;
+}
+
+/**
+ * The DNS names a plaintext client port answers to (api/host-check.ts): --allowed-hosts, and every
+ * name in the cluster's configuration as this member knows it at start (its own and the other
+ * members' addresses: the operator's names) and this machine's host name. IP addresses and
+ * localhost are always answered and need no entry.
+ */
+export function ownHostNames(cfg: {
+  readonly allowedHosts: readonly string[];
+  readonly listenClient: Addr;
+  readonly listenPeer: Addr;
+  readonly peers: ReadonlyMap<string, Addr>;
+  readonly clientAddrs: ReadonlyMap<string, Addr>;
+  readonly peerRoutes: ReadonlyMap<string, Addr>;
+  readonly join: readonly Addr[];
+}): string[] {
+  const names = new Set<string>(cfg.allowedHosts);
+  const addrs = [cfg.listenClient, cfg.listenPeer, ...cfg.peers.values(), ...cfg.clientAddrs.values()];
+  for (const a of [...addrs, ...cfg.peerRoutes.values(), ...cfg.join]) names.add(a.host.toLowerCase());
+  names.add(hostname().toLowerCase());
+  return [...names];
+}
+
+/**
+ * The client port's TLS, or, plaintext (--insecure), the names its Host must carry (DNS rebinding:
+ * api/host-check.ts; with TLS the browser refuses the node's certificate for an attacker's name).
+ */
+export function clientPortSecurity(
+  cfg: Parameters<typeof ownHostNames>[0],
+  client: () => ClientTlsMaterial | null,
+): { tls: FrontEndTls } | { allowedHosts: string[] } {
+  return client() === null
+    ? { allowedHosts: ownHostNames(cfg) }
+    : { tls: { current: () => client() as ClientTlsMaterial } };
 }

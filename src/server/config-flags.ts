@@ -61,6 +61,7 @@ export type RawConfig = Record<
   | 'maxUnsentBytesPerSource'
   | 'maxUnsentBytes'
   | 'maxTtlKeys'
+  | 'allowedHosts'
   | 'maxTtlBytes'
   | 'maxPeerConnections'
   | 'watchHistory'
@@ -143,6 +144,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     env: 'LEASEKV_INSECURE',
     help: 'allow plaintext where no TLS flags are given (anyone who reaches the port reads and writes, or joins the peer links)',
     boolean: true,
+  },
+  '--allowed-hosts': {
+    key: 'allowedHosts',
+    env: 'LEASEKV_ALLOWED_HOSTS',
+    help: "NAME,... plaintext (--insecure) client port: DNS names clients may use in Host/:authority besides the members' own addresses, this machine's name, IP addresses and localhost (.example.com: any name under it; *: any name) — other names are refused against DNS rebinding",
   },
   '--profile': { key: 'profile', env: 'LEASEKV_PROFILE', help: 'timing profile: local (default) or far' },
   '--heartbeat-ms': { key: 'heartbeatMs', env: 'LEASEKV_HEARTBEAT_MS', help: 'heartbeat interval' },

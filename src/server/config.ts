@@ -8,7 +8,7 @@ import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from '.
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { intSetting, NodeConfigError, type RawConfig } from './config-flags.ts';
 import { tlsSettings, type TlsConfig } from './tls-config.ts';
-import { refuseSharedAddresses, refuseSharedPort, refuseUndialable } from './config-addrs.ts';
+import { allowedHostsSetting, refuseSharedAddresses, refuseSharedPort, refuseUndialable } from './config-addrs.ts';
 import { checkTimings, longestLeaseMs } from './config-timing.ts';
 import { ttlLimits, type TtlLimits } from './ttl-room.ts';
 
@@ -80,6 +80,11 @@ export interface NodeConfig {
   /** Serve the client API on its own thread (--api-thread on); off (default for now): on the node's thread (docs/design.md, "Threads"). */
   readonly apiThread: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /**
+   * --allowed-hosts: DNS names a plaintext client port answers to besides the members' addresses,
+   * this machine's name, IP addresses and localhost (api/host-check.ts); `*`: any.
+   */
+  readonly allowedHosts: readonly string[];
   /** TLS files of the client port and peer links; plaintext only with --insecure (tls-config.ts). */
   readonly tls: TlsConfig;
 }
@@ -314,6 +319,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
     apiThread: apiThread === 'on',
     logLevel: logLevel as NodeConfig['logLevel'],
     tls: tlsSettings(raw),
+    allowedHosts: allowedHostsSetting(raw.allowedHosts),
   };
 }
 

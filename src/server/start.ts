@@ -6,6 +6,7 @@ import { KvStateMachine } from '../kv/machine.ts';
 import { AutoCompactor } from './auto-compact.ts';
 import { PeerTransport, type TransportStats } from '../transport/peer-transport.ts';
 import { formatHostPort, NodeConfigError, type NodeConfig } from './config.ts';
+import { clientPortSecurity } from './config-addrs.ts';
 import { LeaseKvNode, raftConfigFor, VERSION } from './node.ts';
 import { openNodeStorage, restoreSnapshotFile, type NodeStorage, type OpenedStorage } from './storage-adapter.ts';
 import { acquireDirLock, describeHolder, type DirLock } from '../storage/dir_lock.ts';
@@ -30,7 +31,6 @@ import { wireMembership } from './start-membership.ts';
 import { wireRemoval, type RemovalWiring } from './start-removal.ts';
 import { NodeTls } from './tls-files.ts';
 import type { TlsMaterial } from '../transport/options.ts';
-import type { ClientTlsMaterial } from './api/front.ts';
 import type { ApiServerOptions, ExtraRoute } from './api/server.ts';
 import { spawnApiThread, startApiThread, type ApiThread, type ClientApi } from './api-thread/host.ts';
 import type { Worker } from 'node:worker_threads';
@@ -269,7 +269,7 @@ async function startOnStorage(
       authBackend: node,
       limits: cfg.clientLimits,
       logger: log.child({ component: 'api' }),
-      ...(nodeTls.client() === null ? {} : { tls: { current: () => nodeTls.client() as ClientTlsMaterial } }),
+      ...clientPortSecurity(cfg, () => nodeTls.client()),
       extraRoutes: [
         healthRoute(node),
         backupRoute(node, cfg, gate),

@@ -92,6 +92,8 @@ export interface ApiThreadData {
   readonly port: number;
   readonly limits: ApiLimits;
   readonly fastPath: boolean;
+  /** DNS names a Host may carry (api/host-check.ts); null: any Host is answered. */
+  readonly allowedHosts: readonly string[] | null;
   readonly withCluster: boolean;
   /** Extra HTTP routes, served on the node's thread behind adminSocket. */
   readonly routes: readonly { readonly method: string; readonly path: string }[];

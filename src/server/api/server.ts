@@ -29,6 +29,8 @@ import {
 import { resolveLimits, type ApiLimits } from './limits.ts';
 import { ReadTurns, type ReadTurnsStats } from './read-turns.ts';
 import { UnsentAnswers } from './unsent-answers.ts';
+import { hostCheck } from './host-check.ts';
+import { LimitedLog } from '../../util/log-limit.ts';
 import type { AuthGate } from '../auth/gate.ts';
 import type { AuthBackend } from '../auth/backend.ts';
 import { authService } from './auth-handlers.ts';
@@ -63,6 +65,11 @@ export interface ApiServerOptions {
   /** Users, roles and tokens (issue 15): checks every request, and serves leasekv.v1.Auth with `authBackend`. */
   readonly auth?: AuthGate;
   readonly authBackend?: AuthBackend;
+  /**
+   * DNS names a request's Host (:authority) may carry besides IP addresses and localhost
+   * (host-check.ts: against DNS rebinding of a plaintext port); absent: any Host is answered.
+   */
+  readonly allowedHosts?: readonly string[];
   /** Serve POST /leasekv.v1.KV/Get and /Put JSON on HTTP/1.1 without Connect (default true). */
   readonly fastPath?: boolean;
 }
@@ -142,13 +149,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The extra routes (dashboard, /metrics, /health, SSE watch) on both protocols: over TLS, browsers
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
   const turns = new ReadTurns(limits.requestsPerSourcePerTurn);
+  const hosts = opts.allowedHosts === undefined ? undefined : hostCheck(opts.allowedHosts, logForeignHost(opts.logger));
   const dispatch = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
     // On every answer of this port, errors included (session 12 audit): the client port serves key
     // data, tokens and backups, none of which a browser should sniff into another type or a cache
     // keep. Routes that want otherwise (the dashboard's assets: no-cache) set their own.
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('cache-control', 'no-store');
-    if (refuseTooManyHeaders(req, res) || unsent.admit(req, res)) return;
+    if (refuseTooManyHeaders(req, res) || hosts?.refuse(req, res) === true || unsent.admit(req, res)) return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -246,4 +254,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     addRoute,
     close,
   };
+}
+
+/** One warning per Host value per minute: what an operator needs to see a client refused by name (or an attack). */
+function logForeignHost(logger: ApiLogger | undefined): ((host: string) => void) | undefined {
+  if (logger === undefined) return undefined;
+  const log = new LimitedLog(logger, 60_000);
+  return (host) =>
+    log.warn(
+      `host ${host.slice(0, 256)}`,
+      { host: host.slice(0, 256) },
+      'refused a request for a Host that is not a name of this node (DNS rebinding? else add it with --allowed-hosts)',
+    );
 }
