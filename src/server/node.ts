@@ -37,6 +37,7 @@ import type { KeyValue } from '../kv/result.ts';
 import { AnswerTooLargeError, checkTxnAnswer, txnAnswerBytes } from '../kv/range.ts';
 import { NodeMembership } from './node-membership.ts';
 import { TtlRoom } from './ttl-room.ts';
+import { SCAN_BUDGET_MS_PER_TURN, ScanTurns } from './scan-turns.ts';
 import { withDeadline } from './deadline.ts';
 import { assert } from '../util/assert.ts';
 import type { AuthChange, AuthTable } from '../kv/auth.ts';
@@ -47,7 +48,7 @@ export type { RestoredState } from './node-drive.ts';
 
 export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBackend {
   private readonly ttlRoom = new TtlRoom(this.cfg.ttl, this.kv);
-
+  private readonly scans = new ScanTurns(SCAN_BUDGET_MS_PER_TURN);
   authTable(): AuthTable {
     return this.kv.auth;
   }
@@ -330,13 +331,17 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult> {
     return this.track('Range', req.consistency, async () => {
       await this.barrier(req.consistency, signal);
-      const changed =
-        req.revision !== undefined && req.revision !== this.kv.revision
-          ? this.changedSince(req.revision, req.prefix)
-          : undefined;
-      const { kvs, more, count } = this.kv.rangeAnswer(req, changed);
-      const at = { index: this.kv.appliedIndex, revision: req.revision ?? this.kv.revision };
-      return count === undefined ? { kvs, more, ...at } : { kvs, more, count, ...at };
+      // In turns, so that many scans cannot hold this thread (the lease's) at once; none once answered.
+      return this.scans.run(() => {
+        signal.throwIfAborted();
+        const changed =
+          req.revision !== undefined && req.revision !== this.kv.revision
+            ? this.changedSince(req.revision, req.prefix)
+            : undefined;
+        const { kvs, more, count } = this.kv.rangeAnswer(req, changed);
+        const at = { index: this.kv.appliedIndex, revision: req.revision ?? this.kv.revision };
+        return count === undefined ? { kvs, more, ...at } : { kvs, more, count, ...at };
+      });
     });
   }
 
