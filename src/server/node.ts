@@ -1,16 +1,8 @@
 // A leasekv node (docs/design.md): the client API (KvBackend) over the node's drive loop
 // (src/host, wired by node-drive.ts), membership and status (node-membership.ts).
 
-import type { ApplyResult } from '../kv/machine.ts';
 import type { Command } from '../kv/command.ts';
-import {
-  InvalidArgumentError,
-  OverloadedError,
-  SessionExpiredError,
-  TtlNotFoundError,
-  FutureRevisionError,
-  UnavailableError,
-} from './backend.ts';
+import { OverloadedError, TtlNotFoundError, FutureRevisionError, UnavailableError } from './backend.ts';
 import type {
   CasRequest,
   CasResult,
@@ -37,6 +29,7 @@ import type { KeyValue } from '../kv/result.ts';
 import { AnswerTooLargeError, checkTxnAnswer, txnAnswerBytes } from '../kv/range.ts';
 import { NodeMembership } from './node-membership.ts';
 import { TtlRoom } from './ttl-room.ts';
+import { checkResult } from './apply-errors.ts';
 import { SCAN_BUDGET_MS_PER_TURN, ScanTurns } from './scan-turns.ts';
 import { withDeadline } from './deadline.ts';
 import { assert } from '../util/assert.ts';
@@ -57,7 +50,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
   authChange(change: AuthChange, signal: AbortSignal): Promise<{ index: number }> {
     return this.track('Auth', 'write', async () => {
       const { result, index } = await this.propose({ op: 'auth', change }, signal);
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'auth', () => `auth applied as ${result.op}`);
       if (result.refused !== undefined) throw new AuthRefusedError(result.refused);
       return { index };
@@ -108,16 +101,6 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
     }
   }
 
-  private checkResult(r: ApplyResult): void {
-    if (r.op === 'session-stale')
-      throw new SessionExpiredError(
-        `session ${r.clientId}: seq ${r.seq} is older than the last applied seq ${r.lastSeq}`,
-      );
-    if (r.op === 'session-expired') throw new SessionExpiredError(`session ${r.clientId} expired; start a new session`);
-    if (r.op === 'invalid') throw new InvalidArgumentError(r.reason);
-    if (r.op === 'ttl-not-found') throw new TtlNotFoundError(r.id);
-  }
-
   private session(s: SessionRef | undefined): { session?: SessionRef } {
     return s === undefined ? {} : { session: s };
   }
@@ -146,7 +129,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         signal,
         deadlineMs,
       ).finally(() => release?.());
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'put', () => `put applied as ${result.op}`);
       return { index, revision: result.revision };
     });
@@ -158,7 +141,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         { op: 'delete', key: req.key, ...this.session(req.session) },
         signal,
       );
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'delete', () => `delete applied as ${result.op}`);
       return { deleted: result.deleted, index, revision: result.revision };
     });
@@ -174,7 +157,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         ...this.session(req.session),
       };
       const { result, index } = await this.propose(cmd, signal);
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'cas', () => `cas applied as ${result.op}`);
       return {
         swapped: result.swapped,
@@ -191,7 +174,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         { op: 'ttl-grant', ttlMs: req.ttlMs, ...this.session(req.session) },
         signal,
       );
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'ttl-grant', () => `ttl-grant applied as ${result.op}`);
       // Answered as a keep-alive is: the grant may have applied here long after the leader that
       // counts it did (this node was paused or cut off), and its countdown started then.
@@ -206,7 +189,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         { op: 'ttl-revoke', id: req.id, ...this.session(req.session) },
         signal,
       );
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'ttl-revoke', () => `ttl-revoke applied as ${result.op}`);
       return { found: result.found, index, revision: result.revision };
     });
@@ -253,7 +236,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
       // Refused before proposing when its answer would pass the cap now (kv/range.ts) …
       if (this.core.role === 'leader') checkTxnAnswer(this.kv, req, req.maxBytes);
       const { result, index } = await this.propose(cmd, signal);
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'txn', () => `txn applied as ${result.op}`);
       // … and after it, when the state changed meanwhile: the writes stand, the answer is refused.
       const bytes = txnAnswerBytes(result.results);
@@ -374,7 +357,7 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
         { op: 'compact', revision: req.revision, ...this.session(req.session) },
         signal,
       );
-      this.checkResult(result);
+      checkResult(result);
       assert(result.op === 'compact', () => `compact applied as ${result.op}`);
       return { compactRevision: result.compactRevision, index, revision: result.revision };
     });
