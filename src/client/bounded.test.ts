@@ -3,8 +3,9 @@
 // times out, gigabytes at local speed), a watch stream that never ends an event is dropped, and a
 // watch refusal that goes on and on is read no further.
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { fakeMember, type FakeMember } from '../testkit/fake-member.ts';
 import { AnswerTooLargeError, LeasekvClient, UnavailableError } from './index.ts';
 
 /** Writes `chunk` to `res` until the connection goes (a firehose). */
@@ -16,25 +17,9 @@ function firehose(res: ServerResponse, chunk: string): void {
   more();
 }
 
-async function member(
-  serve: (res: ServerResponse) => void,
-): Promise<{ ep: string; count: () => number; close(): Promise<void> }> {
-  let n = 0;
-  const server = createServer((req, res) => {
-    n++;
-    req.resume();
-    serve(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    ep: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    count: () => n,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+/** A member that answers every request with `serve`, at once. */
+const member = (serve: (res: ServerResponse) => void): Promise<FakeMember> =>
+  fakeMember((_req, res) => serve(res), { early: true });
 
 const MiB = 'x'.repeat(1024 * 1024);
 

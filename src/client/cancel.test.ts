@@ -4,22 +4,10 @@
 // listeners; limits that cannot work are refused when given (the session 12 client audit).
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { fakeMember as member } from '../testkit/fake-member.ts';
 import { DeadlineExceededError, LeasekvClient, LeasekvError } from './index.ts';
-
-type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
-
-/** A member scripted by `handle` (called once the body is read, with the request's number). */
-async function member(handle: Handler): Promise<{ server: Server; ep: string; count: () => number }> {
-  let n = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => handle(req, res, n++));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, ep: `127.0.0.1:${(server.address() as { port: number }).port}`, count: () => n };
-}
 
 function answer(res: ServerResponse, status: number, body: object): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -27,11 +15,6 @@ function answer(res: ServerResponse, status: number, body: object): void {
 }
 const ok = (res: ServerResponse): void => answer(res, 200, { found: false, index: '1', revision: '1' });
 const unavailable = (res: ServerResponse): void => answer(res, 503, { code: 'unavailable', message: 'no leader' });
-
-async function stop(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
-}
 
 const canceled = (re: RegExp) => (e: unknown) =>
   e instanceof LeasekvError && e.code === 'canceled' && re.test(e.message);
@@ -45,7 +28,7 @@ test('a signal shared by many calls collects no abort listeners', async () => {
     assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
   } finally {
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -60,7 +43,7 @@ test('an already aborted signal: canceled, nothing sent', async () => {
     assert.equal(m.count(), 0);
   } finally {
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -83,7 +66,7 @@ test('abort during the backoff between attempts ends the call at once', async ()
     assert.equal(m.count(), 1);
   } finally {
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -110,7 +93,7 @@ test('close() ends calls in flight and in backoff with canceled at once; nothing
     assert.equal(m.count(), 2, 'no attempt after close()');
     await kv.close(); // again: harmless
   } finally {
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -142,7 +125,7 @@ test('a write waiting for a session slot ends by its deadline, or when aborted',
     await next;
   } finally {
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -174,7 +157,7 @@ test('limits that cannot work are refused: at construction, and per call before 
     assert.equal(m.count(), 0);
   } finally {
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -194,7 +177,7 @@ test('resolving a leader hint by asking the members stays within the call deadli
     assert.ok(took < 450, `ended ${Math.round(took)} ms after it began (deadline 100 ms)`);
   } finally {
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });
 
@@ -219,6 +202,6 @@ test('a signal shared by many concurrent calls gets one listener; aborting it en
   } finally {
     process.off('warning', onWarning);
     await kv.close();
-    await stop(m.server);
+    await m.close();
   }
 });

@@ -4,28 +4,13 @@
 // runs out; one signal for the whole loop collects no listeners (the session 12 client audit).
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { fakeMember, type FakeMember } from '../testkit/fake-member.ts';
 import { LeasekvClient, LeasekvError } from './index.ts';
 
-async function member(
-  handle: (res: ServerResponse, n: number) => void,
-): Promise<{ ep: string; count: () => number; close(): Promise<void> }> {
-  let n = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => handle(res, n++));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    ep: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    count: () => n,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+const member = (handle: (res: ServerResponse, n: number) => void): Promise<FakeMember> =>
+  fakeMember((_req, res, n) => handle(res, n));
 const alive = (res: ServerResponse): void => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end('{"id":"7","ttlMs":"3000"}');

@@ -4,8 +4,9 @@
 // reconnects; a malformed event from a member is a broken stream (resumed elsewhere), never an
 // uncaught exception (the session 12 client audit).
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { fakeMember, type FakeMember } from '../testkit/fake-member.ts';
 import { LeasekvClient, LeasekvError, type WatchResponse } from './index.ts';
 
 function progress(res: ServerResponse, rev: number): void {
@@ -13,20 +14,8 @@ function progress(res: ServerResponse, rev: number): void {
 }
 
 /** A member whose watch streams are served by `serve` (the request's number). */
-async function member(
-  serve: (res: ServerResponse, n: number) => void,
-): Promise<{ ep: string; close(): Promise<void> }> {
-  let n = 0;
-  const server = createServer((_req, res) => serve(res, n++));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    ep: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+const member = (serve: (res: ServerResponse, n: number) => void): Promise<FakeMember> =>
+  fakeMember((_req, res, n) => serve(res, n), { early: true });
 
 /** Runs the watch in the background: what it yielded and how it ended. */
 function drain(it: AsyncGenerator<WatchResponse>): { seen: WatchResponse[]; end: Promise<unknown> } {
