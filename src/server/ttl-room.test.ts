@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startSoloNode, type SoloNode } from './test-node.ts';
 import { TtlRoom } from './ttl-room.ts';
+import { sleep } from '../testkit/wait.ts';
+
+/** How long a grant may be refused as unavailable while the solo leader starts its TTL countdowns. */
+const GRANT_WAIT_MS = 10_000;
 
 describe('limits on what one TTL grant holds', () => {
   let n: SoloNode;
@@ -19,10 +23,18 @@ describe('limits on what one TTL grant holds', () => {
   });
   after(() => n.stop());
 
+  /** A grant, once the new leader has started its TTL countdowns (until then it answers unavailable). */
   const grant = async (): Promise<string> => {
-    const g = await n.call('TtlGrant', { ttlMs: 60_000 });
-    assert.equal(typeof g['id'], 'string', JSON.stringify(g));
-    return g['id'] as string;
+    const until = performance.now() + GRANT_WAIT_MS;
+    for (;;) {
+      const g = await n.call('TtlGrant', { ttlMs: 60_000 });
+      if (g['code'] === 'unavailable' && performance.now() < until) {
+        await sleep(50);
+        continue;
+      }
+      assert.equal(typeof g['id'], 'string', JSON.stringify(g));
+      return g['id'] as string;
+    }
   };
 
   test('keys: the put that would attach one more is refused, naming the flag; overwriting an attached key is not', async () => {
