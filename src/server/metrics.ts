@@ -16,6 +16,7 @@ import type { NodeParts } from './start.ts';
 import type { LoopLagStats } from './loop-lag.ts';
 import type { ApiThreadStats } from './api-thread/stats.ts';
 import { THREAD_MEMORY_KINDS, threadMemory } from '../util/thread-memory.ts';
+import { RequestMetrics } from './request-metrics.ts';
 
 const ROLES: readonly Role[] = ['follower', 'pre-candidate', 'candidate', 'leader'];
 /** Latency buckets in seconds: 50 µs .. 10 s (lease reads are tens of µs, fsyncs ms, timeouts s). */
@@ -270,22 +271,12 @@ export function createNodeMetrics(node: LeaseKvNode, parts: NodeParts): NodeMetr
     }
   };
 
-  const requests = new Counter({
-    name: 'leasekv_requests_total',
-    help: 'Client requests by method, read mode and outcome',
-    labelNames: ['method', 'mode', 'outcome'],
-    registers,
-  });
-  const latency = new Histogram({
-    name: 'leasekv_request_duration_seconds',
-    help: 'Client request latency by method and mode (write; lease, readindex or stale as served; linearizable or stale if failed)',
-    labelNames: ['method', 'mode'],
-    buckets: LATENCY_BUCKETS_S,
-    registers,
-  });
+  // The per-request series are counted by a collector of our own (request-metrics.ts): the same
+  // output as prom-client's Counter and Histogram, without their label hashing on every request.
+  const requests = new RequestMetrics(LATENCY_BUCKETS_S);
+  requests.register(registry);
   const onRequest = (method: string, mode: string, ms: number, ok: boolean): void => {
-    requests.inc({ method, mode, outcome: ok ? 'ok' : 'error' });
-    latency.observe({ method, mode }, ms / 1000);
+    requests.observe(method, mode, ms, ok);
   };
 
   const drainFsync = (): void => {
