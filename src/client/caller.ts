@@ -13,6 +13,8 @@ import {
   AnswerTooLargeError,
   UnavailableError,
   errorFromAnswer,
+  mayHaveReached,
+  withOutcome,
 } from './errors.ts';
 import { normalizeEndpoint } from './endpoint.ts';
 import { tlsOf, validated, type BackoffOptions, type LeasekvClientOptions } from './options.ts';
@@ -26,6 +28,15 @@ export type { BackoffOptions, LeasekvClientOptions } from './options.ts';
 
 const AUTHENTICATE_PATH = '/leasekv.v1.Auth/Authenticate';
 const STATUS_PATH = `/${KV.typeName}/${KV.method.status.name}`;
+
+/**
+ * How a call is routed and retried, and whether its outcome is tracked (docs/api.md, "Outcome
+ * unknown"): `read` any member may answer; `leader-read` a success shows the endpoint leads;
+ * `write` goes to the leader and is retried (a session write, applied once whatever the retries;
+ * or one that is harmless twice, a TTL keep-alive); `write-once` (a write without a session) is
+ * never retried once it may have been applied. A write's error says whether it may have applied.
+ */
+export type CallKind = 'read' | 'leader-read' | 'write' | 'write-once';
 
 export class Caller {
   readonly #endpoints: string[];
@@ -71,7 +82,7 @@ export class Caller {
       opts.credentials === undefined
         ? undefined
         : new Authenticator(opts.credentials, (name, password) =>
-            this.call(AUTHENTICATE_PATH, JSON.stringify({ name, password }), tokenOf, {}, false),
+            this.call(AUTHENTICATE_PATH, JSON.stringify({ name, password }), tokenOf, {}, 'read'),
           );
   }
 
@@ -156,7 +167,7 @@ export class Caller {
     decode: (j: unknown) => T,
     opts: CallOptions,
   ): Promise<T> {
-    if (this.#sessions === undefined) return this.call(path, JSON.stringify(body), decode, opts, true, false);
+    if (this.#sessions === undefined) return this.call(path, JSON.stringify(body), decode, opts, 'write-once');
     // The deadline counts from here: waiting for a slot (maxConcurrency writes in flight) is part of it.
     const startedAt = performance.now();
     const deadlineMs = this.#deadlineOf(opts);
@@ -176,7 +187,7 @@ export class Caller {
         JSON.stringify({ ...body, clientId: slot.clientId, seq: slot.seq }),
         decode,
         { ...opts, deadlineMs: Math.max(1, deadlineMs - (performance.now() - startedAt)) },
-        true,
+        'write',
       );
     } finally {
       this.#sessions.release(slot);
@@ -189,39 +200,30 @@ export class Caller {
 
   /**
    * One call: attempts until success, a non-retryable error, the deadline, the caller's signal or
-   * close(). `provesLeader`: a success shows the endpoint leads (writes, linearizable reads), so
-   * later calls go straight there. `idempotent` false (a write without a session): never retried
-   * once it may have been applied.
+   * close(). A leader-read or write's success shows the endpoint leads, so later calls go straight
+   * there. A write's error has `outcomeUnknown` true when any attempt may have reached a member
+   * without a definite answer — sticky over the retries: a later refusal (not_leader, unavailable)
+   * does not say that the earlier attempt was not applied.
    */
-  async call<T>(
-    path: string,
-    json: string,
-    decode: (j: unknown) => T,
-    opts: CallOptions,
-    provesLeader: boolean,
-    idempotent = true,
-  ): Promise<T> {
+  async call<T>(path: string, json: string, decode: (j: unknown) => T, opts: CallOptions, kind: CallKind): Promise<T> {
     const deadlineMs = this.#deadlineOf(opts);
     const deadline = performance.now() + deadlineMs;
     const scope = this.scope(opts.signal);
+    const reached = { any: false };
     try {
       if (path !== AUTHENTICATE_PATH) await this.auth?.ensure();
-      return await this.#attempts(path, json, decode, deadline, deadlineMs, scope.signal, provesLeader, idempotent);
+      return await this.#attempts(path, json, decode, { deadline, deadlineMs, signal: scope.signal, kind, reached });
+    } catch (err) {
+      const write = kind === 'write' || kind === 'write-once';
+      throw err instanceof LeasekvError ? withOutcome(err, write && reached.any) : err;
     } finally {
       scope.end();
     }
   }
 
-  async #attempts<T>(
-    path: string,
-    json: string,
-    decode: (j: unknown) => T,
-    deadline: number,
-    deadlineMs: number,
-    signal: AbortSignal,
-    provesLeader: boolean,
-    idempotent: boolean,
-  ): Promise<T> {
+  async #attempts<T>(path: string, json: string, decode: (j: unknown) => T, a: Attempts): Promise<T> {
+    const { deadline, deadlineMs, signal, kind, reached } = a;
+    const provesLeader = kind !== 'read';
     let delayMs = this.#backoff.initialMs;
     let last: LeasekvError | undefined;
     // The last error that says what is wrong: an attempt the deadline cut short (less time than
@@ -267,13 +269,12 @@ export class Caller {
         if (!(err instanceof LeasekvError)) throw err;
         last = err;
       }
+      if (mayHaveReached(last)) reached.any = true;
       const cutShortAndRanOut =
         attemptMs < this.#attemptTimeoutMs && performance.now() - startedAt >= attemptMs && telling !== undefined;
       if (!cutShortAndRanOut) telling = last;
       if (signal.aborted) throw this.canceled(last, ep);
-      const mayHaveApplied =
-        (last instanceof UnavailableError && last.outcomeUnknown) || last instanceof DeadlineExceededError;
-      if (!idempotent && mayHaveApplied) throw last;
+      if (kind === 'write-once' && reached.any) throw last;
       const hinted = await this.#afterFailure(ep, last, signal, deadline);
       if (hinted === 'fatal') throw last;
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).
@@ -349,6 +350,15 @@ export class Caller {
     const i = this.#endpoints.indexOf(ep);
     if (i >= 0) this.#next = i + 1;
   }
+}
+
+/** One call's attempts: its deadline, signal and kind; `reached.any` is set once an attempt may have reached a member. */
+interface Attempts {
+  readonly deadline: number;
+  readonly deadlineMs: number;
+  readonly signal: AbortSignal;
+  readonly kind: CallKind;
+  readonly reached: { any: boolean };
 }
 
 function tokenOf(j: unknown): string {

@@ -45,6 +45,11 @@ export type ClusterMethod = 'MemberList' | 'MemberAdd' | 'MemberPromote' | 'Memb
 
 const CONSISTENCY_JSON: Readonly<Record<Consistency, string>> = { linearizable: 'LINEARIZABLE', stale: 'STALE' };
 
+/** A stale read may be answered by any member; a linearizable one only by the leader. */
+function readKind(opts: { consistency?: Consistency }): 'read' | 'leader-read' {
+  return opts.consistency === 'stale' ? 'read' : 'leader-read';
+}
+
 export class LeasekvClient {
   readonly #caller: Caller;
   readonly clientId: string;
@@ -64,7 +69,13 @@ export class LeasekvClient {
   auth(method: string, body: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<Record<string, unknown>> {
     const change = !method.endsWith('List');
     const decode = (j: unknown): Record<string, unknown> => j as Record<string, unknown>;
-    return this.#caller.call(`/leasekv.v1.Auth/${method}`, JSON.stringify(body), decode, opts, change, !change);
+    return this.#caller.call(
+      `/leasekv.v1.Auth/${method}`,
+      JSON.stringify(body),
+      decode,
+      opts,
+      change ? 'write-once' : 'read',
+    );
   }
 
   /** The endpoint currently believed to lead (undefined: not known yet). */
@@ -108,7 +119,7 @@ export class LeasekvClient {
         return { id: Number(o['id'] ?? 0), ttlMs: Number(o['ttlMs'] ?? 0) };
       },
       opts,
-      true,
+      'write',
     );
   }
 
@@ -186,7 +197,7 @@ export class LeasekvClient {
   get(key: string, opts: CallOptions & { consistency?: Consistency } = {}): Promise<GetResult> {
     const body: Record<string, unknown> = { key };
     if (opts.consistency === 'stale') body['consistency'] = CONSISTENCY_JSON.stale;
-    return this.#caller.call(PATHS.get, JSON.stringify(body), decodeGet, opts, opts.consistency !== 'stale');
+    return this.#caller.call(PATHS.get, JSON.stringify(body), decodeGet, opts, readKind(opts));
   }
 
   delete(key: string, opts: CallOptions = {}): Promise<DeleteResult> {
@@ -211,7 +222,7 @@ export class LeasekvClient {
     if (opts.startKey !== undefined && opts.startKey !== '') body['startKey'] = opts.startKey;
     if (opts.keysOnly === true) body['keysOnly'] = true;
     if (opts.countOnly === true) body['countOnly'] = true;
-    return this.#caller.call(PATHS.range, JSON.stringify(body), decodeRange, opts, opts.consistency !== 'stale');
+    return this.#caller.call(PATHS.range, JSON.stringify(body), decodeRange, opts, readKind(opts));
   }
 
   /**
@@ -282,8 +293,7 @@ export class LeasekvClient {
       JSON.stringify(body),
       (j) => j as Record<string, unknown>,
       opts,
-      change,
-      !change,
+      change ? 'write-once' : 'read',
     );
   }
 

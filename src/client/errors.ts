@@ -19,6 +19,16 @@ export type ErrorCode =
 
 export class LeasekvError extends Error {
   override name = 'LeasekvError';
+  /**
+   * A write (put, delete, cas, txn, TTL grant/keep-alive/revoke, compact, a membership or auth
+   * change) that ended with this error may or may not have been applied: some attempt may have
+   * reached a member (sent, then a deadline, close(), an abort, a lost connection, or the server's
+   * `leasekv-outcome: unknown`) and no definite answer came back. false: nothing was applied — the
+   * error came before anything was sent (validation, the wait for a session slot, a canceled
+   * signal) or every attempt was refused with a definite answer (invalid_argument,
+   * permission_denied, not_leader, …). Always false for reads. What to do: docs/api.md, "Outcome unknown".
+   */
+  readonly outcomeUnknown: boolean = false;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -46,10 +56,11 @@ export class UnavailableError extends LeasekvError {
   constructor(
     message: string,
     endpoint = '',
-    /** The write may or may not have been applied (server said `leasekv-outcome: unknown`, or the connection failed mid-request). */
-    readonly outcomeUnknown = false,
+    /** This attempt may have reached the member (server said `leasekv-outcome: unknown`, or the connection failed mid-request). */
+    outcomeUnknown = false,
   ) {
     super('unavailable', message, endpoint);
+    setOutcomeUnknown(this, outcomeUnknown);
   }
 }
 export class DeadlineExceededError extends LeasekvError {
@@ -133,6 +144,33 @@ const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set([
 
 /** The server's refusal message: `membership change refused (REASON): …` (docs/api.md, "Cluster"). */
 const REFUSAL_RE = /^membership change refused \(([a-z-]+)\)/;
+
+/** What a write's error message ends with when its outcome is unknown. */
+export const OUTCOME_UNKNOWN_NOTE = 'outcome unknown: the write may or may not have been applied';
+
+/** Sets `outcomeUnknown` (readonly to the application; only the client decides it). */
+export function setOutcomeUnknown(err: LeasekvError, unknown: boolean): void {
+  (err as { outcomeUnknown: boolean }).outcomeUnknown = unknown;
+}
+
+/**
+ * The error a call ends with, its `outcomeUnknown` decided for the whole call (caller.ts): for a
+ * write, whether any attempt may have reached a member (its message then says so); for a read, false.
+ */
+export function withOutcome(err: LeasekvError, unknown: boolean): LeasekvError {
+  setOutcomeUnknown(err, unknown);
+  if (unknown && !err.message.includes(OUTCOME_UNKNOWN_NOTE)) err.message = `${err.message}; ${OUTCOME_UNKNOWN_NOTE}`;
+  return err;
+}
+
+/**
+ * Whether the attempt that failed with `err` may have reached a member without a definite answer:
+ * the transport or server said so, the server's deadline passed (a write it may have proposed), or
+ * the session table forgot this client.
+ */
+export function mayHaveReached(err: LeasekvError): boolean {
+  return err.outcomeUnknown || err instanceof DeadlineExceededError || err instanceof SessionExpiredError;
+}
 
 /** Builds the typed error for a non-200 answer: Connect error JSON + leasekv headers. */
 export function errorFromAnswer(

@@ -176,6 +176,18 @@ export async function read(key: string): Promise<string | undefined> {
   }
 }
 
+// Every typed error says whether a write may have been applied (docs/api.md, "Outcome unknown").
+export async function write(key: string): Promise<'applied' | 'not applied' | 'maybe applied'> {
+  try {
+    await kv.put(key, 'v');
+    return 'applied';
+  } catch (err) {
+    if (!(err instanceof LeasekvError)) throw err;
+    const unknown: boolean = err.outcomeUnknown;
+    return unknown ? 'maybe applied' : 'not applied';
+  }
+}
+
 export async function leader(): Promise<NodeStatus['leader']> {
   return (await kv.status()).leader;
 }

@@ -5,7 +5,7 @@
 import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { TlsAgent } from './tls-agent.ts';
-import { AnswerTooLargeError, UnavailableError } from './errors.ts';
+import { AnswerTooLargeError, UnavailableError, setOutcomeUnknown } from './errors.ts';
 
 /** TLS to the nodes: the CA their certificates are verified against, and a client certificate (PEM). */
 export interface ClientTlsOptions {
@@ -120,17 +120,17 @@ export class JsonTransport {
           res.on('data', (c: Buffer) => {
             bytes += c.length;
             if (bytes <= this.#maxResponseBytes) chunks.push(c);
-            else
-              fail(
-                '',
-                true,
-                new AnswerTooLargeError(
-                  `${endpoint}: an answer of more than maxResponseBytes (${this.#maxResponseBytes}) bytes was dropped ` +
-                    `(raise maxResponseBytes to the cluster's --max-response-bytes, or read in pages: scan())`,
-                  0,
-                  endpoint,
-                ),
+            else {
+              const err = new AnswerTooLargeError(
+                `${endpoint}: an answer of more than maxResponseBytes (${this.#maxResponseBytes}) bytes was dropped ` +
+                  `(raise maxResponseBytes to the cluster's --max-response-bytes, or read in pages: scan())`,
+                0,
+                endpoint,
               );
+              // The member answered, unread: a write's outcome is unknown.
+              setOutcomeUnknown(err, true);
+              fail('', true, err);
+            }
           });
           res.on('error', (e) => fail(e.message, true));
           res.on('end', () => {
