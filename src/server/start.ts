@@ -307,6 +307,10 @@ async function startOnStorage(
       api = await startApiServer(apiOpts);
     }
   } catch (e) {
+    // Live peers' messages drive the core from the moment the transport listens (node.start() only
+    // adds the first tick): stopped here, its election timer would run on after "could not start"
+    // and hold the process open until serve's exit grace (start-live-peers.test.ts).
+    node.stop('node did not start');
     loopLag.close();
     await transport.stop().catch(() => undefined);
     throw e;
