@@ -26,6 +26,21 @@ if (argv[0] === 'serve' && !argv.includes('--help') && !argv.includes('-h')) {
     process.on(sig, () => (early.to === null ? early.held.push(sig) : early.to(sig)));
 }
 
+// Under npx (`npm exec`, which sets npm_command=exec) this process is npm's grandchild: npm → sh -c
+// → node. A kill of the npx process (`kill $!` after the README's `npx leasekv ttl keep-alive ID MS &`)
+// ends npm and its shell but not this process, which ran on orphaned: keeping a TTL grant alive, a
+// lock held, a watch open, ports bound (session 13 outside-in audit). So under npx, once the parent
+// is gone, it stops as a SIGTERM would stop it (once: a second signal means "exit at once").
+if (process.env['npm_command'] === 'exec') {
+  const parent = process.ppid;
+  const orphanCheck = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphanCheck);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500);
+  orphanCheck.unref();
+}
+
 const { compiledStale } = await import('./compiled.mjs');
 const mode = process.env['LEASEKV_RUN'] ?? 'auto';
 if (mode !== 'auto' && mode !== 'source' && mode !== 'compiled') {
