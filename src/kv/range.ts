@@ -3,8 +3,8 @@
 // (docs/benchmarks.md, "Session 10: answer byte cap"). Here an answer is counted while it is read
 // from the store — each key and value in UTF-8 plus RANGE_KV_OVERHEAD_BYTES — and refused with
 // AnswerTooLargeError as soon as it passes the cap, so no more than cap + one value is ever built.
-// keys_only answers count no value bytes (values are not even decoded); count_only answers count
-// keys without reading anything but their bytes, so both work over any range.
+// keys_only answers count no value bytes (values are not even decoded); count_only answers read no
+// entry at all (the store counts by pages: countAnswer), so both work over any range.
 import { Buffer } from 'node:buffer';
 import { cursor, readVarint } from './page-codec.ts';
 import type { KeyValue, TxnOpResult } from './result.ts';
@@ -82,14 +82,10 @@ class Builder {
   constructor(private readonly q: RangeQuery) {}
 
   /**
-   * One more matching key: 'take' it (counted), 'skip' it (count_only: counted only), or 'stop' (the
-   * limit is reached: `more`). Throws AnswerTooLargeError once the answer would pass the cap.
+   * One more matching key: 'take' it (counted), or 'stop' (the limit is reached: `more`). Throws
+   * AnswerTooLargeError once the answer would pass the cap. (count_only answers do not come here.)
    */
-  admit(keyBytes: number, valueBytes: number): 'take' | 'skip' | 'stop' {
-    if (this.q.countOnly === true) {
-      this.n++;
-      return 'skip';
-    }
+  admit(keyBytes: number, valueBytes: number): 'take' | 'stop' {
     if (this.n >= this.q.limit) {
       this.more = true;
       return 'stop';
@@ -102,9 +98,7 @@ class Builder {
   }
 
   answer(): RangeAnswer {
-    return this.q.countOnly === true
-      ? { kvs: [], more: false, count: this.n, bytes: 0 }
-      : { kvs: this.kvs, more: this.more, bytes: this.bytes };
+    return { kvs: this.kvs, more: this.more, bytes: this.bytes };
   }
 }
 
@@ -139,6 +133,7 @@ export function rangeAnswer(
   const prefix = Buffer.from(q.prefix, 'utf8');
   const startKey = q.startKey === undefined ? prefix : Buffer.from(q.startKey, 'utf8');
   const from = Buffer.compare(startKey, prefix) > 0 ? startKey : prefix;
+  if (q.countOnly === true) return { kvs: [], more: false, count: countAnswer(store, prefix, from, changed), bytes: 0 };
   const keysOnly = q.keysOnly === true;
   const out = new Builder(q);
   // The changed keys that existed then and are in range, in byte order, merged with the store's.
@@ -178,6 +173,37 @@ export function rangeAnswer(
   });
   while (!stopped && ti < then.length && takeThen((then[ti++] as { kb: Buffer; kv: KeyValue }).kv));
   return out.answer();
+}
+
+/**
+ * A count_only answer without scanning (session 13): the store counts the keys from `from` to the
+ * end of the prefix by its pages (KeyStore.countBetween); at a past revision (`changed`), the keys
+ * changed since are taken out as they are now and put back as they were then — O(changed keys).
+ */
+function countAnswer(
+  store: KeyStore,
+  prefix: Buffer,
+  from: Buffer,
+  changed: ReadonlyMap<string, KeyValue | null> | undefined,
+): number {
+  let n = store.countBetween(from, prefixEnd(prefix));
+  for (const [key, then] of changed ?? []) {
+    const kb = Buffer.from(key, 'utf8');
+    if (!startsWith(kb, 0, kb.length, prefix) || Buffer.compare(kb, from) < 0) continue;
+    if (store.has(key)) n--;
+    if (then !== null) n++;
+  }
+  return n;
+}
+
+/** The first byte string after every key that starts with `prefix` (null: none, e.g. the empty prefix). */
+export function prefixEnd(prefix: Uint8Array): Buffer | null {
+  let i = prefix.length;
+  while (i > 0 && prefix[i - 1] === 0xff) i--;
+  if (i === 0) return null;
+  const end = Buffer.from(prefix.subarray(0, i));
+  end[i - 1] = (end[i - 1] as number) + 1;
+  return end;
 }
 
 /** The bytes of a Get's or a Range's share of an answer (a transaction's results). */

@@ -19,8 +19,10 @@
 import { Buffer } from 'node:buffer';
 import { compareBytes, cursor, pageEntrySize, putVarint, readVarint } from './page-codec.ts';
 import { SlotMemo } from './slot-memo.ts';
+import { Page, PAGE_MAX_BYTES, pageOf, splice } from './page.ts';
 
 export { compareBytes } from './page-codec.ts';
+export { Page, PAGE_MAX_BYTES } from './page.ts';
 
 /** A key's value and revisions, as read out of the store. */
 export class KeyRecord {
@@ -32,20 +34,6 @@ export class KeyRecord {
     readonly mod: number,
     /** Puts since the key was created (1 after the first). */
     readonly version: number,
-  ) {}
-}
-
-/** A page splits once its entries pass this many bytes (a single larger entry gets a page of its own size). */
-export const PAGE_MAX_BYTES = 16 * 1024;
-
-export class Page {
-  constructor(
-    public buf: Buffer,
-    public used: number,
-    /** offs[i]: where entry i starts (i < count). */
-    public offs: Uint32Array,
-    public count: number,
-    public gen: number,
   ) {}
 }
 
@@ -239,6 +227,30 @@ export class KeyStore {
     }
   }
 
+  /**
+   * How many keys are >= lo and < hi (hi null: no upper bound), without reading an entry: each
+   * bound's place is a binary search, and the keys between are the pages' counts summed from the
+   * nearer end of the store — O(log n + pages), O(log n) for the whole store or a range at either
+   * end. A count_only Range used to scan every key (200,000 keys: ~40–120 ms on the node's thread).
+   */
+  countBetween(lo: Uint8Array, hi: Uint8Array | null): number {
+    if (hi !== null && compareBytes(lo, 0, lo.length, hi, 0, hi.length) >= 0) return 0;
+    const end = hi === null ? this.count : this.indexOf(this.find(hi));
+    return Math.max(0, end - this.indexOf(this.find(lo)));
+  }
+
+  /** The slot's place among all keys (keys before it), summing page counts from the nearer end. */
+  private indexOf(slot: Slot): number {
+    if (slot.pi * 2 <= this.pages.length) {
+      let n = slot.pos;
+      for (let i = 0; i < slot.pi; i++) n += (this.pages[i] as Page).count;
+      return n;
+    }
+    let n = this.count + slot.pos;
+    for (let i = slot.pi; i < this.pages.length; i++) n -= (this.pages[i] as Page).count;
+    return n;
+  }
+
   /** The pages as they are now; unchanged by later writes until release(view). */
   freeze(): StoreView {
     const view = { pages: this.pages.slice(), keyCount: this.count, entryBytes: this.totalEntryBytes(), gen: this.gen };
@@ -347,53 +359,4 @@ function readRecord(page: Page, i: number): KeyRecord {
 function firstKey(p: Page): Uint8Array {
   bound(p, 0);
   return p.buf.subarray(at.ks, at.ke);
-}
-
-function entryEnd(p: Page, i: number): number {
-  return i + 1 < p.count ? (p.offs[i + 1] as number) : p.used;
-}
-
-/** A new page with entries [from, to) of `p`, sized exactly (a page that gets an insert grows by a quarter). */
-function pageOf(p: Page, from: number, to: number, gen: number): Page {
-  const start = p.offs[from] as number;
-  const end = entryEnd(p, to - 1);
-  const bytes = end - start;
-  const buf = Buffer.allocUnsafeSlow(bytes);
-  p.buf.copy(buf, 0, start, end);
-  const n = to - from;
-  const offs = new Uint32Array(Math.max(8, n + (n >> 3)));
-  for (let i = 0; i < n; i++) offs[i] = (p.offs[from + i] as number) - start;
-  return new Page(buf, bytes, offs, n, gen);
-}
-
-/** Replaces `remove` (0 or 1) entries at `pos` with `entry` (or nothing). */
-function splice(p: Page, pos: number, remove: 0 | 1, entry: Uint8Array | null): void {
-  const start = pos < p.count ? (p.offs[pos] as number) : p.used;
-  const oldEnd = remove === 1 ? entryEnd(p, pos) : start;
-  const add = entry === null ? 0 : entry.length;
-  const delta = add - (oldEnd - start);
-  const need = p.used + delta;
-  if (need > p.buf.length) {
-    const cap = Math.max(need, Math.min(Math.ceil(p.buf.length * 1.25), PAGE_MAX_BYTES + 4096));
-    const buf = Buffer.allocUnsafeSlow(cap);
-    p.buf.copy(buf, 0, 0, start);
-    p.buf.copy(buf, start + add, oldEnd, p.used);
-    p.buf = buf;
-  } else if (delta !== 0) {
-    p.buf.copy(p.buf, start + add, oldEnd, p.used);
-  }
-  if (entry !== null) p.buf.set(entry, start);
-  p.used = need;
-  // Offsets: entries after pos shift by delta; an insert adds one slot.
-  const countDelta = (entry === null ? 0 : 1) - remove;
-  if (countDelta === 1 && p.count + 1 > p.offs.length) {
-    const offs = new Uint32Array(Math.max(8, Math.ceil(p.offs.length * 1.5)));
-    offs.set(p.offs.subarray(0, p.count));
-    p.offs = offs;
-  }
-  const tailFrom = pos + remove;
-  if (countDelta !== 0) p.offs.copyWithin(pos + (entry === null ? 0 : 1), tailFrom, p.count);
-  p.count += countDelta;
-  if (entry !== null) p.offs[pos] = start;
-  for (let i = entry === null ? pos : pos + 1; i < p.count; i++) p.offs[i] = (p.offs[i] as number) + delta;
 }
