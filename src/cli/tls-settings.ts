@@ -3,9 +3,9 @@
 // use, so that the CLI works under `up` with no flags. The record is one small JSON file in the
 // user's configuration folder (LEASEKV_CONFIG_HOME, else $XDG_CONFIG_HOME/leasekv, else
 // ~/.config/leasekv): endpoint → the CA and client certificate files of the cluster serving there.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { ClientTlsOptions } from '../client/transport.ts';
 
 export interface TlsFilePaths {
@@ -25,23 +25,33 @@ function recordPath(env: NodeJS.ProcessEnv): string {
   return join(configHome(env), 'local-clusters.json');
 }
 
-function readRecord(env: NodeJS.ProcessEnv): Record<string, TlsFilePaths> {
+/** An endpoint's files; `started: false`: a port `up` keeps for a member added later, not started. */
+type RecordEntry = TlsFilePaths & { readonly started?: boolean };
+
+function readRecord(env: NodeJS.ProcessEnv): Record<string, RecordEntry> {
   try {
     const v = JSON.parse(readFileSync(recordPath(env), 'utf8')) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, TlsFilePaths>) : {};
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, RecordEntry>) : {};
   } catch {
     return {};
   }
 }
 
-/** `up`: records that `endpoints` are served by a cluster whose CA and client certificate are `paths`. */
+/**
+ * `up`: records that `endpoints` are served by a cluster whose CA and client certificate are `paths`;
+ * `started`: those of its members this run starts (the CLI's default endpoints, recordedUnder).
+ */
 export function recordLocalCluster(
   endpoints: readonly string[],
   paths: TlsFilePaths,
   env: NodeJS.ProcessEnv = process.env,
+  started: readonly string[] = endpoints,
 ): string {
   const rec = readRecord(env);
-  for (const ep of endpoints) rec[ep] = paths;
+  // The same files recorded for other endpoints were an earlier run's from this folder (another
+  // --base-port after its data was deleted): recordedUnder() must give this run's endpoints only.
+  for (const [ep, p] of Object.entries(rec)) if (p.cacert === paths.cacert && !endpoints.includes(ep)) delete rec[ep];
+  for (const ep of endpoints) rec[ep] = { ...paths, started: started.includes(ep) };
   const path = recordPath(env);
   mkdirSync(configHome(env), { recursive: true });
   writeFileSync(`${path}.tmp`, `${JSON.stringify(rec, null, 2)}\n`);
@@ -54,6 +64,30 @@ export function recordedFor(endpoint: string, env: NodeJS.ProcessEnv = process.e
   const r = readRecord(env)[endpoint];
   if (r === undefined || typeof r.cacert !== 'string') return null;
   return [r.cacert, r.cert, r.key].every((f) => typeof f === 'string' && existsSync(f)) ? r : null;
+}
+
+/**
+ * The endpoints `up` recorded with TLS files inside `dataDir` and started, in the order recorded ([] if none):
+ * the CLI run from the folder of a `leasekv up` reaches that cluster without --endpoints, whatever
+ * its --base-port (session 13 outside-in audit: after `up --base-port 47001` every README command
+ * went to 7001 and waited out its deadline).
+ */
+export function recordedUnder(dataDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  let root: string;
+  try {
+    root = realpathSync(dataDir) + sep;
+  } catch {
+    return [];
+  }
+  return Object.entries(readRecord(env))
+    .filter(([ep, r]) => {
+      try {
+        return r.started !== false && recordedFor(ep, env) !== null && realpathSync(r.cacert).startsWith(root);
+      } catch {
+        return false;
+      }
+    })
+    .map(([ep]) => ep);
 }
 
 export class TlsSettingsError extends Error {

@@ -6,7 +6,7 @@
 // output formats by calling parse() and emit() inside command().
 import { EndpointError, LeasekvClient, LeasekvError, endpointScheme, normalizeEndpoint } from '../../client/index.ts';
 import type { ClientTlsOptions } from '../../client/transport.ts';
-import { cliTls, TlsSettingsError } from '../tls-settings.ts';
+import { cliTls, recordedUnder, TlsSettingsError } from '../tls-settings.ts';
 import { parseFlags, UsageError, type FlagOptions } from './flags.ts';
 import { emit, field, FORMATS, parseFormat, renderTable, type Format } from './output.ts';
 import { ValueInputError } from './value-input.ts';
@@ -25,7 +25,8 @@ export function commonHelp(formats: readonly Format[] = FORMATS, defaultFormat: 
   return `
 common options:
   --endpoints E,E       the nodes' client addresses: host:port, [v6]:port, https://host:port or
-                        http://host:port (env LEASEKV_ENDPOINTS; default ${DEFAULT_ENDPOINTS})
+                        http://host:port (env LEASEKV_ENDPOINTS; default: the cluster \`leasekv up\`
+                        started from this folder, else ${DEFAULT_ENDPOINTS})
   --cacert FILE         CA (PEM) the nodes' certificates are verified against: TLS (env LEASEKV_CACERT)
   --cert FILE, --key FILE  client certificate and key (PEM) (env LEASEKV_CERT, LEASEKV_KEY)
                         Without these, a cluster started by \`leasekv up\` is reached over TLS with the
@@ -87,6 +88,12 @@ export function parseEndpoints(text: string, source = '--endpoints'): string[] {
   }
 }
 
+/** Without --endpoints or LEASEKV_ENDPOINTS: the cluster `up` started from this folder (./data), else DEFAULT_ENDPOINTS. */
+function defaultEndpoints(): string {
+  const here = recordedUnder('data');
+  return here.length > 0 ? here.join(',') : DEFAULT_ENDPOINTS;
+}
+
 /** Parses the common flags plus `extra`; throws UsageError with a readable message. */
 export function parse<O extends FlagOptions>(argv: string[], extra: O, out: OutputOptions = {}) {
   const res = parseFlags(argv, { ...COMMON_OPTIONS, ...extra });
@@ -98,7 +105,7 @@ export function parse<O extends FlagOptions>(argv: string[], extra: O, out: Outp
       ? [flag, '--endpoints']
       : env !== undefined && env.trim() !== ''
         ? [env, 'LEASEKV_ENDPOINTS']
-        : [DEFAULT_ENDPOINTS, '--endpoints'];
+        : [defaultEndpoints(), '--endpoints'];
   const endpoints = parseEndpoints(text, source);
   const schemes = new Set(text.split(',').map((e) => endpointScheme(e)));
   if (schemes.has('http') && schemes.has('https')) throw new UsageError(`${source}: both http:// and https:// given`);

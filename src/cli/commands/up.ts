@@ -148,6 +148,8 @@ export async function run(argv: string[]): Promise<number> {
   recordLocalCluster(
     memberIds.map((_, k) => `127.0.0.1:${opts.basePort + k}`),
     cliFiles,
+    process.env,
+    running.map((n) => n.clientAddr),
   );
   const tls = {
     ca: readFileSync(certs.ca),
