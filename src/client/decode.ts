@@ -145,6 +145,8 @@ export function decodeStatus(j: unknown): NodeStatus {
       peerAddr: str(m, 'peerAddr'),
       clientAddr: str(m, 'clientAddr'),
       learner: bool(m, 'learner'),
+      protocolVersion: num(m, 'protocolVersion'),
+      softwareVersion: str(m, 'softwareVersion'),
     };
   });
   return {
@@ -164,5 +166,8 @@ export function decodeStatus(j: unknown): NodeStatus {
     revision: num(o, 'revision'),
     configIndex: num(o, 'configIndex'),
     configCommitted: bool(o, 'configCommitted'),
+    minProtocolVersion: num(o, 'minProtocolVersion'),
+    maxProtocolVersion: num(o, 'maxProtocolVersion'),
+    clusterProtocolVersion: num(o, 'clusterProtocolVersion'),
   };
 }

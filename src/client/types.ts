@@ -108,6 +108,14 @@ export interface Member {
   readonly clientAddr: string;
   /** A learner receives the log but does not vote nor count toward commit or the lease. */
   readonly learner: boolean;
+  /**
+   * The peer protocol the answering node spoke in its last handshake with this member (the newest
+   * both speak); for the answering node itself, the newest it speaks. 0: no handshake yet, or the
+   * answering node's build predates the field (session 13).
+   */
+  readonly protocolVersion: number;
+  /** The member's leasekv version from that handshake ('' when not known). */
+  readonly softwareVersion: string;
 }
 export interface NodeStatus {
   readonly id: string;
@@ -127,6 +135,11 @@ export interface NodeStatus {
   /** The log index of the latest membership change (0: none since bootstrap), and whether it is committed. */
   readonly configIndex: number;
   readonly configCommitted: boolean;
+  /** The peer protocols this node's build speaks (0 from a build that predates the fields). */
+  readonly minProtocolVersion: number;
+  readonly maxProtocolVersion: number;
+  /** The newest protocol every member is known to speak (what a rolling upgrade waits on). */
+  readonly clusterProtocolVersion: number;
 }
 /** statusAll(): one entry per endpoint, with the status or why it could not be had. */
 export interface EndpointStatus {

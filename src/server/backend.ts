@@ -148,6 +148,10 @@ export interface MemberInfo {
   /** A learner receives the log but does not vote (absent: a voter). */
   readonly learner?: boolean;
   readonly incarnation?: string;
+  /** The peer protocol of this node's last handshake with it (its own newest for itself; 0: none yet). */
+  readonly protocolVersion?: number;
+  /** Its leasekv version from that handshake (its own for itself; '': none yet, or older than 0.2.0). */
+  readonly softwareVersion?: string;
 }
 
 export interface StatusResult {
@@ -170,6 +174,10 @@ export interface StatusResult {
   /** The latest membership change's log index (0: none) and whether it is committed. */
   readonly configIndex?: number;
   readonly configCommitted?: boolean;
+  /** The peer protocols this build speaks, and the newest every member is known to speak. */
+  readonly minProtocolVersion?: number;
+  readonly maxProtocolVersion?: number;
+  readonly clusterProtocolVersion?: number;
 }
 
 export interface KvBackend {

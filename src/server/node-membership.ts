@@ -9,8 +9,20 @@ import type { MembershipTable } from '../kv/members.ts';
 import type { NotLeaderError, MemberInfo, StatusResult } from './backend.ts';
 import { NodeDrive } from './node-drive.ts';
 import { VERSION } from './node-drive.ts';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../transport/codec.ts';
+import { clusterProtocolVersion } from '../transport/version.ts';
+
+/** What Status shows of a peer's handshake (transport PeerStats). */
+export interface PeerVersion {
+  readonly protocolVersion: number;
+  readonly software: string;
+}
+const PROTOCOLS = { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION };
 
 export abstract class NodeMembership extends NodeDrive {
+  /** Each peer's last handshake (none until startNode sets it: a node without a transport of its own). */
+  private peerVersions: () => Readonly<Record<string, PeerVersion>> = () => ({});
+
   // ---- membership (membership.ts drives these) --------------------------------------------------
 
   proposeConfChange(cc: ConfChange, force: boolean): ConfChangeResult {
@@ -42,6 +54,25 @@ export abstract class NodeMembership extends NodeDrive {
     this.membersView = view;
   }
 
+  /** Where Status reads each peer's protocol and software version (set by startNode: the transport's handshakes). */
+  setPeerVersions(view: () => Readonly<Record<string, PeerVersion>>): void {
+    this.peerVersions = view;
+  }
+
+  /** The members with their protocol and software versions (Status, the dashboard), and the cluster's protocol. */
+  memberVersions(): { members: MemberInfo[]; cluster: number } {
+    const peers = this.peerVersions();
+    const members = this.membersView().map((m): MemberInfo => {
+      if (m.id === this.cfg.id) return { ...m, protocolVersion: PROTOCOL_VERSION, softwareVersion: VERSION };
+      const p = peers[m.id];
+      return { ...m, protocolVersion: p?.protocolVersion ?? 0, softwareVersion: p?.software ?? '' };
+    });
+    const others = members
+      .filter((m) => m.id !== this.cfg.id)
+      .map((m) => ({ protocolVersion: m.protocolVersion ?? 0 }));
+    return { members, cluster: clusterProtocolVersion(PROTOCOLS, others) };
+  }
+
   /** The members in force now, as Status lists them (the dashboard's feed sends them too). */
   memberList(): readonly MemberInfo[] {
     return this.membersView();
@@ -50,6 +81,7 @@ export abstract class NodeMembership extends NodeDrive {
   status(): Promise<StatusResult> {
     const st = this.core.status(this.now());
     const leader = st.leader ?? '';
+    const { members, cluster } = this.memberVersions();
     return Promise.resolve({
       id: this.cfg.id,
       role: st.role === 'leader' ? 'leader' : st.role === 'follower' ? 'follower' : 'candidate',
@@ -61,12 +93,15 @@ export abstract class NodeMembership extends NodeDrive {
       leaseHeld: st.leaseHeld,
       leaseRemainingMs: Math.round(st.leaseRemainingMs),
       oldLeaseRemainingMs: Math.round(st.oldLeaseRemainingMs),
-      members: this.membersView(),
+      members,
       keys: this.kv.size,
       version: VERSION,
       revision: this.kv.revision,
       configIndex: st.confIndex,
       configCommitted: st.confCommitted,
+      minProtocolVersion: MIN_PROTOCOL_VERSION,
+      maxProtocolVersion: PROTOCOL_VERSION,
+      clusterProtocolVersion: cluster,
     });
   }
 

@@ -237,6 +237,7 @@ async function startOnStorage(
   });
   transport.onSnapshotOffer((_from, msg) => node.judgeSnapshotOffer(msg));
   const membership = wireMembership(node, transport, cfg, resolved, opened, log);
+  node.setPeerVersions(() => transport.stats().peers);
   removal = wireRemoval(node, transport, cfg, book, opened, log); // throws if removed in its data
   if (!resolved.book.createdNow && (flags.peersGiven || flags.clientAddrs.size > 0)) {
     const inForce = membership.view(node.raftStatus().confState).filter((m) => m.peerAddr !== '');

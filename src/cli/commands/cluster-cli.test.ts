@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { START_HOOK_TIMEOUT_MS, startTestCluster, type TestCluster } from '../test-cluster.ts';
 import { leasekv } from './cli-test-util.ts';
+import { LeasekvClient } from '../../client/index.ts';
+import { VERSION } from '../../server/version.ts';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../../transport/codec.ts';
 
 describe('leasekv CLI against a real cluster', () => {
   let cluster: TestCluster;
@@ -46,6 +49,34 @@ describe('leasekv CLI against a real cluster', () => {
       cluster.nodes.map((n) => n.clientAddr),
     );
     assert.equal((JSON.parse(json.stdout) as unknown[]).length, 3);
+    // Each member's peer protocol and version (session 13). Rows of nodes that answered (a loaded
+    // machine may leave one past the command's 2 s) show the build's version and protocols.
+    assert.match(table.stdout, /\sVERSION\s+PROTOCOL\s+CLUSTER PROTOCOL(\s+ERROR)?\n/);
+    const row = new RegExp(
+      `\\s${VERSION.replace(/\./g, '\\.')}\\s+${PROTOCOL_VERSION}\\s+${PROTOCOL_VERSION}(\\s+-)?$`,
+    );
+    for (const line of table.stdout.trim().split('\n').slice(1)) if (!/unreachable/.test(line)) assert.match(line, row);
+    // The leader has shaken hands with every member, so it knows them all; every node gives its
+    // own build's range and the cluster's.
+    const client = new LeasekvClient({ endpoints: cluster.nodes.map((n) => n.clientAddr) });
+    try {
+      const all = await client.statusAll({ deadlineMs: 15_000 });
+      const leader = all.find((e) => e.status?.role === 'leader')?.status;
+      assert.ok(leader !== undefined, JSON.stringify(all));
+      assert.equal(leader.members.length, 3);
+      for (const m of leader.members) {
+        assert.equal(m.protocolVersion, PROTOCOL_VERSION, `${m.id}: ${JSON.stringify(m)}`);
+        assert.equal(m.softwareVersion, VERSION, `${m.id}: ${JSON.stringify(m)}`);
+      }
+      for (const e of all)
+        assert.deepEqual(
+          [e.status?.minProtocolVersion, e.status?.maxProtocolVersion, e.status?.clusterProtocolVersion],
+          [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION],
+          JSON.stringify(e),
+        );
+    } finally {
+      await client.close();
+    }
   });
 
   test('wal inspect on the folder of data dirs names them and exits 1', async () => {

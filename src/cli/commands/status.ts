@@ -10,7 +10,10 @@ Asks every endpoint for its status and prints one row per node: endpoint, id, ro
 follower, candidate, or learner: a member that receives the log but does not vote), term, leader,
 commit and applied index, and the lease: "held Nms" on a leader holding its lease, "waiting Nms"
 on a new leader waiting out the old leader's lease, "leader's Nms" on a follower (its view of the
-leader's lease).
+leader's lease), keys, the node's leasekv version, PROTOCOL: the newest peer protocol it speaks,
+and CLUSTER PROTOCOL: the newest every member is known to speak (lower than PROTOCOL during a
+rolling upgrade; '-' from a node whose build predates these fields). -w json also gives, for each
+member, the protocol this node spoke with it at their last handshake and the member's version.
 Exit code 1 when any endpoint did not answer.
 output (-w): table (default), simple (one comma-separated line per endpoint, the table's columns),
 json (every endpoint's full status or error)`;
@@ -43,7 +46,20 @@ export function run(argv: string[]): Promise<number> {
   );
 }
 
-const HEAD = ['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LEASE', 'KEYS', 'VERSION'];
+const HEAD = [
+  'ENDPOINT',
+  'ID',
+  'ROLE',
+  'TERM',
+  'LEADER',
+  'COMMIT',
+  'APPLIED',
+  'LEASE',
+  'KEYS',
+  'VERSION',
+  'PROTOCOL',
+  'CLUSTER PROTOCOL',
+];
 
 /** An ERROR column only when an endpoint did not answer (its cause stood under VERSION before). */
 export function table(all: readonly EndpointStatus[]): string {
@@ -57,7 +73,7 @@ export function table(all: readonly EndpointStatus[]): string {
 function rows(all: readonly EndpointStatus[]): string[][] {
   return all.map((e) => {
     const s = e.status;
-    if (s === undefined) return [e.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', '-', '-'];
+    if (s === undefined) return [e.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
     // Leader: its own lease, or (new leader) the old leader's lease it still waits out.
     // Follower: its view of the leader's lease.
     const lease = s.leaseHeld
@@ -80,6 +96,13 @@ function rows(all: readonly EndpointStatus[]): string[][] {
       lease,
       String(s.keys),
       s.version,
+      orDash(s.maxProtocolVersion),
+      orDash(s.clusterProtocolVersion),
     ];
   });
+}
+
+/** 0: a node whose build predates the field. */
+function orDash(n: number): string {
+  return n === 0 ? '-' : String(n);
 }

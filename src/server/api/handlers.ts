@@ -171,6 +171,8 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
           clientAddr: m.clientAddr,
           learner: m.learner ?? false,
           incarnation: m.incarnation ?? '',
+          protocolVersion: m.protocolVersion ?? 0,
+          softwareVersion: m.softwareVersion ?? '',
         })),
         keys: BigInt(st.keys),
         version: st.version,
@@ -178,6 +180,9 @@ export function kvService(core: ApiCore): ServiceImpl<typeof KV> {
         configIndex: BigInt(st.configIndex ?? 0),
         configCommitted: st.configCommitted ?? true,
         configJoint: false,
+        minProtocolVersion: st.minProtocolVersion ?? 0,
+        maxProtocolVersion: st.maxProtocolVersion ?? 0,
+        clusterProtocolVersion: st.clusterProtocolVersion ?? 0,
       };
     },
   };

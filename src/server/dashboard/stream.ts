@@ -18,6 +18,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RaftEvent } from '../../raft/types.ts';
 import type { LeaseKvNode } from '../node.ts';
 import { LatencyWindow } from './latency-window.ts';
+import { VERSION } from '../version.ts';
+import { PROTOCOL_VERSION } from '../../transport/codec.ts';
 import type { LoopLagStats } from '../loop-lag.ts';
 
 export const STATUS_INTERVAL_MS = 200;
@@ -99,6 +101,7 @@ export function createEventStream(
   /** take: summarise and clear the request windows (the periodic broadcast); else report none. */
   const statusPayload = (take: boolean): object => {
     const st = node.raftStatus();
+    const versions = node.memberVersions();
     leaseHeld = st.leaseHeld;
     const modes = Object.fromEntries(READ_MODES.map((m) => [m, take ? (readModes[m] ?? 0) : 0]));
     if (take) for (const m of READ_MODES) readModes[m] = 0;
@@ -120,7 +123,15 @@ export function createEventStream(
       // Issue 12: the configuration in force here, so the page lists learners and members added
       // or removed after it loaded (it follows the highest configIndex any feed reports).
       configIndex: st.confIndex,
-      members: node.memberList().map((m) => ({ id: m.id, clientAddr: m.clientAddr, learner: m.learner ?? false })),
+      members: versions.members.map((m) => ({
+        id: m.id,
+        clientAddr: m.clientAddr,
+        learner: m.learner ?? false,
+        protocolVersion: m.protocolVersion ?? 0,
+        softwareVersion: m.softwareVersion ?? '',
+      })),
+      // Session 13: this node's build and peer protocol, and the newest every member is known to speak.
+      build: { version: VERSION, protocol: PROTOCOL_VERSION, clusterProtocol: versions.cluster },
       // Issue 14: the store's revision, watchers here, TTL grants (keys with a time to live: not the lease above).
       coord: node.coordStats(),
       intervalMs: STATUS_INTERVAL_MS,

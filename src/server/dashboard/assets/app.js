@@ -412,6 +412,7 @@ function buildCard(n) {
       <dt>requests</dt><dd class="num f-req"></dd>
       <dt>revision</dt><dd class="num f-coord"></dd>
       <dt title="How late the consensus thread's event loop ran (heartbeats, votes, lease renewals), last 10-20 s">loop lag</dt><dd class="num f-lag"></dd>
+      <dt title="This member's leasekv version and the newest peer protocol it speaks; cluster: the newest every member is known to speak (lower during a rolling upgrade)">build</dt><dd class="num f-build"></dd>
     </dl>
     <div class="controls" hidden></div>`;
   const controls = el.querySelector('.controls');
@@ -489,6 +490,9 @@ function updateCard(el, n) {
     co === undefined
       ? '–'
       : `${co.revision} · ${co.watchers} watcher${co.watchers === 1 ? '' : 's'} · ${co.ttlGrants} TTL grant${co.ttlGrants === 1 ? '' : 's'}${co.ttlCounting ? ' (counting)' : ''}`;
+  const b = st?.build;
+  el.querySelector('.f-build').textContent =
+    b === undefined ? '–' : `${b.version} · protocol ${b.protocol}${b.clusterProtocol === b.protocol ? '' : ` · cluster ${b.clusterProtocol}`}`;
   const lag = st?.loopLag;
   el.querySelector('.f-lag').textContent =
     lag === undefined ? '–' : `p99 ${fmtLag(lag.p99Ms)} · max ${fmtLag(lag.maxMs)}`;
