@@ -308,9 +308,8 @@ async function startOnStorage(
       api = await startApiServer(apiOpts);
     }
   } catch (e) {
-    // Live peers' messages drive the core from the moment the transport listens (node.start() only
-    // adds the first tick): stopped here, its election timer would run on after "could not start"
-    // and hold the process open until serve's exit grace (start-live-peers.test.ts).
+    // Live peers' messages drive the core once the transport listens (node.start() only adds the
+    // first tick): unstopped, its timer ran on after "could not start" (start-live-peers.test.ts).
     node.stop('node did not start');
     loopLag.close();
     await transport.stop().catch(() => undefined);
@@ -381,6 +380,10 @@ async function startOnStorage(
     return stopping;
   };
   const reloadTls = (): string[] => {
+    if (nodeTls.client() === null && nodeTls.peer() === null) {
+      log.info('no TLS files to reload: this node runs with --insecure'); // not "TLS files reloaded"
+      return [];
+    }
     const errors = nodeTls.reload();
     for (const e of errors) log.error({ reason: e }, 'TLS reload failed: the certificates in force are kept');
     if (errors.length === 0) {
