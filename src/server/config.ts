@@ -389,9 +389,11 @@ function authSetting(raw: Partial<RawConfig>): AuthConfig {
   };
 }
 
+export const DEFAULT_CLUSTER_TOKEN = 'leasekv'; // --cluster-token when none is given
+
 /** The cluster token goes in every peer hello, whose size is bounded before the handshake (transport/codec.ts). */
 function clusterTokenSetting(raw: string | undefined): string {
-  const token = raw ?? 'leasekv';
+  const token = raw ?? DEFAULT_CLUSTER_TOKEN;
   if (token.length === 0 || Buffer.byteLength(token) > 256)
     throw new NodeConfigError(`--cluster-token must be 1 to 256 bytes, got ${Buffer.byteLength(token)}`);
   return token;

@@ -68,6 +68,15 @@ test('bootstrap records the identity; a restart takes its members from it and re
     refused(/start it with --cluster-token leasekv/),
   );
   assert.throws(() => resolveIdentity({ ...cfg(d), id: 'n2' }, false, null), refused(/belongs to member n1/));
+  // A token forgotten on restart is named as the default (session 13 outside-in audit).
+  const ops = dir(t);
+  resolveIdentity(cfg(ops, '--peers', THREE, '--cluster-token', 'ops-1'), true, null);
+  assert.throws(
+    () => resolveIdentity(cfg(ops), false, null),
+    refused(
+      /token "ops-1", not "leasekv" \(the default: no --cluster-token given\): start it with --cluster-token ops-1$/,
+    ),
+  );
 });
 
 test('an empty data dir needs --peers or --join', (t) => {

@@ -21,7 +21,7 @@ import { VERSION } from './version.ts';
 import { SNAPSHOT_FILE } from '../storage/snapshot_file.ts';
 import type { IdentityRecord, MemberRecord } from '../storage/identity.ts';
 import type { PeerIdentity } from '../transport/options.ts';
-import { formatHostPort, parseHostPort } from './config.ts';
+import { DEFAULT_CLUSTER_TOKEN, formatHostPort, parseHostPort } from './config.ts';
 import type { HostPort, NodeConfig } from './config.ts';
 import type { JoinInfo } from './join.ts';
 
@@ -281,7 +281,7 @@ export function resolveIdentity(cfg: NodeConfig, walFresh: boolean, join: JoinIn
     }
     if (rec.clusterToken !== cfg.clusterToken) {
       throw new StartRefusedError(
-        `the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}: start it with --cluster-token ${rec.clusterToken}`,
+        `the data dir ${cfg.dataDir} belongs to a cluster with token ${JSON.stringify(rec.clusterToken)}, not ${JSON.stringify(cfg.clusterToken)}${cfg.clusterToken === DEFAULT_CLUSTER_TOKEN ? ' (the default: no --cluster-token given)' : ''}: start it with --cluster-token ${rec.clusterToken}`,
       );
     }
     // The WAL was opened (and upgraded in place) before this: the folder is now this build's format.
