@@ -101,5 +101,6 @@ export function backupRoute(node: BackupSource, cfg: NodeConfig, gate?: AuthGate
         busy = false;
       });
   };
-  return { method: 'GET', path: BACKUP_PATH, handler };
+  // HEAD would build a whole backup only to drop it: 405 (api/server.ts, ExtraRoute.head).
+  return { method: 'GET', path: BACKUP_PATH, handler, head: false };
 }

@@ -196,7 +196,7 @@ describe('HTTP/JSON API over a fake backend', () => {
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const r = await post(port, '/health?x=1', '{}', { 'content-type': 'application/json' }, method);
       assert.equal(r.status, 405, `${method} /health`);
-      assert.equal(r.headers['allow'], 'GET');
+      assert.equal(r.headers['allow'], 'GET, HEAD');
       assert.equal((JSON.parse(r.body) as { code: string }).code, 'unimplemented');
     }
     assert.equal((await post(port, '/health', '', {}, 'GET')).status, 200);

@@ -152,6 +152,53 @@ export function headerFieldCount(rawHeaders: readonly string[]): number {
  * one to keep). gRPC and gRPC-Web: status RESOURCE_EXHAUSTED (8) in a trailers-only answer, which
  * their clients read; everything else: 431 with a Connect-style JSON error.
  */
+/**
+ * Answers a request with more than one Host field line, before any routing; true if it did. RFC 9112
+ * §3.2: a server MUST answer 400 to such a request. Node keeps the first and drops the others, so
+ * this port (host-check.ts) and a proxy in front that reads the last could each judge another name:
+ * the request is refused whole, like any other malformed head (HTTP/1.1: the connection is closed).
+ */
+export function refuseRepeatedHost(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+): boolean {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  if (hosts <= 1) return false;
+  refuseHead(
+    req,
+    res,
+    400,
+    'invalid_argument',
+    '3',
+    `the request has ${hosts} Host header fields; at most one is allowed`,
+  );
+  return true;
+}
+
+/** A refusal before routing: gRPC(-Web) status in a trailers-only answer, else a Connect-style JSON error. */
+function refuseHead(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  httpStatus: number,
+  code: string,
+  grpcStatus: string,
+  message: string,
+): void {
+  const ct = req.headers['content-type'];
+  if (typeof ct === 'string' && /^application\/grpc/i.test(ct)) {
+    const status = { 'content-type': ct, 'grpc-status': grpcStatus, 'grpc-message': grpcMessageHeader(message) };
+    if ('stream' in req) req.stream.respond({ ':status': 200, ...status }, { endStream: true });
+    else (res as ServerResponse).writeHead(200, { connection: 'close', ...status }).end();
+    return;
+  }
+  writeJsonError(res, httpStatus, code, message, 'stream' in req ? {} : { connection: 'close' });
+}
+
 export function refuseTooManyHeaders(
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
@@ -160,13 +207,6 @@ export function refuseTooManyHeaders(
   const count = headerFieldCount(req.rawHeaders);
   if (count <= MAX_REQUEST_HEADER_FIELDS) return false;
   const message = `the request has ${count} header fields; the limit is ${MAX_REQUEST_HEADER_FIELDS}`;
-  const ct = req.headers['content-type'];
-  if (typeof ct === 'string' && /^application\/grpc/i.test(ct)) {
-    const status = { 'content-type': ct, 'grpc-status': '8', 'grpc-message': grpcMessageHeader(message) };
-    if ('stream' in req) req.stream.respond({ ':status': 200, ...status }, { endStream: true });
-    else (res as ServerResponse).writeHead(200, { connection: 'close', ...status }).end();
-    return true;
-  }
-  writeJsonError(res, 431, 'resource_exhausted', message, 'stream' in req ? {} : { connection: 'close' });
+  refuseHead(req, res, 431, 'resource_exhausted', '8', message);
   return true;
 }

@@ -24,6 +24,7 @@ import {
   HTTP2_MAX_HEADER_LIST_PAIRS,
   keepEveryHeaderField,
   limitStreamResets,
+  refuseRepeatedHost,
   refuseTooManyHeaders,
 } from './http-guards.ts';
 import { resolveLimits, type ApiLimits } from './limits.ts';
@@ -41,6 +42,12 @@ export interface ExtraRoute {
   readonly method: string;
   readonly path: string;
   readonly handler: RouteHandler;
+  /**
+   * A GET route answers HEAD too, as GET would without the body (RFC 9110 §9.3.2; Node drops the
+   * body of a HEAD answer) — unless false: a stream or a backup, which a HEAD would open or build
+   * only to drop (those answer HEAD 405 with Allow: GET).
+   */
+  readonly head?: boolean;
 }
 
 /** The subset of a pino logger the API uses. */
@@ -87,8 +94,8 @@ export interface ApiServer {
   readonly unsentAnswers: UnsentAnswers;
   /** HTTP/2 requests dropped without any work because the client reset them in the read that brought them. */
   readonly resetBeforeHandling: () => number;
-  /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. */
-  addRoute(method: string, path: string, handler: RouteHandler): void;
+  /** Adds an HTTP/1.1 route (exact path, query string ignored); replaces one with the same method and path. `head`: ExtraRoute.head. */
+  addRoute(method: string, path: string, handler: RouteHandler, head?: boolean): void;
   /** Stops serving; with drainMs, first waits (at most that long) for requests in flight to be answered. */
   close(opts?: { drainMs?: number }): Promise<void>;
 }
@@ -138,13 +145,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const routes = new Map<string, RouteHandler>();
   /** Per route path, its methods: another method on it is answered 405 with Allow, like the API's paths. */
   const routeMethods = new Map<string, string[]>();
-  const addRoute = (method: string, path: string, handler: RouteHandler): void => {
-    routes.set(`${method.toUpperCase()} ${path}`, handler);
+  const addRoute = (method: string, path: string, handler: RouteHandler, head = true): void => {
+    const m = method.toUpperCase();
+    const ms = m === 'GET' && head ? [m, 'HEAD'] : [m];
     const methods = routeMethods.get(path) ?? [];
-    if (!methods.includes(method.toUpperCase())) routeMethods.set(path, [...methods, method.toUpperCase()]);
+    for (const x of ms) {
+      routes.set(`${x} ${path}`, handler);
+      if (!methods.includes(x)) methods.push(x);
+    }
+    routeMethods.set(path, methods);
   };
-  addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits, opts.auth));
-  for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler);
+  addRoute('GET', SSE_PATH, sseHandler(opts.backend, limits, opts.auth), false);
+  for (const r of opts.extraRoutes ?? []) addRoute(r.method, r.path, r.handler, r.head);
 
   // The extra routes (dashboard, /metrics, /health, SSE watch) on both protocols: over TLS, browsers
   // and curl choose HTTP/2 by ALPN. Route handlers use the subset of the API both request types share.
@@ -156,7 +168,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     // keep. Routes that want otherwise (the dashboard's assets: no-cache) set their own.
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('cache-control', 'no-store');
-    if (refuseTooManyHeaders(req, res) || hosts?.refuse(req, res) === true || unsent.admit(req, res)) return;
+    if (
+      refuseTooManyHeaders(req, res) ||
+      refuseRepeatedHost(req, res) ||
+      hosts?.refuse(req, res) === true ||
+      unsent.admit(req, res)
+    )
+      return;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);

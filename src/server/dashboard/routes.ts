@@ -111,7 +111,8 @@ export function createDashboard(node: LeaseKvNode, opts: DashboardOptions): Dash
       path: '/dashboard/config.json',
       handler: (req, res) => send('application/json', JSON.stringify({ ...info, nowMs: node.now() }))(req, res),
     },
-    { method: 'GET', path: '/events', handler: stream.handler },
+    // A stream: HEAD would open a feed only to drop it (405; api/server.ts, ExtraRoute.head).
+    { method: 'GET', path: '/events', handler: stream.handler, head: false },
     {
       method: 'GET',
       path: '/favicon.ico',
