@@ -243,7 +243,8 @@ export function dispatch(
 ): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(`${usage}\n`);
+    // --help gives the common options too, as each subcommand's does (session 13 outside-in audit).
+    process.stdout.write(sub === undefined ? `${usage}\n` : `${usage}\n${COMMON_HELP}\n`);
     return Promise.resolve(sub === undefined ? 2 : 0);
   }
   const handler = Object.hasOwn(subs, sub) ? subs[sub] : undefined;

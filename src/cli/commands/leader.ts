@@ -1,5 +1,5 @@
 // leasekv leader transfer [--to ID]: hand leadership to a caught-up voter (leasekv.v1.Cluster).
-import { command, emit, makeClient, parse, want } from './common.ts';
+import { command, COMMON_HELP, emit, makeClient, parse, want } from './common.ts';
 
 const USAGE = `usage: leasekv leader transfer [--to ID]
 
@@ -12,7 +12,7 @@ export function run(argv: string[]): Promise<number> {
   if (sub !== 'transfer') {
     const help = sub === '--help' || sub === '-h';
     (help ? process.stdout : process.stderr).write(
-      `${help ? '' : `leasekv leader: expected 'transfer'${sub === undefined ? '' : `, got '${sub}'`}\n\n`}${USAGE}\n`,
+      `${help ? '' : `leasekv leader: expected 'transfer'${sub === undefined ? '' : `, got '${sub}'`}\n\n`}${USAGE}\n${help ? `${COMMON_HELP}\n` : ''}`,
     );
     return Promise.resolve(help ? 0 : 2);
   }
