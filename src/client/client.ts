@@ -274,6 +274,7 @@ export class LeasekvClient {
       },
       (signal) => caller.scope(signal),
       caller.maxResponseBytes,
+      async (ep, signal) => (await caller.status(ep, { signal })).revision,
     );
   }
 

@@ -13,9 +13,22 @@ function progress(res: ServerResponse, rev: number): void {
   res.write(`id: ${rev}\nevent: progress\ndata: {"revision":"${rev}","events":[],"memberId":"m"}\n\n`);
 }
 
-/** A member whose watch streams are served by `serve` (the request's number). */
-const member = (serve: (res: ServerResponse, n: number) => void): Promise<FakeMember> =>
-  fakeMember((_req, res, n) => serve(res, n), { early: true });
+/**
+ * A member whose watch streams are served by `serve` (the stream's number); its Status says revision
+ * 4 (a watch without startRevision asks it first, to pin its start).
+ */
+const member = (serve: (res: ServerResponse, n: number) => void): Promise<FakeMember> => {
+  let streams = 0;
+  return fakeMember(
+    (req, res) => {
+      if (req.url?.endsWith('/Status') === true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"revision":"4"}');
+      } else serve(res, streams++);
+    },
+    { early: true },
+  );
+};
 
 /** Runs the watch in the background: what it yielded and how it ended. */
 function drain(it: AsyncGenerator<WatchResponse>): { seen: WatchResponse[]; end: Promise<unknown> } {

@@ -12,7 +12,11 @@ import type { KeyValue } from './types.ts';
 export interface WatchOptions {
   /** Watch every key starting with `key`. */
   readonly prefix?: boolean;
-  /** First revision wanted (default: changes after the current revision of the first member asked). */
+  /**
+   * First revision wanted. Default: the revision after the one the first member to answer a Status
+   * had applied when the watch began (session 13) — pinned before any stream, so a stream that fails
+   * before its first message and a resume elsewhere miss no change from then on.
+   */
   readonly startRevision?: number;
   /** Include each event's previous key-value. */
   readonly prevKv?: boolean;
@@ -240,6 +244,8 @@ export async function* watchEndpoints(
   open: (signal: AbortSignal | undefined) => WatchScope,
   /** The client's maxResponseBytes: the largest event read. */
   maxEventBytes = Number.POSITIVE_INFINITY,
+  /** Without startRevision: the revision member `ep` has applied now (its Status), to start after. */
+  pin?: (ep: string, signal: AbortSignal) => Promise<number>,
 ): AsyncGenerator<WatchResponse> {
   let next = opts.startRevision ?? 0;
   const idleMs = opts.idleTimeoutMs ?? 20_000;
@@ -270,6 +276,19 @@ export async function* watchEndpoints(
     while (!aborted()) {
       const eps = endpoints();
       const ep = eps[turn % eps.length] as string;
+      // Without a start revision the watch starts after the revision of its first answer: pinned
+      // here, not by the first stream's first message, which a stream that fails first never sends
+      // (the next member's "now" would then be later, and the changes between missed).
+      if (next === 0 && pin !== undefined) {
+        try {
+          next = (await pin(ep, scope.signal)) + 1;
+        } catch (e) {
+          if (aborted()) return;
+          lastError = `${ep}: ${e instanceof Error ? e.message : String(e)}`;
+          await failed(ep, null, eps.length);
+          continue;
+        }
+      }
       const q = new URLSearchParams({ key });
       q.set('fragment', 'true');
       if (opts.prefix === true) q.set('prefix', 'true');
@@ -321,24 +340,29 @@ export async function* watchEndpoints(
         scope.signal.removeEventListener('abort', onAbort);
         stream.close();
       }
-      if (reason !== null) {
-        compactedBy.add(ep);
-        if (compactedBy.size >= eps.length) throw reason;
-      } else {
-        failuresInRow++;
-      }
-      turn++;
-      const giveUpMs = opts.unreachableTimeoutMs;
-      if (giveUpMs !== undefined && failuresInRow >= eps.length && performance.now() - lastHeardMs >= giveUpMs) {
-        const resume = next > 0 ? `; resume from revision ${next}` : '';
-        throw new UnavailableError(
-          `no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`,
-          ep,
-        );
-      }
-      // Back off after a full round of failures; the next member is tried at once otherwise.
-      if (failuresInRow >= eps.length) await sleep(Math.min(1000, 50 * failuresInRow), scope.signal);
+      await failed(ep, reason, eps.length);
     }
+  }
+
+  /** After a stream (or a pin) failed on `ep`: the next member, a give-up, or a back-off. */
+  async function failed(ep: string, reason: LeasekvError | null, members: number): Promise<void> {
+    if (reason !== null) {
+      compactedBy.add(ep);
+      if (compactedBy.size >= members) throw reason;
+    } else {
+      failuresInRow++;
+    }
+    turn++;
+    const giveUpMs = opts.unreachableTimeoutMs;
+    if (giveUpMs !== undefined && failuresInRow >= members && performance.now() - lastHeardMs >= giveUpMs) {
+      const resume = next > 0 ? `; resume from revision ${next}` : '';
+      throw new UnavailableError(
+        `no member answered the watch for ${giveUpMs} ms (last error: ${lastError})${resume}`,
+        ep,
+      );
+    }
+    // Back off after a full round of failures; the next member is tried at once otherwise.
+    if (failuresInRow >= members) await sleep(Math.min(1000, 50 * failuresInRow), scope.signal);
   }
 }
 
