@@ -4,7 +4,8 @@
 // watched for its removal committing. Once removed, the node answers clients with a typed error and,
 // after a removed leader has handed over, emits 'fatal' with MemberRemovedError (serve exits with
 // EXIT_MEMBER_REMOVED). And a member refused for its identity before it ever saw an entry committed
-// stops (StartRefusedError).
+// stops (StartRefusedError). Any other 'fatal' emitted while starting (a storage error) is held
+// here too and emitted again by start() (start-fatal.ts).
 import type { Logger } from 'pino';
 import type { PeerTransport } from '../transport/peer-transport.ts';
 import type { RemovalNotice } from '../transport/removal-notice.ts';
@@ -15,6 +16,7 @@ import { EntryType } from '../raft/types.ts';
 import type { RaftEvent } from '../raft/types.ts';
 import { decodeConfEntry } from '../raft/confchange.ts';
 import { RemovalWatch } from './removal.ts';
+import { holdEarlyFatal } from './start-fatal.ts';
 import type { IdentityBook } from './identity.ts';
 import { refusalHandler } from './identity-refusal.ts';
 
@@ -61,6 +63,7 @@ export function wireRemoval(
   opened: OpenedStorage,
   log: Logger,
 ): RemovalWiring {
+  const earlyFatal = holdEarlyFatal(node.events);
   const found = removalsIn(opened, cfg.id);
   const removedAt = found.at;
   let serving = false;
@@ -132,6 +135,7 @@ export function wireRemoval(
     notice: (peer, n) => watch.notice(peer, n),
     start() {
       serving = true;
+      earlyFatal.serving();
       const err = decided;
       if (err !== null) setImmediate(() => node.events.emit('fatal', err));
       // Appended but not known committed at start: watched like a change appended now.

@@ -69,3 +69,34 @@ test('ENOSPC while persisting: the in-flight write gets unavailable + outcome un
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a storage error while starting (a peer's vote persisted before the API listens) is 'fatal' once serving, not lost", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasekv-enospc-start-'));
+  const [peer, client] = await freePorts(2);
+  const cfg = buildNodeConfig({
+    id: 'n1',
+    dataDir: dir,
+    listenPeer: `127.0.0.1:${peer}`,
+    listenClient: `127.0.0.1:${client}`,
+    peers: `n1=127.0.0.1:${peer}`,
+    logLevel: 'silent',
+  });
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  // The routes are built after the transport listens and before the API does: the node's own
+  // 'fatal' at that point stands for a persist that failed then (chaos run, session 13).
+  const node = await startNode(cfg, {
+    routes: (n) => {
+      n.events.emit('fatal', enospc);
+      return [];
+    },
+  });
+  try {
+    const fatals: unknown[] = [];
+    node.node.events.on('fatal', (e: unknown) => fatals.push(e));
+    await sleep(50);
+    assert.deepEqual(fatals, [enospc]);
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
