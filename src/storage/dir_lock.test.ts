@@ -182,3 +182,19 @@ test('lock: four processes racing to take over one stale lock: exactly one wins'
     }
   }
 });
+
+test('lock: the wait for a takeover in progress is measured on the monotonic clock (a wall clock stepped back does not stretch it)', (t) => {
+  const dir = tempDir(t);
+  writeLock(dir, { pid: 100, host: realProbe.host, bootId: 'boot-a', procStart: '', since: 'x' });
+  writeFileSync(join(dir, 'LOCK.takeover'), '{}');
+  const realNow = Date.now;
+  let calls = 0;
+  // NTP or an operator steps the wall clock back 30 s just after the wait starts.
+  Date.now = () => realNow() - (calls++ > 0 ? 30_000 : 0);
+  t.after(() => (Date.now = realNow));
+  const t0 = performance.now();
+  assert.throws(() => acquireDirLock(dir, probe(200, new Map())), /taking over its stale lock/);
+  Date.now = realNow;
+  const waitedMs = performance.now() - t0;
+  assert.ok(waitedMs < 15_000, `waited ${Math.round(waitedMs)} ms for a 2 s bound`);
+});

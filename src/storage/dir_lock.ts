@@ -195,7 +195,8 @@ export function acquireDirLock(dir: string, probe: LockProbe = realProbe): DirLo
   }
   const first = judge(dir, path, probe);
   const takeover = join(dir, TAKEOVER_FILE);
-  const deadline = Date.now() + TAKEOVER_WAIT_MS;
+  // Monotonic: a wall clock stepped back (NTP, `date -s`) must not stretch the wait (chaos `clock`).
+  const deadline = performance.now() + TAKEOVER_WAIT_MS;
   for (;;) {
     try {
       createExclusive(takeover, text);
@@ -204,7 +205,7 @@ export function acquireDirLock(dir: string, probe: LockProbe = realProbe): DirLo
       if (!isEexist(e)) throw e;
     }
     if (reapTakeover(dir, takeover, probe)) continue;
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       throw new DataDirLockedError(
         dir,
         first,

@@ -62,9 +62,9 @@ export async function banner(
   const endpoints = nodes.map((n) => n.clientAddr);
   const client = new LeasekvClient({ endpoints, deadlineMs: 2000, credentials: root, tls });
   let leader = '';
-  const until = Date.now() + LEADER_WAIT_MS;
+  const until = performance.now() + LEADER_WAIT_MS; // monotonic: a wall-clock step must not stretch it
   try {
-    while (leader === '' && Date.now() < until) {
+    while (leader === '' && performance.now() < until) {
       const all = await client.statusAll({ deadlineMs: 500 });
       leader = all.find((s) => s.status?.role === 'leader')?.status?.id ?? '';
       if (leader === '') await new Promise((r) => setTimeout(r, 250));
