@@ -50,6 +50,8 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Runs once ports and data dirs are chosen (dirs not yet created), before any node starts (e.g. a restore). */
   readonly beforeStart?: (c: ProcessCluster) => Promise<void>;
+  /** A command that runs node for `id` (e.g. nsenter into the member's own mount namespace). */
+  readonly launcher?: (id: string) => readonly string[] | undefined;
 }
 
 const HOST = '127.0.0.1';
@@ -100,11 +102,8 @@ export class ProcessCluster {
       throw new RangeError(`cluster size (with spares) must be 1..${MAX_NODES}`);
     if (opts.dir !== undefined) mkdirSync(opts.dir, { recursive: true });
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `leasekv-test-${opts.name ?? 'cluster'}-`));
-    const c = new this(
-      dir,
-      opts,
-      Array.from({ length: size }, (_, i) => `n${i + 1}`),
-    );
+    const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    const c = new this(dir, opts, ids);
     try {
       const ports = await freePorts(2 * total, HOST); // at once: all distinct
       for (let i = 0; i < total; i++) c.addPlanned(`n${i + 1}`, ports[2 * i] as number, ports[2 * i + 1] as number);
@@ -147,11 +146,8 @@ export class ProcessCluster {
   /** A member with fresh ports and a data dir in the folder, not started (e.g. a replacement). */
   async addMember(id: string): Promise<void> {
     const taken = new Set([...this.members.values()].flatMap((m) => [m.peerPort, m.clientPort]));
-    const [peerPort, clientPort] = (await freePorts(2 + taken.size, HOST)).filter((p) => !taken.has(p)) as [
-      number,
-      number,
-    ];
-    this.addPlanned(id, peerPort, clientPort);
+    const free = (await freePorts(2 + taken.size, HOST)).filter((p) => !taken.has(p));
+    this.addPlanned(id, free[0] as number, free[1] as number);
   }
 
   private addPlanned(id: string, peerPort: number, clientPort: number): void {
@@ -204,8 +200,10 @@ export class ProcessCluster {
     assert(m.proc?.alive !== true, `${id} is already running`);
     m.starts++;
     m.stoppedByTest = how.expectExit === true;
+    const pre = this.opts.launcher?.(id) ?? [];
     m.proc = NodeProcess.spawn({
-      args: this.command(id, how),
+      command: pre[0] ?? process.execPath,
+      args: [...pre.slice(1), ...(pre.length > 0 ? [process.execPath] : []), ...this.command(id, how)],
       logPath: m.logPath,
       env: { ...serveNodeEnv(), ...this.opts.env },
     });

@@ -38,6 +38,11 @@ export class Cluster extends ProcessCluster {
     return this.removedByTest.has(id) && this.member(id).proc?.exit?.code === EXIT_MEMBER_REMOVED;
   }
 
+  /** Whether `id`'s running process may exit by itself (a fault that stops it: a full disk) or no longer. */
+  expectExit(id: string, expected: boolean): void {
+    this.member(id).stoppedByTest = expected;
+  }
+
   override crashed(): string | undefined {
     for (const id of this.removedByTest) if (this.exitedRemoved(id)) this.member(id).stoppedByTest = true;
     return super.crashed();

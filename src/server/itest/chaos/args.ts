@@ -2,7 +2,20 @@
 import { nearest } from '../../../util/suggest.ts';
 
 /** The faults the nemesis picks from (nemesis.ts says what each one does). */
-export const NEMESES = ['kill', 'restart', 'pause', 'partition', 'delay', 'member', 'transfer', 'combo'] as const;
+export const NEMESES = [
+  'kill',
+  'restart',
+  'pause',
+  'partition',
+  'delay',
+  'member',
+  'transfer',
+  'combo',
+  'disk',
+  'corrupt',
+  'clock',
+  'upgrade',
+] as const;
 export type Nemesis = (typeof NEMESES)[number];
 
 export interface ChaosArgs {
@@ -35,7 +48,8 @@ export const USAGE =
   '  --duration-s D      workload and faults per seed, 5..3600 (default 60)\n' +
   '  --nodes             initial voters, 3 or 5 (default 3); spares up to 9 members are added by `member`\n' +
   '  --clients C         concurrent register/txn clients, 1..16 (default 5), plus one set writer\n' +
-  `  --nemesis LIST      comma-separated, from: ${NEMESES.join(',')} (default all)\n` +
+  `  --nemesis LIST      comma-separated, from: ${NEMESES.join(',')}\n` +
+  '                      (default all; disk needs root: without it, all but disk)\n' +
   '  --out DIR           results folder (default tmp/chaos/<date>); one seed-<S>/ folder per seed\n' +
   '  --check-timeout-s T linearizability check budget per seed, 5..3600 (default 120)\n' +
   'Exit code: 0 clean, 1 a finding (violation, lost write, crash, stuck), 2 usage, 3 only undecided checks.';

@@ -7,6 +7,8 @@
 //   stuck             no client operation succeeded for recoveryLimitMs while at most one fault was in force
 //   crash             a node exited without being told to
 //   nemesis           a fault could not be applied or undone in its bounded time (a hang)
+//   storage           a member under a disk or data-dir fault broke its rule (kept running on a full
+//                     disk, served from a damaged data dir, refused without naming the file, ...)
 import { checkHistory } from '../../../check/parallel.ts';
 import type { CheckResult } from '../../../check/checker.ts';
 import type { GetOutput, HistoryOp } from '../../../check/history.ts';
@@ -14,7 +16,7 @@ import { formatResult } from '../../../check/report.ts';
 import type { FaultEvent } from './nemesis.ts';
 
 export type FindingKind =
-  'not-linearizable' | 'lost-write' | 'phantom-write' | 'unreadable' | 'stuck' | 'crash' | 'nemesis';
+  'not-linearizable' | 'lost-write' | 'phantom-write' | 'unreadable' | 'stuck' | 'crash' | 'nemesis' | 'storage';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -92,7 +94,7 @@ export function quietWindows(r: RunRecord): [number, number][] {
   const spans: [number, number][] = [];
   for (const e of r.events) {
     if (e.phase === 'start') startOf.set(e.n, Math.min(e.atUs, startOf.get(e.n) ?? e.atUs));
-    else spans.push([startOf.get(e.n) ?? e.atUs, e.atUs]);
+    else if (e.phase !== 'finding') spans.push([startOf.get(e.n) ?? e.atUs, e.atUs]);
   }
   spans.sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
@@ -134,7 +136,7 @@ export function stuckGaps(r: RunRecord, limitMs: number): Finding[] {
   for (const e of r.events) {
     if (e.kind !== 'combo') continue;
     if (e.phase === 'start') startOf.set(e.n, e.atUs);
-    else combos.push([startOf.get(e.n) ?? e.atUs, e.atUs]);
+    else if (e.phase !== 'finding') combos.push([startOf.get(e.n) ?? e.atUs, e.atUs]);
   }
   const points = [r.startUs, ...okReturns(r).filter((t) => t > r.startUs && t < r.endUs), r.endUs];
   const out: Finding[] = [];
@@ -157,6 +159,7 @@ export async function judge(r: RunRecord, o: JudgeOptions): Promise<Judgement> {
   const findings: Finding[] = [...r.observed];
   for (const e of r.events)
     if (e.phase === 'error') findings.push({ kind: 'nemesis', detail: `${e.kind} #${e.n}: ${e.detail}` });
+    else if (e.phase === 'finding') findings.push({ kind: 'storage', detail: `${e.kind} #${e.n}: ${e.detail}` });
   findings.push(...lostWrites(r));
   findings.push(...stuckGaps(r, o.recoveryLimitMs));
   const check = await checkHistory(r.history, { timeoutMs: o.checkTimeoutMs });

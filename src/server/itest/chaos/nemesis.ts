@@ -14,172 +14,21 @@
 //   transfer  TransferLeadership to another member
 //   combo     two different faults of the above at once, the second 0-1.5 s after the first
 //             (each logged as its own fault inside the combo's)
+//   disk, corrupt, clock, upgrade: nemesis-more.ts (a full disk, a damaged data dir, a wall clock
+//             that jumps, a rolling restart into other flags)
 //
 // Partitions and delays act on the proxies of the initial members only: a spare added by `member`
 // talks to the others directly (src/testkit/cluster.ts makes proxies for the initial members).
 import type { Nemesis } from './args.ts';
-import type { Cluster } from '../harness.ts';
-import type { StatusView } from '../../../testkit/status.ts';
-import { sleep, waitFor } from '../../../testkit/wait.ts';
+import { MORE_FAULTS } from './nemesis-more.ts';
+import { CHANGE_TIMEOUT_MS, MAX_FAULTS, NemesisState, type Fault, type NemesisOptions } from './state.ts';
+import { sleep } from '../../../testkit/wait.ts';
 
-export interface FaultEvent {
-  /** The fault's sequence number in this run: a start and its end share it. */
-  readonly n: number;
-  readonly atUs: number;
-  /** The same instant as wall-clock ms (Date.now()), to line up with the nodes' logs. */
-  readonly wallMs: number;
-  readonly kind: Nemesis;
-  readonly phase: 'start' | 'end' | 'error';
-  readonly target: string;
-  readonly detail: string;
-}
-
-export interface NemesisOptions {
-  readonly cluster: Cluster;
-  readonly mix: readonly Nemesis[];
-  readonly rand: () => number;
-  readonly endAtMs: number;
-  /** Spare member ids (n4..), added by `member` in this order; each at most once. */
-  readonly spares: readonly string[];
-  readonly log: (e: FaultEvent) => void;
-  /**
-   * Reads the current keys at `id` right away, recorded in the history: called as a paused or cut
-   * off member comes back, so that a read it answers from a lease that ran out meanwhile shows up
-   * as a stale read the checker rejects (the new leader's writes returned before these calls).
-   */
-  readonly probe: (id: string) => Promise<void>;
-  /** Set to stop early (Ctrl-C): the fault in progress is still undone. */
-  readonly stopped: () => boolean;
-}
-
-/** Bounds: a run has at most this many faults, and no wait of the nemesis lasts longer. */
-const MAX_FAULTS = 10_000;
-const CHANGE_TIMEOUT_MS = 20_000;
-const RESTART_TIMEOUT_MS = 60_000;
-
-const nowUs = (): number => Math.round(performance.now() * 1000);
-
-/** The state the nemesis keeps between faults. */
-export class NemesisState {
-  /** The spare currently a member (added and not yet removed). */
-  activeSpare: string | null = null;
-  private nextSpare = 0;
-  private seq = 0;
-
-  constructor(private readonly o: NemesisOptions) {}
-
-  /** The members the nemesis may stop: the initial ones and an added spare. */
-  members(): string[] {
-    const c = this.o.cluster;
-    return this.activeSpare === null ? [...c.ids] : [...c.ids, this.activeSpare];
-  }
-
-  /** The member that says LEADER with the highest term, if any answers (bounded: 1 s). */
-  async leader(): Promise<string | undefined> {
-    const c = this.o.cluster;
-    const views = await Promise.all(
-      this.members()
-        .filter((id) => c.alive(id))
-        .map((id) => c.status(id)),
-    );
-    const leaders = views
-      .filter((v): v is StatusView => 'role' in v && v.role === 'LEADER')
-      .sort((a, b) => b.term - a.term);
-    return leaders[0]?.id;
-  }
-
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.o.rand() * xs.length)] as T;
-  }
-
-  /** A seeded Fisher-Yates shuffle of a copy. */
-  shuffle<T>(xs: readonly T[]): T[] {
-    const out = [...xs];
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(this.o.rand() * (i + 1));
-      [out[i], out[j]] = [out[j] as T, out[i] as T];
-    }
-    return out;
-  }
-
-  between(loMs: number, hiMs: number): number {
-    return Math.round(loMs + this.o.rand() * (hiMs - loMs));
-  }
-
-  /** The leader with probability `p` (if one is known), else a random running member. */
-  async victim(p: number): Promise<string> {
-    const leader = this.o.rand() < p ? await this.leader() : undefined;
-    const live = this.members().filter((id) => this.o.cluster.alive(id));
-    return leader ?? this.pick(live.length > 0 ? live : this.members());
-  }
-
-  /** Runs one fault of `kind` from start to undo, logging both ends (or the error). */
-  async fault(kind: Nemesis): Promise<void> {
-    const n = ++this.seq;
-    const log = (phase: FaultEvent['phase'], target: string, detail: string): void =>
-      this.o.log({ n, atUs: nowUs(), wallMs: Date.now(), kind, phase, target, detail });
-    try {
-      await FAULTS[kind](this, (target, detail) => log('start', target, detail));
-      log('end', '', '');
-    } catch (e) {
-      log('error', '', (e as Error).message.slice(0, 2000));
-    }
-  }
-
-  /**
-   * Starts a stopped member again. An added spare gets its --join again, as an operator's unit
-   * file would: killed before its first snapshot arrived, it has no identity yet, and `serve`
-   * without --join refuses a data dir without one (found by seed 2, docs/chaos.md).
-   */
-  restart(id: string): void {
-    const c = this.o.cluster;
-    // Removed meanwhile (a combo of kill and member): a removed id refuses to start.
-    if (!this.members().includes(id)) return;
-    if (c.ids.includes(id)) c.startNode(id);
-    else c.startNode(id, { join: [...c.ids] });
-  }
-
-  /**
-   * Restarts `id` and waits until its client port answers: a fault lasts until the node is back.
-   * Under load a start takes 5-25 s here (tsx compiles the sources in each thread); without this
-   * wait the next fault stopped a second member while the first was still starting (seed 13).
-   */
-  async restartAndWait(id: string): Promise<void> {
-    this.restart(id);
-    const c = this.o.cluster;
-    if (!c.alive(id)) return;
-    await waitFor(
-      `${id} to serve again`,
-      RESTART_TIMEOUT_MS,
-      async () => ('role' in (await c.status(id)) ? true : undefined),
-      {
-        intervalMs: 100,
-        hopeless: () => c.crashed(),
-      },
-    );
-  }
-
-  probe(id: string): Promise<void> {
-    return this.o.probe(id);
-  }
-
-  get cluster(): Cluster {
-    return this.o.cluster;
-  }
-
-  /** Takes the next spare, or null when all have been used (a removed id never comes back). */
-  takeSpare(): string | null {
-    const id = this.o.spares[this.nextSpare];
-    if (id === undefined) return null;
-    this.nextSpare++;
-    return id;
-  }
-}
-
-type Start = (target: string, detail: string) => void;
-type Fault = (s: NemesisState, start: Start) => Promise<void>;
+export type { FaultEvent, NemesisOptions } from './state.ts';
+export { NemesisState } from './state.ts';
 
 const FAULTS: Readonly<Record<Nemesis, Fault>> = {
+  ...MORE_FAULTS,
   async kill(s, start) {
     const id = await s.victim(0.6);
     const holdMs = s.between(1000, 4000);
@@ -212,7 +61,7 @@ const FAULTS: Readonly<Record<Nemesis, Fault>> = {
   async partition(s, start) {
     const c = s.cluster;
     const dice = Math.floor(s.between(0, 299) / 100);
-    const ids = [...c.ids];
+    const ids = c.ids.filter((id) => !s.removed.has(id)); // a replaced member is gone for good
     // Only the initial members have proxies: a spare that leads is not cut off (a random one is).
     const leader = dice === 0 ? await s.leader() : undefined;
     let side: string[];
@@ -299,15 +148,29 @@ const FAULTS: Readonly<Record<Nemesis, Fault>> = {
 };
 
 /** What `combo` combines: every other fault (two different ones, so never two kills of one node). */
-const COMBINABLE: readonly Nemesis[] = ['kill', 'restart', 'pause', 'partition', 'delay', 'member', 'transfer'];
+// Not disk, corrupt and upgrade: each stops a member for as long as its restart takes (upgrade all
+// of them in turn), and a corrupt one may take a spare; with a second fault that is a majority down
+// for most of a short run.
+const COMBINABLE: readonly Nemesis[] = [
+  'kill',
+  'restart',
+  'pause',
+  'partition',
+  'delay',
+  'member',
+  'transfer',
+  'clock',
+];
 
 /** Faults one after another, with quiet pauses of 1-3 s, until endAtMs (or stopped). */
 export async function runNemesis(o: NemesisOptions): Promise<NemesisState> {
-  const s = new NemesisState(o);
+  const s = new NemesisState(o, FAULTS);
   for (let i = 0; i < MAX_FAULTS && !o.stopped(); i++) {
     await sleep(s.between(1000, 3000));
-    if (performance.now() >= o.endAtMs || o.stopped()) break;
-    await s.fault(s.pick(o.mix));
+    if ((o.script === undefined && performance.now() >= o.endAtMs) || o.stopped()) break;
+    const kind = o.script === undefined ? s.pick(o.mix) : o.script[i];
+    if (kind === undefined) break;
+    await s.fault(kind);
   }
   return s;
 }

@@ -23,6 +23,12 @@ import {
   type RunRecord,
 } from './judge.ts';
 import { runNemesis, type FaultEvent, type NemesisState } from './nemesis.ts';
+import { PrivateDisks } from './disks.ts';
+import type { Settings } from '../../../testkit/cluster.ts';
+import { fileURLToPath } from 'node:url';
+
+/** The `clock` fault's preload: shifts the member's Date by the offset the nemesis writes. */
+const CLOCK_PRELOAD = fileURLToPath(new URL('./clock-offset.cjs', import.meta.url));
 
 export interface RunOptions {
   readonly seed: number;
@@ -30,6 +36,8 @@ export interface RunOptions {
   readonly nodes: 3 | 5;
   readonly clients: number;
   readonly nemeses: readonly Nemesis[];
+  /** These faults once each, in this order (nemesis.ts), instead of seeded picks from `nemeses`. */
+  readonly script?: readonly Nemesis[];
   readonly dir: string;
   readonly checkTimeoutMs: number;
   readonly keepData: boolean;
@@ -63,18 +71,24 @@ const MAX_NODES = 9;
 const nowUs = (): number => Math.round(performance.now() * 1000);
 
 /** The register/txn clients, one segment of fresh keys after another; client ids stay distinct. */
-async function registers(c: Cluster, o: RunOptions, endAtMs: number, keys: string[]): Promise<HistoryOp[]> {
+/**
+ * Until when the clients run: endAtMs, or with a script (the suite's run) until its last fault is
+ * undone too — its faults wait for restarts, which outlast a short workload on a loaded machine.
+ */
+type ClientsEnd = () => number;
+
+async function registers(c: Cluster, o: RunOptions, endAt: ClientsEnd, keys: string[]): Promise<HistoryOp[]> {
   // keys: every segment's keys so far; the last three are the current segment's (probes read them).
   const endpoints = new Map([...c.ids, ...spareIds(o)].map((id) => [id, c.endpoint(id)]));
   const out: HistoryOp[] = [];
-  for (let seg = 0; performance.now() < endAtMs - 500 && !(o.stopped?.() ?? false); seg++) {
+  for (let seg = 0; performance.now() < endAt() - 500 && !(o.stopped?.() ?? false); seg++) {
     const segKeys = ['a', 'b', 'c'].map((k) => `r${seg}${k}`);
     keys.push(...segKeys);
     const ops = await runWorkload({
       endpoints,
       clients: o.clients,
       keys: segKeys,
-      durationMs: Math.min(SEGMENT_MS, endAtMs - performance.now()),
+      durationMs: Math.min(SEGMENT_MS, endAt() - performance.now()),
       maxOpsPerClient: 5_000,
       callTimeoutMs: CALL_TIMEOUT_MS,
       thinkMs: 10,
@@ -125,11 +139,11 @@ async function probe(
 }
 
 /** Unique keys, each written once with a session (retries apply once), through the leader. */
-async function setWriter(c: Cluster, o: RunOptions, endAtMs: number): Promise<HistoryOp[]> {
+async function setWriter(c: Cluster, o: RunOptions, endAt: ClientsEnd): Promise<HistoryOp[]> {
   const ids = [...c.ids, ...spareIds(o)];
   const client = new LeaderClient(new Map(ids.map((id) => [id, c.endpoint(id)])), CALL_TIMEOUT_MS);
   const out: HistoryOp[] = [];
-  for (let n = 0; n < MAX_SET_WRITES && performance.now() < endAtMs && !(o.stopped?.() ?? false); n++) {
+  for (let n = 0; n < MAX_SET_WRITES && performance.now() < endAt() && !(o.stopped?.() ?? false); n++) {
     const key = `set/${n}`;
     const value = `s${o.seed}.${n}`;
     const call = nowUs();
@@ -208,13 +222,31 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
   const probes: HistoryOp[] = [];
   const probeAnswers: Record<string, number> = {};
   let finalReadsDone = false;
-  const c = await Cluster.start({
-    name: 'chaos',
-    dir: join(o.dir, 'cluster'),
-    size: o.nodes,
-    spare: MAX_NODES - o.nodes,
-    proxies: true,
-  });
+  const clusterDir = join(o.dir, 'cluster');
+  const allIds = [...Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`), ...spareIds(o)];
+  const disks = o.nemeses.includes('disk')
+    ? await PrivateDisks.make(new Map(allIds.map((id) => [id, join(clusterDir, id)])))
+    : null;
+  const clockDir = o.nemeses.includes('clock') ? join(o.dir, 'clock') : null;
+  if (clockDir !== null) mkdirSync(clockDir, { recursive: true });
+  const flags = new Map<string, Settings>();
+  let c: Cluster;
+  try {
+    c = await Cluster.start({
+      name: 'chaos',
+      dir: clusterDir,
+      size: o.nodes,
+      spare: MAX_NODES - o.nodes,
+      proxies: true,
+      settings: (id) => flags.get(id) ?? {},
+      ...(disks === null ? {} : { launcher: (id: string) => disks.launcher(id) }),
+      ...(clockDir === null ? {} : { nodeArgs: ['--require', CLOCK_PRELOAD], env: { CHAOS_CLOCK_DIR: clockDir } }),
+    });
+  } catch (e) {
+    disks?.close();
+    lock?.release();
+    throw e;
+  }
   o.onCluster?.(c);
   let startUs = 0;
   let endUs = 0;
@@ -231,13 +263,27 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
       spares: spareIds(o),
       stopped: () => o.stopped?.() ?? false,
       probe: (id) => probe(c, id, keys, probes, probeAnswers),
+      disks,
+      clockDir,
+      flags,
+      ...(o.script === undefined ? {} : { script: o.script }),
       log: (e) => {
         events.push(e);
         say(`  ${((e.atUs - startUs) / 1e6).toFixed(1)} s ${e.kind} #${e.n} ${e.phase} ${e.target} ${e.detail}`);
       },
     });
-    const [regs, sets, state] = await Promise.all([registers(c, o, endAtMs, keys), setWriter(c, o, endAtMs), nemesis]);
-    endUs = nowUs();
+    // The workload ends when the clients stop, not when the nemesis does: its last fault may still
+    // be waiting for a restarted member after the clients stopped, and that wait, with no client
+    // left to succeed, was judged stuck (seed 300, session 13).
+    let scriptDone = o.script === undefined;
+    void nemesis.finally(() => (scriptDone = true));
+    // A segment of 2 s at a time past endAtMs while a script's last fault is still in force.
+    const endAt = (): number => (scriptDone ? endAtMs : Math.max(endAtMs, performance.now() + 2000));
+    const clients = Promise.all([registers(c, o, endAt, keys), setWriter(c, o, endAt)]).then((r) => {
+      endUs = nowUs();
+      return r;
+    });
+    const [[regs, sets], state] = await Promise.all([clients, nemesis]);
     const members = state.members();
     say(`seed ${o.seed}: workload done; healing`);
     await healAll(c, state, observed);
@@ -277,6 +323,11 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
   };
   const json = { ...summary, record: undefined, workloadUs: [startUs, endUs] };
   writeFileSync(join(o.dir, 'summary.json'), JSON.stringify(json, null, 1));
+  if (disks !== null) {
+    // The data dirs live in the members' namespaces: copied out to be kept, then the tmpfs go.
+    if (judgement.findings.length > 0 || o.keepData) disks.copyOut();
+    disks.close();
+  }
   if (judgement.findings.length === 0 && !o.keepData) removeDataDirs(c.dir);
   return summary;
 }
