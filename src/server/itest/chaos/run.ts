@@ -251,7 +251,8 @@ export async function runChaos(o: RunOptions): Promise<RunSummary> {
   let startUs = 0;
   let endUs = 0;
   try {
-    await c.waitForLeader(60_000);
+    // 180 s: at load 25 five members took over 60 s to start (seed 601, session 13).
+    await c.waitForLeader(180_000);
     say(`seed ${o.seed}: cluster up in ${c.dir}`);
     startUs = nowUs();
     const endAtMs = performance.now() + o.durationMs;
