@@ -82,3 +82,25 @@ test('MemberAdd refuses an address another member has (peer or client) and one t
     (e: unknown) => e instanceof InvalidArgumentError && /0\.0\.0\.0:7104 listens on every interface/.test(e.message),
   );
 });
+
+test('MemberAdd retried for a member it already added (same id, its own addresses) reaches the core, which answers already-member — not address-in-use against itself (chaos seed 700)', async () => {
+  const host = leaderHost();
+  const proposed: string[] = [];
+  host.proposeConfChange = (cc) => {
+    proposed.push(`${cc.kind} ${cc.id}`);
+    return { ok: false, reason: 'already-member', message: `${cc.id} is already a learner`, leaderHint: null };
+  };
+  const initial = [
+    { id: 'n1', peerAddr: '127.0.0.1:7101', clientAddr: '127.0.0.1:7001' },
+    { id: 'n5', peerAddr: '127.0.0.1:7105', clientAddr: '127.0.0.1:7005' },
+  ];
+  const m = new Membership(host, initial, new Set(['n1', 'n2', 'n3']));
+  await assert.rejects(
+    m.memberAdd(
+      { id: 'n5', peerAddr: '127.0.0.1:7105', clientAddr: '127.0.0.1:7005', learner: false },
+      new AbortController().signal,
+    ),
+    (e: unknown) => e instanceof ChangeRefusedError && e.reason === 'already-member',
+  );
+  assert.deepEqual(proposed, ['add-learner n5']);
+});
