@@ -154,12 +154,13 @@ async function replaceOrRestore(s: NemesisState, id: string, undo: () => void): 
   await c.change('MemberRemove', { id }, CHANGE_TIMEOUT_MS);
   s.removed.add(id);
   if (s.activeSpare === id) s.activeSpare = null;
+  // A member from the proposal on: if the add's answer is lost, the end of the run still starts it.
+  s.replacements.push(spare);
   await c.change(
     'MemberAdd',
     { id: spare, peerAddr: c.peerAddr(spare), clientAddr: c.clientAddr(spare), learner: false },
     CHANGE_TIMEOUT_MS,
   );
-  s.replacements.push(spare);
   await s.restartAndWait(spare);
 }
 
