@@ -206,8 +206,23 @@ const TS_CONFIG = {
   files: ['app.ts'],
 };
 
+/**
+ * An older-style TypeScript app: `"module": "commonjs"` resolves packages the node10 way, which
+ * ignores `exports`, so the types come from `typesVersions` in package.json.
+ */
+const TS_CONFIG_COMMONJS = {
+  compilerOptions: { ...TS_CONFIG.compilerOptions, module: 'commonjs', moduleResolution: 'node10' },
+  files: ['app-cjs.ts'],
+};
+
+/** A CommonJS file: Node 20.19+ loads the ESM-only client through require(). */
+const REQUIRE_APP = `
+const client = require('leasekv/client');
+console.log(typeof client.LeasekvClient);
+`;
+
 test(
-  'npm pack → install offline → plain Node, a NodeNext TypeScript app and the leasekv command',
+  'npm pack → install offline → plain Node, NodeNext and commonjs TypeScript apps, require() and the leasekv command',
   { timeout: 5 * STEP_TIMEOUT_MS },
   async (t) => {
     const tmp = mkdtempSync(join(tmpdir(), 'leasekv-package-'));
@@ -256,6 +271,21 @@ test(
     const listed = ok(await run(process.execPath, [tsc, '-p', app, '--listFiles'], app), 'tsc (NodeNext app)');
     assert.match(listed, /node_modules\/leasekv\/dist\/client\/index\.d\.ts/);
     assert.ok(!/leasekv\/src\//.test(listed), `the app's compile reached leasekv's sources:\n${listed}`);
+
+    // (b2) The same app under `"module": "commonjs"` (node10 resolution) finds the same declarations,
+    // and plain CommonJS require()s the client.
+    mkdirSync(join(app, 'cjs'));
+    writeFileSync(join(app, 'cjs', 'package.json'), JSON.stringify({ type: 'commonjs' }));
+    writeFileSync(join(app, 'cjs', 'app-cjs.ts'), TS_APP);
+    writeFileSync(join(app, 'cjs', 'tsconfig.json'), JSON.stringify(TS_CONFIG_COMMONJS, null, 2));
+    const cjsListed = ok(
+      await run(process.execPath, [tsc, '-p', join(app, 'cjs'), '--listFiles'], app),
+      'tsc (commonjs app)',
+    );
+    assert.match(cjsListed, /node_modules\/leasekv\/dist\/client\/index\.d\.ts/);
+    writeFileSync(join(app, 'cjs', 'main.cjs'), REQUIRE_APP);
+    const required = ok(await run(process.execPath, [join(app, 'cjs', 'main.cjs')], app), 'node main.cjs');
+    assert.equal(required.trim(), 'function');
 
     // (c) The installed command runs, from the compiled build: dist/ matches the shipped sources
     // (bin/compiled.mjs; LEASEKV_RUN=compiled refuses to fall back to the sources through tsx).
