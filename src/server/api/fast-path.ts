@@ -20,12 +20,10 @@ import {
   type ConnectRouter,
   createContextValues,
 } from '@connectrpc/connect';
-import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { GetRequestSchema, PutRequestSchema } from '../../gen/leasekv/v1/kv_pb.ts';
-import type { Consistency, GetResult, PutRequest, PutResult } from '../backend.ts';
-import { READ_MODE_JSON, u32Ms } from './convert.ts';
+import type { Consistency, PutRequest } from '../backend.ts';
 import { CONN_SHARE, type ApiCore, type ConnShare } from './core.ts';
 import { findDuplicateKey, JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
 import { isWellFormed, toGet, toPut } from './validate.ts';
@@ -34,6 +32,7 @@ import { allowKey, type Identity } from '../auth/gate.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import { clampTimeoutHeaders } from './timeout-header.ts';
 import type { UnsentAnswers } from './unsent-answers.ts';
+import { errorAnswer, getJson, jsonAnswer, putJson, writeError, writeJson, type RawAnswer } from './fast-answers.ts';
 
 export const GET_PATH = '/leasekv.v1.KV/Get';
 export const PUT_PATH = '/leasekv.v1.KV/Put';
@@ -50,6 +49,8 @@ export class FastPath {
   /** Requests answered by the fast path, and handed to Connect (for tests and metrics). */
   served = 0;
   declined = 0;
+  /** Of those served, answered through framing.ts (putRaw) without node:http. */
+  framed = 0;
 
   constructor(
     private readonly core: ApiCore,
@@ -168,6 +169,36 @@ export class FastPath {
       (json) => this.#json(res, json),
       (err: unknown) => writeError(res, err),
     );
+  }
+
+  /**
+   * For framing.ts: the Put of a body the fast path would serve as plain, checked; undefined, with
+   * nothing done, for any body it would not (node:http and #answer then take the request and
+   * answer it, error or not). Auth off only (framing.ts never frames with it on).
+   */
+  plainPut(body: Buffer): PutRequest | undefined {
+    if (this.core.auth !== undefined || this.core.backend.putQuick === undefined) return undefined;
+    try {
+      const keys = scanJsonBody(body, this.core.limits.maxJsonDepth);
+      const parsed: unknown = JSON.parse(utf8Text(body));
+      if (!isPlainObject(parsed) || Object.keys(parsed).length !== keys) return undefined;
+      return this.#putRequest(parsed, null);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** For framing.ts: a plainPut() answered as #putQuick would (no timeout header: the node's deadline); `reply` gets it once. */
+  putRaw(r: PutRequest, conn: ConnShare, reply: (a: RawAnswer) => void): void {
+    const backend = this.core.backend;
+    this.served++;
+    this.framed++;
+    this.core
+      .callQuick(() => backend.putQuick!(r, this.core.limits.requestDeadlineMs), conn)
+      .then(
+        (p) => reply(jsonAnswer(putJson(p))),
+        (err: unknown) => reply(errorAnswer(err)),
+      );
   }
 
   /** The answer JSON if the backend can answer at once; null otherwise (including any doubt about the input). */
@@ -343,36 +374,6 @@ function plainGet(body: unknown): PlainGet | undefined {
   return { key, consistency };
 }
 
-function getJson(g: GetResult): string {
-  return (
-    `{"found":${g.found},"value":${JSON.stringify(g.value)},"index":"${g.index}","readMode":"${READ_MODE_JSON[g.readMode]}","staleByMs":${u32Ms(g.staleByMs)},` +
-    `"revision":"${g.revision}","createRevision":"${g.createRevision}","modRevision":"${g.modRevision}","version":"${g.version}"}`
-  );
-}
-
-function putJson(p: PutResult): string {
-  return `{"index":"${p.index}","revision":"${p.revision}"}`;
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function writeJson(res: ServerResponse, json: string): void {
-  const out = Buffer.from(json, 'utf8');
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
-  res.end(out);
-}
-
-function writeError(res: ServerResponse, err: unknown): void {
-  const ce = err instanceof ConnectError ? err : new ConnectError('internal error', Code.Internal);
-  const out = errorToJsonBytes(ce, {});
-  const headers: Record<string, string | number> = { 'content-type': 'application/json' };
-  ce.metadata.forEach((v, k) => {
-    headers[k] = v;
-  });
-  headers['content-length'] = out.byteLength;
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(codeToHttpStatus(ce.code), headers);
-  res.end(out);
 }

@@ -53,6 +53,8 @@ export interface FrontEndOptions {
   readonly turns?: ReadTurns;
   /** TLS failures and plaintext on a TLS port: one line per source and cause per minute. */
   readonly logger?: FrontEndLogger;
+  /** Plaintext HTTP/1.1 connections go here first, with the bytes read so far (framing.ts); absent: to http1. */
+  readonly http1Framing?: (socket: Socket, first: Buffer) => void;
 }
 
 export interface FrontEndStats {
@@ -145,8 +147,9 @@ function peek(socket: Socket, opts: FrontEndOptions): void {
     if (seen.length < PREFACE.length && PREFACE.subarray(0, seen.length).equals(seen)) return;
     socket.off('readable', onReadable).off('end', onEnd);
     socket.setTimeout(0);
-    socket.unshift(seen);
     const isHttp2 = seen.length >= PREFACE.length && seen.subarray(0, PREFACE.length).equals(PREFACE);
+    if (!isHttp2 && opts.http1Framing !== undefined) return opts.http1Framing(socket, seen);
+    socket.unshift(seen);
     if (isHttp2) socket.allowHalfOpen = false;
     (isHttp2 ? opts.http2 : opts.http1).emit('connection', socket);
   };

@@ -31,6 +31,8 @@ export interface HostCheck {
   refuse(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean;
   /** Requests refused so far. */
   readonly refused: number;
+  /** Whether a request with this Host is answered (framing.ts: one that is not goes to node:http, which refuses it). */
+  allows(host: string): boolean;
 }
 
 /** `names`: the DNS names allowed besides IP addresses and localhost (`.suffix`: any name under it; `*`: all). */
@@ -73,6 +75,7 @@ export function hostCheck(names: readonly string[], onRefused?: (host: string) =
     get refused() {
       return refused;
     },
+    allows: (host) => any || allowed(host),
   };
 }
 

@@ -30,6 +30,7 @@ import {
 import { resolveLimits, type ApiLimits } from './limits.ts';
 import { ReadTurns, type ReadTurnsStats } from './read-turns.ts';
 import { UnsentAnswers } from './unsent-answers.ts';
+import { http1Framing, PORT_HEADERS } from './framing.ts';
 import { hostCheck } from './host-check.ts';
 import { LimitedLog } from '../../util/log-limit.ts';
 import type { AuthGate } from '../auth/gate.ts';
@@ -79,6 +80,11 @@ export interface ApiServerOptions {
   readonly allowedHosts?: readonly string[];
   /** Serve POST /leasekv.v1.KV/Get and /Put JSON on HTTP/1.1 without Connect (default true). */
   readonly fastPath?: boolean;
+  /**
+   * Answer plain JSON Puts of plaintext HTTP/1.1 connections without node:http (framing.ts; default
+   * true). Only with the fast path, without TLS and without auth.
+   */
+  readonly http1Framing?: boolean;
 }
 
 export interface ApiServer {
@@ -166,8 +172,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     // On every answer of this port, errors included (session 12 audit): the client port serves key
     // data, tokens and backups, none of which a browser should sniff into another type or a cache
     // keep. Routes that want otherwise (the dashboard's assets: no-cache) set their own.
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('cache-control', 'no-store');
+    for (const [k, v] of PORT_HEADERS) res.setHeader(k, v);
     if (
       refuseTooManyHeaders(req, res) ||
       refuseRepeatedHost(req, res) ||
@@ -230,6 +235,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     maxNewConnectionsPerSec: limits.maxNewConnectionsPerSec,
     maxNewConnectionsPerSourcePerSec: limits.maxNewConnectionsPerSourcePerSec,
     turns,
+    ...(fast === undefined || opts.http1Framing === false || opts.tls !== undefined || opts.auth !== undefined
+      ? {}
+      : { http1Framing: http1Framing({ http1, core, fast, turns, unsent, hosts }) }),
     ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });

@@ -41,7 +41,13 @@ export function post(
 }
 
 export async function fakeServer(
-  opts: { backend?: FakeBackendOptions; limits?: Partial<ApiLimits>; fastPath?: boolean } = {},
+  opts: {
+    backend?: FakeBackendOptions;
+    limits?: Partial<ApiLimits>;
+    fastPath?: boolean;
+    http1Framing?: boolean;
+    allowedHosts?: readonly string[];
+  } = {},
 ): Promise<{ server: ApiServer; backend: FakeBackend; port: number }> {
   const backend = new FakeBackend(opts.backend);
   const server = await startApiServer({
@@ -50,6 +56,8 @@ export async function fakeServer(
     backend,
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     ...(opts.fastPath === undefined ? {} : { fastPath: opts.fastPath }),
+    ...(opts.http1Framing === undefined ? {} : { http1Framing: opts.http1Framing }),
+    ...(opts.allowedHosts === undefined ? {} : { allowedHosts: opts.allowedHosts }),
   });
   return { server, backend, port: server.port };
 }

@@ -98,6 +98,11 @@ export class UnsentAnswers {
     return true;
   }
 
+  /** Whether admit() would refuse a request from `source` now (framing.ts leaves such a request to node:http). */
+  refuses(source: string): boolean {
+    return this.#total !== 0 && this.#refusal(source) !== null;
+  }
+
   /** Watches the request's answer from now until it is sent (no listener per request: the sample drops finished ones). */
   track(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
     const source = sourceOf(req);
@@ -111,6 +116,30 @@ export class UnsentAnswers {
       const socket = res.req.socket;
       this.#watch(res, socket.remoteAddress ?? '', socket);
     }
+  }
+
+  /**
+   * Answers framing.ts wrote to a socket: watched, like written(), only if bytes of them are still
+   * waiting, and until none are (the socket lives on for the next requests).
+   */
+  writtenRaw(socket: {
+    readonly writableLength: number;
+    readonly destroyed: boolean;
+    readonly remoteAddress?: string | undefined;
+  }): void {
+    if (socket.writableLength === 0) return;
+    const holder: Holder = {
+      get writableLength() {
+        return socket.writableLength;
+      },
+      get destroyed() {
+        return socket.destroyed;
+      },
+      get writableFinished() {
+        return socket.writableLength === 0;
+      },
+    };
+    this.#watch(holder, socket.remoteAddress ?? '', socket);
   }
 
   #watch(h: Holder, source: string, socket: { readonly destroyed: boolean } | null): void {
