@@ -174,10 +174,11 @@ export class FastPath {
   /**
    * For framing.ts: the Put of a body the fast path would serve as plain, checked; undefined, with
    * nothing done, for any body it would not (node:http and #answer then take the request and
-   * answer it, error or not). Auth off only (framing.ts never frames with it on).
+   * answer it, error or not). Only while auth is off (then every caller is null, as #answer finds).
    */
   plainPut(body: Buffer): PutRequest | undefined {
-    if (this.core.auth !== undefined || this.core.backend.putQuick === undefined) return undefined;
+    const auth = this.core.auth;
+    if ((auth !== undefined && !auth.isOff()) || this.core.backend.putQuick === undefined) return undefined;
     try {
       const keys = scanJsonBody(body, this.core.limits.maxJsonDepth);
       const parsed: unknown = JSON.parse(utf8Text(body));

@@ -12,15 +12,21 @@ import { fakeServer } from './test-util.ts';
 import { MAX_FRAMED_HEAD_BYTES } from './framing.ts';
 import type { FakeBackendOptions } from './fake-backend.ts';
 import type { ApiLimits } from './limits.ts';
+import { startApiServer } from './server.ts';
+import { FakeBackend } from './fake-backend.ts';
+import { AuthTable } from '../../kv/auth.ts';
+import { AuthGate } from '../auth/gate.ts';
 
 /** How long a connection must stay silent before what it sent is taken as all of it. */
-const QUIET_MS = 150;
+const QUIET_MS = 400;
 const P = '/leasekv.v1.KV/Put';
 
 interface Stream {
   readonly chunks: readonly string[];
   /** Pause between chunks (ms). */
   readonly gapMs?: number;
+  /** Each chunk after the first is sent once as many answers have begun as chunks were sent (else after gapMs). */
+  readonly stepwise?: boolean;
   /** Half-close (FIN) after the last chunk. */
   readonly fin?: boolean;
   /**
@@ -56,6 +62,9 @@ function exchange(port: number, s: Stream): Promise<string> {
       void (async () => {
         for (const [i, c] of s.chunks.entries()) {
           if (i > 0 && s.gapMs !== undefined) await new Promise((r) => setTimeout(r, s.gapMs));
+          // Bounded by the test's own timeout; answers come within milliseconds on a quiet machine.
+          while (s.stepwise === true && got.split('HTTP/1.1 ').length - 1 < i && !sock.destroyed)
+            await new Promise((r) => setTimeout(r, 5));
           if (sock.destroyed) return;
           sock.write(c, 'latin1');
         }
@@ -170,8 +179,8 @@ const HAND: readonly (readonly [string, Stream, number?])[] = [
   ['h2c preface', { chunks: ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'] }],
   ['garbage', { chunks: ['\u0016\u0003\u0001hello\r\n\r\n'] }],
   ['twenty pipelined', { chunks: [PLAIN.repeat(20)] }, 0],
-  ['one by one', { chunks: [PLAIN, PLAIN, PLAIN], gapMs: 40 }, 3],
-  ['one, then a pipelined pair', { chunks: [PLAIN, PLAIN + PLAIN], gapMs: 40 }, 1],
+  ['one by one', { chunks: [PLAIN, PLAIN, PLAIN], stepwise: true }, 3],
+  ['one, then a pipelined pair', { chunks: [PLAIN, PLAIN + PLAIN], stepwise: true }, 1],
   ['put then unknown route', { chunks: [PLAIN + `GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`] }],
 ];
 
@@ -227,7 +236,7 @@ describe('HTTP/1.1 framing: backend errors answer like node:http', () => {
   before(() => pair.start());
   after(() => pair.close());
   test('not leader, with the leader headers', async () => {
-    const r = await pair.same('not leader', { chunks: [PLAIN, PLAIN], gapMs: 40 });
+    const r = await pair.same('not leader', { chunks: [PLAIN, PLAIN], stepwise: true });
     assert.equal(r.framed, 2);
     assert.match(r.text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*leasekv-leader: n2\r\n/);
   });
@@ -276,4 +285,27 @@ describe('HTTP/1.1 framing: an idle framed connection', () => {
       process.off('warning', onWarning);
     }
   });
+});
+
+test('with an auth gate, a Put is framed only while auth is off', async () => {
+  const table = new AuthTable();
+  const auth = new AuthGate({
+    table: () => table,
+    required: false,
+    tokenTtlMs: 1000,
+    authAttemptsPerSec: 20,
+    authAttemptsPerSourcePerSec: 5,
+  });
+  const server = await startApiServer({ host: '127.0.0.1', port: 0, backend: new FakeBackend(), auth });
+  try {
+    const off = await exchange(server.port, { chunks: [PLAIN] });
+    assert.match(off, /^HTTP\/1\.1 200 OK/);
+    assert.equal(server.fastPath?.framed, 1);
+    table.apply({ kind: 'enable', root: { salt: 'c2FsdA==', hash: 'aGFzaA==' }, signingKey: 'a2V5' });
+    const on = await exchange(server.port, { chunks: [PLAIN] });
+    assert.match(on, /^HTTP\/1\.1 401 Unauthorized/);
+    assert.equal(server.fastPath?.framed, 1, 'not framed once auth is on');
+  } finally {
+    await server.close();
+  }
 });

@@ -8,7 +8,7 @@
 // Host, Content-Type `application/json`, Content-Length and `Connection: keep-alive` (each at most
 // once, in the form `name: value` with printable ASCII values), a whole body already received, a
 // Host this node answers to, nothing refused by admission or the unsent-answers bound, and a body
-// the fast path takes as a plain Put (FastPath.putRaw). At the first byte of anything else — any
+// the fast path takes as a plain Put (FastPath.plainPut: only while auth is off). At the first byte of anything else — any
 // other method, path, version or header, chunked bodies, Expect, Upgrade, a partial request, an
 // over-long head — the connection is handed to node:http with every byte not yet answered, once
 // the answers owed have been written, and stays there: node:http then answers exactly as it

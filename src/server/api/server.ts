@@ -82,7 +82,7 @@ export interface ApiServerOptions {
   readonly fastPath?: boolean;
   /**
    * Answer plain JSON Puts of plaintext HTTP/1.1 connections without node:http (framing.ts; default
-   * true). Only with the fast path, without TLS and without auth.
+   * true). Only with the fast path and without TLS; a request is framed only while auth is off.
    */
   readonly http1Framing?: boolean;
 }
@@ -235,7 +235,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     maxNewConnectionsPerSec: limits.maxNewConnectionsPerSec,
     maxNewConnectionsPerSourcePerSec: limits.maxNewConnectionsPerSourcePerSec,
     turns,
-    ...(fast === undefined || opts.http1Framing === false || opts.tls !== undefined || opts.auth !== undefined
+    ...(fast === undefined || opts.http1Framing === false || opts.tls !== undefined
       ? {}
       : { http1Framing: http1Framing({ http1, core, fast, turns, unsent, hosts }) }),
     ...(opts.tls === undefined ? {} : { tls: opts.tls }),

@@ -190,12 +190,15 @@ test('auth off: nobody is asked; --auth before the root user exists: nobody gets
   const t = new AuthTable();
   const off = new AuthGate({ table: () => t, required: false, tokenTtlMs: 1000, ...LIMITS });
   assert.equal(off.identify(undefined, NONE), null);
+  assert.equal(off.isOff(), true);
   const on = new AuthGate({ table: () => t, required: true, tokenTtlMs: 1000, ...LIMITS });
   assert.equal(
     code(() => on.identify(undefined, NONE)),
     Code.Unauthenticated,
   );
+  assert.equal(on.isOff(), false, 'required: never off');
   t.apply({ kind: 'enable', root: H, signingKey: 'a2V5' });
+  assert.equal(off.isOff(), false, 'enabled in the table: not off');
   assert.equal(
     code(() => off.identify(undefined, NONE)),
     Code.Unauthenticated,

@@ -97,6 +97,11 @@ export class AuthGate {
    * The caller, from the `authorization` header or else the verified client certificate's user;
    * null when auth is off. Throws unauthenticated (and logs it, one line per source and reason per minute).
    */
+  /** Auth is off now (not required, and not enabled in the table): identify() answers null for any request. */
+  isOff(): boolean {
+    return !this.#opts.required && !this.#opts.table().enabled;
+  }
+
   identify(authorization: string | undefined, conn: Connection): Identity | null {
     const table = this.#opts.table();
     if (!this.#opts.required && !table.enabled) return null;
