@@ -24,6 +24,7 @@ import { CONN_SHARE, type ConnShare } from './core.ts';
 import type { Admission } from './admission.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import type { ApiLimits } from './limits.ts';
+import { grpcMessageHeader } from './errors.ts';
 import { clampTimeoutHeaders } from './timeout-header.ts';
 
 type NodeReq = IncomingMessage | Http2ServerRequest;
@@ -110,7 +111,7 @@ export function createRpcDispatch(opts: RpcDispatchOptions): RpcDispatch {
           ':status': 200,
           'content-type': req.headers['content-type'] ?? 'application/grpc',
           'grpc-status': '8',
-          'grpc-message': encodeURIComponent(why),
+          'grpc-message': grpcMessageHeader(why),
         },
         { endStream: true },
       );
