@@ -1,8 +1,9 @@
 // A member whose client port is taken, restarted beside live peers (session 13 outside-in audit):
-// the peers' heartbeats drive its core as soon as the transport listens, before the client API
-// starts. When the API then fails ("could not start: … EADDRINUSE"), the core must stop too —
-// before the fix its election timer ran on, logging a pre-vote a second after the error line, and
-// held the process open until serve's 5 s exit grace forced it out.
+// the core runs as soon as the transport listens, before the client API starts (the peers'
+// heartbeats drive it, or its own election timer). When the API then fails ("could not start: …
+// EADDRINUSE"), the core must stop too — before the fix its election timer ran on, logging a
+// pre-vote a second after the error line, and held the process open until serve's 5 s exit grace
+// forced it out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
@@ -24,18 +25,26 @@ test('serve: a client port in use beside live peers stops the core and exits at 
     c.startNode('n2', { peers: c.ids });
     await c.waitForLeader(60_000, ['n1', 'n2']);
     taken = await listen(c.clientPort('n3'));
-    c.startNode('n3', { peers: c.ids, expectExit: true });
-    const exit = await c.waitExit('n3', 60_000);
-    assert.ok(exit !== null, 'n3 exited');
-    assert.equal(exit.code, 1, exit.log);
-    assert.match(exit.log, /could not start: listen EADDRINUSE/);
+    // The peers' first heartbeat reaching n3 before its client port fails is a race (CI once saw
+    // the port error 7 ms after the peer connections): start again, at most three times, until the
+    // log shows the peers drove its core — the case the fix is for.
+    let exit: { code: number | null; log: string } | null = null;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      c.startNode('n3', { peers: c.ids, expectExit: true });
+      exit = await c.waitExit('n3', 60_000);
+      assert.ok(exit !== null, 'n3 exited');
+      assert.equal(exit.code, 1, exit.log);
+      assert.match(exit.log, /could not start: listen EADDRINUSE/);
+      if (/"msg":"became follower in term \d+, leader n[12]"/.test(exit.log)) break;
+    }
+    assert.ok(exit !== null);
     assert.match(
       exit.log,
       /"msg":"became follower in term \d+, leader n[12]"/,
-      'the peers drove its core while starting',
+      'the peers drove its core while starting (in one of three starts)',
     );
     assert.doesNotMatch(exit.log, /still held open/, 'nothing kept the process alive after the failure');
-    const after = exit.log.slice(exit.log.indexOf('could not start'));
+    const after = exit.log.slice(exit.log.lastIndexOf('could not start'));
     assert.doesNotMatch(after, /pre-vote|pre-candidate/, 'no election after the failure');
   } finally {
     taken?.close();
