@@ -12,6 +12,7 @@ import {
   ResourceExhaustedError,
   AnswerTooLargeError,
   UnavailableError,
+  CertificateError,
   errorFromAnswer,
   mayHaveReached,
   withOutcome,
@@ -233,6 +234,7 @@ export class Caller {
     // Hints followed without a pause; bounded so that two nodes naming each other cannot spin us.
     let followsInRow = 0;
     let renewed = false;
+    const certRefused = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw this.canceled(last, last?.endpoint);
       const remaining = deadline - performance.now();
@@ -275,6 +277,12 @@ export class Caller {
       if (!cutShortAndRanOut) telling = last;
       if (signal.aborted) throw this.canceled(last, ep);
       if (kind === 'write-once' && reached.any) throw last;
+      // A refused certificate stays refused: try each endpoint once, then fail rather than retry
+      // until the deadline (a node with a good certificate may still answer).
+      if (last instanceof CertificateError) {
+        certRefused.add(ep);
+        if (this.#endpoints.every((e) => certRefused.has(e))) throw last;
+      }
       const hinted = await this.#afterFailure(ep, last, signal, deadline);
       if (hinted === 'fatal') throw last;
       // A fresh hint is followed at once; otherwise back off (exponential, full jitter).

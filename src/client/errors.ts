@@ -63,6 +63,19 @@ export class UnavailableError extends LeasekvError {
     setOutcomeUnknown(this, outcomeUnknown);
   }
 }
+/**
+ * A node's TLS certificate was refused: it does not verify against the CA given (`tls.ca`; Node's
+ * roots without it) or does not name the endpoint's host. Not retried on that endpoint within a
+ * call — a certificate does not start verifying by waiting; the call fails at once when every
+ * endpoint has refused, instead of retrying until the deadline. Nothing was sent: `outcomeUnknown`
+ * is false. Still an UnavailableError (code `unavailable`) for handlers written before it.
+ */
+export class CertificateError extends UnavailableError {
+  override name = 'CertificateError';
+  constructor(message: string, endpoint = '') {
+    super(message, endpoint, false);
+  }
+}
 export class DeadlineExceededError extends LeasekvError {
   override name = 'DeadlineExceededError';
   constructor(message: string, endpoint = '') {

@@ -6,6 +6,7 @@ export {
   LeasekvError,
   NotLeaderError,
   UnavailableError,
+  CertificateError,
   DeadlineExceededError,
   InvalidArgumentError,
   ResourceExhaustedError,

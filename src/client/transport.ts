@@ -5,7 +5,7 @@
 import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { TlsAgent } from './tls-agent.ts';
-import { AnswerTooLargeError, UnavailableError, setOutcomeUnknown } from './errors.ts';
+import { AnswerTooLargeError, CertificateError, UnavailableError, setOutcomeUnknown } from './errors.ts';
 
 /** TLS to the nodes: the CA their certificates are verified against, and a client certificate (PEM). */
 export interface ClientTlsOptions {
@@ -151,7 +151,11 @@ export class JsonTransport {
       );
       // Give the server a moment past its own deadline to answer deadline_exceeded itself.
       const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`, true), timeoutMs + 50);
-      req.on('error', (e: NodeJS.ErrnoException) => fail(describe(e), !NOT_SENT.has(e.code ?? '')));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // Refused in the handshake: nothing was sent, and retrying will not change the certificate.
+        if (isCertificateRefusal(e)) fail('', false, new CertificateError(`${endpoint}: ${describe(e)}`, endpoint));
+        else fail(describe(e), !NOT_SENT.has(e.code ?? ''));
+      });
       signal?.addEventListener('abort', onAbort, { once: true });
       req.end(body);
     });
@@ -175,10 +179,15 @@ export function describe(e: NodeJS.ErrnoException): string {
   if (m !== null)
     return `TLS handshake failed (${m[0]}): the node does not speak TLS on this port (a node started with --insecure? use http://)`;
   if (CERT_REFUSED.has(e.code ?? ''))
-    return `TLS: the node's certificate was refused (${e.code}: ${e.message}): is tls.ca the CA that signed the nodes' certificates?`;
+    return `TLS: the node's certificate was refused (${e.code}: ${e.message}): is tls.ca (the CLI's --cacert) the CA that signed the nodes' certificates?`;
   if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
     return `TLS: the node's certificate does not name the endpoint's host (${e.message})`;
   return e.message;
+}
+
+/** The node's certificate does not verify against the CA given, or does not name its host. */
+export function isCertificateRefusal(e: NodeJS.ErrnoException): boolean {
+  return CERT_REFUSED.has(e.code ?? '') || e.code === 'ERR_TLS_CERT_ALTNAME_INVALID';
 }
 
 /** Codes of a node certificate that does not verify against the CA given (or Node's roots). */

@@ -4,8 +4,8 @@
 // fragments (a revision over the server's --max-response-bytes comes in pieces) and reassembles
 // them: the caller always gets whole revisions.
 import type { IncomingMessage } from 'node:http';
-import { CompactedError, InvalidArgumentError, LeasekvError, UnavailableError } from './errors.ts';
-import { splitHostPort, type Requester } from './transport.ts';
+import { CertificateError, CompactedError, InvalidArgumentError, LeasekvError, UnavailableError } from './errors.ts';
+import { describe, isCertificateRefusal, splitHostPort, type Requester } from './transport.ts';
 import { sleep, timeoutMs } from './timing.ts';
 import type { KeyValue } from './types.ts';
 
@@ -52,6 +52,9 @@ export interface WatchResponse {
 
 /** A response as it came: `fragment` when more of its revision follow. */
 type Piece = WatchResponse & { readonly fragment: boolean };
+
+/** A stream's error code for a refused certificate (not a server code). */
+const CERTIFICATE = 'certificate';
 
 type Msg = { kind: 'batch'; res: Piece } | { kind: 'error'; code: string; message: string } | { kind: 'end' };
 
@@ -159,7 +162,9 @@ class Stream {
       res.on('end', () => this.push({ kind: 'end' }));
       res.on('error', () => this.push({ kind: 'end' }));
     });
-    this.req.on('error', (e) => this.push({ kind: 'error', code: 'unavailable', message: e.message }));
+    this.req.on('error', (e: NodeJS.ErrnoException) =>
+      this.push({ kind: 'error', code: isCertificateRefusal(e) ? CERTIFICATE : 'unavailable', message: describe(e) }),
+    );
     this.req.end();
   }
 
@@ -250,7 +255,9 @@ export async function* watchEndpoints(
   let next = opts.startRevision ?? 0;
   const idleMs = opts.idleTimeoutMs ?? 20_000;
   let turn = 0;
-  let compactedBy = new Set<string>();
+  // Members that refused this watch for a reason waiting does not change (compacted past its
+  // revision, a refused certificate); once every member has, the watch ends with the reason.
+  let refusedBy = new Set<string>();
   let failuresInRow = 0;
   let lastHeardMs = performance.now();
   let lastError = '';
@@ -285,7 +292,7 @@ export async function* watchEndpoints(
         } catch (e) {
           if (aborted()) return;
           lastError = `${ep}: ${e instanceof Error ? e.message : String(e)}`;
-          await failed(ep, null, eps.length);
+          await failed(ep, e instanceof CertificateError ? e : null, eps.length);
           continue;
         }
       }
@@ -316,11 +323,12 @@ export async function* watchEndpoints(
             if (m.code === 'unauthenticated' && !(await (auth?.renew(authorization) ?? false)))
               throw new LeasekvError('unauthenticated', `${ep}: ${m.message}`, ep);
             if (m.code === 'out_of_range') reason = new CompactedError(`${ep}: ${m.message}`, ep);
+            if (m.code === CERTIFICATE) reason = new CertificateError(`${ep}: ${m.message}`, ep);
             break;
           }
           failuresInRow = 0;
           lastHeardMs = performance.now();
-          compactedBy = new Set();
+          refusedBy = new Set();
           let r: WatchResponse | null;
           try {
             r = pieces.add(m.res);
@@ -347,8 +355,8 @@ export async function* watchEndpoints(
   /** After a stream (or a pin) failed on `ep`: the next member, a give-up, or a back-off. */
   async function failed(ep: string, reason: LeasekvError | null, members: number): Promise<void> {
     if (reason !== null) {
-      compactedBy.add(ep);
-      if (compactedBy.size >= members) throw reason;
+      refusedBy.add(ep);
+      if (refusedBy.size >= members) throw reason;
     } else {
       failuresInRow++;
     }
