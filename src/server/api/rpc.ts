@@ -25,6 +25,7 @@ import type { Admission } from './admission.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import type { ApiLimits } from './limits.ts';
 import { grpcMessageHeader } from './errors.ts';
+import { isGrpcContentType, respellGrpcMessages } from './grpc-message.ts';
 import { clampTimeoutHeaders } from './timeout-header.ts';
 
 type NodeReq = IncomingMessage | Http2ServerRequest;
@@ -245,6 +246,7 @@ function run(
             yield new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
           })(),
         };
+  if (isGrpcContentType(headerOf(req, 'content-type'))) respellGrpcMessages(res);
   handler(withBody)
     .then((uRes) => universalResponseToNodeResponse(uRes, res as ServerResponse))
     .catch(() => destroy(res));
