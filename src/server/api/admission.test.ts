@@ -124,16 +124,25 @@ describe('admission through real connections', () => {
     // Budget 32: 8 per connection, 8 per source by default. The attacker (127.0.0.2) keeps 48
     // requests in flight over 6 connections; before per-source shares it took the whole budget
     // (6 × 8 ≥ 32) and every other client got 429.
-    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 32 }, backend: { delayMs: 1500 } });
+    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 32 } });
+    // Admitted requests are held until the probe is in (a fixed delay let a loaded machine finish
+    // the first ones before the last arrived).
+    let release = (): void => undefined;
+    backend.hold = new Promise<void>((resolve) => (release = resolve));
     const sessions: ClientHttp2Session[] = [];
     try {
       for (let i = 0; i < 6; i++) sessions.push(await h2From(port, '127.0.0.2'));
       const attack = sessions.flatMap((s) => Array.from({ length: 8 }, () => h2Get(s)));
       // Every attacking request has been admitted or refused before the probe is sent.
-      await waitFor('the attack to be admitted or refused', 10_000, () => {
+      await waitFor('the attack to be admitted or refused', 30_000, () => {
         return server.core.inFlight + server.core.rejectedOverload >= 48;
       });
-      const probe = await post(port, '/leasekv.v1.KV/Get', '{"key":"a"}');
+      let probeSettled = false;
+      const probeP = post(port, '/leasekv.v1.KV/Get', '{"key":"a"}').finally(() => (probeSettled = true));
+      await waitFor('the probe admitted (or refused)', 30_000, () => probeSettled || server.core.inFlight >= 9);
+      backend.hold = null;
+      release();
+      const probe = await probeP;
       assert.equal(probe.status, 200, probe.body);
       const answers = await Promise.all(attack);
       assert.equal(answers.filter((a) => a.status === 200).length, 8);
@@ -146,19 +155,22 @@ describe('admission through real connections', () => {
         assert.match(body.message, /source .*127\.0\.0\.2 has 8 requests in flight/);
       }
       assert.equal(server.core.inFlight, 0);
-      backend.delayMs = 0;
     } finally {
+      release();
       for (const s of sessions) s.destroy();
       await server.close();
     }
   });
 
   test('a connection refused more often in a second than its share is closed (GOAWAY); its admitted requests are answered', async () => {
-    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 32 }, backend: { delayMs: 1000 } });
+    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 32 } });
+    // The admitted eight are held until the refusals are counted (not a fixed delay: see above).
+    let release = (): void => undefined;
+    backend.hold = new Promise<void>((resolve) => (release = resolve));
     const s = await h2From(port, '127.0.0.2');
     try {
       const goaway = new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no GOAWAY within 10 s')), 10_000);
+        const timer = setTimeout(() => reject(new Error('no GOAWAY within 30 s')), 30_000);
         s.once('goaway', (code: number) => {
           clearTimeout(timer);
           resolve(code);
@@ -167,7 +179,7 @@ describe('admission through real connections', () => {
       s.on('error', () => undefined);
       // 8 admitted (the per-connection share), then 9 refused: one more than the share.
       const admitted = Array.from({ length: 8 }, () => h2Get(s));
-      await waitFor('8 requests in flight', 10_000, () => server.core.inFlight === 8);
+      await waitFor('8 requests in flight', 30_000, () => server.core.inFlight === 8);
       const refused = [];
       for (let i = 0; i < 9; i++) refused.push(await h2Get(s));
       assert.deepEqual(
@@ -175,14 +187,16 @@ describe('admission through real connections', () => {
         Array.from({ length: 9 }, () => 429),
       );
       assert.equal(await goaway, 0); // NO_ERROR: a graceful close
+      backend.hold = null;
+      release();
       const answers = await Promise.all(admitted);
       assert.deepEqual(
         answers.map((a) => a.status),
         Array.from({ length: 8 }, () => 200),
       );
-      backend.delayMs = 0;
       assert.equal((await post(port, '/leasekv.v1.KV/Get', '{"key":"a"}')).status, 200);
     } finally {
+      release();
       s.destroy();
       await server.close();
     }

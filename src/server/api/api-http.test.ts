@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { get as httpGet } from 'node:http';
 import { connect as h2connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NotLeaderError } from '../backend.ts';
 import type { FakeBackend } from './fake-backend.ts';
 import type { ApiServer } from './server.ts';
@@ -250,19 +251,28 @@ describe('HTTP/JSON API over a fake backend', () => {
 
 describe('back-pressure and backend errors', () => {
   test('beyond maxInFlight requests are refused with resource_exhausted, not queued', async () => {
-    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 2 }, backend: { delayMs: 200 } });
+    const { server, backend, port } = await fakeServer({ limits: { maxInFlight: 2 } });
+    // Admitted requests are held until all six are in or answered: with a fixed delay instead, a
+    // loaded machine could finish the first two before the last ones arrived (a CI flake).
+    let release = (): void => undefined;
+    backend.hold = new Promise<void>((resolve) => (release = resolve));
     try {
-      const answers = await Promise.all(
-        Array.from({ length: 6 }, (_, i) =>
-          post(port, `${KV}/${i % 2 === 0 ? 'Get' : 'Range'}`, i % 2 === 0 ? '{"key":"a"}' : '{}'),
+      let settled = 0;
+      const pending = Array.from({ length: 6 }, (_, i) =>
+        post(port, `${KV}/${i % 2 === 0 ? 'Get' : 'Range'}`, i % 2 === 0 ? '{"key":"a"}' : '{}').finally(
+          () => settled++,
         ),
       );
+      const until = Date.now() + 60_000;
+      while (settled + backend.calls.length < 6 && Date.now() < until) await sleep(10);
+      backend.hold = null;
+      release();
+      const answers = await Promise.all(pending);
       const codes = answers.map((a) => (a.status === 200 ? 'ok' : (JSON.parse(a.body) as { code: string }).code));
       assert.equal(codes.filter((c) => c === 'ok').length, 2, codes.join());
       assert.equal(codes.filter((c) => c === 'resource_exhausted').length, 4, codes.join());
       assert.ok(answers.filter((a) => a.status !== 200).every((a) => a.status === 429));
       assert.equal(server.core.inFlight, 0);
-      backend.delayMs = 0;
       assert.equal((await post(port, `${KV}/Get`, '{"key":"a"}')).status, 200);
     } finally {
       await server.close();

@@ -71,6 +71,8 @@ export class FakeBackend implements KvBackend {
   id: string;
   followerOf: FakeBackendOptions['followerOf'];
   delayMs: number;
+  /** While set, every operation waits for it (after delayMs): requests held in flight until a test releases them. */
+  hold: Promise<void> | null = null;
   #index = 0;
   /** Revisions as the state machine keeps them (a key set directly in `data` reads as revision 1). */
   #revision = 0;
@@ -97,6 +99,7 @@ export class FakeBackend implements KvBackend {
   async #enter(method: string, req: unknown, signal: AbortSignal | undefined, needsLeader: boolean): Promise<void> {
     this.calls.push({ method, req });
     if (this.delayMs > 0) await sleep(this.delayMs, signal);
+    if (this.hold !== null) await this.hold;
     const fail = this.failNext.shift();
     if (fail !== undefined) throw fail;
     if (needsLeader && this.followerOf !== undefined) {
@@ -243,6 +246,7 @@ export class FakeBackend implements KvBackend {
   getNow(req: GetRequest): GetResult | null {
     if (
       this.delayMs > 0 ||
+      this.hold !== null ||
       this.failNext.length > 0 ||
       (req.consistency === 'linearizable' && this.followerOf !== undefined)
     )

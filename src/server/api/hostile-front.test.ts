@@ -118,11 +118,11 @@ describe('HTTP/2 streams reset in the read that brought them', () => {
 
 describe('HTTP/2 concurrent streams', () => {
   test('the server advertises maxConcurrentStreams and never runs a stream beyond it', async () => {
-    // Every Put waits long, so its stream stays open.
-    const { server, port, backend } = await fakeServer({
-      backend: { delayMs: 5000 },
-      limits: { maxConcurrentStreams: 3 },
-    });
+    // Every Put is held until the end, so its stream stays open (a fixed delay could end the
+    // first ones before a loaded machine sent the last).
+    const { server, port, backend } = await fakeServer({ limits: { maxConcurrentStreams: 3 } });
+    let release = (): void => undefined;
+    backend.hold = new Promise<void>((resolve) => (release = resolve));
     const s = h2connect(`http://127.0.0.1:${port}`);
     try {
       s.on('error', () => undefined);
@@ -140,6 +140,7 @@ describe('HTTP/2 concurrent streams', () => {
       // The client queues the fourth (or the server refuses it): it never reaches the backend while three are open.
       assert.equal(puts(), 3);
     } finally {
+      release();
       s.destroy();
       await server.close();
     }
