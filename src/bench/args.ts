@@ -1,5 +1,6 @@
 // `npm run bench` options, validated once.
 import { nearest } from '../util/suggest.ts';
+import { LOAD_CLIENTS, type LoadClient } from './load.ts';
 
 /** The attacks of `--scenario abuse` (abuse.ts), in the order they run. */
 export const ATTACKS = [
@@ -56,6 +57,8 @@ export interface BenchArgs {
   readonly outDir: string;
   /** Where leasekv nodes of the load scenario write V8 CPU profiles (node --cpu-prof), or null. */
   readonly cpuProfDir: string | null;
+  /** The load generator's plaintext HTTP client, the same for every system (load.ts). */
+  readonly loadClient: LoadClient;
   /** The targets scenario runs 3 and 5 nodes × 0 and 25 ms peer delay instead of one cell. */
   readonly matrix: boolean;
   readonly attacks: readonly Attack[];
@@ -106,6 +109,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --watchers N                 watch: watchers on the prefix (default 1000)
   --out DIR                    where results (JSON, SVG) go (default bench-results)
   --cpu-prof DIR               leasekv nodes of the load scenario write CPU profiles (.cpuprofile) to DIR
+  --load-client lean|node-http the load generator's HTTP client for plaintext, the same for every system
+                               (default lean: node:net, pre-encoded requests, answers checked;
+                               node-http: node:http as before session 14, for comparison with older numbers)
   -h, --help                   this help`;
 
 export class BenchArgsError extends Error {}
@@ -129,6 +135,7 @@ const FLAGS = [
   'rounds',
   'out',
   'cpu-prof',
+  'load-client',
   'matrix',
   'attacks',
   'abuse-keys',
@@ -175,6 +182,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     rounds: 3,
     outDir: 'bench-results',
     cpuProfDir: null as string | null,
+    loadClient: 'lean' as LoadClient,
     matrix: false,
     attacks: [...ATTACKS] as readonly Attack[],
     abuseKeys: 1_000_000,
@@ -244,6 +252,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         const v = val();
         if (v === undefined || v.startsWith('-')) throw new BenchArgsError('--cpu-prof takes a directory');
         a.cpuProfDir = v;
+        break;
+      }
+      case '--load-client': {
+        const v = val() ?? '';
+        if (!(LOAD_CLIENTS as readonly string[]).includes(v))
+          throw new BenchArgsError(`--load-client takes ${LOAD_CLIENTS.join(' or ')}`);
+        a.loadClient = v as LoadClient;
         break;
       }
       case '--matrix':

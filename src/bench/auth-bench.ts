@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchArgs } from './args.ts';
 import type { Agent } from 'node:http';
-import { loadAgent, newHistogram, preload, runLoad, send, type Workload } from './load.ts';
+import { httpAgent, newHistogram, preload, runLoad, send, type Workload } from './load.ts';
 import { startLeasekv, type LeasekvCluster } from './systems.ts';
 import { sleep } from './procs.ts';
 import { AuthTable } from '../kv/auth.ts';
@@ -73,7 +73,7 @@ async function makeCerts(dir: string, ids: readonly string[]): Promise<{ ca: str
 }
 
 async function tokenFor(port: number, ca: string): Promise<string> {
-  const agent = loadAgent(1, ca);
+  const agent = httpAgent(1, ca);
   try {
     for (let i = 0; i < 300; i++) {
       let body = '';
@@ -100,7 +100,10 @@ interface Side {
   readonly cluster: LeasekvCluster;
   readonly headers: Record<string, string>;
   readonly ca?: string;
-  /** Keep-alive connections kept across slices: a handshake per connection, once. */
+  /**
+   * Keep-alive connections kept across slices: a handshake per connection, once. node:http's on both
+   * sides (the lean client has no TLS, and off beside on compares like with like).
+   */
   readonly agent: Agent;
 }
 
@@ -108,7 +111,7 @@ async function startSide(ctx: Ctx, secure: Secure): Promise<Side> {
   const dir = join(ctx.dir, `tls-${secure}`);
   if (secure === 'off') {
     const cluster = await startLeasekv({ nodes: 3, peerDelayMs: 0, dir, log: ctx.say, leaseReads: true });
-    return { secure, cluster, headers: {}, agent: loadAgent(ctx.args.clients) };
+    return { secure, cluster, headers: {}, agent: httpAgent(ctx.args.clients) };
   }
   const ids = ['n1', 'n2', 'n3'];
   const certs = await makeCerts(join(dir, 'tls'), ids);
@@ -132,7 +135,7 @@ async function startSide(ctx: Ctx, secure: Secure): Promise<Side> {
     cluster,
     headers: { authorization: `Bearer ${token}` },
     ca: certs.ca,
-    agent: loadAgent(ctx.args.clients, certs.ca),
+    agent: httpAgent(ctx.args.clients, certs.ca),
   };
 }
 

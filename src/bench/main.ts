@@ -11,6 +11,7 @@ import { chartSvg, table, type Row } from './report.ts';
 import { failoverScenario, loadScenario, type FailoverResult } from './scenarios.ts';
 import { scaleReport, scaleScenario, type ScaleResult } from './scale.ts';
 import { etcdAvailable, setLeasekvEntry } from './systems.ts';
+import { setLoadClient } from './load.ts';
 import { REPO_ROOT } from '../testkit/proc.ts';
 import { medians, membershipScenario, type ChangePause } from './membership.ts';
 import { targetsScenario, targetsTable, type TargetLine } from './targets.ts';
@@ -90,6 +91,10 @@ async function main(args: BenchArgs): Promise<void> {
   const ctx = { args, dir, say, progress: progressBar };
   say(`machine: ${machine()}`);
   say(`leasekv nodes: ${prepareNodes()}`);
+  setLoadClient(args.loadClient);
+  say(
+    `load generator: this process, ${args.loadClient === 'lean' ? 'the lean HTTP/1.1 client on node:net (answers checked; --load-client node-http for node:http)' : 'node:http with a keep-alive agent (--load-client node-http; status checked only)'} for plaintext, the same for every system; node:https for TLS`,
+  );
   say(
     `workload: ${args.nodes} nodes, ${args.clients} clients, ${args.durationS} s, ${args.valueBytes}-byte values, reads ${(args.readFraction * 100).toFixed(0)}%, peer delay ${args.peerDelayMs} ms one-way; work dir ${dir}${args.keepWorkDir ? ' (kept)' : ' (removed at exit; --keep-work-dir keeps it)'}`,
   );

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { warmupMsFor, type BenchArgs } from './args.ts';
 import { cpuPerOp, machineTicks, sampleCpu } from './cpu.ts';
-import { preload, runLoad } from './load.ts';
+import { loadClient, preload, runLoad } from './load.ts';
 import type { RequestShape } from './load.ts';
 import { failoverRounds } from './scenarios.ts';
 import type { FailoverResult, Progress, Say } from './scenarios.ts';
@@ -81,7 +81,7 @@ async function load(
   const machineBusy = (m.busy - cpuBefore.machine.busy) / (m.total - cpuBefore.machine.total);
   const cpu = { nodesUs: c.members.reduce((a, b) => a + b, 0), loadGenUs: c.self, machineBusy };
   ctx.say(
-    `  ${label}: CPU per write: members ${cpu.nodesUs.toFixed(0)} µs, load generator ${cpu.loadGenUs.toFixed(0)} µs; machine ${(machineBusy * 100).toFixed(0)}% busy`,
+    `  ${label}: CPU per write: members ${cpu.nodesUs.toFixed(0)} µs, load generator (${loadClient()}) ${cpu.loadGenUs.toFixed(0)} µs; machine ${(machineBusy * 100).toFixed(0)}% busy`,
   );
   return { ...measured, cpu };
 }
