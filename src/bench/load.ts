@@ -176,7 +176,7 @@ function leanSender(pool: LeanPool, host: string, w: Workload, value: string): S
     const t0 = performance.now();
     const r = await conn.request(req.bytes);
     const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.toString('utf8', 0, 120)}`);
     const why = checkAnswer(req.path, r.body.toString('utf8'));
     if (why !== null) throw new Error(why);
     return us;
