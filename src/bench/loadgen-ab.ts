@@ -1,5 +1,5 @@
-// `node --import tsx src/bench/loadgen-ab.ts [ROUNDS] [SLICE_MS] [CLIENTS]`: the load generator's
-// two HTTP clients (load.ts: lean and node-http) side by side against a 3-node leasekv cluster and a
+// `node --import tsx src/bench/loadgen-ab.ts [ROUNDS] [SLICE_MS] [CLIENTS] [A,B]`: the load generator's
+// two HTTP clients (load.ts: A,B = lean,node-http by default; lean,lean for an A/A) side by side against a 3-node leasekv cluster and a
 // 3-member etcd 3.4, both running throughout, in alternating slices of closed-loop writes (100-byte
 // values, 1000 keys; default 10 rounds of 2 s, 64 clients). A round is one slice of each client
 // against each system, in an order that alternates (lean first in even rounds, leasekv first in the
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuPerOp, sampleCpu } from './cpu.ts';
-import { httpAgent, preload, runWrites, type LoadAgent, type LoadClient } from './load.ts';
+import { httpAgent, LOAD_CLIENTS, preload, runWrites, type LoadAgent, type LoadClient } from './load.ts';
 import { LeanPool } from './lean-http.ts';
 import { startEtcd, startLeasekv, type Cluster } from './systems.ts';
 
@@ -41,12 +41,24 @@ async function slice(c: Cluster, agent: LoadAgent, ms: number, clients: number):
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const [rounds = '10', sliceMs = '2000', clients = '64'] = argv;
+  const [rounds = '10', sliceMs = '2000', clients = '64', pair = 'lean,node-http'] = argv;
   const n = Number(clients);
   const ms = Number(sliceMs);
   const work = mkdtempSync(join(tmpdir(), 'leasekv-loadgen-ab-'));
   const clusters: Cluster[] = [];
-  const agents: Record<LoadClient, LoadAgent> = { lean: new LeanPool(), 'node-http': httpAgent(n) };
+  // Two sides, each a client kind with its own connections; the same kind twice is an A/A control.
+  const [kindA, kindB] = (pair.split(',') as LoadClient[]).map((k) => {
+    if (!(LOAD_CLIENTS as readonly string[]).includes(k)) throw new Error(`unknown client '${k}'`);
+    return k;
+  });
+  if (kindA === undefined || kindB === undefined) throw new Error('A,B: two clients, e.g. lean,node-http');
+  const names = kindA === kindB ? [`${kindA}-1`, `${kindB}-2`] : [kindA, kindB];
+  const agent = (k: LoadClient): LoadAgent => (k === 'lean' ? new LeanPool() : httpAgent(n));
+  const agents = new Map<string, LoadAgent>([
+    [names[0] as string, agent(kindA)],
+    [names[1] as string, agent(kindB)],
+  ]);
+  const use = (k: string): LoadAgent => agents.get(k) as LoadAgent;
   try {
     const log = (): void => {};
     clusters.push(await startLeasekv({ nodes: 3, peerDelayMs: 0, dir: join(work, 'leasekv'), log, leaseReads: true }));
@@ -58,27 +70,27 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     const warmS = Number(process.env['AB_WARMUP_S'] ?? '15');
     for (let t = 0; t < warmS * 1000; t += 2 * ms)
-      for (const c of clusters) for (const k of ['lean', 'node-http'] as const) await slice(c, agents[k], ms, n);
+      for (const c of clusters) for (const k of names) await slice(c, use(k), ms, n);
     const kept = new Map<string, Slice[]>();
-    const ratios: Record<LoadClient, number[]> = { lean: [], 'node-http': [] };
+    const ratios = new Map<string, number[]>(names.map((k) => [k, []]));
     console.log(`rounds: ${rounds} × ${ms} ms slices, ${n} writers, load ${loadavg()[0]?.toFixed(1)}`);
     for (let i = 0; i < Number(rounds); i++) {
-      const order: LoadClient[] = i % 2 === 0 ? ['lean', 'node-http'] : ['node-http', 'lean'];
+      const order = i % 2 === 0 ? names : [...names].reverse();
       const systems = i < Number(rounds) / 2 ? clusters : [...clusters].reverse();
       const got = new Map<string, Slice>();
-      for (const k of order) for (const c of systems) got.set(`${c.name} ${k}`, await slice(c, agents[k], ms, n));
+      for (const k of order) for (const c of systems) got.set(`${c.name} ${k}`, await slice(c, use(k), ms, n));
       if ([...got.values()].some((s) => s.errors > 0)) {
         console.log(`  round ${i + 1} dropped (errors)`);
         continue;
       }
       for (const [key, s] of got) kept.set(key, [...(kept.get(key) ?? []), s]);
       for (const k of order)
-        ratios[k].push((got.get(`leasekv ${k}`) as Slice).opsPerSec / (got.get(`etcd ${k}`) as Slice).opsPerSec);
+        ratios.get(k)?.push((got.get(`leasekv ${k}`) as Slice).opsPerSec / (got.get(`etcd ${k}`) as Slice).opsPerSec);
       console.log(
         `  round ${i + 1}: ${[...got].map(([key, s]) => `${key} ${s.opsPerSec.toFixed(0)}/s gen ${s.genUs.toFixed(0)} µs members ${s.membersUs.toFixed(0)} µs`).join('; ')} (load ${loadavg()[0]?.toFixed(1)})`,
       );
     }
-    console.log(`medians of ${ratios.lean.length} rounds (load ${loadavg()[0]?.toFixed(1)}):`);
+    console.log(`medians of ${ratios.get(names[0] as string)?.length ?? 0} rounds (load ${loadavg()[0]?.toFixed(1)}):`);
     console.log('| system | client | writes/s | generator µs/write | members µs/write |');
     console.log('|---|---|---:|---:|---:|');
     for (const [key, ss] of kept) {
@@ -87,12 +99,12 @@ async function main(argv: readonly string[]): Promise<void> {
         `| ${system} | ${client} | ${median(ss.map((s) => s.opsPerSec)).toFixed(0)} | ${median(ss.map((s) => s.genUs)).toFixed(0)} | ${median(ss.map((s) => s.membersUs)).toFixed(0)} |`,
       );
     }
-    for (const k of ['lean', 'node-http'] as const)
+    for (const [k, rs] of ratios)
       console.log(
-        `leasekv/etcd writes with ${k}: median ${median(ratios[k]).toFixed(2)}× (rounds: ${ratios[k].map((r) => r.toFixed(2)).join(' ')})`,
+        `leasekv/etcd writes with ${k}: median ${median(rs).toFixed(2)}× (rounds: ${rs.map((r) => r.toFixed(2)).join(' ')})`,
       );
   } finally {
-    for (const a of Object.values(agents)) a.destroy();
+    for (const a of agents.values()) a.destroy();
     await Promise.allSettled(clusters.map((c) => c.stop()));
     rmSync(work, { recursive: true, force: true });
   }
