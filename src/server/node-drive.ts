@@ -68,8 +68,10 @@ function hostStorage(s: NodeStorage, dataDir: string): HostStorage {
       (err: unknown) => done(err ?? new Error('storage failed')),
     );
   };
+  // The callback form where the storage has it: no promise and microtask per Ready (issue 16).
+  const persistThen = s.persistThen?.bind(s);
   return {
-    persist: (req, done) => settle(s.persist(req), done),
+    persist: persistThen ?? ((req, done) => settle(s.persist(req), done)),
     saveSnapshot: (meta, data, done) => settle(s.saveSnapshot(meta, data), done),
     saveSnapshotBody: (meta, body, done) => settle(s.saveSnapshotBody(meta, body), done),
     readEntries: (lo, hi, maxBytes, done) =>

@@ -2,7 +2,7 @@
 import { checkDataFormat } from '../storage/data_format.ts';
 import { VERSION } from './version.ts';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.ts';
-import { Persister } from '../storage/persister.ts';
+import { Persister, type PersistRequest as StoragePersistRequest } from '../storage/persister.ts';
 import type { SnapshotFileLayout } from '../storage/snapshot_file.ts';
 import { openSnapshotData, readSnapshotFileAsync } from '../storage/snapshot_read.ts';
 import type { SnapshotBody } from '../storage/snapshot_save.ts';
@@ -32,6 +32,11 @@ export interface PersistRequest {
 export interface NodeStorage {
   /** Durable (fsynced when `sync`) when the promise resolves. Concurrent calls share fsyncs. */
   persist(req: PersistRequest): Promise<void>;
+  /**
+   * persist() with a callback (null once durable), never called back inside the call: the drive
+   * loop's path, no promise per Ready (issue 16). A wrapper (tests) may leave it out: persist is used.
+   */
+  persistThen?(req: PersistRequest, done: (err: Error | null) => void): void;
   /** Saves a snapshot of the state machine atomically and compacts the log up to it. Takes `data` over: the caller must not use it again. */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
   /** As saveSnapshot, the data encoded as it is written (issue 16); takes the body over and releases it. */
@@ -52,6 +57,18 @@ export interface OpenedStorage {
   readonly snapshot: SnapshotFileLayout | null;
   readonly entries: readonly Entry[];
   readonly repaired: { readonly file: string; readonly offset: number; readonly bytesDropped: number } | null;
+}
+
+/** The node's request as the persister's: a received snapshot as its bytes or as its spool file. */
+function toStorage(req: PersistRequest): StoragePersistRequest {
+  if (req.snapshot === null) return { entries: req.entries, hardState: req.hardState, sync: req.sync };
+  const { meta, data } = req.snapshot;
+  return {
+    entries: req.entries,
+    hardState: req.hardState,
+    sync: req.sync,
+    ...(data instanceof Uint8Array ? { snapshot: { meta, data } } : { receivedFile: { meta, path: data.path } }),
+  };
 }
 
 /** The WAL in a worker thread behind the group-committing Persister (docs/storage.md). */
@@ -76,16 +93,11 @@ class PersisterStorage implements NodeStorage {
   }
 
   persist(req: PersistRequest): Promise<void> {
-    return this.p.persist({
-      entries: req.entries,
-      hardState: req.hardState,
-      sync: req.sync,
-      ...(req.snapshot === null
-        ? {}
-        : req.snapshot.data instanceof Uint8Array
-          ? { snapshot: { meta: req.snapshot.meta, data: req.snapshot.data } }
-          : { receivedFile: { meta: req.snapshot.meta, path: req.snapshot.data.path } }),
-    });
+    return this.p.persist(toStorage(req));
+  }
+
+  persistThen(req: PersistRequest, done: (err: Error | null) => void): void {
+    this.p.persistThen(toStorage(req), done);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { FileSystem } from './fs.ts';
 import type { Snapshot } from './snapshot_file.ts';
 import { realSideFs, sideFsOver, writeSnapshotSide, type SideFs, type SnapshotBody } from './snapshot_save.ts';
 import { Wal, type WalOpenResult, type WalOptions } from './wal.ts';
+import { packable, packBatch } from './packed_batch.ts';
 import { threadMemoryBuffer } from '../util/thread-memory.ts';
 import { workerBootCode } from '../util/worker-boot.ts';
 
@@ -49,9 +50,14 @@ export interface BatchResult {
 
 export type OpenedState = Omit<WalOpenResult, 'wal'>;
 
+/** A batch's completion: `result` when written (and fsynced if it had to be), else the error. */
+export type BatchDone = (err: Error | null, result: BatchResult | null) => void;
+
 export interface Backend {
   open(): Promise<OpenedState>;
   writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult>;
+  /** writeBatch with a callback: the persister's hot path makes no promise per batch (issue 16). */
+  writeBatchThen(reqs: readonly PersistRequest[], done: BatchDone): void;
   /**
    * Writes the node's own snapshot to its temp file beside the WAL: batches go on meanwhile. A
    * writeBatch with `savedSnapshot` then puts it in place. `give`: as PersistRequest.giveSnapshotBytes.
@@ -120,6 +126,12 @@ export class InlineBackend implements Backend {
   writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult> {
     return this.later(() => applyBatch(this.open_(), reqs, this.nowMs));
   }
+  writeBatchThen(reqs: readonly PersistRequest[], done: BatchDone): void {
+    this.writeBatch(reqs).then(
+      (r) => done(null, r),
+      (e: unknown) => done(e instanceof Error ? e : new Error(String(e)), null),
+    );
+  }
   prepareSnapshot(snap: Snapshot): Promise<void> {
     this.open_();
     return writeSnapshotSide(this.sideFs, this.dir, snap.meta, snap.data);
@@ -162,7 +174,8 @@ const WAL_WORKER_YOUNG_GENERATION_MB = 6;
 export class WorkerBackend implements Backend {
   private readonly worker: Worker;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Each call's completion by its id: (null, result) or (error, null). */
+  private readonly waiting = new Map<number, (err: Error | null, result: unknown) => void>();
   private dead: Error | null = null;
 
   constructor(
@@ -185,31 +198,58 @@ export class WorkerBackend implements Backend {
     const w = this.waiting.get(m.id);
     if (w === undefined) return;
     this.waiting.delete(m.id);
-    if (m.ok) w.resolve(m.result);
+    if (m.ok) w(null, m.result);
     else if (m.error.file !== undefined) {
       // A StorageCorruptError, or a subclass (WalCutError, WalSegmentMissingError) whose message has
       // its own advice: still a StorageCorruptError on this side, with that message and name.
       const e = new StorageCorruptError(m.error.file, m.error.offset ?? 0, m.error.reason ?? m.error.message);
-      w.reject(Object.assign(e, { message: m.error.message, name: m.error.name }));
-    } else w.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
+      w(Object.assign(e, { message: m.error.message, name: m.error.name }), null);
+    } else w(Object.assign(new Error(m.error.message), { name: m.error.name }), null);
   }
   private fail(e: Error): void {
     this.dead ??= e;
-    for (const w of this.waiting.values()) w.reject(e);
+    const waiting = [...this.waiting.values()];
     this.waiting.clear();
+    for (const w of waiting) w(e, null);
   }
   private call<T>(op: string, arg?: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.dead !== null) return Promise.reject(this.dead);
+    return new Promise<T>((resolve, reject) =>
+      this.callThen(op, arg, transfer, (err, result) => (err === null ? resolve(result as T) : reject(err))),
+    );
+  }
+  /** Posts one message; `done` runs when the worker answers it (or at once, on a later tick, if dead). */
+  private callThen(
+    op: string,
+    arg: unknown,
+    transfer: ArrayBuffer[],
+    done: (err: Error | null, result: unknown) => void,
+  ): void {
+    const dead = this.dead;
+    if (dead !== null) {
+      queueMicrotask(() => done(dead, null));
+      return;
+    }
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, op, arg }, transfer);
-    });
+    this.waiting.set(id, done);
+    this.worker.postMessage({ id, op, arg }, transfer);
   }
   open(): Promise<OpenedState> {
     return this.call('open');
   }
   writeBatch(reqs: readonly PersistRequest[]): Promise<BatchResult> {
+    return new Promise((resolve, reject) =>
+      this.writeBatchThen(reqs, (err, r) => (err === null && r !== null ? resolve(r) : reject(err))),
+    );
+  }
+  writeBatchThen(reqs: readonly PersistRequest[], done: BatchDone): void {
+    const settled = done as (err: Error | null, result: unknown) => void;
+    // Entries and hard states only (every batch but a snapshot's): one transferred buffer, no clone
+    // of an object per entry on either thread (packed_batch.ts; issue 16, session 14).
+    if (reqs.every(packable)) {
+      const packed = packBatch(reqs);
+      this.callThen('writePacked', packed, [packed], settled);
+      return;
+    }
     const transfer: ArrayBuffer[] = [];
     for (const r of reqs) {
       const buf = r.snapshot?.data.buffer;
@@ -218,7 +258,7 @@ export class WorkerBackend implements Backend {
       if (r.giveSnapshotBytes === true && big && buf instanceof ArrayBuffer && !transfer.includes(buf))
         transfer.push(buf);
     }
-    return this.call('write', reqs, transfer);
+    this.callThen('write', reqs, transfer, settled);
   }
   prepareSnapshot(snap: Snapshot, give: boolean): Promise<void> {
     const buf = snap.data.buffer;

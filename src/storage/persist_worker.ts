@@ -4,6 +4,7 @@
 // Protocol: { id, op, arg } → { id, ok: true, result } | { id, ok: false, error }.
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyBatch, type PersistRequest } from './backend.ts';
+import { unpackBatch } from './packed_batch.ts';
 import { StorageCorruptError } from './errors.ts';
 import { RealFs } from './fs.ts';
 import { collectGarbage } from './release_memory.ts';
@@ -44,6 +45,8 @@ function handle(op: string, arg: unknown): unknown {
     }
     case 'write':
       return applyBatch(wal!, arg as PersistRequest[], () => performance.now());
+    case 'writePacked':
+      return applyBatch(wal!, unpackBatch(arg as ArrayBuffer), () => performance.now());
     case 'prepareSnapshot': {
       if (wal === null) throw new Error('persist worker: not open');
       const snap = arg as Snapshot;

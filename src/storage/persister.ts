@@ -56,10 +56,12 @@ export class PersisterFailedError extends Error {
   override readonly name = 'PersisterFailedError';
 }
 
+/** A persist's completion: null once durable, else why it never will be. */
+export type PersistDone = (err: Error | null) => void;
+
 interface Waiter {
   readonly req: PersistRequest;
-  readonly resolve: () => void;
-  readonly reject: (e: Error) => void;
+  readonly done: PersistDone;
 }
 
 export const DEFAULT_MAX_BATCH_REQUESTS = 1024;
@@ -117,12 +119,25 @@ export class Persister {
 
   /** Resolves once `req` (snapshot, then entries, then hard state) is durable. */
   persist(req: PersistRequest): Promise<void> {
-    if (this.failed !== null) return Promise.reject(this.failed);
+    return new Promise<void>((resolve, reject) =>
+      this.persistThen(req, (err) => (err === null ? resolve() : reject(err))),
+    );
+  }
+
+  /**
+   * persist() with a callback, the drive loop's hot path (issue 16, session 14): no promise and no
+   * microtask per request. `done` runs once, never inside this call: with null from the worker's
+   * answer once `req` is durable, or with the error on a later microtask.
+   */
+  persistThen(req: PersistRequest, done: PersistDone): void {
+    const failed = this.failed;
+    if (failed !== null) {
+      queueMicrotask(() => done(failed));
+      return;
+    }
     this.stats.persists++;
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
-      if (!this.inFlight) void this.drain();
-    });
+    this.queue.push({ req, done });
+    if (!this.inFlight) this.drain();
   }
 
   /**
@@ -196,38 +211,49 @@ export class Persister {
       { cause: e },
     ));
     const refuse = (): void => {
-      for (const w of this.queue) w.reject(failed);
+      const refused = this.queue;
       this.queue = [];
+      // As a rejected promise would: the callers hear of it on a later microtask, not inside fail().
+      for (const w of refused) queueMicrotask(() => w.done(failed));
     };
     if (opts.queueLater === true) setImmediate(refuse);
     else refuse();
     return failed;
   }
 
-  private async drain(): Promise<void> {
-    this.inFlight = true;
-    while (this.queue.length > 0 && this.failed === null) {
-      const batch = this.queue.splice(0, this.maxBatchRequests);
-      let result: BatchResult;
-      try {
-        result = await this.backend.writeBatch(batch.map((w) => w.req));
-      } catch (e) {
-        this.queue = [...batch, ...this.queue];
-        this.fail(e);
-        break;
-      }
-      this.stats.batches++;
-      if (result.fsynced) {
-        this.stats.fsyncs++;
-        this.opts.onSync?.({
-          fsyncMs: result.fsyncMs,
-          requests: batch.length,
-          entries: batch.reduce((n, w) => n + w.req.entries.length, 0),
-        });
-      }
-      for (const w of batch) w.resolve();
+  /** Hands the queued requests (up to the bound) to the backend as one batch, if any and not failed. */
+  private drain(): void {
+    if (this.queue.length === 0 || this.failed !== null) {
+      this.inFlight = false;
+      return;
     }
-    this.inFlight = false;
+    this.inFlight = true;
+    const batch = this.queue.splice(0, this.maxBatchRequests);
+    const reqs: PersistRequest[] = [];
+    for (const w of batch) reqs.push(w.req);
+    this.backend.writeBatchThen(reqs, (err, result) => this.written(batch, err, result));
+  }
+
+  /** A batch is durable (or failed): the next one goes to the backend, then these requests complete. */
+  private written(batch: Waiter[], err: Error | null, result: BatchResult | null): void {
+    if (err !== null || result === null) {
+      this.queue = [...batch, ...this.queue];
+      this.fail(err ?? new Error('persist batch failed'));
+      this.inFlight = false;
+      return;
+    }
+    this.stats.batches++;
+    if (result.fsynced) {
+      this.stats.fsyncs++;
+      this.opts.onSync?.({
+        fsyncMs: result.fsyncMs,
+        requests: batch.length,
+        entries: batch.reduce((n, w) => n + w.req.entries.length, 0),
+      });
+    }
+    // Requests queued meanwhile are on their way before these complete (their acknowledgements).
+    this.drain();
+    for (const w of batch) w.done(null);
   }
 }
 
