@@ -32,6 +32,16 @@ export interface RaftConfig {
   readonly maxBytesPerAppend: number;
   /** AppendRequests in flight to one follower in the replicate state (pipelining depth). */
   readonly maxInflightAppends: number;
+  /**
+   * Coalescing of appends (session 13): while an AppendRequest to a follower is in flight, entries
+   * proposed since are held back up to this long (0: never), so that one larger AppendRequest — one
+   * follower wake-up, Ready, WAL round trip and acknowledgement — carries them; they go at once when
+   * nothing is in flight to it, once appendHoldEntries are waiting, or when the follower answers and
+   * nothing is left in flight. replication.ts, holdAppends.
+   */
+  readonly appendHoldMs: number;
+  /** Entries waiting for a follower that end a hold at once. */
+  readonly appendHoldEntries: number;
   /** ReadIndex requests waiting at the leader; more fail with reason 'overloaded'. */
   readonly maxPendingReads: number;
   /**
@@ -60,6 +70,8 @@ const DEFAULTS = {
   maxEntriesPerAppend: 256,
   maxBytesPerAppend: 1 << 20,
   maxInflightAppends: 16,
+  appendHoldMs: 0,
+  appendHoldEntries: 64,
   maxPendingReads: 4096,
   logWindowBytes: 4 << 20,
 } as const;
@@ -116,6 +128,9 @@ export function validateRaftConfig(partial: RaftConfigInput): RaftConfig {
   positiveInt('maxEntriesPerAppend', c.maxEntriesPerAppend, 1 << 16);
   positiveInt('maxBytesPerAppend', c.maxBytesPerAppend, 1 << 30);
   positiveInt('maxInflightAppends', c.maxInflightAppends, 1024);
+  if (typeof c.appendHoldMs !== 'number' || !(c.appendHoldMs >= 0 && c.appendHoldMs <= c.heartbeatIntervalMs))
+    throw new ConfigError(`appendHoldMs must be in [0, heartbeatIntervalMs], got ${String(c.appendHoldMs)}`);
+  positiveInt('appendHoldEntries', c.appendHoldEntries, 1 << 16);
   positiveInt('maxPendingReads', c.maxPendingReads, 1 << 20);
   positiveInt('logWindowBytes', c.logWindowBytes, 1 << 30);
   const rho = c.maxClockDriftRate;

@@ -101,6 +101,11 @@ export class Core {
 
   /** Proposals appended entries that no AppendRequest carries yet (replication.ts, flushAppends). */
   appendsPending = false;
+  /**
+   * When the oldest proposal some follower has not been sent was made (+∞: none waiting); a hold
+   * (cfg.appendHoldMs) ends at this plus the hold, whatever else arrived since.
+   */
+  appendsWaitingSinceMs = Number.POSITIVE_INFINITY;
 
   // Outbox, drained by ready().
   msgs: Outgoing[] = [];
@@ -224,6 +229,9 @@ export class Core {
   nextTickAtMs(): number {
     if (this.role !== 'leader') return this.electionDeadlineMs;
     let t = Math.min(this.heartbeatDeadlineMs, this.checkQuorumDeadlineMs, this.transferDeadlineMs);
+    // Held appends leave by the end of their hold (replication.ts, holdAppends).
+    if (this.appendsPending && this.cfg.appendHoldMs > 0)
+      t = Math.min(t, this.appendsWaitingSinceMs + this.cfg.appendHoldMs);
     const l = this.lease;
     if (l !== null && !l.givenUp) {
       if (l.acquired) t = Math.min(t, l.untilMs);

@@ -7,7 +7,7 @@ import { LeaderLease } from './lease.ts';
 import { caughtUp } from './membership.ts';
 import { Progress } from './progress.ts';
 import { broadcastRound, checkLease, onQuorumRound, releaseReads } from './reads.ts';
-import { noopEntry, sendAppends, sendHeartbeat } from './replication.ts';
+import { noopEntry, sendAppends, sendAppendsAfterAck, sendHeartbeat } from './replication.ts';
 import { stepDown } from './roles.ts';
 import type { AppendResponse, Message, NodeId } from './types.ts';
 import { handleVote } from './votes.ts';
@@ -106,6 +106,7 @@ function handleAppendResponse(c: Core, m: AppendResponse, pr: Progress, nowMs: n
     // answers no round successfully is re-probed (reads.ts, broadcastRound). A follower waiting for
     // a snapshot keeps its own, longer clock: the transfer itself may be what was lost.
     if (pr.state === 'replicate' || pr.match >= c.log.lastIndex()) pr.lastProgressMs = nowMs;
+    return sendAppendsAfterAck(c, m.from, pr, nowMs);
   } else {
     if (m.matchIndex >= pr.next) return;
     if (m.matchIndex <= pr.match) {

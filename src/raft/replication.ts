@@ -14,16 +14,58 @@ export function proposeEntries(c: Core, data: readonly Uint8Array[]): ProposeRes
   for (const d of data) c.log.append({ index: c.log.lastIndex() + 1, term: c.term, type: EntryType.Normal, data: d });
   // The AppendRequests go out when the host next takes the outbox (flushAppends): every proposal
   // made until then rides in the same request per follower, and is acknowledged once.
-  c.appendsPending = true;
+  markWaiting(c);
   return { ok: true, index: first, term: c.term };
 }
 
-/** Sends the appends that proposals made since the outbox was last taken are waiting for. */
+function markWaiting(c: Core): void {
+  if (!c.appendsPending) c.appendsWaitingSinceMs = c.nowMs();
+  c.appendsPending = true;
+}
+
+/**
+ * Sends the appends that proposals made since the outbox was last taken are waiting for — except to
+ * a follower whose hold (holdAppends) has not ended: those stay pending for a later turn.
+ */
 export function flushAppends(c: Core): void {
   if (!c.appendsPending) return;
   c.appendsPending = false;
   if (c.role !== 'leader') return;
-  for (const [id, pr] of c.progress) sendAppends(c, id, pr);
+  const nowMs = c.nowMs();
+  let held = false;
+  for (const [id, pr] of c.progress) {
+    if (holdAppends(c, pr, nowMs)) held = true;
+    else sendAppends(c, id, pr);
+  }
+  if (held) c.appendsPending = true;
+  else c.appendsWaitingSinceMs = Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The coalescing rule (session 13, cfg.appendHoldMs): new entries for a follower in the replicate
+ * state wait while an AppendRequest to it is in flight, fewer than appendHoldEntries are waiting,
+ * the oldest waiting proposal is younger than the hold, and no leadership transfer is under way.
+ * Holding an append is only a delay the network could have made (heartbeats and lease rounds never
+ * wait), so it changes no safety argument; the hold is bounded, and nextTickAtMs wakes the host
+ * when it ends.
+ */
+export function holdAppends(c: Core, pr: Progress, nowMs: number): boolean {
+  const holdMs = c.cfg.appendHoldMs;
+  return (
+    holdMs > 0 &&
+    pr.state === 'replicate' &&
+    pr.inflight.length > 0 &&
+    c.transferTarget === null &&
+    c.log.lastIndex() - pr.next + 1 < c.cfg.appendHoldEntries &&
+    nowMs < c.appendsWaitingSinceMs + holdMs
+  );
+}
+
+/** After a follower's successful answer: what it still lacks goes now, unless its hold continues. */
+export function sendAppendsAfterAck(c: Core, to: NodeId, pr: Progress, nowMs: number): void {
+  if (pr.next > c.log.lastIndex()) return;
+  if (holdAppends(c, pr, nowMs)) return markWaiting(c);
+  sendAppends(c, to, pr);
 }
 
 /** Sends as many AppendRequests (or a SnapshotRequest) as flow control allows. */

@@ -28,6 +28,8 @@ export interface SimulateResult extends SeedResult {
  * from storage reads (Ready.logReads) all the time, not only in rare seeds (issue 16).
  */
 const SIM_LOG_WINDOW_BYTES = 1024;
+const SIM_APPEND_HOLD_MS = [0, 0.5, 2, 5, 20] as const;
+const SIM_APPEND_HOLD_ENTRIES = [2, 8, 64] as const;
 
 /** The core's configuration for a simulated node: the seed's timing, and the core mutant if the seed has one. */
 export function simRaftConfig(a: CoreArgs): RaftConfig {
@@ -43,6 +45,13 @@ export function simRaftConfig(a: CoreArgs): RaftConfig {
     leaseDurationMs: t.leaseDurationMs,
     maxClockDriftRate: t.maxClockDriftRate,
     logWindowBytes: SIM_LOG_WINDOW_BYTES,
+    // Appends held back (session 13's coalescing rule) in four seeds of five, from a short hold to a
+    // fifth of a heartbeat, ended early by 2 to 64 waiting entries; chosen by the seed, not drawn
+    // from the scenario's generator, so every seed's faults and timing are what they were.
+    appendHoldMs: SIM_APPEND_HOLD_MS[a.scenario.seed % SIM_APPEND_HOLD_MS.length] as number,
+    appendHoldEntries: SIM_APPEND_HOLD_ENTRIES[
+      Math.floor(a.scenario.seed / 5) % SIM_APPEND_HOLD_ENTRIES.length
+    ] as number,
     ...(m !== null && (MUTANTS as readonly string[]).includes(m) ? { mutant: m as Mutant } : {}),
   });
 }
