@@ -34,6 +34,7 @@ export type RawConfig = Record<
   | 'snapshotThreshold'
   | 'snapshotThresholdBytes'
   | 'logWindowBytes'
+  | 'appendHoldMs'
   | 'watchHistoryBytes'
   | 'maxKeyBytes'
   | 'maxValueBytes'
@@ -181,6 +182,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'logWindowBytes',
     env: 'LEASEKV_LOG_WINDOW_BYTES',
     help: 'applied log entry bytes kept in memory past the snapshot; older ones are read from the WAL (default 4194304)',
+  },
+  '--append-hold-ms': {
+    key: 'appendHoldMs',
+    env: 'LEASEKV_APPEND_HOLD_MS',
+    help: 'leader: hold new entries for a follower up to this long while an append to it is in flight, to send fewer, larger appends (default 0: off; at most the heartbeat interval)',
   },
   '--max-key-bytes': { key: 'maxKeyBytes', env: 'LEASEKV_MAX_KEY_BYTES', help: 'largest key (default 4096)' },
   '--max-value-bytes': {

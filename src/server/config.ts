@@ -57,6 +57,7 @@ export interface NodeConfig {
    * a follower that needs older ones is served from the WAL. RaftConfig.logWindowBytes.
    */
   readonly logWindowBytes: number;
+  readonly appendHoldMs: number; // RaftConfig.appendHoldMs (session 13); 0: off
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxPendingRequests: number;
@@ -268,6 +269,7 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
       64 * 1024,
       1024 * 1024 * 1024,
     ),
+    appendHoldMs: intSetting(raw.appendHoldMs, '--append-hold-ms', 0, 0, heartbeatIntervalMs),
     maxKeyBytes,
     maxValueBytes,
     maxPendingRequests,

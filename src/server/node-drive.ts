@@ -49,6 +49,7 @@ export function raftConfigFor(cfg: NodeConfig): RaftConfig {
     maxClockDriftRate: cfg.maxClockDriftRate,
     maxPendingReads: Math.min(cfg.maxPendingRequests, 1 << 20),
     logWindowBytes: cfg.logWindowBytes,
+    appendHoldMs: cfg.appendHoldMs,
   });
 }
 
