@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { buildNodeConfig, NodeConfigError, parseHostPort, rawFromArgs } from './config.ts';
+import { raftConfigFor } from './node-drive.ts';
 
 const base = [
   '--id',
@@ -323,4 +324,16 @@ test('--max-ttl-keys / --max-ttl-bytes: 10000 keys and 64 MiB by default; at lea
     ['--max-ttl-bytes', '1000000'],
     /--max-ttl-bytes 1000000 must be at least --max-key-bytes \+ --max-value-bytes \(1052672\)/,
   );
+});
+
+test('--append-hold-ms: off (0) by default; up to the heartbeat interval; reaches the core', () => {
+  assert.equal(buildNodeConfig(rawFromArgs(base, {})).appendHoldMs, 0);
+  assert.equal(raftConfigFor(buildNodeConfig(rawFromArgs(base, {}))).appendHoldMs, 0);
+  const set = buildNodeConfig(rawFromArgs(base, { LEASEKV_APPEND_HOLD_MS: '8' }));
+  assert.equal(raftConfigFor(set).appendHoldMs, 8);
+  for (const bad of ['-1', '51', 'soon'])
+    assert.throws(
+      () => buildNodeConfig(rawFromArgs([...base, '--append-hold-ms', bad], {})),
+      (e: Error) => e instanceof NodeConfigError && /--append-hold-ms/.test(e.message),
+    );
 });
