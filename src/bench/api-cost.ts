@@ -1,20 +1,30 @@
-// `node --import tsx src/bench/api-cost.ts DIR_A DIR_B [SLICES] [SLICE_MS] [CLIENTS]`: the client API
-// thread's cost per write on its own — no consensus, disk or followers, so no leader to lose under
-// load — as an A/B of two built checkouts (`npm run build` in each) in alternating slices. Each side
-// is a process running its checkout's API thread (dist/server/api-thread/host.js) over a backend
-// that answers every Put from memory, once per turn of the node's loop (as an apply answers the
-// writes it committed). Per side: writes/s and CPU µs per write of the API thread, the node's thread
-// and the rest (V8's helper threads), from /proc/PID/task/TID/stat, and the API thread's context
-// switches per write (/proc/PID/task/TID/status). API_COST_NODE_ARGS adds node options to both
-// sides (e.g. `--cpu-prof --cpu-prof-dir=DIR`). Used for docs/benchmarks.md, "Write path, session 8".
+// `node --import tsx src/bench/api-cost.ts DIR_A DIR_B [SLICES] [SLICE_MS] [CLIENTS] [OP]`: the client
+// API thread's cost per request on its own — no consensus, disk or followers, so no leader to lose
+// under load — as an A/B of two built checkouts (`npm run build` in each) in alternating slices. Each
+// side is a process running its checkout's API thread (dist/server/api-thread/host.js) over a backend
+// that answers from memory. OP `put` (default): closed-loop Puts, each answered once per turn of the
+// node's loop (as an apply answers the writes it committed). OP `get`: lease reads of 1000 keys with
+// the node's lease view shared, as a leader's — after a key's first read (answered by the node's
+// thread) the API thread answers it itself (api-thread/local-reads.ts). OP `get-node`: lease reads
+// without the view, every one answered by the node's thread at once (getNow). Per side: requests/s
+// and CPU µs per request of the API thread, the node's thread and the rest (V8's helper threads),
+// from /proc/PID/task/TID/stat, and the API thread's context switches per request
+// (/proc/PID/task/TID/status). API_COST_NODE_ARGS adds node options to both sides (e.g. `--cpu-prof
+// --cpu-prof-dir=DIR`). Used for docs/benchmarks.md, "Write path, session 8" and "Client API,
+// session 14".
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { loadAgent, runWrites } from './load.ts';
+import { loadAgent, runLoad, runWrites } from './load.ts';
+import { LeaseViewWriter, newLeaseViewBuffer } from '../server/api-thread/lease-view.ts';
+import type { GetResult } from '../server/backend.ts';
 
 const TICKS_PER_S = 100;
 const PUT_PATH = '/leasekv.v1.KV/Put';
+const GET_PATH = '/leasekv.v1.KV/Get';
+const OPS = ['put', 'get', 'get-node'] as const;
+type Op = (typeof OPS)[number];
 
 interface ThreadSample {
   readonly cpuMs: number;
@@ -56,8 +66,8 @@ interface Side {
   readonly apiPerWrite: number[];
 }
 
-async function start(dir: string, name: string, clients: number): Promise<Side> {
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', dir], {
+async function start(dir: string, name: string, clients: number, op: Op): Promise<Side> {
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', dir, op], {
     execArgv: ['--import', 'tsx', ...(process.env['API_COST_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -84,16 +94,29 @@ async function start(dir: string, name: string, clients: number): Promise<Side> 
   };
 }
 
-async function slice(s: Side, ms: number, clients: number, record: boolean): Promise<void> {
+async function slice(s: Side, ms: number, clients: number, record: boolean, op: Op): Promise<void> {
   const before = threads(s.pid);
-  const r = await runWrites(s.port, s.agent, clients, ms, (key, value) => ({
-    path: PUT_PATH,
-    body: JSON.stringify({ key, value }),
-  }));
+  const r =
+    op === 'put'
+      ? await runWrites(s.port, s.agent, clients, ms, (key, value) => ({
+          path: PUT_PATH,
+          body: JSON.stringify({ key, value }),
+        }))
+      : await runLoad({
+          port: s.port,
+          agent: s.agent,
+          clients,
+          durationMs: ms,
+          readFraction: 1,
+          keys: 1000,
+          valueBytes: 100,
+          get: (key) => ({ path: GET_PATH, body: JSON.stringify({ key }) }),
+          put: () => ({ path: '/', body: '' }),
+        });
   const after = threads(s.pid);
   if (r.errors > 0) console.log(`${s.name}: ${r.errors} errors (first: ${r.firstError})`);
   if (!record) return;
-  const n = r.put.totalCount;
+  const n = op === 'put' ? r.put.totalCount : r.get.totalCount;
   const d = (tid: number): ThreadSample => {
     const a = after.get(tid);
     const b = before.get(tid);
@@ -118,18 +141,19 @@ function median(xs: readonly number[]): number {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const [dirA, dirB, slices = '8', sliceMs = '1000', clientsArg = '64'] = argv;
-  if (dirA === undefined || dirB === undefined)
-    throw new Error('usage: api-cost.ts DIR_A DIR_B [SLICES] [SLICE_MS] [CLIENTS]');
+  const [dirA, dirB, slices = '8', sliceMs = '1000', clientsArg = '64', opArg = 'put'] = argv;
+  const op = OPS.find((o) => o === opArg);
+  if (dirA === undefined || dirB === undefined || op === undefined)
+    throw new Error(`usage: api-cost.ts DIR_A DIR_B [SLICES] [SLICE_MS] [CLIENTS] [${OPS.join('|')}]`);
   const clients = Number(clientsArg);
-  const a = await start(dirA, 'A', clients);
-  const b = await start(dirB, 'B', clients);
+  const a = await start(dirA, 'A', clients, op);
+  const b = await start(dirB, 'B', clients, op);
   try {
-    for (const s of [a, b]) await slice(s, 500, clients, false); // warm-up
+    for (const s of [a, b]) await slice(s, 500, clients, false, op); // warm-up
     const ratios: number[] = [];
     for (let i = 0; i < Number(slices); i++) {
       const order = i % 2 === 0 ? [a, b] : [b, a];
-      for (const s of order) await slice(s, Number(sliceMs), clients, true);
+      for (const s of order) await slice(s, Number(sliceMs), clients, true, op);
       ratios.push((b.apiPerWrite.at(-1) as number) / (a.apiPerWrite.at(-1) as number));
     }
     for (const [s, dir] of [
@@ -138,14 +162,14 @@ async function main(argv: readonly string[]): Promise<void> {
     ] as const) {
       const us = (x: number): string => ((x * 1000) / s.ops).toFixed(1);
       console.log(
-        `${s.name} ${dir}: ${((s.ops * 1000) / s.ms).toFixed(0)} writes/s; CPU µs/write: API thread ${us(s.api)}, ` +
-          `node thread ${us(s.node)}, other threads ${us(s.rest)}; API thread switches/write ${(s.switches / s.ops).toFixed(2)} ` +
+        `${s.name} ${dir}: ${((s.ops * 1000) / s.ms).toFixed(0)} ${op}s/s; CPU µs/${op}: API thread ${us(s.api)}, ` +
+          `node thread ${us(s.node)}, other threads ${us(s.rest)}; API thread switches/${op} ${(s.switches / s.ops).toFixed(2)} ` +
           `(load ${loadavg()[0]?.toFixed(1)})`,
       );
     }
     const lower = ratios.filter((r) => r < 1).length;
     console.log(
-      `B/A API-thread CPU per write, median over ${ratios.length} rounds: ${median(ratios).toFixed(3)} (B lower in ${lower} of ${ratios.length})`,
+      `B/A API-thread CPU per ${op}, median over ${ratios.length} rounds: ${median(ratios).toFixed(3)} (B lower in ${lower} of ${ratios.length})`,
     );
   } finally {
     // A side exits on its own when disconnected (so that a --cpu-prof profile is written); killed if it does not.
@@ -162,8 +186,21 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-/** One side: the checkout's API thread over a backend that answers Puts once per turn. */
-async function serve(dir: string): Promise<void> {
+/** What every Get is answered with: a 100-byte value, as the read benchmark's. */
+const GOT: GetResult = {
+  found: true,
+  value: 'v'.repeat(100),
+  index: 1,
+  readMode: 'lease',
+  staleByMs: 0,
+  revision: 1,
+  createRevision: 1,
+  modRevision: 1,
+  version: 1,
+};
+
+/** One side: the checkout's API thread over a backend that answers Puts once per turn and Gets at once. */
+async function serve(dir: string, op: Op): Promise<void> {
   const host = (await import(
     join(dir, 'dist/server/api-thread/host.js')
   )) as typeof import('../server/api-thread/host.ts');
@@ -178,14 +215,35 @@ async function serve(dir: string): Promise<void> {
     new Promise((resolve) => {
       if (waiting.push(() => resolve({ index: ++revision, revision })) === 1) setImmediate(answerAll);
     });
-  const backend = { putQuick, put: putQuick } as unknown as Parameters<typeof host.startApiThread>[0]['backend'];
-  const api = await host.startApiThread({ host: '127.0.0.1', port: 0, backend });
+  const getNow = (): GetResult => GOT;
+  const get = (): Promise<GetResult> => Promise.resolve(GOT);
+  const backend = { putQuick, put: putQuick, getNow, get } as unknown as Parameters<
+    typeof host.startApiThread
+  >[0]['backend'];
+  let leaseView: SharedArrayBuffer | undefined;
+  if (op === 'get') {
+    // A lease that does not end while this runs, at revision 1: nothing changes, so every key read
+    // once is answered on the API thread from then on.
+    leaseView = newLeaseViewBuffer();
+    new LeaseViewWriter(leaseView, () => performance.now()).publish({
+      untilMs: performance.now() + 86_400_000,
+      commit: 1,
+      applied: 1,
+      revision: 1,
+    });
+  }
+  const api = await host.startApiThread({
+    host: '127.0.0.1',
+    port: 0,
+    backend,
+    ...(leaseView === undefined ? {} : { leaseView }),
+  });
   process.send?.(api.port);
   process.on('disconnect', () => void api.close().then(() => process.exit(0)));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
-  if (args[0] === '--serve') await serve(args[1] as string);
+  if (args[0] === '--serve') await serve(args[1] as string, (args[2] ?? 'put') as Op);
   else await main(args);
 }

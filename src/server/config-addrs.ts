@@ -114,13 +114,14 @@ export function ownHostNames(cfg: {
 
 /**
  * The client port's TLS, or, plaintext (--insecure), the names its Host must carry (DNS rebinding:
- * api/host-check.ts; with TLS the browser refuses the node's certificate for an attacker's name).
+ * api/host-check.ts; with TLS the browser refuses the node's certificate for an attacker's name)
+ * and whether api/framing.ts reads its HTTP/1.1 connections first (--http1-framing; plaintext only).
  */
 export function clientPortSecurity(
-  cfg: Parameters<typeof ownHostNames>[0],
+  cfg: Parameters<typeof ownHostNames>[0] & { readonly http1Framing: boolean },
   client: () => ClientTlsMaterial | null,
-): { tls: FrontEndTls } | { allowedHosts: string[] } {
+): { tls: FrontEndTls } | { allowedHosts: string[]; http1Framing: boolean } {
   return client() === null
-    ? { allowedHosts: ownHostNames(cfg) }
+    ? { allowedHosts: ownHostNames(cfg), http1Framing: cfg.http1Framing }
     : { tls: { current: () => client() as ClientTlsMaterial } };
 }

@@ -43,6 +43,7 @@ export type RawConfig = Record<
   | 'stopTimeoutMs'
   | 'leaseReads'
   | 'apiThread'
+  | 'http1Framing'
   | 'logLevel'
   | 'config'
   | 'maxJsonDepth'
@@ -364,6 +365,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'apiThread',
     env: 'LEASEKV_API_THREAD',
     help: "on (default): the client API on its own thread, so clients cannot delay the lease's heartbeats; off: on the node's thread (one isolate, ~1 s faster start)",
+  },
+  '--http1-framing': {
+    key: 'http1Framing',
+    env: 'LEASEKV_HTTP1_FRAMING',
+    help: 'on (default): plain JSON Gets and Puts on plaintext HTTP/1.1 are read by a strict framing instead of node:http (api/framing.ts); off: every request through node:http (if a client trips on it)',
   },
   '--log-level': {
     key: 'logLevel',

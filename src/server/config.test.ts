@@ -54,6 +54,20 @@ test('bad input gets a clear error naming the setting', () => {
   }
 });
 
+test('--http1-framing: on by default, off by flag, environment or file key; anything else refused', () => {
+  assert.equal(buildNodeConfig(rawFromArgs(base, {})).http1Framing, true);
+  assert.equal(buildNodeConfig(rawFromArgs([...base, '--http1-framing', 'off'], {})).http1Framing, false);
+  assert.equal(buildNodeConfig(rawFromArgs(base, { LEASEKV_HTTP1_FRAMING: 'off' })).http1Framing, false);
+  assert.equal(
+    buildNodeConfig(rawFromArgs([...base, '--http1-framing=on'], { LEASEKV_HTTP1_FRAMING: 'off' })).http1Framing,
+    true,
+  );
+  assert.throws(
+    () => buildNodeConfig(rawFromArgs([...base, '--http1-framing', 'no'], {})),
+    (e: unknown) => e instanceof NodeConfigError && /--http1-framing must be on or off, not 'no'/.test(e.message),
+  );
+});
+
 test('host:port parsing accepts names, IPv4 and bracketed IPv6', () => {
   assert.deepEqual(parseHostPort('[::1]:80', 'x'), { host: '::1', port: 80 });
   assert.deepEqual(parseHostPort('a.b-c:1', 'x'), { host: 'a.b-c', port: 1 });

@@ -7,6 +7,7 @@ import { DEFAULT_AUTO_COMPACTION, type AutoCompaction } from './auto-compact.ts'
 import { ApiLimitsError, DEFAULT_LIMITS, resolveLimits, type ApiLimits } from './api/limits.ts';
 import { DEFAULT_DRIFT_RATE, MAX_DRIFT_RATE, MAX_MEMBERS } from '../raft/config.ts';
 import { intSetting, NodeConfigError, type RawConfig } from './config-flags.ts';
+import { onOffSetting } from './config-switch.ts';
 import { tlsSettings, type TlsConfig } from './tls-config.ts';
 import { allowedHostsSetting, refuseSharedAddresses, refuseSharedPort, refuseUndialable } from './config-addrs.ts';
 import { checkTimings, longestLeaseMs } from './config-timing.ts';
@@ -80,6 +81,8 @@ export interface NodeConfig {
   readonly leaseReads: boolean;
   /** Serve the client API on its own thread (--api-thread on); off (default for now): on the node's thread (docs/design.md, "Threads"). */
   readonly apiThread: boolean;
+  /** --http1-framing (default on): plain JSON Gets and Puts of plaintext HTTP/1.1 answered without node:http (api/framing.ts); off: an escape hatch. */
+  readonly http1Framing: boolean;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /**
    * --allowed-hosts: DNS names a plaintext client port answers to besides the members' addresses,
@@ -215,12 +218,6 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
   );
   const leaseDurationMs = intSetting(raw.leaseMs, '--lease-ms', leaseDefault, 10, 600_000);
   checkTimings({ heartbeatIntervalMs, electionTimeoutMinMs, leaseDurationMs, maxClockDriftRate });
-  const leaseReads = raw.leaseReads ?? 'on';
-  if (leaseReads !== 'on' && leaseReads !== 'off')
-    throw new NodeConfigError(`--lease-reads must be on or off, not '${leaseReads}'`);
-  const apiThread = raw.apiThread ?? 'on';
-  if (apiThread !== 'on' && apiThread !== 'off')
-    throw new NodeConfigError(`--api-thread must be on or off, not '${apiThread}'`);
   const logLevel = raw.logLevel ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new NodeConfigError(`--log-level must be one of trace, debug, info, warn, error, silent`);
@@ -310,9 +307,10 @@ export function buildNodeConfig(raw: Partial<RawConfig>): NodeConfig {
         1_000_000_000,
       ),
     },
-    leaseReads: leaseReads === 'on',
+    leaseReads: onOffSetting(raw.leaseReads, '--lease-reads'),
     auth: authSetting(raw),
-    apiThread: apiThread === 'on',
+    apiThread: onOffSetting(raw.apiThread, '--api-thread'),
+    http1Framing: onOffSetting(raw.http1Framing, '--http1-framing'),
     logLevel: logLevel as NodeConfig['logLevel'],
     tls: tlsSettings(raw),
     allowedHosts: allowedHostsSetting(raw.allowedHosts),

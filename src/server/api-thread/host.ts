@@ -15,7 +15,17 @@ import { workerBootCode } from '../../util/worker-boot.ts';
 /** The API server's own options (api/server.ts), less the auth gate, which the thread builds itself. */
 export interface ApiThreadOptions extends Pick<
   ApiServerOptions,
-  'host' | 'port' | 'backend' | 'cluster' | 'limits' | 'logger' | 'extraRoutes' | 'fastPath' | 'tls' | 'allowedHosts'
+  | 'host'
+  | 'port'
+  | 'backend'
+  | 'cluster'
+  | 'limits'
+  | 'logger'
+  | 'extraRoutes'
+  | 'fastPath'
+  | 'http1Framing'
+  | 'tls'
+  | 'allowedHosts'
 > {
   /**
    * Users and roles (issue 15): the API thread runs its own gate over a copy of the node's auth
@@ -102,6 +112,7 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
     port: opts.port,
     limits,
     fastPath: opts.fastPath !== false,
+    http1Framing: opts.http1Framing !== false,
     allowedHosts: opts.allowedHosts ?? null,
     withCluster: opts.cluster !== undefined,
     routes: routes.map((r) => ({ method: r.method, path: r.path })),

@@ -92,6 +92,8 @@ export interface ApiThreadData {
   readonly port: number;
   readonly limits: ApiLimits;
   readonly fastPath: boolean;
+  /** api/framing.ts on plaintext HTTP/1.1 (--http1-framing). */
+  readonly http1Framing: boolean;
   /** DNS names a Host may carry (api/host-check.ts); null: any Host is answered. */
   readonly allowedHosts: readonly string[] | null;
   readonly withCluster: boolean;

@@ -152,6 +152,7 @@ async function start(d: ApiThreadData): Promise<void> {
       limits: d.limits,
       logger,
       fastPath: d.fastPath,
+      http1Framing: d.http1Framing,
       ...(d.allowedHosts === null ? {} : { allowedHosts: d.allowedHosts }),
       // Read per new connection: a reload (a 'tls' message) takes effect for the next handshake.
       ...(tlsMaterial === null ? {} : { tls: { current: () => tlsMaterial as ClientTlsMaterial } }),

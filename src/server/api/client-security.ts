@@ -49,7 +49,11 @@ function socketOf(req: IncomingMessage | Http2ServerRequest): Socket | undefined
 
 export function clientSecurityOf(req: IncomingMessage | Http2ServerRequest): ClientSecurity {
   const sock = socketOf(req);
-  if (sock === undefined) return PLAINTEXT;
+  return sock === undefined ? PLAINTEXT : securityOfSocket(sock);
+}
+
+/** The ClientSecurity of a connection (framing.ts reads requests without node:http: the same object). */
+export function securityOfSocket(sock: Socket): ClientSecurity {
   let s = cache.get(sock);
   if (s === undefined) {
     s = sock instanceof TLSSocket ? describe(sock) : { ...PLAINTEXT, remote: sock.remoteAddress ?? '' };

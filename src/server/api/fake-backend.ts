@@ -48,6 +48,11 @@ export interface FakeBackendOptions {
   /** Delay before each operation answers (honours the abort signal). */
   readonly delayMs?: number;
   readonly watch?: Partial<WatchLimits>;
+  /**
+   * Has getQuick, like the node's client API thread (api-thread/remote.ts): Gets that getNow cannot
+   * answer then take the fast path's quick route (and framing.ts's) instead of get() with a signal.
+   */
+  readonly getQuick?: boolean;
 }
 
 type Answer = PutResult | DeleteResult | CasResult | TxnResult | TtlGrantResult | TtlRevokeResult;
@@ -84,8 +89,18 @@ export class FakeBackend implements KvBackend {
   readonly ttls = new Map<number, number>();
   readonly #ttlKeys = new Map<string, number>();
   readonly #sessions = new Map<string, { seq: number; answer: Answer }>();
+  /** Like the node's (RemoteBackend.getQuick): get() bounded by the deadline, without an abort signal; only with the option. */
+  readonly getQuick?: (req: GetRequest, timeoutMs: number) => Promise<GetResult>;
 
   constructor(opts: FakeBackendOptions = {}) {
+    if (opts.getQuick === true)
+      this.getQuick = (req, timeoutMs) =>
+        withDeadline(
+          this.get(req, new AbortController().signal),
+          timeoutMs,
+          undefined,
+          () => new DeadlineExceededError(timeoutMs),
+        );
     this.id = opts.id ?? 'n1';
     this.followerOf = opts.followerOf;
     this.delayMs = opts.delayMs ?? 0;

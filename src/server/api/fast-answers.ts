@@ -29,16 +29,17 @@ export function putJson(p: PutResult): string {
   return `{"index":"${p.index}","revision":"${p.revision}"}`;
 }
 
-/** writeJson's answer, for framing.ts (`json` is ASCII: putJson's digits). */
+/** writeJson's answer, for framing.ts: its UTF-8 bytes as a latin1 string (the same string when `json` is ASCII). */
 export function jsonAnswer(json: string): RawAnswer {
+  const bytes = Buffer.byteLength(json, 'utf8');
   return {
     status: 200,
     reason: 'OK',
     headers: [
       ['content-type', 'application/json'],
-      ['content-length', String(json.length)],
+      ['content-length', String(bytes)],
     ],
-    body: json,
+    body: bytes === json.length ? json : Buffer.from(json, 'utf8').toString('latin1'),
   };
 }
 

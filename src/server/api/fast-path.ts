@@ -23,12 +23,13 @@ import {
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { GetRequestSchema, PutRequestSchema } from '../../gen/leasekv/v1/kv_pb.ts';
-import type { Consistency, PutRequest } from '../backend.ts';
+import type { PutRequest } from '../backend.ts';
 import { CONN_SHARE, type ApiCore, type ConnShare } from './core.ts';
 import { findDuplicateKey, JsonBodyError, scanJsonBody, utf8Text } from './json-guard.ts';
-import { isWellFormed, toGet, toPut } from './validate.ts';
+import { toGet } from './validate.ts';
+import { isPlainObject, plainGet, plainPut, type Framable, type PlainGet } from './fast-shapes.ts';
 import { callerOfRequest } from './authz.ts';
-import { allowKey, type Identity } from '../auth/gate.ts';
+import { allowKey, type Connection, type Identity } from '../auth/gate.ts';
 import { CLIENT_SECURITY, clientSecurityOf } from './client-security.ts';
 import { clampTimeoutHeaders } from './timeout-header.ts';
 import type { UnsentAnswers } from './unsent-answers.ts';
@@ -172,32 +173,73 @@ export class FastPath {
   }
 
   /**
-   * For framing.ts: the Put of a body the fast path would serve as plain, checked; undefined, with
-   * nothing done, for any body it would not (node:http and #answer then take the request and
-   * answer it, error or not). Only while auth is off (then every caller is null, as #answer finds).
+   * For framing.ts: the Put or Get of a body the fast path would serve as plain, checked (valid
+   * key, value and session), with nothing done; undefined for any other body, or when the backend
+   * could not answer it without a deadline timer of ours (then node:http and #answer take the
+   * request and answer it, error or not). Auth is not looked at here: answerRaw does it, as #answer.
    */
-  plainPut(body: Buffer): PutRequest | undefined {
-    const auth = this.core.auth;
-    if ((auth !== undefined && !auth.isOff()) || this.core.backend.putQuick === undefined) return undefined;
+  frameable(path: string, body: Buffer): Framable | undefined {
+    const backend = this.core.backend;
+    const isGet = path === GET_PATH;
+    // A Get without getQuick would need #get's abort signal and timer when getNow cannot answer.
+    if (isGet ? backend.getQuick === undefined : backend.putQuick === undefined) return undefined;
     try {
       const keys = scanJsonBody(body, this.core.limits.maxJsonDepth);
       const parsed: unknown = JSON.parse(utf8Text(body));
       if (!isPlainObject(parsed) || Object.keys(parsed).length !== keys) return undefined;
-      return this.#putRequest(parsed, null);
+      if (!isGet) {
+        const put = this.#putRequest(parsed, null);
+        return put === undefined ? undefined : { kind: 'put', r: put };
+      }
+      const g = plainGet(parsed);
+      if (g === undefined || g.key === undefined) return undefined;
+      return { kind: 'get', r: toGet({ key: g.key, consistency: g.consistency }, this.core.limits) };
     } catch {
       return undefined;
     }
   }
 
-  /** For framing.ts: a plainPut() answered as #putQuick would (no timeout header: the node's deadline); `reply` gets it once. */
-  putRaw(r: PutRequest, conn: ConnShare, reply: (a: RawAnswer) => void): void {
-    const backend = this.core.backend;
-    this.served++;
+  /**
+   * For framing.ts: a frameable() request answered as #answer would for the same request with no
+   * timeout header (the node's deadline): the caller from the same gate (auth off: null) and the
+   * same key check, then getNow, getQuick or putQuick. `reply` gets the answer once, possibly before
+   * this returns (an error of the gate, or a read getNow answers).
+   */
+  answerRaw(
+    f: Framable,
+    authorization: string | undefined,
+    caller: Connection,
+    conn: ConnShare,
+    reply: (a: RawAnswer) => void,
+  ): void {
     this.framed++;
+    try {
+      const auth = this.core.auth;
+      const id = auth === undefined ? null : auth.identify(authorization, caller);
+      allowKey(id, f.r.key, f.kind === 'put');
+    } catch (err) {
+      return reply(errorAnswer(err));
+    }
+    const backend = this.core.backend;
+    const deadlineMs = this.core.limits.requestDeadlineMs;
+    this.served++;
+    if (f.kind === 'put') {
+      const r = f.r;
+      this.core
+        .callQuick(() => backend.putQuick!(r, deadlineMs), conn)
+        .then(
+          (p) => reply(jsonAnswer(putJson(p))),
+          (err: unknown) => reply(errorAnswer(err)),
+        );
+      return;
+    }
+    const r = f.r;
+    const now = backend.getNow?.(r) ?? null;
+    if (now !== null) return reply(jsonAnswer(getJson(now)));
     this.core
-      .callQuick(() => backend.putQuick!(r, this.core.limits.requestDeadlineMs), conn)
+      .callQuick(() => backend.getQuick!(r, deadlineMs), conn)
       .then(
-        (p) => reply(jsonAnswer(putJson(p))),
+        (g) => reply(jsonAnswer(getJson(g))),
         (err: unknown) => reply(errorAnswer(err)),
       );
   }
@@ -293,22 +335,8 @@ export class FastPath {
 
   /** A Put body of exactly the plain shape, checked (throws ConnectError), or undefined (then Connect answers it). */
   #putRequest(body: unknown, id: Identity | null): PutRequest | undefined {
-    if (!isPlainObject(body)) return undefined;
-    let key = '';
-    let value = '';
-    let clientId = '';
-    let seq = 0;
-    for (const k in body) {
-      const v = body[k];
-      if (k === 'key' && typeof v === 'string' && isWellFormed(v)) key = v;
-      else if (k === 'value' && typeof v === 'string' && isWellFormed(v)) value = v;
-      else if (k === 'clientId' && typeof v === 'string' && isWellFormed(v)) clientId = v;
-      else if (k === 'seq' && typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) seq = v;
-      else if (k === 'seq' && typeof v === 'string' && /^(0|[1-9]\d{0,14})$/.test(v)) seq = Number(v);
-      else return undefined;
-    }
-    const r = toPut({ key, value, clientId, seq }, this.core.limits);
-    allowKey(id, r.key, true);
+    const r = plainPut(body, this.core.limits);
+    if (r !== undefined) allowKey(id, r.key, true);
     return r;
   }
 
@@ -353,28 +381,4 @@ export class FastPath {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch(() => res.destroy());
   }
-}
-
-interface PlainGet {
-  readonly key: string | undefined;
-  readonly consistency: Consistency;
-}
-
-/** A Get body of exactly the plain shape, or undefined (then Connect answers it). */
-function plainGet(body: unknown): PlainGet | undefined {
-  if (!isPlainObject(body)) return undefined;
-  let key: string | undefined;
-  let consistency: Consistency = 'linearizable';
-  for (const k in body) {
-    const v = body[k];
-    if (k === 'key' && typeof v === 'string' && isWellFormed(v)) key = v;
-    else if (k === 'consistency' && v === 'STALE') consistency = 'stale';
-    else if (k === 'consistency' && v === 'LINEARIZABLE') consistency = 'linearizable';
-    else return undefined;
-  }
-  return { key, consistency };
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

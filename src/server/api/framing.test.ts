@@ -1,115 +1,17 @@
 // framing.ts must answer byte-for-byte like node:http: the same request streams (hostile ones,
 // pipelined, split anywhere, half-closed; hand-written and generated) go to a server with the
-// framing on and one with it off, and everything each sends back — status lines, headers (Date
-// aside), bodies, and whether it closes — must be equal. A framing that answered nothing would pass
-// that, so the plain cases also check that the framing did answer them.
+// framing on and one with it off (test-framing.ts), and everything each sends back — status lines,
+// headers (Date aside), bodies, and whether it closes — must be equal. A framing that answered
+// nothing would pass that, so the plain cases also check that the framing did answer them. Gets:
+// framing-get.test.ts; auth on: framing-auth.test.ts.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { ApiServer } from './server.ts';
-import { fakeServer } from './test-util.ts';
 import { MAX_FRAMED_HEAD_BYTES } from './framing.ts';
-import type { FakeBackendOptions } from './fake-backend.ts';
-import type { ApiLimits } from './limits.ts';
-import { startApiServer } from './server.ts';
-import { FakeBackend } from './fake-backend.ts';
-import { AuthTable } from '../../kv/auth.ts';
-import { AuthGate } from '../auth/gate.ts';
+import { cases, get, GET_A, P, Pair, PLAIN, put, type Case } from './test-framing.ts';
 
-/** How long a connection must stay silent before what it sent is taken as all of it. */
-const QUIET_MS = 400;
-const P = '/leasekv.v1.KV/Put';
-
-interface Stream {
-  readonly chunks: readonly string[];
-  /** Pause between chunks (ms). */
-  readonly gapMs?: number;
-  /** Each chunk after the first is sent once as many answers have begun as chunks were sent (else after gapMs). */
-  readonly stepwise?: boolean;
-  /** Half-close (FIN) after the last chunk. */
-  readonly fin?: boolean;
-  /**
-   * A request handed to node:http behind framed ones starts once their answers are written, where
-   * node:http starts a pipelined request at once: a read behind a write then sees the write (both
-   * are answers a linearizable store may give). Such streams compare with revisions blanked.
-   */
-  readonly concurrent?: boolean;
-}
-
-/** Everything the server sent on one connection fed `s`, with the Date header's value blanked, and whether it closed. */
-function exchange(port: number, s: Stream): Promise<string> {
-  return new Promise((resolve) => {
-    const sock: Socket = connect(port, '127.0.0.1');
-    let got = '';
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (how: string): void => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(got.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n') + how);
-    };
-    const quiet = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish('\n[open]'), QUIET_MS);
-    };
-    sock.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-      quiet();
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => finish('\n[closed]'));
-    sock.on('connect', () => {
-      void (async () => {
-        for (const [i, c] of s.chunks.entries()) {
-          if (i > 0 && s.gapMs !== undefined) await new Promise((r) => setTimeout(r, s.gapMs));
-          // Bounded by the test's own timeout; answers come within milliseconds on a quiet machine.
-          while (s.stepwise === true && got.split('HTTP/1.1 ').length - 1 < i && !sock.destroyed)
-            await new Promise((r) => setTimeout(r, 5));
-          if (sock.destroyed) return;
-          sock.write(c, 'latin1');
-        }
-        if (s.fin === true) sock.end();
-        quiet();
-      })();
-    });
-  });
-}
-
-function put(body: string, extra = '', head = `POST ${P} HTTP/1.1`): string {
-  return `${head}\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}Connection: keep-alive\r\n\r\n${body}`;
-}
-const PLAIN = put('{"key":"a","value":"x"}');
-
-/** A pair of servers, framing on and off, over fake backends that start the same. */
-class Pair {
-  on!: { server: ApiServer; port: number };
-  off!: { server: ApiServer; port: number };
-  constructor(
-    private readonly backend: FakeBackendOptions = {},
-    private readonly limits: Partial<ApiLimits> = {},
-  ) {}
-  async start(): Promise<void> {
-    const common = { backend: this.backend, limits: this.limits, allowedHosts: ['ok.example'] };
-    this.on = await fakeServer({ ...common, http1Framing: true });
-    this.off = await fakeServer({ ...common, http1Framing: false });
-  }
-  async close(): Promise<void> {
-    await Promise.all([this.on.server.close(), this.off.server.close()]);
-  }
-  /** Sends `s` to both; asserts equal answers; returns the answers and how many requests the framing took. */
-  async same(name: string, s: Stream): Promise<{ text: string; framed: number }> {
-    const before = this.on.server.fastPath?.framed ?? 0;
-    const blank = (t: string): string =>
-      s.concurrent === true ? t.replace(/"(index|revision|modRevision|version)":"\d+"/g, '"$1":"-"') : t;
-    const [on, off] = await Promise.all([exchange(this.on.port, s), exchange(this.off.port, s)]);
-    const [a, b] = [blank(on), blank(off)];
-    assert.equal(a, b, `${name}: framing on and off answered differently`);
-    assert.equal(this.off.server.fastPath?.framed, 0);
-    return { text: a, framed: (this.on.server.fastPath?.framed ?? 0) - before };
-  }
-}
-
-const HAND: readonly (readonly [string, Stream, number?])[] = [
+const HAND: readonly Case[] = [
   // [name, stream, requests the framing must take (checked when given)]
   ['plain put', { chunks: [PLAIN] }, 1],
   ['no Connection header', { chunks: [put('{"key":"a","value":"y"}').replace('Connection: keep-alive\r\n', '')] }, 1],
@@ -175,7 +77,7 @@ const HAND: readonly (readonly [string, Stream, number?])[] = [
   ['duplicate key', { chunks: [put('{"key":"a","value":"x","key":"b"}')] }],
   ['non-ASCII value', { chunks: [put(JSON.stringify({ key: 'é', value: '☃\u2028' }))] }],
   ['lone surrogate (escaped)', { chunks: [put('{"key":"a","value":"\\ud800"}')] }],
-  ['invalid UTF-8', { chunks: [put('{"key":"a","value":"\u00ff\u00fe"}')] }],
+  ['invalid UTF-8', { chunks: [put('{"key":"a","value":"ab"}').replace('"ab"', '"\u00ff\u00fe"')] }],
   ['h2c preface', { chunks: ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'] }],
   ['garbage', { chunks: ['\u0016\u0003\u0001hello\r\n\r\n'] }],
   ['twenty pipelined', { chunks: [PLAIN.repeat(20)] }, 0],
@@ -189,15 +91,11 @@ describe('HTTP/1.1 framing answers like node:http', () => {
   before(() => pair.start());
   after(() => pair.close());
 
-  for (const [name, stream, framed] of HAND) {
-    test(name, async () => {
-      const r = await pair.same(name, stream);
-      if (framed !== undefined) assert.equal(r.framed, framed, `${name}: the framing took ${r.framed} requests`);
-    });
-  }
+  cases(pair, HAND);
 
   test('generated request streams, split anywhere', async () => {
     const key = fc.string({ minLength: 0, maxLength: 20 });
+    const consistency = fc.constantFrom(undefined, 'LINEARIZABLE', 'STALE', 'SERIALIZABLE', 'READ_MODE_LEASE');
     const request = fc.oneof(
       {
         weight: 4,
@@ -213,6 +111,15 @@ describe('HTTP/1.1 framing answers like node:http', () => {
       fc
         .tuple(fc.nat(PLAIN.length - 1), fc.string({ minLength: 1, maxLength: 3 }))
         .map(([at, s]) => PLAIN.slice(0, at) + s + PLAIN.slice(at + 1)),
+      {
+        weight: 3,
+        arbitrary: fc
+          .record({ k: fc.oneof(key, fc.string({ unit: 'binary', maxLength: 6 })), c: consistency })
+          .map(({ k, c }) => get(JSON.stringify(c === undefined ? { key: k } : { key: k, consistency: c }))),
+      },
+      fc
+        .tuple(fc.nat(GET_A.length - 1), fc.string({ minLength: 1, maxLength: 3 }))
+        .map(([at, s]) => GET_A.slice(0, at) + s + GET_A.slice(at + 1)),
     );
     await fc.assert(
       fc.asyncProperty(
@@ -275,7 +182,8 @@ describe('HTTP/1.1 framing: an idle framed connection', () => {
       const before = pair.on.server.fastPath?.framed ?? 0;
       const [on, off] = await Promise.all([idleAfter(pair.on.port, 15), idleAfter(pair.off.port, 15)]);
       assert.equal((pair.on.server.fastPath?.framed ?? 0) - before, 15);
-      for (const ms of [on, off]) assert.ok(ms > 800 && ms < 2500, `closed ${ms.toFixed(0)} ms after the last answer`);
+      // Not before the timeout; the upper bound is only the 5 s guard's (a loaded CI machine runs late).
+      for (const ms of [on, off]) assert.ok(ms > 800 && ms < 4500, `closed ${ms.toFixed(0)} ms after the last answer`);
       // One timeout listener per connection, not one per request.
       assert.deepEqual(
         warnings.filter((w) => w.name === 'MaxListenersExceededWarning'),
@@ -285,27 +193,4 @@ describe('HTTP/1.1 framing: an idle framed connection', () => {
       process.off('warning', onWarning);
     }
   });
-});
-
-test('with an auth gate, a Put is framed only while auth is off', async () => {
-  const table = new AuthTable();
-  const auth = new AuthGate({
-    table: () => table,
-    required: false,
-    tokenTtlMs: 1000,
-    authAttemptsPerSec: 20,
-    authAttemptsPerSourcePerSec: 5,
-  });
-  const server = await startApiServer({ host: '127.0.0.1', port: 0, backend: new FakeBackend(), auth });
-  try {
-    const off = await exchange(server.port, { chunks: [PLAIN] });
-    assert.match(off, /^HTTP\/1\.1 200 OK/);
-    assert.equal(server.fastPath?.framed, 1);
-    table.apply({ kind: 'enable', root: { salt: 'c2FsdA==', hash: 'aGFzaA==' }, signingKey: 'a2V5' });
-    const on = await exchange(server.port, { chunks: [PLAIN] });
-    assert.match(on, /^HTTP\/1\.1 401 Unauthorized/);
-    assert.equal(server.fastPath?.framed, 1, 'not framed once auth is on');
-  } finally {
-    await server.close();
-  }
 });

@@ -1,25 +1,30 @@
-// A strict HTTP/1.1 framing for the hottest request, a plain JSON Put (session 13, issue 16). On
-// the leader's client API thread node:http's own work — llhttp's callbacks into JavaScript, the
-// IncomingMessage and ServerResponse streams, header objects, the answer's writev — was about two
-// thirds of the thread's CPU per write (docs/benchmarks.md, "Write path, session 13").
+// A strict HTTP/1.1 framing for the hottest requests, plain JSON Puts and Gets (sessions 13–14,
+// issue 16). On the leader's client API thread node:http's own work — llhttp's callbacks into
+// JavaScript, the IncomingMessage and ServerResponse streams, header objects, the answer's writev —
+// was about two thirds of the thread's CPU per write (docs/benchmarks.md, "Write path, session 13").
 //
 // A plaintext HTTP/1.1 connection is read here first. A request is answered here only when it is
-// recognised in full: the exact request line `POST /leasekv.v1.KV/Put HTTP/1.1`, no header but
-// Host, Content-Type `application/json`, Content-Length and `Connection: keep-alive` (each at most
-// once, in the form `name: value` with printable ASCII values), a whole body already received, a
-// Host this node answers to, nothing refused by admission or the unsent-answers bound, and a body
-// the fast path takes as a plain Put (FastPath.plainPut: only while auth is off). At the first byte of anything else — any
+// recognised in full: the exact request line `POST /leasekv.v1.KV/Put HTTP/1.1` or `… /Get …`, no
+// header but Host, Content-Type `application/json`, Content-Length, `Connection: keep-alive` and
+// Authorization (each at most once, in the form `name: value` with printable ASCII values and no
+// space at either end — then the value is node:http's), a whole body already received, a Host this
+// node answers to, nothing refused by admission or the unsent-answers bound, and a body the fast
+// path takes as a plain Put or Get (FastPath.frameable). The caller is then identified by the same
+// gate call as node:http's path makes (AuthGate.identify with the header's value and the
+// connection's ClientSecurity), so auth on or off, a token good, bad, expired or missing, a role
+// without the permission, are answered alike. At the first byte of anything else — any
 // other method, path, version or header, chunked bodies, Expect, Upgrade, a partial request, an
 // over-long head — the connection is handed to node:http with every byte not yet answered, once
 // the answers owed have been written, and stays there: node:http then answers exactly as it
 // always did. The answers written here are node:http's own bytes for the same request (the same
 // headers in the same order, Date and Keep-Alive included); framing.test.ts checks that against
-// node:http on a corpus of request streams.
+// node:http on a corpus of request streams. --http1-framing off (config.ts) turns it off.
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnShare } from './core.ts';
 import type { ApiCore } from './core.ts';
-import type { FastPath } from './fast-path.ts';
+import { GET_PATH, PUT_PATH, type FastPath } from './fast-path.ts';
+import { securityOfSocket } from './client-security.ts';
 import type { RawAnswer } from './fast-answers.ts';
 import type { HostCheck } from './host-check.ts';
 import type { ReadTurns } from './read-turns.ts';
@@ -38,7 +43,8 @@ const PORT_HEAD = PORT_HEADERS.map(([k, v]) => `${k}: ${v}\r\n`).join('');
 /** A head longer than this is not looked at here (node:http takes it, with its own limits). */
 export const MAX_FRAMED_HEAD_BYTES = 1024;
 
-const REQUEST_LINE = 'POST /leasekv.v1.KV/Put HTTP/1.1';
+const PUT_LINE = `POST ${PUT_PATH} HTTP/1.1`;
+const GET_LINE = `POST ${GET_PATH} HTTP/1.1`;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
 /** A header value as taken here: printable ASCII, no leading or trailing space (node:http trims; not taken). */
@@ -146,9 +152,11 @@ class Framed {
     const end = buf.indexOf(HEAD_END);
     if (end < 0 || end > MAX_FRAMED_HEAD_BYTES) return false;
     const lines = buf.toString('latin1', 0, end).split('\r\n');
-    if (lines[0] !== REQUEST_LINE) return false;
+    const path = lines[0] === PUT_LINE ? PUT_PATH : lines[0] === GET_LINE ? GET_PATH : undefined;
+    if (path === undefined) return false;
     let host: string | undefined;
     let length: number | undefined;
+    let authorization: string | undefined;
     let type = false;
     let keepAlive = false;
     for (let i = 1; i < lines.length; i++) {
@@ -162,6 +170,7 @@ class Framed {
       else if (name === 'content-length' && length === undefined && LENGTH_RE.test(value)) length = Number(value);
       else if (name === 'content-type' && !type && value === 'application/json') type = true;
       else if (name === 'connection' && !keepAlive && value.toLowerCase() === 'keep-alive') keepAlive = true;
+      else if (name === 'authorization' && authorization === undefined) authorization = value;
       else return false;
     }
     const o = this.opts;
@@ -169,15 +178,15 @@ class Framed {
     if (length > o.core.limits.maxRequestBytes || buf.length !== end + 4 + length) return false;
     if (o.hosts !== undefined && !o.hosts.allows(host)) return false;
     if (o.unsent.refuses(this.#share.source) || o.core.admission.refusal(this.#share) !== null) return false;
-    const put = o.fast.plainPut(buf.subarray(end + 4));
-    if (put === undefined) return false;
+    const f = o.fast.frameable(path, buf.subarray(end + 4));
+    if (f === undefined) return false;
     // Charged like every request node:http reads (read-turns.ts), before any work on it.
     o.turns.charge(this.#share.source);
     const slot = this.#slots.length;
     this.#slots.push(null);
     this.#pending++;
     this.#buf = EMPTY;
-    o.fast.putRaw(put, this.#share, (a) => this.#answered(slot, a));
+    o.fast.answerRaw(f, authorization, securityOfSocket(this.socket), this.#share, (a) => this.#answered(slot, a));
     return true;
   }
 
