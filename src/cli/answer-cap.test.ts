@@ -9,8 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { AnswerTooLargeError, LeasekvClient } from '../client/index.ts';
 import { leasekv } from './commands/cli-test-util.ts';
-import { post } from '../server/api/test-util.ts';
-import { startSoloNode, type SoloNode } from '../server/test-node.ts';
+import { post, type RawAnswer } from '../server/api/test-util.ts';
+import { NOT_LEADER_WAIT_MS, startSoloNode, type SoloNode } from '../server/test-node.ts';
 import { sleep } from '../testkit/wait.ts';
 
 const PROTO = fileURLToPath(new URL('../../proto/leasekv/v1/kv.proto', import.meta.url));
@@ -27,16 +27,27 @@ async function grpcRange(port: number, req: object): Promise<Record<string, unkn
   type Unary = (r: object, cb: (e: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
   const range = (client as unknown as Record<string, Unary>)['Range']!.bind(client);
   try {
-    for (let i = 0; ; i++) {
+    const until = performance.now() + NOT_LEADER_WAIT_MS;
+    for (;;) {
       try {
         return await new Promise((resolve, reject) => range(req, (e, res) => (e === null ? resolve(res) : reject(e))));
       } catch (e) {
-        if ((e as grpc.ServiceError).code !== grpc.status.FAILED_PRECONDITION || i >= 40) throw e;
+        if ((e as grpc.ServiceError).code !== grpc.status.FAILED_PRECONDITION || performance.now() > until) throw e;
         await sleep(50);
       }
     }
   } finally {
     client.close();
+  }
+}
+
+/** A POST to the KV service, retried (as grpcRange) while the node is briefly not leader. */
+async function postKv(port: number, method: string, body: object): Promise<RawAnswer> {
+  const until = performance.now() + NOT_LEADER_WAIT_MS;
+  for (;;) {
+    const r = await post(port, `/leasekv.v1.KV/${method}`, JSON.stringify(body));
+    if (r.status !== 400 || !/"failed_precondition"/.test(r.body) || performance.now() > until) return r;
+    await sleep(50);
   }
 }
 
@@ -61,7 +72,7 @@ describe('answer byte cap on a node', () => {
     assert.match(details, /start_key = the last key returned/);
     assert.match(details, /keys_only or count_only/);
     assert.deepEqual(e.metadata.get('leasekv-keys-that-fit'), ['6']);
-    const http = await post(node.port, '/leasekv.v1.KV/Range', JSON.stringify({ prefix: 'big/' }));
+    const http = await postKv(node.port, 'Range', { prefix: 'big/' });
     assert.equal(http.status, 429, http.body);
     assert.equal((JSON.parse(http.body) as { code: string }).code, 'resource_exhausted');
     assert.equal(http.headers['leasekv-keys-that-fit'], '6');
@@ -127,7 +138,7 @@ describe('answer byte cap on a node', () => {
     const txn = {
       success: [{ requestPut: { key: 'txn/marker', value: 'x' } }, { requestRange: { prefix: 'big/', limit: KEYS } }],
     };
-    const r = await post(node.port, '/leasekv.v1.KV/Txn', JSON.stringify(txn));
+    const r = await postKv(node.port, 'Txn', txn);
     assert.equal(r.status, 429, r.body);
     assert.match(r.body, /answer too large: the answer passed/);
     assert.notEqual((await node.call('Get', { key: 'txn/marker' }))['found'], true);

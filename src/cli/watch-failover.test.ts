@@ -104,7 +104,7 @@ test('watch across a leader kill: every write once, in order; txn events togethe
           '--endpoints',
           endpoints.join(','),
         ],
-        { timeout: 30_000 },
+        { timeout: 120_000 /* only a hang: tsx start-up under load */ },
         (err, stdout, stderr) =>
           resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
       );

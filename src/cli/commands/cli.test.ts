@@ -13,13 +13,15 @@ import { fakeServer } from '../../server/api/test-util.ts';
 import { cliEnv } from './cli-test-util.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
+/** Only a hang: a CLI run loads the sources through tsx, which took over 20 s at load 35 (a full run beside others). */
+const CLI_HANG_MS = 120_000;
 
 function leasekv(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: cliEnv(env), timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: cliEnv(env), timeout: CLI_HANG_MS }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -127,7 +129,7 @@ describe('leasekv client commands', () => {
         const child = execFile(
           process.execPath,
           [BIN, 'txn', '--endpoints', ep],
-          { env: cliEnv(), timeout: 20_000 },
+          { env: cliEnv(), timeout: CLI_HANG_MS },
           (err, stdout, stderr) => {
             resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
           },

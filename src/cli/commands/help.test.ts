@@ -11,9 +11,14 @@ const BIN = `${ROOT}bin/leasekv.mjs`;
 
 function node(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      args,
+      { cwd: ROOT, timeout: 120_000 /* only a hang: tsx start-up under load */ },
+      (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -60,10 +65,10 @@ test('serve, bench and sim suggest the nearest flag; usage errors exit 2', async
     node(['--import', 'tsx', 'src/bench/main.ts', '--nodse', '3']),
     node(['--import', 'tsx', 'src/sim/main.ts', '--seds', '3']),
   ]);
-  assert.equal(serve.code, 2);
+  assert.equal(serve.code, 2, serve.stderr);
   assert.match(serve.stderr, /unknown option '--peer'; did you mean --peers\?/);
-  assert.equal(bench.code, 2);
+  assert.equal(bench.code, 2, bench.stderr);
   assert.match(bench.stderr, /unknown option '--nodse'; did you mean --nodes\?/);
-  assert.equal(sim.code, 2);
+  assert.equal(sim.code, 2, sim.stderr);
   assert.match(sim.stderr, /unknown argument "--seds"; did you mean --seeds\?/);
 });

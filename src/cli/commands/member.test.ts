@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 
 function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000 /* only a hang: tsx start-up under load */,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -88,7 +88,7 @@ describe('refusals on a secure node: a clear error for the caller, one line in t
             'content-length': Buffer.byteLength(data),
             ...(o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }),
           },
-          timeout: 20_000,
+          timeout: 60_000, // only a hang: a loaded node may take seconds to hash a password
         },
         (res) => {
           const chunks: Buffer[] = [];
