@@ -7,14 +7,30 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { nextMember, portBlock, plan, serveArgs } from './up-plan.ts';
+import { nextMember, PEER_OFFSET, PROXY_OFFSET, portBlock, plan, serveArgs } from './up-plan.ts';
+import { freeBlock, releasePorts } from '../../testkit/wait.ts';
 import { writeIdentity } from '../../storage/identity.ts';
 import { proxyOffset } from '../supervisor.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/leasekv.mjs', import.meta.url));
 const FAKE = fileURLToPath(new URL('./up-fake-serve.ts', import.meta.url));
+/** Only a hang: `up` and its stand-in nodes each load the sources through tsx (over 30 s at load 35). */
+const UP_HANG_MS = 120_000;
+/**
+ * Every port `up` may open or check from --base-port here (control, 5 clients, 5 peers, the proxies of 5),
+ * reserved as the test kit reserves its ports: a fixed block (21000 + pid % 4000) could hold a port
+ * another test's node had bound — 'already in use', a failure that is not up's.
+ */
+const BLOCK = [
+  -1,
+  ...[0, 1, 2, 3, 4],
+  ...[0, 1, 2, 3, 4].map((i) => PEER_OFFSET + i),
+  ...Array.from({ length: 20 }, (_, i) => PROXY_OFFSET + i),
+];
+/** The block at the base port, and at base + 1000 (where a resumed folder is refused after up checked its ports). */
+const OFFSETS = [...BLOCK, ...BLOCK.map((o) => o + 1000)];
 /** Every `up` started here; killed (with its process group of nodes) if a test fails midway. */
 const started: ChildProcess[] = [];
 /** Where `up` records its clusters' TLS files for the CLI (not the user's own configuration folder). */
@@ -37,7 +53,7 @@ function up(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`timeout; output so far:\n${out}`));
-    }, 30_000);
+    }, UP_HANG_MS);
     const stop = async (): Promise<{ out: string; code: number | null }> => {
       child.kill('SIGTERM');
       const code = await exited;
@@ -60,13 +76,16 @@ function up(
 
 describe('leasekv up', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasekv-up-'));
+  let base = 0;
+  before(async () => {
+    base = await freeBlock(OFFSETS);
+  });
   after(() => {
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    releasePorts(OFFSETS.map((o) => base + o));
     rmSync(dir, { recursive: true, force: true });
     rmSync(CONFIG_HOME, { recursive: true, force: true });
   });
-  // Ports unlikely to collide with a running cluster or another test.
-  const base = 21000 + (process.pid % 4000);
 
   test('add-member picks the lowest unused id up to n5, inside the block; an id with a data dir is never reused', () => {
     const d = mkdtempSync(join(tmpdir(), 'leasekv-up-next-'));
