@@ -14,7 +14,8 @@ import { sleep } from '../testkit/wait.ts';
 holdClusterLock({ before, after });
 
 const BIN = fileURLToPath(new URL('../../bin/leasekv.mjs', import.meta.url));
-const TTL_MS = 1500;
+/** A's keep-alives (every TTL/3) must get through within it while B waits, on a loaded machine too. */
+const TTL_MS = 3000;
 
 test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow; leasekv lock runs a command', async (t) => {
   await withCluster(t, { name: 'lock' }, async (c) => {
@@ -29,12 +30,16 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
     );
     try {
       let tokenA = 0;
-      for (let i = 0; i < 200 && tokenA === 0; i++) {
+      let keyA = '';
+      for (let i = 0; i < 1200 && tokenA === 0; i++) {
         const r = await client.range('job/');
         tokenA = r.kvs[0]?.createRevision ?? 0;
+        keyA = r.kvs[0]?.key ?? '';
         if (tokenA === 0) await sleep(50);
       }
       assert.ok(tokenA > 0, 'the holder process took the lock');
+      // A contender's key is job/<its grant id, zero-padded> (client/recipes.ts).
+      const grantA = Number(keyA.slice('job/'.length));
       // Contender B waits.
       let acquiredAt = 0;
       const b = lock(client, 'job', { ttlMs: TTL_MS }).then((h) => {
@@ -43,16 +48,22 @@ test('mutex: a killed holder is replaced only after its TTL; fencing tokens grow
       });
       await sleep(TTL_MS * 2);
       assert.equal(acquiredAt, 0, 'exclusion: B waits while A is alive and keeps its grant alive');
+      // One more keep-alive of A's grant, sent by this test just before the kill: the grant cannot end
+      // before TTL after its send (the leader restarts the countdown when it gets it, no earlier).
+      // A bound that load cannot break — A's own last keep-alive may be seconds older on a loaded
+      // machine, so 'TTL/2 after the kill' was not one.
+      const keptAt = performance.now();
+      await client.ttlKeepAlive(grantA);
       process.kill(-(holder.pid as number), 'SIGKILL');
-      const killedAt = performance.now();
       const held = await b;
-      const waitedMs = Math.round(acquiredAt - killedAt);
+      const waitedMs = Math.round(acquiredAt - keptAt);
       t.diagnostic(
-        `B got the lock ${waitedMs} ms after A was killed (TTL ${TTL_MS} ms); tokens ${tokenA} → ${held.fencingToken}`,
+        `B got the lock ${waitedMs} ms after A's grant was last kept alive (TTL ${TTL_MS} ms); tokens ${tokenA} → ${held.fencingToken}`,
       );
-      // A's last keep-alive was at most TTL/3 (+ a round trip) before the kill; its grant cannot end
-      // before TTL after that, so B cannot hold the lock within TTL/2 of the kill.
-      assert.ok(waitedMs >= TTL_MS / 2, `B acquired ${waitedMs} ms after the kill: before A's grant could have ended`);
+      assert.ok(
+        waitedMs >= TTL_MS,
+        `B acquired ${waitedMs} ms after A's grant was kept alive: before the grant could have ended`,
+      );
       assert.ok(held.fencingToken > tokenA, 'the fencing token grows');
       await held.unlock();
 

@@ -348,9 +348,10 @@ export class ProcessCluster {
 
   /**
    * Waits until exactly one of `among` (default: the running nodes) says LEADER and every one of
-   * them names it as leader. Returns its id.
+   * them names it as leader. Returns its id. The default bound only catches a cluster that cannot
+   * elect: a first start of three tsx-run nodes took over 60 s at load 40-48 (session 14).
    */
-  async waitForLeader(timeoutMs = 60_000, among?: readonly string[]): Promise<string> {
+  async waitForLeader(timeoutMs = 120_000, among?: readonly string[]): Promise<string> {
     const ids = among ?? this.liveIds();
     return waitForOneLeader(new Map(ids.map((id) => [id, this.endpoint(id)])), timeoutMs, () => this.crashed());
   }
