@@ -25,7 +25,7 @@ async function withFaultInFlight(run: () => Promise<Attempt[]>, fault: () => Pro
 }
 
 async function currentLeader(c: Cluster): Promise<string> {
-  return c.waitForLeader(30_000, c.liveIds());
+  return c.waitForLeader(120_000, c.liveIds());
 }
 
 test('session CAS increments across kill -9 and SIGSTOP of leaders: each applied exactly once', async (t) => {

@@ -8,6 +8,9 @@ import { sleep } from '../../testkit/wait.ts';
 
 holdClusterLock({ before, after });
 
+/** A node started here must load through tsx before it can refuse (or be refused): 5-30 s on a loaded machine. */
+const START_EXIT_MS = 120_000;
+
 /** How long the empty n4, n5 are watched for a leader (several election timeouts). */
 const WATCH_MS = 3000;
 
@@ -24,7 +27,7 @@ test('the lost-write scenario: n1 restarted with a 5-member --peers beside empty
     c.startNode('n1', { peers: five, expectExit: true });
     c.startNode('n4', { peers: five, expectExit: true });
     c.startNode('n5', { peers: five, expectExit: true });
-    const n1 = await c.waitExit('n1', 20_000);
+    const n1 = await c.waitExit('n1', START_EXIT_MS);
     assert.ok(n1 !== null, 'n1 must refuse to start, not run');
     assert.equal(n1.code, 2, n1.log);
     assert.match(n1.log, /refusing to start: .*member n1 of cluster [0-9a-f]{32} with members n1, n2, n3/);
@@ -52,12 +55,12 @@ test('the lost-write scenario: n1 restarted with a 5-member --peers beside empty
     c.startNode('n2');
     c.startNode('n3');
     for (const id of ['n4', 'n5']) {
-      const exit = await c.waitExit(id, 20_000);
+      const exit = await c.waitExit(id, START_EXIT_MS);
       assert.ok(exit !== null, `${id} must stop once the real members refuse it`);
       assert.match(exit.log, /refusing to run: node n[23] refused this member: cluster id mismatch/);
     }
     c.startNode('n1');
-    const leader = await c.waitForLeader(30_000, ['n1', 'n2', 'n3']);
+    const leader = await c.waitForLeader(120_000, ['n1', 'n2', 'n3']);
     const got = await call(c.endpoint(leader), 'Get', { key: 'k' }, 3000);
     assert.ok(got.kind === 'ok' && got.body['value'] === 'v2', `the acknowledged v2 must survive: ${showResult(got)}`);
   });
@@ -71,7 +74,7 @@ test('a member whose data dir was wiped is refused by its peers and stops; the c
     c.wipe(victim);
     // The old, documented recovery ("wipe and rejoin under the same id") must now be refused.
     c.startNode(victim, { peers: [...c.ids], expectExit: true });
-    const exit = await c.waitExit(victim, 20_000);
+    const exit = await c.waitExit(victim, START_EXIT_MS);
     assert.ok(exit !== null, `${victim} with a wiped data dir must not run`);
     assert.equal(exit.code, 2, exit.log);
     assert.match(

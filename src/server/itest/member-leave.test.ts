@@ -33,7 +33,7 @@ test('MemberRemove of the leader, sent to the leader, answers ok (not a timeout)
     }
     assert.ok(removed.kind === 'ok', `MemberRemove of the leader n4: ${showResult(removed)}`);
     // Having handed over, it stops by itself (removal.ts) with its own exit code, saying why.
-    const exit = await c.waitExit('n4', 20_000);
+    const exit = await c.waitExit('n4', 120_000);
     assert.ok(exit !== null, 'the removed leader n4 must exit by itself');
     assert.equal(exit.code, EXIT_MEMBER_REMOVED, exit.log);
     assert.match(

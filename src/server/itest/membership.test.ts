@@ -73,7 +73,7 @@ test('replace a member whose host died (kill -9, data dir gone) by a new member 
       await c.waitMembers(roles(alive.map((id) => [id, 'voter'])), alive);
       // The old id can never come back, even with a fresh data dir and --join.
       c.startNode(dead, { join: alive, expectExit: true });
-      const exit = await c.waitExit(dead, 20_000);
+      const exit = await c.waitExit(dead, 120_000);
       assert.ok(
         exit !== null && exit.code === 2,
         `the removed ${dead} must refuse to start: ${exit?.log ?? 'still running'}`,

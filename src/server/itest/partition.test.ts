@@ -63,7 +63,7 @@ test('isolated leader serves no stale linearizable read; majority elects; heal c
       `old leader ${old}: ${probes.length} reads during the partition, ${served.length} served (last sent ${lastServed} after isolation); new write acknowledged ${Math.round(ackedAt - isolatedAt)} ms after isolation`,
     );
 
-    const fresh = await c.waitForLeader(30_000, majority);
+    const fresh = await c.waitForLeader(120_000, majority);
     assert.notEqual(fresh, old);
     await waitFor(`${old} to step down while isolated`, 10_000, async () => {
       const st = await c.status(old);
@@ -75,7 +75,7 @@ test('isolated leader serves no stale linearizable read; majority elects; heal c
       const r = await call(c.endpoint(old), 'Get', { key: 'x', consistency: 'STALE' }, 1000);
       return r.kind === 'ok' && r.body['value'] === 'new' ? true : undefined;
     });
-    const leader = await c.waitForLeader(30_000);
+    const leader = await c.waitForLeader();
 
     c.setDelayMs(30);
     const slow = new LeaderClient(new Map(c.ids.map((id) => [id, c.endpoint(id)])), 5000);

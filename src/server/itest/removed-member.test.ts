@@ -11,7 +11,7 @@ import { EXIT_MEMBER_REMOVED } from '../removal.ts';
 holdClusterLock({ before, after });
 
 async function assertExitsRemoved(c: Cluster, id: string): Promise<void> {
-  const exit = await c.waitExit(id, 30_000);
+  const exit = await c.waitExit(id, 120_000);
   assert.ok(exit !== null, `${id} must exit once it learns it was removed; it still runs:\n${c.diagnostics()}`);
   assert.equal(exit.code, EXIT_MEMBER_REMOVED, exit.log);
   assert.match(exit.log, new RegExp(`this member \\(${id}\\) has been permanently removed from cluster [0-9a-f]{32}`));
@@ -19,7 +19,7 @@ async function assertExitsRemoved(c: Cluster, id: string): Promise<void> {
 }
 
 async function survivorsServe(c: Cluster, alive: readonly string[]): Promise<void> {
-  const leader = await c.waitForLeader(20_000, alive);
+  const leader = await c.waitForLeader(120_000, alive);
   const got = await call(c.endpoint(leader), 'Get', { key: 'before' }, 3000);
   assert.ok(got.kind === 'ok' && got.body['value'] === '1', showResult(got));
 }
