@@ -217,7 +217,11 @@ async function serve(dir: string, op: Op): Promise<void> {
     });
   const getNow = (): GetResult => GOT;
   const get = (): Promise<GetResult> => Promise.resolve(GOT);
-  const backend = { putQuick, put: putQuick, getNow, get } as unknown as Parameters<
+  // A checkout whose API thread packs plain Puts (put-pack.ts) hands them over as encoded commands.
+  const putCommand = (_cmd: Uint8Array, _timeoutMs: number, done: (err: unknown, r: unknown) => void): void => {
+    if (waiting.push(() => done(null, { index: ++revision, revision })) === 1) setImmediate(answerAll);
+  };
+  const backend = { putQuick, put: putQuick, putCommand, getNow, get } as unknown as Parameters<
     typeof host.startApiThread
   >[0]['backend'];
   let leaseView: SharedArrayBuffer | undefined;

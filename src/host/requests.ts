@@ -16,12 +16,12 @@ export abstract class HostNode extends HostSnapshots {
    * Proposes a command; `cb` is called once: with the state machine's result when the entry at its
    * index is applied, or with an error (not leader; another entry took the index; outcome unknown).
    * A command with a session is applied at most once however often it is retried (src/kv/sessions.ts).
+   * `cmd` may be the command's encoding (encodeCommand's bytes, e.g. a Put the server's client API
+   * thread encoded), proposed as it is: the node's entry then holds those bytes.
    */
-  proposeCommand(cmd: Command, cb: Proposed): void {
-    // MUTANT session-dedupe-off: the session is dropped, so a retried write is applied again.
-    const c = this.hc.mutant === 'session-dedupe-off' && cmd.session !== undefined ? withoutSession(cmd) : cmd;
+  proposeCommand(cmd: Command | Uint8Array, cb: Proposed): void {
     if (this.stopped) return cb(this.unavailable('node is stopping'), null);
-    const res = this.core.propose(encodeCommand(c), this.now());
+    const res = this.core.propose(cmd instanceof Uint8Array ? cmd : this.#encode(cmd), this.now());
     if (!res.ok) return cb(this.notLeader(res.leaderHint), null);
     this.proposals.add(res.index, {
       term: res.term,
@@ -29,6 +29,12 @@ export abstract class HostNode extends HostSnapshots {
       reject: (err) => cb(err, null),
     });
     this.schedule();
+  }
+
+  #encode(cmd: Command): Uint8Array {
+    // MUTANT session-dedupe-off: the session is dropped, so a retried write is applied again.
+    const c = this.hc.mutant === 'session-dedupe-off' && cmd.session !== undefined ? withoutSession(cmd) : cmd;
+    return encodeCommand(c);
   }
 
   /** The lease read index if this node may serve a lease read now (lease checked at the time of serving). */

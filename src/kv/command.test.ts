@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CommandDecodeError, decodeCommand, encodeCommand, type Command } from './command.ts';
+import { CommandDecodeError, decodeCommand, encodeCommand, writePlainPut, type Command } from './command.ts';
+import { ByteReader, ByteWriter } from '../util/bytes.ts';
 
 const str = (minLength = 0) => fc.string({ unit: 'binary', minLength, maxLength: 40 });
 const session = fc.option(fc.record({ clientId: str(1), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }), {
@@ -73,6 +74,24 @@ test('encode/decode round-trips every command (property)', () => {
       assert.deepEqual(decodeCommand(encodeCommand(cmd)), cmd);
     }),
     { numRuns: 500 },
+  );
+});
+
+test('writePlainPut writes the bytes encodeCommand does, behind their length (property)', () => {
+  // Lone surrogates too: both write them as U+FFFD, and the length must count them as written.
+  const unit = fc.oneof(fc.constantFrom('\uD800', '\uDC00', 'é', '€'), fc.string({ unit: 'grapheme', maxLength: 1 }));
+  const text = fc.string({ unit, maxLength: 300 });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(text, text), { minLength: 1, maxLength: 5 }), (puts) => {
+      // Several in one writer, as the API thread packs them: each read back whole, then the next.
+      const w = new ByteWriter(16);
+      for (const [key, value] of puts) writePlainPut(w, key, value);
+      const r = new ByteReader(w.finish(), (m) => new Error(m));
+      for (const [key, value] of puts)
+        assert.deepEqual(r.bytesView(), new Uint8Array(encodeCommand({ op: 'put', key, value })));
+      r.expectEnd('puts');
+    }),
+    { numRuns: 300 },
   );
 });
 

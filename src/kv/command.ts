@@ -12,7 +12,8 @@
 // Strings are varint length + UTF-8. Decoding rejects anything else with CommandDecodeError, which
 // the state machine turns into a deterministic error result (a bad entry never stops the apply loop).
 
-import { ByteReader, ByteWriter } from '../util/bytes.ts';
+import { Buffer } from 'node:buffer';
+import { ByteReader, ByteWriter, varintSize } from '../util/bytes.ts';
 import { readTxnBody, writeTxnBody, type TxnBody } from './txn.ts';
 import { readAuthChange, writeAuthChange, type AuthChange } from './auth.ts';
 
@@ -140,6 +141,22 @@ export function encodeCommand(cmd: Command): Uint8Array {
     w.str(cmd.value);
   }
   return w.finish();
+}
+
+/**
+ * A put without TTL or session, as encodeCommand encodes it, written into `w` behind a varint of its
+ * length (ByteReader.bytesView reads it back): the client API thread packs a turn's plain puts into
+ * one buffer this way, and the node's thread proposes each command's bytes as they are (issue 16).
+ */
+export function writePlainPut(w: ByteWriter, key: string, value: string): void {
+  const keyBytes = Buffer.byteLength(key, 'utf8');
+  const valueBytes = Buffer.byteLength(value, 'utf8');
+  w.varint(3 + varintSize(keyBytes) + keyBytes + varintSize(valueBytes) + valueBytes);
+  w.u8(COMMAND_VERSION);
+  w.u8(OP_CODE.put);
+  w.u8(0);
+  w.str(key);
+  w.str(value);
 }
 
 function assertSession(s: Session): void {

@@ -200,6 +200,12 @@ export interface KvBackend {
    * AbortController, listeners or race on the client API's side).
    */
   putQuick?(req: PutRequest, timeoutMs: number): Promise<PutResult>;
+  /**
+   * putQuick of a Put without TTL or session whose command the client API thread encoded
+   * (kv/command.ts writePlainPut; api-thread/put-pack.ts), proposed as those bytes; `done` is called
+   * once, with the result or the error putQuick would reject with. No promise per write.
+   */
+  putCommand?(cmd: Uint8Array, timeoutMs: number, done: (err: unknown, r: PutResult | null) => void): void;
   delete(req: DeleteRequest, signal: AbortSignal): Promise<DeleteResult>;
   compareAndSwap(req: CasRequest, signal: AbortSignal): Promise<CasResult>;
   range(req: RangeRequest, signal: AbortSignal): Promise<RangeResult>;

@@ -53,6 +53,10 @@ export function raftConfigFor(cfg: NodeConfig): RaftConfig {
   });
 }
 
+/** A write's error once the node's request timeout passed before it was known to commit. */
+export const writeTimedOut = (): Error =>
+  new OutcomeUnknownError('the write timed out before it was known to commit; it may or may not have been applied');
+
 /** The real clock: performance.now() (monotonic), setImmediate and setTimeout. */
 export const REAL_CLOCK: HostClock = {
   now: () => performance.now(),
@@ -319,11 +323,9 @@ export abstract class NodeDrive extends HostNode {
     const done = new Promise<{ result: ApplyResult; index: number }>((resolve, reject) =>
       this.proposeCommand(cmd, (err, out) => (out !== null ? resolve(out) : reject(err))),
     );
-    const unknown = (): Error =>
-      new OutcomeUnknownError('the write timed out before it was known to commit; it may or may not have been applied');
     if (deadlineMs !== undefined && deadlineMs <= this.cfg.requestTimeoutMs)
-      return withDeadline(done, deadlineMs, signal, () => new DeadlineExceededError(deadlineMs), unknown);
-    return withDeadline(done, this.cfg.requestTimeoutMs, signal, unknown);
+      return withDeadline(done, deadlineMs, signal, () => new DeadlineExceededError(deadlineMs), writeTimedOut);
+    return withDeadline(done, this.cfg.requestTimeoutMs, signal, writeTimedOut);
   }
 
   protected waitApplied(index: number, signal: AbortSignal): Promise<void> {

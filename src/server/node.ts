@@ -2,7 +2,7 @@
 // (src/host, wired by node-drive.ts), membership and status (node-membership.ts).
 
 import type { Command } from '../kv/command.ts';
-import { OverloadedError, TtlNotFoundError, FutureRevisionError, UnavailableError } from './backend.ts';
+import { TtlNotFoundError, FutureRevisionError, UnavailableError } from './backend.ts';
 import type {
   CasRequest,
   CasResult,
@@ -27,7 +27,7 @@ import type {
 import { CompactedError, type Watcher, type WatchRequest } from './watch/hub.ts';
 import type { KeyValue } from '../kv/result.ts';
 import { AnswerTooLargeError, checkTxnAnswer, txnAnswerBytes } from '../kv/range.ts';
-import { NodeMembership } from './node-membership.ts';
+import { NodeWrites } from './node-writes.ts';
 import { TtlRoom } from './ttl-room.ts';
 import { checkResult } from './apply-errors.ts';
 import { SCAN_BUDGET_MS_PER_TURN, ScanTurns } from './scan-turns.ts';
@@ -39,7 +39,7 @@ import { AuthRefusedError, type AuthBackend } from './auth/backend.ts';
 export { VERSION, raftConfigFor } from './node-drive.ts';
 export type { RestoredState } from './node-drive.ts';
 
-export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBackend {
+export class LeaseKvNode extends NodeWrites implements KvBackend, AuthBackend {
   private readonly ttlRoom = new TtlRoom(this.cfg.ttl, this.kv);
   private readonly scans = new ScanTurns(SCAN_BUDGET_MS_PER_TURN);
   authTable(): AuthTable {
@@ -63,22 +63,6 @@ export class LeaseKvNode extends NodeMembership implements KvBackend, AuthBacken
   }
 
   // ---- the client API (KvBackend) ---------------------------------------------------------------
-
-  /** Set once this member knows it was removed from the cluster (start-removal.ts): every request is refused. */
-  #removed: string | null = null;
-
-  /** This member was removed from the cluster: requests get UnavailableError(`why`) until it stops. */
-  markRemoved(why: string): void {
-    this.#removed ??= why;
-  }
-
-  private admit(): void {
-    if (this.stopped) throw new UnavailableError('node is stopping');
-    if (this.#removed !== null) throw new UnavailableError(this.#removed);
-    if (this.inFlight >= this.cfg.maxPendingRequests) {
-      throw new OverloadedError(`too many pending requests (${this.cfg.maxPendingRequests}); retry later`);
-    }
-  }
 
   /**
    * Admission, in-flight accounting and the 'request' event (metrics, dashboard). The event's mode is

@@ -141,10 +141,15 @@ export async function startApiThread(opts: ApiThreadOptions, worker: Worker = sp
   const authTimer = setInterval(syncAuth, opts.onAuthChange === undefined ? AUTH_SYNC_MS : AUTH_BACKSTOP_MS);
   authTimer.unref();
   // Answers go out together once this task's microtasks have run (an apply resolves many writes at
-  // once; turn-batch.ts), each send behind the auth table it needs; lifecycle messages at once.
+  // once; turn-batch.ts), each send behind the auth table it needs, the turn's Put answers packed
+  // (put-pack.ts); lifecycle messages at once.
   // Large answers go out in parts of ANSWER_SEND_MAX_BYTES with a turn of the loop between them, so
   // that copying them never holds the lease's timers for long (turn-batch.ts, SendBudget).
-  const out = new TurnBatch<ToApi>((m) => worker.postMessage(m), 'microtask', syncAuth, {
+  const beforeSend = (): void => {
+    side.sealAnswers();
+    syncAuth();
+  };
+  const out = new TurnBatch<ToApi>((m) => worker.postMessage(m), 'microtask', beforeSend, {
     bytesOf: answerBytes,
     maxBytes: ANSWER_SEND_MAX_BYTES,
   });

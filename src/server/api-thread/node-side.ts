@@ -2,10 +2,12 @@
 // and posts the answer; runs watchers and feeds their batches under flow control. Everything here
 // is a short task on the node's thread: the parsing, connections and protocol work stay on the API
 // thread.
-import type { KvBackend, GetRequest, GetResult, PutRequest, RangeResult, TxnResult } from '../backend.ts';
+import type { KvBackend, GetRequest, GetResult, PutRequest, PutResult, RangeResult, TxnResult } from '../backend.ts';
 import type { ClusterBackend } from '../cluster-backend.ts';
 import type { WatchStream } from '../backend.ts';
 import { eventBytes, type WatchBatch } from '../../kv/watcher.ts';
+import { decodeCommand } from '../../kv/command.ts';
+import { PutAnswers, readPutPack } from './put-pack.ts';
 import {
   CLUSTER_OPS,
   CODE_DEADLINE_EXCEEDED,
@@ -43,6 +45,7 @@ const CLUSTER = new Set<string>(CLUSTER_OPS);
 export class NodeSide {
   readonly #calls = new Map<number, AbortController>();
   readonly #watches = new Map<number, WatchState>();
+  readonly #putAnswers = new PutAnswers();
 
   constructor(
     private readonly backend: KvBackend,
@@ -58,6 +61,9 @@ export class NodeSide {
         return true;
       case 'put':
         this.#put(m.id, m.req, m.timeoutMs);
+        return true;
+      case 'puts':
+        readPutPack(m.b, this.#putCommand);
         return true;
       case 'call':
         this.#call(m.id, m.op, m.args);
@@ -83,6 +89,11 @@ export class NodeSide {
       default:
         return false;
     }
+  }
+
+  /** The turn's answers are being sent (host.ts, before each send): Put answers after this go in a new message. */
+  sealAnswers(): void {
+    this.#putAnswers.seal();
   }
 
   /** The API thread is gone: every call and watcher ends. */
@@ -120,9 +131,28 @@ export class NodeSide {
       p = Promise.reject(e);
     }
     p.then(
-      (v) => this.post({ t: 'ok', id, v }),
+      (v) => this.#putOk(id, v as PutResult),
       (e: unknown) => this.post({ t: 'err', id, e: encodeError(e) }),
     );
+  }
+
+  /** A packed Put (put-pack.ts): its command's bytes go to the node as they are. */
+  readonly #putCommand = (id: number, timeoutMs: number, cmd: Uint8Array): void => {
+    const put = this.backend.putCommand;
+    if (put === undefined) {
+      // A backend without it (a test's): the Put as an object. The API thread packs only valid puts.
+      const c = decodeCommand(cmd);
+      if (c.op !== 'put') throw new Error(`a packed Put holds ${c.op}`);
+      return this.#put(id, { key: c.key, value: c.value }, timeoutMs);
+    }
+    put.call(this.backend, cmd, timeoutMs, (err, r) =>
+      r !== null ? this.#putOk(id, r) : this.post({ t: 'err', id, e: encodeError(err) }),
+    );
+  };
+
+  #putOk(id: number, r: PutResult): void {
+    const opened = this.#putAnswers.add(id, r.index, r.revision);
+    if (opened !== null) this.post(opened);
   }
 
   /** Runs `work` and answers it, or deadline_exceeded once timeoutMs passes (then `work` is aborted). */

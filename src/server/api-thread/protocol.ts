@@ -61,6 +61,12 @@ export type ToNode =
   | { readonly t: 'get'; readonly id: number; readonly req: GetRequest; readonly timeoutMs: number }
   /** A Put without abort signal or cancel (KvBackend.putQuick): the node answers deadline_exceeded after timeoutMs. */
   | { readonly t: 'put'; readonly id: number; readonly req: PutRequest; readonly timeoutMs: number }
+  /**
+   * putQuick's Puts without TTL or session queued within one turn, their commands encoded on the API
+   * thread (put-pack.ts): one buffer instead of an object per Put to copy and rebuild, and bytes the
+   * node proposes as they are. Set when the turn's messages are sent.
+   */
+  | PutPack
   | { readonly t: 'watch'; readonly id: number; readonly req: WatchRequest }
   /** The API thread took one batch: one more may be sent. */
   | { readonly t: 'wnext'; readonly id: number }
@@ -70,10 +76,18 @@ export type ToNode =
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'closed' };
 
+/** A turn's packed Puts (put-pack.ts): `b` is empty until the turn's messages are sent. */
+export interface PutPack {
+  readonly t: 'puts';
+  b: Uint8Array;
+}
+
 /** Node thread → API thread. */
 export type ToApi =
   | Batch<ToApi>
   | { readonly t: 'ok'; readonly id: number; readonly v: unknown }
+  /** Put answers ({index, revision}) of one turn, three numbers each: id, index, revision (put-pack.ts). */
+  | { readonly t: 'putok'; readonly a: readonly number[] }
   | { readonly t: 'err'; readonly id: number; readonly e: WireError }
   | { readonly t: 'wbatch'; readonly id: number; readonly b: WatchBatch }
   /** The watcher ended: e null when cancelled, else why. */

@@ -7,6 +7,9 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { NodeLink } from './remote.ts';
 import type { ToApi, ToNode } from './protocol.ts';
 import { UnavailableError, type GetRequest, type PutRequest } from '../backend.ts';
+import { TurnBatch } from './turn-batch.ts';
+import { readPutPack } from './put-pack.ts';
+import { decodeCommand } from '../../kv/command.ts';
 
 /** A bound that only catches a hang (a request never answered): the node side here answers at once. */
 const WAIT_MS = 10_000;
@@ -30,13 +33,23 @@ function linkTest(name: string, body: (n: Linked) => Promise<void>): void {
 
 function linked(): { link: NodeLink; sent: () => Promise<ToNode>; answer: (m: ToApi) => void; close: () => void } {
   const { port1, port2 } = new MessageChannel();
-  const link = new NodeLink((m) => port1.postMessage(m));
+  // As the API thread sends: once per turn, each send after seal() (worker.ts).
+  const out: TurnBatch<ToNode> = new TurnBatch<ToNode>(
+    (m) => port1.postMessage(m),
+    'immediate',
+    () => link.seal(),
+  );
+  const link = new NodeLink((m) => out.push(m));
   const inbox: ToNode[] = [];
   const waiting: ((m: ToNode) => void)[] = [];
-  (port2 as MessagePort).on('message', (m: ToNode) => {
+  const receive = (m: ToNode): void => {
     const w = waiting.shift();
     if (w === undefined) inbox.push(m);
     else w(m);
+  };
+  (port2 as MessagePort).on('message', (m: ToNode) => {
+    if (m.t === 'batch') m.ms.forEach(receive);
+    else receive(m);
   });
   return {
     link,
@@ -59,18 +72,69 @@ linkTest('call, get and put each post their request under a new id and resolve w
   const msgs = [await n.sent(), await n.sent(), await n.sent()];
   assert.deepEqual(
     msgs.map((m) => m.t),
-    ['call', 'get', 'put'],
+    ['call', 'get', 'puts'],
   );
-  const ids = msgs.map((m) => (m as { id: number }).id);
+  const ids = msgs.map((m) => (m as { id?: number }).id);
+  const packed = unpack(msgs[2]!);
+  assert.equal(packed.length, 1);
+  ids[2] = packed[0]!.id;
   assert.equal(new Set(ids).size, 3, 'distinct ids');
-  assert.deepEqual(msgs[2], { t: 'put', id: ids[2], req: { key: 'k', value: 'v' }, timeoutMs: 200 });
+  assert.deepEqual(packed[0], { id: ids[2], timeoutMs: 200, cmd: { op: 'put', key: 'k', value: 'v' } });
   // Answered out of order, each by its id.
-  n.answer({ t: 'ok', id: ids[2]!, v: 'put-result' });
+  n.answer({ t: 'putok', a: [ids[2]!, 7, 5] });
   n.answer({ t: 'err', id: ids[1]!, e: { name: 'UnavailableError', message: 'no', fields: {} } });
   n.answer({ t: 'ok', id: ids[0]!, v: 'status-result' });
-  assert.equal(await put, 'put-result');
+  assert.deepEqual(await put, { index: 7, revision: 5 });
   await assert.rejects(get, (e: Error) => e instanceof UnavailableError && e.message === 'no');
   assert.equal(await call, 'status-result');
+});
+
+/** The Puts a 'puts' message carries, their commands decoded. */
+function unpack(m: ToNode): { id: number; timeoutMs: number; cmd: unknown }[] {
+  assert.equal(m.t, 'puts');
+  const out: { id: number; timeoutMs: number; cmd: unknown }[] = [];
+  if (m.t === 'puts') readPutPack(m.b, (id, timeoutMs, cmd) => out.push({ id, timeoutMs, cmd: decodeCommand(cmd) }));
+  return out;
+}
+
+linkTest('plain Puts of one turn go as one pack, in order; a TTL or session Put as an object', async (n) => {
+  const value = 'é'.repeat(300);
+  const puts = [
+    n.link.put({ key: 'a', value: 'x' }, 100),
+    n.link.put({ key: 'b', value: 'y', ttl: 9 }, 100),
+    n.link.put({ key: 'c', value }, 1.5),
+    n.link.put({ key: 'd', value: 'z', session: { clientId: 'c1', seq: 1 } }, 100),
+  ];
+  const msgs = [await n.sent(), await n.sent(), await n.sent()];
+  // The pack goes where its first Put was queued.
+  assert.deepEqual(
+    msgs.map((m) => m.t),
+    ['puts', 'put', 'put'],
+  );
+  const packed = unpack(msgs[0]!);
+  assert.deepEqual(
+    packed.map((p) => [p.timeoutMs, p.cmd]),
+    [
+      [100, { op: 'put', key: 'a', value: 'x' }],
+      [1.5, { op: 'put', key: 'c', value }],
+    ],
+  );
+  assert.deepEqual((msgs[1] as { req: unknown }).req, { key: 'b', value: 'y', ttl: 9 });
+  // One answer message for both, in any order; an id no request waits for is ignored.
+  n.answer({ t: 'putok', a: [packed[1]!.id, 3, 2, 999_999, 1, 1, packed[0]!.id, 4, 3] });
+  assert.deepEqual(await puts[0], { index: 4, revision: 3 });
+  assert.deepEqual(await puts[2], { index: 3, revision: 2 });
+  // The next turn's Puts go in a new pack.
+  const later = n.link.put({ key: 'e', value: 'w' }, 100);
+  const again = unpack(await n.sent());
+  assert.deepEqual(
+    again.map((p) => p.cmd),
+    [{ op: 'put', key: 'e', value: 'w' }],
+  );
+  n.answer({ t: 'putok', a: [again[0]!.id, 9, 8] });
+  assert.deepEqual(await later, { index: 9, revision: 8 });
+  n.link.close();
+  await Promise.allSettled(puts);
 });
 
 linkTest(
@@ -94,7 +158,7 @@ linkTest(
     assert.equal(await q, 'done');
     ctrl2.abort();
     const next = n.link.put(PUT, 1);
-    assert.equal((await n.sent()).t, 'put', 'no cancel was sent for the answered call');
+    assert.equal((await n.sent()).t, 'puts', 'no cancel was sent for the answered call');
     n.link.close();
     await assert.rejects(next, UnavailableError);
   },

@@ -37,6 +37,7 @@ import { TYPED_ERRORS } from '../api/errors.ts';
 import { UnavailableError } from '../backend.ts';
 import type { CallOp, ToApi, ToNode, WireError } from './protocol.ts';
 import type { LocalReads } from './local-reads.ts';
+import { PutPacker } from './put-pack.ts';
 
 /** The error as the node's thread threw it: same class and fields (an unknown class: a plain Error, i.e. internal). */
 export function decodeError(w: WireError): Error {
@@ -69,9 +70,18 @@ export class NodeLink {
   readonly #pending = new Map<number, Pending>();
   readonly #watchers = new Map<number, RemoteWatch>();
   #closed = false;
+  readonly #puts = new PutPacker();
 
-  /** `send` posts to the node's thread (the worker: one message per turn, turn-batch.ts). */
+  /**
+   * `send` posts to the node's thread (the worker: one message per turn, turn-batch.ts, which must
+   * call seal() before each send).
+   */
   constructor(private readonly send: (m: ToNode) => void) {}
+
+  /** The turn's messages are being sent: the packed Puts get their bytes (put-pack.ts). */
+  seal(): void {
+    this.#puts.seal();
+  }
 
   post(m: ToNode): void {
     this.send(m);
@@ -87,6 +97,17 @@ export class NodeLink {
         this.#pending.delete(m.id);
         if (m.t === 'ok') p.resolve(m.v);
         else p.reject(decodeError(m.e));
+        return true;
+      }
+      case 'putok': {
+        const a = m.a;
+        for (let i = 0; i + 2 < a.length; i += 3) {
+          const id = a[i] as number;
+          const p = this.#pending.get(id);
+          if (p === undefined) continue;
+          this.#pending.delete(id);
+          p.resolve({ index: a[i + 1] as number, revision: a[i + 2] as number } satisfies PutResult);
+        }
         return true;
       }
       case 'wbatch':
@@ -110,7 +131,15 @@ export class NodeLink {
   }
 
   put(req: PutRequest, timeoutMs: number): Promise<PutResult> {
-    return this.#ask({ t: 'put', id: this.#nextId++, req, timeoutMs });
+    if (req.ttl !== undefined || req.session !== undefined || this.#closed)
+      return this.#ask({ t: 'put', id: this.#nextId++, req, timeoutMs });
+    // A plain Put: packed with the turn's others, its command encoded here (put-pack.ts).
+    const id = this.#nextId++;
+    return new Promise<PutResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const opened = this.#puts.add(id, timeoutMs, req.key, req.value);
+      if (opened !== null) this.post(opened);
+    });
   }
 
   /**

@@ -21,7 +21,12 @@ const port = parentPort as MessagePort;
 publishThreadMemory();
 let data: ApiThreadData | null = null;
 // Requests go out once per turn, together (turn-batch.ts); logs and lifecycle messages at once, behind them.
-const out = new TurnBatch<ToNode>((m) => port.postMessage(m), 'immediate');
+// Before each send the turn's packed Puts get their bytes (put-pack.ts).
+const out = new TurnBatch<ToNode>(
+  (m) => port.postMessage(m),
+  'immediate',
+  () => link.seal(),
+);
 const post = (m: ToNode): void => out.now(m);
 
 /** Errors logged here are logged by the node's logger: an Error does not cross the port, its text does. */
@@ -36,7 +41,8 @@ const logger: ApiLogger = {
   error: (obj, msg = '') => post({ t: 'log', level: 'error', obj: plain(obj), msg }),
 };
 
-// Messages to the node: one per request that needs it (the loop lag's measure of work, below).
+// Messages to the node: one per request that needs it, one per turn for its plain Puts (the loop
+// lag's measure of work, below).
 let toNode = 0;
 const link = new NodeLink((m) => {
   toNode++;
